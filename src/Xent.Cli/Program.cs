@@ -1,0 +1,8 @@
+using Spectre.Console.Cli;
+
+namespace Xent.Cli;
+
+internal static class Program
+{
+    public static int Main(string[] args) => XentApp.Create().Run(args);
+}

@@ -1,0 +1,87 @@
+namespace Xent;
+
+/// <summary>
+/// Argument checks shared by every entry point, so that bad input throws the same exception, with the same text,
+/// before any output is written.
+/// </summary>
+internal static class CrossEntropyChecks
+{
+    /// <summary>Returns V for logits [N, V] and targets [N], or throws when the lengths do not divide.</summary>
+    public static int VocabularySize(long logitsLength, int rows, string logitsName = "logits")
+    {
+        if (rows == 0)
+        {
+            if (logitsLength != 0)
+            {
+                throw new ArgumentException($"There are no targets but {logitsLength} logits; with N = 0 rows the logits must be empty.", logitsName);
+            }
+
+            return 0;
+        }
+
+        if (logitsLength % rows != 0 || logitsLength == 0)
+        {
+            throw new ArgumentException($"The logits' length {logitsLength} is not a positive multiple of the row count N = {rows} (logits are [N, V] with V >= 1).", logitsName);
+        }
+
+        long v = logitsLength / rows;
+        if (v > int.MaxValue)
+        {
+            throw new ArgumentException($"V = {v} classes exceeds int.MaxValue.", logitsName);
+        }
+
+        return (int)v;
+    }
+
+    /// <summary>Validates the options against V classes.</summary>
+    public static void Options(CrossEntropyOptions options, int classes)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!(options.LabelSmoothing >= 0f && options.LabelSmoothing <= 1f))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.LabelSmoothing, "LabelSmoothing must be in [0, 1].");
+        }
+
+        if (!(options.ZLoss >= 0f) || float.IsPositiveInfinity(options.ZLoss))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.ZLoss, "ZLoss must be a finite value >= 0.");
+        }
+
+        if (!(options.SoftCap >= 0f) || float.IsPositiveInfinity(options.SoftCap))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.SoftCap, "SoftCap must be a finite value >= 0 (0 = off).");
+        }
+
+        if (!options.ClassWeights.IsEmpty && options.ClassWeights.Length != classes)
+        {
+            throw new ArgumentException($"ClassWeights has {options.ClassWeights.Length} entries but there are V = {classes} classes.", nameof(options));
+        }
+
+        if (options.MaxDegreeOfParallelism == 0 || options.MaxDegreeOfParallelism < -1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxDegreeOfParallelism, "MaxDegreeOfParallelism must be -1 (all cores) or positive.");
+        }
+    }
+
+    /// <summary>Throws for the first target that is neither the ignore index nor in [0, V).</summary>
+    public static void Targets(ReadOnlySpan<int> targets, int classes, int ignoreIndex, string targetsName = "targets")
+    {
+        for (int n = 0; n < targets.Length; n++)
+        {
+            int y = targets[n];
+            if (y != ignoreIndex && (uint)y >= (uint)classes)
+            {
+                throw new ArgumentOutOfRangeException(targetsName, y, $"Target of row {n} is {y}, outside [0, {classes}) and not the ignore index {ignoreIndex}.");
+            }
+        }
+    }
+
+    /// <summary>Throws when a destination is shorter than needed.</summary>
+    public static void Destination(long length, long needed, string name)
+    {
+        if (length < needed)
+        {
+            throw new ArgumentException($"Destination is too short: {length} elements, {needed} needed.", name);
+        }
+    }
+}

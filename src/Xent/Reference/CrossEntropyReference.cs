@@ -1,0 +1,393 @@
+namespace Xent.Reference;
+
+/// <summary>
+/// The plain scalar float64 reference of the loss, written straight from <c>shared/spec/cross-entropy.md</c>:
+/// no vectors, no threads, no cleverness beyond the max subtraction. Every optimised path is tested against it,
+/// and it is kept forever as the readable definition of what Xent computes. It is slow; use
+/// <see cref="CrossEntropy"/> for real work.
+/// </summary>
+/// <remarks>Shapes: N rows (tokens), V classes. logits [N, V] row-major, targets [N], class weights [V].</remarks>
+public static class CrossEntropyReference
+{
+    /// <summary>Per-row log-sum-exp of the (soft-capped) logits, lse [N].</summary>
+    /// <param name="logits">Logits [N, V].</param>
+    /// <param name="rows">N.</param>
+    /// <param name="softCap">Soft cap s (0 = off).</param>
+    public static double[] LogSumExp(ReadOnlySpan<float> logits, int rows, float softCap = 0f)
+    {
+        int v = CrossEntropyChecks.VocabularySize(logits.Length, rows);
+        var lse = new double[rows];
+        var z = new double[v];
+        for (int n = 0; n < rows; n++)
+        {
+            Capped(logits.Slice(n * v, v), softCap, z);
+            lse[n] = LogSumExp(z);
+        }
+
+        return lse;
+    }
+
+    /// <summary>Per-row losses r [N] for class-index targets (0 for ignored rows).</summary>
+    /// <param name="logits">Logits [N, V].</param>
+    /// <param name="targets">Targets [N], each in [0, V) or the ignore index.</param>
+    /// <param name="options">Options; Reduction is not used.</param>
+    public static double[] RowLosses(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        int rows = targets.Length;
+        int v = Check(logits, targets, o);
+        var w = Weights(o, v);
+        double e = o.LabelSmoothing;
+        var r = new double[rows];
+        var z = new double[v];
+        for (int n = 0; n < rows; n++)
+        {
+            int y = targets[n];
+            if (y == o.IgnoreIndex)
+            {
+                continue;
+            }
+
+            Capped(logits.Slice(n * v, v), o.SoftCap, z);
+            double lse = LogSumExp(z);
+            r[n] = NllTerm(z, lse, y, w, e) + SmoothingTerm(z, lse, w, e) + ZTerm(lse, o.ZLoss);
+        }
+
+        return r;
+    }
+
+    /// <summary>The reduced loss (Mean or Sum) for class-index targets.</summary>
+    /// <param name="logits">Logits [N, V].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="options">Options; Reduction must be Mean or Sum.</param>
+    public static double Loss(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        RequireReduced(o);
+        int rows = targets.Length;
+        int v = Check(logits, targets, o);
+        var w = Weights(o, v);
+        double e = o.LabelSmoothing;
+        double main = 0, zsum = 0, weightSum = 0;
+        int kept = 0;
+        var z = new double[v];
+        for (int n = 0; n < rows; n++)
+        {
+            int y = targets[n];
+            if (y == o.IgnoreIndex)
+            {
+                continue;
+            }
+
+            Capped(logits.Slice(n * v, v), o.SoftCap, z);
+            double lse = LogSumExp(z);
+            main += NllTerm(z, lse, y, w, e) + SmoothingTerm(z, lse, w, e);
+            zsum += ZTerm(lse, o.ZLoss);
+            weightSum += w[y];
+            kept++;
+        }
+
+        if (o.Reduction == Reduction.Sum)
+        {
+            return main + zsum;
+        }
+
+        return kept == 0 ? double.NaN : (main / weightSum) + (o.ZLoss > 0 ? zsum / kept : 0);
+    }
+
+    /// <summary>d(loss)/d(logits) [N, V] of the reduced loss (Mean or Sum) times the upstream gradient g.</summary>
+    /// <param name="logits">Logits [N, V].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="options">Options; Reduction must be Mean or Sum.</param>
+    /// <param name="upstream">Upstream gradient g (1 for a plain loss).</param>
+    public static double[] Gradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null, double upstream = 1)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        RequireReduced(o);
+        int v = Check(logits, targets, o);
+        var w = Weights(o, v);
+        double a = upstream, b = upstream;
+        if (o.Reduction == Reduction.Mean)
+        {
+            double weightSum = 0;
+            int kept = 0;
+            foreach (int y in targets)
+            {
+                if (y != o.IgnoreIndex)
+                {
+                    weightSum += w[y];
+                    kept++;
+                }
+            }
+
+            if (kept == 0)
+            {
+                return new double[logits.Length];
+            }
+
+            a = upstream / weightSum;
+            b = upstream / kept;
+        }
+
+        var grad = new double[logits.Length];
+        for (int n = 0; n < targets.Length; n++)
+        {
+            RowGradient(logits, targets, o, w, n, v, a, b, grad);
+        }
+
+        return grad;
+    }
+
+    /// <summary>d(sum_n g[n] r[n])/d(logits) [N, V]: the backward of the per-row losses (Reduction.None).</summary>
+    /// <param name="logits">Logits [N, V].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="upstream">Upstream gradients g [N], one per row.</param>
+    /// <param name="options">Options; Reduction is not used.</param>
+    public static double[] Gradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, ReadOnlySpan<double> upstream, CrossEntropyOptions? options = null)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        int v = Check(logits, targets, o);
+        if (upstream.Length != targets.Length)
+        {
+            throw new ArgumentException("upstream must have one entry per row.", nameof(upstream));
+        }
+
+        var w = Weights(o, v);
+        var grad = new double[logits.Length];
+        for (int n = 0; n < targets.Length; n++)
+        {
+            RowGradient(logits, targets, o, w, n, v, upstream[n], upstream[n], grad);
+        }
+
+        return grad;
+    }
+
+    /// <summary>Per-row losses r [N] for probability targets t [N, V].</summary>
+    /// <param name="logits">Logits [N, V].</param>
+    /// <param name="probabilities">Target distributions t [N, V].</param>
+    /// <param name="classes">V.</param>
+    /// <param name="options">Options; IgnoreIndex and Reduction are not used.</param>
+    public static double[] RowLosses(ReadOnlySpan<float> logits, ReadOnlySpan<float> probabilities, int classes, CrossEntropyOptions? options = null)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        int v = classes;
+        int rows = SoftRows(logits, probabilities, o, v);
+        var w = Weights(o, v);
+        var r = new double[rows];
+        var z = new double[v];
+        for (int n = 0; n < rows; n++)
+        {
+            Capped(logits.Slice(n * v, v), o.SoftCap, z);
+            double lse = LogSumExp(z);
+            var t = probabilities.Slice(n * v, v);
+            double sum = 0;
+            for (int c = 0; c < v; c++)
+            {
+                sum -= w[c] * SmoothedTarget(t[c], o.LabelSmoothing, v) * (z[c] - lse);
+            }
+
+            r[n] = sum + ZTerm(lse, o.ZLoss);
+        }
+
+        return r;
+    }
+
+    /// <summary>The reduced loss for probability targets: Sum, or Mean dividing by N (not by weights).</summary>
+    /// <param name="logits">Logits [N, V].</param>
+    /// <param name="probabilities">Target distributions t [N, V].</param>
+    /// <param name="classes">V.</param>
+    /// <param name="options">Options; Reduction must be Mean or Sum.</param>
+    public static double Loss(ReadOnlySpan<float> logits, ReadOnlySpan<float> probabilities, int classes, CrossEntropyOptions? options = null)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        RequireReduced(o);
+        var r = RowLosses(logits, probabilities, classes, o);
+        double sum = 0;
+        foreach (double x in r)
+        {
+            sum += x;
+        }
+
+        return o.Reduction == Reduction.Sum ? sum : sum / r.Length;
+    }
+
+    /// <summary>d(loss)/d(logits) [N, V] for probability targets, reduced (Mean divides by N) and scaled by g.</summary>
+    /// <param name="logits">Logits [N, V].</param>
+    /// <param name="probabilities">Target distributions t [N, V].</param>
+    /// <param name="classes">V.</param>
+    /// <param name="options">Options; Reduction must be Mean or Sum.</param>
+    /// <param name="upstream">Upstream gradient g.</param>
+    public static double[] Gradient(ReadOnlySpan<float> logits, ReadOnlySpan<float> probabilities, int classes, CrossEntropyOptions? options = null, double upstream = 1)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        RequireReduced(o);
+        int v = classes;
+        int n0 = SoftRows(logits, probabilities, o, v);
+        double a = o.Reduction == Reduction.Mean ? upstream / n0 : upstream;
+        var w = Weights(o, v);
+        var grad = new double[logits.Length];
+        var z = new double[v];
+        var tp = new double[v];
+        for (int n = 0; n < n0; n++)
+        {
+            Capped(logits.Slice(n * v, v), o.SoftCap, z);
+            double lse = LogSumExp(z);
+            var t = probabilities.Slice(n * v, v);
+            double wt = 0;
+            for (int c = 0; c < v; c++)
+            {
+                tp[c] = SmoothedTarget(t[c], o.LabelSmoothing, v);
+                wt += w[c] * tp[c];
+            }
+
+            for (int c = 0; c < v; c++)
+            {
+                double p = Math.Exp(z[c] - lse);
+                double dz = (a * ((p * wt) - (w[c] * tp[c]))) + (o.ZLoss > 0 ? a * 2 * o.ZLoss * lse * p : 0);
+                grad[(n * v) + c] = dz * CapDerivative(z[c], o.SoftCap);
+            }
+        }
+
+        return grad;
+    }
+
+    private static void RowGradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions o, double[] w, int n, int v, double a, double b, double[] grad)
+    {
+        int y = targets[n];
+        if (y == o.IgnoreIndex)
+        {
+            return;
+        }
+
+        var z = new double[v];
+        Capped(logits.Slice(n * v, v), o.SoftCap, z);
+        double lse = LogSumExp(z);
+        double e = o.LabelSmoothing;
+        double wSum = 0;
+        foreach (double x in w)
+        {
+            wSum += x;
+        }
+
+        for (int c = 0; c < v; c++)
+        {
+            double p = Math.Exp(z[c] - lse);
+            double g = a * (1 - e) * w[y] * (p - (c == y ? 1 : 0));
+            if (e > 0)
+            {
+                g += a * (e / v) * ((wSum * p) - w[c]);
+            }
+
+            if (o.ZLoss > 0)
+            {
+                g += b * 2 * o.ZLoss * lse * p;
+            }
+
+            grad[(n * v) + c] = g * CapDerivative(z[c], o.SoftCap);
+        }
+    }
+
+    private static double NllTerm(double[] z, double lse, int y, double[] w, double e) => (1 - e) * w[y] * (lse - z[y]);
+
+    // With e = 0 the term is absent, not 0 x (something infinite).
+    private static double SmoothingTerm(double[] z, double lse, double[] w, double e)
+    {
+        if (e == 0)
+        {
+            return 0;
+        }
+
+        double sum = 0;
+        for (int c = 0; c < z.Length; c++)
+        {
+            sum += w[c] * (lse - z[c]);
+        }
+
+        return e / z.Length * sum;
+    }
+
+    private static double ZTerm(double lse, float zLoss) => zLoss > 0 ? zLoss * lse * lse : 0;
+
+    private static double SmoothedTarget(float t, float e, int v) => ((1 - (double)e) * t) + ((double)e / v);
+
+    private static double CapDerivative(double z, float softCap)
+    {
+        if (softCap == 0)
+        {
+            return 1;
+        }
+
+        double u = z / softCap;
+        return 1 - (u * u);
+    }
+
+    private static void Capped(ReadOnlySpan<float> x, float softCap, double[] z)
+    {
+        for (int c = 0; c < x.Length; c++)
+        {
+            z[c] = softCap > 0 ? softCap * Math.Tanh(x[c] / (double)softCap) : x[c];
+        }
+    }
+
+    private static double LogSumExp(double[] z)
+    {
+        double m = double.NegativeInfinity;
+        foreach (double x in z)
+        {
+            m = Math.Max(m, x); // Math.Max propagates NaN, as the spec asks.
+        }
+
+        double s = 0;
+        foreach (double x in z)
+        {
+            s += Math.Exp(x - m);
+        }
+
+        return m + Math.Log(s);
+    }
+
+    private static double[] Weights(CrossEntropyOptions o, int v)
+    {
+        var w = new double[v];
+        var span = o.ClassWeights.Span;
+        for (int c = 0; c < v; c++)
+        {
+            w[c] = span.IsEmpty ? 1 : span[c];
+        }
+
+        return w;
+    }
+
+    private static int Check(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions o)
+    {
+        int v = CrossEntropyChecks.VocabularySize(logits.Length, targets.Length);
+        CrossEntropyChecks.Options(o, v);
+        CrossEntropyChecks.Targets(targets, v, o.IgnoreIndex);
+        return v;
+    }
+
+    private static int SoftRows(ReadOnlySpan<float> logits, ReadOnlySpan<float> probabilities, CrossEntropyOptions o, int v)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(v, 1, "classes");
+        if (logits.Length % v != 0)
+        {
+            throw new ArgumentException($"The logits' length {logits.Length} is not a multiple of V = {v}.", nameof(logits));
+        }
+
+        if (probabilities.Length != logits.Length)
+        {
+            throw new ArgumentException("Probability targets must have the logits' shape [N, V].", nameof(probabilities));
+        }
+
+        CrossEntropyChecks.Options(o, v);
+        return logits.Length / v;
+    }
+
+    private static void RequireReduced(CrossEntropyOptions o)
+    {
+        if (o.Reduction == Reduction.None)
+        {
+            throw new ArgumentException("Reduction.None has no single loss: use RowLosses.", nameof(o));
+        }
+    }
+}

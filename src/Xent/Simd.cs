@@ -1,0 +1,73 @@
+using System.Runtime.Intrinsics;
+
+namespace Xent;
+
+/// <summary>
+/// Which vector width the kernels use. The hardware's widest accelerated width by default; the environment
+/// variable <c>XENT_VECTOR_WIDTH</c> (512, 256, 128 or scalar) caps it for a whole process, so that every
+/// fallback path can be run on one machine. Tests switch it in-process through <see cref="Override"/>.
+/// </summary>
+internal static class Simd
+{
+    public const string EnvironmentVariable = "XENT_VECTOR_WIDTH";
+
+    private static readonly VectorWidth Hardware =
+        Vector512.IsHardwareAccelerated ? VectorWidth.V512 :
+        Vector256.IsHardwareAccelerated ? VectorWidth.V256 :
+        Vector128.IsHardwareAccelerated ? VectorWidth.V128 : VectorWidth.Scalar;
+
+    private static readonly VectorWidth FromEnvironment = Parse(Environment.GetEnvironmentVariable(EnvironmentVariable));
+
+    // AsyncLocal, not ThreadStatic: the override flows into Parallel.For workers and stays out of tests running
+    // beside it.
+    private static readonly AsyncLocal<VectorWidth?> OverrideWidth = new();
+
+    /// <summary>The width kernels should use now (read it once per call, on the calling thread).</summary>
+    public static VectorWidth Width
+    {
+        get
+        {
+            var w = OverrideWidth.Value ?? FromEnvironment;
+            return w < Hardware ? w : Hardware;
+        }
+    }
+
+    /// <summary>Widths this machine can run, widest first.</summary>
+    public static IEnumerable<VectorWidth> Supported()
+    {
+        foreach (var w in new[] { VectorWidth.V512, VectorWidth.V256, VectorWidth.V128, VectorWidth.Scalar })
+        {
+            if (w <= Hardware)
+            {
+                yield return w;
+            }
+        }
+    }
+
+    /// <summary>Caps the width for the calling async flow until the returned scope is disposed (tests, benchmarks).</summary>
+    public static Scope Override(VectorWidth width) => new(width);
+
+    private static VectorWidth Parse(string? s) => s?.Trim().ToUpperInvariant() switch
+    {
+        null or "" => VectorWidth.V512,
+        "512" or "V512" => VectorWidth.V512,
+        "256" or "V256" => VectorWidth.V256,
+        "128" or "V128" => VectorWidth.V128,
+        "0" or "SCALAR" or "NONE" => VectorWidth.Scalar,
+        _ => throw new InvalidOperationException($"{EnvironmentVariable}='{s}' is not one of 512, 256, 128, scalar."),
+    };
+
+    /// <summary>Restores the previous width on dispose.</summary>
+    internal readonly struct Scope : IDisposable
+    {
+        private readonly VectorWidth? previous;
+
+        public Scope(VectorWidth width)
+        {
+            previous = OverrideWidth.Value;
+            OverrideWidth.Value = width;
+        }
+
+        public void Dispose() => OverrideWidth.Value = previous;
+    }
+}
