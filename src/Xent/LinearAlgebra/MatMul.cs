@@ -137,23 +137,32 @@ public static unsafe class MatMul
     internal static void Run(KernelShape shape, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, int maxDegreeOfParallelism)
     {
+        // Tasks are [mt, nc] blocks of C. A task packs its B panel once per K block and reuses it for every Mc block
+        // of its rows; M is split across tasks only when N alone gives too few tasks.
         int mc = shape.Mc, nr = shape.Nr;
-        int mBlocks = (m + mc - 1) / mc;
         int nc = shape.Nc;
-        if (mBlocks < TargetTasks)
+        int nBlocks = (n + nc - 1) / nc;
+        if (nBlocks < TargetTasks)
         {
-            int split = (TargetTasks + mBlocks - 1) / mBlocks;
-            nc = Math.Min(nc, Math.Max(4 * nr, RoundUp((n + split - 1) / split, nr)));
+            nc = Math.Min(nc, Math.Max(4 * nr, RoundUp((n + TargetTasks - 1) / TargetTasks, nr)));
+            nBlocks = (n + nc - 1) / nc;
         }
 
-        int nBlocks = (n + nc - 1) / nc;
+        int mt = m;
+        if (nBlocks < TargetTasks)
+        {
+            int split = (TargetTasks + nBlocks - 1) / nBlocks;
+            mt = Math.Max(mc, RoundUp((m + split - 1) / split, mc));
+        }
+
+        int mBlocks = (m + mt - 1) / mt;
         int tasks = mBlocks * nBlocks;
         long work = (long)m * n * k;
         if (tasks == 1 || maxDegreeOfParallelism == 1 || work < ParallelThreshold || Environment.ProcessorCount == 1)
         {
             for (int t = 0; t < tasks; t++)
             {
-                RunTask(shape, t, nBlocks, mc, nc, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                RunTask(shape, t, nBlocks, mt, nc, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             }
 
             return;
@@ -161,33 +170,37 @@ public static unsafe class MatMul
 
         nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
         Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, t =>
-            RunTask(shape, t, nBlocks, mc, nc, transposeA, transposeB, m, n, k, alpha, (float*)ia, lda, (float*)ib, ldb, beta, (float*)ic, ldc));
+            RunTask(shape, t, nBlocks, mt, nc, transposeA, transposeB, m, n, k, alpha, (float*)ia, lda, (float*)ib, ldb, beta, (float*)ic, ldc));
     }
 
     internal static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
-    private static void RunTask(in KernelShape s, int task, int nBlocks, int mc, int nc, bool transposeA, bool transposeB,
+    private static void RunTask(in KernelShape s, int task, int nBlocks, int mt, int nc, bool transposeA, bool transposeB,
         int m, int n, int k, float alpha, float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc)
     {
-        int i0 = task / nBlocks * mc, j0 = task % nBlocks * nc;
-        int rows = Math.Min(mc, m - i0), cols = Math.Min(nc, n - j0);
-        int mr = s.Mr, nr = s.Nr;
+        int i0 = task / nBlocks * mt, j0 = task % nBlocks * nc;
+        int rows = Math.Min(mt, m - i0), cols = Math.Min(nc, n - j0);
+        int mr = s.Mr, nr = s.Nr, mc = s.Mc;
         var ws = Workspace.Current;
-        float* pa = ws.Get(0, (long)RoundUp(rows, mr) * KernelShape.Kc);
+        float* pa = ws.Get(0, (long)mc * KernelShape.Kc);
         float* pb = ws.Get(1, (long)RoundUp(cols, nr) * KernelShape.Kc);
         for (int p0 = 0; p0 < k; p0 += KernelShape.Kc)
         {
             int kc = Math.Min(KernelShape.Kc, k - p0);
             Packing.PackB(transposeB, b, ldb, p0, kc, j0, cols, nr, pb);
-            Packing.PackA(transposeA, a, lda, i0, rows, p0, kc, mr, pa);
             float betaBlock = p0 == 0 ? beta : 1;
-            for (int jr = 0; jr < cols; jr += nr)
+            for (int ib = 0; ib < rows; ib += mc)
             {
-                float* bs = pb + ((nint)jr * kc);
-                for (int ir = 0; ir < rows; ir += mr)
+                int mRows = Math.Min(mc, rows - ib);
+                Packing.PackA(transposeA, a, lda, i0 + ib, mRows, p0, kc, mr, pa);
+                for (int jr = 0; jr < cols; jr += nr)
                 {
-                    MicroTile(s, Math.Min(mr, rows - ir), Math.Min(nr, cols - jr), kc, pa + ((nint)ir * kc), 1, mr, true,
-                        bs, nr, true, c + ((i0 + ir) * ldc) + j0 + jr, ldc, alpha, betaBlock);
+                    float* bs = pb + ((nint)jr * kc);
+                    for (int ir = 0; ir < mRows; ir += mr)
+                    {
+                        MicroTile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, pa + ((nint)ir * kc), 1, mr, true,
+                            bs, nr, true, c + ((i0 + ib + ir) * ldc) + j0 + jr, ldc, alpha, betaBlock);
+                    }
                 }
             }
         }
