@@ -151,11 +151,23 @@ public static unsafe class MatMul
             for (int jr = 0; jr < cols; jr += nr)
             {
                 float* bs = (bStripStride == 0 ? b + jr : b + (jr / nr * bStripStride)) + (p0 * bks);
+                nint bStep = bks;
+                bool padded = bPadded;
                 int w = Math.Min(nr, cols - jr);
+                if (bStripStride == 0 && rows > mr)
+                {
+                    // Row-major B: its k steps are whole rows apart (a new page every step or two for wide rows);
+                    // a contiguous copy of the strip is cheap next to the rows / Mr micro-tiles that reuse it.
+                    float* packed = Workspace.Current.Get(4, (long)kc * nr);
+                    Packing.PackB(false, b, bks, p0, kc, jr, w, nr, packed);
+                    bs = packed;
+                    (bStep, padded) = (nr, true);
+                }
+
                 for (int ir = 0; ir < rows; ir += mr)
                 {
                     MicroTile(s, Math.Min(mr, rows - ir), w, kc, a + (ir * ars) + (p0 * aks), ars, aks, aPadded,
-                        bs, bks, bPadded, c + (ir * ldc) + jr, ldc, 1, betaBlock);
+                        bs, bStep, padded, c + (ir * ldc) + jr, ldc, 1, betaBlock);
                 }
             }
         }
