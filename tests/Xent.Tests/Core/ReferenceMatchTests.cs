@@ -24,7 +24,7 @@ public class ReferenceMatchTests
     {
         if (first == 0)
         {
-            PathChecks.ClassIndex([], [], new CrossEntropyOptions(), "N=0");
+            PathChecks.ClassIndex(Array.Empty<float>(), Array.Empty<int>(), new CrossEntropyOptions(), "N=0");
             first = 1;
         }
 
