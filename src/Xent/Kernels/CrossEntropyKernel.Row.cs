@@ -59,7 +59,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         bool weightedLogits = smoothing > 0f;
         bool weighted = weightedLogits || SoftTargets;
         var exps = storeExps ? new Span<float>((float*)request.Gradient + RowOffset(n) + column, length) : default;
-        return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, exps);
+        return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, exps, prefetchNext: !scratchNeeded);
     }
 
     /// <summary>The target's logit, read before an in-place forward can overwrite it (0 where there is none).</summary>

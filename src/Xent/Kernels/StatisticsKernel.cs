@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Xent.Kernels;
 
@@ -17,18 +18,20 @@ internal static class StatisticsKernel
     /// <param name="probabilities">The block's target probabilities, or empty for class-index targets.</param>
     /// <param name="weightedLogits">Whether to gather sum w z (label smoothing).</param>
     /// <param name="exps">Empty, or where to write exp(z - shift) (the plain path only; may be z's memory).</param>
-    public static BlockStatistics Compute(VectorWidth width, ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps = default) =>
+    /// <param name="prefetchNext">Whether z is pinned memory followed by the next block to read (the logits
+    /// themselves, not a scratch copy): then the exp pass prefetches what follows z. Prefetches never fault.</param>
+    public static BlockStatistics Compute(VectorWidth width, ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps = default, bool prefetchNext = false) =>
         Widths.Fit(width, z.Length) switch
         {
-            VectorWidth.V512 => Compute<Vector512Ops, Vector512<float>>(z, weights, probabilities, weightedLogits, exps),
-            VectorWidth.V256 => Compute<Vector256Ops, Vector256<float>>(z, weights, probabilities, weightedLogits, exps),
-            VectorWidth.V128 => Compute<Vector128Ops, Vector128<float>>(z, weights, probabilities, weightedLogits, exps),
-            _ => Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits, exps),
+            VectorWidth.V512 => Compute<Vector512Ops, Vector512<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
+            VectorWidth.V256 => Compute<Vector256Ops, Vector256<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
+            VectorWidth.V128 => Compute<Vector128Ops, Vector128<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
+            _ => Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
         };
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static BlockStatistics Compute<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps)
+    private static BlockStatistics Compute<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -40,7 +43,7 @@ internal static class StatisticsKernel
         float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
         if (!weightedLogits && probabilities.IsEmpty)
         {
-            result.Sum = ExpSum<TOps, TV>(z, shift, exps);
+            result.Sum = ExpSum<TOps, TV>(z, shift, exps, prefetchNext);
         }
         else
         {
@@ -78,7 +81,7 @@ internal static class StatisticsKernel
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float ExpSum<TOps, TV>(ReadOnlySpan<float> z, float shift, Span<float> exps)
+    private static float ExpSum<TOps, TV>(ReadOnlySpan<float> z, float shift, Span<float> exps, bool prefetch)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -95,6 +98,13 @@ internal static class StatisticsKernel
         nint i = 0;
         for (; i <= n - (2 * k); i += 2 * k)
         {
+            if (prefetch)
+            {
+                // The exp pass has the block in L1 and leaves memory idle: fetch the next block meanwhile, so
+                // that memory and arithmetic overlap instead of taking turns (measured on one core: 0.30 -> 0.24 ns per element).
+                Prefetch(ref Unsafe.Add(ref x, n + i));
+            }
+
             TV e0 = TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), m));
             TV e1 = TOps.Exp(TOps.Subtract(TOps.Load(ref x, i + k), m));
             if (store)
@@ -195,5 +205,18 @@ internal static class StatisticsKernel
         result.WeightedLogits = TOps.Sum(wz);
         result.WeightedTargetLogits = TOps.Sum(wtz);
         result.WeightedTargets = TOps.Sum(wt);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Prefetch(ref float address)
+    {
+        if (Sse.IsSupported)
+        {
+            // Two cache lines per iteration (the loop takes 2 vectors of 64 bytes at 512 bits; more than enough
+            // at narrower widths).
+            byte* p = (byte*)Unsafe.AsPointer(ref address);
+            Sse.Prefetch0(p);
+            Sse.Prefetch0(p + 64);
+        }
     }
 }
