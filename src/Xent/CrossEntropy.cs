@@ -1,59 +1,118 @@
-using Xent.Reference;
-
 namespace Xent;
 
 /// <summary>
-/// Cross-entropy of next-token prediction over a logits matrix, and its gradient.
-/// Shapes: N rows (tokens, batch x sequence flattened), V classes (vocabulary); logits [N, V] row-major.
+/// Cross-entropy of next-token prediction over a logits matrix, and its gradient, with PyTorch's semantics
+/// (<c>torch.nn.functional.cross_entropy</c>) plus z-loss and soft capping. Shapes: N rows (tokens, batch x
+/// sequence flattened), V classes (vocabulary); logits [N, V] row-major, V = logits.Length / N.
 /// </summary>
-/// <remarks>PLACEHOLDER: delegates to the float64 reference until the fast kernel lands (issue 2).</remarks>
-public static class CrossEntropy
+/// <remarks>
+/// Every overload reads the logits from memory once (an online softmax over L1-sized blocks), computes in float
+/// with double row states and a double reduction, uses every core (also within a row when rows are few), and
+/// returns bitwise the same result for any <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/>. Bad input
+/// throws <see cref="ArgumentException"/> (or <see cref="ArgumentOutOfRangeException"/>) before any output is written.
+/// </remarks>
+public static partial class CrossEntropy
 {
     /// <summary>The reduced loss (Mean or Sum).</summary>
     /// <param name="logits">Logits [N, V] row-major.</param>
     /// <param name="targets">Targets [N]: class indices in [0, V) or the ignore index. V = logits.Length / N.</param>
-    /// <param name="options">Options; null for PyTorch's defaults. Reduction.None throws: use <see cref="LossPerRow"/>.</param>
-    public static float Loss(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
+    /// <param name="options">Options; null for PyTorch's defaults. Reduction.None throws: use <see cref="LossPerRow(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, CrossEntropyOptions?)"/>.</param>
+    /// <returns>The loss; NaN for Mean when every row is ignored (or N = 0), as PyTorch.</returns>
+    public static unsafe float Loss(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
     {
-        var o = options ?? CrossEntropyOptions.Default;
-        if (o.Reduction == Reduction.None)
+        fixed (float* x = logits)
         {
-            throw new ArgumentException("Reduction.None has no single loss: call LossPerRow.", nameof(options));
+            return (float)ClassIndexCall.Run(x, logits.Length, false, targets, options, CallKind.Loss);
         }
-
-        return (float)CrossEntropyReference.Loss(logits, targets, o);
     }
 
     /// <summary>Per-row losses r [N] (0 for ignored rows); options.Reduction is not used.</summary>
     /// <param name="logits">Logits [N, V].</param>
     /// <param name="targets">Targets [N].</param>
-    /// <param name="losses">Destination [N].</param>
-    /// <param name="options">Options.</param>
-    public static void LossPerRow(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> losses, CrossEntropyOptions? options = null)
+    /// <param name="losses">Destination r [N].</param>
+    /// <param name="options">Options; null for PyTorch's defaults.</param>
+    public static unsafe void LossPerRow(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> losses, CrossEntropyOptions? options = null)
     {
-        CrossEntropyChecks.Destination(losses.Length, targets.Length, nameof(losses));
-        var r = CrossEntropyReference.RowLosses(logits, targets, options);
-        for (int i = 0; i < r.Length; i++)
+        fixed (float* x = logits)
         {
-            losses[i] = (float)r[i];
+            ClassIndexCall.Run(x, logits.Length, false, targets, options, CallKind.PerRow, losses: losses, lossesRequired: true);
+        }
+    }
+
+    /// <summary>
+    /// Per-row losses r [N] and per-row log-sum-exp lse [N] of the (soft-capped) logits, in one pass: lse is what
+    /// z-loss penalises, and what a caller's own graph needs for its backward.
+    /// </summary>
+    /// <param name="logits">Logits [N, V].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="losses">Destination r [N] (0 for ignored rows).</param>
+    /// <param name="logSumExp">Destination lse [N], for every row, ignored or not (NaN for a row of only -inf).</param>
+    /// <param name="options">Options; Reduction is not used.</param>
+    public static unsafe void LossPerRow(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> losses, Span<float> logSumExp, CrossEntropyOptions? options = null)
+    {
+        fixed (float* x = logits)
+        {
+            ClassIndexCall.Run(x, logits.Length, false, targets, options, CallKind.PerRow, losses: losses, lossesRequired: true, logSumExp: logSumExp, logSumExpRequired: true);
         }
     }
 
     /// <summary>The reduced loss, and d(loss)/d(logits) into gradient [N, V], which may be the logits' own memory.</summary>
     /// <param name="logits">Logits [N, V].</param>
     /// <param name="targets">Targets [N].</param>
-    /// <param name="gradient">Destination [N, V]; may overlap the logits exactly (in place).</param>
-    /// <param name="options">Options.</param>
-    public static float LossAndGradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, CrossEntropyOptions? options = null)
-    {
-        CrossEntropyChecks.Destination(gradient.Length, logits.Length, nameof(gradient));
-        float loss = Loss(logits, targets, options);
-        var g = CrossEntropyReference.Gradient(logits, targets, options);
-        for (int i = 0; i < g.Length; i++)
-        {
-            gradient[i] = (float)g[i];
-        }
+    /// <param name="gradient">Destination [N, V]; may be exactly the logits' memory (in place), or must not overlap it.</param>
+    /// <param name="options">Options; Reduction Mean or Sum (None throws: use <see cref="Gradient(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, CrossEntropyOptions?)"/>).</param>
+    /// <returns>The loss, as <see cref="Loss(ReadOnlySpan{float}, ReadOnlySpan{int}, CrossEntropyOptions?)"/>.</returns>
+    public static float LossAndGradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, CrossEntropyOptions? options = null) =>
+        LossAndGradient(logits, targets, gradient, 1f, default, options);
 
-        return loss;
+    /// <summary>
+    /// The reduced loss, and upstream x d(loss)/d(logits) into gradient [N, V]; optionally the per-row
+    /// log-sum-exp too.
+    /// </summary>
+    /// <param name="logits">Logits [N, V].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="gradient">Destination [N, V]; may be exactly the logits' memory (in place).</param>
+    /// <param name="upstream">Upstream gradient g of the loss (a loss scale, or dL'/dL of an enclosing graph); 1 for a plain loss. The returned loss is not scaled.</param>
+    /// <param name="logSumExp">Destination lse [N], or empty for none.</param>
+    /// <param name="options">Options; Reduction Mean or Sum.</param>
+    /// <returns>The loss (not multiplied by <paramref name="upstream"/>).</returns>
+    public static unsafe float LossAndGradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, float upstream, Span<float> logSumExp = default, CrossEntropyOptions? options = null)
+    {
+        fixed (float* x = logits)
+        fixed (float* g = gradient)
+        {
+            return (float)ClassIndexCall.Run(x, logits.Length, false, targets, options, CallKind.LossAndGradient,
+                logSumExp: logSumExp, gradient: g, gradientLength: gradient.Length, upstream: upstream);
+        }
+    }
+
+    /// <summary>
+    /// The backward of the per-row losses (Reduction.None inside a caller's graph): gradient = d(sum_n g[n] r[n]) /
+    /// d(logits), with r as <see cref="LossPerRow(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, CrossEntropyOptions?)"/>.
+    /// </summary>
+    /// <param name="logits">Logits [N, V].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="upstream">Upstream gradients g [N], one per row (ignored rows get a zero gradient whatever g says).</param>
+    /// <param name="gradient">Destination [N, V]; may be exactly the logits' memory (in place).</param>
+    /// <param name="options">Options; Reduction is not used.</param>
+    public static unsafe void Gradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, ReadOnlySpan<float> upstream, Span<float> gradient, CrossEntropyOptions? options = null)
+    {
+        fixed (float* x = logits)
+        fixed (float* g = gradient)
+        {
+            ClassIndexCall.Run(x, logits.Length, false, targets, options, CallKind.Backward, gradient: g, gradientLength: gradient.Length, rowUpstream: upstream);
+        }
+    }
+
+    /// <summary>Per-row log-sum-exp lse[n] = log sum_c exp(z[n, c]) of the (soft-capped) logits.</summary>
+    /// <param name="logits">Logits [N, V]; N = destination.Length.</param>
+    /// <param name="destination">Destination lse [N] (NaN for a row of only -inf or with NaN/+inf).</param>
+    /// <param name="softCap">Soft cap s (0 = off), as <see cref="CrossEntropyOptions.SoftCap"/>.</param>
+    public static unsafe void LogSumExp(ReadOnlySpan<float> logits, Span<float> destination, float softCap = 0f)
+    {
+        fixed (float* x = logits)
+        {
+            ClassIndexCall.LogSumExp(x, logits.Length, false, destination, softCap);
+        }
     }
 }

@@ -84,4 +84,23 @@ internal static class CrossEntropyChecks
             throw new ArgumentException($"Destination is too short: {length} elements, {needed} needed.", name);
         }
     }
+
+    /// <summary>
+    /// Throws when the gradient partly overlaps the logits: in place means the very same memory, element for
+    /// element; anything in between would read logits already overwritten.
+    /// </summary>
+    public static unsafe void InPlaceOrDisjoint(void* logits, void* gradient, long length, int elementSize)
+    {
+        if (logits == gradient || length == 0)
+        {
+            return;
+        }
+
+        byte* x = (byte*)logits, g = (byte*)gradient;
+        long bytes = length * elementSize;
+        if (g < x + bytes && x < g + bytes)
+        {
+            throw new ArgumentException("The gradient overlaps the logits without being exactly their memory: pass the logits' own memory (in place) or a separate buffer.", "gradient");
+        }
+    }
 }

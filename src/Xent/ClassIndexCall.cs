@@ -1,0 +1,97 @@
+using Xent.Kernels;
+
+namespace Xent;
+
+/// <summary>
+/// Validates a call with class-index targets completely (so that nothing is written on bad input), then runs
+/// the kernel. Shared by the span, Half and pointer overloads: logits arrive as an address and a 64-bit length.
+/// </summary>
+internal static unsafe class ClassIndexCall
+{
+    public static double Run(void* logits, long logitsLength, bool half, ReadOnlySpan<int> targets, CrossEntropyOptions? options, CallKind kind,
+        Span<float> losses = default, bool lossesRequired = false, Span<float> logSumExp = default, bool logSumExpRequired = false,
+        void* gradient = null, long gradientLength = 0, float upstream = 1f, ReadOnlySpan<float> rowUpstream = default)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        bool reduce = kind is CallKind.Loss or CallKind.LossAndGradient;
+        if (reduce && o.Reduction == Reduction.None)
+        {
+            string instead = kind == CallKind.Loss ? "LossPerRow" : "Gradient with per-row upstream gradients";
+            throw new ArgumentException($"Reduction.None has no single loss: call {instead}.", nameof(options));
+        }
+
+        int rows = targets.Length;
+        int classes = CrossEntropyChecks.VocabularySize(logitsLength, rows);
+        CrossEntropyChecks.Options(o, classes);
+        CrossEntropyChecks.Targets(targets, classes, o.IgnoreIndex);
+        if (lossesRequired)
+        {
+            CrossEntropyChecks.Destination(losses.Length, rows, nameof(losses));
+        }
+
+        if (logSumExpRequired || !logSumExp.IsEmpty)
+        {
+            CrossEntropyChecks.Destination(logSumExp.Length, rows, nameof(logSumExp));
+        }
+
+        bool withGradient = kind is CallKind.LossAndGradient or CallKind.Backward;
+        if (withGradient)
+        {
+            CrossEntropyChecks.Destination(gradientLength, logitsLength, nameof(gradient));
+            CrossEntropyChecks.InPlaceOrDisjoint(logits, gradient, logitsLength, half ? sizeof(Half) : sizeof(float));
+        }
+
+        if (kind == CallKind.Backward && rowUpstream.Length != rows)
+        {
+            throw new ArgumentException($"upstream has {rowUpstream.Length} entries but there are N = {rows} rows.", "upstream");
+        }
+
+        using var weights = o.ClassWeights.Pin();
+        fixed (int* y = targets)
+        fixed (float* r = losses)
+        fixed (float* lse = logSumExp)
+        fixed (float* g = rowUpstream)
+        {
+            return CrossEntropyKernel.Run(new KernelRequest
+            {
+                Logits = logits,
+                IsHalf = half,
+                Rows = rows,
+                Classes = classes,
+                Targets = y,
+                Weights = (float*)weights.Pointer,
+                Options = o,
+                Width = Simd.Width,
+                Losses = lossesRequired ? r : null,
+                LogSumExp = logSumExp.IsEmpty ? null : lse,
+                Gradient = withGradient ? gradient : null,
+                Scaling = kind == CallKind.Backward ? GradientScaling.PerRow : GradientScaling.Reduced,
+                Upstream = upstream,
+                RowUpstream = g,
+                Reduce = reduce,
+            });
+        }
+    }
+
+    /// <summary>Per-row log-sum-exp only: every row is forward-only, no targets.</summary>
+    public static void LogSumExp(void* logits, long logitsLength, bool half, Span<float> destination, float softCap)
+    {
+        int rows = destination.Length;
+        int classes = CrossEntropyChecks.VocabularySize(logitsLength, rows);
+        var o = new CrossEntropyOptions { SoftCap = softCap };
+        CrossEntropyChecks.Options(o, classes);
+        fixed (float* lse = destination)
+        {
+            CrossEntropyKernel.Run(new KernelRequest
+            {
+                Logits = logits,
+                IsHalf = half,
+                Rows = rows,
+                Classes = classes,
+                Options = o,
+                Width = Simd.Width,
+                LogSumExp = lse,
+            });
+        }
+    }
+}

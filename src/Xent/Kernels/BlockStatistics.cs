@@ -1,0 +1,23 @@
+namespace Xent.Kernels;
+
+/// <summary>
+/// Softmax statistics of one block of (soft-capped) logits z, relative to the block's own max. Blocks are small
+/// enough to stay in L1 between the max pass and the exp pass, so the logits come from memory once.
+/// </summary>
+internal struct BlockStatistics
+{
+    /// <summary>max_c z[c] (the hardware's max: may or may not be NaN when a NaN is present; Sum is NaN then).</summary>
+    public float Max;
+
+    /// <summary>sum_c exp(z[c] - Max), or relative to 0 when Max is -inf (so that a block of -inf adds 0, not NaN).</summary>
+    public float Sum;
+
+    /// <summary>sum_c w[c] z[c] (label smoothing), when asked for.</summary>
+    public float WeightedLogits;
+
+    /// <summary>sum_c w[c] t[c] z[c] (probability targets), when asked for.</summary>
+    public float WeightedTargetLogits;
+
+    /// <summary>sum_c w[c] t[c] (probability targets), when asked for.</summary>
+    public float WeightedTargets;
+}

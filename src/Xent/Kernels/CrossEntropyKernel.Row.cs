@@ -1,0 +1,184 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+
+namespace Xent.Kernels;
+
+/// <summary>The per-row and per-block steps every partition runs.</summary>
+internal sealed unsafe partial class CrossEntropyKernel
+{
+    private int BlockCount => (classes + BlockColumns - 1) / BlockColumns;
+
+    private float[]? RentScratch() => scratchNeeded ? ArrayPool<float>.Shared.Rent(BlockColumns) : null;
+
+    private static void ReturnScratch(float[]? scratch)
+    {
+        if (scratch != null)
+        {
+            ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
+
+    private nint RowOffset(int n) => (nint)n * classes;
+
+    /// <summary>The block's (soft-capped) logits as floats: the logits themselves, or a converted copy in scratch.</summary>
+    private ReadOnlySpan<float> LoadBlock(int n, int column, int length, float[]? scratch)
+    {
+        nint at = RowOffset(n) + column;
+        ReadOnlySpan<float> z;
+        if (request.IsHalf)
+        {
+            var s = scratch.AsSpan(0, length);
+            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)request.Logits + at, length), s);
+            z = s;
+        }
+        else
+        {
+            z = new ReadOnlySpan<float>((float*)request.Logits + at, length);
+        }
+
+        if (cap > 0f)
+        {
+            var s = scratch.AsSpan(0, length);
+            VectorMath.SoftCap(request.Width, z, s, cap);
+            z = s;
+        }
+
+        return z;
+    }
+
+    private ReadOnlySpan<float> WeightsAt(int column, int length) =>
+        request.Weights == null ? default : new ReadOnlySpan<float>(request.Weights + column, length);
+
+    private ReadOnlySpan<float> ProbabilitiesAt(int n, int column, int length) =>
+        SoftTargets ? new ReadOnlySpan<float>(request.Probabilities + RowOffset(n) + column, length) : default;
+
+    private BlockStatistics Statistics(int n, int block, float[]? scratch)
+    {
+        int column = block * BlockColumns, length = Math.Min(BlockColumns, classes - column);
+        var z = LoadBlock(n, column, length, scratch);
+        bool weightedLogits = smoothing > 0f;
+        bool weighted = weightedLogits || SoftTargets;
+        return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits);
+    }
+
+    /// <summary>One row start to end on one thread: forward, then (while the row is in L2) its gradient.</summary>
+    private void ProcessRow(int n, float[]? scratch)
+    {
+        if (!NeedsForward(n))
+        {
+            FinishIgnored(n);
+            return;
+        }
+
+        var state = RowAccumulator.Empty;
+        int blocks = BlockCount;
+        for (int b = 0; b < blocks; b++)
+        {
+            state.Add(Statistics(n, b, scratch));
+        }
+
+        var row = FinishRow(n, state);
+        if (HasGradient)
+        {
+            WriteRowGradient(n, row, 0, blocks, scratch);
+            FixTarget(n, row);
+        }
+    }
+
+    /// <summary>An ignored row without log-sum-exp output: loss 0, gradient 0.</summary>
+    private void FinishIgnored(int n)
+    {
+        if (request.Losses != null)
+        {
+            request.Losses[n] = 0f;
+        }
+
+        if (HasGradient)
+        {
+            ZeroGradient(n, 0, classes);
+        }
+    }
+
+    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, float[]? scratch)
+    {
+        int from = firstBlock * BlockColumns, to = Math.Min(endBlock * BlockColumns, classes);
+        if (!row.Kept)
+        {
+            ZeroGradient(n, from, to - from);
+            return;
+        }
+
+        for (int b = firstBlock; b < endBlock; b++)
+        {
+            int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
+            var z = LoadBlock(n, column, length, scratch);
+            nint at = RowOffset(n) + column;
+            var weights = row.UseWeights ? WeightsAt(column, length) : default;
+            if (request.IsHalf)
+            {
+                // z is already the scratch copy: write the float gradient over it, then narrow once.
+                var s = scratch.AsSpan(0, length);
+                GradientKernel.Write(request.Width, z, s, row.Coefficients, weights, ProbabilitiesAt(n, column, length));
+                TensorPrimitives.ConvertToHalf(s, new Span<Half>((Half*)request.Gradient + at, length));
+            }
+            else
+            {
+                GradientKernel.Write(request.Width, z, new Span<float>((float*)request.Gradient + at, length), row.Coefficients, weights, ProbabilitiesAt(n, column, length));
+            }
+        }
+    }
+
+    private void ZeroGradient(int n, int column, int length)
+    {
+        nint at = RowOffset(n) + column;
+        if (request.IsHalf)
+        {
+            new Span<Half>((Half*)request.Gradient + at, length).Clear();
+        }
+        else
+        {
+            new Span<float>((float*)request.Gradient + at, length).Clear();
+        }
+    }
+
+    /// <summary>
+    /// Rewrites the target column of a class-index row in double: p - 1 there must not lose the small difference
+    /// to the rounding of K p - K in float.
+    /// </summary>
+    private void FixTarget(int n, in RowGradient row)
+    {
+        if (!row.Kept || SoftTargets)
+        {
+            return;
+        }
+
+        int y = request.Targets[n];
+        double lse = row.LogSumExp, p = Math.Exp(row.TargetLogit - lse);
+        double g = row.A * (1.0 - smoothing) * row.TargetWeight * (p - 1.0);
+        if (smoothing > 0f)
+        {
+            g += row.A * (smoothing / (double)classes) * ((weightTotal * p) - row.TargetWeight);
+        }
+
+        if (zLoss > 0f)
+        {
+            g += row.B * 2.0 * zLoss * lse * p;
+        }
+
+        if (cap > 0f)
+        {
+            double u = row.TargetLogit / (double)cap;
+            g *= 1.0 - (u * u);
+        }
+
+        nint at = RowOffset(n) + y;
+        if (request.IsHalf)
+        {
+            ((Half*)request.Gradient)[at] = (Half)g;
+        }
+        else
+        {
+            ((float*)request.Gradient)[at] = (float)g;
+        }
+    }
+}

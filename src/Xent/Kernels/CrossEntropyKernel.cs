@@ -1,0 +1,147 @@
+using System.Numerics.Tensors;
+
+namespace Xent.Kernels;
+
+/// <summary>
+/// The one cross-entropy kernel behind every public overload (float or Half logits, spans or pointers,
+/// class-index or probability targets, loss, per-row losses, log-sum-exp, gradient).
+/// </summary>
+/// <remarks>
+/// Each row is read as blocks of <see cref="BlockColumns"/> columns; a block's statistics come from two passes
+/// over the L1-resident block, and the row's state is the left-to-right fold of its blocks' statistics.
+/// Work is split over rows, or over fixed block ranges within rows when rows are few; either way every row
+/// folds the same blocks in the same order and the reduction runs sequentially over rows in double, so results
+/// are bitwise the same for any thread count. With a gradient each row is written right after its forward,
+/// while it is still in L2: one read of the logits from memory and one write of the gradient.
+/// </remarks>
+internal sealed unsafe partial class CrossEntropyKernel
+{
+    /// <summary>Columns per block: 16 KB of floats, which leaves room in a 32-48 KB L1 for the rest.</summary>
+    public const int BlockColumns = 4096;
+
+    private readonly KernelRequest request;
+    private readonly int rows;
+    private readonly int classes;
+    private readonly float smoothing;
+    private readonly float zLoss;
+    private readonly float cap;
+    private readonly int ignoreIndex;
+    private readonly double weightTotal;
+    private readonly double keptWeight;
+    private readonly int keptRows;
+    private readonly bool scratchNeeded;
+    private readonly double[]? mainTerms;
+    private readonly double[]? zTerms;
+
+    private CrossEntropyKernel(KernelRequest request)
+    {
+        this.request = request;
+        var o = request.Options;
+        rows = request.Rows;
+        classes = request.Classes;
+        smoothing = o.LabelSmoothing;
+        zLoss = o.ZLoss;
+        cap = o.SoftCap;
+        ignoreIndex = o.IgnoreIndex;
+        scratchNeeded = request.IsHalf || cap > 0f;
+        weightTotal = request.Weights == null ? classes : SequentialSum(request.Weights, classes);
+        (keptRows, keptWeight) = CountKept();
+        if (request.Reduce)
+        {
+            mainTerms = new double[rows];
+            zTerms = new double[rows];
+        }
+    }
+
+    private bool HasGradient => request.Gradient != null;
+
+    private bool SoftTargets => request.Probabilities != null;
+
+    /// <summary>Runs the request; returns the reduced loss when <see cref="KernelRequest.Reduce"/>, else NaN.</summary>
+    public static double Run(KernelRequest request)
+    {
+        var kernel = new CrossEntropyKernel(request);
+        if (request.Rows > 0)
+        {
+            int threads = ThreadCount(request.Options.MaxDegreeOfParallelism);
+            if (Partition.SplitRows(request.Rows, request.Classes, threads))
+            {
+                kernel.RunSplit(threads);
+            }
+            else
+            {
+                kernel.RunRows(threads);
+            }
+        }
+
+        return request.Reduce ? kernel.Reduce() : double.NaN;
+    }
+
+    private static int ThreadCount(int maxDegree) =>
+        maxDegree == -1 ? Environment.ProcessorCount : Math.Min(maxDegree, Environment.ProcessorCount);
+
+    private static double SequentialSum(float* values, int count)
+    {
+        double sum = 0;
+        for (int i = 0; i < count; i++)
+        {
+            sum += values[i];
+        }
+
+        return sum;
+    }
+
+    private (int Rows, double Weight) CountKept()
+    {
+        if (SoftTargets)
+        {
+            return (rows, rows);
+        }
+
+        int kept = 0;
+        double weight = 0;
+        if (request.Targets == null)
+        {
+            return (0, 0); // log-sum-exp only: no row has a target
+        }
+
+        for (int n = 0; n < rows; n++)
+        {
+            int y = request.Targets[n];
+            if (y != ignoreIndex)
+            {
+                kept++;
+                weight += request.Weights == null ? 1.0 : request.Weights[y];
+            }
+        }
+
+        return (kept, weight);
+    }
+
+    private bool Kept(int n) => SoftTargets || (request.Targets != null && request.Targets[n] != ignoreIndex);
+
+    /// <summary>Whether row n needs its forward at all: kept, or its log-sum-exp is asked for.</summary>
+    private bool NeedsForward(int n) => Kept(n) || request.LogSumExp != null;
+
+    private double Reduce()
+    {
+        double main = 0, z = 0;
+        for (int n = 0; n < rows; n++)
+        {
+            main += mainTerms![n];
+            z += zTerms![n];
+        }
+
+        if (request.Options.Reduction == Reduction.Sum)
+        {
+            return main + z;
+        }
+
+        if (keptRows == 0)
+        {
+            return double.NaN; // every target ignored, or N = 0: PyTorch's 0 / 0
+        }
+
+        return (main / keptWeight) + (zLoss > 0f ? z / keptRows : 0.0);
+    }
+}

@@ -1,0 +1,136 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Xent.Kernels;
+
+/// <summary>
+/// Per-row constants of the gradient: dL/dz[c] = K p[c] - w[c] (C1 + C2 t[c]), p[c] = exp(z[c] - lse), times
+/// (1 - (z[c]/s)^2) under a soft cap. Class-index targets use C2 = 0 and fix the target column up afterwards.
+/// </summary>
+internal readonly struct GradientCoefficients
+{
+    public float LogSumExp { get; init; }
+
+    public float K { get; init; }
+
+    public float C1 { get; init; }
+
+    public float C2 { get; init; }
+
+    /// <summary>1 / s, or 0 without a soft cap.</summary>
+    public float InverseCap { get; init; }
+}
+
+/// <summary>
+/// Writes the gradient of one block. The destination may be the logits themselves (in place): the last,
+/// shifted-back vector is computed from the input before the main loop overwrites the lanes it overlaps.
+/// </summary>
+internal static class GradientKernel
+{
+    /// <param name="width">Widest vector width allowed.</param>
+    /// <param name="z">The block's (soft-capped) logits.</param>
+    /// <param name="gradient">Destination, same length; may be <paramref name="z"/>'s memory.</param>
+    /// <param name="c">The row's coefficients.</param>
+    /// <param name="weights">The block's class weights, or empty for all 1.</param>
+    /// <param name="probabilities">The block's target probabilities, or empty.</param>
+    public static void Write(VectorWidth width, ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
+    {
+        switch (Widths.Fit(width, z.Length))
+        {
+            case VectorWidth.V512: Write<Vector512Ops, Vector512<float>>(z, gradient, c, weights, probabilities); break;
+            case VectorWidth.V256: Write<Vector256Ops, Vector256<float>>(z, gradient, c, weights, probabilities); break;
+            case VectorWidth.V128: Write<Vector128Ops, Vector128<float>>(z, gradient, c, weights, probabilities); break;
+            default: Write<ScalarOps, float>(z, gradient, c, weights, probabilities); break;
+        }
+    }
+
+    private static void Write<TOps, TV>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        if (weights.IsEmpty && probabilities.IsEmpty && c.InverseCap == 0f)
+        {
+            WritePlain<TOps, TV>(z, gradient, c);
+        }
+        else
+        {
+            WriteGeneral<TOps, TV>(z, gradient, c, weights, probabilities);
+        }
+    }
+
+    // The common case, kept tight: K exp(z - lse) - C1.
+    private static void WritePlain<TOps, TV>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int n = z.Length, k = TOps.Count;
+        ref float x = ref MemoryMarshal.GetReference(z);
+        ref float d = ref MemoryMarshal.GetReference(gradient);
+        TV lse = TOps.Create(c.LogSumExp), kk = TOps.Create(c.K), c1 = TOps.Create(-c.C1);
+        nint last = n - k;
+        TV tail = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, last), lse)), c1);
+        nint i = 0;
+        for (; i < last - k; i += 2 * k)
+        {
+            TV a = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), lse)), c1);
+            TV b = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i + k), lse)), c1);
+            TOps.Store(a, ref d, i);
+            TOps.Store(b, ref d, i + k);
+        }
+
+        if (i < last)
+        {
+            TOps.Store(TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), lse)), c1), ref d, i);
+        }
+
+        TOps.Store(tail, ref d, last);
+    }
+
+    private static void WriteGeneral<TOps, TV>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int n = z.Length, k = TOps.Count;
+        ref float x = ref MemoryMarshal.GetReference(z);
+        ref float d = ref MemoryMarshal.GetReference(gradient);
+        ref float w = ref MemoryMarshal.GetReference(weights);
+        ref float t = ref MemoryMarshal.GetReference(probabilities);
+        var p = new Parameters<TV>(TOps.Create(c.LogSumExp), TOps.Create(c.K), TOps.Create(c.C1), TOps.Create(c.C2), TOps.Create(c.InverseCap),
+            !weights.IsEmpty, !probabilities.IsEmpty, c.InverseCap != 0f);
+        nint last = n - k;
+        TV tail = Element<TOps, TV>(ref x, ref w, ref t, last, p);
+        for (nint i = 0; i < last; i += k)
+        {
+            TOps.Store(Element<TOps, TV>(ref x, ref w, ref t, i, p), ref d, i);
+        }
+
+        TOps.Store(tail, ref d, last);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Element<TOps, TV>(ref float x, ref float w, ref float t, nint i, in Parameters<TV> p)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV zi = TOps.Load(ref x, i);
+        TV e = TOps.Exp(TOps.Subtract(zi, p.Lse));
+        TV column = p.HasTargets ? TOps.MultiplyAdd(p.C2, TOps.Load(ref t, i), p.C1) : p.C1;
+        if (p.HasWeights)
+        {
+            column = TOps.Multiply(column, TOps.Load(ref w, i));
+        }
+
+        TV g = TOps.Subtract(TOps.Multiply(p.K, e), column);
+        if (p.HasCap)
+        {
+            TV u = TOps.Multiply(zi, p.InverseCap);
+            g = TOps.Multiply(g, TOps.Subtract(TOps.Create(1f), TOps.Multiply(u, u)));
+        }
+
+        return g;
+    }
+
+    private readonly record struct Parameters<TV>(TV Lse, TV K, TV C1, TV C2, TV InverseCap, bool HasWeights, bool HasTargets, bool HasCap)
+        where TV : struct;
+}

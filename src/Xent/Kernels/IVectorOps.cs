@@ -1,0 +1,55 @@
+namespace Xent.Kernels;
+
+/// <summary>
+/// The handful of lane-wise operations the kernels need, over one vector type. Each width is a readonly struct
+/// implementing this, so a kernel is written once as a generic method and the JIT specialises it per width
+/// (struct type arguments are never shared), inlining every call. The scalar implementation is a vector of one
+/// lane, which keeps the scalar fallback the same algorithm as the vector paths.
+/// </summary>
+/// <typeparam name="TV">The vector type (Vector512&lt;float&gt;, ..., or float itself).</typeparam>
+internal interface IVectorOps<TV>
+    where TV : struct
+{
+    static abstract int Count { get; }
+
+    static abstract TV Create(float value);
+
+    static abstract TV Load(ref float source, nint index);
+
+    static abstract void Store(TV value, ref float destination, nint index);
+
+    static abstract TV Add(TV a, TV b);
+
+    static abstract TV Subtract(TV a, TV b);
+
+    static abstract TV Multiply(TV a, TV b);
+
+    /// <summary>a * b + c, fused where the hardware has it.</summary>
+    static abstract TV MultiplyAdd(TV a, TV b, TV c);
+
+    static abstract TV Divide(TV a, TV b);
+
+    /// <summary>Lane-wise max with the hardware's NaN rule; callers never rely on it to propagate NaN.</summary>
+    static abstract TV Max(TV a, TV b);
+
+    static abstract TV Abs(TV a);
+
+    /// <summary>|value| with the sign of <paramref name="sign"/>.</summary>
+    static abstract TV CopySign(TV value, TV sign);
+
+    /// <summary>e^x to a few ulp; 0 for -inf, NaN for NaN (the kernels' NaN propagation depends on it).</summary>
+    static abstract TV Exp(TV x);
+
+    /// <summary>All-ones lanes where a &lt; b.</summary>
+    static abstract TV LessThan(TV a, TV b);
+
+    /// <summary>mask ? a : b, lane-wise.</summary>
+    static abstract TV Select(TV mask, TV a, TV b);
+
+    /// <summary>Zeroes the lanes below <paramref name="firstLane"/> (the overlap of a last, shifted-back vector).</summary>
+    static abstract TV KeepFrom(TV value, int firstLane);
+
+    static abstract float Sum(TV value);
+
+    static abstract float MaxAcross(TV value);
+}

@@ -1,0 +1,25 @@
+namespace Xent.Kernels;
+
+/// <summary>What a row's gradient needs from its forward, captured before an in-place write can clobber it.</summary>
+internal readonly struct RowGradient
+{
+    public bool Kept { get; init; }
+
+    public double LogSumExp { get; init; }
+
+    /// <summary>z[y] (soft-capped), read before the gradient overwrites it.</summary>
+    public float TargetLogit { get; init; }
+
+    public double TargetWeight { get; init; }
+
+    /// <summary>Scale of the cross-entropy terms (spec: a).</summary>
+    public double A { get; init; }
+
+    /// <summary>Scale of the z-loss term (spec: b).</summary>
+    public double B { get; init; }
+
+    /// <summary>Whether the per-column term reads the class weights.</summary>
+    public bool UseWeights { get; init; }
+
+    public GradientCoefficients Coefficients { get; init; }
+}

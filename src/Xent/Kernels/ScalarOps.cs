@@ -1,0 +1,47 @@
+using System.Runtime.CompilerServices;
+
+namespace Xent.Kernels;
+
+/// <summary>One lane: the scalar fallback, running the same generic kernels as the vector widths.</summary>
+internal readonly struct ScalarOps : IVectorOps<float>
+{
+    private const float AllOnes = float.NaN; // any non-zero bit pattern marks a selected lane
+
+    public static int Count => 1;
+
+    public static float Create(float value) => value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load(ref float source, nint index) => Unsafe.Add(ref source, index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(float value, ref float destination, nint index) => Unsafe.Add(ref destination, index) = value;
+
+    public static float Add(float a, float b) => a + b;
+
+    public static float Subtract(float a, float b) => a - b;
+
+    public static float Multiply(float a, float b) => a * b;
+
+    public static float MultiplyAdd(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
+
+    public static float Divide(float a, float b) => a / b;
+
+    public static float Max(float a, float b) => MathF.Max(a, b);
+
+    public static float Abs(float a) => MathF.Abs(a);
+
+    public static float CopySign(float value, float sign) => MathF.CopySign(value, sign);
+
+    public static float Exp(float x) => MathF.Exp(x);
+
+    public static float LessThan(float a, float b) => a < b ? AllOnes : 0f;
+
+    public static float Select(float mask, float a, float b) => BitConverter.SingleToInt32Bits(mask) != 0 ? a : b;
+
+    public static float KeepFrom(float value, int firstLane) => firstLane <= 0 ? value : 0f;
+
+    public static float Sum(float value) => value;
+
+    public static float MaxAcross(float value) => value;
+}

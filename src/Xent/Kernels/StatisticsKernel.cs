@@ -1,0 +1,166 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Xent.Kernels;
+
+/// <summary>
+/// Computes <see cref="BlockStatistics"/> of one L1-sized block: a max pass, then an exp-sum pass over the same,
+/// now cached, block. Remainders use a last vector shifted back to end at the block's end, with its already
+/// counted lanes masked out of the sums (max needs no mask: counting a lane twice changes nothing).
+/// </summary>
+internal static class StatisticsKernel
+{
+    /// <param name="width">Widest vector width allowed.</param>
+    /// <param name="z">The block's (soft-capped) logits, at least one.</param>
+    /// <param name="weights">The block's class weights, or empty for all 1.</param>
+    /// <param name="probabilities">The block's target probabilities, or empty for class-index targets.</param>
+    /// <param name="weightedLogits">Whether to gather sum w z (label smoothing).</param>
+    public static BlockStatistics Compute(VectorWidth width, ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits) =>
+        Widths.Fit(width, z.Length) switch
+        {
+            VectorWidth.V512 => Compute<Vector512Ops, Vector512<float>>(z, weights, probabilities, weightedLogits),
+            VectorWidth.V256 => Compute<Vector256Ops, Vector256<float>>(z, weights, probabilities, weightedLogits),
+            VectorWidth.V128 => Compute<Vector128Ops, Vector128<float>>(z, weights, probabilities, weightedLogits),
+            _ => Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits),
+        };
+
+    private static BlockStatistics Compute<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        var result = default(BlockStatistics);
+        result.Max = BlockMax<TOps, TV>(z);
+
+        // A block of only -inf (and NaN) has max -inf: sum relative to 0 instead, which gives 0 (or NaN), not
+        // exp(-inf - -inf) = NaN.
+        float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
+        if (!weightedLogits && probabilities.IsEmpty)
+        {
+            result.Sum = ExpSum<TOps, TV>(z, shift);
+        }
+        else
+        {
+            ExpSumWeighted<TOps, TV>(z, shift, weights, probabilities, weightedLogits, ref result);
+        }
+
+        return result;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float BlockMax<TOps, TV>(ReadOnlySpan<float> z)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int n = z.Length, k = TOps.Count;
+        ref float x = ref MemoryMarshal.GetReference(z);
+        TV m0 = TOps.Load(ref x, n - k), m1 = m0, m2 = m0, m3 = m0;
+        nint i = 0;
+        for (; i <= n - (4 * k); i += 4 * k)
+        {
+            m0 = TOps.Max(m0, TOps.Load(ref x, i));
+            m1 = TOps.Max(m1, TOps.Load(ref x, i + k));
+            m2 = TOps.Max(m2, TOps.Load(ref x, i + (2 * k)));
+            m3 = TOps.Max(m3, TOps.Load(ref x, i + (3 * k)));
+        }
+
+        for (; i <= n - k; i += k)
+        {
+            m0 = TOps.Max(m0, TOps.Load(ref x, i));
+        }
+
+        return TOps.MaxAcross(TOps.Max(TOps.Max(m0, m1), TOps.Max(m2, m3)));
+    }
+
+    private static float ExpSum<TOps, TV>(ReadOnlySpan<float> z, float shift)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int n = z.Length, k = TOps.Count;
+        ref float x = ref MemoryMarshal.GetReference(z);
+        TV m = TOps.Create(shift);
+        TV s0 = TOps.Create(0f), s1 = s0;
+        nint i = 0;
+        for (; i <= n - (2 * k); i += 2 * k)
+        {
+            s0 = TOps.Add(s0, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), m)));
+            s1 = TOps.Add(s1, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i + k), m)));
+        }
+
+        if (i <= n - k)
+        {
+            s0 = TOps.Add(s0, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), m)));
+            i += k;
+        }
+
+        int rest = n - (int)i;
+        if (rest > 0)
+        {
+            s1 = TOps.Add(s1, TOps.KeepFrom(TOps.Exp(TOps.Subtract(TOps.Load(ref x, n - k), m)), k - rest));
+        }
+
+        return TOps.Sum(TOps.Add(s0, s1));
+    }
+
+    private static void ExpSumWeighted<TOps, TV>(ReadOnlySpan<float> z, float shift, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, ref BlockStatistics result)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int n = z.Length, k = TOps.Count;
+        bool hasWeights = !weights.IsEmpty, hasTargets = !probabilities.IsEmpty;
+        ref float x = ref MemoryMarshal.GetReference(z);
+        ref float w = ref MemoryMarshal.GetReference(weights);
+        ref float t = ref MemoryMarshal.GetReference(probabilities);
+        TV m = TOps.Create(shift), one = TOps.Create(1f), zero = TOps.Create(0f);
+        TV sum = zero, wz = zero, wtz = zero, wt = zero;
+        nint i = 0;
+        int skip = 0;
+        while (true)
+        {
+            if (i > n - k)
+            {
+                // The shifted-back last vector; its first lanes were already counted.
+                int rest = n - (int)i;
+                if (rest == 0)
+                {
+                    break;
+                }
+
+                i = n - k;
+                skip = k - rest;
+            }
+
+            TV zi = TOps.Load(ref x, i);
+            TV wi = hasWeights ? TOps.Load(ref w, i) : one;
+            TV ei = TOps.Exp(TOps.Subtract(zi, m));
+            TV wzi = weightedLogits ? TOps.Multiply(wi, zi) : zero;
+            TV wti = hasTargets ? TOps.Multiply(wi, TOps.Load(ref t, i)) : zero;
+            TV wtzi = hasTargets ? TOps.Multiply(wti, zi) : zero;
+            if (skip > 0)
+            {
+                // Mask the products, not a factor: 0 * -inf would be NaN.
+                ei = TOps.KeepFrom(ei, skip);
+                wzi = TOps.KeepFrom(wzi, skip);
+                wti = TOps.KeepFrom(wti, skip);
+                wtzi = TOps.KeepFrom(wtzi, skip);
+            }
+
+            sum = TOps.Add(sum, ei);
+            wz = TOps.Add(wz, wzi);
+            wt = TOps.Add(wt, wti);
+            wtz = TOps.Add(wtz, wtzi);
+
+            if (skip > 0)
+            {
+                break;
+            }
+
+            i += k;
+        }
+
+        result.Sum = TOps.Sum(sum);
+        result.WeightedLogits = TOps.Sum(wz);
+        result.WeightedTargetLogits = TOps.Sum(wtz);
+        result.WeightedTargets = TOps.Sum(wt);
+    }
+}

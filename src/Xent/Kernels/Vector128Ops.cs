@@ -1,0 +1,57 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Xent.Kernels;
+
+/// <summary>128-bit lanes (SSE, AdvSimd).</summary>
+internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
+{
+    public static int Count => Vector128<float>.Count;
+
+    public static Vector128<float> Create(float value) => Vector128.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Load(ref float source, nint index) => Vector128.LoadUnsafe(ref source, (nuint)index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector128<float> value, ref float destination, nint index) => value.StoreUnsafe(ref destination, (nuint)index);
+
+    public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
+
+    public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;
+
+    public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
+
+    public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
+
+    public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
+
+    public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.MaxNative(a, b);
+
+    public static Vector128<float> Abs(Vector128<float> a) => Vector128.Abs(a);
+
+    public static Vector128<float> CopySign(Vector128<float> value, Vector128<float> sign) => Vector128.CopySign(value, sign);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Exp(Vector128<float> x) => Vector128.Exp(x);
+
+    public static Vector128<float> LessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThan(a, b);
+
+    public static Vector128<float> Select(Vector128<float> mask, Vector128<float> a, Vector128<float> b) => Vector128.ConditionalSelect(mask, a, b);
+
+    public static Vector128<float> KeepFrom(Vector128<float> value, int firstLane) =>
+        value & Vector128.GreaterThanOrEqual(Vector128<int>.Indices, Vector128.Create(firstLane)).AsSingle();
+
+    public static float Sum(Vector128<float> value) => Vector128.Sum(value);
+
+    public static float MaxAcross(Vector128<float> value)
+    {
+        float m = value.GetElement(0);
+        for (int i = 1; i < Vector128<float>.Count; i++)
+        {
+            m = MathF.Max(m, value.GetElement(i));
+        }
+
+        return m;
+    }
+}

@@ -1,0 +1,71 @@
+using System.Runtime.CompilerServices;
+
+namespace Xent.Kernels;
+
+/// <summary>Vector functions .NET does not provide, written once over <see cref="IVectorOps{TV}"/>.</summary>
+internal static class VectorMath
+{
+    // tanh(x) = x + x^3 P(x^2) on |x| < 0.625: a least-squares fit of the relative error at Chebyshev nodes
+    // (fitted for this project; max error 0.82 ulp in float). Beyond it (1 - e) / (1 + e) with e = exp(-2|x|)
+    // has no cancellation, since e <= exp(-1.25).
+    private const float SmallLimit = 0.625f;
+    private const float T0 = -0.33333287f;
+    private const float T1 = 0.13331513f;
+    private const float T2 = -0.05374466f;
+    private const float T3 = 0.020653129f;
+    private const float T4 = -0.0057189674f;
+
+    /// <summary>tanh(x) lane-wise to about 2 ulp; +-1 for +-inf, NaN for NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Tanh<TOps, TV>(TV x)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV ax = TOps.Abs(x);
+        TV u = TOps.Multiply(ax, ax);
+        TV p = TOps.MultiplyAdd(TOps.Create(T4), u, TOps.Create(T3));
+        p = TOps.MultiplyAdd(p, u, TOps.Create(T2));
+        p = TOps.MultiplyAdd(p, u, TOps.Create(T1));
+        p = TOps.MultiplyAdd(p, u, TOps.Create(T0));
+        TV small = TOps.MultiplyAdd(TOps.Multiply(ax, u), p, ax);
+        TV e = TOps.Exp(TOps.Multiply(ax, TOps.Create(-2f)));
+        TV one = TOps.Create(1f);
+        TV large = TOps.Divide(TOps.Subtract(one, e), TOps.Add(one, e));
+        return TOps.CopySign(TOps.Select(TOps.LessThan(ax, TOps.Create(SmallLimit)), small, large), x);
+    }
+
+    /// <summary>Scalar tanh with the same formula as the vector lanes (used for single logits such as the target's).</summary>
+    public static float Tanh(float x) => Tanh<ScalarOps, float>(x);
+
+    /// <summary>destination = s * tanh(source / s); destination may be source itself.</summary>
+    public static void SoftCap(VectorWidth width, ReadOnlySpan<float> source, Span<float> destination, float cap)
+    {
+        switch (Widths.Fit(width, source.Length))
+        {
+            case VectorWidth.V512: SoftCap<Vector512Ops, System.Runtime.Intrinsics.Vector512<float>>(source, destination, cap); break;
+            case VectorWidth.V256: SoftCap<Vector256Ops, System.Runtime.Intrinsics.Vector256<float>>(source, destination, cap); break;
+            case VectorWidth.V128: SoftCap<Vector128Ops, System.Runtime.Intrinsics.Vector128<float>>(source, destination, cap); break;
+            default: SoftCap<ScalarOps, float>(source, destination, cap); break;
+        }
+    }
+
+    private static void SoftCap<TOps, TV>(ReadOnlySpan<float> source, Span<float> destination, float cap)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int n = source.Length, k = TOps.Count;
+        ref float x = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(source);
+        ref float d = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(destination);
+        TV s = TOps.Create(cap), inv = TOps.Create(1f / cap);
+
+        // The last, shifted-back vector is computed before the loop overwrites (in place) the lanes it overlaps.
+        nint last = n - k;
+        TV tail = TOps.Multiply(s, Tanh<TOps, TV>(TOps.Multiply(TOps.Load(ref x, last), inv)));
+        for (nint i = 0; i < last; i += k)
+        {
+            TOps.Store(TOps.Multiply(s, Tanh<TOps, TV>(TOps.Multiply(TOps.Load(ref x, i), inv))), ref d, i);
+        }
+
+        TOps.Store(tail, ref d, last);
+    }
+}
