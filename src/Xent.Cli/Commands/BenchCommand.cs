@@ -70,14 +70,14 @@ internal sealed class BenchCommand : Command<BenchSettings>
             Progress(settings, $"Loss {shape}");
             var scalar = BenchTiming.Measure(() => scalarLoss = BenchScalar.Loss(x.Span, targets, v), 1, settings.Iterations, CapSeconds);
             var xent = BenchTiming.Measure(() => xentLoss = CrossEntropy.Loss(x.Span, targets, options), 1, settings.Iterations, CapSeconds);
-            CheckAgreement(settings, "Loss", shape, scalarLoss, xentLoss);
+            CheckAgreement("Loss", shape, scalarLoss, xentLoss);
             rows.Add(new BenchRow("scalar Loss", shape, 1, scalar, bytes, null, null));
             rows.Add(new BenchRow("Xent Loss", shape, threads, xent, bytes, scalar.Median / xent.Median, bytes / readBandwidth / xent.Median));
 
             Progress(settings, $"LossAndGradient {shape}");
             var scalarGrad = BenchTiming.Measure(() => scalarLoss = BenchScalar.LossAndGradient(x.Span, targets, g.Span, v), 1, settings.Iterations, CapSeconds);
             var xentGrad = BenchTiming.Measure(() => xentLoss = CrossEntropy.LossAndGradient(x.Span, targets, g.Span, options), 1, settings.Iterations, CapSeconds);
-            CheckAgreement(settings, "LossAndGradient", shape, scalarLoss, xentLoss);
+            CheckAgreement("LossAndGradient", shape, scalarLoss, xentLoss);
             rows.Add(new BenchRow("scalar Loss+Grad", shape, 1, scalarGrad, 2 * bytes, null, null));
             rows.Add(new BenchRow("Xent Loss+Grad", shape, threads, xentGrad, 2 * bytes, scalarGrad.Median / xentGrad.Median, 2 * bytes / copyBandwidth / xentGrad.Median));
         }
@@ -103,14 +103,12 @@ internal sealed class BenchCommand : Command<BenchSettings>
     }
 
     /// <summary>A benchmark of a wrong result is worthless: say so loudly (float32 sums may differ in the last digits).</summary>
-    private void CheckAgreement(BenchSettings settings, string what, string shape, float scalar, float xent)
+    private void CheckAgreement(string what, string shape, float scalar, float xent)
     {
         if (!(Math.Abs(scalar - xent) <= 1e-4 * Math.Abs(scalar)))
         {
             io.Error.WriteLine($"xent bench: warning: {what} {shape}: Xent gives {xent} but the scalar loop gives {scalar}.");
         }
-
-        _ = settings;
     }
 }
 
