@@ -24,6 +24,9 @@ internal sealed unsafe class FloatData : IDisposable
     /// <summary>The first value.</summary>
     public float* Pointer { get; }
 
+    /// <summary>Where the values come from.</summary>
+    public ArrayInfo Info => source.Info;
+
     /// <summary>Number of values.</summary>
     public long Length => source.Info.Count;
 

@@ -143,6 +143,41 @@ public sealed class LossCommandTests : IDisposable
     }
 
     [Fact]
+    public void ReductionNone_GradientIsThatOfTheSum()
+    {
+        var run = CliRun.Run("loss", "--logits", LogitsF32(), "--targets", TargetsI64(), "--reduction", "none", "--grad", dir["g.npy"], "--z-loss", "0.01");
+        Assert.True(run.ExitCode == 0, run.Error);
+        var expected = new float[logits.Length];
+        CrossEntropy.LossAndGradient(logits, targets, expected, new CrossEntropyOptions { Reduction = Reduction.Sum, ZLoss = 0.01f });
+        Assert.Equal(Bits(expected), Bits(TestNpy.ReadF32(dir["g.npy"], out _)));
+        Assert.StartsWith("losses (6 rows):\n", run.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ZeroRows_LossIsNaN_OutputsAreEmptyArrays()
+    {
+        var l = TestNpy.F32(dir["l0.npy"], [], 0, V);
+        var t = TestNpy.I64(dir["t0.npy"], [], 0);
+        var json = Json("loss", "--logits", l, "--targets", t, "--json", "--grad", dir["g.npy"], "--losses", dir["r.npy"]);
+        Assert.Equal("NaN", json.GetProperty("loss").GetString());
+        Assert.Empty(TestNpy.ReadF32(dir["g.npy"], out var shape));
+        Assert.Equal(new long[] { 0, V }, shape);
+        Assert.Empty(TestNpy.ReadF32(dir["r.npy"], out _));
+    }
+
+    [Fact]
+    public void RootHelp_ListsTheVerbs()
+    {
+        var run = CliRun.Run("--help");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("loss", run.Out, StringComparison.Ordinal);
+        Assert.Contains("bench", run.Out, StringComparison.Ordinal);
+        var bench = CliRun.Run("bench", "--help");
+        Assert.Equal(0, bench.ExitCode);
+        Assert.Contains("--iterations", bench.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AllIgnored_LossIsNaN_AsAJsonString()
     {
         var t = TestNpy.I64(dir["t.npy"], Enumerable.Repeat(-100L, B * T).ToArray(), B, T);
