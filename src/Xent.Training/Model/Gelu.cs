@@ -1,12 +1,13 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Xent.Kernels;
 
 namespace Xent.Training.Model;
 
 /// <summary>
 /// GELU, tanh approximation (GPT-2): y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as
-/// y = x s with s = sigmoid(2u) = 1 / (1 + exp(-2u)) (the same function: (1 + tanh u)/2 = sigmoid(2u)), which
-/// needs one exp and stays finite for any x. Vectorised at <see cref="Simd.Width"/>.
+/// y = x s with s = sigmoid(2u) (the same function: (1 + tanh u)/2 = sigmoid(2u)), which needs one exp and
+/// stays finite for any x. Vectorised at <see cref="Simd.Width"/>.
 /// </summary>
 internal static class Gelu
 {
@@ -108,15 +109,36 @@ internal static class Gelu
         });
     }
 
-    // sigmoid(2u) = 1 / (1 + exp(-2u)); exp overflowing to +inf for very negative x gives s = 0, as it should.
-    private static float Sigmoid2U(float x) => 1 / (1 + MathF.Exp(-2 * Sqrt2OverPi * (x + (Cubic * x * x * x))));
+    // sigmoid(2u) with e = exp(-2|u|) in (0, 1], which never overflows: 1 / (1 + e) for u >= 0, e / (1 + e)
+    // below. The fast exp flushes arguments under -87 to 0, which gives s exactly 0 or 1 there.
+    private static float Sigmoid2U(float x)
+    {
+        float u = Sqrt2OverPi * (x + (Cubic * x * x * x));
+        float e = MathF.Exp(-2 * MathF.Abs(u));
+        return (u >= 0 ? 1 : e) / (1 + e);
+    }
 
-    private static Vector512<float> Sigmoid2U(Vector512<float> x) =>
-        Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(Vector512.Create(-2 * Sqrt2OverPi) * (x + (Vector512.Create(Cubic) * x * x * x))));
+    private static Vector512<float> Sigmoid2U(Vector512<float> x)
+    {
+        var u = Vector512.Create(Sqrt2OverPi) * (x + (Vector512.Create(Cubic) * x * x * x));
+        var e = Vector512Ops.Exp(Vector512.Create(-2f) * Vector512.Abs(u));
+        var numerator = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(u, Vector512<float>.Zero), Vector512<float>.One, e);
+        return numerator / (Vector512<float>.One + e);
+    }
 
-    private static Vector256<float> Sigmoid2U(Vector256<float> x) =>
-        Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(Vector256.Create(-2 * Sqrt2OverPi) * (x + (Vector256.Create(Cubic) * x * x * x))));
+    private static Vector256<float> Sigmoid2U(Vector256<float> x)
+    {
+        var u = Vector256.Create(Sqrt2OverPi) * (x + (Vector256.Create(Cubic) * x * x * x));
+        var e = Vector256Ops.Exp(Vector256.Create(-2f) * Vector256.Abs(u));
+        var numerator = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(u, Vector256<float>.Zero), Vector256<float>.One, e);
+        return numerator / (Vector256<float>.One + e);
+    }
 
-    private static Vector128<float> Sigmoid2U(Vector128<float> x) =>
-        Vector128<float>.One / (Vector128<float>.One + Vector128.Exp(Vector128.Create(-2 * Sqrt2OverPi) * (x + (Vector128.Create(Cubic) * x * x * x))));
+    private static Vector128<float> Sigmoid2U(Vector128<float> x)
+    {
+        var u = Vector128.Create(Sqrt2OverPi) * (x + (Vector128.Create(Cubic) * x * x * x));
+        var e = Vector128Ops.Exp(Vector128.Create(-2f) * Vector128.Abs(u));
+        var numerator = Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(u, Vector128<float>.Zero), Vector128<float>.One, e);
+        return numerator / (Vector128<float>.One + e);
+    }
 }

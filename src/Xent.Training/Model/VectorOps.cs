@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Xent.Kernels;
 
 namespace Xent.Training.Model;
 
@@ -153,7 +154,7 @@ internal static class VectorOps
             var s = Vector512.Create(shift);
             for (; i + 16 <= n; i += 16)
             {
-                var e = Vector512.Exp(Vector512.Create(x.Slice(i, 16)) - s);
+                var e = Vector512Ops.Exp(Vector512.Create(x.Slice(i, 16)) - s);
                 e.CopyTo(x.Slice(i, 16));
                 acc += e;
             }
@@ -166,7 +167,7 @@ internal static class VectorOps
             var s = Vector256.Create(shift);
             for (; i + 8 <= n; i += 8)
             {
-                var e = Vector256.Exp(Vector256.Create(x.Slice(i, 8)) - s);
+                var e = Vector256Ops.Exp(Vector256.Create(x.Slice(i, 8)) - s);
                 e.CopyTo(x.Slice(i, 8));
                 acc += e;
             }
@@ -179,7 +180,7 @@ internal static class VectorOps
             var s = Vector128.Create(shift);
             for (; i + 4 <= n; i += 4)
             {
-                var e = Vector128.Exp(Vector128.Create(x.Slice(i, 4)) - s);
+                var e = Vector128Ops.Exp(Vector128.Create(x.Slice(i, 4)) - s);
                 e.CopyTo(x.Slice(i, 4));
                 acc += e;
             }
