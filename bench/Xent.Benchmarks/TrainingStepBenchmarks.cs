@@ -74,7 +74,7 @@ public class TrainingStepBenchmarks
             $"// TrainingStep {Shape}: params {trainer.Model.ParameterCount:N0}, step median {median * 1e3:F1} ms " +
             $"(min {stepSeconds.Min() * 1e3:F1}, max {stepSeconds.Max() * 1e3:F1}), {batch * seq / median:F0} tokens/s, " +
             $"loss head {share:P1} of the step, peak working set {peak / 1e6:F0} MB, N x V x 4 = {logitsBytes / 1e6:F1} MB, " +
-            $"params+grads+AdamW {state / 1e6:F0} MB");
+            $"params+grads+AdamW {state / 1e6:F0} MB, activations {trainer.Model.ActivationBytes / 1e6:F1} MB");
     }
 
     private static double Median(List<double> values)

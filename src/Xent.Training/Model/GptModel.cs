@@ -139,6 +139,13 @@ public sealed class GptModel
         }
     }
 
+    /// <summary>
+    /// Bytes of the activation and gradient-scratch buffers allocated so far (reused across calls):
+    /// B T (16 D + 4) + B H T^2 floats per layer plus about 12 B T D for the embeddings, the final LayerNorm and the
+    /// backward scratch, 4 bytes each. (Parameters and their gradients take 8 bytes per parameter besides.)
+    /// </summary>
+    public long ActivationBytes => activations?.Bytes ?? 0;
+
     /// <summary>Time split of the last <see cref="Loss"/> or <see cref="ForwardBackward"/> call.</summary>
     public StepTimings LastStepTimings { get; private set; }
 
