@@ -86,7 +86,11 @@ public sealed class AdamW
     /// <param name="parameters">Parameter tensors, same order and lengths as given to the constructor.</param>
     /// <param name="gradients">Gradients, same shapes as <paramref name="parameters"/>.</param>
     /// <param name="learningRate">Learning rate of this step (from a schedule); null uses <see cref="AdamWOptions.LearningRate"/>.</param>
-    public void Step(IReadOnlyList<float[]> parameters, IReadOnlyList<float[]> gradients, float? learningRate = null)
+    /// <param name="gradientScale">Factor applied to every gradient element as it is read (e.g. the clipping
+    /// factor of <see cref="GradientClipping.ClipFactor"/>): the same as scaling the gradients first, without
+    /// writing them. Default 1.</param>
+    public void Step(IReadOnlyList<float[]> parameters, IReadOnlyList<float[]> gradients, float? learningRate = null,
+        float gradientScale = 1f)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(gradients);
@@ -110,7 +114,7 @@ public sealed class AdamW
         for (int i = 0; i < m.Length; i++)
         {
             var options = decay[i] ? Options : withoutDecay;
-            Update(parameters[i], gradients[i], m[i], v[i], t, lr, options);
+            Update(parameters[i], gradients[i], m[i], v[i], t, lr, options, gradientScale);
         }
 
         StepCount = t;
@@ -127,11 +131,18 @@ public sealed class AdamW
     /// <param name="step">Step number t &gt;= 1, used for the bias corrections 1 - beta^t.</param>
     /// <param name="learningRate">Learning rate lr.</param>
     /// <param name="options">Betas, epsilon and weight decay (its LearningRate is not used).</param>
+    /// <param name="gradientScale">Factor applied to each gradient element as it is read (g = scale * gradient[i];
+    /// multiplying by 1 is exact). Must be finite. Default 1.</param>
     public static void Update(Span<float> parameter, ReadOnlySpan<float> gradient, Span<float> firstMoment,
-        Span<float> secondMoment, int step, float learningRate, AdamWOptions options)
+        Span<float> secondMoment, int step, float learningRate, AdamWOptions options, float gradientScale = 1f)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        if (!float.IsFinite(gradientScale))
+        {
+            throw new ArgumentOutOfRangeException(nameof(gradientScale), gradientScale, "The gradient scale must be finite.");
+        }
+
         int n = parameter.Length;
         if (gradient.Length != n || firstMoment.Length != n || secondMoment.Length != n)
         {
@@ -139,7 +150,7 @@ public sealed class AdamW
                 $"Lengths differ: parameter {n}, gradient {gradient.Length}, m {firstMoment.Length}, v {secondMoment.Length}.");
         }
 
-        var c = new Coefficients(options, step, learningRate);
+        var c = new Coefficients(options, step, learningRate, gradientScale);
         var width = Simd.Width;
         if (n < ParallelChunk || options.MaxDegreeOfParallelism == 1)
         {
@@ -177,7 +188,7 @@ public sealed class AdamW
         {
             for (; i + 16 <= n; i += 16)
             {
-                var gi = Vector512.Create(g.Slice(i, 16));
+                var gi = Vector512.Create(g.Slice(i, 16)) * Vector512.Create(c.GradientScale);
                 var mi = (Vector512.Create(c.Beta1) * Vector512.Create(m.Slice(i, 16))) + (Vector512.Create(c.OneMinusBeta1) * gi);
                 var vi = (Vector512.Create(c.Beta2) * Vector512.Create(v.Slice(i, 16))) + (Vector512.Create(c.OneMinusBeta2) * gi * gi);
                 mi.CopyTo(m.Slice(i, 16));
@@ -191,7 +202,7 @@ public sealed class AdamW
         {
             for (; i + 8 <= n; i += 8)
             {
-                var gi = Vector256.Create(g.Slice(i, 8));
+                var gi = Vector256.Create(g.Slice(i, 8)) * Vector256.Create(c.GradientScale);
                 var mi = (Vector256.Create(c.Beta1) * Vector256.Create(m.Slice(i, 8))) + (Vector256.Create(c.OneMinusBeta1) * gi);
                 var vi = (Vector256.Create(c.Beta2) * Vector256.Create(v.Slice(i, 8))) + (Vector256.Create(c.OneMinusBeta2) * gi * gi);
                 mi.CopyTo(m.Slice(i, 8));
@@ -205,7 +216,7 @@ public sealed class AdamW
         {
             for (; i + 4 <= n; i += 4)
             {
-                var gi = Vector128.Create(g.Slice(i, 4));
+                var gi = Vector128.Create(g.Slice(i, 4)) * Vector128.Create(c.GradientScale);
                 var mi = (Vector128.Create(c.Beta1) * Vector128.Create(m.Slice(i, 4))) + (Vector128.Create(c.OneMinusBeta1) * gi);
                 var vi = (Vector128.Create(c.Beta2) * Vector128.Create(v.Slice(i, 4))) + (Vector128.Create(c.OneMinusBeta2) * gi * gi);
                 mi.CopyTo(m.Slice(i, 4));
@@ -218,7 +229,7 @@ public sealed class AdamW
 
         for (; i < n; i++)
         {
-            float gi = g[i];
+            float gi = g[i] * c.GradientScale;
             float mi = (c.Beta1 * m[i]) + (c.OneMinusBeta1 * gi);
             float vi = (c.Beta2 * v[i]) + (c.OneMinusBeta2 * gi * gi);
             m[i] = mi;
@@ -231,8 +242,9 @@ public sealed class AdamW
     /// <summary>Per-step scalars of the update.</summary>
     private readonly struct Coefficients
     {
-        public Coefficients(AdamWOptions options, int step, float learningRate)
+        public Coefficients(AdamWOptions options, int step, float learningRate, float gradientScale)
         {
+            GradientScale = gradientScale;
             Beta1 = options.Beta1;
             Beta2 = options.Beta2;
             OneMinusBeta1 = 1 - Beta1;
@@ -244,6 +256,8 @@ public sealed class AdamW
             Correction2Sqrt = (float)Math.Sqrt(1 - Math.Pow(Beta2, step));
             DecayFactor = 1 - (learningRate * options.WeightDecay);
         }
+
+        public float GradientScale { get; }
 
         public float Beta1 { get; }
 
