@@ -25,17 +25,22 @@ internal static class Attention
         var width = Simd.Width;
         Partition.For(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
+            var kt = Scratch(hs * seq).AsSpan(0, hs * seq);
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
                 int rowBase = b * seq;
+                Transpose(kt, qkv, ((rowBase * qkvDim) + dim) + (h * hs), qkvDim, seq, hs);
                 for (int t = 0; t < seq; t++)
                 {
+                    // Scores of row t against keys 0..t: hs axpys over the key index (K^T rows are contiguous).
                     var q = qkv.AsSpan(((rowBase + t) * qkvDim) + (h * hs), hs);
                     var p = att.AsSpan((bh * seq * seq) + (t * seq), seq);
-                    for (int t2 = 0; t2 <= t; t2++)
+                    var scores = p.Slice(0, t + 1);
+                    scores.Clear();
+                    for (int i = 0; i < hs; i++)
                     {
-                        p[t2] = scale * VectorOps.Dot(q, qkv.AsSpan(((rowBase + t2) * qkvDim) + dim + (h * hs), hs), width);
+                        VectorOps.Axpy(scale * q[i], kt.Slice(i * seq, t + 1), scores, width);
                     }
 
                     CausalSoftmax(p, t, width);
@@ -63,11 +68,14 @@ internal static class Attention
         var width = Simd.Width;
         Partition.For(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            var dp = Scratch(seq);
+            var buffer = Scratch((hs + 1) * seq);
+            var vt = buffer.AsSpan(0, hs * seq);
+            var dp = buffer.AsSpan(hs * seq, seq);
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
                 int rowBase = b * seq;
+                Transpose(vt, qkv, (rowBase * qkvDim) + (2 * dim) + (h * hs), qkvDim, seq, hs);
                 for (int t = 0; t < seq; t++)
                 {
                     int o = ((rowBase + t) * qkvDim) + (h * hs);
@@ -84,13 +92,20 @@ internal static class Attention
                     var dq = dqkv.AsSpan(qOffset, hs);
                     var dy = dout.AsSpan(((rowBase + t) * dim) + (h * hs), hs);
                     var p = att.AsSpan((bh * seq * seq) + (t * seq), t + 1);
+                    // dP row t = dy V^T over keys 0..t: hs axpys over the key index; dV += p dy per key.
+                    var dpRow = dp.Slice(0, t + 1);
+                    dpRow.Clear();
+                    for (int i = 0; i < hs; i++)
+                    {
+                        VectorOps.Axpy(dy[i], vt.Slice(i * seq, t + 1), dpRow, width);
+                    }
+
                     float dot = 0;
                     for (int t2 = 0; t2 <= t; t2++)
                     {
                         int vOffset = ((rowBase + t2) * qkvDim) + (2 * dim) + (h * hs);
-                        dp[t2] = VectorOps.Dot(dy, qkv.AsSpan(vOffset, hs), width);
                         VectorOps.Axpy(p[t2], dy, dqkv.AsSpan(vOffset, hs), width);
-                        dot += p[t2] * dp[t2];
+                        dot += p[t2] * dpRow[t2];
                     }
 
                     for (int t2 = 0; t2 <= t; t2++)
@@ -105,7 +120,20 @@ internal static class Attention
         });
     }
 
-    /// <summary>A [T] buffer owned by the calling thread, reused across steps (no per-step allocation).</summary>
+    /// <summary>destination [hs, T] = the head's [T, hs] slice of qkv starting at offset, with row stride 3D.</summary>
+    private static void Transpose(Span<float> destination, float[] qkv, int offset, int stride, int seq, int hs)
+    {
+        for (int t = 0; t < seq; t++)
+        {
+            var row = qkv.AsSpan(offset + (t * stride), hs);
+            for (int i = 0; i < hs; i++)
+            {
+                destination[(i * seq) + t] = row[i];
+            }
+        }
+    }
+
+    /// <summary>A buffer owned by the calling thread, reused across steps (no per-step allocation).</summary>
     private static float[] Scratch(int length)
     {
         if (scratch is null || scratch.Length < length)
@@ -119,10 +147,15 @@ internal static class Attention
     /// <summary>Softmax of row[0..t] in place; entries after t (future positions) become 0.</summary>
     private static void CausalSoftmax(Span<float> row, int t, VectorWidth width)
     {
-        var r = row.Slice(0, t + 1);
+        // Future entries become -inf, whose exp is 0: the vector loops can then run over whole vectors past t
+        // (up to the row's end) instead of finishing each row with a scalar tail.
+        row.Slice(t + 1).Fill(float.NegativeInfinity);
+        int lanes = width == VectorWidth.Scalar ? 1 : (int)width / 32;
+        int length = Math.Min(row.Length, ((t + lanes) / lanes) * lanes);
+        var r = row.Slice(0, length);
         float max = VectorOps.Max(r, width);
         float sum = VectorOps.ExpSubtractAndSum(r, max, width);
         VectorOps.Scale(1 / sum, r, width);
-        row.Slice(t + 1).Clear();
+        row.Slice(length).Clear();
     }
 }

@@ -4,54 +4,9 @@ using Xent.Kernels;
 
 namespace Xent.Training.Model;
 
-/// <summary>Short dot products and axpys (head-size vectors) at a given <see cref="VectorWidth"/>.</summary>
+/// <summary>Short-vector kernels of the attention (axpy, max, exp-and-sum, scale) at a given <see cref="VectorWidth"/>.</summary>
 internal static class VectorOps
 {
-    /// <summary>sum_i x[i] y[i] over x.Length elements (y at least as long).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y, VectorWidth width)
-    {
-        int n = x.Length, i = 0;
-        float sum = 0;
-        if (width == VectorWidth.V512 && n >= 16)
-        {
-            var acc = Vector512<float>.Zero;
-            for (; i + 16 <= n; i += 16)
-            {
-                acc += Vector512.Create(x.Slice(i, 16)) * Vector512.Create(y.Slice(i, 16));
-            }
-
-            sum = Vector512.Sum(acc);
-        }
-        else if (width >= VectorWidth.V256 && n >= 8)
-        {
-            var acc = Vector256<float>.Zero;
-            for (; i + 8 <= n; i += 8)
-            {
-                acc += Vector256.Create(x.Slice(i, 8)) * Vector256.Create(y.Slice(i, 8));
-            }
-
-            sum = Vector256.Sum(acc);
-        }
-        else if (width >= VectorWidth.V128 && n >= 4)
-        {
-            var acc = Vector128<float>.Zero;
-            for (; i + 4 <= n; i += 4)
-            {
-                acc += Vector128.Create(x.Slice(i, 4)) * Vector128.Create(y.Slice(i, 4));
-            }
-
-            sum = Vector128.Sum(acc);
-        }
-
-        for (; i < n; i++)
-        {
-            sum += x[i] * y[i];
-        }
-
-        return sum;
-    }
-
     /// <summary>y[i] += alpha x[i] over x.Length elements.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Axpy(float alpha, ReadOnlySpan<float> x, Span<float> y, VectorWidth width)
