@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Xent.Cli.Terminal;
 
 namespace Xent.Cli.Commands;
 
@@ -74,6 +75,13 @@ internal sealed class LossSettings : CommandSettings
 
     public override ValidationResult Validate()
     {
+        var missing = MissingValue.Check(("--logits", Logits), ("--targets", Targets), ("--input", Input), ("--weights", Weights),
+            ("--reduction", Reduction), ("--grad", Grad), ("--losses", Losses));
+        if (!missing.Successful)
+        {
+            return missing;
+        }
+
         if (Input is not null && (Logits is not null || Targets is not null))
         {
             return ValidationResult.Error("--input already names the logits and targets: do not combine it with --logits or --targets.");
