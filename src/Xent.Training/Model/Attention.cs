@@ -42,8 +42,7 @@ internal static class Attention
     }
 
     /// <summary>
-    /// dqkv [B*T, 3D] (overwritten) from dout [B*T, D], the forward's qkv and att. Uses one [T, T] scratch per
-    /// work chunk.
+    /// dqkv [B*T, 3D] (overwritten) from dout [B*T, D], the forward's qkv and att. Uses one [T, T] scratch per thread.
     /// </summary>
     public static void Backward(float[] dqkv, float[] dout, float[] qkv, float[] att, int batch, int seq, int dim,
         int heads, int maxDegreeOfParallelism)
@@ -52,7 +51,7 @@ internal static class Attention
         float scale = 1 / MathF.Sqrt(hs);
         Partition.For(batch * heads, 1, maxDegreeOfParallelism, (start, end) =>
         {
-            var dp = new float[seq * seq];
+            var dp = Scratch(seq * seq);
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
@@ -94,6 +93,20 @@ internal static class Attention
                 MatMul.Gemm(true, false, seq, hs, seq, 1, dp, seq, q, qkvDim, 0, dk, qkvDim, 1);
             }
         });
+    }
+
+    [ThreadStatic]
+    private static float[]? scratch;
+
+    /// <summary>A [T, T] buffer owned by the calling thread, reused across steps (no per-step allocation).</summary>
+    private static float[] Scratch(int length)
+    {
+        if (scratch is null || scratch.Length < length)
+        {
+            scratch = new float[length];
+        }
+
+        return scratch;
     }
 
     /// <summary>Softmax of row[0..t] in place; entries after t (future positions) become 0.</summary>

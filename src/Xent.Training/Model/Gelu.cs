@@ -1,6 +1,12 @@
+using System.Runtime.Intrinsics;
+
 namespace Xent.Training.Model;
 
-/// <summary>GELU, tanh approximation (GPT-2): y = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
+/// <summary>
+/// GELU, tanh approximation (GPT-2): y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as
+/// y = x s with s = sigmoid(2u) = 1 / (1 + exp(-2u)) (the same function: (1 + tanh u)/2 = sigmoid(2u)), which
+/// needs one exp and stays finite for any x. Vectorised at <see cref="Simd.Width"/>.
+/// </summary>
 internal static class Gelu
 {
     private const float Sqrt2OverPi = 0.7978845608028654f;
@@ -9,32 +15,107 @@ internal static class Gelu
     /// <summary>output [count] = gelu(input [count]).</summary>
     public static void Forward(float[] output, float[] input, int count, int maxDegreeOfParallelism)
     {
+        var width = Simd.Width;
         Partition.For(count, Partition.Grain(count, 4096), maxDegreeOfParallelism, (start, end) =>
         {
-            for (int i = start; i < end; i++)
+            int i = start;
+            if (width == VectorWidth.V512)
+            {
+                for (; i + 16 <= end; i += 16)
+                {
+                    var x = Vector512.Create(input.AsSpan(i, 16));
+                    Vector512.Multiply(x, Sigmoid2U(x)).CopyTo(output.AsSpan(i, 16));
+                }
+            }
+            else if (width == VectorWidth.V256)
+            {
+                for (; i + 8 <= end; i += 8)
+                {
+                    var x = Vector256.Create(input.AsSpan(i, 8));
+                    Vector256.Multiply(x, Sigmoid2U(x)).CopyTo(output.AsSpan(i, 8));
+                }
+            }
+            else if (width == VectorWidth.V128)
+            {
+                for (; i + 4 <= end; i += 4)
+                {
+                    var x = Vector128.Create(input.AsSpan(i, 4));
+                    Vector128.Multiply(x, Sigmoid2U(x)).CopyTo(output.AsSpan(i, 4));
+                }
+            }
+
+            for (; i < end; i++)
             {
                 float x = input[i];
-                float u = Sqrt2OverPi * (x + (Cubic * x * x * x));
-                output[i] = 0.5f * x * (1 + MathF.Tanh(u));
+                output[i] = x * Sigmoid2U(x);
             }
         });
     }
 
-    /// <summary>dinput [count] = gelu'(input) * dout (overwritten; may alias dout).</summary>
+    /// <summary>
+    /// dinput [count] = gelu'(input) * dout (overwritten; may alias dout), with
+    /// gelu'(x) = s + 2 x s (1 - s) du/dx and du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+    /// </summary>
     public static void Backward(float[] dinput, float[] input, float[] dout, int count, int maxDegreeOfParallelism)
     {
+        var width = Simd.Width;
         Partition.For(count, Partition.Grain(count, 4096), maxDegreeOfParallelism, (start, end) =>
         {
-            for (int i = start; i < end; i++)
+            int i = start;
+            if (width == VectorWidth.V512)
+            {
+                for (; i + 16 <= end; i += 16)
+                {
+                    var x = Vector512.Create(input.AsSpan(i, 16));
+                    var s = Sigmoid2U(x);
+                    var du = Vector512.Create(Sqrt2OverPi) * (Vector512<float>.One + (Vector512.Create(3 * Cubic) * x * x));
+                    var grad = s + (Vector512.Create(2f) * x * s * (Vector512<float>.One - s) * du);
+                    (grad * Vector512.Create(dout.AsSpan(i, 16))).CopyTo(dinput.AsSpan(i, 16));
+                }
+            }
+            else if (width == VectorWidth.V256)
+            {
+                for (; i + 8 <= end; i += 8)
+                {
+                    var x = Vector256.Create(input.AsSpan(i, 8));
+                    var s = Sigmoid2U(x);
+                    var du = Vector256.Create(Sqrt2OverPi) * (Vector256<float>.One + (Vector256.Create(3 * Cubic) * x * x));
+                    var grad = s + (Vector256.Create(2f) * x * s * (Vector256<float>.One - s) * du);
+                    (grad * Vector256.Create(dout.AsSpan(i, 8))).CopyTo(dinput.AsSpan(i, 8));
+                }
+            }
+            else if (width == VectorWidth.V128)
+            {
+                for (; i + 4 <= end; i += 4)
+                {
+                    var x = Vector128.Create(input.AsSpan(i, 4));
+                    var s = Sigmoid2U(x);
+                    var du = Vector128.Create(Sqrt2OverPi) * (Vector128<float>.One + (Vector128.Create(3 * Cubic) * x * x));
+                    var grad = s + (Vector128.Create(2f) * x * s * (Vector128<float>.One - s) * du);
+                    (grad * Vector128.Create(dout.AsSpan(i, 4))).CopyTo(dinput.AsSpan(i, 4));
+                }
+            }
+
+            for (; i < end; i++)
             {
                 float x = input[i];
-                float u = Sqrt2OverPi * (x + (Cubic * x * x * x));
-                float th = MathF.Tanh(u);
-                float sech2 = 1 - (th * th);
+                float s = Sigmoid2U(x);
                 float du = Sqrt2OverPi * (1 + (3 * Cubic * x * x));
-                float grad = (0.5f * (1 + th)) + (0.5f * x * sech2 * du);
+                float grad = s + (2 * x * s * (1 - s) * du);
                 dinput[i] = grad * dout[i];
             }
         });
     }
+
+    // sigmoid(2u) = 1 / (1 + exp(-2u)); exp overflowing to +inf for very negative x gives s = 0, as it should.
+    private static float Sigmoid2U(float x) => 1 / (1 + MathF.Exp(-2 * Sqrt2OverPi * (x + (Cubic * x * x * x))));
+
+    private static Vector512<float> Sigmoid2U(Vector512<float> x) =>
+        Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(Vector512.Create(-2 * Sqrt2OverPi) * (x + (Vector512.Create(Cubic) * x * x * x))));
+
+    private static Vector256<float> Sigmoid2U(Vector256<float> x) =>
+        Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(Vector256.Create(-2 * Sqrt2OverPi) * (x + (Vector256.Create(Cubic) * x * x * x))));
+
+    private static Vector128<float> Sigmoid2U(Vector128<float> x) =>
+        Vector128<float>.One / (Vector128<float>.One + Vector128.Exp(Vector128.Create(-2 * Sqrt2OverPi) * (x + (Vector128.Create(Cubic) * x * x * x))));
 }

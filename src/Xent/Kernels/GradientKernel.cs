@@ -60,6 +60,8 @@ internal static class GradientKernel
     }
 
     // The common case, kept tight: K exp(z - lse) - C1.
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WritePlain<TOps, TV>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -87,6 +89,8 @@ internal static class GradientKernel
         TOps.Store(tail, ref d, last);
     }
 
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteGeneral<TOps, TV>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
         where TOps : struct, IVectorOps<TV>
         where TV : struct

@@ -25,6 +25,8 @@ internal static class StatisticsKernel
             _ => Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits),
         };
 
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static BlockStatistics Compute<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -47,7 +49,8 @@ internal static class StatisticsKernel
         return result;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float BlockMax<TOps, TV>(ReadOnlySpan<float> z)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -72,6 +75,8 @@ internal static class StatisticsKernel
         return TOps.MaxAcross(TOps.Max(TOps.Max(m0, m1), TOps.Max(m2, m3)));
     }
 
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ExpSum<TOps, TV>(ReadOnlySpan<float> z, float shift)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -102,6 +107,8 @@ internal static class StatisticsKernel
         return TOps.Sum(TOps.Add(s0, s1));
     }
 
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ExpSumWeighted<TOps, TV>(ReadOnlySpan<float> z, float shift, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, ref BlockStatistics result)
         where TOps : struct, IVectorOps<TV>
         where TV : struct

@@ -133,6 +133,34 @@ public static unsafe class MatMul
         }
     }
 
+    /// <summary>
+    /// A block product for fused kernels: C[rows, cols] = A * B + beta * C over K in blocks of
+    /// <see cref="KernelShape.Kc"/> (later blocks add to C), where A(i, p) = a[i * ars + p * aks] and B is either
+    /// packed in Nr-column strips (strip s at b + s * bStripStride, k steps bks apart) or, when bStripStride is 0,
+    /// row-major with k steps bks apart. This is how the fused cross-entropy computes one logits tile into a small
+    /// buffer (then runs its epilogue on it) and accumulates its gradient products.
+    /// </summary>
+    internal static void Block(in KernelShape s, int rows, int cols, int k, float* a, nint ars, nint aks, bool aPadded,
+        float* b, nint bks, nint bStripStride, bool bPadded, float* c, nint ldc, float beta)
+    {
+        int mr = s.Mr, nr = s.Nr;
+        for (int p0 = 0; p0 < k; p0 += KernelShape.Kc)
+        {
+            int kc = Math.Min(KernelShape.Kc, k - p0);
+            float betaBlock = p0 == 0 ? beta : 1;
+            for (int jr = 0; jr < cols; jr += nr)
+            {
+                float* bs = (bStripStride == 0 ? b + jr : b + (jr / nr * bStripStride)) + (p0 * bks);
+                int w = Math.Min(nr, cols - jr);
+                for (int ir = 0; ir < rows; ir += mr)
+                {
+                    MicroTile(s, Math.Min(mr, rows - ir), w, kc, a + (ir * ars) + (p0 * aks), ars, aks, aPadded,
+                        bs, bks, bPadded, c + (ir * ldc) + jr, ldc, 1, betaBlock);
+                }
+            }
+        }
+    }
+
     /// <summary>The blocked product on raw pointers (arguments already checked, K &gt; 0, alpha != 0).</summary>
     internal static void Run(KernelShape shape, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, int maxDegreeOfParallelism)
