@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Xent.Training.Model;
@@ -16,7 +17,7 @@ internal static class Gelu
     public static void Forward(float[] output, float[] input, int count, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
-        Partition.For(count, Partition.Grain(count, 4096), maxDegreeOfParallelism, (start, end) =>
+        Partition.For(count, Partition.Grain(count, 4096), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             int i = start;
             if (width == VectorWidth.V512)
@@ -59,7 +60,7 @@ internal static class Gelu
     public static void Backward(float[] dinput, float[] input, float[] dout, int count, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
-        Partition.For(count, Partition.Grain(count, 4096), maxDegreeOfParallelism, (start, end) =>
+        Partition.For(count, Partition.Grain(count, 4096), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             int i = start;
             if (width == VectorWidth.V512)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Xent.Optim;
@@ -165,6 +166,7 @@ public sealed class AdamW
 
     private const int ParallelChunk = 1 << 16;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UpdateRange(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Coefficients c,
         VectorWidth width)
     {
