@@ -348,22 +348,39 @@ internal static unsafe class FusedKernel
                     TileEpilogues.AddRowSums<TL, TV>(tile, vb, tbnPad, p.DBias + c0);
                 }
 
-                // Runs of consecutive Mr-row strips with an entry at or above the threshold (all of them when 0).
-                for (int r0 = 0; r0 < vb;)
+                // Strip modes (Mr rows each): 0 skip (every |G| below the threshold), 1 dense products, 2 sparse
+                // rank-one updates (few entries at or above the threshold). Threshold 0: every strip dense.
+                byte* mode = active + VocabBlock;
+                int strips = (vb + mr - 1) / mr;
+                for (int st = 0; st < strips; st++)
                 {
-                    if (!StripActive(active, r0, Math.Min(vb, r0 + mr)))
+                    int r0 = st * mr, r1 = Math.Min(vb, r0 + mr);
+                    mode[st] = !filter ? (byte)1 : !StripActive(active, r0, r1) ? (byte)0 : StripMode(tile, r0, r1);
+                }
+
+                for (int st = 0; st < strips;)
+                {
+                    if (mode[st] == 0)
                     {
-                        r0 += mr;
+                        st++;
                         continue;
                     }
 
-                    int r1 = r0 + mr;
-                    while (r1 < vb && StripActive(active, r1, Math.Min(vb, r1 + mr)))
+                    int r0 = st * mr;
+                    if (mode[st] == 2)
                     {
-                        r1 += mr;
+                        SparseStrip(c0, r0, Math.Min(vb, r0 + mr), tile, dh);
+                        st++;
+                        continue;
                     }
 
-                    r1 = Math.Min(r1, vb);
+                    int end = st + 1;
+                    while (end < strips && mode[end] == 1)
+                    {
+                        end++;
+                    }
+
+                    int r1 = Math.Min(vb, end * mr);
                     float* gRows = tile + (r0 * TB);
                     float* wRows = p.Weight + ((nint)(c0 + r0) * d);
 
@@ -373,8 +390,65 @@ internal static unsafe class FusedKernel
 
                     // dh[tokens] += G[rows, tokens]^T W[rows, D]
                     MatMul.Block(shape, tbn, d, r1 - r0, gRows, 1, TB, false, wRows, d, 0, false, dh, d, 1);
-                    r0 = r1;
+                    st = end;
                 }
+            }
+        }
+
+        // Dense products cost about as much per strip as 1/8 of its entries done one by one (axpy runs near load/store
+        // speed, the micro-kernel near FMA peak), so sparse wins below that.
+        private byte StripMode(float* tile, int r0, int r1)
+        {
+            int count = 0;
+            float thr = p.FilterThreshold;
+            for (int r = r0; r < r1; r++)
+            {
+                float* row = tile + (r * TB);
+                for (int t = 0; t < tbn; t++)
+                {
+                    count += MathF.Abs(row[t]) < thr ? 0 : 1;
+                }
+            }
+
+            return count == 0 ? (byte)0 : count * 8 < (r1 - r0) * tbn ? (byte)2 : (byte)1;
+        }
+
+        // Entry by entry: dW[c] += g h[t] and dh[t] += g W[c] for every |g| at or above the threshold, in (c, t) order.
+        private void SparseStrip(int c0, int r0, int r1, float* tile, float* dh)
+        {
+            int d = p.D;
+            float thr = p.FilterThreshold;
+            for (int r = r0; r < r1; r++)
+            {
+                float* row = tile + (r * TB);
+                float* wRow = p.Weight + ((nint)(c0 + r) * d);
+                float* dwRow = p.DWeight + ((nint)(c0 + r) * d);
+                for (int t = 0; t < tbn; t++)
+                {
+                    float g = row[t];
+                    if (MathF.Abs(g) < thr)
+                    {
+                        continue;
+                    }
+
+                    Axpy(g, p.Hidden + ((nint)(t0 + t) * d), dwRow, d);
+                    Axpy(g, wRow, dh + ((nint)t * d), d);
+                }
+            }
+        }
+
+        private static void Axpy(float alpha, float* x, float* y, int length)
+        {
+            TV a = TL.Create(alpha);
+            int k = 0;
+            for (; k + TL.Count <= length; k += TL.Count)
+            {
+                TL.Store(TL.Fma(a, TL.Load(x + k), TL.Load(y + k)), y + k);
+            }
+
+            for (; k < length; k++)
+            {
+                y[k] = MathF.FusedMultiplyAdd(alpha, x[k], y[k]);
             }
         }
 
