@@ -38,7 +38,8 @@ public sealed class Trainer
 
     /// <summary>
     /// Trains on one batch. A non-finite loss or gradient norm leaves parameters and optimizer state untouched and
-    /// returns <see cref="TrainStepResult.Updated"/> = false.
+    /// returns <see cref="TrainStepResult.Updated"/> = false. <see cref="Parameter.Grad"/> keeps the unclipped
+    /// gradients (the clipping factor is applied inside the AdamW update).
     /// </summary>
     /// <param name="tokens">Input tokens [B, T].</param>
     /// <param name="targets">Targets [B, T] (tokens shifted by one).</param>
@@ -49,17 +50,15 @@ public sealed class Trainer
         int step = Optimizer.StepCount;
         float lr = Options.Schedule.LearningRate(step);
         float loss = Model.ForwardBackward(tokens, targets, batch, seq);
-
-        // Clipping leaves non-finite gradients as they are; the check below then skips the update.
-        float norm = Options.MaxGradientNorm > 0
-            ? GradientClipping.ClipByGlobalNorm(grads, Options.MaxGradientNorm)
-            : GradientClipping.GlobalNorm(grads);
+        float norm = GradientClipping.GlobalNorm(grads, Model.MaxDegreeOfParallelism);
         if (!float.IsFinite(loss) || !float.IsFinite(norm))
         {
             return new TrainStepResult(step, loss, norm, lr, false);
         }
 
-        Optimizer.Step(data, grads, lr);
+        // The clipping factor is applied as AdamW reads the gradients: one pass over them fewer.
+        float scale = Options.MaxGradientNorm > 0 ? GradientClipping.ClipFactor(norm, Options.MaxGradientNorm) : 1f;
+        Optimizer.Step(data, grads, lr, scale);
         return new TrainStepResult(step, loss, norm, lr, true);
     }
 }

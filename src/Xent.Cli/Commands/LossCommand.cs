@@ -23,7 +23,7 @@ internal sealed unsafe class LossCommand : Command<LossSettings>
     public override int Execute(CommandContext context, LossSettings settings, CancellationToken cancellationToken)
     {
         var inputs = LossInputs.Load(settings);
-        using var logits = FloatData.Open(inputs.Logits);
+        using var logits = LogitsData.Open(inputs.Logits);
         var options = new CrossEntropyOptions
         {
             Reduction = settings.ParsedReduction,
@@ -43,24 +43,13 @@ internal sealed unsafe class LossCommand : Command<LossSettings>
     }
 
     /// <summary>Computes everything first and renames the output files into place only when all succeeded.</summary>
-    private static LossResult Compute(LossSettings settings, LossInputs inputs, FloatData logits, CrossEntropyOptions options)
+    private static LossResult Compute(LossSettings settings, LossInputs inputs, LogitsData logits, CrossEntropyOptions options)
     {
         var targets = inputs.Targets;
         float[]? rowLosses = null;
         float loss = float.NaN;
-        using var grad = settings.Grad is null ? null : NpyOutput.Create(settings.Grad, ElementType.Float32, inputs.Logits.Shape);
-        if (grad is not null)
-        {
-            // With no reduction the gradient is that of sum(losses): upstream gradient 1 per row, as
-            // torch's loss.backward(torch.ones_like(loss)).
-            var gradOptions = options.Reduction == Reduction.None ? options with { Reduction = Reduction.Sum } : options;
-            loss = LossKernels.LossAndGradient(logits, targets, (float*)grad.Data, grad.Count, gradOptions);
-        }
-        else if (options.Reduction != Reduction.None)
-        {
-            loss = LossKernels.Loss(logits, targets, options);
-        }
 
+        // Per-row losses first: the gradient may overwrite a converted copy of the logits (see LossKernels).
         if (options.Reduction == Reduction.None || settings.Losses is not null)
         {
             rowLosses = new float[targets.Length];
@@ -71,6 +60,19 @@ internal sealed unsafe class LossCommand : Command<LossSettings>
         if (lossFile is not null)
         {
             rowLosses.AsSpan().CopyTo(new Span<float>(lossFile.Data, rowLosses!.Length));
+        }
+
+        using var grad = settings.Grad is null ? null : NpyOutput.Create(settings.Grad, LossKernels.GradientType(inputs.Logits), inputs.Logits.Shape);
+        if (grad is not null)
+        {
+            // With no reduction the gradient is that of sum(losses): upstream gradient 1 per row, as
+            // torch's loss.backward(torch.ones_like(loss)).
+            var gradOptions = options.Reduction == Reduction.None ? options with { Reduction = Reduction.Sum } : options;
+            loss = LossKernels.LossAndGradient(logits, targets, grad, gradOptions);
+        }
+        else if (options.Reduction != Reduction.None)
+        {
+            loss = LossKernels.Loss(logits, targets, options);
         }
 
         grad?.Commit();

@@ -36,7 +36,7 @@ internal static class LossReport
         io.WriteLine($"reduction: {reduction} over {kept} of {inputs.Rows} rows, {inputs.Classes} classes; logits {l.Type.Name()} {l.ShapeText}{converted}");
         if (s.Grad is not null)
         {
-            io.WriteLine($"gradient: {s.Grad} (float32 {l.ShapeText})");
+            io.WriteLine($"gradient: {s.Grad} ({LossKernels.GradientType(l).Name()} {l.ShapeText})");
         }
 
         if (s.Losses is not null)
@@ -85,6 +85,11 @@ internal static class LossReport
             w.WriteNumber("soft_cap", s.SoftCap);
             w.WriteBoolean("weighted", inputs.Weights is not null);
             Path(w, "grad_file", s.Grad);
+            if (s.Grad is not null)
+            {
+                w.WriteString("grad_dtype", LossKernels.GradientType(inputs.Logits).Name());
+            }
+
             Path(w, "losses_file", s.Losses);
             w.WriteNumber("seconds", Math.Round(seconds, 6));
             w.WriteEndObject();

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Xent.Cli.Terminal;
 
 namespace Xent.Cli.Commands;
 
@@ -8,7 +9,7 @@ namespace Xent.Cli.Commands;
 internal sealed class LossSettings : CommandSettings
 {
     [CommandOption("--logits <FILE>")]
-    [Description("Logits [[..., V]]: .npy (float32; float64 is converted to float32, float16 is widened exactly) or a safetensors file holding a tensor 'logits' (F32, F16, BF16, F64). C order; any rank >= 1, the last axis is the vocabulary.")]
+    [Description("Logits [[..., V]]: .npy (float32, float16; float64 is converted to float32) or a safetensors file holding a tensor 'logits' (F32, F16, BF16, F64). C order; any rank >= 1, the last axis is the vocabulary.")]
     public string? Logits { get; set; }
 
     [CommandOption("--targets <FILE>")]
@@ -49,7 +50,7 @@ internal sealed class LossSettings : CommandSettings
     public string Reduction { get; set; } = "mean";
 
     [CommandOption("--grad <FILE>")]
-    [Description("Write d(loss)/d(logits) here as .npy float32 of the logits' shape [[..., V]] (also for float16/float64 logits).")]
+    [Description("Write d(loss)/d(logits) here as .npy of the logits' shape [[..., V]]: float16 for float16 logits (as PyTorch), float32 otherwise.")]
     public string? Grad { get; set; }
 
     [CommandOption("--losses <FILE>")]
@@ -74,6 +75,13 @@ internal sealed class LossSettings : CommandSettings
 
     public override ValidationResult Validate()
     {
+        var missing = MissingValue.Check(("--logits", Logits), ("--targets", Targets), ("--input", Input), ("--weights", Weights),
+            ("--reduction", Reduction), ("--grad", Grad), ("--losses", Losses));
+        if (!missing.Successful)
+        {
+            return missing;
+        }
+
         if (Input is not null && (Logits is not null || Targets is not null))
         {
             return ValidationResult.Error("--input already names the logits and targets: do not combine it with --logits or --targets.");

@@ -54,7 +54,7 @@ internal static unsafe class SmallArrays
         using var mapped = MappedArray.Open(info);
         fixed (float* to = values)
         {
-            FloatData.Convert(mapped.Data, info.Type, to, values.Length);
+            LogitsData.Convert(mapped.Data, info.Type, to, values.Length);
         }
 
         return values;

@@ -21,7 +21,18 @@ internal sealed class CliConsoles
     public TextWriter Error { get; }
 
     /// <summary>The process's own standard output and standard error.</summary>
-    public static CliConsoles Standard() => new(AnsiConsole.Console, System.Console.Error);
+    public static CliConsoles Standard()
+    {
+        var console = AnsiConsole.Console;
+
+        // Redirected output has no width; Spectre then assumes 80 columns, too narrow for the bench table.
+        if (System.Console.IsOutputRedirected)
+        {
+            console.Profile.Width = 120;
+        }
+
+        return new CliConsoles(console, System.Console.Error);
+    }
 
     /// <summary>A console writing plain text (no colours, no ANSI codes) to <paramref name="out"/>; for tests.</summary>
     public static CliConsoles Plain(TextWriter @out, TextWriter error, int width = 160)

@@ -18,7 +18,7 @@ internal static class ErrorReporter
         XentCliException e => (ExitCodes.BadInput, e.Message),
 
         // Parse and validation errors of the command line (unknown option, missing value, Validate() failure).
-        CommandParseException or CommandRuntimeException => (ExitCodes.BadInput, OneLine(exception.Message)),
+        CommandParseException or CommandRuntimeException => (ExitCodes.BadInput, Spectre(exception.Message)),
 
         // The library's own argument checks: the input broke the contract (spec: thrown before any output).
         ArgumentException e => (ExitCodes.BadInput, OneLine(e.Message)),
@@ -28,4 +28,19 @@ internal static class ErrorReporter
     };
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
+
+    /// <summary>Spectre's parse messages, in the user's terms: "Failed to convert 'x' to Single." names a .NET type.</summary>
+    private static string Spectre(string message)
+    {
+        var text = OneLine(message);
+        if (text.Contains(MissingValue.Marker, StringComparison.Ordinal))
+        {
+            return "an option at the end of the command line has no value.";
+        }
+
+        return text.Replace(" to Single.", " to a number.", StringComparison.Ordinal)
+            .Replace(" to Double.", " to a number.", StringComparison.Ordinal)
+            .Replace(" to Int32.", " to an integer.", StringComparison.Ordinal)
+            .Replace(" to Nullable`1.", " to an integer.", StringComparison.Ordinal);
+    }
 }

@@ -51,6 +51,28 @@ internal sealed class Activations
     /// <summary>Backward scratch, allocated on the first backward.</summary>
     public GradientScratch? Scratch { get; set; }
 
+    /// <summary>Bytes held by these buffers (the backward scratch included once allocated).</summary>
+    public long Bytes
+    {
+        get
+        {
+            long floats = Encoded.Length + LnF.Length + LnFMean.Length + LnFRstd.Length + Tokens.Length;
+            foreach (var b in Blocks)
+            {
+                floats += b.Ln1.Length + b.Ln1Mean.Length + b.Ln1Rstd.Length + b.Qkv.Length + b.Att.Length + b.AttY.Length
+                    + b.Residual2.Length + b.Ln2.Length + b.Ln2Mean.Length + b.Ln2Rstd.Length + b.Fch.Length + b.FchGelu.Length
+                    + b.Residual3.Length;
+            }
+
+            if (Scratch is { } g)
+            {
+                floats += g.Residual.Length + g.LnInput.Length + g.Qkv.Length + g.AttY.Length + g.Fch.Length;
+            }
+
+            return 4 * floats;
+        }
+    }
+
     public bool Fits(int batch, int seq) =>
         (long)batch * seq <= (long)Batch * Seq && (long)batch * seq * seq <= (long)Batch * Seq * Seq;
 }

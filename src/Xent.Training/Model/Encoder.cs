@@ -1,9 +1,12 @@
+using System.Runtime.CompilerServices;
+
 namespace Xent.Training.Model;
 
 /// <summary>Token + position embedding: x[b, t, :] = wte[tokens[b, t], :] + wpe[t, :].</summary>
 internal static class Encoder
 {
     /// <summary>output [B*T, D] from tokens [B*T], wte [V, D], wpe [Tmax, D].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(float[] output, int[] tokens, float[] wte, float[] wpe, int batch, int seq, int dim)
     {
         for (int b = 0; b < batch; b++)
@@ -23,6 +26,7 @@ internal static class Encoder
     }
 
     /// <summary>dwte [V, D] += scatter of dout [B*T, D] by token; dwpe [Tmax, D] += sum over b (rows t &lt; T only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int batch, int seq, int dim)
     {
         // Serial in token order: the same token may appear at many positions, and a fixed order keeps dwte

@@ -25,6 +25,7 @@ public sealed class GptModel
     private readonly Parameter[] parameters;
     private Activations? activations;
     private CrossEntropyOptions headOptions;
+    private LinearCrossEntropyOptions headBackwardOptions = LinearCrossEntropyOptions.Default;
 
     /// <summary>
     /// Creates the model with GPT-2's initialisation from <paramref name="seed"/>: every weight matrix and both
@@ -67,6 +68,7 @@ public sealed class GptModel
         parameters = [.. list];
         ParameterCount = parameters.Sum(p => (long)p.Length);
         headOptions = LossOptions;
+        UpdateHeadOptions();
         Initialize(seed);
     }
 
@@ -98,7 +100,7 @@ public sealed class GptModel
             }
 
             field = value;
-            headOptions = LossOptions with { MaxDegreeOfParallelism = value };
+            UpdateHeadOptions();
         }
     } = -1;
 
@@ -113,9 +115,36 @@ public sealed class GptModel
         {
             ArgumentNullException.ThrowIfNull(value);
             field = value;
-            headOptions = value with { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
+            UpdateHeadOptions();
         }
     } = CrossEntropyOptions.Default;
+
+    /// <summary>
+    /// Gradient filter of the loss head's backward (<see cref="LinearCrossEntropyOptions.FilterThreshold"/>): tiles
+    /// of the logits gradient whose every entry is below it in magnitude are skipped, as in Cut Cross-Entropy.
+    /// 0 (default) is exact. Must be finite and &gt;= 0.
+    /// </summary>
+    public float HeadGradientFilter
+    {
+        get;
+        set
+        {
+            if (!(value >= 0) || float.IsInfinity(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The filter threshold must be finite and >= 0.");
+            }
+
+            field = value;
+            UpdateHeadOptions();
+        }
+    }
+
+    /// <summary>
+    /// Bytes of the activation and gradient-scratch buffers allocated so far (reused across calls):
+    /// B T (16 D + 4) + B H T^2 floats per layer plus about 12 B T D for the embeddings, the final LayerNorm and the
+    /// backward scratch, 4 bytes each. (Parameters and their gradients take 8 bytes per parameter besides.)
+    /// </summary>
+    public long ActivationBytes => activations?.Bytes ?? 0;
 
     /// <summary>Time split of the last <see cref="Loss"/> or <see cref="ForwardBackward"/> call.</summary>
     public StepTimings LastStepTimings { get; private set; }
@@ -160,8 +189,8 @@ public sealed class GptModel
         // Loss head: dLnF into g.LnInput; dW straight into the unembedding's gradient (overwritten: for a tied
         // wte the embedding backward adds its part last).
         long headStart = Stopwatch.GetTimestamp();
-        float loss = LinearCrossEntropy.LossAndGradients(act.LnF.AsSpan(0, n * d), HeadWeight.Data, targets,
-            g.LnInput.AsSpan(0, n * d), HeadWeight.Grad, headOptions);
+        float loss = LinearCrossEntropy.LossAndGradients(act.LnF.AsSpan(0, n * d), HeadWeight.Data, [], targets,
+            g.LnInput.AsSpan(0, n * d), HeadWeight.Grad, [], [], [], headBackwardOptions);
         long headEnd = Stopwatch.GetTimestamp();
 
         float[] last = Config.Layers == 0 ? act.Encoded : act.Blocks[^1].Residual3;
@@ -205,6 +234,12 @@ public sealed class GptModel
     }
 
     private Parameter HeadWeight => lmHead ?? wte;
+
+    private void UpdateHeadOptions()
+    {
+        headOptions = LossOptions with { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
+        headBackwardOptions = new LinearCrossEntropyOptions { CrossEntropy = headOptions, FilterThreshold = HeadGradientFilter };
+    }
 
     private Activations Forward(ReadOnlySpan<int> tokens, int batch, int seq)
     {

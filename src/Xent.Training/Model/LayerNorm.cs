@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Xent.Training.Model;
 
 /// <summary>LayerNorm over the last dimension D, eps 1e-5 (PyTorch and GPT-2's value), biased variance.</summary>
@@ -12,7 +14,7 @@ internal static class LayerNorm
     public static void Forward(float[] output, float[] mean, float[] rstd, float[] input, float[] weight, float[] bias,
         int rows, int dim, int maxDegreeOfParallelism)
     {
-        Partition.For(rows, Partition.Grain(rows, 8), maxDegreeOfParallelism, (start, end) =>
+        Partition.For(rows, Partition.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (int n = start; n < end; n++)
             {
@@ -51,7 +53,7 @@ internal static class LayerNorm
     public static void Backward(float[] dinput, float[] dweight, float[] dbias, float[] dout, float[] input,
         float[] weight, float[] mean, float[] rstd, int rows, int dim, int maxDegreeOfParallelism)
     {
-        Partition.For(rows, Partition.Grain(rows, 8), maxDegreeOfParallelism, (start, end) =>
+        Partition.For(rows, Partition.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (int n = start; n < end; n++)
             {
@@ -79,7 +81,7 @@ internal static class LayerNorm
         });
 
         // Column sums in row order, one column range per chunk: reproducible for any thread count.
-        Partition.For(dim, Partition.Grain(dim, 16), maxDegreeOfParallelism, (start, end) =>
+        Partition.For(dim, Partition.Grain(dim, 16), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             dweight.AsSpan(start, end - start).Clear();
             dbias.AsSpan(start, end - start).Clear();

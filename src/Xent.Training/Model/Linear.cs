@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Xent.LinearAlgebra;
 
 namespace Xent.Training.Model;
@@ -12,7 +13,7 @@ internal static class Linear
     public static void Forward(float[] output, float[] input, float[] weight, float[] bias, float[]? residual,
         int rows, int inDim, int outDim, int maxDegreeOfParallelism)
     {
-        Partition.For(rows, Partition.Grain(rows, 8), maxDegreeOfParallelism, (start, end) =>
+        Partition.For(rows, Partition.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (int n = start; n < end; n++)
             {
@@ -50,7 +51,7 @@ internal static class Linear
     /// <summary>sums [OC] = sum over rows of matrix [N, OC], in row order.</summary>
     public static void ColumnSums(float[] sums, float[] matrix, int rows, int cols, int maxDegreeOfParallelism)
     {
-        Partition.For(cols, Partition.Grain(cols, 64), maxDegreeOfParallelism, (start, end) =>
+        Partition.For(cols, Partition.Grain(cols, 64), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             var s = sums.AsSpan(start, end - start);
             s.Clear();

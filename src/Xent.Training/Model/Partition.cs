@@ -25,6 +25,14 @@ internal static class Partition
         Parallel.For(0, chunks, options, c => body(c * grain, Math.Min(count, (c + 1) * grain)));
     }
 
-    /// <summary>A chunk size giving at least a few chunks per core for <paramref name="count"/> items.</summary>
-    public static int Grain(int count, int minimum = 1) => Math.Max(minimum, count / (4 * Environment.ProcessorCount));
+    /// <summary>
+    /// A chunk size splitting <paramref name="count"/> items into about 16 chunks (at least
+    /// <paramref name="minimum"/> items each, rounded up to a multiple of 16 so vector loops see the same
+    /// element groups). It depends on the count only, never on the machine or the thread count.
+    /// </summary>
+    public static int Grain(int count, int minimum = 1)
+    {
+        int grain = Math.Max(minimum, (count + 15) / 16);
+        return (grain + 15) & ~15;
+    }
 }

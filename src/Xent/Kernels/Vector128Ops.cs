@@ -33,7 +33,23 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
     public static Vector128<float> CopySign(Vector128<float> value, Vector128<float> sign) => Vector128.CopySign(value, sign);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Exp(Vector128<float> x) => Vector128.Exp(x);
+    public static Vector128<float> Exp(Vector128<float> x)
+    {
+        // x = n ln2 + r, |r| <= ln2 / 2 (ln2 split in two so that n * hi is exact); e^r by its Taylor polynomial
+        // of degree 6 (error < 2e-7 on that range); 2^n built in the exponent bits. Lanes below -87 give 0
+        // (p ~ 1e-38 there; 2^n would need denormals); NaN stays NaN through the multiplications.
+        var n = Vector128.Round(x * Vector128.Create(ExpConstants.Log2E));
+        var r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-ExpConstants.Ln2High), x);
+        r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-ExpConstants.Ln2Low), r);
+        var p = Vector128.FusedMultiplyAdd(Vector128.Create(ExpConstants.C6), r, Vector128.Create(ExpConstants.C5));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(ExpConstants.C4));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(ExpConstants.C3));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(0.5f));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128<float>.One);
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128<float>.One);
+        var scale = Vector128.ShiftLeft(Vector128.ConvertToInt32(n) + Vector128.Create(127), 23).AsSingle();
+        return Vector128.ConditionalSelect(Vector128.LessThan(x, Vector128.Create(ExpConstants.Lowest)), Vector128<float>.Zero, p * scale);
+    }
 
     public static Vector128<float> LessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThan(a, b);
 

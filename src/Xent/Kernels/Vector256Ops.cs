@@ -33,7 +33,23 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
     public static Vector256<float> CopySign(Vector256<float> value, Vector256<float> sign) => Vector256.CopySign(value, sign);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Exp(Vector256<float> x) => Vector256.Exp(x);
+    public static Vector256<float> Exp(Vector256<float> x)
+    {
+        // x = n ln2 + r, |r| <= ln2 / 2 (ln2 split in two so that n * hi is exact); e^r by its Taylor polynomial
+        // of degree 6 (error < 2e-7 on that range); 2^n built in the exponent bits. Lanes below -87 give 0
+        // (p ~ 1e-38 there; 2^n would need denormals); NaN stays NaN through the multiplications.
+        var n = Vector256.Round(x * Vector256.Create(ExpConstants.Log2E));
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-ExpConstants.Ln2High), x);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-ExpConstants.Ln2Low), r);
+        var p = Vector256.FusedMultiplyAdd(Vector256.Create(ExpConstants.C6), r, Vector256.Create(ExpConstants.C5));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(ExpConstants.C4));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(ExpConstants.C3));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.5f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+        return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(ExpConstants.Lowest)), Vector256<float>.Zero, p * scale);
+    }
 
     public static Vector256<float> LessThan(Vector256<float> a, Vector256<float> b) => Vector256.LessThan(a, b);
 

@@ -49,6 +49,8 @@ internal static class VectorMath
         }
     }
 
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SoftCap<TOps, TV>(ReadOnlySpan<float> source, Span<float> destination, float cap)
         where TOps : struct, IVectorOps<TV>
         where TV : struct

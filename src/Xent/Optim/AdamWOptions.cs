@@ -20,6 +20,11 @@ public sealed record AdamWOptions
     /// <summary>Decoupled weight decay: each step first does p -= lr * WeightDecay * p. Default 0.01.</summary>
     public float WeightDecay { get; init; } = 0.01f;
 
+    /// <summary>
+    /// Most threads an update uses; -1 (default) for all cores. Results are bitwise the same for any value.
+    /// </summary>
+    public int MaxDegreeOfParallelism { get; init; } = -1;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first bad value.</summary>
     public void Validate()
     {
@@ -46,6 +51,11 @@ public sealed record AdamWOptions
         if (!(WeightDecay >= 0) || float.IsInfinity(WeightDecay))
         {
             throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "The weight decay must be finite and >= 0.");
+        }
+
+        if (MaxDegreeOfParallelism == 0 || MaxDegreeOfParallelism < -1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), MaxDegreeOfParallelism, "Use -1 (all cores) or a positive count.");
         }
     }
 }

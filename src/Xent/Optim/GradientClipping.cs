@@ -1,29 +1,75 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace Xent.Optim;
 
 /// <summary>Gradient-norm clipping over many tensors, like <c>torch.nn.utils.clip_grad_norm_</c>.</summary>
 public static class GradientClipping
 {
+    // Fixed chunk size: the partial sums and their order depend on the tensor lengths only, never on threads.
+    private const int Chunk = 1 << 16;
+
     /// <summary>
-    /// The global L2 norm sqrt(sum of g^2 over every element of every tensor), accumulated in double in a fixed
-    /// order (so the same for any thread count).
+    /// The global L2 norm sqrt(sum of g^2 over every element of every tensor), the squares accumulated in double,
+    /// in fixed chunks summed in a fixed order: the same for any thread count.
     /// </summary>
     /// <param name="gradients">Gradient tensors.</param>
-    public static float GlobalNorm(IReadOnlyList<float[]> gradients)
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
+    public static float GlobalNorm(IReadOnlyList<float[]> gradients, int maxDegreeOfParallelism = -1)
     {
         ArgumentNullException.ThrowIfNull(gradients);
+        if (maxDegreeOfParallelism == 0 || maxDegreeOfParallelism < -1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism, "Use -1 (all cores) or a positive count.");
+        }
+
+        var width = Simd.Width;
         double sum = 0;
         foreach (var g in gradients)
         {
-            sum += SumOfSquares(g);
+            int chunks = (g.Length + Chunk - 1) / Chunk;
+            if (chunks <= 1 || maxDegreeOfParallelism == 1)
+            {
+                for (int c = 0; c < chunks; c++)
+                {
+                    sum += SumOfSquares(g.AsSpan(c * Chunk, Math.Min(Chunk, g.Length - (c * Chunk))), width);
+                }
+
+                continue;
+            }
+
+            var partial = new double[chunks];
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism },
+                c => partial[c] = SumOfSquares(g.AsSpan(c * Chunk, Math.Min(Chunk, g.Length - (c * Chunk))), width));
+            foreach (double p in partial)
+            {
+                sum += p;
+            }
         }
 
         return (float)Math.Sqrt(sum);
     }
 
     /// <summary>
-    /// Scales every gradient by maxNorm / (norm + 1e-6) when the global norm exceeds <paramref name="maxNorm"/>
-    /// (PyTorch's formula); otherwise leaves them unchanged. A non-finite norm leaves them unchanged too, so the
-    /// caller can detect it and skip the step.
+    /// The factor that brings a global norm down to <paramref name="maxNorm"/>: maxNorm / (norm + 1e-6) when
+    /// norm &gt; maxNorm (PyTorch's formula), else 1; also 1 for a non-finite norm (the caller should skip the step).
+    /// </summary>
+    /// <param name="norm">Global norm, from <see cref="GlobalNorm"/>.</param>
+    /// <param name="maxNorm">Largest allowed global norm, &gt; 0.</param>
+    public static float ClipFactor(float norm, float maxNorm)
+    {
+        if (!(maxNorm > 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "maxNorm must be > 0.");
+        }
+
+        return norm > maxNorm && float.IsFinite(norm) ? (float)(maxNorm / (norm + 1e-6)) : 1f;
+    }
+
+    /// <summary>
+    /// Scales every gradient by <see cref="ClipFactor"/> when the global norm exceeds <paramref name="maxNorm"/>;
+    /// otherwise leaves them unchanged. A non-finite norm leaves them unchanged too, so the caller can detect it and
+    /// skip the step. (<see cref="AdamW.Step"/> can apply the factor itself and save this pass over the gradients.)
     /// </summary>
     /// <param name="gradients">Gradient tensors, scaled in place.</param>
     /// <param name="maxNorm">Largest allowed global norm, &gt; 0.</param>
@@ -31,15 +77,10 @@ public static class GradientClipping
     public static float ClipByGlobalNorm(IReadOnlyList<float[]> gradients, float maxNorm)
     {
         ArgumentNullException.ThrowIfNull(gradients);
-        if (!(maxNorm > 0))
-        {
-            throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "maxNorm must be > 0.");
-        }
-
         float norm = GlobalNorm(gradients);
-        if (norm > maxNorm && float.IsFinite(norm))
+        float scale = ClipFactor(norm, maxNorm);
+        if (scale != 1)
         {
-            float scale = (float)(maxNorm / (norm + 1e-6));
             foreach (var g in gradients)
             {
                 for (int i = 0; i < g.Length; i++)
@@ -52,24 +93,53 @@ public static class GradientClipping
         return norm;
     }
 
-    private static double SumOfSquares(ReadOnlySpan<float> g)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double SumOfSquares(ReadOnlySpan<float> g, VectorWidth width)
     {
-        // Four independent double accumulators: exact enough, and the fixed order keeps the result reproducible.
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         int i = 0;
-        for (; i + 4 <= g.Length; i += 4)
+        double sum = 0;
+        if (width == VectorWidth.V512)
         {
-            s0 += (double)g[i] * g[i];
-            s1 += (double)g[i + 1] * g[i + 1];
-            s2 += (double)g[i + 2] * g[i + 2];
-            s3 += (double)g[i + 3] * g[i + 3];
+            Vector512<double> a0 = default, a1 = default;
+            for (; i + 16 <= g.Length; i += 16)
+            {
+                var (lo, hi) = Vector512.Widen(Vector512.Create(g.Slice(i, 16)));
+                a0 += lo * lo;
+                a1 += hi * hi;
+            }
+
+            sum = Vector512.Sum(a0 + a1);
+        }
+        else if (width == VectorWidth.V256)
+        {
+            Vector256<double> a0 = default, a1 = default;
+            for (; i + 8 <= g.Length; i += 8)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Create(g.Slice(i, 8)));
+                a0 += lo * lo;
+                a1 += hi * hi;
+            }
+
+            sum = Vector256.Sum(a0 + a1);
+        }
+        else if (width == VectorWidth.V128)
+        {
+            Vector128<double> a0 = default, a1 = default;
+            for (; i + 4 <= g.Length; i += 4)
+            {
+                var (lo, hi) = Vector128.Widen(Vector128.Create(g.Slice(i, 4)));
+                a0 += lo * lo;
+                a1 += hi * hi;
+            }
+
+            sum = Vector128.Sum(a0 + a1);
         }
 
         for (; i < g.Length; i++)
         {
-            s0 += (double)g[i] * g[i];
+            sum += (double)g[i] * g[i];
         }
 
-        return (s0 + s1) + (s2 + s3);
+        return sum;
     }
 }

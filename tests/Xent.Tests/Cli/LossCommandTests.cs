@@ -56,21 +56,55 @@ public sealed class LossCommandTests : IDisposable
     }
 
     [Fact]
-    public void Float16_MatchesReferenceOnTheHalfValues()
+    public void Float16_UsesTheHalfOverloads_GradientIsFloat16()
     {
         var half = logits.Select(x => (Half)x).ToArray();
         var path = TestNpy.Write(dir["l16.npy"], "<f2", half.AsSpan(), B, T, V);
         var json = Json("loss", "--logits", path, "--targets", TargetsI64(), "--json", "--grad", dir["g.npy"]);
         var widened = half.Select(h => (float)h).ToArray();
         Assert.Equal(CrossEntropyReference.Loss(widened, targets), json.GetProperty("loss").GetDouble(), 1e-5);
+        Assert.Equal("float16", json.GetProperty("grad_dtype").GetString());
 
-        // The gradient of float16 logits is float32 (documented), of the logits' shape.
-        var grad = TestNpy.ReadF32(dir["g.npy"], out var shape);
+        // The gradient of float16 logits is float16 (as PyTorch), bitwise the library's Half overload.
+        var expected = new Half[half.Length];
+        float loss = CrossEntropy.LossAndGradient(half, targets, expected);
+        Assert.Equal(loss, json.GetProperty("loss").GetSingle());
+        var (descr, shape, data) = TestNpy.Read(dir["g.npy"]);
+        Assert.Equal("<f2", descr);
         Assert.Equal(new long[] { B, T, V }, shape);
-        var expected = CrossEntropyReference.Gradient(widened, targets);
-        for (int i = 0; i < grad.Length; i++)
+        Assert.Equal(MemoryMarshal.AsBytes(expected.AsSpan()).ToArray(), data);
+    }
+
+    [Fact]
+    public void Float16_BeyondTheHalfOverloads_IsConvertedAndStillRight()
+    {
+        // Forces the path of float16 files over 2^31 elements: a float32 copy, gradient in place, rounded to float16.
+        var half = logits.Select(x => (Half)x).ToArray();
+        var path = TestNpy.Write(dir["l16.npy"], "<f2", half.AsSpan(), B, T, V);
+        var t = TargetsI64();
+        var inPlace = Json("loss", "--logits", path, "--targets", t, "--json", "--grad", dir["g1.npy"], "--losses", dir["r1.npy"]);
+        Xent.Cli.IO.LogitsData.HalfInPlaceLimit = 0;
+        JsonElement converted;
+        try
         {
-            Assert.Equal(expected[i], grad[i], 1e-6);
+            converted = Json("loss", "--logits", path, "--targets", t, "--json", "--grad", dir["g2.npy"], "--losses", dir["r2.npy"]);
+        }
+        finally
+        {
+            Xent.Cli.IO.LogitsData.HalfInPlaceLimit = int.MaxValue;
+        }
+
+        Assert.Equal(inPlace.GetProperty("loss").GetSingle(), converted.GetProperty("loss").GetSingle(), 1e-6f);
+        Assert.Equal(TestNpy.ReadF32(dir["r1.npy"], out _), TestNpy.ReadF32(dir["r2.npy"], out _), (a, b) => Math.Abs(a - b) <= 1e-6f * Math.Max(1, Math.Abs(a)));
+        var g1 = MemoryMarshal.Cast<byte, Half>(TestNpy.Read(dir["g1.npy"]).Data).ToArray();
+        var g2 = MemoryMarshal.Cast<byte, Half>(TestNpy.Read(dir["g2.npy"]).Data).ToArray();
+        var reference = CrossEntropyReference.Gradient(half.Select(h => (float)h).ToArray(), targets);
+        for (int i = 0; i < g1.Length; i++)
+        {
+            // Both within a float16 rounding (plus float32 noise) of the float64 gradient.
+            double tolerance = 1e-3 * Math.Abs(reference[i]) + 1e-7;
+            Assert.Equal(reference[i], (double)g1[i], tolerance);
+            Assert.Equal(reference[i], (double)g2[i], tolerance);
         }
     }
 
@@ -140,6 +174,41 @@ public sealed class LossCommandTests : IDisposable
         {
             Assert.Equal(expected[i], rows[i], 1e-5);
         }
+    }
+
+    [Fact]
+    public void ReductionNone_GradientIsThatOfTheSum()
+    {
+        var run = CliRun.Run("loss", "--logits", LogitsF32(), "--targets", TargetsI64(), "--reduction", "none", "--grad", dir["g.npy"], "--z-loss", "0.01");
+        Assert.True(run.ExitCode == 0, run.Error);
+        var expected = new float[logits.Length];
+        CrossEntropy.LossAndGradient(logits, targets, expected, new CrossEntropyOptions { Reduction = Reduction.Sum, ZLoss = 0.01f });
+        Assert.Equal(Bits(expected), Bits(TestNpy.ReadF32(dir["g.npy"], out _)));
+        Assert.StartsWith("losses (6 rows):\n", run.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ZeroRows_LossIsNaN_OutputsAreEmptyArrays()
+    {
+        var l = TestNpy.F32(dir["l0.npy"], [], 0, V);
+        var t = TestNpy.I64(dir["t0.npy"], [], 0);
+        var json = Json("loss", "--logits", l, "--targets", t, "--json", "--grad", dir["g.npy"], "--losses", dir["r.npy"]);
+        Assert.Equal("NaN", json.GetProperty("loss").GetString());
+        Assert.Empty(TestNpy.ReadF32(dir["g.npy"], out var shape));
+        Assert.Equal(new long[] { 0, V }, shape);
+        Assert.Empty(TestNpy.ReadF32(dir["r.npy"], out _));
+    }
+
+    [Fact]
+    public void RootHelp_ListsTheVerbs()
+    {
+        var run = CliRun.Run("--help");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("loss", run.Out, StringComparison.Ordinal);
+        Assert.Contains("bench", run.Out, StringComparison.Ordinal);
+        var bench = CliRun.Run("bench", "--help");
+        Assert.Equal(0, bench.ExitCode);
+        Assert.Contains("--iterations", bench.Out, StringComparison.Ordinal);
     }
 
     [Fact]

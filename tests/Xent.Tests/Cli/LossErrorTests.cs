@@ -133,6 +133,21 @@ public sealed class LossErrorTests : IDisposable
     }
 
     [Fact]
+    public void TrailingOptionWithoutValue_IsExitCode2_AndWritesNothing()
+    {
+        // Spectre hands such an option the default command's internal name; it must not become a file name.
+        var run = CliRun.Run("loss", "--logits", logits, "--targets", targets, "--grad");
+        run.AssertBadInput("--grad", "needs a value");
+        Assert.DoesNotContain(dir.Files(), f => f.Contains("default", StringComparison.Ordinal));
+        Assert.False(File.Exists("__default_command"));
+        CliRun.Run("bench", "--rows").AssertBadInput("option", "has no value");
+    }
+
+    [Fact]
+    public void NonNumericValue_SaysNumber() =>
+        CliRun.Run("loss", "--logits", logits, "--targets", targets, "--z-loss", "x").AssertBadInput("'x'", "to a number");
+
+    [Fact]
     public void NoLogits_IsExitCode2()
     {
         var run = CliRun.Run("loss", "--targets", targets);

@@ -12,6 +12,11 @@ internal static class Close
 {
     public static void Scalar(double expected, double actual, double relative = 1e-5, double absolute = 1e-6, string? what = null)
     {
+        if (IsClose(expected, actual, relative, absolute))
+        {
+            return; // fast path: the messages below are built only on failure
+        }
+
         if (double.IsNaN(expected))
         {
             Assert.True(double.IsNaN(actual), $"{what}: expected NaN, got {actual}");
@@ -28,12 +33,20 @@ internal static class Close
         Assert.True(Math.Abs(expected - actual) <= tolerance, $"{what}: expected {expected:R}, got {actual:R} (|diff| {Math.Abs(expected - actual):E3} > {tolerance:E3})");
     }
 
+    public static bool IsClose(double expected, double actual, double relative, double absolute) =>
+        double.IsNaN(expected) ? double.IsNaN(actual)
+        : double.IsInfinity(expected) ? expected == actual
+        : Math.Abs(expected - actual) <= (relative * Math.Abs(expected)) + absolute;
+
     public static void Vector(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual, double relative = 1e-5, double absolute = 1e-6, string? what = null)
     {
         Assert.Equal(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++)
         {
-            Scalar(expected[i], actual[i], relative, absolute, $"{what}[{i}]");
+            if (!IsClose(expected[i], actual[i], relative, absolute))
+            {
+                Scalar(expected[i], actual[i], relative, absolute, $"{what}[{i}]");
+            }
         }
     }
 
@@ -54,7 +67,10 @@ internal static class Close
 
             for (int c = 0; c < classes; c++)
             {
-                Scalar(expected[start + c], actual[start + c], relative, (floor * scale) + 1e-30, $"{what} grad[{start / classes}, {c}]");
+                if (!IsClose(expected[start + c], actual[start + c], relative, (floor * scale) + 1e-30))
+                {
+                    Scalar(expected[start + c], actual[start + c], relative, (floor * scale) + 1e-30, $"{what} grad[{start / classes}, {c}]");
+                }
             }
         }
     }

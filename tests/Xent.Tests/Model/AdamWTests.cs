@@ -120,3 +120,40 @@ public class AdamWTests
             AdamW.Update(new float[1], new float[1], new float[1], new float[1], 0, 0.1f, new AdamWOptions()));
     }
 }
+
+public class AdamWVectorTests
+{
+    public static TheoryData<VectorWidth> Widths() => [.. Simd.Supported()];
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void EveryWidthAndThreadCount_GivesTheScalarResultBitwise(VectorWidth width)
+    {
+        // 2^16 + 37 elements: two parallel chunks and a scalar tail.
+        int n = (1 << 16) + 37;
+        var random = new Random(3);
+        float[] p0 = [.. Enumerable.Range(0, n).Select(_ => (float)random.NextDouble() - 0.5f)];
+        float[] g = [.. Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5) * 1e-2f)];
+        float[] Run(VectorWidth w, int threads)
+        {
+            var p = (float[])p0.Clone();
+            var m = new float[n];
+            var v = new float[n];
+            var options = new AdamWOptions { LearningRate = 0.01f, WeightDecay = 0.1f, MaxDegreeOfParallelism = threads };
+            using (Simd.Override(w))
+            {
+                for (int t = 1; t <= 3; t++)
+                {
+                    AdamW.Update(p, g, m, v, t, 0.01f, options);
+                }
+            }
+
+            return p;
+        }
+
+        var scalar = Run(VectorWidth.Scalar, 1);
+        Assert.Equal(scalar, Run(width, 1));
+        Assert.Equal(scalar, Run(width, 2));
+        Assert.NotEqual(p0, scalar);
+    }
+}

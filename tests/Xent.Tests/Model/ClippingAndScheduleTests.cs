@@ -61,4 +61,52 @@ public class ClippingAndScheduleTests
         Assert.Equal(1f, s.LearningRate(2), 1e-6f);
         Assert.Equal(0f, s.LearningRate(4), 1e-6f);
     }
+
+    public static TheoryData<VectorWidth> Widths() => [.. Simd.Supported()];
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void GlobalNorm_MatchesDouble_AndIsTheSameForAnyThreadCount(VectorWidth width)
+    {
+        var random = new Random(8);
+        float[][] grads = [[.. Enumerable.Range(0, (3 << 16) + 5).Select(_ => (float)random.NextDouble() - 0.5f)], [3f], []];
+        double expected = Math.Sqrt(grads.Sum(g => g.Sum(x => (double)x * x)));
+        using var scope = Simd.Override(width);
+        float one = GradientClipping.GlobalNorm(grads, 1);
+        Assert.Equal(expected, one, expected * 1e-7);
+        Assert.Equal(one, GradientClipping.GlobalNorm(grads, 2));
+        Assert.Equal(one, GradientClipping.GlobalNorm(grads));
+    }
+
+    [Fact]
+    public void ClipFactor_FollowsPyTorch()
+    {
+        Assert.Equal((float)(1 / (13 + 1e-6)), GradientClipping.ClipFactor(13f, 1f));
+        Assert.Equal(1f, GradientClipping.ClipFactor(0.5f, 1f));
+        Assert.Equal(1f, GradientClipping.ClipFactor(float.PositiveInfinity, 1f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => GradientClipping.ClipFactor(1f, -1f));
+    }
+
+    [Fact]
+    public void AdamWGradientScale_EqualsClippingFirst_Bitwise()
+    {
+        var random = new Random(9);
+        float[] g = [.. Enumerable.Range(0, 1000).Select(_ => (float)random.NextDouble() - 0.5f)];
+        float[] p1 = [.. Enumerable.Range(0, 1000).Select(_ => (float)random.NextDouble())];
+        float[] p2 = (float[])p1.Clone();
+        float[] clipped = (float[])g.Clone();
+        float norm = GradientClipping.ClipByGlobalNorm([clipped], 1f);
+        float factor = GradientClipping.ClipFactor(norm, 1f);
+        Assert.True(factor < 0.2f);
+        var a = new AdamW(new AdamWOptions(), [1000]);
+        var b = new AdamW(new AdamWOptions(), [1000]);
+        for (int t = 0; t < 3; t++)
+        {
+            a.Step([p1], [clipped], 0.01f);
+            b.Step([p2], [g], 0.01f, factor);
+        }
+
+        Assert.Equal(p1, p2);
+        Assert.Equal(a.SecondMoments[0], b.SecondMoments[0]);
+    }
 }

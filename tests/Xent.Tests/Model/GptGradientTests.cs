@@ -27,12 +27,24 @@ public class GptGradientTests
 
     private static double Normal(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
 
-    [Theory]
-    [InlineData(true, false)]
-    [InlineData(false, false)]
-    [InlineData(true, true)]
-    public void Gradients_MatchFloat64FiniteDifferences_ForEveryTensor(bool tied, bool withIgnored)
+    public static TheoryData<bool, bool, VectorWidth> Cases()
     {
+        var data = new TheoryData<bool, bool, VectorWidth>();
+        foreach (var width in Simd.Supported())
+        {
+            data.Add(true, false, width);
+            data.Add(false, false, width);
+            data.Add(true, true, width);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Gradients_MatchFloat64FiniteDifferences_ForEveryTensor(bool tied, bool withIgnored, VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
         var model = TinyModel(tied, seed: tied ? 3 : 4);
         int batch = 2, seq = 5;
         var random = new Random(5);

@@ -71,6 +71,10 @@ public class TrainingTests
         }
 
         var one = Run(1, out var m1);
+
+        // B T (16 D + 4) + B H T^2 floats per layer, 12 B T D + 3 B T besides.
+        long n = 4 * 16;
+        Assert.Equal(4 * ((2 * ((n * ((16 * 32) + 4)) + (4 * 4 * 16 * 16))) + (12 * n * 32) + (3 * n)), m1.ActivationBytes);
         var two = Run(2, out var m2);
         Assert.Equal(one, two);
         Assert.True(one[^1] < one[0]);
@@ -149,5 +153,27 @@ public class TrainingTests
         Assert.InRange(std, 0.019, 0.021);
         var proj = big.Parameters.Single(p => p.Name == "h.1.mlp.c_proj.weight").Data;
         Assert.InRange(Math.Sqrt(proj.Average(x => (double)x * x)), 0.0095, 0.0105);
+    }
+
+    [Fact]
+    public void LossOptions_AndHeadFilter_ReachTheHead()
+    {
+        var config = new GptConfig { VocabSize = 9, ContextLength = 4, Layers = 1, Heads = 2, Dim = 8, TieEmbeddings = false };
+        var model = new GptModel(config, seed: 4);
+        int[] tokens = [1, 2, 3, 4, 5, 6, 7, 8];
+        float plain = model.Loss(tokens, [0, 3, 0, 5, 6, 0, 8, 1], 2, 4);
+        float masked = model.Loss(tokens, [-100, 3, -100, 5, 6, -100, 8, 1], 2, 4);
+        model.LossOptions = new Xent.CrossEntropyOptions { IgnoreIndex = 0 };
+        Assert.Equal(masked, model.Loss(tokens, [0, 3, 0, 5, 6, 0, 8, 1], 2, 4));
+        Assert.NotEqual(plain, masked);
+
+        // A filter above every |dL/dz| skips the head's whole backward: lm_head gets no gradient at all.
+        model.ForwardBackward(tokens, [1, 3, 2, 5, 6, 4, 8, 1], 2, 4);
+        Assert.Contains(model.Parameters[^1].Grad, x => x != 0);
+        model.HeadGradientFilter = 1e9f;
+        model.ForwardBackward(tokens, [1, 3, 2, 5, 6, 4, 8, 1], 2, 4);
+        Assert.Equal("lm_head", model.Parameters[^1].Name);
+        Assert.All(model.Parameters[^1].Grad, x => Assert.Equal(0f, x));
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.HeadGradientFilter = -1);
     }
 }

@@ -1,0 +1,76 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Engines;
+using Perfolizer.Horology;
+using BenchmarkDotNet.Jobs;
+
+namespace Xent.Benchmarks;
+
+/// <summary>
+/// Issue 2: Loss and LossAndGradient at the issue's shapes (float32, every core), beside a plain scalar baseline
+/// and the memory limits of the same bytes measured in the same run: ReadLimit reads the logits once, CopyLimit
+/// reads them and writes the gradient's bytes once (both with every core, vectorised).
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- --filter '*CrossEntropyBenchmarks*'
+/// </summary>
+[Config(typeof(ShortConfig))]
+public class CrossEntropyBenchmarks
+{
+    private float[] logits = [];
+    private float[] gradient = [];
+    private int[] targets = [];
+
+    [Params("256x50257", "8192x32000", "1x262144")]
+    public string Shape { get; set; } = "256x50257";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var parts = Shape.Split('x');
+        int rows = int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture);
+        int classes = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+        var random = new Random(42);
+        logits = new float[rows * classes];
+        for (int i = 0; i < logits.Length; i++)
+        {
+            logits[i] = (float)((random.NextDouble() * 8) - 4);
+        }
+
+        gradient = new float[logits.Length];
+        gradient.AsSpan().Fill(1f); // touch the pages before timing
+        targets = new int[rows];
+        for (int n = 0; n < rows; n++)
+        {
+            targets[n] = random.Next(classes);
+        }
+    }
+
+    [Benchmark]
+    public float Loss() => CrossEntropy.Loss(logits, targets);
+
+    [Benchmark]
+    public float LossAndGradient() => CrossEntropy.LossAndGradient(logits, targets, gradient);
+
+    [Benchmark]
+    public float ScalarLoss() => CrossEntropyScalarBaseline.Loss(logits, targets);
+
+    [Benchmark]
+    public float ScalarLossAndGradient() => CrossEntropyScalarBaseline.LossAndGradient(logits, targets, gradient);
+
+    [Benchmark]
+    public float ReadLimit() => MemoryLimits.Read(logits);
+
+    [Benchmark]
+    public void CopyLimit() => MemoryLimits.Copy(logits, gradient);
+
+    private sealed class ShortConfig : ManualConfig
+    {
+        public ShortConfig()
+        {
+            AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(9)
+                .WithIterationTime(TimeInterval.FromMilliseconds(250)).WithStrategy(RunStrategy.Throughput));
+            AddColumn(StatisticColumn.Median, StatisticColumn.Min, StatisticColumn.Max, StatisticColumn.StdDev);
+            SummaryStyle = BenchmarkDotNet.Reports.SummaryStyle.Default.WithTimeUnit(TimeUnit.Millisecond);
+        }
+    }
+}

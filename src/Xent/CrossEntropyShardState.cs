@@ -1,0 +1,51 @@
+namespace Xent;
+
+/// <summary>
+/// The partial softmax state of one row over a shard of the vocabulary (tensor parallelism: shard k holds the
+/// columns [c_k, c_k+1)). States of disjoint shards merge associatively into the state of their union; the
+/// state of the whole row gives the exact loss (see <see cref="CrossEntropyShards"/>).
+/// </summary>
+public readonly record struct CrossEntropyShardState
+{
+    /// <summary>The state of no columns (an empty shard): merging it changes nothing.</summary>
+    public static CrossEntropyShardState Empty { get; } = new() { Max = float.NegativeInfinity };
+
+    /// <summary>m: the max of the shard's (soft-capped) logits; -inf for an empty shard.</summary>
+    public float Max { get; init; }
+
+    /// <summary>s: sum over the shard of exp(z - Max).</summary>
+    public double SumExp { get; init; }
+
+    /// <summary>Whether the row's target column lies in this shard (then <see cref="TargetLogit"/> is z[y]).</summary>
+    public bool HasTarget { get; init; }
+
+    /// <summary>z[y], the target's (soft-capped) logit, when <see cref="HasTarget"/>; otherwise 0.</summary>
+    public float TargetLogit { get; init; }
+
+    /// <summary>sum over the shard of w[c] z[c], for label smoothing (0 when smoothing is off).</summary>
+    public double WeightedLogitSum { get; init; }
+
+    /// <summary>log sum_c exp(z[c]) over the shard's columns; NaN when they are all -inf (or none).</summary>
+    public double LogSumExp => Max == float.NegativeInfinity ? double.NaN : Max + Math.Log(SumExp);
+
+    /// <summary>
+    /// The state of the union of two disjoint shards: m = max(m_a, m_b), s = s_a exp(m_a - m) + s_b exp(m_b - m).
+    /// </summary>
+    /// <param name="a">One shard's state.</param>
+    /// <param name="b">The other's.</param>
+    public static CrossEntropyShardState Merge(CrossEntropyShardState a, CrossEntropyShardState b)
+    {
+        float m = MathF.Max(a.Max, b.Max); // propagates NaN
+        return new CrossEntropyShardState
+        {
+            Max = m,
+            SumExp = (a.SumExp * Rescale(a.Max, m)) + (b.SumExp * Rescale(b.Max, m)),
+            HasTarget = a.HasTarget || b.HasTarget,
+            TargetLogit = a.HasTarget ? a.TargetLogit : b.TargetLogit,
+            WeightedLogitSum = a.WeightedLogitSum + b.WeightedLogitSum,
+        };
+    }
+
+    // 1 when equal, so that two empty (-inf) states merge into an empty state, not NaN.
+    private static double Rescale(float from, float to) => from == to ? 1.0 : Math.Exp((double)from - to);
+}

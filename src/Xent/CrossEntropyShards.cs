@@ -1,0 +1,211 @@
+using Xent.Kernels;
+
+namespace Xent;
+
+/// <summary>
+/// Cross-entropy over a vocabulary split across shards (tensor parallel): each shard computes per-row
+/// <see cref="CrossEntropyShardState"/>s from its own columns, states merge (in any grouping, any order of
+/// disjoint shards), and the merged states give the loss of the whole vocabulary.
+/// Shapes: N rows, V classes in all, shard k holds Vk columns starting at column offset c_k.
+/// </summary>
+public static class CrossEntropyShards
+{
+    /// <summary>Per-row partial states of one shard.</summary>
+    /// <param name="logitsShard">The shard's logits [N, Vk] row-major (Vk = logitsShard.Length / N; may be 0).</param>
+    /// <param name="columnOffset">c_k: the full-vocabulary index of the shard's first column.</param>
+    /// <param name="classes">V, the full vocabulary size.</param>
+    /// <param name="targets">Targets [N] over the full vocabulary (or the ignore index).</param>
+    /// <param name="states">Destination [N].</param>
+    /// <param name="options">Options (ClassWeights has all V entries); Reduction is not used here.</param>
+    public static void Compute(ReadOnlySpan<float> logitsShard, int columnOffset, int classes, ReadOnlySpan<int> targets, Span<CrossEntropyShardState> states, CrossEntropyOptions? options = null)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        int rows = targets.Length;
+        int width = ShardWidth(logitsShard.Length, rows);
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        if (columnOffset < 0 || (long)columnOffset + width > classes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(columnOffset), columnOffset, $"The shard's columns [{columnOffset}, {(long)columnOffset + width}) are not inside [0, {classes}).");
+        }
+
+        CrossEntropyChecks.Options(o, classes);
+        CrossEntropyChecks.Targets(targets, classes, o.IgnoreIndex);
+        CrossEntropyChecks.Destination(states.Length, rows, nameof(states));
+
+        var weights = o.ClassWeights.IsEmpty ? default : o.ClassWeights.Span.Slice(columnOffset, width);
+        bool smoothing = o.LabelSmoothing > 0f;
+        var widthNow = Simd.Width;
+        var scratch = o.SoftCap > 0f ? new float[Math.Min(width, CrossEntropyKernel.BlockColumns)] : null;
+        for (int n = 0; n < rows; n++)
+        {
+            var row = logitsShard.Slice(n * width, width);
+            var state = RowAccumulator.Empty;
+            for (int column = 0; column < width; column += CrossEntropyKernel.BlockColumns)
+            {
+                int length = Math.Min(CrossEntropyKernel.BlockColumns, width - column);
+                ReadOnlySpan<float> z = row.Slice(column, length);
+                if (scratch != null)
+                {
+                    VectorMath.SoftCap(widthNow, z, scratch.AsSpan(0, length), o.SoftCap);
+                    z = scratch.AsSpan(0, length);
+                }
+
+                state.Add(StatisticsKernel.Compute(widthNow, z, smoothing && !weights.IsEmpty ? weights.Slice(column, length) : default, default, smoothing));
+            }
+
+            int local = targets[n] - columnOffset;
+            bool hasTarget = targets[n] != o.IgnoreIndex && (uint)local < (uint)width;
+            states[n] = new CrossEntropyShardState
+            {
+                Max = state.Max,
+                SumExp = state.Sum,
+                HasTarget = hasTarget,
+                TargetLogit = hasTarget ? Capped(row[local], o.SoftCap) : 0f,
+                WeightedLogitSum = state.WeightedLogits,
+            };
+        }
+    }
+
+    /// <summary>accumulator[n] = Merge(accumulator[n], shard[n]) for every row.</summary>
+    /// <param name="shard">Another shard's states [N].</param>
+    /// <param name="accumulator">States [N] merged so far; updated in place.</param>
+    public static void Merge(ReadOnlySpan<CrossEntropyShardState> shard, Span<CrossEntropyShardState> accumulator)
+    {
+        if (shard.Length != accumulator.Length)
+        {
+            throw new ArgumentException($"The shard has {shard.Length} row states but the accumulator {accumulator.Length}.", nameof(shard));
+        }
+
+        for (int n = 0; n < shard.Length; n++)
+        {
+            accumulator[n] = CrossEntropyShardState.Merge(accumulator[n], shard[n]);
+        }
+    }
+
+    /// <summary>Per-row losses r [N] from the states merged over every shard (0 for ignored rows).</summary>
+    /// <param name="states">Merged states [N], covering all V columns.</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="classes">V.</param>
+    /// <param name="losses">Destination r [N].</param>
+    /// <param name="options">The options the states were computed with; Reduction is not used.</param>
+    public static void LossPerRow(ReadOnlySpan<CrossEntropyShardState> states, ReadOnlySpan<int> targets, int classes, Span<float> losses, CrossEntropyOptions? options = null)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        Check(states, targets, classes, o);
+        CrossEntropyChecks.Destination(losses.Length, targets.Length, nameof(losses));
+        double total = TotalWeight(o, classes);
+        for (int n = 0; n < targets.Length; n++)
+        {
+            var (main, z) = RowTerms(states[n], targets[n], classes, o, total);
+            losses[n] = (float)(main + z);
+        }
+    }
+
+    /// <summary>The reduced loss (Mean or Sum) from the states merged over every shard.</summary>
+    /// <param name="states">Merged states [N], covering all V columns.</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="classes">V.</param>
+    /// <param name="options">The options the states were computed with; Reduction.None throws.</param>
+    public static float Loss(ReadOnlySpan<CrossEntropyShardState> states, ReadOnlySpan<int> targets, int classes, CrossEntropyOptions? options = null)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        if (o.Reduction == Reduction.None)
+        {
+            throw new ArgumentException("Reduction.None has no single loss: call LossPerRow.", nameof(options));
+        }
+
+        Check(states, targets, classes, o);
+        double total = TotalWeight(o, classes);
+        double main = 0, z = 0, keptWeight = 0;
+        int kept = 0;
+        var weights = o.ClassWeights.Span;
+        for (int n = 0; n < targets.Length; n++)
+        {
+            var (m, zt) = RowTerms(states[n], targets[n], classes, o, total);
+            main += m;
+            z += zt;
+            if (targets[n] != o.IgnoreIndex)
+            {
+                kept++;
+                keptWeight += weights.IsEmpty ? 1.0 : weights[targets[n]];
+            }
+        }
+
+        if (o.Reduction == Reduction.Sum)
+        {
+            return (float)(main + z);
+        }
+
+        return kept == 0 ? float.NaN : (float)((main / keptWeight) + (o.ZLoss > 0f ? z / kept : 0.0));
+    }
+
+    private static (double Main, double Z) RowTerms(in CrossEntropyShardState s, int y, int classes, CrossEntropyOptions o, double totalWeight)
+    {
+        if (y == o.IgnoreIndex)
+        {
+            return (0, 0);
+        }
+
+        double e = o.LabelSmoothing, lse = s.LogSumExp;
+        double wy = o.ClassWeights.IsEmpty ? 1.0 : o.ClassWeights.Span[y];
+        double main = (1 - e) * wy * (lse - s.TargetLogit);
+        if (e > 0)
+        {
+            main += e / classes * ((totalWeight * lse) - s.WeightedLogitSum);
+        }
+
+        return (main, o.ZLoss > 0f ? o.ZLoss * lse * lse : 0.0);
+    }
+
+    private static void Check(ReadOnlySpan<CrossEntropyShardState> states, ReadOnlySpan<int> targets, int classes, CrossEntropyOptions o)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        CrossEntropyChecks.Options(o, classes);
+        CrossEntropyChecks.Targets(targets, classes, o.IgnoreIndex);
+        if (states.Length != targets.Length)
+        {
+            throw new ArgumentException($"There are {states.Length} states but N = {targets.Length} targets.", nameof(states));
+        }
+
+        for (int n = 0; n < targets.Length; n++)
+        {
+            if (targets[n] != o.IgnoreIndex && !states[n].HasTarget)
+            {
+                throw new ArgumentException($"The state of row {n} has no target logit: merge the states of every shard first.", nameof(states));
+            }
+        }
+    }
+
+    private static double TotalWeight(CrossEntropyOptions o, int classes)
+    {
+        if (o.ClassWeights.IsEmpty)
+        {
+            return classes;
+        }
+
+        double sum = 0;
+        foreach (float w in o.ClassWeights.Span)
+        {
+            sum += w;
+        }
+
+        return sum;
+    }
+
+    private static int ShardWidth(int length, int rows)
+    {
+        if (rows == 0)
+        {
+            return 0;
+        }
+
+        if (length % rows != 0)
+        {
+            throw new ArgumentException($"The shard's length {length} is not a multiple of the row count N = {rows}.", "logitsShard");
+        }
+
+        return length / rows;
+    }
+
+    private static float Capped(float x, float cap) => cap > 0f ? cap * VectorMath.Tanh(x * (1f / cap)) : x;
+}

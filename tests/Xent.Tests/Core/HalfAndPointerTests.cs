@@ -1,0 +1,93 @@
+using System.Runtime.InteropServices;
+using Xent.Reference;
+
+namespace Xent.Tests.Core;
+
+/// <summary>Half logits (float accumulation) and the pointer overloads.</summary>
+public class HalfAndPointerTests
+{
+    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void HalfLogitsMatchTheReferenceOfTheSameValues(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        foreach (var (rows, v) in new[] { (3, 37), (5, 5000), (1, 20000) })
+        {
+            var half = TestData.Logits(rows, v, v).Select(value => (Half)value).ToArray();
+            var exact = half.Select(value => (float)value).ToArray(); // the values the kernel sees, exactly
+            var y = TestData.Targets(rows, v, v);
+            var o = new CrossEntropyOptions { LabelSmoothing = 0.1f, SoftCap = 10f, ZLoss = 1e-3f };
+            foreach (int threads in TestData.ThreadCounts)
+            {
+                var ot = o with { MaxDegreeOfParallelism = threads };
+                // The loss is computed in float from exactly representable inputs: the float tolerance holds.
+                Close.Scalar(CrossEntropyReference.Loss(exact, y, ot), CrossEntropy.Loss(half, y, ot), what: $"{rows}x{v}");
+                var r = new float[rows];
+                CrossEntropy.LossPerRow(half, y, r, ot);
+                Close.Vector(CrossEntropyReference.RowLosses(exact, y, ot), r, what: $"{rows}x{v} rows");
+
+                // The gradient is rounded to Half once at the end: 2^-11 relative (half an ulp of an 11-bit
+                // significand is 2.4e-4; 1e-3 leaves margin), plus subnormal Half's absolute steps near 0.
+                var g = new Half[half.Length];
+                CrossEntropy.LossAndGradient(half, y, g, ot);
+                var expected = CrossEntropyReference.Gradient(exact, y, ot);
+                Close.Gradient(expected, g.Select(value => (float)value).ToArray(), v, relative: 1e-3, floor: 1e-3, what: $"{rows}x{v} Half gradient");
+
+                var inPlace = (Half[])half.Clone();
+                CrossEntropy.LossAndGradient(inPlace, y, inPlace, ot);
+                Assert.Equal(g, inPlace);
+            }
+        }
+    }
+
+    [Fact]
+    public unsafe void PointerOverloadsEqualTheSpanOverloads()
+    {
+        const int rows = 3, v = 30000;
+        var x = TestData.Logits(rows, v, 8);
+        var y = TestData.Targets(rows, v, 8);
+        var o = new CrossEntropyOptions { LabelSmoothing = 0.05f };
+        long length = x.Length;
+        float* p = (float*)NativeMemory.Alloc((nuint)length, sizeof(float));
+        float* g = (float*)NativeMemory.Alloc((nuint)length, sizeof(float));
+        try
+        {
+            x.CopyTo(new Span<float>(p, x.Length));
+            Assert.Equal(CrossEntropy.Loss(x, y, o), CrossEntropy.Loss(p, length, y, o));
+            var r = new float[rows];
+            var rp = new float[rows];
+            CrossEntropy.LossPerRow(x, y, r, o);
+            CrossEntropy.LossPerRow(p, length, y, rp, o);
+            Assert.Equal(r, rp);
+            var expected = new float[x.Length];
+            float loss = CrossEntropy.LossAndGradient(x, y, expected, o);
+            Assert.Equal(loss, CrossEntropy.LossAndGradient(p, length, y, g, length, o));
+            Assert.True(expected.AsSpan().SequenceEqual(new Span<float>(g, x.Length)));
+            Assert.Equal(loss, CrossEntropy.LossAndGradient(p, length, y, p, length, o)); // in place
+            Assert.True(expected.AsSpan().SequenceEqual(new Span<float>(p, x.Length)));
+            Assert.Throws<ArgumentException>(() => CrossEntropy.LossAndGradient(p, length, y, p + 1, length, o));
+        }
+        finally
+        {
+            NativeMemory.Free(p);
+            NativeMemory.Free(g);
+        }
+    }
+
+    [Fact]
+    public void LogSumExpMatchesTheReference()
+    {
+        foreach (var width in Simd.Supported())
+        {
+            using var scope = Simd.Override(width);
+            var x = TestData.Logits(4, 9000, 3, scale: 30f);
+            var lse = new float[4];
+            CrossEntropy.LogSumExp(x, lse);
+            Close.Vector(CrossEntropyReference.LogSumExp(x, 4), lse);
+            CrossEntropy.LogSumExp(x, lse, softCap: 15f);
+            Close.Vector(CrossEntropyReference.LogSumExp(x, 4, 15f), lse);
+        }
+    }
+}

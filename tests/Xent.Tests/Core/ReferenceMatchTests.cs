@@ -1,0 +1,81 @@
+namespace Xent.Tests.Core;
+
+/// <summary>
+/// Every path against the float64 reference, for every vector width and thread counts 1, 2 and 7 (looped inside
+/// <see cref="PathChecks"/>), on V = 0..256 and on language-model vocabularies.
+/// </summary>
+public class ReferenceMatchTests
+{
+    // Options rotate with V so that every option meets every remainder length (V mod 4, 8, 16) over the run.
+    private static CrossEntropyOptions Rotating(int v) => (v % 4) switch
+    {
+        0 => new CrossEntropyOptions(),
+        1 => new CrossEntropyOptions { LabelSmoothing = 0.1f, ClassWeights = TestData.Weights(v, v) },
+        2 => new CrossEntropyOptions { ZLoss = 1e-3f, SoftCap = 5f },
+        _ => new CrossEntropyOptions { LabelSmoothing = 0.2f, ZLoss = 1e-2f, SoftCap = 3f, ClassWeights = TestData.Weights(v, v), IgnoreIndex = 1 },
+    };
+
+    [Theory]
+    [InlineData(0, 64)]
+    [InlineData(65, 128)]
+    [InlineData(129, 192)]
+    [InlineData(193, 256)]
+    public void EveryVocabularyFrom0To256(int first, int last)
+    {
+        if (first == 0)
+        {
+            PathChecks.ClassIndex(Array.Empty<float>(), Array.Empty<int>(), new CrossEntropyOptions(), "N=0");
+            first = 1;
+        }
+
+        for (int v = first; v <= last; v++)
+        {
+            int rows = 1 + (v % 3);
+            var o = Rotating(v);
+            PathChecks.ClassIndex(TestData.Logits(rows, v, v), TestData.Targets(rows, v, v, ignoreEvery: 3, ignoreIndex: o.IgnoreIndex), o, $"V={v}");
+        }
+    }
+
+    [Fact]
+    public void ProbabilityTargetsFrom1To130()
+    {
+        for (int v = 1; v <= 130; v++)
+        {
+            int rows = 1 + (v % 3);
+            var o = (v % 3) switch
+            {
+                0 => new CrossEntropyOptions(),
+                1 => new CrossEntropyOptions { LabelSmoothing = 0.1f, ClassWeights = TestData.Weights(v, v) },
+                _ => new CrossEntropyOptions { ZLoss = 1e-3f, SoftCap = 4f, LabelSmoothing = 0.05f },
+            };
+            PathChecks.Probabilities(TestData.Logits(rows, v, v), TestData.Probabilities(rows, v, v), v, o, $"V={v}");
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(50257)]
+    [InlineData(128256)]
+    [InlineData(151936)]
+    public void LanguageModelVocabularies(int v)
+    {
+        // One row takes the in-row split path when threads > 1; two rows take the row path.
+        foreach (int rows in v > 1000 ? new[] { 1, 2 } : new[] { 5 })
+        {
+            var o = new CrossEntropyOptions { LabelSmoothing = v % 2 == 0 ? 0.1f : 0f, ZLoss = 1e-4f };
+            PathChecks.ClassIndex(TestData.Logits(rows, v, v), TestData.Targets(rows, v, v), o, $"{rows}x{v}");
+        }
+    }
+
+    [Fact]
+    public void LargeVocabularyWithSoftCapWeightsAndProbabilities()
+    {
+        const int v = 50257;
+        var x = TestData.Logits(1, v, 9, scale: 20f);
+        var o = new CrossEntropyOptions { SoftCap = 30f, ClassWeights = TestData.Weights(v, 9), LabelSmoothing = 0.1f };
+        PathChecks.ClassIndex(x, TestData.Targets(1, v, 9), o, "1x50257");
+        PathChecks.Probabilities(x, TestData.Probabilities(1, v, 9), v, o, "1x50257");
+    }
+}

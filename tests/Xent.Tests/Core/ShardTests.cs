@@ -1,0 +1,121 @@
+using CsCheck;
+using Xent.Reference;
+
+namespace Xent.Tests.Core;
+
+/// <summary>Sharded vocabulary: any split, merged in any grouping, equals the unsharded loss to float rounding.</summary>
+public class ShardTests
+{
+    private static float[] Columns(float[] x, int rows, int v, int from, int to)
+    {
+        var shard = new float[rows * (to - from)];
+        for (int n = 0; n < rows; n++)
+        {
+            Array.Copy(x, (n * v) + from, shard, n * (to - from), to - from);
+        }
+
+        return shard;
+    }
+
+    private static CrossEntropyShardState[] Sharded(float[] x, int[] y, int v, int[] cuts, CrossEntropyOptions o, bool mergeFromTheRight)
+    {
+        int rows = y.Length;
+        var shards = new List<CrossEntropyShardState[]>();
+        for (int k = 0; k + 1 < cuts.Length; k++)
+        {
+            var states = new CrossEntropyShardState[rows];
+            CrossEntropyShards.Compute(Columns(x, rows, v, cuts[k], cuts[k + 1]), cuts[k], v, y, states, o);
+            shards.Add(states);
+        }
+
+        if (mergeFromTheRight)
+        {
+            shards.Reverse();
+        }
+
+        var merged = Enumerable.Repeat(CrossEntropyShardState.Empty, rows).ToArray();
+        foreach (var s in shards)
+        {
+            CrossEntropyShards.Merge(s, merged);
+        }
+
+        return merged;
+    }
+
+    [Fact]
+    public void AnySplitEqualsTheUnshardedLoss()
+    {
+        var inputs = Gen.Select(Gen.Int[1, 4], Gen.Int[1, 9000], Gen.Int[0, 6], Gen.Int[0, 1000], Gen.Bool);
+        inputs.Sample(t =>
+        {
+            var (rows, v, pieces, seed, right) = t;
+            var random = new Random(seed);
+            // Cuts may repeat: empty shards are part of "any split".
+            var cuts = new[] { 0, v }.Concat(Enumerable.Range(0, pieces).Select(_ => random.Next(v + 1))).Order().ToArray();
+            var x = TestData.Logits(rows, v, seed, scale: 5f);
+            var y = TestData.Targets(rows, v, seed, ignoreEvery: 3);
+            var o = (seed % 3) switch
+            {
+                0 => new CrossEntropyOptions(),
+                1 => new CrossEntropyOptions { LabelSmoothing = 0.1f, ClassWeights = TestData.Weights(v, seed), ZLoss = 1e-3f },
+                _ => new CrossEntropyOptions { SoftCap = 4f, LabelSmoothing = 0.2f, Reduction = Reduction.Sum },
+            };
+            var merged = Sharded(x, y, v, cuts, o, right);
+            Close.Scalar(CrossEntropy.Loss(x, y, o), CrossEntropyShards.Loss(merged, y, v, o), what: $"cuts {string.Join(",", cuts)}");
+            Close.Scalar(CrossEntropyReference.Loss(x, y, o), CrossEntropyShards.Loss(merged, y, v, o), what: "reference");
+            var r = new float[rows];
+            CrossEntropyShards.LossPerRow(merged, y, v, r, o);
+            Close.Vector(CrossEntropyReference.RowLosses(x, y, o), r, what: "rows");
+        });
+    }
+
+    [Fact]
+    public void AShardOfOnlyNegativeInfinityAddsNothing()
+    {
+        const int v = 100;
+        var x = TestData.Logits(1, v, 3);
+        for (int c = 0; c < 40; c++)
+        {
+            x[c] = float.NegativeInfinity;
+        }
+
+        var merged = Sharded(x, [70], v, [0, 40, 40, 100], CrossEntropyOptions.Default, false);
+        Close.Scalar(CrossEntropyReference.Loss(x, [70]), CrossEntropyShards.Loss(merged, [70], v));
+        Assert.Equal(CrossEntropyShardState.Empty, CrossEntropyShardState.Merge(CrossEntropyShardState.Empty, CrossEntropyShardState.Empty));
+    }
+
+    [Fact]
+    public void MergeIsAssociative()
+    {
+        const int v = 3000;
+        var x = TestData.Logits(2, v, 4, scale: 8f);
+        int[] y = [5, 2900];
+        var parts = new[] { (0, 1000), (1000, 2000), (2000, 3000) }.Select(p =>
+        {
+            var s = new CrossEntropyShardState[2];
+            CrossEntropyShards.Compute(Columns(x, 2, v, p.Item1, p.Item2), p.Item1, v, y, s);
+            return s;
+        }).ToArray();
+        for (int n = 0; n < 2; n++)
+        {
+            var left = CrossEntropyShardState.Merge(CrossEntropyShardState.Merge(parts[0][n], parts[1][n]), parts[2][n]);
+            var right = CrossEntropyShardState.Merge(parts[0][n], CrossEntropyShardState.Merge(parts[1][n], parts[2][n]));
+            Close.Scalar(left.LogSumExp, right.LogSumExp, relative: 1e-12, absolute: 0);
+            Assert.Equal(left.Max, right.Max);
+            Assert.Equal(left.TargetLogit, right.TargetLogit);
+        }
+    }
+
+    [Fact]
+    public void BadShardsThrow()
+    {
+        var states = new CrossEntropyShardState[2];
+        Assert.Throws<ArgumentOutOfRangeException>(() => CrossEntropyShards.Compute(new float[20], 95, 100, [1, 2], states));
+        Assert.Throws<ArgumentException>(() => CrossEntropyShards.Compute(new float[21], 0, 100, [1, 2], states));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CrossEntropyShards.Compute(new float[20], 0, 100, [1, 100], states));
+        Assert.All(states, s => Assert.Equal(default, s));
+        CrossEntropyShards.Compute(new float[20], 0, 100, [1, 50], states);
+        var e = Assert.Throws<ArgumentException>(() => CrossEntropyShards.Loss(states, [1, 50], 100)); // row 1's target is elsewhere
+        Assert.Contains("row 1", e.Message, StringComparison.Ordinal);
+    }
+}
