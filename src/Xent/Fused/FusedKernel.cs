@@ -23,6 +23,12 @@ internal static unsafe class FusedKernel
     /// <summary>Classes per tile: a multiple of every Mr (6, 4), so edge strips stay inside the tile buffer.</summary>
     public const int VocabBlock = 252;
 
+    /// <summary>
+    /// Budget of the per-token-block logits cache: the forward sweep keeps up to this many bytes of z tiles so the
+    /// backward sweep does not recompute them (all of them up to V = 64008; a share of every group beyond).
+    /// </summary>
+    public const long CacheBytes = 32L << 20;
+
     private const int MaxGroups = 16;
     private const int RowsPerGroup = 512;
     private const int GroupAlign = 12;
@@ -77,6 +83,8 @@ internal static unsafe class FusedKernel
         private float* dHidden;  // per group: partial dh [TB, D]
         private float* tileMax;  // per group and tile: each token's largest z in the tile [subBlocks, TB] (filtering only)
         private int subBlocks;   // tiles per group, at most
+        private float* cache;    // z tiles of the current token block kept for the backward: [groups, cachedPerGroup, VB, TB]
+        private int cachedPerGroup;
 
         private int t0;
         private int tbn;
@@ -125,8 +133,10 @@ internal static unsafe class FusedKernel
                 nint dPad = MatMul.RoundUp(d, shape.Nr);
                 subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
                 bool keepMax = p.Backward && p.FilterThreshold > 0;
+                const long tileFloats = (long)VocabBlock * TB;
+                cachedPerGroup = p.Backward ? (int)Math.Min(subBlocks, CacheBytes / sizeof(float) / tileFloats / groups) : 0;
                 long floats = ((long)d * TB) + (TB * dPad) + (groups * 3L * TB) + (6L * TB) + (p.Backward ? (long)groups * TB * d : 0)
-                    + (keepMax ? (long)groups * subBlocks * TB : 0);
+                    + (keepMax ? (long)groups * subBlocks * TB : 0) + ((long)groups * cachedPerGroup * tileFloats);
                 float* block = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)) + 64, 64);
                 try
                 {
@@ -141,6 +151,7 @@ internal static unsafe class FusedKernel
                     mask = coefY + TB;
                     dHidden = mask + TB;
                     tileMax = keepMax ? dHidden + (p.Backward ? (long)groups * TB * d : 0) : null;
+                    cache = dHidden + (p.Backward ? (long)groups * TB * d : 0) + (keepMax ? (long)groups * subBlocks * TB : 0);
                     for (t0 = 0; t0 < n; t0 += TB)
                     {
                         tbn = Math.Min(TB, n - t0);
@@ -199,6 +210,13 @@ internal static unsafe class FusedKernel
             }
         }
 
+        /// <summary>The cache slot of group g's tile at class c0 (v0 = the group's first class), or null if not cached.</summary>
+        private float* CachedTile(int g, int v0, int c0)
+        {
+            int sb = (c0 - v0) / VocabBlock;
+            return sb < cachedPerGroup ? cache + ((((long)g * cachedPerGroup) + sb) * VocabBlock * TB) : null;
+        }
+
         /// <summary>The logits tile of classes [v0, v0 + vb) x the block's tokens, bias not yet added.</summary>
         private void LogitsTile(int v0, int vb, float* tile)
         {
@@ -217,10 +235,12 @@ internal static unsafe class FusedKernel
                 sm[t] = 0;
             }
 
-            float* tile = Workspace.Current.Get(2, (long)VocabBlock * TB);
+            float* work = Workspace.Current.Get(2, (long)VocabBlock * TB);
             for (int c0 = v0; c0 < v1; c0 += VocabBlock)
             {
                 int vb = Math.Min(VocabBlock, v1 - c0);
+                float* tile = CachedTile(g, v0, c0);
+                tile = tile == null ? work : tile;
                 LogitsTile(c0, vb, tile);
                 float* tMax = tileMax == null ? null : tileMax + ((((long)g * subBlocks) + ((c0 - v0) / VocabBlock)) * TB);
                 TileEpilogues.Forward<TL, TV>(tile, vb, tbnPad, Offset(p.Bias, c0), Offset(p.ClassWeights, c0),
@@ -338,7 +358,7 @@ internal static unsafe class FusedKernel
             float* dh = dHidden + ((nint)g * TB * d);
             new Span<float>(dh, tbn * d).Clear();
             var ws = Workspace.Current;
-            float* tile = ws.Get(2, (long)VocabBlock * TB);
+            float* work = ws.Get(2, (long)VocabBlock * TB);
             float* rowInfo = ws.Get(3, VocabBlock * 2);
             byte* active = (byte*)rowInfo;
             bool filter = p.FilterThreshold > 0;
@@ -351,10 +371,18 @@ internal static unsafe class FusedKernel
                     continue;
                 }
 
-                LogitsTile(c0, vb, tile);
+                // A cached tile already holds z (bias added, cap applied): no recomputation.
+                float* tile = CachedTile(g, v0, c0);
+                bool holdsZ = tile != null;
+                if (!holdsZ)
+                {
+                    tile = work;
+                    LogitsTile(c0, vb, tile);
+                }
+
                 new Span<byte>(active, vb).Fill(filter ? (byte)0 : (byte)1);
-                TileEpilogues.Backward<TL, TV>(tile, vb, tbnPad, Offset(p.Bias, c0), Offset(p.ClassWeights, c0), p.SoftCap,
-                    p.LabelSmoothing > 0, lse, coefP, coefS, mask, p.FilterThreshold, active);
+                TileEpilogues.Backward<TL, TV>(tile, vb, tbnPad, holdsZ ? null : Offset(p.Bias, c0), Offset(p.ClassWeights, c0), p.SoftCap,
+                    holdsZ, p.LabelSmoothing > 0, lse, coefP, coefS, mask, p.FilterThreshold, active);
                 TargetEntries(c0, vb, tile, active);
                 if (p.DBias != null)
                 {
