@@ -29,6 +29,9 @@ internal static unsafe class FusedKernel
     /// </summary>
     public const long CacheBytes = 32L << 20;
 
+    // Tests shrink the cache to exercise the recomputing path; AsyncLocal keeps that out of tests running beside them.
+    private static readonly AsyncLocal<long?> CacheOverride = new();
+
     private const int MaxGroups = 16;
     private const int RowsPerGroup = 512;
     private const int GroupAlign = 12;
@@ -46,6 +49,9 @@ internal static unsafe class FusedKernel
         };
     }
 
+    /// <summary>Caps the logits cache for the calling async flow until disposed (tests).</summary>
+    public static CacheScope OverrideCache(long bytes) => new(bytes);
+
     /// <summary>Group g's first class: V split evenly, boundaries on multiples of 12.</summary>
     public static int GroupStart(int v, int groups, int g)
     {
@@ -60,6 +66,20 @@ internal static unsafe class FusedKernel
 
     public static int GroupCount(int v) => Math.Clamp((v + RowsPerGroup - 1) / RowsPerGroup, 1, MaxGroups);
 
+    /// <summary>Restores the previous cache budget on dispose.</summary>
+    internal readonly struct CacheScope : IDisposable
+    {
+        private readonly long? previous;
+
+        public CacheScope(long bytes)
+        {
+            previous = CacheOverride.Value;
+            CacheOverride.Value = bytes;
+        }
+
+        public void Dispose() => CacheOverride.Value = previous;
+    }
+
     private sealed class Runner<TL, TV>
         where TL : ILanes<TV>
         where TV : struct
@@ -69,6 +89,7 @@ internal static unsafe class FusedKernel
         private readonly KernelShape shape;
         private readonly int groups;
         private readonly ParallelOptions parallel;
+        private readonly long cacheBudget = CacheOverride.Value ?? CacheBytes;
 
         // Shared per-call buffers (sizes independent of V except through nothing; of N only through nothing).
         private float* hT;       // h block transposed, packed in Nr-column strips: [D, TB]
@@ -134,7 +155,7 @@ internal static unsafe class FusedKernel
                 subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
                 bool keepMax = p.Backward && p.FilterThreshold > 0;
                 const long tileFloats = (long)VocabBlock * TB;
-                cachedPerGroup = p.Backward ? (int)Math.Min(subBlocks, CacheBytes / sizeof(float) / tileFloats / groups) : 0;
+                cachedPerGroup = p.Backward ? (int)Math.Min(subBlocks, cacheBudget / sizeof(float) / tileFloats / groups) : 0;
                 long floats = ((long)d * TB) + (TB * dPad) + (groups * 3L * TB) + (6L * TB) + (p.Backward ? (long)groups * TB * d : 0)
                     + (keepMax ? (long)groups * subBlocks * TB : 0) + ((long)groups * cachedPerGroup * tileFloats);
                 float* block = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)) + 64, 64);
