@@ -51,7 +51,7 @@ public class VectorMathTests
             Assert.True(worst <= 1.5, $"{width}: {worst:F2} x (2 + |x|) ulp");
             Assert.Equal(1f, exp(0f));
             Assert.Equal(0f, exp(float.NegativeInfinity));
-            Assert.Equal(0f, exp(-100f));
+            Assert.True(exp(-100f) < 1e-38f, width); // 0 in the vector lanes, a denormal from MathF.Exp
             Assert.True(float.IsNaN(exp(float.NaN)), width);
         }
     }
