@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Engines;
+using Xent.Training;
+
+namespace Xent.Benchmarks;
+
+/// <summary>
+/// One training step of the GPT model (forward, backward, clipping, AdamW) for the `xent train` default and for
+/// GPT-2-small-shaped layers (D 768, 12 heads, V 50257, T 64, B 4) with as few layers as fit.
+/// Tokens per step = B x T; tokens/s = B x T / (step time). After the run, each case prints the median share of
+/// the step spent in the loss head (GptModel.LastStepTimings) and the process's peak working set against the
+/// size of one logits tensor N x V x 4 bytes.
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- --filter '*TrainingStep*'
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 9, invocationCount: 1)]
+public class TrainingStepBenchmarks
+{
+    private readonly List<double> headShares = [];
+    private readonly List<double> stepSeconds = [];
+    private Trainer trainer = null!;
+    private int[] tokens = [];
+    private int[] targets = [];
+    private int batch;
+    private int seq;
+
+    /// <summary>"default" (the built-in corpus run) or "gpt2-L{n}" (GPT-2 small widths, n layers).</summary>
+    [Params("default", "gpt2-L1", "gpt2-L2")]
+    public string Shape { get; set; } = "default";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        GptConfig config;
+        if (Shape == "default")
+        {
+            config = new GptConfig { VocabSize = 32 };
+            (batch, seq) = (16, config.ContextLength);
+        }
+        else
+        {
+            int layers = int.Parse(Shape.AsSpan("gpt2-L".Length), System.Globalization.CultureInfo.InvariantCulture);
+            config = new GptConfig { VocabSize = 50257, ContextLength = 64, Layers = layers, Heads = 12, Dim = 768 };
+            (batch, seq) = (4, 64);
+        }
+
+        var random = new Random(1);
+        tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
+        targets = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
+        trainer = new Trainer(new GptModel(config, seed: 1));
+        trainer.Step(tokens, targets, batch, seq);
+    }
+
+    [Benchmark]
+    public float TrainingStep()
+    {
+        long start = Stopwatch.GetTimestamp();
+        float loss = trainer.Step(tokens, targets, batch, seq).Loss;
+        stepSeconds.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        headShares.Add(trainer.Model.LastStepTimings.LossHeadShare);
+        return loss;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        var config = trainer.Model.Config;
+        double median = Median(stepSeconds), share = Median(headShares);
+        long logitsBytes = 4L * batch * seq * config.VocabSize;
+        long peak = Process.GetCurrentProcess().PeakWorkingSet64;
+        long state = 16L * trainer.Model.ParameterCount; // parameters, gradients, AdamW m and v
+        Console.WriteLine(
+            $"// TrainingStep {Shape}: params {trainer.Model.ParameterCount:N0}, step median {median * 1e3:F1} ms " +
+            $"(min {stepSeconds.Min() * 1e3:F1}, max {stepSeconds.Max() * 1e3:F1}), {batch * seq / median:F0} tokens/s, " +
+            $"loss head {share:P1} of the step, peak working set {peak / 1e6:F0} MB, N x V x 4 = {logitsBytes / 1e6:F1} MB, " +
+            $"params+grads+AdamW {state / 1e6:F0} MB, activations {trainer.Model.ActivationBytes / 1e6:F1} MB");
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2];
+    }
+}

@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Spectre.Console;
+using Xent.Cli.Terminal;
+
+namespace Xent.Cli.Commands;
+
+/// <summary>Prints the benchmark as a Spectre table or one JSON object.</summary>
+internal static class BenchReport
+{
+    public static void Write(CliConsoles io, BenchSettings settings, List<BenchRow> rows, double readBandwidth, double copyBandwidth)
+    {
+        if (settings.Json)
+        {
+            io.WriteLine(Json(rows, readBandwidth, copyBandwidth));
+            return;
+        }
+
+        var table = new Table().Border(TableBorder.Rounded)
+            .AddColumn("Case").AddColumn("N x V").AddColumn(new TableColumn("Thr").RightAligned())
+            .AddColumn(new TableColumn("Median ms").RightAligned()).AddColumn(new TableColumn("Min-max ms").RightAligned())
+            .AddColumn(new TableColumn("GB/s").RightAligned())
+            .AddColumn(new TableColumn("vs scalar").RightAligned()).AddColumn(new TableColumn("of limit").RightAligned());
+        foreach (var r in rows)
+        {
+            var t = r.Timing;
+            table.AddRow(
+                Markup.Escape(r.Case),
+                Markup.Escape(r.Shape),
+                r.Threads.ToString(CultureInfo.InvariantCulture),
+                Ms(t.Median),
+                $"{Ms(t.Min)}-{Ms(t.Max)}",
+                r.GigabytesPerSecond.ToString("F1", CultureInfo.InvariantCulture),
+                r.VsScalar is double x ? x.ToString("F1", CultureInfo.InvariantCulture) + "x" : "",
+                r.OfLimit is double f ? (100 * f).ToString("F0", CultureInfo.InvariantCulture) + "%" : "");
+        }
+
+        io.Out.Write(table);
+        int runs = rows.Max(r => r.Timing.Seconds.Length);
+        io.WriteLine($"Memory limit measured in this run: read {readBandwidth / 1e9:F1} GB/s (the limit of Loss), copy {copyBandwidth / 1e9:F1} GB/s read + write (of LossAndGradient).");
+        io.WriteLine($"GB/s counts N x V x 4 bytes read, twice that with the gradient written. Median and min-max of up to {runs} runs after a warm-up.");
+        io.WriteLine("Scalar: a plain float32 loop on one thread (two passes per row, a third for the gradient). \"vs scalar\": scalar median / Xent median.");
+    }
+
+    private static string Ms(double seconds) => (seconds * 1e3).ToString(seconds < 0.01 ? "F3" : "F1", CultureInfo.InvariantCulture);
+
+    private static string Json(List<BenchRow> rows, double readBandwidth, double copyBandwidth)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("read_gb_per_s", Math.Round(readBandwidth / 1e9, 3));
+            w.WriteNumber("copy_gb_per_s", Math.Round(copyBandwidth / 1e9, 3));
+            w.WriteStartArray("cases");
+            foreach (var r in rows)
+            {
+                w.WriteStartObject();
+                w.WriteString("case", r.Case);
+                w.WriteString("shape", r.Shape);
+                w.WriteNumber("threads", r.Threads);
+                w.WriteNumber("median_ms", Math.Round(r.Timing.Median * 1e3, 4));
+                w.WriteNumber("min_ms", Math.Round(r.Timing.Min * 1e3, 4));
+                w.WriteNumber("max_ms", Math.Round(r.Timing.Max * 1e3, 4));
+                w.WriteNumber("runs", r.Timing.Seconds.Length);
+                w.WriteNumber("gb_per_s", Math.Round(r.GigabytesPerSecond, 3));
+                if (r.VsScalar is double x)
+                {
+                    w.WriteNumber("x_vs_scalar", Math.Round(x, 3));
+                }
+
+                if (r.OfLimit is double f)
+                {
+                    w.WriteNumber("fraction_of_memory_limit", Math.Round(f, 4));
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

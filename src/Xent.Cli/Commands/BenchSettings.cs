@@ -1,0 +1,62 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Xent.Cli.Commands;
+
+/// <summary>Options of <c>xent bench</c>.</summary>
+internal sealed class BenchSettings : CommandSettings
+{
+    [CommandOption("--rows <N>")]
+    [Description("Rows N (tokens). Giving --rows or --vocab benchmarks that one shape instead of the two defaults [[256, 50257]] and [[2048, 32000]].")]
+    public int? Rows { get; set; }
+
+    [CommandOption("--vocab <V>")]
+    [Description("Vocabulary V (classes). Default with --rows: 50257.")]
+    public int? Vocab { get; set; }
+
+    [CommandOption("--threads <T>")]
+    [Description("Threads for Xent and for the memory-bandwidth measurement. Default: every core. The scalar baseline always uses one thread.")]
+    public int? Threads { get; set; }
+
+    [CommandOption("--iterations <K>")]
+    [Description("Timed runs per case, after one warm-up run (a case stops early, after at least 3 runs, once it has taken 3 s).")]
+    [DefaultValue(7)]
+    public int Iterations { get; set; } = 7;
+
+    [CommandOption("--json")]
+    [Description("Print one JSON object with every case instead of the table.")]
+    public bool Json { get; set; }
+
+    /// <summary>The shapes to run, [N, V] each.</summary>
+    internal (int Rows, int Vocab)[] Shapes => Rows is null && Vocab is null
+        ? [(256, 50257), (2048, 32000)]
+        : [(Rows ?? 256, Vocab ?? 50257)];
+
+    internal int ThreadCount => Threads ?? Environment.ProcessorCount;
+
+    public override ValidationResult Validate()
+    {
+        if (Rows is < 1 || Vocab is < 1)
+        {
+            return ValidationResult.Error("--rows and --vocab must be >= 1.");
+        }
+
+        if ((long)(Rows ?? 256) * (Vocab ?? 50257) > Array.MaxLength)
+        {
+            return ValidationResult.Error($"--rows x --vocab must be at most {Array.MaxLength} elements (the benchmark keeps its arrays in managed memory).");
+        }
+
+        if (Threads is < 1)
+        {
+            return ValidationResult.Error("--threads must be >= 1.");
+        }
+
+        if (Iterations < 1)
+        {
+            return ValidationResult.Error("--iterations must be >= 1.");
+        }
+
+        return ValidationResult.Success();
+    }
+}

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Globalization;
+using Spectre.Console.Cli;
+using Xent.Cli.IO;
+using Xent.Cli.Terminal;
+
+namespace Xent.Cli.Commands;
+
+/// <summary><c>xent loss</c>: the cross-entropy of saved arrays, with optional gradient and per-row losses.</summary>
+internal sealed unsafe class LossCommand : Command<LossSettings>
+{
+    private readonly CliConsoles io;
+
+    public LossCommand(CliConsoles io) => this.io = io;
+
+    public static void Register(IConfigurator config) =>
+        config.AddCommand<LossCommand>("loss")
+            .WithDescription("Cross-entropy loss (PyTorch semantics) of logits and targets saved as .npy or safetensors; optionally writes the gradient and per-row losses as .npy.")
+            .WithExample("loss", "--logits", "logits.npy", "--targets", "targets.npy")
+            .WithExample("loss", "--logits", "logits.npy", "--targets", "targets.npy", "--label-smoothing", "0.1", "--grad", "grad.npy", "--json")
+            .WithExample("loss", "--input", "batch.safetensors", "--reduction", "none", "--losses", "losses.npy");
+
+    public override int Execute(CommandContext context, LossSettings settings, CancellationToken cancellationToken)
+    {
+        var inputs = LossInputs.Load(settings);
+        using var logits = LogitsData.Open(inputs.Logits);
+        var options = new CrossEntropyOptions
+        {
+            Reduction = settings.ParsedReduction,
+            IgnoreIndex = settings.IgnoreIndex,
+            LabelSmoothing = settings.LabelSmoothing,
+            ZLoss = settings.ZLoss,
+            SoftCap = settings.SoftCap,
+            ClassWeights = inputs.Weights,
+            MaxDegreeOfParallelism = settings.Threads,
+        };
+
+        var clock = Stopwatch.StartNew();
+        var result = Compute(settings, inputs, logits, options);
+        double seconds = clock.Elapsed.TotalSeconds;
+        LossReport.Write(io, settings, inputs, result, seconds);
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>Computes everything first and renames the output files into place only when all succeeded.</summary>
+    private static LossResult Compute(LossSettings settings, LossInputs inputs, LogitsData logits, CrossEntropyOptions options)
+    {
+        var targets = inputs.Targets;
+        float[]? rowLosses = null;
+        float loss = float.NaN;
+
+        // Per-row losses first: the gradient may overwrite a converted copy of the logits (see LossKernels).
+        if (options.Reduction == Reduction.None || settings.Losses is not null)
+        {
+            rowLosses = new float[targets.Length];
+            LossKernels.LossPerRow(logits, targets, rowLosses, options);
+        }
+
+        using var lossFile = settings.Losses is null ? null : NpyOutput.Create(settings.Losses, ElementType.Float32, inputs.TargetsInfo.Shape);
+        if (lossFile is not null)
+        {
+            rowLosses.AsSpan().CopyTo(new Span<float>(lossFile.Data, rowLosses!.Length));
+        }
+
+        using var grad = settings.Grad is null ? null : NpyOutput.Create(settings.Grad, LossKernels.GradientType(inputs.Logits), inputs.Logits.Shape);
+        if (grad is not null)
+        {
+            // With no reduction the gradient is that of sum(losses): upstream gradient 1 per row, as
+            // torch's loss.backward(torch.ones_like(loss)).
+            var gradOptions = options.Reduction == Reduction.None ? options with { Reduction = Reduction.Sum } : options;
+            loss = LossKernels.LossAndGradient(logits, targets, grad, gradOptions);
+        }
+        else if (options.Reduction != Reduction.None)
+        {
+            loss = LossKernels.Loss(logits, targets, options);
+        }
+
+        grad?.Commit();
+        lossFile?.Commit();
+        return new LossResult(options.Reduction == Reduction.None ? null : loss, rowLosses);
+    }
+}
+
+/// <summary>What <c>xent loss</c> computed: the reduced loss (null for no reduction) and the per-row losses when asked.</summary>
+internal sealed record LossResult(float? Loss, float[]? RowLosses)
+{
+    public static string Format(float value) => value.ToString("R", CultureInfo.InvariantCulture);
+}

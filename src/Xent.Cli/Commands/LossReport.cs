@@ -1,0 +1,125 @@
+using System.Text;
+using System.Text.Json;
+using Xent.Cli.IO;
+using Xent.Cli.Terminal;
+
+namespace Xent.Cli.Commands;
+
+/// <summary>Prints the result of <c>xent loss</c> as text or as one JSON object.</summary>
+internal static class LossReport
+{
+    public static void Write(CliConsoles io, LossSettings s, LossInputs inputs, LossResult result, double seconds)
+    {
+        int kept = inputs.Targets.Count(t => t != s.IgnoreIndex);
+        string reduction = s.Reduction.ToLowerInvariant();
+        if (s.Json)
+        {
+            io.WriteLine(Json(s, inputs, result, seconds, kept, reduction));
+            return;
+        }
+
+        if (result.Loss is float loss)
+        {
+            io.WriteLine($"loss: {LossResult.Format(loss)}");
+        }
+        else
+        {
+            io.WriteLine($"losses ({inputs.Rows} rows):");
+            foreach (float r in result.RowLosses!)
+            {
+                io.WriteLine(LossResult.Format(r));
+            }
+        }
+
+        var l = inputs.Logits;
+        string converted = l.Type == ElementType.Float32 ? "" : " (computed in float32)";
+        io.WriteLine($"reduction: {reduction} over {kept} of {inputs.Rows} rows, {inputs.Classes} classes; logits {l.Type.Name()} {l.ShapeText}{converted}");
+        if (s.Grad is not null)
+        {
+            io.WriteLine($"gradient: {s.Grad} ({LossKernels.GradientType(l).Name()} {l.ShapeText})");
+        }
+
+        if (s.Losses is not null)
+        {
+            io.WriteLine($"losses: {s.Losses} (float32 {inputs.TargetsInfo.ShapeText})");
+        }
+    }
+
+    private static string Json(LossSettings s, LossInputs inputs, LossResult result, double seconds, int kept, string reduction)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            if (result.Loss is float loss)
+            {
+                w.WritePropertyName("loss");
+                Number(w, loss);
+            }
+            else
+            {
+                w.WriteStartArray("loss");
+                foreach (float r in result.RowLosses!)
+                {
+                    Number(w, r);
+                }
+
+                w.WriteEndArray();
+            }
+
+            w.WriteString("reduction", reduction);
+            w.WriteNumber("rows", inputs.Rows);
+            w.WriteNumber("kept_rows", kept);
+            w.WriteNumber("classes", inputs.Classes);
+            w.WriteString("logits_dtype", inputs.Logits.Type.Name());
+            w.WriteStartArray("logits_shape");
+            foreach (long d in inputs.Logits.Shape)
+            {
+                w.WriteNumberValue(d);
+            }
+
+            w.WriteEndArray();
+            w.WriteNumber("ignore_index", s.IgnoreIndex);
+            w.WriteNumber("label_smoothing", s.LabelSmoothing);
+            w.WriteNumber("z_loss", s.ZLoss);
+            w.WriteNumber("soft_cap", s.SoftCap);
+            w.WriteBoolean("weighted", inputs.Weights is not null);
+            Path(w, "grad_file", s.Grad);
+            if (s.Grad is not null)
+            {
+                w.WriteString("grad_dtype", LossKernels.GradientType(inputs.Logits).Name());
+            }
+
+            Path(w, "losses_file", s.Losses);
+            w.WriteNumber("seconds", Math.Round(seconds, 6));
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>JSON has no NaN or infinity: write them as the strings "NaN", "Infinity", "-Infinity" (as .NET and JavaScript name them).</summary>
+    private static void Number(Utf8JsonWriter w, float value)
+    {
+        if (float.IsFinite(value))
+        {
+            w.WriteNumberValue(value);
+        }
+        else
+        {
+            w.WriteStringValue(float.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
+        }
+    }
+
+    private static void Path(Utf8JsonWriter w, string name, string? path)
+    {
+        if (path is null)
+        {
+            w.WriteNull(name);
+        }
+        else
+        {
+            w.WriteString(name, path);
+        }
+    }
+}

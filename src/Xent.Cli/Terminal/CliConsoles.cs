@@ -1,0 +1,58 @@
+using Spectre.Console;
+
+namespace Xent.Cli.Terminal;
+
+/// <summary>
+/// Where a verb writes: <see cref="Out"/> for results (tables, the loss, JSON) and <see cref="Error"/> for
+/// diagnostics. Tests pass their own writers to run the app in-process.
+/// </summary>
+internal sealed class CliConsoles
+{
+    public CliConsoles(IAnsiConsole @out, TextWriter error)
+    {
+        Out = @out;
+        Error = error;
+    }
+
+    /// <summary>Results. Use <see cref="WriteLine"/> for machine-read text: it bypasses Spectre's line wrapping.</summary>
+    public IAnsiConsole Out { get; }
+
+    /// <summary>Error messages (standard error).</summary>
+    public TextWriter Error { get; }
+
+    /// <summary>The process's own standard output and standard error.</summary>
+    public static CliConsoles Standard()
+    {
+        var console = AnsiConsole.Console;
+
+        // Redirected output has no width; Spectre then assumes 80 columns, too narrow for the bench table.
+        if (System.Console.IsOutputRedirected)
+        {
+            console.Profile.Width = 120;
+        }
+
+        return new CliConsoles(console, System.Console.Error);
+    }
+
+    /// <summary>A console writing plain text (no colours, no ANSI codes) to <paramref name="out"/>; for tests.</summary>
+    public static CliConsoles Plain(TextWriter @out, TextWriter error, int width = 160)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(@out),
+        });
+        console.Profile.Width = width;
+        return new CliConsoles(console, error);
+    }
+
+    /// <summary>Writes one line verbatim to standard output (no markup, no wrapping).</summary>
+    public void WriteLine(string text)
+    {
+        var writer = Out.Profile.Out.Writer;
+        writer.WriteLine(text);
+        writer.Flush();
+    }
+}

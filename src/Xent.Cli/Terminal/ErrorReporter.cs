@@ -1,0 +1,46 @@
+using Spectre.Console.Cli;
+
+namespace Xent.Cli.Terminal;
+
+/// <summary>Turns any exception escaping a verb (or Spectre's parser) into one line on stderr and an exit code.</summary>
+internal static class ErrorReporter
+{
+    public static int Report(Exception exception, TextWriter error)
+    {
+        var (code, message) = Classify(exception);
+        error.WriteLine($"xent: error: {message}");
+        error.Flush();
+        return code;
+    }
+
+    internal static (int Code, string Message) Classify(Exception exception) => exception switch
+    {
+        XentCliException e => (ExitCodes.BadInput, e.Message),
+
+        // Parse and validation errors of the command line (unknown option, missing value, Validate() failure).
+        CommandParseException or CommandRuntimeException => (ExitCodes.BadInput, Spectre(exception.Message)),
+
+        // The library's own argument checks: the input broke the contract (spec: thrown before any output).
+        ArgumentException e => (ExitCodes.BadInput, OneLine(e.Message)),
+        IOException or UnauthorizedAccessException => (ExitCodes.BadInput, OneLine(exception.Message)),
+        OutOfMemoryException => (ExitCodes.BadInput, "not enough memory for these arrays."),
+        _ => (ExitCodes.InternalError, $"internal error ({exception.GetType().Name}): {OneLine(exception.Message)}. Please report this."),
+    };
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
+
+    /// <summary>Spectre's parse messages, in the user's terms: "Failed to convert 'x' to Single." names a .NET type.</summary>
+    private static string Spectre(string message)
+    {
+        var text = OneLine(message);
+        if (text.Contains(MissingValue.Marker, StringComparison.Ordinal))
+        {
+            return "an option at the end of the command line has no value.";
+        }
+
+        return text.Replace(" to Single.", " to a number.", StringComparison.Ordinal)
+            .Replace(" to Double.", " to a number.", StringComparison.Ordinal)
+            .Replace(" to Int32.", " to an integer.", StringComparison.Ordinal)
+            .Replace(" to Nullable`1.", " to an integer.", StringComparison.Ordinal);
+    }
+}

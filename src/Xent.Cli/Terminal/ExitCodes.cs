@@ -1,0 +1,14 @@
+namespace Xent.Cli.Terminal;
+
+/// <summary>The process exit codes of every verb.</summary>
+internal static class ExitCodes
+{
+    /// <summary>Success.</summary>
+    public const int Ok = 0;
+
+    /// <summary>An unexpected failure inside xent (a bug): the message says so.</summary>
+    public const int InternalError = 1;
+
+    /// <summary>Bad input: bad command line, missing or malformed file, shapes or values the computation rejects.</summary>
+    public const int BadInput = 2;
+}

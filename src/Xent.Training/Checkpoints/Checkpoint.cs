@@ -1,0 +1,30 @@
+namespace Xent.Training.Checkpoints;
+
+/// <summary>A loaded checkpoint: config, weights and AdamW state, all keyed by parameter name.</summary>
+public sealed class Checkpoint
+{
+    internal Checkpoint(CheckpointConfig config, Dictionary<string, SafeTensor> weights,
+        Dictionary<string, SafeTensor> m, Dictionary<string, SafeTensor> v, long optimizerStep)
+    {
+        Config = config;
+        Weights = weights;
+        M = m;
+        V = v;
+        OptimizerStep = optimizerStep;
+    }
+
+    /// <summary>config.json.</summary>
+    public CheckpointConfig Config { get; }
+
+    /// <summary>Model parameters by name.</summary>
+    public IReadOnlyDictionary<string, SafeTensor> Weights { get; }
+
+    /// <summary>AdamW first moments by parameter name.</summary>
+    public IReadOnlyDictionary<string, SafeTensor> M { get; }
+
+    /// <summary>AdamW second moments by parameter name.</summary>
+    public IReadOnlyDictionary<string, SafeTensor> V { get; }
+
+    /// <summary>AdamW's step counter (for bias correction).</summary>
+    public long OptimizerStep { get; }
+}

@@ -1,0 +1,106 @@
+using System.Text.Json.Serialization;
+
+namespace Xent.Training.Checkpoints;
+
+/// <summary>
+/// The config.json written beside a checkpoint's model.safetensors: everything needed to rebuild the model,
+/// its data and its optimizer schedule, and to resume training at <see cref="Step"/>.
+/// </summary>
+public sealed record CheckpointConfig
+{
+    /// <summary>Version of this layout; a reader rejects versions it does not know.</summary>
+    [JsonPropertyName("format_version")] public int FormatVersion { get; init; } = CheckpointStore.FormatVersion;
+
+    /// <summary>The model's hyper-parameters.</summary>
+    [JsonPropertyName("model")] public required CheckpointModel Model { get; init; }
+
+    /// <summary>"markov", "bytes" or "gpt2".</summary>
+    [JsonPropertyName("tokenizer")] public required string Tokenizer { get; init; }
+
+    /// <summary>Seed of the model's initialisation and of the batch positions.</summary>
+    [JsonPropertyName("seed")] public long Seed { get; init; }
+
+    /// <summary>Optimizer steps taken so far.</summary>
+    [JsonPropertyName("step")] public long Step { get; init; }
+
+    /// <summary>Where the tokens come from.</summary>
+    [JsonPropertyName("data")] public required CheckpointData Data { get; init; }
+
+    /// <summary>Optimizer and schedule settings of the run.</summary>
+    [JsonPropertyName("training")] public required CheckpointTraining Training { get; init; }
+}
+
+/// <summary>GPT hyper-parameters, mirroring the model's config.</summary>
+public sealed record CheckpointModel
+{
+    /// <summary>V.</summary>
+    [JsonPropertyName("vocab_size")] public int VocabSize { get; init; }
+
+    /// <summary>Longest sequence T the position embedding covers.</summary>
+    [JsonPropertyName("context_length")] public int ContextLength { get; init; }
+
+    /// <summary>Number of Transformer blocks.</summary>
+    [JsonPropertyName("layers")] public int Layers { get; init; }
+
+    /// <summary>Attention heads per block.</summary>
+    [JsonPropertyName("heads")] public int Heads { get; init; }
+
+    /// <summary>D, the hidden width.</summary>
+    [JsonPropertyName("dim")] public int Dim { get; init; }
+
+    /// <summary>Whether the unembedding is the token embedding.</summary>
+    [JsonPropertyName("tie_embeddings")] public bool TieEmbeddings { get; init; } = true;
+}
+
+/// <summary>The data source of a run.</summary>
+public sealed record CheckpointData
+{
+    /// <summary>"markov" for the built-in corpus, otherwise the text file's full path.</summary>
+    [JsonPropertyName("source")] public required string Source { get; init; }
+
+    /// <summary>Seed of the Markov corpus (null for a text file).</summary>
+    [JsonPropertyName("corpus_seed")] public long? CorpusSeed { get; init; }
+
+    /// <summary>Training tokens of the corpus.</summary>
+    [JsonPropertyName("train_tokens")] public long TrainTokens { get; init; }
+
+    /// <summary>Validation tokens of the corpus.</summary>
+    [JsonPropertyName("validation_tokens")] public long ValidationTokens { get; init; }
+}
+
+/// <summary>Optimizer (AdamW) and schedule settings.</summary>
+public sealed record CheckpointTraining
+{
+    /// <summary>B.</summary>
+    [JsonPropertyName("batch")] public int Batch { get; init; }
+
+    /// <summary>T of the training windows.</summary>
+    [JsonPropertyName("seq")] public int Seq { get; init; }
+
+    /// <summary>Total steps the schedule was planned for.</summary>
+    [JsonPropertyName("total_steps")] public long TotalSteps { get; init; }
+
+    /// <summary>Linear warm-up steps of the cosine schedule.</summary>
+    [JsonPropertyName("warmup_steps")] public long WarmupSteps { get; init; }
+
+    /// <summary>Peak learning rate.</summary>
+    [JsonPropertyName("learning_rate")] public double LearningRate { get; init; }
+
+    /// <summary>Learning rate at the end of the cosine decay.</summary>
+    [JsonPropertyName("min_learning_rate")] public double MinLearningRate { get; init; }
+
+    /// <summary>Decoupled weight decay.</summary>
+    [JsonPropertyName("weight_decay")] public double WeightDecay { get; init; }
+
+    /// <summary>Adam's beta1.</summary>
+    [JsonPropertyName("beta1")] public double Beta1 { get; init; }
+
+    /// <summary>Adam's beta2.</summary>
+    [JsonPropertyName("beta2")] public double Beta2 { get; init; }
+
+    /// <summary>Adam's epsilon.</summary>
+    [JsonPropertyName("epsilon")] public double Epsilon { get; init; }
+
+    /// <summary>Global gradient-norm clip (0: none).</summary>
+    [JsonPropertyName("grad_clip")] public double GradClip { get; init; }
+}

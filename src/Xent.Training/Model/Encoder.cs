@@ -1,0 +1,50 @@
+using System.Runtime.CompilerServices;
+
+namespace Xent.Training.Model;
+
+/// <summary>Token + position embedding: x[b, t, :] = wte[tokens[b, t], :] + wpe[t, :].</summary>
+internal static class Encoder
+{
+    /// <summary>output [B*T, D] from tokens [B*T], wte [V, D], wpe [Tmax, D].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward(float[] output, int[] tokens, float[] wte, float[] wpe, int batch, int seq, int dim)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            for (int t = 0; t < seq; t++)
+            {
+                int n = (b * seq) + t;
+                var o = output.AsSpan(n * dim, dim);
+                var e = wte.AsSpan(tokens[n] * dim, dim);
+                var p = wpe.AsSpan(t * dim, dim);
+                for (int i = 0; i < dim; i++)
+                {
+                    o[i] = e[i] + p[i];
+                }
+            }
+        }
+    }
+
+    /// <summary>dwte [V, D] += scatter of dout [B*T, D] by token; dwpe [Tmax, D] += sum over b (rows t &lt; T only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Backward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int batch, int seq, int dim)
+    {
+        // Serial in token order: the same token may appear at many positions, and a fixed order keeps dwte
+        // reproducible. The work is N x D additions, negligible next to the matrix products.
+        for (int b = 0; b < batch; b++)
+        {
+            for (int t = 0; t < seq; t++)
+            {
+                int n = (b * seq) + t;
+                var d = dout.AsSpan(n * dim, dim);
+                var e = dwte.AsSpan(tokens[n] * dim, dim);
+                var p = dwpe.AsSpan(t * dim, dim);
+                for (int i = 0; i < dim; i++)
+                {
+                    e[i] += d[i];
+                    p[i] += d[i];
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,376 @@
+using System.Diagnostics;
+using Xent.LinearAlgebra;
+using Xent.Training.Model;
+
+namespace Xent.Training;
+
+/// <summary>
+/// A GPT-2 style decoder in the spirit of llm.c, forward and hand-written backward on CPU:
+/// token + position embeddings; L pre-LayerNorm blocks (x += attn(ln_1(x)); x += mlp(ln_2(x)), causal
+/// multi-head self-attention and a D -&gt; 4D -&gt; D GELU MLP); a final LayerNorm; and the loss head
+/// <see cref="LinearCrossEntropy"/> with the unembedding tied to wte or a separate lm_head.
+/// Every matrix product goes through <see cref="MatMul.Gemm"/>; everything else is split over rows or heads in
+/// fixed chunks, so results are bitwise the same for any <see cref="MaxDegreeOfParallelism"/>.
+/// Activations for a (B, T) are allocated on first use and reused while later calls fit.
+/// Not thread-safe: one call at a time per instance.
+/// </summary>
+public sealed class GptModel
+{
+    private readonly Parameter wte;
+    private readonly Parameter wpe;
+    private readonly BlockParameters[] blocks;
+    private readonly Parameter lnFWeight;
+    private readonly Parameter lnFBias;
+    private readonly Parameter? lmHead;
+    private readonly Parameter[] parameters;
+    private Activations? activations;
+    private CrossEntropyOptions headOptions;
+    private LinearCrossEntropyOptions headBackwardOptions = LinearCrossEntropyOptions.Default;
+
+    /// <summary>
+    /// Creates the model with GPT-2's initialisation from <paramref name="seed"/>: every weight matrix and both
+    /// embeddings ~ N(0, 0.02^2), the two residual projections per block (attn.c_proj, mlp.c_proj) ~ N(0,
+    /// (0.02 / sqrt(2L))^2), biases 0, LayerNorm gains 1. The same seed gives bitwise the same parameters.
+    /// </summary>
+    /// <param name="config">Shape; validated here.</param>
+    /// <param name="seed">Seed of the initialisation.</param>
+    public GptModel(GptConfig config, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        Config = config;
+        int d = config.Dim;
+        wte = new Parameter("wte", config.VocabSize, d);
+        wpe = new Parameter("wpe", config.ContextLength, d);
+        blocks = new BlockParameters[config.Layers];
+        for (int l = 0; l < config.Layers; l++)
+        {
+            blocks[l] = new BlockParameters(l, d);
+        }
+
+        lnFWeight = new Parameter("ln_f.weight", d);
+        lnFBias = new Parameter("ln_f.bias", d);
+        lmHead = config.TieEmbeddings ? null : new Parameter("lm_head", config.VocabSize, d);
+
+        var list = new List<Parameter> { wte, wpe };
+        foreach (var block in blocks)
+        {
+            list.AddRange(block.All);
+        }
+
+        list.Add(lnFWeight);
+        list.Add(lnFBias);
+        if (lmHead is not null)
+        {
+            list.Add(lmHead);
+        }
+
+        parameters = [.. list];
+        ParameterCount = parameters.Sum(p => (long)p.Length);
+        headOptions = LossOptions;
+        UpdateHeadOptions();
+        Initialize(seed);
+    }
+
+    /// <summary>The shape.</summary>
+    public GptConfig Config { get; }
+
+    /// <summary>
+    /// Every parameter tensor, in this order (names are stable, shapes in PyTorch nn.Linear layout [out, in]):
+    /// "wte" [V, D]; "wpe" [ContextLength, D]; for each block l: "h.l.ln_1.weight" [D], "h.l.ln_1.bias" [D],
+    /// "h.l.attn.c_attn.weight" [3D, D], "h.l.attn.c_attn.bias" [3D], "h.l.attn.c_proj.weight" [D, D],
+    /// "h.l.attn.c_proj.bias" [D], "h.l.ln_2.weight" [D], "h.l.ln_2.bias" [D], "h.l.mlp.c_fc.weight" [4D, D],
+    /// "h.l.mlp.c_fc.bias" [4D], "h.l.mlp.c_proj.weight" [D, 4D], "h.l.mlp.c_proj.bias" [D];
+    /// "ln_f.weight" [D], "ln_f.bias" [D]; and "lm_head" [V, D] only when the embeddings are not tied.
+    /// </summary>
+    public IReadOnlyList<Parameter> Parameters => parameters;
+
+    /// <summary>Total number of parameters (a tied unembedding counted once).</summary>
+    public long ParameterCount { get; }
+
+    /// <summary>Most threads a call uses; -1 (default) for all cores. Results are bitwise the same for any value.</summary>
+    public int MaxDegreeOfParallelism
+    {
+        get;
+        set
+        {
+            if (value == 0 || value < -1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "Use -1 (all cores) or a positive count.");
+            }
+
+            field = value;
+            UpdateHeadOptions();
+        }
+    } = -1;
+
+    /// <summary>
+    /// Options of the loss head (IgnoreIndex, label smoothing, z-loss, ...). Default: PyTorch's defaults (mean over
+    /// kept positions, ignore index -100). Its MaxDegreeOfParallelism is replaced by the model's.
+    /// </summary>
+    public CrossEntropyOptions LossOptions
+    {
+        get;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            field = value;
+            UpdateHeadOptions();
+        }
+    } = CrossEntropyOptions.Default;
+
+    /// <summary>
+    /// Gradient filter of the loss head's backward (<see cref="LinearCrossEntropyOptions.FilterThreshold"/>): tiles
+    /// of the logits gradient whose every entry is below it in magnitude are skipped, as in Cut Cross-Entropy.
+    /// 0 (default) is exact. Must be finite and &gt;= 0.
+    /// </summary>
+    public float HeadGradientFilter
+    {
+        get;
+        set
+        {
+            if (!(value >= 0) || float.IsInfinity(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The filter threshold must be finite and >= 0.");
+            }
+
+            field = value;
+            UpdateHeadOptions();
+        }
+    }
+
+    /// <summary>
+    /// Bytes of the activation and gradient-scratch buffers allocated so far (reused across calls):
+    /// B T (16 D + 4) + B H T^2 floats per layer plus about 12 B T D for the embeddings, the final LayerNorm and the
+    /// backward scratch, 4 bytes each. (Parameters and their gradients take 8 bytes per parameter besides.)
+    /// </summary>
+    public long ActivationBytes => activations?.Bytes ?? 0;
+
+    /// <summary>Time split of the last <see cref="Loss"/> or <see cref="ForwardBackward"/> call.</summary>
+    public StepTimings LastStepTimings { get; private set; }
+
+    /// <summary>The mean loss, forward only (evaluation).</summary>
+    /// <param name="tokens">Input tokens [B, T] row-major, each in [0, V).</param>
+    /// <param name="targets">Next-token targets [B, T], each in [0, V) or the ignore index (-100).</param>
+    /// <param name="batch">B &gt;= 1.</param>
+    /// <param name="seq">T in [1, ContextLength].</param>
+    /// <returns>Mean cross-entropy over the kept positions, in nats (NaN when every target is ignored).</returns>
+    public float Loss(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seq)
+    {
+        CheckTargets(targets, batch, seq);
+        long start = Stopwatch.GetTimestamp();
+        var act = Forward(tokens, batch, seq);
+        long headStart = Stopwatch.GetTimestamp();
+        float loss = LinearCrossEntropy.Loss(act.LnF.AsSpan(0, batch * seq * Config.Dim), HeadWeight.Data, targets, headOptions);
+        long end = Stopwatch.GetTimestamp();
+        LastStepTimings = new StepTimings(
+            Stopwatch.GetElapsedTime(start, end), Stopwatch.GetElapsedTime(headStart, end),
+            Stopwatch.GetElapsedTime(start, headStart), TimeSpan.Zero);
+        return loss;
+    }
+
+    /// <summary>
+    /// Forward and backward: returns the mean loss as <see cref="Loss"/> does and OVERWRITES every
+    /// <see cref="Parameter.Grad"/> with dLoss/dParameter.
+    /// </summary>
+    /// <param name="tokens">Input tokens [B, T] row-major, each in [0, V).</param>
+    /// <param name="targets">Next-token targets [B, T], each in [0, V) or the ignore index (-100).</param>
+    /// <param name="batch">B &gt;= 1.</param>
+    /// <param name="seq">T in [1, ContextLength].</param>
+    /// <returns>Mean cross-entropy over the kept positions, in nats.</returns>
+    public float ForwardBackward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seq)
+    {
+        CheckTargets(targets, batch, seq);
+        long start = Stopwatch.GetTimestamp();
+        var act = Forward(tokens, batch, seq);
+        int n = batch * seq, d = Config.Dim, dop = MaxDegreeOfParallelism;
+        var g = act.Scratch ??= new GradientScratch(act.Batch * act.Seq, d);
+
+        // Loss head: dLnF into g.LnInput; dW straight into the unembedding's gradient (overwritten: for a tied
+        // wte the embedding backward adds its part last).
+        long headStart = Stopwatch.GetTimestamp();
+        float loss = LinearCrossEntropy.LossAndGradients(act.LnF.AsSpan(0, n * d), HeadWeight.Data, [], targets,
+            g.LnInput.AsSpan(0, n * d), HeadWeight.Grad, [], [], [], headBackwardOptions);
+        long headEnd = Stopwatch.GetTimestamp();
+
+        float[] last = Config.Layers == 0 ? act.Encoded : act.Blocks[^1].Residual3;
+        Array.Clear(g.Residual, 0, n * d);
+        LayerNorm.Backward(g.Residual, lnFWeight.Grad, lnFBias.Grad, g.LnInput, last, lnFWeight.Data,
+            act.LnFMean, act.LnFRstd, n, d, dop);
+        for (int l = Config.Layers - 1; l >= 0; l--)
+        {
+            float[] input = l == 0 ? act.Encoded : act.Blocks[l - 1].Residual3;
+            BlockBackward(blocks[l], act.Blocks[l], g, input, batch, seq);
+        }
+
+        if (lmHead is not null)
+        {
+            Array.Clear(wte.Grad);
+        }
+
+        Array.Clear(wpe.Grad);
+        Encoder.Backward(wte.Grad, wpe.Grad, g.Residual, act.Tokens, batch, seq, d);
+        long end = Stopwatch.GetTimestamp();
+        LastStepTimings = new StepTimings(
+            Stopwatch.GetElapsedTime(start, end), Stopwatch.GetElapsedTime(headStart, headEnd),
+            Stopwatch.GetElapsedTime(start, headStart), Stopwatch.GetElapsedTime(headEnd, end));
+        return loss;
+    }
+
+    /// <summary>Logits of the token after the sequence (sampling): forward over tokens, head on the last position.</summary>
+    /// <param name="tokens">Context tokens [t], 1 &lt;= t &lt;= ContextLength, each in [0, V).</param>
+    /// <param name="logits">Destination [V]: h_last W^T with W the unembedding.</param>
+    public void NextTokenLogits(ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        if (logits.Length != Config.VocabSize)
+        {
+            throw new ArgumentException($"logits must have length V = {Config.VocabSize}, got {logits.Length}.", nameof(logits));
+        }
+
+        int t = tokens.Length, d = Config.Dim;
+        var act = Forward(tokens, 1, t);
+        MatMul.Gemm(false, true, 1, Config.VocabSize, d, 1, act.LnF.AsSpan((t - 1) * d, d), d, HeadWeight.Data, d,
+            0, logits, Config.VocabSize, MaxDegreeOfParallelism);
+    }
+
+    private Parameter HeadWeight => lmHead ?? wte;
+
+    private void UpdateHeadOptions()
+    {
+        headOptions = LossOptions with { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
+        headBackwardOptions = new LinearCrossEntropyOptions { CrossEntropy = headOptions, FilterThreshold = HeadGradientFilter };
+    }
+
+    private Activations Forward(ReadOnlySpan<int> tokens, int batch, int seq)
+    {
+        CheckTokens(tokens, batch, seq);
+        if (activations is null || !activations.Fits(batch, seq))
+        {
+            int b = Math.Max(batch, activations?.Batch ?? 0), t = Math.Max(seq, activations?.Seq ?? 0);
+            activations = new Activations(Config, b, t);
+        }
+
+        var act = activations;
+        int n = batch * seq, d = Config.Dim, dop = MaxDegreeOfParallelism;
+        tokens.CopyTo(act.Tokens);
+        Encoder.Forward(act.Encoded, act.Tokens, wte.Data, wpe.Data, batch, seq, d);
+        float[] x = act.Encoded;
+        for (int l = 0; l < Config.Layers; l++)
+        {
+            var p = blocks[l];
+            var a = act.Blocks[l];
+            LayerNorm.Forward(a.Ln1, a.Ln1Mean, a.Ln1Rstd, x, p.Ln1Weight.Data, p.Ln1Bias.Data, n, d, dop);
+            Linear.Forward(a.Qkv, a.Ln1, p.QkvWeight.Data, p.QkvBias.Data, null, n, d, 3 * d, dop);
+            Attention.Forward(a.AttY, a.Att, a.Qkv, batch, seq, d, Config.Heads, dop);
+            Linear.Forward(a.Residual2, a.AttY, p.AttnProjWeight.Data, p.AttnProjBias.Data, x, n, d, d, dop);
+            LayerNorm.Forward(a.Ln2, a.Ln2Mean, a.Ln2Rstd, a.Residual2, p.Ln2Weight.Data, p.Ln2Bias.Data, n, d, dop);
+            Linear.Forward(a.Fch, a.Ln2, p.FcWeight.Data, p.FcBias.Data, null, n, d, 4 * d, dop);
+            Gelu.Forward(a.FchGelu, a.Fch, n * 4 * d, dop);
+            Linear.Forward(a.Residual3, a.FchGelu, p.FcProjWeight.Data, p.FcProjBias.Data, a.Residual2, n, 4 * d, d, dop);
+            x = a.Residual3;
+        }
+
+        LayerNorm.Forward(act.LnF, act.LnFMean, act.LnFRstd, x, lnFWeight.Data, lnFBias.Data, n, d, dop);
+        return act;
+    }
+
+    /// <summary>On entry g.Residual = dL/d(block output) [B*T, D]; on exit dL/d(block input).</summary>
+    private void BlockBackward(BlockParameters p, BlockActivations a, GradientScratch g, float[] input, int batch, int seq)
+    {
+        int n = batch * seq, d = Config.Dim, dop = MaxDegreeOfParallelism;
+
+        // MLP: Residual3 = Residual2 + c_proj(gelu(c_fc(ln_2(Residual2)))).
+        Linear.Backward(g.Fch, p.FcProjWeight.Grad, p.FcProjBias.Grad, g.Residual, a.FchGelu, p.FcProjWeight.Data,
+            n, 4 * d, d, false, dop);
+        Gelu.Backward(g.Fch, a.Fch, g.Fch, n * 4 * d, dop);
+        Linear.Backward(g.LnInput, p.FcWeight.Grad, p.FcBias.Grad, g.Fch, a.Ln2, p.FcWeight.Data, n, d, 4 * d, false, dop);
+        LayerNorm.Backward(g.Residual, p.Ln2Weight.Grad, p.Ln2Bias.Grad, g.LnInput, a.Residual2, p.Ln2Weight.Data,
+            a.Ln2Mean, a.Ln2Rstd, n, d, dop);
+
+        // Attention: Residual2 = input + c_proj(attn(c_attn(ln_1(input)))).
+        Linear.Backward(g.AttY, p.AttnProjWeight.Grad, p.AttnProjBias.Grad, g.Residual, a.AttY, p.AttnProjWeight.Data,
+            n, d, d, false, dop);
+        Attention.Backward(g.Qkv, g.AttY, a.Qkv, a.Att, batch, seq, d, Config.Heads, dop);
+        Linear.Backward(g.LnInput, p.QkvWeight.Grad, p.QkvBias.Grad, g.Qkv, a.Ln1, p.QkvWeight.Data, n, d, 3 * d, false, dop);
+        LayerNorm.Backward(g.Residual, p.Ln1Weight.Grad, p.Ln1Bias.Grad, g.LnInput, input, p.Ln1Weight.Data,
+            a.Ln1Mean, a.Ln1Rstd, n, d, dop);
+    }
+
+    private void CheckTokens(ReadOnlySpan<int> tokens, int batch, int seq)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        if (seq < 1 || seq > Config.ContextLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(seq), seq, $"The sequence length must be in [1, {Config.ContextLength}].");
+        }
+
+        if (tokens.Length != batch * seq)
+        {
+            throw new ArgumentException($"tokens has {tokens.Length} entries, expected B x T = {batch} x {seq}.", nameof(tokens));
+        }
+
+        int v = Config.VocabSize;
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if ((uint)tokens[i] >= (uint)v)
+            {
+                throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i], $"Token at position {i} is outside [0, {v}).");
+            }
+        }
+    }
+
+    private void CheckTargets(ReadOnlySpan<int> targets, int batch, int seq)
+    {
+        if (targets.Length != (long)batch * seq)
+        {
+            throw new ArgumentException($"targets has {targets.Length} entries, expected B x T = {batch} x {seq}.", nameof(targets));
+        }
+
+        int v = Config.VocabSize, ignore = LossOptions.IgnoreIndex;
+        for (int i = 0; i < targets.Length; i++)
+        {
+            if ((uint)targets[i] >= (uint)v && targets[i] != ignore)
+            {
+                throw new ArgumentOutOfRangeException(nameof(targets), targets[i],
+                    $"Target at position {i} is outside [0, {v}) and is not the ignore index {ignore}.");
+            }
+        }
+    }
+
+    private void Initialize(int seed)
+    {
+        var random = new Random(seed);
+        float residualStd = 0.02f / MathF.Sqrt(2 * Math.Max(1, Config.Layers));
+        foreach (var p in parameters)
+        {
+            if (p.Name.EndsWith(".bias", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (p.Name.StartsWith("ln", StringComparison.Ordinal) || p.Name.Contains(".ln_", StringComparison.Ordinal))
+            {
+                Array.Fill(p.Data, 1f);
+                continue;
+            }
+
+            float std = p.Name.EndsWith("c_proj.weight", StringComparison.Ordinal) ? residualStd : 0.02f;
+            FillNormal(p.Data, std, random);
+        }
+    }
+
+    private static void FillNormal(float[] data, float std, Random random)
+    {
+        // Box-Muller on System.Random(seed), whose seeded sequence is stable across .NET versions.
+        for (int i = 0; i < data.Length; i += 2)
+        {
+            double u1 = 1 - random.NextDouble(), u2 = random.NextDouble();
+            double r = Math.Sqrt(-2 * Math.Log(u1));
+            data[i] = (float)(std * r * Math.Cos(2 * Math.PI * u2));
+            if (i + 1 < data.Length)
+            {
+                data[i + 1] = (float)(std * r * Math.Sin(2 * Math.PI * u2));
+            }
+        }
+    }
+}

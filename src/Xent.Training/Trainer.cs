@@ -1,0 +1,64 @@
+using Xent.Optim;
+
+namespace Xent.Training;
+
+/// <summary>
+/// One training step of a <see cref="GptModel"/>: forward + backward, global-norm clipping, the scheduled
+/// learning rate and an AdamW update. The optimizer state is <see cref="Optimizer"/> (moments per parameter in
+/// the order of <see cref="GptModel.Parameters"/>, and the step count) for checkpoints.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly float[][] data;
+    private readonly float[][] grads;
+
+    /// <summary>Creates a trainer with fresh optimizer state (step 0).</summary>
+    /// <param name="model">The model to train (updated in place).</param>
+    /// <param name="options">Hyper-parameters; null for the defaults.</param>
+    public Trainer(GptModel model, TrainerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Model = model;
+        Options = options ?? new TrainerOptions();
+        var ps = model.Parameters;
+        data = [.. ps.Select(p => p.Data)];
+        grads = [.. ps.Select(p => p.Grad)];
+        Optimizer = new AdamW(Options.Optimizer, [.. ps.Select(p => p.Length)],
+            [.. ps.Select(p => !Options.DecayMatricesOnly || p.Shape.Length == 2)]);
+    }
+
+    /// <summary>The model.</summary>
+    public GptModel Model { get; }
+
+    /// <summary>The hyper-parameters.</summary>
+    public TrainerOptions Options { get; }
+
+    /// <summary>AdamW state: moments in parameter order and <see cref="AdamW.StepCount"/> (= steps done).</summary>
+    public AdamW Optimizer { get; }
+
+    /// <summary>
+    /// Trains on one batch. A non-finite loss or gradient norm leaves parameters and optimizer state untouched and
+    /// returns <see cref="TrainStepResult.Updated"/> = false. <see cref="Parameter.Grad"/> keeps the unclipped
+    /// gradients (the clipping factor is applied inside the AdamW update).
+    /// </summary>
+    /// <param name="tokens">Input tokens [B, T].</param>
+    /// <param name="targets">Targets [B, T] (tokens shifted by one).</param>
+    /// <param name="batch">B.</param>
+    /// <param name="seq">T.</param>
+    public TrainStepResult Step(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seq)
+    {
+        int step = Optimizer.StepCount;
+        float lr = Options.Schedule.LearningRate(step);
+        float loss = Model.ForwardBackward(tokens, targets, batch, seq);
+        float norm = GradientClipping.GlobalNorm(grads, Model.MaxDegreeOfParallelism);
+        if (!float.IsFinite(loss) || !float.IsFinite(norm))
+        {
+            return new TrainStepResult(step, loss, norm, lr, false);
+        }
+
+        // The clipping factor is applied as AdamW reads the gradients: one pass over them fewer.
+        float scale = Options.MaxGradientNorm > 0 ? GradientClipping.ClipFactor(norm, Options.MaxGradientNorm) : 1f;
+        Optimizer.Step(data, grads, lr, scale);
+        return new TrainStepResult(step, loss, norm, lr, true);
+    }
+}

@@ -1,0 +1,36 @@
+namespace Xent.Fused;
+
+/// <summary>
+/// One fused linear cross-entropy call, checked and pinned: raw pointers (null = absent or not wanted) and sizes.
+/// Shapes: N tokens, D hidden, V classes; h [N, D], W [V, D], bias [V], y [N].
+/// </summary>
+internal sealed unsafe class FusedProblem
+{
+    public float* Hidden;
+    public float* Weight;
+    public float* Bias;
+    public int* Targets;
+    public int N;
+    public int D;
+    public int V;
+
+    public int IgnoreIndex;
+    public float LabelSmoothing;
+    public float ZLoss;
+    public float SoftCap;
+    public float* ClassWeights;
+    public Reduction Reduction;
+    public float Upstream;
+    public float* RowUpstream;
+    public float FilterThreshold;
+    public bool Accumulate;
+    public int MaxDegreeOfParallelism;
+
+    /// <summary>Whether gradients are computed (a second, recomputing sweep per token block).</summary>
+    public bool Backward;
+    public float* DHidden;
+    public float* DWeight;
+    public float* DBias;
+    public float* RowLosses;
+    public float* LogSumExp;
+}

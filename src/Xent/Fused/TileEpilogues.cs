@@ -1,0 +1,147 @@
+namespace Xent.Fused;
+
+/// <summary>
+/// What happens to a logits tile [vb classes, cols tokens] (row stride <see cref="FusedKernel.TokenBlock"/>) while it
+/// is in cache. Lanes run along tokens, so per-token state lives in vectors and a class's bias, weight and row are
+/// broadcasts. Formulas: shared/spec/cross-entropy.md.
+/// </summary>
+internal static unsafe class TileEpilogues
+{
+    private const int Stride = FusedKernel.TokenBlock;
+
+    /// <summary>
+    /// Adds the bias and applies the soft cap in place (the tile then holds z), and folds the tile into the running
+    /// per-token max m, sum of exp(z - m) s, and smoothing sum sm = sum_c w[c] z[c] (when smoothing).
+    /// </summary>
+    public static void Forward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, bool smoothing, float cap,
+        float* m, float* s, float* sm)
+        where TL : ILanes<TV>
+        where TV : struct
+    {
+        bool rewrite = bias != null || cap > 0;
+        TV capV = TL.Create(cap), invCap = TL.Create(cap > 0 ? 1 / cap : 0);
+        for (int j = 0; j < cols; j += TL.Count)
+        {
+            float* col = tile + j;
+            TV mOld = TL.Load(m + j), mx = mOld, smooth = TL.Load(sm + j);
+            for (int r = 0; r < vb; r++)
+            {
+                float* pz = col + (r * Stride);
+                TV x = TL.Load(pz);
+                if (bias != null)
+                {
+                    x = TL.Add(x, TL.Create(bias[r]));
+                }
+
+                if (cap > 0)
+                {
+                    x = TL.Multiply(capV, TL.Tanh(TL.Multiply(x, invCap)));
+                }
+
+                if (rewrite)
+                {
+                    TL.Store(x, pz);
+                }
+
+                mx = TL.Max(mx, x);
+                if (smoothing)
+                {
+                    smooth = weights == null ? TL.Add(smooth, x) : TL.Fma(TL.Create(weights[r]), x, smooth);
+                }
+            }
+
+            // Online softmax: rescale the old sum to the new max. A max of -inf (nothing finite yet) uses 0 as the
+            // reference, so exp gives 0 instead of exp(-inf + inf) = NaN.
+            TV reference = TL.ZeroIfNegativeInfinity(mx);
+            TV sum0 = TL.Multiply(TL.Load(s + j), TL.Exp(TL.Subtract(mOld, reference)));
+            TV sum1 = default;
+            int r2 = 0;
+            for (; r2 + 1 < vb; r2 += 2)
+            {
+                sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(col + (r2 * Stride)), reference)));
+                sum1 = TL.Add(sum1, TL.Exp(TL.Subtract(TL.Load(col + ((r2 + 1) * Stride)), reference)));
+            }
+
+            if (r2 < vb)
+            {
+                sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(col + (r2 * Stride)), reference)));
+            }
+
+            TL.Store(mx, m + j);
+            TL.Store(TL.Add(sum0, sum1), s + j);
+            TL.Store(smooth, sm + j);
+        }
+    }
+
+    /// <summary>
+    /// Turns the raw logits tile into dL/dx in place, except the target entries (set afterwards):
+    /// g = (p * coefP - coefS * w[c]) * cap' for kept tokens, 0 for the rest; marks rows with an entry at or above
+    /// the filter threshold in <paramref name="active"/> (only when the threshold is positive).
+    /// </summary>
+    public static void Backward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, float cap, bool smoothing,
+        float* lse, float* coefP, float* coefS, float* mask, float threshold, byte* active)
+        where TL : ILanes<TV>
+        where TV : struct
+    {
+        TV capV = TL.Create(cap), invCap = TL.Create(cap > 0 ? 1 / cap : 0), one = TL.Create(1f), thr = TL.Create(threshold);
+        bool filter = threshold > 0;
+        for (int j = 0; j < cols; j += TL.Count)
+        {
+            float* col = tile + j;
+            TV l = TL.Load(lse + j), cp = TL.Load(coefP + j), mk = TL.Load(mask + j);
+            TV ncs = TL.Subtract(default, TL.Load(coefS + j));
+            for (int r = 0; r < vb; r++)
+            {
+                float* pz = col + (r * Stride);
+                TV z = TL.Load(pz);
+                if (bias != null)
+                {
+                    z = TL.Add(z, TL.Create(bias[r]));
+                }
+
+                TV u = default;
+                if (cap > 0)
+                {
+                    u = TL.Tanh(TL.Multiply(z, invCap));
+                    z = TL.Multiply(capV, u);
+                }
+
+                TV g = TL.Multiply(TL.Exp(TL.Subtract(z, l)), cp);
+                if (smoothing)
+                {
+                    g = TL.Fma(ncs, weights == null ? one : TL.Create(weights[r]), g);
+                }
+
+                if (cap > 0)
+                {
+                    g = TL.Multiply(g, TL.Fma(TL.Subtract(default, u), u, one));
+                }
+
+                g = TL.And(g, mk);
+                TL.Store(g, pz);
+                if (filter && active[r] == 0 && TL.AnyNotBelow(g, thr))
+                {
+                    active[r] = 1;
+                }
+            }
+        }
+    }
+
+    /// <summary>dBias[r] += sum over the tile's tokens of G[r, token], tokens summed in a fixed order.</summary>
+    public static void AddRowSums<TL, TV>(float* tile, int vb, int cols, float* dBias)
+        where TL : ILanes<TV>
+        where TV : struct
+    {
+        for (int r = 0; r < vb; r++)
+        {
+            float* row = tile + (r * Stride);
+            TV acc = default;
+            for (int j = 0; j < cols; j += TL.Count)
+            {
+                acc = TL.Add(acc, TL.Load(row + j));
+            }
+
+            dBias[r] += TL.Sum(acc);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+namespace Xent.LinearAlgebra;
+
+/// <summary>
+/// Copies blocks of A and B into the strip layouts the micro-kernel streams through, zero-padding the last strip
+/// so that every tile is a full tile (padding only ever produces discarded rows and columns of C).
+/// </summary>
+internal static unsafe class Packing
+{
+    /// <summary>
+    /// Packs op(A)[i0 .. i0 + rows, p0 .. p0 + kc] into Mr-row strips: strip s holds element (i, p) at
+    /// s * mr * kc + p * mr + i.
+    /// </summary>
+    public static void PackA(bool transposeA, float* a, nint lda, int i0, int rows, int p0, int kc, int mr, float* dst)
+    {
+        for (int s = 0; s < rows; s += mr)
+        {
+            int h = Math.Min(mr, rows - s);
+            float* d = dst + ((nint)s * kc);
+            if (transposeA)
+            {
+                // Stored [K, M]: the strip's mr values of one k are contiguous.
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = a + ((p0 + p) * lda) + i0 + s;
+                    float* dp = d + (p * mr);
+                    int i = 0;
+                    for (; i < h; i++)
+                    {
+                        dp[i] = src[i];
+                    }
+
+                    for (; i < mr; i++)
+                    {
+                        dp[i] = 0;
+                    }
+                }
+            }
+            else
+            {
+                for (int i = 0; i < h; i++)
+                {
+                    float* src = a + ((i0 + s + i) * lda) + p0;
+                    for (int p = 0; p < kc; p++)
+                    {
+                        d[(p * mr) + i] = src[p];
+                    }
+                }
+
+                for (int i = h; i < mr; i++)
+                {
+                    for (int p = 0; p < kc; p++)
+                    {
+                        d[(p * mr) + i] = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs op(B)[p0 .. p0 + kc, j0 .. j0 + cols] into Nr-column strips: strip s holds element (p, j) at
+    /// s * kc * nr + p * nr + j.
+    /// </summary>
+    public static void PackB(bool transposeB, float* b, nint ldb, int p0, int kc, int j0, int cols, int nr, float* dst)
+    {
+        for (int s = 0; s < cols; s += nr)
+        {
+            int w = Math.Min(nr, cols - s);
+            float* d = dst + ((nint)s * kc);
+            if (transposeB)
+            {
+                // Stored [N, K]: each column of op(B) is a contiguous row.
+                for (int j = 0; j < w; j++)
+                {
+                    float* src = b + ((j0 + s + j) * ldb) + p0;
+                    for (int p = 0; p < kc; p++)
+                    {
+                        d[(p * nr) + j] = src[p];
+                    }
+                }
+
+                for (int j = w; j < nr; j++)
+                {
+                    for (int p = 0; p < kc; p++)
+                    {
+                        d[(p * nr) + j] = 0;
+                    }
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = b + ((p0 + p) * ldb) + j0 + s;
+                    float* dp = d + (p * nr);
+                    new ReadOnlySpan<float>(src, w).CopyTo(new Span<float>(dp, w));
+                    if (w < nr)
+                    {
+                        new Span<float>(dp + w, nr - w).Clear();
+                    }
+                }
+            }
+        }
+    }
+}

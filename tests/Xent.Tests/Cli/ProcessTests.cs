@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Xent.Tests.Cli;
+
+/// <summary>xent as a real process (`dotnet Xent.Cli.dll`): exit codes, stdout and stderr as a shell sees them.</summary>
+public sealed class ProcessTests : IDisposable
+{
+    private readonly TempFolder dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    [Fact]
+    public void Loss_Json_OnStdout()
+    {
+        var l = TestNpy.F32(dir["l.npy"], [0f, 0f, 0f, 0f, 1f, 2f, 3f, 4f], 2, 4);
+        var t = TestNpy.I64(dir["t.npy"], [1L, 3L], 2);
+        var (code, stdout, stderr) = Run("loss", "--logits", l, "--targets", t, "--json", "--grad", dir["g.npy"]);
+        Assert.True(code == 0, stderr);
+        var loss = JsonDocument.Parse(stdout).RootElement.GetProperty("loss").GetDouble();
+
+        // Row 0 uniform over 4: ln 4. Row 1 [1, 2, 3, 4] target 3: lse - 4 = ln(1 + e^-1 + e^-2 + e^-3).
+        double expected = (Math.Log(4) + Math.Log(1 + Math.Exp(-1) + Math.Exp(-2) + Math.Exp(-3))) / 2;
+        Assert.Equal(expected, loss, 1e-6);
+        Assert.Equal(new long[] { 2, 4 }, TestNpy.Read(dir["g.npy"]).Shape);
+    }
+
+    [Fact]
+    public void BadInput_ExitCode2_MessageOnStderr_NoStackTrace()
+    {
+        var bad = dir["bad.npy"];
+        File.WriteAllBytes(bad, TestNpy.File("{'descr': '>f8', 'fortran_order': False, 'shape': (2, 4), }", new byte[64]));
+        var t = TestNpy.I64(dir["t.npy"], [1L, 3L], 2);
+        var (code, stdout, stderr) = Run("loss", "--logits", bad, "--targets", t, "--grad", dir["g.npy"]);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Equal($"xent: error: {bad}: unsupported dtype '>f8': the array is big-endian; save it little-endian, e.g. a.astype('<f8').", stderr.Trim());
+        Assert.False(File.Exists(dir["g.npy"]));
+
+        var (parseCode, _, parseError) = Run("loss", "--logits");
+        Assert.Equal(2, parseCode);
+        Assert.DoesNotContain("   at ", parseError, StringComparison.Ordinal);
+    }
+
+    /// <summary>Xent.Cli.dll sits next to the test assembly (a project reference copies it with its runtimeconfig).</summary>
+    private static string CliDll()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Xent.Cli.dll");
+        Assert.True(File.Exists(dll) && File.Exists(Path.ChangeExtension(dll, ".runtimeconfig.json")), $"Xent.Cli.dll with its runtimeconfig not found in {AppContext.BaseDirectory}");
+        return dll;
+    }
+
+    private static (int Code, string Out, string Error) Run(params string[] args)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(CliDll());
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(60_000), "xent did not finish within 60 s");
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+}

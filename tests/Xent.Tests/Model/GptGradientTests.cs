@@ -1,0 +1,108 @@
+using Xent.Training;
+
+namespace Xent.Tests.Model;
+
+public class GptGradientTests
+{
+    private static GptModel TinyModel(bool tied, int seed)
+    {
+        var config = new GptConfig { VocabSize = 11, ContextLength = 5, Layers = 2, Heads = 2, Dim = 8, TieEmbeddings = tied };
+        var model = new GptModel(config, seed);
+
+        // Far from the init, so that every path (LayerNorm gains and biases, attention softmax, GELU curvature)
+        // carries a gradient of its own size and a wrong term shows.
+        var random = new Random(seed + 100);
+        foreach (var p in model.Parameters)
+        {
+            bool gain = p.Name.EndsWith("ln_1.weight", StringComparison.Ordinal) || p.Name.EndsWith("ln_2.weight", StringComparison.Ordinal)
+                || p.Name == "ln_f.weight";
+            for (int i = 0; i < p.Length; i++)
+            {
+                p.Data[i] = (gain ? 1f : 0f) + (float)(Normal(random) * (p.Shape.Length == 1 ? 0.2 : 0.4));
+            }
+        }
+
+        return model;
+    }
+
+    private static double Normal(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
+
+    public static TheoryData<bool, bool, VectorWidth> Cases()
+    {
+        var data = new TheoryData<bool, bool, VectorWidth>();
+        foreach (var width in Simd.Supported())
+        {
+            data.Add(true, false, width);
+            data.Add(false, false, width);
+            data.Add(true, true, width);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Gradients_MatchFloat64FiniteDifferences_ForEveryTensor(bool tied, bool withIgnored, VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        var model = TinyModel(tied, seed: tied ? 3 : 4);
+        int batch = 2, seq = 5;
+        var random = new Random(5);
+        int[] tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(11))];
+        int[] targets = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(11))];
+        if (withIgnored)
+        {
+            targets[1] = -100;
+            targets[7] = -100;
+        }
+
+        float loss = model.ForwardBackward(tokens, targets, batch, seq);
+        var reference = new ReferenceGpt(model);
+        double refLoss = reference.Loss(tokens, targets, batch, seq);
+        Assert.Equal(refLoss, loss, 2e-5 * refLoss);
+
+        // Central differences of the float64 loss: truncation ~h^2 * L''' ~ 1e-10, rounding ~1e-16 / h ~ 1e-11,
+        // so the difference to the float32 analytic gradient is the model's own float32 rounding: relative
+        // ~1e-5 of the gradient's scale. Tolerance 1e-3 x |g| + 2e-5 x (largest |g| of the tensor).
+        const double h = 1e-5;
+        int checkedCount = 0;
+        foreach (var p in model.Parameters)
+        {
+            var data = reference[p.Name];
+            double scale = p.Grad.Max(Math.Abs);
+            Assert.True(scale > 1e-4, $"{p.Name}: gradient is all (near) zero, the check would be empty");
+            var indices = Enumerable.Range(0, 8).Select(_ => random.Next(p.Length)).Append(Array.IndexOf(p.Grad, p.Grad.MaxBy(Math.Abs)));
+            foreach (int i in indices)
+            {
+                double original = data[i];
+                data[i] = original + h;
+                double plus = reference.Loss(tokens, targets, batch, seq);
+                data[i] = original - h;
+                double minus = reference.Loss(tokens, targets, batch, seq);
+                data[i] = original;
+                double numeric = (plus - minus) / (2 * h);
+                double tolerance = (1e-3 * Math.Abs(numeric)) + (2e-5 * scale);
+                Assert.True(Math.Abs(p.Grad[i] - numeric) <= tolerance,
+                    $"{p.Name}[{i}]: analytic {p.Grad[i]:G9}, finite difference {numeric:G9}, tolerance {tolerance:G3}");
+                checkedCount++;
+            }
+        }
+
+        Assert.Equal(model.Parameters.Count * 9, checkedCount);
+    }
+
+    [Fact]
+    public void Gradients_AreOverwritten_NotAccumulated()
+    {
+        var model = TinyModel(tied: true, seed: 9);
+        int[] tokens = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+        int[] targets = [2, 3, 4, 5, 6, 7, 8, 9, 10, 0];
+        model.ForwardBackward(tokens, targets, 2, 5);
+        var first = model.Parameters.Select(p => (float[])p.Grad.Clone()).ToArray();
+        model.ForwardBackward(tokens, targets, 2, 5);
+        for (int k = 0; k < first.Length; k++)
+        {
+            Assert.Equal(first[k], model.Parameters[k].Grad);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using Xent.Training.Checkpoints;
+using Xent.Training.Data;
+
+namespace Xent.Tests.Training;
+
+public sealed class CheckpointStoreTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("xent-ckpt-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static CheckpointConfig Config(long step, int dim = 4) => new()
+    {
+        Model = new CheckpointModel { VocabSize = 3, ContextLength = 8, Layers = 1, Heads = 1, Dim = dim },
+        Tokenizer = "bytes",
+        Seed = 5,
+        Step = step,
+        Data = new CheckpointData { Source = "markov", CorpusSeed = 1, TrainTokens = 100, ValidationTokens = 10 },
+        Training = new CheckpointTraining { Batch = 2, Seq = 8, TotalSteps = 10, LearningRate = 1e-3 },
+    };
+
+    // A stand-in model: an embedding [V, D] and a bias [D].
+    private static IReadOnlyList<(string Name, int[] Shape)> Expected(CheckpointConfig c) =>
+        [("wte", [c.Model.VocabSize, c.Model.Dim]), ("bias", [c.Model.Dim])];
+
+    private static SafeTensor[] Tensors(CheckpointConfig c, float offset) =>
+        Expected(c).Select((e, i) => new SafeTensor(e.Name, e.Shape,
+            Enumerable.Range(0, e.Shape.Aggregate(1, (a, b) => a * b)).Select(k => offset + i * 100 + k * 0.25f).ToArray())).ToArray();
+
+    private void Save(CheckpointConfig c, float offset = 0) =>
+        CheckpointStore.Save(_dir, c, Tensors(c, offset), Tensors(c, offset + 1000), Tensors(c, offset + 2000), c.Step + 1);
+
+    [Fact]
+    public void Round_trip_restores_config_weights_and_optimizer_state()
+    {
+        var c = Config(7);
+        Save(c, 3);
+        Assert.True(CheckpointStore.Exists(_dir));
+        Checkpoint k = CheckpointStore.Load(_dir, Expected);
+        Assert.Equal(c, k.Config with { Model = c.Model, Data = c.Data, Training = c.Training });
+        Assert.Equal(c.Model, k.Config.Model);
+        Assert.Equal(c.Training, k.Config.Training);
+        Assert.Equal(8, k.OptimizerStep);
+        Assert.Equal(Tensors(c, 3)[0].Data, k.Weights["wte"].Data);
+        Assert.Equal(Tensors(c, 1003)[1].Data, k.M["bias"].Data);
+        Assert.Equal(Tensors(c, 2003)[0].Data, k.V["wte"].Data);
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp-*"));
+    }
+
+    [Fact]
+    public void Saving_again_replaces_the_checkpoint_whole()
+    {
+        Save(Config(1), 0);
+        Save(Config(2), 50);
+        Checkpoint k = CheckpointStore.Load(_dir, Expected);
+        Assert.Equal(2, k.Config.Step);
+        Assert.Equal(50f, k.Weights["wte"].Data[0]);
+    }
+
+    [Fact]
+    public void Shape_mismatch_with_the_config_is_one_clear_message()
+    {
+        Save(Config(1));
+        // Same files, but a model that expects D = 6.
+        var e = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, c => Expected(c with { Model = c.Model with { Dim = 6 } })));
+        Assert.Contains("tensor 'wte' has shape [3, 4], the config's model needs [3, 6]", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Missing_and_extra_tensors_are_reported()
+    {
+        Save(Config(1));
+        var missing = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, c => [.. Expected(c), ("extra", [1])]));
+        Assert.Contains("tensor 'extra' is missing", missing.Message, StringComparison.Ordinal);
+        var extra = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, c => [Expected(c)[0]]));
+        Assert.Contains("unexpected tensor(s) 'bias'", extra.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Corrupt_model_file_and_config_are_reported()
+    {
+        Save(Config(1));
+        string model = Path.Combine(_dir, CheckpointStore.ModelFile);
+        byte[] bytes = File.ReadAllBytes(model);
+        File.WriteAllBytes(model, bytes[..(bytes.Length - 3)]);
+        var e = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, Expected));
+        Assert.Contains("is corrupt", e.Message, StringComparison.Ordinal);
+
+        File.WriteAllText(Path.Combine(_dir, CheckpointStore.ConfigFile), "{ not json");
+        var bad = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, Expected));
+        Assert.Contains("is not valid", bad.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Config_and_model_from_different_steps_are_inconsistent()
+    {
+        Save(Config(3));
+        string config = Path.Combine(_dir, CheckpointStore.ConfigFile);
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"step\": 3", "\"step\": 4", StringComparison.Ordinal));
+        var e = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, Expected));
+        Assert.Contains("at step 3 but config.json says 4", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Missing_directory_or_files_are_reported()
+    {
+        var e = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(Path.Combine(_dir, "nope"), Expected));
+        Assert.Contains("does not exist", e.Message, StringComparison.Ordinal);
+        var f = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, Expected));
+        Assert.Contains("config.json is missing", f.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_failed_save_leaves_the_previous_checkpoint_intact()
+    {
+        Save(Config(1), 0);
+        byte[] before = File.ReadAllBytes(Path.Combine(_dir, CheckpointStore.ModelFile));
+        var c = Config(2);
+        // Moments with the wrong count make Save throw before anything is renamed.
+        Assert.Throws<ArgumentException>(() => CheckpointStore.Save(_dir, c, Tensors(c, 9), Tensors(c, 9)[..1], Tensors(c, 9), 1));
+        // A tensor whose data does not match its shape fails inside the write of the temp file.
+        var broken = Tensors(c, 9);
+        broken[1] = broken[1] with { Data = [1f] };
+        Assert.Throws<ArgumentException>(() => CheckpointStore.Save(_dir, c, broken, Tensors(c, 9), Tensors(c, 9), 1));
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(_dir, CheckpointStore.ModelFile)));
+        Assert.Equal(1, CheckpointStore.Load(_dir, Expected).Config.Step);
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp-*"));
+    }
+}

@@ -1,0 +1,133 @@
+using System.Text;
+using Xent.Training.Data;
+
+namespace Xent.Tests.Training;
+
+public sealed class DataTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("xent-data-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string WriteFile(string name, byte[] bytes)
+    {
+        string path = Path.Combine(_dir, name);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    [Fact]
+    public void Markov_dataset_is_deterministic_and_splits_are_independent()
+    {
+        var a = TokenDataset.Markov(11, 5000, 1000);
+        var b = TokenDataset.Markov(11, 5000, 1000);
+        Assert.Equal(a.Train, b.Train);
+        Assert.Equal(a.Validation, b.Validation);
+        Assert.NotEqual(a.Train[..1000], a.Validation);
+        Assert.Equal(32, a.Tokenizer.VocabSize);
+        Assert.All(a.Train, t => Assert.InRange(t, 0, 31));
+        Assert.Equal(a.Chain!.EntropyRate, a.EntropyFloor);
+    }
+
+    [Fact]
+    public void Batch_is_a_function_of_seed_and_step()
+    {
+        int[] stream = Enumerable.Range(0, 1000).ToArray();
+        var s1 = new BatchSampler(stream, 8, 42);
+        var s2 = new BatchSampler(stream, 8, 42);
+        var s3 = new BatchSampler(stream, 8, 43);
+        int[] x1 = new int[32], y1 = new int[32], x2 = new int[32], y2 = new int[32];
+        s1.Fill(7, 4, x1, y1);
+        s2.Fill(7, 4, x2, y2);
+        Assert.Equal(x1, x2);
+        Assert.Equal(y1, y2);
+        for (int i = 0; i < 32; i++)
+            Assert.Equal(x1[i] + 1, y1[i]); // targets are the next tokens
+        for (int b = 0; b < 4; b++)
+            for (int t = 1; t < 8; t++)
+                Assert.Equal(x1[b * 8 + t - 1] + 1, x1[b * 8 + t]); // contiguous windows
+        s2.Fill(8, 4, x2, y2);
+        Assert.NotEqual(x1, x2);
+        s3.Fill(7, 4, x2, y2);
+        Assert.NotEqual(x1, x2);
+    }
+
+    [Fact]
+    public void Sequential_windows_cover_the_stream_without_overlap()
+    {
+        int[] stream = Enumerable.Range(0, 35).ToArray();
+        var (x, y, w) = BatchSampler.Sequential(stream, 8, 100);
+        Assert.Equal(4, w);
+        Assert.Equal(Enumerable.Range(0, 32), x);
+        Assert.Equal(Enumerable.Range(1, 32), y);
+    }
+
+    [Fact]
+    public void Byte_tokenizer_round_trips_any_text()
+    {
+        const string text = "héllo, wörld — 漢字 🎉\n";
+        int[] ids = ByteTokenizer.Instance.Encode(text);
+        Assert.Equal(Encoding.UTF8.GetByteCount(text), ids.Length);
+        Assert.Equal(0xC3, ids[1]);
+        Assert.Equal(text, ByteTokenizer.Instance.Decode(ids));
+        Assert.Equal(ids.Length, ByteTokenizer.Instance.ByteCount(ids));
+    }
+
+    [Fact]
+    public void Gpt2_tokenizer_matches_known_ids_and_round_trips()
+    {
+        var tok = Gpt2Tokenizer.Instance;
+        Assert.Equal(50257, tok.VocabSize);
+        // GPT-2's well-known encoding of "Hello world": "Hello" = 15496, " world" = 995.
+        Assert.Equal(new[] { 15496, 995 }, tok.Encode("Hello world"));
+        const string text = "The quick brown fox — jumps over 漢字 🎉\n  twice.";
+        int[] ids = tok.Encode(text);
+        Assert.All(ids, i => Assert.InRange(i, 0, 50256));
+        Assert.Equal(text, tok.Decode(ids));
+        Assert.Equal(Encoding.UTF8.GetByteCount(text), tok.ByteCount(ids));
+    }
+
+    [Fact]
+    public void Markov_tokenizer_prints_symbols_and_rejects_others()
+    {
+        var tok = new MarkovTokenizer(32);
+        Assert.Equal("abz05", tok.Decode(tok.Encode("abz05")));
+        var e = Assert.Throws<TrainingInputException>(() => tok.Encode("ab!"));
+        Assert.Contains("'!'", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(TokenizerKind.Bytes)]
+    [InlineData(TokenizerKind.Gpt2)]
+    public void Text_file_splits_last_tenth_for_validation(TokenizerKind kind)
+    {
+        string text = string.Concat(Enumerable.Repeat("The cat sat on the mat. ", 200));
+        string path = WriteFile("t.txt", Encoding.UTF8.GetBytes(text));
+        var data = TokenDataset.FromTextFile(path, kind, 16);
+        int[] all = TokenDataset.CreateTextTokenizer(kind).Encode(text);
+        Assert.Equal(all, data.Train.Concat(data.Validation));
+        Assert.Equal((int)(all.Length * 0.1), data.Validation.Length);
+        Assert.Null(data.EntropyFloor);
+    }
+
+    [Fact]
+    public void Missing_empty_short_and_invalid_files_give_clear_messages()
+    {
+        var missing = Assert.Throws<TrainingInputException>(
+            () => TokenDataset.FromTextFile(Path.Combine(_dir, "nope.txt"), TokenizerKind.Bytes, 8));
+        Assert.Contains("does not exist", missing.Message, StringComparison.Ordinal);
+
+        var empty = Assert.Throws<TrainingInputException>(
+            () => TokenDataset.FromTextFile(WriteFile("e.txt", [0xEF, 0xBB, 0xBF]), TokenizerKind.Bytes, 8));
+        Assert.Contains("is empty", empty.Message, StringComparison.Ordinal);
+
+        var shortText = Assert.Throws<TrainingInputException>(
+            () => TokenDataset.FromTextFile(WriteFile("s.txt", Encoding.UTF8.GetBytes("hello world")), TokenizerKind.Bytes, 8));
+        Assert.Contains("too short", shortText.Message, StringComparison.Ordinal);
+        Assert.Contains("18 tokens", shortText.Message, StringComparison.Ordinal);
+
+        var bad = Assert.Throws<TrainingInputException>(
+            () => TokenDataset.FromTextFile(WriteFile("b.txt", [0x61, 0xFF, 0x62]), TokenizerKind.Bytes, 8));
+        Assert.Contains("not valid UTF-8", bad.Message, StringComparison.Ordinal);
+    }
+}
