@@ -24,6 +24,9 @@ internal static class XentApp
             // Verbs register here, one line each (see Commands/).
             LossCommand.Register(config);
             BenchCommand.Register(config);
+            TrainCommand.Register(config);
+            SampleCommand.Register(config);
+            EvalCommand.Register(config);
         });
         return app;
     }

@@ -3,7 +3,7 @@ namespace Xent.Kernels;
 /// <summary>Turning a row's folded state into its loss, its outputs and its gradient coefficients.</summary>
 internal sealed unsafe partial class CrossEntropyKernel
 {
-    private RowGradient FinishRow(int n, in RowAccumulator state)
+    private RowGradient FinishRow(int n, in RowAccumulator state, float targetLogit)
     {
         double lse = state.LogSumExp;
         if (request.LogSumExp != null)
@@ -47,7 +47,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
 
         int y = request.Targets[n];
-        float zy = TargetLogit(n, y);
+        float zy = targetLogit;
         double wy = request.Weights == null ? 1.0 : request.Weights[y];
         double main = (1 - e) * wy * (lse - zy);
         if (e > 0)

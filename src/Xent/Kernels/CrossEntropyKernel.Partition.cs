@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Xent.Kernels;
 
 /// <summary>The two ways of dealing the work out: whole rows, or block ranges of few long rows.</summary>
@@ -10,17 +12,19 @@ internal sealed unsafe partial class CrossEntropyKernel
         Partition.For(items, threads, (long)rows * classes, item =>
         {
             var scratch = RentScratch();
+            var blockStatistics = ArrayPool<BlockStatistics>.Shared.Rent(BlockCount);
             try
             {
                 int end = Math.Min(rows, (item + 1) * perItem);
                 for (int n = item * perItem; n < end; n++)
                 {
-                    ProcessRow(n, scratch);
+                    ProcessRow(n, scratch, blockStatistics);
                 }
             }
             finally
             {
                 ReturnScratch(scratch);
+                ArrayPool<BlockStatistics>.Shared.Return(blockStatistics);
             }
         });
     }
@@ -37,6 +41,12 @@ internal sealed unsafe partial class CrossEntropyKernel
         segments = (blocks + perSegment - 1) / perSegment;
         var statistics = new BlockStatistics[rows * blocks];
         long elements = (long)rows * classes;
+        var targetLogits = new float[rows];
+        for (int n = 0; n < rows; n++)
+        {
+            targetLogits[n] = NeedsForward(n) ? TargetLogitBeforeWrites(n) : 0f;
+        }
+
         Partition.For(rows * segments, threads, elements, item =>
         {
             int n = item / segments, first = (item % segments) * perSegment, end = Math.Min(blocks, first + perSegment);
@@ -74,7 +84,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                 state.Add(statistics[(n * blocks) + b]);
             }
 
-            finished[n] = FinishRow(n, state);
+            finished[n] = FinishRow(n, state, targetLogits[n]);
         }
 
         if (!HasGradient)
@@ -88,7 +98,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             var scratch = RentScratch();
             try
             {
-                WriteRowGradient(n, finished[n], first, end, scratch);
+                WriteRowGradient(n, finished[n], first, end, scratch, statistics.AsSpan(n * blocks, blocks));
             }
             finally
             {

@@ -58,11 +58,19 @@ internal sealed unsafe partial class CrossEntropyKernel
         var z = LoadBlock(n, column, length, scratch);
         bool weightedLogits = smoothing > 0f;
         bool weighted = weightedLogits || SoftTargets;
-        return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits);
+        var exps = storeExps ? new Span<float>((float*)request.Gradient + RowOffset(n) + column, length) : default;
+        return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, exps, prefetchNext: !scratchNeeded);
     }
 
+    /// <summary>The target's logit, read before an in-place forward can overwrite it (0 where there is none).</summary>
+    private float TargetLogitBeforeWrites(int n) =>
+        !SoftTargets && Kept(n) ? TargetLogit(n, request.Targets[n]) : 0f;
+
     /// <summary>One row start to end on one thread: forward, then (while the row is in L2) its gradient.</summary>
-    private void ProcessRow(int n, float[]? scratch)
+    /// <param name="n">The row.</param>
+    /// <param name="scratch">Block scratch (Half or soft cap), or null.</param>
+    /// <param name="blockStatistics">Room for the row's block statistics.</param>
+    private void ProcessRow(int n, float[]? scratch, Span<BlockStatistics> blockStatistics)
     {
         if (!NeedsForward(n))
         {
@@ -70,17 +78,19 @@ internal sealed unsafe partial class CrossEntropyKernel
             return;
         }
 
+        float targetLogit = TargetLogitBeforeWrites(n);
         var state = RowAccumulator.Empty;
         int blocks = BlockCount;
         for (int b = 0; b < blocks; b++)
         {
-            state.Add(Statistics(n, b, scratch));
+            blockStatistics[b] = Statistics(n, b, scratch);
+            state.Add(blockStatistics[b]);
         }
 
-        var row = FinishRow(n, state);
+        var row = FinishRow(n, state, targetLogit);
         if (HasGradient)
         {
-            WriteRowGradient(n, row, 0, blocks, scratch);
+            WriteRowGradient(n, row, 0, blocks, scratch, blockStatistics);
             FixTarget(n, row);
         }
     }
@@ -99,12 +109,26 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
     }
 
-    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, float[]? scratch)
+    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, float[]? scratch, ReadOnlySpan<BlockStatistics> blockStatistics)
     {
         int from = firstBlock * BlockColumns, to = Math.Min(endBlock * BlockColumns, classes);
         if (!row.Kept)
         {
             ZeroGradient(n, from, to - from);
+            return;
+        }
+
+        if (storeExps)
+        {
+            for (int b = firstBlock; b < endBlock; b++)
+            {
+                int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
+                float max = blockStatistics[b].Max, shift = max == float.NegativeInfinity ? 0f : max;
+                float scale = (float)(row.Coefficients.K * Math.Exp(shift - row.LogSumExp));
+                var g = new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
+                GradientKernel.Scale(request.Width, g, g, scale);
+            }
+
             return;
         }
 

@@ -30,6 +30,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     private readonly double keptWeight;
     private readonly int keptRows;
     private readonly bool scratchNeeded;
+    private readonly bool storeExps;
     private readonly double[]? mainTerms;
     private readonly double[]? zTerms;
 
@@ -44,6 +45,11 @@ internal sealed unsafe partial class CrossEntropyKernel
         cap = o.SoftCap;
         ignoreIndex = o.IgnoreIndex;
         scratchNeeded = request.IsHalf || cap > 0f;
+
+        // The plain gradient (float, no soft cap, no smoothing, class-index targets) is scale x exp(z - block max):
+        // the forward writes those exponentials into the gradient and the write pass only scales them, one exp
+        // per element instead of two.
+        storeExps = request.Gradient != null && !request.IsHalf && cap == 0f && smoothing == 0f && request.Probabilities == null;
         weightTotal = request.Weights == null ? classes : SequentialSum(request.Weights, classes);
         (keptRows, keptWeight) = CountKept();
         if (request.Reduce)

@@ -135,6 +135,40 @@ internal static class GradientKernel
         return g;
     }
 
+    /// <summary>
+    /// The gradient from exponentials stored by the forward: gradient = scale * exps, where scale = K exp(shift -
+    /// lse) for the block. One multiply instead of a second exp; exps may be the gradient's memory.
+    /// </summary>
+    public static void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<float> gradient, float scale)
+    {
+        switch (Widths.Fit(width, exps.Length))
+        {
+            case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>>(exps, gradient, scale); break;
+            case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>>(exps, gradient, scale); break;
+            case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>>(exps, gradient, scale); break;
+            default: Scale<ScalarOps, float>(exps, gradient, scale); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scale<TOps, TV>(ReadOnlySpan<float> exps, Span<float> gradient, float scale)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int n = exps.Length, k = TOps.Count;
+        ref float x = ref MemoryMarshal.GetReference(exps);
+        ref float d = ref MemoryMarshal.GetReference(gradient);
+        TV s = TOps.Create(scale);
+        nint last = n - k;
+        TV tail = TOps.Multiply(s, TOps.Load(ref x, last));
+        for (nint i = 0; i < last; i += k)
+        {
+            TOps.Store(TOps.Multiply(s, TOps.Load(ref x, i)), ref d, i);
+        }
+
+        TOps.Store(tail, ref d, last);
+    }
+
     private readonly record struct Parameters<TV>(TV Lse, TV K, TV C1, TV C2, TV InverseCap, bool HasWeights, bool HasTargets, bool HasCap)
         where TV : struct;
 }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Xent.Kernels;
 
@@ -16,18 +17,21 @@ internal static class StatisticsKernel
     /// <param name="weights">The block's class weights, or empty for all 1.</param>
     /// <param name="probabilities">The block's target probabilities, or empty for class-index targets.</param>
     /// <param name="weightedLogits">Whether to gather sum w z (label smoothing).</param>
-    public static BlockStatistics Compute(VectorWidth width, ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits) =>
+    /// <param name="exps">Empty, or where to write exp(z - shift) (the plain path only; may be z's memory).</param>
+    /// <param name="prefetchNext">Whether z is pinned memory followed by the next block to read (the logits
+    /// themselves, not a scratch copy): then the exp pass prefetches what follows z. Prefetches never fault.</param>
+    public static BlockStatistics Compute(VectorWidth width, ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps = default, bool prefetchNext = false) =>
         Widths.Fit(width, z.Length) switch
         {
-            VectorWidth.V512 => Compute<Vector512Ops, Vector512<float>>(z, weights, probabilities, weightedLogits),
-            VectorWidth.V256 => Compute<Vector256Ops, Vector256<float>>(z, weights, probabilities, weightedLogits),
-            VectorWidth.V128 => Compute<Vector128Ops, Vector128<float>>(z, weights, probabilities, weightedLogits),
-            _ => Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits),
+            VectorWidth.V512 => Compute<Vector512Ops, Vector512<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
+            VectorWidth.V256 => Compute<Vector256Ops, Vector256<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
+            VectorWidth.V128 => Compute<Vector128Ops, Vector128<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
+            _ => Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
         };
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static BlockStatistics Compute<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits)
+    private static BlockStatistics Compute<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -39,7 +43,7 @@ internal static class StatisticsKernel
         float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
         if (!weightedLogits && probabilities.IsEmpty)
         {
-            result.Sum = ExpSum<TOps, TV>(z, shift);
+            result.Sum = ExpSum<TOps, TV>(z, shift, exps, prefetchNext);
         }
         else
         {
@@ -77,31 +81,63 @@ internal static class StatisticsKernel
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float ExpSum<TOps, TV>(ReadOnlySpan<float> z, float shift)
+    private static float ExpSum<TOps, TV>(ReadOnlySpan<float> z, float shift, Span<float> exps, bool prefetch)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
         int n = z.Length, k = TOps.Count;
+        bool store = !exps.IsEmpty;
         ref float x = ref MemoryMarshal.GetReference(z);
+        ref float d = ref MemoryMarshal.GetReference(exps);
         TV m = TOps.Create(shift);
+
+        // The shifted-back last vector first: with exps over z (in place) its lanes are about to be overwritten.
+        nint last = n - k;
+        TV tail = TOps.Exp(TOps.Subtract(TOps.Load(ref x, last), m));
         TV s0 = TOps.Create(0f), s1 = s0;
         nint i = 0;
         for (; i <= n - (2 * k); i += 2 * k)
         {
-            s0 = TOps.Add(s0, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), m)));
-            s1 = TOps.Add(s1, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i + k), m)));
+            if (prefetch)
+            {
+                // The exp pass has the block in L1 and leaves memory idle: fetch the next block meanwhile, so
+                // that memory and arithmetic overlap instead of taking turns (measured on one core: 0.30 -> 0.24 ns per element).
+                Prefetch(ref Unsafe.Add(ref x, n + i));
+            }
+
+            TV e0 = TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), m));
+            TV e1 = TOps.Exp(TOps.Subtract(TOps.Load(ref x, i + k), m));
+            if (store)
+            {
+                TOps.Store(e0, ref d, i);
+                TOps.Store(e1, ref d, i + k);
+            }
+
+            s0 = TOps.Add(s0, e0);
+            s1 = TOps.Add(s1, e1);
         }
 
         if (i <= n - k)
         {
-            s0 = TOps.Add(s0, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), m)));
+            TV e0 = TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), m));
+            if (store)
+            {
+                TOps.Store(e0, ref d, i);
+            }
+
+            s0 = TOps.Add(s0, e0);
             i += k;
         }
 
         int rest = n - (int)i;
         if (rest > 0)
         {
-            s1 = TOps.Add(s1, TOps.KeepFrom(TOps.Exp(TOps.Subtract(TOps.Load(ref x, n - k), m)), k - rest));
+            s1 = TOps.Add(s1, TOps.KeepFrom(tail, k - rest));
+        }
+
+        if (store)
+        {
+            TOps.Store(tail, ref d, last);
         }
 
         return TOps.Sum(TOps.Add(s0, s1));
@@ -169,5 +205,18 @@ internal static class StatisticsKernel
         result.WeightedLogits = TOps.Sum(wz);
         result.WeightedTargetLogits = TOps.Sum(wtz);
         result.WeightedTargets = TOps.Sum(wt);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Prefetch(ref float address)
+    {
+        if (Sse.IsSupported)
+        {
+            // Two cache lines per iteration (the loop takes 2 vectors of 64 bytes at 512 bits; more than enough
+            // at narrower widths).
+            byte* p = (byte*)Unsafe.AsPointer(ref address);
+            Sse.Prefetch0(p);
+            Sse.Prefetch0(p + 64);
+        }
     }
 }

@@ -1,3 +1,5 @@
+using Xent.Tests.Core;
+
 namespace Xent.Tests.Cli;
 
 /// <summary>Logits over 2^31 elements: memory-mapped and handed to the library's pointer overloads.</summary>
@@ -9,9 +11,9 @@ public sealed class LargeInputTests : IDisposable
 
     /// <summary>
     /// An 8.6 GB float32 file of zeros, made sparse (SetLength) so it costs no disk or time to create: every row is
-    /// uniform, so the loss is ln V. Slow (it reads 8.6 GB of mapped zero pages): dotnet test --filter Category=Slow.
+    /// uniform, so the loss is ln V. Slow (it reads 8.6 GB of mapped zero pages): XENT_SLOW_TESTS=1 dotnet test --filter Category=Slow.
     /// </summary>
-    [Fact]
+    [SlowFact]
     [Trait("Category", "Slow")]
     public void OverTwoToThe31Elements()
     {

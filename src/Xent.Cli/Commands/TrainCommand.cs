@@ -1,0 +1,168 @@
+using System.Globalization;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using Xent.Cli.Terminal;
+using Xent.Cli.Training;
+using Xent.Training.Checkpoints;
+
+namespace Xent.Cli.Commands;
+
+/// <summary>
+/// <c>xent train</c>: trains a small GPT with Xent's loss and AdamW on the built-in Markov corpus (or a text
+/// file), with a live progress bar, checkpoints, metrics, a loss curve and summary.json.
+/// </summary>
+internal sealed class TrainCommand : Command<TrainSettings>
+{
+    /// <summary>Exit code of a run stopped by a non-finite loss.</summary>
+    public const int NonFiniteExitCode = 3;
+
+    /// <summary>Exit code of a run stopped by Ctrl+C (after saving a checkpoint), as shells report SIGINT.</summary>
+    public const int InterruptedExitCode = 130;
+
+    private readonly CliConsoles io;
+
+    public TrainCommand(CliConsoles io) => this.io = io;
+
+    public static void Register(IConfigurator config) =>
+        config.AddCommand<TrainCommand>("train")
+            .WithDescription("Train a small GPT from scratch with Xent's cross-entropy and AdamW (built-in Markov corpus by default, or --text FILE).")
+            .WithExample("train")
+            .WithExample("train", "--out", "run1", "--steps", "1000")
+            .WithExample("train", "--text", "book.txt", "--tokenizer", "bytes", "--out", "run2")
+            .WithExample("train", "--resume", "run1", "--steps", "2000");
+
+    public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellationToken)
+    {
+        TrainingPlan plan = TrainingPlan.From(settings);
+        PrintHeader(plan);
+        Directory.CreateDirectory(plan.OutDir);
+
+        int stop = 0;
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            // The first Ctrl+C finishes the current step and saves; a second one ends the process at once
+            // (checkpoint files are renamed into place whole, so that cannot leave a broken one).
+            if (Interlocked.Exchange(ref stop, 1) == 0)
+                e.Cancel = true;
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            TrainingOutcome outcome;
+            IReadOnlyList<MetricRecord> records;
+            using (var metrics = MetricsLog.Open(plan.OutDir, plan.Resume?.Checkpoint.Config.Step ?? 0))
+            {
+                var loop = new TrainingLoop(plan, () => Volatile.Read(ref stop) != 0 || cancellationToken.IsCancellationRequested);
+                outcome = Run(loop, metrics, plan);
+                records = metrics.Records;
+            }
+            RunSummary.Write(plan.OutDir, RunSummary.Build(plan, outcome));
+            LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), records, (outcome.StartStep, outcome.InitialValLoss),
+                plan.Data.EntropyFloor, PlotTitle(plan));
+            return Report(plan, outcome);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private TrainingOutcome Run(TrainingLoop loop, MetricsLog metrics, TrainingPlan plan)
+    {
+        long start = plan.Resume?.Checkpoint.Config.Step ?? 0;
+        if (!io.Out.Profile.Capabilities.Interactive)
+        {
+            // Logs and pipes get one plain line per evaluation instead of a redrawn bar.
+            return loop.Run(metrics, r =>
+            {
+                if (r.Evaluated)
+                    io.WriteLine(Line(r));
+            });
+        }
+
+        TrainingOutcome? outcome = null;
+        io.Out.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(Markup.Escape($"step {start}/{plan.TotalSteps}"), maxValue: plan.TotalSteps);
+                task.Value = start;
+                outcome = loop.Run(metrics, r =>
+                {
+                    task.Value = r.Step;
+                    task.Description = Markup.Escape(Line(r));
+                });
+                task.StopTask();
+            });
+        return outcome!;
+    }
+
+    private static string Line(StepReport r) => string.Create(CultureInfo.InvariantCulture,
+        $"step {r.Step}/{r.TotalSteps}  loss {r.Loss:0.0000}  val {(r.LastValLoss is { } v ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-")}  {r.TokensPerSecond / 1000:0.0}k tok/s");
+
+    private void PrintHeader(TrainingPlan plan)
+    {
+        var d = plan.Data;
+        var m = plan.Model;
+        double lnV = Math.Log(m.VocabSize);
+        if (d.Chain is { } chain)
+        {
+            io.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Corpus: built-in order-2 Markov chain over V = {chain.SymbolCount} symbols, {d.Train.Length:N0} training and {d.Validation.Length:N0} validation tokens."));
+            io.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Entropy floor: {chain.EntropyRate:0.0000} nats/token (ln V = {lnV:0.0000}; best possible on {plan.Seq}-token windows: {chain.WindowFloor(plan.Seq):0.0000})."));
+        }
+        else
+        {
+            io.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Corpus: {d.Source} ({d.Tokenizer.Kind.ToString().ToLowerInvariant()} tokens, V = {m.VocabSize}), {d.Train.Length:N0} training and {d.Validation.Length:N0} validation tokens; no known entropy floor (ln V = {lnV:0.0000})."));
+        }
+        string resumed = plan.Resume is { } r ? $", resuming at step {r.Checkpoint.Config.Step}" : "";
+        io.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Model: {m.Layers} layers, D = {m.Dim}, {m.Heads} heads, T = {m.ContextLength}, {(m.TieEmbeddings ? "tied" : "untied")} embeddings; batch {plan.Batch}, {plan.TotalSteps} steps, peak lr {TrainDefaults.Describe(plan.LearningRate)}{resumed}. Output: {plan.OutDir}"));
+    }
+
+    private int Report(TrainingPlan plan, TrainingOutcome o)
+    {
+        var table = new Table().Border(TableBorder.Rounded).AddColumn("").AddColumn(new TableColumn("").RightAligned()).HideHeaders();
+        string F(double? x) => x is { } v && double.IsFinite(v) ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
+        if (plan.Data.EntropyFloor is { } floor)
+            table.AddRow("entropy floor (nats/token)", F(floor));
+        table.AddRow("initial validation loss", F(o.InitialValLoss));
+        table.AddRow("final validation loss", F(o.FinalValLoss));
+        if (plan.Data.EntropyFloor is { } f && o.FinalValLoss is { } v && double.IsFinite(v))
+            table.AddRow("above the floor", ((v - f) / f).ToString("P1", CultureInfo.InvariantCulture));
+        table.AddRow("steps", $"{o.FinalStep}/{plan.TotalSteps}");
+        table.AddRow("tokens/s", o.TokensPerSecond.ToString("N0", CultureInfo.InvariantCulture));
+        table.AddRow("wall time", $"{o.WallSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
+        io.Out.Write(table);
+        io.Out.WriteLine();
+
+        string dir = plan.OutDir;
+        switch (o.Status)
+        {
+            case TrainingStatus.NonFinite:
+                string kept = o.CheckpointStep is { } c
+                    ? $"the last good checkpoint (step {c}) is kept in '{dir}'"
+                    : plan.Resume is not null
+                        ? "the checkpoint it resumed from is unchanged"
+                        : "no checkpoint was written";
+                io.Error.WriteLine($"xent: error: the training loss became non-finite (NaN or infinity) at step {o.NonFiniteStep}; training stopped and {kept}. Try a lower --lr.");
+                io.Error.Flush();
+                return NonFiniteExitCode;
+            case TrainingStatus.Interrupted:
+                io.WriteLine($"Interrupted at step {o.FinalStep}; checkpoint saved in '{dir}'. Continue with: xent train --resume {dir}");
+                return InterruptedExitCode;
+            default:
+                io.WriteLine($"Wrote {CheckpointStore.ModelFile}, {CheckpointStore.ConfigFile}, {MetricsLog.FileName}, {LossPlot.FileName} and {RunSummary.FileName} to '{dir}'.");
+                return ExitCodes.Ok;
+        }
+    }
+
+    private static string PlotTitle(TrainingPlan plan) => plan.Data.Chain is not null
+        ? "xent train: built-in Markov corpus"
+        : $"xent train: {Path.GetFileName(plan.Data.Source)}";
+}

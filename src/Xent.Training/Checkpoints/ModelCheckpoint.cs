@@ -1,0 +1,103 @@
+using Xent.Optim;
+using Xent.Training.Data;
+
+namespace Xent.Training.Checkpoints;
+
+/// <summary>Saves a <see cref="GptModel"/> with its AdamW state through <see cref="CheckpointStore"/>, and rebuilds them.</summary>
+public static class ModelCheckpoint
+{
+    /// <summary>The config.json form of a model config.</summary>
+    /// <param name="config">The model's config.</param>
+    public static CheckpointModel ToCheckpoint(GptConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return new CheckpointModel
+        {
+            VocabSize = config.VocabSize,
+            ContextLength = config.ContextLength,
+            Layers = config.Layers,
+            Heads = config.Heads,
+            Dim = config.Dim,
+            TieEmbeddings = config.TieEmbeddings,
+        };
+    }
+
+    /// <summary>The model config a checkpoint describes.</summary>
+    /// <param name="model">config.json's model section.</param>
+    public static GptConfig ToGptConfig(CheckpointModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return new GptConfig
+        {
+            VocabSize = model.VocabSize,
+            ContextLength = model.ContextLength,
+            Layers = model.Layers,
+            Heads = model.Heads,
+            Dim = model.Dim,
+            TieEmbeddings = model.TieEmbeddings,
+        };
+    }
+
+    /// <summary>Writes the model's parameters and the optimizer's moments and step (atomically, see <see cref="CheckpointStore.Save"/>).</summary>
+    /// <param name="directory">Checkpoint directory.</param>
+    /// <param name="config">config.json's content; <see cref="CheckpointConfig.Step"/> is the training step.</param>
+    /// <param name="model">The model.</param>
+    /// <param name="optimizer">Its AdamW, built over <see cref="GptModel.Parameters"/> in order.</param>
+    public static void Save(string directory, CheckpointConfig config, GptModel model, AdamW optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var ps = model.Parameters;
+        var weights = new SafeTensor[ps.Count];
+        var m = new SafeTensor[ps.Count];
+        var v = new SafeTensor[ps.Count];
+        for (int i = 0; i < ps.Count; i++)
+        {
+            weights[i] = new SafeTensor(ps[i].Name, ps[i].Shape, ps[i].Data);
+            m[i] = new SafeTensor(ps[i].Name, ps[i].Shape, optimizer.FirstMoments[i]);
+            v[i] = new SafeTensor(ps[i].Name, ps[i].Shape, optimizer.SecondMoments[i]);
+        }
+        CheckpointStore.Save(directory, config, weights, m, v, optimizer.StepCount);
+    }
+
+    /// <summary>
+    /// Loads a checkpoint into a new model built from its config (throws <see cref="TrainingInputException"/>
+    /// for a missing, corrupt or mismatched checkpoint).
+    /// </summary>
+    /// <param name="directory">Checkpoint directory.</param>
+    /// <returns>The model holding the saved weights, and the checkpoint (for <see cref="RestoreOptimizer"/>).</returns>
+    public static (GptModel Model, Checkpoint Checkpoint) Load(string directory)
+    {
+        GptModel? model = null;
+        Checkpoint checkpoint = CheckpointStore.Load(directory, config =>
+        {
+            GptConfig gpt = ToGptConfig(config.Model);
+            gpt.Validate();
+            model = new GptModel(gpt, unchecked((int)config.Seed));
+            return [.. model.Parameters.Select(p => (p.Name, p.Shape))];
+        });
+        foreach (Parameter p in model!.Parameters)
+            checkpoint.Weights[p.Name].Data.CopyTo(p.Data, 0);
+        return (model, checkpoint);
+    }
+
+    /// <summary>Copies the checkpoint's AdamW moments and step into <paramref name="optimizer"/>.</summary>
+    /// <param name="checkpoint">A checkpoint loaded by <see cref="Load"/>.</param>
+    /// <param name="model">The model it was loaded into.</param>
+    /// <param name="optimizer">AdamW over the model's parameters.</param>
+    public static void RestoreOptimizer(Checkpoint checkpoint, GptModel model, AdamW optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var ps = model.Parameters;
+        for (int i = 0; i < ps.Count; i++)
+        {
+            checkpoint.M[ps[i].Name].Data.CopyTo(optimizer.FirstMoments[i], 0);
+            checkpoint.V[ps[i].Name].Data.CopyTo(optimizer.SecondMoments[i], 0);
+        }
+        optimizer.StepCount = checkpoint.OptimizerStep > int.MaxValue
+            ? throw new TrainingInputException($"Checkpoint optimizer step {checkpoint.OptimizerStep} is too large.")
+            : (int)checkpoint.OptimizerStep;
+    }
+}
