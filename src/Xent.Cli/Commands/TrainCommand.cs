@@ -92,7 +92,8 @@ internal sealed class TrainCommand : Command<TrainSettings>
                 task.Value = start;
                 outcome = loop.Run(metrics, r =>
                 {
-                    task.Value = r.Step;
+                    // Increment (not Value =) feeds Spectre's speed samples, from which the ETA column is computed.
+                    task.Increment(r.Step - task.Value);
                     task.Description = Markup.Escape(Line(r));
                 });
                 task.StopTask();
