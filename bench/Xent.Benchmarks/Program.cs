@@ -12,6 +12,12 @@ internal static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "training-step")
+        {
+            TrainingStepMeasurement.Run(args[1..]);
+            return;
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }
