@@ -92,7 +92,8 @@ internal sealed class TrainCommand : Command<TrainSettings>
                 task.Value = start;
                 outcome = loop.Run(metrics, r =>
                 {
-                    task.Value = r.Step;
+                    // Increment (not Value =) feeds Spectre's speed samples, from which the ETA column is computed.
+                    task.Increment(r.Step - task.Value);
                     task.Description = Markup.Escape(Line(r));
                 });
                 task.StopTask();
@@ -121,6 +122,8 @@ internal sealed class TrainCommand : Command<TrainSettings>
                 $"Corpus: {d.Source} ({d.Tokenizer.Kind.ToString().ToLowerInvariant()} tokens, V = {m.VocabSize}), {d.Train.Length:N0} training and {d.Validation.Length:N0} validation tokens; no known entropy floor (ln V = {lnV:0.0000})."));
         }
         string resumed = plan.Resume is { } r ? $", resuming at step {r.Checkpoint.Config.Step}" : "";
+        if (plan.Resume is null && CheckpointStore.Exists(plan.OutDir))
+            io.WriteLine($"Note: '{plan.OutDir}' holds a checkpoint of an earlier run; this run replaces it at its first evaluation (use --resume to continue it instead).");
         io.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Model: {m.Layers} layers, D = {m.Dim}, {m.Heads} heads, T = {m.ContextLength}, {(m.TieEmbeddings ? "tied" : "untied")} embeddings; batch {plan.Batch}, {plan.TotalSteps} steps, peak lr {TrainDefaults.Describe(plan.LearningRate)}{resumed}. Output: {plan.OutDir}"));
     }
