@@ -33,23 +33,14 @@ internal static class Attention
                 Transpose(kt, qkv, ((rowBase * qkvDim) + dim) + (h * hs), qkvDim, seq, hs);
                 for (int t = 0; t < seq; t++)
                 {
-                    // Scores of row t against keys 0..t: hs axpys over the key index (K^T rows are contiguous).
+                    // Scores of row t against keys 0..t (and a few masked ones up to a whole vector): q K^T with
+                    // K^T's rows contiguous, one register per group of keys.
                     var q = qkv.AsSpan(((rowBase + t) * qkvDim) + (h * hs), hs);
                     var p = att.AsSpan((bh * seq * seq) + (t * seq), seq);
-                    var scores = p.Slice(0, t + 1);
-                    scores.Clear();
-                    for (int i = 0; i < hs; i++)
-                    {
-                        VectorOps.Axpy(scale * q[i], kt.Slice(i * seq, t + 1), scores, width);
-                    }
-
+                    VectorOps.RowTimesMatrix(scale, q, kt, seq, p.Slice(0, WholeVectors(t, seq, width)), width);
                     CausalSoftmax(p, t, width);
                     var y = output.AsSpan(((rowBase + t) * dim) + (h * hs), hs);
-                    y.Clear();
-                    for (int t2 = 0; t2 <= t; t2++)
-                    {
-                        VectorOps.Axpy(p[t2], qkv.AsSpan(((rowBase + t2) * qkvDim) + (2 * dim) + (h * hs), hs), y, width);
-                    }
+                    VectorOps.WeightedRowSum(p.Slice(0, t + 1), qkv.AsSpan((rowBase * qkvDim) + (2 * dim) + (h * hs)), qkvDim, y, width);
                 }
             }
         });
@@ -92,14 +83,9 @@ internal static class Attention
                     var dq = dqkv.AsSpan(qOffset, hs);
                     var dy = dout.AsSpan(((rowBase + t) * dim) + (h * hs), hs);
                     var p = att.AsSpan((bh * seq * seq) + (t * seq), t + 1);
-                    // dP row t = dy V^T over keys 0..t: hs axpys over the key index; dV += p dy per key.
+                    // dP row t = dy V^T over keys 0..t (V^T rows contiguous); dV += p dy per key.
                     var dpRow = dp.Slice(0, t + 1);
-                    dpRow.Clear();
-                    for (int i = 0; i < hs; i++)
-                    {
-                        VectorOps.Axpy(dy[i], vt.Slice(i * seq, t + 1), dpRow, width);
-                    }
-
+                    VectorOps.RowTimesMatrix(1, dy, vt, seq, dp.Slice(0, WholeVectors(t, seq, width)), width);
                     float dot = 0;
                     for (int t2 = 0; t2 <= t; t2++)
                     {
@@ -110,14 +96,22 @@ internal static class Attention
 
                     for (int t2 = 0; t2 <= t; t2++)
                     {
-                        float ds = scale * p[t2] * (dp[t2] - dot);
-                        int kOffset = ((rowBase + t2) * qkvDim) + dim + (h * hs);
-                        VectorOps.Axpy(ds, qkv.AsSpan(kOffset, hs), dq, width);
-                        VectorOps.Axpy(ds, q, dqkv.AsSpan(kOffset, hs), width);
+                        float ds = scale * p[t2] * (dpRow[t2] - dot);
+                        dpRow[t2] = ds;
+                        VectorOps.Axpy(ds, q, dqkv.AsSpan(((rowBase + t2) * qkvDim) + dim + (h * hs), hs), width);
                     }
+
+                    VectorOps.WeightedRowSum(dpRow, qkv.AsSpan((rowBase * qkvDim) + dim + (h * hs)), qkvDim, dq, width);
                 }
             }
         });
+    }
+
+    /// <summary>t + 1 rounded up to whole vectors of the width, at most the row length.</summary>
+    private static int WholeVectors(int t, int seq, VectorWidth width)
+    {
+        int lanes = width == VectorWidth.Scalar ? 1 : (int)width / 32;
+        return Math.Min(seq, ((t + lanes) / lanes) * lanes);
     }
 
     /// <summary>destination [hs, T] = the head's [T, hs] slice of qkv starting at offset, with row stride 3D.</summary>
@@ -150,8 +144,7 @@ internal static class Attention
         // Future entries become -inf, whose exp is 0: the vector loops can then run over whole vectors past t
         // (up to the row's end) instead of finishing each row with a scalar tail.
         row.Slice(t + 1).Fill(float.NegativeInfinity);
-        int lanes = width == VectorWidth.Scalar ? 1 : (int)width / 32;
-        int length = Math.Min(row.Length, ((t + lanes) / lanes) * lanes);
+        int length = WholeVectors(t, row.Length, width);
         var r = row.Slice(0, length);
         float max = VectorOps.Max(r, width);
         float sum = VectorOps.ExpSubtractAndSum(r, max, width);
