@@ -59,49 +59,55 @@ internal static class Attention
         var width = Simd.Width;
         Partition.For(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            var buffer = Scratch((hs + 1) * seq);
+            // Per thread: V^T [hs, T], dS [T, T] and one column of P and of dS [T] each.
+            var buffer = Scratch((hs * seq) + (seq * seq) + (2 * seq));
             var vt = buffer.AsSpan(0, hs * seq);
-            var dp = buffer.AsSpan(hs * seq, seq);
+            var ds = buffer.AsSpan(hs * seq, seq * seq);
+            var pColumn = buffer.AsSpan((hs * seq) + (seq * seq), seq);
+            var dsColumn = buffer.AsSpan((hs * seq) + (seq * seq) + seq, seq);
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
-                int rowBase = b * seq;
-                Transpose(vt, qkv, (rowBase * qkvDim) + (2 * dim) + (h * hs), qkvDim, seq, hs);
-                for (int t = 0; t < seq; t++)
-                {
-                    int o = ((rowBase + t) * qkvDim) + (h * hs);
-                    dqkv.AsSpan(o, hs).Clear();
-                    dqkv.AsSpan(o + dim, hs).Clear();
-                    dqkv.AsSpan(o + (2 * dim), hs).Clear();
-                }
+                int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs);
+                var p = att.AsSpan(bh * seq * seq, seq * seq);
+                Transpose(vt, qkv, headOffset + (2 * dim), qkvDim, seq, hs);
 
-                // dK and dV of position t2 collect contributions from every t >= t2, in increasing t: fixed order.
+                // Query side, row by row: dP = dY V^T (V^T rows contiguous), dS = scale P (dP - rowsum(P dP)),
+                // dQ = dS K.
                 for (int t = 0; t < seq; t++)
                 {
-                    int qOffset = ((rowBase + t) * qkvDim) + (h * hs);
-                    var q = qkv.AsSpan(qOffset, hs);
-                    var dq = dqkv.AsSpan(qOffset, hs);
                     var dy = dout.AsSpan(((rowBase + t) * dim) + (h * hs), hs);
-                    var p = att.AsSpan((bh * seq * seq) + (t * seq), t + 1);
-                    // dP row t = dy V^T over keys 0..t (V^T rows contiguous); dV += p dy per key.
-                    var dpRow = dp.Slice(0, t + 1);
-                    VectorOps.RowTimesMatrix(1, dy, vt, seq, dp.Slice(0, WholeVectors(t, seq, width)), width);
+                    var pRow = p.Slice(t * seq, t + 1);
+                    var dsRow = ds.Slice(t * seq, t + 1);
+                    VectorOps.RowTimesMatrix(1, dy, vt, seq, ds.Slice(t * seq, WholeVectors(t, seq, width)), width);
                     float dot = 0;
                     for (int t2 = 0; t2 <= t; t2++)
                     {
-                        int vOffset = ((rowBase + t2) * qkvDim) + (2 * dim) + (h * hs);
-                        VectorOps.Axpy(p[t2], dy, dqkv.AsSpan(vOffset, hs), width);
-                        dot += p[t2] * dpRow[t2];
+                        dot += pRow[t2] * dsRow[t2];
                     }
 
                     for (int t2 = 0; t2 <= t; t2++)
                     {
-                        float ds = scale * p[t2] * (dpRow[t2] - dot);
-                        dpRow[t2] = ds;
-                        VectorOps.Axpy(ds, q, dqkv.AsSpan(((rowBase + t2) * qkvDim) + dim + (h * hs), hs), width);
+                        dsRow[t2] = scale * pRow[t2] * (dsRow[t2] - dot);
                     }
 
-                    VectorOps.WeightedRowSum(dpRow, qkv.AsSpan((rowBase * qkvDim) + dim + (h * hs)), qkvDim, dq, width);
+                    VectorOps.WeightedRowSum(dsRow, qkv.AsSpan(headOffset + dim), qkvDim, dqkv.AsSpan(headOffset + (t * qkvDim), hs), width);
+                }
+
+                // Key side, column by column: dK_s = sum_{t >= s} dS[t, s] q_t, dV_s = sum_{t >= s} P[t, s] dy_t.
+                for (int s = 0; s < seq; s++)
+                {
+                    int count = seq - s;
+                    for (int t = s; t < seq; t++)
+                    {
+                        pColumn[t - s] = p[(t * seq) + s];
+                        dsColumn[t - s] = ds[(t * seq) + s];
+                    }
+
+                    int keyRow = headOffset + (s * qkvDim);
+                    VectorOps.WeightedRowSum(dsColumn.Slice(0, count), qkv.AsSpan(keyRow), qkvDim, dqkv.AsSpan(keyRow + dim, hs), width);
+                    VectorOps.WeightedRowSum(pColumn.Slice(0, count), dout.AsSpan(((rowBase + s) * dim) + (h * hs)), dim,
+                        dqkv.AsSpan(keyRow + (2 * dim), hs), width);
                 }
             }
         });
