@@ -75,6 +75,8 @@ internal static unsafe class FusedKernel
         private float* coefY;    // [TB] a (1 - e) w[y]
         private float* mask;     // [TB] all-ones bits for kept rows
         private float* dHidden;  // per group: partial dh [TB, D]
+        private float* tileMax;  // per group and tile: each token's largest z in the tile [subBlocks, TB] (filtering only)
+        private int subBlocks;   // tiles per group, at most
 
         private int t0;
         private int tbn;
@@ -121,7 +123,10 @@ internal static unsafe class FusedKernel
             if (n > 0)
             {
                 nint dPad = MatMul.RoundUp(d, shape.Nr);
-                long floats = ((long)d * TB) + (TB * dPad) + (groups * 3L * TB) + (6L * TB) + (p.Backward ? (long)groups * TB * d : 0);
+                subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
+                bool keepMax = p.Backward && p.FilterThreshold > 0;
+                long floats = ((long)d * TB) + (TB * dPad) + (groups * 3L * TB) + (6L * TB) + (p.Backward ? (long)groups * TB * d : 0)
+                    + (keepMax ? (long)groups * subBlocks * TB : 0);
                 float* block = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)) + 64, 64);
                 try
                 {
@@ -135,6 +140,7 @@ internal static unsafe class FusedKernel
                     coefY = coefS + TB;
                     mask = coefY + TB;
                     dHidden = mask + TB;
+                    tileMax = keepMax ? dHidden + (p.Backward ? (long)groups * TB * d : 0) : null;
                     for (t0 = 0; t0 < n; t0 += TB)
                     {
                         tbn = Math.Min(TB, n - t0);
@@ -216,8 +222,9 @@ internal static unsafe class FusedKernel
             {
                 int vb = Math.Min(VocabBlock, v1 - c0);
                 LogitsTile(c0, vb, tile);
+                float* tMax = tileMax == null ? null : tileMax + ((((long)g * subBlocks) + ((c0 - v0) / VocabBlock)) * TB);
                 TileEpilogues.Forward<TL, TV>(tile, vb, tbnPad, Offset(p.Bias, c0), Offset(p.ClassWeights, c0),
-                    p.LabelSmoothing > 0, p.SoftCap, m, s, sm);
+                    p.LabelSmoothing > 0, p.SoftCap, m, s, sm, tMax);
                 for (int t = 0; t < tbn; t++)
                 {
                     int y = p.Targets[t0 + t];
@@ -338,6 +345,12 @@ internal static unsafe class FusedKernel
             for (int c0 = v0; c0 < v1; c0 += VocabBlock)
             {
                 int vb = Math.Min(VocabBlock, v1 - c0);
+                if (filter && TileBelowThreshold(g, v0, c0, vb))
+                {
+                    SkippedTileTargets(c0, vb, dh);
+                    continue;
+                }
+
                 LogitsTile(c0, vb, tile);
                 new Span<byte>(active, vb).Fill(filter ? (byte)0 : (byte)1);
                 TileEpilogues.Backward<TL, TV>(tile, vb, tbnPad, Offset(p.Bias, c0), Offset(p.ClassWeights, c0), p.SoftCap,
@@ -393,6 +406,37 @@ internal static unsafe class FusedKernel
                     st = end;
                 }
             }
+        }
+
+        /// <summary>
+        /// Whether every |dL/dz| of a tile, its target entries aside, is provably below the threshold without
+        /// computing it (Cut Cross-Entropy's block skip): no smoothing constant, and for every kept token
+        /// p = exp(z - lse) &lt;= exp(tile max - lse), so |g| &lt;= that bound * coefP (the soft cap's factor is &lt;= 1).
+        /// </summary>
+        private bool TileBelowThreshold(int g, int v0, int c0, int vb)
+        {
+            if (p.LabelSmoothing > 0)
+            {
+                return false;
+            }
+
+            float* tMax = tileMax + ((((long)g * subBlocks) + ((c0 - v0) / VocabBlock)) * TB);
+            for (int t = 0; t < tbn; t++)
+            {
+                if (BitConverter.SingleToInt32Bits(mask[t]) == 0)
+                {
+                    continue;
+                }
+
+                // 1.001: margin for the rounding of exp and of the stored values.
+                double bound = Math.Exp((double)tMax[t] - lse[t]) * Math.Abs(coefP[t]) * 1.001;
+                if (!(bound < p.FilterThreshold))
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
         // Dense products cost about as much per strip as 1/8 of its entries done one by one (axpy runs near load/store
@@ -454,7 +498,6 @@ internal static unsafe class FusedKernel
 
         private void TargetEntries(int c0, int vb, float* tile, byte* active)
         {
-            float cap = p.SoftCap;
             for (int t = 0; t < tbn; t++)
             {
                 int y = p.Targets[t0 + t];
@@ -463,26 +506,58 @@ internal static unsafe class FusedKernel
                     continue;
                 }
 
-                // p - 1 at the target, in float32 with one rounding (fma), before the cap's chain rule.
-                float z = zTarget[t];
-                float pr = MathF.Exp(z - lse[t]);
-                float wy = p.ClassWeights == null ? 1 : p.ClassWeights[y];
-                float gt = MathF.FusedMultiplyAdd(pr, coefP[t], -coefY[t]);
-                if (p.LabelSmoothing > 0)
-                {
-                    gt -= coefS[t] * wy;
-                }
-
-                if (cap > 0)
-                {
-                    float u = z / cap;
-                    gt *= 1 - (u * u);
-                }
-
+                float gt = TargetGradient(t, y);
                 tile[((y - c0) * TB) + t] = gt;
                 if (!(MathF.Abs(gt) < p.FilterThreshold))
                 {
                     active[y - c0] = 1;
+                }
+            }
+        }
+
+        // p - 1 at the target, in float32 with one rounding (fma), before the cap's chain rule.
+        private float TargetGradient(int t, int y)
+        {
+            float z = zTarget[t];
+            float pr = MathF.Exp(z - lse[t]);
+            float wy = p.ClassWeights == null ? 1 : p.ClassWeights[y];
+            float gt = MathF.FusedMultiplyAdd(pr, coefP[t], -coefY[t]);
+            if (p.LabelSmoothing > 0)
+            {
+                gt -= coefS[t] * wy;
+            }
+
+            if (p.SoftCap > 0)
+            {
+                float u = z / p.SoftCap;
+                gt *= 1 - (u * u);
+            }
+
+            return gt;
+        }
+
+        // A skipped tile's target entries are not small: they go in as rank-one updates.
+        private void SkippedTileTargets(int c0, int vb, float* dh)
+        {
+            int d = p.D;
+            for (int t = 0; t < tbn; t++)
+            {
+                int y = p.Targets[t0 + t];
+                if (y == p.IgnoreIndex || (uint)(y - c0) >= (uint)vb)
+                {
+                    continue;
+                }
+
+                float gt = TargetGradient(t, y);
+                if (p.DBias != null)
+                {
+                    p.DBias[y] += gt;
+                }
+
+                if (!(MathF.Abs(gt) < p.FilterThreshold))
+                {
+                    Axpy(gt, p.Hidden + ((nint)(t0 + t) * d), p.DWeight + ((nint)y * d), d);
+                    Axpy(gt, p.Weight + ((nint)y * d), dh + ((nint)t * d), d);
                 }
             }
         }

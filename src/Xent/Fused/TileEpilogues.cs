@@ -11,10 +11,11 @@ internal static unsafe class TileEpilogues
 
     /// <summary>
     /// Adds the bias and applies the soft cap in place (the tile then holds z), and folds the tile into the running
-    /// per-token max m, sum of exp(z - m) s, and smoothing sum sm = sum_c w[c] z[c] (when smoothing).
+    /// per-token max m, sum of exp(z - m) s, and smoothing sum sm = sum_c w[c] z[c] (when smoothing); when tileMax is
+    /// not null, also stores each token's largest z in this tile there.
     /// </summary>
     public static void Forward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, bool smoothing, float cap,
-        float* m, float* s, float* sm)
+        float* m, float* s, float* sm, float* tileMax)
         where TL : ILanes<TV>
         where TV : struct
     {
@@ -23,7 +24,7 @@ internal static unsafe class TileEpilogues
         for (int j = 0; j < cols; j += TL.Count)
         {
             float* col = tile + j;
-            TV mOld = TL.Load(m + j), mx = mOld, smooth = TL.Load(sm + j);
+            TV mOld = TL.Load(m + j), smooth = TL.Load(sm + j), tmx = TL.Create(float.NegativeInfinity);
             for (int r = 0; r < vb; r++)
             {
                 float* pz = col + (r * Stride);
@@ -43,11 +44,17 @@ internal static unsafe class TileEpilogues
                     TL.Store(x, pz);
                 }
 
-                mx = TL.Max(mx, x);
+                tmx = TL.Max(tmx, x);
                 if (smoothing)
                 {
                     smooth = weights == null ? TL.Add(smooth, x) : TL.Fma(TL.Create(weights[r]), x, smooth);
                 }
+            }
+
+            TV mx = TL.Max(mOld, tmx);
+            if (tileMax != null)
+            {
+                TL.Store(tmx, tileMax + j);
             }
 
             // Online softmax: rescale the old sum to the new max. A max of -inf (nothing finite yet) uses 0 as the

@@ -151,11 +151,23 @@ public static unsafe class MatMul
             for (int jr = 0; jr < cols; jr += nr)
             {
                 float* bs = (bStripStride == 0 ? b + jr : b + (jr / nr * bStripStride)) + (p0 * bks);
+                nint bStep = bks;
+                bool padded = bPadded;
                 int w = Math.Min(nr, cols - jr);
+                if (bStripStride == 0 && rows > mr)
+                {
+                    // Row-major B: its k steps are whole rows apart (a new page every step or two for wide rows);
+                    // a contiguous copy of the strip is cheap next to the rows / Mr micro-tiles that reuse it.
+                    float* packed = Workspace.Current.Get(4, (long)kc * nr);
+                    Packing.PackB(false, b, bks, p0, kc, jr, w, nr, packed);
+                    bs = packed;
+                    (bStep, padded) = (nr, true);
+                }
+
                 for (int ir = 0; ir < rows; ir += mr)
                 {
                     MicroTile(s, Math.Min(mr, rows - ir), w, kc, a + (ir * ars) + (p0 * aks), ars, aks, aPadded,
-                        bs, bks, bPadded, c + (ir * ldc) + jr, ldc, 1, betaBlock);
+                        bs, bStep, padded, c + (ir * ldc) + jr, ldc, 1, betaBlock);
                 }
             }
         }
@@ -220,19 +232,38 @@ public static unsafe class MatMul
             for (int ib = 0; ib < rows; ib += mc)
             {
                 int mRows = Math.Min(mc, rows - ib);
-                Packing.PackA(transposeA, a, lda, i0 + ib, mRows, p0, kc, mr, pa);
+
+                // Row-major A is read in place (Mr row streams, k contiguous): packing it would cost a copy of A per
+                // N block. Transposed A is packed, so that the kernel's k steps do not stride across rows.
+                float* ab;
+                nint ars, aks;
+                bool aPadded = PackedA(transposeA);
+                if (aPadded)
+                {
+                    Packing.PackA(transposeA, a, lda, i0 + ib, mRows, p0, kc, mr, pa);
+                    ab = pa;
+                    (ars, aks) = (1, mr);
+                }
+                else
+                {
+                    ab = a + ((i0 + ib) * lda) + p0;
+                    (ars, aks) = (lda, 1);
+                }
+
                 for (int jr = 0; jr < cols; jr += nr)
                 {
                     float* bs = pb + ((nint)jr * kc);
                     for (int ir = 0; ir < mRows; ir += mr)
                     {
-                        MicroTile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, pa + ((nint)ir * kc), 1, mr, true,
+                        MicroTile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, ab + (ir * (aPadded ? kc : ars)), ars, aks, aPadded,
                             bs, nr, true, c + ((i0 + ib + ir) * ldc) + j0 + jr, ldc, alpha, betaBlock);
                     }
                 }
             }
         }
     }
+
+    private static bool PackedA(bool transposeA) => transposeA;
 
     private static void Scale(int m, int n, float beta, float* c, nint ldc)
     {
