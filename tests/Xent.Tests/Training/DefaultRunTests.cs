@@ -6,7 +6,7 @@ namespace Xent.Tests.Training;
 
 /// <summary>
 /// The default `xent train` run, whole: about a minute on 2 cores, so it is Slow
-/// (run with: dotnet test Xent.slnx -c Release --filter "FullyQualifiedName~DefaultRunTests").
+/// (run with: XENT_SLOW_TESTS=1 dotnet test Xent.slnx -c Release --filter "FullyQualifiedName~DefaultRunTests").
 /// </summary>
 public sealed class DefaultRunTests : IDisposable
 {
@@ -14,7 +14,7 @@ public sealed class DefaultRunTests : IDisposable
 
     public void Dispose() => _tmp.Dispose();
 
-    [Fact]
+    [SlowFact]
     [Trait("Category", "Slow")]
     public void Default_run_ends_within_ten_percent_of_the_entropy_floor()
     {
