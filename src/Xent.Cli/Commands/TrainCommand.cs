@@ -13,12 +13,6 @@ namespace Xent.Cli.Commands;
 /// </summary>
 internal sealed class TrainCommand : Command<TrainSettings>
 {
-    /// <summary>Exit code of a run stopped by a non-finite loss.</summary>
-    public const int NonFiniteExitCode = 3;
-
-    /// <summary>Exit code of a run stopped by Ctrl+C (after saving a checkpoint), as shells report SIGINT.</summary>
-    public const int InterruptedExitCode = 130;
-
     private readonly CliConsoles io;
 
     public TrainCommand(CliConsoles io) => this.io = io;
@@ -155,10 +149,10 @@ internal sealed class TrainCommand : Command<TrainSettings>
                         : "no checkpoint was written";
                 io.Error.WriteLine($"xent: error: the training loss became non-finite (NaN or infinity) at step {o.NonFiniteStep}; training stopped and {kept}. Try a lower --lr.");
                 io.Error.Flush();
-                return NonFiniteExitCode;
+                return ExitCodes.NonFiniteLoss;
             case TrainingStatus.Interrupted:
                 io.WriteLine($"Interrupted at step {o.FinalStep}; checkpoint saved in '{dir}'. Continue with: xent train --resume {dir}");
-                return InterruptedExitCode;
+                return ExitCodes.Interrupted;
             default:
                 io.WriteLine($"Wrote {CheckpointStore.ModelFile}, {CheckpointStore.ConfigFile}, {MetricsLog.FileName}, {LossPlot.FileName} and {RunSummary.FileName} to '{dir}'.");
                 return ExitCodes.Ok;
