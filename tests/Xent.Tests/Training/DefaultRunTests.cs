@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Xent.Cli.Commands;
 using Xent.Cli.Training;
 using Xent.Tests.Cli;
@@ -30,5 +32,13 @@ public sealed class DefaultRunTests : IDisposable
         Assert.True(o.FinalValLoss > plan.Data.Chain!.WindowFloor(plan.Seq) - 0.03, $"final {o.FinalValLoss}");
         // ...and within 10% above the entropy rate.
         Assert.True(o.FinalValLoss < 1.10 * floor, $"final validation loss {o.FinalValLoss} vs floor {floor}");
+
+        // The README quotes this run: the floor exactly, the final loss to the rounding that other vector widths
+        // (another machine) may move it by.
+        string readme = File.ReadAllText(Path.Combine(Docs.ReadmeTests.RepositoryRoot(), "README.md"));
+        Assert.Contains($"entropy floor {floor.ToString("F4", CultureInfo.InvariantCulture)}", readme, StringComparison.Ordinal);
+        var quoted = Regex.Match(readme, @"final validation loss (\d+\.\d+)");
+        Assert.True(quoted.Success, "README.md does not quote the final validation loss");
+        Assert.Equal(double.Parse(quoted.Groups[1].Value, CultureInfo.InvariantCulture), o.FinalValLoss, 0.01);
     }
 }
