@@ -32,18 +32,7 @@ public class TrainingStepBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        GptConfig config;
-        if (Shape == "default")
-        {
-            config = new GptConfig { VocabSize = 32 };
-            (batch, seq) = (16, config.ContextLength);
-        }
-        else
-        {
-            int layers = int.Parse(Shape.AsSpan("gpt2-L".Length), System.Globalization.CultureInfo.InvariantCulture);
-            config = new GptConfig { VocabSize = 50257, ContextLength = 64, Layers = layers, Heads = 12, Dim = 768 };
-            (batch, seq) = (4, 64);
-        }
+        (var config, batch, seq) = TrainingStepMeasurement.Shape(Shape);
 
         var random = new Random(1);
         tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
@@ -57,8 +46,9 @@ public class TrainingStepBenchmarks
     {
         long start = Stopwatch.GetTimestamp();
         float loss = trainer.Step(tokens, targets, batch, seq).Loss;
-        stepSeconds.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
-        headShares.Add(trainer.Model.LastStepTimings.LossHeadShare);
+        var elapsed = Stopwatch.GetElapsedTime(start);
+        stepSeconds.Add(elapsed.TotalSeconds);
+        headShares.Add(trainer.Model.LastStepTimings.LossHead / elapsed);
         return loss;
     }
 

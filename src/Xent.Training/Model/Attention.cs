@@ -33,23 +33,14 @@ internal static class Attention
                 Transpose(kt, qkv, ((rowBase * qkvDim) + dim) + (h * hs), qkvDim, seq, hs);
                 for (int t = 0; t < seq; t++)
                 {
-                    // Scores of row t against keys 0..t: hs axpys over the key index (K^T rows are contiguous).
+                    // Scores of row t against keys 0..t (and a few masked ones up to a whole vector): q K^T with
+                    // K^T's rows contiguous, one register per group of keys.
                     var q = qkv.AsSpan(((rowBase + t) * qkvDim) + (h * hs), hs);
                     var p = att.AsSpan((bh * seq * seq) + (t * seq), seq);
-                    var scores = p.Slice(0, t + 1);
-                    scores.Clear();
-                    for (int i = 0; i < hs; i++)
-                    {
-                        VectorOps.Axpy(scale * q[i], kt.Slice(i * seq, t + 1), scores, width);
-                    }
-
+                    VectorOps.RowTimesMatrix(scale, q, kt, seq, p.Slice(0, WholeVectors(t, seq, width)), width);
                     CausalSoftmax(p, t, width);
                     var y = output.AsSpan(((rowBase + t) * dim) + (h * hs), hs);
-                    y.Clear();
-                    for (int t2 = 0; t2 <= t; t2++)
-                    {
-                        VectorOps.Axpy(p[t2], qkv.AsSpan(((rowBase + t2) * qkvDim) + (2 * dim) + (h * hs), hs), y, width);
-                    }
+                    VectorOps.WeightedRowSum(p.Slice(0, t + 1), qkv.AsSpan((rowBase * qkvDim) + (2 * dim) + (h * hs)), qkvDim, y, width);
                 }
             }
         });
@@ -68,56 +59,65 @@ internal static class Attention
         var width = Simd.Width;
         Partition.For(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            var buffer = Scratch((hs + 1) * seq);
+            // Per thread: V^T [hs, T], dS [T, T] and one column of P and of dS [T] each.
+            var buffer = Scratch((hs * seq) + (seq * seq) + (2 * seq));
             var vt = buffer.AsSpan(0, hs * seq);
-            var dp = buffer.AsSpan(hs * seq, seq);
+            var ds = buffer.AsSpan(hs * seq, seq * seq);
+            var pColumn = buffer.AsSpan((hs * seq) + (seq * seq), seq);
+            var dsColumn = buffer.AsSpan((hs * seq) + (seq * seq) + seq, seq);
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
-                int rowBase = b * seq;
-                Transpose(vt, qkv, (rowBase * qkvDim) + (2 * dim) + (h * hs), qkvDim, seq, hs);
-                for (int t = 0; t < seq; t++)
-                {
-                    int o = ((rowBase + t) * qkvDim) + (h * hs);
-                    dqkv.AsSpan(o, hs).Clear();
-                    dqkv.AsSpan(o + dim, hs).Clear();
-                    dqkv.AsSpan(o + (2 * dim), hs).Clear();
-                }
+                int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs);
+                var p = att.AsSpan(bh * seq * seq, seq * seq);
+                Transpose(vt, qkv, headOffset + (2 * dim), qkvDim, seq, hs);
 
-                // dK and dV of position t2 collect contributions from every t >= t2, in increasing t: fixed order.
+                // Query side, row by row: dP = dY V^T (V^T rows contiguous), dS = scale P (dP - rowsum(P dP)),
+                // dQ = dS K.
                 for (int t = 0; t < seq; t++)
                 {
-                    int qOffset = ((rowBase + t) * qkvDim) + (h * hs);
-                    var q = qkv.AsSpan(qOffset, hs);
-                    var dq = dqkv.AsSpan(qOffset, hs);
                     var dy = dout.AsSpan(((rowBase + t) * dim) + (h * hs), hs);
-                    var p = att.AsSpan((bh * seq * seq) + (t * seq), t + 1);
-                    // dP row t = dy V^T over keys 0..t: hs axpys over the key index; dV += p dy per key.
-                    var dpRow = dp.Slice(0, t + 1);
-                    dpRow.Clear();
-                    for (int i = 0; i < hs; i++)
-                    {
-                        VectorOps.Axpy(dy[i], vt.Slice(i * seq, t + 1), dpRow, width);
-                    }
-
+                    var pRow = p.Slice(t * seq, t + 1);
+                    var dsRow = ds.Slice(t * seq, t + 1);
+                    VectorOps.RowTimesMatrix(1, dy, vt, seq, ds.Slice(t * seq, WholeVectors(t, seq, width)), width);
                     float dot = 0;
                     for (int t2 = 0; t2 <= t; t2++)
                     {
-                        int vOffset = ((rowBase + t2) * qkvDim) + (2 * dim) + (h * hs);
-                        VectorOps.Axpy(p[t2], dy, dqkv.AsSpan(vOffset, hs), width);
-                        dot += p[t2] * dpRow[t2];
+                        dot += pRow[t2] * dsRow[t2];
                     }
 
                     for (int t2 = 0; t2 <= t; t2++)
                     {
-                        float ds = scale * p[t2] * (dp[t2] - dot);
-                        int kOffset = ((rowBase + t2) * qkvDim) + dim + (h * hs);
-                        VectorOps.Axpy(ds, qkv.AsSpan(kOffset, hs), dq, width);
-                        VectorOps.Axpy(ds, q, dqkv.AsSpan(kOffset, hs), width);
+                        dsRow[t2] = scale * pRow[t2] * (dsRow[t2] - dot);
                     }
+
+                    VectorOps.WeightedRowSum(dsRow, qkv.AsSpan(headOffset + dim), qkvDim, dqkv.AsSpan(headOffset + (t * qkvDim), hs), width);
+                }
+
+                // Key side, column by column: dK_s = sum_{t >= s} dS[t, s] q_t, dV_s = sum_{t >= s} P[t, s] dy_t.
+                for (int s = 0; s < seq; s++)
+                {
+                    int count = seq - s;
+                    for (int t = s; t < seq; t++)
+                    {
+                        pColumn[t - s] = p[(t * seq) + s];
+                        dsColumn[t - s] = ds[(t * seq) + s];
+                    }
+
+                    int keyRow = headOffset + (s * qkvDim);
+                    VectorOps.WeightedRowSum(dsColumn.Slice(0, count), qkv.AsSpan(keyRow), qkvDim, dqkv.AsSpan(keyRow + dim, hs), width);
+                    VectorOps.WeightedRowSum(pColumn.Slice(0, count), dout.AsSpan(((rowBase + s) * dim) + (h * hs)), dim,
+                        dqkv.AsSpan(keyRow + (2 * dim), hs), width);
                 }
             }
         });
+    }
+
+    /// <summary>t + 1 rounded up to whole vectors of the width, at most the row length.</summary>
+    private static int WholeVectors(int t, int seq, VectorWidth width)
+    {
+        int lanes = width == VectorWidth.Scalar ? 1 : (int)width / 32;
+        return Math.Min(seq, ((t + lanes) / lanes) * lanes);
     }
 
     /// <summary>destination [hs, T] = the head's [T, hs] slice of qkv starting at offset, with row stride 3D.</summary>
@@ -150,8 +150,7 @@ internal static class Attention
         // Future entries become -inf, whose exp is 0: the vector loops can then run over whole vectors past t
         // (up to the row's end) instead of finishing each row with a scalar tail.
         row.Slice(t + 1).Fill(float.NegativeInfinity);
-        int lanes = width == VectorWidth.Scalar ? 1 : (int)width / 32;
-        int length = Math.Min(row.Length, ((t + lanes) / lanes) * lanes);
+        int length = WholeVectors(t, row.Length, width);
         var r = row.Slice(0, length);
         float max = VectorOps.Max(r, width);
         float sum = VectorOps.ExpSubtractAndSum(r, max, width);

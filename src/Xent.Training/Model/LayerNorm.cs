@@ -14,32 +14,15 @@ internal static class LayerNorm
     public static void Forward(float[] output, float[] mean, float[] rstd, float[] input, float[] weight, float[] bias,
         int rows, int dim, int maxDegreeOfParallelism)
     {
+        var width = Simd.Width;
         Partition.For(rows, Partition.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (int n = start; n < end; n++)
             {
                 var x = input.AsSpan(n * dim, dim);
-                var o = output.AsSpan(n * dim, dim);
-                float m = 0;
-                for (int i = 0; i < dim; i++)
-                {
-                    m += x[i];
-                }
-
-                m /= dim;
-                float v = 0;
-                for (int i = 0; i < dim; i++)
-                {
-                    float c = x[i] - m;
-                    v += c * c;
-                }
-
-                float s = 1 / MathF.Sqrt((v / dim) + Epsilon);
-                for (int i = 0; i < dim; i++)
-                {
-                    o[i] = ((x[i] - m) * s * weight[i]) + bias[i];
-                }
-
+                float m = RowOps.SumAndDot(x, x, 0, width).Sum / dim;
+                float s = 1 / MathF.Sqrt((RowOps.SumOfSquares(x, m, width) / dim) + Epsilon);
+                RowOps.Normalize(x, m, s, weight.AsSpan(0, dim), bias.AsSpan(0, dim), output.AsSpan(n * dim, dim), width);
                 mean[n] = m;
                 rstd[n] = s;
             }
@@ -48,54 +31,53 @@ internal static class LayerNorm
 
     /// <summary>
     /// dinput [N, D] += gradient through the normalisation; dweight [D] and dbias [D] are OVERWRITTEN with the sums
-    /// over the N rows of dout * xhat and dout.
+    /// over the N rows of dout * xhat and dout. With g = weight * dout and xhat = (x - mean) rstd:
+    /// dx = (g - mean(g) - xhat mean(g xhat)) rstd.
     /// </summary>
     public static void Backward(float[] dinput, float[] dweight, float[] dbias, float[] dout, float[] input,
         float[] weight, float[] mean, float[] rstd, int rows, int dim, int maxDegreeOfParallelism)
     {
+        var width = Simd.Width;
         Partition.For(rows, Partition.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
+            var g = RowScratch(dim);
             for (int n = start; n < end; n++)
             {
                 var x = input.AsSpan(n * dim, dim);
-                var dy = dout.AsSpan(n * dim, dim);
-                var dx = dinput.AsSpan(n * dim, dim);
                 float m = mean[n], s = rstd[n];
-                float meanDNorm = 0, meanDNormXhat = 0;
-                for (int i = 0; i < dim; i++)
-                {
-                    float dnorm = weight[i] * dy[i];
-                    meanDNorm += dnorm;
-                    meanDNormXhat += dnorm * (x[i] - m) * s;
-                }
-
-                meanDNorm /= dim;
-                meanDNormXhat /= dim;
-                for (int i = 0; i < dim; i++)
-                {
-                    float xhat = (x[i] - m) * s;
-                    float dnorm = weight[i] * dy[i];
-                    dx[i] += (dnorm - meanDNorm - (xhat * meanDNormXhat)) * s;
-                }
+                RowOps.Multiply(dout.AsSpan(n * dim, dim), weight.AsSpan(0, dim), g, width);
+                var (sum, centeredDot) = RowOps.SumAndDot(g, x, m, width);
+                RowOps.LayerNormInputGradient(g, x, m, s, sum / dim, centeredDot * s / dim, dinput.AsSpan(n * dim, dim), width);
             }
         });
 
         // Column sums in row order, one column range per chunk: reproducible for any thread count.
         Partition.For(dim, Partition.Grain(dim, 16), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            dweight.AsSpan(start, end - start).Clear();
-            dbias.AsSpan(start, end - start).Clear();
+            var dw = dweight.AsSpan(start, end - start);
+            var db = dbias.AsSpan(start, end - start);
+            dw.Clear();
+            db.Clear();
             for (int n = 0; n < rows; n++)
             {
-                float m = mean[n], s = rstd[n];
-                int row = n * dim;
-                for (int i = start; i < end; i++)
-                {
-                    float dy = dout[row + i];
-                    dweight[i] += dy * (input[row + i] - m) * s;
-                    dbias[i] += dy;
-                }
+                int row = (n * dim) + start;
+                RowOps.LayerNormParameterGradient(dout.AsSpan(row, end - start), input.AsSpan(row, end - start), mean[n], rstd[n],
+                    dw, db, width);
             }
         });
+    }
+
+    [ThreadStatic]
+    private static float[]? scratch;
+
+    /// <summary>A [D] buffer owned by the calling thread.</summary>
+    private static Span<float> RowScratch(int dim)
+    {
+        if (scratch is null || scratch.Length < dim)
+        {
+            scratch = new float[dim];
+        }
+
+        return scratch.AsSpan(0, dim);
     }
 }

@@ -51,17 +51,15 @@ internal static class Linear
     /// <summary>sums [OC] = sum over rows of matrix [N, OC], in row order.</summary>
     public static void ColumnSums(float[] sums, float[] matrix, int rows, int cols, int maxDegreeOfParallelism)
     {
+        var width = Simd.Width;
         Partition.For(cols, Partition.Grain(cols, 64), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             var s = sums.AsSpan(start, end - start);
             s.Clear();
             for (int n = 0; n < rows; n++)
             {
-                var row = matrix.AsSpan((n * cols) + start, end - start);
-                for (int j = 0; j < s.Length; j++)
-                {
-                    s[j] += row[j];
-                }
+                // y += 1 * x is exactly y += x.
+                VectorOps.Axpy(1, matrix.AsSpan((n * cols) + start, end - start), s, width);
             }
         });
     }

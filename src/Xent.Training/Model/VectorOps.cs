@@ -180,4 +180,126 @@ internal static class VectorOps
             x[i] *= alpha;
         }
     }
+
+    /// <summary>
+    /// y[j] = alpha * sum_k x[k] m[k * ld + j] for j &lt; y.Length: a row vector x [K] times a matrix m [K, ld],
+    /// each output vector accumulated in a register over k (x[k] broadcast).
+    /// </summary>
+    public static void RowTimesMatrix(float alpha, ReadOnlySpan<float> x, ReadOnlySpan<float> m, int ld, Span<float> y, VectorWidth width)
+    {
+        int n = y.Length, k = x.Length, j = 0;
+        if (width == VectorWidth.V512)
+        {
+            for (; j + 16 <= n; j += 16)
+            {
+                var acc = Vector512<float>.Zero;
+                for (int p = 0; p < k; p++)
+                {
+                    acc += Vector512.Create(x[p]) * Vector512.Create(m.Slice((p * ld) + j, 16));
+                }
+
+                (acc * Vector512.Create(alpha)).CopyTo(y.Slice(j, 16));
+            }
+        }
+
+        if (width >= VectorWidth.V256)
+        {
+            for (; j + 8 <= n; j += 8)
+            {
+                var acc = Vector256<float>.Zero;
+                for (int p = 0; p < k; p++)
+                {
+                    acc += Vector256.Create(x[p]) * Vector256.Create(m.Slice((p * ld) + j, 8));
+                }
+
+                (acc * Vector256.Create(alpha)).CopyTo(y.Slice(j, 8));
+            }
+        }
+
+        if (width >= VectorWidth.V128)
+        {
+            for (; j + 4 <= n; j += 4)
+            {
+                var acc = Vector128<float>.Zero;
+                for (int p = 0; p < k; p++)
+                {
+                    acc += Vector128.Create(x[p]) * Vector128.Create(m.Slice((p * ld) + j, 4));
+                }
+
+                (acc * Vector128.Create(alpha)).CopyTo(y.Slice(j, 4));
+            }
+        }
+
+        for (; j < n; j++)
+        {
+            float acc = 0;
+            for (int p = 0; p < k; p++)
+            {
+                acc += x[p] * m[(p * ld) + j];
+            }
+
+            y[j] = acc * alpha;
+        }
+    }
+
+    /// <summary>
+    /// y[c] = sum_r w[r] rows[r * stride + c] for c &lt; y.Length (rows start at rows[0]): a weighted sum of
+    /// w.Length strided rows, each output vector accumulated in a register over r.
+    /// </summary>
+    public static void WeightedRowSum(ReadOnlySpan<float> w, ReadOnlySpan<float> rows, int stride, Span<float> y, VectorWidth width)
+    {
+        int n = y.Length, count = w.Length, c = 0;
+        if (width == VectorWidth.V512)
+        {
+            for (; c + 16 <= n; c += 16)
+            {
+                var acc = Vector512<float>.Zero;
+                for (int r = 0; r < count; r++)
+                {
+                    acc += Vector512.Create(w[r]) * Vector512.Create(rows.Slice((r * stride) + c, 16));
+                }
+
+                acc.CopyTo(y.Slice(c, 16));
+            }
+        }
+
+        if (width >= VectorWidth.V256)
+        {
+            for (; c + 8 <= n; c += 8)
+            {
+                var acc = Vector256<float>.Zero;
+                for (int r = 0; r < count; r++)
+                {
+                    acc += Vector256.Create(w[r]) * Vector256.Create(rows.Slice((r * stride) + c, 8));
+                }
+
+                acc.CopyTo(y.Slice(c, 8));
+            }
+        }
+
+        if (width >= VectorWidth.V128)
+        {
+            for (; c + 4 <= n; c += 4)
+            {
+                var acc = Vector128<float>.Zero;
+                for (int r = 0; r < count; r++)
+                {
+                    acc += Vector128.Create(w[r]) * Vector128.Create(rows.Slice((r * stride) + c, 4));
+                }
+
+                acc.CopyTo(y.Slice(c, 4));
+            }
+        }
+
+        for (; c < n; c++)
+        {
+            float acc = 0;
+            for (int r = 0; r < count; r++)
+            {
+                acc += w[r] * rows[(r * stride) + c];
+            }
+
+            y[c] = acc;
+        }
+    }
 }

@@ -176,4 +176,31 @@ public class TrainingTests
         Assert.All(model.Parameters[^1].Grad, x => Assert.Equal(0f, x));
         Assert.Throws<ArgumentOutOfRangeException>(() => model.HeadGradientFilter = -1);
     }
+
+    [Fact]
+    public void ActivationBuffers_AreReusedAcrossShapes_WithoutChangingResults()
+    {
+        var config = new GptConfig { VocabSize = 12, ContextLength = 6, Layers = 2, Heads = 2, Dim = 8 };
+        var model = new GptModel(config, seed: 6);
+        var (tokens, targets) = NextTokenBatch(2, 6, 12, seed: 7);
+        float first = model.ForwardBackward(tokens, targets, 2, 6);
+        var grads = model.Parameters.Select(p => (float[])p.Grad.Clone()).ToArray();
+
+        // A larger shape reallocates; smaller ones then fit in the same buffers.
+        var (bigTokens, bigTargets) = NextTokenBatch(4, 6, 12, seed: 8);
+        model.Loss(bigTokens, bigTargets, 4, 6);
+        model.NextTokenLogits([1, 2, 3], new float[12]);
+        long bytes = model.ActivationBytes;
+        Assert.Equal(first, model.ForwardBackward(tokens, targets, 2, 6));
+        Assert.Equal(bytes, model.ActivationBytes - (4L * 10 * 4 * 6 * 8));
+        for (int k = 0; k < grads.Length; k++)
+        {
+            Assert.Equal(grads[k], model.Parameters[k].Grad);
+        }
+
+        // No layers at all: embeddings, final LayerNorm and the head still train.
+        var flat = new GptModel(config with { Layers = 0 }, seed: 1);
+        Assert.Equal(2 + 2, flat.Parameters.Count);
+        Assert.InRange(flat.ForwardBackward(tokens, targets, 2, 6), Math.Log(12) * 0.97, Math.Log(12) * 1.03);
+    }
 }

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using Xent.Training;
+
+namespace Xent.Benchmarks;
+
+/// <summary>
+/// Training-step throughput and memory in one process, for 1 and 2 threads side by side: median / min / max step
+/// time over k steps (after six warm-up steps), tokens/s = B x T / median, the median share of the whole step
+/// (norm and AdamW included) spent in the loss head (its Stopwatch inside GptModel), and memory: resident growth
+/// from an empty process to after the warm-up (parameters, gradients, AdamW moments, activations, runtime) and
+/// the transient peak above that during the measured steps (VmHWM after /proc/self/clear_refs), against one
+/// logits tensor N x V x 4 bytes. CPU time per step (all threads together) is printed too: on a loaded machine it
+/// is a steadier number than wall time.
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- training-step [default|gpt2-L1|gpt2-L2|...] [steps]
+/// </summary>
+internal static class TrainingStepMeasurement
+{
+    public static void Run(string[] args)
+    {
+        string shape = args.Length > 0 ? args[0] : "default";
+        int steps = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20;
+        foreach (int threads in new[] { 1, 2 })
+        {
+            Measure(shape, steps, threads);
+        }
+    }
+
+    internal static (GptConfig Config, int Batch, int Seq) Shape(string shape)
+    {
+        if (shape == "default")
+        {
+            // The `xent train` defaults: 32 Markov symbols, T 64, L 2, D 64, H 4, batch 16.
+            return (new GptConfig { VocabSize = 32 }, 16, 64);
+        }
+
+        int layers = int.Parse(shape.AsSpan("gpt2-L".Length), System.Globalization.CultureInfo.InvariantCulture);
+        return (new GptConfig { VocabSize = 50257, ContextLength = 64, Layers = layers, Heads = 12, Dim = 768 }, 4, 64);
+    }
+
+    private static void Measure(string shape, int steps, int threads)
+    {
+        GC.Collect(2, GCCollectionMode.Forced, true, true);
+        long rss0 = Status("VmRSS");
+        var (config, batch, seq) = Shape(shape);
+        var random = new Random(1);
+        int[] tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
+        int[] targets = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
+        var model = new GptModel(config, seed: 1) { MaxDegreeOfParallelism = threads };
+        var trainer = new Trainer(model, new TrainerOptions { Optimizer = new Optim.AdamWOptions { MaxDegreeOfParallelism = threads } });
+        // Six warm-up steps: the JIT, the thread pool and lazily touched pages (GC heap, AdamW moments, kernel
+        // workspaces) settle in the first two.
+        for (int k = 0; k < 6; k++)
+        {
+            trainer.Step(tokens, targets, batch, seq);
+        }
+
+        long rss1 = Status("VmRSS");
+        File.WriteAllText("/proc/self/clear_refs", "5");
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpu0 = process.TotalProcessorTime;
+        long allocated0 = GC.GetTotalAllocatedBytes(true);
+        var times = new List<double>();
+        var shares = new List<double>();
+        for (int k = 0; k < steps; k++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            trainer.Step(tokens, targets, batch, seq);
+            var elapsed = Stopwatch.GetElapsedTime(start);
+            times.Add(elapsed.TotalMilliseconds);
+            shares.Add(model.LastStepTimings.LossHead / elapsed);
+        }
+
+        long peak = Status("VmHWM");
+        process.Refresh();
+        double cpuPerStep = (process.TotalProcessorTime - cpu0).TotalMilliseconds / steps;
+        double allocatedPerStep = (GC.GetTotalAllocatedBytes(true) - allocated0) / (double)steps;
+        times.Sort();
+        shares.Sort();
+        double median = times[times.Count / 2];
+        long logits = 4L * batch * seq * config.VocabSize;
+        Console.WriteLine(
+            $"{shape} threads {threads}: {model.ParameterCount:N0} params, step median {median:F1} ms (min {times[0]:F1}, max {times[^1]:F1}, {steps} steps), " +
+            $"{batch * seq / median * 1000:F0} tokens/s, CPU {cpuPerStep:F1} ms per step (all threads), loss head {shares[shares.Count / 2]:P1} of the step; " +
+            $"memory: +{(rss1 - rss0) / 1024.0:F0} MB resident after warm-up (state {16.0 * model.ParameterCount / 1048576:F0} MB, " +
+            $"activations {model.ActivationBytes / 1048576.0:F1} MB), transient peak above that {Math.Max(0, peak - rss1) / 1024.0:F1} MB, " +
+            $"N x V x 4 = {logits / 1048576.0:F1} MB; managed allocations {allocatedPerStep / 1024:F0} KB per step");
+    }
+
+    private static long Status(string key)
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith(key + ":", StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(key.Length + 1).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return 0;
+    }
+}

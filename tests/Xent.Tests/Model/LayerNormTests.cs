@@ -1,0 +1,88 @@
+using Xent.Training.Model;
+
+namespace Xent.Tests.Model;
+
+public class LayerNormTests
+{
+    public static TheoryData<VectorWidth> Widths() => [.. Simd.Supported()];
+
+    // Objective sum(out * upstream) of LayerNorm in double, with out = (x - mean) / sqrt(var + eps) * w + b.
+    private static double Objective(double[] x, double[] w, double[] b, float[] upstream, int rows, int dim)
+    {
+        double total = 0;
+        for (int n = 0; n < rows; n++)
+        {
+            var row = x.AsSpan(n * dim, dim).ToArray();
+            double mean = row.Average();
+            double rstd = 1 / Math.Sqrt((row.Sum(v => (v - mean) * (v - mean)) / dim) + 1e-5);
+            for (int i = 0; i < dim; i++)
+            {
+                total += (((row[i] - mean) * rstd * w[i]) + b[i]) * upstream[(n * dim) + i];
+            }
+        }
+
+        return total;
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ForwardAndBackward_MatchFloat64_AtEveryWidth(VectorWidth width)
+    {
+        int rows = 37, dim = 40; // 40 = 32 + 8: whole vectors and remainders at every width
+        var random = new Random(12);
+        float[] R(int n, double scale, double offset) => [.. Enumerable.Range(0, n).Select(_ => (float)(offset + (scale * (random.NextDouble() * 2 - 1))))];
+        var x = R(rows * dim, 2, 3); // a mean of 3 next to a spread of about 1: the centring matters
+        var w = R(dim, 0.5, 1);
+        var b = R(dim, 0.5, 0);
+        var upstream = R(rows * dim, 1, 0);
+        var output = new float[rows * dim];
+        var mean = new float[rows];
+        var rstd = new float[rows];
+        var dx = R(rows * dim, 1, 0); // accumulated into
+        var dx0 = (float[])dx.Clone();
+        var dw = new float[dim];
+        var db = new float[dim];
+        dw.AsSpan().Fill(float.NaN); // overwritten
+        using (Simd.Override(width))
+        {
+            LayerNorm.Forward(output, mean, rstd, x, w, b, rows, dim, 2);
+            LayerNorm.Backward(dx, dw, db, upstream, x, w, mean, rstd, rows, dim, 2);
+        }
+
+        double[] x64 = [.. x.Select(v => (double)v)], w64 = [.. w.Select(v => (double)v)], b64 = [.. b.Select(v => (double)v)];
+        for (int n = 0; n < rows; n++)
+        {
+            double m = x64.AsSpan(n * dim, dim).ToArray().Average();
+            double s = 1 / Math.Sqrt((x64.AsSpan(n * dim, dim).ToArray().Sum(v => (v - m) * (v - m)) / dim) + 1e-5);
+            for (int i = 0; i < dim; i++)
+            {
+                double expected = ((x64[(n * dim) + i] - m) * s * w64[i]) + b64[i];
+                Assert.True(Math.Abs(output[(n * dim) + i] - expected) <= 2e-6 * Math.Max(1, Math.Abs(expected)), $"out[{n}, {i}]");
+            }
+        }
+
+        double Slope(double[] values, int i)
+        {
+            double original = values[i];
+            values[i] = original + 1e-5;
+            double plus = Objective(x64, w64, b64, upstream, rows, dim);
+            values[i] = original - 1e-5;
+            double minus = Objective(x64, w64, b64, upstream, rows, dim);
+            values[i] = original;
+            return (plus - minus) / 2e-5;
+        }
+
+        for (int k = 0; k < 40; k++)
+        {
+            int i = random.Next(x.Length);
+            double numeric = Slope(x64, i);
+            Assert.True(Math.Abs(dx[i] - dx0[i] - numeric) <= 1e-4 + (1e-4 * Math.Abs(numeric)), $"dx[{i}] = {dx[i] - dx0[i]}, expected {numeric}");
+        }
+
+        for (int i = 0; i < dim; i++)
+        {
+            Assert.Equal(Slope(w64, i), dw[i], 1e-3 + (1e-4 * Math.Abs(dw[i])));
+            Assert.Equal(Slope(b64, i), db[i], 1e-3 + (1e-4 * Math.Abs(db[i])));
+        }
+    }
+}
