@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Xent.Kernels;
 
@@ -47,8 +48,21 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
         p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(ExpConstants.P2));
         p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(ExpConstants.P1));
         p = Vector512.FusedMultiplyAdd(p, f, Vector512<float>.One);
-        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
-        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(ExpConstants.Lowest)), Vector512<float>.Zero, p * scale);
+        Vector512<float> e;
+        if (Avx512F.IsSupported)
+        {
+            // vscalefps: p 2^n in one instruction, the same value as building 2^n in the exponent bits.
+            e = Avx512F.Scale(p, n);
+        }
+        else
+        {
+            // n is already whole: the native (unchecked) conversion is exact, and lanes where it is not (-inf,
+            // NaN) are replaced below or stay NaN through p.
+            var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n) + Vector512.Create(127), 23).AsSingle();
+            e = p * scale;
+        }
+
+        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(ExpConstants.Lowest)), Vector512<float>.Zero, e);
     }
 
     public static Vector512<float> LessThan(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b);
