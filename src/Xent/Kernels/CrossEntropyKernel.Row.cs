@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Numerics.Tensors;
-using System.Runtime.Intrinsics.X86;
 
 namespace Xent.Kernels;
 
@@ -56,14 +55,13 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <param name="n">The row.</param>
     /// <param name="block">The block within the row.</param>
     /// <param name="scratch">Block scratch (Half or soft cap), or null.</param>
-    /// <param name="exps">Where the stored exponentials of the whole row go when not into the gradient, or null.</param>
-    private BlockStatistics Statistics(int n, int block, float[]? scratch, float[]? exps = null)
+    private BlockStatistics Statistics(int n, int block, float[]? scratch)
     {
         int column = block * BlockColumns, length = Math.Min(BlockColumns, classes - column);
         var z = LoadBlock(n, column, length, scratch);
         bool weightedLogits = smoothing > 0f;
         bool weighted = weightedLogits || SoftTargets;
-        var store = !storeExps ? default : exps != null ? exps.AsSpan(column, length) : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
+        var store = !storeExps ? default : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
         return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, store, prefetchNext: !scratchNeeded);
     }
 
@@ -75,8 +73,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <param name="n">The row.</param>
     /// <param name="scratch">Block scratch (Half or soft cap), or null.</param>
     /// <param name="blockStatistics">Room for the row's block statistics.</param>
-    /// <param name="exps">A row of scratch for the stored exponentials (out of place), or null to use the gradient.</param>
-    private void ProcessRow(int n, float[]? scratch, Span<BlockStatistics> blockStatistics, float[]? exps)
+    private void ProcessRow(int n, float[]? scratch, Span<BlockStatistics> blockStatistics)
     {
         if (!NeedsForward(n))
         {
@@ -89,14 +86,14 @@ internal sealed unsafe partial class CrossEntropyKernel
         int blocks = BlockCount;
         for (int b = 0; b < blocks; b++)
         {
-            blockStatistics[b] = Statistics(n, b, scratch, exps);
+            blockStatistics[b] = Statistics(n, b, scratch);
             state.Add(blockStatistics[b]);
         }
 
         var row = FinishRow(n, state, targetLogit);
         if (HasGradient)
         {
-            WriteRowGradient(n, row, 0, blocks, scratch, blockStatistics, exps);
+            WriteRowGradient(n, row, 0, blocks, scratch, blockStatistics);
             FixTarget(n, row);
         }
     }
@@ -115,7 +112,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
     }
 
-    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, float[]? scratch, ReadOnlySpan<BlockStatistics> blockStatistics, float[]? exps = null)
+    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, float[]? scratch, ReadOnlySpan<BlockStatistics> blockStatistics)
     {
         int from = firstBlock * BlockColumns, to = Math.Min(endBlock * BlockColumns, classes);
         if (!row.Kept)
@@ -132,19 +129,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                 float max = blockStatistics[b].Max, shift = max == float.NegativeInfinity ? 0f : max;
                 float scale = (float)(row.Coefficients.K * Math.Exp(shift - row.LogSumExp));
                 var g = new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
-                if (exps != null)
-                {
-                    GradientKernel.ScaleStreaming(request.Width, exps.AsSpan(column, length), g, scale);
-                }
-                else
-                {
-                    GradientKernel.Scale(request.Width, g, g, scale);
-                }
-            }
-
-            if (exps != null && Sse.IsSupported)
-            {
-                Sse.StoreFence(); // the non-temporal stores are visible before the row is reported done
+                GradientKernel.Scale(request.Width, g, g, scale);
             }
 
             return;
