@@ -7,8 +7,8 @@ namespace Xent.Kernels;
 /// class-index or probability targets, loss, per-row losses, log-sum-exp, gradient).
 /// </summary>
 /// <remarks>
-/// Each row is read as blocks of <see cref="BlockColumns"/> columns; a block's statistics come from two passes
-/// over the L1-resident block, and the row's state is the left-to-right fold of its blocks' statistics.
+/// Each row is read as blocks of <see cref="BlockColumns"/> columns; a block's statistics come from one pass
+/// (plain loss) or two passes over the L1-resident block, and the row's state is the left-to-right fold of its blocks' statistics.
 /// Work is split over rows, or over fixed block ranges within rows when rows are few; either way every row
 /// folds the same blocks in the same order and the reduction runs sequentially over rows in double, so results
 /// are bitwise the same for any thread count. With a gradient each row is written right after its forward,

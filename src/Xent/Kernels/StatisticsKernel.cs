@@ -6,12 +6,16 @@ using System.Runtime.Intrinsics.X86;
 namespace Xent.Kernels;
 
 /// <summary>
-/// Computes <see cref="BlockStatistics"/> of one L1-sized block: a max pass, then an exp-sum pass over the same,
-/// now cached, block. Remainders use a last vector shifted back to end at the block's end, with its already
+/// Computes <see cref="BlockStatistics"/> of one L1-sized block: for the plain loss one pass with per-lane running
+/// maxima (measured 5-20% faster than two passes on Zen 5), otherwise a max pass, then an exp-sum pass over the
+/// same, now cached, block (the stored exponentials must share one shift, the block's max). Remainders use a last vector shifted back to end at the block's end, with its already
 /// counted lanes masked out of the sums (max needs no mask: counting a lane twice changes nothing).
 /// </summary>
 internal static class StatisticsKernel
 {
+    /// <summary>How far ahead (in floats, 8 KB) the single-pass loop prefetches: memory time the exps can hide.</summary>
+    private const int PrefetchAhead = 2048;
+
     /// <param name="width">Widest vector width allowed.</param>
     /// <param name="z">The block's (soft-capped) logits, at least one.</param>
     /// <param name="weights">The block's class weights, or empty for all 1.</param>
@@ -36,6 +40,12 @@ internal static class StatisticsKernel
         where TV : struct
     {
         var result = default(BlockStatistics);
+        if (exps.IsEmpty && !weightedLogits && probabilities.IsEmpty && z.Length >= OnlineChunk * TOps.Count)
+        {
+            OnlineMaxExpSum<TOps, TV>(z, prefetchNext, ref result);
+            return result;
+        }
+
         result.Max = BlockMax<TOps, TV>(z);
 
         // A block of only -inf (and NaN) has max -inf: sum relative to 0 instead, which gives 0 (or NaN), not
@@ -51,6 +61,89 @@ internal static class StatisticsKernel
         }
 
         return result;
+    }
+
+    /// <summary>Vectors per chunk of the single-pass loop: one rescaling exp per chunk, not per element.</summary>
+    private const int OnlineChunk = 8;
+
+    /// <summary>
+    /// Max and exp-sum in one pass (the plain loss: nothing stored, nothing weighted), so each logit is read once,
+    /// straight from memory, instead of a max pass and an exp pass over the L1 copy. Each lane keeps its own
+    /// running max m and a sum relative to it; a chunk of vectors raises m to the chunk's lane-wise max, rescales
+    /// the sum by exp(m_old - m_new) (exactly 1 while m stays) and adds the chunk's exp(z - m_new). The lanes
+    /// merge once, at the block's end. m starts at -float.MaxValue, not -inf, so that -inf logits give
+    /// exp(-inf) = 0 and never exp(-inf - -inf) = NaN; a block of only -inf ends with sum 0 and reports max -inf.
+    /// </summary>
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OnlineMaxExpSum<TOps, TV>(ReadOnlySpan<float> z, bool prefetch, ref BlockStatistics result)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int n = z.Length, k = TOps.Count;
+        ref float x = ref MemoryMarshal.GetReference(z);
+        TV m = TOps.Create(-float.MaxValue), s = TOps.Create(0f);
+        nint i = 0;
+        for (; i <= n - (OnlineChunk * k); i += OnlineChunk * k)
+        {
+            if (prefetch)
+            {
+                PrefetchChunk(ref Unsafe.Add(ref x, i + PrefetchAhead), OnlineChunk * k * sizeof(float));
+            }
+
+            TV v0 = TOps.Load(ref x, i), v1 = TOps.Load(ref x, i + k), v2 = TOps.Load(ref x, i + (2 * k)), v3 = TOps.Load(ref x, i + (3 * k));
+            TV v4 = TOps.Load(ref x, i + (4 * k)), v5 = TOps.Load(ref x, i + (5 * k)), v6 = TOps.Load(ref x, i + (6 * k)), v7 = TOps.Load(ref x, i + (7 * k));
+            TV c = TOps.Max(TOps.Max(TOps.Max(v0, v1), TOps.Max(v2, v3)), TOps.Max(TOps.Max(v4, v5), TOps.Max(v6, v7)));
+            TV mNew = TOps.Max(m, c);
+            TV r = TOps.Exp(TOps.Subtract(m, mNew));
+            m = mNew;
+            TV e0 = TOps.Exp(TOps.Subtract(v0, m)), e1 = TOps.Exp(TOps.Subtract(v1, m)), e2 = TOps.Exp(TOps.Subtract(v2, m)), e3 = TOps.Exp(TOps.Subtract(v3, m));
+            TV e4 = TOps.Exp(TOps.Subtract(v4, m)), e5 = TOps.Exp(TOps.Subtract(v5, m)), e6 = TOps.Exp(TOps.Subtract(v6, m)), e7 = TOps.Exp(TOps.Subtract(v7, m));
+            TV chunk = TOps.Add(TOps.Add(TOps.Add(e0, e1), TOps.Add(e2, e3)), TOps.Add(TOps.Add(e4, e5), TOps.Add(e6, e7)));
+            s = TOps.MultiplyAdd(s, r, chunk);
+        }
+
+        // Whole vectors left over, one at a time, then the shifted-back last vector with its counted lanes masked.
+        int skip = 0;
+        while (true)
+        {
+            if (i > n - k)
+            {
+                int rest = n - (int)i;
+                if (rest == 0)
+                {
+                    break;
+                }
+
+                i = n - k;
+                skip = k - rest;
+            }
+
+            TV v = TOps.Load(ref x, i);
+            TV mNew = TOps.Max(m, v);
+            TV r = TOps.Exp(TOps.Subtract(m, mNew));
+            m = mNew;
+            TV e = TOps.Exp(TOps.Subtract(v, m));
+            if (skip > 0)
+            {
+                e = TOps.KeepFrom(e, skip);
+            }
+
+            s = TOps.MultiplyAdd(s, r, e);
+            if (skip > 0)
+            {
+                break;
+            }
+
+            i += k;
+        }
+
+        float max = TOps.MaxAcross(m);
+        float sum = TOps.Sum(TOps.Multiply(s, TOps.Exp(TOps.Subtract(m, TOps.Create(max)))));
+
+        // Every finite logit adds at least exp(0) = 1 to its lane: a zero sum at the starting max means only -inf.
+        result.Max = sum == 0f && max == -float.MaxValue ? float.NegativeInfinity : max;
+        result.Sum = sum;
     }
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
@@ -205,6 +298,19 @@ internal static class StatisticsKernel
         result.WeightedLogits = TOps.Sum(wz);
         result.WeightedTargetLogits = TOps.Sum(wtz);
         result.WeightedTargets = TOps.Sum(wt);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchChunk(ref float address, int bytes)
+    {
+        if (Sse.IsSupported)
+        {
+            byte* p = (byte*)Unsafe.AsPointer(ref address);
+            for (int b = 0; b < bytes; b += 64)
+            {
+                Sse.Prefetch0(p + b);
+            }
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
