@@ -8,8 +8,9 @@ namespace Xent.Kernels;
 /// <summary>
 /// Computes <see cref="BlockStatistics"/> of one L1-sized block: for the plain loss one pass with per-lane running
 /// maxima (measured 5-20% faster than two passes on Zen 5), otherwise a max pass, then an exp-sum pass over the
-/// same, now cached, block (the stored exponentials must share one shift, the block's max). Remainders use a last vector shifted back to end at the block's end, with its already
-/// counted lanes masked out of the sums (max needs no mask: counting a lane twice changes nothing).
+/// same, now cached, block (the stored exponentials must share one shift, the block's max). Remainders use a
+/// last vector shifted back to end at the block's end, with its already counted lanes masked out of the sums
+/// (max needs no mask: counting a lane twice changes nothing).
 /// </summary>
 internal static class StatisticsKernel
 {
