@@ -4,17 +4,20 @@ namespace Xent.Benchmarks;
 
 internal static class Program
 {
+    // Measurements that BenchmarkDotNet cannot make (process peak memory, interleaved runs) are verbs of their own;
+    // everything else goes to BenchmarkDotNet's switcher (--filter ...).
+    private static readonly Dictionary<string, Action<string[]>> Tools = new(StringComparer.Ordinal)
+    {
+        ["lce-memory"] = LinearCrossEntropyMemory.Run,
+        ["lce-compare"] = LinearCrossEntropyCompare.Run,
+        ["training-step"] = TrainingStepMeasurement.Run,
+    };
+
     public static void Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "lce-memory")
+        if (args.Length > 0 && Tools.TryGetValue(args[0], out var tool))
         {
-            LinearCrossEntropyMemory.Run(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "training-step")
-        {
-            TrainingStepMeasurement.Run(args[1..]);
+            tool(args[1..]);
             return;
         }
 

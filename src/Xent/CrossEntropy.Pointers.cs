@@ -14,7 +14,7 @@ public static partial class CrossEntropy
     /// <param name="options">Options; Reduction.None throws.</param>
     public static unsafe float Loss(float* logits, long logitsLength, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(logitsLength);
+        CheckAddress(logits, logitsLength, nameof(logits));
         return (float)ClassIndexCall.Run(logits, logitsLength, false, targets, options, CallKind.Loss);
     }
 
@@ -26,7 +26,7 @@ public static partial class CrossEntropy
     /// <param name="options">Options; Reduction is not used.</param>
     public static unsafe void LossPerRow(float* logits, long logitsLength, ReadOnlySpan<int> targets, Span<float> losses, CrossEntropyOptions? options = null)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(logitsLength);
+        CheckAddress(logits, logitsLength, nameof(logits));
         ClassIndexCall.Run(logits, logitsLength, false, targets, options, CallKind.PerRow, losses: losses, lossesRequired: true);
     }
 
@@ -39,13 +39,18 @@ public static partial class CrossEntropy
     /// <param name="options">Options; Reduction Mean or Sum.</param>
     public static unsafe float LossAndGradient(float* logits, long logitsLength, ReadOnlySpan<int> targets, float* gradient, long gradientLength, CrossEntropyOptions? options = null)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(logitsLength);
-        ArgumentOutOfRangeException.ThrowIfNegative(gradientLength);
-        if (logitsLength > 0)
-        {
-            ArgumentNullException.ThrowIfNull(gradient);
-        }
+        CheckAddress(logits, logitsLength, nameof(logits));
+        CheckAddress(gradient, gradientLength, nameof(gradient));
 
         return (float)ClassIndexCall.Run(logits, logitsLength, false, targets, options, CallKind.LossAndGradient, gradient: gradient, gradientLength: gradientLength);
+    }
+
+    private static unsafe void CheckAddress(float* address, long length, string name)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length, name + "Length");
+        if (address == null && length > 0)
+        {
+            throw new ArgumentNullException(name, $"A null address with {length} elements.");
+        }
     }
 }

@@ -20,10 +20,14 @@ public sealed record LinearCrossEntropyOptions
     public bool Accumulate { get; init; }
 
     /// <summary>
-    /// Gradient filter: the backward products of a block of 6 vocabulary rows x one token block (128 tokens) are
-    /// skipped when every entry of its logits gradient dL/dz has |dL/dz| below this threshold (as in Cut
-    /// Cross-Entropy). Entries are the reduced loss's gradient, so a mean over N rows already carries the 1/N.
-    /// 0 (default) filters nothing and gives the exact result. Must be finite and &gt;= 0.
+    /// Gradient filter (as in Cut Cross-Entropy): entries of the logits gradient dL/dz with |dL/dz| below this
+    /// threshold may be left out of the backward products. Blocks of 6 classes x 128 tokens with no entry at or
+    /// above it are skipped, blocks with few such entries are applied entry by entry, and a 252 x 128 tile whose
+    /// entries (targets aside) are provably all below it is not even recomputed. Every left-out entry is below the
+    /// threshold, so an entry of dW moves by at most threshold x sum_t |h[t, k]|, one of dh by at most
+    /// threshold x sum_c |W[c, k]| (and one of dBias by threshold x N). Entries are the reduced loss's gradient,
+    /// so a mean over N rows already carries the 1/N. The loss is never affected. 0 (default) filters nothing and
+    /// gives the exact result. Must be finite and &gt;= 0.
     /// </summary>
     public float FilterThreshold { get; init; }
 

@@ -13,12 +13,6 @@ namespace Xent.Cli.Commands;
 /// </summary>
 internal sealed class TrainCommand : Command<TrainSettings>
 {
-    /// <summary>Exit code of a run stopped by a non-finite loss.</summary>
-    public const int NonFiniteExitCode = 3;
-
-    /// <summary>Exit code of a run stopped by Ctrl+C (after saving a checkpoint), as shells report SIGINT.</summary>
-    public const int InterruptedExitCode = 130;
-
     private readonly CliConsoles io;
 
     public TrainCommand(CliConsoles io) => this.io = io;
@@ -92,7 +86,8 @@ internal sealed class TrainCommand : Command<TrainSettings>
                 task.Value = start;
                 outcome = loop.Run(metrics, r =>
                 {
-                    task.Value = r.Step;
+                    // Increment (not Value =) feeds Spectre's speed samples, from which the ETA column is computed.
+                    task.Increment(r.Step - task.Value);
                     task.Description = Markup.Escape(Line(r));
                 });
                 task.StopTask();
@@ -121,6 +116,8 @@ internal sealed class TrainCommand : Command<TrainSettings>
                 $"Corpus: {d.Source} ({d.Tokenizer.Kind.ToString().ToLowerInvariant()} tokens, V = {m.VocabSize}), {d.Train.Length:N0} training and {d.Validation.Length:N0} validation tokens; no known entropy floor (ln V = {lnV:0.0000})."));
         }
         string resumed = plan.Resume is { } r ? $", resuming at step {r.Checkpoint.Config.Step}" : "";
+        if (plan.Resume is null && CheckpointStore.Exists(plan.OutDir))
+            io.WriteLine($"Note: '{plan.OutDir}' holds a checkpoint of an earlier run; this run replaces it at its first evaluation (use --resume to continue it instead).");
         io.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Model: {m.Layers} layers, D = {m.Dim}, {m.Heads} heads, T = {m.ContextLength}, {(m.TieEmbeddings ? "tied" : "untied")} embeddings; batch {plan.Batch}, {plan.TotalSteps} steps, peak lr {TrainDefaults.Describe(plan.LearningRate)}{resumed}. Output: {plan.OutDir}"));
     }
@@ -152,10 +149,10 @@ internal sealed class TrainCommand : Command<TrainSettings>
                         : "no checkpoint was written";
                 io.Error.WriteLine($"xent: error: the training loss became non-finite (NaN or infinity) at step {o.NonFiniteStep}; training stopped and {kept}. Try a lower --lr.");
                 io.Error.Flush();
-                return NonFiniteExitCode;
+                return ExitCodes.NonFiniteLoss;
             case TrainingStatus.Interrupted:
                 io.WriteLine($"Interrupted at step {o.FinalStep}; checkpoint saved in '{dir}'. Continue with: xent train --resume {dir}");
-                return InterruptedExitCode;
+                return ExitCodes.Interrupted;
             default:
                 io.WriteLine($"Wrote {CheckpointStore.ModelFile}, {CheckpointStore.ConfigFile}, {MetricsLog.FileName}, {LossPlot.FileName} and {RunSummary.FileName} to '{dir}'.");
                 return ExitCodes.Ok;

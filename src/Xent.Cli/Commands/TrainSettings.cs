@@ -17,7 +17,7 @@ internal sealed class TrainSettings : CommandSettings
     public string? Tokenizer { get; init; }
 
     [CommandOption("--steps <N>")]
-    [Description("Total optimizer steps (a resumed run continues up to this step). Default 600.")]
+    [Description("Total optimizer steps (a resumed run continues up to this step). Default 800.")]
     public int? Steps { get; init; }
 
     [CommandOption("--batch <B>")]
@@ -25,7 +25,7 @@ internal sealed class TrainSettings : CommandSettings
     public int? Batch { get; init; }
 
     [CommandOption("--seq <T>")]
-    [Description("Tokens per sequence (the model's context length). Default 64.")]
+    [Description("Tokens per sequence (the model's context length). Default 128.")]
     public int? Seq { get; init; }
 
     [CommandOption("--layers <L>")]
@@ -41,7 +41,7 @@ internal sealed class TrainSettings : CommandSettings
     public int? Heads { get; init; }
 
     [CommandOption("--lr <X>")]
-    [Description("Peak learning rate of the cosine schedule (AdamW). Default 3e-3.")]
+    [Description("Peak learning rate of the cosine schedule (AdamW), decaying to 0. Default 2e-2.")]
     public double? LearningRate { get; init; }
 
     [CommandOption("--warmup <N>")]
@@ -103,19 +103,32 @@ internal sealed class TrainSettings : CommandSettings
 /// </summary>
 internal static class TrainDefaults
 {
-    public const int Steps = 600;
+    public const int Steps = 800;
     public const int Batch = 16;
-    public const int Seq = 64;
+
+    // 128 rather than 64: the first position of a window sees one symbol only, and its excess loss is
+    // averaged over T positions (window floor 1.0081 at T = 128 against 1.0255 at T = 64).
+    public const int Seq = 128;
     public const int Layers = 2;
     public const int Dim = 64;
     public const int Heads = 4;
-    public const double LearningRate = 3e-3;
+    // Tuned on the built-in corpus (docs/training.md): 2e-2 leaves the initial plateau (loss ~3.2, before the
+    // model learns to attend to the previous symbol) within ~200 steps; 3e-2 ended worse, 1e-2 too slow.
+    public const double LearningRate = 2e-2;
+
+    /// <summary>The cosine decays to this share of the peak; decaying to 0 gave the lowest final loss (the last
+    /// phase, fitting 1 024 next-symbol distributions, is limited by gradient noise).</summary>
+    public const double MinLearningRateRatio = 0.0;
     public const int Seed = 1;
     public const int EvalEvery = 100;
     public const string Out = "xent-run";
     public const double WeightDecay = 0.0;
     public const double GradClip = 1.0;
-    public const int ValidationWindows = 64;
+    /// <summary>Validation tokens per measurement: enough that its noise (about 0.01 nats) is small against the gaps reported.</summary>
+    public const int ValidationTokens = 16_384;
+
+    /// <summary>Validation windows of T tokens covering <see cref="ValidationTokens"/>.</summary>
+    public static int ValidationWindows(int seq) => Math.Max(1, ValidationTokens / seq);
 
     /// <summary>Warm-up: 5% of the steps (at least 1 when there are 20 steps or more).</summary>
     public static int Warmup(int steps) => steps / 20;

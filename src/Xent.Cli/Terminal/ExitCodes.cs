@@ -11,4 +11,10 @@ internal static class ExitCodes
 
     /// <summary>Bad input: bad command line, missing or malformed file, shapes or values the computation rejects.</summary>
     public const int BadInput = 2;
+
+    /// <summary>Training stopped because the loss became non-finite; the last good checkpoint is kept.</summary>
+    public const int NonFiniteLoss = 3;
+
+    /// <summary>Stopped by Ctrl+C after saving a checkpoint, as shells report SIGINT (128 + 2).</summary>
+    public const int Interrupted = 130;
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -87,6 +86,4 @@ internal sealed class MetricsLog : IDisposable
     }
 
     public void Dispose() => _writer.Dispose();
-
-    internal static string Format(double x) => x.ToString("0.0000", CultureInfo.InvariantCulture);
 }

@@ -181,7 +181,7 @@ internal sealed class TrainingLoop
     }
 
     private double Validate(GptModel model) =>
-        Evaluation.WindowLoss(model, _plan.Data.Validation, _plan.Seq, _plan.Batch, TrainDefaults.ValidationWindows);
+        Evaluation.WindowLoss(model, _plan.Data.Validation, _plan.Seq, _plan.Batch, TrainDefaults.ValidationWindows(_plan.Seq));
 
     private void Save(GptModel model, Trainer trainer, long step) =>
         ModelCheckpoint.Save(_plan.OutDir, _plan.ToCheckpointConfig(step), model, trainer.Optimizer);

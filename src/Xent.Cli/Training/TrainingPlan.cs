@@ -27,7 +27,7 @@ internal sealed record TrainingPlan
     public (GptModel Model, Checkpoint Checkpoint)? Resume { get; init; }
 
     public int Seq => Model.ContextLength;
-    public double MinLearningRate => LearningRate / 10;
+    public double MinLearningRate => LearningRate * TrainDefaults.MinLearningRateRatio;
 
     public CheckpointConfig ToCheckpointConfig(long step) => new()
     {

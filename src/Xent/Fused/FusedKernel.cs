@@ -23,6 +23,15 @@ internal static unsafe class FusedKernel
     /// <summary>Classes per tile: a multiple of every Mr (6, 4), so edge strips stay inside the tile buffer.</summary>
     public const int VocabBlock = 252;
 
+    /// <summary>
+    /// Budget of the per-token-block logits cache: the forward sweep keeps up to this many bytes of z tiles so the
+    /// backward sweep does not recompute them (all of them up to V = 64008; a share of every group beyond).
+    /// </summary>
+    public const long CacheBytes = 32L << 20;
+
+    // Tests shrink the cache to exercise the recomputing path; AsyncLocal keeps that out of tests running beside them.
+    private static readonly AsyncLocal<long?> CacheOverride = new();
+
     private const int MaxGroups = 16;
     private const int RowsPerGroup = 512;
     private const int GroupAlign = 12;
@@ -40,6 +49,9 @@ internal static unsafe class FusedKernel
         };
     }
 
+    /// <summary>Caps the logits cache for the calling async flow until disposed (tests).</summary>
+    public static CacheScope OverrideCache(long bytes) => new(bytes);
+
     /// <summary>Group g's first class: V split evenly, boundaries on multiples of 12.</summary>
     public static int GroupStart(int v, int groups, int g)
     {
@@ -54,6 +66,20 @@ internal static unsafe class FusedKernel
 
     public static int GroupCount(int v) => Math.Clamp((v + RowsPerGroup - 1) / RowsPerGroup, 1, MaxGroups);
 
+    /// <summary>Restores the previous cache budget on dispose.</summary>
+    internal readonly struct CacheScope : IDisposable
+    {
+        private readonly long? previous;
+
+        public CacheScope(long bytes)
+        {
+            previous = CacheOverride.Value;
+            CacheOverride.Value = bytes;
+        }
+
+        public void Dispose() => CacheOverride.Value = previous;
+    }
+
     private sealed class Runner<TL, TV>
         where TL : ILanes<TV>
         where TV : struct
@@ -63,6 +89,7 @@ internal static unsafe class FusedKernel
         private readonly KernelShape shape;
         private readonly int groups;
         private readonly ParallelOptions parallel;
+        private readonly long cacheBudget = CacheOverride.Value ?? CacheBytes;
 
         // Shared per-call buffers (sizes independent of V except through nothing; of N only through nothing).
         private float* hT;       // h block transposed, packed in Nr-column strips: [D, TB]
@@ -77,6 +104,8 @@ internal static unsafe class FusedKernel
         private float* dHidden;  // per group: partial dh [TB, D]
         private float* tileMax;  // per group and tile: each token's largest z in the tile [subBlocks, TB] (filtering only)
         private int subBlocks;   // tiles per group, at most
+        private float* cache;    // z tiles of the current token block kept for the backward: [groups, cachedPerGroup, VB, TB]
+        private int cachedPerGroup;
 
         private int t0;
         private int tbn;
@@ -125,8 +154,10 @@ internal static unsafe class FusedKernel
                 nint dPad = MatMul.RoundUp(d, shape.Nr);
                 subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
                 bool keepMax = p.Backward && p.FilterThreshold > 0;
+                const long tileFloats = (long)VocabBlock * TB;
+                cachedPerGroup = p.Backward ? (int)Math.Min(subBlocks, cacheBudget / sizeof(float) / tileFloats / groups) : 0;
                 long floats = ((long)d * TB) + (TB * dPad) + (groups * 3L * TB) + (6L * TB) + (p.Backward ? (long)groups * TB * d : 0)
-                    + (keepMax ? (long)groups * subBlocks * TB : 0);
+                    + (keepMax ? (long)groups * subBlocks * TB : 0) + ((long)groups * cachedPerGroup * tileFloats);
                 float* block = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)) + 64, 64);
                 try
                 {
@@ -141,6 +172,7 @@ internal static unsafe class FusedKernel
                     mask = coefY + TB;
                     dHidden = mask + TB;
                     tileMax = keepMax ? dHidden + (p.Backward ? (long)groups * TB * d : 0) : null;
+                    cache = dHidden + (p.Backward ? (long)groups * TB * d : 0) + (keepMax ? (long)groups * subBlocks * TB : 0);
                     for (t0 = 0; t0 < n; t0 += TB)
                     {
                         tbn = Math.Min(TB, n - t0);
@@ -199,6 +231,13 @@ internal static unsafe class FusedKernel
             }
         }
 
+        /// <summary>The cache slot of group g's tile at class c0 (v0 = the group's first class), or null if not cached.</summary>
+        private float* CachedTile(int g, int v0, int c0)
+        {
+            int sb = (c0 - v0) / VocabBlock;
+            return sb < cachedPerGroup ? cache + ((((long)g * cachedPerGroup) + sb) * VocabBlock * TB) : null;
+        }
+
         /// <summary>The logits tile of classes [v0, v0 + vb) x the block's tokens, bias not yet added.</summary>
         private void LogitsTile(int v0, int vb, float* tile)
         {
@@ -217,10 +256,12 @@ internal static unsafe class FusedKernel
                 sm[t] = 0;
             }
 
-            float* tile = Workspace.Current.Get(2, (long)VocabBlock * TB);
+            float* work = Workspace.Current.Get(2, (long)VocabBlock * TB);
             for (int c0 = v0; c0 < v1; c0 += VocabBlock)
             {
                 int vb = Math.Min(VocabBlock, v1 - c0);
+                float* tile = CachedTile(g, v0, c0);
+                tile = tile == null ? work : tile;
                 LogitsTile(c0, vb, tile);
                 float* tMax = tileMax == null ? null : tileMax + ((((long)g * subBlocks) + ((c0 - v0) / VocabBlock)) * TB);
                 TileEpilogues.Forward<TL, TV>(tile, vb, tbnPad, Offset(p.Bias, c0), Offset(p.ClassWeights, c0),
@@ -338,7 +379,7 @@ internal static unsafe class FusedKernel
             float* dh = dHidden + ((nint)g * TB * d);
             new Span<float>(dh, tbn * d).Clear();
             var ws = Workspace.Current;
-            float* tile = ws.Get(2, (long)VocabBlock * TB);
+            float* work = ws.Get(2, (long)VocabBlock * TB);
             float* rowInfo = ws.Get(3, VocabBlock * 2);
             byte* active = (byte*)rowInfo;
             bool filter = p.FilterThreshold > 0;
@@ -351,10 +392,18 @@ internal static unsafe class FusedKernel
                     continue;
                 }
 
-                LogitsTile(c0, vb, tile);
+                // A cached tile already holds z (bias added, cap applied): no recomputation.
+                float* tile = CachedTile(g, v0, c0);
+                bool holdsZ = tile != null;
+                if (!holdsZ)
+                {
+                    tile = work;
+                    LogitsTile(c0, vb, tile);
+                }
+
                 new Span<byte>(active, vb).Fill(filter ? (byte)0 : (byte)1);
-                TileEpilogues.Backward<TL, TV>(tile, vb, tbnPad, Offset(p.Bias, c0), Offset(p.ClassWeights, c0), p.SoftCap,
-                    p.LabelSmoothing > 0, lse, coefP, coefS, mask, p.FilterThreshold, active);
+                TileEpilogues.Backward<TL, TV>(tile, vb, tbnPad, holdsZ ? null : Offset(p.Bias, c0), Offset(p.ClassWeights, c0), p.SoftCap,
+                    holdsZ, p.LabelSmoothing > 0, lse, coefP, coefS, mask, p.FilterThreshold, active);
                 TargetEntries(c0, vb, tile, active);
                 if (p.DBias != null)
                 {

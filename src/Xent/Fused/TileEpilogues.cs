@@ -83,9 +83,10 @@ internal static unsafe class TileEpilogues
     /// <summary>
     /// Turns the raw logits tile into dL/dx in place, except the target entries (set afterwards):
     /// g = (p * coefP - coefS * w[c]) * cap' for kept tokens, 0 for the rest; marks rows with an entry at or above
-    /// the filter threshold in <paramref name="active"/> (only when the threshold is positive).
+    /// the filter threshold in <paramref name="active"/> (only when the threshold is positive). When
+    /// <paramref name="holdsZ"/> the tile already holds z (bias added, cap applied; pass no bias).
     /// </summary>
-    public static void Backward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, float cap, bool smoothing,
+    public static void Backward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, float cap, bool holdsZ, bool smoothing,
         float* lse, float* coefP, float* coefS, float* mask, float threshold, byte* active)
         where TL : ILanes<TV>
         where TV : struct
@@ -107,7 +108,11 @@ internal static unsafe class TileEpilogues
                 }
 
                 TV u = default;
-                if (cap > 0)
+                if (cap > 0 && holdsZ)
+                {
+                    u = TL.Multiply(z, invCap);
+                }
+                else if (cap > 0)
                 {
                     u = TL.Tanh(TL.Multiply(z, invCap));
                     z = TL.Multiply(capV, u);

@@ -13,18 +13,23 @@ internal sealed unsafe partial class CrossEntropyKernel
         {
             var scratch = RentScratch();
             var blockStatistics = ArrayPool<BlockStatistics>.Shared.Rent(BlockCount);
+            var exps = streamGradient ? ArrayPool<float>.Shared.Rent(classes) : null;
             try
             {
                 int end = Math.Min(rows, (item + 1) * perItem);
                 for (int n = item * perItem; n < end; n++)
                 {
-                    ProcessRow(n, scratch, blockStatistics);
+                    ProcessRow(n, scratch, blockStatistics, exps);
                 }
             }
             finally
             {
                 ReturnScratch(scratch);
                 ArrayPool<BlockStatistics>.Shared.Return(blockStatistics);
+                if (exps != null)
+                {
+                    ArrayPool<float>.Shared.Return(exps);
+                }
             }
         });
     }

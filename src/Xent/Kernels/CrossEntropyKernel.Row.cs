@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics.X86;
 
 namespace Xent.Kernels;
 
@@ -52,14 +53,18 @@ internal sealed unsafe partial class CrossEntropyKernel
     private ReadOnlySpan<float> ProbabilitiesAt(int n, int column, int length) =>
         SoftTargets ? new ReadOnlySpan<float>(request.Probabilities + RowOffset(n) + column, length) : default;
 
-    private BlockStatistics Statistics(int n, int block, float[]? scratch)
+    /// <param name="n">The row.</param>
+    /// <param name="block">The block within the row.</param>
+    /// <param name="scratch">Block scratch (Half or soft cap), or null.</param>
+    /// <param name="exps">Where the stored exponentials of the whole row go when not into the gradient, or null.</param>
+    private BlockStatistics Statistics(int n, int block, float[]? scratch, float[]? exps = null)
     {
         int column = block * BlockColumns, length = Math.Min(BlockColumns, classes - column);
         var z = LoadBlock(n, column, length, scratch);
         bool weightedLogits = smoothing > 0f;
         bool weighted = weightedLogits || SoftTargets;
-        var exps = storeExps ? new Span<float>((float*)request.Gradient + RowOffset(n) + column, length) : default;
-        return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, exps, prefetchNext: !scratchNeeded);
+        var store = !storeExps ? default : exps != null ? exps.AsSpan(column, length) : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
+        return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, store, prefetchNext: !scratchNeeded);
     }
 
     /// <summary>The target's logit, read before an in-place forward can overwrite it (0 where there is none).</summary>
@@ -70,7 +75,8 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <param name="n">The row.</param>
     /// <param name="scratch">Block scratch (Half or soft cap), or null.</param>
     /// <param name="blockStatistics">Room for the row's block statistics.</param>
-    private void ProcessRow(int n, float[]? scratch, Span<BlockStatistics> blockStatistics)
+    /// <param name="exps">A row of scratch for the stored exponentials (out of place), or null to use the gradient.</param>
+    private void ProcessRow(int n, float[]? scratch, Span<BlockStatistics> blockStatistics, float[]? exps)
     {
         if (!NeedsForward(n))
         {
@@ -83,14 +89,14 @@ internal sealed unsafe partial class CrossEntropyKernel
         int blocks = BlockCount;
         for (int b = 0; b < blocks; b++)
         {
-            blockStatistics[b] = Statistics(n, b, scratch);
+            blockStatistics[b] = Statistics(n, b, scratch, exps);
             state.Add(blockStatistics[b]);
         }
 
         var row = FinishRow(n, state, targetLogit);
         if (HasGradient)
         {
-            WriteRowGradient(n, row, 0, blocks, scratch, blockStatistics);
+            WriteRowGradient(n, row, 0, blocks, scratch, blockStatistics, exps);
             FixTarget(n, row);
         }
     }
@@ -109,7 +115,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
     }
 
-    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, float[]? scratch, ReadOnlySpan<BlockStatistics> blockStatistics)
+    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, float[]? scratch, ReadOnlySpan<BlockStatistics> blockStatistics, float[]? exps = null)
     {
         int from = firstBlock * BlockColumns, to = Math.Min(endBlock * BlockColumns, classes);
         if (!row.Kept)
@@ -126,7 +132,19 @@ internal sealed unsafe partial class CrossEntropyKernel
                 float max = blockStatistics[b].Max, shift = max == float.NegativeInfinity ? 0f : max;
                 float scale = (float)(row.Coefficients.K * Math.Exp(shift - row.LogSumExp));
                 var g = new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
-                GradientKernel.Scale(request.Width, g, g, scale);
+                if (exps != null)
+                {
+                    GradientKernel.ScaleStreaming(request.Width, exps.AsSpan(column, length), g, scale);
+                }
+                else
+                {
+                    GradientKernel.Scale(request.Width, g, g, scale);
+                }
+            }
+
+            if (exps != null && Sse.IsSupported)
+            {
+                Sse.StoreFence(); // the non-temporal stores are visible before the row is reported done
             }
 
             return;

@@ -19,6 +19,12 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>Columns per block: 16 KB of floats, which leaves room in a 32-48 KB L1 for the rest.</summary>
     public const int BlockColumns = 4096;
 
+    /// <summary>Rows up to this long keep their exponentials in a scratch row (1 MB) when out of place.</summary>
+    public const int MaxStreamedColumns = 1 << 18;
+
+    /// <summary>Gradients from this many elements (16 MB) on are written with non-temporal stores.</summary>
+    public const long StreamedElements = 1 << 22;
+
     private readonly KernelRequest request;
     private readonly int rows;
     private readonly int classes;
@@ -31,6 +37,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     private readonly int keptRows;
     private readonly bool scratchNeeded;
     private readonly bool storeExps;
+    private readonly bool streamGradient;
     private readonly double[]? mainTerms;
     private readonly double[]? zTerms;
 
@@ -50,6 +57,13 @@ internal sealed unsafe partial class CrossEntropyKernel
         // the forward writes those exponentials into the gradient and the write pass only scales them, one exp
         // per element instead of two.
         storeExps = request.Gradient != null && !request.IsHalf && cap == 0f && smoothing == 0f && request.Probabilities == null;
+
+        // Out of place, the exponentials go to a row of scratch that stays in L2, and the gradient is written
+        // once with non-temporal stores: no read of the gradient's lines from memory before writing them.
+        // Only for gradients larger than the caches: a small one would have stayed in cache, and streaming it
+        // out was measured slower (0.19 -> 0.24 ns per element for 1.6 MB).
+        streamGradient = storeExps && request.Gradient != request.Logits && classes <= MaxStreamedColumns
+            && (long)rows * classes >= StreamedElements;
         weightTotal = request.Weights == null ? classes : SequentialSum(request.Weights, classes);
         (keptRows, keptWeight) = CountKept();
         if (request.Reduce)

@@ -169,6 +169,54 @@ internal static class GradientKernel
         TOps.Store(tail, ref d, last);
     }
 
+    /// <summary>
+    /// <see cref="Scale"/> into a separate buffer with non-temporal stores: whole cache lines are written without
+    /// first being read from memory (a plain store would read each line of the gradient before writing it). Same
+    /// products, so bitwise the same result as <see cref="Scale"/>. Not for in place.
+    /// </summary>
+    public static unsafe void ScaleStreaming(VectorWidth width, ReadOnlySpan<float> exps, Span<float> gradient, float scale)
+    {
+        fixed (float* source = exps)
+        fixed (float* destination = gradient)
+        {
+            int n = exps.Length;
+            if (width < VectorWidth.V256 || n < 64 || ((nint)destination & 3) != 0)
+            {
+                Scale(width, exps, gradient, scale);
+                return;
+            }
+
+            int head = (int)((64 - ((nint)destination & 63)) & 63) / sizeof(float);
+            int i = 0;
+            for (; i < head; i++)
+            {
+                destination[i] = scale * source[i];
+            }
+
+            if (width == VectorWidth.V512)
+            {
+                var s = Vector512.Create(scale);
+                for (; i <= n - 16; i += 16)
+                {
+                    (s * Vector512.Load(source + i)).StoreAlignedNonTemporal(destination + i);
+                }
+            }
+            else
+            {
+                var s = Vector256.Create(scale);
+                for (; i <= n - 8; i += 8)
+                {
+                    (s * Vector256.Load(source + i)).StoreAlignedNonTemporal(destination + i);
+                }
+            }
+
+            for (; i < n; i++)
+            {
+                destination[i] = scale * source[i];
+            }
+        }
+    }
+
     private readonly record struct Parameters<TV>(TV Lse, TV K, TV C1, TV C2, TV InverseCap, bool HasWeights, bool HasTargets, bool HasCap)
         where TV : struct;
 }

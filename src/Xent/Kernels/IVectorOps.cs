@@ -37,7 +37,7 @@ internal interface IVectorOps<TV>
     /// <summary>|value| with the sign of <paramref name="sign"/>.</summary>
     static abstract TV CopySign(TV value, TV sign);
 
-    /// <summary>e^x to a few ulp; 0 for -inf, NaN for NaN (the kernels' NaN propagation depends on it).</summary>
+    /// <summary>e^x for x &lt;= 88, to about 1.5 (2 + |x|) ulp (a few ulp near 0, where a softmax has its mass); 0 below -87 and for -inf, NaN for NaN (the kernels' NaN propagation depends on it).</summary>
     static abstract TV Exp(TV x);
 
     /// <summary>All-ones lanes where a &lt; b.</summary>

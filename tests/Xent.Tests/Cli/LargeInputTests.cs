@@ -1,5 +1,3 @@
-using Xent.Tests.Core;
-
 namespace Xent.Tests.Cli;
 
 /// <summary>Logits over 2^31 elements: memory-mapped and handed to the library's pointer overloads.</summary>

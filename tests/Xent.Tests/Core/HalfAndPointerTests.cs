@@ -68,6 +68,9 @@ public class HalfAndPointerTests
             Assert.Equal(loss, CrossEntropy.LossAndGradient(p, length, y, p, length, o)); // in place
             Assert.True(expected.AsSpan().SequenceEqual(new Span<float>(p, x.Length)));
             Assert.Throws<ArgumentException>(() => CrossEntropy.LossAndGradient(p, length, y, p + 1, length, o));
+            Assert.Throws<ArgumentNullException>(() => CrossEntropy.Loss(null, length, y, o));
+            Assert.Throws<ArgumentNullException>(() => CrossEntropy.LossAndGradient(p, length, y, null, length, o));
+            Assert.Throws<ArgumentOutOfRangeException>(() => CrossEntropy.Loss(p, -1, y, o));
         }
         finally
         {

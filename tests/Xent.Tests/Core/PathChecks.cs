@@ -82,6 +82,10 @@ internal static class PathChecks
                     var g = new float[x.Length];
                     Close.Scalar(expectedLoss[r], CrossEntropy.LossAndGradient(x, t, classes, g, ro), what: $"{at} soft {reductions[r]} (gradient)");
                     Close.Gradient(expectedGradient[r], g, classes, what: $"{at} soft {reductions[r]}");
+
+                    var inPlace = (float[])x.Clone();
+                    CrossEntropy.LossAndGradient(inPlace, t, classes, inPlace, ro);
+                    Assert.Equal(g, inPlace); // in place is bitwise out of place
                 }
             }
         }

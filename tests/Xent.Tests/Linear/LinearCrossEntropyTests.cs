@@ -1,3 +1,5 @@
+using Xent.Fused;
+
 namespace Xent.Tests.Linear;
 
 public class LinearCrossEntropyTests
@@ -66,6 +68,23 @@ public class LinearCrossEntropyTests
 
     [Theory]
     [MemberData(nameof(Widths))]
+    public void RecomputedAndPartlyCachedTiles_EqualUnfusedPath(VectorWidth width)
+    {
+        // Normally every tile of a small V is cached; here none, then one per vocabulary group.
+        using var scope = Simd.Override(width);
+        foreach (long budget in new[] { 0L, (long)FusedKernel.VocabBlock * FusedKernel.TokenBlock * sizeof(float) * 3 })
+        {
+            using var cache = FusedKernel.OverrideCache(budget);
+            foreach (string config in new[] { "everything", "none", "softcap" })
+            {
+                var o = Configs[config](1100);
+                CheckAgainstReference(new Random(7), 131, 37, 1100, o, withBias: true, scaleLogits: config == "softcap" ? 8 : 1);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
     public void AllRowsIgnored_MeanIsNaN_GradientsZero(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -119,9 +138,12 @@ public class LinearCrossEntropyTests
         CheckFiniteDifferences(bd, () => F(hd, wd, bd), db, "dBias");
     }
 
-    [Fact]
-    public void Result_IsBitwiseIdentical_ForAnyThreadCount()
+    [Theory]
+    [InlineData(-1L)]
+    [InlineData(2L * 252 * 128 * 4 * 10)]
+    public void Result_IsBitwiseIdentical_ForAnyThreadCount(long cacheBytes)
     {
+        using var cache = FusedKernel.OverrideCache(cacheBytes < 0 ? FusedKernel.CacheBytes : cacheBytes);
         var rng = new Random(23);
         int n = 150, d = 40, v = 5000;
         var h = RandomArray(rng, n * d, 1);

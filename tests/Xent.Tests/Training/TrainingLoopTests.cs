@@ -95,7 +95,7 @@ public sealed class TrainingLoopTests : IDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(timeout.Token);
 
-        Assert.Equal(TrainCommand.InterruptedExitCode, process.ExitCode);
+        Assert.Equal(Xent.Cli.Terminal.ExitCodes.Interrupted, process.ExitCode);
         Assert.Contains("Interrupted at step", await stdout, StringComparison.Ordinal);
         Assert.Equal("", await stderr);
         long last = MetricsLog.Read(metrics)[^1].Step;

@@ -1,4 +1,4 @@
-namespace Xent.Tests.Core;
+namespace Xent.Tests;
 
 /// <summary>
 /// A fact that only runs when XENT_SLOW_TESTS=1: the default `dotnet test` (and CI) must stay fast and must not

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using Xent.LinearAlgebra;
+
+namespace Xent.Benchmarks;
+
+/// <summary>
+/// Fused vs unfused interleaved round by round (A B C D E, A B C D E, ...), so that a change in machine load hits
+/// every method alike; BenchmarkDotNet runs methods one after another, which on a shared machine can put one
+/// method in a quiet minute and another in a busy one. Prints median, min and max wall time and the median of the
+/// per-round ratios to the unfused LossAndGradients.
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- lce-compare [random|peaked] [rounds] [N D V]
+/// </summary>
+internal static class LinearCrossEntropyCompare
+{
+    public static void Run(string[] args)
+    {
+        string kind = args.Length > 0 ? args[0] : "random";
+        int rounds = args.Length > 1 ? int.Parse(args[1]) : 5;
+        int n = args.Length > 4 ? int.Parse(args[2]) : 2048;
+        int d = args.Length > 4 ? int.Parse(args[3]) : 768;
+        int v = args.Length > 4 ? int.Parse(args[4]) : 50257;
+        var x = new LinearCrossEntropyInputs(n, d, v, kind);
+        var dh = new float[n * d];
+        var dw = new float[v * d];
+        var logits = new float[n * v];
+        var filtered = new LinearCrossEntropyOptions { FilterThreshold = x.FilterThreshold };
+        var methods = new (string Name, Action Call)[]
+        {
+            ("Fused Loss", () => LinearCrossEntropy.Loss(x.Hidden, x.Weight, x.Targets)),
+            ("Fused LossAndGradients", () => LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, dh, dw)),
+            ("Fused LossAndGradients filtered", () => LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, [], x.Targets, dh, dw, [], [], [], filtered)),
+            ("Unfused Loss", () =>
+            {
+                MatMul.Gemm(false, true, n, v, d, 1, x.Hidden, d, x.Weight, d, 0, logits, v);
+                CrossEntropy.Loss(logits, x.Targets);
+            }),
+            ("Unfused LossAndGradients", () =>
+            {
+                MatMul.Gemm(false, true, n, v, d, 1, x.Hidden, d, x.Weight, d, 0, logits, v);
+                CrossEntropy.LossAndGradient(logits, x.Targets, logits);
+                MatMul.Gemm(false, false, n, d, v, 1, logits, v, x.Weight, d, 0, dh, d);
+                MatMul.Gemm(true, false, v, d, n, 1, logits, v, x.Hidden, d, 0, dw, d);
+            }),
+        };
+        var times = methods.Select(_ => new List<double>()).ToArray();
+        for (int r = -1; r < rounds; r++)
+        {
+            for (int i = 0; i < methods.Length; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                methods[i].Call();
+                if (r >= 0)
+                {
+                    times[i].Add(sw.Elapsed.TotalSeconds);
+                }
+            }
+        }
+
+        Console.WriteLine($"{kind} N={n} D={d} V={v}, {rounds} interleaved rounds (after one warm-up round):");
+        var baseline = times[^1];
+        for (int i = 0; i < methods.Length; i++)
+        {
+            var ratios = times[i].Select((t, r) => t / baseline[r]).ToList();
+            Console.WriteLine($"| {methods[i].Name} | {Median(times[i]):F3} | {times[i].Min():F3} - {times[i].Max():F3} | {Median(ratios):F2} ({ratios.Min():F2} - {ratios.Max():F2}) |");
+        }
+    }
+
+    private static double Median(List<double> x)
+    {
+        var s = x.Order().ToList();
+        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[(s.Count / 2) - 1] + s[s.Count / 2]) / 2;
+    }
+}

@@ -1,0 +1,44 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Xent.Cli.Commands;
+using Xent.Cli.Training;
+using Xent.Tests.Cli;
+
+namespace Xent.Tests.Training;
+
+/// <summary>
+/// The default `xent train` run, whole: about a minute on 2 cores. It stays in the default run (and so in CI)
+/// because the README promises its result; skip it while iterating with --filter "Category!=Training".
+/// </summary>
+public sealed class DefaultRunTests : IDisposable
+{
+    private readonly TempFolder _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    [Fact]
+    [Trait("Category", "Training")]
+    public void Default_run_ends_within_ten_percent_of_the_entropy_floor()
+    {
+        var plan = TrainingPlan.From(new TrainSettings { Out = _tmp.Path });
+        using var metrics = MetricsLog.Open(plan.OutDir, 0);
+        TrainingOutcome o = new TrainingLoop(plan, () => false).Run(metrics, _ => { });
+        double floor = plan.Data.EntropyFloor!.Value;
+
+        Assert.Equal(TrainingStatus.Completed, o.Status);
+        Assert.Equal(TrainDefaults.Steps, o.FinalStep);
+        Assert.InRange(o.InitialValLoss, Math.Log(32) - 0.2, Math.Log(32) + 0.2);
+        // Never below what the source allows on these windows (up to the validation sample's own noise)...
+        Assert.True(o.FinalValLoss > plan.Data.Chain!.WindowFloor(plan.Seq) - 0.03, $"final {o.FinalValLoss}");
+        // ...and within 10% above the entropy rate.
+        Assert.True(o.FinalValLoss < 1.10 * floor, $"final validation loss {o.FinalValLoss} vs floor {floor}");
+
+        // The README quotes this run: the floor exactly, the final loss to the rounding that other vector widths
+        // (another machine) may move it by.
+        string readme = File.ReadAllText(Path.Combine(Docs.ReadmeTests.RepositoryRoot(), "README.md"));
+        Assert.Contains($"entropy floor {floor.ToString("F4", CultureInfo.InvariantCulture)}", readme, StringComparison.Ordinal);
+        var quoted = Regex.Match(readme, @"final validation loss (\d+\.\d+)");
+        Assert.True(quoted.Success, "README.md does not quote the final validation loss");
+        Assert.Equal(double.Parse(quoted.Groups[1].Value, CultureInfo.InvariantCulture), o.FinalValLoss, 0.01);
+    }
+}
