@@ -39,6 +39,6 @@ public sealed class DefaultRunTests : IDisposable
         Assert.Contains($"entropy floor {floor.ToString("F4", CultureInfo.InvariantCulture)}", readme, StringComparison.Ordinal);
         var quoted = Regex.Match(readme, @"final validation loss (\d+\.\d+)");
         Assert.True(quoted.Success, "README.md does not quote the final validation loss");
-        Assert.Equal(double.Parse(quoted.Groups[1].Value, CultureInfo.InvariantCulture), o.FinalValLoss, 0.01);
+        Assert.Equal(double.Parse(quoted.Groups[1].Value, CultureInfo.InvariantCulture), o.FinalValLoss!.Value, 0.01);
     }
 }
