@@ -6,8 +6,9 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// Fused vs unfused interleaved round by round (A B C D E, A B C D E, ...), so that a change in machine load hits
 /// every method alike; BenchmarkDotNet runs methods one after another, which on a shared machine can put one
-/// method in a quiet minute and another in a busy one. Prints median, min and max wall time and the median of the
-/// per-round ratios to the unfused LossAndGradients.
+/// method in a quiet minute and another in a busy one. Prints median, min and max wall time, the median of the
+/// per-round ratios to the unfused LossAndGradients, and the median process CPU time per call (all threads) with
+/// its ratio, which time-slicing by other processes does not inflate.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- lce-compare [random|peaked] [rounds] [N D V]
 /// </summary>
 internal static class LinearCrossEntropyCompare
@@ -43,15 +44,22 @@ internal static class LinearCrossEntropyCompare
             }),
         };
         var times = methods.Select(_ => new List<double>()).ToArray();
+        var cpu = methods.Select(_ => new List<double>()).ToArray();
+        var process = Process.GetCurrentProcess();
         for (int r = -1; r < rounds; r++)
         {
             for (int i = 0; i < methods.Length; i++)
             {
+                process.Refresh();
+                var cpu0 = process.TotalProcessorTime;
                 var sw = Stopwatch.StartNew();
                 methods[i].Call();
+                double wall = sw.Elapsed.TotalSeconds;
+                process.Refresh();
                 if (r >= 0)
                 {
-                    times[i].Add(sw.Elapsed.TotalSeconds);
+                    times[i].Add(wall);
+                    cpu[i].Add((process.TotalProcessorTime - cpu0).TotalSeconds);
                 }
             }
         }
@@ -61,7 +69,8 @@ internal static class LinearCrossEntropyCompare
         for (int i = 0; i < methods.Length; i++)
         {
             var ratios = times[i].Select((t, r) => t / baseline[r]).ToList();
-            Console.WriteLine($"| {methods[i].Name} | {Median(times[i]):F3} | {times[i].Min():F3} - {times[i].Max():F3} | {Median(ratios):F2} ({ratios.Min():F2} - {ratios.Max():F2}) |");
+            var cpuRatios = cpu[i].Select((t, r) => t / cpu[^1][r]).ToList();
+            Console.WriteLine($"| {methods[i].Name} | {Median(times[i]):F3} | {times[i].Min():F3} - {times[i].Max():F3} | {Median(ratios):F2} ({ratios.Min():F2} - {ratios.Max():F2}) | {Median(cpu[i]):F2} | {Median(cpuRatios):F2} |");
         }
     }
 

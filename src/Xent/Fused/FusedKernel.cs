@@ -29,6 +29,9 @@ internal static unsafe class FusedKernel
     /// </summary>
     public const long CacheBytes = 32L << 20;
 
+    /// <summary>Budget of all per-call buffers together: the cache shrinks when D makes the others large.</summary>
+    public const long TotalBytes = 52L << 20;
+
     // Tests shrink the cache to exercise the recomputing path; AsyncLocal keeps that out of tests running beside them.
     private static readonly AsyncLocal<long?> CacheOverride = new();
 
@@ -155,9 +158,13 @@ internal static unsafe class FusedKernel
                 subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
                 bool keepMax = p.Backward && p.FilterThreshold > 0;
                 const long tileFloats = (long)VocabBlock * TB;
-                cachedPerGroup = p.Backward ? (int)Math.Min(subBlocks, cacheBudget / sizeof(float) / tileFloats / groups) : 0;
                 long floats = ((long)d * TB) + (TB * dPad) + (groups * 3L * TB) + (6L * TB) + (p.Backward ? (long)groups * TB * d : 0)
-                    + (keepMax ? (long)groups * subBlocks * TB : 0) + ((long)groups * cachedPerGroup * tileFloats);
+                    + (keepMax ? (long)groups * subBlocks * TB : 0);
+
+                // The cache takes what is left of the extra-memory budget after the other buffers (which grow with D).
+                long budget = Math.Min(cacheBudget, Math.Max(0, TotalBytes - (floats * sizeof(float))));
+                cachedPerGroup = p.Backward ? (int)Math.Min(subBlocks, budget / sizeof(float) / tileFloats / groups) : 0;
+                floats += (long)groups * cachedPerGroup * tileFloats;
                 float* block = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)) + 64, 64);
                 try
                 {

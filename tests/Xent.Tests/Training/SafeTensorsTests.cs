@@ -119,10 +119,30 @@ public class SafeTensorsTests
     [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "expected 0")]
     [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, "cover 4")]
     [InlineData("{\"__metadata__\":{\"k\":1}}", 0, "not a string")]
+    [InlineData("{\"a\":[1]}", 0, "tensor 'a' is not an object")]
+    [InlineData("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4, "missing \"shape\"")]
+    [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}}", 4, "[begin, end] pair")]
+    [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[\"0\",4]}}", 4, "not integers")]
+    [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,4]}}", 4, "too many elements")]
+    [InlineData("{\"__metadata__\":[1]}", 0, "not an object of strings")]
     [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "twice")]
     public void Corrupt_headers_are_rejected_with_a_clear_message(string header, int dataBytes, string message)
     {
         var e = Assert.Throws<InvalidDataException>(() => Parse(WithHeader(header, dataBytes)));
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Shared_header_checks_byte_lengths_of_known_dtypes_and_passes_unknown_ones_on()
+    {
+        using var ms = new MemoryStream(WithHeader(
+            "{\"h\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,6]},\"q\":{\"dtype\":\"Q4\",\"shape\":[8],\"data_offsets\":[6,10]}}", 10));
+        var header = SafeTensorsHeader.Read(ms);
+        Assert.Equal(["h", "q"], header.Entries.Select(e => e.Name));
+        Assert.Equal(("Q4", 6L, 10L), (header.Entries[1].DType, header.Entries[1].Begin, header.Entries[1].End));
+        Assert.Equal((ms.Length - 10, 10L), (header.DataStart, header.DataLength));
+        using var bad = new MemoryStream(WithHeader("{\"h\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[0,4]}}", 4));
+        var e = Assert.Throws<InvalidDataException>(() => SafeTensorsHeader.Read(bad));
+        Assert.Contains("(BF16 shape [3]) needs 6 bytes but data_offsets span 4", e.Message, StringComparison.Ordinal);
     }
 }
