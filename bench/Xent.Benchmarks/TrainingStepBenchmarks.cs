@@ -14,9 +14,12 @@ namespace Xent.Benchmarks;
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- --filter '*TrainingStep*'
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 9, invocationCount: 1)]
+// 30 warm-up steps: the tiered JIT promotes methods after 30 calls; with fewer, short steps run partly unoptimised code.
+[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 30, iterationCount: MeasuredSteps, invocationCount: 1)]
 public class TrainingStepBenchmarks
 {
+    private const int MeasuredSteps = 9;
+
     private readonly List<double> headShares = [];
     private readonly List<double> stepSeconds = [];
     private Trainer trainer = null!;
@@ -55,14 +58,16 @@ public class TrainingStepBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
+        // The lists hold the warm-up steps too: summarise the measured ones (the last MeasuredSteps).
         var config = trainer.Model.Config;
-        double median = Median(stepSeconds), share = Median(headShares);
+        var steps = stepSeconds.TakeLast(MeasuredSteps).ToList();
+        double median = Median(steps), share = Median(headShares.TakeLast(MeasuredSteps).ToList());
         long logitsBytes = 4L * batch * seq * config.VocabSize;
         long peak = Process.GetCurrentProcess().PeakWorkingSet64;
         long state = 16L * trainer.Model.ParameterCount; // parameters, gradients, AdamW m and v
         Console.WriteLine(
             $"// TrainingStep {Shape}: params {trainer.Model.ParameterCount:N0}, step median {median * 1e3:F1} ms " +
-            $"(min {stepSeconds.Min() * 1e3:F1}, max {stepSeconds.Max() * 1e3:F1}), {batch * seq / median:F0} tokens/s, " +
+            $"(min {steps.Min() * 1e3:F1}, max {steps.Max() * 1e3:F1}), {batch * seq / median:F0} tokens/s, " +
             $"loss head {share:P1} of the step, peak working set {peak / 1e6:F0} MB, N x V x 4 = {logitsBytes / 1e6:F1} MB, " +
             $"params+grads+AdamW {state / 1e6:F0} MB, activations {trainer.Model.ActivationBytes / 1e6:F1} MB");
     }

@@ -29,8 +29,9 @@ internal static class TrainingStepMeasurement
     {
         if (shape == "default")
         {
-            // The `xent train` defaults: 32 Markov symbols, T 64, L 2, D 64, H 4, batch 16.
-            return (new GptConfig { VocabSize = 32 }, 16, 64);
+            // The `xent train` defaults: 32 Markov symbols, T 128, L 2, D 64, H 4, batch 16.
+            var config = new GptConfig { VocabSize = 32, ContextLength = 128, Layers = 2, Dim = 64, Heads = 4 };
+            return (config, 16, config.ContextLength);
         }
 
         int layers = int.Parse(shape.AsSpan("gpt2-L".Length), System.Globalization.CultureInfo.InvariantCulture);

@@ -9,7 +9,8 @@ namespace Xent.Training;
 /// token + position embeddings; L pre-LayerNorm blocks (x += attn(ln_1(x)); x += mlp(ln_2(x)), causal
 /// multi-head self-attention and a D -&gt; 4D -&gt; D GELU MLP); a final LayerNorm; and the loss head
 /// <see cref="LinearCrossEntropy"/> with the unembedding tied to wte or a separate lm_head.
-/// Every matrix product goes through <see cref="MatMul.Gemm"/>; everything else is split over rows or heads in
+/// Every product with a weight matrix goes through <see cref="MatMul.Gemm"/> (the attention's small per-head
+/// products use register-accumulating vector kernels); everything else is split over rows, heads or columns in
 /// fixed chunks, so results are bitwise the same for any <see cref="MaxDegreeOfParallelism"/>.
 /// Activations for a (B, T) are allocated on first use and reused while later calls fit.
 /// Not thread-safe: one call at a time per instance.

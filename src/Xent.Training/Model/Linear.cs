@@ -13,6 +13,7 @@ internal static class Linear
     public static void Forward(float[] output, float[] input, float[] weight, float[] bias, float[]? residual,
         int rows, int inDim, int outDim, int maxDegreeOfParallelism)
     {
+        var width = Simd.Width;
         Partition.For(rows, Partition.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (int n = start; n < end; n++)
@@ -24,11 +25,9 @@ internal static class Linear
                 }
                 else
                 {
-                    var r = residual.AsSpan(n * outDim, outDim);
-                    for (int j = 0; j < outDim; j++)
-                    {
-                        o[j] = r[j] + bias[j];
-                    }
+                    // o = r + 1 * b: the same as r + b, element by element.
+                    residual.AsSpan(n * outDim, outDim).CopyTo(o);
+                    VectorOps.Axpy(1, bias.AsSpan(0, outDim), o, width);
                 }
             }
         });

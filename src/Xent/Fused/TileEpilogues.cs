@@ -58,10 +58,12 @@ internal static unsafe class TileEpilogues
             }
 
             // Online softmax: rescale the old sum to the new max. A max of -inf (nothing finite yet) uses 0 as the
-            // reference, so exp gives 0 instead of exp(-inf + inf) = NaN.
+            // reference, so exp gives 0 instead of exp(-inf + inf) = NaN. The tile's terms are summed on their own
+            // and added to the running sum once: added one by one, terms below half an ulp of a large running sum
+            // (V in the millions and up) would be lost.
             TV reference = TL.ZeroIfNegativeInfinity(mx);
-            TV sum0 = TL.Multiply(TL.Load(s + j), TL.Exp(TL.Subtract(mOld, reference)));
-            TV sum1 = default;
+            TV carried = TL.Multiply(TL.Load(s + j), TL.Exp(TL.Subtract(mOld, reference)));
+            TV sum0 = default, sum1 = default;
             int r2 = 0;
             for (; r2 + 1 < vb; r2 += 2)
             {
@@ -75,7 +77,7 @@ internal static unsafe class TileEpilogues
             }
 
             TL.Store(mx, m + j);
-            TL.Store(TL.Add(sum0, sum1), s + j);
+            TL.Store(TL.Add(carried, TL.Add(sum0, sum1)), s + j);
             TL.Store(smooth, sm + j);
         }
     }

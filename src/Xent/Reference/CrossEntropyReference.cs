@@ -34,23 +34,12 @@ public static class CrossEntropyReference
     public static double[] RowLosses(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
     {
         var o = options ?? CrossEntropyOptions.Default;
-        int rows = targets.Length;
         int v = Check(logits, targets, o);
-        var w = Weights(o, v);
-        double e = o.LabelSmoothing;
-        var r = new double[rows];
-        var z = new double[v];
-        for (int n = 0; n < rows; n++)
+        var terms = RowTerms(logits, targets, o, v, Weights(o, v));
+        var r = new double[targets.Length];
+        for (int n = 0; n < r.Length; n++)
         {
-            int y = targets[n];
-            if (y == o.IgnoreIndex)
-            {
-                continue;
-            }
-
-            Capped(logits.Slice(n * v, v), o.SoftCap, z);
-            double lse = LogSumExp(z);
-            r[n] = NllTerm(z, lse, y, w, e) + SmoothingTerm(z, lse, w, e) + ZTerm(lse, o.ZLoss);
+            r[n] = terms[n].Main + terms[n].Z;
         }
 
         return r;
@@ -64,27 +53,21 @@ public static class CrossEntropyReference
     {
         var o = options ?? CrossEntropyOptions.Default;
         RequireReduced(o);
-        int rows = targets.Length;
         int v = Check(logits, targets, o);
         var w = Weights(o, v);
-        double e = o.LabelSmoothing;
+        var terms = RowTerms(logits, targets, o, v, w);
         double main = 0, zsum = 0, weightSum = 0;
         int kept = 0;
-        var z = new double[v];
-        for (int n = 0; n < rows; n++)
+        for (int n = 0; n < targets.Length; n++)
         {
             int y = targets[n];
-            if (y == o.IgnoreIndex)
+            if (y != o.IgnoreIndex)
             {
-                continue;
+                main += terms[n].Main;
+                zsum += terms[n].Z;
+                weightSum += w[y];
+                kept++;
             }
-
-            Capped(logits.Slice(n * v, v), o.SoftCap, z);
-            double lse = LogSumExp(z);
-            main += NllTerm(z, lse, y, w, e) + SmoothingTerm(z, lse, w, e);
-            zsum += ZTerm(lse, o.ZLoss);
-            weightSum += w[y];
-            kept++;
         }
 
         if (o.Reduction == Reduction.Sum)
@@ -285,6 +268,29 @@ public static class CrossEntropyReference
 
             grad[(n * v) + c] = g * CapDerivative(z[c], o.SoftCap);
         }
+    }
+
+    // Each row's loss in its two parts: the weighted, smoothed log-likelihood terms (divided by the kept weights
+    // under Mean) and the z-loss term (divided by the kept row count). Ignored rows: both 0.
+    private static (double Main, double Z)[] RowTerms(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions o, int v, double[] w)
+    {
+        double e = o.LabelSmoothing;
+        var terms = new (double Main, double Z)[targets.Length];
+        var z = new double[v];
+        for (int n = 0; n < targets.Length; n++)
+        {
+            int y = targets[n];
+            if (y == o.IgnoreIndex)
+            {
+                continue;
+            }
+
+            Capped(logits.Slice(n * v, v), o.SoftCap, z);
+            double lse = LogSumExp(z);
+            terms[n] = (NllTerm(z, lse, y, w, e) + SmoothingTerm(z, lse, w, e), ZTerm(lse, o.ZLoss));
+        }
+
+        return terms;
     }
 
     private static double NllTerm(double[] z, double lse, int y, double[] w, double e) => (1 - e) * w[y] * (lse - z[y]);
