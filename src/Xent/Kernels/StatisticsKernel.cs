@@ -41,7 +41,8 @@ internal static class StatisticsKernel
         where TV : struct
     {
         var result = default(BlockStatistics);
-        if (exps.IsEmpty && !weightedLogits && probabilities.IsEmpty && z.Length >= OnlineChunk * TOps.Count)
+        // Not for the scalar fallback: there the rescaling exp per chunk of 8 is 12% more exps (measured 10% slower).
+        if (TOps.Count > 1 && exps.IsEmpty && !weightedLogits && probabilities.IsEmpty && z.Length >= OnlineChunk * TOps.Count)
         {
             OnlineMaxExpSum<TOps, TV>(z, prefetchNext, ref result);
             return result;
