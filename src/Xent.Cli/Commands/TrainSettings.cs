@@ -17,7 +17,7 @@ internal sealed class TrainSettings : CommandSettings
     public string? Tokenizer { get; init; }
 
     [CommandOption("--steps <N>")]
-    [Description("Total optimizer steps (a resumed run continues up to this step). Default 800.")]
+    [Description("Total optimizer steps (a resumed run continues up to this step). Default 2400.")]
     public int? Steps { get; init; }
 
     [CommandOption("--batch <B>")]
@@ -103,7 +103,7 @@ internal sealed class TrainSettings : CommandSettings
 /// </summary>
 internal static class TrainDefaults
 {
-    public const int Steps = 800;
+    public const int Steps = 2400;
     public const int Batch = 16;
 
     // 128 rather than 64: the first position of a window sees one symbol only, and its excess loss is
