@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Xent.Kernels;
 
@@ -7,7 +8,7 @@ namespace Xent.Training.Model;
 /// <summary>
 /// GELU, tanh approximation (GPT-2): y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as
 /// y = x s with s = sigmoid(2u) (the same function: (1 + tanh u)/2 = sigmoid(2u)), which needs one exp and
-/// stays finite for any x. Vectorised at <see cref="Simd.Width"/>.
+/// stays finite for any x. Written once over the core's lane operators and run at <see cref="Simd.Width"/>.
 /// </summary>
 internal static class Gelu
 {
@@ -15,130 +16,84 @@ internal static class Gelu
     private const float Cubic = 0.044715f;
 
     /// <summary>output [count] = gelu(input [count]).</summary>
-    public static void Forward(float[] output, float[] input, int count, int maxDegreeOfParallelism)
-    {
-        var width = Simd.Width;
-        Partition.For(count, Partition.Grain(count, 4096), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
-        {
-            int i = start;
-            if (width == VectorWidth.V512)
-            {
-                for (; i + 16 <= end; i += 16)
-                {
-                    var x = Vector512.Create(input.AsSpan(i, 16));
-                    Vector512.Multiply(x, Sigmoid2U(x)).CopyTo(output.AsSpan(i, 16));
-                }
-            }
-            else if (width == VectorWidth.V256)
-            {
-                for (; i + 8 <= end; i += 8)
-                {
-                    var x = Vector256.Create(input.AsSpan(i, 8));
-                    Vector256.Multiply(x, Sigmoid2U(x)).CopyTo(output.AsSpan(i, 8));
-                }
-            }
-            else if (width == VectorWidth.V128)
-            {
-                for (; i + 4 <= end; i += 4)
-                {
-                    var x = Vector128.Create(input.AsSpan(i, 4));
-                    Vector128.Multiply(x, Sigmoid2U(x)).CopyTo(output.AsSpan(i, 4));
-                }
-            }
-
-            for (; i < end; i++)
-            {
-                float x = input[i];
-                output[i] = x * Sigmoid2U(x);
-            }
-        });
-    }
+    public static void Forward(float[] output, float[] input, int count, int maxDegreeOfParallelism) =>
+        Run(output, input, null, count, maxDegreeOfParallelism);
 
     /// <summary>
     /// dinput [count] = gelu'(input) * dout (overwritten; may alias dout), with
     /// gelu'(x) = s + 2 x s (1 - s) du/dx and du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
     /// </summary>
-    public static void Backward(float[] dinput, float[] input, float[] dout, int count, int maxDegreeOfParallelism)
+    public static void Backward(float[] dinput, float[] input, float[] dout, int count, int maxDegreeOfParallelism) =>
+        Run(dinput, input, dout, count, maxDegreeOfParallelism);
+
+    // dout null: the forward; otherwise the backward.
+    private static void Run(float[] result, float[] input, float[]? dout, int count, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
-        Partition.For(count, Partition.Grain(count, 4096), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        Partition.For(count, Partition.Grain(count, 4096), maxDegreeOfParallelism, (start, end) =>
         {
-            int i = start;
-            if (width == VectorWidth.V512)
+            switch (width)
             {
-                for (; i + 16 <= end; i += 16)
-                {
-                    var x = Vector512.Create(input.AsSpan(i, 16));
-                    var s = Sigmoid2U(x);
-                    var du = Vector512.Create(Sqrt2OverPi) * (Vector512<float>.One + (Vector512.Create(3 * Cubic) * x * x));
-                    var grad = s + (Vector512.Create(2f) * x * s * (Vector512<float>.One - s) * du);
-                    (grad * Vector512.Create(dout.AsSpan(i, 16))).CopyTo(dinput.AsSpan(i, 16));
-                }
-            }
-            else if (width == VectorWidth.V256)
-            {
-                for (; i + 8 <= end; i += 8)
-                {
-                    var x = Vector256.Create(input.AsSpan(i, 8));
-                    var s = Sigmoid2U(x);
-                    var du = Vector256.Create(Sqrt2OverPi) * (Vector256<float>.One + (Vector256.Create(3 * Cubic) * x * x));
-                    var grad = s + (Vector256.Create(2f) * x * s * (Vector256<float>.One - s) * du);
-                    (grad * Vector256.Create(dout.AsSpan(i, 8))).CopyTo(dinput.AsSpan(i, 8));
-                }
-            }
-            else if (width == VectorWidth.V128)
-            {
-                for (; i + 4 <= end; i += 4)
-                {
-                    var x = Vector128.Create(input.AsSpan(i, 4));
-                    var s = Sigmoid2U(x);
-                    var du = Vector128.Create(Sqrt2OverPi) * (Vector128<float>.One + (Vector128.Create(3 * Cubic) * x * x));
-                    var grad = s + (Vector128.Create(2f) * x * s * (Vector128<float>.One - s) * du);
-                    (grad * Vector128.Create(dout.AsSpan(i, 4))).CopyTo(dinput.AsSpan(i, 4));
-                }
+                case VectorWidth.V512:
+                    start = Range<Vector512Ops, Vector512<float>>(result, input, dout, start, end);
+                    break;
+                case VectorWidth.V256:
+                    start = Range<Vector256Ops, Vector256<float>>(result, input, dout, start, end);
+                    break;
+                case VectorWidth.V128:
+                    start = Range<Vector128Ops, Vector128<float>>(result, input, dout, start, end);
+                    break;
             }
 
-            for (; i < end; i++)
-            {
-                float x = input[i];
-                float s = Sigmoid2U(x);
-                float du = Sqrt2OverPi * (1 + (3 * Cubic * x * x));
-                float grad = s + (2 * x * s * (1 - s) * du);
-                dinput[i] = grad * dout[i];
-            }
+            Range<ScalarOps, float>(result, input, dout, start, end);
         });
+    }
+
+    // Whole vectors of [start, end); returns where they stopped (the scalar lanes finish the rest).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int Range<TOps, TV>(float[] result, float[] input, float[]? dout, int start, int end)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        ref float x0 = ref MemoryMarshal.GetArrayDataReference(input);
+        ref float r0 = ref MemoryMarshal.GetArrayDataReference(result);
+        int i = start;
+        if (dout is null)
+        {
+            for (; i + TOps.Count <= end; i += TOps.Count)
+            {
+                TV x = TOps.Load(ref x0, i);
+                TOps.Store(TOps.Multiply(x, Sigmoid2U<TOps, TV>(x)), ref r0, i);
+            }
+
+            return i;
+        }
+
+        ref float d0 = ref MemoryMarshal.GetArrayDataReference(dout);
+        TV one = TOps.Create(1f), two = TOps.Create(2f), c = TOps.Create(Sqrt2OverPi), c3 = TOps.Create(3 * Cubic);
+        for (; i + TOps.Count <= end; i += TOps.Count)
+        {
+            TV x = TOps.Load(ref x0, i);
+            TV s = Sigmoid2U<TOps, TV>(x);
+            TV du = TOps.Multiply(c, TOps.Add(one, TOps.Multiply(TOps.Multiply(c3, x), x)));
+            TV grad = TOps.Add(s, TOps.Multiply(TOps.Multiply(TOps.Multiply(TOps.Multiply(two, x), s), TOps.Subtract(one, s)), du));
+            TOps.Store(TOps.Multiply(grad, TOps.Load(ref d0, i)), ref r0, i);
+        }
+
+        return i;
     }
 
     // sigmoid(2u) with e = exp(-2|u|) in (0, 1], which never overflows: 1 / (1 + e) for u >= 0, e / (1 + e)
     // below. The fast exp flushes arguments under -87 to 0, which gives s exactly 0 or 1 there.
-    private static float Sigmoid2U(float x)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Sigmoid2U<TOps, TV>(TV x)
+        where TOps : IVectorOps<TV>
+        where TV : struct
     {
-        float u = Sqrt2OverPi * (x + (Cubic * x * x * x));
-        float e = MathF.Exp(-2 * MathF.Abs(u));
-        return (u >= 0 ? 1 : e) / (1 + e);
-    }
-
-    private static Vector512<float> Sigmoid2U(Vector512<float> x)
-    {
-        var u = Vector512.Create(Sqrt2OverPi) * (x + (Vector512.Create(Cubic) * x * x * x));
-        var e = Vector512Ops.Exp(Vector512.Create(-2f) * Vector512.Abs(u));
-        var numerator = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(u, Vector512<float>.Zero), Vector512<float>.One, e);
-        return numerator / (Vector512<float>.One + e);
-    }
-
-    private static Vector256<float> Sigmoid2U(Vector256<float> x)
-    {
-        var u = Vector256.Create(Sqrt2OverPi) * (x + (Vector256.Create(Cubic) * x * x * x));
-        var e = Vector256Ops.Exp(Vector256.Create(-2f) * Vector256.Abs(u));
-        var numerator = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(u, Vector256<float>.Zero), Vector256<float>.One, e);
-        return numerator / (Vector256<float>.One + e);
-    }
-
-    private static Vector128<float> Sigmoid2U(Vector128<float> x)
-    {
-        var u = Vector128.Create(Sqrt2OverPi) * (x + (Vector128.Create(Cubic) * x * x * x));
-        var e = Vector128Ops.Exp(Vector128.Create(-2f) * Vector128.Abs(u));
-        var numerator = Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(u, Vector128<float>.Zero), Vector128<float>.One, e);
-        return numerator / (Vector128<float>.One + e);
+        TV u = TOps.Multiply(TOps.Create(Sqrt2OverPi), TOps.Add(x, TOps.Multiply(TOps.Multiply(TOps.Multiply(TOps.Create(Cubic), x), x), x)));
+        TV e = TOps.Exp(TOps.Multiply(TOps.Create(-2f), TOps.Abs(u)));
+        TV one = TOps.Create(1f);
+        TV numerator = TOps.Select(TOps.LessThan(u, TOps.Create(0f)), e, one);
+        return TOps.Divide(numerator, TOps.Add(one, e));
     }
 }
