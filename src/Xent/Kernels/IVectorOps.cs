@@ -29,6 +29,9 @@ internal interface IVectorOps<TV>
 
     static abstract TV Divide(TV a, TV b);
 
+    /// <summary>Correctly rounded square root, as IEEE 754 requires of every width.</summary>
+    static abstract TV Sqrt(TV a);
+
     /// <summary>Lane-wise max with the hardware's NaN rule; callers never rely on it to propagate NaN.</summary>
     static abstract TV Max(TV a, TV b);
 

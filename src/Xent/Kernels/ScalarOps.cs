@@ -27,6 +27,8 @@ internal readonly struct ScalarOps : IVectorOps<float>
 
     public static float Divide(float a, float b) => a / b;
 
+    public static float Sqrt(float a) => MathF.Sqrt(a);
+
     public static float Max(float a, float b) => MathF.Max(a, b);
 
     public static float Abs(float a) => MathF.Abs(a);

@@ -27,6 +27,8 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
 
     public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
 
+    public static Vector128<float> Sqrt(Vector128<float> a) => Vector128.Sqrt(a);
+
     public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.MaxNative(a, b);
 
     public static Vector128<float> Abs(Vector128<float> a) => Vector128.Abs(a);

@@ -27,6 +27,8 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
 
     public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => a / b;
 
+    public static Vector256<float> Sqrt(Vector256<float> a) => Vector256.Sqrt(a);
+
     public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.MaxNative(a, b);
 
     public static Vector256<float> Abs(Vector256<float> a) => Vector256.Abs(a);

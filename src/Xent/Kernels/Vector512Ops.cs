@@ -27,6 +27,8 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
 
     public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
 
+    public static Vector512<float> Sqrt(Vector512<float> a) => Vector512.Sqrt(a);
+
     public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.MaxNative(a, b);
 
     public static Vector512<float> Abs(Vector512<float> a) => Vector512.Abs(a);

@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Xent.Kernels;
 
 namespace Xent.Optim;
 
@@ -177,66 +179,49 @@ public sealed class AdamW
 
     private const int ParallelChunk = 1 << 16;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UpdateRange(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Coefficients c,
         VectorWidth width)
     {
-        // The vector and scalar paths do the same IEEE operations in the same order (no fused multiply-add), so
-        // every element gets bitwise the same value whichever path handles it.
-        int i = 0, n = p.Length;
-        if (width == VectorWidth.V512)
+        int i = width switch
         {
-            for (; i + 16 <= n; i += 16)
-            {
-                var gi = Vector512.Create(g.Slice(i, 16)) * Vector512.Create(c.GradientScale);
-                var mi = (Vector512.Create(c.Beta1) * Vector512.Create(m.Slice(i, 16))) + (Vector512.Create(c.OneMinusBeta1) * gi);
-                var vi = (Vector512.Create(c.Beta2) * Vector512.Create(v.Slice(i, 16))) + (Vector512.Create(c.OneMinusBeta2) * gi * gi);
-                mi.CopyTo(m.Slice(i, 16));
-                vi.CopyTo(v.Slice(i, 16));
-                var denominator = (Vector512.Sqrt(vi) / Vector512.Create(c.Correction2Sqrt)) + Vector512.Create(c.Epsilon);
-                var pi = (Vector512.Create(p.Slice(i, 16)) * Vector512.Create(c.DecayFactor)) - (Vector512.Create(c.StepSize) * mi / denominator);
-                pi.CopyTo(p.Slice(i, 16));
-            }
-        }
-        else if (width == VectorWidth.V256)
+            VectorWidth.V512 => UpdateVectors<Vector512Ops, Vector512<float>>(p, g, m, v, c, 0),
+            VectorWidth.V256 => UpdateVectors<Vector256Ops, Vector256<float>>(p, g, m, v, c, 0),
+            VectorWidth.V128 => UpdateVectors<Vector128Ops, Vector128<float>>(p, g, m, v, c, 0),
+            _ => 0,
+        };
+        UpdateVectors<ScalarOps, float>(p, g, m, v, c, i);
+    }
+
+    // Whole vectors from start on; returns where they stopped. Every width does the same IEEE operations in the same
+    // order (no fused multiply-add; square root and division are correctly rounded), so every element gets bitwise
+    // the same value whichever width handles it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int UpdateVectors<TOps, TV>(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Coefficients c, int start)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        ref float p0 = ref MemoryMarshal.GetReference(p);
+        ref float g0 = ref MemoryMarshal.GetReference(g);
+        ref float m0 = ref MemoryMarshal.GetReference(m);
+        ref float v0 = ref MemoryMarshal.GetReference(v);
+        TV scale = TOps.Create(c.GradientScale), beta1 = TOps.Create(c.Beta1), beta2 = TOps.Create(c.Beta2);
+        TV oneMinusBeta1 = TOps.Create(c.OneMinusBeta1), oneMinusBeta2 = TOps.Create(c.OneMinusBeta2);
+        TV correction2Sqrt = TOps.Create(c.Correction2Sqrt), epsilon = TOps.Create(c.Epsilon);
+        TV decay = TOps.Create(c.DecayFactor), stepSize = TOps.Create(c.StepSize);
+        int i = start, n = p.Length;
+        for (; i + TOps.Count <= n; i += TOps.Count)
         {
-            for (; i + 8 <= n; i += 8)
-            {
-                var gi = Vector256.Create(g.Slice(i, 8)) * Vector256.Create(c.GradientScale);
-                var mi = (Vector256.Create(c.Beta1) * Vector256.Create(m.Slice(i, 8))) + (Vector256.Create(c.OneMinusBeta1) * gi);
-                var vi = (Vector256.Create(c.Beta2) * Vector256.Create(v.Slice(i, 8))) + (Vector256.Create(c.OneMinusBeta2) * gi * gi);
-                mi.CopyTo(m.Slice(i, 8));
-                vi.CopyTo(v.Slice(i, 8));
-                var denominator = (Vector256.Sqrt(vi) / Vector256.Create(c.Correction2Sqrt)) + Vector256.Create(c.Epsilon);
-                var pi = (Vector256.Create(p.Slice(i, 8)) * Vector256.Create(c.DecayFactor)) - (Vector256.Create(c.StepSize) * mi / denominator);
-                pi.CopyTo(p.Slice(i, 8));
-            }
-        }
-        else if (width == VectorWidth.V128)
-        {
-            for (; i + 4 <= n; i += 4)
-            {
-                var gi = Vector128.Create(g.Slice(i, 4)) * Vector128.Create(c.GradientScale);
-                var mi = (Vector128.Create(c.Beta1) * Vector128.Create(m.Slice(i, 4))) + (Vector128.Create(c.OneMinusBeta1) * gi);
-                var vi = (Vector128.Create(c.Beta2) * Vector128.Create(v.Slice(i, 4))) + (Vector128.Create(c.OneMinusBeta2) * gi * gi);
-                mi.CopyTo(m.Slice(i, 4));
-                vi.CopyTo(v.Slice(i, 4));
-                var denominator = (Vector128.Sqrt(vi) / Vector128.Create(c.Correction2Sqrt)) + Vector128.Create(c.Epsilon);
-                var pi = (Vector128.Create(p.Slice(i, 4)) * Vector128.Create(c.DecayFactor)) - (Vector128.Create(c.StepSize) * mi / denominator);
-                pi.CopyTo(p.Slice(i, 4));
-            }
+            TV gi = TOps.Multiply(TOps.Load(ref g0, i), scale);
+            TV mi = TOps.Add(TOps.Multiply(beta1, TOps.Load(ref m0, i)), TOps.Multiply(oneMinusBeta1, gi));
+            TV vi = TOps.Add(TOps.Multiply(beta2, TOps.Load(ref v0, i)), TOps.Multiply(TOps.Multiply(oneMinusBeta2, gi), gi));
+            TOps.Store(mi, ref m0, i);
+            TOps.Store(vi, ref v0, i);
+            TV denominator = TOps.Add(TOps.Divide(TOps.Sqrt(vi), correction2Sqrt), epsilon);
+            TV pi = TOps.Subtract(TOps.Multiply(TOps.Load(ref p0, i), decay), TOps.Divide(TOps.Multiply(stepSize, mi), denominator));
+            TOps.Store(pi, ref p0, i);
         }
 
-        for (; i < n; i++)
-        {
-            float gi = g[i] * c.GradientScale;
-            float mi = (c.Beta1 * m[i]) + (c.OneMinusBeta1 * gi);
-            float vi = (c.Beta2 * v[i]) + (c.OneMinusBeta2 * gi * gi);
-            m[i] = mi;
-            v[i] = vi;
-            float denominator = (MathF.Sqrt(vi) / c.Correction2Sqrt) + c.Epsilon;
-            p[i] = (p[i] * c.DecayFactor) - (c.StepSize * mi / denominator);
-        }
+        return i;
     }
 
     /// <summary>Per-step scalars of the update.</summary>
