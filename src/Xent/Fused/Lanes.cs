@@ -1,12 +1,14 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Xent.Kernels;
 
 namespace Xent.Fused;
 
 /// <summary>
 /// The vector operations the fused epilogues need, as static abstract members so that one generic epilogue is
 /// compiled separately (and fully inlined) for each width: <typeparamref name="TV"/> is Vector512/256/128 of float,
-/// or float itself for the scalar path.
+/// or float itself for the scalar path. Exp and tanh are the core kernel's (Kernels/), so a logit gets the same
+/// soft cap and the same exponential here as in <see cref="CrossEntropy"/>.
 /// </summary>
 /// <typeparam name="TV">The vector type.</typeparam>
 internal unsafe interface ILanes<TV>
@@ -80,24 +82,10 @@ internal readonly unsafe struct Lanes512 : ILanes<Vector512<float>>
     public static Vector512<float> Max(Vector512<float> x, Vector512<float> y) => Vector512.MaxNative(x, y);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Exp(Vector512<float> x) => Vector512.Exp(x);
+    public static Vector512<float> Exp(Vector512<float> x) => Vector512Ops.Exp(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Tanh(Vector512<float> x)
-    {
-        // tanh|x| = (1 - t) / (1 + t) with t = exp(-2|x|); below 0.25 that loses digits to cancellation, so an odd
-        // Taylor polynomial (error under 1e-8 relative there) takes over.
-        var ax = Vector512.Abs(x);
-        var t = Vector512.Exp(ax * Vector512.Create(-2f));
-        var big = (Vector512.Create(1f) - t) / (Vector512.Create(1f) + t);
-        var x2 = x * x;
-        var poly = Vector512.FusedMultiplyAdd(x2, Vector512.Create(62f / 2835f), Vector512.Create(-17f / 315f));
-        poly = Vector512.FusedMultiplyAdd(x2, poly, Vector512.Create(2f / 15f));
-        poly = Vector512.FusedMultiplyAdd(x2, poly, Vector512.Create(-1f / 3f));
-        var small = Vector512.FusedMultiplyAdd(x2 * ax, poly, ax);
-        var r = Vector512.ConditionalSelect(Vector512.LessThan(ax, Vector512.Create(0.25f)), small, big);
-        return Vector512.CopySign(r, x);
-    }
+    public static Vector512<float> Tanh(Vector512<float> x) => VectorMath.Tanh<Vector512Ops, Vector512<float>>(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ZeroIfNegativeInfinity(Vector512<float> x) =>
@@ -143,24 +131,10 @@ internal readonly unsafe struct Lanes256 : ILanes<Vector256<float>>
     public static Vector256<float> Max(Vector256<float> x, Vector256<float> y) => Vector256.MaxNative(x, y);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Exp(Vector256<float> x) => Vector256.Exp(x);
+    public static Vector256<float> Exp(Vector256<float> x) => Vector256Ops.Exp(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Tanh(Vector256<float> x)
-    {
-        // tanh|x| = (1 - t) / (1 + t) with t = exp(-2|x|); below 0.25 that loses digits to cancellation, so an odd
-        // Taylor polynomial (error under 1e-8 relative there) takes over.
-        var ax = Vector256.Abs(x);
-        var t = Vector256.Exp(ax * Vector256.Create(-2f));
-        var big = (Vector256.Create(1f) - t) / (Vector256.Create(1f) + t);
-        var x2 = x * x;
-        var poly = Vector256.FusedMultiplyAdd(x2, Vector256.Create(62f / 2835f), Vector256.Create(-17f / 315f));
-        poly = Vector256.FusedMultiplyAdd(x2, poly, Vector256.Create(2f / 15f));
-        poly = Vector256.FusedMultiplyAdd(x2, poly, Vector256.Create(-1f / 3f));
-        var small = Vector256.FusedMultiplyAdd(x2 * ax, poly, ax);
-        var r = Vector256.ConditionalSelect(Vector256.LessThan(ax, Vector256.Create(0.25f)), small, big);
-        return Vector256.CopySign(r, x);
-    }
+    public static Vector256<float> Tanh(Vector256<float> x) => VectorMath.Tanh<Vector256Ops, Vector256<float>>(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ZeroIfNegativeInfinity(Vector256<float> x) =>
@@ -206,24 +180,10 @@ internal readonly unsafe struct Lanes128 : ILanes<Vector128<float>>
     public static Vector128<float> Max(Vector128<float> x, Vector128<float> y) => Vector128.MaxNative(x, y);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Exp(Vector128<float> x) => Vector128.Exp(x);
+    public static Vector128<float> Exp(Vector128<float> x) => Vector128Ops.Exp(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Tanh(Vector128<float> x)
-    {
-        // tanh|x| = (1 - t) / (1 + t) with t = exp(-2|x|); below 0.25 that loses digits to cancellation, so an odd
-        // Taylor polynomial (error under 1e-8 relative there) takes over.
-        var ax = Vector128.Abs(x);
-        var t = Vector128.Exp(ax * Vector128.Create(-2f));
-        var big = (Vector128.Create(1f) - t) / (Vector128.Create(1f) + t);
-        var x2 = x * x;
-        var poly = Vector128.FusedMultiplyAdd(x2, Vector128.Create(62f / 2835f), Vector128.Create(-17f / 315f));
-        poly = Vector128.FusedMultiplyAdd(x2, poly, Vector128.Create(2f / 15f));
-        poly = Vector128.FusedMultiplyAdd(x2, poly, Vector128.Create(-1f / 3f));
-        var small = Vector128.FusedMultiplyAdd(x2 * ax, poly, ax);
-        var r = Vector128.ConditionalSelect(Vector128.LessThan(ax, Vector128.Create(0.25f)), small, big);
-        return Vector128.CopySign(r, x);
-    }
+    public static Vector128<float> Tanh(Vector128<float> x) => VectorMath.Tanh<Vector128Ops, Vector128<float>>(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> ZeroIfNegativeInfinity(Vector128<float> x) =>
@@ -262,7 +222,7 @@ internal readonly unsafe struct ScalarLanes : ILanes<float>
 
     public static float Exp(float x) => MathF.Exp(x);
 
-    public static float Tanh(float x) => MathF.Tanh(x);
+    public static float Tanh(float x) => VectorMath.Tanh(x);
 
     public static float ZeroIfNegativeInfinity(float x) => float.IsNegativeInfinity(x) ? 0 : x;
 
