@@ -106,21 +106,8 @@ internal static class StatisticsKernel
         }
 
         // Whole vectors left over, one at a time, then the shifted-back last vector with its counted lanes masked.
-        int skip = 0;
-        while (true)
+        for (; NextVector(ref i, n, k, out int skip); i += k)
         {
-            if (i > n - k)
-            {
-                int rest = n - (int)i;
-                if (rest == 0)
-                {
-                    break;
-                }
-
-                i = n - k;
-                skip = k - rest;
-            }
-
             TV v = TOps.Load(ref x, i);
             TV mNew = TOps.Max(m, v);
             TV r = TOps.Exp(TOps.Subtract(m, mNew));
@@ -132,12 +119,6 @@ internal static class StatisticsKernel
             }
 
             s = TOps.MultiplyAdd(s, r, e);
-            if (skip > 0)
-            {
-                break;
-            }
-
-            i += k;
         }
 
         float max = TOps.MaxAcross(m);
@@ -252,22 +233,8 @@ internal static class StatisticsKernel
         TV m = TOps.Create(shift), one = TOps.Create(1f), zero = TOps.Create(0f);
         TV sum = zero, wz = zero, wtz = zero, wt = zero;
         nint i = 0;
-        int skip = 0;
-        while (true)
+        for (; NextVector(ref i, n, k, out int skip); i += k)
         {
-            if (i > n - k)
-            {
-                // The shifted-back last vector; its first lanes were already counted.
-                int rest = n - (int)i;
-                if (rest == 0)
-                {
-                    break;
-                }
-
-                i = n - k;
-                skip = k - rest;
-            }
-
             TV zi = TOps.Load(ref x, i);
             TV wi = hasWeights ? TOps.Load(ref w, i) : one;
             TV ei = TOps.Exp(TOps.Subtract(zi, m));
@@ -287,13 +254,6 @@ internal static class StatisticsKernel
             wz = TOps.Add(wz, wzi);
             wt = TOps.Add(wt, wti);
             wtz = TOps.Add(wtz, wtzi);
-
-            if (skip > 0)
-            {
-                break;
-            }
-
-            i += k;
         }
 
         result.Sum = TOps.Sum(sum);
@@ -326,5 +286,30 @@ internal static class StatisticsKernel
             Sse.Prefetch0(p);
             Sse.Prefetch0(p + 64);
         }
+    }
+
+    /// <summary>
+    /// Steps over whole vectors of a block of n &gt;= k floats, the last one shifted back to end at n (no scalar
+    /// tail): false once the block is done; <paramref name="skip"/> is how many of the current vector's first lanes
+    /// an earlier vector already counted (0 except for the shifted-back last one).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool NextVector(ref nint i, int n, int k, out int skip)
+    {
+        skip = 0;
+        if (i <= n - k)
+        {
+            return true;
+        }
+
+        int rest = n - (int)i;
+        if (rest <= 0)
+        {
+            return false;
+        }
+
+        skip = k - rest;
+        i = n - k;
+        return true;
     }
 }
