@@ -10,7 +10,8 @@ namespace Xent.Benchmarks;
 /// from an empty process to after the warm-up (parameters, gradients, AdamW moments, activations, runtime) and
 /// the transient peak above that during the measured steps (VmHWM after /proc/self/clear_refs), against one
 /// logits tensor N x V x 4 bytes. CPU time per step (all threads together) is printed too: on a loaded machine it
-/// is a steadier number than wall time.
+/// is a steadier number than wall time. A second line splits the step: forward, loss head, backward below the
+/// head, and the rest (gradient norm, clipping and AdamW).
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- training-step [default|gpt2-L1|gpt2-L2|...] [steps]
 /// </summary>
 internal static class TrainingStepMeasurement
@@ -63,13 +64,19 @@ internal static class TrainingStepMeasurement
         long allocated0 = GC.GetTotalAllocatedBytes(true);
         var times = new List<double>();
         var shares = new List<double>();
+        var parts = new List<double>[] { [], [], [], [] };
         for (int k = 0; k < steps; k++)
         {
             long start = Stopwatch.GetTimestamp();
             trainer.Step(tokens, targets, batch, seq);
             var elapsed = Stopwatch.GetElapsedTime(start);
             times.Add(elapsed.TotalMilliseconds);
-            shares.Add(model.LastStepTimings.LossHead / elapsed);
+            var split = model.LastStepTimings;
+            shares.Add(split.LossHead / elapsed);
+            parts[0].Add(split.Forward.TotalMilliseconds);
+            parts[1].Add(split.LossHead.TotalMilliseconds);
+            parts[2].Add(split.Backward.TotalMilliseconds);
+            parts[3].Add((elapsed - split.Total).TotalMilliseconds);
         }
 
         long peak = Status("VmHWM");
@@ -86,6 +93,15 @@ internal static class TrainingStepMeasurement
             $"memory: +{(rss1 - rss0) / 1024.0:F0} MB resident after warm-up (state {16.0 * model.ParameterCount / 1048576:F0} MB, " +
             $"activations {model.ActivationBytes / 1048576.0:F1} MB), transient peak above that {Math.Max(0, peak - rss1) / 1024.0:F1} MB, " +
             $"N x V x 4 = {logits / 1048576.0:F1} MB; managed allocations {allocatedPerStep / 1024:F0} KB per step");
+        Console.WriteLine(
+            $"  split (medians, ms): forward {Median(parts[0]):F1}, loss head {Median(parts[1]):F1}, backward below the head {Median(parts[2]):F1}, " +
+            $"norm + clipping + AdamW {Median(parts[3]):F1}");
+    }
+
+    private static double Median(List<double> x)
+    {
+        var s = x.Order().ToList();
+        return s[s.Count / 2];
     }
 
     private static long Status(string key)

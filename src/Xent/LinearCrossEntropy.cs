@@ -7,16 +7,25 @@ namespace Xent;
 /// Shapes: N tokens, D hidden size, V classes. hidden [N, D], weight [V, D] (row c is class c), bias [V],
 /// targets [N]. Every option of <see cref="CrossEntropyOptions"/> means exactly what it means for
 /// <see cref="CrossEntropy"/>. Extra memory does not grow with N or V (nothing proportional to N x V): a few MB for
-/// the loss alone; with gradients about 52 MB of per-call buffers, 32 MB of which cache the current token block's
-/// logits tiles so that the backward does not recompute them (the cache shrinks when a large D needs the room).
+/// the loss alone; with gradients about 52 MB of buffers, 32 MB of which cache the current token block's logits
+/// tiles so that the backward does not recompute them (the cache shrinks when a large D needs the room). The buffer
+/// is kept for the next call (see <see cref="ReleaseScratchMemory"/>).
 /// </summary>
 /// <remarks>
 /// The logits are computed one tile (252 classes x 128 tokens) at a time by a register-blocked matrix kernel and
-/// folded straight into per-token log-sum-exp state; gradients recompute each tile. Results are bitwise the same
-/// for any thread count (fixed vocabulary groups, partials merged in a fixed order).
+/// folded straight into per-token log-sum-exp state; gradients reuse the cached tiles and recompute the others.
+/// Results are bitwise the same for any thread count (fixed vocabulary groups, partials merged in a fixed order).
 /// </remarks>
 public static unsafe class LinearCrossEntropy
 {
+    /// <summary>
+    /// Frees the buffer the fused kernel keeps between calls (sized by the largest call so far: at most the larger
+    /// of about 52 MB and 9 KB per hidden unit): a training loop reuses it every step instead of paying for fresh
+    /// pages.
+    /// The next call allocates a new one. Buffers of calls still running are freed when those calls end.
+    /// </summary>
+    public static void ReleaseScratchMemory() => ScratchPool.Release();
+
     /// <summary>The reduced loss (Mean or Sum) of logits hidden * weight^T.</summary>
     /// <param name="hidden">Hidden states h [N, D]; D = hidden.Length / N.</param>
     /// <param name="weight">Unembedding W [V, D]; V = weight.Length / D.</param>

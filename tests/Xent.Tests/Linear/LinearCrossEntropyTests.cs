@@ -263,6 +263,71 @@ public class LinearCrossEntropyTests
         Assert.Equal(exact.Item2, zero0.Item2);
     }
 
+    [Theory]
+    [InlineData(0f, false)]
+    [InlineData(0f, true)]
+    [InlineData(1e-6f, false)]
+    [InlineData(1e-6f, true)]
+    public void Gradients_OverwriteWhateverTheDestinationsHeld(float threshold, bool firstBlockIgnored)
+    {
+        // The first token block that runs the backward writes dW instead of adding to it, and clears the rows it
+        // skips (filtered tiles and strips): whatever dW held must not show, with 3 token blocks, and also when the
+        // first block has every target ignored (so the second block is the one that writes).
+        var rng = new Random(43);
+        int n = 300, d = 24, v = 1500;
+        var h = RandomArray(rng, n * d, 30);
+        var w = RandomArray(rng, v * d, 1);
+        var y = Enumerable.Range(0, n).Select(t => firstBlockIgnored && t < FusedKernel.TokenBlock ? -100 : rng.Next(v)).ToArray();
+        var o = new LinearCrossEntropyOptions { FilterThreshold = threshold };
+        var clean = (new float[n * d], new float[v * d], new float[v]);
+        float loss = LinearCrossEntropy.LossAndGradients(h, w, [], y, clean.Item1, clean.Item2, [], [], [], o);
+        var dirty = (Enumerable.Repeat(float.NaN, n * d).ToArray(), Enumerable.Repeat(float.NaN, v * d).ToArray());
+        Assert.Equal(loss, LinearCrossEntropy.LossAndGradients(h, w, [], y, dirty.Item1, dirty.Item2, [], [], [], o));
+        Assert.Equal(clean.Item1, dirty.Item1);
+        Assert.Equal(clean.Item2, dirty.Item2);
+        if (threshold > 0)
+        {
+            Assert.Contains(0f, clean.Item2); // some rows were skipped, and are exact zeros
+        }
+
+        // With a bias as well: dBias is overwritten too.
+        var b = RandomArray(rng, v, 1);
+        var db = Enumerable.Repeat(float.NaN, v).ToArray();
+        var withBias = (new float[n * d], new float[v * d], new float[v]);
+        LinearCrossEntropy.LossAndGradients(h, w, b, y, withBias.Item1, withBias.Item2, withBias.Item3, [], [], o);
+        LinearCrossEntropy.LossAndGradients(h, w, b, y, dirty.Item1, dirty.Item2, db, [], [], o);
+        Assert.Equal(withBias.Item2, dirty.Item2);
+        Assert.Equal(withBias.Item3, db);
+    }
+
+    [Fact]
+    public void ConcurrentCalls_ShareTheKeptBuffer_Safely()
+    {
+        // One scratch buffer is kept between calls; concurrent calls of different sizes must each get their own,
+        // and releasing it between calls changes nothing.
+        var problems = Enumerable.Range(0, 6).Select(i =>
+        {
+            var rng = new Random(100 + i);
+            int n = 40 + (60 * i), d = 8 + (5 * i), v = 700 + (300 * i);
+            return (N: n, D: d, H: RandomArray(rng, n * d, 2), W: RandomArray(rng, v * d, 1), Y: Enumerable.Range(0, n).Select(_ => rng.Next(v)).ToArray());
+        }).ToArray();
+        var expected = problems.Select(q =>
+        {
+            var g = (new float[q.H.Length], new float[q.W.Length]);
+            LinearCrossEntropy.ReleaseScratchMemory();
+            return (Loss: LinearCrossEntropy.LossAndGradients(q.H, q.W, q.Y, g.Item1, g.Item2), Dh: g.Item1, Dw: g.Item2);
+        }).ToArray();
+        Parallel.For(0, 4 * problems.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, k =>
+        {
+            var q = problems[k % problems.Length];
+            var g = (new float[q.H.Length], new float[q.W.Length]);
+            float loss = LinearCrossEntropy.LossAndGradients(q.H, q.W, q.Y, g.Item1, g.Item2, new CrossEntropyOptions { MaxDegreeOfParallelism = 1 });
+            Assert.Equal(expected[k % problems.Length].Loss, loss);
+            Assert.Equal(expected[k % problems.Length].Dh, g.Item1);
+            Assert.Equal(expected[k % problems.Length].Dw, g.Item2);
+        });
+    }
+
     [Fact]
     public void SpecialValues_MatchTheReference()
     {

@@ -1,0 +1,72 @@
+using System.Runtime.InteropServices;
+
+namespace Xent.Fused;
+
+/// <summary>
+/// The fused kernel's per-call buffer (its tile cache and partial sums, at most about 52 MB), kept for the next
+/// call. A training loop calls the kernel with the same sizes every step, and a fresh buffer costs a page fault
+/// per 4 KB page on first touch (about 10 ms a call for 32 MB, on both threads at once). One buffer is kept for the
+/// whole process; a call that finds it taken (a concurrent call) or too small allocates its own, and the larger of
+/// the two is kept afterwards. <see cref="Release"/> frees it.
+/// </summary>
+internal static unsafe class ScratchPool
+{
+    private static Scratch? kept;
+
+    /// <summary>A buffer of at least <paramref name="floats"/> floats, 64-byte aligned, contents undefined.</summary>
+    public static Scratch Rent(long floats)
+    {
+        var s = Interlocked.Exchange(ref kept, null);
+        if (s != null && s.Floats >= floats)
+        {
+            return s;
+        }
+
+        s?.Free();
+        return new Scratch(floats);
+    }
+
+    /// <summary>Gives the buffer back: it is kept unless a larger one already is.</summary>
+    public static void Return(Scratch s)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref kept);
+            if (current != null && current.Floats >= s.Floats)
+            {
+                s.Free();
+                return;
+            }
+
+            if (Interlocked.CompareExchange(ref kept, s, current) == current)
+            {
+                current?.Free();
+                return;
+            }
+        }
+    }
+
+    /// <summary>Frees the kept buffer, if any (buffers in use are freed when their call returns them).</summary>
+    public static void Release() => Interlocked.Exchange(ref kept, null)?.Free();
+
+    /// <summary>Native memory (N x D sized parts can pass 2^31 floats), freed explicitly: it never holds references.</summary>
+    internal sealed class Scratch
+    {
+        public Scratch(long floats)
+        {
+            Floats = floats;
+            // 64 bytes of slack past the end, as the kernels may read a whole vector beyond the last float they use.
+            Pointer = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)) + 64, 64);
+        }
+
+        public long Floats { get; }
+
+        public float* Pointer { get; private set; }
+
+        public void Free()
+        {
+            NativeMemory.AlignedFree(Pointer);
+            Pointer = null;
+        }
+    }
+}
