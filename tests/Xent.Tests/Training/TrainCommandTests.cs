@@ -207,6 +207,55 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void Checkpoint_passes_every_check_of_the_reference_safetensors_reader()
+    {
+        // Python's safetensors loads through huggingface/safetensors' Rust reader. Its checks, restated here without
+        // our own reader: header length at most 100,000,000 and inside the file; the header UTF-8 JSON (an object);
+        // "__metadata__" a string-to-string map; every other entry exactly {dtype, shape, data_offsets} with a known
+        // dtype; offsets sorted, contiguous from 0, each span = elements x dtype size; the last span ending exactly at
+        // the end of the file. (8-byte alignment of the data is the reference writer's habit, checked too.)
+        string dir = _tmp["run"];
+        Assert.Equal(0, Train(dir, "--steps", "1").ExitCode);
+        byte[] file = File.ReadAllBytes(Path.Combine(dir, CheckpointStore.ModelFile));
+        ulong n = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(file);
+        Assert.InRange(n, 2ul, 100_000_000ul);
+        Assert.True(8 + (long)n <= file.Length);
+        Assert.Equal(0ul, (8 + n) % 8);
+        string header = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(file, 8, (int)n);
+        Assert.StartsWith("{", header, StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(header);
+        var spans = new List<(long Begin, long End)>();
+        int tensors = 0;
+        foreach (var entry in doc.RootElement.EnumerateObject())
+        {
+            if (entry.Name == "__metadata__")
+            {
+                Assert.All(entry.Value.EnumerateObject(), kv => Assert.Equal(JsonValueKind.String, kv.Value.ValueKind));
+                continue;
+            }
+
+            tensors++;
+            Assert.Equal(["data_offsets", "dtype", "shape"], entry.Value.EnumerateObject().Select(q => q.Name).Order(StringComparer.Ordinal));
+            Assert.Equal("F32", entry.Value.GetProperty("dtype").GetString());
+            long elements = entry.Value.GetProperty("shape").EnumerateArray().Aggregate(1L, (a, d) => a * d.GetInt64());
+            long[] offsets = [.. entry.Value.GetProperty("data_offsets").EnumerateArray().Select(o => o.GetInt64())];
+            Assert.Equal(2, offsets.Length);
+            Assert.Equal(elements * sizeof(float), offsets[1] - offsets[0]);
+            spans.Add((offsets[0], offsets[1]));
+        }
+
+        Assert.True(tensors > 3, $"only {tensors} tensors");
+        long end = 0;
+        foreach (var (begin, stop) in spans.Order())
+        {
+            Assert.Equal(end, begin);
+            end = stop;
+        }
+
+        Assert.Equal(file.Length, 8 + (long)n + end);
+    }
+
+    [Fact]
     public void Eval_bad_inputs_are_reported()
     {
         string dir = _tmp["run"];
