@@ -11,6 +11,13 @@ internal static class Program
         ["lce-memory"] = LinearCrossEntropyMemory.Run,
         ["lce-compare"] = LinearCrossEntropyCompare.Run,
         ["training-step"] = TrainingStepMeasurement.Run,
+        ["flop-limit"] = _ =>
+        {
+            for (int round = 0; round < 5; round++)
+            {
+                Console.WriteLine($"FMA limit: 1 thread {FlopLimit.Measure(1):F0} GFLOP/s, {Environment.ProcessorCount} threads {FlopLimit.Measure(Environment.ProcessorCount):F0} GFLOP/s");
+            }
+        },
     };
 
     public static void Main(string[] args)

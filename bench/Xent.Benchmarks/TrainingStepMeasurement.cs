@@ -11,7 +11,8 @@ namespace Xent.Benchmarks;
 /// the transient peak above that during the measured steps (VmHWM after /proc/self/clear_refs), against one
 /// logits tensor N x V x 4 bytes. CPU time per step (all threads together) is printed too: on a loaded machine it
 /// is a steadier number than wall time. A second line splits the step: forward, loss head, backward below the
-/// head, and the rest (gradient norm, clipping and AdamW).
+/// head, and the rest (gradient norm, clipping and AdamW); a third holds the head's and the blocks' matrix-product
+/// rates against the FMA limit (<see cref="FlopLimit"/>) measured right after the steps, with the same threads.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- training-step [default|gpt2-L1|gpt2-L2|...] [steps]
 /// </summary>
 internal static class TrainingStepMeasurement
@@ -96,6 +97,18 @@ internal static class TrainingStepMeasurement
         Console.WriteLine(
             $"  split (medians, ms): forward {Median(parts[0]):F1}, loss head {Median(parts[1]):F1}, backward below the head {Median(parts[2]):F1}, " +
             $"norm + clipping + AdamW {Median(parts[3]):F1}");
+
+        // Matrix-product work: the head 6 N D V (forward, dh, dW); a block 72 N D^2 (weights, forward + backward)
+        // + 12 N T D (attention scores and mixing, counted dense). Against the FMA limit measured right after.
+        double n = batch * seq, d = config.Dim;
+        double headFlop = 6 * n * d * config.VocabSize;
+        double blockFlop = config.Layers * ((72 * n * d * d) + (12 * n * seq * d));
+        double limit = FlopLimit.Measure(threads);
+        double headRate = headFlop / Median(parts[1]) / 1e6, blockRate = blockFlop / (Median(parts[0]) + Median(parts[2])) / 1e6;
+        Console.WriteLine(
+            $"  matrix work: loss head {headFlop / 1e9:F2} GFLOP at {headRate:F0} GFLOP/s ({headRate / limit:P0} of the FMA limit), " +
+            $"blocks {blockFlop / 1e9:F2} GFLOP at {blockRate:F0} GFLOP/s ({blockRate / limit:P0}); FMA limit now {limit:F0} GFLOP/s with {threads} thread(s); " +
+            $"head share of the work {headFlop / (headFlop + blockFlop):P1}");
     }
 
     private static double Median(List<double> x)

@@ -105,6 +105,7 @@ internal static unsafe class FusedKernel
         private float* coefY;    // [TB] a (1 - e) w[y]
         private float* mask;     // [TB] all-ones bits for kept rows
         private float* dHidden;  // per group: partial dh, transposed [D, TB]
+        private float* dHiddenRows; // per group, filtering only: partial dh [TB, D] of the entry-by-entry updates
         private float* tileMax;  // per group and tile: each token's largest z in the tile [subBlocks, TB] (filtering only)
         private int subBlocks;   // tiles per group, at most
         private float* cache;    // z tiles of the current token block kept for the backward: [groups, cachedPerGroup, VB, TB]
@@ -163,8 +164,9 @@ internal static unsafe class FusedKernel
                 subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
                 bool keepMax = p.Backward && p.FilterThreshold > 0;
                 const long tileFloats = (long)VocabBlock * TB;
-                long floats = ((long)d * TB) + (TB * dPad) + (groups * 3L * TB) + (6L * TB) + (p.Backward ? (long)groups * TB * d : 0)
-                    + (keepMax ? (long)groups * subBlocks * TB : 0);
+                long partials = p.Backward ? (long)groups * TB * d : 0;
+                long floats = ((long)d * TB) + (TB * dPad) + (groups * 3L * TB) + (6L * TB) + partials
+                    + (keepMax ? partials + ((long)groups * subBlocks * TB) : 0);
 
                 // The cache takes what is left of the extra-memory budget after the other buffers (which grow with D).
                 long budget = Math.Min(cacheBudget, Math.Max(0, TotalBytes - (floats * sizeof(float))));
@@ -184,8 +186,9 @@ internal static unsafe class FusedKernel
                     coefY = coefS + TB;
                     mask = coefY + TB;
                     dHidden = mask + TB;
-                    tileMax = keepMax ? dHidden + (p.Backward ? (long)groups * TB * d : 0) : null;
-                    cache = dHidden + (p.Backward ? (long)groups * TB * d : 0) + (keepMax ? (long)groups * subBlocks * TB : 0);
+                    dHiddenRows = keepMax ? dHidden + partials : null;
+                    tileMax = keepMax ? dHiddenRows + partials : null;
+                    cache = dHidden + partials + (keepMax ? partials + ((long)groups * subBlocks * TB) : 0);
                     for (t0 = 0; t0 < n; t0 += TB)
                     {
                         tbn = Math.Min(TB, n - t0);
@@ -403,6 +406,12 @@ internal static unsafe class FusedKernel
             int v0 = GroupStart(p.V, groups, g), v1 = GroupStart(p.V, groups, g + 1);
             float* dh = dHidden + ((nint)g * TB * d);
             new Span<float>(dh, TB * d).Clear();
+            float* dhRows = dHiddenRows == null ? null : dHiddenRows + ((nint)g * TB * d);
+            if (dhRows != null)
+            {
+                new Span<float>(dhRows, tbn * d).Clear();
+            }
+
             var ws = Workspace.Current;
             float* work = ws.Get(2, (long)VocabBlock * TB);
             float* rowInfo = ws.Get(3, VocabBlock * 2);
@@ -418,7 +427,7 @@ internal static unsafe class FusedKernel
                         ClearWeightRows(c0, c0 + vb);
                     }
 
-                    SkippedTileTargets(c0, vb, dh);
+                    SkippedTileTargets(c0, vb, dhRows);
                     continue;
                 }
 
@@ -466,7 +475,7 @@ internal static unsafe class FusedKernel
 
                     if (mode[st] == 2)
                     {
-                        SparseStrip(c0, r0, Math.Min(vb, r0 + mr), tile, dh);
+                        SparseStrip(c0, r0, Math.Min(vb, r0 + mr), tile, dhRows);
                         st++;
                         continue;
                     }
@@ -545,7 +554,7 @@ internal static unsafe class FusedKernel
         }
 
         // Entry by entry: dW[c] += g h[t] and dh[t] += g W[c] for every |g| at or above the threshold, in (c, t) order.
-        private void SparseStrip(int c0, int r0, int r1, float* tile, float* dh)
+        private void SparseStrip(int c0, int r0, int r1, float* tile, float* dhRows)
         {
             int d = p.D;
             float thr = p.FilterThreshold;
@@ -563,7 +572,7 @@ internal static unsafe class FusedKernel
                     }
 
                     Axpy(g, p.Hidden + ((nint)(t0 + t) * d), dwRow, d);
-                    AxpyStrided(g, wRow, dh + t, d);
+                    Axpy(g, wRow, dhRows + ((nint)t * d), d);
                 }
             }
         }
@@ -580,15 +589,6 @@ internal static unsafe class FusedKernel
             for (; k < length; k++)
             {
                 y[k] = MathF.FusedMultiplyAdd(alpha, x[k], y[k]);
-            }
-        }
-
-        // y[k * TB] += alpha x[k]: one token's column of a transposed dh partial.
-        private static void AxpyStrided(float alpha, float* x, float* y, int length)
-        {
-            for (int k = 0; k < length; k++)
-            {
-                y[(nint)k * TB] = MathF.FusedMultiplyAdd(alpha, x[k], y[(nint)k * TB]);
             }
         }
 
@@ -633,7 +633,7 @@ internal static unsafe class FusedKernel
         }
 
         // A skipped tile's target entries are not small: they go in as rank-one updates.
-        private void SkippedTileTargets(int c0, int vb, float* dh)
+        private void SkippedTileTargets(int c0, int vb, float* dhRows)
         {
             int d = p.D;
             for (int t = 0; t < tbn; t++)
@@ -653,7 +653,7 @@ internal static unsafe class FusedKernel
                 if (!(MathF.Abs(gt) < p.FilterThreshold))
                 {
                     Axpy(gt, p.Hidden + ((nint)(t0 + t) * d), p.DWeight + ((nint)y * d), d);
-                    AxpyStrided(gt, p.Weight + ((nint)y * d), dh + t, d);
+                    Axpy(gt, p.Weight + ((nint)y * d), dhRows + ((nint)t * d), d);
                 }
             }
         }
@@ -698,6 +698,20 @@ internal static unsafe class FusedKernel
                     for (int t = 0; t < n; t++)
                     {
                         dst[((nint)t * d) + k] = column[t];
+                    }
+                }
+
+                // Then the entry-by-entry updates of the filtered path, kept row-major (a transposed axpy would
+                // touch one cache line per hidden unit).
+                if (dHiddenRows != null)
+                {
+                    for (int t = 0; t < n; t++)
+                    {
+                        var row = new Span<float>(dst + ((nint)t * d) + k0, k1 - k0);
+                        for (int g = 0; g < groups; g++)
+                        {
+                            System.Numerics.Tensors.TensorPrimitives.Add(row, new ReadOnlySpan<float>(dHiddenRows + ((long)g * TB * d) + ((long)t * d) + k0, k1 - k0), row);
+                        }
                     }
                 }
             });

@@ -213,11 +213,12 @@ public class LinearCrossEntropyTests
         Assert.Equal(0f, db[3] - db0[3]); // exp(-inf) = 0: the masked class gets no gradient
     }
 
-    [Fact]
-    public void FilterThreshold_SkipsTinyBlocks_WithinStatedBound()
+    [Theory]
+    [InlineData(64, 16, 2000)]
+    [InlineData(300, 37, 1500)] // three token blocks, D not a multiple of any strip or chunk
+    public void FilterThreshold_SkipsTinyBlocks_WithinStatedBound(int n, int d, int v)
     {
         var rng = new Random(41);
-        int n = 64, d = 16, v = 2000;
         // Peaked: logits with a standard deviation near 40 put nearly all mass on one class per token.
         var h = RandomArray(rng, n * d, 30);
         var w = RandomArray(rng, v * d, 1);
