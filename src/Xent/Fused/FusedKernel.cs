@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Xent.LinearAlgebra;
 
@@ -7,8 +6,9 @@ namespace Xent.Fused;
 /// <summary>
 /// The fused projection + cross-entropy: z = h W^T (+ b) is only ever held one tile (252 classes x 128 tokens) at a
 /// time. Per token block: a forward sweep over the vocabulary folds each tile into per-token online (max, sum exp),
-/// the target logit and the smoothing sum; for gradients, a second sweep recomputes each tile, turns it into the
-/// logits gradient G and accumulates dW_tile += G h_block and dh_block += G^T W_tile.
+/// the target logit and the smoothing sum; for gradients, a second sweep takes each tile from the cache (or
+/// recomputes it), turns it into the logits gradient G and accumulates dW_tile (+)= G h_block and
+/// dh_block^T += W_tile^T G.
 /// </summary>
 /// <remarks>
 /// The vocabulary is split into a fixed number of groups (a function of V only). Groups are the parallel tasks:
