@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Xent.Kernels;
 
 namespace Xent.Benchmarks;
 
@@ -55,108 +56,37 @@ internal static class FlopLimit
 
     private static float Run(long iterations) => Simd.Width switch
     {
-        VectorWidth.V512 => Chain512(iterations),
-        VectorWidth.V256 => Chain256(iterations),
-        VectorWidth.V128 => Chain128(iterations),
-        _ => ChainScalar(iterations),
+        VectorWidth.V512 => Chain<Vector512Ops, Vector512<float>>(iterations),
+        VectorWidth.V256 => Chain<Vector256Ops, Vector256<float>>(iterations),
+        VectorWidth.V128 => Chain<Vector128Ops, Vector128<float>>(iterations),
+        _ => Chain<ScalarOps, float>(iterations),
     };
 
+    // Twelve accumulators in locals (registers), each its own dependency chain.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float Chain512(long iterations)
+    private static float Chain<TOps, TV>(long iterations)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
     {
-        Vector512<float> a0 = Vector512<float>.One, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-        var b = Vector512.Create(0.9999999f);
-        var c = Vector512.Create(1e-7f);
+        TV a0 = TOps.Create(1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        TV b = TOps.Create(0.9999999f), c = TOps.Create(1e-7f);
         for (long i = 0; i < iterations; i++)
         {
-            a0 = Vector512.FusedMultiplyAdd(a0, b, c);
-            a1 = Vector512.FusedMultiplyAdd(a1, b, c);
-            a2 = Vector512.FusedMultiplyAdd(a2, b, c);
-            a3 = Vector512.FusedMultiplyAdd(a3, b, c);
-            a4 = Vector512.FusedMultiplyAdd(a4, b, c);
-            a5 = Vector512.FusedMultiplyAdd(a5, b, c);
-            a6 = Vector512.FusedMultiplyAdd(a6, b, c);
-            a7 = Vector512.FusedMultiplyAdd(a7, b, c);
-            a8 = Vector512.FusedMultiplyAdd(a8, b, c);
-            a9 = Vector512.FusedMultiplyAdd(a9, b, c);
-            a10 = Vector512.FusedMultiplyAdd(a10, b, c);
-            a11 = Vector512.FusedMultiplyAdd(a11, b, c);
+            a0 = TOps.MultiplyAdd(a0, b, c);
+            a1 = TOps.MultiplyAdd(a1, b, c);
+            a2 = TOps.MultiplyAdd(a2, b, c);
+            a3 = TOps.MultiplyAdd(a3, b, c);
+            a4 = TOps.MultiplyAdd(a4, b, c);
+            a5 = TOps.MultiplyAdd(a5, b, c);
+            a6 = TOps.MultiplyAdd(a6, b, c);
+            a7 = TOps.MultiplyAdd(a7, b, c);
+            a8 = TOps.MultiplyAdd(a8, b, c);
+            a9 = TOps.MultiplyAdd(a9, b, c);
+            a10 = TOps.MultiplyAdd(a10, b, c);
+            a11 = TOps.MultiplyAdd(a11, b, c);
         }
 
-        return (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11).ToScalar();
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float Chain256(long iterations)
-    {
-        Vector256<float> a0 = Vector256<float>.One, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-        var b = Vector256.Create(0.9999999f);
-        var c = Vector256.Create(1e-7f);
-        for (long i = 0; i < iterations; i++)
-        {
-            a0 = Vector256.FusedMultiplyAdd(a0, b, c);
-            a1 = Vector256.FusedMultiplyAdd(a1, b, c);
-            a2 = Vector256.FusedMultiplyAdd(a2, b, c);
-            a3 = Vector256.FusedMultiplyAdd(a3, b, c);
-            a4 = Vector256.FusedMultiplyAdd(a4, b, c);
-            a5 = Vector256.FusedMultiplyAdd(a5, b, c);
-            a6 = Vector256.FusedMultiplyAdd(a6, b, c);
-            a7 = Vector256.FusedMultiplyAdd(a7, b, c);
-            a8 = Vector256.FusedMultiplyAdd(a8, b, c);
-            a9 = Vector256.FusedMultiplyAdd(a9, b, c);
-            a10 = Vector256.FusedMultiplyAdd(a10, b, c);
-            a11 = Vector256.FusedMultiplyAdd(a11, b, c);
-        }
-
-        return (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11).ToScalar();
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float Chain128(long iterations)
-    {
-        Vector128<float> a0 = Vector128<float>.One, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-        var b = Vector128.Create(0.9999999f);
-        var c = Vector128.Create(1e-7f);
-        for (long i = 0; i < iterations; i++)
-        {
-            a0 = Vector128.FusedMultiplyAdd(a0, b, c);
-            a1 = Vector128.FusedMultiplyAdd(a1, b, c);
-            a2 = Vector128.FusedMultiplyAdd(a2, b, c);
-            a3 = Vector128.FusedMultiplyAdd(a3, b, c);
-            a4 = Vector128.FusedMultiplyAdd(a4, b, c);
-            a5 = Vector128.FusedMultiplyAdd(a5, b, c);
-            a6 = Vector128.FusedMultiplyAdd(a6, b, c);
-            a7 = Vector128.FusedMultiplyAdd(a7, b, c);
-            a8 = Vector128.FusedMultiplyAdd(a8, b, c);
-            a9 = Vector128.FusedMultiplyAdd(a9, b, c);
-            a10 = Vector128.FusedMultiplyAdd(a10, b, c);
-            a11 = Vector128.FusedMultiplyAdd(a11, b, c);
-        }
-
-        return (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11).ToScalar();
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float ChainScalar(long iterations)
-    {
-        float a0 = 1, a1 = 1, a2 = 1, a3 = 1, a4 = 1, a5 = 1, a6 = 1, a7 = 1, a8 = 1, a9 = 1, a10 = 1, a11 = 1;
-        const float b = 0.9999999f, c = 1e-7f;
-        for (long i = 0; i < iterations; i++)
-        {
-            a0 = MathF.FusedMultiplyAdd(a0, b, c);
-            a1 = MathF.FusedMultiplyAdd(a1, b, c);
-            a2 = MathF.FusedMultiplyAdd(a2, b, c);
-            a3 = MathF.FusedMultiplyAdd(a3, b, c);
-            a4 = MathF.FusedMultiplyAdd(a4, b, c);
-            a5 = MathF.FusedMultiplyAdd(a5, b, c);
-            a6 = MathF.FusedMultiplyAdd(a6, b, c);
-            a7 = MathF.FusedMultiplyAdd(a7, b, c);
-            a8 = MathF.FusedMultiplyAdd(a8, b, c);
-            a9 = MathF.FusedMultiplyAdd(a9, b, c);
-            a10 = MathF.FusedMultiplyAdd(a10, b, c);
-            a11 = MathF.FusedMultiplyAdd(a11, b, c);
-        }
-
-        return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
+        TV sum = TOps.Add(TOps.Add(TOps.Add(a0, a1), TOps.Add(a2, a3)), TOps.Add(TOps.Add(a4, a5), TOps.Add(a6, a7)));
+        return TOps.Sum(TOps.Add(sum, TOps.Add(TOps.Add(a8, a9), TOps.Add(a10, a11))));
     }
 }
