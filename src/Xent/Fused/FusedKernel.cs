@@ -1,6 +1,8 @@
 using System.Runtime.Intrinsics;
 using Xent.LinearAlgebra;
 
+using Xent.Kernels;
+
 namespace Xent.Fused;
 
 /// <summary>
@@ -45,10 +47,10 @@ internal static unsafe class FusedKernel
         var shape = KernelShape.For(width);
         return width switch
         {
-            VectorWidth.V512 => new Runner<Lanes512, Vector512<float>>(p, shape).Run(),
-            VectorWidth.V256 => new Runner<Lanes256, Vector256<float>>(p, shape).Run(),
-            VectorWidth.V128 => new Runner<Lanes128, Vector128<float>>(p, shape).Run(),
-            _ => new Runner<ScalarLanes, float>(p, shape).Run(),
+            VectorWidth.V512 => new Runner<Vector512Ops, Vector512<float>>(p, shape).Run(),
+            VectorWidth.V256 => new Runner<Vector256Ops, Vector256<float>>(p, shape).Run(),
+            VectorWidth.V128 => new Runner<Vector128Ops, Vector128<float>>(p, shape).Run(),
+            _ => new Runner<ScalarOps, float>(p, shape).Run(),
         };
     }
 
@@ -84,7 +86,7 @@ internal static unsafe class FusedKernel
     }
 
     private sealed class Runner<TL, TV>
-        where TL : ILanes<TV>
+        where TL : struct, IVectorOps<TV>
         where TV : struct
     {
         private const int TB = TokenBlock;
@@ -583,7 +585,7 @@ internal static unsafe class FusedKernel
             int k = 0;
             for (; k + TL.Count <= length; k += TL.Count)
             {
-                TL.Store(TL.Fma(a, TL.Load(x + k), TL.Load(y + k)), y + k);
+                TL.Store(TL.MultiplyAdd(a, TL.Load(ref *(x + k), 0), TL.Load(ref *(y + k), 0)), ref *(y + k), 0);
             }
 
             for (; k < length; k++)

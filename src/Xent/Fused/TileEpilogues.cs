@@ -1,9 +1,12 @@
+using Xent.Kernels;
+
 namespace Xent.Fused;
 
 /// <summary>
 /// What happens to a logits tile [vb classes, cols tokens] (row stride <see cref="FusedKernel.TokenBlock"/>) while it
 /// is in cache. Lanes run along tokens, so per-token state lives in vectors and a class's bias, weight and row are
-/// broadcasts. Formulas: shared/spec/cross-entropy.md.
+/// broadcasts. The lane operators are the core kernel's (<see cref="IVectorOps{TV}"/>), so a logit gets the same
+/// exponential and soft cap here as in <see cref="CrossEntropy"/>. Formulas: shared/spec/cross-entropy.md.
 /// </summary>
 internal static unsafe class TileEpilogues
 {
@@ -16,7 +19,7 @@ internal static unsafe class TileEpilogues
     /// </summary>
     public static void Forward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, bool smoothing, float cap,
         float* m, float* s, float* sm, float* tileMax)
-        where TL : ILanes<TV>
+        where TL : struct, IVectorOps<TV>
         where TV : struct
     {
         bool rewrite = bias != null || cap > 0;
@@ -24,11 +27,11 @@ internal static unsafe class TileEpilogues
         for (int j = 0; j < cols; j += TL.Count)
         {
             float* col = tile + j;
-            TV mOld = TL.Load(m + j), smooth = TL.Load(sm + j), tmx = TL.Create(float.NegativeInfinity);
+            TV mOld = TL.Load(ref *(m + j), 0), smooth = TL.Load(ref *(sm + j), 0), tmx = TL.Create(float.NegativeInfinity);
             for (int r = 0; r < vb; r++)
             {
                 float* pz = col + (r * Stride);
-                TV x = TL.Load(pz);
+                TV x = TL.Load(ref *pz, 0);
                 if (bias != null)
                 {
                     x = TL.Add(x, TL.Create(bias[r]));
@@ -36,49 +39,49 @@ internal static unsafe class TileEpilogues
 
                 if (cap > 0)
                 {
-                    x = TL.Multiply(capV, TL.Tanh(TL.Multiply(x, invCap)));
+                    x = TL.Multiply(capV, VectorMath.Tanh<TL, TV>(TL.Multiply(x, invCap)));
                 }
 
                 if (rewrite)
                 {
-                    TL.Store(x, pz);
+                    TL.Store(x, ref *pz, 0);
                 }
 
                 tmx = TL.Max(tmx, x);
                 if (smoothing)
                 {
-                    smooth = weights == null ? TL.Add(smooth, x) : TL.Fma(TL.Create(weights[r]), x, smooth);
+                    smooth = weights == null ? TL.Add(smooth, x) : TL.MultiplyAdd(TL.Create(weights[r]), x, smooth);
                 }
             }
 
             TV mx = TL.Max(mOld, tmx);
             if (tileMax != null)
             {
-                TL.Store(tmx, tileMax + j);
+                TL.Store(tmx, ref *(tileMax + j), 0);
             }
 
             // Online softmax: rescale the old sum to the new max. A max of -inf (nothing finite yet) uses 0 as the
             // reference, so exp gives 0 instead of exp(-inf + inf) = NaN. The tile's terms are summed on their own
             // and added to the running sum once: added one by one, terms below half an ulp of a large running sum
             // (V in the millions and up) would be lost.
-            TV reference = TL.ZeroIfNegativeInfinity(mx);
-            TV carried = TL.Multiply(TL.Load(s + j), TL.Exp(TL.Subtract(mOld, reference)));
+            TV reference = TL.Select(TL.LessThan(mx, TL.Create(float.MinValue)), default, mx);
+            TV carried = TL.Multiply(TL.Load(ref *(s + j), 0), TL.Exp(TL.Subtract(mOld, reference)));
             TV sum0 = default, sum1 = default;
             int r2 = 0;
             for (; r2 + 1 < vb; r2 += 2)
             {
-                sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(col + (r2 * Stride)), reference)));
-                sum1 = TL.Add(sum1, TL.Exp(TL.Subtract(TL.Load(col + ((r2 + 1) * Stride)), reference)));
+                sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(ref *(col + (r2 * Stride)), 0), reference)));
+                sum1 = TL.Add(sum1, TL.Exp(TL.Subtract(TL.Load(ref *(col + ((r2 + 1) * Stride)), 0), reference)));
             }
 
             if (r2 < vb)
             {
-                sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(col + (r2 * Stride)), reference)));
+                sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(ref *(col + (r2 * Stride)), 0), reference)));
             }
 
-            TL.Store(mx, m + j);
-            TL.Store(TL.Add(carried, TL.Add(sum0, sum1)), s + j);
-            TL.Store(smooth, sm + j);
+            TL.Store(mx, ref *(m + j), 0);
+            TL.Store(TL.Add(carried, TL.Add(sum0, sum1)), ref *(s + j), 0);
+            TL.Store(smooth, ref *(sm + j), 0);
         }
     }
 
@@ -90,7 +93,7 @@ internal static unsafe class TileEpilogues
     /// </summary>
     public static void Backward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, float cap, bool holdsZ, bool smoothing,
         float* lse, float* coefP, float* coefS, float* mask, float threshold, byte* active)
-        where TL : ILanes<TV>
+        where TL : struct, IVectorOps<TV>
         where TV : struct
     {
         TV capV = TL.Create(cap), invCap = TL.Create(cap > 0 ? 1 / cap : 0), one = TL.Create(1f), thr = TL.Create(threshold);
@@ -98,12 +101,12 @@ internal static unsafe class TileEpilogues
         for (int j = 0; j < cols; j += TL.Count)
         {
             float* col = tile + j;
-            TV l = TL.Load(lse + j), cp = TL.Load(coefP + j), mk = TL.Load(mask + j);
-            TV ncs = TL.Subtract(default, TL.Load(coefS + j));
+            TV l = TL.Load(ref *(lse + j), 0), cp = TL.Load(ref *(coefP + j), 0), mk = TL.Load(ref *(mask + j), 0);
+            TV ncs = TL.Subtract(default, TL.Load(ref *(coefS + j), 0));
             for (int r = 0; r < vb; r++)
             {
                 float* pz = col + (r * Stride);
-                TV z = TL.Load(pz);
+                TV z = TL.Load(ref *pz, 0);
                 if (bias != null)
                 {
                     z = TL.Add(z, TL.Create(bias[r]));
@@ -116,24 +119,24 @@ internal static unsafe class TileEpilogues
                 }
                 else if (cap > 0)
                 {
-                    u = TL.Tanh(TL.Multiply(z, invCap));
+                    u = VectorMath.Tanh<TL, TV>(TL.Multiply(z, invCap));
                     z = TL.Multiply(capV, u);
                 }
 
                 TV g = TL.Multiply(TL.Exp(TL.Subtract(z, l)), cp);
                 if (smoothing)
                 {
-                    g = TL.Fma(ncs, weights == null ? one : TL.Create(weights[r]), g);
+                    g = TL.MultiplyAdd(ncs, weights == null ? one : TL.Create(weights[r]), g);
                 }
 
                 if (cap > 0)
                 {
-                    g = TL.Multiply(g, TL.Fma(TL.Subtract(default, u), u, one));
+                    g = TL.Multiply(g, TL.MultiplyAdd(TL.Subtract(default, u), u, one));
                 }
 
-                g = TL.And(g, mk);
-                TL.Store(g, pz);
-                if (filter && active[r] == 0 && TL.AnyNotBelow(g, thr))
+                g = TL.Select(mk, g, default);
+                TL.Store(g, ref *pz, 0);
+                if (filter && active[r] == 0 && !TL.AllLessThan(TL.Abs(g), thr))
                 {
                     active[r] = 1;
                 }
@@ -143,7 +146,7 @@ internal static unsafe class TileEpilogues
 
     /// <summary>dBias[r] += sum over the tile's tokens of G[r, token], tokens summed in a fixed order.</summary>
     public static void AddRowSums<TL, TV>(float* tile, int vb, int cols, float* dBias)
-        where TL : ILanes<TV>
+        where TL : struct, IVectorOps<TV>
         where TV : struct
     {
         for (int r = 0; r < vb; r++)
@@ -152,7 +155,7 @@ internal static unsafe class TileEpilogues
             TV acc = default;
             for (int j = 0; j < cols; j += TL.Count)
             {
-                acc = TL.Add(acc, TL.Load(row + j));
+                acc = TL.Add(acc, TL.Load(ref *(row + j), 0));
             }
 
             dBias[r] += TL.Sum(acc);

@@ -46,6 +46,9 @@ internal interface IVectorOps<TV>
     /// <summary>All-ones lanes where a &lt; b.</summary>
     static abstract TV LessThan(TV a, TV b);
 
+    /// <summary>Whether a &lt; b in every lane (false where a lane holds NaN).</summary>
+    static abstract bool AllLessThan(TV a, TV b);
+
     /// <summary>mask ? a : b, lane-wise.</summary>
     static abstract TV Select(TV mask, TV a, TV b);
 

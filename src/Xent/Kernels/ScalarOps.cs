@@ -39,6 +39,8 @@ internal readonly struct ScalarOps : IVectorOps<float>
 
     public static float LessThan(float a, float b) => a < b ? AllOnes : 0f;
 
+    public static bool AllLessThan(float a, float b) => a < b;
+
     public static float Select(float mask, float a, float b) => BitConverter.SingleToInt32Bits(mask) != 0 ? a : b;
 
     public static float KeepFrom(float value, int firstLane) => firstLane <= 0 ? value : 0f;

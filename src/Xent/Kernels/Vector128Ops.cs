@@ -69,6 +69,8 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
 
     public static Vector128<float> LessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThan(a, b);
 
+    public static bool AllLessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThanAll(a, b);
+
     public static Vector128<float> Select(Vector128<float> mask, Vector128<float> a, Vector128<float> b) => Vector128.ConditionalSelect(mask, a, b);
 
     public static Vector128<float> KeepFrom(Vector128<float> value, int firstLane) =>

@@ -69,6 +69,8 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
 
     public static Vector256<float> LessThan(Vector256<float> a, Vector256<float> b) => Vector256.LessThan(a, b);
 
+    public static bool AllLessThan(Vector256<float> a, Vector256<float> b) => Vector256.LessThanAll(a, b);
+
     public static Vector256<float> Select(Vector256<float> mask, Vector256<float> a, Vector256<float> b) => Vector256.ConditionalSelect(mask, a, b);
 
     public static Vector256<float> KeepFrom(Vector256<float> value, int firstLane) =>

@@ -69,6 +69,8 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
 
     public static Vector512<float> LessThan(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b);
 
+    public static bool AllLessThan(Vector512<float> a, Vector512<float> b) => Vector512.LessThanAll(a, b);
+
     public static Vector512<float> Select(Vector512<float> mask, Vector512<float> a, Vector512<float> b) => Vector512.ConditionalSelect(mask, a, b);
 
     public static Vector512<float> KeepFrom(Vector512<float> value, int firstLane) =>
