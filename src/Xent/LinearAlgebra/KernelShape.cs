@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using Xent.Kernels;
+
 namespace Xent.LinearAlgebra;
 
 /// <summary>
@@ -41,9 +44,9 @@ internal readonly unsafe struct KernelShape
 
     public static KernelShape For(VectorWidth width) => width switch
     {
-        VectorWidth.V512 => new(width, 6, 32, &MicroKernels.Kernel512),
-        VectorWidth.V256 => new(width, 6, 16, &MicroKernels.Kernel256),
-        VectorWidth.V128 => new(width, 6, 8, &MicroKernels.Kernel128),
+        VectorWidth.V512 => new(width, 6, 32, &MicroKernels.Kernel<Vector512Ops, Vector512<float>>),
+        VectorWidth.V256 => new(width, 6, 16, &MicroKernels.Kernel<Vector256Ops, Vector256<float>>),
+        VectorWidth.V128 => new(width, 6, 8, &MicroKernels.Kernel<Vector128Ops, Vector128<float>>),
         _ => new(VectorWidth.Scalar, 4, 4, &MicroKernels.KernelScalar),
     };
 }

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
+using Xent.Kernels;
 
 namespace Xent.LinearAlgebra;
 
@@ -12,204 +12,68 @@ namespace Xent.LinearAlgebra;
 /// </summary>
 internal static unsafe class MicroKernels
 {
-    /// <summary>6 x 32 tile with Vector512 FMA: 12 accumulators, two B vectors, one broadcast.</summary>
+    /// <summary>
+    /// 6 x (2 vectors) tile for any vector width: 12 accumulators, two B vectors, one broadcast per row and k.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel512(int kc, float* a, nint ars, nint aks, float* b, nint bks, float* c, nint ldc, float alpha, float beta)
+    public static void Kernel<TOps, TV>(int kc, float* a, nint ars, nint aks, float* b, nint bks, float* c, nint ldc, float alpha, float beta)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
     {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         float* a0 = a, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars, a4 = a3 + ars, a5 = a4 + ars;
-        nint o = 0;
+        nint o = 0, w = TOps.Count;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 16);
-            var x0 = Vector512.Create(a0[o]);
-            c00 = Vector512.FusedMultiplyAdd(x0, b0, c00);
-            c01 = Vector512.FusedMultiplyAdd(x0, b1, c01);
-            var x1 = Vector512.Create(a1[o]);
-            c10 = Vector512.FusedMultiplyAdd(x1, b0, c10);
-            c11 = Vector512.FusedMultiplyAdd(x1, b1, c11);
-            var x2 = Vector512.Create(a2[o]);
-            c20 = Vector512.FusedMultiplyAdd(x2, b0, c20);
-            c21 = Vector512.FusedMultiplyAdd(x2, b1, c21);
-            var x3 = Vector512.Create(a3[o]);
-            c30 = Vector512.FusedMultiplyAdd(x3, b0, c30);
-            c31 = Vector512.FusedMultiplyAdd(x3, b1, c31);
-            var x4 = Vector512.Create(a4[o]);
-            c40 = Vector512.FusedMultiplyAdd(x4, b0, c40);
-            c41 = Vector512.FusedMultiplyAdd(x4, b1, c41);
-            var x5 = Vector512.Create(a5[o]);
-            c50 = Vector512.FusedMultiplyAdd(x5, b0, c50);
-            c51 = Vector512.FusedMultiplyAdd(x5, b1, c51);
+            var b0 = TOps.Load(ref *b, 0);
+            var b1 = TOps.Load(ref *b, w);
+            var x0 = TOps.Create(a0[o]);
+            c00 = TOps.MultiplyAdd(x0, b0, c00);
+            c01 = TOps.MultiplyAdd(x0, b1, c01);
+            var x1 = TOps.Create(a1[o]);
+            c10 = TOps.MultiplyAdd(x1, b0, c10);
+            c11 = TOps.MultiplyAdd(x1, b1, c11);
+            var x2 = TOps.Create(a2[o]);
+            c20 = TOps.MultiplyAdd(x2, b0, c20);
+            c21 = TOps.MultiplyAdd(x2, b1, c21);
+            var x3 = TOps.Create(a3[o]);
+            c30 = TOps.MultiplyAdd(x3, b0, c30);
+            c31 = TOps.MultiplyAdd(x3, b1, c31);
+            var x4 = TOps.Create(a4[o]);
+            c40 = TOps.MultiplyAdd(x4, b0, c40);
+            c41 = TOps.MultiplyAdd(x4, b1, c41);
+            var x5 = TOps.Create(a5[o]);
+            c50 = TOps.MultiplyAdd(x5, b0, c50);
+            c51 = TOps.MultiplyAdd(x5, b1, c51);
             o += aks;
             b += bks;
         }
 
-        var va = Vector512.Create(alpha);
-        if (beta == 0)
-        {
-            (c00 * va).Store(c + (0 * ldc));
-            (c01 * va).Store(c + (0 * ldc) + 16);
-            (c10 * va).Store(c + (1 * ldc));
-            (c11 * va).Store(c + (1 * ldc) + 16);
-            (c20 * va).Store(c + (2 * ldc));
-            (c21 * va).Store(c + (2 * ldc) + 16);
-            (c30 * va).Store(c + (3 * ldc));
-            (c31 * va).Store(c + (3 * ldc) + 16);
-            (c40 * va).Store(c + (4 * ldc));
-            (c41 * va).Store(c + (4 * ldc) + 16);
-            (c50 * va).Store(c + (5 * ldc));
-            (c51 * va).Store(c + (5 * ldc) + 16);
-        }
-        else
-        {
-            var vb = Vector512.Create(beta);
-            Vector512.FusedMultiplyAdd(Vector512.Load(c + (0 * ldc)), vb, c00 * va).Store(c + (0 * ldc));
-            Vector512.FusedMultiplyAdd(Vector512.Load(c + (0 * ldc) + 16), vb, c01 * va).Store(c + (0 * ldc) + 16);
-            Vector512.FusedMultiplyAdd(Vector512.Load(c + (1 * ldc)), vb, c10 * va).Store(c + (1 * ldc));
-            Vector512.FusedMultiplyAdd(Vector512.Load(c + (1 * ldc) + 16), vb, c11 * va).Store(c + (1 * ldc) + 16);
-            Vector512.FusedMultiplyAdd(Vector512.Load(c + (2 * ldc)), vb, c20 * va).Store(c + (2 * ldc));
-            Vector512.FusedMultiplyAdd(Vector512.Load(c + (2 * ldc) + 16), vb, c21 * va).Store(c + (2 * ldc) + 16);
-            Vector512.FusedMultiplyAdd(Vector512.Load(c + (3 * ldc)), vb, c30 * va).Store(c + (3 * ldc));
-            Vector512.FusedMultiplyAdd(Vector512.Load(c + (3 * ldc) + 16), vb, c31 * va).Store(c + (3 * ldc) + 16);
-            Vector512.FusedMultiplyAdd(Vector512.Load(c + (4 * ldc)), vb, c40 * va).Store(c + (4 * ldc));
-            Vector512.FusedMultiplyAdd(Vector512.Load(c + (4 * ldc) + 16), vb, c41 * va).Store(c + (4 * ldc) + 16);
-            Vector512.FusedMultiplyAdd(Vector512.Load(c + (5 * ldc)), vb, c50 * va).Store(c + (5 * ldc));
-            Vector512.FusedMultiplyAdd(Vector512.Load(c + (5 * ldc) + 16), vb, c51 * va).Store(c + (5 * ldc) + 16);
-        }
+        var va = TOps.Create(alpha);
+        Finish<TOps, TV>(c00, c01, c + (0 * ldc), w, va, beta);
+        Finish<TOps, TV>(c10, c11, c + (1 * ldc), w, va, beta);
+        Finish<TOps, TV>(c20, c21, c + (2 * ldc), w, va, beta);
+        Finish<TOps, TV>(c30, c31, c + (3 * ldc), w, va, beta);
+        Finish<TOps, TV>(c40, c41, c + (4 * ldc), w, va, beta);
+        Finish<TOps, TV>(c50, c51, c + (5 * ldc), w, va, beta);
     }
 
-    /// <summary>6 x 16 tile with Vector256 FMA: 12 accumulators, two B vectors, one broadcast.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel256(int kc, float* a, nint ars, nint aks, float* b, nint bks, float* c, nint ldc, float alpha, float beta)
+    // One row of the tile: C = alpha acc (beta = 0: C is not read, so NaN there does not leak) or beta C + alpha acc.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish<TOps, TV>(TV lo, TV hi, float* row, nint w, TV alpha, float beta)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
     {
-        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        float* a0 = a, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars, a4 = a3 + ars, a5 = a4 + ars;
-        nint o = 0;
-        for (int p = 0; p < kc; p++)
-        {
-            var b0 = Vector256.Load(b);
-            var b1 = Vector256.Load(b + 8);
-            var x0 = Vector256.Create(a0[o]);
-            c00 = Vector256.FusedMultiplyAdd(x0, b0, c00);
-            c01 = Vector256.FusedMultiplyAdd(x0, b1, c01);
-            var x1 = Vector256.Create(a1[o]);
-            c10 = Vector256.FusedMultiplyAdd(x1, b0, c10);
-            c11 = Vector256.FusedMultiplyAdd(x1, b1, c11);
-            var x2 = Vector256.Create(a2[o]);
-            c20 = Vector256.FusedMultiplyAdd(x2, b0, c20);
-            c21 = Vector256.FusedMultiplyAdd(x2, b1, c21);
-            var x3 = Vector256.Create(a3[o]);
-            c30 = Vector256.FusedMultiplyAdd(x3, b0, c30);
-            c31 = Vector256.FusedMultiplyAdd(x3, b1, c31);
-            var x4 = Vector256.Create(a4[o]);
-            c40 = Vector256.FusedMultiplyAdd(x4, b0, c40);
-            c41 = Vector256.FusedMultiplyAdd(x4, b1, c41);
-            var x5 = Vector256.Create(a5[o]);
-            c50 = Vector256.FusedMultiplyAdd(x5, b0, c50);
-            c51 = Vector256.FusedMultiplyAdd(x5, b1, c51);
-            o += aks;
-            b += bks;
-        }
-
-        var va = Vector256.Create(alpha);
         if (beta == 0)
         {
-            (c00 * va).Store(c + (0 * ldc));
-            (c01 * va).Store(c + (0 * ldc) + 8);
-            (c10 * va).Store(c + (1 * ldc));
-            (c11 * va).Store(c + (1 * ldc) + 8);
-            (c20 * va).Store(c + (2 * ldc));
-            (c21 * va).Store(c + (2 * ldc) + 8);
-            (c30 * va).Store(c + (3 * ldc));
-            (c31 * va).Store(c + (3 * ldc) + 8);
-            (c40 * va).Store(c + (4 * ldc));
-            (c41 * va).Store(c + (4 * ldc) + 8);
-            (c50 * va).Store(c + (5 * ldc));
-            (c51 * va).Store(c + (5 * ldc) + 8);
+            TOps.Store(TOps.Multiply(lo, alpha), ref *row, 0);
+            TOps.Store(TOps.Multiply(hi, alpha), ref *row, w);
         }
         else
         {
-            var vb = Vector256.Create(beta);
-            Vector256.FusedMultiplyAdd(Vector256.Load(c + (0 * ldc)), vb, c00 * va).Store(c + (0 * ldc));
-            Vector256.FusedMultiplyAdd(Vector256.Load(c + (0 * ldc) + 8), vb, c01 * va).Store(c + (0 * ldc) + 8);
-            Vector256.FusedMultiplyAdd(Vector256.Load(c + (1 * ldc)), vb, c10 * va).Store(c + (1 * ldc));
-            Vector256.FusedMultiplyAdd(Vector256.Load(c + (1 * ldc) + 8), vb, c11 * va).Store(c + (1 * ldc) + 8);
-            Vector256.FusedMultiplyAdd(Vector256.Load(c + (2 * ldc)), vb, c20 * va).Store(c + (2 * ldc));
-            Vector256.FusedMultiplyAdd(Vector256.Load(c + (2 * ldc) + 8), vb, c21 * va).Store(c + (2 * ldc) + 8);
-            Vector256.FusedMultiplyAdd(Vector256.Load(c + (3 * ldc)), vb, c30 * va).Store(c + (3 * ldc));
-            Vector256.FusedMultiplyAdd(Vector256.Load(c + (3 * ldc) + 8), vb, c31 * va).Store(c + (3 * ldc) + 8);
-            Vector256.FusedMultiplyAdd(Vector256.Load(c + (4 * ldc)), vb, c40 * va).Store(c + (4 * ldc));
-            Vector256.FusedMultiplyAdd(Vector256.Load(c + (4 * ldc) + 8), vb, c41 * va).Store(c + (4 * ldc) + 8);
-            Vector256.FusedMultiplyAdd(Vector256.Load(c + (5 * ldc)), vb, c50 * va).Store(c + (5 * ldc));
-            Vector256.FusedMultiplyAdd(Vector256.Load(c + (5 * ldc) + 8), vb, c51 * va).Store(c + (5 * ldc) + 8);
-        }
-    }
-
-    /// <summary>6 x 8 tile with Vector128 FMA: 12 accumulators, two B vectors, one broadcast.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel128(int kc, float* a, nint ars, nint aks, float* b, nint bks, float* c, nint ldc, float alpha, float beta)
-    {
-        Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        float* a0 = a, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars, a4 = a3 + ars, a5 = a4 + ars;
-        nint o = 0;
-        for (int p = 0; p < kc; p++)
-        {
-            var b0 = Vector128.Load(b);
-            var b1 = Vector128.Load(b + 4);
-            var x0 = Vector128.Create(a0[o]);
-            c00 = Vector128.FusedMultiplyAdd(x0, b0, c00);
-            c01 = Vector128.FusedMultiplyAdd(x0, b1, c01);
-            var x1 = Vector128.Create(a1[o]);
-            c10 = Vector128.FusedMultiplyAdd(x1, b0, c10);
-            c11 = Vector128.FusedMultiplyAdd(x1, b1, c11);
-            var x2 = Vector128.Create(a2[o]);
-            c20 = Vector128.FusedMultiplyAdd(x2, b0, c20);
-            c21 = Vector128.FusedMultiplyAdd(x2, b1, c21);
-            var x3 = Vector128.Create(a3[o]);
-            c30 = Vector128.FusedMultiplyAdd(x3, b0, c30);
-            c31 = Vector128.FusedMultiplyAdd(x3, b1, c31);
-            var x4 = Vector128.Create(a4[o]);
-            c40 = Vector128.FusedMultiplyAdd(x4, b0, c40);
-            c41 = Vector128.FusedMultiplyAdd(x4, b1, c41);
-            var x5 = Vector128.Create(a5[o]);
-            c50 = Vector128.FusedMultiplyAdd(x5, b0, c50);
-            c51 = Vector128.FusedMultiplyAdd(x5, b1, c51);
-            o += aks;
-            b += bks;
-        }
-
-        var va = Vector128.Create(alpha);
-        if (beta == 0)
-        {
-            (c00 * va).Store(c + (0 * ldc));
-            (c01 * va).Store(c + (0 * ldc) + 4);
-            (c10 * va).Store(c + (1 * ldc));
-            (c11 * va).Store(c + (1 * ldc) + 4);
-            (c20 * va).Store(c + (2 * ldc));
-            (c21 * va).Store(c + (2 * ldc) + 4);
-            (c30 * va).Store(c + (3 * ldc));
-            (c31 * va).Store(c + (3 * ldc) + 4);
-            (c40 * va).Store(c + (4 * ldc));
-            (c41 * va).Store(c + (4 * ldc) + 4);
-            (c50 * va).Store(c + (5 * ldc));
-            (c51 * va).Store(c + (5 * ldc) + 4);
-        }
-        else
-        {
-            var vb = Vector128.Create(beta);
-            Vector128.FusedMultiplyAdd(Vector128.Load(c + (0 * ldc)), vb, c00 * va).Store(c + (0 * ldc));
-            Vector128.FusedMultiplyAdd(Vector128.Load(c + (0 * ldc) + 4), vb, c01 * va).Store(c + (0 * ldc) + 4);
-            Vector128.FusedMultiplyAdd(Vector128.Load(c + (1 * ldc)), vb, c10 * va).Store(c + (1 * ldc));
-            Vector128.FusedMultiplyAdd(Vector128.Load(c + (1 * ldc) + 4), vb, c11 * va).Store(c + (1 * ldc) + 4);
-            Vector128.FusedMultiplyAdd(Vector128.Load(c + (2 * ldc)), vb, c20 * va).Store(c + (2 * ldc));
-            Vector128.FusedMultiplyAdd(Vector128.Load(c + (2 * ldc) + 4), vb, c21 * va).Store(c + (2 * ldc) + 4);
-            Vector128.FusedMultiplyAdd(Vector128.Load(c + (3 * ldc)), vb, c30 * va).Store(c + (3 * ldc));
-            Vector128.FusedMultiplyAdd(Vector128.Load(c + (3 * ldc) + 4), vb, c31 * va).Store(c + (3 * ldc) + 4);
-            Vector128.FusedMultiplyAdd(Vector128.Load(c + (4 * ldc)), vb, c40 * va).Store(c + (4 * ldc));
-            Vector128.FusedMultiplyAdd(Vector128.Load(c + (4 * ldc) + 4), vb, c41 * va).Store(c + (4 * ldc) + 4);
-            Vector128.FusedMultiplyAdd(Vector128.Load(c + (5 * ldc)), vb, c50 * va).Store(c + (5 * ldc));
-            Vector128.FusedMultiplyAdd(Vector128.Load(c + (5 * ldc) + 4), vb, c51 * va).Store(c + (5 * ldc) + 4);
+            var vb = TOps.Create(beta);
+            TOps.Store(TOps.MultiplyAdd(TOps.Load(ref *row, 0), vb, TOps.Multiply(lo, alpha)), ref *row, 0);
+            TOps.Store(TOps.MultiplyAdd(TOps.Load(ref *row, w), vb, TOps.Multiply(hi, alpha)), ref *row, w);
         }
     }
 
