@@ -24,6 +24,20 @@ internal static class FlopLimit
         var probe = Stopwatch.StartNew();
         Run(iterations);
         iterations = Math.Max(1 << 16, (long)(iterations * seconds / Math.Max(1e-6, probe.Elapsed.TotalSeconds)));
+        var clock = Stopwatch.StartNew();
+        RunOnThreads(threads, iterations);
+        return 2.0 * Chains * Lanes * iterations * threads / clock.Elapsed.TotalSeconds / 1e9;
+    }
+
+    /// <summary>
+    /// Does <paramref name="flop"/> floating-point operations of FMA chains split over <paramref name="threads"/>
+    /// threads: the time a kernel doing that much work would take at the FMA limit (a benchmark baseline).
+    /// </summary>
+    public static void Spend(double flop, int threads) =>
+        RunOnThreads(threads, Math.Max(1, (long)(flop / (2.0 * Chains * Lanes * threads))));
+
+    private static void RunOnThreads(int threads, long iterations)
+    {
         var workers = new Thread[threads];
         var start = new Barrier(threads + 1);
         for (int t = 0; t < threads; t++)
@@ -37,13 +51,10 @@ internal static class FlopLimit
         }
 
         start.SignalAndWait();
-        var clock = Stopwatch.StartNew();
         foreach (var w in workers)
         {
             w.Join();
         }
-
-        return 2.0 * Chains * Lanes * iterations * threads / clock.Elapsed.TotalSeconds / 1e9;
     }
 
     private static int Lanes => Simd.Width switch

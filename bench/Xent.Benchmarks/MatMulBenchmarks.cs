@@ -6,7 +6,9 @@ namespace Xent.Benchmarks;
 
 /// <summary>
 /// GEMM throughput: C [M, N] = A [M, K] B^T with B stored [N, K] (the logits projection h W^T), both cores.
-/// GFLOP/s = 2 M N K / time. Run: dotnet run -c Release --project bench/Xent.Benchmarks -- --filter *MatMul*
+/// GFLOP/s = 2 M N K / time. The baseline does the same 2 M N K flops as bare FMA chains on every core
+/// (<see cref="FlopLimit"/>), so the Ratio column is the share of the FMA limit the kernel reaches (its inverse).
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- --filter *MatMul*
 /// </summary>
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 7)]
 public class MatMulBenchmarks
@@ -33,4 +35,7 @@ public class MatMulBenchmarks
 
     [Benchmark]
     public void Gemm_ABt() => MatMul.Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n);
+
+    [Benchmark(Baseline = true)]
+    public void FmaLimit() => FlopLimit.Spend(2.0 * m * n * k, Environment.ProcessorCount);
 }
