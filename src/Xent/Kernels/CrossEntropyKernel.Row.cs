@@ -20,7 +20,10 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     private nint RowOffset(int n) => (nint)n * classes;
 
-    /// <summary>The block's (soft-capped) logits as floats: the logits themselves, or a converted copy in scratch.</summary>
+    /// <summary>
+    /// The block's (soft-capped) logits as floats: the logits themselves, a converted copy in scratch, or (soft cap,
+    /// float gradient) the capped logits written into the gradient's block, where the write pass finds them.
+    /// </summary>
     private ReadOnlySpan<float> LoadBlock(int n, int column, int length, float[]? scratch)
     {
         nint at = RowOffset(n) + column;
@@ -38,13 +41,17 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         if (cap > 0f)
         {
-            var s = scratch.AsSpan(0, length);
+            var s = capInGradient ? new Span<float>((float*)request.Gradient + at, length) : scratch.AsSpan(0, length);
             VectorMath.SoftCap(request.Width, z, s, cap);
             z = s;
         }
 
         return z;
     }
+
+    /// <summary>The block as the write pass needs it: where the forward left the capped logits, else loaded again.</summary>
+    private ReadOnlySpan<float> BlockForGradient(int n, int column, int length, float[]? scratch) =>
+        capInGradient ? new ReadOnlySpan<float>((float*)request.Gradient + RowOffset(n) + column, length) : LoadBlock(n, column, length, scratch);
 
     private ReadOnlySpan<float> WeightsAt(int column, int length) =>
         request.Weights == null ? default : new ReadOnlySpan<float>(request.Weights + column, length);
@@ -138,7 +145,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         for (int b = firstBlock; b < endBlock; b++)
         {
             int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
-            var z = LoadBlock(n, column, length, scratch);
+            var z = BlockForGradient(n, column, length, scratch);
             nint at = RowOffset(n) + column;
             var weights = row.UseWeights ? WeightsAt(column, length) : default;
             if (request.IsHalf)

@@ -6,9 +6,10 @@ using System.Runtime.Intrinsics.X86;
 namespace Xent.Kernels;
 
 /// <summary>
-/// Computes <see cref="BlockStatistics"/> of one L1-sized block: for the plain loss one pass with per-lane running
-/// maxima (measured 5-20% faster than two passes on Zen 5), otherwise a max pass, then an exp-sum pass over the
-/// same, now cached, block (the stored exponentials must share one shift, the block's max). Remainders use a
+/// Computes <see cref="BlockStatistics"/> of one L1-sized block: for class-index targets with nothing to store one
+/// pass with per-lane running maxima, gathering sum w z on the way for label smoothing (measured 5-20% faster than
+/// two passes on Zen 5, 1.5x with smoothing: 9.7 -> 6.5 ms at 2048 x 32000); otherwise a max pass, then an
+/// exp-sum pass over the same, now cached, block (the stored exponentials must share one shift, the block's max). Remainders use a
 /// last vector shifted back to end at the block's end, with its already counted lanes masked out of the sums
 /// (max needs no mask: counting a lane twice changes nothing).
 /// </summary>
@@ -42,9 +43,9 @@ internal static class StatisticsKernel
     {
         var result = default(BlockStatistics);
         // Not for the scalar fallback: there the rescaling exp per chunk of 8 is 12% more exps (measured 10% slower).
-        if (TOps.Count > 1 && exps.IsEmpty && !weightedLogits && probabilities.IsEmpty && z.Length >= OnlineChunk * TOps.Count)
+        if (TOps.Count > 1 && exps.IsEmpty && probabilities.IsEmpty && z.Length >= OnlineChunk * TOps.Count)
         {
-            OnlineMaxExpSum<TOps, TV>(z, prefetchNext, ref result);
+            OnlineMaxExpSum<TOps, TV>(z, weightedLogits ? weights : default, weightedLogits, prefetchNext, ref result);
             return result;
         }
 
@@ -75,16 +76,19 @@ internal static class StatisticsKernel
     /// the sum by exp(m_old - m_new) (exactly 1 while m stays) and adds the chunk's exp(z - m_new). The lanes
     /// merge once, at the block's end. m starts at -float.MaxValue, not -inf, so that -inf logits give
     /// exp(-inf) = 0 and never exp(-inf - -inf) = NaN; a block of only -inf ends with sum 0 and reports max -inf.
+    /// With <paramref name="weightedLogits"/> it also sums w z (w = 1 when <paramref name="weights"/> is empty).
     /// </summary>
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void OnlineMaxExpSum<TOps, TV>(ReadOnlySpan<float> z, bool prefetch, ref BlockStatistics result)
+    private static void OnlineMaxExpSum<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, bool weightedLogits, bool prefetch, ref BlockStatistics result)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
         int n = z.Length, k = TOps.Count;
+        bool hasWeights = !weights.IsEmpty;
         ref float x = ref MemoryMarshal.GetReference(z);
-        TV m = TOps.Create(-float.MaxValue), s = TOps.Create(0f);
+        ref float w = ref MemoryMarshal.GetReference(weights);
+        TV m = TOps.Create(-float.MaxValue), s = TOps.Create(0f), wz = s;
         nint i = 0;
         for (; i <= n - (OnlineChunk * k); i += OnlineChunk * k)
         {
@@ -103,6 +107,22 @@ internal static class StatisticsKernel
             TV e4 = TOps.Exp(TOps.Subtract(v4, m)), e5 = TOps.Exp(TOps.Subtract(v5, m)), e6 = TOps.Exp(TOps.Subtract(v6, m)), e7 = TOps.Exp(TOps.Subtract(v7, m));
             TV chunk = TOps.Add(TOps.Add(TOps.Add(e0, e1), TOps.Add(e2, e3)), TOps.Add(TOps.Add(e4, e5), TOps.Add(e6, e7)));
             s = TOps.MultiplyAdd(s, r, chunk);
+            if (weightedLogits)
+            {
+                if (hasWeights)
+                {
+                    v0 = TOps.Multiply(v0, TOps.Load(ref w, i));
+                    v1 = TOps.Multiply(v1, TOps.Load(ref w, i + k));
+                    v2 = TOps.Multiply(v2, TOps.Load(ref w, i + (2 * k)));
+                    v3 = TOps.Multiply(v3, TOps.Load(ref w, i + (3 * k)));
+                    v4 = TOps.Multiply(v4, TOps.Load(ref w, i + (4 * k)));
+                    v5 = TOps.Multiply(v5, TOps.Load(ref w, i + (5 * k)));
+                    v6 = TOps.Multiply(v6, TOps.Load(ref w, i + (6 * k)));
+                    v7 = TOps.Multiply(v7, TOps.Load(ref w, i + (7 * k)));
+                }
+
+                wz = TOps.Add(wz, TOps.Add(TOps.Add(TOps.Add(v0, v1), TOps.Add(v2, v3)), TOps.Add(TOps.Add(v4, v5), TOps.Add(v6, v7))));
+            }
         }
 
         // Whole vectors left over, one at a time, then the shifted-back last vector with its counted lanes masked.
@@ -113,12 +133,19 @@ internal static class StatisticsKernel
             TV r = TOps.Exp(TOps.Subtract(m, mNew));
             m = mNew;
             TV e = TOps.Exp(TOps.Subtract(v, m));
+            TV wv = hasWeights ? TOps.Multiply(v, TOps.Load(ref w, i)) : v;
             if (skip > 0)
             {
+                // Mask the products, not a factor: 0 * -inf would be NaN.
                 e = TOps.KeepFrom(e, skip);
+                wv = TOps.KeepFrom(wv, skip);
             }
 
             s = TOps.MultiplyAdd(s, r, e);
+            if (weightedLogits)
+            {
+                wz = TOps.Add(wz, wv);
+            }
         }
 
         float max = TOps.MaxAcross(m);
@@ -127,6 +154,7 @@ internal static class StatisticsKernel
         // Every finite logit adds at least exp(0) = 1 to its lane: a zero sum at the starting max means only -inf.
         result.Max = sum == 0f && max == -float.MaxValue ? float.NegativeInfinity : max;
         result.Sum = sum;
+        result.WeightedLogits = weightedLogits ? TOps.Sum(wz) : 0f;
     }
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.

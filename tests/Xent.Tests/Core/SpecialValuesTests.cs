@@ -8,7 +8,7 @@ public class SpecialValuesTests
     public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
 
     // 37: a remainder at every width; 20000: several blocks, split over threads when it is the only row.
-    private static readonly int[] Vocabularies = [37, 20000];
+    private static readonly int[] Vocabularies = [37, 1001, 20000]; // 1001: a shifted-back last vector at every width
 
     private static float[] Row(int v, int seed) => TestData.Logits(1, v, seed);
 
@@ -110,6 +110,13 @@ public class SpecialValuesTests
                     CrossEntropy.LossPerRow(x, [1], new float[1], lse, o);
                     Assert.True(float.IsNaN(lse[0]), $"{name} lse V={v}");
                     Assert.True(double.IsNaN(CrossEntropyReference.Loss(x, [1])), $"the reference agrees: {name}");
+
+                    // Label smoothing (with and without class weights) sums the logits too: still NaN.
+                    var smoothing = o with { LabelSmoothing = 0.1f };
+                    var weighted = smoothing with { ClassWeights = Enumerable.Repeat(0.5f, v).ToArray() };
+                    Assert.True(float.IsNaN(CrossEntropy.Loss(x, [1], smoothing)), $"{name} smoothing V={v}");
+                    Assert.True(float.IsNaN(CrossEntropy.Loss(x, [1], weighted)), $"{name} weighted smoothing V={v}");
+                    Assert.True(double.IsNaN(CrossEntropyReference.Loss(x, [1], smoothing)), $"the reference agrees: {name} smoothing");
                 }
             }
         }
