@@ -5,7 +5,8 @@ namespace Xent;
 /// <summary>
 /// Cross-entropy over a vocabulary split across shards (tensor parallel): each shard computes per-row
 /// <see cref="CrossEntropyShardState"/>s from its own columns, states merge (in any grouping, any order of
-/// disjoint shards), and the merged states give the loss of the whole vocabulary.
+/// disjoint shards), and the merged states give the loss of the whole vocabulary and, shard by shard, its
+/// gradient (each shard needs only its own logits and the merged states).
 /// Shapes: N rows, V classes in all, shard k holds Vk columns starting at column offset c_k.
 /// </summary>
 public static class CrossEntropyShards
@@ -22,11 +23,7 @@ public static class CrossEntropyShards
         var o = options ?? CrossEntropyOptions.Default;
         int rows = targets.Length;
         int width = ShardWidth(logitsShard.Length, rows);
-        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
-        if (columnOffset < 0 || (long)columnOffset + width > classes)
-        {
-            throw new ArgumentOutOfRangeException(nameof(columnOffset), columnOffset, $"The shard's columns [{columnOffset}, {(long)columnOffset + width}) are not inside [0, {classes}).");
-        }
+        CheckColumns(columnOffset, width, classes);
 
         CrossEntropyChecks.Options(o, classes);
         CrossEntropyChecks.Targets(targets, classes, o.IgnoreIndex);
@@ -139,6 +136,145 @@ public static class CrossEntropyShards
         return kept == 0 ? float.NaN : (float)((main / keptWeight) + (o.ZLoss > 0f ? z / kept : 0.0));
     }
 
+    /// <summary>
+    /// The shard's slice of upstream x d(loss)/d(logits), from the states merged over every shard: what each shard
+    /// runs in the backward of a vocabulary-parallel head, with no further communication. Ignored rows get 0.
+    /// </summary>
+    /// <param name="logitsShard">The shard's logits [N, Vk], as given to <see cref="Compute"/>.</param>
+    /// <param name="columnOffset">c_k: the full-vocabulary index of the shard's first column.</param>
+    /// <param name="classes">V, the full vocabulary size.</param>
+    /// <param name="targets">Targets [N] over the full vocabulary (or the ignore index).</param>
+    /// <param name="states">Merged states [N], covering all V columns.</param>
+    /// <param name="gradientShard">Destination [N, Vk]; may be exactly the shard's logits' memory (in place).</param>
+    /// <param name="upstream">Upstream gradient of the loss (a loss scale); 1 for a plain loss.</param>
+    /// <param name="options">The options the states were computed with; Reduction Mean or Sum (None throws: use the
+    /// overload with per-row upstream gradients).</param>
+    public static void Gradient(ReadOnlySpan<float> logitsShard, int columnOffset, int classes, ReadOnlySpan<int> targets,
+        ReadOnlySpan<CrossEntropyShardState> states, Span<float> gradientShard, float upstream = 1f, CrossEntropyOptions? options = null)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        if (o.Reduction == Reduction.None)
+        {
+            throw new ArgumentException("Reduction.None has no single loss to differentiate: pass per-row upstream gradients.", nameof(options));
+        }
+
+        WriteGradient(logitsShard, columnOffset, classes, targets, states, default, upstream, gradientShard, o);
+    }
+
+    /// <summary>
+    /// The shard's slice of d(sum_n g[n] r[n])/d(logits), r the per-row losses of <see cref="LossPerRow"/>: the
+    /// backward of Reduction.None inside a caller's graph.
+    /// </summary>
+    /// <param name="logitsShard">The shard's logits [N, Vk].</param>
+    /// <param name="columnOffset">c_k.</param>
+    /// <param name="classes">V.</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="states">Merged states [N], covering all V columns.</param>
+    /// <param name="upstream">Upstream gradients g [N], one per row (ignored rows get 0 whatever g says).</param>
+    /// <param name="gradientShard">Destination [N, Vk]; may be exactly the shard's logits' memory (in place).</param>
+    /// <param name="options">The options the states were computed with; Reduction is not used.</param>
+    public static void Gradient(ReadOnlySpan<float> logitsShard, int columnOffset, int classes, ReadOnlySpan<int> targets,
+        ReadOnlySpan<CrossEntropyShardState> states, ReadOnlySpan<float> upstream, Span<float> gradientShard, CrossEntropyOptions? options = null)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        if (upstream.Length != targets.Length)
+        {
+            throw new ArgumentException($"upstream has {upstream.Length} entries but there are N = {targets.Length} rows.", nameof(upstream));
+        }
+
+        WriteGradient(logitsShard, columnOffset, classes, targets, states, upstream, 1f, gradientShard, o with { Reduction = Reduction.None });
+    }
+
+    // dL/dz[c] = K p[c] - C1 w[c] (the kernel's per-column formula), the target column then redone in double; the
+    // soft cap's chain rule on top. Formulas: shared/spec/cross-entropy.md.
+    private static void WriteGradient(ReadOnlySpan<float> logitsShard, int columnOffset, int classes, ReadOnlySpan<int> targets,
+        ReadOnlySpan<CrossEntropyShardState> states, ReadOnlySpan<float> rowUpstream, float upstream, Span<float> gradientShard, CrossEntropyOptions o)
+    {
+        int rows = targets.Length;
+        int width = ShardWidth(logitsShard.Length, rows);
+        CheckColumns(columnOffset, width, classes);
+        Check(states, targets, classes, o);
+        CrossEntropyChecks.Destination(gradientShard.Length, logitsShard.Length, nameof(gradientShard));
+        double total = TotalWeight(o, classes), keptWeight = 0;
+        int kept = 0;
+        var allWeights = o.ClassWeights.Span;
+        foreach (int y in targets)
+        {
+            if (y != o.IgnoreIndex)
+            {
+                kept++;
+                keptWeight += allWeights.IsEmpty ? 1.0 : allWeights[y];
+            }
+        }
+
+        double e = o.LabelSmoothing, perClass = e / classes, zl = o.ZLoss, cap = o.SoftCap;
+        var weights = e > 0 && !allWeights.IsEmpty ? allWeights.Slice(columnOffset, width) : default;
+        var widthNow = Simd.Width;
+        for (int n = 0; n < rows; n++)
+        {
+            var g = gradientShard.Slice(n * width, width);
+            int y = targets[n];
+            if (y == o.IgnoreIndex)
+            {
+                g.Clear();
+                continue;
+            }
+
+            (double a, double b) = o.Reduction switch
+            {
+                Reduction.Mean => (upstream / keptWeight, upstream / (double)kept),
+                Reduction.Sum => (upstream, upstream),
+                _ => (rowUpstream[n], rowUpstream[n]),
+            };
+            double lse = states[n].LogSumExp, wy = allWeights.IsEmpty ? 1.0 : allWeights[y];
+            double zGrad = zl > 0 ? 2.0 * b * zl * lse : 0.0;
+            var c = new GradientCoefficients
+            {
+                LogSumExp = (float)lse,
+                K = (float)((a * (1 - e) * wy) + (e > 0 ? a * perClass * total : 0) + zGrad),
+                C1 = (float)(a * perClass),
+                InverseCap = cap > 0 ? (float)(1 / cap) : 0f,
+            };
+            var row = logitsShard.Slice(n * width, width);
+            for (int column = 0; column < width; column += CrossEntropyKernel.BlockColumns)
+            {
+                int length = Math.Min(CrossEntropyKernel.BlockColumns, width - column);
+                ReadOnlySpan<float> z = row.Slice(column, length);
+                var gBlock = g.Slice(column, length);
+                if (cap > 0)
+                {
+                    // The capped logits go straight into the destination (in place is fine), which the write turns
+                    // into the gradient.
+                    VectorMath.SoftCap(widthNow, z, gBlock, o.SoftCap);
+                    z = gBlock;
+                }
+
+                GradientKernel.Write(widthNow, z, gBlock, c, weights.IsEmpty ? default : weights.Slice(column, length), default);
+            }
+
+            int local = y - columnOffset;
+            if ((uint)local < (uint)width)
+            {
+                // p - 1 in double at the target: in float the small difference would drown in K p - K.
+                double p = Math.Exp(states[n].TargetLogit - lse);
+                double gy = a * (1 - e) * wy * (p - 1);
+                if (e > 0)
+                {
+                    gy += a * perClass * ((total * p) - wy);
+                }
+
+                gy += zGrad * p;
+                if (cap > 0)
+                {
+                    double u = states[n].TargetLogit / cap;
+                    gy *= 1 - (u * u);
+                }
+
+                g[local] = (float)gy;
+            }
+        }
+    }
+
     private static (double Main, double Z) RowTerms(in CrossEntropyShardState s, int y, int classes, CrossEntropyOptions o, double totalWeight)
     {
         if (y == o.IgnoreIndex)
@@ -173,6 +309,15 @@ public static class CrossEntropyShards
             {
                 throw new ArgumentException($"The state of row {n} has no target logit: merge the states of every shard first.", nameof(states));
             }
+        }
+    }
+
+    private static void CheckColumns(int columnOffset, int width, int classes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        if (columnOffset < 0 || (long)columnOffset + width > classes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(columnOffset), columnOffset, $"The shard's columns [{columnOffset}, {(long)columnOffset + width}) are not inside [0, {classes}).");
         }
     }
 

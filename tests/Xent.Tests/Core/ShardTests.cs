@@ -107,6 +107,74 @@ public class ShardTests
     }
 
     [Fact]
+    public void AnySplit_ShardGradientsAreTheUnshardedGradient()
+    {
+        var inputs = Gen.Select(Gen.Int[1, 4], Gen.Int[1, 9000], Gen.Int[0, 5], Gen.Int[0, 1000], Gen.Bool);
+        inputs.Sample(t =>
+        {
+            var (rows, v, pieces, seed, inPlace) = t;
+            var random = new Random(seed);
+            var cuts = new[] { 0, v }.Concat(Enumerable.Range(0, pieces).Select(_ => random.Next(v + 1))).Order().ToArray();
+            var x = TestData.Logits(rows, v, seed, scale: 5f);
+            var y = TestData.Targets(rows, v, seed, ignoreEvery: 3);
+            var o = (seed % 4) switch
+            {
+                0 => new CrossEntropyOptions(),
+                1 => new CrossEntropyOptions { LabelSmoothing = 0.1f, ClassWeights = TestData.Weights(v, seed), ZLoss = 1e-3f },
+                2 => new CrossEntropyOptions { SoftCap = 4f, LabelSmoothing = 0.2f, Reduction = Reduction.Sum },
+                _ => new CrossEntropyOptions { SoftCap = 3f, ZLoss = 1e-2f, ClassWeights = TestData.Weights(v, seed + 1), Reduction = Reduction.None },
+            };
+            var merged = Sharded(x, y, v, cuts, o, false);
+            var upstream = Enumerable.Range(0, rows).Select(n => 0.5f + n).ToArray();
+            var gradient = new float[rows * v];
+            for (int k = 0; k + 1 < cuts.Length; k++)
+            {
+                var shard = Columns(x, rows, v, cuts[k], cuts[k + 1]);
+                var g = inPlace ? shard : new float[shard.Length];
+                if (o.Reduction == Reduction.None)
+                {
+                    CrossEntropyShards.Gradient(shard, cuts[k], v, y, merged, upstream, g, o);
+                }
+                else
+                {
+                    CrossEntropyShards.Gradient(shard, cuts[k], v, y, merged, g, upstream: 2f, options: o);
+                }
+
+                int width = cuts[k + 1] - cuts[k];
+                for (int n = 0; n < rows; n++)
+                {
+                    Array.Copy(g, n * width, gradient, (n * v) + cuts[k], width);
+                }
+            }
+
+            double[] expected = o.Reduction == Reduction.None
+                ? CrossEntropyReference.Gradient(x, y, upstream.Select(u => (double)u).ToArray(), o)
+                : CrossEntropyReference.Gradient(x, y, o, upstream: 2);
+            Close.Gradient(expected, gradient, v, what: $"cuts {string.Join(",", cuts)} {(inPlace ? "in place" : "")}");
+        });
+    }
+
+    [Fact]
+    public void ShardGradient_BadInputThrows()
+    {
+        const int v = 100;
+        var x = TestData.Logits(2, v, 1);
+        int[] y = [1, 50];
+        var merged = Sharded(x, y, v, [0, 40, 100], CrossEntropyOptions.Default, false);
+        var shard = Columns(x, 2, v, 0, 40);
+        var g = new float[shard.Length];
+        Assert.Throws<ArgumentException>(() => CrossEntropyShards.Gradient(shard, 0, v, y, merged, g, options: new CrossEntropyOptions { Reduction = Reduction.None }));
+        Assert.Throws<ArgumentException>(() => CrossEntropyShards.Gradient(shard, 0, v, y, merged, [1f], g));
+        Assert.Throws<ArgumentException>(() => CrossEntropyShards.Gradient(shard, 0, v, y, merged, new float[shard.Length - 1]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CrossEntropyShards.Gradient(shard, 70, v, y, merged, g));
+        var unmerged = new CrossEntropyShardState[2];
+        CrossEntropyShards.Compute(shard, 0, v, y, unmerged);
+        var e = Assert.Throws<ArgumentException>(() => CrossEntropyShards.Gradient(shard, 0, v, y, unmerged, g));
+        Assert.Contains("row 1", e.Message, StringComparison.Ordinal);
+        Assert.All(g, value => Assert.Equal(0f, value)); // nothing written
+    }
+
+    [Fact]
     public void BadShardsThrow()
     {
         var states = new CrossEntropyShardState[2];
