@@ -7,10 +7,14 @@ namespace Xent.Fused;
 /// call. A training loop calls the kernel with the same sizes every step, and a fresh buffer costs a page fault
 /// per 4 KB page on first touch (about 10 ms a call for 32 MB, on both threads at once). One buffer is kept for the
 /// whole process; a call that finds it taken (a concurrent call) or too small allocates its own, and the larger of
-/// the two is kept afterwards. <see cref="Release"/> frees it.
+/// the two is kept afterwards, unless it is over <see cref="MaxKeptBytes"/> (a very large D: then a page fault per
+/// page is small next to the call's work, and holding the memory is not). <see cref="Release"/> frees it.
 /// </summary>
 internal static unsafe class ScratchPool
 {
+    /// <summary>Buffers above this are freed when their call ends instead of being kept.</summary>
+    public const long MaxKeptBytes = 96L << 20;
+
     private static Scratch? kept;
 
     /// <summary>A buffer of at least <paramref name="floats"/> floats, 64-byte aligned, contents undefined.</summary>
@@ -29,6 +33,12 @@ internal static unsafe class ScratchPool
     /// <summary>Gives the buffer back: it is kept unless a larger one already is.</summary>
     public static void Return(Scratch s)
     {
+        if (s.Floats * sizeof(float) > MaxKeptBytes)
+        {
+            s.Free();
+            return;
+        }
+
         while (true)
         {
             var current = Volatile.Read(ref kept);
