@@ -57,22 +57,22 @@ internal static class LinearCrossEntropyMemory
             case "fused-loss":
                 return LinearCrossEntropy.Loss(x.Hidden, x.Weight, x.Targets);
             case "unfused-loss":
-            {
-                var logits = GC.AllocateUninitializedArray<float>(n * v);
-                MatMul.Gemm(false, true, n, v, d, 1, x.Hidden, d, x.Weight, d, 0, logits, v);
-                return CrossEntropy.Loss(logits, x.Targets);
-            }
+                {
+                    var logits = GC.AllocateUninitializedArray<float>(n * v);
+                    MatMul.Gemm(false, true, n, v, d, 1, x.Hidden, d, x.Weight, d, 0, logits, v);
+                    return CrossEntropy.Loss(logits, x.Targets);
+                }
 
             case "unfused":
-            {
-                // What a framework does, minus its extra copies: logits, their gradient in place, two products.
-                var logits = GC.AllocateUninitializedArray<float>(n * v);
-                MatMul.Gemm(false, true, n, v, d, 1, x.Hidden, d, x.Weight, d, 0, logits, v);
-                float loss = CrossEntropy.LossAndGradient(logits, x.Targets, logits);
-                MatMul.Gemm(false, false, n, d, v, 1, logits, v, x.Weight, d, 0, dh, d);
-                MatMul.Gemm(true, false, v, d, n, 1, logits, v, x.Hidden, d, 0, dw, d);
-                return loss;
-            }
+                {
+                    // What a framework does, minus its extra copies: logits, their gradient in place, two products.
+                    var logits = GC.AllocateUninitializedArray<float>(n * v);
+                    MatMul.Gemm(false, true, n, v, d, 1, x.Hidden, d, x.Weight, d, 0, logits, v);
+                    float loss = CrossEntropy.LossAndGradient(logits, x.Targets, logits);
+                    MatMul.Gemm(false, false, n, d, v, 1, logits, v, x.Weight, d, 0, dh, d);
+                    MatMul.Gemm(true, false, v, d, n, 1, logits, v, x.Hidden, d, 0, dw, d);
+                    return loss;
+                }
 
             default:
                 throw new ArgumentException($"Unknown mode '{mode}'.");

@@ -1,7 +1,6 @@
 using System.Runtime.Intrinsics;
-using Xent.LinearAlgebra;
-
 using Xent.Kernels;
+using Xent.LinearAlgebra;
 
 namespace Xent.Fused;
 

@@ -14,7 +14,14 @@ public sealed class TrainingLoopTests : IDisposable
 
     private static TrainSettings Tiny(string outDir, int steps) => new()
     {
-        Out = outDir, Steps = steps, Batch = 2, Seq = 16, Layers = 1, Dim = 16, Heads = 2, EvalEvery = 100,
+        Out = outDir,
+        Steps = steps,
+        Batch = 2,
+        Seq = 16,
+        Layers = 1,
+        Dim = 16,
+        Heads = 2,
+        EvalEvery = 100,
     };
 
     private static TrainingOutcome Run(TrainingPlan plan, Func<bool> stop)
