@@ -8,8 +8,9 @@ namespace Xent;
 /// targets [N]. Every option of <see cref="CrossEntropyOptions"/> means exactly what it means for
 /// <see cref="CrossEntropy"/>. Extra memory does not grow with N or V (nothing proportional to N x V): a few MB for
 /// the loss alone; with gradients about 52 MB of buffers, 32 MB of which cache the current token block's logits
-/// tiles so that the backward does not recompute them (the cache shrinks when a large D needs the room). The buffer
-/// is kept for the next call (see <see cref="ReleaseScratchMemory"/>).
+/// tiles so that the backward does not recompute them (<see cref="LinearCrossEntropyOptions.CacheBytes"/>; the cache
+/// shrinks when a large D needs the room). The buffer is kept for the next call (see
+/// <see cref="ReleaseScratchMemory"/>).
 /// </summary>
 /// <remarks>
 /// The logits are computed one tile (252 classes x 128 tokens) at a time by a register-blocked matrix kernel and
@@ -220,6 +221,7 @@ public static unsafe class LinearCrossEntropy
                 Upstream = o.Upstream,
                 RowUpstream = o.RowUpstream.IsEmpty ? null : up,
                 FilterThreshold = o.FilterThreshold,
+                CacheBytes = o.CacheBytes,
                 Accumulate = o.Accumulate,
                 MaxDegreeOfParallelism = ce.MaxDegreeOfParallelism,
                 Backward = backward,
@@ -271,6 +273,7 @@ public static unsafe class LinearCrossEntropy
             throw new ArgumentException($"bias has {bias.Length} entries but there are V = {v} classes.", nameof(bias));
         }
 
+        ArgumentOutOfRangeException.ThrowIfNegative(o.CacheBytes, nameof(o.CacheBytes));
         if (!(o.FilterThreshold >= 0) || float.IsPositiveInfinity(o.FilterThreshold))
         {
             throw new ArgumentOutOfRangeException(nameof(o), o.FilterThreshold, "FilterThreshold must be a finite value >= 0 (0 = exact).");

@@ -31,6 +31,15 @@ public sealed record LinearCrossEntropyOptions
     /// </summary>
     public float FilterThreshold { get; init; }
 
+    /// <summary>
+    /// How many bytes of the current 128-token block's logits tiles the forward keeps for the backward (default
+    /// 32 MiB). A block's logits take 128 x V x 4 bytes (25.7 MB at V = 50257, 77.8 MB at 151936, 134 MB at
+    /// 262144): what does not fit is recomputed, up to 8 N D V flops in all instead of 6 N D V. 0 recomputes
+    /// everything. The call's buffers come to this plus about 20 MB (more when D is above about 2,000, at 9 KB per
+    /// hidden unit); the result does not depend on it. Must be &gt;= 0.
+    /// </summary>
+    public long CacheBytes { get; init; } = 32L << 20;
+
     /// <summary>Upstream gradient g of a Mean or Sum loss (default 1): gradients are scaled by it.</summary>
     public float Upstream { get; init; } = 1f;
 

@@ -25,13 +25,10 @@ internal static unsafe class FusedKernel
     public const int VocabBlock = 252;
 
     /// <summary>
-    /// Budget of the per-token-block logits cache: the forward sweep keeps up to this many bytes of z tiles so the
-    /// backward sweep does not recompute them (all of them up to V = 64008; a share of every group beyond).
+    /// Room for the other per-call buffers within the budget of the cache plus this: the cache shrinks when D makes
+    /// them larger (with the default 32 MiB cache, all buffers together stay within 52 MiB up to D of about 2,000).
     /// </summary>
-    public const long CacheBytes = 32L << 20;
-
-    /// <summary>Budget of all per-call buffers together: the cache shrinks when D makes the others large.</summary>
-    public const long TotalBytes = 52L << 20;
+    public const long OtherBytes = 20L << 20;
 
     // Tests shrink the cache to exercise the recomputing path; AsyncLocal keeps that out of tests running beside them.
     private static readonly AsyncLocal<long?> CacheOverride = new();
@@ -93,7 +90,6 @@ internal static unsafe class FusedKernel
         private readonly KernelShape shape;
         private readonly int groups;
         private readonly ParallelOptions parallel;
-        private readonly long cacheBudget = CacheOverride.Value ?? CacheBytes;
 
         // Shared per-call buffers (sizes independent of V except through nothing; of N only through nothing).
         private float* hT;       // h block transposed, packed in Nr-column strips: [D, TB]
@@ -170,7 +166,8 @@ internal static unsafe class FusedKernel
                     + (keepMax ? partials + ((long)groups * subBlocks * TB) : 0);
 
                 // The cache takes what is left of the extra-memory budget after the other buffers (which grow with D).
-                long budget = Math.Min(cacheBudget, Math.Max(0, TotalBytes - (floats * sizeof(float))));
+                long cacheBudget = CacheOverride.Value ?? p.CacheBytes;
+                long budget = Math.Min(cacheBudget, Math.Max(0, cacheBudget + OtherBytes - (floats * sizeof(float))));
                 cachedPerGroup = p.Backward ? (int)Math.Min(subBlocks, budget / sizeof(float) / tileFloats / groups) : 0;
                 floats += (long)groups * cachedPerGroup * tileFloats;
                 var scratch = ScratchPool.Rent(floats);
@@ -209,7 +206,7 @@ internal static unsafe class FusedKernel
                 }
                 finally
                 {
-                    ScratchPool.Return(scratch);
+                    ScratchPool.Return(scratch, cacheBudget + OtherBytes);
                 }
             }
 

@@ -23,6 +23,7 @@ internal sealed unsafe class FusedProblem
     public float Upstream;
     public float* RowUpstream;
     public float FilterThreshold;
+    public long CacheBytes;
     public bool Accumulate;
     public int MaxDegreeOfParallelism;
 

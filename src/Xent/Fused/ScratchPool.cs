@@ -7,8 +7,9 @@ namespace Xent.Fused;
 /// call. A training loop calls the kernel with the same sizes every step, and a fresh buffer costs a page fault
 /// per 4 KB page on first touch (about 10 ms a call for 32 MB, on both threads at once). One buffer is kept for the
 /// whole process; a call that finds it taken (a concurrent call) or too small allocates its own, and the larger of
-/// the two is kept afterwards, unless it is over <see cref="MaxKeptBytes"/> (a very large D: then a page fault per
-/// page is small next to the call's work, and holding the memory is not). <see cref="Release"/> frees it.
+/// the two is kept afterwards, unless it is over both <see cref="MaxKeptBytes"/> and the budget the caller chose
+/// (a very large D: then a page fault per page is small next to the call's work, and holding the memory is not).
+/// <see cref="Release"/> frees it.
 /// </summary>
 internal static unsafe class ScratchPool
 {
@@ -30,10 +31,12 @@ internal static unsafe class ScratchPool
         return new Scratch(floats);
     }
 
-    /// <summary>Gives the buffer back: it is kept unless a larger one already is.</summary>
-    public static void Return(Scratch s)
+    /// <summary>Gives the buffer back: it is kept unless a larger one already is, or it is too large to keep.</summary>
+    /// <param name="s">The buffer from <see cref="Rent"/>.</param>
+    /// <param name="budgetBytes">What the call was allowed to use: a buffer within it (or within MaxKeptBytes) is kept.</param>
+    public static void Return(Scratch s, long budgetBytes = 0)
     {
-        if (s.Floats * sizeof(float) > MaxKeptBytes)
+        if (s.Floats * sizeof(float) > Math.Max(MaxKeptBytes, budgetBytes))
         {
             s.Free();
             return;

@@ -119,8 +119,10 @@ internal static unsafe class TileEpilogues
                 }
                 else if (cap > 0)
                 {
-                    u = VectorMath.Tanh<TL, TV>(TL.Multiply(z, invCap));
-                    z = TL.Multiply(capV, u);
+                    // z as the forward stores it, then u from z as for a cached tile: cached and recomputed tiles
+                    // give the same bits.
+                    z = TL.Multiply(capV, VectorMath.Tanh<TL, TV>(TL.Multiply(z, invCap)));
+                    u = TL.Multiply(z, invCap);
                 }
 
                 TV g = TL.Multiply(TL.Exp(TL.Subtract(z, l)), cp);

@@ -143,7 +143,7 @@ public class LinearCrossEntropyTests
     [InlineData(2L * 252 * 128 * 4 * 10)]
     public void Result_IsBitwiseIdentical_ForAnyThreadCount(long cacheBytes)
     {
-        using var cache = FusedKernel.OverrideCache(cacheBytes < 0 ? FusedKernel.CacheBytes : cacheBytes);
+        using var cache = FusedKernel.OverrideCache(cacheBytes < 0 ? LinearCrossEntropyOptions.Default.CacheBytes : cacheBytes);
         var rng = new Random(23);
         int n = 150, d = 40, v = 5000;
         var h = RandomArray(rng, n * d, 1);
@@ -327,6 +327,39 @@ public class LinearCrossEntropyTests
             Assert.Equal(expected[k % problems.Length].Dh, g.Item1);
             Assert.Equal(expected[k % problems.Length].Dw, g.Item2);
         });
+    }
+
+    [Fact]
+    public void CacheBytes_ChangesNothingButSpeed()
+    {
+        // From nothing cached (every tile recomputed) through part of each group to every tile (2 x 1700 x 128 x 4
+        // bytes would do): the same bits, since a cached tile holds exactly what recomputing it gives.
+        var rng = new Random(31);
+        int n = 200, d = 24, v = 1700;
+        var h = RandomArray(rng, n * d, 1);
+        var w = RandomArray(rng, v * d, 1);
+        var y = Enumerable.Range(0, n).Select(_ => rng.Next(v)).ToArray();
+        var ce = new CrossEntropyOptions { LabelSmoothing = 0.1f, SoftCap = 5f };
+        float[]? dh0 = null, dw0 = null;
+        float loss0 = 0;
+        foreach (long bytes in new[] { 0L, 300_000L, LinearCrossEntropyOptions.Default.CacheBytes, 1L << 30 })
+        {
+            var dh = new float[n * d];
+            var dw = new float[v * d];
+            float loss = LinearCrossEntropy.LossAndGradients(h, w, [], y, dh, dw, [], [], [], new LinearCrossEntropyOptions { CrossEntropy = ce, CacheBytes = bytes });
+            if (dh0 == null)
+            {
+                (loss0, dh0, dw0) = (loss, dh, dw);
+                continue;
+            }
+
+            Assert.Equal(loss0, loss);
+            Assert.Equal(dh0, dh);
+            Assert.Equal(dw0, dw);
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, [], y, new float[n * d], new float[v * d], [], [], [],
+            new LinearCrossEntropyOptions { CacheBytes = -1 }));
     }
 
     [Fact]
