@@ -14,11 +14,16 @@ public class HalfAndPointerTests
     {
         using var scope = Simd.Override(width);
         foreach (var (rows, v) in new[] { (3, 37), (5, 5000), (1, 20000) })
+        foreach (var o in new CrossEntropyOptions[]
+        {
+            new(), // the one-pass forward straight from the halves
+            new() { LabelSmoothing = 0.1f, ClassWeights = TestData.Weights(v, 3) }, // the same, gathering sum w z
+            new() { LabelSmoothing = 0.1f, SoftCap = 10f, ZLoss = 1e-3f }, // a float copy of each block, capped
+        })
         {
             var half = TestData.Logits(rows, v, v).Select(value => (Half)value).ToArray();
             var exact = half.Select(value => (float)value).ToArray(); // the values the kernel sees, exactly
             var y = TestData.Targets(rows, v, v);
-            var o = new CrossEntropyOptions { LabelSmoothing = 0.1f, SoftCap = 10f, ZLoss = 1e-3f };
             foreach (int threads in TestData.ThreadCounts)
             {
                 var ot = o with { MaxDegreeOfParallelism = threads };
@@ -76,6 +81,40 @@ public class HalfAndPointerTests
         {
             NativeMemory.Free(p);
             NativeMemory.Free(g);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void HalfSpecialValuesMatchTheReference(VectorWidth width)
+    {
+        // -inf (masked vocabulary), NaN, +inf, subnormal and negative-zero halves, in rows long enough for the
+        // one-pass forward and with a shifted-back last vector (V = 1001).
+        using var scope = Simd.Override(width);
+        const int v = 1001;
+        var rows = new List<Half[]>();
+        var masked = TestData.Logits(1, v, 5).Select(x => (Half)x).ToArray();
+        for (int c = 0; c < v; c += 2)
+        {
+            masked[c] = Half.NegativeInfinity;
+        }
+
+        rows.Add(masked);
+        var withNaN = TestData.Logits(1, v, 6).Select(x => (Half)x).ToArray();
+        withNaN[v - 2] = Half.NaN;
+        rows.Add(withNaN);
+        var withInf = TestData.Logits(1, v, 7).Select(x => (Half)x).ToArray();
+        withInf[17] = Half.PositiveInfinity;
+        rows.Add(withInf);
+        rows.Add([.. Enumerable.Range(0, v).Select(c => BitConverter.UInt16BitsToHalf((ushort)(c % 3 == 0 ? 0x8000 : c % 1024)))]);
+        int[] y = [1, 3, 5, 7];
+        var half = rows.SelectMany(r => r).ToArray();
+        var exact = half.Select(x => (float)x).ToArray();
+        foreach (var o in new CrossEntropyOptions[] { new() { Reduction = Reduction.None }, new() { Reduction = Reduction.None, LabelSmoothing = 0.2f } })
+        {
+            var r = new float[4];
+            CrossEntropy.LossPerRow(half, y, r, o);
+            Close.Vector(CrossEntropyReference.RowLosses(exact, y, o), r, what: $"smoothing {o.LabelSmoothing}");
         }
     }
 
