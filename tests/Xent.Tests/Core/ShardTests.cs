@@ -42,6 +42,21 @@ public class ShardTests
         return merged;
     }
 
+    // Cuts may repeat: empty shards are part of "any split".
+    private static int[] RandomCuts(int v, int pieces, int seed)
+    {
+        var random = new Random(seed);
+        return [.. new[] { 0, v }.Concat(Enumerable.Range(0, pieces).Select(_ => random.Next(v + 1))).Order()];
+    }
+
+    private static CrossEntropyOptions[] OptionSets(int v, int seed) =>
+    [
+        new(),
+        new() { LabelSmoothing = 0.1f, ClassWeights = TestData.Weights(v, seed), ZLoss = 1e-3f },
+        new() { SoftCap = 4f, LabelSmoothing = 0.2f, Reduction = Reduction.Sum },
+        new() { SoftCap = 3f, ZLoss = 1e-2f, ClassWeights = TestData.Weights(v, seed + 1), Reduction = Reduction.None },
+    ];
+
     [Fact]
     public void AnySplitEqualsTheUnshardedLoss()
     {
@@ -49,17 +64,11 @@ public class ShardTests
         inputs.Sample(t =>
         {
             var (rows, v, pieces, seed, right) = t;
-            var random = new Random(seed);
-            // Cuts may repeat: empty shards are part of "any split".
-            var cuts = new[] { 0, v }.Concat(Enumerable.Range(0, pieces).Select(_ => random.Next(v + 1))).Order().ToArray();
+            var cuts = RandomCuts(v, pieces, seed);
             var x = TestData.Logits(rows, v, seed, scale: 5f);
             var y = TestData.Targets(rows, v, seed, ignoreEvery: 3);
-            var o = (seed % 3) switch
-            {
-                0 => new CrossEntropyOptions(),
-                1 => new CrossEntropyOptions { LabelSmoothing = 0.1f, ClassWeights = TestData.Weights(v, seed), ZLoss = 1e-3f },
-                _ => new CrossEntropyOptions { SoftCap = 4f, LabelSmoothing = 0.2f, Reduction = Reduction.Sum },
-            };
+            var sets = OptionSets(v, seed);
+            var o = sets[seed % (sets.Length - 1)]; // not the last: Reduction.None has no single loss
             var merged = Sharded(x, y, v, cuts, o, right);
             Close.Scalar(CrossEntropy.Loss(x, y, o), CrossEntropyShards.Loss(merged, y, v, o), what: $"cuts {string.Join(",", cuts)}");
             Close.Scalar(CrossEntropyReference.Loss(x, y, o), CrossEntropyShards.Loss(merged, y, v, o), what: "reference");
@@ -113,17 +122,11 @@ public class ShardTests
         inputs.Sample(t =>
         {
             var (rows, v, pieces, seed, inPlace) = t;
-            var random = new Random(seed);
-            var cuts = new[] { 0, v }.Concat(Enumerable.Range(0, pieces).Select(_ => random.Next(v + 1))).Order().ToArray();
+            var cuts = RandomCuts(v, pieces, seed);
             var x = TestData.Logits(rows, v, seed, scale: 5f);
             var y = TestData.Targets(rows, v, seed, ignoreEvery: 3);
-            var o = (seed % 4) switch
-            {
-                0 => new CrossEntropyOptions(),
-                1 => new CrossEntropyOptions { LabelSmoothing = 0.1f, ClassWeights = TestData.Weights(v, seed), ZLoss = 1e-3f },
-                2 => new CrossEntropyOptions { SoftCap = 4f, LabelSmoothing = 0.2f, Reduction = Reduction.Sum },
-                _ => new CrossEntropyOptions { SoftCap = 3f, ZLoss = 1e-2f, ClassWeights = TestData.Weights(v, seed + 1), Reduction = Reduction.None },
-            };
+            var sets = OptionSets(v, seed);
+            var o = sets[seed % sets.Length];
             var merged = Sharded(x, y, v, cuts, o, false);
             var upstream = Enumerable.Range(0, rows).Select(n => 0.5f + n).ToArray();
             var gradient = new float[rows * v];
