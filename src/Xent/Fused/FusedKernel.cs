@@ -581,7 +581,7 @@ internal static unsafe class FusedKernel
             int k = 0;
             for (; k + TL.Count <= length; k += TL.Count)
             {
-                TL.Store(TL.MultiplyAdd(a, TL.Load(ref *(x + k), 0), TL.Load(ref *(y + k), 0)), ref *(y + k), 0);
+                TL.Store(TL.MultiplyAdd(a, TL.Load(ref *x, k), TL.Load(ref *y, k)), ref *y, k);
             }
 
             for (; k < length; k++)

@@ -27,7 +27,7 @@ internal static unsafe class TileEpilogues
         for (int j = 0; j < cols; j += TL.Count)
         {
             float* col = tile + j;
-            TV mOld = TL.Load(ref *(m + j), 0), smooth = TL.Load(ref *(sm + j), 0), tmx = TL.Create(float.NegativeInfinity);
+            TV mOld = TL.Load(ref *m, j), smooth = TL.Load(ref *sm, j), tmx = TL.Create(float.NegativeInfinity);
             for (int r = 0; r < vb; r++)
             {
                 float* pz = col + (r * Stride);
@@ -57,31 +57,31 @@ internal static unsafe class TileEpilogues
             TV mx = TL.Max(mOld, tmx);
             if (tileMax != null)
             {
-                TL.Store(tmx, ref *(tileMax + j), 0);
+                TL.Store(tmx, ref *tileMax, j);
             }
 
             // Online softmax: rescale the old sum to the new max. A max of -inf (nothing finite yet) uses 0 as the
             // reference, so exp gives 0 instead of exp(-inf + inf) = NaN. The tile's terms are summed on their own
             // and added to the running sum once: added one by one, terms below half an ulp of a large running sum
             // (V in the millions and up) would be lost.
-            TV reference = TL.Select(TL.LessThan(mx, TL.Create(float.MinValue)), default, mx);
-            TV carried = TL.Multiply(TL.Load(ref *(s + j), 0), TL.Exp(TL.Subtract(mOld, reference)));
+            TV reference = TL.Select(TL.LessThan(mx, TL.Create(float.MinValue)), default, mx); // 0 where mx is -inf
+            TV carried = TL.Multiply(TL.Load(ref *s, j), TL.Exp(TL.Subtract(mOld, reference)));
             TV sum0 = default, sum1 = default;
             int r2 = 0;
             for (; r2 + 1 < vb; r2 += 2)
             {
-                sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(ref *(col + (r2 * Stride)), 0), reference)));
-                sum1 = TL.Add(sum1, TL.Exp(TL.Subtract(TL.Load(ref *(col + ((r2 + 1) * Stride)), 0), reference)));
+                sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(ref *col, r2 * Stride), reference)));
+                sum1 = TL.Add(sum1, TL.Exp(TL.Subtract(TL.Load(ref *col, (r2 + 1) * Stride), reference)));
             }
 
             if (r2 < vb)
             {
-                sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(ref *(col + (r2 * Stride)), 0), reference)));
+                sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(ref *col, r2 * Stride), reference)));
             }
 
-            TL.Store(mx, ref *(m + j), 0);
-            TL.Store(TL.Add(carried, TL.Add(sum0, sum1)), ref *(s + j), 0);
-            TL.Store(smooth, ref *(sm + j), 0);
+            TL.Store(mx, ref *m, j);
+            TL.Store(TL.Add(carried, TL.Add(sum0, sum1)), ref *s, j);
+            TL.Store(smooth, ref *sm, j);
         }
     }
 
@@ -101,8 +101,8 @@ internal static unsafe class TileEpilogues
         for (int j = 0; j < cols; j += TL.Count)
         {
             float* col = tile + j;
-            TV l = TL.Load(ref *(lse + j), 0), cp = TL.Load(ref *(coefP + j), 0), mk = TL.Load(ref *(mask + j), 0);
-            TV ncs = TL.Subtract(default, TL.Load(ref *(coefS + j), 0));
+            TV l = TL.Load(ref *lse, j), cp = TL.Load(ref *coefP, j), mk = TL.Load(ref *mask, j);
+            TV ncs = TL.Subtract(default, TL.Load(ref *coefS, j));
             for (int r = 0; r < vb; r++)
             {
                 float* pz = col + (r * Stride);
@@ -157,7 +157,7 @@ internal static unsafe class TileEpilogues
             TV acc = default;
             for (int j = 0; j < cols; j += TL.Count)
             {
-                acc = TL.Add(acc, TL.Load(ref *(row + j), 0));
+                acc = TL.Add(acc, TL.Load(ref *row, j));
             }
 
             dBias[r] += TL.Sum(acc);
