@@ -185,8 +185,7 @@ public static class CrossEntropyShards
         WriteGradient(logitsShard, columnOffset, classes, targets, states, upstream, 1f, gradientShard, o with { Reduction = Reduction.None });
     }
 
-    // dL/dz[c] = K p[c] - C1 w[c] (the kernel's per-column formula), the target column then redone in double; the
-    // soft cap's chain rule on top. Formulas: shared/spec/cross-entropy.md.
+    // The kernel's formulas (ClassIndexRowGradient): K p[c] - C1 w[c] per column, then the target column in double.
     private static void WriteGradient(ReadOnlySpan<float> logitsShard, int columnOffset, int classes, ReadOnlySpan<int> targets,
         ReadOnlySpan<CrossEntropyShardState> states, ReadOnlySpan<float> rowUpstream, float upstream, Span<float> gradientShard, CrossEntropyOptions o)
     {
@@ -207,8 +206,7 @@ public static class CrossEntropyShards
             }
         }
 
-        double e = o.LabelSmoothing, perClass = e / classes, zl = o.ZLoss, cap = o.SoftCap;
-        var weights = e > 0 && !allWeights.IsEmpty ? allWeights.Slice(columnOffset, width) : default;
+        var weights = o.LabelSmoothing > 0 && !allWeights.IsEmpty ? allWeights.Slice(columnOffset, width) : default;
         var widthNow = Simd.Width;
         for (int n = 0; n < rows; n++)
         {
@@ -226,22 +224,16 @@ public static class CrossEntropyShards
                 Reduction.Sum => (upstream, upstream),
                 _ => (rowUpstream[n], rowUpstream[n]),
             };
-            double lse = states[n].LogSumExp, wy = allWeights.IsEmpty ? 1.0 : allWeights[y];
-            double zGrad = zl > 0 ? 2.0 * b * zl * lse : 0.0;
-            var c = new GradientCoefficients
-            {
-                LogSumExp = (float)lse,
-                K = (float)((a * (1 - e) * wy) + (e > 0 ? a * perClass * total : 0) + zGrad),
-                C1 = (float)(a * perClass),
-                InverseCap = cap > 0 ? (float)(1 / cap) : 0f,
-            };
+            double wy = allWeights.IsEmpty ? 1.0 : allWeights[y];
+            var terms = new ClassIndexRowGradient(a, b, o.LabelSmoothing, classes, total, wy, o.ZLoss, states[n].LogSumExp, o.SoftCap);
+            var c = terms.Coefficients();
             var row = logitsShard.Slice(n * width, width);
             for (int column = 0; column < width; column += CrossEntropyKernel.BlockColumns)
             {
                 int length = Math.Min(CrossEntropyKernel.BlockColumns, width - column);
                 ReadOnlySpan<float> z = row.Slice(column, length);
                 var gBlock = g.Slice(column, length);
-                if (cap > 0)
+                if (o.SoftCap > 0)
                 {
                     // The capped logits go straight into the destination (in place is fine), which the write turns
                     // into the gradient.
@@ -255,22 +247,7 @@ public static class CrossEntropyShards
             int local = y - columnOffset;
             if ((uint)local < (uint)width)
             {
-                // p - 1 in double at the target: in float the small difference would drown in K p - K.
-                double p = Math.Exp(states[n].TargetLogit - lse);
-                double gy = a * (1 - e) * wy * (p - 1);
-                if (e > 0)
-                {
-                    gy += a * perClass * ((total * p) - wy);
-                }
-
-                gy += zGrad * p;
-                if (cap > 0)
-                {
-                    double u = states[n].TargetLogit / cap;
-                    gy *= 1 - (u * u);
-                }
-
-                g[local] = (float)gy;
+                g[local] = (float)terms.Target(states[n].TargetLogit);
             }
         }
     }

@@ -20,10 +20,9 @@ internal sealed unsafe partial class CrossEntropyKernel
         double e = smoothing, perClass = e / classes;
         (double a, double b) = Scales(n);
         double zTerm = zLoss > 0f ? zLoss * lse * lse : 0.0;
-        double zGrad = zLoss > 0f ? 2.0 * b * zLoss * lse : 0.0;
-        float inverseCap = cap > 0f ? 1f / cap : 0f;
         if (SoftTargets)
         {
+            double zGrad = zLoss > 0f ? 2.0 * b * zLoss * lse : 0.0;
             // t' = (1 - e) t + e / V; r = lse sum w t' - sum w t' z.
             double wt = ((1 - e) * state.WeightedTargets) + (e > 0 ? perClass * weightTotal : 0);
             double wtz = ((1 - e) * state.WeightedTargetLogits) + (e > 0 ? perClass * state.WeightedLogits : 0);
@@ -41,7 +40,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                     K = (float)((a * wt) + zGrad),
                     C1 = (float)(a * perClass),
                     C2 = (float)(a * (1 - e)),
-                    InverseCap = inverseCap,
+                    InverseCap = cap > 0f ? 1f / cap : 0f,
                 },
             };
         }
@@ -65,15 +64,12 @@ internal sealed unsafe partial class CrossEntropyKernel
             A = a,
             B = b,
             UseWeights = e > 0,
-            Coefficients = new GradientCoefficients
-            {
-                LogSumExp = (float)lse,
-                K = (float)((a * (1 - e) * wy) + (e > 0 ? a * perClass * weightTotal : 0) + zGrad),
-                C1 = (float)(a * perClass),
-                InverseCap = inverseCap,
-            },
+            Coefficients = Terms(a, b, wy, lse).Coefficients(),
         };
     }
+
+    private ClassIndexRowGradient Terms(double a, double b, double targetWeight, double lse) =>
+        new(a, b, smoothing, classes, weightTotal, targetWeight, zLoss, lse, cap);
 
     private void StoreLoss(int n, double main, double zTerm)
     {

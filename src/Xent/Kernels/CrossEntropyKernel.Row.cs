@@ -187,24 +187,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
 
         int y = request.Targets[n];
-        double lse = row.LogSumExp, p = Math.Exp(row.TargetLogit - lse);
-        double g = row.A * (1.0 - smoothing) * row.TargetWeight * (p - 1.0);
-        if (smoothing > 0f)
-        {
-            g += row.A * (smoothing / (double)classes) * ((weightTotal * p) - row.TargetWeight);
-        }
-
-        if (zLoss > 0f)
-        {
-            g += row.B * 2.0 * zLoss * lse * p;
-        }
-
-        if (cap > 0f)
-        {
-            double u = row.TargetLogit / (double)cap;
-            g *= 1.0 - (u * u);
-        }
-
+        double g = Terms(row.A, row.B, row.TargetWeight, row.LogSumExp).Target(row.TargetLogit);
         nint at = RowOffset(n) + y;
         if (request.IsHalf)
         {
