@@ -145,7 +145,7 @@ internal static unsafe class FusedKernel
             }
 
             freshWeight = p.Backward && !p.Accumulate;
-            if (p.Backward && !p.Accumulate)
+            if (freshWeight)
             {
                 ForGroups(ZeroGroupBias);
                 if (n > 0)
