@@ -71,7 +71,8 @@ public class CrossEntropyBenchmarks
     [Benchmark]
     public void CopyLimit() => MemoryLimits.Copy(logits, gradient);
 
-    private sealed class ShortConfig : ManualConfig
+    /// <summary>1 launch, 3 warm-up and 9 measured iterations of 250 ms; median, min, max and StdDev in ms.</summary>
+    internal sealed class ShortConfig : ManualConfig
     {
         public ShortConfig()
         {

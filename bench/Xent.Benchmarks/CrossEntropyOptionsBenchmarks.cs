@@ -1,9 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Columns;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Engines;
-using BenchmarkDotNet.Jobs;
-using Perfolizer.Horology;
 
 namespace Xent.Benchmarks;
 
@@ -12,7 +7,7 @@ namespace Xent.Benchmarks;
 /// LossAndGradient per option set; compare each row with the "plain" rows of the same run.
 /// Run (about 3 minutes): dotnet run -c Release --project bench/Xent.Benchmarks -- --filter '*CrossEntropyOptionsBenchmarks*'
 /// </summary>
-[Config(typeof(Config))]
+[Config(typeof(CrossEntropyBenchmarks.ShortConfig))]
 public class CrossEntropyOptionsBenchmarks
 {
     private const int Rows = 2048, Classes = 32000;
@@ -58,15 +53,4 @@ public class CrossEntropyOptionsBenchmarks
     public float LossAndGradient() => Options == "Half"
         ? CrossEntropy.LossAndGradient(halfLogits, targets, halfGradient)
         : CrossEntropy.LossAndGradient(logits, targets, gradient, options);
-
-    private sealed class Config : ManualConfig
-    {
-        public Config()
-        {
-            AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(9)
-                .WithIterationTime(TimeInterval.FromMilliseconds(250)).WithStrategy(RunStrategy.Throughput));
-            AddColumn(StatisticColumn.Median, StatisticColumn.Min, StatisticColumn.Max);
-            SummaryStyle = BenchmarkDotNet.Reports.SummaryStyle.Default.WithTimeUnit(TimeUnit.Millisecond);
-        }
-    }
 }
