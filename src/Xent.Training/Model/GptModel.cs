@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using Xent.LinearAlgebra;
-using Xent.Training.Model;
 
-namespace Xent.Training;
+namespace Xent.Training.Model;
 
 /// <summary>
 /// A GPT-2 style decoder in the spirit of llm.c, forward and hand-written backward on CPU:
