@@ -3,8 +3,8 @@ using Xent.LinearAlgebra;
 
 namespace Xent.Training.Model;
 
-/// <summary>Affine layer y = x W^T + b with W [OC, C] (PyTorch nn.Linear layout), through <see cref="MatMul.Gemm"/>.</summary>
-internal static class Linear
+/// <summary>Dense (fully connected, affine) layer y = x W^T + b with W [OC, C] (PyTorch nn.Linear layout), through <see cref="MatMul.Gemm"/>.</summary>
+internal static class Dense
 {
     /// <summary>
     /// output [N, OC] = input [N, C] W^T + bias [OC], plus residual [N, OC] when given (the residual stream add
