@@ -27,7 +27,7 @@ internal static class Dense
                 {
                     // o = r + 1 * b: the same as r + b, element by element.
                     residual.AsSpan(n * outDim, outDim).CopyTo(o);
-                    VectorOps.Axpy(1, bias.AsSpan(0, outDim), o, width);
+                    SpanMath.Axpy(1, bias.AsSpan(0, outDim), o, width);
                 }
             }
         });
@@ -58,7 +58,7 @@ internal static class Dense
             for (int n = 0; n < rows; n++)
             {
                 // y += 1 * x is exactly y += x.
-                VectorOps.Axpy(1, matrix.AsSpan((n * cols) + start, end - start), s, width);
+                SpanMath.Axpy(1, matrix.AsSpan((n * cols) + start, end - start), s, width);
             }
         });
     }
