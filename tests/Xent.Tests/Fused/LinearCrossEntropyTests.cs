@@ -1,6 +1,6 @@
 using Xent.Fused;
 
-namespace Xent.Tests.Linear;
+namespace Xent.Tests.Fused;
 
 public class LinearCrossEntropyTests
 {

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Xent.Tests.Linear;
+namespace Xent.Tests.Fused;
 
 /// <summary>
 /// A weight W [V, D] of more than 2^31 floats (8.6 GB), through the pointer overload: every class offset c x D

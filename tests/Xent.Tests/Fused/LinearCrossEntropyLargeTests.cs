@@ -1,4 +1,4 @@
-namespace Xent.Tests.Linear;
+namespace Xent.Tests.Fused;
 
 /// <summary>
 /// N x V beyond 2^31 (no buffer of that size ever exists, but every offset must be 64-bit).

@@ -1,4 +1,4 @@
-namespace Xent.Tests.Linear;
+namespace Xent.Tests.Fused;
 
 /// <summary>
 /// The entry points' shapes: what each reduction does, where the upstream gradient goes, and that the pointer
