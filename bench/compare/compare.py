@@ -92,9 +92,9 @@ def summary(times):
 
 
 class Xent:
-    def __init__(self, threads, build):
+    def __init__(self, threads, build, bench_dll):
         self.threads = threads
-        self.bench = os.path.join(ROOT, "bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll")
+        self.bench = bench_dll or os.path.join(ROOT, "bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll")
         self.cli = os.path.join(ROOT, "src/Xent.Cli/bin/Release/net10.0/Xent.Cli.dll")
         if build:
             for project in ("bench/Xent.Benchmarks", "src/Xent.Cli"):
@@ -252,6 +252,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small shapes: checks that every case runs (seconds)")
     parser.add_argument("--threads", type=int, default=2, help="threads on both sides (default 2)")
     parser.add_argument("--no-build", action="store_true", help="use the Release builds already there")
+    parser.add_argument("--bench-dll", help="Xent.Benchmarks.dll to run (default: its Release build in bench/)")
     parser.add_argument("--only", default="ce,gemm,lce,step", help="comma-separated cases: ce, gemm, lce, step")
     args = parser.parse_args()
     threads = str(args.threads)
@@ -263,7 +264,7 @@ def main():
 
     cfg = QUICK if args.quick else FULL
     only = set(args.only.split(","))
-    xent, peer = Xent(args.threads, not args.no_build), Torch(torch, args.threads)
+    xent, peer = Xent(args.threads, not args.no_build, args.bench_dll), Torch(torch, args.threads)
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
