@@ -10,7 +10,7 @@ namespace Xent.Benchmarks;
 /// prompt: tokens/s of each (wall and process CPU time) and their ratio, with the load average, for the default
 /// `xent train` model (V 32, T 128, L 2, D 64, H 4) and GPT-2 small's shape (V 50257, T 1024, L 12, D 768, H 12;
 /// random weights). Each side generates after a short warm-up of its own (JIT, buffers). Without the cache GPT-2
-/// small recomputes up to 1024 positions per token (about 2 minutes a token here), so that side generates fewer
+/// small recomputes up to 1024 positions per token (several seconds of CPU a token), so that side generates fewer
 /// tokens, from a prompt that already fills the context: its tokens/s is then the steady rate past the context.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- sample [default|gpt2] [tokens] [uncached tokens] [threads]
 /// </summary>
@@ -36,9 +36,10 @@ internal static class SamplingMeasurement
             $"{model.ParameterCount:N0} params, {threads} thread(s), load average {LoadAverage()}");
 
         var (cachedWall, cachedCpu) = Measure(model, prompt, tokens, useCache: true);
+        double cachedRate = tokens / cachedWall;
+        Console.WriteLine($"| {shape} | KV cache | {tokens} | {cachedWall:F2} s | {cachedRate:F1} tokens/s | {tokens / cachedCpu:F1} tokens/CPU-s |");
         var (plainWall, plainCpu) = Measure(model, small ? fullPrompt : prompt, uncached, useCache: false);
-        double cachedRate = tokens / cachedWall, plainRate = uncached / plainWall;
-        Console.WriteLine($"| {shape} | KV cache | {tokens} | {cachedWall:F2} s | {cachedRate:F0} tokens/s | {tokens / cachedCpu:F0} tokens/CPU-s |");
+        double plainRate = uncached / plainWall;
         Console.WriteLine($"| {shape} | recompute | {uncached} | {plainWall:F2} s | {plainRate:F2} tokens/s | {uncached / plainCpu:F2} tokens/CPU-s |");
         Console.WriteLine($"  cache / recompute: {cachedRate / plainRate:F1}x tokens/s (wall), {tokens / cachedCpu / (uncached / plainCpu):F1}x per CPU second; " +
             $"load average now {LoadAverage()}");
@@ -47,6 +48,7 @@ internal static class SamplingMeasurement
     private static (double Wall, double Cpu) Measure(GptModel model, int[] prompt, int count, bool useCache)
     {
         TokenSampler.Generate(model, prompt, Math.Min(count, 8), 1.0, 0, seed: 3, useCache);
+        Console.Out.Flush();
         var process = Process.GetCurrentProcess();
         process.Refresh();
         var cpu0 = process.TotalProcessorTime;
