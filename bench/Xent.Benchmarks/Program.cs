@@ -11,6 +11,8 @@ internal static class Program
         ["lce-memory"] = LinearCrossEntropyMemory.Run,
         ["lce-compare"] = LinearCrossEntropyCompare.Run,
         ["training-step"] = TrainingStepMeasurement.Run,
+        ["sample"] = SamplingMeasurement.Run,
+        ["gemm"] = GemmMeasurement.Run,
         ["flop-limit"] = _ =>
         {
             for (int round = 0; round < 5; round++)
