@@ -166,7 +166,7 @@ public static class DistillationReference
             }
             else
             {
-                double logM = Math.Log((beta * p[c]) + ((1 - beta) * q[c]));
+                double logM = LogMixture(beta, logP[c], logQ[c]);
                 divergence += (beta * XLogXOverY(p[c], logP[c], logM)) + ((1 - beta) * XLogXOverY(q[c], logQ[c], logM));
                 dq[c] = (1 - beta) * (logQ[c] - logM);
             }
@@ -192,6 +192,13 @@ public static class DistillationReference
         }
 
         return loss;
+    }
+
+    /// <summary>log(beta P + (1 - beta) Q) from the logs, so that it is finite wherever P or Q has not underflowed.</summary>
+    private static double LogMixture(double beta, double logP, double logQ)
+    {
+        double a = Math.Log(beta) + logP, b = Math.Log(1 - beta) + logQ, max = Math.Max(a, b);
+        return max + Math.Log(Math.Exp(a - max) + Math.Exp(b - max));
     }
 
     /// <summary>x (log x - log y), with 0 log 0 = 0.</summary>
