@@ -3,11 +3,11 @@ namespace Xent.Tests.BatchInvariance;
 /// <summary>
 /// The fused heads' promise: a token's loss, log-sum-exp and (with Sum) dh are bitwise the same alone or in any batch,
 /// at any position and thread count, for <see cref="LinearCrossEntropy"/> and <see cref="LinearDistillation"/>.
-/// V = 1100 spans several vocabulary groups (the parallel tasks); D is small so that 8192 tokens stay fast.
+/// V = 600 spans two of LinearCrossEntropy's vocabulary groups (the parallel tasks); D is small so that 8192 tokens stay fast.
 /// </summary>
 public class LinearBatchInvarianceTests
 {
-    private const int V = 1100;
+    private const int V = 600;
     private const int D = 8;
     private const int TeacherD = 6;
 
@@ -55,10 +55,10 @@ public class LinearBatchInvarianceTests
     {
         using var scope = Simd.Override(width);
         var probe = Values(D + TeacherD, 4, 1f);
-        const int probeTarget = 777;
+        const int probeTarget = 577;
         var alone = Fused(probe, [probeTarget], 1);
         int seed = 0;
-        foreach (var (batch, position, threads) in BatchTrials.Draw(11 + (int)width, 8))
+        foreach (var (batch, position, threads) in BatchTrials.Draw(11 + (int)width, 5))
         {
             seed++;
             var x = BatchTrials.Embed<float>(probe, batch, position, seed, BatchTrials.Uniform);
