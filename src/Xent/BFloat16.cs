@@ -127,6 +127,16 @@ public readonly struct BFloat16 : IEquatable<BFloat16>, IComparable<BFloat16>, I
         var bitsIn = MemoryMarshal.Cast<BFloat16, ushort>(source);
         var bitsOut = MemoryMarshal.Cast<float, uint>(destination);
         int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= bitsIn.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
+            {
+                var (lower, upper) = Vector512.Widen(Vector512.Create(bitsIn.Slice(i, Vector512<ushort>.Count)));
+                Vector512.ShiftLeft(lower, 16).CopyTo(bitsOut.Slice(i));
+                Vector512.ShiftLeft(upper, 16).CopyTo(bitsOut.Slice(i + Vector512<uint>.Count));
+            }
+        }
+
         if (Vector256.IsHardwareAccelerated)
         {
             for (; i <= bitsIn.Length - Vector256<ushort>.Count; i += Vector256<ushort>.Count)
