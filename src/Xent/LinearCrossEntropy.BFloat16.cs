@@ -20,17 +20,16 @@ public static partial class LinearCrossEntropy
     public static float Loss(ReadOnlySpan<BFloat16> hidden, ReadOnlySpan<BFloat16> weight, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null) =>
         Loss(Widen(hidden), Widen(weight), targets, options);
 
-    /// <summary>The loss and float gradients dHidden [N, D] and dWeight [V, D] (overwritten), from bfloat16 inputs.</summary>
+    /// <summary>The loss and its float gradients (dL/dh [N, D], dL/dW [V, D], dL/db [V] when asked), from bfloat16 inputs.</summary>
     /// <param name="hidden">Hidden states h [N, D] in bfloat16.</param>
     /// <param name="weight">Unembedding W [V, D] in bfloat16.</param>
     /// <param name="targets">Targets [N].</param>
-    /// <param name="dHidden">Destination dL/dh [N, D] in float.</param>
-    /// <param name="dWeight">Destination dL/dW [V, D] in float.</param>
-    /// <param name="options">Loss options; Reduction.None throws.</param>
+    /// <param name="gradients">Where the float gradients go.</param>
+    /// <param name="options">Options; Reduction.None throws.</param>
     /// <returns>The loss.</returns>
     public static float LossAndGradients(ReadOnlySpan<BFloat16> hidden, ReadOnlySpan<BFloat16> weight, ReadOnlySpan<int> targets,
-        Span<float> dHidden, Span<float> dWeight, CrossEntropyOptions? options = null) =>
-        LossAndGradients(Widen(hidden), Widen(weight), targets, dHidden, dWeight, options);
+        LinearCrossEntropyGradients gradients, LinearCrossEntropyOptions? options = null) =>
+        LossAndGradients(Widen(hidden), Widen(weight), targets, gradients, options);
 
     private static float[] Widen(ReadOnlySpan<BFloat16> values)
     {

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using Xent.Kernels;
+using Xent.LinearAlgebra;
 
 namespace Xent.Training.Model;
 
@@ -10,9 +12,6 @@ namespace Xent.Training.Model;
 /// </summary>
 internal static class Attention
 {
-    [ThreadStatic]
-    private static float[]? scratch;
-
     /// <summary>
     /// output [B*T, D] (head h in columns h*hs..) and att [B, H, T, T] (softmax probabilities of row t over
     /// t2 &lt;= t; 0 above the diagonal) from qkv [B*T, 3D].
@@ -23,9 +22,9 @@ internal static class Attention
         int hs = dim / heads, qkvDim = 3 * dim;
         float scale = 1 / MathF.Sqrt(hs);
         var width = Simd.Width;
-        Partition.For(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            var kt = Scratch(hs * seq).AsSpan(0, hs * seq);
+            var kt = Scratch(hs * seq);
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
@@ -37,10 +36,10 @@ internal static class Attention
                     // K^T's rows contiguous, one register per group of keys.
                     var q = qkv.AsSpan(((rowBase + t) * qkvDim) + (h * hs), hs);
                     var p = att.AsSpan((bh * seq * seq) + (t * seq), seq);
-                    VectorOps.RowTimesMatrix(scale, q, kt, seq, p.Slice(0, WholeVectors(t, seq, width)), width);
+                    SpanMath.RowTimesMatrix(scale, q, kt, seq, p.Slice(0, WholeVectors(t, seq, width)), width);
                     CausalSoftmax(p, t, width);
                     var y = output.AsSpan(((rowBase + t) * dim) + (h * hs), hs);
-                    VectorOps.WeightedRowSum(p.Slice(0, t + 1), qkv.AsSpan((rowBase * qkvDim) + (2 * dim) + (h * hs)), qkvDim, y, width);
+                    SpanMath.WeightedRowSum(p.Slice(0, t + 1), qkv.AsSpan((rowBase * qkvDim) + (2 * dim) + (h * hs)), qkvDim, y, width);
                 }
             }
         });
@@ -57,14 +56,14 @@ internal static class Attention
         int hs = dim / heads, qkvDim = 3 * dim;
         float scale = 1 / MathF.Sqrt(hs);
         var width = Simd.Width;
-        Partition.For(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             // Per thread: V^T [hs, T], dS [T, T] and one column of P and of dS [T] each.
             var buffer = Scratch((hs * seq) + (seq * seq) + (2 * seq));
-            var vt = buffer.AsSpan(0, hs * seq);
-            var ds = buffer.AsSpan(hs * seq, seq * seq);
-            var pColumn = buffer.AsSpan((hs * seq) + (seq * seq), seq);
-            var dsColumn = buffer.AsSpan((hs * seq) + (seq * seq) + seq, seq);
+            var vt = buffer.Slice(0, hs * seq);
+            var ds = buffer.Slice(hs * seq, seq * seq);
+            var pColumn = buffer.Slice((hs * seq) + (seq * seq), seq);
+            var dsColumn = buffer.Slice((hs * seq) + (seq * seq) + seq, seq);
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
@@ -79,7 +78,7 @@ internal static class Attention
                     var dy = dout.AsSpan(((rowBase + t) * dim) + (h * hs), hs);
                     var pRow = p.Slice(t * seq, t + 1);
                     var dsRow = ds.Slice(t * seq, t + 1);
-                    VectorOps.RowTimesMatrix(1, dy, vt, seq, ds.Slice(t * seq, WholeVectors(t, seq, width)), width);
+                    SpanMath.RowTimesMatrix(1, dy, vt, seq, ds.Slice(t * seq, WholeVectors(t, seq, width)), width);
                     float dot = 0;
                     for (int t2 = 0; t2 <= t; t2++)
                     {
@@ -91,7 +90,7 @@ internal static class Attention
                         dsRow[t2] = scale * pRow[t2] * (dsRow[t2] - dot);
                     }
 
-                    VectorOps.WeightedRowSum(dsRow, qkv.AsSpan(headOffset + dim), qkvDim, dqkv.AsSpan(headOffset + (t * qkvDim), hs), width);
+                    SpanMath.WeightedRowSum(dsRow, qkv.AsSpan(headOffset + dim), qkvDim, dqkv.AsSpan(headOffset + (t * qkvDim), hs), width);
                 }
 
                 // Key side, column by column: dK_s = sum_{t >= s} dS[t, s] q_t, dV_s = sum_{t >= s} P[t, s] dy_t.
@@ -105,8 +104,8 @@ internal static class Attention
                     }
 
                     int keyRow = headOffset + (s * qkvDim);
-                    VectorOps.WeightedRowSum(dsColumn.Slice(0, count), qkv.AsSpan(keyRow), qkvDim, dqkv.AsSpan(keyRow + dim, hs), width);
-                    VectorOps.WeightedRowSum(pColumn.Slice(0, count), dout.AsSpan(((rowBase + s) * dim) + (h * hs)), dim,
+                    SpanMath.WeightedRowSum(dsColumn.Slice(0, count), qkv.AsSpan(keyRow), qkvDim, dqkv.AsSpan(keyRow + dim, hs), width);
+                    SpanMath.WeightedRowSum(pColumn.Slice(0, count), dout.AsSpan(((rowBase + s) * dim) + (h * hs)), dim,
                         dqkv.AsSpan(keyRow + (2 * dim), hs), width);
                 }
             }
@@ -134,15 +133,7 @@ internal static class Attention
     }
 
     /// <summary>A buffer owned by the calling thread, reused across steps (no per-step allocation).</summary>
-    private static float[] Scratch(int length)
-    {
-        if (scratch is null || scratch.Length < length)
-        {
-            scratch = new float[length];
-        }
-
-        return scratch;
-    }
+    private static Span<float> Scratch(int length) => Workspace.Current.Get<float>(WorkspaceSlot.ModelRows, length);
 
     /// <summary>Softmax of row[0..t] in place; entries after t (future positions) become 0.</summary>
     private static void CausalSoftmax(Span<float> row, int t, VectorWidth width)
@@ -152,9 +143,9 @@ internal static class Attention
         row.Slice(t + 1).Fill(float.NegativeInfinity);
         int length = WholeVectors(t, row.Length, width);
         var r = row.Slice(0, length);
-        float max = VectorOps.Max(r, width);
-        float sum = VectorOps.ExpSubtractAndSum(r, max, width);
-        VectorOps.Scale(1 / sum, r, width);
+        float max = SpanMath.Max(r, width);
+        float sum = SpanMath.ExpSubtractAndSum(r, max, width);
+        SpanMath.Scale(1 / sum, r, width);
         row.Slice(length).Clear();
     }
 }

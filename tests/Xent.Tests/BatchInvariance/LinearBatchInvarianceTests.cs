@@ -36,8 +36,9 @@ public class LinearBatchInvarianceTests
         var r = new float[n];
         var lse = new float[n];
         var dh = new float[n * D];
-        var options = new LinearCrossEntropyOptions { CrossEntropy = new() { Reduction = Reduction.Sum, MaxDegreeOfParallelism = threads } };
-        LinearCrossEntropy.LossAndGradients(hidden, weight, bias, y, dh, new float[v * D], new float[v], r, lse, options);
+        var options = new CrossEntropyOptions { Reduction = Reduction.Sum, MaxDegreeOfParallelism = threads };
+        LinearCrossEntropy.LossPerRow(hidden, weight, bias, y, r, lse, options);
+        LinearCrossEntropy.LossAndGradients(hidden, weight, bias, y, new(dh, new float[v * D], new float[v]), options: options);
 
         var rd = new float[n];
         var dhd = new float[n * D];

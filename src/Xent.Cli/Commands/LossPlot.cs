@@ -1,0 +1,54 @@
+using ScottPlot;
+using Xent.Training.Runs;
+
+namespace Xent.Cli.Commands;
+
+/// <summary>loss.png: training and validation loss per step, with the entropy floor when the source has one.</summary>
+internal static class LossPlot
+{
+    public const string FileName = "loss.png";
+
+    public static void Save(string path, IReadOnlyList<MetricRecord> records, (long Step, double Loss)? initialVal, double? entropyFloor, string title)
+    {
+        var plot = new Plot();
+        if (records.Count > 0)
+        {
+            double[] steps = [.. records.Select(r => (double)r.Step)];
+            double[] losses = [.. records.Select(r => r.Loss)];
+            var train = plot.Add.ScatterLine(steps, losses);
+            train.LegendText = "train loss (batch)";
+            train.LineWidth = 1;
+
+            // The validation loss before the first step of this run (step 0, or the step resumed from) starts the curve.
+            var points = records.Where(r => r.ValLoss is { } v && double.IsFinite(v)).Select(r => (Step: (double)r.Step, Loss: r.ValLoss!.Value)).ToList();
+            if (initialVal is { } first && double.IsFinite(first.Loss) && !points.Any(pt => pt.Step == first.Step))
+            {
+                points.Add((first.Step, first.Loss));
+                points.Sort((a, b) => a.Step.CompareTo(b.Step));
+            }
+            if (points.Count > 0)
+            {
+                var val = plot.Add.Scatter(points.Select(pt => pt.Step).ToArray(), points.Select(pt => pt.Loss).ToArray());
+                val.LegendText = "validation loss";
+                val.LineWidth = 2;
+                val.MarkerSize = 6;
+            }
+        }
+        if (entropyFloor is { } floor)
+        {
+            var line = plot.Add.HorizontalLine(floor);
+            line.LegendText = $"entropy floor {floor:0.0000}";
+            line.LinePattern = LinePattern.Dashed;
+            line.LineWidth = 2;
+        }
+        plot.Title(title);
+        plot.XLabel("step");
+        plot.YLabel("cross-entropy (nats/token)");
+        plot.ShowLegend(Alignment.UpperRight);
+
+        // Write beside the target and rename, so a reader never sees half a picture.
+        string temp = path + ".tmp";
+        plot.SavePng(temp, 960, 600);
+        File.Move(temp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,92 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Xent.Training.Runs;
+
+/// <summary>One line of metrics.jsonl: the state after a training step.</summary>
+public sealed record MetricRecord
+{
+    /// <summary>Optimizer steps done (1 after the first step).</summary>
+    [JsonPropertyName("step")] public long Step { get; init; }
+
+    /// <summary>Training loss of the step's batch (nats/token, before the update).</summary>
+    [JsonPropertyName("loss")] public double Loss { get; init; }
+
+    /// <summary>Validation loss after the step; null where none was measured.</summary>
+    [JsonPropertyName("val_loss")] public double? ValLoss { get; init; }
+
+    /// <summary>Learning rate of the step.</summary>
+    [JsonPropertyName("lr")] public double LearningRate { get; init; }
+
+    /// <summary>Training tokens per second of this step (forward, backward, update).</summary>
+    [JsonPropertyName("tokens_per_s")] public double TokensPerSecond { get; init; }
+
+    /// <summary>Global gradient norm before clipping.</summary>
+    [JsonPropertyName("grad_norm")] public double GradNorm { get; init; }
+}
+
+/// <summary>
+/// metrics.jsonl: one JSON object per step, appended and flushed as training goes. Reopening for a resumed run
+/// drops the lines past the checkpoint's step, so the file never lists a step twice.
+/// </summary>
+public sealed class MetricsLog : IDisposable
+{
+    /// <summary>The file's name in a run's folder.</summary>
+    public const string FileName = "metrics.jsonl";
+
+    private readonly StreamWriter _writer;
+    private readonly List<MetricRecord> _records;
+
+    private MetricsLog(StreamWriter writer, List<MetricRecord> records)
+    {
+        _writer = writer;
+        _records = records;
+    }
+
+    /// <summary>Every record of the run so far, including those of earlier (resumed) runs.</summary>
+    public IReadOnlyList<MetricRecord> Records => _records;
+
+    /// <summary>Opens the log in <paramref name="directory"/>, keeping existing records up to <paramref name="keepThroughStep"/>.</summary>
+    public static MetricsLog Open(string directory, long keepThroughStep)
+    {
+        string path = Path.Combine(directory, FileName);
+        var kept = keepThroughStep > 0 && File.Exists(path) ? Read(path).Where(r => r.Step <= keepThroughStep).ToList() : [];
+        var writer = new StreamWriter(path, append: false) { AutoFlush = false, NewLine = "\n" };
+        foreach (var r in kept)
+            writer.WriteLine(JsonSerializer.Serialize(r));
+        writer.Flush();
+        return new MetricsLog(writer, kept);
+    }
+
+    /// <summary>Parses a metrics file; lines that are not valid records are skipped.</summary>
+    public static List<MetricRecord> Read(string path)
+    {
+        var records = new List<MetricRecord>();
+        foreach (string line in File.ReadLines(path))
+        {
+            if (string.IsNullOrWhiteSpace(line))
+                continue;
+            try
+            {
+                if (JsonSerializer.Deserialize<MetricRecord>(line) is { } r)
+                    records.Add(r);
+            }
+            catch (JsonException)
+            {
+                // A line cut short by a crash: the rest of the log is still usable.
+            }
+        }
+        return records;
+    }
+
+    /// <summary>Adds <paramref name="record"/> and flushes it to the file.</summary>
+    public void Append(MetricRecord record)
+    {
+        _records.Add(record);
+        _writer.WriteLine(JsonSerializer.Serialize(record));
+        _writer.Flush();
+    }
+
+    /// <summary>Closes the file.</summary>
+    public void Dispose() => _writer.Dispose();
+}

@@ -1,0 +1,71 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+using Xent.Training.Data;
+
+namespace Xent.Training.Runs;
+
+/// <summary>summary.json: the run's key numbers in one small object.</summary>
+public static class RunSummary
+{
+    /// <summary>The file's name in a run's folder.</summary>
+    public const string FileName = "summary.json";
+
+    /// <summary>The summary of <paramref name="outcome"/>, a run of <paramref name="plan"/>.</summary>
+    public static JsonObject Build(TrainingPlan plan, TrainingOutcome outcome)
+    {
+        double? floor = plan.Data.EntropyFloor;
+        return new JsonObject
+        {
+            ["status"] = outcome.Status switch
+            {
+                TrainingStatus.Completed => "completed",
+                TrainingStatus.Interrupted => "interrupted",
+                _ => "non_finite_loss",
+            },
+            ["entropy_floor"] = floor,
+            ["window_floor"] = plan.Data.Chain?.WindowFloor(plan.Seq),
+            ["initial_val_loss"] = Finite(outcome.InitialValLoss),
+            ["final_val_loss"] = Finite(outcome.FinalValLoss),
+            ["final_train_loss"] = Finite(outcome.FinalTrainLoss),
+            ["gap_to_floor"] = floor is { } f && outcome.FinalValLoss is { } v && double.IsFinite(v) ? (v - f) / f : null,
+            ["vocab_size"] = plan.Model.VocabSize,
+            ["steps"] = outcome.FinalStep,
+            ["start_step"] = outcome.StartStep,
+            ["total_steps"] = plan.TotalSteps,
+            ["non_finite_step"] = outcome.NonFiniteStep,
+            ["checkpoint_step"] = outcome.CheckpointStep,
+            ["tokens_per_s"] = outcome.TokensPerSecond,
+            ["train_seconds"] = outcome.TrainSeconds,
+            ["wall_seconds"] = outcome.WallSeconds,
+            ["tokens_trained"] = (outcome.FinalStep - outcome.StartStep) * (long)plan.Batch * plan.Seq,
+            ["parameters"] = outcome.ParameterCount,
+            ["data"] = plan.Data.Source,
+            ["tokenizer"] = TokenizerNames.Name(plan.Data.Tokenizer.Kind),
+            ["model"] = new JsonObject
+            {
+                ["layers"] = plan.Model.Layers,
+                ["dim"] = plan.Model.Dim,
+                ["heads"] = plan.Model.Heads,
+                ["context_length"] = plan.Model.ContextLength,
+                ["tie_embeddings"] = plan.Model.TieEmbeddings,
+            },
+            ["batch"] = plan.Batch,
+            ["seq"] = plan.Seq,
+            ["learning_rate"] = plan.LearningRate,
+            ["seed"] = plan.Seed,
+            ["threads"] = plan.Threads ?? Environment.ProcessorCount,
+        };
+    }
+
+    /// <summary>Writes <paramref name="summary"/> into <paramref name="directory"/> (whole: through a temporary file).</summary>
+    public static void Write(string directory, JsonObject summary)
+    {
+        string path = Path.Combine(directory, FileName);
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static double? Finite(double? x) => x is { } v && double.IsFinite(v) ? v : null;
+}

@@ -1,0 +1,180 @@
+using Xent.LinearAlgebra;
+
+namespace Xent.Tests.LinearAlgebra;
+
+public class MatMulTests
+{
+    public static TheoryData<VectorWidth> Widths()
+    {
+        var data = new TheoryData<VectorWidth>();
+        foreach (var w in Simd.Supported())
+        {
+            data.Add(w);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void SmallSizes_AllTransposes_MatchFloat64TripleLoop(VectorWidth width)
+    {
+        var rng = new Random(1234 + (int)width);
+        using var scope = Simd.Override(width);
+        // Every size 1..67 appears in each dimension (sampled combinations, not the full cube, to stay fast).
+        for (int s = 1; s <= 67; s++)
+        {
+            int m = s, n = rng.Next(1, 68), k = rng.Next(1, 68);
+            switch (s % 3)
+            {
+                case 1:
+                    (m, n) = (n, s);
+                    break;
+                case 2:
+                    (m, k) = (k, s);
+                    break;
+            }
+
+            bool ta = (s & 1) != 0, tb = (s & 2) != 0;
+            float alpha = (s % 5) switch { 0 => 1f, 1 => -0.5f, 2 => 2f, 3 => 1f, _ => 0.25f };
+            float beta = (s % 4) switch { 0 => 0f, 1 => 1f, 2 => -1.5f, _ => 0.5f };
+            int pad = s % 7 == 0 ? 3 : 0;
+            CheckCase(rng, ta, tb, m, n, k, alpha, beta, pad);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void EveryTransposeCombination_WithPaddedStrides(VectorWidth width)
+    {
+        var rng = new Random(99);
+        using var scope = Simd.Override(width);
+        foreach (bool ta in new[] { false, true })
+        {
+            foreach (bool tb in new[] { false, true })
+            {
+                CheckCase(rng, ta, tb, 13, 37, 29, 1f, 0f, 5);
+                CheckCase(rng, ta, tb, 67, 1, 66, -1f, 2f, 1);
+                CheckCase(rng, ta, tb, 1, 67, 3, 0.5f, 1f, 0);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void LargerThanOneBlock_InEveryDimension(VectorWidth width)
+    {
+        // K > 256 crosses a K block (partial sums added to C in order), M > Mc and N > Nc make several tasks.
+        var rng = new Random(7);
+        using var scope = Simd.Override(width);
+        CheckCase(rng, false, true, 157, 1100, 300, 1f, 0.5f, 0);
+        CheckCase(rng, true, false, 40, 90, 530, -2f, 0f, 2);
+    }
+
+    [Fact]
+    public void BetaZero_DoesNotReadC_AlphaZero_DoesNotReadAB()
+    {
+        var rng = new Random(3);
+        int m = 9, n = 35, k = 11;
+        var a = Random(rng, m * k);
+        var b = Random(rng, k * n);
+        var c = Enumerable.Repeat(float.NaN, m * n).ToArray();
+        MatMul.Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n);
+        Assert.All(c, x => Assert.False(float.IsNaN(x)));
+
+        var nanA = Enumerable.Repeat(float.NaN, m * k).ToArray();
+        var c2 = Random(rng, m * n);
+        var expected = c2.Select(x => x * 3).ToArray();
+        MatMul.Gemm(false, false, m, n, k, 0, nanA, k, b, n, 3, c2, n);
+        Assert.Equal(expected, c2);
+    }
+
+    [Fact]
+    public void Result_IsBitwiseIdentical_ForAnyThreadCount()
+    {
+        var rng = new Random(11);
+        int m = 301, n = 517, k = 300;
+        foreach (var (ta, tb) in new[] { (false, true), (true, false) })
+        {
+            var a = Random(rng, m * k);
+            var b = Random(rng, k * n);
+            var c0 = Random(rng, m * n);
+            float[]? first = null;
+            foreach (int threads in new[] { 1, 2, 7 })
+            {
+                var c = (float[])c0.Clone();
+                MatMul.Gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 0.5f, c, n, threads);
+                first ??= c;
+                Assert.Equal(first, c);
+            }
+        }
+    }
+
+    [Fact]
+    public void BadArguments_Throw_BeforeWriting()
+    {
+        var a = new float[12];
+        var b = new float[12];
+        var c = new float[9];
+        Assert.Throws<ArgumentOutOfRangeException>(() => MatMul.Gemm(false, false, -1, 3, 4, 1, a, 4, b, 3, 0, c, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MatMul.Gemm(false, false, 3, 3, 4, 1, a, 3, b, 3, 0, c, 3));
+        Assert.Throws<ArgumentException>(() => MatMul.Gemm(false, false, 3, 3, 4, 1, a.AsSpan(0, 11), 4, b, 3, 0, c, 3));
+        Assert.Throws<ArgumentException>(() => MatMul.Gemm(false, false, 3, 3, 4, 1, a, 4, b, 3, 0, c.AsSpan(0, 8), 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MatMul.Gemm(false, false, 3, 3, 4, 1, a, 4, b, 3, 0, c, 3, 0));
+        Assert.All(c, x => Assert.Equal(0f, x));
+    }
+
+    private static void CheckCase(Random rng, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int pad)
+    {
+        int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+        var a = Random(rng, (ta ? k : m) * lda);
+        var b = Random(rng, (tb ? n : k) * ldb);
+        var c = Random(rng, m * ldc);
+        var expected = new double[m * ldc];
+        var bound = new double[m * ldc];
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double sum = 0, abs = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double x = ta ? a[(p * lda) + i] : a[(i * lda) + p];
+                    double y = tb ? b[(j * ldb) + p] : b[(p * ldb) + j];
+                    sum += x * y;
+                    abs += Math.Abs(x * y);
+                }
+
+                double old = c[(i * ldc) + j];
+                expected[(i * ldc) + j] = (alpha * sum) + (beta == 0 ? 0 : beta * old);
+                bound[(i * ldc) + j] = (Math.Abs(alpha) * abs) + Math.Abs(beta * old);
+            }
+        }
+
+        var padding = c.Where((_, idx) => idx % ldc >= n).ToArray();
+        MatMul.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                int idx = (i * ldc) + j;
+                double tol = (2e-7 * (k + 4) * bound[idx]) + 1e-30;
+                Assert.True(Math.Abs(c[idx] - expected[idx]) <= tol,
+                    $"ta={ta} tb={tb} m={m} n={n} k={k} alpha={alpha} beta={beta}: C[{i},{j}] = {c[idx]}, expected {expected[idx]}");
+            }
+        }
+
+        Assert.Equal(padding, c.Where((_, idx) => idx % ldc >= n).ToArray());
+    }
+
+    private static float[] Random(Random rng, int length)
+    {
+        var x = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            x[i] = (float)((rng.NextDouble() * 2) - 1);
+        }
+
+        return x;
+    }
+}

@@ -1,0 +1,159 @@
+using Xent.Optim;
+
+namespace Xent.Tests.Optim;
+
+public class AdamWTests
+{
+    // torch.optim.AdamW, written out in double from its documented algorithm (one parameter group):
+    // p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+    // p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+    private static void ReferenceStep(double[] p, double[] g, double[] m, double[] v, int t, double lr, AdamWOptions o)
+    {
+        for (int i = 0; i < p.Length; i++)
+        {
+            p[i] *= 1 - (lr * o.WeightDecay);
+            m[i] = (o.Beta1 * m[i]) + ((1 - o.Beta1) * g[i]);
+            v[i] = (o.Beta2 * v[i]) + ((1 - o.Beta2) * g[i] * g[i]);
+            double mHat = m[i] / (1 - Math.Pow(o.Beta1, t));
+            double denominator = (Math.Sqrt(v[i]) / Math.Sqrt(1 - Math.Pow(o.Beta2, t))) + o.Epsilon;
+            p[i] -= lr * mHat / denominator;
+        }
+    }
+
+    [Theory]
+    [InlineData(1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f)]
+    [InlineData(3e-2f, 0.8f, 0.95f, 1e-3f, 0.1f)]
+    [InlineData(1e-1f, 0f, 0.5f, 1e-6f, 0f)]
+    public void MatchesThePyTorchFormula_OverSeveralSteps(float lr, float beta1, float beta2, float eps, float wd)
+    {
+        var options = new AdamWOptions { LearningRate = lr, Beta1 = beta1, Beta2 = beta2, Epsilon = eps, WeightDecay = wd };
+        var random = new Random(7);
+        int[] lengths = [5, 13];
+        var parameters = lengths.Select(n => Enumerable.Range(0, n).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray()).ToArray();
+        var refP = parameters.Select(p => p.Select(x => (double)x).ToArray()).ToArray();
+        var refM = lengths.Select(n => new double[n]).ToArray();
+        var refV = lengths.Select(n => new double[n]).ToArray();
+        var optimizer = new AdamW(options, lengths);
+        for (int t = 1; t <= 6; t++)
+        {
+            // Gradients over several scales, including tiny ones where eps matters and an exact zero.
+            var grads = lengths.Select(n => Enumerable.Range(0, n)
+                .Select(i => i == 0 ? 0f : (float)((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-6, 2)))).ToArray()).ToArray();
+            optimizer.Step(parameters, grads);
+            for (int k = 0; k < lengths.Length; k++)
+            {
+                ReferenceStep(refP[k], [.. grads[k].Select(x => (double)x)], refM[k], refV[k], t, lr, options);
+            }
+
+            Assert.Equal(t, optimizer.StepCount);
+            for (int k = 0; k < lengths.Length; k++)
+            {
+                for (int i = 0; i < lengths[k]; i++)
+                {
+                    Assert.Equal(refP[k][i], parameters[k][i], 1e-6 * Math.Max(1, Math.Abs(refP[k][i])));
+                    // Moments are float32 running sums: a few roundings of 6e-8 per step, so 1e-5 relative after 6 steps.
+                    Assert.Equal(refM[k][i], optimizer.FirstMoments[k][i], 1e-5 * Math.Max(1e-6, Math.Abs(refM[k][i])));
+                    Assert.Equal(refV[k][i], optimizer.SecondMoments[k][i], 1e-5 * Math.Max(1e-12, Math.Abs(refV[k][i])));
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void FirstStep_MovesEachParameterByAboutLr_AgainstTheGradientSign()
+    {
+        // At t = 1, m_hat / sqrt(v_hat) = g / |g|: every element moves by lr (plus the decay), whatever |g|.
+        var options = new AdamWOptions { LearningRate = 0.01f, WeightDecay = 0 };
+        float[] p = [1f, 1f, 1f];
+        float[] g = [1e-3f, -5f, 200f];
+        new AdamW(options, [3]).Step([p], [g]);
+        Assert.Equal(0.99f, p[0], 1e-5f);
+        Assert.Equal(1.01f, p[1], 1e-5f);
+        Assert.Equal(0.99f, p[2], 1e-5f);
+    }
+
+    [Fact]
+    public void WeightDecay_IsDecoupled_AndCanBeMaskedPerTensor()
+    {
+        // Zero gradient: Adam's part is 0 / (0 + eps) = 0, so only the decay p *= 1 - lr*wd acts.
+        var options = new AdamWOptions { LearningRate = 0.1f, WeightDecay = 0.5f };
+        float[] a = [2f], b = [2f];
+        var optimizer = new AdamW(options, [1, 1], [true, false]);
+        optimizer.Step([a, b], [[0f], [0f]]);
+        Assert.Equal(2f * 0.95f, a[0], 1e-6f);
+        Assert.Equal(2f, b[0]);
+        Assert.Equal([true, false], optimizer.AppliesWeightDecay);
+    }
+
+    [Fact]
+    public void ResumingFromSavedState_GivesTheSameParameters()
+    {
+        var options = new AdamWOptions { LearningRate = 0.05f };
+        float[] g1 = [0.3f, -0.2f], g2 = [-0.1f, 0.4f], g3 = [0.05f, 0.05f];
+        float[] straight = [1f, -1f];
+        var o1 = new AdamW(options, [2]);
+        o1.Step([straight], [g1]);
+        o1.Step([straight], [g2]);
+        float[] saved = (float[])straight.Clone();
+        float[] m = (float[])o1.FirstMoments[0].Clone(), v = (float[])o1.SecondMoments[0].Clone();
+        o1.Step([straight], [g3]);
+
+        var o2 = new AdamW(options, [2]) { StepCount = 2 };
+        m.CopyTo(o2.FirstMoments[0], 0);
+        v.CopyTo(o2.SecondMoments[0], 0);
+        o2.Step([saved], [g3]);
+        Assert.Equal(straight, saved);
+    }
+
+    [Fact]
+    public void BadInput_Throws_BeforeAnyWrite()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(new AdamWOptions { Beta1 = 1f }, [1]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(new AdamWOptions { Epsilon = -1f }, [1]));
+        var optimizer = new AdamW(new AdamWOptions(), [2, 3]);
+        float[] p0 = [1, 2], p1 = [1, 2, 3];
+        var ex = Assert.Throws<ArgumentException>(() => optimizer.Step([p0, p1], [[1, 1], [1, 1]]));
+        Assert.Contains("Tensor 1", ex.Message, StringComparison.Ordinal);
+        Assert.Equal([1f, 2f], p0);
+        Assert.Equal(0, optimizer.StepCount);
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            AdamW.Update(new float[1], new float[1], new float[1], new float[1], 0, 0.1f, new AdamWOptions()));
+    }
+}
+
+public class AdamWVectorTests
+{
+    public static TheoryData<VectorWidth> Widths() => [.. Simd.Supported()];
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void EveryWidthAndThreadCount_GivesTheScalarResultBitwise(VectorWidth width)
+    {
+        // 2^16 + 37 elements: two parallel chunks and a scalar tail.
+        int n = (1 << 16) + 37;
+        var random = new Random(3);
+        float[] p0 = [.. Enumerable.Range(0, n).Select(_ => (float)random.NextDouble() - 0.5f)];
+        float[] g = [.. Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5) * 1e-2f)];
+        float[] Run(VectorWidth w, int threads)
+        {
+            var p = (float[])p0.Clone();
+            var m = new float[n];
+            var v = new float[n];
+            var options = new AdamWOptions { LearningRate = 0.01f, WeightDecay = 0.1f, MaxDegreeOfParallelism = threads };
+            using (Simd.Override(w))
+            {
+                for (int t = 1; t <= 3; t++)
+                {
+                    AdamW.Update(p, g, m, v, t, 0.01f, options);
+                }
+            }
+
+            return p;
+        }
+
+        var scalar = Run(VectorWidth.Scalar, 1);
+        Assert.Equal(scalar, Run(width, 1));
+        Assert.Equal(scalar, Run(width, 2));
+        Assert.NotEqual(p0, scalar);
+    }
+}
