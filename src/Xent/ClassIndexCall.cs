@@ -4,11 +4,11 @@ namespace Xent;
 
 /// <summary>
 /// Validates a call with class-index targets completely (so that nothing is written on bad input), then runs
-/// the kernel. Shared by the span, Half and pointer overloads: logits arrive as an address and a 64-bit length.
+/// the kernel. Shared by the span, Half, bfloat16 and pointer overloads: logits arrive as an address and a 64-bit length.
 /// </summary>
 internal static unsafe class ClassIndexCall
 {
-    public static double Run(void* logits, long logitsLength, bool half, ReadOnlySpan<int> targets, CrossEntropyOptions? options, CallKind kind,
+    public static double Run(void* logits, long logitsLength, ElementKinds elements, ReadOnlySpan<int> targets, CrossEntropyOptions? options, CallKind kind,
         Span<float> losses = default, bool lossesRequired = false, Span<float> logSumExp = default, bool logSumExpRequired = false,
         void* gradient = null, long gradientLength = 0, float upstream = 1f, ReadOnlySpan<float> rowUpstream = default)
     {
@@ -38,7 +38,7 @@ internal static unsafe class ClassIndexCall
         if (withGradient)
         {
             CrossEntropyChecks.Destination(gradientLength, logitsLength, nameof(gradient));
-            CrossEntropyChecks.InPlaceOrDisjoint(logits, gradient, logitsLength, half ? sizeof(Half) : sizeof(float));
+            CrossEntropyChecks.InPlaceOrDisjoint(logits, gradient, logitsLength, elements.LogitsSize, elements.GradientSize);
         }
 
         if (kind == CallKind.Backward && rowUpstream.Length != rows)
@@ -55,7 +55,8 @@ internal static unsafe class ClassIndexCall
             return CrossEntropyKernel.Run(new KernelRequest
             {
                 Logits = logits,
-                IsHalf = half,
+                Element = elements.Logits,
+                GradientElement = elements.Gradient,
                 Rows = rows,
                 Classes = classes,
                 Targets = y,
@@ -74,7 +75,7 @@ internal static unsafe class ClassIndexCall
     }
 
     /// <summary>Per-row log-sum-exp only: every row is forward-only, no targets.</summary>
-    public static void LogSumExp(void* logits, long logitsLength, bool half, Span<float> destination, float softCap)
+    public static void LogSumExp(void* logits, long logitsLength, ElementKinds elements, Span<float> destination, float softCap)
     {
         int rows = destination.Length;
         int classes = CrossEntropyChecks.VocabularySize(logitsLength, rows);
@@ -85,7 +86,7 @@ internal static unsafe class ClassIndexCall
             CrossEntropyKernel.Run(new KernelRequest
             {
                 Logits = logits,
-                IsHalf = half,
+                Element = elements.Logits,
                 Rows = rows,
                 Classes = classes,
                 Options = o,

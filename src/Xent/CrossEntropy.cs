@@ -8,7 +8,9 @@ namespace Xent;
 /// <remarks>
 /// Every overload reads the logits from memory once (an online softmax over L1-sized blocks), computes in float
 /// with double row states and a double reduction, uses every core (also within a row when rows are few), and
-/// returns bitwise the same result for any <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/>. Bad input
+/// returns bitwise the same result for any <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/>. It is also batch
+/// invariant, a guarantee: a row's loss, log-sum-exp and (with Sum or per-row upstream gradients) gradient row are
+/// bitwise the same alone or in a batch of any size, at any position (for one vector width). Bad input
 /// throws <see cref="ArgumentException"/> (or <see cref="ArgumentOutOfRangeException"/>) before any output is written.
 /// </remarks>
 public static partial class CrossEntropy

@@ -17,7 +17,8 @@ namespace Xent;
 /// <remarks>
 /// The logits are computed one tile (252 classes x 128 tokens) at a time by a register-blocked matrix kernel and
 /// folded straight into per-token log-sum-exp state; gradients reuse the cached tiles and recompute the others.
-/// Results are bitwise the same for any thread count (fixed vocabulary groups, partials merged in a fixed order).
+/// Results are bitwise the same for any thread count (fixed vocabulary groups, partials merged in a fixed order),
+/// and a token's loss, log-sum-exp and (with Sum) dh are bitwise the same alone or in any batch, at any position.
 /// </remarks>
 public static unsafe partial class LinearCrossEntropy
 {

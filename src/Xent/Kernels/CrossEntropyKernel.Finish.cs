@@ -87,7 +87,12 @@ internal sealed unsafe partial class CrossEntropyKernel
     private float TargetLogit(int n, int y)
     {
         nint at = RowOffset(n) + y;
-        float x = request.IsHalf ? (float)((Half*)request.Logits)[at] : ((float*)request.Logits)[at];
+        float x = request.Element switch
+        {
+            ElementKind.Half => (float)((Half*)request.Logits)[at],
+            ElementKind.BFloat16 => (float)((BFloat16*)request.Logits)[at],
+            _ => ((float*)request.Logits)[at],
+        };
         return VectorMath.SoftCap(x, cap);
     }
 
