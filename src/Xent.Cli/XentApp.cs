@@ -27,6 +27,7 @@ internal static class XentApp
             TrainCommand.Register(config);
             SampleCommand.Register(config);
             EvalCommand.Register(config);
+            ExplainCommand.Register(config);
         });
         return app;
     }
