@@ -28,6 +28,7 @@ internal static class XentApp
             SampleCommand.Register(config);
             EvalCommand.Register(config);
             ExplainCommand.Register(config);
+            ExportCommand.Register(config);
         });
         return app;
     }
