@@ -75,6 +75,29 @@ public sealed class HuggingFaceCommandTests : IDisposable
     }
 
     [Fact]
+    public void SampleAtTemperatureZeroIsTheGreedyContinuation()
+    {
+        var model = TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 50257 }, 4);
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, model);
+        var run = CliRun.Run("sample", "--checkpoint", hf, "--prompt", "The fox", "--tokens", "3", "--temperature", "0");
+        Assert.True(run.ExitCode == 0, run.Error);
+
+        var tokens = Gpt2Tokenizer.Instance.Encode("The fox").ToList();
+        var logits = new float[50257];
+        for (int i = 0; i < 3; i++)
+        {
+            model.NextTokenLogits(tokens.ToArray(), logits);
+            tokens.Add(Array.IndexOf(logits, logits.Max()));
+        }
+
+        Assert.Equal(Gpt2Tokenizer.Instance.Decode(tokens.ToArray()), run.Out.TrimEnd('\n'));
+
+        TestHfCheckpoint.Write(hf, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small, 4));
+        CliRun.Run("sample", "--checkpoint", hf, "--prompt", "The fox").AssertBadInput("--prompt", "outside the checkpoint's vocabulary [0, 97)");
+    }
+
+    [Fact]
     public void ExportWritesAFolderThatReadsBackToTheSameBits()
     {
         string run = dir["run"];
