@@ -11,6 +11,7 @@ Without --checkpoint it first writes a random-weight checkpoint in the exact Hug
 64, vocabulary 50257 by default; "transformer." prefix, attn.bias / attn.masked_bias buffers, Conv1D [in, out]).
 
   /usr/bin/python3 scripts/hf-gpt2-compare.py                       # build xent first: dotnet build src/Xent.Cli -c Release
+  /usr/bin/python3 scripts/hf-gpt2-compare.py --make /tmp/gpt2-random --dtype BF16 --stride 32   # keep the made folder
   /usr/bin/python3 scripts/hf-gpt2-compare.py --checkpoint ~/gpt2 --tokens 2048 --stride 512   # a downloaded gpt2 folder
 
 Exit code 0 when the losses agree within 1e-5 relative (float64) and 1e-4 (float32), 1 otherwise.
@@ -161,6 +162,7 @@ class Gpt2:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", help="a Hugging Face GPT-2 folder; default: make a random one")
+    ap.add_argument("--make", metavar="DIR", help="write the random checkpoint into DIR (kept) instead of a temporary folder")
     ap.add_argument("--xent", default="dotnet src/Xent.Cli/bin/Release/net10.0/Xent.Cli.dll", help="how to run xent")
     ap.add_argument("--tokens", type=int, default=300, help="random token ids to score")
     ap.add_argument("--window", type=int, default=None, help="tokens per window (default: n_positions)")
@@ -178,8 +180,8 @@ def main():
     work = tempfile.mkdtemp(prefix="xent-hf-compare-")
     folder = args.checkpoint
     if folder is None:
-        folder = os.path.join(work, "checkpoint")
-        os.makedirs(folder)
+        folder = args.make or os.path.join(work, "checkpoint")
+        os.makedirs(folder, exist_ok=True)
         make_checkpoint(folder, args.vocab, args.layers, args.dim, args.heads, args.positions, args.dtype, args.seed, not args.untied)
     with open(os.path.join(folder, "config.json")) as f:
         config = json.load(f)

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
-using Xent.Cli.Training;
 using Xent.Training.Checkpoints;
 using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Xent.Cli.IO;
 using Xent.Cli.Terminal;
-using Xent.Training;
+using Xent.Training.Model;
 using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
 

@@ -1,3 +1,5 @@
+using Xent.Training.Model;
+
 namespace Xent.Training.Data;
 
 /// <summary>

@@ -1,7 +1,6 @@
 using System.Text.Json;
-using Xent.Tests.Training;
 using Xent.Tests.Training.HuggingFace;
-using Xent.Training;
+using Xent.Training.Model;
 using Xent.Training.Checkpoints;
 using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
@@ -95,6 +94,50 @@ public sealed class HuggingFaceCommandTests : IDisposable
 
         TestHfCheckpoint.Write(hf, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small, 4));
         CliRun.Run("sample", "--checkpoint", hf, "--prompt", "The fox").AssertBadInput("--prompt", "outside the checkpoint's vocabulary [0, 97)");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TrainInitFineTunesFromTheCheckpointsWeights(bool tied)
+    {
+        var source = TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 50257, TieEmbeddings = tied }, 5);
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, source);
+        File.WriteAllText(dir["t.txt"], string.Concat(Enumerable.Repeat(Text, 12)));
+        var run = CliRun.Run("train", "--init", hf, "--text", dir["t.txt"], "--out", dir["run"], "--steps", "1", "--batch", "1",
+            "--seq", "8", "--lr", "1e-9", "--warmup", "0", "--eval-every", "1");
+        Assert.True(run.ExitCode == 0, run.Error + run.Out);
+
+        // One AdamW step of 1e-9 moves no weight by more than about 1e-9: the run started from the checkpoint's
+        // weights (a random initialisation would differ by ~0.02), the position embedding cut to its first 8 rows.
+        var (tuned, checkpoint) = ModelCheckpoint.Load(dir["run"]);
+        Assert.Equal("gpt2", checkpoint.Config.Tokenizer);
+        Assert.Equal(source.Config with { ContextLength = 8 }, tuned.Config);
+        for (int i = 0; i < source.Parameters.Count; i++)
+        {
+            var before = source.Parameters[i].Data;
+            var after = tuned.Parameters[i].Data;
+            Assert.Equal(source.Parameters[i].Name == "wpe" ? 8 * 64 : before.Length, after.Length);
+            for (int k = 0; k < after.Length; k++)
+            {
+                Assert.True(Math.Abs(after[k] - before[k]) < 1e-6, $"{source.Parameters[i].Name}[{k}]: {before[k]} -> {after[k]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void TrainInitRefusesWhatTheCheckpointDecides()
+    {
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 50257 }, 6));
+        File.WriteAllText(dir["t.txt"], string.Concat(Enumerable.Repeat(Text, 12)));
+        CliRun.Run("train", "--init", hf, "--text", dir["t.txt"], "--dim", "32").AssertBadInput("--dim", "come from the --init checkpoint");
+        CliRun.Run("train", "--init", hf).AssertBadInput("--init", "needs --text");
+        CliRun.Run("train", "--init", hf, "--text", dir["t.txt"], "--seq", "32").AssertBadInput("--seq 32", "n_positions 16");
+        CliRun.Run("train", "--init", hf, "--text", dir["t.txt"], "--tokenizer", "bytes").AssertBadInput("--init", "the bytes tokenizer has 256");
+        CliRun.Run("train", "--init", dir["t.txt"], "--text", dir["t.txt"]).AssertBadInput("--init", "not a Hugging Face GPT-2 folder");
+        CliRun.Run("train", "--init", hf, "--resume", hf).AssertBadInput("--init", "give one of them");
     }
 
     [Fact]

@@ -1,5 +1,7 @@
 using Xent.Training.Data;
 
+using Xent.Training.Model;
+
 namespace Xent.Training.Checkpoints.HuggingFace;
 
 /// <summary>
@@ -30,8 +32,12 @@ public static class Gpt2Checkpoint
 
     /// <summary>Reads the checkpoint into a new model.</summary>
     /// <param name="directory">The folder with config.json and model.safetensors.</param>
+    /// <param name="contextLength">
+    /// Null: the checkpoint's n_positions. A smaller T keeps the first T rows of the position embedding wpe, for a
+    /// model (fine-tuning, evaluation) that never sees longer sequences: the same function on them, less memory.
+    /// </param>
     /// <exception cref="TrainingInputException">A missing file, a bad config, or a tensor missing, unknown, of another shape or dtype: the message names the file and the tensor.</exception>
-    public static GptModel Load(string directory)
+    public static GptModel Load(string directory, int? contextLength = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         string configPath = Path.Combine(directory, ConfigFile);
@@ -40,19 +46,35 @@ public static class Gpt2Checkpoint
             throw new TrainingInputException($"{configPath}: no such file ('{directory}' is not a Hugging Face checkpoint).");
         }
 
-        var config = Gpt2ConfigJson.Read(configPath);
+        var stored = Gpt2ConfigJson.Read(configPath);
+        if (contextLength is < 1 || contextLength > stored.ContextLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, $"The context length must be in [1, {stored.ContextLength}] (n_positions of {configPath}).");
+        }
+
+        var config = stored with { ContextLength = contextLength ?? stored.ContextLength };
         using var file = Gpt2TensorFile.Open(Path.Combine(directory, ModelFile));
         var names = CanonicalNames(file);
         var model = new GptModel(config, seed: 0);
         foreach (var p in model.Parameters)
         {
             string key = HfName(p.Name);
-            if (!names.TryGetValue(key, out string? stored))
+            if (!names.TryGetValue(key, out string? storedName))
             {
                 throw new TrainingInputException($"{file.Path}: tensor '{key}' is missing (config.json {(config.TieEmbeddings ? "ties" : "unties")} the embeddings, n_layer {config.Layers}).");
             }
 
-            ReadInto(file, stored, p);
+            if (p.Name == "wpe" && config.ContextLength < stored.ContextLength)
+            {
+                var full = new Parameter(p.Name, stored.ContextLength, config.Dim);
+                ReadInto(file, storedName, full);
+                full.Data.AsSpan(0, p.Length).CopyTo(p.Data);
+            }
+            else
+            {
+                ReadInto(file, storedName, p);
+            }
+
             names.Remove(key);
         }
 

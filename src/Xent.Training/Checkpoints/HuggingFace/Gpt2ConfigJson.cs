@@ -3,6 +3,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Xent.Training.Data;
 
+using Xent.Training.Model;
+
 namespace Xent.Training.Checkpoints.HuggingFace;
 
 /// <summary>

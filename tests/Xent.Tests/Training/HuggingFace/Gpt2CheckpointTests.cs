@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Xent.Tests.Cli;
 using Xent.Tests.Model;
-using Xent.Training;
+using Xent.Training.Model;
 using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
 

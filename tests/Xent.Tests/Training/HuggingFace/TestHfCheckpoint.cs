@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using Xent.Tests.Cli;
-using Xent.Training;
+using Xent.Training.Model;
 
 namespace Xent.Tests.Training.HuggingFace;
 
