@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
 using Xent.Cli.IO;
 using Xent.Cli.Terminal;
-using Xent.Training.Model;
 using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
+using Xent.Training.Model;
 
 namespace Xent.Cli.Commands;
 

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using Xent.Tests.Training.HuggingFace;
-using Xent.Training.Model;
 using Xent.Training.Checkpoints;
 using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
+using Xent.Training.Model;
 
 namespace Xent.Tests.Cli;
 
