@@ -1,6 +1,7 @@
+using Xent.Tests.Training.HuggingFace;
 using Xent.Training.Data;
 
-namespace Xent.Tests.Training.HuggingFace;
+namespace Xent.Tests.Training;
 
 /// <summary>Sliding-window evaluation: every token scored once, with the context the stride leaves it.</summary>
 public sealed class StridedEvaluationTests
