@@ -136,6 +136,13 @@ internal static class ExplainReport
         }
 
         table.AddRow("sum", string.Empty, Number(scaled.NaiveSumExp), Number(scaled.SumExp));
+        if (scaled.Ignored)
+        {
+            io.Out.Write(table);
+            io.WriteLine("(The row is ignored, so there is no loss to compare; the sums show the overflow.)");
+            return;
+        }
+
         table.AddRow("loss", string.Empty, Number(scaled.NaiveLoss), Number(scaled.Loss));
         io.Out.Write(table);
         io.WriteLine($"naive -ln(exp(x[y]) / sum exp(x)) = {Number(scaled.NaiveLoss)}; stable lse - x[y] = {Number(scaled.Loss)}. (On the original logits the naive formula gives {Number(t.NaiveLoss)}, the stable one {Number(t.Nll)}.)");

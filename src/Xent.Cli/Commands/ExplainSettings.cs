@@ -9,7 +9,7 @@ namespace Xent.Cli.Commands;
 internal sealed class ExplainSettings : CommandSettings
 {
     [CommandOption("--logits <VALUES|FILE>")]
-    [Description("One row of logits [[V]] as comma-separated numbers (2.0,1.0,0.1; write --logits=-1,2 when the first is negative), or a .npy / safetensors file of logits [[..., V]] (then --targets and --row pick the row).")]
+    [Description("One row of logits [[V]] as comma-separated numbers (2.0,1.0,0.1), or a .npy / safetensors file of logits [[..., V]] (then --targets and --row pick the row).")]
     public string? Logits { get; set; }
 
     [CommandOption("--target <Y>")]

@@ -49,7 +49,7 @@ public sealed class ExplainCommandTests : IDisposable
     {
         float[] logits = [-1f, 2f, 3f, 0.5f];
         var options = new CrossEntropyOptions { LabelSmoothing = 0.1f, ZLoss = 0.01f, SoftCap = 30f, ClassWeights = new float[] { 1f, 2f, 3f, 0.5f } };
-        var run = CliRun.Run("explain", "--logits=-1,2,3,0.5", "--target", "1", "--label-smoothing", "0.1", "--z-loss", "0.01",
+        var run = CliRun.Run("explain", "--logits", "-1,2,3,0.5", "--target", "1", "--label-smoothing", "0.1", "--z-loss", "0.01",
             "--soft-cap", "30", "--weights", "1,2,3,0.5");
         Assert.True(run.ExitCode == 0, run.Error);
         double expected = CrossEntropyReference.RowLosses(logits, [1], options)[0];
@@ -71,6 +71,7 @@ public sealed class ExplainCommandTests : IDisposable
         var run = CliRun.Run("explain", "--logits", "1,2,3", "--target", "2", "--ignore-index", "2");
         Assert.True(run.ExitCode == 0, run.Error);
         Assert.Contains("is the ignore index", run.Out, StringComparison.Ordinal);
+        Assert.Contains("there is no loss to compare", run.Out, StringComparison.Ordinal);
         Assert.Contains("loss = 0.0000", run.Out, StringComparison.Ordinal);
     }
 
