@@ -119,7 +119,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
             io.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Corpus: {d.Source} ({TokenizerNames.Name(d.Tokenizer.Kind)} tokens, V = {m.VocabSize}), {d.Train.Length:N0} training and {d.Validation.Length:N0} validation tokens; no known entropy floor (ln V = {lnV:0.0000})."));
         }
-        string resumed = plan.Resume is { } r ? $", resuming at step {r.Checkpoint.Config.Step}" : "";
+        string resumed = plan.Resume is { } r ? $", resuming at step {r.Checkpoint.Config.Step}" : plan.Init is not null ? ", fine-tuning the --init weights" : "";
         if (plan.Resume is null && CheckpointStore.Exists(plan.OutDir))
             io.WriteLine($"Note: '{plan.OutDir}' holds a checkpoint of an earlier run; this run replaces it at its first evaluation (use --resume to continue it instead).");
         io.WriteLine(string.Create(CultureInfo.InvariantCulture,

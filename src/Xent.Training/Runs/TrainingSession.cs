@@ -32,7 +32,7 @@ internal sealed class TrainingSession
         this.plan = plan;
         this.metrics = metrics;
         this.progress = progress;
-        model = plan.Resume?.Model ?? new GptModel(plan.Model, plan.Seed);
+        model = plan.Resume?.Model ?? plan.Init ?? new GptModel(plan.Model, plan.Seed);
         if (plan.Threads is { } threads)
         {
             model.MaxDegreeOfParallelism = threads;
