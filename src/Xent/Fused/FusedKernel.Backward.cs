@@ -11,12 +11,13 @@ internal static unsafe partial class FusedKernel
 {
     private sealed partial class Runner<TL, TV>
     {
-        /// <summary>Token t's gradient terms: the call's constants, its scales a and b, w[y] and lse.</summary>
+        /// <summary>Token t's gradient terms: the call's constants, its scales a and b, w[y], lse and the caller's dL/dlse.</summary>
         private ClassIndexRowGradient RowGradient(int t, int y)
         {
             double upstream = p.Reduction != Reduction.None ? p.Upstream : p.RowUpstream == null ? 1 : p.RowUpstream[t0 + t];
             (double a, double b) = kept.Scales(p.Reduction, upstream);
-            return new ClassIndexRowGradient(constants, a, b, TargetWeight(y), rowLse[t]);
+            double lseUpstream = p.LogSumExpUpstream == null ? 0 : p.LogSumExpUpstream[t0 + t];
+            return new ClassIndexRowGradient(constants, a, b, TargetWeight(y), rowLse[t], lseUpstream);
         }
 
         /// <summary>The block's per-token coefficients K and C1 and the kept mask; ignored tokens get zeros.</summary>

@@ -24,7 +24,7 @@ internal static unsafe partial class FusedKernel
         // Per-call buffers in one ScratchPool block (sizes independent of N and V).
         private float* hT;       // h block transposed, packed in Nr-column strips: [D, TB]
         private float* hN;       // h block packed in Nr-column strips along D: [TB, D]
-        private float* states;   // per group: max [TB], sum exp [TB], smoothing sum [TB]
+        private float* states;   // per group: max [TB], sum exp [TB], smoothing sum [TB], entropy sum [TB]
         private float* zTarget;  // [TB] target logit (after bias and cap)
         private float* lse;      // [TB] lse in float, for the tile epilogues
         private float* coefP;    // [TB] K: the multiplier of p in dL/dz
@@ -57,6 +57,9 @@ internal static unsafe partial class FusedKernel
 
         private bool Filtering => p.FilterThreshold > 0;
 
+        /// <summary>Per-token softmax states each group keeps (max, sum exp, smoothing sum, entropy sum).</summary>
+        private const int StateRows = 4;
+
         /// <summary>Runs the call; returns the reduced loss (the sum for Reduction.None).</summary>
         public double Run()
         {
@@ -79,6 +82,8 @@ internal static unsafe partial class FusedKernel
                 ForGroups(ZeroGroupWeight);
             }
 
+            p.CrossEntropyPart = kept.Reduce(p.Reduction, main, 0, false);
+            p.ZLossPart = p.ZLoss > 0 ? kept.Reduce(p.Reduction, 0, zTerms, true) : 0;
             return kept.Reduce(p.Reduction, main, zTerms, p.ZLoss > 0);
         }
 
@@ -124,7 +129,7 @@ internal static unsafe partial class FusedKernel
         private long PlanBuffers(long cacheBudget)
         {
             subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
-            long floats = ((long)p.D * TB) + (TB * PaddedD) + (groups * 3L * TB) + (5L * TB) + Partials + FilterFloats;
+            long floats = ((long)p.D * TB) + (TB * PaddedD) + (groups * (long)StateRows * TB) + (5L * TB) + Partials + FilterFloats;
 
             // The cache takes what is left of the extra-memory budget after the other buffers (which grow with D).
             long budget = Math.Min(cacheBudget, Math.Max(0, cacheBudget + OtherBytes - (floats * sizeof(float))));
@@ -137,7 +142,7 @@ internal static unsafe partial class FusedKernel
             hT = block;
             hN = hT + ((nint)p.D * TB);
             states = hN + (TB * PaddedD);
-            zTarget = states + (groups * 3 * TB);
+            zTarget = states + (groups * StateRows * TB);
             lse = zTarget + TB;
             coefP = lse + TB;
             coefS = coefP + TB;
