@@ -20,7 +20,7 @@ public static unsafe partial class LinearCrossEntropy
     {
         fixed (float* w = weight)
         {
-            LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, targets, CallKind.Loss, options, default, 1f, [], [], [], [], [], out var parts);
+            LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, targets, CallKind.Loss, options, default, 1f, [], [], [], [], [], [], out var parts);
             return parts;
         }
     }
@@ -36,7 +36,7 @@ public static unsafe partial class LinearCrossEntropy
     /// <param name="tokens">Tokens [N]: classes in [0, V) or the ignore index.</param>
     /// <param name="logProbabilities">Destination log p [N].</param>
     /// <param name="logSumExp">Destination lse [N], or empty.</param>
-    /// <param name="entropy">Destination of each row's softmax entropy H = lse - sum_c p[c] z[c] [N] (every row, ignored ones too), or empty. Forward only: its gradient would need a term the fused backward does not have.</param>
+    /// <param name="entropy">Destination of each row's softmax entropy H = lse - sum_c p[c] z[c] [N] (every row, ignored ones too), or empty. Its backward: the entropyGradient of <see cref="LogProbabilityGradients"/>.</param>
     /// <param name="options">IgnoreIndex, SoftCap and MaxDegreeOfParallelism are read; LabelSmoothing, ClassWeights and ZLoss must be unset.</param>
     public static void LogProbabilities(ReadOnlySpan<float> hidden, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<int> tokens,
         Span<float> logProbabilities, Span<float> logSumExp = default, Span<float> entropy = default, CrossEntropyOptions? options = null)
@@ -52,9 +52,10 @@ public static unsafe partial class LinearCrossEntropy
     }
 
     /// <summary>
-    /// The backward of <see cref="LogProbabilities"/>: the gradients of sum_n g[n] log p[n] (d log p[n] / dz[n, c] =
-    /// 1[c = token] - p[n, c], times the soft cap's factor), written into dh, dW and dBias by the fused kernel's own
-    /// backward (the per-row loss with upstream -g). The same pass writes log p and lse on request.
+    /// The backward of <see cref="LogProbabilities"/>: the gradients of sum_n g[n] log p[n] (+ g_H[n] H[n] with an
+    /// entropy gradient), d log p[n] / dz[n, c] = 1[c = token] - p[n, c] and dH[n] / dz[n, c] = -p[n, c] (z[n, c] - sum_c' p z),
+    /// times the soft cap's factor, written into dh, dW and dBias by the fused kernel's own backward (the per-row loss
+    /// with upstream -g; the entropy term joins the same tile epilogue). The same pass writes log p, lse and H on request.
     /// </summary>
     /// <param name="hidden">Hidden states h [N, D]; D = hidden.Length / N.</param>
     /// <param name="weight">Unembedding W [V, D]; V = weight.Length / D.</param>
@@ -65,10 +66,12 @@ public static unsafe partial class LinearCrossEntropy
     /// <param name="logProbabilities">Destination log p [N], or empty.</param>
     /// <param name="logSumExp">Destination lse [N], or empty.</param>
     /// <param name="entropy">Destination of each row's softmax entropy [N], or empty (as <see cref="LogProbabilities"/>).</param>
+    /// <param name="entropyGradient">dL/dH [N] of the rows' entropies (an entropy bonus), or empty; needs FilterThreshold 0. Rows whose token is the ignore index get no gradient.</param>
     /// <param name="options">Options: of the loss options, IgnoreIndex, SoftCap and MaxDegreeOfParallelism are read, and LabelSmoothing, ClassWeights and ZLoss must be unset.</param>
     public static void LogProbabilityGradients(ReadOnlySpan<float> hidden, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         ReadOnlySpan<int> tokens, ReadOnlySpan<float> upstream, LinearCrossEntropyGradients gradients, Span<float> logProbabilities = default,
-        Span<float> logSumExp = default, Span<float> entropy = default, LinearCrossEntropyOptions? options = null)
+        Span<float> logSumExp = default, Span<float> entropy = default, LinearCrossEntropyOptions? options = null,
+        ReadOnlySpan<float> entropyGradient = default)
     {
         var o = options ?? LinearCrossEntropyOptions.Default;
         CheckLogProbabilityOptions(o.CrossEntropy ?? throw new ArgumentException("CrossEntropy options must not be null.", nameof(options)));
@@ -85,7 +88,7 @@ public static unsafe partial class LinearCrossEntropy
             fixed (float* w = weight)
             {
                 LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, tokens, CallKind.Backward, o, gradients, 1f, negated,
-                    logProbabilities, logSumExp, entropy: entropy);
+                    logProbabilities, logSumExp, entropy: entropy, entropyUpstream: entropyGradient);
             }
         }
         finally

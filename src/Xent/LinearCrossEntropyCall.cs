@@ -25,18 +25,19 @@ internal static unsafe class LinearCrossEntropyCall
     /// <param name="logSumExp">lse [N], or empty.</param>
     /// <param name="logSumExpUpstream">The caller's dL/dlse [N] (gradient kinds), or empty.</param>
     /// <param name="entropy">Destination of each row's softmax entropy [N], or empty.</param>
+    /// <param name="entropyUpstream">The caller's dL/dH [N] of the entropy (gradient kinds), or empty.</param>
     public static double Run(ReadOnlySpan<float> hidden, float* weight, long weightLength, int hiddenSize, ReadOnlySpan<float> bias,
         ReadOnlySpan<int> targets, CallKind kind, LinearCrossEntropyOptions? options, scoped in LinearCrossEntropyGradients gradients,
         float upstream, ReadOnlySpan<float> rowUpstream, Span<float> losses, Span<float> logSumExp, ReadOnlySpan<float> logSumExpUpstream = default,
-        Span<float> entropy = default) =>
+        Span<float> entropy = default, ReadOnlySpan<float> entropyUpstream = default) =>
         Run(hidden, weight, weightLength, hiddenSize, bias, targets, kind, options, gradients, upstream, rowUpstream, losses, logSumExp,
-            logSumExpUpstream, entropy, out _);
+            logSumExpUpstream, entropy, entropyUpstream, out _);
 
     /// <summary>As the other overload; <paramref name="parts"/> are the cross-entropy and z-loss parts of the returned loss.</summary>
     public static double Run(ReadOnlySpan<float> hidden, float* weight, long weightLength, int hiddenSize, ReadOnlySpan<float> bias,
         ReadOnlySpan<int> targets, CallKind kind, LinearCrossEntropyOptions? options, scoped in LinearCrossEntropyGradients gradients,
         float upstream, ReadOnlySpan<float> rowUpstream, Span<float> losses, Span<float> logSumExp, ReadOnlySpan<float> logSumExpUpstream,
-        Span<float> entropy, out LossParts parts)
+        Span<float> entropy, ReadOnlySpan<float> entropyUpstream, out LossParts parts)
     {
         parts = default;
         var o = options ?? LinearCrossEntropyOptions.Default;
@@ -82,6 +83,13 @@ internal static unsafe class LinearCrossEntropyCall
                 : "logSumExpGradient is only read by the gradient entry points.", "logSumExpGradient");
         }
 
+        if (!entropyUpstream.IsEmpty && (!backward || entropyUpstream.Length != n || o.FilterThreshold > 0))
+        {
+            throw new ArgumentException(!backward ? "entropyGradient is only read by the gradient entry points."
+                : o.FilterThreshold > 0 ? "entropyGradient needs the exact backward (FilterThreshold 0)."
+                : $"entropyGradient has {entropyUpstream.Length} entries but there are N = {n} rows.", "entropyGradient");
+        }
+
         OptionalDestination(losses.Length, n, nameof(losses));
         OptionalDestination(logSumExp.Length, n, nameof(logSumExp));
         OptionalDestination(entropy.Length, n, nameof(entropy));
@@ -94,7 +102,7 @@ internal static unsafe class LinearCrossEntropyCall
 
         fixed (float* h = hidden, b = bias, dh = gradients.Hidden, dw = &gradients.Weight, db = gradients.Bias, rl = losses, ls = logSumExp, ent = entropy)
         fixed (int* y = targets)
-        fixed (float* cw = ce.ClassWeights.Span, up = rowUpstream, lseUp = logSumExpUpstream)
+        fixed (float* cw = ce.ClassWeights.Span, up = rowUpstream, lseUp = logSumExpUpstream, entUp = entropyUpstream)
         {
             var problem = new FusedProblem
             {
@@ -126,6 +134,7 @@ internal static unsafe class LinearCrossEntropyCall
                 RowLosses = losses.IsEmpty ? null : rl,
                 LogSumExp = logSumExp.IsEmpty ? null : ls,
                 Entropy = entropy.IsEmpty ? null : ent,
+                EntropyUpstream = entropyUpstream.IsEmpty ? null : entUp,
             };
             double loss = FusedKernel.Run(problem);
             parts = new LossParts((float)loss, (float)problem.CrossEntropyPart, (float)problem.ZLossPart);

@@ -27,7 +27,7 @@ internal static unsafe partial class FusedKernel
             {
                 if (t >= tbn || Ignored(t))
                 {
-                    coefP[t] = coefS[t] = mask[t] = 0;
+                    coefP[t] = coefS[t] = mask[t] = coefH[t] = meanZ[t] = 0;
                     lse[t] = 0;
                     continue;
                 }
@@ -35,6 +35,8 @@ internal static unsafe partial class FusedKernel
                 var row = RowGradient(t, p.Targets[t0 + t]);
                 coefP[t] = (float)row.K;
                 coefS[t] = (float)row.C1;
+                coefH[t] = p.EntropyUpstream == null ? 0 : -p.EntropyUpstream[t0 + t];
+                meanZ[t] = (float)rowMeanLogit[t];
                 mask[t] = BitConverter.Int32BitsToSingle(-1);
             }
         }
@@ -90,7 +92,7 @@ internal static unsafe partial class FusedKernel
 
             new Span<byte>(active, vb).Fill(Filtering ? (byte)0 : (byte)1);
             TileEpilogues.Backward<TL, TV>(tile, vb, tbnPad, holdsZ ? null : Offset(p.Bias, c0), Offset(p.ClassWeights, c0), p.SoftCap,
-                holdsZ, p.LabelSmoothing > 0, lse, coefP, coefS, mask, p.FilterThreshold, active);
+                holdsZ, p.LabelSmoothing > 0, lse, coefP, coefS, p.EntropyUpstream == null ? null : coefH, meanZ, mask, p.FilterThreshold, active);
             TargetEntries(c0, vb, tile, active);
             if (p.DBias != null)
             {

@@ -46,7 +46,7 @@ internal static unsafe partial class FusedKernel
                 LogitsTile(c0, vb, tile);
                 float* tMax = tileMax == null ? null : TileMax(g, v0, c0);
                 TileEpilogues.Forward<TL, TV>(tile, vb, tbnPad, Offset(p.Bias, c0), Offset(p.ClassWeights, c0),
-                    p.LabelSmoothing > 0, p.SoftCap, m, s, sm, p.Entropy == null ? null : q, tMax);
+                    p.LabelSmoothing > 0, p.SoftCap, m, s, sm, EntropySums ? q : null, tMax);
                 KeepTargetLogits(c0, vb, tile);
             }
         }
@@ -73,6 +73,7 @@ internal static unsafe partial class FusedKernel
                 double smooth;
                 double l = MergeGroups(t, out smooth, out double entropy);
                 rowLse[t] = l;
+                rowMeanLogit[t] = l - entropy;
                 lse[t] = (float)l;
                 if (p.LogSumExp != null)
                 {
@@ -126,7 +127,7 @@ internal static unsafe partial class FusedKernel
                 double scale = Math.Exp(st[t] - reference);
                 sum += st[TB + t] * scale;
                 smooth += st[(2 * TB) + t];
-                if (p.Entropy != null && !float.IsNegativeInfinity(st[t]))
+                if (EntropySums && !float.IsNegativeInfinity(st[t]))
                 {
                     // The group's sum of exp(z - m_g) (z - m_g), moved to the reference R.
                     q += scale * (st[(3 * TB) + t] + ((st[t] - reference) * (double)st[TB + t]));

@@ -41,6 +41,9 @@ internal sealed unsafe class FusedProblem
     /// <summary>Destination of each row's softmax entropy H = lse - sum_c p[c] z[c] [N], or null.</summary>
     public float* Entropy;
 
+    /// <summary>The caller's dL/dH [N] (each kept row's logits gradient gains -g_H p (z - sum p z)), or null.</summary>
+    public float* EntropyUpstream;
+
     /// <summary>Set by the run: the reduced cross-entropy part of the returned loss (Reduction as the call's).</summary>
     public double CrossEntropyPart;
 

@@ -129,10 +129,11 @@ internal static unsafe class TileEpilogues
     /// Turns the raw logits tile into dL/dx in place, except the target entries (set afterwards):
     /// g = (p * coefP - coefS * w[c]) * cap' for kept tokens, 0 for the rest; marks rows with an entry at or above
     /// the filter threshold in <paramref name="active"/> (only when the threshold is positive). When
-    /// <paramref name="holdsZ"/> the tile already holds z (bias added, cap applied; pass no bias).
+    /// <paramref name="holdsZ"/> the tile already holds z (bias added, cap applied; pass no bias). When coefH is not
+    /// null, g also gains coefH p (z - meanZ): the entropy's gradient, coefH = -dL/dH and meanZ = E[z].
     /// </summary>
     public static void Backward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, float cap, bool holdsZ, bool smoothing,
-        float* lse, float* coefP, float* coefS, float* mask, float threshold, byte* active)
+        float* lse, float* coefP, float* coefS, float* coefH, float* meanZ, float* mask, float threshold, byte* active)
         where TL : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -143,6 +144,7 @@ internal static unsafe class TileEpilogues
             float* col = tile + j;
             TV l = TL.Load(ref *lse, j), cp = TL.Load(ref *coefP, j), mk = TL.Load(ref *mask, j);
             TV ncs = TL.Subtract(default, TL.Load(ref *coefS, j));
+            TV ch = coefH == null ? default : TL.Load(ref *coefH, j), mz = coefH == null ? default : TL.Load(ref *meanZ, j);
             for (int r = 0; r < vb; r++)
             {
                 float* pz = col + (r * Stride);
@@ -165,7 +167,14 @@ internal static unsafe class TileEpilogues
                     u = TL.Multiply(z, invCap);
                 }
 
-                TV g = TL.Multiply(TL.Exp(TL.Subtract(z, l)), cp);
+                TV prob = TL.Exp(TL.Subtract(z, l));
+                TV g = TL.Multiply(prob, cp);
+                if (coefH != null)
+                {
+                    // z - E[z] floored: a -inf logit (p = 0) adds 0, not 0 x -inf.
+                    g = TL.MultiplyAdd(TL.Multiply(prob, ch), TL.Max(TL.Subtract(z, mz), TL.Create(float.MinValue)), g);
+                }
+
                 if (smoothing)
                 {
                     g = TL.MultiplyAdd(ncs, weights == null ? one : TL.Create(weights[r]), g);

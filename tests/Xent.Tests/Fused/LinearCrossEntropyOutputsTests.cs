@@ -205,6 +205,55 @@ public class LinearCrossEntropyOutputsTests
         CheckFiniteDifferences(h, w, b, F, dh, dw, db);
     }
 
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void EntropyGradient_MatchesFloat64FiniteDifferences(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        var rng = new Random(37);
+        int n = 5, d = 3, v = 8;
+        var (h, w, b) = (RandomArray(rng, n * d, 1), RandomArray(rng, v * d, 1), RandomArray(rng, v, 1));
+        int[] y = [1, -100, 7, 0, 3];
+        var (g, gH) = (RandomArray(rng, n, 1), RandomArray(rng, n, 1));
+        foreach (var ce in new[] { new CrossEntropyOptions(), new CrossEntropyOptions { SoftCap = 2f } })
+        {
+            var (dh, dw, db) = (new float[n * d], new float[v * d], new float[v]);
+            LinearCrossEntropy.LogProbabilityGradients(h, w, b, y, g, new(dh, dw, db), options: ce, entropyGradient: gH);
+            double F(double[] hd, double[] wd, double[] bd) => Enumerable.Range(0, n).Where(t => y[t] != ce.IgnoreIndex).Sum(t =>
+            {
+                var row = Float64Row(hd, wd, bd, t, y[t], d, v, ce);
+                return (-g[t] * row.Loss) + (gH[t] * row.Entropy);
+            });
+            CheckFiniteDifferences(h, w, b, F, dh, dw, db);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void EntropyGradient_EqualsFloat64Reference_CachedAndRecomputedTiles(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        var rng = new Random(41);
+        int n = 131, d = 37, v = 1100;
+        var (h, w, b) = (RandomArray(rng, n * d, 1), RandomArray(rng, v * d, 0.5f), RandomArray(rng, v, 1));
+        b[5] = float.NegativeInfinity; // p = 0 and z = -inf: the entropy term must add 0, not NaN
+        var y = Enumerable.Range(0, n).Select(i => i % 9 == 0 ? -100 : 6 + rng.Next(v - 6)).ToArray();
+        var (g, gH) = (RandomArray(rng, n, 1), RandomArray(rng, n, 1));
+        var ce = new CrossEntropyOptions { SoftCap = 5f };
+        var reference = new LinearReference(h, w, b, y, ce with { Reduction = Reduction.None }, g.Select(x => -x).ToArray());
+        var (dz, bound) = EntropyTerms(reference.Logits, reference.Lse, y, gH, n, v, ce.SoftCap);
+        var extra = Products(dz, bound, h, w, n, d, v);
+        foreach (long cache in new[] { LinearCrossEntropyOptions.Default.CacheBytes, 0 })
+        {
+            using var budget = Xent.Fused.FusedKernel.OverrideCache(cache);
+            var (dh, dw, db) = (new float[n * d], new float[v * d], new float[v]);
+            LinearCrossEntropy.LogProbabilityGradients(h, w, b, y, g, new(dh, dw, db), options: ce, entropyGradient: gH);
+            LinearReference.AssertGradient(Sum(reference.DHidden, extra.DHidden), Sum(reference.DHiddenBound, extra.DHiddenBound), dh, Relative, $"dHidden (cache {cache})");
+            LinearReference.AssertGradient(Sum(reference.DWeight, extra.DWeight), Sum(reference.DWeightBound, extra.DWeightBound), dw, Relative, $"dWeight (cache {cache})");
+            LinearReference.AssertGradient(Sum(reference.DBias, extra.DBias), Sum(reference.DBiasBound, extra.DBiasBound), db, Relative, $"dBias (cache {cache})");
+        }
+    }
+
     [Fact]
     public void NewOutputs_AreBitwiseIdentical_ForAnyThreadCount()
     {
@@ -218,7 +267,8 @@ public class LinearCrossEntropyOutputsTests
         {
             var o = new LinearCrossEntropyOptions { CrossEntropy = new() { MaxDegreeOfParallelism = threads } };
             var outputs = new List<float[]> { new float[n * d], new float[v * d], new float[v], new float[n], new float[n], new float[n * d], new float[v * d] };
-            LinearCrossEntropy.LogProbabilityGradients(h, w, b, y, g, new(outputs[0], outputs[1], outputs[2]), outputs[3], entropy: outputs[4], options: o);
+            LinearCrossEntropy.LogProbabilityGradients(h, w, b, y, g, new(outputs[0], outputs[1], outputs[2]), outputs[3], entropy: outputs[4], options: o,
+                entropyGradient: g);
             LinearCrossEntropy.Gradients(h, w, b, y, g, new(outputs[5], outputs[6]), options: o with { CrossEntropy = o.CrossEntropy with { ZLoss = 1e-3f } },
                 logSumExpGradient: g);
             if (first == null)
@@ -283,6 +333,9 @@ public class LinearCrossEntropyOutputsTests
             LinearCrossEntropy.LogProbabilities(h, w, [], y, logp, entropy: new float[n - 1])).ParamName);
         Assert.Equal("logSumExpGradient", Assert.Throws<ArgumentException>(() =>
             LinearCrossEntropy.Gradients(h, w, [], y, new float[n], new(new float[n * d], new float[v * d]), logSumExpGradient: new float[n - 1])).ParamName);
+        Assert.Equal("entropyGradient", Assert.Throws<ArgumentException>(() =>
+            LinearCrossEntropy.LogProbabilityGradients(h, w, [], y, new float[n], new(new float[n * d], new float[v * d]),
+                options: new LinearCrossEntropyOptions { FilterThreshold = 1e-6f }, entropyGradient: new float[n])).ParamName);
         Assert.Equal("upstream", Assert.Throws<ArgumentException>(() =>
             LinearCrossEntropy.LogProbabilityGradients(h, w, [], y, new float[n + 2], new(new float[n * d], new float[v * d]))).ParamName);
     }
@@ -332,6 +385,28 @@ public class LinearCrossEntropyOutputsTests
         }
 
         return (dh, dhB, dw, dwB, db, dbB);
+    }
+
+    // dH/dz scaled by g_H: -g_H[n] p[n, c] (z[n, c] - sum p z) cap'(x) for kept rows, with its magnitude.
+    private static (double[] Dz, double[] Bound) EntropyTerms(float[] logits, double[] lse, int[] y, float[] gH, int n, int v, float cap)
+    {
+        var mean = Entropy(logits, lse, n, v, cap).Select((e, t) => lse[t] - e).ToArray();
+        var dz = new double[n * v];
+        var bound = new double[n * v];
+        for (int t = 0; t < n; t++)
+        {
+            for (int c = 0; c < v && y[t] != -100; c++)
+            {
+                double x = logits[(t * v) + c];
+                double z = cap > 0 ? cap * Math.Tanh(x / cap) : x;
+                double p = Math.Exp(z - lse[t]);
+                double factor = cap > 0 ? 1 - ((z / cap) * (z / cap)) : 1;
+                dz[(t * v) + c] = p == 0 ? 0 : -gH[t] * p * (z - mean[t]) * factor;
+                bound[(t * v) + c] = p == 0 ? 0 : Math.Abs(gH[t]) * p * (Math.Abs(z) + Math.Abs(mean[t]));
+            }
+        }
+
+        return (dz, bound);
     }
 
     // H = lse - sum_c p[c] z[c] of the (capped) float logits, in double.
