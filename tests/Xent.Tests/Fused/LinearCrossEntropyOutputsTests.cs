@@ -312,7 +312,7 @@ public class LinearCrossEntropyOutputsTests
             var (logp, entropy, dh) = (new float[n], new float[n], new float[n * d]);
             var g = Enumerable.Repeat(0.5f, n).ToArray();
             LinearCrossEntropy.LogProbabilityGradients(h, w, b, y, g, new(dh, new float[v * d]), logp, entropy: entropy,
-                options: new CrossEntropyOptions { MaxDegreeOfParallelism = threads });
+                options: new CrossEntropyOptions { MaxDegreeOfParallelism = threads }, entropyGradient: g);
             return (logp, entropy, dh);
         }
     }
