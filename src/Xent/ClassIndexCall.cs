@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Xent.Kernels;
 
 namespace Xent;
@@ -10,7 +11,8 @@ internal static unsafe class ClassIndexCall
 {
     public static double Run(void* logits, long logitsLength, ElementKinds elements, ReadOnlySpan<int> targets, CrossEntropyOptions? options, CallKind kind,
         Span<float> losses = default, bool lossesRequired = false, Span<float> logSumExp = default, bool logSumExpRequired = false,
-        void* gradient = null, long gradientLength = 0, float upstream = 1f, ReadOnlySpan<float> rowUpstream = default)
+        void* gradient = null, long gradientLength = 0, float upstream = 1f, ReadOnlySpan<float> rowUpstream = default,
+        ReadOnlySpan<float> logSumExpUpstream = default, StrongBox<LossParts>? parts = null)
     {
         var o = options ?? CrossEntropyOptions.Default;
         bool reduce = kind is CallKind.Loss or CallKind.LossAndGradient;
@@ -46,13 +48,18 @@ internal static unsafe class ClassIndexCall
             throw new ArgumentException($"upstream has {rowUpstream.Length} entries but there are N = {rows} rows.", "upstream");
         }
 
+        if (!logSumExpUpstream.IsEmpty && logSumExpUpstream.Length != rows)
+        {
+            throw new ArgumentException($"logSumExpGradient has {logSumExpUpstream.Length} entries but there are N = {rows} rows.", "logSumExpGradient");
+        }
+
         using var weights = o.ClassWeights.Pin();
         fixed (int* y = targets)
         fixed (float* r = losses)
         fixed (float* lse = logSumExp)
-        fixed (float* g = rowUpstream)
+        fixed (float* g = rowUpstream, lseUp = logSumExpUpstream)
         {
-            return CrossEntropyKernel.Run(new KernelRequest
+            var request = new KernelRequest
             {
                 Logits = logits,
                 Element = elements.Logits,
@@ -69,8 +76,16 @@ internal static unsafe class ClassIndexCall
                 Scaling = kind == CallKind.Backward ? GradientScaling.PerRow : GradientScaling.Reduced,
                 Upstream = upstream,
                 RowUpstream = g,
+                LogSumExpUpstream = withGradient && !logSumExpUpstream.IsEmpty ? lseUp : null,
                 Reduce = reduce,
-            });
+            };
+            double loss = CrossEntropyKernel.Run(request);
+            if (parts != null)
+            {
+                parts.Value = request.Parts;
+            }
+
+            return loss;
         }
     }
 

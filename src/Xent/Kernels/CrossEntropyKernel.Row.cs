@@ -196,7 +196,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
 
         int y = request.Targets[n];
-        double g = Terms(row.A, row.B, row.TargetWeight, row.LogSumExp).Target(row.TargetLogit);
+        double g = Terms(row.A, row.B, row.TargetWeight, row.LogSumExp, row.LogSumExpUpstream).Target(row.TargetLogit);
         nint at = RowOffset(n) + y;
         if (request.GradientElement == ElementKind.Half)
         {

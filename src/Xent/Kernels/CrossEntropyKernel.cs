@@ -122,6 +122,10 @@ internal sealed unsafe partial class CrossEntropyKernel
             z += zTerms![n];
         }
 
-        return kept.Reduce(request.Options.Reduction, main, z, constants.ZLoss > 0);
+        var reduction = request.Options.Reduction;
+        double loss = kept.Reduce(reduction, main, z, constants.ZLoss > 0);
+        request.Parts = new LossParts((float)loss, (float)kept.Reduce(reduction, main, 0, false),
+            constants.ZLoss > 0 ? (float)kept.Reduce(reduction, 0, z, true) : 0f);
+        return loss;
     }
 }

@@ -83,6 +83,12 @@ internal sealed unsafe class KernelRequest
     /// <summary>Per-row upstream gradients [N] with <see cref="GradientScaling.PerRow"/>.</summary>
     public float* RowUpstream { get; init; }
 
+    /// <summary>The caller's dL/dlse [N] (class-index targets), or null.</summary>
+    public float* LogSumExpUpstream { get; init; }
+
     /// <summary>Whether the reduced loss is wanted (fills the per-row terms the reduction needs).</summary>
     public bool Reduce { get; init; }
+
+    /// <summary>Set by a reducing run: the returned loss's cross-entropy and z-loss parts.</summary>
+    public LossParts Parts { get; set; }
 }
