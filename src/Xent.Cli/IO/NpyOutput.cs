@@ -1,119 +1,224 @@
-using System.IO.MemoryMappedFiles;
+using System.Globalization;
+using System.Runtime.InteropServices;
 using Xent.Cli.Terminal;
 
 namespace Xent.Cli.IO;
 
 /// <summary>
-/// An .npy file being written: a temporary file next to the destination, memory-mapped so the computation writes
-/// straight into it (outputs of several GB never pass through managed arrays). <see cref="Commit"/> renames it
-/// over the destination; disposing without committing deletes it, so a failure never leaves a half-written file.
+/// An .npy output: the computation fills <see cref="Data"/> (native memory, so any size works without managed
+/// arrays); <see cref="Write"/> then writes it through the file API into a temporary file beside the
+/// destination, with the whole size reserved first, and <see cref="Publish"/> renames it over the destination.
+/// Not a memory map: a full disk under a mapped file is a crash (SIGBUS) at some page, not an error. Any I/O
+/// failure becomes one message naming the file, and the temporary file is deleted whatever happens.
 /// </summary>
 internal sealed unsafe class NpyOutput : IDisposable
 {
-    private readonly string path;
-    private readonly string temporary;
-    private MemoryMappedFile? file;
-    private MemoryMappedViewAccessor? view;
-    private byte* basePointer;
-    private readonly long dataOffset;
+    /// <summary>Bytes per write call: large enough to stream at disk speed, small enough to need no big buffer.</summary>
+    private const int Chunk = 1 << 22;
 
-    private NpyOutput(string path, string temporary, MemoryMappedFile file, MemoryMappedViewAccessor view, long dataOffset, long count)
+    private const string TempSuffix = ".xent-tmp";
+
+    private readonly string path;
+    private readonly string full;
+    private readonly byte[] header;
+    private readonly long dataBytes;
+    private readonly IOutputFiles files;
+    private byte* data;
+    private string? temporary;
+
+    private NpyOutput(string path, string full, byte[] header, long count, long dataBytes, byte* data)
     {
         this.path = path;
-        this.temporary = temporary;
-        this.file = file;
-        this.view = view;
-        this.dataOffset = dataOffset;
+        this.full = full;
+        this.header = header;
+        this.dataBytes = dataBytes;
+        this.data = data;
+        files = OutputFiles.Current;
         Count = count;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
     }
 
     /// <summary>Number of elements.</summary>
     public long Count { get; }
 
-    /// <summary>The first element's bytes.</summary>
-    public byte* Data => basePointer + view!.PointerOffset + dataOffset;
+    /// <summary>The first element's bytes (native memory owned by this object).</summary>
+    public byte* Data => data;
 
-    /// <summary>Creates the temporary file for an array of <paramref name="type"/> and <paramref name="shape"/> to end up at <paramref name="path"/>.</summary>
-    public static NpyOutput Create(string path, ElementType type, long[] shape)
+    /// <summary>
+    /// Checks that <paramref name="path"/> can be an output file (not a folder, in an existing folder) and
+    /// removes temporary files that killed runs left beside it. Call before any work.
+    /// </summary>
+    public static void CheckDestination(string path, string option)
     {
+        if (path.Length == 0 || string.IsNullOrWhiteSpace(path))
+        {
+            throw new XentCliException($"{option} needs a file name, not an empty string.");
+        }
+
         string full = Path.GetFullPath(path);
-        string? dir = Path.GetDirectoryName(full);
         if (Directory.Exists(full))
         {
-            throw XentCliException.InFile(path, "cannot write the output: it is a directory.");
+            throw XentCliException.InFile(path, $"{option} names a folder; give a file name, e.g. {Path.Combine(path, "out.npy")}.");
         }
 
-        if (dir is null || !Directory.Exists(dir))
+        string? folder = Path.GetDirectoryName(full);
+        if (folder is null || !Directory.Exists(folder))
         {
-            throw XentCliException.InFile(path, $"cannot write the output: the folder '{dir}' does not exist.");
+            throw XentCliException.InFile(path, $"cannot write {option}: the folder '{folder}' does not exist; create it first.");
         }
 
+        RemoveStaleTemporaries(full);
+    }
+
+    /// <summary>Allocates the data of an array of <paramref name="type"/> and <paramref name="shape"/> that will end up at <paramref name="path"/>.</summary>
+    public static NpyOutput Create(string path, ElementType type, long[] shape)
+    {
         var header = NpyFormat.Header(type, shape);
         long count = ArrayInfo.ElementCount(shape);
-        long total = header.Length + count * type.Size();
-        string temporary = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        FileStream stream;
+        long bytes = count * type.Size();
+        byte* buffer;
         try
         {
-            stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 1);
+            buffer = (byte*)NativeMemory.Alloc((nuint)Math.Max(1, bytes));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (OutOfMemoryException)
         {
-            throw XentCliException.InFile(path, $"cannot write the output: {e.Message}");
+            throw XentCliException.InFile(path, $"not enough memory to hold this output: it needs {Bytes(bytes)}.");
         }
 
-        MemoryMappedFile? map = null;
+        return new NpyOutput(path, Path.GetFullPath(path), header, count, bytes, buffer);
+    }
+
+    /// <summary>Writes header and data into a new temporary file beside the destination (not yet visible under its name).</summary>
+    public void Write()
+    {
+        string folder = Path.GetDirectoryName(full)!;
+        temporary = Path.Combine(folder, $".{Path.GetFileName(full)}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid():N}{TempSuffix}");
         try
         {
+            using var stream = files.Create(temporary, header.Length + dataBytes);
             stream.Write(header);
-            stream.SetLength(total);
-            map = MemoryMappedFile.CreateFromFile(stream, mapName: null, total, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
-            var view = map.CreateViewAccessor(0, total, MemoryMappedFileAccess.ReadWrite);
-            return new NpyOutput(full, temporary, map, view, header.Length, count);
+            for (long offset = 0; offset < dataBytes; offset += Chunk)
+            {
+                int n = (int)Math.Min(Chunk, dataBytes - offset);
+                stream.Write(new ReadOnlySpan<byte>(data + offset, n));
+            }
+
+            if (stream is FileStream file)
+            {
+                file.Flush(flushToDisk: true);
+            }
         }
         catch (Exception e)
         {
-            map?.Dispose();
-            stream.Dispose();
-            File.Delete(temporary);
-            if (e is IOException)
-            {
-                throw XentCliException.InFile(path, $"cannot write the output: {e.Message}");
-            }
-
-            throw;
+            DeleteTemporary();
+            throw Failure(e, "cannot write the output");
         }
     }
 
-    /// <summary>Flushes the data and renames the file to its destination (replacing any file there).</summary>
-    public void Commit()
+    /// <summary>Renames the written file over the destination (replacing any file there).</summary>
+    public void Publish()
     {
-        view!.Flush();
-        Release();
-        File.Move(temporary, path, overwrite: true);
+        if (temporary is null)
+        {
+            throw new InvalidOperationException("Write() first.");
+        }
+
+        try
+        {
+            files.Move(temporary, full);
+            temporary = null;
+        }
+        catch (Exception e)
+        {
+            DeleteTemporary();
+            throw Failure(e, "cannot move the written output into place");
+        }
     }
 
     public void Dispose()
     {
-        if (view is not null)
+        DeleteTemporary();
+        if (data != null)
         {
-            Release();
-            File.Delete(temporary);
+            NativeMemory.Free(data);
+            data = null;
         }
     }
 
-    private void Release()
+    private Exception Failure(Exception e, string what) => e is IOException or UnauthorizedAccessException
+        ? XentCliException.InFile(path, $"{what}: {e.Message.ReplaceLineEndings(" ").Trim()} Nothing was written there (any earlier file is unchanged).")
+        : e;
+
+    private void DeleteTemporary()
     {
-        if (basePointer != null)
+        if (temporary is null)
         {
-            view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            basePointer = null;
+            return;
         }
 
-        view!.Dispose();
-        file!.Dispose();
-        view = null;
-        file = null;
+        try
+        {
+            files.Delete(temporary);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Reported by the caller's own error; RemoveStaleTemporaries clears it on the next run.
+        }
+
+        temporary = null;
     }
+
+    /// <summary>Deletes ".NAME.PID-GUID.xent-tmp" files beside <paramref name="full"/> whose process is gone (killed mid-write).</summary>
+    private static void RemoveStaleTemporaries(string full)
+    {
+        string folder = Path.GetDirectoryName(full)!;
+        string prefix = $".{Path.GetFileName(full)}.";
+        IEnumerable<string> candidates;
+        try
+        {
+            candidates = Directory.EnumerateFiles(folder, prefix + "*" + TempSuffix).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+
+        foreach (string stale in candidates)
+        {
+            string middle = Path.GetFileName(stale)[prefix.Length..^TempSuffix.Length];
+            int dash = middle.IndexOf('-', StringComparison.Ordinal);
+            if (dash > 0 && int.TryParse(middle[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !ProcessAlive(pid))
+            {
+                try
+                {
+                    File.Delete(stale);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Not ours to insist on: another user's file, or already gone.
+                }
+            }
+        }
+    }
+
+    private static bool ProcessAlive(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static string Bytes(long bytes) => bytes >= 1L << 30
+        ? $"{bytes / (double)(1L << 30):F1} GiB"
+        : $"{bytes / (double)(1L << 20):F1} MiB";
 }

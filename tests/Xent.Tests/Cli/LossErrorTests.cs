@@ -160,7 +160,7 @@ public sealed class LossErrorTests : IDisposable
         run.AssertBadInput(file, problem);
         Assert.Equal("old", File.ReadAllText(dir["g.npy"]));
         Assert.False(File.Exists(dir["r.npy"]));
-        Assert.DoesNotContain(dir.Files(), f => f.EndsWith(".tmp", StringComparison.Ordinal));
+        Assert.DoesNotContain(dir.Files(), f => f.EndsWith("tmp", StringComparison.Ordinal));
     }
 
     private byte[] Version4()
