@@ -1,6 +1,6 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Xent.Cli.Terminal;
+using Xent.Training.Checkpoints;
 
 namespace Xent.Cli.IO;
 
@@ -15,8 +15,6 @@ internal sealed unsafe class NpyOutput : IDisposable
 {
     /// <summary>Bytes per write call: large enough to stream at disk speed, small enough to need no big buffer.</summary>
     private const int Chunk = 1 << 22;
-
-    private const string TempSuffix = ".xent-tmp";
 
     private readonly string path;
     private readonly string full;
@@ -66,7 +64,7 @@ internal sealed unsafe class NpyOutput : IDisposable
             throw XentCliException.InFile(path, $"cannot write {option}: the folder '{folder}' does not exist; create it first.");
         }
 
-        RemoveStaleTemporaries(full);
+        TemporaryFiles.RemoveStale(full);
     }
 
     /// <summary>Allocates the data of an array of <paramref name="type"/> and <paramref name="shape"/> that will end up at <paramref name="path"/>.</summary>
@@ -91,8 +89,7 @@ internal sealed unsafe class NpyOutput : IDisposable
     /// <summary>Writes header and data into a new temporary file beside the destination (not yet visible under its name).</summary>
     public void Write()
     {
-        string folder = Path.GetDirectoryName(full)!;
-        temporary = Path.Combine(folder, $".{Path.GetFileName(full)}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid():N}{TempSuffix}");
+        temporary = TemporaryFiles.For(full);
         try
         {
             using var stream = files.Create(temporary, header.Length + dataBytes);
@@ -162,60 +159,10 @@ internal sealed unsafe class NpyOutput : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Reported by the caller's own error; RemoveStaleTemporaries clears it on the next run.
+            // Reported by the caller's own error; TemporaryFiles.RemoveStale clears it on the next run.
         }
 
         temporary = null;
-    }
-
-    /// <summary>Deletes ".NAME.PID-GUID.xent-tmp" files beside <paramref name="full"/> whose process is gone (killed mid-write).</summary>
-    private static void RemoveStaleTemporaries(string full)
-    {
-        string folder = Path.GetDirectoryName(full)!;
-        string prefix = $".{Path.GetFileName(full)}.";
-        IEnumerable<string> candidates;
-        try
-        {
-            candidates = Directory.EnumerateFiles(folder, prefix + "*" + TempSuffix).ToList();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return;
-        }
-
-        foreach (string stale in candidates)
-        {
-            string middle = Path.GetFileName(stale)[prefix.Length..^TempSuffix.Length];
-            int dash = middle.IndexOf('-', StringComparison.Ordinal);
-            if (dash > 0 && int.TryParse(middle[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !ProcessAlive(pid))
-            {
-                try
-                {
-                    File.Delete(stale);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    // Not ours to insist on: another user's file, or already gone.
-                }
-            }
-        }
-    }
-
-    private static bool ProcessAlive(int pid)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
     }
 
     private static string Bytes(long bytes) => bytes >= 1L << 30
