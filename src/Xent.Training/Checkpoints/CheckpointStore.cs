@@ -108,8 +108,8 @@ public static class CheckpointStore
     /// model.safetensors (same step), else the copy inside model.safetensors, with a note saying why.
     /// </summary>
     /// <param name="directory">The checkpoint directory.</param>
-    /// <returns>The config, and a note for the user when config.json was not used (null otherwise).</returns>
-    public static (CheckpointConfig Config, string? Note) ResolveConfig(string directory)
+    /// <returns>The config, a note for the user when config.json was not used (null otherwise), and the file it came from.</returns>
+    public static (CheckpointConfig Config, string? Note, string Source) ResolveConfig(string directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
         if (!Directory.Exists(directory))
@@ -144,7 +144,7 @@ public static class CheckpointStore
         }
 
         if (problem is null)
-            return (fromFile!, null);
+            return (fromFile!, null, configPath);
         if (embedded is null || embedded.Step != step)
         {
             if (fromFile is null)
@@ -152,8 +152,9 @@ public static class CheckpointStore
             throw new TrainingInputException(
                 $"Checkpoint '{directory}' is inconsistent: {ModelFile} is at step {step} but {ConfigFile} says {fromFile.Step}.");
         }
-        return (embedded, $"{configPath} {problem}, but {ModelFile} is a complete checkpoint of step {step}: " +
-            $"using the config saved inside it (a save interrupted between its two renames leaves config.json behind; the next save rewrites it).");
+        string note = $"{configPath} {problem}, but {ModelFile} is a complete checkpoint of step {step}: " +
+            "using the config saved inside it (a save interrupted between its two renames leaves config.json behind; the next save rewrites it).";
+        return (embedded, note, modelPath);
     }
 
     /// <summary>The checkpoint's config (see <see cref="ResolveConfig"/>), without its tensors.</summary>
@@ -170,7 +171,7 @@ public static class CheckpointStore
         Func<CheckpointConfig, IReadOnlyList<(string Name, int[] Shape)>> expectedParameters)
     {
         ArgumentNullException.ThrowIfNull(expectedParameters);
-        var (config, note) = ResolveConfig(directory);
+        var (config, note, _) = ResolveConfig(directory);
         string path = Path.Combine(directory, ModelFile);
 
         // Before the tensors are read: the expected model is checked (and may be refused) first.
