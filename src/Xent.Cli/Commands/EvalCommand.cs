@@ -36,6 +36,11 @@ internal sealed class EvalCommand : Command<EvalSettings>
     private int Evaluate(EvalSettings settings)
     {
         var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
+        if (checkpoint.Note is { } note)
+        {
+            io.Error.WriteLine($"xent: note: {note}");
+        }
+
         if (settings.Threads is { } threads)
             model.MaxDegreeOfParallelism = threads;
         ITokenizer tokenizer = CheckpointTokenizer.For(checkpoint.Config);
@@ -58,9 +63,9 @@ internal sealed class EvalCommand : Command<EvalSettings>
             {
                 ["tokens"] = predicted,
                 ["bytes"] = bytes,
-                ["cross_entropy"] = ce,
-                ["perplexity"] = Math.Exp(ce),
-                ["bits_per_byte"] = bpb,
+                ["cross_entropy"] = JsonNumbers.Node(ce),
+                ["perplexity"] = JsonNumbers.Node(Math.Exp(ce)),
+                ["bits_per_byte"] = JsonNumbers.Node(bpb),
                 ["tokenizer"] = checkpoint.Config.Tokenizer,
                 ["step"] = checkpoint.Config.Step,
             };

@@ -129,7 +129,7 @@ internal static class LossReport
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
-    /// <summary>JSON has no NaN or infinity: write them as the strings "NaN", "Infinity", "-Infinity" (as .NET and JavaScript name them).</summary>
+    /// <summary>A float32 loss as JSON (see <see cref="JsonNumbers"/>); float32 widened exactly, printed with its shortest digits.</summary>
     private static void Number(Utf8JsonWriter w, float value)
     {
         if (float.IsFinite(value))
@@ -138,7 +138,7 @@ internal static class LossReport
         }
         else
         {
-            w.WriteStringValue(float.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
+            JsonNumbers.Write(w, value);
         }
     }
 

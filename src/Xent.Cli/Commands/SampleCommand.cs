@@ -33,6 +33,11 @@ internal sealed class SampleCommand : Command<SampleSettings>
     private int Sample(SampleSettings settings, CancellationToken cancellationToken)
     {
         var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
+        if (checkpoint.Note is { } note)
+        {
+            io.Error.WriteLine($"xent: note: {note}");
+        }
+
         CheckpointConfig config = checkpoint.Config;
         ITokenizer tokenizer = CheckpointTokenizer.For(config);
         int[] prompt = settings.Prompt is { } text ? tokenizer.Encode(text) : CheckpointTokenizer.DefaultPrompt(config, tokenizer);

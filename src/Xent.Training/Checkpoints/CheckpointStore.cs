@@ -243,7 +243,11 @@ public static class CheckpointStore
         }
         catch (JsonException e)
         {
-            throw new TrainingInputException($"Checkpoint config '{path}' is not valid: {e.Message}", e);
+            // .NET's message names .NET types ("System.Int64"); say where, in the file's terms.
+            string where = e.Path is { Length: > 1 } p ? $"the value at {p[2..]}" : "the text";
+            string line = e.LineNumber is { } n ? $" (line {n + 1})" : "";
+            throw new TrainingInputException(
+                $"Checkpoint config '{path}' is not valid: {where}{line} is not JSON of the right kind (whole numbers for counts and sizes, strings for names, true/false for flags).", e);
         }
         if (config is null)
             throw new TrainingInputException($"Checkpoint config '{path}' is empty.");

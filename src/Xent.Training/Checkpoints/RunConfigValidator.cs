@@ -52,6 +52,8 @@ public static class RunConfigValidator
         "training.learning_rate" => "--lr",
         "seed" => "--seed",
         "tokenizer" => "--tokenizer",
+        "data.train_tokens" => "the training split's token count",
+        "data.validation_tokens" => "the validation split's token count",
         _ => field,
     };
 
