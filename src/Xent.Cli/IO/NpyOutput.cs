@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Xent.Cli.Terminal;
 using Xent.Training.Checkpoints;
+using Xent.Training.Model;
 
 namespace Xent.Cli.IO;
 
@@ -73,6 +74,14 @@ internal sealed unsafe class NpyOutput : IDisposable
         var header = NpyFormat.Header(type, shape);
         long count = ArrayInfo.ElementCount(shape);
         long bytes = count * type.Size();
+
+        // Checked first: Linux would grant a huge allocation and kill the process when the pages are touched.
+        long available = GptMemory.AvailableBytes();
+        if (bytes > available)
+        {
+            throw XentCliException.InFile(path, $"not enough memory to compute this output: it needs {GptMemory.Format(bytes)}, and {GptMemory.Format(available)} is available.");
+        }
+
         byte* buffer;
         try
         {
@@ -80,7 +89,7 @@ internal sealed unsafe class NpyOutput : IDisposable
         }
         catch (OutOfMemoryException)
         {
-            throw XentCliException.InFile(path, $"not enough memory to hold this output: it needs {Bytes(bytes)}.");
+            throw XentCliException.InFile(path, $"not enough memory to hold this output: it needs {GptMemory.Format(bytes)}.");
         }
 
         return new NpyOutput(path, Path.GetFullPath(path), header, count, bytes, buffer);
@@ -164,8 +173,4 @@ internal sealed unsafe class NpyOutput : IDisposable
 
         temporary = null;
     }
-
-    private static string Bytes(long bytes) => bytes >= 1L << 30
-        ? $"{bytes / (double)(1L << 30):F1} GiB"
-        : $"{bytes / (double)(1L << 20):F1} MiB";
 }

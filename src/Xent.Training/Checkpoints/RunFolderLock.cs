@@ -56,6 +56,7 @@ public sealed class RunFolderLock : IDisposable
 
         try
         {
+            TemporaryFiles.RemoveStale(ownerPath);
             var owner = new RunOwner(Environment.ProcessId, Environment.MachineName, DateTimeOffset.UtcNow, command);
             string temp = TemporaryFiles.For(ownerPath);
             File.WriteAllText(temp, JsonSerializer.Serialize(owner));

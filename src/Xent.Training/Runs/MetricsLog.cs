@@ -57,6 +57,7 @@ public sealed class MetricsLog : IDisposable
     public static MetricsLog Open(string directory, long keepThroughStep)
     {
         string path = Path.Combine(directory, FileName);
+        TemporaryFiles.RemoveStale(path);
         bool exists = File.Exists(path);
         var all = keepThroughStep > 0 && exists ? Read(path) : [];
         var kept = all.Where(r => r.Step <= keepThroughStep).ToList();

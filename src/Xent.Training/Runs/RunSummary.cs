@@ -64,6 +64,7 @@ public static class RunSummary
     public static void Write(string directory, JsonObject summary)
     {
         string path = Path.Combine(directory, FileName);
+        Checkpoints.TemporaryFiles.RemoveStale(path);
         string temp = Checkpoints.TemporaryFiles.For(path);
         File.WriteAllText(temp, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         File.Move(temp, path, overwrite: true);
