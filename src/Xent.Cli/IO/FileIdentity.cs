@@ -7,9 +7,12 @@ namespace Xent.Cli.IO;
 /// links, hard links, "./a/../b" and bind mounts all compare equal; elsewhere (or for a file not yet created) the
 /// full path with every symbolic link along it resolved, which still catches symbolic links but not hard links.
 /// </summary>
-internal readonly partial record struct FileIdentity(bool HasInode, ulong Device, ulong Inode, string ResolvedPath)
+internal readonly partial record struct FileIdentity(bool HasInode, ulong Device, ulong Inode, string ResolvedPath, bool IsRegular = true)
 {
-    /// <summary>statx's mask bit for the inode number.</summary>
+    /// <summary>statx's mask bits asked for: the file type (STATX_TYPE), the mode and the inode number (STATX_INO).</summary>
+    private const uint StatxMask = 0x1 | 0x2 | StatxIno;
+
+    /// <summary>STATX_INO: set in the returned mask when the inode number is valid.</summary>
     private const uint StatxIno = 0x100;
 
     /// <summary>AT_FDCWD: relative paths are resolved from the working directory.</summary>
@@ -21,8 +24,8 @@ internal readonly partial record struct FileIdentity(bool HasInode, ulong Device
     /// </summary>
     public static FileIdentity Of(string path)
     {
-        bool hasInode = File.Exists(path) & TryStat(path, out ulong device, out ulong inode);
-        return new FileIdentity(hasInode, device, inode, Resolve(path));
+        bool hasInode = TryStat(path, out ulong device, out ulong inode, out bool regular);
+        return new FileIdentity(hasInode, device, inode, Resolve(path), !hasInode || regular);
     }
 
     /// <summary>Whether both name the same file: by inode when both have one, else by resolved path.</summary>
@@ -77,10 +80,11 @@ internal readonly partial record struct FileIdentity(bool HasInode, ulong Device
         }
     }
 
-    private static unsafe bool TryStat(string path, out ulong device, out ulong inode)
+    private static unsafe bool TryStat(string path, out ulong device, out ulong inode, out bool regular)
     {
         device = 0;
         inode = 0;
+        regular = true;
         if (!OperatingSystem.IsLinux())
         {
             return false;
@@ -90,7 +94,7 @@ internal readonly partial record struct FileIdentity(bool HasInode, ulong Device
         byte* buffer = stackalloc byte[256];
         try
         {
-            if (Native.Statx(AtFdCwd, path, 0, StatxIno, buffer) != 0 || (*(uint*)buffer & StatxIno) == 0)
+            if (Native.Statx(AtFdCwd, path, 0, StatxMask, buffer) != 0 || (*(uint*)buffer & StatxIno) == 0)
             {
                 return false;
             }
@@ -101,6 +105,9 @@ internal readonly partial record struct FileIdentity(bool HasInode, ulong Device
         }
 
         inode = *(ulong*)(buffer + 32);
+
+        // stx_mode at byte 28: S_IFREG (0x8000) in the S_IFMT bits (0xF000) for a regular file.
+        regular = (*(ushort*)(buffer + 28) & 0xF000) == 0x8000;
         device = ((ulong)*(uint*)(buffer + 136) << 32) | *(uint*)(buffer + 140);
         return true;
     }

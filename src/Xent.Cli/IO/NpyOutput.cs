@@ -59,6 +59,11 @@ internal sealed unsafe class NpyOutput : IDisposable
             throw XentCliException.InFile(path, $"{option} names a folder; give a file name, e.g. {Path.Combine(path, "out.npy")}.");
         }
 
+        if (!FileIdentity.Of(full).IsRegular)
+        {
+            throw XentCliException.InFile(path, $"{option} names a device, pipe or socket, not a regular file; xent writes an output by renaming a finished file over it, so give a file name.");
+        }
+
         string? folder = Path.GetDirectoryName(full);
         if (folder is null || !Directory.Exists(folder))
         {

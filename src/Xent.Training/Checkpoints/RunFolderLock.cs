@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Xent.Training.Data;
 
 namespace Xent.Training.Checkpoints;
 
@@ -41,6 +42,8 @@ public sealed class RunFolderLock : IDisposable
     public static RunFolderLock Acquire(string directory, string command)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        if (File.Exists(directory))
+            throw new TrainingInputException($"'{directory}' is a file; a run's output must be a folder (new or existing).");
         System.IO.Directory.CreateDirectory(directory);
         string lockPath = Path.Combine(directory, LockFile);
         string ownerPath = Path.Combine(directory, OwnerFile);

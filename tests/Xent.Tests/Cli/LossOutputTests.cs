@@ -97,6 +97,19 @@ public sealed class LossOutputTests : IDisposable
         run.AssertBadInput(dir.Path, "--losses names a folder");
     }
 
+    [Fact]
+    public void A_device_as_output_is_refused()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var run = CliRun.Run("loss", "--logits", logits, "--targets", targets, "--grad", "/dev/null");
+        run.AssertBadInput("/dev/null", "not a regular file");
+        Assert.True(File.Exists("/dev/null"));
+    }
+
     public static TheoryData<string> Failures => ["create", "write", "move"];
 
     [Theory]

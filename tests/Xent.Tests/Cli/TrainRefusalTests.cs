@@ -61,6 +61,14 @@ public sealed class TrainRefusalTests : IDisposable
     }
 
     [Fact]
+    public void A_file_given_as_the_output_folder_is_refused()
+    {
+        File.WriteAllText(_tmp["file"], "not a folder");
+        CliRun.Run(["train", "--out", _tmp["file"], .. TrainCommandTests.Tiny, "--steps", "1"]).AssertBadInput(_tmp["file"], "is a file");
+        Assert.Equal("not a folder", File.ReadAllText(_tmp["file"]));
+    }
+
+    [Fact]
     public void A_folder_given_as_text_is_named_as_a_folder() =>
         CliRun.Run(["train", "--out", _tmp["t"], "--text", _tmp.Path, .. TrainCommandTests.Tiny]).AssertBadInput(_tmp.Path, "is a folder");
 
