@@ -17,13 +17,13 @@ internal static class LossReport
         var l = inputs.Logits;
         if (found.Poisoned > 0)
         {
-            io.Error.WriteLine($"xent: warning: {l.Path}: {found.Poisoned} logits are not finite ({found.NaN} NaN, {found.PositiveInfinity} +inf), the first at {Position(inputs, found.FirstNaNOrPositive)}; the loss of each such row is NaN or inf, as in PyTorch.");
+            io.Error.WriteLine($"xent: warning: {l.Path}: {found.Poisoned} {(found.Poisoned == 1 ? "logit is" : "logits are")} not finite ({found.NaN} NaN, {found.PositiveInfinity} +inf), the first at {Position(inputs, found.FirstNaNOrPositive)}; the loss of each such row is NaN or inf, as in PyTorch.");
         }
 
         bool finite = result.Loss is float loss ? float.IsFinite(loss) : result.RowLosses!.All(float.IsFinite);
         if (!finite && found.Poisoned == 0 && found.NegativeInfinity > 0)
         {
-            io.Error.WriteLine($"xent: warning: {l.Path}: {found.NegativeInfinity} logits are -inf, the first at {Position(inputs, found.FirstNegative)}; a row whose target logit is -inf has an infinite loss, and one whose logits are all -inf a NaN loss, as in PyTorch.");
+            io.Error.WriteLine($"xent: warning: {l.Path}: {found.NegativeInfinity} {(found.NegativeInfinity == 1 ? "logit is" : "logits are")} -inf, the first at {Position(inputs, found.FirstNegative)}; a row whose target logit is -inf has an infinite loss, and one whose logits are all -inf a NaN loss, as in PyTorch.");
         }
 
         io.Error.Flush();

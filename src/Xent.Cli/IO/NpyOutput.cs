@@ -156,9 +156,22 @@ internal sealed unsafe class NpyOutput : IDisposable
         }
     }
 
-    private Exception Failure(Exception e, string what) => e is IOException or UnauthorizedAccessException
-        ? XentCliException.InFile(path, $"{what}: {e.Message.ReplaceLineEndings(" ").Trim()} Nothing was written there (any earlier file is unchanged).")
-        : e;
+    private Exception Failure(Exception e, string what)
+    {
+        if (e is not (IOException or UnauthorizedAccessException))
+        {
+            return e;
+        }
+
+        // ENOSPC (errno 28 on Linux; ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL on Windows) in our words.
+        bool full = e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027)
+            || e.Message.Contains("disk was full", StringComparison.OrdinalIgnoreCase)
+            || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
+        string problem = full
+            ? $"the disk is full: this output needs {GptMemory.Format(header.Length + dataBytes)} ({header.Length + dataBytes} bytes)"
+            : e.Message.ReplaceLineEndings(" ").Trim();
+        return XentCliException.InFile(path, $"{what}: {problem}. Nothing was written there (any earlier file is unchanged).");
+    }
 
     private void DeleteTemporary()
     {

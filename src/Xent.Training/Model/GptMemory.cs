@@ -77,11 +77,19 @@ public static class GptMemory
         return meminfo is { } m ? Math.Min(m, gcRoom) : gcRoom;
     }
 
-    /// <summary>"1.5 GiB", "300 MiB".</summary>
+    /// <summary>"1.5 GiB", "300 MiB", "256 KiB", "12 bytes".</summary>
     /// <param name="bytes">A size.</param>
-    public static string Format(long bytes) => bytes >= 1L << 30
-        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.0} GiB")
-        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Math.Max(1, bytes >> 20)} MiB");
+    public static string Format(long bytes)
+    {
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        return bytes switch
+        {
+            >= 1L << 30 => string.Create(invariant, $"{bytes / (double)(1L << 30):0.0} GiB"),
+            >= 1L << 20 => string.Create(invariant, $"{bytes >> 20} MiB"),
+            >= 1L << 10 => string.Create(invariant, $"{bytes >> 10} KiB"),
+            _ => string.Create(invariant, $"{bytes} bytes"),
+        };
+    }
 
     private static long? MemAvailable()
     {
