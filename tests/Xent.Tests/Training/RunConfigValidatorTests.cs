@@ -18,8 +18,17 @@ public sealed class RunConfigValidatorTests
         Data = new CheckpointData { Source = "markov", CorpusSeed = 1, TrainTokens = 1000, ValidationTokens = 100 },
         Training = new CheckpointTraining
         {
-            Batch = 4, Seq = 16, TotalSteps = 10, WarmupSteps = 1, LearningRate = 1e-2, MinLearningRate = 0,
-            WeightDecay = 0, Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8, GradClip = 1,
+            Batch = 4,
+            Seq = 16,
+            TotalSteps = 10,
+            WarmupSteps = 1,
+            LearningRate = 1e-2,
+            MinLearningRate = 0,
+            WeightDecay = 0,
+            Beta1 = 0.9,
+            Beta2 = 0.999,
+            Epsilon = 1e-8,
+            GradClip = 1,
         },
     };
 
