@@ -42,6 +42,11 @@ internal sealed class EvalCommand : Command<EvalSettings>
         if (settings.Text is null || settings.Window is not null || settings.Stride is not null || settings.LogitsOut is not null)
             throw new XentCliException("--tokens, --window, --stride and --logits-out are for Hugging Face checkpoints; a checkpoint of xent train takes --text.");
         var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
+        if (checkpoint.Note is { } note)
+        {
+            io.Error.WriteLine($"xent: note: {note}");
+        }
+
         if (settings.Threads is { } threads)
             model.MaxDegreeOfParallelism = threads;
         ITokenizer tokenizer = CheckpointTokenizer.For(checkpoint.Config);

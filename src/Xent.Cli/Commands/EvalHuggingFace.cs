@@ -50,6 +50,10 @@ internal static class EvalHuggingFace
 
         if (settings.LogitsOut is { } logitsPath)
         {
+            NpyOutput.CheckDestination(logitsPath, "--logits-out");
+            DistinctFiles.Check(
+                [("--checkpoint", Path.Combine(settings.Checkpoint!, "model.safetensors")), (settings.Tokens is null ? "--text" : "--tokens", source)],
+                [("--logits-out", logitsPath)]);
             WriteLogits(logitsPath, model, tokens.AsSpan(0, Math.Min(window, tokens.Length)));
         }
 
@@ -79,7 +83,8 @@ internal static class EvalHuggingFace
             model.NextTokenLogits(window[..(t + 1)], new Span<float>(output.Data + ((long)t * v * sizeof(float)), v));
         }
 
-        output.Commit();
+        output.Write();
+        output.Publish();
     }
 
     private static int[] ReadTokens(string path) => SmallArrays.ReadTargets(ArrayFiles.Open(path, "tokens"));

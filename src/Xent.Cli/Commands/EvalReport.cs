@@ -19,9 +19,9 @@ internal sealed record EvalReport(long Predicted, long Bytes, double TotalNats, 
             {
                 ["tokens"] = Predicted,
                 ["bytes"] = Bytes,
-                ["cross_entropy"] = CrossEntropy,
-                ["perplexity"] = Math.Exp(CrossEntropy),
-                ["bits_per_byte"] = BitsPerByte,
+                ["cross_entropy"] = JsonNumbers.Node(CrossEntropy),
+                ["perplexity"] = JsonNumbers.Node(Math.Exp(CrossEntropy)),
+                ["bits_per_byte"] = JsonNumbers.Node(BitsPerByte),
             };
             foreach (var (key, value) in extra.ToList())
             {

@@ -45,7 +45,7 @@ internal sealed class SampleCommand : Command<SampleSettings>
     }
 
     // A Hugging Face GPT-2 folder (GPT-2's tokenizer, prompt <|endoftext|> by default) or a checkpoint of xent train.
-    private static (GptModel Model, ITokenizer Tokenizer, int[] Prompt) Load(SampleSettings settings)
+    private (GptModel Model, ITokenizer Tokenizer, int[] Prompt) Load(SampleSettings settings)
     {
         if (Gpt2Checkpoint.IsCheckpoint(settings.Checkpoint!))
         {
@@ -58,6 +58,11 @@ internal sealed class SampleCommand : Command<SampleSettings>
         }
 
         var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
+        if (checkpoint.Note is { } note)
+        {
+            io.Error.WriteLine($"xent: note: {note}");
+        }
+
         CheckpointConfig config = checkpoint.Config;
         ITokenizer tokenizer = CheckpointTokenizer.For(config);
         return (model, tokenizer, settings.Prompt is { } text ? tokenizer.Encode(text) : CheckpointTokenizer.DefaultPrompt(config, tokenizer));

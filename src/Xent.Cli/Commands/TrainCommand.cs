@@ -29,6 +29,11 @@ internal sealed class TrainCommand : Command<TrainSettings>
     public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellationToken)
     {
         TrainingPlan plan = TrainPlanning.From(settings);
+        if (plan.Resume?.Checkpoint.Note is { } note)
+        {
+            io.Error.WriteLine($"xent: note: {note}");
+        }
+
         PrintHeader(plan);
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -48,7 +53,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
         {
             TrainingOutcome outcome = Run(new TrainingLoop(plan), stop.Token);
             LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), MetricsLog.Read(Path.Combine(plan.OutDir, MetricsLog.FileName)),
-                (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan));
+                outcome.RunInitialValLoss is { } first ? (0, first) : (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan));
             return Report(plan, outcome);
         }
         finally
@@ -132,7 +137,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
         string F(double? x) => x is { } v && double.IsFinite(v) ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
         if (plan.Data.EntropyFloor is { } floor)
             table.AddRow("entropy floor (nats/token)", F(floor));
-        table.AddRow("initial validation loss", F(o.InitialValLoss));
+        table.AddRow("initial validation loss", F(o.RunInitialValLoss ?? o.InitialValLoss));
         table.AddRow("final validation loss", F(o.FinalValLoss));
         if (plan.Data.EntropyFloor is { } f && o.FinalValLoss is { } v && double.IsFinite(v))
             table.AddRow("above the floor", ((v - f) / f).ToString("P1", CultureInfo.InvariantCulture));

@@ -18,7 +18,12 @@ internal static class TrainPlanning
     {
         try
         {
-            return s.Resume is not null ? Resumed(s) : s.Init is not null ? FineTune(s) : Fresh(s);
+            TrainingPlan plan = s.Resume is not null ? Resumed(s) : s.Init is not null ? FineTune(s) : Fresh(s);
+
+            // The same validator as eval and sample, on what this run would do (flags included), before the model exists.
+            RunConfigValidator.CheckTraining(plan.ToCheckpointConfig(plan.StartStep, plan.ToTrainerOptions()),
+                s.Resume is null ? RunConfigValidator.Flags : RunConfigValidator.InFile(Path.Combine(s.Resume, CheckpointStore.ConfigFile)), resuming: false);
+            return plan;
         }
         catch (TrainingInputException e)
         {
@@ -106,6 +111,11 @@ internal static class TrainPlanning
     private static TrainingPlan Resumed(TrainSettings s)
     {
         string dir = s.Resume!;
+
+        // The checkpoint's own config through the validator first (what eval refuses, --resume refuses), with the
+        // memory of training it, before its tensors are read.
+        var (saved, _, source) = CheckpointStore.ResolveConfig(dir);
+        RunConfigValidator.CheckTraining(saved, RunConfigValidator.InFile(source), resuming: true);
         var (model, checkpoint) = ModelCheckpoint.Load(dir);
         CheckpointConfig c = checkpoint.Config;
         GptConfig gpt = model.Config;

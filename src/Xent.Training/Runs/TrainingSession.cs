@@ -21,6 +21,7 @@ internal sealed class TrainingSession
     private long step;
     private long? checkpointStep; // saved by this run (the resumed one may live in another folder)
     private double initialVal;
+    private double? runInitialVal; // before step 0 of the whole run (a resumed run: from its checkpoint)
     private double? lastVal;
     private double? lastLoss;
     private double trainSeconds;
@@ -55,6 +56,8 @@ internal sealed class TrainingSession
     {
         initialVal = Validate();
         lastVal = initialVal;
+        runInitialVal = plan.Resume is { } resumed ? resumed.Checkpoint.Config.InitialValLoss
+            : double.IsFinite(initialVal) ? initialVal : null;
         if (!double.IsFinite(initialVal))
         {
             StopNonFinite(start);
@@ -151,6 +154,7 @@ internal sealed class TrainingSession
         StartStep = start,
         FinalStep = step,
         InitialValLoss = initialVal,
+        RunInitialValLoss = runInitialVal,
         FinalValLoss = finalVal,
         FinalTrainLoss = lastLoss,
         TokensPerSecond = step > start ? (step - start) * (double)TokensPerStep / trainSeconds : 0,
@@ -172,7 +176,7 @@ internal sealed class TrainingSession
 
     private void Save()
     {
-        ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options), model, trainer.Optimizer);
+        ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options) with { InitialValLoss = runInitialVal }, model, trainer.Optimizer);
         checkpointStep = step;
     }
 }
