@@ -19,6 +19,7 @@ public static class ModelCheckpoint
             Heads = config.Heads,
             Dim = config.Dim,
             TieEmbeddings = config.TieEmbeddings,
+            Dropout = config.Dropout,
         };
     }
 
@@ -35,6 +36,7 @@ public static class ModelCheckpoint
             Heads = model.Heads,
             Dim = model.Dim,
             TieEmbeddings = model.TieEmbeddings,
+            Dropout = (float)model.Dropout,
         };
     }
 
