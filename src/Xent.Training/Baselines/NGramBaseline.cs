@@ -14,12 +14,19 @@ public sealed record NGramBaseline(int Order, double NatsPerToken, long Predicte
     /// <summary>Longest order tried: more context than this rarely helps a count model on texts of a few MB.</summary>
     public const int DefaultMaxOrder = 8;
 
+    /// <summary>
+    /// Most training tokens counted (the last ones of the split, nearest the validation text): the trie of every
+    /// n-gram up to order 8 takes about 100 bytes per token, so this bounds it near 200 MB on any text.
+    /// </summary>
+    public const int MaxTrainTokens = 2_000_000;
+
     /// <summary>Share of the training split held out to choose the order.</summary>
     public const double HeldOutFraction = 0.1;
 
     /// <summary>
-    /// Chooses the order (1..<paramref name="maxOrder"/>) that predicts the last 10% of the training split best
-    /// when fitted on the rest, refits that order on the whole training split and scores the first
+    /// On the last <see cref="MaxTrainTokens"/> tokens of the training split (all of it when shorter):
+    /// chooses the order (1..<paramref name="maxOrder"/>) that predicts the last 10% of them best
+    /// when fitted on the rest, refits that order on all of them and scores the first
     /// <paramref name="maxWindows"/> windows of T + 1 validation tokens (those of <see cref="BatchSampler.Sequential"/>):
     /// in each window every token but the first is predicted from the tokens before it in the window, as the
     /// network's validation loss does. The validation tokens never influence the choice.
@@ -36,6 +43,11 @@ public sealed record NGramBaseline(int Order, double NatsPerToken, long Predicte
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(validation);
         ArgumentOutOfRangeException.ThrowIfLessThan(train.Length, 2);
+        if (train.Length > MaxTrainTokens)
+        {
+            train = train[^MaxTrainTokens..];
+        }
+
         int order = ChooseOrder(train, vocabSize, maxOrder);
         var model = KneserNeyModel.Fit(train, vocabSize, order);
         var (tokens, targets, windows) = BatchSampler.Sequential(validation, seq, maxWindows);
