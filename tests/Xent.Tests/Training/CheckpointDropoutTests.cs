@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Xent.Training;
+using Xent.Training.Model;
 using Xent.Training.Checkpoints;
 
 namespace Xent.Tests.Training;
