@@ -20,7 +20,7 @@ public static class ModelCheckpoint
             Heads = config.Heads,
             Dim = config.Dim,
             TieEmbeddings = config.TieEmbeddings,
-            Dropout = config.Dropout,
+            Dropout = (double)(decimal)config.Dropout, // 0.1f is written 0.1
         };
     }
 
