@@ -5,6 +5,7 @@ using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
+using Xent.Training.Runs;
 
 namespace Xent.Cli.Commands;
 
@@ -35,7 +36,7 @@ internal sealed class EvalCommand : Command<EvalSettings>
 
     private int Evaluate(EvalSettings settings)
     {
-        var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
+        var (model, checkpoint) = ModelCheckpoint.Load(BestCheckpoint.Resolve(settings.Checkpoint!, settings.Last));
         if (settings.Threads is { } threads)
             model.MaxDegreeOfParallelism = threads;
         ITokenizer tokenizer = CheckpointTokenizer.For(checkpoint.Config);

@@ -2,6 +2,7 @@ using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
+using Xent.Training.Runs;
 using Xent.Training.Sampling;
 
 namespace Xent.Cli.Commands;
@@ -32,7 +33,7 @@ internal sealed class SampleCommand : Command<SampleSettings>
 
     private int Sample(SampleSettings settings, CancellationToken cancellationToken)
     {
-        var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
+        var (model, checkpoint) = ModelCheckpoint.Load(BestCheckpoint.Resolve(settings.Checkpoint!, settings.Last));
         CheckpointConfig config = checkpoint.Config;
         ITokenizer tokenizer = CheckpointTokenizer.For(config);
         int[] prompt = settings.Prompt is { } text ? tokenizer.Encode(text) : CheckpointTokenizer.DefaultPrompt(config, tokenizer);

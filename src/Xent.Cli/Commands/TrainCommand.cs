@@ -163,7 +163,9 @@ internal sealed class TrainCommand : Command<TrainSettings>
         }
         if (plan.Data.EntropyFloor is { } f && o.FinalValLoss is { } v && double.IsFinite(v))
             table.AddRow("above the floor", ((v - f) / f).ToString("P1", CultureInfo.InvariantCulture));
-        table.AddRow("steps", $"{o.FinalStep}/{plan.TotalSteps}");
+        if (o.BestStep is { } bestStep && o.BestValLoss is { } bestLoss)
+            table.AddRow("best validation loss (kept in best/)", $"{F(bestLoss)} at step {bestStep}");
+        table.AddRow("steps", o.StoppedEarly ? $"{o.FinalStep}/{plan.TotalSteps} (stopped early)" : $"{o.FinalStep}/{plan.TotalSteps}");
         table.AddRow("tokens/s", o.TokensPerSecond.ToString("N0", CultureInfo.InvariantCulture));
         table.AddRow("wall time", $"{o.WallSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
         io.Out.Write(table);

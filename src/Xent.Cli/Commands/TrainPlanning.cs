@@ -57,6 +57,7 @@ internal static class TrainPlanning
             LearningRate = s.LearningRate ?? (text ? TextTrainingDefaults.LearningRate : TrainingDefaults.LearningRate),
             WeightDecay = s.WeightDecay ?? (text ? TextTrainingDefaults.WeightDecay : TrainingDefaults.WeightDecay),
             EvalEvery = s.EvalEvery ?? (text ? TextTrainingDefaults.EvalEvery : TrainingDefaults.EvalEvery),
+            EarlyStop = s.EarlyStop ?? 0,
             OutDir = s.Out ?? TrainSettings.DefaultOut,
             Threads = s.Threads,
         };
@@ -97,6 +98,7 @@ internal static class TrainPlanning
             LearningRate = s.LearningRate ?? plan.LearningRate,
             WeightDecay = s.WeightDecay ?? plan.WeightDecay,
             EvalEvery = s.EvalEvery ?? plan.EvalEvery,
+            EarlyStop = s.EarlyStop ?? 0,
             OutDir = s.Out ?? dir,
             Threads = s.Threads,
         };

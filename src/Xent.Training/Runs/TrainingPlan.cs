@@ -55,6 +55,9 @@ public sealed record TrainingPlan
     /// </summary>
     public NGramBaseline? Baseline { get; init; }
 
+    /// <summary>Evaluations without a new best validation loss after which training stops (0: never).</summary>
+    public int EarlyStop { get; init; }
+
     /// <summary>The wall-clock budget <see cref="TotalSteps"/> was fitted to (<see cref="TimeBudgetPlanner"/>); null for a step count.</summary>
     public TimeSpan? TimeBudget { get; init; }
 
