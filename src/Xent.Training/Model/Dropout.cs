@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Xent.Kernels;
 
 namespace Xent.Training.Model;
 
@@ -34,7 +35,7 @@ internal static class Dropout
         ulong key = Mix(Mix(Mix(unchecked((ulong)seed)) ^ unchecked((ulong)step)) ^ unchecked((ulong)site * 0x9E3779B97F4A7C15UL));
         ulong threshold = (ulong)Math.Round(p * (1 << 24));
         float scale = 1 / (1 - p);
-        Partition.For(count, Partition.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
+        ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
         {
             for (int i = start; i < end; i++)
             {
@@ -47,7 +48,7 @@ internal static class Dropout
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddMasked(float[] output, float[] residual, float[] mask, int count, int maxDegreeOfParallelism)
     {
-        Partition.For(count, Partition.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
+        ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
         {
             for (int i = start; i < end; i++)
             {
@@ -60,7 +61,7 @@ internal static class Dropout
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(float[] destination, float[] source, float[] mask, int count, int maxDegreeOfParallelism)
     {
-        Partition.For(count, Partition.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
+        ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
         {
             for (int i = start; i < end; i++)
             {
