@@ -50,7 +50,7 @@ public sealed class Trainer
     {
         int step = Optimizer.StepCount;
         float lr = Options.Schedule.LearningRate(step);
-        float loss = Model.ForwardBackward(tokens, targets, batch, seq);
+        float loss = Model.ForwardBackward(tokens, targets, batch, seq, step);
         float norm = GradientClipping.GlobalNorm(grads, Model.MaxDegreeOfParallelism);
         if (!float.IsFinite(loss) || !float.IsFinite(norm))
         {

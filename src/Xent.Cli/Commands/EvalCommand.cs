@@ -4,6 +4,7 @@ using Xent.Cli.Terminal;
 using Xent.Training.Checkpoints;
 using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
+using Xent.Training.Runs;
 
 namespace Xent.Cli.Commands;
 
@@ -41,7 +42,7 @@ internal sealed class EvalCommand : Command<EvalSettings>
 
         if (settings.Text is null || settings.Window is not null || settings.Stride is not null || settings.LogitsOut is not null)
             throw new XentCliException("--tokens, --window, --stride and --logits-out are for Hugging Face checkpoints; a checkpoint of xent train takes --text.");
-        var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
+        var (model, checkpoint) = ModelCheckpoint.Load(BestCheckpoint.Resolve(settings.Checkpoint!, settings.Last));
         if (checkpoint.Note is { } note)
         {
             io.Error.WriteLine($"xent: note: {note}");

@@ -11,6 +11,10 @@ internal sealed class EvalSettings : CommandSettings
     [Description("Checkpoint folder written by xent train (model.safetensors + config.json), or a Hugging Face GPT-2 folder (config.json with n_embd, model.safetensors).")]
     public string? Checkpoint { get; init; }
 
+    [CommandOption("--last")]
+    [Description("Use the run's last checkpoint instead of its best one (DIR/best, the lowest validation loss), the default when it exists.")]
+    public bool Last { get; init; }
+
     [CommandOption("--text <FILE>")]
     [Description("UTF-8 text file to score, tokenized as the checkpoint was trained (for the Markov corpus: its symbols).")]
     public string? Text { get; init; }

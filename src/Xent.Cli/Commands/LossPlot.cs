@@ -1,4 +1,5 @@
 using ScottPlot;
+using Xent.Training.Baselines;
 using Xent.Training.Runs;
 
 namespace Xent.Cli.Commands;
@@ -8,7 +9,8 @@ internal static class LossPlot
 {
     public const string FileName = "loss.png";
 
-    public static void Save(string path, IReadOnlyList<MetricRecord> records, (long Step, double Loss)? initialVal, double? entropyFloor, string title)
+    public static void Save(string path, IReadOnlyList<MetricRecord> records, (long Step, double Loss)? initialVal, double? entropyFloor, string title,
+        NGramBaseline? baseline = null)
     {
         var plot = new Plot();
         if (records.Count > 0)
@@ -39,6 +41,13 @@ internal static class LossPlot
             var line = plot.Add.HorizontalLine(floor);
             line.LegendText = $"entropy floor {floor:0.0000}";
             line.LinePattern = LinePattern.Dashed;
+            line.LineWidth = 2;
+        }
+        if (baseline is not null)
+        {
+            var line = plot.Add.HorizontalLine(baseline.NatsPerToken);
+            line.LegendText = $"{baseline.Order}-gram baseline {baseline.NatsPerToken:0.0000}";
+            line.LinePattern = LinePattern.Dotted;
             line.LineWidth = 2;
         }
         plot.Title(title);

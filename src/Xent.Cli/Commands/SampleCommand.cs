@@ -4,6 +4,7 @@ using Xent.Training.Checkpoints;
 using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
 using Xent.Training.Model;
+using Xent.Training.Runs;
 using Xent.Training.Sampling;
 
 namespace Xent.Cli.Commands;
@@ -57,7 +58,7 @@ internal sealed class SampleCommand : Command<SampleSettings>
                 : throw new XentCliException($"--prompt: its GPT-2 token {ids[bad]} is outside the checkpoint's vocabulary [0, {hf.Config.VocabSize}).");
         }
 
-        var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
+        var (model, checkpoint) = ModelCheckpoint.Load(BestCheckpoint.Resolve(settings.Checkpoint!, settings.Last));
         if (checkpoint.Note is { } note)
         {
             io.Error.WriteLine($"xent: note: {note}");

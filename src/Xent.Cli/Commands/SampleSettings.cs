@@ -11,6 +11,10 @@ internal sealed class SampleSettings : CommandSettings
     [Description("Checkpoint folder written by xent train, or a Hugging Face GPT-2 folder (config.json with n_embd, model.safetensors).")]
     public string? Checkpoint { get; init; }
 
+    [CommandOption("--last")]
+    [Description("Use the run's last checkpoint instead of its best one (DIR/best, the lowest validation loss), the default when it exists.")]
+    public bool Last { get; init; }
+
     [CommandOption("--prompt <TEXT>")]
     [Description("Text to continue (default: a newline for text models, <|endoftext|> for GPT-2, two corpus symbols for the Markov corpus).")]
     public string? Prompt { get; init; }

@@ -53,7 +53,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
         {
             TrainingOutcome outcome = Run(new TrainingLoop(plan), stop.Token);
             LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), MetricsLog.Read(Path.Combine(plan.OutDir, MetricsLog.FileName)),
-                outcome.RunInitialValLoss is { } first ? (0, first) : (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan));
+                outcome.RunInitialValLoss is { } first ? (0, first) : (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan), plan.Baseline);
             return Report(plan, outcome);
         }
         finally
@@ -72,7 +72,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
             {
                 if (r.Evaluated)
                 {
-                    io.WriteLine(Line(r));
+                    io.WriteLine(Line(plan, r));
                 }
             }), stop);
         }
@@ -91,7 +91,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
                 {
                     // Increment (not Value =) feeds Spectre's speed samples, from which the ETA column is computed.
                     task.Increment(r.Step - task.Value);
-                    task.Description = Markup.Escape(Line(r));
+                    task.Description = Markup.Escape(Line(plan, r));
                 }), stop);
                 task.StopTask();
             });
@@ -104,8 +104,13 @@ internal sealed class TrainCommand : Command<TrainSettings>
         public void OnStep(StepReport report) => show(report);
     }
 
-    private static string Line(StepReport r) => string.Create(CultureInfo.InvariantCulture,
-        $"step {r.Step}/{r.TotalSteps}  loss {r.Loss:0.0000}  val {(r.LastValLoss is { } v ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-")}  {r.TokensPerSecond / 1000:0.0}k tok/s");
+    private static string Line(TrainingPlan plan, StepReport r) => string.Create(CultureInfo.InvariantCulture,
+        $"step {r.Step}/{r.TotalSteps}  loss {r.Loss:0.0000}  val {(r.LastValLoss is { } v ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-")}{BitsPerByte(plan, r.LastValLoss)}  {r.TokensPerSecond / 1000:0.0}k tok/s");
+
+    // Text only: the unit people compare text models in, beside nats per token.
+    private static string BitsPerByte(TrainingPlan plan, double? val) => plan.Data.Chain is null && val is { } v && double.IsFinite(v)
+        ? string.Create(CultureInfo.InvariantCulture, $" ({plan.ValidationBitsPerByte(v):0.000} bits/byte)")
+        : "";
 
     private void PrintHeader(TrainingPlan plan)
     {
@@ -123,13 +128,26 @@ internal sealed class TrainCommand : Command<TrainSettings>
         {
             io.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Corpus: {d.Source} ({TokenizerNames.Name(d.Tokenizer.Kind)} tokens, V = {m.VocabSize}), {d.Train.Length:N0} training and {d.Validation.Length:N0} validation tokens; no known entropy floor (ln V = {lnV:0.0000})."));
+            if (plan.Baseline is { } b)
+            {
+                io.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"Baseline: a Kneser-Ney {b.Order}-gram model of the training split scores {b.NatsPerToken:0.0000} nats/token ({plan.ValidationBitsPerByte(b.NatsPerToken):0.000} bits/byte) on the validation windows; the network should go below it."));
+            }
         }
         string resumed = plan.Resume is { } r ? $", resuming at step {r.Checkpoint.Config.Step}" : plan.Init is not null ? ", fine-tuning the --init weights" : "";
         if (plan.Resume is null && CheckpointStore.Exists(plan.OutDir))
             io.WriteLine($"Note: '{plan.OutDir}' holds a checkpoint of an earlier run; this run replaces it at its first evaluation (use --resume to continue it instead).");
         io.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Model: {m.Layers} layers, D = {m.Dim}, {m.Heads} heads, T = {m.ContextLength}, {(m.TieEmbeddings ? "tied" : "untied")} embeddings; batch {plan.Batch}, {plan.TotalSteps} steps, peak lr {plan.LearningRate.ToString("G4", CultureInfo.InvariantCulture)}{resumed}. Output: {plan.OutDir}"));
+            $"Model: {m.Layers} layers, D = {m.Dim}, {m.Heads} heads, T = {m.ContextLength}, {(m.TieEmbeddings ? "tied" : "untied")} embeddings{Regularisation(plan)}; batch {plan.Batch}, {plan.TotalSteps} steps{Budget(plan)}, peak lr {plan.LearningRate.ToString("G4", CultureInfo.InvariantCulture)}{resumed}. Output: {plan.OutDir}"));
     }
+
+    private static string Regularisation(TrainingPlan plan) => plan.Model.Dropout == 0 && plan.WeightDecay == 0
+        ? ""
+        : string.Create(CultureInfo.InvariantCulture, $", dropout {plan.Model.Dropout:G4}, weight decay {plan.WeightDecay:G4}");
+
+    private static string Budget(TrainingPlan plan) => plan.TimeBudget is { } t
+        ? string.Create(CultureInfo.InvariantCulture, $" (fitted to --time {t.TotalSeconds:0} s)")
+        : "";
 
     private int Report(TrainingPlan plan, TrainingOutcome o)
     {
@@ -139,9 +157,20 @@ internal sealed class TrainCommand : Command<TrainSettings>
             table.AddRow("entropy floor (nats/token)", F(floor));
         table.AddRow("initial validation loss", F(o.RunInitialValLoss ?? o.InitialValLoss));
         table.AddRow("final validation loss", F(o.FinalValLoss));
+        if (plan.Baseline is { } baseline)
+        {
+            table.AddRow($"{baseline.Order}-gram baseline", F(baseline.NatsPerToken));
+            if (o.FinalValLoss is { } fv && double.IsFinite(fv))
+            {
+                table.AddRow("bits per byte (network / n-gram)", string.Create(CultureInfo.InvariantCulture,
+                    $"{plan.ValidationBitsPerByte(fv):0.000} / {plan.ValidationBitsPerByte(baseline.NatsPerToken):0.000}"));
+            }
+        }
         if (plan.Data.EntropyFloor is { } f && o.FinalValLoss is { } v && double.IsFinite(v))
             table.AddRow("above the floor", ((v - f) / f).ToString("P1", CultureInfo.InvariantCulture));
-        table.AddRow("steps", $"{o.FinalStep}/{plan.TotalSteps}");
+        if (o.BestStep is { } bestStep && o.BestValLoss is { } bestLoss)
+            table.AddRow("best validation loss (kept in best/)", $"{F(bestLoss)} at step {bestStep}");
+        table.AddRow("steps", o.StoppedEarly ? $"{o.FinalStep}/{plan.TotalSteps} (stopped early)" : $"{o.FinalStep}/{plan.TotalSteps}");
         table.AddRow("tokens/s", o.TokensPerSecond.ToString("N0", CultureInfo.InvariantCulture));
         table.AddRow("wall time", $"{o.WallSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
         io.Out.Write(table);

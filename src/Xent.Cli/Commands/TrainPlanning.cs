@@ -18,12 +18,14 @@ internal static class TrainPlanning
     {
         try
         {
-            TrainingPlan plan = s.Resume is not null ? Resumed(s) : s.Init is not null ? FineTune(s) : Fresh(s);
+            TrainingPlan plan = (s.Resume is not null ? Resumed(s) : s.Init is not null ? FineTune(s) : Fresh(s)).WithBaseline();
 
             // The same validator as eval and sample, on what this run would do (flags included), before the model exists.
             RunConfigValidator.CheckTraining(plan.ToCheckpointConfig(plan.StartStep, plan.ToTrainerOptions()),
                 s.Resume is null ? RunConfigValidator.Flags : RunConfigValidator.InFile(Path.Combine(s.Resume, CheckpointStore.ConfigFile)), resuming: false);
-            return plan;
+            TimeSpan? budget = StepBudget.ParseDuration(s.Time)
+                ?? (s.Resume is null && s.Text is not null && s.Steps is null ? TextTrainingDefaults.TimeBudget : null);
+            return budget is { } b ? TimeBudgetPlanner.Fit(plan, b, s.Warmup) : plan;
         }
         catch (TrainingInputException e)
         {
@@ -34,6 +36,7 @@ internal static class TrainPlanning
     private static TrainingPlan Fresh(TrainSettings s)
     {
         int seq = s.Seq ?? TrainingDefaults.Seq;
+        bool text = s.Text is not null;
         TokenDataset data = s.Text is null
             ? TokenDataset.Markov()
             : TokenDataset.FromTextFile(s.Text, TokenizerNames.Parse(s.Tokenizer ?? "bytes"), seq);
@@ -45,6 +48,7 @@ internal static class TrainPlanning
             Heads = s.Heads ?? TrainingDefaults.Heads,
             Dim = s.Dim ?? TrainingDefaults.Dim,
             TieEmbeddings = !s.Untied,
+            Dropout = (float)(s.Dropout ?? (text ? TextTrainingDefaults.Dropout : 0)),
         };
         return Scheduled(s, model, data);
     }
@@ -93,6 +97,7 @@ internal static class TrainPlanning
     private static TrainingPlan Scheduled(TrainSettings s, GptConfig model, TokenDataset data)
     {
         int steps = s.Steps ?? TrainingDefaults.Steps;
+        bool text = s.Text is not null;
         return new TrainingPlan
         {
             Model = model,
@@ -101,8 +106,10 @@ internal static class TrainPlanning
             Batch = s.Batch ?? TrainingDefaults.Batch,
             TotalSteps = steps,
             WarmupSteps = Math.Min(s.Warmup ?? TrainingDefaults.Warmup(steps), steps),
-            LearningRate = s.LearningRate ?? TrainingDefaults.LearningRate,
-            EvalEvery = s.EvalEvery ?? TrainingDefaults.EvalEvery,
+            LearningRate = s.LearningRate ?? (text ? TextTrainingDefaults.LearningRate : TrainingDefaults.LearningRate),
+            WeightDecay = s.WeightDecay ?? (text ? TextTrainingDefaults.WeightDecay : TrainingDefaults.WeightDecay),
+            EvalEvery = s.EvalEvery ?? (text ? TextTrainingDefaults.EvalEvery : TrainingDefaults.EvalEvery),
+            EarlyStop = s.EarlyStop ?? 0,
             OutDir = s.Out ?? TrainSettings.DefaultOut,
             Threads = s.Threads,
         };
@@ -124,6 +131,10 @@ internal static class TrainPlanning
         Conflict("--dim", s.Dim, gpt.Dim);
         Conflict("--heads", s.Heads, gpt.Heads);
         Conflict("--seed", s.Seed, c.Seed);
+        if (s.Dropout is { } dropout && (float)dropout != gpt.Dropout)
+        {
+            throw new XentCliException($"--dropout {dropout} conflicts with the checkpoint in '{dir}' (dropout = {gpt.Dropout}); leave it out when resuming.");
+        }
         if (s.Untied && gpt.TieEmbeddings)
         {
             throw new XentCliException($"--untied conflicts with the checkpoint in '{dir}', whose embeddings are tied; leave it out when resuming.");
@@ -131,7 +142,7 @@ internal static class TrainPlanning
         CheckSameData(s, dir, c);
         TrainingPlan plan = TrainingPlan.Resumed(model, checkpoint, dir);
         int steps = s.Steps ?? plan.TotalSteps;
-        if (steps <= c.Step)
+        if (s.Time is null && steps <= c.Step)
         {
             throw new XentCliException(
                 $"The checkpoint in '{dir}' is already at step {c.Step} of {steps}; pass --steps with a larger total to train further.");
@@ -142,7 +153,9 @@ internal static class TrainPlanning
             TotalSteps = steps,
             WarmupSteps = Math.Min(s.Warmup ?? plan.WarmupSteps, steps),
             LearningRate = s.LearningRate ?? plan.LearningRate,
+            WeightDecay = s.WeightDecay ?? plan.WeightDecay,
             EvalEvery = s.EvalEvery ?? plan.EvalEvery,
+            EarlyStop = s.EarlyStop ?? 0,
             OutDir = s.Out ?? dir,
             Threads = s.Threads,
         };

@@ -44,6 +44,22 @@ internal sealed class TrainSettings : CommandSettings
     [Description("Peak learning rate of the cosine schedule (AdamW), decaying to 0. Default 2e-2.")]
     public double? LearningRate { get; init; }
 
+    [CommandOption("--time <DURATION>")]
+    [Description("Train for this wall-clock time instead of a step count (e.g. 90s, 2m, 1h): the steps are fitted to it from the measured step time, so the schedule anneals in time. Default for --text: 2m30s.")]
+    public string? Time { get; init; }
+
+    [CommandOption("--early-stop <N>")]
+    [Description("Stop when N evaluations in a row have not lowered the validation loss. Default: never. The best checkpoint is always kept in DIR/best.")]
+    public int? EarlyStop { get; init; }
+
+    [CommandOption("--dropout <P>")]
+    [Description("Dropout probability of the embedding and residual branches while training. Default 0 (built-in corpus), 0.1 (--text).")]
+    public double? Dropout { get; init; }
+
+    [CommandOption("--weight-decay <X>")]
+    [Description("AdamW's decoupled weight decay of matrices and embeddings. Default 0 (built-in corpus), 0.1 (--text).")]
+    public double? WeightDecay { get; init; }
+
     [CommandOption("--warmup <N>")]
     [Description("Linear warm-up steps. Default 5% of --steps.")]
     public int? Warmup { get; init; }
@@ -92,6 +108,15 @@ internal sealed class TrainSettings : CommandSettings
         if (LearningRate is { } lr && (!double.IsFinite(lr) || lr <= 0))
             return Error("--lr must be a positive number.");
         if (Warmup is < 0) return Error("--warmup must not be negative.");
+        if (Time is not null && StepBudget.ParseDuration(Time) is null)
+            return Error($"--time must be a positive duration such as 90s, 2m or 1h, not '{Time}'.");
+        if (Time is not null && Steps is not null)
+            return Error("--time and --steps both set the length of the run; give one of them.");
+        if (EarlyStop is < 1) return Error("--early-stop must be at least 1.");
+        if (Dropout is { } p && !(p >= 0 && p < 1))
+            return Error("--dropout must be in [0, 1).");
+        if (WeightDecay is { } wd && (!double.IsFinite(wd) || wd < 0))
+            return Error("--weight-decay must be a number >= 0.");
         if (EvalEvery is < 1) return Error("--eval-every must be at least 1.");
         if (Threads is < 1) return Error("--threads must be at least 1.");
         if (Tokenizer is not null && Tokenizer is not ("bytes" or "gpt2"))

@@ -56,6 +56,9 @@ public sealed record CheckpointModel
 
     /// <summary>Whether the unembedding is the token embedding.</summary>
     [JsonPropertyName("tie_embeddings")] public bool TieEmbeddings { get; init; } = true;
+
+    /// <summary>Dropout probability of training (0, the value read from checkpoints written before it existed: none).</summary>
+    [JsonPropertyName("dropout")] public double Dropout { get; init; }
 }
 
 /// <summary>The data source of a run.</summary>

@@ -20,6 +20,7 @@ public static class ModelCheckpoint
             Heads = config.Heads,
             Dim = config.Dim,
             TieEmbeddings = config.TieEmbeddings,
+            Dropout = (double)(decimal)config.Dropout, // 0.1f is written 0.1
         };
     }
 
@@ -36,6 +37,7 @@ public static class ModelCheckpoint
             Heads = model.Heads,
             Dim = model.Dim,
             TieEmbeddings = model.TieEmbeddings,
+            Dropout = (float)model.Dropout,
         };
     }
 

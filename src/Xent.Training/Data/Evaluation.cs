@@ -74,4 +74,10 @@ public static class Evaluation
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
         return totalNats / (Math.Log(2) * bytes);
     }
+
+    /// <summary>Bits per byte of a mean loss: nats per token x tokens / (ln 2 x bytes).</summary>
+    /// <param name="natsPerToken">Mean loss over the tokens.</param>
+    /// <param name="tokens">How many tokens the mean is over.</param>
+    /// <param name="bytes">UTF-8 bytes those tokens stand for.</param>
+    public static double BitsPerByte(double natsPerToken, long tokens, long bytes) => BitsPerByte(natsPerToken * tokens, bytes);
 }

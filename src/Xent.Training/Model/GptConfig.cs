@@ -29,6 +29,13 @@ public sealed record GptConfig
     /// </summary>
     public bool TieEmbeddings { get; init; } = true;
 
+    /// <summary>
+    /// Dropout probability p in [0, 1) of the embedding output and of each residual branch (attention and MLP
+    /// projections), applied only by <see cref="GptModel.ForwardBackward"/>
+    /// (training); evaluation and sampling never drop. Default 0: none, and bitwise the same results as without it.
+    /// </summary>
+    public float Dropout { get; init; }
+
     /// <summary>hs = D / H, the width of one attention head.</summary>
     public int HeadSize => Dim / Heads;
 
@@ -58,6 +65,11 @@ public sealed record GptConfig
         if (Dim < 1 || Dim % Heads != 0)
         {
             throw new ArgumentException($"Dim must be >= 1 and a multiple of Heads ({Heads}), got {Dim}.", nameof(Dim));
+        }
+
+        if (!(Dropout >= 0 && Dropout < 1))
+        {
+            throw new ArgumentException($"Dropout must be in [0, 1), got {Dropout}.", nameof(Dropout));
         }
 
         if ((long)VocabSize * Dim > Array.MaxLength || 4L * Dim * Dim > Array.MaxLength)

@@ -23,7 +23,9 @@ public sealed partial class GptModel
     private readonly Parameter lnFBias;
     private readonly Parameter? lmHead;
     private readonly Parameter[] parameters;
+    private readonly int dropoutSeed;
     private Activations? activations;
+    private DropoutMasks? dropoutMasks;
     private CrossEntropyOptions headOptions;
     private LinearCrossEntropyOptions headBackwardOptions = LinearCrossEntropyOptions.Default;
 
@@ -69,6 +71,7 @@ public sealed partial class GptModel
         ParameterCount = parameters.Sum(p => (long)p.Length);
         headOptions = LossOptions;
         UpdateHeadOptions();
+        dropoutSeed = seed;
         Initialize(seed);
     }
 
@@ -171,18 +174,22 @@ public sealed partial class GptModel
 
     /// <summary>
     /// Forward and backward: returns the mean loss as <see cref="Loss"/> does and OVERWRITES every
-    /// <see cref="Parameter.Grad"/> with dLoss/dParameter.
+    /// <see cref="Parameter.Grad"/> with dLoss/dParameter. With <see cref="GptConfig.Dropout"/> &gt; 0 the dropout
+    /// masks are a function of the model's seed, <paramref name="step"/> and the position only.
     /// </summary>
     /// <param name="tokens">Input tokens [B, T] row-major, each in [0, V).</param>
     /// <param name="targets">Next-token targets [B, T], each in [0, V) or the ignore index (-100).</param>
     /// <param name="batch">B &gt;= 1.</param>
     /// <param name="seq">T in [1, ContextLength].</param>
+    /// <param name="step">The training step, &gt;= 0: it selects the dropout masks (no effect without dropout).</param>
     /// <returns>Mean cross-entropy over the kept positions, in nats.</returns>
-    public float ForwardBackward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seq)
+    public float ForwardBackward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seq, long step = 0)
     {
         CheckTargets(targets, batch, seq);
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
         long start = Stopwatch.GetTimestamp();
-        var act = Forward(tokens, batch, seq);
+        var masks = DrawDropoutMasks(batch, seq, step);
+        var act = Forward(tokens, batch, seq, masks);
         int n = batch * seq, d = Config.Dim, dop = MaxDegreeOfParallelism;
         var g = act.Scratch ??= new GradientScratch(act.Batch * act.Seq, d);
 
@@ -200,7 +207,12 @@ public sealed partial class GptModel
         for (int l = Config.Layers - 1; l >= 0; l--)
         {
             float[] input = l == 0 ? act.Encoded : act.Blocks[l - 1].Residual3;
-            BlockBackward(blocks[l], act.Blocks[l], g, input, batch, seq);
+            BlockBackward(blocks[l], act.Blocks[l], g, input, batch, seq, masks?.Attention[l], masks?.Mlp[l]);
+        }
+
+        if (masks is not null)
+        {
+            Dropout.Multiply(g.Residual, g.Residual, masks.Embedding, n * d, dop);
         }
 
         if (lmHead is not null)
@@ -241,7 +253,25 @@ public sealed partial class GptModel
         headBackwardOptions = new LinearCrossEntropyOptions { CrossEntropy = headOptions, FilterThreshold = HeadGradientFilter };
     }
 
-    private Activations Forward(ReadOnlySpan<int> tokens, int batch, int seq)
+    /// <summary>The masks of a training step, or null without dropout.</summary>
+    private DropoutMasks? DrawDropoutMasks(int batch, int seq, long step)
+    {
+        if (Config.Dropout == 0)
+        {
+            return null;
+        }
+
+        int n = batch * seq;
+        if (dropoutMasks is null || dropoutMasks.Rows < n)
+        {
+            dropoutMasks = new DropoutMasks(n, Config.Dim, Config.Layers);
+        }
+
+        dropoutMasks.Fill(Config.Dropout, dropoutSeed, step, n * Config.Dim, MaxDegreeOfParallelism);
+        return dropoutMasks;
+    }
+
+    private Activations Forward(ReadOnlySpan<int> tokens, int batch, int seq, DropoutMasks? masks = null)
     {
         CheckTokens(tokens, batch, seq);
         if (activations is null || !activations.Fits(batch, seq))
@@ -254,6 +284,11 @@ public sealed partial class GptModel
         int n = batch * seq, d = Config.Dim, dop = MaxDegreeOfParallelism;
         tokens.CopyTo(act.Tokens);
         Encoder.Forward(act.Encoded, act.Tokens, wte.Data, wpe.Data, batch, seq, d);
+        if (masks is not null)
+        {
+            Dropout.Multiply(act.Encoded, act.Encoded, masks.Embedding, n * d, dop);
+        }
+
         float[] x = act.Encoded;
         for (int l = 0; l < Config.Layers; l++)
         {
@@ -262,11 +297,21 @@ public sealed partial class GptModel
             LayerNorm.Forward(a.Ln1, a.Ln1Mean, a.Ln1Rstd, x, p.Ln1Weight.Data, p.Ln1Bias.Data, n, d, dop);
             Dense.Forward(a.Qkv, a.Ln1, p.QkvWeight.Data, p.QkvBias.Data, null, n, d, 3 * d, dop);
             Attention.Forward(a.AttY, a.Att, a.Qkv, batch, seq, d, Config.Heads, dop);
-            Dense.Forward(a.Residual2, a.AttY, p.AttnProjWeight.Data, p.AttnProjBias.Data, x, n, d, d, dop);
+            Dense.Forward(a.Residual2, a.AttY, p.AttnProjWeight.Data, p.AttnProjBias.Data, masks is null ? x : null, n, d, d, dop);
+            if (masks is not null)
+            {
+                Dropout.AddMasked(a.Residual2, x, masks.Attention[l], n * d, dop);
+            }
+
             LayerNorm.Forward(a.Ln2, a.Ln2Mean, a.Ln2Rstd, a.Residual2, p.Ln2Weight.Data, p.Ln2Bias.Data, n, d, dop);
             Dense.Forward(a.Fch, a.Ln2, p.FcWeight.Data, p.FcBias.Data, null, n, d, 4 * d, dop);
             Gelu.Forward(a.FchGelu, a.Fch, n * 4 * d, dop);
-            Dense.Forward(a.Residual3, a.FchGelu, p.FcProjWeight.Data, p.FcProjBias.Data, a.Residual2, n, 4 * d, d, dop);
+            Dense.Forward(a.Residual3, a.FchGelu, p.FcProjWeight.Data, p.FcProjBias.Data, masks is null ? a.Residual2 : null, n, 4 * d, d, dop);
+            if (masks is not null)
+            {
+                Dropout.AddMasked(a.Residual3, a.Residual2, masks.Mlp[l], n * d, dop);
+            }
+
             x = a.Residual3;
         }
 
@@ -274,13 +319,18 @@ public sealed partial class GptModel
         return act;
     }
 
-    /// <summary>On entry g.Residual = dL/d(block output) [B*T, D]; on exit dL/d(block input).</summary>
-    private void BlockBackward(BlockParameters p, BlockActivations a, GradientScratch g, float[] input, int batch, int seq)
+    /// <summary>
+    /// On entry g.Residual = dL/d(block output) [B*T, D]; on exit dL/d(block input). With dropout masks [B*T, D],
+    /// a projection's output gradient is the masked residual gradient, formed in g.LnInput (free at that point).
+    /// </summary>
+    private void BlockBackward(BlockParameters p, BlockActivations a, GradientScratch g, float[] input, int batch, int seq,
+        float[]? attentionMask, float[]? mlpMask)
     {
         int n = batch * seq, d = Config.Dim, dop = MaxDegreeOfParallelism;
+        float[] mlpOut = Masked(g.Residual, mlpMask, g.LnInput, n * d);
 
         // MLP: Residual3 = Residual2 + c_proj(gelu(c_fc(ln_2(Residual2)))).
-        Dense.Backward(g.Fch, p.FcProjWeight.Grad, p.FcProjBias.Grad, g.Residual, a.FchGelu, p.FcProjWeight.Data,
+        Dense.Backward(g.Fch, p.FcProjWeight.Grad, p.FcProjBias.Grad, mlpOut, a.FchGelu, p.FcProjWeight.Data,
             n, 4 * d, d, false, dop);
         Gelu.Backward(g.Fch, a.Fch, g.Fch, n * 4 * d, dop);
         Dense.Backward(g.LnInput, p.FcWeight.Grad, p.FcBias.Grad, g.Fch, a.Ln2, p.FcWeight.Data, n, d, 4 * d, false, dop);
@@ -288,12 +338,25 @@ public sealed partial class GptModel
             a.Ln2Mean, a.Ln2Rstd, n, d, dop);
 
         // Attention: Residual2 = input + c_proj(attn(c_attn(ln_1(input)))).
-        Dense.Backward(g.AttY, p.AttnProjWeight.Grad, p.AttnProjBias.Grad, g.Residual, a.AttY, p.AttnProjWeight.Data,
+        float[] attentionOut = Masked(g.Residual, attentionMask, g.LnInput, n * d);
+        Dense.Backward(g.AttY, p.AttnProjWeight.Grad, p.AttnProjBias.Grad, attentionOut, a.AttY, p.AttnProjWeight.Data,
             n, d, d, false, dop);
         Attention.Backward(g.Qkv, g.AttY, a.Qkv, a.Att, batch, seq, d, Config.Heads, dop);
         Dense.Backward(g.LnInput, p.QkvWeight.Grad, p.QkvBias.Grad, g.Qkv, a.Ln1, p.QkvWeight.Data, n, d, 3 * d, false, dop);
         LayerNorm.Backward(g.Residual, p.Ln1Weight.Grad, p.Ln1Bias.Grad, g.LnInput, input, p.Ln1Weight.Data,
             a.Ln1Mean, a.Ln1Rstd, n, d, dop);
+    }
+
+    /// <summary>gradient itself without a mask, else mask * gradient written to scratch.</summary>
+    private float[] Masked(float[] gradient, float[]? mask, float[] scratch, int count)
+    {
+        if (mask is null)
+        {
+            return gradient;
+        }
+
+        Dropout.Multiply(scratch, gradient, mask, count, MaxDegreeOfParallelism);
+        return scratch;
     }
 
     private void CheckTokens(ReadOnlySpan<int> tokens, int batch, int seq)

@@ -42,6 +42,15 @@ public sealed record TrainingOutcome
     /// <summary>The step of the last checkpoint this run wrote; null if it wrote none.</summary>
     public long? CheckpointStep { get; init; }
 
+    /// <summary>The step of the best checkpoint (lowest validation loss, kept in <see cref="BestCheckpoint.Folder"/>); null if none.</summary>
+    public long? BestStep { get; init; }
+
+    /// <summary>The validation loss of the best checkpoint; null if none.</summary>
+    public double? BestValLoss { get; init; }
+
+    /// <summary>Whether the run stopped before its last step because the validation loss stopped improving.</summary>
+    public bool StoppedEarly { get; init; }
+
     /// <summary>Parameters of the model.</summary>
     public required long ParameterCount { get; init; }
 }

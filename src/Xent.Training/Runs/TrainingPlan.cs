@@ -1,4 +1,5 @@
 using System.Globalization;
+using Xent.Training.Baselines;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
 using Xent.Training.Model;
@@ -54,6 +55,18 @@ public sealed record TrainingPlan
     /// </summary>
     public GptModel? Init { get; init; }
 
+    /// <summary>
+    /// What counting achieves on the same validation windows (text data, see <see cref="WithBaseline"/>); null for
+    /// the built-in corpus (whose exact floor is known) or when not computed. Written to summary.json.
+    /// </summary>
+    public NGramBaseline? Baseline { get; init; }
+
+    /// <summary>Evaluations without a new best validation loss after which training stops (0: never).</summary>
+    public int EarlyStop { get; init; }
+
+    /// <summary>The wall-clock budget <see cref="TotalSteps"/> was fitted to (<see cref="TimeBudgetPlanner"/>); null for a step count.</summary>
+    public TimeSpan? TimeBudget { get; init; }
+
     /// <summary>The loaded model and checkpoint of a resumed run; null for a fresh one.</summary>
     public (GptModel Model, Checkpoint Checkpoint)? Resume { get; init; }
 
@@ -101,9 +114,33 @@ public sealed record TrainingPlan
             TotalSteps = (int)c.Training.TotalSteps,
             WarmupSteps = (int)c.Training.WarmupSteps,
             LearningRate = c.Training.LearningRate,
+            WeightDecay = c.Training.WeightDecay,
             OutDir = directory,
             Resume = (model, checkpoint),
         };
+    }
+
+    /// <summary>
+    /// This plan with <see cref="Baseline"/> computed for text data: a Kneser-Ney n-gram model of the training
+    /// split scored on the validation windows the network is measured on. The built-in corpus is returned as is.
+    /// </summary>
+    public TrainingPlan WithBaseline() => Data.Chain is not null || Baseline is not null
+        ? this
+        : this with
+        {
+            Baseline = NGramBaseline.Fit(Data.Train, Data.Validation, Model.VocabSize, Seq, TrainingDefaults.ValidationWindows(Seq)),
+        };
+
+    /// <summary>
+    /// Bits per byte of a validation loss (nats per token) on this plan's validation windows: for bytes it is the
+    /// loss / ln 2, for GPT-2 tokens it counts the UTF-8 bytes the predicted tokens stand for.
+    /// </summary>
+    /// <param name="natsPerToken">A validation loss.</param>
+    public double ValidationBitsPerByte(double natsPerToken)
+    {
+        int windows = Math.Min(TrainingDefaults.ValidationWindows(Seq), (Data.Validation.Length - 1) / Seq);
+        int tokens = windows * Seq;
+        return Evaluation.BitsPerByte(natsPerToken, tokens, Data.Tokenizer.ByteCount(Data.Validation.AsSpan(1, tokens)));
     }
 
     /// <summary>The trainer's hyper-parameters for this plan.</summary>

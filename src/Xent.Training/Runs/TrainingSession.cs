@@ -27,6 +27,8 @@ internal sealed class TrainingSession
     private double trainSeconds;
     private TrainingStatus status = TrainingStatus.Completed;
     private long? nonFiniteStep;
+    private readonly EarlyStopping best;
+    private bool stoppedEarly;
 
     public TrainingSession(TrainingPlan plan, MetricsLog metrics, ITrainingProgress? progress)
     {
@@ -42,6 +44,11 @@ internal sealed class TrainingSession
         if (plan.Resume is { } resume)
         {
             ModelCheckpoint.RestoreOptimizer(resume.Checkpoint, model, trainer.Optimizer);
+        }
+        best = new EarlyStopping(plan.EarlyStop);
+        if (plan.Resume is not null && BestCheckpoint.Read(plan.OutDir) is { } earlier)
+        {
+            best.Record(earlier.Step, earlier.ValLoss);
         }
         start = trainer.Optimizer.StepCount;
         step = start;
@@ -62,7 +69,7 @@ internal sealed class TrainingSession
         {
             StopNonFinite(start);
         }
-        while (status == TrainingStatus.Completed && step < plan.TotalSteps)
+        while (status == TrainingStatus.Completed && step < plan.TotalSteps && !stoppedEarly)
         {
             if (cancellationToken.IsCancellationRequested)
             {
@@ -104,9 +111,14 @@ internal sealed class TrainingSession
             TokensPerSecond = TokensPerStep / Math.Max(seconds, 1e-9),
             GradNorm = r.GradientNorm,
         });
-        if (val is not null)
+        if (val is { } v)
         {
             Save();
+            if (best.Record(step, v))
+            {
+                BestCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options), model, trainer.Optimizer, v);
+            }
+            stoppedEarly = best.ShouldStop;
         }
         progress?.OnStep(new StepReport(step, plan.TotalSteps, r.Loss, lastVal,
             (step - start) * (double)TokensPerStep / Math.Max(trainSeconds, 1e-9), val is not null));
@@ -162,6 +174,9 @@ internal sealed class TrainingSession
         WallSeconds = wall.Elapsed.TotalSeconds,
         NonFiniteStep = nonFiniteStep,
         CheckpointStep = checkpointStep,
+        BestStep = best.BestStep >= 0 ? best.BestStep : null,
+        BestValLoss = best.BestStep >= 0 ? best.BestLoss : null,
+        StoppedEarly = stoppedEarly,
         ParameterCount = model.ParameterCount,
     };
 

@@ -266,9 +266,12 @@ public sealed class TrainCommandTests : IDisposable
         File.WriteAllText(notSymbols, new string('!', 40));
         CliRun.Run("eval", "--checkpoint", dir, "--text", notSymbols).AssertBadInput("'!'", "not a symbol");
 
-        // A config that no longer matches the tensors.
-        string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, File.ReadAllText(config).Replace("\"dim\": 16", "\"dim\": 32", StringComparison.Ordinal));
+        // A config that no longer matches the tensors (in the last checkpoint and the best one, which eval reads first).
+        foreach (string folder in new[] { dir, Path.Combine(dir, "best") })
+        {
+            string config = Path.Combine(folder, "config.json");
+            File.WriteAllText(config, File.ReadAllText(config).Replace("\"dim\": 16", "\"dim\": 32", StringComparison.Ordinal));
+        }
         CliRun.Run("eval", "--checkpoint", dir, "--text", shortText).AssertBadInput("model.safetensors", "does not match its config");
         CliRun.Run("sample", "--checkpoint", dir).AssertBadInput("model.safetensors", "does not match its config");
     }

@@ -5,9 +5,9 @@ namespace Xent.Tests.Model;
 
 public class GptGradientTests
 {
-    private static GptModel TinyModel(bool tied, int seed)
+    internal static GptModel TinyModel(bool tied, int seed, float dropout = 0)
     {
-        var config = new GptConfig { VocabSize = 11, ContextLength = 5, Layers = 2, Heads = 2, Dim = 8, TieEmbeddings = tied };
+        var config = new GptConfig { VocabSize = 11, ContextLength = 5, Layers = 2, Heads = 2, Dim = 8, TieEmbeddings = tied, Dropout = dropout };
         var model = new GptModel(config, seed);
 
         // Far from the init, so that every path (LayerNorm gains and biases, attention softmax, GELU curvature)
@@ -58,7 +58,16 @@ public class GptGradientTests
         }
 
         float loss = model.ForwardBackward(tokens, targets, batch, seq);
-        var reference = new ReferenceGpt(model);
+        CheckAgainstReference(model, new ReferenceGpt(model), loss, tokens, targets, batch, seq, random);
+    }
+
+    /// <summary>
+    /// The model's loss against the float64 reference's, and 9 entries of each parameter's gradient (8 at random and
+    /// the largest) against central finite differences of the reference loss.
+    /// </summary>
+    internal static void CheckAgainstReference(GptModel model, ReferenceGpt reference, float loss, int[] tokens, int[] targets,
+        int batch, int seq, Random random)
+    {
         double refLoss = reference.Loss(tokens, targets, batch, seq);
         Assert.Equal(refLoss, loss, 2e-5 * refLoss);
 

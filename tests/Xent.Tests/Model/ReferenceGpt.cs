@@ -20,13 +20,22 @@ internal sealed class ReferenceGpt
 
     public double[] this[string name] => p[name];
 
+    /// <summary>
+    /// Dropout multipliers [B*T*D] per site (embedding, then attention and MLP projection of each block) applied as the
+    /// model's training forward does; null (default) for none.
+    /// </summary>
+    public float[][]? DropoutMasks { get; set; }
+
+    private double Mask(int site, int b, int t, int seq, int i) =>
+        DropoutMasks is null ? 1 : DropoutMasks[site][(((b * seq) + t) * config.Dim) + i];
+
     public double Loss(int[] tokens, int[] targets, int batch, int seq, int ignoreIndex = -100)
     {
         double total = 0;
         int kept = 0;
         for (int b = 0; b < batch; b++)
         {
-            var x = Hidden(tokens.AsSpan(b * seq, seq));
+            var x = Hidden(tokens.AsSpan(b * seq, seq), b);
             for (int t = 0; t < seq; t++)
             {
                 int y = targets[(b * seq) + t];
@@ -50,7 +59,7 @@ internal sealed class ReferenceGpt
     public double[] LastLogits(int[] tokens) => Logits(Hidden(tokens)[^1]);
 
     // The residual stream after the last block, [T][D].
-    private double[][] Hidden(ReadOnlySpan<int> tokens)
+    private double[][] Hidden(ReadOnlySpan<int> tokens, int b = 0)
     {
         int d = config.Dim, seq = tokens.Length;
         var x = new double[seq][];
@@ -60,13 +69,13 @@ internal sealed class ReferenceGpt
             x[t] = new double[d];
             for (int i = 0; i < d; i++)
             {
-                x[t][i] = p["wte"][(tok * d) + i] + p["wpe"][(t * d) + i];
+                x[t][i] = (p["wte"][(tok * d) + i] + p["wpe"][(t * d) + i]) * Mask(0, b, t, seq, i);
             }
         }
 
         for (int l = 0; l < config.Layers; l++)
         {
-            x = Block(x, $"h.{l}.");
+            x = Block(x, $"h.{l}.", b, l);
         }
 
         return x;
@@ -90,7 +99,7 @@ internal sealed class ReferenceGpt
         return z;
     }
 
-    private double[][] Block(double[][] x, string prefix)
+    private double[][] Block(double[][] x, string prefix, int b, int layer)
     {
         int seq = x.Length, d = config.Dim, heads = config.Heads, hs = d / heads;
         var qkv = x.Select(r => Affine(LayerNorm(r, p[prefix + "ln_1.weight"], p[prefix + "ln_1.bias"]),
@@ -130,12 +139,12 @@ internal sealed class ReferenceGpt
         for (int t = 0; t < seq; t++)
         {
             var a = Affine(y[t], p[prefix + "attn.c_proj.weight"], p[prefix + "attn.c_proj.bias"]);
-            x2[t] = [.. x[t].Zip(a, (u, w) => u + w)];
+            x2[t] = [.. x[t].Select((u, i) => u + (a[i] * Mask(1 + (2 * layer), b, t, seq, i)))];
             var hidden = Affine(LayerNorm(x2[t], p[prefix + "ln_2.weight"], p[prefix + "ln_2.bias"]),
                 p[prefix + "mlp.c_fc.weight"], p[prefix + "mlp.c_fc.bias"]);
             var g = hidden.Select(u => 0.5 * u * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (u + (0.044715 * u * u * u))))).ToArray();
             var m = Affine(g, p[prefix + "mlp.c_proj.weight"], p[prefix + "mlp.c_proj.bias"]);
-            x3[t] = [.. x2[t].Zip(m, (u, w) => u + w)];
+            x3[t] = [.. x2[t].Select((u, i) => u + (m[i] * Mask(2 + (2 * layer), b, t, seq, i)))];
         }
 
         return x3;

@@ -1,0 +1,61 @@
+using System.Text.Json.Nodes;
+using Xent.Training.Checkpoints;
+
+namespace Xent.Training.Runs;
+
+/// <summary>
+/// The checkpoint with the lowest validation loss of a run, kept in the subfolder <see cref="Folder"/> of the run's
+/// folder beside the last one, with <see cref="InfoFile"/> saying its step and loss (so a resumed run only replaces
+/// it with a better one). <c>xent eval</c> and <c>xent sample</c> read it by default.
+/// </summary>
+public static class BestCheckpoint
+{
+    /// <summary>The subfolder's name.</summary>
+    public const string Folder = "best";
+
+    /// <summary>The file in the subfolder holding {"step", "val_loss"}.</summary>
+    public const string InfoFile = "best.json";
+
+    /// <summary>The folder to load from: the best checkpoint of <paramref name="directory"/> when it has one and <paramref name="last"/> is false, else the directory itself.</summary>
+    /// <param name="directory">A run's folder (or any checkpoint folder).</param>
+    /// <param name="last">Whether the last checkpoint is wanted instead of the best.</param>
+    public static string Resolve(string directory, bool last)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        string best = Path.Combine(directory, Folder);
+        return !last && CheckpointStore.Exists(best) ? best : directory;
+    }
+
+    /// <summary>The step and validation loss of the best checkpoint in a run's folder; null when there is none or it cannot be read.</summary>
+    /// <param name="directory">A run's folder.</param>
+    public static (long Step, double ValLoss)? Read(string directory)
+    {
+        string path = Path.Combine(directory, Folder, InfoFile);
+        try
+        {
+            if (File.Exists(path) && JsonNode.Parse(File.ReadAllText(path)) is JsonObject o
+                && o["step"]?.GetValue<long>() is { } step && o["val_loss"]?.GetValue<double>() is { } loss)
+            {
+                return (step, loss);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            // An unreadable note only means the next evaluation's checkpoint becomes the best.
+        }
+
+        return null;
+    }
+
+    /// <summary>Writes the checkpoint into the best subfolder, then its note.</summary>
+    internal static void Save(string directory, CheckpointConfig config, Model.GptModel model, Optim.AdamW optimizer, double valLoss)
+    {
+        string folder = Path.Combine(directory, Folder);
+        Directory.CreateDirectory(folder);
+        ModelCheckpoint.Save(folder, config, model, optimizer);
+        string path = Path.Combine(folder, InfoFile);
+        string text = new JsonObject { ["step"] = config.Step, ["val_loss"] = valLoss }.ToJsonString() + "\n";
+        File.WriteAllText(path + ".tmp", text);
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+}

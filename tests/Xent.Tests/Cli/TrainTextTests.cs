@@ -1,0 +1,118 @@
+using System.Text.Json;
+using Xent.Cli.Commands;
+using Xent.Training.Baselines;
+using Xent.Training.Checkpoints;
+using Xent.Training.Runs;
+
+namespace Xent.Tests.Cli;
+
+/// <summary>`xent train --text`: its own defaults, the n-gram baseline, bits per byte, --time, --dropout and --weight-decay.</summary>
+public sealed class TrainTextTests : IDisposable
+{
+    private readonly TempFolder _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    private string Text()
+    {
+        string text = _tmp["t.txt"];
+        File.WriteAllText(text, string.Concat(Enumerable.Range(0, 40).Select(i => $"the quick brown fox {i % 5} jumps over the lazy dog. ")));
+        return text;
+    }
+
+    [Fact]
+    public void Text_runs_get_the_text_defaults_and_the_markov_corpus_keeps_its_own()
+    {
+        string text = Text();
+        TrainingPlan plan = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = _tmp["a"] });
+        Assert.Equal(TextTrainingDefaults.LearningRate, plan.LearningRate);
+        Assert.Equal(TextTrainingDefaults.WeightDecay, plan.WeightDecay);
+        Assert.Equal(TextTrainingDefaults.Dropout, plan.Model.Dropout);
+        Assert.Equal(TextTrainingDefaults.EvalEvery, plan.EvalEvery);
+        Assert.Null(plan.TimeBudget);
+        Assert.Equal(10, plan.TotalSteps);
+
+        TrainingPlan markov = TrainPlanning.From(new TrainSettings { Out = _tmp["b"] });
+        Assert.Equal(TrainingDefaults.LearningRate, markov.LearningRate);
+        Assert.Equal(TrainingDefaults.WeightDecay, markov.WeightDecay);
+        Assert.Equal(0f, markov.Model.Dropout);
+        Assert.Equal(TrainingDefaults.Steps, markov.TotalSteps);
+        Assert.Null(markov.Baseline);
+
+        // The baseline is the library's, on the plan's validation windows.
+        var expected = NGramBaseline.Fit(plan.Data.Train, plan.Data.Validation, 256, plan.Seq, TrainingDefaults.ValidationWindows(plan.Seq));
+        Assert.Equal(expected, plan.Baseline);
+        Assert.Equal(plan.Baseline!.NatsPerToken / Math.Log(2), plan.ValidationBitsPerByte(plan.Baseline.NatsPerToken), 1e-12);
+    }
+
+    [Fact]
+    public void A_time_budget_fits_the_step_count_and_the_warmup()
+    {
+        string text = Text();
+        var settings = new TrainSettings { Text = text, Time = "3s", Out = _tmp["a"], Batch = 2, Seq = 16, Layers = 1, Dim = 16, Heads = 2 };
+        TrainingPlan plan = TrainPlanning.From(settings);
+        Assert.Equal(TimeSpan.FromSeconds(3), plan.TimeBudget);
+        Assert.InRange(plan.TotalSteps, 1, int.MaxValue);
+        Assert.Equal(TrainingDefaults.Warmup(plan.TotalSteps), plan.WarmupSteps);
+        TrainingPlan kept = TrainPlanning.From(new TrainSettings
+        {
+            Text = text, Time = "3s", Warmup = 4, Out = _tmp["b"], Batch = 2, Seq = 16, Layers = 1, Dim = 16, Heads = 2,
+        });
+        Assert.Equal(Math.Min(4, kept.TotalSteps), kept.WarmupSteps);
+
+        // Without --time or --steps a text run gets the default budget.
+        var defaults = TrainPlanning.From(new TrainSettings { Text = text, Out = _tmp["c"], Batch = 2, Seq = 16, Layers = 1, Dim = 16, Heads = 2 });
+        Assert.Equal(TextTrainingDefaults.TimeBudget, defaults.TimeBudget);
+    }
+
+    [Fact]
+    public void A_text_run_reports_the_baseline_and_bits_per_byte_and_stores_its_regularisation()
+    {
+        string text = Text();
+        string dir = _tmp["run"];
+        var run = TrainCommandTests.Train(dir, "--steps", "3", "--eval-every", "3", "--text", text, "--dropout", "0.25", "--weight-decay", "0.05");
+        Assert.True(run.ExitCode == 0, run.Error + run.Out);
+        Assert.Contains("Baseline: a Kneser-Ney ", run.Out, StringComparison.Ordinal);
+        Assert.True(run.Out.IndexOf("Baseline:", StringComparison.Ordinal) < run.Out.IndexOf("step 3/3", StringComparison.Ordinal));
+        Assert.Contains("bits/byte)", run.Out, StringComparison.Ordinal);
+
+        var s = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement;
+        double baseline = s.GetProperty("ngram_baseline").GetDouble();
+        Assert.InRange(baseline, 0.01, Math.Log(256));
+        Assert.Equal(baseline / Math.Log(2), s.GetProperty("ngram_bits_per_byte").GetDouble(), 1e-9);
+        Assert.Equal(s.GetProperty("final_val_loss").GetDouble() / Math.Log(2), s.GetProperty("final_val_bits_per_byte").GetDouble(), 1e-9);
+        Assert.Equal(0.25, s.GetProperty("model").GetProperty("dropout").GetDouble());
+        Assert.Equal(0.05, s.GetProperty("weight_decay").GetDouble(), 1e-12);
+
+        CheckpointConfig config = CheckpointStore.LoadConfig(dir);
+        Assert.Equal(0.25, config.Model.Dropout);
+        Assert.Equal(0.05, config.Training.WeightDecay, 1e-7);
+
+        // A resumed run keeps both; a different dropout is a conflict.
+        var resumed = TrainPlanning.From(new TrainSettings { Resume = dir, Steps = 5 });
+        Assert.Equal(0.25f, resumed.Model.Dropout);
+        Assert.Equal(0.05, resumed.WeightDecay, 1e-7);
+        CliRun.Run("train", "--resume", dir, "--steps", "5", "--dropout", "0.1").AssertBadInput("--dropout", "conflicts");
+    }
+
+    [Theory]
+    [InlineData("--time", "2x")]
+    [InlineData("--time", "0s")]
+    [InlineData("--dropout", "1")]
+    [InlineData("--dropout", "-0.1")]
+    [InlineData("--weight-decay", "-1")]
+    public void Bad_values_give_exit_code_2(string option, string value)
+    {
+        var run = CliRun.Run("train", "--out", _tmp["r"], option, value);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains(option, run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Time_and_steps_together_are_an_error()
+    {
+        var run = CliRun.Run("train", "--out", _tmp["r"], "--time", "1m", "--steps", "10");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--time and --steps", run.Error, StringComparison.Ordinal);
+    }
+}
