@@ -1,0 +1,206 @@
+using System.Buffers;
+using Xent.LinearAlgebra;
+
+namespace Xent.Distributed.Vocabulary;
+
+/// <summary>
+/// <see cref="LinearCrossEntropy"/> with the unembedding split across the ranks by vocabulary (tensor parallel):
+/// rank r holds its rows of W, weightShard [V_r, D] (and biasShard [V_r]) for the classes of its
+/// <see cref="VocabularySlice.For(int, ICommunicator)"/>, and the same hidden states h [N, D] and targets [N] as
+/// every other rank. The logits are computed 128 tokens at a time ([128, V_r] tiles by <see cref="MatMul.Gemm"/>; the
+/// whole [N, V_r] is never held), folded into per-row states, merged across the ranks once per call (one all-reduce
+/// Max, one all-reduce Sum), and the backward recomputes the tiles: each rank writes its dW_r and db_r, and dh is
+/// all-reduced (one Sum). Every rank gets the same loss and dh. Every option means what it means in one process;
+/// <see cref="LinearCrossEntropyOptions.FilterThreshold"/> is validated but nothing is filtered (the exact result is
+/// within any threshold's bound) and <see cref="LinearCrossEntropyOptions.CacheBytes"/> is validated but not used
+/// (tiles are always recomputed).
+/// </summary>
+public static class VocabParallelLinearCrossEntropy
+{
+    /// <summary>Tokens per logits tile.</summary>
+    public const int BlockTokens = 128;
+
+    /// <summary>The loss of logits h W^T + b over the whole vocabulary, the same on every rank (two collectives).</summary>
+    /// <param name="communicator">The group.</param>
+    /// <param name="hidden">Hidden states h [N, D] (the same on every rank).</param>
+    /// <param name="weightShard">This rank's rows of W, [V_r, D].</param>
+    /// <param name="biasShard">This rank's slice of b [V_r], or empty for no bias.</param>
+    /// <param name="classes">V, the whole vocabulary.</param>
+    /// <param name="targets">Targets [N] over the whole vocabulary.</param>
+    /// <param name="rowLosses">Destination r [N] of the per-row losses, or empty.</param>
+    /// <param name="logSumExp">Destination lse [N], or empty.</param>
+    /// <param name="options">Options; null for every default.</param>
+    /// <returns>The Mean or Sum loss; for Reduction.None, the sum of the row losses.</returns>
+    public static float Loss(ICommunicator communicator, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard, ReadOnlySpan<float> biasShard,
+        int classes, ReadOnlySpan<int> targets, Span<float> rowLosses = default, Span<float> logSumExp = default, LinearCrossEntropyOptions? options = null) =>
+        Run(communicator, hidden, weightShard, biasShard, classes, targets, default, default, default, rowLosses, logSumExp, options, false);
+
+    /// <summary>
+    /// The loss and its gradients: dh [N, D] (all-reduced, the same on every rank), this rank's dW_r [V_r, D] and,
+    /// when asked, db_r [V_r]. Overwritten, or added to when <see cref="LinearCrossEntropyOptions.Accumulate"/>.
+    /// </summary>
+    /// <param name="communicator">The group.</param>
+    /// <param name="hidden">Hidden states h [N, D] (the same on every rank).</param>
+    /// <param name="weightShard">This rank's rows of W, [V_r, D].</param>
+    /// <param name="biasShard">This rank's slice of b [V_r], or empty.</param>
+    /// <param name="classes">V.</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="dHidden">Destination dL/dh [N, D].</param>
+    /// <param name="dWeightShard">Destination dL/dW_r [V_r, D].</param>
+    /// <param name="dBiasShard">Destination dL/db_r [V_r], or empty when not wanted.</param>
+    /// <param name="rowLosses">Destination r [N], or empty.</param>
+    /// <param name="logSumExp">Destination lse [N], or empty.</param>
+    /// <param name="options">Options; for Reduction.None the gradients are those of sum_n g[n] r[n] (g = RowUpstream).</param>
+    /// <returns>The Mean or Sum loss; for Reduction.None, the sum of the row losses.</returns>
+    public static float LossAndGradients(ICommunicator communicator, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard, ReadOnlySpan<float> biasShard,
+        int classes, ReadOnlySpan<int> targets, Span<float> dHidden, Span<float> dWeightShard, Span<float> dBiasShard,
+        Span<float> rowLosses = default, Span<float> logSumExp = default, LinearCrossEntropyOptions? options = null) =>
+        Run(communicator, hidden, weightShard, biasShard, classes, targets, dHidden, dWeightShard, dBiasShard, rowLosses, logSumExp, options, true);
+
+    private static float Run(ICommunicator communicator, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard, ReadOnlySpan<float> biasShard,
+        int classes, ReadOnlySpan<int> targets, Span<float> dHidden, Span<float> dWeightShard, Span<float> dBiasShard,
+        Span<float> rowLosses, Span<float> logSumExp, LinearCrossEntropyOptions? options, bool backward)
+    {
+        ArgumentNullException.ThrowIfNull(communicator);
+        var o = options ?? LinearCrossEntropyOptions.Default;
+        var ce = o.CrossEntropy ?? throw new ArgumentException("CrossEntropy options must not be null.", nameof(options));
+        var slice = VocabularySlice.For(classes, communicator);
+        var shape = LinearShardShape.Check(hidden.Length, weightShard.Length, biasShard.Length, targets.Length, slice, o);
+        if (backward)
+        {
+            shape.CheckGradients(dHidden.Length, dWeightShard.Length, dBiasShard.Length);
+        }
+
+        shape.CheckOptional(rowLosses.Length, nameof(rowLosses));
+        shape.CheckOptional(logSumExp.Length, nameof(logSumExp));
+        int n = targets.Length;
+        if (n == 0)
+        {
+            // Every rank has the same N, so every rank skips the collectives.
+            if (backward && !o.Accumulate)
+            {
+                dWeightShard.Clear();
+                dBiasShard.Clear();
+            }
+
+            return ce.Reduction == Reduction.Mean ? float.NaN : 0f;
+        }
+
+        var tile = ArrayPool<float>.Shared.Rent(Math.Max(1, BlockTokens * slice.Width));
+        try
+        {
+            var states = new CrossEntropyShardState[n];
+            for (int t0 = 0; t0 < n; t0 += BlockTokens)
+            {
+                int rows = Math.Min(BlockTokens, n - t0);
+                var z = Logits(shape, hidden, weightShard, biasShard, t0, rows, tile, ce.MaxDegreeOfParallelism);
+                CrossEntropyShards.Compute(z, slice.Offset, classes, targets.Slice(t0, rows), states.AsSpan(t0, rows), ce);
+            }
+
+            ShardStateExchange.Merge(communicator, states, targets, ce.IgnoreIndex);
+            float loss = LossOf(states, targets, classes, ce, rowLosses);
+            VocabParallelCrossEntropy.WriteLogSumExp(states, logSumExp);
+            if (backward)
+            {
+                Backward(communicator, shape, hidden, weightShard, biasShard, targets, states, dHidden, dWeightShard, dBiasShard, o, tile);
+            }
+
+            return loss;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(tile);
+        }
+    }
+
+    private static float LossOf(CrossEntropyShardState[] states, ReadOnlySpan<int> targets, int classes, CrossEntropyOptions ce, Span<float> rowLosses)
+    {
+        if (ce.Reduction != Reduction.None && rowLosses.IsEmpty)
+        {
+            return CrossEntropyShards.Loss(states, targets, classes, ce);
+        }
+
+        var r = rowLosses.IsEmpty ? new float[targets.Length] : rowLosses;
+        CrossEntropyShards.LossPerRow(states, targets, classes, r, ce);
+        if (ce.Reduction != Reduction.None)
+        {
+            return CrossEntropyShards.Loss(states, targets, classes, ce);
+        }
+
+        double sum = 0;
+        foreach (float x in r)
+        {
+            sum += x;
+        }
+
+        return (float)sum;
+    }
+
+    private static void Backward(ICommunicator communicator, LinearShardShape shape, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard,
+        ReadOnlySpan<float> biasShard, ReadOnlySpan<int> targets, CrossEntropyShardState[] states, Span<float> dHidden, Span<float> dWeightShard,
+        Span<float> dBiasShard, LinearCrossEntropyOptions o, float[] tile)
+    {
+        int n = targets.Length, d = shape.D, width = shape.Slice.Width;
+        var ce = o.CrossEntropy;
+        var (upstream, backwardOptions) = RowScales.For(targets, ce, o);
+        var dh = o.Accumulate ? new float[dHidden.Length] : dHidden;
+        var db = dBiasShard.IsEmpty ? null : new double[width];
+        for (int t0 = 0; t0 < n; t0 += BlockTokens)
+        {
+            int rows = Math.Min(BlockTokens, n - t0);
+            var g = Logits(shape, hidden, weightShard, biasShard, t0, rows, tile, ce.MaxDegreeOfParallelism);
+            CrossEntropyShards.Gradient(g, shape.Slice.Offset, shape.Slice.Classes, targets.Slice(t0, rows), states.AsSpan(t0, rows),
+                upstream.AsSpan(t0, rows), g, backwardOptions);
+            var h = hidden.Slice(t0 * d, rows * d);
+            float beta = t0 == 0 && !o.Accumulate ? 0f : 1f;
+            MatMul.Gemm(true, false, width, d, rows, 1f, g, width, h, d, beta, dWeightShard, d, ce.MaxDegreeOfParallelism);
+            MatMul.Gemm(false, false, rows, d, width, 1f, g, width, weightShard, d, 0f, dh.Slice(t0 * d, rows * d), d, ce.MaxDegreeOfParallelism);
+            if (db != null)
+            {
+                for (int t = 0; t < rows; t++)
+                {
+                    var row = g.Slice(t * width, width);
+                    for (int c = 0; c < width; c++)
+                    {
+                        db[c] += row[c];
+                    }
+                }
+            }
+        }
+
+        communicator.AllReduce(dh, ReduceOperation.Sum);
+        if (o.Accumulate)
+        {
+            for (int i = 0; i < dh.Length; i++)
+            {
+                dHidden[i] += dh[i];
+            }
+        }
+
+        if (db != null)
+        {
+            for (int c = 0; c < width; c++)
+            {
+                dBiasShard[c] = (float)((o.Accumulate ? dBiasShard[c] : 0.0) + db[c]);
+            }
+        }
+    }
+
+    // The tile z [rows, V_r] = h[t0 .. t0 + rows) W_r^T + b_r, in the front of the tile buffer.
+    private static Span<float> Logits(LinearShardShape shape, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard, ReadOnlySpan<float> biasShard,
+        int t0, int rows, float[] tile, int threads)
+    {
+        int d = shape.D, width = shape.Slice.Width;
+        var z = tile.AsSpan(0, rows * width);
+        MatMul.Gemm(false, true, rows, width, d, 1f, hidden.Slice(t0 * d, rows * d), d, weightShard, d, 0f, z, width, threads);
+        if (!biasShard.IsEmpty)
+        {
+            for (int t = 0; t < rows; t++)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(z.Slice(t * width, width), biasShard, z.Slice(t * width, width));
+            }
+        }
+
+        return z;
+    }
+}
