@@ -140,7 +140,7 @@ public static class VocabParallelLinearCrossEntropy
         ReadOnlySpan<float> biasShard, ReadOnlySpan<int> targets, CrossEntropyShardState[] states, Span<float> dHidden, Span<float> dWeightShard,
         Span<float> dBiasShard, LinearCrossEntropyOptions o, float[] tile)
     {
-        int n = targets.Length, d = shape.D, width = shape.Slice.Width;
+        int n = targets.Length, d = shape.D, width = shape.Slice.Width, stride = Math.Max(1, width);
         var ce = o.CrossEntropy;
         var (upstream, backwardOptions) = RowScales.For(targets, ce, o);
         var dh = o.Accumulate ? new float[dHidden.Length] : dHidden;
@@ -153,8 +153,8 @@ public static class VocabParallelLinearCrossEntropy
                 upstream.AsSpan(t0, rows), g, backwardOptions);
             var h = hidden.Slice(t0 * d, rows * d);
             float beta = t0 == 0 && !o.Accumulate ? 0f : 1f;
-            MatMul.Gemm(true, false, width, d, rows, 1f, g, width, h, d, beta, dWeightShard, d, ce.MaxDegreeOfParallelism);
-            MatMul.Gemm(false, false, rows, d, width, 1f, g, width, weightShard, d, 0f, dh.Slice(t0 * d, rows * d), d, ce.MaxDegreeOfParallelism);
+            MatMul.Gemm(true, false, width, d, rows, 1f, g, stride, h, d, beta, dWeightShard, d, ce.MaxDegreeOfParallelism);
+            MatMul.Gemm(false, false, rows, d, width, 1f, g, stride, weightShard, d, 0f, dh.Slice(t0 * d, rows * d), d, ce.MaxDegreeOfParallelism);
             if (db != null)
             {
                 for (int t = 0; t < rows; t++)
@@ -192,7 +192,8 @@ public static class VocabParallelLinearCrossEntropy
     {
         int d = shape.D, width = shape.Slice.Width;
         var z = tile.AsSpan(0, rows * width);
-        MatMul.Gemm(false, true, rows, width, d, 1f, hidden.Slice(t0 * d, rows * d), d, weightShard, d, 0f, z, width, threads);
+        // An empty slice (more ranks than classes) still needs strides of at least 1.
+        MatMul.Gemm(false, true, rows, width, d, 1f, hidden.Slice(t0 * d, rows * d), d, weightShard, d, 0f, z, Math.Max(1, width), threads);
         if (!biasShard.IsEmpty)
         {
             for (int t = 0; t < rows; t++)
