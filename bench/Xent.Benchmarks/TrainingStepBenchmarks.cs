@@ -2,6 +2,7 @@ using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
 using Xent.Training;
+using Xent.Training.Model;
 
 namespace Xent.Benchmarks;
 

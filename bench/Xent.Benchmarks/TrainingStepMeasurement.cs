@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Xent.Training;
+using Xent.Training.Model;
 
 namespace Xent.Benchmarks;
 

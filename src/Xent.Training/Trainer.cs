@@ -1,4 +1,5 @@
 using Xent.Optim;
+using Xent.Training.Model;
 
 namespace Xent.Training;
 

@@ -1,18 +1,22 @@
 using Xent.Optim;
+using Xent.Training.Runs;
 
 namespace Xent.Training;
 
-/// <summary>Hyper-parameters of a <see cref="Trainer"/>.</summary>
+/// <summary>Hyper-parameters of a <see cref="Trainer"/>. The defaults are <see cref="TrainingDefaults"/>'.</summary>
 public sealed record TrainerOptions
 {
-    /// <summary>AdamW betas, epsilon and weight decay (its LearningRate is unused: the schedule gives it).</summary>
-    public AdamWOptions Optimizer { get; init; } = new();
+    /// <summary>AdamW betas, epsilon and weight decay (its LearningRate is unused: the schedule gives it).
+    /// Default: PyTorch's betas and epsilon, weight decay <see cref="TrainingDefaults.WeightDecay"/>.</summary>
+    public AdamWOptions Optimizer { get; init; } = new() { WeightDecay = (float)TrainingDefaults.WeightDecay };
 
-    /// <summary>Learning rate per step. Default: 1e-3 peak, no warm-up, cosine to 1e-4 over 1000 steps.</summary>
-    public CosineSchedule Schedule { get; init; } = new();
+    /// <summary>Learning rate per step. Default: <see cref="ScheduleFor"/> of
+    /// <see cref="TrainingDefaults.Steps"/> at <see cref="TrainingDefaults.LearningRate"/>.</summary>
+    public CosineSchedule Schedule { get; init; } = ScheduleFor(TrainingDefaults.Steps, TrainingDefaults.LearningRate);
 
-    /// <summary>Largest global gradient norm (clip above it); 0 or less disables clipping. Default 1.</summary>
-    public float MaxGradientNorm { get; init; } = 1f;
+    /// <summary>Largest global gradient norm (clip above it); 0 or less disables clipping.
+    /// Default <see cref="TrainingDefaults.GradClip"/>.</summary>
+    public float MaxGradientNorm { get; init; } = (float)TrainingDefaults.GradClip;
 
     /// <summary>
     /// Whether weight decay is limited to the weight matrices and embeddings (tensors of rank 2), sparing biases
@@ -20,4 +24,20 @@ public sealed record TrainerOptions
     /// Default true.
     /// </summary>
     public bool DecayMatricesOnly { get; init; } = true;
+
+    /// <summary>
+    /// The default schedule's shape for a run: warm-up <paramref name="warmupSteps"/> (default
+    /// <see cref="TrainingDefaults.Warmup"/>), cosine from <paramref name="learningRate"/> down to
+    /// <see cref="TrainingDefaults.MinLearningRateRatio"/> of it at <paramref name="totalSteps"/>.
+    /// </summary>
+    /// <param name="totalSteps">Steps of the run.</param>
+    /// <param name="learningRate">Peak learning rate.</param>
+    /// <param name="warmupSteps">Linear warm-up steps; null for 5% of <paramref name="totalSteps"/>.</param>
+    public static CosineSchedule ScheduleFor(int totalSteps, double learningRate, int? warmupSteps = null) => new()
+    {
+        WarmupSteps = Math.Min(warmupSteps ?? TrainingDefaults.Warmup(totalSteps), totalSteps),
+        TotalSteps = totalSteps,
+        MaxLearningRate = (float)learningRate,
+        MinLearningRate = (float)(learningRate * TrainingDefaults.MinLearningRateRatio),
+    };
 }

@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
-using Xent.Cli.Training;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
 

@@ -1,8 +1,8 @@
 using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
-using Xent.Cli.Training;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
+using Xent.Training.Sampling;
 
 namespace Xent.Cli.Commands;
 
@@ -35,30 +35,13 @@ internal sealed class SampleCommand : Command<SampleSettings>
         var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
         CheckpointConfig config = checkpoint.Config;
         ITokenizer tokenizer = CheckpointTokenizer.For(config);
-        int[] prompt = settings.Prompt is { } text ? tokenizer.Encode(text) : DefaultPrompt(config, tokenizer);
+        int[] prompt = settings.Prompt is { } text ? tokenizer.Encode(text) : CheckpointTokenizer.DefaultPrompt(config, tokenizer);
         if (prompt.Length == 0)
-            throw new XentCliException("The prompt has no tokens.");
-
-        int context = model.Config.ContextLength;
-        var tokens = new List<int>(prompt);
-        var logits = new float[model.Config.VocabSize];
-        var random = new Random(settings.Seed);
-        for (int i = 0; i < settings.Tokens && !cancellationToken.IsCancellationRequested; i++)
         {
-            int from = Math.Max(0, tokens.Count - context);
-            model.NextTokenLogits(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokens)[from..], logits);
-            tokens.Add(TokenSampler.Sample(logits, settings.Temperature, settings.TopK, random));
+            throw new XentCliException("The prompt has no tokens.");
         }
-        io.WriteLine(tokenizer.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokens)));
+        int[] tokens = TokenSampler.Generate(model, prompt, settings.Tokens, settings.Temperature, settings.TopK, settings.Seed, cancellationToken);
+        io.WriteLine(tokenizer.Decode(tokens));
         return ExitCodes.Ok;
     }
-
-    private static int[] DefaultPrompt(CheckpointConfig config, ITokenizer tokenizer) => tokenizer.Kind switch
-    {
-        // Two symbols drawn from the chain's own stationary distribution: a typical order-2 context.
-        TokenizerKind.Markov => MarkovChain.Create(config.Data.CorpusSeed ?? TokenDataset.DefaultCorpusSeed, config.Model.VocabSize)
-            .Generate(2, config.Seed, 3),
-        TokenizerKind.Gpt2 => [50256],
-        _ => tokenizer.Encode("\n"),
-    };
 }

@@ -2,8 +2,9 @@ using System.Globalization;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
-using Xent.Cli.Training;
 using Xent.Training.Checkpoints;
+using Xent.Training.Data;
+using Xent.Training.Runs;
 
 namespace Xent.Cli.Commands;
 
@@ -27,32 +28,27 @@ internal sealed class TrainCommand : Command<TrainSettings>
 
     public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellationToken)
     {
-        TrainingPlan plan = TrainingPlan.From(settings);
+        TrainingPlan plan = TrainPlanning.From(settings);
         PrintHeader(plan);
-        Directory.CreateDirectory(plan.OutDir);
 
-        int stop = 0;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        int stops = 0;
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             // The first Ctrl+C finishes the current step and saves; a second one ends the process at once
             // (checkpoint files are renamed into place whole, so that cannot leave a broken one).
-            if (Interlocked.Exchange(ref stop, 1) == 0)
+            if (Interlocked.Exchange(ref stops, 1) == 0)
+            {
                 e.Cancel = true;
+                stop.Cancel();
+            }
         };
         Console.CancelKeyPress += onCancel;
         try
         {
-            TrainingOutcome outcome;
-            IReadOnlyList<MetricRecord> records;
-            using (var metrics = MetricsLog.Open(plan.OutDir, plan.Resume?.Checkpoint.Config.Step ?? 0))
-            {
-                var loop = new TrainingLoop(plan, () => Volatile.Read(ref stop) != 0 || cancellationToken.IsCancellationRequested);
-                outcome = Run(loop, metrics, plan);
-                records = metrics.Records;
-            }
-            RunSummary.Write(plan.OutDir, RunSummary.Build(plan, outcome));
-            LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), records, (outcome.StartStep, outcome.InitialValLoss),
-                plan.Data.EntropyFloor, PlotTitle(plan));
+            TrainingOutcome outcome = Run(new TrainingLoop(plan), stop.Token);
+            LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), MetricsLog.Read(Path.Combine(plan.OutDir, MetricsLog.FileName)),
+                (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan));
             return Report(plan, outcome);
         }
         finally
@@ -61,17 +57,19 @@ internal sealed class TrainCommand : Command<TrainSettings>
         }
     }
 
-    private TrainingOutcome Run(TrainingLoop loop, MetricsLog metrics, TrainingPlan plan)
+    private TrainingOutcome Run(TrainingLoop loop, CancellationToken stop)
     {
-        long start = plan.Resume?.Checkpoint.Config.Step ?? 0;
+        TrainingPlan plan = loop.Plan;
         if (!io.Out.Profile.Capabilities.Interactive)
         {
             // Logs and pipes get one plain line per evaluation instead of a redrawn bar.
-            return loop.Run(metrics, r =>
+            return loop.Run(new StepLines(r =>
             {
                 if (r.Evaluated)
+                {
                     io.WriteLine(Line(r));
-            });
+                }
+            }), stop);
         }
 
         TrainingOutcome? outcome = null;
@@ -82,17 +80,23 @@ internal sealed class TrainCommand : Command<TrainSettings>
                 new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask(Markup.Escape($"step {start}/{plan.TotalSteps}"), maxValue: plan.TotalSteps);
-                task.Value = start;
-                outcome = loop.Run(metrics, r =>
+                var task = ctx.AddTask(Markup.Escape($"step {plan.StartStep}/{plan.TotalSteps}"), maxValue: plan.TotalSteps);
+                task.Value = plan.StartStep;
+                outcome = loop.Run(new StepLines(r =>
                 {
                     // Increment (not Value =) feeds Spectre's speed samples, from which the ETA column is computed.
                     task.Increment(r.Step - task.Value);
                     task.Description = Markup.Escape(Line(r));
-                });
+                }), stop);
                 task.StopTask();
             });
         return outcome!;
+    }
+
+    /// <summary>Forwards each step's report to the display.</summary>
+    private sealed class StepLines(Action<StepReport> show) : ITrainingProgress
+    {
+        public void OnStep(StepReport report) => show(report);
     }
 
     private static string Line(StepReport r) => string.Create(CultureInfo.InvariantCulture,
@@ -113,13 +117,13 @@ internal sealed class TrainCommand : Command<TrainSettings>
         else
         {
             io.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Corpus: {d.Source} ({d.Tokenizer.Kind.ToString().ToLowerInvariant()} tokens, V = {m.VocabSize}), {d.Train.Length:N0} training and {d.Validation.Length:N0} validation tokens; no known entropy floor (ln V = {lnV:0.0000})."));
+                $"Corpus: {d.Source} ({TokenizerNames.Name(d.Tokenizer.Kind)} tokens, V = {m.VocabSize}), {d.Train.Length:N0} training and {d.Validation.Length:N0} validation tokens; no known entropy floor (ln V = {lnV:0.0000})."));
         }
         string resumed = plan.Resume is { } r ? $", resuming at step {r.Checkpoint.Config.Step}" : "";
         if (plan.Resume is null && CheckpointStore.Exists(plan.OutDir))
             io.WriteLine($"Note: '{plan.OutDir}' holds a checkpoint of an earlier run; this run replaces it at its first evaluation (use --resume to continue it instead).");
         io.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Model: {m.Layers} layers, D = {m.Dim}, {m.Heads} heads, T = {m.ContextLength}, {(m.TieEmbeddings ? "tied" : "untied")} embeddings; batch {plan.Batch}, {plan.TotalSteps} steps, peak lr {TrainDefaults.Describe(plan.LearningRate)}{resumed}. Output: {plan.OutDir}"));
+            $"Model: {m.Layers} layers, D = {m.Dim}, {m.Heads} heads, T = {m.ContextLength}, {(m.TieEmbeddings ? "tied" : "untied")} embeddings; batch {plan.Batch}, {plan.TotalSteps} steps, peak lr {plan.LearningRate.ToString("G4", CultureInfo.InvariantCulture)}{resumed}. Output: {plan.OutDir}"));
     }
 
     private int Report(TrainingPlan plan, TrainingOutcome o)

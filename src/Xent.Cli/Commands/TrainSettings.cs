@@ -1,7 +1,7 @@
 using System.ComponentModel;
-using System.Globalization;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Xent.Training.Runs;
 
 namespace Xent.Cli.Commands;
 
@@ -52,6 +52,9 @@ internal sealed class TrainSettings : CommandSettings
     [Description("Seed of the model's initialisation and of the batches. Default 1.")]
     public int? Seed { get; init; }
 
+    /// <summary>The output folder when neither --out nor --resume is given.</summary>
+    public const string DefaultOut = "xent-run";
+
     [CommandOption("--out <DIR>")]
     [Description("Where to write the checkpoint, metrics.jsonl, loss.png and summary.json. Default: xent-run (or the --resume folder).")]
     public string? Out { get; init; }
@@ -80,8 +83,8 @@ internal sealed class TrainSettings : CommandSettings
         if (Layers is < 1) return Error("--layers must be at least 1.");
         if (Dim is < 1) return Error("--dim must be at least 1.");
         if (Heads is < 1) return Error("--heads must be at least 1.");
-        if ((Dim ?? TrainDefaults.Dim) % (Heads ?? TrainDefaults.Heads) != 0)
-            return Error($"--heads {Heads ?? TrainDefaults.Heads} must divide --dim {Dim ?? TrainDefaults.Dim}.");
+        if ((Dim ?? TrainingDefaults.Dim) % (Heads ?? TrainingDefaults.Heads) != 0)
+            return Error($"--heads {Heads ?? TrainingDefaults.Heads} must divide --dim {Dim ?? TrainingDefaults.Dim}.");
         if (LearningRate is { } lr && (!double.IsFinite(lr) || lr <= 0))
             return Error("--lr must be a positive number.");
         if (Warmup is < 0) return Error("--warmup must not be negative.");
@@ -95,43 +98,4 @@ internal sealed class TrainSettings : CommandSettings
     }
 
     private static ValidationResult Error(string message) => ValidationResult.Error(message);
-}
-
-/// <summary>
-/// Defaults of <c>xent train</c>: on the built-in corpus they finish in about a minute on 2 cores and end near
-/// the entropy floor (measured numbers: docs/training.md).
-/// </summary>
-internal static class TrainDefaults
-{
-    public const int Steps = 2400;
-    public const int Batch = 16;
-
-    // 128 rather than 64: the first position of a window sees one symbol only, and its excess loss is
-    // averaged over T positions (window floor 1.0081 at T = 128 against 1.0255 at T = 64).
-    public const int Seq = 128;
-    public const int Layers = 2;
-    public const int Dim = 64;
-    public const int Heads = 4;
-    // Tuned on the built-in corpus (docs/training.md): 2e-2 leaves the initial plateau (loss ~3.2, before the
-    // model learns to attend to the previous symbol) within ~200 steps; 3e-2 ended worse, 1e-2 too slow.
-    public const double LearningRate = 2e-2;
-
-    /// <summary>The cosine decays to this share of the peak; decaying to 0 gave the lowest final loss (the last
-    /// phase, fitting 1 024 next-symbol distributions, is limited by gradient noise).</summary>
-    public const double MinLearningRateRatio = 0.0;
-    public const int Seed = 1;
-    public const int EvalEvery = 100;
-    public const string Out = "xent-run";
-    public const double WeightDecay = 0.0;
-    public const double GradClip = 1.0;
-    /// <summary>Validation tokens per measurement: enough that its noise (about 0.01 nats) is small against the gaps reported.</summary>
-    public const int ValidationTokens = 16_384;
-
-    /// <summary>Validation windows of T tokens covering <see cref="ValidationTokens"/>.</summary>
-    public static int ValidationWindows(int seq) => Math.Max(1, ValidationTokens / seq);
-
-    /// <summary>Warm-up: 5% of the steps (at least 1 when there are 20 steps or more).</summary>
-    public static int Warmup(int steps) => steps / 20;
-
-    public static string Describe(double x) => x.ToString("G4", CultureInfo.InvariantCulture);
 }

@@ -1,5 +1,6 @@
 using Xent.Optim;
 using Xent.Training.Data;
+using Xent.Training.Model;
 
 namespace Xent.Training.Checkpoints;
 

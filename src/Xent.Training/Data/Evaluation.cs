@@ -1,3 +1,4 @@
+using Xent.Training.Model;
 namespace Xent.Training.Data;
 
 /// <summary>Cross-entropy of a model over whole token streams (validation loss, <c>xent eval</c>).</summary>

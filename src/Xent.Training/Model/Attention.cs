@@ -37,10 +37,10 @@ internal static class Attention
                     // K^T's rows contiguous, one register per group of keys.
                     var q = qkv.AsSpan(((rowBase + t) * qkvDim) + (h * hs), hs);
                     var p = att.AsSpan((bh * seq * seq) + (t * seq), seq);
-                    VectorOps.RowTimesMatrix(scale, q, kt, seq, p.Slice(0, WholeVectors(t, seq, width)), width);
+                    SpanMath.RowTimesMatrix(scale, q, kt, seq, p.Slice(0, WholeVectors(t, seq, width)), width);
                     CausalSoftmax(p, t, width);
                     var y = output.AsSpan(((rowBase + t) * dim) + (h * hs), hs);
-                    VectorOps.WeightedRowSum(p.Slice(0, t + 1), qkv.AsSpan((rowBase * qkvDim) + (2 * dim) + (h * hs)), qkvDim, y, width);
+                    SpanMath.WeightedRowSum(p.Slice(0, t + 1), qkv.AsSpan((rowBase * qkvDim) + (2 * dim) + (h * hs)), qkvDim, y, width);
                 }
             }
         });
@@ -79,7 +79,7 @@ internal static class Attention
                     var dy = dout.AsSpan(((rowBase + t) * dim) + (h * hs), hs);
                     var pRow = p.Slice(t * seq, t + 1);
                     var dsRow = ds.Slice(t * seq, t + 1);
-                    VectorOps.RowTimesMatrix(1, dy, vt, seq, ds.Slice(t * seq, WholeVectors(t, seq, width)), width);
+                    SpanMath.RowTimesMatrix(1, dy, vt, seq, ds.Slice(t * seq, WholeVectors(t, seq, width)), width);
                     float dot = 0;
                     for (int t2 = 0; t2 <= t; t2++)
                     {
@@ -91,7 +91,7 @@ internal static class Attention
                         dsRow[t2] = scale * pRow[t2] * (dsRow[t2] - dot);
                     }
 
-                    VectorOps.WeightedRowSum(dsRow, qkv.AsSpan(headOffset + dim), qkvDim, dqkv.AsSpan(headOffset + (t * qkvDim), hs), width);
+                    SpanMath.WeightedRowSum(dsRow, qkv.AsSpan(headOffset + dim), qkvDim, dqkv.AsSpan(headOffset + (t * qkvDim), hs), width);
                 }
 
                 // Key side, column by column: dK_s = sum_{t >= s} dS[t, s] q_t, dV_s = sum_{t >= s} P[t, s] dy_t.
@@ -105,8 +105,8 @@ internal static class Attention
                     }
 
                     int keyRow = headOffset + (s * qkvDim);
-                    VectorOps.WeightedRowSum(dsColumn.Slice(0, count), qkv.AsSpan(keyRow), qkvDim, dqkv.AsSpan(keyRow + dim, hs), width);
-                    VectorOps.WeightedRowSum(pColumn.Slice(0, count), dout.AsSpan(((rowBase + s) * dim) + (h * hs)), dim,
+                    SpanMath.WeightedRowSum(dsColumn.Slice(0, count), qkv.AsSpan(keyRow), qkvDim, dqkv.AsSpan(keyRow + dim, hs), width);
+                    SpanMath.WeightedRowSum(pColumn.Slice(0, count), dout.AsSpan(((rowBase + s) * dim) + (h * hs)), dim,
                         dqkv.AsSpan(keyRow + (2 * dim), hs), width);
                 }
             }
@@ -152,9 +152,9 @@ internal static class Attention
         row.Slice(t + 1).Fill(float.NegativeInfinity);
         int length = WholeVectors(t, row.Length, width);
         var r = row.Slice(0, length);
-        float max = VectorOps.Max(r, width);
-        float sum = VectorOps.ExpSubtractAndSum(r, max, width);
-        VectorOps.Scale(1 / sum, r, width);
+        float max = SpanMath.Max(r, width);
+        float sum = SpanMath.ExpSubtractAndSum(r, max, width);
+        SpanMath.Scale(1 / sum, r, width);
         row.Slice(length).Clear();
     }
 }

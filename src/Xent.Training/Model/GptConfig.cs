@@ -1,4 +1,4 @@
-namespace Xent.Training;
+namespace Xent.Training.Model;
 
 /// <summary>
 /// Shape of a GPT-2 style decoder. The defaults are the built-in corpus run (`xent train` without options): 32

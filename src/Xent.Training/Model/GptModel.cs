@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using Xent.LinearAlgebra;
-using Xent.Training.Model;
 
-namespace Xent.Training;
+namespace Xent.Training.Model;
 
 /// <summary>
 /// A GPT-2 style decoder in the spirit of llm.c, forward and hand-written backward on CPU:
@@ -261,13 +260,13 @@ public sealed class GptModel
             var p = blocks[l];
             var a = act.Blocks[l];
             LayerNorm.Forward(a.Ln1, a.Ln1Mean, a.Ln1Rstd, x, p.Ln1Weight.Data, p.Ln1Bias.Data, n, d, dop);
-            Linear.Forward(a.Qkv, a.Ln1, p.QkvWeight.Data, p.QkvBias.Data, null, n, d, 3 * d, dop);
+            Dense.Forward(a.Qkv, a.Ln1, p.QkvWeight.Data, p.QkvBias.Data, null, n, d, 3 * d, dop);
             Attention.Forward(a.AttY, a.Att, a.Qkv, batch, seq, d, Config.Heads, dop);
-            Linear.Forward(a.Residual2, a.AttY, p.AttnProjWeight.Data, p.AttnProjBias.Data, x, n, d, d, dop);
+            Dense.Forward(a.Residual2, a.AttY, p.AttnProjWeight.Data, p.AttnProjBias.Data, x, n, d, d, dop);
             LayerNorm.Forward(a.Ln2, a.Ln2Mean, a.Ln2Rstd, a.Residual2, p.Ln2Weight.Data, p.Ln2Bias.Data, n, d, dop);
-            Linear.Forward(a.Fch, a.Ln2, p.FcWeight.Data, p.FcBias.Data, null, n, d, 4 * d, dop);
+            Dense.Forward(a.Fch, a.Ln2, p.FcWeight.Data, p.FcBias.Data, null, n, d, 4 * d, dop);
             Gelu.Forward(a.FchGelu, a.Fch, n * 4 * d, dop);
-            Linear.Forward(a.Residual3, a.FchGelu, p.FcProjWeight.Data, p.FcProjBias.Data, a.Residual2, n, 4 * d, d, dop);
+            Dense.Forward(a.Residual3, a.FchGelu, p.FcProjWeight.Data, p.FcProjBias.Data, a.Residual2, n, 4 * d, d, dop);
             x = a.Residual3;
         }
 
@@ -281,18 +280,18 @@ public sealed class GptModel
         int n = batch * seq, d = Config.Dim, dop = MaxDegreeOfParallelism;
 
         // MLP: Residual3 = Residual2 + c_proj(gelu(c_fc(ln_2(Residual2)))).
-        Linear.Backward(g.Fch, p.FcProjWeight.Grad, p.FcProjBias.Grad, g.Residual, a.FchGelu, p.FcProjWeight.Data,
+        Dense.Backward(g.Fch, p.FcProjWeight.Grad, p.FcProjBias.Grad, g.Residual, a.FchGelu, p.FcProjWeight.Data,
             n, 4 * d, d, false, dop);
         Gelu.Backward(g.Fch, a.Fch, g.Fch, n * 4 * d, dop);
-        Linear.Backward(g.LnInput, p.FcWeight.Grad, p.FcBias.Grad, g.Fch, a.Ln2, p.FcWeight.Data, n, d, 4 * d, false, dop);
+        Dense.Backward(g.LnInput, p.FcWeight.Grad, p.FcBias.Grad, g.Fch, a.Ln2, p.FcWeight.Data, n, d, 4 * d, false, dop);
         LayerNorm.Backward(g.Residual, p.Ln2Weight.Grad, p.Ln2Bias.Grad, g.LnInput, a.Residual2, p.Ln2Weight.Data,
             a.Ln2Mean, a.Ln2Rstd, n, d, dop);
 
         // Attention: Residual2 = input + c_proj(attn(c_attn(ln_1(input)))).
-        Linear.Backward(g.AttY, p.AttnProjWeight.Grad, p.AttnProjBias.Grad, g.Residual, a.AttY, p.AttnProjWeight.Data,
+        Dense.Backward(g.AttY, p.AttnProjWeight.Grad, p.AttnProjBias.Grad, g.Residual, a.AttY, p.AttnProjWeight.Data,
             n, d, d, false, dop);
         Attention.Backward(g.Qkv, g.AttY, a.Qkv, a.Att, batch, seq, d, Config.Heads, dop);
-        Linear.Backward(g.LnInput, p.QkvWeight.Grad, p.QkvBias.Grad, g.Qkv, a.Ln1, p.QkvWeight.Data, n, d, 3 * d, false, dop);
+        Dense.Backward(g.LnInput, p.QkvWeight.Grad, p.QkvBias.Grad, g.Qkv, a.Ln1, p.QkvWeight.Data, n, d, 3 * d, false, dop);
         LayerNorm.Backward(g.Residual, p.Ln1Weight.Grad, p.Ln1Bias.Grad, g.LnInput, input, p.Ln1Weight.Data,
             a.Ln1Mean, a.Ln1Rstd, n, d, dop);
     }

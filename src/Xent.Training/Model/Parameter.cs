@@ -1,4 +1,4 @@
-namespace Xent.Training;
+namespace Xent.Training.Model;
 
 /// <summary>One named parameter tensor of a model, row-major, with its gradient beside it.</summary>
 public sealed class Parameter

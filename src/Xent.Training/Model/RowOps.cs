@@ -1,113 +1,33 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
+using System.Runtime.InteropServices;
+using Xent.Kernels;
 
 namespace Xent.Training.Model;
 
-/// <summary>Row kernels of LayerNorm and the bias passes at a given <see cref="VectorWidth"/>.</summary>
+/// <summary>
+/// Row kernels of LayerNorm (statistics, normalisation, gradients), each written once as an
+/// <see cref="IRowLoop"/> and run at a given <see cref="VectorWidth"/>; the reductions at the widest width one
+/// vector of the row fits (<see cref="Widths.Fit"/>). Every span has x.Length elements at least.
+/// </summary>
 internal static class RowOps
 {
     /// <summary>Returns (sum_i x[i], sum_i x[i] (y[i] - shift)) over x.Length elements.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (float Sum, float Dot) SumAndDot(ReadOnlySpan<float> x, ReadOnlySpan<float> y, float shift, VectorWidth width)
     {
-        int n = x.Length, i = 0;
-        float sum = 0, dot = 0;
-        if (width == VectorWidth.V512 && n >= 16)
-        {
-            Vector512<float> s = default, d = default;
-            for (; i + 16 <= n; i += 16)
-            {
-                var xv = Vector512.Create(x.Slice(i, 16));
-                s += xv;
-                d += xv * (Vector512.Create(y.Slice(i, 16)) - Vector512.Create(shift));
-            }
-
-            sum = Vector512.Sum(s);
-            dot = Vector512.Sum(d);
-        }
-        else if (width >= VectorWidth.V256 && n >= 8)
-        {
-            Vector256<float> s = default, d = default;
-            for (; i + 8 <= n; i += 8)
-            {
-                var xv = Vector256.Create(x.Slice(i, 8));
-                s += xv;
-                d += xv * (Vector256.Create(y.Slice(i, 8)) - Vector256.Create(shift));
-            }
-
-            sum = Vector256.Sum(s);
-            dot = Vector256.Sum(d);
-        }
-        else if (width >= VectorWidth.V128 && n >= 4)
-        {
-            Vector128<float> s = default, d = default;
-            for (; i + 4 <= n; i += 4)
-            {
-                var xv = Vector128.Create(x.Slice(i, 4));
-                s += xv;
-                d += xv * (Vector128.Create(y.Slice(i, 4)) - Vector128.Create(shift));
-            }
-
-            sum = Vector128.Sum(s);
-            dot = Vector128.Sum(d);
-        }
-
-        for (; i < n; i++)
-        {
-            sum += x[i];
-            dot += x[i] * (y[i] - shift);
-        }
-
-        return (sum, dot);
+        Check(x.Length, y.Length);
+        var loop = new SumAndDotLoop(x, y, shift);
+        RowLoop.Run(ref loop, Widths.Fit(width, x.Length));
+        return (loop.Sum, loop.Dot);
     }
 
     /// <summary>Returns sum_i (x[i] - shift)^2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumOfSquares(ReadOnlySpan<float> x, float shift, VectorWidth width)
     {
-        int n = x.Length, i = 0;
-        float sum = 0;
-        if (width == VectorWidth.V512 && n >= 16)
-        {
-            Vector512<float> s = default, m = Vector512.Create(shift);
-            for (; i + 16 <= n; i += 16)
-            {
-                var c = Vector512.Create(x.Slice(i, 16)) - m;
-                s += c * c;
-            }
-
-            sum = Vector512.Sum(s);
-        }
-        else if (width >= VectorWidth.V256 && n >= 8)
-        {
-            Vector256<float> s = default, m = Vector256.Create(shift);
-            for (; i + 8 <= n; i += 8)
-            {
-                var c = Vector256.Create(x.Slice(i, 8)) - m;
-                s += c * c;
-            }
-
-            sum = Vector256.Sum(s);
-        }
-        else if (width >= VectorWidth.V128 && n >= 4)
-        {
-            Vector128<float> s = default, m = Vector128.Create(shift);
-            for (; i + 4 <= n; i += 4)
-            {
-                var c = Vector128.Create(x.Slice(i, 4)) - m;
-                s += c * c;
-            }
-
-            sum = Vector128.Sum(s);
-        }
-
-        for (; i < n; i++)
-        {
-            float c = x[i] - shift;
-            sum += c * c;
-        }
-
-        return sum;
+        var loop = new SumOfSquaresLoop(x, shift);
+        RowLoop.Run(ref loop, Widths.Fit(width, x.Length));
+        return loop.Sum;
     }
 
     /// <summary>o[i] = (x[i] - mean) * rstd * w[i] + b[i].</summary>
@@ -115,73 +35,18 @@ internal static class RowOps
     public static void Normalize(ReadOnlySpan<float> x, float mean, float rstd, ReadOnlySpan<float> w, ReadOnlySpan<float> b,
         Span<float> o, VectorWidth width)
     {
-        int n = x.Length, i = 0;
-        if (width == VectorWidth.V512)
-        {
-            for (; i + 16 <= n; i += 16)
-            {
-                var xhat = (Vector512.Create(x.Slice(i, 16)) - Vector512.Create(mean)) * Vector512.Create(rstd);
-                ((xhat * Vector512.Create(w.Slice(i, 16))) + Vector512.Create(b.Slice(i, 16))).CopyTo(o.Slice(i, 16));
-            }
-        }
-
-        if (width >= VectorWidth.V256)
-        {
-            for (; i + 8 <= n; i += 8)
-            {
-                var xhat = (Vector256.Create(x.Slice(i, 8)) - Vector256.Create(mean)) * Vector256.Create(rstd);
-                ((xhat * Vector256.Create(w.Slice(i, 8))) + Vector256.Create(b.Slice(i, 8))).CopyTo(o.Slice(i, 8));
-            }
-        }
-
-        if (width >= VectorWidth.V128)
-        {
-            for (; i + 4 <= n; i += 4)
-            {
-                var xhat = (Vector128.Create(x.Slice(i, 4)) - Vector128.Create(mean)) * Vector128.Create(rstd);
-                ((xhat * Vector128.Create(w.Slice(i, 4))) + Vector128.Create(b.Slice(i, 4))).CopyTo(o.Slice(i, 4));
-            }
-        }
-
-        for (; i < n; i++)
-        {
-            o[i] = ((x[i] - mean) * rstd * w[i]) + b[i];
-        }
+        Check(x.Length, w.Length, b.Length, o.Length);
+        var loop = new NormalizeLoop(x, mean, rstd, w, b, o);
+        RowLoop.Run(ref loop, width);
     }
 
     /// <summary>y[i] = x[i] * w[i] (element-wise product).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> y, VectorWidth width)
     {
-        int n = x.Length, i = 0;
-        if (width == VectorWidth.V512)
-        {
-            for (; i + 16 <= n; i += 16)
-            {
-                (Vector512.Create(x.Slice(i, 16)) * Vector512.Create(w.Slice(i, 16))).CopyTo(y.Slice(i, 16));
-            }
-        }
-
-        if (width >= VectorWidth.V256)
-        {
-            for (; i + 8 <= n; i += 8)
-            {
-                (Vector256.Create(x.Slice(i, 8)) * Vector256.Create(w.Slice(i, 8))).CopyTo(y.Slice(i, 8));
-            }
-        }
-
-        if (width >= VectorWidth.V128)
-        {
-            for (; i + 4 <= n; i += 4)
-            {
-                (Vector128.Create(x.Slice(i, 4)) * Vector128.Create(w.Slice(i, 4))).CopyTo(y.Slice(i, 4));
-            }
-        }
-
-        for (; i < n; i++)
-        {
-            y[i] = x[i] * w[i];
-        }
+        Check(x.Length, w.Length, y.Length);
+        var loop = new MultiplyLoop(x, w, y);
+        RowLoop.Run(ref loop, width);
     }
 
     /// <summary>dx[i] += (g[i] - a - xhat[i] c) rstd with xhat[i] = (x[i] - mean) rstd.</summary>
@@ -189,42 +54,9 @@ internal static class RowOps
     public static void LayerNormInputGradient(ReadOnlySpan<float> g, ReadOnlySpan<float> x, float mean, float rstd, float a, float c,
         Span<float> dx, VectorWidth width)
     {
-        int n = x.Length, i = 0;
-        if (width == VectorWidth.V512)
-        {
-            for (; i + 16 <= n; i += 16)
-            {
-                var xhat = (Vector512.Create(x.Slice(i, 16)) - Vector512.Create(mean)) * Vector512.Create(rstd);
-                var d = (Vector512.Create(g.Slice(i, 16)) - Vector512.Create(a) - (xhat * Vector512.Create(c))) * Vector512.Create(rstd);
-                (Vector512.Create(dx.Slice(i, 16)) + d).CopyTo(dx.Slice(i, 16));
-            }
-        }
-
-        if (width >= VectorWidth.V256)
-        {
-            for (; i + 8 <= n; i += 8)
-            {
-                var xhat = (Vector256.Create(x.Slice(i, 8)) - Vector256.Create(mean)) * Vector256.Create(rstd);
-                var d = (Vector256.Create(g.Slice(i, 8)) - Vector256.Create(a) - (xhat * Vector256.Create(c))) * Vector256.Create(rstd);
-                (Vector256.Create(dx.Slice(i, 8)) + d).CopyTo(dx.Slice(i, 8));
-            }
-        }
-
-        if (width >= VectorWidth.V128)
-        {
-            for (; i + 4 <= n; i += 4)
-            {
-                var xhat = (Vector128.Create(x.Slice(i, 4)) - Vector128.Create(mean)) * Vector128.Create(rstd);
-                var d = (Vector128.Create(g.Slice(i, 4)) - Vector128.Create(a) - (xhat * Vector128.Create(c))) * Vector128.Create(rstd);
-                (Vector128.Create(dx.Slice(i, 4)) + d).CopyTo(dx.Slice(i, 4));
-            }
-        }
-
-        for (; i < n; i++)
-        {
-            float xhat = (x[i] - mean) * rstd;
-            dx[i] += (g[i] - a - (xhat * c)) * rstd;
-        }
+        Check(x.Length, g.Length, dx.Length);
+        var loop = new InputGradientLoop(g, x, mean, rstd, a, c, dx);
+        RowLoop.Run(ref loop, width);
     }
 
     /// <summary>dw[i] += dy[i] (x[i] - mean) rstd; db[i] += dy[i].</summary>
@@ -232,45 +64,195 @@ internal static class RowOps
     public static void LayerNormParameterGradient(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, float mean, float rstd,
         Span<float> dw, Span<float> db, VectorWidth width)
     {
-        int n = x.Length, i = 0;
-        if (width == VectorWidth.V512)
+        Check(x.Length, dy.Length, dw.Length, db.Length);
+        var loop = new ParameterGradientLoop(dy, x, mean, rstd, dw, db);
+        RowLoop.Run(ref loop, width);
+    }
+
+    // The loops read without bounds checks: every span must be as long as x.
+    private static void Check(int n, params ReadOnlySpan<int> lengths)
+    {
+        foreach (int length in lengths)
         {
-            for (; i + 16 <= n; i += 16)
+            if (length < n)
             {
-                var d = Vector512.Create(dy.Slice(i, 16));
-                var xhat = (Vector512.Create(x.Slice(i, 16)) - Vector512.Create(mean)) * Vector512.Create(rstd);
-                (Vector512.Create(dw.Slice(i, 16)) + (d * xhat)).CopyTo(dw.Slice(i, 16));
-                (Vector512.Create(db.Slice(i, 16)) + d).CopyTo(db.Slice(i, 16));
+                throw new ArgumentException($"A row span has {length} elements, fewer than the {n} of x.");
             }
         }
+    }
 
-        if (width >= VectorWidth.V256)
+    // xhat = (x - mean) rstd, the normalised input.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Normalized<TOps, TV>(ref float x0, int i, TV mean, TV rstd)
+        where TOps : IVectorOps<TV>
+        where TV : struct =>
+        TOps.Multiply(TOps.Subtract(TOps.Load(ref x0, i), mean), rstd);
+
+    private ref struct SumAndDotLoop(ReadOnlySpan<float> x, ReadOnlySpan<float> y, float shift) : IRowLoop
+    {
+        private readonly ReadOnlySpan<float> x = x;
+        private readonly ReadOnlySpan<float> y = y;
+
+        public float Sum { get; private set; }
+
+        public float Dot { get; private set; }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
         {
-            for (; i + 8 <= n; i += 8)
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float y0 = ref MemoryMarshal.GetReference(y);
+            TV s = TOps.Create(0f), d = TOps.Create(0f), m = TOps.Create(shift);
+            int i = start;
+            for (; i + TOps.Count <= x.Length; i += TOps.Count)
             {
-                var d = Vector256.Create(dy.Slice(i, 8));
-                var xhat = (Vector256.Create(x.Slice(i, 8)) - Vector256.Create(mean)) * Vector256.Create(rstd);
-                (Vector256.Create(dw.Slice(i, 8)) + (d * xhat)).CopyTo(dw.Slice(i, 8));
-                (Vector256.Create(db.Slice(i, 8)) + d).CopyTo(db.Slice(i, 8));
+                TV xv = TOps.Load(ref x0, i);
+                s = TOps.Add(s, xv);
+                d = TOps.Add(d, TOps.Multiply(xv, TOps.Subtract(TOps.Load(ref y0, i), m)));
             }
-        }
 
-        if (width >= VectorWidth.V128)
+            Sum += TOps.Sum(s);
+            Dot += TOps.Sum(d);
+            return i;
+        }
+    }
+
+    private ref struct SumOfSquaresLoop(ReadOnlySpan<float> x, float shift) : IRowLoop
+    {
+        private readonly ReadOnlySpan<float> x = x;
+
+        public float Sum { get; private set; }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
         {
-            for (; i + 4 <= n; i += 4)
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            TV s = TOps.Create(0f), m = TOps.Create(shift);
+            int i = start;
+            for (; i + TOps.Count <= x.Length; i += TOps.Count)
             {
-                var d = Vector128.Create(dy.Slice(i, 4));
-                var xhat = (Vector128.Create(x.Slice(i, 4)) - Vector128.Create(mean)) * Vector128.Create(rstd);
-                (Vector128.Create(dw.Slice(i, 4)) + (d * xhat)).CopyTo(dw.Slice(i, 4));
-                (Vector128.Create(db.Slice(i, 4)) + d).CopyTo(db.Slice(i, 4));
+                TV c = TOps.Subtract(TOps.Load(ref x0, i), m);
+                s = TOps.Add(s, TOps.Multiply(c, c));
             }
-        }
 
-        for (; i < n; i++)
+            Sum += TOps.Sum(s);
+            return i;
+        }
+    }
+
+    private ref struct NormalizeLoop(ReadOnlySpan<float> x, float mean, float rstd, ReadOnlySpan<float> w, ReadOnlySpan<float> b, Span<float> o)
+        : IRowLoop
+    {
+        private readonly ReadOnlySpan<float> x = x;
+        private readonly ReadOnlySpan<float> w = w;
+        private readonly ReadOnlySpan<float> b = b;
+        private readonly Span<float> o = o;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
         {
-            float xhat = (x[i] - mean) * rstd;
-            dw[i] += dy[i] * xhat;
-            db[i] += dy[i];
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float w0 = ref MemoryMarshal.GetReference(w);
+            ref float b0 = ref MemoryMarshal.GetReference(b);
+            ref float o0 = ref MemoryMarshal.GetReference(o);
+            TV m = TOps.Create(mean), r = TOps.Create(rstd);
+            int i = start;
+            for (; i + TOps.Count <= x.Length; i += TOps.Count)
+            {
+                TV xhat = Normalized<TOps, TV>(ref x0, i, m, r);
+                TOps.Store(TOps.Add(TOps.Multiply(xhat, TOps.Load(ref w0, i)), TOps.Load(ref b0, i)), ref o0, i);
+            }
+
+            return i;
+        }
+    }
+
+    private ref struct MultiplyLoop(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> y) : IRowLoop
+    {
+        private readonly ReadOnlySpan<float> x = x;
+        private readonly ReadOnlySpan<float> w = w;
+        private readonly Span<float> y = y;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float w0 = ref MemoryMarshal.GetReference(w);
+            ref float y0 = ref MemoryMarshal.GetReference(y);
+            int i = start;
+            for (; i + TOps.Count <= x.Length; i += TOps.Count)
+            {
+                TOps.Store(TOps.Multiply(TOps.Load(ref x0, i), TOps.Load(ref w0, i)), ref y0, i);
+            }
+
+            return i;
+        }
+    }
+
+    private ref struct InputGradientLoop(ReadOnlySpan<float> g, ReadOnlySpan<float> x, float mean, float rstd, float a, float c, Span<float> dx)
+        : IRowLoop
+    {
+        private readonly ReadOnlySpan<float> g = g;
+        private readonly ReadOnlySpan<float> x = x;
+        private readonly Span<float> dx = dx;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
+        {
+            ref float g0 = ref MemoryMarshal.GetReference(g);
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float d0 = ref MemoryMarshal.GetReference(dx);
+            TV m = TOps.Create(mean), r = TOps.Create(rstd), av = TOps.Create(a), cv = TOps.Create(c);
+            int i = start;
+            for (; i + TOps.Count <= x.Length; i += TOps.Count)
+            {
+                TV xhat = Normalized<TOps, TV>(ref x0, i, m, r);
+                TV d = TOps.Multiply(TOps.Subtract(TOps.Subtract(TOps.Load(ref g0, i), av), TOps.Multiply(xhat, cv)), r);
+                TOps.Store(TOps.Add(TOps.Load(ref d0, i), d), ref d0, i);
+            }
+
+            return i;
+        }
+    }
+
+    private ref struct ParameterGradientLoop(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, float mean, float rstd, Span<float> dw, Span<float> db)
+        : IRowLoop
+    {
+        private readonly ReadOnlySpan<float> dy = dy;
+        private readonly ReadOnlySpan<float> x = x;
+        private readonly Span<float> dw = dw;
+        private readonly Span<float> db = db;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
+        {
+            ref float dy0 = ref MemoryMarshal.GetReference(dy);
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float dw0 = ref MemoryMarshal.GetReference(dw);
+            ref float db0 = ref MemoryMarshal.GetReference(db);
+            TV m = TOps.Create(mean), r = TOps.Create(rstd);
+            int i = start;
+            for (; i + TOps.Count <= x.Length; i += TOps.Count)
+            {
+                TV d = TOps.Load(ref dy0, i);
+                TV xhat = Normalized<TOps, TV>(ref x0, i, m, r);
+                TOps.Store(TOps.Add(TOps.Load(ref dw0, i), TOps.Multiply(d, xhat)), ref dw0, i);
+                TOps.Store(TOps.Add(TOps.Load(ref db0, i), d), ref db0, i);
+            }
+
+            return i;
         }
     }
 }

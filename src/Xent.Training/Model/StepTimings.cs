@@ -1,4 +1,4 @@
-namespace Xent.Training;
+namespace Xent.Training.Model;
 
 /// <summary>Wall-clock split of the last model call (forward, or forward + backward).</summary>
 /// <param name="Total">The whole call.</param>

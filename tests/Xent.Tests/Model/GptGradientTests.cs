@@ -1,4 +1,5 @@
 using Xent.Training;
+using Xent.Training.Model;
 
 namespace Xent.Tests.Model;
 

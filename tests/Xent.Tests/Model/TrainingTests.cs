@@ -1,5 +1,6 @@
 using Xent.Optim;
 using Xent.Training;
+using Xent.Training.Model;
 
 namespace Xent.Tests.Model;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Xent.Cli.Commands;
-using Xent.Cli.Training;
+using Xent.Training.Runs;
 using Xent.Tests.Cli;
 
 namespace Xent.Tests.Training;
@@ -20,13 +20,12 @@ public sealed class DefaultRunTests : IDisposable
     [Trait("Category", "Training")]
     public void Default_run_ends_within_ten_percent_of_the_entropy_floor()
     {
-        var plan = TrainingPlan.From(new TrainSettings { Out = _tmp.Path });
-        using var metrics = MetricsLog.Open(plan.OutDir, 0);
-        TrainingOutcome o = new TrainingLoop(plan, () => false).Run(metrics, _ => { });
+        var plan = TrainPlanning.From(new TrainSettings { Out = _tmp.Path });
+        TrainingOutcome o = new TrainingLoop(plan).Run();
         double floor = plan.Data.EntropyFloor!.Value;
 
         Assert.Equal(TrainingStatus.Completed, o.Status);
-        Assert.Equal(TrainDefaults.Steps, o.FinalStep);
+        Assert.Equal(TrainingDefaults.Steps, o.FinalStep);
         Assert.InRange(o.InitialValLoss, Math.Log(32) - 0.2, Math.Log(32) + 0.2);
         // Never below what the source allows on these windows (up to the validation sample's own noise)...
         Assert.True(o.FinalValLoss > plan.Data.Chain!.WindowFloor(plan.Seq) - 0.03, $"final {o.FinalValLoss}");

@@ -1,4 +1,4 @@
-using Xent.Cli.Training;
+using Xent.Training.Sampling;
 
 namespace Xent.Tests.Training;
 

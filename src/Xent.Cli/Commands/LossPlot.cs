@@ -1,6 +1,7 @@
 using ScottPlot;
+using Xent.Training.Runs;
 
-namespace Xent.Cli.Training;
+namespace Xent.Cli.Commands;
 
 /// <summary>loss.png: training and validation loss per step, with the entropy floor when the source has one.</summary>
 internal static class LossPlot

@@ -1,6 +1,6 @@
 using Xent.Optim;
 
-namespace Xent.Tests.Model;
+namespace Xent.Tests.Optim;
 
 public class ClippingAndScheduleTests
 {

@@ -1,10 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Xent.Cli.Training;
+namespace Xent.Training.Runs;
 
 /// <summary>One line of metrics.jsonl: the state after a training step.</summary>
-internal sealed record MetricRecord
+public sealed record MetricRecord
 {
     /// <summary>Optimizer steps done (1 after the first step).</summary>
     [JsonPropertyName("step")] public long Step { get; init; }
@@ -29,8 +29,9 @@ internal sealed record MetricRecord
 /// metrics.jsonl: one JSON object per step, appended and flushed as training goes. Reopening for a resumed run
 /// drops the lines past the checkpoint's step, so the file never lists a step twice.
 /// </summary>
-internal sealed class MetricsLog : IDisposable
+public sealed class MetricsLog : IDisposable
 {
+    /// <summary>The file's name in a run's folder.</summary>
     public const string FileName = "metrics.jsonl";
 
     private readonly StreamWriter _writer;
@@ -78,6 +79,7 @@ internal sealed class MetricsLog : IDisposable
         return records;
     }
 
+    /// <summary>Adds <paramref name="record"/> and flushes it to the file.</summary>
     public void Append(MetricRecord record)
     {
         _records.Add(record);
@@ -85,5 +87,6 @@ internal sealed class MetricsLog : IDisposable
         _writer.Flush();
     }
 
+    /// <summary>Closes the file.</summary>
     public void Dispose() => _writer.Dispose();
 }

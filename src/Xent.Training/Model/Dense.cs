@@ -3,8 +3,8 @@ using Xent.LinearAlgebra;
 
 namespace Xent.Training.Model;
 
-/// <summary>Affine layer y = x W^T + b with W [OC, C] (PyTorch nn.Linear layout), through <see cref="MatMul.Gemm"/>.</summary>
-internal static class Linear
+/// <summary>Dense (fully connected, affine) layer y = x W^T + b with W [OC, C] (PyTorch nn.Linear layout), through <see cref="MatMul.Gemm"/>.</summary>
+internal static class Dense
 {
     /// <summary>
     /// output [N, OC] = input [N, C] W^T + bias [OC], plus residual [N, OC] when given (the residual stream add
@@ -27,7 +27,7 @@ internal static class Linear
                 {
                     // o = r + 1 * b: the same as r + b, element by element.
                     residual.AsSpan(n * outDim, outDim).CopyTo(o);
-                    VectorOps.Axpy(1, bias.AsSpan(0, outDim), o, width);
+                    SpanMath.Axpy(1, bias.AsSpan(0, outDim), o, width);
                 }
             }
         });
@@ -58,7 +58,7 @@ internal static class Linear
             for (int n = 0; n < rows; n++)
             {
                 // y += 1 * x is exactly y += x.
-                VectorOps.Axpy(1, matrix.AsSpan((n * cols) + start, end - start), s, width);
+                SpanMath.Axpy(1, matrix.AsSpan((n * cols) + start, end - start), s, width);
             }
         });
     }

@@ -1,13 +1,17 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Xent.Cli.Training;
+using Xent.Training.Data;
+
+namespace Xent.Training.Runs;
 
 /// <summary>summary.json: the run's key numbers in one small object.</summary>
-internal static class RunSummary
+public static class RunSummary
 {
+    /// <summary>The file's name in a run's folder.</summary>
     public const string FileName = "summary.json";
 
+    /// <summary>The summary of <paramref name="outcome"/>, a run of <paramref name="plan"/>.</summary>
     public static JsonObject Build(TrainingPlan plan, TrainingOutcome outcome)
     {
         double? floor = plan.Data.EntropyFloor;
@@ -37,7 +41,7 @@ internal static class RunSummary
             ["tokens_trained"] = (outcome.FinalStep - outcome.StartStep) * (long)plan.Batch * plan.Seq,
             ["parameters"] = outcome.ParameterCount,
             ["data"] = plan.Data.Source,
-            ["tokenizer"] = plan.Data.Tokenizer.Kind.ToString().ToLowerInvariant(),
+            ["tokenizer"] = TokenizerNames.Name(plan.Data.Tokenizer.Kind),
             ["model"] = new JsonObject
             {
                 ["layers"] = plan.Model.Layers,
@@ -54,6 +58,7 @@ internal static class RunSummary
         };
     }
 
+    /// <summary>Writes <paramref name="summary"/> into <paramref name="directory"/> (whole: through a temporary file).</summary>
     public static void Write(string directory, JsonObject summary)
     {
         string path = Path.Combine(directory, FileName);

@@ -1,11 +1,10 @@
 using System.Text;
 using System.Text.Json;
-using Xent.Cli.Training;
-using Xent.Tests.Cli;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
+using Xent.Training.Runs;
 
-namespace Xent.Tests.Training;
+namespace Xent.Tests.Cli;
 
 /// <summary>`xent train` end to end on tiny configurations (a few steps of a 1-layer, D = 16 model).</summary>
 public sealed class TrainCommandTests : IDisposable

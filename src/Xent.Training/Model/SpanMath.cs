@@ -1,0 +1,255 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Xent.Kernels;
+
+namespace Xent.Training.Model;
+
+/// <summary>
+/// Kernels over float spans for the attention and the dense layers (axpy, max, exp-and-sum, scale, row times
+/// matrix, weighted row sum), each written once as an <see cref="IRowLoop"/> and run at a given
+/// <see cref="VectorWidth"/>. Element-wise results do not depend on the width (no fused multiply-add); the
+/// reductions run at the widest width one vector of the row fits (<see cref="Widths.Fit"/>).
+/// </summary>
+internal static class SpanMath
+{
+    /// <summary>y[i] += alpha x[i] over x.Length elements.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Axpy(float alpha, ReadOnlySpan<float> x, Span<float> y, VectorWidth width)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(y.Length, x.Length, nameof(y));
+        var loop = new AxpyLoop(alpha, x, y);
+        RowLoop.Run(ref loop, width);
+    }
+
+    /// <summary>max_i x[i] (-inf for an empty span). A NaN may or may not win; a softmax's sum is NaN either way.</summary>
+    public static float Max(ReadOnlySpan<float> x, VectorWidth width)
+    {
+        var loop = new MaxLoop(x);
+        RowLoop.Run(ref loop, Widths.Fit(width, x.Length));
+        return loop.Max;
+    }
+
+    /// <summary>
+    /// x[i] = exp(x[i] - shift) in place; returns the sum of the new values. Every element goes through the
+    /// width's polynomial exp: the last, partial vector too, through a padded copy.
+    /// </summary>
+    public static float ExpSubtractAndSum(Span<float> x, float shift, VectorWidth width)
+    {
+        var loop = new ExpLoop(x, shift);
+        RowLoop.Run(ref loop, width);
+        return loop.Sum;
+    }
+
+    /// <summary>x[i] *= alpha.</summary>
+    public static void Scale(float alpha, Span<float> x, VectorWidth width)
+    {
+        var loop = new ScaleLoop(alpha, x);
+        RowLoop.Run(ref loop, width);
+    }
+
+    /// <summary>
+    /// y[j] = alpha * sum_k x[k] m[k * ld + j] for j &lt; y.Length: a row vector x [K] times a matrix m [K, ld],
+    /// each output vector accumulated in a register over k (x[k] broadcast).
+    /// </summary>
+    public static void RowTimesMatrix(float alpha, ReadOnlySpan<float> x, ReadOnlySpan<float> m, int ld, Span<float> y, VectorWidth width)
+    {
+        CheckStrided(x.Length, ld, y.Length, m.Length, nameof(m));
+        var loop = new RowTimesMatrixLoop(alpha, x, m, ld, y);
+        RowLoop.Run(ref loop, width);
+    }
+
+    /// <summary>
+    /// y[c] = sum_r w[r] rows[r * stride + c] for c &lt; y.Length (rows start at rows[0]): a weighted sum of
+    /// w.Length strided rows, each output vector accumulated in a register over r.
+    /// </summary>
+    public static void WeightedRowSum(ReadOnlySpan<float> w, ReadOnlySpan<float> rows, int stride, Span<float> y, VectorWidth width)
+    {
+        CheckStrided(w.Length, stride, y.Length, rows.Length, nameof(rows));
+        var loop = new WeightedRowSumLoop(w, rows, stride, y);
+        RowLoop.Run(ref loop, width);
+    }
+
+    // The loops read the strided matrix without bounds checks: its last row must hold y.Length elements.
+    private static void CheckStrided(int count, int stride, int width, int length, string name)
+    {
+        if (count > 0 && width > 0 && ((long)(count - 1) * stride) + width > length)
+        {
+            throw new ArgumentException($"{count} rows of stride {stride} and width {width} need more than {length} elements.", name);
+        }
+    }
+
+    private ref struct AxpyLoop(float alpha, ReadOnlySpan<float> x, Span<float> y) : IRowLoop
+    {
+        private readonly ReadOnlySpan<float> x = x;
+        private readonly Span<float> y = y;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float y0 = ref MemoryMarshal.GetReference(y);
+            TV a = TOps.Create(alpha);
+            int i = start;
+            for (; i + TOps.Count <= x.Length; i += TOps.Count)
+            {
+                TOps.Store(TOps.Add(TOps.Load(ref y0, i), TOps.Multiply(a, TOps.Load(ref x0, i))), ref y0, i);
+            }
+
+            return i;
+        }
+    }
+
+    private ref struct MaxLoop(ReadOnlySpan<float> x) : IRowLoop
+    {
+        private readonly ReadOnlySpan<float> x = x;
+
+        public float Max { get; private set; } = float.NegativeInfinity;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
+        {
+            int i = start;
+            if (i + TOps.Count > x.Length)
+            {
+                return i;
+            }
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            TV acc = TOps.Create(float.NegativeInfinity);
+            for (; i + TOps.Count <= x.Length; i += TOps.Count)
+            {
+                acc = TOps.Max(acc, TOps.Load(ref x0, i));
+            }
+
+            Max = MathF.Max(Max, TOps.MaxAcross(acc));
+            return i;
+        }
+    }
+
+    private ref struct ExpLoop(Span<float> x, float shift) : IRowLoop
+    {
+        private readonly Span<float> x = x;
+
+        public float Sum { get; private set; }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
+        {
+            int n = x.Length, i = start;
+            if (i >= n)
+            {
+                return i;
+            }
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            TV s = TOps.Create(shift);
+            TV acc = TOps.Create(0f);
+            for (; i + TOps.Count <= n; i += TOps.Count)
+            {
+                TV e = TOps.Exp(TOps.Subtract(TOps.Load(ref x0, i), s));
+                TOps.Store(e, ref x0, i);
+                acc = TOps.Add(acc, e);
+            }
+
+            int rest = n - i;
+            if (rest > 0)
+            {
+                // The last elements sit at the end of one padded vector; the lanes before them are dropped.
+                Span<float> padded = stackalloc float[TOps.Count];
+                padded.Clear();
+                x.Slice(i).CopyTo(padded.Slice(TOps.Count - rest));
+                ref float p0 = ref MemoryMarshal.GetReference(padded);
+                TV e = TOps.KeepFrom(TOps.Exp(TOps.Subtract(TOps.Load(ref p0, 0), s)), TOps.Count - rest);
+                TOps.Store(e, ref p0, 0);
+                padded.Slice(TOps.Count - rest).CopyTo(x.Slice(i));
+                acc = TOps.Add(acc, e);
+            }
+
+            Sum = TOps.Sum(acc);
+            return n;
+        }
+    }
+
+    private ref struct ScaleLoop(float alpha, Span<float> x) : IRowLoop
+    {
+        private readonly Span<float> x = x;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            TV a = TOps.Create(alpha);
+            int i = start;
+            for (; i + TOps.Count <= x.Length; i += TOps.Count)
+            {
+                TOps.Store(TOps.Multiply(TOps.Load(ref x0, i), a), ref x0, i);
+            }
+
+            return i;
+        }
+    }
+
+    private ref struct RowTimesMatrixLoop(float alpha, ReadOnlySpan<float> x, ReadOnlySpan<float> m, int ld, Span<float> y) : IRowLoop
+    {
+        private readonly ReadOnlySpan<float> x = x;
+        private readonly ReadOnlySpan<float> m = m;
+        private readonly Span<float> y = y;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
+        {
+            ref float m0 = ref MemoryMarshal.GetReference(m);
+            ref float y0 = ref MemoryMarshal.GetReference(y);
+            int j = start;
+            for (; j + TOps.Count <= y.Length; j += TOps.Count)
+            {
+                TV acc = TOps.Create(0f);
+                for (int p = 0; p < x.Length; p++)
+                {
+                    acc = TOps.Add(acc, TOps.Multiply(TOps.Create(x[p]), TOps.Load(ref m0, (p * ld) + j)));
+                }
+
+                TOps.Store(TOps.Multiply(acc, TOps.Create(alpha)), ref y0, j);
+            }
+
+            return j;
+        }
+    }
+
+    private ref struct WeightedRowSumLoop(ReadOnlySpan<float> w, ReadOnlySpan<float> rows, int stride, Span<float> y) : IRowLoop
+    {
+        private readonly ReadOnlySpan<float> w = w;
+        private readonly ReadOnlySpan<float> rows = rows;
+        private readonly Span<float> y = y;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
+        {
+            ref float r0 = ref MemoryMarshal.GetReference(rows);
+            ref float y0 = ref MemoryMarshal.GetReference(y);
+            int c = start;
+            for (; c + TOps.Count <= y.Length; c += TOps.Count)
+            {
+                TV acc = TOps.Create(0f);
+                for (int r = 0; r < w.Length; r++)
+                {
+                    acc = TOps.Add(acc, TOps.Multiply(TOps.Create(w[r]), TOps.Load(ref r0, (r * stride) + c)));
+                }
+
+                TOps.Store(acc, ref y0, c);
+            }
+
+            return c;
+        }
+    }
+}

@@ -1,0 +1,41 @@
+namespace Xent.Training.Runs;
+
+/// <summary>
+/// Trains a model as a <see cref="TrainingPlan"/> says, without any user interface: seeded batches,
+/// <see cref="Trainer"/> steps, the validation loss and a checkpoint every <see cref="TrainingPlan.EvalEvery"/>
+/// steps and at the end, <see cref="MetricsLog.FileName"/> line by line and <see cref="RunSummary.FileName"/> when
+/// it ends. A cancellation ends it after the current step with a checkpoint; a non-finite loss ends it at once,
+/// keeping the last good checkpoint.
+/// </summary>
+public sealed class TrainingLoop
+{
+    /// <summary>Prepares a run of <paramref name="plan"/> (nothing is read or written before <see cref="Run"/>).</summary>
+    /// <param name="plan">What to train, how, and where to write.</param>
+    public TrainingLoop(TrainingPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        Plan = plan;
+    }
+
+    /// <summary>The plan.</summary>
+    public TrainingPlan Plan { get; }
+
+    /// <summary>
+    /// Trains, writing the checkpoint, metrics.jsonl and summary.json into <see cref="TrainingPlan.OutDir"/>
+    /// (created if missing; metrics of a resumed run past its checkpoint are dropped).
+    /// </summary>
+    /// <param name="progress">Told of each step; null for none.</param>
+    /// <param name="cancellationToken">Stops the run after the current step (status <see cref="TrainingStatus.Interrupted"/>, with a checkpoint).</param>
+    /// <returns>What the run did, as written to summary.json.</returns>
+    public TrainingOutcome Run(ITrainingProgress? progress = null, CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(Plan.OutDir);
+        TrainingOutcome outcome;
+        using (var metrics = MetricsLog.Open(Plan.OutDir, Plan.StartStep))
+        {
+            outcome = new TrainingSession(Plan, metrics, progress).Run(cancellationToken);
+        }
+        RunSummary.Write(Plan.OutDir, RunSummary.Build(Plan, outcome));
+        return outcome;
+    }
+}

@@ -1,0 +1,41 @@
+namespace Xent.Training.Runs;
+
+/// <summary>What a run did (summary.json is written from it).</summary>
+public sealed record TrainingOutcome
+{
+    /// <summary>How the run ended.</summary>
+    public required TrainingStatus Status { get; init; }
+
+    /// <summary>The step it started from (0, or the resumed checkpoint's).</summary>
+    public required long StartStep { get; init; }
+
+    /// <summary>Optimizer steps done at the end.</summary>
+    public required long FinalStep { get; init; }
+
+    /// <summary>Validation loss before the first step of this run.</summary>
+    public required double InitialValLoss { get; init; }
+
+    /// <summary>Validation loss at the end; null after a non-finite loss.</summary>
+    public double? FinalValLoss { get; init; }
+
+    /// <summary>Training loss of the last step; null when no step was taken.</summary>
+    public double? FinalTrainLoss { get; init; }
+
+    /// <summary>Training tokens per second over the steps (forward, backward, update).</summary>
+    public required double TokensPerSecond { get; init; }
+
+    /// <summary>Seconds spent in steps.</summary>
+    public required double TrainSeconds { get; init; }
+
+    /// <summary>Seconds of the whole run, validation and checkpoints included.</summary>
+    public required double WallSeconds { get; init; }
+
+    /// <summary>The step whose loss was not finite, if any.</summary>
+    public long? NonFiniteStep { get; init; }
+
+    /// <summary>The step of the last checkpoint this run wrote; null if it wrote none.</summary>
+    public long? CheckpointStep { get; init; }
+
+    /// <summary>Parameters of the model.</summary>
+    public required long ParameterCount { get; init; }
+}

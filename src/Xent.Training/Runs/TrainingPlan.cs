@@ -1,0 +1,149 @@
+using System.Globalization;
+using Xent.Training.Checkpoints;
+using Xent.Training.Data;
+using Xent.Training.Model;
+
+namespace Xent.Training.Runs;
+
+/// <summary>
+/// Everything a <see cref="TrainingLoop"/> needs: the model's shape, the data, the schedule and where to write.
+/// A resumed run carries the loaded model and checkpoint in <see cref="Resume"/> (its model, data and seed are
+/// the checkpoint's).
+/// </summary>
+public sealed record TrainingPlan
+{
+    /// <summary>The model's shape (a resumed run: the checkpoint's).</summary>
+    public required GptConfig Model { get; init; }
+
+    /// <summary>Training and validation tokens.</summary>
+    public required TokenDataset Data { get; init; }
+
+    /// <summary>Seed of the model's initialisation and of the batches.</summary>
+    public int Seed { get; init; } = TrainingDefaults.Seed;
+
+    /// <summary>Sequences per step (B).</summary>
+    public int Batch { get; init; } = TrainingDefaults.Batch;
+
+    /// <summary>Total optimizer steps (a resumed run continues up to this step).</summary>
+    public int TotalSteps { get; init; } = TrainingDefaults.Steps;
+
+    /// <summary>Linear warm-up steps of the cosine schedule.</summary>
+    public int WarmupSteps { get; init; } = TrainingDefaults.Warmup(TrainingDefaults.Steps);
+
+    /// <summary>Peak learning rate of the cosine schedule.</summary>
+    public double LearningRate { get; init; } = TrainingDefaults.LearningRate;
+
+    /// <summary>AdamW's decoupled weight decay.</summary>
+    public double WeightDecay { get; init; } = TrainingDefaults.WeightDecay;
+
+    /// <summary>Largest global gradient norm (clipped above it).</summary>
+    public double GradClip { get; init; } = TrainingDefaults.GradClip;
+
+    /// <summary>Steps between validation measurements, each followed by a checkpoint.</summary>
+    public int EvalEvery { get; init; } = TrainingDefaults.EvalEvery;
+
+    /// <summary>Folder of the checkpoint, metrics.jsonl and summary.json.</summary>
+    public required string OutDir { get; init; }
+
+    /// <summary>Worker threads of the model; null for all cores.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>The loaded model and checkpoint of a resumed run; null for a fresh one.</summary>
+    public (GptModel Model, Checkpoint Checkpoint)? Resume { get; init; }
+
+    /// <summary>Tokens per sequence (T): the model's context length.</summary>
+    public int Seq => Model.ContextLength;
+
+    /// <summary>Where the cosine ends.</summary>
+    public double MinLearningRate => LearningRate * TrainingDefaults.MinLearningRateRatio;
+
+    /// <summary>The step a run of this plan starts from: the checkpoint's, or 0.</summary>
+    public long StartStep => Resume?.Checkpoint.Config.Step ?? 0;
+
+    /// <summary>Continues the run saved in <paramref name="directory"/>, writing into the same folder.</summary>
+    /// <param name="directory">A run's folder (model.safetensors and config.json).</param>
+    public static TrainingPlan Resumed(string directory)
+    {
+        var (model, checkpoint) = ModelCheckpoint.Load(directory);
+        return Resumed(model, checkpoint, directory);
+    }
+
+    /// <summary>
+    /// Continues a loaded checkpoint: its model, data (regenerated or read again), seed and hyper-parameters,
+    /// up to its total steps, writing into <paramref name="directory"/>. Change any of them with <c>with</c>.
+    /// </summary>
+    /// <param name="model">The checkpoint's model.</param>
+    /// <param name="checkpoint">The checkpoint (config and optimizer state).</param>
+    /// <param name="directory">The checkpoint's folder, named in messages; the default output folder.</param>
+    public static TrainingPlan Resumed(GptModel model, Checkpoint checkpoint, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        CheckpointConfig c = checkpoint.Config;
+        TokenDataset data = CheckpointTokenizer.Dataset(c);
+        if (data.Tokenizer.VocabSize != model.Config.VocabSize)
+        {
+            throw new TrainingInputException(
+                $"The checkpoint in '{directory}' has V = {model.Config.VocabSize} but its data has V = {data.Tokenizer.VocabSize}.");
+        }
+        return new TrainingPlan
+        {
+            Model = model.Config,
+            Data = data,
+            Seed = (int)c.Seed,
+            Batch = c.Training.Batch,
+            TotalSteps = (int)c.Training.TotalSteps,
+            WarmupSteps = (int)c.Training.WarmupSteps,
+            LearningRate = c.Training.LearningRate,
+            OutDir = directory,
+            Resume = (model, checkpoint),
+        };
+    }
+
+    /// <summary>The trainer's hyper-parameters for this plan.</summary>
+    public TrainerOptions ToTrainerOptions() => new()
+    {
+        Optimizer = new Optim.AdamWOptions { WeightDecay = (float)WeightDecay },
+        Schedule = TrainerOptions.ScheduleFor(TotalSteps, LearningRate, WarmupSteps),
+        MaxGradientNorm = (float)GradClip,
+    };
+
+    /// <summary>The config.json of a checkpoint at <paramref name="step"/>, with the hyper-parameters actually used.</summary>
+    /// <param name="step">Optimizer steps done.</param>
+    /// <param name="options">The options the trainer ran with (its AdamW betas, epsilon, weight decay and clip).</param>
+    public CheckpointConfig ToCheckpointConfig(long step, TrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new()
+        {
+            Model = ModelCheckpoint.ToCheckpoint(Model),
+            Tokenizer = TokenizerNames.Name(Data.Tokenizer.Kind),
+            Seed = Seed,
+            Step = step,
+            Data = new CheckpointData
+            {
+                Source = Data.Source,
+                CorpusSeed = Data.Chain is null ? null : TokenDataset.DefaultCorpusSeed,
+                TrainTokens = Data.Train.Length,
+                ValidationTokens = Data.Validation.Length,
+            },
+            Training = new CheckpointTraining
+            {
+                Batch = Batch,
+                Seq = Seq,
+                TotalSteps = TotalSteps,
+                WarmupSteps = WarmupSteps,
+                LearningRate = LearningRate,
+                MinLearningRate = MinLearningRate,
+                WeightDecay = Decimal(options.Optimizer.WeightDecay),
+                Beta1 = Decimal(options.Optimizer.Beta1),
+                Beta2 = Decimal(options.Optimizer.Beta2),
+                Epsilon = Decimal(options.Optimizer.Epsilon),
+                GradClip = Decimal(options.MaxGradientNorm),
+            },
+        };
+    }
+
+    // The float's shortest decimal form (0.9f is written 0.9, not 0.8999999761581421): config.json is read by people.
+    private static double Decimal(float x) => double.Parse(x.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+}

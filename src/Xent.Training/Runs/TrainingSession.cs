@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using Xent.Training.Checkpoints;
+using Xent.Training.Data;
+using Xent.Training.Model;
+
+namespace Xent.Training.Runs;
+
+/// <summary>The state of one <see cref="TrainingLoop.Run"/>: the model, its trainer and the counts so far.</summary>
+internal sealed class TrainingSession
+{
+    private readonly Stopwatch wall = Stopwatch.StartNew();
+    private readonly TrainingPlan plan;
+    private readonly MetricsLog metrics;
+    private readonly ITrainingProgress? progress;
+    private readonly GptModel model;
+    private readonly Trainer trainer;
+    private readonly BatchSampler sampler;
+    private readonly int[] tokens;
+    private readonly int[] targets;
+    private readonly long start;
+    private long step;
+    private long? checkpointStep; // saved by this run (the resumed one may live in another folder)
+    private double initialVal;
+    private double? lastVal;
+    private double? lastLoss;
+    private double trainSeconds;
+    private TrainingStatus status = TrainingStatus.Completed;
+    private long? nonFiniteStep;
+
+    public TrainingSession(TrainingPlan plan, MetricsLog metrics, ITrainingProgress? progress)
+    {
+        this.plan = plan;
+        this.metrics = metrics;
+        this.progress = progress;
+        model = plan.Resume?.Model ?? new GptModel(plan.Model, plan.Seed);
+        if (plan.Threads is { } threads)
+        {
+            model.MaxDegreeOfParallelism = threads;
+        }
+        trainer = new Trainer(model, plan.ToTrainerOptions());
+        if (plan.Resume is { } resume)
+        {
+            ModelCheckpoint.RestoreOptimizer(resume.Checkpoint, model, trainer.Optimizer);
+        }
+        start = trainer.Optimizer.StepCount;
+        step = start;
+        sampler = new BatchSampler(plan.Data.Train, plan.Seq, plan.Seed);
+        tokens = new int[TokensPerStep];
+        targets = new int[TokensPerStep];
+    }
+
+    private int TokensPerStep => plan.Batch * plan.Seq;
+
+    public TrainingOutcome Run(CancellationToken cancellationToken)
+    {
+        initialVal = Validate();
+        lastVal = initialVal;
+        if (!double.IsFinite(initialVal))
+        {
+            StopNonFinite(start);
+        }
+        while (status == TrainingStatus.Completed && step < plan.TotalSteps)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                status = TrainingStatus.Interrupted;
+                break;
+            }
+            TrainOneStep();
+        }
+        return Outcome(FinalValidation());
+    }
+
+    /// <summary>One optimizer step, then the validation and checkpoint when due, the metrics line and the report.</summary>
+    private void TrainOneStep()
+    {
+        sampler.Fill(step, plan.Batch, tokens, targets);
+        long t0 = Stopwatch.GetTimestamp();
+        TrainStepResult r = trainer.Step(tokens, targets, plan.Batch, plan.Seq);
+        double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        if (!r.Updated)
+        {
+            StopNonFinite(step + 1);
+            return;
+        }
+        trainSeconds += seconds;
+        step++;
+        lastLoss = r.Loss;
+
+        double? val = ValidateIfDue();
+        if (status != TrainingStatus.Completed)
+        {
+            return;
+        }
+        metrics.Append(new MetricRecord
+        {
+            Step = step,
+            Loss = r.Loss,
+            ValLoss = val,
+            LearningRate = r.LearningRate,
+            TokensPerSecond = TokensPerStep / Math.Max(seconds, 1e-9),
+            GradNorm = r.GradientNorm,
+        });
+        if (val is not null)
+        {
+            Save();
+        }
+        progress?.OnStep(new StepReport(step, plan.TotalSteps, r.Loss, lastVal,
+            (step - start) * (double)TokensPerStep / Math.Max(trainSeconds, 1e-9), val is not null));
+    }
+
+    /// <summary>The validation loss every <see cref="TrainingPlan.EvalEvery"/> steps and after the last; null between.</summary>
+    private double? ValidateIfDue()
+    {
+        if (step % plan.EvalEvery != 0 && step != plan.TotalSteps)
+        {
+            return null;
+        }
+        double val = Validate();
+        if (!double.IsFinite(val))
+        {
+            StopNonFinite(step);
+            return null;
+        }
+        lastVal = val;
+        return val;
+    }
+
+    /// <summary>The final validation loss; an interrupted run (or one without steps) is measured and saved here.</summary>
+    private double? FinalValidation()
+    {
+        if (status == TrainingStatus.NonFinite)
+        {
+            return null;
+        }
+        if (checkpointStep == step && step != start)
+        {
+            return lastVal;
+        }
+        double finalVal = Validate();
+        if (double.IsFinite(finalVal) && checkpointStep != step)
+        {
+            Save();
+        }
+        return finalVal;
+    }
+
+    private TrainingOutcome Outcome(double? finalVal) => new()
+    {
+        Status = status,
+        StartStep = start,
+        FinalStep = step,
+        InitialValLoss = initialVal,
+        FinalValLoss = finalVal,
+        FinalTrainLoss = lastLoss,
+        TokensPerSecond = step > start ? (step - start) * (double)TokensPerStep / trainSeconds : 0,
+        TrainSeconds = trainSeconds,
+        WallSeconds = wall.Elapsed.TotalSeconds,
+        NonFiniteStep = nonFiniteStep,
+        CheckpointStep = checkpointStep,
+        ParameterCount = model.ParameterCount,
+    };
+
+    private void StopNonFinite(long atStep)
+    {
+        status = TrainingStatus.NonFinite;
+        nonFiniteStep = atStep;
+    }
+
+    private double Validate() =>
+        Evaluation.WindowLoss(model, plan.Data.Validation, plan.Seq, plan.Batch, TrainingDefaults.ValidationWindows(plan.Seq));
+
+    private void Save()
+    {
+        ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options), model, trainer.Optimizer);
+        checkpointStep = step;
+    }
+}

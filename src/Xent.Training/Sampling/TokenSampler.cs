@@ -1,0 +1,94 @@
+using System.Runtime.InteropServices;
+using Xent.Training.Model;
+
+namespace Xent.Training.Sampling;
+
+/// <summary>Draws the next token from logits with a temperature and top-k filtering.</summary>
+public static class TokenSampler
+{
+    /// <summary>
+    /// Picks an id from <paramref name="logits"/> [V]: temperature 0 takes the arg max; otherwise softmax of
+    /// logits / temperature over the <paramref name="topK"/> largest (all when 0).
+    /// </summary>
+    /// <param name="logits">Logits [V].</param>
+    /// <param name="temperature">Softmax temperature; 0 or less for the arg max.</param>
+    /// <param name="topK">Only the K largest logits compete; 0 for all.</param>
+    /// <param name="random">Source of the draw.</param>
+    public static int Sample(ReadOnlySpan<float> logits, double temperature, int topK, Random random)
+    {
+        int v = logits.Length;
+        if (temperature <= 0)
+        {
+            int best = 0;
+            for (int i = 1; i < v; i++)
+                if (logits[i] > logits[best])
+                    best = i;
+            return best;
+        }
+        double cutoff = double.NegativeInfinity;
+        if (topK > 0 && topK < v)
+        {
+            float[] sorted = logits.ToArray();
+            Array.Sort(sorted);
+            cutoff = sorted[v - topK];
+        }
+        double max = double.NegativeInfinity;
+        for (int i = 0; i < v; i++)
+            max = Math.Max(max, logits[i]);
+        var weights = new double[v];
+        double sum = 0;
+        for (int i = 0; i < v; i++)
+        {
+            if (logits[i] < cutoff)
+                continue;
+            weights[i] = Math.Exp((logits[i] - max) / temperature);
+            sum += weights[i];
+        }
+        double u = random.NextDouble() * sum;
+        int last = 0;
+        for (int i = 0; i < v; i++)
+        {
+            if (weights[i] == 0)
+                continue;
+            last = i;
+            u -= weights[i];
+            if (u < 0)
+                return i;
+        }
+        return last;
+    }
+
+    /// <summary>
+    /// Extends <paramref name="prompt"/> by <paramref name="count"/> tokens drawn with <see cref="Sample"/>, each from
+    /// the model's logits over the last context-length tokens.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="prompt">The first tokens (at least one).</param>
+    /// <param name="count">Tokens to add.</param>
+    /// <param name="temperature">See <see cref="Sample"/>.</param>
+    /// <param name="topK">See <see cref="Sample"/>.</param>
+    /// <param name="seed">Seed of the draws.</param>
+    /// <param name="cancellationToken">Ends the generation early (the tokens so far are returned).</param>
+    /// <returns>The prompt followed by the generated tokens.</returns>
+    public static int[] Generate(GptModel model, IReadOnlyList<int> prompt, int count, double temperature, int topK, int seed,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(prompt);
+        if (prompt.Count == 0)
+        {
+            throw new ArgumentException("The prompt has no tokens.", nameof(prompt));
+        }
+        int context = model.Config.ContextLength;
+        var tokens = new List<int>(prompt);
+        var logits = new float[model.Config.VocabSize];
+        var random = new Random(seed);
+        for (int i = 0; i < count && !cancellationToken.IsCancellationRequested; i++)
+        {
+            int from = Math.Max(0, tokens.Count - context);
+            model.NextTokenLogits(CollectionsMarshal.AsSpan(tokens)[from..], logits);
+            tokens.Add(Sample(logits, temperature, topK, random));
+        }
+        return [.. tokens];
+    }
+}

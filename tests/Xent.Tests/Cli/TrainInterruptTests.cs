@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using Xent.Training.Checkpoints;
+using Xent.Training.Runs;
+
+namespace Xent.Tests.Cli;
+
+/// <summary>Ctrl+C during `xent train`, in a real process.</summary>
+public sealed class TrainInterruptTests : IDisposable
+{
+    private readonly TempFolder _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    [Fact]
+    public async Task Ctrl_C_stops_after_the_current_step_and_keeps_a_checkpoint()
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        string dir = _tmp["run"];
+        string cli = Path.Combine(AppContext.BaseDirectory, "Xent.Cli.dll");
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in (string[])[cli, "train", "--out", dir, "--steps", "1000000", "--eval-every", "1000000", .. TrainCommandTests.Tiny])
+            psi.ArgumentList.Add(arg);
+        using var process = Process.Start(psi)!;
+        try
+        {
+            await StopWithSigint(process, dir);
+        }
+        finally
+        {
+            if (!process.HasExited)
+                process.Kill();
+        }
+    }
+
+    private static async Task StopWithSigint(Process process, string dir)
+    {
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        var clock = Stopwatch.StartNew();
+        while (!(File.Exists(metrics) && new FileInfo(metrics).Length > 300) && clock.Elapsed < TimeSpan.FromSeconds(60) && !process.HasExited)
+            await Task.Delay(50);
+        Assert.False(process.HasExited, "the run ended before it could be interrupted");
+        // SIGINT, as Ctrl+C sends.
+        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await kill.WaitForExitAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+
+        Assert.Equal(Xent.Cli.Terminal.ExitCodes.Interrupted, process.ExitCode);
+        Assert.Contains("Interrupted at step", await stdout, StringComparison.Ordinal);
+        Assert.Equal("", await stderr);
+        long last = MetricsLog.Read(metrics)[^1].Step;
+        Assert.Equal(last, CheckpointStore.LoadConfig(dir).Step);
+        Assert.True(File.Exists(Path.Combine(dir, "summary.json")));
+    }
+}

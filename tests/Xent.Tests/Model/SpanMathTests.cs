@@ -1,0 +1,99 @@
+using Xent.Training.Model;
+
+namespace Xent.Tests.Model;
+
+public class SpanMathTests
+{
+    public static TheoryData<VectorWidth> Widths() => [.. Simd.Supported()];
+
+    private static float[] Random(int n, int seed)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 8) - 4))];
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ExpSubtractAndSum_MatchesFloat64_AtEveryLength(VectorWidth width)
+    {
+        for (int n = 0; n <= 41; n++)
+        {
+            float[] x = Random(n, n);
+            float[] original = (float[])x.Clone();
+            float shift = n == 0 ? 0 : original.Max();
+            float sum = SpanMath.ExpSubtractAndSum(x, shift, width);
+            double expected = 0;
+            for (int i = 0; i < n; i++)
+            {
+                double e = Math.Exp((double)original[i] - shift);
+                expected += e;
+                Assert.Equal(e, x[i], 5e-6 * Math.Max(e, 1e-30) + 1e-30);
+            }
+
+            Assert.Equal(expected, sum, 1e-5 * Math.Max(expected, 1));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ExpSubtractAndSum_TailUsesTheLanesExp(VectorWidth width)
+    {
+        // Each element of a row whose length is no multiple of the vector gets the same bits as the same input at
+        // a vector position of a longer row: one exp for every lane, none for the remainder only.
+        float[] row = Random(64, 7);
+        float[] whole = (float[])row.Clone();
+        SpanMath.ExpSubtractAndSum(whole, 1.5f, width);
+        for (int n = 1; n < 64; n += 3)
+        {
+            float[] part = row[..n];
+            SpanMath.ExpSubtractAndSum(part, 1.5f, width);
+            Assert.Equal(whole[..n], part);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ElementWiseAndReductions_MatchFloat64_AtOddLengths(VectorWidth width)
+    {
+        foreach (int n in (int[])[0, 1, 3, 5, 8, 13, 16, 21, 35])
+        {
+            float[] x = Random(n, 100 + n), y = Random(n, 200 + n);
+            Assert.Equal(n == 0 ? float.NegativeInfinity : x.Max(), SpanMath.Max(x, width));
+
+            float[] axpy = (float[])y.Clone();
+            SpanMath.Axpy(0.5f, x, axpy, width);
+            float[] scaled = (float[])x.Clone();
+            SpanMath.Scale(3f, scaled, width);
+            for (int i = 0; i < n; i++)
+            {
+                Assert.Equal(y[i] + (0.5f * x[i]), axpy[i]);
+                Assert.Equal(x[i] * 3f, scaled[i]);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void RowTimesMatrix_and_WeightedRowSum_MatchFloat64(VectorWidth width)
+    {
+        int k = 7, ld = 23, cols = 19;
+        float[] x = Random(k, 1), m = Random(k * ld, 2);
+        var y = new float[cols];
+        SpanMath.RowTimesMatrix(0.25f, x, m, ld, y, width);
+        var z = new float[cols];
+        SpanMath.WeightedRowSum(x, m, ld, z, width);
+        for (int j = 0; j < cols; j++)
+        {
+            double dot = 0;
+            for (int p = 0; p < k; p++)
+            {
+                dot += (double)x[p] * m[(p * ld) + j];
+            }
+
+            Assert.Equal(0.25 * dot, y[j], 1e-5);
+            Assert.Equal(dot, z[j], 1e-4);
+        }
+
+        Assert.Throws<ArgumentException>(() => SpanMath.WeightedRowSum(x, m.AsSpan(0, (k - 1) * ld), ld, z, width));
+    }
+}
