@@ -12,8 +12,11 @@ public sealed class InProcessGroup
     private readonly Barrier barrier;
     private readonly Array?[] slots;
     private readonly CancellationTokenSource failed = new();
+    private readonly CancellationTokenSource departed = new();
+    private readonly CancellationTokenSource failedOrDeparted;
     private readonly Lock gate = new();
     private RankFailedException? failure;
+    private int? departedRank;
 
     /// <summary>A group of <paramref name="size"/> ranks; <see cref="Communicator"/> gives each rank its handle.</summary>
     /// <param name="size">K &gt;= 1.</param>
@@ -23,6 +26,7 @@ public sealed class InProcessGroup
         Size = size;
         barrier = new Barrier(size);
         slots = new Array?[size];
+        failedOrDeparted = CancellationTokenSource.CreateLinkedTokenSource(failed.Token, departed.Token);
     }
 
     /// <summary>K.</summary>
@@ -49,6 +53,7 @@ public sealed class InProcessGroup
                 {
                     using var communicator = group.Communicator(rank);
                     body(communicator);
+                    group.Depart(rank);
                 }
                 catch (Exception e)
                 {
@@ -95,6 +100,20 @@ public sealed class InProcessGroup
     }
 
     /// <summary>
+    /// Rank <paramref name="rank"/> has ended its program: a rank that waits in a collective now, or later, would wait
+    /// forever (under MPI too), so its collective throws instead.
+    /// </summary>
+    internal void Depart(int rank)
+    {
+        lock (gate)
+        {
+            departedRank ??= rank;
+        }
+
+        departed.Cancel();
+    }
+
+    /// <summary>
     /// One collective: each rank deposits its values, waits for all, runs <paramref name="read"/> over every rank's
     /// deposit (in rank order), and waits again so that no deposit is replaced before everyone has read it.
     /// </summary>
@@ -117,11 +136,13 @@ public sealed class InProcessGroup
     {
         try
         {
-            barrier.SignalAndWait(failed.Token);
+            barrier.SignalAndWait(failedOrDeparted.Token);
         }
         catch (OperationCanceledException)
         {
-            throw failure!;
+            ThrowIfFailed();
+            throw new RankFailedException(departedRank ?? -1,
+                $"rank {departedRank} of {Size} ended its program while another rank waited in a collective: the ranks did not make the same collective calls.");
         }
     }
 

@@ -17,12 +17,7 @@ public readonly record struct VocabularySlice(int Offset, int Width, int Classes
     public static VocabularySlice For(int classes, int rank, int size)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
-        ArgumentOutOfRangeException.ThrowIfNegative(rank);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(rank, size);
-        int baseWidth = classes / size, wider = classes % size;
-        int width = baseWidth + (rank < wider ? 1 : 0);
-        int offset = (rank * baseWidth) + Math.Min(rank, wider);
+        var (offset, width) = ContiguousSplit.Of(classes, rank, size);
         return new VocabularySlice(offset, width, classes);
     }
 

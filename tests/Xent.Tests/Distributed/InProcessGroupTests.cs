@@ -115,6 +115,20 @@ public class InProcessGroupTests
     }
 
     [Fact]
+    public void ARankThatEndsWhileAnotherWaits_FailsTheWaitingRank_NotAHang()
+    {
+        var error = Assert.Throws<RankFailedException>(() => InProcessGroup.Run(2, c =>
+        {
+            if (c.Rank == 1)
+            {
+                c.Barrier();
+            }
+        }));
+        Assert.Equal(0, error.Rank);
+        Assert.Contains("rank 0 of 2 ended its program while another rank waited in a collective", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MismatchedLengths_Throw()
     {
         Assert.Throws<ArgumentException>(() => InProcessGroup.Run(2, c => c.AllGather<float>(new float[2], new float[3])));

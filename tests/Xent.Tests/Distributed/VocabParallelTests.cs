@@ -191,9 +191,10 @@ public class VocabParallelTests
     {
         InProcessGroup.Run(2, c =>
         {
-            var e = Assert.Throws<ArgumentException>(() => VocabParallelCrossEntropy.Loss(c, new float[2 * 5], 11, [0, 1]));
+            // Wrong on every rank (slices of 6 and 5 classes): a rank with a right shard would wait for the others.
+            var e = Assert.Throws<ArgumentException>(() => VocabParallelCrossEntropy.Loss(c, new float[2 * 4], 11, [0, 1]));
             Assert.Equal("logitsShard", e.ParamName);
-            Assert.Contains("N x V_r = 2 x", e.Message, StringComparison.Ordinal);
+            Assert.Contains("has 8 values but this rank holds N x V_r = 2 x", e.Message, StringComparison.Ordinal);
             var w = Assert.Throws<ArgumentException>(() => VocabParallelLinearCrossEntropy.Loss(c, new float[2 * 3], new float[4 * 3], [], 11, [0, 1]));
             Assert.Equal("weightShard", w.ParamName);
             var none = Assert.Throws<ArgumentException>(() => VocabParallelCrossEntropy.Loss(c, new float[2 * 6], 11, [0, 1], new CrossEntropyOptions { Reduction = Reduction.None }));
