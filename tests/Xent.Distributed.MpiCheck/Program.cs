@@ -31,6 +31,19 @@ return DistributedJob.Run(world =>
         }
     }
 
+    // Every rank must hold bitwise the same loss (and so the same dh): gather one and compare.
+    var first = Problem.All()[0];
+    var slice = Xent.Distributed.Vocabulary.VocabularySlice.For(first.V, world);
+    float loss = Xent.Distributed.Vocabulary.VocabParallelCrossEntropy.Loss(world,
+        Agreement.Columns(first.Logits, first.N, first.V, slice.Offset, slice.Width), first.V, first.Targets, first.Loss);
+    var losses = new float[world.Size];
+    world.AllGather<float>([loss], losses);
+    if (losses.Any(l => BitConverter.SingleToInt32Bits(l) != BitConverter.SingleToInt32Bits(loss)))
+    {
+        Console.WriteLine($"rank {world.Rank} of {world.Size}: the ranks' losses differ: {string.Join(", ", losses)}");
+        failures++;
+    }
+
     var total = new[] { failures };
     world.AllReduce<int>(total, ReduceOperation.Sum);
     if (world.Rank == 0)
