@@ -4,13 +4,15 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Engines;
 using BenchmarkDotNet.Jobs;
 using Perfolizer.Horology;
+using Xent.Baselines;
 
 namespace Xent.Benchmarks;
 
 /// <summary>
 /// Issue 2: Loss and LossAndGradient at the issue's shapes (float32, every core), beside a plain scalar baseline
 /// and the memory limits of the same bytes measured in the same run: ReadLimit reads the logits once, CopyLimit
-/// reads them and writes the gradient's bytes once (both with every core, vectorised).
+/// reads them and writes the gradient's bytes once (both with every core, vectorised, two methods each: the limit
+/// is the faster). The baselines are src/Xent.Baselines, the same code as `xent bench`.
 /// Run (about 3.5 minutes): dotnet run -c Release --project bench/Xent.Benchmarks -- --filter 'Xent.Benchmarks.CrossEntropyBenchmarks*'
 /// </summary>
 [Config(typeof(ShortConfig))]
@@ -60,16 +62,25 @@ public class CrossEntropyBenchmarks
     public float LossAndGradientInPlace() => CrossEntropy.LossAndGradient(work, targets, work);
 
     [Benchmark]
-    public float ScalarLoss() => CrossEntropyScalarBaseline.Loss(logits, targets);
+    public float ScalarLoss() => ScalarCrossEntropy.Loss(logits, targets, Threads);
 
     [Benchmark]
-    public float ScalarLossAndGradient() => CrossEntropyScalarBaseline.LossAndGradient(logits, targets, gradient);
+    public float ScalarLossAndGradient() => ScalarCrossEntropy.LossAndGradient(logits, targets, gradient, Threads);
+
+    // The limits are the best of these (each read and copy method on every core): take the faster of each pair.
+    [Benchmark]
+    public float ReadLimit() => MemoryLimits.Read(logits, Threads, ReadMethod.TensorPrimitivesSum);
 
     [Benchmark]
-    public float ReadLimit() => MemoryLimits.Read(logits);
+    public float ReadLimitFourSums() => MemoryLimits.Read(logits, Threads, ReadMethod.FourVectorSums);
 
     [Benchmark]
-    public void CopyLimit() => MemoryLimits.Copy(logits, gradient);
+    public void CopyLimit() => MemoryLimits.Copy(logits, gradient, Threads, CopyMethod.SpanCopy);
+
+    [Benchmark]
+    public void CopyLimitStreaming() => MemoryLimits.Copy(logits, gradient, Threads, CopyMethod.NonTemporalStores);
+
+    private static int Threads => Environment.ProcessorCount;
 
     /// <summary>1 launch, 3 warm-up and 9 measured iterations of 250 ms; median, min, max and StdDev in ms.</summary>
     internal sealed class ShortConfig : ManualConfig

@@ -37,11 +37,11 @@ public class LinearCrossEntropyBenchmarks
     public float Fused_Loss() => LinearCrossEntropy.Loss(x.Hidden, x.Weight, x.Targets);
 
     [Benchmark]
-    public float Fused_LossAndGradients() => LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, dHidden, dWeight);
+    public float Fused_LossAndGradients() => LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, new(dHidden, dWeight));
 
     [Benchmark]
-    public float Fused_LossAndGradients_Filtered() => LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, [], x.Targets,
-        dHidden, dWeight, [], [], [], new LinearCrossEntropyOptions { FilterThreshold = x.FilterThreshold });
+    public float Fused_LossAndGradients_Filtered() => LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets,
+        new(dHidden, dWeight), new LinearCrossEntropyOptions { FilterThreshold = x.FilterThreshold });
 
     [Benchmark]
     public float Unfused_Loss()

@@ -28,8 +28,8 @@ internal static class LinearCrossEntropyCompare
         var methods = new (string Name, Action Call)[]
         {
             ("Fused Loss", () => LinearCrossEntropy.Loss(x.Hidden, x.Weight, x.Targets)),
-            ("Fused LossAndGradients", () => LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, dh, dw)),
-            ("Fused LossAndGradients filtered", () => LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, [], x.Targets, dh, dw, [], [], [], filtered)),
+            ("Fused LossAndGradients", () => LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, new(dh, dw))),
+            ("Fused LossAndGradients filtered", () => LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, new(dh, dw), filtered)),
             ("Unfused Loss", () =>
             {
                 MatMul.Gemm(false, true, n, v, d, 1, x.Hidden, d, x.Weight, d, 0, logits, v);

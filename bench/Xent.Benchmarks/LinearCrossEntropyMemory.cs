@@ -50,9 +50,9 @@ internal static class LinearCrossEntropyMemory
         switch (mode)
         {
             case "fused":
-                return LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, dh, dw);
+                return LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, new(dh, dw));
             case "fused-filtered":
-                return LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, [], x.Targets, dh, dw, [], [], [],
+                return LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, new(dh, dw),
                     new LinearCrossEntropyOptions { FilterThreshold = x.FilterThreshold });
             case "fused-loss":
                 return LinearCrossEntropy.Loss(x.Hidden, x.Weight, x.Targets);

@@ -2,7 +2,7 @@ namespace Xent;
 
 /// <summary>
 /// Options of the cross-entropy loss. Defaults are PyTorch's <c>torch.nn.functional.cross_entropy</c> defaults;
-/// the exact meaning of each is given in <c>shared/spec/cross-entropy.md</c>.
+/// the exact meaning of each is given in <c>docs/spec/cross-entropy.md</c>.
 /// </summary>
 public sealed record CrossEntropyOptions
 {

@@ -1,3 +1,5 @@
+using Xent.Kernels;
+
 namespace Xent;
 
 /// <summary>
@@ -26,7 +28,7 @@ public readonly record struct CrossEntropyShardState
     public double WeightedLogitSum { get; init; }
 
     /// <summary>log sum_c exp(z[c]) over the shard's columns; NaN when they are all -inf (or none).</summary>
-    public double LogSumExp => Max == float.NegativeInfinity ? double.NaN : Max + Math.Log(SumExp);
+    public double LogSumExp => RowAccumulator.LogSumExpOf(Max, SumExp);
 
     /// <summary>
     /// The state of the union of two disjoint shards: m = max(m_a, m_b), s = s_a exp(m_a - m) + s_b exp(m_b - m).
@@ -35,17 +37,14 @@ public readonly record struct CrossEntropyShardState
     /// <param name="b">The other's.</param>
     public static CrossEntropyShardState Merge(CrossEntropyShardState a, CrossEntropyShardState b)
     {
-        float m = MathF.Max(a.Max, b.Max); // propagates NaN
+        var (max, sum) = RowAccumulator.Merge(a.Max, a.SumExp, b.Max, b.SumExp);
         return new CrossEntropyShardState
         {
-            Max = m,
-            SumExp = (a.SumExp * Rescale(a.Max, m)) + (b.SumExp * Rescale(b.Max, m)),
+            Max = max,
+            SumExp = sum,
             HasTarget = a.HasTarget || b.HasTarget,
             TargetLogit = a.HasTarget ? a.TargetLogit : b.TargetLogit,
             WeightedLogitSum = a.WeightedLogitSum + b.WeightedLogitSum,
         };
     }
-
-    // 1 when equal, so that two empty (-inf) states merge into an empty state, not NaN.
-    private static double Rescale(float from, float to) => from == to ? 1.0 : Math.Exp((double)from - to);
 }

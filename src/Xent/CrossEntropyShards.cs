@@ -57,7 +57,7 @@ public static class CrossEntropyShards
                 Max = state.Max,
                 SumExp = state.Sum,
                 HasTarget = hasTarget,
-                TargetLogit = hasTarget ? Capped(row[local], o.SoftCap) : 0f,
+                TargetLogit = hasTarget ? VectorMath.SoftCap(row[local], o.SoftCap) : 0f,
                 WeightedLogitSum = state.WeightedLogits,
             };
         }
@@ -90,11 +90,10 @@ public static class CrossEntropyShards
         var o = options ?? CrossEntropyOptions.Default;
         Check(states, targets, classes, o);
         CrossEntropyChecks.Destination(losses.Length, targets.Length, nameof(losses));
-        double total = TotalWeight(o, classes);
+        var k = Constants(o, classes);
         for (int n = 0; n < targets.Length; n++)
         {
-            var (main, z) = RowTerms(states[n], targets[n], classes, o, total);
-            losses[n] = (float)(main + z);
+            losses[n] = (float)RowLossOf(states[n], targets[n], o, k).Total;
         }
     }
 
@@ -112,28 +111,16 @@ public static class CrossEntropyShards
         }
 
         Check(states, targets, classes, o);
-        double total = TotalWeight(o, classes);
-        double main = 0, z = 0, keptWeight = 0;
-        int kept = 0;
-        var weights = o.ClassWeights.Span;
+        var k = Constants(o, classes);
+        double main = 0, z = 0;
         for (int n = 0; n < targets.Length; n++)
         {
-            var (m, zt) = RowTerms(states[n], targets[n], classes, o, total);
-            main += m;
-            z += zt;
-            if (targets[n] != o.IgnoreIndex)
-            {
-                kept++;
-                keptWeight += weights.IsEmpty ? 1.0 : weights[targets[n]];
-            }
+            var r = RowLossOf(states[n], targets[n], o, k);
+            main += r.Main;
+            z += r.ZTerm;
         }
 
-        if (o.Reduction == Reduction.Sum)
-        {
-            return (float)(main + z);
-        }
-
-        return kept == 0 ? float.NaN : (float)((main / keptWeight) + (o.ZLoss > 0f ? z / kept : 0.0));
+        return (float)KeptRows.Of(targets, o.IgnoreIndex, o.ClassWeights.Span).Reduce(o.Reduction, main, z, o.ZLoss > 0f);
     }
 
     /// <summary>
@@ -194,17 +181,9 @@ public static class CrossEntropyShards
         CheckColumns(columnOffset, width, classes);
         Check(states, targets, classes, o);
         CrossEntropyChecks.Destination(gradientShard.Length, logitsShard.Length, nameof(gradientShard));
-        double total = TotalWeight(o, classes), keptWeight = 0;
-        int kept = 0;
+        var k = Constants(o, classes);
         var allWeights = o.ClassWeights.Span;
-        foreach (int y in targets)
-        {
-            if (y != o.IgnoreIndex)
-            {
-                kept++;
-                keptWeight += allWeights.IsEmpty ? 1.0 : allWeights[y];
-            }
-        }
+        var kept = KeptRows.Of(targets, o.IgnoreIndex, allWeights);
 
         var weights = o.LabelSmoothing > 0 && !allWeights.IsEmpty ? allWeights.Slice(columnOffset, width) : default;
         var widthNow = Simd.Width;
@@ -218,14 +197,9 @@ public static class CrossEntropyShards
                 continue;
             }
 
-            (double a, double b) = o.Reduction switch
-            {
-                Reduction.Mean => (upstream / keptWeight, upstream / (double)kept),
-                Reduction.Sum => (upstream, upstream),
-                _ => (rowUpstream[n], rowUpstream[n]),
-            };
+            (double a, double b) = kept.Scales(o.Reduction, o.Reduction == Reduction.None ? rowUpstream[n] : upstream);
             double wy = allWeights.IsEmpty ? 1.0 : allWeights[y];
-            var terms = new ClassIndexRowGradient(a, b, o.LabelSmoothing, classes, total, wy, o.ZLoss, states[n].LogSumExp, o.SoftCap);
+            var terms = new ClassIndexRowGradient(k, a, b, wy, states[n].LogSumExp);
             var c = terms.Coefficients();
             var row = logitsShard.Slice(n * width, width);
             for (int column = 0; column < width; column += CrossEntropyKernel.BlockColumns)
@@ -252,23 +226,11 @@ public static class CrossEntropyShards
         }
     }
 
-    private static (double Main, double Z) RowTerms(in CrossEntropyShardState s, int y, int classes, CrossEntropyOptions o, double totalWeight)
-    {
-        if (y == o.IgnoreIndex)
-        {
-            return (0, 0);
-        }
+    private static RowLoss RowLossOf(in CrossEntropyShardState s, int y, CrossEntropyOptions o, in LossConstants k) =>
+        y == o.IgnoreIndex ? default : RowLoss.ClassIndex(k, o.ClassWeights.IsEmpty ? 1.0 : o.ClassWeights.Span[y], s.LogSumExp, s.TargetLogit, s.WeightedLogitSum);
 
-        double e = o.LabelSmoothing, lse = s.LogSumExp;
-        double wy = o.ClassWeights.IsEmpty ? 1.0 : o.ClassWeights.Span[y];
-        double main = (1 - e) * wy * (lse - s.TargetLogit);
-        if (e > 0)
-        {
-            main += e / classes * ((totalWeight * lse) - s.WeightedLogitSum);
-        }
-
-        return (main, o.ZLoss > 0f ? o.ZLoss * lse * lse : 0.0);
-    }
+    private static LossConstants Constants(CrossEntropyOptions o, int classes) =>
+        LossConstants.Of(o.LabelSmoothing, classes, o.ClassWeights.Span, o.ZLoss, o.SoftCap);
 
     private static void Check(ReadOnlySpan<CrossEntropyShardState> states, ReadOnlySpan<int> targets, int classes, CrossEntropyOptions o)
     {
@@ -298,22 +260,6 @@ public static class CrossEntropyShards
         }
     }
 
-    private static double TotalWeight(CrossEntropyOptions o, int classes)
-    {
-        if (o.ClassWeights.IsEmpty)
-        {
-            return classes;
-        }
-
-        double sum = 0;
-        foreach (float w in o.ClassWeights.Span)
-        {
-            sum += w;
-        }
-
-        return sum;
-    }
-
     private static int ShardWidth(int length, int rows)
     {
         if (rows == 0)
@@ -328,6 +274,4 @@ public static class CrossEntropyShards
 
         return length / rows;
     }
-
-    private static float Capped(float x, float cap) => cap > 0f ? cap * VectorMath.Tanh(x * (1f / cap)) : x;
 }

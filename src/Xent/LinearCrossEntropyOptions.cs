@@ -1,13 +1,15 @@
 namespace Xent;
 
 /// <summary>
-/// Options of <see cref="LinearCrossEntropy"/> beyond the loss's own: gradient accumulation, gradient filtering
-/// and the upstream gradient. The loss itself is configured by <see cref="CrossEntropy"/>, exactly as for
-/// <see cref="Xent.CrossEntropy"/>.
+/// Options of <see cref="LinearCrossEntropy"/>'s gradient calls: the loss's own (<see cref="CrossEntropy"/>, exactly
+/// as for <see cref="Xent.CrossEntropy"/>), plus gradient accumulation, gradient filtering and the logits cache.
+/// A <see cref="CrossEntropyOptions"/> converts implicitly (every other option at its default), so a plain loss
+/// configuration can be passed where these are asked for. The upstream gradient is an argument of the calls, as
+/// for <see cref="Xent.CrossEntropy"/>, not an option.
 /// </summary>
 public sealed record LinearCrossEntropyOptions
 {
-    /// <summary>Every default: PyTorch's loss defaults, overwrite gradients, no filtering, upstream 1.</summary>
+    /// <summary>Every default: PyTorch's loss defaults, overwrite gradients, no filtering.</summary>
     public static LinearCrossEntropyOptions Default { get; } = new();
 
     /// <summary>The loss options (reduction, ignore index, smoothing, class weights, z-loss, soft cap, threads).</summary>
@@ -40,12 +42,13 @@ public sealed record LinearCrossEntropyOptions
     /// </summary>
     public long CacheBytes { get; init; } = 32L << 20;
 
-    /// <summary>Upstream gradient g of a Mean or Sum loss (default 1): gradients are scaled by it.</summary>
-    public float Upstream { get; init; } = 1f;
+    /// <summary>The loss options with every other option at its default.</summary>
+    /// <param name="options">Loss options; null for PyTorch's defaults.</param>
+    public static implicit operator LinearCrossEntropyOptions(CrossEntropyOptions? options) => FromCrossEntropyOptions(options);
 
-    /// <summary>
-    /// Upstream gradients g [N] for <see cref="Reduction.None"/>: the gradients are those of sum_n g[n] r[n].
-    /// Empty (default) means every g[n] = 1. Not used by Mean or Sum.
-    /// </summary>
-    public ReadOnlyMemory<float> RowUpstream { get; init; }
+    /// <summary>The loss options with every other option at its default (the named form of the implicit conversion).</summary>
+    /// <param name="options">Loss options; null for PyTorch's defaults.</param>
+    /// <returns>Options whose <see cref="CrossEntropy"/> is <paramref name="options"/>.</returns>
+    public static LinearCrossEntropyOptions FromCrossEntropyOptions(CrossEntropyOptions? options) =>
+        options is null ? Default : new() { CrossEntropy = options };
 }

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using Xent.Kernels;
 
 namespace Xent;
 
@@ -18,9 +19,7 @@ internal static class Simd
 
     private static readonly VectorWidth FromEnvironment = Parse(Environment.GetEnvironmentVariable(EnvironmentVariable));
 
-    // AsyncLocal, not ThreadStatic: the override flows into Parallel.For workers and stays out of tests running
-    // beside it.
-    private static readonly AsyncLocal<VectorWidth?> OverrideWidth = new();
+    private static readonly AsyncOverride<VectorWidth> OverrideWidth = new();
 
     /// <summary>The width kernels should use now (read it once per call, on the calling thread).</summary>
     public static VectorWidth Width
@@ -45,7 +44,7 @@ internal static class Simd
     }
 
     /// <summary>Caps the width for the calling async flow until the returned scope is disposed (tests, benchmarks).</summary>
-    public static Scope Override(VectorWidth width) => new(width);
+    public static AsyncOverride<VectorWidth>.Scope Override(VectorWidth width) => OverrideWidth.Set(width);
 
     private static VectorWidth Parse(string? s) => s?.Trim().ToUpperInvariant() switch
     {
@@ -56,18 +55,4 @@ internal static class Simd
         "0" or "SCALAR" or "NONE" => VectorWidth.Scalar,
         _ => throw new InvalidOperationException($"{EnvironmentVariable}='{s}' is not one of 512, 256, 128, scalar."),
     };
-
-    /// <summary>Restores the previous width on dispose.</summary>
-    internal readonly struct Scope : IDisposable
-    {
-        private readonly VectorWidth? previous;
-
-        public Scope(VectorWidth width)
-        {
-            previous = OverrideWidth.Value;
-            OverrideWidth.Value = width;
-        }
-
-        public void Dispose() => OverrideWidth.Value = previous;
-    }
 }

@@ -72,11 +72,11 @@ public static class Agreement
             return [losses, lse, gradient];
         }
 
-        float loss = VocabParallelCrossEntropy.LossAndGradient(communicator, shard, p.V, p.Targets, gradient, p.Options.Upstream, o);
+        float loss = VocabParallelCrossEntropy.LossAndGradient(communicator, shard, p.V, p.Targets, gradient, p.Upstream, o);
         float lossOnly = VocabParallelCrossEntropy.Loss(communicator, shard, p.V, p.Targets, o);
         if (failures != null)
         {
-            float expected = CrossEntropy.LossAndGradient(p.Logits, p.Targets, full, p.Options.Upstream, default, o);
+            float expected = CrossEntropy.LossAndGradient(p.Logits, p.Targets, full, p.Upstream, default, o);
             Close([expected, expected], [loss, lossOnly], LossTolerance, $"{p.Name}: CrossEntropy loss", failures);
             Close(Columns(full, p.N, p.V, slice.Offset, slice.Width), gradient, GradientTolerance, $"{p.Name}: CrossEntropy gradient", failures);
         }
@@ -96,8 +96,21 @@ public static class Agreement
         var db = Filled(biasShard.Length, prior);
         var losses = new float[p.N];
         var lse = new float[p.N];
-        float loss = VocabParallelLinearCrossEntropy.LossAndGradients(communicator, p.Hidden, weightShard, biasShard, p.V, p.Targets, dh, dw, db, losses, lse, p.Options);
-        float lossOnly = VocabParallelLinearCrossEntropy.Loss(communicator, p.Hidden, weightShard, biasShard, p.V, p.Targets, options: p.Options);
+        float loss, lossOnly;
+        if (p.Loss.Reduction == Reduction.None)
+        {
+            VocabParallelLinearCrossEntropy.Gradients(communicator, p.Hidden, weightShard, biasShard, p.V, p.Targets, p.RowUpstream, new(dh, dw, db), losses, lse, p.Options);
+            var rowsOnly = new float[p.N];
+            VocabParallelLinearCrossEntropy.LossPerRow(communicator, p.Hidden, weightShard, biasShard, p.V, p.Targets, rowsOnly, options: p.Loss);
+            (loss, lossOnly) = (losses.Sum(), rowsOnly.Sum());
+        }
+        else
+        {
+            loss = VocabParallelLinearCrossEntropy.LossAndGradients(communicator, p.Hidden, weightShard, biasShard, p.V, p.Targets, new(dh, dw, db), p.Upstream, lse, p.Options);
+            lossOnly = VocabParallelLinearCrossEntropy.Loss(communicator, p.Hidden, weightShard, biasShard, p.V, p.Targets, p.Loss);
+            VocabParallelLinearCrossEntropy.LossPerRow(communicator, p.Hidden, weightShard, biasShard, p.V, p.Targets, losses, options: p.Loss);
+        }
+
         if (failures != null)
         {
             var edh = Filled(p.N * p.D, prior);
@@ -105,7 +118,18 @@ public static class Agreement
             var edb = Filled(p.Bias.Length, prior);
             var elosses = new float[p.N];
             var elogSumExp = new float[p.N];
-            float expected = LinearCrossEntropy.LossAndGradients(p.Hidden, p.Weight, p.Bias, p.Targets, edh, edw, edb, elosses, elogSumExp, p.Options);
+            float expected;
+            if (p.Loss.Reduction == Reduction.None)
+            {
+                LinearCrossEntropy.Gradients(p.Hidden, p.Weight, p.Bias, p.Targets, p.RowUpstream, new(edh, edw, edb), elosses, elogSumExp, p.Options);
+                expected = elosses.Sum();
+            }
+            else
+            {
+                expected = LinearCrossEntropy.LossAndGradients(p.Hidden, p.Weight, p.Bias, p.Targets, new(edh, edw, edb), p.Upstream, elogSumExp, p.Options);
+                LinearCrossEntropy.LossPerRow(p.Hidden, p.Weight, p.Bias, p.Targets, elosses, options: p.Loss);
+            }
+
             string what = $"{p.Name}: LinearCrossEntropy";
             Close([expected, expected], [loss, lossOnly], LossTolerance, $"{what} loss", failures);
             Close(elosses, losses, LossTolerance, $"{what} row losses", failures);

@@ -6,7 +6,8 @@ namespace Xent.Distributed.MpiCheck;
 /// </summary>
 public sealed class Problem
 {
-    public Problem(string name, int n, int v, int d, int seed, LinearCrossEntropyOptions options, bool bias = false, int ignoreEvery = 4, int ignoredTarget = -100)
+    public Problem(string name, int n, int v, int d, int seed, LinearCrossEntropyOptions options, bool bias = false, int ignoreEvery = 4, int ignoredTarget = -100,
+        float upstream = 1f)
     {
         Name = name;
         N = n;
@@ -24,7 +25,8 @@ public sealed class Problem
         }
 
         RowUpstream = Values(random, n, 1f);
-        Options = options.CrossEntropy.Reduction == Reduction.None ? options with { RowUpstream = RowUpstream } : options;
+        Options = options;
+        Upstream = upstream;
     }
 
     public string Name { get; }
@@ -49,6 +51,9 @@ public sealed class Problem
 
     public int[] Targets { get; }
 
+    /// <summary>Upstream gradient g of a Mean or Sum loss.</summary>
+    public float Upstream { get; }
+
     /// <summary>Upstream gradients g [N] for the backward of Reduction.None.</summary>
     public float[] RowUpstream { get; }
 
@@ -63,7 +68,7 @@ public sealed class Problem
         return
         [
             new("mean", n, v, d, 1, With(new())),
-            new("sum, upstream 0.5", n, v, d, 2, With(new() { Reduction = Reduction.Sum }) with { Upstream = 0.5f }),
+            new("sum, upstream 0.5", n, v, d, 2, With(new() { Reduction = Reduction.Sum }), upstream: 0.5f),
             new("none, row upstream", n, v, d, 3, With(new() { Reduction = Reduction.None })),
             new("ignore index 5 (a class)", n, v, d, 4, With(new() { IgnoreIndex = 5 }), ignoredTarget: 5),
             new("label smoothing", n, v, d, 5, With(new() { LabelSmoothing = 0.1f })),
@@ -71,7 +76,7 @@ public sealed class Problem
             new("z-loss", n, v, d, 7, With(new() { ZLoss = 1e-3f })),
             new("soft cap", n, v, d, 8, With(new() { SoftCap = 3f })),
             new("everything, mean, bias", n, v, d, 9, With(new() { LabelSmoothing = 0.2f, ClassWeights = weights, ZLoss = 1e-2f, SoftCap = 5f }), bias: true),
-            new("everything, sum, accumulate", n, v, d, 10, With(new() { Reduction = Reduction.Sum, LabelSmoothing = 0.1f, ClassWeights = weights, ZLoss = 1e-3f, SoftCap = 4f }) with { Accumulate = true, Upstream = 2f }),
+            new("everything, sum, accumulate", n, v, d, 10, With(new() { Reduction = Reduction.Sum, LabelSmoothing = 0.1f, ClassWeights = weights, ZLoss = 1e-3f, SoftCap = 4f }) with { Accumulate = true }, upstream: 2f),
             new("everything, none, bias", n, v, d, 11, With(new() { Reduction = Reduction.None, LabelSmoothing = 0.1f, ClassWeights = weights, ZLoss = 1e-3f, SoftCap = 4f }), bias: true),
             new("every row ignored", n, v, d, 12, With(new() { ZLoss = 1e-3f }), ignoreEvery: 1),
         ];

@@ -1,4 +1,5 @@
 using Spectre.Console.Cli;
+using Xent.Baselines;
 using Xent.Cli.Terminal;
 
 namespace Xent.Cli.Commands;
@@ -39,18 +40,10 @@ internal sealed class BenchCommand : Command<BenchSettings>
 
         gradient.AsSpan().Fill(0f);
         var rows = new List<BenchRow>();
-
-        // Bandwidth buffers far larger than any cache: the benchmark's own when they are big enough.
-        var source = largest >= MinBandwidthFloats ? logits : Touched(MinBandwidthFloats);
-        var destination = largest >= MinBandwidthFloats ? gradient : Touched(MinBandwidthFloats);
-        long bufferBytes = source.Length * 4L;
-        Progress(settings, $"memory bandwidth ({threads} threads, {bufferBytes / 1e6:F0} MB buffers)");
-        var read = BenchTiming.Measure(() => BenchMemory.Read(source, threads), 1, settings.Iterations, CapSeconds);
-        var copy = BenchTiming.Measure(() => BenchMemory.Copy(source, destination, threads), 1, settings.Iterations, CapSeconds);
-        double readBandwidth = bufferBytes / read.Median, copyBandwidth = 2 * bufferBytes / copy.Median;
-        string size = $"{bufferBytes / 1e6:F0} MB";
-        rows.Add(new BenchRow("memory read", size, threads, read, bufferBytes, null, null));
-        rows.Add(new BenchRow("memory copy", size, threads, copy, 2 * bufferBytes, null, null));
+        var (read, copy) = MeasureLimits(settings, logits, gradient);
+        double readBandwidth = read.BytesPerSecond, copyBandwidth = copy.BytesPerSecond;
+        rows.Add(new BenchRow("memory read", $"{read.Bytes / 1e6:F0} MB", read.Threads, read.Timing, read.Bytes, null, null));
+        rows.Add(new BenchRow("memory copy", $"{copy.Bytes / 2 / 1e6:F0} MB", copy.Threads, copy.Timing, copy.Bytes, null, null));
 
         var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
         foreach (var (n, v) in shapes)
@@ -68,17 +61,17 @@ internal sealed class BenchCommand : Command<BenchSettings>
             float scalarLoss = 0, xentLoss = 0;
 
             Progress(settings, $"Loss {shape}");
-            var scalar = BenchTiming.Measure(() => scalarLoss = BenchScalar.Loss(x.Span, targets, v), 1, settings.Iterations, CapSeconds);
-            var xent = BenchTiming.Measure(() => xentLoss = CrossEntropy.Loss(x.Span, targets, options), 1, settings.Iterations, CapSeconds);
+            var scalar = Timing.Measure(() => scalarLoss = ScalarCrossEntropy.Loss(x, targets, threads), settings.Iterations, CapSeconds);
+            var xent = Timing.Measure(() => xentLoss = CrossEntropy.Loss(x.Span, targets, options), settings.Iterations, CapSeconds);
             CheckAgreement("Loss", shape, scalarLoss, xentLoss);
-            rows.Add(new BenchRow("scalar Loss", shape, 1, scalar, bytes, null, null));
+            rows.Add(new BenchRow("scalar Loss", shape, threads, scalar, bytes, null, null));
             rows.Add(new BenchRow("Xent Loss", shape, threads, xent, bytes, scalar.Median / xent.Median, bytes / readBandwidth / xent.Median));
 
             Progress(settings, $"LossAndGradient {shape}");
-            var scalarGrad = BenchTiming.Measure(() => scalarLoss = BenchScalar.LossAndGradient(x.Span, targets, g.Span, v), 1, settings.Iterations, CapSeconds);
-            var xentGrad = BenchTiming.Measure(() => xentLoss = CrossEntropy.LossAndGradient(x.Span, targets, g.Span, options), 1, settings.Iterations, CapSeconds);
+            var scalarGrad = Timing.Measure(() => scalarLoss = ScalarCrossEntropy.LossAndGradient(x, targets, g, threads), settings.Iterations, CapSeconds);
+            var xentGrad = Timing.Measure(() => xentLoss = CrossEntropy.LossAndGradient(x.Span, targets, g.Span, options), settings.Iterations, CapSeconds);
             CheckAgreement("LossAndGradient", shape, scalarLoss, xentLoss);
-            rows.Add(new BenchRow("scalar Loss+Grad", shape, 1, scalarGrad, 2 * bytes, null, null));
+            rows.Add(new BenchRow("scalar Loss+Grad", shape, threads, scalarGrad, 2 * bytes, null, null));
             rows.Add(new BenchRow("Xent Loss+Grad", shape, threads, xentGrad, 2 * bytes, scalarGrad.Median / xentGrad.Median, 2 * bytes / copyBandwidth / xentGrad.Median));
         }
 
@@ -86,12 +79,31 @@ internal sealed class BenchCommand : Command<BenchSettings>
         return ExitCodes.Ok;
     }
 
-    /// <summary>A buffer whose pages are really allocated: untouched pages all map the one zero page, which caches.</summary>
-    private static float[] Touched(int length)
+    /// <summary>
+    /// The read and copy limits, honest: the best over every method, the asked thread count and every core, and two
+    /// sizes (the largest case's own buffers, and buffers far larger than any cache), each warmed until steady.
+    /// A limit below what some other program reads would make the kernel look faster than memory allows.
+    /// </summary>
+    private (MemoryLimit Read, MemoryLimit Copy) MeasureLimits(BenchSettings settings, float[] logits, float[] gradient)
     {
-        var buffer = GC.AllocateUninitializedArray<float>(length);
-        buffer.AsSpan().Fill(1f);
-        return buffer;
+        int[] threadCounts = [settings.ThreadCount, Environment.ProcessorCount];
+        MemoryLimit? read = null, copy = null;
+        foreach (bool large in new[] { false, true })
+        {
+            if (large && logits.Length >= MinBandwidthFloats)
+            {
+                continue;
+            }
+
+            var source = large ? MemoryLimits.Touched(MinBandwidthFloats) : logits;
+            var destination = large ? MemoryLimits.Touched(MinBandwidthFloats) : gradient;
+            Progress(settings, $"memory limits ({source.Length * 4L / 1e6:F0} MB buffers)");
+            var best = MemoryLimits.Best(source, destination, threadCounts, a => Timing.Measure(a, settings.Iterations, CapSeconds));
+            read = MemoryLimits.Faster(read, best.Read);
+            copy = MemoryLimits.Faster(copy, best.Copy);
+        }
+
+        return (read!, copy!);
     }
 
     private void Progress(BenchSettings settings, string what)
@@ -120,7 +132,7 @@ internal sealed class BenchCommand : Command<BenchSettings>
 /// <param name="Bytes">Bytes that must cross the memory bus at least once (read, or read + write).</param>
 /// <param name="VsScalar">Scalar median / this median (Xent rows only).</param>
 /// <param name="OfLimit">Fraction of the measured memory limit reached: read for Loss, copy for LossAndGradient.</param>
-internal sealed record BenchRow(string Case, string Shape, int Threads, BenchTiming Timing, long Bytes, double? VsScalar, double? OfLimit)
+internal sealed record BenchRow(string Case, string Shape, int Threads, Timing Timing, long Bytes, double? VsScalar, double? OfLimit)
 {
     public double GigabytesPerSecond => Bytes / Timing.Median / 1e9;
 }

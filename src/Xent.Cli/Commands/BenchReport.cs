@@ -39,8 +39,8 @@ internal static class BenchReport
         io.Out.Write(table);
         int runs = rows.Max(r => r.Timing.Seconds.Length);
         io.WriteLine($"Memory limit measured in this run: read {readBandwidth / 1e9:F1} GB/s (the limit of Loss), copy {copyBandwidth / 1e9:F1} GB/s read + write (of LossAndGradient).");
-        io.WriteLine($"GB/s counts N x V x 4 bytes read, twice that with the gradient written. Median and min-max of up to {runs} runs after a warm-up.");
-        io.WriteLine("Scalar: a plain float32 loop on one thread (two passes per row, a third for the gradient). \"vs scalar\": scalar median / Xent median.");
+        io.WriteLine($"Each limit is the best of every method, thread count and buffer size tried. GB/s counts N x V x 4 bytes read, twice that with the gradient written. Median and min-max of up to {runs} runs, each case warmed until steady.");
+        io.WriteLine("Scalar: a plain float32 loop on as many threads as Xent (two passes per row, a third for the gradient). \"vs scalar\": scalar median / Xent median.");
     }
 
     private static string Ms(double seconds) => (seconds * 1e3).ToString(seconds < 0.01 ? "F3" : "F1", CultureInfo.InvariantCulture);

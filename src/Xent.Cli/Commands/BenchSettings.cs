@@ -16,11 +16,11 @@ internal sealed class BenchSettings : CommandSettings
     public int? Vocab { get; set; }
 
     [CommandOption("--threads <T>")]
-    [Description("Threads for Xent and for the memory-bandwidth measurement. Default: every core. The scalar baseline always uses one thread.")]
+    [Description("Threads for Xent and the scalar baseline. Default: every core. The memory limits try this and every core, and keep the faster.")]
     public int? Threads { get; set; }
 
     [CommandOption("--iterations <K>")]
-    [Description("Timed runs per case, after one warm-up run (a case stops early, after at least 3 runs, once it has taken 3 s).")]
+    [Description("Timed runs per case, after warm-up runs until its time is steady (a case stops early, after at least 3 runs, once it has taken 3 s).")]
     [DefaultValue(7)]
     public int Iterations { get; set; } = 7;
 

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Xent.Distributed.Vocabulary;
 
 /// <summary>The sizes of one rank's vocabulary-parallel linear head, checked: N tokens, D hidden, its slice of V.</summary>
@@ -42,22 +44,20 @@ internal readonly record struct LinearShardShape(int N, int D, VocabularySlice S
             throw new ArgumentOutOfRangeException("options", o.FilterThreshold, "FilterThreshold must be a finite value >= 0 (0 = exact).");
         }
 
-        if (!o.RowUpstream.IsEmpty && o.RowUpstream.Length != n)
-        {
-            throw new ArgumentException($"RowUpstream has {o.RowUpstream.Length} entries but there are N = {n} rows.", "options");
-        }
-
         return new LinearShardShape(n, d, slice);
     }
 
-    public void CheckGradients(int dHidden, int dWeight, int dBias)
+    // The destinations' sizes, checked; returns dW_r [V_r, D] as a span (a shard never needs 2^31 floats).
+    public Span<float> CheckGradients(LinearCrossEntropyGradients gradients)
     {
-        Exact(dHidden, (long)N * D, "dHidden");
-        Exact(dWeight, (long)Slice.Width * D, "dWeightShard");
-        if (dBias != 0)
+        Exact(gradients.Hidden.Length, (long)N * D, "gradients.Hidden");
+        Exact(gradients.WeightLength, (long)Slice.Width * D, "gradients.Weight");
+        if (!gradients.Bias.IsEmpty)
         {
-            Exact(dBias, Slice.Width, "dBiasShard");
+            Exact(gradients.Bias.Length, Slice.Width, "gradients.Bias");
         }
+
+        return gradients.WeightLength == 0 ? default : MemoryMarshal.CreateSpan(ref gradients.Weight, (int)gradients.WeightLength);
     }
 
     public void CheckOptional(int length, string name)

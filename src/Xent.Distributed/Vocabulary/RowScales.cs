@@ -3,12 +3,13 @@ namespace Xent.Distributed.Vocabulary;
 /// <summary>
 /// The backward of a vocabulary-parallel head runs 128 tokens at a time, but a Mean's scales belong to the whole
 /// batch. So every reduction becomes per-row upstream gradients g [N] of sum_n g[n] r[n]: Mean g = upstream / (sum of
-/// the kept rows' weights), Sum g = upstream, None g = RowUpstream. Mean scales z-loss by 1 / (kept rows), not by
+/// the kept rows' weights), Sum g = upstream, None g = the caller's per-row upstream. Mean scales z-loss by 1 / (kept rows), not by
 /// the weights: that ratio goes into the z-loss coefficient of the options used for the backward.
 /// </summary>
 internal static class RowScales
 {
-    public static (float[] Upstream, CrossEntropyOptions Options) For(ReadOnlySpan<int> targets, CrossEntropyOptions ce, LinearCrossEntropyOptions o)
+    // upstream: the reduced loss's upstream gradient (Mean, Sum); rowUpstream [N]: the per-row one (None).
+    public static (float[] Upstream, CrossEntropyOptions Options) For(ReadOnlySpan<int> targets, CrossEntropyOptions ce, float upstream, ReadOnlySpan<float> rowUpstream)
     {
         int n = targets.Length;
         var g = new float[n];
@@ -16,18 +17,10 @@ internal static class RowScales
         switch (ce.Reduction)
         {
             case Reduction.None:
-                if (o.RowUpstream.IsEmpty)
-                {
-                    g.AsSpan().Fill(1f);
-                }
-                else
-                {
-                    o.RowUpstream.Span.CopyTo(g);
-                }
-
+                rowUpstream.CopyTo(g);
                 break;
             case Reduction.Sum:
-                g.AsSpan().Fill(o.Upstream);
+                g.AsSpan().Fill(upstream);
                 break;
             default:
                 var weights = ce.ClassWeights.Span;
@@ -42,7 +35,7 @@ internal static class RowScales
                     }
                 }
 
-                g.AsSpan().Fill((float)(o.Upstream / keptWeight));
+                g.AsSpan().Fill((float)(upstream / keptWeight));
                 if (ce.ZLoss > 0f && kept > 0 && keptWeight > 0)
                 {
                     backward = backward with { ZLoss = (float)(ce.ZLoss * (keptWeight / kept)) };

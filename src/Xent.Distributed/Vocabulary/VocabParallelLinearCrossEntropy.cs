@@ -20,24 +20,48 @@ public static class VocabParallelLinearCrossEntropy
     /// <summary>Tokens per logits tile.</summary>
     public const int BlockTokens = 128;
 
-    /// <summary>The loss of logits h W^T + b over the whole vocabulary, the same on every rank (two collectives).</summary>
+    /// <summary>The reduced loss (Mean or Sum) of logits h W^T + b over the whole vocabulary, the same on every rank (two collectives).</summary>
     /// <param name="communicator">The group.</param>
     /// <param name="hidden">Hidden states h [N, D] (the same on every rank).</param>
     /// <param name="weightShard">This rank's rows of W, [V_r, D].</param>
     /// <param name="biasShard">This rank's slice of b [V_r], or empty for no bias.</param>
     /// <param name="classes">V, the whole vocabulary.</param>
     /// <param name="targets">Targets [N] over the whole vocabulary.</param>
-    /// <param name="rowLosses">Destination r [N] of the per-row losses, or empty.</param>
-    /// <param name="logSumExp">Destination lse [N], or empty.</param>
-    /// <param name="options">Options; null for every default.</param>
-    /// <returns>The Mean or Sum loss; for Reduction.None, the sum of the row losses.</returns>
+    /// <param name="options">Loss options; null for PyTorch's defaults. Reduction.None throws: use <see cref="LossPerRow"/>.</param>
+    /// <returns>The loss; NaN for a mean over no kept rows.</returns>
     public static float Loss(ICommunicator communicator, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard, ReadOnlySpan<float> biasShard,
-        int classes, ReadOnlySpan<int> targets, Span<float> rowLosses = default, Span<float> logSumExp = default, LinearCrossEntropyOptions? options = null) =>
-        Run(communicator, hidden, weightShard, biasShard, classes, targets, default, default, default, rowLosses, logSumExp, options, false);
+        int classes, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
+    {
+        var o = Reduced(options);
+        return Run(communicator, hidden, weightShard, biasShard, classes, targets, default, default, default, o, 1f, [], false);
+    }
+
+    /// <summary>Per-row losses r [N] of the whole vocabulary (0 for ignored rows) and, on request, lse [N]; the same on every rank.</summary>
+    /// <param name="communicator">The group.</param>
+    /// <param name="hidden">Hidden states h [N, D] (the same on every rank).</param>
+    /// <param name="weightShard">This rank's rows of W, [V_r, D].</param>
+    /// <param name="biasShard">This rank's slice of b [V_r], or empty.</param>
+    /// <param name="classes">V.</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="losses">Destination r [N].</param>
+    /// <param name="logSumExp">Destination lse [N] of the (capped) logits, every row, or empty.</param>
+    /// <param name="options">Loss options; Reduction is not used.</param>
+    public static void LossPerRow(ICommunicator communicator, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard, ReadOnlySpan<float> biasShard,
+        int classes, ReadOnlySpan<int> targets, Span<float> losses, Span<float> logSumExp = default, CrossEntropyOptions? options = null)
+    {
+        var o = (options ?? CrossEntropyOptions.Default) with { Reduction = Reduction.None };
+        if (losses.Length != targets.Length)
+        {
+            throw new ArgumentException($"losses has {losses.Length} entries but there are N = {targets.Length} rows.", nameof(losses));
+        }
+
+        Run(communicator, hidden, weightShard, biasShard, classes, targets, default, losses, logSumExp, o, 1f, [], false);
+    }
 
     /// <summary>
-    /// The loss and its gradients: dh [N, D] (all-reduced, the same on every rank), this rank's dW_r [V_r, D] and,
-    /// when asked, db_r [V_r]. Overwritten, or added to when <see cref="LinearCrossEntropyOptions.Accumulate"/>.
+    /// The reduced loss (Mean or Sum) and upstream x its gradients: dh [N, D] (all-reduced, the same on every rank),
+    /// this rank's dW_r [V_r, D] and, when asked, db_r [V_r]. Overwritten, or added to with
+    /// <see cref="LinearCrossEntropyOptions.Accumulate"/>.
     /// </summary>
     /// <param name="communicator">The group.</param>
     /// <param name="hidden">Hidden states h [N, D] (the same on every rank).</param>
@@ -45,33 +69,70 @@ public static class VocabParallelLinearCrossEntropy
     /// <param name="biasShard">This rank's slice of b [V_r], or empty.</param>
     /// <param name="classes">V.</param>
     /// <param name="targets">Targets [N].</param>
-    /// <param name="dHidden">Destination dL/dh [N, D].</param>
-    /// <param name="dWeightShard">Destination dL/dW_r [V_r, D].</param>
-    /// <param name="dBiasShard">Destination dL/db_r [V_r], or empty when not wanted.</param>
-    /// <param name="rowLosses">Destination r [N], or empty.</param>
+    /// <param name="gradients">Destinations dL/dh [N, D], this rank's dL/dW_r [V_r, D], and dL/db_r [V_r] if given.</param>
+    /// <param name="upstream">Upstream gradient g of the loss; 1 for a plain loss. The returned loss is not scaled.</param>
     /// <param name="logSumExp">Destination lse [N], or empty.</param>
-    /// <param name="options">Options; for Reduction.None the gradients are those of sum_n g[n] r[n] (g = RowUpstream).</param>
-    /// <returns>The Mean or Sum loss; for Reduction.None, the sum of the row losses.</returns>
+    /// <param name="options">Options (a <see cref="CrossEntropyOptions"/> converts); Reduction.None throws: use <see cref="Gradients"/>.</param>
+    /// <returns>The loss (not multiplied by <paramref name="upstream"/>).</returns>
     public static float LossAndGradients(ICommunicator communicator, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard, ReadOnlySpan<float> biasShard,
-        int classes, ReadOnlySpan<int> targets, Span<float> dHidden, Span<float> dWeightShard, Span<float> dBiasShard,
-        Span<float> rowLosses = default, Span<float> logSumExp = default, LinearCrossEntropyOptions? options = null) =>
-        Run(communicator, hidden, weightShard, biasShard, classes, targets, dHidden, dWeightShard, dBiasShard, rowLosses, logSumExp, options, true);
-
-    private static float Run(ICommunicator communicator, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard, ReadOnlySpan<float> biasShard,
-        int classes, ReadOnlySpan<int> targets, Span<float> dHidden, Span<float> dWeightShard, Span<float> dBiasShard,
-        Span<float> rowLosses, Span<float> logSumExp, LinearCrossEntropyOptions? options, bool backward)
+        int classes, ReadOnlySpan<int> targets, LinearCrossEntropyGradients gradients, float upstream = 1f, Span<float> logSumExp = default,
+        LinearCrossEntropyOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(communicator);
         var o = options ?? LinearCrossEntropyOptions.Default;
-        var ce = o.CrossEntropy ?? throw new ArgumentException("CrossEntropy options must not be null.", nameof(options));
-        var slice = VocabularySlice.For(classes, communicator);
-        var shape = LinearShardShape.Check(hidden.Length, weightShard.Length, biasShard.Length, targets.Length, slice, o);
-        if (backward)
+        Reduced(o.CrossEntropy);
+        return Run(communicator, hidden, weightShard, biasShard, classes, targets, gradients, default, logSumExp, o, upstream, [], true);
+    }
+
+    /// <summary>
+    /// The backward of the per-row losses (Reduction.None inside a caller's graph): gradients of sum_n g[n] r[n],
+    /// dh all-reduced and this rank's dW_r and db_r; r and lse written on request by the same pass.
+    /// </summary>
+    /// <param name="communicator">The group.</param>
+    /// <param name="hidden">Hidden states h [N, D] (the same on every rank).</param>
+    /// <param name="weightShard">This rank's rows of W, [V_r, D].</param>
+    /// <param name="biasShard">This rank's slice of b [V_r], or empty.</param>
+    /// <param name="classes">V.</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="upstream">Upstream gradients g [N], the same on every rank (ignored rows get no gradient).</param>
+    /// <param name="gradients">Destinations dL/dh [N, D], this rank's dL/dW_r [V_r, D], and dL/db_r [V_r] if given.</param>
+    /// <param name="losses">Destination r [N] (0 for ignored rows), or empty.</param>
+    /// <param name="logSumExp">Destination lse [N], or empty.</param>
+    /// <param name="options">Options (a <see cref="CrossEntropyOptions"/> converts); Reduction is not used.</param>
+    public static void Gradients(ICommunicator communicator, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard, ReadOnlySpan<float> biasShard,
+        int classes, ReadOnlySpan<int> targets, ReadOnlySpan<float> upstream, LinearCrossEntropyGradients gradients, Span<float> losses = default,
+        Span<float> logSumExp = default, LinearCrossEntropyOptions? options = null)
+    {
+        var o = options ?? LinearCrossEntropyOptions.Default;
+        ArgumentNullException.ThrowIfNull(o.CrossEntropy, "options.CrossEntropy");
+        if (upstream.Length != targets.Length)
         {
-            shape.CheckGradients(dHidden.Length, dWeightShard.Length, dBiasShard.Length);
+            throw new ArgumentException($"upstream has {upstream.Length} entries but there are N = {targets.Length} rows.", nameof(upstream));
         }
 
-        shape.CheckOptional(rowLosses.Length, nameof(rowLosses));
+        o = o with { CrossEntropy = o.CrossEntropy with { Reduction = Reduction.None } };
+        Run(communicator, hidden, weightShard, biasShard, classes, targets, gradients, losses, logSumExp, o, 1f, upstream, true);
+    }
+
+    private static CrossEntropyOptions Reduced(CrossEntropyOptions? options)
+    {
+        var o = options ?? CrossEntropyOptions.Default;
+        return o.Reduction == Reduction.None
+            ? throw new ArgumentException("Reduction.None has no single loss: call LossPerRow, or Gradients for the backward.", nameof(options))
+            : o;
+    }
+
+    private static float Run(ICommunicator communicator, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard, ReadOnlySpan<float> biasShard,
+        int classes, ReadOnlySpan<int> targets, LinearCrossEntropyGradients gradients, Span<float> rowLosses, Span<float> logSumExp,
+        LinearCrossEntropyOptions o, float upstream, ReadOnlySpan<float> rowUpstream, bool backward)
+    {
+        ArgumentNullException.ThrowIfNull(communicator);
+        var ce = o.CrossEntropy ?? throw new ArgumentException("CrossEntropy options must not be null.", nameof(o));
+        var slice = VocabularySlice.For(classes, communicator);
+        var shape = LinearShardShape.Check(hidden.Length, weightShard.Length, biasShard.Length, targets.Length, slice, o);
+        var dHidden = gradients.Hidden;
+        var dBiasShard = gradients.Bias;
+        var dWeightShard = backward ? shape.CheckGradients(gradients) : default;
+        shape.CheckOptional(rowLosses.Length, "losses");
         shape.CheckOptional(logSumExp.Length, nameof(logSumExp));
         int n = targets.Length;
         if (n == 0)
@@ -102,7 +163,8 @@ public static class VocabParallelLinearCrossEntropy
             VocabParallelCrossEntropy.WriteLogSumExp(states, logSumExp);
             if (backward)
             {
-                Backward(communicator, shape, hidden, weightShard, biasShard, targets, states, dHidden, dWeightShard, dBiasShard, o, tile);
+                var (scales, backwardOptions) = RowScales.For(targets, ce, upstream, rowUpstream);
+                Backward(communicator, shape, hidden, weightShard, biasShard, targets, states, scales, backwardOptions, dHidden, dWeightShard, dBiasShard, o, tile);
             }
 
             return loss;
@@ -115,34 +177,21 @@ public static class VocabParallelLinearCrossEntropy
 
     private static float LossOf(CrossEntropyShardState[] states, ReadOnlySpan<int> targets, int classes, CrossEntropyOptions ce, Span<float> rowLosses)
     {
-        if (ce.Reduction != Reduction.None && rowLosses.IsEmpty)
+        if (!rowLosses.IsEmpty)
         {
-            return CrossEntropyShards.Loss(states, targets, classes, ce);
+            CrossEntropyShards.LossPerRow(states, targets, classes, rowLosses, ce);
         }
 
-        var r = rowLosses.IsEmpty ? new float[targets.Length] : rowLosses;
-        CrossEntropyShards.LossPerRow(states, targets, classes, r, ce);
-        if (ce.Reduction != Reduction.None)
-        {
-            return CrossEntropyShards.Loss(states, targets, classes, ce);
-        }
-
-        double sum = 0;
-        foreach (float x in r)
-        {
-            sum += x;
-        }
-
-        return (float)sum;
+        // Reduction.None has no single loss; its callers return nothing.
+        return ce.Reduction == Reduction.None ? 0f : CrossEntropyShards.Loss(states, targets, classes, ce);
     }
 
     private static void Backward(ICommunicator communicator, LinearShardShape shape, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard,
-        ReadOnlySpan<float> biasShard, ReadOnlySpan<int> targets, CrossEntropyShardState[] states, Span<float> dHidden, Span<float> dWeightShard,
-        Span<float> dBiasShard, LinearCrossEntropyOptions o, float[] tile)
+        ReadOnlySpan<float> biasShard, ReadOnlySpan<int> targets, CrossEntropyShardState[] states, float[] upstream, CrossEntropyOptions backwardOptions,
+        Span<float> dHidden, Span<float> dWeightShard, Span<float> dBiasShard, LinearCrossEntropyOptions o, float[] tile)
     {
         int n = targets.Length, d = shape.D, width = shape.Slice.Width, stride = Math.Max(1, width);
         var ce = o.CrossEntropy;
-        var (upstream, backwardOptions) = RowScales.For(targets, ce, o);
         var dh = o.Accumulate ? new float[dHidden.Length] : dHidden;
         var db = dBiasShard.IsEmpty ? null : new double[width];
         for (int t0 = 0; t0 < n; t0 += BlockTokens)

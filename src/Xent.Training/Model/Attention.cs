@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using Xent.Kernels;
+using Xent.LinearAlgebra;
 
 namespace Xent.Training.Model;
 
@@ -10,9 +12,6 @@ namespace Xent.Training.Model;
 /// </summary>
 internal static class Attention
 {
-    [ThreadStatic]
-    private static float[]? scratch;
-
     /// <summary>
     /// output [B*T, D] (head h in columns h*hs..) and att [B, H, T, T] (softmax probabilities of row t over
     /// t2 &lt;= t; 0 above the diagonal) from qkv [B*T, 3D].
@@ -23,9 +22,9 @@ internal static class Attention
         int hs = dim / heads, qkvDim = 3 * dim;
         float scale = 1 / MathF.Sqrt(hs);
         var width = Simd.Width;
-        Partition.For(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            var kt = Scratch(hs * seq).AsSpan(0, hs * seq);
+            var kt = Scratch(hs * seq);
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
@@ -57,14 +56,14 @@ internal static class Attention
         int hs = dim / heads, qkvDim = 3 * dim;
         float scale = 1 / MathF.Sqrt(hs);
         var width = Simd.Width;
-        Partition.For(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             // Per thread: V^T [hs, T], dS [T, T] and one column of P and of dS [T] each.
             var buffer = Scratch((hs * seq) + (seq * seq) + (2 * seq));
-            var vt = buffer.AsSpan(0, hs * seq);
-            var ds = buffer.AsSpan(hs * seq, seq * seq);
-            var pColumn = buffer.AsSpan((hs * seq) + (seq * seq), seq);
-            var dsColumn = buffer.AsSpan((hs * seq) + (seq * seq) + seq, seq);
+            var vt = buffer.Slice(0, hs * seq);
+            var ds = buffer.Slice(hs * seq, seq * seq);
+            var pColumn = buffer.Slice((hs * seq) + (seq * seq), seq);
+            var dsColumn = buffer.Slice((hs * seq) + (seq * seq) + seq, seq);
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
@@ -134,15 +133,7 @@ internal static class Attention
     }
 
     /// <summary>A buffer owned by the calling thread, reused across steps (no per-step allocation).</summary>
-    private static float[] Scratch(int length)
-    {
-        if (scratch is null || scratch.Length < length)
-        {
-            scratch = new float[length];
-        }
-
-        return scratch;
-    }
+    private static Span<float> Scratch(int length) => Workspace.Current.Get<float>(WorkspaceSlot.ModelRows, length);
 
     /// <summary>Softmax of row[0..t] in place; entries after t (future positions) become 0.</summary>
     private static void CausalSoftmax(Span<float> row, int t, VectorWidth width)

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Xent.Kernels;
 using Xent.LinearAlgebra;
 
 namespace Xent.Training.Model;
@@ -14,7 +15,7 @@ internal static class Dense
         int rows, int inDim, int outDim, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
-        Partition.For(rows, Partition.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        ParallelWork.ForRanges(rows, ParallelWork.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (int n = start; n < end; n++)
             {
@@ -51,7 +52,7 @@ internal static class Dense
     public static void ColumnSums(float[] sums, float[] matrix, int rows, int cols, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
-        Partition.For(cols, Partition.Grain(cols, 64), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        ParallelWork.ForRanges(cols, ParallelWork.Grain(cols, 64), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             var s = sums.AsSpan(start, end - start);
             s.Clear();

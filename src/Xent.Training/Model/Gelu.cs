@@ -30,7 +30,7 @@ internal static class Gelu
     private static void Run(float[] result, float[] input, float[]? dout, int count, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
-        Partition.For(count, Partition.Grain(count, 4096), maxDegreeOfParallelism, (start, end) =>
+        ParallelWork.ForRanges(count, ParallelWork.Grain(count, 4096), maxDegreeOfParallelism, (start, end) =>
         {
             switch (width)
             {

@@ -189,8 +189,8 @@ public sealed class GptModel
         // Loss head: dLnF into g.LnInput; dW straight into the unembedding's gradient (overwritten: for a tied
         // wte the embedding backward adds its part last).
         long headStart = Stopwatch.GetTimestamp();
-        float loss = LinearCrossEntropy.LossAndGradients(act.LnF.AsSpan(0, n * d), HeadWeight.Data, [], targets,
-            g.LnInput.AsSpan(0, n * d), HeadWeight.Grad, [], [], [], headBackwardOptions);
+        float loss = LinearCrossEntropy.LossAndGradients(act.LnF.AsSpan(0, n * d), HeadWeight.Data, targets,
+            new(g.LnInput.AsSpan(0, n * d), HeadWeight.Grad), headBackwardOptions);
         long headEnd = Stopwatch.GetTimestamp();
 
         float[] last = Config.Layers == 0 ? act.Encoded : act.Blocks[^1].Residual3;

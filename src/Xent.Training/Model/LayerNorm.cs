@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using Xent.Kernels;
+using Xent.LinearAlgebra;
 
 namespace Xent.Training.Model;
 
@@ -15,7 +17,7 @@ internal static class LayerNorm
         int rows, int dim, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
-        Partition.For(rows, Partition.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        ParallelWork.ForRanges(rows, ParallelWork.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (int n = start; n < end; n++)
             {
@@ -38,7 +40,7 @@ internal static class LayerNorm
         float[] weight, float[] mean, float[] rstd, int rows, int dim, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
-        Partition.For(rows, Partition.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        ParallelWork.ForRanges(rows, ParallelWork.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             var g = RowScratch(dim);
             for (int n = start; n < end; n++)
@@ -52,7 +54,7 @@ internal static class LayerNorm
         });
 
         // Column sums in row order, one column range per chunk: reproducible for any thread count.
-        Partition.For(dim, Partition.Grain(dim, 16), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        ParallelWork.ForRanges(dim, ParallelWork.Grain(dim, 16), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             var dw = dweight.AsSpan(start, end - start);
             var db = dbias.AsSpan(start, end - start);
@@ -67,17 +69,6 @@ internal static class LayerNorm
         });
     }
 
-    [ThreadStatic]
-    private static float[]? scratch;
-
     /// <summary>A [D] buffer owned by the calling thread.</summary>
-    private static Span<float> RowScratch(int dim)
-    {
-        if (scratch is null || scratch.Length < dim)
-        {
-            scratch = new float[dim];
-        }
-
-        return scratch.AsSpan(0, dim);
-    }
+    private static Span<float> RowScratch(int dim) => Workspace.Current.Get<float>(WorkspaceSlot.ModelRows, dim);
 }

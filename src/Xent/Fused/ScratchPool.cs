@@ -9,7 +9,7 @@ namespace Xent.Fused;
 /// whole process; a call that finds it taken (a concurrent call) or too small allocates its own, and the larger of
 /// the two is kept afterwards, unless it is over both <see cref="MaxKeptBytes"/> and the budget the caller chose
 /// (a very large D: then a page fault per page is small next to the call's work, and holding the memory is not).
-/// <see cref="Release"/> frees it.
+/// <see cref="Release"/> frees it. Who owns which scratch memory: <see cref="LinearAlgebra.Workspace"/>.
 /// </summary>
 internal static unsafe class ScratchPool
 {

@@ -6,7 +6,7 @@ namespace Xent.Fused;
 /// What happens to a logits tile [vb classes, cols tokens] (row stride <see cref="FusedKernel.TokenBlock"/>) while it
 /// is in cache. Lanes run along tokens, so per-token state lives in vectors and a class's bias, weight and row are
 /// broadcasts. The lane operators are the core kernel's (<see cref="IVectorOps{TV}"/>), so a logit gets the same
-/// exponential and soft cap here as in <see cref="CrossEntropy"/>. Formulas: shared/spec/cross-entropy.md.
+/// exponential and soft cap here as in <see cref="CrossEntropy"/>. Formulas: docs/spec/cross-entropy.md.
 /// </summary>
 internal static unsafe class TileEpilogues
 {

@@ -1,41 +1,47 @@
 namespace Xent.Kernels;
 
 /// <summary>
-/// The gradient of one kept class-index row (shared/spec/cross-entropy.md), from its scales (a for the
-/// cross-entropy terms, b for z-loss), the options and its log-sum-exp: the per-column coefficients
-/// dL/dz[c] = K p[c] - C1 w[c] (times the soft cap's factor) and, in double, the target column, where
-/// p - 1 must not drown in the rounding of K p - K. One formula for the kernel and for sharded vocabularies.
+/// The gradient of one kept class-index row (docs/spec/cross-entropy.md), from the call's constants, the row's
+/// scales (a for the cross-entropy terms, b for z-loss), w[y] and lse:
+/// dL/dz[c] = K p[c] - C1 w[c] (times the soft cap's factor) for every column, and, in double, the target column,
+/// where p - 1 must not drown in the rounding of K p - K. The one place these coefficients are written, for the
+/// plain kernel, the fused kernel and the shards: all three compute the target column in double.
 /// </summary>
-internal readonly record struct ClassIndexRowGradient(
-    double A, double B, double Smoothing, int Classes, double WeightTotal, double TargetWeight, double ZLoss, double LogSumExp, float Cap)
+internal readonly record struct ClassIndexRowGradient(LossConstants Constants, double A, double B, double TargetWeight, double LogSumExp)
 {
-    private double PerClass => Smoothing / Classes;
+    /// <summary>K = a (1 - e) w[y] + a (e / C) W + 2 b l lse: the multiplier of p[c].</summary>
+    public double K => (A * (1 - Constants.Smoothing) * TargetWeight) + (Constants.Smoothing > 0 ? A * Constants.PerClass * Constants.WeightTotal : 0) + ZGradient;
+
+    /// <summary>C1 = a e / C: the multiplier of w[c].</summary>
+    public double C1 => A * Constants.PerClass;
 
     // Absent, not 0 x inf, when the option is off.
-    private double ZGradient => ZLoss > 0 ? 2.0 * B * ZLoss * LogSumExp : 0.0;
+    private double ZGradient => Constants.ZLoss > 0 ? 2.0 * B * Constants.ZLoss * LogSumExp : 0.0;
 
     public GradientCoefficients Coefficients() => new()
     {
         LogSumExp = (float)LogSumExp,
-        K = (float)((A * (1 - Smoothing) * TargetWeight) + (Smoothing > 0 ? A * PerClass * WeightTotal : 0) + ZGradient),
-        C1 = (float)(A * PerClass),
-        InverseCap = Cap > 0f ? 1f / Cap : 0f,
+        K = (float)K,
+        C1 = (float)C1,
+        InverseCap = Constants.Cap > 0f ? 1f / Constants.Cap : 0f,
     };
 
     /// <summary>dL/dz[y] in double; <paramref name="targetLogit"/> is the (soft-capped) z[y].</summary>
     public double Target(float targetLogit)
     {
+        double e = Constants.Smoothing;
         double p = Math.Exp(targetLogit - LogSumExp);
-        double g = A * (1 - Smoothing) * TargetWeight * (p - 1);
-        if (Smoothing > 0)
+        double g = A * (1 - e) * TargetWeight * (p - 1);
+        if (e > 0)
         {
-            g += A * PerClass * ((WeightTotal * p) - TargetWeight);
+            g += A * Constants.PerClass * ((Constants.WeightTotal * p) - TargetWeight);
         }
 
         g += ZGradient * p;
-        if (Cap > 0f)
+        float cap = Constants.Cap;
+        if (cap > 0f)
         {
-            double u = targetLogit / (double)Cap;
+            double u = targetLogit / (double)cap;
             g *= 1 - (u * u);
         }
 

@@ -13,75 +13,73 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         if (!Kept(n))
         {
-            StoreLoss(n, 0, 0);
+            StoreLoss(n, default);
             return default;
         }
 
-        double e = smoothing, perClass = e / classes;
         (double a, double b) = Scales(n);
-        double zTerm = zLoss > 0f ? zLoss * lse * lse : 0.0;
         if (SoftTargets)
         {
-            double zGrad = zLoss > 0f ? 2.0 * b * zLoss * lse : 0.0;
-            // t' = (1 - e) t + e / V; r = lse sum w t' - sum w t' z.
-            double wt = ((1 - e) * state.WeightedTargets) + (e > 0 ? perClass * weightTotal : 0);
-            double wtz = ((1 - e) * state.WeightedTargetLogits) + (e > 0 ? perClass * state.WeightedLogits : 0);
-            StoreLoss(n, (wt * lse) - wtz, zTerm);
-            return new RowGradient
-            {
-                Kept = true,
-                LogSumExp = lse,
-                A = a,
-                B = b,
-                UseWeights = true,
-                Coefficients = new GradientCoefficients
-                {
-                    LogSumExp = (float)lse,
-                    K = (float)((a * wt) + zGrad),
-                    C1 = (float)(a * perClass),
-                    C2 = (float)(a * (1 - e)),
-                    InverseCap = cap > 0f ? 1f / cap : 0f,
-                },
-            };
+            return FinishSoftRow(n, state, a, b);
         }
 
         int y = request.Targets[n];
-        float zy = targetLogit;
         double wy = request.Weights == null ? 1.0 : request.Weights[y];
-        double main = (1 - e) * wy * (lse - zy);
-        if (e > 0)
-        {
-            main += perClass * ((weightTotal * lse) - state.WeightedLogits); // absent, not 0 x inf, when e = 0
-        }
-
-        StoreLoss(n, main, zTerm);
+        StoreLoss(n, RowLoss.ClassIndex(constants, wy, lse, targetLogit, state.WeightedLogits));
         return new RowGradient
         {
             Kept = true,
             LogSumExp = lse,
-            TargetLogit = zy,
+            TargetLogit = targetLogit,
             TargetWeight = wy,
             A = a,
             B = b,
-            UseWeights = e > 0,
+            UseWeights = smoothing > 0f,
             Coefficients = Terms(a, b, wy, lse).Coefficients(),
         };
     }
 
-    private ClassIndexRowGradient Terms(double a, double b, double targetWeight, double lse) =>
-        new(a, b, smoothing, classes, weightTotal, targetWeight, zLoss, lse, cap);
+    /// <summary>A probability-target row: dL/dz[c] = K p[c] - w[c] (C1 + C2 t[c]) with t' = (1 - e) t + e / C.</summary>
+    private RowGradient FinishSoftRow(int n, in RowAccumulator state, double a, double b)
+    {
+        double lse = state.LogSumExp;
+        double e = constants.Smoothing, perClass = constants.PerClass;
+        double zGrad = constants.ZLoss > 0 ? 2.0 * b * constants.ZLoss * lse : 0.0;
+        double wt = ((1 - e) * state.WeightedTargets) + (e > 0 ? perClass * constants.WeightTotal : 0);
+        double wtz = ((1 - e) * state.WeightedTargetLogits) + (e > 0 ? perClass * state.WeightedLogits : 0);
+        StoreLoss(n, RowLoss.Probabilities(constants, lse, wt, wtz));
+        return new RowGradient
+        {
+            Kept = true,
+            LogSumExp = lse,
+            A = a,
+            B = b,
+            UseWeights = true,
+            Coefficients = new GradientCoefficients
+            {
+                LogSumExp = (float)lse,
+                K = (float)((a * wt) + zGrad),
+                C1 = (float)(a * perClass),
+                C2 = (float)(a * (1 - e)),
+                InverseCap = cap > 0f ? 1f / cap : 0f,
+            },
+        };
+    }
 
-    private void StoreLoss(int n, double main, double zTerm)
+    private ClassIndexRowGradient Terms(double a, double b, double targetWeight, double lse) =>
+        new(constants, a, b, targetWeight, lse);
+
+    private void StoreLoss(int n, RowLoss loss)
     {
         if (request.Losses != null)
         {
-            request.Losses[n] = (float)(main + zTerm);
+            request.Losses[n] = (float)loss.Total;
         }
 
         if (mainTerms != null)
         {
-            mainTerms[n] = main;
-            zTerms![n] = zTerm;
+            mainTerms[n] = loss.Main;
+            zTerms![n] = loss.ZTerm;
         }
     }
 
@@ -90,24 +88,14 @@ internal sealed unsafe partial class CrossEntropyKernel
     {
         nint at = RowOffset(n) + y;
         float x = request.IsHalf ? (float)((Half*)request.Logits)[at] : ((float*)request.Logits)[at];
-        return cap > 0f ? cap * VectorMath.Tanh(x * (1f / cap)) : x;
+        return VectorMath.SoftCap(x, cap);
     }
 
     /// <summary>The spec's per-row gradient scales a (cross-entropy terms) and b (z-loss term).</summary>
     private (double A, double B) Scales(int n)
     {
-        if (request.Scaling == GradientScaling.PerRow)
-        {
-            double gn = request.RowUpstream[n];
-            return (gn, gn);
-        }
-
-        double g = request.Upstream;
-        if (request.Options.Reduction == Reduction.Sum)
-        {
-            return (g, g);
-        }
-
-        return SoftTargets ? (g / rows, g / rows) : (g / keptWeight, g / keptRows);
+        return request.Scaling == GradientScaling.PerRow
+            ? kept.Scales(Reduction.None, request.RowUpstream[n])
+            : kept.Scales(request.Options.Reduction, request.Upstream);
     }
 }

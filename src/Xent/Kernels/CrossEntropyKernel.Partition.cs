@@ -1,30 +1,36 @@
-using System.Buffers;
-
 namespace Xent.Kernels;
 
-/// <summary>The two ways of dealing the work out: whole rows, or block ranges of few long rows.</summary>
+/// <summary>
+/// The two ways of dealing the work out: whole rows, or block ranges of few long rows. Only speed depends on
+/// these choices: each row's arithmetic is the same fold of the same blocks whichever way the work is split.
+/// </summary>
 internal sealed unsafe partial class CrossEntropyKernel
 {
+    /// <summary>Below this many elements a call runs on the calling thread: waking workers costs more.</summary>
+    private const long InlineElements = 1 << 15;
+
+    /// <summary>Rows are split into block ranges when they are too few to keep every thread busy.</summary>
+    private static bool SplitRows(int rows, int classes, int threads) =>
+        threads > 1 && rows < 2 * threads && classes >= 4 * BlockColumns;
+
+    /// <summary>Rows per work item, so that an item is at least about 64 K elements.</summary>
+    private static int RowsPerItem(int classes) => Math.Max(1, (1 << 16) / Math.Max(classes, 1));
+
+    private static void For(int count, int threads, long elements, Action<int> body) =>
+        ParallelWork.For(count, threads, body, inline: elements < InlineElements);
+
     private void RunRows(int threads)
     {
-        int perItem = Partition.RowsPerItem(classes);
+        int perItem = RowsPerItem(classes);
         int items = (rows + perItem - 1) / perItem;
-        Partition.For(items, threads, (long)rows * classes, item =>
+        For(items, threads, (long)rows * classes, item =>
         {
-            var scratch = RentScratch();
-            var blockStatistics = ArrayPool<BlockStatistics>.Shared.Rent(BlockCount);
-            try
+            var scratch = Scratch();
+            var blockStatistics = RowBlockStatistics();
+            int end = Math.Min(rows, (item + 1) * perItem);
+            for (int n = item * perItem; n < end; n++)
             {
-                int end = Math.Min(rows, (item + 1) * perItem);
-                for (int n = item * perItem; n < end; n++)
-                {
-                    ProcessRow(n, scratch, blockStatistics);
-                }
-            }
-            finally
-            {
-                ReturnScratch(scratch);
-                ArrayPool<BlockStatistics>.Shared.Return(blockStatistics);
+                ProcessRow(n, scratch, blockStatistics);
             }
         });
     }
@@ -47,7 +53,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             targetLogits[n] = NeedsForward(n) ? TargetLogitBeforeWrites(n) : 0f;
         }
 
-        Partition.For(rows * segments, threads, elements, item =>
+        For(rows * segments, threads, elements, item =>
         {
             int n = item / segments, first = (item % segments) * perSegment, end = Math.Min(blocks, first + perSegment);
             if (!NeedsForward(n))
@@ -55,17 +61,10 @@ internal sealed unsafe partial class CrossEntropyKernel
                 return;
             }
 
-            var scratch = RentScratch();
-            try
+            var scratch = Scratch();
+            for (int b = first; b < end; b++)
             {
-                for (int b = first; b < end; b++)
-                {
-                    statistics[(n * blocks) + b] = Statistics(n, b, scratch);
-                }
-            }
-            finally
-            {
-                ReturnScratch(scratch);
+                statistics[(n * blocks) + b] = Statistics(n, b, scratch);
             }
         });
 
@@ -74,7 +73,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         {
             if (!NeedsForward(n))
             {
-                StoreLoss(n, 0, 0);
+                StoreLoss(n, default);
                 continue;
             }
 
@@ -92,18 +91,10 @@ internal sealed unsafe partial class CrossEntropyKernel
             return;
         }
 
-        Partition.For(rows * segments, threads, elements, item =>
+        For(rows * segments, threads, elements, item =>
         {
             int n = item / segments, first = (item % segments) * perSegment, end = Math.Min(blocks, first + perSegment);
-            var scratch = RentScratch();
-            try
-            {
-                WriteRowGradient(n, finished[n], first, end, scratch, statistics.AsSpan(n * blocks, blocks));
-            }
-            finally
-            {
-                ReturnScratch(scratch);
-            }
+            WriteRowGradient(n, finished[n], first, end, Scratch(), statistics.AsSpan(n * blocks, blocks));
         });
 
         for (int n = 0; n < rows; n++)

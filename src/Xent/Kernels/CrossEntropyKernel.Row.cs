@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Numerics.Tensors;
+using Xent.LinearAlgebra;
 
 namespace Xent.Kernels;
 
@@ -8,15 +8,11 @@ internal sealed unsafe partial class CrossEntropyKernel
 {
     private int BlockCount => (classes + BlockColumns - 1) / BlockColumns;
 
-    private float[]? RentScratch() => scratchNeeded ? ArrayPool<float>.Shared.Rent(BlockColumns) : null;
+    /// <summary>The calling thread's block scratch (Half or soft cap), or empty when the logits are read in place.</summary>
+    private Span<float> Scratch() => scratchNeeded ? Workspace.Current.Get<float>(WorkspaceSlot.LogitsBlock, BlockColumns) : default;
 
-    private static void ReturnScratch(float[]? scratch)
-    {
-        if (scratch != null)
-        {
-            ArrayPool<float>.Shared.Return(scratch);
-        }
-    }
+    /// <summary>The calling thread's room for one row's block statistics.</summary>
+    private Span<BlockStatistics> RowBlockStatistics() => Workspace.Current.Get<BlockStatistics>(WorkspaceSlot.BlockStatistics, BlockCount);
 
     private nint RowOffset(int n) => (nint)n * classes;
 
@@ -24,13 +20,13 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// The block's (soft-capped) logits as floats: the logits themselves, a converted copy in scratch, or (soft cap,
     /// float gradient) the capped logits written into the gradient's block, where the write pass finds them.
     /// </summary>
-    private ReadOnlySpan<float> LoadBlock(int n, int column, int length, float[]? scratch)
+    private ReadOnlySpan<float> LoadBlock(int n, int column, int length, Span<float> scratch)
     {
         nint at = RowOffset(n) + column;
         ReadOnlySpan<float> z;
         if (request.IsHalf)
         {
-            var s = scratch.AsSpan(0, length);
+            var s = scratch.Slice(0, length);
             TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)request.Logits + at, length), s);
             z = s;
         }
@@ -41,7 +37,7 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         if (cap > 0f)
         {
-            var s = capInGradient ? new Span<float>((float*)request.Gradient + at, length) : scratch.AsSpan(0, length);
+            var s = capInGradient ? new Span<float>((float*)request.Gradient + at, length) : scratch.Slice(0, length);
             VectorMath.SoftCap(request.Width, z, s, cap);
             z = s;
         }
@@ -50,7 +46,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     }
 
     /// <summary>The block as the write pass needs it: where the forward left the capped logits, else loaded again.</summary>
-    private ReadOnlySpan<float> BlockForGradient(int n, int column, int length, float[]? scratch) =>
+    private ReadOnlySpan<float> BlockForGradient(int n, int column, int length, Span<float> scratch) =>
         capInGradient ? new ReadOnlySpan<float>((float*)request.Gradient + RowOffset(n) + column, length) : LoadBlock(n, column, length, scratch);
 
     private ReadOnlySpan<float> WeightsAt(int column, int length) =>
@@ -61,8 +57,8 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <param name="n">The row.</param>
     /// <param name="block">The block within the row.</param>
-    /// <param name="scratch">Block scratch (Half or soft cap), or null.</param>
-    private BlockStatistics Statistics(int n, int block, float[]? scratch)
+    /// <param name="scratch">Block scratch (Half or soft cap), or empty.</param>
+    private BlockStatistics Statistics(int n, int block, Span<float> scratch)
     {
         int column = block * BlockColumns, length = Math.Min(BlockColumns, classes - column);
         var z = LoadBlock(n, column, length, scratch);
@@ -78,9 +74,9 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>One row start to end on one thread: forward, then (while the row is in L2) its gradient.</summary>
     /// <param name="n">The row.</param>
-    /// <param name="scratch">Block scratch (Half or soft cap), or null.</param>
+    /// <param name="scratch">Block scratch (Half or soft cap), or empty.</param>
     /// <param name="blockStatistics">Room for the row's block statistics.</param>
-    private void ProcessRow(int n, float[]? scratch, Span<BlockStatistics> blockStatistics)
+    private void ProcessRow(int n, Span<float> scratch, Span<BlockStatistics> blockStatistics)
     {
         if (!NeedsForward(n))
         {
@@ -119,7 +115,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
     }
 
-    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, float[]? scratch, ReadOnlySpan<BlockStatistics> blockStatistics)
+    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, Span<float> scratch, ReadOnlySpan<BlockStatistics> blockStatistics)
     {
         int from = firstBlock * BlockColumns, to = Math.Min(endBlock * BlockColumns, classes);
         if (!row.Kept)
@@ -151,7 +147,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             if (request.IsHalf)
             {
                 // z is already the scratch copy: write the float gradient over it, then narrow once.
-                var s = scratch.AsSpan(0, length);
+                var s = scratch.Slice(0, length);
                 GradientKernel.Write(request.Width, z, s, row.Coefficients, weights, ProbabilitiesAt(n, column, length));
                 TensorPrimitives.ConvertToHalf(s, new Span<Half>((Half*)request.Gradient + at, length));
             }

@@ -19,28 +19,28 @@ internal struct RowAccumulator
     /// <summary>
     /// log sum_c exp(z[c]). A row of only -inf has no finite maximum: NaN, as the spec (and log_softmax) says.
     /// </summary>
-    public readonly double LogSumExp => Max == float.NegativeInfinity ? double.NaN : Max + Math.Log(Sum);
+    public readonly double LogSumExp => LogSumExpOf(Max, Sum);
 
     public void Add(in BlockStatistics block)
     {
-        float m = MathF.Max(Max, block.Max); // MathF.Max propagates NaN
-        Sum = (Sum * Rescale(Max, m)) + (block.Sum * Rescale(block.Max, m));
-        Max = m;
+        (Max, Sum) = Merge(Max, Sum, block.Max, block.Sum);
         WeightedLogits += block.WeightedLogits;
         WeightedTargetLogits += block.WeightedTargetLogits;
         WeightedTargets += block.WeightedTargets;
     }
 
-    /// <summary>Merges another row state (shards), the same rule as the block merge.</summary>
-    public void Add(in RowAccumulator other)
+    /// <summary>
+    /// The spec's merge of two softmax states of disjoint columns: m = max(m_a, m_b),
+    /// s = s_a exp(m_a - m) + s_b exp(m_b - m). The one place it is written (blocks, rows, shards).
+    /// </summary>
+    public static (float Max, double Sum) Merge(float maxA, double sumA, float maxB, double sumB)
     {
-        float m = MathF.Max(Max, other.Max);
-        Sum = (Sum * Rescale(Max, m)) + (other.Sum * Rescale(other.Max, m));
-        Max = m;
-        WeightedLogits += other.WeightedLogits;
-        WeightedTargetLogits += other.WeightedTargetLogits;
-        WeightedTargets += other.WeightedTargets;
+        float m = MathF.Max(maxA, maxB); // MathF.Max propagates NaN
+        return (m, (sumA * Rescale(maxA, m)) + (sumB * Rescale(maxB, m)));
     }
+
+    /// <summary>m + log s: the log-sum-exp of a state; NaN for a state of only -inf (or no columns).</summary>
+    public static double LogSumExpOf(float max, double sum) => max == float.NegativeInfinity ? double.NaN : max + Math.Log(sum);
 
     // exp(from - to); 1 when equal, so that two empty (-inf) states merge to an empty state, not NaN.
     private static double Rescale(float from, float to) => from == to ? 1.0 : Math.Exp((double)from - to);

@@ -37,6 +37,9 @@ internal static class VectorMath
     /// <summary>Scalar tanh with the same formula as the vector lanes (used for single logits such as the target's).</summary>
     public static float Tanh(float x) => Tanh<ScalarOps, float>(x);
 
+    /// <summary>One logit soft-capped as the lanes do it, s * tanh(x / s); x itself when s is 0 (off).</summary>
+    public static float SoftCap(float x, float cap) => cap > 0f ? cap * Tanh(x * (1f / cap)) : x;
+
     /// <summary>destination = s * tanh(source / s); destination may be source itself.</summary>
     public static void SoftCap(VectorWidth width, ReadOnlySpan<float> source, Span<float> destination, float cap)
     {

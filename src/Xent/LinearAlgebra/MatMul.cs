@@ -1,3 +1,5 @@
+using Xent.Kernels;
+
 namespace Xent.LinearAlgebra;
 
 /// <summary>
@@ -89,7 +91,7 @@ public static unsafe class MatMul
         }
 
         var ws = Workspace.Current;
-        float* tile = ws.Get(5, ((long)mr * nr) + ((long)(mr + nr) * kc));
+        float* tile = ws.Get(WorkspaceSlot.EdgeTile, ((long)mr * nr) + ((long)(mr + nr) * kc));
         if (rows < mr && !aPadded)
         {
             float* pa = tile + (mr * nr);
@@ -158,7 +160,7 @@ public static unsafe class MatMul
                 {
                     // Row-major B: its k steps are whole rows apart (a new page every step or two for wide rows);
                     // a contiguous copy of the strip is cheap next to the rows / Mr micro-tiles that reuse it.
-                    float* packed = Workspace.Current.Get(4, (long)kc * nr);
+                    float* packed = Workspace.Current.Get(WorkspaceSlot.BlockStrip, (long)kc * nr);
                     Packing.PackB(false, b, bks, p0, kc, jr, w, nr, packed);
                     bs = packed;
                     (bStep, padded) = (nr, true);
@@ -198,19 +200,10 @@ public static unsafe class MatMul
         int mBlocks = (m + mt - 1) / mt;
         int tasks = mBlocks * nBlocks;
         long work = (long)m * n * k;
-        if (tasks == 1 || maxDegreeOfParallelism == 1 || work < ParallelThreshold || Environment.ProcessorCount == 1)
-        {
-            for (int t = 0; t < tasks; t++)
-            {
-                RunTask(shape, t, nBlocks, mt, nc, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-            }
-
-            return;
-        }
-
         nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
-        Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, t =>
-            RunTask(shape, t, nBlocks, mt, nc, transposeA, transposeB, m, n, k, alpha, (float*)ia, lda, (float*)ib, ldb, beta, (float*)ic, ldc));
+        ParallelWork.For(tasks, maxDegreeOfParallelism, t =>
+            RunTask(shape, t, nBlocks, mt, nc, transposeA, transposeB, m, n, k, alpha, (float*)ia, lda, (float*)ib, ldb, beta, (float*)ic, ldc),
+            inline: work < ParallelThreshold || Environment.ProcessorCount == 1);
     }
 
     internal static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
@@ -222,8 +215,8 @@ public static unsafe class MatMul
         int rows = Math.Min(mt, m - i0), cols = Math.Min(nc, n - j0);
         int mr = s.Mr, nr = s.Nr, mc = s.Mc;
         var ws = Workspace.Current;
-        float* pa = ws.Get(0, (long)mc * KernelShape.Kc);
-        float* pb = ws.Get(1, (long)RoundUp(cols, nr) * KernelShape.Kc);
+        float* pa = ws.Get(WorkspaceSlot.PackedA, (long)mc * KernelShape.Kc);
+        float* pb = ws.Get(WorkspaceSlot.PackedB, (long)RoundUp(cols, nr) * KernelShape.Kc);
         for (int p0 = 0; p0 < k; p0 += KernelShape.Kc)
         {
             int kc = Math.Min(KernelShape.Kc, k - p0);

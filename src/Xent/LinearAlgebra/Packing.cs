@@ -10,52 +10,12 @@ internal static unsafe class Packing
     /// Packs op(A)[i0 .. i0 + rows, p0 .. p0 + kc] into Mr-row strips: strip s holds element (i, p) at
     /// s * mr * kc + p * mr + i.
     /// </summary>
-    public static void PackA(bool transposeA, float* a, nint lda, int i0, int rows, int p0, int kc, int mr, float* dst)
-    {
-        for (int s = 0; s < rows; s += mr)
-        {
-            int h = Math.Min(mr, rows - s);
-            float* d = dst + ((nint)s * kc);
-            if (transposeA)
-            {
-                // Stored [K, M]: the strip's mr values of one k are contiguous.
-                for (int p = 0; p < kc; p++)
-                {
-                    float* src = a + ((p0 + p) * lda) + i0 + s;
-                    float* dp = d + (p * mr);
-                    int i = 0;
-                    for (; i < h; i++)
-                    {
-                        dp[i] = src[i];
-                    }
-
-                    for (; i < mr; i++)
-                    {
-                        dp[i] = 0;
-                    }
-                }
-            }
-            else
-            {
-                for (int i = 0; i < h; i++)
-                {
-                    float* src = a + ((i0 + s + i) * lda) + p0;
-                    for (int p = 0; p < kc; p++)
-                    {
-                        d[(p * mr) + i] = src[p];
-                    }
-                }
-
-                for (int i = h; i < mr; i++)
-                {
-                    for (int p = 0; p < kc; p++)
-                    {
-                        d[(p * mr) + i] = 0;
-                    }
-                }
-            }
-        }
-    }
+    /// <remarks>
+    /// A's Mr-row strips are the Nr-column strips of op(A)^T, so this is <see cref="PackB"/> with the other storage
+    /// order: one copy loop for both operands.
+    /// </remarks>
+    public static void PackA(bool transposeA, float* a, nint lda, int i0, int rows, int p0, int kc, int mr, float* dst) =>
+        PackB(!transposeA, a, lda, p0, kc, i0, rows, mr, dst);
 
     /// <summary>
     /// Packs op(B)[p0 .. p0 + kc, j0 .. j0 + cols] into Nr-column strips: strip s holds element (p, j) at

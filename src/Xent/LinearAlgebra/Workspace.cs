@@ -1,21 +1,83 @@
 namespace Xent.LinearAlgebra;
 
+/// <summary>What each buffer of a thread's <see cref="Workspace"/> holds; two users of one slot never nest.</summary>
+internal enum WorkspaceSlot
+{
+    /// <summary><see cref="MatMul"/>: a packed Mc x Kc panel of A.</summary>
+    PackedA,
+
+    /// <summary><see cref="MatMul"/>: a packed Kc x Nc panel of B.</summary>
+    PackedB,
+
+    /// <summary><see cref="MatMul.Block"/>: one Kc x Nr strip of a row-major B, copied contiguous.</summary>
+    BlockStrip,
+
+    /// <summary><see cref="MatMul.MicroTile"/>: an edge tile and its zero-padded operands.</summary>
+    EdgeTile,
+
+    /// <summary>The fused kernel: a logits tile [VocabBlock, TokenBlock] that is not cached.</summary>
+    FusedTile,
+
+    /// <summary>The fused kernel: per class of a tile, whether it is active, then the strip modes.</summary>
+    FusedTileRows,
+
+    /// <summary>The cross-entropy kernel: a block of logits converted from Half or soft-capped [BlockColumns].</summary>
+    LogitsBlock,
+
+    /// <summary>The cross-entropy kernel: a row's block statistics [blocks].</summary>
+    BlockStatistics,
+
+    /// <summary>The model's layers (Xent.Training): per-thread rows and transposes of one work item.</summary>
+    ModelRows,
+}
+
 /// <summary>
-/// Per-thread scratch memory of the kernels, grown on demand and reused across calls, so a call allocates nothing
-/// proportional to its sizes. Buffers are pinned and 64-byte aligned: the kernel loads whole cache lines.
+/// Per-thread scratch memory, grown on demand and kept for the thread's life, so that a call allocates nothing
+/// proportional to its sizes. Buffers are pinned and 64-byte aligned: the kernels load whole cache lines.
 /// </summary>
+/// <remarks>
+/// Who owns which scratch memory (also in docs/linear-cross-entropy.md):
+/// <list type="bullet">
+/// <item>This workspace: every buffer one thread needs while it runs one work item, small (at most a few
+/// MB) and reused by every later call on that thread. One slot per use (<see cref="WorkspaceSlot"/>): the
+/// matrix products' packed panels and edge tiles, the fused kernel's uncached tile, the cross-entropy kernel's
+/// converted blocks and block statistics, the model layers' row buffers.</item>
+/// <item><see cref="Xent.Fused.ScratchPool"/>: the fused kernel's one large per-call buffer (tile cache, partial
+/// sums: up to about 52 MB), shared by its threads and kept for the next call of the process, because a fresh
+/// buffer of that size costs a page fault per 4 KB page on first touch, about 10-12 ms a call (measured when it
+/// was added, see its remarks). Thread-sized buffers do not need this: they are reused by their thread.</item>
+/// <item>Outputs and state that outlive one call (the model's activations and gradient buffers, Xent.Training's
+/// <c>Activations</c> and <c>GradientScratch</c>) belong to their owner object, not to any pool.</item>
+/// </list>
+/// </remarks>
 internal sealed unsafe class Workspace
 {
     [ThreadStatic]
     private static Workspace? current;
 
-    private readonly Buffer[] buffers = [new(), new(), new(), new(), new(), new()];
+    private readonly Buffer[] buffers = CreateBuffers();
 
     /// <summary>The calling thread's workspace.</summary>
     public static Workspace Current => current ??= new Workspace();
 
-    /// <summary>Slot <paramref name="slot"/> (0..5) with room for at least <paramref name="length"/> floats.</summary>
-    public float* Get(int slot, long length) => buffers[slot].Get(length);
+    /// <summary>Slot <paramref name="slot"/> with room for at least <paramref name="length"/> floats.</summary>
+    public float* Get(WorkspaceSlot slot, long length) => buffers[(int)slot].Get(length);
+
+    /// <summary>Slot <paramref name="slot"/> as <paramref name="length"/> values of an unmanaged type.</summary>
+    public Span<T> Get<T>(WorkspaceSlot slot, int length)
+        where T : unmanaged =>
+        new(Get(slot, (((long)length * sizeof(T)) + sizeof(float) - 1) / sizeof(float)), length);
+
+    private static Buffer[] CreateBuffers()
+    {
+        var b = new Buffer[Enum.GetValues<WorkspaceSlot>().Length];
+        for (int i = 0; i < b.Length; i++)
+        {
+            b[i] = new Buffer();
+        }
+
+        return b;
+    }
 
     private sealed class Buffer
     {

@@ -1,7 +1,7 @@
 namespace Xent.Reference;
 
 /// <summary>
-/// The plain scalar float64 reference of the loss, written straight from <c>shared/spec/cross-entropy.md</c>:
+/// The plain scalar float64 reference of the loss, written straight from <c>docs/spec/cross-entropy.md</c>:
 /// no vectors, no threads, no cleverness beyond the max subtraction. Every optimised path is tested against it,
 /// and it is kept forever as the readable definition of what Xent computes. It is slow; use
 /// <see cref="CrossEntropy"/> for real work.

@@ -3,7 +3,7 @@ using Xent.Distributed.InProcess;
 using Xent.Distributed.MpiCheck;
 using Xent.Distributed.Vocabulary;
 using Xent.Reference;
-using Xent.Tests.Linear;
+using Xent.Tests.Fused;
 
 namespace Xent.Tests.Distributed;
 
@@ -55,7 +55,7 @@ public class VocabParallelTests
 
     private static void AssertLinearMatchesReference(Problem p, int ranks)
     {
-        var reference = new LinearReference(p.Hidden, p.Weight, p.Bias.Length == 0 ? null : p.Bias, p.Targets, p.Loss);
+        var reference = new LinearReference(p.Hidden, p.Weight, p.Bias.Length == 0 ? null : p.Bias, p.Targets, p.Loss, upstream: p.Upstream);
         var dh = new float[ranks][];
         var dw = new float[p.Weight.Length];
         var db = new float[p.V];
@@ -65,7 +65,7 @@ public class VocabParallelTests
             var s = VocabularySlice.For(p.V, c);
             dh[c.Rank] = new float[p.Hidden.Length];
             losses[c.Rank] = VocabParallelLinearCrossEntropy.LossAndGradients(c, p.Hidden, p.Weight.AsSpan(s.Offset * p.D, s.Width * p.D), p.Bias.AsSpan(s.Offset, s.Width),
-                p.V, p.Targets, dh[c.Rank], dw.AsSpan(s.Offset * p.D, s.Width * p.D), db.AsSpan(s.Offset, s.Width), options: p.Options);
+                p.V, p.Targets, new(dh[c.Rank], dw.AsSpan(s.Offset * p.D, s.Width * p.D), db.AsSpan(s.Offset, s.Width)), p.Upstream, options: p.Options);
         });
         foreach (float loss in losses)
         {
@@ -118,8 +118,8 @@ public class VocabParallelTests
             {
                 var s = VocabularySlice.For(p.V, c);
                 var local = new float[dh.Length];
-                VocabParallelLinearCrossEntropy.LossAndGradients(c, p.Hidden, p.Weight.AsSpan(s.Offset * p.D, s.Width * p.D), p.Bias.AsSpan(s.Offset, s.Width),
-                    p.V, p.Targets, local, new float[s.Width * p.D], [], options: p.Options);
+                VocabParallelLinearCrossEntropy.Gradients(c, p.Hidden, p.Weight.AsSpan(s.Offset * p.D, s.Width * p.D), p.Bias.AsSpan(s.Offset, s.Width),
+                    p.V, p.Targets, p.RowUpstream, new(local, new float[s.Width * p.D]), options: p.Options);
                 if (c.Rank == 1)
                 {
                     local.CopyTo(dh, 0);
@@ -180,7 +180,7 @@ public class VocabParallelTests
             var s = VocabularySlice.For(7, c);
             Assert.True(float.IsNaN(VocabParallelCrossEntropy.Loss(c, [], 7, [])));
             var dw = Enumerable.Repeat(1f, s.Width * 3).ToArray();
-            float loss = VocabParallelLinearCrossEntropy.LossAndGradients(c, [], new float[s.Width * 3], [], 7, [], [], dw, []);
+            float loss = VocabParallelLinearCrossEntropy.LossAndGradients(c, [], new float[s.Width * 3], [], 7, [], new([], dw));
             Assert.True(float.IsNaN(loss));
             Assert.All(dw, w => Assert.Equal(0f, w));
         });
@@ -192,6 +192,7 @@ public class VocabParallelTests
         InProcessGroup.Run(2, c =>
         {
             // Wrong on every rank (slices of 6 and 5 classes): a rank with a right shard would wait for the others.
+            var s = VocabularySlice.For(11, c);
             var e = Assert.Throws<ArgumentException>(() => VocabParallelCrossEntropy.Loss(c, new float[2 * 4], 11, [0, 1]));
             Assert.Equal("logitsShard", e.ParamName);
             Assert.Contains("has 8 values but this rank holds N x V_r = 2 x", e.Message, StringComparison.Ordinal);
@@ -199,6 +200,9 @@ public class VocabParallelTests
             Assert.Equal("weightShard", w.ParamName);
             var none = Assert.Throws<ArgumentException>(() => VocabParallelCrossEntropy.Loss(c, new float[2 * 6], 11, [0, 1], new CrossEntropyOptions { Reduction = Reduction.None }));
             Assert.Equal("options", none.ParamName);
+            var linearNone = Assert.Throws<ArgumentException>(() => VocabParallelLinearCrossEntropy.LossAndGradients(c, new float[2 * 3], new float[s.Width * 3], [], 11, [0, 1],
+                new(new float[2 * 3], new float[s.Width * 3]), options: new CrossEntropyOptions { Reduction = Reduction.None }));
+            Assert.Equal("options", linearNone.ParamName);
         });
     }
 }

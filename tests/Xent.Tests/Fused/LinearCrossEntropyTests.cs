@@ -1,6 +1,6 @@
 using Xent.Fused;
 
-namespace Xent.Tests.Linear;
+namespace Xent.Tests.Fused;
 
 public class LinearCrossEntropyTests
 {
@@ -95,7 +95,7 @@ public class LinearCrossEntropyTests
         var y = Enumerable.Repeat(-100, n).ToArray();
         var dh = Enumerable.Repeat(9f, n * d).ToArray();
         var dw = Enumerable.Repeat(9f, v * d).ToArray();
-        float loss = LinearCrossEntropy.LossAndGradients(h, w, y, dh, dw);
+        float loss = LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw));
         Assert.True(float.IsNaN(loss));
         Assert.All(dh, x => Assert.Equal(0f, x));
         Assert.All(dw, x => Assert.Equal(0f, x));
@@ -127,7 +127,7 @@ public class LinearCrossEntropyTests
         var dh = new float[n * d];
         var dw = new float[v * d];
         var db = new float[v];
-        LinearCrossEntropy.LossAndGradients(h, w, b, y, dh, dw, db, [], [], new LinearCrossEntropyOptions { CrossEntropy = ce });
+        LinearCrossEntropy.LossAndGradients(h, w, b, y, new(dh, dw, db), options: ce);
 
         double F(double[] hd, double[] wd, double[] bd) => Float64Loss(hd, wd, bd, y, n, d, v, ce);
         var hd = h.Select(x => (double)x).ToArray();
@@ -159,7 +159,7 @@ public class LinearCrossEntropyTests
             var dw = new float[v * d];
             var db = new float[v];
             var lse = new float[n];
-            float loss = LinearCrossEntropy.LossAndGradients(h, w, b, y, dh, dw, db, [], lse, o);
+            float loss = LinearCrossEntropy.LossAndGradients(h, w, b, y, new(dh, dw, db), 1f, lse, o);
             if (dh0 == null)
             {
                 (dh0, dw0, db0, lse0, loss0) = (dh, dw, db, lse, loss);
@@ -196,10 +196,10 @@ public class LinearCrossEntropyTests
         var (dh0, dw0, db0) = ((float[])dh.Clone(), (float[])dw.Clone(), (float[])db.Clone());
         var rows = new float[n];
         var lse = new float[n];
-        var o = new LinearCrossEntropyOptions { CrossEntropy = ce, Accumulate = true, RowUpstream = up };
-        float total = LinearCrossEntropy.LossAndGradients(h, w, b, y, dh, dw, db, rows, lse, o);
+        var o = new LinearCrossEntropyOptions { CrossEntropy = ce, Accumulate = true };
+        LinearCrossEntropy.Gradients(h, w, b, y, up, new(dh, dw, db), rows, lse, o);
 
-        LinearReference.AssertClose(reference.Loss, total, Relative, "sum of row losses");
+        LinearReference.AssertClose(reference.Loss, rows.Sum(x => (double)x), Relative, "sum of row losses");
         for (int i = 0; i < n; i++)
         {
             LinearReference.AssertClose(reference.RowLosses[i], rows[i], Relative, $"row loss {i}");
@@ -224,10 +224,10 @@ public class LinearCrossEntropyTests
         var w = RandomArray(rng, v * d, 1);
         var y = Enumerable.Range(0, n).Select(_ => rng.Next(v)).ToArray();
         var exact = (new float[n * d], new float[v * d]);
-        float lossExact = LinearCrossEntropy.LossAndGradients(h, w, y, exact.Item1, exact.Item2);
+        float lossExact = LinearCrossEntropy.LossAndGradients(h, w, y, new(exact.Item1, exact.Item2));
         const float threshold = 1e-6f;
         var filtered = (new float[n * d], new float[v * d]);
-        float lossFiltered = LinearCrossEntropy.LossAndGradients(h, w, [], y, filtered.Item1, filtered.Item2, [], [], [],
+        float lossFiltered = LinearCrossEntropy.LossAndGradients(h, w, y, new(filtered.Item1, filtered.Item2),
             new LinearCrossEntropyOptions { FilterThreshold = threshold });
         Assert.Equal(lossExact, lossFiltered);
 
@@ -259,7 +259,7 @@ public class LinearCrossEntropyTests
 
         // Threshold 0 is the exact path.
         var zero0 = (new float[n * d], new float[v * d]);
-        LinearCrossEntropy.LossAndGradients(h, w, [], y, zero0.Item1, zero0.Item2, [], [], [], new LinearCrossEntropyOptions { FilterThreshold = 0 });
+        LinearCrossEntropy.LossAndGradients(h, w, y, new(zero0.Item1, zero0.Item2), new LinearCrossEntropyOptions { FilterThreshold = 0 });
         Assert.Equal(exact.Item1, zero0.Item1);
         Assert.Equal(exact.Item2, zero0.Item2);
     }
@@ -281,9 +281,9 @@ public class LinearCrossEntropyTests
         var y = Enumerable.Range(0, n).Select(t => firstBlockIgnored && t < FusedKernel.TokenBlock ? -100 : rng.Next(v)).ToArray();
         var o = new LinearCrossEntropyOptions { FilterThreshold = threshold };
         var clean = (new float[n * d], new float[v * d], new float[v]);
-        float loss = LinearCrossEntropy.LossAndGradients(h, w, [], y, clean.Item1, clean.Item2, [], [], [], o);
+        float loss = LinearCrossEntropy.LossAndGradients(h, w, y, new(clean.Item1, clean.Item2), o);
         var dirty = (Enumerable.Repeat(float.NaN, n * d).ToArray(), Enumerable.Repeat(float.NaN, v * d).ToArray());
-        Assert.Equal(loss, LinearCrossEntropy.LossAndGradients(h, w, [], y, dirty.Item1, dirty.Item2, [], [], [], o));
+        Assert.Equal(loss, LinearCrossEntropy.LossAndGradients(h, w, y, new(dirty.Item1, dirty.Item2), o));
         Assert.Equal(clean.Item1, dirty.Item1);
         Assert.Equal(clean.Item2, dirty.Item2);
         if (threshold > 0)
@@ -295,8 +295,8 @@ public class LinearCrossEntropyTests
         var b = RandomArray(rng, v, 1);
         var db = Enumerable.Repeat(float.NaN, v).ToArray();
         var withBias = (new float[n * d], new float[v * d], new float[v]);
-        LinearCrossEntropy.LossAndGradients(h, w, b, y, withBias.Item1, withBias.Item2, withBias.Item3, [], [], o);
-        LinearCrossEntropy.LossAndGradients(h, w, b, y, dirty.Item1, dirty.Item2, db, [], [], o);
+        LinearCrossEntropy.LossAndGradients(h, w, b, y, new(withBias.Item1, withBias.Item2, withBias.Item3), options: o);
+        LinearCrossEntropy.LossAndGradients(h, w, b, y, new(dirty.Item1, dirty.Item2, db), options: o);
         Assert.Equal(withBias.Item2, dirty.Item2);
         Assert.Equal(withBias.Item3, db);
     }
@@ -316,13 +316,13 @@ public class LinearCrossEntropyTests
         {
             var g = (new float[q.H.Length], new float[q.W.Length]);
             LinearCrossEntropy.ReleaseScratchMemory();
-            return (Loss: LinearCrossEntropy.LossAndGradients(q.H, q.W, q.Y, g.Item1, g.Item2), Dh: g.Item1, Dw: g.Item2);
+            return (Loss: LinearCrossEntropy.LossAndGradients(q.H, q.W, q.Y, new(g.Item1, g.Item2)), Dh: g.Item1, Dw: g.Item2);
         }).ToArray();
         Parallel.For(0, 4 * problems.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, k =>
         {
             var q = problems[k % problems.Length];
             var g = (new float[q.H.Length], new float[q.W.Length]);
-            float loss = LinearCrossEntropy.LossAndGradients(q.H, q.W, q.Y, g.Item1, g.Item2, new CrossEntropyOptions { MaxDegreeOfParallelism = 1 });
+            float loss = LinearCrossEntropy.LossAndGradients(q.H, q.W, q.Y, new(g.Item1, g.Item2), new CrossEntropyOptions { MaxDegreeOfParallelism = 1 });
             Assert.Equal(expected[k % problems.Length].Loss, loss);
             Assert.Equal(expected[k % problems.Length].Dh, g.Item1);
             Assert.Equal(expected[k % problems.Length].Dw, g.Item2);
@@ -346,7 +346,7 @@ public class LinearCrossEntropyTests
         {
             var dh = new float[n * d];
             var dw = new float[v * d];
-            float loss = LinearCrossEntropy.LossAndGradients(h, w, [], y, dh, dw, [], [], [], new LinearCrossEntropyOptions { CrossEntropy = ce, CacheBytes = bytes });
+            float loss = LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw), new LinearCrossEntropyOptions { CrossEntropy = ce, CacheBytes = bytes });
             if (dh0 == null)
             {
                 (loss0, dh0, dw0) = (loss, dh, dw);
@@ -358,7 +358,7 @@ public class LinearCrossEntropyTests
             Assert.Equal(dw0, dw);
         }
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, [], y, new float[n * d], new float[v * d], [], [], [],
+        Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(new float[n * d], new float[v * d]),
             new LinearCrossEntropyOptions { CacheBytes = -1 }));
     }
 
@@ -371,14 +371,14 @@ public class LinearCrossEntropyTests
         float[] b = [0, float.NegativeInfinity, 0, 0, 0];
         var rows = new float[n];
         // Target 1 has a -inf logit: +inf loss. With smoothing a -inf logit anywhere makes the loss +inf too.
-        LinearCrossEntropy.Loss(h, w, b, [1, 0, 2], rows, [], new LinearCrossEntropyOptions { CrossEntropy = new() { Reduction = Reduction.None } });
+        LinearCrossEntropy.LossPerRow(h, w, b, [1, 0, 2], rows, options: new() { Reduction = Reduction.None });
         Assert.True(float.IsPositiveInfinity(rows[0]));
         Assert.True(float.IsFinite(rows[1]) && float.IsFinite(rows[2]));
-        LinearCrossEntropy.Loss(h, w, b, [0, 0, 2], rows, [], new LinearCrossEntropyOptions { CrossEntropy = new() { Reduction = Reduction.None, LabelSmoothing = 0.1f } });
+        LinearCrossEntropy.LossPerRow(h, w, b, [0, 0, 2], rows, options: new() { Reduction = Reduction.None, LabelSmoothing = 0.1f });
         Assert.All(rows, r => Assert.True(float.IsPositiveInfinity(r)));
         // Every logit -inf: NaN. Large finite logits do not overflow.
         var allMasked = Enumerable.Repeat(float.NegativeInfinity, v).ToArray();
-        Assert.True(float.IsNaN(LinearCrossEntropy.Loss(h, w, allMasked, [0, 0, 0], [], [], null)));
+        Assert.True(float.IsNaN(LinearCrossEntropy.Loss(h, w, allMasked, [0, 0, 0])));
         var big = w.Select(x => x * 1000).ToArray();
         var reference = new LinearReference(h, big, null, [0, 3, 2], new CrossEntropyOptions());
         LinearReference.AssertClose(reference.Loss, LinearCrossEntropy.Loss(h, big, [0, 3, 2]), Relative, "large logits");
@@ -393,20 +393,20 @@ public class LinearCrossEntropyTests
         var dh = Enumerable.Repeat(7f, n * d).ToArray();
         var dw = Enumerable.Repeat(7f, v * d).ToArray();
         int[] y = [0, 1, 2, 3];
-        Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, [0, 1, 5, 3], dh, dw));
-        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h.AsSpan(0, 11), w, y, dh, dw));
-        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w.AsSpan(0, 14), y, dh, dw));
-        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, dh.AsSpan(0, 11), dw));
-        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, dh, dw.AsSpan(0, 14)));
-        Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, dh, dw, new CrossEntropyOptions { LabelSmoothing = 1.5f }));
-        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, dh, dw, new CrossEntropyOptions { ClassWeights = new float[4] }));
-        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, dh, dw, new CrossEntropyOptions { Reduction = Reduction.None }));
-        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, new float[4], y, dh, dw, [], [], [], null));
-        Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, [], y, dh, dw, [], [], [], new LinearCrossEntropyOptions { FilterThreshold = -1 }));
-        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, [], y, dh, dw, new float[3], [], [], null));
-        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, [], y, dh, dw, [], new float[3], [], null));
-        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, [], y, dh, dw, [], [], [],
-            new LinearCrossEntropyOptions { CrossEntropy = new() { Reduction = Reduction.None }, RowUpstream = new float[3] }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, [0, 1, 5, 3], new(dh, dw)));
+        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h.AsSpan(0, 11), w, y, new(dh, dw)));
+        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w.AsSpan(0, 14), y, new(dh, dw)));
+        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh.AsSpan(0, 11), dw)));
+        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw.AsSpan(0, 14))));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw), new CrossEntropyOptions { LabelSmoothing = 1.5f }));
+        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw), new CrossEntropyOptions { ClassWeights = new float[4] }));
+        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw), new CrossEntropyOptions { Reduction = Reduction.None }));
+        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, new float[4], y, new(dh, dw)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw), new LinearCrossEntropyOptions { FilterThreshold = -1 }));
+        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw, new float[3])));
+        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.Gradients(h, w, [], y, new float[n], new(dh, dw), new float[3]));
+        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.Gradients(h, w, [], y, new float[3], new(dh, dw)));
+        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.Loss(h, w, y, new CrossEntropyOptions { Reduction = Reduction.None }));
         Assert.All(dh, x => Assert.Equal(7f, x));
         Assert.All(dw, x => Assert.Equal(7f, x));
     }
@@ -419,14 +419,15 @@ public class LinearCrossEntropyTests
         var y = Enumerable.Range(0, n).Select(i => i % 5 == 3 ? o.IgnoreIndex : rng.Next(v)).ToArray();
         var up = o.Reduction == Reduction.None ? RandomArray(rng, n, 1) : null;
         var reference = new LinearReference(h, w, b, y, o, up, upstream: 0.75f);
-        var lo = new LinearCrossEntropyOptions { CrossEntropy = o, RowUpstream = up, Upstream = 0.75f };
         string what = $"N={n} D={d} V={v} {o}";
 
         var rows = new float[n];
         var lse = new float[n];
-        float loss = LinearCrossEntropy.Loss(h, w, b, y, rows, lse, lo);
-        LinearReference.AssertClose(reference.Loss, loss, Relative, "loss " + what);
-        if (o.Reduction != Reduction.None && b == null)
+        LinearCrossEntropy.LossPerRow(h, w, b, y, rows, lse, o);
+        bool reduced = o.Reduction != Reduction.None;
+        float loss = reduced ? LinearCrossEntropy.Loss(h, w, b, y, o) : float.NaN;
+        LinearReference.AssertClose(reference.Loss, reduced ? loss : rows.Sum(x => (double)x), Relative, "loss " + what);
+        if (reduced && b == null)
         {
             LinearReference.AssertClose(reference.Loss, LinearCrossEntropy.Loss(h, w, y, o), Relative, "contract loss " + what);
         }
@@ -440,8 +441,20 @@ public class LinearCrossEntropyTests
         var dh = Enumerable.Repeat(float.NaN, n * d).ToArray();
         var dw = Enumerable.Repeat(float.NaN, v * d).ToArray();
         var db = new float[v];
-        float loss2 = LinearCrossEntropy.LossAndGradients(h, w, b, y, dh, dw, db, [], [], lo);
-        Assert.Equal(loss, loss2);
+        var rows2 = new float[n];
+        var lse2 = new float[n];
+        if (reduced)
+        {
+            float loss2 = LinearCrossEntropy.LossAndGradients(h, w, b, y, new(dh, dw, db), 0.75f, lse2, o);
+            Assert.Equal(loss, loss2);
+        }
+        else
+        {
+            LinearCrossEntropy.Gradients(h, w, b, y, up, new(dh, dw, db), rows2, lse2, o);
+            Assert.Equal(rows, rows2);
+        }
+
+        Assert.Equal(lse, lse2);
         LinearReference.AssertGradient(reference.DHidden, reference.DHiddenBound, dh, Relative, "dHidden " + what);
         LinearReference.AssertGradient(reference.DWeight, reference.DWeightBound, dw, Relative, "dWeight " + what);
         LinearReference.AssertGradient(reference.DBias, reference.DBiasBound, db, Relative, "dBias " + what);

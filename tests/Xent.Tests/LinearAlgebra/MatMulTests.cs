@@ -1,6 +1,6 @@
 using Xent.LinearAlgebra;
 
-namespace Xent.Tests.Linear;
+namespace Xent.Tests.LinearAlgebra;
 
 public class MatMulTests
 {

@@ -1,6 +1,6 @@
 using Xent.Fused;
 
-namespace Xent.Tests.Linear;
+namespace Xent.Tests.Fused;
 
 /// <summary>The fused kernel's kept buffer: reused when big enough, replaced by a larger one, never kept when huge.</summary>
 [Collection(nameof(ScratchPoolTests))]

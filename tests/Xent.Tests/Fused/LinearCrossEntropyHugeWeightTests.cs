@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Xent.Tests.Linear;
+namespace Xent.Tests.Fused;
 
 /// <summary>
 /// A weight W [V, D] of more than 2^31 floats (8.6 GB), through the pointer overload: every class offset c x D
@@ -45,8 +45,9 @@ public unsafe class LinearCrossEntropyHugeWeightTests
 
             var rows = new float[n];
             var lse = new float[n];
-            var o = new LinearCrossEntropyOptions { CrossEntropy = new() { Reduction = Reduction.Sum } };
-            float sum = LinearCrossEntropy.Loss(h, w, v, d, [], y, rows, lse, o);
+            var o = new CrossEntropyOptions { Reduction = Reduction.Sum };
+            LinearCrossEntropy.LossPerRow(h, w, v, d, [], y, rows, lse, o);
+            float sum = LinearCrossEntropy.Loss(h, w, v, d, [], y, o);
 
             double expectedSum = 0;
             for (int i = 0; i < n; i++)

@@ -1,4 +1,4 @@
-namespace Xent.Tests.Linear;
+namespace Xent.Tests.Fused;
 
 /// <summary>
 /// N x V beyond 2^31 (no buffer of that size ever exists, but every offset must be 64-bit).
@@ -17,12 +17,14 @@ public class LinearCrossEntropyLargeTests
         var h = Enumerable.Range(0, n).Select(_ => 1 + (4 * (float)rng.NextDouble())).ToArray();
         var w = Enumerable.Range(0, v).Select(c => (float)c / v).ToArray();
         var y = Enumerable.Range(0, n).Select(i => (int)((i * 7919L) % v)).ToArray();
-        var o = new LinearCrossEntropyOptions { CrossEntropy = new() { Reduction = Reduction.Sum } };
+        // Per-row upstream 1: the gradients of the Sum, with the row losses from the same pass.
+        var o = new LinearCrossEntropyOptions();
+        var ones = Enumerable.Repeat(1f, n).ToArray();
 
         var rows = new float[n];
         var dh = new float[n * d];
         var dw = new float[v * d];
-        LinearCrossEntropy.LossAndGradients(h, w, [], y, dh, dw, [], rows, [], o);
+        LinearCrossEntropy.Gradients(h, w, [], y, ones, new(dh, dw), rows, [], o);
 
         // The same in chunks of whole 128-token blocks, accumulating: bitwise the same rows, dh and dW.
         var rows2 = new float[n];
@@ -33,7 +35,7 @@ public class LinearCrossEntropyLargeTests
         for (int t0 = 0; t0 < n; t0 += chunk)
         {
             int m = Math.Min(chunk, n - t0);
-            LinearCrossEntropy.LossAndGradients(h.AsSpan(t0, m), w, [], y.AsSpan(t0, m), dh2.AsSpan(t0, m), dw2, [], rows2.AsSpan(t0, m), [], acc);
+            LinearCrossEntropy.Gradients(h.AsSpan(t0, m), w, [], y.AsSpan(t0, m), ones.AsSpan(t0, m), new(dh2.AsSpan(t0, m), dw2), rows2.AsSpan(t0, m), [], acc);
         }
 
         Assert.Equal(rows2, rows);

@@ -1,6 +1,6 @@
 using Xent.Reference;
 
-namespace Xent.Tests.Linear;
+namespace Xent.Tests.Fused;
 
 /// <summary>
 /// The unfused path the fused kernel must equal: logits by a plain float64 matrix product (rounded to float, as a

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+
+namespace Xent.Baselines;
+
+/// <summary>Wall-clock timings of one case, in seconds, taken after the case was warmed until its time was steady.</summary>
+/// <param name="Seconds">The timed runs.</param>
+public sealed record Timing(double[] Seconds)
+{
+    /// <summary>The median run.</summary>
+    public double Median => Quantile(0.5);
+
+    /// <summary>The fastest run.</summary>
+    public double Min => Seconds.Min();
+
+    /// <summary>The slowest run.</summary>
+    public double Max => Seconds.Max();
+
+    /// <summary>
+    /// Runs <paramref name="action"/> until it is steady, then times up to <paramref name="iterations"/> runs (fewer
+    /// once <paramref name="capSeconds"/> have passed, never fewer than 3 or than asked when it is short).
+    /// Steady: the last three warm-up runs are within 10% of each other. The first calls of .NET code run unoptimised
+    /// or half-optimised (tiered compilation); timing them measures the compiler, not the code.
+    /// </summary>
+    /// <param name="action">The case.</param>
+    /// <param name="iterations">Timed runs wanted (at least 1).</param>
+    /// <param name="capSeconds">Time after which warm-up and timing stop early.</param>
+    /// <returns>The timed runs.</returns>
+    public static Timing Measure(Action action, int iterations, double capSeconds)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
+        var warm = new List<double>();
+        var total = Stopwatch.StartNew();
+        // At least 3 runs; at most 50, or until half the time cap is spent.
+        while (warm.Count < 3 || (!Steady(warm) && warm.Count < 50 && total.Elapsed.TotalSeconds < capSeconds / 2))
+        {
+            warm.Add(Time(action));
+        }
+
+        var times = new List<double>(iterations);
+        total.Restart();
+        for (int i = 0; i < iterations; i++)
+        {
+            times.Add(Time(action));
+
+            // Slow cases (the scalar baseline on big shapes) stop early, but never below 3 runs.
+            if (times.Count >= 3 && total.Elapsed.TotalSeconds > capSeconds)
+            {
+                break;
+            }
+        }
+
+        return new Timing([.. times]);
+    }
+
+    private static double Time(Action action)
+    {
+        long start = Stopwatch.GetTimestamp();
+        action();
+        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    private static bool Steady(List<double> times)
+    {
+        var last = times.TakeLast(3).ToArray();
+        return last.Max() <= 1.1 * last.Min();
+    }
+
+    private double Quantile(double q)
+    {
+        var s = Seconds.Order().ToArray();
+        double pos = q * (s.Length - 1);
+        int lo = (int)Math.Floor(pos), hi = (int)Math.Ceiling(pos);
+        return s[lo] + ((s[hi] - s[lo]) * (pos - lo));
+    }
+}

@@ -1,0 +1,228 @@
+using Xent.Kernels;
+using Xent.LinearAlgebra;
+
+namespace Xent.Fused;
+
+/// <summary>
+/// The backward sweep: each tile becomes the logits gradient G (the row formulas of <see cref="ClassIndexRowGradient"/>),
+/// then dW[tile rows] (+)= G h_block and dh_block^T += W[tile rows]^T G, strip by strip.
+/// </summary>
+internal static unsafe partial class FusedKernel
+{
+    private sealed partial class Runner<TL, TV>
+    {
+        /// <summary>Token t's gradient terms: the call's constants, its scales a and b, w[y] and lse.</summary>
+        private ClassIndexRowGradient RowGradient(int t, int y)
+        {
+            double upstream = p.Reduction != Reduction.None ? p.Upstream : p.RowUpstream == null ? 1 : p.RowUpstream[t0 + t];
+            (double a, double b) = kept.Scales(p.Reduction, upstream);
+            return new ClassIndexRowGradient(constants, a, b, TargetWeight(y), rowLse[t]);
+        }
+
+        /// <summary>The block's per-token coefficients K and C1 and the kept mask; ignored tokens get zeros.</summary>
+        private void Coefficients()
+        {
+            for (int t = 0; t < TB; t++)
+            {
+                if (t >= tbn || Ignored(t))
+                {
+                    coefP[t] = coefS[t] = mask[t] = 0;
+                    lse[t] = 0;
+                    continue;
+                }
+
+                var row = RowGradient(t, p.Targets[t0 + t]);
+                coefP[t] = (float)row.K;
+                coefS[t] = (float)row.C1;
+                mask[t] = BitConverter.Int32BitsToSingle(-1);
+            }
+        }
+
+        private void BackwardGroup(int g)
+        {
+            int v0 = GroupStart(g), v1 = GroupStart(g + 1);
+            float* dh = dHidden + ((nint)g * TB * p.D);
+            new Span<float>(dh, TB * p.D).Clear();
+            float* dhRows = dHiddenRows == null ? null : dHiddenRows + ((nint)g * TB * p.D);
+            if (dhRows != null)
+            {
+                new Span<float>(dhRows, tbn * p.D).Clear();
+            }
+
+            var ws = Workspace.Current;
+            float* work = ws.Get(WorkspaceSlot.FusedTile, TileFloats);
+            byte* active = (byte*)ws.Get(WorkspaceSlot.FusedTileRows, VocabBlock * 2);
+            var modes = (StripMode*)(active + VocabBlock);
+            for (int c0 = v0; c0 < v1; c0 += VocabBlock)
+            {
+                int vb = Math.Min(VocabBlock, v1 - c0);
+                if (Filtering && TileBelowThreshold(TileMax(g, v0, c0)))
+                {
+                    if (freshWeight)
+                    {
+                        ClearWeightRows(c0, c0 + vb);
+                    }
+
+                    SkippedTileTargets(c0, vb, dhRows);
+                    continue;
+                }
+
+                float* tile = GradientTile(CachedTile(g, v0, c0), work, c0, vb, active);
+                int strips = ChooseStripModes(tile, vb, active, modes);
+                AddStrips(c0, vb, tile, modes, strips, dh, dhRows);
+            }
+        }
+
+        /// <summary>
+        /// The tile turned into G (from the cached z, or recomputed into work), its target entries in double, dBias
+        /// added; active[r] says whether class row r has an entry at or above the filter threshold.
+        /// </summary>
+        private float* GradientTile(float* cached, float* work, int c0, int vb, byte* active)
+        {
+            // A cached tile already holds z (bias added, cap applied): no recomputation.
+            bool holdsZ = cached != null;
+            float* tile = holdsZ ? cached : work;
+            if (!holdsZ)
+            {
+                LogitsTile(c0, vb, tile);
+            }
+
+            new Span<byte>(active, vb).Fill(Filtering ? (byte)0 : (byte)1);
+            TileEpilogues.Backward<TL, TV>(tile, vb, tbnPad, holdsZ ? null : Offset(p.Bias, c0), Offset(p.ClassWeights, c0), p.SoftCap,
+                holdsZ, p.LabelSmoothing > 0, lse, coefP, coefS, mask, p.FilterThreshold, active);
+            TargetEntries(c0, vb, tile, active);
+            if (p.DBias != null)
+            {
+                TileEpilogues.AddRowSums<TL, TV>(tile, vb, tbnPad, p.DBias + c0);
+            }
+
+            return tile;
+        }
+
+        /// <summary>Each strip's mode (Mr class rows each); returns the strip count. Threshold 0: every strip dense.</summary>
+        private int ChooseStripModes(float* tile, int vb, byte* active, StripMode* modes)
+        {
+            int mr = shape.Mr, strips = (vb + mr - 1) / mr;
+            for (int st = 0; st < strips; st++)
+            {
+                int r0 = st * mr, r1 = Math.Min(vb, r0 + mr);
+                modes[st] = !Filtering ? StripMode.Dense : !StripActive(active, r0, r1) ? StripMode.Skip : ChooseStripMode(tile, r0, r1);
+            }
+
+            return strips;
+        }
+
+        /// <summary>Adds the tile's strips to dW and dh: runs of dense strips as products, sparse ones entry by entry.</summary>
+        private void AddStrips(int c0, int vb, float* tile, StripMode* modes, int strips, float* dh, float* dhRows)
+        {
+            int mr = shape.Mr;
+            for (int st = 0; st < strips;)
+            {
+                int r0 = st * mr;
+                if (modes[st] != StripMode.Dense && freshWeight)
+                {
+                    ClearWeightRows(c0 + r0, c0 + Math.Min(vb, r0 + mr));
+                }
+
+                if (modes[st] != StripMode.Dense)
+                {
+                    if (modes[st] == StripMode.Sparse)
+                    {
+                        SparseStrip(c0, r0, Math.Min(vb, r0 + mr), tile, dhRows);
+                    }
+
+                    st++;
+                    continue;
+                }
+
+                int end = st + 1;
+                while (end < strips && modes[end] == StripMode.Dense)
+                {
+                    end++;
+                }
+
+                DenseRows(c0, r0, Math.Min(vb, end * mr), tile, dh);
+                st = end;
+            }
+        }
+
+        /// <summary>The products of class rows [r0, r1) of the tile.</summary>
+        private void DenseRows(int c0, int r0, int r1, float* tile, float* dh)
+        {
+            int d = p.D;
+            float* gRows = tile + (r0 * TB);
+            float* wRows = p.Weight + ((nint)(c0 + r0) * d);
+
+            // dW[rows] (+)= G[rows, tokens] h[tokens, D]
+            MatMul.Block(shape, r1 - r0, d, tbn, gRows, TB, 1, true, hN, shape.Nr, (nint)tbn * shape.Nr, true,
+                p.DWeight + ((nint)(c0 + r0) * d), d, freshWeight ? 0 : 1);
+
+            // dh^T[D, tokens] += W[rows, D]^T G[rows, tokens]: transposed, G's token rows are the product's
+            // contiguous B strips and W is read in place; the other way round every tile of W (from memory,
+            // the forward read it long ago) was copied into packed strips first (dh ran at 60% of the
+            // kernel's speed, now 95%).
+            MatMul.Block(shape, d, tbnPad, r1 - r0, wRows, 1, d, false, gRows, TB, 0, false, dh, TB, 1);
+        }
+
+        /// <summary>
+        /// Whether every |dL/dz| of a tile, its target entries aside, is provably below the threshold without
+        /// computing it (Cut Cross-Entropy's block skip): no smoothing constant, and for every kept token
+        /// p = exp(z - lse) &lt;= exp(tile max - lse), so |g| &lt;= that bound * K (the soft cap's factor is &lt;= 1).
+        /// </summary>
+        private bool TileBelowThreshold(float* tMax)
+        {
+            if (p.LabelSmoothing > 0)
+            {
+                return false;
+            }
+
+            for (int t = 0; t < tbn; t++)
+            {
+                if (BitConverter.SingleToInt32Bits(mask[t]) == 0)
+                {
+                    continue;
+                }
+
+                // 1.001: margin for the rounding of exp and of the stored values.
+                double bound = Math.Exp((double)tMax[t] - lse[t]) * Math.Abs(coefP[t]) * 1.001;
+                if (!(bound < p.FilterThreshold))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        // Dense products cost about as much per strip as 1/8 of its entries done one by one (axpy runs near load/store
+        // speed, the micro-kernel near FMA peak), so sparse wins below that.
+        private StripMode ChooseStripMode(float* tile, int r0, int r1)
+        {
+            int count = 0;
+            float thr = p.FilterThreshold;
+            for (int r = r0; r < r1; r++)
+            {
+                float* row = tile + (r * TB);
+                for (int t = 0; t < tbn; t++)
+                {
+                    count += MathF.Abs(row[t]) < thr ? 0 : 1;
+                }
+            }
+
+            return count == 0 ? StripMode.Skip : count * 8 < (r1 - r0) * tbn ? StripMode.Sparse : StripMode.Dense;
+        }
+
+        private static bool StripActive(byte* active, int r0, int r1)
+        {
+            for (int r = r0; r < r1; r++)
+            {
+                if (active[r] != 0)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using Xent.Kernels;
+using Xent.LinearAlgebra;
+
+namespace Xent.Fused;
+
+/// <summary>The forward sweep: logits tiles folded into per-group softmax states, then merged into row losses.</summary>
+internal static unsafe partial class FusedKernel
+{
+    private sealed partial class Runner<TL, TV>
+    {
+        /// <summary>The cache slot of group g's tile at class c0 (v0 = the group's first class), or null if not cached.</summary>
+        private float* CachedTile(int g, int v0, int c0)
+        {
+            int sb = (c0 - v0) / VocabBlock;
+            return sb < cachedPerGroup ? cache + ((((long)g * cachedPerGroup) + sb) * TileFloats) : null;
+        }
+
+        /// <summary>Where group g keeps each token's largest z of its tile at class c0 (filtering only).</summary>
+        private float* TileMax(int g, int v0, int c0) => tileMax + ((((long)g * subBlocks) + ((c0 - v0) / VocabBlock)) * TB);
+
+        /// <summary>The logits tile of classes [c0, c0 + vb) x the block's tokens, bias not yet added.</summary>
+        private void LogitsTile(int c0, int vb, float* tile)
+        {
+            int d = p.D;
+            MatMul.Block(shape, vb, tbnPad, d, p.Weight + ((nint)c0 * d), d, 1, false, hT, shape.Nr, (nint)d * shape.Nr, true, tile, TB, 0);
+        }
+
+        private void ForwardGroup(int g)
+        {
+            int v0 = GroupStart(g), v1 = GroupStart(g + 1);
+            float* m = states + (g * 3 * TB), s = m + TB, sm = s + TB;
+            for (int t = 0; t < tbnPad; t++)
+            {
+                m[t] = float.NegativeInfinity;
+                s[t] = 0;
+                sm[t] = 0;
+            }
+
+            float* work = Workspace.Current.Get(WorkspaceSlot.FusedTile, TileFloats);
+            for (int c0 = v0; c0 < v1; c0 += VocabBlock)
+            {
+                int vb = Math.Min(VocabBlock, v1 - c0);
+                float* tile = CachedTile(g, v0, c0);
+                tile = tile == null ? work : tile;
+                LogitsTile(c0, vb, tile);
+                float* tMax = tileMax == null ? null : TileMax(g, v0, c0);
+                TileEpilogues.Forward<TL, TV>(tile, vb, tbnPad, Offset(p.Bias, c0), Offset(p.ClassWeights, c0),
+                    p.LabelSmoothing > 0, p.SoftCap, m, s, sm, tMax);
+                KeepTargetLogits(c0, vb, tile);
+            }
+        }
+
+        /// <summary>zTarget[t] = z[t, y] for the tokens whose target falls in the tile.</summary>
+        private void KeepTargetLogits(int c0, int vb, float* tile)
+        {
+            for (int t = 0; t < tbn; t++)
+            {
+                int y = p.Targets[t0 + t];
+                if (y != p.IgnoreIndex && (uint)(y - c0) < (uint)vb)
+                {
+                    zTarget[t] = tile[((y - c0) * TB) + t];
+                }
+            }
+        }
+
+        /// <summary>Merges the groups' states in group order into lse and row losses; returns whether a row is kept.</summary>
+        private bool MergeBlock(ref double main, ref double zTerms)
+        {
+            bool anyKept = false;
+            for (int t = 0; t < tbn; t++)
+            {
+                double smooth;
+                double l = MergeGroups(t, out smooth);
+                rowLse[t] = l;
+                lse[t] = (float)l;
+                if (p.LogSumExp != null)
+                {
+                    p.LogSumExp[t0 + t] = (float)l;
+                }
+
+                var r = default(RowLoss);
+                int y = p.Targets[t0 + t];
+                if (y != p.IgnoreIndex)
+                {
+                    anyKept = true;
+                    r = RowLoss.ClassIndex(constants, TargetWeight(y), l, zTarget[t], smooth);
+                    main += r.Main;
+                    zTerms += r.ZTerm;
+                }
+
+                if (p.RowLosses != null)
+                {
+                    p.RowLosses[t0 + t] = (float)r.Total;
+                }
+            }
+
+            return anyKept;
+        }
+
+        /// <summary>Token t's lse over every group (NaN when every logit is -inf) and its smoothing sum.</summary>
+        private double MergeGroups(int t, out double smooth)
+        {
+            float mx = float.NegativeInfinity;
+            for (int g = 0; g < groups; g++)
+            {
+                float mg = states[(g * 3 * TB) + t];
+                mx = mg > mx || float.IsNaN(mg) ? mg : mx;
+            }
+
+            double reference = float.IsNegativeInfinity(mx) ? 0 : mx;
+            double sum = 0;
+            smooth = 0;
+            for (int g = 0; g < groups; g++)
+            {
+                float* st = states + (g * 3 * TB);
+                sum += st[TB + t] * Math.Exp(st[t] - reference);
+                smooth += st[(2 * TB) + t];
+            }
+
+            // Every logit -inf: NaN, as the reference (and PyTorch).
+            return float.IsNegativeInfinity(mx) ? double.NaN : reference + Math.Log(sum);
+        }
+    }
+}

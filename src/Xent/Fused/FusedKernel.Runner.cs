@@ -1,0 +1,179 @@
+using Xent.Kernels;
+using Xent.LinearAlgebra;
+
+namespace Xent.Fused;
+
+/// <summary>One call: its constants, its buffers, and the loop over token blocks.</summary>
+internal static unsafe partial class FusedKernel
+{
+    private sealed partial class Runner<TL, TV>
+        where TL : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        private const int TB = TokenBlock;
+        private const long TileFloats = (long)VocabBlock * TB;
+        private readonly FusedProblem p;
+        private readonly KernelShape shape;
+        private readonly int groups;
+        private readonly LossConstants constants;
+        private readonly KeptRows kept;
+
+        // lse of the block's tokens in double, as the row formulas take it ([TB]).
+        private readonly double[] rowLse = new double[TB];
+
+        // Per-call buffers in one ScratchPool block (sizes independent of N and V).
+        private float* hT;       // h block transposed, packed in Nr-column strips: [D, TB]
+        private float* hN;       // h block packed in Nr-column strips along D: [TB, D]
+        private float* states;   // per group: max [TB], sum exp [TB], smoothing sum [TB]
+        private float* zTarget;  // [TB] target logit (after bias and cap)
+        private float* lse;      // [TB] lse in float, for the tile epilogues
+        private float* coefP;    // [TB] K: the multiplier of p in dL/dz
+        private float* coefS;    // [TB] C1 = a e / V: the multiplier of w[c]
+        private float* mask;     // [TB] all-ones bits for kept rows
+        private float* dHidden;  // per group: partial dh, transposed [D, TB]
+        private float* dHiddenRows; // per group, filtering only: partial dh [TB, D] of the entry-by-entry updates
+        private float* tileMax;  // per group and tile: each token's largest z in the tile [subBlocks, TB] (filtering only)
+        private int subBlocks;   // tiles per group, at most
+        private float* cache;    // z tiles of the current token block kept for the backward: [groups, cachedPerGroup, VB, TB]
+        private int cachedPerGroup;
+
+        // dW still holds the caller's values and is to be overwritten: the first token block that runs the backward
+        // writes its products with beta = 0 (and clears the rows it skips), which saves a pass over all of dW.
+        private bool freshWeight;
+
+        private int t0;
+        private int tbn;
+        private int tbnPad;
+
+        public Runner(FusedProblem p, KernelShape shape)
+        {
+            this.p = p;
+            this.shape = shape;
+            groups = GroupCount(p.V);
+            var weights = p.ClassWeights == null ? default : new ReadOnlySpan<float>(p.ClassWeights, p.V);
+            constants = LossConstants.Of(p.LabelSmoothing, p.V, weights, p.ZLoss, p.SoftCap);
+            kept = KeptRows.Of(new ReadOnlySpan<int>(p.Targets, p.N), p.IgnoreIndex, weights);
+        }
+
+        private bool Filtering => p.FilterThreshold > 0;
+
+        /// <summary>Runs the call; returns the reduced loss (the sum for Reduction.None).</summary>
+        public double Run()
+        {
+            freshWeight = p.Backward && !p.Accumulate;
+            if (freshWeight)
+            {
+                ForGroups(ZeroGroupBias);
+                new Span<float>(p.DHidden, checked(p.N * p.D)).Clear();
+            }
+
+            double main = 0, zTerms = 0;
+            if (p.N > 0)
+            {
+                SweepTokenBlocks(ref main, ref zTerms);
+            }
+
+            if (freshWeight)
+            {
+                // No token block ran the backward (no tokens, or every target ignored): dW is all zeros.
+                ForGroups(ZeroGroupWeight);
+            }
+
+            return kept.Reduce(p.Reduction, main, zTerms, p.ZLoss > 0);
+        }
+
+        private void SweepTokenBlocks(ref double main, ref double zTerms)
+        {
+            long cacheBudget = CacheOverride.Value ?? p.CacheBytes;
+            var scratch = ScratchPool.Rent(PlanBuffers(cacheBudget));
+            try
+            {
+                AssignBuffers(scratch.Pointer);
+                for (t0 = 0; t0 < p.N; t0 += TB)
+                {
+                    tbn = Math.Min(TB, p.N - t0);
+                    tbnPad = MatMul.RoundUp(tbn, shape.Nr);
+                    Packing.PackB(true, p.Hidden + ((nint)t0 * p.D), p.D, 0, p.D, 0, tbn, shape.Nr, hT);
+                    ForGroups(ForwardGroup);
+                    bool anyKept = MergeBlock(ref main, ref zTerms);
+                    if (p.Backward && anyKept)
+                    {
+                        Coefficients();
+                        Packing.PackB(false, p.Hidden + ((nint)t0 * p.D), p.D, 0, tbn, 0, p.D, shape.Nr, hN);
+                        ForGroups(BackwardGroup);
+                        ReduceHidden();
+                        freshWeight = false;
+                    }
+                }
+            }
+            finally
+            {
+                ScratchPool.Return(scratch, cacheBudget + OtherBytes);
+            }
+        }
+
+        private nint PaddedD => MatMul.RoundUp(p.D, shape.Nr);
+
+        /// <summary>Per group: its partial dh (backward only).</summary>
+        private long Partials => p.Backward ? (long)groups * TB * p.D : 0;
+
+        /// <summary>The filtered backward's extra buffers: row-major partial dh and the tile maxima.</summary>
+        private long FilterFloats => p.Backward && Filtering ? Partials + ((long)groups * subBlocks * TB) : 0;
+
+        /// <summary>Floats of the call's buffer; sets how many tiles each group caches, within the budget.</summary>
+        private long PlanBuffers(long cacheBudget)
+        {
+            subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
+            long floats = ((long)p.D * TB) + (TB * PaddedD) + (groups * 3L * TB) + (5L * TB) + Partials + FilterFloats;
+
+            // The cache takes what is left of the extra-memory budget after the other buffers (which grow with D).
+            long budget = Math.Min(cacheBudget, Math.Max(0, cacheBudget + OtherBytes - (floats * sizeof(float))));
+            cachedPerGroup = p.Backward ? (int)Math.Min(subBlocks, budget / sizeof(float) / TileFloats / groups) : 0;
+            return floats + ((long)groups * cachedPerGroup * TileFloats);
+        }
+
+        private void AssignBuffers(float* block)
+        {
+            hT = block;
+            hN = hT + ((nint)p.D * TB);
+            states = hN + (TB * PaddedD);
+            zTarget = states + (groups * 3 * TB);
+            lse = zTarget + TB;
+            coefP = lse + TB;
+            coefS = coefP + TB;
+            mask = coefS + TB;
+            dHidden = mask + TB;
+            bool filter = FilterFloats > 0;
+            dHiddenRows = filter ? dHidden + Partials : null;
+            tileMax = filter ? dHiddenRows + Partials : null;
+            cache = dHidden + Partials + FilterFloats;
+        }
+
+        /// <summary>Runs body(g) for every vocabulary group.</summary>
+        private void ForGroups(Action<int> body) => ParallelWork.For(groups, p.MaxDegreeOfParallelism, body);
+
+        private int GroupStart(int g) => FusedKernel.GroupStart(p.V, groups, g);
+
+        private void ZeroGroupBias(int g)
+        {
+            if (p.DBias != null)
+            {
+                new Span<float>(p.DBias + GroupStart(g), GroupStart(g + 1) - GroupStart(g)).Clear();
+            }
+        }
+
+        private void ZeroGroupWeight(int g) => ClearWeightRows(GroupStart(g), GroupStart(g + 1));
+
+        private void ClearWeightRows(int c0, int c1)
+        {
+            for (int c = c0; c < c1; c++)
+            {
+                new Span<float>(p.DWeight + ((nint)c * p.D), p.D).Clear();
+            }
+        }
+
+        private double TargetWeight(int y) => p.ClassWeights == null ? 1 : p.ClassWeights[y];
+
+        private bool Ignored(int t) => p.Targets[t0 + t] == p.IgnoreIndex;
+    }
+}

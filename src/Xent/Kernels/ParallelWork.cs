@@ -1,0 +1,65 @@
+namespace Xent.Kernels;
+
+/// <summary>
+/// The one fork/join helper of the kernels, the matrix products and the model's layers: a fixed number of work
+/// items, each run exactly once, inline or on up to a given number of threads. Every caller's items do
+/// independent work and any reduction inside an item runs in a fixed order, so the items (never the thread count)
+/// decide the arithmetic and results are bitwise the same for any number of threads.
+/// </summary>
+internal static class ParallelWork
+{
+    /// <summary>
+    /// Runs body(0 .. count - 1), on the calling thread when there is one item, one thread allowed, or
+    /// <paramref name="inline"/> (the caller's judgement that the work is too small to pay for waking workers).
+    /// </summary>
+    /// <param name="count">Work items.</param>
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
+    /// <param name="body">One work item.</param>
+    /// <param name="inline">Run on the calling thread whatever the other arguments say.</param>
+    public static void For(int count, int maxDegreeOfParallelism, Action<int> body, bool inline = false)
+    {
+        if (inline || count <= 1 || maxDegreeOfParallelism == 1)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                body(i);
+            }
+
+            return;
+        }
+
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, body);
+    }
+
+    /// <summary>Calls body(start, end) for consecutive ranges of <paramref name="grain"/> items covering [0, count).</summary>
+    /// <param name="count">Items in all.</param>
+    /// <param name="grain">Items per range (see <see cref="Grain"/>).</param>
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores. One thread gets [0, count) in one call.</param>
+    /// <param name="body">One range.</param>
+    public static void ForRanges(int count, int grain, int maxDegreeOfParallelism, Action<int, int> body)
+    {
+        if (count <= 0)
+        {
+            return;
+        }
+
+        if (maxDegreeOfParallelism == 1)
+        {
+            body(0, count);
+            return;
+        }
+
+        For((count + grain - 1) / grain, maxDegreeOfParallelism, c => body(c * grain, Math.Min(count, (c + 1) * grain)));
+    }
+
+    /// <summary>
+    /// A range size splitting <paramref name="count"/> items into about 16 ranges (at least
+    /// <paramref name="minimum"/> items each, rounded up to a multiple of 16 so vector loops see the same
+    /// element groups). It depends on the count only, never on the machine or the thread count.
+    /// </summary>
+    public static int Grain(int count, int minimum = 1)
+    {
+        int grain = Math.Max(minimum, (count + 15) / 16);
+        return (grain + 15) & ~15;
+    }
+}

@@ -1,0 +1,201 @@
+using Xent.Fused;
+
+namespace Xent;
+
+/// <summary>
+/// Validates a <see cref="LinearCrossEntropy"/> call completely (so that nothing is written on bad input), maps it
+/// onto one <see cref="FusedProblem"/> and runs the fused kernel. Shared by the span and pointer overloads: the
+/// weight arrives as an address and a 64-bit length.
+/// </summary>
+internal static unsafe class LinearCrossEntropyCall
+{
+    /// <summary>Runs one call; returns the reduced loss (for the per-row kinds, a value nobody reads).</summary>
+    /// <param name="hidden">h [N, D].</param>
+    /// <param name="weight">W [V, D] at an address.</param>
+    /// <param name="weightLength">Floats at <paramref name="weight"/>.</param>
+    /// <param name="hiddenSize">D, or -1 for D = hidden.Length / N (span overloads).</param>
+    /// <param name="bias">b [V], or empty.</param>
+    /// <param name="targets">y [N].</param>
+    /// <param name="kind">Which entry point: what is required, written, and how the loss is reduced.</param>
+    /// <param name="options">Options; for the forward kinds only <see cref="LinearCrossEntropyOptions.CrossEntropy"/> is read.</param>
+    /// <param name="gradients">Gradient destinations (gradient kinds).</param>
+    /// <param name="upstream">g of a reduced loss (<see cref="CallKind.LossAndGradient"/>).</param>
+    /// <param name="rowUpstream">g [N] (<see cref="CallKind.Backward"/>).</param>
+    /// <param name="losses">r [N], required for <see cref="CallKind.PerRow"/>, else optional.</param>
+    /// <param name="logSumExp">lse [N], or empty.</param>
+    public static double Run(ReadOnlySpan<float> hidden, float* weight, long weightLength, int hiddenSize, ReadOnlySpan<float> bias,
+        ReadOnlySpan<int> targets, CallKind kind, LinearCrossEntropyOptions? options, scoped in LinearCrossEntropyGradients gradients,
+        float upstream, ReadOnlySpan<float> rowUpstream, Span<float> losses, Span<float> logSumExp)
+    {
+        var o = options ?? LinearCrossEntropyOptions.Default;
+        var ce = o.CrossEntropy ?? throw new ArgumentException("CrossEntropy options must not be null.", nameof(options));
+        bool reduce = kind is CallKind.Loss or CallKind.LossAndGradient;
+        if (reduce && ce.Reduction == Reduction.None)
+        {
+            string instead = kind == CallKind.Loss ? "LossPerRow" : "Gradients with per-row upstream gradients";
+            throw new ArgumentException($"Reduction.None has no single loss: call {instead}.", nameof(options));
+        }
+
+        bool backward = kind is CallKind.LossAndGradient or CallKind.Backward;
+        int n = targets.Length;
+        int d = Dimension(hidden.Length, n, hiddenSize);
+        int v = d == 0 ? EmptyBatchClasses(bias, ce, gradients) : Classes(weightLength, d);
+        Check(v, n, bias, ce, o);
+        CrossEntropyChecks.Targets(targets, v, ce.IgnoreIndex);
+        if (backward)
+        {
+            CrossEntropyChecks.Destination(gradients.Hidden.Length, (long)n * d, "dHidden");
+            if (d > 0)
+            {
+                CrossEntropyChecks.Destination(gradients.WeightLength, (long)v * d, "dWeight");
+            }
+
+            OptionalDestination(gradients.Bias.Length, v, "dBias");
+        }
+
+        if (kind == CallKind.Backward && rowUpstream.Length != n)
+        {
+            throw new ArgumentException($"upstream has {rowUpstream.Length} entries but there are N = {n} rows.", "upstream");
+        }
+
+        if (kind == CallKind.PerRow)
+        {
+            CrossEntropyChecks.Destination(losses.Length, n, nameof(losses));
+        }
+
+        OptionalDestination(losses.Length, n, nameof(losses));
+        OptionalDestination(logSumExp.Length, n, nameof(logSumExp));
+        if (d == 0)
+        {
+            return EmptyBatch(gradients, ce, o, backward);
+        }
+
+        fixed (float* h = hidden, b = bias, dh = gradients.Hidden, dw = &gradients.Weight, db = gradients.Bias, rl = losses, ls = logSumExp)
+        fixed (int* y = targets)
+        fixed (float* cw = ce.ClassWeights.Span, up = rowUpstream)
+        {
+            var problem = new FusedProblem
+            {
+                Hidden = h,
+                Weight = weight,
+                Bias = bias.IsEmpty ? null : b,
+                Targets = y,
+                N = n,
+                D = d,
+                V = v,
+                IgnoreIndex = ce.IgnoreIndex,
+                LabelSmoothing = ce.LabelSmoothing,
+                ZLoss = ce.ZLoss,
+                SoftCap = ce.SoftCap,
+                ClassWeights = ce.ClassWeights.IsEmpty ? null : cw,
+                // Per-row calls are the kernel's Reduction.None, whatever the options say (their Reduction is not used).
+                Reduction = reduce ? ce.Reduction : Reduction.None,
+                Upstream = upstream,
+                RowUpstream = kind == CallKind.Backward ? up : null,
+                FilterThreshold = o.FilterThreshold,
+                CacheBytes = o.CacheBytes,
+                Accumulate = o.Accumulate,
+                MaxDegreeOfParallelism = ce.MaxDegreeOfParallelism,
+                Backward = backward,
+                DHidden = backward ? dh : null,
+                DWeight = backward ? dw : null,
+                DBias = backward && !gradients.Bias.IsEmpty ? db : null,
+                RowLosses = losses.IsEmpty ? null : rl,
+                LogSumExp = logSumExp.IsEmpty ? null : ls,
+            };
+            return FusedKernel.Run(problem);
+        }
+    }
+
+    private static int Dimension(long hiddenLength, int n, int hiddenSize)
+    {
+        if (n == 0)
+        {
+            if (hiddenLength != 0)
+            {
+                throw new ArgumentException($"There are no targets but {hiddenLength} hidden values; with N = 0 the hidden states must be empty.", "hidden");
+            }
+
+            return 0;
+        }
+
+        if (hiddenSize > 0)
+        {
+            if (hiddenLength != (long)n * hiddenSize)
+            {
+                throw new ArgumentException($"hidden has {hiddenLength} values but N x D = {n} x {hiddenSize}.", "hidden");
+            }
+
+            return hiddenSize;
+        }
+
+        if (hiddenLength % n != 0 || hiddenLength == 0)
+        {
+            throw new ArgumentException($"The hidden states' length {hiddenLength} is not a positive multiple of N = {n} (hidden is [N, D]).", "hidden");
+        }
+
+        return (int)(hiddenLength / n);
+    }
+
+    private static int Classes(long weightLength, int d)
+    {
+        if (weightLength % d != 0 || weightLength == 0)
+        {
+            throw new ArgumentException($"The weight's length {weightLength} is not a positive multiple of D = {d} (weight is [V, D]).", "weight");
+        }
+
+        long v = weightLength / d;
+        if (v > int.MaxValue)
+        {
+            throw new ArgumentException($"V = {v} classes exceeds int.MaxValue.", "weight");
+        }
+
+        return (int)v;
+    }
+
+    // N = 0 leaves D, and so V, unknown: take V from whatever has it, so that the options can still be checked.
+    private static int EmptyBatchClasses(ReadOnlySpan<float> bias, CrossEntropyOptions ce, scoped in LinearCrossEntropyGradients gradients) =>
+        !bias.IsEmpty ? bias.Length : !ce.ClassWeights.IsEmpty ? ce.ClassWeights.Length : !gradients.Bias.IsEmpty ? gradients.Bias.Length : 1;
+
+    private static void Check(int v, int n, ReadOnlySpan<float> bias, CrossEntropyOptions ce, LinearCrossEntropyOptions o)
+    {
+        CrossEntropyChecks.Options(ce, v);
+        if (!bias.IsEmpty && bias.Length != v)
+        {
+            throw new ArgumentException($"bias has {bias.Length} entries but there are V = {v} classes.", nameof(bias));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(o.CacheBytes, nameof(o.CacheBytes));
+        if (!(o.FilterThreshold >= 0) || float.IsPositiveInfinity(o.FilterThreshold))
+        {
+            throw new ArgumentOutOfRangeException(nameof(o), o.FilterThreshold, "FilterThreshold must be a finite value >= 0 (0 = exact).");
+        }
+    }
+
+    private static void OptionalDestination(int length, long needed, string name)
+    {
+        if (length != 0)
+        {
+            CrossEntropyChecks.Destination(length, needed, name);
+        }
+    }
+
+    // N = 0: nothing to compute, but overwritten gradients are zeroed.
+    private static double EmptyBatch(scoped in LinearCrossEntropyGradients gradients, CrossEntropyOptions ce, LinearCrossEntropyOptions o, bool backward)
+    {
+        if (backward && !o.Accumulate)
+        {
+            fixed (float* dWeight = &gradients.Weight)
+            {
+                for (long i = 0; i < gradients.WeightLength; i += int.MaxValue)
+                {
+                    new Span<float>(dWeight + i, (int)Math.Min(int.MaxValue, gradients.WeightLength - i)).Clear();
+                }
+            }
+
+            gradients.Bias.Clear();
+        }
+
+        return ce.Reduction == Reduction.Mean ? double.NaN : 0;
+    }
+}
