@@ -71,6 +71,10 @@ internal sealed class TrainSettings : CommandSettings
     [Description("Use a separate unembedding matrix instead of the token embedding.")]
     public bool Untied { get; init; }
 
+    [CommandOption("--accumulate <N>")]
+    [Description("Split each process's share of a batch into N micro-batches (gradient accumulation: the same step in less memory). Default 1.")]
+    public int? Accumulate { get; init; }
+
     [CommandOption("--threads <N>")]
     [Description("Worker threads of the model (default: all cores).")]
     public int? Threads { get; init; }
@@ -90,6 +94,7 @@ internal sealed class TrainSettings : CommandSettings
         if (Warmup is < 0) return Error("--warmup must not be negative.");
         if (EvalEvery is < 1) return Error("--eval-every must be at least 1.");
         if (Threads is < 1) return Error("--threads must be at least 1.");
+        if (Accumulate is < 1) return Error("--accumulate must be at least 1.");
         if (Tokenizer is not null && Tokenizer is not ("bytes" or "gpt2"))
             return Error($"--tokenizer must be bytes or gpt2, not '{Tokenizer}'.");
         if (Tokenizer is not null && Text is null && Resume is null)

@@ -55,6 +55,7 @@ public static class RunSummary
             ["learning_rate"] = plan.LearningRate,
             ["seed"] = plan.Seed,
             ["threads"] = plan.Threads ?? Environment.ProcessorCount,
+            ["world_size"] = outcome.WorldSize,
         };
     }
 

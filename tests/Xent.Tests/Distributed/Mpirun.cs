@@ -11,9 +11,13 @@ internal static class Mpirun
         .FirstOrDefault(File.Exists);
 
     /// <summary>mpirun -np K dotnet Xent.Distributed.MpiCheck.dll args...: exit code, stdout, stderr, seconds.</summary>
-    public static (int Code, string Out, string Error, double Seconds) Run(int ranks, int timeoutSeconds, params string[] args)
+    public static (int Code, string Out, string Error, double Seconds) Run(int ranks, int timeoutSeconds, params string[] args) =>
+        RunProgram("Xent.Distributed.MpiCheck.dll", ranks, timeoutSeconds, args);
+
+    /// <summary>mpirun -np K dotnet PROGRAM args..., PROGRAM a dll next to the tests (Xent.Cli.dll is): exit code, stdout, stderr, seconds.</summary>
+    public static (int Code, string Out, string Error, double Seconds) RunProgram(string program, int ranks, int timeoutSeconds, params string[] args)
     {
-        var dll = System.IO.Path.Combine(AppContext.BaseDirectory, "Xent.Distributed.MpiCheck.dll");
+        var dll = System.IO.Path.Combine(AppContext.BaseDirectory, program);
         Assert.True(File.Exists(dll), $"{dll} not found");
         var start = new ProcessStartInfo(Path!)
         {
