@@ -14,6 +14,14 @@ public static class Communicator
         Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") != null || Environment.GetEnvironmentVariable("PMIX_RANK") != null;
 
     /// <summary>
+    /// This process's rank as mpirun announced it (OMPI_COMM_WORLD_RANK or PMIX_RANK), read without loading MPI:
+    /// before the first collective, for example to report bad input once; 0 when not under mpirun.
+    /// </summary>
+    public static int LaunchRank =>
+        int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") ?? Environment.GetEnvironmentVariable("PMIX_RANK"),
+            System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int rank) ? rank : 0;
+
+    /// <summary>
     /// The world: <see cref="MpiCommunicator.World"/> under mpirun; otherwise rank 0 of 1, without loading MPI (so a
     /// machine without MPI runs everything as one process). Dispose it at the end of the program.
     /// </summary>

@@ -100,6 +100,33 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output) : IDispo
         Assert.Equal(3, MetricsLog.Read(Path.Combine(tmp["stop0"], MetricsLog.FileName)).Count);
     }
 
+    [Fact]
+    public void ACheckpointOfTwoRanks_ResumesOnThree_AndEndsWhereOneProcessDoes()
+    {
+        var one = new TrainingLoop(Tiny(tmp["whole"])).Run();
+        InProcessGroup.Run(2, c =>
+        {
+            using var stop = new CancellationTokenSource();
+            new TrainingLoop(Tiny(tmp["split"]), new DataParallelStep(c)).Run(new StopAt(2, stop), stop.Token);
+        });
+
+        var outcomes = new TrainingOutcome[3];
+        InProcessGroup.Run(3, c =>
+        {
+            // Every rank loads its own replica; the checkpoint holds nothing per rank.
+            var plan = TrainingPlan.Resumed(tmp["split"]) with { Threads = 1, EvalEvery = 2 };
+            outcomes[c.Rank] = new TrainingLoop(plan, new DataParallelStep(c)).Run();
+        });
+
+        Assert.Equal(2, outcomes[0].StartStep);
+        Assert.Equal(Steps, outcomes[0].FinalStep);
+        Assert.Equal(3, outcomes[0].WorldSize);
+        double expected = one.FinalValLoss!.Value, actual = outcomes[0].FinalValLoss!.Value;
+        output.WriteLine($"final validation: one process {expected:R}, 2 then 3 ranks {actual:R} ({UlpDistance(expected, actual)} ulp)");
+        Assert.True(Math.Abs(actual - expected) <= 1e-5 * expected);
+        Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), MetricsLog.Read(Path.Combine(tmp["split"], MetricsLog.FileName)).Select(m => m.Step));
+    }
+
     private sealed class StopAt(long step, CancellationTokenSource stop) : ITrainingProgress
     {
         public void OnStep(StepReport report)
@@ -130,5 +157,15 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output) : IDispo
         output.WriteLine($"final validation loss: one process {v1:R}, mpirun -np 2 {v2:R} ({UlpDistance(v1, v2)} ulp); the job took {seconds:F1} s");
         Assert.True(Math.Abs(v2 - v1) <= 0.01 * v1, $"one process {v1}, two {v2}");
         Assert.True(File.Exists(Path.Combine(tmp["cli2"], "loss.png")));
+    }
+
+    [MpirunFact]
+    public void MpirunBadInput_IsReportedOnce()
+    {
+        var (code, stdout, stderr, _) = Mpirun.RunProgram("Xent.Cli.dll", 2, 120, "train", "--steps", "0", "--out", tmp["bad"]);
+        Assert.NotEqual(0, code);
+        Assert.Single(stderr.Split('\n'), l => l.Contains("xent: error: --steps must be at least 1.", StringComparison.Ordinal));
+        Assert.DoesNotContain("Exception", stdout + stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(tmp["bad"]));
     }
 }
