@@ -101,7 +101,7 @@ internal static class LinearCrossEntropyMemory
         return err / scale;
     }
 
-    private static long Status(string field)
+    internal static long Status(string field)
     {
         foreach (string line in File.ReadLines("/proc/self/status"))
         {

@@ -10,7 +10,10 @@ internal static class Program
     {
         ["lce-memory"] = LinearCrossEntropyMemory.Run,
         ["lce-compare"] = LinearCrossEntropyCompare.Run,
+        ["distill-memory"] = DistillationMemory.Run,
         ["training-step"] = TrainingStepMeasurement.Run,
+        ["sample"] = SamplingMeasurement.Run,
+        ["gemm"] = GemmMeasurement.Run,
         ["flop-limit"] = _ =>
         {
             for (int round = 0; round < 5; round++)

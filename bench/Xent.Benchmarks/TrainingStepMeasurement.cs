@@ -14,7 +14,7 @@ namespace Xent.Benchmarks;
 /// is a steadier number than wall time. A second line splits the step: forward, loss head, backward below the
 /// head, and the rest (gradient norm, clipping and AdamW); a third holds the head's and the blocks' matrix-product
 /// rates against the FMA limit (<see cref="FlopLimit"/>) measured right after the steps, with the same threads.
-/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- training-step [default|gpt2-L1|gpt2-L2|...] [steps]
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- training-step [default|gpt2-L1|gpt2-L2|...] [steps] [threads (default: 1, then 2)]
 /// </summary>
 internal static class TrainingStepMeasurement
 {
@@ -22,7 +22,8 @@ internal static class TrainingStepMeasurement
     {
         string shape = args.Length > 0 ? args[0] : "default";
         int steps = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20;
-        foreach (int threads in new[] { 1, 2 })
+        int[] threadCounts = args.Length > 2 ? [int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)] : [1, 2];
+        foreach (int threads in threadCounts)
         {
             Measure(shape, steps, threads);
         }

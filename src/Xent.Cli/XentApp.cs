@@ -27,6 +27,8 @@ internal static class XentApp
             TrainCommand.Register(config);
             SampleCommand.Register(config);
             EvalCommand.Register(config);
+            ExplainCommand.Register(config);
+            ExportCommand.Register(config);
         });
         return app;
     }

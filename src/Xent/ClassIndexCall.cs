@@ -1,16 +1,18 @@
+using System.Runtime.CompilerServices;
 using Xent.Kernels;
 
 namespace Xent;
 
 /// <summary>
 /// Validates a call with class-index targets completely (so that nothing is written on bad input), then runs
-/// the kernel. Shared by the span, Half and pointer overloads: logits arrive as an address and a 64-bit length.
+/// the kernel. Shared by the span, Half, bfloat16 and pointer overloads: logits arrive as an address and a 64-bit length.
 /// </summary>
 internal static unsafe class ClassIndexCall
 {
-    public static double Run(void* logits, long logitsLength, bool half, ReadOnlySpan<int> targets, CrossEntropyOptions? options, CallKind kind,
+    public static double Run(void* logits, long logitsLength, ElementKinds elements, ReadOnlySpan<int> targets, CrossEntropyOptions? options, CallKind kind,
         Span<float> losses = default, bool lossesRequired = false, Span<float> logSumExp = default, bool logSumExpRequired = false,
-        void* gradient = null, long gradientLength = 0, float upstream = 1f, ReadOnlySpan<float> rowUpstream = default)
+        void* gradient = null, long gradientLength = 0, float upstream = 1f, ReadOnlySpan<float> rowUpstream = default,
+        ReadOnlySpan<float> logSumExpUpstream = default, StrongBox<LossParts>? parts = null)
     {
         var o = options ?? CrossEntropyOptions.Default;
         bool reduce = kind is CallKind.Loss or CallKind.LossAndGradient;
@@ -38,7 +40,7 @@ internal static unsafe class ClassIndexCall
         if (withGradient)
         {
             CrossEntropyChecks.Destination(gradientLength, logitsLength, nameof(gradient));
-            CrossEntropyChecks.InPlaceOrDisjoint(logits, gradient, logitsLength, half ? sizeof(Half) : sizeof(float));
+            CrossEntropyChecks.InPlaceOrDisjoint(logits, gradient, logitsLength, elements.LogitsSize, elements.GradientSize);
         }
 
         if (kind == CallKind.Backward && rowUpstream.Length != rows)
@@ -46,16 +48,22 @@ internal static unsafe class ClassIndexCall
             throw new ArgumentException($"upstream has {rowUpstream.Length} entries but there are N = {rows} rows.", "upstream");
         }
 
+        if (!logSumExpUpstream.IsEmpty && logSumExpUpstream.Length != rows)
+        {
+            throw new ArgumentException($"logSumExpGradient has {logSumExpUpstream.Length} entries but there are N = {rows} rows.", "logSumExpGradient");
+        }
+
         using var weights = o.ClassWeights.Pin();
         fixed (int* y = targets)
         fixed (float* r = losses)
         fixed (float* lse = logSumExp)
-        fixed (float* g = rowUpstream)
+        fixed (float* g = rowUpstream, lseUp = logSumExpUpstream)
         {
-            return CrossEntropyKernel.Run(new KernelRequest
+            var request = new KernelRequest
             {
                 Logits = logits,
-                IsHalf = half,
+                Element = elements.Logits,
+                GradientElement = elements.Gradient,
                 Rows = rows,
                 Classes = classes,
                 Targets = y,
@@ -68,13 +76,21 @@ internal static unsafe class ClassIndexCall
                 Scaling = kind == CallKind.Backward ? GradientScaling.PerRow : GradientScaling.Reduced,
                 Upstream = upstream,
                 RowUpstream = g,
+                LogSumExpUpstream = withGradient && !logSumExpUpstream.IsEmpty ? lseUp : null,
                 Reduce = reduce,
-            });
+            };
+            double loss = CrossEntropyKernel.Run(request);
+            if (parts != null)
+            {
+                parts.Value = request.Parts;
+            }
+
+            return loss;
         }
     }
 
     /// <summary>Per-row log-sum-exp only: every row is forward-only, no targets.</summary>
-    public static void LogSumExp(void* logits, long logitsLength, bool half, Span<float> destination, float softCap)
+    public static void LogSumExp(void* logits, long logitsLength, ElementKinds elements, Span<float> destination, float softCap)
     {
         int rows = destination.Length;
         int classes = CrossEntropyChecks.VocabularySize(logitsLength, rows);
@@ -85,7 +101,7 @@ internal static unsafe class ClassIndexCall
             CrossEntropyKernel.Run(new KernelRequest
             {
                 Logits = logits,
-                IsHalf = half,
+                Element = elements.Logits,
                 Rows = rows,
                 Classes = classes,
                 Options = o,

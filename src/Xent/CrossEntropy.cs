@@ -8,7 +8,9 @@ namespace Xent;
 /// <remarks>
 /// Every overload reads the logits from memory once (an online softmax over L1-sized blocks), computes in float
 /// with double row states and a double reduction, uses every core (also within a row when rows are few), and
-/// returns bitwise the same result for any <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/>. Bad input
+/// returns bitwise the same result for any <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/>. It is also batch
+/// invariant, a guarantee: a row's loss, log-sum-exp and (with Sum or per-row upstream gradients) gradient row are
+/// bitwise the same alone or in a batch of any size, at any position (for one vector width). Bad input
 /// throws <see cref="ArgumentException"/> (or <see cref="ArgumentOutOfRangeException"/>) before any output is written.
 /// </remarks>
 public static partial class CrossEntropy
@@ -24,6 +26,22 @@ public static partial class CrossEntropy
         {
             return (float)ClassIndexCall.Run(x, logits.Length, false, targets, options, CallKind.Loss);
         }
+    }
+
+    /// <summary>The reduced loss (Mean or Sum) with its cross-entropy and z-loss parts.</summary>
+    /// <param name="logits">Logits [N, V] row-major.</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="options">Options; Reduction.None throws: use LossPerRow with lse (row n's z-loss part is ZLoss lse[n]^2).</param>
+    /// <returns>The loss (bitwise as <c>Loss</c>) and its parts.</returns>
+    public static unsafe LossParts LossWithParts(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
+    {
+        var parts = new System.Runtime.CompilerServices.StrongBox<LossParts>();
+        fixed (float* x = logits)
+        {
+            ClassIndexCall.Run(x, logits.Length, false, targets, options, CallKind.Loss, parts: parts);
+        }
+
+        return parts.Value;
     }
 
     /// <summary>Per-row losses r [N] (0 for ignored rows); options.Reduction is not used.</summary>
@@ -60,7 +78,7 @@ public static partial class CrossEntropy
     /// <param name="logits">Logits [N, V].</param>
     /// <param name="targets">Targets [N].</param>
     /// <param name="gradient">Destination [N, V]; may be exactly the logits' memory (in place), or must not overlap it.</param>
-    /// <param name="options">Options; Reduction Mean or Sum (None throws: use <see cref="Gradient(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, CrossEntropyOptions?)"/>).</param>
+    /// <param name="options">Options; Reduction Mean or Sum (None throws: use <see cref="Gradient(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, CrossEntropyOptions?, ReadOnlySpan{float})"/>).</param>
     /// <returns>The loss, as <see cref="Loss(ReadOnlySpan{float}, ReadOnlySpan{int}, CrossEntropyOptions?)"/>.</returns>
     public static float LossAndGradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, CrossEntropyOptions? options = null) =>
         LossAndGradient(logits, targets, gradient, 1f, default, options);
@@ -75,14 +93,16 @@ public static partial class CrossEntropy
     /// <param name="upstream">Upstream gradient g of the loss (a loss scale, or dL'/dL of an enclosing graph); 1 for a plain loss. The returned loss is not scaled.</param>
     /// <param name="logSumExp">Destination lse [N], or empty for none.</param>
     /// <param name="options">Options; Reduction Mean or Sum.</param>
+    /// <param name="logSumExpGradient">The caller's own dL/dlse [N] (of a function of lse computed outside, such as a z-loss variant), or empty: each kept row's gradient gains g_lse[n] p[n, c] (times the soft cap's factor), not scaled by the reduction or upstream; ignored rows get none.</param>
     /// <returns>The loss (not multiplied by <paramref name="upstream"/>).</returns>
-    public static unsafe float LossAndGradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, float upstream, Span<float> logSumExp = default, CrossEntropyOptions? options = null)
+    public static unsafe float LossAndGradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, float upstream, Span<float> logSumExp = default, CrossEntropyOptions? options = null,
+        ReadOnlySpan<float> logSumExpGradient = default)
     {
         fixed (float* x = logits)
         fixed (float* g = gradient)
         {
             return (float)ClassIndexCall.Run(x, logits.Length, false, targets, options, CallKind.LossAndGradient,
-                logSumExp: logSumExp, gradient: g, gradientLength: gradient.Length, upstream: upstream);
+                logSumExp: logSumExp, gradient: g, gradientLength: gradient.Length, upstream: upstream, logSumExpUpstream: logSumExpGradient);
         }
     }
 
@@ -95,12 +115,15 @@ public static partial class CrossEntropy
     /// <param name="upstream">Upstream gradients g [N], one per row (ignored rows get a zero gradient whatever g says).</param>
     /// <param name="gradient">Destination [N, V]; may be exactly the logits' memory (in place).</param>
     /// <param name="options">Options; Reduction is not used.</param>
-    public static unsafe void Gradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, ReadOnlySpan<float> upstream, Span<float> gradient, CrossEntropyOptions? options = null)
+    /// <param name="logSumExpGradient">The caller's own dL/dlse [N] (of a function of lse computed outside, such as a z-loss variant), or empty: each kept row's gradient gains g_lse[n] p[n, c] (times the soft cap's factor), not scaled by the reduction or upstream; ignored rows get none.</param>
+    public static unsafe void Gradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, ReadOnlySpan<float> upstream, Span<float> gradient, CrossEntropyOptions? options = null,
+        ReadOnlySpan<float> logSumExpGradient = default)
     {
         fixed (float* x = logits)
         fixed (float* g = gradient)
         {
-            ClassIndexCall.Run(x, logits.Length, false, targets, options, CallKind.Backward, gradient: g, gradientLength: gradient.Length, rowUpstream: upstream);
+            ClassIndexCall.Run(x, logits.Length, false, targets, options, CallKind.Backward, gradient: g, gradientLength: gradient.Length, rowUpstream: upstream,
+                logSumExpUpstream: logSumExpGradient);
         }
     }
 

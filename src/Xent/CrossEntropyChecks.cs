@@ -87,18 +87,20 @@ internal static class CrossEntropyChecks
 
     /// <summary>
     /// Throws when the gradient partly overlaps the logits: in place means the very same memory, element for
-    /// element; anything in between would read logits already overwritten.
+    /// element; anything in between would read logits already overwritten. Logits and gradient of different element
+    /// sizes cannot share memory at all.
     /// </summary>
-    public static unsafe void InPlaceOrDisjoint(void* logits, void* gradient, long length, int elementSize)
+    public static unsafe void InPlaceOrDisjoint(void* logits, void* gradient, long length, int elementSize, int gradientElementSize = 0)
     {
-        if (logits == gradient || length == 0)
+        gradientElementSize = gradientElementSize == 0 ? elementSize : gradientElementSize;
+        if ((logits == gradient && elementSize == gradientElementSize) || length == 0)
         {
             return;
         }
 
         byte* x = (byte*)logits, g = (byte*)gradient;
-        long bytes = length * elementSize;
-        if (g < x + bytes && x < g + bytes)
+        long bytes = length * elementSize, gradientBytes = length * gradientElementSize;
+        if (g < x + bytes && x < g + gradientBytes)
         {
             throw new ArgumentException("The gradient overlaps the logits without being exactly their memory: pass the logits' own memory (in place) or a separate buffer.", "gradient");
         }

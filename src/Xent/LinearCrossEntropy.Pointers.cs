@@ -53,14 +53,15 @@ public static unsafe partial class LinearCrossEntropy
     /// <param name="upstream">Upstream gradient g of the loss; the returned loss is not scaled.</param>
     /// <param name="logSumExp">Destination lse [N], or empty.</param>
     /// <param name="options">Options; Reduction.None throws.</param>
+    /// <param name="logSumExpGradient">The caller's dL/dlse [N], or empty, as the span overload.</param>
     /// <returns>The loss, as the span overload.</returns>
     public static float LossAndGradients(ReadOnlySpan<float> hidden, float* weight, int classes, int hiddenSize, ReadOnlySpan<float> bias,
         ReadOnlySpan<int> targets, LinearCrossEntropyGradients gradients, float upstream = 1f, Span<float> logSumExp = default,
-        LinearCrossEntropyOptions? options = null)
+        LinearCrossEntropyOptions? options = null, ReadOnlySpan<float> logSumExpGradient = default)
     {
         CheckWeight(weight, classes, hiddenSize);
         return (float)LinearCrossEntropyCall.Run(hidden, weight, (long)classes * hiddenSize, hiddenSize, bias, targets, CallKind.LossAndGradient,
-            options, gradients, upstream, [], [], logSumExp);
+            options, gradients, upstream, [], [], logSumExp, logSumExpGradient);
     }
 
     /// <summary>Gradients of sum_n g[n] r[n] (and r, lse on request), W at an address.</summary>
@@ -75,13 +76,14 @@ public static unsafe partial class LinearCrossEntropy
     /// <param name="losses">Destination r [N], or empty.</param>
     /// <param name="logSumExp">Destination lse [N], or empty.</param>
     /// <param name="options">Options; Reduction is not used.</param>
+    /// <param name="logSumExpGradient">The caller's dL/dlse [N], or empty, as the span overload.</param>
     public static void Gradients(ReadOnlySpan<float> hidden, float* weight, int classes, int hiddenSize, ReadOnlySpan<float> bias,
         ReadOnlySpan<int> targets, ReadOnlySpan<float> upstream, LinearCrossEntropyGradients gradients, Span<float> losses = default,
-        Span<float> logSumExp = default, LinearCrossEntropyOptions? options = null)
+        Span<float> logSumExp = default, LinearCrossEntropyOptions? options = null, ReadOnlySpan<float> logSumExpGradient = default)
     {
         CheckWeight(weight, classes, hiddenSize);
         LinearCrossEntropyCall.Run(hidden, weight, (long)classes * hiddenSize, hiddenSize, bias, targets, CallKind.Backward, options,
-            gradients, 1f, upstream, losses, logSumExp);
+            gradients, 1f, upstream, losses, logSumExp, logSumExpGradient);
     }
 
     private static void CheckWeight(float* weight, int classes, int hiddenSize)

@@ -17,7 +17,8 @@ namespace Xent;
 /// <remarks>
 /// The logits are computed one tile (252 classes x 128 tokens) at a time by a register-blocked matrix kernel and
 /// folded straight into per-token log-sum-exp state; gradients reuse the cached tiles and recompute the others.
-/// Results are bitwise the same for any thread count (fixed vocabulary groups, partials merged in a fixed order).
+/// Results are bitwise the same for any thread count (fixed vocabulary groups, partials merged in a fixed order),
+/// and a token's loss, log-sum-exp and (with Sum) dh are bitwise the same alone or in any batch, at any position.
 /// </remarks>
 public static unsafe partial class LinearCrossEntropy
 {
@@ -94,14 +95,16 @@ public static unsafe partial class LinearCrossEntropy
     /// <param name="upstream">Upstream gradient g of the loss (a loss scale, or dL'/dL of an enclosing graph); 1 for a plain loss. The returned loss is not scaled.</param>
     /// <param name="logSumExp">Destination lse [N], or empty.</param>
     /// <param name="options">Options (a <see cref="CrossEntropyOptions"/> converts); Reduction.None throws: use Gradients.</param>
+    /// <param name="logSumExpGradient">The caller's own dL/dlse [N] (of a function of lse computed outside, such as a z-loss variant), or empty: each kept row's logits gradient gains g_lse[n] p[n, c] (times the soft cap's factor), not scaled by the reduction or upstream; ignored rows get none.</param>
     /// <returns>The loss (not multiplied by <paramref name="upstream"/>).</returns>
     public static float LossAndGradients(ReadOnlySpan<float> hidden, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<int> targets,
-        LinearCrossEntropyGradients gradients, float upstream = 1f, Span<float> logSumExp = default, LinearCrossEntropyOptions? options = null)
+        LinearCrossEntropyGradients gradients, float upstream = 1f, Span<float> logSumExp = default, LinearCrossEntropyOptions? options = null,
+        ReadOnlySpan<float> logSumExpGradient = default)
     {
         fixed (float* w = weight)
         {
             return (float)LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, targets, CallKind.LossAndGradient, options, gradients,
-                upstream, [], [], logSumExp);
+                upstream, [], [], logSumExp, logSumExpGradient);
         }
     }
 
@@ -119,13 +122,15 @@ public static unsafe partial class LinearCrossEntropy
     /// <param name="losses">Destination r [N] (0 for ignored rows), or empty.</param>
     /// <param name="logSumExp">Destination lse [N], or empty.</param>
     /// <param name="options">Options (a <see cref="CrossEntropyOptions"/> converts); Reduction is not used.</param>
+    /// <param name="logSumExpGradient">The caller's own dL/dlse [N] (of a function of lse computed outside, such as a z-loss variant), or empty: each kept row's logits gradient gains g_lse[n] p[n, c] (times the soft cap's factor), not scaled by the reduction or upstream; ignored rows get none.</param>
     public static void Gradients(ReadOnlySpan<float> hidden, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<int> targets,
         ReadOnlySpan<float> upstream, LinearCrossEntropyGradients gradients, Span<float> losses = default, Span<float> logSumExp = default,
-        LinearCrossEntropyOptions? options = null)
+        LinearCrossEntropyOptions? options = null, ReadOnlySpan<float> logSumExpGradient = default)
     {
         fixed (float* w = weight)
         {
-            LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, targets, CallKind.Backward, options, gradients, 1f, upstream, losses, logSumExp);
+            LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, targets, CallKind.Backward, options, gradients, 1f, upstream, losses, logSumExp,
+                logSumExpGradient);
         }
     }
 }

@@ -23,10 +23,23 @@ internal static unsafe class LinearCrossEntropyCall
     /// <param name="rowUpstream">g [N] (<see cref="CallKind.Backward"/>).</param>
     /// <param name="losses">r [N], required for <see cref="CallKind.PerRow"/>, else optional.</param>
     /// <param name="logSumExp">lse [N], or empty.</param>
+    /// <param name="logSumExpUpstream">The caller's dL/dlse [N] (gradient kinds), or empty.</param>
+    /// <param name="entropy">Destination of each row's softmax entropy [N], or empty.</param>
+    /// <param name="entropyUpstream">The caller's dL/dH [N] of the entropy (gradient kinds), or empty.</param>
     public static double Run(ReadOnlySpan<float> hidden, float* weight, long weightLength, int hiddenSize, ReadOnlySpan<float> bias,
         ReadOnlySpan<int> targets, CallKind kind, LinearCrossEntropyOptions? options, scoped in LinearCrossEntropyGradients gradients,
-        float upstream, ReadOnlySpan<float> rowUpstream, Span<float> losses, Span<float> logSumExp)
+        float upstream, ReadOnlySpan<float> rowUpstream, Span<float> losses, Span<float> logSumExp, ReadOnlySpan<float> logSumExpUpstream = default,
+        Span<float> entropy = default, ReadOnlySpan<float> entropyUpstream = default) =>
+        Run(hidden, weight, weightLength, hiddenSize, bias, targets, kind, options, gradients, upstream, rowUpstream, losses, logSumExp,
+            logSumExpUpstream, entropy, entropyUpstream, out _);
+
+    /// <summary>As the other overload; <paramref name="parts"/> are the cross-entropy and z-loss parts of the returned loss.</summary>
+    public static double Run(ReadOnlySpan<float> hidden, float* weight, long weightLength, int hiddenSize, ReadOnlySpan<float> bias,
+        ReadOnlySpan<int> targets, CallKind kind, LinearCrossEntropyOptions? options, scoped in LinearCrossEntropyGradients gradients,
+        float upstream, ReadOnlySpan<float> rowUpstream, Span<float> losses, Span<float> logSumExp, ReadOnlySpan<float> logSumExpUpstream,
+        Span<float> entropy, ReadOnlySpan<float> entropyUpstream, out LossParts parts)
     {
+        parts = default;
         var o = options ?? LinearCrossEntropyOptions.Default;
         var ce = o.CrossEntropy ?? throw new ArgumentException("CrossEntropy options must not be null.", nameof(options));
         bool reduce = kind is CallKind.Loss or CallKind.LossAndGradient;
@@ -63,16 +76,33 @@ internal static unsafe class LinearCrossEntropyCall
             CrossEntropyChecks.Destination(losses.Length, n, nameof(losses));
         }
 
-        OptionalDestination(losses.Length, n, nameof(losses));
-        OptionalDestination(logSumExp.Length, n, nameof(logSumExp));
-        if (d == 0)
+        if (!logSumExpUpstream.IsEmpty && (!backward || logSumExpUpstream.Length != n))
         {
-            return EmptyBatch(gradients, ce, o, backward);
+            throw new ArgumentException(backward
+                ? $"logSumExpGradient has {logSumExpUpstream.Length} entries but there are N = {n} rows."
+                : "logSumExpGradient is only read by the gradient entry points.", "logSumExpGradient");
         }
 
-        fixed (float* h = hidden, b = bias, dh = gradients.Hidden, dw = &gradients.Weight, db = gradients.Bias, rl = losses, ls = logSumExp)
+        if (!entropyUpstream.IsEmpty && (!backward || entropyUpstream.Length != n || o.FilterThreshold > 0))
+        {
+            throw new ArgumentException(!backward ? "entropyGradient is only read by the gradient entry points."
+                : o.FilterThreshold > 0 ? "entropyGradient needs the exact backward (FilterThreshold 0)."
+                : $"entropyGradient has {entropyUpstream.Length} entries but there are N = {n} rows.", "entropyGradient");
+        }
+
+        OptionalDestination(losses.Length, n, nameof(losses));
+        OptionalDestination(logSumExp.Length, n, nameof(logSumExp));
+        OptionalDestination(entropy.Length, n, nameof(entropy));
+        if (d == 0)
+        {
+            double empty = EmptyBatch(gradients, ce, o, backward);
+            parts = new LossParts((float)empty, (float)empty, ce.ZLoss > 0 ? (float)empty : 0f);
+            return empty;
+        }
+
+        fixed (float* h = hidden, b = bias, dh = gradients.Hidden, dw = &gradients.Weight, db = gradients.Bias, rl = losses, ls = logSumExp, ent = entropy)
         fixed (int* y = targets)
-        fixed (float* cw = ce.ClassWeights.Span, up = rowUpstream)
+        fixed (float* cw = ce.ClassWeights.Span, up = rowUpstream, lseUp = logSumExpUpstream, entUp = entropyUpstream)
         {
             var problem = new FusedProblem
             {
@@ -92,6 +122,7 @@ internal static unsafe class LinearCrossEntropyCall
                 Reduction = reduce ? ce.Reduction : Reduction.None,
                 Upstream = upstream,
                 RowUpstream = kind == CallKind.Backward ? up : null,
+                LogSumExpUpstream = logSumExpUpstream.IsEmpty ? null : lseUp,
                 FilterThreshold = o.FilterThreshold,
                 CacheBytes = o.CacheBytes,
                 Accumulate = o.Accumulate,
@@ -102,8 +133,12 @@ internal static unsafe class LinearCrossEntropyCall
                 DBias = backward && !gradients.Bias.IsEmpty ? db : null,
                 RowLosses = losses.IsEmpty ? null : rl,
                 LogSumExp = logSumExp.IsEmpty ? null : ls,
+                Entropy = entropy.IsEmpty ? null : ent,
+                EntropyUpstream = entropyUpstream.IsEmpty ? null : entUp,
             };
-            return FusedKernel.Run(problem);
+            double loss = FusedKernel.Run(problem);
+            parts = new LossParts((float)loss, (float)problem.CrossEntropyPart, (float)problem.ZLossPart);
+            return loss;
         }
     }
 

@@ -1,9 +1,8 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
-using Spectre.Console;
 using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
 using Xent.Training.Checkpoints;
+using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
 
 namespace Xent.Cli.Commands;
@@ -35,7 +34,19 @@ internal sealed class EvalCommand : Command<EvalSettings>
 
     private int Evaluate(EvalSettings settings)
     {
+        if (Gpt2Checkpoint.IsCheckpoint(settings.Checkpoint!))
+        {
+            return EvalHuggingFace.Run(io, settings);
+        }
+
+        if (settings.Text is null || settings.Window is not null || settings.Stride is not null || settings.LogitsOut is not null)
+            throw new XentCliException("--tokens, --window, --stride and --logits-out are for Hugging Face checkpoints; a checkpoint of xent train takes --text.");
         var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
+        if (checkpoint.Note is { } note)
+        {
+            io.Error.WriteLine($"xent: note: {note}");
+        }
+
         if (settings.Threads is { } threads)
             model.MaxDegreeOfParallelism = threads;
         ITokenizer tokenizer = CheckpointTokenizer.For(checkpoint.Config);
@@ -50,30 +61,11 @@ internal sealed class EvalCommand : Command<EvalSettings>
 
         var (nats, predicted) = Evaluation.StreamLoss(model, tokens, seq, Batch);
         long bytes = tokenizer.ByteCount(tokens.AsSpan(1));
-        double ce = nats / predicted;
-        double bpb = Evaluation.BitsPerByte(nats, bytes);
-        if (settings.Json)
+        new EvalReport(predicted, bytes, nats, Evaluation.BitsPerByte(nats, bytes)).Write(io, settings.Json, new JsonObject
         {
-            var json = new JsonObject
-            {
-                ["tokens"] = predicted,
-                ["bytes"] = bytes,
-                ["cross_entropy"] = ce,
-                ["perplexity"] = Math.Exp(ce),
-                ["bits_per_byte"] = bpb,
-                ["tokenizer"] = checkpoint.Config.Tokenizer,
-                ["step"] = checkpoint.Config.Step,
-            };
-            io.WriteLine(json.ToJsonString());
-            return ExitCodes.Ok;
-        }
-        var table = new Table().Border(TableBorder.Rounded).AddColumn("").AddColumn(new TableColumn("").RightAligned()).HideHeaders();
-        table.AddRow("predicted tokens", predicted.ToString("N0", CultureInfo.InvariantCulture));
-        table.AddRow("bytes", bytes.ToString("N0", CultureInfo.InvariantCulture));
-        table.AddRow("cross-entropy (nats/token)", ce.ToString("0.0000", CultureInfo.InvariantCulture));
-        table.AddRow("perplexity", Math.Exp(ce).ToString("0.000", CultureInfo.InvariantCulture));
-        table.AddRow("bits per byte", bpb.ToString("0.0000", CultureInfo.InvariantCulture));
-        io.Out.Write(table);
+            ["tokenizer"] = checkpoint.Config.Tokenizer,
+            ["step"] = checkpoint.Config.Step,
+        });
         return ExitCodes.Ok;
     }
 }

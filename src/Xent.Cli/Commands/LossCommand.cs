@@ -23,6 +23,7 @@ internal sealed unsafe class LossCommand : Command<LossSettings>
     public override int Execute(CommandContext context, LossSettings settings, CancellationToken cancellationToken)
     {
         var inputs = LossInputs.Load(settings);
+        CheckOutputs(settings, inputs);
         using var logits = LogitsData.Open(inputs.Logits);
         var options = new CrossEntropyOptions
         {
@@ -35,14 +36,43 @@ internal sealed unsafe class LossCommand : Command<LossSettings>
             MaxDegreeOfParallelism = settings.Threads,
         };
 
+        // Before the computation: a float16 gradient may be computed in place in the converted logits.
+        var nonFinite = NonFiniteLogits.Scan(logits);
         var clock = Stopwatch.StartNew();
         var result = Compute(settings, inputs, logits, options);
         double seconds = clock.Elapsed.TotalSeconds;
-        LossReport.Write(io, settings, inputs, result, seconds);
+        LossReport.Warn(io, inputs, result, nonFinite);
+        LossReport.Write(io, settings, inputs, result, nonFinite, seconds);
         return ExitCodes.Ok;
     }
 
-    /// <summary>Computes everything first and renames the output files into place only when all succeeded.</summary>
+    /// <summary>Before any work: each output a writable file name, none the same file as an input or as the other output.</summary>
+    private static void CheckOutputs(LossSettings settings, LossInputs inputs)
+    {
+        if (settings.Grad is not null)
+        {
+            NpyOutput.CheckDestination(settings.Grad, "--grad");
+        }
+
+        if (settings.Losses is not null)
+        {
+            NpyOutput.CheckDestination(settings.Losses, "--losses");
+        }
+
+        var files = new List<(string Option, string Path)>
+        {
+            (settings.Input is null ? "--logits" : "--input", inputs.Logits.Path),
+            (settings.Targets is null ? (settings.Input is null ? "--logits" : "--input") : "--targets", inputs.TargetsInfo.Path),
+        };
+        if (inputs.WeightsPath is not null)
+        {
+            files.Add((settings.Weights is null ? "--input" : "--weights", inputs.WeightsPath));
+        }
+
+        DistinctFiles.Check(files, [("--grad", settings.Grad), ("--losses", settings.Losses)]);
+    }
+
+    /// <summary>Computes everything, writes every output to its temporary file, and renames them into place only when all succeeded.</summary>
     private static LossResult Compute(LossSettings settings, LossInputs inputs, LogitsData logits, CrossEntropyOptions options)
     {
         var targets = inputs.Targets;
@@ -75,8 +105,10 @@ internal sealed unsafe class LossCommand : Command<LossSettings>
             loss = LossKernels.Loss(logits, targets, options);
         }
 
-        grad?.Commit();
-        lossFile?.Commit();
+        grad?.Write();
+        lossFile?.Write();
+        grad?.Publish();
+        lossFile?.Publish();
         return new LossResult(options.Reduction == Reduction.None ? null : loss, rowLosses);
     }
 }

@@ -9,8 +9,9 @@ namespace Xent.Cli.Commands;
 /// </summary>
 internal sealed class LossInputs
 {
-    private LossInputs(ArrayInfo logits, ArrayInfo targetsInfo, int[] targets, float[]? weights)
+    private LossInputs(ArrayInfo logits, ArrayInfo targetsInfo, int[] targets, float[]? weights, string? weightsPath)
     {
+        WeightsPath = weightsPath;
         Logits = logits;
         TargetsInfo = targetsInfo;
         Targets = targets;
@@ -24,6 +25,9 @@ internal sealed class LossInputs
     public int[] Targets { get; }
 
     public float[]? Weights { get; }
+
+    /// <summary>The file the class weights came from, if any.</summary>
+    public string? WeightsPath { get; }
 
     /// <summary>V, the last axis of the logits.</summary>
     public int Classes => (int)Logits.Shape[^1];
@@ -63,7 +67,7 @@ internal sealed class LossInputs
             weights = SmallArrays.ReadFloats(w);
         }
 
-        return new LossInputs(logits, targetsInfo, targets, weights);
+        return new LossInputs(logits, targetsInfo, targets, weights, weightsPath);
     }
 
     private static void CheckLogits(ArrayInfo logits)

@@ -4,8 +4,8 @@ namespace Xent.Cli.Commands;
 
 /// <summary>
 /// The one place where <c>xent loss</c> calls the library, on logits in unmanaged memory (a mapped file or a
-/// converted buffer): the pointer overloads for float32 (any size, also over 2^31 elements) and the Half
-/// overloads for float16 read in place.
+/// converted buffer): the pointer overloads for float32 (any size, also over 2^31 elements), and the Half and
+/// BFloat16 overloads for float16 and bfloat16 read in place.
 /// </summary>
 internal static unsafe class LossKernels
 {
@@ -14,15 +14,19 @@ internal static unsafe class LossKernels
         logits.Type == ElementType.Float16 ? ElementType.Float16 : ElementType.Float32;
 
     public static float Loss(LogitsData logits, ReadOnlySpan<int> targets, CrossEntropyOptions options) =>
-        logits.IsHalf
-            ? CrossEntropy.Loss(logits.Halves, targets, options)
-            : CrossEntropy.Loss(logits.Floats, logits.Length, targets, options);
+        logits.IsHalf ? CrossEntropy.Loss(logits.Halves, targets, options)
+        : logits.IsBFloat16 ? CrossEntropy.Loss(logits.BFloat16s, targets, options)
+        : CrossEntropy.Loss(logits.Floats, logits.Length, targets, options);
 
     public static void LossPerRow(LogitsData logits, ReadOnlySpan<int> targets, Span<float> losses, CrossEntropyOptions options)
     {
         if (logits.IsHalf)
         {
             CrossEntropy.LossPerRow(logits.Halves, targets, losses, options);
+        }
+        else if (logits.IsBFloat16)
+        {
+            CrossEntropy.LossPerRow(logits.BFloat16s, targets, losses, options);
         }
         else
         {
@@ -40,6 +44,11 @@ internal static unsafe class LossKernels
         if (logits.IsHalf)
         {
             return CrossEntropy.LossAndGradient(logits.Halves, targets, new Span<Half>(gradient.Data, checked((int)gradient.Count)), options);
+        }
+
+        if (logits.IsBFloat16)
+        {
+            return CrossEntropy.LossAndGradient(logits.BFloat16s, targets, new Span<float>(gradient.Data, checked((int)gradient.Count)), options: options);
         }
 
         if (GradientType(logits.Info) == ElementType.Float32)

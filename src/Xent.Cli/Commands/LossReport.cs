@@ -8,13 +8,34 @@ namespace Xent.Cli.Commands;
 /// <summary>Prints the result of <c>xent loss</c> as text or as one JSON object.</summary>
 internal static class LossReport
 {
-    public static void Write(CliConsoles io, LossSettings s, LossInputs inputs, LossResult result, double seconds)
+    /// <summary>
+    /// On stderr: where NaN or +inf logits are (they make their rows' losses non-finite), and, when the result is
+    /// non-finite, where -inf logits are (a row whose target is masked, or that is masked entirely).
+    /// </summary>
+    public static void Warn(CliConsoles io, LossInputs inputs, LossResult result, NonFiniteLogits found)
+    {
+        var l = inputs.Logits;
+        if (found.Poisoned > 0)
+        {
+            io.Error.WriteLine($"xent: warning: {l.Path}: {found.Poisoned} {(found.Poisoned == 1 ? "logit is" : "logits are")} not finite ({found.NaN} NaN, {found.PositiveInfinity} +inf), the first at {Position(inputs, found.FirstNaNOrPositive)}; the loss of each such row is NaN or inf, as in PyTorch.");
+        }
+
+        bool finite = result.Loss is float loss ? float.IsFinite(loss) : result.RowLosses!.All(float.IsFinite);
+        if (!finite && found.Poisoned == 0 && found.NegativeInfinity > 0)
+        {
+            io.Error.WriteLine($"xent: warning: {l.Path}: {found.NegativeInfinity} {(found.NegativeInfinity == 1 ? "logit is" : "logits are")} -inf, the first at {Position(inputs, found.FirstNegative)}; a row whose target logit is -inf has an infinite loss, and one whose logits are all -inf a NaN loss, as in PyTorch.");
+        }
+
+        io.Error.Flush();
+    }
+
+    public static void Write(CliConsoles io, LossSettings s, LossInputs inputs, LossResult result, NonFiniteLogits nonFinite, double seconds)
     {
         int kept = inputs.Targets.Count(t => t != s.IgnoreIndex);
         string reduction = s.Reduction.ToLowerInvariant();
         if (s.Json)
         {
-            io.WriteLine(Json(s, inputs, result, seconds, kept, reduction));
+            io.WriteLine(Json(s, inputs, result, nonFinite, seconds, kept, reduction));
             return;
         }
 
@@ -45,7 +66,12 @@ internal static class LossReport
         }
     }
 
-    private static string Json(LossSettings s, LossInputs inputs, LossResult result, double seconds, int kept, string reduction)
+    /// <summary>"row [1, 2], column 5": the index into the logits' leading axes, and the class.</summary>
+    private static string Position(LossInputs inputs, long flat) => inputs.Logits.Shape.Length == 1
+        ? $"column {flat}"
+        : $"row {SmallArrays.Index(inputs.Logits.Shape.AsSpan(0, inputs.Logits.Shape.Length - 1), flat / inputs.Classes)}, column {flat % inputs.Classes}";
+
+    private static string Json(LossSettings s, LossInputs inputs, LossResult result, NonFiniteLogits nonFinite, double seconds, int kept, string reduction)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -91,6 +117,11 @@ internal static class LossReport
             }
 
             Path(w, "losses_file", s.Losses);
+            w.WriteStartObject("non_finite_logits");
+            w.WriteNumber("nan", nonFinite.NaN);
+            w.WriteNumber("posinf", nonFinite.PositiveInfinity);
+            w.WriteNumber("neginf", nonFinite.NegativeInfinity);
+            w.WriteEndObject();
             w.WriteNumber("seconds", Math.Round(seconds, 6));
             w.WriteEndObject();
         }
@@ -98,7 +129,7 @@ internal static class LossReport
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
-    /// <summary>JSON has no NaN or infinity: write them as the strings "NaN", "Infinity", "-Infinity" (as .NET and JavaScript name them).</summary>
+    /// <summary>A float32 loss as JSON (see <see cref="JsonNumbers"/>); float32 widened exactly, printed with its shortest digits.</summary>
     private static void Number(Utf8JsonWriter w, float value)
     {
         if (float.IsFinite(value))
@@ -107,7 +138,7 @@ internal static class LossReport
         }
         else
         {
-            w.WriteStringValue(float.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
+            JsonNumbers.Write(w, value);
         }
     }
 

@@ -1,7 +1,9 @@
 using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
 using Xent.Training.Checkpoints;
+using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
+using Xent.Training.Model;
 using Xent.Training.Sampling;
 
 namespace Xent.Cli.Commands;
@@ -32,10 +34,7 @@ internal sealed class SampleCommand : Command<SampleSettings>
 
     private int Sample(SampleSettings settings, CancellationToken cancellationToken)
     {
-        var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
-        CheckpointConfig config = checkpoint.Config;
-        ITokenizer tokenizer = CheckpointTokenizer.For(config);
-        int[] prompt = settings.Prompt is { } text ? tokenizer.Encode(text) : CheckpointTokenizer.DefaultPrompt(config, tokenizer);
+        var (model, tokenizer, prompt) = Load(settings);
         if (prompt.Length == 0)
         {
             throw new XentCliException("The prompt has no tokens.");
@@ -43,5 +42,29 @@ internal sealed class SampleCommand : Command<SampleSettings>
         int[] tokens = TokenSampler.Generate(model, prompt, settings.Tokens, settings.Temperature, settings.TopK, settings.Seed, cancellationToken);
         io.WriteLine(tokenizer.Decode(tokens));
         return ExitCodes.Ok;
+    }
+
+    // A Hugging Face GPT-2 folder (GPT-2's tokenizer, prompt <|endoftext|> by default) or a checkpoint of xent train.
+    private (GptModel Model, ITokenizer Tokenizer, int[] Prompt) Load(SampleSettings settings)
+    {
+        if (Gpt2Checkpoint.IsCheckpoint(settings.Checkpoint!))
+        {
+            var hf = Gpt2Checkpoint.Load(settings.Checkpoint!);
+            var gpt2 = Gpt2Tokenizer.Instance;
+            int[] ids = settings.Prompt is { } words ? gpt2.Encode(words) : [Math.Min(50256, hf.Config.VocabSize - 1)];
+            int bad = Array.FindIndex(ids, t => t >= hf.Config.VocabSize);
+            return bad < 0 ? (hf, gpt2, ids)
+                : throw new XentCliException($"--prompt: its GPT-2 token {ids[bad]} is outside the checkpoint's vocabulary [0, {hf.Config.VocabSize}).");
+        }
+
+        var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
+        if (checkpoint.Note is { } note)
+        {
+            io.Error.WriteLine($"xent: note: {note}");
+        }
+
+        CheckpointConfig config = checkpoint.Config;
+        ITokenizer tokenizer = CheckpointTokenizer.For(config);
+        return (model, tokenizer, settings.Prompt is { } text ? tokenizer.Encode(text) : CheckpointTokenizer.DefaultPrompt(config, tokenizer));
     }
 }

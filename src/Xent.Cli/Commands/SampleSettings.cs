@@ -8,7 +8,7 @@ namespace Xent.Cli.Commands;
 internal sealed class SampleSettings : CommandSettings
 {
     [CommandOption("--checkpoint <DIR>")]
-    [Description("Checkpoint folder written by xent train.")]
+    [Description("Checkpoint folder written by xent train, or a Hugging Face GPT-2 folder (config.json with n_embd, model.safetensors).")]
     public string? Checkpoint { get; init; }
 
     [CommandOption("--prompt <TEXT>")]

@@ -48,6 +48,11 @@ internal sealed class TrainCommand : Command<TrainSettings>
         bool writes = loop.GradientStep.WritesOutputs;
         if (writes)
         {
+            if (plan.Resume?.Checkpoint.Note is { } note)
+            {
+                io.Error.WriteLine($"xent: note: {note}");
+            }
+
             PrintHeader(plan, loop.GradientStep);
         }
 
@@ -74,7 +79,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
 
             TrainingOutcome outcome = Run(loop, stop.Token);
             LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), MetricsLog.Read(Path.Combine(plan.OutDir, MetricsLog.FileName)),
-                (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan));
+                outcome.RunInitialValLoss is { } first ? (0, first) : (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan));
             return Report(plan, outcome);
         }
         finally
@@ -145,7 +150,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
             io.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Corpus: {d.Source} ({TokenizerNames.Name(d.Tokenizer.Kind)} tokens, V = {m.VocabSize}), {d.Train.Length:N0} training and {d.Validation.Length:N0} validation tokens; no known entropy floor (ln V = {lnV:0.0000})."));
         }
-        string resumed = plan.Resume is { } r ? $", resuming at step {r.Checkpoint.Config.Step}" : "";
+        string resumed = plan.Resume is { } r ? $", resuming at step {r.Checkpoint.Config.Step}" : plan.Init is not null ? ", fine-tuning the --init weights" : "";
         if (plan.Resume is null && CheckpointStore.Exists(plan.OutDir))
             io.WriteLine($"Note: '{plan.OutDir}' holds a checkpoint of an earlier run; this run replaces it at its first evaluation (use --resume to continue it instead).");
         io.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -162,7 +167,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
         string F(double? x) => x is { } v && double.IsFinite(v) ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
         if (plan.Data.EntropyFloor is { } floor)
             table.AddRow("entropy floor (nats/token)", F(floor));
-        table.AddRow("initial validation loss", F(o.InitialValLoss));
+        table.AddRow("initial validation loss", F(o.RunInitialValLoss ?? o.InitialValLoss));
         table.AddRow("final validation loss", F(o.FinalValLoss));
         if (plan.Data.EntropyFloor is { } f && o.FinalValLoss is { } v && double.IsFinite(v))
             table.AddRow("above the floor", ((v - f) / f).ToString("P1", CultureInfo.InvariantCulture));

@@ -1,5 +1,6 @@
 using Xent.Cli.Terminal;
 using Xent.Training.Checkpoints;
+using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
 using Xent.Training.Model;
 using Xent.Training.Runs;
@@ -17,7 +18,12 @@ internal static class TrainPlanning
     {
         try
         {
-            return s.Resume is null ? Fresh(s) : Resumed(s);
+            TrainingPlan plan = s.Resume is not null ? Resumed(s) : s.Init is not null ? FineTune(s) : Fresh(s);
+
+            // The same validator as eval and sample, on what this run would do (flags included), before the model exists.
+            RunConfigValidator.CheckTraining(plan.ToCheckpointConfig(plan.StartStep, plan.ToTrainerOptions()),
+                s.Resume is null ? RunConfigValidator.Flags : RunConfigValidator.InFile(Path.Combine(s.Resume, CheckpointStore.ConfigFile)), resuming: false);
+            return plan;
         }
         catch (TrainingInputException e)
         {
@@ -40,6 +46,52 @@ internal static class TrainPlanning
             Dim = s.Dim ?? TrainingDefaults.Dim,
             TieEmbeddings = !s.Untied,
         };
+        return Scheduled(s, model, data);
+    }
+
+    /// <summary>
+    /// --init HF_DIR: fine-tune a Hugging Face GPT-2 on --text (GPT-2 tokens unless --tokenizer says otherwise), its
+    /// shape and tied or untied head as the checkpoint has them, windows of --seq tokens (default: the usual T, at
+    /// most n_positions; the position embedding keeps its first T rows).
+    /// </summary>
+    private static TrainingPlan FineTune(TrainSettings s)
+    {
+        if (s.Layers is not null || s.Dim is not null || s.Heads is not null || s.Untied)
+        {
+            throw new XentCliException("--layers, --dim, --heads and --untied come from the --init checkpoint; leave them out.");
+        }
+
+        if (s.Text is null)
+        {
+            throw new XentCliException("--init needs --text FILE: the text to fine-tune on.");
+        }
+
+        string dir = s.Init!;
+        if (!Gpt2Checkpoint.IsCheckpoint(dir))
+        {
+            throw new XentCliException($"--init {dir}: not a Hugging Face GPT-2 folder (config.json with n_embd and model.safetensors); to continue a run of xent train use --resume.");
+        }
+
+        int positions = Gpt2ConfigJson.Read(Path.Combine(dir, Gpt2Checkpoint.ConfigFile)).ContextLength;
+        int seq = s.Seq ?? Math.Min(TrainingDefaults.Seq, positions);
+        if (seq > positions)
+        {
+            throw new XentCliException($"--seq {seq} is longer than the --init checkpoint's context (n_positions {positions}).");
+        }
+
+        var model = Gpt2Checkpoint.Load(dir, seq);
+        TokenDataset data = TokenDataset.FromTextFile(s.Text, TokenizerNames.Parse(s.Tokenizer ?? "gpt2"), seq);
+        if (data.Tokenizer.VocabSize != model.Config.VocabSize)
+        {
+            throw new XentCliException($"--init {dir} has a vocabulary of {model.Config.VocabSize} tokens, but the {s.Tokenizer ?? "gpt2"} tokenizer has {data.Tokenizer.VocabSize}.");
+        }
+
+        return Scheduled(s, model.Config, data) with { Init = model };
+    }
+
+    /// <summary>A fresh run's plan: the schedule and outputs from the options, else the defaults.</summary>
+    private static TrainingPlan Scheduled(TrainSettings s, GptConfig model, TokenDataset data)
+    {
         int steps = s.Steps ?? TrainingDefaults.Steps;
         return new TrainingPlan
         {
@@ -59,6 +111,11 @@ internal static class TrainPlanning
     private static TrainingPlan Resumed(TrainSettings s)
     {
         string dir = s.Resume!;
+
+        // The checkpoint's own config through the validator first (what eval refuses, --resume refuses), with the
+        // memory of training it, before its tensors are read.
+        var (saved, _, source) = CheckpointStore.ResolveConfig(dir);
+        RunConfigValidator.CheckTraining(saved, RunConfigValidator.InFile(source), resuming: true);
         var (model, checkpoint) = ModelCheckpoint.Load(dir);
         CheckpointConfig c = checkpoint.Config;
         GptConfig gpt = model.Config;

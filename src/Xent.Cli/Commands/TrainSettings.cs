@@ -63,6 +63,10 @@ internal sealed class TrainSettings : CommandSettings
     [Description("Continue from the checkpoint in DIR (model, optimizer state and step).")]
     public string? Resume { get; init; }
 
+    [CommandOption("--init <HF_DIR>")]
+    [Description("Fine-tune a Hugging Face GPT-2 folder (config.json + model.safetensors) on --text: its weights, shape and tied or untied head, GPT-2 tokens, a fresh optimizer.")]
+    public string? Init { get; init; }
+
     [CommandOption("--eval-every <K>")]
     [Description("Measure the validation loss and save a checkpoint every K steps. Default 100.")]
     public int? EvalEvery { get; init; }
@@ -97,6 +101,8 @@ internal sealed class TrainSettings : CommandSettings
         if (Accumulate is < 1) return Error("--accumulate must be at least 1.");
         if (Tokenizer is not null && Tokenizer is not ("bytes" or "gpt2"))
             return Error($"--tokenizer must be bytes or gpt2, not '{Tokenizer}'.");
+        if (Init is not null && Resume is not null)
+            return Error("--init starts a fine-tune and --resume continues a run: give one of them.");
         if (Tokenizer is not null && Text is null && Resume is null)
             return Error("--tokenizer applies to --text; the built-in corpus has its own symbols.");
         return ValidationResult.Success();

@@ -4,8 +4,8 @@ namespace Xent.Cli.IO;
 
 /// <summary>
 /// The logits in unmanaged memory, in the form the library reads: the mapped file itself for float32, and for
-/// float16 under 2^31 elements (the library's Half overloads read it as is); otherwise (float64, bfloat16, or
-/// float16 beyond the Half overloads' span length) a native float32 buffer converted in chunks. Never a managed
+/// float16 and bfloat16 under 2^31 elements (the library's Half and BFloat16 overloads read them as they are);
+/// otherwise (float64, or 16-bit beyond those overloads' span length) a native float32 buffer converted in chunks. Never a managed
 /// array, so any size works.
 /// </summary>
 internal sealed unsafe class LogitsData : IDisposable
@@ -16,15 +16,16 @@ internal sealed unsafe class LogitsData : IDisposable
     private readonly MappedArray source;
     private float* owned;
 
-    private LogitsData(MappedArray source, void* pointer, bool isHalf, float* owned)
+    private LogitsData(MappedArray source, void* pointer, bool isHalf, float* owned, bool isBFloat16 = false)
     {
         this.source = source;
         Pointer = pointer;
         IsHalf = isHalf;
+        IsBFloat16 = isBFloat16;
         this.owned = owned;
     }
 
-    /// <summary>Largest float16 array read in place (the Half overloads take spans); internal so tests can force the converted path.</summary>
+    /// <summary>Largest float16 or bfloat16 array read in place (the overloads take spans); internal so tests can force the converted path.</summary>
     internal static long HalfInPlaceLimit { get; set; } = int.MaxValue;
 
     /// <summary>The first value: float* or, when <see cref="IsHalf"/>, Half*.</summary>
@@ -32,6 +33,9 @@ internal sealed unsafe class LogitsData : IDisposable
 
     /// <summary>True when <see cref="Pointer"/> points at float16 values (the file's own bytes).</summary>
     public bool IsHalf { get; }
+
+    /// <summary>True when <see cref="Pointer"/> points at bfloat16 values (the file's own bytes).</summary>
+    public bool IsBFloat16 { get; }
 
     /// <summary>True when <see cref="Pointer"/> is a float32 copy owned by this object, which may be overwritten.</summary>
     public bool IsConvertedCopy => owned != null;
@@ -43,10 +47,13 @@ internal sealed unsafe class LogitsData : IDisposable
     public long Length => source.Info.Count;
 
     /// <summary>The float32 values (not for <see cref="IsHalf"/>).</summary>
-    public float* Floats => IsHalf ? throw new InvalidOperationException("float16 logits") : (float*)Pointer;
+    public float* Floats => IsHalf || IsBFloat16 ? throw new InvalidOperationException("16-bit logits") : (float*)Pointer;
 
     /// <summary>The float16 values as a span (only for <see cref="IsHalf"/>).</summary>
     public ReadOnlySpan<Half> Halves => IsHalf ? new((Half*)Pointer, checked((int)Length)) : throw new InvalidOperationException("not float16");
+
+    /// <summary>The bfloat16 values as a span (only for <see cref="IsBFloat16"/>).</summary>
+    public ReadOnlySpan<BFloat16> BFloat16s => IsBFloat16 ? new((BFloat16*)Pointer, checked((int)Length)) : throw new InvalidOperationException("not bfloat16");
 
     /// <summary>Maps <paramref name="info"/> and presents it as float32 or float16.</summary>
     public static LogitsData Open(ArrayInfo info)
@@ -62,6 +69,11 @@ internal sealed unsafe class LogitsData : IDisposable
             if (info.Type == ElementType.Float16 && info.Count <= HalfInPlaceLimit)
             {
                 return new LogitsData(mapped, mapped.Data, true, null);
+            }
+
+            if (info.Type == ElementType.BFloat16 && info.Count <= HalfInPlaceLimit)
+            {
+                return new LogitsData(mapped, mapped.Data, false, null, isBFloat16: true);
             }
 
             long n = info.Count;
@@ -97,12 +109,7 @@ internal sealed unsafe class LogitsData : IDisposable
 
                     break;
                 case ElementType.BFloat16:
-                    var b = new ReadOnlySpan<ushort>((ushort*)src + start, n);
-                    for (int i = 0; i < n; i++)
-                    {
-                        to[i] = BitConverter.Int32BitsToSingle(b[i] << 16);
-                    }
-
+                    BFloat16.ConvertToSingle(new ReadOnlySpan<BFloat16>((BFloat16*)src + start, n), to);
                     break;
                 case ElementType.Float64:
                     var d = new ReadOnlySpan<double>((double*)src + start, n);

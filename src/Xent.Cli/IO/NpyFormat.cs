@@ -15,8 +15,8 @@ internal static class NpyFormat
 {
     private const int Alignment = 64;
 
-    /// <summary>Largest header xent accepts; numpy itself refuses headers over 10000 bytes without allow_pickle.</summary>
-    private const int MaxHeaderLength = 1 << 20;
+    /// <summary>Longest header (in characters) NumPy's <c>np.load</c> reads without <c>allow_pickle=True</c>.</summary>
+    private const int MaxHeaderLength = 10_000;
 
     private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
@@ -62,34 +62,54 @@ internal static class NpyFormat
         }
 
         long headerLength = major == 1 ? BinaryPrimitives.ReadUInt16LittleEndian(pre[8..]) : BinaryPrimitives.ReadUInt32LittleEndian(pre[8..]);
-        if (headerLength > MaxHeaderLength)
-        {
-            throw XentCliException.InFile(path, $"malformed .npy header: it declares an implausible header length of {headerLength} bytes.");
-        }
-
         if (prefixLength + headerLength > fileLength)
         {
             throw XentCliException.InFile(path, $"truncated .npy header: the header declares {headerLength} bytes but the file ends after {fileLength - prefixLength} of them.");
+        }
+
+        // More bytes than 4 per character (UTF-8's longest) cannot hold an acceptable header: refuse before reading.
+        if (headerLength > 4L * MaxHeaderLength)
+        {
+            throw XentCliException.InFile(path, $"malformed .npy header: {headerLength} bytes, longer than the {MaxHeaderLength} characters that numpy.load reads (it refuses longer headers unless allow_pickle=True).");
         }
 
         var headerBytes = new byte[headerLength];
         stream.Position = prefixLength;
         stream.ReadExactly(headerBytes);
 
-        // Versions 1.0 and 2.0 are latin-1 (ASCII in practice); 3.0 allows UTF-8 (field names of structured dtypes).
-        string header = major == 3 ? Encoding.UTF8.GetString(headerBytes) : Encoding.Latin1.GetString(headerBytes);
-        var info = ParseHeader(header, path, prefixLength + headerLength);
+        // Versions 1.0 and 2.0 are latin-1 (ASCII in practice); 3.0 is UTF-8 (field names of structured dtypes).
+        string header;
+        try
+        {
+            header = major == 3 ? new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(headerBytes) : Encoding.Latin1.GetString(headerBytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw XentCliException.InFile(path, "malformed .npy header: a version 3.0 header must be UTF-8 text.");
+        }
+
+        int characters = header.EnumerateRunes().Count();
+        if (characters > MaxHeaderLength)
+        {
+            throw XentCliException.InFile(path, $"malformed .npy header: {characters} characters, over the {MaxHeaderLength} that numpy.load reads (it refuses longer headers unless allow_pickle=True).");
+        }
+
+        var info = ParseHeader(header, path, prefixLength + headerLength, major);
         CheckDataLength(info, fileLength);
         return info;
     }
 
-    /// <summary>Interprets the header dictionary text. <paramref name="dataOffset"/> is where the data starts.</summary>
-    public static ArrayInfo ParseHeader(string header, string path, long dataOffset)
+    /// <summary>
+    /// Interprets the header dictionary text as numpy.lib.format does: a Python literal dict with exactly the keys
+    /// descr, fortran_order (a bool) and shape (a tuple of ints). <paramref name="dataOffset"/> is where the data
+    /// starts; <paramref name="major"/> the format version (1 and 2 may hold Python 2's 2L ints).
+    /// </summary>
+    public static ArrayInfo ParseHeader(string header, string path, long dataOffset, int major = 1)
     {
         object? literal;
         try
         {
-            literal = PythonLiteral.Parse(header);
+            literal = PythonLiteral.Parse(header, longSuffix: major <= 2);
         }
         catch (FormatException e)
         {
@@ -105,7 +125,7 @@ internal static class NpyFormat
         {
             if (key is not ("descr" or "fortran_order" or "shape"))
             {
-                throw XentCliException.InFile(path, $"malformed .npy header: unexpected key '{key}'.");
+                throw XentCliException.InFile(path, $"malformed .npy header: unexpected key '{key}' (numpy.load reads exactly 'descr', 'fortran_order' and 'shape').");
             }
         }
 
@@ -175,10 +195,7 @@ internal static class NpyFormat
             throw XentCliException.InFile(info.Path, $"truncated data: a {info.Type.Name()} array of shape {info.ShapeText} needs {info.ByteLength} bytes after the header but the file has {available}.");
         }
 
-        if (available > info.ByteLength)
-        {
-            throw XentCliException.InFile(info.Path, $"the file has {available - info.ByteLength} unexpected bytes after the data of a {info.Type.Name()} array of shape {info.ShapeText}.");
-        }
+        // Bytes after the data are ignored, as numpy.load ignores them.
     }
 
     private static object? Required(Dictionary<string, object?> dict, string key, string path) =>
@@ -188,38 +205,75 @@ internal static class NpyFormat
     {
         if (descr is not string s)
         {
-            throw XentCliException.InFile(path, "unsupported dtype: structured (record) arrays are not supported; save a plain numeric array.");
+            throw XentCliException.InFile(path, descr is List<object?> or PythonTuple
+                ? "unsupported dtype: structured (record) and sub-array dtypes are not supported; save a plain numeric array."
+                : "malformed .npy header: 'descr' is not a dtype string.");
         }
 
-        return s switch
+        if (DtypeNames.TryGetValue(s, out var type))
         {
-            "<f2" => ElementType.Float16,
-            "<f4" => ElementType.Float32,
-            "<f8" => ElementType.Float64,
-            "<i4" => ElementType.Int32,
-            "<i8" => ElementType.Int64,
-            _ when s.Length > 1 && s[0] == '>' && s[1..] is "f2" or "f4" or "f8" or "i4" or "i8" =>
-                throw XentCliException.InFile(path, $"unsupported dtype '{s}': the array is big-endian; save it little-endian, e.g. a.astype('<{s[1..]}')."),
-            _ => throw XentCliException.InFile(path, $"unsupported dtype '{s}'; xent reads float16, float32 or float64 ('<f2', '<f4', '<f8') for logits and weights, int32 or int64 ('<i4', '<i8') for targets."),
-        };
+            return type;
+        }
+
+        if (s.Length > 1 && s[0] == '>' && DtypeNames.TryGetValue("<" + s[1..], out _))
+        {
+            throw XentCliException.InFile(path, $"unsupported dtype '{s}': the array is big-endian; save it little-endian, e.g. a.astype('<{s[1..]}').");
+        }
+
+        throw XentCliException.InFile(path, $"unsupported dtype '{s}'; xent reads float16, float32 or float64 ('<f2', '<f4', '<f8') for logits and weights, int32 or int64 ('<i4', '<i8') for targets.");
+    }
+
+    /// <summary>
+    /// Every dtype string numpy.dtype() reads as one of xent's types in little-endian (or native, on the
+    /// little-endian machines .NET runs on) byte order, as NumPy 1.24 on 64-bit Linux names them ('l' and 'long'
+    /// are int64 there).
+    /// </summary>
+    private static readonly Dictionary<string, ElementType> DtypeNames = BuildDtypeNames();
+
+    private static Dictionary<string, ElementType> BuildDtypeNames()
+    {
+        var names = new Dictionary<string, ElementType>(StringComparer.Ordinal);
+        void Add(ElementType type, string[] codes, string[] words)
+        {
+            foreach (string code in codes)
+            {
+                foreach (string order in new[] { "", "<", "=", "|" })
+                {
+                    names[order + code] = type;
+                }
+            }
+
+            foreach (string word in words)
+            {
+                names[word] = type;
+            }
+        }
+
+        Add(ElementType.Float16, ["f2", "e"], ["float16", "half"]);
+        Add(ElementType.Float32, ["f4", "f"], ["float32", "single"]);
+        Add(ElementType.Float64, ["f8", "d"], ["float64", "double", "float", "float_"]);
+        Add(ElementType.Int32, ["i4", "i"], ["int32", "intc"]);
+        Add(ElementType.Int64, ["i8", "l", "q", "p"], ["int64", "int", "int0", "int_", "intp", "long", "longlong"]);
+        return names;
     }
 
     private static long[] Shape(object? shape, string path)
     {
-        if (shape is not List<object?> items)
+        if (shape is not PythonTuple tuple)
         {
-            throw XentCliException.InFile(path, "malformed .npy header: 'shape' must be a tuple of integers.");
+            throw XentCliException.InFile(path, "malformed .npy header: 'shape' must be a tuple of integers such as (2, 3) or (5,)" + (shape is List<object?> ? ", not a list." : "."));
         }
 
+        var items = tuple.Items;
         var dims = new long[items.Count];
         for (int i = 0; i < dims.Length; i++)
         {
-            if (items[i] is not long d || d < 0)
+            if (items[i] is not System.Numerics.BigInteger d || d < 0 || d > long.MaxValue)
             {
                 throw XentCliException.InFile(path, $"malformed .npy header: shape entry {i} is not a non-negative integer.");
             }
 
-            dims[i] = d;
+            dims[i] = (long)d;
         }
 
         try

@@ -1,119 +1,194 @@
-using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using Xent.Cli.Terminal;
+using Xent.Training.Checkpoints;
+using Xent.Training.Model;
 
 namespace Xent.Cli.IO;
 
 /// <summary>
-/// An .npy file being written: a temporary file next to the destination, memory-mapped so the computation writes
-/// straight into it (outputs of several GB never pass through managed arrays). <see cref="Commit"/> renames it
-/// over the destination; disposing without committing deletes it, so a failure never leaves a half-written file.
+/// An .npy output: the computation fills <see cref="Data"/> (native memory, so any size works without managed
+/// arrays); <see cref="Write"/> then writes it through the file API into a temporary file beside the
+/// destination, with the whole size reserved first, and <see cref="Publish"/> renames it over the destination.
+/// Not a memory map: a full disk under a mapped file is a crash (SIGBUS) at some page, not an error. Any I/O
+/// failure becomes one message naming the file, and the temporary file is deleted whatever happens.
 /// </summary>
 internal sealed unsafe class NpyOutput : IDisposable
 {
-    private readonly string path;
-    private readonly string temporary;
-    private MemoryMappedFile? file;
-    private MemoryMappedViewAccessor? view;
-    private byte* basePointer;
-    private readonly long dataOffset;
+    /// <summary>Bytes per write call: large enough to stream at disk speed, small enough to need no big buffer.</summary>
+    private const int Chunk = 1 << 22;
 
-    private NpyOutput(string path, string temporary, MemoryMappedFile file, MemoryMappedViewAccessor view, long dataOffset, long count)
+    private readonly string path;
+    private readonly string full;
+    private readonly byte[] header;
+    private readonly long dataBytes;
+    private readonly IOutputFiles files;
+    private byte* data;
+    private string? temporary;
+
+    private NpyOutput(string path, string full, byte[] header, long count, long dataBytes, byte* data)
     {
         this.path = path;
-        this.temporary = temporary;
-        this.file = file;
-        this.view = view;
-        this.dataOffset = dataOffset;
+        this.full = full;
+        this.header = header;
+        this.dataBytes = dataBytes;
+        this.data = data;
+        files = OutputFiles.Current;
         Count = count;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
     }
 
     /// <summary>Number of elements.</summary>
     public long Count { get; }
 
-    /// <summary>The first element's bytes.</summary>
-    public byte* Data => basePointer + view!.PointerOffset + dataOffset;
+    /// <summary>The first element's bytes (native memory owned by this object).</summary>
+    public byte* Data => data;
 
-    /// <summary>Creates the temporary file for an array of <paramref name="type"/> and <paramref name="shape"/> to end up at <paramref name="path"/>.</summary>
-    public static NpyOutput Create(string path, ElementType type, long[] shape)
+    /// <summary>
+    /// Checks that <paramref name="path"/> can be an output file (not a folder, in an existing folder) and
+    /// removes temporary files that killed runs left beside it. Call before any work.
+    /// </summary>
+    public static void CheckDestination(string path, string option)
     {
+        if (path.Length == 0 || string.IsNullOrWhiteSpace(path))
+        {
+            throw new XentCliException($"{option} needs a file name, not an empty string.");
+        }
+
         string full = Path.GetFullPath(path);
-        string? dir = Path.GetDirectoryName(full);
         if (Directory.Exists(full))
         {
-            throw XentCliException.InFile(path, "cannot write the output: it is a directory.");
+            throw XentCliException.InFile(path, $"{option} names a folder; give a file name, e.g. {Path.Combine(path, "out.npy")}.");
         }
 
-        if (dir is null || !Directory.Exists(dir))
+        if (!FileIdentity.Of(full).IsRegular)
         {
-            throw XentCliException.InFile(path, $"cannot write the output: the folder '{dir}' does not exist.");
+            throw XentCliException.InFile(path, $"{option} names a device, pipe or socket, not a regular file; xent writes an output by renaming a finished file over it, so give a file name.");
         }
 
+        string? folder = Path.GetDirectoryName(full);
+        if (folder is null || !Directory.Exists(folder))
+        {
+            throw XentCliException.InFile(path, $"cannot write {option}: the folder '{folder}' does not exist; create it first.");
+        }
+
+        TemporaryFiles.RemoveStale(full);
+    }
+
+    /// <summary>Allocates the data of an array of <paramref name="type"/> and <paramref name="shape"/> that will end up at <paramref name="path"/>.</summary>
+    public static NpyOutput Create(string path, ElementType type, long[] shape)
+    {
         var header = NpyFormat.Header(type, shape);
         long count = ArrayInfo.ElementCount(shape);
-        long total = header.Length + count * type.Size();
-        string temporary = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        FileStream stream;
-        try
+        long bytes = count * type.Size();
+
+        // Checked first: Linux would grant a huge allocation and kill the process when the pages are touched.
+        long available = GptMemory.AvailableBytes();
+        if (bytes > available)
         {
-            stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 1);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw XentCliException.InFile(path, $"cannot write the output: {e.Message}");
+            throw XentCliException.InFile(path, $"not enough memory to compute this output: it needs {GptMemory.Format(bytes)}, and {GptMemory.Format(available)} is available.");
         }
 
-        MemoryMappedFile? map = null;
+        byte* buffer;
         try
         {
+            buffer = (byte*)NativeMemory.Alloc((nuint)Math.Max(1, bytes));
+        }
+        catch (OutOfMemoryException)
+        {
+            throw XentCliException.InFile(path, $"not enough memory to hold this output: it needs {GptMemory.Format(bytes)}.");
+        }
+
+        return new NpyOutput(path, Path.GetFullPath(path), header, count, bytes, buffer);
+    }
+
+    /// <summary>Writes header and data into a new temporary file beside the destination (not yet visible under its name).</summary>
+    public void Write()
+    {
+        temporary = TemporaryFiles.For(full);
+        try
+        {
+            using var stream = files.Create(temporary, header.Length + dataBytes);
             stream.Write(header);
-            stream.SetLength(total);
-            map = MemoryMappedFile.CreateFromFile(stream, mapName: null, total, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
-            var view = map.CreateViewAccessor(0, total, MemoryMappedFileAccess.ReadWrite);
-            return new NpyOutput(full, temporary, map, view, header.Length, count);
+            for (long offset = 0; offset < dataBytes; offset += Chunk)
+            {
+                int n = (int)Math.Min(Chunk, dataBytes - offset);
+                stream.Write(new ReadOnlySpan<byte>(data + offset, n));
+            }
+
+            if (stream is FileStream file)
+            {
+                file.Flush(flushToDisk: true);
+            }
         }
         catch (Exception e)
         {
-            map?.Dispose();
-            stream.Dispose();
-            File.Delete(temporary);
-            if (e is IOException)
-            {
-                throw XentCliException.InFile(path, $"cannot write the output: {e.Message}");
-            }
-
-            throw;
+            DeleteTemporary();
+            throw Failure(e, "cannot write the output");
         }
     }
 
-    /// <summary>Flushes the data and renames the file to its destination (replacing any file there).</summary>
-    public void Commit()
+    /// <summary>Renames the written file over the destination (replacing any file there).</summary>
+    public void Publish()
     {
-        view!.Flush();
-        Release();
-        File.Move(temporary, path, overwrite: true);
+        if (temporary is null)
+        {
+            throw new InvalidOperationException("Write() first.");
+        }
+
+        try
+        {
+            files.Move(temporary, full);
+            temporary = null;
+        }
+        catch (Exception e)
+        {
+            DeleteTemporary();
+            throw Failure(e, "cannot move the written output into place");
+        }
     }
 
     public void Dispose()
     {
-        if (view is not null)
+        DeleteTemporary();
+        if (data != null)
         {
-            Release();
-            File.Delete(temporary);
+            NativeMemory.Free(data);
+            data = null;
         }
     }
 
-    private void Release()
+    private Exception Failure(Exception e, string what)
     {
-        if (basePointer != null)
+        if (e is not (IOException or UnauthorizedAccessException))
         {
-            view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            basePointer = null;
+            return e;
         }
 
-        view!.Dispose();
-        file!.Dispose();
-        view = null;
-        file = null;
+        // ENOSPC (errno 28 on Linux; ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL on Windows) in our words.
+        bool full = e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027)
+            || e.Message.Contains("disk was full", StringComparison.OrdinalIgnoreCase)
+            || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
+        string problem = full
+            ? $"the disk is full: this output needs {GptMemory.Format(header.Length + dataBytes)} ({header.Length + dataBytes} bytes)"
+            : e.Message.ReplaceLineEndings(" ").Trim();
+        return XentCliException.InFile(path, $"{what}: {problem}. Nothing was written there (any earlier file is unchanged).");
+    }
+
+    private void DeleteTemporary()
+    {
+        if (temporary is null)
+        {
+            return;
+        }
+
+        try
+        {
+            files.Delete(temporary);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Reported by the caller's own error; TemporaryFiles.RemoveStale clears it on the next run.
+        }
+
+        temporary = null;
     }
 }

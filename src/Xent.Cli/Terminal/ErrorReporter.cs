@@ -23,6 +23,9 @@ internal static class ErrorReporter
     {
         XentCliException e => (ExitCodes.BadInput, e.Message),
 
+        // Training-side bad input (a checkpoint or config the validator refused) reaching here from deep in a run.
+        Xent.Training.Data.TrainingInputException e => (ExitCodes.BadInput, OneLine(e.Message)),
+
         // Parse and validation errors of the command line (unknown option, missing value, Validate() failure).
         CommandParseException or CommandRuntimeException => (ExitCodes.BadInput, Spectre(exception.Message)),
 

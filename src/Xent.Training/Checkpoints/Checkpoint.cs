@@ -27,4 +27,11 @@ public sealed class Checkpoint
 
     /// <summary>AdamW's step counter (for bias correction).</summary>
     public long OptimizerStep { get; }
+
+    /// <summary>
+    /// Set when the directory was not as a finished save leaves it and the checkpoint was still read whole
+    /// (config.json behind model.safetensors after an interrupted save): what was found and what was used, for
+    /// the user. Null for a checkpoint read as saved.
+    /// </summary>
+    public string? Note { get; init; }
 }

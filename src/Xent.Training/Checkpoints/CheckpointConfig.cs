@@ -23,6 +23,12 @@ public sealed record CheckpointConfig
     /// <summary>Optimizer steps taken so far.</summary>
     [JsonPropertyName("step")] public long Step { get; init; }
 
+    /// <summary>
+    /// The validation loss before the run's first step (step 0), carried from checkpoint to checkpoint so that a
+    /// resumed run still reports where the whole run started; null in checkpoints written before it was kept.
+    /// </summary>
+    [JsonPropertyName("initial_val_loss")] public double? InitialValLoss { get; init; }
+
     /// <summary>Where the tokens come from.</summary>
     [JsonPropertyName("data")] public required CheckpointData Data { get; init; }
 

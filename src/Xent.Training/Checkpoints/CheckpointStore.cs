@@ -7,9 +7,16 @@ namespace Xent.Training.Checkpoints;
 /// <summary>
 /// Saves and loads a checkpoint directory: model.safetensors (weights under their parameter names, AdamW
 /// moments under "adamw.m.NAME" and "adamw.v.NAME", the step and the config in "__metadata__") and
-/// config.json beside it. Saving writes temporary files and renames them over the old ones, so a crash or a
-/// full disk never leaves a half-written file under a checkpoint's name.
+/// config.json beside it.
 /// </summary>
+/// <remarks>
+/// Atomicity: model.safetensors alone is the checkpoint. It holds the config in its metadata, so the one rename
+/// that puts it in place makes the whole step visible at once, and until that rename the previous
+/// model.safetensors, complete, stays where it was. config.json is a readable copy renamed in just after; a
+/// kill between the two renames leaves it one step behind, and a reader then takes the config inside
+/// model.safetensors and says so (<see cref="Checkpoint.Note"/>). No order of two files could avoid that window;
+/// one file that carries everything has none. Temporary files of killed saves are removed by the next save.
+/// </remarks>
 public static class CheckpointStore
 {
     /// <summary>The layout version written to config.json.</summary>
@@ -29,12 +36,11 @@ public static class CheckpointStore
 
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true };
 
-    /// <summary>Whether <paramref name="directory"/> holds a checkpoint's two files.</summary>
+    /// <summary>Whether <paramref name="directory"/> holds a checkpoint (its model.safetensors; config.json may lag behind).</summary>
     /// <param name="directory">The checkpoint directory.</param>
-    public static bool Exists(string directory) =>
-        File.Exists(Path.Combine(directory, ModelFile)) && File.Exists(Path.Combine(directory, ConfigFile));
+    public static bool Exists(string directory) => File.Exists(Path.Combine(directory, ModelFile));
 
-    /// <summary>Writes a checkpoint atomically (each file is renamed into place only once fully written).</summary>
+    /// <summary>Writes a checkpoint atomically: it becomes visible whole, by one rename, or not at all.</summary>
     /// <param name="directory">Created if missing.</param>
     /// <param name="config">config.json's content; its step must equal the state's.</param>
     /// <param name="weights">Model parameters (name, shape, data).</param>
@@ -66,55 +72,94 @@ public static class CheckpointStore
             [ConfigKey] = JsonSerializer.Serialize(config),
         };
 
-        // Both files are complete on disk before either replaces its old version.
         string modelPath = Path.Combine(directory, ModelFile);
         string configPath = Path.Combine(directory, ConfigFile);
-        string modelTemp = TempName(modelPath);
-        string configTemp = TempName(configPath);
+        TemporaryFiles.RemoveStale(modelPath);
+        TemporaryFiles.RemoveStale(configPath);
+        ICheckpointFiles files = CheckpointFiles.Current;
+        string modelTemp = TemporaryFiles.For(modelPath);
+        string configTemp = TemporaryFiles.For(configPath);
         try
         {
-            using (var stream = new FileStream(modelTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            using (Stream stream = files.Create(modelTemp))
             {
                 SafeTensorsWriter.Write(stream, tensors, metadata);
-                stream.Flush(flushToDisk: true);
+                FlushToDisk(stream);
             }
-            using (var stream = new FileStream(configTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            using (var writer = new StreamWriter(stream))
+            using (Stream stream = files.Create(configTemp))
             {
-                writer.Write(configJson);
-                writer.Write('\n');
-                writer.Flush();
-                stream.Flush(flushToDisk: true);
+                stream.Write(System.Text.Encoding.UTF8.GetBytes(configJson + "\n"));
+                FlushToDisk(stream);
             }
-            File.Move(modelTemp, modelPath, overwrite: true);
-            File.Move(configTemp, configPath, overwrite: true);
+
+            // The commit: from this rename on, the directory holds the new step, whole (config included).
+            files.Move(modelTemp, modelPath);
+            files.Move(configTemp, configPath);
         }
         finally
         {
-            TryDelete(modelTemp);
-            TryDelete(configTemp);
+            TryDelete(files, modelTemp);
+            TryDelete(files, configTemp);
         }
     }
 
-    /// <summary>Reads and parses config.json only.</summary>
+    /// <summary>
+    /// The config of the checkpoint in <paramref name="directory"/>: config.json when it belongs to
+    /// model.safetensors (same step), else the copy inside model.safetensors, with a note saying why.
+    /// </summary>
     /// <param name="directory">The checkpoint directory.</param>
-    public static CheckpointConfig LoadConfig(string directory)
+    /// <returns>The config, a note for the user when config.json was not used (null otherwise), and the file it came from.</returns>
+    public static (CheckpointConfig Config, string? Note, string Source) ResolveConfig(string directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
         if (!Directory.Exists(directory))
-            throw new TrainingInputException($"Checkpoint directory '{directory}' does not exist.");
-        string path = Path.Combine(directory, ConfigFile);
-        if (!File.Exists(path))
-            throw new TrainingInputException($"'{directory}' is not a checkpoint: {ConfigFile} is missing.");
+            throw new TrainingInputException(File.Exists(directory)
+                ? $"'{directory}' is a file; a checkpoint is a directory holding {ModelFile} and {ConfigFile}."
+                : $"Checkpoint directory '{directory}' does not exist.");
+        string configPath = Path.Combine(directory, ConfigFile);
+        string modelPath = Path.Combine(directory, ModelFile);
+        if (!File.Exists(modelPath))
+        {
+            // Without the tensors there is no checkpoint; config.json alone is still checked, for its message.
+            if (File.Exists(configPath))
+                _ = ReadConfigFile(configPath);
+            throw new TrainingInputException(File.Exists(configPath)
+                ? $"'{directory}' is not a checkpoint: {ModelFile} is missing."
+                : $"'{directory}' is not a checkpoint: {ConfigFile} is missing.");
+        }
+
+        var (step, embedded) = ReadModelMetadata(modelPath);
+        CheckpointConfig? fromFile = null;
+        string? problem;
         try
         {
-            return ParseConfig(File.ReadAllText(path), path);
+            fromFile = File.Exists(configPath) ? ReadConfigFile(configPath) : null;
+            problem = fromFile is null ? "is missing"
+                : fromFile.Step != step ? $"says step {fromFile.Step}"
+                : null;
         }
-        catch (IOException e)
+        catch (TrainingInputException e) when (embedded is not null)
         {
-            throw new TrainingInputException($"Cannot read '{path}': {e.Message}", e);
+            problem = $"is not usable ({e.Message})";
         }
+
+        if (problem is null)
+            return (fromFile!, null, configPath);
+        if (embedded is null || embedded.Step != step)
+        {
+            if (fromFile is null)
+                throw new TrainingInputException($"'{directory}' is not a checkpoint: {ConfigFile} is missing.");
+            throw new TrainingInputException(
+                $"Checkpoint '{directory}' is inconsistent: {ModelFile} is at step {step} but {ConfigFile} says {fromFile.Step}.");
+        }
+        string note = $"{configPath} {problem}, but {ModelFile} is a complete checkpoint of step {step}: " +
+            "using the config saved inside it (a save interrupted between its two renames leaves config.json behind; the next save rewrites it).";
+        return (embedded, note, modelPath);
     }
+
+    /// <summary>The checkpoint's config (see <see cref="ResolveConfig"/>), without its tensors.</summary>
+    /// <param name="directory">The checkpoint directory.</param>
+    public static CheckpointConfig LoadConfig(string directory) => ResolveConfig(directory).Config;
 
     /// <summary>
     /// Loads a checkpoint and checks it against the model its config describes: every expected parameter
@@ -126,10 +171,20 @@ public static class CheckpointStore
         Func<CheckpointConfig, IReadOnlyList<(string Name, int[] Shape)>> expectedParameters)
     {
         ArgumentNullException.ThrowIfNull(expectedParameters);
-        CheckpointConfig config = LoadConfig(directory);
+        var (config, note, _) = ResolveConfig(directory);
         string path = Path.Combine(directory, ModelFile);
-        if (!File.Exists(path))
-            throw new TrainingInputException($"'{directory}' is not a checkpoint: {ModelFile} is missing.");
+
+        // Before the tensors are read: the expected model is checked (and may be refused) first.
+        IReadOnlyList<(string Name, int[] Shape)> expected;
+        try
+        {
+            expected = expectedParameters(config);
+        }
+        catch (ArgumentException e)
+        {
+            throw new TrainingInputException($"Checkpoint config '{Path.Combine(directory, ConfigFile)}' describes an invalid model: {e.Message}", e);
+        }
+
         IReadOnlyList<SafeTensor> tensors;
         IReadOnlyDictionary<string, string> metadata;
         try
@@ -150,16 +205,6 @@ public static class CheckpointStore
         long optimizerStep = metadata.TryGetValue(OptimizerStepKey, out string? optText)
             && long.TryParse(optText, NumberStyles.Integer, CultureInfo.InvariantCulture, out long os) ? os : step;
 
-        IReadOnlyList<(string Name, int[] Shape)> expected;
-        try
-        {
-            expected = expectedParameters(config);
-        }
-        catch (ArgumentException e)
-        {
-            throw new TrainingInputException($"Checkpoint config '{Path.Combine(directory, ConfigFile)}' describes an invalid model: {e.Message}", e);
-        }
-
         var byName = new Dictionary<string, SafeTensor>(StringComparer.Ordinal);
         foreach (SafeTensor t in tensors)
             byName[t.Name] = t;
@@ -175,7 +220,7 @@ public static class CheckpointStore
         if (byName.Count > 0)
             throw new TrainingInputException(
                 $"Checkpoint file '{path}' does not match its config: unexpected tensor(s) {string.Join(", ", byName.Keys.Take(5).Select(k => $"'{k}'"))}.");
-        return new Checkpoint(config, weights, m, v, optimizerStep);
+        return new Checkpoint(config, weights, m, v, optimizerStep) { Note = note };
     }
 
     private static SafeTensor Take(Dictionary<string, SafeTensor> byName, string name, int[] shape, string path)
@@ -198,7 +243,11 @@ public static class CheckpointStore
         }
         catch (JsonException e)
         {
-            throw new TrainingInputException($"Checkpoint config '{path}' is not valid: {e.Message}", e);
+            // .NET's message names .NET types ("System.Int64"); say where, in the file's terms.
+            string where = e.Path is { Length: > 1 } p ? $"the value at {p[2..]}" : "the text";
+            string line = e.LineNumber is { } n ? $" (line {n + 1})" : "";
+            throw new TrainingInputException(
+                $"Checkpoint config '{path}' is not valid: {where}{line} is not JSON of the right kind (whole numbers for counts and sizes, strings for names, true/false for flags).", e);
         }
         if (config is null)
             throw new TrainingInputException($"Checkpoint config '{path}' is empty.");
@@ -210,19 +259,65 @@ public static class CheckpointStore
         return config;
     }
 
-    private static string TempName(string path) =>
-        $"{path}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
+    private static (long Step, CheckpointConfig? Config) ReadModelMetadata(string path)
+    {
+        IReadOnlyDictionary<string, string> metadata;
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12);
+            metadata = SafeTensorsHeader.Read(stream).Metadata;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new TrainingInputException($"Checkpoint file '{path}' is corrupt: {e.Message}", e);
+        }
+        if (!metadata.TryGetValue(StepKey, out string? stepText)
+            || !long.TryParse(stepText, NumberStyles.Integer, CultureInfo.InvariantCulture, out long step))
+            throw new TrainingInputException($"Checkpoint file '{path}' has no step in its metadata: not written by xent train.");
+        CheckpointConfig? config = null;
+        if (metadata.TryGetValue(ConfigKey, out string? json))
+        {
+            try
+            {
+                config = ParseConfig(json, path + " (its metadata)");
+            }
+            catch (TrainingInputException)
+            {
+                // An unreadable embedded copy only means config.json must be the one to use.
+            }
+        }
+        return (step, config);
+    }
 
-    private static void TryDelete(string path)
+    private static CheckpointConfig ReadConfigFile(string path)
     {
         try
         {
-            if (File.Exists(path))
-                File.Delete(path);
+            return ParseConfig(File.ReadAllText(path), path);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // A leftover temp file is harmless; the real checkpoint is untouched.
+            throw new TrainingInputException($"Cannot read '{path}': {e.Message}", e);
+        }
+    }
+
+    private static void FlushToDisk(Stream stream)
+    {
+        if (stream is FileStream file)
+            file.Flush(flushToDisk: true);
+        else
+            stream.Flush();
+    }
+
+    private static void TryDelete(ICheckpointFiles files, string path)
+    {
+        try
+        {
+            files.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A leftover temp file is harmless (the real checkpoint is untouched) and the next save removes it.
         }
     }
 }

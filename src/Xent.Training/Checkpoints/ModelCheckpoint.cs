@@ -62,13 +62,17 @@ public static class ModelCheckpoint
     }
 
     /// <summary>
-    /// Loads a checkpoint into a new model built from its config (throws <see cref="TrainingInputException"/>
-    /// for a missing, corrupt or mismatched checkpoint).
+    /// Loads a checkpoint into a new model built from its config, after <see cref="RunConfigValidator"/> checked
+    /// the config and the memory (throws <see cref="TrainingInputException"/> for a missing, corrupt, mismatched
+    /// or out-of-range checkpoint).
     /// </summary>
     /// <param name="directory">Checkpoint directory.</param>
     /// <returns>The model holding the saved weights, and the checkpoint (for <see cref="RestoreOptimizer"/>).</returns>
     public static (GptModel Model, Checkpoint Checkpoint) Load(string directory)
     {
+        // Every field in range and the memory there, before the model or the tensors are allocated.
+        var (config, _, source) = CheckpointStore.ResolveConfig(directory);
+        RunConfigValidator.CheckInference(config, RunConfigValidator.InFile(source), batch: 1);
         GptModel? model = null;
         Checkpoint checkpoint = CheckpointStore.Load(directory, config =>
         {

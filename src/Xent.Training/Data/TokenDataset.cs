@@ -102,6 +102,8 @@ public sealed class TokenDataset
     public static string ReadText(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path))
+            throw new TrainingInputException($"'{path}' is a folder; give the path of a UTF-8 text file.");
         if (!File.Exists(path))
             throw new TrainingInputException($"The text file '{path}' does not exist.");
         byte[] bytes;

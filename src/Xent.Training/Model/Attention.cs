@@ -34,15 +34,36 @@ internal static class Attention
                 {
                     // Scores of row t against keys 0..t (and a few masked ones up to a whole vector): q K^T with
                     // K^T's rows contiguous, one register per group of keys.
-                    var q = qkv.AsSpan(((rowBase + t) * qkvDim) + (h * hs), hs);
-                    var p = att.AsSpan((bh * seq * seq) + (t * seq), seq);
-                    SpanMath.RowTimesMatrix(scale, q, kt, seq, p.Slice(0, WholeVectors(t, seq, width)), width);
-                    CausalSoftmax(p, t, width);
-                    var y = output.AsSpan(((rowBase + t) * dim) + (h * hs), hs);
-                    SpanMath.WeightedRowSum(p.Slice(0, t + 1), qkv.AsSpan((rowBase * qkvDim) + (2 * dim) + (h * hs)), qkvDim, y, width);
+                    Row(output.AsSpan(((rowBase + t) * dim) + (h * hs), hs), qkv.AsSpan(((rowBase + t) * qkvDim) + (h * hs), hs),
+                        kt, seq, qkv.AsSpan((rowBase * qkvDim) + (2 * dim) + (h * hs)), qkvDim,
+                        att.AsSpan((bh * seq * seq) + (t * seq), seq), t, scale, width);
                 }
             }
         });
+    }
+
+    /// <summary>
+    /// One query row t of one head (the forward's unit of work, also the KV-cache step's): p[0..t] = softmax over
+    /// keys 0..t of q k_s * scale, p after t = 0, and y [hs] = sum_{s &lt;= t} p[s] v_s. Scores are computed in whole
+    /// vectors up to p.Length (the row length of the masking), so a row gives the same bits for the same p.Length.
+    /// </summary>
+    /// <param name="y">Output [hs].</param>
+    /// <param name="q">Query [hs].</param>
+    /// <param name="kt">Keys transposed [hs, ktStride]: column s is key s (at least p.Length columns readable).</param>
+    /// <param name="ktStride">Row stride of kt.</param>
+    /// <param name="values">Value rows [t + 1, hs] with row stride valueStride.</param>
+    /// <param name="valueStride">Row stride of values.</param>
+    /// <param name="p">Probabilities [&gt;= t + 1] (overwritten).</param>
+    /// <param name="t">The query's position.</param>
+    /// <param name="scale">1 / sqrt(hs).</param>
+    /// <param name="width">Vector width.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Row(Span<float> y, ReadOnlySpan<float> q, ReadOnlySpan<float> kt, int ktStride, ReadOnlySpan<float> values,
+        int valueStride, Span<float> p, int t, float scale, VectorWidth width)
+    {
+        SpanMath.RowTimesMatrix(scale, q, kt, ktStride, p.Slice(0, WholeVectors(t, p.Length, width)), width);
+        CausalSoftmax(p, t, width);
+        SpanMath.WeightedRowSum(p.Slice(0, t + 1), values, valueStride, y, width);
     }
 
     /// <summary>

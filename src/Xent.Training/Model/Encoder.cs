@@ -14,14 +14,20 @@ internal static class Encoder
             for (int t = 0; t < seq; t++)
             {
                 int n = (b * seq) + t;
-                var o = output.AsSpan(n * dim, dim);
-                var e = wte.AsSpan(tokens[n] * dim, dim);
-                var p = wpe.AsSpan(t * dim, dim);
-                for (int i = 0; i < dim; i++)
-                {
-                    o[i] = e[i] + p[i];
-                }
+                Row(output.AsSpan(n * dim, dim), tokens[n], t, wte, wpe, dim);
             }
+        }
+    }
+
+    /// <summary>output [D] = wte[token, :] + wpe[position, :] (one row: the forward's and the KV-cache step's).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Row(Span<float> output, int token, int position, float[] wte, float[] wpe, int dim)
+    {
+        var e = wte.AsSpan(token * dim, dim);
+        var p = wpe.AsSpan(position * dim, dim);
+        for (int i = 0; i < dim; i++)
+        {
+            output[i] = e[i] + p[i];
         }
     }
 

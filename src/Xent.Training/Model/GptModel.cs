@@ -14,7 +14,7 @@ namespace Xent.Training.Model;
 /// Activations for a (B, T) are allocated on first use and reused while later calls fit.
 /// Not thread-safe: one call at a time per instance.
 /// </summary>
-public sealed class GptModel
+public sealed partial class GptModel
 {
     private readonly Parameter wte;
     private readonly Parameter wpe;

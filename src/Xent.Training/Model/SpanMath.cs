@@ -158,14 +158,16 @@ internal static class SpanMath
             int rest = n - i;
             if (rest > 0)
             {
-                // The last elements sit at the end of one padded vector; the lanes before them are dropped.
+                // The last elements keep their lanes (element i in lane i mod Count, as in a longer row) in one
+                // vector padded with -inf, whose exp is 0: the sum then has the same bits as that of a longer row
+                // whose extra elements are -inf (the causal softmax's rows of any length, the KV-cache step's too).
                 Span<float> padded = stackalloc float[TOps.Count];
-                padded.Clear();
-                x.Slice(i).CopyTo(padded.Slice(TOps.Count - rest));
+                padded.Fill(float.NegativeInfinity);
+                x.Slice(i).CopyTo(padded);
                 ref float p0 = ref MemoryMarshal.GetReference(padded);
-                TV e = TOps.KeepFrom(TOps.Exp(TOps.Subtract(TOps.Load(ref p0, 0), s)), TOps.Count - rest);
+                TV e = TOps.Exp(TOps.Subtract(TOps.Load(ref p0, 0), s));
                 TOps.Store(e, ref p0, 0);
-                padded.Slice(TOps.Count - rest).CopyTo(x.Slice(i));
+                padded.Slice(0, rest).CopyTo(x.Slice(i));
                 acc = TOps.Add(acc, e);
             }
 

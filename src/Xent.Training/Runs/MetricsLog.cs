@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Xent.Training.Checkpoints;
 
 namespace Xent.Training.Runs;
 
@@ -30,7 +31,8 @@ public sealed record MetricRecord
 
 /// <summary>
 /// metrics.jsonl: one JSON object per step, appended and flushed as training goes. Reopening for a resumed run
-/// drops the lines past the checkpoint's step, so the file never lists a step twice.
+/// drops the lines past the checkpoint's step (by an atomic replacement, so a kill then loses nothing), so the
+/// file never lists a step twice.
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
@@ -49,16 +51,59 @@ public sealed class MetricsLog : IDisposable
     /// <summary>Every record of the run so far, including those of earlier (resumed) runs.</summary>
     public IReadOnlyList<MetricRecord> Records => _records;
 
-    /// <summary>Opens the log in <paramref name="directory"/>, keeping existing records up to <paramref name="keepThroughStep"/>.</summary>
+    /// <summary>
+    /// Opens the log in <paramref name="directory"/>, keeping existing records up to <paramref name="keepThroughStep"/>
+    /// (0: a fresh run, an empty log). The file is never emptied in place: when records must go (a resumed run cut
+    /// back to its checkpoint, a fresh run, a last line cut short by a kill), the kept ones are written to a
+    /// temporary file that replaces the log by one rename; otherwise the log is opened for appending.
+    /// </summary>
     public static MetricsLog Open(string directory, long keepThroughStep)
     {
         string path = Path.Combine(directory, FileName);
-        var kept = keepThroughStep > 0 && File.Exists(path) ? Read(path).Where(r => r.Step <= keepThroughStep).ToList() : [];
-        var writer = new StreamWriter(path, append: false) { AutoFlush = false, NewLine = "\n" };
-        foreach (var r in kept)
-            writer.WriteLine(JsonSerializer.Serialize(r));
-        writer.Flush();
+        TemporaryFiles.RemoveStale(path);
+        bool exists = File.Exists(path);
+        var all = keepThroughStep > 0 && exists ? Read(path) : [];
+        var kept = all.Where(r => r.Step <= keepThroughStep).ToList();
+        if (exists && (kept.Count != all.Count || keepThroughStep == 0 || !EndsCleanly(path, kept.Count)))
+            Replace(path, kept);
+        var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        var writer = new StreamWriter(stream) { AutoFlush = false, NewLine = "\n" };
         return new MetricsLog(writer, kept);
+    }
+
+    /// <summary>Whether every line of the file is a record (none cut short, none unreadable) and it ends with a newline.</summary>
+    private static bool EndsCleanly(string path, int records)
+    {
+        var lines = File.ReadAllLines(path).Count(l => !string.IsNullOrWhiteSpace(l));
+        if (lines != records)
+            return false;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        if (stream.Length == 0)
+            return true;
+        stream.Position = stream.Length - 1;
+        return stream.ReadByte() == '\n';
+    }
+
+    private static void Replace(string path, List<MetricRecord> kept)
+    {
+        string temp = TemporaryFiles.For(path);
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            using (var writer = new StreamWriter(stream) { NewLine = "\n" })
+            {
+                foreach (var r in kept)
+                    writer.WriteLine(JsonSerializer.Serialize(r));
+                writer.Flush();
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp))
+                File.Delete(temp);
+        }
     }
 
     /// <summary>Parses a metrics file; lines that are not valid records are skipped.</summary>

@@ -25,7 +25,9 @@ public static class RunSummary
             },
             ["entropy_floor"] = floor,
             ["window_floor"] = plan.Data.Chain?.WindowFloor(plan.Seq),
-            ["initial_val_loss"] = Finite(outcome.InitialValLoss),
+            // The whole run's start, also after a resume; the resumed segment's own start beside it.
+            ["initial_val_loss"] = Finite(outcome.RunInitialValLoss ?? outcome.InitialValLoss),
+            ["segment_initial_val_loss"] = Finite(outcome.InitialValLoss),
             ["final_val_loss"] = Finite(outcome.FinalValLoss),
             ["final_train_loss"] = Finite(outcome.FinalTrainLoss),
             ["gap_to_floor"] = floor is { } f && outcome.FinalValLoss is { } v && double.IsFinite(v) ? (v - f) / f : null,
@@ -63,7 +65,8 @@ public static class RunSummary
     public static void Write(string directory, JsonObject summary)
     {
         string path = Path.Combine(directory, FileName);
-        string temp = path + ".tmp";
+        Checkpoints.TemporaryFiles.RemoveStale(path);
+        string temp = Checkpoints.TemporaryFiles.For(path);
         File.WriteAllText(temp, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         File.Move(temp, path, overwrite: true);
     }

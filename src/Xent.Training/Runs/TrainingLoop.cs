@@ -1,3 +1,5 @@
+using Xent.Training.Checkpoints;
+
 namespace Xent.Training.Runs;
 
 /// <summary>
@@ -27,19 +29,27 @@ public sealed class TrainingLoop
 
     /// <summary>
     /// Trains, writing the checkpoint, metrics.jsonl and summary.json into <see cref="TrainingPlan.OutDir"/>
-    /// (created if missing; metrics of a resumed run past its checkpoint are dropped).
+    /// (created if missing; metrics of a resumed run past its checkpoint are dropped). The plan is checked by
+    /// <see cref="RunConfigValidator"/> first, and the folder is locked (<see cref="RunFolderLock"/>) for the run:
+    /// a second run into it gets <see cref="RunFolderInUseException"/>.
     /// </summary>
     /// <param name="progress">Told of each step; null for none.</param>
     /// <param name="cancellationToken">Stops the run after the current step (status <see cref="TrainingStatus.Interrupted"/>, with a checkpoint).</param>
     /// <returns>What the run did, as written to summary.json.</returns>
     public TrainingOutcome Run(ITrainingProgress? progress = null, CancellationToken cancellationToken = default)
     {
+        // Ranges and memory before the model is allocated (a resumed model is already in memory: not counted twice).
+        RunConfigValidator.CheckTraining(Plan.ToCheckpointConfig(Plan.StartStep, Plan.ToTrainerOptions()),
+            RunConfigValidator.InFile(Path.Combine(Plan.OutDir, CheckpointStore.ConfigFile)), resuming: false);
+
         if (!GradientStep.WritesOutputs)
         {
             // A data-parallel rank other than 0 trains in step with the others and touches no file.
             return new TrainingSession(Plan, null, progress, GradientStep).Run(cancellationToken);
         }
-        Directory.CreateDirectory(Plan.OutDir);
+
+        // One run per folder for the whole run: the OS drops the lock however the process ends.
+        using var runLock = RunFolderLock.Acquire(Plan.OutDir, $"training {Plan.TotalSteps} steps into {Path.GetFullPath(Plan.OutDir)}");
         TrainingOutcome outcome;
         using (var metrics = MetricsLog.Open(Plan.OutDir, Plan.StartStep))
         {

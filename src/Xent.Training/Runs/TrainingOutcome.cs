@@ -12,8 +12,14 @@ public sealed record TrainingOutcome
     /// <summary>Optimizer steps done at the end.</summary>
     public required long FinalStep { get; init; }
 
-    /// <summary>Validation loss before the first step of this run.</summary>
+    /// <summary>Validation loss before the first step of this run (a resumed run: of this segment).</summary>
     public required double InitialValLoss { get; init; }
+
+    /// <summary>
+    /// Validation loss before step 0 of the whole run: this run's own, or, when resumed, the one its checkpoint
+    /// carried; null when a resumed checkpoint did not record it.
+    /// </summary>
+    public double? RunInitialValLoss { get; init; }
 
     /// <summary>Validation loss at the end; null after a non-finite loss.</summary>
     public double? FinalValLoss { get; init; }

@@ -48,6 +48,12 @@ public sealed record TrainingPlan
     /// <summary>Worker threads of the model; null for all cores.</summary>
     public int? Threads { get; init; }
 
+    /// <summary>
+    /// The weights a fresh run starts from instead of a random initialisation (fine-tuning: a fresh optimizer at step
+    /// 0); its config must be <see cref="Model"/>. Null: initialise from <see cref="Seed"/>.
+    /// </summary>
+    public GptModel? Init { get; init; }
+
     /// <summary>The loaded model and checkpoint of a resumed run; null for a fresh one.</summary>
     public (GptModel Model, Checkpoint Checkpoint)? Resume { get; init; }
 

@@ -22,6 +22,7 @@ internal sealed class TrainingSession
     private long step;
     private long? checkpointStep; // saved by this run (the resumed one may live in another folder)
     private double initialVal;
+    private double? runInitialVal; // before step 0 of the whole run (a resumed run: from its checkpoint)
     private double? lastVal;
     private double? lastLoss;
     private double trainSeconds;
@@ -34,7 +35,7 @@ internal sealed class TrainingSession
         this.plan = plan;
         this.metrics = metrics;
         this.progress = progress;
-        model = plan.Resume?.Model ?? new GptModel(plan.Model, plan.Seed);
+        model = plan.Resume?.Model ?? plan.Init ?? new GptModel(plan.Model, plan.Seed);
         if (plan.Threads is { } threads)
         {
             model.MaxDegreeOfParallelism = threads;
@@ -57,6 +58,8 @@ internal sealed class TrainingSession
     {
         initialVal = Validate();
         lastVal = initialVal;
+        runInitialVal = plan.Resume is { } resumed ? resumed.Checkpoint.Config.InitialValLoss
+            : double.IsFinite(initialVal) ? initialVal : null;
         if (!double.IsFinite(initialVal))
         {
             StopNonFinite(start);
@@ -154,6 +157,7 @@ internal sealed class TrainingSession
         StartStep = start,
         FinalStep = step,
         InitialValLoss = initialVal,
+        RunInitialValLoss = runInitialVal,
         FinalValLoss = finalVal,
         FinalTrainLoss = lastLoss,
         TokensPerSecond = step > start ? (step - start) * (double)TokensPerStep / trainSeconds : 0,
@@ -178,7 +182,7 @@ internal sealed class TrainingSession
     {
         if (gradientStep.WritesOutputs)
         {
-            ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options), model, trainer.Optimizer);
+            ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options) with { InitialValLoss = runInitialVal }, model, trainer.Optimizer);
         }
         gradientStep.AfterSave();
         checkpointStep = step;

@@ -59,8 +59,8 @@ public static class TokenSampler
     }
 
     /// <summary>
-    /// Extends <paramref name="prompt"/> by <paramref name="count"/> tokens drawn with <see cref="Sample"/>, each from
-    /// the model's logits over the last context-length tokens.
+    /// Extends <paramref name="prompt"/> by <paramref name="count"/> tokens drawn with <see cref="Sample"/>, with a
+    /// <see cref="KvCache"/>: see <see cref="Generate(GptModel, IReadOnlyList{int}, int, double, int, int, bool, CancellationToken)"/>.
     /// </summary>
     /// <param name="model">The model.</param>
     /// <param name="prompt">The first tokens (at least one).</param>
@@ -71,7 +71,29 @@ public static class TokenSampler
     /// <param name="cancellationToken">Ends the generation early (the tokens so far are returned).</param>
     /// <returns>The prompt followed by the generated tokens.</returns>
     public static int[] Generate(GptModel model, IReadOnlyList<int> prompt, int count, double temperature, int topK, int seed,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        Generate(model, prompt, count, temperature, topK, seed, useCache: true, cancellationToken);
+
+    /// <summary>
+    /// Extends <paramref name="prompt"/> by <paramref name="count"/> tokens drawn with <see cref="Sample"/>.
+    /// Without the cache every token recomputes the forward over the last ContextLength (T) tokens. With it
+    /// (<see cref="GptModel.Append"/>) each token costs one row per layer and gives the same logits, hence the same
+    /// tokens for a seed, while the sequence fits in T. When it no longer fits, the cache restarts from the last T/2
+    /// tokens (one forward over them), then grows again: GPT-2's positions are absolute, so a cache cannot roll, and
+    /// recomputing the last T tokens for every token would cost as much as no cache. Every token still sees at
+    /// least T/2 tokens of context, and the whole costs about one extra row per generated token.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="prompt">The first tokens (at least one); only the last T are read.</param>
+    /// <param name="count">Tokens to add.</param>
+    /// <param name="temperature">See <see cref="Sample"/>.</param>
+    /// <param name="topK">See <see cref="Sample"/>.</param>
+    /// <param name="seed">Seed of the draws.</param>
+    /// <param name="useCache">Whether to decode incrementally with a <see cref="KvCache"/>.</param>
+    /// <param name="cancellationToken">Ends the generation early (the tokens so far are returned).</param>
+    /// <returns>The prompt followed by the generated tokens.</returns>
+    public static int[] Generate(GptModel model, IReadOnlyList<int> prompt, int count, double temperature, int topK, int seed,
+        bool useCache, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(prompt);
@@ -83,10 +105,24 @@ public static class TokenSampler
         var tokens = new List<int>(prompt);
         var logits = new float[model.Config.VocabSize];
         var random = new Random(seed);
+        var cache = useCache ? model.CreateCache() : null;
         for (int i = 0; i < count && !cancellationToken.IsCancellationRequested; i++)
         {
-            int from = Math.Max(0, tokens.Count - context);
-            model.NextTokenLogits(CollectionsMarshal.AsSpan(tokens)[from..], logits);
+            var all = CollectionsMarshal.AsSpan(tokens);
+            if (cache is null)
+            {
+                model.NextTokenLogits(all[Math.Max(0, all.Length - context)..], logits);
+            }
+            else if (i == 0 || cache.Length == context)
+            {
+                cache.Clear();
+                int keep = i == 0 ? context : Math.Max(1, context / 2);
+                model.Append(cache, all[Math.Max(0, all.Length - keep)..], logits);
+            }
+            else
+            {
+                model.Append(cache, all[^1..], logits);
+            }
             tokens.Add(Sample(logits, temperature, topK, random));
         }
         return [.. tokens];

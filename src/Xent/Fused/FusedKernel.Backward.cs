@@ -11,12 +11,13 @@ internal static unsafe partial class FusedKernel
 {
     private sealed partial class Runner<TL, TV>
     {
-        /// <summary>Token t's gradient terms: the call's constants, its scales a and b, w[y] and lse.</summary>
+        /// <summary>Token t's gradient terms: the call's constants, its scales a and b, w[y], lse and the caller's dL/dlse.</summary>
         private ClassIndexRowGradient RowGradient(int t, int y)
         {
             double upstream = p.Reduction != Reduction.None ? p.Upstream : p.RowUpstream == null ? 1 : p.RowUpstream[t0 + t];
             (double a, double b) = kept.Scales(p.Reduction, upstream);
-            return new ClassIndexRowGradient(constants, a, b, TargetWeight(y), rowLse[t]);
+            double lseUpstream = p.LogSumExpUpstream == null ? 0 : p.LogSumExpUpstream[t0 + t];
+            return new ClassIndexRowGradient(constants, a, b, TargetWeight(y), rowLse[t], lseUpstream);
         }
 
         /// <summary>The block's per-token coefficients K and C1 and the kept mask; ignored tokens get zeros.</summary>
@@ -26,7 +27,7 @@ internal static unsafe partial class FusedKernel
             {
                 if (t >= tbn || Ignored(t))
                 {
-                    coefP[t] = coefS[t] = mask[t] = 0;
+                    coefP[t] = coefS[t] = mask[t] = coefH[t] = meanZ[t] = 0;
                     lse[t] = 0;
                     continue;
                 }
@@ -34,6 +35,8 @@ internal static unsafe partial class FusedKernel
                 var row = RowGradient(t, p.Targets[t0 + t]);
                 coefP[t] = (float)row.K;
                 coefS[t] = (float)row.C1;
+                coefH[t] = p.EntropyUpstream == null ? 0 : -p.EntropyUpstream[t0 + t];
+                meanZ[t] = (float)rowMeanLogit[t];
                 mask[t] = BitConverter.Int32BitsToSingle(-1);
             }
         }
@@ -89,7 +92,7 @@ internal static unsafe partial class FusedKernel
 
             new Span<byte>(active, vb).Fill(Filtering ? (byte)0 : (byte)1);
             TileEpilogues.Backward<TL, TV>(tile, vb, tbnPad, holdsZ ? null : Offset(p.Bias, c0), Offset(p.ClassWeights, c0), p.SoftCap,
-                holdsZ, p.LabelSmoothing > 0, lse, coefP, coefS, mask, p.FilterThreshold, active);
+                holdsZ, p.LabelSmoothing > 0, lse, coefP, coefS, p.EntropyUpstream == null ? null : coefH, meanZ, mask, p.FilterThreshold, active);
             TargetEntries(c0, vb, tile, active);
             if (p.DBias != null)
             {

@@ -28,12 +28,13 @@ internal static unsafe partial class FusedKernel
         private void ForwardGroup(int g)
         {
             int v0 = GroupStart(g), v1 = GroupStart(g + 1);
-            float* m = states + (g * 3 * TB), s = m + TB, sm = s + TB;
+            float* m = states + (g * StateRows * TB), s = m + TB, sm = s + TB, q = sm + TB;
             for (int t = 0; t < tbnPad; t++)
             {
                 m[t] = float.NegativeInfinity;
                 s[t] = 0;
                 sm[t] = 0;
+                q[t] = 0;
             }
 
             float* work = Workspace.Current.Get(WorkspaceSlot.FusedTile, TileFloats);
@@ -45,7 +46,7 @@ internal static unsafe partial class FusedKernel
                 LogitsTile(c0, vb, tile);
                 float* tMax = tileMax == null ? null : TileMax(g, v0, c0);
                 TileEpilogues.Forward<TL, TV>(tile, vb, tbnPad, Offset(p.Bias, c0), Offset(p.ClassWeights, c0),
-                    p.LabelSmoothing > 0, p.SoftCap, m, s, sm, tMax);
+                    p.LabelSmoothing > 0, p.SoftCap, m, s, sm, EntropySums ? q : null, tMax);
                 KeepTargetLogits(c0, vb, tile);
             }
         }
@@ -70,12 +71,18 @@ internal static unsafe partial class FusedKernel
             for (int t = 0; t < tbn; t++)
             {
                 double smooth;
-                double l = MergeGroups(t, out smooth);
+                double l = MergeGroups(t, out smooth, out double entropy);
                 rowLse[t] = l;
+                rowMeanLogit[t] = l - entropy;
                 lse[t] = (float)l;
                 if (p.LogSumExp != null)
                 {
                     p.LogSumExp[t0 + t] = (float)l;
+                }
+
+                if (p.Entropy != null)
+                {
+                    p.Entropy[t0 + t] = (float)entropy;
                 }
 
                 var r = default(RowLoss);
@@ -97,25 +104,37 @@ internal static unsafe partial class FusedKernel
             return anyKept;
         }
 
-        /// <summary>Token t's lse over every group (NaN when every logit is -inf) and its smoothing sum.</summary>
-        private double MergeGroups(int t, out double smooth)
+        /// <summary>
+        /// Token t's lse over every group (NaN when every logit is -inf), its smoothing sum and, when asked for, its
+        /// softmax entropy H = log S - Q / S with S = sum_c exp(z[c] - R), Q = sum_c exp(z[c] - R) (z[c] - R) at one
+        /// reference R: differences from the max, so that large logits do not cancel lse against sum p z.
+        /// </summary>
+        private double MergeGroups(int t, out double smooth, out double entropy)
         {
             float mx = float.NegativeInfinity;
             for (int g = 0; g < groups; g++)
             {
-                float mg = states[(g * 3 * TB) + t];
+                float mg = states[(g * StateRows * TB) + t];
                 mx = mg > mx || float.IsNaN(mg) ? mg : mx;
             }
 
             double reference = float.IsNegativeInfinity(mx) ? 0 : mx;
-            double sum = 0;
+            double sum = 0, q = 0;
             smooth = 0;
             for (int g = 0; g < groups; g++)
             {
-                float* st = states + (g * 3 * TB);
-                sum += st[TB + t] * Math.Exp(st[t] - reference);
+                float* st = states + (g * StateRows * TB);
+                double scale = Math.Exp(st[t] - reference);
+                sum += st[TB + t] * scale;
                 smooth += st[(2 * TB) + t];
+                if (EntropySums && !float.IsNegativeInfinity(st[t]))
+                {
+                    // The group's sum of exp(z - m_g) (z - m_g), moved to the reference R.
+                    q += scale * (st[(3 * TB) + t] + ((st[t] - reference) * (double)st[TB + t]));
+                }
             }
+
+            entropy = Math.Log(sum) - (q / sum);
 
             // Every logit -inf: NaN, as the reference (and PyTorch).
             return float.IsNegativeInfinity(mx) ? double.NaN : reference + Math.Log(sum);

@@ -21,15 +21,20 @@ internal static unsafe partial class FusedKernel
         // lse of the block's tokens in double, as the row formulas take it ([TB]).
         private readonly double[] rowLse = new double[TB];
 
+        // E[z] = sum_c p[c] z[c] of the block's tokens in double (entropy gradient only) ([TB]).
+        private readonly double[] rowMeanLogit = new double[TB];
+
         // Per-call buffers in one ScratchPool block (sizes independent of N and V).
         private float* hT;       // h block transposed, packed in Nr-column strips: [D, TB]
         private float* hN;       // h block packed in Nr-column strips along D: [TB, D]
-        private float* states;   // per group: max [TB], sum exp [TB], smoothing sum [TB]
+        private float* states;   // per group: max [TB], sum exp [TB], smoothing sum [TB], entropy sum [TB]
         private float* zTarget;  // [TB] target logit (after bias and cap)
         private float* lse;      // [TB] lse in float, for the tile epilogues
         private float* coefP;    // [TB] K: the multiplier of p in dL/dz
         private float* coefS;    // [TB] C1 = a e / V: the multiplier of w[c]
         private float* mask;     // [TB] all-ones bits for kept rows
+        private float* coefH;    // [TB] -dL/dH: the multiplier of p (z - E[z]) (entropy gradient only)
+        private float* meanZ;    // [TB] E[z] in float, for the tile epilogues
         private float* dHidden;  // per group: partial dh, transposed [D, TB]
         private float* dHiddenRows; // per group, filtering only: partial dh [TB, D] of the entry-by-entry updates
         private float* tileMax;  // per group and tile: each token's largest z in the tile [subBlocks, TB] (filtering only)
@@ -57,6 +62,12 @@ internal static unsafe partial class FusedKernel
 
         private bool Filtering => p.FilterThreshold > 0;
 
+        /// <summary>Whether the forward keeps the entropy sums (entropy out, or its gradient in).</summary>
+        private bool EntropySums => p.Entropy != null || p.EntropyUpstream != null;
+
+        /// <summary>Per-token softmax states each group keeps (max, sum exp, smoothing sum, entropy sum).</summary>
+        private const int StateRows = 4;
+
         /// <summary>Runs the call; returns the reduced loss (the sum for Reduction.None).</summary>
         public double Run()
         {
@@ -79,6 +90,8 @@ internal static unsafe partial class FusedKernel
                 ForGroups(ZeroGroupWeight);
             }
 
+            p.CrossEntropyPart = kept.Reduce(p.Reduction, main, 0, false);
+            p.ZLossPart = p.ZLoss > 0 ? kept.Reduce(p.Reduction, 0, zTerms, true) : 0;
             return kept.Reduce(p.Reduction, main, zTerms, p.ZLoss > 0);
         }
 
@@ -124,7 +137,7 @@ internal static unsafe partial class FusedKernel
         private long PlanBuffers(long cacheBudget)
         {
             subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
-            long floats = ((long)p.D * TB) + (TB * PaddedD) + (groups * 3L * TB) + (5L * TB) + Partials + FilterFloats;
+            long floats = ((long)p.D * TB) + (TB * PaddedD) + (groups * (long)StateRows * TB) + (7L * TB) + Partials + FilterFloats;
 
             // The cache takes what is left of the extra-memory budget after the other buffers (which grow with D).
             long budget = Math.Min(cacheBudget, Math.Max(0, cacheBudget + OtherBytes - (floats * sizeof(float))));
@@ -137,12 +150,14 @@ internal static unsafe partial class FusedKernel
             hT = block;
             hN = hT + ((nint)p.D * TB);
             states = hN + (TB * PaddedD);
-            zTarget = states + (groups * 3 * TB);
+            zTarget = states + (groups * StateRows * TB);
             lse = zTarget + TB;
             coefP = lse + TB;
             coefS = coefP + TB;
             mask = coefS + TB;
-            dHidden = mask + TB;
+            coefH = mask + TB;
+            meanZ = coefH + TB;
+            dHidden = meanZ + TB;
             bool filter = FilterFloats > 0;
             dHiddenRows = filter ? dHidden + Partials : null;
             tileMax = filter ? dHiddenRows + Partials : null;

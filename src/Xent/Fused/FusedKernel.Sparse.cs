@@ -27,8 +27,19 @@ internal static unsafe partial class FusedKernel
             }
         }
 
-        /// <summary>dL/dz at token t's target y, soft cap's factor included.</summary>
-        private float TargetGradient(int t, int y) => (float)RowGradient(t, y).Target(zTarget[t]);
+        /// <summary>dL/dz at token t's target y, soft cap's factor included, with the entropy term when asked for.</summary>
+        private float TargetGradient(int t, int y)
+        {
+            double g = RowGradient(t, y).Target(zTarget[t]);
+            if (p.EntropyUpstream != null)
+            {
+                // dH/dz[y] = -p[y] (z[y] - E[z]), times the soft cap's factor 1 - (z/cap)^2.
+                double z = zTarget[t], pt = Math.Exp(z - rowLse[t]), u = p.SoftCap > 0 ? z / p.SoftCap : 0;
+                g -= p.EntropyUpstream[t0 + t] * pt * (z - rowMeanLogit[t]) * (1 - (u * u));
+            }
+
+            return (float)g;
+        }
 
         // Entry by entry: dW[c] += g h[t] and dh[t] += g W[c] for every |g| at or above the threshold, in (c, t) order.
         private void SparseStrip(int c0, int r0, int r1, float* tile, float* dhRows)

@@ -22,6 +22,9 @@ internal sealed unsafe class FusedProblem
     public Reduction Reduction;
     public float Upstream;
     public float* RowUpstream;
+
+    /// <summary>The caller's dL/dlse [N] (added to each kept row's multiplier of p), or null.</summary>
+    public float* LogSumExpUpstream;
     public float FilterThreshold;
     public long CacheBytes;
     public bool Accumulate;
@@ -34,4 +37,16 @@ internal sealed unsafe class FusedProblem
     public float* DBias;
     public float* RowLosses;
     public float* LogSumExp;
+
+    /// <summary>Destination of each row's softmax entropy H = lse - sum_c p[c] z[c] [N], or null.</summary>
+    public float* Entropy;
+
+    /// <summary>The caller's dL/dH [N] (each kept row's logits gradient gains -g_H p (z - sum p z)), or null.</summary>
+    public float* EntropyUpstream;
+
+    /// <summary>Set by the run: the reduced cross-entropy part of the returned loss (Reduction as the call's).</summary>
+    public double CrossEntropyPart;
+
+    /// <summary>Set by the run: the reduced z-loss part of the returned loss.</summary>
+    public double ZLossPart;
 }

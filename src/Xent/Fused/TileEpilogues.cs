@@ -15,10 +15,11 @@ internal static unsafe class TileEpilogues
     /// <summary>
     /// Adds the bias and applies the soft cap in place (the tile then holds z), and folds the tile into the running
     /// per-token max m, sum of exp(z - m) s, and smoothing sum sm = sum_c w[c] z[c] (when smoothing); when tileMax is
-    /// not null, also stores each token's largest z in this tile there.
+    /// not null, also stores each token's largest z in this tile there. When q is not null it also keeps the running
+    /// q = sum exp(z - m) (z - m), for the entropy (a -inf logit adds 0 there, not 0 x -inf).
     /// </summary>
     public static void Forward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, bool smoothing, float cap,
-        float* m, float* s, float* sm, float* tileMax)
+        float* m, float* s, float* sm, float* q, float* tileMax)
         where TL : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -67,16 +68,23 @@ internal static unsafe class TileEpilogues
             TV reference = TL.Select(TL.LessThan(mx, TL.Create(float.MinValue)), default, mx); // 0 where mx is -inf
             TV carried = TL.Multiply(TL.Load(ref *s, j), TL.Exp(TL.Subtract(mOld, reference)));
             TV sum0 = default, sum1 = default;
-            int r2 = 0;
-            for (; r2 + 1 < vb; r2 += 2)
+            if (q == null)
             {
-                sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(ref *col, r2 * Stride), reference)));
-                sum1 = TL.Add(sum1, TL.Exp(TL.Subtract(TL.Load(ref *col, (r2 + 1) * Stride), reference)));
-            }
+                int r2 = 0;
+                for (; r2 + 1 < vb; r2 += 2)
+                {
+                    sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(ref *col, r2 * Stride), reference)));
+                    sum1 = TL.Add(sum1, TL.Exp(TL.Subtract(TL.Load(ref *col, (r2 + 1) * Stride), reference)));
+                }
 
-            if (r2 < vb)
+                if (r2 < vb)
+                {
+                    sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(ref *col, r2 * Stride), reference)));
+                }
+            }
+            else
             {
-                sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(ref *col, r2 * Stride), reference)));
+                EntropySums<TL, TV>(col, vb, reference, ref sum0, ref sum1, TL.Subtract(mOld, reference), TL.Load(ref *s, j), q + j);
             }
 
             TL.Store(mx, ref *m, j);
@@ -86,13 +94,46 @@ internal static unsafe class TileEpilogues
     }
 
     /// <summary>
+    /// The sums of exp(z - R) as <see cref="Forward"/> takes them (the same pairing, so lse keeps its bits), and the
+    /// entropy sum q (at *q, relative to the old max) moved to R = reference and grown by the tile's
+    /// exp(z - R) (z - R). Differences are floored at float.MinValue so that a -inf logit adds 0, not 0 x -inf.
+    /// </summary>
+    private static void EntropySums<TL, TV>(float* col, int vb, TV reference, ref TV sum0, ref TV sum1, TV shift, TV oldSum, float* q)
+        where TL : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        // sum exp(z - R) (z - R) = exp(m - R) (q + (m - R) s) for the terms summed so far at the old max m.
+        TV floor = TL.Create(float.MinValue);
+        TV acc = TL.Multiply(TL.Exp(shift), TL.MultiplyAdd(TL.Max(shift, floor), oldSum, TL.Load(ref *q, 0)));
+        for (int r = 0; r < vb; r++)
+        {
+            TV diff = TL.Subtract(TL.Load(ref *col, r * Stride), reference);
+            TV e = TL.Exp(diff);
+            TV x = TL.Max(diff, floor);
+            if ((r & 1) == 0)
+            {
+                sum0 = TL.Add(sum0, e);
+            }
+            else
+            {
+                sum1 = TL.Add(sum1, e);
+            }
+
+            acc = TL.MultiplyAdd(e, x, acc);
+        }
+
+        TL.Store(acc, ref *q, 0);
+    }
+
+    /// <summary>
     /// Turns the raw logits tile into dL/dx in place, except the target entries (set afterwards):
     /// g = (p * coefP - coefS * w[c]) * cap' for kept tokens, 0 for the rest; marks rows with an entry at or above
     /// the filter threshold in <paramref name="active"/> (only when the threshold is positive). When
-    /// <paramref name="holdsZ"/> the tile already holds z (bias added, cap applied; pass no bias).
+    /// <paramref name="holdsZ"/> the tile already holds z (bias added, cap applied; pass no bias). When coefH is not
+    /// null, g also gains coefH p (z - meanZ): the entropy's gradient, coefH = -dL/dH and meanZ = E[z].
     /// </summary>
     public static void Backward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, float cap, bool holdsZ, bool smoothing,
-        float* lse, float* coefP, float* coefS, float* mask, float threshold, byte* active)
+        float* lse, float* coefP, float* coefS, float* coefH, float* meanZ, float* mask, float threshold, byte* active)
         where TL : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -103,6 +144,7 @@ internal static unsafe class TileEpilogues
             float* col = tile + j;
             TV l = TL.Load(ref *lse, j), cp = TL.Load(ref *coefP, j), mk = TL.Load(ref *mask, j);
             TV ncs = TL.Subtract(default, TL.Load(ref *coefS, j));
+            TV ch = coefH == null ? default : TL.Load(ref *coefH, j), mz = coefH == null ? default : TL.Load(ref *meanZ, j);
             for (int r = 0; r < vb; r++)
             {
                 float* pz = col + (r * Stride);
@@ -125,7 +167,14 @@ internal static unsafe class TileEpilogues
                     u = TL.Multiply(z, invCap);
                 }
 
-                TV g = TL.Multiply(TL.Exp(TL.Subtract(z, l)), cp);
+                TV prob = TL.Exp(TL.Subtract(z, l));
+                TV g = TL.Multiply(prob, cp);
+                if (coefH != null)
+                {
+                    // z - E[z] floored: a -inf logit (p = 0) adds 0, not 0 x -inf.
+                    g = TL.MultiplyAdd(TL.Multiply(prob, ch), TL.Max(TL.Subtract(z, mz), TL.Create(float.MinValue)), g);
+                }
+
                 if (smoothing)
                 {
                     g = TL.MultiplyAdd(ncs, weights == null ? one : TL.Create(weights[r]), g);

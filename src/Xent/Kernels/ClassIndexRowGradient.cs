@@ -6,17 +6,20 @@ namespace Xent.Kernels;
 /// dL/dz[c] = K p[c] - C1 w[c] (times the soft cap's factor) for every column, and, in double, the target column,
 /// where p - 1 must not drown in the rounding of K p - K. The one place these coefficients are written, for the
 /// plain kernel, the fused kernel and the shards: all three compute the target column in double.
+/// <see cref="LogSumExpUpstream"/> is a caller's own dL/dlse for the row (its function of lse outside the kernel):
+/// since dlse/dz[c] = p[c], it joins the z-loss term in the multiplier of p.
 /// </summary>
-internal readonly record struct ClassIndexRowGradient(LossConstants Constants, double A, double B, double TargetWeight, double LogSumExp)
+internal readonly record struct ClassIndexRowGradient(LossConstants Constants, double A, double B, double TargetWeight, double LogSumExp,
+    double LogSumExpUpstream = 0)
 {
-    /// <summary>K = a (1 - e) w[y] + a (e / C) W + 2 b l lse: the multiplier of p[c].</summary>
-    public double K => (A * (1 - Constants.Smoothing) * TargetWeight) + (Constants.Smoothing > 0 ? A * Constants.PerClass * Constants.WeightTotal : 0) + ZGradient;
+    /// <summary>K = a (1 - e) w[y] + a (e / C) W + 2 b l lse + g_lse: the multiplier of p[c].</summary>
+    public double K => (A * (1 - Constants.Smoothing) * TargetWeight) + (Constants.Smoothing > 0 ? A * Constants.PerClass * Constants.WeightTotal : 0) + LseGradient;
 
     /// <summary>C1 = a e / C: the multiplier of w[c].</summary>
     public double C1 => A * Constants.PerClass;
 
-    // Absent, not 0 x inf, when the option is off.
-    private double ZGradient => Constants.ZLoss > 0 ? 2.0 * B * Constants.ZLoss * LogSumExp : 0.0;
+    // The z-loss term absent, not 0 x inf, when the option is off; the caller's dL/dlse added as given.
+    private double LseGradient => (Constants.ZLoss > 0 ? 2.0 * B * Constants.ZLoss * LogSumExp : 0.0) + LogSumExpUpstream;
 
     public GradientCoefficients Coefficients() => new()
     {
@@ -37,7 +40,7 @@ internal readonly record struct ClassIndexRowGradient(LossConstants Constants, d
             g += A * Constants.PerClass * ((Constants.WeightTotal * p) - TargetWeight);
         }
 
-        g += ZGradient * p;
+        g += LseGradient * p;
         float cap = Constants.Cap;
         if (cap > 0f)
         {

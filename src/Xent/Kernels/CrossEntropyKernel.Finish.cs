@@ -25,6 +25,7 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         int y = request.Targets[n];
         double wy = request.Weights == null ? 1.0 : request.Weights[y];
+        double lseUpstream = request.LogSumExpUpstream == null ? 0 : request.LogSumExpUpstream[n];
         StoreLoss(n, RowLoss.ClassIndex(constants, wy, lse, targetLogit, state.WeightedLogits));
         return new RowGradient
         {
@@ -34,8 +35,9 @@ internal sealed unsafe partial class CrossEntropyKernel
             TargetWeight = wy,
             A = a,
             B = b,
+            LogSumExpUpstream = lseUpstream,
             UseWeights = smoothing > 0f,
-            Coefficients = Terms(a, b, wy, lse).Coefficients(),
+            Coefficients = Terms(a, b, wy, lse, lseUpstream).Coefficients(),
         };
     }
 
@@ -66,8 +68,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         };
     }
 
-    private ClassIndexRowGradient Terms(double a, double b, double targetWeight, double lse) =>
-        new(constants, a, b, targetWeight, lse);
+    private ClassIndexRowGradient Terms(double a, double b, double targetWeight, double lse, double lseUpstream) =>
+        new(constants, a, b, targetWeight, lse, lseUpstream);
 
     private void StoreLoss(int n, RowLoss loss)
     {
@@ -87,7 +89,12 @@ internal sealed unsafe partial class CrossEntropyKernel
     private float TargetLogit(int n, int y)
     {
         nint at = RowOffset(n) + y;
-        float x = request.IsHalf ? (float)((Half*)request.Logits)[at] : ((float*)request.Logits)[at];
+        float x = request.Element switch
+        {
+            ElementKind.Half => (float)((Half*)request.Logits)[at],
+            ElementKind.BFloat16 => (float)((BFloat16*)request.Logits)[at],
+            _ => ((float*)request.Logits)[at],
+        };
         return VectorMath.SoftCap(x, cap);
     }
 

@@ -24,10 +24,16 @@ internal sealed unsafe partial class CrossEntropyKernel
     {
         nint at = RowOffset(n) + column;
         ReadOnlySpan<float> z;
-        if (request.IsHalf)
+        if (request.Element == ElementKind.Half)
         {
             var s = scratch.Slice(0, length);
             TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)request.Logits + at, length), s);
+            z = s;
+        }
+        else if (request.Element == ElementKind.BFloat16)
+        {
+            var s = scratch.Slice(0, length);
+            BFloat16.ConvertToSingle(new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + at, length), s);
             z = s;
         }
         else
@@ -57,7 +63,7 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <param name="n">The row.</param>
     /// <param name="block">The block within the row.</param>
-    /// <param name="scratch">Block scratch (Half or soft cap), or empty.</param>
+    /// <param name="scratch">Block scratch (Half, bfloat16 or soft cap), or empty.</param>
     private BlockStatistics Statistics(int n, int block, Span<float> scratch)
     {
         int column = block * BlockColumns, length = Math.Min(BlockColumns, classes - column);
@@ -74,7 +80,7 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>One row start to end on one thread: forward, then (while the row is in L2) its gradient.</summary>
     /// <param name="n">The row.</param>
-    /// <param name="scratch">Block scratch (Half or soft cap), or empty.</param>
+    /// <param name="scratch">Block scratch (Half, bfloat16 or soft cap), or empty.</param>
     /// <param name="blockStatistics">Room for the row's block statistics.</param>
     private void ProcessRow(int n, Span<float> scratch, Span<BlockStatistics> blockStatistics)
     {
@@ -144,12 +150,19 @@ internal sealed unsafe partial class CrossEntropyKernel
             var z = BlockForGradient(n, column, length, scratch);
             nint at = RowOffset(n) + column;
             var weights = row.UseWeights ? WeightsAt(column, length) : default;
-            if (request.IsHalf)
+            if (request.GradientElement != ElementKind.Single)
             {
                 // z is already the scratch copy: write the float gradient over it, then narrow once.
                 var s = scratch.Slice(0, length);
                 GradientKernel.Write(request.Width, z, s, row.Coefficients, weights, ProbabilitiesAt(n, column, length));
-                TensorPrimitives.ConvertToHalf(s, new Span<Half>((Half*)request.Gradient + at, length));
+                if (request.GradientElement == ElementKind.Half)
+                {
+                    TensorPrimitives.ConvertToHalf(s, new Span<Half>((Half*)request.Gradient + at, length));
+                }
+                else
+                {
+                    BFloat16.ConvertToBFloat16(s, new Span<BFloat16>((BFloat16*)request.Gradient + at, length));
+                }
             }
             else
             {
@@ -161,9 +174,9 @@ internal sealed unsafe partial class CrossEntropyKernel
     private void ZeroGradient(int n, int column, int length)
     {
         nint at = RowOffset(n) + column;
-        if (request.IsHalf)
+        if (request.GradientElement != ElementKind.Single)
         {
-            new Span<Half>((Half*)request.Gradient + at, length).Clear();
+            new Span<ushort>((ushort*)request.Gradient + at, length).Clear(); // +0 in Half and bfloat16 alike
         }
         else
         {
@@ -183,11 +196,15 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
 
         int y = request.Targets[n];
-        double g = Terms(row.A, row.B, row.TargetWeight, row.LogSumExp).Target(row.TargetLogit);
+        double g = Terms(row.A, row.B, row.TargetWeight, row.LogSumExp, row.LogSumExpUpstream).Target(row.TargetLogit);
         nint at = RowOffset(n) + y;
-        if (request.IsHalf)
+        if (request.GradientElement == ElementKind.Half)
         {
             ((Half*)request.Gradient)[at] = (Half)g;
+        }
+        else if (request.GradientElement == ElementKind.BFloat16)
+        {
+            ((BFloat16*)request.Gradient)[at] = (BFloat16)g;
         }
         else
         {

@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace Xent.Kernels;
 
 /// <summary>
-/// The one cross-entropy kernel behind every public overload (float or Half logits, spans or pointers,
+/// The one cross-entropy kernel behind every public overload (float, Half or bfloat16 logits, spans or pointers,
 /// class-index or probability targets, loss, per-row losses, log-sum-exp, gradient).
 /// </summary>
 /// <remarks>
@@ -42,17 +42,17 @@ internal sealed unsafe partial class CrossEntropyKernel
         smoothing = o.LabelSmoothing;
         cap = o.SoftCap;
         ignoreIndex = o.IgnoreIndex;
-        scratchNeeded = request.IsHalf || cap > 0f;
+        scratchNeeded = request.Element != ElementKind.Single || cap > 0f;
 
         // The plain gradient (float, no soft cap, no smoothing, class-index targets) is scale x exp(z - block max):
         // the forward writes those exponentials into the gradient and the write pass only scales them, one exp
         // per element instead of two.
-        storeExps = request.Gradient != null && !request.IsHalf && cap == 0f && smoothing == 0f && request.Probabilities == null;
+        storeExps = request.Gradient != null && request.GradientElement == ElementKind.Single && cap == 0f && smoothing == 0f && request.Probabilities == null;
 
         // With a soft cap and a float gradient the forward writes the capped logits into the gradient's block (not a
         // scratch copy), and the write pass turns them into the gradient there: one tanh per element, not two
         // (2048 x 32000, 2 threads, side by side: LossAndGradient 29 -> 22 ms).
-        capInGradient = request.Gradient != null && !request.IsHalf && cap > 0f;
+        capInGradient = request.Gradient != null && request.GradientElement == ElementKind.Single && cap > 0f;
 
         // Out of place too: an earlier version kept the exponentials in an L2 scratch row and wrote the gradient
         // with non-temporal stores (no read of the gradient's lines), but on Zen 5 plain stores plus the in-place
@@ -122,6 +122,10 @@ internal sealed unsafe partial class CrossEntropyKernel
             z += zTerms![n];
         }
 
-        return kept.Reduce(request.Options.Reduction, main, z, constants.ZLoss > 0);
+        var reduction = request.Options.Reduction;
+        double loss = kept.Reduce(reduction, main, z, constants.ZLoss > 0);
+        request.Parts = new LossParts((float)loss, (float)kept.Reduce(reduction, main, 0, false),
+            constants.ZLoss > 0 ? (float)kept.Reduce(reduction, 0, z, true) : 0f);
+        return loss;
     }
 }

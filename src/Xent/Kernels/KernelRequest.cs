@@ -1,5 +1,29 @@
 namespace Xent.Kernels;
 
+/// <summary>How logits or a gradient are stored; the kernel computes in float whatever they are.</summary>
+internal enum ElementKind
+{
+    Single,
+    Half,
+    BFloat16,
+}
+
+/// <summary>
+/// How one call's logits and gradient are stored. Converts from the bool "Half or not" the float and Half overloads
+/// pass, so they need no change.
+/// </summary>
+internal readonly record struct ElementKinds(ElementKind Logits, ElementKind Gradient)
+{
+    public static implicit operator ElementKinds(bool half) =>
+        half ? new(ElementKind.Half, ElementKind.Half) : new(ElementKind.Single, ElementKind.Single);
+
+    /// <summary>Bytes per logit.</summary>
+    public int LogitsSize => Logits == ElementKind.Single ? sizeof(float) : 2;
+
+    /// <summary>Bytes per gradient element.</summary>
+    public int GradientSize => Gradient == ElementKind.Single ? sizeof(float) : 2;
+}
+
 /// <summary>How the gradient of each row is scaled.</summary>
 internal enum GradientScaling
 {
@@ -19,8 +43,11 @@ internal sealed unsafe class KernelRequest
 {
     public required void* Logits { get; init; }
 
-    /// <summary>Logits (and gradient) are Half rather than float.</summary>
-    public bool IsHalf { get; init; }
+    /// <summary>How the logits are stored.</summary>
+    public ElementKind Element { get; init; }
+
+    /// <summary>How the gradient is stored (bfloat16 logits may have a float gradient).</summary>
+    public ElementKind GradientElement { get; init; }
 
     public required int Rows { get; init; }
 
@@ -45,7 +72,7 @@ internal sealed unsafe class KernelRequest
     /// <summary>Per-row log-sum-exp out [N], or null.</summary>
     public float* LogSumExp { get; init; }
 
-    /// <summary>Gradient out [N, V] (float or Half as the logits), or null for no gradient.</summary>
+    /// <summary>Gradient out [N, V] (as <see cref="GradientElement"/> says), or null for no gradient.</summary>
     public void* Gradient { get; init; }
 
     public GradientScaling Scaling { get; init; }
@@ -56,6 +83,12 @@ internal sealed unsafe class KernelRequest
     /// <summary>Per-row upstream gradients [N] with <see cref="GradientScaling.PerRow"/>.</summary>
     public float* RowUpstream { get; init; }
 
+    /// <summary>The caller's dL/dlse [N] (class-index targets), or null.</summary>
+    public float* LogSumExpUpstream { get; init; }
+
     /// <summary>Whether the reduced loss is wanted (fills the per-row terms the reduction needs).</summary>
     public bool Reduce { get; init; }
+
+    /// <summary>Set by a reducing run: the returned loss's cross-entropy and z-loss parts.</summary>
+    public LossParts Parts { get; set; }
 }

@@ -18,6 +18,9 @@ internal readonly struct RowGradient
     /// <summary>Scale of the z-loss term (spec: b).</summary>
     public double B { get; init; }
 
+    /// <summary>The caller's dL/dlse for the row (0 when none was given).</summary>
+    public double LogSumExpUpstream { get; init; }
+
     /// <summary>Whether the per-column term reads the class weights.</summary>
     public bool UseWeights { get; init; }
 

@@ -17,11 +17,11 @@ public static class CrossEntropyReference
     {
         int v = CrossEntropyChecks.VocabularySize(logits.Length, rows);
         var lse = new double[rows];
-        var z = new double[v];
+        var o = new CrossEntropyOptions { SoftCap = softCap };
+        var w = CrossEntropyRowTrace.Weights(o, v);
         for (int n = 0; n < rows; n++)
         {
-            Capped(logits.Slice(n * v, v), softCap, z);
-            lse[n] = LogSumExp(z);
+            lse[n] = Softmax(logits.Slice(n * v, v), o, w).LogSumExp;
         }
 
         return lse;
@@ -157,11 +157,11 @@ public static class CrossEntropyReference
         int rows = SoftRows(logits, probabilities, o, v);
         var w = Weights(o, v);
         var r = new double[rows];
-        var z = new double[v];
         for (int n = 0; n < rows; n++)
         {
-            Capped(logits.Slice(n * v, v), o.SoftCap, z);
-            double lse = LogSumExp(z);
+            var trace = Softmax(logits.Slice(n * v, v), o, w);
+            var z = trace.Capped;
+            double lse = trace.LogSumExp;
             var t = probabilities.Slice(n * v, v);
             double sum = 0;
             for (int c = 0; c < v; c++)
@@ -169,7 +169,7 @@ public static class CrossEntropyReference
                 sum -= w[c] * SmoothedTarget(t[c], o.LabelSmoothing, v) * (z[c] - lse);
             }
 
-            r[n] = sum + ZTerm(lse, o.ZLoss);
+            r[n] = sum + CrossEntropyRowTrace.ZTermOf(lse, o.ZLoss);
         }
 
         return r;
@@ -209,12 +209,12 @@ public static class CrossEntropyReference
         double a = o.Reduction == Reduction.Mean ? upstream / n0 : upstream;
         var w = Weights(o, v);
         var grad = new double[logits.Length];
-        var z = new double[v];
         var tp = new double[v];
         for (int n = 0; n < n0; n++)
         {
-            Capped(logits.Slice(n * v, v), o.SoftCap, z);
-            double lse = LogSumExp(z);
+            var trace = Softmax(logits.Slice(n * v, v), o, w);
+            var z = trace.Capped;
+            double lse = trace.LogSumExp;
             var t = probabilities.Slice(n * v, v);
             double wt = 0;
             for (int c = 0; c < v; c++)
@@ -225,9 +225,9 @@ public static class CrossEntropyReference
 
             for (int c = 0; c < v; c++)
             {
-                double p = Math.Exp(z[c] - lse);
+                double p = trace.Probabilities[c];
                 double dz = (a * ((p * wt) - (w[c] * tp[c]))) + (o.ZLoss > 0 ? a * 2 * o.ZLoss * lse * p : 0);
-                grad[(n * v) + c] = dz * CapDerivative(z[c], o.SoftCap);
+                grad[(n * v) + c] = dz * CrossEntropyRowTrace.CapDerivative(z[c], o.SoftCap);
             }
         }
 
@@ -236,37 +236,9 @@ public static class CrossEntropyReference
 
     private static void RowGradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions o, double[] w, int n, int v, double a, double b, double[] grad)
     {
-        int y = targets[n];
-        if (y == o.IgnoreIndex)
+        if (targets[n] != o.IgnoreIndex)
         {
-            return;
-        }
-
-        var z = new double[v];
-        Capped(logits.Slice(n * v, v), o.SoftCap, z);
-        double lse = LogSumExp(z);
-        double e = o.LabelSmoothing;
-        double wSum = 0;
-        foreach (double x in w)
-        {
-            wSum += x;
-        }
-
-        for (int c = 0; c < v; c++)
-        {
-            double p = Math.Exp(z[c] - lse);
-            double g = a * (1 - e) * w[y] * (p - (c == y ? 1 : 0));
-            if (e > 0)
-            {
-                g += a * (e / v) * ((wSum * p) - w[c]);
-            }
-
-            if (o.ZLoss > 0)
-            {
-                g += b * 2 * o.ZLoss * lse * p;
-            }
-
-            grad[(n * v) + c] = g * CapDerivative(z[c], o.SoftCap);
+            CrossEntropyRowTrace.Of(logits.Slice(n * v, v), targets[n], o, w).AddGradient(a, b, grad.AsSpan(n * v, v));
         }
     }
 
@@ -274,95 +246,26 @@ public static class CrossEntropyReference
     // under Mean) and the z-loss term (divided by the kept row count). Ignored rows: both 0.
     private static (double Main, double Z)[] RowTerms(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions o, int v, double[] w)
     {
-        double e = o.LabelSmoothing;
         var terms = new (double Main, double Z)[targets.Length];
-        var z = new double[v];
         for (int n = 0; n < targets.Length; n++)
         {
-            int y = targets[n];
-            if (y == o.IgnoreIndex)
+            if (targets[n] != o.IgnoreIndex)
             {
-                continue;
+                var t = CrossEntropyRowTrace.Of(logits.Slice(n * v, v), targets[n], o, w);
+                terms[n] = (t.Nll + t.SmoothingTerm, t.ZTerm);
             }
-
-            Capped(logits.Slice(n * v, v), o.SoftCap, z);
-            double lse = LogSumExp(z);
-            terms[n] = (NllTerm(z, lse, y, w, e) + SmoothingTerm(z, lse, w, e), ZTerm(lse, o.ZLoss));
         }
 
         return terms;
     }
 
-    private static double NllTerm(double[] z, double lse, int y, double[] w, double e) => (1 - e) * w[y] * (lse - z[y]);
+    // The soft-capped logits, log-sum-exp and softmax of a row, without a target.
+    private static CrossEntropyRowTrace Softmax(ReadOnlySpan<float> row, CrossEntropyOptions o, double[] w) =>
+        CrossEntropyRowTrace.Of(row, o.IgnoreIndex, o, w);
 
-    // With e = 0 the term is absent, not 0 x (something infinite).
-    private static double SmoothingTerm(double[] z, double lse, double[] w, double e)
-    {
-        if (e == 0)
-        {
-            return 0;
-        }
-
-        double sum = 0;
-        for (int c = 0; c < z.Length; c++)
-        {
-            sum += w[c] * (lse - z[c]);
-        }
-
-        return e / z.Length * sum;
-    }
-
-    private static double ZTerm(double lse, float zLoss) => zLoss > 0 ? zLoss * lse * lse : 0;
+    private static double[] Weights(CrossEntropyOptions o, int v) => CrossEntropyRowTrace.Weights(o, v);
 
     private static double SmoothedTarget(float t, float e, int v) => ((1 - (double)e) * t) + ((double)e / v);
-
-    private static double CapDerivative(double z, float softCap)
-    {
-        if (softCap == 0)
-        {
-            return 1;
-        }
-
-        double u = z / softCap;
-        return 1 - (u * u);
-    }
-
-    private static void Capped(ReadOnlySpan<float> x, float softCap, double[] z)
-    {
-        for (int c = 0; c < x.Length; c++)
-        {
-            z[c] = softCap > 0 ? softCap * Math.Tanh(x[c] / (double)softCap) : x[c];
-        }
-    }
-
-    private static double LogSumExp(double[] z)
-    {
-        double m = double.NegativeInfinity;
-        foreach (double x in z)
-        {
-            m = Math.Max(m, x); // Math.Max propagates NaN, as the spec asks.
-        }
-
-        double s = 0;
-        foreach (double x in z)
-        {
-            s += Math.Exp(x - m);
-        }
-
-        return m + Math.Log(s);
-    }
-
-    private static double[] Weights(CrossEntropyOptions o, int v)
-    {
-        var w = new double[v];
-        var span = o.ClassWeights.Span;
-        for (int c = 0; c < v; c++)
-        {
-            w[c] = span.IsEmpty ? 1 : span[c];
-        }
-
-        return w;
-    }
 
     private static int Check(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions o)
     {

@@ -16,7 +16,7 @@ public sealed class NpyFormatTests : IDisposable
     [InlineData(3, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }")]
     [InlineData(1, "{'descr':'<f4','fortran_order':False,'shape':(2,3)}")]
     [InlineData(1, "{\"shape\": (2L, 3L), \"descr\": \"<f4\", \"fortran_order\": False}")]
-    [InlineData(1, "  { 'fortran_order' : False ,\n 'shape' : [2, 3] , 'descr' : '<f4' , }  ")]
+    [InlineData(1, "  { 'fortran_order' : False ,\n 'shape' : (2, 3) , 'descr' : '<f4' , }  ")]
     public void AcceptsHeaderVariants(int major, string dict)
     {
         var values = Enumerable.Range(0, 6).Select(i => i * 0.5f).ToArray();
@@ -80,9 +80,19 @@ public sealed class NpyFormatTests : IDisposable
     }
 
     [Theory]
-    [InlineData("(1, 2,)", "[1, 2]")]
-    [InlineData("()", "[]")]
-    [InlineData("{'a': (3,), 'b': True, 'c': None}", "{a: [3], b: True, c: }")]
+    [InlineData("(1, 2,)", "(1, 2)")]
+    [InlineData("()", "()")]
+    [InlineData("(7)", "7")]
+    [InlineData("[1, 2]", "[1, 2]")]
+    [InlineData("{'a': (3,), 'b': True, 'c': None}", "{a: (3), b: True, c: }")]
+    [InlineData("{'a': 1, 'a': 2}", "{a: 2}")]
+    [InlineData("99999999999999999999", "99999999999999999999")]
+    [InlineData("0x_ff", "255")]
+    [InlineData("-0o17", "-15")]
+    [InlineData("'a' \"b\" r'\\x'", "ab\\x")]
+    [InlineData("'\\x41\\101\\u0041\\n'", "AAA\n")]
+    [InlineData("1_000", "1000")]
+    [InlineData("# comment\n{'k': 1} # comment", "{k: 1}")]
     public void PythonLiteral_Parses(string text, string expected)
     {
         Assert.Equal(expected, Show(PythonLiteral.Parse(text)));
@@ -91,17 +101,46 @@ public sealed class NpyFormatTests : IDisposable
     [Theory]
     [InlineData("(1, 2")]
     [InlineData("{'a' 1}")]
-    [InlineData("{'a': 1, 'a': 2}")]
     [InlineData("{'a': 1} x")]
     [InlineData("'abc")]
     [InlineData("true")]
-    [InlineData("99999999999999999999")]
+    [InlineData("--2")]
+    [InlineData("-(-2)")]
+    [InlineData("01")]
+    [InlineData("0_3")]
+    [InlineData("2L")]
+    [InlineData("1__0")]
+    [InlineData("'a' b'b'")]
+    [InlineData("f'a'")]
+    [InlineData("{'a': 1}\v")]
+    [InlineData("{'a': 1}\u00a0")]
+    [InlineData("{1: 2}")]
+    [InlineData("'\\x4'")]
+    [InlineData("'a\nb'")]
+    [InlineData("  \n  {}")]
     public void PythonLiteral_RejectsMalformed(string text) =>
         Assert.Throws<FormatException>(() => PythonLiteral.Parse(text));
+
+    [Fact]
+    public void PythonLiteral_LongSuffix_OnlyWhenAsked()
+    {
+        Assert.Equal("(2, 3)", Show(PythonLiteral.Parse("(2L, 3)", longSuffix: true)));
+        Assert.Throws<FormatException>(() => PythonLiteral.Parse("(2L, 3)"));
+    }
+
+    [Fact]
+    public void BytesAfterTheData_AreIgnored_AsNumPyDoes()
+    {
+        File.WriteAllBytes(dir["a.npy"], TestNpy.File(TestNpy.Dict("<f4", 2), new byte[12]));
+        var info = NpyFormat.ReadHeader(dir["a.npy"]);
+        Assert.Equal(new long[] { 2 }, info.Shape);
+        Assert.Equal(8, info.ByteLength);
+    }
 
     private static string Show(object? value) => value switch
     {
         List<object?> list => "[" + string.Join(", ", list.Select(Show)) + "]",
+        PythonTuple tuple => "(" + string.Join(", ", tuple.Items.Select(Show)) + ")",
         Dictionary<string, object?> d => "{" + string.Join(", ", d.Select(kv => $"{kv.Key}: {Show(kv.Value)}")) + "}",
         _ => value?.ToString() ?? "",
     };

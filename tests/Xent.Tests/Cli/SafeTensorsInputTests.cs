@@ -46,6 +46,34 @@ public sealed class SafeTensorsInputTests : IDisposable
     }
 
     [Fact]
+    public void Bf16_ReadInPlace_EqualsTheConvertedFloat32PathBitwise()
+    {
+        // In place the library's BFloat16 overloads widen as they read; converted, the float32 copy is read: the
+        // same floats, the same arithmetic, so loss, losses and the float32 gradient agree to the bit.
+        var bf = logits.Select(x => ((BFloat16)x).Bits).ToArray();
+        var widened = bf.Select(b => (float)BFloat16.FromBits(b)).ToArray();
+        var st = TestSafeTensors.Write(dir["b16.safetensors"], ("logits", "BF16", [N, V], Bytes(bf)), ("targets", "I64", [N], Bytes(targets)));
+        var inPlace = Json("loss", "--input", st, "--json", "--grad", dir["g1.npy"], "--losses", dir["r1.npy"]);
+        Xent.Cli.IO.LogitsData.HalfInPlaceLimit = 0;
+        JsonElement converted;
+        try
+        {
+            converted = Json("loss", "--input", st, "--json", "--grad", dir["g2.npy"], "--losses", dir["r2.npy"]);
+        }
+        finally
+        {
+            Xent.Cli.IO.LogitsData.HalfInPlaceLimit = int.MaxValue;
+        }
+
+        Assert.Equal(converted.GetProperty("loss").GetSingle(), inPlace.GetProperty("loss").GetSingle());
+        Assert.Equal(TestNpy.ReadF32(dir["r2.npy"], out _), TestNpy.ReadF32(dir["r1.npy"], out _));
+        var gradient = TestNpy.ReadF32(dir["g1.npy"], out var shape);
+        Assert.Equal([N, V], shape);
+        Assert.Equal(TestNpy.ReadF32(dir["g2.npy"], out _), gradient);
+        Assert.Equal(CrossEntropyReference.Loss(widened, Targets32), inPlace.GetProperty("loss").GetDouble(), 1e-5);
+    }
+
+    [Fact]
     public void WeightsTensor_IsUsed()
     {
         var w = Enumerable.Range(0, V).Select(c => 1f + c).ToArray();

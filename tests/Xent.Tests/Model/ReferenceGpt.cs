@@ -22,28 +22,11 @@ internal sealed class ReferenceGpt
 
     public double Loss(int[] tokens, int[] targets, int batch, int seq, int ignoreIndex = -100)
     {
-        int d = config.Dim, v = config.VocabSize;
         double total = 0;
         int kept = 0;
         for (int b = 0; b < batch; b++)
         {
-            var x = new double[seq][];
-            for (int t = 0; t < seq; t++)
-            {
-                int tok = tokens[(b * seq) + t];
-                x[t] = new double[d];
-                for (int i = 0; i < d; i++)
-                {
-                    x[t][i] = p["wte"][(tok * d) + i] + p["wpe"][(t * d) + i];
-                }
-            }
-
-            for (int l = 0; l < config.Layers; l++)
-            {
-                x = Block(x, $"h.{l}.");
-            }
-
-            var w = config.TieEmbeddings ? p["wte"] : p["lm_head"];
+            var x = Hidden(tokens.AsSpan(b * seq, seq));
             for (int t = 0; t < seq; t++)
             {
                 int y = targets[(b * seq) + t];
@@ -52,16 +35,7 @@ internal sealed class ReferenceGpt
                     continue;
                 }
 
-                var h = LayerNorm(x[t], p["ln_f.weight"], p["ln_f.bias"]);
-                var z = new double[v];
-                for (int c = 0; c < v; c++)
-                {
-                    for (int i = 0; i < d; i++)
-                    {
-                        z[c] += h[i] * w[(c * d) + i];
-                    }
-                }
-
+                var z = Logits(x[t]);
                 double max = z.Max();
                 double lse = max + Math.Log(z.Sum(zc => Math.Exp(zc - max)));
                 total += lse - z[y];
@@ -70,6 +44,50 @@ internal sealed class ReferenceGpt
         }
 
         return total / kept;
+    }
+
+    /// <summary>Logits [V] of the token after the sequence tokens [T].</summary>
+    public double[] LastLogits(int[] tokens) => Logits(Hidden(tokens)[^1]);
+
+    // The residual stream after the last block, [T][D].
+    private double[][] Hidden(ReadOnlySpan<int> tokens)
+    {
+        int d = config.Dim, seq = tokens.Length;
+        var x = new double[seq][];
+        for (int t = 0; t < seq; t++)
+        {
+            int tok = tokens[t];
+            x[t] = new double[d];
+            for (int i = 0; i < d; i++)
+            {
+                x[t][i] = p["wte"][(tok * d) + i] + p["wpe"][(t * d) + i];
+            }
+        }
+
+        for (int l = 0; l < config.Layers; l++)
+        {
+            x = Block(x, $"h.{l}.");
+        }
+
+        return x;
+    }
+
+    // ln_f, then the unembedding: z [V] from one row of the residual stream [D].
+    private double[] Logits(double[] x)
+    {
+        int d = config.Dim, v = config.VocabSize;
+        var w = config.TieEmbeddings ? p["wte"] : p["lm_head"];
+        var h = LayerNorm(x, p["ln_f.weight"], p["ln_f.bias"]);
+        var z = new double[v];
+        for (int c = 0; c < v; c++)
+        {
+            for (int i = 0; i < d; i++)
+            {
+                z[c] += h[i] * w[(c * d) + i];
+            }
+        }
+
+        return z;
     }
 
     private double[][] Block(double[][] x, string prefix)

@@ -53,6 +53,22 @@ public class SpanMathTests
 
     [Theory]
     [MemberData(nameof(Widths))]
+    public void ExpSubtractAndSum_SumDoesNotDependOnTrailingMinusInfinity(VectorWidth width)
+    {
+        // The causal softmax pads a row with -inf up to whole vectors or not, depending on the sequence length; the
+        // KV cache relies on a row's sum having the same bits either way.
+        float[] row = Random(64, 11);
+        for (int n = 1; n < 48; n += 3)
+        {
+            float[] part = row[..n];
+            float[] padded = [.. row[..n], .. Enumerable.Repeat(float.NegativeInfinity, 64 - n + (n % 5))];
+            Assert.Equal(SpanMath.ExpSubtractAndSum(padded, 1.5f, width), SpanMath.ExpSubtractAndSum(part, 1.5f, width));
+            Assert.Equal(padded[..n], part);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
     public void ElementWiseAndReductions_MatchFloat64_AtOddLengths(VectorWidth width)
     {
         foreach (int n in (int[])[0, 1, 3, 5, 8, 13, 16, 21, 35])

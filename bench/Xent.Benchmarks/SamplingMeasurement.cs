@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using System.Globalization;
+using Xent.Training.Model;
+using Xent.Training.Sampling;
+
+namespace Xent.Benchmarks;
+
+/// <summary>
+/// `xent sample`'s generation with and without the KV cache, side by side in one process on the same model and
+/// prompt: tokens/s of each (wall and process CPU time) and their ratio, with the load average, for the default
+/// `xent train` model (V 32, T 128, L 2, D 64, H 4) and GPT-2 small's shape (V 50257, T 1024, L 12, D 768, H 12;
+/// random weights). Each side generates after a short warm-up of its own (JIT, buffers). Without the cache GPT-2
+/// small recomputes up to 1024 positions per token (several seconds of CPU a token), so that side generates fewer
+/// tokens, from a prompt that already fills the context: its tokens/s is then the steady rate past the context.
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- sample [default|gpt2] [tokens] [uncached tokens] [threads]
+/// </summary>
+internal static class SamplingMeasurement
+{
+    public static void Run(string[] args)
+    {
+        string shape = args.Length > 0 ? args[0] : "default";
+        int tokens = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2000;
+        bool small = shape == "gpt2";
+        int uncached = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : small ? 4 : tokens;
+        int threads = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 2;
+        var config = small
+            ? new GptConfig { VocabSize = 50257, ContextLength = 1024, Layers = 12, Heads = 12, Dim = 768 }
+            : new GptConfig();
+        var model = new GptModel(config, seed: 1) { MaxDegreeOfParallelism = threads };
+        var random = new Random(2);
+
+        // A prompt of 16 tokens; the uncached GPT-2 side starts from a full context instead (see above).
+        int[] prompt = [.. Enumerable.Range(0, 16).Select(_ => random.Next(config.VocabSize))];
+        int[] fullPrompt = [.. Enumerable.Range(0, config.ContextLength).Select(_ => random.Next(config.VocabSize))];
+        Console.WriteLine($"{shape}: V {config.VocabSize}, T {config.ContextLength}, L {config.Layers}, D {config.Dim}, H {config.Heads}, " +
+            $"{model.ParameterCount:N0} params, {threads} thread(s), load average {LoadAverage()}");
+
+        var (cachedWall, cachedCpu) = Measure(model, prompt, tokens, useCache: true);
+        double cachedRate = tokens / cachedWall;
+        Console.WriteLine($"| {shape} | KV cache | {tokens} | {cachedWall:F2} s | {cachedRate:F1} tokens/s | {tokens / cachedCpu:F1} tokens/CPU-s |");
+        var (plainWall, plainCpu) = Measure(model, small ? fullPrompt : prompt, uncached, useCache: false);
+        double plainRate = uncached / plainWall;
+        Console.WriteLine($"| {shape} | recompute | {uncached} | {plainWall:F2} s | {plainRate:F2} tokens/s | {uncached / plainCpu:F2} tokens/CPU-s |");
+        Console.WriteLine($"  cache / recompute: {cachedRate / plainRate:F1}x tokens/s (wall), {tokens / cachedCpu / (uncached / plainCpu):F1}x per CPU second; " +
+            $"load average now {LoadAverage()}");
+    }
+
+    private static (double Wall, double Cpu) Measure(GptModel model, int[] prompt, int count, bool useCache)
+    {
+        TokenSampler.Generate(model, prompt, Math.Min(count, 8), 1.0, 0, seed: 3, useCache);
+        Console.Out.Flush();
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpu0 = process.TotalProcessorTime;
+        long start = Stopwatch.GetTimestamp();
+        TokenSampler.Generate(model, prompt, count, 1.0, 0, seed: 4, useCache);
+        double wall = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        process.Refresh();
+        return (wall, (process.TotalProcessorTime - cpu0).TotalSeconds);
+    }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+}

@@ -1,0 +1,311 @@
+#!/usr/bin/python3
+"""Xent beside PyTorch on the same shapes, in one sitting, with the same thread count on both sides.
+
+Cases: cross-entropy forward and forward+backward, the GEMMs of GPT-2 small (head and blocks), the unfused
+linear + cross-entropy (logits = h W^T, loss, dh, dW), and the GPT-2-small training step (AdamW, clipping).
+Xent's side runs through its own entry points (`xent bench`, and the tools of bench/Xent.Benchmarks: gemm,
+lce-compare, training-step), each in a process of its own, right after PyTorch's run of the same case.
+Prints one table: median [min - max] per side, and the ratio Xent / PyTorch (below 1: Xent is faster).
+
+Run with Debian's interpreter, which has python3-torch: /usr/bin/python3 bench/compare/compare.py [--quick]
+See bench/compare/README.md.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+FULL = {
+    "ce": [(256, 50257), (2048, 50257), (8192, 32000)],
+    # (M, N, K): the head [N, D] x [D, V] and the blocks' [N, D] x [D, 3D], [D, 4D], [4D, D] at N = B T = 2048.
+    "gemm": [(2048, 50257, 768), (2048, 2304, 768), (2048, 3072, 768), (2048, 768, 3072)],
+    "lce": [(2048, 768, 50257)],
+    # The training step: GPT-2 small widths, 12 layers, T 64, batch 4.
+    "step": ("gpt2-L12", dict(vocab=50257, ctx=64, layers=12, heads=12, dim=768, batch=4, seq=64)),
+    "runs": 5,
+    "steps": 5,
+}
+QUICK = {
+    "ce": [(64, 1000), (128, 3000)],
+    "gemm": [(64, 1000, 64), (128, 192, 64)],
+    "lce": [(64, 64, 1000)],
+    # The `xent train` default model: V 32, T 128, L 2, D 64, H 4, batch 16.
+    "step": ("default", dict(vocab=32, ctx=128, layers=2, heads=4, dim=64, batch=16, seq=128)),
+    "runs": 3,
+    "steps": 3,
+}
+
+
+def blas_info(torch):
+    """Which BLAS the process loaded (torch's BLAS_INFO=generic means the system's libblas.so.3) and its core."""
+    libs = set()
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if "blas" in path or "mkl" in path:
+                libs.add(path)
+    core = "?"
+    for lib in libs:
+        try:
+            handle = ctypes.CDLL(lib)
+            handle.openblas_get_corename.restype = ctypes.c_char_p
+            handle.openblas_get_config.restype = ctypes.c_char_p
+            core = f"{handle.openblas_get_config().decode()}; core {handle.openblas_get_corename().decode()}"
+            break
+        except (OSError, AttributeError):
+            continue
+    cfg = torch.__config__.show()
+    match = re.search(r"BLAS_INFO=(\w+)", cfg)
+    return f"BLAS_INFO={match.group(1) if match else '?'}; loaded {', '.join(sorted(libs)) or 'none'}; {core}"
+
+
+def timed(fn, runs):
+    """Warm up until two calls in a row agree within 10% (at most 10), then `runs` timed calls: seconds."""
+    previous = None
+    for _ in range(10):
+        start = time.perf_counter()
+        fn()
+        t = time.perf_counter() - start
+        if previous is not None and abs(t - previous) < 0.1 * min(t, previous):
+            break
+        previous = t
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def summary(times):
+    return statistics.median(times), min(times), max(times)
+
+
+class Xent:
+    def __init__(self, threads, build, bench_dll):
+        self.threads = threads
+        self.bench = bench_dll or os.path.join(ROOT, "bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll")
+        self.cli = os.path.join(ROOT, "src/Xent.Cli/bin/Release/net10.0/Xent.Cli.dll")
+        if build:
+            for project in ("bench/Xent.Benchmarks", "src/Xent.Cli"):
+                subprocess.run(["dotnet", "build", os.path.join(ROOT, project), "-c", "Release", "-v", "q", "-nologo"],
+                               check=True, stdout=subprocess.DEVNULL)
+        for path in (self.bench, self.cli):
+            if not os.path.exists(path):
+                sys.exit(f"{path} is missing: build it (dotnet build -c Release) or drop --no-build.")
+
+    def run(self, dll, *args):
+        # DOTNET_PROCESSOR_COUNT caps the thread pool too, for the calls that use "all cores" (lce-compare).
+        env = dict(os.environ, DOTNET_PROCESSOR_COUNT=str(self.threads))
+        result = subprocess.run(["dotnet", dll, *map(str, args)], capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            sys.exit(f"{os.path.basename(dll)} {' '.join(map(str, args))} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        return result.stdout
+
+    def cross_entropy(self, n, v, runs):
+        """(forward, forward+backward) seconds lists from `xent bench --json`: only median, min and max come back."""
+        report = json.loads(self.run(self.cli, "bench", "--rows", n, "--vocab", v, "--threads", self.threads,
+                                     "--iterations", runs, "--json"))
+        cases = {c["case"]: c for c in report["cases"]}
+        pick = lambda c: (c["median_ms"] / 1e3, c["min_ms"] / 1e3, c["max_ms"] / 1e3)
+        return pick(cases["Xent Loss"]), pick(cases["Xent Loss+Grad"])
+
+    def gemm(self, m, n, k, runs):
+        r = json.loads(self.run(self.bench, "gemm", m, n, k, "nn", runs, self.threads).strip().splitlines()[-1])
+        return r["median_s"], r["min_s"], r["max_s"]
+
+    def linear_cross_entropy(self, n, d, v, runs):
+        """Unfused and fused LossAndGradients from lce-compare (interleaved rounds), seconds."""
+        out = self.run(self.bench, "lce-compare", "random", runs, n, d, v)
+        rows = {}
+        for line in out.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 3 and re.match(r"^[\d.]+ - [\d.]+$", cells[2]):
+                low, high = (float(x) for x in cells[2].split(" - "))
+                rows[cells[0]] = (float(cells[1]), low, high)
+        return rows["Unfused LossAndGradients"], rows["Fused LossAndGradients"]
+
+    def training_step(self, shape, steps):
+        out = self.run(self.bench, "training-step", shape, steps, self.threads)
+        match = re.search(r"step median ([\d.]+) ms \(min ([\d.]+), max ([\d.]+)", out)
+        if not match:
+            sys.exit("could not read training-step's output:\n" + out)
+        return tuple(float(x) / 1e3 for x in match.groups())
+
+
+class Torch:
+    def __init__(self, torch, threads):
+        self.torch = torch
+        self.F = torch.nn.functional
+        torch.set_num_threads(threads)
+        torch.manual_seed(1)
+
+    def cross_entropy(self, n, v, runs):
+        torch, F = self.torch, self.F
+        logits = torch.randn(n, v) * 4
+        targets = torch.randint(0, v, (n,))
+        with torch.no_grad():
+            forward = timed(lambda: F.cross_entropy(logits, targets), runs)
+        x = logits.clone().requires_grad_()
+
+        def both():
+            x.grad = None
+            F.cross_entropy(x, targets).backward()
+
+        return summary(forward), summary(timed(both, runs))
+
+    def gemm(self, m, n, k, runs):
+        a, b = self.torch.randn(m, k), self.torch.randn(k, n)
+        c = self.torch.empty(m, n)
+        return summary(timed(lambda: self.torch.matmul(a, b, out=c), runs))
+
+    def linear_cross_entropy(self, n, d, v, runs):
+        torch, F = self.torch, self.F
+        h = (torch.randn(n, d) * 0.5).requires_grad_()
+        w = (torch.randn(v, d) * 0.02).requires_grad_()
+        targets = torch.randint(0, v, (n,))
+
+        def step():
+            h.grad = w.grad = None
+            F.cross_entropy(h @ w.t(), targets).backward()
+
+        return summary(timed(step, runs))
+
+    def training_step(self, shape, steps):
+        torch = self.torch
+        model = Gpt(torch, shape)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
+        b, t, v = shape["batch"], shape["seq"], shape["vocab"]
+        tokens = torch.randint(0, v, (b, t))
+        targets = torch.randint(0, v, (b, t))
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(tokens)
+            loss = self.F.cross_entropy(logits.view(b * t, v), targets.view(-1))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+
+        return summary(timed(step, steps))
+
+
+def Gpt(torch, s):
+    """GPT-2 as Xent's GptModel: learned positions, pre-LayerNorm blocks, tanh GELU, tied unembedding."""
+    nn, F = torch.nn, torch.nn.functional
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            d = s["dim"]
+            self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.c_attn, self.attn_proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.c_fc, self.mlp_proj = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+            self.register_buffer("mask", torch.ones(s["ctx"], s["ctx"], dtype=torch.bool).tril())
+
+        def forward(self, x):
+            b, t, d = x.shape
+            h = s["heads"]
+            q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
+            q, k, v = (z.view(b, t, h, d // h).transpose(1, 2) for z in (q, k, v))
+            att = (q @ k.transpose(-2, -1)) / (d // h) ** 0.5
+            att = att.masked_fill(~self.mask[:t, :t], float("-inf")).softmax(dim=-1)
+            y = (att @ v).transpose(1, 2).reshape(b, t, d)
+            x = x + self.attn_proj(y)
+            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = nn.Embedding(s["vocab"], s["dim"])
+            self.wpe = nn.Embedding(s["ctx"], s["dim"])
+            self.blocks = nn.ModuleList(Block() for _ in range(s["layers"]))
+            self.ln_f = nn.LayerNorm(s["dim"])
+
+        def forward(self, tokens):
+            x = self.wte(tokens) + self.wpe(torch.arange(tokens.shape[1]))
+            for block in self.blocks:
+                x = block(x)
+            return self.ln_f(x) @ self.wte.weight.t()
+
+    return Model()
+
+
+def fmt(s):
+    if s < 1e-3:
+        return f"{s * 1e6:.0f} us"
+    return f"{s * 1e3:.1f} ms" if s < 10 else f"{s:.2f} s"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small shapes: checks that every case runs (seconds)")
+    parser.add_argument("--threads", type=int, default=2, help="threads on both sides (default 2)")
+    parser.add_argument("--no-build", action="store_true", help="use the Release builds already there")
+    parser.add_argument("--bench-dll", help="Xent.Benchmarks.dll to run (default: its Release build in bench/)")
+    parser.add_argument("--only", default="ce,gemm,lce,step", help="comma-separated cases: ce, gemm, lce, step")
+    args = parser.parse_args()
+    threads = str(args.threads)
+    # OpenBLAS reads its thread count when loaded: before importing torch.
+    for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[key] = threads
+    os.environ["DOTNET_gcServer"] = "0"
+    import torch
+
+    cfg = QUICK if args.quick else FULL
+    only = set(args.only.split(","))
+    xent, peer = Xent(args.threads, not args.no_build, args.bench_dll), Torch(torch, args.threads)
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    flags = next((l for l in open("/proc/cpuinfo") if l.startswith("flags")), "")
+    print(f"# Xent vs PyTorch {torch.__version__}, {args.threads} thread(s) each, {'quick' if args.quick else 'full'} shapes")
+    print(f"# {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {cpu}; {os.cpu_count()} CPUs; "
+          f"{'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2'}; load average {load}")
+    print(f"# {blas_info(torch)}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset: detected)')}")
+    print()
+    print("| case | shape | Xent median [min - max] | PyTorch median [min - max] | Xent / PyTorch |")
+    print("| --- | --- | --- | --- | --- |")
+
+    def row(case, shape, x, p):
+        print(f"| {case} | {shape} | {fmt(x[0])} [{fmt(x[1])} - {fmt(x[2])}] | "
+              f"{fmt(p[0])} [{fmt(p[1])} - {fmt(p[2])}] | {x[0] / p[0]:.2f} |", flush=True)
+
+    runs = cfg["runs"]
+    if "ce" in only:
+        for n, v in cfg["ce"]:
+            pf, pb = peer.cross_entropy(n, v, runs)
+            xf, xb = xent.cross_entropy(n, v, runs)
+            row("cross-entropy forward", f"[{n}, {v}]", xf, pf)
+            row("cross-entropy forward+backward", f"[{n}, {v}]", xb, pb)
+    if "gemm" in only:
+        for m, n, k in cfg["gemm"]:
+            p = peer.gemm(m, n, k, runs)
+            row("GEMM", f"[{m}, {k}] x [{k}, {n}]", xent.gemm(m, n, k, runs), p)
+    if "lce" in only:
+        for n, d, v in cfg["lce"]:
+            p = peer.linear_cross_entropy(n, d, v, runs)
+            unfused, fused = xent.linear_cross_entropy(n, d, v, runs)
+            row("linear + cross-entropy, loss and gradients, unfused", f"{n} x {d} x {v}", unfused, p)
+            row("(Xent fused LinearCrossEntropy vs PyTorch unfused)", f"{n} x {d} x {v}", fused, p)
+    if "step" in only:
+        name, shape = cfg["step"]
+        p = peer.training_step(shape, cfg["steps"])
+        row("training step (AdamW, clip 1.0)", f"{name}: L {shape['layers']}, D {shape['dim']}, T {shape['seq']}, "
+            f"B {shape['batch']}, V {shape['vocab']}", xent.training_step(name, cfg["steps"]), p)
+    with open("/proc/loadavg") as f:
+        print(f"\n# load average at the end {' '.join(f.read().split()[:3])}")
+
+
+if __name__ == "__main__":
+    main()

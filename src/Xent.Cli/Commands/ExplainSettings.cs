@@ -1,0 +1,112 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using Xent.Cli.Terminal;
+
+namespace Xent.Cli.Commands;
+
+/// <summary>Options of <c>xent explain</c>.</summary>
+internal sealed class ExplainSettings : CommandSettings
+{
+    [CommandOption("--logits <VALUES|FILE>")]
+    [Description("One row of logits [[V]] as comma-separated numbers (2.0,1.0,0.1), or a .npy / safetensors file of logits [[..., V]] (then --targets and --row pick the row).")]
+    public string? Logits { get; set; }
+
+    [CommandOption("--target <Y>")]
+    [Description("The target class y of an inline row, in [[0, V) or the ignore index.")]
+    public int? Target { get; set; }
+
+    [CommandOption("--targets <FILE>")]
+    [Description("Targets [[...]] of a logits file (int32 or int64, .npy or safetensors).")]
+    public string? Targets { get; set; }
+
+    [CommandOption("--row <K>")]
+    [Description("Which row of a logits file to explain (flat index over all axes but the last). Default 0.")]
+    [DefaultValue(0L)]
+    public long Row { get; set; }
+
+    [CommandOption("--weights <VALUES|FILE>")]
+    [Description("Class weights [[V]]: comma-separated numbers or a .npy / safetensors file. Default: all 1.")]
+    public string? Weights { get; set; }
+
+    [CommandOption("--ignore-index <INDEX>")]
+    [Description("Target value whose row is ignored (loss and gradient 0).")]
+    [DefaultValue(-100)]
+    public int IgnoreIndex { get; set; } = -100;
+
+    [CommandOption("--label-smoothing <E>")]
+    [Description("Label smoothing e in [[0, 1]].")]
+    [DefaultValue(0f)]
+    public float LabelSmoothing { get; set; }
+
+    [CommandOption("--z-loss <L>")]
+    [Description("Z-loss coefficient l >= 0: adds l * lse^2.")]
+    [DefaultValue(0f)]
+    public float ZLoss { get; set; }
+
+    [CommandOption("--soft-cap <S>")]
+    [Description("Logit soft cap s >= 0: logits become s * tanh(x / s) first. 0 = off.")]
+    [DefaultValue(0f)]
+    public float SoftCap { get; set; }
+
+    [CommandOption("--top <K>")]
+    [Description("Rows of the per-class table for a long row: the K most probable classes and the target. Default 20.")]
+    [DefaultValue(20)]
+    public int Top { get; set; } = 20;
+
+    [CommandOption("--plot <FILE.png>")]
+    [Description("Also draw the probabilities and the gradient as bars into this PNG.")]
+    public string? Plot { get; set; }
+
+    [CommandOption("--intuition")]
+    [Description("Instead: the loss -ln p of a target given probability p, and ln V, the loss of a uniform guess, for common vocabularies.")]
+    public bool Intuition { get; set; }
+
+    public override ValidationResult Validate()
+    {
+        var missing = MissingValue.Check(("--logits", Logits), ("--targets", Targets), ("--weights", Weights), ("--plot", Plot));
+        if (!missing.Successful)
+        {
+            return missing;
+        }
+
+        if (Intuition)
+        {
+            return Logits is null && Targets is null && Target is null && Plot is null
+                ? ValidationResult.Success()
+                : ValidationResult.Error("--intuition prints its own tables: do not combine it with --logits, --target(s) or --plot.");
+        }
+
+        if (Logits is null)
+        {
+            return ValidationResult.Error("--logits is required: comma-separated numbers (with --target) or a file (with --targets and --row); or use --intuition.");
+        }
+
+        if (Row < 0)
+        {
+            return ValidationResult.Error($"--row must be >= 0, not {Row}.");
+        }
+
+        if (Top < 1)
+        {
+            return ValidationResult.Error($"--top must be >= 1, not {Top}.");
+        }
+
+        if (!(LabelSmoothing >= 0f && LabelSmoothing <= 1f))
+        {
+            return ValidationResult.Error($"--label-smoothing must be in [0, 1], not {LabelSmoothing}.");
+        }
+
+        if (!(ZLoss >= 0f) || float.IsInfinity(ZLoss))
+        {
+            return ValidationResult.Error($"--z-loss must be a finite value >= 0, not {ZLoss}.");
+        }
+
+        if (!(SoftCap >= 0f) || float.IsInfinity(SoftCap))
+        {
+            return ValidationResult.Error($"--soft-cap must be a finite value >= 0 (0 = off), not {SoftCap}.");
+        }
+
+        return ValidationResult.Success();
+    }
+}

@@ -1,0 +1,225 @@
+using Xent.Training.Data;
+
+using Xent.Training.Model;
+
+namespace Xent.Training.Checkpoints.HuggingFace;
+
+/// <summary>
+/// Hugging Face GPT-2 checkpoints (a folder with config.json and model.safetensors, as
+/// <c>GPT2LMHeadModel.save_pretrained</c> writes it) to and from <see cref="GptModel"/>. The layout: tensor names
+/// with or without the "transformer." prefix; <c>Conv1D</c> weights (c_attn, c_proj, c_fc) stored [in, out], the
+/// transpose of Xent's [out, in]; the attention mask buffers attn.bias / attn.masked_bias ignored when present;
+/// lm_head.weight only for untied embeddings; F32, F16, BF16 or F64 tensors (Xent computes in float32).
+/// </summary>
+public static class Gpt2Checkpoint
+{
+    /// <summary>The tensor file's name in the folder.</summary>
+    public const string ModelFile = "model.safetensors";
+
+    /// <summary>The config file's name in the folder.</summary>
+    public const string ConfigFile = "config.json";
+
+    private const string Prefix = "transformer.";
+    private const string LmHead = "lm_head.weight";
+
+    /// <summary>Whether <paramref name="directory"/> holds a Hugging Face GPT-2 checkpoint (its config.json is a GPT2Config).</summary>
+    /// <param name="directory">A folder.</param>
+    public static bool IsCheckpoint(string directory)
+    {
+        string config = Path.Combine(directory, ConfigFile);
+        return File.Exists(config) && File.Exists(Path.Combine(directory, ModelFile)) && Gpt2ConfigJson.LooksLike(File.ReadAllText(config));
+    }
+
+    /// <summary>Reads the checkpoint into a new model.</summary>
+    /// <param name="directory">The folder with config.json and model.safetensors.</param>
+    /// <param name="contextLength">
+    /// Null: the checkpoint's n_positions. A smaller T keeps the first T rows of the position embedding wpe, for a
+    /// model (fine-tuning, evaluation) that never sees longer sequences: the same function on them, less memory.
+    /// </param>
+    /// <exception cref="TrainingInputException">A missing file, a bad config, or a tensor missing, unknown, of another shape or dtype: the message names the file and the tensor.</exception>
+    public static GptModel Load(string directory, int? contextLength = null)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        string configPath = Path.Combine(directory, ConfigFile);
+        if (!File.Exists(configPath))
+        {
+            throw new TrainingInputException($"{configPath}: no such file ('{directory}' is not a Hugging Face checkpoint).");
+        }
+
+        var stored = Gpt2ConfigJson.Read(configPath);
+        if (contextLength is < 1 || contextLength > stored.ContextLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, $"The context length must be in [1, {stored.ContextLength}] (n_positions of {configPath}).");
+        }
+
+        var config = stored with { ContextLength = contextLength ?? stored.ContextLength };
+        using var file = Gpt2TensorFile.Open(Path.Combine(directory, ModelFile));
+        var names = CanonicalNames(file);
+        var model = new GptModel(config, seed: 0);
+        foreach (var p in model.Parameters)
+        {
+            string key = HfName(p.Name);
+            if (!names.TryGetValue(key, out string? storedName))
+            {
+                throw new TrainingInputException($"{file.Path}: tensor '{key}' is missing (config.json {(config.TieEmbeddings ? "ties" : "unties")} the embeddings, n_layer {config.Layers}).");
+            }
+
+            if (p.Name == "wpe" && config.ContextLength < stored.ContextLength)
+            {
+                var full = new Parameter(p.Name, stored.ContextLength, config.Dim);
+                ReadInto(file, storedName, full);
+                full.Data.AsSpan(0, p.Length).CopyTo(p.Data);
+            }
+            else
+            {
+                ReadInto(file, storedName, p);
+            }
+
+            names.Remove(key);
+        }
+
+        if (names.Remove(LmHead, out string? head))
+        {
+            if (!config.TieEmbeddings)
+            {
+                throw new InvalidOperationException("lm_head is a parameter of an untied model and was read above.");
+            }
+
+            var wte = model.Parameters[0];
+            var copy = new Parameter(wte.Name, wte.Shape);
+            ReadInto(file, head, copy);
+            if (!copy.Data.AsSpan().SequenceEqual(wte.Data))
+            {
+                throw new TrainingInputException($"{file.Path}: tensor '{head}' differs from the token embedding wte, but {ConfigFile} ties them (tie_word_embeddings is true or absent).");
+            }
+        }
+
+        if (names.Count > 0)
+        {
+            throw new TrainingInputException($"{file.Path}: tensor '{names.Values.First()}' is not part of a GPT-2 model of this config (expected names such as transformer.h.0.attn.c_attn.weight).");
+        }
+
+        return model;
+    }
+
+    /// <summary>
+    /// Writes the model as a Hugging Face GPT-2 checkpoint that <c>GPT2LMHeadModel.from_pretrained(directory)</c>
+    /// loads: config.json and model.safetensors (F32, "transformer."-prefixed names, Conv1D weights [in, out],
+    /// lm_head.weight only when untied, metadata format "pt"). Each file is written beside its name and renamed.
+    /// </summary>
+    /// <param name="directory">Created if missing.</param>
+    /// <param name="model">Any Xent model (its tokenizer is the caller's business: Hugging Face assumes GPT-2's for V = 50257).</param>
+    public static void Save(string directory, GptModel model)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(model);
+        Directory.CreateDirectory(directory);
+        var tensors = new List<SafeTensor>(model.Parameters.Count);
+        foreach (var p in model.Parameters)
+        {
+            string key = HfName(p.Name);
+            string stored = key == LmHead ? key : Prefix + key;
+            tensors.Add(IsConv1D(p.Name)
+                ? new SafeTensor(stored, [p.Shape[1], p.Shape[0]], Transpose(p.Data, p.Shape[0], p.Shape[1]))
+                : new SafeTensor(stored, p.Shape, p.Data));
+        }
+
+        WriteAtomically(Path.Combine(directory, ModelFile), s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" }));
+        WriteAtomically(Path.Combine(directory, ConfigFile), s =>
+        {
+            using var writer = new StreamWriter(s, leaveOpen: true);
+            writer.Write(Gpt2ConfigJson.Write(model.Config));
+        });
+    }
+
+    // Xent's parameter name -> the Hugging Face name without the "transformer." prefix.
+    private static string HfName(string name) => name switch
+    {
+        "wte" or "wpe" => name + ".weight",
+        "lm_head" => LmHead,
+        _ => name,
+    };
+
+    private static bool IsConv1D(string name) =>
+        name.EndsWith(".c_attn.weight", StringComparison.Ordinal) || name.EndsWith(".c_proj.weight", StringComparison.Ordinal)
+        || name.EndsWith(".c_fc.weight", StringComparison.Ordinal);
+
+    // Names without the prefix -> the name stored in the file; the attention mask buffers are dropped.
+    private static Dictionary<string, string> CanonicalNames(Gpt2TensorFile file)
+    {
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string stored in file.Names)
+        {
+            string key = stored.StartsWith(Prefix, StringComparison.Ordinal) ? stored[Prefix.Length..] : stored;
+            if (key.EndsWith(".attn.bias", StringComparison.Ordinal) || key.EndsWith(".attn.masked_bias", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (!names.TryAdd(key, stored))
+            {
+                throw new TrainingInputException($"{file.Path}: tensor '{key}' is stored twice ('{names[key]}' and '{stored}').");
+            }
+        }
+
+        return names;
+    }
+
+    private static void ReadInto(Gpt2TensorFile file, string stored, Parameter p)
+    {
+        bool conv = IsConv1D(p.Name);
+        long[] expected = conv ? [p.Shape[1], p.Shape[0]] : [.. p.Shape.Select(d => (long)d)];
+        long[] shape = file.Shape(stored)!;
+        if (!shape.AsSpan().SequenceEqual(expected))
+        {
+            throw new TrainingInputException($"{file.Path}: tensor '{stored}' has shape [{string.Join(", ", shape)}], expected [{string.Join(", ", expected)}] from {ConfigFile}{(conv ? " (Conv1D: [in, out])" : string.Empty)}.");
+        }
+
+        float[] data = file.Read(stored);
+        if (conv)
+        {
+            Transpose(data, p.Shape[1], p.Shape[0]).CopyTo(p.Data, 0);
+        }
+        else
+        {
+            data.CopyTo(p.Data, 0);
+        }
+    }
+
+    /// <summary>The transpose [cols, rows] of a row-major [rows, cols] matrix.</summary>
+    private static float[] Transpose(float[] m, int rows, int cols)
+    {
+        var t = new float[m.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < cols; c++)
+            {
+                t[((long)c * rows) + r] = m[((long)r * cols) + c];
+            }
+        }
+
+        return t;
+    }
+
+    private static void WriteAtomically(string path, Action<Stream> write)
+    {
+        string temp = path + ".tmp";
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp))
+            {
+                File.Delete(temp);
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Xent.Training.Data;
+
+using Xent.Training.Model;
+
+namespace Xent.Training.Checkpoints.HuggingFace;
+
+/// <summary>
+/// config.json of a Hugging Face GPT-2 checkpoint (<c>GPT2Config</c>) to and from <see cref="GptConfig"/>. Only the
+/// GPT-2 function Xent computes is accepted: LayerNorm eps 1e-5, the tanh GELU (<c>gelu_new</c>), attention scaled
+/// by 1/sqrt(head size) and an MLP of width 4D; any other value is an error naming the key.
+/// </summary>
+public static class Gpt2ConfigJson
+{
+    /// <summary>GPT-2's LayerNorm epsilon, the one Xent's model uses.</summary>
+    public const double LayerNormEpsilon = 1e-5;
+
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>Whether the JSON text is a Hugging Face GPT-2 config (it has <c>n_embd</c>, or <c>model_type</c> "gpt2").</summary>
+    /// <param name="json">config.json's text.</param>
+    public static bool LooksLike(string json)
+    {
+        try
+        {
+            return JsonNode.Parse(json) is JsonObject o && (o.ContainsKey("n_embd") || (string?)o["model_type"] == "gpt2");
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The model shape config.json describes, and whether the embeddings are tied.</summary>
+    /// <param name="path">config.json's path, named in every error.</param>
+    /// <exception cref="TrainingInputException">Unreadable JSON, a missing or bad key, or a value Xent's model does not compute.</exception>
+    public static GptConfig Read(string path)
+    {
+        JsonObject o;
+        try
+        {
+            o = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new TrainingInputException($"{path}: not a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            throw new TrainingInputException($"{path}: not valid JSON ({e.Message}).", e);
+        }
+        catch (IOException e)
+        {
+            throw new TrainingInputException($"{path}: cannot read ({e.Message}).", e);
+        }
+
+        string? modelType = String(o, "model_type", path);
+        if (modelType is not null and not "gpt2")
+        {
+            throw new TrainingInputException($"{path}: model_type '{modelType}' is not gpt2; Xent reads GPT-2 checkpoints only.");
+        }
+
+        int dim = Int(o, "n_embd", path) ?? throw Missing(path, "n_embd");
+        var config = new GptConfig
+        {
+            Dim = dim,
+            Layers = Int(o, "n_layer", path) ?? throw Missing(path, "n_layer"),
+            Heads = Int(o, "n_head", path) ?? throw Missing(path, "n_head"),
+            ContextLength = Int(o, "n_positions", path) ?? Int(o, "n_ctx", path) ?? throw Missing(path, "n_positions"),
+            VocabSize = Int(o, "vocab_size", path) ?? throw Missing(path, "vocab_size"),
+            TieEmbeddings = Bool(o, "tie_word_embeddings", path) ?? true,
+        };
+        double eps = Number(o, "layer_norm_epsilon", path) ?? LayerNormEpsilon;
+        if ((float)eps != (float)LayerNormEpsilon)
+        {
+            throw new TrainingInputException($"{path}: layer_norm_epsilon {eps.ToString(CultureInfo.InvariantCulture)} is not GPT-2's 1e-05, the only one Xent's model computes.");
+        }
+
+        string activation = String(o, "activation_function", path) ?? "gelu_new";
+        if (activation is not ("gelu_new" or "gelu_pytorch_tanh"))
+        {
+            throw new TrainingInputException($"{path}: activation_function '{activation}' is not gelu_new (the tanh GELU), the only one Xent's model computes.");
+        }
+
+        if (Int(o, "n_inner", path) is { } inner && inner != 4 * dim)
+        {
+            throw new TrainingInputException($"{path}: n_inner {inner} is not 4 x n_embd = {4 * dim}, the only MLP width Xent's model has.");
+        }
+
+        if (Bool(o, "scale_attn_weights", path) == false || Bool(o, "scale_attn_by_inverse_layer_idx", path) == true)
+        {
+            throw new TrainingInputException($"{path}: Xent's attention scales the scores by 1/sqrt(head size) only (scale_attn_weights true, scale_attn_by_inverse_layer_idx false).");
+        }
+
+        if (Bool(o, "add_cross_attention", path) == true)
+        {
+            throw new TrainingInputException($"{path}: add_cross_attention is true; Xent's model is a decoder without cross-attention.");
+        }
+
+        try
+        {
+            config.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new TrainingInputException($"{path}: {e.Message}", e);
+        }
+
+        return config;
+    }
+
+    /// <summary>config.json for <paramref name="config"/>, as <c>GPT2Config.save_pretrained</c> writes it.</summary>
+    /// <param name="config">The model's shape.</param>
+    public static string Write(GptConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var o = new JsonObject
+        {
+            ["architectures"] = new JsonArray("GPT2LMHeadModel"),
+            ["model_type"] = "gpt2",
+            ["vocab_size"] = config.VocabSize,
+            ["n_positions"] = config.ContextLength,
+            ["n_ctx"] = config.ContextLength,
+            ["n_embd"] = config.Dim,
+            ["n_layer"] = config.Layers,
+            ["n_head"] = config.Heads,
+            ["n_inner"] = null,
+            ["activation_function"] = "gelu_new",
+            ["layer_norm_epsilon"] = LayerNormEpsilon,
+            ["initializer_range"] = 0.02,
+            ["resid_pdrop"] = 0.1,
+            ["embd_pdrop"] = 0.1,
+            ["attn_pdrop"] = 0.1,
+            ["scale_attn_weights"] = true,
+            ["scale_attn_by_inverse_layer_idx"] = false,
+            ["reorder_and_upcast_attn"] = false,
+            ["tie_word_embeddings"] = config.TieEmbeddings,
+            ["bos_token_id"] = 50256,
+            ["eos_token_id"] = 50256,
+            ["use_cache"] = true,
+            ["torch_dtype"] = "float32",
+        };
+        return o.ToJsonString(Indented) + "\n";
+    }
+
+    private static TrainingInputException Missing(string path, string key) => new($"{path}: the key \"{key}\" is missing.");
+
+    private static int? Int(JsonObject o, string key, string path) => o[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out int i) => i,
+        JsonValue v when v.TryGetValue(out double d) && d == Math.Floor(d) && Math.Abs(d) <= int.MaxValue => (int)d,
+        var other => throw new TrainingInputException($"{path}: \"{key}\" is {other.ToJsonString()}, not an integer."),
+    };
+
+    private static double? Number(JsonObject o, string key, string path) => o[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out double d) => d,
+        var other => throw new TrainingInputException($"{path}: \"{key}\" is {other.ToJsonString()}, not a number."),
+    };
+
+    private static bool? Bool(JsonObject o, string key, string path) => o[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out bool b) => b,
+        var other => throw new TrainingInputException($"{path}: \"{key}\" is {other.ToJsonString()}, not true or false."),
+    };
+
+    private static string? String(JsonObject o, string key, string path) => o[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out string? s) => s,
+        var other => throw new TrainingInputException($"{path}: \"{key}\" is {other.ToJsonString()}, not a string."),
+    };
+}

@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.Text.Json;
+using Xent.Training.Data;
+
+namespace Xent.Training.Checkpoints;
+
+/// <summary>
+/// One run at a time in a run folder: an OS lock on ".xent.lock" (a FileStream opened with FileShare.None, which
+/// .NET backs with flock on Unix and a share mode on Windows), held from <see cref="Acquire"/> to
+/// <see cref="Dispose"/>. The OS drops the lock when the process ends however it ends, so a killed run never
+/// leaves the folder stuck. Who holds it is written beside it (".xent.lock.owner": pid, host, start time, a
+/// file anyone can read, since the lock itself also bars readers) for the message the next run gets.
+/// </summary>
+public sealed class RunFolderLock : IDisposable
+{
+    /// <summary>The locked file in the run folder.</summary>
+    public const string LockFile = ".xent.lock";
+
+    /// <summary>The holder's description, beside the lock.</summary>
+    public const string OwnerFile = ".xent.lock.owner";
+
+    private readonly FileStream _lock;
+    private readonly string _ownerPath;
+    private bool _disposed;
+
+    private RunFolderLock(string directory, FileStream held, string ownerPath)
+    {
+        Directory = directory;
+        _lock = held;
+        _ownerPath = ownerPath;
+    }
+
+    /// <summary>The locked run folder.</summary>
+    public string Directory { get; }
+
+    /// <summary>
+    /// Locks <paramref name="directory"/> (created if missing) for this process, or throws
+    /// <see cref="RunFolderInUseException"/> naming the run that holds it.
+    /// </summary>
+    /// <param name="directory">The run folder (train's --out).</param>
+    /// <param name="command">What this run is, for the message another run would get (e.g. "xent train --out runs/a").</param>
+    public static RunFolderLock Acquire(string directory, string command)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        if (File.Exists(directory))
+            throw new TrainingInputException($"'{directory}' is a file; a run's output must be a folder (new or existing).");
+        System.IO.Directory.CreateDirectory(directory);
+        string lockPath = Path.Combine(directory, LockFile);
+        string ownerPath = Path.Combine(directory, OwnerFile);
+        FileStream held;
+        try
+        {
+            held = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e) when (e is not (FileNotFoundException or DirectoryNotFoundException or PathTooLongException))
+        {
+            throw new RunFolderInUseException(directory, RunOwner.Read(ownerPath), e);
+        }
+
+        try
+        {
+            TemporaryFiles.RemoveStale(ownerPath);
+            var owner = new RunOwner(Environment.ProcessId, Environment.MachineName, DateTimeOffset.UtcNow, command);
+            string temp = TemporaryFiles.For(ownerPath);
+            File.WriteAllText(temp, JsonSerializer.Serialize(owner));
+            File.Move(temp, ownerPath, overwrite: true);
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+        return new RunFolderLock(directory, held, ownerPath);
+    }
+
+    /// <summary>Releases the lock (the owner file first, so no one reads a stale owner for a free folder).</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        try
+        {
+            File.Delete(_ownerPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Only a description: the next holder overwrites it.
+        }
+        _lock.Dispose();
+    }
+}
+
+/// <summary>Who holds a run folder's lock.</summary>
+/// <param name="Pid">Process id.</param>
+/// <param name="Host">Machine name.</param>
+/// <param name="Started">When the lock was taken (UTC).</param>
+/// <param name="Command">What the run is.</param>
+public sealed record RunOwner(int Pid, string Host, DateTimeOffset Started, string Command)
+{
+    /// <summary>Reads the owner file; null when it is missing or unreadable (a holder still writing it).</summary>
+    internal static RunOwner? Read(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<RunOwner>(File.ReadAllText(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>"pid 1234 on host h, started 2026-12-01 04:40:12 UTC: xent train ...".</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"pid {Pid} on host {Host}, started {Started.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC: {Command}");
+}
+
+/// <summary>The run folder is locked by another run (exit code 2 in the CLI, as any I/O refusal).</summary>
+public sealed class RunFolderInUseException : IOException
+{
+    /// <summary>Creates the exception for <paramref name="directory"/>, held by <paramref name="owner"/> (null: unknown).</summary>
+    /// <param name="directory">The run folder.</param>
+    /// <param name="owner">Its holder, as written in the owner file.</param>
+    /// <param name="inner">The OS's refusal.</param>
+    public RunFolderInUseException(string directory, RunOwner? owner, Exception inner)
+        : base($"'{directory}' is in use by another run ({owner?.ToString() ?? "its details are not readable yet"}); " +
+            "wait for it to finish or stop it, or give this run another folder.", inner)
+    {
+        Directory = directory;
+        Owner = owner;
+    }
+
+    /// <summary>The run folder.</summary>
+    public string Directory { get; }
+
+    /// <summary>Who holds it; null when its owner file could not be read.</summary>
+    public RunOwner? Owner { get; }
+}

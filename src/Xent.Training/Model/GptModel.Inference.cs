@@ -1,0 +1,141 @@
+using Xent.LinearAlgebra;
+
+namespace Xent.Training.Model;
+
+/// <summary>Incremental inference: the forward of new tokens against a <see cref="KvCache"/> of the earlier ones.</summary>
+public sealed partial class GptModel
+{
+    /// <summary>An empty cache for this model's <see cref="Append"/> (about 8 L T D bytes).</summary>
+    public KvCache CreateCache() => new(this);
+
+    /// <summary>
+    /// Runs the forward of <paramref name="tokens"/> at positions cache.Length, cache.Length + 1, ... against the
+    /// keys and values already in <paramref name="cache"/>, appends theirs, and writes the logits of the token after
+    /// the last one. The logits have the same bits as <see cref="NextTokenLogits"/> over all the tokens the cache
+    /// holds (the same kernels in the same order, row by row): a prompt on an empty cache runs as one forward over
+    /// its rows, every other token as one row per layer. Absolute positions (GPT-2's learned wpe) cannot roll: when
+    /// the cache is full, <see cref="KvCache.Clear"/> it and append the tokens to keep.
+    /// </summary>
+    /// <param name="cache">A cache of this model, holding the sequence so far (empty for a new one).</param>
+    /// <param name="tokens">New tokens [n], n &gt;= 1, each in [0, V); cache.Length + n &lt;= ContextLength.</param>
+    /// <param name="logits">Destination [V]: h_last W^T with W the unembedding.</param>
+    public void Append(KvCache cache, ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        if (!ReferenceEquals(cache.Owner, this))
+        {
+            throw new ArgumentException("The cache was created by another model.", nameof(cache));
+        }
+
+        CheckLogits(logits);
+        if (tokens.IsEmpty)
+        {
+            throw new ArgumentException("There are no tokens to append.", nameof(tokens));
+        }
+
+        if (cache.Length + tokens.Length > cache.Capacity)
+        {
+            throw new ArgumentException(
+                $"The cache holds {cache.Length} of {cache.Capacity} positions: {tokens.Length} more would pass the context length. Clear it and append the tokens to keep.",
+                nameof(tokens));
+        }
+
+        CheckTokens(tokens, 1, tokens.Length);
+        if (cache.Length == 0 && tokens.Length > 1)
+        {
+            Prefill(cache, tokens, logits);
+            return;
+        }
+
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            Step(cache, tokens[i]);
+        }
+
+        Head(cache.Normalized, logits);
+    }
+
+    /// <summary>Logits [V] = h [D] W^T with W the unembedding [V, D].</summary>
+    private void Head(ReadOnlySpan<float> h, Span<float> logits) =>
+        MatMul.Gemm(false, true, 1, Config.VocabSize, Config.Dim, 1, h, Config.Dim, HeadWeight.Data, Config.Dim,
+            0, logits, Config.VocabSize, MaxDegreeOfParallelism);
+
+    private void CheckLogits(Span<float> logits)
+    {
+        if (logits.Length != Config.VocabSize)
+        {
+            throw new ArgumentException($"logits must have length V = {Config.VocabSize}, got {logits.Length}.", nameof(logits));
+        }
+    }
+
+    /// <summary>A prompt on an empty cache: the batched forward over its rows, whose keys and values are then kept.</summary>
+    private void Prefill(KvCache cache, ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        int n = tokens.Length, d = Config.Dim;
+        var act = Forward(tokens, 1, n);
+        for (int l = 0; l < Config.Layers; l++)
+        {
+            float[] qkv = act.Blocks[l].Qkv;
+            for (int t = 0; t < n; t++)
+            {
+                Keep(cache, l, t, qkv.AsSpan(t * 3 * d, 3 * d));
+            }
+        }
+
+        cache.Length = n;
+        Head(act.LnF.AsSpan((n - 1) * d, d), logits);
+    }
+
+    /// <summary>
+    /// One token at position cache.Length through every block, each layer a row of the batched forward's kernels;
+    /// leaves the final LayerNorm's output in cache.Normalized.
+    /// </summary>
+    private void Step(KvCache cache, int token)
+    {
+        int t = cache.Length, d = Config.Dim, heads = Config.Heads, hs = Config.HeadSize, dop = MaxDegreeOfParallelism;
+        float scale = 1 / MathF.Sqrt(hs);
+        var width = Simd.Width;
+        Encoder.Row(cache.Embedded, token, t, wte.Data, wpe.Data, d);
+        float[] x = cache.Embedded;
+        for (int l = 0; l < Config.Layers; l++)
+        {
+            var p = blocks[l];
+            LayerNorm.Forward(cache.Normalized, cache.Mean, cache.Rstd, x, p.Ln1Weight.Data, p.Ln1Bias.Data, 1, d, dop);
+            Dense.Forward(cache.Qkv, cache.Normalized, p.QkvWeight.Data, p.QkvBias.Data, null, 1, d, 3 * d, dop);
+            Keep(cache, l, t, cache.Qkv);
+
+            // The row's probabilities span keys 0..t exactly, as the last row of a forward over t + 1 tokens.
+            float[] keys = cache.Keys[l], values = cache.Values[l];
+            for (int h = 0; h < heads; h++)
+            {
+                Attention.Row(cache.AttentionOutput.AsSpan(h * hs, hs), cache.Qkv.AsSpan(h * hs, hs),
+                    keys.AsSpan(h * hs * cache.Capacity), cache.Capacity, values.AsSpan(h * hs), d,
+                    cache.Probabilities.AsSpan(0, t + 1), t, scale, width);
+            }
+
+            Dense.Forward(cache.Residual2, cache.AttentionOutput, p.AttnProjWeight.Data, p.AttnProjBias.Data, x, 1, d, d, dop);
+            LayerNorm.Forward(cache.Normalized, cache.Mean, cache.Rstd, cache.Residual2, p.Ln2Weight.Data, p.Ln2Bias.Data, 1, d, dop);
+            Dense.Forward(cache.Fc, cache.Normalized, p.FcWeight.Data, p.FcBias.Data, null, 1, d, 4 * d, dop);
+            Gelu.Forward(cache.FcGelu, cache.Fc, 4 * d, dop);
+            Dense.Forward(cache.Residual3, cache.FcGelu, p.FcProjWeight.Data, p.FcProjBias.Data, cache.Residual2, 1, 4 * d, d, dop);
+            x = cache.Residual3;
+        }
+
+        LayerNorm.Forward(cache.Normalized, cache.Mean, cache.Rstd, x, lnFWeight.Data, lnFBias.Data, 1, d, dop);
+        cache.Length = t + 1;
+    }
+
+    /// <summary>Stores the key and value of position t of layer l from its qkv row [3D] (q | k | v).</summary>
+    private static void Keep(KvCache cache, int layer, int t, ReadOnlySpan<float> qkv)
+    {
+        int d = qkv.Length / 3, capacity = cache.Capacity;
+        float[] keys = cache.Keys[layer];
+        var k = qkv.Slice(d, d);
+        for (int i = 0; i < d; i++)
+        {
+            keys[(i * capacity) + t] = k[i];
+        }
+
+        qkv.Slice(2 * d, d).CopyTo(cache.Values[layer].AsSpan(t * d, d));
+    }
+}

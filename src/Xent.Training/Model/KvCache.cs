@@ -1,0 +1,83 @@
+namespace Xent.Training.Model;
+
+/// <summary>
+/// The keys and values a <see cref="GptModel"/> computed for the positions of one sequence, so that the next
+/// token costs one row of work per layer instead of a forward over the whole context (incremental decoding,
+/// <see cref="GptModel.Append"/>). Per layer: keys transposed [D, T_max] (head h's keys are the rows h*hs ..
+/// h*hs+hs-1, one column per position: the layout the attention's score kernel reads) and values [T_max, D],
+/// with T_max the model's ContextLength; plus one row of scratch for the step. Created by
+/// <see cref="GptModel.CreateCache"/> and usable with that model only. Not thread-safe.
+/// </summary>
+public sealed class KvCache
+{
+    internal KvCache(GptModel owner)
+    {
+        Owner = owner;
+        var config = owner.Config;
+        int d = config.Dim;
+        Capacity = config.ContextLength;
+        Keys = new float[config.Layers][];
+        Values = new float[config.Layers][];
+        for (int l = 0; l < config.Layers; l++)
+        {
+            Keys[l] = new float[d * Capacity];
+            Values[l] = new float[Capacity * d];
+        }
+
+        Embedded = new float[d];
+        Normalized = new float[d];
+        Qkv = new float[3 * d];
+        AttentionOutput = new float[d];
+        Residual2 = new float[d];
+        Residual3 = new float[d];
+        Fc = new float[4 * d];
+        FcGelu = new float[4 * d];
+        Mean = new float[1];
+        Rstd = new float[1];
+        Probabilities = new float[Capacity];
+    }
+
+    /// <summary>Positions held: the next token appended goes to position <see cref="Length"/>.</summary>
+    public int Length { get; internal set; }
+
+    /// <summary>T_max, the most positions the cache holds (the model's ContextLength, the reach of its position embedding).</summary>
+    public int Capacity { get; }
+
+    /// <summary>Bytes of the cache's arrays: about 8 L T_max D + 4 (11 D + T_max).</summary>
+    public long Bytes => 4L * ((2L * Keys.Length * Capacity * Owner.Config.Dim) + (11L * Owner.Config.Dim) + 2 + Capacity);
+
+    internal GptModel Owner { get; }
+
+    /// <summary>Per layer, keys transposed [D, T_max].</summary>
+    internal float[][] Keys { get; }
+
+    /// <summary>Per layer, values [T_max, D].</summary>
+    internal float[][] Values { get; }
+
+    // One row of each activation of the step [D], [3D] or [4D]; LayerNorm's mean and rstd [1]; the attention
+    // probabilities of one head [T_max].
+    internal float[] Embedded { get; }
+
+    internal float[] Normalized { get; }
+
+    internal float[] Qkv { get; }
+
+    internal float[] AttentionOutput { get; }
+
+    internal float[] Residual2 { get; }
+
+    internal float[] Residual3 { get; }
+
+    internal float[] Fc { get; }
+
+    internal float[] FcGelu { get; }
+
+    internal float[] Mean { get; }
+
+    internal float[] Rstd { get; }
+
+    internal float[] Probabilities { get; }
+
+    /// <summary>Forgets every position (the arrays are kept): the next append starts a new sequence at position 0.</summary>
+    public void Clear() => Length = 0;
+}

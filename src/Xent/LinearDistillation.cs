@@ -1,0 +1,197 @@
+using Xent.Distillation;
+
+namespace Xent;
+
+/// <summary>
+/// Knowledge distillation without logits: the divergence between the teacher's and the student's softmax over the
+/// vocabulary (forward KL, reverse KL or generalised JSD, <see cref="DistillationOptions.Beta"/>), at a temperature,
+/// optionally mixed with hard-label cross-entropy, and its gradients for the student's hidden states and
+/// unembedding, computed from hidden states and weights by tiles: neither logits matrix is ever held. Shapes: N
+/// tokens, V classes, student h [N, D] with W_s [V, D], teacher h_t [N, D_t] with W_t [V, D_t] (or teacher logits
+/// [N, V]). Semantics: <see cref="Reference.DistillationReference"/>.
+/// </summary>
+/// <remarks>
+/// Products accumulate in float (the matrix kernel), row states and reductions in double. Memory beyond the inputs
+/// and outputs: at most 16 x (256 KB + 512 x D bytes), about 12 MB at D = 1024, whatever N and V. Results are
+/// bitwise the same for any thread count, and each row's loss (and, with <see cref="Reduction.Sum"/>, its dh) is
+/// bitwise the same whether the row is alone or in a batch, at any position.
+/// Bad input throws <see cref="ArgumentException"/> before anything is written.
+/// </remarks>
+public static unsafe class LinearDistillation
+{
+    /// <summary>The reduced loss from student and teacher hidden states.</summary>
+    /// <param name="studentHidden">Student hidden states h [N, D].</param>
+    /// <param name="studentWeight">Student unembedding W_s [V, D].</param>
+    /// <param name="teacherHidden">Teacher hidden states h_t [N, D_t].</param>
+    /// <param name="teacherWeight">Teacher unembedding W_t [V, D_t].</param>
+    /// <param name="targets">Targets [N]: hard labels in [0, V) (used by the hard term), or the ignore index to leave a row out.</param>
+    /// <param name="options">Options; null for the defaults. Reduction.None throws: use LossPerRow.</param>
+    /// <returns>The loss; NaN for Mean when every row is ignored.</returns>
+    public static float Loss(ReadOnlySpan<float> studentHidden, ReadOnlySpan<float> studentWeight, ReadOnlySpan<float> teacherHidden, ReadOnlySpan<float> teacherWeight,
+        ReadOnlySpan<int> targets, DistillationOptions? options = null) =>
+        Call(studentHidden, studentWeight, teacherHidden, teacherWeight, default, targets, default, default, default, options, reduce: true);
+
+    /// <summary>The reduced loss from student hidden states and the teacher's logits.</summary>
+    /// <param name="studentHidden">Student hidden states h [N, D].</param>
+    /// <param name="studentWeight">Student unembedding W_s [V, D].</param>
+    /// <param name="teacherLogits">Teacher logits [N, V].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="options">Options; Reduction Mean or Sum.</param>
+    public static float Loss(ReadOnlySpan<float> studentHidden, ReadOnlySpan<float> studentWeight, ReadOnlySpan<float> teacherLogits,
+        ReadOnlySpan<int> targets, DistillationOptions? options = null) =>
+        Call(studentHidden, studentWeight, default, default, teacherLogits, targets, default, default, default, options, reduce: true, logits: true);
+
+    /// <summary>The reduced loss and its gradients dh [N, D] and dW_s [V, D] (overwritten), from hidden states.</summary>
+    /// <param name="studentHidden">Student hidden states h [N, D].</param>
+    /// <param name="studentWeight">Student unembedding W_s [V, D].</param>
+    /// <param name="teacherHidden">Teacher hidden states h_t [N, D_t].</param>
+    /// <param name="teacherWeight">Teacher unembedding W_t [V, D_t].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="studentHiddenGradient">Destination dh [N, D].</param>
+    /// <param name="studentWeightGradient">Destination dW_s [V, D].</param>
+    /// <param name="options">Options; Reduction Mean or Sum; gradients are scaled by options.Upstream.</param>
+    public static float LossAndGradients(ReadOnlySpan<float> studentHidden, ReadOnlySpan<float> studentWeight, ReadOnlySpan<float> teacherHidden, ReadOnlySpan<float> teacherWeight,
+        ReadOnlySpan<int> targets, Span<float> studentHiddenGradient, Span<float> studentWeightGradient, DistillationOptions? options = null) =>
+        Call(studentHidden, studentWeight, teacherHidden, teacherWeight, default, targets, default, studentHiddenGradient, studentWeightGradient, options, reduce: true, withGradients: true);
+
+    /// <summary>The reduced loss and its gradients dh [N, D] and dW_s [V, D] (overwritten), from the teacher's logits.</summary>
+    /// <param name="studentHidden">Student hidden states h [N, D].</param>
+    /// <param name="studentWeight">Student unembedding W_s [V, D].</param>
+    /// <param name="teacherLogits">Teacher logits [N, V].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="studentHiddenGradient">Destination dh [N, D].</param>
+    /// <param name="studentWeightGradient">Destination dW_s [V, D].</param>
+    /// <param name="options">Options; Reduction Mean or Sum.</param>
+    public static float LossAndGradients(ReadOnlySpan<float> studentHidden, ReadOnlySpan<float> studentWeight, ReadOnlySpan<float> teacherLogits,
+        ReadOnlySpan<int> targets, Span<float> studentHiddenGradient, Span<float> studentWeightGradient, DistillationOptions? options = null) =>
+        Call(studentHidden, studentWeight, default, default, teacherLogits, targets, default, studentHiddenGradient, studentWeightGradient, options, reduce: true, withGradients: true, logits: true);
+
+    /// <summary>Per-row losses r [N] (0 for ignored rows) from hidden states; options.Reduction is not used.</summary>
+    /// <param name="studentHidden">Student hidden states h [N, D].</param>
+    /// <param name="studentWeight">Student unembedding W_s [V, D].</param>
+    /// <param name="teacherHidden">Teacher hidden states h_t [N, D_t].</param>
+    /// <param name="teacherWeight">Teacher unembedding W_t [V, D_t].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="losses">Destination r [N].</param>
+    /// <param name="options">Options.</param>
+    public static void LossPerRow(ReadOnlySpan<float> studentHidden, ReadOnlySpan<float> studentWeight, ReadOnlySpan<float> teacherHidden, ReadOnlySpan<float> teacherWeight,
+        ReadOnlySpan<int> targets, Span<float> losses, DistillationOptions? options = null) =>
+        Call(studentHidden, studentWeight, teacherHidden, teacherWeight, default, targets, losses, default, default, options, reduce: false);
+
+    /// <summary>Per-row losses r [N] (0 for ignored rows) from the teacher's logits; options.Reduction is not used.</summary>
+    /// <param name="studentHidden">Student hidden states h [N, D].</param>
+    /// <param name="studentWeight">Student unembedding W_s [V, D].</param>
+    /// <param name="teacherLogits">Teacher logits [N, V].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="losses">Destination r [N].</param>
+    /// <param name="options">Options.</param>
+    public static void LossPerRow(ReadOnlySpan<float> studentHidden, ReadOnlySpan<float> studentWeight, ReadOnlySpan<float> teacherLogits,
+        ReadOnlySpan<int> targets, Span<float> losses, DistillationOptions? options = null) =>
+        Call(studentHidden, studentWeight, default, default, teacherLogits, targets, losses, default, default, options, reduce: false, logits: true);
+
+    private static float Call(ReadOnlySpan<float> studentHidden, ReadOnlySpan<float> studentWeight, ReadOnlySpan<float> teacherHidden, ReadOnlySpan<float> teacherWeight,
+        ReadOnlySpan<float> teacherLogits, ReadOnlySpan<int> targets, Span<float> losses, Span<float> hiddenGradient, Span<float> weightGradient,
+        DistillationOptions? options, bool reduce, bool withGradients = false, bool logits = false)
+    {
+        var o = options ?? DistillationOptions.Default;
+        CheckOptions(o, reduce);
+        int rows = targets.Length;
+        if (!reduce)
+        {
+            CrossEntropyChecks.Destination(losses.Length, rows, nameof(losses));
+        }
+
+        if (rows == 0)
+        {
+            return o.Reduction == Reduction.Sum || !reduce ? 0f : float.NaN;
+        }
+
+        int d = Divide(studentHidden.Length, rows, nameof(studentHidden), "N = targets.Length");
+        int v = Divide(studentWeight.Length, d, nameof(studentWeight), "the student's hidden size D");
+        int dt = 0;
+        if (logits)
+        {
+            if (teacherLogits.Length != (long)rows * v)
+            {
+                throw new ArgumentException($"teacherLogits has {teacherLogits.Length} elements, N x V = {rows} x {v} needed.", nameof(teacherLogits));
+            }
+        }
+        else
+        {
+            dt = Divide(teacherHidden.Length, rows, nameof(teacherHidden), "N = targets.Length");
+            if (teacherWeight.Length != (long)v * dt)
+            {
+                throw new ArgumentException($"teacherWeight has {teacherWeight.Length} elements, V x D_t = {v} x {dt} needed.", nameof(teacherWeight));
+            }
+        }
+
+        CrossEntropyChecks.Targets(targets, v, o.IgnoreIndex);
+        if (withGradients)
+        {
+            CrossEntropyChecks.Destination(hiddenGradient.Length, (long)rows * d, nameof(hiddenGradient));
+            CrossEntropyChecks.Destination(weightGradient.Length, (long)v * d, nameof(weightGradient));
+        }
+
+        fixed (float* hs = studentHidden, ws = studentWeight, ht = teacherHidden, wt = teacherWeight, tl = teacherLogits)
+        fixed (int* y = targets)
+        fixed (float* r = losses, dh = hiddenGradient, dw = weightGradient)
+        {
+            return (float)DistillationKernel.Run(new DistillationProblem
+            {
+                Rows = rows,
+                Classes = v,
+                StudentSize = d,
+                StudentHidden = hs,
+                StudentWeight = ws,
+                TeacherSize = dt,
+                TeacherHidden = ht,
+                TeacherWeight = wt,
+                TeacherLogits = logits ? tl : null,
+                Targets = y,
+                Options = o,
+                Losses = reduce ? null : r,
+                HiddenGradient = withGradients ? dh : null,
+                WeightGradient = withGradients ? dw : null,
+            });
+        }
+    }
+
+    /// <summary>length / divisor, which must be exact and at least 1.</summary>
+    private static int Divide(int length, int divisor, string name, string what)
+    {
+        if (length == 0 || length % divisor != 0)
+        {
+            throw new ArgumentException($"{name} has {length} elements, not a positive multiple of {what} = {divisor}.", name);
+        }
+
+        return length / divisor;
+    }
+
+    private static void CheckOptions(DistillationOptions o, bool reduce)
+    {
+        if (reduce && o.Reduction == Reduction.None)
+        {
+            throw new ArgumentException("Reduction.None has no single loss: call LossPerRow.", "options");
+        }
+
+        if (!(o.Beta >= 0 && o.Beta <= 1))
+        {
+            throw new ArgumentOutOfRangeException("options", o.Beta, "Beta must be in [0, 1].");
+        }
+
+        if (!(o.Temperature > 0) || !float.IsFinite(o.Temperature))
+        {
+            throw new ArgumentOutOfRangeException("options", o.Temperature, "Temperature must be positive and finite.");
+        }
+
+        if (!float.IsFinite(o.SoftLossWeight) || !float.IsFinite(o.HardLossWeight) || !float.IsFinite(o.Upstream))
+        {
+            throw new ArgumentOutOfRangeException("options", "SoftLossWeight, HardLossWeight and Upstream must be finite.");
+        }
+
+        if (o.MaxDegreeOfParallelism == 0 || o.MaxDegreeOfParallelism < -1)
+        {
+            throw new ArgumentOutOfRangeException("options", o.MaxDegreeOfParallelism, "MaxDegreeOfParallelism must be -1 (all cores) or positive.");
+        }
+    }
+}

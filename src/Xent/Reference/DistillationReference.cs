@@ -1,0 +1,235 @@
+namespace Xent.Reference;
+
+/// <summary>
+/// The plain scalar float64 reference of the distillation loss (<see cref="LinearDistillation"/>), written from the
+/// formulas: logits in double, full softmaxes, no blocking, no threads. Slow; the readable definition.
+/// </summary>
+/// <remarks>
+/// Row n, student logits s [V], teacher logits t [V], temperature T: Q = softmax(s / T) (student), P = softmax(t / T)
+/// (teacher). The divergence with mixing weight beta (as Liger-Kernel's generalised JSD):
+/// beta = 0: KL(P || Q) = sum P (log P - log Q) (forward KL);
+/// beta = 1: KL(Q || P) = sum Q (log Q - log P) (reverse KL);
+/// otherwise beta KL(P || M) + (1 - beta) KL(Q || M) with M = beta P + (1 - beta) Q.
+/// The row's loss is SoftLossWeight x divergence + HardLossWeight x (logsumexp(s) - s[y]) (cross-entropy at
+/// temperature 1), 0 for a row whose target is the ignore index; Mean divides the sum by the kept rows.
+/// </remarks>
+public static class DistillationReference
+{
+    /// <summary>Per-row losses r [N] from the logits (0 for ignored rows).</summary>
+    /// <param name="studentLogits">Student logits s [N, V].</param>
+    /// <param name="teacherLogits">Teacher logits t [N, V].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="options">Options; Reduction is not used.</param>
+    public static double[] RowLosses(ReadOnlySpan<double> studentLogits, ReadOnlySpan<double> teacherLogits, ReadOnlySpan<int> targets, DistillationOptions? options = null)
+    {
+        var o = options ?? DistillationOptions.Default;
+        int rows = targets.Length, v = studentLogits.Length / Math.Max(rows, 1);
+        var r = new double[rows];
+        for (int n = 0; n < rows; n++)
+        {
+            if (targets[n] != o.IgnoreIndex)
+            {
+                r[n] = RowLoss(studentLogits.Slice(n * v, v), teacherLogits.Slice(n * v, v), targets[n], o, null);
+            }
+        }
+
+        return r;
+    }
+
+    /// <summary>The reduced loss (Mean over kept rows, or Sum), times nothing: the upstream gradient does not scale it.</summary>
+    /// <param name="studentLogits">Student logits s [N, V].</param>
+    /// <param name="teacherLogits">Teacher logits t [N, V].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="options">Options; Reduction Mean or Sum.</param>
+    public static double Loss(ReadOnlySpan<double> studentLogits, ReadOnlySpan<double> teacherLogits, ReadOnlySpan<int> targets, DistillationOptions? options = null)
+    {
+        var o = options ?? DistillationOptions.Default;
+        var r = RowLosses(studentLogits, teacherLogits, targets, o);
+        int kept = Kept(targets, o);
+        return o.Reduction == Reduction.Sum ? r.Sum() : r.Sum() / kept;
+    }
+
+    /// <summary>d(loss)/d(student logits) [N, V] of the reduced loss, times options.Upstream.</summary>
+    /// <param name="studentLogits">Student logits s [N, V].</param>
+    /// <param name="teacherLogits">Teacher logits t [N, V].</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="options">Options; Reduction Mean or Sum.</param>
+    public static double[] Gradient(ReadOnlySpan<double> studentLogits, ReadOnlySpan<double> teacherLogits, ReadOnlySpan<int> targets, DistillationOptions? options = null)
+    {
+        var o = options ?? DistillationOptions.Default;
+        int rows = targets.Length, v = studentLogits.Length / Math.Max(rows, 1);
+        double scale = o.Upstream / (o.Reduction == Reduction.Sum ? 1.0 : Kept(targets, o));
+        var g = new double[studentLogits.Length];
+        for (int n = 0; n < rows; n++)
+        {
+            if (targets[n] != o.IgnoreIndex)
+            {
+                var row = new double[v];
+                RowLoss(studentLogits.Slice(n * v, v), teacherLogits.Slice(n * v, v), targets[n], o, row);
+                for (int c = 0; c < v; c++)
+                {
+                    g[(n * v) + c] = scale * row[c];
+                }
+            }
+        }
+
+        return g;
+    }
+
+    /// <summary>logits [N, V] = x [N, K] W^T (W [V, K]) in double.</summary>
+    /// <param name="x">Hidden states [N, K].</param>
+    /// <param name="weight">Weight [V, K].</param>
+    /// <param name="rows">N.</param>
+    public static double[] Logits(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, int rows)
+    {
+        int k = rows == 0 ? 0 : x.Length / rows, v = k == 0 ? 0 : weight.Length / k;
+        var z = new double[rows * v];
+        for (int n = 0; n < rows; n++)
+        {
+            for (int c = 0; c < v; c++)
+            {
+                double s = 0;
+                for (int i = 0; i < k; i++)
+                {
+                    s += (double)x[(n * k) + i] * weight[(c * k) + i];
+                }
+
+                z[(n * v) + c] = s;
+            }
+        }
+
+        return z;
+    }
+
+    /// <summary>dh [N, D] = G W and dW [V, D] = G^T h for the logits gradient G [N, V].</summary>
+    /// <param name="gradient">G [N, V].</param>
+    /// <param name="hidden">h [N, D].</param>
+    /// <param name="weight">W [V, D].</param>
+    /// <param name="rows">N.</param>
+    public static (double[] Hidden, double[] Weight) Backward(ReadOnlySpan<double> gradient, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weight, int rows)
+    {
+        int d = rows == 0 ? 0 : hidden.Length / rows, v = d == 0 ? 0 : weight.Length / d;
+        var dh = new double[rows * d];
+        var dw = new double[v * d];
+        for (int n = 0; n < rows; n++)
+        {
+            for (int c = 0; c < v; c++)
+            {
+                double g = gradient[(n * v) + c];
+                for (int i = 0; i < d; i++)
+                {
+                    dh[(n * d) + i] += g * weight[(c * d) + i];
+                    dw[(c * d) + i] += g * hidden[(n * d) + i];
+                }
+            }
+        }
+
+        return (dh, dw);
+    }
+
+    private static int Kept(ReadOnlySpan<int> targets, DistillationOptions o)
+    {
+        int kept = 0;
+        foreach (int y in targets)
+        {
+            kept += y != o.IgnoreIndex ? 1 : 0;
+        }
+
+        return kept;
+    }
+
+    /// <summary>One row's loss; with <paramref name="gradient"/>, also d(row loss)/d(s) into it.</summary>
+    private static double RowLoss(ReadOnlySpan<double> s, ReadOnlySpan<double> t, int y, DistillationOptions o, double[]? gradient)
+    {
+        int v = s.Length;
+        double temperature = o.Temperature, beta = o.Beta;
+        var logQ = LogSoftmax(s, temperature);
+        var logP = LogSoftmax(t, temperature);
+        var q = logQ.Select(Math.Exp).ToArray();
+        var p = logP.Select(Math.Exp).ToArray();
+
+        // dD/dQ_c, the divergence's derivative in the student's probabilities (up to a constant, which the
+        // softmax's Jacobian cancels): forward KL -P/Q, reverse KL log(Q/P), JSD (1 - beta) log(Q/M).
+        double divergence = 0;
+        var dq = new double[v];
+        for (int c = 0; c < v; c++)
+        {
+            if (beta == 0)
+            {
+                divergence += XLogXOverY(p[c], logP[c], logQ[c]);
+                dq[c] = p[c] == 0 ? 0 : -p[c] / q[c];
+            }
+            else if (beta == 1)
+            {
+                divergence += XLogXOverY(q[c], logQ[c], logP[c]);
+                dq[c] = logQ[c] - logP[c];
+            }
+            else
+            {
+                double logM = LogMixture(beta, logP[c], logQ[c]);
+                divergence += (beta * XLogXOverY(p[c], logP[c], logM)) + ((1 - beta) * XLogXOverY(q[c], logQ[c], logM));
+                dq[c] = (1 - beta) * (logQ[c] - logM);
+            }
+        }
+
+        double lse = LogSumExp(s, 1);
+        double loss = (o.SoftLossWeight * divergence) + (o.HardLossWeight * (lse - s[y]));
+        if (gradient != null)
+        {
+            // Through the softmax of s / T: dD/ds_c = Q_c (dq_c - sum_k Q_k dq_k) / T (0 where Q_c = 0).
+            double mean = 0;
+            for (int c = 0; c < v; c++)
+            {
+                mean += q[c] == 0 ? 0 : q[c] * dq[c];
+            }
+
+            for (int c = 0; c < v; c++)
+            {
+                double soft = q[c] == 0 ? 0 : q[c] * (dq[c] - mean) / temperature;
+                double hard = Math.Exp(s[c] - lse) - (c == y ? 1 : 0);
+                gradient[c] = (o.SoftLossWeight * soft) + (o.HardLossWeight * hard);
+            }
+        }
+
+        return loss;
+    }
+
+    /// <summary>log(beta P + (1 - beta) Q) from the logs, so that it is finite wherever P or Q has not underflowed.</summary>
+    private static double LogMixture(double beta, double logP, double logQ)
+    {
+        double a = Math.Log(beta) + logP, b = Math.Log(1 - beta) + logQ, max = Math.Max(a, b);
+        return max + Math.Log(Math.Exp(a - max) + Math.Exp(b - max));
+    }
+
+    /// <summary>x (log x - log y), with 0 log 0 = 0.</summary>
+    private static double XLogXOverY(double x, double logX, double logY) => x == 0 ? 0 : x * (logX - logY);
+
+    private static double[] LogSoftmax(ReadOnlySpan<double> z, double temperature)
+    {
+        double lse = LogSumExp(z, temperature);
+        var r = new double[z.Length];
+        for (int c = 0; c < z.Length; c++)
+        {
+            r[c] = (z[c] / temperature) - lse;
+        }
+
+        return r;
+    }
+
+    private static double LogSumExp(ReadOnlySpan<double> z, double temperature)
+    {
+        double max = double.NegativeInfinity;
+        foreach (double x in z)
+        {
+            max = Math.Max(max, x / temperature);
+        }
+
+        double sum = 0;
+        foreach (double x in z)
+        {
+            sum += Math.Exp((x / temperature) - max);
+        }
+
+        return max + Math.Log(sum);
+    }
+}

@@ -1,0 +1,162 @@
+using System.Text.Json;
+using Xent.Tests.Training.HuggingFace;
+using Xent.Training.Checkpoints;
+using Xent.Training.Checkpoints.HuggingFace;
+using Xent.Training.Data;
+using Xent.Training.Model;
+
+namespace Xent.Tests.Cli;
+
+/// <summary>xent eval on Hugging Face GPT-2 folders and xent export --format hf.</summary>
+public sealed class HuggingFaceCommandTests : IDisposable
+{
+    private const string Text = "The quick brown fox jumps over the lazy dog. Pack my box with five dozen liquor jugs! ";
+    private readonly TempFolder dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    [Theory]
+    [InlineData(16, 16)]
+    [InlineData(16, 4)]
+    [InlineData(8, 3)]
+    public void EvalOfTextIsTheStridedLossOfItsGpt2Tokens(int window, int stride)
+    {
+        var model = TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 50257 }, 1);
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, model, "BF16", prefix: true, buffers: true);
+        File.WriteAllText(dir["t.txt"], string.Concat(Enumerable.Repeat(Text, 3)));
+        var run = CliRun.Run("eval", "--checkpoint", hf, "--text", dir["t.txt"], "--window", $"{window}", "--stride", $"{stride}", "--json");
+        Assert.True(run.ExitCode == 0, run.Error);
+        var json = JsonDocument.Parse(run.Out).RootElement;
+
+        int[] tokens = Gpt2Tokenizer.Instance.Encode(File.ReadAllText(dir["t.txt"]));
+        var (nats, predicted) = StridedEvaluation.Loss(Gpt2Checkpoint.Load(hf), tokens, window, stride);
+        Assert.Equal(predicted, json.GetProperty("tokens").GetInt64());
+        Assert.Equal(nats / predicted, json.GetProperty("cross_entropy").GetDouble());
+        long bytes = System.Text.Encoding.UTF8.GetByteCount(Gpt2Tokenizer.Instance.Decode(tokens.AsSpan(1)));
+        Assert.Equal(bytes, json.GetProperty("bytes").GetInt64());
+        Assert.Equal(nats / (Math.Log(2) * bytes), json.GetProperty("bits_per_byte").GetDouble(), 12);
+        Assert.Equal("gpt2", json.GetProperty("tokenizer").GetString());
+    }
+
+    [Fact]
+    public void EvalOfATokenFileWritesTheFirstWindowsLogits()
+    {
+        var model = TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small, 2);
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, model);
+        long[] ids = [.. Enumerable.Range(0, 40).Select(i => (long)((i * 13) % 97))];
+        var run = CliRun.Run("eval", "--checkpoint", hf, "--tokens", TestNpy.I64(dir["ids.npy"], ids, 40), "--logits-out", dir["l.npy"], "--json");
+        Assert.True(run.ExitCode == 0, run.Error);
+        var logits = TestNpy.ReadF32(dir["l.npy"], out long[] shape);
+        Assert.Equal([16L, 97], shape);
+        var expected = new float[97];
+        model.NextTokenLogits([.. ids.Take(5).Select(i => (int)i)], expected);
+        Assert.Equal(expected, logits.AsSpan(4 * 97, 97).ToArray());
+        var (nats, _) = StridedEvaluation.Loss(model, [.. ids.Select(i => (int)i)], 16, 16);
+        Assert.Equal(nats / 39, JsonDocument.Parse(run.Out).RootElement.GetProperty("cross_entropy").GetDouble());
+    }
+
+    [Fact]
+    public void BadHuggingFaceInputExitsTwoNamingTheTensorOrFlag()
+    {
+        var model = TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small, 3);
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, model, editTensors: t => [.. t.Where(x => x.Name != "transformer.h.0.mlp.c_fc.bias")]);
+        File.WriteAllText(dir["t.txt"], Text);
+        CliRun.Run("eval", "--checkpoint", hf, "--text", dir["t.txt"]).AssertBadInput("model.safetensors", "tensor 'h.0.mlp.c_fc.bias' is missing");
+
+        TestHfCheckpoint.Write(hf, model);
+        CliRun.Run("eval", "--checkpoint", hf, "--text", dir["t.txt"]).AssertBadInput(dir["t.txt"], "outside the checkpoint's vocabulary [0, 97)");
+        var ids = TestNpy.I64(dir["ids.npy"], [1L, 2, 3], 3);
+        CliRun.Run("eval", "--checkpoint", hf, "--tokens", ids, "--stride", "17").AssertBadInput("--stride 17", "longer than the window");
+        CliRun.Run("eval", "--checkpoint", hf, "--tokens", ids, "--window", "17").AssertBadInput("--window 17", "n_positions 16");
+    }
+
+    [Fact]
+    public void SampleAtTemperatureZeroIsTheGreedyContinuation()
+    {
+        var model = TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 50257 }, 4);
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, model);
+        var run = CliRun.Run("sample", "--checkpoint", hf, "--prompt", "The fox", "--tokens", "3", "--temperature", "0");
+        Assert.True(run.ExitCode == 0, run.Error);
+
+        var tokens = Gpt2Tokenizer.Instance.Encode("The fox").ToList();
+        var logits = new float[50257];
+        for (int i = 0; i < 3; i++)
+        {
+            model.NextTokenLogits(tokens.ToArray(), logits);
+            tokens.Add(Array.IndexOf(logits, logits.Max()));
+        }
+
+        Assert.Equal(Gpt2Tokenizer.Instance.Decode(tokens.ToArray()), run.Out.TrimEnd('\n'));
+
+        TestHfCheckpoint.Write(hf, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small, 4));
+        CliRun.Run("sample", "--checkpoint", hf, "--prompt", "The fox").AssertBadInput("--prompt", "outside the checkpoint's vocabulary [0, 97)");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TrainInitFineTunesFromTheCheckpointsWeights(bool tied)
+    {
+        var source = TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 50257, TieEmbeddings = tied }, 5);
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, source);
+        File.WriteAllText(dir["t.txt"], string.Concat(Enumerable.Repeat(Text, 12)));
+        var run = CliRun.Run("train", "--init", hf, "--text", dir["t.txt"], "--out", dir["run"], "--steps", "1", "--batch", "1",
+            "--seq", "8", "--lr", "1e-9", "--warmup", "0", "--eval-every", "1");
+        Assert.True(run.ExitCode == 0, run.Error + run.Out);
+
+        // One AdamW step of 1e-9 moves no weight by more than about 1e-9: the run started from the checkpoint's
+        // weights (a random initialisation would differ by ~0.02), the position embedding cut to its first 8 rows.
+        var (tuned, checkpoint) = ModelCheckpoint.Load(dir["run"]);
+        Assert.Equal("gpt2", checkpoint.Config.Tokenizer);
+        Assert.Equal(source.Config with { ContextLength = 8 }, tuned.Config);
+        for (int i = 0; i < source.Parameters.Count; i++)
+        {
+            var before = source.Parameters[i].Data;
+            var after = tuned.Parameters[i].Data;
+            Assert.Equal(source.Parameters[i].Name == "wpe" ? 8 * 64 : before.Length, after.Length);
+            for (int k = 0; k < after.Length; k++)
+            {
+                Assert.True(Math.Abs(after[k] - before[k]) < 1e-6, $"{source.Parameters[i].Name}[{k}]: {before[k]} -> {after[k]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void TrainInitRefusesWhatTheCheckpointDecides()
+    {
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 50257 }, 6));
+        File.WriteAllText(dir["t.txt"], string.Concat(Enumerable.Repeat(Text, 12)));
+        CliRun.Run("train", "--init", hf, "--text", dir["t.txt"], "--dim", "32").AssertBadInput("--dim", "come from the --init checkpoint");
+        CliRun.Run("train", "--init", hf).AssertBadInput("--init", "needs --text");
+        CliRun.Run("train", "--init", hf, "--text", dir["t.txt"], "--seq", "32").AssertBadInput("--seq 32", "n_positions 16");
+        CliRun.Run("train", "--init", hf, "--text", dir["t.txt"], "--tokenizer", "bytes").AssertBadInput("--init", "the bytes tokenizer has 256");
+        CliRun.Run("train", "--init", dir["t.txt"], "--text", dir["t.txt"]).AssertBadInput("--init", "not a Hugging Face GPT-2 folder");
+        CliRun.Run("train", "--init", hf, "--resume", hf).AssertBadInput("--init", "give one of them");
+    }
+
+    [Fact]
+    public void ExportWritesAFolderThatReadsBackToTheSameBits()
+    {
+        string run = dir["run"];
+        Assert.Equal(0, TrainCommandTests.Train(run, "--steps", "2", "--eval-every", "10").ExitCode);
+        var export = CliRun.Run("export", "--format", "hf", "--checkpoint", run, "--out", dir["hf"]);
+        Assert.True(export.ExitCode == 0, export.Error);
+        Assert.Contains($"tokenizer {CheckpointStore.LoadConfig(run).Tokenizer} (not GPT-2's", export.Out, StringComparison.Ordinal);
+        var (trained, _) = ModelCheckpoint.Load(run);
+        var model = Gpt2Checkpoint.Load(dir["hf"]);
+        Assert.Equal(trained.Config, model.Config);
+        for (int i = 0; i < trained.Parameters.Count; i++)
+        {
+            Assert.Equal(trained.Parameters[i].Data, model.Parameters[i].Data);
+        }
+
+        CliRun.Run("export", "--format", "onnx", "--checkpoint", run, "--out", dir["x"]).AssertBadInput("--format", "must be hf");
+        CliRun.Run("export", "--checkpoint", dir["nothing"], "--out", dir["x"]).AssertBadInput(dir["nothing"], "does not exist");
+    }
+}

@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Xent.Training.Checkpoints;
+using Xent.Training.Runs;
+
+namespace Xent.Tests.Cli;
+
+/// <summary>
+/// `xent train` as a real process killed with SIGKILL at several moments (before the first step, between
+/// checkpoints, during a resume), then resumed until done: the run ends with the same bits as an uninterrupted
+/// one, metrics.jsonl lists every step once, summary.json reports the whole run, and nothing is left behind.
+/// A second run into a folder in use is refused, naming the holder.
+/// </summary>
+public sealed class TrainKillTests : IDisposable
+{
+    private const int Steps = 40;
+    private static readonly string[] Args =
+        ["--steps", "40", "--eval-every", "6", "--batch", "4", "--seq", "32", "--layers", "2", "--dim", "32", "--heads", "2", "--threads", "1"];
+
+    private readonly TempFolder _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    [Fact]
+    public void Killed_and_resumed_runs_end_with_the_bits_of_an_uninterrupted_one()
+    {
+        string whole = _tmp["whole"], killed = _tmp["killed"];
+        var reference = CliRun.Run(["train", "--out", whole, .. Args]);
+        Assert.True(reference.ExitCode == 0, reference.Error);
+
+        // Killed while the corpus is generated (no checkpoint yet), then after several steps of each resumed segment.
+        int kills = 0;
+        foreach (int metricLines in new[] { -1, 3, 14, 27 })
+        {
+            bool resume = CheckpointStore.Exists(killed);
+            string[] args = resume ? ["train", "--resume", killed] : ["train", "--out", killed, .. Args];
+            kills += KillWhen(args, () => metricLines < 0 || Lines(killed) >= metricLines) ? 1 : 0;
+        }
+        Assert.True(kills >= 3, $"only {kills} of the runs were still going when killed");
+        Assert.True(CheckpointStore.LoadConfig(killed).Step < Steps, "the last kill came after the run's end");
+
+        var last = CliRun.Run("train", "--resume", killed);
+        Assert.True(last.ExitCode == 0, last.Error);
+
+        var (expected, _) = SafeTensorsReader.ReadFile(Path.Combine(whole, CheckpointStore.ModelFile));
+        var (actual, _) = SafeTensorsReader.ReadFile(Path.Combine(killed, CheckpointStore.ModelFile));
+        Assert.Equal(expected.Select(t => t.Name), actual.Select(t => t.Name));
+        for (int i = 0; i < expected.Count; i++)
+            Assert.True(expected[i].Data.AsSpan().SequenceEqual(actual[i].Data), $"tensor {expected[i].Name} differs");
+
+        Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), MetricsLog.Read(Path.Combine(killed, MetricsLog.FileName)).Select(r => r.Step));
+        double first = Summary(whole).GetProperty("initial_val_loss").GetDouble();
+        Assert.Equal(first, Summary(killed).GetProperty("initial_val_loss").GetDouble());
+        Assert.Equal(Summary(whole).GetProperty("final_val_loss").GetDouble(), Summary(killed).GetProperty("final_val_loss").GetDouble());
+        Assert.DoesNotContain(Directory.GetFiles(killed), f => TemporaryFiles.IsTemporary(Path.GetFileName(f)));
+    }
+
+    [Fact]
+    public void A_second_run_into_a_folder_in_use_is_refused_naming_the_holder()
+    {
+        string dir = _tmp["busy"];
+        using var holder = Start(["train", "--out", dir, .. Args, "--steps", "100000"]);
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!CheckpointStore.Exists(dir) && DateTime.UtcNow < deadline && !holder.HasExited)
+                Thread.Sleep(20);
+            Assert.False(holder.HasExited, "the first run ended early");
+
+            var second = CliRun.Run(["train", "--out", dir, .. Args]);
+            second.AssertBadInput(dir, $"is in use by another run (pid {holder.Id} on host {Environment.MachineName}");
+            var resume = CliRun.Run("train", "--resume", dir, "--steps", "200000");
+            resume.AssertBadInput(dir, "is in use by another run");
+        }
+        finally
+        {
+            holder.Kill(entireProcessTree: true);
+            holder.WaitForExit();
+        }
+
+        // The killed holder's lock died with it.
+        var after = CliRun.Run("train", "--resume", dir, "--steps", $"{CheckpointStore.LoadConfig(dir).Step + 1}");
+        Assert.True(after.ExitCode == 0, after.Error);
+    }
+
+    /// <summary>Starts xent with <paramref name="args"/> and kills it (SIGKILL) once <paramref name="when"/> holds; false if it had ended first.</summary>
+    private static bool KillWhen(string[] args, Func<bool> when)
+    {
+        using var process = Start(args);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!when() && !process.HasExited && DateTime.UtcNow < deadline)
+            Thread.Sleep(5);
+        bool running = !process.HasExited;
+        if (running)
+            process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+        return running;
+    }
+
+    private static Process Start(string[] args)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Xent.Cli.dll"));
+        foreach (string a in args)
+            start.ArgumentList.Add(a);
+        var process = Process.Start(start)!;
+
+        // Drained so a full pipe never blocks the child.
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static int Lines(string dir)
+    {
+        string path = Path.Combine(dir, MetricsLog.FileName);
+        try
+        {
+            return File.Exists(path) ? MetricsLog.Read(path).Count : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    private static JsonElement Summary(string dir) =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, RunSummary.FileName))).RootElement;
+}

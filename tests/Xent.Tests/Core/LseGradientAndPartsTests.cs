@@ -1,0 +1,139 @@
+using Xent.Reference;
+
+namespace Xent.Tests.Core;
+
+/// <summary>
+/// CrossEntropy's dL/dlse input (a caller's function of lse flowing into the logits gradient) and its loss in parts,
+/// against the float64 reference, on the row path and the split-row path, every vector width and thread count.
+/// </summary>
+public class LseGradientAndPartsTests
+{
+    public static TheoryData<VectorWidth> Widths()
+    {
+        var data = new TheoryData<VectorWidth>();
+        foreach (var w in Simd.Supported())
+        {
+            data.Add(w);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void LseGradient_AddsItsSoftmaxTerm_EqualsFloat64Reference(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        var rng = new Random(3);
+        // Many rows (row path) and few long rows over 2 threads (rows split across threads).
+        foreach (var (n, v) in new[] { (37, 1000), (3, 20000) })
+        {
+            var logits = RandomArray(rng, n * v, 4);
+            logits[7] = float.NegativeInfinity;
+            var y = Enumerable.Range(0, n).Select(i => i % 5 == 1 ? -100 : rng.Next(8, v)).ToArray();
+            var gLse = RandomArray(rng, n, 1);
+            var up = RandomArray(rng, n, 1);
+            float[]? first = null;
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var none = new CrossEntropyOptions { Reduction = Reduction.None, ZLoss = 1e-3f, SoftCap = 6f, MaxDegreeOfParallelism = threads };
+                var g = new float[n * v];
+                CrossEntropy.Gradient(logits, y, up, g, none, gLse);
+                var expected = Add(CrossEntropyReference.Gradient(logits, y, up.Select(x => (double)x).ToArray(), none), LseTerm(logits, y, gLse, n, v, none));
+                Close.Gradient(expected, g, v, what: $"None, N {n}, V {v}, {threads} threads");
+                first ??= g;
+                Assert.Equal(first, g);
+
+                var mean = new CrossEntropyOptions { LabelSmoothing = 0.1f, MaxDegreeOfParallelism = threads };
+                var gm = new float[n * v];
+                float loss = CrossEntropy.LossAndGradient(logits, y, gm, 0.5f, default, mean, gLse);
+                Close.Scalar(CrossEntropyReference.Loss(logits, y, mean), loss);
+                Close.Gradient(Add(CrossEntropyReference.Gradient(logits, y, mean, 0.5), LseTerm(logits, y, gLse, n, v, mean)), gm, v, what: "Mean");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void LossWithParts_SplitsCrossEntropyAndZLoss_AsTheFusedHead(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        var rng = new Random(4);
+        int n = 50, d = 12, v = 300;
+        var h = RandomArray(rng, n * d, 1);
+        var w = RandomArray(rng, v * d, 1);
+        var y = Enumerable.Range(0, n).Select(i => i % 7 == 0 ? -100 : rng.Next(v)).ToArray();
+        var logits = new float[n * v];
+        for (int t = 0; t < n; t++)
+        {
+            for (int c = 0; c < v; c++)
+            {
+                double s = 0;
+                for (int k = 0; k < d; k++)
+                {
+                    s += (double)h[(t * d) + k] * w[(c * d) + k];
+                }
+
+                logits[(t * v) + c] = (float)s;
+            }
+        }
+
+        foreach (var reduction in new[] { Reduction.Mean, Reduction.Sum })
+        {
+            var o = new CrossEntropyOptions { Reduction = reduction, ZLoss = 1e-2f, LabelSmoothing = 0.05f };
+            var parts = CrossEntropy.LossWithParts(logits, y, o);
+            Assert.Equal(CrossEntropy.Loss(logits, y, o), parts.Total);
+            Close.Scalar(CrossEntropyReference.Loss(logits, y, o with { ZLoss = 0 }), parts.CrossEntropy, what: "cross-entropy part");
+            var lse = CrossEntropyReference.LogSumExp(logits, n);
+            var kept = Enumerable.Range(0, n).Where(t => y[t] != o.IgnoreIndex).ToArray();
+            double z = kept.Sum(t => o.ZLoss * lse[t] * lse[t]) / (reduction == Reduction.Mean ? kept.Length : 1);
+            Close.Scalar(z, parts.ZLoss, what: "z-loss part");
+            var fused = LinearCrossEntropy.LossWithParts(h, w, [], y, o);
+            Close.Scalar(parts.CrossEntropy, fused.CrossEntropy, what: "fused cross-entropy part");
+            Close.Scalar(parts.ZLoss, fused.ZLoss, what: "fused z-loss part");
+        }
+
+        var allIgnored = CrossEntropy.LossWithParts(logits, Enumerable.Repeat(-100, n).ToArray(), new CrossEntropyOptions { ZLoss = 1e-3f });
+        Assert.True(float.IsNaN(allIgnored.Total) && float.IsNaN(allIgnored.CrossEntropy) && float.IsNaN(allIgnored.ZLoss));
+    }
+
+    [Fact]
+    public void LseGradient_OfTheWrongLength_Throws_NamingIt()
+    {
+        var g = new float[6];
+        var e = Assert.Throws<ArgumentException>(() => CrossEntropy.Gradient(new float[6], [0, 1], new float[2], g, null, new float[3]));
+        Assert.Equal("logSumExpGradient", e.ParamName);
+    }
+
+    // g_lse[n] p[n, c] cap'(x) for kept rows.
+    private static double[] LseTerm(float[] logits, int[] y, float[] gLse, int n, int v, CrossEntropyOptions o)
+    {
+        var lse = CrossEntropyReference.LogSumExp(logits, n, o.SoftCap);
+        var term = new double[n * v];
+        for (int t = 0; t < n; t++)
+        {
+            for (int c = 0; c < v && y[t] != o.IgnoreIndex; c++)
+            {
+                double x = logits[(t * v) + c];
+                double z = o.SoftCap > 0 ? o.SoftCap * Math.Tanh(x / o.SoftCap) : x;
+                double cap = o.SoftCap > 0 ? 1 - ((z / o.SoftCap) * (z / o.SoftCap)) : 1;
+                term[(t * v) + c] = gLse[t] * Math.Exp(z - lse[t]) * cap;
+            }
+        }
+
+        return term;
+    }
+
+    private static double[] Add(double[] x, double[] y) => x.Select((a, i) => a + y[i]).ToArray();
+
+    private static float[] RandomArray(Random rng, int length, float scale)
+    {
+        var x = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            x[i] = (float)((rng.NextDouble() * 2) - 1) * scale;
+        }
+
+        return x;
+    }
+}

@@ -1,0 +1,34 @@
+using Xent.Distillation;
+
+namespace Xent.Tests.Distillation;
+
+/// <summary>
+/// What one call allocates, measured: no N x V (or N x tile-of-V-per-row) buffer, only the per-group tiles the
+/// kernel's <see cref="DistillationKernel.ScratchBytes"/> names. Alone in its collection, so that no other test's
+/// allocations are counted.
+/// </summary>
+[Collection(nameof(DistillationMemoryTests))]
+public class DistillationMemoryTests
+{
+    [Fact]
+    public void AllocatesNothingProportionalToTokensTimesVocabulary()
+    {
+        var x = new DistillationData(1024, 20000, 32, 48, seed: 2);
+        var dh = new float[x.N * x.D];
+        var dw = new float[x.V * x.D];
+        var o = new DistillationOptions { Beta = 0.5f, HardLossWeight = 0.5f, Temperature = 2f };
+        x.LossAndGradients(o, dh, dw); // warm-up: JIT and the matrix kernel's per-thread packing buffers
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        x.LossAndGradients(o, dh, dw);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+
+        long logits = (long)x.N * x.V * sizeof(float); // 82 MB
+        long scratch = DistillationKernel.ScratchBytes(x.V, x.D); // 1.4 MB
+        Assert.True(allocated < scratch + (2L << 20), $"allocated {allocated} bytes; scratch {scratch}, one logits matrix {logits}");
+    }
+}
+
+[CollectionDefinition(nameof(DistillationMemoryTests), DisableParallelization = true)]
+public class DistillationMemoryCollection
+{
+}

@@ -1,0 +1,234 @@
+using Xent.Distillation;
+using Xent.Reference;
+using Xent.Tests.Core;
+
+namespace Xent.Tests.Distillation;
+
+/// <summary>The fused distillation loss and gradients against the float64 reference, and the reference against finite differences.</summary>
+public class LinearDistillationTests
+{
+    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
+
+    private static IEnumerable<(string Name, DistillationOptions Options)> Cases()
+    {
+        foreach (float beta in new[] { 0f, 1f, 0.5f, 0.3f })
+        {
+            yield return ($"beta {beta}", new() { Beta = beta });
+            yield return ($"beta {beta} T 2 hard 0.5 Sum", new() { Beta = beta, Temperature = 2f, HardLossWeight = 0.5f, SoftLossWeight = 0.7f, Reduction = Reduction.Sum, Upstream = 0.5f });
+        }
+
+        yield return ("hard only, T 0.5", new() { Temperature = 0.5f, SoftLossWeight = 0f, HardLossWeight = 1f });
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void MatchesTheReference(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+
+        // V = 9000: three groups, each with a partial last tile; N = 131: a full token block and a partial one.
+        foreach (var (rows, v, d, dt) in new[] { (5, 37, 6, 9), (131, 600, 5, 3), (3, 9000, 4, 7) })
+        {
+            var x = new DistillationData(rows, v, d, dt, seed: rows + v, scale: 1.5f, ignoreEvery: 4);
+            foreach (var (name, o) in Cases())
+            {
+                string what = $"{rows}x{v}x{d} {name} {width}";
+                var dh = new float[rows * d];
+                var dw = new float[v * d];
+                float loss = x.LossAndGradients(o, dh, dw);
+                Close.Scalar(x.ReferenceLoss(o), loss, relative: 1e-5, absolute: 1e-6, what: what);
+                Assert.Equal(loss, LinearDistillation.Loss(x.StudentHidden, x.StudentWeight, x.TeacherHidden, x.TeacherWeight, x.Targets, o));
+                var (eh, ew) = x.ReferenceGradients(o);
+                Close.Gradient(eh, dh, eh.Length, relative: 1e-4, floor: 1e-5, what: what + " dh");
+                Close.Gradient(ew, dw, ew.Length, relative: 1e-4, floor: 1e-5, what: what + " dW");
+
+                var r = new float[rows];
+                LinearDistillation.LossPerRow(x.StudentHidden, x.StudentWeight, x.TeacherHidden, x.TeacherWeight, x.Targets, r, o);
+                Close.Vector(x.ReferenceRows(o), r, relative: 1e-5, absolute: 1e-6, what: what + " rows");
+
+                // Teacher logits instead of the teacher's hidden states: the same numbers, bitwise.
+                var dh2 = new float[rows * d];
+                var dw2 = new float[v * d];
+                Assert.Equal(loss, LinearDistillation.LossAndGradients(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, dh2, dw2, o));
+                Assert.Equal(dh, dh2);
+                Assert.Equal(dw, dw2);
+                var r2 = new float[rows];
+                LinearDistillation.LossPerRow(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, r2, o);
+                Assert.Equal(r, r2);
+            }
+        }
+    }
+
+    [Fact]
+    public void ThreadCountsGiveBitwiseTheSameResult()
+    {
+        var x = new DistillationData(140, 13000, 5, 4, seed: 3, ignoreEvery: 5);
+        var o = new DistillationOptions { Beta = 0.4f, Temperature = 1.5f, HardLossWeight = 0.25f };
+        float[]? dh0 = null, dw0 = null;
+        float loss0 = 0;
+        foreach (int threads in TestData.ThreadCounts)
+        {
+            var dh = new float[x.N * x.D];
+            var dw = new float[x.V * x.D];
+            float loss = x.LossAndGradients(o with { MaxDegreeOfParallelism = threads }, dh, dw);
+            if (dh0 == null)
+            {
+                (dh0, dw0, loss0) = (dh, dw, loss);
+                continue;
+            }
+
+            Assert.Equal(loss0, loss);
+            Assert.Equal(dh0, dh);
+            Assert.Equal(dw0, dw);
+        }
+    }
+
+    /// <summary>The reference's gradient against central differences of its own loss, in double, in the student logits.</summary>
+    [Fact]
+    public void ReferenceGradientMatchesFiniteDifferences()
+    {
+        const int rows = 3, v = 6;
+        var random = new Random(9);
+        var s = Enumerable.Range(0, rows * v).Select(_ => (4 * random.NextDouble()) - 2).ToArray();
+        var t = Enumerable.Range(0, rows * v).Select(_ => (4 * random.NextDouble()) - 2).ToArray();
+        int[] y = [2, -100, 5];
+        foreach (var (name, o) in Cases())
+        {
+            var g = DistillationReference.Gradient(s, t, y, o);
+            const double h = 1e-5;
+            for (int i = 0; i < s.Length; i++)
+            {
+                double keep = s[i];
+                s[i] = keep + h;
+                double plus = DistillationReference.Loss(s, t, y, o);
+                s[i] = keep - h;
+                double minus = DistillationReference.Loss(s, t, y, o);
+                s[i] = keep;
+                Close.Scalar(o.Upstream * (plus - minus) / (2 * h), g[i], relative: 1e-6, absolute: 1e-8, what: $"{name} [{i}]");
+            }
+        }
+    }
+
+    /// <summary>The fused kernel's dh against central differences of its own loss (float, so a coarse step).</summary>
+    [Fact]
+    public void FusedGradientMatchesFiniteDifferencesOfTheFusedLoss()
+    {
+        var x = new DistillationData(4, 300, 3, 5, seed: 21);
+        var o = new DistillationOptions { Beta = 0.7f, Temperature = 1.7f, HardLossWeight = 0.3f, Reduction = Reduction.Sum };
+        var dh = new float[x.N * x.D];
+        var dw = new float[x.V * x.D];
+        x.LossAndGradients(o, dh, dw);
+        const float h = 1e-2f;
+        for (int i = 0; i < dh.Length; i++)
+        {
+            float keep = x.StudentHidden[i];
+            x.StudentHidden[i] = keep + h;
+            double plus = LinearDistillation.Loss(x.StudentHidden, x.StudentWeight, x.TeacherHidden, x.TeacherWeight, x.Targets, o);
+            x.StudentHidden[i] = keep - h;
+            double minus = LinearDistillation.Loss(x.StudentHidden, x.StudentWeight, x.TeacherHidden, x.TeacherWeight, x.Targets, o);
+            x.StudentHidden[i] = keep;
+            Close.Scalar((plus - minus) / (2 * h), dh[i], relative: 2e-2, absolute: 2e-3, what: $"dh[{i}]");
+        }
+    }
+
+    [Fact]
+    public void EdgeCases()
+    {
+        var x = new DistillationData(6, 50, 4, 4, seed: 5);
+        var dh = new float[x.N * x.D];
+        var dw = new float[x.V * x.D];
+
+        // Every row ignored: Mean is NaN (PyTorch's 0 / 0), Sum 0, gradients 0.
+        x.Targets = [.. x.Targets.Select(_ => -100)];
+        dh.AsSpan().Fill(1);
+        dw.AsSpan().Fill(1);
+        Assert.True(float.IsNaN(x.LossAndGradients(new(), dh, dw)));
+        Assert.All(dh, g => Assert.Equal(0f, g));
+        Assert.All(dw, g => Assert.Equal(0f, g));
+        Assert.Equal(0f, x.LossAndGradients(new() { Reduction = Reduction.Sum }, dh, dw));
+
+        // No rows.
+        Assert.True(float.IsNaN(LinearDistillation.Loss([], x.StudentWeight, [], x.TeacherWeight, [])));
+        Assert.Equal(0f, LinearDistillation.Loss([], x.StudentWeight, [], x.TeacherWeight, [], new DistillationOptions { Reduction = Reduction.Sum }));
+
+        // V = 1: both softmaxes are 1, every divergence and the cross-entropy are 0.
+        var one = new DistillationData(3, 1, 4, 2, seed: 6);
+        var dh1 = new float[12];
+        var dw1 = new float[4];
+        Assert.Equal(0f, one.LossAndGradients(new() { HardLossWeight = 1f }, dh1, dw1));
+        Assert.All(dh1, g => Assert.Equal(0f, g));
+
+        // Logits x 1000 (scaled hidden states) stay finite and match the reference.
+        var big = new DistillationData(5, 700, 6, 6, seed: 7, scale: 40f);
+        foreach (var (name, o) in Cases())
+        {
+            var dhb = new float[big.N * big.D];
+            var dwb = new float[big.V * big.D];
+            float loss = big.LossAndGradients(o, dhb, dwb);
+            Assert.True(float.IsFinite(loss), name);
+            Close.Scalar(big.ReferenceLoss(o), loss, relative: 1e-4, absolute: 1e-3, what: "x1000 " + name);
+        }
+    }
+
+    [Fact]
+    public void MaskedTeacherVocabulary()
+    {
+        // -inf teacher logits (a masked vocabulary): forward KL and JSD stay finite (0 log 0 = 0), and so do their
+        // gradients; reverse KL is +inf, as KL(Q || P) is where P has zeros Q does not.
+        var x = new DistillationData(4, 40, 3, 3, seed: 8);
+        var teacher = (float[])x.TeacherLogits.Clone();
+        for (int i = 0; i < teacher.Length; i += 3)
+        {
+            teacher[i] = float.NegativeInfinity;
+        }
+
+        var exact = teacher.Select(value => (double)value).ToArray();
+        foreach (float beta in new[] { 0f, 0.5f })
+        {
+            var o = new DistillationOptions { Beta = beta, Reduction = Reduction.Sum };
+            var dh = new float[x.N * x.D];
+            var dw = new float[x.V * x.D];
+            float loss = LinearDistillation.LossAndGradients(x.StudentHidden, x.StudentWeight, teacher, x.Targets, dh, dw, o);
+            Close.Scalar(DistillationReference.Loss(x.StudentLogits, exact, x.Targets, o), loss, relative: 1e-5, what: $"beta {beta}");
+            var (eh, _) = DistillationReference.Backward(DistillationReference.Gradient(x.StudentLogits, exact, x.Targets, o), x.StudentHidden, x.StudentWeight, x.N);
+            Close.Gradient(eh, dh, eh.Length, relative: 1e-4, floor: 1e-5, what: $"beta {beta} dh");
+        }
+
+        Assert.Equal(float.PositiveInfinity, LinearDistillation.Loss(x.StudentHidden, x.StudentWeight, teacher, x.Targets, new DistillationOptions { Beta = 1f }));
+    }
+
+    [Fact]
+    public void BadInputThrowsBeforeWriting()
+    {
+        var x = new DistillationData(4, 30, 3, 2, seed: 1);
+        var dh = new float[12];
+        var dw = new float[90];
+        void Throws<T>(Action call, string parameter)
+            where T : ArgumentException => Assert.Equal(parameter, Assert.Throws<T>(call).ParamName);
+
+        Throws<ArgumentException>(() => LinearDistillation.Loss(x.StudentHidden.AsSpan(1).ToArray(), x.StudentWeight, x.TeacherHidden, x.TeacherWeight, x.Targets), "studentHidden");
+        Throws<ArgumentException>(() => LinearDistillation.Loss(x.StudentHidden, x.StudentWeight.AsSpan(1).ToArray(), x.TeacherHidden, x.TeacherWeight, x.Targets), "studentWeight");
+        Throws<ArgumentException>(() => LinearDistillation.Loss(x.StudentHidden, x.StudentWeight, x.TeacherHidden, x.TeacherWeight.AsSpan(2).ToArray(), x.Targets), "teacherWeight");
+        Throws<ArgumentException>(() => LinearDistillation.Loss(x.StudentHidden, x.StudentWeight, x.TeacherLogits.AsSpan(1).ToArray(), x.Targets), "teacherLogits");
+        Throws<ArgumentOutOfRangeException>(() => LinearDistillation.Loss(x.StudentHidden, x.StudentWeight, x.TeacherLogits, [0, 1, 30, 2]), "targets");
+        Throws<ArgumentException>(() => LinearDistillation.LossAndGradients(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, dh, new float[89]), "weightGradient");
+        Throws<ArgumentException>(() => LinearDistillation.LossPerRow(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, new float[3]), "losses");
+        Throws<ArgumentException>(() => LinearDistillation.Loss(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, new DistillationOptions { Reduction = Reduction.None }), "options");
+        foreach (var bad in new DistillationOptions[] { new() { Beta = 1.5f }, new() { Beta = float.NaN }, new() { Temperature = 0f }, new() { Temperature = float.PositiveInfinity }, new() { HardLossWeight = float.NaN }, new() { MaxDegreeOfParallelism = 0 } })
+        {
+            Throws<ArgumentOutOfRangeException>(() => LinearDistillation.LossAndGradients(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, dh, dw, bad), "options");
+        }
+
+        Assert.All(dh, g => Assert.Equal(0f, g));
+        Assert.All(dw, g => Assert.Equal(0f, g));
+    }
+
+    [Fact]
+    public void ScratchStaysUnderTheIssuesBoundAtQwenScale()
+    {
+        // [4096 x 1024] x [151936 x 1024]: the buffers are a function of V (16 groups) and D only.
+        long bytes = DistillationKernel.ScratchBytes(151936, 1024);
+        Assert.True(bytes < 16L << 20, $"{bytes} bytes");
+        Assert.Equal(16L * ((2 * 128 * 256) + (128 * 1024)) * sizeof(float), bytes);
+    }
+}
