@@ -46,11 +46,18 @@ public sealed class Trainer
     /// <param name="targets">Targets [B, T] (tokens shifted by one).</param>
     /// <param name="batch">B.</param>
     /// <param name="seq">T.</param>
-    public TrainStepResult Step(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seq)
+    public TrainStepResult Step(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seq) =>
+        Apply(Model.ForwardBackward(tokens, targets, batch, seq, Optimizer.StepCount));
+
+    /// <summary>
+    /// Completes a step whose gradients the caller has put in <see cref="Parameter.Grad"/> (data-parallel ranks
+    /// reduce theirs first): the norm, clipping, the scheduled learning rate and the AdamW update, as <see cref="Step"/>.
+    /// </summary>
+    /// <param name="loss">The batch's mean loss those gradients are of.</param>
+    public TrainStepResult Apply(float loss)
     {
         int step = Optimizer.StepCount;
         float lr = Options.Schedule.LearningRate(step);
-        float loss = Model.ForwardBackward(tokens, targets, batch, seq, step);
         float norm = GradientClipping.GlobalNorm(grads, Model.MaxDegreeOfParallelism);
         if (!float.IsFinite(loss) || !float.IsFinite(norm))
         {

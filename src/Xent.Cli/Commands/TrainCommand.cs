@@ -2,6 +2,8 @@ using System.Globalization;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
+using Xent.Distributed;
+using Xent.Distributed.Training;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
 using Xent.Training.Runs;
@@ -24,17 +26,35 @@ internal sealed class TrainCommand : Command<TrainSettings>
             .WithExample("train")
             .WithExample("train", "--out", "run1", "--steps", "1000")
             .WithExample("train", "--text", "book.txt", "--tokenizer", "bytes", "--out", "run2")
-            .WithExample("train", "--resume", "run1", "--steps", "2000");
+            .WithExample("train", "--resume", "run1", "--steps", "2000")
+            .WithExample("train", "--accumulate", "4");
 
     public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellationToken)
     {
         TrainingPlan plan = TrainPlanning.From(settings);
-        if (plan.Resume?.Checkpoint.Note is { } note)
+        if (settings.Accumulate is null && !Communicator.UnderMpirun)
         {
-            io.Error.WriteLine($"xent: note: {note}");
+            return Train(new TrainingLoop(plan), cancellationToken);
         }
 
-        PrintHeader(plan);
+        // Under mpirun -np K (or with --accumulate): every rank trains its slice of each batch; rank 0 writes and prints.
+        return DistributedJob.Run(world => Train(new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1)), cancellationToken),
+            ExitCodes.InternalError);
+    }
+
+    private int Train(TrainingLoop loop, CancellationToken cancellationToken)
+    {
+        TrainingPlan plan = loop.Plan;
+        bool writes = loop.GradientStep.WritesOutputs;
+        if (writes)
+        {
+            if (plan.Resume?.Checkpoint.Note is { } note)
+            {
+                io.Error.WriteLine($"xent: note: {note}");
+            }
+
+            PrintHeader(plan, loop.GradientStep);
+        }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         int stops = 0;
@@ -51,7 +71,13 @@ internal sealed class TrainCommand : Command<TrainSettings>
         Console.CancelKeyPress += onCancel;
         try
         {
-            TrainingOutcome outcome = Run(new TrainingLoop(plan), stop.Token);
+            if (!writes)
+            {
+                // Ranks but 0 print nothing (rank 0 speaks for the job); they stop with it, with its exit code.
+                return ExitCode(loop.Run(null, stop.Token).Status);
+            }
+
+            TrainingOutcome outcome = Run(loop, stop.Token);
             LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), MetricsLog.Read(Path.Combine(plan.OutDir, MetricsLog.FileName)),
                 outcome.RunInitialValLoss is { } first ? (0, first) : (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan), plan.Baseline);
             return Report(plan, outcome);
@@ -112,7 +138,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
         ? string.Create(CultureInfo.InvariantCulture, $" ({plan.ValidationBitsPerByte(v):0.000} bits/byte)")
         : "";
 
-    private void PrintHeader(TrainingPlan plan)
+    private void PrintHeader(TrainingPlan plan, IGradientStep step)
     {
         var d = plan.Data;
         var m = plan.Model;
@@ -139,6 +165,10 @@ internal sealed class TrainCommand : Command<TrainSettings>
             io.WriteLine($"Note: '{plan.OutDir}' holds a checkpoint of an earlier run; this run replaces it at its first evaluation (use --resume to continue it instead).");
         io.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Model: {m.Layers} layers, D = {m.Dim}, {m.Heads} heads, T = {m.ContextLength}, {(m.TieEmbeddings ? "tied" : "untied")} embeddings{Regularisation(plan)}; batch {plan.Batch}, {plan.TotalSteps} steps{Budget(plan)}, peak lr {plan.LearningRate.ToString("G4", CultureInfo.InvariantCulture)}{resumed}. Output: {plan.OutDir}"));
+        if (step is DataParallelStep dp)
+        {
+            io.WriteLine($"Data parallel: {dp.WorldSize} process(es), each batch split by sequence, {dp.Accumulate} micro-batch(es) per process; gradients all-reduced every step.");
+        }
     }
 
     private static string Regularisation(TrainingPlan plan) => plan.Model.Dropout == 0 && plan.WeightDecay == 0
@@ -196,6 +226,13 @@ internal sealed class TrainCommand : Command<TrainSettings>
                 return ExitCodes.Ok;
         }
     }
+
+    private static int ExitCode(TrainingStatus status) => status switch
+    {
+        TrainingStatus.NonFinite => ExitCodes.NonFiniteLoss,
+        TrainingStatus.Interrupted => ExitCodes.Interrupted,
+        _ => ExitCodes.Ok,
+    };
 
     private static string PlotTitle(TrainingPlan plan) => plan.Data.Chain is not null
         ? "xent train: built-in Markov corpus"

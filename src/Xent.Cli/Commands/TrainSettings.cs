@@ -91,6 +91,10 @@ internal sealed class TrainSettings : CommandSettings
     [Description("Use a separate unembedding matrix instead of the token embedding.")]
     public bool Untied { get; init; }
 
+    [CommandOption("--accumulate <N>")]
+    [Description("Split each process's share of a batch into N micro-batches (gradient accumulation: the same step in less memory). Default 1.")]
+    public int? Accumulate { get; init; }
+
     [CommandOption("--threads <N>")]
     [Description("Worker threads of the model (default: all cores).")]
     public int? Threads { get; init; }
@@ -119,6 +123,7 @@ internal sealed class TrainSettings : CommandSettings
             return Error("--weight-decay must be a number >= 0.");
         if (EvalEvery is < 1) return Error("--eval-every must be at least 1.");
         if (Threads is < 1) return Error("--threads must be at least 1.");
+        if (Accumulate is < 1) return Error("--accumulate must be at least 1.");
         if (Tokenizer is not null && Tokenizer is not ("bytes" or "gpt2"))
             return Error($"--tokenizer must be bytes or gpt2, not '{Tokenizer}'.");
         if (Init is not null && Resume is not null)

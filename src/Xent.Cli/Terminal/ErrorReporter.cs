@@ -8,6 +8,12 @@ internal static class ErrorReporter
     public static int Report(Exception exception, TextWriter error)
     {
         var (code, message) = Classify(exception);
+        if (Xent.Distributed.Communicator.LaunchRank != 0)
+        {
+            // Under mpirun every rank parses the same command line: rank 0 reports the error once for the job.
+            return code;
+        }
+
         error.WriteLine($"xent: error: {message}");
         error.Flush();
         return code;

@@ -24,6 +24,9 @@ public sealed record MetricRecord
 
     /// <summary>Global gradient norm before clipping.</summary>
     [JsonPropertyName("grad_norm")] public double GradNorm { get; init; }
+
+    /// <summary>Processes that trained the step together (data parallel); 1 for one process.</summary>
+    [JsonPropertyName("world_size")] public int WorldSize { get; init; } = 1;
 }
 
 /// <summary>

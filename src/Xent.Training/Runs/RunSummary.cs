@@ -66,6 +66,7 @@ public static class RunSummary
             ["learning_rate"] = plan.LearningRate,
             ["seed"] = plan.Seed,
             ["threads"] = plan.Threads ?? Environment.ProcessorCount,
+            ["world_size"] = outcome.WorldSize,
         };
     }
 

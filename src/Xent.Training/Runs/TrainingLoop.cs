@@ -13,14 +13,19 @@ public sealed class TrainingLoop
 {
     /// <summary>Prepares a run of <paramref name="plan"/> (nothing is read or written before <see cref="Run"/>).</summary>
     /// <param name="plan">What to train, how, and where to write.</param>
-    public TrainingLoop(TrainingPlan plan)
+    /// <param name="gradientStep">How each step is computed and whether this process writes; null for one process.</param>
+    public TrainingLoop(TrainingPlan plan, IGradientStep? gradientStep = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         Plan = plan;
+        GradientStep = gradientStep ?? LocalGradientStep.Instance;
     }
 
     /// <summary>The plan.</summary>
     public TrainingPlan Plan { get; }
+
+    /// <summary>How each step is computed (<see cref="LocalGradientStep"/> for one process).</summary>
+    public IGradientStep GradientStep { get; }
 
     /// <summary>
     /// Trains, writing the checkpoint, metrics.jsonl and summary.json into <see cref="TrainingPlan.OutDir"/>
@@ -37,12 +42,18 @@ public sealed class TrainingLoop
         RunConfigValidator.CheckTraining(Plan.ToCheckpointConfig(Plan.StartStep, Plan.ToTrainerOptions()),
             RunConfigValidator.InFile(Path.Combine(Plan.OutDir, CheckpointStore.ConfigFile)), resuming: false);
 
+        if (!GradientStep.WritesOutputs)
+        {
+            // A data-parallel rank other than 0 trains in step with the others and touches no file.
+            return new TrainingSession(Plan, null, progress, GradientStep).Run(cancellationToken);
+        }
+
         // One run per folder for the whole run: the OS drops the lock however the process ends.
         using var runLock = RunFolderLock.Acquire(Plan.OutDir, $"training {Plan.TotalSteps} steps into {Path.GetFullPath(Plan.OutDir)}");
         TrainingOutcome outcome;
         using (var metrics = MetricsLog.Open(Plan.OutDir, Plan.StartStep))
         {
-            outcome = new TrainingSession(Plan, metrics, progress).Run(cancellationToken);
+            outcome = new TrainingSession(Plan, metrics, progress, GradientStep).Run(cancellationToken);
         }
         RunSummary.Write(Plan.OutDir, RunSummary.Build(Plan, outcome));
         return outcome;

@@ -53,4 +53,7 @@ public sealed record TrainingOutcome
 
     /// <summary>Parameters of the model.</summary>
     public required long ParameterCount { get; init; }
+
+    /// <summary>Processes that trained together (data parallel); 1 for one process.</summary>
+    public int WorldSize { get; init; } = 1;
 }

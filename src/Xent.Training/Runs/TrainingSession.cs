@@ -10,8 +10,9 @@ internal sealed class TrainingSession
 {
     private readonly Stopwatch wall = Stopwatch.StartNew();
     private readonly TrainingPlan plan;
-    private readonly MetricsLog metrics;
+    private readonly MetricsLog? metrics; // null on a process that does not write (data-parallel ranks but 0)
     private readonly ITrainingProgress? progress;
+    private readonly IGradientStep gradientStep;
     private readonly GptModel model;
     private readonly Trainer trainer;
     private readonly BatchSampler sampler;
@@ -30,8 +31,9 @@ internal sealed class TrainingSession
     private readonly EarlyStopping best;
     private bool stoppedEarly;
 
-    public TrainingSession(TrainingPlan plan, MetricsLog metrics, ITrainingProgress? progress)
+    public TrainingSession(TrainingPlan plan, MetricsLog? metrics, ITrainingProgress? progress, IGradientStep gradientStep)
     {
+        this.gradientStep = gradientStep;
         this.plan = plan;
         this.metrics = metrics;
         this.progress = progress;
@@ -71,7 +73,7 @@ internal sealed class TrainingSession
         }
         while (status == TrainingStatus.Completed && step < plan.TotalSteps && !stoppedEarly)
         {
-            if (cancellationToken.IsCancellationRequested)
+            if (gradientStep.AgreeToStop(cancellationToken.IsCancellationRequested))
             {
                 status = TrainingStatus.Interrupted;
                 break;
@@ -86,7 +88,7 @@ internal sealed class TrainingSession
     {
         sampler.Fill(step, plan.Batch, tokens, targets);
         long t0 = Stopwatch.GetTimestamp();
-        TrainStepResult r = trainer.Step(tokens, targets, plan.Batch, plan.Seq);
+        TrainStepResult r = gradientStep.Step(trainer, tokens, targets, plan.Batch, plan.Seq);
         double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         if (!r.Updated)
         {
@@ -102,7 +104,7 @@ internal sealed class TrainingSession
         {
             return;
         }
-        metrics.Append(new MetricRecord
+        metrics?.Append(new MetricRecord
         {
             Step = step,
             Loss = r.Loss,
@@ -110,6 +112,7 @@ internal sealed class TrainingSession
             LearningRate = r.LearningRate,
             TokensPerSecond = TokensPerStep / Math.Max(seconds, 1e-9),
             GradNorm = r.GradientNorm,
+            WorldSize = gradientStep.WorldSize,
         });
         if (val is { } v)
         {
@@ -178,6 +181,7 @@ internal sealed class TrainingSession
         BestValLoss = best.BestStep >= 0 ? best.BestLoss : null,
         StoppedEarly = stoppedEarly,
         ParameterCount = model.ParameterCount,
+        WorldSize = gradientStep.WorldSize,
     };
 
     private void StopNonFinite(long atStep)
@@ -191,7 +195,11 @@ internal sealed class TrainingSession
 
     private void Save()
     {
-        ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options) with { InitialValLoss = runInitialVal }, model, trainer.Optimizer);
+        if (gradientStep.WritesOutputs)
+        {
+            ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options) with { InitialValLoss = runInitialVal }, model, trainer.Optimizer);
+        }
+        gradientStep.AfterSave();
         checkpointStep = step;
     }
 }

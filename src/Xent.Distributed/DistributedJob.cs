@@ -1,0 +1,59 @@
+namespace Xent.Distributed;
+
+/// <summary>
+/// The main of a distributed program: runs it on the world communicator and turns a failure of any rank into the
+/// end of the whole job, within seconds, with one message naming the rank and the cause (instead of the other ranks
+/// waiting forever in their next collective).
+/// </summary>
+public static class DistributedJob
+{
+    /// <summary>
+    /// Runs <paramref name="body"/> with <see cref="Communicator.World"/>. When it throws (or another thread of the
+    /// process dies of an unhandled exception), under mpirun the message "rank R of K failed: Type: message" goes to
+    /// stderr and MPI_Abort ends every process of the job with exit code <paramref name="failureExitCode"/>; in a
+    /// single process the exception propagates as usual.
+    /// </summary>
+    /// <param name="body">The program; returns its exit code.</param>
+    /// <param name="failureExitCode">The job's exit code when a rank fails.</param>
+    /// <returns>The body's exit code (the job has ended before returning otherwise).</returns>
+    public static int Run(Func<ICommunicator, int> body, int failureExitCode = 1)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var world = Communicator.World();
+        if (world.Size == 1 && !Communicator.UnderMpirun)
+        {
+            using (world)
+            {
+                return body(world);
+            }
+        }
+
+        AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+            world.Abort(failureExitCode, Describe(world, e.ExceptionObject as Exception));
+        int code;
+        try
+        {
+            code = body(world);
+        }
+#pragma warning disable CA1031 // Any failure of a rank must end the whole job, whatever its type.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            world.Abort(failureExitCode, Describe(world, e));
+            throw; // not reached: Abort does not return
+        }
+
+        world.Dispose();
+        return code;
+    }
+
+    /// <summary>"rank R of K failed: Type: message", the line a failing rank prints.</summary>
+    /// <param name="communicator">The failing rank's communicator.</param>
+    /// <param name="error">The cause.</param>
+    public static string Describe(ICommunicator communicator, Exception? error)
+    {
+        ArgumentNullException.ThrowIfNull(communicator);
+        string cause = error == null ? "unknown error" : $"{error.GetType().Name}: {error.Message}";
+        return $"rank {communicator.Rank} of {communicator.Size} failed: {cause}";
+    }
+}

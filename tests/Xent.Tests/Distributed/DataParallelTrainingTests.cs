@@ -1,0 +1,171 @@
+using System.Text.Json.Nodes;
+using Xent.Distributed.InProcess;
+using Xent.Distributed.Training;
+using Xent.Tests.Cli;
+using Xent.Training.Checkpoints;
+using Xent.Training.Data;
+using Xent.Training.Model;
+using Xent.Training.Runs;
+using Xunit.Abstractions;
+
+namespace Xent.Tests.Distributed;
+
+/// <summary>
+/// The training loop with <see cref="DataParallelStep"/>: K in-process ranks on the same global batches follow the
+/// one-process run to float rounding, only rank 0 writes, every rank stops after the same step; and
+/// <c>mpirun -np 2 xent train</c> ends where one process does.
+/// </summary>
+public sealed class DataParallelTrainingTests(ITestOutputHelper output) : IDisposable
+{
+    private const int Steps = 4;
+    private readonly TempFolder tmp = new();
+
+    public void Dispose() => tmp.Dispose();
+
+    private static TrainingPlan Tiny(string outDir, int steps = Steps)
+    {
+        TokenDataset data = TokenDataset.Markov();
+        return new TrainingPlan
+        {
+            Model = new GptConfig { VocabSize = data.Tokenizer.VocabSize, ContextLength = 16, Layers = 1, Dim = 16, Heads = 2 },
+            Data = data,
+            OutDir = outDir,
+            TotalSteps = steps,
+            WarmupSteps = 1,
+            Batch = 5, // odd: the ranks' slices differ in size
+            EvalEvery = 2,
+            Threads = 1,
+        };
+    }
+
+    private static long UlpDistance(double a, double b) =>
+        Math.Abs((long)BitConverter.SingleToInt32Bits((float)a) - BitConverter.SingleToInt32Bits((float)b));
+
+    [Theory]
+    [InlineData(2, 1)]
+    [InlineData(3, 2)]
+    public void Ranks_FollowTheOneProcessRun_OnlyRankZeroWrites(int ranks, int accumulate)
+    {
+        var one = new TrainingLoop(Tiny(tmp["one"])).Run();
+        var outcomes = new TrainingOutcome[ranks];
+        InProcessGroup.Run(ranks, c =>
+        {
+            // Ranks but 0 are given folders of their own: they must not even create them.
+            var plan = Tiny(c.Rank == 0 ? tmp["many"] : tmp[$"rank{c.Rank}"]);
+            outcomes[c.Rank] = new TrainingLoop(plan, new DataParallelStep(c, accumulate)).Run();
+        });
+
+        for (int r = 1; r < ranks; r++)
+        {
+            Assert.False(Directory.Exists(tmp[$"rank{r}"]), $"rank {r} wrote into its folder");
+            Assert.Equal(outcomes[0].FinalValLoss, outcomes[r].FinalValLoss); // the replicas stay bitwise identical
+            Assert.Equal(outcomes[0].CheckpointStep, outcomes[r].CheckpointStep);
+        }
+
+        Assert.Equal(TrainingStatus.Completed, outcomes[0].Status);
+        Assert.Equal(ranks, outcomes[0].WorldSize);
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(tmp["many"], RunSummary.FileName)))!;
+        Assert.Equal(ranks, (int)summary["world_size"]!);
+        Assert.Equal(1, (int)JsonNode.Parse(File.ReadAllText(Path.Combine(tmp["one"], RunSummary.FileName)))!["world_size"]!);
+        Assert.True(File.Exists(Path.Combine(tmp["many"], CheckpointStore.ModelFile)));
+
+        var expected = MetricsLog.Read(Path.Combine(tmp["one"], MetricsLog.FileName));
+        var actual = MetricsLog.Read(Path.Combine(tmp["many"], MetricsLog.FileName));
+        Assert.Equal(expected.Select(m => m.Step), actual.Select(m => m.Step));
+        Assert.All(actual, m => Assert.Equal(ranks, m.WorldSize));
+        for (int i = 0; i < expected.Count; i++)
+        {
+            output.WriteLine($"step {expected[i].Step}: one process {expected[i].Loss:R}, {ranks} ranks x {accumulate} {actual[i].Loss:R} ({UlpDistance(expected[i].Loss, actual[i].Loss)} ulp)");
+            Assert.True(Math.Abs(actual[i].Loss - expected[i].Loss) <= 1e-5 * expected[i].Loss, $"step {expected[i].Step}: {expected[i].Loss} vs {actual[i].Loss}");
+        }
+
+        output.WriteLine($"final validation: one process {one.FinalValLoss:R}, {ranks} ranks {outcomes[0].FinalValLoss:R} ({UlpDistance(one.FinalValLoss!.Value, outcomes[0].FinalValLoss!.Value)} ulp)");
+        Assert.True(Math.Abs(outcomes[0].FinalValLoss!.Value - one.FinalValLoss!.Value) <= 1e-5 * one.FinalValLoss.Value);
+    }
+
+    [Fact]
+    public void AStopSeenByOneRank_StopsEveryRankAfterTheSameStep()
+    {
+        var outcomes = new TrainingOutcome[2];
+        InProcessGroup.Run(2, c =>
+        {
+            using var stop = new CancellationTokenSource();
+            var progress = new StopAt(c.Rank == 1 ? 3 : long.MaxValue, stop); // only rank 1 is asked to stop
+            outcomes[c.Rank] = new TrainingLoop(Tiny(tmp[$"stop{c.Rank}"], steps: 8), new DataParallelStep(c)).Run(progress, stop.Token);
+        });
+
+        Assert.All(outcomes, o => Assert.Equal(TrainingStatus.Interrupted, o.Status));
+        Assert.All(outcomes, o => Assert.Equal(3, o.FinalStep));
+        Assert.Equal(3, outcomes[0].CheckpointStep);
+        Assert.Equal(3, MetricsLog.Read(Path.Combine(tmp["stop0"], MetricsLog.FileName)).Count);
+    }
+
+    [Fact]
+    public void ACheckpointOfTwoRanks_ResumesOnThree_AndEndsWhereOneProcessDoes()
+    {
+        var one = new TrainingLoop(Tiny(tmp["whole"])).Run();
+        InProcessGroup.Run(2, c =>
+        {
+            using var stop = new CancellationTokenSource();
+            new TrainingLoop(Tiny(tmp["split"]), new DataParallelStep(c)).Run(new StopAt(2, stop), stop.Token);
+        });
+
+        var outcomes = new TrainingOutcome[3];
+        InProcessGroup.Run(3, c =>
+        {
+            // Every rank loads its own replica; the checkpoint holds nothing per rank.
+            var plan = TrainingPlan.Resumed(tmp["split"]) with { Threads = 1, EvalEvery = 2 };
+            outcomes[c.Rank] = new TrainingLoop(plan, new DataParallelStep(c)).Run();
+        });
+
+        Assert.Equal(2, outcomes[0].StartStep);
+        Assert.Equal(Steps, outcomes[0].FinalStep);
+        Assert.Equal(3, outcomes[0].WorldSize);
+        double expected = one.FinalValLoss!.Value, actual = outcomes[0].FinalValLoss!.Value;
+        output.WriteLine($"final validation: one process {expected:R}, 2 then 3 ranks {actual:R} ({UlpDistance(expected, actual)} ulp)");
+        Assert.True(Math.Abs(actual - expected) <= 1e-5 * expected);
+        Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), MetricsLog.Read(Path.Combine(tmp["split"], MetricsLog.FileName)).Select(m => m.Step));
+    }
+
+    private sealed class StopAt(long step, CancellationTokenSource stop) : ITrainingProgress
+    {
+        public void OnStep(StepReport report)
+        {
+            if (report.Step >= step)
+            {
+                stop.Cancel();
+            }
+        }
+    }
+
+    [MpirunFact]
+    public void MpirunTwoRanks_EndsWhereOneProcessDoes()
+    {
+        string[] args = ["train", "--steps", "20", "--warmup", "2", "--batch", "8", "--seq", "32", "--layers", "1", "--dim", "32", "--heads", "2", "--eval-every", "10", "--threads", "1"];
+        var one = CliRun.Run([.. args, "--out", tmp["cli1"]]);
+        Assert.True(one.ExitCode == 0, one.Error);
+        var (code, stdout, stderr, seconds) = Mpirun.RunProgram("Xent.Cli.dll", 2, 300, [.. args, "--out", tmp["cli2"]]);
+        Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
+        Assert.Contains("Data parallel: 2 process(es)", stdout, StringComparison.Ordinal);
+        Assert.Single(stdout.Split('\n'), l => l.Contains("Corpus:", StringComparison.Ordinal)); // rank 0 alone prints
+
+        var s1 = JsonNode.Parse(File.ReadAllText(Path.Combine(tmp["cli1"], RunSummary.FileName)))!;
+        var s2 = JsonNode.Parse(File.ReadAllText(Path.Combine(tmp["cli2"], RunSummary.FileName)))!;
+        Assert.Equal(2, (int)s2["world_size"]!);
+        Assert.Equal(20, (int)s2["steps"]!);
+        double v1 = (double)s1["final_val_loss"]!, v2 = (double)s2["final_val_loss"]!;
+        output.WriteLine($"final validation loss: one process {v1:R}, mpirun -np 2 {v2:R} ({UlpDistance(v1, v2)} ulp); the job took {seconds:F1} s");
+        Assert.True(Math.Abs(v2 - v1) <= 0.01 * v1, $"one process {v1}, two {v2}");
+        Assert.True(File.Exists(Path.Combine(tmp["cli2"], "loss.png")));
+    }
+
+    [MpirunFact]
+    public void MpirunBadInput_IsReportedOnce()
+    {
+        var (code, stdout, stderr, _) = Mpirun.RunProgram("Xent.Cli.dll", 2, 120, "train", "--steps", "0", "--out", tmp["bad"]);
+        Assert.NotEqual(0, code);
+        Assert.Single(stderr.Split('\n'), l => l.Contains("xent: error: --steps must be at least 1.", StringComparison.Ordinal));
+        Assert.DoesNotContain("Exception", stdout + stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(tmp["bad"]));
+    }
+}

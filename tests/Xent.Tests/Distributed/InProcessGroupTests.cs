@@ -1,0 +1,149 @@
+using Xent.Distributed;
+using Xent.Distributed.InProcess;
+
+namespace Xent.Tests.Distributed;
+
+/// <summary>The in-process communicator: each collective's result, its fixed reduction order, and failures.</summary>
+public class InProcessGroupTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(5)]
+    public void Collectives_GiveEveryRankTheResult(int size)
+    {
+        var results = new float[size][];
+        InProcessGroup.Run(size, c =>
+        {
+            float[] sum = [c.Rank, 10 * c.Rank, 1];
+            c.AllReduce<float>(sum, ReduceOperation.Sum);
+            double[] max = [c.Rank, -c.Rank, double.NegativeInfinity];
+            c.AllReduce<double>(max, ReduceOperation.Max);
+            int[] gathered = new int[2 * size];
+            c.AllGather<int>([c.Rank, 100 + c.Rank], gathered);
+            var scatter = new long[size];
+            var send = Enumerable.Range(0, size).Select(i => (long)((i * 1000) + c.Rank)).ToArray();
+            c.ReduceScatter<long>(send, scatter.AsSpan(0, 1));
+            var broadcast = new byte[] { (byte)c.Rank, (byte)(c.Rank + 1) };
+            c.Broadcast<byte>(broadcast, size - 1);
+            c.Barrier();
+
+            int triangle = size * (size - 1) / 2;
+            Assert.Equal(new float[] { triangle, 10 * triangle, size }, sum);
+            Assert.Equal(new double[] { size - 1, 0, double.NegativeInfinity }, max);
+            Assert.Equal(Enumerable.Range(0, size).SelectMany(r => new[] { r, 100 + r }), gathered);
+            Assert.Equal((c.Rank * 1000L * size) + triangle, scatter[0]);
+            Assert.Equal(new[] { (byte)(size - 1), (byte)size }, broadcast);
+            results[c.Rank] = sum;
+        });
+        Assert.All(results, r => Assert.NotNull(r));
+    }
+
+    [Fact]
+    public void Sum_FoldsRanksInOrder_SameBitsOnEveryRank()
+    {
+        // (1e8 + 1) - 1e8 = 0 in float, but 1e8 - 1e8 + 1 = 1: the order shows in the result.
+        float[] values = [1e8f, 1f, -1e8f];
+        var seen = new float[3];
+        InProcessGroup.Run(3, c =>
+        {
+            float[] x = [values[c.Rank]];
+            c.AllReduce<float>(x, ReduceOperation.Sum);
+            seen[c.Rank] = x[0];
+        });
+        float expected = (values[0] + values[1]) + values[2];
+        Assert.All(seen, s => Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(s)));
+        Assert.Equal(0f, expected);
+    }
+
+    [Fact]
+    public void Max_PropagatesNaN()
+    {
+        InProcessGroup.Run(2, c =>
+        {
+            float[] x = [c.Rank == 0 ? float.NaN : 1f];
+            c.AllReduce<float>(x, ReduceOperation.Max);
+            Assert.True(float.IsNaN(x[0]));
+        });
+    }
+
+    [Fact]
+    public void FailingRank_EndsTheOthersCollectives_AndItsExceptionComesOut()
+    {
+        var others = new Exception?[3];
+        var error = Assert.Throws<InvalidOperationException>(() => InProcessGroup.Run(3, c =>
+        {
+            if (c.Rank == 1)
+            {
+                throw new InvalidOperationException("injected");
+            }
+
+            try
+            {
+                c.AllReduce<float>(new float[4], ReduceOperation.Sum);
+            }
+            catch (RankFailedException e)
+            {
+                others[c.Rank] = e;
+                throw;
+            }
+        }));
+        Assert.Equal("injected", error.Message);
+        foreach (int r in new[] { 0, 2 })
+        {
+            var e = Assert.IsType<RankFailedException>(others[r]);
+            Assert.Equal(1, e.Rank);
+            Assert.Contains("rank 1 of 3 failed: InvalidOperationException: injected", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Abort_EndsTheGroup_NamingTheRank()
+    {
+        var error = Assert.Throws<RankFailedException>(() => InProcessGroup.Run(2, c =>
+        {
+            if (c.Rank == 0)
+            {
+                c.Abort(3, "bad input in batch 7");
+            }
+
+            c.Barrier();
+        }));
+        Assert.Equal(0, error.Rank);
+        Assert.Contains("rank 0 of 2 aborted (exit code 3): bad input in batch 7", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ARankThatEndsWhileAnotherWaits_FailsTheWaitingRank_NotAHang()
+    {
+        var error = Assert.Throws<RankFailedException>(() => InProcessGroup.Run(2, c =>
+        {
+            if (c.Rank == 1)
+            {
+                c.Barrier();
+            }
+        }));
+        Assert.Equal(0, error.Rank);
+        Assert.Contains("rank 0 of 2 ended its program while another rank waited in a collective", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MismatchedLengths_Throw()
+    {
+        Assert.Throws<ArgumentException>(() => InProcessGroup.Run(2, c => c.AllGather<float>(new float[2], new float[3])));
+        Assert.Throws<ArgumentException>(() => InProcessGroup.Run(2, c => c.ReduceScatter<float>(new float[3], new float[2])));
+        Assert.Throws<ArgumentOutOfRangeException>(() => InProcessGroup.Run(2, c => c.Broadcast<float>(new float[1], 2)));
+    }
+
+    [Fact]
+    public void World_WithoutMpirun_IsRankZeroOfOne()
+    {
+        Assert.False(Communicator.UnderMpirun, "the test process itself was started by mpirun");
+        using var world = Communicator.World();
+        Assert.Equal((0, 1), (world.Rank, world.Size));
+        float[] x = [2.5f];
+        world.AllReduce<float>(x, ReduceOperation.Sum);
+        Assert.Equal(2.5f, x[0]);
+    }
+}
