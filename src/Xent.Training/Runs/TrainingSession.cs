@@ -116,11 +116,7 @@ internal sealed class TrainingSession
         });
         if (val is { } v)
         {
-            Save();
-            if (best.Record(step, v))
-            {
-                BestCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options), model, trainer.Optimizer, v);
-            }
+            Save(best.Record(step, v) ? v : null);
             stoppedEarly = best.ShouldStop;
         }
         progress?.OnStep(new StepReport(step, plan.TotalSteps, r.Loss, lastVal,
@@ -193,11 +189,16 @@ internal sealed class TrainingSession
     private double Validate() =>
         Evaluation.WindowLoss(model, plan.Data.Validation, plan.Seq, plan.Batch, TrainingDefaults.ValidationWindows(plan.Seq));
 
-    private void Save()
+    // Only the writing process saves (data-parallel ranks but 0 write nothing); every rank then meets at AfterSave.
+    private void Save(double? newBest = null)
     {
         if (gradientStep.WritesOutputs)
         {
             ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options) with { InitialValLoss = runInitialVal }, model, trainer.Optimizer);
+            if (newBest is { } loss)
+            {
+                BestCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options), model, trainer.Optimizer, loss);
+            }
         }
         gradientStep.AfterSave();
         checkpointStep = step;

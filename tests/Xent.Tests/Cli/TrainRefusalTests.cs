@@ -80,7 +80,7 @@ public sealed class TrainRefusalTests : IDisposable
         var json = JsonNode.Parse(File.ReadAllText(config))!;
         json["step"] = 1;
         File.WriteAllText(config, json.ToJsonString());
-        var eval = CliRun.Run("eval", "--checkpoint", _run, "--text", _text, "--json");
+        var eval = CliRun.Run("eval", "--checkpoint", _run, "--last", "--text", _text, "--json");
         Assert.True(eval.ExitCode == 0, eval.Error);
         Assert.Contains("config.json says step 1, but model.safetensors is a complete checkpoint of step 3", eval.Error, StringComparison.Ordinal);
         Assert.Equal(3, JsonDocument.Parse(eval.Out).RootElement.GetProperty("step").GetInt64());
