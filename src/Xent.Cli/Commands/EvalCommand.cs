@@ -41,7 +41,10 @@ internal sealed class EvalCommand : Command<EvalSettings>
         }
 
         if (settings.Text is null || settings.Window is not null || settings.Stride is not null || settings.LogitsOut is not null)
+        {
             throw new XentCliException("--tokens, --window, --stride and --logits-out are for Hugging Face checkpoints; a checkpoint of xent train takes --text.");
+        }
+
         var (model, checkpoint) = ModelCheckpoint.Load(BestCheckpoint.Resolve(settings.Checkpoint!, settings.Last));
         if (checkpoint.Note is { } note)
         {
@@ -49,16 +52,24 @@ internal sealed class EvalCommand : Command<EvalSettings>
         }
 
         if (settings.Threads is { } threads)
+        {
             model.MaxDegreeOfParallelism = threads;
+        }
+
         ITokenizer tokenizer = CheckpointTokenizer.For(checkpoint.Config);
         string text = TokenDataset.ReadText(settings.Text!);
         if (tokenizer.Kind == TokenizerKind.Markov)
+        {
             text = string.Concat(text.Where(c => !char.IsWhiteSpace(c))); // symbols may be wrapped over lines
+        }
+
         int[] tokens = tokenizer.Encode(text);
         int seq = model.Config.ContextLength;
         if (tokens.Length < seq + 1)
+        {
             throw new XentCliException(
                 $"{settings.Text}: the text has {tokens.Length} tokens, shorter than one context window of {seq + 1} tokens of this checkpoint.");
+        }
 
         var (nats, predicted) = Evaluation.StreamLoss(model, tokens, seq, Batch);
         long bytes = tokenizer.ByteCount(tokens.AsSpan(1));

@@ -45,10 +45,26 @@ internal sealed class EvalSettings : CommandSettings
 
     public override ValidationResult Validate()
     {
-        if (string.IsNullOrEmpty(Checkpoint)) return ValidationResult.Error("--checkpoint DIR is required.");
-        if (string.IsNullOrEmpty(Text) == string.IsNullOrEmpty(Tokens)) return ValidationResult.Error("give one of --text FILE and --tokens FILE.");
-        if (Window is < 1 || Stride is < 1) return ValidationResult.Error("--window and --stride must be at least 1.");
-        if (Threads is < 1) return ValidationResult.Error("--threads must be at least 1.");
+        if (string.IsNullOrEmpty(Checkpoint))
+        {
+            return ValidationResult.Error("--checkpoint DIR is required.");
+        }
+
+        if (string.IsNullOrEmpty(Text) == string.IsNullOrEmpty(Tokens))
+        {
+            return ValidationResult.Error("give one of --text FILE and --tokens FILE.");
+        }
+
+        if (Window is < 1 || Stride is < 1)
+        {
+            return ValidationResult.Error("--window and --stride must be at least 1.");
+        }
+
+        if (Threads is < 1)
+        {
+            return ValidationResult.Error("--threads must be at least 1.");
+        }
+
         return ValidationResult.Success();
     }
 }

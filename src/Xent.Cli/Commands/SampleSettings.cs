@@ -37,11 +37,31 @@ internal sealed class SampleSettings : CommandSettings
 
     public override ValidationResult Validate()
     {
-        if (string.IsNullOrEmpty(Checkpoint)) return ValidationResult.Error("--checkpoint DIR is required.");
-        if (Tokens < 1) return ValidationResult.Error("--tokens must be at least 1.");
-        if (!double.IsFinite(Temperature) || Temperature < 0) return ValidationResult.Error("--temperature must be a number >= 0.");
-        if (TopK < 0) return ValidationResult.Error("--top-k must not be negative.");
-        if (Prompt is { Length: 0 }) return ValidationResult.Error("--prompt must not be empty.");
+        if (string.IsNullOrEmpty(Checkpoint))
+        {
+            return ValidationResult.Error("--checkpoint DIR is required.");
+        }
+
+        if (Tokens < 1)
+        {
+            return ValidationResult.Error("--tokens must be at least 1.");
+        }
+
+        if (!double.IsFinite(Temperature) || Temperature < 0)
+        {
+            return ValidationResult.Error("--temperature must be a number >= 0.");
+        }
+
+        if (TopK < 0)
+        {
+            return ValidationResult.Error("--top-k must not be negative.");
+        }
+
+        if (Prompt is { Length: 0 })
+        {
+            return ValidationResult.Error("--prompt must not be empty.");
+        }
+
         return ValidationResult.Success();
     }
 }

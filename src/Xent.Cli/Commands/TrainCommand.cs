@@ -162,7 +162,10 @@ internal sealed class TrainCommand : Command<TrainSettings>
         }
         string resumed = plan.Resume is { } r ? $", resuming at step {r.Checkpoint.Config.Step}" : plan.Init is not null ? ", fine-tuning the --init weights" : "";
         if (plan.Resume is null && CheckpointStore.Exists(plan.OutDir))
+        {
             io.WriteLine($"Note: '{plan.OutDir}' holds a checkpoint of an earlier run; this run replaces it at its first evaluation (use --resume to continue it instead).");
+        }
+
         io.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Model: {m.Layers} layers, D = {m.Dim}, {m.Heads} heads, T = {m.ContextLength}, {(m.TieEmbeddings ? "tied" : "untied")} embeddings{Regularisation(plan)}; batch {plan.Batch}, {plan.TotalSteps} steps{Budget(plan)}, peak lr {plan.LearningRate.ToString("G4", CultureInfo.InvariantCulture)}{resumed}. Output: {plan.OutDir}"));
         if (step is DataParallelStep dp)
@@ -184,7 +187,10 @@ internal sealed class TrainCommand : Command<TrainSettings>
         var table = new Table().Border(TableBorder.Rounded).AddColumn("").AddColumn(new TableColumn("").RightAligned()).HideHeaders();
         string F(double? x) => x is { } v && double.IsFinite(v) ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
         if (plan.Data.EntropyFloor is { } floor)
+        {
             table.AddRow("entropy floor (nats/token)", F(floor));
+        }
+
         table.AddRow("initial validation loss", F(o.RunInitialValLoss ?? o.InitialValLoss));
         table.AddRow("final validation loss", F(o.FinalValLoss));
         if (plan.Baseline is { } baseline)
@@ -197,9 +203,15 @@ internal sealed class TrainCommand : Command<TrainSettings>
             }
         }
         if (plan.Data.EntropyFloor is { } f && o.FinalValLoss is { } v && double.IsFinite(v))
+        {
             table.AddRow("above the floor", ((v - f) / f).ToString("P1", CultureInfo.InvariantCulture));
+        }
+
         if (o.BestStep is { } bestStep && o.BestValLoss is { } bestLoss)
+        {
             table.AddRow("best validation loss (kept in best/)", $"{F(bestLoss)} at step {bestStep}");
+        }
+
         table.AddRow("steps", o.StoppedEarly ? $"{o.FinalStep}/{plan.TotalSteps} (stopped early)" : $"{o.FinalStep}/{plan.TotalSteps}");
         table.AddRow("tokens/s", o.TokensPerSecond.ToString("N0", CultureInfo.InvariantCulture));
         table.AddRow("wall time", $"{o.WallSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");

@@ -101,35 +101,106 @@ internal sealed class TrainSettings : CommandSettings
 
     public override ValidationResult Validate()
     {
-        if (Steps is < 1) return Error("--steps must be at least 1.");
-        if (Batch is < 1) return Error("--batch must be at least 1.");
-        if (Seq is < 2) return Error("--seq must be at least 2.");
-        if (Layers is < 1) return Error("--layers must be at least 1.");
-        if (Dim is < 1) return Error("--dim must be at least 1.");
-        if (Heads is < 1) return Error("--heads must be at least 1.");
+        if (Steps is < 1)
+        {
+            return Error("--steps must be at least 1.");
+        }
+
+        if (Batch is < 1)
+        {
+            return Error("--batch must be at least 1.");
+        }
+
+        if (Seq is < 2)
+        {
+            return Error("--seq must be at least 2.");
+        }
+
+        if (Layers is < 1)
+        {
+            return Error("--layers must be at least 1.");
+        }
+
+        if (Dim is < 1)
+        {
+            return Error("--dim must be at least 1.");
+        }
+
+        if (Heads is < 1)
+        {
+            return Error("--heads must be at least 1.");
+        }
+
         if ((Dim ?? TrainingDefaults.Dim) % (Heads ?? TrainingDefaults.Heads) != 0)
+        {
             return Error($"--heads {Heads ?? TrainingDefaults.Heads} must divide --dim {Dim ?? TrainingDefaults.Dim}.");
+        }
+
         if (LearningRate is { } lr && (!double.IsFinite(lr) || lr <= 0))
+        {
             return Error("--lr must be a positive number.");
-        if (Warmup is < 0) return Error("--warmup must not be negative.");
+        }
+
+        if (Warmup is < 0)
+        {
+            return Error("--warmup must not be negative.");
+        }
+
         if (Time is not null && StepBudget.ParseDuration(Time) is null)
+        {
             return Error($"--time must be a positive duration such as 90s, 2m or 1h, not '{Time}'.");
+        }
+
         if (Time is not null && Steps is not null)
+        {
             return Error("--time and --steps both set the length of the run; give one of them.");
-        if (EarlyStop is < 1) return Error("--early-stop must be at least 1.");
+        }
+
+        if (EarlyStop is < 1)
+        {
+            return Error("--early-stop must be at least 1.");
+        }
+
         if (Dropout is { } p && !(p >= 0 && p < 1))
+        {
             return Error("--dropout must be in [0, 1).");
+        }
+
         if (WeightDecay is { } wd && (!double.IsFinite(wd) || wd < 0))
+        {
             return Error("--weight-decay must be a number >= 0.");
-        if (EvalEvery is < 1) return Error("--eval-every must be at least 1.");
-        if (Threads is < 1) return Error("--threads must be at least 1.");
-        if (Accumulate is < 1) return Error("--accumulate must be at least 1.");
+        }
+
+        if (EvalEvery is < 1)
+        {
+            return Error("--eval-every must be at least 1.");
+        }
+
+        if (Threads is < 1)
+        {
+            return Error("--threads must be at least 1.");
+        }
+
+        if (Accumulate is < 1)
+        {
+            return Error("--accumulate must be at least 1.");
+        }
+
         if (Tokenizer is not null && Tokenizer is not ("bytes" or "gpt2"))
+        {
             return Error($"--tokenizer must be bytes or gpt2, not '{Tokenizer}'.");
+        }
+
         if (Init is not null && Resume is not null)
+        {
             return Error("--init starts a fine-tune and --resume continues a run: give one of them.");
+        }
+
         if (Tokenizer is not null && Text is null && Resume is null)
+        {
             return Error("--tokenizer applies to --text; the built-in corpus has its own symbols.");
+        }
+
         return ValidationResult.Success();
     }
 

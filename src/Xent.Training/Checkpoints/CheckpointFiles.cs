@@ -19,17 +19,17 @@ internal interface ICheckpointFiles
 /// <summary>The real file system, and the test override of it for the current async flow.</summary>
 internal sealed class CheckpointFiles : ICheckpointFiles
 {
-    private static readonly AsyncLocal<ICheckpointFiles?> s_override = new();
+    private static readonly AsyncLocal<ICheckpointFiles?> OverrideFiles = new();
 
     public static ICheckpointFiles Real { get; } = new CheckpointFiles();
 
     /// <summary>What <see cref="CheckpointStore"/> uses: the test override when one is set, else the real file system.</summary>
-    public static ICheckpointFiles Current => s_override.Value ?? Real;
+    public static ICheckpointFiles Current => OverrideFiles.Value ?? Real;
 
     /// <summary>Makes saves in this async flow use <paramref name="files"/> until the result is disposed (tests).</summary>
     public static IDisposable Use(ICheckpointFiles files)
     {
-        s_override.Value = files;
+        OverrideFiles.Value = files;
         return new Restore();
     }
 
@@ -42,6 +42,6 @@ internal sealed class CheckpointFiles : ICheckpointFiles
 
     private sealed class Restore : IDisposable
     {
-        public void Dispose() => s_override.Value = null;
+        public void Dispose() => OverrideFiles.Value = null;
     }
 }

@@ -34,7 +34,7 @@ public static class CheckpointStore
     private const string ConfigKey = "xent.config";
     private const string OptimizerStepKey = "adamw.step";
 
-    private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     /// <summary>Whether <paramref name="directory"/> holds a checkpoint (its model.safetensors; config.json may lag behind).</summary>
     /// <param name="directory">The checkpoint directory.</param>
@@ -55,15 +55,24 @@ public static class CheckpointStore
         ArgumentNullException.ThrowIfNull(m);
         ArgumentNullException.ThrowIfNull(v);
         if (m.Count != weights.Count || v.Count != weights.Count)
+        {
             throw new ArgumentException("There must be one first and one second moment per weight.");
+        }
+
         Directory.CreateDirectory(directory);
-        string configJson = JsonSerializer.Serialize(config, s_json);
+        string configJson = JsonSerializer.Serialize(config, Json);
         var tensors = new List<SafeTensor>(3 * weights.Count);
         tensors.AddRange(weights);
         for (int i = 0; i < weights.Count; i++)
+        {
             tensors.Add(m[i] with { Name = MomentPrefix + weights[i].Name });
+        }
+
         for (int i = 0; i < weights.Count; i++)
+        {
             tensors.Add(v[i] with { Name = VariancePrefix + weights[i].Name });
+        }
+
         var metadata = new Dictionary<string, string>
         {
             ["format"] = "pt",
@@ -113,16 +122,22 @@ public static class CheckpointStore
     {
         ArgumentNullException.ThrowIfNull(directory);
         if (!Directory.Exists(directory))
+        {
             throw new TrainingInputException(File.Exists(directory)
                 ? $"'{directory}' is a file; a checkpoint is a directory holding {ModelFile} and {ConfigFile}."
                 : $"Checkpoint directory '{directory}' does not exist.");
+        }
+
         string configPath = Path.Combine(directory, ConfigFile);
         string modelPath = Path.Combine(directory, ModelFile);
         if (!File.Exists(modelPath))
         {
             // Without the tensors there is no checkpoint; config.json alone is still checked, for its message.
             if (File.Exists(configPath))
+            {
                 _ = ReadConfigFile(configPath);
+            }
+
             throw new TrainingInputException(File.Exists(configPath)
                 ? $"'{directory}' is not a checkpoint: {ModelFile} is missing."
                 : $"'{directory}' is not a checkpoint: {ConfigFile} is missing.");
@@ -144,11 +159,17 @@ public static class CheckpointStore
         }
 
         if (problem is null)
+        {
             return (fromFile!, null, configPath);
+        }
+
         if (embedded is null || embedded.Step != step)
         {
             if (fromFile is null)
+            {
                 throw new TrainingInputException($"'{directory}' is not a checkpoint: {ConfigFile} is missing.");
+            }
+
             throw new TrainingInputException(
                 $"Checkpoint '{directory}' is inconsistent: {ModelFile} is at step {step} but {ConfigFile} says {fromFile.Step}.");
         }
@@ -198,16 +219,25 @@ public static class CheckpointStore
 
         if (!metadata.TryGetValue(StepKey, out string? stepText)
             || !long.TryParse(stepText, NumberStyles.Integer, CultureInfo.InvariantCulture, out long step))
+        {
             throw new TrainingInputException($"Checkpoint file '{path}' has no step in its metadata: not written by xent train.");
+        }
+
         if (step != config.Step)
+        {
             throw new TrainingInputException(
                 $"Checkpoint '{directory}' is inconsistent: {ModelFile} is at step {step} but {ConfigFile} says {config.Step}.");
+        }
+
         long optimizerStep = metadata.TryGetValue(OptimizerStepKey, out string? optText)
             && long.TryParse(optText, NumberStyles.Integer, CultureInfo.InvariantCulture, out long os) ? os : step;
 
         var byName = new Dictionary<string, SafeTensor>(StringComparer.Ordinal);
         foreach (SafeTensor t in tensors)
+        {
             byName[t.Name] = t;
+        }
+
         var weights = new Dictionary<string, SafeTensor>(StringComparer.Ordinal);
         var m = new Dictionary<string, SafeTensor>(StringComparer.Ordinal);
         var v = new Dictionary<string, SafeTensor>(StringComparer.Ordinal);
@@ -218,19 +248,28 @@ public static class CheckpointStore
             v[name] = Take(byName, VariancePrefix + name, shape, path);
         }
         if (byName.Count > 0)
+        {
             throw new TrainingInputException(
                 $"Checkpoint file '{path}' does not match its config: unexpected tensor(s) {string.Join(", ", byName.Keys.Take(5).Select(k => $"'{k}'"))}.");
+        }
+
         return new Checkpoint(config, weights, m, v, optimizerStep) { Note = note };
     }
 
     private static SafeTensor Take(Dictionary<string, SafeTensor> byName, string name, int[] shape, string path)
     {
         if (!byName.Remove(name, out SafeTensor? t))
+        {
             throw new TrainingInputException($"Checkpoint file '{path}' does not match its config: tensor '{name}' is missing.");
+        }
+
         if (!t.Shape.AsSpan().SequenceEqual(shape))
+        {
             throw new TrainingInputException(
                 $"Checkpoint file '{path}' does not match its config: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], " +
                 $"the config's model needs [{string.Join(", ", shape)}].");
+        }
+
         return t;
     }
 
@@ -250,12 +289,21 @@ public static class CheckpointStore
                 $"Checkpoint config '{path}' is not valid: {where}{line} is not JSON of the right kind (whole numbers for counts and sizes, strings for names, true/false for flags).", e);
         }
         if (config is null)
+        {
             throw new TrainingInputException($"Checkpoint config '{path}' is empty.");
+        }
+
         if (config.FormatVersion != FormatVersion)
+        {
             throw new TrainingInputException(
                 $"Checkpoint config '{path}' has format_version {config.FormatVersion}; this xent reads version {FormatVersion}.");
+        }
+
         if (config.Step < 0)
+        {
             throw new TrainingInputException($"Checkpoint config '{path}' has a negative step.");
+        }
+
         return config;
     }
 
@@ -273,7 +321,10 @@ public static class CheckpointStore
         }
         if (!metadata.TryGetValue(StepKey, out string? stepText)
             || !long.TryParse(stepText, NumberStyles.Integer, CultureInfo.InvariantCulture, out long step))
+        {
             throw new TrainingInputException($"Checkpoint file '{path}' has no step in its metadata: not written by xent train.");
+        }
+
         CheckpointConfig? config = null;
         if (metadata.TryGetValue(ConfigKey, out string? json))
         {
@@ -304,9 +355,13 @@ public static class CheckpointStore
     private static void FlushToDisk(Stream stream)
     {
         if (stream is FileStream file)
+        {
             file.Flush(flushToDisk: true);
+        }
         else
+        {
             stream.Flush();
+        }
     }
 
     private static void TryDelete(ICheckpointFiles files, string path)

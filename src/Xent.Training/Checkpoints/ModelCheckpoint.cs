@@ -84,7 +84,10 @@ public static class ModelCheckpoint
             return [.. model.Parameters.Select(p => (p.Name, p.Shape))];
         });
         foreach (Parameter p in model!.Parameters)
+        {
             checkpoint.Weights[p.Name].Data.CopyTo(p.Data, 0);
+        }
+
         return (model, checkpoint);
     }
 

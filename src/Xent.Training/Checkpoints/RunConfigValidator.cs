@@ -74,31 +74,50 @@ public static class RunConfigValidator
         Between(name("model.dim"), m.Dim, 1, MaxDim);
         Between(name("model.heads"), m.Heads, 1, m.Dim);
         if (m.Dim % m.Heads != 0)
+        {
             throw Bad(name("model.heads"), $"is {m.Heads}, which does not divide the width {m.Dim}", $"a divisor of {m.Dim}");
+        }
 
         string[] tokenizers = ["markov", "bytes", "gpt2"];
         if (!tokenizers.Contains(config.Tokenizer, StringComparer.Ordinal))
+        {
             throw Bad(name("tokenizer"), $"is '{config.Tokenizer}'", "markov, bytes or gpt2");
+        }
+
         bool markov = d.Source == "markov";
         if (markov != (config.Tokenizer == "markov"))
+        {
             throw Bad(name("tokenizer"), $"is '{config.Tokenizer}' for the data source '{d.Source}'",
                 markov ? "markov (the built-in corpus has its own symbols)" : "bytes or gpt2 (markov is the built-in corpus's)");
+        }
+
         int? vocabulary = config.Tokenizer switch { "bytes" => ByteTokenizer.Instance.VocabSize, "gpt2" => Gpt2Tokenizer.Instance.VocabSize, _ => null };
         if (vocabulary is { } v && m.VocabSize != v)
+        {
             throw Bad(name("model.vocab_size"), $"is {m.VocabSize}", $"{v}, the vocabulary of the {config.Tokenizer} tokenizer");
+        }
+
         if (markov)
+        {
             Between(name("model.vocab_size"), m.VocabSize, 2, 1 << 16);
+        }
 
         Between(name("seed"), config.Seed, int.MinValue, int.MaxValue);
         if (string.IsNullOrWhiteSpace(d.Source))
+        {
             throw Bad(name("data.source"), "is empty", "\"markov\" or the path of the text file");
+        }
+
         long window = m.ContextLength + 1L;
         Between(name("data.train_tokens"), d.TrainTokens, window, markov ? MaxCorpusTokens : int.MaxValue);
         Between(name("data.validation_tokens"), d.ValidationTokens, window, markov ? MaxCorpusTokens : int.MaxValue);
 
         Between(name("training.batch"), t.Batch, 1, MaxBatch);
         if (t.Seq != m.ContextLength)
+        {
             throw Bad(name("training.seq"), $"is {t.Seq}", $"the model's context length {m.ContextLength}");
+        }
+
         Between(name("training.total_steps"), t.TotalSteps, 1, int.MaxValue);
         Between(name("training.warmup_steps"), t.WarmupSteps, 0, t.TotalSteps);
         Between(name("step"), config.Step, 0, t.TotalSteps);
@@ -113,14 +132,19 @@ public static class RunConfigValidator
         // Single arrays: each must fit .NET's array limit, whatever the memory.
         GptConfig gpt = ModelCheckpoint.ToGptConfig(m);
         if ((long)m.VocabSize * m.Dim > Array.MaxLength || 4L * m.Dim * m.Dim > Array.MaxLength || (long)m.ContextLength * m.Dim > Array.MaxLength)
+        {
             throw Bad($"{name("model.dim")} with {name("model.vocab_size")} and {name("model.context_length")}",
                 $"make a weight matrix of more than {Array.MaxLength} elements ({m.VocabSize} x {m.Dim}, {4L * m.Dim} x {m.Dim}, {m.ContextLength} x {m.Dim})",
                 "a smaller width");
+        }
+
         long largest = GptMemory.LargestActivationArray(gpt, t.Batch, m.ContextLength);
         if (largest > Array.MaxLength)
+        {
             throw Bad($"{name("training.batch")} {t.Batch} with {name("model.context_length")} {m.ContextLength}",
                 $"need an activation array of {largest} elements (attention B x H x T x T = {t.Batch} x {m.Heads} x {m.ContextLength} x {m.ContextLength}, MLP B x T x 4D), over the {Array.MaxLength} one array holds",
                 "a smaller batch or sequence length");
+        }
     }
 
     /// <summary>Refuses work needing more memory than is available, saying how much it needs and has.</summary>
@@ -131,8 +155,10 @@ public static class RunConfigValidator
     {
         long have = available ?? GptMemory.AvailableBytes();
         if (needed > have)
+        {
             throw new TrainingInputException(
                 $"{what} needs about {GptMemory.Format(needed)} of memory, but only {GptMemory.Format(have)} is available; use a smaller model, batch or sequence length.");
+        }
     }
 
     /// <summary>Ranges and the memory of training, for a fresh run (flags) or a resumed one (a checkpoint's config).</summary>
@@ -167,20 +193,26 @@ public static class RunConfigValidator
     private static void Between(string field, long value, long min, long max)
     {
         if (value < min || value > max)
+        {
             throw Bad(field, $"is {value}", $"between {min} and {max}");
+        }
     }
 
     private static void Between(string field, double value, double min, double max)
     {
         if (!(value >= min && value <= max))
+        {
             throw Bad(field, string.Create(CultureInfo.InvariantCulture, $"is {value}"),
                 string.Create(CultureInfo.InvariantCulture, $"a number between {min} and {(max == double.MaxValue ? "any finite value" : max.ToString("R", CultureInfo.InvariantCulture))}"));
+        }
     }
 
     private static void Positive(string field, double value)
     {
         if (!(value > 0 && double.IsFinite(value)))
+        {
             throw Bad(field, string.Create(CultureInfo.InvariantCulture, $"is {value}"), "a finite number above 0");
+        }
     }
 
     private static TrainingInputException Bad(string field, string problem, string right) =>

@@ -19,15 +19,15 @@ public sealed class RunFolderLock : IDisposable
     /// <summary>The holder's description, beside the lock.</summary>
     public const string OwnerFile = ".xent.lock.owner";
 
-    private readonly FileStream _lock;
-    private readonly string _ownerPath;
-    private bool _disposed;
+    private readonly FileStream held;
+    private readonly string ownerPath;
+    private bool disposed;
 
     private RunFolderLock(string directory, FileStream held, string ownerPath)
     {
         Directory = directory;
-        _lock = held;
-        _ownerPath = ownerPath;
+        this.held = held;
+        this.ownerPath = ownerPath;
     }
 
     /// <summary>The locked run folder.</summary>
@@ -43,7 +43,10 @@ public sealed class RunFolderLock : IDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         if (File.Exists(directory))
+        {
             throw new TrainingInputException($"'{directory}' is a file; a run's output must be a folder (new or existing).");
+        }
+
         System.IO.Directory.CreateDirectory(directory);
         string lockPath = Path.Combine(directory, LockFile);
         string ownerPath = Path.Combine(directory, OwnerFile);
@@ -76,18 +79,21 @@ public sealed class RunFolderLock : IDisposable
     /// <summary>Releases the lock (the owner file first, so no one reads a stale owner for a free folder).</summary>
     public void Dispose()
     {
-        if (_disposed)
+        if (disposed)
+        {
             return;
-        _disposed = true;
+        }
+
+        disposed = true;
         try
         {
-            File.Delete(_ownerPath);
+            File.Delete(ownerPath);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Only a description: the next holder overwrites it.
         }
-        _lock.Dispose();
+        held.Dispose();
     }
 }
 

@@ -24,14 +24,23 @@ internal sealed record SafeTensorsHeader(IReadOnlyList<SafeTensorsEntry> Entries
     {
         long fileLength = source.Length - source.Position;
         if (fileLength < 8)
+        {
             throw new InvalidDataException($"truncated safetensors file: only {fileLength} bytes, too short to hold the 8-byte header length.");
+        }
+
         Span<byte> lengthBytes = stackalloc byte[8];
         source.ReadExactly(lengthBytes);
         ulong n = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
         if (n > MaxBytes)
+        {
             throw new InvalidDataException($"malformed safetensors header: it declares an implausible header length of {n} bytes (limit {MaxBytes}): not a safetensors file.");
+        }
+
         if ((long)n > fileLength - 8)
+        {
             throw new InvalidDataException($"truncated safetensors header: it declares {n} bytes but only {fileLength - 8} follow.");
+        }
+
         var json = new byte[n];
         source.ReadExactly(json);
         long dataLength = fileLength - 8 - (long)n;
@@ -47,24 +56,35 @@ internal sealed record SafeTensorsHeader(IReadOnlyList<SafeTensorsEntry> Entries
         using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
                 throw new InvalidDataException("malformed safetensors header: not a JSON object.");
+            }
+
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
             var entries = new List<SafeTensorsEntry>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (JsonProperty p in doc.RootElement.EnumerateObject())
             {
                 if (!seen.Add(p.Name))
+                {
                     throw new InvalidDataException($"malformed safetensors header: it names '{p.Name}' twice.");
+                }
+
                 if (p.Name != "__metadata__")
                 {
                     entries.Add(ParseEntry(p.Name, p.Value, dataLength));
                     continue;
                 }
                 if (p.Value.ValueKind != JsonValueKind.Object)
+                {
                     throw new InvalidDataException("malformed safetensors header: \"__metadata__\" is not an object of strings.");
+                }
+
                 foreach (JsonProperty m in p.Value.EnumerateObject())
+                {
                     metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()!
                         : throw new InvalidDataException($"malformed safetensors header: metadata value '{m.Name}' is not a string.");
+                }
             }
             return new SafeTensorsHeader(entries, metadata, source.Position, dataLength);
         }
@@ -74,35 +94,58 @@ internal sealed record SafeTensorsHeader(IReadOnlyList<SafeTensorsEntry> Entries
     {
         string where = $"malformed safetensors header: tensor '{name}'";
         if (entry.ValueKind != JsonValueKind.Object)
+        {
             throw new InvalidDataException($"{where} is not an object.");
+        }
+
         if (!entry.TryGetProperty("dtype", out JsonElement dtypeJson) || dtypeJson.ValueKind != JsonValueKind.String)
+        {
             throw new InvalidDataException($"{where}: missing \"dtype\" string.");
+        }
+
         string dtype = dtypeJson.GetString()!;
         if (!entry.TryGetProperty("shape", out JsonElement shapeJson) || shapeJson.ValueKind != JsonValueKind.Array)
+        {
             throw new InvalidDataException($"{where}: missing \"shape\" array.");
+        }
+
         var shape = new long[shapeJson.GetArrayLength()];
         long elements = 1;
         int i = 0;
         foreach (JsonElement d in shapeJson.EnumerateArray())
         {
             if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out shape[i]) || shape[i] < 0)
+            {
                 throw new InvalidDataException($"{where}: shape entry {d} is not a non-negative integer.");
+            }
             // Bounding the count by long.MaxValue / 8 keeps every byte length (up to 8-byte elements) exact.
             elements = shape[i] == 0 || elements <= long.MaxValue / 8 / shape[i] ? elements * shape[i++]
                 : throw new InvalidDataException($"{where}: shape holds too many elements.");
         }
         if (!entry.TryGetProperty("data_offsets", out JsonElement offsets) || offsets.ValueKind != JsonValueKind.Array
             || offsets.GetArrayLength() != 2)
+        {
             throw new InvalidDataException($"{where}: \"data_offsets\" is not a [begin, end] pair.");
+        }
+
         if (offsets[0].ValueKind != JsonValueKind.Number || offsets[1].ValueKind != JsonValueKind.Number
             || !offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+        {
             throw new InvalidDataException($"{where}: data_offsets [{offsets[0]}, {offsets[1]}] are not integers 0 <= begin <= end.");
+        }
+
         if (ElementSize(dtype) is int size && end - begin != elements * size)
+        {
             throw new InvalidDataException(
                 $"{where} ({dtype} shape [{string.Join(", ", shape)}]) needs {elements * size} bytes but data_offsets span {end - begin}.");
+        }
+
         if (end > dataLength)
+        {
             throw new InvalidDataException(
                 $"truncated data: tensor '{name}' ends at data byte {end}, beyond the {dataLength} data bytes (file truncated?).");
+        }
+
         return new SafeTensorsEntry(name, dtype, shape, begin, end);
     }
 

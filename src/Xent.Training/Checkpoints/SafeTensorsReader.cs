@@ -28,7 +28,10 @@ public static class SafeTensorsReader
     {
         ArgumentNullException.ThrowIfNull(source);
         if (!BitConverter.IsLittleEndian)
+        {
             throw new PlatformNotSupportedException("safetensors data is little-endian; this machine is not.");
+        }
+
         SafeTensorsHeader header = SafeTensorsHeader.Read(source);
         var shapes = header.Entries.Select(CheckedShape).ToArray();
         CheckRanges(header.Entries, header.DataLength);
@@ -48,11 +51,20 @@ public static class SafeTensorsReader
     private static int[] CheckedShape(SafeTensorsEntry e)
     {
         if (e.DType != "F32")
+        {
             throw new InvalidDataException($"Tensor '{e.Name}' has dtype {e.DType}; only F32 is supported.");
+        }
+
         if (e.Shape.Any(d => d > int.MaxValue))
+        {
             throw new InvalidDataException($"Tensor '{e.Name}': shape [{string.Join(", ", e.Shape)}] has a dimension beyond 32 bits.");
+        }
+
         if ((e.End - e.Begin) / 4 > Array.MaxLength)
+        {
             throw new InvalidDataException($"Tensor '{e.Name}': shape holds more elements than an array can.");
+        }
+
         return e.Shape.Select(d => (int)d).ToArray();
     }
 
@@ -63,11 +75,16 @@ public static class SafeTensorsReader
         foreach (SafeTensorsEntry e in entries.OrderBy(e => e.Begin).ThenBy(e => e.End))
         {
             if (e.Begin != expected)
+            {
                 throw new InvalidDataException(
                     $"Tensor '{e.Name}': data starts at {e.Begin}, expected {expected} (tensors overlap or leave a gap).");
+            }
+
             expected = e.End;
         }
         if (expected != dataLength)
+        {
             throw new InvalidDataException($"The data section has {dataLength} bytes but the tensors cover {expected}.");
+        }
     }
 }

@@ -22,14 +22,19 @@ public static class SafeTensorsWriter
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(tensors);
         if (!BitConverter.IsLittleEndian)
+        {
             throw new PlatformNotSupportedException("safetensors data is little-endian; this machine is not.");
+        }
+
         byte[] header = BuildHeader(tensors, metadata);
         Span<byte> length = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
         destination.Write(length);
         destination.Write(header);
         foreach (SafeTensor t in tensors)
+        {
             destination.Write(MemoryMarshal.AsBytes(t.Data.AsSpan()));
+        }
     }
 
     /// <summary>The whole file as bytes (for small files and tests).</summary>
@@ -53,7 +58,10 @@ public static class SafeTensorsWriter
             {
                 json.WriteStartObject("__metadata__");
                 foreach (var (key, value) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                {
                     json.WriteString(key, value);
+                }
+
                 json.WriteEndObject();
             }
             long offset = 0;
@@ -61,19 +69,31 @@ public static class SafeTensorsWriter
             {
                 ArgumentNullException.ThrowIfNull(t);
                 if (t.Name == "__metadata__" || !names.Add(t.Name))
+                {
                     throw new ArgumentException($"Tensor name '{t.Name}' is reserved or used twice.", nameof(tensors));
+                }
+
                 if (t.Shape.Any(d => d < 0))
+                {
                     throw new ArgumentException($"Tensor '{t.Name}' has a negative dimension.", nameof(tensors));
+                }
+
                 if (t.ElementCount != t.Data.Length)
+                {
                     throw new ArgumentException(
                         $"Tensor '{t.Name}' has {t.Data.Length} elements but shape [{string.Join(", ", t.Shape)}] holds {t.ElementCount}.",
                         nameof(tensors));
+                }
+
                 long end = offset + 4L * t.Data.Length;
                 json.WriteStartObject(t.Name);
                 json.WriteString("dtype", "F32");
                 json.WriteStartArray("shape");
                 foreach (int d in t.Shape)
+                {
                     json.WriteNumberValue(d);
+                }
+
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
                 json.WriteNumberValue(offset);
@@ -87,7 +107,10 @@ public static class SafeTensorsWriter
         // Pad with spaces (valid JSON whitespace) so the data starts 8-byte aligned, as the reference writer does.
         int pad = (int)((8 - ms.Length % 8) % 8);
         for (int i = 0; i < pad; i++)
+        {
             ms.WriteByte((byte)' ');
+        }
+
         return ms.ToArray();
     }
 }

@@ -49,7 +49,10 @@ internal static class TemporaryFiles
             string middle = Path.GetFileName(stale)[prefix.Length..^Suffix.Length];
             int dash = middle.IndexOf('-', StringComparison.Ordinal);
             if (dash <= 0 || !int.TryParse(middle.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || Alive(pid))
+            {
                 continue;
+            }
+
             try
             {
                 File.Delete(stale);

@@ -6,8 +6,8 @@ namespace Xent.Training.Data;
 /// </summary>
 public sealed class BatchSampler
 {
-    private readonly int[] _stream;
-    private readonly long _seed;
+    private readonly int[] stream;
+    private readonly long seed;
 
     /// <summary>A sampler over <paramref name="stream"/>.</summary>
     /// <param name="stream">N tokens, N at least T + 1.</param>
@@ -18,10 +18,13 @@ public sealed class BatchSampler
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentOutOfRangeException.ThrowIfLessThan(seq, 1);
         if (stream.Length < seq + 1)
+        {
             throw new ArgumentException($"The stream has {stream.Length} tokens, fewer than T + 1 = {seq + 1}.", nameof(stream));
-        _stream = stream;
+        }
+
+        this.stream = stream;
         Seq = seq;
-        _seed = seed;
+        this.seed = seed;
     }
 
     /// <summary>T.</summary>
@@ -38,14 +41,17 @@ public sealed class BatchSampler
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         int t = Seq;
         if (tokens.Length != batch * t || targets.Length != batch * t)
+        {
             throw new ArgumentException($"tokens and targets must both have B * T = {batch * t} elements.");
-        var rng = SplitMix64.For(_seed, 0x42415443, step);
-        long starts = _stream.Length - t;
+        }
+
+        var rng = SplitMix64.For(seed, 0x42415443, step);
+        long starts = stream.Length - t;
         for (int b = 0; b < batch; b++)
         {
             int start = (int)rng.NextInt64(starts);
-            _stream.AsSpan(start, t).CopyTo(tokens.Slice(b * t, t));
-            _stream.AsSpan(start + 1, t).CopyTo(targets.Slice(b * t, t));
+            stream.AsSpan(start, t).CopyTo(tokens.Slice(b * t, t));
+            stream.AsSpan(start + 1, t).CopyTo(targets.Slice(b * t, t));
         }
     }
 
@@ -65,7 +71,10 @@ public sealed class BatchSampler
         ArgumentOutOfRangeException.ThrowIfLessThan(maxWindows, 1);
         int windows = Math.Min(maxWindows, (stream.Length - 1) / seq);
         if (windows < 1)
+        {
             throw new ArgumentException($"The stream has {stream.Length} tokens, fewer than T + 1 = {seq + 1}.", nameof(stream));
+        }
+
         var tokens = new int[windows * seq];
         var targets = new int[windows * seq];
         for (int w = 0; w < windows; w++)

@@ -21,7 +21,10 @@ public sealed class ByteTokenizer : ITokenizer
         byte[] bytes = Encoding.UTF8.GetBytes(text);
         var ids = new int[bytes.Length];
         for (int i = 0; i < bytes.Length; i++)
+        {
             ids[i] = bytes[i];
+        }
+
         return ids;
     }
 
@@ -31,7 +34,10 @@ public sealed class ByteTokenizer : ITokenizer
     {
         var ids = new int[bytes.Length];
         for (int i = 0; i < bytes.Length; i++)
+        {
             ids[i] = bytes[i];
+        }
+
         return ids;
     }
 

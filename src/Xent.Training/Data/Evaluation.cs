@@ -43,7 +43,10 @@ public static class Evaluation
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(stream);
         if (stream.Length < 2)
+        {
             throw new ArgumentException("The stream needs at least 2 tokens.", nameof(stream));
+        }
+
         int full = (stream.Length - 1) / seq;
         double total = 0;
         if (full > 0)

@@ -9,13 +9,13 @@ namespace Xent.Training.Data;
 /// </summary>
 public sealed class Gpt2Tokenizer : ITokenizer
 {
-    private static readonly Lazy<Gpt2Tokenizer> s_instance = new(() => new Gpt2Tokenizer());
-    private readonly TiktokenTokenizer _tokenizer;
+    private static readonly Lazy<Gpt2Tokenizer> Shared = new(() => new Gpt2Tokenizer());
+    private readonly TiktokenTokenizer tokenizer;
 
-    private Gpt2Tokenizer() => _tokenizer = TiktokenTokenizer.CreateForModel("gpt2");
+    private Gpt2Tokenizer() => tokenizer = TiktokenTokenizer.CreateForModel("gpt2");
 
     /// <summary>The shared instance (the vocabulary is loaded once, on first use).</summary>
-    public static Gpt2Tokenizer Instance => s_instance.Value;
+    public static Gpt2Tokenizer Instance => Shared.Value;
 
     /// <inheritdoc/>
     public TokenizerKind Kind => TokenizerKind.Gpt2;
@@ -27,11 +27,11 @@ public sealed class Gpt2Tokenizer : ITokenizer
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return [.. _tokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true)];
+        return [.. tokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true)];
     }
 
     /// <inheritdoc/>
-    public string Decode(ReadOnlySpan<int> ids) => _tokenizer.Decode(ids.ToArray()) ?? string.Empty;
+    public string Decode(ReadOnlySpan<int> ids) => tokenizer.Decode(ids.ToArray()) ?? string.Empty;
 
     /// <summary>
     /// UTF-8 bytes of the decoded ids: exact for the tokens of a whole text; where a slice starts or ends inside

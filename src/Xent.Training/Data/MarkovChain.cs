@@ -12,14 +12,14 @@ public sealed class MarkovChain
     public const string Alphabet = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.,";
 
     // Sparse rows of the transition table, indexed by context a * V + b: next symbols and their probabilities.
-    private readonly int[][] _next;
-    private readonly double[][] _prob;
+    private readonly int[][] next;
+    private readonly double[][] prob;
 
     private MarkovChain(int symbols, int[][] next, double[][] prob)
     {
         SymbolCount = symbols;
-        _next = next;
-        _prob = prob;
+        this.next = next;
+        this.prob = prob;
         Stationary = ComputeStationary(symbols, next, prob);
         EntropyRate = ComputeEntropyRate(Stationary, prob);
         FirstOrderEntropy = ComputeFirstOrderEntropy(symbols, Stationary);
@@ -87,7 +87,9 @@ public sealed class MarkovChain
             {
                 int c = (int)rng.NextInt64(symbols);
                 if (!support.Contains(c))
+                {
                     support.Add(c);
+                }
             }
             support.Sort();
             var p = new double[k];
@@ -100,7 +102,10 @@ public sealed class MarkovChain
                 sum += p[i];
             }
             for (int i = 0; i < k; i++)
+            {
                 p[i] /= sum;
+            }
+
             next[ctx] = support.ToArray();
             prob[ctx] = p;
         }
@@ -117,10 +122,14 @@ public sealed class MarkovChain
         ArgumentNullException.ThrowIfNull(table);
         int v = table.GetLength(0);
         if (table.GetLength(1) != v || table.GetLength(2) != v)
+        {
             throw new ArgumentException("The table must have shape [V, V, V].", nameof(table));
+        }
+
         var next = new int[v * v][];
         var prob = new double[v * v][];
         for (int a = 0; a < v; a++)
+        {
             for (int b = 0; b < v; b++)
             {
                 var n = new List<int>();
@@ -130,14 +139,22 @@ public sealed class MarkovChain
                 {
                     double x = table[a, b, c];
                     if (x < 0 || !double.IsFinite(x))
+                    {
                         throw new ArgumentException($"Probability p[{a},{b},{c}] = {x} is not in [0, 1].", nameof(table));
+                    }
+
                     if (x > 0) { n.Add(c); p.Add(x); sum += x; }
                 }
                 if (Math.Abs(sum - 1) > 1e-9)
+                {
                     throw new ArgumentException($"Row p[{a},{b},:] sums to {sum}, not 1.", nameof(table));
+                }
+
                 next[a * v + b] = n.ToArray();
                 prob[a * v + b] = p.ToArray();
             }
+        }
+
         return new MarkovChain(v, next, prob);
     }
 
@@ -145,8 +162,8 @@ public sealed class MarkovChain
     public double Probability(int a, int b, int c)
     {
         int ctx = a * SymbolCount + b;
-        int i = Array.IndexOf(_next[ctx], c);
-        return i < 0 ? 0 : _prob[ctx][i];
+        int i = Array.IndexOf(next[ctx], c);
+        return i < 0 ? 0 : prob[ctx][i];
     }
 
     /// <summary>
@@ -174,8 +191,8 @@ public sealed class MarkovChain
         for (int t = 2; t < count; t++)
         {
             int ctx = tokens[t - 2] * v + tokens[t - 1];
-            int[] n = _next[ctx];
-            double[] p = _prob[ctx];
+            int[] n = next[ctx];
+            double[] p = prob[ctx];
             double r = rng.NextDouble();
             int pick = n[^1];
             for (int i = 0; i < n.Length; i++)
@@ -202,7 +219,10 @@ public sealed class MarkovChain
         var successor = new int[v * v];
         int n = seq.Count;
         for (int i = 0; i < n; i++)
+        {
             successor[seq[i] * v + seq[(i + 1) % n]] = seq[(i + 2) % n];
+        }
+
         return successor;
     }
 
@@ -221,12 +241,17 @@ public sealed class MarkovChain
             {
                 double mass = pi[s];
                 if (mass == 0)
+                {
                     continue;
+                }
+
                 int b = s % v;
                 int[] n = next[s];
                 double[] p = prob[s];
                 for (int i = 0; i < n.Length; i++)
+                {
                     step[b * v + n[i]] += mass * p[i];
+                }
             }
             double change = 0, total = 0;
             for (int s = 0; s < states; s++)
@@ -237,9 +262,14 @@ public sealed class MarkovChain
                 total += x;
             }
             for (int s = 0; s < states; s++)
+            {
                 pi[s] /= total;
+            }
+
             if (change < 1e-13)
+            {
                 break;
+            }
         }
         return pi;
     }
@@ -251,7 +281,10 @@ public sealed class MarkovChain
         {
             double hs = 0;
             foreach (double p in prob[s])
+            {
                 hs -= p * Math.Log(p);
+            }
+
             h += pi[s] * hs;
         }
         return h;
@@ -265,12 +298,20 @@ public sealed class MarkovChain
         for (int s = 0; s < pi.Count; s++)
         {
             if (pi[s] > 0)
+            {
                 hPair -= pi[s] * Math.Log(pi[s]);
+            }
+
             single[s / v] += pi[s];
         }
         foreach (double m in single)
+        {
             if (m > 0)
+            {
                 hSingle -= m * Math.Log(m);
+            }
+        }
+
         return hPair - hSingle;
     }
 }

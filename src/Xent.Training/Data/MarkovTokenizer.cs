@@ -27,8 +27,11 @@ public sealed class MarkovTokenizer : ITokenizer
         {
             int id = MarkovChain.Alphabet.IndexOf(text[i], StringComparison.Ordinal);
             if (id < 0 || id >= VocabSize)
+            {
                 throw new TrainingInputException(
                     $"'{text[i]}' is not a symbol of the Markov corpus (symbols: {MarkovChain.Alphabet[..VocabSize]}).");
+            }
+
             ids[i] = id;
         }
         return ids;

@@ -6,9 +6,9 @@ namespace Xent.Training.Data;
 /// </summary>
 internal struct SplitMix64
 {
-    private ulong _state;
+    private ulong state;
 
-    public SplitMix64(ulong seed) => _state = seed;
+    public SplitMix64(ulong seed) => state = seed;
 
     /// <summary>A generator for one (seed, stream, index) triple, decorrelated by mixing each part.</summary>
     public static SplitMix64 For(long seed, long stream, long index)
@@ -24,7 +24,7 @@ internal struct SplitMix64
     {
         unchecked
         {
-            ulong z = _state += 0x9E3779B97F4A7C15UL;
+            ulong z = state += 0x9E3779B97F4A7C15UL;
             z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
             z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
             return z ^ (z >> 31);

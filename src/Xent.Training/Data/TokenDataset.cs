@@ -70,10 +70,13 @@ public sealed class TokenDataset
         int validation = Math.Max(seq + 1, (int)(tokens.Length * ValidationFraction));
         int train = tokens.Length - validation;
         if (train < seq + 1)
+        {
             throw new TrainingInputException(
                 $"The text file '{path}' has {tokens.Length} tokens ({kind}), too short for training with context " +
                 $"length {seq}: it needs at least {2 * (seq + 1)} tokens (one window of {seq + 1} for training and one " +
                 "for validation). Use a longer text or a smaller --seq.");
+        }
+
         return new TokenDataset(tokenizer, tokens[..train], tokens[train..], Path.GetFullPath(path), null);
     }
 
@@ -103,9 +106,15 @@ public sealed class TokenDataset
     {
         ArgumentNullException.ThrowIfNull(path);
         if (Directory.Exists(path))
+        {
             throw new TrainingInputException($"'{path}' is a folder; give the path of a UTF-8 text file.");
+        }
+
         if (!File.Exists(path))
+        {
             throw new TrainingInputException($"The text file '{path}' does not exist.");
+        }
+
         byte[] bytes;
         try
         {
@@ -121,9 +130,15 @@ public sealed class TokenDataset
         }
         ReadOnlySpan<byte> span = bytes;
         if (span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+        {
             span = span[3..];
+        }
+
         if (span.IsEmpty)
+        {
             throw new TrainingInputException($"The text file '{path}' is empty.");
+        }
+
         try
         {
             return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(span);

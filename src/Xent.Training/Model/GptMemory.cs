@@ -96,11 +96,17 @@ public static class GptMemory
         try
         {
             if (!OperatingSystem.IsLinux() || !File.Exists("/proc/meminfo"))
+            {
                 return null;
+            }
+
             foreach (string line in File.ReadLines("/proc/meminfo"))
             {
                 if (!line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+                {
                     continue;
+                }
+
                 var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 return long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
             }

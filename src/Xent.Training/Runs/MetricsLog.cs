@@ -39,17 +39,17 @@ public sealed class MetricsLog : IDisposable
     /// <summary>The file's name in a run's folder.</summary>
     public const string FileName = "metrics.jsonl";
 
-    private readonly StreamWriter _writer;
-    private readonly List<MetricRecord> _records;
+    private readonly StreamWriter writer;
+    private readonly List<MetricRecord> records;
 
     private MetricsLog(StreamWriter writer, List<MetricRecord> records)
     {
-        _writer = writer;
-        _records = records;
+        this.writer = writer;
+        this.records = records;
     }
 
     /// <summary>Every record of the run so far, including those of earlier (resumed) runs.</summary>
-    public IReadOnlyList<MetricRecord> Records => _records;
+    public IReadOnlyList<MetricRecord> Records => records;
 
     /// <summary>
     /// Opens the log in <paramref name="directory"/>, keeping existing records up to <paramref name="keepThroughStep"/>
@@ -65,7 +65,10 @@ public sealed class MetricsLog : IDisposable
         var all = keepThroughStep > 0 && exists ? Read(path) : [];
         var kept = all.Where(r => r.Step <= keepThroughStep).ToList();
         if (exists && (kept.Count != all.Count || keepThroughStep == 0 || !EndsCleanly(path, kept.Count)))
+        {
             Replace(path, kept);
+        }
+
         var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
         var writer = new StreamWriter(stream) { AutoFlush = false, NewLine = "\n" };
         return new MetricsLog(writer, kept);
@@ -76,10 +79,16 @@ public sealed class MetricsLog : IDisposable
     {
         var lines = File.ReadAllLines(path).Count(l => !string.IsNullOrWhiteSpace(l));
         if (lines != records)
+        {
             return false;
+        }
+
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         if (stream.Length == 0)
+        {
             return true;
+        }
+
         stream.Position = stream.Length - 1;
         return stream.ReadByte() == '\n';
     }
@@ -93,7 +102,10 @@ public sealed class MetricsLog : IDisposable
             using (var writer = new StreamWriter(stream) { NewLine = "\n" })
             {
                 foreach (var r in kept)
+                {
                     writer.WriteLine(JsonSerializer.Serialize(r));
+                }
+
                 writer.Flush();
                 stream.Flush(flushToDisk: true);
             }
@@ -102,7 +114,9 @@ public sealed class MetricsLog : IDisposable
         finally
         {
             if (File.Exists(temp))
+            {
                 File.Delete(temp);
+            }
         }
     }
 
@@ -113,11 +127,16 @@ public sealed class MetricsLog : IDisposable
         foreach (string line in File.ReadLines(path))
         {
             if (string.IsNullOrWhiteSpace(line))
+            {
                 continue;
+            }
+
             try
             {
                 if (JsonSerializer.Deserialize<MetricRecord>(line) is { } r)
+                {
                     records.Add(r);
+                }
             }
             catch (JsonException)
             {
@@ -130,11 +149,11 @@ public sealed class MetricsLog : IDisposable
     /// <summary>Adds <paramref name="record"/> and flushes it to the file.</summary>
     public void Append(MetricRecord record)
     {
-        _records.Add(record);
-        _writer.WriteLine(JsonSerializer.Serialize(record));
-        _writer.Flush();
+        records.Add(record);
+        writer.WriteLine(JsonSerializer.Serialize(record));
+        writer.Flush();
     }
 
     /// <summary>Closes the file.</summary>
-    public void Dispose() => _writer.Dispose();
+    public void Dispose() => writer.Dispose();
 }

@@ -21,8 +21,13 @@ public static class TokenSampler
         {
             int best = 0;
             for (int i = 1; i < v; i++)
+            {
                 if (logits[i] > logits[best])
+                {
                     best = i;
+                }
+            }
+
             return best;
         }
         double cutoff = double.NegativeInfinity;
@@ -34,13 +39,19 @@ public static class TokenSampler
         }
         double max = double.NegativeInfinity;
         for (int i = 0; i < v; i++)
+        {
             max = Math.Max(max, logits[i]);
+        }
+
         var weights = new double[v];
         double sum = 0;
         for (int i = 0; i < v; i++)
         {
             if (logits[i] < cutoff)
+            {
                 continue;
+            }
+
             weights[i] = Math.Exp((logits[i] - max) / temperature);
             sum += weights[i];
         }
@@ -49,11 +60,16 @@ public static class TokenSampler
         for (int i = 0; i < v; i++)
         {
             if (weights[i] == 0)
+            {
                 continue;
+            }
+
             last = i;
             u -= weights[i];
             if (u < 0)
+            {
                 return i;
+            }
         }
         return last;
     }

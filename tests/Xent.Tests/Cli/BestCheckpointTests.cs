@@ -7,16 +7,16 @@ namespace Xent.Tests.Cli;
 /// <summary>The best checkpoint kept beside the last, read by eval and sample by default, and --early-stop.</summary>
 public sealed class BestCheckpointTests : IDisposable
 {
-    private readonly TempFolder _tmp = new();
+    private readonly TempFolder temp = new();
 
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => temp.Dispose();
 
     private static JsonElement Json(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement;
 
     [Fact]
     public void The_lowest_validation_loss_is_kept_and_eval_reads_it_unless_asked_for_the_last()
     {
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         var run = TrainCommandTests.Train(dir, "--steps", "12", "--eval-every", "3", "--lr", "0.05");
         Assert.True(run.ExitCode == 0, run.Error + run.Out);
         var summary = Json(Path.Combine(dir, "summary.json"));
@@ -28,7 +28,7 @@ public sealed class BestCheckpointTests : IDisposable
         Assert.Equal(lowest.Step, CheckpointStore.LoadConfig(Path.Combine(dir, "best")).Step);
         Assert.Equal(12, CheckpointStore.LoadConfig(dir).Step);
 
-        string text = _tmp["held.txt"];
+        string text = temp["held.txt"];
         File.WriteAllText(text, "abcabcabcabc0123" + new string('a', 40));
         var best = CliRun.Run("eval", "--checkpoint", dir, "--text", text, "--json");
         var last = CliRun.Run("eval", "--checkpoint", dir, "--text", text, "--json", "--last");
@@ -42,7 +42,7 @@ public sealed class BestCheckpointTests : IDisposable
     [Fact]
     public void Early_stop_ends_the_run_after_n_evaluations_without_improvement()
     {
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         var run = TrainCommandTests.Train(dir, "--steps", "60", "--eval-every", "1", "--lr", "0.3", "--early-stop", "2");
         Assert.True(run.ExitCode == 0, run.Error + run.Out);
         var summary = Json(Path.Combine(dir, "summary.json"));
@@ -51,6 +51,6 @@ public sealed class BestCheckpointTests : IDisposable
         Assert.True(steps < 60);
         Assert.Equal(bestStep + 2, steps);
         Assert.Contains("stopped early", run.Out, StringComparison.Ordinal);
-        Assert.Equal(2, CliRun.Run("train", "--out", _tmp["x"], "--early-stop", "0").ExitCode);
+        Assert.Equal(2, CliRun.Run("train", "--out", temp["x"], "--early-stop", "0").ExitCode);
     }
 }

@@ -11,9 +11,9 @@ public sealed class TrainCommandTests : IDisposable
 {
     internal static readonly string[] Tiny = ["--batch", "2", "--seq", "16", "--layers", "1", "--dim", "16", "--heads", "2"];
 
-    private readonly TempFolder _tmp = new();
+    private readonly TempFolder temp = new();
 
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => temp.Dispose();
 
     internal static CliRun Train(string outDir, params string[] args) =>
         CliRun.Run(["train", "--out", outDir, .. Tiny, .. args]);
@@ -26,7 +26,7 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Tiny_run_writes_checkpoint_metrics_plot_and_summary()
     {
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         var run = Train(dir, "--steps", "5", "--eval-every", "2");
         Assert.True(run.ExitCode == 0, run.Error + run.Out);
         Assert.Contains("Entropy floor: ", run.Out, StringComparison.Ordinal);
@@ -34,7 +34,10 @@ public sealed class TrainCommandTests : IDisposable
             "the floor is printed before training starts");
 
         foreach (string f in new[] { "model.safetensors", "config.json", "metrics.jsonl", "loss.png", "summary.json" })
+        {
             Assert.True(File.Exists(Path.Combine(dir, f)), f);
+        }
+
         Assert.Empty(Directory.GetFiles(dir, "*.tmp*"));
 
         byte[] png = File.ReadAllBytes(Path.Combine(dir, "loss.png"));
@@ -47,7 +50,9 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(5, s.GetProperty("steps").GetInt32());
         Assert.Equal("completed", s.GetProperty("status").GetString());
         foreach (string key in new[] { "initial_val_loss", "final_val_loss", "tokens_per_s", "wall_seconds" })
+        {
             Assert.True(double.IsFinite(s.GetProperty(key).GetDouble()) && s.GetProperty(key).GetDouble() > 0, key);
+        }
         // A fresh model predicts close to uniform: loss near ln V.
         Assert.InRange(s.GetProperty("initial_val_loss").GetDouble(), Math.Log(32) - 0.3, Math.Log(32) + 0.3);
 
@@ -66,7 +71,7 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Resume_continues_the_step_count_and_the_metrics()
     {
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         Assert.Equal(0, Train(dir, "--steps", "3", "--eval-every", "10").ExitCode);
         Assert.Equal(3, CheckpointStore.LoadConfig(dir).Step);
 
@@ -89,9 +94,9 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Training_on_a_byte_text_file_has_no_entropy_floor()
     {
-        string text = _tmp["t.txt"];
+        string text = temp["t.txt"];
         File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 20)));
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         var run = Train(dir, "--steps", "2", "--text", text, "--tokenizer", "bytes");
         Assert.True(run.ExitCode == 0, run.Error + run.Out);
         JsonElement s = Summary(dir);
@@ -103,9 +108,9 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Training_with_the_gpt2_tokenizer_uses_its_vocabulary()
     {
-        string text = _tmp["t.txt"];
+        string text = temp["t.txt"];
         File.WriteAllText(text, string.Concat(Enumerable.Repeat("The quick brown fox jumps over the lazy dog. ", 20)));
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         var run = CliRun.Run("train", "--out", dir, "--text", text, "--tokenizer", "gpt2", "--steps", "1",
             "--batch", "1", "--seq", "8", "--layers", "1", "--dim", "8", "--heads", "1");
         Assert.True(run.ExitCode == 0, run.Error + run.Out);
@@ -116,25 +121,25 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Bad_text_files_give_exit_code_2_and_one_line()
     {
-        string missing = _tmp["missing.txt"];
-        Train(_tmp["r1"], "--text", missing).AssertBadInput(missing, "does not exist");
+        string missing = temp["missing.txt"];
+        Train(temp["r1"], "--text", missing).AssertBadInput(missing, "does not exist");
 
-        string empty = _tmp["empty.txt"];
+        string empty = temp["empty.txt"];
         File.WriteAllBytes(empty, []);
-        Train(_tmp["r2"], "--text", empty).AssertBadInput(empty, "is empty");
+        Train(temp["r2"], "--text", empty).AssertBadInput(empty, "is empty");
 
-        string shortText = _tmp["short.txt"];
+        string shortText = temp["short.txt"];
         File.WriteAllText(shortText, "too short for a window");
-        Train(_tmp["r3"], "--text", shortText).AssertBadInput(shortText, "too short");
+        Train(temp["r3"], "--text", shortText).AssertBadInput(shortText, "too short");
 
-        Assert.False(Directory.Exists(_tmp["r1"]) || Directory.Exists(_tmp["r2"]) || Directory.Exists(_tmp["r3"]),
+        Assert.False(Directory.Exists(temp["r1"]) || Directory.Exists(temp["r2"]) || Directory.Exists(temp["r3"]),
             "nothing is written for bad input");
     }
 
     [Fact]
     public void Bad_options_give_exit_code_2()
     {
-        var run = CliRun.Run("train", "--out", _tmp["r"], "--dim", "10", "--heads", "3");
+        var run = CliRun.Run("train", "--out", temp["r"], "--dim", "10", "--heads", "3");
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("must divide", run.Error, StringComparison.Ordinal);
         Assert.Equal(2, CliRun.Run("train", "--tokenizer", "words").ExitCode);
@@ -144,9 +149,9 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Resume_from_a_corrupt_or_missing_checkpoint_is_bad_input()
     {
-        CliRun.Run("train", "--resume", _tmp["nothing"]).AssertBadInput(_tmp["nothing"], "does not exist");
+        CliRun.Run("train", "--resume", temp["nothing"]).AssertBadInput(temp["nothing"], "does not exist");
 
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         Assert.Equal(0, Train(dir, "--steps", "1").ExitCode);
         string model = Path.Combine(dir, "model.safetensors");
         byte[] bytes = File.ReadAllBytes(model);
@@ -158,7 +163,7 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint()
     {
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         Assert.Equal(0, Train(dir, "--steps", "2").ExitCode);
         byte[] good = File.ReadAllBytes(Path.Combine(dir, "model.safetensors"));
 
@@ -177,10 +182,10 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Eval_reports_cross_entropy_perplexity_and_bits_per_byte()
     {
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         Assert.Equal(0, Train(dir, "--steps", "2").ExitCode);
         var data = TokenDataset.Markov(trainTokens: 1000, validationTokens: 200);
-        string text = _tmp["held-out.txt"];
+        string text = temp["held-out.txt"];
         string symbols = data.Tokenizer.Decode(data.Validation);
         File.WriteAllText(text, symbols[..100] + "\n" + symbols[100..] + "\n"); // wrapped lines are fine
 
@@ -213,7 +218,7 @@ public sealed class TrainCommandTests : IDisposable
         // "__metadata__" a string-to-string map; every other entry exactly {dtype, shape, data_offsets} with a known
         // dtype; offsets sorted, contiguous from 0, each span = elements x dtype size; the last span ending exactly at
         // the end of the file. (8-byte alignment of the data is the reference writer's habit, checked too.)
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         Assert.Equal(0, Train(dir, "--steps", "1").ExitCode);
         byte[] file = File.ReadAllBytes(Path.Combine(dir, CheckpointStore.ModelFile));
         ulong n = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(file);
@@ -257,12 +262,12 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Eval_bad_inputs_are_reported()
     {
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         Assert.Equal(0, Train(dir, "--steps", "1").ExitCode);
-        string shortText = _tmp["s.txt"];
+        string shortText = temp["s.txt"];
         File.WriteAllText(shortText, "abcabc");
         CliRun.Run("eval", "--checkpoint", dir, "--text", shortText).AssertBadInput(shortText, "shorter than one context window");
-        string notSymbols = _tmp["n.txt"];
+        string notSymbols = temp["n.txt"];
         File.WriteAllText(notSymbols, new string('!', 40));
         CliRun.Run("eval", "--checkpoint", dir, "--text", notSymbols).AssertBadInput("'!'", "not a symbol");
 
@@ -279,7 +284,7 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Sample_generates_symbols_deterministically_by_seed()
     {
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         Assert.Equal(0, Train(dir, "--steps", "2").ExitCode);
         var a = CliRun.Run("sample", "--checkpoint", dir, "--tokens", "30", "--seed", "4", "--top-k", "5");
         var b = CliRun.Run("sample", "--checkpoint", dir, "--tokens", "30", "--seed", "4", "--top-k", "5");
@@ -298,9 +303,9 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Sample_from_a_byte_model_decodes_text()
     {
-        string text = _tmp["t.txt"];
+        string text = temp["t.txt"];
         File.WriteAllText(text, string.Concat(Enumerable.Repeat("hello world. ", 40)), Encoding.UTF8);
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         Assert.Equal(0, Train(dir, "--steps", "1", "--text", text).ExitCode);
         var run = CliRun.Run("sample", "--checkpoint", dir, "--prompt", "hello", "--tokens", "10", "--seed", "1");
         Assert.True(run.ExitCode == 0, run.Error);

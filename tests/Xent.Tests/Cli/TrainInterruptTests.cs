@@ -7,16 +7,19 @@ namespace Xent.Tests.Cli;
 /// <summary>Ctrl+C during `xent train`, in a real process.</summary>
 public sealed class TrainInterruptTests : IDisposable
 {
-    private readonly TempFolder _tmp = new();
+    private readonly TempFolder temp = new();
 
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => temp.Dispose();
 
     [Fact]
     public async Task Ctrl_C_stops_after_the_current_step_and_keeps_a_checkpoint()
     {
         if (!OperatingSystem.IsLinux())
+        {
             return;
-        string dir = _tmp["run"];
+        }
+
+        string dir = temp["run"];
         string cli = Path.Combine(AppContext.BaseDirectory, "Xent.Cli.dll");
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -25,7 +28,10 @@ public sealed class TrainInterruptTests : IDisposable
             UseShellExecute = false,
         };
         foreach (string arg in (string[])[cli, "train", "--out", dir, "--steps", "1000000", "--eval-every", "1000000", .. TrainCommandTests.Tiny])
+        {
             psi.ArgumentList.Add(arg);
+        }
+
         using var process = Process.Start(psi)!;
         try
         {
@@ -34,7 +40,9 @@ public sealed class TrainInterruptTests : IDisposable
         finally
         {
             if (!process.HasExited)
+            {
                 process.Kill();
+            }
         }
     }
 
@@ -45,11 +53,17 @@ public sealed class TrainInterruptTests : IDisposable
         string metrics = Path.Combine(dir, MetricsLog.FileName);
         var clock = Stopwatch.StartNew();
         while (!(File.Exists(metrics) && new FileInfo(metrics).Length > 300) && clock.Elapsed < TimeSpan.FromSeconds(60) && !process.HasExited)
+        {
             await Task.Delay(50);
+        }
+
         Assert.False(process.HasExited, "the run ended before it could be interrupted");
         // SIGINT, as Ctrl+C sends.
         using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
             await kill.WaitForExitAsync();
+        }
+
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(timeout.Token);
 

@@ -17,14 +17,14 @@ public sealed class TrainKillTests : IDisposable
     private static readonly string[] Args =
         ["--steps", "40", "--eval-every", "6", "--batch", "4", "--seq", "32", "--layers", "2", "--dim", "32", "--heads", "2", "--threads", "1"];
 
-    private readonly TempFolder _tmp = new();
+    private readonly TempFolder temp = new();
 
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => temp.Dispose();
 
     [Fact]
     public void Killed_and_resumed_runs_end_with_the_bits_of_an_uninterrupted_one()
     {
-        string whole = _tmp["whole"], killed = _tmp["killed"];
+        string whole = temp["whole"], killed = temp["killed"];
         var reference = CliRun.Run(["train", "--out", whole, .. Args]);
         Assert.True(reference.ExitCode == 0, reference.Error);
 
@@ -46,7 +46,9 @@ public sealed class TrainKillTests : IDisposable
         var (actual, _) = SafeTensorsReader.ReadFile(Path.Combine(killed, CheckpointStore.ModelFile));
         Assert.Equal(expected.Select(t => t.Name), actual.Select(t => t.Name));
         for (int i = 0; i < expected.Count; i++)
+        {
             Assert.True(expected[i].Data.AsSpan().SequenceEqual(actual[i].Data), $"tensor {expected[i].Name} differs");
+        }
 
         Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), MetricsLog.Read(Path.Combine(killed, MetricsLog.FileName)).Select(r => r.Step));
         double first = Summary(whole).GetProperty("initial_val_loss").GetDouble();
@@ -58,13 +60,16 @@ public sealed class TrainKillTests : IDisposable
     [Fact]
     public void A_second_run_into_a_folder_in_use_is_refused_naming_the_holder()
     {
-        string dir = _tmp["busy"];
+        string dir = temp["busy"];
         using var holder = Start(["train", "--out", dir, .. Args, "--steps", "100000"]);
         try
         {
             var deadline = DateTime.UtcNow.AddSeconds(60);
             while (!CheckpointStore.Exists(dir) && DateTime.UtcNow < deadline && !holder.HasExited)
+            {
                 Thread.Sleep(20);
+            }
+
             Assert.False(holder.HasExited, "the first run ended early");
 
             var second = CliRun.Run(["train", "--out", dir, .. Args]);
@@ -89,10 +94,16 @@ public sealed class TrainKillTests : IDisposable
         using var process = Start(args);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (!when() && !process.HasExited && DateTime.UtcNow < deadline)
+        {
             Thread.Sleep(5);
+        }
+
         bool running = !process.HasExited;
         if (running)
+        {
             process.Kill(entireProcessTree: true);
+        }
+
         process.WaitForExit();
         return running;
     }
@@ -107,7 +118,10 @@ public sealed class TrainKillTests : IDisposable
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Xent.Cli.dll"));
         foreach (string a in args)
+        {
             start.ArgumentList.Add(a);
+        }
+
         var process = Process.Start(start)!;
 
         // Drained so a full pipe never blocks the child.

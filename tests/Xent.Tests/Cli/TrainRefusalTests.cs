@@ -12,20 +12,20 @@ namespace Xent.Tests.Cli;
 /// </summary>
 public sealed class TrainRefusalTests : IDisposable
 {
-    private readonly TempFolder _tmp = new();
-    private readonly string _run;
-    private readonly string _text;
+    private readonly TempFolder temp = new();
+    private readonly string runDir;
+    private readonly string textFile;
 
     public TrainRefusalTests()
     {
-        _run = _tmp["run"];
-        var trained = TrainCommandTests.Train(_run, "--steps", "3", "--eval-every", "3");
+        runDir = temp["run"];
+        var trained = TrainCommandTests.Train(runDir, "--steps", "3", "--eval-every", "3");
         Assert.True(trained.ExitCode == 0, trained.Error);
-        _text = _tmp["symbols.txt"];
-        File.WriteAllText(_text, new string('a', 200));
+        textFile = temp["symbols.txt"];
+        File.WriteAllText(textFile, new string('a', 200));
     }
 
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => temp.Dispose();
 
     public static TheoryData<string, string, string> BadConfigs => new()
     {
@@ -43,44 +43,44 @@ public sealed class TrainRefusalTests : IDisposable
         string dir = Edited(field, value);
         string config = Path.Combine(dir, CheckpointStore.ConfigFile);
         CliRun.Run("train", "--resume", dir, "--steps", "9").AssertBadInput(config, problem);
-        CliRun.Run("eval", "--checkpoint", dir, "--text", _text).AssertBadInput(config, problem);
+        CliRun.Run("eval", "--checkpoint", dir, "--text", textFile).AssertBadInput(config, problem);
         CliRun.Run("sample", "--checkpoint", dir, "--tokens", "3").AssertBadInput(config, problem);
     }
 
     [Fact]
     public void Sizes_either_train_or_are_refused_with_a_reason()
     {
-        CliRun.Run("train", "--out", _tmp["s"], "--seq", "8192", "--steps", "1")
+        CliRun.Run("train", "--out", temp["s"], "--seq", "8192", "--steps", "1")
             .AssertBadInput("--batch 16 with --seq 8192", "need an activation array of 4294967296 elements");
-        CliRun.Run("train", "--out", _tmp["big"], "--layers", "4000", "--dim", "32768", "--heads", "1", "--steps", "1")
+        CliRun.Run("train", "--out", temp["big"], "--layers", "4000", "--dim", "32768", "--heads", "1", "--steps", "1")
             .AssertBadInput("--dim", "more than");
-        CliRun.Run("train", "--out", _tmp["mem"], "--layers", "4000", "--dim", "4096", "--steps", "1")
+        CliRun.Run("train", "--out", temp["mem"], "--layers", "4000", "--dim", "4096", "--steps", "1")
             .AssertBadInput("Training this model", "of memory, but only");
-        CliRun.Run("train", "--out", _tmp["b0"], "--batch", "0").AssertBadInput("--batch", "at least 1");
-        Assert.False(Directory.Exists(_tmp["mem"]) && Directory.GetFiles(_tmp["mem"]).Length > 0, "nothing written before the refusal");
+        CliRun.Run("train", "--out", temp["b0"], "--batch", "0").AssertBadInput("--batch", "at least 1");
+        Assert.False(Directory.Exists(temp["mem"]) && Directory.GetFiles(temp["mem"]).Length > 0, "nothing written before the refusal");
     }
 
     [Fact]
     public void A_file_given_as_the_output_folder_is_refused()
     {
-        File.WriteAllText(_tmp["file"], "not a folder");
-        CliRun.Run(["train", "--out", _tmp["file"], .. TrainCommandTests.Tiny, "--steps", "1"]).AssertBadInput(_tmp["file"], "is a file");
-        Assert.Equal("not a folder", File.ReadAllText(_tmp["file"]));
+        File.WriteAllText(temp["file"], "not a folder");
+        CliRun.Run(["train", "--out", temp["file"], .. TrainCommandTests.Tiny, "--steps", "1"]).AssertBadInput(temp["file"], "is a file");
+        Assert.Equal("not a folder", File.ReadAllText(temp["file"]));
     }
 
     [Fact]
     public void A_folder_given_as_text_is_named_as_a_folder() =>
-        CliRun.Run(["train", "--out", _tmp["t"], "--text", _tmp.Path, .. TrainCommandTests.Tiny]).AssertBadInput(_tmp.Path, "is a folder");
+        CliRun.Run(["train", "--out", temp["t"], "--text", temp.Path, .. TrainCommandTests.Tiny]).AssertBadInput(temp.Path, "is a folder");
 
     [Fact]
     public void A_config_behind_its_model_is_read_from_the_model_with_a_note()
     {
         // As a kill between the two renames of a save leaves it: config.json of an older step.
-        string config = Path.Combine(_run, CheckpointStore.ConfigFile);
+        string config = Path.Combine(runDir, CheckpointStore.ConfigFile);
         var json = JsonNode.Parse(File.ReadAllText(config))!;
         json["step"] = 1;
         File.WriteAllText(config, json.ToJsonString());
-        var eval = CliRun.Run("eval", "--checkpoint", _run, "--last", "--text", _text, "--json");
+        var eval = CliRun.Run("eval", "--checkpoint", runDir, "--last", "--text", textFile, "--json");
         Assert.True(eval.ExitCode == 0, eval.Error);
         Assert.Contains("config.json says step 1, but model.safetensors is a complete checkpoint of step 3", eval.Error, StringComparison.Ordinal);
         Assert.Equal(3, JsonDocument.Parse(eval.Out).RootElement.GetProperty("step").GetInt64());
@@ -89,15 +89,18 @@ public sealed class TrainRefusalTests : IDisposable
     [Fact]
     public void Eval_json_with_a_NaN_weight_is_valid_json()
     {
-        string dir = _tmp["nan"];
+        string dir = temp["nan"];
         Directory.CreateDirectory(dir);
-        foreach (string f in Directory.GetFiles(_run))
+        foreach (string f in Directory.GetFiles(runDir))
+        {
             File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        }
+
         var (tensors, metadata) = SafeTensorsReader.ReadFile(Path.Combine(dir, CheckpointStore.ModelFile));
         tensors.First(t => t.Name == "wte").Data[0] = float.NaN;
         tensors.First(t => t.Name == "wte").Data.AsSpan().Fill(float.NaN);
         File.WriteAllBytes(Path.Combine(dir, CheckpointStore.ModelFile), SafeTensorsWriter.Serialize(tensors, metadata));
-        var eval = CliRun.Run("eval", "--checkpoint", dir, "--text", _text, "--json");
+        var eval = CliRun.Run("eval", "--checkpoint", dir, "--text", textFile, "--json");
         Assert.True(eval.ExitCode == 0, eval.Error);
         Assert.Equal("NaN", JsonDocument.Parse(eval.Out).RootElement.GetProperty("cross_entropy").GetString());
     }
@@ -105,42 +108,54 @@ public sealed class TrainRefusalTests : IDisposable
     [Fact]
     public void Resume_keeps_metrics_and_cuts_them_back_by_replacing_the_file_whole()
     {
-        string metrics = Path.Combine(_run, MetricsLog.FileName);
+        string metrics = Path.Combine(runDir, MetricsLog.FileName);
 
         // Steps past the checkpoint (3) and a line cut short by a kill, as a killed run leaves them.
         var lines = File.ReadAllLines(metrics).ToList();
         lines.Add(lines[^1].Replace("\"step\":3", "\"step\":4", StringComparison.Ordinal));
         File.WriteAllText(metrics, string.Join('\n', lines) + "\n{\"step\":5,\"lo");
-        using (var log = MetricsLog.Open(_run, 3))
+        using (var log = MetricsLog.Open(runDir, 3))
+        {
             Assert.Equal([1L, 2, 3], log.Records.Select(r => r.Step));
+        }
+
         Assert.Equal([1L, 2, 3], MetricsLog.Read(metrics).Select(r => r.Step));
         Assert.EndsWith("\n", File.ReadAllText(metrics), StringComparison.Ordinal);
 
         // A clean log is appended to, not rewritten: its inode stays.
         var before = new FileInfo(metrics).LastWriteTimeUtc;
         string inode = Inode(metrics);
-        using (var log = MetricsLog.Open(_run, 3))
+        using (var log = MetricsLog.Open(runDir, 3))
+        {
             log.Append(new MetricRecord { Step = 4, Loss = 1 });
+        }
+
         Assert.Equal(inode, Inode(metrics));
         Assert.Equal([1L, 2, 3, 4], MetricsLog.Read(metrics).Select(r => r.Step));
         Assert.True(new FileInfo(metrics).LastWriteTimeUtc >= before);
-        Assert.DoesNotContain(Directory.GetFiles(_run), f => TemporaryFiles.IsTemporary(Path.GetFileName(f)));
+        Assert.DoesNotContain(Directory.GetFiles(runDir), f => TemporaryFiles.IsTemporary(Path.GetFileName(f)));
     }
 
     private static string Inode(string path) => Xent.Cli.IO.FileIdentity.Of(path) is { HasInode: true } id ? $"{id.Device}:{id.Inode}" : path;
 
     private string Edited(string field, string value)
     {
-        string dir = _tmp[$"edit-{field}"];
+        string dir = temp[$"edit-{field}"];
         Directory.CreateDirectory(dir);
-        foreach (string f in Directory.GetFiles(_run))
+        foreach (string f in Directory.GetFiles(runDir))
+        {
             File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        }
+
         string config = Path.Combine(dir, CheckpointStore.ConfigFile);
         var json = JsonNode.Parse(File.ReadAllText(config))!;
         var parts = field.Split('.');
         JsonNode target = json;
         foreach (string p in parts[..^1])
+        {
             target = target[p]!;
+        }
+
         target[parts[^1]] = JsonNode.Parse(value);
         File.WriteAllText(config, json.ToJsonString());
         return dir;

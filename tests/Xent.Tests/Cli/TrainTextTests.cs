@@ -9,13 +9,13 @@ namespace Xent.Tests.Cli;
 /// <summary>`xent train --text`: its own defaults, the n-gram baseline, bits per byte, --time, --dropout and --weight-decay.</summary>
 public sealed class TrainTextTests : IDisposable
 {
-    private readonly TempFolder _tmp = new();
+    private readonly TempFolder temp = new();
 
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => temp.Dispose();
 
     private string Text()
     {
-        string text = _tmp["t.txt"];
+        string text = temp["t.txt"];
         File.WriteAllText(text, string.Concat(Enumerable.Range(0, 40).Select(i => $"the quick brown fox {i % 5} jumps over the lazy dog. ")));
         return text;
     }
@@ -24,7 +24,7 @@ public sealed class TrainTextTests : IDisposable
     public void Text_runs_get_the_text_defaults_and_the_markov_corpus_keeps_its_own()
     {
         string text = Text();
-        TrainingPlan plan = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = _tmp["a"] });
+        TrainingPlan plan = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["a"] });
         Assert.Equal(TextTrainingDefaults.LearningRate, plan.LearningRate);
         Assert.Equal(TextTrainingDefaults.WeightDecay, plan.WeightDecay);
         Assert.Equal(TextTrainingDefaults.Dropout, plan.Model.Dropout);
@@ -32,7 +32,7 @@ public sealed class TrainTextTests : IDisposable
         Assert.Null(plan.TimeBudget);
         Assert.Equal(10, plan.TotalSteps);
 
-        TrainingPlan markov = TrainPlanning.From(new TrainSettings { Out = _tmp["b"] });
+        TrainingPlan markov = TrainPlanning.From(new TrainSettings { Out = temp["b"] });
         Assert.Equal(TrainingDefaults.LearningRate, markov.LearningRate);
         Assert.Equal(TrainingDefaults.WeightDecay, markov.WeightDecay);
         Assert.Equal(0f, markov.Model.Dropout);
@@ -49,19 +49,27 @@ public sealed class TrainTextTests : IDisposable
     public void A_time_budget_fits_the_step_count_and_the_warmup()
     {
         string text = Text();
-        var settings = new TrainSettings { Text = text, Time = "3s", Out = _tmp["a"], Batch = 2, Seq = 16, Layers = 1, Dim = 16, Heads = 2 };
+        var settings = new TrainSettings { Text = text, Time = "3s", Out = temp["a"], Batch = 2, Seq = 16, Layers = 1, Dim = 16, Heads = 2 };
         TrainingPlan plan = TrainPlanning.From(settings);
         Assert.Equal(TimeSpan.FromSeconds(3), plan.TimeBudget);
         Assert.InRange(plan.TotalSteps, 1, int.MaxValue);
         Assert.Equal(TrainingDefaults.Warmup(plan.TotalSteps), plan.WarmupSteps);
         TrainingPlan kept = TrainPlanning.From(new TrainSettings
         {
-            Text = text, Time = "3s", Warmup = 4, Out = _tmp["b"], Batch = 2, Seq = 16, Layers = 1, Dim = 16, Heads = 2,
+            Text = text,
+            Time = "3s",
+            Warmup = 4,
+            Out = temp["b"],
+            Batch = 2,
+            Seq = 16,
+            Layers = 1,
+            Dim = 16,
+            Heads = 2,
         });
         Assert.Equal(Math.Min(4, kept.TotalSteps), kept.WarmupSteps);
 
         // Without --time or --steps a text run gets the default budget.
-        var defaults = TrainPlanning.From(new TrainSettings { Text = text, Out = _tmp["c"], Batch = 2, Seq = 16, Layers = 1, Dim = 16, Heads = 2 });
+        var defaults = TrainPlanning.From(new TrainSettings { Text = text, Out = temp["c"], Batch = 2, Seq = 16, Layers = 1, Dim = 16, Heads = 2 });
         Assert.Equal(TextTrainingDefaults.TimeBudget, defaults.TimeBudget);
     }
 
@@ -69,7 +77,7 @@ public sealed class TrainTextTests : IDisposable
     public void A_text_run_reports_the_baseline_and_bits_per_byte_and_stores_its_regularisation()
     {
         string text = Text();
-        string dir = _tmp["run"];
+        string dir = temp["run"];
         var run = TrainCommandTests.Train(dir, "--steps", "3", "--eval-every", "3", "--text", text, "--dropout", "0.25", "--weight-decay", "0.05");
         Assert.True(run.ExitCode == 0, run.Error + run.Out);
         Assert.Contains("Baseline: a Kneser-Ney ", run.Out, StringComparison.Ordinal);
@@ -103,7 +111,7 @@ public sealed class TrainTextTests : IDisposable
     [InlineData("--weight-decay", "-1")]
     public void Bad_values_give_exit_code_2(string option, string value)
     {
-        var run = CliRun.Run("train", "--out", _tmp["r"], option, value);
+        var run = CliRun.Run("train", "--out", temp["r"], option, value);
         Assert.Equal(2, run.ExitCode);
         Assert.Contains(option, run.Error, StringComparison.Ordinal);
     }
@@ -111,7 +119,7 @@ public sealed class TrainTextTests : IDisposable
     [Fact]
     public void Time_and_steps_together_are_an_error()
     {
-        var run = CliRun.Run("train", "--out", _tmp["r"], "--time", "1m", "--steps", "10");
+        var run = CliRun.Run("train", "--out", temp["r"], "--time", "1m", "--steps", "10");
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("--time and --steps", run.Error, StringComparison.Ordinal);
     }

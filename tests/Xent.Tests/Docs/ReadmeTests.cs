@@ -50,8 +50,15 @@ public partial class ReadmeTests
         var logits = new float[rows * vocab];   // [N, V] row-major, N = batch x sequence
         var targets = new int[rows];            // [N] the true next tokens; -100 marks a position to ignore
         var random = new Random(42);
-        for (int i = 0; i < logits.Length; i++) logits[i] = 4 * random.NextSingle() - 2;
-        for (int n = 0; n < rows; n++) targets[n] = random.Next(vocab);
+        for (int i = 0; i < logits.Length; i++)
+        {
+            logits[i] = 4 * random.NextSingle() - 2;
+        }
+
+        for (int n = 0; n < rows; n++)
+        {
+            targets[n] = random.Next(vocab);
+        }
 
         float loss = CrossEntropy.Loss(logits, targets);              // mean of -log softmax(logits)[target]
         var gradient = new float[logits.Length];                      // or `logits` itself: in place
@@ -76,8 +83,16 @@ public partial class ReadmeTests
         var logits = new float[rows * vocab];
         var targets = new int[rows];
         var random = new Random(42);
-        for (int i = 0; i < logits.Length; i++) logits[i] = 4 * random.NextSingle() - 2;
-        for (int n = 0; n < rows; n++) targets[n] = random.Next(vocab);
+        for (int i = 0; i < logits.Length; i++)
+        {
+            logits[i] = 4 * random.NextSingle() - 2;
+        }
+
+        for (int n = 0; n < rows; n++)
+        {
+            targets[n] = random.Next(vocab);
+        }
+
         return (logits, targets);
     }
 

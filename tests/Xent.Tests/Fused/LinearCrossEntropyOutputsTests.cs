@@ -71,7 +71,10 @@ public class LinearCrossEntropyOutputsTests
         int[] y = [1, -100, 6, 0];
         var ce = new CrossEntropyOptions
         {
-            Reduction = Reduction.None, LabelSmoothing = 0.1f, ZLoss = 0.01f, SoftCap = 2f,
+            Reduction = Reduction.None,
+            LabelSmoothing = 0.1f,
+            ZLoss = 0.01f,
+            SoftCap = 2f,
             ClassWeights = RandomArray(rng, v, 0.5f).Select(x => x + 1).ToArray(),
         };
         var up = RandomArray(rng, n, 1);

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Xent.Training.Model;
 using Xent.Training.Checkpoints;
+using Xent.Training.Model;
 
 namespace Xent.Tests.Training;
 

@@ -11,9 +11,9 @@ namespace Xent.Tests.Training;
 /// </summary>
 public sealed partial class CheckpointKillTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("xent-kill-").FullName;
+    private readonly string testRoot = Directory.CreateTempSubdirectory("xent-kill-").FullName;
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => Directory.Delete(testRoot, recursive: true);
 
     private static CheckpointConfig Config(long step) => new()
     {
@@ -38,11 +38,13 @@ public sealed partial class CheckpointKillTests : IDisposable
     [Fact]
     public void Killed_at_any_point_of_a_save_the_folder_holds_the_old_or_the_new_checkpoint_whole()
     {
-        string dir = Path.Combine(_root, "live");
+        string dir = Path.Combine(testRoot, "live");
         Save(dir, 1);
         var recorder = new Recorder(dir);
         using (CheckpointFiles.Use(recorder))
+        {
             Save(dir, 2);
+        }
 
         Assert.True(recorder.States.Count > 10, $"only {recorder.States.Count} states recorded");
         int old = 0, fresh = 0;
@@ -69,11 +71,13 @@ public sealed partial class CheckpointKillTests : IDisposable
     [Fact]
     public void Killed_during_the_first_save_the_folder_is_no_checkpoint_or_a_whole_one()
     {
-        string dir = Path.Combine(_root, "first");
+        string dir = Path.Combine(testRoot, "first");
         Directory.CreateDirectory(dir);
         var recorder = new Recorder(dir);
         using (CheckpointFiles.Use(recorder))
+        {
             Save(dir, 1);
+        }
 
         for (int i = 0; i < recorder.States.Count; i++)
         {
@@ -92,10 +96,13 @@ public sealed partial class CheckpointKillTests : IDisposable
     /// <summary>Writes a recorded state into a fresh folder, temporary files renamed to a dead writer's pid.</summary>
     private string Restore(Dictionary<string, byte[]> state, int index)
     {
-        string copy = Path.Combine(_root, $"state{index}");
+        string copy = Path.Combine(testRoot, $"state{index}");
         Directory.CreateDirectory(copy);
         foreach (var (name, bytes) in state)
+        {
             File.WriteAllBytes(Path.Combine(copy, PidPattern().Replace(name, ".9999999-")), bytes);
+        }
+
         return copy;
     }
 
@@ -170,7 +177,10 @@ public sealed partial class CheckpointKillTests : IDisposable
         protected override void Dispose(bool disposing)
         {
             if (disposing)
+            {
                 inner.Dispose();
+            }
+
             base.Dispose(disposing);
         }
     }

@@ -5,9 +5,9 @@ namespace Xent.Tests.Training;
 
 public sealed class CheckpointStoreTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("xent-ckpt-").FullName;
+    private readonly string testDir = Directory.CreateTempSubdirectory("xent-ckpt-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => Directory.Delete(testDir, recursive: true);
 
     private static CheckpointConfig Config(long step, int dim = 4) => new()
     {
@@ -28,15 +28,15 @@ public sealed class CheckpointStoreTests : IDisposable
             Enumerable.Range(0, e.Shape.Aggregate(1, (a, b) => a * b)).Select(k => offset + i * 100 + k * 0.25f).ToArray())).ToArray();
 
     private void Save(CheckpointConfig c, float offset = 0) =>
-        CheckpointStore.Save(_dir, c, Tensors(c, offset), Tensors(c, offset + 1000), Tensors(c, offset + 2000), c.Step + 1);
+        CheckpointStore.Save(testDir, c, Tensors(c, offset), Tensors(c, offset + 1000), Tensors(c, offset + 2000), c.Step + 1);
 
     [Fact]
     public void Round_trip_restores_config_weights_and_optimizer_state()
     {
         var c = Config(7);
         Save(c, 3);
-        Assert.True(CheckpointStore.Exists(_dir));
-        Checkpoint k = CheckpointStore.Load(_dir, Expected);
+        Assert.True(CheckpointStore.Exists(testDir));
+        Checkpoint k = CheckpointStore.Load(testDir, Expected);
         Assert.Equal(c, k.Config with { Model = c.Model, Data = c.Data, Training = c.Training });
         Assert.Equal(c.Model, k.Config.Model);
         Assert.Equal(c.Training, k.Config.Training);
@@ -45,7 +45,7 @@ public sealed class CheckpointStoreTests : IDisposable
         Assert.Equal(Tensors(c, 1003)[1].Data, k.M["bias"].Data);
         Assert.Equal(Tensors(c, 2003)[0].Data, k.V["wte"].Data);
         Assert.Null(k.Note);
-        Assert.Equal([CheckpointStore.ConfigFile, CheckpointStore.ModelFile], Directory.GetFiles(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal([CheckpointStore.ConfigFile, CheckpointStore.ModelFile], Directory.GetFiles(testDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -53,7 +53,7 @@ public sealed class CheckpointStoreTests : IDisposable
     {
         Save(Config(1), 0);
         Save(Config(2), 50);
-        Checkpoint k = CheckpointStore.Load(_dir, Expected);
+        Checkpoint k = CheckpointStore.Load(testDir, Expected);
         Assert.Equal(2, k.Config.Step);
         Assert.Equal(50f, k.Weights["wte"].Data[0]);
     }
@@ -63,7 +63,7 @@ public sealed class CheckpointStoreTests : IDisposable
     {
         Save(Config(1));
         // Same files, but a model that expects D = 6.
-        var e = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, c => Expected(c with { Model = c.Model with { Dim = 6 } })));
+        var e = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(testDir, c => Expected(c with { Model = c.Model with { Dim = 6 } })));
         Assert.Contains("tensor 'wte' has shape [3, 4], the config's model needs [3, 6]", e.Message, StringComparison.Ordinal);
     }
 
@@ -71,9 +71,9 @@ public sealed class CheckpointStoreTests : IDisposable
     public void Missing_and_extra_tensors_are_reported()
     {
         Save(Config(1));
-        var missing = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, c => [.. Expected(c), ("extra", [1])]));
+        var missing = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(testDir, c => [.. Expected(c), ("extra", [1])]));
         Assert.Contains("tensor 'extra' is missing", missing.Message, StringComparison.Ordinal);
-        var extra = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, c => [Expected(c)[0]]));
+        var extra = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(testDir, c => [Expected(c)[0]]));
         Assert.Contains("unexpected tensor(s) 'bias'", extra.Message, StringComparison.Ordinal);
     }
 
@@ -81,16 +81,16 @@ public sealed class CheckpointStoreTests : IDisposable
     public void Corrupt_model_file_and_config_are_reported()
     {
         Save(Config(1));
-        string model = Path.Combine(_dir, CheckpointStore.ModelFile);
+        string model = Path.Combine(testDir, CheckpointStore.ModelFile);
         byte[] bytes = File.ReadAllBytes(model);
         File.WriteAllBytes(model, bytes[..(bytes.Length - 3)]);
-        var e = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, Expected));
+        var e = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(testDir, Expected));
         Assert.Contains("is corrupt", e.Message, StringComparison.Ordinal);
 
         // A broken config.json beside an intact model: the config inside the model is used, and the note says why.
         File.WriteAllBytes(model, bytes);
-        File.WriteAllText(Path.Combine(_dir, CheckpointStore.ConfigFile), "{ not json");
-        Checkpoint k = CheckpointStore.Load(_dir, Expected);
+        File.WriteAllText(Path.Combine(testDir, CheckpointStore.ConfigFile), "{ not json");
+        Checkpoint k = CheckpointStore.Load(testDir, Expected);
         Assert.Equal(1, k.Config.Step);
         Assert.Contains("config.json is not usable", k.Note, StringComparison.Ordinal);
 
@@ -99,7 +99,7 @@ public sealed class CheckpointStoreTests : IDisposable
         var tensors = Tensors(Config(1), 0).Concat(Tensors(Config(1), 0).Select(t => t with { Name = "adamw.m." + t.Name }))
             .Concat(Tensors(Config(1), 0).Select(t => t with { Name = "adamw.v." + t.Name })).ToArray();
         File.WriteAllBytes(model, SafeTensorsWriter.Serialize(tensors, plain));
-        var bad = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, Expected));
+        var bad = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(testDir, Expected));
         Assert.Contains("is not valid", bad.Message, StringComparison.Ordinal);
     }
 
@@ -108,24 +108,24 @@ public sealed class CheckpointStoreTests : IDisposable
     {
         // What a kill between the two renames of a save leaves: the model of step 3, config.json of step 2.
         Save(Config(2), 7);
-        string config = Path.Combine(_dir, CheckpointStore.ConfigFile);
+        string config = Path.Combine(testDir, CheckpointStore.ConfigFile);
         string older = File.ReadAllText(config);
         Save(Config(3) with { Seed = 11 }, 8);
         File.WriteAllText(config, older);
-        Checkpoint k = CheckpointStore.Load(_dir, Expected);
+        Checkpoint k = CheckpointStore.Load(testDir, Expected);
         Assert.Equal(3, k.Config.Step);
         Assert.Equal(11, k.Config.Seed);
         Assert.Equal(8f, k.Weights["wte"].Data[0]);
         Assert.Contains("config.json says step 2, but model.safetensors is a complete checkpoint of step 3", k.Note, StringComparison.Ordinal);
-        Assert.Equal(3, CheckpointStore.LoadConfig(_dir).Step);
+        Assert.Equal(3, CheckpointStore.LoadConfig(testDir).Step);
     }
 
     [Fact]
     public void Missing_directory_or_files_are_reported()
     {
-        var e = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(Path.Combine(_dir, "nope"), Expected));
+        var e = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(Path.Combine(testDir, "nope"), Expected));
         Assert.Contains("does not exist", e.Message, StringComparison.Ordinal);
-        var f = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(_dir, Expected));
+        var f = Assert.Throws<TrainingInputException>(() => CheckpointStore.Load(testDir, Expected));
         Assert.Contains("config.json is missing", f.Message, StringComparison.Ordinal);
     }
 
@@ -133,16 +133,16 @@ public sealed class CheckpointStoreTests : IDisposable
     public void A_failed_save_leaves_the_previous_checkpoint_intact()
     {
         Save(Config(1), 0);
-        byte[] before = File.ReadAllBytes(Path.Combine(_dir, CheckpointStore.ModelFile));
+        byte[] before = File.ReadAllBytes(Path.Combine(testDir, CheckpointStore.ModelFile));
         var c = Config(2);
         // Moments with the wrong count make Save throw before anything is renamed.
-        Assert.Throws<ArgumentException>(() => CheckpointStore.Save(_dir, c, Tensors(c, 9), Tensors(c, 9)[..1], Tensors(c, 9), 1));
+        Assert.Throws<ArgumentException>(() => CheckpointStore.Save(testDir, c, Tensors(c, 9), Tensors(c, 9)[..1], Tensors(c, 9), 1));
         // A tensor whose data does not match its shape fails inside the write of the temp file.
         var broken = Tensors(c, 9);
         broken[1] = broken[1] with { Data = [1f] };
-        Assert.Throws<ArgumentException>(() => CheckpointStore.Save(_dir, c, broken, Tensors(c, 9), Tensors(c, 9), 1));
-        Assert.Equal(before, File.ReadAllBytes(Path.Combine(_dir, CheckpointStore.ModelFile)));
-        Assert.Equal(1, CheckpointStore.Load(_dir, Expected).Config.Step);
-        Assert.Equal(2, Directory.GetFiles(_dir).Length);
+        Assert.Throws<ArgumentException>(() => CheckpointStore.Save(testDir, c, broken, Tensors(c, 9), Tensors(c, 9), 1));
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(testDir, CheckpointStore.ModelFile)));
+        Assert.Equal(1, CheckpointStore.Load(testDir, Expected).Config.Step);
+        Assert.Equal(2, Directory.GetFiles(testDir).Length);
     }
 }

@@ -5,13 +5,13 @@ namespace Xent.Tests.Training;
 
 public sealed class DataTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("xent-data-").FullName;
+    private readonly string testDir = Directory.CreateTempSubdirectory("xent-data-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => Directory.Delete(testDir, recursive: true);
 
     private string WriteFile(string name, byte[] bytes)
     {
-        string path = Path.Combine(_dir, name);
+        string path = Path.Combine(testDir, name);
         File.WriteAllBytes(path, bytes);
         return path;
     }
@@ -42,10 +42,18 @@ public sealed class DataTests : IDisposable
         Assert.Equal(x1, x2);
         Assert.Equal(y1, y2);
         for (int i = 0; i < 32; i++)
+        {
             Assert.Equal(x1[i] + 1, y1[i]); // targets are the next tokens
+        }
+
         for (int b = 0; b < 4; b++)
+        {
             for (int t = 1; t < 8; t++)
+            {
                 Assert.Equal(x1[b * 8 + t - 1] + 1, x1[b * 8 + t]); // contiguous windows
+            }
+        }
+
         s2.Fill(8, 4, x2, y2);
         Assert.NotEqual(x1, x2);
         s3.Fill(7, 4, x2, y2);
@@ -114,7 +122,7 @@ public sealed class DataTests : IDisposable
     public void Missing_empty_short_and_invalid_files_give_clear_messages()
     {
         var missing = Assert.Throws<TrainingInputException>(
-            () => TokenDataset.FromTextFile(Path.Combine(_dir, "nope.txt"), TokenizerKind.Bytes, 8));
+            () => TokenDataset.FromTextFile(Path.Combine(testDir, "nope.txt"), TokenizerKind.Bytes, 8));
         Assert.Contains("does not exist", missing.Message, StringComparison.Ordinal);
 
         var empty = Assert.Throws<TrainingInputException>(

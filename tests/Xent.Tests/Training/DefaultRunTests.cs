@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Xent.Cli.Commands;
-using Xent.Training.Runs;
 using Xent.Tests.Cli;
+using Xent.Training.Runs;
 
 namespace Xent.Tests.Training;
 
@@ -12,15 +12,15 @@ namespace Xent.Tests.Training;
 /// </summary>
 public sealed class DefaultRunTests : IDisposable
 {
-    private readonly TempFolder _tmp = new();
+    private readonly TempFolder temp = new();
 
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => temp.Dispose();
 
     [Fact]
     [Trait("Category", "Training")]
     public void Default_run_ends_within_ten_percent_of_the_entropy_floor()
     {
-        var plan = TrainPlanning.From(new TrainSettings { Out = _tmp.Path });
+        var plan = TrainPlanning.From(new TrainSettings { Out = temp.Path });
         TrainingOutcome o = new TrainingLoop(plan).Run();
         double floor = plan.Data.EntropyFloor!.Value;
 

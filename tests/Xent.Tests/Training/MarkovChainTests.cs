@@ -33,7 +33,10 @@ public class MarkovChainTests
         // Mean surprise under the true probabilities converges to the entropy rate (ergodic theorem).
         double nll = 0;
         for (int t = 2; t < x.Length; t++)
+        {
             nll -= Math.Log(chain.Probability(x[t - 2], x[t - 1], x[t]));
+        }
+
         nll /= x.Length - 2;
 
         // Plug-in conditional entropy from counts alone, independent of the chain's stored probabilities.
@@ -47,12 +50,17 @@ public class MarkovChainTests
         }
         double plugIn = 0;
         for (int c = 0; c < v * v; c++)
+        {
             for (int n = 0; n < v; n++)
             {
                 int k = counts[c * v + n];
                 if (k > 0)
+                {
                     plugIn -= k * Math.Log((double)k / ctx[c]);
+                }
             }
+        }
+
         plugIn /= x.Length - 2;
 
         Assert.Equal(chain.EntropyRate, nll, 0.01);
@@ -61,7 +69,10 @@ public class MarkovChainTests
         // The pair frequencies approach the stationary distribution.
         double l1 = 0;
         for (int c = 0; c < v * v; c++)
+        {
             l1 += Math.Abs((double)ctx[c] / (x.Length - 2) - chain.Stationary[c]);
+        }
+
         Assert.True(l1 < 0.05, $"L1 distance of pair frequencies to pi: {l1}");
     }
 

@@ -67,7 +67,10 @@ public sealed class RunConfigValidatorTests
         var parts = field.Split('.');
         JsonNode target = json;
         foreach (string p in parts[..^1])
+        {
             target = target[p]!;
+        }
+
         target[parts[^1]] = JsonNode.Parse(value.Replace("1e12", "1000000000000", StringComparison.Ordinal));
         var config = System.Text.Json.JsonSerializer.Deserialize<CheckpointConfig>(json.ToJsonString())!;
         var e = Assert.Throws<TrainingInputException>(() =>

@@ -6,15 +6,15 @@ namespace Xent.Tests.Training;
 /// <summary>One run per folder: a second lock names the holder; a released or killed holder frees the folder.</summary>
 public sealed class RunFolderLockTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("xent-lock-").FullName;
+    private readonly string testDir = Directory.CreateTempSubdirectory("xent-lock-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => Directory.Delete(testDir, recursive: true);
 
     [Fact]
     public void A_second_run_is_refused_naming_the_holder_until_the_first_releases()
     {
-        var first = RunFolderLock.Acquire(_dir, "xent train --out first");
-        var e = Assert.Throws<RunFolderInUseException>(() => RunFolderLock.Acquire(_dir, "xent train --out second"));
+        var first = RunFolderLock.Acquire(testDir, "xent train --out first");
+        var e = Assert.Throws<RunFolderInUseException>(() => RunFolderLock.Acquire(testDir, "xent train --out second"));
         Assert.Equal(Environment.ProcessId, e.Owner!.Pid);
         Assert.Equal(Environment.MachineName, e.Owner.Host);
         Assert.InRange(DateTimeOffset.UtcNow - e.Owner.Started, TimeSpan.Zero, TimeSpan.FromMinutes(5));
@@ -23,19 +23,21 @@ public sealed class RunFolderLockTests : IDisposable
         Assert.IsAssignableFrom<IOException>(e);
 
         first.Dispose();
-        using var second = RunFolderLock.Acquire(_dir, "xent train --out second");
-        Assert.Equal(_dir, second.Directory);
+        using var second = RunFolderLock.Acquire(testDir, "xent train --out second");
+        Assert.Equal(testDir, second.Directory);
     }
 
     [Fact]
     public void A_killed_holder_leaves_no_stale_lock()
     {
         if (!OperatingSystem.IsLinux())
+        {
             return;
+        }
 
         // Another process holds the same OS lock (flock(1) takes the lock .NET takes; --close keeps it out of
         // the sleep child) until it is killed with -9, which gives it no chance to release anything.
-        string lockPath = Path.Combine(_dir, RunFolderLock.LockFile);
+        string lockPath = Path.Combine(testDir, RunFolderLock.LockFile);
         using var holder = Process.Start(new ProcessStartInfo("flock", ["--close", lockPath, "sleep", "60"]))!;
         var deadline = DateTime.UtcNow.AddSeconds(20);
         RunFolderInUseException? refused = null;
@@ -43,7 +45,7 @@ public sealed class RunFolderLockTests : IDisposable
         {
             try
             {
-                RunFolderLock.Acquire(_dir, "probe").Dispose();
+                RunFolderLock.Acquire(testDir, "probe").Dispose();
                 Thread.Sleep(20); // flock has not taken it yet
             }
             catch (RunFolderInUseException e)
@@ -57,7 +59,7 @@ public sealed class RunFolderLockTests : IDisposable
 
         holder.Kill();
         holder.WaitForExit();
-        using var taken = RunFolderLock.Acquire(_dir, "after the kill");
-        Assert.True(File.Exists(Path.Combine(_dir, RunFolderLock.OwnerFile)));
+        using var taken = RunFolderLock.Acquire(testDir, "after the kill");
+        Assert.True(File.Exists(Path.Combine(testDir, RunFolderLock.OwnerFile)));
     }
 }

@@ -6,7 +6,7 @@ namespace Xent.Tests.Training;
 
 public class SafeTensorsTests
 {
-    private static readonly SafeTensor[] s_tiny =
+    private static readonly SafeTensor[] Tiny =
     [
         new("a", [2], [1f, 2f]),
         new("b", [1, 1], [-0.5f]),
@@ -21,7 +21,7 @@ public class SafeTensorsTests
     [Fact]
     public void Tiny_file_has_the_exact_safetensors_layout()
     {
-        byte[] file = SafeTensorsWriter.Serialize(s_tiny, new Dictionary<string, string> { ["k"] = "v" });
+        byte[] file = SafeTensorsWriter.Serialize(Tiny, new Dictionary<string, string> { ["k"] = "v" });
 
         const string json = "{\"__metadata__\":{\"k\":\"v\"}," +
             "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}," +
@@ -63,7 +63,7 @@ public class SafeTensorsTests
     [Fact]
     public void File_without_metadata_reads_with_empty_metadata()
     {
-        var (t, m) = Parse(SafeTensorsWriter.Serialize(s_tiny));
+        var (t, m) = Parse(SafeTensorsWriter.Serialize(Tiny));
         Assert.Empty(m);
         Assert.Equal(2, t.Count);
     }
@@ -91,7 +91,7 @@ public class SafeTensorsTests
     [InlineData(128, "(file truncated?)")]       // inside the data
     public void Truncated_files_are_rejected(int keep, string message)
     {
-        byte[] file = SafeTensorsWriter.Serialize(s_tiny);
+        byte[] file = SafeTensorsWriter.Serialize(Tiny);
         Assert.Equal(132, file.Length);
         var e = Assert.Throws<InvalidDataException>(() => Parse(file[..keep]));
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
@@ -100,7 +100,7 @@ public class SafeTensorsTests
     [Fact]
     public void Huge_header_length_is_rejected()
     {
-        byte[] file = SafeTensorsWriter.Serialize(s_tiny);
+        byte[] file = SafeTensorsWriter.Serialize(Tiny);
         BinaryPrimitives.WriteUInt64LittleEndian(file, ulong.MaxValue);
         var e = Assert.Throws<InvalidDataException>(() => Parse(file));
         Assert.Contains("not a safetensors file", e.Message, StringComparison.Ordinal);

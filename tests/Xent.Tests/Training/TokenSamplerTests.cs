@@ -4,15 +4,17 @@ namespace Xent.Tests.Training;
 
 public class TokenSamplerTests
 {
-    private static readonly float[] s_logits = [0.5f, 2.0f, -1.0f, 1.0f];
+    private static readonly float[] Logits = [0.5f, 2.0f, -1.0f, 1.0f];
 
     [Fact]
     public void Temperature_zero_and_top_1_take_the_arg_max()
     {
         var rng = new Random(1);
-        Assert.Equal(1, TokenSampler.Sample(s_logits, 0, 0, rng));
+        Assert.Equal(1, TokenSampler.Sample(Logits, 0, 0, rng));
         for (int i = 0; i < 50; i++)
-            Assert.Equal(1, TokenSampler.Sample(s_logits, 1.0, 1, rng));
+        {
+            Assert.Equal(1, TokenSampler.Sample(Logits, 1.0, 1, rng));
+        }
     }
 
     [Fact]
@@ -23,11 +25,14 @@ public class TokenSamplerTests
         var counts = new int[4];
         var rng = new Random(7);
         for (int i = 0; i < draws; i++)
-            counts[TokenSampler.Sample(s_logits, temperature, 0, rng)]++;
-        double z = s_logits.Sum(l => Math.Exp(l / temperature));
+        {
+            counts[TokenSampler.Sample(Logits, temperature, 0, rng)]++;
+        }
+
+        double z = Logits.Sum(l => Math.Exp(l / temperature));
         for (int k = 0; k < 4; k++)
         {
-            double p = Math.Exp(s_logits[k] / temperature) / z;
+            double p = Math.Exp(Logits[k] / temperature) / z;
             double sd = Math.Sqrt(p * (1 - p) / draws);
             Assert.InRange((double)counts[k] / draws, p - 5 * sd, p + 5 * sd);
         }
@@ -39,7 +44,10 @@ public class TokenSamplerTests
         var rng = new Random(3);
         var seen = new HashSet<int>();
         for (int i = 0; i < 2000; i++)
-            seen.Add(TokenSampler.Sample(s_logits, 5.0, 2, rng));
+        {
+            seen.Add(TokenSampler.Sample(Logits, 5.0, 2, rng));
+        }
+
         Assert.Equal(new HashSet<int> { 1, 3 }, seen);
     }
 }

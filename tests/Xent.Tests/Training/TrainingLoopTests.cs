@@ -8,9 +8,9 @@ namespace Xent.Tests.Training;
 
 public sealed class TrainingLoopTests : IDisposable
 {
-    private readonly TempFolder _tmp = new();
+    private readonly TempFolder temp = new();
 
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => temp.Dispose();
 
     private static TrainingPlan Tiny(string outDir, int steps)
     {
@@ -48,7 +48,7 @@ public sealed class TrainingLoopTests : IDisposable
     [Fact]
     public void Stopped_and_resumed_run_ends_bitwise_equal_to_an_uninterrupted_one()
     {
-        string whole = _tmp["whole"], split = _tmp["split"];
+        string whole = temp["whole"], split = temp["split"];
         var a = Run(Tiny(whole, 6));
         Assert.Equal(TrainingStatus.Completed, a.Status);
 
@@ -67,7 +67,10 @@ public sealed class TrainingLoopTests : IDisposable
         var (wc, mc) = SafeTensorsReader.ReadFile(Path.Combine(split, CheckpointStore.ModelFile));
         Assert.Equal(wa.Select(t => t.Name), wc.Select(t => t.Name));
         for (int i = 0; i < wa.Count; i++)
+        {
             Assert.True(wa[i].Data.AsSpan().SequenceEqual(wc[i].Data), wa[i].Name);
+        }
+
         Assert.Equal(ma["adamw.step"], mc["adamw.step"]);
         Assert.Equal(a.FinalValLoss, c.FinalValLoss);
         Assert.Equal(Enumerable.Range(1, 6).Select(i => (long)i), MetricsLog.Read(Path.Combine(split, MetricsLog.FileName)).Select(r => r.Step));
