@@ -30,12 +30,8 @@ internal sealed class ExplainCommand : Command<ExplainSettings>
         }
 
         var input = ExplainInput.Load(settings);
-        var options = new CrossEntropyOptions
+        var options = settings.LossOptions with
         {
-            IgnoreIndex = settings.IgnoreIndex,
-            LabelSmoothing = settings.LabelSmoothing,
-            ZLoss = settings.ZLoss,
-            SoftCap = settings.SoftCap,
             ClassWeights = input.Weights,
         };
         var trace = CrossEntropyRowTrace.Of(input.Logits, input.Target, options);

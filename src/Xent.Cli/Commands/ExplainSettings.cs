@@ -6,7 +6,7 @@ using Xent.Cli.Terminal;
 namespace Xent.Cli.Commands;
 
 /// <summary>Options of <c>xent explain</c>.</summary>
-internal sealed class ExplainSettings : CommandSettings
+internal sealed class ExplainSettings : LossOptionSettings
 {
     [CommandOption("--logits <VALUES|FILE>")]
     [Description("One row of logits [[V]] as comma-separated numbers (2.0,1.0,0.1), or a .npy / safetensors file of logits [[..., V]] (then --targets and --row pick the row).")]
@@ -28,26 +28,6 @@ internal sealed class ExplainSettings : CommandSettings
     [CommandOption("--weights <VALUES|FILE>")]
     [Description("Class weights [[V]]: comma-separated numbers or a .npy / safetensors file. Default: all 1.")]
     public string? Weights { get; set; }
-
-    [CommandOption("--ignore-index <INDEX>")]
-    [Description("Target value whose row is ignored (loss and gradient 0).")]
-    [DefaultValue(-100)]
-    public int IgnoreIndex { get; set; } = -100;
-
-    [CommandOption("--label-smoothing <E>")]
-    [Description("Label smoothing e in [[0, 1]].")]
-    [DefaultValue(0f)]
-    public float LabelSmoothing { get; set; }
-
-    [CommandOption("--z-loss <L>")]
-    [Description("Z-loss coefficient l >= 0: adds l * lse^2.")]
-    [DefaultValue(0f)]
-    public float ZLoss { get; set; }
-
-    [CommandOption("--soft-cap <S>")]
-    [Description("Logit soft cap s >= 0: logits become s * tanh(x / s) first. 0 = off.")]
-    [DefaultValue(0f)]
-    public float SoftCap { get; set; }
 
     [CommandOption("--top <K>")]
     [Description("Rows of the per-class table for a long row: the K most probable classes and the target. Default 20.")]
@@ -92,19 +72,9 @@ internal sealed class ExplainSettings : CommandSettings
             return ValidationResult.Error($"--top must be >= 1, not {Top}.");
         }
 
-        if (!(LabelSmoothing >= 0f && LabelSmoothing <= 1f))
+        if (ValidateLossOptions() is { } bad)
         {
-            return ValidationResult.Error($"--label-smoothing must be in [0, 1], not {LabelSmoothing}.");
-        }
-
-        if (!(ZLoss >= 0f) || float.IsInfinity(ZLoss))
-        {
-            return ValidationResult.Error($"--z-loss must be a finite value >= 0, not {ZLoss}.");
-        }
-
-        if (!(SoftCap >= 0f) || float.IsInfinity(SoftCap))
-        {
-            return ValidationResult.Error($"--soft-cap must be a finite value >= 0 (0 = off), not {SoftCap}.");
+            return bad;
         }
 
         return ValidationResult.Success();

@@ -25,13 +25,9 @@ internal sealed unsafe class LossCommand : Command<LossSettings>
         var inputs = LossInputs.Load(settings);
         CheckOutputs(settings, inputs);
         using var logits = LogitsData.Open(inputs.Logits);
-        var options = new CrossEntropyOptions
+        var options = settings.LossOptions with
         {
             Reduction = settings.ParsedReduction,
-            IgnoreIndex = settings.IgnoreIndex,
-            LabelSmoothing = settings.LabelSmoothing,
-            ZLoss = settings.ZLoss,
-            SoftCap = settings.SoftCap,
             ClassWeights = inputs.Weights,
             MaxDegreeOfParallelism = settings.Threads,
         };

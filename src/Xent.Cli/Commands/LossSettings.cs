@@ -6,7 +6,7 @@ using Xent.Cli.Terminal;
 namespace Xent.Cli.Commands;
 
 /// <summary>Options of <c>xent loss</c>.</summary>
-internal sealed class LossSettings : CommandSettings
+internal sealed class LossSettings : LossOptionSettings
 {
     [CommandOption("--logits <FILE>")]
     [Description("Logits [[..., V]]: .npy (float32, float16; float64 is converted to float32) or a safetensors file holding a tensor 'logits' (F32, F16, BF16, F64). C order; any rank >= 1, the last axis is the vocabulary.")]
@@ -23,26 +23,6 @@ internal sealed class LossSettings : CommandSettings
     [CommandOption("--weights <FILE>")]
     [Description("Class weights [[V]] (float, .npy or a safetensors 'weights' tensor). Default: all 1.")]
     public string? Weights { get; set; }
-
-    [CommandOption("--ignore-index <INDEX>")]
-    [Description("Target value whose rows are ignored (any int, also one in [[0, V)).")]
-    [DefaultValue(-100)]
-    public int IgnoreIndex { get; set; } = -100;
-
-    [CommandOption("--label-smoothing <E>")]
-    [Description("Label smoothing e in [[0, 1]].")]
-    [DefaultValue(0f)]
-    public float LabelSmoothing { get; set; }
-
-    [CommandOption("--z-loss <L>")]
-    [Description("Z-loss coefficient l >= 0: adds l * logsumexp^2 per row.")]
-    [DefaultValue(0f)]
-    public float ZLoss { get; set; }
-
-    [CommandOption("--soft-cap <S>")]
-    [Description("Logit soft cap s >= 0: logits become s * tanh(x / s) first. 0 = off.")]
-    [DefaultValue(0f)]
-    public float SoftCap { get; set; }
 
     [CommandOption("--reduction <MODE>")]
     [Description("mean, sum or none (none prints one loss per row; with --grad the gradient is that of sum(losses)).")]
@@ -97,19 +77,9 @@ internal sealed class LossSettings : CommandSettings
             return ValidationResult.Error($"--reduction must be mean, sum or none, not '{Reduction}'.");
         }
 
-        if (!(LabelSmoothing >= 0f && LabelSmoothing <= 1f))
+        if (ValidateLossOptions() is { } bad)
         {
-            return ValidationResult.Error($"--label-smoothing must be in [0, 1], not {LabelSmoothing}.");
-        }
-
-        if (!(ZLoss >= 0f) || float.IsInfinity(ZLoss))
-        {
-            return ValidationResult.Error($"--z-loss must be a finite value >= 0, not {ZLoss}.");
-        }
-
-        if (!(SoftCap >= 0f) || float.IsInfinity(SoftCap))
-        {
-            return ValidationResult.Error($"--soft-cap must be a finite value >= 0 (0 = off), not {SoftCap}.");
+            return bad;
         }
 
         if (Threads == 0 || Threads < -1)
