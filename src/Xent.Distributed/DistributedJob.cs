@@ -15,8 +15,14 @@ public static class DistributedJob
     /// </summary>
     /// <param name="body">The program; returns its exit code.</param>
     /// <param name="failureExitCode">The job's exit code when a rank fails.</param>
+    /// <param name="classify">
+    /// Optional: for an exception the program reports in its own words (bad input), the exit code and the line to
+    /// print; null for any other failure. Such a failure ends the job with that code and that line, printed once:
+    /// rank 0 aborts at once, another rank a moment later, so that when every rank meets the same bad input only
+    /// rank 0's line is printed.
+    /// </param>
     /// <returns>The body's exit code (the job has ended before returning otherwise).</returns>
-    public static int Run(Func<ICommunicator, int> body, int failureExitCode = 1)
+    public static int Run(Func<ICommunicator, int> body, int failureExitCode = 1, Func<Exception, (int ExitCode, string Line)?>? classify = null)
     {
         ArgumentNullException.ThrowIfNull(body);
         var world = Communicator.World();
@@ -39,6 +45,17 @@ public static class DistributedJob
         catch (Exception e)
 #pragma warning restore CA1031
         {
+            if (classify?.Invoke(e) is { } known)
+            {
+                if (world.Rank != 0)
+                {
+                    // Rank 0 may have met the same input: its abort, if it comes, ends this process first.
+                    Thread.Sleep(OtherRanksDelay);
+                }
+
+                world.Abort(known.ExitCode, known.Line);
+            }
+
             world.Abort(failureExitCode, Describe(world, e));
             throw; // not reached: Abort does not return
         }
@@ -46,6 +63,8 @@ public static class DistributedJob
         world.Dispose();
         return code;
     }
+
+    private static readonly TimeSpan OtherRanksDelay = TimeSpan.FromSeconds(2);
 
     /// <summary>"rank R of K failed: Type: message", the line a failing rank prints.</summary>
     /// <param name="communicator">The failing rank's communicator.</param>

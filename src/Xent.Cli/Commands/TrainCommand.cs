@@ -39,7 +39,8 @@ internal sealed class TrainCommand : Command<TrainSettings>
 
         // Under mpirun -np K (or with --accumulate): every rank trains its slice of each batch; rank 0 writes and prints.
         return DistributedJob.Run(world => Train(new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1)), cancellationToken),
-            ExitCodes.InternalError);
+            ExitCodes.InternalError,
+            ErrorReporter.BadInput);
     }
 
     private int Train(TrainingLoop loop, CancellationToken cancellationToken)

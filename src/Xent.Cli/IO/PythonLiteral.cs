@@ -11,8 +11,8 @@ namespace Xent.Cli.IO;
 /// (decimal, 0x, 0o, 0b, underscores), floats, imaginary numbers, a sign before a number, True, False, None;
 /// Python's whitespace rules (space, tab, form feed; newlines only inside brackets or around the whole value),
 /// comments and backslash continuations. Anything Python rejects throws <see cref="FormatException"/>, naming
-/// the position. Binary operators (<c>1+2j</c>) and <c>\N{...}</c> escapes are not read: no .npy header that
-/// NumPy accepts uses them.
+/// the position. Binary operators (<c>1+2j</c>) are not read: no .npy header that NumPy accepts uses them;
+/// <c>\N{NAME}</c> escapes are read for the names of ASCII characters only (see <see cref="AsciiCharacterNames"/>).
 /// </summary>
 /// <remarks>
 /// Values: <see cref="string"/>, <see cref="byte"/>[] (bytes), <see cref="BigInteger"/>, <see cref="double"/>,
@@ -369,12 +369,32 @@ internal sealed partial class PythonLiteral
                 value.Append(code is >= 0xD800 and <= 0xDFFF ? ((char)code).ToString() : char.ConvertFromUtf32(code));
                 return;
             case 'N' when !isBytes:
-                throw Error("\\N{...} escapes are not supported");
+                value.Append(NamedCharacter());
+                return;
             default:
                 // Python keeps an unknown escape as it is (with a warning).
                 value.Append('\\').Append(e);
                 return;
         }
+    }
+
+    /// <summary>The character of a <c>\N{NAME}</c> escape, <c>pos</c> just after the N.</summary>
+    private char NamedCharacter()
+    {
+        int close = Peek() == '{' ? text.IndexOf('}', pos) : -1;
+        if (close <= pos + 1)
+        {
+            throw Error("malformed \\N{...} escape");
+        }
+
+        string name = text[(pos + 1)..close];
+        if (!AsciiCharacterNames.TryFind(name, out char c))
+        {
+            throw Error($"the escape \\N{{{string.Concat(name.Select(Printable))}}} is not supported (only names of ASCII characters are read)");
+        }
+
+        pos = close + 1;
+        return c;
     }
 
     private int Hex(int digits)

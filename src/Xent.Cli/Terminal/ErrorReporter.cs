@@ -14,10 +14,17 @@ internal static class ErrorReporter
             return code;
         }
 
-        error.WriteLine($"xent: error: {message}");
+        error.WriteLine(Line(message));
         error.Flush();
         return code;
     }
+
+    /// <summary>
+    /// For a failure of a rank under mpirun: the exit code and line of an error reported in our words (bad input),
+    /// as one process reports it; null for any other failure (the job then names the failing rank).
+    /// </summary>
+    internal static (int ExitCode, string Line)? BadInput(Exception exception) =>
+        Classify(exception) is (ExitCodes.BadInput, var message) ? (ExitCodes.BadInput, Line(message)) : null;
 
     internal static (int Code, string Message) Classify(Exception exception) => exception switch
     {
@@ -35,6 +42,8 @@ internal static class ErrorReporter
         OutOfMemoryException => (ExitCodes.BadInput, "not enough memory for these arrays."),
         _ => (ExitCodes.InternalError, $"internal error ({exception.GetType().Name}): {OneLine(exception.Message)}. Please report this."),
     };
+
+    private static string Line(string message) => $"xent: error: {message}";
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
 

@@ -47,7 +47,9 @@ public static class RunSummary
             ["tokens_per_s"] = outcome.TokensPerSecond,
             ["train_seconds"] = outcome.TrainSeconds,
             ["wall_seconds"] = outcome.WallSeconds,
-            ["tokens_trained"] = (outcome.FinalStep - outcome.StartStep) * (long)plan.Batch * plan.Seq,
+            // Every step trains the same global batch [B, T], so the whole run's count follows from its last step.
+            ["tokens_trained"] = outcome.FinalStep * (long)plan.Batch * plan.Seq,
+            ["segment_tokens_trained"] = (outcome.FinalStep - outcome.StartStep) * (long)plan.Batch * plan.Seq,
             ["parameters"] = outcome.ParameterCount,
             ["data"] = plan.Data.Source,
             ["tokenizer"] = TokenizerNames.Name(plan.Data.Tokenizer.Kind),

@@ -92,6 +92,7 @@ public sealed class NpyFormatTests : IDisposable
     [InlineData("'a' \"b\" r'\\x'", "ab\\x")]
     [InlineData("'\\x41\\101\\u0041\\n'", "AAA\n")]
     [InlineData("1_000", "1000")]
+    [InlineData("'\\N{LESS-THAN SIGN}\\N{latin small letter f}\\N{Digit Four}\\N{SPACE}\\N{TILDE}'", "<f4 ~")]
     [InlineData("# comment\n{'k': 1} # comment", "{k: 1}")]
     public void PythonLiteral_Parses(string text, string expected)
     {
@@ -120,6 +121,15 @@ public sealed class NpyFormatTests : IDisposable
     [InlineData("  \n  {}")]
     public void PythonLiteral_RejectsMalformed(string text) =>
         Assert.Throws<FormatException>(() => PythonLiteral.Parse(text));
+
+    [Theory]
+    [InlineData("'\\N{GREEK SMALL LETTER ALPHA}'", "the escape \\N{GREEK SMALL LETTER ALPHA} is not supported")]
+    [InlineData("'\\N{NO SUCH NAME}f4'", "the escape \\N{NO SUCH NAME} is not supported")]
+    [InlineData("'\\Nf4'", "malformed \\N{...} escape")]
+    [InlineData("'\\N{}f4'", "malformed \\N{...} escape")]
+    [InlineData("'\\N{SPACE'", "malformed \\N{...} escape")]
+    public void PythonLiteral_NamedEscape_RefusedNamingTheEscape(string text, string message) =>
+        Assert.Contains(message, Assert.Throws<FormatException>(() => PythonLiteral.Parse(text)).Message, StringComparison.Ordinal);
 
     [Fact]
     public void PythonLiteral_LongSuffix_OnlyWhenAsked()

@@ -54,6 +54,7 @@ public sealed class TrainKillTests : IDisposable
         double first = Summary(whole).GetProperty("initial_val_loss").GetDouble();
         Assert.Equal(first, Summary(killed).GetProperty("initial_val_loss").GetDouble());
         Assert.Equal(Summary(whole).GetProperty("final_val_loss").GetDouble(), Summary(killed).GetProperty("final_val_loss").GetDouble());
+        Assert.Equal(Summary(whole).GetProperty("tokens_trained").GetInt64(), Summary(killed).GetProperty("tokens_trained").GetInt64());
         Assert.DoesNotContain(Directory.GetFiles(killed), f => TemporaryFiles.IsTemporary(Path.GetFileName(f)));
     }
 

@@ -168,4 +168,21 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output) : IDispo
         Assert.DoesNotContain("Exception", stdout + stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(tmp["bad"]));
     }
+
+    [MpirunFact]
+    public void MpirunBadInputAfterTheRanksStarted_EndsWithExitTwo_ReportedOnce()
+    {
+        // The folder is locked by this process: rank 0 refuses it only once the job runs, inside DistributedJob.
+        string dir = tmp["locked"];
+        Directory.CreateDirectory(dir);
+        using (RunFolderLock.Acquire(dir, "test"))
+        {
+            var (code, stdout, stderr, _) = Mpirun.RunProgram("Xent.Cli.dll", 2, 120, "train", "--steps", "5", "--batch", "4", "--seq", "32", "--layers", "1", "--dim", "16", "--heads", "2", "--threads", "1", "--out", dir);
+            Assert.True(code == 2, $"exit {code}\n{stdout}\n{stderr}");
+            Assert.Contains("Data parallel: 2 process(es)", stdout, StringComparison.Ordinal);
+            Assert.Single(stderr.Split('\n'), l => l.Contains($"xent: error: '{dir}' is in use by another run", StringComparison.Ordinal));
+            Assert.DoesNotContain("failed:", stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("Exception", stdout + stderr, StringComparison.Ordinal);
+        }
+    }
 }

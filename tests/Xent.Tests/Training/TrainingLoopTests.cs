@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 using Xent.Tests.Cli;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
@@ -74,5 +76,14 @@ public sealed class TrainingLoopTests : IDisposable
         Assert.Equal(ma["adamw.step"], mc["adamw.step"]);
         Assert.Equal(a.FinalValLoss, c.FinalValLoss);
         Assert.Equal(Enumerable.Range(1, 6).Select(i => (long)i), MetricsLog.Read(Path.Combine(split, MetricsLog.FileName)).Select(r => r.Step));
+
+        // summary.json counts the whole run's tokens, the resumed segment's beside them.
+        using var wholeSummary = JsonDocument.Parse(File.ReadAllText(Path.Combine(whole, RunSummary.FileName)));
+        using var splitSummary = JsonDocument.Parse(File.ReadAllText(Path.Combine(split, RunSummary.FileName)));
+        long tokensPerStep = 2L * Tiny(split, 6).Seq;
+        Assert.Equal(6 * tokensPerStep, wholeSummary.RootElement.GetProperty("tokens_trained").GetInt64());
+        Assert.Equal(6 * tokensPerStep, splitSummary.RootElement.GetProperty("tokens_trained").GetInt64());
+        Assert.Equal(3 * tokensPerStep, splitSummary.RootElement.GetProperty("segment_tokens_trained").GetInt64());
+        Assert.Equal(6, splitSummary.RootElement.GetProperty("steps").GetInt64());
     }
 }
