@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Xent.Kernels;
+using Xent.Layers;
 using Xent.LinearAlgebra;
 
 namespace Xent.Training.Model;

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Xent.Kernels;
 
-namespace Xent.Training.Model;
+namespace Xent.Layers;
 
 /// <summary>
 /// A loop over one row, written once over the core's lane operators: <see cref="Run"/> processes whole vectors

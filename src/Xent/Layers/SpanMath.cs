@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Xent.Kernels;
 
-namespace Xent.Training.Model;
+namespace Xent.Layers;
 
 /// <summary>
 /// Kernels over float spans for the attention and the dense layers (axpy, max, exp-and-sum, scale, row times

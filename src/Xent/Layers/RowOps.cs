@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Xent.Kernels;
 
-namespace Xent.Training.Model;
+namespace Xent.Layers;
 
 /// <summary>
 /// Row kernels of LayerNorm (statistics, normalisation, gradients), each written once as an
