@@ -1,3 +1,4 @@
+using Xent.Layers;
 using Xent.LinearAlgebra;
 
 namespace Xent.Training.Model;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Xent.Layers;
 using Xent.LinearAlgebra;
 
 namespace Xent.Training.Model;

@@ -1,3 +1,4 @@
+using Xent.Layers;
 using Xent.Training;
 using Xent.Training.Model;
 

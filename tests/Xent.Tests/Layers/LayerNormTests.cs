@@ -1,6 +1,6 @@
-using Xent.Training.Model;
+using Xent.Layers;
 
-namespace Xent.Tests.Model;
+namespace Xent.Tests.Layers;
 
 public class LayerNormTests
 {

@@ -1,9 +1,8 @@
 using System.Runtime.CompilerServices;
 using Xent.Kernels;
-using Xent.Layers;
 using Xent.LinearAlgebra;
 
-namespace Xent.Training.Model;
+namespace Xent.Layers;
 
 /// <summary>LayerNorm over the last dimension D, eps 1e-5 (PyTorch and GPT-2's value), biased variance.</summary>
 internal static class LayerNorm

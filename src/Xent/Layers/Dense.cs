@@ -1,9 +1,8 @@
 using System.Runtime.CompilerServices;
 using Xent.Kernels;
-using Xent.Layers;
 using Xent.LinearAlgebra;
 
-namespace Xent.Training.Model;
+namespace Xent.Layers;
 
 /// <summary>Dense (fully connected, affine) layer y = x W^T + b with W [OC, C] (PyTorch nn.Linear layout), through <see cref="MatMul.Gemm"/>.</summary>
 internal static class Dense

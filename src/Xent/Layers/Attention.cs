@@ -1,9 +1,8 @@
 using System.Runtime.CompilerServices;
 using Xent.Kernels;
-using Xent.Layers;
 using Xent.LinearAlgebra;
 
-namespace Xent.Training.Model;
+namespace Xent.Layers;
 
 /// <summary>
 /// Causal multi-head self-attention on a fused qkv [B*T, 3D] (row n holds q | k | v; head h uses columns

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Xent.Kernels;
 
-namespace Xent.Training.Model;
+namespace Xent.Layers;
 
 /// <summary>
 /// GELU, tanh approximation (GPT-2): y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as
