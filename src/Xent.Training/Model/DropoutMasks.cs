@@ -5,6 +5,10 @@ namespace Xent.Training.Model;
 /// <summary>The masks of one <see cref="GptModel.ForwardBackward"/> [B*T, D] each, reused across steps.</summary>
 internal sealed class DropoutMasks
 {
+    // The sites of Dropout.FillMask: the embedding output, then per block the attention and the MLP
+    // projection outputs.
+    private const int EmbeddingSite = 0;
+
     public DropoutMasks(int rows, int dim, int layers)
     {
         Rows = rows;
@@ -33,11 +37,15 @@ internal sealed class DropoutMasks
     /// <summary>Draws every mask of a step for the first <paramref name="count"/> = B*T*D elements.</summary>
     public void Fill(float p, long seed, long step, int count, int maxDegreeOfParallelism)
     {
-        Dropout.FillMask(Embedding, count, p, seed, step, Dropout.EmbeddingSite, maxDegreeOfParallelism);
+        Dropout.FillMask(p, seed, step, EmbeddingSite, Embedding.AsSpan(0, count), maxDegreeOfParallelism);
         for (int l = 0; l < Attention.Length; l++)
         {
-            Dropout.FillMask(Attention[l], count, p, seed, step, Dropout.AttentionSite(l), maxDegreeOfParallelism);
-            Dropout.FillMask(Mlp[l], count, p, seed, step, Dropout.MlpSite(l), maxDegreeOfParallelism);
+            Dropout.FillMask(p, seed, step, AttentionSite(l), Attention[l].AsSpan(0, count), maxDegreeOfParallelism);
+            Dropout.FillMask(p, seed, step, MlpSite(l), Mlp[l].AsSpan(0, count), maxDegreeOfParallelism);
         }
     }
+
+    private static int AttentionSite(int layer) => 1 + (2 * layer);
+
+    private static int MlpSite(int layer) => 2 + (2 * layer);
 }

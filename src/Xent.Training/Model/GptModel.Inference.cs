@@ -94,35 +94,32 @@ public sealed partial class GptModel
     private void Step(KvCache cache, int token)
     {
         int t = cache.Length, d = Config.Dim, heads = Config.Heads, hs = Config.HeadSize, dop = MaxDegreeOfParallelism;
-        float scale = 1 / MathF.Sqrt(hs);
-        var width = Simd.Width;
         Encoder.Row(cache.Embedded, token, t, wte.Data, wpe.Data, d);
         float[] x = cache.Embedded;
         for (int l = 0; l < Config.Layers; l++)
         {
             var p = blocks[l];
-            LayerNorm.Forward(cache.Normalized, cache.Mean, cache.Rstd, x, p.Ln1Weight.Data, p.Ln1Bias.Data, 1, d, dop);
-            Dense.Forward(cache.Qkv, cache.Normalized, p.QkvWeight.Data, p.QkvBias.Data, null, 1, d, 3 * d, dop);
+            LayerNorm.Forward(x, p.Ln1Weight.Data, p.Ln1Bias.Data, cache.Normalized, cache.Mean, cache.Rstd, dop);
+            Dense.Forward(cache.Normalized, p.QkvWeight.Data, p.QkvBias.Data, default, cache.Qkv, dop);
             Keep(cache, l, t, cache.Qkv);
 
             // The row's probabilities span keys 0..t exactly, as the last row of a forward over t + 1 tokens.
             float[] keys = cache.Keys[l], values = cache.Values[l];
             for (int h = 0; h < heads; h++)
             {
-                Attention.Row(cache.AttentionOutput.AsSpan(h * hs, hs), cache.Qkv.AsSpan(h * hs, hs),
-                    keys.AsSpan(h * hs * cache.Capacity), cache.Capacity, values.AsSpan(h * hs), d,
-                    cache.Probabilities.AsSpan(0, t + 1), t, scale, width);
+                Attention.Row(cache.Qkv.AsSpan(h * hs, hs), keys.AsSpan(h * hs * cache.Capacity), cache.Capacity,
+                    values.AsSpan(h * hs), d, t, cache.Probabilities.AsSpan(0, t + 1), cache.AttentionOutput.AsSpan(h * hs, hs));
             }
 
-            Dense.Forward(cache.Residual2, cache.AttentionOutput, p.AttnProjWeight.Data, p.AttnProjBias.Data, x, 1, d, d, dop);
-            LayerNorm.Forward(cache.Normalized, cache.Mean, cache.Rstd, cache.Residual2, p.Ln2Weight.Data, p.Ln2Bias.Data, 1, d, dop);
-            Dense.Forward(cache.Fc, cache.Normalized, p.FcWeight.Data, p.FcBias.Data, null, 1, d, 4 * d, dop);
-            Gelu.Forward(cache.FcGelu, cache.Fc, 4 * d, dop);
-            Dense.Forward(cache.Residual3, cache.FcGelu, p.FcProjWeight.Data, p.FcProjBias.Data, cache.Residual2, 1, 4 * d, d, dop);
+            Dense.Forward(cache.AttentionOutput, p.AttnProjWeight.Data, p.AttnProjBias.Data, x, cache.Residual2, dop);
+            LayerNorm.Forward(cache.Residual2, p.Ln2Weight.Data, p.Ln2Bias.Data, cache.Normalized, cache.Mean, cache.Rstd, dop);
+            Dense.Forward(cache.Normalized, p.FcWeight.Data, p.FcBias.Data, default, cache.Fc, dop);
+            Gelu.Forward(cache.Fc, cache.FcGelu, dop);
+            Dense.Forward(cache.FcGelu, p.FcProjWeight.Data, p.FcProjBias.Data, cache.Residual2, cache.Residual3, dop);
             x = cache.Residual3;
         }
 
-        LayerNorm.Forward(cache.Normalized, cache.Mean, cache.Rstd, x, lnFWeight.Data, lnFBias.Data, 1, d, dop);
+        LayerNorm.Forward(x, lnFWeight.Data, lnFBias.Data, cache.Normalized, cache.Mean, cache.Rstd, dop);
         cache.Length = t + 1;
     }
 

@@ -203,8 +203,8 @@ public sealed partial class GptModel
 
         float[] last = Config.Layers == 0 ? act.Encoded : act.Blocks[^1].Residual3;
         Array.Clear(g.Residual, 0, n * d);
-        LayerNorm.Backward(g.Residual, lnFWeight.Grad, lnFBias.Grad, g.LnInput, last, lnFWeight.Data,
-            act.LnFMean, act.LnFRstd, n, d, dop);
+        LayerNorm.Backward(g.LnInput.AsSpan(0, n * d), last.AsSpan(0, n * d), lnFWeight.Data, act.LnFMean.AsSpan(0, n),
+            act.LnFRstd.AsSpan(0, n), g.Residual, lnFWeight.Grad, lnFBias.Grad, dop);
         for (int l = Config.Layers - 1; l >= 0; l--)
         {
             float[] input = l == 0 ? act.Encoded : act.Blocks[l - 1].Residual3;
@@ -213,7 +213,7 @@ public sealed partial class GptModel
 
         if (masks is not null)
         {
-            Dropout.Multiply(g.Residual, g.Residual, masks.Embedding, n * d, dop);
+            Dropout.Multiply(g.Residual.AsSpan(0, n * d), masks.Embedding.AsSpan(0, n * d), g.Residual, dop);
         }
 
         if (lmHead is not null)
@@ -287,7 +287,7 @@ public sealed partial class GptModel
         Encoder.Forward(act.Encoded, act.Tokens, wte.Data, wpe.Data, batch, seq, d);
         if (masks is not null)
         {
-            Dropout.Multiply(act.Encoded, act.Encoded, masks.Embedding, n * d, dop);
+            Dropout.Multiply(act.Encoded.AsSpan(0, n * d), masks.Embedding.AsSpan(0, n * d), act.Encoded, dop);
         }
 
         float[] x = act.Encoded;
@@ -295,28 +295,30 @@ public sealed partial class GptModel
         {
             var p = blocks[l];
             var a = act.Blocks[l];
-            LayerNorm.Forward(a.Ln1, a.Ln1Mean, a.Ln1Rstd, x, p.Ln1Weight.Data, p.Ln1Bias.Data, n, d, dop);
-            Dense.Forward(a.Qkv, a.Ln1, p.QkvWeight.Data, p.QkvBias.Data, null, n, d, 3 * d, dop);
-            Attention.Forward(a.AttY, a.Att, a.Qkv, batch, seq, d, Config.Heads, dop);
-            Dense.Forward(a.Residual2, a.AttY, p.AttnProjWeight.Data, p.AttnProjBias.Data, masks is null ? x : null, n, d, d, dop);
+            LayerNorm.Forward(x.AsSpan(0, n * d), p.Ln1Weight.Data, p.Ln1Bias.Data, a.Ln1, a.Ln1Mean, a.Ln1Rstd, dop);
+            Dense.Forward(a.Ln1.AsSpan(0, n * d), p.QkvWeight.Data, p.QkvBias.Data, default, a.Qkv, dop);
+            Attention.Forward(a.Qkv.AsSpan(0, n * 3 * d), batch, seq, Config.Heads, a.AttY, a.Att, dop);
+            Dense.Forward(a.AttY.AsSpan(0, n * d), p.AttnProjWeight.Data, p.AttnProjBias.Data, masks is null ? x.AsSpan(0, n * d) : default,
+                a.Residual2, dop);
             if (masks is not null)
             {
-                Dropout.AddMasked(a.Residual2, x, masks.Attention[l], n * d, dop);
+                Dropout.AddMasked(x.AsSpan(0, n * d), masks.Attention[l].AsSpan(0, n * d), a.Residual2, dop);
             }
 
-            LayerNorm.Forward(a.Ln2, a.Ln2Mean, a.Ln2Rstd, a.Residual2, p.Ln2Weight.Data, p.Ln2Bias.Data, n, d, dop);
-            Dense.Forward(a.Fch, a.Ln2, p.FcWeight.Data, p.FcBias.Data, null, n, d, 4 * d, dop);
-            Gelu.Forward(a.FchGelu, a.Fch, n * 4 * d, dop);
-            Dense.Forward(a.Residual3, a.FchGelu, p.FcProjWeight.Data, p.FcProjBias.Data, masks is null ? a.Residual2 : null, n, 4 * d, d, dop);
+            LayerNorm.Forward(a.Residual2.AsSpan(0, n * d), p.Ln2Weight.Data, p.Ln2Bias.Data, a.Ln2, a.Ln2Mean, a.Ln2Rstd, dop);
+            Dense.Forward(a.Ln2.AsSpan(0, n * d), p.FcWeight.Data, p.FcBias.Data, default, a.Fch, dop);
+            Gelu.Forward(a.Fch.AsSpan(0, n * 4 * d), a.FchGelu, dop);
+            Dense.Forward(a.FchGelu.AsSpan(0, n * 4 * d), p.FcProjWeight.Data, p.FcProjBias.Data,
+                masks is null ? a.Residual2.AsSpan(0, n * d) : default, a.Residual3, dop);
             if (masks is not null)
             {
-                Dropout.AddMasked(a.Residual3, a.Residual2, masks.Mlp[l], n * d, dop);
+                Dropout.AddMasked(a.Residual2.AsSpan(0, n * d), masks.Mlp[l].AsSpan(0, n * d), a.Residual3, dop);
             }
 
             x = a.Residual3;
         }
 
-        LayerNorm.Forward(act.LnF, act.LnFMean, act.LnFRstd, x, lnFWeight.Data, lnFBias.Data, n, d, dop);
+        LayerNorm.Forward(x.AsSpan(0, n * d), lnFWeight.Data, lnFBias.Data, act.LnF, act.LnFMean, act.LnFRstd, dop);
         return act;
     }
 
@@ -331,21 +333,22 @@ public sealed partial class GptModel
         float[] mlpOut = Masked(g.Residual, mlpMask, g.LnInput, n * d);
 
         // MLP: Residual3 = Residual2 + c_proj(gelu(c_fc(ln_2(Residual2)))).
-        Dense.Backward(g.Fch, p.FcProjWeight.Grad, p.FcProjBias.Grad, mlpOut, a.FchGelu, p.FcProjWeight.Data,
-            n, 4 * d, d, false, dop);
-        Gelu.Backward(g.Fch, a.Fch, g.Fch, n * 4 * d, dop);
-        Dense.Backward(g.LnInput, p.FcWeight.Grad, p.FcBias.Grad, g.Fch, a.Ln2, p.FcWeight.Data, n, d, 4 * d, false, dop);
-        LayerNorm.Backward(g.Residual, p.Ln2Weight.Grad, p.Ln2Bias.Grad, g.LnInput, a.Residual2, p.Ln2Weight.Data,
-            a.Ln2Mean, a.Ln2Rstd, n, d, dop);
+        Dense.Backward(mlpOut.AsSpan(0, n * d), a.FchGelu.AsSpan(0, n * 4 * d), p.FcProjWeight.Data, false,
+            g.Fch, p.FcProjWeight.Grad, p.FcProjBias.Grad, dop);
+        Gelu.Backward(a.Fch.AsSpan(0, n * 4 * d), g.Fch.AsSpan(0, n * 4 * d), g.Fch, dop);
+        Dense.Backward(g.Fch.AsSpan(0, n * 4 * d), a.Ln2.AsSpan(0, n * d), p.FcWeight.Data, false, g.LnInput, p.FcWeight.Grad, p.FcBias.Grad, dop);
+        LayerNorm.Backward(g.LnInput.AsSpan(0, n * d), a.Residual2.AsSpan(0, n * d), p.Ln2Weight.Data, a.Ln2Mean.AsSpan(0, n),
+            a.Ln2Rstd.AsSpan(0, n), g.Residual, p.Ln2Weight.Grad, p.Ln2Bias.Grad, dop);
 
         // Attention: Residual2 = input + c_proj(attn(c_attn(ln_1(input)))).
         float[] attentionOut = Masked(g.Residual, attentionMask, g.LnInput, n * d);
-        Dense.Backward(g.AttY, p.AttnProjWeight.Grad, p.AttnProjBias.Grad, attentionOut, a.AttY, p.AttnProjWeight.Data,
-            n, d, d, false, dop);
-        Attention.Backward(g.Qkv, g.AttY, a.Qkv, a.Att, batch, seq, d, Config.Heads, dop);
-        Dense.Backward(g.LnInput, p.QkvWeight.Grad, p.QkvBias.Grad, g.Qkv, a.Ln1, p.QkvWeight.Data, n, d, 3 * d, false, dop);
-        LayerNorm.Backward(g.Residual, p.Ln1Weight.Grad, p.Ln1Bias.Grad, g.LnInput, input, p.Ln1Weight.Data,
-            a.Ln1Mean, a.Ln1Rstd, n, d, dop);
+        Dense.Backward(attentionOut.AsSpan(0, n * d), a.AttY.AsSpan(0, n * d), p.AttnProjWeight.Data, false,
+            g.AttY, p.AttnProjWeight.Grad, p.AttnProjBias.Grad, dop);
+        Attention.Backward(g.AttY.AsSpan(0, n * d), a.Qkv.AsSpan(0, n * 3 * d), a.Att.AsSpan(0, batch * Config.Heads * seq * seq),
+            batch, seq, Config.Heads, g.Qkv, dop);
+        Dense.Backward(g.Qkv.AsSpan(0, n * 3 * d), a.Ln1.AsSpan(0, n * d), p.QkvWeight.Data, false, g.LnInput, p.QkvWeight.Grad, p.QkvBias.Grad, dop);
+        LayerNorm.Backward(g.LnInput.AsSpan(0, n * d), input.AsSpan(0, n * d), p.Ln1Weight.Data, a.Ln1Mean.AsSpan(0, n),
+            a.Ln1Rstd.AsSpan(0, n), g.Residual, p.Ln1Weight.Grad, p.Ln1Bias.Grad, dop);
     }
 
     /// <summary>gradient itself without a mask, else mask * gradient written to scratch.</summary>
@@ -356,7 +359,7 @@ public sealed partial class GptModel
             return gradient;
         }
 
-        Dropout.Multiply(scratch, gradient, mask, count, MaxDegreeOfParallelism);
+        Dropout.Multiply(gradient.AsSpan(0, count), mask.AsSpan(0, count), scratch, MaxDegreeOfParallelism);
         return scratch;
     }
 

@@ -8,15 +8,117 @@ namespace Xent.Layers;
 /// Causal multi-head self-attention on a fused qkv [B*T, 3D] (row n holds q | k | v; head h uses columns
 /// h*hs .. h*hs+hs-1 of each third). One (b, h) pair is one independent work item. Scores, softmax and the
 /// weighted sums run over the causal half only (t2 &lt;= t) with vectorised head-size dot products and axpys:
-/// for the small head sizes of this model that beats calling a packed matrix kernel per head.
+/// for the small head sizes of this model that beats calling a packed matrix kernel per head. Results are bitwise
+/// the same for any thread count. Float64 reference and finite-difference check of the backward:
+/// tests/Xent.Tests/Layers/AttentionTests.cs.
 /// </summary>
-internal static class Attention
+public static unsafe class Attention
 {
     /// <summary>
-    /// output [B*T, D] (head h in columns h*hs..) and att [B, H, T, T] (softmax probabilities of row t over
-    /// t2 &lt;= t; 0 above the diagonal) from qkv [B*T, 3D].
+    /// output [B*T, D] (head h in columns h*hs..) and probabilities [B, H, T, T] (softmax probabilities of row t over
+    /// t2 &lt;= t; 0 above the diagonal) from qkv [B*T, 3D], with head size hs = D / H.
     /// </summary>
-    public static void Forward(float[] output, float[] att, float[] qkv, int batch, int seq, int dim, int heads,
+    /// <param name="qkv">[B*T, 3D], row-major: row n holds q | k | v; D = qkv.Length / (3 B T), a multiple of H.</param>
+    /// <param name="batch">B &gt;= 0.</param>
+    /// <param name="sequence">T &gt;= 0.</param>
+    /// <param name="heads">H &gt;= 1.</param>
+    /// <param name="output">Destination [B*T, D].</param>
+    /// <param name="probabilities">Destination [B, H, T, T], kept for the backward.</param>
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
+    /// <exception cref="ArgumentException">A length does not fit the shapes above.</exception>
+    public static void Forward(ReadOnlySpan<float> qkv, int batch, int sequence, int heads, Span<float> output,
+        Span<float> probabilities, int maxDegreeOfParallelism = -1)
+    {
+        int dim = Dim(qkv.Length, batch, sequence, heads);
+        LayerChecks.AtLeast(output.Length, (long)batch * sequence * dim, nameof(output), "[B*T, D]");
+        LayerChecks.AtLeast(probabilities.Length, (long)batch * heads * sequence * sequence, nameof(probabilities), "[B, H, T, T]");
+        LayerChecks.Parallelism(maxDegreeOfParallelism);
+        fixed (float* pOutput = output, pAtt = probabilities, pQkv = qkv)
+        {
+            Forward(pOutput, pAtt, pQkv, batch, sequence, dim, heads, maxDegreeOfParallelism);
+        }
+    }
+
+    /// <summary>
+    /// One query row at position t of one head, the KV-cache decoding step: p[0..t] = softmax over keys 0..t of
+    /// q k_s / sqrt(hs), p after t = 0, and output [hs] = sum_{s &lt;= t} p[s] v_s. It gives the same bits as row t of
+    /// <see cref="Forward(ReadOnlySpan{float}, int, int, int, Span{float}, Span{float}, int)"/> over T = p.Length
+    /// positions.
+    /// </summary>
+    /// <param name="query">q [hs].</param>
+    /// <param name="keysTransposed">Keys transposed [hs, keyStride]: column s is key s (at least the first
+    /// <paramref name="probabilities"/>.Length columns of the last row readable).</param>
+    /// <param name="keyStride">Row stride of keysTransposed.</param>
+    /// <param name="values">Value rows [t + 1, hs] with row stride valueStride.</param>
+    /// <param name="valueStride">Row stride of values.</param>
+    /// <param name="position">t: the query attends to keys 0..t.</param>
+    /// <param name="probabilities">Destination [T &gt; t], overwritten: the row's probabilities, 0 after t.</param>
+    /// <param name="output">Destination [hs].</param>
+    /// <exception cref="ArgumentException">A length or stride does not fit the shapes above.</exception>
+    public static void Row(ReadOnlySpan<float> query, ReadOnlySpan<float> keysTransposed, int keyStride, ReadOnlySpan<float> values,
+        int valueStride, int position, Span<float> probabilities, Span<float> output)
+    {
+        LayerChecks.Size(position, nameof(position));
+        LayerChecks.AtLeast(probabilities.Length, (long)position + 1, nameof(probabilities), "[T > t]");
+        LayerChecks.AtLeast(output.Length, query.Length, nameof(output), "[hs]");
+        LayerChecks.Size(keyStride, nameof(keyStride));
+        LayerChecks.Size(valueStride, nameof(valueStride));
+        Row(output.Slice(0, query.Length), query, keysTransposed, keyStride, values, valueStride, probabilities, position,
+            1 / MathF.Sqrt(query.Length), Simd.Width);
+    }
+
+    /// <summary>
+    /// The backward of <see cref="Forward(ReadOnlySpan{float}, int, int, int, Span{float}, Span{float}, int)"/>:
+    /// qkvGradient [B*T, 3D] (overwritten) from outputGradient [B*T, D], the forward's qkv and probabilities.
+    /// With S = Q K^T / sqrt(hs) and P = softmax(S) per row: dP = dY V^T, dV = P^T dY,
+    /// dS = P (dP - rowsum(P dP)), dQ = dS K / sqrt(hs), dK = dS^T Q / sqrt(hs).
+    /// </summary>
+    /// <param name="outputGradient">dY = dL/d(output) [B*T, D].</param>
+    /// <param name="qkv">The forward's qkv [B*T, 3D]; D = qkv.Length / (3 B T), a multiple of H.</param>
+    /// <param name="probabilities">The forward's probabilities [B, H, T, T].</param>
+    /// <param name="batch">B &gt;= 0.</param>
+    /// <param name="sequence">T &gt;= 0.</param>
+    /// <param name="heads">H &gt;= 1.</param>
+    /// <param name="qkvGradient">dL/dqkv [B*T, 3D], overwritten.</param>
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
+    /// <exception cref="ArgumentException">A length does not fit the shapes above.</exception>
+    public static void Backward(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> qkv, ReadOnlySpan<float> probabilities,
+        int batch, int sequence, int heads, Span<float> qkvGradient, int maxDegreeOfParallelism = -1)
+    {
+        int dim = Dim(qkv.Length, batch, sequence, heads);
+        LayerChecks.Exactly(outputGradient.Length, (long)batch * sequence * dim, nameof(outputGradient), "[B*T, D]");
+        LayerChecks.Exactly(probabilities.Length, (long)batch * heads * sequence * sequence, nameof(probabilities), "[B, H, T, T]");
+        LayerChecks.AtLeast(qkvGradient.Length, qkv.Length, nameof(qkvGradient), "[B*T, 3D]");
+        LayerChecks.Parallelism(maxDegreeOfParallelism);
+        fixed (float* pDqkv = qkvGradient, pDout = outputGradient, pQkv = qkv, pAtt = probabilities)
+        {
+            Backward(pDqkv, pDout, pQkv, pAtt, batch, sequence, dim, heads, maxDegreeOfParallelism);
+        }
+    }
+
+    /// <summary>Checks B, T, H and returns D for qkv [B*T, 3D].</summary>
+    private static int Dim(int qkvLength, int batch, int sequence, int heads)
+    {
+        LayerChecks.Size(batch, nameof(batch));
+        LayerChecks.Size(sequence, nameof(sequence));
+        LayerChecks.Size(heads, nameof(heads), positive: true);
+        long rows = (long)batch * sequence;
+        if (rows == 0)
+        {
+            LayerChecks.Exactly(qkvLength, 0, "qkv", "[B*T, 3D] with B*T = 0");
+            return 0;
+        }
+
+        if (qkvLength % (3 * rows) != 0 || qkvLength / (3 * rows) % heads != 0)
+        {
+            throw new ArgumentException(
+                $"qkv has {qkvLength} elements, which is not B*T x 3D = {rows} x 3D for a D that H = {heads} heads divide.", "qkv");
+        }
+
+        return (int)(qkvLength / (3 * rows));
+    }
+
+    private static void Forward(float* pOutput, float* pAtt, float* pQkv, int batch, int seq, int dim, int heads,
         int maxDegreeOfParallelism)
     {
         int hs = dim / heads, qkvDim = 3 * dim;
@@ -24,6 +126,9 @@ internal static class Attention
         var width = Simd.Width;
         ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
+            var output = new Span<float>(pOutput, batch * seq * dim);
+            var att = new Span<float>(pAtt, batch * heads * seq * seq);
+            var qkv = new ReadOnlySpan<float>(pQkv, batch * seq * qkvDim);
             var kt = Scratch(hs * seq);
             for (int bh = start; bh < end; bh++)
             {
@@ -34,9 +139,9 @@ internal static class Attention
                 {
                     // Scores of row t against keys 0..t (and a few masked ones up to a whole vector): q K^T with
                     // K^T's rows contiguous, one register per group of keys.
-                    Row(output.AsSpan(((rowBase + t) * dim) + (h * hs), hs), qkv.AsSpan(((rowBase + t) * qkvDim) + (h * hs), hs),
-                        kt, seq, qkv.AsSpan((rowBase * qkvDim) + (2 * dim) + (h * hs)), qkvDim,
-                        att.AsSpan((bh * seq * seq) + (t * seq), seq), t, scale, width);
+                    Row(output.Slice(((rowBase + t) * dim) + (h * hs), hs), qkv.Slice(((rowBase + t) * qkvDim) + (h * hs), hs),
+                        kt, seq, qkv.Slice((rowBase * qkvDim) + (2 * dim) + (h * hs)), qkvDim,
+                        att.Slice((bh * seq * seq) + (t * seq), seq), t, scale, width);
                 }
             }
         });
@@ -58,7 +163,7 @@ internal static class Attention
     /// <param name="scale">1 / sqrt(hs).</param>
     /// <param name="width">Vector width.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Row(Span<float> y, ReadOnlySpan<float> q, ReadOnlySpan<float> kt, int ktStride, ReadOnlySpan<float> values,
+    private static void Row(Span<float> y, ReadOnlySpan<float> q, ReadOnlySpan<float> kt, int ktStride, ReadOnlySpan<float> values,
         int valueStride, Span<float> p, int t, float scale, VectorWidth width)
     {
         SpanMath.RowTimesMatrix(scale, q, kt, ktStride, p.Slice(0, WholeVectors(t, p.Length, width)), width);
@@ -66,12 +171,7 @@ internal static class Attention
         SpanMath.WeightedRowSum(p.Slice(0, t + 1), values, valueStride, y, width);
     }
 
-    /// <summary>
-    /// dqkv [B*T, 3D] (overwritten) from dout [B*T, D], the forward's qkv and att [B, H, T, T].
-    /// With S = Q K^T / sqrt(hs) and P = softmax(S) per row: dP = dY V^T, dV = P^T dY,
-    /// dS = P (dP - rowsum(P dP)), dQ = dS K / sqrt(hs), dK = dS^T Q / sqrt(hs).
-    /// </summary>
-    public static void Backward(float[] dqkv, float[] dout, float[] qkv, float[] att, int batch, int seq, int dim,
+    private static void Backward(float* pDqkv, float* pDout, float* pQkv, float* pAtt, int batch, int seq, int dim,
         int heads, int maxDegreeOfParallelism)
     {
         int hs = dim / heads, qkvDim = 3 * dim;
@@ -79,6 +179,11 @@ internal static class Attention
         var width = Simd.Width;
         ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
+            var dqkv = new Span<float>(pDqkv, batch * seq * qkvDim);
+            var dout = new ReadOnlySpan<float>(pDout, batch * seq * dim);
+            var qkv = new ReadOnlySpan<float>(pQkv, batch * seq * qkvDim);
+            var att = new ReadOnlySpan<float>(pAtt, batch * heads * seq * seq);
+
             // Per thread: V^T [hs, T], dS [T, T] and one column of P and of dS [T] each.
             var buffer = Scratch((hs * seq) + (seq * seq) + (2 * seq));
             var vt = buffer.Slice(0, hs * seq);
@@ -89,14 +194,14 @@ internal static class Attention
             {
                 int b = bh / heads, h = bh % heads;
                 int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs);
-                var p = att.AsSpan(bh * seq * seq, seq * seq);
+                var p = att.Slice(bh * seq * seq, seq * seq);
                 Transpose(vt, qkv, headOffset + (2 * dim), qkvDim, seq, hs);
 
                 // Query side, row by row: dP = dY V^T (V^T rows contiguous), dS = scale P (dP - rowsum(P dP)),
                 // dQ = dS K.
                 for (int t = 0; t < seq; t++)
                 {
-                    var dy = dout.AsSpan(((rowBase + t) * dim) + (h * hs), hs);
+                    var dy = dout.Slice(((rowBase + t) * dim) + (h * hs), hs);
                     var pRow = p.Slice(t * seq, t + 1);
                     var dsRow = ds.Slice(t * seq, t + 1);
                     SpanMath.RowTimesMatrix(1, dy, vt, seq, ds.Slice(t * seq, WholeVectors(t, seq, width)), width);
@@ -111,7 +216,7 @@ internal static class Attention
                         dsRow[t2] = scale * pRow[t2] * (dsRow[t2] - dot);
                     }
 
-                    SpanMath.WeightedRowSum(dsRow, qkv.AsSpan(headOffset + dim), qkvDim, dqkv.AsSpan(headOffset + (t * qkvDim), hs), width);
+                    SpanMath.WeightedRowSum(dsRow, qkv.Slice(headOffset + dim), qkvDim, dqkv.Slice(headOffset + (t * qkvDim), hs), width);
                 }
 
                 // Key side, column by column: dK_s = sum_{t >= s} dS[t, s] q_t, dV_s = sum_{t >= s} P[t, s] dy_t.
@@ -125,9 +230,9 @@ internal static class Attention
                     }
 
                     int keyRow = headOffset + (s * qkvDim);
-                    SpanMath.WeightedRowSum(dsColumn.Slice(0, count), qkv.AsSpan(keyRow), qkvDim, dqkv.AsSpan(keyRow + dim, hs), width);
-                    SpanMath.WeightedRowSum(pColumn.Slice(0, count), dout.AsSpan(((rowBase + s) * dim) + (h * hs)), dim,
-                        dqkv.AsSpan(keyRow + (2 * dim), hs), width);
+                    SpanMath.WeightedRowSum(dsColumn.Slice(0, count), qkv.Slice(keyRow), qkvDim, dqkv.Slice(keyRow + dim, hs), width);
+                    SpanMath.WeightedRowSum(pColumn.Slice(0, count), dout.Slice(((rowBase + s) * dim) + (h * hs)), dim,
+                        dqkv.Slice(keyRow + (2 * dim), hs), width);
                 }
             }
         });
@@ -141,11 +246,11 @@ internal static class Attention
     }
 
     /// <summary>destination [hs, T] = the head's [T, hs] slice of qkv starting at offset, with row stride 3D.</summary>
-    private static void Transpose(Span<float> destination, float[] qkv, int offset, int stride, int seq, int hs)
+    private static void Transpose(Span<float> destination, ReadOnlySpan<float> qkv, int offset, int stride, int seq, int hs)
     {
         for (int t = 0; t < seq; t++)
         {
-            var row = qkv.AsSpan(offset + (t * stride), hs);
+            var row = qkv.Slice(offset + (t * stride), hs);
             for (int i = 0; i < hs; i++)
             {
                 destination[(i * seq) + t] = row[i];

@@ -8,45 +8,83 @@ namespace Xent.Layers;
 /// projections): each element is kept with probability 1 - p and then scaled by 1 / (1 - p), so the expected value
 /// is unchanged and evaluation needs no rescaling. Whether an element is kept is a pure function of (seed, step,
 /// site, element index), a counter-based hash rather than a generator's sequence: the same step draws the same mask
-/// for any thread count, and a resumed run draws the masks the uninterrupted one would have.
+/// for any thread count, and a resumed run draws the masks the uninterrupted one would have. A site names one place
+/// of the network that draws its own mask (the model numbers them).
 /// </summary>
-internal static class Dropout
+public static unsafe class Dropout
 {
-    /// <summary>The site of the embedding output.</summary>
-    public const int EmbeddingSite = 0;
-
-    /// <summary>The site of block l's attention projection output.</summary>
-    public static int AttentionSite(int layer) => 1 + (2 * layer);
-
-    /// <summary>The site of block l's MLP projection output.</summary>
-    public static int MlpSite(int layer) => 2 + (2 * layer);
-
     /// <summary>
-    /// mask [count] (its first count elements) = 1 / (1 - p) where the element is kept, 0 where it is dropped, for one (seed, step, site).
+    /// mask [N] = 1 / (1 - p) where the element is kept, 0 where it is dropped, for one (seed, step, site).
     /// Element i is dropped when the top 24 bits of its hash, as a fraction of 2^24, are below p.
     /// </summary>
-    public static void FillMask(float[] mask, int count, float p, long seed, long step, int site, int maxDegreeOfParallelism)
+    /// <param name="p">The probability of dropping an element, in [0, 1).</param>
+    /// <param name="seed">The run's seed.</param>
+    /// <param name="step">The training step.</param>
+    /// <param name="site">The place in the network.</param>
+    /// <param name="mask">Destination [N]: every element is written.</param>
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
+    /// <exception cref="ArgumentOutOfRangeException">p is outside [0, 1).</exception>
+    public static void FillMask(float p, long seed, long step, int site, Span<float> mask, int maxDegreeOfParallelism = -1)
     {
         if (!(p >= 0 && p < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(p), p, "The dropout probability must be in [0, 1).");
         }
 
+        LayerChecks.Parallelism(maxDegreeOfParallelism);
         ulong key = Mix(Mix(Mix(unchecked((ulong)seed)) ^ unchecked((ulong)step)) ^ unchecked((ulong)site * 0x9E3779B97F4A7C15UL));
         ulong threshold = (ulong)Math.Round(p * (1 << 24));
         float scale = 1 / (1 - p);
-        ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
+        fixed (float* pMask = mask)
         {
-            for (int i = start; i < end; i++)
+            float* m = pMask;
+            int count = mask.Length;
+            ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
             {
-                mask[i] = (Mix(key + ((ulong)i * 0xD1B54A32D192ED03UL)) >> 40) >= threshold ? scale : 0f;
-            }
-        });
+                for (int i = start; i < end; i++)
+                {
+                    m[i] = (Mix(key + ((ulong)i * 0xD1B54A32D192ED03UL)) >> 40) >= threshold ? scale : 0f;
+                }
+            });
+        }
     }
 
-    /// <summary>output [count] = residual + mask * output, in place: a residual branch's output dropped and added.</summary>
+    /// <summary>branch [N] = residual + mask * branch, in place: a residual branch's output dropped and added to the stream.</summary>
+    /// <param name="residual">The residual stream [N].</param>
+    /// <param name="mask">A mask from <see cref="FillMask"/> [N].</param>
+    /// <param name="branch">The branch's output [N], overwritten with the sum.</param>
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
+    /// <exception cref="ArgumentException">mask's length differs from residual's, or branch is shorter.</exception>
+    public static void AddMasked(ReadOnlySpan<float> residual, ReadOnlySpan<float> mask, Span<float> branch, int maxDegreeOfParallelism = -1)
+    {
+        LayerChecks.Exactly(mask.Length, residual.Length, nameof(mask), "[N]");
+        LayerChecks.AtLeast(branch.Length, residual.Length, nameof(branch), "[N]");
+        LayerChecks.Parallelism(maxDegreeOfParallelism);
+        fixed (float* pOutput = branch, pResidual = residual, pMask = mask)
+        {
+            AddMasked(pOutput, pResidual, pMask, residual.Length, maxDegreeOfParallelism);
+        }
+    }
+
+    /// <summary>destination [N] = mask * x (the forward on the embedding, or a gradient backward).</summary>
+    /// <param name="x">Input [N].</param>
+    /// <param name="mask">A mask from <see cref="FillMask"/> [N].</param>
+    /// <param name="destination">Output [N]; may be x itself.</param>
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
+    /// <exception cref="ArgumentException">mask's length differs from x's, or destination is shorter.</exception>
+    public static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> mask, Span<float> destination, int maxDegreeOfParallelism = -1)
+    {
+        LayerChecks.Exactly(mask.Length, x.Length, nameof(mask), "[N]");
+        LayerChecks.AtLeast(destination.Length, x.Length, nameof(destination), "[N]");
+        LayerChecks.Parallelism(maxDegreeOfParallelism);
+        fixed (float* pDestination = destination, pSource = x, pMask = mask)
+        {
+            Multiply(pDestination, pSource, pMask, x.Length, maxDegreeOfParallelism);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AddMasked(float[] output, float[] residual, float[] mask, int count, int maxDegreeOfParallelism)
+    private static void AddMasked(float* output, float* residual, float* mask, int count, int maxDegreeOfParallelism)
     {
         ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
         {
@@ -57,9 +95,8 @@ internal static class Dropout
         });
     }
 
-    /// <summary>destination [count] = mask * source (forward in place on the embedding, or a gradient backward).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Multiply(float[] destination, float[] source, float[] mask, int count, int maxDegreeOfParallelism)
+    private static void Multiply(float* destination, float* source, float* mask, int count, int maxDegreeOfParallelism)
     {
         ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
         {

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Xent.Kernels;
 
@@ -8,26 +7,53 @@ namespace Xent.Layers;
 /// <summary>
 /// GELU, tanh approximation (GPT-2): y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as
 /// y = x s with s = sigmoid(2u) (the same function: (1 + tanh u)/2 = sigmoid(2u)), which needs one exp and
-/// stays finite for any x. Written once over the core's lane operators and run at <see cref="Simd.Width"/>.
+/// stays finite for any x. Written once over the core's lane operators and run at the process's vector width;
+/// element-wise, so the result is bitwise the same for any thread count. Float64 reference: the tanh formula itself
+/// (tests/Xent.Tests/Layers/GeluTests.cs).
 /// </summary>
-internal static class Gelu
+public static unsafe class Gelu
 {
     private const float Sqrt2OverPi = 0.7978845608028654f;
     private const float Cubic = 0.044715f;
 
-    /// <summary>output [count] = gelu(input [count]).</summary>
-    public static void Forward(float[] output, float[] input, int count, int maxDegreeOfParallelism) =>
-        Run(output, input, null, count, maxDegreeOfParallelism);
+    /// <summary>destination [N] = gelu(x [N]), element by element.</summary>
+    /// <param name="x">Input [N].</param>
+    /// <param name="destination">Output [N]: its first N elements are written; may be x itself.</param>
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
+    /// <exception cref="ArgumentException">destination is shorter than x.</exception>
+    public static void Forward(ReadOnlySpan<float> x, Span<float> destination, int maxDegreeOfParallelism = -1)
+    {
+        LayerChecks.AtLeast(destination.Length, x.Length, nameof(destination), "[N]");
+        LayerChecks.Parallelism(maxDegreeOfParallelism);
+        fixed (float* px = x, pd = destination)
+        {
+            Run(pd, px, null, x.Length, maxDegreeOfParallelism);
+        }
+    }
 
     /// <summary>
-    /// dinput [count] = gelu'(input) * dout (overwritten; may alias dout), with
-    /// gelu'(x) = s + 2 x s (1 - s) du/dx and du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+    /// inputGradient [N] = gelu'(x) * outputGradient, with gelu'(x) = s + 2 x s (1 - s) du/dx and
+    /// du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
     /// </summary>
-    public static void Backward(float[] dinput, float[] input, float[] dout, int count, int maxDegreeOfParallelism) =>
-        Run(dinput, input, dout, count, maxDegreeOfParallelism);
+    /// <param name="x">The forward's input [N].</param>
+    /// <param name="outputGradient">dL/d(output) [N].</param>
+    /// <param name="inputGradient">dL/dx [N], overwritten; may be outputGradient itself.</param>
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
+    /// <exception cref="ArgumentException">outputGradient's length differs from x's, or inputGradient is shorter.</exception>
+    public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> outputGradient, Span<float> inputGradient,
+        int maxDegreeOfParallelism = -1)
+    {
+        LayerChecks.Exactly(outputGradient.Length, x.Length, nameof(outputGradient), "[N]");
+        LayerChecks.AtLeast(inputGradient.Length, x.Length, nameof(inputGradient), "[N]");
+        LayerChecks.Parallelism(maxDegreeOfParallelism);
+        fixed (float* px = x, pg = outputGradient, pd = inputGradient)
+        {
+            Run(pd, px, pg, x.Length, maxDegreeOfParallelism);
+        }
+    }
 
     // dout null: the forward; otherwise the backward.
-    private static void Run(float[] result, float[] input, float[]? dout, int count, int maxDegreeOfParallelism)
+    private static void Run(float* result, float* input, float* dout, int count, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
         ParallelWork.ForRanges(count, ParallelWork.Grain(count, 4096), maxDegreeOfParallelism, (start, end) =>
@@ -51,14 +77,14 @@ internal static class Gelu
 
     // Whole vectors of [start, end); returns where they stopped (the scalar lanes finish the rest).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int Range<TOps, TV>(float[] result, float[] input, float[]? dout, int start, int end)
+    private static int Range<TOps, TV>(float* result, float* input, float* dout, int start, int end)
         where TOps : IVectorOps<TV>
         where TV : struct
     {
-        ref float x0 = ref MemoryMarshal.GetArrayDataReference(input);
-        ref float r0 = ref MemoryMarshal.GetArrayDataReference(result);
+        ref float x0 = ref *input;
+        ref float r0 = ref *result;
         int i = start;
-        if (dout is null)
+        if (dout == null)
         {
             for (; i + TOps.Count <= end; i += TOps.Count)
             {
@@ -69,7 +95,7 @@ internal static class Gelu
             return i;
         }
 
-        ref float d0 = ref MemoryMarshal.GetArrayDataReference(dout);
+        ref float d0 = ref *dout;
         TV one = TOps.Create(1f), two = TOps.Create(2f), c = TOps.Create(Sqrt2OverPi), c3 = TOps.Create(3 * Cubic);
         for (; i + TOps.Count <= end; i += TOps.Count)
         {

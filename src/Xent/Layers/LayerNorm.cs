@@ -4,16 +4,80 @@ using Xent.LinearAlgebra;
 
 namespace Xent.Layers;
 
-/// <summary>LayerNorm over the last dimension D, eps 1e-5 (PyTorch and GPT-2's value), biased variance.</summary>
-internal static class LayerNorm
+/// <summary>
+/// LayerNorm over the last dimension D, eps 1e-5 (PyTorch and GPT-2's value), biased variance: per row,
+/// output = (x - mean) * rstd * weight + bias with rstd = 1 / sqrt(var + eps). Rows are split over threads and
+/// each row's sums run in a fixed order, so results are bitwise the same for any thread count. Float64 reference and
+/// finite-difference check of the backward: tests/Xent.Tests/Layers/LayerNormTests.cs.
+/// </summary>
+public static unsafe class LayerNorm
 {
+    /// <summary>The epsilon added to the variance, 1e-5.</summary>
     public const float Epsilon = 1e-5f;
 
     /// <summary>
     /// output [N, D] = (x - mean) * rstd * weight + bias, per row of input [N, D]; keeps mean [N] and rstd [N]
     /// for the backward.
     /// </summary>
-    public static void Forward(float[] output, float[] mean, float[] rstd, float[] input, float[] weight, float[] bias,
+    /// <param name="input">x [N, D], row-major.</param>
+    /// <param name="weight">Gain [D]; its length is D (at least 1).</param>
+    /// <param name="bias">Bias [D].</param>
+    /// <param name="output">Destination [N, D]; may be input itself.</param>
+    /// <param name="mean">Destination [N]: each row's mean.</param>
+    /// <param name="rstd">Destination [N]: each row's 1 / sqrt(var + eps).</param>
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
+    /// <exception cref="ArgumentException">A length does not fit the shapes above (input's length must be a multiple of D).</exception>
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> output, Span<float> mean, Span<float> rstd, int maxDegreeOfParallelism = -1)
+    {
+        int dim = weight.Length, rows = LayerChecks.Rows(input.Length, dim, nameof(input), "D");
+        LayerChecks.Exactly(bias.Length, dim, nameof(bias), "[D]");
+        LayerChecks.AtLeast(output.Length, input.Length, nameof(output), "[N, D]");
+        LayerChecks.AtLeast(mean.Length, rows, nameof(mean), "[N]");
+        LayerChecks.AtLeast(rstd.Length, rows, nameof(rstd), "[N]");
+        LayerChecks.Parallelism(maxDegreeOfParallelism);
+        fixed (float* pOutput = output, pMean = mean, pRstd = rstd, pInput = input, pWeight = weight, pBias = bias)
+        {
+            Forward(pOutput, pMean, pRstd, pInput, pWeight, pBias, rows, dim, maxDegreeOfParallelism);
+        }
+    }
+
+    /// <summary>
+    /// The backward of <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, int)"/>:
+    /// inputGradient [N, D] += the gradient through the normalisation; weightGradient [D] and biasGradient [D] are
+    /// OVERWRITTEN with the sums over the N rows of dout * xhat and dout. With g = weight * dout and
+    /// xhat = (x - mean) rstd: dx = (g - mean(g) - xhat mean(g xhat)) rstd.
+    /// </summary>
+    /// <param name="outputGradient">dout = dL/d(output) [N, D].</param>
+    /// <param name="input">The forward's x [N, D].</param>
+    /// <param name="weight">Gain [D]; its length is D.</param>
+    /// <param name="mean">The forward's mean [N].</param>
+    /// <param name="rstd">The forward's rstd [N].</param>
+    /// <param name="inputGradient">dL/dx [N, D], ADDED to (a residual stream's gradient accumulates here).</param>
+    /// <param name="weightGradient">dL/dweight [D], overwritten.</param>
+    /// <param name="biasGradient">dL/dbias [D], overwritten.</param>
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
+    /// <exception cref="ArgumentException">A length does not fit the shapes above.</exception>
+    public static void Backward(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> inputGradient, Span<float> weightGradient,
+        Span<float> biasGradient, int maxDegreeOfParallelism = -1)
+    {
+        int dim = weight.Length, rows = LayerChecks.Rows(input.Length, dim, nameof(input), "D");
+        LayerChecks.Exactly(outputGradient.Length, input.Length, nameof(outputGradient), "[N, D]");
+        LayerChecks.Exactly(mean.Length, rows, nameof(mean), "[N]");
+        LayerChecks.Exactly(rstd.Length, rows, nameof(rstd), "[N]");
+        LayerChecks.AtLeast(inputGradient.Length, input.Length, nameof(inputGradient), "[N, D]");
+        LayerChecks.AtLeast(weightGradient.Length, dim, nameof(weightGradient), "[D]");
+        LayerChecks.AtLeast(biasGradient.Length, dim, nameof(biasGradient), "[D]");
+        LayerChecks.Parallelism(maxDegreeOfParallelism);
+        fixed (float* pDinput = inputGradient, pDweight = weightGradient, pDbias = biasGradient, pDout = outputGradient,
+            pInput = input, pWeight = weight, pMean = mean, pRstd = rstd)
+        {
+            Backward(pDinput, pDweight, pDbias, pDout, pInput, pWeight, pMean, pRstd, rows, dim, maxDegreeOfParallelism);
+        }
+    }
+
+    private static void Forward(float* output, float* mean, float* rstd, float* input, float* weight, float* bias,
         int rows, int dim, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
@@ -21,23 +85,19 @@ internal static class LayerNorm
         {
             for (int n = start; n < end; n++)
             {
-                var x = input.AsSpan(n * dim, dim);
+                var x = new ReadOnlySpan<float>(input + ((long)n * dim), dim);
                 float m = RowOps.SumAndDot(x, x, 0, width).Sum / dim;
                 float s = 1 / MathF.Sqrt((RowOps.SumOfSquares(x, m, width) / dim) + Epsilon);
-                RowOps.Normalize(x, m, s, weight.AsSpan(0, dim), bias.AsSpan(0, dim), output.AsSpan(n * dim, dim), width);
+                RowOps.Normalize(x, m, s, new ReadOnlySpan<float>(weight, dim), new ReadOnlySpan<float>(bias, dim),
+                    new Span<float>(output + ((long)n * dim), dim), width);
                 mean[n] = m;
                 rstd[n] = s;
             }
         });
     }
 
-    /// <summary>
-    /// dinput [N, D] += gradient through the normalisation; dweight [D] and dbias [D] are OVERWRITTEN with the sums
-    /// over the N rows of dout * xhat and dout. With g = weight * dout and xhat = (x - mean) rstd:
-    /// dx = (g - mean(g) - xhat mean(g xhat)) rstd.
-    /// </summary>
-    public static void Backward(float[] dinput, float[] dweight, float[] dbias, float[] dout, float[] input,
-        float[] weight, float[] mean, float[] rstd, int rows, int dim, int maxDegreeOfParallelism)
+    private static void Backward(float* dinput, float* dweight, float* dbias, float* dout, float* input,
+        float* weight, float* mean, float* rstd, int rows, int dim, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
         ParallelWork.ForRanges(rows, ParallelWork.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
@@ -45,26 +105,26 @@ internal static class LayerNorm
             var g = RowScratch(dim);
             for (int n = start; n < end; n++)
             {
-                var x = input.AsSpan(n * dim, dim);
+                var x = new ReadOnlySpan<float>(input + ((long)n * dim), dim);
                 float m = mean[n], s = rstd[n];
-                RowOps.Multiply(dout.AsSpan(n * dim, dim), weight.AsSpan(0, dim), g, width);
+                RowOps.Multiply(new ReadOnlySpan<float>(dout + ((long)n * dim), dim), new ReadOnlySpan<float>(weight, dim), g, width);
                 var (sum, centeredDot) = RowOps.SumAndDot(g, x, m, width);
-                RowOps.LayerNormInputGradient(g, x, m, s, sum / dim, centeredDot * s / dim, dinput.AsSpan(n * dim, dim), width);
+                RowOps.LayerNormInputGradient(g, x, m, s, sum / dim, centeredDot * s / dim, new Span<float>(dinput + ((long)n * dim), dim), width);
             }
         });
 
         // Column sums in row order, one column range per chunk: reproducible for any thread count.
         ParallelWork.ForRanges(dim, ParallelWork.Grain(dim, 16), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            var dw = dweight.AsSpan(start, end - start);
-            var db = dbias.AsSpan(start, end - start);
+            var dw = new Span<float>(dweight + start, end - start);
+            var db = new Span<float>(dbias + start, end - start);
             dw.Clear();
             db.Clear();
             for (int n = 0; n < rows; n++)
             {
-                int row = (n * dim) + start;
-                RowOps.LayerNormParameterGradient(dout.AsSpan(row, end - start), input.AsSpan(row, end - start), mean[n], rstd[n],
-                    dw, db, width);
+                long row = ((long)n * dim) + start;
+                RowOps.LayerNormParameterGradient(new ReadOnlySpan<float>(dout + row, end - start), new ReadOnlySpan<float>(input + row, end - start),
+                    mean[n], rstd[n], dw, db, width);
             }
         });
     }

@@ -69,8 +69,8 @@ public class AttentionTests
         dqkv.AsSpan().Fill(float.NaN); // overwritten, never read
         using (Simd.Override(width))
         {
-            Attention.Forward(output, att, qkv, batch, seq, dim, heads, 2);
-            Attention.Backward(dqkv, upstream, qkv, att, batch, seq, dim, heads, 2);
+            Attention.Forward(qkv, batch, seq, heads, output, att, 2);
+            Attention.Backward(upstream, qkv, att, batch, seq, heads, dqkv, 2);
         }
 
         double[] q64 = [.. qkv.Select(x => (double)x)];

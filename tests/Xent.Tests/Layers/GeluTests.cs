@@ -18,8 +18,8 @@ public class GeluTests
         var dx = new float[x.Length];
         using (Simd.Override(width))
         {
-            Gelu.Forward(y, x, x.Length, 2);
-            Gelu.Backward(dx, x, dy, x.Length, 2);
+            Gelu.Forward(x, y, 2);
+            Gelu.Backward(x, dy, dx, 2);
         }
 
         for (int i = 0; i < x.Length; i++)

@@ -45,8 +45,8 @@ public class LayerNormTests
         dw.AsSpan().Fill(float.NaN); // overwritten
         using (Simd.Override(width))
         {
-            LayerNorm.Forward(output, mean, rstd, x, w, b, rows, dim, 2);
-            LayerNorm.Backward(dx, dw, db, upstream, x, w, mean, rstd, rows, dim, 2);
+            LayerNorm.Forward(x, w, b, output, mean, rstd, 2);
+            LayerNorm.Backward(upstream, x, w, mean, rstd, dx, dw, db, 2);
         }
 
         double[] x64 = [.. x.Select(v => (double)v)], w64 = [.. w.Select(v => (double)v)], b64 = [.. b.Select(v => (double)v)];

@@ -24,7 +24,7 @@ public class DropoutTests
         for (int site = 0; site < sites; site++)
         {
             masks[site] = new float[count];
-            Dropout.FillMask(masks[site], count, model.Config.Dropout, seed, step, site, 1);
+            Dropout.FillMask(model.Config.Dropout, seed, step, site, masks[site], 1);
         }
 
         return masks;
@@ -106,15 +106,15 @@ public class DropoutTests
         const int count = 200_000;
         var mask = new float[count];
         var other = new float[count];
-        Dropout.FillMask(mask, count, p, 1, 2, 3, 4);
-        Dropout.FillMask(other, count, p, 1, 2, 4, 4);
+        Dropout.FillMask(p, 1, 2, 3, mask, 4);
+        Dropout.FillMask(p, 1, 2, 4, other, 4);
         Assert.All(mask, m => Assert.True(m == 0 || m == 1 / (1 - p)));
         double dropped = mask.Count(m => m == 0) / (double)count;
 
         // Binomial standard deviation sqrt(p (1 - p) / count) <= 0.0012: 5 of them.
         Assert.InRange(dropped, p - 0.006, p + 0.006);
         Assert.NotEqual(mask, other);
-        Assert.Throws<ArgumentOutOfRangeException>(() => Dropout.FillMask(mask, 1, 1f, 1, 2, 3, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Dropout.FillMask(1f, 1, 2, 3, mask.AsSpan(0, 1), 1));
     }
 
     [Fact]

@@ -1,0 +1,60 @@
+namespace Xent.Layers;
+
+/// <summary>
+/// The argument checks of the layers' public entry points, done before anything is written: the loops read and
+/// write through pointers without bounds checks, so every length is checked here.
+/// </summary>
+internal static class LayerChecks
+{
+    /// <summary>-1 (all cores) or a positive count, as <see cref="ParallelOptions"/> takes it.</summary>
+    public static void Parallelism(int maxDegreeOfParallelism)
+    {
+        if (maxDegreeOfParallelism == 0 || maxDegreeOfParallelism < -1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism, "Use -1 (all cores) or a positive count.");
+        }
+    }
+
+    /// <summary>A source that must hold exactly <paramref name="expected"/> elements (its shape).</summary>
+    public static void Exactly(int length, long expected, string name, string shape)
+    {
+        if (length != expected)
+        {
+            throw new ArgumentException($"{name} has {length} elements; its shape {shape} needs {expected}.", name);
+        }
+    }
+
+    /// <summary>A destination that must hold at least <paramref name="expected"/> elements (only those are written).</summary>
+    public static void AtLeast(int length, long expected, string name, string shape)
+    {
+        if (length < expected)
+        {
+            throw new ArgumentException($"{name} has {length} elements, too short for its shape {shape} of {expected}.", name);
+        }
+    }
+
+    /// <summary>Returns N for a source of shape [N, <paramref name="dim"/>], or throws when its length is no multiple of dim.</summary>
+    public static int Rows(int length, int dim, string name, string dimName)
+    {
+        if (dim <= 0)
+        {
+            throw new ArgumentException($"{dimName} = {dim}: the last dimension must be at least 1.", name);
+        }
+
+        if (length % dim != 0)
+        {
+            throw new ArgumentException($"{name} has {length} elements, not a multiple of {dimName} = {dim} (its shape is [N, {dimName}]).", name);
+        }
+
+        return length / dim;
+    }
+
+    /// <summary>A size argument that must be &gt;= 0 (or &gt;= 1 with <paramref name="positive"/>).</summary>
+    public static void Size(int value, string name, bool positive = false)
+    {
+        if (value < (positive ? 1 : 0))
+        {
+            throw new ArgumentOutOfRangeException(name, value, positive ? "Must be at least 1." : "Must be at least 0.");
+        }
+    }
+}
