@@ -45,7 +45,7 @@ public static unsafe class Attention
     /// <see cref="Forward(ReadOnlySpan{float}, int, int, int, Span{float}, Span{float}, int)"/> over T = p.Length
     /// positions.
     /// </summary>
-    /// <param name="query">q [hs].</param>
+    /// <param name="query">q [hs], hs &gt;= 1.</param>
     /// <param name="keysTransposed">Keys transposed [hs, keyStride]: column s is key s (at least the first
     /// <paramref name="probabilities"/>.Length columns of the last row readable).</param>
     /// <param name="keyStride">Row stride of keysTransposed.</param>
@@ -63,6 +63,16 @@ public static unsafe class Attention
         LayerChecks.AtLeast(output.Length, query.Length, nameof(output), "[hs]");
         LayerChecks.Size(keyStride, nameof(keyStride));
         LayerChecks.Size(valueStride, nameof(valueStride));
+        if (query.IsEmpty)
+        {
+            throw new ArgumentException("The query is empty: the head size hs must be at least 1.", nameof(query));
+        }
+
+        LayerChecks.AtLeast(keysTransposed.Length, ((long)(query.Length - 1) * keyStride) + probabilities.Length, nameof(keysTransposed),
+            $"[hs = {query.Length}, stride {keyStride}] over {probabilities.Length} keys");
+        LayerChecks.AtLeast(values.Length, ((long)position * valueStride) + query.Length, nameof(values),
+            $"[t + 1 = {position + 1}, hs = {query.Length}] with stride {valueStride}");
+
         Row(output.Slice(0, query.Length), query, keysTransposed, keyStride, values, valueStride, probabilities, position,
             1 / MathF.Sqrt(query.Length), Simd.Width);
     }

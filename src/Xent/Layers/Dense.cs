@@ -25,8 +25,8 @@ public static unsafe class Dense
     public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         ReadOnlySpan<float> residual, Span<float> output, int maxDegreeOfParallelism = -1)
     {
-        int outDim = bias.Length, inDim = LayerChecks.Rows(weight.Length, outDim, nameof(weight), "OC");
-        int rows = LayerChecks.Rows(input.Length, inDim, nameof(input), "C");
+        int outDim = bias.Length, inDim = LayerChecks.Rows(weight.Length, outDim, nameof(weight), "OC", nameof(bias));
+        int rows = LayerChecks.Rows(input.Length, inDim, nameof(input), "C", nameof(weight));
         if (!residual.IsEmpty)
         {
             LayerChecks.Exactly(residual.Length, (long)rows * outDim, nameof(residual), "[N, OC]");
@@ -60,8 +60,8 @@ public static unsafe class Dense
         bool accumulate, Span<float> inputGradient, Span<float> weightGradient, Span<float> biasGradient,
         int maxDegreeOfParallelism = -1)
     {
-        int outDim = biasGradient.Length, inDim = LayerChecks.Rows(weight.Length, outDim, nameof(weight), "OC");
-        int rows = LayerChecks.Rows(input.Length, inDim, nameof(input), "C");
+        int outDim = biasGradient.Length, inDim = LayerChecks.Rows(weight.Length, outDim, nameof(weight), "OC", nameof(biasGradient));
+        int rows = LayerChecks.Rows(input.Length, inDim, nameof(input), "C", nameof(weight));
         LayerChecks.Exactly(outputGradient.Length, (long)rows * outDim, nameof(outputGradient), "[N, OC]");
         LayerChecks.AtLeast(inputGradient.Length, input.Length, nameof(inputGradient), "[N, C]");
         LayerChecks.AtLeast(weightGradient.Length, weight.Length, nameof(weightGradient), "[OC, C]");

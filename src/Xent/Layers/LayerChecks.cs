@@ -33,12 +33,15 @@ internal static class LayerChecks
         }
     }
 
-    /// <summary>Returns N for a source of shape [N, <paramref name="dim"/>], or throws when its length is no multiple of dim.</summary>
-    public static int Rows(int length, int dim, string name, string dimName)
+    /// <summary>
+    /// Returns N for a source of shape [N, <paramref name="dim"/>], or throws when its length is no multiple of dim
+    /// or dim (the length of <paramref name="dimSource"/>, or derived from it) is 0.
+    /// </summary>
+    public static int Rows(int length, int dim, string name, string dimName, string dimSource)
     {
         if (dim <= 0)
         {
-            throw new ArgumentException($"{dimName} = {dim}: the last dimension must be at least 1.", name);
+            throw new ArgumentException($"{dimName} = {dim} (from {dimSource}): the dimension must be at least 1.", dimSource);
         }
 
         if (length % dim != 0)

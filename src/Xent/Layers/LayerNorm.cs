@@ -30,7 +30,7 @@ public static unsafe class LayerNorm
     public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         Span<float> output, Span<float> mean, Span<float> rstd, int maxDegreeOfParallelism = -1)
     {
-        int dim = weight.Length, rows = LayerChecks.Rows(input.Length, dim, nameof(input), "D");
+        int dim = weight.Length, rows = LayerChecks.Rows(input.Length, dim, nameof(input), "D", nameof(weight));
         LayerChecks.Exactly(bias.Length, dim, nameof(bias), "[D]");
         LayerChecks.AtLeast(output.Length, input.Length, nameof(output), "[N, D]");
         LayerChecks.AtLeast(mean.Length, rows, nameof(mean), "[N]");
@@ -62,7 +62,7 @@ public static unsafe class LayerNorm
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> inputGradient, Span<float> weightGradient,
         Span<float> biasGradient, int maxDegreeOfParallelism = -1)
     {
-        int dim = weight.Length, rows = LayerChecks.Rows(input.Length, dim, nameof(input), "D");
+        int dim = weight.Length, rows = LayerChecks.Rows(input.Length, dim, nameof(input), "D", nameof(weight));
         LayerChecks.Exactly(outputGradient.Length, input.Length, nameof(outputGradient), "[N, D]");
         LayerChecks.Exactly(mean.Length, rows, nameof(mean), "[N]");
         LayerChecks.Exactly(rstd.Length, rows, nameof(rstd), "[N]");

@@ -96,4 +96,41 @@ public class AttentionTests
             Assert.True(Math.Abs(dqkv[i] - numeric) <= 1e-5 + (1e-4 * Math.Abs(numeric)), $"dqkv[{i}] = {dqkv[i]}, expected {numeric}");
         }
     }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Row_gives_the_bits_of_the_forward_row(VectorWidth width, int dim, int heads)
+    {
+        // The KV-cache step: keys transposed [hs, capacity], values [capacity, D], one query row at a time.
+        int seq = 19, hs = dim / heads, capacity = 24;
+        var random = new Random(dim + 1);
+        float[] qkv = [.. Enumerable.Range(0, seq * 3 * dim).Select(_ => (float)(random.NextDouble() * 2 - 1))];
+        var output = new float[seq * dim];
+        var att = new float[heads * seq * seq];
+        var keys = new float[dim * capacity];
+        var values = new float[capacity * dim];
+        for (int t = 0; t < seq; t++)
+        {
+            for (int i = 0; i < dim; i++)
+            {
+                keys[(i * capacity) + t] = qkv[(t * 3 * dim) + dim + i];
+                values[(t * dim) + i] = qkv[(t * 3 * dim) + (2 * dim) + i];
+            }
+        }
+
+        using var scope = Simd.Override(width);
+        Attention.Forward(qkv, 1, seq, heads, output, att, 1);
+        for (int h = 0; h < heads; h++)
+        {
+            for (int t = 0; t < seq; t++)
+            {
+                var p = new float[seq];
+                var y = new float[hs];
+                Attention.Row(qkv.AsSpan((t * 3 * dim) + (h * hs), hs), keys.AsSpan(h * hs * capacity), capacity,
+                    values.AsSpan(h * hs), dim, t, p, y);
+                Assert.Equal(att.AsSpan(((h * seq) + t) * seq, seq).ToArray(), p);
+                Assert.Equal(output.AsSpan((t * dim) + (h * hs), hs).ToArray(), y);
+            }
+        }
+    }
 }
