@@ -27,7 +27,7 @@ internal enum WorkspaceSlot
     /// <summary>The cross-entropy kernel: a row's block statistics [blocks].</summary>
     BlockStatistics,
 
-    /// <summary>The model's layers (Xent.Training): per-thread rows and transposes of one work item.</summary>
+    /// <summary>The layers (<c>Xent.Layers</c>): per-thread rows and transposes of one work item.</summary>
     ModelRows,
 }
 
@@ -41,7 +41,7 @@ internal enum WorkspaceSlot
 /// <item>This workspace: every buffer one thread needs while it runs one work item, small (at most a few
 /// MB) and reused by every later call on that thread. One slot per use (<see cref="WorkspaceSlot"/>): the
 /// matrix products' packed panels and edge tiles, the fused kernel's uncached tile, the cross-entropy kernel's
-/// converted blocks and block statistics, the model layers' row buffers.</item>
+/// converted blocks and block statistics, the layers' (Xent.Layers) row buffers.</item>
 /// <item><see cref="Xent.Fused.ScratchPool"/>: the fused kernel's one large per-call buffer (tile cache, partial
 /// sums: up to about 52 MB), shared by its threads and kept for the next call of the process, because a fresh
 /// buffer of that size costs a page fault per 4 KB page on first touch, about 10-12 ms a call (measured when it
