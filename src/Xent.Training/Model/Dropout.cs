@@ -23,9 +23,10 @@ internal static class Dropout
 
     /// <summary>
     /// mask [count] (its first count elements) = 1 / (1 - p) where the element is kept, 0 where it is dropped, for one (seed, step, site).
-    /// Element i is dropped when the top 24 bits of its hash, as a fraction of 2^24, are below p.
+    /// Element i is element first + i of the step's whole batch, dropped when the top 24 bits of that index's hash, as
+    /// a fraction of 2^24, are below p.
     /// </summary>
-    public static void FillMask(float[] mask, int count, float p, long seed, long step, int site, int maxDegreeOfParallelism)
+    public static void FillMask(float[] mask, int count, float p, long seed, long step, int site, int maxDegreeOfParallelism, long first = 0)
     {
         if (!(p >= 0 && p < 1))
         {
@@ -39,7 +40,7 @@ internal static class Dropout
         {
             for (int i = start; i < end; i++)
             {
-                mask[i] = (Mix(key + ((ulong)i * 0xD1B54A32D192ED03UL)) >> 40) >= threshold ? scale : 0f;
+                mask[i] = (Mix(key + (unchecked((ulong)(first + i)) * 0xD1B54A32D192ED03UL)) >> 40) >= threshold ? scale : 0f;
             }
         });
     }
@@ -111,14 +112,14 @@ internal sealed class DropoutMasks
     /// <summary>Mask of each block's MLP projection output.</summary>
     public float[][] Mlp { get; }
 
-    /// <summary>Draws every mask of a step for the first <paramref name="count"/> = B*T*D elements.</summary>
-    public void Fill(float p, long seed, long step, int count, int maxDegreeOfParallelism)
+    /// <summary>Draws every mask of a step for <paramref name="count"/> = B*T*D elements from element <paramref name="first"/> of the step's whole batch on.</summary>
+    public void Fill(float p, long seed, long step, int count, long first, int maxDegreeOfParallelism)
     {
-        Dropout.FillMask(Embedding, count, p, seed, step, Dropout.EmbeddingSite, maxDegreeOfParallelism);
+        Dropout.FillMask(Embedding, count, p, seed, step, Dropout.EmbeddingSite, maxDegreeOfParallelism, first);
         for (int l = 0; l < Attention.Length; l++)
         {
-            Dropout.FillMask(Attention[l], count, p, seed, step, Dropout.AttentionSite(l), maxDegreeOfParallelism);
-            Dropout.FillMask(Mlp[l], count, p, seed, step, Dropout.MlpSite(l), maxDegreeOfParallelism);
+            Dropout.FillMask(Attention[l], count, p, seed, step, Dropout.AttentionSite(l), maxDegreeOfParallelism, first);
+            Dropout.FillMask(Mlp[l], count, p, seed, step, Dropout.MlpSite(l), maxDegreeOfParallelism, first);
         }
     }
 }
