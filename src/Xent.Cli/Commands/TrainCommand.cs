@@ -193,8 +193,9 @@ internal sealed class TrainCommand : Command<TrainSettings>
             io.WriteLine($"Data parallel: {dp.WorldSize} process(es), each batch split by sequence, {dp.Accumulate} micro-batch(es) per process; gradients all-reduced every step.");
             if (dp.VocabParallel)
             {
-                io.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"Vocabulary parallel: each process holds {m.VocabSize / dp.WorldSize}-{(m.VocabSize + dp.WorldSize - 1) / dp.WorldSize} of the {m.VocabSize} rows of the unembedding and computes their part of the loss for every process's tokens."));
+                int fewest = m.VocabSize / dp.WorldSize, most = (m.VocabSize + dp.WorldSize - 1) / dp.WorldSize;
+                string rows = fewest == most ? $"{most}" : $"{fewest} or {most}";
+                io.WriteLine($"Vocabulary parallel: each process holds {rows} of the {m.VocabSize} rows of the unembedding (and their optimizer state) and computes their part of the loss for every process's tokens.");
             }
         }
     }
