@@ -11,7 +11,8 @@ public static class DistributedJob
     /// Runs <paramref name="body"/> with <see cref="Communicator.World"/>. When it throws (or another thread of the
     /// process dies of an unhandled exception), under mpirun the message "rank R of K failed: Type: message" goes to
     /// stderr and MPI_Abort ends every process of the job with exit code <paramref name="failureExitCode"/>; in a
-    /// single process the exception propagates as usual.
+    /// single process the exception propagates as usual. An <see cref="AgreedExitException"/> (from <see cref="Agree"/>,
+    /// which has reported the failure) ends the body with its exit code on every rank, without an abort.
     /// </summary>
     /// <param name="body">The program; returns its exit code.</param>
     /// <param name="failureExitCode">The job's exit code when a rank fails.</param>
@@ -30,7 +31,14 @@ public static class DistributedJob
         {
             using (world)
             {
-                return body(world);
+                try
+                {
+                    return body(world);
+                }
+                catch (AgreedExitException e)
+                {
+                    return e.ExitCode; // reported by Agree already
+                }
             }
         }
 

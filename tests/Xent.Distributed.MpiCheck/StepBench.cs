@@ -9,7 +9,8 @@ using Xent.Training.Runs;
 namespace Xent.Distributed.MpiCheck;
 
 /// <summary>
-/// "bench SHAPE MODE STEPS THREADS": times data-parallel training steps (dp) or with the vocabulary-parallel head (vp)
+/// "bench SHAPE MODE STEPS THREADS": times data-parallel training steps (dp; dpu with an untied unembedding) or with the
+/// vocabulary-parallel head (vp, untied)
 /// of the default model (default: V 32, D 64, 2 layers, batch 16 x 128) or a GPT-2-small-like one (gpt2: V 50257,
 /// D 768, 12 layers, 12 heads, batch 4 x 128), on random tokens; rank 0 prints the median step time, the share of it
 /// spent in collectives (waiting for the other ranks included) and the bytes each rank put into them per step.
@@ -22,8 +23,8 @@ internal static class StepBench
         int steps = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 5;
         int threads = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : -1;
         var (config, batch) = shape == "gpt2"
-            ? (new GptConfig { VocabSize = 50257, ContextLength = 128, Layers = 12, Heads = 12, Dim = 768, TieEmbeddings = mode != "vp" }, 4)
-            : (new GptConfig { VocabSize = 32, ContextLength = 128, Layers = 2, Heads = 4, Dim = 64, TieEmbeddings = mode != "vp" }, 16);
+            ? (new GptConfig { VocabSize = 50257, ContextLength = 128, Layers = 12, Heads = 12, Dim = 768, TieEmbeddings = mode == "dp" }, 4)
+            : (new GptConfig { VocabSize = 32, ContextLength = 128, Layers = 2, Heads = 4, Dim = 64, TieEmbeddings = mode == "dp" }, 16);
         using var timed = new TimedCommunicator(world);
         var step = new DataParallelStep(timed, 1, vocabParallel: mode == "vp");
         var plan = new TrainingPlan { Model = config, Data = TokenDataset.Markov(), OutDir = "unused", Batch = batch };

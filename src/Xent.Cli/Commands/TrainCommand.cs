@@ -43,6 +43,11 @@ internal sealed class TrainCommand : Command<TrainSettings>
         return DistributedJob.Run(world =>
             {
                 TrainingPlan plan = DistributedJob.Agree(world, () => Plan(settings), ErrorReporter.BadInput, io.Error);
+
+                // A --time budget is fitted to each rank's own measured step time: all take rank 0's steps, or they would part.
+                Span<int> steps = [plan.TotalSteps, plan.WarmupSteps];
+                world.Broadcast(steps, 0);
+                plan = plan with { TotalSteps = steps[0], WarmupSteps = steps[1] };
                 return Train(new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1, settings.VocabParallel)), cancellationToken);
             },
             ExitCodes.InternalError,

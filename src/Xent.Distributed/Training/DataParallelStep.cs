@@ -19,8 +19,6 @@ namespace Xent.Distributed.Training;
 /// </summary>
 public sealed class DataParallelStep : IGradientStep
 {
-    private const string Unembedding = "lm_head";
-
     private readonly ICommunicator communicator;
     private readonly int[] stopFlag = new int[1];
     private DataParallelGradients? gradients;
@@ -117,7 +115,7 @@ public sealed class DataParallelStep : IGradientStep
 
         // The unembedding's rows, and their moments, gathered at rank 0 into the whole [V, D] of one process.
         var local = Xent.Training.Checkpoints.CheckpointState.Of(trainer.Model, trainer.Optimizer);
-        int at = trainer.Model.Parameters.ToList().FindIndex(p => p.Name == Unembedding);
+        int at = trainer.Model.Parameters.ToList().FindIndex(p => ReferenceEquals(p, trainer.Model.UntiedHead));
         var config = trainer.Model.Config;
         var weights = GatherRows(local.Weights[at].Data, config);
         var m = GatherRows(local.M[at].Data, config);

@@ -31,8 +31,8 @@ internal sealed class VocabParallelGradients
         this.model = model;
         head = model.LossHead as VocabParallelHead
             ?? throw new ArgumentException("The model's loss head must be the vocabulary-parallel head (DataParallelStep.CreateModel makes such a model).", nameof(model));
-        replicated = [.. model.Parameters.Where(p => p.Name != "lm_head")];
-        unembedding = model.Parameters.Single(p => p.Name == "lm_head");
+        unembedding = model.UntiedHead ?? throw new ArgumentException("A vocabulary-parallel head needs an untied unembedding.", nameof(model));
+        replicated = [.. model.Parameters.Where(p => !ReferenceEquals(p, unembedding))];
         bucket = new float[replicated.Sum(p => p.Length)];
         headGradient = new float[unembedding.Length];
     }

@@ -100,7 +100,7 @@ public static class ModelCheckpoint
         for (int i = 0; i < ps.Count; i++)
         {
             // A model holding some rows of the unembedding (a rank of a vocabulary-parallel head) takes those rows.
-            int from = ps[i].Name == "lm_head" ? model.HeadRows.Offset * model.Config.Dim : 0;
+            int from = ReferenceEquals(ps[i], model.UntiedHead) ? model.HeadRows.Offset * model.Config.Dim : 0;
             checkpoint.M[ps[i].Name].Data.AsSpan(from, ps[i].Length).CopyTo(optimizer.FirstMoments[i]);
             checkpoint.V[ps[i].Name].Data.AsSpan(from, ps[i].Length).CopyTo(optimizer.SecondMoments[i]);
         }

@@ -104,6 +104,9 @@ public sealed partial class GptModel
     /// <summary>Total number of parameters of the whole model (a tied unembedding counted once, a split one whole).</summary>
     public long ParameterCount { get; }
 
+    /// <summary>The untied unembedding "lm_head" [<see cref="HeadRows"/>.Count, D]; null when it is tied to wte.</summary>
+    public Parameter? UntiedHead => lmHead;
+
     /// <summary>The rows of the unembedding this model holds: (0, V) unless it was built with part of the head.</summary>
     public (int Offset, int Count) HeadRows { get; }
 

@@ -65,6 +65,15 @@ public class DistributedJobTests
             DistributedJob.Agree<int>(c, () => c.Rank == 1 ? throw new InvalidOperationException("bug") : 0, Classify, TextWriter.Null)));
     }
 
+    [Fact]
+    public void WithoutMpirun_AnAgreedExit_IsTheExitCode()
+    {
+        var error = new StringWriter();
+        int code = DistributedJob.Run(world => DistributedJob.Agree<int>(world, () => throw new IOException("no corpus"), Classify, error));
+        Assert.Equal(2, code);
+        Assert.Equal("xent: error: no corpus" + Environment.NewLine, error.ToString());
+    }
+
     private static (int ExitCode, string Line)? Classify(Exception e) => e is IOException ? (2, $"xent: error: {e.Message}") : null;
 
     [Fact]

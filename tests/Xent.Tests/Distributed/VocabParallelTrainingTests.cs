@@ -192,6 +192,21 @@ public sealed class VocabParallelTrainingTests(ITestOutputHelper output) : IDisp
     }
 
     [Fact]
+    public void Cli_VocabParallelWithoutUntied_OrBadInput_ExitsTwo_WithOneMessage()
+    {
+        var tied = CliRun.Run("train", "--vocab-parallel", "--steps", "2", "--out", tmp["tied"]);
+        tied.AssertBadInput("--vocab-parallel", "add --untied");
+
+        // Without mpirun, --vocab-parallel runs on a group of one; input it cannot read is reported as in any run.
+        var missing = CliRun.Run("train", "--vocab-parallel", "--untied", "--text", tmp["nowhere.txt"], "--out", tmp["missing"]);
+        missing.AssertBadInput("nowhere.txt", "does not exist");
+
+        var run = CliRun.Run("train", "--vocab-parallel", "--untied", "--steps", "2", "--batch", "2", "--seq", "16", "--layers", "1", "--dim", "16", "--heads", "2", "--out", tmp["vp"]);
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.True((bool)JsonNode.Parse(File.ReadAllText(Path.Combine(tmp["vp"], RunSummary.FileName)))!["vocab_parallel"]!);
+    }
+
+    [Fact]
     public void WithDropout_DataParallelRanks_FollowTheOneProcessRun()
     {
         var one = new TrainingLoop(Tiny(tmp["drop1"], dropout: 0.2f)).Run();
