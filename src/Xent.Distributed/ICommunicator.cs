@@ -35,6 +35,17 @@ public interface ICommunicator : IDisposable
     void AllGather<T>(ReadOnlySpan<T> send, Span<T> receive)
         where T : unmanaged;
 
+    /// <summary>
+    /// On the root, receive = the send buffers of ranks 0, 1, ..., K-1 one after the other; the other ranks receive
+    /// nothing (what a writer collects, without every rank holding the whole).
+    /// </summary>
+    /// <typeparam name="T">Any unmanaged type.</typeparam>
+    /// <param name="send">This rank's block [L]; L the same on every rank.</param>
+    /// <param name="receive">Destination [K x L] on the root; ignored (may be empty) elsewhere.</param>
+    /// <param name="root">The rank that receives.</param>
+    void Gather<T>(ReadOnlySpan<T> send, Span<T> receive, int root)
+        where T : unmanaged;
+
     /// <summary>receive = block r (this rank's) of the sum over the ranks of their send buffers.</summary>
     /// <typeparam name="T">float, double, int or long.</typeparam>
     /// <param name="send">This rank's values [K x L]: K blocks of L.</param>

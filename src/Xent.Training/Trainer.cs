@@ -54,11 +54,15 @@ public sealed class Trainer
     /// reduce theirs first): the norm, clipping, the scheduled learning rate and the AdamW update, as <see cref="Step"/>.
     /// </summary>
     /// <param name="loss">The batch's mean loss those gradients are of.</param>
-    public TrainStepResult Apply(float loss)
+    /// <param name="gradientNorm">
+    /// The global norm of the whole model's gradient when this process holds only part of it (a vocabulary-parallel
+    /// head: the ranks' parts of the unembedding's gradient count too); null to compute it from the gradients here.
+    /// </param>
+    public TrainStepResult Apply(float loss, float? gradientNorm = null)
     {
         int step = Optimizer.StepCount;
         float lr = Options.Schedule.LearningRate(step);
-        float norm = GradientClipping.GlobalNorm(grads, Model.MaxDegreeOfParallelism);
+        float norm = gradientNorm ?? GradientClipping.GlobalNorm(grads, Model.MaxDegreeOfParallelism);
         if (!float.IsFinite(loss) || !float.IsFinite(norm))
         {
             return new TrainStepResult(step, loss, norm, lr, false);

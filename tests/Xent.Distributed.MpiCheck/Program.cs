@@ -3,10 +3,16 @@ using Xent.Distributed.MpiCheck;
 
 // The checks the test suite runs under mpirun (mpirun -np K dotnet Xent.Distributed.MpiCheck.dll [agree | fault R]):
 // "agree" checks the vocabulary-parallel loss against one process on every rank and exits 0 when all agree;
-// "fault R" makes rank R throw before a collective the others wait in, to show that the job ends, not hangs.
+// "fault R" makes rank R throw before a collective the others wait in, to show that the job ends, not hangs;
+// "bench SHAPE MODE STEPS THREADS" times training steps (docs/distributed.md's table, see StepBench).
 string verb = args.Length > 0 ? args[0] : "agree";
 return DistributedJob.Run(world =>
 {
+    if (verb == "bench")
+    {
+        return StepBench.Run(world, args);
+    }
+
     if (verb == "fault")
     {
         int failing = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1;

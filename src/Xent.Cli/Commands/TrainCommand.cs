@@ -27,20 +27,44 @@ internal sealed class TrainCommand : Command<TrainSettings>
             .WithExample("train", "--out", "run1", "--steps", "1000")
             .WithExample("train", "--text", "book.txt", "--tokenizer", "bytes", "--out", "run2")
             .WithExample("train", "--resume", "run1", "--steps", "2000")
-            .WithExample("train", "--accumulate", "4");
+            .WithExample("train", "--accumulate", "4")
+            .WithExample("train", "--vocab-parallel", "--untied");
 
     public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellationToken)
     {
-        TrainingPlan plan = TrainPlanning.From(settings);
-        if (settings.Accumulate is null && !Communicator.UnderMpirun)
+        if (settings.Accumulate is null && !settings.VocabParallel && !Communicator.UnderMpirun)
         {
-            return Train(new TrainingLoop(plan), cancellationToken);
+            return Train(new TrainingLoop(Plan(settings)), cancellationToken);
         }
 
         // Under mpirun -np K (or with --accumulate): every rank trains its slice of each batch; rank 0 writes and prints.
-        return DistributedJob.Run(world => Train(new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1)), cancellationToken),
+        // Every rank reads the input, and they agree before training: bad input met by any rank (a file missing on
+        // one machine) is reported once, by that rank, and every rank ends with exit code 2.
+        return DistributedJob.Run(world =>
+            {
+                TrainingPlan plan = DistributedJob.Agree(world, () => Plan(settings), ErrorReporter.BadInput, io.Error);
+
+                // A --time budget is fitted to each rank's own measured step time: all take rank 0's steps, or they would part.
+                Span<int> steps = [plan.TotalSteps, plan.WarmupSteps];
+                world.Broadcast(steps, 0);
+                plan = plan with { TotalSteps = steps[0], WarmupSteps = steps[1] };
+                return Train(new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1, settings.VocabParallel)), cancellationToken);
+            },
             ExitCodes.InternalError,
             ErrorReporter.BadInput);
+    }
+
+    private static TrainingPlan Plan(TrainSettings settings)
+    {
+        TrainingPlan plan = TrainPlanning.From(settings);
+        if (settings.VocabParallel && plan.Model.TieEmbeddings)
+        {
+            throw new XentCliException(settings.Resume is { } dir
+                ? $"--vocab-parallel splits an untied unembedding across the processes, and the run in '{dir}' has tied embeddings."
+                : "--vocab-parallel splits an untied unembedding across the processes, and the --init model's is tied.");
+        }
+
+        return plan;
     }
 
     private int Train(TrainingLoop loop, CancellationToken cancellationToken)
@@ -172,6 +196,12 @@ internal sealed class TrainCommand : Command<TrainSettings>
         if (step is DataParallelStep dp)
         {
             io.WriteLine($"Data parallel: {dp.WorldSize} process(es), each batch split by sequence, {dp.Accumulate} micro-batch(es) per process; gradients all-reduced every step.");
+            if (dp.VocabParallel)
+            {
+                int fewest = m.VocabSize / dp.WorldSize, most = (m.VocabSize + dp.WorldSize - 1) / dp.WorldSize;
+                string rows = fewest == most ? $"{most}" : $"{fewest} or {most}";
+                io.WriteLine($"Vocabulary parallel: each process holds {rows} of the {m.VocabSize} rows of the unembedding (and their optimizer state) and computes their part of the loss for every process's tokens.");
+            }
         }
     }
 

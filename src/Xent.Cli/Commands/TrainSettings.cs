@@ -95,6 +95,10 @@ internal sealed class TrainSettings : CommandSettings
     [Description("Split each process's share of a batch into N micro-batches (gradient accumulation: the same step in less memory). Default 1.")]
     public int? Accumulate { get; init; }
 
+    [CommandOption("--vocab-parallel")]
+    [Description("Under mpirun: split the unembedding across the processes by vocabulary (each holds V/K rows and their optimizer state), the rest data-parallel. Needs --untied.")]
+    public bool VocabParallel { get; init; }
+
     [CommandOption("--threads <N>")]
     [Description("Worker threads of the model (default: all cores).")]
     public int? Threads { get; init; }
@@ -189,6 +193,11 @@ internal sealed class TrainSettings : CommandSettings
         if (Tokenizer is not null && Tokenizer is not ("bytes" or "gpt2"))
         {
             return Error($"--tokenizer must be bytes or gpt2, not '{Tokenizer}'.");
+        }
+
+        if (VocabParallel && !Untied && Resume is null && Init is null)
+        {
+            return Error("--vocab-parallel splits an untied unembedding across the processes: add --untied (a tied one is also the token embedding, which is not split).");
         }
 
         if (Init is not null && Resume is not null)

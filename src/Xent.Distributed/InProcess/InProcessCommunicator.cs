@@ -32,6 +32,30 @@ internal sealed class InProcessCommunicator(InProcessGroup group, int rank) : IC
         result.CopyTo(receive);
     }
 
+    public void Gather<T>(ReadOnlySpan<T> send, Span<T> receive, int root)
+        where T : unmanaged
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(root);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(root, Size);
+        if (rank == root)
+        {
+            CheckLength(receive.Length, (long)send.Length * Size, nameof(receive));
+        }
+
+        var result = rank == root ? new T[receive.Length] : null;
+        group.Exchange(rank, send, all =>
+        {
+            if (result != null)
+            {
+                for (int r = 0; r < all.Length; r++)
+                {
+                    all[r].CopyTo(result, r * all[r].Length);
+                }
+            }
+        });
+        result?.CopyTo(receive);
+    }
+
     public void ReduceScatter<T>(ReadOnlySpan<T> send, Span<T> receive)
         where T : unmanaged, INumber<T>
     {

@@ -97,6 +97,24 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     }
 
     /// <inheritdoc/>
+    public void Gather<T>(ReadOnlySpan<T> send, Span<T> receive, int root)
+        where T : unmanaged
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(root);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(root, Size);
+        if (Rank == root)
+        {
+            CheckLength(receive.Length, (long)send.Length * Size, nameof(receive));
+        }
+
+        int count = ByteCount<T>(send.Length);
+        fixed (T* s = send, r = receive)
+        {
+            mpi.Check(mpi.GatherCall(s, count, mpi.Byte, r, count, mpi.Byte, root, mpi.CommWorld), "MPI_Gather");
+        }
+    }
+
+    /// <inheritdoc/>
     public void ReduceScatter<T>(ReadOnlySpan<T> send, Span<T> receive)
         where T : unmanaged, INumber<T>
     {

@@ -56,6 +56,7 @@ internal sealed unsafe class MpiLibrary
         CommSetErrhandler = (delegate* unmanaged<nint, nint, int>)Export("MPI_Comm_set_errhandler");
         Allreduce = (delegate* unmanaged<void*, void*, int, nint, nint, nint, int>)Export("MPI_Allreduce");
         Allgather = (delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int>)Export("MPI_Allgather");
+        GatherCall = (delegate* unmanaged<void*, int, nint, void*, int, nint, int, nint, int>)Export("MPI_Gather");
         ReduceScatterBlock = (delegate* unmanaged<void*, void*, int, nint, nint, nint, int>)Export("MPI_Reduce_scatter_block");
         Bcast = (delegate* unmanaged<void*, int, nint, int, nint, int>)Export("MPI_Bcast");
         BarrierCall = (delegate* unmanaged<nint, int>)Export("MPI_Barrier");
@@ -104,6 +105,8 @@ internal sealed unsafe class MpiLibrary
     public delegate* unmanaged<void*, void*, int, nint, nint, nint, int> Allreduce { get; }
 
     public delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int> Allgather { get; }
+
+    public delegate* unmanaged<void*, int, nint, void*, int, nint, int, nint, int> GatherCall { get; }
 
     public delegate* unmanaged<void*, void*, int, nint, nint, nint, int> ReduceScatterBlock { get; }
 

@@ -69,7 +69,7 @@ public sealed class DataParallelGradients
                 continue; // no loss, no gradient (and a mean over nothing would be NaN)
             }
 
-            float loss = model.ForwardBackward(tokens.Slice(from, length), pieceTargets, count, seq, step);
+            float loss = model.ForwardBackward(tokens.Slice(from, length), pieceTargets, count, seq, step, first + start);
             float share = (float)((double)kept / globalKept);
             int offset = 0;
             foreach (var p in model.Parameters)
@@ -94,7 +94,7 @@ public sealed class DataParallelGradients
         return globalKept == 0 ? float.NaN : (float)(bucket[^1] / (double)globalKept);
     }
 
-    private static long Kept(ReadOnlySpan<int> targets, int ignore)
+    internal static long Kept(ReadOnlySpan<int> targets, int ignore)
     {
         long kept = 0;
         foreach (int y in targets)

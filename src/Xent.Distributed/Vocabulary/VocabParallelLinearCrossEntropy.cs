@@ -113,6 +113,37 @@ public static class VocabParallelLinearCrossEntropy
         Run(communicator, hidden, weightShard, biasShard, classes, targets, gradients, losses, logSumExp, o, 1f, upstream, true);
     }
 
+    /// <summary>
+    /// <see cref="Gradients"/> without the final sum of dh: each rank's dh [N, D] is its slice's part (the product of
+    /// its dlogits columns with its rows of W), and the sum over the ranks of these parts is dL/dh. For a caller that
+    /// needs only some rows of dh on each rank: a reduce-scatter of the parts moves 1/K of what the all-reduce would
+    /// (the vocabulary-parallel head of data-parallel training, where each rank's rows are its own tokens).
+    /// </summary>
+    /// <param name="communicator">The group.</param>
+    /// <param name="hidden">Hidden states h [N, D] (the same on every rank).</param>
+    /// <param name="weightShard">This rank's rows of W, [V_r, D].</param>
+    /// <param name="biasShard">This rank's slice of b [V_r], or empty.</param>
+    /// <param name="classes">V.</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="upstream">Upstream gradients g [N], the same on every rank (ignored rows get no gradient).</param>
+    /// <param name="gradients">Destinations: this rank's part of dL/dh [N, D], its dL/dW_r [V_r, D], and dL/db_r [V_r] if given.</param>
+    /// <param name="losses">Destination r [N] (0 for ignored rows), or empty.</param>
+    /// <param name="options">Options (a <see cref="CrossEntropyOptions"/> converts); Reduction is not used.</param>
+    public static void PartialGradients(ICommunicator communicator, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard, ReadOnlySpan<float> biasShard,
+        int classes, ReadOnlySpan<int> targets, ReadOnlySpan<float> upstream, LinearCrossEntropyGradients gradients, Span<float> losses = default,
+        LinearCrossEntropyOptions? options = null)
+    {
+        var o = options ?? LinearCrossEntropyOptions.Default;
+        ArgumentNullException.ThrowIfNull(o.CrossEntropy, "options.CrossEntropy");
+        if (upstream.Length != targets.Length)
+        {
+            throw new ArgumentException($"upstream has {upstream.Length} entries but there are N = {targets.Length} rows.", nameof(upstream));
+        }
+
+        o = o with { CrossEntropy = o.CrossEntropy with { Reduction = Reduction.None } };
+        Run(communicator, hidden, weightShard, biasShard, classes, targets, gradients, losses, default, o, 1f, upstream, true, reduceHidden: false);
+    }
+
     private static CrossEntropyOptions Reduced(CrossEntropyOptions? options)
     {
         var o = options ?? CrossEntropyOptions.Default;
@@ -123,7 +154,7 @@ public static class VocabParallelLinearCrossEntropy
 
     private static float Run(ICommunicator communicator, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard, ReadOnlySpan<float> biasShard,
         int classes, ReadOnlySpan<int> targets, LinearCrossEntropyGradients gradients, Span<float> rowLosses, Span<float> logSumExp,
-        LinearCrossEntropyOptions o, float upstream, ReadOnlySpan<float> rowUpstream, bool backward)
+        LinearCrossEntropyOptions o, float upstream, ReadOnlySpan<float> rowUpstream, bool backward, bool reduceHidden = true)
     {
         ArgumentNullException.ThrowIfNull(communicator);
         var ce = o.CrossEntropy ?? throw new ArgumentException("CrossEntropy options must not be null.", nameof(o));
@@ -164,7 +195,7 @@ public static class VocabParallelLinearCrossEntropy
             if (backward)
             {
                 var (scales, backwardOptions) = RowScales.For(targets, ce, upstream, rowUpstream);
-                Backward(communicator, shape, hidden, weightShard, biasShard, targets, states, scales, backwardOptions, dHidden, dWeightShard, dBiasShard, o, tile);
+                Backward(communicator, shape, hidden, weightShard, biasShard, targets, states, scales, backwardOptions, dHidden, dWeightShard, dBiasShard, o, tile, reduceHidden);
             }
 
             return loss;
@@ -188,7 +219,7 @@ public static class VocabParallelLinearCrossEntropy
 
     private static void Backward(ICommunicator communicator, LinearShardShape shape, ReadOnlySpan<float> hidden, ReadOnlySpan<float> weightShard,
         ReadOnlySpan<float> biasShard, ReadOnlySpan<int> targets, CrossEntropyShardState[] states, float[] upstream, CrossEntropyOptions backwardOptions,
-        Span<float> dHidden, Span<float> dWeightShard, Span<float> dBiasShard, LinearCrossEntropyOptions o, float[] tile)
+        Span<float> dHidden, Span<float> dWeightShard, Span<float> dBiasShard, LinearCrossEntropyOptions o, float[] tile, bool reduceHidden)
     {
         int n = targets.Length, d = shape.D, width = shape.Slice.Width, stride = Math.Max(1, width);
         var ce = o.CrossEntropy;
@@ -217,7 +248,11 @@ public static class VocabParallelLinearCrossEntropy
             }
         }
 
-        communicator.AllReduce(dh, ReduceOperation.Sum);
+        if (reduceHidden)
+        {
+            communicator.AllReduce(dh, ReduceOperation.Sum);
+        }
+
         if (o.Accumulate)
         {
             for (int i = 0; i < dh.Length; i++)

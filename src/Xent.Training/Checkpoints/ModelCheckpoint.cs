@@ -46,21 +46,17 @@ public static class ModelCheckpoint
     /// <param name="config">config.json's content; <see cref="CheckpointConfig.Step"/> is the training step.</param>
     /// <param name="model">The model.</param>
     /// <param name="optimizer">Its AdamW, built over <see cref="GptModel.Parameters"/> in order.</param>
-    public static void Save(string directory, CheckpointConfig config, GptModel model, AdamW optimizer)
+    public static void Save(string directory, CheckpointConfig config, GptModel model, AdamW optimizer) =>
+        Save(directory, config, CheckpointState.Of(model, optimizer));
+
+    /// <summary>Writes a checkpoint's tensors (atomically, see <see cref="CheckpointStore.Save"/>).</summary>
+    /// <param name="directory">Checkpoint directory.</param>
+    /// <param name="config">config.json's content; <see cref="CheckpointConfig.Step"/> is the training step.</param>
+    /// <param name="state">The weights and AdamW state of the whole model.</param>
+    public static void Save(string directory, CheckpointConfig config, CheckpointState state)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(optimizer);
-        var ps = model.Parameters;
-        var weights = new SafeTensor[ps.Count];
-        var m = new SafeTensor[ps.Count];
-        var v = new SafeTensor[ps.Count];
-        for (int i = 0; i < ps.Count; i++)
-        {
-            weights[i] = new SafeTensor(ps[i].Name, ps[i].Shape, ps[i].Data);
-            m[i] = new SafeTensor(ps[i].Name, ps[i].Shape, optimizer.FirstMoments[i]);
-            v[i] = new SafeTensor(ps[i].Name, ps[i].Shape, optimizer.SecondMoments[i]);
-        }
-        CheckpointStore.Save(directory, config, weights, m, v, optimizer.StepCount);
+        ArgumentNullException.ThrowIfNull(state);
+        CheckpointStore.Save(directory, config, state.Weights, state.M, state.V, state.OptimizerStep);
     }
 
     /// <summary>
@@ -93,7 +89,7 @@ public static class ModelCheckpoint
 
     /// <summary>Copies the checkpoint's AdamW moments and step into <paramref name="optimizer"/>.</summary>
     /// <param name="checkpoint">A checkpoint loaded by <see cref="Load"/>.</param>
-    /// <param name="model">The model it was loaded into.</param>
+    /// <param name="model">The model it was loaded into, or a copy of it holding some rows of the unembedding (<see cref="GptModel.WithHeadRows"/>).</param>
     /// <param name="optimizer">AdamW over the model's parameters.</param>
     public static void RestoreOptimizer(Checkpoint checkpoint, GptModel model, AdamW optimizer)
     {
@@ -103,8 +99,10 @@ public static class ModelCheckpoint
         var ps = model.Parameters;
         for (int i = 0; i < ps.Count; i++)
         {
-            checkpoint.M[ps[i].Name].Data.CopyTo(optimizer.FirstMoments[i], 0);
-            checkpoint.V[ps[i].Name].Data.CopyTo(optimizer.SecondMoments[i], 0);
+            // A model holding some rows of the unembedding (a rank of a vocabulary-parallel head) takes those rows.
+            int from = ReferenceEquals(ps[i], model.UntiedHead) ? model.HeadRows.Offset * model.Config.Dim : 0;
+            checkpoint.M[ps[i].Name].Data.AsSpan(from, ps[i].Length).CopyTo(optimizer.FirstMoments[i]);
+            checkpoint.V[ps[i].Name].Data.AsSpan(from, ps[i].Length).CopyTo(optimizer.SecondMoments[i]);
         }
         optimizer.StepCount = checkpoint.OptimizerStep > int.MaxValue
             ? throw new TrainingInputException($"Checkpoint optimizer step {checkpoint.OptimizerStep} is too large.")

@@ -34,14 +34,14 @@ internal sealed class DropoutMasks
     /// <summary>Mask of each block's MLP projection output.</summary>
     public float[][] Mlp { get; }
 
-    /// <summary>Draws every mask of a step for the first <paramref name="count"/> = B*T*D elements.</summary>
-    public void Fill(float p, long seed, long step, int count, int maxDegreeOfParallelism)
+    /// <summary>Draws every mask of a step for <paramref name="count"/> = B*T*D elements from element <paramref name="first"/> of the step's whole batch on.</summary>
+    public void Fill(float p, long seed, long step, int count, long first, int maxDegreeOfParallelism)
     {
-        Dropout.FillMask(p, seed, step, EmbeddingSite, Embedding.AsSpan(0, count), maxDegreeOfParallelism);
+        Dropout.FillMask(p, seed, step, EmbeddingSite, Embedding.AsSpan(0, count), maxDegreeOfParallelism, first);
         for (int l = 0; l < Attention.Length; l++)
         {
-            Dropout.FillMask(p, seed, step, AttentionSite(l), Attention[l].AsSpan(0, count), maxDegreeOfParallelism);
-            Dropout.FillMask(p, seed, step, MlpSite(l), Mlp[l].AsSpan(0, count), maxDegreeOfParallelism);
+            Dropout.FillMask(p, seed, step, AttentionSite(l), Attention[l].AsSpan(0, count), maxDegreeOfParallelism, first);
+            Dropout.FillMask(p, seed, step, MlpSite(l), Mlp[l].AsSpan(0, count), maxDegreeOfParallelism, first);
         }
     }
 

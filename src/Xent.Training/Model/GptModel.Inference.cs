@@ -58,7 +58,7 @@ public sealed partial class GptModel
 
     /// <summary>Logits [V] = h [D] W^T with W the unembedding [V, D].</summary>
     private void Head(ReadOnlySpan<float> h, Span<float> logits) =>
-        MatMul.Gemm(false, true, 1, Config.VocabSize, Config.Dim, 1, h, Config.Dim, HeadWeight.Data, Config.Dim,
+        MatMul.Gemm(false, true, 1, Config.VocabSize, Config.Dim, 1, h, Config.Dim, WholeHeadWeight.Data, Config.Dim,
             0, logits, Config.VocabSize, MaxDegreeOfParallelism);
 
     private void CheckLogits(Span<float> logits)

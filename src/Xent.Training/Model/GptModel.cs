@@ -37,11 +37,24 @@ public sealed partial class GptModel
     /// </summary>
     /// <param name="config">Shape; validated here.</param>
     /// <param name="seed">Seed of the initialisation.</param>
-    public GptModel(GptConfig config, int seed)
+    /// <param name="headRows">
+    /// Untied only: the rows [Offset, Offset + Count) of the unembedding this model holds (a rank of a
+    /// vocabulary-parallel head), initialised as those rows of the whole model; null for all V. A model holding part of
+    /// the head computes its loss only through a <see cref="LossHead"/>.
+    /// </param>
+    public GptModel(GptConfig config, int seed, (int Offset, int Count)? headRows = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
         Config = config;
+        HeadRows = headRows ?? (0, config.VocabSize);
+        if (HeadRows.Offset < 0 || HeadRows.Count < 0 || HeadRows.Offset > config.VocabSize - HeadRows.Count
+            || (config.TieEmbeddings && HeadRows.Count != config.VocabSize))
+        {
+            throw new ArgumentOutOfRangeException(nameof(headRows), headRows,
+                $"The head rows must lie in [0, {config.VocabSize}), and a tied unembedding cannot be split.");
+        }
+
         int d = config.Dim;
         wte = new Parameter("wte", config.VocabSize, d);
         wpe = new Parameter("wpe", config.ContextLength, d);
@@ -53,7 +66,7 @@ public sealed partial class GptModel
 
         lnFWeight = new Parameter("ln_f.weight", d);
         lnFBias = new Parameter("ln_f.bias", d);
-        lmHead = config.TieEmbeddings ? null : new Parameter("lm_head", config.VocabSize, d);
+        lmHead = config.TieEmbeddings ? null : new Parameter("lm_head", HeadRows.Count, d);
 
         var list = new List<Parameter> { wte, wpe };
         foreach (var block in blocks)
@@ -69,7 +82,7 @@ public sealed partial class GptModel
         }
 
         parameters = [.. list];
-        ParameterCount = parameters.Sum(p => (long)p.Length);
+        ParameterCount = parameters.Sum(p => (long)p.Length) + ((long)(config.VocabSize - HeadRows.Count) * d);
         headOptions = LossOptions;
         UpdateHeadOptions();
         dropoutSeed = seed;
@@ -89,8 +102,21 @@ public sealed partial class GptModel
     /// </summary>
     public IReadOnlyList<Parameter> Parameters => parameters;
 
-    /// <summary>Total number of parameters (a tied unembedding counted once).</summary>
+    /// <summary>Total number of parameters of the whole model (a tied unembedding counted once, a split one whole).</summary>
     public long ParameterCount { get; }
+
+    /// <summary>The untied unembedding "lm_head" [<see cref="HeadRows"/>.Count, D]; null when it is tied to wte.</summary>
+    public Parameter? UntiedHead => lmHead;
+
+    /// <summary>The rows of the unembedding this model holds: (0, V) unless it was built with part of the head.</summary>
+    public (int Offset, int Count) HeadRows { get; }
+
+    /// <summary>
+    /// Computes the loss head in place of <see cref="LinearCrossEntropy"/> on the model's unembedding (which it is
+    /// given, as this model holds it); null (default) for the plain head. A model holding part of the unembedding
+    /// needs one (Xent.Distributed's vocabulary-parallel head).
+    /// </summary>
+    public ILossHead? LossHead { get; set; }
 
     /// <summary>Most threads a call uses; -1 (default) for all cores. Results are bitwise the same for any value.</summary>
     public int MaxDegreeOfParallelism
@@ -165,7 +191,9 @@ public sealed partial class GptModel
         long start = Stopwatch.GetTimestamp();
         var act = Forward(tokens, batch, seq);
         long headStart = Stopwatch.GetTimestamp();
-        float loss = LinearCrossEntropy.Loss(act.LnF.AsSpan(0, batch * seq * Config.Dim), HeadWeight.Data, targets, headOptions);
+        var hidden = act.LnF.AsSpan(0, batch * seq * Config.Dim);
+        float loss = LossHead is { } head ? head.Loss(hidden, HeadWeight.Data, targets, headOptions)
+            : LinearCrossEntropy.Loss(hidden, WholeHeadWeight.Data, targets, headOptions);
         long end = Stopwatch.GetTimestamp();
         LastStepTimings = new StepTimings(
             Stopwatch.GetElapsedTime(start, end), Stopwatch.GetElapsedTime(headStart, end),
@@ -183,13 +211,18 @@ public sealed partial class GptModel
     /// <param name="batch">B &gt;= 1.</param>
     /// <param name="seq">T in [1, ContextLength].</param>
     /// <param name="step">The training step, &gt;= 0: it selects the dropout masks (no effect without dropout).</param>
-    /// <returns>Mean cross-entropy over the kept positions, in nats.</returns>
-    public float ForwardBackward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seq, long step = 0)
+    /// <param name="firstRow">
+    /// Where these B sequences start in the step's whole batch (a data-parallel rank's or a micro-batch's slice): the
+    /// dropout masks are drawn by position in the whole batch, so a batch split in slices draws the whole batch's masks.
+    /// </param>
+    /// <returns>Mean cross-entropy over the kept positions, in nats (or what the <see cref="LossHead"/> returns).</returns>
+    public float ForwardBackward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seq, long step = 0, int firstRow = 0)
     {
         CheckTargets(targets, batch, seq);
         ArgumentOutOfRangeException.ThrowIfNegative(step);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
         long start = Stopwatch.GetTimestamp();
-        var masks = DrawDropoutMasks(batch, seq, step);
+        var masks = DrawDropoutMasks(batch, seq, step, firstRow);
         var act = Forward(tokens, batch, seq, masks);
         int n = batch * seq, d = Config.Dim, dop = MaxDegreeOfParallelism;
         var g = act.Scratch ??= new GradientScratch(act.Batch * act.Seq, d);
@@ -197,8 +230,9 @@ public sealed partial class GptModel
         // Loss head: dLnF into g.LnInput; dW straight into the unembedding's gradient (overwritten: for a tied
         // wte the embedding backward adds its part last).
         long headStart = Stopwatch.GetTimestamp();
-        float loss = LinearCrossEntropy.LossAndGradients(act.LnF.AsSpan(0, n * d), HeadWeight.Data, targets,
-            new(g.LnInput.AsSpan(0, n * d), HeadWeight.Grad), headBackwardOptions);
+        var headGradients = new LinearCrossEntropyGradients(g.LnInput.AsSpan(0, n * d), HeadWeight.Grad);
+        float loss = LossHead is { } head ? head.LossAndGradients(act.LnF.AsSpan(0, n * d), HeadWeight.Data, targets, headGradients, headBackwardOptions)
+            : LinearCrossEntropy.LossAndGradients(act.LnF.AsSpan(0, n * d), WholeHeadWeight.Data, targets, headGradients, headBackwardOptions);
         long headEnd = Stopwatch.GetTimestamp();
 
         float[] last = Config.Layers == 0 ? act.Encoded : act.Blocks[^1].Residual3;
@@ -242,11 +276,33 @@ public sealed partial class GptModel
 
         int t = tokens.Length, d = Config.Dim;
         var act = Forward(tokens, 1, t);
-        MatMul.Gemm(false, true, 1, Config.VocabSize, d, 1, act.LnF.AsSpan((t - 1) * d, d), d, HeadWeight.Data, d,
+        MatMul.Gemm(false, true, 1, Config.VocabSize, d, 1, act.LnF.AsSpan((t - 1) * d, d), d, WholeHeadWeight.Data, d,
             0, logits, Config.VocabSize, MaxDegreeOfParallelism);
     }
 
     private Parameter HeadWeight => lmHead ?? wte;
+
+    // The unembedding where all of it is needed: a model holding part of it cannot compute these logits alone.
+    private Parameter WholeHeadWeight => HeadRows.Count == Config.VocabSize ? HeadWeight
+        : throw new InvalidOperationException($"This model holds rows [{HeadRows.Offset}, {HeadRows.Offset + HeadRows.Count}) of the unembedding only: its loss needs a LossHead, and it cannot compute the logits of the whole vocabulary.");
+
+    /// <summary>
+    /// A copy of this model holding only rows [offset, offset + count) of its untied unembedding (a rank of a
+    /// vocabulary-parallel head): every other parameter, the seed of its dropout masks and its settings are the same.
+    /// </summary>
+    /// <param name="offset">The first row kept.</param>
+    /// <param name="count">How many rows.</param>
+    public GptModel WithHeadRows(int offset, int count)
+    {
+        var copy = new GptModel(Config, dropoutSeed, (offset, count)) { MaxDegreeOfParallelism = MaxDegreeOfParallelism, LossOptions = LossOptions, HeadGradientFilter = HeadGradientFilter };
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            var from = ReferenceEquals(parameters[i], lmHead) ? parameters[i].Data.AsSpan((offset - HeadRows.Offset) * Config.Dim, count * Config.Dim) : parameters[i].Data;
+            from.CopyTo(copy.parameters[i].Data);
+        }
+
+        return copy;
+    }
 
     private void UpdateHeadOptions()
     {
@@ -255,7 +311,7 @@ public sealed partial class GptModel
     }
 
     /// <summary>The masks of a training step, or null without dropout.</summary>
-    private DropoutMasks? DrawDropoutMasks(int batch, int seq, long step)
+    private DropoutMasks? DrawDropoutMasks(int batch, int seq, long step, int firstRow)
     {
         if (Config.Dropout == 0)
         {
@@ -268,7 +324,7 @@ public sealed partial class GptModel
             dropoutMasks = new DropoutMasks(n, Config.Dim, Config.Layers);
         }
 
-        dropoutMasks.Fill(Config.Dropout, dropoutSeed, step, n * Config.Dim, MaxDegreeOfParallelism);
+        dropoutMasks.Fill(Config.Dropout, dropoutSeed, step, n * Config.Dim, (long)firstRow * seq * Config.Dim, MaxDegreeOfParallelism);
         return dropoutMasks;
     }
 
@@ -422,21 +478,32 @@ public sealed partial class GptModel
             }
 
             float std = p.Name.EndsWith("c_proj.weight", StringComparison.Ordinal) ? residualStd : 0.02f;
-            FillNormal(p.Data, std, random);
+            FillNormal(p.Data, std, random, ReferenceEquals(p, lmHead) ? (long)HeadRows.Offset * Config.Dim : 0);
         }
     }
 
-    private static void FillNormal(float[] data, float std, Random random)
+    // data = elements [skip, skip + data.Length) of the tensor's normal draws (a part of the unembedding: its rows
+    // of the whole model's), the earlier draws made and dropped.
+    private static void FillNormal(float[] data, float std, Random random, long skip = 0)
     {
         // Box-Muller on System.Random(seed), whose seeded sequence is stable across .NET versions.
-        for (int i = 0; i < data.Length; i += 2)
+        for (long i = 0; i < skip + data.Length; i += 2)
         {
             double u1 = 1 - random.NextDouble(), u2 = random.NextDouble();
-            double r = Math.Sqrt(-2 * Math.Log(u1));
-            data[i] = (float)(std * r * Math.Cos(2 * Math.PI * u2));
-            if (i + 1 < data.Length)
+            if (i + 1 < skip)
             {
-                data[i + 1] = (float)(std * r * Math.Sin(2 * Math.PI * u2));
+                continue;
+            }
+
+            double r = Math.Sqrt(-2 * Math.Log(u1));
+            if (i >= skip)
+            {
+                data[i - skip] = (float)(std * r * Math.Cos(2 * Math.PI * u2));
+            }
+
+            if (i + 1 < skip + data.Length)
+            {
+                data[i + 1 - skip] = (float)(std * r * Math.Sin(2 * Math.PI * u2));
             }
         }
     }

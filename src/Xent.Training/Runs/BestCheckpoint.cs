@@ -48,11 +48,11 @@ public static class BestCheckpoint
     }
 
     /// <summary>Writes the checkpoint into the best subfolder, then its note.</summary>
-    internal static void Save(string directory, CheckpointConfig config, Model.GptModel model, Optim.AdamW optimizer, double valLoss)
+    internal static void Save(string directory, CheckpointConfig config, CheckpointState state, double valLoss)
     {
         string folder = Path.Combine(directory, Folder);
         Directory.CreateDirectory(folder);
-        ModelCheckpoint.Save(folder, config, model, optimizer);
+        ModelCheckpoint.Save(folder, config, state);
         string path = Path.Combine(folder, InfoFile);
         string text = new JsonObject { ["step"] = config.Step, ["val_loss"] = valLoss }.ToJsonString() + "\n";
         File.WriteAllText(path + ".tmp", text);

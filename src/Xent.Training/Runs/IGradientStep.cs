@@ -1,3 +1,6 @@
+using Xent.Training.Checkpoints;
+using Xent.Training.Model;
+
 namespace Xent.Training.Runs;
 
 /// <summary>
@@ -12,6 +15,30 @@ public interface IGradientStep
 
     /// <summary>Whether this process writes the checkpoint, metrics.jsonl and summary.json (exactly one does: rank 0).</summary>
     bool WritesOutputs { get; }
+
+    /// <summary>Whether the unembedding is split across the processes by vocabulary; written as vocab_parallel to summary.json and metrics.jsonl.</summary>
+    bool VocabParallel { get; }
+
+    /// <summary>
+    /// The model this process trains: the plan's resumed or --init model, or a new one of its config and seed
+    /// (<see cref="TrainingPlan.CreateModel"/>); a vocabulary-parallel step keeps only this process's rows of the unembedding.
+    /// </summary>
+    /// <param name="plan">The run's plan.</param>
+    GptModel CreateModel(TrainingPlan plan);
+
+    /// <summary>
+    /// Every process gets the writer's <paramref name="values"/> (what it read from its folder, what it decided): the
+    /// other processes may not see its folder, and must decide as it does.
+    /// </summary>
+    /// <param name="values">The writer's values in, on every process out; the same length everywhere.</param>
+    void FromWriter(Span<double> values);
+
+    /// <summary>
+    /// Called by every process at each checkpoint: the whole model's weights and AdamW state that the writer saves
+    /// (a vocabulary-parallel step gathers the unembedding's rows), null on the other processes.
+    /// </summary>
+    /// <param name="trainer">This process's trainer.</param>
+    CheckpointState? CheckpointState(Trainer trainer);
 
     /// <summary>One optimizer step on the global batch, the same batch on every process.</summary>
     /// <param name="trainer">This process's trainer (its model is the same on every process).</param>
@@ -45,6 +72,28 @@ public sealed class LocalGradientStep : IGradientStep
 
     /// <inheritdoc/>
     public bool WritesOutputs => true;
+
+    /// <inheritdoc/>
+    public bool VocabParallel => false;
+
+    /// <inheritdoc/>
+    public GptModel CreateModel(TrainingPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return plan.CreateModel();
+    }
+
+    /// <inheritdoc/>
+    public void FromWriter(Span<double> values)
+    {
+    }
+
+    /// <inheritdoc/>
+    public CheckpointState? CheckpointState(Trainer trainer)
+    {
+        ArgumentNullException.ThrowIfNull(trainer);
+        return Checkpoints.CheckpointState.Of(trainer.Model, trainer.Optimizer);
+    }
 
     /// <inheritdoc/>
     public TrainStepResult Step(Trainer trainer, ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seq)

@@ -27,6 +27,9 @@ public sealed record MetricRecord
 
     /// <summary>Processes that trained the step together (data parallel); 1 for one process.</summary>
     [JsonPropertyName("world_size")] public int WorldSize { get; init; } = 1;
+
+    /// <summary>Whether the unembedding was split across the processes by vocabulary.</summary>
+    [JsonPropertyName("vocab_parallel")] public bool VocabParallel { get; init; }
 }
 
 /// <summary>

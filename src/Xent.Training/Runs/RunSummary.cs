@@ -69,6 +69,7 @@ public static class RunSummary
             ["seed"] = plan.Seed,
             ["threads"] = plan.Threads ?? Environment.ProcessorCount,
             ["world_size"] = outcome.WorldSize,
+            ["vocab_parallel"] = outcome.VocabParallel,
         };
     }
 

@@ -56,4 +56,7 @@ public sealed record TrainingOutcome
 
     /// <summary>Processes that trained together (data parallel); 1 for one process.</summary>
     public int WorldSize { get; init; } = 1;
+
+    /// <summary>Whether the unembedding was split across the processes by vocabulary.</summary>
+    public bool VocabParallel { get; init; }
 }

@@ -79,6 +79,9 @@ public sealed record TrainingPlan
     /// <summary>The step a run of this plan starts from: the checkpoint's, or 0.</summary>
     public long StartStep => Resume?.Checkpoint.Config.Step ?? 0;
 
+    /// <summary>The model a run of this plan starts from: <see cref="Resume"/>'s, else <see cref="Init"/>, else a new one of <see cref="Model"/> and <see cref="Seed"/>.</summary>
+    public GptModel CreateModel() => Resume?.Model ?? Init ?? new GptModel(Model, Seed);
+
     /// <summary>Continues the run saved in <paramref name="directory"/>, writing into the same folder.</summary>
     /// <param name="directory">A run's folder (model.safetensors and config.json).</param>
     public static TrainingPlan Resumed(string directory)

@@ -37,7 +37,7 @@ internal sealed class TrainingSession
         this.plan = plan;
         this.metrics = metrics;
         this.progress = progress;
-        model = plan.Resume?.Model ?? plan.Init ?? new GptModel(plan.Model, plan.Seed);
+        model = gradientStep.CreateModel(plan);
         if (plan.Threads is { } threads)
         {
             model.MaxDegreeOfParallelism = threads;
@@ -48,9 +48,15 @@ internal sealed class TrainingSession
             ModelCheckpoint.RestoreOptimizer(resume.Checkpoint, model, trainer.Optimizer);
         }
         best = new EarlyStopping(plan.EarlyStop);
-        if (plan.Resume is not null && BestCheckpoint.Read(plan.OutDir) is { } earlier)
+        if (plan.Resume is not null)
         {
-            best.Record(earlier.Step, earlier.ValLoss);
+            // The writer reads its folder's best checkpoint; every process takes its word (they may not share the folder).
+            double[] earlier = gradientStep.WritesOutputs && BestCheckpoint.Read(plan.OutDir) is { } e ? [1, e.Step, e.ValLoss] : [0, 0, 0];
+            gradientStep.FromWriter(earlier);
+            if (earlier[0] != 0)
+            {
+                best.Record((long)earlier[1], earlier[2]);
+            }
         }
         start = trainer.Optimizer.StepCount;
         step = start;
@@ -113,11 +119,14 @@ internal sealed class TrainingSession
             TokensPerSecond = TokensPerStep / Math.Max(seconds, 1e-9),
             GradNorm = r.GradientNorm,
             WorldSize = gradientStep.WorldSize,
+            VocabParallel = gradientStep.VocabParallel,
         });
         if (val is { } v)
         {
             Save(best.Record(step, v) ? v : null);
-            stoppedEarly = best.ShouldStop;
+            Span<double> stop = [best.ShouldStop ? 1 : 0];
+            gradientStep.FromWriter(stop); // the writer decides for all
+            stoppedEarly = stop[0] != 0;
         }
         progress?.OnStep(new StepReport(step, plan.TotalSteps, r.Loss, lastVal,
             (step - start) * (double)TokensPerStep / Math.Max(trainSeconds, 1e-9), val is not null));
@@ -178,6 +187,7 @@ internal sealed class TrainingSession
         StoppedEarly = stoppedEarly,
         ParameterCount = model.ParameterCount,
         WorldSize = gradientStep.WorldSize,
+        VocabParallel = gradientStep.VocabParallel,
     };
 
     private void StopNonFinite(long atStep)
@@ -192,12 +202,12 @@ internal sealed class TrainingSession
     // Only the writing process saves (data-parallel ranks but 0 write nothing); every rank then meets at AfterSave.
     private void Save(double? newBest = null)
     {
-        if (gradientStep.WritesOutputs)
+        if (gradientStep.CheckpointState(trainer) is { } state && gradientStep.WritesOutputs)
         {
-            ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options) with { InitialValLoss = runInitialVal }, model, trainer.Optimizer);
+            ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options) with { InitialValLoss = runInitialVal }, state);
             if (newBest is { } loss)
             {
-                BestCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options), model, trainer.Optimizer, loss);
+                BestCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options), state, loss);
             }
         }
         gradientStep.AfterSave();

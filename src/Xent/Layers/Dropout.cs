@@ -15,7 +15,7 @@ public static unsafe class Dropout
 {
     /// <summary>
     /// mask [N] = 1 / (1 - p) where the element is kept, 0 where it is dropped, for one (seed, step, site).
-    /// Element i is dropped when the top 24 bits of its hash, as a fraction of 2^24, are below p.
+    /// Element i (index first + i of the whole batch) is dropped when the top 24 bits of that index's hash, as a fraction of 2^24, are below p.
     /// </summary>
     /// <param name="p">The probability of dropping an element, in [0, 1).</param>
     /// <param name="seed">The run's seed.</param>
@@ -23,14 +23,17 @@ public static unsafe class Dropout
     /// <param name="site">The place in the network.</param>
     /// <param name="mask">Destination [N]: every element is written.</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
-    /// <exception cref="ArgumentOutOfRangeException">p is outside [0, 1).</exception>
-    public static void FillMask(float p, long seed, long step, int site, Span<float> mask, int maxDegreeOfParallelism = -1)
+    /// <param name="first">The index of mask[0] in the step's whole batch: a process that holds a slice of the batch
+    /// (data-parallel training) draws the elements the whole batch would, so its masks are the one-process run's.</param>
+    /// <exception cref="ArgumentOutOfRangeException">p is outside [0, 1), or first is negative.</exception>
+    public static void FillMask(float p, long seed, long step, int site, Span<float> mask, int maxDegreeOfParallelism = -1, long first = 0)
     {
         if (!(p >= 0 && p < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(p), p, "The dropout probability must be in [0, 1).");
         }
 
+        ArgumentOutOfRangeException.ThrowIfNegative(first);
         LayerChecks.Parallelism(maxDegreeOfParallelism);
         ulong key = Mix(Mix(Mix(unchecked((ulong)seed)) ^ unchecked((ulong)step)) ^ unchecked((ulong)site * 0x9E3779B97F4A7C15UL));
         ulong threshold = (ulong)Math.Round(p * (1 << 24));
@@ -43,7 +46,7 @@ public static unsafe class Dropout
             {
                 for (int i = start; i < end; i++)
                 {
-                    m[i] = (Mix(key + ((ulong)i * 0xD1B54A32D192ED03UL)) >> 40) >= threshold ? scale : 0f;
+                    m[i] = (Mix(key + (unchecked((ulong)(first + i)) * 0xD1B54A32D192ED03UL)) >> 40) >= threshold ? scale : 0f;
                 }
             });
         }

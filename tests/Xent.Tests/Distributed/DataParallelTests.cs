@@ -30,22 +30,27 @@ public class DataParallelTests
         return (tokens, targets);
     }
 
+    // With dropout the ranks' masks must be the whole batch's (drawn by global position): else the gradients differ.
     [Theory]
-    [InlineData(2, 1)]
-    [InlineData(3, 1)]
-    [InlineData(2, 2)]
-    [InlineData(1, 3)]
-    public void Gradients_AreTheWholeBatchs(int ranks, int accumulate)
+    [InlineData(2, 1, 0f)]
+    [InlineData(3, 1, 0f)]
+    [InlineData(2, 2, 0f)]
+    [InlineData(1, 3, 0f)]
+    [InlineData(2, 1, 0.3f)]
+    [InlineData(3, 2, 0.3f)]
+    public void Gradients_AreTheWholeBatchs(int ranks, int accumulate, float dropout)
     {
+        const long step = 3;
         var (tokens, targets) = Data(1);
-        var single = new GptModel(Config, 7);
-        float expectedLoss = single.ForwardBackward(tokens, targets, Batch, Seq);
+        var config = Config with { Dropout = dropout };
+        var single = new GptModel(config, 7);
+        float expectedLoss = single.ForwardBackward(tokens, targets, Batch, Seq, step);
         var results = new float[ranks][][];
         var losses = new float[ranks];
         InProcessGroup.Run(ranks, c =>
         {
-            var model = new GptModel(Config, 7);
-            losses[c.Rank] = new DataParallelGradients(c, model).ForwardBackward(tokens, targets, Batch, Seq, accumulate);
+            var model = new GptModel(config, 7);
+            losses[c.Rank] = new DataParallelGradients(c, model).ForwardBackward(tokens, targets, Batch, Seq, accumulate, step);
             results[c.Rank] = [.. model.Parameters.Select(p => (float[])p.Grad.Clone())];
         });
 

@@ -160,6 +160,45 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output) : IDispo
     }
 
     [MpirunFact]
+    public void MpirunVocabParallel_EndsWhereOneProcessDoes()
+    {
+        string[] args = ["train", "--steps", "10", "--warmup", "2", "--batch", "5", "--seq", "32", "--layers", "1", "--dim", "32", "--heads", "2", "--eval-every", "5", "--threads", "1", "--untied"];
+        var one = CliRun.Run([.. args, "--out", tmp["vp1"]]);
+        Assert.True(one.ExitCode == 0, one.Error);
+        var (code, stdout, stderr, seconds) = Mpirun.RunProgram("Xent.Cli.dll", 2, 300, [.. args, "--vocab-parallel", "--out", tmp["vp2"]]);
+        Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
+        Assert.Contains("Vocabulary parallel: each process holds 16 of the 32 rows", stdout, StringComparison.Ordinal);
+        var s1 = JsonNode.Parse(File.ReadAllText(Path.Combine(tmp["vp1"], RunSummary.FileName)))!;
+        var s2 = JsonNode.Parse(File.ReadAllText(Path.Combine(tmp["vp2"], RunSummary.FileName)))!;
+        Assert.Equal(2, (int)s2["world_size"]!);
+        Assert.True((bool)s2["vocab_parallel"]!);
+        double v1 = (double)s1["final_val_loss"]!, v2 = (double)s2["final_val_loss"]!;
+        output.WriteLine($"final validation loss: one process {v1:R}, mpirun -np 2 --vocab-parallel {v2:R} ({UlpDistance(v1, v2)} ulp); the job took {seconds:F1} s");
+        Assert.True(Math.Abs(v2 - v1) <= 1e-4 * v1, $"one process {v1}, two {v2}");
+
+        // The checkpoint rank 0 gathered is one process's: a one-process run resumes it.
+        var resumed = CliRun.Run("train", "--resume", tmp["vp2"], "--steps", "12");
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+    }
+
+    [MpirunFact]
+    public void MpirunInputMissingOnOneRank_IsReportedOnceByThatRank_ExitTwo()
+    {
+        // MPMD: rank 1 is given a text file that does not exist (as on a machine without it); rank 0's exists.
+        string text = tmp["corpus.txt"];
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 200)));
+        string[] common = ["train", "--steps", "2", "--batch", "2", "--seq", "16", "--layers", "1", "--dim", "16", "--heads", "2", "--threads", "1", "--out", tmp["missing"]];
+        var (code, stdout, stderr, _) = Mpirun.RunRanks("Xent.Cli.dll", 120, [.. common, "--text", text], [.. common, "--text", tmp["nowhere.txt"]]);
+        output.WriteLine(stderr);
+        Assert.True(code == 2, $"exit {code}\n{stdout}\n{stderr}");
+        Assert.Single(stderr.Split('\n'), l => l.StartsWith("xent: error:", StringComparison.Ordinal));
+        Assert.Contains("nowhere.txt", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("failed:", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", stdout + stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(tmp["missing"], CheckpointStore.ModelFile)));
+    }
+
+    [MpirunFact]
     public void MpirunBadInput_IsReportedOnce()
     {
         var (code, stdout, stderr, _) = Mpirun.RunProgram("Xent.Cli.dll", 2, 120, "train", "--steps", "0", "--out", tmp["bad"]);

@@ -25,6 +25,8 @@ public class InProcessGroupTests
             var scatter = new long[size];
             var send = Enumerable.Range(0, size).Select(i => (long)((i * 1000) + c.Rank)).ToArray();
             c.ReduceScatter<long>(send, scatter.AsSpan(0, 1));
+            int[] toRoot = new int[c.Rank == size - 1 ? 2 * size : 0];
+            c.Gather<int>([c.Rank, 200 + c.Rank], toRoot, size - 1);
             var broadcast = new byte[] { (byte)c.Rank, (byte)(c.Rank + 1) };
             c.Broadcast<byte>(broadcast, size - 1);
             c.Barrier();
@@ -35,6 +37,7 @@ public class InProcessGroupTests
             Assert.Equal(Enumerable.Range(0, size).SelectMany(r => new[] { r, 100 + r }), gathered);
             Assert.Equal((c.Rank * 1000L * size) + triangle, scatter[0]);
             Assert.Equal(new[] { (byte)(size - 1), (byte)size }, broadcast);
+            Assert.Equal(c.Rank == size - 1 ? Enumerable.Range(0, size).SelectMany(r => new[] { r, 200 + r }) : [], toRoot);
             results[c.Rank] = sum;
         });
         Assert.All(results, r => Assert.NotNull(r));
@@ -134,6 +137,7 @@ public class InProcessGroupTests
         Assert.Throws<ArgumentException>(() => InProcessGroup.Run(2, c => c.AllGather<float>(new float[2], new float[3])));
         Assert.Throws<ArgumentException>(() => InProcessGroup.Run(2, c => c.ReduceScatter<float>(new float[3], new float[2])));
         Assert.Throws<ArgumentOutOfRangeException>(() => InProcessGroup.Run(2, c => c.Broadcast<float>(new float[1], 2)));
+        Assert.Throws<ArgumentException>(() => InProcessGroup.Run(2, c => c.Gather<float>(new float[2], new float[3], 0)));
     }
 
     [Fact]
