@@ -39,7 +39,9 @@ internal static class TrainPlanning
         bool text = s.Text is not null;
         TokenDataset data = s.Text is null
             ? TokenDataset.Markov()
-            : TokenDataset.FromTextFile(s.Text, TokenizerNames.Parse(s.Tokenizer ?? "bytes"), seq);
+            : TokenizerNames.Parse(s.Tokenizer ?? "bytes") is TokenizerKind.Bpe
+                ? TokenDataset.FromTextFileBpe(s.Text, s.Vocab ?? BpeVocabulary.Default, seq)
+                : TokenDataset.FromTextFile(s.Text, TokenizerNames.Parse(s.Tokenizer ?? "bytes"), seq);
         var model = new GptConfig
         {
             VocabSize = data.Tokenizer.VocabSize,
@@ -130,6 +132,7 @@ internal static class TrainPlanning
         Conflict("--layers", s.Layers, gpt.Layers);
         Conflict("--dim", s.Dim, gpt.Dim);
         Conflict("--heads", s.Heads, gpt.Heads);
+        Conflict("--vocab", s.Vocab, gpt.VocabSize);
         Conflict("--seed", s.Seed, c.Seed);
         if (s.Dropout is { } dropout && (float)dropout != gpt.Dropout)
         {

@@ -13,8 +13,12 @@ internal sealed class TrainSettings : CommandSettings
     public string? Text { get; init; }
 
     [CommandOption("--tokenizer <KIND>")]
-    [Description("Tokenizer for --text: bytes (V = 256, default) or gpt2 (V = 50257).")]
+    [Description("Tokenizer for --text: bytes (V = 256, default), bpe (learned on the training split, see --vocab) or gpt2 (V = 50257).")]
     public string? Tokenizer { get; init; }
+
+    [CommandOption("--vocab <V>")]
+    [Description("For --tokenizer bpe: vocabulary size of the encoding learned on the training split (256 bytes plus merges). Default: chosen from the text's size.")]
+    public int? Vocab { get; init; }
 
     [CommandOption("--steps <N>")]
     [Description("Total optimizer steps (a resumed run continues up to this step). Default 2400.")]
@@ -186,9 +190,19 @@ internal sealed class TrainSettings : CommandSettings
             return Error("--accumulate must be at least 1.");
         }
 
-        if (Tokenizer is not null && Tokenizer is not ("bytes" or "gpt2"))
+        if (Tokenizer is not null && Tokenizer is not ("bytes" or "gpt2" or "bpe"))
         {
-            return Error($"--tokenizer must be bytes or gpt2, not '{Tokenizer}'.");
+            return Error($"--tokenizer must be bytes, bpe or gpt2, not '{Tokenizer}'.");
+        }
+
+        if (Vocab is not null && (Vocab < 256 || Vocab > 65_536))
+        {
+            return Error($"--vocab must be from 256 to 65536, not {Vocab}.");
+        }
+
+        if (Vocab is not null && Tokenizer != "bpe")
+        {
+            return Error("--vocab applies to --tokenizer bpe (bytes and gpt2 have fixed vocabularies).");
         }
 
         if (Init is not null && Resume is not null)
