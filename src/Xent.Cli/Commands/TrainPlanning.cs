@@ -37,23 +37,27 @@ internal static class TrainPlanning
     {
         int seq = s.Seq ?? TrainingDefaults.Seq;
         bool text = s.Text is not null;
+        TokenizerKind kind = s.Tokenizer is { } name ? TokenizerNames.Parse(name) : TextTrainingDefaults.Tokenizer(TextBytes(s.Text));
         TokenDataset data = s.Text is null
             ? TokenDataset.Markov()
-            : TokenizerNames.Parse(s.Tokenizer ?? "bytes") is TokenizerKind.Bpe
-                ? TokenDataset.FromTextFileBpe(s.Text, s.Vocab ?? BpeVocabulary.Default, seq)
-                : TokenDataset.FromTextFile(s.Text, TokenizerNames.Parse(s.Tokenizer ?? "bytes"), seq);
+            : kind is TokenizerKind.Bpe
+                ? TokenDataset.FromTextFileBpe(s.Text, s.Vocab ?? TextTrainingDefaults.BpeVocabSize, seq)
+                : TokenDataset.FromTextFile(s.Text, kind, seq);
         var model = new GptConfig
         {
             VocabSize = data.Tokenizer.VocabSize,
             ContextLength = seq,
             Layers = s.Layers ?? TrainingDefaults.Layers,
             Heads = s.Heads ?? TrainingDefaults.Heads,
-            Dim = s.Dim ?? TrainingDefaults.Dim,
+            Dim = s.Dim ?? (text ? TextTrainingDefaults.Dim : TrainingDefaults.Dim),
             TieEmbeddings = !s.Untied,
-            Dropout = (float)(s.Dropout ?? (text ? TextTrainingDefaults.Dropout : 0)),
+            Dropout = (float)(s.Dropout ?? (text ? TextTrainingDefaults.Dropout(kind) : 0)),
         };
         return Scheduled(s, model, data);
     }
+
+    // The file's size on disk picks the text defaults; a missing file is reported when it is read.
+    private static long TextBytes(string? path) => path is not null && File.Exists(path) ? new FileInfo(path).Length : 0;
 
     /// <summary>
     /// --init HF_DIR: fine-tune a Hugging Face GPT-2 on --text (GPT-2 tokens unless --tokenizer says otherwise), its

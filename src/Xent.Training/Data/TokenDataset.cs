@@ -65,7 +65,10 @@ public sealed class TokenDataset
     /// <param name="kind"><see cref="TokenizerKind.Bytes"/> or <see cref="TokenizerKind.Gpt2"/>.</param>
     /// <param name="seq">Window length T the model trains on.</param>
     public static TokenDataset FromTextFile(string path, TokenizerKind kind, int seq) =>
-        kind == TokenizerKind.Bpe ? FromTextFileBpe(path, BpeVocabulary.Default, seq) : FromTextFileFixed(path, kind, seq);
+        kind == TokenizerKind.Bpe ? FromTextFileBpe(path, DefaultBpeVocabSize, seq) : FromTextFileFixed(path, kind, seq);
+
+    /// <summary>V of a learned encoding when none is given.</summary>
+    public const int DefaultBpeVocabSize = 1024;
 
     /// <summary>
     /// A UTF-8 text file with a byte-pair encoding of <paramref name="vocabSize"/> tokens learned on its training
@@ -74,14 +77,13 @@ public sealed class TokenDataset
     /// Throws <see cref="TrainingInputException"/> as <see cref="FromTextFile"/> does.
     /// </summary>
     /// <param name="path">The file.</param>
-    /// <param name="vocabSize">V of the learned encoding (256 bytes plus merges), or <see cref="BpeVocabulary.Default"/>
-    /// to choose it from the text's size.</param>
+    /// <param name="vocabSize">V of the learned encoding (256 bytes plus merges), &gt;= 256.</param>
     /// <param name="seq">Window length T the model trains on.</param>
     public static TokenDataset FromTextFileBpe(string path, int vocabSize, int seq)
     {
         string text = ReadText(path);
         string trainText = text[..TrainingCut(text)];
-        var tokenizer = BpeTokenizer.Learn(trainText, vocabSize == BpeVocabulary.Default ? BpeVocabulary.For(trainText.Length) : vocabSize);
+        var tokenizer = BpeTokenizer.Learn(trainText, vocabSize);
         return Split(path, text, tokenizer, seq);
     }
 
