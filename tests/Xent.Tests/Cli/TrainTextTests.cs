@@ -106,6 +106,42 @@ public sealed class TrainTextTests : IDisposable
     }
 
     [Fact]
+    public void A_long_text_gets_a_learned_bpe_of_the_default_size_and_a_byte_level_baseline()
+    {
+        // 500 000 bytes of made-up words: long enough for the BPE defaults.
+        string[] syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "so", "vi", "de", "pa"];
+        var random = new Random(3);
+        var sb = new System.Text.StringBuilder();
+        while (sb.Length < TextTrainingDefaults.BpeMinBytes)
+        {
+            int n = random.Next(1, 4);
+            for (int i = 0; i < n; i++)
+            {
+                sb.Append(syllables[random.Next(syllables.Length)]);
+            }
+
+            sb.Append(random.Next(12) == 0 ? ".\n" : " ");
+        }
+
+        string text = temp["long.txt"];
+        File.WriteAllText(text, sb.ToString());
+        TrainingPlan plan = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["a"] });
+        var bpe = Assert.IsType<Xent.Training.Data.BpeTokenizer>(plan.Data.Tokenizer);
+        Assert.Equal(plan.Model.VocabSize, bpe.VocabSize);
+        Assert.InRange(bpe.VocabSize, 300, TextTrainingDefaults.BpeVocabSize);
+        Assert.Equal(TextTrainingDefaults.Dropout(Xent.Training.Data.TokenizerKind.Bpe), plan.Model.Dropout);
+        Assert.Equal(TextTrainingDefaults.Dim, plan.Model.Dim);
+        var expected = NGramBaseline.FitOnBytes(bpe, plan.Data.Train, plan.Data.Validation, plan.Seq, TrainingDefaults.ValidationWindows(plan.Seq));
+        Assert.Equal(expected, plan.Baseline);
+
+        // One byte shorter: bytes.
+        File.WriteAllText(text, sb.ToString()[..(int)(TextTrainingDefaults.BpeMinBytes - 1)]);
+        TrainingPlan small = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["b"] });
+        Assert.Equal(256, small.Model.VocabSize);
+        Assert.Equal(TextTrainingDefaults.Dropout(Xent.Training.Data.TokenizerKind.Bytes), small.Model.Dropout);
+    }
+
+    [Fact]
     public void A_bpe_run_stores_its_merges_and_eval_sample_and_resume_use_them()
     {
         string text = Text();
