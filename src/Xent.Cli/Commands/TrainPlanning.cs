@@ -37,11 +37,12 @@ internal static class TrainPlanning
     {
         int seq = s.Seq ?? TrainingDefaults.Seq;
         bool text = s.Text is not null;
-        TokenizerKind kind = s.Tokenizer is { } name ? TokenizerNames.Parse(name) : TextTrainingDefaults.Tokenizer(TextBytes(s.Text));
+        long size = TextBytes(s.Text);
+        TokenizerKind kind = s.Tokenizer is { } name ? TokenizerNames.Parse(name) : TextTrainingDefaults.Tokenizer(size);
         TokenDataset data = s.Text is null
             ? TokenDataset.Markov()
             : kind is TokenizerKind.Bpe
-                ? TokenDataset.FromTextFileBpe(s.Text, s.Vocab ?? TextTrainingDefaults.BpeVocabSize, seq)
+                ? TokenDataset.FromTextFileBpe(s.Text, s.Vocab ?? TextTrainingDefaults.VocabSize(size), seq)
                 : TokenDataset.FromTextFile(s.Text, kind, seq);
         var model = new GptConfig
         {
@@ -51,7 +52,7 @@ internal static class TrainPlanning
             Heads = s.Heads ?? TrainingDefaults.Heads,
             Dim = s.Dim ?? (text ? TextTrainingDefaults.Dim : TrainingDefaults.Dim),
             TieEmbeddings = !s.Untied,
-            Dropout = (float)(s.Dropout ?? (text ? TextTrainingDefaults.Dropout(kind) : 0)),
+            Dropout = (float)(s.Dropout ?? (text ? TextTrainingDefaults.Dropout(size) : 0)),
         };
         return Scheduled(s, model, data);
     }

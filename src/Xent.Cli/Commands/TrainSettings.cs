@@ -13,11 +13,11 @@ internal sealed class TrainSettings : CommandSettings
     public string? Text { get; init; }
 
     [CommandOption("--tokenizer <KIND>")]
-    [Description("Tokenizer for --text: bytes (V = 256; default below 500 KB), bpe (learned on the training split, see --vocab; default from 500 KB) or gpt2 (V = 50257).")]
+    [Description("Tokenizer for --text: bytes (V = 256; default below 100 KB), bpe (learned on the training split, see --vocab; default from 100 KB) or gpt2 (V = 50257).")]
     public string? Tokenizer { get; init; }
 
     [CommandOption("--vocab <V>")]
-    [Description("For --tokenizer bpe: vocabulary size of the encoding learned on the training split (256 bytes plus merges). Default 1024.")]
+    [Description("For --tokenizer bpe: vocabulary size of the encoding learned on the training split (256 bytes plus merges). Default 512, 1024 for texts of 500 KB or more.")]
     public int? Vocab { get; init; }
 
     [CommandOption("--steps <N>")]
@@ -57,7 +57,7 @@ internal sealed class TrainSettings : CommandSettings
     public int? EarlyStop { get; init; }
 
     [CommandOption("--dropout <P>")]
-    [Description("Dropout probability of the embedding and residual branches while training. Default 0 (built-in corpus); --text: 0.2 on bytes, 0.1 on bpe.")]
+    [Description("Dropout probability of the embedding and residual branches while training. Default 0 (built-in corpus); --text: 0.2, 0.1 for texts of 500 KB or more.")]
     public double? Dropout { get; init; }
 
     [CommandOption("--weight-decay <X>")]

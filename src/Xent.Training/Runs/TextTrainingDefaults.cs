@@ -24,19 +24,25 @@ public static class TextTrainingDefaults
     public const int Dim = 128;
 
     /// <summary>
-    /// Texts of at least this many bytes get a byte-pair encoding learned on their training split
-    /// (<see cref="BpeVocabSize"/> tokens); shorter ones are read as bytes: on them a learned encoding gives so few
-    /// training tokens that the network memorises them within a few hundred steps.
+    /// Texts of at least this many bytes get a byte-pair encoding learned on their training split; shorter ones are
+    /// read as bytes: on 63 KB a learned encoding left so few training tokens that the network memorised them within
+    /// a few hundred steps, while on 128 KB it ended below the byte model.
     /// </summary>
-    public const long BpeMinBytes = 500_000;
+    public const long BpeMinBytes = 100_000;
 
-    /// <summary>V of the learned encoding of a long text.</summary>
-    public const int BpeVocabSize = TokenDataset.DefaultBpeVocabSize;
+    /// <summary>Texts of at least this many bytes get the larger vocabulary and the lighter dropout.</summary>
+    public const long LongTextBytes = 500_000;
 
-    /// <summary>The dropout of the embedding and residual branches on a short (byte-level) text.</summary>
+    /// <summary>V of the learned encoding of a long text (measured on 1.2 MB).</summary>
+    public const int LongTextVocabSize = TokenDataset.DefaultBpeVocabSize;
+
+    /// <summary>V of the learned encoding of a text under <see cref="LongTextBytes"/> (measured on 128 KB).</summary>
+    public const int ShortTextVocabSize = 512;
+
+    /// <summary>Dropout of the embedding and residual branches on a text under <see cref="LongTextBytes"/>.</summary>
     public const float ShortTextDropout = 0.2f;
 
-    /// <summary>The dropout on a long (BPE) text, where the network sees each token fewer times.</summary>
+    /// <summary>Dropout on a long text, where the network sees each token fewer times.</summary>
     public const float LongTextDropout = 0.1f;
 
     /// <summary>Steps between validation measurements and checkpoints (their time is inside the budget).</summary>
@@ -46,7 +52,11 @@ public static class TextTrainingDefaults
     /// <param name="textBytes">Size of the text file.</param>
     public static TokenizerKind Tokenizer(long textBytes) => textBytes >= BpeMinBytes ? TokenizerKind.Bpe : TokenizerKind.Bytes;
 
-    /// <summary>The dropout for a run on <paramref name="tokenizer"/> tokens.</summary>
-    /// <param name="tokenizer">The run's tokenizer.</param>
-    public static float Dropout(TokenizerKind tokenizer) => tokenizer == TokenizerKind.Bpe ? LongTextDropout : ShortTextDropout;
+    /// <summary>V of the encoding learned on a text of <paramref name="textBytes"/> bytes.</summary>
+    /// <param name="textBytes">Size of the text file.</param>
+    public static int VocabSize(long textBytes) => textBytes >= LongTextBytes ? LongTextVocabSize : ShortTextVocabSize;
+
+    /// <summary>The dropout for a text of <paramref name="textBytes"/> bytes.</summary>
+    /// <param name="textBytes">Size of the text file.</param>
+    public static float Dropout(long textBytes) => textBytes >= LongTextBytes ? LongTextDropout : ShortTextDropout;
 }

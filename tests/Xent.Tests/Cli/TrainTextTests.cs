@@ -27,7 +27,7 @@ public sealed class TrainTextTests : IDisposable
         TrainingPlan plan = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["a"] });
         Assert.Equal(TextTrainingDefaults.LearningRate, plan.LearningRate);
         Assert.Equal(TextTrainingDefaults.WeightDecay, plan.WeightDecay);
-        Assert.Equal(TextTrainingDefaults.Dropout(Xent.Training.Data.TokenizerKind.Bytes), plan.Model.Dropout);
+        Assert.Equal(TextTrainingDefaults.ShortTextDropout, plan.Model.Dropout);
         Assert.Equal(TextTrainingDefaults.Dim, plan.Model.Dim);
         Assert.Equal(256, plan.Model.VocabSize);
         Assert.Equal(TextTrainingDefaults.EvalEvery, plan.EvalEvery);
@@ -106,13 +106,13 @@ public sealed class TrainTextTests : IDisposable
     }
 
     [Fact]
-    public void A_long_text_gets_a_learned_bpe_of_the_default_size_and_a_byte_level_baseline()
+    public void Longer_texts_get_a_learned_bpe_of_their_size_and_a_byte_level_baseline()
     {
-        // 500 000 bytes of made-up words: long enough for the BPE defaults.
+        // 500 000 bytes of made-up words: long enough for the long-text defaults.
         string[] syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "so", "vi", "de", "pa"];
         var random = new Random(3);
         var sb = new System.Text.StringBuilder();
-        while (sb.Length < TextTrainingDefaults.BpeMinBytes)
+        while (sb.Length < TextTrainingDefaults.LongTextBytes)
         {
             int n = random.Next(1, 4);
             for (int i = 0; i < n; i++)
@@ -128,17 +128,21 @@ public sealed class TrainTextTests : IDisposable
         TrainingPlan plan = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["a"] });
         var bpe = Assert.IsType<Xent.Training.Data.BpeTokenizer>(plan.Data.Tokenizer);
         Assert.Equal(plan.Model.VocabSize, bpe.VocabSize);
-        Assert.InRange(bpe.VocabSize, 300, TextTrainingDefaults.BpeVocabSize);
-        Assert.Equal(TextTrainingDefaults.Dropout(Xent.Training.Data.TokenizerKind.Bpe), plan.Model.Dropout);
+        Assert.InRange(bpe.VocabSize, 600, TextTrainingDefaults.LongTextVocabSize);
+        Assert.Equal(TextTrainingDefaults.LongTextDropout, plan.Model.Dropout);
         Assert.Equal(TextTrainingDefaults.Dim, plan.Model.Dim);
         var expected = NGramBaseline.FitOnBytes(bpe, plan.Data.Train, plan.Data.Validation, plan.Seq, TrainingDefaults.ValidationWindows(plan.Seq));
         Assert.Equal(expected, plan.Baseline);
 
-        // One byte shorter: bytes.
+        // One byte shorter: the smaller vocabulary and more dropout; under BpeMinBytes: bytes.
+        File.WriteAllText(text, sb.ToString()[..(int)(TextTrainingDefaults.LongTextBytes - 1)]);
+        TrainingPlan shorter = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["b"] });
+        Assert.InRange(shorter.Model.VocabSize, 300, TextTrainingDefaults.ShortTextVocabSize);
+        Assert.Equal(TextTrainingDefaults.ShortTextDropout, shorter.Model.Dropout);
         File.WriteAllText(text, sb.ToString()[..(int)(TextTrainingDefaults.BpeMinBytes - 1)]);
-        TrainingPlan small = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["b"] });
+        TrainingPlan small = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["c"] });
         Assert.Equal(256, small.Model.VocabSize);
-        Assert.Equal(TextTrainingDefaults.Dropout(Xent.Training.Data.TokenizerKind.Bytes), small.Model.Dropout);
+        Assert.Equal(TextTrainingDefaults.ShortTextDropout, small.Model.Dropout);
     }
 
     [Fact]
