@@ -37,21 +37,28 @@ internal static class TrainPlanning
     {
         int seq = s.Seq ?? TrainingDefaults.Seq;
         bool text = s.Text is not null;
+        long size = TextBytes(s.Text);
+        TokenizerKind kind = s.Tokenizer is { } name ? TokenizerNames.Parse(name) : TextTrainingDefaults.Tokenizer(size);
         TokenDataset data = s.Text is null
             ? TokenDataset.Markov()
-            : TokenDataset.FromTextFile(s.Text, TokenizerNames.Parse(s.Tokenizer ?? "bytes"), seq);
+            : kind is TokenizerKind.Bpe
+                ? TokenDataset.FromTextFileBpe(s.Text, s.Vocab ?? TextTrainingDefaults.VocabSize(size), seq)
+                : TokenDataset.FromTextFile(s.Text, kind, seq);
         var model = new GptConfig
         {
             VocabSize = data.Tokenizer.VocabSize,
             ContextLength = seq,
             Layers = s.Layers ?? TrainingDefaults.Layers,
             Heads = s.Heads ?? TrainingDefaults.Heads,
-            Dim = s.Dim ?? TrainingDefaults.Dim,
+            Dim = s.Dim ?? (text ? TextTrainingDefaults.Dim : TrainingDefaults.Dim),
             TieEmbeddings = !s.Untied,
-            Dropout = (float)(s.Dropout ?? (text ? TextTrainingDefaults.Dropout : 0)),
+            Dropout = (float)(s.Dropout ?? (text ? TextTrainingDefaults.Dropout(size) : 0)),
         };
         return Scheduled(s, model, data);
     }
+
+    // The file's size on disk picks the text defaults; a missing file is reported when it is read.
+    private static long TextBytes(string? path) => path is not null && File.Exists(path) ? new FileInfo(path).Length : 0;
 
     /// <summary>
     /// --init HF_DIR: fine-tune a Hugging Face GPT-2 on --text (GPT-2 tokens unless --tokenizer says otherwise), its
@@ -130,6 +137,7 @@ internal static class TrainPlanning
         Conflict("--layers", s.Layers, gpt.Layers);
         Conflict("--dim", s.Dim, gpt.Dim);
         Conflict("--heads", s.Heads, gpt.Heads);
+        Conflict("--vocab", s.Vocab, gpt.VocabSize);
         Conflict("--seed", s.Seed, c.Seed);
         if (s.Dropout is { } dropout && (float)dropout != gpt.Dropout)
         {

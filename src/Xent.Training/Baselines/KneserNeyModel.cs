@@ -91,13 +91,15 @@ public sealed class KneserNeyModel
     /// </summary>
     /// <param name="stream">N tokens, each in [0, V).</param>
     /// <param name="order">1..MaxOrder.</param>
-    /// <returns>Total nats over the N - 1 predicted tokens (0 when N &lt; 2).</returns>
-    public double TotalNats(ReadOnlySpan<int> stream, int order)
+    /// <param name="firstPredicted">The first position predicted (the ones before are context only), &gt;= 1.</param>
+    /// <returns>Total nats over the N - <paramref name="firstPredicted"/> predicted tokens (0 when none).</returns>
+    public double TotalNats(ReadOnlySpan<int> stream, int order, int firstPredicted = 1)
     {
         CheckOrder(order);
         CheckTokens(stream, VocabSize, nameof(stream));
+        ArgumentOutOfRangeException.ThrowIfLessThan(firstPredicted, 1);
         double total = 0;
-        for (int i = 1; i < stream.Length; i++)
+        for (int i = firstPredicted; i < stream.Length; i++)
         {
             total -= Math.Log(Interpolated(LastTokens(stream[..i], order - 1), stream[i]));
         }

@@ -64,6 +64,51 @@ public sealed record NGramBaseline(int Order, double NatsPerToken, long Predicte
         return new NGramBaseline(order, total / predicted, predicted);
     }
 
+    /// <summary>
+    /// The baseline of a run on <see cref="BpeTokenizer"/> tokens, counted on bytes so that it is the same model
+    /// whatever the tokens: a byte-level Kneser-Ney model of the training split's bytes (order chosen as in
+    /// <see cref="Fit"/>) scores the bytes of the tokens the network predicts in each validation window, each
+    /// byte from the bytes before it in the window (the first token's bytes are context, as the first token is for
+    /// the network). <see cref="NatsPerToken"/> is the total over those bytes divided by the predicted tokens, so
+    /// it compares with the network's loss directly and converts to bits per byte the same way.
+    /// </summary>
+    /// <param name="tokenizer">The learned encoding the tokens are in.</param>
+    /// <param name="train">Training tokens [N_train].</param>
+    /// <param name="validation">Validation tokens [N_val], N_val &gt;= T + 1.</param>
+    /// <param name="seq">T, the window length in tokens.</param>
+    /// <param name="maxWindows">Most validation windows W.</param>
+    /// <param name="maxOrder">Longest byte order tried, &gt;= 1.</param>
+    public static NGramBaseline FitOnBytes(BpeTokenizer tokenizer, int[] train, int[] validation, int seq, int maxWindows,
+        int maxOrder = DefaultMaxOrder)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(validation);
+        int[] bytes = Widen(tokenizer.Bytes(train));
+        ArgumentOutOfRangeException.ThrowIfLessThan(bytes.Length, 2, nameof(train));
+        if (bytes.Length > MaxTrainTokens)
+        {
+            bytes = bytes[^MaxTrainTokens..];
+        }
+
+        int order = ChooseOrder(bytes, 256, maxOrder);
+        var model = KneserNeyModel.Fit(bytes, 256, order);
+        var (tokens, targets, windows) = BatchSampler.Sequential(validation, seq, maxWindows);
+        var window = new int[seq + 1];
+        double total = 0;
+        for (int w = 0; w < windows; w++)
+        {
+            tokens.AsSpan(w * seq, seq).CopyTo(window);
+            window[seq] = targets[(w * seq) + seq - 1];
+            int context = (int)tokenizer.ByteCount(window.AsSpan(0, 1));
+            total += model.TotalNats(Widen(tokenizer.Bytes(window)), order, context);
+        }
+
+        long predicted = (long)windows * seq;
+        return new NGramBaseline(order, total / predicted, predicted);
+    }
+
+    private static int[] Widen(byte[] bytes) => [.. bytes.Select(b => (int)b)];
+
     /// <summary>The order with the lowest loss on the held-out end of the training split (ties: the lower order).</summary>
     /// <param name="train">Training tokens [N_train], N_train &gt;= 2.</param>
     /// <param name="vocabSize">V.</param>

@@ -14,8 +14,16 @@ public sealed record CheckpointConfig
     /// <summary>The model's hyper-parameters.</summary>
     [JsonPropertyName("model")] public required CheckpointModel Model { get; init; }
 
-    /// <summary>"markov", "bytes" or "gpt2".</summary>
+    /// <summary>"markov", "bytes", "gpt2" or "bpe".</summary>
     [JsonPropertyName("tokenizer")] public required string Tokenizer { get; init; }
+
+    /// <summary>
+    /// The merges of a "bpe" tokenizer learned on the run's text, in order, each "LEFT RIGHT" (two ids; merge i
+    /// makes id 256 + i); null for the other tokenizers.
+    /// </summary>
+    [JsonPropertyName("bpe_merges")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? BpeMerges { get; init; }
 
     /// <summary>Seed of the model's initialisation and of the batch positions.</summary>
     [JsonPropertyName("seed")] public long Seed { get; init; }

@@ -13,6 +13,7 @@ public static class CheckpointTokenizer
         {
             TokenizerKind.Markov => new MarkovTokenizer(config.Model.VocabSize),
             TokenizerKind.Bytes => ByteTokenizer.Instance,
+            TokenizerKind.Bpe => Bpe(config),
             _ => Gpt2Tokenizer.Instance,
         };
     }
@@ -27,8 +28,15 @@ public static class CheckpointTokenizer
         CheckpointData d = config.Data;
         return d.Source == "markov"
             ? TokenDataset.Markov(d.CorpusSeed ?? TokenDataset.DefaultCorpusSeed, (int)d.TrainTokens, (int)d.ValidationTokens, config.Model.VocabSize)
-            : TokenDataset.FromTextFile(d.Source, TokenizerNames.Parse(config.Tokenizer), config.Model.ContextLength);
+            : TokenizerNames.Parse(config.Tokenizer) == TokenizerKind.Bpe
+                ? TokenDataset.FromTextFileBpe(d.Source, Bpe(config), config.Model.ContextLength)
+                : TokenDataset.FromTextFile(d.Source, TokenizerNames.Parse(config.Tokenizer), config.Model.ContextLength);
     }
+
+    // The learned encoding stored with the checkpoint (the text it was learned on may have moved or changed).
+    private static BpeTokenizer Bpe(CheckpointConfig config) => BpeTokenizer.FromMergeNames(
+        config.BpeMerges ?? throw new TrainingInputException("The checkpoint's tokenizer is bpe but its config has no bpe_merges."),
+        "The checkpoint's config");
 
     /// <summary>A prompt for sampling when none is given: a typical start for the checkpoint's tokenizer.</summary>
     public static int[] DefaultPrompt(CheckpointConfig config, ITokenizer tokenizer)

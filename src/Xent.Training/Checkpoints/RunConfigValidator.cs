@@ -78,20 +78,32 @@ public static class RunConfigValidator
             throw Bad(name("model.heads"), $"is {m.Heads}, which does not divide the width {m.Dim}", $"a divisor of {m.Dim}");
         }
 
-        string[] tokenizers = ["markov", "bytes", "gpt2"];
+        string[] tokenizers = ["markov", "bytes", "gpt2", "bpe"];
         if (!tokenizers.Contains(config.Tokenizer, StringComparer.Ordinal))
         {
-            throw Bad(name("tokenizer"), $"is '{config.Tokenizer}'", "markov, bytes or gpt2");
+            throw Bad(name("tokenizer"), $"is '{config.Tokenizer}'", "markov, bytes, gpt2 or bpe");
         }
 
         bool markov = d.Source == "markov";
         if (markov != (config.Tokenizer == "markov"))
         {
             throw Bad(name("tokenizer"), $"is '{config.Tokenizer}' for the data source '{d.Source}'",
-                markov ? "markov (the built-in corpus has its own symbols)" : "bytes or gpt2 (markov is the built-in corpus's)");
+                markov ? "markov (the built-in corpus has its own symbols)" : "bytes, gpt2 or bpe (markov is the built-in corpus's)");
         }
 
-        int? vocabulary = config.Tokenizer switch { "bytes" => ByteTokenizer.Instance.VocabSize, "gpt2" => Gpt2Tokenizer.Instance.VocabSize, _ => null };
+        if ((config.Tokenizer == "bpe") != (config.BpeMerges is not null))
+        {
+            throw Bad(name("bpe_merges"), config.BpeMerges is null ? "is missing" : $"is given for the {config.Tokenizer} tokenizer",
+                "the merges of a bpe tokenizer, and only of one");
+        }
+
+        int? vocabulary = config.Tokenizer switch
+        {
+            "bytes" => ByteTokenizer.Instance.VocabSize,
+            "gpt2" => Gpt2Tokenizer.Instance.VocabSize,
+            "bpe" => 256 + config.BpeMerges!.Count,
+            _ => null,
+        };
         if (vocabulary is { } v && m.VocabSize != v)
         {
             throw Bad(name("model.vocab_size"), $"is {m.VocabSize}", $"{v}, the vocabulary of the {config.Tokenizer} tokenizer");

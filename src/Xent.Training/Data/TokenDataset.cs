@@ -64,7 +64,71 @@ public sealed class TokenDataset
     /// <param name="path">The file.</param>
     /// <param name="kind"><see cref="TokenizerKind.Bytes"/> or <see cref="TokenizerKind.Gpt2"/>.</param>
     /// <param name="seq">Window length T the model trains on.</param>
-    public static TokenDataset FromTextFile(string path, TokenizerKind kind, int seq)
+    public static TokenDataset FromTextFile(string path, TokenizerKind kind, int seq) =>
+        kind == TokenizerKind.Bpe ? FromTextFileBpe(path, DefaultBpeVocabSize, seq) : FromTextFileFixed(path, kind, seq);
+
+    /// <summary>V of a learned encoding when none is given.</summary>
+    public const int DefaultBpeVocabSize = 1024;
+
+    /// <summary>
+    /// A UTF-8 text file with a byte-pair encoding of <paramref name="vocabSize"/> tokens learned on its training
+    /// split: the text is cut at the first white space after 90% of its characters, the merges are learned on the
+    /// part before (the validation text never influences them), and each part is tokenized on its own.
+    /// Throws <see cref="TrainingInputException"/> as <see cref="FromTextFile"/> does.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="vocabSize">V of the learned encoding (256 bytes plus merges), &gt;= 256.</param>
+    /// <param name="seq">Window length T the model trains on.</param>
+    public static TokenDataset FromTextFileBpe(string path, int vocabSize, int seq)
+    {
+        string text = ReadText(path);
+        string trainText = text[..TrainingCut(text)];
+        var tokenizer = BpeTokenizer.Learn(trainText, vocabSize);
+        return Split(path, text, tokenizer, seq);
+    }
+
+    /// <summary>
+    /// A UTF-8 text file split as <see cref="FromTextFileBpe(string, int, int)"/> does, in a given learned encoding
+    /// (a checkpoint's, when a run is resumed).
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="tokenizer">The encoding.</param>
+    /// <param name="seq">Window length T the model trains on.</param>
+    public static TokenDataset FromTextFileBpe(string path, BpeTokenizer tokenizer, int seq)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        return Split(path, ReadText(path), tokenizer, seq);
+    }
+
+    // Where the training text ends: at the first white space after 90% of the characters (a piece boundary).
+    private static int TrainingCut(string text)
+    {
+        int cut = Math.Min(text.Length, (int)(text.Length * (1 - ValidationFraction)));
+        while (cut < text.Length && !char.IsWhiteSpace(text[cut]))
+        {
+            cut++;
+        }
+
+        return cut;
+    }
+
+    private static TokenDataset Split(string path, string text, BpeTokenizer tokenizer, int seq)
+    {
+        int cut = TrainingCut(text);
+        string trainText = text[..cut];
+        int[] train = tokenizer.Encode(trainText);
+        int[] validation = tokenizer.Encode(text[cut..]);
+        if (train.Length < seq + 1 || validation.Length < seq + 1)
+        {
+            throw new TrainingInputException(
+                $"The text file '{path}' has {train.Length} training and {validation.Length} validation tokens (bpe), too " +
+                $"short for training with context length {seq}: each needs at least {seq + 1} tokens. Use a longer text or a smaller --seq.");
+        }
+
+        return new TokenDataset(tokenizer, train, validation, Path.GetFullPath(path), null);
+    }
+
+    private static TokenDataset FromTextFileFixed(string path, TokenizerKind kind, int seq)
     {
         int[] tokens = TokenizeFile(path, kind, out ITokenizer tokenizer);
         int validation = Math.Max(seq + 1, (int)(tokens.Length * ValidationFraction));

@@ -11,4 +11,7 @@ public enum TokenizerKind
 
     /// <summary>The GPT-2 byte-pair encoding (tiktoken "gpt2"), V = 50257.</summary>
     Gpt2,
+
+    /// <summary>A byte-pair encoding learned on the training split of the text (<see cref="BpeTokenizer"/>).</summary>
+    Bpe,
 }

@@ -3,7 +3,7 @@ namespace Xent.Training.Data;
 /// <summary>The names of <see cref="TokenizerKind"/> in checkpoints, summaries and on the command line.</summary>
 public static class TokenizerNames
 {
-    /// <summary>The name of <paramref name="kind"/>: markov, bytes or gpt2.</summary>
+    /// <summary>The name of <paramref name="kind"/>: markov, bytes, gpt2 or bpe.</summary>
     public static string Name(TokenizerKind kind) => kind.ToString().ToLowerInvariant();
 
     /// <summary>The kind named <paramref name="name"/>; a <see cref="TrainingInputException"/> for an unknown name.</summary>
@@ -12,6 +12,7 @@ public static class TokenizerNames
         "bytes" => TokenizerKind.Bytes,
         "gpt2" => TokenizerKind.Gpt2,
         "markov" => TokenizerKind.Markov,
-        _ => throw new TrainingInputException($"Unknown tokenizer '{name}' (expected bytes or gpt2)."),
+        "bpe" => TokenizerKind.Bpe,
+        _ => throw new TrainingInputException($"Unknown tokenizer '{name}' (expected bytes, bpe or gpt2)."),
     };
 }

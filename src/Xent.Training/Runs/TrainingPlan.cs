@@ -131,7 +131,9 @@ public sealed record TrainingPlan
         ? this
         : this with
         {
-            Baseline = NGramBaseline.Fit(Data.Train, Data.Validation, Model.VocabSize, Seq, TrainingDefaults.ValidationWindows(Seq)),
+            Baseline = Data.Tokenizer is BpeTokenizer bpe
+                ? NGramBaseline.FitOnBytes(bpe, Data.Train, Data.Validation, Seq, TrainingDefaults.ValidationWindows(Seq))
+                : NGramBaseline.Fit(Data.Train, Data.Validation, Model.VocabSize, Seq, TrainingDefaults.ValidationWindows(Seq)),
         };
 
     /// <summary>
@@ -164,6 +166,7 @@ public sealed record TrainingPlan
         {
             Model = ModelCheckpoint.ToCheckpoint(Model),
             Tokenizer = TokenizerNames.Name(Data.Tokenizer.Kind),
+            BpeMerges = (Data.Tokenizer as BpeTokenizer)?.MergeNames(),
             Seed = Seed,
             Step = step,
             Data = new CheckpointData

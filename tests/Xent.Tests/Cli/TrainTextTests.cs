@@ -27,7 +27,9 @@ public sealed class TrainTextTests : IDisposable
         TrainingPlan plan = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["a"] });
         Assert.Equal(TextTrainingDefaults.LearningRate, plan.LearningRate);
         Assert.Equal(TextTrainingDefaults.WeightDecay, plan.WeightDecay);
-        Assert.Equal(TextTrainingDefaults.Dropout, plan.Model.Dropout);
+        Assert.Equal(TextTrainingDefaults.ShortTextDropout, plan.Model.Dropout);
+        Assert.Equal(TextTrainingDefaults.Dim, plan.Model.Dim);
+        Assert.Equal(256, plan.Model.VocabSize);
         Assert.Equal(TextTrainingDefaults.EvalEvery, plan.EvalEvery);
         Assert.Null(plan.TimeBudget);
         Assert.Equal(10, plan.TotalSteps);
@@ -103,7 +105,81 @@ public sealed class TrainTextTests : IDisposable
         CliRun.Run("train", "--resume", dir, "--steps", "5", "--dropout", "0.1").AssertBadInput("--dropout", "conflicts");
     }
 
+    [Fact]
+    public void Longer_texts_get_a_learned_bpe_of_their_size_and_a_byte_level_baseline()
+    {
+        // 500 000 bytes of made-up words: long enough for the long-text defaults.
+        string[] syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "so", "vi", "de", "pa"];
+        var random = new Random(3);
+        var sb = new System.Text.StringBuilder();
+        while (sb.Length < TextTrainingDefaults.LongTextBytes)
+        {
+            int n = random.Next(1, 4);
+            for (int i = 0; i < n; i++)
+            {
+                sb.Append(syllables[random.Next(syllables.Length)]);
+            }
+
+            sb.Append(random.Next(12) == 0 ? ".\n" : " ");
+        }
+
+        string text = temp["long.txt"];
+        File.WriteAllText(text, sb.ToString());
+        TrainingPlan plan = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["a"] });
+        var bpe = Assert.IsType<Xent.Training.Data.BpeTokenizer>(plan.Data.Tokenizer);
+        Assert.Equal(plan.Model.VocabSize, bpe.VocabSize);
+        Assert.InRange(bpe.VocabSize, 600, TextTrainingDefaults.LongTextVocabSize);
+        Assert.Equal(TextTrainingDefaults.LongTextDropout, plan.Model.Dropout);
+        Assert.Equal(TextTrainingDefaults.Dim, plan.Model.Dim);
+        var expected = NGramBaseline.FitOnBytes(bpe, plan.Data.Train, plan.Data.Validation, plan.Seq, TrainingDefaults.ValidationWindows(plan.Seq));
+        Assert.Equal(expected, plan.Baseline);
+
+        // One byte shorter: the smaller vocabulary and more dropout; under BpeMinBytes: bytes.
+        File.WriteAllText(text, sb.ToString()[..(int)(TextTrainingDefaults.LongTextBytes - 1)]);
+        TrainingPlan shorter = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["b"] });
+        Assert.InRange(shorter.Model.VocabSize, 300, TextTrainingDefaults.ShortTextVocabSize);
+        Assert.Equal(TextTrainingDefaults.ShortTextDropout, shorter.Model.Dropout);
+        File.WriteAllText(text, sb.ToString()[..(int)(TextTrainingDefaults.BpeMinBytes - 1)]);
+        TrainingPlan small = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["c"] });
+        Assert.Equal(256, small.Model.VocabSize);
+        Assert.Equal(TextTrainingDefaults.ShortTextDropout, small.Model.Dropout);
+    }
+
+    [Fact]
+    public void A_bpe_run_stores_its_merges_and_eval_sample_and_resume_use_them()
+    {
+        string text = Text();
+        string dir = temp["bpe"];
+        var run = TrainCommandTests.Train(dir, "--steps", "3", "--eval-every", "3", "--text", text, "--tokenizer", "bpe", "--vocab", "280");
+        Assert.True(run.ExitCode == 0, run.Error + run.Out);
+
+        CheckpointConfig config = CheckpointStore.LoadConfig(dir);
+        Assert.Equal("bpe", config.Tokenizer);
+        Assert.Equal(280, config.Model.VocabSize);
+        Assert.Equal(24, config.BpeMerges!.Count);
+
+        // The baseline counts bytes: the library's byte-level baseline of this plan, in the units of the tokens.
+        TrainingPlan plan = TrainingPlan.Resumed(dir);
+        var bpe = Assert.IsType<Xent.Training.Data.BpeTokenizer>(plan.Data.Tokenizer);
+        var expected = NGramBaseline.FitOnBytes(bpe, plan.Data.Train, plan.Data.Validation, plan.Seq, TrainingDefaults.ValidationWindows(plan.Seq));
+        var s = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement;
+        Assert.Equal(expected.NatsPerToken, s.GetProperty("ngram_baseline").GetDouble(), 1e-12);
+        Assert.True(s.GetProperty("ngram_bits_per_byte").GetDouble() < expected.NatsPerToken / Math.Log(2),
+            "a token stands for more than one byte");
+
+        var eval = CliRun.Run("eval", "--checkpoint", dir, "--text", text);
+        Assert.True(eval.ExitCode == 0, eval.Error + eval.Out);
+        var sample = CliRun.Run("sample", "--checkpoint", dir, "--tokens", "20", "--prompt", "the quick");
+        Assert.True(sample.ExitCode == 0, sample.Error + sample.Out);
+        Assert.StartsWith("the quick", sample.Out.TrimStart(), StringComparison.Ordinal);
+
+        var resumed = TrainCommandTests.Train(dir, "--resume", dir, "--steps", "4");
+        Assert.True(resumed.ExitCode == 0, resumed.Error + resumed.Out);
+        CliRun.Run("train", "--resume", dir, "--steps", "6", "--vocab", "300").AssertBadInput("--vocab", "conflicts");
+    }
+
     [Theory]
+    [InlineData("--vocab", "100")]
     [InlineData("--time", "2x")]
     [InlineData("--time", "0s")]
     [InlineData("--dropout", "1")]

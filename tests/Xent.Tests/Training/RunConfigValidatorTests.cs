@@ -43,7 +43,7 @@ public sealed class RunConfigValidatorTests
         { "model.heads", "3", "\"model.heads\" is 3, which does not divide the width 8" },
         { "model.context_length", "1", "\"model.context_length\" is 1" },
         { "model.vocab_size", "1", "\"model.vocab_size\" is 1" },
-        { "tokenizer", "\"bogus\"", "\"tokenizer\" is 'bogus'; it must be markov, bytes or gpt2" },
+        { "tokenizer", "\"bogus\"", "\"tokenizer\" is 'bogus'; it must be markov, bytes, gpt2 or bpe" },
         { "tokenizer", "\"bytes\"", "\"tokenizer\" is 'bytes' for the data source 'markov'" },
         { "data.train_tokens", "1e12", "\"data.train_tokens\" is 1000000000000; it must be between 17 and 1073741824" },
         { "data.validation_tokens", "3", "\"data.validation_tokens\" is 3" },

@@ -1,0 +1,274 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Xent.Training.Data;
+
+/// <summary>
+/// A byte-level byte-pair encoding learned on a text (<see cref="Learn"/>): ids 0..255 are the bytes, id 256 + i
+/// is merge i, the pair of ids (left, right) joined. Text is first cut into pieces with GPT-2's pattern (a word with
+/// its leading space, a number, a run of punctuation, white space), so no token spans two words; each piece's
+/// UTF-8 bytes are then merged in the order the merges were learned. Every text can be encoded (unseen pieces fall
+/// back to shorter tokens, at worst bytes), and decoding gives the bytes back exactly.
+/// </summary>
+public sealed partial class BpeTokenizer : ITokenizer
+{
+    private readonly (int Left, int Right)[] merges;
+    private readonly Dictionary<long, int> rank = [];
+    private readonly byte[][] bytesOf;
+    private readonly Dictionary<string, int[]> cache = [];
+
+    /// <summary>A tokenizer of the given merges (from <see cref="Learn"/> or a checkpoint).</summary>
+    /// <param name="merges">Merge i joins (Left, Right) into id 256 + i; both ids below 256 + i.</param>
+    public BpeTokenizer(IReadOnlyList<(int Left, int Right)> merges)
+    {
+        ArgumentNullException.ThrowIfNull(merges);
+        this.merges = [.. merges];
+        bytesOf = new byte[256 + this.merges.Length][];
+        for (int b = 0; b < 256; b++)
+        {
+            bytesOf[b] = [(byte)b];
+        }
+
+        for (int i = 0; i < this.merges.Length; i++)
+        {
+            var (left, right) = this.merges[i];
+            int id = 256 + i;
+            if ((uint)left >= (uint)id || (uint)right >= (uint)id)
+            {
+                throw new ArgumentException($"Merge {i} joins ({left}, {right}): both ids must be in [0, {id}).", nameof(merges));
+            }
+
+            if (!rank.TryAdd(Key(left, right), i))
+            {
+                throw new ArgumentException($"Merge {i} repeats the pair ({left}, {right}).", nameof(merges));
+            }
+
+            bytesOf[id] = [.. bytesOf[left], .. bytesOf[right]];
+        }
+    }
+
+    /// <summary>The merges as checkpoints store them: "LEFT RIGHT" each, in order.</summary>
+    public string[] MergeNames() =>
+        [.. merges.Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.Left} {m.Right}"))];
+
+    /// <summary>
+    /// The tokenizer of merges stored as <see cref="MergeNames"/> gives them; a <see cref="TrainingInputException"/>
+    /// naming <paramref name="source"/> when one is malformed.
+    /// </summary>
+    /// <param name="names">"LEFT RIGHT" per merge.</param>
+    /// <param name="source">Where the merges come from, for messages.</param>
+    public static BpeTokenizer FromMergeNames(IReadOnlyList<string> names, string source)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var merges = new (int, int)[names.Count];
+        for (int i = 0; i < merges.Length; i++)
+        {
+            string[] parts = (names[i] ?? string.Empty).Split(' ');
+            if (parts.Length != 2
+                || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int left)
+                || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int right))
+            {
+                throw new TrainingInputException($"{source}: bpe merge {i} is '{names[i]}'; expected two token ids \"LEFT RIGHT\".");
+            }
+
+            merges[i] = (left, right);
+        }
+
+        try
+        {
+            return new BpeTokenizer(merges);
+        }
+        catch (ArgumentException e)
+        {
+            throw new TrainingInputException($"{source}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The merges, in the order they apply.</summary>
+    public IReadOnlyList<(int Left, int Right)> Merges => merges;
+
+    /// <inheritdoc/>
+    public TokenizerKind Kind => TokenizerKind.Bpe;
+
+    /// <summary>256 bytes plus one id per merge.</summary>
+    public int VocabSize => 256 + merges.Length;
+
+    /// <summary>
+    /// Learns up to <paramref name="vocabSize"/> - 256 merges on <paramref name="text"/>: each time, the most frequent
+    /// adjacent pair of ids inside a piece (ties: the smallest pair) becomes a new id, until the vocabulary is full or
+    /// no pair occurs twice. Deterministic: the same text gives the same merges.
+    /// </summary>
+    /// <param name="text">The training text.</param>
+    /// <param name="vocabSize">V &gt;= 256.</param>
+    public static BpeTokenizer Learn(string text, int vocabSize)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentOutOfRangeException.ThrowIfLessThan(vocabSize, 256);
+
+        // Each distinct piece once, with how often it occurs: merges are counted per piece, weighted by that.
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (ValueMatch m in Pieces().EnumerateMatches(text))
+        {
+            string piece = text.Substring(m.Index, m.Length);
+            counts[piece] = counts.GetValueOrDefault(piece) + 1;
+        }
+
+        var words = new List<int[]>(counts.Count);
+        var weights = new List<int>(counts.Count);
+        foreach (var (piece, count) in counts.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            words.Add([.. Encoding.UTF8.GetBytes(piece).Select(b => (int)b)]);
+            weights.Add(count);
+        }
+
+        var lengths = words.Select(w => w.Length).ToArray();
+        var learned = new List<(int, int)>();
+        var pairs = new Dictionary<long, long>();
+        while (256 + learned.Count < vocabSize)
+        {
+            pairs.Clear();
+            for (int w = 0; w < words.Count; w++)
+            {
+                int[] ids = words[w];
+                for (int i = 0; i + 1 < lengths[w]; i++)
+                {
+                    long key = Key(ids[i], ids[i + 1]);
+                    pairs[key] = pairs.GetValueOrDefault(key) + weights[w];
+                }
+            }
+
+            long best = -1;
+            long bestCount = 1;
+            foreach (var (key, count) in pairs)
+            {
+                if (count > bestCount || (count == bestCount && best >= 0 && key < best))
+                {
+                    (best, bestCount) = (key, count);
+                }
+            }
+
+            if (best < 0)
+            {
+                break;
+            }
+
+            int left = (int)(best >> 32);
+            int right = (int)(best & 0xFFFF_FFFF);
+            int id = 256 + learned.Count;
+            learned.Add((left, right));
+            for (int w = 0; w < words.Count; w++)
+            {
+                lengths[w] = MergePair(words[w].AsSpan(0, lengths[w]), left, right, id);
+            }
+        }
+
+        return new BpeTokenizer(learned);
+    }
+
+    /// <inheritdoc/>
+    public int[] Encode(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new List<int>(text.Length);
+        foreach (ValueMatch m in Pieces().EnumerateMatches(text))
+        {
+            string piece = text.Substring(m.Index, m.Length);
+            if (!cache.TryGetValue(piece, out int[]? encoded))
+            {
+                encoded = EncodePiece(piece);
+                cache[piece] = encoded;
+            }
+
+            ids.AddRange(encoded);
+        }
+
+        return [.. ids];
+    }
+
+    /// <inheritdoc/>
+    public string Decode(ReadOnlySpan<int> ids) => Encoding.UTF8.GetString(Bytes(ids));
+
+    /// <inheritdoc/>
+    public long ByteCount(ReadOnlySpan<int> ids)
+    {
+        long total = 0;
+        foreach (int id in ids)
+        {
+            total += BytesOf(id).Length;
+        }
+
+        return total;
+    }
+
+    /// <summary>The bytes the ids stand for, concatenated.</summary>
+    /// <param name="ids">N ids in [0, V).</param>
+    public byte[] Bytes(ReadOnlySpan<int> ids)
+    {
+        var bytes = new List<byte>(ids.Length * 4);
+        foreach (int id in ids)
+        {
+            bytes.AddRange(BytesOf(id));
+        }
+
+        return [.. bytes];
+    }
+
+    private byte[] BytesOf(int id) => (uint)id < (uint)bytesOf.Length
+        ? bytesOf[id]
+        : throw new ArgumentOutOfRangeException(nameof(id), id, $"Token ids must be in [0, {VocabSize}).");
+
+    // The lowest-ranked pair present is merged everywhere in the piece, then the next, as the merges were learned.
+    private int[] EncodePiece(string piece)
+    {
+        int[] ids = [.. Encoding.UTF8.GetBytes(piece).Select(b => (int)b)];
+        int length = ids.Length;
+        while (length > 1)
+        {
+            int bestRank = int.MaxValue;
+            for (int i = 0; i + 1 < length; i++)
+            {
+                if (rank.TryGetValue(Key(ids[i], ids[i + 1]), out int r) && r < bestRank)
+                {
+                    bestRank = r;
+                }
+            }
+
+            if (bestRank == int.MaxValue)
+            {
+                break;
+            }
+
+            var (left, right) = merges[bestRank];
+            length = MergePair(ids.AsSpan(0, length), left, right, 256 + bestRank);
+        }
+
+        return ids[..length];
+    }
+
+    // Replaces each (left, right), left to right without overlap, by id in place; returns the new length.
+    private static int MergePair(Span<int> ids, int left, int right, int id)
+    {
+        int n = 0;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (i + 1 < ids.Length && ids[i] == left && ids[i + 1] == right)
+            {
+                ids[n++] = id;
+                i++;
+            }
+            else
+            {
+                ids[n++] = ids[i];
+            }
+        }
+
+        return n;
+    }
+
+    private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
+
+    // GPT-2's pre-tokenization: contractions, a word or number or punctuation run with its leading space, white space.
+    [GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")]
+    private static partial Regex Pieces();
+}

@@ -1,0 +1,98 @@
+using System.Text;
+using Xent.Training.Data;
+
+namespace Xent.Tests.Training;
+
+public sealed class BpeTokenizerTests : IDisposable
+{
+    private const string English =
+        "the cat sat on the mat. the dog sat on the log. a cat and a dog met on the mat and sat.\n" +
+        "then the dog ran off the mat and the cat sat alone on the log by the mat. 42 cats, 7 dogs!\n";
+
+    private readonly string testDir = Directory.CreateTempSubdirectory("xent-bpe-").FullName;
+
+    public void Dispose() => Directory.Delete(testDir, recursive: true);
+
+    [Fact]
+    public void The_first_merge_is_the_most_frequent_pair_inside_a_piece()
+    {
+        // "aaab" x 3 and " ab": pieces "aaab" (3) and " ab" (1). Pairs: (a,a) 2 x 3 = 6, (a,b) 3 + 1 = 4, ( ,a) 1.
+        var bpe = BpeTokenizer.Learn("aaab aaab aaab ab", 257);
+        Assert.Equal([((int)'a', (int)'a')], bpe.Merges);
+        Assert.Equal(257, bpe.VocabSize);
+
+        // "aaab": the pair (a, a) is merged left to right without overlap: [aa, a, b].
+        Assert.Equal([256, 'a', 'b'], bpe.Encode("aaab"));
+    }
+
+    [Fact]
+    public void Learning_is_deterministic_and_stops_when_no_pair_repeats()
+    {
+        var a = BpeTokenizer.Learn(English, 400);
+        var b = BpeTokenizer.Learn(English, 400);
+        Assert.Equal(a.Merges, b.Merges);
+        Assert.True(a.VocabSize < 400, "A text this short runs out of pairs that occur twice.");
+        Assert.Equal(256, BpeTokenizer.Learn("abcdef", 300).VocabSize);
+    }
+
+    [Theory]
+    [InlineData(English)]
+    [InlineData("naïve café, 東京 and emoji 🙂🙂 — tabs\tand\r\nnew lines  ")]
+    [InlineData("")]
+    public void Decoding_gives_the_text_back_and_bytes_are_counted_exactly(string text)
+    {
+        var bpe = BpeTokenizer.Learn(English + "naïve café 東京 🙂🙂", 330);
+        int[] ids = bpe.Encode(text);
+        Assert.All(ids, id => Assert.InRange(id, 0, bpe.VocabSize - 1));
+        Assert.Equal(text, bpe.Decode(ids));
+        Assert.Equal(Encoding.UTF8.GetByteCount(text), bpe.ByteCount(ids));
+        Assert.Equal(Encoding.UTF8.GetBytes(text), bpe.Bytes(ids));
+    }
+
+    [Fact]
+    public void Merges_shorten_a_text_they_were_learned_on_and_no_token_spans_two_words()
+    {
+        var bpe = BpeTokenizer.Learn(English, 320);
+        int[] ids = bpe.Encode(English);
+        Assert.True(ids.Length < Encoding.UTF8.GetByteCount(English) * 0.6, $"{ids.Length} tokens");
+        foreach (int id in ids)
+        {
+            string token = bpe.Decode([id]);
+            Assert.False(token.TrimStart(' ').Contains(' ', StringComparison.Ordinal), $"'{token}' spans two words");
+        }
+    }
+
+    [Fact]
+    public void Merge_names_round_trip_and_malformed_ones_are_refused_naming_the_merge()
+    {
+        var bpe = BpeTokenizer.Learn(English, 300);
+        var back = BpeTokenizer.FromMergeNames(bpe.MergeNames(), "test");
+        Assert.Equal(bpe.Merges, back.Merges);
+        Assert.Equal(bpe.Encode(English), back.Encode(English));
+
+        var bad = Assert.Throws<TrainingInputException>(() => BpeTokenizer.FromMergeNames(["116 104", "x"], "config"));
+        Assert.Contains("bpe merge 1 is 'x'", bad.Message, StringComparison.Ordinal);
+        var future = Assert.Throws<TrainingInputException>(() => BpeTokenizer.FromMergeNames(["116 256"], "config"));
+        Assert.Contains("Merge 0", future.Message, StringComparison.Ordinal);
+        Assert.Throws<TrainingInputException>(() => BpeTokenizer.FromMergeNames(["116 104", "116 104"], "config"));
+    }
+
+    [Fact]
+    public void A_text_file_is_split_on_a_word_boundary_and_the_merges_never_see_the_validation_text()
+    {
+        // The validation part (the last 10%) holds a word the training part never has.
+        string text = string.Concat(Enumerable.Repeat(English, 9)) + "zyzzyva zyzzyva zyzzyva zyzzyva zyzzyva zyzzyva zyzzyva zyzzyva zyzzyva.\n";
+        string path = Path.Combine(testDir, "t.txt");
+        File.WriteAllText(path, text);
+        var data = TokenDataset.FromTextFileBpe(path, 300, 16);
+        var bpe = Assert.IsType<BpeTokenizer>(data.Tokenizer);
+        Assert.Equal(text, bpe.Decode(data.Train) + bpe.Decode(data.Validation));
+        Assert.True(char.IsWhiteSpace(bpe.Decode(data.Validation)[0]));
+        Assert.DoesNotContain(bpe.Merges, m => bpe.Decode([m.Left, m.Right]).Contains("yz", StringComparison.Ordinal));
+
+        // The same split from a stored encoding (a resumed run).
+        var again = TokenDataset.FromTextFileBpe(path, bpe, 16);
+        Assert.Equal(data.Train, again.Train);
+        Assert.Equal(data.Validation, again.Validation);
+    }
+}
