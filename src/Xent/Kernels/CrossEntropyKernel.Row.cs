@@ -67,8 +67,15 @@ internal sealed unsafe partial class CrossEntropyKernel
     private BlockStatistics Statistics(int n, int block, Span<float> scratch)
     {
         int column = block * BlockColumns, length = Math.Min(BlockColumns, classes - column);
-        var z = LoadBlock(n, column, length, scratch);
         bool weightedLogits = smoothing > 0f;
+        if (request.Element == ElementKind.BFloat16 && cap == 0f && !storeExps && !SoftTargets)
+        {
+            // Widened as the statistics loop loads them: half the bytes of float read once, no copy written.
+            var bf = new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length);
+            return StatisticsKernel.Compute(request.Width, bf, weightedLogits ? WeightsAt(column, length) : default, weightedLogits, scratch, prefetchNext: true);
+        }
+
+        var z = LoadBlock(n, column, length, scratch);
         bool weighted = weightedLogits || SoftTargets;
         var store = !storeExps ? default : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
         return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, store, prefetchNext: !scratchNeeded);
