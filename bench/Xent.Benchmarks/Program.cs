@@ -10,6 +10,7 @@ internal static class Program
     {
         ["lce-memory"] = LinearCrossEntropyMemory.Run,
         ["lce-compare"] = LinearCrossEntropyCompare.Run,
+        ["bf16-compare"] = BFloat16LossCompare.Run,
         ["distill-memory"] = DistillationMemory.Run,
         ["training-step"] = TrainingStepMeasurement.Run,
         ["sample"] = SamplingMeasurement.Run,
