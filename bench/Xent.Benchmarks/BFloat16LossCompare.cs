@@ -47,7 +47,7 @@ internal static class BFloat16LossCompare
         var bf16Work = (BFloat16[])bf16.Clone();
         var gradient = MemoryLimits.Touched(logits.Length);
         var bf16Bytes = new float[(bf16.Length + 1) / 2]; // the bfloat16 logits' bytes, for their read limit
-        Buffer.BlockCopy(bf16, 0, bf16Bytes, 0, bf16.Length * 2);
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(bf16.AsSpan()).CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bf16Bytes.AsSpan()));
         var targets = new int[rows];
         for (int n = 0; n < rows; n++)
         {
