@@ -151,11 +151,20 @@ internal sealed unsafe partial class CrossEntropyKernel
             return;
         }
 
+        // bfloat16 in and out, plain: widened, computed and rounded in registers, one pass over the 16-bit memory.
+        bool bf16Plain = request.Element == ElementKind.BFloat16 && request.GradientElement == ElementKind.BFloat16 && cap == 0f && !row.UseWeights && !SoftTargets;
         for (int b = firstBlock; b < endBlock; b++)
         {
             int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
-            var z = BlockForGradient(n, column, length, scratch);
             nint at = RowOffset(n) + column;
+            if (bf16Plain)
+            {
+                GradientKernel.WritePlain(request.Width, new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + at, length),
+                    new Span<BFloat16>((BFloat16*)request.Gradient + at, length), row.Coefficients);
+                continue;
+            }
+
+            var z = BlockForGradient(n, column, length, scratch);
             var weights = row.UseWeights ? WeightsAt(column, length) : default;
             if (request.GradientElement != ElementKind.Single)
             {
