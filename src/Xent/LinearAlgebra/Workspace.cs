@@ -21,9 +21,6 @@ internal enum WorkspaceSlot
     /// <summary>The fused kernel: per class of a tile, whether it is active, then the strip modes.</summary>
     FusedTileRows,
 
-    /// <summary>The fused kernel: a tile's class rows of a bfloat16 W widened to float [VocabBlock, D].</summary>
-    FusedWeightRows,
-
     /// <summary>The cross-entropy kernel: a block of logits converted from Half or soft-capped [BlockColumns].</summary>
     LogitsBlock,
 
