@@ -9,7 +9,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     private int BlockCount => (classes + BlockColumns - 1) / BlockColumns;
 
     /// <summary>The calling thread's block scratch (Half or soft cap), or empty when the logits are read in place.</summary>
-    private Span<float> Scratch() => scratchNeeded ? Workspace.Current.Get<float>(WorkspaceSlot.LogitsBlock, BlockColumns) : default;
+    private Span<float> Scratch() => scratchNeeded ? Workspace.Current.Get<float>(WorkspaceSlot.LogitsBlock, rowExps ? classes : BlockColumns) : default;
 
     /// <summary>The calling thread's room for one row's block statistics.</summary>
     private Span<BlockStatistics> RowBlockStatistics() => Workspace.Current.Get<BlockStatistics>(WorkspaceSlot.BlockStatistics, BlockCount);
@@ -68,6 +68,14 @@ internal sealed unsafe partial class CrossEntropyKernel
     {
         int column = block * BlockColumns, length = Math.Min(BlockColumns, classes - column);
         bool weightedLogits = smoothing > 0f;
+        if (rowExps)
+        {
+            // Widened into the row's scratch at the block's place, then exponentials over it in place (two passes over L1).
+            var e = scratch.Slice(column, length);
+            BFloat16.ConvertToSingle(new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length), e);
+            return StatisticsKernel.Compute(request.Width, e, default, default, false, e);
+        }
+
         if (request.Element == ElementKind.BFloat16 && cap == 0f && !storeExps && !SoftTargets)
         {
             // Widened as the statistics loop loads them: half the bytes of float read once, no copy written.
@@ -137,13 +145,19 @@ internal sealed unsafe partial class CrossEntropyKernel
             return;
         }
 
-        if (storeExps)
+        if (storeExps || rowExps)
         {
             for (int b = firstBlock; b < endBlock; b++)
             {
                 int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
                 float max = blockStatistics[b].Max, shift = max == float.NegativeInfinity ? 0f : max;
                 float scale = (float)(row.Coefficients.K * Math.Exp(shift - row.LogSumExp));
+                if (rowExps)
+                {
+                    GradientKernel.Scale(request.Width, scratch.Slice(column, length), new Span<BFloat16>((BFloat16*)request.Gradient + RowOffset(n) + column, length), scale);
+                    continue;
+                }
+
                 var g = new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
                 GradientKernel.Scale(request.Width, g, g, scale);
             }

@@ -33,6 +33,12 @@ internal sealed unsafe partial class CrossEntropyKernel
     private readonly double[]? mainTerms;
     private readonly double[]? zTerms;
 
+    // A bfloat16 gradient of bfloat16 logits, plain, whole rows per thread: the forward keeps the row's float
+    // exponentials in the thread's scratch (V floats) and the write pass only scales and rounds them, one exp per
+    // element as the float path, and each gradient entry is the float path's rounded once. Set by Run: split rows
+    // cannot keep a row in one thread's scratch.
+    private bool rowExps;
+
     private CrossEntropyKernel(KernelRequest request)
     {
         this.request = request;
@@ -77,7 +83,10 @@ internal sealed unsafe partial class CrossEntropyKernel
         if (request.Rows > 0)
         {
             int threads = ThreadCount(request.Options.MaxDegreeOfParallelism);
-            if (SplitRows(request.Rows, request.Classes, threads))
+            bool split = SplitRows(request.Rows, request.Classes, threads);
+            kernel.rowExps = !split && request.Gradient != null && request.Element == ElementKind.BFloat16 && request.GradientElement == ElementKind.BFloat16
+                && kernel.cap == 0f && kernel.smoothing == 0f && request.Probabilities == null;
+            if (split)
             {
                 kernel.RunSplit(threads);
             }

@@ -155,8 +155,22 @@ public class BFloat16CrossEntropyTests
                     CrossEntropy.LogSumExp(exact, lsef);
                     Assert.Equal(lsef, lse);
 
-                    // A bfloat16 gradient takes the plain forward too (a float one stores exponentials: another path).
-                    Assert.True(CrossEntropy.Loss(exact, y, ot) == CrossEntropy.LossAndGradient(bf, y, new BFloat16[bf.Length], ot), what);
+                    // A bfloat16 gradient is the float path's float gradient rounded once (its target column from
+                    // double directly), with the same loss: in place and not, plain (exponentials kept) and smoothed.
+                    var gf = new float[bf.Length];
+                    float lossFloat = CrossEntropy.LossAndGradient(exact, y, gf, ot);
+                    var gb = new BFloat16[bf.Length];
+                    Assert.True(lossFloat == CrossEntropy.LossAndGradient(bf, y, gb, ot), what);
+                    var inPlace = (BFloat16[])bf.Clone();
+                    Assert.True(lossFloat == CrossEntropy.LossAndGradient(inPlace, y, inPlace, ot), what);
+                    Assert.Equal(gb.Select(b => b.Bits), inPlace.Select(b => b.Bits));
+                    for (int i = 0; i < gb.Length; i++)
+                    {
+                        if (i % v != y[i / v])
+                        {
+                            Assert.True(((BFloat16)gf[i]).Bits == gb[i].Bits, $"{what}: element {i}");
+                        }
+                    }
                 }
             }
         }
