@@ -8,7 +8,10 @@ internal sealed unsafe partial class CrossEntropyKernel
 {
     private int BlockCount => (classes + BlockColumns - 1) / BlockColumns;
 
-    /// <summary>The calling thread's block scratch (Half or soft cap), or empty when the logits are read in place.</summary>
+    /// <summary>
+    /// The calling thread's scratch (a Half, bfloat16 or soft-capped block; a whole row of exponentials for a bfloat16
+    /// gradient), or empty when the logits are read in place.
+    /// </summary>
     private Span<float> Scratch() => scratchNeeded ? Workspace.Current.Get<float>(WorkspaceSlot.LogitsBlock, rowExps ? classes : BlockColumns) : default;
 
     /// <summary>The calling thread's room for one row's block statistics.</summary>
@@ -68,12 +71,9 @@ internal sealed unsafe partial class CrossEntropyKernel
     {
         int column = block * BlockColumns, length = Math.Min(BlockColumns, classes - column);
         bool weightedLogits = smoothing > 0f;
-        if (rowExps)
+        if (bf16Exps)
         {
-            // Widened into the row's scratch at the block's place, then exponentials over it in place (two passes over L1).
-            var e = scratch.Slice(column, length);
-            BFloat16.ConvertToSingle(new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length), e);
-            return StatisticsKernel.Compute(request.Width, e, default, default, false, e);
+            return BlockExponentials(n, column, length, scratch);
         }
 
         if (request.Element == ElementKind.BFloat16 && cap == 0f && !storeExps && !SoftTargets)
@@ -87,6 +87,17 @@ internal sealed unsafe partial class CrossEntropyKernel
         bool weighted = weightedLogits || SoftTargets;
         var store = !storeExps ? default : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
         return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, store, prefetchNext: !scratchNeeded);
+    }
+
+    /// <summary>
+    /// A bfloat16 block widened into scratch (at the block's place in a kept row, else at its start), then its
+    /// exponentials over it in place, as the float path stores them (two passes over L1); returns its statistics.
+    /// </summary>
+    private BlockStatistics BlockExponentials(int n, int column, int length, Span<float> scratch)
+    {
+        var e = scratch.Slice(rowExps ? column : 0, length);
+        BFloat16.ConvertToSingle(new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length), e);
+        return StatisticsKernel.Compute(request.Width, e, default, default, false, e);
     }
 
     /// <summary>The target's logit, read before an in-place forward can overwrite it (0 where there is none).</summary>
@@ -145,16 +156,22 @@ internal sealed unsafe partial class CrossEntropyKernel
             return;
         }
 
-        if (storeExps || rowExps)
+        if (storeExps || bf16Exps)
         {
             for (int b = firstBlock; b < endBlock; b++)
             {
                 int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
                 float max = blockStatistics[b].Max, shift = max == float.NegativeInfinity ? 0f : max;
                 float scale = (float)(row.Coefficients.K * Math.Exp(shift - row.LogSumExp));
-                if (rowExps)
+                if (bf16Exps)
                 {
-                    GradientKernel.Scale(request.Width, scratch.Slice(column, length), new Span<BFloat16>((BFloat16*)request.Gradient + RowOffset(n) + column, length), scale);
+                    // Not kept: the same exponentials again (the block is not written yet), bitwise as the forward's.
+                    if (!rowExps)
+                    {
+                        BlockExponentials(n, column, length, scratch);
+                    }
+
+                    GradientKernel.Scale(request.Width, scratch.Slice(rowExps ? column : 0, length), new Span<BFloat16>((BFloat16*)request.Gradient + RowOffset(n) + column, length), scale);
                     continue;
                 }
 
@@ -165,19 +182,10 @@ internal sealed unsafe partial class CrossEntropyKernel
             return;
         }
 
-        // bfloat16 in and out, plain: widened, computed and rounded in registers, one pass over the 16-bit memory.
-        bool bf16Plain = request.Element == ElementKind.BFloat16 && request.GradientElement == ElementKind.BFloat16 && cap == 0f && !row.UseWeights && !SoftTargets;
         for (int b = firstBlock; b < endBlock; b++)
         {
             int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
             nint at = RowOffset(n) + column;
-            if (bf16Plain)
-            {
-                GradientKernel.WritePlain(request.Width, new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + at, length),
-                    new Span<BFloat16>((BFloat16*)request.Gradient + at, length), row.Coefficients);
-                continue;
-            }
-
             var z = BlockForGradient(n, column, length, scratch);
             var weights = row.UseWeights ? WeightsAt(column, length) : default;
             if (request.GradientElement != ElementKind.Single)

@@ -51,9 +51,7 @@ internal static class GradientKernel
     {
         if (weights.IsEmpty && probabilities.IsEmpty && c.InverseCap == 0f)
         {
-            ref byte x = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z));
-            ref byte d = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(gradient));
-            WritePlain<TOps, TV, SingleLanes<TOps, TV>, SingleLanes<TOps, TV>>(ref x, ref d, z.Length, c);
+            WritePlain<TOps, TV>(z, gradient, c);
         }
         else
         {
@@ -61,56 +59,34 @@ internal static class GradientKernel
         }
     }
 
-    /// <summary>
-    /// The plain gradient (no class weights, probabilities or soft cap) of a block of bfloat16 logits, rounded to
-    /// bfloat16 as it is stored: one pass over the 16-bit memory, the same float lanes as the float path, then the
-    /// same rounding as <see cref="BFloat16.ConvertToBFloat16"/> (bitwise the float gradient rounded once).
-    /// </summary>
-    /// <param name="width">Widest vector width allowed.</param>
-    /// <param name="z">The block's logits.</param>
-    /// <param name="gradient">Destination, same length; may be <paramref name="z"/>'s memory.</param>
-    /// <param name="c">The row's coefficients (InverseCap 0).</param>
-    public static void WritePlain(VectorWidth width, ReadOnlySpan<BFloat16> z, Span<BFloat16> gradient, in GradientCoefficients c)
-    {
-        ref byte x = ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z));
-        ref byte d = ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(gradient));
-        switch (Widths.Fit(width, z.Length))
-        {
-            case VectorWidth.V512: WritePlain<Vector512Ops, Vector512<float>, BFloat16Lanes512, BFloat16Lanes512>(ref x, ref d, z.Length, c); break;
-            case VectorWidth.V256: WritePlain<Vector256Ops, Vector256<float>, BFloat16Lanes256, BFloat16Lanes256>(ref x, ref d, z.Length, c); break;
-            case VectorWidth.V128: WritePlain<Vector128Ops, Vector128<float>, BFloat16Lanes128, BFloat16Lanes128>(ref x, ref d, z.Length, c); break;
-            default: WritePlain<ScalarOps, float, BFloat16Lanes1, BFloat16Lanes1>(ref x, ref d, z.Length, c); break;
-        }
-    }
-
-    // The common case, kept tight: K exp(z - lse) - C1, over n elements stored as TIn says, written as TOut says.
+    // The common case, kept tight: K exp(z - lse) - C1.
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WritePlain<TOps, TV, TIn, TOut>(ref byte x, ref byte d, int n, in GradientCoefficients c)
+    private static void WritePlain<TOps, TV>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
-        where TIn : struct, ILogitLanes<TV>
-        where TOut : struct, ILogitLanes<TV>
     {
-        int k = TOps.Count;
+        int n = z.Length, k = TOps.Count;
+        ref float x = ref MemoryMarshal.GetReference(z);
+        ref float d = ref MemoryMarshal.GetReference(gradient);
         TV lse = TOps.Create(c.LogSumExp), kk = TOps.Create(c.K), c1 = TOps.Create(-c.C1);
         nint last = n - k;
-        TV tail = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TIn.Load(ref x, last), lse)), c1);
+        TV tail = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, last), lse)), c1);
         nint i = 0;
         for (; i < last - k; i += 2 * k)
         {
-            TV a = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TIn.Load(ref x, i), lse)), c1);
-            TV b = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TIn.Load(ref x, i + k), lse)), c1);
-            TOut.Store(a, ref d, i);
-            TOut.Store(b, ref d, i + k);
+            TV a = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), lse)), c1);
+            TV b = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i + k), lse)), c1);
+            TOps.Store(a, ref d, i);
+            TOps.Store(b, ref d, i + k);
         }
 
         if (i < last)
         {
-            TOut.Store(TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TIn.Load(ref x, i), lse)), c1), ref d, i);
+            TOps.Store(TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), lse)), c1), ref d, i);
         }
 
-        TOut.Store(tail, ref d, last);
+        TOps.Store(tail, ref d, last);
     }
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
