@@ -76,11 +76,14 @@ internal sealed unsafe partial class CrossEntropyKernel
             return BlockExponentials(n, column, length, scratch);
         }
 
-        if (request.Element == ElementKind.BFloat16 && cap == 0f && !storeExps && !SoftTargets)
+        if (request.Element != ElementKind.Single && cap == 0f && !storeExps && !SoftTargets)
         {
             // Widened as the statistics loop loads them: half the bytes of float read once, no copy written.
-            var bf = new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length);
-            return StatisticsKernel.Compute(request.Width, bf, weightedLogits ? WeightsAt(column, length) : default, weightedLogits, scratch, prefetchNext: true);
+            nint at = RowOffset(n) + column;
+            var weights = weightedLogits ? WeightsAt(column, length) : default;
+            return request.Element == ElementKind.Half
+                ? StatisticsKernel.Compute(request.Width, new ReadOnlySpan<Half>((Half*)request.Logits + at, length), weights, weightedLogits, scratch, prefetchNext: true)
+                : StatisticsKernel.Compute(request.Width, new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + at, length), weights, weightedLogits, scratch, prefetchNext: true);
         }
 
         var z = LoadBlock(n, column, length, scratch);

@@ -172,7 +172,7 @@ internal static class GradientKernel
     private static void Scale<TOps, TV, TOut>(ReadOnlySpan<float> exps, ref byte d, float scale)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
-        where TOut : struct, ILogitLanes<TV>
+        where TOut : struct, IWritableLanes<TV>
     {
         int n = exps.Length, k = TOps.Count;
         ref float x = ref MemoryMarshal.GetReference(exps);

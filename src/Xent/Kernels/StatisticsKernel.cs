@@ -36,38 +36,73 @@ internal static class StatisticsKernel
         };
 
     /// <summary>
-    /// The plain statistics (nothing stored, class-index targets) of a block of bfloat16 logits read in place: the
-    /// single-pass loop widens each vector as it loads it, so the block is read once, at half the bytes of float,
-    /// and never copied. The same algorithm, lane for lane, as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool)"/>
+    /// The plain statistics (nothing stored, class-index targets) of a block of 16-bit logits (bfloat16 or Half) read
+    /// in place: the single-pass loop widens each vector as it loads it, so the block is read once, at half the bytes
+    /// of float, and never copied. The same algorithm, lane for lane, as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool)"/>
     /// on the widened values, so the results are bitwise the float path's; blocks too short for it (and the scalar
     /// fallback) are widened into <paramref name="scratch"/> and computed there.
     /// </summary>
+    /// <typeparam name="T"><see cref="BFloat16"/> or <see cref="Half"/>.</typeparam>
     /// <param name="width">Widest vector width allowed.</param>
     /// <param name="z">The block's logits, at least one.</param>
     /// <param name="weights">The block's class weights, or empty for all 1.</param>
     /// <param name="weightedLogits">Whether to gather sum w z (label smoothing).</param>
     /// <param name="scratch">Room for the block widened to float, at least z.Length.</param>
     /// <param name="prefetchNext">Whether z is followed by the next block to read (prefetches never fault).</param>
-    public static BlockStatistics Compute(VectorWidth width, ReadOnlySpan<BFloat16> z, ReadOnlySpan<float> weights, bool weightedLogits, Span<float> scratch, bool prefetchNext)
+    public static BlockStatistics Compute<T>(VectorWidth width, ReadOnlySpan<T> z, ReadOnlySpan<float> weights, bool weightedLogits, Span<float> scratch, bool prefetchNext)
+        where T : unmanaged
     {
+        bool half = typeof(T) == typeof(Half);
         var result = default(BlockStatistics);
         var w = weightedLogits ? weights : default;
-        ref byte x = ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z));
+        ref byte x = ref Unsafe.As<T, byte>(ref MemoryMarshal.GetReference(z));
         int n = z.Length;
         switch (Widths.Fit(width, n))
         {
             case VectorWidth.V512 when n >= OnlineChunk * Vector512<float>.Count:
-                OnlineMaxExpSum<Vector512Ops, Vector512<float>, BFloat16Lanes512>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                if (half)
+                {
+                    OnlineMaxExpSum<Vector512Ops, Vector512<float>, HalfLanes512>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                }
+                else
+                {
+                    OnlineMaxExpSum<Vector512Ops, Vector512<float>, BFloat16Lanes512>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                }
+
                 return result;
             case VectorWidth.V256 when n >= OnlineChunk * Vector256<float>.Count:
-                OnlineMaxExpSum<Vector256Ops, Vector256<float>, BFloat16Lanes256>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                if (half)
+                {
+                    OnlineMaxExpSum<Vector256Ops, Vector256<float>, HalfLanes256>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                }
+                else
+                {
+                    OnlineMaxExpSum<Vector256Ops, Vector256<float>, BFloat16Lanes256>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                }
+
                 return result;
             case VectorWidth.V128 when n >= OnlineChunk * Vector128<float>.Count:
-                OnlineMaxExpSum<Vector128Ops, Vector128<float>, BFloat16Lanes128>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                if (half)
+                {
+                    OnlineMaxExpSum<Vector128Ops, Vector128<float>, HalfLanes128>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                }
+                else
+                {
+                    OnlineMaxExpSum<Vector128Ops, Vector128<float>, BFloat16Lanes128>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                }
+
                 return result;
             default:
                 var s = scratch.Slice(0, n);
-                BFloat16.ConvertToSingle(z, s);
+                if (half)
+                {
+                    System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<T, Half>(z), s);
+                }
+                else
+                {
+                    BFloat16.ConvertToSingle(MemoryMarshal.Cast<T, BFloat16>(z), s);
+                }
+
                 return Compute(width, s, weights, default, weightedLogits);
         }
     }
