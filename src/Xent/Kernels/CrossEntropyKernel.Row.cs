@@ -93,14 +93,13 @@ internal sealed unsafe partial class CrossEntropyKernel
     }
 
     /// <summary>
-    /// A bfloat16 block widened into scratch (at the block's place in a kept row, else at its start), then its
-    /// exponentials over it in place, as the float path stores them (two passes over L1); returns its statistics.
+    /// A bfloat16 block widened into scratch (at the block's place in a kept row, else at its start) by its max pass,
+    /// then its exponentials over it in place, as the float path stores them; returns its statistics.
     /// </summary>
     private BlockStatistics BlockExponentials(int n, int column, int length, Span<float> scratch)
     {
         var e = scratch.Slice(rowExps ? column : 0, length);
-        BFloat16.ConvertToSingle(new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length), e);
-        return StatisticsKernel.Compute(request.Width, e, default, default, false, e);
+        return StatisticsKernel.ComputeWithExponentials(request.Width, new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length), e);
     }
 
     /// <summary>The target's logit, read before an in-place forward can overwrite it (0 where there is none).</summary>

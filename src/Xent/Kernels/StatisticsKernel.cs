@@ -122,7 +122,7 @@ internal static class StatisticsKernel
             return result;
         }
 
-        result.Max = BlockMax<TOps, TV>(z);
+        result.Max = BlockMax<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z)), z.Length, default);
 
         // A block of only -inf (and NaN) has max -inf: sum relative to 0 instead, which gives 0 (or NaN), not
         // exp(-inf - -inf) = NaN.
@@ -231,27 +231,83 @@ internal static class StatisticsKernel
         result.WeightedLogits = weightedLogits ? TOps.Sum(wz) : 0f;
     }
 
-    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float BlockMax<TOps, TV>(ReadOnlySpan<float> z)
+    /// <summary>
+    /// The statistics of a block of bfloat16 logits with its exponentials stored, exactly as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool)"/>
+    /// computes them for the widened block with <c>exps</c> (the float path of a float gradient): the max pass widens
+    /// the block into <paramref name="exps"/> as it reads it, and the exp pass runs over that in place.
+    /// </summary>
+    /// <param name="width">Widest vector width allowed.</param>
+    /// <param name="z">The block's logits, at least one.</param>
+    /// <param name="exps">Where exp(z - shift) goes [z.Length].</param>
+    public static BlockStatistics ComputeWithExponentials(VectorWidth width, ReadOnlySpan<BFloat16> z, Span<float> exps) =>
+        Widths.Fit(width, z.Length) switch
+        {
+            VectorWidth.V512 => WithExponentials<Vector512Ops, Vector512<float>, BFloat16Lanes512>(z, exps),
+            VectorWidth.V256 => WithExponentials<Vector256Ops, Vector256<float>, BFloat16Lanes256>(z, exps),
+            VectorWidth.V128 => WithExponentials<Vector128Ops, Vector128<float>, BFloat16Lanes128>(z, exps),
+            _ => WithExponentials<ScalarOps, float, BFloat16Lanes1>(z, exps),
+        };
+
+    private static BlockStatistics WithExponentials<TOps, TV, TLanes>(ReadOnlySpan<BFloat16> z, Span<float> exps)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TLanes : struct, IWritableLanes<TV>
     {
-        int n = z.Length, k = TOps.Count;
-        ref float x = ref MemoryMarshal.GetReference(z);
-        TV m0 = TOps.Load(ref x, n - k), m1 = m0, m2 = m0, m3 = m0;
+        var e = exps.Slice(0, z.Length);
+        var result = default(BlockStatistics);
+        result.Max = BlockMax<TOps, TV, TLanes>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, e);
+        float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
+        result.Sum = ExpSum<TOps, TV>(e, shift, e, false);
+        return result;
+    }
+
+    /// <summary>
+    /// The block's max; with <paramref name="widened"/> non-empty, every vector it loads is also stored there as
+    /// floats (the same loads in the same order whatever the lanes, so the max is the same bits).
+    /// </summary>
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float BlockMax<TOps, TV, TLanes>(ref byte x, int n, Span<float> widened)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TLanes : struct, ILogitLanes<TV>
+    {
+        int k = TOps.Count;
+        bool store = !widened.IsEmpty;
+        ref float d = ref MemoryMarshal.GetReference(widened);
+        TV m0 = TLanes.Load(ref x, n - k), m1 = m0, m2 = m0, m3 = m0;
+        if (store)
+        {
+            TOps.Store(m0, ref d, n - k);
+        }
+
         nint i = 0;
         for (; i <= n - (4 * k); i += 4 * k)
         {
-            m0 = TOps.Max(m0, TOps.Load(ref x, i));
-            m1 = TOps.Max(m1, TOps.Load(ref x, i + k));
-            m2 = TOps.Max(m2, TOps.Load(ref x, i + (2 * k)));
-            m3 = TOps.Max(m3, TOps.Load(ref x, i + (3 * k)));
+            TV v0 = TLanes.Load(ref x, i), v1 = TLanes.Load(ref x, i + k), v2 = TLanes.Load(ref x, i + (2 * k)), v3 = TLanes.Load(ref x, i + (3 * k));
+            if (store)
+            {
+                TOps.Store(v0, ref d, i);
+                TOps.Store(v1, ref d, i + k);
+                TOps.Store(v2, ref d, i + (2 * k));
+                TOps.Store(v3, ref d, i + (3 * k));
+            }
+
+            m0 = TOps.Max(m0, v0);
+            m1 = TOps.Max(m1, v1);
+            m2 = TOps.Max(m2, v2);
+            m3 = TOps.Max(m3, v3);
         }
 
         for (; i <= n - k; i += k)
         {
-            m0 = TOps.Max(m0, TOps.Load(ref x, i));
+            TV v = TLanes.Load(ref x, i);
+            if (store)
+            {
+                TOps.Store(v, ref d, i);
+            }
+
+            m0 = TOps.Max(m0, v);
         }
 
         return TOps.MaxAcross(TOps.Max(TOps.Max(m0, m1), TOps.Max(m2, m3)));
