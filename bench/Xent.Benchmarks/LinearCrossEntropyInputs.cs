@@ -70,6 +70,12 @@ internal sealed class LinearCrossEntropyInputs
 
     public int[] Targets { get; }
 
+    /// <summary>h rounded to bfloat16 (made on first use).</summary>
+    public BFloat16[] HiddenBFloat16 => field ??= [.. Hidden.Select(x => (BFloat16)x)];
+
+    /// <summary>W rounded to bfloat16 (made on first use).</summary>
+    public BFloat16[] WeightBFloat16 => field ??= [.. Weight.Select(x => (BFloat16)x)];
+
     /// <summary>
     /// The gradient filter used with filtering on: an entry of dL/dz = p / N (Mean) is dropped when p is below
     /// float32 epsilon / 32 (Cut Cross-Entropy's rule, with float32's epsilon instead of bfloat16's).

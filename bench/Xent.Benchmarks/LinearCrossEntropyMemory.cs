@@ -7,7 +7,7 @@ namespace Xent.Benchmarks;
 /// Peak extra memory of one call, fused or unfused, measured in a process of its own:
 /// peak RSS (VmHWM, reset through /proc/self/clear_refs after the inputs exist) minus the RSS before the call,
 /// and the managed bytes allocated by the call. Everything is JIT-compiled first on a small problem.
-/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- lce-memory fused|fused-filtered|fused-loss|unfused|unfused-loss|filter-error [random|peaked] [N D V]
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- lce-memory fused|fused-filtered|fused-loss|fused-bf16|fused-bf16-loss|unfused|unfused-loss|filter-error [random|peaked] [N D V]
 /// </summary>
 internal static class LinearCrossEntropyMemory
 {
@@ -30,6 +30,11 @@ internal static class LinearCrossEntropyMemory
         var dw = new float[(long)v * d];
         dh.AsSpan().Fill(1);
         dw.AsSpan().Fill(1);
+        if (mode.Contains("bf16", StringComparison.Ordinal))
+        {
+            _ = (x.HiddenBFloat16, x.WeightBFloat16); // the bfloat16 inputs exist before the measurement starts
+        }
+
         GC.Collect(2, GCCollectionMode.Forced, true, true);
         File.WriteAllText("/proc/self/clear_refs", "5");
         long rss0 = Status("VmRSS");
@@ -56,6 +61,10 @@ internal static class LinearCrossEntropyMemory
                     new LinearCrossEntropyOptions { FilterThreshold = x.FilterThreshold });
             case "fused-loss":
                 return LinearCrossEntropy.Loss(x.Hidden, x.Weight, x.Targets);
+            case "fused-bf16":
+                return LinearCrossEntropy.LossAndGradients(x.HiddenBFloat16, x.WeightBFloat16, x.Targets, new(dh, dw));
+            case "fused-bf16-loss":
+                return LinearCrossEntropy.Loss(x.HiddenBFloat16, x.WeightBFloat16, x.Targets);
             case "unfused-loss":
                 {
                     var logits = GC.AllocateUninitializedArray<float>(n * v);

@@ -10,7 +10,9 @@ internal static class Program
     {
         ["lce-memory"] = LinearCrossEntropyMemory.Run,
         ["lce-compare"] = LinearCrossEntropyCompare.Run,
+        ["bf16-compare"] = BFloat16LossCompare.Run,
         ["distill-memory"] = DistillationMemory.Run,
+        ["distill-compare"] = DistillationCompare.Run,
         ["training-step"] = TrainingStepMeasurement.Run,
         ["sample"] = SamplingMeasurement.Run,
         ["gemm"] = GemmMeasurement.Run,

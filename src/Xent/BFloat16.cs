@@ -250,8 +250,26 @@ public readonly struct BFloat16 : IEquatable<BFloat16>, IComparable<BFloat16>, I
         return (ushort)((x + 0x7FFF + ((x >> 16) & 1)) >> 16);
     }
 
+    /// <summary>The same rounding on 16 lanes of float bits at once (the kernels narrow in registers).</summary>
+    internal static Vector512<uint> Round(Vector512<uint> x)
+    {
+        var rounded = Vector512.ShiftRightLogical(x + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(x, 16) & Vector512<uint>.One), 16);
+        var quiet = Vector512.ShiftRightLogical(x, 16) | Vector512.Create(0x0040u);
+        var nan = Vector512.GreaterThan(x & Vector512.Create(0x7FFF_FFFFu), Vector512.Create(0x7F80_0000u));
+        return Vector512.ConditionalSelect(nan, quiet, rounded);
+    }
+
+    /// <summary>The same rounding on four lanes at once.</summary>
+    internal static Vector128<uint> Round(Vector128<uint> x)
+    {
+        var rounded = Vector128.ShiftRightLogical(x + Vector128.Create(0x7FFFu) + (Vector128.ShiftRightLogical(x, 16) & Vector128<uint>.One), 16);
+        var quiet = Vector128.ShiftRightLogical(x, 16) | Vector128.Create(0x0040u);
+        var nan = Vector128.GreaterThan(x & Vector128.Create(0x7FFF_FFFFu), Vector128.Create(0x7F80_0000u));
+        return Vector128.ConditionalSelect(nan, quiet, rounded);
+    }
+
     /// <summary>The same rounding on eight lanes at once: the NaN lanes are chosen with a mask.</summary>
-    private static Vector256<uint> Round(Vector256<uint> x)
+    internal static Vector256<uint> Round(Vector256<uint> x)
     {
         var rounded = Vector256.ShiftRightLogical(x + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(x, 16) & Vector256<uint>.One), 16);
         var quiet = Vector256.ShiftRightLogical(x, 16) | Vector256.Create(0x0040u);

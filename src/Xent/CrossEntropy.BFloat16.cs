@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Xent.Kernels;
 
 namespace Xent;
@@ -24,6 +25,22 @@ public static partial class CrossEntropy
         {
             return (float)ClassIndexCall.Run(x, logits.Length, BFloat16Both, targets, options, CallKind.Loss);
         }
+    }
+
+    /// <summary>The reduced loss (Mean or Sum) of bfloat16 logits with its cross-entropy and z-loss parts.</summary>
+    /// <param name="logits">Logits [N, V] in bfloat16.</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="options">Options; Reduction.None throws.</param>
+    /// <returns>The loss (bitwise as <c>Loss</c>) and its parts.</returns>
+    public static unsafe LossParts LossWithParts(ReadOnlySpan<BFloat16> logits, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
+    {
+        var parts = new StrongBox<LossParts>();
+        fixed (BFloat16* x = logits)
+        {
+            ClassIndexCall.Run(x, logits.Length, BFloat16Both, targets, options, CallKind.Loss, parts: parts);
+        }
+
+        return parts.Value;
     }
 
     /// <summary>Per-row losses r [N] (in float) of bfloat16 logits; 0 for ignored rows.</summary>
@@ -71,6 +88,29 @@ public static partial class CrossEntropy
     }
 
     /// <summary>
+    /// The reduced loss of bfloat16 logits, and upstream x its gradient [N, V] rounded to bfloat16 once from float;
+    /// optionally the per-row log-sum-exp, and the caller's dL/dlse folded in.
+    /// </summary>
+    /// <param name="logits">Logits [N, V] in bfloat16.</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="gradient">Destination [N, V] in bfloat16; may be exactly the logits' memory (in place).</param>
+    /// <param name="upstream">Upstream gradient g of the loss; the returned loss is not scaled.</param>
+    /// <param name="logSumExp">Destination lse [N], or empty for none.</param>
+    /// <param name="options">Options; Reduction Mean or Sum.</param>
+    /// <param name="logSumExpGradient">The caller's dL/dlse [N], or empty, as for float logits.</param>
+    /// <returns>The loss.</returns>
+    public static unsafe float LossAndGradient(ReadOnlySpan<BFloat16> logits, ReadOnlySpan<int> targets, Span<BFloat16> gradient, float upstream, Span<float> logSumExp = default,
+        CrossEntropyOptions? options = null, ReadOnlySpan<float> logSumExpGradient = default)
+    {
+        fixed (BFloat16* x = logits)
+        fixed (BFloat16* g = gradient)
+        {
+            return (float)ClassIndexCall.Run(x, logits.Length, BFloat16Both, targets, options, CallKind.LossAndGradient,
+                logSumExp: logSumExp, gradient: g, gradientLength: gradient.Length, upstream: upstream, logSumExpUpstream: logSumExpGradient);
+        }
+    }
+
+    /// <summary>
     /// The reduced loss of bfloat16 logits, and upstream x its gradient [N, V] in float (for a caller that accumulates
     /// gradients in float: nothing is rounded to bfloat16).
     /// </summary>
@@ -80,13 +120,15 @@ public static partial class CrossEntropy
     /// <param name="upstream">Upstream gradient g of the loss; 1 for a plain loss. The returned loss is not scaled.</param>
     /// <param name="logSumExp">Destination lse [N], or empty for none.</param>
     /// <param name="options">Options; Reduction Mean or Sum.</param>
-    public static unsafe float LossAndGradient(ReadOnlySpan<BFloat16> logits, ReadOnlySpan<int> targets, Span<float> gradient, float upstream = 1f, Span<float> logSumExp = default, CrossEntropyOptions? options = null)
+    /// <param name="logSumExpGradient">The caller's dL/dlse [N], or empty, as for float logits.</param>
+    public static unsafe float LossAndGradient(ReadOnlySpan<BFloat16> logits, ReadOnlySpan<int> targets, Span<float> gradient, float upstream = 1f, Span<float> logSumExp = default, CrossEntropyOptions? options = null,
+        ReadOnlySpan<float> logSumExpGradient = default)
     {
         fixed (BFloat16* x = logits)
         fixed (float* g = gradient)
         {
             return (float)ClassIndexCall.Run(x, logits.Length, BFloat16ToSingle, targets, options, CallKind.LossAndGradient,
-                logSumExp: logSumExp, gradient: g, gradientLength: gradient.Length, upstream: upstream);
+                logSumExp: logSumExp, gradient: g, gradientLength: gradient.Length, upstream: upstream, logSumExpUpstream: logSumExpGradient);
         }
     }
 
@@ -96,12 +138,33 @@ public static partial class CrossEntropy
     /// <param name="upstream">Upstream gradients g [N].</param>
     /// <param name="gradient">Destination [N, V] in float; must not overlap the logits.</param>
     /// <param name="options">Options; Reduction is not used.</param>
-    public static unsafe void Gradient(ReadOnlySpan<BFloat16> logits, ReadOnlySpan<int> targets, ReadOnlySpan<float> upstream, Span<float> gradient, CrossEntropyOptions? options = null)
+    /// <param name="logSumExpGradient">The caller's dL/dlse [N], or empty, as for float logits.</param>
+    public static unsafe void Gradient(ReadOnlySpan<BFloat16> logits, ReadOnlySpan<int> targets, ReadOnlySpan<float> upstream, Span<float> gradient, CrossEntropyOptions? options = null,
+        ReadOnlySpan<float> logSumExpGradient = default)
     {
         fixed (BFloat16* x = logits)
         fixed (float* g = gradient)
         {
-            ClassIndexCall.Run(x, logits.Length, BFloat16ToSingle, targets, options, CallKind.Backward, gradient: g, gradientLength: gradient.Length, rowUpstream: upstream);
+            ClassIndexCall.Run(x, logits.Length, BFloat16ToSingle, targets, options, CallKind.Backward, gradient: g, gradientLength: gradient.Length, rowUpstream: upstream,
+                logSumExpUpstream: logSumExpGradient);
+        }
+    }
+
+    /// <summary>The backward of bfloat16 per-row losses: gradient [N, V] rounded to bfloat16 once from float.</summary>
+    /// <param name="logits">Logits [N, V] in bfloat16.</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="upstream">Upstream gradients g [N].</param>
+    /// <param name="gradient">Destination [N, V] in bfloat16; may be exactly the logits' memory (in place).</param>
+    /// <param name="options">Options; Reduction is not used.</param>
+    /// <param name="logSumExpGradient">The caller's dL/dlse [N], or empty, as for float logits.</param>
+    public static unsafe void Gradient(ReadOnlySpan<BFloat16> logits, ReadOnlySpan<int> targets, ReadOnlySpan<float> upstream, Span<BFloat16> gradient, CrossEntropyOptions? options = null,
+        ReadOnlySpan<float> logSumExpGradient = default)
+    {
+        fixed (BFloat16* x = logits)
+        fixed (BFloat16* g = gradient)
+        {
+            ClassIndexCall.Run(x, logits.Length, BFloat16Both, targets, options, CallKind.Backward, gradient: g, gradientLength: gradient.Length, rowUpstream: upstream,
+                logSumExpUpstream: logSumExpGradient);
         }
     }
 

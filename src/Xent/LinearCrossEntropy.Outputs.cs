@@ -20,8 +20,7 @@ public static unsafe partial class LinearCrossEntropy
     {
         fixed (float* w = weight)
         {
-            LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, targets, CallKind.Loss, options, default, 1f, [], [], [], [], [], [], out var parts);
-            return parts;
+            return LossWithPartsOf(new LinearOperands(hidden, w, weight.Length, -1), bias, targets, options);
         }
     }
 
@@ -36,23 +35,19 @@ public static unsafe partial class LinearCrossEntropy
     /// <param name="tokens">Tokens [N]: classes in [0, V) or the ignore index.</param>
     /// <param name="logProbabilities">Destination log p [N].</param>
     /// <param name="logSumExp">Destination lse [N], or empty.</param>
-    /// <param name="entropy">Destination of each row's softmax entropy H = lse - sum_c p[c] z[c] [N] (every row, ignored ones too), or empty. Its backward: the entropyGradient of <see cref="LogProbabilityGradients"/>.</param>
+    /// <param name="entropy">Destination of each row's softmax entropy H = lse - sum_c p[c] z[c] [N] (every row, ignored ones too), or empty. Its backward: the entropyGradient of <see cref="LogProbabilityGradients(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, LinearCrossEntropyGradients, Span{float}, Span{float}, Span{float}, LinearCrossEntropyOptions?, ReadOnlySpan{float})"/>.</param>
     /// <param name="options">IgnoreIndex, SoftCap and MaxDegreeOfParallelism are read; LabelSmoothing, ClassWeights and ZLoss must be unset.</param>
     public static void LogProbabilities(ReadOnlySpan<float> hidden, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<int> tokens,
         Span<float> logProbabilities, Span<float> logSumExp = default, Span<float> entropy = default, CrossEntropyOptions? options = null)
     {
-        CheckLogProbabilityOptions(options ?? CrossEntropyOptions.Default);
         fixed (float* w = weight)
         {
-            LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, tokens, CallKind.PerRow, options, default, 1f, [], logProbabilities, logSumExp,
-                entropy: entropy);
+            LogProbabilitiesOf(new LinearOperands(hidden, w, weight.Length, -1), bias, tokens, logProbabilities, logSumExp, entropy, options);
         }
-
-        Negate(logProbabilities);
     }
 
     /// <summary>
-    /// The backward of <see cref="LogProbabilities"/>: the gradients of sum_n g[n] log p[n] (+ g_H[n] H[n] with an
+    /// The backward of <see cref="LogProbabilities(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, Span{float}, Span{float}, CrossEntropyOptions?)"/>: the gradients of sum_n g[n] log p[n] (+ g_H[n] H[n] with an
     /// entropy gradient), d log p[n] / dz[n, c] = 1[c = token] - p[n, c] and dH[n] / dz[n, c] = -p[n, c] (z[n, c] - sum_c' p z),
     /// times the soft cap's factor, written into dh, dW and dBias by the fused kernel's own backward (the per-row loss
     /// with upstream -g; the entropy term joins the same tile epilogue). The same pass writes log p, lse and H on request.
@@ -65,13 +60,38 @@ public static unsafe partial class LinearCrossEntropy
     /// <param name="gradients">Destinations dL/dh [N, D], dL/dW [V, D], and dL/db [V] if given.</param>
     /// <param name="logProbabilities">Destination log p [N], or empty.</param>
     /// <param name="logSumExp">Destination lse [N], or empty.</param>
-    /// <param name="entropy">Destination of each row's softmax entropy [N], or empty (as <see cref="LogProbabilities"/>).</param>
+    /// <param name="entropy">Destination of each row's softmax entropy [N], or empty (as <see cref="LogProbabilities(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, Span{float}, Span{float}, CrossEntropyOptions?)"/>).</param>
     /// <param name="entropyGradient">dL/dH [N] of the rows' entropies (an entropy bonus), or empty; needs FilterThreshold 0. Rows whose token is the ignore index get no gradient.</param>
     /// <param name="options">Options: of the loss options, IgnoreIndex, SoftCap and MaxDegreeOfParallelism are read, and LabelSmoothing, ClassWeights and ZLoss must be unset.</param>
     public static void LogProbabilityGradients(ReadOnlySpan<float> hidden, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         ReadOnlySpan<int> tokens, ReadOnlySpan<float> upstream, LinearCrossEntropyGradients gradients, Span<float> logProbabilities = default,
         Span<float> logSumExp = default, Span<float> entropy = default, LinearCrossEntropyOptions? options = null,
         ReadOnlySpan<float> entropyGradient = default)
+    {
+        fixed (float* w = weight)
+        {
+            LogProbabilityGradientsOf(new LinearOperands(hidden, w, weight.Length, -1), bias, tokens, upstream, gradients, logProbabilities, logSumExp, entropy,
+                options, entropyGradient);
+        }
+    }
+
+    private static LossParts LossWithPartsOf(scoped in LinearOperands x, ReadOnlySpan<float> bias, ReadOnlySpan<int> targets, CrossEntropyOptions? options)
+    {
+        LinearCrossEntropyCall.Run(x, bias, targets, CallKind.Loss, options, default, 1f, [], [], [], [], [], [], out var parts);
+        return parts;
+    }
+
+    private static void LogProbabilitiesOf(scoped in LinearOperands x, ReadOnlySpan<float> bias, ReadOnlySpan<int> tokens, Span<float> logProbabilities,
+        Span<float> logSumExp, Span<float> entropy, CrossEntropyOptions? options)
+    {
+        CheckLogProbabilityOptions(options ?? CrossEntropyOptions.Default);
+        LinearCrossEntropyCall.Run(x, bias, tokens, CallKind.PerRow, options, default, 1f, [], logProbabilities, logSumExp, [], entropy, [], out _);
+        Negate(logProbabilities);
+    }
+
+    private static void LogProbabilityGradientsOf(scoped in LinearOperands x, ReadOnlySpan<float> bias, ReadOnlySpan<int> tokens, ReadOnlySpan<float> upstream,
+        LinearCrossEntropyGradients gradients, Span<float> logProbabilities, Span<float> logSumExp, Span<float> entropy, LinearCrossEntropyOptions? options,
+        ReadOnlySpan<float> entropyGradient)
     {
         var o = options ?? LinearCrossEntropyOptions.Default;
         CheckLogProbabilityOptions(o.CrossEntropy ?? throw new ArgumentException("CrossEntropy options must not be null.", nameof(options)));
@@ -85,11 +105,8 @@ public static unsafe partial class LinearCrossEntropy
                 negated[i] = -upstream[i];
             }
 
-            fixed (float* w = weight)
-            {
-                LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, tokens, CallKind.Backward, o, gradients, 1f, negated,
-                    logProbabilities, logSumExp, entropy: entropy, entropyUpstream: entropyGradient);
-            }
+            LinearCrossEntropyCall.Run(x, bias, tokens, CallKind.Backward, o, gradients, 1f, negated, logProbabilities, logSumExp, [], entropy,
+                entropyGradient, out _);
         }
         finally
         {

@@ -86,6 +86,63 @@ public static unsafe partial class LinearCrossEntropy
             gradients, 1f, upstream, losses, logSumExp, logSumExpGradient);
     }
 
+    /// <summary>The reduced loss with its cross-entropy and z-loss parts, W at an address.</summary>
+    /// <param name="hidden">Hidden states h [N, D], D = <paramref name="hiddenSize"/>.</param>
+    /// <param name="weight">Unembedding W [V, D], at least V x D floats.</param>
+    /// <param name="classes">V.</param>
+    /// <param name="hiddenSize">D.</param>
+    /// <param name="bias">Bias b [V], or empty.</param>
+    /// <param name="targets">Targets [N].</param>
+    /// <param name="options">Loss options; Reduction.None throws.</param>
+    /// <returns>The loss and its parts, as the span overload.</returns>
+    public static LossParts LossWithParts(ReadOnlySpan<float> hidden, float* weight, int classes, int hiddenSize, ReadOnlySpan<float> bias,
+        ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
+    {
+        CheckWeight(weight, classes, hiddenSize);
+        return LossWithPartsOf(new LinearOperands(hidden, weight, (long)classes * hiddenSize, hiddenSize), bias, targets, options);
+    }
+
+    /// <summary>log p(token) per row (and lse, entropy on request), W at an address, as the span overload.</summary>
+    /// <param name="hidden">Hidden states h [N, D], D = <paramref name="hiddenSize"/>.</param>
+    /// <param name="weight">Unembedding W [V, D], at least V x D floats.</param>
+    /// <param name="classes">V.</param>
+    /// <param name="hiddenSize">D.</param>
+    /// <param name="bias">Bias b [V], or empty.</param>
+    /// <param name="tokens">Tokens [N].</param>
+    /// <param name="logProbabilities">Destination log p [N].</param>
+    /// <param name="logSumExp">Destination lse [N], or empty.</param>
+    /// <param name="entropy">Destination H [N], or empty.</param>
+    /// <param name="options">As the span overload.</param>
+    public static void LogProbabilities(ReadOnlySpan<float> hidden, float* weight, int classes, int hiddenSize, ReadOnlySpan<float> bias,
+        ReadOnlySpan<int> tokens, Span<float> logProbabilities, Span<float> logSumExp = default, Span<float> entropy = default, CrossEntropyOptions? options = null)
+    {
+        CheckWeight(weight, classes, hiddenSize);
+        LogProbabilitiesOf(new LinearOperands(hidden, weight, (long)classes * hiddenSize, hiddenSize), bias, tokens, logProbabilities, logSumExp, entropy, options);
+    }
+
+    /// <summary>The backward of log p (and of the entropy on request), W at an address, as the span overload.</summary>
+    /// <param name="hidden">Hidden states h [N, D], D = <paramref name="hiddenSize"/>.</param>
+    /// <param name="weight">Unembedding W [V, D], at least V x D floats.</param>
+    /// <param name="classes">V.</param>
+    /// <param name="hiddenSize">D.</param>
+    /// <param name="bias">Bias b [V], or empty.</param>
+    /// <param name="tokens">Tokens [N].</param>
+    /// <param name="upstream">Upstream gradients g [N] = dL/dlog p.</param>
+    /// <param name="gradients">Destinations dL/dh [N, D], dL/dW [V, D], and dL/db [V] if given.</param>
+    /// <param name="logProbabilities">Destination log p [N], or empty.</param>
+    /// <param name="logSumExp">Destination lse [N], or empty.</param>
+    /// <param name="entropy">Destination H [N], or empty.</param>
+    /// <param name="options">As the span overload.</param>
+    /// <param name="entropyGradient">dL/dH [N], or empty.</param>
+    public static void LogProbabilityGradients(ReadOnlySpan<float> hidden, float* weight, int classes, int hiddenSize, ReadOnlySpan<float> bias,
+        ReadOnlySpan<int> tokens, ReadOnlySpan<float> upstream, LinearCrossEntropyGradients gradients, Span<float> logProbabilities = default,
+        Span<float> logSumExp = default, Span<float> entropy = default, LinearCrossEntropyOptions? options = null, ReadOnlySpan<float> entropyGradient = default)
+    {
+        CheckWeight(weight, classes, hiddenSize);
+        LogProbabilityGradientsOf(new LinearOperands(hidden, weight, (long)classes * hiddenSize, hiddenSize), bias, tokens, upstream, gradients,
+            logProbabilities, logSumExp, entropy, options, entropyGradient);
+    }
+
     private static void CheckWeight(float* weight, int classes, int hiddenSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);

@@ -30,11 +30,14 @@ internal static unsafe class LinearCrossEntropyCall
         ReadOnlySpan<int> targets, CallKind kind, LinearCrossEntropyOptions? options, scoped in LinearCrossEntropyGradients gradients,
         float upstream, ReadOnlySpan<float> rowUpstream, Span<float> losses, Span<float> logSumExp, ReadOnlySpan<float> logSumExpUpstream = default,
         Span<float> entropy = default, ReadOnlySpan<float> entropyUpstream = default) =>
-        Run(hidden, weight, weightLength, hiddenSize, bias, targets, kind, options, gradients, upstream, rowUpstream, losses, logSumExp,
-            logSumExpUpstream, entropy, entropyUpstream, out _);
+        Run(new LinearOperands(hidden, weight, weightLength, hiddenSize), bias, targets, kind, options, gradients, upstream, rowUpstream, losses,
+            logSumExp, logSumExpUpstream, entropy, entropyUpstream, out _);
 
-    /// <summary>As the other overload; <paramref name="parts"/> are the cross-entropy and z-loss parts of the returned loss.</summary>
-    public static double Run(ReadOnlySpan<float> hidden, float* weight, long weightLength, int hiddenSize, ReadOnlySpan<float> bias,
+    /// <summary>
+    /// As the other overload, for h and W of either element type (<paramref name="x"/>); <paramref name="parts"/> are
+    /// the cross-entropy and z-loss parts of the returned loss.
+    /// </summary>
+    public static double Run(scoped in LinearOperands x, ReadOnlySpan<float> bias,
         ReadOnlySpan<int> targets, CallKind kind, LinearCrossEntropyOptions? options, scoped in LinearCrossEntropyGradients gradients,
         float upstream, ReadOnlySpan<float> rowUpstream, Span<float> losses, Span<float> logSumExp, ReadOnlySpan<float> logSumExpUpstream,
         Span<float> entropy, ReadOnlySpan<float> entropyUpstream, out LossParts parts)
@@ -51,8 +54,8 @@ internal static unsafe class LinearCrossEntropyCall
 
         bool backward = kind is CallKind.LossAndGradient or CallKind.Backward;
         int n = targets.Length;
-        int d = Dimension(hidden.Length, n, hiddenSize);
-        int v = d == 0 ? EmptyBatchClasses(bias, ce, gradients) : Classes(weightLength, d);
+        int d = Dimension(x.HiddenLength, n, x.HiddenSize);
+        int v = d == 0 ? EmptyBatchClasses(bias, ce, gradients) : Classes(x.WeightLength, d);
         Check(v, n, bias, ce, o);
         CrossEntropyChecks.Targets(targets, v, ce.IgnoreIndex);
         if (backward)
@@ -100,14 +103,17 @@ internal static unsafe class LinearCrossEntropyCall
             return empty;
         }
 
-        fixed (float* h = hidden, b = bias, dh = gradients.Hidden, dw = &gradients.Weight, db = gradients.Bias, rl = losses, ls = logSumExp, ent = entropy)
+        fixed (float* h = x.Hidden, b = bias, dh = gradients.Hidden, dw = &gradients.Weight, db = gradients.Bias, rl = losses, ls = logSumExp, ent = entropy)
+        fixed (BFloat16* hb = x.HiddenBFloat16)
         fixed (int* y = targets)
         fixed (float* cw = ce.ClassWeights.Span, up = rowUpstream, lseUp = logSumExpUpstream, entUp = entropyUpstream)
         {
             var problem = new FusedProblem
             {
-                Hidden = h,
-                Weight = weight,
+                Hidden = x.IsBFloat16 ? null : h,
+                Weight = x.IsBFloat16 ? null : (float*)x.Weight,
+                HiddenBFloat16 = x.IsBFloat16 ? hb : null,
+                WeightBFloat16 = x.IsBFloat16 ? (BFloat16*)x.Weight : null,
                 Bias = bias.IsEmpty ? null : b,
                 Targets = y,
                 N = n,
@@ -233,4 +239,42 @@ internal static unsafe class LinearCrossEntropyCall
 
         return ce.Reduction == Reduction.Mean ? double.NaN : 0;
     }
+}
+
+/// <summary>
+/// The h [N, D] and W [V, D] of one call, float or bfloat16 (both the same): h as a span, W at an address with its
+/// length (V x D may exceed 2^31), D given or -1 for hidden.Length / N.
+/// </summary>
+internal readonly unsafe ref struct LinearOperands
+{
+    public LinearOperands(ReadOnlySpan<float> hidden, float* weight, long weightLength, int hiddenSize)
+    {
+        Hidden = hidden;
+        Weight = weight;
+        WeightLength = weightLength;
+        HiddenSize = hiddenSize;
+    }
+
+    public LinearOperands(ReadOnlySpan<BFloat16> hidden, BFloat16* weight, long weightLength, int hiddenSize)
+    {
+        HiddenBFloat16 = hidden;
+        Weight = weight;
+        WeightLength = weightLength;
+        HiddenSize = hiddenSize;
+        IsBFloat16 = true;
+    }
+
+    public ReadOnlySpan<float> Hidden { get; }
+
+    public ReadOnlySpan<BFloat16> HiddenBFloat16 { get; }
+
+    public void* Weight { get; }
+
+    public long WeightLength { get; }
+
+    public int HiddenSize { get; }
+
+    public bool IsBFloat16 { get; }
+
+    public long HiddenLength => IsBFloat16 ? HiddenBFloat16.Length : Hidden.Length;
 }

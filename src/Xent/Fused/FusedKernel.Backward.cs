@@ -154,7 +154,7 @@ internal static unsafe partial class FusedKernel
         {
             int d = p.D;
             float* gRows = tile + (r0 * TB);
-            float* wRows = p.Weight + ((nint)(c0 + r0) * d);
+            float* wRows = WeightRows(c0 + r0, r1 - r0);
 
             // dW[rows] (+)= G[rows, tokens] h[tokens, D]
             MatMul.Block(shape, r1 - r0, d, tbn, gRows, TB, 1, true, hN, shape.Nr, (nint)tbn * shape.Nr, true,

@@ -39,6 +39,7 @@ internal static unsafe partial class FusedKernel
         private float* dHiddenRows; // per group, filtering only: partial dh [TB, D] of the entry-by-entry updates
         private float* tileMax;  // per group and tile: each token's largest z in the tile [subBlocks, TB] (filtering only)
         private int subBlocks;   // tiles per group, at most
+        private float* hBlock;   // the token block of a bfloat16 h widened to float [TB, D] (bfloat16 only; .Operands.cs)
         private float* cache;    // z tiles of the current token block kept for the backward: [groups, cachedPerGroup, VB, TB]
         private int cachedPerGroup;
 
@@ -106,13 +107,14 @@ internal static unsafe partial class FusedKernel
                 {
                     tbn = Math.Min(TB, p.N - t0);
                     tbnPad = MatMul.RoundUp(tbn, shape.Nr);
-                    Packing.PackB(true, p.Hidden + ((nint)t0 * p.D), p.D, 0, p.D, 0, tbn, shape.Nr, hT);
+                    float* h = BlockHidden();
+                    Packing.PackB(true, h, p.D, 0, p.D, 0, tbn, shape.Nr, hT);
                     ForGroups(ForwardGroup);
                     bool anyKept = MergeBlock(ref main, ref zTerms);
                     if (p.Backward && anyKept)
                     {
                         Coefficients();
-                        Packing.PackB(false, p.Hidden + ((nint)t0 * p.D), p.D, 0, tbn, 0, p.D, shape.Nr, hN);
+                        Packing.PackB(false, h, p.D, 0, tbn, 0, p.D, shape.Nr, hN);
                         ForGroups(BackwardGroup);
                         ReduceHidden();
                         freshWeight = false;
@@ -137,7 +139,7 @@ internal static unsafe partial class FusedKernel
         private long PlanBuffers(long cacheBudget)
         {
             subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
-            long floats = ((long)p.D * TB) + (TB * PaddedD) + (groups * (long)StateRows * TB) + (7L * TB) + Partials + FilterFloats;
+            long floats = ((long)p.D * TB) + (TB * PaddedD) + (groups * (long)StateRows * TB) + (7L * TB) + Partials + FilterFloats + WidenedFloats;
 
             // The cache takes what is left of the extra-memory budget after the other buffers (which grow with D).
             long budget = Math.Min(cacheBudget, Math.Max(0, cacheBudget + OtherBytes - (floats * sizeof(float))));
@@ -161,7 +163,8 @@ internal static unsafe partial class FusedKernel
             bool filter = FilterFloats > 0;
             dHiddenRows = filter ? dHidden + Partials : null;
             tileMax = filter ? dHiddenRows + Partials : null;
-            cache = dHidden + Partials + FilterFloats;
+            AssignWidened(dHidden + Partials + FilterFloats);
+            cache = dHidden + Partials + FilterFloats + WidenedFloats;
         }
 
         /// <summary>Runs body(g) for every vocabulary group.</summary>

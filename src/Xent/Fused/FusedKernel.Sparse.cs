@@ -49,7 +49,7 @@ internal static unsafe partial class FusedKernel
             for (int r = r0; r < r1; r++)
             {
                 float* row = tile + (r * TB);
-                float* wRow = p.Weight + ((nint)(c0 + r) * d);
+                float* wRow = WeightRows(c0 + r, 1);
                 float* dwRow = p.DWeight + ((nint)(c0 + r) * d);
                 for (int t = 0; t < tbn; t++)
                 {
@@ -59,7 +59,7 @@ internal static unsafe partial class FusedKernel
                         continue;
                     }
 
-                    Axpy(g, p.Hidden + ((nint)(t0 + t) * d), dwRow, d);
+                    Axpy(g, blockHidden + ((nint)t * d), dwRow, d);
                     Axpy(g, wRow, dhRows + ((nint)t * d), d);
                 }
             }
@@ -85,8 +85,8 @@ internal static unsafe partial class FusedKernel
 
                 if (!(MathF.Abs(gt) < p.FilterThreshold))
                 {
-                    Axpy(gt, p.Hidden + ((nint)(t0 + t) * d), p.DWeight + ((nint)y * d), d);
-                    Axpy(gt, p.Weight + ((nint)y * d), dhRows + ((nint)t * d), d);
+                    Axpy(gt, blockHidden + ((nint)t * d), p.DWeight + ((nint)y * d), d);
+                    Axpy(gt, WeightRows(y, 1), dhRows + ((nint)t * d), d);
                 }
             }
         }

@@ -8,6 +8,12 @@ internal sealed unsafe class FusedProblem
 {
     public float* Hidden;
     public float* Weight;
+
+    /// <summary>h in bfloat16 instead of <see cref="Hidden"/> (then null): widened one token block at a time.</summary>
+    public BFloat16* HiddenBFloat16;
+
+    /// <summary>W in bfloat16 instead of <see cref="Weight"/> (then null): widened one tile of class rows at a time.</summary>
+    public BFloat16* WeightBFloat16;
     public float* Bias;
     public int* Targets;
     public int N;

@@ -8,8 +8,11 @@ internal sealed unsafe partial class CrossEntropyKernel
 {
     private int BlockCount => (classes + BlockColumns - 1) / BlockColumns;
 
-    /// <summary>The calling thread's block scratch (Half or soft cap), or empty when the logits are read in place.</summary>
-    private Span<float> Scratch() => scratchNeeded ? Workspace.Current.Get<float>(WorkspaceSlot.LogitsBlock, BlockColumns) : default;
+    /// <summary>
+    /// The calling thread's scratch (a Half, bfloat16 or soft-capped block; a whole row of exponentials for a bfloat16
+    /// gradient), or empty when the logits are read in place.
+    /// </summary>
+    private Span<float> Scratch() => scratchNeeded ? Workspace.Current.Get<float>(WorkspaceSlot.LogitsBlock, rowExps ? classes : BlockColumns) : default;
 
     /// <summary>The calling thread's room for one row's block statistics.</summary>
     private Span<BlockStatistics> RowBlockStatistics() => Workspace.Current.Get<BlockStatistics>(WorkspaceSlot.BlockStatistics, BlockCount);
@@ -67,11 +70,36 @@ internal sealed unsafe partial class CrossEntropyKernel
     private BlockStatistics Statistics(int n, int block, Span<float> scratch)
     {
         int column = block * BlockColumns, length = Math.Min(BlockColumns, classes - column);
-        var z = LoadBlock(n, column, length, scratch);
         bool weightedLogits = smoothing > 0f;
+        if (bf16Exps)
+        {
+            return BlockExponentials(n, column, length, scratch);
+        }
+
+        if (request.Element != ElementKind.Single && cap == 0f && !storeExps && !SoftTargets)
+        {
+            // Widened as the statistics loop loads them: half the bytes of float read once, no copy written.
+            nint at = RowOffset(n) + column;
+            var weights = weightedLogits ? WeightsAt(column, length) : default;
+            return request.Element == ElementKind.Half
+                ? StatisticsKernel.Compute(request.Width, new ReadOnlySpan<Half>((Half*)request.Logits + at, length), weights, weightedLogits, scratch, prefetchNext: true)
+                : StatisticsKernel.Compute(request.Width, new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + at, length), weights, weightedLogits, scratch, prefetchNext: true);
+        }
+
+        var z = LoadBlock(n, column, length, scratch);
         bool weighted = weightedLogits || SoftTargets;
         var store = !storeExps ? default : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
         return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, store, prefetchNext: !scratchNeeded);
+    }
+
+    /// <summary>
+    /// A bfloat16 block widened into scratch (at the block's place in a kept row, else at its start) by its max pass,
+    /// then its exponentials over it in place, as the float path stores them; returns its statistics.
+    /// </summary>
+    private BlockStatistics BlockExponentials(int n, int column, int length, Span<float> scratch)
+    {
+        var e = scratch.Slice(rowExps ? column : 0, length);
+        return StatisticsKernel.ComputeWithExponentials(request.Width, new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length), e);
     }
 
     /// <summary>The target's logit, read before an in-place forward can overwrite it (0 where there is none).</summary>
@@ -130,13 +158,25 @@ internal sealed unsafe partial class CrossEntropyKernel
             return;
         }
 
-        if (storeExps)
+        if (storeExps || bf16Exps)
         {
             for (int b = firstBlock; b < endBlock; b++)
             {
                 int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
                 float max = blockStatistics[b].Max, shift = max == float.NegativeInfinity ? 0f : max;
                 float scale = (float)(row.Coefficients.K * Math.Exp(shift - row.LogSumExp));
+                if (bf16Exps)
+                {
+                    // Not kept: the same exponentials again (the block is not written yet), bitwise as the forward's.
+                    if (!rowExps)
+                    {
+                        BlockExponentials(n, column, length, scratch);
+                    }
+
+                    GradientKernel.Scale(request.Width, scratch.Slice(rowExps ? column : 0, length), new Span<BFloat16>((BFloat16*)request.Gradient + RowOffset(n) + column, length), scale);
+                    continue;
+                }
+
                 var g = new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
                 GradientKernel.Scale(request.Width, g, g, scale);
             }
@@ -147,8 +187,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         for (int b = firstBlock; b < endBlock; b++)
         {
             int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
-            var z = BlockForGradient(n, column, length, scratch);
             nint at = RowOffset(n) + column;
+            var z = BlockForGradient(n, column, length, scratch);
             var weights = row.UseWeights ? WeightsAt(column, length) : default;
             if (request.GradientElement != ElementKind.Single)
             {

@@ -33,6 +33,19 @@ internal sealed unsafe partial class CrossEntropyKernel
     private readonly double[]? mainTerms;
     private readonly double[]? zTerms;
 
+    // A bfloat16 gradient of bfloat16 logits, plain: the forward computes float exponentials exactly as the float
+    // path stores them in a float gradient (max pass, exp pass over the widened block), and the write pass scales and
+    // rounds them, so each entry is the float path's rounded once, for any thread count.
+    private readonly bool bf16Exps;
+
+    // Whether those exponentials are kept for the whole row in the thread's scratch (V floats; one exp per element),
+    // rather than recomputed block by block as the gradient is written. Set by Run: split rows cannot keep a row in
+    // one thread's scratch, and rows longer than RowExpsMaxClasses (an L2's worth) would not stay in L2.
+    private bool rowExps;
+
+    /// <summary>The longest row whose float exponentials a bfloat16 gradient keeps in scratch (1 MB of floats).</summary>
+    private const int RowExpsMaxClasses = 1 << 18;
+
     private CrossEntropyKernel(KernelRequest request)
     {
         this.request = request;
@@ -48,6 +61,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         // the forward writes those exponentials into the gradient and the write pass only scales them, one exp
         // per element instead of two.
         storeExps = request.Gradient != null && request.GradientElement == ElementKind.Single && cap == 0f && smoothing == 0f && request.Probabilities == null;
+        bf16Exps = request.Gradient != null && request.Element == ElementKind.BFloat16 && request.GradientElement == ElementKind.BFloat16
+            && cap == 0f && smoothing == 0f && request.Probabilities == null;
 
         // With a soft cap and a float gradient the forward writes the capped logits into the gradient's block (not a
         // scratch copy), and the write pass turns them into the gradient there: one tanh per element, not two
@@ -77,7 +92,9 @@ internal sealed unsafe partial class CrossEntropyKernel
         if (request.Rows > 0)
         {
             int threads = ThreadCount(request.Options.MaxDegreeOfParallelism);
-            if (SplitRows(request.Rows, request.Classes, threads))
+            bool split = SplitRows(request.Rows, request.Classes, threads);
+            kernel.rowExps = kernel.bf16Exps && !split && request.Classes <= RowExpsMaxClasses;
+            if (split)
             {
                 kernel.RunSplit(threads);
             }

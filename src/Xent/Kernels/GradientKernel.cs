@@ -150,23 +150,41 @@ internal static class GradientKernel
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scale<TOps, TV>(ReadOnlySpan<float> exps, Span<float> gradient, float scale)
         where TOps : struct, IVectorOps<TV>
+        where TV : struct =>
+        Scale<TOps, TV, SingleLanes<TOps, TV>>(exps, ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(gradient)), scale);
+
+    /// <summary>As the float overload, the gradient rounded to bfloat16 as it is stored (exps must not overlap it).</summary>
+    public static void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<BFloat16> gradient, float scale)
+    {
+        ref byte d = ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(gradient));
+        switch (Widths.Fit(width, exps.Length))
+        {
+            case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, BFloat16Lanes512>(exps, ref d, scale); break;
+            case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, BFloat16Lanes256>(exps, ref d, scale); break;
+            case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, BFloat16Lanes128>(exps, ref d, scale); break;
+            default: Scale<ScalarOps, float, BFloat16Lanes1>(exps, ref d, scale); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scale<TOps, TV, TOut>(ReadOnlySpan<float> exps, ref byte d, float scale)
+        where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TOut : struct, IWritableLanes<TV>
     {
         int n = exps.Length, k = TOps.Count;
         ref float x = ref MemoryMarshal.GetReference(exps);
-        ref float d = ref MemoryMarshal.GetReference(gradient);
         TV s = TOps.Create(scale);
         nint last = n - k;
         TV tail = TOps.Multiply(s, TOps.Load(ref x, last));
         for (nint i = 0; i < last; i += k)
         {
-            TOps.Store(TOps.Multiply(s, TOps.Load(ref x, i)), ref d, i);
+            TOut.Store(TOps.Multiply(s, TOps.Load(ref x, i)), ref d, i);
         }
 
-        TOps.Store(tail, ref d, last);
+        TOut.Store(tail, ref d, last);
     }
 
     private readonly record struct Parameters<TV>(TV Lse, TV K, TV C1, TV C2, TV InverseCap, bool HasWeights, bool HasTargets, bool HasCap)

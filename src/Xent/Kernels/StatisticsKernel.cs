@@ -15,8 +15,8 @@ namespace Xent.Kernels;
 /// </summary>
 internal static class StatisticsKernel
 {
-    /// <summary>How far ahead (in floats, 8 KB) the single-pass loop prefetches: memory time the exps can hide.</summary>
-    private const int PrefetchAhead = 2048;
+    /// <summary>How far ahead (8 KB) the single-pass loop prefetches: memory time the exps can hide.</summary>
+    private const int PrefetchAheadBytes = 8192;
 
     /// <param name="width">Widest vector width allowed.</param>
     /// <param name="z">The block's (soft-capped) logits, at least one.</param>
@@ -35,6 +35,78 @@ internal static class StatisticsKernel
             _ => Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
         };
 
+    /// <summary>
+    /// The plain statistics (nothing stored, class-index targets) of a block of 16-bit logits (bfloat16 or Half) read
+    /// in place: the single-pass loop widens each vector as it loads it, so the block is read once, at half the bytes
+    /// of float, and never copied. The same algorithm, lane for lane, as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool)"/>
+    /// on the widened values, so the results are bitwise the float path's; blocks too short for it (and the scalar
+    /// fallback) are widened into <paramref name="scratch"/> and computed there.
+    /// </summary>
+    /// <typeparam name="T"><see cref="BFloat16"/> or <see cref="Half"/>.</typeparam>
+    /// <param name="width">Widest vector width allowed.</param>
+    /// <param name="z">The block's logits, at least one.</param>
+    /// <param name="weights">The block's class weights, or empty for all 1.</param>
+    /// <param name="weightedLogits">Whether to gather sum w z (label smoothing).</param>
+    /// <param name="scratch">Room for the block widened to float, at least z.Length.</param>
+    /// <param name="prefetchNext">Whether z is followed by the next block to read (prefetches never fault).</param>
+    public static BlockStatistics Compute<T>(VectorWidth width, ReadOnlySpan<T> z, ReadOnlySpan<float> weights, bool weightedLogits, Span<float> scratch, bool prefetchNext)
+        where T : unmanaged
+    {
+        bool half = typeof(T) == typeof(Half);
+        var result = default(BlockStatistics);
+        var w = weightedLogits ? weights : default;
+        ref byte x = ref Unsafe.As<T, byte>(ref MemoryMarshal.GetReference(z));
+        int n = z.Length;
+        switch (Widths.Fit(width, n))
+        {
+            case VectorWidth.V512 when n >= OnlineChunk * Vector512<float>.Count:
+                if (half)
+                {
+                    OnlineMaxExpSum<Vector512Ops, Vector512<float>, HalfLanes512>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                }
+                else
+                {
+                    OnlineMaxExpSum<Vector512Ops, Vector512<float>, BFloat16Lanes512>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                }
+
+                return result;
+            case VectorWidth.V256 when n >= OnlineChunk * Vector256<float>.Count:
+                if (half)
+                {
+                    OnlineMaxExpSum<Vector256Ops, Vector256<float>, HalfLanes256>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                }
+                else
+                {
+                    OnlineMaxExpSum<Vector256Ops, Vector256<float>, BFloat16Lanes256>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                }
+
+                return result;
+            case VectorWidth.V128 when n >= OnlineChunk * Vector128<float>.Count:
+                if (half)
+                {
+                    OnlineMaxExpSum<Vector128Ops, Vector128<float>, HalfLanes128>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                }
+                else
+                {
+                    OnlineMaxExpSum<Vector128Ops, Vector128<float>, BFloat16Lanes128>(ref x, n, w, weightedLogits, prefetchNext, ref result);
+                }
+
+                return result;
+            default:
+                var s = scratch.Slice(0, n);
+                if (half)
+                {
+                    System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<T, Half>(z), s);
+                }
+                else
+                {
+                    BFloat16.ConvertToSingle(MemoryMarshal.Cast<T, BFloat16>(z), s);
+                }
+
+                return Compute(width, s, weights, default, weightedLogits);
+        }
+    }
+
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static BlockStatistics Compute<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext)
@@ -45,11 +117,12 @@ internal static class StatisticsKernel
         // Not for the scalar fallback: there the rescaling exp per chunk of 8 is 12% more exps (measured 10% slower).
         if (TOps.Count > 1 && exps.IsEmpty && probabilities.IsEmpty && z.Length >= OnlineChunk * TOps.Count)
         {
-            OnlineMaxExpSum<TOps, TV>(z, weightedLogits ? weights : default, weightedLogits, prefetchNext, ref result);
+            ref byte x = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z));
+            OnlineMaxExpSum<TOps, TV, SingleLanes<TOps, TV>>(ref x, z.Length, weightedLogits ? weights : default, weightedLogits, prefetchNext, ref result);
             return result;
         }
 
-        result.Max = BlockMax<TOps, TV>(z);
+        result.Max = BlockMax<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z)), z.Length, default);
 
         // A block of only -inf (and NaN) has max -inf: sum relative to 0 instead, which gives 0 (or NaN), not
         // exp(-inf - -inf) = NaN.
@@ -77,16 +150,17 @@ internal static class StatisticsKernel
     /// merge once, at the block's end. m starts at -float.MaxValue, not -inf, so that -inf logits give
     /// exp(-inf) = 0 and never exp(-inf - -inf) = NaN; a block of only -inf ends with sum 0 and reports max -inf.
     /// With <paramref name="weightedLogits"/> it also sums w z (w = 1 when <paramref name="weights"/> is empty).
+    /// <typeparamref name="TLanes"/> says how the n logits at <paramref name="x"/> are stored and widened.
     /// </summary>
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void OnlineMaxExpSum<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, bool weightedLogits, bool prefetch, ref BlockStatistics result)
+    private static void OnlineMaxExpSum<TOps, TV, TLanes>(ref byte x, int n, ReadOnlySpan<float> weights, bool weightedLogits, bool prefetch, ref BlockStatistics result)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TLanes : struct, ILogitLanes<TV>
     {
-        int n = z.Length, k = TOps.Count;
+        int k = TOps.Count, size = TLanes.ElementSize;
         bool hasWeights = !weights.IsEmpty;
-        ref float x = ref MemoryMarshal.GetReference(z);
         ref float w = ref MemoryMarshal.GetReference(weights);
         TV m = TOps.Create(-float.MaxValue), s = TOps.Create(0f), wz = s;
         nint i = 0;
@@ -94,11 +168,11 @@ internal static class StatisticsKernel
         {
             if (prefetch)
             {
-                PrefetchChunk(ref Unsafe.Add(ref x, i + PrefetchAhead), OnlineChunk * k * sizeof(float));
+                PrefetchChunk(ref Unsafe.Add(ref x, (i * size) + PrefetchAheadBytes), OnlineChunk * k * size);
             }
 
-            TV v0 = TOps.Load(ref x, i), v1 = TOps.Load(ref x, i + k), v2 = TOps.Load(ref x, i + (2 * k)), v3 = TOps.Load(ref x, i + (3 * k));
-            TV v4 = TOps.Load(ref x, i + (4 * k)), v5 = TOps.Load(ref x, i + (5 * k)), v6 = TOps.Load(ref x, i + (6 * k)), v7 = TOps.Load(ref x, i + (7 * k));
+            TV v0 = TLanes.Load(ref x, i), v1 = TLanes.Load(ref x, i + k), v2 = TLanes.Load(ref x, i + (2 * k)), v3 = TLanes.Load(ref x, i + (3 * k));
+            TV v4 = TLanes.Load(ref x, i + (4 * k)), v5 = TLanes.Load(ref x, i + (5 * k)), v6 = TLanes.Load(ref x, i + (6 * k)), v7 = TLanes.Load(ref x, i + (7 * k));
             TV c = TOps.Max(TOps.Max(TOps.Max(v0, v1), TOps.Max(v2, v3)), TOps.Max(TOps.Max(v4, v5), TOps.Max(v6, v7)));
             TV mNew = TOps.Max(m, c);
             TV r = TOps.Exp(TOps.Subtract(m, mNew));
@@ -128,7 +202,7 @@ internal static class StatisticsKernel
         // Whole vectors left over, one at a time, then the shifted-back last vector with its counted lanes masked.
         for (; NextVector(ref i, n, k, out int skip); i += k)
         {
-            TV v = TOps.Load(ref x, i);
+            TV v = TLanes.Load(ref x, i);
             TV mNew = TOps.Max(m, v);
             TV r = TOps.Exp(TOps.Subtract(m, mNew));
             m = mNew;
@@ -157,27 +231,83 @@ internal static class StatisticsKernel
         result.WeightedLogits = weightedLogits ? TOps.Sum(wz) : 0f;
     }
 
-    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float BlockMax<TOps, TV>(ReadOnlySpan<float> z)
+    /// <summary>
+    /// The statistics of a block of bfloat16 logits with its exponentials stored, exactly as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool)"/>
+    /// computes them for the widened block with <c>exps</c> (the float path of a float gradient): the max pass widens
+    /// the block into <paramref name="exps"/> as it reads it, and the exp pass runs over that in place.
+    /// </summary>
+    /// <param name="width">Widest vector width allowed.</param>
+    /// <param name="z">The block's logits, at least one.</param>
+    /// <param name="exps">Where exp(z - shift) goes [z.Length].</param>
+    public static BlockStatistics ComputeWithExponentials(VectorWidth width, ReadOnlySpan<BFloat16> z, Span<float> exps) =>
+        Widths.Fit(width, z.Length) switch
+        {
+            VectorWidth.V512 => WithExponentials<Vector512Ops, Vector512<float>, BFloat16Lanes512>(z, exps),
+            VectorWidth.V256 => WithExponentials<Vector256Ops, Vector256<float>, BFloat16Lanes256>(z, exps),
+            VectorWidth.V128 => WithExponentials<Vector128Ops, Vector128<float>, BFloat16Lanes128>(z, exps),
+            _ => WithExponentials<ScalarOps, float, BFloat16Lanes1>(z, exps),
+        };
+
+    private static BlockStatistics WithExponentials<TOps, TV, TLanes>(ReadOnlySpan<BFloat16> z, Span<float> exps)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TLanes : struct, IWritableLanes<TV>
     {
-        int n = z.Length, k = TOps.Count;
-        ref float x = ref MemoryMarshal.GetReference(z);
-        TV m0 = TOps.Load(ref x, n - k), m1 = m0, m2 = m0, m3 = m0;
+        var e = exps.Slice(0, z.Length);
+        var result = default(BlockStatistics);
+        result.Max = BlockMax<TOps, TV, TLanes>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, e);
+        float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
+        result.Sum = ExpSum<TOps, TV>(e, shift, e, false);
+        return result;
+    }
+
+    /// <summary>
+    /// The block's max; with <paramref name="widened"/> non-empty, every vector it loads is also stored there as
+    /// floats (the same loads in the same order whatever the lanes, so the max is the same bits).
+    /// </summary>
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float BlockMax<TOps, TV, TLanes>(ref byte x, int n, Span<float> widened)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TLanes : struct, ILogitLanes<TV>
+    {
+        int k = TOps.Count;
+        bool store = !widened.IsEmpty;
+        ref float d = ref MemoryMarshal.GetReference(widened);
+        TV m0 = TLanes.Load(ref x, n - k), m1 = m0, m2 = m0, m3 = m0;
+        if (store)
+        {
+            TOps.Store(m0, ref d, n - k);
+        }
+
         nint i = 0;
         for (; i <= n - (4 * k); i += 4 * k)
         {
-            m0 = TOps.Max(m0, TOps.Load(ref x, i));
-            m1 = TOps.Max(m1, TOps.Load(ref x, i + k));
-            m2 = TOps.Max(m2, TOps.Load(ref x, i + (2 * k)));
-            m3 = TOps.Max(m3, TOps.Load(ref x, i + (3 * k)));
+            TV v0 = TLanes.Load(ref x, i), v1 = TLanes.Load(ref x, i + k), v2 = TLanes.Load(ref x, i + (2 * k)), v3 = TLanes.Load(ref x, i + (3 * k));
+            if (store)
+            {
+                TOps.Store(v0, ref d, i);
+                TOps.Store(v1, ref d, i + k);
+                TOps.Store(v2, ref d, i + (2 * k));
+                TOps.Store(v3, ref d, i + (3 * k));
+            }
+
+            m0 = TOps.Max(m0, v0);
+            m1 = TOps.Max(m1, v1);
+            m2 = TOps.Max(m2, v2);
+            m3 = TOps.Max(m3, v3);
         }
 
         for (; i <= n - k; i += k)
         {
-            m0 = TOps.Max(m0, TOps.Load(ref x, i));
+            TV v = TLanes.Load(ref x, i);
+            if (store)
+            {
+                TOps.Store(v, ref d, i);
+            }
+
+            m0 = TOps.Max(m0, v);
         }
 
         return TOps.MaxAcross(TOps.Max(TOps.Max(m0, m1), TOps.Max(m2, m3)));
@@ -291,7 +421,7 @@ internal static class StatisticsKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PrefetchChunk(ref float address, int bytes)
+    private static unsafe void PrefetchChunk(ref byte address, int bytes)
     {
         if (Sse.IsSupported)
         {

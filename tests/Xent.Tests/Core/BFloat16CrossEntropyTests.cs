@@ -115,6 +115,67 @@ public class BFloat16CrossEntropyTests
         }
     }
 
+    /// <summary>
+    /// The plain forward reads bfloat16 lanes in place and widens them in registers: every length around the vector
+    /// and chunk sizes, one block and several (the last one short), masked rows and smoothing with weights, each
+    /// bitwise the float path's on the widened values at every width and thread count.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void InPlaceWideningEqualsTheFloatPathBitwise(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        foreach (int v in new[] { 1, 3, 4, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 255, 257, 4095, 4096, 4097, 9001, 20000 })
+        {
+            const int rows = 5;
+            var bf = Round(TestData.Logits(rows, v, v, scale: 10f));
+            if (v > 2)
+            {
+                for (int c = 0; c < v; c += 3)
+                {
+                    bf[c] = BFloat16.NegativeInfinity; // row 0 partly masked
+                }
+            }
+
+            var exact = Widen(bf);
+            var y = TestData.Targets(rows, v, v, ignoreEvery: 4);
+            foreach (var o in new CrossEntropyOptions[] { new(), new() { Reduction = Reduction.Sum, LabelSmoothing = 0.1f, ClassWeights = TestData.Weights(v, 2), ZLoss = 1e-4f } })
+            {
+                foreach (int threads in TestData.ThreadCounts)
+                {
+                    var ot = o with { MaxDegreeOfParallelism = threads };
+                    string what = $"V = {v} {width} {threads} threads";
+                    Assert.True(CrossEntropy.Loss(exact, y, ot) == CrossEntropy.Loss(bf, y, ot), what);
+                    float[] r = new float[rows], rf = new float[rows], lse = new float[rows], lsef = new float[rows];
+                    CrossEntropy.LossPerRow(bf, y, r, lse, ot);
+                    CrossEntropy.LossPerRow(exact, y, rf, lsef, ot);
+                    Assert.Equal(rf, r);
+                    Assert.Equal(lsef, lse);
+                    CrossEntropy.LogSumExp(bf, lse);
+                    CrossEntropy.LogSumExp(exact, lsef);
+                    Assert.Equal(lsef, lse);
+
+                    // A bfloat16 gradient is the float path's float gradient rounded once (its target column from
+                    // double directly), with the same loss: in place and not, plain (exponentials kept) and smoothed.
+                    var gf = new float[bf.Length];
+                    float lossFloat = CrossEntropy.LossAndGradient(exact, y, gf, ot);
+                    var gb = new BFloat16[bf.Length];
+                    Assert.True(lossFloat == CrossEntropy.LossAndGradient(bf, y, gb, ot), what);
+                    var inPlace = (BFloat16[])bf.Clone();
+                    Assert.True(lossFloat == CrossEntropy.LossAndGradient(inPlace, y, inPlace, ot), what);
+                    Assert.Equal(gb.Select(b => b.Bits), inPlace.Select(b => b.Bits));
+                    for (int i = 0; i < gb.Length; i++)
+                    {
+                        if (i % v != y[i / v])
+                        {
+                            Assert.True(((BFloat16)gf[i]).Bits == gb[i].Bits, $"{what}: element {i}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     [Fact]
     public void BadInputThrowsBeforeWriting()
     {

@@ -106,7 +106,7 @@ public class LseGradientAndPartsTests
     }
 
     // g_lse[n] p[n, c] cap'(x) for kept rows.
-    private static double[] LseTerm(float[] logits, int[] y, float[] gLse, int n, int v, CrossEntropyOptions o)
+    internal static double[] LseTerm(float[] logits, int[] y, float[] gLse, int n, int v, CrossEntropyOptions o)
     {
         var lse = CrossEntropyReference.LogSumExp(logits, n, o.SoftCap);
         var term = new double[n * v];
@@ -124,7 +124,7 @@ public class LseGradientAndPartsTests
         return term;
     }
 
-    private static double[] Add(double[] x, double[] y) => x.Select((a, i) => a + y[i]).ToArray();
+    internal static double[] Add(double[] x, double[] y) => x.Select((a, i) => a + y[i]).ToArray();
 
     private static float[] RandomArray(Random rng, int length, float scale)
     {

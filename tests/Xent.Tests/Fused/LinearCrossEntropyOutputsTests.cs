@@ -127,7 +127,7 @@ public class LinearCrossEntropyOutputsTests
         var none = LinearCrossEntropy.LossWithParts(h, w, b, y, new CrossEntropyOptions());
         Assert.Equal(0f, none.ZLoss);
         Assert.Equal(none.Total, none.CrossEntropy);
-        var empty = LinearCrossEntropy.LossWithParts([], [], b, [], new CrossEntropyOptions { ZLoss = 1e-3f });
+        var empty = LinearCrossEntropy.LossWithParts(Array.Empty<float>(), [], b, [], new CrossEntropyOptions { ZLoss = 1e-3f });
         Assert.True(float.IsNaN(empty.Total) && float.IsNaN(empty.CrossEntropy) && float.IsNaN(empty.ZLoss));
     }
 
@@ -485,6 +485,39 @@ public class LinearCrossEntropyOutputsTests
     }
 
     private static double[] Sum(double[] x, double[] y) => x.Select((a, i) => a + y[i]).ToArray();
+
+    /// <summary>The pointer-weight family has the same outputs, bitwise the span calls': parts, log p, lse, entropy and their backward.</summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public unsafe void PointerWeightOverloads_EqualTheSpanOverloadsBitwise(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        var rng = new Random(12);
+        int n = 131, d = 37, v = 1100;
+        var (h, w, b) = (RandomArray(rng, n * d, 1), RandomArray(rng, v * d, 0.5f), RandomArray(rng, v, 1));
+        var y = Enumerable.Range(0, n).Select(i => i % 9 == 0 ? -100 : rng.Next(v)).ToArray();
+        var up = RandomArray(rng, n, 1);
+        var gH = RandomArray(rng, n, 0.1f);
+        var ce = new CrossEntropyOptions { ZLoss = 1e-3f, LabelSmoothing = 0.1f, MaxDegreeOfParallelism = 2 };
+        var plain = new CrossEntropyOptions { SoftCap = 5f, MaxDegreeOfParallelism = 2 };
+        fixed (float* pw = w)
+        {
+            Assert.Equal(LinearCrossEntropy.LossWithParts(h, w, b, y, ce), LinearCrossEntropy.LossWithParts(h, pw, v, d, b, y, ce));
+            float[] lp = new float[n], lse = new float[n], ent = new float[n], lpp = new float[n], lsep = new float[n], entp = new float[n];
+            LinearCrossEntropy.LogProbabilities(h, w, b, y, lp, lse, ent, plain);
+            LinearCrossEntropy.LogProbabilities(h, pw, v, d, b, y, lpp, lsep, entp, plain);
+            Assert.Equal(lp, lpp);
+            Assert.Equal(lse, lsep);
+            Assert.Equal(ent, entp);
+
+            float[] dh = new float[n * d], dw = new float[v * d], dhp = new float[n * d], dwp = new float[v * d];
+            var o = new LinearCrossEntropyOptions { CrossEntropy = plain };
+            LinearCrossEntropy.LogProbabilityGradients(h, w, b, y, up, new(dh, dw), options: o, entropyGradient: gH);
+            LinearCrossEntropy.LogProbabilityGradients(h, pw, v, d, b, y, up, new(dhp, dwp), options: o, entropyGradient: gH);
+            Assert.Equal(dh, dhp);
+            Assert.Equal(dw, dwp);
+        }
+    }
 
     private static float[] RandomArray(Random rng, int length, float scale)
     {

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+using Xent.Baselines;
+
+namespace Xent.Benchmarks;
+
+/// <summary>
+/// bfloat16 and Half logits against float at the same values, and each against the read limit of its own bytes,
+/// interleaved round by round (as <see cref="LinearCrossEntropyCompare"/>) so that a change in machine load hits every
+/// method alike. Values are uniform in [-4, 4) rounded to bfloat16, so every type holds the same numbers. Prints, per
+/// method, the median and range of the wall time per call and the median (range) of its per-round ratio to float Loss.
+/// Both cores (every thread the options allow); XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- bf16-compare [rounds] [NxV ...]
+/// </summary>
+internal static class BFloat16LossCompare
+{
+    public static void Run(string[] args)
+    {
+        int rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 15;
+        string[] shapes = args.Length > 1 ? args[1..] : ["256x50257", "2048x50257", "8192x32000"];
+        Console.WriteLine($"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, width {Environment.GetEnvironmentVariable("XENT_VECTOR_WIDTH") ?? "default"}, load {Load()}");
+        foreach (string shape in shapes)
+        {
+            Measure(shape, rounds);
+            GC.Collect();
+        }
+
+        Console.WriteLine($"{DateTime.UtcNow:HH:mm} UTC, load {Load()}");
+    }
+
+    private static void Measure(string shape, int rounds)
+    {
+        var parts = shape.Split('x');
+        int rows = int.Parse(parts[0], CultureInfo.InvariantCulture), classes = int.Parse(parts[1], CultureInfo.InvariantCulture);
+        var random = new Random(42);
+        var bf16 = new BFloat16[rows * classes];
+        for (int i = 0; i < bf16.Length; i++)
+        {
+            bf16[i] = (BFloat16)((random.NextDouble() * 8) - 4);
+        }
+
+        var logits = new float[bf16.Length];
+        BFloat16.ConvertToSingle(bf16, logits);
+        var half = new Half[bf16.Length];
+        System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(logits, half);
+        var floatWork = (float[])logits.Clone();
+        var bf16Work = (BFloat16[])bf16.Clone();
+        var gradient = MemoryLimits.Touched(logits.Length);
+        var bf16Bytes = new float[(bf16.Length + 1) / 2]; // the bfloat16 logits' bytes, for their read limit
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(bf16.AsSpan()).CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bf16Bytes.AsSpan()));
+        var targets = new int[rows];
+        for (int n = 0; n < rows; n++)
+        {
+            targets[n] = random.Next(classes);
+        }
+
+        int threads = Environment.ProcessorCount;
+        var methods = new (string Name, Action Call)[]
+        {
+            ("float Loss", () => CrossEntropy.Loss(logits, targets)),
+            ("bf16 Loss", () => CrossEntropy.Loss(bf16, targets)),
+            ("Half Loss", () => CrossEntropy.Loss(half, targets)),
+            ("float read limit", () => Math.Max(MemoryLimits.Read(logits, threads, ReadMethod.FourVectorSums), MemoryLimits.Read(logits, threads, ReadMethod.TensorPrimitivesSum))),
+            ("bf16 read limit", () => Math.Max(MemoryLimits.Read(bf16Bytes, threads, ReadMethod.FourVectorSums), MemoryLimits.Read(bf16Bytes, threads, ReadMethod.TensorPrimitivesSum))),
+            ("float LossAndGradient in place", () => CrossEntropy.LossAndGradient(floatWork, targets, floatWork)),
+            ("bf16 LossAndGradient in place", () => CrossEntropy.LossAndGradient(bf16Work, targets, bf16Work)),
+            ("bf16 LossAndGradient, float gradient", () => CrossEntropy.LossAndGradient(bf16, targets, gradient)),
+        };
+
+        // The read limits run two methods per call: halve them below, so that each is the faster method's time.
+        int reps = (int)Math.Max(1, (64L << 20) / bf16.Length);
+        var times = methods.Select(_ => new List<double>()).ToArray();
+        for (int r = -1; r < rounds; r++)
+        {
+            for (int i = 0; i < methods.Length; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                for (int k = 0; k < reps; k++)
+                {
+                    methods[i].Call();
+                }
+
+                double ms = sw.Elapsed.TotalMilliseconds / reps / (methods[i].Name.EndsWith("limit", StringComparison.Ordinal) ? 2 : 1);
+                if (r >= 0)
+                {
+                    times[i].Add(ms);
+                }
+            }
+        }
+
+        Console.WriteLine($"{rows} x {classes}, {rounds} interleaved rounds of {reps} call(s) each after one warm-up round; ms per call, median (min-max), ratio to float Loss per round:");
+        for (int i = 0; i < methods.Length; i++)
+        {
+            var ratios = times[i].Select((t, r) => t / times[0][r]).ToList();
+            Console.WriteLine($"| {methods[i].Name} | {Median(times[i]):G3} ({times[i].Min():G3}-{times[i].Max():G3}) | {Median(ratios):F2} ({ratios.Min():F2}-{ratios.Max():F2}) |");
+        }
+    }
+
+    private static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "unknown";
+
+    private static double Median(List<double> x)
+    {
+        var s = x.Order().ToList();
+        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[(s.Count / 2) - 1] + s[s.Count / 2]) / 2;
+    }
+}

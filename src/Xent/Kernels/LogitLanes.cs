@@ -1,0 +1,228 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Xent.Kernels;
+
+/// <summary>
+/// How a kernel reads one vector of logits from memory into float lanes, and writes float lanes back, whatever the
+/// memory holds: float lanes load and store as they are; bfloat16 lanes are widened in registers (exactly, in lane
+/// order) and rounded back to nearest even as <see cref="BFloat16"/>'s conversion does, so a 16-bit input is read
+/// once, at half the bytes, with no float copy in between.
+/// </summary>
+/// <typeparam name="TV">The float vector type the lanes land in.</typeparam>
+internal interface ILogitLanes<TV>
+    where TV : struct
+{
+    /// <summary>Bytes per stored logit.</summary>
+    static abstract int ElementSize { get; }
+
+    /// <summary>The logits at elements index .. index + lanes - 1 after <paramref name="source"/>, as floats.</summary>
+    static abstract TV Load(ref byte source, nint index);
+}
+
+/// <summary>Lanes that can also be written back (float, and bfloat16 rounded to nearest even).</summary>
+/// <typeparam name="TV">The float vector type.</typeparam>
+internal interface IWritableLanes<TV> : ILogitLanes<TV>
+    where TV : struct
+{
+    /// <summary>Writes the lanes to elements index .. index + lanes - 1 after <paramref name="destination"/>.</summary>
+    static abstract void Store(TV value, ref byte destination, nint index);
+}
+
+/// <summary>Float logits: the width's own load.</summary>
+internal readonly struct SingleLanes<TOps, TV> : IWritableLanes<TV>
+    where TOps : struct, IVectorOps<TV>
+    where TV : struct
+{
+    public static int ElementSize => sizeof(float);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Load(ref byte source, nint index) => TOps.Load(ref Unsafe.As<byte, float>(ref source), index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(TV value, ref byte destination, nint index) => TOps.Store(value, ref Unsafe.As<byte, float>(ref destination), index);
+}
+
+/// <summary>
+/// bfloat16 logits, 16 to a 512-bit vector: the bits zero-extended to 32 (one vpmovzxwd from memory) and shifted
+/// into the float's high half, which is the exact float value (NaN payloads and subnormals included).
+/// </summary>
+internal readonly struct BFloat16Lanes512 : IWritableLanes<Vector512<float>>
+{
+    public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load(ref byte source, nint index)
+    {
+        var bits = Vector256.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref source), (nuint)index);
+        var wide = Avx512F.IsSupported
+            ? Avx512F.ConvertToVector512UInt32(bits)
+            : Vector512.Create(Vector256.WidenLower(bits), Vector256.WidenUpper(bits));
+        return Vector512.ShiftLeft(wide, 16).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector512<float> value, ref byte destination, nint index)
+    {
+        var rounded = BFloat16.Round(value.AsUInt32());
+        var bits = Avx512F.IsSupported ? Avx512F.ConvertToVector256UInt16(rounded) : Vector256.Narrow(rounded.GetLower(), rounded.GetUpper());
+        bits.StoreUnsafe(ref Unsafe.As<byte, ushort>(ref destination), (nuint)index);
+    }
+}
+
+/// <summary>bfloat16 logits, 8 to a 256-bit vector (see <see cref="BFloat16Lanes512"/>).</summary>
+internal readonly struct BFloat16Lanes256 : IWritableLanes<Vector256<float>>
+{
+    public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(ref byte source, nint index)
+    {
+        var bits = Vector128.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref source), (nuint)index);
+        var wide = Avx2.IsSupported
+            ? Avx2.ConvertToVector256Int32(bits).AsUInt32()
+            : Vector256.Create(Vector128.WidenLower(bits), Vector128.WidenUpper(bits));
+        return Vector256.ShiftLeft(wide, 16).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector256<float> value, ref byte destination, nint index)
+    {
+        var rounded = BFloat16.Round(value.AsUInt32());
+        var bits = Avx512F.VL.IsSupported ? Avx512F.VL.ConvertToVector128UInt16(rounded) : Vector128.Narrow(rounded.GetLower(), rounded.GetUpper());
+        bits.StoreUnsafe(ref Unsafe.As<byte, ushort>(ref destination), (nuint)index);
+    }
+}
+
+/// <summary>bfloat16 logits, 4 to a 128-bit vector (see <see cref="BFloat16Lanes512"/>).</summary>
+internal readonly struct BFloat16Lanes128 : IWritableLanes<Vector128<float>>
+{
+    public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Load(ref byte source, nint index)
+    {
+        // Four ushorts are 64 bits: load them as one ulong, so that nothing past the fourth is read.
+        ulong four = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref source, index * 2));
+        var bits = Vector128.CreateScalarUnsafe(four).AsUInt16();
+        var wide = Sse41.IsSupported ? Sse41.ConvertToVector128Int32(bits).AsUInt32() : Vector128.WidenLower(bits);
+        return Vector128.ShiftLeft(wide, 16).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector128<float> value, ref byte destination, nint index)
+    {
+        // Four ushorts are 64 bits: store them as one ulong, so that nothing past the fourth is written.
+        var rounded = BFloat16.Round(value.AsUInt32());
+        ulong four = Vector128.Narrow(rounded, rounded).AsUInt64().ToScalar();
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref destination, index * 2), four);
+    }
+}
+
+/// <summary>bfloat16 logits one at a time (the scalar fallback).</summary>
+internal readonly struct BFloat16Lanes1 : IWritableLanes<float>
+{
+    public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load(ref byte source, nint index) =>
+        BitConverter.Int32BitsToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref source, index * 2)) << 16);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(float value, ref byte destination, nint index) =>
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref destination, index * 2), ((BFloat16)value).Bits);
+}
+
+/// <summary>
+/// IEEE half-precision lanes widened in registers, exactly as the Half -&gt; float conversion: exponent rebiased for
+/// normal numbers, infinities and NaNs moved to float's top exponent (payload kept), subnormals and zeros made exact
+/// by subtracting 2^-14 from 1.m x 2^-14.
+/// </summary>
+internal static class HalfBits
+{
+    private const uint Rebias = (127 - 15) << 23;
+    private const uint InfinityRebias = (255 - 31) << 23;
+    private const uint SmallestNormal = 0x0080_0000; // of the shifted bits: below it the half is zero or subnormal
+    private const uint Top = 0x0F80_0000;            // of the shifted bits: from it the half is infinity or NaN
+    private const float TwoToMinus14 = 6.103515625e-05f;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Widen(Vector512<uint> h)
+    {
+        var sign = Vector512.ShiftLeft(h & Vector512.Create(0x8000u), 16);
+        var em = Vector512.ShiftLeft(h & Vector512.Create(0x7FFFu), 13);
+        var normal = em + Vector512.Create(Rebias);
+        var top = em + Vector512.Create(InfinityRebias);
+        var small = ((em + Vector512.Create(Rebias + SmallestNormal)).AsSingle() - Vector512.Create(TwoToMinus14)).AsUInt32();
+        var value = Vector512.ConditionalSelect(Vector512.LessThan(em, Vector512.Create(SmallestNormal)), small,
+            Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(em, Vector512.Create(Top)), top, normal));
+        return (value | sign).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Widen(Vector256<uint> h)
+    {
+        var sign = Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16);
+        var em = Vector256.ShiftLeft(h & Vector256.Create(0x7FFFu), 13);
+        var normal = em + Vector256.Create(Rebias);
+        var top = em + Vector256.Create(InfinityRebias);
+        var small = ((em + Vector256.Create(Rebias + SmallestNormal)).AsSingle() - Vector256.Create(TwoToMinus14)).AsUInt32();
+        var value = Vector256.ConditionalSelect(Vector256.LessThan(em, Vector256.Create(SmallestNormal)), small,
+            Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(em, Vector256.Create(Top)), top, normal));
+        return (value | sign).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Widen(Vector128<uint> h)
+    {
+        var sign = Vector128.ShiftLeft(h & Vector128.Create(0x8000u), 16);
+        var em = Vector128.ShiftLeft(h & Vector128.Create(0x7FFFu), 13);
+        var normal = em + Vector128.Create(Rebias);
+        var top = em + Vector128.Create(InfinityRebias);
+        var small = ((em + Vector128.Create(Rebias + SmallestNormal)).AsSingle() - Vector128.Create(TwoToMinus14)).AsUInt32();
+        var value = Vector128.ConditionalSelect(Vector128.LessThan(em, Vector128.Create(SmallestNormal)), small,
+            Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(em, Vector128.Create(Top)), top, normal));
+        return (value | sign).AsSingle();
+    }
+}
+
+/// <summary>Half logits, 16 to a 512-bit vector: zero-extended as bfloat16's are, then <see cref="HalfBits"/>.</summary>
+internal readonly struct HalfLanes512 : ILogitLanes<Vector512<float>>
+{
+    public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load(ref byte source, nint index)
+    {
+        var bits = Vector256.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref source), (nuint)index);
+        return HalfBits.Widen(Avx512F.IsSupported ? Avx512F.ConvertToVector512UInt32(bits) : Vector512.Create(Vector256.WidenLower(bits), Vector256.WidenUpper(bits)));
+    }
+}
+
+/// <summary>Half logits, 8 to a 256-bit vector.</summary>
+internal readonly struct HalfLanes256 : ILogitLanes<Vector256<float>>
+{
+    public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(ref byte source, nint index)
+    {
+        var bits = Vector128.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref source), (nuint)index);
+        return HalfBits.Widen(Avx2.IsSupported ? Avx2.ConvertToVector256Int32(bits).AsUInt32() : Vector256.Create(Vector128.WidenLower(bits), Vector128.WidenUpper(bits)));
+    }
+}
+
+/// <summary>Half logits, 4 to a 128-bit vector.</summary>
+internal readonly struct HalfLanes128 : ILogitLanes<Vector128<float>>
+{
+    public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Load(ref byte source, nint index)
+    {
+        ulong four = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref source, index * 2));
+        var bits = Vector128.CreateScalarUnsafe(four).AsUInt16();
+        return HalfBits.Widen(Sse41.IsSupported ? Sse41.ConvertToVector128Int32(bits).AsUInt32() : Vector128.WidenLower(bits));
+    }
+}
