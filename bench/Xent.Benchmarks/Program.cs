@@ -14,6 +14,7 @@ internal static class Program
         ["training-step"] = TrainingStepMeasurement.Run,
         ["sample"] = SamplingMeasurement.Run,
         ["gemm"] = GemmMeasurement.Run,
+        ["gemm-limit"] = GemmLimitMeasurement.Run,
         ["flop-limit"] = _ =>
         {
             for (int round = 0; round < 5; round++)

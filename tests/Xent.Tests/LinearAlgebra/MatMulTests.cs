@@ -64,11 +64,54 @@ public class MatMulTests
     [MemberData(nameof(Widths))]
     public void LargerThanOneBlock_InEveryDimension(VectorWidth width)
     {
-        // K > 256 crosses a K block (partial sums added to C in order), M > Mc and N > Nc make several tasks.
+        // K > 1024 crosses a K block (the chain continues from C), M > Mc and N > Nc make several tasks.
         var rng = new Random(7);
         using var scope = Simd.Override(width);
         CheckCase(rng, false, true, 157, 1100, 300, 1f, 0.5f, 0);
+        CheckCase(rng, false, false, 130, 300, 1100, 1f, 1f, 1);
         CheckCase(rng, true, false, 40, 90, 530, -2f, 0f, 2);
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void EachElement_IsOneFmaChainInKOrder_WhateverTheBlocking(VectorWidth width)
+    {
+        // The promise behind batch invariance and thread independence: C[i, j] = fma(alpha A[i, k], B[k, j], acc) for
+        // k = 0 .. K - 1 from acc = beta C (0 when beta = 0), bit for bit, at every width, across K blocks (K = 2100
+        // makes three), edge tiles and both parallel schemes (B packed whole, or per column block when N K is large).
+        var rng = new Random(5);
+        using var scope = Simd.Override(width);
+        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5) })
+        {
+            foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
+            {
+                foreach (var (alpha, beta) in new[] { (1f, 0f), (-0.5f, 1f), (3f, 0.25f) })
+                {
+                    var a = Random(rng, m * k);
+                    var b = Random(rng, k * n);
+                    var c = Random(rng, m * n);
+                    var expected = new float[m * n];
+                    for (int i = 0; i < m; i++)
+                    {
+                        for (int j = 0; j < n; j++)
+                        {
+                            float acc = beta == 0 ? 0 : beta == 1 ? c[(i * n) + j] : beta * c[(i * n) + j];
+                            for (int p = 0; p < k; p++)
+                            {
+                                float x = ta ? a[(p * m) + i] : a[(i * k) + p];
+                                float y = tb ? b[(j * k) + p] : b[(p * n) + j];
+                                acc = MathF.FusedMultiplyAdd(alpha * x, y, acc);
+                            }
+
+                            expected[(i * n) + j] = acc;
+                        }
+                    }
+
+                    MatMul.Gemm(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c, n);
+                    Assert.Equal(expected, c);
+                }
+            }
+        }
     }
 
     [Fact]
