@@ -13,7 +13,8 @@ namespace Xent.Benchmarks;
 /// time against best limit time, the least disturbed figures), and the best GFLOP/s of each.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- gemm-limit [rounds] [threads] [shape ...]
 /// where a shape is MxNxK:layout with layout nn, nt (B stored [N, K]) or tn (A stored [K, M]); without shapes, the
-/// GPT-2-small training set (<see cref="TrainingShapes"/>).
+/// GPT-2-small training set (<see cref="TrainingShapes"/>). A last line per shape, "json {...}", lists every round's
+/// seconds per call of each, for bench/compare/compare.py.
 /// </summary>
 internal static class GemmLimitMeasurement
 {
@@ -57,6 +58,11 @@ internal static class GemmLimitMeasurement
         foreach (var c in cases)
         {
             Console.WriteLine(c.Summary());
+        }
+
+        foreach (var c in cases)
+        {
+            Console.WriteLine(c.Json());
         }
     }
 
@@ -117,6 +123,11 @@ internal static class GemmLimitMeasurement
             return string.Create(CultureInfo.InvariantCulture,
                 $"{name,-16} {layout,-7} {ratios[ratios.Count / 2],12:P1} {bestLimit / bestGemm,11:P1} {Flop / bestGemm / 1e9,13:F0} {Flop / bestLimit / 1e9,19:F0}  {gemm.Count} x {reps}");
         }
+
+        /// <summary>One line for scripts (bench/compare/compare.py): "json" then every round's seconds per call.</summary>
+        public string Json() => string.Create(CultureInfo.InvariantCulture,
+            $"json {{\"shape\": \"{name}:{layout}\", \"gemm_s\": [{string.Join(", ", gemm.Select(t => t.ToString("G6", CultureInfo.InvariantCulture)))}], " +
+            $"\"limit_s\": [{string.Join(", ", limit.Select(t => t.ToString("G6", CultureInfo.InvariantCulture)))}]}}");
 
         private void Call() => MatMul.Gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 0, c, n, threads);
 
