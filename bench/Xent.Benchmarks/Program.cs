@@ -15,6 +15,7 @@ internal static class Program
         ["sample"] = SamplingMeasurement.Run,
         ["gemm"] = GemmMeasurement.Run,
         ["gemm-limit"] = GemmLimitMeasurement.Run,
+        ["first-call"] = FirstCallMeasurement.Run,
         ["flop-limit"] = _ =>
         {
             for (int round = 0; round < 5; round++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Xent.Kernels;
 
 namespace Xent.LinearAlgebra;
@@ -183,9 +184,16 @@ public static unsafe class MatMul
     internal static void Run(VectorWidth width, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, int maxDegreeOfParallelism)
     {
+        bool inline = (long)m * n * k < ParallelThreshold || Environment.ProcessorCount == 1;
+        if (m == 1)
+        {
+            Gemv.Run(width, transposeB, n, k, alpha, a, transposeA ? lda : 1, b, ldb, beta, c, maxDegreeOfParallelism, inline);
+            return;
+        }
+
         var shape = PanelShape.For(width);
         var p = new Problem(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, maxDegreeOfParallelism,
-            inline: (long)m * n * k < ParallelThreshold || Environment.ProcessorCount == 1);
+            inline);
         if ((long)RoundUp(n, shape.Nr) * PanelShape.KcFor(k) <= PanelShape.SharedPanelFloats)
         {
             RunSharedB(shape, p);
@@ -271,6 +279,7 @@ public static unsafe class MatMul
     /// C[i0 .. i0 + rows, j0 .. j0 + cols] over the K block [p0, p0 + kc), B's block packed at pb: A packed Mc rows at a
     /// time, each A block swept across every B micro-panel (which stays in L2 while the block's tiles use it).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows(in PanelShape s, in Problem p, int i0, int rows, int j0, int cols, int p0, int kc, float* pb)
     {
         const int mr = PanelKernels.Mr;
@@ -302,6 +311,7 @@ public static unsafe class MatMul
     /// tile runs the same kernel on a full-size copy of its part of C, so an element's arithmetic never depends on
     /// the tile it falls in.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile(in PanelShape s, int rows, int cols, int kc, float* a, float* b, float* c, nint ldc, bool load, float beta)
     {
         const int mr = PanelKernels.Mr;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Xent.LinearAlgebra;
 
 /// <summary>
@@ -21,6 +23,7 @@ internal static unsafe class Packing
     /// Packs op(B)[p0 .. p0 + kc, j0 .. j0 + cols] into Nr-column strips: strip s holds element (p, j) at
     /// s * kc * nr + p * nr + j.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(bool transposeB, float* b, nint ldb, int p0, int kc, int j0, int cols, int nr, float* dst)
     {
         if (!transposeB)
@@ -71,6 +74,7 @@ internal static unsafe class Packing
 
     // Stored [K, N]: row by row (a strip at a time would touch a new page at every k), each row's Nr-wide pieces
     // copied to their strips.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRows(float* b, nint ldb, int p0, int kc, int j0, int cols, int nr, float* dst)
     {
         for (int p = 0; p < kc; p++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Xent.LinearAlgebra;
@@ -12,6 +13,7 @@ internal static unsafe class PanelPacking
     private const int Mr = PanelKernels.Mr;
 
     /// <summary>Packs alpha op(A)[i0 .. i0 + rows, p0 .. p0 + kc]; A is [M, K] with row stride lda, or [K, M] when transposeA.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(bool transposeA, float* a, nint lda, int i0, int rows, int p0, int kc, float alpha, float* dst)
     {
         if (transposeA)
@@ -67,6 +69,7 @@ internal static unsafe class PanelPacking
 
     // Stored [K, M]: one k's values of every strip lie in one row, so the block is read row by row (a strip at a time
     // would touch a new page at every k) and each row's six-value pieces go to their strips.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackATransposed(float* a, nint lda, int i0, int rows, int p0, int kc, float alpha, float* dst)
     {
         int full = rows / Mr * Mr;

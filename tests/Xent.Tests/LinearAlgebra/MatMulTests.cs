@@ -81,7 +81,7 @@ public class MatMulTests
         // makes three), edge tiles and both parallel schemes (B packed whole, or per column block when N K is large).
         var rng = new Random(5);
         using var scope = Simd.Override(width);
-        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5) })
+        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030) })
         {
             foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
             {

@@ -1,0 +1,101 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Xent.Kernels;
+
+namespace Xent.LinearAlgebra;
+
+/// <summary>
+/// <see cref="MatMul.Gemm"/> with one row (M = 1: a token's products in cached decoding): B is streamed once as
+/// stored, without the packed copy the blocked path makes, and each element is the same chain as there,
+/// C[j] = fma(alpha a[K-1], B[K-1, j], ... fma(alpha a[0], B[0, j], beta C[j])), so a row gets the bits it would get
+/// in any batch. Lanes hold 8 consecutive columns; B stored [N, K] is read in 8 x 8 blocks transposed in registers.
+/// </summary>
+internal static unsafe class Gemv
+{
+    private const int Lanes = 8;
+
+    // Columns per work item: long enough to stream B in large pieces, short enough to give both cores work.
+    private const int ColumnsPerItem = 256;
+
+    /// <summary>c[j] for j &lt; n over k &lt; K; a[p * aStride] is op(A)[0, p]; B as stored (see <see cref="MatMul.Gemm"/>).</summary>
+    public static void Run(VectorWidth width, bool transposeB, int n, int k, float alpha, float* a, nint aStride,
+        float* b, nint ldb, float beta, float* c, int maxDegreeOfParallelism, bool inline)
+    {
+        bool vector = width >= VectorWidth.V256 && Vector256.IsHardwareAccelerated && Transpose8.IsSupported;
+        nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
+        ParallelWork.For((n + ColumnsPerItem - 1) / ColumnsPerItem, maxDegreeOfParallelism, item =>
+        {
+            int j0 = item * ColumnsPerItem, j1 = Math.Min(n, j0 + ColumnsPerItem);
+            Columns(vector, transposeB, j0, j1, k, alpha, (float*)ia, aStride, (float*)ib, ldb, beta, (float*)ic);
+        }, inline);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Columns(bool vector, bool transposeB, int j0, int j1, int k, float alpha, float* a, nint aStride,
+        float* b, nint ldb, float beta, float* c)
+    {
+        int j = j0;
+        if (vector)
+        {
+            for (; j + Lanes <= j1; j += Lanes)
+            {
+                var acc = beta == 0 ? Vector256<float>.Zero : Vector256.Load(c + j) * Vector256.Create(beta);
+                acc = transposeB ? RowsOfB(acc, k, alpha, a, aStride, b + (j * ldb), ldb) : ColumnsOfB(acc, k, alpha, a, aStride, b + j, ldb);
+                acc.Store(c + j);
+            }
+        }
+
+        for (; j < j1; j++)
+        {
+            float acc = beta == 0 ? 0 : beta * c[j];
+            float* bj = transposeB ? b + (j * ldb) : b + j;
+            nint step = transposeB ? 1 : ldb;
+            for (int p = 0; p < k; p++)
+            {
+                acc = MathF.FusedMultiplyAdd(alpha * a[p * aStride], bj[p * step], acc);
+            }
+
+            c[j] = acc;
+        }
+    }
+
+    // B stored [K, N]: the 8 columns of one k are contiguous.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static Vector256<float> ColumnsOfB(Vector256<float> acc, int k, float alpha, float* a, nint aStride, float* b, nint ldb)
+    {
+        for (int p = 0; p < k; p++)
+        {
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * a[p * aStride]), Vector256.Load(b + (p * ldb)), acc);
+        }
+
+        return acc;
+    }
+
+    // B stored [N, K]: 8 rows (columns of op(B)) read 8 k at a time and transposed, so each lane keeps its k order.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static Vector256<float> RowsOfB(Vector256<float> acc, int k, float alpha, float* a, nint aStride, float* b, nint ldb)
+    {
+        int p = 0;
+        for (; p + Lanes <= k; p += Lanes)
+        {
+            Transpose8.Load(b + p, ldb, Lanes, out var t0, out var t1, out var t2, out var t3, out var t4, out var t5, out var t6, out var t7);
+            float* ap = a + (p * aStride);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[0]), t0, acc);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[aStride]), t1, acc);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[2 * aStride]), t2, acc);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[3 * aStride]), t3, acc);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[4 * aStride]), t4, acc);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[5 * aStride]), t5, acc);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[6 * aStride]), t6, acc);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[7 * aStride]), t7, acc);
+        }
+
+        for (; p < k; p++)
+        {
+            var column = Vector256.Create(b[p], b[ldb + p], b[(2 * ldb) + p], b[(3 * ldb) + p], b[(4 * ldb) + p], b[(5 * ldb) + p], b[(6 * ldb) + p], b[(7 * ldb) + p]);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * a[p * aStride]), column, acc);
+        }
+
+        return acc;
+    }
+}
