@@ -13,6 +13,7 @@ namespace Xent.Benchmarks;
 /// time against best limit time, the least disturbed figures), and the best GFLOP/s of each.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- gemm-limit [rounds] [threads] [shape ...]
 /// where a shape is MxNxK:layout with layout nn, nt (B stored [N, K]) or tn (A stored [K, M]); without shapes, the
+/// The CPU columns are the same ratios of the process's CPU time (all threads), which a loaded machine disturbs less.
 /// GPT-2-small training set (<see cref="TrainingShapes"/>). A last line per shape, "json {...}", lists every round's
 /// seconds per call of each, for bench/compare/compare.py.
 /// </summary>
@@ -54,7 +55,7 @@ internal static class GemmLimitMeasurement
             }
         }
 
-        Console.WriteLine("shape            layout  median ratio  best ratio  best GFLOP/s  best limit GFLOP/s  rounds");
+        Console.WriteLine("shape            layout  median ratio  best ratio  CPU median  CPU best  best GFLOP/s  best limit GFLOP/s  rounds");
         foreach (var c in cases)
         {
             Console.WriteLine(c.Summary());
@@ -72,7 +73,7 @@ internal static class GemmLimitMeasurement
         private readonly bool ta, tb;
         private readonly string name, layout;
         private readonly float[] a, b, c;
-        private readonly List<double> gemm = [], limit = [];
+        private readonly List<double> gemm = [], limit = [], gemmCpu = [], limitCpu = [];
 
         public Case(string spec, int threads)
         {
@@ -106,36 +107,46 @@ internal static class GemmLimitMeasurement
 
         public void Round()
         {
-            gemm.Add(Time(() =>
+            var (wall, cpu) = Time(() =>
             {
                 for (int i = 0; i < reps; i++)
                 {
                     Call();
                 }
-            }) / reps);
-            limit.Add(Time(() => FlopLimit.Spend(Flop * reps, threads)) / reps);
+            });
+            gemm.Add(wall / reps);
+            gemmCpu.Add(cpu / reps);
+            (wall, cpu) = Time(() => FlopLimit.Spend(Flop * reps, threads));
+            limit.Add(wall / reps);
+            limitCpu.Add(cpu / reps);
         }
 
         public string Summary()
         {
             var ratios = gemm.Zip(limit, (g, l) => l / g).Order().ToList();
+            var cpuRatios = gemmCpu.Zip(limitCpu, (g, l) => l / g).Order().ToList();
             double bestGemm = gemm.Min(), bestLimit = limit.Min();
             return string.Create(CultureInfo.InvariantCulture,
-                $"{name,-16} {layout,-7} {ratios[ratios.Count / 2],12:P1} {bestLimit / bestGemm,11:P1} {Flop / bestGemm / 1e9,13:F0} {Flop / bestLimit / 1e9,19:F0}  {gemm.Count} x {reps}");
+                $"{name,-16} {layout,-7} {ratios[ratios.Count / 2],12:P1} {bestLimit / bestGemm,11:P1} {cpuRatios[cpuRatios.Count / 2],10:P1} {limitCpu.Min() / gemmCpu.Min(),9:P1} {Flop / bestGemm / 1e9,13:F0} {Flop / bestLimit / 1e9,19:F0}  {gemm.Count} x {reps}");
         }
 
         /// <summary>One line for scripts (bench/compare/compare.py): "json" then every round's seconds per call.</summary>
         public string Json() => string.Create(CultureInfo.InvariantCulture,
             $"json {{\"shape\": \"{name}:{layout}\", \"gemm_s\": [{string.Join(", ", gemm.Select(t => t.ToString("G6", CultureInfo.InvariantCulture)))}], " +
-            $"\"limit_s\": [{string.Join(", ", limit.Select(t => t.ToString("G6", CultureInfo.InvariantCulture)))}]}}");
+            $"\"limit_s\": [{List(limit)}], \"gemm_cpu_s\": [{List(gemmCpu)}], \"limit_cpu_s\": [{List(limitCpu)}]}}");
+
+        private static string List(List<double> values) => string.Join(", ", values.Select(t => t.ToString("G6", CultureInfo.InvariantCulture)));
 
         private void Call() => MatMul.Gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 0, c, n, threads);
 
-        private static double Time(Action action)
+        // Wall seconds and the process's CPU seconds (all threads): on a machine shared with other programs the CPU time
+        // leaves out the time the threads waited for a core, which the wall time of both sides counts at random.
+        private static (double Wall, double Cpu) Time(Action action)
         {
+            var cpu = Environment.CpuUsage.TotalTime;
             long start = Stopwatch.GetTimestamp();
             action();
-            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+            return (Stopwatch.GetElapsedTime(start).TotalSeconds, (Environment.CpuUsage.TotalTime - cpu).TotalSeconds);
         }
     }
 }

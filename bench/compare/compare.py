@@ -126,10 +126,10 @@ class Xent:
         return pick(cases["Xent Loss"]), pick(cases["Xent Loss+Grad"])
 
     def gemm_round(self, shapes):
-        """One round of `gemm-limit`: per shape, (seconds of one Gemm call, seconds of the same flops as bare FMA chains)."""
+        """One round of `gemm-limit`: per shape, seconds of one Gemm call and of the same flops as bare FMA chains, wall then CPU."""
         out = self.run(self.bench, "gemm-limit", 1, self.threads, *(f"{m}x{n}x{k}:{l}" for m, n, k, l in shapes))
         rows = [json.loads(line[5:]) for line in out.splitlines() if line.startswith("json ")]
-        return [(r["gemm_s"][0], r["limit_s"][0]) for r in rows]
+        return [(r["gemm_s"][0], r["limit_s"][0], r["gemm_cpu_s"][0], r["limit_cpu_s"][0]) for r in rows]
 
     def linear_cross_entropy(self, n, d, v, runs):
         """Unfused and fused LossAndGradients from lce-compare (interleaved rounds), seconds."""
@@ -255,35 +255,42 @@ def gemm_table(shapes, rounds, xent, peer, threads):
     """
     GEMM against the FMA limit, round by round: each round times one call of every shape in PyTorch, then runs
     `gemm-limit` for one round (Xent's call, then the same flops as bare FMA chains on as many threads, per shape).
-    Both sides are held against the limit of the same round; medians of the per-round ratios, and the best round
-    (best time of each against the best limit), the least disturbed when other programs share the machine.
+    Each side is held against the limit of the same round, in two ways: by CPU time (all threads of the process; a
+    machine shared with other programs leaves it nearly alone, as it leaves out the time spent waiting for a core),
+    median over rounds; and by wall time, best round of each (the least disturbed).
     """
     calls = [peer.gemm_call(*shape) for shape in shapes]
     for call in calls:
         timed(call, 1)
-    torch_s, xent_s, limit_s = [[] for _ in shapes], [[] for _ in shapes], [[] for _ in shapes]
+    n = len(shapes)
+    torch_s, torch_cpu, xent_s, xent_cpu, limit_s, limit_cpu = ([[] for _ in range(n)] for _ in range(6))
     for _ in range(rounds):
         for i, call in enumerate(calls):
             # As gemm-limit does: enough calls for about 60 ms at 300 GFLOP/s, so small shapes are not timer noise.
-            m, n, k, _ = shapes[i]
-            reps = min(1000, max(1, math.ceil(0.06 * 300e9 / (2.0 * m * n * k))))
-            start = time.perf_counter()
+            m, nn, k, _ = shapes[i]
+            reps = min(1000, max(1, math.ceil(0.06 * 300e9 / (2.0 * m * nn * k))))
+            start, cpu = time.perf_counter(), time.process_time()
             for _ in range(reps):
                 call()
             torch_s[i].append((time.perf_counter() - start) / reps)
-        for i, (x, lim) in enumerate(xent.gemm_round(shapes)):
+            torch_cpu[i].append((time.process_time() - cpu) / reps)
+        for i, (x, lim, xc, lc) in enumerate(xent.gemm_round(shapes)):
             xent_s[i].append(x)
             limit_s[i].append(lim)
+            xent_cpu[i].append(xc)
+            limit_cpu[i].append(lc)
     print()
-    print("| GEMM op(A) op(B), M x N x K | layout | Xent, of the FMA limit: median (best) | PyTorch, of the FMA limit | "
-          "Xent / PyTorch time | FMA limit GFLOP/s (best) |")
+    print("| GEMM op(A) op(B), M x N x K | layout | Xent, of the FMA limit: CPU median (wall best) | "
+          "PyTorch, of the FMA limit: CPU median (wall best) | Xent / PyTorch time: CPU median (wall best) | "
+          "FMA limit GFLOP/s (wall best) |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for (m, n, k, layout), t, x, lim in zip(shapes, torch_s, xent_s, limit_s):
-        share = lambda times: statistics.median(l / s for l, s in zip(lim, times))
-        best = lambda times: min(lim) / min(times)
-        ratio = statistics.median(a / b for a, b in zip(x, t))
-        print(f"| {m} x {n} x {k} | {layout} | {share(x):.0%} ({best(x):.0%}) | {share(t):.0%} ({best(t):.0%}) | "
-              f"{ratio:.2f} | {2.0 * m * n * k / min(lim) / 1e9:.0f} |", flush=True)
+    for i, (m, nn, k, layout) in enumerate(shapes):
+        share = lambda cpu: statistics.median(l / s for l, s in zip(limit_cpu[i], cpu))
+        best = lambda wall: min(limit_s[i]) / min(wall)
+        ratio = statistics.median(a / b for a, b in zip(xent_cpu[i], torch_cpu[i]))
+        print(f"| {m} x {nn} x {k} | {layout} | {share(xent_cpu[i]):.0%} ({best(xent_s[i]):.0%}) | "
+              f"{share(torch_cpu[i]):.0%} ({best(torch_s[i]):.0%}) | {ratio:.2f} ({min(xent_s[i]) / min(torch_s[i]):.2f}) | "
+              f"{2.0 * m * nn * k / min(limit_s[i]) / 1e9:.0f} |", flush=True)
     print()
 
 

@@ -216,8 +216,11 @@ public static unsafe class MatMul
         int strips = (p.N + nr - 1) / nr;
         int stripsPerItem = (strips + TargetTasks - 1) / TargetTasks;
         int packItems = (strips + stripsPerItem - 1) / stripsPerItem;
+        // Row blocks of at least Mc rows (each packs its rows of A once and sweeps them across B); with too few rows for
+        // that, column blocks as well, so that both cores get work without packing A in pieces too small to reuse.
         int rowStrips = (p.M + PanelKernels.Mr - 1) / PanelKernels.Mr;
-        int rowTasks = Math.Min(rowStrips, TargetTasks);
+        int rowTasks = Math.Clamp(p.M / s.Mc, 1, TargetTasks);
+        int colTasks = Math.Min(strips, (TargetTasks + rowTasks - 1) / rowTasks);
         nint pbShared = (nint)Workspace.Current.Get(WorkspaceSlot.SharedPackedB, (long)strips * nr * kcStep);
         for (int p0 = 0; p0 < p.K; p0 += kcStep)
         {
@@ -227,12 +230,15 @@ public static unsafe class MatMul
                 int j0 = item * stripsPerItem * nr;
                 Packing.PackB(p.TransposeB, p.B, p.Ldb, k0, kc, j0, Math.Min(stripsPerItem * nr, p.N - j0), nr, (float*)pbShared + ((nint)j0 * kc));
             }, p.Inline);
-            ParallelWork.For(rowTasks, p.Threads, t =>
+            ParallelWork.For(rowTasks * colTasks, p.Threads, t =>
             {
-                // Row strips split as evenly as whole strips allow.
-                int i0 = (int)((long)t * rowStrips / rowTasks) * PanelKernels.Mr;
-                int i1 = Math.Min(p.M, (int)((long)(t + 1) * rowStrips / rowTasks) * PanelKernels.Mr);
-                Rows(s, p, i0, i1 - i0, 0, p.N, k0, kc, (float*)pbShared);
+                // Row strips and column strips split as evenly as whole strips allow.
+                int r = t / colTasks, q = t % colTasks;
+                int i0 = (int)((long)r * rowStrips / rowTasks) * PanelKernels.Mr;
+                int i1 = Math.Min(p.M, (int)((long)(r + 1) * rowStrips / rowTasks) * PanelKernels.Mr);
+                int j0 = (int)((long)q * strips / colTasks) * nr;
+                int j1 = Math.Min(p.N, (int)((long)(q + 1) * strips / colTasks) * nr);
+                Rows(s, p, i0, i1 - i0, j0, j1 - j0, k0, kc, (float*)pbShared + ((nint)j0 * kc));
             }, p.Inline);
         }
     }
@@ -290,9 +296,14 @@ public static unsafe class MatMul
         // continue it from the partial sum left in C.
         bool load = p0 > 0 || p.Beta != 0;
         float beta = p0 == 0 ? p.Beta : 1;
-        for (int ib = 0; ib < rows; ib += mc)
+        // Blocks of at most Mc rows, as even as whole strips allow: a short last block would stream every B micro-panel
+        // from L3 for one or two tiles.
+        int strips = (rows + mr - 1) / mr;
+        int blocks = (rows + mc - 1) / mc;
+        for (int block = 0; block < blocks; block++)
         {
-            int mRows = Math.Min(mc, rows - ib);
+            int ib = (int)((long)block * strips / blocks) * mr;
+            int mRows = Math.Min(rows, (int)((long)(block + 1) * strips / blocks) * mr) - ib;
             PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0 + ib, mRows, p0, kc, p.Alpha, pa);
             for (int jr = 0; jr < cols; jr += nr)
             {
