@@ -6,9 +6,9 @@ namespace Xent.LinearAlgebra;
 
 /// <summary>
 /// <see cref="MatMul.Gemm"/> with one row (M = 1: a token's products in cached decoding): B is streamed once as
-/// stored, without the packed copy the blocked path makes, and each element is the same chain as there,
-/// C[j] = fma(alpha a[K-1], B[K-1, j], ... fma(alpha a[0], B[0, j], beta C[j])), so a row gets the bits it would get
-/// in any batch. Lanes hold 8 consecutive columns; B stored [N, K] is read in 8 x 8 blocks transposed in registers.
+/// stored, without the packed copy the blocked path makes, and each element is summed as there (blocks of
+/// <see cref="PanelKernels.SumBlock"/> k, each one fma chain in k order, added in order to beta C), so a row gets the
+/// bits it would get in any batch. Lanes hold 8 consecutive columns; B stored [N, K] is read in 8 x 8 blocks transposed in registers.
 /// </summary>
 internal static unsafe class Gemv
 {
@@ -34,36 +34,50 @@ internal static unsafe class Gemv
     private static void Columns(bool vector, bool transposeB, int j0, int j1, int k, float alpha, float* a, nint aStride,
         float* b, nint ldb, float beta, float* c)
     {
+        const int block = PanelKernels.SumBlock;
         int j = j0;
         if (vector)
         {
             for (; j + Lanes <= j1; j += Lanes)
             {
-                var acc = beta == 0 ? Vector256<float>.Zero : Vector256.Load(c + j) * Vector256.Create(beta);
-                acc = transposeB ? RowsOfB(acc, k, alpha, a, aStride, b + (j * ldb), ldb) : ColumnsOfB(acc, k, alpha, a, aStride, b + j, ldb);
-                acc.Store(c + j);
+                var total = Vector256<float>.Zero;
+                for (int q0 = 0; q0 < k; q0 += block)
+                {
+                    int q1 = Math.Min(k, q0 + block);
+                    var sum = transposeB ? RowsOfB(q0, q1, alpha, a, aStride, b + (j * ldb), ldb) : ColumnsOfB(q0, q1, alpha, a, aStride, b + j, ldb);
+                    total = q0 > 0 ? total + sum : beta == 0 ? sum : Vector256.FusedMultiplyAdd(Vector256.Load(c + j), Vector256.Create(beta), sum);
+                }
+
+                total.Store(c + j);
             }
         }
 
         for (; j < j1; j++)
         {
-            float acc = beta == 0 ? 0 : beta * c[j];
             float* bj = transposeB ? b + (j * ldb) : b + j;
             nint step = transposeB ? 1 : ldb;
-            for (int p = 0; p < k; p++)
+            float total = 0;
+            for (int q0 = 0; q0 < k; q0 += block)
             {
-                acc = MathF.FusedMultiplyAdd(alpha * a[p * aStride], bj[p * step], acc);
+                float sum = 0;
+                for (int p = q0; p < Math.Min(k, q0 + block); p++)
+                {
+                    sum = MathF.FusedMultiplyAdd(alpha * a[p * aStride], bj[p * step], sum);
+                }
+
+                total = q0 > 0 ? total + sum : beta == 0 ? sum : MathF.FusedMultiplyAdd(c[j], beta, sum);
             }
 
-            c[j] = acc;
+            c[j] = total;
         }
     }
 
     // B stored [K, N]: the 8 columns of one k are contiguous.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Vector256<float> ColumnsOfB(Vector256<float> acc, int k, float alpha, float* a, nint aStride, float* b, nint ldb)
+    private static Vector256<float> ColumnsOfB(int p0, int p1, float alpha, float* a, nint aStride, float* b, nint ldb)
     {
-        for (int p = 0; p < k; p++)
+        var acc = Vector256<float>.Zero;
+        for (int p = p0; p < p1; p++)
         {
             acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * a[p * aStride]), Vector256.Load(b + (p * ldb)), acc);
         }
@@ -73,10 +87,11 @@ internal static unsafe class Gemv
 
     // B stored [N, K]: 8 rows (columns of op(B)) read 8 k at a time and transposed, so each lane keeps its k order.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Vector256<float> RowsOfB(Vector256<float> acc, int k, float alpha, float* a, nint aStride, float* b, nint ldb)
+    private static Vector256<float> RowsOfB(int p0, int p1, float alpha, float* a, nint aStride, float* b, nint ldb)
     {
-        int p = 0;
-        for (; p + Lanes <= k; p += Lanes)
+        var acc = Vector256<float>.Zero;
+        int p = p0;
+        for (; p + Lanes <= p1; p += Lanes)
         {
             Transpose8.Load(b + p, ldb, Lanes, out var t0, out var t1, out var t2, out var t3, out var t4, out var t5, out var t6, out var t7);
             float* ap = a + (p * aStride);
@@ -90,7 +105,7 @@ internal static unsafe class Gemv
             acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[7 * aStride]), t7, acc);
         }
 
-        for (; p < k; p++)
+        for (; p < p1; p++)
         {
             var column = Vector256.Create(b[p], b[ldb + p], b[(2 * ldb) + p], b[(3 * ldb) + p], b[(4 * ldb) + p], b[(5 * ldb) + p], b[(6 * ldb) + p], b[(7 * ldb) + p]);
             acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * a[p * aStride]), column, acc);

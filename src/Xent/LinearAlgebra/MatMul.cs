@@ -11,11 +11,11 @@ namespace Xent.LinearAlgebra;
 /// blocks that pack their own B panel), so no two threads write the same packed data.
 /// </summary>
 /// <remarks>
-/// Each element of C is one chain of fused multiply-adds over k in increasing order, starting from 0 or beta C, with
-/// alpha applied to A's values as they are packed: C[i, j] = fma(alpha A[i, K-1], B[K-1, j], ... fma(alpha A[i, 0],
-/// B[0, j], beta C[i, j])). The blocking, the tile, the thread, the vector width and the other rows and columns never
-/// change it, so results are bitwise the same for any thread count, any M, N and position in the batch, and any
-/// width. (<see cref="Block"/> and <see cref="MicroTile"/>, which the fused kernels use, keep their own order.)
+/// Each element of C is summed over k in blocks of 256 from k = 0, each block one chain of fused multiply-adds in k
+/// order from 0 over alpha A[i, k] B[k, j] (alpha applied to A's values as they are packed), the first block's sum
+/// s0 giving C = s0 or fma(C, beta, s0) and each later sum added in order (see <see cref="PanelKernels"/>). The
+/// cache blocking, the tile, the thread, the vector width and the other rows and columns never change it, so
+/// results are bitwise the same for any thread count, any M, N and position in the batch, and any width. (<see cref="Block"/> and <see cref="MicroTile"/>, which the fused kernels use, keep their own order.)
 /// </remarks>
 public static unsafe class MatMul
 {
@@ -292,10 +292,8 @@ public static unsafe class MatMul
         int nr = s.Nr, mc = s.Mc;
         float* pa = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)RoundUp(Math.Min(mc, rows), mr) * kc);
 
-        // The first K block starts each element's chain from 0 (beta = 0: C is not read) or beta C; later blocks
-        // continue it from the partial sum left in C.
-        bool load = p0 > 0 || p.Beta != 0;
-        float beta = p0 == 0 ? p.Beta : 1;
+        // The first K block starts C (beta = 0: C is not read); later ones add their sums to it.
+        bool first = p0 == 0;
         // Blocks of at most Mc rows, as even as whole strips allow: a short last block would stream every B micro-panel
         // from L3 for one or two tiles.
         int strips = (rows + mr - 1) / mr;
@@ -311,7 +309,7 @@ public static unsafe class MatMul
                 for (int ir = 0; ir < mRows; ir += mr)
                 {
                     Tile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, pa + ((nint)ir * kc), bs,
-                        p.C + ((i0 + ib + ir) * p.Ldc) + j0 + jr, p.Ldc, load, beta);
+                        p.C + ((i0 + ib + ir) * p.Ldc) + j0 + jr, p.Ldc, first, p.Beta);
                 }
             }
         }
@@ -323,18 +321,18 @@ public static unsafe class MatMul
     /// the tile it falls in.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile(in PanelShape s, int rows, int cols, int kc, float* a, float* b, float* c, nint ldc, bool load, float beta)
+    private static void Tile(in PanelShape s, int rows, int cols, int kc, float* a, float* b, float* c, nint ldc, bool first, float beta)
     {
         const int mr = PanelKernels.Mr;
         int nr = s.Nr;
         if (rows == mr && cols == nr)
         {
-            s.Kernel(kc, a, b, c, ldc, load, beta);
+            s.Kernel(kc, a, b, c, ldc, first, beta);
             return;
         }
 
         float* tile = Workspace.Current.Get(WorkspaceSlot.EdgeTile, (long)mr * nr);
-        if (load)
+        if (!first || beta != 0)
         {
             new Span<float>(tile, mr * nr).Clear();
             for (int i = 0; i < rows; i++)
@@ -343,7 +341,7 @@ public static unsafe class MatMul
             }
         }
 
-        s.Kernel(kc, a, b, tile, nr, load, beta);
+        s.Kernel(kc, a, b, tile, nr, first, beta);
         for (int i = 0; i < rows; i++)
         {
             new ReadOnlySpan<float>(tile + (i * nr), cols).CopyTo(new Span<float>(c + (i * ldc), cols));

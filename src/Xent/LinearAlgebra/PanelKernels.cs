@@ -11,10 +11,10 @@ namespace Xent.LinearAlgebra;
 /// in the 16 registers of AVX2).
 /// </summary>
 /// <remarks>
-/// Each element of C is one chain: acc = start; acc = fma(a[k], b[k], acc) for k = 0 .. K - 1 in order, where start is
-/// 0 (beta = 0, C not read), C or beta * C. A K block after the first starts from the partial sum the previous block
-/// left in C, so the chain, and the result's bits, do not depend on the K blocking, the tile, the thread or the
-/// width (the scalar path runs the same chain one lane wide).
+/// Each element of C is summed in blocks of <see cref="SumBlock"/> k from k = 0: each block's sum is one chain
+/// s = fma(a[k], b[k], s) from 0 in k order, and C = s0 (beta = 0, C not read) or fma(C, beta, s0), then C = C + s1,
+/// C + s2, ... in order. The cache blocking, the tile, the thread and the width (the scalar path runs the same
+/// chain one lane wide) never change that, so neither do the result's bits.
 /// </remarks>
 internal static unsafe class PanelKernels
 {
@@ -22,82 +22,77 @@ internal static unsafe class PanelKernels
     public const int Mr = 6;
 
     /// <summary>
-    /// C[6, 2 w] = start + sum_k A[., k] B[k, .] as above: a is [kc, 6] packed, b is [kc, 2 w] packed, c has row
-    /// stride ldc. load = false starts from zero without reading C; load = true starts from C, times beta unless
-    /// beta is 1.
+    /// K steps summed from zero before the sum is added to C: a two-level sum, whose rounding error grows with
+    /// K / 256 + 256 terms instead of K (what gradients summed over many tokens need).
+    /// </summary>
+    public const int SumBlock = 256;
+
+    /// <summary>
+    /// C[6, 2 w] (+)= A B over kc steps as above: a is [kc, 6] packed, b is [kc, 2 w] packed, c has row stride ldc.
+    /// Every <see cref="SumBlock"/> steps the tile's sum is added to C; when first, the first of them starts C instead:
+    /// C = sum (beta = 0: C is not read) or fma(C, beta, sum). kc is a multiple of SumBlock except at K's end.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel<TOps, TV>(int kc, float* a, float* b, float* c, nint ldc, bool load, float beta)
+    public static void Kernel<TOps, TV>(int kc, float* a, float* b, float* c, nint ldc, bool first, float beta)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
-        nint w = TOps.Count;
-        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        if (load)
+        nint w = TOps.Count, bStep = 2 * w;
+        for (int q0 = 0; q0 < kc; q0 += SumBlock)
         {
-            (c00, c01) = Start<TOps, TV>(c, w, beta);
-            (c10, c11) = Start<TOps, TV>(c + ldc, w, beta);
-            (c20, c21) = Start<TOps, TV>(c + (2 * ldc), w, beta);
-            (c30, c31) = Start<TOps, TV>(c + (3 * ldc), w, beta);
-            (c40, c41) = Start<TOps, TV>(c + (4 * ldc), w, beta);
-            (c50, c51) = Start<TOps, TV>(c + (5 * ldc), w, beta);
-        }
+            int q1 = Math.Min(kc, q0 + SumBlock);
+            TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            for (int p = q0; p < q1; p++)
+            {
+                var b0 = TOps.Load(ref *b, 0);
+                var b1 = TOps.Load(ref *b, w);
+                var x = TOps.Create(a[0]);
+                c00 = TOps.MultiplyAdd(x, b0, c00);
+                c01 = TOps.MultiplyAdd(x, b1, c01);
+                x = TOps.Create(a[1]);
+                c10 = TOps.MultiplyAdd(x, b0, c10);
+                c11 = TOps.MultiplyAdd(x, b1, c11);
+                x = TOps.Create(a[2]);
+                c20 = TOps.MultiplyAdd(x, b0, c20);
+                c21 = TOps.MultiplyAdd(x, b1, c21);
+                x = TOps.Create(a[3]);
+                c30 = TOps.MultiplyAdd(x, b0, c30);
+                c31 = TOps.MultiplyAdd(x, b1, c31);
+                x = TOps.Create(a[4]);
+                c40 = TOps.MultiplyAdd(x, b0, c40);
+                c41 = TOps.MultiplyAdd(x, b1, c41);
+                x = TOps.Create(a[5]);
+                c50 = TOps.MultiplyAdd(x, b0, c50);
+                c51 = TOps.MultiplyAdd(x, b1, c51);
+                a += Mr;
+                b += bStep;
+            }
 
-        nint bStep = 2 * w;
-        for (int p = 0; p < kc; p++)
-        {
-            var b0 = TOps.Load(ref *b, 0);
-            var b1 = TOps.Load(ref *b, w);
-            var x = TOps.Create(a[0]);
-            c00 = TOps.MultiplyAdd(x, b0, c00);
-            c01 = TOps.MultiplyAdd(x, b1, c01);
-            x = TOps.Create(a[1]);
-            c10 = TOps.MultiplyAdd(x, b0, c10);
-            c11 = TOps.MultiplyAdd(x, b1, c11);
-            x = TOps.Create(a[2]);
-            c20 = TOps.MultiplyAdd(x, b0, c20);
-            c21 = TOps.MultiplyAdd(x, b1, c21);
-            x = TOps.Create(a[3]);
-            c30 = TOps.MultiplyAdd(x, b0, c30);
-            c31 = TOps.MultiplyAdd(x, b1, c31);
-            x = TOps.Create(a[4]);
-            c40 = TOps.MultiplyAdd(x, b0, c40);
-            c41 = TOps.MultiplyAdd(x, b1, c41);
-            x = TOps.Create(a[5]);
-            c50 = TOps.MultiplyAdd(x, b0, c50);
-            c51 = TOps.MultiplyAdd(x, b1, c51);
-            a += Mr;
-            b += bStep;
+            bool start = first && q0 == 0;
+            bool read = !start || beta != 0;
+            float scale = start ? beta : 1;
+            Finish<TOps, TV>(c00, c01, c, w, read, scale);
+            Finish<TOps, TV>(c10, c11, c + ldc, w, read, scale);
+            Finish<TOps, TV>(c20, c21, c + (2 * ldc), w, read, scale);
+            Finish<TOps, TV>(c30, c31, c + (3 * ldc), w, read, scale);
+            Finish<TOps, TV>(c40, c41, c + (4 * ldc), w, read, scale);
+            Finish<TOps, TV>(c50, c51, c + (5 * ldc), w, read, scale);
         }
-
-        Store<TOps, TV>(c00, c01, c, w);
-        Store<TOps, TV>(c10, c11, c + ldc, w);
-        Store<TOps, TV>(c20, c21, c + (2 * ldc), w);
-        Store<TOps, TV>(c30, c31, c + (3 * ldc), w);
-        Store<TOps, TV>(c40, c41, c + (4 * ldc), w);
-        Store<TOps, TV>(c50, c51, c + (5 * ldc), w);
     }
 
+    // One row of the tile: C = sum, or fma(C, scale, sum) (scale 1 when adding a later block's sum).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (TV Lo, TV Hi) Start<TOps, TV>(float* row, nint w, float beta)
+    private static void Finish<TOps, TV>(TV lo, TV hi, float* row, nint w, bool read, float scale)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
-        TV lo = TOps.Load(ref *row, 0), hi = TOps.Load(ref *row, w);
-        if (beta != 1)
+        if (read)
         {
-            var vb = TOps.Create(beta);
-            (lo, hi) = (TOps.Multiply(lo, vb), TOps.Multiply(hi, vb));
+            var vs = TOps.Create(scale);
+            lo = TOps.MultiplyAdd(TOps.Load(ref *row, 0), vs, lo);
+            hi = TOps.MultiplyAdd(TOps.Load(ref *row, w), vs, hi);
         }
 
-        return (lo, hi);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<TOps, TV>(TV lo, TV hi, float* row, nint w)
-        where TOps : struct, IVectorOps<TV>
-        where TV : struct
-    {
         TOps.Store(lo, ref *row, 0);
         TOps.Store(hi, ref *row, w);
     }

@@ -36,7 +36,7 @@ internal readonly unsafe struct PanelShape
     /// <summary>N block: columns of the packed B panel of one task.</summary>
     public int Nc => 1024;
 
-    /// <summary>The tile kernel: (kc, packed a, packed b, c, ldc, load C, beta).</summary>
+    /// <summary>The tile kernel: (kc, packed a, packed b, c, ldc, first K block, beta).</summary>
     public delegate*<int, float*, float*, float*, nint, bool, float, void> Kernel { get; }
 
     public static PanelShape For(VectorWidth width) => width switch
@@ -47,10 +47,13 @@ internal readonly unsafe struct PanelShape
         _ => new(2, &PanelKernels.Kernel<ScalarOps, float>),
     };
 
-    /// <summary>The K block for a product of depth <paramref name="k"/>: K split evenly into blocks of at most <see cref="KcMax"/>.</summary>
+    /// <summary>
+    /// The K block for a product of depth <paramref name="k"/>: K split about evenly into blocks of at most
+    /// <see cref="KcMax"/>, each a whole number of the kernel's <see cref="PanelKernels.SumBlock"/>s.
+    /// </summary>
     public static int KcFor(int k)
     {
         int blocks = (k + KcMax - 1) / KcMax;
-        return (k + blocks - 1) / blocks;
+        return MatMul.RoundUp((k + blocks - 1) / blocks, PanelKernels.SumBlock);
     }
 }

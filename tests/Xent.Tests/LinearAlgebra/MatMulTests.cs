@@ -74,11 +74,12 @@ public class MatMulTests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void EachElement_IsOneFmaChainInKOrder_WhateverTheBlocking(VectorWidth width)
+    public void EachElement_IsSummedInFixedKBlocks_WhateverTheBlocking(VectorWidth width)
     {
-        // The promise behind batch invariance and thread independence: C[i, j] = fma(alpha A[i, k], B[k, j], acc) for
-        // k = 0 .. K - 1 from acc = beta C (0 when beta = 0), bit for bit, at every width, across K blocks (K = 2100
-        // makes three), edge tiles and both parallel schemes (B packed whole, or per column block when N K is large).
+        // The promise behind batch invariance and thread independence: C[i, j] is summed in blocks of 256 k, each an
+        // fma chain over alpha A[i, k] B[k, j] from 0, the first giving C = s or fma(C, beta, s), the others added in
+        // order, bit for bit, at every width, across cache K blocks (K = 2100 makes three), edge tiles, one-row
+        // products and both parallel schemes (B packed whole, or per column block when N K is large).
         var rng = new Random(5);
         using var scope = Simd.Override(width);
         foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030) })
@@ -95,15 +96,21 @@ public class MatMulTests
                     {
                         for (int j = 0; j < n; j++)
                         {
-                            float acc = beta == 0 ? 0 : beta == 1 ? c[(i * n) + j] : beta * c[(i * n) + j];
-                            for (int p = 0; p < k; p++)
+                            float total = 0;
+                            for (int q0 = 0; q0 < k; q0 += 256)
                             {
-                                float x = ta ? a[(p * m) + i] : a[(i * k) + p];
-                                float y = tb ? b[(j * k) + p] : b[(p * n) + j];
-                                acc = MathF.FusedMultiplyAdd(alpha * x, y, acc);
+                                float sum = 0;
+                                for (int p = q0; p < Math.Min(k, q0 + 256); p++)
+                                {
+                                    float x = ta ? a[(p * m) + i] : a[(i * k) + p];
+                                    float y = tb ? b[(j * k) + p] : b[(p * n) + j];
+                                    sum = MathF.FusedMultiplyAdd(alpha * x, y, sum);
+                                }
+
+                                total = q0 > 0 ? total + sum : beta == 0 ? sum : MathF.FusedMultiplyAdd(c[(i * n) + j], beta, sum);
                             }
 
-                            expected[(i * n) + j] = acc;
+                            expected[(i * n) + j] = total;
                         }
                     }
 
