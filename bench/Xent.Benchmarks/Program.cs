@@ -16,6 +16,8 @@ internal static class Program
         ["training-step"] = TrainingStepMeasurement.Run,
         ["sample"] = SamplingMeasurement.Run,
         ["gemm"] = GemmMeasurement.Run,
+        ["gemm-limit"] = GemmLimitMeasurement.Run,
+        ["first-call"] = FirstCallMeasurement.Run,
         ["flop-limit"] = _ =>
         {
             for (int round = 0; round < 5; round++)

@@ -14,6 +14,7 @@ See bench/compare/README.md.
 import argparse
 import ctypes
 import json
+import math
 import os
 import platform
 import re
@@ -27,8 +28,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 FULL = {
     "ce": [(256, 50257), (2048, 50257), (8192, 32000)],
-    # (M, N, K): the head [N, D] x [D, V] and the blocks' [N, D] x [D, 3D], [D, 4D], [4D, D] at N = B T = 2048.
-    "gemm": [(2048, 50257, 768), (2048, 2304, 768), (2048, 3072, 768), (2048, 768, 3072)],
+    # (M, N, K, layout): the head h W^T ([N, D] x [V, D]^T) and the blocks' x W^T with W [3D, D], [4D, D], [D, 4D]
+    # at N = B T = 2048 (nt: B stored transposed, as nn.Linear keeps W), their backward dX = dY W (nn) and
+    # dW = dY^T X (tn), and the ends N = 256 and 8192.
+    "gemm": [(2048, 50257, 768, "nt"), (2048, 2304, 768, "nt"), (2048, 3072, 768, "nt"), (2048, 768, 3072, "nt"),
+             (2048, 768, 3072, "nn"), (2048, 3072, 768, "nn"), (2304, 768, 2048, "tn"), (768, 3072, 2048, "tn"),
+             (256, 3072, 768, "nt"), (8192, 3072, 768, "nt"), (3072, 768, 8192, "tn")],
     "lce": [(2048, 768, 50257)],
     # The training step: GPT-2 small widths, 12 layers, T 64, batch 4.
     "step": ("gpt2-L12", dict(vocab=50257, ctx=64, layers=12, heads=12, dim=768, batch=4, seq=64)),
@@ -37,7 +42,7 @@ FULL = {
 }
 QUICK = {
     "ce": [(64, 1000), (128, 3000)],
-    "gemm": [(64, 1000, 64), (128, 192, 64)],
+    "gemm": [(64, 1000, 64, "nt"), (128, 192, 64, "nn"), (96, 64, 128, "tn")],
     "lce": [(64, 64, 1000)],
     # The `xent train` default model: V 32, T 128, L 2, D 64, H 4, batch 16.
     "step": ("default", dict(vocab=32, ctx=128, layers=2, heads=4, dim=64, batch=16, seq=128)),
@@ -120,9 +125,11 @@ class Xent:
         pick = lambda c: (c["median_ms"] / 1e3, c["min_ms"] / 1e3, c["max_ms"] / 1e3)
         return pick(cases["Xent Loss"]), pick(cases["Xent Loss+Grad"])
 
-    def gemm(self, m, n, k, runs):
-        r = json.loads(self.run(self.bench, "gemm", m, n, k, "nn", runs, self.threads).strip().splitlines()[-1])
-        return r["median_s"], r["min_s"], r["max_s"]
+    def gemm_round(self, shapes):
+        """One round of `gemm-limit`: per shape, seconds of one Gemm call and of the same flops as bare FMA chains, wall then CPU."""
+        out = self.run(self.bench, "gemm-limit", 1, self.threads, *(f"{m}x{n}x{k}:{l}" for m, n, k, l in shapes))
+        rows = [json.loads(line[5:]) for line in out.splitlines() if line.startswith("json ")]
+        return [(r["gemm_s"][0], r["limit_s"][0], r["gemm_cpu_s"][0], r["limit_cpu_s"][0]) for r in rows]
 
     def linear_cross_entropy(self, n, d, v, runs):
         """Unfused and fused LossAndGradients from lce-compare (interleaved rounds), seconds."""
@@ -164,10 +171,13 @@ class Torch:
 
         return summary(forward), summary(timed(both, runs))
 
-    def gemm(self, m, n, k, runs):
-        a, b = self.torch.randn(m, k), self.torch.randn(k, n)
-        c = self.torch.empty(m, n)
-        return summary(timed(lambda: self.torch.matmul(a, b, out=c), runs))
+    def gemm_call(self, m, n, k, layout):
+        """C = op(A) op(B) into a preallocated C, A and B stored as the layout says (t: transposed, a view)."""
+        torch = self.torch
+        a = torch.randn(k, m).t() if layout[0] == "t" else torch.randn(m, k)
+        b = torch.randn(n, k).t() if layout[1] == "t" else torch.randn(k, n)
+        c = torch.empty(m, n)
+        return lambda: torch.matmul(a, b, out=c)
 
     def linear_cross_entropy(self, n, d, v, runs):
         torch, F = self.torch, self.F
@@ -241,6 +251,49 @@ def Gpt(torch, s):
     return Model()
 
 
+def gemm_table(shapes, rounds, xent, peer, threads):
+    """
+    GEMM against the FMA limit, round by round: each round times one call of every shape in PyTorch, then runs
+    `gemm-limit` for one round (Xent's call, then the same flops as bare FMA chains on as many threads, per shape).
+    Each side is held against the limit of the same round, in two ways: by CPU time (all threads of the process; a
+    machine shared with other programs leaves it nearly alone, as it leaves out the time spent waiting for a core),
+    median over rounds; and by wall time, best round of each (the least disturbed).
+    """
+    calls = [peer.gemm_call(*shape) for shape in shapes]
+    for call in calls:
+        timed(call, 1)
+    n = len(shapes)
+    torch_s, torch_cpu, xent_s, xent_cpu, limit_s, limit_cpu = ([[] for _ in range(n)] for _ in range(6))
+    for _ in range(rounds):
+        for i, call in enumerate(calls):
+            # As gemm-limit does: enough calls for about 60 ms at 300 GFLOP/s, so small shapes are not timer noise.
+            m, nn, k, _ = shapes[i]
+            reps = min(1000, max(1, math.ceil(0.06 * 300e9 / (2.0 * m * nn * k))))
+            start, cpu = time.perf_counter(), time.process_time()
+            for _ in range(reps):
+                call()
+            torch_s[i].append((time.perf_counter() - start) / reps)
+            torch_cpu[i].append((time.process_time() - cpu) / reps)
+        for i, (x, lim, xc, lc) in enumerate(xent.gemm_round(shapes)):
+            xent_s[i].append(x)
+            limit_s[i].append(lim)
+            xent_cpu[i].append(xc)
+            limit_cpu[i].append(lc)
+    print()
+    print("| GEMM op(A) op(B), M x N x K | layout | Xent, of the FMA limit: CPU median (wall best) | "
+          "PyTorch, of the FMA limit: CPU median (wall best) | Xent / PyTorch time: CPU median (wall best) | "
+          "FMA limit GFLOP/s (wall best) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for i, (m, nn, k, layout) in enumerate(shapes):
+        share = lambda cpu: statistics.median(l / s for l, s in zip(limit_cpu[i], cpu))
+        best = lambda wall: min(limit_s[i]) / min(wall)
+        ratio = statistics.median(a / b for a, b in zip(xent_cpu[i], torch_cpu[i]))
+        print(f"| {m} x {nn} x {k} | {layout} | {share(xent_cpu[i]):.0%} ({best(xent_s[i]):.0%}) | "
+              f"{share(torch_cpu[i]):.0%} ({best(torch_s[i]):.0%}) | {ratio:.2f} ({min(xent_s[i]) / min(torch_s[i]):.2f}) | "
+              f"{2.0 * m * nn * k / min(limit_s[i]) / 1e9:.0f} |", flush=True)
+    print()
+
+
 def fmt(s):
     if s < 1e-3:
         return f"{s * 1e6:.0f} us"
@@ -253,6 +306,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="threads on both sides (default 2)")
     parser.add_argument("--no-build", action="store_true", help="use the Release builds already there")
     parser.add_argument("--bench-dll", help="Xent.Benchmarks.dll to run (default: its Release build in bench/)")
+    parser.add_argument("--rounds", type=int, help="rounds of the GEMM table (default: the runs of the shapes chosen)")
     parser.add_argument("--only", default="ce,gemm,lce,step", help="comma-separated cases: ce, gemm, lce, step")
     args = parser.parse_args()
     threads = str(args.threads)
@@ -289,9 +343,7 @@ def main():
             row("cross-entropy forward", f"[{n}, {v}]", xf, pf)
             row("cross-entropy forward+backward", f"[{n}, {v}]", xb, pb)
     if "gemm" in only:
-        for m, n, k in cfg["gemm"]:
-            p = peer.gemm(m, n, k, runs)
-            row("GEMM", f"[{m}, {k}] x [{k}, {n}]", xent.gemm(m, n, k, runs), p)
+        gemm_table(cfg["gemm"], args.rounds or runs, xent, peer, args.threads)
     if "lce" in only:
         for n, d, v in cfg["lce"]:
             p = peer.linear_cross_entropy(n, d, v, runs)

@@ -1,15 +1,21 @@
+using System.Runtime.CompilerServices;
 using Xent.Kernels;
 
 namespace Xent.LinearAlgebra;
 
 /// <summary>
-/// Single-precision matrix products, row-major, in the BLAS sgemm form: packed panels, cache blocking
-/// (K in blocks of 256, M and N in fixed blocks that become parallel tasks) and a register-blocked FMA micro-kernel
-/// for the widest vectors <see cref="Simd"/> allows (512, 256, 128 bits or scalar).
+/// Single-precision matrix products, row-major, in the BLAS sgemm form: packed micro-panels (packing vectorised),
+/// cache blocking (K in blocks of up to 1024, so that most products write C once; A in Mc-row blocks kept in L2) and
+/// a register-blocked 6 x (2 vectors) FMA micro-kernel for the widest vectors <see cref="Simd"/> allows (512, 256,
+/// 128 bits or scalar). Both cores work on row blocks of C over a B packed once (or, when B is large, on column
+/// blocks that pack their own B panel), so no two threads write the same packed data.
 /// </summary>
 /// <remarks>
-/// Each element of C is accumulated over k in increasing order, in blocks of 256 whose partial sums are added to C
-/// in order; the task a tile falls in never changes that, so results are bitwise the same for any thread count.
+/// Each element of C is summed over k in blocks of 256 from k = 0, each block one chain of fused multiply-adds in k
+/// order from 0 over alpha A[i, k] B[k, j] (alpha applied to A's values as they are packed), the first block's sum
+/// s0 giving C = s0 or fma(C, beta, s0) and each later sum added in order (see <see cref="PanelKernels"/>). The
+/// cache blocking, the tile, the thread, the vector width and the other rows and columns never change it, so
+/// results are bitwise the same for any thread count, any M, N and position in the batch, and any width. (<see cref="Block"/> and <see cref="MicroTile"/>, which the fused kernels use, keep their own order.)
 /// </remarks>
 public static unsafe class MatMul
 {
@@ -69,8 +75,7 @@ public static unsafe class MatMul
                 return;
             }
 
-            var shape = KernelShape.For(Simd.Width);
-            Run(shape, transposeA, transposeB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, maxDegreeOfParallelism);
+            Run(Simd.Width, transposeA, transposeB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, maxDegreeOfParallelism);
         }
     }
 
@@ -176,87 +181,172 @@ public static unsafe class MatMul
     }
 
     /// <summary>The blocked product on raw pointers (arguments already checked, K &gt; 0, alpha != 0).</summary>
-    internal static void Run(KernelShape shape, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
+    internal static void Run(VectorWidth width, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, int maxDegreeOfParallelism)
     {
-        // Tasks are [mt, nc] blocks of C. A task packs its B panel once per K block and reuses it for every Mc block
-        // of its rows; M is split across tasks only when N alone gives too few tasks.
-        int mc = shape.Mc, nr = shape.Nr;
-        int nc = shape.Nc;
-        int nBlocks = (n + nc - 1) / nc;
-        if (nBlocks < TargetTasks)
+        bool inline = (long)m * n * k < ParallelThreshold || Environment.ProcessorCount == 1;
+        if (m == 1)
         {
-            nc = Math.Min(nc, Math.Max(4 * nr, RoundUp((n + TargetTasks - 1) / TargetTasks, nr)));
-            nBlocks = (n + nc - 1) / nc;
+            Gemv.Run(width, transposeB, n, k, alpha, a, transposeA ? lda : 1, b, ldb, beta, c, maxDegreeOfParallelism, inline);
+            return;
         }
 
-        int mt = m;
-        if (nBlocks < TargetTasks)
+        var shape = PanelShape.For(width);
+        var p = new Problem(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, maxDegreeOfParallelism,
+            inline);
+        if ((long)RoundUp(n, shape.Nr) * PanelShape.KcFor(k) <= PanelShape.SharedPanelFloats)
         {
-            int split = (TargetTasks + nBlocks - 1) / nBlocks;
-            mt = Math.Max(mc, RoundUp((m + split - 1) / split, mc));
+            RunSharedB(shape, p);
         }
-
-        int mBlocks = (m + mt - 1) / mt;
-        int tasks = mBlocks * nBlocks;
-        long work = (long)m * n * k;
-        nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
-        ParallelWork.For(tasks, maxDegreeOfParallelism, t =>
-            RunTask(shape, t, nBlocks, mt, nc, transposeA, transposeB, m, n, k, alpha, (float*)ia, lda, (float*)ib, ldb, beta, (float*)ic, ldc),
-            inline: work < ParallelThreshold || Environment.ProcessorCount == 1);
+        else
+        {
+            RunColumnBlocks(shape, p);
+        }
     }
 
     internal static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
-    private static void RunTask(in KernelShape s, int task, int nBlocks, int mt, int nc, bool transposeA, bool transposeB,
-        int m, int n, int k, float alpha, float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc)
+    /// <summary>
+    /// B small enough to pack whole (one K block at a time): all threads pack it, then row blocks of C are the tasks,
+    /// each packing only its own rows of A. Every element of A and B is packed once.
+    /// </summary>
+    private static void RunSharedB(PanelShape s, Problem p)
     {
-        int i0 = task / nBlocks * mt, j0 = task % nBlocks * nc;
-        int rows = Math.Min(mt, m - i0), cols = Math.Min(nc, n - j0);
-        int mr = s.Mr, nr = s.Nr, mc = s.Mc;
-        var ws = Workspace.Current;
-        float* pa = ws.Get(WorkspaceSlot.PackedA, (long)mc * KernelShape.Kc);
-        float* pb = ws.Get(WorkspaceSlot.PackedB, (long)RoundUp(cols, nr) * KernelShape.Kc);
-        for (int p0 = 0; p0 < k; p0 += KernelShape.Kc)
+        int nr = s.Nr, kcStep = PanelShape.KcFor(p.K);
+        int strips = (p.N + nr - 1) / nr;
+        int stripsPerItem = (strips + TargetTasks - 1) / TargetTasks;
+        int packItems = (strips + stripsPerItem - 1) / stripsPerItem;
+        // Row blocks of at least Mc rows (each packs its rows of A once and sweeps them across B); with too few rows for
+        // that, column blocks as well, so that both cores get work without packing A in pieces too small to reuse.
+        int rowStrips = (p.M + PanelKernels.Mr - 1) / PanelKernels.Mr;
+        int rowTasks = Math.Clamp(p.M / s.Mc, 1, TargetTasks);
+        int colTasks = Math.Min(strips, (TargetTasks + rowTasks - 1) / rowTasks);
+        nint pbShared = (nint)Workspace.Current.Get(WorkspaceSlot.SharedPackedB, (long)strips * nr * kcStep);
+        for (int p0 = 0; p0 < p.K; p0 += kcStep)
         {
-            int kc = Math.Min(KernelShape.Kc, k - p0);
-            Packing.PackB(transposeB, b, ldb, p0, kc, j0, cols, nr, pb);
-            float betaBlock = p0 == 0 ? beta : 1;
-            for (int ib = 0; ib < rows; ib += mc)
+            int kc = Math.Min(kcStep, p.K - p0), k0 = p0;
+            ParallelWork.For(packItems, p.Threads, item =>
             {
-                int mRows = Math.Min(mc, rows - ib);
+                int j0 = item * stripsPerItem * nr;
+                Packing.PackB(p.TransposeB, p.B, p.Ldb, k0, kc, j0, Math.Min(stripsPerItem * nr, p.N - j0), nr, (float*)pbShared + ((nint)j0 * kc));
+            }, p.Inline);
+            ParallelWork.For(rowTasks * colTasks, p.Threads, t =>
+            {
+                // Row strips and column strips split as evenly as whole strips allow.
+                int r = t / colTasks, q = t % colTasks;
+                int i0 = (int)((long)r * rowStrips / rowTasks) * PanelKernels.Mr;
+                int i1 = Math.Min(p.M, (int)((long)(r + 1) * rowStrips / rowTasks) * PanelKernels.Mr);
+                int j0 = (int)((long)q * strips / colTasks) * nr;
+                int j1 = Math.Min(p.N, (int)((long)(q + 1) * strips / colTasks) * nr);
+                Rows(s, p, i0, i1 - i0, j0, j1 - j0, k0, kc, (float*)pbShared + ((nint)j0 * kc));
+            }, p.Inline);
+        }
+    }
 
-                // Row-major A is read in place (Mr row streams, k contiguous): packing it would cost a copy of A per
-                // N block. Transposed A is packed, so that the kernel's k steps do not stride across rows.
-                float* ab;
-                nint ars, aks;
-                bool aPadded = PackedA(transposeA);
-                if (aPadded)
-                {
-                    Packing.PackA(transposeA, a, lda, i0 + ib, mRows, p0, kc, mr, pa);
-                    ab = pa;
-                    (ars, aks) = (1, mr);
-                }
-                else
-                {
-                    ab = a + ((i0 + ib) * lda) + p0;
-                    (ars, aks) = (lda, 1);
-                }
+    /// <summary>
+    /// B too large to pack whole (the logits projection's [V, D]): tasks are [mt, nc] blocks of C, each packing its B
+    /// panel once per K block and reusing it for every row of its block; M is split only when N gives too few tasks.
+    /// </summary>
+    private static void RunColumnBlocks(PanelShape s, Problem p)
+    {
+        int mc = s.Mc, nr = s.Nr;
+        int nc = s.Nc;
+        int nBlocks = (p.N + nc - 1) / nc;
+        if (nBlocks < TargetTasks)
+        {
+            nc = Math.Min(nc, Math.Max(4 * nr, RoundUp((p.N + TargetTasks - 1) / TargetTasks, nr)));
+            nBlocks = (p.N + nc - 1) / nc;
+        }
 
-                for (int jr = 0; jr < cols; jr += nr)
+        int mt = p.M;
+        if (nBlocks < TargetTasks)
+        {
+            int split = (TargetTasks + nBlocks - 1) / nBlocks;
+            mt = Math.Max(mc, RoundUp((p.M + split - 1) / split, mc));
+        }
+
+        int mBlocks = (p.M + mt - 1) / mt;
+        ParallelWork.For(mBlocks * nBlocks, p.Threads, task =>
+        {
+            int i0 = task / nBlocks * mt, j0 = task % nBlocks * nc;
+            int rows = Math.Min(mt, p.M - i0), cols = Math.Min(nc, p.N - j0);
+            int kcStep = PanelShape.KcFor(p.K);
+            float* pb = Workspace.Current.Get(WorkspaceSlot.PackedB, (long)RoundUp(cols, nr) * kcStep);
+            for (int p0 = 0; p0 < p.K; p0 += kcStep)
+            {
+                int kc = Math.Min(kcStep, p.K - p0);
+                Packing.PackB(p.TransposeB, p.B, p.Ldb, p0, kc, j0, cols, nr, pb);
+                Rows(s, p, i0, rows, j0, cols, p0, kc, pb);
+            }
+        }, p.Inline);
+    }
+
+    /// <summary>
+    /// C[i0 .. i0 + rows, j0 .. j0 + cols] over the K block [p0, p0 + kc), B's block packed at pb: A packed Mc rows at a
+    /// time, each A block swept across every B micro-panel (which stays in L2 while the block's tiles use it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows(in PanelShape s, in Problem p, int i0, int rows, int j0, int cols, int p0, int kc, float* pb)
+    {
+        const int mr = PanelKernels.Mr;
+        int nr = s.Nr, mc = s.Mc;
+        float* pa = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)RoundUp(Math.Min(mc, rows), mr) * kc);
+
+        // The first K block starts C (beta = 0: C is not read); later ones add their sums to it.
+        bool first = p0 == 0;
+        // Blocks of at most Mc rows, as even as whole strips allow: a short last block would stream every B micro-panel
+        // from L3 for one or two tiles.
+        int strips = (rows + mr - 1) / mr;
+        int blocks = (rows + mc - 1) / mc;
+        for (int block = 0; block < blocks; block++)
+        {
+            int ib = (int)((long)block * strips / blocks) * mr;
+            int mRows = Math.Min(rows, (int)((long)(block + 1) * strips / blocks) * mr) - ib;
+            PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0 + ib, mRows, p0, kc, p.Alpha, pa);
+            for (int jr = 0; jr < cols; jr += nr)
+            {
+                float* bs = pb + ((nint)jr * kc);
+                for (int ir = 0; ir < mRows; ir += mr)
                 {
-                    float* bs = pb + ((nint)jr * kc);
-                    for (int ir = 0; ir < mRows; ir += mr)
-                    {
-                        MicroTile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, ab + (ir * (aPadded ? kc : ars)), ars, aks, aPadded,
-                            bs, nr, true, c + ((i0 + ib + ir) * ldc) + j0 + jr, ldc, alpha, betaBlock);
-                    }
+                    Tile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, pa + ((nint)ir * kc), bs,
+                        p.C + ((i0 + ib + ir) * p.Ldc) + j0 + jr, p.Ldc, first, p.Beta);
                 }
             }
         }
     }
 
-    private static bool PackedA(bool transposeA) => transposeA;
+    /// <summary>
+    /// One tile of C [rows, cols] from packed, zero-padded micro-panels. A full tile goes straight to the kernel; an edge
+    /// tile runs the same kernel on a full-size copy of its part of C, so an element's arithmetic never depends on
+    /// the tile it falls in.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile(in PanelShape s, int rows, int cols, int kc, float* a, float* b, float* c, nint ldc, bool first, float beta)
+    {
+        const int mr = PanelKernels.Mr;
+        int nr = s.Nr;
+        if (rows == mr && cols == nr)
+        {
+            s.Kernel(kc, a, b, c, ldc, first, beta);
+            return;
+        }
+
+        float* tile = Workspace.Current.Get(WorkspaceSlot.EdgeTile, (long)mr * nr);
+        if (!first || beta != 0)
+        {
+            new Span<float>(tile, mr * nr).Clear();
+            for (int i = 0; i < rows; i++)
+            {
+                new ReadOnlySpan<float>(c + (i * ldc), cols).CopyTo(new Span<float>(tile + (i * nr), cols));
+            }
+        }
+
+        s.Kernel(kc, a, b, tile, nr, first, beta);
+        for (int i = 0; i < rows; i++)
+        {
+            new ReadOnlySpan<float>(tile + (i * nr), cols).CopyTo(new Span<float>(c + (i * ldc), cols));
+        }
+    }
 
     private static void Scale(int m, int n, float beta, float* c, nint ldc)
     {
@@ -299,5 +389,40 @@ public static unsafe class MatMul
         {
             throw new ArgumentException($"{name} has {length} elements but [{rows}, {cols}] with row stride {ld} needs {needed}.", name);
         }
+    }
+
+    /// <summary>One call's arguments, as the tasks read them.</summary>
+    private readonly struct Problem(bool transposeA, bool transposeB, int m, int n, int k, float alpha, float* a, nint lda,
+        float* b, nint ldb, float beta, float* c, nint ldc, int threads, bool inline)
+    {
+        public bool TransposeA { get; } = transposeA;
+
+        public bool TransposeB { get; } = transposeB;
+
+        public int M { get; } = m;
+
+        public int N { get; } = n;
+
+        public int K { get; } = k;
+
+        public float Alpha { get; } = alpha;
+
+        public float* A { get; } = a;
+
+        public nint Lda { get; } = lda;
+
+        public float* B { get; } = b;
+
+        public nint Ldb { get; } = ldb;
+
+        public float Beta { get; } = beta;
+
+        public float* C { get; } = c;
+
+        public nint Ldc { get; } = ldc;
+
+        public int Threads { get; } = threads;
+
+        public bool Inline { get; } = inline;
     }
 }

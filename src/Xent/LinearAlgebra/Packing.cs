@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Xent.LinearAlgebra;
 
 /// <summary>
@@ -21,43 +23,71 @@ internal static unsafe class Packing
     /// Packs op(B)[p0 .. p0 + kc, j0 .. j0 + cols] into Nr-column strips: strip s holds element (p, j) at
     /// s * kc * nr + p * nr + j.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(bool transposeB, float* b, nint ldb, int p0, int kc, int j0, int cols, int nr, float* dst)
     {
+        if (!transposeB)
+        {
+            PackRows(b, ldb, p0, kc, j0, cols, nr, dst);
+            return;
+        }
+
         for (int s = 0; s < cols; s += nr)
         {
             int w = Math.Min(nr, cols - s);
             float* d = dst + ((nint)s * kc);
-            if (transposeB)
+
+            // Stored [N, K]: each column of op(B) is a contiguous row; 8 x 8 blocks transposed in registers.
+            int j8 = 0, p8 = 0;
+            if (Transpose8.IsSupported)
             {
-                // Stored [N, K]: each column of op(B) is a contiguous row.
-                for (int j = 0; j < w; j++)
+                j8 = w / 8 * 8;
+                p8 = kc / 8 * 8;
+                for (int j = 0; j < j8; j += 8)
                 {
                     float* src = b + ((j0 + s + j) * ldb) + p0;
-                    for (int p = 0; p < kc; p++)
+                    for (int p = 0; p < p8; p += 8)
                     {
-                        d[(p * nr) + j] = src[p];
-                    }
-                }
-
-                for (int j = w; j < nr; j++)
-                {
-                    for (int p = 0; p < kc; p++)
-                    {
-                        d[(p * nr) + j] = 0;
+                        Transpose8.Block(src + p, ldb, d + (p * nr) + j, nr, 8, 1);
                     }
                 }
             }
-            else
+
+            for (int j = 0; j < w; j++)
+            {
+                float* src = b + ((j0 + s + j) * ldb) + p0;
+                for (int p = j < j8 ? p8 : 0; p < kc; p++)
+                {
+                    d[(p * nr) + j] = src[p];
+                }
+            }
+
+            for (int j = w; j < nr; j++)
             {
                 for (int p = 0; p < kc; p++)
                 {
-                    float* src = b + ((p0 + p) * ldb) + j0 + s;
-                    float* dp = d + (p * nr);
-                    new ReadOnlySpan<float>(src, w).CopyTo(new Span<float>(dp, w));
-                    if (w < nr)
-                    {
-                        new Span<float>(dp + w, nr - w).Clear();
-                    }
+                    d[(p * nr) + j] = 0;
+                }
+            }
+        }
+    }
+
+    // Stored [K, N]: row by row (a strip at a time would touch a new page at every k), each row's Nr-wide pieces
+    // copied to their strips.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackRows(float* b, nint ldb, int p0, int kc, int j0, int cols, int nr, float* dst)
+    {
+        for (int p = 0; p < kc; p++)
+        {
+            float* src = b + ((p0 + p) * ldb) + j0;
+            for (int s = 0; s < cols; s += nr)
+            {
+                int w = Math.Min(nr, cols - s);
+                float* dp = dst + ((nint)s * kc) + (p * nr);
+                new ReadOnlySpan<float>(src + s, w).CopyTo(new Span<float>(dp, w));
+                if (w < nr)
+                {
+                    new Span<float>(dp + w, nr - w).Clear();
                 }
             }
         }

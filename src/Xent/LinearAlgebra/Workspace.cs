@@ -9,6 +9,9 @@ internal enum WorkspaceSlot
     /// <summary><see cref="MatMul"/>: a packed Kc x Nc panel of B.</summary>
     PackedB,
 
+    /// <summary><see cref="MatMul"/>: one K block of the whole of B, packed by all threads and read by all (the calling thread's slot).</summary>
+    SharedPackedB,
+
     /// <summary><see cref="MatMul.Block"/>: one Kc x Nr strip of a row-major B, copied contiguous.</summary>
     BlockStrip,
 

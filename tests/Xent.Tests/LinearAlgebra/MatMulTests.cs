@@ -64,11 +64,88 @@ public class MatMulTests
     [MemberData(nameof(Widths))]
     public void LargerThanOneBlock_InEveryDimension(VectorWidth width)
     {
-        // K > 256 crosses a K block (partial sums added to C in order), M > Mc and N > Nc make several tasks.
+        // K > 1024 crosses a K block (the chain continues from C), M > Mc and N > Nc make several tasks.
         var rng = new Random(7);
         using var scope = Simd.Override(width);
         CheckCase(rng, false, true, 157, 1100, 300, 1f, 0.5f, 0);
+        CheckCase(rng, false, false, 130, 300, 1100, 1f, 1f, 1);
         CheckCase(rng, true, false, 40, 90, 530, -2f, 0f, 2);
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void EachElement_IsSummedInFixedKBlocks_WhateverTheBlocking(VectorWidth width)
+    {
+        // The promise behind batch invariance and thread independence: C[i, j] is summed in blocks of 256 k, each an
+        // fma chain over alpha A[i, k] B[k, j] from 0, the first giving C = s or fma(C, beta, s), the others added in
+        // order, bit for bit, at every width, across cache K blocks (K = 2100 makes three), edge tiles, one-row
+        // products and both parallel schemes (B packed whole, or per column block when N K is large).
+        var rng = new Random(5);
+        using var scope = Simd.Override(width);
+        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030) })
+        {
+            foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
+            {
+                foreach (var (alpha, beta) in new[] { (1f, 0f), (-0.5f, 1f), (3f, 0.25f) })
+                {
+                    var a = Random(rng, m * k);
+                    var b = Random(rng, k * n);
+                    var c = Random(rng, m * n);
+                    var expected = new float[m * n];
+                    for (int i = 0; i < m; i++)
+                    {
+                        for (int j = 0; j < n; j++)
+                        {
+                            float total = 0;
+                            for (int q0 = 0; q0 < k; q0 += 256)
+                            {
+                                float sum = 0;
+                                for (int p = q0; p < Math.Min(k, q0 + 256); p++)
+                                {
+                                    float x = ta ? a[(p * m) + i] : a[(i * k) + p];
+                                    float y = tb ? b[(j * k) + p] : b[(p * n) + j];
+                                    sum = MathF.FusedMultiplyAdd(alpha * x, y, sum);
+                                }
+
+                                total = q0 > 0 ? total + sum : beta == 0 ? sum : MathF.FusedMultiplyAdd(c[(i * n) + j], beta, sum);
+                            }
+
+                            expected[(i * n) + j] = total;
+                        }
+                    }
+
+                    MatMul.Gemm(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c, n);
+                    Assert.Equal(expected, c);
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public unsafe void WithAlphaOne_GivesTheBitsOfTheFusedKernelsBlockProduct(VectorWidth width)
+    {
+        // MatMul.Block (the fused kernels' strided micro-kernel, the same sums in blocks of 256 k) and Gemm agree bit for
+        // bit when alpha = 1, so the model's layers and the fused head sum alike.
+        var rng = new Random(21);
+        using var scope = Simd.Override(width);
+        var shape = KernelShape.For(width);
+        int m = 19, n = 45, k = 700;
+        foreach (float beta in new[] { 0f, 1f, 0.5f })
+        {
+            var a = Random(rng, m * k);
+            var b = Random(rng, k * n);
+            var c0 = Random(rng, m * n);
+            var viaGemm = (float[])c0.Clone();
+            var viaBlock = (float[])c0.Clone();
+            MatMul.Gemm(false, false, m, n, k, 1, a, k, b, n, beta, viaGemm, n);
+            fixed (float* pa = a, pb = b, pc = viaBlock)
+            {
+                MatMul.Block(shape, m, n, k, pa, k, 1, false, pb, n, 0, false, pc, n, beta);
+            }
+
+            Assert.Equal(viaBlock, viaGemm);
+        }
     }
 
     [Fact]

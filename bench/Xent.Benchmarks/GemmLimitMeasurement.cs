@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Globalization;
+using Xent.Kernels;
+using Xent.LinearAlgebra;
+
+namespace Xent.Benchmarks;
+
+/// <summary>
+/// <see cref="MatMul.Gemm"/> against the FMA limit in one process, interleaved: every round times each shape's
+/// product and then the same number of flops as bare FMA chains on as many threads (<see cref="FlopLimit.Spend"/>),
+/// so a machine shared with other work disturbs both alike. Prints, per shape, the median over rounds of the
+/// per-round ratio (limit time / Gemm time: the share of the FMA limit reached), the best round's ratio (best Gemm
+/// time against best limit time, the least disturbed figures), and the best GFLOP/s of each.
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- gemm-limit [rounds] [threads] [shape ...]
+/// where a shape is MxNxK:layout with layout nn, nt (B stored [N, K]) or tn (A stored [K, M]); without shapes, the
+/// The CPU columns are the same ratios of the process's CPU time (all threads), which a loaded machine disturbs less.
+/// GPT-2-small training set (<see cref="TrainingShapes"/>). A last line per shape, "json {...}", lists every round's
+/// seconds per call of each, for bench/compare/compare.py.
+/// </summary>
+internal static class GemmLimitMeasurement
+{
+    /// <summary>The products of a GPT-2-small training step at N = 2048 tokens, D = 768, V = 50257, and N = 256/8192 ends.</summary>
+    public static readonly string[] TrainingShapes =
+    [
+        "2048x50257x768:nt",   // head logits h W^T
+        "2048x2304x768:nt",    // qkv forward
+        "2048x3072x768:nt",    // MLP up forward
+        "2048x768x3072:nt",    // MLP down forward
+        "2048x768x3072:nn",    // MLP up backward dX = dY W
+        "2048x3072x768:nn",    // MLP down backward dX
+        "2304x768x2048:tn",    // qkv backward dW = dY^T X
+        "768x3072x2048:tn",    // MLP down backward dW
+        "256x3072x768:nt",
+        "8192x3072x768:nt",
+        "3072x768x8192:tn",
+    ];
+
+    public static void Run(string[] args)
+    {
+        int rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 7;
+        int threads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
+        string[] shapes = args.Length > 2 ? args[2..] : TrainingShapes;
+        var cases = shapes.Select(s => new Case(s, threads)).ToArray();
+        Console.WriteLine($"width {Simd.Width}, {threads} threads, {rounds} rounds, {Environment.ProcessorCount} cores");
+        foreach (var c in cases)
+        {
+            c.WarmUp();
+        }
+
+        for (int r = 0; r < rounds; r++)
+        {
+            foreach (var c in cases)
+            {
+                c.Round();
+            }
+        }
+
+        Console.WriteLine("shape            layout  median ratio  best ratio  CPU median  CPU best  best GFLOP/s  best limit GFLOP/s  rounds");
+        foreach (var c in cases)
+        {
+            Console.WriteLine(c.Summary());
+        }
+
+        foreach (var c in cases)
+        {
+            Console.WriteLine(c.Json());
+        }
+    }
+
+    private sealed class Case
+    {
+        private readonly int m, n, k, threads, reps;
+        private readonly bool ta, tb;
+        private readonly string name, layout;
+        private readonly float[] a, b, c;
+        private readonly List<double> gemm = [], limit = [], gemmCpu = [], limitCpu = [];
+
+        public Case(string spec, int threads)
+        {
+            string[] parts = spec.Split(':');
+            int[] s = [.. parts[0].Split('x').Select(x => int.Parse(x, CultureInfo.InvariantCulture))];
+            (m, n, k) = (s[0], s[1], s[2]);
+            layout = parts.Length > 1 ? parts[1] : "nn";
+            (ta, tb) = (layout[0] == 't', layout[1] == 't');
+            name = parts[0];
+            this.threads = threads;
+            var random = new Random(1);
+            a = [.. Enumerable.Range(0, m * k).Select(_ => (float)(random.NextDouble() - 0.5))];
+            b = [.. Enumerable.Range(0, k * n).Select(_ => (float)(random.NextDouble() - 0.5))];
+            c = new float[m * n];
+
+            // Enough calls per sample for about 60 ms at 300 GFLOP/s, so that small shapes are not timer noise.
+            reps = (int)Math.Clamp(Math.Ceiling(0.06 * 300e9 / Flop), 1, 1000);
+        }
+
+        private double Flop => 2.0 * m * n * k;
+
+        public void WarmUp()
+        {
+            for (int w = 0; w < 3; w++)
+            {
+                Call();
+            }
+
+            FlopLimit.Spend(Flop, threads);
+        }
+
+        public void Round()
+        {
+            var (wall, cpu) = Time(() =>
+            {
+                for (int i = 0; i < reps; i++)
+                {
+                    Call();
+                }
+            });
+            gemm.Add(wall / reps);
+            gemmCpu.Add(cpu / reps);
+            (wall, cpu) = Time(() => FlopLimit.Spend(Flop * reps, threads));
+            limit.Add(wall / reps);
+            limitCpu.Add(cpu / reps);
+        }
+
+        public string Summary()
+        {
+            var ratios = gemm.Zip(limit, (g, l) => l / g).Order().ToList();
+            var cpuRatios = gemmCpu.Zip(limitCpu, (g, l) => l / g).Order().ToList();
+            double bestGemm = gemm.Min(), bestLimit = limit.Min();
+            return string.Create(CultureInfo.InvariantCulture,
+                $"{name,-16} {layout,-7} {ratios[ratios.Count / 2],12:P1} {bestLimit / bestGemm,11:P1} {cpuRatios[cpuRatios.Count / 2],10:P1} {limitCpu.Min() / gemmCpu.Min(),9:P1} {Flop / bestGemm / 1e9,13:F0} {Flop / bestLimit / 1e9,19:F0}  {gemm.Count} x {reps}");
+        }
+
+        /// <summary>One line for scripts (bench/compare/compare.py): "json" then every round's seconds per call.</summary>
+        public string Json() => string.Create(CultureInfo.InvariantCulture,
+            $"json {{\"shape\": \"{name}:{layout}\", \"gemm_s\": [{string.Join(", ", gemm.Select(t => t.ToString("G6", CultureInfo.InvariantCulture)))}], " +
+            $"\"limit_s\": [{List(limit)}], \"gemm_cpu_s\": [{List(gemmCpu)}], \"limit_cpu_s\": [{List(limitCpu)}]}}");
+
+        private static string List(List<double> values) => string.Join(", ", values.Select(t => t.ToString("G6", CultureInfo.InvariantCulture)));
+
+        private void Call() => MatMul.Gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 0, c, n, threads);
+
+        // Wall seconds and the process's CPU seconds (all threads): on a machine shared with other programs the CPU time
+        // leaves out the time the threads waited for a core, which the wall time of both sides counts at random.
+        private static (double Wall, double Cpu) Time(Action action)
+        {
+            var cpu = Environment.CpuUsage.TotalTime;
+            long start = Stopwatch.GetTimestamp();
+            action();
+            return (Stopwatch.GetElapsedTime(start).TotalSeconds, (Environment.CpuUsage.TotalTime - cpu).TotalSeconds);
+        }
+    }
+}

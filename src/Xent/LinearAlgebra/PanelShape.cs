@@ -1,0 +1,59 @@
+using System.Runtime.Intrinsics;
+using Xent.Kernels;
+
+namespace Xent.LinearAlgebra;
+
+/// <summary>
+/// Tile and cache blocking of <see cref="MatMul.Gemm"/> for one vector width: <see cref="PanelKernels.Kernel"/>
+/// computes a <see cref="PanelKernels.Mr"/> x <see cref="Nr"/> tile from packed micro-panels.
+/// </summary>
+/// <remarks>
+/// The blocking follows the caches of a current x64 core (32-48 KB L1d, 1 MB or more of L2): the A block
+/// (<see cref="Mc"/> x Kc, about 0.4 MB at the largest Kc) and the B micro-panel in use (Kc x Nr, up to 128 KB) stay in
+/// L2, the task's B panel (Kc x Nc) in L3. A K block as long as K's common sizes (768 .. 1024) lets most products
+/// write each element of C once. None of these sizes changes a result (see <see cref="PanelKernels"/>).
+/// </remarks>
+internal readonly unsafe struct PanelShape
+{
+    /// <summary>Longest K block.</summary>
+    public const int KcMax = 1024;
+
+    /// <summary>Largest K block of the whole of B (in floats, 16 MB) that a product packs once for all threads.</summary>
+    public const long SharedPanelFloats = 4L << 20;
+
+    private PanelShape(int nr, delegate*<int, float*, float*, float*, nint, bool, float, void> kernel)
+    {
+        Nr = nr;
+        Kernel = kernel;
+    }
+
+    /// <summary>Columns of C per tile (two vectors).</summary>
+    public int Nr { get; }
+
+    /// <summary>M block: rows of A packed together and reused across the task's B panel.</summary>
+    public int Mc => 120;
+
+    /// <summary>N block: columns of the packed B panel of one task.</summary>
+    public int Nc => 1024;
+
+    /// <summary>The tile kernel: (kc, packed a, packed b, c, ldc, first K block, beta).</summary>
+    public delegate*<int, float*, float*, float*, nint, bool, float, void> Kernel { get; }
+
+    public static PanelShape For(VectorWidth width) => width switch
+    {
+        VectorWidth.V512 => new(2 * Vector512<float>.Count, &PanelKernels.Kernel<Vector512Ops, Vector512<float>>),
+        VectorWidth.V256 => new(2 * Vector256<float>.Count, &PanelKernels.Kernel<Vector256Ops, Vector256<float>>),
+        VectorWidth.V128 => new(2 * Vector128<float>.Count, &PanelKernels.Kernel<Vector128Ops, Vector128<float>>),
+        _ => new(2, &PanelKernels.Kernel<ScalarOps, float>),
+    };
+
+    /// <summary>
+    /// The K block for a product of depth <paramref name="k"/>: K split about evenly into blocks of at most
+    /// <see cref="KcMax"/>, each a whole number of the kernel's <see cref="PanelKernels.SumBlock"/>s.
+    /// </summary>
+    public static int KcFor(int k)
+    {
+        int blocks = (k + KcMax - 1) / KcMax;
+        return MatMul.RoundUp((k + blocks - 1) / blocks, PanelKernels.SumBlock);
+    }
+}
