@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using Xent.LinearAlgebra;
 
 namespace Xent.Benchmarks;
@@ -7,7 +8,8 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// What a fresh process's first calls cost against later ones: times calls 1 .. 10 of <see cref="MatMul.Gemm"/>
 /// (a block's forward, 512 x 3072 x 768, B stored [N, K]) and of <see cref="CrossEntropy.Loss"/> (256 x 50257), in
-/// that order, and prints each call's milliseconds and the ratio of the first to the median of calls 6 .. 10. Run it
+/// that order, and prints the methods the first call JIT-compiled and the time that took, each call's milliseconds
+/// and the ratio of the first to the median of calls 6 .. 10. Run it
 /// in its own process: the point is the code's state on the first call.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- first-call
 /// </summary>
@@ -30,11 +32,20 @@ internal static class FirstCallMeasurement
     private static void Report(string name, Action call)
     {
         var ms = new double[10];
+        TimeSpan jitBefore = JitInfo.GetCompilationTime();
+        long methodsBefore = JitInfo.GetCompiledMethodCount();
         for (int i = 0; i < ms.Length; i++)
         {
             long start = Stopwatch.GetTimestamp();
             call();
             ms[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            if (i == 0)
+            {
+                // The JIT's share of the first call (all threads): what a warm-up can and cannot remove.
+                double jitMs = (JitInfo.GetCompilationTime() - jitBefore).TotalMilliseconds;
+                long methods = JitInfo.GetCompiledMethodCount() - methodsBefore;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: first call JIT-compiled {methods} methods in {jitMs:F1} ms"));
+            }
         }
 
         double late = ms[5..].Order().ElementAt(2);
