@@ -143,11 +143,20 @@ internal static class StatisticsKernel
     private const int OnlineChunk = 8;
 
     /// <summary>
+    /// How far a chunk may rise above the lanes' shift before the single-pass loop raises it: exps of up to
+    /// e^1 lose no accuracy (the exp's error grows as |x|, the same at +1 as at -1) and cannot overflow, and once
+    /// the shift is near the block's max the rescaling exp and its dependency are skipped for most chunks
+    /// (the loop is bound by arithmetic, not memory, once the logits are bfloat16).
+    /// </summary>
+    private const float OnlineHeadroom = 1f;
+
+    /// <summary>
     /// Max and exp-sum in one pass (the plain loss: nothing stored, nothing weighted), so each logit is read once,
     /// straight from memory, instead of a max pass and an exp pass over the L1 copy. Each lane keeps its own
-    /// running max m and a sum relative to it; a chunk of vectors raises m to the chunk's lane-wise max, rescales
-    /// the sum by exp(m_old - m_new) (exactly 1 while m stays) and adds the chunk's exp(z - m_new). The lanes
-    /// merge once, at the block's end. m starts at -float.MaxValue, not -inf, so that -inf logits give
+    /// shift m and a sum relative to it; a chunk of vectors that rises above m + <see cref="OnlineHeadroom"/> in
+    /// some lane raises m to the chunk's lane-wise max and rescales the sum by exp(m_old - m_new); every chunk then
+    /// adds its exp(z - m). The true lane-wise max is kept beside m; the lanes merge once, at the block's end, to
+    /// the block's max. m starts at -float.MaxValue, not -inf, so that -inf logits give
     /// exp(-inf) = 0 and never exp(-inf - -inf) = NaN; a block of only -inf ends with sum 0 and reports max -inf.
     /// With <paramref name="weightedLogits"/> it also sums w z (w = 1 when <paramref name="weights"/> is empty).
     /// <typeparamref name="TLanes"/> says how the n logits at <paramref name="x"/> are stored and widened.
@@ -162,7 +171,8 @@ internal static class StatisticsKernel
         int k = TOps.Count, size = TLanes.ElementSize;
         bool hasWeights = !weights.IsEmpty;
         ref float w = ref MemoryMarshal.GetReference(weights);
-        TV m = TOps.Create(-float.MaxValue), s = TOps.Create(0f), wz = s;
+        TV m = TOps.Create(-float.MaxValue), s = TOps.Create(0f), wz = s, top = m, one = TOps.Create(1f);
+        TV headroom = TOps.Create(OnlineHeadroom), ceiling = TOps.Add(m, headroom);
         nint i = 0;
         for (; i <= n - (OnlineChunk * k); i += OnlineChunk * k)
         {
@@ -174,9 +184,16 @@ internal static class StatisticsKernel
             TV v0 = TLanes.Load(ref x, i), v1 = TLanes.Load(ref x, i + k), v2 = TLanes.Load(ref x, i + (2 * k)), v3 = TLanes.Load(ref x, i + (3 * k));
             TV v4 = TLanes.Load(ref x, i + (4 * k)), v5 = TLanes.Load(ref x, i + (5 * k)), v6 = TLanes.Load(ref x, i + (6 * k)), v7 = TLanes.Load(ref x, i + (7 * k));
             TV c = TOps.Max(TOps.Max(TOps.Max(v0, v1), TOps.Max(v2, v3)), TOps.Max(TOps.Max(v4, v5), TOps.Max(v6, v7)));
-            TV mNew = TOps.Max(m, c);
-            TV r = TOps.Exp(TOps.Subtract(m, mNew));
-            m = mNew;
+            top = TOps.Max(top, c);
+            TV r = one;
+            if (!TOps.AllLessThan(c, ceiling))
+            {
+                TV mNew = TOps.Max(m, c);
+                r = TOps.Exp(TOps.Subtract(m, mNew));
+                m = mNew;
+                ceiling = TOps.Add(m, headroom);
+            }
+
             TV e0 = TOps.Exp(TOps.Subtract(v0, m)), e1 = TOps.Exp(TOps.Subtract(v1, m)), e2 = TOps.Exp(TOps.Subtract(v2, m)), e3 = TOps.Exp(TOps.Subtract(v3, m));
             TV e4 = TOps.Exp(TOps.Subtract(v4, m)), e5 = TOps.Exp(TOps.Subtract(v5, m)), e6 = TOps.Exp(TOps.Subtract(v6, m)), e7 = TOps.Exp(TOps.Subtract(v7, m));
             TV chunk = TOps.Add(TOps.Add(TOps.Add(e0, e1), TOps.Add(e2, e3)), TOps.Add(TOps.Add(e4, e5), TOps.Add(e6, e7)));
@@ -203,6 +220,7 @@ internal static class StatisticsKernel
         for (; NextVector(ref i, n, k, out int skip); i += k)
         {
             TV v = TLanes.Load(ref x, i);
+            top = TOps.Max(top, v);
             TV mNew = TOps.Max(m, v);
             TV r = TOps.Exp(TOps.Subtract(m, mNew));
             m = mNew;
@@ -222,7 +240,7 @@ internal static class StatisticsKernel
             }
         }
 
-        float max = TOps.MaxAcross(m);
+        float max = TOps.MaxAcross(top);
         float sum = TOps.Sum(TOps.Multiply(s, TOps.Exp(TOps.Subtract(m, TOps.Create(max)))));
 
         // Every finite logit adds at least exp(0) = 1 to its lane: a zero sum at the starting max means only -inf.

@@ -52,6 +52,32 @@ public class ReferenceMatchTests
         }
     }
 
+    [Fact]
+    public void RowsThatRiseFallAndStartWithMinusInfinityMoveTheSinglePassShift()
+    {
+        // The single-pass loop raises its lanes' shift only when a chunk exceeds it by more than 1: steep ramps raise
+        // it every chunk, gentle ones leave exps above the shift, a falling row never raises it after the first chunk.
+        const int v = 5000;
+        float[] slopes = [0.01f, 0.003f, -0.01f, 0.03f, 0f];
+        var logits = new float[(slopes.Length + 1) * v];
+        for (int r = 0; r < slopes.Length; r++)
+        {
+            for (int c = 0; c < v; c++)
+            {
+                logits[(r * v) + c] = (slopes[r] * c) + (0.25f * MathF.Sin(c));
+            }
+        }
+
+        for (int c = 0; c < v; c++)
+        {
+            logits[(slopes.Length * v) + c] = c < 3000 ? float.NegativeInfinity : 0.002f * c;
+        }
+
+        var targets = new[] { 4999, 17, 0, 4000, 2500, 4321 };
+        PathChecks.ClassIndex(logits, targets, new CrossEntropyOptions(), "ramps");
+        PathChecks.ClassIndex(logits, targets, new CrossEntropyOptions { LabelSmoothing = 0.1f }, "ramps, smoothing");
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
