@@ -60,7 +60,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             Coefficients = new GradientCoefficients
             {
                 LogSumExp = (float)lse,
-                K = (float)((a * wt) + zGrad),
+                K = (float)(((a * wt) + zGrad) * ClassIndexRowGradient.FloatLogSumExpCorrection(lse)),
                 C1 = (float)(a * perClass),
                 C2 = (float)(a * (1 - e)),
                 InverseCap = cap > 0f ? 1f / cap : 0f,

@@ -164,7 +164,8 @@ internal sealed unsafe partial class CrossEntropyKernel
             {
                 int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
                 float max = blockStatistics[b].Max, shift = max == float.NegativeInfinity ? 0f : max;
-                float scale = (float)(row.Coefficients.K * Math.Exp(shift - row.LogSumExp));
+                // K carries exp(float(lse) - lse) for the exp(z - float(lse)) of the other paths: take it out again here.
+                float scale = (float)(row.Coefficients.K * Math.Exp(shift - (float)row.LogSumExp));
                 if (bf16Exps)
                 {
                     // Not kept: the same exponentials again (the block is not written yet), bitwise as the forward's.
