@@ -151,10 +151,13 @@ internal static class StatisticsKernel
     private const float OnlineHeadroom = 1f;
 
     /// <summary>
-    /// Blocks whose max is below this take a second pass in natural units instead (<see cref="SumBelow"/>): z log2(e)
-    /// overflows below -2.4e38, and a block of only -inf (max -float.MaxValue) lands here too.
+    /// Blocks whose max is this far from 0 (or NaN, or whose log2-units sum is not finite) take a second pass in
+    /// natural units instead (<see cref="SumNatural"/>): beyond it a lane's shift m = fl(c log2 e) is a float too
+    /// coarse for the terms 2^(z log2 e - m) (they could reach 2^(ulp(m) / 2) and overflow), and z log2 e itself
+    /// overflows below -2.4e38; a block of only -inf (max -float.MaxValue) lands here too. Logits are never near
+    /// this in practice, so the second pass costs nothing there.
     /// </summary>
-    private const float Log2Floor = -1e37f;
+    private const float Log2Limit = 1 << 21;
 
     /// <summary>
     /// Max and exp-sum in one pass (the plain loss: nothing stored, nothing weighted), so each logit is read once,
@@ -270,25 +273,28 @@ internal static class StatisticsKernel
 
         float max = TOps.MaxAcross(top);
         result.WeightedLogits = weightedLogits ? TOps.Sum(wz) : 0f;
-        if (max < Log2Floor)
+        float sum = float.NaN;
+        if (MathF.Abs(max) < Log2Limit)
         {
-            // Every finite logit adds at least exp(0) = 1: a zero sum at the starting max means only -inf.
-            float below = SumBelow<TOps, TV, TLanes>(ref x, n, max);
-            result.Max = below == 0f && max == -float.MaxValue ? float.NegativeInfinity : max;
-            result.Sum = below;
-            return;
+            // The sum relative to M: 2^(m - M log2 e), with M log2 e = hi + lo exactly, so that no rounding of it
+            // skews the sum.
+            float hi = max * ExpConstants.Log2E;
+            float lo = MathF.FusedMultiplyAdd(max, ExpConstants.Log2E, -hi);
+            sum = TOps.Sum(TOps.Multiply(s, TOps.Exp2(TOps.Subtract(TOps.Subtract(m, TOps.Create(hi)), TOps.Create(lo)))));
         }
 
-        // sum relative to M: 2^(m - M log2 e), with M log2 e = hi + lo exactly, so that no rounding of it skews the sum.
-        float hi = max * ExpConstants.Log2E;
-        float lo = MathF.FusedMultiplyAdd(max, ExpConstants.Log2E, -hi);
-        TV d = TOps.Subtract(TOps.Subtract(m, TOps.Create(hi)), TOps.Create(lo));
-        result.Max = max;
-        result.Sum = TOps.Sum(TOps.Multiply(s, TOps.Exp2(d)));
+        if (!float.IsFinite(sum))
+        {
+            sum = SumNatural<TOps, TV, TLanes>(ref x, n, max);
+        }
+
+        // Every finite logit adds at least exp(0) = 1: a zero sum at the starting max means only -inf.
+        result.Max = sum == 0f && max == -float.MaxValue ? float.NegativeInfinity : max;
+        result.Sum = sum;
     }
 
-    /// <summary>sum exp(z - max) over a block whose max is far below 0 (or -inf): a plain second pass in natural units.</summary>
-    private static float SumBelow<TOps, TV, TLanes>(ref byte x, int n, float max)
+    /// <summary>sum exp(z - max) over a block: the plain second pass in natural units (see <see cref="Log2Limit"/>).</summary>
+    private static float SumNatural<TOps, TV, TLanes>(ref byte x, int n, float max)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TLanes : struct, ILogitLanes<TV>
