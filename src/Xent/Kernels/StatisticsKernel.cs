@@ -181,19 +181,30 @@ internal static class StatisticsKernel
         where TLanes : struct, ILogitLanes<TV>
     {
         // Pinned for the lanes' loads, which may take the address (see ILogitLanes.Load).
+        // Whether w z is summed is a type, not a bool, so that the plain loop is compiled without it: there the
+        // loaded vectors die at their exps, which frees registers (8 vectors and the exp's constants are live).
         fixed (byte* pinned = &x)
         {
-            OnlineMaxExpSumPinned<TOps, TV, TLanes>(ref x, n, weights, weightedLogits, prefetch, ref result);
+            if (weightedLogits)
+            {
+                OnlineMaxExpSumPinned<TOps, TV, TLanes, Yes>(ref x, n, weights, prefetch, ref result);
+            }
+            else
+            {
+                OnlineMaxExpSumPinned<TOps, TV, TLanes, No>(ref x, n, weights, prefetch, ref result);
+            }
         }
     }
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void OnlineMaxExpSumPinned<TOps, TV, TLanes>(ref byte x, int n, ReadOnlySpan<float> weights, bool weightedLogits, bool prefetch, ref BlockStatistics result)
+    private static void OnlineMaxExpSumPinned<TOps, TV, TLanes, TWeighted>(ref byte x, int n, ReadOnlySpan<float> weights, bool prefetch, ref BlockStatistics result)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TLanes : struct, ILogitLanes<TV>
+        where TWeighted : struct, IConstant
     {
+        bool weightedLogits = TWeighted.Value;
         int k = TOps.Count, size = TLanes.ElementSize;
         bool hasWeights = !weights.IsEmpty;
         ref float w = ref MemoryMarshal.GetReference(weights);
@@ -562,4 +573,22 @@ internal static class StatisticsKernel
         i = n - k;
         return true;
     }
+}
+
+/// <summary>A bool known when a generic method is compiled (<see cref="Yes"/> or <see cref="No"/>).</summary>
+internal interface IConstant
+{
+    static abstract bool Value { get; }
+}
+
+/// <summary>true, as a type.</summary>
+internal readonly struct Yes : IConstant
+{
+    public static bool Value => true;
+}
+
+/// <summary>false, as a type.</summary>
+internal readonly struct No : IConstant
+{
+    public static bool Value => false;
 }
