@@ -161,6 +161,8 @@ public static unsafe class MemoryLimits
         return sum;
     }
 
+    // Through a pointer: no slicing or bounds checks between the loads. On one Zen 5 core, 51 MB, best of 30 under
+    // load: 42 GB/s against 35-36 for the other two methods; PyTorch 1.13's sum read 40-52 GB/s in the same hour.
     private static float EightWideSums(ReadOnlySpan<float> values)
     {
         if (!Vector512.IsHardwareAccelerated)
@@ -168,34 +170,37 @@ public static unsafe class MemoryLimits
             return FourSums(values);
         }
 
-        var a = Vector512<float>.Zero;
-        var b = a;
-        var c = a;
-        var d = a;
-        var e = a;
-        var f = a;
-        var g = a;
-        var h = a;
-        int w = Vector512<float>.Count, i = 0;
-        for (; i <= values.Length - (8 * w); i += 8 * w)
+        fixed (float* p = values)
         {
-            a += Vector512.Create(values.Slice(i, w));
-            b += Vector512.Create(values.Slice(i + w, w));
-            c += Vector512.Create(values.Slice(i + (2 * w), w));
-            d += Vector512.Create(values.Slice(i + (3 * w), w));
-            e += Vector512.Create(values.Slice(i + (4 * w), w));
-            f += Vector512.Create(values.Slice(i + (5 * w), w));
-            g += Vector512.Create(values.Slice(i + (6 * w), w));
-            h += Vector512.Create(values.Slice(i + (7 * w), w));
-        }
+            var a = Vector512<float>.Zero;
+            var b = a;
+            var c = a;
+            var d = a;
+            var e = a;
+            var f = a;
+            var g = a;
+            var h = a;
+            int w = Vector512<float>.Count, i = 0;
+            for (; i <= values.Length - (8 * w); i += 8 * w)
+            {
+                a += Vector512.Load(p + i);
+                b += Vector512.Load(p + i + w);
+                c += Vector512.Load(p + i + (2 * w));
+                d += Vector512.Load(p + i + (3 * w));
+                e += Vector512.Load(p + i + (4 * w));
+                f += Vector512.Load(p + i + (5 * w));
+                g += Vector512.Load(p + i + (6 * w));
+                h += Vector512.Load(p + i + (7 * w));
+            }
 
-        float sum = Vector512.Sum(((a + b) + (c + d)) + ((e + f) + (g + h)));
-        for (; i < values.Length; i++)
-        {
-            sum += values[i];
-        }
+            float sum = Vector512.Sum(((a + b) + (c + d)) + ((e + f) + (g + h)));
+            for (; i < values.Length; i++)
+            {
+                sum += p[i];
+            }
 
-        return sum;
+            return sum;
+        }
     }
 
     private static void StreamingCopy(ReadOnlySpan<float> from, Span<float> to)
