@@ -18,6 +18,7 @@ internal static class Program
         ["gemm"] = GemmMeasurement.Run,
         ["gemm-limit"] = GemmLimitMeasurement.Run,
         ["first-call"] = FirstCallMeasurement.Run,
+        ["kernel-compute"] = KernelCompute.Run,
         ["flop-limit"] = _ =>
         {
             for (int round = 0; round < 5; round++)

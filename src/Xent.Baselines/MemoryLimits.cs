@@ -13,6 +13,9 @@ public enum ReadMethod
 
     /// <summary>Four independent <see cref="Vector{T}"/> accumulators, so that no add waits for the previous one.</summary>
     FourVectorSums,
+
+    /// <summary>Eight independent accumulators of the widest vector the hardware accelerates (512 bits with AVX-512, where <see cref="Vector{T}"/> is 256), a cache line per load.</summary>
+    EightWideSums,
 }
 
 /// <summary>How a copy limit reads and writes every float.</summary>
@@ -38,16 +41,20 @@ public static unsafe class MemoryLimits
     /// <param name="threads">Threads, each reading one contiguous part.</param>
     /// <param name="method">How to read.</param>
     /// <returns>The sum, so that the work cannot be optimised away.</returns>
-    public static float Read(float[] source, int threads, ReadMethod method)
+    public static float Read(ReadOnlyMemory<float> source, int threads, ReadMethod method)
     {
-        ArgumentNullException.ThrowIfNull(source);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         var partial = new float[threads];
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, p =>
         {
             var (start, end) = Parts.Range(source.Length, threads, p);
-            var part = source.AsSpan(start, end - start);
-            partial[p] = method == ReadMethod.TensorPrimitivesSum ? TensorPrimitives.Sum(part) : FourSums(part);
+            var part = source.Span.Slice(start, end - start);
+            partial[p] = method switch
+            {
+                ReadMethod.TensorPrimitivesSum => TensorPrimitives.Sum(part),
+                ReadMethod.FourVectorSums => FourSums(part),
+                _ => EightWideSums(part),
+            };
         });
         return partial.Sum();
     }
@@ -57,17 +64,15 @@ public static unsafe class MemoryLimits
     /// <param name="destination">The buffer written, at least as long.</param>
     /// <param name="threads">Threads, each copying one contiguous part.</param>
     /// <param name="method">How to copy.</param>
-    public static void Copy(float[] source, float[] destination, int threads, CopyMethod method)
+    public static void Copy(ReadOnlyMemory<float> source, Memory<float> destination, int threads, CopyMethod method)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(destination);
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, source.Length);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, p =>
         {
             var (start, end) = Parts.Range(source.Length, threads, p);
-            var from = source.AsSpan(start, end - start);
-            var to = destination.AsSpan(start, end - start);
+            var from = source.Span.Slice(start, end - start);
+            var to = destination.Span.Slice(start, end - start);
             if (method == CopyMethod.NonTemporalStores && Vector256.IsHardwareAccelerated && Sse.IsSupported)
             {
                 StreamingCopy(from, to);
@@ -98,10 +103,9 @@ public static unsafe class MemoryLimits
     /// <param name="threadCounts">Thread counts to try.</param>
     /// <param name="time">Times an action; returns the timings.</param>
     /// <returns>The best read and the best copy, with how each was made.</returns>
-    public static (MemoryLimit Read, MemoryLimit Copy) Best(float[] source, float[] destination, IEnumerable<int> threadCounts,
+    public static (MemoryLimit Read, MemoryLimit Copy) Best(ReadOnlyMemory<float> source, Memory<float> destination, IEnumerable<int> threadCounts,
         Func<Action, Timing> time)
     {
-        ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(threadCounts);
         ArgumentNullException.ThrowIfNull(time);
         MemoryLimit? read = null, copy = null;
@@ -155,6 +159,48 @@ public static unsafe class MemoryLimits
         }
 
         return sum;
+    }
+
+    // Through a pointer: no slicing or bounds checks between the loads. On one Zen 5 core, 51 MB, best of 30 under
+    // load: 42 GB/s against 35-36 for the other two methods; PyTorch 1.13's sum read 40-52 GB/s in the same hour.
+    private static float EightWideSums(ReadOnlySpan<float> values)
+    {
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            return FourSums(values);
+        }
+
+        fixed (float* p = values)
+        {
+            var a = Vector512<float>.Zero;
+            var b = a;
+            var c = a;
+            var d = a;
+            var e = a;
+            var f = a;
+            var g = a;
+            var h = a;
+            int w = Vector512<float>.Count, i = 0;
+            for (; i <= values.Length - (8 * w); i += 8 * w)
+            {
+                a += Vector512.Load(p + i);
+                b += Vector512.Load(p + i + w);
+                c += Vector512.Load(p + i + (2 * w));
+                d += Vector512.Load(p + i + (3 * w));
+                e += Vector512.Load(p + i + (4 * w));
+                f += Vector512.Load(p + i + (5 * w));
+                g += Vector512.Load(p + i + (6 * w));
+                h += Vector512.Load(p + i + (7 * w));
+            }
+
+            float sum = Vector512.Sum(((a + b) + (c + d)) + ((e + f) + (g + h)));
+            for (; i < values.Length; i++)
+            {
+                sum += p[i];
+            }
+
+            return sum;
+        }
     }
 
     private static void StreamingCopy(ReadOnlySpan<float> from, Span<float> to)

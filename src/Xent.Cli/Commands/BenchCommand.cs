@@ -80,23 +80,24 @@ internal sealed class BenchCommand : Command<BenchSettings>
     }
 
     /// <summary>
-    /// The read and copy limits, honest: the best over every method, the asked thread count and every core, and two
-    /// sizes (the largest case's own buffers, and buffers far larger than any cache), each warmed until steady.
-    /// A limit below what some other program reads would make the kernel look faster than memory allows.
+    /// The read and copy limits, honest: the best over every method, one thread, the asked thread count and every
+    /// core, and several sizes (each case's own, as a prefix of the shared buffers the cases use, and buffers far
+    /// larger than any cache), each warmed until steady. A limit below what some other program reads would make the
+    /// kernel look faster than memory allows.
     /// </summary>
     private (MemoryLimit Read, MemoryLimit Copy) MeasureLimits(BenchSettings settings, float[] logits, float[] gradient)
     {
-        int[] threadCounts = [settings.ThreadCount, Environment.ProcessorCount];
-        MemoryLimit? read = null, copy = null;
-        foreach (bool large in new[] { false, true })
+        int[] threadCounts = [1, settings.ThreadCount, Environment.ProcessorCount];
+        var buffers = settings.Shapes.Select(s => s.Rows * s.Vocab).Distinct()
+            .Select(n => ((ReadOnlyMemory<float>)logits.AsMemory(0, n), gradient.AsMemory(0, n))).ToList();
+        if (logits.Length < MinBandwidthFloats)
         {
-            if (large && logits.Length >= MinBandwidthFloats)
-            {
-                continue;
-            }
+            buffers.Add((MemoryLimits.Touched(MinBandwidthFloats), MemoryLimits.Touched(MinBandwidthFloats)));
+        }
 
-            var source = large ? MemoryLimits.Touched(MinBandwidthFloats) : logits;
-            var destination = large ? MemoryLimits.Touched(MinBandwidthFloats) : gradient;
+        MemoryLimit? read = null, copy = null;
+        foreach (var (source, destination) in buffers)
+        {
             Progress(settings, $"memory limits ({source.Length * 4L / 1e6:F0} MB buffers)");
             var best = MemoryLimits.Best(source, destination, threadCounts, a => Timing.Measure(a, settings.Iterations, CapSeconds));
             read = MemoryLimits.Faster(read, best.Read);

@@ -17,7 +17,7 @@ internal interface ILogitLanes<TV>
     /// <summary>Bytes per stored logit.</summary>
     static abstract int ElementSize { get; }
 
-    /// <summary>The logits at elements index .. index + lanes - 1 after <paramref name="source"/>, as floats.</summary>
+    /// <summary>The logits at elements index .. index + lanes - 1 after <paramref name="source"/>, as floats (callers pin <paramref name="source"/>: a load may take its address).</summary>
     static abstract TV Load(ref byte source, nint index);
 }
 
@@ -76,14 +76,28 @@ internal readonly struct BFloat16Lanes256 : IWritableLanes<Vector256<float>>
 {
     public static int ElementSize => 2;
 
+    /// <remarks>
+    /// With AVX2 one vbroadcasti128 from memory (a load, no ALU) and one vpshufb: one instruction per vector, not two
+    /// (vpmovzxwd and a shift), which the arithmetic-bound loops at this width notice (bfloat16 forward, one Zen 5
+    /// core, block in L1: 0.150 -> 0.141 ns per element). The broadcast takes a pointer: callers pin the source.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load(ref byte source, nint index)
+    public static unsafe Vector256<float> Load(ref byte source, nint index)
     {
+        if (Avx2.IsSupported)
+        {
+            // Words 0-3 of the low 128-bit half and 4-7 of the high half (both hold the same 16 bytes) into the high
+            // halves of the 32-bit lanes, zeros (index 0x80) into the low halves. A constant, not a static field: the
+            // field's initialisation check would sit inside the loops.
+            var highHalves = Vector256.Create(
+                (byte)0x80, 0x80, 0, 1, 0x80, 0x80, 2, 3, 0x80, 0x80, 4, 5, 0x80, 0x80, 6, 7,
+                0x80, 0x80, 8, 9, 0x80, 0x80, 10, 11, 0x80, 0x80, 12, 13, 0x80, 0x80, 14, 15);
+            var both = Avx2.BroadcastVector128ToVector256((byte*)Unsafe.AsPointer(ref Unsafe.Add(ref source, index * 2)));
+            return Avx2.Shuffle(both, highHalves).AsSingle();
+        }
+
         var bits = Vector128.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref source), (nuint)index);
-        var wide = Avx2.IsSupported
-            ? Avx2.ConvertToVector256Int32(bits).AsUInt32()
-            : Vector256.Create(Vector128.WidenLower(bits), Vector128.WidenUpper(bits));
-        return Vector256.ShiftLeft(wide, 16).AsSingle();
+        return Vector256.ShiftLeft(Vector256.Create(Vector128.WidenLower(bits), Vector128.WidenUpper(bits)), 16).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

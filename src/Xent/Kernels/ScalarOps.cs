@@ -37,6 +37,8 @@ internal readonly struct ScalarOps : IVectorOps<float>
 
     public static float Exp(float x) => MathF.Exp(x);
 
+    public static float Exp2(float t) => float.Exp2(t);
+
     public static float LessThan(float a, float b) => a < b ? AllOnes : 0f;
 
     public static bool AllLessThan(float a, float b) => a < b;

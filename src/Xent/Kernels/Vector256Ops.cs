@@ -36,13 +36,29 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
     public static Vector256<float> CopySign(Vector256<float> value, Vector256<float> sign) => Vector256.CopySign(value, sign);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Exp(Vector256<float> x)
+    public static Vector256<float> Exp(Vector256<float> x) => Exp2(x * Vector256.Create(ExpConstants.Log2E));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp2(Vector256<float> t)
     {
-        // e^x = 2^t, t = x log2(e) = n + f with n = round(t), |f| <= 1/2; 2^f by a degree-5 polynomial (fitted
-        // for this project, 1.9 ulp); 2^n built in the exponent bits. t is rounded once, so the relative error
-        // grows as |x| 6e-8: nothing at the values that matter (near the max), 5e-6 at e^-87 ~ 1e-38. Lanes
-        // below -87 give 0 (2^n would need denormals); NaN stays NaN through the multiplications.
-        var t = x * Vector256.Create(ExpConstants.Log2E);
+        if (Avx512DQ.VL.IsSupported)
+        {
+            // 2^t = 2^f 2^floor(t), f = t - floor(t) in [0, 1) by vreduceps (exact), 2^f by the Q polynomial
+            // (1.75 ulp), times 2^floor(t) by vscalefps (Exp rounds t = x log2(e) once, so its relative error grows
+            // as |x| 6e-8: nothing near the max, where the mass is), which gives denormals below e^-87.3, 0 below e^-103.9 and
+            // for -inf (vreduceps gives 0 there), inf for +inf and NaN for NaN: no select needed.
+            var g = Avx512DQ.VL.Reduce(t, ExpConstants.FractionBelow);
+            var q = Vector256.FusedMultiplyAdd(Vector256.Create(ExpConstants.Q5), g, Vector256.Create(ExpConstants.Q4));
+            q = Vector256.FusedMultiplyAdd(q, g, Vector256.Create(ExpConstants.Q3));
+            q = Vector256.FusedMultiplyAdd(q, g, Vector256.Create(ExpConstants.Q2));
+            q = Vector256.FusedMultiplyAdd(q, g, Vector256.Create(ExpConstants.Q1));
+            q = Vector256.FusedMultiplyAdd(q, g, Vector256<float>.One);
+            return Avx512F.VL.Scale(q, t);
+        }
+
+        // Without AVX-512: 2^t = 2^n 2^f with n = round(t), |f| <= 1/2; 2^f by a degree-5 polynomial (fitted for
+        // this project, 1.9 ulp); 2^n built in the exponent bits. Lanes below 2^-125.5 (e^-87) give 0 (2^n would
+        // need denormals); NaN stays NaN through the multiplications.
         var n = Vector256.Round(t);
         var f = t - n;
         var p = Vector256.FusedMultiplyAdd(Vector256.Create(ExpConstants.P5), f, Vector256.Create(ExpConstants.P4));
@@ -64,7 +80,7 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
             e = p * scale;
         }
 
-        return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(ExpConstants.Lowest)), Vector256<float>.Zero, e);
+        return Vector256.ConditionalSelect(Vector256.LessThan(t, Vector256.Create(ExpConstants.LowestPowerOfTwo)), Vector256<float>.Zero, e);
     }
 
     public static Vector256<float> LessThan(Vector256<float> a, Vector256<float> b) => Vector256.LessThan(a, b);

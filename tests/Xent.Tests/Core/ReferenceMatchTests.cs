@@ -78,6 +78,31 @@ public class ReferenceMatchTests
         PathChecks.ClassIndex(logits, targets, new CrossEntropyOptions { LabelSmoothing = 0.1f }, "ramps, smoothing");
     }
 
+    [Fact]
+    public void RowsFarFromZeroKeepTheirAccuracyAndSign()
+    {
+        // The single-pass loop keeps its shift in log2 units (z log2 e): far from 0 it must not lose the sum's
+        // accuracy (a rounded shift would skew every term alike), and beyond 2^21, where the shift is too coarse,
+        // and below -2.4e38, where z log2 e overflows (the second, natural-units pass), it must still give the right
+        // sums. (A row of only -inf but one -2e38 is left out: the gradient path gives NaN there, as it did before.)
+        const int v = 5000;
+        const int rows = 6;
+        var logits = new float[rows * v];
+        for (int c = 0; c < v; c++)
+        {
+            float wave = MathF.Sin(c);
+            logits[c] = 1000f + wave;
+            logits[v + c] = -5000f + (3f * wave);
+            logits[(2 * v) + c] = -1e36f * (1f + (0.5f * wave));
+            logits[(3 * v) + c] = -3e38f;
+            logits[(4 * v) + c] = float.MinValue;
+            logits[(5 * v) + c] = c < 2500 ? -3e38f : wave;
+        }
+
+        var targets = new[] { 4999, 17, 100, 2500, 3, 4000 };
+        PathChecks.ClassIndex(logits, targets, new CrossEntropyOptions(), "far from zero");
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
