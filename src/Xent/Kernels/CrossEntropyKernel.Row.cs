@@ -165,7 +165,10 @@ internal sealed unsafe partial class CrossEntropyKernel
                 int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
                 float max = blockStatistics[b].Max, shift = max == float.NegativeInfinity ? 0f : max;
                 // K carries exp(float(lse) - lse) for the exp(z - float(lse)) of the other paths: take it out again here.
-                float scale = (float)(row.Coefficients.K * Math.Exp(shift - (float)row.LogSumExp));
+                // A block of -inf holds exps of 0 against the stand-in shift 0, whose exp(0 - lse) overflows when lse
+                // is far below 0 (a row of -inf and one -2e38): its p are 0, unless lse is NaN.
+                float scale = max == float.NegativeInfinity && !double.IsNaN(row.LogSumExp) ? 0f
+                    : (float)(row.Coefficients.K * Math.Exp(shift - (float)row.LogSumExp));
                 if (bf16Exps)
                 {
                     // Not kept: the same exponentials again (the block is not written yet), bitwise as the forward's.

@@ -74,6 +74,29 @@ public class SpecialValuesTests
 
     [Theory]
     [MemberData(nameof(Widths))]
+    public void MaskedRowsWhoseOnlyLogitsAreNearMinusFloatMax(VectorWidth width)
+    {
+        // Blocks of -inf beside logits of -2e38: the loss is finite and the masked columns' gradient is 0, not NaN.
+        using var scope = Simd.Override(width);
+        const int v = 9000;
+        var x = new float[2 * v];
+        Array.Fill(x, float.NegativeInfinity);
+        x[8500] = -2e38f;
+        x[v + 5000] = -2e38f;
+        x[v + 8999] = -2.5e38f;
+        int[] y = [8500, 5000];
+        foreach (int threads in TestData.ThreadCounts)
+        {
+            var o = new CrossEntropyOptions { MaxDegreeOfParallelism = threads, Reduction = Reduction.Sum };
+            var g = new float[x.Length];
+            Close.Scalar(CrossEntropyReference.Loss(x, y, o), CrossEntropy.LossAndGradient(x, y, g, o), what: $"t{threads}");
+            Close.Gradient(CrossEntropyReference.Gradient(x, y, o), g, v, what: $"t{threads}");
+            Assert.All(g, value => Assert.True(float.IsFinite(value)));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
     public void TargetLogitNegativeInfinity_LossIsPositiveInfinity(VectorWidth width)
     {
         using var scope = Simd.Override(width);
