@@ -1,0 +1,253 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Xent.Kernels;
+
+namespace Xent.Layers;
+
+/// <summary>
+/// The attention's head-size loops, four output rows at a time: four independent accumulator chains share every load
+/// of the other operand, so the add latency of one chain no longer bounds the loop. Each output element is still
+/// summed alone, in the same order and with the same operations as <see cref="SpanMath.RowTimesMatrix"/> and
+/// <see cref="SpanMath.WeightedRowSum"/> (acc = 0, then acc + w x term by term): the blocking changes no bits.
+/// </summary>
+internal static class AttentionKernels
+{
+    /// <summary>
+    /// For i in [0, m), m &lt;= 4: y_i [hs] (row stride ys) = sum over r in [lo + i loStep, hi + i hiStep) of
+    /// w[i wi + r wr] x_r, with x_r = x[r stride ..] [hs]; each sum from 0 in increasing r.
+    /// </summary>
+    public static void WeightedSums(ref float w, int wi, int wr, ref float x, int stride, ref float y, int ys, int hs,
+        int m, int lo, int loStep, int hi, int hiStep, VectorWidth width)
+    {
+        int c = width switch
+        {
+            VectorWidth.V512 => WeightedSums<Vector512Ops, Vector512<float>>(ref w, wi, wr, ref x, stride, ref y, ys, hs, m, lo, loStep, hi, hiStep, 0),
+            VectorWidth.V256 => WeightedSums<Vector256Ops, Vector256<float>>(ref w, wi, wr, ref x, stride, ref y, ys, hs, m, lo, loStep, hi, hiStep, 0),
+            VectorWidth.V128 => WeightedSums<Vector128Ops, Vector128<float>>(ref w, wi, wr, ref x, stride, ref y, ys, hs, m, lo, loStep, hi, hiStep, 0),
+            _ => 0,
+        };
+        WeightedSums<ScalarOps, float>(ref w, wi, wr, ref x, stride, ref y, ys, hs, m, lo, loStep, hi, hiStep, c);
+    }
+
+    /// <summary>
+    /// For i in [0, m), m &lt;= 4: y_i[j] (row stride ys) = alpha sum_p x_i[p] mt[p ld + j] (x_i = x[i xs ..] [hs])
+    /// for j in [0, min(cap, t + i + 1 rounded up to whole vectors of the width)): the rows t .. t + m - 1 of causal
+    /// scores, as <see cref="SpanMath.RowTimesMatrix"/> gives them row by row over those lengths.
+    /// </summary>
+    public static void RowsTimesMatrix(float alpha, ref float x, int xs, int hs, ref float mt, int ld, ref float y, int ys,
+        int m, int t, int cap, VectorWidth width)
+    {
+        switch (width)
+        {
+            case VectorWidth.V512:
+                RowsTimesMatrix<Vector512Ops, Vector512<float>>(alpha, ref x, xs, hs, ref mt, ld, ref y, ys, m, t, cap);
+                break;
+            case VectorWidth.V256:
+                RowsTimesMatrix<Vector256Ops, Vector256<float>>(alpha, ref x, xs, hs, ref mt, ld, ref y, ys, m, t, cap);
+                break;
+            case VectorWidth.V128:
+                RowsTimesMatrix<Vector128Ops, Vector128<float>>(alpha, ref x, xs, hs, ref mt, ld, ref y, ys, m, t, cap);
+                break;
+            default:
+                RowsTimesMatrix<ScalarOps, float>(alpha, ref x, xs, hs, ref mt, ld, ref y, ys, m, t, cap);
+                break;
+        }
+    }
+
+    /// <summary>sum_i p[i] d[i] over [0, count), whole vectors then a scalar tail (the bits depend on count only).</summary>
+    public static float Dot(ref float p, ref float d, int count, VectorWidth width) => width switch
+    {
+        VectorWidth.V512 => Dot<Vector512Ops, Vector512<float>>(ref p, ref d, count),
+        VectorWidth.V256 => Dot<Vector256Ops, Vector256<float>>(ref p, ref d, count),
+        VectorWidth.V128 => Dot<Vector128Ops, Vector128<float>>(ref p, ref d, count),
+        _ => Dot<ScalarOps, float>(ref p, ref d, count),
+    };
+
+    /// <summary>d[i] = (scale p[i]) (d[i] - dot) over [0, count): the softmax backward of one row.</summary>
+    public static void SoftmaxGradient(ref float p, ref float d, int count, float scale, float dot, VectorWidth width)
+    {
+        int i = width switch
+        {
+            VectorWidth.V512 => SoftmaxGradient<Vector512Ops, Vector512<float>>(ref p, ref d, 0, count, scale, dot),
+            VectorWidth.V256 => SoftmaxGradient<Vector256Ops, Vector256<float>>(ref p, ref d, 0, count, scale, dot),
+            VectorWidth.V128 => SoftmaxGradient<Vector128Ops, Vector128<float>>(ref p, ref d, 0, count, scale, dot),
+            _ => 0,
+        };
+        SoftmaxGradient<ScalarOps, float>(ref p, ref d, i, count, scale, dot);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int WeightedSums<TOps, TV>(ref float w, int wi, int wr, ref float x, int stride, ref float y, int ys, int hs,
+        int m, int lo, int loStep, int hi, int hiStep, int c)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        for (; c + TOps.Count <= hs; c += TOps.Count)
+        {
+            if (m < 4)
+            {
+                for (int i = 0; i < m; i++)
+                {
+                    TV acc = TOps.Create(0f);
+                    for (int r = lo + (i * loStep); r < hi + (i * hiStep); r++)
+                    {
+                        acc = TOps.Add(acc, TOps.Multiply(TOps.Create(Unsafe.Add(ref w, (i * wi) + (r * wr))), TOps.Load(ref x, ((nint)r * stride) + c)));
+                    }
+
+                    TOps.Store(acc, ref y, ((nint)i * ys) + c);
+                }
+
+                continue;
+            }
+
+            // Rows whose range starts earlier take their first terms alone, then all four run together over the
+            // common range, then rows whose range ends later take their last terms alone: every chain in r order.
+            TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
+            int commonLo = lo + (3 * loStep), commonHi = hi;
+            for (int r = lo; r < commonLo; r++)
+            {
+                TV xr = TOps.Load(ref x, ((nint)r * stride) + c);
+                int rw = r * wr;
+                a0 = TOps.Add(a0, TOps.Multiply(TOps.Create(Unsafe.Add(ref w, rw)), xr));
+                if (r >= lo + loStep)
+                {
+                    a1 = TOps.Add(a1, TOps.Multiply(TOps.Create(Unsafe.Add(ref w, wi + rw)), xr));
+                }
+
+                if (r >= lo + (2 * loStep))
+                {
+                    a2 = TOps.Add(a2, TOps.Multiply(TOps.Create(Unsafe.Add(ref w, (2 * wi) + rw)), xr));
+                }
+            }
+
+            for (int r = commonLo; r < commonHi; r++)
+            {
+                TV xr = TOps.Load(ref x, ((nint)r * stride) + c);
+                ref float wr0 = ref Unsafe.Add(ref w, r * wr);
+                a0 = TOps.Add(a0, TOps.Multiply(TOps.Create(wr0), xr));
+                a1 = TOps.Add(a1, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, wi)), xr));
+                a2 = TOps.Add(a2, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 2 * wi)), xr));
+                a3 = TOps.Add(a3, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 3 * wi)), xr));
+            }
+
+            for (int r = commonHi; r < hi + (3 * hiStep); r++)
+            {
+                TV xr = TOps.Load(ref x, ((nint)r * stride) + c);
+                int rw = r * wr;
+                if (r < hi + hiStep)
+                {
+                    a1 = TOps.Add(a1, TOps.Multiply(TOps.Create(Unsafe.Add(ref w, wi + rw)), xr));
+                }
+
+                if (r < hi + (2 * hiStep))
+                {
+                    a2 = TOps.Add(a2, TOps.Multiply(TOps.Create(Unsafe.Add(ref w, (2 * wi) + rw)), xr));
+                }
+
+                a3 = TOps.Add(a3, TOps.Multiply(TOps.Create(Unsafe.Add(ref w, (3 * wi) + rw)), xr));
+            }
+
+            TOps.Store(a0, ref y, c);
+            TOps.Store(a1, ref y, ys + c);
+            TOps.Store(a2, ref y, (2 * (nint)ys) + c);
+            TOps.Store(a3, ref y, (3 * (nint)ys) + c);
+        }
+
+        return c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowsTimesMatrix<TOps, TV>(float alpha, ref float x, int xs, int hs, ref float mt, int ld, ref float y, int ys,
+        int m, int t, int cap)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        TV scale = TOps.Create(alpha);
+        int j = 0, length = Math.Min(cap, (t + TOps.Count) / TOps.Count * TOps.Count);
+        if (m == 4)
+        {
+            // Columns every row has: four chains sharing each load of mt.
+            for (; j + TOps.Count <= length; j += TOps.Count)
+            {
+                TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
+                for (int p = 0; p < hs; p++)
+                {
+                    TV mp = TOps.Load(ref mt, ((nint)p * ld) + j);
+                    a0 = TOps.Add(a0, TOps.Multiply(TOps.Create(Unsafe.Add(ref x, p)), mp));
+                    a1 = TOps.Add(a1, TOps.Multiply(TOps.Create(Unsafe.Add(ref x, xs + p)), mp));
+                    a2 = TOps.Add(a2, TOps.Multiply(TOps.Create(Unsafe.Add(ref x, (2 * xs) + p)), mp));
+                    a3 = TOps.Add(a3, TOps.Multiply(TOps.Create(Unsafe.Add(ref x, (3 * xs) + p)), mp));
+                }
+
+                TOps.Store(TOps.Multiply(a0, scale), ref y, j);
+                TOps.Store(TOps.Multiply(a1, scale), ref y, ys + j);
+                TOps.Store(TOps.Multiply(a2, scale), ref y, (2 * (nint)ys) + j);
+                TOps.Store(TOps.Multiply(a3, scale), ref y, (3 * (nint)ys) + j);
+            }
+        }
+
+        for (int i = 0; i < m; i++)
+        {
+            ref float xi = ref Unsafe.Add(ref x, i * xs);
+            int end = Math.Min(cap, (t + i + TOps.Count) / TOps.Count * TOps.Count);
+            int k = j;
+            for (; k + TOps.Count <= end; k += TOps.Count)
+            {
+                TV acc = TOps.Create(0f);
+                for (int p = 0; p < hs; p++)
+                {
+                    acc = TOps.Add(acc, TOps.Multiply(TOps.Create(Unsafe.Add(ref xi, p)), TOps.Load(ref mt, ((nint)p * ld) + k)));
+                }
+
+                TOps.Store(TOps.Multiply(acc, scale), ref y, ((nint)i * ys) + k);
+            }
+
+            // A row ending at cap inside a vector: its last columns as the scalar lanes of a row loop.
+            for (; k < end; k++)
+            {
+                float acc = 0;
+                for (int p = 0; p < hs; p++)
+                {
+                    acc += Unsafe.Add(ref xi, p) * Unsafe.Add(ref mt, ((nint)p * ld) + k);
+                }
+
+                Unsafe.Add(ref y, ((nint)i * ys) + k) = acc * alpha;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Dot<TOps, TV>(ref float p, ref float d, int count)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        TV acc = TOps.Create(0f);
+        int i = 0;
+        for (; i + TOps.Count <= count; i += TOps.Count)
+        {
+            acc = TOps.Add(acc, TOps.Multiply(TOps.Load(ref p, i), TOps.Load(ref d, i)));
+        }
+
+        float sum = TOps.Sum(acc);
+        for (; i < count; i++)
+        {
+            sum += Unsafe.Add(ref p, i) * Unsafe.Add(ref d, i);
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int SoftmaxGradient<TOps, TV>(ref float p, ref float d, int i, int count, float scale, float dot)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        TV s = TOps.Create(scale), o = TOps.Create(dot);
+        for (; i + TOps.Count <= count; i += TOps.Count)
+        {
+            TOps.Store(TOps.Multiply(TOps.Multiply(s, TOps.Load(ref p, i)), TOps.Subtract(TOps.Load(ref d, i), o)), ref d, i);
+        }
+
+        return i;
+    }
+}
