@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Xent.Kernels;
 using Xent.LinearAlgebra;
 
@@ -153,9 +154,16 @@ public static unsafe class Attention
                     int m = Math.Min(4, seq - t);
                     AttentionKernels.RowsTimesMatrix(scale, ref pQkv[headOffset + ((long)t * qkvDim)], qkvDim, hs, ref kt0, seq,
                         ref att[(long)t * seq], seq, m, t, seq, width);
-                    for (int i = 0; i < m; i++)
+                    if (m == 4)
                     {
-                        CausalSoftmax(new Span<float>(att + ((long)(t + i) * seq), seq), t + i, width);
+                        AttentionKernels.CausalSoftmax4(ref att[(long)t * seq], t, seq, width);
+                    }
+                    else
+                    {
+                        for (int i = 0; i < m; i++)
+                        {
+                            CausalSoftmax(new Span<float>(att + ((long)(t + i) * seq), seq), t + i, width);
+                        }
                     }
 
                     AttentionKernels.WeightedSums(ref att[(long)t * seq], seq, 1, ref pQkv[headOffset + (2 * dim)], qkvDim,
@@ -270,14 +278,10 @@ public static unsafe class Attention
     /// <summary>Softmax of row[0..t] in place; entries after t (future positions) become 0.</summary>
     private static void CausalSoftmax(Span<float> row, int t, VectorWidth width)
     {
-        // Future entries become -inf, whose exp is 0: the vector loops can then run over whole vectors past t
-        // (up to the row's end) instead of finishing each row with a scalar tail.
-        row.Slice(t + 1).Fill(float.NegativeInfinity);
-        int length = WholeVectors(t, row.Length, width);
-        var r = row.Slice(0, length);
-        float max = SpanMath.Max(r, width);
-        float sum = SpanMath.ExpSubtractAndSum(r, max, width);
-        SpanMath.Scale(1 / sum, r, width);
-        row.Slice(length).Clear();
+        ref float start = ref MemoryMarshal.GetReference(row);
+        if (!AttentionKernels.CausalSoftmax(ref start, t, row.Length, width))
+        {
+            AttentionKernels.CausalSoftmaxScalar(ref start, t, row.Length, width);
+        }
     }
 }

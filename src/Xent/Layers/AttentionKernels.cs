@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Xent.Kernels;
 
@@ -74,6 +75,217 @@ internal static class AttentionKernels
             _ => 0,
         };
         SoftmaxGradient<ScalarOps, float>(ref p, ref d, i, count, scale, dot);
+    }
+
+    /// <summary>
+    /// Softmax of row[0..t] in place, entries after t set to 0, in one call: the same operations and bits as
+    /// <see cref="Attention"/>'s row by row SpanMath passes (max and exp over t + 1 rounded up to whole vectors with
+    /// -inf after t, the sum's tail in a -inf-padded vector, the scale), for rows of at least one vector.
+    /// </summary>
+    /// <returns>False (nothing done) when the row is shorter than one vector of the width.</returns>
+    public static bool CausalSoftmax(ref float row, int t, int seq, VectorWidth width)
+    {
+        switch (width)
+        {
+            case VectorWidth.V512 when seq >= Vector512Ops.Count:
+                CausalSoftmax<Vector512Ops, Vector512<float>>(ref row, t, seq);
+                return true;
+            case VectorWidth.V256 when seq >= Vector256Ops.Count:
+                CausalSoftmax<Vector256Ops, Vector256<float>>(ref row, t, seq);
+                return true;
+            case VectorWidth.V128 when seq >= Vector128Ops.Count:
+                CausalSoftmax<Vector128Ops, Vector128<float>>(ref row, t, seq);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="CausalSoftmax(ref float, int, int, VectorWidth)"/> of rows t .. t + 3 (row stride seq, t a multiple
+    /// of 4), interleaved so that the four rows' reductions overlap; the same bits row by row.
+    /// </summary>
+    public static void CausalSoftmax4(ref float rows, int t, int seq, VectorWidth width)
+    {
+        int lanes = width == VectorWidth.Scalar ? 1 : (int)width / 32;
+        int length = Math.Min(seq, (t + lanes) / lanes * lanes);
+        if (width != VectorWidth.Scalar && seq >= lanes && length % lanes == 0 && t % 4 == 0)
+        {
+            switch (width)
+            {
+                case VectorWidth.V512:
+                    CausalSoftmax4<Vector512Ops, Vector512<float>>(ref rows, t, seq, length);
+                    return;
+                case VectorWidth.V256:
+                    CausalSoftmax4<Vector256Ops, Vector256<float>>(ref rows, t, seq, length);
+                    return;
+                default:
+                    CausalSoftmax4<Vector128Ops, Vector128<float>>(ref rows, t, seq, length);
+                    return;
+            }
+        }
+
+        for (int i = 0; i < 4; i++)
+        {
+            ref float row = ref Unsafe.Add(ref rows, i * seq);
+            if (!CausalSoftmax(ref row, t + i, seq, width))
+            {
+                CausalSoftmaxScalar(ref row, t + i, seq, width);
+            }
+        }
+    }
+
+    /// <summary>The row-by-row fallback of rows shorter than a vector (or scalar width), through SpanMath.</summary>
+    internal static void CausalSoftmaxScalar(ref float rowStart, int t, int seq, VectorWidth width)
+    {
+        var row = MemoryMarshal.CreateSpan(ref rowStart, seq);
+        row.Slice(t + 1).Fill(float.NegativeInfinity);
+        int lanes = width == VectorWidth.Scalar ? 1 : (int)width / 32;
+        int length = Math.Min(seq, (t + lanes) / lanes * lanes);
+        var r = row.Slice(0, length);
+        float max = SpanMath.Max(r, width);
+        float sum = SpanMath.ExpSubtractAndSum(r, max, width);
+        SpanMath.Scale(1 / sum, r, width);
+        row.Slice(length).Clear();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void CausalSoftmax4<TOps, TV>(ref float r0, int t, int seq, int length)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        ref float r1 = ref Unsafe.Add(ref r0, seq);
+        ref float r2 = ref Unsafe.Add(ref r0, 2 * seq);
+        ref float r3 = ref Unsafe.Add(ref r0, 3 * seq);
+        for (int i = 0; i < 4; i++)
+        {
+            ref float row = ref Unsafe.Add(ref r0, i * seq);
+            for (int k = t + i + 1; k < length; k++)
+            {
+                Unsafe.Add(ref row, k) = float.NegativeInfinity;
+            }
+        }
+
+        TV m0 = TOps.Create(float.NegativeInfinity), m1 = m0, m2 = m0, m3 = m0;
+        for (int j = 0; j < length; j += TOps.Count)
+        {
+            m0 = TOps.Max(m0, TOps.Load(ref r0, j));
+            m1 = TOps.Max(m1, TOps.Load(ref r1, j));
+            m2 = TOps.Max(m2, TOps.Load(ref r2, j));
+            m3 = TOps.Max(m3, TOps.Load(ref r3, j));
+        }
+
+        TV s0 = TOps.Create(MathF.Max(float.NegativeInfinity, TOps.MaxAcross(m0)));
+        TV s1 = TOps.Create(MathF.Max(float.NegativeInfinity, TOps.MaxAcross(m1)));
+        TV s2 = TOps.Create(MathF.Max(float.NegativeInfinity, TOps.MaxAcross(m2)));
+        TV s3 = TOps.Create(MathF.Max(float.NegativeInfinity, TOps.MaxAcross(m3)));
+        TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
+        for (int j = 0; j < length; j += TOps.Count)
+        {
+            TV e0 = TOps.Exp(TOps.Subtract(TOps.Load(ref r0, j), s0));
+            TV e1 = TOps.Exp(TOps.Subtract(TOps.Load(ref r1, j), s1));
+            TV e2 = TOps.Exp(TOps.Subtract(TOps.Load(ref r2, j), s2));
+            TV e3 = TOps.Exp(TOps.Subtract(TOps.Load(ref r3, j), s3));
+            TOps.Store(e0, ref r0, j);
+            TOps.Store(e1, ref r1, j);
+            TOps.Store(e2, ref r2, j);
+            TOps.Store(e3, ref r3, j);
+            a0 = TOps.Add(a0, e0);
+            a1 = TOps.Add(a1, e1);
+            a2 = TOps.Add(a2, e2);
+            a3 = TOps.Add(a3, e3);
+        }
+
+        TV c0 = TOps.Create(1 / TOps.Sum(a0)), c1 = TOps.Create(1 / TOps.Sum(a1));
+        TV c2 = TOps.Create(1 / TOps.Sum(a2)), c3 = TOps.Create(1 / TOps.Sum(a3));
+        for (int j = 0; j < length; j += TOps.Count)
+        {
+            TOps.Store(TOps.Multiply(TOps.Load(ref r0, j), c0), ref r0, j);
+            TOps.Store(TOps.Multiply(TOps.Load(ref r1, j), c1), ref r1, j);
+            TOps.Store(TOps.Multiply(TOps.Load(ref r2, j), c2), ref r2, j);
+            TOps.Store(TOps.Multiply(TOps.Load(ref r3, j), c3), ref r3, j);
+        }
+
+        for (int i = 0; i < 4; i++)
+        {
+            MemoryMarshal.CreateSpan(ref Unsafe.Add(ref r0, (i * seq) + length), seq - length).Clear();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void CausalSoftmax<TOps, TV>(ref float row, int t, int seq)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        int length = Math.Min(seq, (t + TOps.Count) / TOps.Count * TOps.Count);
+        for (int i = t + 1; i < length; i++)
+        {
+            Unsafe.Add(ref row, i) = float.NegativeInfinity;
+        }
+
+        // Max: whole vectors, then the scalar lanes.
+        TV acc = TOps.Create(float.NegativeInfinity);
+        int j = 0;
+        for (; j + TOps.Count <= length; j += TOps.Count)
+        {
+            acc = TOps.Max(acc, TOps.Load(ref row, j));
+        }
+
+        float max = MathF.Max(float.NegativeInfinity, TOps.MaxAcross(acc));
+        if (j < length)
+        {
+            float tail = float.NegativeInfinity;
+            for (int i = j; i < length; i++)
+            {
+                tail = ScalarOps.Max(tail, Unsafe.Add(ref row, i));
+            }
+
+            max = MathF.Max(max, tail);
+        }
+
+        // exp(x - max) and its sum: whole vectors, then the rest in one vector padded with -inf.
+        TV shift = TOps.Create(max), sum = TOps.Create(0f);
+        for (j = 0; j + TOps.Count <= length; j += TOps.Count)
+        {
+            TV e = TOps.Exp(TOps.Subtract(TOps.Load(ref row, j), shift));
+            TOps.Store(e, ref row, j);
+            sum = TOps.Add(sum, e);
+        }
+
+        int rest = length - j;
+        if (rest > 0)
+        {
+            Span<float> padded = stackalloc float[TOps.Count];
+            padded.Fill(float.NegativeInfinity);
+            for (int i = 0; i < rest; i++)
+            {
+                padded[i] = Unsafe.Add(ref row, j + i);
+            }
+
+            ref float p0 = ref padded[0];
+            TV e = TOps.Exp(TOps.Subtract(TOps.Load(ref p0, 0), shift));
+            TOps.Store(e, ref p0, 0);
+            for (int i = 0; i < rest; i++)
+            {
+                Unsafe.Add(ref row, j + i) = padded[i];
+            }
+
+            sum = TOps.Add(sum, e);
+        }
+
+        float scale = 1 / TOps.Sum(sum);
+        TV a = TOps.Create(scale);
+        for (j = 0; j + TOps.Count <= length; j += TOps.Count)
+        {
+            TOps.Store(TOps.Multiply(TOps.Load(ref row, j), a), ref row, j);
+        }
+
+        for (; j < length; j++)
+        {
+            Unsafe.Add(ref row, j) *= scale;
+        }
+
+        MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, length), seq - length).Clear();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
