@@ -226,13 +226,7 @@ public static unsafe class Attention
                     int m = Math.Min(4, seq - t);
                     AttentionKernels.RowsTimesMatrix(1, ref pDout[doutOffset + ((long)t * dim)], dim, hs, ref vt0, seq,
                         ref Unsafe.Add(ref ds, t * seq), seq, m, t, seq, width);
-                    for (int i = 0; i < m; i++)
-                    {
-                        ref float pRow = ref p[(long)(t + i) * seq];
-                        ref float dsRow = ref Unsafe.Add(ref ds, (t + i) * seq);
-                        float dot = AttentionKernels.Dot(ref pRow, ref dsRow, t + i + 1, width);
-                        AttentionKernels.SoftmaxGradient(ref pRow, ref dsRow, t + i + 1, scale, dot, width);
-                    }
+                    AttentionKernels.SoftmaxBackward(ref p[(long)t * seq], ref Unsafe.Add(ref ds, t * seq), seq, t, m, scale, width);
 
                     AttentionKernels.WeightedSums(ref Unsafe.Add(ref ds, t * seq), seq, 1, ref pQkv[headOffset + dim], qkvDim,
                         ref pDqkv[headOffset + ((long)t * qkvDim)], qkvDim, hs, m, 0, 0, t + 1, 1, width);

@@ -55,26 +55,29 @@ internal static class AttentionKernels
         }
     }
 
-    /// <summary>sum_i p[i] d[i] over [0, count), whole vectors then a scalar tail (the bits depend on count only).</summary>
-    public static float Dot(ref float p, ref float d, int count, VectorWidth width) => width switch
+    /// <summary>
+    /// The softmax backward of rows t .. t + m - 1 (m &lt;= 4, row stride seq, t a multiple of 4): with n_i = t + i + 1,
+    /// dot_i = sum_{k &lt; n_i} p_i[k] d_i[k] and d_i[k] = (scale p_i[k]) (d_i[k] - dot_i) for k &lt; n_i. The sums run in
+    /// whole vectors, the last one masked to the row's n_i entries (no scalar tail; the bits depend on n_i and the
+    /// width only); entries from n_i up to the whole vector are overwritten with values nobody reads.
+    /// </summary>
+    public static void SoftmaxBackward(ref float p, ref float d, int seq, int t, int m, float scale, VectorWidth width)
     {
-        VectorWidth.V512 => Dot<Vector512Ops, Vector512<float>>(ref p, ref d, count),
-        VectorWidth.V256 => Dot<Vector256Ops, Vector256<float>>(ref p, ref d, count),
-        VectorWidth.V128 => Dot<Vector128Ops, Vector128<float>>(ref p, ref d, count),
-        _ => Dot<ScalarOps, float>(ref p, ref d, count),
-    };
-
-    /// <summary>d[i] = (scale p[i]) (d[i] - dot) over [0, count): the softmax backward of one row.</summary>
-    public static void SoftmaxGradient(ref float p, ref float d, int count, float scale, float dot, VectorWidth width)
-    {
-        int i = width switch
+        switch (width)
         {
-            VectorWidth.V512 => SoftmaxGradient<Vector512Ops, Vector512<float>>(ref p, ref d, 0, count, scale, dot),
-            VectorWidth.V256 => SoftmaxGradient<Vector256Ops, Vector256<float>>(ref p, ref d, 0, count, scale, dot),
-            VectorWidth.V128 => SoftmaxGradient<Vector128Ops, Vector128<float>>(ref p, ref d, 0, count, scale, dot),
-            _ => 0,
-        };
-        SoftmaxGradient<ScalarOps, float>(ref p, ref d, i, count, scale, dot);
+            case VectorWidth.V512:
+                SoftmaxBackward<Vector512Ops, Vector512<float>>(ref p, ref d, seq, t, m, scale);
+                break;
+            case VectorWidth.V256:
+                SoftmaxBackward<Vector256Ops, Vector256<float>>(ref p, ref d, seq, t, m, scale);
+                break;
+            case VectorWidth.V128:
+                SoftmaxBackward<Vector128Ops, Vector128<float>>(ref p, ref d, seq, t, m, scale);
+                break;
+            default:
+                SoftmaxBackward<ScalarOps, float>(ref p, ref d, seq, t, m, scale);
+                break;
+        }
     }
 
     /// <summary>
@@ -428,38 +431,88 @@ internal static class AttentionKernels
         }
     }
 
+    // Lane indices 0, 1, ..., for the masks of a row's last vector.
+    private static readonly float[] LaneIndices = [.. Enumerable.Range(0, 16).Select(i => (float)i)];
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Dot<TOps, TV>(ref float p, ref float d, int count)
+    private static void SoftmaxBackward<TOps, TV>(ref float p, ref float d, int seq, int t, int m, float scale)
         where TOps : IVectorOps<TV>
         where TV : struct
     {
-        TV acc = TOps.Create(0f);
-        int i = 0;
-        for (; i + TOps.Count <= count; i += TOps.Count)
+        TV zero = TOps.Create(0f), s = TOps.Create(scale), lanes = TOps.Load(ref LaneIndices[0], 0);
+        if (m == 4 && TOps.Count >= 4 && t % 4 == 0 && (t / TOps.Count * TOps.Count) + TOps.Count <= seq)
         {
-            acc = TOps.Add(acc, TOps.Multiply(TOps.Load(ref p, i), TOps.Load(ref d, i)));
+            // All four rows end inside the same whole vector: their sums and updates interleaved.
+            ref float p1 = ref Unsafe.Add(ref p, seq), p2 = ref Unsafe.Add(ref p, 2 * seq), p3 = ref Unsafe.Add(ref p, 3 * seq);
+            ref float d1 = ref Unsafe.Add(ref d, seq), d2 = ref Unsafe.Add(ref d, 2 * seq), d3 = ref Unsafe.Add(ref d, 3 * seq);
+            int last = t / TOps.Count * TOps.Count;
+            TV a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+            for (int j = 0; j < last; j += TOps.Count)
+            {
+                a0 = TOps.Add(a0, TOps.Multiply(TOps.Load(ref p, j), TOps.Load(ref d, j)));
+                a1 = TOps.Add(a1, TOps.Multiply(TOps.Load(ref p1, j), TOps.Load(ref d1, j)));
+                a2 = TOps.Add(a2, TOps.Multiply(TOps.Load(ref p2, j), TOps.Load(ref d2, j)));
+                a3 = TOps.Add(a3, TOps.Multiply(TOps.Load(ref p3, j), TOps.Load(ref d3, j)));
+            }
+
+            TV index = TOps.Add(lanes, TOps.Create((float)last));
+            a0 = TOps.Add(a0, TOps.Select(TOps.LessThan(index, TOps.Create(t + 1f)), TOps.Multiply(TOps.Load(ref p, last), TOps.Load(ref d, last)), zero));
+            a1 = TOps.Add(a1, TOps.Select(TOps.LessThan(index, TOps.Create(t + 2f)), TOps.Multiply(TOps.Load(ref p1, last), TOps.Load(ref d1, last)), zero));
+            a2 = TOps.Add(a2, TOps.Select(TOps.LessThan(index, TOps.Create(t + 3f)), TOps.Multiply(TOps.Load(ref p2, last), TOps.Load(ref d2, last)), zero));
+            a3 = TOps.Add(a3, TOps.Select(TOps.LessThan(index, TOps.Create(t + 4f)), TOps.Multiply(TOps.Load(ref p3, last), TOps.Load(ref d3, last)), zero));
+            TV o0 = TOps.Create(TOps.Sum(a0)), o1 = TOps.Create(TOps.Sum(a1)), o2 = TOps.Create(TOps.Sum(a2)), o3 = TOps.Create(TOps.Sum(a3));
+            for (int j = 0; j <= last; j += TOps.Count)
+            {
+                TOps.Store(TOps.Multiply(TOps.Multiply(s, TOps.Load(ref p, j)), TOps.Subtract(TOps.Load(ref d, j), o0)), ref d, j);
+                TOps.Store(TOps.Multiply(TOps.Multiply(s, TOps.Load(ref p1, j)), TOps.Subtract(TOps.Load(ref d1, j), o1)), ref d1, j);
+                TOps.Store(TOps.Multiply(TOps.Multiply(s, TOps.Load(ref p2, j)), TOps.Subtract(TOps.Load(ref d2, j), o2)), ref d2, j);
+                TOps.Store(TOps.Multiply(TOps.Multiply(s, TOps.Load(ref p3, j)), TOps.Subtract(TOps.Load(ref d3, j), o3)), ref d3, j);
+            }
+
+            return;
         }
 
-        float sum = TOps.Sum(acc);
-        for (; i < count; i++)
+        for (int i = 0; i < m; i++)
         {
-            sum += Unsafe.Add(ref p, i) * Unsafe.Add(ref d, i);
+            ref float pi = ref Unsafe.Add(ref p, i * seq);
+            ref float di = ref Unsafe.Add(ref d, i * seq);
+            int n = t + i + 1, last = (n - 1) / TOps.Count * TOps.Count;
+            TV acc = zero;
+            for (int j = 0; j < last; j += TOps.Count)
+            {
+                acc = TOps.Add(acc, TOps.Multiply(TOps.Load(ref pi, j), TOps.Load(ref di, j)));
+            }
+
+            if (last + TOps.Count > seq)
+            {
+                // The row's last vector would run past the row: its entries one by one instead.
+                float sum = TOps.Sum(acc);
+                for (int k = last; k < n; k++)
+                {
+                    sum += Unsafe.Add(ref pi, k) * Unsafe.Add(ref di, k);
+                }
+
+                TV o = TOps.Create(sum);
+                for (int j = 0; j < last; j += TOps.Count)
+                {
+                    TOps.Store(TOps.Multiply(TOps.Multiply(s, TOps.Load(ref pi, j)), TOps.Subtract(TOps.Load(ref di, j), o)), ref di, j);
+                }
+
+                for (int k = last; k < n; k++)
+                {
+                    Unsafe.Add(ref di, k) = scale * Unsafe.Add(ref pi, k) * (Unsafe.Add(ref di, k) - sum);
+                }
+
+                continue;
+            }
+
+            TV index = TOps.Add(lanes, TOps.Create((float)last));
+            acc = TOps.Add(acc, TOps.Select(TOps.LessThan(index, TOps.Create((float)n)), TOps.Multiply(TOps.Load(ref pi, last), TOps.Load(ref di, last)), zero));
+            TV dot = TOps.Create(TOps.Sum(acc));
+            for (int j = 0; j <= last; j += TOps.Count)
+            {
+                TOps.Store(TOps.Multiply(TOps.Multiply(s, TOps.Load(ref pi, j)), TOps.Subtract(TOps.Load(ref di, j), dot)), ref di, j);
+            }
         }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int SoftmaxGradient<TOps, TV>(ref float p, ref float d, int i, int count, float scale, float dot)
-        where TOps : IVectorOps<TV>
-        where TV : struct
-    {
-        TV s = TOps.Create(scale), o = TOps.Create(dot);
-        for (; i + TOps.Count <= count; i += TOps.Count)
-        {
-            TOps.Store(TOps.Multiply(TOps.Multiply(s, TOps.Load(ref p, i)), TOps.Subtract(TOps.Load(ref d, i), o)), ref d, i);
-        }
-
-        return i;
     }
 }
