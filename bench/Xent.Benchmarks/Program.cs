@@ -14,6 +14,7 @@ internal static class Program
         ["distill-memory"] = DistillationMemory.Run,
         ["distill-compare"] = DistillationCompare.Run,
         ["training-step"] = TrainingStepMeasurement.Run,
+        ["blocks"] = BlockMeasurement.Run,
         ["sample"] = SamplingMeasurement.Run,
         ["gemm"] = GemmMeasurement.Run,
         ["gemm-limit"] = GemmLimitMeasurement.Run,

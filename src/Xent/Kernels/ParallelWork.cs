@@ -4,7 +4,9 @@ namespace Xent.Kernels;
 /// The one fork/join helper of the kernels, the matrix products and the model's layers: a fixed number of work
 /// items, each run exactly once, inline or on up to a given number of threads. Every caller's items do
 /// independent work and any reduction inside an item runs in a fixed order, so the items (never the thread count)
-/// decide the arithmetic and results are bitwise the same for any number of threads.
+/// decide the arithmetic and results are bitwise the same for any number of threads. Parallel calls run on
+/// <see cref="WorkerPool"/>'s persistent threads (the caller takes part), which cost far less to wake than a
+/// Parallel.For over the runtime's thread pool: the model's layers make a few hundred small parallel calls a step.
 /// </summary>
 internal static class ParallelWork
 {
@@ -28,7 +30,12 @@ internal static class ParallelWork
             return;
         }
 
-        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, body);
+        int threads = Math.Min(count, maxDegreeOfParallelism < 0 ? Environment.ProcessorCount : maxDegreeOfParallelism);
+        if (threads <= 1 || !WorkerPool.TryRun(count, threads, body))
+        {
+            // Nested inside a pool item, or another caller holds the pool: the runtime's pool.
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, body);
+        }
     }
 
     /// <summary>Calls body(start, end) for consecutive ranges of <paramref name="grain"/> items covering [0, count).</summary>

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Xent.Kernels;
 using Xent.LinearAlgebra;
 
@@ -136,22 +137,37 @@ public static unsafe class Attention
         var width = Simd.Width;
         ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            var output = new Span<float>(pOutput, batch * seq * dim);
-            var att = new Span<float>(pAtt, batch * heads * seq * seq);
             var qkv = new ReadOnlySpan<float>(pQkv, batch * seq * qkvDim);
             var kt = Scratch(hs * seq);
+            ref float kt0 = ref kt[0];
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
-                int rowBase = b * seq;
-                Transpose(kt, qkv, ((rowBase * qkvDim) + dim) + (h * hs), qkvDim, seq, hs);
-                for (int t = 0; t < seq; t++)
+                int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs);
+                float* att = pAtt + ((long)bh * seq * seq);
+                Transpose(kt, qkv, headOffset + dim, qkvDim, seq, hs);
+                for (int t = 0; t < seq; t += 4)
                 {
-                    // Scores of row t against keys 0..t (and a few masked ones up to a whole vector): q K^T with
-                    // K^T's rows contiguous, one register per group of keys.
-                    Row(output.Slice(((rowBase + t) * dim) + (h * hs), hs), qkv.Slice(((rowBase + t) * qkvDim) + (h * hs), hs),
-                        kt, seq, qkv.Slice((rowBase * qkvDim) + (2 * dim) + (h * hs)), qkvDim,
-                        att.Slice((bh * seq * seq) + (t * seq), seq), t, scale, width);
+                    // Rows t .. t + 3 together (each with the bits of a row alone, see Row): scores against keys
+                    // 0..t (and a few masked ones up to a whole vector) with K^T's rows contiguous, the softmax,
+                    // then the probability-weighted sums of the value rows.
+                    int m = Math.Min(4, seq - t);
+                    AttentionKernels.RowsTimesMatrix(scale, ref pQkv[headOffset + ((long)t * qkvDim)], qkvDim, hs, ref kt0, seq,
+                        ref att[(long)t * seq], seq, m, t, seq, width);
+                    if (m == 4)
+                    {
+                        AttentionKernels.CausalSoftmax4(ref att[(long)t * seq], t, seq, width);
+                    }
+                    else
+                    {
+                        for (int i = 0; i < m; i++)
+                        {
+                            CausalSoftmax(new Span<float>(att + ((long)(t + i) * seq), seq), t + i, width);
+                        }
+                    }
+
+                    AttentionKernels.WeightedSums(ref att[(long)t * seq], seq, 1, ref pQkv[headOffset + (2 * dim)], qkvDim,
+                        ref pOutput[((long)(rowBase + t) * dim) + (h * hs)], dim, hs, m, 0, 0, t + 1, 1, width);
                 }
             }
         });
@@ -189,60 +205,42 @@ public static unsafe class Attention
         var width = Simd.Width;
         ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            var dqkv = new Span<float>(pDqkv, batch * seq * qkvDim);
-            var dout = new ReadOnlySpan<float>(pDout, batch * seq * dim);
             var qkv = new ReadOnlySpan<float>(pQkv, batch * seq * qkvDim);
-            var att = new ReadOnlySpan<float>(pAtt, batch * heads * seq * seq);
 
-            // Per thread: V^T [hs, T], dS [T, T] and one column of P and of dS [T] each.
-            var buffer = Scratch((hs * seq) + (seq * seq) + (2 * seq));
+            // Per thread: V^T [hs, T] and dS [T, T].
+            var buffer = Scratch((hs * seq) + (seq * seq));
             var vt = buffer.Slice(0, hs * seq);
-            var ds = buffer.Slice(hs * seq, seq * seq);
-            var pColumn = buffer.Slice((hs * seq) + (seq * seq), seq);
-            var dsColumn = buffer.Slice((hs * seq) + (seq * seq) + seq, seq);
+            ref float vt0 = ref buffer[0];
+            ref float ds = ref buffer[hs * seq];
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
-                int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs);
-                var p = att.Slice(bh * seq * seq, seq * seq);
+                int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs), doutOffset = (rowBase * dim) + (h * hs);
+                float* p = pAtt + ((long)bh * seq * seq);
                 Transpose(vt, qkv, headOffset + (2 * dim), qkvDim, seq, hs);
 
-                // Query side, row by row: dP = dY V^T (V^T rows contiguous), dS = scale P (dP - rowsum(P dP)),
+                // Query side, four rows at a time: dP = dY V^T (V^T rows contiguous), dS = scale P (dP - rowsum(P dP)),
                 // dQ = dS K.
-                for (int t = 0; t < seq; t++)
+                for (int t = 0; t < seq; t += 4)
                 {
-                    var dy = dout.Slice(((rowBase + t) * dim) + (h * hs), hs);
-                    var pRow = p.Slice(t * seq, t + 1);
-                    var dsRow = ds.Slice(t * seq, t + 1);
-                    SpanMath.RowTimesMatrix(1, dy, vt, seq, ds.Slice(t * seq, WholeVectors(t, seq, width)), width);
-                    float dot = 0;
-                    for (int t2 = 0; t2 <= t; t2++)
-                    {
-                        dot += pRow[t2] * dsRow[t2];
-                    }
+                    int m = Math.Min(4, seq - t);
+                    AttentionKernels.RowsTimesMatrix(1, ref pDout[doutOffset + ((long)t * dim)], dim, hs, ref vt0, seq,
+                        ref Unsafe.Add(ref ds, t * seq), seq, m, t, seq, width);
+                    AttentionKernels.SoftmaxBackward(ref p[(long)t * seq], ref Unsafe.Add(ref ds, t * seq), seq, t, m, scale, width);
 
-                    for (int t2 = 0; t2 <= t; t2++)
-                    {
-                        dsRow[t2] = scale * pRow[t2] * (dsRow[t2] - dot);
-                    }
-
-                    SpanMath.WeightedRowSum(dsRow, qkv.Slice(headOffset + dim), qkvDim, dqkv.Slice(headOffset + (t * qkvDim), hs), width);
+                    AttentionKernels.WeightedSums(ref Unsafe.Add(ref ds, t * seq), seq, 1, ref pQkv[headOffset + dim], qkvDim,
+                        ref pDqkv[headOffset + ((long)t * qkvDim)], qkvDim, hs, m, 0, 0, t + 1, 1, width);
                 }
 
-                // Key side, column by column: dK_s = sum_{t >= s} dS[t, s] q_t, dV_s = sum_{t >= s} P[t, s] dy_t.
-                for (int s = 0; s < seq; s++)
+                // Key side, four columns at a time: dK_s = sum_{t >= s} dS[t, s] q_t, dV_s = sum_{t >= s} P[t, s] dy_t.
+                for (int s = 0; s < seq; s += 4)
                 {
-                    int count = seq - s;
-                    for (int t = s; t < seq; t++)
-                    {
-                        pColumn[t - s] = p[(t * seq) + s];
-                        dsColumn[t - s] = ds[(t * seq) + s];
-                    }
-
-                    int keyRow = headOffset + (s * qkvDim);
-                    SpanMath.WeightedRowSum(dsColumn.Slice(0, count), qkv.Slice(keyRow), qkvDim, dqkv.Slice(keyRow + dim, hs), width);
-                    SpanMath.WeightedRowSum(pColumn.Slice(0, count), dout.Slice(((rowBase + s) * dim) + (h * hs)), dim,
-                        dqkv.Slice(keyRow + (2 * dim), hs), width);
+                    int m = Math.Min(4, seq - s);
+                    long keyRow = headOffset + ((long)s * qkvDim);
+                    AttentionKernels.WeightedSums(ref Unsafe.Add(ref ds, s), 1, seq, ref pQkv[headOffset], qkvDim,
+                        ref pDqkv[keyRow + dim], qkvDim, hs, m, s, 1, seq, 0, width);
+                    AttentionKernels.WeightedSums(ref p[s], 1, seq, ref pDout[doutOffset], dim,
+                        ref pDqkv[keyRow + (2 * dim)], qkvDim, hs, m, s, 1, seq, 0, width);
                 }
             }
         });
@@ -274,14 +272,10 @@ public static unsafe class Attention
     /// <summary>Softmax of row[0..t] in place; entries after t (future positions) become 0.</summary>
     private static void CausalSoftmax(Span<float> row, int t, VectorWidth width)
     {
-        // Future entries become -inf, whose exp is 0: the vector loops can then run over whole vectors past t
-        // (up to the row's end) instead of finishing each row with a scalar tail.
-        row.Slice(t + 1).Fill(float.NegativeInfinity);
-        int length = WholeVectors(t, row.Length, width);
-        var r = row.Slice(0, length);
-        float max = SpanMath.Max(r, width);
-        float sum = SpanMath.ExpSubtractAndSum(r, max, width);
-        SpanMath.Scale(1 / sum, r, width);
-        row.Slice(length).Clear();
+        ref float start = ref MemoryMarshal.GetReference(row);
+        if (!AttentionKernels.CausalSoftmax(ref start, t, row.Length, width))
+        {
+            AttentionKernels.CausalSoftmaxScalar(ref start, t, row.Length, width);
+        }
     }
 }

@@ -133,4 +133,58 @@ public class AttentionTests
             }
         }
     }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ForwardAndBackward_SameBits_ForAnyThreadCount_AndRowsOutsideTheCausalPart(VectorWidth width, int dim, int heads)
+    {
+        // T = 37: groups of four query rows and a partial last group, rows ending inside and at the end of a vector.
+        // Non-finite dP entries above the diagonal (an infinite value row seen only by earlier queries) must not reach
+        // the rowsum of the rows before it: the masked last vector keeps only each row's causal entries.
+        int batch = 3, seq = 37;
+        var random = new Random(dim + 7);
+        float[] qkv = [.. Enumerable.Range(0, batch * seq * 3 * dim).Select(_ => (float)(random.NextDouble() * 2 - 1))];
+        float[] upstream = [.. Enumerable.Range(0, batch * seq * dim).Select(_ => (float)(random.NextDouble() * 2 - 1))];
+        using var scope = Simd.Override(width);
+        float[]? firstOutput = null, firstAtt = null, firstDqkv = null;
+        foreach (int threads in new[] { 1, 2, 3, -1 })
+        {
+            var output = new float[batch * seq * dim];
+            var att = new float[batch * heads * seq * seq];
+            var dqkv = new float[qkv.Length];
+            Attention.Forward(qkv, batch, seq, heads, output, att, threads);
+            Attention.Backward(upstream, qkv, att, batch, seq, heads, dqkv, threads);
+            Assert.All(dqkv, x => Assert.True(float.IsFinite(x)));
+            if (firstOutput is null)
+            {
+                (firstOutput, firstAtt, firstDqkv) = (output, att, dqkv);
+                continue;
+            }
+
+            Assert.Equal(firstOutput, output);
+            Assert.Equal(firstAtt, att);
+            Assert.Equal(firstDqkv, dqkv);
+        }
+
+        // The last position's value row made infinite: positions before it never attend to it, so their query
+        // gradients stay finite and equal to those of the finite run.
+        float[] inf = (float[])qkv.Clone();
+        for (int i = 0; i < dim; i++)
+        {
+            inf[((seq - 1) * 3 * dim) + (2 * dim) + i] = float.PositiveInfinity;
+        }
+
+        var o2 = new float[batch * seq * dim];
+        var a2 = new float[batch * heads * seq * seq];
+        var d2 = new float[qkv.Length];
+        Attention.Forward(inf, batch, seq, heads, o2, a2, 2);
+        Attention.Backward(upstream, inf, a2, batch, seq, heads, d2, 2);
+        for (int t = 0; t < seq - 1; t++)
+        {
+            for (int i = 0; i < dim; i++)
+            {
+                Assert.Equal(firstDqkv![(t * 3 * dim) + i], d2[(t * 3 * dim) + i]);
+            }
+        }
+    }
 }

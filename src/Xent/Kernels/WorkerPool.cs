@@ -1,0 +1,187 @@
+namespace Xent.Kernels;
+
+/// <summary>
+/// Persistent worker threads for <see cref="ParallelWork.For"/>: the caller publishes a job (items claimed one by
+/// one from a shared counter), wakes up to threads - 1 workers and runs items itself until none is left, then waits
+/// for the items still running. A worker spins briefly after a job (the next parallel call of a layer usually comes
+/// within microseconds) and then sleeps on a semaphore, so an idle process takes no core. One job at a time: a
+/// call made while the pool is busy (another caller, or a call nested inside an item) returns false and the caller
+/// falls back. Which thread runs an item never changes its arithmetic.
+/// </summary>
+internal static class WorkerPool
+{
+    // How long a worker polls for the next job before sleeping.
+    private static readonly long IdleTicks = System.Diagnostics.Stopwatch.Frequency / 20000;
+
+    private static readonly SemaphoreSlim Wake = new(0);
+    private static readonly object Gate = new();
+    private static Job? current;
+    private static int busy;
+    private static int generation;
+    private static int sleepers;
+    private static int workers;
+
+    [ThreadStatic]
+    private static bool isWorker;
+
+    /// <summary>Runs body(0 .. count - 1) on the caller and up to threads - 1 workers; false when the pool is busy.</summary>
+    public static bool TryRun(int count, int threads, Action<int> body)
+    {
+        if (isWorker || Interlocked.CompareExchange(ref busy, 1, 0) != 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            int helpers = Math.Min(threads - 1, Environment.ProcessorCount - 1);
+            if (helpers <= 0)
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    body(i);
+                }
+
+                return true;
+            }
+
+            EnsureWorkers(helpers);
+            // A fresh job each call: a worker late for an earlier job only ever touches that job's counters.
+            var job = new Job(body, count, helpers, ExecutionContext.Capture());
+            Volatile.Write(ref current, job);
+            Interlocked.Increment(ref generation);
+            int asleep = Volatile.Read(ref sleepers);
+            if (asleep > 0)
+            {
+                Wake.Release(Math.Min(asleep, helpers));
+            }
+
+            job.RunItems();
+            job.WaitDone();
+            job.Clear();
+            Volatile.Write(ref current, null);
+            if (job.Error is { } error)
+            {
+                throw new AggregateException(error);
+            }
+
+            return true;
+        }
+        finally
+        {
+            Volatile.Write(ref busy, 0);
+        }
+    }
+
+    private static void EnsureWorkers(int helpers)
+    {
+        if (Volatile.Read(ref workers) >= helpers)
+        {
+            return;
+        }
+
+        lock (Gate)
+        {
+            while (workers < helpers)
+            {
+                var thread = new Thread(WorkerLoop) { IsBackground = true, Name = $"Xent worker {workers + 1}" };
+                thread.Start();
+                workers++;
+            }
+        }
+    }
+
+    private static void WorkerLoop()
+    {
+        isWorker = true;
+        int seen = Volatile.Read(ref generation);
+        while (true)
+        {
+            int now = Volatile.Read(ref generation);
+            long until = System.Diagnostics.Stopwatch.GetTimestamp() + IdleTicks;
+            while (now == seen && System.Diagnostics.Stopwatch.GetTimestamp() < until)
+            {
+                Thread.SpinWait(8);
+                now = Volatile.Read(ref generation);
+            }
+
+            while (now == seen)
+            {
+                // Dekker with the caller: it bumps the generation then reads sleepers; we count ourselves asleep then
+                // read the generation. Interlocked fences both, so a job is never missed; a spare release only
+                // wakes us for a look.
+                Interlocked.Increment(ref sleepers);
+                now = Volatile.Read(ref generation);
+                if (now == seen)
+                {
+                    Wake.Wait();
+                    now = Volatile.Read(ref generation);
+                }
+
+                Interlocked.Decrement(ref sleepers);
+            }
+
+            seen = now;
+            Volatile.Read(ref current)?.Join();
+        }
+    }
+
+    private sealed class Job(Action<int> body, int count, int seats, ExecutionContext? context)
+    {
+        private int next;
+        private int done;
+        private int seats = seats;
+        private Exception? error;
+
+        public Exception? Error => Volatile.Read(ref error);
+
+        /// <summary>Closes the job to late workers.</summary>
+        public void Clear() => Volatile.Write(ref seats, 0);
+
+        /// <summary>A worker takes part if a seat is left (the job may already be finished: then it finds no item).</summary>
+        public void Join()
+        {
+            if (Interlocked.Decrement(ref seats) < 0 || Volatile.Read(ref next) >= count)
+            {
+                return;
+            }
+
+            if (context is { } flow)
+            {
+                ExecutionContext.Run(flow, static state => ((Job)state!).RunItems(), this);
+            }
+            else
+            {
+                RunItems();
+            }
+        }
+
+        public void RunItems()
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next) - 1) < count)
+            {
+                try
+                {
+                    body(i);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref error, e, null);
+                }
+
+                Interlocked.Increment(ref done);
+            }
+        }
+
+        /// <summary>Waits for the items other threads still run (the caller has none left): spins and yields, never sleeps.</summary>
+        public void WaitDone()
+        {
+            var wait = default(SpinWait);
+            while (Volatile.Read(ref done) < count)
+            {
+                wait.SpinOnce(sleep1Threshold: -1);
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using Xent.Kernels;
+
+namespace Xent.Tests.Core;
+
+public class WorkerPoolTests
+{
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(2, 2)]
+    [InlineData(7, 2)]
+    [InlineData(1000, -1)]
+    [InlineData(33, 3)]
+    public void EveryItemRunsExactlyOnce(int count, int threads)
+    {
+        var runs = new int[count];
+        for (int round = 0; round < 50; round++)
+        {
+            ParallelWork.For(count, threads, i => Interlocked.Increment(ref runs[i]));
+        }
+
+        Assert.All(runs, r => Assert.Equal(50, r));
+    }
+
+    [Fact]
+    public void NestedAndConcurrentCalls_RunEveryItem()
+    {
+        long total = 0;
+        Parallel.For(0, 8, _ =>
+        {
+            for (int round = 0; round < 20; round++)
+            {
+                ParallelWork.For(6, 2, i => ParallelWork.For(5, 2, j => Interlocked.Increment(ref total)));
+            }
+        });
+        Assert.Equal(8 * 20 * 6 * 5, total);
+    }
+
+    [Fact]
+    public void AnItemsException_ReachesTheCaller_AndThePoolStaysUsable()
+    {
+        var e = Assert.Throws<AggregateException>(() => ParallelWork.For(16, 2, i =>
+        {
+            if (i == 11)
+            {
+                throw new InvalidOperationException("item 11");
+            }
+        }));
+        Assert.Contains(e.InnerExceptions, x => x.Message == "item 11");
+        int count = 0;
+        ParallelWork.For(16, 2, _ => Interlocked.Increment(ref count));
+        Assert.Equal(16, count);
+    }
+
+    [Fact]
+    public void TheVectorWidthOverride_FlowsIntoTheWorkers()
+    {
+        var seen = new VectorWidth[64];
+        using (Simd.Override(VectorWidth.V128))
+        {
+            ParallelWork.For(seen.Length, 2, i =>
+            {
+                Thread.SpinWait(2000);
+                seen[i] = Simd.Width;
+            });
+        }
+
+        Assert.All(seen, w => Assert.Equal(VectorWidth.V128, w));
+    }
+}
