@@ -10,6 +10,8 @@ internal static class Program
     {
         ["lce-memory"] = LinearCrossEntropyMemory.Run,
         ["lce-compare"] = LinearCrossEntropyCompare.Run,
+        ["lce-limit"] = LinearCrossEntropyLimit.Run,
+        ["lce-hash"] = LinearCrossEntropyLimit.Hash,
         ["bf16-compare"] = BFloat16LossCompare.Run,
         ["distill-memory"] = DistillationMemory.Run,
         ["distill-compare"] = DistillationCompare.Run,
