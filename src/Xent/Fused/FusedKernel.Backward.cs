@@ -157,9 +157,10 @@ internal static unsafe partial class FusedKernel
             float* gRows = tile + (r0 * TB);
             float* wRows = WeightRows(c0 + r0, rows);
 
-            // dW[rows] (+)= G[rows, tokens] h[tokens, D]: h's block packed once for all tiles (hN).
+            // dW[rows] (+)= G[rows, tokens] h[tokens, D]: h's block packed once for all tiles (hN); dW's rows (from
+            // memory) written a 6-row strip at a time.
             MatMul.Panels(shape, rows, d, tbn, gRows, TB, 1, hN, (nint)tbn * nr, p.DWeight + ((nint)(c0 + r0) * d), d,
-                freshWeight ? 0 : 1);
+                freshWeight ? 0 : 1, rowStripsOuter: true);
 
             // dh^T[D, tokens] += W[rows, D]^T G[rows, tokens]: transposed, G's token rows (a few KB, packed here) are
             // the product's B micro-panels and W is read in place; the other way round every tile of W (from memory,

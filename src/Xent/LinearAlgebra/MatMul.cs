@@ -84,32 +84,38 @@ public static unsafe class MatMul
     /// A(i, p) = a[i * ars + p * aks] read in place, B already packed in Nr-column micro-panels along its whole depth
     /// (panel q at b + q * bPanelStride, the Nr values of k at k * Nr, columns past cols zero), as the fused kernel
     /// packs a token block of h once for all its tiles. The sums are <see cref="Gemm"/>'s with alpha = 1 (see
-    /// <see cref="PanelKernels"/>): the same bits.
+    /// <see cref="PanelKernels"/>): the same bits, whatever the order the tiles run in.
     /// </summary>
     /// <remarks>
-    /// K goes in blocks of one sum block (256), each swept column panel by column panel: a B micro-panel (256 x Nr,
-    /// 32 KB at 512 bits) stays in L1 while the rows' tiles stream past it. A is not packed: with the fused kernel's
-    /// 128-token blocks a packed A panel would serve only 4 B micro-panels at 512 bits, and packing the tile's W rows
-    /// (or W^T) cost more than it saved (the logits tiles ran at 72% of the FMA limit packed, 82% read in place).
-    /// Edge tiles (fewer than 6 rows or Nr columns) run the packed kernel on zero-padded copies.
+    /// K goes in blocks of one sum block (256). By default each block is swept micro-panel by micro-panel of B (256 x
+    /// Nr, 32 KB at 512 bits, kept in L1 while every 6-row strip of A streams past it); with
+    /// <paramref name="rowStripsOuter"/> 6-row strip by strip instead, each strip of A (in L1) running across every B
+    /// micro-panel (in L2), which writes C a row strip at a time: better when C is wide and comes from memory (the
+    /// fused dW rows: 96% of the FMA limit against 89-92% panel-first, one thread, Zen 5, 512 bits), worse for the
+    /// logits tile and dh (84-86% against 89-91%). A is not packed: with 128-token blocks a packed A panel would
+    /// serve only 4 B micro-panels at 512 bits, and packing the tile's W rows cost more than it saved (the logits
+    /// tiles ran at 72% of the FMA limit with W packed, 82% read in place, the whole call). Edge tiles (fewer than 6
+    /// rows or Nr columns) run the packed kernel on zero-padded copies.
     /// </remarks>
     internal static void Panels(in PanelShape s, int rows, int cols, int k, float* a, nint ars, nint aks,
-        float* b, nint bPanelStride, float* c, nint ldc, float beta)
+        float* b, nint bPanelStride, float* c, nint ldc, float beta, bool rowStripsOuter = false)
     {
         const int mr = PanelKernels.Mr, kcStep = PanelKernels.SumBlock;
         int nr = s.Nr;
+        int strips = (rows + mr - 1) / mr, panels = (cols + nr - 1) / nr;
         for (int p0 = 0; p0 < k; p0 += kcStep)
         {
             int kc = Math.Min(kcStep, k - p0);
             bool first = p0 == 0;
-            for (int jr = 0; jr < cols; jr += nr)
+            for (int outer = 0; outer < (rowStripsOuter ? strips : panels); outer++)
             {
-                float* bs = b + ((nint)(jr / nr) * bPanelStride) + ((nint)p0 * nr);
-                int w = Math.Min(nr, cols - jr);
-                for (int ir = 0; ir < rows; ir += mr)
+                for (int inner = 0; inner < (rowStripsOuter ? panels : strips); inner++)
                 {
-                    int h = Math.Min(mr, rows - ir);
-                    float* ai = a + (ir * ars) + (p0 * aks), ci = c + (ir * ldc) + jr;
+                    int ir = (rowStripsOuter ? outer : inner) * mr, jr = (rowStripsOuter ? inner : outer) * nr;
+                    float* ai = a + (ir * ars) + (p0 * aks);
+                    float* bs = b + ((nint)(jr / nr) * bPanelStride) + ((nint)p0 * nr);
+                    float* ci = c + (ir * ldc) + jr;
+                    int h = Math.Min(mr, rows - ir), w = Math.Min(nr, cols - jr);
                     if (h == mr && w == nr)
                     {
                         s.StridedKernel(kc, ai, ars, aks, bs, ci, ldc, first, beta);

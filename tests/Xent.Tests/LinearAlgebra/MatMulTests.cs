@@ -127,7 +127,7 @@ public class MatMulTests
     {
         // MatMul.Panels (the fused head's products: B packed once along its whole depth, A read in place) runs Gemm's
         // tile and sums: each element an fma chain per 256 k from 0, the first giving C = s or fma(C, beta, s), the
-        // others added in order, bit for bit, across several sum blocks, edge tiles and both storages of A.
+        // others added in order, bit for bit, across several sum blocks, edge tiles, both storages of A and both tile orders.
         var rng = new Random(21);
         using var scope = Simd.Override(width);
         var shape = PanelShape.For(width);
@@ -164,13 +164,17 @@ public class MatMulTests
 
                     int panels = (n + nr - 1) / nr;
                     var packed = new float[(panels * nr * k) + 16];
-                    fixed (float* pa = a, pb = b, pc = c, pp = packed)
+                    foreach (bool rowStripsOuter in new[] { false, true })
                     {
-                        Packing.PackB(false, pb, n, 0, k, 0, n, nr, pp);
-                        MatMul.Panels(shape, m, n, k, pa, ta ? 1 : k, ta ? m : 1, pp, (nint)k * nr, pc, n, beta);
-                    }
+                        var result = (float[])c.Clone();
+                        fixed (float* pa = a, pb = b, pc = result, pp = packed)
+                        {
+                            Packing.PackB(false, pb, n, 0, k, 0, n, nr, pp);
+                            MatMul.Panels(shape, m, n, k, pa, ta ? 1 : k, ta ? m : 1, pp, (nint)k * nr, pc, n, beta, rowStripsOuter);
+                        }
 
-                    Assert.Equal(expected, c);
+                        Assert.Equal(expected, result);
+                    }
                 }
             }
         }
