@@ -10,7 +10,8 @@ namespace Xent.Benchmarks;
 /// matrix work counted is the products' nominal 6 N D V (2 N D V for Loss); the epilogues (exp, the gradient
 /// formulas) and any recomputed tiles are extra work inside the measured time. Prints per method the median
 /// GFLOP/s, and the median, min and max over rounds of the share of the limit (limit time / call time), for wall
-/// and for process CPU time (all threads; a loaded machine disturbs it less).
+/// and for process CPU time (all threads; a loaded machine disturbs it less), with the call's CPU seconds and the
+/// limit's GFLOP per CPU second (to place a peer measured in CPU time, such as PyTorch, against the same limit).
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- lce-limit [rounds] [N D V]
 /// Also "lce-hash": a hash of every output of the fused calls over a set of option combinations, to compare two
 /// builds bit for bit (run at each width with XENT_VECTOR_WIDTH).
@@ -51,14 +52,14 @@ internal static class LinearCrossEntropyLimit
         }
 
         Console.WriteLine($"N={n} D={d} V={v}, width {Simd.Width}, {threads} threads, {rounds} interleaved rounds (after one warm-up)");
-        Console.WriteLine("method                  | call s (median)   | GFLOP/s | limit GFLOP/s | share of FMA limit, wall: median (min - max) | CPU: median (min - max)");
+        Console.WriteLine("method                  | call s (median)   | GFLOP/s | limit GFLOP/s | share of FMA limit, wall: median (min - max) | CPU: median (min - max) | call CPU s | limit GFLOP per CPU s");
         for (int i = 0; i < methods.Length; i++)
         {
             var share = wall[i].Select(t => t.Limit / t.Call).Order().ToList();
             var shareCpu = cpu[i].Select(t => t.Limit / t.Call).Order().ToList();
             double callS = Median(wall[i].Select(t => t.Call)), limitS = Median(wall[i].Select(t => t.Limit));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{methods[i].Name,-23} | {callS,8:F3} | {methods[i].Flop / callS / 1e9,7:F0} | {methods[i].Flop / limitS / 1e9,13:F0} | {Median(share),6:P1} ({share[0]:P1} - {share[^1]:P1}) | {Median(shareCpu),6:P1} ({shareCpu[0]:P1} - {shareCpu[^1]:P1})"));
+                $"{methods[i].Name,-23} | {callS,8:F3} | {methods[i].Flop / callS / 1e9,7:F0} | {methods[i].Flop / limitS / 1e9,13:F0} | {Median(share),6:P1} ({share[0]:P1} - {share[^1]:P1}) | {Median(shareCpu),6:P1} ({shareCpu[0]:P1} - {shareCpu[^1]:P1}) | {Median(cpu[i].Select(t => t.Call)),8:F3} | {methods[i].Flop / Median(cpu[i].Select(t => t.Limit)) / 1e9,6:F0}"));
         }
     }
 
