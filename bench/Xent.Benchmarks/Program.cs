@@ -10,6 +10,9 @@ internal static class Program
     {
         ["lce-memory"] = LinearCrossEntropyMemory.Run,
         ["lce-compare"] = LinearCrossEntropyCompare.Run,
+        ["lce-limit"] = LinearCrossEntropyLimit.Run,
+        ["lce-hash"] = LinearCrossEntropyLimit.Hash,
+        ["fused-products"] = FusedProductsLimit.Run,
         ["bf16-compare"] = BFloat16LossCompare.Run,
         ["distill-memory"] = DistillationMemory.Run,
         ["distill-compare"] = DistillationCompare.Run,

@@ -105,7 +105,8 @@ internal static unsafe partial class FusedKernel
         /// <summary>Each strip's mode (Mr class rows each); returns the strip count. Threshold 0: every strip dense.</summary>
         private int ChooseStripModes(float* tile, int vb, byte* active, StripMode* modes)
         {
-            int mr = shape.Mr, strips = (vb + mr - 1) / mr;
+            const int mr = PanelKernels.Mr;
+            int strips = (vb + mr - 1) / mr;
             for (int st = 0; st < strips; st++)
             {
                 int r0 = st * mr, r1 = Math.Min(vb, r0 + mr);
@@ -118,7 +119,7 @@ internal static unsafe partial class FusedKernel
         /// <summary>Adds the tile's strips to dW and dh: runs of dense strips as products, sparse ones entry by entry.</summary>
         private void AddStrips(int c0, int vb, float* tile, StripMode* modes, int strips, float* dh, float* dhRows)
         {
-            int mr = shape.Mr;
+            const int mr = PanelKernels.Mr;
             for (int st = 0; st < strips;)
             {
                 int r0 = st * mr;
@@ -152,19 +153,22 @@ internal static unsafe partial class FusedKernel
         /// <summary>The products of class rows [r0, r1) of the tile.</summary>
         private void DenseRows(int c0, int r0, int r1, float* tile, float* dh)
         {
-            int d = p.D;
+            int d = p.D, rows = r1 - r0, nr = shape.Nr;
             float* gRows = tile + (r0 * TB);
-            float* wRows = WeightRows(c0 + r0, r1 - r0);
+            float* wRows = WeightRows(c0 + r0, rows);
 
-            // dW[rows] (+)= G[rows, tokens] h[tokens, D]
-            MatMul.Block(shape, r1 - r0, d, tbn, gRows, TB, 1, true, hN, shape.Nr, (nint)tbn * shape.Nr, true,
-                p.DWeight + ((nint)(c0 + r0) * d), d, freshWeight ? 0 : 1);
+            // dW[rows] (+)= G[rows, tokens] h[tokens, D]: h's block packed once for all tiles (hN); dW's rows (from
+            // memory) written a 6-row strip at a time.
+            MatMul.Panels(shape, rows, d, tbn, gRows, TB, 1, hN, (nint)tbn * nr, p.DWeight + ((nint)(c0 + r0) * d), d,
+                freshWeight ? 0 : 1, rowStripsOuter: true);
 
-            // dh^T[D, tokens] += W[rows, D]^T G[rows, tokens]: transposed, G's token rows are the product's
-            // contiguous B strips and W is read in place; the other way round every tile of W (from memory,
-            // the forward read it long ago) was copied into packed strips first (dh ran at 60% of the
-            // kernel's speed, now 95%).
-            MatMul.Block(shape, d, tbnPad, r1 - r0, wRows, 1, d, false, gRows, TB, 0, false, dh, TB, 1);
+            // dh^T[D, tokens] += W[rows, D]^T G[rows, tokens]: transposed, G's token rows (a few KB, packed here) are
+            // the product's B micro-panels and W is read in place; the other way round every tile of W (from memory,
+            // the forward read it long ago) was copied into packed strips first (dh ran at 60% of the kernel's speed,
+            // then 95%). One sum per run of rows (at most one tile, under 256 classes) added to the group's partial.
+            float* gPacked = Workspace.Current.Get(WorkspaceSlot.PanelB, (long)rows * tbnPad);
+            Packing.PackB(false, gRows, TB, 0, rows, 0, tbnPad, nr, gPacked);
+            MatMul.Panels(shape, d, tbnPad, rows, wRows, 1, d, gPacked, (nint)rows * nr, dh, TB, 1);
         }
 
         /// <summary>

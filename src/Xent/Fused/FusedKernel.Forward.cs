@@ -22,7 +22,7 @@ internal static unsafe partial class FusedKernel
         private void LogitsTile(int c0, int vb, float* tile)
         {
             int d = p.D;
-            MatMul.Block(shape, vb, tbnPad, d, WeightRows(c0, vb), d, 1, false, hT, shape.Nr, (nint)d * shape.Nr, true, tile, TB, 0);
+            MatMul.Panels(shape, vb, tbnPad, d, WeightRows(c0, vb), d, 1, hT, (nint)d * shape.Nr, tile, TB, 0);
         }
 
         private void ForwardGroup(int g)

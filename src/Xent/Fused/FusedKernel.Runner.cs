@@ -13,7 +13,7 @@ internal static unsafe partial class FusedKernel
         private const int TB = TokenBlock;
         private const long TileFloats = (long)VocabBlock * TB;
         private readonly FusedProblem p;
-        private readonly KernelShape shape;
+        private readonly PanelShape shape;
         private readonly int groups;
         private readonly LossConstants constants;
         private readonly KeptRows kept;
@@ -25,8 +25,8 @@ internal static unsafe partial class FusedKernel
         private readonly double[] rowMeanLogit = new double[TB];
 
         // Per-call buffers in one ScratchPool block (sizes independent of N and V).
-        private float* hT;       // h block transposed, packed in Nr-column strips: [D, TB]
-        private float* hN;       // h block packed in Nr-column strips along D: [TB, D]
+        private float* hT;       // h block transposed, packed in Nr-column micro-panels (tokens): [D, TB]
+        private float* hN;       // h block packed in Nr-column micro-panels along D: [TB, D]
         private float* states;   // per group: max [TB], sum exp [TB], smoothing sum [TB], entropy sum [TB]
         private float* zTarget;  // [TB] target logit (after bias and cap)
         private float* lse;      // [TB] lse in float, for the tile epilogues
@@ -51,7 +51,7 @@ internal static unsafe partial class FusedKernel
         private int tbn;
         private int tbnPad;
 
-        public Runner(FusedProblem p, KernelShape shape)
+        public Runner(FusedProblem p, PanelShape shape)
         {
             this.p = p;
             this.shape = shape;

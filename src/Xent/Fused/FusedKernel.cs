@@ -22,10 +22,10 @@ namespace Xent.Fused;
 /// </remarks>
 internal static unsafe partial class FusedKernel
 {
-    /// <summary>Tokens per block: a multiple of every Nr (32, 16, 8, 4).</summary>
+    /// <summary>Tokens per block: a multiple of every Nr (32, 16, 8, 2).</summary>
     public const int TokenBlock = 128;
 
-    /// <summary>Classes per tile: a multiple of every Mr (6, 4), so edge strips stay inside the tile buffer.</summary>
+    /// <summary>Classes per tile: a multiple of the tile kernel's 6 rows (<see cref="PanelKernels.Mr"/>), the filter's strips.</summary>
     public const int VocabBlock = 252;
 
     /// <summary>
@@ -44,7 +44,7 @@ internal static unsafe partial class FusedKernel
     public static double Run(FusedProblem p)
     {
         var width = Simd.Width;
-        var shape = KernelShape.For(width);
+        var shape = PanelShape.For(width);
         return width switch
         {
             VectorWidth.V512 => new Runner<Vector512Ops, Vector512<float>>(p, shape).Run(),
@@ -79,7 +79,7 @@ internal static unsafe partial class FusedKernel
         /// <summary>Every |G| below the filter threshold: nothing to add.</summary>
         Skip,
 
-        /// <summary>The micro-kernel's products (threshold 0: every strip).</summary>
+        /// <summary>The tile kernel's products (threshold 0: every strip).</summary>
         Dense,
 
         /// <summary>Rank-one updates of the few entries at or above the threshold.</summary>

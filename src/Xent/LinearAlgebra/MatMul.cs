@@ -15,7 +15,7 @@ namespace Xent.LinearAlgebra;
 /// order from 0 over alpha A[i, k] B[k, j] (alpha applied to A's values as they are packed), the first block's sum
 /// s0 giving C = s0 or fma(C, beta, s0) and each later sum added in order (see <see cref="PanelKernels"/>). The
 /// cache blocking, the tile, the thread, the vector width and the other rows and columns never change it, so
-/// results are bitwise the same for any thread count, any M, N and position in the batch, and any width. (<see cref="Block"/> and <see cref="MicroTile"/>, which the fused kernels use, keep their own order.)
+/// results are bitwise the same for any thread count, any M, N and position in the batch, and any width. The fused kernels' products (<see cref="Panels"/>) run the same tile and sums.
 /// </remarks>
 public static unsafe class MatMul
 {
@@ -80,101 +80,58 @@ public static unsafe class MatMul
     }
 
     /// <summary>
-    /// One micro-tile: C[rows, cols] = alpha * A strip * B strip + beta * C (beta = 0 does not read C), where A(i, p)
-    /// is a[i * ars + p * aks] and B(p, j) is b[p * bks + j]. Full tiles go straight to the kernel; edge tiles are
-    /// computed as full tiles from zero-padded copies (unless the operand is already padded) and the valid part
-    /// copied out, with the same arithmetic, so an element's value never depends on the tile it falls in.
+    /// A product for the fused kernels, on the calling thread: C[rows, cols] = A B + beta C (beta = 0 does not read C),
+    /// A(i, p) = a[i * ars + p * aks] read in place, B already packed in Nr-column micro-panels along its whole depth
+    /// (panel q at b + q * bPanelStride, the Nr values of k at k * Nr, columns past cols zero), as the fused kernel
+    /// packs a token block of h once for all its tiles. The sums are <see cref="Gemm"/>'s with alpha = 1 (see
+    /// <see cref="PanelKernels"/>): the same bits, whatever the order the tiles run in.
     /// </summary>
-    internal static void MicroTile(in KernelShape s, int rows, int cols, int kc, float* a, nint ars, nint aks, bool aPadded,
-        float* b, nint bks, bool bPadded, float* c, nint ldc, float alpha, float beta)
+    /// <remarks>
+    /// K goes in blocks of one sum block (256). By default each block is swept micro-panel by micro-panel of B (256 x
+    /// Nr, 32 KB at 512 bits, kept in L1 while every 6-row strip of A streams past it); with
+    /// <paramref name="rowStripsOuter"/> 6-row strip by strip instead, each strip of A (in L1) running across every B
+    /// micro-panel (in L2), which writes C a row strip at a time: better when C is wide and comes from memory (the
+    /// fused dW rows: 96% of the FMA limit against 89-92% panel-first, one thread, Zen 5, 512 bits), worse for the
+    /// logits tile and dh (84-86% against 89-91%). A is not packed: with 128-token blocks a packed A panel would
+    /// serve only 4 B micro-panels at 512 bits, and packing the tile's W rows cost more than it saved (the logits
+    /// tiles ran at 72% of the FMA limit with W packed, 82% read in place, the whole call). Edge tiles (fewer than 6
+    /// rows or Nr columns) run the packed kernel on zero-padded copies.
+    /// </remarks>
+    internal static void Panels(in PanelShape s, int rows, int cols, int k, float* a, nint ars, nint aks,
+        float* b, nint bPanelStride, float* c, nint ldc, float beta, bool rowStripsOuter = false)
     {
-        int mr = s.Mr, nr = s.Nr;
-        if (rows == mr && cols == nr)
+        const int mr = PanelKernels.Mr, kcStep = PanelKernels.SumBlock;
+        int nr = s.Nr;
+        int strips = (rows + mr - 1) / mr, panels = (cols + nr - 1) / nr;
+        for (int p0 = 0; p0 < k; p0 += kcStep)
         {
-            s.Kernel(kc, a, ars, aks, b, bks, c, ldc, alpha, beta);
-            return;
-        }
-
-        var ws = Workspace.Current;
-        float* tile = ws.Get(WorkspaceSlot.EdgeTile, ((long)mr * nr) + ((long)(mr + nr) * kc));
-        if (rows < mr && !aPadded)
-        {
-            float* pa = tile + (mr * nr);
-            for (int p = 0; p < kc; p++)
+            int kc = Math.Min(kcStep, k - p0);
+            bool first = p0 == 0;
+            for (int outer = 0; outer < (rowStripsOuter ? strips : panels); outer++)
             {
-                for (int i = 0; i < mr; i++)
+                for (int inner = 0; inner < (rowStripsOuter ? panels : strips); inner++)
                 {
-                    pa[(p * mr) + i] = i < rows ? a[(i * ars) + (p * aks)] : 0;
-                }
-            }
+                    int ir = (rowStripsOuter ? outer : inner) * mr, jr = (rowStripsOuter ? inner : outer) * nr;
+                    float* ai = a + (ir * ars) + (p0 * aks);
+                    float* bs = b + ((nint)(jr / nr) * bPanelStride) + ((nint)p0 * nr);
+                    float* ci = c + (ir * ldc) + jr;
+                    int h = Math.Min(mr, rows - ir), w = Math.Min(nr, cols - jr);
+                    if (h == mr && w == nr)
+                    {
+                        s.StridedKernel(kc, ai, ars, aks, bs, ci, ldc, first, beta);
+                        continue;
+                    }
 
-            a = pa;
-            ars = 1;
-            aks = mr;
-        }
+                    float* pa = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)mr * kc);
+                    for (int p = 0; p < kc; p++)
+                    {
+                        for (int i = 0; i < mr; i++)
+                        {
+                            pa[(p * mr) + i] = i < h ? ai[(i * ars) + (p * aks)] : 0;
+                        }
+                    }
 
-        if (cols < nr && !bPadded)
-        {
-            float* pb = tile + (mr * nr) + (mr * kc);
-            for (int p = 0; p < kc; p++)
-            {
-                for (int j = 0; j < nr; j++)
-                {
-                    pb[(p * nr) + j] = j < cols ? b[(p * bks) + j] : 0;
-                }
-            }
-
-            b = pb;
-            bks = nr;
-        }
-
-        s.Kernel(kc, a, ars, aks, b, bks, tile, nr, alpha, 0);
-        for (int i = 0; i < rows; i++)
-        {
-            float* ci = c + (i * ldc);
-            float* ti = tile + (i * nr);
-            for (int j = 0; j < cols; j++)
-            {
-                ci[j] = beta == 0 ? ti[j] : MathF.FusedMultiplyAdd(ci[j], beta, ti[j]);
-            }
-        }
-    }
-
-    /// <summary>
-    /// A block product for fused kernels: C[rows, cols] = A * B + beta * C over K in blocks of
-    /// <see cref="KernelShape.Kc"/> (later blocks add to C), where A(i, p) = a[i * ars + p * aks] and B is either
-    /// packed in Nr-column strips (strip s at b + s * bStripStride, k steps bks apart) or, when bStripStride is 0,
-    /// row-major with k steps bks apart. This is how the fused cross-entropy computes one logits tile into a small
-    /// buffer (then runs its epilogue on it) and accumulates its gradient products.
-    /// </summary>
-    internal static void Block(in KernelShape s, int rows, int cols, int k, float* a, nint ars, nint aks, bool aPadded,
-        float* b, nint bks, nint bStripStride, bool bPadded, float* c, nint ldc, float beta)
-    {
-        int mr = s.Mr, nr = s.Nr;
-        for (int p0 = 0; p0 < k; p0 += KernelShape.Kc)
-        {
-            int kc = Math.Min(KernelShape.Kc, k - p0);
-            float betaBlock = p0 == 0 ? beta : 1;
-            for (int jr = 0; jr < cols; jr += nr)
-            {
-                float* bs = (bStripStride == 0 ? b + jr : b + (jr / nr * bStripStride)) + (p0 * bks);
-                nint bStep = bks;
-                bool padded = bPadded;
-                int w = Math.Min(nr, cols - jr);
-                if (bStripStride == 0 && rows > mr)
-                {
-                    // Row-major B: its k steps are whole rows apart (a new page every step or two for wide rows);
-                    // a contiguous copy of the strip is cheap next to the rows / Mr micro-tiles that reuse it.
-                    float* packed = Workspace.Current.Get(WorkspaceSlot.BlockStrip, (long)kc * nr);
-                    Packing.PackB(false, b, bks, p0, kc, jr, w, nr, packed);
-                    bs = packed;
-                    (bStep, padded) = (nr, true);
-                }
-
-                for (int ir = 0; ir < rows; ir += mr)
-                {
-                    MicroTile(s, Math.Min(mr, rows - ir), w, kc, a + (ir * ars) + (p0 * aks), ars, aks, aPadded,
-                        bs, bStep, padded, c + (ir * ldc) + jr, ldc, 1, betaBlock);
+                    Tile(s, h, w, kc, pa, bs, ci, ldc, first, beta);
                 }
             }
         }

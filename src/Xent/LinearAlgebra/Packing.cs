@@ -3,22 +3,12 @@ using System.Runtime.CompilerServices;
 namespace Xent.LinearAlgebra;
 
 /// <summary>
-/// Copies blocks of A and B into the strip layouts the micro-kernel streams through, zero-padding the last strip
-/// so that every tile is a full tile (padding only ever produces discarded rows and columns of C).
+/// Copies blocks of B into the micro-panels <see cref="PanelKernels"/> streams through, zero-padding the last one
+/// so that every tile is a full tile (padding only ever produces discarded columns of C). A is packed by
+/// <see cref="PanelPacking.PackA"/>.
 /// </summary>
 internal static unsafe class Packing
 {
-    /// <summary>
-    /// Packs op(A)[i0 .. i0 + rows, p0 .. p0 + kc] into Mr-row strips: strip s holds element (i, p) at
-    /// s * mr * kc + p * mr + i.
-    /// </summary>
-    /// <remarks>
-    /// A's Mr-row strips are the Nr-column strips of op(A)^T, so this is <see cref="PackB"/> with the other storage
-    /// order: one copy loop for both operands.
-    /// </remarks>
-    public static void PackA(bool transposeA, float* a, nint lda, int i0, int rows, int p0, int kc, int mr, float* dst) =>
-        PackB(!transposeA, a, lda, p0, kc, i0, rows, mr, dst);
-
     /// <summary>
     /// Packs op(B)[p0 .. p0 + kc, j0 .. j0 + cols] into Nr-column strips: strip s holds element (p, j) at
     /// s * kc * nr + p * nr + j.

@@ -80,6 +80,60 @@ internal static unsafe class PanelKernels
         }
     }
 
+    /// <summary>
+    /// The same tile and sums as <see cref="Kernel"/> with A read in place: A(i, p) = a[i * ars + p * aks] (the fused
+    /// kernels' W rows and G rows, which packing would copy for only a few B micro-panels: 128 tokens are 4 of them at
+    /// 512 bits). Six row pointers and one k offset replace the packed panel's single pointer.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void KernelStrided<TOps, TV>(int kc, float* a, nint ars, nint aks, float* b, float* c, nint ldc, bool first, float beta)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        nint w = TOps.Count, bStep = 2 * w, o = 0;
+        float* a0 = a, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars, a4 = a3 + ars, a5 = a4 + ars;
+        for (int q0 = 0; q0 < kc; q0 += SumBlock)
+        {
+            int q1 = Math.Min(kc, q0 + SumBlock);
+            TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            for (int p = q0; p < q1; p++)
+            {
+                var b0 = TOps.Load(ref *b, 0);
+                var b1 = TOps.Load(ref *b, w);
+                var x = TOps.Create(a0[o]);
+                c00 = TOps.MultiplyAdd(x, b0, c00);
+                c01 = TOps.MultiplyAdd(x, b1, c01);
+                x = TOps.Create(a1[o]);
+                c10 = TOps.MultiplyAdd(x, b0, c10);
+                c11 = TOps.MultiplyAdd(x, b1, c11);
+                x = TOps.Create(a2[o]);
+                c20 = TOps.MultiplyAdd(x, b0, c20);
+                c21 = TOps.MultiplyAdd(x, b1, c21);
+                x = TOps.Create(a3[o]);
+                c30 = TOps.MultiplyAdd(x, b0, c30);
+                c31 = TOps.MultiplyAdd(x, b1, c31);
+                x = TOps.Create(a4[o]);
+                c40 = TOps.MultiplyAdd(x, b0, c40);
+                c41 = TOps.MultiplyAdd(x, b1, c41);
+                x = TOps.Create(a5[o]);
+                c50 = TOps.MultiplyAdd(x, b0, c50);
+                c51 = TOps.MultiplyAdd(x, b1, c51);
+                o += aks;
+                b += bStep;
+            }
+
+            bool start = first && q0 == 0;
+            bool read = !start || beta != 0;
+            float scale = start ? beta : 1;
+            Finish<TOps, TV>(c00, c01, c, w, read, scale);
+            Finish<TOps, TV>(c10, c11, c + ldc, w, read, scale);
+            Finish<TOps, TV>(c20, c21, c + (2 * ldc), w, read, scale);
+            Finish<TOps, TV>(c30, c31, c + (3 * ldc), w, read, scale);
+            Finish<TOps, TV>(c40, c41, c + (4 * ldc), w, read, scale);
+            Finish<TOps, TV>(c50, c51, c + (5 * ldc), w, read, scale);
+        }
+    }
+
     // One row of the tile: C = sum, or fma(C, scale, sum) (scale 1 when adding a later block's sum).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Finish<TOps, TV>(TV lo, TV hi, float* row, nint w, bool read, float scale)

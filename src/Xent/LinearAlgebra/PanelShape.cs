@@ -21,10 +21,12 @@ internal readonly unsafe struct PanelShape
     /// <summary>Largest K block of the whole of B (in floats, 16 MB) that a product packs once for all threads.</summary>
     public const long SharedPanelFloats = 4L << 20;
 
-    private PanelShape(int nr, delegate*<int, float*, float*, float*, nint, bool, float, void> kernel)
+    private PanelShape(int nr, delegate*<int, float*, float*, float*, nint, bool, float, void> kernel,
+        delegate*<int, float*, nint, nint, float*, float*, nint, bool, float, void> stridedKernel)
     {
         Nr = nr;
         Kernel = kernel;
+        StridedKernel = stridedKernel;
     }
 
     /// <summary>Columns of C per tile (two vectors).</summary>
@@ -39,12 +41,18 @@ internal readonly unsafe struct PanelShape
     /// <summary>The tile kernel: (kc, packed a, packed b, c, ldc, first K block, beta).</summary>
     public delegate*<int, float*, float*, float*, nint, bool, float, void> Kernel { get; }
 
+    /// <summary>The tile kernel with A read in place: (kc, a, a row stride, a k stride, packed b, c, ldc, first K block, beta).</summary>
+    public delegate*<int, float*, nint, nint, float*, float*, nint, bool, float, void> StridedKernel { get; }
+
     public static PanelShape For(VectorWidth width) => width switch
     {
-        VectorWidth.V512 => new(2 * Vector512<float>.Count, &PanelKernels.Kernel<Vector512Ops, Vector512<float>>),
-        VectorWidth.V256 => new(2 * Vector256<float>.Count, &PanelKernels.Kernel<Vector256Ops, Vector256<float>>),
-        VectorWidth.V128 => new(2 * Vector128<float>.Count, &PanelKernels.Kernel<Vector128Ops, Vector128<float>>),
-        _ => new(2, &PanelKernels.Kernel<ScalarOps, float>),
+        VectorWidth.V512 => new(2 * Vector512<float>.Count, &PanelKernels.Kernel<Vector512Ops, Vector512<float>>,
+            &PanelKernels.KernelStrided<Vector512Ops, Vector512<float>>),
+        VectorWidth.V256 => new(2 * Vector256<float>.Count, &PanelKernels.Kernel<Vector256Ops, Vector256<float>>,
+            &PanelKernels.KernelStrided<Vector256Ops, Vector256<float>>),
+        VectorWidth.V128 => new(2 * Vector128<float>.Count, &PanelKernels.Kernel<Vector128Ops, Vector128<float>>,
+            &PanelKernels.KernelStrided<Vector128Ops, Vector128<float>>),
+        _ => new(2, &PanelKernels.Kernel<ScalarOps, float>, &PanelKernels.KernelStrided<ScalarOps, float>),
     };
 
     /// <summary>

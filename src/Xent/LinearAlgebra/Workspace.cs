@@ -12,10 +12,10 @@ internal enum WorkspaceSlot
     /// <summary><see cref="MatMul"/>: one K block of the whole of B, packed by all threads and read by all (the calling thread's slot).</summary>
     SharedPackedB,
 
-    /// <summary><see cref="MatMul.Block"/>: one Kc x Nr strip of a row-major B, copied contiguous.</summary>
-    BlockStrip,
+    /// <summary><see cref="MatMul.Panels"/>' callers: a B packed in micro-panels for one product (the fused kernel's gradient rows).</summary>
+    PanelB,
 
-    /// <summary><see cref="MatMul.MicroTile"/>: an edge tile and its zero-padded operands.</summary>
+    /// <summary><see cref="MatMul"/>: an edge tile of C, computed full-size.</summary>
     EdgeTile,
 
     /// <summary>The fused kernel: a logits tile [VocabBlock, TokenBlock] that is not cached.</summary>

@@ -123,28 +123,60 @@ public class MatMulTests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public unsafe void WithAlphaOne_GivesTheBitsOfTheFusedKernelsBlockProduct(VectorWidth width)
+    public unsafe void FusedKernelsPanelProduct_SumsEachElementInBlocksOf256_AsGemm(VectorWidth width)
     {
-        // MatMul.Block (the fused kernels' strided micro-kernel, the same sums in blocks of 256 k) and Gemm agree bit for
-        // bit when alpha = 1, so the model's layers and the fused head sum alike.
+        // MatMul.Panels (the fused head's products: B packed once along its whole depth, A read in place) runs Gemm's
+        // tile and sums: each element an fma chain per 256 k from 0, the first giving C = s or fma(C, beta, s), the
+        // others added in order, bit for bit, across several sum blocks, edge tiles, both storages of A and both tile orders.
         var rng = new Random(21);
         using var scope = Simd.Override(width);
-        var shape = KernelShape.For(width);
-        int m = 19, n = 45, k = 700;
-        foreach (float beta in new[] { 0f, 1f, 0.5f })
+        var shape = PanelShape.For(width);
+        int nr = shape.Nr;
+        foreach (var (m, n, k) in new[] { (19, 45, 700), (130, 70, 1100), (7, 3, 250) })
         {
-            var a = Random(rng, m * k);
-            var b = Random(rng, k * n);
-            var c0 = Random(rng, m * n);
-            var viaGemm = (float[])c0.Clone();
-            var viaBlock = (float[])c0.Clone();
-            MatMul.Gemm(false, false, m, n, k, 1, a, k, b, n, beta, viaGemm, n);
-            fixed (float* pa = a, pb = b, pc = viaBlock)
+            foreach (bool ta in new[] { false, true })
             {
-                MatMul.Block(shape, m, n, k, pa, k, 1, false, pb, n, 0, false, pc, n, beta);
-            }
+                foreach (float beta in new[] { 0f, 1f, 0.5f })
+                {
+                    var a = Random(rng, m * k);
+                    var b = Random(rng, k * n);
+                    var c = Random(rng, m * n);
+                    var expected = new float[m * n];
+                    for (int i = 0; i < m; i++)
+                    {
+                        for (int j = 0; j < n; j++)
+                        {
+                            float total = 0;
+                            for (int q0 = 0; q0 < k; q0 += 256)
+                            {
+                                float sum = 0;
+                                for (int p = q0; p < Math.Min(k, q0 + 256); p++)
+                                {
+                                    sum = MathF.FusedMultiplyAdd(ta ? a[(p * m) + i] : a[(i * k) + p], b[(p * n) + j], sum);
+                                }
 
-            Assert.Equal(viaBlock, viaGemm);
+                                total = q0 > 0 ? total + sum : beta == 0 ? sum : MathF.FusedMultiplyAdd(c[(i * n) + j], beta, sum);
+                            }
+
+                            expected[(i * n) + j] = total;
+                        }
+                    }
+
+                    int panels = (n + nr - 1) / nr;
+                    var packed = new float[(panels * nr * k) + 16];
+                    foreach (bool rowStripsOuter in new[] { false, true })
+                    {
+                        var result = (float[])c.Clone();
+                        fixed (float* pa = a, pb = b, pc = result, pp = packed)
+                        {
+                            Packing.PackB(false, pb, n, 0, k, 0, n, nr, pp);
+                            MatMul.Panels(shape, m, n, k, pa, ta ? 1 : k, ta ? m : 1, pp, (nint)k * nr, pc, n, beta, rowStripsOuter);
+                        }
+
+                        Assert.Equal(expected, result);
+                    }
+                }
+            }
         }
     }
 
