@@ -33,9 +33,11 @@ internal static unsafe partial class FusedKernel
                 }
 
                 var row = RowGradient(t, p.Targets[t0 + t]);
-                coefP[t] = (float)row.K;
+                // The epilogue's p is exp(z - float(lse)): its multipliers carry exp(float(lse) - lse).
+                double correction = ClassIndexRowGradient.FloatLogSumExpCorrection(rowLse[t]);
+                coefP[t] = (float)(row.K * correction);
                 coefS[t] = (float)row.C1;
-                coefH[t] = p.EntropyUpstream == null ? 0 : -p.EntropyUpstream[t0 + t];
+                coefH[t] = p.EntropyUpstream == null ? 0 : (float)(-p.EntropyUpstream[t0 + t] * correction);
                 meanZ[t] = (float)rowMeanLogit[t];
                 mask[t] = BitConverter.Int32BitsToSingle(-1);
             }

@@ -76,4 +76,41 @@ public class LargeLogitPrecisionTests
             Close.Gradient(expected, g, v, what: $"{width} soft");
         }
     }
+
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(0.1f)]
+    public void FusedHeadAtTwoThousandFiveHundredKeepsTheGradientsRelativeAccuracy(float smoothing)
+    {
+        // D = 1 and h = 1: the logits are W exactly, and dW is the logits gradient.
+        const int v = 5000;
+        var w = new float[v];
+        for (int c = 0; c < v; c++)
+        {
+            w[c] = (0.5f * c) + (0.25f * MathF.Sin(c));
+        }
+
+        const int target = 4990;
+        double lse = CrossEntropyReference.LogSumExp(w, 1, 0f)[0];
+        var expected = new double[v];
+        for (int c = 0; c < v; c++)
+        {
+            expected[c] = Math.Exp(w[c] - lse) - (smoothing / (double)v) - (c == target ? 1 - smoothing : 0);
+        }
+
+        var o = new CrossEntropyOptions { LabelSmoothing = smoothing };
+        double expectedLoss = CrossEntropyReference.Loss(w, [target], o);
+        foreach (var width in Simd.Supported())
+        {
+            using var scope = Simd.Override(width);
+            foreach (int threads in TestData.ThreadCounts)
+            {
+                var dh = new float[1];
+                var dw = new float[v];
+                float loss = LinearCrossEntropy.LossAndGradients([1f], w, [target], new(dh, dw), o with { MaxDegreeOfParallelism = threads });
+                Close.Scalar(expectedLoss, loss, what: $"{width} t{threads} fused loss");
+                Close.Gradient(expected, dw, v, what: $"{width} t{threads} fused");
+            }
+        }
+    }
 }
