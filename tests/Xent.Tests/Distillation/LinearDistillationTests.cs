@@ -26,8 +26,8 @@ public class LinearDistillationTests
     {
         using var scope = Simd.Override(width);
 
-        // V = 9000: three groups, each with a partial last tile; N = 131: a full token block and a partial one.
-        foreach (var (rows, v, d, dt) in new[] { (5, 37, 6, 9), (131, 600, 5, 3), (3, 9000, 4, 7) })
+        // V = 9000: three groups, each with a partial last tile; N = 515: a full token block and a partial one.
+        foreach (var (rows, v, d, dt) in new[] { (5, 37, 6, 9), (515, 600, 5, 3), (3, 9000, 4, 7) })
         {
             var x = new DistillationData(rows, v, d, dt, seed: rows + v, scale: 1.5f, ignoreEvery: 4);
             foreach (var (name, o) in Cases())
@@ -226,9 +226,10 @@ public class LinearDistillationTests
     [Fact]
     public void ScratchStaysUnderTheIssuesBoundAtQwenScale()
     {
-        // [4096 x 1024] x [151936 x 1024]: the buffers are a function of V (16 groups) and D only.
+        // [4096 x 1024] x [151936 x 1024]: the buffers are a function of V (16 groups) and D only, far under the
+        // issue's 64 MB.
         long bytes = DistillationKernel.ScratchBytes(151936, 1024);
-        Assert.True(bytes < 16L << 20, $"{bytes} bytes");
-        Assert.Equal(16L * ((2 * 128 * 256) + (128 * 1024)) * sizeof(float), bytes);
+        Assert.True(bytes < 40L << 20, $"{bytes} bytes");
+        Assert.Equal(8L * ((2 * 512 * 512) + (512 * 1024)) * sizeof(float), bytes);
     }
 }
