@@ -11,7 +11,8 @@ namespace Xent.Benchmarks;
 /// round by round so that machine load hits both alike. Prints each one's median (range), the median (range) of the
 /// per-round ratio distillation / (2 x fused), the flops of the kernel's design (each sweep over the vocabulary
 /// recomputes both logits tiles: 2 N (D + D_t) V; the gradient products 4 N D V) and the share of the FMA limit
-/// (<see cref="FlopLimit"/>, measured in the same process before and after the rounds) they run at.
+/// (<see cref="FlopLimit"/>, measured in the same process before and after the rounds) they run at, by wall clock
+/// and per CPU-second of the process (the FMA chains' flops per CPU-second: the share that other jobs do not skew).
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- distill-compare [rounds] [N D V [beta]]
 /// With "profile" first (distill-compare profile [rounds] [N D V [beta]]) it times, per round, the call and the
 /// same matrix products alone (the tiles of every sweep and the gradient products, as the kernel issues them):
@@ -68,6 +69,7 @@ internal static class DistillationCompare
         }
 
         double limitAfter = FlopLimit.Measure(Environment.ProcessorCount);
+        double cpuLimit = CpuLimit(Environment.ProcessorCount);
         var ratios = times[0].Select((t, r) => t / ((profile ? 1 : 2) * times[1][r])).ToList();
         Console.WriteLine($"N={n} D={d} V={v}, D_t={d}, beta {beta}, T 2, {rounds} interleaved rounds after one warm-up round, seconds (wall; CPU):");
         foreach (var ((name, _), t, c) in methods.Zip(times, cpu))
@@ -83,6 +85,20 @@ internal static class DistillationCompare
         double rate = design / Median(times[0]) / 1e9;
         Console.WriteLine($"design {design / 1e9:F0} GFLOP ({sweeps} sweeps; essential {essential / 1e9:F0}): {rate:F0} GFLOP/s; FMA limit {limitBefore:F0} before, {limitAfter:F0} after: " +
             $"{rate / Math.Max(limitBefore, limitAfter):P0} of the larger; load {File.ReadAllText("/proc/loadavg").Trim()}");
+        double cpuRate = design / Median(cpu[0]) / 1e9;
+        Console.WriteLine($"per CPU-second (load-proof): {cpuRate:F0} GFLOP against the FMA chains' {cpuLimit:F0}: {cpuRate / cpuLimit:P0} of the FMA limit");
+    }
+
+    /// <summary>GFLOP per CPU-second of the FMA chains on all threads (process CPU time, so other jobs do not count).</summary>
+    private static double CpuLimit(int threads)
+    {
+        const double flop = 200e9;
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpu0 = process.TotalProcessorTime;
+        FlopLimit.Spend(flop, threads);
+        process.Refresh();
+        return flop / (process.TotalProcessorTime - cpu0).TotalSeconds / 1e9;
     }
 
     /// <summary>The kernel's products alone: per token block and sweep the student and teacher tiles, then the gradient products.</summary>
