@@ -8,9 +8,10 @@ namespace Xent.Distillation;
 /// The fused distillation loss: student logits s = h W_s^T and teacher logits t = h_t W_t^T are only ever held one
 /// tile (<see cref="TokenBlock"/> tokens x <see cref="TileColumns"/> classes) at a time. Per token block, sweeps
 /// over the vocabulary recompute the tiles with <see cref="MatMul.Gemm"/>: the row log-sum-exps of s / T, t / T
-/// (and s, for the hard term), which for the KL divergences also give the loss; for the mixture (0 &lt; beta &lt; 1)
-/// a second sweep for its terms and the row statistic its gradient needs; then the logits gradient, turned at once
-/// into dW_s (+)= G^T h and dh += G W_s. Element-wise work runs in float vector lanes
+/// (and s, for the hard term); for the mixture (0 &lt; beta &lt; 1), or without gradients, a sweep for the
+/// divergence's terms (and the row statistic the mixture's gradient needs); then the logits gradient (with the KL
+/// divergences' terms on the way), turned at once into dW_s (+)= G^T h and dh += G W_s. Element-wise work runs in
+/// float vector lanes
 /// (<see cref="DistillationRows"/>), row states and reductions in double.
 /// </summary>
 /// <remarks>
@@ -129,18 +130,23 @@ internal sealed unsafe class DistillationKernel
             int b = Math.Min(TokenBlock, rows - n0);
             Sweep(n0, b, Pass.Statistics);
             MergeStatistics(n0, b);
-            if (kind == DivergenceKind.Mixture)
+            if (kind == DivergenceKind.Mixture || !gradients)
             {
                 Sweep(n0, b, Pass.Terms);
                 MergeTerms(n0, b);
             }
 
-            total += RowLosses(n0, b);
             if (gradients)
             {
                 Sweep(n0, b, Pass.Gradients);
                 MergeHidden(n0, b);
+                if (kind != DivergenceKind.Mixture)
+                {
+                    MergeTerms(n0, b); // the KL terms came with the gradient
+                }
             }
+
+            total += RowLosses(n0, b);
         }
 
         return o.Reduction == Reduction.Sum ? total : total / kept; // 0 / 0 = NaN when every row is ignored
@@ -192,12 +198,13 @@ internal sealed unsafe class DistillationKernel
                         StatisticsRow(group, r, n0 + r, c0, s, t);
                         break;
                     case Pass.Terms:
-                        var (teacherTerms, studentTerms) = MixtureTerms(width, s, t, constants[r]);
-                        group.Term[r] += teacherTerms;
-                        group.Mean[r] += studentTerms;
+                        var (first, second, mean) = Terms(width, s, t, constants[r], kind);
+                        group.Term[r] += first;
+                        group.SecondTerm[r] += second;
+                        group.Mean[r] += mean;
                         break;
                     default:
-                        Gradient(width, s, t, constants[r], hard, hard && !raw, kind);
+                        group.Term[r] += Gradient(width, s, t, constants[r], hard, hard && !raw, kind);
                         int y = p.Targets[n0 + r] - c0;
                         if (hard && (uint)y < (uint)w)
                         {
@@ -240,7 +247,7 @@ internal sealed unsafe class DistillationKernel
     {
         Statistics(width, s, t, inverseTemperature, raw, kind, out var sums);
         group.StudentLse[r].Add(LogSumExpState.Of(sums.StudentMax, sums.StudentSum, kind == DivergenceKind.Reverse ? sums.Weighted : 0));
-        group.TeacherLse[r].Add(LogSumExpState.Of(sums.TeacherMax, sums.TeacherSum, kind == DivergenceKind.Forward ? sums.Weighted : 0));
+        group.TeacherLse[r].Add(LogSumExpState.Of(sums.TeacherMax, sums.TeacherSum));
         if (raw)
         {
             group.RawLse[r].Add(LogSumExpState.Of(sums.RawMax, sums.RawSum));
@@ -274,13 +281,6 @@ internal sealed unsafe class DistillationKernel
 
             double ls = student.Value, lt = teacher.Value;
             lseRaw[r] = raw ? rawState.Value : ls;
-            divergence[r] = kind switch
-            {
-                DivergenceKind.Forward => teacher.Mean - lt + ls,
-                DivergenceKind.Reverse => student.Mean - ls + lt,
-                _ => 0,
-            };
-
             int y = p.Targets[n0 + r], g = 0;
             while (y >= groupStart[g + 1])
             {
@@ -308,7 +308,7 @@ internal sealed unsafe class DistillationKernel
         }
     }
 
-    /// <summary>The mixture's divergence and gradient statistic, groups added in order.</summary>
+    /// <summary>The divergence (and the mixture's gradient statistic), groups added in order.</summary>
     private void MergeTerms(int n0, int b)
     {
         double beta = o.Beta, rest = 1 - beta;
@@ -319,15 +319,23 @@ internal sealed unsafe class DistillationKernel
                 continue;
             }
 
-            double teacherTerms = 0, studentTerms = 0;
+            double first = 0, second = 0, mean = 0;
             foreach (var group in groups)
             {
-                teacherTerms += group.Term[r];
-                studentTerms += group.Mean[r];
+                first += group.Term[r];
+                second += group.SecondTerm[r];
+                mean += group.Mean[r];
             }
 
-            divergence[r] = (beta * teacherTerms) + (rest * studentTerms);
-            constants[r].Centre = (float)(rest * studentTerms);
+            if (kind == DivergenceKind.Mixture)
+            {
+                divergence[r] = (beta * first) + (rest * second);
+                constants[r].Centre = (float)(rest * mean);
+            }
+            else
+            {
+                divergence[r] = first;
+            }
         }
     }
 
@@ -415,6 +423,8 @@ internal sealed unsafe class DistillationKernel
 
         public double[] Term { get; } = new double[TokenBlock];
 
+        public double[] SecondTerm { get; } = new double[TokenBlock];
+
         public double[] Mean { get; } = new double[TokenBlock];
 
         public void Reset(int b)
@@ -425,6 +435,7 @@ internal sealed unsafe class DistillationKernel
                 TeacherLse[r] = LogSumExpState.Empty;
                 RawLse[r] = LogSumExpState.Empty;
                 Term[r] = 0;
+                SecondTerm[r] = 0;
                 Mean[r] = 0;
             }
         }

@@ -7,10 +7,10 @@ namespace Xent.Distillation;
 /// <summary>Which divergence a call computes, and so which sweeps it needs.</summary>
 internal enum DivergenceKind
 {
-    /// <summary>beta = 0, KL(P || Q): the loss folds into the statistics sweep; gradient Q - P.</summary>
+    /// <summary>beta = 0, KL(P || Q): terms summed in the gradient sweep; gradient Q - P.</summary>
     Forward,
 
-    /// <summary>beta = 1, KL(Q || P): the loss folds into the statistics sweep; gradient Q (x - y - E_Q[x - y]).</summary>
+    /// <summary>beta = 1, KL(Q || P): terms summed in the gradient sweep; gradient Q (x - y - E_Q[x - y]), E_Q from the statistics sweep.</summary>
     Reverse,
 
     /// <summary>0 &lt; beta &lt; 1: needs the row's log-sum-exps before its terms, so a sweep of its own.</summary>
@@ -22,9 +22,11 @@ internal enum DivergenceKind
 /// tempered x = s * (1/T) and y = t * (1/T) in float. Vector lanes in float, written once over
 /// <see cref="IVectorOps{TV}"/> (the scalar instantiation runs the tail of a row); each call returns its sums in
 /// double, and the caller folds them in double. The formulas (Q = softmax(x), P = softmax(y)):
-/// forward KL, sum P (y - x) - lse(y) + lse(x), gradient Q - P; reverse KL, sum Q (x - y) - lse(x) + lse(y),
-/// gradient Q (x - y - E_Q[x - y]); mixture M = beta P + (1 - beta) Q, terms beta P log(P/M) + (1 - beta) Q log(Q/M),
-/// gradient Q ((1 - beta) log(Q/M) - mean) with mean = (1 - beta) sum Q log(Q/M).
+/// forward KL, terms P log(P/Q) - P + Q, gradient Q - P; reverse KL, terms Q log(Q/P) - Q + P, gradient
+/// Q (x - y - E_Q[x - y]); mixture M = beta P + (1 - beta) Q, terms beta (P log(P/M) - P + M) + (1 - beta)
+/// (Q log(Q/M) - Q + M), gradient Q ((1 - beta) log(Q/M) - mean) with mean = (1 - beta) sum Q log(Q/M). The added
+/// linear parts sum to 0 over a row (per class, for the mixture) and make every term non-negative, so that a small
+/// divergence is not the difference of large sums.
 /// </summary>
 /// <remarks>
 /// Probabilities are formed as exp(x - m) a with m the row's float max and a = exp(m - lse) rounded to float once, so
@@ -109,42 +111,50 @@ internal static class DistillationRows
         Sums<ScalarOps, float>(ref rs, ref rt, full, n, k, raw, kind, ref sums);
     }
 
-    /// <summary>The mixture's sums over a tile row: sum P log(P/M) and sum Q log(Q/M).</summary>
-    public static (double Teacher, double Student) MixtureTerms(VectorWidth width, ReadOnlySpan<float> s, ReadOnlySpan<float> t, in RowConstants k)
+    /// <summary>
+    /// The divergence's sums over a tile row: for the KL divergences sum P phi(log P/Q) (forward) or Q phi(log Q/P)
+    /// (reverse); for the mixture sum P phi(log P/M), sum Q phi(log Q/M) and the gradient's sum Q log(Q/M).
+    /// </summary>
+    public static (double First, double Second, double Mean) Terms(VectorWidth width, ReadOnlySpan<float> s, ReadOnlySpan<float> t, in RowConstants k, DivergenceKind kind)
     {
         int n = s.Length;
         ref float rs = ref Unsafe.AsRef(in s[0]);
         ref float rt = ref Unsafe.AsRef(in t[0]);
-        double a = 0, b = 0;
+        double a = 0, b = 0, c = 0;
         int full = 0;
         switch (Widths.Fit(width, n))
         {
-            case VectorWidth.V512: full = n - (n % Vector512<float>.Count); Mixture<Vector512Ops, Vector512<float>>(ref rs, ref rt, 0, full, k, ref a, ref b); break;
-            case VectorWidth.V256: full = n - (n % Vector256<float>.Count); Mixture<Vector256Ops, Vector256<float>>(ref rs, ref rt, 0, full, k, ref a, ref b); break;
-            case VectorWidth.V128: full = n - (n % Vector128<float>.Count); Mixture<Vector128Ops, Vector128<float>>(ref rs, ref rt, 0, full, k, ref a, ref b); break;
+            case VectorWidth.V512: full = n - (n % Vector512<float>.Count); Terms<Vector512Ops, Vector512<float>>(ref rs, ref rt, 0, full, k, kind, ref a, ref b, ref c); break;
+            case VectorWidth.V256: full = n - (n % Vector256<float>.Count); Terms<Vector256Ops, Vector256<float>>(ref rs, ref rt, 0, full, k, kind, ref a, ref b, ref c); break;
+            case VectorWidth.V128: full = n - (n % Vector128<float>.Count); Terms<Vector128Ops, Vector128<float>>(ref rs, ref rt, 0, full, k, kind, ref a, ref b, ref c); break;
             default: break;
         }
 
-        Mixture<ScalarOps, float>(ref rs, ref rt, full, n, k, ref a, ref b);
-        return (a, b);
+        Terms<ScalarOps, float>(ref rs, ref rt, full, n, k, kind, ref a, ref b, ref c);
+        return (a, b, c);
     }
 
-    /// <summary>Overwrites the tile row s with the logits gradient (without the hard term's -1 at the target).</summary>
-    public static void Gradient(VectorWidth width, Span<float> s, ReadOnlySpan<float> t, in RowConstants k, bool hard, bool rawIsStudent, DivergenceKind kind)
+    /// <summary>
+    /// Overwrites the tile row s with the logits gradient (without the hard term's -1 at the target); for the KL
+    /// divergences returns the row's <see cref="Terms"/> First sum on the way, bitwise as Terms computes it.
+    /// </summary>
+    public static double Gradient(VectorWidth width, Span<float> s, ReadOnlySpan<float> t, in RowConstants k, bool hard, bool rawIsStudent, DivergenceKind kind)
     {
+        double term = 0;
         int n = s.Length;
         ref float rs = ref s[0];
         ref float rt = ref Unsafe.AsRef(in t[0]);
         int full = 0;
         switch (Widths.Fit(width, n))
         {
-            case VectorWidth.V512: full = n - (n % Vector512<float>.Count); Gradient<Vector512Ops, Vector512<float>>(ref rs, ref rt, 0, full, k, hard, rawIsStudent, kind); break;
-            case VectorWidth.V256: full = n - (n % Vector256<float>.Count); Gradient<Vector256Ops, Vector256<float>>(ref rs, ref rt, 0, full, k, hard, rawIsStudent, kind); break;
-            case VectorWidth.V128: full = n - (n % Vector128<float>.Count); Gradient<Vector128Ops, Vector128<float>>(ref rs, ref rt, 0, full, k, hard, rawIsStudent, kind); break;
+            case VectorWidth.V512: full = n - (n % Vector512<float>.Count); Gradient<Vector512Ops, Vector512<float>>(ref rs, ref rt, 0, full, k, hard, rawIsStudent, kind, ref term); break;
+            case VectorWidth.V256: full = n - (n % Vector256<float>.Count); Gradient<Vector256Ops, Vector256<float>>(ref rs, ref rt, 0, full, k, hard, rawIsStudent, kind, ref term); break;
+            case VectorWidth.V128: full = n - (n % Vector128<float>.Count); Gradient<Vector128Ops, Vector128<float>>(ref rs, ref rt, 0, full, k, hard, rawIsStudent, kind, ref term); break;
             default: break;
         }
 
-        Gradient<ScalarOps, float>(ref rs, ref rt, full, n, k, hard, rawIsStudent, kind);
+        Gradient<ScalarOps, float>(ref rs, ref rt, full, n, k, hard, rawIsStudent, kind, ref term);
+        return term;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -187,11 +197,7 @@ internal static class DistillationRows
                 sumR = TOps.Add(sumR, TOps.Exp(TOps.Subtract(sv, mr)));
             }
 
-            if (kind == DivergenceKind.Forward)
-            {
-                weighted = TOps.Add(weighted, TOps.Select(TOps.LessThan(zero, et), TOps.Multiply(et, TOps.Subtract(y, x)), zero));
-            }
-            else if (kind == DivergenceKind.Reverse)
+            if (kind == DivergenceKind.Reverse)
             {
                 weighted = TOps.Add(weighted, TOps.Select(TOps.LessThan(zero, es), TOps.Multiply(es, TOps.Subtract(x, y)), zero));
             }
@@ -204,7 +210,7 @@ internal static class DistillationRows
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Mixture<TOps, TV>(ref float s, ref float t, int start, int end, in RowConstants k, ref double teacherTerms, ref double studentTerms)
+    private static void Terms<TOps, TV>(ref float s, ref float t, int start, int end, in RowConstants k, DivergenceKind kind, ref double first, ref double second, ref double mean)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -213,67 +219,125 @@ internal static class DistillationRows
             return;
         }
 
-        TV zero = TOps.Create(0), a = zero, b = zero;
-        TV inv = TOps.Create(k.InverseTemperature), ms = TOps.Create(k.StudentMax), mt = TOps.Create(k.TeacherMax);
-        TV scaleS = TOps.Create(k.StudentScale), scaleT = TOps.Create(k.TeacherScale), shiftS = TOps.Create(k.StudentShift), shiftT = TOps.Create(k.TeacherShift);
+        TV zero = TOps.Create(0), a = zero, b = zero, c = zero;
         TV beta = TOps.Create(k.Beta), rest = TOps.Create(k.Rest);
         for (int j = start; j < end; j += TOps.Count)
         {
-            TV x = TOps.Subtract(TOps.Multiply(TOps.Load(ref s, j), inv), ms);
-            TV y = TOps.Subtract(TOps.Multiply(TOps.Load(ref t, j), inv), mt);
-            TV q = TOps.Multiply(TOps.Exp(x), scaleS), p = TOps.Multiply(TOps.Exp(y), scaleT);
-            TV logM = Log<TV>(TOps.MultiplyAdd(beta, p, TOps.Multiply(rest, q)));
-            TV logQ = TOps.Add(x, shiftS), logP = TOps.Add(y, shiftT);
-            a = TOps.Add(a, TOps.Select(TOps.LessThan(zero, p), TOps.Multiply(p, TOps.Subtract(logP, logM)), zero));
-            b = TOps.Add(b, TOps.Select(TOps.LessThan(zero, q), TOps.Multiply(q, TOps.Subtract(logQ, logM)), zero));
+            Probabilities<TOps, TV>(ref s, ref t, j, k, out _, out _, out TV q, out TV p, out TV logQ, out TV logP);
+            if (kind != DivergenceKind.Mixture)
+            {
+                a = TOps.Add(a, KlTerm<TOps, TV>(kind, q, p, logQ, logP));
+                continue;
+            }
+
+            TV m = TOps.MultiplyAdd(beta, p, TOps.Multiply(rest, q));
+            TV logM = Log<TV>(m);
+            a = TOps.Add(a, TOps.Select(TOps.LessThan(zero, p), Phi<TOps, TV>(p, m, TOps.Subtract(logP, logM)), m));
+            TV studentLog = TOps.Subtract(logQ, logM);
+            TV positive = TOps.LessThan(zero, q);
+            b = TOps.Add(b, TOps.Select(positive, Phi<TOps, TV>(q, m, studentLog), m));
+            c = TOps.Add(c, TOps.Select(positive, TOps.Multiply(q, studentLog), zero));
         }
 
-        teacherTerms += TOps.Sum(a);
-        studentTerms += TOps.Sum(b);
+        first += TOps.Sum(a);
+        second += TOps.Sum(b);
+        mean += TOps.Sum(c);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Gradient<TOps, TV>(ref float s, ref float t, int start, int end, in RowConstants k, bool hard, bool rawIsStudent, DivergenceKind kind)
+    /// <summary>One vector's tempered logits (xs, ys), probabilities and log-probabilities, the same in every sweep.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Probabilities<TOps, TV>(ref float s, ref float t, int j, in RowConstants k, out TV xs, out TV ys, out TV q, out TV p, out TV logQ, out TV logP)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV inv = TOps.Create(k.InverseTemperature);
+        xs = TOps.Multiply(TOps.Load(ref s, j), inv);
+        ys = TOps.Multiply(TOps.Load(ref t, j), inv);
+        TV x = TOps.Subtract(xs, TOps.Create(k.StudentMax)), y = TOps.Subtract(ys, TOps.Create(k.TeacherMax));
+        q = TOps.Multiply(TOps.Exp(x), TOps.Create(k.StudentScale));
+        p = TOps.Multiply(TOps.Exp(y), TOps.Create(k.TeacherScale));
+        logQ = TOps.Add(x, TOps.Create(k.StudentShift));
+        logP = TOps.Add(y, TOps.Create(k.TeacherShift));
+    }
+
+    /// <summary>Forward KL's P log(P/Q) - P + Q, or reverse KL's Q log(Q/P) - Q + P: never negative, so rows sum without cancellation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV KlTerm<TOps, TV>(DivergenceKind kind, TV q, TV p, TV logQ, TV logP)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
         TV zero = TOps.Create(0);
-        TV inv = TOps.Create(k.InverseTemperature), ms = TOps.Create(k.StudentMax), mt = TOps.Create(k.TeacherMax), mr = TOps.Create(k.RawMax);
-        TV scaleS = TOps.Create(k.StudentScale), scaleT = TOps.Create(k.TeacherScale), scaleR = TOps.Create(k.RawScale), shiftS = TOps.Create(k.StudentShift);
+        return kind == DivergenceKind.Forward
+            ? TOps.Select(TOps.LessThan(zero, p), Phi<TOps, TV>(p, q, TOps.Subtract(logP, logQ)), q)
+            : TOps.Select(TOps.LessThan(zero, q), Phi<TOps, TV>(q, p, TOps.Subtract(logQ, logP)), p);
+    }
+
+    /// <summary>
+    /// a log(a/b) - a + b = a phi(u) with u = log(a/b), phi(u) = u - 1 + e^-u: by its Taylor series u^2 (1/2 - u/6 + ..)
+    /// for |u| &lt; 1/2 (where the direct form would cancel), else a (u - 1) + b.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Phi<TOps, TV>(TV a, TV b, TV u)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV series = TOps.MultiplyAdd(TOps.Create(1f / 40320), u, TOps.Create(-1f / 5040));
+        series = TOps.MultiplyAdd(series, u, TOps.Create(1f / 720));
+        series = TOps.MultiplyAdd(series, u, TOps.Create(-1f / 120));
+        series = TOps.MultiplyAdd(series, u, TOps.Create(1f / 24));
+        series = TOps.MultiplyAdd(series, u, TOps.Create(-1f / 6));
+        series = TOps.MultiplyAdd(series, u, TOps.Create(0.5f));
+        TV small = TOps.Multiply(a, TOps.Multiply(TOps.Multiply(u, u), series));
+        TV large = TOps.MultiplyAdd(a, TOps.Subtract(u, TOps.Create(1f)), b);
+        return TOps.Select(TOps.LessThan(TOps.Abs(u), TOps.Create(0.5f)), small, large);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Gradient<TOps, TV>(ref float s, ref float t, int start, int end, in RowConstants k, bool hard, bool rawIsStudent, DivergenceKind kind, ref double term)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        if (start >= end)
+        {
+            return;
+        }
+
+        TV zero = TOps.Create(0), terms = zero;
+        TV mr = TOps.Create(k.RawMax), scaleR = TOps.Create(k.RawScale);
         TV beta = TOps.Create(k.Beta), rest = TOps.Create(k.Rest), centre = TOps.Create(k.Centre);
         TV soft = TOps.Create(k.SoftScale), hardScale = TOps.Create(k.HardScale);
         for (int j = start; j < end; j += TOps.Count)
         {
-            TV sv = TOps.Load(ref s, j);
-            TV xs = TOps.Multiply(sv, inv), ys = TOps.Multiply(TOps.Load(ref t, j), inv);
-            TV x = TOps.Subtract(xs, ms);
-            TV q = TOps.Multiply(TOps.Exp(x), scaleS);
+            Probabilities<TOps, TV>(ref s, ref t, j, k, out TV xs, out TV ys, out TV q, out TV p, out TV logQ, out TV logP);
             TV g;
             if (kind == DivergenceKind.Forward)
             {
-                g = TOps.Subtract(q, TOps.Multiply(TOps.Exp(TOps.Subtract(ys, mt)), scaleT));
+                g = TOps.Subtract(q, p);
+                terms = TOps.Add(terms, KlTerm<TOps, TV>(kind, q, p, logQ, logP));
             }
             else if (kind == DivergenceKind.Reverse)
             {
                 g = TOps.Select(TOps.LessThan(zero, q), TOps.Multiply(q, TOps.Subtract(TOps.Subtract(xs, ys), centre)), zero);
+                terms = TOps.Add(terms, KlTerm<TOps, TV>(kind, q, p, logQ, logP));
             }
             else
             {
-                TV p = TOps.Multiply(TOps.Exp(TOps.Subtract(ys, mt)), scaleT);
                 TV logM = Log<TV>(TOps.MultiplyAdd(beta, p, TOps.Multiply(rest, q)));
-                TV inner = TOps.MultiplyAdd(rest, TOps.Subtract(TOps.Add(x, shiftS), logM), TOps.Subtract(zero, centre));
+                TV inner = TOps.MultiplyAdd(rest, TOps.Subtract(logQ, logM), TOps.Subtract(zero, centre));
                 g = TOps.Select(TOps.LessThan(zero, q), TOps.Multiply(q, inner), zero);
             }
 
             g = TOps.Multiply(soft, g);
             if (hard)
             {
-                TV r = rawIsStudent ? q : TOps.Multiply(TOps.Exp(TOps.Subtract(sv, mr)), scaleR);
+                TV r = rawIsStudent ? q : TOps.Multiply(TOps.Exp(TOps.Subtract(TOps.Load(ref s, j), mr)), scaleR);
                 g = TOps.MultiplyAdd(hardScale, r, g);
             }
 
             TOps.Store(g, ref s, j);
         }
+
+        term += TOps.Sum(terms);
     }
 
     /// <summary>Natural log lane-wise (.NET's vector Log at each width, MathF.Log for one lane).</summary>
