@@ -11,8 +11,9 @@ namespace Xent;
 /// [N, V]). Semantics: <see cref="Reference.DistillationReference"/>.
 /// </summary>
 /// <remarks>
-/// Products accumulate in float (the matrix kernel), row states and reductions in double. Memory beyond the inputs
-/// and outputs: at most 16 x (256 KB + 512 x D bytes), about 12 MB at D = 1024, whatever N and V. Results are
+/// Products accumulate in float (the matrix kernel), element-wise terms in float vector lanes, row states and
+/// reductions in double. Memory beyond the inputs and outputs: at most 8 x (2 MB + 2 KB x D), 32 MB at D = 1024,
+/// whatever N and V. Results are
 /// bitwise the same for any thread count, and each row's loss (and, with <see cref="Reduction.Sum"/>, its dh) is
 /// bitwise the same whether the row is alone or in a batch, at any position.
 /// Bad input throws <see cref="ArgumentException"/> before anything is written.

@@ -1,13 +1,18 @@
+using System.Collections.Concurrent;
 using Xent.LinearAlgebra;
+using static Xent.Distillation.DistillationRows;
 
 namespace Xent.Distillation;
 
 /// <summary>
 /// The fused distillation loss: student logits s = h W_s^T and teacher logits t = h_t W_t^T are only ever held one
-/// tile (<see cref="TokenBlock"/> tokens x <see cref="TileColumns"/> classes) at a time. Per token block, three
-/// sweeps over the vocabulary recompute the tiles with <see cref="MatMul.Gemm"/>: the row log-sum-exps of s / T,
-/// t / T (and s, for the hard term); the divergence and the row statistic its gradient needs; then the logits
-/// gradient, turned at once into dW_s (+)= G^T h and dh += G W_s.
+/// tile (<see cref="TokenBlock"/> tokens x <see cref="TileColumns"/> classes) at a time. Per token block, sweeps
+/// over the vocabulary recompute the tiles with <see cref="MatMul.Gemm"/>: the row log-sum-exps of s / T, t / T
+/// (and s, for the hard term); for the mixture (0 &lt; beta &lt; 1), or without gradients, a sweep for the
+/// divergence's terms (and the row statistic the mixture's gradient needs); then the logits gradient (with the KL
+/// divergences' terms on the way), turned at once into dW_s (+)= G^T h and dh += G W_s. Element-wise work runs in
+/// float vector lanes
+/// (<see cref="DistillationRows"/>), row states and reductions in double.
 /// </summary>
 /// <remarks>
 /// The vocabulary is split into a fixed number of groups, a function of V only. Groups are the parallel tasks: a
@@ -20,29 +25,32 @@ namespace Xent.Distillation;
 internal sealed unsafe class DistillationKernel
 {
     /// <summary>Tokens per block.</summary>
-    public const int TokenBlock = 128;
+    public const int TokenBlock = 512;
 
     /// <summary>Classes per tile.</summary>
-    public const int TileColumns = 256;
+    public const int TileColumns = 512;
 
-    private const int MaxGroups = 16;
+    private const int MaxGroups = 8;
     private const int GroupColumns = 4096;
 
     private readonly DistillationProblem p;
     private readonly DistillationOptions o;
-    private readonly Divergence divergence;
+    private readonly DivergenceKind kind;
+    private readonly VectorWidth width;
     private readonly int rows, classes, d, teacherSize;
     private readonly int[] groupStart;
     private readonly Group[] groups;
-    private readonly bool gradients, hard;
+    private readonly ConcurrentBag<Tiles> tiles = [];
+    private readonly bool gradients, hard, raw;
     private readonly double temperature;
+    private readonly float inverseTemperature;
     private readonly int kept;
     private readonly double scale;
     private readonly int threads;
 
-    // The current token block's merged row states.
-    private readonly double[] lseStudent = new double[TokenBlock], lseTeacher = new double[TokenBlock], lseRaw = new double[TokenBlock];
-    private readonly double[] mean = new double[TokenBlock];
+    // The current token block's merged row states and constants.
+    private readonly RowConstants[] constants = new RowConstants[TokenBlock];
+    private readonly double[] divergence = new double[TokenBlock], lseRaw = new double[TokenBlock];
     private readonly float[] targetLogit = new float[TokenBlock];
 
     private DistillationKernel(DistillationProblem p)
@@ -53,10 +61,13 @@ internal sealed unsafe class DistillationKernel
         classes = p.Classes;
         d = p.StudentSize;
         teacherSize = p.TeacherSize;
-        divergence = new Divergence(o.Beta);
+        kind = o.Beta == 0 ? DivergenceKind.Forward : o.Beta == 1 ? DivergenceKind.Reverse : DivergenceKind.Mixture;
+        width = Simd.Width;
         temperature = o.Temperature;
+        inverseTemperature = (float)(1.0 / temperature);
         gradients = p.HiddenGradient != null;
         hard = o.HardLossWeight != 0f;
+        raw = hard && inverseTemperature != 1f;
         for (int n = 0; n < rows; n++)
         {
             kept += Kept(n) ? 1 : 0;
@@ -85,13 +96,14 @@ internal sealed unsafe class DistillationKernel
         Gradients,
     }
 
-    /// <summary>Groups (parallel tasks) for V classes: one per 4096 classes, at most 16.</summary>
+    /// <summary>Groups (parallel tasks) for V classes: one per 4096 classes, at most 8.</summary>
     /// <param name="classes">V.</param>
     public static int GroupCount(int classes) => Math.Clamp((classes + GroupColumns - 1) / GroupColumns, 1, MaxGroups);
 
     /// <summary>
-    /// The bytes of the per-call buffers: per group two tiles (student, teacher) and, with gradients, a partial dh of
-    /// one token block; plus the matrix kernel's per-thread packing buffers, which it keeps across calls.
+    /// The bytes of the per-call buffers, at most: per group a partial dh of one token block (with gradients) and, per
+    /// running task (never more than the groups), two tiles (student, teacher); plus the matrix kernel's per-thread
+    /// packing buffers, which it keeps across calls.
     /// </summary>
     /// <param name="classes">V.</param>
     /// <param name="hiddenSize">D.</param>
@@ -118,13 +130,23 @@ internal sealed unsafe class DistillationKernel
             int b = Math.Min(TokenBlock, rows - n0);
             Sweep(n0, b, Pass.Statistics);
             MergeStatistics(n0, b);
-            Sweep(n0, b, Pass.Terms);
-            total += MergeTerms(n0, b);
+            if (kind == DivergenceKind.Mixture || !gradients)
+            {
+                Sweep(n0, b, Pass.Terms);
+                MergeTerms(n0, b);
+            }
+
             if (gradients)
             {
                 Sweep(n0, b, Pass.Gradients);
                 MergeHidden(n0, b);
+                if (kind != DivergenceKind.Mixture)
+                {
+                    MergeTerms(n0, b); // the KL terms came with the gradient
+                }
             }
+
+            total += RowLosses(n0, b);
         }
 
         return o.Reduction == Reduction.Sum ? total : total / kept; // 0 / 0 = NaN when every row is ignored
@@ -151,14 +173,19 @@ internal sealed unsafe class DistillationKernel
     {
         var group = groups[g];
         group.Reset(b);
+        if (!tiles.TryTake(out var buffers))
+        {
+            buffers = new Tiles();
+        }
+
         for (int c0 = groupStart[g]; c0 < groupStart[g + 1]; c0 += TileColumns)
         {
-            int width = Math.Min(TileColumns, groupStart[g + 1] - c0);
-            ComputeTiles(group, n0, b, c0, width);
+            int w = Math.Min(TileColumns, groupStart[g + 1] - c0);
+            ComputeTiles(buffers, n0, b, c0, w);
             for (int r = 0; r < b; r++)
             {
-                var s = group.Student.AsSpan(r * width, width);
-                var t = group.Teacher.AsSpan(r * width, width);
+                var s = buffers.Student.AsSpan(r * w, w);
+                var t = buffers.Teacher.AsSpan(r * w, w);
                 if (!Kept(n0 + r))
                 {
                     s.Clear(); // a zero row of G: no gradient
@@ -171,47 +198,59 @@ internal sealed unsafe class DistillationKernel
                         StatisticsRow(group, r, n0 + r, c0, s, t);
                         break;
                     case Pass.Terms:
-                        TermsRow(group, r, s, t);
+                        var (first, second, mean) = Terms(width, s, t, constants[r], kind);
+                        group.Term[r] += first;
+                        group.SecondTerm[r] += second;
+                        group.Mean[r] += mean;
                         break;
                     default:
-                        GradientRow(r, n0 + r, c0, s, t);
+                        group.Term[r] += Gradient(width, s, t, constants[r], hard, hard && !raw, kind);
+                        int y = p.Targets[n0 + r] - c0;
+                        if (hard && (uint)y < (uint)w)
+                        {
+                            s[y] -= constants[r].HardScale;
+                        }
+
                         break;
                 }
             }
 
             if (pass == Pass.Gradients)
             {
-                Products(group, n0, b, c0, width, first: c0 == groupStart[g]);
+                Products(group, buffers, n0, b, c0, w, first: c0 == groupStart[g]);
             }
         }
+
+        tiles.Add(buffers);
     }
 
-    /// <summary>The block's student tile s [b, width] and teacher tile t [b, width] for classes c0 ..</summary>
-    private void ComputeTiles(Group group, int n0, int b, int c0, int width)
+    /// <summary>The block's student tile s [b, w] and teacher tile t [b, w] for classes c0 ..</summary>
+    private void ComputeTiles(Tiles buffers, int n0, int b, int c0, int w)
     {
-        MatMul.Gemm(false, true, b, width, d, 1f, new ReadOnlySpan<float>(p.StudentHidden + ((nint)n0 * d), b * d), Math.Max(1, d),
-            new ReadOnlySpan<float>(p.StudentWeight + ((nint)c0 * d), width * d), Math.Max(1, d), 0f, group.Student.AsSpan(0, b * width), width, 1);
+        MatMul.Gemm(false, true, b, w, d, 1f, new ReadOnlySpan<float>(p.StudentHidden + ((nint)n0 * d), b * d), Math.Max(1, d),
+            new ReadOnlySpan<float>(p.StudentWeight + ((nint)c0 * d), w * d), Math.Max(1, d), 0f, buffers.Student.AsSpan(0, b * w), w, 1);
         if (p.TeacherLogits != null)
         {
             for (int r = 0; r < b; r++)
             {
-                new ReadOnlySpan<float>(p.TeacherLogits + ((nint)(n0 + r) * classes) + c0, width).CopyTo(group.Teacher.AsSpan(r * width, width));
+                new ReadOnlySpan<float>(p.TeacherLogits + ((nint)(n0 + r) * classes) + c0, w).CopyTo(buffers.Teacher.AsSpan(r * w, w));
             }
         }
         else
         {
-            MatMul.Gemm(false, true, b, width, teacherSize, 1f, new ReadOnlySpan<float>(p.TeacherHidden + ((nint)n0 * teacherSize), b * teacherSize), Math.Max(1, teacherSize),
-                new ReadOnlySpan<float>(p.TeacherWeight + ((nint)c0 * teacherSize), width * teacherSize), Math.Max(1, teacherSize), 0f, group.Teacher.AsSpan(0, b * width), width, 1);
+            MatMul.Gemm(false, true, b, w, teacherSize, 1f, new ReadOnlySpan<float>(p.TeacherHidden + ((nint)n0 * teacherSize), b * teacherSize), Math.Max(1, teacherSize),
+                new ReadOnlySpan<float>(p.TeacherWeight + ((nint)c0 * teacherSize), w * teacherSize), Math.Max(1, teacherSize), 0f, buffers.Teacher.AsSpan(0, b * w), w, 1);
         }
     }
 
     private void StatisticsRow(Group group, int r, int n, int c0, ReadOnlySpan<float> s, ReadOnlySpan<float> t)
     {
-        group.StudentLse[r].Add(LogSumExpState.Of(s, temperature));
-        group.TeacherLse[r].Add(LogSumExpState.Of(t, temperature));
-        if (hard && temperature != 1)
+        Statistics(width, s, t, inverseTemperature, raw, kind, out var sums);
+        group.StudentLse[r].Add(LogSumExpState.Of(sums.StudentMax, sums.StudentSum, kind == DivergenceKind.Reverse ? sums.Weighted : 0));
+        group.TeacherLse[r].Add(LogSumExpState.Of(sums.TeacherMax, sums.TeacherSum));
+        if (raw)
         {
-            group.RawLse[r].Add(LogSumExpState.Of(s, 1));
+            group.RawLse[r].Add(LogSumExpState.Of(sums.RawMax, sums.RawSum));
         }
 
         int y = p.Targets[n] - c0;
@@ -221,8 +260,10 @@ internal sealed unsafe class DistillationKernel
         }
     }
 
+    /// <summary>The block's row log-sum-exps (groups folded in order), the KL divergences, and the row constants.</summary>
     private void MergeStatistics(int n0, int b)
     {
+        double soft = scale * o.SoftLossWeight / temperature;
         for (int r = 0; r < b; r++)
         {
             if (!Kept(n0 + r))
@@ -230,17 +271,16 @@ internal sealed unsafe class DistillationKernel
                 continue;
             }
 
-            LogSumExpState student = LogSumExpState.Empty, teacher = LogSumExpState.Empty, raw = LogSumExpState.Empty;
+            LogSumExpState student = LogSumExpState.Empty, teacher = LogSumExpState.Empty, rawState = LogSumExpState.Empty;
             foreach (var group in groups)
             {
                 student.Add(group.StudentLse[r]);
                 teacher.Add(group.TeacherLse[r]);
-                raw.Add(group.RawLse[r]);
+                rawState.Add(group.RawLse[r]);
             }
 
-            lseStudent[r] = student.Value;
-            lseTeacher[r] = teacher.Value;
-            lseRaw[r] = temperature == 1 ? lseStudent[r] : raw.Value;
+            double ls = student.Value, lt = teacher.Value;
+            lseRaw[r] = raw ? rawState.Value : ls;
             int y = p.Targets[n0 + r], g = 0;
             while (y >= groupStart[g + 1])
             {
@@ -248,25 +288,59 @@ internal sealed unsafe class DistillationKernel
             }
 
             targetLogit[r] = groups[g].TargetLogit[r];
+            constants[r] = new RowConstants
+            {
+                InverseTemperature = inverseTemperature,
+                StudentMax = (float)student.Max,
+                StudentScale = (float)Math.Exp(student.Max - ls),
+                StudentShift = (float)(student.Max - ls),
+                TeacherMax = (float)teacher.Max,
+                TeacherScale = (float)Math.Exp(teacher.Max - lt),
+                TeacherShift = (float)(teacher.Max - lt),
+                RawMax = raw ? (float)rawState.Max : 0,
+                RawScale = raw ? (float)Math.Exp(rawState.Max - lseRaw[r]) : 0,
+                Beta = o.Beta,
+                Rest = 1 - o.Beta,
+                Centre = kind == DivergenceKind.Reverse ? (float)student.Mean : 0,
+                SoftScale = (float)soft,
+                HardScale = (float)(scale * o.HardLossWeight),
+            };
         }
     }
 
-    private void TermsRow(Group group, int r, ReadOnlySpan<float> s, ReadOnlySpan<float> t)
+    /// <summary>The divergence (and the mixture's gradient statistic), groups added in order.</summary>
+    private void MergeTerms(int n0, int b)
     {
-        double term = 0, rowMean = 0;
-        for (int j = 0; j < s.Length; j++)
+        double beta = o.Beta, rest = 1 - beta;
+        for (int r = 0; r < b; r++)
         {
-            var (dTerm, dMean) = divergence.Summand((s[j] / temperature) - lseStudent[r], (t[j] / temperature) - lseTeacher[r]);
-            term += dTerm;
-            rowMean += dMean;
-        }
+            if (!Kept(n0 + r))
+            {
+                continue;
+            }
 
-        group.Term[r] += term;
-        group.Mean[r] += rowMean;
+            double first = 0, second = 0, mean = 0;
+            foreach (var group in groups)
+            {
+                first += group.Term[r];
+                second += group.SecondTerm[r];
+                mean += group.Mean[r];
+            }
+
+            if (kind == DivergenceKind.Mixture)
+            {
+                divergence[r] = (beta * first) + (rest * second);
+                constants[r].Centre = (float)(rest * mean);
+            }
+            else
+            {
+                divergence[r] = first;
+            }
+        }
     }
 
-    /// <summary>Row losses of the block in double, in group order; returns their sum (row order).</summary>
-    private double MergeTerms(int n0, int b)
+    /// <summary>Row losses of the block in double; returns their sum (row order).</summary>
+    private double RowLosses(int n0, int b)
     {
         double total = 0;
         for (int r = 0; r < b; r++)
@@ -275,15 +349,7 @@ internal sealed unsafe class DistillationKernel
             double loss = 0;
             if (Kept(n))
             {
-                double divergenceTotal = 0, meanTotal = 0;
-                foreach (var group in groups)
-                {
-                    divergenceTotal += group.Term[r];
-                    meanTotal += group.Mean[r];
-                }
-
-                mean[r] = meanTotal;
-                loss = o.SoftLossWeight * divergenceTotal;
+                loss = o.SoftLossWeight * divergence[r];
                 if (hard)
                 {
                     loss += o.HardLossWeight * (lseRaw[r] - targetLogit[r]);
@@ -301,36 +367,19 @@ internal sealed unsafe class DistillationKernel
         return total;
     }
 
-    /// <summary>Overwrites the row's student logits with the logits gradient G = scale x d(row loss)/ds.</summary>
-    private void GradientRow(int r, int n, int c0, Span<float> s, ReadOnlySpan<float> t)
-    {
-        int y = p.Targets[n] - c0;
-        double soft = o.SoftLossWeight / temperature, weightHard = o.HardLossWeight;
-        for (int j = 0; j < s.Length; j++)
-        {
-            double g = soft * divergence.Gradient((s[j] / temperature) - lseStudent[r], (t[j] / temperature) - lseTeacher[r], mean[r]);
-            if (hard)
-            {
-                g += weightHard * (Math.Exp(s[j] - lseRaw[r]) - (j == y ? 1 : 0));
-            }
-
-            s[j] = (float)(scale * g);
-        }
-    }
-
     /// <summary>dW_s[c0 .., :] += G^T h_block and the group's partial dh (+)= G W_s[c0 .., :].</summary>
-    private void Products(Group group, int n0, int b, int c0, int width, bool first)
+    private void Products(Group group, Tiles buffers, int n0, int b, int c0, int w, bool first)
     {
         if (d == 0)
         {
             return;
         }
 
-        var gradient = group.Student.AsSpan(0, b * width);
-        var weight = new ReadOnlySpan<float>(p.StudentWeight + ((nint)c0 * d), width * d);
-        MatMul.Gemm(false, false, b, d, width, 1f, gradient, width, weight, d, first ? 0f : 1f, group.Hidden.AsSpan(0, b * d), d, 1);
-        MatMul.Gemm(true, false, width, d, b, 1f, gradient, width, new ReadOnlySpan<float>(p.StudentHidden + ((nint)n0 * d), b * d), d,
-            1f, new Span<float>(p.WeightGradient + ((nint)c0 * d), width * d), d, 1);
+        var gradient = buffers.Student.AsSpan(0, b * w);
+        var weight = new ReadOnlySpan<float>(p.StudentWeight + ((nint)c0 * d), w * d);
+        MatMul.Gemm(false, false, b, d, w, 1f, gradient, w, weight, d, first ? 0f : 1f, group.Hidden.AsSpan(0, b * d), d, 1);
+        MatMul.Gemm(true, false, w, d, b, 1f, gradient, w, new ReadOnlySpan<float>(p.StudentHidden + ((nint)n0 * d), b * d), d,
+            1f, new Span<float>(p.WeightGradient + ((nint)c0 * d), w * d), d, 1);
     }
 
     /// <summary>dh of the block's rows: the groups' partials added in group order.</summary>
@@ -351,14 +400,18 @@ internal sealed unsafe class DistillationKernel
         }
     }
 
-    /// <summary>One group's buffers and partial row states for the current token block.</summary>
+    /// <summary>One running task's tiles (reused by the groups it runs; they carry nothing between groups).</summary>
+    private sealed class Tiles
+    {
+        public float[] Student { get; } = GC.AllocateUninitializedArray<float>(TokenBlock * TileColumns);
+
+        public float[] Teacher { get; } = GC.AllocateUninitializedArray<float>(TokenBlock * TileColumns);
+    }
+
+    /// <summary>One group's partial row states and partial dh for the current token block.</summary>
     private sealed class Group(int hiddenSize)
     {
-        public float[] Student { get; } = new float[TokenBlock * TileColumns];
-
-        public float[] Teacher { get; } = new float[TokenBlock * TileColumns];
-
-        public float[] Hidden { get; } = new float[TokenBlock * hiddenSize];
+        public float[] Hidden { get; } = GC.AllocateUninitializedArray<float>(TokenBlock * hiddenSize);
 
         public LogSumExpState[] StudentLse { get; } = new LogSumExpState[TokenBlock];
 
@@ -370,6 +423,8 @@ internal sealed unsafe class DistillationKernel
 
         public double[] Term { get; } = new double[TokenBlock];
 
+        public double[] SecondTerm { get; } = new double[TokenBlock];
+
         public double[] Mean { get; } = new double[TokenBlock];
 
         public void Reset(int b)
@@ -380,6 +435,7 @@ internal sealed unsafe class DistillationKernel
                 TeacherLse[r] = LogSumExpState.Empty;
                 RawLse[r] = LogSumExpState.Empty;
                 Term[r] = 0;
+                SecondTerm[r] = 0;
                 Mean[r] = 0;
             }
         }

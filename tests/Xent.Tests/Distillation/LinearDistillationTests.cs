@@ -26,8 +26,8 @@ public class LinearDistillationTests
     {
         using var scope = Simd.Override(width);
 
-        // V = 9000: three groups, each with a partial last tile; N = 131: a full token block and a partial one.
-        foreach (var (rows, v, d, dt) in new[] { (5, 37, 6, 9), (131, 600, 5, 3), (3, 9000, 4, 7) })
+        // V = 9000: three groups, each with a partial last tile; N = 515: a full token block and a partial one.
+        foreach (var (rows, v, d, dt) in new[] { (5, 37, 6, 9), (515, 600, 5, 3), (3, 9000, 4, 7) })
         {
             var x = new DistillationData(rows, v, d, dt, seed: rows + v, scale: 1.5f, ignoreEvery: 4);
             foreach (var (name, o) in Cases())
@@ -56,6 +56,31 @@ public class LinearDistillationTests
                 LinearDistillation.LossPerRow(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, r2, o);
                 Assert.Equal(r, r2);
             }
+        }
+    }
+
+    /// <summary>
+    /// A student close to its teacher: divergences of 1e-5 or so, where the float lanes (and, for the KL divergences,
+    /// the folded sums E_P[t - s] - lse(t) + lse(s)) must not lose them to cancellation.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void SmallDivergencesKeepTheirRelativeAccuracy(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        const int rows = 6, v = 5000, d = 8;
+        var x = new DistillationData(rows, v, d, d, seed: 12, scale: 1.5f);
+        var random = new Random(4);
+        var teacherWeight = x.StudentWeight.Select(w => w * (1 + (0.003f * ((2 * random.NextSingle()) - 1)))).ToArray();
+        var exact = DistillationReference.Logits(x.StudentHidden, teacherWeight, rows);
+        foreach (float beta in new[] { 0f, 1f, 0.5f })
+        {
+            var o = new DistillationOptions { Beta = beta, Temperature = 1.3f };
+            var r = new float[rows];
+            LinearDistillation.LossPerRow(x.StudentHidden, x.StudentWeight, x.StudentHidden, teacherWeight, x.Targets, r, o);
+            var expected = DistillationReference.RowLosses(x.StudentLogits, exact, x.Targets, o);
+            Assert.All(expected, e => Assert.InRange(e, 1e-7, 1e-3));
+            Close.Vector(expected, r, relative: 2e-4, absolute: 0, what: $"beta {beta} {width}");
         }
     }
 
@@ -226,9 +251,10 @@ public class LinearDistillationTests
     [Fact]
     public void ScratchStaysUnderTheIssuesBoundAtQwenScale()
     {
-        // [4096 x 1024] x [151936 x 1024]: the buffers are a function of V (16 groups) and D only.
+        // [4096 x 1024] x [151936 x 1024]: the buffers are a function of V (16 groups) and D only, far under the
+        // issue's 64 MB.
         long bytes = DistillationKernel.ScratchBytes(151936, 1024);
-        Assert.True(bytes < 16L << 20, $"{bytes} bytes");
-        Assert.Equal(16L * ((2 * 128 * 256) + (128 * 1024)) * sizeof(float), bytes);
+        Assert.True(bytes < 40L << 20, $"{bytes} bytes");
+        Assert.Equal(8L * ((2 * 512 * 512) + (512 * 1024)) * sizeof(float), bytes);
     }
 }
