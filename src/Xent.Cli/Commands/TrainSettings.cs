@@ -17,7 +17,7 @@ internal sealed class TrainSettings : CommandSettings
     public string? Tokenizer { get; init; }
 
     [CommandOption("--vocab <V>")]
-    [Description("For --tokenizer bpe: vocabulary size of the encoding learned on the training split (256 bytes plus merges). Default 512, 1024 for texts of 500 KB or more.")]
+    [Description("For --tokenizer bpe: vocabulary size of the encoding learned on the training split (256 bytes plus merges). Default 512, 2048 for texts of 500 KB or more.")]
     public int? Vocab { get; init; }
 
     [CommandOption("--steps <N>")]

@@ -106,6 +106,22 @@ public sealed class TrainTextTests : IDisposable
     }
 
     [Fact]
+    public void The_text_defaults_by_size_are_the_measured_ones()
+    {
+        // docs/training.md, "How the text defaults were chosen": change them only with new measurements there.
+        Assert.Equal(Xent.Training.Data.TokenizerKind.Bytes, TextTrainingDefaults.Tokenizer(99_999));
+        Assert.Equal(Xent.Training.Data.TokenizerKind.Bpe, TextTrainingDefaults.Tokenizer(100_000));
+        Assert.Equal(512, TextTrainingDefaults.VocabSize(499_999));
+        Assert.Equal(2048, TextTrainingDefaults.VocabSize(500_000));
+        Assert.Equal(0.2f, TextTrainingDefaults.Dropout(499_999));
+        Assert.Equal(0.1f, TextTrainingDefaults.Dropout(500_000));
+        Assert.Equal(128, TextTrainingDefaults.Dim);
+        Assert.Equal(3e-3, TextTrainingDefaults.LearningRate);
+        Assert.Equal(0.1, TextTrainingDefaults.WeightDecay);
+        Assert.Equal(TimeSpan.FromSeconds(150), TextTrainingDefaults.TimeBudget);
+    }
+
+    [Fact]
     public void Longer_texts_get_a_learned_bpe_of_their_size_and_a_byte_level_baseline()
     {
         // 500 000 bytes of made-up words: long enough for the long-text defaults.
