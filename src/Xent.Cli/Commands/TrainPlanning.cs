@@ -38,7 +38,7 @@ internal static class TrainPlanning
         int seq = s.Seq ?? TrainingDefaults.Seq;
         bool text = s.Text is not null;
         long size = TextBytes(s.Text);
-        TokenizerKind kind = s.Tokenizer is { } name ? TokenizerNames.Parse(name) : TextTrainingDefaults.Tokenizer(size);
+        TokenizerKind kind = s.Tokenizer is { } name ? TokenizerNames.Parse(name) : s.Vocab is not null ? TokenizerKind.Bpe : TextTrainingDefaults.Tokenizer(size);
         TokenDataset data = s.Text is null
             ? TokenDataset.Markov()
             : kind is TokenizerKind.Bpe

@@ -17,7 +17,7 @@ internal sealed class TrainSettings : CommandSettings
     public string? Tokenizer { get; init; }
 
     [CommandOption("--vocab <V>")]
-    [Description("For --tokenizer bpe: vocabulary size of the encoding learned on the training split (256 bytes plus merges). Default 512, 2048 for texts of 500 KB or more.")]
+    [Description("Vocabulary size of the byte-pair encoding learned on the training split (256 bytes plus merges); implies --tokenizer bpe for --text. Default 512, 2048 for texts of 500 KB or more.")]
     public int? Vocab { get; init; }
 
     [CommandOption("--steps <N>")]
@@ -204,9 +204,10 @@ internal sealed class TrainSettings : CommandSettings
             return Error($"--vocab must be from 256 to 65536, not {Vocab}.");
         }
 
-        if (Vocab is not null && Tokenizer != "bpe" && Resume is null)
+        // --vocab without --tokenizer asks for the one tokenizer whose size is chosen: a learned BPE of the text.
+        if (Vocab is not null && Resume is null && (Tokenizer is "bytes" or "gpt2" || (Tokenizer is null && Text is null)))
         {
-            return Error("--vocab applies to --tokenizer bpe (bytes and gpt2 have fixed vocabularies).");
+            return Error("--vocab sets the size of the BPE learned on a --text file (bytes and gpt2 have fixed vocabularies, the built-in corpus 32 tokens).");
         }
 
         if (VocabParallel && !Untied && Resume is null && Init is null)

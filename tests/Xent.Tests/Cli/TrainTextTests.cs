@@ -194,6 +194,20 @@ public sealed class TrainTextTests : IDisposable
         CliRun.Run("train", "--resume", dir, "--steps", "6", "--vocab", "300").AssertBadInput("--vocab", "conflicts");
     }
 
+    [Fact]
+    public void Vocab_without_a_tokenizer_learns_a_bpe_of_that_size_and_is_refused_where_the_vocabulary_is_fixed()
+    {
+        string dir = temp["vocab-only"];
+        var run = TrainCommandTests.Train(dir, "--steps", "2", "--eval-every", "2", "--text", Text(), "--vocab", "270");
+        Assert.True(run.ExitCode == 0, run.Error + run.Out);
+        CheckpointConfig config = CheckpointStore.LoadConfig(dir);
+        Assert.Equal("bpe", config.Tokenizer);
+        Assert.Equal(270, config.Model.VocabSize);
+
+        CliRun.Run("train", "--out", temp["v1"], "--vocab", "300").AssertBadInput("--vocab", "built-in corpus");
+        CliRun.Run("train", "--out", temp["v2"], "--text", Text(), "--tokenizer", "bytes", "--vocab", "300").AssertBadInput("--vocab", "fixed");
+    }
+
     [Theory]
     [InlineData("--vocab", "100")]
     [InlineData("--time", "2x")]
