@@ -32,58 +32,17 @@ internal static unsafe class PanelKernels
     /// Every <see cref="SumBlock"/> steps the tile's sum is added to C; when first, the first of them starts C instead:
     /// C = sum (beta = 0: C is not read) or fma(C, beta, sum). kc is a multiple of SumBlock except at K's end.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <remarks>A packed panel is the strided case with A(i, p) = a[p * 6 + i]: one kernel serves both.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Kernel<TOps, TV>(int kc, float* a, float* b, float* c, nint ldc, bool first, float beta)
         where TOps : struct, IVectorOps<TV>
-        where TV : struct
-    {
-        nint w = TOps.Count, bStep = 2 * w;
-        for (int q0 = 0; q0 < kc; q0 += SumBlock)
-        {
-            int q1 = Math.Min(kc, q0 + SumBlock);
-            TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-            for (int p = q0; p < q1; p++)
-            {
-                var b0 = TOps.Load(ref *b, 0);
-                var b1 = TOps.Load(ref *b, w);
-                var x = TOps.Create(a[0]);
-                c00 = TOps.MultiplyAdd(x, b0, c00);
-                c01 = TOps.MultiplyAdd(x, b1, c01);
-                x = TOps.Create(a[1]);
-                c10 = TOps.MultiplyAdd(x, b0, c10);
-                c11 = TOps.MultiplyAdd(x, b1, c11);
-                x = TOps.Create(a[2]);
-                c20 = TOps.MultiplyAdd(x, b0, c20);
-                c21 = TOps.MultiplyAdd(x, b1, c21);
-                x = TOps.Create(a[3]);
-                c30 = TOps.MultiplyAdd(x, b0, c30);
-                c31 = TOps.MultiplyAdd(x, b1, c31);
-                x = TOps.Create(a[4]);
-                c40 = TOps.MultiplyAdd(x, b0, c40);
-                c41 = TOps.MultiplyAdd(x, b1, c41);
-                x = TOps.Create(a[5]);
-                c50 = TOps.MultiplyAdd(x, b0, c50);
-                c51 = TOps.MultiplyAdd(x, b1, c51);
-                a += Mr;
-                b += bStep;
-            }
-
-            bool start = first && q0 == 0;
-            bool read = !start || beta != 0;
-            float scale = start ? beta : 1;
-            Finish<TOps, TV>(c00, c01, c, w, read, scale);
-            Finish<TOps, TV>(c10, c11, c + ldc, w, read, scale);
-            Finish<TOps, TV>(c20, c21, c + (2 * ldc), w, read, scale);
-            Finish<TOps, TV>(c30, c31, c + (3 * ldc), w, read, scale);
-            Finish<TOps, TV>(c40, c41, c + (4 * ldc), w, read, scale);
-            Finish<TOps, TV>(c50, c51, c + (5 * ldc), w, read, scale);
-        }
-    }
+        where TV : struct =>
+        KernelStrided<TOps, TV>(kc, a, 1, Mr, b, c, ldc, first, beta);
 
     /// <summary>
     /// The same tile and sums as <see cref="Kernel"/> with A read in place: A(i, p) = a[i * ars + p * aks] (the fused
     /// kernels' W rows and G rows, which packing would copy for only a few B micro-panels: 128 tokens are 4 of them at
-    /// 512 bits). Six row pointers and one k offset replace the packed panel's single pointer.
+    /// 512 bits). Six row pointers and one k offset: a packed panel passes ars = 1 and aks = 6.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void KernelStrided<TOps, TV>(int kc, float* a, nint ars, nint aks, float* b, float* c, nint ldc, bool first, float beta)
