@@ -118,7 +118,11 @@ public static class CheckpointStore
     /// </summary>
     /// <param name="directory">The checkpoint directory.</param>
     /// <returns>The config, a note for the user when config.json was not used (null otherwise), and the file it came from.</returns>
-    public static (CheckpointConfig Config, string? Note, string Source) ResolveConfig(string directory)
+    public static (CheckpointConfig Config, string? Note, string Source) ResolveConfig(string directory) =>
+        Resolve(directory, model: null);
+
+    // model: model.safetensors already open (Load reads its tensors from the same handle), or null to open it here.
+    private static (CheckpointConfig Config, string? Note, string Source) Resolve(string directory, Stream? model)
     {
         ArgumentNullException.ThrowIfNull(directory);
         if (!Directory.Exists(directory))
@@ -143,7 +147,7 @@ public static class CheckpointStore
                 : $"'{directory}' is not a checkpoint: {ConfigFile} is missing.");
         }
 
-        var (step, embedded) = ReadModelMetadata(modelPath);
+        var (step, embedded) = ReadModelMetadata(model, modelPath);
         CheckpointConfig? fromFile = null;
         string? problem;
         try
@@ -192,8 +196,13 @@ public static class CheckpointStore
         Func<CheckpointConfig, IReadOnlyList<(string Name, int[] Shape)>> expectedParameters)
     {
         ArgumentNullException.ThrowIfNull(expectedParameters);
-        var (config, note, _) = ResolveConfig(directory);
         string path = Path.Combine(directory, ModelFile);
+
+        // One handle for the step, the config and the tensors: a run saving into this folder meanwhile replaces
+        // model.safetensors by a rename, and an open handle keeps the file it opened (reading the file twice could
+        // see two steps). A missing file is left to ResolveConfig, whose messages say what is missing.
+        using FileStream? model = File.Exists(path) ? OpenModel(path) : null;
+        var (config, note, _) = Resolve(directory, model);
 
         // Before the tensors are read: the expected model is checked (and may be refused) first.
         IReadOnlyList<(string Name, int[] Shape)> expected;
@@ -210,7 +219,8 @@ public static class CheckpointStore
         IReadOnlyDictionary<string, string> metadata;
         try
         {
-            (tensors, metadata) = SafeTensorsReader.ReadFile(path);
+            model!.Position = 0;
+            (tensors, metadata) = SafeTensorsReader.Read(model);
         }
         catch (Exception e) when (e is InvalidDataException or IOException)
         {
@@ -307,12 +317,26 @@ public static class CheckpointStore
         return config;
     }
 
-    private static (long Step, CheckpointConfig? Config) ReadModelMetadata(string path)
+    private static FileStream OpenModel(string path)
     {
-        IReadOnlyDictionary<string, string> metadata;
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12);
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TrainingInputException($"Checkpoint file '{path}' is corrupt: {e.Message}", e);
+        }
+    }
+
+    private static (long Step, CheckpointConfig? Config) ReadModelMetadata(Stream? model, string path)
+    {
+        IReadOnlyDictionary<string, string> metadata;
+        using FileStream? opened = model is null ? OpenModel(path) : null;
+        Stream stream = model ?? opened!;
+        try
+        {
+            stream.Position = 0;
             metadata = SafeTensorsHeader.Read(stream).Metadata;
         }
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
