@@ -91,28 +91,7 @@ public class MatMulTests
                     var a = Random(rng, m * k);
                     var b = Random(rng, k * n);
                     var c = Random(rng, m * n);
-                    var expected = new float[m * n];
-                    for (int i = 0; i < m; i++)
-                    {
-                        for (int j = 0; j < n; j++)
-                        {
-                            float total = 0;
-                            for (int q0 = 0; q0 < k; q0 += 256)
-                            {
-                                float sum = 0;
-                                for (int p = q0; p < Math.Min(k, q0 + 256); p++)
-                                {
-                                    float x = ta ? a[(p * m) + i] : a[(i * k) + p];
-                                    float y = tb ? b[(j * k) + p] : b[(p * n) + j];
-                                    sum = MathF.FusedMultiplyAdd(alpha * x, y, sum);
-                                }
-
-                                total = q0 > 0 ? total + sum : beta == 0 ? sum : MathF.FusedMultiplyAdd(c[(i * n) + j], beta, sum);
-                            }
-
-                            expected[(i * n) + j] = total;
-                        }
-                    }
+                    var expected = BlockSums(ta, tb, m, n, k, alpha, a, b, beta, c);
 
                     MatMul.Gemm(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c, n);
                     Assert.Equal(expected, c);
@@ -141,26 +120,7 @@ public class MatMulTests
                     var a = Random(rng, m * k);
                     var b = Random(rng, k * n);
                     var c = Random(rng, m * n);
-                    var expected = new float[m * n];
-                    for (int i = 0; i < m; i++)
-                    {
-                        for (int j = 0; j < n; j++)
-                        {
-                            float total = 0;
-                            for (int q0 = 0; q0 < k; q0 += 256)
-                            {
-                                float sum = 0;
-                                for (int p = q0; p < Math.Min(k, q0 + 256); p++)
-                                {
-                                    sum = MathF.FusedMultiplyAdd(ta ? a[(p * m) + i] : a[(i * k) + p], b[(p * n) + j], sum);
-                                }
-
-                                total = q0 > 0 ? total + sum : beta == 0 ? sum : MathF.FusedMultiplyAdd(c[(i * n) + j], beta, sum);
-                            }
-
-                            expected[(i * n) + j] = total;
-                        }
-                    }
+                    var expected = BlockSums(ta, false, m, n, k, 1f, a, b, beta, c);
 
                     int panels = (n + nr - 1) / nr;
                     var packed = new float[(panels * nr * k) + 16];
@@ -178,6 +138,38 @@ public class MatMulTests
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// C = alpha op(A) op(B) + beta C summed as the kernels promise: per element, an fma chain over alpha A B per 256 k
+    /// from 0, the first block giving C = s or fma(C, beta, s), the later ones added in order.
+    /// </summary>
+    private static float[] BlockSums(bool ta, bool tb, int m, int n, int k, float alpha, float[] a, float[] b, float beta, float[] c)
+    {
+        var expected = new float[m * n];
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                float total = 0;
+                for (int q0 = 0; q0 < k; q0 += 256)
+                {
+                    float sum = 0;
+                    for (int p = q0; p < Math.Min(k, q0 + 256); p++)
+                    {
+                        float x = ta ? a[(p * m) + i] : a[(i * k) + p];
+                        float y = tb ? b[(j * k) + p] : b[(p * n) + j];
+                        sum = MathF.FusedMultiplyAdd(alpha * x, y, sum);
+                    }
+
+                    total = q0 > 0 ? total + sum : beta == 0 ? sum : MathF.FusedMultiplyAdd(c[(i * n) + j], beta, sum);
+                }
+
+                expected[(i * n) + j] = total;
+            }
+        }
+
+        return expected;
     }
 
     [Fact]
