@@ -5,12 +5,20 @@ namespace Xent.Cli.Terminal;
 /// <summary>Turns any exception escaping a verb (or Spectre's parser) into one line on stderr and an exit code.</summary>
 internal static class ErrorReporter
 {
+    private static readonly TimeSpan RankZeroGrace = TimeSpan.FromSeconds(10);
+
     public static int Report(Exception exception, TextWriter error)
     {
         var (code, message) = Classify(exception);
         if (Xent.Distributed.Communicator.LaunchRank != 0)
         {
             // Under mpirun every rank parses the same command line: rank 0 reports the error once for the job.
+            // mpirun aborts the whole job as soon as one rank exits non-zero, so leaving at once could kill rank 0
+            // before it writes the line (it did, under load); rank 0's own exit ends this wait by aborting the job.
+            // Still alive after it, this rank saw an error rank 0 did not (ranks given different inputs): say it.
+            Thread.Sleep(RankZeroGrace);
+            error.WriteLine(Line(message));
+            error.Flush();
             return code;
         }
 
