@@ -113,28 +113,18 @@ public static unsafe class LayerNorm
             }
         });
 
-        // Column sums in row order, one column range per chunk: reproducible for any thread count. A chunk sums in its
-        // thread's scratch and stores once: neighbouring chunks' columns share cache lines of dweight and dbias, and
-        // storing there every row made the two cores fight over those lines (slower on 2 threads than on 1).
+        // Column sums in row order, one column range per chunk: reproducible for any thread count. Each output vector
+        // sums in a register over the rows and is stored once (stored every row, the cache lines that neighbouring
+        // 16-column ranges share went back and forth between the cores: 2 threads were slower than 1).
         ParallelWork.ForRanges(dim, ParallelWork.Grain(dim, 16), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            int cols = end - start;
-            var sums = RowScratch(2 * cols);
-            var dw = sums.Slice(0, cols);
-            var db = sums.Slice(cols, cols);
-            sums.Clear();
-            for (int n = 0; n < rows; n++)
-            {
-                long row = ((long)n * dim) + start;
-                RowOps.LayerNormParameterGradient(new ReadOnlySpan<float>(dout + row, cols), new ReadOnlySpan<float>(input + row, cols),
-                    mean[n], rstd[n], dw, db, width);
-            }
-
-            dw.CopyTo(new Span<float>(dweight + start, cols));
-            db.CopyTo(new Span<float>(dbias + start, cols));
+            long span = rows == 0 ? 0 : ((long)(rows - 1) * dim) + end - start;
+            RowOps.LayerNormParameterGradients(new ReadOnlySpan<float>(dout + start, (int)span), new ReadOnlySpan<float>(input + start, (int)span),
+                rows, dim, new ReadOnlySpan<float>(mean, rows), new ReadOnlySpan<float>(rstd, rows),
+                new Span<float>(dweight + start, end - start), new Span<float>(dbias + start, end - start), width);
         });
     }
 
-    /// <summary>A buffer of <paramref name="length"/> floats owned by the calling thread.</summary>
-    private static Span<float> RowScratch(int length) => Workspace.Current.Get<float>(WorkspaceSlot.ModelRows, length);
+    /// <summary>A [D] buffer owned by the calling thread.</summary>
+    private static Span<float> RowScratch(int dim) => Workspace.Current.Get<float>(WorkspaceSlot.ModelRows, dim);
 }
