@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace Xent.Training.Model;
@@ -23,12 +24,7 @@ internal static class Encoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Row(Span<float> output, int token, int position, float[] wte, float[] wpe, int dim)
     {
-        var e = wte.AsSpan(token * dim, dim);
-        var p = wpe.AsSpan(position * dim, dim);
-        for (int i = 0; i < dim; i++)
-        {
-            output[i] = e[i] + p[i];
-        }
+        TensorPrimitives.Add(wte.AsSpan(token * dim, dim), wpe.AsSpan(position * dim, dim), output);
     }
 
     /// <summary>dwte [V, D] += scatter of dout [B*T, D] by token; dwpe [Tmax, D] += sum over b (rows t &lt; T only).</summary>
@@ -36,7 +32,8 @@ internal static class Encoder
     public static void Backward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int batch, int seq, int dim)
     {
         // Serial in token order: the same token may appear at many positions, and a fixed order keeps dwte
-        // reproducible. The work is N x D additions, negligible next to the matrix products.
+        // reproducible. The work is N x D additions (vectorised: element-wise, the same bits), small next to the
+        // matrix products.
         for (int b = 0; b < batch; b++)
         {
             for (int t = 0; t < seq; t++)
@@ -45,11 +42,8 @@ internal static class Encoder
                 var d = dout.AsSpan(n * dim, dim);
                 var e = dwte.AsSpan(tokens[n] * dim, dim);
                 var p = dwpe.AsSpan(t * dim, dim);
-                for (int i = 0; i < dim; i++)
-                {
-                    e[i] += d[i];
-                    p[i] += d[i];
-                }
+                TensorPrimitives.Add(e, d, e);
+                TensorPrimitives.Add(p, d, p);
             }
         }
     }

@@ -151,7 +151,7 @@ public sealed record TrainingPlan
     /// <summary>The trainer's hyper-parameters for this plan.</summary>
     public TrainerOptions ToTrainerOptions() => new()
     {
-        Optimizer = new Optim.AdamWOptions { WeightDecay = (float)WeightDecay },
+        Optimizer = new Optim.AdamWOptions { WeightDecay = (float)WeightDecay, MaxDegreeOfParallelism = Threads ?? -1 },
         Schedule = TrainerOptions.ScheduleFor(TotalSteps, LearningRate, WarmupSteps),
         MaxGradientNorm = (float)GradClip,
     };

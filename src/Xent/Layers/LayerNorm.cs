@@ -113,19 +113,15 @@ public static unsafe class LayerNorm
             }
         });
 
-        // Column sums in row order, one column range per chunk: reproducible for any thread count.
+        // Column sums in row order, one column range per chunk: reproducible for any thread count. Each output vector
+        // sums in a register over the rows and is stored once (stored every row, the cache lines that neighbouring
+        // 16-column ranges share went back and forth between the cores: 2 threads were slower than 1).
         ParallelWork.ForRanges(dim, ParallelWork.Grain(dim, 16), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            var dw = new Span<float>(dweight + start, end - start);
-            var db = new Span<float>(dbias + start, end - start);
-            dw.Clear();
-            db.Clear();
-            for (int n = 0; n < rows; n++)
-            {
-                long row = ((long)n * dim) + start;
-                RowOps.LayerNormParameterGradient(new ReadOnlySpan<float>(dout + row, end - start), new ReadOnlySpan<float>(input + row, end - start),
-                    mean[n], rstd[n], dw, db, width);
-            }
+            long span = rows == 0 ? 0 : ((long)(rows - 1) * dim) + end - start;
+            RowOps.LayerNormParameterGradients(new ReadOnlySpan<float>(dout + start, (int)span), new ReadOnlySpan<float>(input + start, (int)span),
+                rows, dim, new ReadOnlySpan<float>(mean, rows), new ReadOnlySpan<float>(rstd, rows),
+                new Span<float>(dweight + start, end - start), new Span<float>(dbias + start, end - start), width);
         });
     }
 

@@ -59,13 +59,23 @@ internal static class RowOps
         RowLoop.Run(ref loop, width);
     }
 
-    /// <summary>dw[i] += dy[i] (x[i] - mean) rstd; db[i] += dy[i].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LayerNormParameterGradient(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, float mean, float rstd,
-        Span<float> dw, Span<float> db, VectorWidth width)
+    /// <summary>
+    /// Over <paramref name="count"/> rows r of dy and x (row stride <paramref name="stride"/>), in row order:
+    /// dw[i] = sum_r dy[r, i] (x[r, i] - mean[r]) rstd[r] and db[i] = sum_r dy[r, i], each output vector summed in a
+    /// register (the same additions, in the same order, as adding row after row into dw and db) and stored once.
+    /// </summary>
+    public static void LayerNormParameterGradients(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, int count, int stride,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dw, Span<float> db, VectorWidth width)
     {
-        Check(x.Length, dy.Length, dw.Length, db.Length);
-        var loop = new ParameterGradientLoop(dy, x, mean, rstd, dw, db);
+        Check(dw.Length, db.Length);
+        Check(count, mean.Length, rstd.Length);
+        long need = count == 0 ? 0 : ((long)(count - 1) * stride) + dw.Length;
+        if (dy.Length < need || x.Length < need)
+        {
+            throw new ArgumentException($"{count} rows of stride {stride} and width {dw.Length} need {need} elements.");
+        }
+
+        var loop = new ParameterGradientLoop(dy, x, count, stride, mean, rstd, dw, db);
         RowLoop.Run(ref loop, width);
     }
 
@@ -225,11 +235,13 @@ internal static class RowOps
         }
     }
 
-    private ref struct ParameterGradientLoop(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, float mean, float rstd, Span<float> dw, Span<float> db)
-        : IRowLoop
+    private ref struct ParameterGradientLoop(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, int count, int stride,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dw, Span<float> db) : IRowLoop
     {
         private readonly ReadOnlySpan<float> dy = dy;
         private readonly ReadOnlySpan<float> x = x;
+        private readonly ReadOnlySpan<float> mean = mean;
+        private readonly ReadOnlySpan<float> rstd = rstd;
         private readonly Span<float> dw = dw;
         private readonly Span<float> db = db;
 
@@ -242,14 +254,20 @@ internal static class RowOps
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float dw0 = ref MemoryMarshal.GetReference(dw);
             ref float db0 = ref MemoryMarshal.GetReference(db);
-            TV m = TOps.Create(mean), r = TOps.Create(rstd);
             int i = start;
-            for (; i + TOps.Count <= x.Length; i += TOps.Count)
+            for (; i + TOps.Count <= dw.Length; i += TOps.Count)
             {
-                TV d = TOps.Load(ref dy0, i);
-                TV xhat = Normalized<TOps, TV>(ref x0, i, m, r);
-                TOps.Store(TOps.Add(TOps.Load(ref dw0, i), TOps.Multiply(d, xhat)), ref dw0, i);
-                TOps.Store(TOps.Add(TOps.Load(ref db0, i), d), ref db0, i);
+                TV w = TOps.Create(0f), b = TOps.Create(0f);
+                for (int r = 0; r < count; r++)
+                {
+                    TV d = TOps.Load(ref dy0, (r * stride) + i);
+                    TV xhat = Normalized<TOps, TV>(ref x0, (r * stride) + i, TOps.Create(mean[r]), TOps.Create(rstd[r]));
+                    w = TOps.Add(w, TOps.Multiply(d, xhat));
+                    b = TOps.Add(b, d);
+                }
+
+                TOps.Store(w, ref dw0, i);
+                TOps.Store(b, ref db0, i);
             }
 
             return i;

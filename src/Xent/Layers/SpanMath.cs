@@ -69,6 +69,17 @@ internal static class SpanMath
         RowLoop.Run(ref loop, width);
     }
 
+    /// <summary>
+    /// y[c] = sum_r rows[r * stride + c] over <paramref name="count"/> rows, in row order, for c &lt; y.Length: each
+    /// output vector accumulated in a register (the same additions, in the same order, as adding the rows into y).
+    /// </summary>
+    public static void ColumnSums(ReadOnlySpan<float> rows, int count, int stride, Span<float> y, VectorWidth width)
+    {
+        CheckStrided(count, stride, y.Length, rows.Length, nameof(rows));
+        var loop = new ColumnSumsLoop(rows, count, stride, y);
+        RowLoop.Run(ref loop, width);
+    }
+
     // The loops read the strided matrix without bounds checks: its last row must hold y.Length elements.
     private static void CheckStrided(int count, int stride, int width, int length, string name)
     {
@@ -246,6 +257,34 @@ internal static class SpanMath
                 for (int r = 0; r < w.Length; r++)
                 {
                     acc = TOps.Add(acc, TOps.Multiply(TOps.Create(w[r]), TOps.Load(ref r0, (r * stride) + c)));
+                }
+
+                TOps.Store(acc, ref y0, c);
+            }
+
+            return c;
+        }
+    }
+
+    private ref struct ColumnSumsLoop(ReadOnlySpan<float> rows, int count, int stride, Span<float> y) : IRowLoop
+    {
+        private readonly ReadOnlySpan<float> rows = rows;
+        private readonly Span<float> y = y;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TOps, TV>(int start)
+            where TOps : IVectorOps<TV>
+            where TV : struct
+        {
+            ref float r0 = ref MemoryMarshal.GetReference(rows);
+            ref float y0 = ref MemoryMarshal.GetReference(y);
+            int c = start;
+            for (; c + TOps.Count <= y.Length; c += TOps.Count)
+            {
+                TV acc = TOps.Create(0f);
+                for (int r = 0; r < count; r++)
+                {
+                    acc = TOps.Add(acc, TOps.Load(ref r0, (r * stride) + c));
                 }
 
                 TOps.Store(acc, ref y0, c);

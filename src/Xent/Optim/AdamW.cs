@@ -24,6 +24,7 @@ public sealed class AdamW
     private readonly float[][] v;
     private readonly bool[] decay;
     private readonly AdamWOptions withoutDecay;
+    private readonly (int Tensor, int Start, int Length)[] items;
 
     /// <summary>Creates the optimizer for tensors of the given lengths, with zero moments and step count 0.</summary>
     /// <param name="options">Hyper-parameters; validated here.</param>
@@ -54,6 +55,8 @@ public sealed class AdamW
             v[i] = new float[tensorLengths[i]];
             decay[i] = applyWeightDecay?[i] ?? true;
         }
+
+        items = TensorChunks.Of(tensorLengths, ParallelChunk);
     }
 
     /// <summary>The hyper-parameters.</summary>
@@ -111,14 +114,24 @@ public sealed class AdamW
             }
         }
 
-        float lr = learningRate ?? Options.LearningRate;
-        int t = StepCount + 1;
-        for (int i = 0; i < m.Length; i++)
+        if (!float.IsFinite(gradientScale))
         {
-            var options = decay[i] ? Options : withoutDecay;
-            Update(parameters[i], gradients[i], m[i], v[i], t, lr, options, gradientScale);
+            throw new ArgumentOutOfRangeException(nameof(gradientScale), gradientScale, "The gradient scale must be finite.");
         }
 
+        float lr = learningRate ?? Options.LearningRate;
+        int t = StepCount + 1;
+        var withDecay = new Coefficients(Options, t, lr, gradientScale);
+        var noDecay = new Coefficients(withoutDecay, t, lr, gradientScale);
+        var width = Simd.Width;
+
+        // Every tensor's chunks in one parallel call (element-wise: the same bits for any split and thread count).
+        ParallelWork.For(items.Length, Options.MaxDegreeOfParallelism, k =>
+        {
+            var (i, start, length) = items[k];
+            UpdateRange(parameters[i].AsSpan(start, length), gradients[i].AsSpan(start, length), m[i].AsSpan(start, length),
+                v[i].AsSpan(start, length), decay[i] ? withDecay : noDecay, width);
+        });
         StepCount = t;
     }
 

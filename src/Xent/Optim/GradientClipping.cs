@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Xent.Kernels;
 
 namespace Xent.Optim;
 
@@ -23,28 +24,19 @@ public static class GradientClipping
             throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism, "Use -1 (all cores) or a positive count.");
         }
 
+        // Every chunk of every tensor is a work item; their sums are added in tensor and chunk order.
         var width = Simd.Width;
-        double sum = 0;
-        foreach (var g in gradients)
+        var items = TensorChunks.Of([.. gradients.Select(g => g.Length)], Chunk);
+        var partial = new double[items.Length];
+        ParallelWork.For(items.Length, maxDegreeOfParallelism, k =>
         {
-            int chunks = (g.Length + Chunk - 1) / Chunk;
-            if (chunks <= 1 || maxDegreeOfParallelism == 1)
-            {
-                for (int c = 0; c < chunks; c++)
-                {
-                    sum += SumOfSquares(g.AsSpan(c * Chunk, Math.Min(Chunk, g.Length - (c * Chunk))), width);
-                }
-
-                continue;
-            }
-
-            var partial = new double[chunks];
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism },
-                c => partial[c] = SumOfSquares(g.AsSpan(c * Chunk, Math.Min(Chunk, g.Length - (c * Chunk))), width));
-            foreach (double p in partial)
-            {
-                sum += p;
-            }
+            var (i, start, length) = items[k];
+            partial[k] = SumOfSquares(gradients[i].AsSpan(start, length), width);
+        });
+        double sum = 0;
+        foreach (double p in partial)
+        {
+            sum += p;
         }
 
         return (float)Math.Sqrt(sum);

@@ -36,6 +36,30 @@ public class SpanMathTests
 
     [Theory]
     [MemberData(nameof(Widths))]
+    public void ColumnSums_AreTheRowsAddedInOrder(VectorWidth width)
+    {
+        // Dense's bias gradient: the bits of adding the rows one after another into the sums, for any column range.
+        const int rows = 37, stride = 45;
+        float[] m = Random(rows * stride, 5);
+        foreach (var (start, cols) in new[] { (0, 45), (3, 16), (16, 29), (44, 1), (7, 0) })
+        {
+            var expected = new float[cols];
+            for (int r = 0; r < rows; r++)
+            {
+                for (int c = 0; c < cols; c++)
+                {
+                    expected[c] += m[(r * stride) + start + c];
+                }
+            }
+
+            var sums = new float[cols];
+            SpanMath.ColumnSums(m.AsSpan(start), rows, stride, sums, width);
+            Assert.Equal(expected, sums);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
     public void ExpSubtractAndSum_TailUsesTheLanesExp(VectorWidth width)
     {
         // Each element of a row whose length is no multiple of the vector gets the same bits as the same input at
