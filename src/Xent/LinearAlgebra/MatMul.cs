@@ -26,10 +26,11 @@ public static unsafe class MatMul
     // Aim for at least this many tasks so that both cores get work on small or skinny products.
     private const int TargetTasks = 8;
 
-    // Products with at most this many rows, K in one block and B stored [N, K] swap the operands' roles (see RunSwapped),
-    // which stage C^T this many columns at a time.
+    // Products with at most this many rows and B stored [N, K] swap the operands' roles (see RunSwapped), which stage C^T
+    // this many columns at a time and run K in blocks of at most SwapKc.
     private const int SwapRows = 256;
     private const int SwapColumns = 48;
+    private const int SwapKc = 768;
 
     // Set only by the gemm-ab benchmark, to time the packed-B path on the shapes the swapped path takes.
     internal static bool DisableSwap { get; set; }
@@ -160,7 +161,7 @@ public static unsafe class MatMul
         var shape = PanelShape.For(width);
         var p = new Problem(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, maxDegreeOfParallelism,
             inline);
-        if (!DisableSwap && transposeB && m <= SwapRows && n >= m && k <= PanelShape.KcMax)
+        if (!DisableSwap && transposeB && m <= SwapRows && n >= m)
         {
             RunSwapped(shape, p);
         }
@@ -214,11 +215,12 @@ public static unsafe class MatMul
     }
 
     /// <summary>
-    /// Few rows, one K block and B stored [N, K] (the forward products and the head at small N): packing B would copy
+    /// Few rows and B stored [N, K] (the forward products and the head at small N): packing B would copy
     /// and transpose all of it for only a few rows of A (at M = 256 that took about a tenth of the product's time), so
-    /// the roles are swapped: op(A)^T is packed as the B operand (small: it stays in L2), and B's rows are read in
-    /// place as the kernel's strided A operand, 6 columns of C per tile. The tiles write C^T into a staging block of
-    /// <see cref="SwapColumns"/> columns, transposed into C a slice at a time while the next block's tiles run (in one
+    /// the roles are swapped: op(A)^T is packed as the B operand (small: a K block of it stays in L2), and B's rows are
+    /// read in place as the kernel's strided A operand, 6 columns of C per tile. The tiles write C^T into a staging block
+    /// of <see cref="SwapColumns"/> columns, K block after K block (blocks of at most <see cref="SwapKc"/>, whole sum
+    /// blocks: the block size changes no sum), transposed into C a slice at a time while the next block's tiles run (in one
     /// burst at the end, the stores to C's scattered lines took a tenth of the time). Every element's sums are the same
     /// chain of fused multiply-adds over alpha A[i, k] B[j, k] in k order (only the operands' roles differ, and a b = b a
     /// exactly), so the bits are those of the other paths.
@@ -227,6 +229,7 @@ public static unsafe class MatMul
     {
         int nr = s.Nr, kc = p.K;
         int panels = (p.M + nr - 1) / nr;
+        int kBlocks = (p.K + SwapKc - 1) / SwapKc, kcStep = RoundUp((p.K + kBlocks - 1) / kBlocks, PanelKernels.SumBlock);
         int chunks = (p.N + SwapColumns - 1) / SwapColumns;
         int tasks = Math.Min(chunks, TargetTasks);
         nint paShared = (nint)Workspace.Current.Get(WorkspaceSlot.SharedPackedB, (long)panels * nr * kc);
@@ -244,7 +247,7 @@ public static unsafe class MatMul
             {
                 // Chunk c's tiles into one staging block while chunk c - 1's block, in the other, goes to C.
                 int j0 = chunk * SwapColumns, prev = j0 - SwapColumns;
-                SwappedColumns(s, p, j0, chunk < c1 ? Math.Min(SwapColumns, p.N - j0) : 0, (float*)paShared,
+                SwappedColumns(s, p, j0, chunk < c1 ? Math.Min(SwapColumns, p.N - j0) : 0, (float*)paShared, kcStep,
                     stages + ((chunk & 1) * stageFloats), prev, chunk > c0 ? Math.Min(SwapColumns, p.N - prev) : 0,
                     stages + ((~chunk & 1) * stageFloats));
             }
@@ -256,11 +259,11 @@ public static unsafe class MatMul
     /// op(A)^T; meanwhile columns [prev, prev + prevCols) staged in prevStage are written to C, a slice after each strip.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SwappedColumns(in PanelShape s, in Problem p, int j0, int cols, float* pa, float* stage,
+    private static void SwappedColumns(in PanelShape s, in Problem p, int j0, int cols, float* pa, int kcStep, float* stage,
         int prev, int prevCols, float* prevStage)
     {
         const int mr = PanelKernels.Mr;
-        int nr = s.Nr, kc = p.K;
+        int nr = s.Nr, k = p.K;
         int mPad = RoundUp(p.M, nr);
         int strips = (cols + mr - 1) / mr;
         int slice = strips == 0 ? p.M : RoundUp((p.M + strips - 1) / strips, 8), written = 0;
@@ -269,36 +272,40 @@ public static unsafe class MatMul
             Transpose(p.C + j0, p.Ldc, stage, mPad, p.M, cols);
         }
 
-        for (int jr = 0; jr < cols; jr += mr)
+        float* rows = null;
+        if (cols % mr != 0)
         {
-            int h = Math.Min(mr, cols - jr);
-            float* bj = p.B + ((j0 + jr) * p.Ldb);
-            float* rows = null;
-            if (h < mr)
-            {
-                // The last strip: its rows packed with zero rows below (discarded rows of C^T).
-                rows = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)mr * kc);
-                PanelPacking.PackA(false, p.B, p.Ldb, j0 + jr, h, 0, kc, 1, rows);
-            }
+            // The last strip: its rows packed with zero rows below (discarded rows of C^T).
+            rows = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)mr * k);
+            PanelPacking.PackA(false, p.B, p.Ldb, j0 + (cols / mr * mr), cols % mr, 0, k, 1, rows);
+        }
 
-            for (int ir = 0; ir < mPad; ir += nr)
+        for (int p0 = 0; p0 < k; p0 += kcStep)
+        {
+            int kc = Math.Min(kcStep, k - p0);
+            bool first = p0 == 0;
+            for (int jr = 0; jr < cols; jr += mr)
             {
-                float* panel = pa + ((nint)ir * kc), tile = stage + ((nint)jr * mPad) + ir;
-                if (h == mr)
+                float* bj = p.B + ((j0 + jr) * p.Ldb) + p0;
+                for (int ir = 0; ir < mPad; ir += nr)
                 {
-                    s.StridedKernel(kc, bj, p.Ldb, 1, panel, tile, mPad, true, p.Beta);
+                    float* panel = pa + ((nint)ir * k) + ((nint)p0 * nr), tile = stage + ((nint)jr * mPad) + ir;
+                    if (jr + mr <= cols)
+                    {
+                        s.StridedKernel(kc, bj, p.Ldb, 1, panel, tile, mPad, first, p.Beta);
+                    }
+                    else
+                    {
+                        s.Kernel(kc, rows + ((nint)p0 * mr), panel, tile, mPad, first, p.Beta);
+                    }
                 }
-                else
-                {
-                    s.Kernel(kc, rows, panel, tile, mPad, true, p.Beta);
-                }
-            }
 
-            if (prevCols > 0 && written < p.M)
-            {
-                int count = jr + mr >= cols ? p.M - written : Math.Min(slice, p.M - written);
-                Transpose(prevStage + written, mPad, p.C + (written * p.Ldc) + prev, p.Ldc, prevCols, count);
-                written += count;
+                if (first && prevCols > 0 && written < p.M)
+                {
+                    int count = jr + mr >= cols ? p.M - written : Math.Min(slice, p.M - written);
+                    Transpose(prevStage + written, mPad, p.C + (written * p.Ldc) + prev, p.Ldc, prevCols, count);
+                    written += count;
+                }
             }
         }
 
