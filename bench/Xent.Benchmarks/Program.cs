@@ -21,6 +21,7 @@ internal static class Program
         ["sample"] = SamplingMeasurement.Run,
         ["gemm"] = GemmMeasurement.Run,
         ["gemm-limit"] = GemmLimitMeasurement.Run,
+        ["gemm-ab"] = GemmAb.Run,
         ["first-call"] = FirstCallMeasurement.Run,
         ["kernel-compute"] = KernelCompute.Run,
         ["flop-limit"] = _ =>

@@ -11,14 +11,24 @@ internal static unsafe class Packing
 {
     /// <summary>
     /// Packs op(B)[p0 .. p0 + kc, j0 .. j0 + cols] into Nr-column strips: strip s holds element (p, j) at
-    /// s * kc * nr + p * nr + j.
+    /// s * kc * nr + p * nr + j, times <paramref name="alpha"/> (1: a copy; <see cref="MatMul"/>'s swapped products
+    /// pack op(A) here, scaled as <see cref="PanelPacking.PackA"/> scales it).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackB(bool transposeB, float* b, nint ldb, int p0, int kc, int j0, int cols, int nr, float* dst)
+    public static void PackB(bool transposeB, float* b, nint ldb, int p0, int kc, int j0, int cols, int nr, float* dst, float alpha = 1)
     {
         if (!transposeB)
         {
             PackRows(b, ldb, p0, kc, j0, cols, nr, dst);
+            if (alpha != 1)
+            {
+                var d = new Span<float>(dst, (int)((long)MatMul.RoundUp(cols, nr) * kc));
+                for (int i = 0; i < d.Length; i++)
+                {
+                    d[i] *= alpha;
+                }
+            }
+
             return;
         }
 
@@ -38,7 +48,7 @@ internal static unsafe class Packing
                     float* src = b + ((j0 + s + j) * ldb) + p0;
                     for (int p = 0; p < p8; p += 8)
                     {
-                        Transpose8.Block(src + p, ldb, d + (p * nr) + j, nr, 8, 1);
+                        Transpose8.Block(src + p, ldb, d + (p * nr) + j, nr, 8, alpha);
                     }
                 }
             }
@@ -48,7 +58,7 @@ internal static unsafe class Packing
                 float* src = b + ((j0 + s + j) * ldb) + p0;
                 for (int p = j < j8 ? p8 : 0; p < kc; p++)
                 {
-                    d[(p * nr) + j] = src[p];
+                    d[(p * nr) + j] = alpha * src[p];
                 }
             }
 

@@ -67,44 +67,51 @@ internal static unsafe class PanelPacking
         }
     }
 
-    // Stored [K, M]: one k's values of every strip lie in one row, so the block is read row by row (a strip at a time
-    // would touch a new page at every k) and each row's six-value pieces go to their strips.
+    // Stored [K, M]: one k's values of every strip lie in one row. The block is read 16 rows (k) at a time and each strip
+    // is written for those 16 k before the next (384 contiguous bytes): k by k across all strips, the strips' lines (a
+    // multiple of 4 KB apart at kc = 1024 or 512) fell into one L1 set and were evicted before they were full.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackATransposed(float* a, nint lda, int i0, int rows, int p0, int kc, float alpha, float* dst)
     {
+        const int kStep = 16;
         int full = rows / Mr * Mr;
-        for (int p = 0; p < kc; p++)
+        for (int q0 = 0; q0 < kc; q0 += kStep)
         {
-            float* src = a + ((p0 + p) * lda) + i0;
-            float* d = dst + (p * Mr);
-            int s = 0;
-            if (p + 1 < kc && Vector256.IsHardwareAccelerated)
+            int q1 = Math.Min(kc, q0 + kStep);
+            for (int s = 0; s < full; s += Mr)
             {
-                // 8 values copied where 6 belong: the 2 extra land on the next k's place of the strip, written later.
-                var va = Vector256.Create(alpha);
-                for (; s + 8 <= rows; s += Mr)
+                float* ds = dst + ((nint)s * kc);
+                bool wide = s + 8 <= rows && Vector256.IsHardwareAccelerated;
+                for (int p = q0; p < q1; p++)
                 {
-                    (Vector256.Load(src + s) * va).Store(d + ((nint)s * kc));
-                }
-            }
+                    float* src = a + ((p0 + p) * lda) + i0 + s;
+                    float* d = ds + (p * Mr);
+                    if (wide && p + 1 < kc)
+                    {
+                        // 8 values copied where 6 belong: the 2 extra land on the next k's place of the strip, written next.
+                        (Vector256.Load(src) * Vector256.Create(alpha)).Store(d);
+                        continue;
+                    }
 
-            for (; s < full; s += Mr)
-            {
-                float* ds = d + ((nint)s * kc);
-                ds[0] = alpha * src[s];
-                ds[1] = alpha * src[s + 1];
-                ds[2] = alpha * src[s + 2];
-                ds[3] = alpha * src[s + 3];
-                ds[4] = alpha * src[s + 4];
-                ds[5] = alpha * src[s + 5];
+                    d[0] = alpha * src[0];
+                    d[1] = alpha * src[1];
+                    d[2] = alpha * src[2];
+                    d[3] = alpha * src[3];
+                    d[4] = alpha * src[4];
+                    d[5] = alpha * src[5];
+                }
             }
 
             if (full < rows)
             {
-                float* ds = d + ((nint)full * kc);
-                for (int i = 0; i < Mr; i++)
+                float* ds = dst + ((nint)full * kc);
+                for (int p = q0; p < q1; p++)
                 {
-                    ds[i] = full + i < rows ? alpha * src[full + i] : 0;
+                    float* src = a + ((p0 + p) * lda) + i0;
+                    for (int i = 0; i < Mr; i++)
+                    {
+                        ds[(p * Mr) + i] = full + i < rows ? alpha * src[full + i] : 0;
+                    }
                 }
             }
         }

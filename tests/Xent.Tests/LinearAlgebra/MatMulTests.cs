@@ -79,10 +79,11 @@ public class MatMulTests
         // The promise behind batch invariance and thread independence: C[i, j] is summed in blocks of 256 k, each an
         // fma chain over alpha A[i, k] B[k, j] from 0, the first giving C = s or fma(C, beta, s), the others added in
         // order, bit for bit, at every width, across cache K blocks (K = 2100 makes three), edge tiles, one-row
-        // products and both parallel schemes (B packed whole, or per column block when N K is large).
+        // products and the three parallel schemes (B packed whole, per column block when N K is large, or, for few rows
+        // and B stored [N, K], op(A)^T packed and B read in place).
         var rng = new Random(5);
         using var scope = Simd.Override(width);
-        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030) })
+        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030), (203, 517, 300) })
         {
             foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
             {
@@ -193,9 +194,10 @@ public class MatMulTests
     [Fact]
     public void Result_IsBitwiseIdentical_ForAnyThreadCount()
     {
+        // M = 203 with B stored [N, K] runs the swapped path (op(A)^T packed, B read in place, C staged transposed).
         var rng = new Random(11);
-        int m = 301, n = 517, k = 300;
-        foreach (var (ta, tb) in new[] { (false, true), (true, false) })
+        int n = 517, k = 300;
+        foreach (var (ta, tb, m) in new[] { (false, true, 301), (true, false, 301), (false, true, 203), (true, true, 203) })
         {
             var a = Random(rng, m * k);
             var b = Random(rng, k * n);

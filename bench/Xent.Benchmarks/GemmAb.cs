@@ -1,0 +1,72 @@
+using System.Globalization;
+using Xent.LinearAlgebra;
+
+namespace Xent.Benchmarks;
+
+/// <summary>
+/// <see cref="MatMul.Gemm"/>'s swapped path for few rows (op(A)^T packed, B stored [N, K] read in place) against the
+/// packed-B path it replaces, in one process, interleaved: per round, the old path's CPU time, the new path's and the
+/// same flops as bare FMA chains (<see cref="FlopLimit.Spend"/>). Prints per shape the median [4th lowest - 4th
+/// highest] over 15 rounds of the new/old time ratio and of each path's share of the FMA limit.
+/// Run: dotnet bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll gemm-ab threads MxNxK:layout ...
+/// </summary>
+internal static class GemmAb
+{
+    public static void Run(string[] args)
+    {
+        int threads = int.Parse(args[0], CultureInfo.InvariantCulture);
+        foreach (string spec in args[1..])
+        {
+            string[] parts = spec.Split(':');
+            int[] s = [.. parts[0].Split('x').Select(x => int.Parse(x, CultureInfo.InvariantCulture))];
+            int m = s[0], n = s[1], k = s[2];
+            bool ta = parts[1][0] == 't', tb = parts[1][1] == 't';
+            var r = new Random(1);
+            var a = new float[m * k];
+            var b = new float[n * k];
+            var c = new float[m * n];
+            for (int i = 0; i < a.Length; i++)
+            {
+                a[i] = (float)(r.NextDouble() - 0.5);
+            }
+
+            for (int i = 0; i < b.Length; i++)
+            {
+                b[i] = (float)(r.NextDouble() - 0.5);
+            }
+
+            double flop = 2.0 * m * n * k;
+            int reps = (int)Math.Clamp(Math.Ceiling(0.03 * 300e9 / flop), 1, 1000);
+            void Call() => MatMul.Gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 0, c, n, threads);
+            var ratio = new List<double>();
+            var shareNew = new List<double>();
+            var shareOld = new List<double>();
+            for (int round = 0; round < 15; round++)
+            {
+                MatMul.DisableSwap = true;
+                double old = T(Call, reps);
+                MatMul.DisableSwap = false;
+                double nw = T(Call, reps);
+                double lim = T(() => FlopLimit.Spend(flop, threads), reps);
+                ratio.Add(nw / old);
+                shareNew.Add(lim / nw);
+                shareOld.Add(lim / old);
+            }
+
+            static string Q(List<double> x) => string.Create(CultureInfo.InvariantCulture, $"{x.Order().ElementAt(x.Count / 2):F3} [{x.Order().ElementAt(3):F3}-{x.Order().ElementAt(x.Count - 4):F3}]");
+            Console.WriteLine($"{spec} {threads}t CPU: new/old time {Q(ratio)}  share old {Q(shareOld)} new {Q(shareNew)}");
+        }
+    }
+
+    private static double T(Action f, int reps)
+    {
+        f();
+        var cpu = Environment.CpuUsage.TotalTime;
+        for (int i = 0; i < reps; i++)
+        {
+            f();
+        }
+
+        return (Environment.CpuUsage.TotalTime - cpu).TotalSeconds / reps;
+    }
+}
