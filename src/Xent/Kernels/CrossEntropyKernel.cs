@@ -30,6 +30,14 @@ internal sealed unsafe partial class CrossEntropyKernel
     private readonly bool scratchNeeded;
     private readonly bool storeExps;
     private readonly bool capInGradient;
+
+    // Out of place and larger than the caches would hold: the gradient is written with streaming stores (no read of
+    // its lines before they are written), the same values. See StreamedGradientBytes.
+    private readonly bool streamGradient;
+
+    // Whether a float gradient's exponentials go to a row of scratch (ExpsRow) and are then scaled and streamed out,
+    // rather than stored in the gradient and scaled there. Set by Run, as rowExps.
+    private bool expsRows;
     private readonly double[]? mainTerms;
     private readonly double[]? zTerms;
 
@@ -45,6 +53,33 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>The longest row whose float exponentials a bfloat16 gradient keeps in scratch (1 MB of floats).</summary>
     private const int RowExpsMaxClasses = 1 << 18;
+
+    /// <summary>
+    /// Out-of-place gradients from this size on are written with streaming stores: half the 32 MB L3 of the Zen 5
+    /// measured, so a gradient this large would mostly leave the caches before the caller reads it anyway.
+    /// </summary>
+    public const long StreamedGradientBytes = 16L << 20;
+
+    /// <summary>
+    /// Environment variable for side-by-side measurement in one build: <c>off</c> writes every gradient with ordinary
+    /// stores, <c>on</c> streams every out-of-place one; unset, from <see cref="StreamedGradientBytes"/> on.
+    /// </summary>
+    public const string StreamEnvironmentVariable = "XENT_STREAM_GRADIENT";
+
+    private static readonly long StreamedBytes = Environment.GetEnvironmentVariable(StreamEnvironmentVariable)?.Trim().ToUpperInvariant() switch
+    {
+        "OFF" or "0" => long.MaxValue,
+        "ON" or "1" => 0,
+        _ => StreamedGradientBytes,
+    };
+
+    private static readonly AsyncOverride<long> StreamedBytesOverride = new();
+
+    /// <summary>Whether an out-of-place gradient of this many bytes is written with streaming stores.</summary>
+    public static bool StreamsGradient(long bytes) => bytes >= (StreamedBytesOverride.Value ?? StreamedBytes);
+
+    /// <summary>For tests: stream out-of-place gradients from <paramref name="bytes"/> on, for the calling flow (values do not change, only the stores).</summary>
+    public static AsyncOverride<long>.Scope OverrideStreamedBytes(long bytes) => StreamedBytesOverride.Set(bytes);
 
     private CrossEntropyKernel(KernelRequest request)
     {
@@ -69,9 +104,12 @@ internal sealed unsafe partial class CrossEntropyKernel
         // (2048 x 32000, 2 threads, side by side: LossAndGradient 29 -> 22 ms).
         capInGradient = request.Gradient != null && request.GradientElement == ElementKind.Single && cap > 0f;
 
-        // Out of place too: an earlier version kept the exponentials in an L2 scratch row and wrote the gradient
-        // with non-temporal stores (no read of the gradient's lines), but on Zen 5 plain stores plus the in-place
-        // scale over L2 measured 1.2-1.7x faster (2048 x 32000, 2 threads: 16 vs 21 ms; 1 thread 13 vs 21 ms).
+        // Out of place and large, the gradient is written with streaming stores. The stored exponentials then go to
+        // a row of L2 scratch (ExpsRow) instead of the gradient, and the write pass scales them from there. (An
+        // earlier version of this, 2026-11-29, measured 1.2-1.7x slower than plain stores plus the in-place scale:
+        // 2048 x 32000, 2 threads, 16 vs 21 ms.) Not with the capped logits in the gradient: that write is in place.
+        streamGradient = request.Gradient != null && request.Gradient != request.Logits && !capInGradient
+            && StreamsGradient((long)request.Rows * request.Classes * (request.GradientElement == ElementKind.Single ? sizeof(float) : sizeof(ushort)));
         constants = LossConstants.Of(smoothing, classes, WeightsAt(0, classes), o.ZLoss, cap);
         kept = CountKept();
         if (request.Reduce)
@@ -94,6 +132,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             int threads = ThreadCount(request.Options.MaxDegreeOfParallelism);
             bool split = SplitRows(request.Rows, request.Classes, threads);
             kernel.rowExps = kernel.bf16Exps && !split && request.Classes <= RowExpsMaxClasses;
+            kernel.expsRows = kernel.storeExps && kernel.streamGradient && !split && request.Classes <= RowExpsMaxClasses;
             if (split)
             {
                 kernel.RunSplit(threads);
