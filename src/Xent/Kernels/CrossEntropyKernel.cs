@@ -55,22 +55,25 @@ internal sealed unsafe partial class CrossEntropyKernel
     private const int RowExpsMaxClasses = 1 << 18;
 
     /// <summary>
-    /// Out-of-place gradients from this size on are written with streaming stores: half the 32 MB L3 of the Zen 5
-    /// measured, so a gradient this large would mostly leave the caches before the caller reads it anyway.
+    /// With streaming on (<see cref="StreamEnvironmentVariable"/>), out-of-place gradients from this size on are
+    /// streamed: half the 32 MB L3 of the Zen 5 measured, so a gradient this large would mostly leave the caches
+    /// before the caller reads it anyway.
     /// </summary>
     public const long StreamedGradientBytes = 16L << 20;
 
     /// <summary>
-    /// Environment variable for side-by-side measurement in one build: <c>off</c> writes every gradient with ordinary
-    /// stores, <c>on</c> streams every out-of-place one; unset, from <see cref="StreamedGradientBytes"/> on.
+    /// Off by default: on the Zen 5 (family 26) of docs/benchmarks.md, under load, streaming measured 3-15% more CPU
+    /// time per call than ordinary stores at every shape and both widths, and no faster on two threads. <c>on</c>
+    /// streams out-of-place gradients from <see cref="StreamedGradientBytes"/> on, <c>always</c> every one (a
+    /// quiet machine, where two threads are bound by memory, may judge differently).
     /// </summary>
     public const string StreamEnvironmentVariable = "XENT_STREAM_GRADIENT";
 
     private static readonly long StreamedBytes = Environment.GetEnvironmentVariable(StreamEnvironmentVariable)?.Trim().ToUpperInvariant() switch
     {
-        "OFF" or "0" => long.MaxValue,
-        "ON" or "1" => 0,
-        _ => StreamedGradientBytes,
+        "ON" or "1" => StreamedGradientBytes,
+        "ALWAYS" => 0,
+        _ => long.MaxValue,
     };
 
     private static readonly AsyncOverride<long> StreamedBytesOverride = new();
@@ -104,7 +107,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         // (2048 x 32000, 2 threads, side by side: LossAndGradient 29 -> 22 ms).
         capInGradient = request.Gradient != null && request.GradientElement == ElementKind.Single && cap > 0f;
 
-        // Out of place and large, the gradient is written with streaming stores. The stored exponentials then go to
+        // Out of place and large, with streaming on, the gradient is written with streaming stores. The stored exponentials then go to
         // a row of L2 scratch (ExpsRow) instead of the gradient, and the write pass scales them from there. (An
         // earlier version of this, 2026-11-29, measured 1.2-1.7x slower than plain stores plus the in-place scale:
         // 2048 x 32000, 2 threads, 16 vs 21 ms.) Not with the capped logits in the gradient: that write is in place.

@@ -4,8 +4,8 @@ using Xent.Reference;
 namespace Xent.Tests.Core;
 
 /// <summary>
-/// Large out-of-place gradients (16 MB, beyond the caches of small machines) equal the in-place result bitwise,
-/// for every width and thread count, and match the reference. V = 50001 puts each row at a different 64-byte
+/// Large out-of-place gradients (16 MB, beyond the caches of small machines), streamed as they are with
+/// XENT_STREAM_GRADIENT=on, equal the in-place result bitwise, for every width and thread count, and match the reference. V = 50001 puts each row at a different 64-byte
 /// alignment.
 /// </summary>
 public class StreamedGradientTests
@@ -26,7 +26,12 @@ public class StreamedGradientTests
             {
                 var ot = o with { MaxDegreeOfParallelism = threads };
                 var g = new float[x.Length];
-                float loss = CrossEntropy.LossAndGradient(x, y, g, ot);
+                float loss;
+                using (CrossEntropyKernel.OverrideStreamedBytes(CrossEntropyKernel.StreamedGradientBytes))
+                {
+                    loss = CrossEntropy.LossAndGradient(x, y, g, ot); // streamed, as with XENT_STREAM_GRADIENT=on
+                }
+
                 var inPlace = (float[])x.Clone();
                 Assert.Equal(loss, CrossEntropy.LossAndGradient(inPlace, y, inPlace, ot));
                 Assert.True(g.AsSpan().SequenceEqual(inPlace), $"{width} t{threads}: streamed differs from in place");
