@@ -23,6 +23,7 @@ internal static class Program
         ["gemm-limit"] = GemmLimitMeasurement.Run,
         ["first-call"] = FirstCallMeasurement.Run,
         ["kernel-compute"] = KernelCompute.Run,
+        ["stream-compare"] = StreamCompare.Run,
         ["flop-limit"] = _ =>
         {
             for (int round = 0; round < 5; round++)
