@@ -24,6 +24,7 @@ internal static class Program
         ["first-call"] = FirstCallMeasurement.Run,
         ["kernel-compute"] = KernelCompute.Run,
         ["stream-compare"] = StreamCompare.Run,
+        ["recompute-compare"] = RecomputeCompare.Run,
         ["flop-limit"] = _ =>
         {
             for (int round = 0; round < 5; round++)

@@ -76,7 +76,7 @@ internal static partial class StreamCompare
     }
 
     /// <summary>The calling thread's CPU time (Linux: CLOCK_THREAD_CPUTIME_ID), or the process's elsewhere.</summary>
-    private static double ThreadCpuMs()
+    internal static double ThreadCpuMs()
     {
         if (OperatingSystem.IsLinux() && ClockGetTime(3, out var t) == 0)
         {

@@ -43,7 +43,8 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     // A bfloat16 gradient of bfloat16 logits, plain: the forward computes float exponentials exactly as the float
     // path stores them in a float gradient (max pass, exp pass over the widened block), and the write pass scales and
-    // rounds them, so each entry is the float path's rounded once, for any thread count.
+    // rounds them, so each entry is the float path's rounded once, for any thread count. Only where the float path
+    // stores them (StoresExponentials); elsewhere both recompute, and the general write rounds the same float values.
     private readonly bool bf16Exps;
 
     // Whether those exponentials are kept for the whole row in the thread's scratch (V floats; one exp per element),
@@ -84,6 +85,22 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>For tests: stream out-of-place gradients from <paramref name="bytes"/> on, for the calling flow (values do not change, only the stores).</summary>
     public static AsyncOverride<long>.Scope OverrideStreamedBytes(long bytes) => StreamedBytesOverride.Set(bytes);
 
+    private static readonly AsyncOverride<bool> StoredExponentialsOverride = new();
+
+    /// <summary>
+    /// Whether the plain float gradient (and a bfloat16 one of bfloat16 logits) stores the forward's exponentials and
+    /// only scales them in the write pass, or recomputes exp(z - lse) there (one pass forward, nothing stored). Stored
+    /// below 512 bits only: on the Zen 5 (family 26) of docs/benchmarks.md, one thread's CPU time per call, side by
+    /// side, recomputing measured 8-18% less at 512 bits out of place and 1-6% less in place, but 0-12% more at 256
+    /// bits out of place, 27-31% more in place, and 35-39% more at 128 bits (there each exp costs the same
+    /// instructions for fewer lanes). One choice per width for in place and out of place alike, so the two stay
+    /// bitwise the same.
+    /// </summary>
+    private static bool StoresExponentials(VectorWidth width) => StoredExponentialsOverride.Value ?? width != VectorWidth.V512;
+
+    /// <summary>For tests and benchmarks: store (or recompute) the plain gradient's exponentials at every width, for the calling flow.</summary>
+    public static AsyncOverride<bool>.Scope OverrideStoredExponentials(bool store) => StoredExponentialsOverride.Set(store);
+
     private CrossEntropyKernel(KernelRequest request)
     {
         this.request = request;
@@ -96,10 +113,11 @@ internal sealed unsafe partial class CrossEntropyKernel
         scratchNeeded = request.Element != ElementKind.Single || cap > 0f;
 
         // The plain gradient (float, no soft cap, no smoothing, class-index targets) is scale x exp(z - block max):
-        // the forward writes those exponentials into the gradient and the write pass only scales them, one exp
-        // per element instead of two.
-        storeExps = request.Gradient != null && request.GradientElement == ElementKind.Single && cap == 0f && smoothing == 0f && request.Probabilities == null;
-        bf16Exps = request.Gradient != null && request.Element == ElementKind.BFloat16 && request.GradientElement == ElementKind.BFloat16
+        // below 512 bits the forward writes those exponentials into the gradient and the write pass only scales them,
+        // one exp per element instead of two (see StoresExponentials).
+        bool store = StoresExponentials(request.Width);
+        storeExps = store && request.Gradient != null && request.GradientElement == ElementKind.Single && cap == 0f && smoothing == 0f && request.Probabilities == null;
+        bf16Exps = store && request.Gradient != null && request.Element == ElementKind.BFloat16 && request.GradientElement == ElementKind.BFloat16
             && cap == 0f && smoothing == 0f && request.Probabilities == null;
 
         // With a soft cap and a float gradient the forward writes the capped logits into the gradient's block (not a
