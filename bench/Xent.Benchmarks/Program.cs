@@ -24,6 +24,8 @@ internal static class Program
         ["gemm-ab"] = GemmAb.Run,
         ["first-call"] = FirstCallMeasurement.Run,
         ["kernel-compute"] = KernelCompute.Run,
+        ["stream-compare"] = StreamCompare.Run,
+        ["recompute-compare"] = RecomputeCompare.Run,
         ["flop-limit"] = _ =>
         {
             for (int round = 0; round < 5; round++)

@@ -187,6 +187,11 @@ public static class CrossEntropyShards
 
         var weights = o.LabelSmoothing > 0 && !allWeights.IsEmpty ? allWeights.Slice(columnOffset, width) : default;
         var widthNow = Simd.Width;
+
+        // Out of place, large and without a soft cap (whose write is in place over the destination): streaming
+        // stores, as the kernel's (CrossEntropyKernel.StreamsGradient); the same values.
+        bool stream = o.SoftCap == 0 && !logitsShard.Overlaps(gradientShard)
+            && CrossEntropyKernel.StreamsGradient((long)logitsShard.Length * sizeof(float));
         for (int n = 0; n < rows; n++)
         {
             var g = gradientShard.Slice(n * width, width);
@@ -215,7 +220,12 @@ public static class CrossEntropyShards
                     z = gBlock;
                 }
 
-                GradientKernel.Write(widthNow, z, gBlock, c, weights.IsEmpty ? default : weights.Slice(column, length), default);
+                GradientKernel.Write(widthNow, z, gBlock, c, weights.IsEmpty ? default : weights.Slice(column, length), default, stream);
+            }
+
+            if (stream)
+            {
+                StreamingStores.Fence(); // the target's ordinary store below, and the caller's reads, come after the row's streaming stores
             }
 
             int local = y - columnOffset;

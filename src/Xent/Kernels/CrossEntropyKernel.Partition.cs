@@ -27,10 +27,16 @@ internal sealed unsafe partial class CrossEntropyKernel
         {
             var scratch = Scratch();
             var blockStatistics = RowBlockStatistics();
+            var expsRow = ExpsRow();
             int end = Math.Min(rows, (item + 1) * perItem);
             for (int n = item * perItem; n < end; n++)
             {
-                ProcessRow(n, scratch, blockStatistics);
+                ProcessRow(n, scratch, blockStatistics, expsRow);
+            }
+
+            if (streamGradient)
+            {
+                StreamingStores.Fence(); // before the item is reported done
             }
         });
     }
@@ -64,7 +70,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             var scratch = Scratch();
             for (int b = first; b < end; b++)
             {
-                statistics[(n * blocks) + b] = Statistics(n, b, scratch);
+                statistics[(n * blocks) + b] = Statistics(n, b, scratch, default);
             }
         });
 
@@ -95,6 +101,10 @@ internal sealed unsafe partial class CrossEntropyKernel
         {
             int n = item / segments, first = (item % segments) * perSegment, end = Math.Min(blocks, first + perSegment);
             WriteRowGradient(n, finished[n], first, end, Scratch(), statistics.AsSpan(n * blocks, blocks));
+            if (streamGradient)
+            {
+                StreamingStores.Fence(); // before the item is reported done, and so before the targets' stores below
+            }
         });
 
         for (int n = 0; n < rows; n++)

@@ -14,6 +14,9 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// </summary>
     private Span<float> Scratch() => scratchNeeded ? Workspace.Current.Get<float>(WorkspaceSlot.LogitsBlock, rowExps ? classes : BlockColumns) : default;
 
+    /// <summary>The calling thread's row of float exponentials for a streamed float gradient, or empty (<see cref="expsRows"/>).</summary>
+    private Span<float> ExpsRow() => expsRows ? Workspace.Current.Get<float>(WorkspaceSlot.ExponentialRows, classes) : default;
+
     /// <summary>The calling thread's room for one row's block statistics.</summary>
     private Span<BlockStatistics> RowBlockStatistics() => Workspace.Current.Get<BlockStatistics>(WorkspaceSlot.BlockStatistics, BlockCount);
 
@@ -67,13 +70,14 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <param name="n">The row.</param>
     /// <param name="block">The block within the row.</param>
     /// <param name="scratch">Block scratch (Half, bfloat16 or soft cap), or empty.</param>
-    private BlockStatistics Statistics(int n, int block, Span<float> scratch)
+    /// <param name="expsRow">A streamed float gradient's row of exponentials (<see cref="ExpsRow"/>), else empty.</param>
+    private BlockStatistics Statistics(int n, int block, Span<float> scratch, Span<float> expsRow)
     {
         int column = block * BlockColumns, length = Math.Min(BlockColumns, classes - column);
         bool weightedLogits = smoothing > 0f;
         if (bf16Exps)
         {
-            return BlockExponentials(n, column, length, scratch);
+            return BlockExponentials(n, column, length, ExpsScratch(column, length, scratch));
         }
 
         if (request.Element != ElementKind.Single && cap == 0f && !storeExps && !SoftTargets)
@@ -88,7 +92,7 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         var z = LoadBlock(n, column, length, scratch);
         bool weighted = weightedLogits || SoftTargets;
-        var store = !storeExps ? default : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
+        var store = !storeExps ? default : !expsRow.IsEmpty ? expsRow.Slice(column, length) : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
         return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, store, prefetchNext: !scratchNeeded);
     }
 
@@ -96,11 +100,11 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// A bfloat16 block widened into scratch (at the block's place in a kept row, else at its start) by its max pass,
     /// then its exponentials over it in place, as the float path stores them; returns its statistics.
     /// </summary>
-    private BlockStatistics BlockExponentials(int n, int column, int length, Span<float> scratch)
-    {
-        var e = scratch.Slice(rowExps ? column : 0, length);
-        return StatisticsKernel.ComputeWithExponentials(request.Width, new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length), e);
-    }
+    private BlockStatistics BlockExponentials(int n, int column, int length, Span<float> e) =>
+        StatisticsKernel.ComputeWithExponentials(request.Width, new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length), e);
+
+    /// <summary>Where a bfloat16 block's exponentials go in the block scratch: at the block's place in a kept row, else at its start.</summary>
+    private Span<float> ExpsScratch(int column, int length, Span<float> scratch) => scratch.Slice(rowExps ? column : 0, length);
 
     /// <summary>The target's logit, read before an in-place forward can overwrite it (0 where there is none).</summary>
     private float TargetLogitBeforeWrites(int n) =>
@@ -110,7 +114,8 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <param name="n">The row.</param>
     /// <param name="scratch">Block scratch (Half, bfloat16 or soft cap), or empty.</param>
     /// <param name="blockStatistics">Room for the row's block statistics.</param>
-    private void ProcessRow(int n, Span<float> scratch, Span<BlockStatistics> blockStatistics)
+    /// <param name="expsRow">A streamed float gradient's row of exponentials (<see cref="ExpsRow"/>), else empty.</param>
+    private void ProcessRow(int n, Span<float> scratch, Span<BlockStatistics> blockStatistics, Span<float> expsRow)
     {
         if (!NeedsForward(n))
         {
@@ -123,16 +128,34 @@ internal sealed unsafe partial class CrossEntropyKernel
         int blocks = BlockCount;
         for (int b = 0; b < blocks; b++)
         {
-            blockStatistics[b] = Statistics(n, b, scratch);
+            blockStatistics[b] = Statistics(n, b, scratch, expsRow);
             state.Add(blockStatistics[b]);
         }
 
         var row = FinishRow(n, state, targetLogit);
         if (HasGradient)
         {
-            WriteRowGradient(n, row, 0, blocks, scratch, blockStatistics);
+            WriteRowGradient(n, row, 0, blocks, scratch, blockStatistics, expsRow);
+            if (streamGradient)
+            {
+                StreamingStores.Fence(); // the target's ordinary store lands after the row's streaming ones
+            }
+
             FixTarget(n, row);
         }
+    }
+
+    /// <summary>
+    /// The multiplier of a block's stored exponentials exp(z - block max): K exp(max - lse). K carries exp(float(lse) -
+    /// lse) for the exp(z - float(lse)) of the other paths: taken out again here. A block of -inf holds exps of 0
+    /// against the stand-in shift 0, whose exp(0 - lse) overflows when lse is far below 0 (a row of -inf and one
+    /// -2e38): its p are 0, unless lse is NaN.
+    /// </summary>
+    private static float BlockScale(in RowGradient row, float max)
+    {
+        float shift = max == float.NegativeInfinity ? 0f : max;
+        return max == float.NegativeInfinity && !double.IsNaN(row.LogSumExp) ? 0f
+            : (float)(row.Coefficients.K * Math.Exp(shift - (float)row.LogSumExp));
     }
 
     /// <summary>An ignored row without log-sum-exp output: loss 0, gradient 0.</summary>
@@ -149,7 +172,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
     }
 
-    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, Span<float> scratch, ReadOnlySpan<BlockStatistics> blockStatistics)
+    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, Span<float> scratch, ReadOnlySpan<BlockStatistics> blockStatistics, Span<float> expsRow = default)
     {
         int from = firstBlock * BlockColumns, to = Math.Min(endBlock * BlockColumns, classes);
         if (!row.Kept)
@@ -163,26 +186,29 @@ internal sealed unsafe partial class CrossEntropyKernel
             for (int b = firstBlock; b < endBlock; b++)
             {
                 int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
-                float max = blockStatistics[b].Max, shift = max == float.NegativeInfinity ? 0f : max;
-                // K carries exp(float(lse) - lse) for the exp(z - float(lse)) of the other paths: take it out again here.
-                // A block of -inf holds exps of 0 against the stand-in shift 0, whose exp(0 - lse) overflows when lse
-                // is far below 0 (a row of -inf and one -2e38): its p are 0, unless lse is NaN.
-                float scale = max == float.NegativeInfinity && !double.IsNaN(row.LogSumExp) ? 0f
-                    : (float)(row.Coefficients.K * Math.Exp(shift - (float)row.LogSumExp));
+                float scale = BlockScale(row, blockStatistics[b].Max);
                 if (bf16Exps)
                 {
                     // Not kept: the same exponentials again (the block is not written yet), bitwise as the forward's.
                     if (!rowExps)
                     {
-                        BlockExponentials(n, column, length, scratch);
+                        BlockExponentials(n, column, length, ExpsScratch(column, length, scratch));
                     }
 
-                    GradientKernel.Scale(request.Width, scratch.Slice(rowExps ? column : 0, length), new Span<BFloat16>((BFloat16*)request.Gradient + RowOffset(n) + column, length), scale);
+                    // Streamed only from a whole row of exponentials, as a float gradient is (see ExpsRow).
+                    GradientKernel.Scale(request.Width, ExpsScratch(column, length, scratch), new Span<BFloat16>((BFloat16*)request.Gradient + RowOffset(n) + column, length), scale, streamGradient && rowExps);
                     continue;
                 }
 
                 var g = new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
-                GradientKernel.Scale(request.Width, g, g, scale);
+                if (!expsRow.IsEmpty)
+                {
+                    GradientKernel.Scale(request.Width, expsRow.Slice(column, length), g, scale, stream: true);
+                }
+                else
+                {
+                    GradientKernel.Scale(request.Width, g, g, scale);
+                }
             }
 
             return;
@@ -210,7 +236,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             }
             else
             {
-                GradientKernel.Write(request.Width, z, new Span<float>((float*)request.Gradient + at, length), row.Coefficients, weights, ProbabilitiesAt(n, column, length));
+                GradientKernel.Write(request.Width, z, new Span<float>((float*)request.Gradient + at, length), row.Coefficients, weights, ProbabilitiesAt(n, column, length), streamGradient);
             }
         }
     }

@@ -30,12 +30,21 @@ internal sealed unsafe partial class CrossEntropyKernel
     private readonly bool scratchNeeded;
     private readonly bool storeExps;
     private readonly bool capInGradient;
+
+    // Out of place and larger than the caches would hold: the gradient is written with streaming stores (no read of
+    // its lines before they are written), the same values. See StreamedGradientBytes.
+    private readonly bool streamGradient;
+
+    // Whether a float gradient's exponentials go to a row of scratch (ExpsRow) and are then scaled and streamed out,
+    // rather than stored in the gradient and scaled there. Set by Run, as rowExps.
+    private bool expsRows;
     private readonly double[]? mainTerms;
     private readonly double[]? zTerms;
 
     // A bfloat16 gradient of bfloat16 logits, plain: the forward computes float exponentials exactly as the float
     // path stores them in a float gradient (max pass, exp pass over the widened block), and the write pass scales and
-    // rounds them, so each entry is the float path's rounded once, for any thread count.
+    // rounds them, so each entry is the float path's rounded once, for any thread count. Only where the float path
+    // stores them (StoresExponentials); elsewhere both recompute, and the general write rounds the same float values.
     private readonly bool bf16Exps;
 
     // Whether those exponentials are kept for the whole row in the thread's scratch (V floats; one exp per element),
@@ -45,6 +54,52 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>The longest row whose float exponentials a bfloat16 gradient keeps in scratch (1 MB of floats).</summary>
     private const int RowExpsMaxClasses = 1 << 18;
+
+    /// <summary>
+    /// With streaming on (<see cref="StreamEnvironmentVariable"/>), out-of-place gradients from this size on are
+    /// streamed: half the 32 MB L3 of the Zen 5 measured, so a gradient this large would mostly leave the caches
+    /// before the caller reads it anyway.
+    /// </summary>
+    public const long StreamedGradientBytes = 16L << 20;
+
+    /// <summary>
+    /// Off by default: on the Zen 5 (family 26) of docs/benchmarks.md, under load, streaming measured 3-15% more CPU
+    /// time per call than ordinary stores at every shape and both widths, and no faster on two threads. <c>on</c>
+    /// streams out-of-place gradients from <see cref="StreamedGradientBytes"/> on, <c>always</c> every one (a
+    /// quiet machine, where two threads are bound by memory, may judge differently).
+    /// </summary>
+    public const string StreamEnvironmentVariable = "XENT_STREAM_GRADIENT";
+
+    private static readonly long StreamedBytes = Environment.GetEnvironmentVariable(StreamEnvironmentVariable)?.Trim().ToUpperInvariant() switch
+    {
+        "ON" or "1" => StreamedGradientBytes,
+        "ALWAYS" => 0,
+        _ => long.MaxValue,
+    };
+
+    private static readonly AsyncOverride<long> StreamedBytesOverride = new();
+
+    /// <summary>Whether an out-of-place gradient of this many bytes is written with streaming stores.</summary>
+    public static bool StreamsGradient(long bytes) => bytes >= (StreamedBytesOverride.Value ?? StreamedBytes);
+
+    /// <summary>For tests: stream out-of-place gradients from <paramref name="bytes"/> on, for the calling flow (values do not change, only the stores).</summary>
+    public static AsyncOverride<long>.Scope OverrideStreamedBytes(long bytes) => StreamedBytesOverride.Set(bytes);
+
+    private static readonly AsyncOverride<bool> StoredExponentialsOverride = new();
+
+    /// <summary>
+    /// Whether the plain float gradient (and a bfloat16 one of bfloat16 logits) stores the forward's exponentials and
+    /// only scales them in the write pass, or recomputes exp(z - lse) there (one pass forward, nothing stored). Stored
+    /// below 512 bits only: on the Zen 5 (family 26) of docs/benchmarks.md, one thread's CPU time per call, side by
+    /// side, recomputing measured 8-18% less at 512 bits out of place and 1-6% less in place, but 0-12% more at 256
+    /// bits out of place, 27-31% more in place, and 35-39% more at 128 bits (there each exp costs the same
+    /// instructions for fewer lanes). One choice per width for in place and out of place alike, so the two stay
+    /// bitwise the same.
+    /// </summary>
+    private static bool StoresExponentials(VectorWidth width) => StoredExponentialsOverride.Value ?? width != VectorWidth.V512;
+
+    /// <summary>For tests and benchmarks: store (or recompute) the plain gradient's exponentials at every width, for the calling flow.</summary>
+    public static AsyncOverride<bool>.Scope OverrideStoredExponentials(bool store) => StoredExponentialsOverride.Set(store);
 
     private CrossEntropyKernel(KernelRequest request)
     {
@@ -58,10 +113,11 @@ internal sealed unsafe partial class CrossEntropyKernel
         scratchNeeded = request.Element != ElementKind.Single || cap > 0f;
 
         // The plain gradient (float, no soft cap, no smoothing, class-index targets) is scale x exp(z - block max):
-        // the forward writes those exponentials into the gradient and the write pass only scales them, one exp
-        // per element instead of two.
-        storeExps = request.Gradient != null && request.GradientElement == ElementKind.Single && cap == 0f && smoothing == 0f && request.Probabilities == null;
-        bf16Exps = request.Gradient != null && request.Element == ElementKind.BFloat16 && request.GradientElement == ElementKind.BFloat16
+        // below 512 bits the forward writes those exponentials into the gradient and the write pass only scales them,
+        // one exp per element instead of two (see StoresExponentials).
+        bool store = StoresExponentials(request.Width);
+        storeExps = store && request.Gradient != null && request.GradientElement == ElementKind.Single && cap == 0f && smoothing == 0f && request.Probabilities == null;
+        bf16Exps = store && request.Gradient != null && request.Element == ElementKind.BFloat16 && request.GradientElement == ElementKind.BFloat16
             && cap == 0f && smoothing == 0f && request.Probabilities == null;
 
         // With a soft cap and a float gradient the forward writes the capped logits into the gradient's block (not a
@@ -69,9 +125,12 @@ internal sealed unsafe partial class CrossEntropyKernel
         // (2048 x 32000, 2 threads, side by side: LossAndGradient 29 -> 22 ms).
         capInGradient = request.Gradient != null && request.GradientElement == ElementKind.Single && cap > 0f;
 
-        // Out of place too: an earlier version kept the exponentials in an L2 scratch row and wrote the gradient
-        // with non-temporal stores (no read of the gradient's lines), but on Zen 5 plain stores plus the in-place
-        // scale over L2 measured 1.2-1.7x faster (2048 x 32000, 2 threads: 16 vs 21 ms; 1 thread 13 vs 21 ms).
+        // Out of place and large, with streaming on, the gradient is written with streaming stores. The stored exponentials then go to
+        // a row of L2 scratch (ExpsRow) instead of the gradient, and the write pass scales them from there. (An
+        // earlier version of this, 2026-11-29, measured 1.2-1.7x slower than plain stores plus the in-place scale:
+        // 2048 x 32000, 2 threads, 16 vs 21 ms.) Not with the capped logits in the gradient: that write is in place.
+        streamGradient = request.Gradient != null && request.Gradient != request.Logits && !capInGradient
+            && StreamsGradient((long)request.Rows * request.Classes * (request.GradientElement == ElementKind.Single ? sizeof(float) : sizeof(ushort)));
         constants = LossConstants.Of(smoothing, classes, WeightsAt(0, classes), o.ZLoss, cap);
         kept = CountKept();
         if (request.Reduce)
@@ -94,6 +153,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             int threads = ThreadCount(request.Options.MaxDegreeOfParallelism);
             bool split = SplitRows(request.Rows, request.Classes, threads);
             kernel.rowExps = kernel.bf16Exps && !split && request.Classes <= RowExpsMaxClasses;
+            kernel.expsRows = kernel.storeExps && kernel.streamGradient && !split && request.Classes <= RowExpsMaxClasses;
             if (split)
             {
                 kernel.RunSplit(threads);

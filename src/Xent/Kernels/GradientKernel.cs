@@ -34,37 +34,80 @@ internal static class GradientKernel
     /// <param name="c">The row's coefficients.</param>
     /// <param name="weights">The block's class weights, or empty for all 1.</param>
     /// <param name="probabilities">The block's target probabilities, or empty.</param>
-    public static void Write(VectorWidth width, ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
+    /// <param name="stream">Write with streaming stores (out of place only; the caller fences).</param>
+    public static unsafe void Write(VectorWidth width, ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool stream = false)
     {
-        switch (Widths.Fit(width, z.Length))
+        fixed (float* d = gradient)
         {
-            case VectorWidth.V512: Write<Vector512Ops, Vector512<float>>(z, gradient, c, weights, probabilities); break;
-            case VectorWidth.V256: Write<Vector256Ops, Vector256<float>>(z, gradient, c, weights, probabilities); break;
-            case VectorWidth.V128: Write<Vector128Ops, Vector128<float>>(z, gradient, c, weights, probabilities); break;
-            default: Write<ScalarOps, float>(z, gradient, c, weights, probabilities); break;
+            if (stream && StreamingStores.Usable(d, sizeof(float)))
+            {
+                Write<StreamingStores>(width, z, gradient, c, weights, probabilities);
+            }
+            else
+            {
+                Write<OrdinaryStores>(width, z, gradient, c, weights, probabilities);
+            }
         }
     }
 
-    private static void Write<TOps, TV>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
+    private static void Write<TMode>(VectorWidth width, ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
+        where TMode : struct, IStoreMode
+    {
+        switch (Widths.Fit(width, z.Length))
+        {
+            case VectorWidth.V512: Write<Vector512Ops, Vector512<float>, TMode>(z, gradient, c, weights, probabilities); break;
+            case VectorWidth.V256: Write<Vector256Ops, Vector256<float>, TMode>(z, gradient, c, weights, probabilities); break;
+            case VectorWidth.V128: Write<Vector128Ops, Vector128<float>, TMode>(z, gradient, c, weights, probabilities); break;
+            default: Write<ScalarOps, float, OrdinaryStores>(z, gradient, c, weights, probabilities); break;
+        }
+    }
+
+    private static void Write<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TMode : struct, IStoreMode
     {
         if (weights.IsEmpty && probabilities.IsEmpty && c.InverseCap == 0f)
         {
-            WritePlain<TOps, TV>(z, gradient, c);
+            WritePlain<TOps, TV, TMode>(z, gradient, c);
         }
         else
         {
-            WriteGeneral<TOps, TV>(z, gradient, c, weights, probabilities);
+            WriteGeneral<TOps, TV, TMode>(z, gradient, c, weights, probabilities);
+        }
+    }
+
+    /// <summary>Where the body's stores start: 0, or (streaming) the first vector-aligned element; the caller stores [0, k) first when it is not 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint BodyStart<TOps, TV, TMode>(ref float d)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TMode : struct, IStoreMode =>
+        TMode.Streams ? StreamingStores.AlignedStart(ref Unsafe.As<float, byte>(ref d), TOps.Count * sizeof(float), sizeof(float)) : 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BodyStore<TOps, TV, TMode>(TV value, ref float d, nint i)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TMode : struct, IStoreMode
+    {
+        if (TMode.Streams)
+        {
+            TOps.StoreNonTemporal(value, ref d, i);
+        }
+        else
+        {
+            TOps.Store(value, ref d, i);
         }
     }
 
     // The common case, kept tight: K exp(z - lse) - C1.
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WritePlain<TOps, TV>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c)
+    private static void WritePlain<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TMode : struct, IStoreMode
     {
         int n = z.Length, k = TOps.Count;
         ref float x = ref MemoryMarshal.GetReference(z);
@@ -72,18 +115,23 @@ internal static class GradientKernel
         TV lse = TOps.Create(c.LogSumExp), kk = TOps.Create(c.K), c1 = TOps.Create(-c.C1);
         nint last = n - k;
         TV tail = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, last), lse)), c1);
-        nint i = 0;
+        nint i = BodyStart<TOps, TV, TMode>(ref d);
+        if (i != 0)
+        {
+            TOps.Store(TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, 0), lse)), c1), ref d, 0);
+        }
+
         for (; i < last - k; i += 2 * k)
         {
             TV a = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), lse)), c1);
             TV b = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i + k), lse)), c1);
-            TOps.Store(a, ref d, i);
-            TOps.Store(b, ref d, i + k);
+            BodyStore<TOps, TV, TMode>(a, ref d, i);
+            BodyStore<TOps, TV, TMode>(b, ref d, i + k);
         }
 
         if (i < last)
         {
-            TOps.Store(TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), lse)), c1), ref d, i);
+            BodyStore<TOps, TV, TMode>(TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), lse)), c1), ref d, i);
         }
 
         TOps.Store(tail, ref d, last);
@@ -91,9 +139,10 @@ internal static class GradientKernel
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteGeneral<TOps, TV>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
+    private static void WriteGeneral<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TMode : struct, IStoreMode
     {
         int n = z.Length, k = TOps.Count;
         ref float x = ref MemoryMarshal.GetReference(z);
@@ -104,9 +153,15 @@ internal static class GradientKernel
             !weights.IsEmpty, !probabilities.IsEmpty, c.InverseCap != 0f);
         nint last = n - k;
         TV tail = Element<TOps, TV>(ref x, ref w, ref t, last, p);
-        for (nint i = 0; i < last; i += k)
+        nint start = BodyStart<TOps, TV, TMode>(ref d);
+        if (start != 0)
         {
-            TOps.Store(Element<TOps, TV>(ref x, ref w, ref t, i, p), ref d, i);
+            TOps.Store(Element<TOps, TV>(ref x, ref w, ref t, 0, p), ref d, 0);
+        }
+
+        for (nint i = start; i < last; i += k)
+        {
+            BodyStore<TOps, TV, TMode>(Element<TOps, TV>(ref x, ref w, ref t, i, p), ref d, i);
         }
 
         TOps.Store(tail, ref d, last);
@@ -139,49 +194,104 @@ internal static class GradientKernel
     /// The gradient from exponentials stored by the forward: gradient = scale * exps, where scale = K exp(shift -
     /// lse) for the block. One multiply instead of a second exp; exps may be the gradient's memory.
     /// </summary>
-    public static void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<float> gradient, float scale)
+    /// <remarks>With <c>stream</c>, written with streaming stores (never in place; the caller fences).</remarks>
+    public static unsafe void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<float> gradient, float scale, bool stream = false)
     {
-        switch (Widths.Fit(width, exps.Length))
+        fixed (float* p = gradient)
         {
-            case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>>(exps, gradient, scale); break;
-            case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>>(exps, gradient, scale); break;
-            case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>>(exps, gradient, scale); break;
-            default: Scale<ScalarOps, float>(exps, gradient, scale); break;
+            ref byte d = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(gradient));
+            if (stream && StreamingStores.Usable(p, sizeof(float)))
+            {
+                switch (Widths.Fit(width, exps.Length))
+                {
+                    case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, SingleLanes<Vector512Ops, Vector512<float>>, StreamingStores>(exps, ref d, scale); break;
+                    case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, SingleLanes<Vector256Ops, Vector256<float>>, StreamingStores>(exps, ref d, scale); break;
+                    case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, SingleLanes<Vector128Ops, Vector128<float>>, StreamingStores>(exps, ref d, scale); break;
+                    default: Scale<ScalarOps, float, SingleLanes<ScalarOps, float>, OrdinaryStores>(exps, ref d, scale); break;
+                }
+
+                return;
+            }
+
+            switch (Widths.Fit(width, exps.Length))
+            {
+                case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, SingleLanes<Vector512Ops, Vector512<float>>, OrdinaryStores>(exps, ref d, scale); break;
+                case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, SingleLanes<Vector256Ops, Vector256<float>>, OrdinaryStores>(exps, ref d, scale); break;
+                case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, SingleLanes<Vector128Ops, Vector128<float>>, OrdinaryStores>(exps, ref d, scale); break;
+                default: Scale<ScalarOps, float, SingleLanes<ScalarOps, float>, OrdinaryStores>(exps, ref d, scale); break;
+            }
         }
     }
 
-    private static void Scale<TOps, TV>(ReadOnlySpan<float> exps, Span<float> gradient, float scale)
-        where TOps : struct, IVectorOps<TV>
-        where TV : struct =>
-        Scale<TOps, TV, SingleLanes<TOps, TV>>(exps, ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(gradient)), scale);
-
     /// <summary>As the float overload, the gradient rounded to bfloat16 as it is stored (exps must not overlap it).</summary>
-    public static void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<BFloat16> gradient, float scale)
+    public static unsafe void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<BFloat16> gradient, float scale, bool stream = false)
     {
-        ref byte d = ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(gradient));
-        switch (Widths.Fit(width, exps.Length))
+        fixed (BFloat16* p = gradient)
         {
-            case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, BFloat16Lanes512>(exps, ref d, scale); break;
-            case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, BFloat16Lanes256>(exps, ref d, scale); break;
-            case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, BFloat16Lanes128>(exps, ref d, scale); break;
-            default: Scale<ScalarOps, float, BFloat16Lanes1>(exps, ref d, scale); break;
+            ref byte d = ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(gradient));
+            if (stream && StreamingStores.Usable(p, sizeof(ushort)))
+            {
+                switch (Widths.Fit(width, exps.Length))
+                {
+                    case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, BFloat16Lanes512, StreamingStores>(exps, ref d, scale); break;
+                    case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, BFloat16Lanes256, StreamingStores>(exps, ref d, scale); break;
+                    case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, BFloat16Lanes128, OrdinaryStores>(exps, ref d, scale); break;
+                    default: Scale<ScalarOps, float, BFloat16Lanes1, OrdinaryStores>(exps, ref d, scale); break;
+                }
+
+                return;
+            }
+
+            switch (Widths.Fit(width, exps.Length))
+            {
+                case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, BFloat16Lanes512, OrdinaryStores>(exps, ref d, scale); break;
+                case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, BFloat16Lanes256, OrdinaryStores>(exps, ref d, scale); break;
+                case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, BFloat16Lanes128, OrdinaryStores>(exps, ref d, scale); break;
+                default: Scale<ScalarOps, float, BFloat16Lanes1, OrdinaryStores>(exps, ref d, scale); break;
+            }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Scale<TOps, TV, TOut>(ReadOnlySpan<float> exps, ref byte d, float scale)
+    private static void Scale<TOps, TV, TOut, TMode>(ReadOnlySpan<float> exps, ref byte d, float scale)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TOut : struct, IWritableLanes<TV>
+        where TMode : struct, IStoreMode
     {
         int n = exps.Length, k = TOps.Count;
         ref float x = ref MemoryMarshal.GetReference(exps);
         TV s = TOps.Create(scale);
         nint last = n - k;
         TV tail = TOps.Multiply(s, TOps.Load(ref x, last));
-        for (nint i = 0; i < last; i += k)
+        nint i = 0;
+        if (TMode.Streams)
         {
-            TOut.Store(TOps.Multiply(s, TOps.Load(ref x, i)), ref d, i);
+            i = StreamingStores.AlignedStart(ref d, k * TOut.ElementSize, TOut.ElementSize);
+            if (i != 0)
+            {
+                TOut.Store(TOps.Multiply(s, TOps.Load(ref x, 0)), ref d, 0);
+            }
+
+            for (; i < last - k; i += 2 * k)
+            {
+                TV a = TOps.Multiply(s, TOps.Load(ref x, i));
+                TV b = TOps.Multiply(s, TOps.Load(ref x, i + k));
+                TOut.StoreNonTemporal(a, ref d, i);
+                TOut.StoreNonTemporal(b, ref d, i + k);
+            }
+        }
+
+        for (; i < last; i += k)
+        {
+            if (TMode.Streams)
+            {
+                TOut.StoreNonTemporal(TOps.Multiply(s, TOps.Load(ref x, i)), ref d, i);
+            }
+            else
+            {
+                TOut.Store(TOps.Multiply(s, TOps.Load(ref x, i)), ref d, i);
+            }
         }
 
         TOut.Store(tail, ref d, last);

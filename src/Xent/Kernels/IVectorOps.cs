@@ -18,6 +18,13 @@ internal interface IVectorOps<TV>
 
     static abstract void Store(TV value, ref float destination, nint index);
 
+    /// <summary>
+    /// A non-temporal (streaming) store: the line is written without being read first and bypasses the caches.
+    /// The address must be aligned to the vector's size and pinned; weakly ordered, so a writer fences
+    /// (<see cref="StreamingStores.Fence"/>) before other threads or the caller read the data.
+    /// </summary>
+    static abstract void StoreNonTemporal(TV value, ref float destination, nint index);
+
     static abstract TV Add(TV a, TV b);
 
     static abstract TV Subtract(TV a, TV b);

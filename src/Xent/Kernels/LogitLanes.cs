@@ -28,6 +28,9 @@ internal interface IWritableLanes<TV> : ILogitLanes<TV>
 {
     /// <summary>Writes the lanes to elements index .. index + lanes - 1 after <paramref name="destination"/>.</summary>
     static abstract void Store(TV value, ref byte destination, nint index);
+
+    /// <summary>As <see cref="Store"/>, non-temporal where the width has such a store (address aligned to the stored vector's bytes, pinned).</summary>
+    static abstract void StoreNonTemporal(TV value, ref byte destination, nint index);
 }
 
 /// <summary>Float logits: the width's own load.</summary>
@@ -42,6 +45,9 @@ internal readonly struct SingleLanes<TOps, TV> : IWritableLanes<TV>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(TV value, ref byte destination, nint index) => TOps.Store(value, ref Unsafe.As<byte, float>(ref destination), index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreNonTemporal(TV value, ref byte destination, nint index) => TOps.StoreNonTemporal(value, ref Unsafe.As<byte, float>(ref destination), index);
 }
 
 /// <summary>
@@ -68,6 +74,14 @@ internal readonly struct BFloat16Lanes512 : IWritableLanes<Vector512<float>>
         var rounded = BFloat16.Round(value.AsUInt32());
         var bits = Avx512F.IsSupported ? Avx512F.ConvertToVector256UInt16(rounded) : Vector256.Narrow(rounded.GetLower(), rounded.GetUpper());
         bits.StoreUnsafe(ref Unsafe.As<byte, ushort>(ref destination), (nuint)index);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreNonTemporal(Vector512<float> value, ref byte destination, nint index)
+    {
+        var rounded = BFloat16.Round(value.AsUInt32());
+        var bits = Avx512F.IsSupported ? Avx512F.ConvertToVector256UInt16(rounded) : Vector256.Narrow(rounded.GetLower(), rounded.GetUpper());
+        bits.StoreAlignedNonTemporal((ushort*)Unsafe.AsPointer(ref Unsafe.Add(ref destination, index * 2)));
     }
 }
 
@@ -107,6 +121,14 @@ internal readonly struct BFloat16Lanes256 : IWritableLanes<Vector256<float>>
         var bits = Avx512F.VL.IsSupported ? Avx512F.VL.ConvertToVector128UInt16(rounded) : Vector128.Narrow(rounded.GetLower(), rounded.GetUpper());
         bits.StoreUnsafe(ref Unsafe.As<byte, ushort>(ref destination), (nuint)index);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreNonTemporal(Vector256<float> value, ref byte destination, nint index)
+    {
+        var rounded = BFloat16.Round(value.AsUInt32());
+        var bits = Avx512F.VL.IsSupported ? Avx512F.VL.ConvertToVector128UInt16(rounded) : Vector128.Narrow(rounded.GetLower(), rounded.GetUpper());
+        bits.StoreAlignedNonTemporal((ushort*)Unsafe.AsPointer(ref Unsafe.Add(ref destination, index * 2)));
+    }
 }
 
 /// <summary>bfloat16 logits, 4 to a 128-bit vector (see <see cref="BFloat16Lanes512"/>).</summary>
@@ -132,6 +154,10 @@ internal readonly struct BFloat16Lanes128 : IWritableLanes<Vector128<float>>
         ulong four = Vector128.Narrow(rounded, rounded).AsUInt64().ToScalar();
         Unsafe.WriteUnaligned(ref Unsafe.Add(ref destination, index * 2), four);
     }
+
+    /// <summary>An ordinary store: 8 bytes have no vector streaming store (the kernels do not stream this width).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreNonTemporal(Vector128<float> value, ref byte destination, nint index) => Store(value, ref destination, index);
 }
 
 /// <summary>bfloat16 logits one at a time (the scalar fallback).</summary>
@@ -146,6 +172,10 @@ internal readonly struct BFloat16Lanes1 : IWritableLanes<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(float value, ref byte destination, nint index) =>
         Unsafe.WriteUnaligned(ref Unsafe.Add(ref destination, index * 2), ((BFloat16)value).Bits);
+
+    /// <summary>An ordinary store (one lane is never streamed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreNonTemporal(float value, ref byte destination, nint index) => Store(value, ref destination, index);
 }
 
 /// <summary>

@@ -17,6 +17,10 @@ internal readonly struct ScalarOps : IVectorOps<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(float value, ref float destination, nint index) => Unsafe.Add(ref destination, index) = value;
 
+    /// <summary>An ordinary store: one lane has no streaming form worth having.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreNonTemporal(float value, ref float destination, nint index) => Unsafe.Add(ref destination, index) = value;
+
     public static float Add(float a, float b) => a + b;
 
     public static float Subtract(float a, float b) => a - b;

@@ -17,6 +17,10 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector128<float> value, ref float destination, nint index) => value.StoreUnsafe(ref destination, (nuint)index);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreNonTemporal(Vector128<float> value, ref float destination, nint index) =>
+        value.StoreAlignedNonTemporal((float*)Unsafe.AsPointer(ref Unsafe.Add(ref destination, index)));
+
     public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
 
     public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;

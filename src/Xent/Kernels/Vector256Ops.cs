@@ -17,6 +17,10 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector256<float> value, ref float destination, nint index) => value.StoreUnsafe(ref destination, (nuint)index);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreNonTemporal(Vector256<float> value, ref float destination, nint index) =>
+        value.StoreAlignedNonTemporal((float*)Unsafe.AsPointer(ref Unsafe.Add(ref destination, index)));
+
     public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
 
     public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;

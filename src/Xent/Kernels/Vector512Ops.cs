@@ -17,6 +17,10 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector512<float> value, ref float destination, nint index) => value.StoreUnsafe(ref destination, (nuint)index);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreNonTemporal(Vector512<float> value, ref float destination, nint index) =>
+        value.StoreAlignedNonTemporal((float*)Unsafe.AsPointer(ref Unsafe.Add(ref destination, index)));
+
     public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
 
     public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;

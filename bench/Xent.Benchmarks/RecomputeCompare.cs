@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Globalization;
+using Xent.Baselines;
+using Xent.Kernels;
+
+namespace Xent.Benchmarks;
+
+/// <summary>
+/// Float LossAndGradient (and bfloat16 -> bfloat16 with <c>bf16</c>) with the forward's exponentials stored and scaled
+/// against recomputed in the write pass, out of place and in place, in one process, alternating call by call, beside
+/// the streaming copy limit of the same buffers: thread CPU time on one thread, wall time on more. In place copies the
+/// logits back before each call, untimed. XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- recompute-compare [rounds] [threads] [bf16] [NxV ...]
+/// </summary>
+internal static class RecomputeCompare
+{
+    public static void Run(string[] args)
+    {
+        int rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 9;
+        int threads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1;
+        bool bf16 = args.Length > 2 && args[2] == "bf16";
+        string[] shapes = args.Length > (bf16 ? 3 : 2) ? args[(bf16 ? 3 : 2)..] : ["256x50257", "2048x50257", "8192x32000"];
+        Console.WriteLine($"width {Simd.Width}, {(bf16 ? "bfloat16" : "float")}, {threads} thread(s), {rounds} rounds; ms per call, median (min-max); {(threads == 1 ? "thread CPU time" : "wall time")}");
+        foreach (var shape in shapes)
+        {
+            var parts = shape.Split('x');
+            int rows = int.Parse(parts[0], CultureInfo.InvariantCulture), classes = int.Parse(parts[1], CultureInfo.InvariantCulture);
+            var random = new Random(42);
+            var logits = new float[(long)rows * classes];
+            for (long i = 0; i < logits.Length; i++)
+            {
+                logits[i] = (float)((random.NextDouble() * 8) - 4);
+            }
+
+            var targets = Enumerable.Range(0, rows).Select(_ => random.Next(classes)).ToArray();
+            var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
+            var gradient = new float[logits.Length];
+            var work = new float[logits.Length];
+            var logits16 = bf16 ? logits.Select(v => (BFloat16)v).ToArray() : [];
+            var gradient16 = new BFloat16[logits16.Length];
+            var work16 = new BFloat16[logits16.Length];
+            Action Case(bool store, bool inPlace) => () =>
+            {
+                using var scope = CrossEntropyKernel.OverrideStoredExponentials(store);
+                if (bf16)
+                {
+                    CrossEntropy.LossAndGradient(inPlace ? work16 : logits16, targets, inPlace ? work16 : gradient16, options);
+                }
+                else
+                {
+                    CrossEntropy.LossAndGradient(inPlace ? work : logits, targets, inPlace ? work : gradient, options);
+                }
+            };
+            Action Reset(bool inPlace) => !inPlace ? () => { } : bf16 ? () => logits16.CopyTo(work16, 0) : () => logits.CopyTo(work, 0);
+            var cases = new (string Name, Action Call, Action Reset)[]
+            {
+                ("out of place, stored", Case(true, false), Reset(false)),
+                ("out of place, recomputed", Case(false, false), Reset(false)),
+                ("in place, stored", Case(true, true), Reset(true)),
+                ("in place, recomputed", Case(false, true), Reset(true)),
+                ("copy limit", () => MemoryLimits.Copy(logits, gradient, threads, CopyMethod.NonTemporalStores), () => { }),
+            };
+
+            foreach (var c in cases)
+            {
+                c.Reset();
+                c.Call();
+            }
+
+            var times = cases.Select(_ => new List<double>()).ToArray();
+            for (int r = 0; r < rounds; r++)
+            {
+                for (int c = 0; c < cases.Length; c++)
+                {
+                    cases[c].Reset();
+                    double cpu = StreamCompare.ThreadCpuMs();
+                    var clock = Stopwatch.StartNew();
+                    cases[c].Call();
+                    times[c].Add(threads == 1 ? StreamCompare.ThreadCpuMs() - cpu : clock.Elapsed.TotalMilliseconds);
+                }
+            }
+
+            double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
+            double limit = Median(times[^1]);
+            Console.WriteLine($"{shape}: copy limit {Median(times[^1]):F2} ({times[^1].Min():F2}-{times[^1].Max():F2})");
+            for (int c = 0; c < cases.Length - 1; c++)
+            {
+                var t = times[c];
+                Console.WriteLine($"  {cases[c].Name,-26} {Median(t),8:F2} ({t.Min():F2}-{t.Max():F2}) = {Median(t) / limit:F2}x the limit");
+            }
+
+            Console.WriteLine($"  recomputed / stored: out of place {Median(times[1]) / Median(times[0]):F3}, in place {Median(times[3]) / Median(times[2]):F3}");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Xent.Baselines;
+using Xent.Kernels;
+
+namespace Xent.Benchmarks;
+
+/// <summary>
+/// Out-of-place float LossAndGradient with ordinary stores against streaming (non-temporal) stores for the gradient,
+/// in one process, alternating call by call, with the streaming copy limit of the same buffers beside them: wall
+/// time on the asked threads and, on one thread, the thread's CPU time (which the other programs of a shared machine
+/// disturb far less). XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- stream-compare [rounds] [threads] [NxV ...]
+/// </summary>
+internal static partial class StreamCompare
+{
+    public static void Run(string[] args)
+    {
+        int rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 9;
+        int threads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2;
+        string[] shapes = args.Length > 2 ? args[2..] : ["256x50257", "2048x50257", "8192x32000"];
+        Console.WriteLine($"width {Simd.Width}, {threads} thread(s), {rounds} rounds; ms per call, median (min-max); {(threads == 1 ? "thread CPU time" : "wall time")}");
+        foreach (var shape in shapes)
+        {
+            var parts = shape.Split('x');
+            int rows = int.Parse(parts[0], CultureInfo.InvariantCulture), classes = int.Parse(parts[1], CultureInfo.InvariantCulture);
+            var random = new Random(42);
+            var logits = new float[(long)rows * classes];
+            for (long i = 0; i < logits.Length; i++)
+            {
+                logits[i] = (float)((random.NextDouble() * 8) - 4);
+            }
+
+            var targets = Enumerable.Range(0, rows).Select(_ => random.Next(classes)).ToArray();
+            var gradient = new float[logits.Length];
+            var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
+            var cases = new (string Name, Action Call)[]
+            {
+                ("ordinary", () =>
+                {
+                    using var scope = CrossEntropyKernel.OverrideStreamedBytes(long.MaxValue);
+                    CrossEntropy.LossAndGradient(logits, targets, gradient, options);
+                }),
+                ("streamed", () =>
+                {
+                    using var scope = CrossEntropyKernel.OverrideStreamedBytes(0);
+                    CrossEntropy.LossAndGradient(logits, targets, gradient, options);
+                }),
+                ("copy limit", () => MemoryLimits.Copy(logits, gradient, threads, CopyMethod.NonTemporalStores)),
+            };
+
+            foreach (var c in cases)
+            {
+                c.Call();
+                c.Call();
+            }
+
+            var times = cases.Select(_ => new List<double>()).ToArray();
+            for (int r = 0; r < rounds; r++)
+            {
+                for (int c = 0; c < cases.Length; c++)
+                {
+                    double cpu = ThreadCpuMs();
+                    var clock = Stopwatch.StartNew();
+                    cases[c].Call();
+                    times[c].Add(threads == 1 ? ThreadCpuMs() - cpu : clock.Elapsed.TotalMilliseconds);
+                }
+            }
+
+            double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
+            string Show(List<double> t) => $"{Median(t):F2} ({t.Min():F2}-{t.Max():F2})";
+            double limit = Median(times[2]);
+            Console.WriteLine($"{shape}: ordinary {Show(times[0])} = {Median(times[0]) / limit:F2}x the copy limit; streamed {Show(times[1])} = {Median(times[1]) / limit:F2}x; copy limit {Show(times[2])}; streamed / ordinary {Median(times[1]) / Median(times[0]):F2}");
+        }
+    }
+
+    /// <summary>The calling thread's CPU time (Linux: CLOCK_THREAD_CPUTIME_ID), or the process's elsewhere.</summary>
+    internal static double ThreadCpuMs()
+    {
+        if (OperatingSystem.IsLinux() && ClockGetTime(3, out var t) == 0)
+        {
+            return (t.Seconds * 1e3) + (t.Nanoseconds / 1e6);
+        }
+
+        return Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out TimeSpec time);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+}

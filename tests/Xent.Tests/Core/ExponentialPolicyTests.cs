@@ -1,0 +1,61 @@
+using Xent.Kernels;
+using Xent.Reference;
+
+namespace Xent.Tests.Core;
+
+/// <summary>
+/// The plain gradient's exponentials stored by the forward and scaled, or recomputed in the write pass (the default
+/// picks by width: <see cref="CrossEntropyKernel.OverrideStoredExponentials"/> forces either at every width): each
+/// matches the reference, in place is bitwise out of place, and a bfloat16 gradient is the float one rounded once,
+/// for every width and thread count, one block and several, whole and split rows.
+/// </summary>
+public class ExponentialPolicyTests
+{
+    public static TheoryData<VectorWidth, bool> Cases()
+    {
+        var data = new TheoryData<VectorWidth, bool>();
+        foreach (var width in Simd.Supported())
+        {
+            data.Add(width, true);
+            data.Add(width, false);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void BothPoliciesMatchTheReferenceAndStayConsistent(VectorWidth width, bool store)
+    {
+        using var scope = Simd.Override(width);
+        using var policy = CrossEntropyKernel.OverrideStoredExponentials(store);
+        foreach ((int rows, int v) in new[] { (5, 37), (3, 4097), (1, 20000) })
+        {
+            var bf = TestData.Logits(rows, v, v, scale: 10f).Select(x => (BFloat16)x).ToArray();
+            var x = bf.Select(b => (float)b).ToArray();
+            var y = TestData.Targets(rows, v, v, ignoreEvery: 4);
+            var o = new CrossEntropyOptions { ZLoss = 1e-4f };
+            var expected = CrossEntropyReference.Gradient(x, y, o);
+            foreach (int threads in TestData.ThreadCounts)
+            {
+                var ot = o with { MaxDegreeOfParallelism = threads };
+                string what = $"{rows} x {v} {width} store {store} {threads} threads";
+                var g = new float[x.Length];
+                float loss = CrossEntropy.LossAndGradient(x, y, g, ot);
+                Close.Gradient(expected, g, v, what: what);
+                var inPlace = (float[])x.Clone();
+                Assert.True(loss == CrossEntropy.LossAndGradient(inPlace, y, inPlace, ot), what);
+                Assert.True(g.AsSpan().SequenceEqual(inPlace), $"{what}: in place differs");
+                var gb = new BFloat16[bf.Length];
+                Assert.True(loss == CrossEntropy.LossAndGradient(bf, y, gb, ot), what);
+                for (int i = 0; i < gb.Length; i++)
+                {
+                    if (i % v != y[i / v])
+                    {
+                        Assert.True(((BFloat16)g[i]).Bits == gb[i].Bits, $"{what}: element {i}");
+                    }
+                }
+            }
+        }
+    }
+}
