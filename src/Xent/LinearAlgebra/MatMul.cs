@@ -179,7 +179,8 @@ public static unsafe class MatMul
 
     /// <summary>
     /// B small enough to pack whole (one K block at a time): all threads pack it, then row blocks of C are the tasks,
-    /// each packing only its own rows of A. Every element of A and B is packed once.
+    /// each packing only its own rows of A. Every element of A and B is packed once (A's, with at most 3 row strips, once
+    /// per column block).
     /// </summary>
     private static void RunSharedB(PanelShape s, Problem p)
     {
@@ -187,11 +188,14 @@ public static unsafe class MatMul
         int strips = (p.N + nr - 1) / nr;
         int stripsPerItem = (strips + TargetTasks - 1) / TargetTasks;
         int packItems = (strips + stripsPerItem - 1) / stripsPerItem;
-        // Row blocks of at least Mc rows (each packs its rows of A once and sweeps them across B); with too few rows for
-        // that, column blocks as well, so that both cores get work without packing A in pieces too small to reuse.
+        // Row blocks (each packs its rows of A once and sweeps them across the whole of B): an even number of them, up to
+        // TargetTasks, of at least two row strips each, so that each B micro-panel serves more than one strip and two
+        // cores get equal shares; only with too few rows for two tasks, column blocks, which pack the same rows of A
+        // once each. (Splitting columns whenever M was under 8 Mc packed A two to eight times in the weight-gradient
+        // products of small models, 64 to 256 rows: packing was a tenth of the default training step.)
         int rowStrips = (p.M + PanelKernels.Mr - 1) / PanelKernels.Mr;
-        int rowTasks = Math.Clamp(p.M / s.Mc, 1, TargetTasks);
-        int colTasks = Math.Min(strips, (TargetTasks + rowTasks - 1) / rowTasks);
+        int rowTasks = Math.Max(1, Math.Min(rowStrips / 2, TargetTasks) & ~1);
+        int colTasks = rowTasks > 1 ? 1 : Math.Min(strips, TargetTasks);
         nint pbShared = (nint)Workspace.Current.Get(WorkspaceSlot.SharedPackedB, (long)strips * nr * kcStep);
         for (int p0 = 0; p0 < p.K; p0 += kcStep)
         {
