@@ -49,6 +49,17 @@ public static class TextTrainingDefaults
     /// <summary>Dropout on a long text, where the network sees each token fewer times.</summary>
     public const float LongTextDropout = 0.1f;
 
+    /// <summary>
+    /// BPE-dropout of a learned encoding of a text under <see cref="LongTextBytes"/>: the training windows are drawn
+    /// from the deterministic encoding and <see cref="TokenDataset.BpeDropoutSegmentations"/> stochastic ones
+    /// (docs/training.md, third round).
+    /// </summary>
+    public const double ShortTextBpeDropout = 0.1;
+
+    /// <summary>The BPE-dropout for a text of <paramref name="textBytes"/> bytes (used when its tokenizer is bpe).</summary>
+    /// <param name="textBytes">Size of the text file.</param>
+    public static double BpeDropout(long textBytes) => textBytes >= LongTextBytes ? 0 : ShortTextBpeDropout;
+
     /// <summary>Steps between validation measurements and checkpoints (their time is inside the budget).</summary>
     public const int EvalEvery = 200;
 
