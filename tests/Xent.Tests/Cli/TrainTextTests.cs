@@ -172,6 +172,7 @@ public sealed class TrainTextTests : IDisposable
         string dir = temp["bpe"];
         var run = TrainCommandTests.Train(dir, "--steps", "3", "--eval-every", "3", "--text", text, "--tokenizer", "bpe", "--vocab", "280");
         Assert.True(run.ExitCode == 0, run.Error + run.Out);
+        Assert.Contains("BPE-dropout 0.1", run.Out, StringComparison.Ordinal);
 
         CheckpointConfig config = CheckpointStore.LoadConfig(dir);
         Assert.Equal("bpe", config.Tokenizer);
