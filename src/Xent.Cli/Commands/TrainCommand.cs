@@ -179,6 +179,11 @@ internal sealed class TrainCommand : Command<TrainSettings>
         {
             io.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Corpus: {d.Source} ({TokenizerNames.Name(d.Tokenizer.Kind)} tokens, V = {m.VocabSize}), {d.Train.Length:N0} training and {d.Validation.Length:N0} validation tokens; no known entropy floor (ln V = {lnV:0.0000})."));
+            if (d.BpeDropout > 0)
+            {
+                io.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"BPE-dropout {d.BpeDropout}: training windows are drawn from {d.TrainSamples.Length:N0} tokens, the training text's encoding and {TokenDataset.BpeDropoutSegmentations} encodings that skip each merge with probability {d.BpeDropout}."));
+            }
             if (plan.Baseline is { } b)
             {
                 io.WriteLine(string.Create(CultureInfo.InvariantCulture,

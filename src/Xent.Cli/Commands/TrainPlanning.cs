@@ -39,10 +39,16 @@ internal static class TrainPlanning
         bool text = s.Text is not null;
         long size = TextBytes(s.Text);
         TokenizerKind kind = s.Tokenizer is { } name ? TokenizerNames.Parse(name) : s.Vocab is not null ? TokenizerKind.Bpe : TextTrainingDefaults.Tokenizer(size);
+        if (s.BpeDropout is not null && (s.Text is null || kind != TokenizerKind.Bpe))
+        {
+            throw new XentCliException("--bpe-dropout is for a learned encoding of a text (--text with --tokenizer bpe, the default from 100 KB).");
+        }
+
         TokenDataset data = s.Text is null
             ? TokenDataset.Markov()
             : kind is TokenizerKind.Bpe
-                ? TokenDataset.FromTextFileBpe(s.Text, s.Vocab ?? TextTrainingDefaults.VocabSize(size), seq)
+                ? TokenDataset.FromTextFileBpe(s.Text, s.Vocab ?? TextTrainingDefaults.VocabSize(size), seq,
+                    s.BpeDropout ?? TextTrainingDefaults.BpeDropout(size))
                 : TokenDataset.FromTextFile(s.Text, kind, seq);
         var model = new GptConfig
         {
@@ -75,6 +81,11 @@ internal static class TrainPlanning
         if (s.Text is null)
         {
             throw new XentCliException("--init needs --text FILE: the text to fine-tune on.");
+        }
+
+        if (s.BpeDropout is not null)
+        {
+            throw new XentCliException("--bpe-dropout is for a learned encoding of --text; --init fine-tunes in the checkpoint's GPT-2 tokens.");
         }
 
         string dir = s.Init!;
@@ -142,6 +153,10 @@ internal static class TrainPlanning
         if (s.Dropout is { } dropout && (float)dropout != gpt.Dropout)
         {
             throw new XentCliException($"--dropout {dropout} conflicts with the checkpoint in '{dir}' (dropout = {gpt.Dropout}); leave it out when resuming.");
+        }
+        if (s.BpeDropout is { } bpeDropout && bpeDropout != c.Data.BpeDropout)
+        {
+            throw new XentCliException($"--bpe-dropout {bpeDropout} conflicts with the checkpoint in '{dir}' (bpe_dropout = {c.Data.BpeDropout}); leave it out when resuming.");
         }
         if (s.Untied && gpt.TieEmbeddings)
         {

@@ -60,6 +60,10 @@ internal sealed class TrainSettings : CommandSettings
     [Description("Dropout probability of the embedding and residual branches while training. Default 0 (built-in corpus); --text: 0.2, 0.1 for texts of 500 KB or more.")]
     public double? Dropout { get; init; }
 
+    [CommandOption("--bpe-dropout <P>")]
+    [Description("BPE-dropout (--tokenizer bpe): training windows are drawn from the text's encoding and 8 encodings that skip each merge with probability P; validation stays deterministic. Default 0.1 for a learned encoding of a text under 500 KB, else 0.")]
+    public double? BpeDropout { get; init; }
+
     [CommandOption("--weight-decay <X>")]
     [Description("AdamW's decoupled weight decay of matrices and embeddings. Default 0 (built-in corpus), 0.1 (--text).")]
     public double? WeightDecay { get; init; }

@@ -83,6 +83,14 @@ public sealed record CheckpointData
 
     /// <summary>Validation tokens of the corpus.</summary>
     [JsonPropertyName("validation_tokens")] public long ValidationTokens { get; init; }
+
+    /// <summary>
+    /// BPE-dropout of the training windows of a "bpe" run (<see cref="Data.TokenDataset.TrainSamples"/>); 0, and
+    /// left out of the file, for none (the value read from checkpoints written before it existed).
+    /// </summary>
+    [JsonPropertyName("bpe_dropout")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public double BpeDropout { get; init; }
 }
 
 /// <summary>Optimizer (AdamW) and schedule settings.</summary>

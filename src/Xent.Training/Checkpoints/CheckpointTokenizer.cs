@@ -29,7 +29,7 @@ public static class CheckpointTokenizer
         return d.Source == "markov"
             ? TokenDataset.Markov(d.CorpusSeed ?? TokenDataset.DefaultCorpusSeed, (int)d.TrainTokens, (int)d.ValidationTokens, config.Model.VocabSize)
             : TokenizerNames.Parse(config.Tokenizer) == TokenizerKind.Bpe
-                ? TokenDataset.FromTextFileBpe(d.Source, Bpe(config), config.Model.ContextLength)
+                ? TokenDataset.FromTextFileBpe(d.Source, Bpe(config), config.Model.ContextLength, d.BpeDropout)
                 : TokenDataset.FromTextFile(d.Source, TokenizerNames.Parse(config.Tokenizer), config.Model.ContextLength);
     }
 

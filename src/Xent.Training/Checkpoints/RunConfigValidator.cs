@@ -54,6 +54,7 @@ public static class RunConfigValidator
         "tokenizer" => "--tokenizer",
         "data.train_tokens" => "the training split's token count",
         "data.validation_tokens" => "the validation split's token count",
+        "data.bpe_dropout" => "--bpe-dropout",
         _ => field,
     };
 
@@ -123,6 +124,12 @@ public static class RunConfigValidator
         long window = m.ContextLength + 1L;
         Between(name("data.train_tokens"), d.TrainTokens, window, markov ? MaxCorpusTokens : int.MaxValue);
         Between(name("data.validation_tokens"), d.ValidationTokens, window, markov ? MaxCorpusTokens : int.MaxValue);
+
+        if (!(d.BpeDropout >= 0 && d.BpeDropout < 1) || (d.BpeDropout > 0 && config.Tokenizer != "bpe"))
+        {
+            throw Bad(name("data.bpe_dropout"), string.Create(CultureInfo.InvariantCulture, $"is {d.BpeDropout} for the {config.Tokenizer} tokenizer"),
+                "a probability in [0, 1), and 0 unless the tokenizer is bpe");
+        }
 
         Between(name("training.batch"), t.Batch, 1, MaxBatch);
         if (t.Seq != m.ContextLength)

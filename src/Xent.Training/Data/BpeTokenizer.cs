@@ -186,6 +186,34 @@ public sealed partial class BpeTokenizer : ITokenizer
         return [.. ids];
     }
 
+    /// <summary>
+    /// A stochastic segmentation (BPE-dropout, Provilkov et al. 2020): each merge the deterministic encoding would
+    /// apply is skipped with probability <paramref name="dropout"/> at each of its steps, so words come out in
+    /// smaller, varying pieces. The same text, dropout and seed give the same ids.
+    /// </summary>
+    /// <param name="text">The text.</param>
+    /// <param name="dropout">Probability of skipping a merge, in [0, 1).</param>
+    /// <param name="seed">Seed of the skipped merges.</param>
+    public int[] Encode(string text, double dropout, long seed)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentOutOfRangeException.ThrowIfNegative(dropout);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(dropout, 1.0);
+        if (dropout == 0)
+        {
+            return Encode(text);
+        }
+
+        var rng = SplitMix64.For(seed, 0x42504544, 0);
+        var ids = new List<int>(text.Length);
+        foreach (ValueMatch m in Pieces().EnumerateMatches(text))
+        {
+            ids.AddRange(EncodePiece(text.Substring(m.Index, m.Length), dropout, ref rng));
+        }
+
+        return [.. ids];
+    }
+
     /// <inheritdoc/>
     public string Decode(ReadOnlySpan<int> ids) => Encoding.UTF8.GetString(Bytes(ids));
 
@@ -241,6 +269,37 @@ public sealed partial class BpeTokenizer : ITokenizer
 
             var (left, right) = merges[bestRank];
             length = MergePair(ids.AsSpan(0, length), left, right, 256 + bestRank);
+        }
+
+        return ids[..length];
+    }
+
+    // BPE-dropout: at each step every mergeable position is dropped with probability p, the lowest-ranked merge left
+    // is applied at that position, and the piece ends when every candidate of a step is dropped.
+    private int[] EncodePiece(string piece, double dropout, ref SplitMix64 rng)
+    {
+        int[] ids = [.. Encoding.UTF8.GetBytes(piece).Select(b => (int)b)];
+        int length = ids.Length;
+        while (length > 1)
+        {
+            int bestRank = int.MaxValue, at = -1;
+            for (int i = 0; i + 1 < length; i++)
+            {
+                if (rank.TryGetValue(Key(ids[i], ids[i + 1]), out int r) && r < bestRank && rng.NextDouble() >= dropout)
+                {
+                    bestRank = r;
+                    at = i;
+                }
+            }
+
+            if (at < 0)
+            {
+                break;
+            }
+
+            ids[at] = 256 + bestRank;
+            Array.Copy(ids, at + 2, ids, at + 1, length - at - 2);
+            length--;
         }
 
         return ids[..length];

@@ -13,10 +13,12 @@ public sealed class TokenDataset
     /// <summary>Share of a text file's tokens held out for validation (the last part of the file).</summary>
     public const double ValidationFraction = 0.1;
 
-    private TokenDataset(ITokenizer tokenizer, int[] train, int[] validation, string source, MarkovChain? chain)
+    private TokenDataset(ITokenizer tokenizer, int[] train, int[] validation, string source, MarkovChain? chain,
+        int[]? trainSamples = null)
     {
         Tokenizer = tokenizer;
         Train = train;
+        TrainSamples = trainSamples ?? train;
         Validation = validation;
         Source = source;
         Chain = chain;
@@ -27,6 +29,19 @@ public sealed class TokenDataset
 
     /// <summary>Training tokens (N_train ids in [0, V)).</summary>
     public int[] Train { get; }
+
+    /// <summary>
+    /// The stream training windows are drawn from: <see cref="Train"/>, or with BPE-dropout <see cref="Train"/>
+    /// followed by <see cref="BpeDropoutSegmentations"/> stochastic segmentations of the same training text (the
+    /// validation tokens and <see cref="Train"/>, which the baseline counts, stay deterministic).
+    /// </summary>
+    public int[] TrainSamples { get; }
+
+    /// <summary>Probability of skipping a merge in the segmentations of <see cref="TrainSamples"/> (0: none).</summary>
+    public double BpeDropout { get; private init; }
+
+    /// <summary>Stochastic segmentations of the training text made with BPE-dropout, each with its own seed.</summary>
+    public const int BpeDropoutSegmentations = 8;
 
     /// <summary>Validation tokens (N_val ids in [0, V)), disjoint from the training tokens.</summary>
     public int[] Validation { get; }
@@ -79,25 +94,30 @@ public sealed class TokenDataset
     /// <param name="path">The file.</param>
     /// <param name="vocabSize">V of the learned encoding (256 bytes plus merges), &gt;= 256.</param>
     /// <param name="seq">Window length T the model trains on.</param>
-    public static TokenDataset FromTextFileBpe(string path, int vocabSize, int seq)
+    /// <param name="bpeDropout">
+    /// BPE-dropout of the training windows in [0, 1): with p &gt; 0 they are drawn from the deterministic encoding
+    /// and <see cref="BpeDropoutSegmentations"/> stochastic ones (<see cref="TrainSamples"/>).
+    /// </param>
+    public static TokenDataset FromTextFileBpe(string path, int vocabSize, int seq, double bpeDropout = 0)
     {
         string text = ReadText(path);
         string trainText = text[..TrainingCut(text)];
         var tokenizer = BpeTokenizer.Learn(trainText, vocabSize);
-        return Split(path, text, tokenizer, seq);
+        return Split(path, text, tokenizer, seq, bpeDropout);
     }
 
     /// <summary>
-    /// A UTF-8 text file split as <see cref="FromTextFileBpe(string, int, int)"/> does, in a given learned encoding
-    /// (a checkpoint's, when a run is resumed).
+    /// A UTF-8 text file split as <see cref="FromTextFileBpe(string, int, int, double)"/> does, in a given learned
+    /// encoding (a checkpoint's, when a run is resumed).
     /// </summary>
     /// <param name="path">The file.</param>
     /// <param name="tokenizer">The encoding.</param>
     /// <param name="seq">Window length T the model trains on.</param>
-    public static TokenDataset FromTextFileBpe(string path, BpeTokenizer tokenizer, int seq)
+    /// <param name="bpeDropout">BPE-dropout of the training windows, as in <see cref="FromTextFileBpe(string, int, int, double)"/>.</param>
+    public static TokenDataset FromTextFileBpe(string path, BpeTokenizer tokenizer, int seq, double bpeDropout = 0)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        return Split(path, ReadText(path), tokenizer, seq);
+        return Split(path, ReadText(path), tokenizer, seq, bpeDropout);
     }
 
     // Where the training text ends: at the first white space after 90% of the characters (a piece boundary).
@@ -112,8 +132,13 @@ public sealed class TokenDataset
         return cut;
     }
 
-    private static TokenDataset Split(string path, string text, BpeTokenizer tokenizer, int seq)
+    private static TokenDataset Split(string path, string text, BpeTokenizer tokenizer, int seq, double bpeDropout)
     {
+        if (!(bpeDropout >= 0 && bpeDropout < 1))
+        {
+            throw new TrainingInputException($"The BPE dropout is {bpeDropout}; it must be in [0, 1).");
+        }
+
         int cut = TrainingCut(text);
         string trainText = text[..cut];
         int[] train = tokenizer.Encode(trainText);
@@ -125,7 +150,20 @@ public sealed class TokenDataset
                 $"short for training with context length {seq}: each needs at least {seq + 1} tokens. Use a longer text or a smaller --seq.");
         }
 
-        return new TokenDataset(tokenizer, train, validation, Path.GetFullPath(path), null);
+        int[]? samples = null;
+        if (bpeDropout > 0)
+        {
+            var all = new List<int>(train.Length * (BpeDropoutSegmentations + 1) * 5 / 4);
+            all.AddRange(train);
+            for (int k = 1; k <= BpeDropoutSegmentations; k++)
+            {
+                all.AddRange(tokenizer.Encode(trainText, bpeDropout, k));
+            }
+
+            samples = [.. all];
+        }
+
+        return new TokenDataset(tokenizer, train, validation, Path.GetFullPath(path), null, samples) { BpeDropout = bpeDropout };
     }
 
     private static TokenDataset FromTextFileFixed(string path, TokenizerKind kind, int seq)

@@ -51,7 +51,7 @@ public static class TimeBudgetPlanner
         }
 
         var trainer = new Trainer(model, plan.ToTrainerOptions());
-        var sampler = new BatchSampler(plan.Data.Train, plan.Seq, plan.Seed);
+        var sampler = new BatchSampler(plan.Data.TrainSamples, plan.Seq, plan.Seed);
         var tokens = new int[plan.Batch * plan.Seq];
         var targets = new int[tokens.Length];
         int done = 0;

@@ -175,6 +175,7 @@ public sealed record TrainingPlan
                 CorpusSeed = Data.Chain is null ? null : TokenDataset.DefaultCorpusSeed,
                 TrainTokens = Data.Train.Length,
                 ValidationTokens = Data.Validation.Length,
+                BpeDropout = Data.BpeDropout,
             },
             Training = new CheckpointTraining
             {

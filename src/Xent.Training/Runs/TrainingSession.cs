@@ -60,7 +60,7 @@ internal sealed class TrainingSession
         }
         start = trainer.Optimizer.StepCount;
         step = start;
-        sampler = new BatchSampler(plan.Data.Train, plan.Seq, plan.Seed);
+        sampler = new BatchSampler(plan.Data.TrainSamples, plan.Seq, plan.Seed);
         tokens = new int[TokensPerStep];
         targets = new int[TokensPerStep];
     }

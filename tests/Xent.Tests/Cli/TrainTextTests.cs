@@ -146,6 +146,8 @@ public sealed class TrainTextTests : IDisposable
         Assert.Equal(plan.Model.VocabSize, bpe.VocabSize);
         Assert.InRange(bpe.VocabSize, 600, TextTrainingDefaults.LongTextVocabSize);
         Assert.Equal(TextTrainingDefaults.LongTextDropout, plan.Model.Dropout);
+        Assert.Equal(0, plan.Data.BpeDropout);
+        Assert.Same(plan.Data.Train, plan.Data.TrainSamples);
         Assert.Equal(TextTrainingDefaults.Dim, plan.Model.Dim);
         var expected = NGramBaseline.FitOnBytes(bpe, plan.Data.Train, plan.Data.Validation, plan.Seq, TrainingDefaults.ValidationWindows(plan.Seq));
         Assert.Equal(expected, plan.Baseline);
@@ -155,6 +157,8 @@ public sealed class TrainTextTests : IDisposable
         TrainingPlan shorter = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["b"] });
         Assert.InRange(shorter.Model.VocabSize, 300, TextTrainingDefaults.ShortTextVocabSize);
         Assert.Equal(TextTrainingDefaults.ShortTextDropout, shorter.Model.Dropout);
+        Assert.Equal(TextTrainingDefaults.ShortTextBpeDropout, shorter.Data.BpeDropout);
+        Assert.True(shorter.Data.TrainSamples.Length > (Xent.Training.Data.TokenDataset.BpeDropoutSegmentations + 1) * shorter.Data.Train.Length);
         File.WriteAllText(text, sb.ToString()[..(int)(TextTrainingDefaults.BpeMinBytes - 1)]);
         TrainingPlan small = TrainPlanning.From(new TrainSettings { Text = text, Steps = 10, Out = temp["c"] });
         Assert.Equal(256, small.Model.VocabSize);
@@ -168,14 +172,17 @@ public sealed class TrainTextTests : IDisposable
         string dir = temp["bpe"];
         var run = TrainCommandTests.Train(dir, "--steps", "3", "--eval-every", "3", "--text", text, "--tokenizer", "bpe", "--vocab", "280");
         Assert.True(run.ExitCode == 0, run.Error + run.Out);
+        Assert.Contains("BPE-dropout 0.1", run.Out, StringComparison.Ordinal);
 
         CheckpointConfig config = CheckpointStore.LoadConfig(dir);
         Assert.Equal("bpe", config.Tokenizer);
         Assert.Equal(280, config.Model.VocabSize);
         Assert.Equal(24, config.BpeMerges!.Count);
+        Assert.Equal(TextTrainingDefaults.ShortTextBpeDropout, config.Data.BpeDropout); // a short text's default
 
         // The baseline counts bytes: the library's byte-level baseline of this plan, in the units of the tokens.
         TrainingPlan plan = TrainingPlan.Resumed(dir);
+        Assert.Equal(TextTrainingDefaults.ShortTextBpeDropout, plan.Data.BpeDropout);
         var bpe = Assert.IsType<Xent.Training.Data.BpeTokenizer>(plan.Data.Tokenizer);
         var expected = NGramBaseline.FitOnBytes(bpe, plan.Data.Train, plan.Data.Validation, plan.Seq, TrainingDefaults.ValidationWindows(plan.Seq));
         var s = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement;
@@ -192,6 +199,9 @@ public sealed class TrainTextTests : IDisposable
         var resumed = TrainCommandTests.Train(dir, "--resume", dir, "--steps", "4");
         Assert.True(resumed.ExitCode == 0, resumed.Error + resumed.Out);
         CliRun.Run("train", "--resume", dir, "--steps", "6", "--vocab", "300").AssertBadInput("--vocab", "conflicts");
+        CliRun.Run("train", "--resume", dir, "--steps", "6", "--bpe-dropout", "0.2").AssertBadInput("--bpe-dropout", "conflicts");
+        CliRun.Run("train", "--text", text, "--tokenizer", "bytes", "--bpe-dropout", "0.1", "--out", temp["bd"]).AssertBadInput("--bpe-dropout", "learned encoding");
+        CliRun.Run("train", "--text", text, "--tokenizer", "bpe", "--vocab", "280", "--bpe-dropout", "1", "--out", temp["bd"]).AssertBadInput("dropout", "[0, 1)");
     }
 
     [Fact]

@@ -50,6 +50,22 @@ public sealed class BpeTokenizerTests : IDisposable
     }
 
     [Fact]
+    public void Bpe_dropout_gives_the_text_back_in_more_varying_pieces_and_is_reproducible()
+    {
+        var bpe = BpeTokenizer.Learn(English, 330);
+        string text = English + "naïve café 東京 🙂🙂";
+        int[] plain = bpe.Encode(text);
+        Assert.Equal(plain, bpe.Encode(text, 0, 1));
+        int[] a = bpe.Encode(text, 0.1, 1);
+        Assert.Equal(a, bpe.Encode(text, 0.1, 1));
+        Assert.NotEqual(a, bpe.Encode(text, 0.1, 2));
+        Assert.Equal(text, bpe.Decode(a));
+        Assert.True(a.Length > plain.Length, $"{a.Length} against {plain.Length} tokens");
+        int[] bytes = bpe.Encode(text, 0.999999, 1);
+        Assert.Equal(Encoding.UTF8.GetByteCount(text), bytes.Length);
+    }
+
+    [Fact]
     public void Merges_shorten_a_text_they_were_learned_on_and_no_token_spans_two_words()
     {
         var bpe = BpeTokenizer.Learn(English, 320);
@@ -94,5 +110,29 @@ public sealed class BpeTokenizerTests : IDisposable
         var again = TokenDataset.FromTextFileBpe(path, bpe, 16);
         Assert.Equal(data.Train, again.Train);
         Assert.Equal(data.Validation, again.Validation);
+    }
+
+    [Fact]
+    public void Bpe_dropout_adds_stochastic_segmentations_of_the_training_text_only()
+    {
+        string text = string.Concat(Enumerable.Repeat(English, 10));
+        string path = Path.Combine(testDir, "d.txt");
+        File.WriteAllText(path, text);
+        var plain = TokenDataset.FromTextFileBpe(path, 300, 16);
+        var data = TokenDataset.FromTextFileBpe(path, 300, 16, 0.1);
+        var bpe = Assert.IsType<BpeTokenizer>(data.Tokenizer);
+        Assert.Same(plain.Train, plain.TrainSamples);
+        Assert.Equal(0.1, data.BpeDropout);
+
+        // Train (which the baseline counts) and the validation tokens are the deterministic encoding's.
+        Assert.Equal(plain.Train, data.Train);
+        Assert.Equal(plain.Validation, data.Validation);
+
+        // The windows are drawn from the training text 1 + 8 times, in more tokens, each segmentation its own.
+        string trainText = bpe.Decode(data.Train);
+        Assert.Equal(string.Concat(Enumerable.Repeat(trainText, TokenDataset.BpeDropoutSegmentations + 1)), bpe.Decode(data.TrainSamples));
+        Assert.True(data.TrainSamples.Length > (TokenDataset.BpeDropoutSegmentations + 1) * data.Train.Length);
+        Assert.Equal(data.TrainSamples, TokenDataset.FromTextFileBpe(path, bpe, 16, 0.1).TrainSamples);
+        Assert.Throws<TrainingInputException>(() => TokenDataset.FromTextFileBpe(path, bpe, 16, 1.0));
     }
 }
