@@ -23,16 +23,7 @@ internal static partial class StreamCompare
         Console.WriteLine($"width {Simd.Width}, {threads} thread(s), {rounds} rounds; ms per call, median (min-max); {(threads == 1 ? "thread CPU time" : "wall time")}");
         foreach (var shape in shapes)
         {
-            var parts = shape.Split('x');
-            int rows = int.Parse(parts[0], CultureInfo.InvariantCulture), classes = int.Parse(parts[1], CultureInfo.InvariantCulture);
-            var random = new Random(42);
-            var logits = new float[(long)rows * classes];
-            for (long i = 0; i < logits.Length; i++)
-            {
-                logits[i] = (float)((random.NextDouble() * 8) - 4);
-            }
-
-            var targets = Enumerable.Range(0, rows).Select(_ => random.Next(classes)).ToArray();
+            var (rows, classes, logits, targets) = RandomLogits.Create(shape);
             var gradient = new float[logits.Length];
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
             var cases = new (string Name, Action Call)[]
