@@ -57,7 +57,9 @@ public sealed class RunFolderLockTests : IDisposable
         Assert.Null(refused.Owner); // flock(1) writes no owner file
         Assert.Contains("not readable", refused.Message, StringComparison.Ordinal);
 
-        holder.Kill();
+        // The whole tree: flock's child holds the lock's descriptor for a moment after the fork, until --close
+        // closes it; killing flock alone in that moment left the lock held by the child (seen under load).
+        holder.Kill(entireProcessTree: true);
         holder.WaitForExit();
         using var taken = RunFolderLock.Acquire(testDir, "after the kill");
         Assert.True(File.Exists(Path.Combine(testDir, RunFolderLock.OwnerFile)));
