@@ -4,8 +4,8 @@ using Xent.LinearAlgebra;
 namespace Xent.Benchmarks;
 
 /// <summary>
-/// <see cref="MatMul.Gemm"/>'s swapped path for few rows (op(A)^T packed, B stored [N, K] read in place) against the
-/// packed-B path it replaces, in one process, interleaved: per round, the old path's CPU time, the new path's and the
+/// <see cref="MatMul.Gemm"/>'s paths for few rows (the swapped path: op(A)^T packed, B stored [N, K] read in place; for
+/// B stored [K, N], one row block per thread) against the ones they replace (<see cref="MatMul.DisableSwap"/>), in one process, interleaved: per round, the old path's CPU time, the new path's and the
 /// same flops as bare FMA chains (<see cref="FlopLimit.Spend"/>). Prints per shape the median [4th lowest - 4th
 /// highest] over 15 rounds of the new/old time ratio and of each path's share of the FMA limit.
 /// Run: dotnet bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll gemm-ab threads MxNxK:layout ...

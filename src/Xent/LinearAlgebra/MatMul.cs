@@ -32,7 +32,8 @@ public static unsafe class MatMul
     private const int SwapColumns = 48;
     private const int SwapKc = 768;
 
-    // Set only by the gemm-ab benchmark, to time the packed-B path on the shapes the swapped path takes.
+    // Set only by the gemm-ab benchmark, to time the previous paths for few rows: the packed-B path on the shapes the
+    // swapped path takes, and TargetTasks row blocks instead of one per thread in RunSharedB.
     internal static bool DisableSwap { get; set; }
 
     /// <summary>
@@ -192,9 +193,14 @@ public static unsafe class MatMul
         // TargetTasks, of at least two row strips each, so that each B micro-panel serves more than one strip and two
         // cores get equal shares; only with too few rows for two tasks, column blocks, which pack the same rows of A
         // once each. (Splitting columns whenever M was under 8 Mc packed A two to eight times in the weight-gradient
-        // products of small models, 64 to 256 rows: packing was a tenth of the default training step.)
+        // products of small models, 64 to 256 rows: packing was a tenth of the default training step.) With at most
+        // SwapRows rows (the dX products 'nn' at N = 256), one row block per thread: each B micro-panel then serves ~11
+        // strips instead of ~5, 5-10% less time with 2 threads (Zen 5, 512 and 256 bits; docs/benchmarks.md). Reading
+        // B [K, N] in place through the swapped path (ars = 1, aks = ldb) was no faster: its rows, a multiple of 1 KB
+        // apart, share a few L1 sets, so the 6-column strip never stays in L1 (4-14% slower at 512 bits).
         int rowStrips = (p.M + PanelKernels.Mr - 1) / PanelKernels.Mr;
-        int rowTasks = Math.Max(1, Math.Min(rowStrips / 2, TargetTasks) & ~1);
+        int workers = p.Threads < 0 ? Environment.ProcessorCount : p.Threads;
+        int rowTasks = Math.Max(1, Math.Min(rowStrips / 2, !DisableSwap && p.M <= SwapRows ? Math.Max(2, workers) : TargetTasks) & ~1);
         int colTasks = rowTasks > 1 ? 1 : Math.Min(strips, TargetTasks);
         nint pbShared = (nint)Workspace.Current.Get(WorkspaceSlot.SharedPackedB, (long)strips * nr * kcStep);
         for (int p0 = 0; p0 < p.K; p0 += kcStep)

@@ -83,7 +83,7 @@ public class MatMulTests
         // and B stored [N, K], op(A)^T packed and B read in place).
         var rng = new Random(5);
         using var scope = Simd.Override(width);
-        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030), (203, 517, 300) })
+        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030), (203, 517, 300), (256, 100, 600) })
         {
             foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
             {
@@ -194,10 +194,11 @@ public class MatMulTests
     [Fact]
     public void Result_IsBitwiseIdentical_ForAnyThreadCount()
     {
-        // M = 203 with B stored [N, K] runs the swapped path (op(A)^T packed, B read in place, C staged transposed).
+        // M = 203 with B stored [N, K] runs the swapped path (op(A)^T packed, B read in place, C staged transposed);
+        // M <= 256 with B stored [K, N] runs B packed whole in one row block per thread.
         var rng = new Random(11);
         int n = 517, k = 300;
-        foreach (var (ta, tb, m) in new[] { (false, true, 301), (true, false, 301), (false, true, 203), (true, true, 203) })
+        foreach (var (ta, tb, m) in new[] { (false, true, 301), (true, false, 301), (false, true, 203), (true, true, 203), (false, false, 203), (false, false, 256) })
         {
             var a = Random(rng, m * k);
             var b = Random(rng, k * n);
