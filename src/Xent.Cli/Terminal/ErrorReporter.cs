@@ -17,9 +17,6 @@ internal static class ErrorReporter
             // before it writes the line (it did, under load); rank 0's own exit ends this wait by aborting the job.
             // Still alive after it, this rank saw an error rank 0 did not (ranks given different inputs): say it.
             Thread.Sleep(RankZeroGrace);
-            error.WriteLine(Line(message));
-            error.Flush();
-            return code;
         }
 
         error.WriteLine(Line(message));
