@@ -2,54 +2,126 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime;
 using Xent.LinearAlgebra;
+using Xent.Training;
+using Xent.Training.Model;
 
 namespace Xent.Benchmarks;
 
 /// <summary>
 /// What a fresh process's first calls cost against later ones: times calls 1 .. 10 of <see cref="MatMul.Gemm"/>
 /// (a block's forward, 512 x 3072 x 768, B stored [N, K]) and of <see cref="CrossEntropy.Loss"/> (256 x 50257), in
-/// that order, and prints the methods the first call JIT-compiled and the time that took, each call's milliseconds
-/// and the ratio of the first to the median of calls 6 .. 10. Run it
-/// in its own process: the point is the code's state on the first call.
-/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- first-call
+/// that order, or of the cases named (gemm, loss, train: <see cref="Trainer.Step"/> on `xent train`'s default model
+/// and batch, 16 x 128 tokens), and prints the methods the first call JIT-compiled and the time that took, each
+/// call's milliseconds (wall, then the process's CPU time, all threads) and the ratio of the first to the median of
+/// calls 6 .. 10. With --jit it also lists the first call's longest compilations (the runtime's JIT events, see
+/// <see cref="JitEvents"/>), how many were Tier0 / optimised and whether ReadyToRun code was rejected. Run it in its
+/// own process: the point is the code's state on the first call. The CLI's runtime settings are
+/// DOTNET_TC_QuickJitForLoops=0 DOTNET_TieredPGO=0 (src/Xent.Cli/Xent.Cli.csproj); set them to see its first step.
+/// --calls N times N calls instead of 10 (the ratio is then to the median of the last five).
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- first-call [gemm] [loss] [train] [--jit] [--calls N]
 /// </summary>
 internal static class FirstCallMeasurement
 {
     public static void Run(string[] args)
     {
-        var random = new Random(1);
-        float[] Values(int count) => [.. Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() - 0.5))];
-        int m = 512, n = 3072, k = 768;
-        float[] a = Values(m * k), b = Values(n * k), c = new float[m * n];
-        Report("Gemm 512 x 3072 x 768 nt", () => MatMul.Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n));
+        using JitEvents? events = args.Contains("--jit") ? new JitEvents() : null;
+        int callsAt = Array.IndexOf(args, "--calls");
+        int calls = callsAt >= 0 ? int.Parse(args[callsAt + 1], CultureInfo.InvariantCulture) : 10;
+        string[] cases = [.. args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (callsAt < 0 || i != callsAt + 1))];
+        if (cases.Length == 0)
+        {
+            cases = ["gemm", "loss"];
+        }
 
-        int rows = 256, vocab = 50257;
-        float[] logits = Values(rows * vocab);
-        int[] targets = [.. Enumerable.Range(0, rows).Select(_ => random.Next(vocab))];
-        Report("Loss 256 x 50257", () => CrossEntropy.Loss(logits, targets));
+        var random = new Random(1);
+        foreach (string name in cases)
+        {
+            Action<Random, JitEvents?, int> measure = name switch
+            {
+                "gemm" => Gemm,
+                "loss" => Loss,
+                "train" => Train,
+                _ => throw new ArgumentException($"first-call: unknown case '{name}' (gemm, loss, train, --jit, --calls N)"),
+            };
+            measure(random, events, calls);
+        }
     }
 
-    private static void Report(string name, Action call)
+    private static float[] Values(Random random, int count) => [.. Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() - 0.5))];
+
+    private static void Gemm(Random random, JitEvents? events, int calls)
     {
-        var ms = new double[10];
+        int m = 512, n = 3072, k = 768;
+        float[] a = Values(random, m * k), b = Values(random, n * k), c = new float[m * n];
+        c.AsSpan().Fill(1); // the output's pages touched before, as an application's would be
+        Report("Gemm 512 x 3072 x 768 nt", events, calls, () => MatMul.Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n));
+    }
+
+    private static void Loss(Random random, JitEvents? events, int calls)
+    {
+        int rows = 256, vocab = 50257;
+        float[] logits = Values(random, rows * vocab);
+        int[] targets = [.. Enumerable.Range(0, rows).Select(_ => random.Next(vocab))];
+        Report("Loss 256 x 50257", events, calls, () => CrossEntropy.Loss(logits, targets));
+    }
+
+    private static void Train(Random random, JitEvents? events, int calls)
+    {
+        var (config, batch, seq) = TrainingStepMeasurement.Shape("default");
+        int[] tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
+        int[] targets = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
+        var trainer = new Trainer(new GptModel(config, seed: 1), new TrainerOptions());
+        Report("Training step (xent train's model, 16 x 128 tokens)", events, calls, () => trainer.Step(tokens, targets, batch, seq));
+    }
+
+    private static void Report(string name, JitEvents? events, int calls, Action call)
+    {
+        StreamCompare.ProcessCpuMs();
+        events?.Start();
+        var ms = new double[calls];
+        var cpu = new double[calls];
         TimeSpan jitBefore = JitInfo.GetCompilationTime();
         long methodsBefore = JitInfo.GetCompiledMethodCount();
         for (int i = 0; i < ms.Length; i++)
         {
+            double cpu0 = StreamCompare.ProcessCpuMs();
             long start = Stopwatch.GetTimestamp();
             call();
             ms[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            cpu[i] = StreamCompare.ProcessCpuMs() - cpu0;
             if (i == 0)
             {
                 // The JIT's share of the first call (all threads): what a warm-up can and cannot remove.
                 double jitMs = (JitInfo.GetCompilationTime() - jitBefore).TotalMilliseconds;
                 long methods = JitInfo.GetCompiledMethodCount() - methodsBefore;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: first call JIT-compiled {methods} methods in {jitMs:F1} ms"));
+                if (events is not null)
+                {
+                    PrintCompilations(events.Stop());
+                }
             }
         }
 
-        double late = ms[5..].Order().ElementAt(2);
+        static string Show(double[] t) => string.Join(" ", t.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)));
+        static double Late(double[] t) => t[^5..].Order().ElementAt(2);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{name}: calls 1-10 {string.Join(" ", ms.Select(t => t.ToString("F2", CultureInfo.InvariantCulture)))} ms; first / median of 6-10 = {ms[0] / late:F2}"));
+            $"{name}: calls 1-{calls} {Show(ms)} ms; first / median of {calls - 4}-{calls} = {ms[0] / Late(ms):F2}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{name}: CPU of calls 1-{calls} {Show(cpu)} ms; first / median of {calls - 4}-{calls} = {cpu[0] / Late(cpu):F2}"));
+    }
+
+    private static void PrintCompilations(List<(string Name, double Ms, int Tier, bool R2RRejected)> compiled)
+    {
+        // The runtime's tier codes (MethodFlags bits 7-9): 2 fully optimised (AggressiveOptimization, loops with
+        // QuickJitForLoops off, TieredCompilation off), 3 Tier0; the rest (Tier1, OSR, instrumented) counted apart.
+        static string Tier(int t) => t switch { 2 => "optimised", 3 => "tier0", _ => $"tier code {t}" };
+        var groups = compiled.GroupBy(c => c.Tier).OrderBy(g => g.Key)
+            .Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Count()} {Tier(g.Key)} {g.Sum(c => c.Ms):F1} ms"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  JIT events: {compiled.Count} methods, {compiled.Sum(c => c.Ms):F1} ms ({string.Join(", ", groups)}); ReadyToRun code rejected for {compiled.Count(c => c.R2RRejected)}; the longest:"));
+        foreach (var (methodName, ms, tier, rejected) in compiled.OrderByDescending(c => c.Ms).Take(15))
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {ms,7:F2} ms {Tier(tier),-9} {(rejected ? "(ReadyToRun code rejected) " : "")}{methodName}"));
+        }
     }
 }
