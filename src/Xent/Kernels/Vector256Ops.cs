@@ -76,9 +76,11 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
         t = Vector256.MaxNative(Vector256.Create(ExpConstants.LowestExponent), t);
 
         // y = t + 1.5 2^23 + 127 rounds to a whole number (ties to an even n + 127, so f = +-1/2 there, both ends of
-        // the polynomial's interval), and its low mantissa bits hold n + 127, the biased exponent of 2^n: shifted into place they are 2^n itself (0 for n = -127),
-        // one add and one shift instead of a round, a conversion, an add and a shift (AVX2 loops with many live
-        // vectors count instructions). n = y - (1.5 2^23 + 127) and f = t - n are exact.
+        // the polynomial's interval), and its low mantissa bits hold n + 127, the biased exponent of 2^n: shifted
+        // into place they are 2^n itself (0 for n = -127). One add and one shift instead of a round, a conversion, an
+        // add and a shift, and the clamp instead of a compare and a select: 11 instructions, not 13 (float Loss
+        // under DOTNET_EnableAVX512=0, one Zen 5 core, block in L1: 0.216 -> 0.206 ns per element). n = y - (1.5 2^23
+        // + 127) and f = t - n are exact.
         var y = t + Vector256.Create(ExpConstants.RoundingShift);
         var f = t - (y - Vector256.Create(ExpConstants.RoundingShift));
         var p = Vector256.FusedMultiplyAdd(Vector256.Create(ExpConstants.P5), f, Vector256.Create(ExpConstants.P4));
