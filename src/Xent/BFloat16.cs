@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Xent;
 
@@ -116,6 +117,7 @@ public readonly struct BFloat16 : IEquatable<BFloat16>, IComparable<BFloat16>, I
     /// <summary>Widens every element (exact): float [i] = source [i].</summary>
     /// <param name="source">Values [n].</param>
     /// <param name="destination">Destination [n] or longer.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ConvertToSingle(ReadOnlySpan<BFloat16> source, Span<float> destination)
     {
         if (destination.Length < source.Length)
@@ -156,6 +158,7 @@ public readonly struct BFloat16 : IEquatable<BFloat16>, IComparable<BFloat16>, I
     /// <summary>Rounds every element as the explicit conversion does (nearest, ties to even, NaN kept).</summary>
     /// <param name="source">Values [n].</param>
     /// <param name="destination">Destination [n] or longer; may be the source's own memory only if it does not overlap otherwise.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ConvertToBFloat16(ReadOnlySpan<float> source, Span<BFloat16> destination)
     {
         if (destination.Length < source.Length)
@@ -251,6 +254,7 @@ public readonly struct BFloat16 : IEquatable<BFloat16>, IComparable<BFloat16>, I
     }
 
     /// <summary>The same rounding on 16 lanes of float bits at once (the kernels narrow in registers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<uint> Round(Vector512<uint> x)
     {
         var rounded = Vector512.ShiftRightLogical(x + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(x, 16) & Vector512<uint>.One), 16);
@@ -260,20 +264,30 @@ public readonly struct BFloat16 : IEquatable<BFloat16>, IComparable<BFloat16>, I
     }
 
     /// <summary>The same rounding on four lanes at once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<uint> Round(Vector128<uint> x)
     {
         var rounded = Vector128.ShiftRightLogical(x + Vector128.Create(0x7FFFu) + (Vector128.ShiftRightLogical(x, 16) & Vector128<uint>.One), 16);
         var quiet = Vector128.ShiftRightLogical(x, 16) | Vector128.Create(0x0040u);
-        var nan = Vector128.GreaterThan(x & Vector128.Create(0x7FFF_FFFFu), Vector128.Create(0x7F80_0000u));
+        var magnitude = x & Vector128.Create(0x7FFF_FFFFu);
+        var nan = Avx512F.VL.IsSupported
+            ? Vector128.GreaterThan(magnitude, Vector128.Create(0x7F80_0000u))
+            : Vector128.GreaterThan(magnitude.AsInt32(), Vector128.Create(0x7F80_0000)).AsUInt32();
         return Vector128.ConditionalSelect(nan, quiet, rounded);
     }
 
     /// <summary>The same rounding on eight lanes at once: the NaN lanes are chosen with a mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<uint> Round(Vector256<uint> x)
     {
         var rounded = Vector256.ShiftRightLogical(x + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(x, 16) & Vector256<uint>.One), 16);
         var quiet = Vector256.ShiftRightLogical(x, 16) | Vector256.Create(0x0040u);
-        var nan = Vector256.GreaterThan(x & Vector256.Create(0x7FFF_FFFFu), Vector256.Create(0x7F80_0000u));
+        // Both sides are below 2^31: without AVX-512 compared as signed, AVX2's only compare (an unsigned one costs
+        // sign flips); with it unsigned, which the JIT turns into a mask register and a masked OR instead of a blend.
+        var magnitude = x & Vector256.Create(0x7FFF_FFFFu);
+        var nan = Avx512F.VL.IsSupported
+            ? Vector256.GreaterThan(magnitude, Vector256.Create(0x7F80_0000u))
+            : Vector256.GreaterThan(magnitude.AsInt32(), Vector256.Create(0x7F80_0000)).AsUInt32();
         return Vector256.ConditionalSelect(nan, quiet, rounded);
     }
 }

@@ -8,7 +8,8 @@ namespace Xent.Kernels;
 /// kernels only take exp of z - max or z - lse, which are &lt;= 0 up to rounding. With AVX-512 (DQ for vreduceps)
 /// the fraction is t - floor(t) in [0, 1) in one instruction and vscalefps takes floor(t) itself, denormals and
 /// -inf included: no round, no subtraction, no underflow select (8 instructions, not 11; the bfloat16 forward
-/// loop at 256 bits measured 0.174 -> 0.150 ns per element on one Zen 5 core, block in L1).
+/// loop at 256 bits measured 0.174 -> 0.150 ns per element on one Zen 5 core, block in L1). Without AVX-512 the
+/// round is an add of <see cref="RoundingShift"/>, which also builds 2^n (see Vector256Ops.Exp2Rounded).
 /// </summary>
 internal static class ExpConstants
 {
@@ -34,6 +35,12 @@ internal static class ExpConstants
     /// <summary>vreduceps control: keep no fraction bits (M = 0), round down, suppress the precision exception: t - floor(t).</summary>
     public const byte FractionBelow = 0x09;
 
-    /// <summary>Below this 2^t (e^-87) is under float's smallest normal: 0 where the exponent is built in the bits.</summary>
-    public const float LowestPowerOfTwo = -125.5f;
+    /// <summary>
+    /// 1.5 2^23 + 127: adding it to |t| &lt; 2^22 rounds t to a whole n (the sum's ulp is 1) and leaves n + 127 in the
+    /// low mantissa bits (1.5 2^23 has none set there), the biased exponent of 2^n.
+    /// </summary>
+    public const float RoundingShift = 12582912f + 127f;
+
+    /// <summary>Where the rounded exp clamps t: n = -127 gives biased exponent 0, so 2^n is built as exactly 0.</summary>
+    public const float LowestExponent = -127f;
 }

@@ -118,7 +118,7 @@ internal readonly struct BFloat16Lanes256 : IWritableLanes<Vector256<float>>
     public static void Store(Vector256<float> value, ref byte destination, nint index)
     {
         var rounded = BFloat16.Round(value.AsUInt32());
-        var bits = Avx512F.VL.IsSupported ? Avx512F.VL.ConvertToVector128UInt16(rounded) : Vector128.Narrow(rounded.GetLower(), rounded.GetUpper());
+        var bits = Avx512F.VL.IsSupported ? Avx512F.VL.ConvertToVector128UInt16(rounded) : Narrow(rounded);
         bits.StoreUnsafe(ref Unsafe.As<byte, ushort>(ref destination), (nuint)index);
     }
 
@@ -126,9 +126,17 @@ internal readonly struct BFloat16Lanes256 : IWritableLanes<Vector256<float>>
     public static unsafe void StoreNonTemporal(Vector256<float> value, ref byte destination, nint index)
     {
         var rounded = BFloat16.Round(value.AsUInt32());
-        var bits = Avx512F.VL.IsSupported ? Avx512F.VL.ConvertToVector128UInt16(rounded) : Vector128.Narrow(rounded.GetLower(), rounded.GetUpper());
+        var bits = Avx512F.VL.IsSupported ? Avx512F.VL.ConvertToVector128UInt16(rounded) : Narrow(rounded);
         bits.StoreAlignedNonTemporal((ushort*)Unsafe.AsPointer(ref Unsafe.Add(ref destination, index * 2)));
     }
+
+    /// <summary>Eight rounded lanes (each at most 0xFFFF) to their low halves, in lane order, without AVX-512's vpmovdw.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<ushort> Narrow(Vector256<uint> rounded) =>
+        // The lanes fit in 16 bits, so the saturating pack is the truncation Narrow asks for, without its two masks.
+        Sse41.IsSupported
+            ? Sse41.PackUnsignedSaturate(rounded.GetLower().AsInt32(), rounded.GetUpper().AsInt32())
+            : Vector128.Narrow(rounded.GetLower(), rounded.GetUpper());
 }
 
 /// <summary>bfloat16 logits, 4 to a 128-bit vector (see <see cref="BFloat16Lanes512"/>).</summary>
@@ -151,7 +159,8 @@ internal readonly struct BFloat16Lanes128 : IWritableLanes<Vector128<float>>
     {
         // Four ushorts are 64 bits: store them as one ulong, so that nothing past the fourth is written.
         var rounded = BFloat16.Round(value.AsUInt32());
-        ulong four = Vector128.Narrow(rounded, rounded).AsUInt64().ToScalar();
+        var bits = Sse41.IsSupported && !Avx512F.VL.IsSupported ? Sse41.PackUnsignedSaturate(rounded.AsInt32(), rounded.AsInt32()) : Vector128.Narrow(rounded, rounded);
+        ulong four = bits.AsUInt64().ToScalar();
         Unsafe.WriteUnaligned(ref Unsafe.Add(ref destination, index * 2), four);
     }
 
@@ -179,59 +188,47 @@ internal readonly struct BFloat16Lanes1 : IWritableLanes<float>
 }
 
 /// <summary>
-/// IEEE half-precision lanes widened in registers, exactly as the Half -&gt; float conversion: exponent rebiased for
-/// normal numbers, infinities and NaNs moved to float's top exponent (payload kept), subnormals and zeros made exact
-/// by subtracting 2^-14 from 1.m x 2^-14.
+/// IEEE half-precision lanes widened in registers, exactly as the Half -&gt; float conversion, from the bits
+/// sign-extended to 32 (vpmovsxwd): shifted 13 left and masked, they are the half's sign, exponent and mantissa in a
+/// float's places, which is a float 2^-112 times the half's value (a denormal for subnormal halves), so the product
+/// with 2^112 is exact, subnormals and zeros included; infinities and NaNs (exponent 31, 143 after the product) get
+/// the top exponent ORed in, payload kept. 7 instructions after the load, where selecting between a rebias, an
+/// infinity rebias and a subnormal subtraction took 12 (Half Loss, one Zen 5 core, block in L1: 0.287 -&gt; 0.242 ns
+/// per element at 256 bits with AVX-512, 0.352 -&gt; 0.285 with AVX2 only).
 /// </summary>
 internal static class HalfBits
 {
-    private const uint Rebias = (127 - 15) << 23;
-    private const uint InfinityRebias = (255 - 31) << 23;
-    private const uint SmallestNormal = 0x0080_0000; // of the shifted bits: below it the half is zero or subnormal
-    private const uint Top = 0x0F80_0000;            // of the shifted bits: from it the half is infinity or NaN
-    private const float TwoToMinus14 = 6.103515625e-05f;
+    private const int Fields = unchecked((int)0x8FFF_E000); // the sign, and the 15 bits below it moved up 13
+    private const int Exponent = 0x7C00;                    // of the half's bits: all ones for infinity and NaN
+    private const int FloatExponent = 0x7F80_0000;
+    private const float TwoTo112 = 5.192296858534828e+33f;  // 2^(127 - 15)
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Widen(Vector512<uint> h)
+    public static Vector512<float> Widen(Vector512<int> h)
     {
-        var sign = Vector512.ShiftLeft(h & Vector512.Create(0x8000u), 16);
-        var em = Vector512.ShiftLeft(h & Vector512.Create(0x7FFFu), 13);
-        var normal = em + Vector512.Create(Rebias);
-        var top = em + Vector512.Create(InfinityRebias);
-        var small = ((em + Vector512.Create(Rebias + SmallestNormal)).AsSingle() - Vector512.Create(TwoToMinus14)).AsUInt32();
-        var value = Vector512.ConditionalSelect(Vector512.LessThan(em, Vector512.Create(SmallestNormal)), small,
-            Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(em, Vector512.Create(Top)), top, normal));
-        return (value | sign).AsSingle();
+        var scaled = (Vector512.ShiftLeft(h, 13) & Vector512.Create(Fields)).AsSingle() * Vector512.Create(TwoTo112);
+        var special = Vector512.Equals(h & Vector512.Create(Exponent), Vector512.Create(Exponent));
+        return scaled | (special & Vector512.Create(FloatExponent)).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Widen(Vector256<uint> h)
+    public static Vector256<float> Widen(Vector256<int> h)
     {
-        var sign = Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16);
-        var em = Vector256.ShiftLeft(h & Vector256.Create(0x7FFFu), 13);
-        var normal = em + Vector256.Create(Rebias);
-        var top = em + Vector256.Create(InfinityRebias);
-        var small = ((em + Vector256.Create(Rebias + SmallestNormal)).AsSingle() - Vector256.Create(TwoToMinus14)).AsUInt32();
-        var value = Vector256.ConditionalSelect(Vector256.LessThan(em, Vector256.Create(SmallestNormal)), small,
-            Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(em, Vector256.Create(Top)), top, normal));
-        return (value | sign).AsSingle();
+        var scaled = (Vector256.ShiftLeft(h, 13) & Vector256.Create(Fields)).AsSingle() * Vector256.Create(TwoTo112);
+        var special = Vector256.Equals(h & Vector256.Create(Exponent), Vector256.Create(Exponent));
+        return scaled | (special & Vector256.Create(FloatExponent)).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Widen(Vector128<uint> h)
+    public static Vector128<float> Widen(Vector128<int> h)
     {
-        var sign = Vector128.ShiftLeft(h & Vector128.Create(0x8000u), 16);
-        var em = Vector128.ShiftLeft(h & Vector128.Create(0x7FFFu), 13);
-        var normal = em + Vector128.Create(Rebias);
-        var top = em + Vector128.Create(InfinityRebias);
-        var small = ((em + Vector128.Create(Rebias + SmallestNormal)).AsSingle() - Vector128.Create(TwoToMinus14)).AsUInt32();
-        var value = Vector128.ConditionalSelect(Vector128.LessThan(em, Vector128.Create(SmallestNormal)), small,
-            Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(em, Vector128.Create(Top)), top, normal));
-        return (value | sign).AsSingle();
+        var scaled = (Vector128.ShiftLeft(h, 13) & Vector128.Create(Fields)).AsSingle() * Vector128.Create(TwoTo112);
+        var special = Vector128.Equals(h & Vector128.Create(Exponent), Vector128.Create(Exponent));
+        return scaled | (special & Vector128.Create(FloatExponent)).AsSingle();
     }
 }
 
-/// <summary>Half logits, 16 to a 512-bit vector: zero-extended as bfloat16's are, then <see cref="HalfBits"/>.</summary>
+/// <summary>Half logits, 16 to a 512-bit vector: sign-extended, then <see cref="HalfBits"/>.</summary>
 internal readonly struct HalfLanes512 : ILogitLanes<Vector512<float>>
 {
     public static int ElementSize => 2;
@@ -239,8 +236,8 @@ internal readonly struct HalfLanes512 : ILogitLanes<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load(ref byte source, nint index)
     {
-        var bits = Vector256.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref source), (nuint)index);
-        return HalfBits.Widen(Avx512F.IsSupported ? Avx512F.ConvertToVector512UInt32(bits) : Vector512.Create(Vector256.WidenLower(bits), Vector256.WidenUpper(bits)));
+        var bits = Vector256.LoadUnsafe(ref Unsafe.As<byte, short>(ref source), (nuint)index);
+        return HalfBits.Widen(Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(bits) : Vector512.Create(Vector256.WidenLower(bits), Vector256.WidenUpper(bits)));
     }
 }
 
@@ -252,8 +249,8 @@ internal readonly struct HalfLanes256 : ILogitLanes<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(ref byte source, nint index)
     {
-        var bits = Vector128.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref source), (nuint)index);
-        return HalfBits.Widen(Avx2.IsSupported ? Avx2.ConvertToVector256Int32(bits).AsUInt32() : Vector256.Create(Vector128.WidenLower(bits), Vector128.WidenUpper(bits)));
+        var bits = Vector128.LoadUnsafe(ref Unsafe.As<byte, short>(ref source), (nuint)index);
+        return HalfBits.Widen(Avx2.IsSupported ? Avx2.ConvertToVector256Int32(bits) : Vector256.Create(Vector128.WidenLower(bits), Vector128.WidenUpper(bits)));
     }
 }
 
@@ -266,7 +263,7 @@ internal readonly struct HalfLanes128 : ILogitLanes<Vector128<float>>
     public static Vector128<float> Load(ref byte source, nint index)
     {
         ulong four = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref source, index * 2));
-        var bits = Vector128.CreateScalarUnsafe(four).AsUInt16();
-        return HalfBits.Widen(Sse41.IsSupported ? Sse41.ConvertToVector128Int32(bits).AsUInt32() : Vector128.WidenLower(bits));
+        var bits = Vector128.CreateScalarUnsafe(four).AsInt16();
+        return HalfBits.Widen(Sse41.IsSupported ? Sse41.ConvertToVector128Int32(bits) : Vector128.WidenLower(bits));
     }
 }

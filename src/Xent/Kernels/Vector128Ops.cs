@@ -60,31 +60,26 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
             return Avx512F.VL.Scale(q, t);
         }
 
-        // Without AVX-512: 2^t = 2^n 2^f with n = round(t), |f| <= 1/2; 2^f by a degree-5 polynomial (fitted for
-        // this project, 1.9 ulp); 2^n built in the exponent bits. Lanes below 2^-125.5 (e^-87) give 0 (2^n would
-        // need denormals); NaN stays NaN through the multiplications.
-        var n = Vector128.Round(t);
-        var f = t - n;
+        return Exp2Rounded(t);
+    }
+
+    /// <summary>
+    /// <see cref="Exp2"/> without AVX-512 (SSE, AdvSimd, and AVX2 where this width serves blocks too short for 256 bits):
+    /// the formula of <see cref="Vector256Ops.Exp2Rounded"/>, lane for lane. Internal rather than private so that tests reach it on any machine.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> Exp2Rounded(Vector128<float> t)
+    {
+        t = Vector128.MaxNative(Vector128.Create(ExpConstants.LowestExponent), t);
+        var y = t + Vector128.Create(ExpConstants.RoundingShift);
+        var f = t - (y - Vector128.Create(ExpConstants.RoundingShift));
         var p = Vector128.FusedMultiplyAdd(Vector128.Create(ExpConstants.P5), f, Vector128.Create(ExpConstants.P4));
         p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(ExpConstants.P3));
         p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(ExpConstants.P2));
         p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(ExpConstants.P1));
         p = Vector128.FusedMultiplyAdd(p, f, Vector128<float>.One);
-        Vector128<float> e;
-        if (Avx512F.VL.IsSupported)
-        {
-            // vscalefps: p 2^n in one instruction, the same value as building 2^n in the exponent bits.
-            e = Avx512F.VL.Scale(p, n);
-        }
-        else
-        {
-            // n is already whole: the native (unchecked) conversion is exact, and lanes where it is not (-inf,
-            // NaN) are replaced below or stay NaN through p.
-            var scale = Vector128.ShiftLeft(Vector128.ConvertToInt32Native(n) + Vector128.Create(127), 23).AsSingle();
-            e = p * scale;
-        }
 
-        return Vector128.ConditionalSelect(Vector128.LessThan(t, Vector128.Create(ExpConstants.LowestPowerOfTwo)), Vector128<float>.Zero, e);
+        return p * Vector128.ShiftLeft(y.AsInt32(), 23).AsSingle();
     }
 
     public static Vector128<float> LessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThan(a, b);

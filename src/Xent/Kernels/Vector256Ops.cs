@@ -60,31 +60,37 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
             return Avx512F.VL.Scale(q, t);
         }
 
-        // Without AVX-512: 2^t = 2^n 2^f with n = round(t), |f| <= 1/2; 2^f by a degree-5 polynomial (fitted for
-        // this project, 1.9 ulp); 2^n built in the exponent bits. Lanes below 2^-125.5 (e^-87) give 0 (2^n would
-        // need denormals); NaN stays NaN through the multiplications.
-        var n = Vector256.Round(t);
-        var f = t - n;
+        return Exp2Rounded(t);
+    }
+
+    /// <summary>
+    /// <see cref="Exp2"/> without AVX-512 (AVX2, SSE, AdvSimd): 2^t = 2^n 2^f with n = round(t), |f| &lt;= 1/2, 2^f by the
+    /// P polynomial (1.9 ulp), times 2^n built in the exponent bits. Denormals from p 2^-126 (t &gt; -126.5), 0 from there
+    /// and for -inf, NaN for NaN. Internal rather than private so that tests reach it on any machine.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Exp2Rounded(Vector256<float> t)
+    {
+        // Clamping at -127 makes -inf (which would give f = NaN) and everything below give 2^n = 0: no compare and select.
+        // Constant first: x86's max returns its second operand when either is NaN, so NaN stays NaN.
+        t = Vector256.MaxNative(Vector256.Create(ExpConstants.LowestExponent), t);
+
+        // y = t + 1.5 2^23 + 127 rounds to a whole number (ties to an even n + 127, so f = +-1/2 there, both ends of
+        // the polynomial's interval), and its low mantissa bits hold n + 127, the biased exponent of 2^n: shifted
+        // into place they are 2^n itself (0 for n = -127). One add and one shift instead of a round, a conversion, an
+        // add and a shift, and the clamp instead of a compare and a select: 11 instructions, not 13 (float Loss
+        // under DOTNET_EnableAVX512=0, one Zen 5 core, block in L1: 0.216 -> 0.206 ns per element). n = y - (1.5 2^23
+        // + 127) and f = t - n are exact.
+        var y = t + Vector256.Create(ExpConstants.RoundingShift);
+        var f = t - (y - Vector256.Create(ExpConstants.RoundingShift));
         var p = Vector256.FusedMultiplyAdd(Vector256.Create(ExpConstants.P5), f, Vector256.Create(ExpConstants.P4));
         p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(ExpConstants.P3));
         p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(ExpConstants.P2));
         p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(ExpConstants.P1));
         p = Vector256.FusedMultiplyAdd(p, f, Vector256<float>.One);
-        Vector256<float> e;
-        if (Avx512F.VL.IsSupported)
-        {
-            // vscalefps: p 2^n in one instruction, the same value as building 2^n in the exponent bits.
-            e = Avx512F.VL.Scale(p, n);
-        }
-        else
-        {
-            // n is already whole: the native (unchecked) conversion is exact, and lanes where it is not (-inf,
-            // NaN) are replaced below or stay NaN through p.
-            var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n) + Vector256.Create(127), 23).AsSingle();
-            e = p * scale;
-        }
 
-        return Vector256.ConditionalSelect(Vector256.LessThan(t, Vector256.Create(ExpConstants.LowestPowerOfTwo)), Vector256<float>.Zero, e);
+        // A product, not an integer add into p's exponent: NaN * anything is NaN, whatever bits the shift leaves.
+        return p * Vector256.ShiftLeft(y.AsInt32(), 23).AsSingle();
     }
 
     public static Vector256<float> LessThan(Vector256<float> a, Vector256<float> b) => Vector256.LessThan(a, b);

@@ -60,31 +60,26 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
             return Avx512F.Scale(q, t);
         }
 
-        // Without AVX-512: 2^t = 2^n 2^f with n = round(t), |f| <= 1/2; 2^f by a degree-5 polynomial (fitted for
-        // this project, 1.9 ulp); 2^n built in the exponent bits. Lanes below 2^-125.5 (e^-87) give 0 (2^n would
-        // need denormals); NaN stays NaN through the multiplications.
-        var n = Vector512.Round(t);
-        var f = t - n;
+        return Exp2Rounded(t);
+    }
+
+    /// <summary>
+    /// <see cref="Exp2"/> without AVX-512 (never used where Vector512 is accelerated, which needs AVX-512 DQ; kept so that every width has the same fallback):
+    /// the formula of <see cref="Vector256Ops.Exp2Rounded"/>, lane for lane. Internal rather than private so that tests reach it on any machine.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Exp2Rounded(Vector512<float> t)
+    {
+        t = Vector512.MaxNative(Vector512.Create(ExpConstants.LowestExponent), t);
+        var y = t + Vector512.Create(ExpConstants.RoundingShift);
+        var f = t - (y - Vector512.Create(ExpConstants.RoundingShift));
         var p = Vector512.FusedMultiplyAdd(Vector512.Create(ExpConstants.P5), f, Vector512.Create(ExpConstants.P4));
         p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(ExpConstants.P3));
         p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(ExpConstants.P2));
         p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(ExpConstants.P1));
         p = Vector512.FusedMultiplyAdd(p, f, Vector512<float>.One);
-        Vector512<float> e;
-        if (Avx512F.IsSupported)
-        {
-            // vscalefps: p 2^n in one instruction, the same value as building 2^n in the exponent bits.
-            e = Avx512F.Scale(p, n);
-        }
-        else
-        {
-            // n is already whole: the native (unchecked) conversion is exact, and lanes where it is not (-inf,
-            // NaN) are replaced below or stay NaN through p.
-            var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n) + Vector512.Create(127), 23).AsSingle();
-            e = p * scale;
-        }
 
-        return Vector512.ConditionalSelect(Vector512.LessThan(t, Vector512.Create(ExpConstants.LowestPowerOfTwo)), Vector512<float>.Zero, e);
+        return p * Vector512.ShiftLeft(y.AsInt32(), 23).AsSingle();
     }
 
     public static Vector512<float> LessThan(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b);

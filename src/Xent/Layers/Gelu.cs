@@ -110,7 +110,7 @@ public static unsafe class Gelu
     }
 
     // sigmoid(2u) with e = exp(-2|u|) in (0, 1], which never overflows: 1 / (1 + e) for u >= 0, e / (1 + e)
-    // below. The fast exp flushes arguments under -87 to 0, which gives s exactly 0 or 1 there.
+    // below. The fast exp gives a denormal or 0 under -87, so s is 0 or 1 there, up to a denormal.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV Sigmoid2U<TOps, TV>(TV x)
         where TOps : IVectorOps<TV>

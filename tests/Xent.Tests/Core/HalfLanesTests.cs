@@ -17,7 +17,8 @@ public class HalfLanesTests
     {
         for (int start = 0; start < 65536; start += 16)
         {
-            var bits = Enumerable.Range(start, 16).Select(b => (uint)b).ToArray();
+            // Sign-extended, as the lanes load them.
+            var bits = Enumerable.Range(start, 16).Select(b => (int)(short)b).ToArray();
             var expected = bits.Select(b => (float)BitConverter.UInt16BitsToHalf((ushort)b)).ToArray();
             var w512 = HalfBits.Widen(Vector512.Create(bits));
             var w256 = HalfBits.Widen(Vector256.Create(bits.AsSpan(0, 8)));
@@ -74,15 +75,15 @@ public class HalfLanesTests
         }
     }
 
-    private static void Same(float expected, float actual, uint bits)
+    private static void Same(float expected, float actual, int bits)
     {
         if (float.IsNaN(expected))
         {
-            Assert.True(float.IsNaN(actual), $"0x{bits:X4}");
+            Assert.True(float.IsNaN(actual), $"0x{(ushort)bits:X4}");
         }
         else
         {
-            Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(actual), $"0x{bits:X4}: {expected} vs {actual}");
+            Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(actual), $"0x{(ushort)bits:X4}: {expected} vs {actual}");
         }
     }
 }

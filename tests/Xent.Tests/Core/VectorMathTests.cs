@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Xent.Kernels;
 
 namespace Xent.Tests.Core;
@@ -53,6 +54,88 @@ public class VectorMathTests
             Assert.Equal(0f, exp(float.NegativeInfinity));
             Assert.True(exp(-100f) < 1e-38f, width); // 0 in the vector lanes, a denormal from MathF.Exp
             Assert.True(float.IsNaN(exp(float.NaN)), width);
+        }
+    }
+
+    /// <summary>
+    /// The exp core without AVX-512 (the only one on AVX2, SSE and AdvSimd machines), called directly so that it is
+    /// tested on any machine, at every width; the dispatching <see cref="Vector256Ops.Exp2"/> takes it only where the
+    /// runtime reports no AVX-512 (CI runs these tests again under DOTNET_EnableAVX512=0).
+    /// </summary>
+    private static IEnumerable<(string Width, Func<float, float> Exp2)> RoundedExp2()
+    {
+        yield return ("128", t => Lane128(Vector128Ops.Exp2Rounded, t));
+        yield return ("256", t => Lane256(Vector256Ops.Exp2Rounded, t));
+        yield return ("512", t => Lane512(Vector512Ops.Exp2Rounded, t));
+    }
+
+    [Fact]
+    public void RoundedExp2IsWithinTwoUlpAndExactAtWholePowers()
+    {
+        var random = new Random(3);
+        foreach (var (width, exp2) in RoundedExp2())
+        {
+            double worst = 0;
+            for (int i = 0; i < 200_000; i++)
+            {
+                // Mostly within a few units of 0 (ties at halves included), the rest down to the last normal power.
+                float t = i % 4 == 0 ? (i / 4 % 64) / -8f : i % 2 == 0 ? -(float)(random.NextDouble() * 4) : -(float)(random.NextDouble() * 125.5);
+                worst = Math.Max(worst, Ulps(exp2(t), Math.Pow(2, t)));
+            }
+
+            Assert.True(worst <= 1.9, $"{width}: {worst:F2} ulp");
+            for (int n = -126; n <= 127; n++)
+            {
+                Assert.Equal(MathF.ScaleB(1f, n), exp2(n));
+            }
+        }
+    }
+
+    [Fact]
+    public void RoundedExp2GivesDenormalsThenZeroAndKeepsNaN()
+    {
+        foreach (var (width, exp2) in RoundedExp2())
+        {
+            // n = -126 down to t = -126.5 (a tie, which rounds to n = -127): p 2^-126, a denormal within a denormal's rounding of 2^t.
+            foreach (float t in new[] { -125.75f, -126f, -126.25f, -126.4f })
+            {
+                Assert.True(Math.Abs(exp2(t) - Math.Pow(2, t)) <= 1.5 * float.Epsilon, $"{width}: 2^{t} = {exp2(t)}");
+            }
+
+            // n = -127 and below, however far (|t| beyond 2^22 and -inf included): 2^n is built as 0.
+            foreach (float t in new[] { -126.5f, -126.75f, -127f, -128f, -200f, -4.2e6f, -1e30f, -float.MaxValue, float.NegativeInfinity })
+            {
+                Assert.Equal(0f, exp2(t));
+            }
+
+            // NaN of either sign, with payload bits in the low 9 (which the exponent-building shift moves into place).
+            foreach (uint bits in new[] { 0x7FC00000u, 0xFFC00000u, 0x7FC001FFu, 0xFFC00001u, 0x7F800001u })
+            {
+                Assert.True(float.IsNaN(exp2(BitConverter.UInt32BitsToSingle(bits))), $"{width}: {bits:X8}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The knobs that CI uses to take the fallback branches on an AVX-512 machine do take effect (if a runtime
+    /// ignored them, the CI step would silently test the AVX-512 paths again).
+    /// </summary>
+    [Fact]
+    public void InstructionSetKnobsTakeEffect()
+    {
+        if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX512") == "0")
+        {
+            Assert.False(Avx512F.IsSupported);
+            Assert.False(Avx512DQ.VL.IsSupported);
+            Assert.False(Vector512.IsHardwareAccelerated);
+            Assert.NotEqual(VectorWidth.V512, Simd.Supported().First());
+        }
+
+        if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX2") == "0")
+        {
+            Assert.False(Avx2.IsSupported);
+            Assert.False(Vector256.IsHardwareAccelerated);
+            Assert.Equal(Vector128.IsHardwareAccelerated ? VectorWidth.V128 : VectorWidth.Scalar, Simd.Supported().First());
         }
     }
 
