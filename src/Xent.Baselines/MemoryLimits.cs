@@ -204,45 +204,58 @@ public static unsafe class MemoryLimits
     /// The fastest read and copy of <paramref name="source"/> over every method of <see cref="ReadMethods"/> and
     /// <see cref="CopyMethods"/> and every thread count given (chunked methods only on more than one thread, where
     /// they differ from a contiguous read): each is timed by <paramref name="time"/> (which should warm it until
-    /// steady) and the smallest median is kept.
+    /// steady) and the smallest median is kept. With <paramref name="screen"/>, every candidate is first timed by
+    /// it (a few runs) and only the <paramref name="finalists"/> fastest reads and copies by <paramref name="time"/>;
+    /// every timing taken counts, so the limit is the best median measured.
     /// </summary>
     /// <param name="source">The buffer read (touched).</param>
     /// <param name="destination">The buffer written (touched, at least as long).</param>
     /// <param name="threadCounts">Thread counts to try.</param>
     /// <param name="time">Times an action; returns the timings.</param>
+    /// <param name="screen">A cheaper timer for every candidate, or null to time each by <paramref name="time"/>.</param>
+    /// <param name="finalists">How many of the fastest screened reads (and copies) <paramref name="time"/> times again.</param>
     /// <returns>The best read and the best copy, with how each was made.</returns>
     public static (MemoryLimit Read, MemoryLimit Copy) Best(ReadOnlyMemory<float> source, Memory<float> destination, IEnumerable<int> threadCounts,
-        Func<Action, Timing> time)
+        Func<Action, Timing> time, Func<Action, Timing>? screen = null, int finalists = 2)
     {
         ArgumentNullException.ThrowIfNull(threadCounts);
         ArgumentNullException.ThrowIfNull(time);
-        MemoryLimit? read = null, copy = null;
-        foreach (int threads in threadCounts.Distinct())
+        var counts = threadCounts.Distinct().ToArray();
+        if (counts.Length == 0)
         {
-            foreach (var method in ReadMethods.Where(m => threads > 1 || m.ChunkBytes == 0))
-            {
-                read = Faster(read, new MemoryLimit(method.ReadName, threads, time(() => Read(source, threads, method)), source.Length * 4L, method));
-            }
-
-            foreach (var method in CopyMethods.Where(m => threads > 1 || m.ChunkBytes == 0))
-            {
-                copy = Faster(copy, new MemoryLimit(method.CopyName, threads, time(() => Copy(source, destination, threads, method)), 2 * source.Length * 4L, method));
-            }
+            throw new ArgumentException("No thread count given.", nameof(threadCounts));
         }
 
-        return (read ?? throw new ArgumentException("No thread count given.", nameof(threadCounts)), copy!);
+        var reads = counts.SelectMany(t => ReadMethods.Where(m => t > 1 || m.ChunkBytes == 0).Select(m => (Threads: t, Method: m))).ToList();
+        var copies = counts.SelectMany(t => CopyMethods.Where(m => t > 1 || m.ChunkBytes == 0).Select(m => (Threads: t, Method: m))).ToList();
+        MemoryLimit ReadLimit((int Threads, MemoryMethod Method) c, Func<Action, Timing> timer) =>
+            new(c.Method.ReadName, c.Threads, timer(() => Read(source, c.Threads, c.Method)), source.Length * 4L, c.Method);
+        MemoryLimit CopyLimit((int Threads, MemoryMethod Method) c, Func<Action, Timing> timer) =>
+            new(c.Method.CopyName, c.Threads, timer(() => Copy(source, destination, c.Threads, c.Method)), 2 * source.Length * 4L, c.Method);
+        if (screen is null)
+        {
+            return (reads.Select(c => ReadLimit(c, time)).Aggregate((MemoryLimit?)null, Faster)!, copies.Select(c => CopyLimit(c, time)).Aggregate((MemoryLimit?)null, Faster)!);
+        }
+
+        var screenedReads = reads.Select(c => ReadLimit(c, screen)).ToList();
+        var screenedCopies = copies.Select(c => CopyLimit(c, screen)).ToList();
+        var read = screenedReads.OrderByDescending(l => l.BytesPerSecond).Take(finalists).Select(l => ReadLimit((l.Threads, l.How), time))
+            .Concat(screenedReads).Aggregate((MemoryLimit?)null, Faster)!;
+        var copy = screenedCopies.OrderByDescending(l => l.BytesPerSecond).Take(finalists).Select(l => CopyLimit((l.Threads, l.How), time))
+            .Concat(screenedCopies).Aggregate((MemoryLimit?)null, Faster)!;
+        return (read, copy);
     }
 
     /// <summary>
-    /// <see cref="Best"/> with a short timer (3 runs after warm-up, at most a second each): for tools that then time
-    /// the chosen read and copy (<see cref="MemoryLimit.How"/> on <see cref="MemoryLimit.Threads"/>) side by side with kernels.
+    /// <see cref="Best"/> with short timers (every candidate 3 runs after 3 to warm up, the 2 fastest reads and copies
+    /// again, 5 runs after warming until steady or half a second): for tools that then time the chosen read and copy (<see cref="MemoryLimit.How"/> on <see cref="MemoryLimit.Threads"/>) side by side with kernels.
     /// </summary>
     /// <param name="source">The buffer read (touched).</param>
     /// <param name="destination">The buffer written (touched, at least as long).</param>
     /// <param name="threadCounts">Thread counts to try.</param>
     /// <returns>The best read and the best copy.</returns>
     public static (MemoryLimit Read, MemoryLimit Copy) Quick(ReadOnlyMemory<float> source, Memory<float> destination, IEnumerable<int> threadCounts) =>
-        Best(source, destination, threadCounts, a => Timing.Measure(a, 3, 1));
+        Best(source, destination, threadCounts, a => Timing.Measure(a, 5, 1), a => Timing.Measure(a, 3, 0));
 
     /// <summary>The limit with the higher bandwidth (limits of different sizes compare by bytes per second).</summary>
     /// <param name="a">A limit, or null.</param>
