@@ -60,6 +60,7 @@ public sealed class BaselinesTests
         { 3, 8192, 4100 },
         { 2, 64, 256 << 10 },
         { 4, 32768, 36 },
+        { 2, 0, 2 }, // below one float: one float per chunk
     };
 
     [Theory]
