@@ -5,7 +5,8 @@ using Xent.Baselines;
 namespace Xent.Benchmarks;
 
 /// <summary>
-/// bfloat16 and Half logits against float at the same values, and each against the read limit of its own bytes,
+/// bfloat16 and Half logits against float at the same values, and each against the read limit of its own bytes (the fastest of
+/// <see cref="MemoryLimits.ReadMethods"/>),
 /// interleaved round by round (as <see cref="LinearCrossEntropyCompare"/>) so that a change in machine load hits every
 /// method alike. Values are uniform in [-4, 4) rounded to bfloat16, so every type holds the same numbers. Prints, per
 /// method, the median and range of the wall time per call and the median (range) of its per-round ratio to float Loss.
@@ -55,19 +56,21 @@ internal static class BFloat16LossCompare
         }
 
         int threads = Environment.ProcessorCount;
+        // The fastest read method of each buffer (one thread or all), then timed beside the losses round by round.
+        var floatRead = MemoryLimits.Quick(logits, gradient, [1, threads]).Read;
+        var bf16Read = MemoryLimits.Quick(bf16Bytes, gradient, [1, threads]).Read;
         var methods = new (string Name, Action Call)[]
         {
             ("float Loss", () => CrossEntropy.Loss(logits, targets)),
             ("bf16 Loss", () => CrossEntropy.Loss(bf16, targets)),
             ("Half Loss", () => CrossEntropy.Loss(half, targets)),
-            ("float read limit", () => Math.Max(MemoryLimits.Read(logits, threads, ReadMethod.FourVectorSums), MemoryLimits.Read(logits, threads, ReadMethod.TensorPrimitivesSum))),
-            ("bf16 read limit", () => Math.Max(MemoryLimits.Read(bf16Bytes, threads, ReadMethod.FourVectorSums), MemoryLimits.Read(bf16Bytes, threads, ReadMethod.TensorPrimitivesSum))),
+            ("float read limit", () => MemoryLimits.Read(logits, floatRead.Threads, floatRead.How)),
+            ("bf16 read limit", () => MemoryLimits.Read(bf16Bytes, bf16Read.Threads, bf16Read.How)),
             ("float LossAndGradient in place", () => CrossEntropy.LossAndGradient(floatWork, targets, floatWork)),
             ("bf16 LossAndGradient in place", () => CrossEntropy.LossAndGradient(bf16Work, targets, bf16Work)),
             ("bf16 LossAndGradient, float gradient", () => CrossEntropy.LossAndGradient(bf16, targets, gradient)),
         };
 
-        // The read limits run two methods per call: halve them below, so that each is the faster method's time.
         int reps = (int)Math.Max(1, (64L << 20) / bf16.Length);
         var times = methods.Select(_ => new List<double>()).ToArray();
         for (int r = -1; r < rounds; r++)
@@ -80,7 +83,7 @@ internal static class BFloat16LossCompare
                     methods[i].Call();
                 }
 
-                double ms = sw.Elapsed.TotalMilliseconds / reps / (methods[i].Name.EndsWith("limit", StringComparison.Ordinal) ? 2 : 1);
+                double ms = sw.Elapsed.TotalMilliseconds / reps;
                 if (r >= 0)
                 {
                     times[i].Add(ms);

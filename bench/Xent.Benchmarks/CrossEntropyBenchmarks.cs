@@ -67,7 +67,8 @@ public class CrossEntropyBenchmarks
     [Benchmark]
     public float ScalarLossAndGradient() => ScalarCrossEntropy.LossAndGradient(logits, targets, gradient, Threads);
 
-    // The limits are the best of these (each read and copy method on every core): take the faster of each pair.
+    // The limits are the best of these (a few of MemoryLimits' read and copy methods on every core): take the fastest
+    // read and the fastest copy. `memory-methods` times every method beside the kernels.
     [Benchmark]
     public float ReadLimit() => MemoryLimits.Read(logits, Threads, ReadMethod.TensorPrimitivesSum);
 
@@ -75,10 +76,16 @@ public class CrossEntropyBenchmarks
     public float ReadLimitFourSums() => MemoryLimits.Read(logits, Threads, ReadMethod.FourVectorSums);
 
     [Benchmark]
+    public float ReadLimitPrefetched() => MemoryLimits.Read(logits, Threads, MemoryMethod.Reading(ReadMethod.EightWideSums, 8 << 10, 256 << 10));
+
+    [Benchmark]
     public void CopyLimit() => MemoryLimits.Copy(logits, gradient, Threads, CopyMethod.SpanCopy);
 
     [Benchmark]
     public void CopyLimitStreaming() => MemoryLimits.Copy(logits, gradient, Threads, CopyMethod.NonTemporalStores);
+
+    [Benchmark]
+    public void CopyLimitPrefetched() => MemoryLimits.Copy(logits, gradient, Threads, MemoryMethod.Copying(CopyMethod.NonTemporalStores, 2 << 10, 256 << 10));
 
     private static int Threads => Environment.ProcessorCount;
 

@@ -26,6 +26,7 @@ internal static class Program
         ["kernel-compute"] = KernelCompute.Run,
         ["stream-compare"] = StreamCompare.Run,
         ["recompute-compare"] = RecomputeCompare.Run,
+        ["memory-methods"] = MemoryMethods.Run,
         ["flop-limit"] = _ =>
         {
             for (int round = 0; round < 5; round++)

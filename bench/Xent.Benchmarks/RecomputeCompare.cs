@@ -8,7 +8,7 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// Float LossAndGradient (and bfloat16 -> bfloat16 with <c>bf16</c>) with the forward's exponentials stored and scaled
 /// against recomputed in the write pass, out of place and in place, in one process, alternating call by call, beside
-/// the streaming copy limit of the same buffers: thread CPU time on one thread, wall time on more. In place copies the
+/// the copy limit of the same buffers (the fastest of <see cref="MemoryLimits.CopyMethods"/>): thread CPU time on one thread, wall time on more. In place copies the
 /// logits back before each call, untimed. XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- recompute-compare [rounds] [threads] [bf16] [NxV ...]
 /// </summary>
@@ -27,6 +27,7 @@ internal static class RecomputeCompare
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
             var gradient = new float[logits.Length];
             var work = new float[logits.Length];
+            var copy = MemoryLimits.Quick(logits, gradient, threads == 1 ? [1] : [1, threads]).Copy;
             var logits16 = bf16 ? logits.Select(v => (BFloat16)v).ToArray() : [];
             var gradient16 = new BFloat16[logits16.Length];
             var work16 = new BFloat16[logits16.Length];
@@ -49,7 +50,7 @@ internal static class RecomputeCompare
                 ("out of place, recomputed", Case(false, false), Reset(false)),
                 ("in place, stored", Case(true, true), Reset(true)),
                 ("in place, recomputed", Case(false, true), Reset(true)),
-                ("copy limit", () => MemoryLimits.Copy(logits, gradient, threads, CopyMethod.NonTemporalStores), () => { }),
+                ("copy limit", () => MemoryLimits.Copy(logits, gradient, copy.Threads, copy.How), () => { }),
             };
 
             foreach (var c in cases)

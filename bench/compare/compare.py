@@ -2,7 +2,8 @@
 """Xent beside PyTorch on the same shapes, in one sitting, with the same thread count on both sides.
 
 Cases: cross-entropy forward and forward+backward, the GEMMs of GPT-2 small (head and blocks), the unfused
-linear + cross-entropy (logits = h W^T, loss, dh, dW), and the GPT-2-small training step (AdamW, clipping).
+linear + cross-entropy (logits = h W^T, loss, dh, dW), the GPT-2-small training step (AdamW, clipping), and
+`xent bench`'s memory read limit beside PyTorch's own reading speed (x.sum() of the logits' size).
 Xent's side runs through its own entry points (`xent bench`, and the tools of bench/Xent.Benchmarks: gemm,
 lce-compare, training-step), each in a process of its own, right after PyTorch's run of the same case.
 Prints one table: median [min - max] per side, and the ratio Xent / PyTorch (below 1: Xent is faster).
@@ -125,6 +126,12 @@ class Xent:
         pick = lambda c: (c["median_ms"] / 1e3, c["min_ms"] / 1e3, c["max_ms"] / 1e3)
         return pick(cases["Xent Loss"]), pick(cases["Xent Loss+Grad"])
 
+    def read_limit(self, n, v):
+        """(GB/s, method, threads) of the read limit `xent bench --json` measured at [n, v] (the limit of its Loss)."""
+        report = json.loads(self.run(self.cli, "bench", "--rows", n, "--vocab", v, "--threads", self.threads, "--json"))
+        ofs = [c["fraction_of_memory_limit"] for c in report["cases"] if c["case"] == "Xent Loss"]
+        return report["read_gb_per_s"], report.get("read_method", "?"), report.get("read_threads", "?"), ofs[0]
+
     def gemm_round(self, shapes):
         """One round of `gemm-limit`: per shape, seconds of one Gemm call and of the same flops as bare FMA chains, wall then CPU."""
         out = self.run(self.bench, "gemm-limit", 1, self.threads, *(f"{m}x{n}x{k}:{l}" for m, n, k, l in shapes))
@@ -170,6 +177,11 @@ class Torch:
             F.cross_entropy(x, targets).backward()
 
         return summary(forward), summary(timed(both, runs))
+
+    def read(self, n, v, runs):
+        """Seconds of x.sum() over a touched float tensor of n x v (every float read once)."""
+        x = self.torch.randn(n, v)
+        return timed(lambda: x.sum(), runs)
 
     def gemm_call(self, m, n, k, layout):
         """C = op(A) op(B) into a preallocated C, A and B stored as the layout says (t: transposed, a view)."""
@@ -294,6 +306,23 @@ def gemm_table(shapes, rounds, xent, peer, threads):
     print()
 
 
+def read_table(shapes, xent, peer):
+    """xent bench's read limit (the bound its "of limit" column divides by) beside PyTorch reading the same bytes."""
+    print()
+    print("| memory read | shape | xent bench read limit (method, threads) | Xent Loss, of that limit "
+          "| PyTorch x.sum() GB/s median [min - max] | limit / PyTorch |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for n, v in shapes:
+        # PyTorch before and after Xent's process, pooled: the sitting's drift falls on both sides.
+        times = peer.read(n, v, 25)
+        limit, method, threads, of_limit = xent.read_limit(n, v)
+        times += peer.read(n, v, 25)
+        gb = [n * v * 4 / t / 1e9 for t in times]
+        med = statistics.median(gb)
+        print(f"| memory read | [{n}, {v}] | {limit:.1f} GB/s ({method}, {threads} thr) | {100 * of_limit:.0f}% "
+              f"| {med:.1f} [{min(gb):.1f} - {max(gb):.1f}] | {limit / med:.2f} |", flush=True)
+
+
 def fmt(s):
     if s < 1e-3:
         return f"{s * 1e6:.0f} us"
@@ -307,7 +336,8 @@ def main():
     parser.add_argument("--no-build", action="store_true", help="use the Release builds already there")
     parser.add_argument("--bench-dll", help="Xent.Benchmarks.dll to run (default: its Release build in bench/)")
     parser.add_argument("--rounds", type=int, help="rounds of the GEMM table (default: the runs of the shapes chosen)")
-    parser.add_argument("--only", default="ce,gemm,lce,step", help="comma-separated cases: ce, gemm, lce, step")
+    parser.add_argument("--only", default="ce,gemm,lce,step,read",
+                        help="comma-separated cases: ce, gemm, lce, step, read (xent bench's read limit beside PyTorch's x.sum())")
     args = parser.parse_args()
     threads = str(args.threads)
     # OpenBLAS reads its thread count when loaded: before importing torch.
@@ -327,9 +357,10 @@ def main():
     print(f"# {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {cpu}; {os.cpu_count()} CPUs; "
           f"{'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2'}; load average {load}")
     print(f"# {blas_info(torch)}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset: detected)')}")
-    print()
-    print("| case | shape | Xent median [min - max] | PyTorch median [min - max] | Xent / PyTorch |")
-    print("| --- | --- | --- | --- | --- |")
+    if only & {"ce", "lce", "step"}:
+        print()
+        print("| case | shape | Xent median [min - max] | PyTorch median [min - max] | Xent / PyTorch |")
+        print("| --- | --- | --- | --- | --- |")
 
     def row(case, shape, x, p):
         print(f"| {case} | {shape} | {fmt(x[0])} [{fmt(x[1])} - {fmt(x[2])}] | "
@@ -355,6 +386,8 @@ def main():
         p = peer.training_step(shape, cfg["steps"])
         row("training step (AdamW, clip 1.0)", f"{name}: L {shape['layers']}, D {shape['dim']}, T {shape['seq']}, "
             f"B {shape['batch']}, V {shape['vocab']}", xent.training_step(name, cfg["steps"]), p)
+    if "read" in only:
+        read_table(cfg["ce"], xent, peer)
     with open("/proc/loadavg") as f:
         print(f"\n# load average at the end {' '.join(f.read().split()[:3])}")
 

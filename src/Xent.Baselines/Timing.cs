@@ -53,6 +53,48 @@ public sealed record Timing(double[] Seconds)
         return new Timing([.. times]);
     }
 
+    /// <summary>
+    /// Times several cases side by side: each is warmed until steady as <see cref="Measure"/> does, then up to
+    /// <paramref name="iterations"/> rounds run every case once, in turn, so that a machine shared with other
+    /// programs slows them all alike (never fewer than 3 rounds, fewer than asked once <paramref name="capSeconds"/>
+    /// have passed).
+    /// </summary>
+    /// <param name="actions">The cases.</param>
+    /// <param name="iterations">Rounds wanted (at least 1).</param>
+    /// <param name="capSeconds">Time after which warm-up and timing stop early.</param>
+    /// <returns>Each case's timed runs, in the order given.</returns>
+    public static Timing[] Interleaved(IReadOnlyList<Action> actions, int iterations, double capSeconds)
+    {
+        ArgumentNullException.ThrowIfNull(actions);
+        ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
+        var total = Stopwatch.StartNew();
+        foreach (var action in actions)
+        {
+            var warm = new List<double>();
+            while (warm.Count < 3 || (!Steady(warm) && warm.Count < 50 && total.Elapsed.TotalSeconds < capSeconds / 2))
+            {
+                warm.Add(Time(action));
+            }
+        }
+
+        var times = actions.Select(_ => new List<double>(iterations)).ToArray();
+        total.Restart();
+        for (int i = 0; i < iterations; i++)
+        {
+            for (int a = 0; a < actions.Count; a++)
+            {
+                times[a].Add(Time(actions[a]));
+            }
+
+            if (i >= 2 && total.Elapsed.TotalSeconds > capSeconds)
+            {
+                break;
+            }
+        }
+
+        return [.. times.Select(t => new Timing([.. t]))];
+    }
+
     private static double Time(Action action)
     {
         long start = Stopwatch.GetTimestamp();

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Spectre.Console;
+using Xent.Baselines;
 using Xent.Cli.Terminal;
 
 namespace Xent.Cli.Commands;
@@ -9,11 +10,12 @@ namespace Xent.Cli.Commands;
 /// <summary>Prints the benchmark as a Spectre table or one JSON object.</summary>
 internal static class BenchReport
 {
-    public static void Write(CliConsoles io, BenchSettings settings, List<BenchRow> rows, double readBandwidth, double copyBandwidth)
+    public static void Write(CliConsoles io, BenchSettings settings, List<BenchRow> rows, MemoryLimit read, MemoryLimit copy)
     {
+        double readBandwidth = read.BytesPerSecond, copyBandwidth = copy.BytesPerSecond;
         if (settings.Json)
         {
-            io.WriteLine(Json(rows, readBandwidth, copyBandwidth));
+            io.WriteLine(Json(rows, read, copy));
             return;
         }
 
@@ -38,21 +40,25 @@ internal static class BenchReport
 
         io.Out.Write(table);
         int runs = rows.Max(r => r.Timing.Seconds.Length);
-        io.WriteLine($"Memory limit measured in this run: read {readBandwidth / 1e9:F1} GB/s (the limit of Loss), copy {copyBandwidth / 1e9:F1} GB/s read + write (of LossAndGradient).");
-        io.WriteLine($"Each limit is the best of every method, thread count and buffer size tried. GB/s counts N x V x 4 bytes read, twice that with the gradient written. Median and min-max of up to {runs} runs, each case warmed until steady.");
+        io.WriteLine($"Memory limit measured in this run: read {readBandwidth / 1e9:F1} GB/s (the limit of Loss; {read.Method}), copy {copyBandwidth / 1e9:F1} GB/s read + write (of LossAndGradient; {copy.Method}).");
+        io.WriteLine($"Each limit is the best of every method, thread count and buffer size tried, and of the best method rerun beside each Xent case. GB/s counts N x V x 4 bytes read, twice that with the gradient written. Median and min-max of up to {runs} runs, each case warmed until steady.");
         io.WriteLine("Scalar: a plain float32 loop on as many threads as Xent (two passes per row, a third for the gradient). \"vs scalar\": scalar median / Xent median.");
     }
 
     private static string Ms(double seconds) => (seconds * 1e3).ToString(seconds < 0.01 ? "F3" : "F1", CultureInfo.InvariantCulture);
 
-    private static string Json(List<BenchRow> rows, double readBandwidth, double copyBandwidth)
+    private static string Json(List<BenchRow> rows, MemoryLimit read, MemoryLimit copy)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            w.WriteNumber("read_gb_per_s", Math.Round(readBandwidth / 1e9, 3));
-            w.WriteNumber("copy_gb_per_s", Math.Round(copyBandwidth / 1e9, 3));
+            w.WriteNumber("read_gb_per_s", Math.Round(read.BytesPerSecond / 1e9, 3));
+            w.WriteString("read_method", read.Method);
+            w.WriteNumber("read_threads", read.Threads);
+            w.WriteNumber("copy_gb_per_s", Math.Round(copy.BytesPerSecond / 1e9, 3));
+            w.WriteString("copy_method", copy.Method);
+            w.WriteNumber("copy_threads", copy.Threads);
             w.WriteStartArray("cases");
             foreach (var r in rows)
             {

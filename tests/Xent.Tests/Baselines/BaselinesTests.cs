@@ -51,27 +51,159 @@ public sealed class BaselinesTests
         }
     }
 
+    public static TheoryData<int, int, int> Layouts => new()
+    {
+        // threads, prefetch bytes, chunk bytes: contiguous parts, chunks of odd float counts (4100 bytes: 1025 floats),
+        // chunks longer than the buffer, chunks shorter than a vector loop, and the methods' own list below.
+        { 1, 0, 0 },
+        { 2, 2048, 0 },
+        { 3, 8192, 4100 },
+        { 2, 64, 256 << 10 },
+        { 4, 32768, 36 },
+        { 2, 0, 2 }, // below one float: one float per chunk
+    };
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void MemoryLimits_ReadAndCopyEveryFloat_AnyPrefetchAndDealing(int threads, int prefetchBytes, int chunkBytes)
+    {
+        // Integers below 2^24 in every partial sum: exact in float in any order.
+        var values = Enumerable.Range(0, 10_019).Select(i => (float)(i % 13)).ToArray();
+        foreach (int offset in new[] { 0, 1, 3, 16 })
+        {
+            foreach (int length in new[] { 0, 1, 7, 129, 2_053, 10_019 - 16 })
+            {
+                var source = values.AsMemory(offset, length);
+                float expected = source.ToArray().Sum();
+                foreach (var read in Enum.GetValues<ReadMethod>())
+                {
+                    Assert.Equal(expected, MemoryLimits.Read(source, threads, MemoryMethod.Reading(read, prefetchBytes, chunkBytes)));
+                }
+
+                foreach (var copy in Enum.GetValues<CopyMethod>())
+                {
+                    // Destination offsets other than the source's: streaming stores align to the destination.
+                    var destination = new float[length + 8];
+                    MemoryLimits.Copy(source, destination.AsMemory(5, length + 1), threads, MemoryMethod.Copying(copy, prefetchBytes, chunkBytes));
+                    Assert.Equal(source.ToArray(), destination.AsSpan(5, length).ToArray());
+                    Assert.All(destination.AsSpan(0, 5).ToArray().Concat(destination.AsSpan(5 + length).ToArray()), v => Assert.Equal(0f, v));
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void MemoryLimits_EveryListedMethod_ReadsAndCopiesEveryFloat()
+    {
+        var source = Enumerable.Range(0, 300_007).Select(i => (float)(i % 7)).ToArray().AsMemory(1);
+        float expected = source.ToArray().Sum();
+        foreach (int threads in new[] { 1, 2 })
+        {
+            foreach (var method in MemoryLimits.ReadMethods)
+            {
+                Assert.Equal(expected, MemoryLimits.Read(source, threads, method));
+            }
+
+            foreach (var method in MemoryLimits.CopyMethods)
+            {
+                var destination = new float[source.Length];
+                MemoryLimits.Copy(source, destination, threads, method);
+                Assert.True(source.Span.SequenceEqual(destination), method.CopyName);
+            }
+        }
+    }
+
+    [Fact]
+    public void MemoryLimits_RejectNegativePrefetchOrChunk()
+    {
+        var source = new float[16];
+        Assert.Throws<ArgumentOutOfRangeException>(() => MemoryLimits.Read(source, 1, MemoryMethod.Reading(ReadMethod.EightWideSums, -1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MemoryLimits.Copy(source, new float[16], 1, MemoryMethod.Copying(CopyMethod.SpanCopy, 0, -64)));
+    }
+
     [Fact]
     public void MemoryLimits_Best_KeepsTheFastestOfEveryMethodAndThreadCount()
     {
         var source = MemoryLimits.Touched(4096);
         var destination = MemoryLimits.Touched(4096);
+        // Chunked methods run only on more than one thread (on one they are the contiguous read again).
+        int reads1 = MemoryLimits.ReadMethods.Count(m => m.ChunkBytes == 0), copies1 = MemoryLimits.CopyMethods.Count(m => m.ChunkBytes == 0);
+        int fastRead = reads1 + MemoryLimits.ReadMethods.Count; // reads first: the last read method on 2 threads
+        int fastCopy = reads1 + MemoryLimits.ReadMethods.Count + 1; // then copies: the first copy method on 1 thread
         int call = 0;
-        // A fake timer: every measurement gets its own time; the seventh (a read on 2 threads) and the fourth (a copy
-        // on 1 thread) are the fastest.
+        // A fake timer: every measurement gets its own time; those two are the fastest.
         var (read, copy) = MemoryLimits.Best(source, destination, [1, 2, 1], a =>
         {
             a();
             call++;
-            return new Timing([call is 7 or 4 ? 0.001 : 1.0 + call]);
+            return new Timing([call == fastRead || call == fastCopy ? 0.001 : 1.0 + call]);
         });
-        Assert.Equal(10, call); // 2 thread counts x (3 read + 2 copy methods)
+        Assert.Equal(reads1 + copies1 + MemoryLimits.ReadMethods.Count + MemoryLimits.CopyMethods.Count, call);
         Assert.Equal(2, read.Threads);
+        Assert.Equal(MemoryLimits.ReadMethods[^1], read.How);
+        Assert.Equal(MemoryLimits.ReadMethods[^1].ReadName, read.Method);
         Assert.Equal(0.001, read.Timing.Median);
         Assert.Equal(4096 * 4L, read.Bytes);
         Assert.Equal(2 * 4096 * 4L, copy.Bytes);
         Assert.Equal(1, copy.Threads);
+        Assert.Equal(MemoryLimits.CopyMethods[0], copy.How);
         Assert.Equal(0.001, copy.Timing.Median);
+    }
+
+    [Fact]
+    public void MemoryLimits_Best_Screened_TimesTheFinalistsAgain_AndKeepsTheBestOfAll()
+    {
+        var source = MemoryLimits.Touched(4096);
+        var destination = MemoryLimits.Touched(4096);
+        int reads = MemoryLimits.ReadMethods.Count(m => m.ChunkBytes == 0) + MemoryLimits.ReadMethods.Count;
+        int copies = MemoryLimits.CopyMethods.Count(m => m.ChunkBytes == 0) + MemoryLimits.CopyMethods.Count;
+        int screened = 0, timed = 0;
+        // Screening: the third read and the second copy are fastest; timing them again (as finalists) gives slower
+        // medians, so the screened ones stay the limits. Every other screened time is slower still.
+        var (read, copy) = MemoryLimits.Best(source, destination, [1, 2], a =>
+        {
+            a();
+            timed++;
+            return new Timing([0.5]);
+        }, a =>
+        {
+            a();
+            screened++;
+            return new Timing([screened == 3 || screened == reads + 2 ? 0.001 : 0.1 + (0.01 * screened)]);
+        }, finalists: 2);
+        Assert.Equal(reads + copies, screened);
+        Assert.Equal(4, timed); // 2 reads and 2 copies again
+        Assert.Equal(0.001, read.Timing.Median);
+        Assert.Equal(MemoryLimits.ReadMethods[2], read.How);
+        Assert.Equal(1, read.Threads);
+        Assert.Equal(0.001, copy.Timing.Median);
+        Assert.Equal(MemoryLimits.CopyMethods[1], copy.How);
+
+        // A finalist that runs faster the second time sets the limit.
+        int call = 0;
+        var again = MemoryLimits.Best(source, destination, [2], a =>
+        {
+            a();
+            return new Timing([call++ == 0 ? 0.0001 : 0.5]);
+        }, a =>
+        {
+            a();
+            return new Timing([0.01]);
+        }, finalists: 1);
+        Assert.Equal(0.0001, again.Read.Timing.Median);
+        Assert.Equal(0.01, again.Copy.Timing.Median);
+    }
+
+    [Fact]
+    public void Timing_Interleaved_RunsEveryCaseOncePerRound_AfterWarmingEach()
+    {
+        var order = new List<int>();
+        var t = Timing.Interleaved([() => order.Add(0), () => order.Add(1)], 5, 10);
+        Assert.Equal(2, t.Length);
+        Assert.All(t, x => Assert.Equal(5, x.Seconds.Length));
+        var timed = order.TakeLast(10).ToArray();
+        Assert.Equal([0, 1, 0, 1, 0, 1, 0, 1, 0, 1], timed);
+        Assert.True(order.Count(i => i == 0) >= 5 + 3, "at least 3 warm-up runs of each case come first");
     }
 
     [Fact]
