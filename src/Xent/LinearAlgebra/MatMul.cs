@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Xent.Kernels;
 
 namespace Xent.LinearAlgebra;
@@ -32,9 +33,15 @@ public static unsafe class MatMul
     private const int SwapColumns = 48;
     private const int SwapKc = 768;
 
+    // RunStreamedB packs op(A) at most this many k at a time (4 MB at 256 rows).
+    private const int StreamChunk = 4096;
+
     // Set only by the gemm-ab benchmark, to time the previous paths for few rows: the packed-B path on the shapes the
     // swapped path takes, and TargetTasks row blocks instead of one per thread in RunSharedB.
     internal static bool DisableSwap { get; set; }
+
+    // Set only by the gemm-ab benchmark (XENT_AB=stream), to time RunSharedB on the shapes RunStreamedB takes.
+    internal static bool DisableStream { get; set; }
 
     /// <summary>
     /// C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is [M, K], op(B) is [K, N], C is [M, N].
@@ -166,6 +173,10 @@ public static unsafe class MatMul
         {
             RunSwapped(shape, p);
         }
+        else if (!DisableStream && !transposeB && m <= SwapRows && n >= 2 * m)
+        {
+            RunStreamedB(shape, p);
+        }
         else if ((long)RoundUp(n, shape.Nr) * PanelShape.KcFor(k) <= PanelShape.SharedPanelFloats)
         {
             RunSharedB(shape, p);
@@ -221,6 +232,87 @@ public static unsafe class MatMul
                 int j1 = Math.Min(p.N, (int)((long)(q + 1) * strips / colTasks) * nr);
                 Rows(s, p, i0, i1 - i0, j0, j1 - j0, k0, kc, (float*)pbShared + ((nint)j0 * kc));
             }, p.Inline);
+        }
+    }
+
+    /// <summary>
+    /// Few rows and B stored [K, N], at least twice as wide as A is tall (the dX products 'nn' at N = 256): B, the larger
+    /// operand, is read once from memory, so packing it whole before any tile runs (<see cref="RunSharedB"/>) left the FMA
+    /// units idle for a sixth of the time (16-19% at 256 x 768 x 3072 and 256 x 3072 x 768, Zen 5, 512 bits). Here all of
+    /// op(A) is packed first (small: at most 256 rows of up to <see cref="StreamChunk"/> k), then tasks take column ranges
+    /// of C and pack their B micro-panels one at a time, 256 k deep (32 KB at 512 bits: it stays in L1 while every row
+    /// strip of A passes it), each just before its tiles run, while those tiles prefetch the rows of the task's next
+    /// micro-panel (B's rows are a row of B apart, which the hardware prefetchers do not follow). The sums are those of
+    /// the other paths: the tile kernel with K blocks of one sum block each.
+    /// </summary>
+    private static void RunStreamedB(PanelShape s, Problem p)
+    {
+        const int mr = PanelKernels.Mr, kcStep = PanelKernels.SumBlock;
+        int nr = s.Nr;
+        int chunks = (p.K + StreamChunk - 1) / StreamChunk, chunkK = RoundUp((p.K + chunks - 1) / chunks, kcStep);
+        int rowStrips = (p.M + mr - 1) / mr, panels = (p.N + nr - 1) / nr;
+        int workers = p.Threads < 0 ? Environment.ProcessorCount : p.Threads;
+
+        // Two tasks per thread (a core slowed by other work hands one over), each of at least 4 micro-panels: a task
+        // reads the packed A block of each K block once per micro-panel, from L2 only if those reads follow each other.
+        int tasks = Math.Max(1, Math.Min(2 * workers, panels / 4));
+        int packItems = Math.Min(rowStrips, 2 * workers);
+        nint paShared = (nint)Workspace.Current.Get(WorkspaceSlot.SharedPackedB, (long)rowStrips * mr * chunkK);
+        for (int c0 = 0; c0 < p.K; c0 += chunkK)
+        {
+            int ck = Math.Min(chunkK, p.K - c0), k0 = c0;
+            ParallelWork.For(packItems, p.Threads, item =>
+            {
+                int i0 = (int)((long)item * rowStrips / packItems) * mr;
+                int i1 = Math.Min(p.M, (int)((long)(item + 1) * rowStrips / packItems) * mr);
+                PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0, i1 - i0, k0, ck, p.Alpha, (float*)paShared + ((nint)i0 * ck));
+            }, p.Inline);
+            ParallelWork.For(tasks, p.Threads, t =>
+            {
+                int q0 = (int)((long)t * panels / tasks), q1 = (int)((long)(t + 1) * panels / tasks);
+                float* pb = Workspace.Current.Get(WorkspaceSlot.PackedB, (long)kcStep * nr);
+                for (int p0 = k0; p0 < k0 + ck; p0 += kcStep)
+                {
+                    int kc = Math.Min(kcStep, p.K - p0);
+                    float* pa = (float*)paShared + ((nint)(p0 - k0) * mr);
+                    for (int q = q0; q < q1; q++)
+                    {
+                        int j0 = q * nr, w = Math.Min(nr, p.N - j0);
+                        Packing.PackB(false, p.B, p.Ldb, p0, kc, j0, w, nr, pb);
+
+                        // The task's next micro-panel: the next one in this K block, or its first in the next.
+                        int np0 = q + 1 < q1 ? p0 : p0 + kcStep, nj0 = (q + 1 < q1 ? q + 1 : q0) * nr;
+                        int nextRows = np0 < p.K ? Math.Min(kcStep, p.K - np0) : 0;
+                        int rowsPerStrip = (nextRows + rowStrips - 1) / rowStrips;
+                        float* next = p.B + ((nint)np0 * p.Ldb) + nj0;
+                        for (int si = 0; si < rowStrips; si++)
+                        {
+                            int ir = si * mr;
+                            for (int r = si * rowsPerStrip; r < Math.Min(nextRows, (si + 1) * rowsPerStrip); r++)
+                            {
+                                Prefetch(next + (r * p.Ldb), Math.Min(nr, p.N - nj0));
+                            }
+
+                            Tile(s, Math.Min(mr, p.M - ir), w, kc, pa + ((nint)ir * ck), pb, p.C + (ir * p.Ldc) + j0, p.Ldc, p0 == 0, p.Beta);
+                        }
+                    }
+                }
+            }, p.Inline);
+        }
+    }
+
+    // Asks for the cache lines of x[0 .. count) (a no-op where the instruction set has no prefetch).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Prefetch(float* x, int count)
+    {
+        if (!Sse.IsSupported)
+        {
+            return;
+        }
+
+        for (nint line = (nint)x & ~(nint)63; line <= (nint)(x + count - 1); line += 64)
+        {
+            Sse.Prefetch0((void*)line);
         }
     }
 

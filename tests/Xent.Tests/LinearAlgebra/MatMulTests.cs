@@ -79,11 +79,12 @@ public class MatMulTests
         // The promise behind batch invariance and thread independence: C[i, j] is summed in blocks of 256 k, each an
         // fma chain over alpha A[i, k] B[k, j] from 0, the first giving C = s or fma(C, beta, s), the others added in
         // order, bit for bit, at every width, across cache K blocks (K = 2100 makes three), edge tiles, one-row
-        // products and the three parallel schemes (B packed whole, per column block when N K is large, or, for few rows
-        // and B stored [N, K], op(A)^T packed and B read in place).
+        // products and the four parallel schemes (B packed whole, per column block when N K is large, for few rows and B
+        // stored [N, K] op(A)^T packed and B read in place, or for few rows and B stored [K, N] at least 2 M wide op(A)
+        // packed whole, in chunks of 4096 k when K = 4400, and B a micro-panel at a time by column tasks).
         var rng = new Random(5);
         using var scope = Simd.Override(width);
-        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030), (203, 517, 300), (256, 100, 600) })
+        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030), (203, 517, 300), (256, 100, 600), (20, 70, 4400) })
         {
             foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
             {
@@ -195,7 +196,8 @@ public class MatMulTests
     public void Result_IsBitwiseIdentical_ForAnyThreadCount()
     {
         // M = 203 with B stored [N, K] runs the swapped path (op(A)^T packed, B read in place, C staged transposed);
-        // M <= 256 with B stored [K, N] runs B packed whole in one row block per thread.
+        // M <= 256 with B stored [K, N] and N >= 2 M the streamed path (op(A) packed whole, B micro-panels packed by
+        // their column tasks).
         var rng = new Random(11);
         int n = 517, k = 300;
         foreach (var (ta, tb, m) in new[] { (false, true, 301), (true, false, 301), (false, true, 203), (true, true, 203), (false, false, 203), (false, false, 256) })
