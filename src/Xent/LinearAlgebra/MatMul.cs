@@ -33,8 +33,10 @@ public static unsafe class MatMul
     private const int SwapColumns = 48;
     private const int SwapKc = 768;
 
-    // RunStreamedB packs op(A) at most this many k at a time (4 MB at 256 rows).
+    // RunStreamedB packs op(A) at most this many k at a time (4 MB at 256 rows), and gives each thread at least this
+    // many B micro-panels.
     private const int StreamChunk = 4096;
+    private const int StreamPanels = 4;
 
     // Set only by the gemm-ab benchmark, to time the previous paths for few rows: the packed-B path on the shapes the
     // swapped path takes, and TargetTasks row blocks instead of one per thread in RunSharedB.
@@ -173,7 +175,7 @@ public static unsafe class MatMul
         {
             RunSwapped(shape, p);
         }
-        else if (!DisableStream && !transposeB && m <= SwapRows && n >= 2 * m)
+        else if (!DisableStream && !transposeB && m <= SwapRows && n >= 2 * m && n >= StreamPanels * shape.Nr * Workers(p))
         {
             RunStreamedB(shape, p);
         }
@@ -186,6 +188,9 @@ public static unsafe class MatMul
             RunColumnBlocks(shape, p);
         }
     }
+
+    // The threads a product's tasks may run on.
+    private static int Workers(in Problem p) => p.Inline ? 1 : p.Threads < 0 ? Environment.ProcessorCount : p.Threads;
 
     internal static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
@@ -251,11 +256,12 @@ public static unsafe class MatMul
         int nr = s.Nr;
         int chunks = (p.K + StreamChunk - 1) / StreamChunk, chunkK = RoundUp((p.K + chunks - 1) / chunks, kcStep);
         int rowStrips = (p.M + mr - 1) / mr, panels = (p.N + nr - 1) / nr;
-        int workers = p.Threads < 0 ? Environment.ProcessorCount : p.Threads;
+        int workers = Workers(p);
 
-        // Two tasks per thread (a core slowed by other work hands one over), each of at least 4 micro-panels: a task
-        // reads the packed A block of each K block once per micro-panel, from L2 only if those reads follow each other.
-        int tasks = Math.Max(1, Math.Min(2 * workers, panels / 4));
+        // One task per thread, each of at least StreamPanels micro-panels (Run sends fewer elsewhere): a task reads the
+        // packed A block of each K block once per micro-panel, from L2 except the first time (two tasks per thread took
+        // 3-8% more time at 256 x 768 x 3072 and 256 x 768 x 2304 'nn', Zen 5, 512 bits).
+        int tasks = Math.Max(1, Math.Min(workers, panels / StreamPanels));
         int packItems = Math.Min(rowStrips, 2 * workers);
         nint paShared = (nint)Workspace.Current.Get(WorkspaceSlot.SharedPackedB, (long)rowStrips * mr * chunkK);
         for (int c0 = 0; c0 < p.K; c0 += chunkK)
