@@ -10,17 +10,15 @@ namespace Xent.Benchmarks;
 /// highest] over 15 rounds of the new/old time ratio and of each path's share of the FMA limit.
 /// Run: dotnet bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll gemm-ab threads MxNxK:layout ...
 /// With XENT_AB=stream the old path is <see cref="MatMul.DisableStream"/> (B packed whole before the tiles, for few rows
-/// and B stored [K, N]); with XENT_AB=pfa, the packing of A stored [K, M] without its prefetch.
+/// and B stored [K, N]).
 /// </summary>
 internal static class GemmAb
 {
     public static void Run(string[] args)
     {
         int threads = int.Parse(args[0], CultureInfo.InvariantCulture);
-        // Which switch: the few-rows paths (default), "stream" the streamed-B path for nn/tn with few rows
-        // (MatMul.DisableStream), "pfa" the prefetch in the packing of A stored [K, M] (PanelPacking.PrefetchRows).
+        // Which switch: the few-rows paths (default) or, with "stream", the streamed-B path (MatMul.DisableStream).
         string which = Environment.GetEnvironmentVariable("XENT_AB") ?? "swap";
-        int prefetchRows = PanelPacking.PrefetchRows;
         foreach (string spec in args[1..])
         {
             string[] parts = spec.Split(':');
@@ -49,9 +47,9 @@ internal static class GemmAb
             var shareOld = new List<double>();
             for (int round = 0; round < 15; round++)
             {
-                SetOld(which, true, prefetchRows);
+                SetOld(which, true);
                 double old = T(Call, reps);
-                SetOld(which, false, prefetchRows);
+                SetOld(which, false);
                 double nw = T(Call, reps);
                 double lim = T(() => FlopLimit.Spend(flop, threads), reps);
                 ratio.Add(nw / old);
@@ -64,11 +62,10 @@ internal static class GemmAb
         }
     }
 
-    private static void SetOld(string which, bool old, int prefetchRows)
+    private static void SetOld(string which, bool old)
     {
         MatMul.DisableSwap = old && which == "swap";
         MatMul.DisableStream = old && which == "stream";
-        PanelPacking.PrefetchRows = old && which == "pfa" ? 0 : prefetchRows;
     }
 
     private static double T(Action f, int reps)

@@ -12,9 +12,6 @@ internal static unsafe class PanelPacking
 {
     private const int Mr = PanelKernels.Mr;
 
-    // How far ahead PackATransposed prefetches A's rows; 0 only in the gemm-ab benchmark (XENT_AB=pfa), to time it without.
-    internal static int PrefetchRows { get; set; } = 32;
-
     /// <summary>Packs alpha op(A)[i0 .. i0 + rows, p0 .. p0 + kc]; A is [M, K] with row stride lda, or [K, M] when transposeA.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(bool transposeA, float* a, nint lda, int i0, int rows, int p0, int kc, float alpha, float* dst)
@@ -81,13 +78,6 @@ internal static unsafe class PanelPacking
         for (int q0 = 0; q0 < kc; q0 += kStep)
         {
             int q1 = Math.Min(kc, q0 + kStep);
-            // The rows two groups on, fetched while this group is copied: each row's part of the block is a few lines, a
-            // whole row of A (M floats) away from the next, which the hardware prefetchers do not follow.
-            for (int p = q0 + PrefetchRows; p < Math.Min(kc, q1 + PrefetchRows); p++)
-            {
-                MatMul.Prefetch(a + ((p0 + p) * lda) + i0, rows);
-            }
-
             for (int s = 0; s < full; s += Mr)
             {
                 float* ds = dst + ((nint)s * kc);

@@ -81,7 +81,7 @@ public class MatMulTests
         // order, bit for bit, at every width, across cache K blocks (K = 2100 makes three), edge tiles, one-row
         // products and the four parallel schemes (B packed whole, per column block when N K is large, for few rows and B
         // stored [N, K] op(A)^T packed and B read in place, or for few rows and B stored [K, N] at least 2 M wide op(A)
-        // packed whole, in chunks of 4096 k when K = 4400, and B a micro-panel at a time by column tasks). Two threads
+        // packed whole and B a micro-panel at a time by column tasks). Two threads
         // whatever the machine, so that the schemes chosen by thread count are the same everywhere.
         var rng = new Random(5);
         using var scope = Simd.Override(width);
@@ -99,6 +99,30 @@ public class MatMulTests
                     MatMul.Gemm(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c, n, maxDegreeOfParallelism: 2);
                     Assert.Equal(expected, c);
                 }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void StreamedB_RowBlocksAndPackingChunks_SumAsEveryPath(VectorWidth width)
+    {
+        // The streamed-B path (few rows, B stored [K, N] and wide) with two row blocks (300 rows, taken at 512 bits only:
+        // the second block reuses the micro-panels the first packed) and with op(A) packed in two chunks (48 x 24000
+        // floats > 4 MB), on one thread; at the other widths 300 rows run RunSharedB, with the same sums.
+        var rng = new Random(9);
+        using var scope = Simd.Override(width);
+        foreach (var (m, n, k) in new[] { (300, 700, 300), (44, 130, 24000) })
+        {
+            foreach (bool ta in new[] { false, true })
+            {
+                var a = Random(rng, m * k);
+                var b = Random(rng, k * n);
+                var c = Random(rng, m * n);
+                var expected = BlockSums(ta, false, m, n, k, -0.5f, a, b, 1f, c);
+
+                MatMul.Gemm(ta, false, m, n, k, -0.5f, a, ta ? m : k, b, n, 1f, c, n, maxDegreeOfParallelism: 1);
+                Assert.Equal(expected, c);
             }
         }
     }
