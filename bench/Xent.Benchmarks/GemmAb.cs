@@ -9,12 +9,16 @@ namespace Xent.Benchmarks;
 /// same flops as bare FMA chains (<see cref="FlopLimit.Spend"/>). Prints per shape the median [4th lowest - 4th
 /// highest] over 15 rounds of the new/old time ratio and of each path's share of the FMA limit.
 /// Run: dotnet bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll gemm-ab threads MxNxK:layout ...
+/// With XENT_AB=stream the old path is <see cref="MatMul.DisableStream"/> (B packed whole before the tiles, for few rows
+/// and B stored [K, N]).
 /// </summary>
 internal static class GemmAb
 {
     public static void Run(string[] args)
     {
         int threads = int.Parse(args[0], CultureInfo.InvariantCulture);
+        // Which switch: the few-rows paths (default) or, with "stream", the streamed-B path (MatMul.DisableStream).
+        string which = Environment.GetEnvironmentVariable("XENT_AB") ?? "swap";
         foreach (string spec in args[1..])
         {
             string[] parts = spec.Split(':');
@@ -43,9 +47,9 @@ internal static class GemmAb
             var shareOld = new List<double>();
             for (int round = 0; round < 15; round++)
             {
-                MatMul.DisableSwap = true;
+                SetOld(which, true);
                 double old = T(Call, reps);
-                MatMul.DisableSwap = false;
+                SetOld(which, false);
                 double nw = T(Call, reps);
                 double lim = T(() => FlopLimit.Spend(flop, threads), reps);
                 ratio.Add(nw / old);
@@ -56,6 +60,12 @@ internal static class GemmAb
             static string Q(List<double> x) => string.Create(CultureInfo.InvariantCulture, $"{x.Order().ElementAt(x.Count / 2):F3} [{x.Order().ElementAt(3):F3}-{x.Order().ElementAt(x.Count - 4):F3}]");
             Console.WriteLine($"{spec} {threads}t CPU: new/old time {Q(ratio)}  share old {Q(shareOld)} new {Q(shareNew)}");
         }
+    }
+
+    private static void SetOld(string which, bool old)
+    {
+        MatMul.DisableSwap = old && which == "swap";
+        MatMul.DisableStream = old && which == "stream";
     }
 
     private static double T(Action f, int reps)

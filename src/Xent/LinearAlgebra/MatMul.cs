@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Xent.Kernels;
 
 namespace Xent.LinearAlgebra;
@@ -32,9 +33,21 @@ public static unsafe class MatMul
     private const int SwapColumns = 48;
     private const int SwapKc = 768;
 
+    // RunStreamedB takes products of at most StreamRows rows at 512 bits, SwapRows at narrower widths (at 256 bits,
+    // 768 x 3072 x 2048 'tn' took 1.02-1.04x RunSharedB's time against 0.90-0.96x at 512, Zen 5), runs them in row
+    // blocks of at most StreamBlockRows (a K block of packed A, 256 k, stays in L2), packs op(A) at most
+    // StreamChunkFloats at a time (4 MB) and gives each thread at least StreamPanels B micro-panels.
+    private const int StreamRows = 768;
+    private const int StreamBlockRows = 256;
+    private const int StreamChunkFloats = 1 << 20;
+    private const int StreamPanels = 4;
+
     // Set only by the gemm-ab benchmark, to time the previous paths for few rows: the packed-B path on the shapes the
     // swapped path takes, and TargetTasks row blocks instead of one per thread in RunSharedB.
     internal static bool DisableSwap { get; set; }
+
+    // Set only by the gemm-ab benchmark (XENT_AB=stream), to time RunSharedB on the shapes RunStreamedB takes.
+    internal static bool DisableStream { get; set; }
 
     /// <summary>
     /// C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is [M, K], op(B) is [K, N], C is [M, N].
@@ -166,6 +179,10 @@ public static unsafe class MatMul
         {
             RunSwapped(shape, p);
         }
+        else if (!DisableStream && !transposeB && m <= (shape.Nr >= 32 ? StreamRows : SwapRows) && n >= 2 * m && n >= StreamPanels * shape.Nr * Workers(p))
+        {
+            RunStreamedB(shape, p);
+        }
         else if ((long)RoundUp(n, shape.Nr) * PanelShape.KcFor(k) <= PanelShape.SharedPanelFloats)
         {
             RunSharedB(shape, p);
@@ -175,6 +192,9 @@ public static unsafe class MatMul
             RunColumnBlocks(shape, p);
         }
     }
+
+    // The threads a product's tasks may run on.
+    private static int Workers(in Problem p) => p.Inline ? 1 : p.Threads < 0 ? Environment.ProcessorCount : p.Threads;
 
     internal static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
@@ -221,6 +241,104 @@ public static unsafe class MatMul
                 int j1 = Math.Min(p.N, (int)((long)(q + 1) * strips / colTasks) * nr);
                 Rows(s, p, i0, i1 - i0, j0, j1 - j0, k0, kc, (float*)pbShared + ((nint)j0 * kc));
             }, p.Inline);
+        }
+    }
+
+    /// <summary>
+    /// Few rows and B stored [K, N], at least twice as wide as A is tall (the dX products 'nn' at N = 256 and 512, the
+    /// MLP's dW 'tn' 768 x 3072): B, the larger operand, is read once from memory, so packing it whole before any tile
+    /// runs (<see cref="RunSharedB"/>) left the FMA units idle for a sixth of the time (16-19% at 256 x 768 x 3072 and
+    /// 256 x 3072 x 768, Zen 5, 512 bits). Here op(A) is packed first (at most <see cref="StreamChunkFloats"/> at a
+    /// time), then tasks take column ranges of C and pack their B micro-panels one at a time, 256 k deep (32 KB at 512
+    /// bits: it stays in L1 while the row strips of A pass it), each just before its tiles run, while those tiles
+    /// prefetch the rows of the task's next micro-panel (B's rows are a row of B apart, which the hardware prefetchers do
+    /// not follow). Over 256 rows, the rows go in blocks of at most <see cref="StreamBlockRows"/> (a K block of them
+    /// stays in L2): the first block packs the task's micro-panels, each into its own place, and the later ones reuse
+    /// them. The sums are those of the other paths: the tile kernel with K blocks of one sum block each.
+    /// </summary>
+    private static void RunStreamedB(PanelShape s, Problem p)
+    {
+        const int mr = PanelKernels.Mr, kcStep = PanelKernels.SumBlock;
+        int nr = s.Nr;
+        int rowStrips = (p.M + mr - 1) / mr, panels = (p.N + nr - 1) / nr;
+        int chunkMax = Math.Max(kcStep, StreamChunkFloats / (rowStrips * mr) / kcStep * kcStep);
+        int chunks = (p.K + chunkMax - 1) / chunkMax, chunkK = RoundUp((p.K + chunks - 1) / chunks, kcStep);
+        int workers = Workers(p);
+
+        // One task per thread, each of at least StreamPanels micro-panels (Run sends fewer elsewhere): a task reads the
+        // packed A block of each K block once per micro-panel, from L2 except the first time (two tasks per thread took
+        // 3-8% more time at 256 x 768 x 3072 and 256 x 768 x 2304 'nn', Zen 5, 512 bits).
+        int tasks = Math.Max(1, Math.Min(workers, panels / StreamPanels));
+        int packItems = Math.Min(rowStrips, 2 * workers);
+        nint paShared = (nint)Workspace.Current.Get(WorkspaceSlot.SharedPackedB, (long)rowStrips * mr * chunkK);
+        for (int c0 = 0; c0 < p.K; c0 += chunkK)
+        {
+            int ck = Math.Min(chunkK, p.K - c0), k0 = c0;
+            ParallelWork.For(packItems, p.Threads, item =>
+            {
+                int i0 = (int)((long)item * rowStrips / packItems) * mr;
+                int i1 = Math.Min(p.M, (int)((long)(item + 1) * rowStrips / packItems) * mr);
+                PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0, i1 - i0, k0, ck, p.Alpha, (float*)paShared + ((nint)i0 * ck));
+            }, p.Inline);
+            ParallelWork.For(tasks, p.Threads, t =>
+            {
+                int q0 = (int)((long)t * panels / tasks), q1 = (int)((long)(t + 1) * panels / tasks);
+                int rowBlocks = (p.M + StreamBlockRows - 1) / StreamBlockRows;
+                float* pb = Workspace.Current.Get(WorkspaceSlot.PackedB, (long)kcStep * nr * (rowBlocks > 1 ? q1 - q0 : 1));
+                for (int p0 = k0; p0 < k0 + ck; p0 += kcStep)
+                {
+                    int kc = Math.Min(kcStep, p.K - p0);
+                    float* pa = (float*)paShared + ((nint)(p0 - k0) * mr);
+                    for (int rb = 0; rb < rowBlocks; rb++)
+                    {
+                        int s0 = (int)((long)rb * rowStrips / rowBlocks), s1 = (int)((long)(rb + 1) * rowStrips / rowBlocks);
+                        for (int q = q0; q < q1; q++)
+                        {
+                            int j0 = q * nr, w = Math.Min(nr, p.N - j0);
+                            float* panel = pb + (rowBlocks > 1 ? (nint)(q - q0) * kcStep * nr : 0);
+                            int nextRows = 0, nj0 = 0;
+                            float* next = null;
+                            if (rb == 0)
+                            {
+                                Packing.PackB(false, p.B, p.Ldb, p0, kc, j0, w, nr, panel);
+
+                                // The task's next micro-panel: the next one in this K block, or its first in the next.
+                                int np0 = q + 1 < q1 ? p0 : p0 + kcStep;
+                                nj0 = (q + 1 < q1 ? q + 1 : q0) * nr;
+                                nextRows = np0 < p.K ? Math.Min(kcStep, p.K - np0) : 0;
+                                next = p.B + ((nint)np0 * p.Ldb) + nj0;
+                            }
+
+                            int rowsPerStrip = (nextRows + (s1 - s0) - 1) / (s1 - s0);
+                            for (int si = s0; si < s1; si++)
+                            {
+                                int ir = si * mr;
+                                for (int r = (si - s0) * rowsPerStrip; r < Math.Min(nextRows, (si - s0 + 1) * rowsPerStrip); r++)
+                                {
+                                    Prefetch(next + (r * p.Ldb), Math.Min(nr, p.N - nj0));
+                                }
+
+                                Tile(s, Math.Min(mr, p.M - ir), w, kc, pa + ((nint)ir * ck), panel, p.C + (ir * p.Ldc) + j0, p.Ldc, p0 == 0, p.Beta);
+                            }
+                        }
+                    }
+                }
+            }, p.Inline);
+        }
+    }
+
+    // Asks for the cache lines of x[0 .. count) (a no-op where the instruction set has no prefetch).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(float* x, int count)
+    {
+        if (!Sse.IsSupported)
+        {
+            return;
+        }
+
+        for (nint line = (nint)x & ~(nint)63; line <= (nint)(x + count - 1); line += 64)
+        {
+            Sse.Prefetch0((void*)line);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Xent.LinearAlgebra;
 
@@ -84,6 +85,17 @@ internal static unsafe class Packing
             {
                 int w = Math.Min(nr, cols - s);
                 float* dp = dst + ((nint)s * kc) + (p * nr);
+                if (w == nr && nr % 8 == 0 && Vector256.IsHardwareAccelerated)
+                {
+                    // A whole strip row (32 floats at 512 bits): inline vector copies, not a Memmove call per row.
+                    for (int j = 0; j < nr; j += 8)
+                    {
+                        Vector256.Load(src + s + j).Store(dp + j);
+                    }
+
+                    continue;
+                }
+
                 new ReadOnlySpan<float>(src + s, w).CopyTo(new Span<float>(dp, w));
                 if (w < nr)
                 {

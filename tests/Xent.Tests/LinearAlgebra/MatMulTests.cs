@@ -79,11 +79,13 @@ public class MatMulTests
         // The promise behind batch invariance and thread independence: C[i, j] is summed in blocks of 256 k, each an
         // fma chain over alpha A[i, k] B[k, j] from 0, the first giving C = s or fma(C, beta, s), the others added in
         // order, bit for bit, at every width, across cache K blocks (K = 2100 makes three), edge tiles, one-row
-        // products and the three parallel schemes (B packed whole, per column block when N K is large, or, for few rows
-        // and B stored [N, K], op(A)^T packed and B read in place).
+        // products and the four parallel schemes (B packed whole, per column block when N K is large, for few rows and B
+        // stored [N, K] op(A)^T packed and B read in place, or for few rows and B stored [K, N] at least 2 M wide op(A)
+        // packed whole and B a micro-panel at a time by column tasks). Two threads
+        // whatever the machine, so that the schemes chosen by thread count are the same everywhere.
         var rng = new Random(5);
         using var scope = Simd.Override(width);
-        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030), (203, 517, 300), (256, 100, 600) })
+        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030), (203, 517, 300), (256, 100, 600), (8, 300, 4400) })
         {
             foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
             {
@@ -94,9 +96,33 @@ public class MatMulTests
                     var c = Random(rng, m * n);
                     var expected = BlockSums(ta, tb, m, n, k, alpha, a, b, beta, c);
 
-                    MatMul.Gemm(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c, n);
+                    MatMul.Gemm(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c, n, maxDegreeOfParallelism: 2);
                     Assert.Equal(expected, c);
                 }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void StreamedB_RowBlocksAndPackingChunks_SumAsEveryPath(VectorWidth width)
+    {
+        // The streamed-B path (few rows, B stored [K, N] and wide) with two row blocks (300 rows, taken at 512 bits only:
+        // the second block reuses the micro-panels the first packed) and with op(A) packed in two chunks (48 x 24000
+        // floats > 4 MB), on one thread; at the other widths 300 rows run RunSharedB, with the same sums.
+        var rng = new Random(9);
+        using var scope = Simd.Override(width);
+        foreach (var (m, n, k) in new[] { (300, 700, 300), (44, 130, 24000) })
+        {
+            foreach (bool ta in new[] { false, true })
+            {
+                var a = Random(rng, m * k);
+                var b = Random(rng, k * n);
+                var c = Random(rng, m * n);
+                var expected = BlockSums(ta, false, m, n, k, -0.5f, a, b, 1f, c);
+
+                MatMul.Gemm(ta, false, m, n, k, -0.5f, a, ta ? m : k, b, n, 1f, c, n, maxDegreeOfParallelism: 1);
+                Assert.Equal(expected, c);
             }
         }
     }
@@ -195,7 +221,8 @@ public class MatMulTests
     public void Result_IsBitwiseIdentical_ForAnyThreadCount()
     {
         // M = 203 with B stored [N, K] runs the swapped path (op(A)^T packed, B read in place, C staged transposed);
-        // M <= 256 with B stored [K, N] runs B packed whole in one row block per thread.
+        // M <= 256 with B stored [K, N] and N >= 2 M the streamed path (op(A) packed whole, B micro-panels packed by
+        // their column tasks).
         var rng = new Random(11);
         int n = 517, k = 300;
         foreach (var (ta, tb, m) in new[] { (false, true, 301), (true, false, 301), (false, true, 203), (true, true, 203), (false, false, 203), (false, false, 256) })
