@@ -10,7 +10,9 @@ namespace Xent.Benchmarks;
 /// highest] over 15 rounds of the new/old time ratio and of each path's share of the FMA limit.
 /// Run: dotnet bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll gemm-ab threads MxNxK:layout ...
 /// With XENT_AB=stream the old path is <see cref="MatMul.DisableStream"/> (B packed whole before the tiles, for few rows
-/// and B stored [K, N]).
+/// and B stored [K, N]). With XENT_AB=packpf the old path packs A stored [K, M] without prefetching its source
+/// (<see cref="MatMul.PackPrefetchPanels"/> = 0; XENT_PFP sets the new one's, default 4); with XENT_AB=hint the old path
+/// prefetches, after a task's last A block, its own rows in the next K block instead of the rows its thread takes next.
 /// </summary>
 internal static class GemmAb
 {
@@ -66,6 +68,12 @@ internal static class GemmAb
     {
         MatMul.DisableSwap = old && which == "swap";
         MatMul.DisableStream = old && which == "stream";
+        MatMul.PackPrefetchHint = !old || which != "hint";
+        if (which == "packpf")
+        {
+            // XENT_PFP: the new setting's micro-panels (default 4); the old one is 0 (no prefetch).
+            MatMul.PackPrefetchPanels = old ? 0 : int.Parse(Environment.GetEnvironmentVariable("XENT_PFP") ?? "4", CultureInfo.InvariantCulture);
+        }
     }
 
     private static double T(Action f, int reps)

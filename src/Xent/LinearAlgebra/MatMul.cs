@@ -46,6 +46,14 @@ public static unsafe class MatMul
     // swapped path takes, and TargetTasks row blocks instead of one per thread in RunSharedB.
     internal static bool DisableSwap { get; set; }
 
+    // Micro-panels of B at the end of each A block (stored [K, M]) whose tiles prefetch the next block's source rows
+    // (see Rows); 0 turns it off. Set only by the gemm-ab benchmark otherwise (XENT_AB=packpf).
+    internal static int PackPrefetchPanels { get; set; } = 4;
+
+    // Whether RunSharedB tells Rows which rows to prefetch after its last A block; cleared only by the gemm-ab benchmark
+    // (XENT_AB=hint), to time Rows' own guess (the same rows in the next K block).
+    internal static bool PackPrefetchHint { get; set; } = true;
+
     // Set only by the gemm-ab benchmark (XENT_AB=stream), to time RunSharedB on the shapes RunStreamedB takes.
     internal static bool DisableStream { get; set; }
 
@@ -239,7 +247,20 @@ public static unsafe class MatMul
                 int i1 = Math.Min(p.M, (int)((long)(r + 1) * rowStrips / rowTasks) * PanelKernels.Mr);
                 int j0 = (int)((long)q * strips / colTasks) * nr;
                 int j1 = Math.Min(p.N, (int)((long)(q + 1) * strips / colTasks) * nr);
-                Rows(s, p, i0, i1 - i0, j0, j1 - j0, k0, kc, (float*)pbShared + ((nint)j0 * kc));
+                // The rows this thread likely takes next (tasks go to the threads in turn): those of the task Workers(p)
+                // on, here or in the next K block; their first A block is what Rows prefetches during this task's last.
+                int nt = t + Workers(p), nk0 = k0;
+                if (nt >= rowTasks)
+                {
+                    nt -= rowTasks;
+                    nk0 += kc;
+                }
+
+                int ni0 = (int)((long)nt * rowStrips / rowTasks) * PanelKernels.Mr;
+                int ni1 = Math.Min(p.M, (int)((long)(nt + 1) * rowStrips / rowTasks) * PanelKernels.Mr);
+                bool hint = PackPrefetchHint && colTasks == 1 && nt < rowTasks;
+                Rows(s, p, i0, i1 - i0, j0, j1 - j0, k0, kc, (float*)pbShared + ((nint)j0 * kc),
+                    hint ? ni0 : -1, ni1 - ni0, nk0);
             }, p.Inline);
         }
     }
@@ -526,7 +547,8 @@ public static unsafe class MatMul
     /// time, each A block swept across every B micro-panel (which stays in L2 while the block's tiles use it).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows(in PanelShape s, in Problem p, int i0, int rows, int j0, int cols, int p0, int kc, float* pb)
+    private static void Rows(in PanelShape s, in Problem p, int i0, int rows, int j0, int cols, int p0, int kc, float* pb,
+        int nextI0 = -1, int nextRows = 0, int nextP0 = 0)
     {
         const int mr = PanelKernels.Mr;
         int nr = s.Nr, mc = s.Mc;
@@ -543,11 +565,51 @@ public static unsafe class MatMul
             int ib = (int)((long)block * strips / blocks) * mr;
             int mRows = Math.Min(rows, (int)((long)(block + 1) * strips / blocks) * mr) - ib;
             PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0 + ib, mRows, p0, kc, p.Alpha, pa);
+
+            // A stored [K, M]: the next block's source (the next rows here; after the last block, the caller's next rows
+            // nextI0 .. + nextRows from K row nextP0 when given, else these rows' first block in the next K block) is a few lines in each of kc rows a row of A apart, which the hardware prefetchers do not follow, so
+            // the tiles of the last PackPrefetchPanels micro-panels ask for its rows, a share each (earlier, B's
+            // micro-panels streaming through L2 would evict them before the packing reads them).
+            float* next = null;
+            int nextK = 0, nextCount = 0, perTile = 0, pfFrom = int.MaxValue;
+            if (p.TransposeA && PackPrefetchPanels > 0)
+            {
+                int np0 = block + 1 < blocks ? p0 : p0 + kc;
+                int nib = block + 1 < blocks ? Math.Min(rows, (int)((long)(block + 1) * strips / blocks) * mr) : 0;
+                nextK = np0 < p.K ? Math.Min(kc, p.K - np0) : 0;
+                nextCount = Math.Min(rows, (int)((long)((block + 1 < blocks ? block + 1 : 0) + 1) * strips / blocks) * mr) - nib;
+                next = p.A + ((nint)np0 * p.Lda) + i0 + nib;
+                if (block + 1 == blocks && nextI0 >= 0)
+                {
+                    // The caller's next rows: their first block (split as above).
+                    int nStrips = (nextRows + mr - 1) / mr, nBlocks = (nextRows + mc - 1) / mc;
+                    nextK = nextP0 < p.K ? Math.Min(kc, p.K - nextP0) : 0;
+                    nextCount = Math.Min(nextRows, nStrips / nBlocks * mr);
+                    next = p.A + ((nint)nextP0 * p.Lda) + nextI0;
+                }
+
+                int panels = (cols + nr - 1) / nr, window = Math.Min(panels, PackPrefetchPanels);
+                pfFrom = (panels - window) * nr;
+                int tiles = window * ((mRows + mr - 1) / mr);
+                perTile = (nextK + tiles - 1) / tiles;
+            }
+
+            int pfRow = 0;
             for (int jr = 0; jr < cols; jr += nr)
             {
                 float* bs = pb + ((nint)jr * kc);
                 for (int ir = 0; ir < mRows; ir += mr)
                 {
+                    if (jr >= pfFrom)
+                    {
+                        for (int r = pfRow, end = Math.Min(nextK, pfRow + perTile); r < end; r++)
+                        {
+                            Prefetch(next + (r * p.Lda), nextCount);
+                        }
+
+                        pfRow += perTile;
+                    }
+
                     Tile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, pa + ((nint)ir * kc), bs,
                         p.C + ((i0 + ib + ir) * p.Ldc) + j0 + jr, p.Ldc, first, p.Beta);
                 }

@@ -81,18 +81,25 @@ internal static unsafe class PanelPacking
             for (int s = 0; s < full; s += Mr)
             {
                 float* ds = dst + ((nint)s * kc);
-                bool wide = s + 8 <= rows && Vector256.IsHardwareAccelerated;
-                for (int p = q0; p < q1; p++)
+                int p = q0;
+                if (s + 8 <= rows && Vector256.IsHardwareAccelerated)
+                {
+                    // 8 values copied where 6 belong: the 2 extra land on the next k's place of the strip, written next
+                    // (so not at the strip's last k). Pointers stepped, no index arithmetic: a few instructions a k.
+                    var va = Vector256.Create(alpha);
+                    float* src = a + ((p0 + p) * lda) + i0 + s, d = ds + (p * Mr), end = ds + (Math.Min(q1, kc - 1) * Mr);
+                    for (; d < end; d += Mr, src += lda)
+                    {
+                        (Vector256.Load(src) * va).Store(d);
+                    }
+
+                    p = Math.Max(p, Math.Min(q1, kc - 1));
+                }
+
+                for (; p < q1; p++)
                 {
                     float* src = a + ((p0 + p) * lda) + i0 + s;
                     float* d = ds + (p * Mr);
-                    if (wide && p + 1 < kc)
-                    {
-                        // 8 values copied where 6 belong: the 2 extra land on the next k's place of the strip, written next.
-                        (Vector256.Load(src) * Vector256.Create(alpha)).Store(d);
-                        continue;
-                    }
-
                     d[0] = alpha * src[0];
                     d[1] = alpha * src[1];
                     d[2] = alpha * src[2];
