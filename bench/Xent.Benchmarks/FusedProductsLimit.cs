@@ -56,7 +56,7 @@ internal static unsafe class FusedProductsLimit
 
                                 if (q == 2)
                                 {
-                                    MatMul.Panels(shape, d, tb, vb, wi, 1, d, pgp, (nint)vb * nr, pdh, tb, 1, outer);
+                                    MatMul.Panels(shape, d, tb, vb, wi, 1, d, pgp, (nint)vb * nr, pdh, tb, 1, outer, MatMul.StripBlock);
                                 }
 
                             }

@@ -112,6 +112,14 @@ public static unsafe class MatMul
     }
 
     /// <summary>
+    /// Row strips per block of <see cref="Panels"/>' panel-first order for the fused dh product (192 rows of D): every
+    /// B micro-panel runs over one block before the next block starts, so that the block's A (W's columns, read from
+    /// memory once) and C rows stay in L2 across the panels instead of the whole of A and C (W's tile and the group's
+    /// dh, 1.2 MB at D = 768, past a 1 MB L2).
+    /// </summary>
+    internal const int StripBlock = 32;
+
+    /// <summary>
     /// A product for the fused kernels, on the calling thread: C[rows, cols] = A B + beta C (beta = 0 does not read C),
     /// A(i, p) = a[i * ars + p * aks] read in place, B already packed in Nr-column micro-panels along its whole depth
     /// (panel q at b + q * bPanelStride, the Nr values of k at k * Nr, columns past cols zero), as the fused kernel
@@ -127,43 +135,49 @@ public static unsafe class MatMul
     /// logits tile and dh (84-86% against 89-91%). A is not packed: with 128-token blocks a packed A panel would
     /// serve only 4 B micro-panels at 512 bits, and packing the tile's W rows cost more than it saved (the logits
     /// tiles ran at 72% of the FMA limit with W packed, 82% read in place, the whole call). Edge tiles (fewer than 6
-    /// rows or Nr columns) run the packed kernel on zero-padded copies.
+    /// rows or Nr columns) run the packed kernel on zero-padded copies. A positive <paramref name="stripBlock"/> runs the
+    /// panel-first order over blocks of that many strips (see <see cref="StripBlock"/>); no order changes the bits.
     /// </remarks>
     internal static void Panels(in PanelShape s, int rows, int cols, int k, float* a, nint ars, nint aks,
-        float* b, nint bPanelStride, float* c, nint ldc, float beta, bool rowStripsOuter = false)
+        float* b, nint bPanelStride, float* c, nint ldc, float beta, bool rowStripsOuter = false, int stripBlock = 0)
     {
         const int mr = PanelKernels.Mr, kcStep = PanelKernels.SumBlock;
         int nr = s.Nr;
         int strips = (rows + mr - 1) / mr, panels = (cols + nr - 1) / nr;
+        int block = rowStripsOuter || stripBlock <= 0 ? strips : stripBlock;
         for (int p0 = 0; p0 < k; p0 += kcStep)
         {
             int kc = Math.Min(kcStep, k - p0);
             bool first = p0 == 0;
-            for (int outer = 0; outer < (rowStripsOuter ? strips : panels); outer++)
+            for (int s0 = 0; s0 < strips; s0 += block)
             {
-                for (int inner = 0; inner < (rowStripsOuter ? panels : strips); inner++)
+                int s1 = Math.Min(strips, s0 + block);
+                for (int outer = 0; outer < (rowStripsOuter ? strips : panels); outer++)
                 {
-                    int ir = (rowStripsOuter ? outer : inner) * mr, jr = (rowStripsOuter ? inner : outer) * nr;
-                    float* ai = a + (ir * ars) + (p0 * aks);
-                    float* bs = b + ((nint)(jr / nr) * bPanelStride) + ((nint)p0 * nr);
-                    float* ci = c + (ir * ldc) + jr;
-                    int h = Math.Min(mr, rows - ir), w = Math.Min(nr, cols - jr);
-                    if (h == mr && w == nr)
+                    for (int inner = rowStripsOuter ? 0 : s0; inner < (rowStripsOuter ? panels : s1); inner++)
                     {
-                        s.StridedKernel(kc, ai, ars, aks, bs, ci, ldc, first, beta);
-                        continue;
-                    }
-
-                    float* pa = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)mr * kc);
-                    for (int p = 0; p < kc; p++)
-                    {
-                        for (int i = 0; i < mr; i++)
+                        int ir = (rowStripsOuter ? outer : inner) * mr, jr = (rowStripsOuter ? inner : outer) * nr;
+                        float* ai = a + (ir * ars) + (p0 * aks);
+                        float* bs = b + ((nint)(jr / nr) * bPanelStride) + ((nint)p0 * nr);
+                        float* ci = c + (ir * ldc) + jr;
+                        int h = Math.Min(mr, rows - ir), w = Math.Min(nr, cols - jr);
+                        if (h == mr && w == nr)
                         {
-                            pa[(p * mr) + i] = i < h ? ai[(i * ars) + (p * aks)] : 0;
+                            s.StridedKernel(kc, ai, ars, aks, bs, ci, ldc, first, beta);
+                            continue;
                         }
-                    }
 
-                    Tile(s, h, w, kc, pa, bs, ci, ldc, first, beta);
+                        float* pa = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)mr * kc);
+                        for (int p = 0; p < kc; p++)
+                        {
+                            for (int i = 0; i < mr; i++)
+                            {
+                                pa[(p * mr) + i] = i < h ? ai[(i * ars) + (p * aks)] : 0;
+                            }
+                        }
+
+                        Tile(s, h, w, kc, pa, bs, ci, ldc, first, beta);
+                    }
                 }
             }
         }

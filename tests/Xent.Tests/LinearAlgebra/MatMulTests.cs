@@ -133,7 +133,7 @@ public class MatMulTests
     {
         // MatMul.Panels (the fused head's products: B packed once along its whole depth, A read in place) runs Gemm's
         // tile and sums: each element an fma chain per 256 k from 0, the first giving C = s or fma(C, beta, s), the
-        // others added in order, bit for bit, across several sum blocks, edge tiles, both storages of A and both tile orders.
+        // others added in order, bit for bit, across several sum blocks, edge tiles, both storages of A and both tile orders (panel first also in blocks of strips).
         var rng = new Random(21);
         using var scope = Simd.Override(width);
         var shape = PanelShape.For(width);
@@ -151,13 +151,13 @@ public class MatMulTests
 
                     int panels = (n + nr - 1) / nr;
                     var packed = new float[(panels * nr * k) + 16];
-                    foreach (bool rowStripsOuter in new[] { false, true })
+                    foreach (var (rowStripsOuter, stripBlock) in new[] { (false, 0), (true, 0), (false, 3), (false, MatMul.StripBlock) })
                     {
                         var result = (float[])c.Clone();
                         fixed (float* pa = a, pb = b, pc = result, pp = packed)
                         {
                             Packing.PackB(false, pb, n, 0, k, 0, n, nr, pp);
-                            MatMul.Panels(shape, m, n, k, pa, ta ? 1 : k, ta ? m : 1, pp, (nint)k * nr, pc, n, beta, rowStripsOuter);
+                            MatMul.Panels(shape, m, n, k, pa, ta ? 1 : k, ta ? m : 1, pp, (nint)k * nr, pc, n, beta, rowStripsOuter, stripBlock);
                         }
 
                         Assert.Equal(expected, result);
