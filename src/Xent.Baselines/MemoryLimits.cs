@@ -317,104 +317,48 @@ public static unsafe class MemoryLimits
     // end of the part are harmless.
     private static float WideSums(float* p, int n, int prefetchBytes)
     {
+        bool prefetch = prefetchBytes > 0 && Sse.IsSupported;
         if (Vector512.IsHardwareAccelerated)
         {
-            return prefetchBytes > 0 && Sse.IsSupported ? WideSums512<Prefetch>(p, n, prefetchBytes) : WideSums512<NoPrefetch>(p, n, 0);
+            return prefetch ? WideSums<Vector512Ops, Vector512<float>, Yes>(p, n, prefetchBytes) : WideSums<Vector512Ops, Vector512<float>, No>(p, n, 0);
         }
 
         if (Vector256.IsHardwareAccelerated)
         {
-            return prefetchBytes > 0 && Sse.IsSupported ? WideSums256<Prefetch>(p, n, prefetchBytes) : WideSums256<NoPrefetch>(p, n, 0);
+            return prefetch ? WideSums<Vector256Ops, Vector256<float>, Yes>(p, n, prefetchBytes) : WideSums<Vector256Ops, Vector256<float>, No>(p, n, 0);
         }
 
         return FourSums(new ReadOnlySpan<float>(p, n));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float WideSums512<TPrefetch>(float* p, int n, int prefetchBytes)
-        where TPrefetch : struct, IFlag
+    private static float WideSums<TOps, TV, TPrefetch>(float* p, int n, int prefetchBytes)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TPrefetch : struct, IConstant
     {
-        var a = Vector512<float>.Zero;
-        var b = a;
-        var c = a;
-        var d = a;
-        var e = a;
-        var f = a;
-        var g = a;
-        var h = a;
-        const int W = 16;
-        int i = 0;
-        for (; i <= n - (8 * W); i += 8 * W)
+        TV a = TOps.Create(0f), b = a, c = a, d = a, e = a, f = a, g = a, h = a;
+        int w = TOps.Count, i = 0;
+        ref float x = ref *p;
+        for (; i <= n - (8 * w); i += 8 * w)
         {
             if (TPrefetch.Value)
             {
-                // The 8 lines this iteration reads, prefetchBytes further on.
-                byte* q = (byte*)(p + i) + prefetchBytes;
-                Sse.Prefetch0(q);
-                Sse.Prefetch0(q + 64);
-                Sse.Prefetch0(q + 128);
-                Sse.Prefetch0(q + 192);
-                Sse.Prefetch0(q + 256);
-                Sse.Prefetch0(q + 320);
-                Sse.Prefetch0(q + 384);
-                Sse.Prefetch0(q + 448);
+                // The lines this iteration reads, prefetchBytes further on.
+                PrefetchLines((byte*)(p + i) + prefetchBytes, 8 * w * sizeof(float));
             }
 
-            a += Vector512.Load(p + i);
-            b += Vector512.Load(p + i + W);
-            c += Vector512.Load(p + i + (2 * W));
-            d += Vector512.Load(p + i + (3 * W));
-            e += Vector512.Load(p + i + (4 * W));
-            f += Vector512.Load(p + i + (5 * W));
-            g += Vector512.Load(p + i + (6 * W));
-            h += Vector512.Load(p + i + (7 * W));
+            a = TOps.Add(a, TOps.Load(ref x, i));
+            b = TOps.Add(b, TOps.Load(ref x, i + w));
+            c = TOps.Add(c, TOps.Load(ref x, i + (2 * w)));
+            d = TOps.Add(d, TOps.Load(ref x, i + (3 * w)));
+            e = TOps.Add(e, TOps.Load(ref x, i + (4 * w)));
+            f = TOps.Add(f, TOps.Load(ref x, i + (5 * w)));
+            g = TOps.Add(g, TOps.Load(ref x, i + (6 * w)));
+            h = TOps.Add(h, TOps.Load(ref x, i + (7 * w)));
         }
 
-        float sum = Vector512.Sum(((a + b) + (c + d)) + ((e + f) + (g + h)));
-        for (; i < n; i++)
-        {
-            sum += p[i];
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float WideSums256<TPrefetch>(float* p, int n, int prefetchBytes)
-        where TPrefetch : struct, IFlag
-    {
-        var a = Vector256<float>.Zero;
-        var b = a;
-        var c = a;
-        var d = a;
-        var e = a;
-        var f = a;
-        var g = a;
-        var h = a;
-        const int W = 8;
-        int i = 0;
-        for (; i <= n - (8 * W); i += 8 * W)
-        {
-            if (TPrefetch.Value)
-            {
-                byte* q = (byte*)(p + i) + prefetchBytes;
-                Sse.Prefetch0(q);
-                Sse.Prefetch0(q + 64);
-                Sse.Prefetch0(q + 128);
-                Sse.Prefetch0(q + 192);
-            }
-
-            a += Vector256.Load(p + i);
-            b += Vector256.Load(p + i + W);
-            c += Vector256.Load(p + i + (2 * W));
-            d += Vector256.Load(p + i + (3 * W));
-            e += Vector256.Load(p + i + (4 * W));
-            f += Vector256.Load(p + i + (5 * W));
-            g += Vector256.Load(p + i + (6 * W));
-            h += Vector256.Load(p + i + (7 * W));
-        }
-
-        float sum = Vector256.Sum(((a + b) + (c + d)) + ((e + f) + (g + h)));
+        float sum = TOps.Sum(TOps.Add(TOps.Add(TOps.Add(a, b), TOps.Add(c, d)), TOps.Add(TOps.Add(e, f), TOps.Add(g, h))));
         for (; i < n; i++)
         {
             sum += p[i];
@@ -425,24 +369,25 @@ public static unsafe class MemoryLimits
 
     private static void StreamingCopy(float* s, float* d, int n, int prefetchBytes)
     {
+        bool prefetch = prefetchBytes > 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            if (prefetchBytes > 0)
+            if (prefetch)
             {
-                StreamingCopy512<Prefetch>(s, d, n, prefetchBytes);
+                StreamingCopy<Vector512Ops, Vector512<float>, Yes>(s, d, n, prefetchBytes);
             }
             else
             {
-                StreamingCopy512<NoPrefetch>(s, d, n, 0);
+                StreamingCopy<Vector512Ops, Vector512<float>, No>(s, d, n, 0);
             }
         }
-        else if (prefetchBytes > 0)
+        else if (prefetch)
         {
-            StreamingCopy256<Prefetch>(s, d, n, prefetchBytes);
+            StreamingCopy<Vector256Ops, Vector256<float>, Yes>(s, d, n, prefetchBytes);
         }
         else
         {
-            StreamingCopy256<NoPrefetch>(s, d, n, 0);
+            StreamingCopy<Vector256Ops, Vector256<float>, No>(s, d, n, 0);
         }
 
         // Streaming stores are weakly ordered: make them visible before the caller reads the destination.
@@ -450,36 +395,33 @@ public static unsafe class MemoryLimits
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void StreamingCopy512<TPrefetch>(float* s, float* d, int n, int prefetchBytes)
-        where TPrefetch : struct, IFlag
+    private static void StreamingCopy<TOps, TV, TPrefetch>(float* s, float* d, int n, int prefetchBytes)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TPrefetch : struct, IConstant
     {
-        int i = 0;
-        // Streaming stores need aligned destinations: copy up to the first 64-byte aligned float one by one.
-        while (i < n && ((nuint)(d + i) & 63) != 0)
+        int w = TOps.Count, i = 0;
+        ref float from = ref *s;
+        ref float to = ref *d;
+        // Streaming stores need aligned destinations: copy up to the first vector-aligned float one by one.
+        while (i < n && ((nuint)(d + i) & (nuint)((w * sizeof(float)) - 1)) != 0)
         {
             d[i] = s[i];
             i++;
         }
 
-        for (; i <= n - 64; i += 64)
+        for (; i <= n - (4 * w); i += 4 * w)
         {
             if (TPrefetch.Value)
             {
-                byte* q = (byte*)(s + i) + prefetchBytes;
-                Sse.Prefetch0(q);
-                Sse.Prefetch0(q + 64);
-                Sse.Prefetch0(q + 128);
-                Sse.Prefetch0(q + 192);
+                PrefetchLines((byte*)(s + i) + prefetchBytes, 4 * w * sizeof(float));
             }
 
-            var a = Vector512.Load(s + i);
-            var b = Vector512.Load(s + i + 16);
-            var c = Vector512.Load(s + i + 32);
-            var e = Vector512.Load(s + i + 48);
-            a.StoreAlignedNonTemporal(d + i);
-            b.StoreAlignedNonTemporal(d + i + 16);
-            c.StoreAlignedNonTemporal(d + i + 32);
-            e.StoreAlignedNonTemporal(d + i + 48);
+            TV a = TOps.Load(ref from, i), b = TOps.Load(ref from, i + w), c = TOps.Load(ref from, i + (2 * w)), e = TOps.Load(ref from, i + (3 * w));
+            TOps.StoreNonTemporal(a, ref to, i);
+            TOps.StoreNonTemporal(b, ref to, i + w);
+            TOps.StoreNonTemporal(c, ref to, i + (2 * w));
+            TOps.StoreNonTemporal(e, ref to, i + (3 * w));
         }
 
         for (; i < n; i++)
@@ -488,55 +430,14 @@ public static unsafe class MemoryLimits
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void StreamingCopy256<TPrefetch>(float* s, float* d, int n, int prefetchBytes)
-        where TPrefetch : struct, IFlag
+    /// <summary>prefetcht0 of every 64-byte line of the <paramref name="bytes"/> at <paramref name="q"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchLines(byte* q, int bytes)
     {
-        int i = 0;
-        while (i < n && ((nuint)(d + i) & 31) != 0)
+        for (int line = 0; line < bytes; line += 64)
         {
-            d[i] = s[i];
-            i++;
+            Sse.Prefetch0(q + line);
         }
-
-        for (; i <= n - 32; i += 32)
-        {
-            if (TPrefetch.Value)
-            {
-                byte* q = (byte*)(s + i) + prefetchBytes;
-                Sse.Prefetch0(q);
-                Sse.Prefetch0(q + 64);
-            }
-
-            var a = Vector256.Load(s + i);
-            var b = Vector256.Load(s + i + 8);
-            var c = Vector256.Load(s + i + 16);
-            var e = Vector256.Load(s + i + 24);
-            a.StoreAlignedNonTemporal(d + i);
-            b.StoreAlignedNonTemporal(d + i + 8);
-            c.StoreAlignedNonTemporal(d + i + 16);
-            e.StoreAlignedNonTemporal(d + i + 24);
-        }
-
-        for (; i < n; i++)
-        {
-            d[i] = s[i];
-        }
-    }
-
-    private interface IFlag
-    {
-        static abstract bool Value { get; }
-    }
-
-    private readonly struct Prefetch : IFlag
-    {
-        public static bool Value => true;
-    }
-
-    private readonly struct NoPrefetch : IFlag
-    {
-        public static bool Value => false;
     }
 }
 
