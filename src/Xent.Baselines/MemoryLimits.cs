@@ -345,7 +345,7 @@ public static unsafe class MemoryLimits
             if (TPrefetch.Value)
             {
                 // The lines this iteration reads, prefetchBytes further on.
-                PrefetchLines((byte*)(p + i) + prefetchBytes, 8 * w * sizeof(float));
+                StatisticsKernel.PrefetchChunk(ref *((byte*)(p + i) + prefetchBytes), 8 * w * sizeof(float));
             }
 
             a = TOps.Add(a, TOps.Load(ref x, i));
@@ -414,7 +414,7 @@ public static unsafe class MemoryLimits
         {
             if (TPrefetch.Value)
             {
-                PrefetchLines((byte*)(s + i) + prefetchBytes, 4 * w * sizeof(float));
+                StatisticsKernel.PrefetchChunk(ref *((byte*)(s + i) + prefetchBytes), 4 * w * sizeof(float));
             }
 
             TV a = TOps.Load(ref from, i), b = TOps.Load(ref from, i + w), c = TOps.Load(ref from, i + (2 * w)), e = TOps.Load(ref from, i + (3 * w));
@@ -427,16 +427,6 @@ public static unsafe class MemoryLimits
         for (; i < n; i++)
         {
             d[i] = s[i];
-        }
-    }
-
-    /// <summary>prefetcht0 of every 64-byte line of the <paramref name="bytes"/> at <paramref name="q"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchLines(byte* q, int bytes)
-    {
-        for (int line = 0; line < bytes; line += 64)
-        {
-            Sse.Prefetch0(q + line);
         }
     }
 }

@@ -523,8 +523,11 @@ internal static class StatisticsKernel
         result.WeightedTargets = TOps.Sum(wt);
     }
 
+    /// <summary>prefetcht0 of every 64-byte line of the <paramref name="bytes"/> at <paramref name="address"/> (nothing
+    /// without SSE); prefetches never fault, so the range may run past the buffer. The memory limits' reads and copies
+    /// (Xent.Baselines) prefetch through it too, as the kernels do.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PrefetchChunk(ref byte address, int bytes)
+    internal static unsafe void PrefetchChunk(ref byte address, int bytes)
     {
         if (Sse.IsSupported)
         {
