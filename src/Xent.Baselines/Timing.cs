@@ -18,8 +18,9 @@ public sealed record Timing(double[] Seconds)
     /// <summary>
     /// Runs <paramref name="action"/> until it is steady, then times up to <paramref name="iterations"/> runs (fewer
     /// once <paramref name="capSeconds"/> have passed, never fewer than 3 or than asked when it is short).
-    /// Steady: the last three warm-up runs are within 10% of each other. The first calls of .NET code run unoptimised
-    /// or half-optimised (tiered compilation); timing them measures the compiler, not the code.
+    /// Steady: the last three warm-up runs are within 10% of each other, after at least 40 runs and 0.3 s. The first
+    /// calls of .NET code run unoptimised or half-optimised (tiered compilation); timing them measures the compiler,
+    /// not the code.
     /// </summary>
     /// <param name="action">The case.</param>
     /// <param name="iterations">Timed runs wanted (at least 1).</param>
@@ -31,8 +32,8 @@ public sealed record Timing(double[] Seconds)
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
         var warm = new List<double>();
         var total = Stopwatch.StartNew();
-        // At least 3 runs; at most 50, or until half the time cap is spent.
-        while (warm.Count < 3 || (!Steady(warm) && warm.Count < 50 && total.Elapsed.TotalSeconds < capSeconds / 2))
+        // At least 3 runs; then until steady and past tier-up, at most 100 runs or half the time cap.
+        while (warm.Count < 3 || (!Warm(warm, total) && warm.Count < MaxWarmRuns && total.Elapsed.TotalSeconds < capSeconds / 2))
         {
             warm.Add(Time(action));
         }
@@ -71,7 +72,8 @@ public sealed record Timing(double[] Seconds)
         foreach (var action in actions)
         {
             var warm = new List<double>();
-            while (warm.Count < 3 || (!Steady(warm) && warm.Count < 50 && total.Elapsed.TotalSeconds < capSeconds / 2))
+            var started = Stopwatch.StartNew();
+            while (warm.Count < 3 || (!Warm(warm, started) && warm.Count < MaxWarmRuns && total.Elapsed.TotalSeconds < capSeconds / 2))
             {
                 warm.Add(Time(action));
             }
@@ -101,6 +103,21 @@ public sealed record Timing(double[] Seconds)
         action();
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
+
+    /// <summary>
+    /// Warm-up runs past which a case's methods have left tier 0: tiered compilation promotes a method after 30
+    /// calls, counted once no new method has been compiled for 100 ms. Until then the kernels' per-row and per-block
+    /// driver code runs unoptimised and a steady time can still be 5-25% high (kernel-compute, one Zen 5 core).
+    /// </summary>
+    private const int TierUpRuns = 40;
+
+    /// <summary>Least warm-up time, for the same reason (the 100 ms call-counting delay, and the background compile).</summary>
+    private const double TierUpSeconds = 0.3;
+
+    private const int MaxWarmRuns = 100;
+
+    private static bool Warm(List<double> times, Stopwatch elapsed) =>
+        Steady(times) && times.Count >= TierUpRuns && elapsed.Elapsed.TotalSeconds >= TierUpSeconds;
 
     private static bool Steady(List<double> times)
     {
