@@ -72,6 +72,7 @@ internal static class BFloat16LossCompare
         };
 
         int reps = (int)Math.Max(1, (64L << 20) / bf16.Length);
+        TierUp.Warm([.. methods.Select(m => m.Call)], seconds: 0.5);
         var times = methods.Select(_ => new List<double>()).ToArray();
         for (int r = -1; r < rounds; r++)
         {
@@ -91,7 +92,7 @@ internal static class BFloat16LossCompare
             }
         }
 
-        Console.WriteLine($"{rows} x {classes}, {rounds} interleaved rounds of {reps} call(s) each after one warm-up round; ms per call, median (min-max), ratio to float Loss per round:");
+        Console.WriteLine($"{rows} x {classes}, {rounds} interleaved rounds of {reps} call(s) each after warm-up past tier-up and one more round; ms per call, median (min-max), ratio to float Loss per round:");
         for (int i = 0; i < methods.Length; i++)
         {
             var ratios = times[i].Select((t, r) => t / times[0][r]).ToList();

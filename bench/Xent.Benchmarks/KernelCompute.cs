@@ -46,22 +46,7 @@ internal static class KernelCompute
             }),
         };
 
-        // Past tier-up first: the kernels are compiled optimised from their first call, but the per-row and per-block
-        // driver code around them starts at tier 0 and is promoted after 30 calls, counted once no method has been
-        // compiled for 100 ms; timed before that, a case is 5-25% slower than a user's steady calls.
-        var warm = Stopwatch.StartNew();
-        for (int w = 0; w < 40 || warm.Elapsed.TotalSeconds < 1; w++)
-        {
-            foreach (var (_, call) in cases)
-            {
-                call();
-            }
-
-            if (w == 40)
-            {
-                Thread.Sleep(200); // the background compile of what was promoted
-            }
-        }
+        TierUp.Warm([.. cases.Select(c => c.Call)]);
 
         const int calls = 10;
         var best = new double[cases.Length];

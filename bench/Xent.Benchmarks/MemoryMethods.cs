@@ -44,11 +44,7 @@ internal static class MemoryMethods
 
     private static void Report(List<(string Name, Action Call)> cases, int rounds, long bytes)
     {
-        foreach (var c in cases)
-        {
-            c.Call();
-            c.Call();
-        }
+        TierUp.Warm([.. cases.Select(c => c.Call)], seconds: 0.5);
 
         var times = cases.Select(_ => new List<double>()).ToArray();
         for (int r = 0; r < rounds; r++)
