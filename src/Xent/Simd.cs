@@ -12,10 +12,7 @@ internal static class Simd
 {
     public const string EnvironmentVariable = "XENT_VECTOR_WIDTH";
 
-    private static readonly VectorWidth Hardware =
-        Vector512.IsHardwareAccelerated ? VectorWidth.V512 :
-        Vector256.IsHardwareAccelerated ? VectorWidth.V256 :
-        Vector128.IsHardwareAccelerated ? VectorWidth.V128 : VectorWidth.Scalar;
+    private static readonly VectorWidth Hardware = Widest();
 
     private static readonly VectorWidth FromEnvironment = Parse(Environment.GetEnvironmentVariable(EnvironmentVariable));
 
@@ -45,6 +42,14 @@ internal static class Simd
 
     /// <summary>Caps the width for the calling async flow until the returned scope is disposed (tests, benchmarks).</summary>
     public static AsyncOverride<VectorWidth>.Scope Override(VectorWidth width) => OverrideWidth.Set(width);
+
+    // Apart from the static constructor: ReadyToRun code that asks for Vector512 or Vector256 is rejected on a machine
+    // with AVX-512 and JIT-compiled, so only this small method is, not the whole constructor.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static VectorWidth Widest() =>
+        Vector512.IsHardwareAccelerated ? VectorWidth.V512 :
+        Vector256.IsHardwareAccelerated ? VectorWidth.V256 :
+        Vector128.IsHardwareAccelerated ? VectorWidth.V128 : VectorWidth.Scalar;
 
     private static VectorWidth Parse(string? s) => s?.Trim().ToUpperInvariant() switch
     {

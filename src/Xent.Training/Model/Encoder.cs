@@ -1,5 +1,6 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Xent.Training.Model;
 
@@ -24,7 +25,7 @@ internal static class Encoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Row(Span<float> output, int token, int position, float[] wte, float[] wpe, int dim)
     {
-        TensorPrimitives.Add(wte.AsSpan(token * dim, dim), wpe.AsSpan(position * dim, dim), output);
+        Add(wte.AsSpan(token * dim, dim), wpe.AsSpan(position * dim, dim), output);
     }
 
     /// <summary>dwte [V, D] += scatter of dout [B*T, D] by token; dwpe [Tmax, D] += sum over b (rows t &lt; T only).</summary>
@@ -42,9 +43,48 @@ internal static class Encoder
                 var d = dout.AsSpan(n * dim, dim);
                 var e = dwte.AsSpan(tokens[n] * dim, dim);
                 var p = dwpe.AsSpan(t * dim, dim);
-                TensorPrimitives.Add(e, d, e);
-                TensorPrimitives.Add(p, d, p);
+                Add(e, d, e);
+                Add(p, d, p);
             }
+        }
+    }
+
+    /// <summary>
+    /// destination = x + y, element-wise: a plain vector loop (one IEEE addition per element, so TensorPrimitives.Add's
+    /// bits) that a run's first step compiles far faster than TensorPrimitives' generic code (about 7 ms of CPU).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Add(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination)
+    {
+        int n = x.Length;
+        if (y.Length != n || destination.Length < n)
+        {
+            throw new ArgumentException("Element-wise add: the inputs' lengths differ or the destination is too short.");
+        }
+
+        ref float a = ref MemoryMarshal.GetReference(x);
+        ref float b = ref MemoryMarshal.GetReference(y);
+        ref float d = ref MemoryMarshal.GetReference(destination);
+        nint i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                (Vector512.LoadUnsafe(ref a, (nuint)i) + Vector512.LoadUnsafe(ref b, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                (Vector256.LoadUnsafe(ref a, (nuint)i) + Vector256.LoadUnsafe(ref b, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            Unsafe.Add(ref d, i) = Unsafe.Add(ref a, i) + Unsafe.Add(ref b, i);
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Xent.Kernels;
 
 namespace Xent.Fused;
@@ -39,7 +38,7 @@ internal static unsafe partial class FusedKernel
 
                 for (int g = 0; g < groups; g++)
                 {
-                    TensorPrimitives.Add(sum, new ReadOnlySpan<float>(dHidden + ((long)g * TB * d) + ((long)k * TB), n), sum);
+                    Elementwise.Add(sum, new ReadOnlySpan<float>(dHidden + ((long)g * TB * d) + ((long)k * TB), n), sum);
                 }
 
                 for (int t = 0; t < n; t++)
@@ -62,7 +61,7 @@ internal static unsafe partial class FusedKernel
                 var row = new Span<float>(dst + ((nint)t * d) + k0, k1 - k0);
                 for (int g = 0; g < groups; g++)
                 {
-                    TensorPrimitives.Add(row, new ReadOnlySpan<float>(dHiddenRows + ((long)g * TB * d) + ((long)t * d) + k0, k1 - k0), row);
+                    Elementwise.Add(row, new ReadOnlySpan<float>(dHiddenRows + ((long)g * TB * d) + ((long)t * d) + k0, k1 - k0), row);
                 }
             }
         }

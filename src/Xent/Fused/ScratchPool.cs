@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Xent.Fused;
 
 /// <summary>
@@ -69,7 +67,8 @@ internal static unsafe class ScratchPool
         {
             Floats = floats;
             // 64 bytes of slack past the end, as the kernels may read a whole vector beyond the last float they use.
-            Pointer = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)) + 64, 64);
+            // Huge pages where large (ScratchMemory): a fresh buffer's first touch faults once per 2 MB, not per 4 KB.
+            Pointer = (float*)LinearAlgebra.ScratchMemory.Allocate((floats * sizeof(float)) + 64);
         }
 
         public long Floats { get; }
@@ -78,7 +77,7 @@ internal static unsafe class ScratchPool
 
         public void Free()
         {
-            NativeMemory.AlignedFree(Pointer);
+            LinearAlgebra.ScratchMemory.Free(Pointer);
             Pointer = null;
         }
     }

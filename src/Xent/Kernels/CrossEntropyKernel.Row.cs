@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Xent.LinearAlgebra;
 
 namespace Xent.Kernels;
@@ -30,17 +31,9 @@ internal sealed unsafe partial class CrossEntropyKernel
     {
         nint at = RowOffset(n) + column;
         ReadOnlySpan<float> z;
-        if (request.Element == ElementKind.Half)
+        if (request.Element != ElementKind.Single)
         {
-            var s = scratch.Slice(0, length);
-            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)request.Logits + at, length), s);
-            z = s;
-        }
-        else if (request.Element == ElementKind.BFloat16)
-        {
-            var s = scratch.Slice(0, length);
-            BFloat16.ConvertToSingle(new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + at, length), s);
-            z = s;
+            z = Widen(request.Element, (ushort*)request.Logits + at, scratch.Slice(0, length));
         }
         else
         {
@@ -55,6 +48,39 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
 
         return z;
+    }
+
+    /// <summary>
+    /// 16-bit logits widened to float, apart from <see cref="LoadBlock"/> so that compiling it for float logits (a
+    /// process's first call, unoptimised) does not load System.Numerics.Tensors for the Half conversion.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ReadOnlySpan<float> Widen(ElementKind element, ushort* logits, Span<float> s)
+    {
+        if (element == ElementKind.Half)
+        {
+            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(logits, s.Length), s);
+        }
+        else
+        {
+            BFloat16.ConvertToSingle(new ReadOnlySpan<BFloat16>(logits, s.Length), s);
+        }
+
+        return s;
+    }
+
+    /// <summary>A float gradient block narrowed to 16 bits (apart, as <see cref="Widen"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Narrow(ElementKind element, ReadOnlySpan<float> s, ushort* gradient)
+    {
+        if (element == ElementKind.Half)
+        {
+            TensorPrimitives.ConvertToHalf(s, new Span<Half>(gradient, s.Length));
+        }
+        else
+        {
+            BFloat16.ConvertToBFloat16(s, new Span<BFloat16>(gradient, s.Length));
+        }
     }
 
     /// <summary>The block as the write pass needs it: where the forward left the capped logits, else loaded again.</summary>
@@ -83,17 +109,24 @@ internal sealed unsafe partial class CrossEntropyKernel
         if (request.Element != ElementKind.Single && cap == 0f && !storeExps && !SoftTargets)
         {
             // Widened as the statistics loop loads them: half the bytes of float read once, no copy written.
-            nint at = RowOffset(n) + column;
-            var weights = weightedLogits ? WeightsAt(column, length) : default;
-            return request.Element == ElementKind.Half
-                ? StatisticsKernel.Compute(request.Width, new ReadOnlySpan<Half>((Half*)request.Logits + at, length), weights, weightedLogits, scratch, prefetchNext: true)
-                : StatisticsKernel.Compute(request.Width, new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + at, length), weights, weightedLogits, scratch, prefetchNext: true);
+            return Statistics16(n, column, length, weightedLogits, scratch);
         }
 
         var z = LoadBlock(n, column, length, scratch);
         bool weighted = weightedLogits || SoftTargets;
         var store = !storeExps ? default : !expsRow.IsEmpty ? expsRow.Slice(column, length) : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
         return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, store, prefetchNext: !scratchNeeded);
+    }
+
+    /// <summary>The plain statistics of a block of 16-bit logits read in place (apart, as <see cref="Widen"/>, so that float logits compile without it).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private BlockStatistics Statistics16(int n, int column, int length, bool weightedLogits, Span<float> scratch)
+    {
+        nint at = RowOffset(n) + column;
+        var weights = weightedLogits ? WeightsAt(column, length) : default;
+        return request.Element == ElementKind.Half
+            ? StatisticsKernel.Compute(request.Width, new ReadOnlySpan<Half>((Half*)request.Logits + at, length), weights, weightedLogits, scratch, prefetchNext: true)
+            : StatisticsKernel.Compute(request.Width, new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + at, length), weights, weightedLogits, scratch, prefetchNext: true);
     }
 
     /// <summary>
@@ -225,14 +258,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                 // z is already the scratch copy: write the float gradient over it, then narrow once.
                 var s = scratch.Slice(0, length);
                 GradientKernel.Write(request.Width, z, s, row.Coefficients, weights, ProbabilitiesAt(n, column, length));
-                if (request.GradientElement == ElementKind.Half)
-                {
-                    TensorPrimitives.ConvertToHalf(s, new Span<Half>((Half*)request.Gradient + at, length));
-                }
-                else
-                {
-                    BFloat16.ConvertToBFloat16(s, new Span<BFloat16>((BFloat16*)request.Gradient + at, length));
-                }
+                Narrow(request.GradientElement, s, (ushort*)request.Gradient + at);
             }
             else
             {

@@ -29,11 +29,30 @@ internal static class StatisticsKernel
     public static BlockStatistics Compute(VectorWidth width, ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps = default, bool prefetchNext = false) =>
         Widths.Fit(width, z.Length) switch
         {
-            VectorWidth.V512 => Compute<Vector512Ops, Vector512<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
-            VectorWidth.V256 => Compute<Vector256Ops, Vector256<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
-            VectorWidth.V128 => Compute<Vector128Ops, Vector128<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
-            _ => Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits, exps, prefetchNext),
+            VectorWidth.V512 => Compute512(z, weights, probabilities, weightedLogits, exps, prefetchNext),
+            VectorWidth.V256 => Compute256(z, weights, probabilities, weightedLogits, exps, prefetchNext),
+            VectorWidth.V128 => Compute128(z, weights, probabilities, weightedLogits, exps, prefetchNext),
+            _ => ComputeScalar(z, weights, probabilities, weightedLogits, exps, prefetchNext),
         };
+
+    // One plain method per width, so that compiling the dispatcher above (unoptimised, on a process's first call)
+    // resolves no generic instantiation: naming all four widths' instantiations there loaded every width's operator
+    // types and took ~60% as long as the kernel's own compilation. Only the width used is compiled and loaded.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static BlockStatistics Compute512(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext) =>
+        Compute<Vector512Ops, Vector512<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static BlockStatistics Compute256(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext) =>
+        Compute<Vector256Ops, Vector256<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static BlockStatistics Compute128(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext) =>
+        Compute<Vector128Ops, Vector128<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static BlockStatistics ComputeScalar(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext) =>
+        Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits, exps, prefetchNext);
 
     /// <summary>
     /// The plain statistics (nothing stored, class-index targets) of a block of 16-bit logits (bfloat16 or Half) read

@@ -39,7 +39,9 @@ internal enum WorkspaceSlot
 
 /// <summary>
 /// Per-thread scratch memory, grown on demand and kept for the thread's life, so that a call allocates nothing
-/// proportional to its sizes. Buffers are pinned and 64-byte aligned: the kernels load whole cache lines.
+/// proportional to its sizes. Buffers are native memory (<see cref="ScratchMemory"/>: huge pages from 1 MB on, so
+/// that a process's first call does not pay a page fault per 4 KB), 64-byte aligned: the kernels load whole cache
+/// lines. A buffer is freed when its slot grows or when its thread's workspace is collected.
 /// </summary>
 /// <remarks>
 /// Who owns which scratch memory (also in docs/linear-cross-entropy.md):
@@ -61,6 +63,9 @@ internal sealed unsafe class Workspace
     [ThreadStatic]
     private static Workspace? current;
 
+    // One per slot (a constant, not Enum.GetValues: its reflection cost ~1 ms of a process's first call).
+    private const int Slots = (int)WorkspaceSlot.ModelRows + 1;
+
     private readonly Buffer[] buffers = CreateBuffers();
 
     /// <summary>The calling thread's workspace.</summary>
@@ -76,7 +81,7 @@ internal sealed unsafe class Workspace
 
     private static Buffer[] CreateBuffers()
     {
-        var b = new Buffer[Enum.GetValues<WorkspaceSlot>().Length];
+        var b = new Buffer[Slots];
         for (int i = 0; i < b.Length; i++)
         {
             b[i] = new Buffer();
@@ -87,26 +92,25 @@ internal sealed unsafe class Workspace
 
     private sealed class Buffer
     {
-        private float[]? array;
-        private float* aligned;
+        private float* block;
         private long capacity;
+
+        ~Buffer() => ScratchMemory.Free(block);
 
         public float* Get(long length)
         {
             if (length > capacity)
             {
-                long size = Math.Max(length, capacity * 3 / 2) + 16;
-                array = GC.AllocateUninitializedArray<float>(checked((int)size), pinned: true);
-                fixed (float* p = array)
-                {
-                    // Pinned-heap arrays never move, so the aligned pointer stays valid while the array lives.
-                    aligned = (float*)(((nint)p + 63) & ~(nint)63);
-                }
-
-                capacity = size - 16;
+                long size = Math.Max(length, capacity * 3 / 2);
+                ScratchMemory.Free(block);
+                block = null;
+                capacity = 0;
+                // 64 bytes of slack past the end, as a vector loop may read one vector beyond the last float it uses.
+                block = (float*)ScratchMemory.Allocate(checked(size * sizeof(float)) + 64);
+                capacity = size;
             }
 
-            return aligned;
+            return block;
         }
     }
 }
