@@ -71,10 +71,10 @@ internal static class BlockMeasurement
             foreach (var op in ops)
             {
                 times[(op.Name, t)] = [];
-                op.Run(t);
-                op.Run(t);
             }
         }
+
+        TierUp.Warm([.. threadCounts.SelectMany(t => ops.Select(op => (Action)(() => op.Run(t))))]);
 
         for (int round = 0; round < rounds; round++)
         {
