@@ -236,9 +236,8 @@ public sealed partial class GptModel
         long headEnd = Stopwatch.GetTimestamp();
 
         float[] last = Config.Layers == 0 ? act.Encoded : act.Blocks[^1].Residual3;
-        Array.Clear(g.Residual, 0, n * d);
         LayerNorm.Backward(g.LnInput.AsSpan(0, n * d), last.AsSpan(0, n * d), lnFWeight.Data, act.LnFMean.AsSpan(0, n),
-            act.LnFRstd.AsSpan(0, n), g.Residual, lnFWeight.Grad, lnFBias.Grad, dop);
+            act.LnFRstd.AsSpan(0, n), g.Residual, lnFWeight.Grad, lnFBias.Grad, dop, clearInputGradient: true);
         for (int l = Config.Layers - 1; l >= 0; l--)
         {
             float[] input = l == 0 ? act.Encoded : act.Blocks[l - 1].Residual3;
@@ -250,13 +249,8 @@ public sealed partial class GptModel
             Dropout.Multiply(g.Residual.AsSpan(0, n * d), masks.Embedding.AsSpan(0, n * d), g.Residual, dop);
         }
 
-        if (lmHead is not null)
-        {
-            Array.Clear(wte.Grad);
-        }
-
-        Array.Clear(wpe.Grad);
-        Encoder.Backward(wte.Grad, wpe.Grad, g.Residual, act.Tokens, batch, seq, d);
+        // An untied wte's gradient is the embedding's alone: the encoder backward clears it first.
+        Encoder.Backward(wte.Grad, wpe.Grad, g.Residual, act.Tokens, batch, seq, d, clearWte: lmHead is not null, dop);
         long end = Stopwatch.GetTimestamp();
         LastStepTimings = new StepTimings(
             Stopwatch.GetElapsedTime(start, end), Stopwatch.GetElapsedTime(headStart, headEnd),
@@ -340,7 +334,7 @@ public sealed partial class GptModel
         var act = activations;
         int n = batch * seq, d = Config.Dim, dop = MaxDegreeOfParallelism;
         tokens.CopyTo(act.Tokens);
-        Encoder.Forward(act.Encoded, act.Tokens, wte.Data, wpe.Data, batch, seq, d);
+        Encoder.Forward(act.Encoded, act.Tokens, wte.Data, wpe.Data, batch, seq, d, dop);
         if (masks is not null)
         {
             Dropout.Multiply(act.Encoded.AsSpan(0, n * d), masks.Embedding.AsSpan(0, n * d), act.Encoded, dop);
