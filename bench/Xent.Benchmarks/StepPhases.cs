@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Xent.Layers;
 using Xent.Optim;
@@ -10,7 +9,7 @@ namespace Xent.Benchmarks;
 
 /// <summary>
 /// Where a whole training step's time goes, phase by phase, at 1 and 2 threads: the default model's step
-/// (GptModel.ForwardBackward's layer calls in its order on the model's own parameters, then the Trainer's norm and
+/// (GptModel.ForwardBackward's layer calls, copied here in its order, on the model's own parameters, then the Trainer's norm and
 /// AdamW update) replayed with a timestamp and the process CPU time (CLOCK_PROCESS_CPUTIME_ID, every thread,
 /// spinning workers included) between phases, steps at 1 and at 2 threads alternating in one process. The replay is
 /// checked bitwise against GptModel.ForwardBackward (loss and every gradient) before measuring.
@@ -213,15 +212,7 @@ internal static class StepPhases
         public float ForwardBackward(int[] tokens, int[] targets)
         {
             int t = Threads;
-            for (int b = 0; b < batch; b++)
-            {
-                for (int s = 0; s < seq; s++)
-                {
-                    int i = (b * seq) + s;
-                    TensorPrimitives.Add(wte.Data.AsSpan(tokens[i] * d, d), wpe.Data.AsSpan(s * d, d), encoded.AsSpan(i * d, d));
-                }
-            }
-
+            Encoder.Forward(encoded, tokens, wte.Data, wpe.Data, batch, seq, d, t);
             Mark("encoder forward");
             float[] x = encoded;
             for (int l = 0; l < blockParams.Length; l++)
@@ -250,9 +241,7 @@ internal static class StepPhases
             Mark("ln forward");
             float loss = LinearCrossEntropy.LossAndGradients(lnF, wte.Data, targets, new LinearCrossEntropyGradients(gLnInput, wte.Grad), headOptions);
             Mark("loss head");
-            Array.Clear(gResidual);
-            Mark("clears");
-            LayerNorm.Backward(gLnInput, x, lnFWeight.Data, lnFMean, lnFRstd, gResidual, lnFWeight.Grad, lnFBias.Grad, t);
+            LayerNorm.Backward(gLnInput, x, lnFWeight.Data, lnFMean, lnFRstd, gResidual, lnFWeight.Grad, lnFBias.Grad, t, clearInputGradient: true);
             Mark("ln backward");
             for (int l = blockParams.Length - 1; l >= 0; l--)
             {
@@ -278,19 +267,7 @@ internal static class StepPhases
 
             Array.Clear(wpe.Grad);
             Mark("clears");
-            for (int b = 0; b < batch; b++)
-            {
-                for (int s = 0; s < seq; s++)
-                {
-                    int i = (b * seq) + s;
-                    var g = gResidual.AsSpan(i * d, d);
-                    var e = wte.Grad.AsSpan(tokens[i] * d, d);
-                    var q = wpe.Grad.AsSpan(s * d, d);
-                    TensorPrimitives.Add(e, g, e);
-                    TensorPrimitives.Add(q, g, q);
-                }
-            }
-
+            Encoder.Backward(wte.Grad, wpe.Grad, gResidual, tokens, batch, seq, d);
             Mark("encoder backward");
             return loss;
         }

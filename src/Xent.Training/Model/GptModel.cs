@@ -249,8 +249,13 @@ public sealed partial class GptModel
             Dropout.Multiply(g.Residual.AsSpan(0, n * d), masks.Embedding.AsSpan(0, n * d), g.Residual, dop);
         }
 
-        // An untied wte's gradient is the embedding's alone: the encoder backward clears it first.
-        Encoder.Backward(wte.Grad, wpe.Grad, g.Residual, act.Tokens, batch, seq, d, clearWte: lmHead is not null, dop);
+        if (lmHead is not null)
+        {
+            Array.Clear(wte.Grad);
+        }
+
+        Array.Clear(wpe.Grad);
+        Encoder.Backward(wte.Grad, wpe.Grad, g.Residual, act.Tokens, batch, seq, d);
         long end = Stopwatch.GetTimestamp();
         LastStepTimings = new StepTimings(
             Stopwatch.GetElapsedTime(start, end), Stopwatch.GetElapsedTime(headStart, headEnd),
