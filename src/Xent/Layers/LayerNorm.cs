@@ -151,19 +151,20 @@ public static unsafe class LayerNorm
             return;
         }
 
-        // Both parts in one parallel call (one join fewer): the few long column ranges first, then the row ranges
-        // (which only read what the column sums read) fill the threads' tails.
+        // Both parts in one parallel call (one join fewer; neither writes what the other reads): the row ranges
+        // first, reading the input row by row, then the column ranges, which find it in cache (column ranges first,
+        // reading it cold in strides of a row, took a quarter more time).
         int columnItems = (dim + columnGrain - 1) / columnGrain, rowItems = (rows + rowGrain - 1) / rowGrain;
-        ParallelWork.For(columnItems + rowItems, maxDegreeOfParallelism, item =>
+        ParallelWork.For(rowItems + columnItems, maxDegreeOfParallelism, item =>
         {
-            if (item < columnItems)
+            if (item < rowItems)
             {
-                ParameterColumns(item * columnGrain, Math.Min(dim, (item + 1) * columnGrain));
+                InputRows(item * rowGrain, Math.Min(rows, (item + 1) * rowGrain));
             }
             else
             {
-                int r = item - columnItems;
-                InputRows(r * rowGrain, Math.Min(rows, (r + 1) * rowGrain));
+                int c = item - rowItems;
+                ParameterColumns(c * columnGrain, Math.Min(dim, (c + 1) * columnGrain));
             }
         });
     }
