@@ -9,13 +9,19 @@ namespace Xent.Benchmarks;
 
 /// <summary>
 /// Where a whole training step's time goes, phase by phase, at 1 and 2 threads: the default model's step
-/// (GptModel.ForwardBackward's layer calls, copied here in its order, on the model's own parameters, then the Trainer's norm and
-/// AdamW update) replayed with a timestamp and the process CPU time (CLOCK_PROCESS_CPUTIME_ID, every thread,
-/// spinning workers included) between phases, steps at 1 and at 2 threads alternating in one process. The replay is
-/// checked bitwise against GptModel.ForwardBackward (loss and every gradient) before measuring.
-/// Per phase (summed over the blocks): median wall at 1 and 2 threads, the 2-thread speed-up, the 2-thread CPU time,
-/// and the phase's share of the 2-thread step's wall time lost to imperfect scaling (wall2 - wall1 / 2).
-/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- step-phases [default|gpt2-L1|...] [steps]
+/// (GptModel.ForwardBackward's layer calls, copied here in its order, on the model's own parameters, then the
+/// Trainer's norm and AdamW update) replayed with a timestamp and the process CPU time (CLOCK_PROCESS_CPUTIME_ID,
+/// every thread, spinning workers included) between phases, steps at 1 and at 2 threads alternating in one process.
+/// The replay is checked bitwise against GptModel.ForwardBackward (loss and every gradient) before measuring.
+/// Per phase (summed over the blocks): wall and CPU at 1 and 2 threads, median and 10th percentile over the steps (on
+/// a shared machine the low percentile is the uncontended time), the 2-thread speed-up and the wall the phase loses
+/// to imperfect scaling (2T - 1T / 2, at the 10th percentile).
+/// With "trace", a second table at 2 threads in CPU terms, which other processes on the machine disturb far less
+/// than wall time: per phase the parallel calls (and those run inline), the main thread's CPU outside parallel calls
+/// (serial work), the items' CPU (thread CPU time of each item), the ideal 2-thread time of the phase (serial work
+/// plus, per parallel call, the makespan of its items dealt in order to whichever of 2 threads is free first) and
+/// the ideal speed-up (serial + items) / ideal. Timing every item costs wall time: trace wall times are not the step's.
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- step-phases [default|gpt2-L1|...] [steps] [trace]
 /// </summary>
 internal static class StepPhases
 {
@@ -23,6 +29,7 @@ internal static class StepPhases
     {
         string shape = args.Length > 0 ? args[0] : "default";
         int steps = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 40;
+        bool trace = args.Length > 2 && args[2] == "trace";
         var (config, batch, seq) = TrainingStepMeasurement.Shape(shape);
         var random = new Random(1);
         int[] tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
@@ -41,19 +48,29 @@ internal static class StepPhases
 
         var wall = new Dictionary<(string, int), List<double>>();
         var cpu = new Dictionary<(string, int), List<double>>();
+        var traced = new Dictionary<(string, string), List<double>>();
         var stepWall = threadCounts.ToDictionary(t => t, _ => new List<double>());
         var stepCpu = threadCounts.ToDictionary(t => t, _ => new List<double>());
+        var observer = new Observer();
         for (int k = 0; k < steps; k++)
         {
             foreach (var rig in rigs)
             {
                 rig.Marks.Clear();
+                bool observe = trace && rig.Threads == 2;
+                if (observe)
+                {
+                    observer.Reset();
+                    Xent.Kernels.ParallelWork.Observer = observer;
+                }
+
                 rig.Step(tokens, targets);
+                Xent.Kernels.ParallelWork.Observer = null;
                 var sums = new Dictionary<string, (double Wall, double Cpu)>();
                 for (int i = 1; i < rig.Marks.Count; i++)
                 {
-                    var (name, w, c) = rig.Marks[i];
-                    var (_, w0, c0) = rig.Marks[i - 1];
+                    var (name, w, c, _) = rig.Marks[i];
+                    var (_, w0, c0, _) = rig.Marks[i - 1];
                     var s = sums.GetValueOrDefault(name);
                     sums[name] = (s.Wall + Stopwatch.GetElapsedTime(w0, w).TotalMicroseconds, s.Cpu + ((c - c0) / 1e3));
                 }
@@ -66,36 +83,59 @@ internal static class StepPhases
 
                 stepWall[rig.Threads].Add(Stopwatch.GetElapsedTime(rig.Marks[0].Wall, rig.Marks[^1].Wall).TotalMicroseconds);
                 stepCpu[rig.Threads].Add((rig.Marks[^1].Cpu - rig.Marks[0].Cpu) / 1e3);
+                if (observe)
+                {
+                    foreach (var (key, value) in observer.PerPhase(rig.Marks))
+                    {
+                        Add(traced, key, value);
+                    }
+                }
             }
         }
 
-        Console.WriteLine($"{shape}: B {batch}, T {seq}, D {config.Dim}, L {config.Layers}; {steps} steps per thread count, alternating; width {Simd.Width}");
-        Console.WriteLine("wall and CPU (all threads) per step in us, medians / 10th percentiles (on a shared machine the low percentile is the uncontended time); x2 = 1T / 2T wall; lost = 2T - 1T / 2 wall (p10)");
-        Console.WriteLine($"{"phase",-20} {"1T wall",14} {"2T wall",14} {"x2 med/p10",11} {"1T cpu",14} {"2T cpu",14} {"lost",7}");
+        Console.WriteLine($"{shape}: B {batch}, T {seq}, D {config.Dim}, L {config.Layers}; {steps} steps per thread count, alternating; width {Simd.Width}" +
+            (trace ? " (traced: wall times include the tracing)" : string.Empty));
+        Console.WriteLine("wall and CPU (all threads) per step in us, median / 10th percentile; x2 = 1T / 2T wall; lost = 2T - 1T / 2 wall (p10)");
+        Console.WriteLine($"{"phase",-20} {"1T wall",13} {"2T wall",13} {"x2 med/p10",11} {"1T cpu",13} {"2T cpu",13} {"lost",6}");
         var names = rigs[0].Order;
         double lostSum = 0;
-        double[] lowSum = new double[3], lowCpuSum = new double[3];
         foreach (string name in names)
         {
-            double w1 = Median(wall[(name, 1)]), w2 = Median(wall[(name, 2)]), l1 = Low(wall[(name, 1)]), l2 = Low(wall[(name, 2)]);
-            double c1 = Median(cpu[(name, 1)]), c2 = Median(cpu[(name, 2)]), k1 = Low(cpu[(name, 1)]), k2 = Low(cpu[(name, 2)]);
+            double l1 = Low(wall[(name, 1)]), l2 = Low(wall[(name, 2)]);
             lostSum += l2 - (l1 / 2);
-            lowSum[1] += l1;
-            lowSum[2] += l2;
-            lowCpuSum[1] += k1;
-            lowCpuSum[2] += k2;
-            Console.WriteLine($"{name,-20} {$"{w1:F0} / {l1:F0}",14} {$"{w2:F0} / {l2:F0}",14} {$"{w1 / w2:F2} / {l1 / l2:F2}",11} {$"{c1:F0} / {k1:F0}",14} {$"{c2:F0} / {k2:F0}",14} {l2 - (l1 / 2),7:F0}");
+            Console.WriteLine($"{name,-20} {Cell(wall[(name, 1)]),13} {Cell(wall[(name, 2)]),13} {$"{Median(wall[(name, 1)]) / Median(wall[(name, 2)]):F2} / {l1 / l2:F2}",11} " +
+                $"{Cell(cpu[(name, 1)]),13} {Cell(cpu[(name, 2)]),13} {l2 - (l1 / 2),6:F0}");
         }
 
-        double s1 = Median(stepWall[1]), s2 = Median(stepWall[2]);
-        var ratios = stepWall[1].Zip(stepWall[2], (a, b) => a / b).Order().ToList();
-        Console.WriteLine($"{"step",-20} {$"{s1:F0} / {Low(stepWall[1]):F0}",14} {$"{s2:F0} / {Low(stepWall[2]):F0}",14} {$"{s1 / s2:F2} / {Low(stepWall[1]) / Low(stepWall[2]):F2}",11} " +
-            $"{$"{Median(stepCpu[1]):F0} / {Low(stepCpu[1]):F0}",14} {$"{Median(stepCpu[2]):F0} / {Low(stepCpu[2]):F0}",14} {lostSum,7:F0}");
-        Console.WriteLine($"  sum of the phases' p10: 1T {lowSum[1]:F0} us, 2T {lowSum[2]:F0} us, speed-up {lowSum[1] / lowSum[2]:F2}; CPU p10 sums 1T {lowCpuSum[1]:F0}, 2T {lowCpuSum[2]:F0} us");
-        Console.WriteLine($"  step 2T/1T speed-up per alternating pair: median {Median(ratios):F2}, p10 {ratios[ratios.Count / 10]:F2}, p90 {ratios[ratios.Count * 9 / 10]:F2}");
+        var ratios = stepWall[1].Zip(stepWall[2], (a, b) => a / b).ToList();
+        Console.WriteLine($"{"step",-20} {Cell(stepWall[1]),13} {Cell(stepWall[2]),13} {$"{Median(stepWall[1]) / Median(stepWall[2]):F2} / {Low(stepWall[1]) / Low(stepWall[2]):F2}",11} " +
+            $"{Cell(stepCpu[1]),13} {Cell(stepCpu[2]),13} {lostSum,6:F0}");
+        Console.WriteLine($"  2T / 1T speed-up of alternating steps: median {Median(ratios):F2}, p10 {Low(ratios):F2}, p90 {ratios.Order().ElementAt(ratios.Count * 9 / 10):F2}");
+        if (trace)
+        {
+            Console.WriteLine("2 threads in CPU terms (us per step, medians): calls = parallel / inline; serial = main-thread CPU outside parallel calls; " +
+                "items = CPU of the parallel calls' items; ideal = serial + each call's 2-thread makespan; worker = the worker's share of the items");
+            Console.WriteLine($"{"phase",-20} {"calls",7} {"serial",7} {"items",7} {"ideal",7} {"x2 ideal",8} {"worker",6}");
+            double[] total = new double[3];
+            foreach (string name in names)
+            {
+                double serial = Median(traced[(name, "serial")]), items = Median(traced[(name, "items")]), ideal = Median(traced[(name, "ideal")]);
+                total[0] += serial;
+                total[1] += items;
+                total[2] += ideal;
+                double worker = Median(traced[(name, "worker")]);
+                Console.WriteLine($"{name,-20} {$"{Median(traced[(name, "parallel")]):F0}/{Median(traced[(name, "inline")]):F0}",7} {serial,7:F0} {items,7:F0} {ideal,7:F0} " +
+                    $"{(serial + items) / ideal,8:F2} {(items > 0 ? worker / items : 0),6:P0}");
+            }
+
+            Console.WriteLine($"{"step",-20} {"",7} {total[0],7:F0} {total[1],7:F0} {total[2],7:F0} {(total[0] + total[1]) / total[2],8:F2}");
+        }
     }
 
-    private static void Add(Dictionary<(string, int), List<double>> d, (string, int) key, double value)
+    private static string Cell(List<double> x) => $"{Median(x):F0} / {Low(x):F0}";
+
+    private static void Add<TKey>(Dictionary<TKey, List<double>> d, TKey key, double value)
+        where TKey : notnull
     {
         if (!d.TryGetValue(key, out var list))
         {
@@ -108,6 +148,104 @@ internal static class StepPhases
     private static double Median(List<double> x) => x.Order().ElementAt(x.Count / 2);
 
     private static double Low(List<double> x) => x.Order().ElementAt(x.Count / 10);
+
+    private static long ThreadCpuNanoseconds()
+    {
+        _ = ClockGetTime(3, out var ts);
+        return (ts.Seconds * 1_000_000_000L) + ts.Nanoseconds;
+    }
+
+    /// <summary>
+    /// Records the main thread's parallel calls: the main thread's CPU at their start and end, and each item's thread
+    /// CPU time and whether a worker ran it.
+    /// </summary>
+    private sealed class Observer : Xent.Kernels.ParallelWork.IObserver
+    {
+        private readonly List<Call> calls = [];
+        private readonly int mainThread = Environment.CurrentManagedThreadId;
+        private Call? current;
+
+        public void Reset() => calls.Clear();
+
+        public Action<int> Begin(int count, bool parallel, Action<int> body)
+        {
+            var call = new Call(count, parallel, Stopwatch.GetTimestamp(), ThreadCpuNanoseconds());
+            calls.Add(call);
+            current = call;
+            return i =>
+            {
+                long c0 = ThreadCpuNanoseconds();
+                body(i);
+                call.Items[i] = (ThreadCpuNanoseconds() - c0, Environment.CurrentManagedThreadId != mainThread);
+            };
+        }
+
+        public void End() => current!.MainCpuEnd = ThreadCpuNanoseconds();
+
+        /// <summary>Per phase: parallel and inline calls, serial main-thread CPU, items' CPU, ideal 2-thread time, worker CPU.</summary>
+        public IEnumerable<((string, string), double)> PerPhase(List<(string Name, long Wall, long Cpu, long MainCpu)> marks)
+        {
+            var acc = new Dictionary<string, double[]>();
+            for (int m = 1; m < marks.Count; m++)
+            {
+                var a = acc.TryGetValue(marks[m].Name, out var x) ? x : acc[marks[m].Name] = new double[6];
+                a[2] += (marks[m].MainCpu - marks[m - 1].MainCpu) / 1e3;
+            }
+
+            foreach (var call in calls)
+            {
+                int m = 1;
+                while (m < marks.Count - 1 && call.Wall >= marks[m].Wall)
+                {
+                    m++;
+                }
+
+                var a = acc[marks[m].Name];
+                if (!call.Parallel)
+                {
+                    a[1]++;
+                    continue;
+                }
+
+                // Serial = the phase's main-thread CPU less what it spent in parallel calls (its items and waits).
+                a[0]++;
+                a[2] -= (call.MainCpuEnd - call.MainCpuStart) / 1e3;
+                double[] free = new double[2];
+                foreach (var (ns, worker) in call.Items)
+                {
+                    double us = ns / 1e3;
+                    a[3] += us;
+                    a[5] += worker ? us : 0;
+                    free[free[0] <= free[1] ? 0 : 1] += us;
+                }
+
+                a[4] += Math.Max(free[0], free[1]);
+            }
+
+            foreach (var (name, a) in acc)
+            {
+                yield return ((name, "parallel"), a[0]);
+                yield return ((name, "inline"), a[1]);
+                yield return ((name, "serial"), a[2]);
+                yield return ((name, "items"), a[3]);
+                yield return ((name, "ideal"), a[2] + a[4]);
+                yield return ((name, "worker"), a[5]);
+            }
+        }
+
+        private sealed class Call(int count, bool parallel, long wall, long mainCpuStart)
+        {
+            public bool Parallel { get; } = parallel;
+
+            public long Wall { get; } = wall;
+
+            public long MainCpuStart { get; } = mainCpuStart;
+
+            public long MainCpuEnd { get; set; }
+
+            public (long Nanoseconds, bool Worker)[] Items { get; } = new (long, bool)[count];
+        }
+    }
 
     /// <summary>The replay's loss and gradients against GptModel.ForwardBackward's, bitwise.</summary>
     private static void Check(GptConfig config, int[] tokens, int[] targets, int batch, int seq)
@@ -136,7 +274,7 @@ internal static class StepPhases
         private readonly Parameter[][] blockParams;
         private readonly Parameter wte, wpe, lnFWeight, lnFBias;
         private readonly Trainer trainer;
-        private readonly float[][] grads;
+        private readonly float[][] grads, data;
         private readonly LinearCrossEntropyOptions headOptions;
 
         public Rig(GptConfig config, int batch, int seq, int threads)
@@ -162,6 +300,7 @@ internal static class StepPhases
             }
 
             grads = [.. p.Select(x => x.Grad)];
+            data = [.. p.Select(x => x.Data)];
             float[][] Make(int length) => [.. Enumerable.Range(0, layers).Select(_ => new float[length])];
             encoded = new float[n * d];
             lnF = new float[n * d];
@@ -192,7 +331,7 @@ internal static class StepPhases
 
         public GptModel Model { get; }
 
-        public List<(string Name, long Wall, long Cpu)> Marks { get; } = [];
+        public List<(string Name, long Wall, long Cpu, long MainCpu)> Marks { get; } = [];
 
         public List<string> Order { get; } = [];
 
@@ -205,7 +344,7 @@ internal static class StepPhases
             float norm = GradientClipping.GlobalNorm(grads, Threads);
             Mark("gradient norm");
             float scale = float.IsFinite(loss) ? GradientClipping.ClipFactor(norm, options.MaxGradientNorm) : 1;
-            trainer.Optimizer.Step(Model.Parameters.Select(x => x.Data).ToArray(), grads, lr, scale);
+            trainer.Optimizer.Step(data, grads, lr, scale);
             Mark("adamw");
         }
 
@@ -274,7 +413,7 @@ internal static class StepPhases
 
         private void Mark(string name)
         {
-            Marks.Add((name, Stopwatch.GetTimestamp(), ProcessCpuNanoseconds()));
+            Marks.Add((name, Stopwatch.GetTimestamp(), ProcessCpuNanoseconds(), ThreadCpuNanoseconds()));
             if (name != "start" && !Order.Contains(name))
             {
                 Order.Add(name);
