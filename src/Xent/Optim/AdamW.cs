@@ -56,7 +56,7 @@ public sealed class AdamW
             decay[i] = applyWeightDecay?[i] ?? true;
         }
 
-        items = TensorChunks.Of(tensorLengths, StepChunk(tensorLengths));
+        items = TensorChunks.Of(tensorLengths, ParallelChunk);
     }
 
     /// <summary>The hyper-parameters.</summary>
@@ -191,23 +191,6 @@ public sealed class AdamW
     }
 
     private const int ParallelChunk = 1 << 16;
-
-    /// <summary>
-    /// Elements per work item of <see cref="Step"/>: about a 64th of all the elements, between 4,096 and 65,536, so
-    /// that a small model's few tensors deal out evenly over the threads (the default model's 110 K parameters make
-    /// 45 items, its largest tensors 4 each) and a large one's items stay long. A multiple of 16, so every element
-    /// sits in the same vector lanes whatever the split (the update is element-wise: the same bits for any split).
-    /// </summary>
-    private static int StepChunk(IReadOnlyList<int> tensorLengths)
-    {
-        long total = 0;
-        foreach (int length in tensorLengths)
-        {
-            total += length;
-        }
-
-        return (int)Math.Clamp(total / 64, 1 << 12, ParallelChunk) & ~15;
-    }
 
     private static void UpdateRange(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Coefficients c,
         VectorWidth width)

@@ -162,9 +162,9 @@ public class AdamWVectorTests
     [MemberData(nameof(Widths))]
     public void Step_SplitOverThreads_GivesEachTensorsOwnUpdateBitwise(VectorWidth width)
     {
-        // 300 K elements in all: Step's items are 4,672 elements, so the large tensors split in several, at an offset
-        // that is a multiple of 16 but not of their length, next to tensors of one item and odd lengths.
-        int[] lengths = [150_000 + 5, 37, 100_003, 4_672, 45_000 + 11, 64];
+        // Step's items are 65,536 elements: the large tensors split in several, at offsets that are multiples of 16
+        // but not of their lengths, next to tensors of one item and odd lengths.
+        int[] lengths = [150_000 + 5, 37, 100_003, 4_672, 65_536 + 11, 64];
         var random = new Random(4);
         float[][] Fill(float scale) => [.. lengths.Select(n => Enumerable.Range(0, n).Select(_ => ((float)random.NextDouble() - 0.5f) * scale).ToArray())];
         var p0 = Fill(1);
