@@ -18,6 +18,7 @@ internal static class Program
         ["distill-compare"] = DistillationCompare.Run,
         ["training-step"] = TrainingStepMeasurement.Run,
         ["blocks"] = BlockMeasurement.Run,
+        ["step-phases"] = StepPhases.Run,
         ["sample"] = SamplingMeasurement.Run,
         ["gemm"] = GemmMeasurement.Run,
         ["gemm-limit"] = GemmLimitMeasurement.Run,

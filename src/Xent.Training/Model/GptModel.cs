@@ -236,9 +236,8 @@ public sealed partial class GptModel
         long headEnd = Stopwatch.GetTimestamp();
 
         float[] last = Config.Layers == 0 ? act.Encoded : act.Blocks[^1].Residual3;
-        Array.Clear(g.Residual, 0, n * d);
         LayerNorm.Backward(g.LnInput.AsSpan(0, n * d), last.AsSpan(0, n * d), lnFWeight.Data, act.LnFMean.AsSpan(0, n),
-            act.LnFRstd.AsSpan(0, n), g.Residual, lnFWeight.Grad, lnFBias.Grad, dop);
+            act.LnFRstd.AsSpan(0, n), g.Residual, lnFWeight.Grad, lnFBias.Grad, dop, clearInputGradient: true);
         for (int l = Config.Layers - 1; l >= 0; l--)
         {
             float[] input = l == 0 ? act.Encoded : act.Blocks[l - 1].Residual3;
@@ -340,7 +339,7 @@ public sealed partial class GptModel
         var act = activations;
         int n = batch * seq, d = Config.Dim, dop = MaxDegreeOfParallelism;
         tokens.CopyTo(act.Tokens);
-        Encoder.Forward(act.Encoded, act.Tokens, wte.Data, wpe.Data, batch, seq, d);
+        Encoder.Forward(act.Encoded, act.Tokens, wte.Data, wpe.Data, batch, seq, d, dop);
         if (masks is not null)
         {
             Dropout.Multiply(act.Encoded.AsSpan(0, n * d), masks.Embedding.AsSpan(0, n * d), act.Encoded, dop);

@@ -20,6 +20,12 @@ internal static class ParallelWork
     /// <param name="inline">Run on the calling thread whatever the other arguments say.</param>
     public static void For(int count, int maxDegreeOfParallelism, Action<int> body, bool inline = false)
     {
+        if (Observer is { } observer)
+        {
+            Observed(observer, count, maxDegreeOfParallelism, body, inline);
+            return;
+        }
+
         if (inline || count <= 1 || maxDegreeOfParallelism == 1)
         {
             for (int i = 0; i < count; i++)
@@ -35,6 +41,38 @@ internal static class ParallelWork
         {
             // Nested inside a pool item, or another caller holds the pool: the runtime's pool.
             Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, body);
+        }
+    }
+
+    /// <summary>
+    /// Measurement only (bench/ step-phases): sees every call, which runs the body it returns (null: no cost but a
+    /// static read). Calls made while the observer is running one are run as they come.
+    /// </summary>
+    internal static IObserver? Observer { get; set; }
+
+    /// <summary>Benchmarks' view of the parallel calls.</summary>
+    internal interface IObserver
+    {
+        /// <summary>A call of count items begins; parallel is false when it runs inline. Returns the body to run.</summary>
+        Action<int> Begin(int count, bool parallel, Action<int> body);
+
+        /// <summary>The call has ended.</summary>
+        void End();
+    }
+
+    private static void Observed(IObserver observer, int count, int maxDegreeOfParallelism, Action<int> body, bool inline)
+    {
+        bool parallel = !(inline || count <= 1 || maxDegreeOfParallelism == 1);
+        var observed = observer.Begin(count, parallel, body);
+        Observer = null;
+        try
+        {
+            For(count, maxDegreeOfParallelism, observed, inline);
+        }
+        finally
+        {
+            Observer = observer;
+            observer.End();
         }
     }
 

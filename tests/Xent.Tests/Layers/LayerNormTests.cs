@@ -1,4 +1,5 @@
 using Xent.Layers;
+using Xent.Tests.BatchInvariance;
 
 namespace Xent.Tests.Layers;
 
@@ -83,6 +84,53 @@ public class LayerNormTests
         {
             Assert.Equal(Slope(w64, i), dw[i], 1e-3 + (1e-4 * Math.Abs(dw[i])));
             Assert.Equal(Slope(b64, i), db[i], 1e-3 + (1e-4 * Math.Abs(db[i])));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Backward_IsBitwiseTheSame_ForAnyThreadCount_ClearedOrAliased(VectorWidth width)
+    {
+        // 300 rows and D 72: several row ranges and column ranges (whole vectors and a remainder) in one parallel call.
+        int rows = 300, dim = 72;
+        var random = new Random(31);
+        float[] R(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+        var x = R(rows * dim);
+        var w = R(dim);
+        var b = R(dim);
+        var dout = R(rows * dim);
+        var dx0 = R(rows * dim);
+        var output = new float[rows * dim];
+        var mean = new float[rows];
+        var rstd = new float[rows];
+        using var scope = Simd.Override(width);
+        LayerNorm.Forward(x, w, b, output, mean, rstd, 1);
+        (float[] Dx, float[] Dw, float[] Db) Run(int threads, bool clear, bool alias)
+        {
+            var dx = alias ? (float[])dout.Clone() : (float[])dx0.Clone();
+            var upstream = alias ? dx : dout;
+            var dw = new float[dim];
+            var db = new float[dim];
+            LayerNorm.Backward(upstream, x, w, mean, rstd, dx, dw, db, threads, clear);
+            return (dx, dw, db);
+        }
+
+        var serial = Run(1, false, false);
+        var cleared = Run(1, true, false);
+        var aliased = Run(1, false, true);
+        var zeroed = new float[rows * dim];
+        var dwZeroed = new float[dim];
+        var dbZeroed = new float[dim];
+        LayerNorm.Backward(dout, x, w, mean, rstd, zeroed, dwZeroed, dbZeroed, 1);
+        BatchTrials.SameBits(zeroed, cleared.Dx, "cleared dx");
+        foreach (int threads in new[] { 2, 3, 4 })
+        {
+            foreach (var (expected, actual, what) in new[] { (serial, Run(threads, false, false), "added"), (cleared, Run(threads, true, false), "cleared"), (aliased, Run(threads, false, true), "aliased") })
+            {
+                BatchTrials.SameBits(expected.Dx, actual.Dx, $"{what} dx, {threads} threads");
+                BatchTrials.SameBits(expected.Dw, actual.Dw, $"{what} dw, {threads} threads");
+                BatchTrials.SameBits(expected.Db, actual.Db, $"{what} db, {threads} threads");
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+using Xent.Tests.BatchInvariance;
 using Xent.Training;
 using Xent.Training.Model;
 
@@ -99,6 +100,49 @@ public class GptGradientTests
         }
 
         Assert.Equal(model.Parameters.Count * 9, checkedCount);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Gradients_AreBitwiseTheSame_ForAnyThreadCount(bool tied)
+    {
+        // V 37 and T 19: several token and position ranges in the embedding backward, rows and columns of every
+        // LayerNorm backward in one parallel call; an untied head's wte gradient is the embedding's alone.
+        var config = new GptConfig { VocabSize = 37, ContextLength = 19, Layers = 2, Heads = 2, Dim = 40, TieEmbeddings = tied };
+        var random = new Random(17);
+        int batch = 3, seq = 17;
+        int[] tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(37))];
+        int[] targets = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(37))];
+        foreach (var width in Simd.Supported())
+        {
+            using var scope = Simd.Override(width);
+            float[][]? expected = null;
+            float expectedLoss = 0;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                var model = new GptModel(config, seed: 8) { MaxDegreeOfParallelism = threads };
+                foreach (var p in model.Parameters)
+                {
+                    p.Grad.AsSpan().Fill(float.NaN); // overwritten
+                }
+
+                float loss = model.ForwardBackward(tokens, targets, batch, seq);
+                var grads = model.Parameters.Select(p => (float[])p.Grad.Clone()).ToArray();
+                if (expected is null)
+                {
+                    expected = grads;
+                    expectedLoss = loss;
+                    continue;
+                }
+
+                Assert.Equal(BitConverter.SingleToInt32Bits(expectedLoss), BitConverter.SingleToInt32Bits(loss));
+                for (int k = 0; k < grads.Length; k++)
+                {
+                    BatchTrials.SameBits(expected[k], grads[k], $"{model.Parameters[k].Name}, {threads} threads, {width}");
+                }
+            }
+        }
     }
 
     [Fact]

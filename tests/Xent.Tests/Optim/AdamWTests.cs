@@ -1,4 +1,5 @@
 using Xent.Optim;
+using Xent.Tests.BatchInvariance;
 
 namespace Xent.Tests.Optim;
 
@@ -155,5 +156,41 @@ public class AdamWVectorTests
         Assert.Equal(scalar, Run(width, 1));
         Assert.Equal(scalar, Run(width, 2));
         Assert.NotEqual(p0, scalar);
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Step_SplitOverThreads_GivesEachTensorsOwnUpdateBitwise(VectorWidth width)
+    {
+        // Step's items are 65,536 elements: the large tensors split in several, at offsets that are multiples of 16
+        // but not of their lengths, next to tensors of one item and odd lengths.
+        int[] lengths = [150_000 + 5, 37, 100_003, 4_672, 65_536 + 11, 64];
+        var random = new Random(4);
+        float[][] Fill(float scale) => [.. lengths.Select(n => Enumerable.Range(0, n).Select(_ => ((float)random.NextDouble() - 0.5f) * scale).ToArray())];
+        var p0 = Fill(1);
+        var g = Fill(1e-2f);
+        var expected = p0.Select(p => (float[])p.Clone()).ToArray();
+        using var scope = Simd.Override(width);
+        var one = new AdamWOptions { LearningRate = 0.01f, WeightDecay = 0.1f, MaxDegreeOfParallelism = 1 };
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            float[] m = new float[lengths[i]], v = new float[lengths[i]];
+            for (int t = 1; t <= 2; t++)
+            {
+                AdamW.Update(expected[i], g[i], m, v, t, 0.01f, one, 0.5f);
+            }
+        }
+
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            var p = p0.Select(x => (float[])x.Clone()).ToArray();
+            var adam = new AdamW(one with { MaxDegreeOfParallelism = threads }, lengths);
+            adam.Step(p, g, 0.01f, 0.5f);
+            adam.Step(p, g, 0.01f, 0.5f);
+            for (int i = 0; i < lengths.Length; i++)
+            {
+                BatchTrials.SameBits(expected[i], p[i], $"tensor {i}, {threads} threads");
+            }
+        }
     }
 }
