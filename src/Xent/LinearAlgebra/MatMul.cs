@@ -328,6 +328,7 @@ public static unsafe class MatMul
         // from L3 took 1.06-1.12x the time (256 x 768 x 3072 'nn', Zen 5, 512 bits, 1 and 2 threads); at K = 768 the
         // packed copy stays in L2 and in place took 1.01-1.03x its time.
         bool inPlace = StreamInPlaceA && !p.TransposeA && p.Alpha == 1 && p.K > StreamPackedDepth;
+        nint ars = p.TransposeA ? 1 : p.Lda, aks = p.TransposeA ? p.Lda : 1;
         int chunkMax = inPlace ? RoundUp(p.K, kcStep) : Math.Max(kcStep, StreamChunkFloats / (rowStrips * mr) / kcStep * kcStep);
         int chunks = (p.K + chunkMax - 1) / chunkMax, chunkK = RoundUp((p.K + chunks - 1) / chunks, kcStep);
         int workers = Workers(p);
@@ -358,7 +359,7 @@ public static unsafe class MatMul
                 {
                     // The last, partial row strip: packed with zero rows below (discarded rows of C), the whole depth.
                     last = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)mr * p.K);
-                    PanelPacking.PackA(false, p.A, p.Lda, fullRows, p.M - fullRows, 0, p.K, 1, last);
+                    PanelPacking.PackA(p.TransposeA, p.A, p.Lda, fullRows, p.M - fullRows, 0, p.K, 1, last);
                 }
 
                 for (int p0 = k0; p0 < k0 + ck; p0 += kcStep)
@@ -396,7 +397,7 @@ public static unsafe class MatMul
 
                                 if (inPlace && ir < fullRows)
                                 {
-                                    StridedTile(s, w, kc, p.A + (ir * p.Lda) + p0, p.Lda, panel, p.C + (ir * p.Ldc) + j0, p.Ldc, p0 == 0, p.Beta);
+                                    StridedTile(s, w, kc, p.A + (ir * ars) + (p0 * aks), ars, aks, panel, p.C + (ir * p.Ldc) + j0, p.Ldc, p0 == 0, p.Beta);
                                 }
                                 else
                                 {
@@ -733,13 +734,13 @@ public static unsafe class MatMul
     /// sums as on a packed strip; fewer than Nr columns run on a full-size copy of their part of C.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void StridedTile(in PanelShape s, int cols, int kc, float* a, nint lda, float* b, float* c, nint ldc, bool first, float beta)
+    private static void StridedTile(in PanelShape s, int cols, int kc, float* a, nint ars, nint aks, float* b, float* c, nint ldc, bool first, float beta)
     {
         const int mr = PanelKernels.Mr;
         int nr = s.Nr;
         if (cols == nr)
         {
-            s.StridedKernel(kc, a, lda, 1, b, c, ldc, first, beta);
+            s.StridedKernel(kc, a, ars, aks, b, c, ldc, first, beta);
             return;
         }
 
@@ -753,7 +754,7 @@ public static unsafe class MatMul
             }
         }
 
-        s.StridedKernel(kc, a, lda, 1, b, tile, nr, first, beta);
+        s.StridedKernel(kc, a, ars, aks, b, tile, nr, first, beta);
         for (int i = 0; i < mr; i++)
         {
             new ReadOnlySpan<float>(tile + (i * nr), cols).CopyTo(new Span<float>(c + (i * ldc), cols));
