@@ -33,10 +33,14 @@ internal static unsafe class FusedProductsLimit
         var res = new Dictionary<string, List<double>>();
         for (int r = -1; r < rounds; r++)
         {
+            bool ab = Environment.GetEnvironmentVariable("XENT_AB") == "panelpf";
             foreach (bool outer in new[] { false, true })
             {
-                for (int q = 0; q < 3; q++)
+                for (int qq = 0; qq < (ab ? 6 : 3); qq++)
                 {
+                    int q = ab ? qq / 2 : qq;
+                    bool pf = !ab || ((qq % 2 == 0) == (r % 2 == 0));
+                    MatMul.PanelPrefetch = pf;
                     double t = Cpu(() =>
                     {
                         fixed (float* pw = w, pdw = dw, pht = hT, phn = hN, pg = g, pgp = gp, pt = tile, pdh = dh)
@@ -63,7 +67,7 @@ internal static unsafe class FusedProductsLimit
                         }
                     });
                     double l = Cpu(() => FlopLimit.Spend(flop, 1));
-                    string key = $"{names[q]} {(outer ? "strips first" : "panels first")}";
+                    string key = $"{names[q]} {(outer ? "strips first" : "panels first")}{(ab ? (pf ? " pf" : " nopf") : "")}";
                     if (r >= 0) { (res.TryGetValue(key, out var list) ? list : res[key] = []).Add(l / t); }
                 }
             }

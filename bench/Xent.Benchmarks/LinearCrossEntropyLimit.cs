@@ -34,6 +34,16 @@ internal static class LinearCrossEntropyLimit
             ("Fused LossAndGradients", 3 * flop, () => LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, new(dh, dw))),
             ("Fused Loss", flop, () => LinearCrossEntropy.Loss(x.Hidden, x.Weight, x.Targets)),
         };
+        if (Environment.GetEnvironmentVariable("XENT_AB") == "panelpf")
+        {
+            // The logits tiles without the next strip's prefetch (Xent.LinearAlgebra.MatMul.PanelPrefetch), interleaved.
+            methods =
+            [
+                ("Fused LossAndGradients", 3 * flop, () => { Xent.LinearAlgebra.MatMul.PanelPrefetch = true; LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, new(dh, dw)); }),
+                ("LossAndGradients, no pf", 3 * flop, () => { Xent.LinearAlgebra.MatMul.PanelPrefetch = false; LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, new(dh, dw)); }),
+            ];
+        }
+
         var wall = methods.Select(_ => new List<(double Call, double Limit)>()).ToArray();
         var cpu = methods.Select(_ => new List<(double Call, double Limit)>()).ToArray();
         for (int r = -1; r < rounds; r++)

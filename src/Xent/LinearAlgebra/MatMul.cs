@@ -41,6 +41,7 @@ public static unsafe class MatMul
     private const int StreamBlockRows = 256;
     private const int StreamChunkFloats = 1 << 20;
     private const int StreamPanels = 4;
+    private const int StreamPackedDepth = 1024;
 
     // Set only by the gemm-ab benchmark, to time the previous paths for few rows: the packed-B path on the shapes the
     // swapped path takes, and TargetTasks row blocks instead of one per thread in RunSharedB.
@@ -53,6 +54,18 @@ public static unsafe class MatMul
     // Whether RunSharedB tells Rows which rows to prefetch after its last A block; cleared only by the gemm-ab benchmark
     // (XENT_AB=hint), to time Rows' own guess (the same rows in the next K block).
     internal static bool PackPrefetchHint { get; set; } = true;
+
+    // Whether RunSwapped's tiles prefetch the next strip's rows of B; cleared only by the gemm-ab benchmark (XENT_AB=swappf
+    // or all).
+    internal static bool SwapPrefetch { get; set; } = true;
+
+    // Whether RunStreamedB reads A stored [M, K] in place (alpha = 1, K > StreamPackedDepth); cleared only by the gemm-ab
+    // benchmark (XENT_AB=inplace or all).
+    internal static bool StreamInPlaceA { get; set; } = true;
+
+    // Whether Panels' first micro-panel sweep prefetches the next strip's rows of A; cleared only by the benchmarks
+    // (XENT_AB=panelpf in fused-products and lce-limit, XENT_AB=all in gemm-ab).
+    internal static bool PanelPrefetch { get; set; } = true;
 
     // Set only by the gemm-ab benchmark (XENT_AB=stream), to time RunSharedB on the shapes RunStreamedB takes.
     internal static bool DisableStream { get; set; }
@@ -145,6 +158,7 @@ public static unsafe class MatMul
         int nr = s.Nr;
         int strips = (rows + mr - 1) / mr, panels = (cols + nr - 1) / nr;
         int block = rowStripsOuter || stripBlock <= 0 ? strips : stripBlock;
+        bool prefetch = PanelPrefetch && !rowStripsOuter && aks == 1;
         for (int p0 = 0; p0 < k; p0 += kcStep)
         {
             int kc = Math.Min(kcStep, k - p0);
@@ -158,6 +172,17 @@ public static unsafe class MatMul
                     {
                         int ir = (rowStripsOuter ? outer : inner) * mr, jr = (rowStripsOuter ? inner : outer) * nr;
                         float* ai = a + (ir * ars) + (p0 * aks);
+                        if (prefetch && outer == 0 && inner + 1 < s1)
+                        {
+                            // The first micro-panel's sweep reads the block's rows of A from memory: a strip's rows are
+                            // short streams (kc values each), which the hardware prefetchers barely start on, so each
+                            // tile asks for the next strip's rows.
+                            for (int r = 0, nh = Math.Min(mr, rows - ir - mr); r < nh; r++)
+                            {
+                                Prefetch(ai + ((mr + r) * ars), kc);
+                            }
+                        }
+
                         float* bs = b + ((nint)(jr / nr) * bPanelStride) + ((nint)p0 * nr);
                         float* ci = c + (ir * ldc) + jr;
                         int h = Math.Min(mr, rows - ir), w = Math.Min(nr, cols - jr);
@@ -289,14 +314,22 @@ public static unsafe class MatMul
     /// prefetch the rows of the task's next micro-panel (B's rows are a row of B apart, which the hardware prefetchers do
     /// not follow). Over 256 rows, the rows go in blocks of at most <see cref="StreamBlockRows"/> (a K block of them
     /// stays in L2): the first block packs the task's micro-panels, each into its own place, and the later ones reuse
-    /// them. The sums are those of the other paths: the tile kernel with K blocks of one sum block each.
+    /// them. With A stored [M, K], alpha = 1 and K over <see cref="StreamPackedDepth"/>, op(A) is not packed: the tiles
+    /// read A's rows in place (the last, partial strip packed). The sums are those of the other paths: the tile kernel
+    /// with K blocks of one sum block each.
     /// </summary>
     private static void RunStreamedB(PanelShape s, Problem p)
     {
         const int mr = PanelKernels.Mr, kcStep = PanelKernels.SumBlock;
         int nr = s.Nr;
         int rowStrips = (p.M + mr - 1) / mr, panels = (p.N + nr - 1) / nr;
-        int chunkMax = Math.Max(kcStep, StreamChunkFloats / (rowStrips * mr) / kcStep * kcStep);
+        // With A stored [M, K], alpha = 1 and K over StreamPackedDepth, the tiles read A's rows in place (see
+        // StridedTile) instead of a packed copy: packing 3 MB of op(A) (256 x 3072) before any tile and reading it back
+        // from L3 took 1.06-1.12x the time (256 x 768 x 3072 'nn', Zen 5, 512 bits, 1 and 2 threads); at K = 768 the
+        // packed copy stays in L2 and in place took 1.01-1.03x its time.
+        bool inPlace = StreamInPlaceA && !p.TransposeA && p.Alpha == 1 && p.K > StreamPackedDepth;
+        nint ars = p.TransposeA ? 1 : p.Lda, aks = p.TransposeA ? p.Lda : 1;
+        int chunkMax = inPlace ? RoundUp(p.K, kcStep) : Math.Max(kcStep, StreamChunkFloats / (rowStrips * mr) / kcStep * kcStep);
         int chunks = (p.K + chunkMax - 1) / chunkMax, chunkK = RoundUp((p.K + chunks - 1) / chunks, kcStep);
         int workers = Workers(p);
 
@@ -305,11 +338,12 @@ public static unsafe class MatMul
         // 3-8% more time at 256 x 768 x 3072 and 256 x 768 x 2304 'nn', Zen 5, 512 bits).
         int tasks = Math.Max(1, Math.Min(workers, panels / StreamPanels));
         int packItems = Math.Min(rowStrips, 2 * workers);
-        nint paShared = (nint)Workspace.Current.Get(WorkspaceSlot.SharedPackedB, (long)rowStrips * mr * chunkK);
+        nint paShared = inPlace ? 0 : (nint)Workspace.Current.Get(WorkspaceSlot.SharedPackedB, (long)rowStrips * mr * chunkK);
+        int fullRows = p.M / mr * mr;
         for (int c0 = 0; c0 < p.K; c0 += chunkK)
         {
             int ck = Math.Min(chunkK, p.K - c0), k0 = c0;
-            ParallelWork.For(packItems, p.Threads, item =>
+            ParallelWork.For(inPlace ? 0 : packItems, p.Threads, item =>
             {
                 int i0 = (int)((long)item * rowStrips / packItems) * mr;
                 int i1 = Math.Min(p.M, (int)((long)(item + 1) * rowStrips / packItems) * mr);
@@ -320,6 +354,14 @@ public static unsafe class MatMul
                 int q0 = (int)((long)t * panels / tasks), q1 = (int)((long)(t + 1) * panels / tasks);
                 int rowBlocks = (p.M + StreamBlockRows - 1) / StreamBlockRows;
                 float* pb = Workspace.Current.Get(WorkspaceSlot.PackedB, (long)kcStep * nr * (rowBlocks > 1 ? q1 - q0 : 1));
+                float* last = null;
+                if (inPlace && fullRows < p.M)
+                {
+                    // The last, partial row strip: packed with zero rows below (discarded rows of C), the whole depth.
+                    last = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)mr * p.K);
+                    PanelPacking.PackA(p.TransposeA, p.A, p.Lda, fullRows, p.M - fullRows, 0, p.K, 1, last);
+                }
+
                 for (int p0 = k0; p0 < k0 + ck; p0 += kcStep)
                 {
                     int kc = Math.Min(kcStep, p.K - p0);
@@ -353,7 +395,15 @@ public static unsafe class MatMul
                                     Prefetch(next + (r * p.Ldb), Math.Min(nr, p.N - nj0));
                                 }
 
-                                Tile(s, Math.Min(mr, p.M - ir), w, kc, pa + ((nint)ir * ck), panel, p.C + (ir * p.Ldc) + j0, p.Ldc, p0 == 0, p.Beta);
+                                if (inPlace && ir < fullRows)
+                                {
+                                    StridedTile(s, w, kc, p.A + (ir * ars) + (p0 * aks), ars, aks, panel, p.C + (ir * p.Ldc) + j0, p.Ldc, p0 == 0, p.Beta);
+                                }
+                                else
+                                {
+                                    Tile(s, Math.Min(mr, p.M - ir), w, kc, inPlace ? last + ((nint)p0 * mr) : pa + ((nint)ir * ck), panel,
+                                        p.C + (ir * p.Ldc) + j0, p.Ldc, p0 == 0, p.Beta);
+                                }
                             }
                         }
                     }
@@ -450,8 +500,23 @@ public static unsafe class MatMul
             for (int jr = 0; jr < cols; jr += mr)
             {
                 float* bj = p.B + ((j0 + jr) * p.Ldb) + p0;
-                for (int ir = 0; ir < mPad; ir += nr)
+
+                // The next strip's rows of B (the next 6 in this K block; after the chunk's last strip, its first in the
+                // next K block or else the next chunk's first from k = 0): 6 streams a row of B apart, which the
+                // hardware prefetchers do not run ahead of, so each tile asks for a share of each row's lines (without
+                // it, 1.04x the time at 256 x 3072 x 768 and 256 x 50257 x 768, Zen 5, 512 bits).
+                int nj = jr + mr < cols ? j0 + jr + mr : p0 + kcStep < k ? j0 : j0 + cols;
+                int np0 = jr + mr < cols ? p0 : p0 + kcStep < k ? p0 + kcStep : 0;
+                int nRows = SwapPrefetch ? Math.Min(mr, p.N - nj) : 0, nK = Math.Min(kcStep, k - np0);
+                int tiles = mPad / nr, t = 0;
+                for (int ir = 0; ir < mPad; ir += nr, t++)
                 {
+                    int f0 = (int)((long)t * nK / tiles), f1 = (int)((long)(t + 1) * nK / tiles);
+                    for (int r = 0; r < nRows; r++)
+                    {
+                        Prefetch(p.B + ((nj + r) * p.Ldb) + np0 + f0, f1 - f0);
+                    }
+
                     float* panel = pa + ((nint)ir * k) + ((nint)p0 * nr), tile = stage + ((nint)jr * mPad) + ir;
                     if (jr + mr <= cols)
                     {
@@ -659,6 +724,38 @@ public static unsafe class MatMul
 
         s.Kernel(kc, a, b, tile, nr, first, beta);
         for (int i = 0; i < rows; i++)
+        {
+            new ReadOnlySpan<float>(tile + (i * nr), cols).CopyTo(new Span<float>(c + (i * ldc), cols));
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Tile"/> for a full row strip of A read in place (6 rows lda apart, k contiguous): the same kernel and
+    /// sums as on a packed strip; fewer than Nr columns run on a full-size copy of their part of C.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void StridedTile(in PanelShape s, int cols, int kc, float* a, nint ars, nint aks, float* b, float* c, nint ldc, bool first, float beta)
+    {
+        const int mr = PanelKernels.Mr;
+        int nr = s.Nr;
+        if (cols == nr)
+        {
+            s.StridedKernel(kc, a, ars, aks, b, c, ldc, first, beta);
+            return;
+        }
+
+        float* tile = Workspace.Current.Get(WorkspaceSlot.EdgeTile, (long)mr * nr);
+        if (!first || beta != 0)
+        {
+            new Span<float>(tile, mr * nr).Clear();
+            for (int i = 0; i < mr; i++)
+            {
+                new ReadOnlySpan<float>(c + (i * ldc), cols).CopyTo(new Span<float>(tile + (i * nr), cols));
+            }
+        }
+
+        s.StridedKernel(kc, a, ars, aks, b, tile, nr, first, beta);
+        for (int i = 0; i < mr; i++)
         {
             new ReadOnlySpan<float>(tile + (i * nr), cols).CopyTo(new Span<float>(c + (i * ldc), cols));
         }

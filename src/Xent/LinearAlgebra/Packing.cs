@@ -10,6 +10,10 @@ namespace Xent.LinearAlgebra;
 /// </summary>
 internal static unsafe class Packing
 {
+    // Whether PackRows copies a lone 512-bit micro-panel with 512-bit loads (cleared only by the gemm-ab benchmark,
+    // XENT_AB=fastrows or all).
+    internal static bool FastRows { get; set; } = true;
+
     /// <summary>
     /// Packs op(B)[p0 .. p0 + kc, j0 .. j0 + cols] into Nr-column strips: strip s holds element (p, j) at
     /// s * kc * nr + p * nr + j, times <paramref name="alpha"/> (1: a copy; <see cref="MatMul"/>'s swapped products
@@ -78,6 +82,20 @@ internal static unsafe class Packing
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRows(float* b, nint ldb, int p0, int kc, int j0, int cols, int nr, float* dst)
     {
+        if (cols == nr && nr == 2 * Vector512<float>.Count && Vector512.IsHardwareAccelerated && FastRows)
+        {
+            // One whole 512-bit micro-panel (the streamed products pack one per tile sweep): two 64-byte copies a row,
+            // pointers stepped.
+            float* src = b + (p0 * ldb) + j0, end = dst + ((nint)kc * nr);
+            for (float* d = dst; d < end; d += nr, src += ldb)
+            {
+                Vector512.Load(src).Store(d);
+                Vector512.Load(src + Vector512<float>.Count).Store(d + Vector512<float>.Count);
+            }
+
+            return;
+        }
+
         for (int p = 0; p < kc; p++)
         {
             float* src = b + ((p0 + p) * ldb) + j0;

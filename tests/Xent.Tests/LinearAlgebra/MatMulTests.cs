@@ -129,6 +129,30 @@ public class MatMulTests
 
     [Theory]
     [MemberData(nameof(Widths))]
+    public void StreamedB_AReadInPlace_SumsAsEveryPath(VectorWidth width)
+    {
+        // The streamed-B path with A stored [M, K], alpha = 1 and K over 1024 reads A's rows in place: a partial last
+        // row strip (45 rows) and a partial last micro-panel (300 columns), C started (beta 0) or scaled, 1 and 2 threads.
+        var rng = new Random(12);
+        using var scope = Simd.Override(width);
+        int m = 45, n = 300, k = 1300;
+        var a = Random(rng, m * k);
+        var b = Random(rng, k * n);
+        foreach (float beta in new[] { 0f, 0.5f })
+        {
+            var c0 = Random(rng, m * n);
+            var expected = BlockSums(false, false, m, n, k, 1f, a, b, beta, c0);
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var c = (float[])c0.Clone();
+                MatMul.Gemm(false, false, m, n, k, 1f, a, k, b, n, beta, c, n, threads);
+                Assert.Equal(expected, c);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
     public unsafe void FusedKernelsPanelProduct_SumsEachElementInBlocksOf256_AsGemm(VectorWidth width)
     {
         // MatMul.Panels (the fused head's products: B packed once along its whole depth, A read in place) runs Gemm's
@@ -225,7 +249,7 @@ public class MatMulTests
         // their column tasks).
         var rng = new Random(11);
         int n = 517, k = 300;
-        foreach (var (ta, tb, m) in new[] { (false, true, 301), (true, false, 301), (false, true, 203), (true, true, 203), (false, false, 203), (false, false, 256) })
+        foreach (var (ta, tb, m) in new[] { (false, true, 301), (true, false, 301), (false, true, 203), (true, true, 203), (false, false, 203), (true, false, 203), (false, false, 256) })
         {
             var a = Random(rng, m * k);
             var b = Random(rng, k * n);
