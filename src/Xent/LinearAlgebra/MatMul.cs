@@ -712,17 +712,33 @@ public static unsafe class MatMul
             return;
         }
 
-        float* tile = Workspace.Current.Get(WorkspaceSlot.EdgeTile, (long)mr * nr);
+        float* tile = EdgeTile(c, ldc, rows, cols, nr, first, beta);
+        s.Kernel(kc, a, b, tile, nr, first, beta);
+        StoreEdgeTile(tile, c, ldc, rows, cols, nr);
+    }
+
+    /// <summary>
+    /// A full-size scratch tile for a partial one: where the kernel adds to C (not the first K block, or beta != 0),
+    /// C's rows x cols part copied in, zeros around it.
+    /// </summary>
+    private static float* EdgeTile(float* c, nint ldc, int rows, int cols, int nr, bool first, float beta)
+    {
+        float* tile = Workspace.Current.Get(WorkspaceSlot.EdgeTile, (long)PanelKernels.Mr * nr);
         if (!first || beta != 0)
         {
-            new Span<float>(tile, mr * nr).Clear();
+            new Span<float>(tile, PanelKernels.Mr * nr).Clear();
             for (int i = 0; i < rows; i++)
             {
                 new ReadOnlySpan<float>(c + (i * ldc), cols).CopyTo(new Span<float>(tile + (i * nr), cols));
             }
         }
 
-        s.Kernel(kc, a, b, tile, nr, first, beta);
+        return tile;
+    }
+
+    /// <summary>The rows x cols part of an <see cref="EdgeTile"/> back into C.</summary>
+    private static void StoreEdgeTile(float* tile, float* c, nint ldc, int rows, int cols, int nr)
+    {
         for (int i = 0; i < rows; i++)
         {
             new ReadOnlySpan<float>(tile + (i * nr), cols).CopyTo(new Span<float>(c + (i * ldc), cols));
@@ -744,21 +760,9 @@ public static unsafe class MatMul
             return;
         }
 
-        float* tile = Workspace.Current.Get(WorkspaceSlot.EdgeTile, (long)mr * nr);
-        if (!first || beta != 0)
-        {
-            new Span<float>(tile, mr * nr).Clear();
-            for (int i = 0; i < mr; i++)
-            {
-                new ReadOnlySpan<float>(c + (i * ldc), cols).CopyTo(new Span<float>(tile + (i * nr), cols));
-            }
-        }
-
+        float* tile = EdgeTile(c, ldc, mr, cols, nr, first, beta);
         s.StridedKernel(kc, a, ars, aks, b, tile, nr, first, beta);
-        for (int i = 0; i < mr; i++)
-        {
-            new ReadOnlySpan<float>(tile + (i * nr), cols).CopyTo(new Span<float>(c + (i * ldc), cols));
-        }
+        StoreEdgeTile(tile, c, ldc, mr, cols, nr);
     }
 
     private static void Scale(int m, int n, float beta, float* c, nint ldc)
