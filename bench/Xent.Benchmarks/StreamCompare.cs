@@ -9,7 +9,7 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// Out-of-place float LossAndGradient with ordinary stores against streaming (non-temporal) stores for the gradient,
 /// in one process, alternating call by call, with the copy limit of the same buffers beside them (the fastest of
-/// <see cref="MemoryLimits.CopyMethods"/>): wall
+/// <see cref="MemoryLimits.CopyMethods"/>), and the same call in place (the gradient over the logits: the copy's traffic): wall
 /// time on the asked threads and, on one thread, the thread's CPU time (which the other programs of a shared machine
 /// disturb far less). XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- stream-compare [rounds] [threads] [NxV ...]
@@ -26,6 +26,7 @@ internal static partial class StreamCompare
         {
             var (rows, classes, logits, targets) = RandomLogits.Create(shape);
             var gradient = new float[logits.Length];
+            var inPlace = logits.ToArray(); // its values turn into gradients call by call: the same work for the kernel
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
             // The fastest copy method (of fewer threads too when timing wall time; CPU time counts one thread).
             var copy = MemoryLimits.Quick(logits, gradient, threads == 1 ? [1] : [1, threads]).Copy;
@@ -42,6 +43,7 @@ internal static partial class StreamCompare
                     CrossEntropy.LossAndGradient(logits, targets, gradient, options);
                 }),
                 ("copy limit", () => MemoryLimits.Copy(logits, gradient, copy.Threads, copy.How)),
+                ("in place", () => CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options)),
             };
 
             foreach (var c in cases)
@@ -66,6 +68,7 @@ internal static partial class StreamCompare
             string Show(List<double> t) => $"{Median(t):F2} ({t.Min():F2}-{t.Max():F2})";
             double limit = Median(times[2]);
             Console.WriteLine($"{shape}: ordinary {Show(times[0])} = {Median(times[0]) / limit:F2}x the copy limit; streamed {Show(times[1])} = {Median(times[1]) / limit:F2}x; copy limit {Show(times[2])}; streamed / ordinary {Median(times[1]) / Median(times[0]):F2}");
+            Console.WriteLine($"{shape}: in place {Show(times[3])} = {Median(times[3]) / limit:F2}x the copy limit; in place / ordinary {Median(times[3]) / Median(times[0]):F2}");
         }
     }
 

@@ -46,7 +46,7 @@ internal sealed class BenchCommand : Command<BenchSettings>
         {
             io.Error.WriteLine($"xent bench: memory limits took {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s");
         }
-        var cases = new List<(string Shape, long Bytes, Timing Scalar, Timing Xent, Timing ScalarGrad, Timing XentGrad)>();
+        var cases = new List<(string Shape, long Bytes, Timing Scalar, Timing Xent, Timing ScalarGrad, Timing XentGrad, Timing XentInPlace)>();
 
         var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
         foreach (var (n, v) in shapes)
@@ -82,7 +82,19 @@ internal sealed class BenchCommand : Command<BenchSettings>
                 settings.Iterations, CapSeconds);
             copy = MemoryLimits.Faster(copy, copy with { Timing = timings[1], Bytes = 2 * bytes });
             CheckAgreement("LossAndGradient", shape, scalarLoss, xentLoss);
-            cases.Add((shape, bytes, scalar, loss, scalarGrad, timings[0]));
+            var outOfPlace = timings[0];
+
+            // In place (the gradient written over the logits, as a training step that has no further use for them
+            // does): the same bytes cross the bus as in the copy, where out of place the gradient's lines are also
+            // read for ownership. The copy beside it puts the logits back into g before each call.
+            Progress(settings, $"LossAndGradient in place {shape}");
+            copyLimit = copy;
+            x.Span.CopyTo(g.Span);
+            timings = Timing.Interleaved([() => xentLoss = CrossEntropy.LossAndGradient(g.Span, targets, g.Span, options), () => MemoryLimits.Copy(x, g, copyLimit.Threads, copyLimit.How)],
+                settings.Iterations, CapSeconds);
+            copy = MemoryLimits.Faster(copy, copy with { Timing = timings[1], Bytes = 2 * bytes });
+            CheckAgreement("LossAndGradient in place", shape, scalarLoss, xentLoss);
+            cases.Add((shape, bytes, scalar, loss, scalarGrad, outOfPlace, timings[0]));
         }
 
         double readBandwidth = read.BytesPerSecond, copyBandwidth = copy.BytesPerSecond;
@@ -91,12 +103,13 @@ internal sealed class BenchCommand : Command<BenchSettings>
             new("memory read", $"{read.Bytes / 1e6:F0} MB", read.Threads, read.Timing, read.Bytes, null, null),
             new("memory copy", $"{copy.Bytes / 2 / 1e6:F0} MB", copy.Threads, copy.Timing, copy.Bytes, null, null),
         };
-        foreach (var (shape, bytes, scalar, xent, scalarGrad, xentGrad) in cases)
+        foreach (var (shape, bytes, scalar, xent, scalarGrad, xentGrad, xentInPlace) in cases)
         {
             rows.Add(new BenchRow("scalar Loss", shape, threads, scalar, bytes, null, null));
             rows.Add(new BenchRow("Xent Loss", shape, threads, xent, bytes, scalar.Median / xent.Median, bytes / readBandwidth / xent.Median));
             rows.Add(new BenchRow("scalar Loss+Grad", shape, threads, scalarGrad, 2 * bytes, null, null));
             rows.Add(new BenchRow("Xent Loss+Grad", shape, threads, xentGrad, 2 * bytes, scalarGrad.Median / xentGrad.Median, 2 * bytes / copyBandwidth / xentGrad.Median));
+            rows.Add(new BenchRow("Xent Loss+Grad in place", shape, threads, xentInPlace, 2 * bytes, scalarGrad.Median / xentInPlace.Median, 2 * bytes / copyBandwidth / xentInPlace.Median));
         }
 
         BenchReport.Write(io, settings, rows, read, copy);

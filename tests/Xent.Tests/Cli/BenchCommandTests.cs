@@ -15,7 +15,7 @@ public sealed class BenchCommandTests
         Assert.True(root.GetProperty("read_gb_per_s").GetDouble() > 0);
         Assert.True(root.GetProperty("copy_gb_per_s").GetDouble() > 0);
         var cases = root.GetProperty("cases").EnumerateArray().ToDictionary(c => c.GetProperty("case").GetString()!);
-        Assert.Equal(["memory read", "memory copy", "scalar Loss", "Xent Loss", "scalar Loss+Grad", "Xent Loss+Grad"], cases.Keys);
+        Assert.Equal(["memory read", "memory copy", "scalar Loss", "Xent Loss", "scalar Loss+Grad", "Xent Loss+Grad", "Xent Loss+Grad in place"], cases.Keys);
         foreach (var c in cases.Values)
         {
             Assert.Equal(3, c.GetProperty("runs").GetInt32());
@@ -24,6 +24,7 @@ public sealed class BenchCommandTests
 
         Assert.True(cases["Xent Loss"].GetProperty("x_vs_scalar").GetDouble() > 0);
         Assert.True(cases["Xent Loss+Grad"].GetProperty("fraction_of_memory_limit").GetDouble() > 0);
+        Assert.True(cases["Xent Loss+Grad in place"].GetProperty("fraction_of_memory_limit").GetDouble() > 0);
         Assert.Equal("8 x 1000", cases["Xent Loss"].GetProperty("shape").GetString());
     }
 
