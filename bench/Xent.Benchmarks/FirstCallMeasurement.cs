@@ -10,15 +10,15 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// What a fresh process's first calls cost against later ones: times calls 1 .. 10 of <see cref="MatMul.Gemm"/>
 /// (a block's forward, 512 x 3072 x 768, B stored [N, K]) and of <see cref="CrossEntropy.Loss"/> (256 x 50257), in
-/// that order, or of the cases named (gemm, loss, train: <see cref="Trainer.Step"/> on `xent train`'s default model
+/// that order, or of the cases named (gemm, loss, grad: <see cref="CrossEntropy.LossAndGradient(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, CrossEntropyOptions?)"/> at the same shape, train: <see cref="Trainer.Step"/> on `xent train`'s default model
 /// and batch, 16 x 128 tokens), and prints the methods the first call JIT-compiled and the time that took, each
 /// call's milliseconds (wall, then the process's CPU time, all threads) and the ratio of the first to the median of
 /// calls 6 .. 10. With --jit it also lists the first call's longest compilations (the runtime's JIT events, see
-/// <see cref="JitEvents"/>), how many were Tier0 / optimised and whether ReadyToRun code was rejected. Run it in its
+/// <see cref="JitEvents"/>; --list N shows N of them, 15 by default), how many were Tier0 / optimised and whether ReadyToRun code was rejected. Run it in its
 /// own process: the point is the code's state on the first call. The CLI's runtime settings are
 /// DOTNET_TC_QuickJitForLoops=0 DOTNET_TieredPGO=0 (src/Xent.Cli/Xent.Cli.csproj); set them to see its first step.
 /// --calls N times N calls instead of 10 (the ratio is then to the median of the last five).
-/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- first-call [gemm] [loss] [train] [--jit] [--calls N]
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- first-call [gemm] [loss] [grad] [train] [--jit [--list N]] [--calls N]
 /// </summary>
 internal static class FirstCallMeasurement
 {
@@ -27,7 +27,9 @@ internal static class FirstCallMeasurement
         using JitEvents? events = args.Contains("--jit") ? new JitEvents() : null;
         int callsAt = Array.IndexOf(args, "--calls");
         int calls = callsAt >= 0 ? int.Parse(args[callsAt + 1], CultureInfo.InvariantCulture) : 10;
-        string[] cases = [.. args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (callsAt < 0 || i != callsAt + 1))];
+        int listAt = Array.IndexOf(args, "--list");
+        int list = listAt >= 0 ? int.Parse(args[listAt + 1], CultureInfo.InvariantCulture) : 15;
+        string[] cases = [.. args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (callsAt < 0 || i != callsAt + 1) && (listAt < 0 || i != listAt + 1))];
         if (cases.Length == 0)
         {
             cases = ["gemm", "loss"];
@@ -36,45 +38,55 @@ internal static class FirstCallMeasurement
         var random = new Random(1);
         foreach (string name in cases)
         {
-            Action<Random, JitEvents?, int> measure = name switch
+            Action<Random, JitEvents?, int, int> measure = name switch
             {
                 "gemm" => Gemm,
                 "loss" => Loss,
+                "grad" => Gradient,
                 "train" => Train,
-                _ => throw new ArgumentException($"first-call: unknown case '{name}' (gemm, loss, train, --jit, --calls N)"),
+                _ => throw new ArgumentException($"first-call: unknown case '{name}' (gemm, loss, grad, train, --jit, --list N, --calls N)"),
             };
-            measure(random, events, calls);
+            measure(random, events, calls, list);
         }
     }
 
     private static float[] Values(Random random, int count) => [.. Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() - 0.5))];
 
-    private static void Gemm(Random random, JitEvents? events, int calls)
+    private static void Gemm(Random random, JitEvents? events, int calls, int list)
     {
         int m = 512, n = 3072, k = 768;
         float[] a = Values(random, m * k), b = Values(random, n * k), c = new float[m * n];
         c.AsSpan().Fill(1); // the output's pages touched before, as an application's would be
-        Report("Gemm 512 x 3072 x 768 nt", events, calls, () => MatMul.Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n));
+        Report("Gemm 512 x 3072 x 768 nt", events, calls, list, () => MatMul.Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n));
     }
 
-    private static void Loss(Random random, JitEvents? events, int calls)
+    private static void Loss(Random random, JitEvents? events, int calls, int list)
     {
         int rows = 256, vocab = 50257;
         float[] logits = Values(random, rows * vocab);
         int[] targets = [.. Enumerable.Range(0, rows).Select(_ => random.Next(vocab))];
-        Report("Loss 256 x 50257", events, calls, () => CrossEntropy.Loss(logits, targets));
+        Report("Loss 256 x 50257", events, calls, list, () => CrossEntropy.Loss(logits, targets));
     }
 
-    private static void Train(Random random, JitEvents? events, int calls)
+    private static void Gradient(Random random, JitEvents? events, int calls, int list)
+    {
+        int rows = 256, vocab = 50257;
+        float[] logits = Values(random, rows * vocab), gradient = new float[rows * vocab];
+        int[] targets = [.. Enumerable.Range(0, rows).Select(_ => random.Next(vocab))];
+        gradient.AsSpan().Fill(1); // the output's pages touched before, as an application's would be
+        Report("LossAndGradient 256 x 50257", events, calls, list, () => CrossEntropy.LossAndGradient(logits, targets, gradient));
+    }
+
+    private static void Train(Random random, JitEvents? events, int calls, int list)
     {
         var (config, batch, seq) = TrainingStepMeasurement.Shape("default");
         int[] tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
         int[] targets = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
         var trainer = new Trainer(new GptModel(config, seed: 1), new TrainerOptions());
-        Report("Training step (xent train's model, 16 x 128 tokens)", events, calls, () => trainer.Step(tokens, targets, batch, seq));
+        Report("Training step (xent train's model, 16 x 128 tokens)", events, calls, list, () => trainer.Step(tokens, targets, batch, seq));
     }
 
-    private static void Report(string name, JitEvents? events, int calls, Action call)
+    private static void Report(string name, JitEvents? events, int calls, int list, Action call)
     {
         StreamCompare.ProcessCpuMs();
         events?.Start();
@@ -97,7 +109,7 @@ internal static class FirstCallMeasurement
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: first call JIT-compiled {methods} methods in {jitMs:F1} ms"));
                 if (events is not null)
                 {
-                    PrintCompilations(events.Stop());
+                    PrintCompilations(events.Stop(), list);
                 }
             }
         }
@@ -110,7 +122,7 @@ internal static class FirstCallMeasurement
             $"{name}: CPU of calls 1-{calls} {Show(cpu)} ms; first / median of {calls - 4}-{calls} = {cpu[0] / Late(cpu):F2}"));
     }
 
-    private static void PrintCompilations(List<(string Name, double Ms, int Tier, bool R2RRejected)> compiled)
+    private static void PrintCompilations(List<(string Name, double Ms, int Tier, bool R2RRejected)> compiled, int list)
     {
         // The runtime's tier codes (MethodFlags bits 7-9): 2 fully optimised (AggressiveOptimization, loops with
         // QuickJitForLoops off, TieredCompilation off), 3 Tier0; the rest (Tier1, OSR, instrumented) counted apart.
@@ -119,7 +131,7 @@ internal static class FirstCallMeasurement
             .Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Count()} {Tier(g.Key)} {g.Sum(c => c.Ms):F1} ms"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  JIT events: {compiled.Count} methods, {compiled.Sum(c => c.Ms):F1} ms ({string.Join(", ", groups)}); ReadyToRun code rejected for {compiled.Count(c => c.R2RRejected)}; the longest:"));
-        foreach (var (methodName, ms, tier, rejected) in compiled.OrderByDescending(c => c.Ms).Take(15))
+        foreach (var (methodName, ms, tier, rejected) in compiled.OrderByDescending(c => c.Ms).Take(list))
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {ms,7:F2} ms {Tier(tier),-9} {(rejected ? "(ReadyToRun code rejected) " : "")}{methodName}"));
         }

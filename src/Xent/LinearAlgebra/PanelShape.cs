@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Xent.Kernels;
 
@@ -46,14 +47,29 @@ internal readonly unsafe struct PanelShape
 
     public static PanelShape For(VectorWidth width) => width switch
     {
-        VectorWidth.V512 => new(2 * Vector512<float>.Count, &PanelKernels.Kernel<Vector512Ops, Vector512<float>>,
-            &PanelKernels.KernelStrided<Vector512Ops, Vector512<float>>),
-        VectorWidth.V256 => new(2 * Vector256<float>.Count, &PanelKernels.Kernel<Vector256Ops, Vector256<float>>,
-            &PanelKernels.KernelStrided<Vector256Ops, Vector256<float>>),
-        VectorWidth.V128 => new(2 * Vector128<float>.Count, &PanelKernels.Kernel<Vector128Ops, Vector128<float>>,
-            &PanelKernels.KernelStrided<Vector128Ops, Vector128<float>>),
-        _ => new(2, &PanelKernels.Kernel<ScalarOps, float>, &PanelKernels.KernelStrided<ScalarOps, float>),
+        VectorWidth.V512 => For512(),
+        VectorWidth.V256 => For256(),
+        VectorWidth.V128 => For128(),
+        _ => ForScalar(),
     };
+
+    // One method per width, as StatisticsKernel.Compute512: For itself names no generic instantiation, so its
+    // compilation on a process's first product (unoptimised: its ReadyToRun code is rejected on a machine with
+    // AVX-512, as any that asks about Vector512) no longer resolves the kernels of all four widths, only the one used.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static PanelShape For512() => new(2 * Vector512<float>.Count, &PanelKernels.Kernel<Vector512Ops, Vector512<float>>,
+        &PanelKernels.KernelStrided<Vector512Ops, Vector512<float>>);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static PanelShape For256() => new(2 * Vector256<float>.Count, &PanelKernels.Kernel<Vector256Ops, Vector256<float>>,
+        &PanelKernels.KernelStrided<Vector256Ops, Vector256<float>>);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static PanelShape For128() => new(2 * Vector128<float>.Count, &PanelKernels.Kernel<Vector128Ops, Vector128<float>>,
+        &PanelKernels.KernelStrided<Vector128Ops, Vector128<float>>);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static PanelShape ForScalar() => new(2, &PanelKernels.Kernel<ScalarOps, float>, &PanelKernels.KernelStrided<ScalarOps, float>);
 
     /// <summary>
     /// The K block for a product of depth <paramref name="k"/>: K split about evenly into blocks of at most
