@@ -13,6 +13,9 @@ namespace Xent.Benchmarks;
 /// and B stored [K, N]). With XENT_AB=packpf the old path packs A stored [K, M] without prefetching its source
 /// (<see cref="MatMul.PackPrefetchPanels"/> = 0; XENT_PFP sets the new one's, default 4); with XENT_AB=hint the old path
 /// prefetches, after a task's last A block, its own rows in the next K block instead of the rows its thread takes next.
+/// With XENT_AB=rowsc the old path's Rows does not prefetch the next tile's rows of C (<see cref="MatMul.RowsPrefetchC"/>),
+/// with XENT_AB=swapc the swapped path does not prefetch the rows of C its next slice goes to
+/// (<see cref="MatMul.SwapPrefetchC"/>), with XENT_AB=new neither.
 /// </summary>
 internal static class GemmAb
 {
@@ -89,6 +92,8 @@ internal static class GemmAb
         MatMul.SwapPrefetch = !old || (which != "swappf" && which != "all");
         Packing.FastRows = !old || (which != "fastrows" && which != "all");
         MatMul.PanelPrefetch = !old || which != "all";
+        MatMul.RowsPrefetchC = !old || (which != "rowsc" && which != "new");
+        MatMul.SwapPrefetchC = !old || (which != "swapc" && which != "new");
         MatMul.StreamInPlaceA = !old || (which != "inplace" && which != "all");
         if (which == "packpf")
         {

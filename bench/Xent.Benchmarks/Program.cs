@@ -25,6 +25,7 @@ internal static class Program
         ["gemm-ab"] = GemmAb.Run,
         ["first-call"] = FirstCallMeasurement.Run,
         ["kernel-compute"] = KernelCompute.Run,
+        ["kernel-limit"] = KernelLimit.Run,
         ["stream-compare"] = StreamCompare.Run,
         ["recompute-compare"] = RecomputeCompare.Run,
         ["memory-methods"] = MemoryMethods.Run,

@@ -67,6 +67,13 @@ public static unsafe class MatMul
     // (XENT_AB=panelpf in fused-products and lce-limit, XENT_AB=all in gemm-ab).
     internal static bool PanelPrefetch { get; set; } = true;
 
+    // Whether RunSwapped's tiles prefetch the rows of C of the next slice transposed into C; cleared only by the gemm-ab
+    // benchmark (XENT_AB=swapc).
+    internal static bool SwapPrefetchC { get; set; } = true;
+
+    // Whether Rows' tiles prefetch the next tile's rows of C; cleared only by the gemm-ab benchmark (XENT_AB=rowsc).
+    internal static bool RowsPrefetchC { get; set; } = true;
+
     // Set only by the gemm-ab benchmark (XENT_AB=stream), to time RunSharedB on the shapes RunStreamedB takes.
     internal static bool DisableStream { get; set; }
 
@@ -509,12 +516,22 @@ public static unsafe class MatMul
                 int np0 = jr + mr < cols ? p0 : p0 + kcStep < k ? p0 + kcStep : 0;
                 int nRows = SwapPrefetch ? Math.Min(mr, p.N - nj) : 0, nK = Math.Min(kcStep, k - np0);
                 int tiles = mPad / nr, t = 0;
+                // The rows of C that the slice after this strip goes to (first K block): lines a row of C apart, written
+                // in 8 x 8 blocks, whose misses stalled the transposition (7% of the samples at 256 x 3072 x 768, one
+                // thread, Zen 5, 512 bits; 5% with this), so the tiles ask for a share of them each (gemm-ab: 0.98-1.00x
+                // the time on 256 x {768, 2304, 3072} x {768, 3072}).
+                int sliceRows = SwapPrefetchC && first && prevCols > 0 ? Math.Max(0, jr + mr >= cols ? p.M - written : Math.Min(slice, p.M - written)) : 0;
                 for (int ir = 0; ir < mPad; ir += nr, t++)
                 {
                     int f0 = (int)((long)t * nK / tiles), f1 = (int)((long)(t + 1) * nK / tiles);
                     for (int r = 0; r < nRows; r++)
                     {
                         Prefetch(p.B + ((nj + r) * p.Ldb) + np0 + f0, f1 - f0);
+                    }
+
+                    for (int r = written + (int)((long)t * sliceRows / tiles), end = written + (int)((long)(t + 1) * sliceRows / tiles); r < end; r++)
+                    {
+                        Prefetch(p.C + (r * p.Ldc) + prev, prevCols);
                     }
 
                     float* panel = pa + ((nint)ir * k) + ((nint)p0 * nr), tile = stage + ((nint)jr * mPad) + ir;
@@ -687,6 +704,24 @@ public static unsafe class MatMul
                         }
 
                         pfRow += perTile;
+                    }
+
+                    if (RowsPrefetchC && (!first || p.Beta != 0))
+                    {
+                        // The next tile's rows of C where the kernel reads them (the next strip, else the block's first
+                        // in the next micro-panel): C, read and written once per K block, is far larger than L2 in the
+                        // products that come here (gemm-ab, Zen 5, 512 bits: 0.96-0.97x the time on one thread and
+                        // 0.97-0.99x on two at 2304 x 768 x 2048 'tn', 3072 x 768 x 8192 'tn', 2048 x 768 x 3072 'nn';
+                        // where C is only written, 2048 x 50257 x 768 'nt' took 1.02x, so not there).
+                        int nir = ir + mr < mRows ? ir + mr : 0, njr = ir + mr < mRows ? jr : jr + nr;
+                        if (njr < cols)
+                        {
+                            float* nc = p.C + ((i0 + ib + nir) * p.Ldc) + j0 + njr;
+                            for (int r = 0, nh = Math.Min(mr, mRows - nir), nw = Math.Min(nr, cols - njr); r < nh; r++)
+                            {
+                                Prefetch(nc + (r * p.Ldc), nw);
+                            }
+                        }
                     }
 
                     Tile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, pa + ((nint)ir * kc), bs,
