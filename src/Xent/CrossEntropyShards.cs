@@ -191,7 +191,7 @@ public static class CrossEntropyShards
         // Out of place, large and without a soft cap (whose write is in place over the destination): streaming
         // stores, as the kernel's (CrossEntropyKernel.StreamsGradient); the same values.
         bool stream = o.SoftCap == 0 && !logitsShard.Overlaps(gradientShard)
-            && CrossEntropyKernel.StreamsGradient((long)logitsShard.Length * sizeof(float));
+            && CrossEntropyKernel.StreamsGradient((long)logitsShard.Length * sizeof(float), widthNow, storesExponentials: false);
         for (int n = 0; n < rows; n++)
         {
             var g = gradientShard.Slice(n * width, width);

@@ -62,31 +62,59 @@ internal sealed unsafe partial class CrossEntropyKernel
     private const int RowExpsMaxClasses = 1 << 18;
 
     /// <summary>
-    /// With streaming on (<see cref="StreamEnvironmentVariable"/>), out-of-place gradients from this size on are
-    /// streamed: half the 32 MB L3 of the Zen 5 measured, so a gradient this large would mostly leave the caches
-    /// before the caller reads it anyway.
+    /// Out-of-place gradients from this size on may be streamed: half the 32 MB L3 of the Zen 5 measured, so a
+    /// gradient this large would mostly leave the caches before the caller reads it anyway.
     /// </summary>
     public const long StreamedGradientBytes = 16L << 20;
 
     /// <summary>
-    /// Off by default: on the Zen 5 (family 26) of docs/benchmarks.md, under load, streaming measured 3-15% more CPU
-    /// time per call than ordinary stores at every shape and both widths, and no faster on two threads. <c>on</c>
-    /// streams out-of-place gradients from <see cref="StreamedGradientBytes"/> on, <c>always</c> every one (a
-    /// quiet machine, where two threads are bound by memory, may judge differently).
+    /// By default (<c>auto</c>) an out-of-place gradient from <see cref="StreamedGradientBytes"/> on is written with
+    /// streaming stores where the write pass computes it from the logits (512 bits): its lines are then written
+    /// without first being read for ownership. On the Zen 5 (family 26) of docs/benchmarks.md, streamed / ordinary
+    /// time at 512 bits measured 0.85-0.96 on two threads and 0.86-1.01 in one thread's CPU time (256 x 50257, 2048 x
+    /// 50257, 8192 x 32000; <c>stream-compare</c>). Where the forward stores exponentials (256 and 128 bits) streaming
+    /// needs a scratch row besides and measured 1.03-1.10: not there. <c>on</c> streams every such gradient from
+    /// <see cref="StreamedGradientBytes"/> on at any width, <c>always</c> every one at any size, <c>off</c> none.
     /// </summary>
     public const string StreamEnvironmentVariable = "XENT_STREAM_GRADIENT";
 
-    private static readonly long StreamedBytes = Environment.GetEnvironmentVariable(StreamEnvironmentVariable)?.Trim().ToUpperInvariant() switch
+    private enum StreamPolicy : byte
     {
-        "ON" or "1" => StreamedGradientBytes,
-        "ALWAYS" => 0,
-        _ => long.MaxValue,
+        Auto,
+        On,
+        Always,
+        Off,
+    }
+
+    private static readonly StreamPolicy Streaming = Environment.GetEnvironmentVariable(StreamEnvironmentVariable)?.Trim().ToUpperInvariant() switch
+    {
+        "ON" or "1" => StreamPolicy.On,
+        "ALWAYS" => StreamPolicy.Always,
+        "OFF" or "0" => StreamPolicy.Off,
+        _ => StreamPolicy.Auto,
     };
 
     private static readonly AsyncOverride<long> StreamedBytesOverride = new();
 
     /// <summary>Whether an out-of-place gradient of this many bytes is written with streaming stores.</summary>
-    public static bool StreamsGradient(long bytes) => bytes >= (StreamedBytesOverride.Value ?? StreamedBytes);
+    /// <param name="bytes">The gradient's size.</param>
+    /// <param name="width">The width the call runs at.</param>
+    /// <param name="storesExponentials">Whether the forward stores its exponentials for the write pass to scale.</param>
+    public static bool StreamsGradient(long bytes, VectorWidth width, bool storesExponentials)
+    {
+        if (StreamedBytesOverride.Value is long from)
+        {
+            return bytes >= from;
+        }
+
+        return Streaming switch
+        {
+            StreamPolicy.Always => true,
+            StreamPolicy.On => bytes >= StreamedGradientBytes,
+            StreamPolicy.Auto => bytes >= StreamedGradientBytes && width == VectorWidth.V512 && !storesExponentials,
+            _ => false,
+        };
+    }
 
     /// <summary>For tests: stream out-of-place gradients from <paramref name="bytes"/> on, for the calling flow (values do not change, only the stores).</summary>
     public static AsyncOverride<long>.Scope OverrideStreamedBytes(long bytes) => StreamedBytesOverride.Set(bytes);
@@ -131,12 +159,12 @@ internal sealed unsafe partial class CrossEntropyKernel
         // (2048 x 32000, 2 threads, side by side: LossAndGradient 29 -> 22 ms).
         capInGradient = request.Gradient != null && request.GradientElement == ElementKind.Single && cap > 0f;
 
-        // Out of place and large, with streaming on, the gradient is written with streaming stores. The stored exponentials then go to
+        // Out of place and large, the gradient may be written with streaming stores (StreamsGradient). The stored exponentials then go to
         // a row of L2 scratch (ExpsRow) instead of the gradient, and the write pass scales them from there. (An
         // earlier version of this, 2026-11-29, measured 1.2-1.7x slower than plain stores plus the in-place scale:
         // 2048 x 32000, 2 threads, 16 vs 21 ms.) Not with the capped logits in the gradient: that write is in place.
         streamGradient = request.Gradient != null && request.Gradient != request.Logits && !capInGradient
-            && StreamsGradient((long)request.Rows * request.Classes * (request.GradientElement == ElementKind.Single ? sizeof(float) : sizeof(ushort)));
+            && StreamsGradient((long)request.Rows * request.Classes * (request.GradientElement == ElementKind.Single ? sizeof(float) : sizeof(ushort)), request.Width, storeExps || bf16Exps);
         constants = LossConstants.Of(smoothing, classes, WeightsAt(0, classes), o.ZLoss, cap);
         kept = CountKept();
         if (request.Reduce)

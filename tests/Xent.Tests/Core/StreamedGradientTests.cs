@@ -42,6 +42,27 @@ public class StreamedGradientTests
             }
         }
     }
+
+    /// <summary>The default policy: from 16 MB, out of place, where the write pass computes the gradient (512 bits), never where it scales stored exponentials.</summary>
+    [Fact]
+    public void DefaultStreamsLargeRecomputedGradientsOnly()
+    {
+        if (Environment.GetEnvironmentVariable(CrossEntropyKernel.StreamEnvironmentVariable) != null)
+        {
+            return; // the environment sets another policy
+        }
+
+        long large = CrossEntropyKernel.StreamedGradientBytes;
+        Assert.True(CrossEntropyKernel.StreamsGradient(large, VectorWidth.V512, storesExponentials: false));
+        Assert.False(CrossEntropyKernel.StreamsGradient(large - 1, VectorWidth.V512, storesExponentials: false));
+        Assert.False(CrossEntropyKernel.StreamsGradient(large, VectorWidth.V512, storesExponentials: true));
+        Assert.False(CrossEntropyKernel.StreamsGradient(large, VectorWidth.V256, storesExponentials: true));
+        Assert.False(CrossEntropyKernel.StreamsGradient(large, VectorWidth.V256, storesExponentials: false));
+        using (CrossEntropyKernel.OverrideStreamedBytes(0))
+        {
+            Assert.True(CrossEntropyKernel.StreamsGradient(1, VectorWidth.V128, storesExponentials: true));
+        }
+    }
 }
 
 /// <summary>
