@@ -44,6 +44,19 @@ internal static partial class StreamCompare
                 }),
                 ("copy limit", () => MemoryLimits.Copy(logits, gradient, copy.Threads, copy.How)),
                 ("in place", () => CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options)),
+                ("streamed, no next-row prefetch", () =>
+                {
+                    using var scope = CrossEntropyKernel.OverrideStreamedBytes(0);
+                    CrossEntropyKernel.PrefetchNextRow = false;
+                    CrossEntropy.LossAndGradient(logits, targets, gradient, options);
+                    CrossEntropyKernel.PrefetchNextRow = true;
+                }),
+                ("in place, no next-row prefetch", () =>
+                {
+                    CrossEntropyKernel.PrefetchNextRow = false;
+                    CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options);
+                    CrossEntropyKernel.PrefetchNextRow = true;
+                }),
             };
 
             foreach (var c in cases)
@@ -69,6 +82,7 @@ internal static partial class StreamCompare
             double limit = Median(times[2]);
             Console.WriteLine($"{shape}: ordinary {Show(times[0])} = {Median(times[0]) / limit:F2}x the copy limit; streamed {Show(times[1])} = {Median(times[1]) / limit:F2}x; copy limit {Show(times[2])}; streamed / ordinary {Median(times[1]) / Median(times[0]):F2}");
             Console.WriteLine($"{shape}: in place {Show(times[3])} = {Median(times[3]) / limit:F2}x the copy limit; in place / ordinary {Median(times[3]) / Median(times[0]):F2}");
+            Console.WriteLine($"{shape}: next-row prefetch on / off: streamed {Median(times[1]) / Median(times[4]):F3}, in place {Median(times[3]) / Median(times[5]):F3}");
         }
     }
 

@@ -173,7 +173,7 @@ public static class CrossEntropyShards
     }
 
     // The kernel's formulas (ClassIndexRowGradient): K p[c] - C1 w[c] per column, then the target column in double.
-    private static void WriteGradient(ReadOnlySpan<float> logitsShard, int columnOffset, int classes, ReadOnlySpan<int> targets,
+    private static unsafe void WriteGradient(ReadOnlySpan<float> logitsShard, int columnOffset, int classes, ReadOnlySpan<int> targets,
         ReadOnlySpan<CrossEntropyShardState> states, ReadOnlySpan<float> rowUpstream, float upstream, Span<float> gradientShard, CrossEntropyOptions o)
     {
         int rows = targets.Length;

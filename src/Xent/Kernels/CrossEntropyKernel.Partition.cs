@@ -19,9 +19,22 @@ internal sealed unsafe partial class CrossEntropyKernel
     private static void For(int count, int threads, long elements, Action<int> body) =>
         ParallelWork.For(count, threads, body, inline: elements < InlineElements);
 
+    /// <summary>
+    /// Whether a thread's write pass brings the next row of its item into L2 (float logits, x86): memory then reads
+    /// the next row while the core computes and writes this row's gradient.
+    /// </summary>
+    internal static bool PrefetchNextRow { get; set; } = true;
+
+    /// <summary>Rows per item with a gradient, where the rows allow: few enough to keep the threads balanced.</summary>
+    private const int NextRowItem = 4;
+
+    /// <summary>Rows per item for the row loop: with a gradient at least a few, so that each thread knows which row it reads next.</summary>
+    private int ItemRows(int threads) =>
+        Math.Max(RowsPerItem(classes), HasGradient && PrefetchNextRow ? Math.Min(NextRowItem, rows / (8 * threads)) : 1);
+
     private void RunRows(int threads)
     {
-        int perItem = RowsPerItem(classes);
+        int perItem = ItemRows(threads);
         int items = (rows + perItem - 1) / perItem;
         For(items, threads, (long)rows * classes, item =>
         {
@@ -31,7 +44,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             int end = Math.Min(rows, (item + 1) * perItem);
             for (int n = item * perItem; n < end; n++)
             {
-                ProcessRow(n, scratch, blockStatistics, expsRow);
+                ProcessRow(n, scratch, blockStatistics, expsRow, n + 1 < end ? n + 1 : -1);
             }
 
             if (streamGradient)

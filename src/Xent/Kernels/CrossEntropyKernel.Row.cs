@@ -148,7 +148,8 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <param name="scratch">Block scratch (Half, bfloat16 or soft cap), or empty.</param>
     /// <param name="blockStatistics">Room for the row's block statistics.</param>
     /// <param name="expsRow">A streamed float gradient's row of exponentials (<see cref="ExpsRow"/>), else empty.</param>
-    private void ProcessRow(int n, Span<float> scratch, Span<BlockStatistics> blockStatistics, Span<float> expsRow)
+    /// <param name="next">The row this thread processes next, or -1 (<see cref="PrefetchNextRow"/>).</param>
+    private void ProcessRow(int n, Span<float> scratch, Span<BlockStatistics> blockStatistics, Span<float> expsRow, int next)
     {
         if (!NeedsForward(n))
         {
@@ -168,7 +169,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         var row = FinishRow(n, state, targetLogit);
         if (HasGradient)
         {
-            WriteRowGradient(n, row, 0, blocks, scratch, blockStatistics, expsRow);
+            WriteRowGradient(n, row, 0, blocks, scratch, blockStatistics, expsRow, next);
             if (streamGradient)
             {
                 StreamingStores.Fence(); // the target's ordinary store lands after the row's streaming ones
@@ -205,7 +206,11 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
     }
 
-    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, Span<float> scratch, ReadOnlySpan<BlockStatistics> blockStatistics, Span<float> expsRow = default)
+    /// <summary>The next row's block at <paramref name="column"/>, for the write pass to bring into L2 (float logits), or null.</summary>
+    private byte* Ahead(int next, int column) =>
+        next < 0 || !PrefetchNextRow || request.Element != ElementKind.Single ? null : (byte*)((float*)request.Logits + RowOffset(next) + column);
+
+    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, Span<float> scratch, ReadOnlySpan<BlockStatistics> blockStatistics, Span<float> expsRow = default, int next = -1)
     {
         int from = firstBlock * BlockColumns, to = Math.Min(endBlock * BlockColumns, classes);
         if (!row.Kept)
@@ -262,7 +267,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             }
             else
             {
-                GradientKernel.Write(request.Width, z, new Span<float>((float*)request.Gradient + at, length), row.Coefficients, weights, ProbabilitiesAt(n, column, length), streamGradient);
+                GradientKernel.Write(request.Width, z, new Span<float>((float*)request.Gradient + at, length), row.Coefficients, weights, ProbabilitiesAt(n, column, length), streamGradient, Ahead(next, column));
             }
         }
     }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Xent.Kernels;
 
@@ -35,45 +36,62 @@ internal static class GradientKernel
     /// <param name="weights">The block's class weights, or empty for all 1.</param>
     /// <param name="probabilities">The block's target probabilities, or empty.</param>
     /// <param name="stream">Write with streaming stores (out of place only; the caller fences).</param>
-    public static unsafe void Write(VectorWidth width, ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool stream = false)
+    /// <param name="ahead">
+    /// Null, or float logits of the same length that the calling thread reads next (the next row's block): brought
+    /// into L2 while this block is written, so that memory reads during the write pass too.
+    /// </param>
+    public static unsafe void Write(VectorWidth width, ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool stream = false, byte* ahead = null)
     {
         fixed (float* d = gradient)
         {
             if (stream && StreamingStores.Usable(d, sizeof(float)))
             {
-                Write<StreamingStores>(width, z, gradient, c, weights, probabilities);
+                Write<StreamingStores>(width, z, gradient, c, weights, probabilities, ahead);
             }
             else
             {
-                Write<OrdinaryStores>(width, z, gradient, c, weights, probabilities);
+                Write<OrdinaryStores>(width, z, gradient, c, weights, probabilities, ahead);
             }
         }
     }
 
-    private static void Write<TMode>(VectorWidth width, ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
+    private static unsafe void Write<TMode>(VectorWidth width, ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, byte* ahead)
         where TMode : struct, IStoreMode
     {
         switch (Widths.Fit(width, z.Length))
         {
-            case VectorWidth.V512: Write<Vector512Ops, Vector512<float>, TMode>(z, gradient, c, weights, probabilities); break;
-            case VectorWidth.V256: Write<Vector256Ops, Vector256<float>, TMode>(z, gradient, c, weights, probabilities); break;
-            case VectorWidth.V128: Write<Vector128Ops, Vector128<float>, TMode>(z, gradient, c, weights, probabilities); break;
-            default: Write<ScalarOps, float, OrdinaryStores>(z, gradient, c, weights, probabilities); break;
+            case VectorWidth.V512: Write<Vector512Ops, Vector512<float>, TMode>(z, gradient, c, weights, probabilities, ahead); break;
+            case VectorWidth.V256: Write<Vector256Ops, Vector256<float>, TMode>(z, gradient, c, weights, probabilities, ahead); break;
+            case VectorWidth.V128: Write<Vector128Ops, Vector128<float>, TMode>(z, gradient, c, weights, probabilities, ahead); break;
+            default: Write<ScalarOps, float, OrdinaryStores>(z, gradient, c, weights, probabilities, null); break;
         }
     }
 
-    private static void Write<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
+    private static unsafe void Write<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, byte* ahead)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TMode : struct, IStoreMode
     {
         if (weights.IsEmpty && probabilities.IsEmpty && c.InverseCap == 0f)
         {
-            WritePlain<TOps, TV, TMode>(z, gradient, c);
+            WritePlain<TOps, TV, TMode>(z, gradient, c, ahead);
         }
         else
         {
-            WriteGeneral<TOps, TV, TMode>(z, gradient, c, weights, probabilities);
+            WriteGeneral<TOps, TV, TMode>(z, gradient, c, weights, probabilities, ahead);
+        }
+    }
+
+    /// <summary>Brings the bytes of <paramref name="ahead"/> that match floats [i, i + count) into L2 (x86; prefetches never fault).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchAhead(byte* ahead, nint i, int count)
+    {
+        if (ahead != null && Sse.IsSupported)
+        {
+            for (int b = 0; b < count * sizeof(float); b += 64)
+            {
+                Sse.Prefetch1(ahead + (i * sizeof(float)) + b);
+            }
         }
     }
 
@@ -104,7 +122,7 @@ internal static class GradientKernel
     // The common case, kept tight: K exp(z - lse) - C1.
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WritePlain<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c)
+    private static unsafe void WritePlain<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, byte* ahead)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TMode : struct, IStoreMode
@@ -123,6 +141,7 @@ internal static class GradientKernel
 
         for (; i < last - k; i += 2 * k)
         {
+            PrefetchAhead(ahead, i, 2 * k);
             TV a = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), lse)), c1);
             TV b = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i + k), lse)), c1);
             BodyStore<TOps, TV, TMode>(a, ref d, i);
@@ -139,7 +158,7 @@ internal static class GradientKernel
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteGeneral<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities)
+    private static unsafe void WriteGeneral<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, byte* ahead)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TMode : struct, IStoreMode
@@ -161,6 +180,7 @@ internal static class GradientKernel
 
         for (nint i = start; i < last; i += k)
         {
+            PrefetchAhead(ahead, i, k);
             BodyStore<TOps, TV, TMode>(Element<TOps, TV>(ref x, ref w, ref t, i, p), ref d, i);
         }
 
