@@ -6,7 +6,7 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// What the cross-entropy kernels cost in arithmetic alone: one thread, a batch small enough to stay in L2
 /// (default 2 x 32000: 256 KB of float logits), the fastest of many calls in ns per element, for float, bfloat16
-/// and Half Loss, float LossAndGradient and bfloat16 LossAndGradient in place. Memory plays no part, and the
+/// and Half Loss, float LossAndGradient (also with a soft cap of 30) and bfloat16 LossAndGradient in place. Memory plays no part, and the
 /// minimum leaves out most of what other programs on a shared machine take, so two builds compare by these numbers
 /// even on a busy machine. XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- kernel-compute [rows] [classes] [rounds]
@@ -33,12 +33,15 @@ internal static class KernelCompute
         var bf16Work = (BFloat16[])bf16.Clone();
         var targets = Enumerable.Range(0, rows).Select(_ => random.Next(classes)).ToArray();
         var options = new CrossEntropyOptions { MaxDegreeOfParallelism = 1 };
+        var capped = options with { SoftCap = 30f };
         var cases = new (string Name, Action Call)[]
         {
             ("float Loss", () => CrossEntropy.Loss(logits, targets, options)),
             ("bf16 Loss", () => CrossEntropy.Loss(bf16, targets, options)),
             ("Half Loss", () => CrossEntropy.Loss(half, targets, options)),
             ("float LossAndGradient", () => CrossEntropy.LossAndGradient(logits, targets, gradient, options)),
+            ("float Loss, soft cap 30", () => CrossEntropy.Loss(logits, targets, capped)),
+            ("float LossAndGradient, soft cap 30", () => CrossEntropy.LossAndGradient(logits, targets, gradient, capped)),
             ("bf16 LossAndGradient in place", () =>
             {
                 bf16.AsSpan().CopyTo(bf16Work);

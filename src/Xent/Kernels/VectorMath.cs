@@ -28,6 +28,14 @@ internal static class VectorMath
         p = TOps.MultiplyAdd(p, u, TOps.Create(T1));
         p = TOps.MultiplyAdd(p, u, TOps.Create(T0));
         TV small = TOps.MultiplyAdd(TOps.Multiply(ax, u), p, ax);
+
+        // Capped logits are mostly far below the cap (x = z / s, s = 30 for Gemma 2): the exp and the division of the
+        // large branch are skipped for vectors without a large lane, the same lanes as the select would give.
+        if (TOps.AllLessThan(ax, TOps.Create(SmallLimit)))
+        {
+            return TOps.CopySign(small, x);
+        }
+
         TV e = TOps.Exp(TOps.Multiply(ax, TOps.Create(-2f)));
         TV one = TOps.Create(1f);
         TV large = TOps.Divide(TOps.Subtract(one, e), TOps.Add(one, e));

@@ -158,4 +158,46 @@ public class VectorMathTests
             Assert.True(float.IsNaN(tanh(float.NaN)), width);
         }
     }
+
+    /// <summary>
+    /// Vectors that mix lanes of both branches (|x| below and above 0.625, infinities, NaN) give each lane what the
+    /// lane gives alone: the early return for all-small vectors must not change any lane.
+    /// </summary>
+    [Fact]
+    public void TanhOfMixedLanesEqualsEachLaneAlone()
+    {
+        var random = new Random(4);
+        float[] special = [0f, -0f, 0.624f, 0.625f, -0.626f, 9f, float.PositiveInfinity, float.NegativeInfinity, float.NaN];
+        for (int round = 0; round < 2000; round++)
+        {
+            var x = new float[16];
+            for (int j = 0; j < x.Length; j++)
+            {
+                x[j] = random.Next(4) == 0 ? special[random.Next(special.Length)] : (float)((random.NextDouble() - 0.5) * (round % 3 == 0 ? 1.2 : 4));
+            }
+
+            // Each lane alone: the value broadcast to a whole vector of the same width.
+            Same([.. x.Select(v => Lane128(VectorMath.Tanh<Vector128Ops, Vector128<float>>, v))], [.. Enumerable.Range(0, 4).SelectMany(q => Lanes(VectorMath.Tanh<Vector128Ops, Vector128<float>>(Vector128.Create(x, q * 4))))]);
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Same([.. x.Select(v => Lane256(VectorMath.Tanh<Vector256Ops, Vector256<float>>, v))], [.. Enumerable.Range(0, 2).SelectMany(q => Lanes(VectorMath.Tanh<Vector256Ops, Vector256<float>>(Vector256.Create(x.AsSpan(q * 8, 8)))))]);
+            }
+
+            if (Vector512.IsHardwareAccelerated)
+            {
+                Same([.. x.Select(v => Lane512(VectorMath.Tanh<Vector512Ops, Vector512<float>>, v))], Lanes(VectorMath.Tanh<Vector512Ops, Vector512<float>>(Vector512.Create(x))));
+            }
+        }
+
+        static float[] Lanes<TV>(TV v)
+            where TV : struct => System.Runtime.InteropServices.MemoryMarshal.Cast<TV, float>([v]).ToArray();
+
+        static void Same(float[] expected, float[] actual)
+        {
+            for (int j = 0; j < expected.Length; j++)
+            {
+                Assert.True(BitConverter.SingleToInt32Bits(expected[j]) == BitConverter.SingleToInt32Bits(actual[j]) || (float.IsNaN(expected[j]) && float.IsNaN(actual[j])), $"lane {j}: {expected[j]} vs {actual[j]}");
+            }
+        }
+    }
 }
