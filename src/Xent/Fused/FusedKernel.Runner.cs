@@ -24,6 +24,13 @@ internal static unsafe partial class FusedKernel
         // E[z] = sum_c p[c] z[c] of the block's tokens in double (entropy gradient only) ([TB]).
         private readonly double[] rowMeanLogit = new double[TB];
 
+        // The block's kept rows' loss terms ([TB]), added to the call's sums in token order (SumBlock).
+        private readonly double[] rowMain = new double[TB];
+        private readonly double[] rowZTerm = new double[TB];
+
+        // Most threads for this runner's own parallel calls: the call's, or 1 in a token lane (.Lanes.cs).
+        private readonly int threads;
+
         // Per-call buffers in one ScratchPool block (sizes independent of N and V).
         private float* hT;       // h block transposed, packed in Nr-column micro-panels (tokens): [D, TB]
         private float* hN;       // h block packed in Nr-column micro-panels along D: [TB, D]
@@ -47,6 +54,9 @@ internal static unsafe partial class FusedKernel
         // writes its products with beta = 0 (and clears the rows it skips), which saves a pass over all of dW.
         private bool freshWeight;
 
+        // The block has a kept row: it ran the backward (when asked for).
+        private bool blockKept;
+
         private int t0;
         private int tbn;
         private int tbnPad;
@@ -59,6 +69,7 @@ internal static unsafe partial class FusedKernel
             var weights = p.ClassWeights == null ? default : new ReadOnlySpan<float>(p.ClassWeights, p.V);
             constants = LossConstants.Of(p.LabelSmoothing, p.V, weights, p.ZLoss, p.SoftCap);
             kept = KeptRows.Of(new ReadOnlySpan<int>(p.Targets, p.N), p.IgnoreIndex, weights);
+            threads = p.MaxDegreeOfParallelism;
         }
 
         private bool Filtering => p.FilterThreshold > 0;
@@ -80,7 +91,7 @@ internal static unsafe partial class FusedKernel
             }
 
             double main = 0, zTerms = 0;
-            if (p.N > 0)
+            if (p.N > 0 && !TrySweepLanes(ref main, ref zTerms))
             {
                 SweepTokenBlocks(ref main, ref zTerms);
             }
@@ -103,27 +114,51 @@ internal static unsafe partial class FusedKernel
             try
             {
                 AssignBuffers(scratch.Pointer);
-                for (t0 = 0; t0 < p.N; t0 += TB)
+                for (int start = 0; start < p.N; start += TB)
                 {
-                    tbn = Math.Min(TB, p.N - t0);
-                    tbnPad = MatMul.RoundUp(tbn, shape.Nr);
-                    float* h = BlockHidden();
-                    Packing.PackB(true, h, p.D, 0, p.D, 0, tbn, shape.Nr, hT);
-                    ForGroups(ForwardGroup);
-                    bool anyKept = MergeBlock(ref main, ref zTerms);
-                    if (p.Backward && anyKept)
-                    {
-                        Coefficients();
-                        Packing.PackB(false, h, p.D, 0, tbn, 0, p.D, shape.Nr, hN);
-                        ForGroups(BackwardGroup);
-                        ReduceHidden();
-                        freshWeight = false;
-                    }
+                    RunBlock(start);
+                    SumBlock(ref main, ref zTerms);
                 }
             }
             finally
             {
                 ScratchPool.Return(scratch, cacheBudget + OtherBytes);
+            }
+        }
+
+        /// <summary>
+        /// The token block at <paramref name="start"/>: forward, row losses and, when one of its rows is kept, the
+        /// backward (dW and dBias too unless a token lane defers them to <see cref="AddWeightStrips"/>).
+        /// </summary>
+        private void RunBlock(int start)
+        {
+            t0 = start;
+            tbn = Math.Min(TB, p.N - t0);
+            tbnPad = MatMul.RoundUp(tbn, shape.Nr);
+            float* h = BlockHidden();
+            Packing.PackB(true, h, p.D, 0, p.D, 0, tbn, shape.Nr, hT);
+            ForGroups(ForwardGroup);
+            blockKept = MergeBlock();
+            if (p.Backward && blockKept)
+            {
+                Coefficients();
+                Packing.PackB(false, h, p.D, 0, tbn, 0, p.D, shape.Nr, hN);
+                ForGroups(BackwardGroup);
+                ReduceHidden();
+                freshWeight = false;
+            }
+        }
+
+        /// <summary>Adds the block's kept rows' loss terms to the call's sums, in token order.</summary>
+        private void SumBlock(ref double main, ref double zTerms)
+        {
+            for (int t = 0; t < tbn; t++)
+            {
+                if (!Ignored(t))
+                {
+                    main += rowMain[t];
+                    zTerms += rowZTerm[t];
+                }
             }
         }
 
@@ -168,7 +203,7 @@ internal static unsafe partial class FusedKernel
         }
 
         /// <summary>Runs body(g) for every vocabulary group.</summary>
-        private void ForGroups(Action<int> body) => ParallelWork.For(groups, p.MaxDegreeOfParallelism, body);
+        private void ForGroups(Action<int> body) => ParallelWork.For(groups, threads, body);
 
         private int GroupStart(int g) => FusedKernel.GroupStart(p.V, groups, g);
 
