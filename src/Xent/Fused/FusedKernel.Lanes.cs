@@ -7,9 +7,9 @@ namespace Xent.Fused;
 /// Token lanes: with fewer vocabulary groups than threads (a small V, such as the default model's 32 classes: one
 /// group, so one thread), token blocks are the parallel tasks instead. A wave of blocks runs one block per lane, each
 /// lane a runner of its own (its own buffers: memory grows with the lanes, never with N), forward and dh being per
-/// token; then dW and dBias, deferred, are added block by block in token order, the threads splitting them by 6-row
-/// class strips. The loss terms are summed in token order. Every sum is the one-thread sweep's: the same bits for
-/// any thread count.
+/// token; dW and dBias are deferred and added block by block in token order, the threads splitting them by 6-row
+/// class strips, in the same parallel call as the next wave's blocks. The loss terms are summed in token order. Every
+/// sum is the one-thread sweep's: the same bits for any thread count.
 /// </summary>
 internal static unsafe partial class FusedKernel
 {
@@ -42,17 +42,19 @@ internal static unsafe partial class FusedKernel
         /// </summary>
         private bool TrySweepLanes(ref double main, ref double zTerms)
         {
-            int blocks = (p.N + TB - 1) / TB;
-            int count = Math.Min(ThreadCount, blocks);
+            int count = Math.Min(ThreadCount, (p.N + TB - 1) / TB);
             if (count <= groups || count < 2 || Filtering)
             {
                 return false;
             }
 
-            long cacheBudget = (CacheOverride.Value ?? p.CacheBytes) / count;
-            var lanes = new Runner<TL, TV>[count];
+            // With a backward, two sets of lanes: one wave's dW is added in the same parallel call as the next wave's
+            // blocks run, which halves the calls (and their waits for the slowest item).
+            int lanesCount = p.Backward ? 2 * count : count;
+            long cacheBudget = (CacheOverride.Value ?? p.CacheBytes) / lanesCount;
+            var lanes = new Runner<TL, TV>[lanesCount];
             long laneFloats = 0;
-            for (int i = 0; i < count; i++)
+            for (int i = 0; i < lanesCount; i++)
             {
                 lanes[i] = new Runner<TL, TV>(this);
 
@@ -65,22 +67,19 @@ internal static unsafe partial class FusedKernel
                 return false;
             }
 
-            var scratch = ScratchPool.Rent(count * laneFloats);
+            var scratch = ScratchPool.Rent(lanesCount * laneFloats);
             try
             {
-                for (int i = 0; i < count; i++)
+                for (int i = 0; i < lanesCount; i++)
                 {
                     lanes[i].AssignBuffers(scratch.Pointer + (i * laneFloats));
                 }
 
-                for (int start = 0; start < p.N; start += count * TB)
-                {
-                    RunWave(lanes, start, ref main, ref zTerms);
-                }
+                SweepWaves(lanes, count, ref main, ref zTerms);
             }
             finally
             {
-                ScratchPool.Return(scratch, (cacheBudget * count) + OtherBytes);
+                ScratchPool.Return(scratch, (cacheBudget * lanesCount) + OtherBytes);
             }
 
             return true;
@@ -98,13 +97,44 @@ internal static unsafe partial class FusedKernel
             return most;
         }
 
-        /// <summary>The blocks from <paramref name="start"/>, one per lane, then their losses and dW in token order.</summary>
-        private void RunWave(Runner<TL, TV>[] lanes, int start, ref double main, ref double zTerms)
+        /// <summary>
+        /// Waves of <paramref name="count"/> blocks, one per lane, in the lanes' two sets in turn; each parallel call
+        /// runs a wave's blocks and the previous wave's dW strips. Losses are summed after each wave, in token order.
+        /// </summary>
+        private void SweepWaves(Runner<TL, TV>[] lanes, int count, ref double main, ref double zTerms)
         {
-            int used = Math.Min(lanes.Length, (p.N - start + TB - 1) / TB);
-            ParallelWork.For(used, threads, i => lanes[i].RunBlock(start + (i * TB)));
+            int strips = StripCount();
+            int due = -1, dueUsed = 0;
+            for (int start = 0, wave = 0; start < p.N || due >= 0; start += count * TB, wave++)
+            {
+                int used = start < p.N ? Math.Min(count, (p.N - start + TB - 1) / TB) : 0;
+                int offset = lanes.Length > count ? wave % 2 * count : 0;
+                int weightItems = due < 0 ? 0 : Math.Min(ThreadCount, strips);
+                int first = start, previous = due, previousUsed = dueUsed;
+                ParallelWork.For(used + weightItems, threads, i =>
+                {
+                    if (i < used)
+                    {
+                        lanes[offset + i].RunBlock(first + (i * TB));
+                        return;
+                    }
+
+                    int k = i - used, s0 = (int)((long)strips * k / weightItems), s1 = (int)((long)strips * (k + 1) / weightItems);
+                    for (int j = previous; j < previous + previousUsed; j++)
+                    {
+                        lanes[j].AddWeightStrips(s0, s1);
+                    }
+                });
+                due = used > 0 && FinishWave(lanes, offset, used, ref main, ref zTerms) ? offset : -1;
+                dueUsed = used;
+            }
+        }
+
+        /// <summary>Adds the wave's loss terms in token order and sets its dW betas; returns whether any block has dW to add.</summary>
+        private bool FinishWave(Runner<TL, TV>[] lanes, int offset, int used, ref double main, ref double zTerms)
+        {
             bool any = false;
-            for (int i = 0; i < used; i++)
+            for (int i = offset; i < offset + used; i++)
             {
                 lanes[i].SumBlock(ref main, ref zTerms);
                 lanes[i].weightBeta = freshWeight ? 0 : 1;
@@ -115,23 +145,7 @@ internal static unsafe partial class FusedKernel
                 }
             }
 
-            if (!any)
-            {
-                return;
-            }
-
-            int strips = StripCount(), items = Math.Min(ThreadCount, strips);
-            ParallelWork.For(items, threads, k =>
-            {
-                int s0 = (int)((long)strips * k / items), s1 = (int)((long)strips * (k + 1) / items);
-                for (int i = 0; i < used; i++)
-                {
-                    if (lanes[i].blockKept)
-                    {
-                        lanes[i].AddWeightStrips(s0, s1);
-                    }
-                }
-            });
+            return any;
         }
 
         /// <summary>The 6-row class strips of every tile of every group, the units dW is split by.</summary>
@@ -157,6 +171,11 @@ internal static unsafe partial class FusedKernel
         /// </summary>
         private void AddWeightStrips(int s0, int s1)
         {
+            if (!blockKept)
+            {
+                return;
+            }
+
             const int mr = PanelKernels.Mr;
             int s = 0;
             for (int g = 0; g < groups; g++)

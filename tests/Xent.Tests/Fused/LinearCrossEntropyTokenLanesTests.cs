@@ -68,8 +68,9 @@ public class LinearCrossEntropyTokenLanesTests
         var w = RandomArray(rng, v * D, 1);
         var b = RandomArray(rng, v, 1);
 
-        // The first block's targets all ignored: the second block is the one that overwrites dW.
-        var y = Enumerable.Range(0, N).Select(i => i < FusedKernel.TokenBlock || i % 5 == 3 ? o.IgnoreIndex : rng.Next(v)).ToArray();
+        // The first two blocks' targets all ignored (a whole wave of 2 lanes, part of a wave of 3): the third block is
+        // the one that overwrites dW.
+        var y = Enumerable.Range(0, N).Select(i => i < 2 * FusedKernel.TokenBlock || i % 5 == 3 ? o.IgnoreIndex : rng.Next(v)).ToArray();
         var up = RandomArray(rng, N, 1);
         var one = Run(h, w, b, y, up, o with { MaxDegreeOfParallelism = 1 });
         foreach (int threads in new[] { 2, 3 })
