@@ -18,20 +18,15 @@ internal static unsafe partial class FusedKernel
         private readonly LossConstants constants;
         private readonly KeptRows kept;
 
-        // lse of the block's tokens in double, as the row formulas take it ([TB]).
-        private readonly double[] rowLse = new double[TB];
-
-        // E[z] = sum_c p[c] z[c] of the block's tokens in double (entropy gradient only) ([TB]).
-        private readonly double[] rowMeanLogit = new double[TB];
-
-        // The block's kept rows' loss terms ([TB]), added to the call's sums in token order (SumBlock).
-        private readonly double[] rowMain = new double[TB];
-        private readonly double[] rowZTerm = new double[TB];
-
         // Most threads for this runner's own parallel calls: the call's, or 1 in a token lane (.Lanes.cs).
         private readonly int threads;
 
-        // Per-call buffers in one ScratchPool block (sizes independent of N and V).
+        // Per-call buffers in one ScratchPool block (sizes independent of N and V); the per-token doubles first (in
+        // the block, not arrays: a token lane's runner allocates nothing per call).
+        private double* rowLse;       // [TB] lse in double, as the row formulas take it
+        private double* rowMeanLogit; // [TB] E[z] = sum_c p[c] z[c] in double (entropy gradient only)
+        private double* rowMain;      // [TB] kept rows' loss terms, added to the call's sums in token order (SumBlock)
+        private double* rowZTerm;     // [TB] their z-loss terms
         private float* hT;       // h block transposed, packed in Nr-column micro-panels (tokens): [D, TB]
         private float* hN;       // h block packed in Nr-column micro-panels along D: [TB, D]
         private float* states;   // per group: max [TB], sum exp [TB], smoothing sum [TB], entropy sum [TB]
@@ -174,7 +169,7 @@ internal static unsafe partial class FusedKernel
         private long PlanBuffers(long cacheBudget)
         {
             subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
-            long floats = ((long)p.D * TB) + (TB * PaddedD) + (groups * (long)StateRows * TB) + (7L * TB) + Partials + FilterFloats + WidenedFloats;
+            long floats = RowFloats + ((long)p.D * TB) + (TB * PaddedD) + (groups * (long)StateRows * TB) + (7L * TB) + Partials + FilterFloats + WidenedFloats;
 
             // The cache takes what is left of the extra-memory budget after the other buffers (which grow with D).
             long budget = Math.Min(cacheBudget, Math.Max(0, cacheBudget + OtherBytes - (floats * sizeof(float))));
@@ -182,9 +177,16 @@ internal static unsafe partial class FusedKernel
             return floats + ((long)groups * cachedPerGroup * TileFloats);
         }
 
+        /// <summary>The four per-token double rows, in floats (a multiple of 16: hT stays 64-byte aligned).</summary>
+        private const int RowFloats = 4 * TB * (sizeof(double) / sizeof(float));
+
         private void AssignBuffers(float* block)
         {
-            hT = block;
+            rowLse = (double*)block;
+            rowMeanLogit = rowLse + TB;
+            rowMain = rowMeanLogit + TB;
+            rowZTerm = rowMain + TB;
+            hT = block + RowFloats;
             hN = hT + ((nint)p.D * TB);
             states = hN + (TB * PaddedD);
             zTarget = states + (groups * StateRows * TB);
