@@ -37,8 +37,8 @@ internal static unsafe partial class FusedKernel
 
         /// <summary>
         /// Runs the sweep in token lanes when they apply (more threads than groups, more than one block, no filtering,
-        /// whose entry-by-entry updates do not defer, and every tile cached, as the deferred dW reads the cached G);
-        /// returns false, having done nothing, when they do not.
+        /// whose entry-by-entry updates do not defer, every tile cached, as the deferred dW reads the cached G, and all
+        /// lanes' buffers within one runner's budget); returns false, having done nothing, when they do not.
         /// </summary>
         private bool TrySweepLanes(ref double main, ref double zTerms)
         {
@@ -51,7 +51,7 @@ internal static unsafe partial class FusedKernel
             // With a backward, two sets of lanes: one wave's dW is added in the same parallel call as the next wave's
             // blocks run, which halves the calls (and their waits for the slowest item).
             int lanesCount = p.Backward ? 2 * count : count;
-            long cacheBudget = (CacheOverride.Value ?? p.CacheBytes) / lanesCount;
+            long callBudget = CacheOverride.Value ?? p.CacheBytes, cacheBudget = callBudget / lanesCount;
             var lanes = new Runner<TL, TV>[lanesCount];
             long laneFloats = 0;
             for (int i = 0; i < lanesCount; i++)
@@ -62,7 +62,9 @@ internal static unsafe partial class FusedKernel
                 laneFloats = (lanes[i].PlanBuffers(cacheBudget) + 15) / 16 * 16;
             }
 
-            if (p.Backward && lanes[0].cachedPerGroup < TilesPerGroup())
+            // Every lane's buffers together stay within what one runner may use (the cache budget plus OtherBytes).
+            long budget = callBudget + OtherBytes;
+            if ((p.Backward && lanes[0].cachedPerGroup < TilesPerGroup()) || lanesCount * laneFloats * sizeof(float) > budget)
             {
                 return false;
             }
@@ -79,7 +81,7 @@ internal static unsafe partial class FusedKernel
             }
             finally
             {
-                ScratchPool.Return(scratch, (cacheBudget * lanesCount) + OtherBytes);
+                ScratchPool.Return(scratch, budget);
             }
 
             return true;
