@@ -6,8 +6,8 @@ namespace Xent.Fused;
 /// <summary>
 /// Token lanes: with fewer vocabulary groups than threads (a small V, such as the default model's 32 classes: one
 /// group, so one thread), token blocks are the parallel tasks instead. A wave of blocks runs one block per lane, each
-/// lane a runner of its own (its own buffers: memory grows with the lanes, never with N), forward and dh being per
-/// token; dW and dBias are deferred and added block by block in token order, the threads splitting them by 6-row
+/// lane a runner of its own (its own buffers, all lanes within one runner's budget: never growing with N), forward and
+/// dh being per token; dW and dBias are deferred and added block by block in token order, the threads splitting them by 6-row
 /// class strips, in the same parallel call as the next wave's blocks. The loss terms are summed in token order. Every
 /// sum is the one-thread sweep's: the same bits for any thread count.
 /// </summary>
