@@ -96,7 +96,7 @@ internal static unsafe partial class FusedKernel
             TileEpilogues.Backward<TL, TV>(tile, vb, tbnPad, holdsZ ? null : Offset(p.Bias, c0), Offset(p.ClassWeights, c0), p.SoftCap,
                 holdsZ, p.LabelSmoothing > 0, lse, coefP, coefS, p.EntropyUpstream == null ? null : coefH, meanZ, mask, p.FilterThreshold, active);
             TargetEntries(c0, vb, tile, active);
-            if (p.DBias != null)
+            if (p.DBias != null && !deferWeight)
             {
                 TileEpilogues.AddRowSums<TL, TV>(tile, vb, tbnPad, p.DBias + c0);
             }
@@ -158,11 +158,10 @@ internal static unsafe partial class FusedKernel
             int d = p.D, rows = r1 - r0, nr = shape.Nr;
             float* gRows = tile + (r0 * TB);
             float* wRows = WeightRows(c0 + r0, rows);
-
-            // dW[rows] (+)= G[rows, tokens] h[tokens, D]: h's block packed once for all tiles (hN); dW's rows (from
-            // memory) written a 6-row strip at a time.
-            MatMul.Panels(shape, rows, d, tbn, gRows, TB, 1, hN, (nint)tbn * nr, p.DWeight + ((nint)(c0 + r0) * d), d,
-                freshWeight ? 0 : 1, rowStripsOuter: true);
+            if (!deferWeight)
+            {
+                WeightProduct(c0, r0, r1, tile, freshWeight ? 0 : 1);
+            }
 
             // dh^T[D, tokens] += W[rows, D]^T G[rows, tokens]: transposed, G's token rows (a few KB, packed here) are
             // the product's B micro-panels and W is read in place; the other way round every tile of W (from memory,
@@ -174,6 +173,18 @@ internal static unsafe partial class FusedKernel
             float* gPacked = Workspace.Current.Get(WorkspaceSlot.PanelB, (long)rows * tbnPad);
             Packing.PackB(false, gRows, TB, 0, rows, 0, tbnPad, nr, gPacked);
             MatMul.Panels(shape, d, tbnPad, rows, wRows, 1, d, gPacked, (nint)rows * nr, dh, TB, 1, stripBlock: MatMul.StripBlock);
+        }
+
+        /// <summary>
+        /// dW[rows] (+)= G[rows, tokens] h[tokens, D] for class rows [r0, r1) of the tile: h's block packed once for all
+        /// tiles (hN); dW's rows (from memory) written a 6-row strip at a time. Each strip's sums are its own, so a
+        /// token lane's strips (.Lanes.cs) get the bits of the whole tile's product.
+        /// </summary>
+        private void WeightProduct(int c0, int r0, int r1, float* tile, float beta)
+        {
+            int d = p.D;
+            MatMul.Panels(shape, r1 - r0, d, tbn, tile + (r0 * TB), TB, 1, hN, (nint)tbn * shape.Nr, p.DWeight + ((nint)(c0 + r0) * d), d,
+                beta, rowStripsOuter: true);
         }
 
         /// <summary>

@@ -65,7 +65,7 @@ internal static unsafe partial class FusedKernel
         }
 
         /// <summary>Merges the groups' states in group order into lse and row losses; returns whether a row is kept.</summary>
-        private bool MergeBlock(ref double main, ref double zTerms)
+        private bool MergeBlock()
         {
             bool anyKept = false;
             for (int t = 0; t < tbn; t++)
@@ -91,8 +91,8 @@ internal static unsafe partial class FusedKernel
                 {
                     anyKept = true;
                     r = RowLoss.ClassIndex(constants, TargetWeight(y), l, zTarget[t], smooth);
-                    main += r.Main;
-                    zTerms += r.ZTerm;
+                    rowMain[t] = r.Main;
+                    rowZTerm[t] = r.ZTerm;
                 }
 
                 if (p.RowLosses != null)

@@ -11,7 +11,7 @@ internal static unsafe partial class FusedKernel
         private void ReduceHidden()
         {
             int chunks = (int)Math.Min(8, Math.Max(1, (long)tbn * p.D / 4096));
-            ParallelWork.For(chunks, p.MaxDegreeOfParallelism, c =>
+            ParallelWork.For(chunks, threads, c =>
             {
                 int k0 = (int)((long)p.D * c / chunks), k1 = (int)((long)p.D * (c + 1) / chunks);
                 AddTransposedPartials(k0, k1);

@@ -18,13 +18,15 @@ internal static unsafe partial class FusedKernel
         private readonly LossConstants constants;
         private readonly KeptRows kept;
 
-        // lse of the block's tokens in double, as the row formulas take it ([TB]).
-        private readonly double[] rowLse = new double[TB];
+        // Most threads for this runner's own parallel calls: the call's, or 1 in a token lane (.Lanes.cs).
+        private readonly int threads;
 
-        // E[z] = sum_c p[c] z[c] of the block's tokens in double (entropy gradient only) ([TB]).
-        private readonly double[] rowMeanLogit = new double[TB];
-
-        // Per-call buffers in one ScratchPool block (sizes independent of N and V).
+        // Per-call buffers in one ScratchPool block (sizes independent of N and V); the per-token doubles first (in
+        // the block, not arrays: a token lane's runner allocates nothing per call).
+        private double* rowLse;       // [TB] lse in double, as the row formulas take it
+        private double* rowMeanLogit; // [TB] E[z] = sum_c p[c] z[c] in double (entropy gradient only)
+        private double* rowMain;      // [TB] kept rows' loss terms, added to the call's sums in token order (SumBlock)
+        private double* rowZTerm;     // [TB] their z-loss terms
         private float* hT;       // h block transposed, packed in Nr-column micro-panels (tokens): [D, TB]
         private float* hN;       // h block packed in Nr-column micro-panels along D: [TB, D]
         private float* states;   // per group: max [TB], sum exp [TB], smoothing sum [TB], entropy sum [TB]
@@ -47,6 +49,9 @@ internal static unsafe partial class FusedKernel
         // writes its products with beta = 0 (and clears the rows it skips), which saves a pass over all of dW.
         private bool freshWeight;
 
+        // The block has a kept row: it ran the backward (when asked for).
+        private bool blockKept;
+
         private int t0;
         private int tbn;
         private int tbnPad;
@@ -59,6 +64,7 @@ internal static unsafe partial class FusedKernel
             var weights = p.ClassWeights == null ? default : new ReadOnlySpan<float>(p.ClassWeights, p.V);
             constants = LossConstants.Of(p.LabelSmoothing, p.V, weights, p.ZLoss, p.SoftCap);
             kept = KeptRows.Of(new ReadOnlySpan<int>(p.Targets, p.N), p.IgnoreIndex, weights);
+            threads = p.MaxDegreeOfParallelism;
         }
 
         private bool Filtering => p.FilterThreshold > 0;
@@ -80,7 +86,7 @@ internal static unsafe partial class FusedKernel
             }
 
             double main = 0, zTerms = 0;
-            if (p.N > 0)
+            if (p.N > 0 && !TrySweepLanes(ref main, ref zTerms))
             {
                 SweepTokenBlocks(ref main, ref zTerms);
             }
@@ -103,27 +109,51 @@ internal static unsafe partial class FusedKernel
             try
             {
                 AssignBuffers(scratch.Pointer);
-                for (t0 = 0; t0 < p.N; t0 += TB)
+                for (int start = 0; start < p.N; start += TB)
                 {
-                    tbn = Math.Min(TB, p.N - t0);
-                    tbnPad = MatMul.RoundUp(tbn, shape.Nr);
-                    float* h = BlockHidden();
-                    Packing.PackB(true, h, p.D, 0, p.D, 0, tbn, shape.Nr, hT);
-                    ForGroups(ForwardGroup);
-                    bool anyKept = MergeBlock(ref main, ref zTerms);
-                    if (p.Backward && anyKept)
-                    {
-                        Coefficients();
-                        Packing.PackB(false, h, p.D, 0, tbn, 0, p.D, shape.Nr, hN);
-                        ForGroups(BackwardGroup);
-                        ReduceHidden();
-                        freshWeight = false;
-                    }
+                    RunBlock(start);
+                    SumBlock(ref main, ref zTerms);
                 }
             }
             finally
             {
                 ScratchPool.Return(scratch, cacheBudget + OtherBytes);
+            }
+        }
+
+        /// <summary>
+        /// The token block at <paramref name="start"/>: forward, row losses and, when one of its rows is kept, the
+        /// backward (dW and dBias too unless a token lane defers them to <see cref="AddWeightStrips"/>).
+        /// </summary>
+        private void RunBlock(int start)
+        {
+            t0 = start;
+            tbn = Math.Min(TB, p.N - t0);
+            tbnPad = MatMul.RoundUp(tbn, shape.Nr);
+            float* h = BlockHidden();
+            Packing.PackB(true, h, p.D, 0, p.D, 0, tbn, shape.Nr, hT);
+            ForGroups(ForwardGroup);
+            blockKept = MergeBlock();
+            if (p.Backward && blockKept)
+            {
+                Coefficients();
+                Packing.PackB(false, h, p.D, 0, tbn, 0, p.D, shape.Nr, hN);
+                ForGroups(BackwardGroup);
+                ReduceHidden();
+                freshWeight = false;
+            }
+        }
+
+        /// <summary>Adds the block's kept rows' loss terms to the call's sums, in token order.</summary>
+        private void SumBlock(ref double main, ref double zTerms)
+        {
+            for (int t = 0; t < tbn; t++)
+            {
+                if (!Ignored(t))
+                {
+                    main += rowMain[t];
+                    zTerms += rowZTerm[t];
+                }
             }
         }
 
@@ -139,7 +169,7 @@ internal static unsafe partial class FusedKernel
         private long PlanBuffers(long cacheBudget)
         {
             subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
-            long floats = ((long)p.D * TB) + (TB * PaddedD) + (groups * (long)StateRows * TB) + (7L * TB) + Partials + FilterFloats + WidenedFloats;
+            long floats = RowFloats + ((long)p.D * TB) + (TB * PaddedD) + (groups * (long)StateRows * TB) + (7L * TB) + Partials + FilterFloats + WidenedFloats;
 
             // The cache takes what is left of the extra-memory budget after the other buffers (which grow with D).
             long budget = Math.Min(cacheBudget, Math.Max(0, cacheBudget + OtherBytes - (floats * sizeof(float))));
@@ -147,9 +177,16 @@ internal static unsafe partial class FusedKernel
             return floats + ((long)groups * cachedPerGroup * TileFloats);
         }
 
+        /// <summary>The four per-token double rows, in floats (a multiple of 16: hT stays 64-byte aligned).</summary>
+        private const int RowFloats = 4 * TB * (sizeof(double) / sizeof(float));
+
         private void AssignBuffers(float* block)
         {
-            hT = block;
+            rowLse = (double*)block;
+            rowMeanLogit = rowLse + TB;
+            rowMain = rowMeanLogit + TB;
+            rowZTerm = rowMain + TB;
+            hT = block + RowFloats;
             hN = hT + ((nint)p.D * TB);
             states = hN + (TB * PaddedD);
             zTarget = states + (groups * StateRows * TB);
@@ -168,7 +205,7 @@ internal static unsafe partial class FusedKernel
         }
 
         /// <summary>Runs body(g) for every vocabulary group.</summary>
-        private void ForGroups(Action<int> body) => ParallelWork.For(groups, p.MaxDegreeOfParallelism, body);
+        private void ForGroups(Action<int> body) => ParallelWork.For(groups, threads, body);
 
         private int GroupStart(int g) => FusedKernel.GroupStart(p.V, groups, g);
 

@@ -14,7 +14,8 @@ namespace Xent.Fused;
 /// <remarks>
 /// The vocabulary is split into a fixed number of groups (a function of V only). Groups are the parallel tasks:
 /// a group owns its rows of dW and dBias, keeps its own partial softmax state and its own partial dh, and the
-/// partials are merged in group order. So the result is bitwise the same for any thread count.
+/// partials are merged in group order. So the result is bitwise the same for any thread count. With fewer groups than
+/// threads (a small V), token blocks are the tasks instead, dW still added in token order (<c>.Lanes.cs</c>).
 /// The phases live in partial files: the call and its buffers (<c>FusedKernel.Runner.cs</c>), the forward sweep
 /// and merge (<c>.Forward.cs</c>), the backward sweep (<c>.Backward.cs</c>), its filtered entries
 /// (<c>.Sparse.cs</c>) and the reduction of dh (<c>.ReduceHidden.cs</c>). The formulas are the core kernel's:
