@@ -43,7 +43,9 @@ internal sealed unsafe partial class CrossEntropyKernel
         if (cap > 0f)
         {
             var s = capInGradient ? new Span<float>((float*)request.Gradient + at, length) : scratch.Slice(0, length);
-            VectorMath.SoftCap(request.Width, z, s, cap);
+            // Prefetched for the loss alone (2048 x 32000, 2 threads, soft cap 30: 14.8 -> 9.2-10.3 ms); where the capped
+            // logits go into the gradient the same prefetch measured slower (17.4-18.1 -> 20.0-21.0 ms).
+            VectorMath.SoftCap(request.Width, z, s, cap, prefetch: request.Element == ElementKind.Single && !capInGradient);
             z = s;
         }
 
