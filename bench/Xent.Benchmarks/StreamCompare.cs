@@ -44,18 +44,25 @@ internal static partial class StreamCompare
                 }),
                 ("copy limit", () => MemoryLimits.Copy(logits, gradient, copy.Threads, copy.How)),
                 ("in place", () => CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options)),
-                ("streamed, no next-row prefetch", () =>
+                ("Loss", () => CrossEntropy.Loss(logits, targets, options)),
+                ("Loss, one row per item", () =>
+                {
+                    CrossEntropyKernel.GroupedRows = false;
+                    CrossEntropy.Loss(logits, targets, options);
+                    CrossEntropyKernel.GroupedRows = true;
+                }),
+                ("streamed, one row per item", () =>
                 {
                     using var scope = CrossEntropyKernel.OverrideStreamedBytes(0);
-                    CrossEntropyKernel.PrefetchNextRow = false;
+                    CrossEntropyKernel.GroupedRows = false;
                     CrossEntropy.LossAndGradient(logits, targets, gradient, options);
-                    CrossEntropyKernel.PrefetchNextRow = true;
+                    CrossEntropyKernel.GroupedRows = true;
                 }),
-                ("in place, no next-row prefetch", () =>
+                ("in place, one row per item", () =>
                 {
-                    CrossEntropyKernel.PrefetchNextRow = false;
+                    CrossEntropyKernel.GroupedRows = false;
                     CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options);
-                    CrossEntropyKernel.PrefetchNextRow = true;
+                    CrossEntropyKernel.GroupedRows = true;
                 }),
             };
 
@@ -82,7 +89,8 @@ internal static partial class StreamCompare
             double limit = Median(times[2]);
             Console.WriteLine($"{shape}: ordinary {Show(times[0])} = {Median(times[0]) / limit:F2}x the copy limit; streamed {Show(times[1])} = {Median(times[1]) / limit:F2}x; copy limit {Show(times[2])}; streamed / ordinary {Median(times[1]) / Median(times[0]):F2}");
             Console.WriteLine($"{shape}: in place {Show(times[3])} = {Median(times[3]) / limit:F2}x the copy limit; in place / ordinary {Median(times[3]) / Median(times[0]):F2}");
-            Console.WriteLine($"{shape}: next-row prefetch on / off: streamed {Median(times[1]) / Median(times[4]):F3}, in place {Median(times[3]) / Median(times[5]):F3}");
+            Console.WriteLine($"{shape}: Loss, grouped rows / one row per item {Median(times[4]) / Median(times[5]):F3} ({Show(times[4])} / {Show(times[5])})");
+            Console.WriteLine($"{shape}: grouped rows (next-row prefetch) / one row per item: streamed {Median(times[1]) / Median(times[6]):F3}, in place {Median(times[3]) / Median(times[7]):F3}");
         }
     }
 

@@ -20,17 +20,19 @@ internal sealed unsafe partial class CrossEntropyKernel
         ParallelWork.For(count, threads, body, inline: elements < InlineElements);
 
     /// <summary>
-    /// Whether a thread's write pass brings the next row of its item into L2 (float logits, x86): memory then reads
-    /// the next row while the core computes and writes this row's gradient.
+    /// Whether the row loop deals rows in groups (up to <see cref="GroupRows"/> per item, at least 8 items per
+    /// thread): each thread then reads one contiguous stretch of logits, and its write pass brings the next row of
+    /// its group into L2 while it computes the gradient (float logits, x86). Off: one row per item (benchmarks).
+    /// Zen 5, two threads, stream-compare: Loss 0.84-0.98x the time of one-row items with 4-row groups, and 0.89-0.91x
+    /// again at 256 x 50257 with 8-row groups; the gradient's next-row prefetch 0.90-0.98x streamed.
     /// </summary>
-    internal static bool PrefetchNextRow { get; set; } = true;
+    internal static bool GroupedRows { get; set; } = true;
 
-    /// <summary>Rows per item with a gradient, where the rows allow: few enough to keep the threads balanced.</summary>
-    private const int NextRowItem = 4;
+    private const int GroupRows = 8;
 
-    /// <summary>Rows per item for the row loop: with a gradient at least a few, so that each thread knows which row it reads next.</summary>
+    /// <summary>Rows per item for the row loop: a group where the rows allow (<see cref="GroupedRows"/>).</summary>
     private int ItemRows(int threads) =>
-        Math.Max(RowsPerItem(classes), HasGradient && PrefetchNextRow ? Math.Min(NextRowItem, rows / (8 * threads)) : 1);
+        Math.Max(RowsPerItem(classes), GroupedRows ? Math.Min(GroupRows, rows / (8 * threads)) : 1);
 
     private void RunRows(int threads)
     {

@@ -150,7 +150,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <param name="scratch">Block scratch (Half, bfloat16 or soft cap), or empty.</param>
     /// <param name="blockStatistics">Room for the row's block statistics.</param>
     /// <param name="expsRow">A streamed float gradient's row of exponentials (<see cref="ExpsRow"/>), else empty.</param>
-    /// <param name="next">The row this thread processes next, or -1 (<see cref="PrefetchNextRow"/>).</param>
+    /// <param name="next">The row this thread processes next, or -1 (<see cref="GroupedRows"/>).</param>
     private void ProcessRow(int n, Span<float> scratch, Span<BlockStatistics> blockStatistics, Span<float> expsRow, int next)
     {
         if (!NeedsForward(n))
@@ -210,7 +210,7 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>The next row's block at <paramref name="column"/>, for the write pass to bring into L2 (float logits), or null.</summary>
     private byte* Ahead(int next, int column) =>
-        next < 0 || !PrefetchNextRow || request.Element != ElementKind.Single ? null : (byte*)((float*)request.Logits + RowOffset(next) + column);
+        next < 0 || !GroupedRows || request.Element != ElementKind.Single ? null : (byte*)((float*)request.Logits + RowOffset(next) + column);
 
     private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, Span<float> scratch, ReadOnlySpan<BlockStatistics> blockStatistics, Span<float> expsRow = default, int next = -1)
     {
