@@ -43,7 +43,7 @@ internal static class BenchReport
         io.WriteLine($"Memory limit measured in this run: read {readBandwidth / 1e9:F1} GB/s (the limit of Loss; {read.Method}), copy {copyBandwidth / 1e9:F1} GB/s read + write (of LossAndGradient; {copy.Method}).");
         io.WriteLine($"Each limit is the best of every method, thread count and buffer size tried, and of the best method rerun beside each Xent case. GB/s counts N x V x 4 bytes read, twice that with the gradient written. Median and min-max of up to {runs} runs, each case warmed until steady.");
         io.WriteLine("Scalar: a plain float32 loop on as many threads as Xent (two passes per row, a third for the gradient). \"vs scalar\": scalar median / Xent median.");
-        io.WriteLine("Loss+Grad writes the gradient into its own buffer, whose lines the CPU also reads before it writes them (a third more traffic than the copy); in place it overwrites the logits: the copy's bytes exactly.");
+        io.WriteLine("Loss+Grad writes the gradient into its own buffer (with streaming stores from 16 MB at 512 bits; otherwise the CPU reads its lines before it writes them, a third more traffic than the copy); in place it overwrites the logits: the copy's bytes exactly.");
     }
 
     private static string Ms(double seconds) => (seconds * 1e3).ToString(seconds < 0.01 ? "F3" : "F1", CultureInfo.InvariantCulture);
