@@ -46,16 +46,7 @@ public class LinearCrossEntropyTokenLanesTests
         return data;
     }
 
-    public static TheoryData<VectorWidth> Widths()
-    {
-        var data = new TheoryData<VectorWidth>();
-        foreach (var w in Simd.Supported())
-        {
-            data.Add(w);
-        }
-
-        return data;
-    }
+    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
 
     [Theory]
     [MemberData(nameof(Cases))]
