@@ -1,3 +1,5 @@
+using Xent.Tests.Core;
+
 namespace Xent.Tests.BatchInvariance;
 
 /// <summary>
@@ -8,8 +10,6 @@ public class CrossEntropyBatchInvarianceTests
 {
     /// <summary>A call under test: logits [N, V], targets [N] -&gt; per-row outputs, each [N] or [N, V], as floats.</summary>
     private delegate float[][] Call<T>(T[] logits, int[] targets, CrossEntropyOptions options);
-
-    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
 
     private static readonly CrossEntropyOptions[] Options =
     [
@@ -49,15 +49,15 @@ public class CrossEntropyBatchInvarianceTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void FloatRows(VectorWidth width) => Check<float>(width, Single, BatchTrials.Uniform);
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void HalfRows(VectorWidth width) => Check(width, Half16, random => (Half)BatchTrials.Uniform(random));
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void BFloat16Rows(VectorWidth width) => Check(width, BFloat, random => (BFloat16)BatchTrials.Uniform(random));
 
     /// <summary>

@@ -1,3 +1,5 @@
+using Xent.Tests.Core;
+
 namespace Xent.Tests.BatchInvariance;
 
 /// <summary>
@@ -10,8 +12,6 @@ public class LinearBatchInvarianceTests
 {
     private const int D = 8;
     private const int TeacherD = 6;
-
-    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
 
     private static float[] Values(int count, int seed, float scale)
     {
@@ -49,7 +49,7 @@ public class LinearBatchInvarianceTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void TokenRows(VectorWidth width)
     {
         using var scope = Simd.Override(width);

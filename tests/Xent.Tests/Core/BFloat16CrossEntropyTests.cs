@@ -5,14 +5,13 @@ namespace Xent.Tests.Core;
 /// <summary>bfloat16 logits: the float64 reference of the same (bfloat16-rounded) values, and the float path's own numbers.</summary>
 public class BFloat16CrossEntropyTests
 {
-    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
 
     private static BFloat16[] Round(float[] x) => [.. x.Select(value => (BFloat16)value)];
 
     private static float[] Widen(BFloat16[] x) => [.. x.Select(value => (float)value)];
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void MatchTheReferenceOfTheSameValues(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -60,7 +59,7 @@ public class BFloat16CrossEntropyTests
     /// a bfloat16 gradient is the float one rounded once (the target column is rounded from double directly).
     /// </summary>
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void EqualTheFloatPathOnSpecialValues(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -121,7 +120,7 @@ public class BFloat16CrossEntropyTests
     /// bitwise the float path's on the widened values at every width and thread count.
     /// </summary>
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void InPlaceWideningEqualsTheFloatPathBitwise(VectorWidth width)
     {
         using var scope = Simd.Override(width);

@@ -6,10 +6,9 @@ namespace Xent.Tests.Core;
 /// <summary>Half logits (float accumulation) and the pointer overloads.</summary>
 public class HalfAndPointerTests
 {
-    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void HalfLogitsMatchTheReferenceOfTheSameValues(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -85,7 +84,7 @@ public class HalfAndPointerTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void HalfSpecialValuesMatchTheReference(VectorWidth width)
     {
         // -inf (masked vocabulary), NaN, +inf, subnormal and negative-zero halves, in rows long enough for the

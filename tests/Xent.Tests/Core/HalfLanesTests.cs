@@ -10,7 +10,6 @@ namespace Xent.Tests.Core;
 /// </summary>
 public class HalfLanesTests
 {
-    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
 
     [Fact]
     public void EveryHalfPattern_WidensAsTheConversion()
@@ -40,7 +39,7 @@ public class HalfLanesTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void Losses_EqualTheFloatPathOnTheWidenedValues_Bitwise(VectorWidth width)
     {
         using var scope = Simd.Override(width);

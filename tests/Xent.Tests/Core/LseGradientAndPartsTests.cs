@@ -8,19 +8,9 @@ namespace Xent.Tests.Core;
 /// </summary>
 public class LseGradientAndPartsTests
 {
-    public static TheoryData<VectorWidth> Widths()
-    {
-        var data = new TheoryData<VectorWidth>();
-        foreach (var w in Simd.Supported())
-        {
-            data.Add(w);
-        }
-
-        return data;
-    }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void LseGradient_AddsItsSoftmaxTerm_EqualsFloat64Reference(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -54,7 +44,7 @@ public class LseGradientAndPartsTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void LossWithParts_SplitsCrossEntropyAndZLoss_AsTheFusedHead(VectorWidth width)
     {
         using var scope = Simd.Override(width);

@@ -13,14 +13,12 @@ public class OverloadFamilyTests
     private const int Rows = 9;
     private const int V = 5003;
 
-    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
-
     private static CrossEntropyOptions Mean(int threads) => new() { ZLoss = 1e-3f, LabelSmoothing = 0.05f, MaxDegreeOfParallelism = threads };
 
     private static CrossEntropyOptions None(int threads) => new() { Reduction = Reduction.None, ZLoss = 1e-3f, SoftCap = 8f, MaxDegreeOfParallelism = threads };
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void HalfOverloads_MatchTheFloat64Reference(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -44,7 +42,7 @@ public class OverloadFamilyTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void BFloat16Overloads_MatchTheFloat64Reference(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -85,7 +83,7 @@ public class OverloadFamilyTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public unsafe void PointerOverloads_EqualTheSpanOverloadsBitwise_AndTheReference(VectorWidth width)
     {
         using var scope = Simd.Override(width);

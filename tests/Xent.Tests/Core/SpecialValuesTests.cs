@@ -5,7 +5,6 @@ namespace Xent.Tests.Core;
 /// <summary>The spec's "Special values" section and worked examples, for every vector width and both partitions.</summary>
 public class SpecialValuesTests
 {
-    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
 
     // 37: a remainder at every width; 20000: several blocks, split over threads when it is the only row.
     private static readonly int[] Vocabularies = [37, 1001, 20000]; // 1001: a shifted-back last vector at every width
@@ -13,7 +12,7 @@ public class SpecialValuesTests
     private static float[] Row(int v, int seed) => TestData.Logits(1, v, seed);
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void AllIgnored_MeanIsNaN_SumIsZero_GradientIsZero(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -34,7 +33,7 @@ public class SpecialValuesTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void NegativeInfinityLogitsAreMasked(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -73,7 +72,7 @@ public class SpecialValuesTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void MaskedRowsWhoseOnlyLogitsAreNearMinusFloatMax(VectorWidth width)
     {
         // Blocks of -inf beside logits of -2e38: the loss is finite and the masked columns' gradient is 0, not NaN.
@@ -96,7 +95,7 @@ public class SpecialValuesTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void TargetLogitNegativeInfinity_LossIsPositiveInfinity(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -112,7 +111,7 @@ public class SpecialValuesTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void NaNRows(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -146,7 +145,7 @@ public class SpecialValuesTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void LargeLogitsDoNotOverflow(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -162,7 +161,7 @@ public class SpecialValuesTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void VocabularyOfOne_LossAndGradientAreZero(VectorWidth width)
     {
         using var scope = Simd.Override(width);

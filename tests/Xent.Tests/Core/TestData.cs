@@ -3,6 +3,9 @@ namespace Xent.Tests.Core;
 /// <summary>Deterministic inputs for the core tests.</summary>
 internal static class TestData
 {
+    /// <summary>Every vector width this machine runs, for [MemberData] (tests then override Simd to each).</summary>
+    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
+
     /// <summary>Logits [rows, classes], roughly normal with the given scale (a model's logits look like this).</summary>
     public static float[] Logits(int rows, int classes, int seed, float scale = 3f)
     {

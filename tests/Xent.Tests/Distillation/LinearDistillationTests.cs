@@ -7,7 +7,6 @@ namespace Xent.Tests.Distillation;
 /// <summary>The fused distillation loss and gradients against the float64 reference, and the reference against finite differences.</summary>
 public class LinearDistillationTests
 {
-    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
 
     private static IEnumerable<(string Name, DistillationOptions Options)> Cases()
     {
@@ -21,7 +20,7 @@ public class LinearDistillationTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void MatchesTheReference(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -64,7 +63,7 @@ public class LinearDistillationTests
     /// the folded sums E_P[t - s] - lse(t) + lse(s)) must not lose them to cancellation.
     /// </summary>
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void SmallDivergencesKeepTheirRelativeAccuracy(VectorWidth width)
     {
         using var scope = Simd.Override(width);

@@ -6,7 +6,6 @@ namespace Xent.Tests.Fused;
 /// <summary>bfloat16 hidden states and weight: the float64 reference of the same values, float gradients.</summary>
 public class LinearCrossEntropyBFloat16Tests
 {
-    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
 
     /// <summary>
     /// Every bfloat16 entry point is the float call on the widened values, bitwise, widened tile by tile inside the
@@ -14,7 +13,7 @@ public class LinearCrossEntropyBFloat16Tests
     /// recomputed tiles, the filtered (sparse) backward, every width and thread count.
     /// </summary>
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void EveryEntryPoint_EqualsTheFloatCallOnTheWidenedValues_Bitwise(VectorWidth width)
     {
         using var scope = Simd.Override(width);

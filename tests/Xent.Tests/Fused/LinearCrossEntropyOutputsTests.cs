@@ -1,4 +1,5 @@
 using Xent.Reference;
+using Xent.Tests.Core;
 
 namespace Xent.Tests.Fused;
 
@@ -10,19 +11,8 @@ public class LinearCrossEntropyOutputsTests
 {
     private const double Relative = 1e-5;
 
-    public static TheoryData<VectorWidth> Widths()
-    {
-        var data = new TheoryData<VectorWidth>();
-        foreach (var w in Simd.Supported())
-        {
-            data.Add(w);
-        }
-
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void LseGradient_AddsItsSoftmaxTerm_EqualsFloat64Reference(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -61,7 +51,7 @@ public class LinearCrossEntropyOutputsTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void LseGradient_MatchesFloat64FiniteDifferences(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -102,7 +92,7 @@ public class LinearCrossEntropyOutputsTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void LossWithParts_SplitsCrossEntropyAndZLoss(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -132,7 +122,7 @@ public class LinearCrossEntropyOutputsTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void LogProbabilitiesAndEntropy_EqualFloat64Reference(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -163,7 +153,7 @@ public class LinearCrossEntropyOutputsTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void LogProbabilityGradients_EqualFloat64Reference_AndForwardBits(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -191,7 +181,7 @@ public class LinearCrossEntropyOutputsTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void LogProbabilityGradients_MatchFloat64FiniteDifferences(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -209,7 +199,7 @@ public class LinearCrossEntropyOutputsTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void EntropyGradient_MatchesFloat64FiniteDifferences(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -232,7 +222,7 @@ public class LinearCrossEntropyOutputsTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void EntropyGradient_EqualsFloat64Reference_CachedAndRecomputedTiles(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -488,7 +478,7 @@ public class LinearCrossEntropyOutputsTests
 
     /// <summary>The pointer-weight family has the same outputs, bitwise the span calls': parts, log p, lse, entropy and their backward.</summary>
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public unsafe void PointerWeightOverloads_EqualTheSpanOverloadsBitwise(VectorWidth width)
     {
         using var scope = Simd.Override(width);

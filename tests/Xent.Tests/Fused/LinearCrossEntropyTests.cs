@@ -1,4 +1,5 @@
 using Xent.Fused;
+using Xent.Tests.Core;
 
 namespace Xent.Tests.Fused;
 
@@ -15,17 +16,6 @@ public class LinearCrossEntropyTests
             {
                 data.Add(w, name);
             }
-        }
-
-        return data;
-    }
-
-    public static TheoryData<VectorWidth> Widths()
-    {
-        var data = new TheoryData<VectorWidth>();
-        foreach (var w in Simd.Supported())
-        {
-            data.Add(w);
         }
 
         return data;
@@ -67,7 +57,7 @@ public class LinearCrossEntropyTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void RecomputedAndPartlyCachedTiles_EqualUnfusedPath(VectorWidth width)
     {
         // Normally every tile of a small V is cached; here none, then one per vocabulary group.
@@ -84,7 +74,7 @@ public class LinearCrossEntropyTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void AllRowsIgnored_MeanIsNaN_GradientsZero(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -113,7 +103,7 @@ public class LinearCrossEntropyTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void Gradients_MatchFloat64FiniteDifferences(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -175,7 +165,7 @@ public class LinearCrossEntropyTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void BiasRowLossesLse_AndAccumulate(VectorWidth width)
     {
         using var scope = Simd.Override(width);

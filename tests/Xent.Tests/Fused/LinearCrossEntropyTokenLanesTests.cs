@@ -1,4 +1,5 @@
 using Xent.Fused;
+using Xent.Tests.Core;
 
 namespace Xent.Tests.Fused;
 
@@ -46,8 +47,6 @@ public class LinearCrossEntropyTokenLanesTests
         return data;
     }
 
-    public static TheoryData<VectorWidth> Widths() => new(Simd.Supported());
-
     [Theory]
     [MemberData(nameof(Cases))]
     public void EveryThreadCount_GivesTheOneThreadBits_AndTheReference(VectorWidth width, string config, int v)
@@ -79,7 +78,7 @@ public class LinearCrossEntropyTokenLanesTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void EntropyAndItsGradient_AnyThreadCount_SameBits(VectorWidth width)
     {
         using var scope = Simd.Override(width);
@@ -103,7 +102,7 @@ public class LinearCrossEntropyTokenLanesTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void BFloat16AndAccumulate_AnyThreadCount_SameBits(VectorWidth width)
     {
         using var scope = Simd.Override(width);

@@ -1,15 +1,15 @@
 using Xent.Layers;
+using Xent.Tests.Core;
 
 namespace Xent.Tests.Layers;
 
 public class GeluTests
 {
-    public static TheoryData<VectorWidth> Widths() => [.. Simd.Supported()];
 
     private static double Reference(double x) => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + (0.044715 * x * x * x))));
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void ForwardAndBackward_MatchTheTanhFormula_AtEveryWidth(VectorWidth width)
     {
         float[] x = [.. Enumerable.Range(0, 203).Select(i => (i - 101) * 0.1f), -30f, 30f, -1e4f, 1e4f, 0f];

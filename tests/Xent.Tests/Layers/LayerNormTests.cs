@@ -1,11 +1,11 @@
 using Xent.Layers;
 using Xent.Tests.BatchInvariance;
+using Xent.Tests.Core;
 
 namespace Xent.Tests.Layers;
 
 public class LayerNormTests
 {
-    public static TheoryData<VectorWidth> Widths() => [.. Simd.Supported()];
 
     // Objective sum(out * upstream) of LayerNorm in double, with out = (x - mean) / sqrt(var + eps) * w + b.
     private static double Objective(double[] x, double[] w, double[] b, float[] upstream, int rows, int dim)
@@ -26,7 +26,7 @@ public class LayerNormTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void ForwardAndBackward_MatchFloat64_AtEveryWidth(VectorWidth width)
     {
         int rows = 37, dim = 40; // 40 = 32 + 8: whole vectors and remainders at every width
@@ -88,7 +88,7 @@ public class LayerNormTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void Backward_IsBitwiseTheSame_ForAnyThreadCount_ClearedOrAliased(VectorWidth width)
     {
         // 300 rows and D 72: several row ranges and column ranges (whole vectors and a remainder) in one parallel call.

@@ -1,10 +1,10 @@
 using Xent.Layers;
+using Xent.Tests.Core;
 
 namespace Xent.Tests.Layers;
 
 public class SpanMathTests
 {
-    public static TheoryData<VectorWidth> Widths() => [.. Simd.Supported()];
 
     private static float[] Random(int n, int seed)
     {
@@ -13,7 +13,7 @@ public class SpanMathTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void ExpSubtractAndSum_MatchesFloat64_AtEveryLength(VectorWidth width)
     {
         for (int n = 0; n <= 41; n++)
@@ -35,7 +35,7 @@ public class SpanMathTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void ColumnSums_AreTheRowsAddedInOrder(VectorWidth width)
     {
         // Dense's bias gradient: the bits of adding the rows one after another into the sums, for any column range.
@@ -59,7 +59,7 @@ public class SpanMathTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void ExpSubtractAndSum_TailUsesTheLanesExp(VectorWidth width)
     {
         // Each element of a row whose length is no multiple of the vector gets the same bits as the same input at
@@ -76,7 +76,7 @@ public class SpanMathTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void ExpSubtractAndSum_SumDoesNotDependOnTrailingMinusInfinity(VectorWidth width)
     {
         // The causal softmax pads a row with -inf up to whole vectors or not, depending on the sequence length; the
@@ -92,7 +92,7 @@ public class SpanMathTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void ElementWiseAndReductions_MatchFloat64_AtOddLengths(VectorWidth width)
     {
         foreach (int n in (int[])[0, 1, 3, 5, 8, 13, 16, 21, 35])
@@ -113,7 +113,7 @@ public class SpanMathTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void RowTimesMatrix_and_WeightedRowSum_MatchFloat64(VectorWidth width)
     {
         int k = 7, ld = 23, cols = 19;

@@ -1,22 +1,13 @@
 using Xent.LinearAlgebra;
+using Xent.Tests.Core;
 
 namespace Xent.Tests.LinearAlgebra;
 
 public class MatMulTests
 {
-    public static TheoryData<VectorWidth> Widths()
-    {
-        var data = new TheoryData<VectorWidth>();
-        foreach (var w in Simd.Supported())
-        {
-            data.Add(w);
-        }
-
-        return data;
-    }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void SmallSizes_AllTransposes_MatchFloat64TripleLoop(VectorWidth width)
     {
         var rng = new Random(1234 + (int)width);
@@ -44,7 +35,7 @@ public class MatMulTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void EveryTransposeCombination_WithPaddedStrides(VectorWidth width)
     {
         var rng = new Random(99);
@@ -61,7 +52,7 @@ public class MatMulTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void LargerThanOneBlock_InEveryDimension(VectorWidth width)
     {
         // K > 1024 crosses a K block (the chain continues from C), M > Mc and N > Nc make several tasks.
@@ -73,7 +64,7 @@ public class MatMulTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void EachElement_IsSummedInFixedKBlocks_WhateverTheBlocking(VectorWidth width)
     {
         // The promise behind batch invariance and thread independence: C[i, j] is summed in blocks of 256 k, each an
@@ -104,7 +95,7 @@ public class MatMulTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void StreamedB_RowBlocksAndPackingChunks_SumAsEveryPath(VectorWidth width)
     {
         // The streamed-B path (few rows, B stored [K, N] and wide) with two row blocks (300 rows, taken at 512 bits only:
@@ -128,7 +119,7 @@ public class MatMulTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void StreamedB_AReadInPlace_SumsAsEveryPath(VectorWidth width)
     {
         // The streamed-B path with A stored [M, K], alpha = 1 and K over 1024 reads A's rows in place: a partial last
@@ -152,7 +143,7 @@ public class MatMulTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public unsafe void FusedKernelsPanelProduct_SumsEachElementInBlocksOf256_AsGemm(VectorWidth width)
     {
         // MatMul.Panels (the fused head's products: B packed once along its whole depth, A read in place) runs Gemm's

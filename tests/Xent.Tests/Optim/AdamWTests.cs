@@ -1,5 +1,6 @@
 using Xent.Optim;
 using Xent.Tests.BatchInvariance;
+using Xent.Tests.Core;
 
 namespace Xent.Tests.Optim;
 
@@ -124,10 +125,9 @@ public class AdamWTests
 
 public class AdamWVectorTests
 {
-    public static TheoryData<VectorWidth> Widths() => [.. Simd.Supported()];
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void EveryWidthAndThreadCount_GivesTheScalarResultBitwise(VectorWidth width)
     {
         // 2^16 + 37 elements: two parallel chunks and a scalar tail.
@@ -159,7 +159,7 @@ public class AdamWVectorTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void Step_SplitOverThreads_GivesEachTensorsOwnUpdateBitwise(VectorWidth width)
     {
         // Step's items are 65,536 elements: the large tensors split in several, at offsets that are multiples of 16

@@ -1,4 +1,5 @@
 using Xent.Optim;
+using Xent.Tests.Core;
 
 namespace Xent.Tests.Optim;
 
@@ -62,10 +63,8 @@ public class ClippingAndScheduleTests
         Assert.Equal(0f, s.LearningRate(4), 1e-6f);
     }
 
-    public static TheoryData<VectorWidth> Widths() => [.. Simd.Supported()];
-
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void GlobalNorm_MatchesDouble_AndIsTheSameForAnyThreadCount(VectorWidth width)
     {
         var random = new Random(8);
