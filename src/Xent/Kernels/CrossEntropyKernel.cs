@@ -71,9 +71,9 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// By default (<c>auto</c>) an out-of-place gradient from <see cref="StreamedGradientBytes"/> on is written with
     /// streaming stores where the write pass computes it from the logits (512 bits): its lines are then written
     /// without first being read for ownership. On the Zen 5 (family 26) of docs/benchmarks.md, streamed / ordinary
-    /// time at 512 bits measured 0.85-0.96 on two threads and 0.86-1.01 in one thread's CPU time (256 x 50257, 2048 x
+    /// time at 512 bits measured 0.77-0.96 on two threads and 0.86-1.01 in one thread's CPU time (256 x 50257, 2048 x
     /// 50257, 8192 x 32000; <c>stream-compare</c>). Where the forward stores exponentials (256 and 128 bits) streaming
-    /// needs a scratch row besides and measured 1.03-1.10: not there. <c>on</c> streams every such gradient from
+    /// needs a scratch row besides and measured 0.91-1.18 on two threads and 1.03-1.10 in one thread's CPU: not there. <c>on</c> streams every such gradient from
     /// <see cref="StreamedGradientBytes"/> on at any width, <c>always</c> every one at any size, <c>off</c> none.
     /// </summary>
     public const string StreamEnvironmentVariable = "XENT_STREAM_GRADIENT";

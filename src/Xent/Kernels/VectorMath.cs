@@ -10,13 +10,14 @@ internal static class VectorMath
     // has no cancellation, since e <= exp(-1.25).
     private const float SmallLimit = 0.625f;
 
-    /// <summary>How far ahead the soft cap's loop prefetches the logits it reads (as the statistics loop).</summary>
-    private const int PrefetchAheadBytes = 8192;
     private const float T0 = -0.33333287f;
     private const float T1 = 0.13331513f;
     private const float T2 = -0.05374466f;
     private const float T3 = 0.020653129f;
     private const float T4 = -0.0057189674f;
+
+    /// <summary>How far ahead the soft cap's loop prefetches the logits it reads (as the statistics loop).</summary>
+    private const int PrefetchAheadBytes = 8192;
 
     /// <summary>tanh(x) lane-wise to about 2 ulp; +-1 for +-inf, NaN for NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
