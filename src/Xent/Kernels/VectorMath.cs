@@ -73,7 +73,7 @@ internal static class VectorMath
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void SoftCap<TOps, TV>(ReadOnlySpan<float> source, Span<float> destination, float cap, bool prefetch)
+    private static void SoftCap<TOps, TV>(ReadOnlySpan<float> source, Span<float> destination, float cap, bool prefetch)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -87,9 +87,9 @@ internal static class VectorMath
         TV tail = TOps.Multiply(s, Tanh<TOps, TV>(TOps.Multiply(TOps.Load(ref x, last), inv)));
         for (nint i = 0; i < last; i += k)
         {
-            if (prefetch && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            if (prefetch)
             {
-                System.Runtime.Intrinsics.X86.Sse.Prefetch0((byte*)Unsafe.AsPointer(ref Unsafe.Add(ref x, i)) + PrefetchAheadBytes);
+                StatisticsKernel.PrefetchChunk(ref Unsafe.Add(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref x, i)), PrefetchAheadBytes), k * sizeof(float));
             }
 
             TOps.Store(TOps.Multiply(s, Tanh<TOps, TV>(TOps.Multiply(TOps.Load(ref x, i), inv))), ref d, i);

@@ -21,7 +21,8 @@ public class LinearCrossEntropyTests
         return data;
     }
 
-    private static readonly Dictionary<string, Func<int, CrossEntropyOptions>> Configs = new()
+    /// <summary>The option sets the fused tests run, by name (the token-lane tests take some of them).</summary>
+    internal static readonly Dictionary<string, Func<int, CrossEntropyOptions>> Configs = new()
     {
         ["mean"] = _ => new(),
         ["sum"] = _ => new() { Reduction = Reduction.Sum },

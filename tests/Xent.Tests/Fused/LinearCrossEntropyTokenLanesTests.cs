@@ -16,20 +16,9 @@ public class LinearCrossEntropyTokenLanesTests
     private const int N = (5 * FusedKernel.TokenBlock) + 61;
     private const int D = 40;
 
-    private static readonly Dictionary<string, Func<int, CrossEntropyOptions>> Configs = new()
-    {
-        ["mean"] = _ => new(),
-        ["none"] = _ => new() { Reduction = Reduction.None },
-        ["ignore-in-range"] = _ => new() { IgnoreIndex = 2 },
-        ["everything"] = v => new()
-        {
-            LabelSmoothing = 0.2f,
-            ZLoss = 1e-2f,
-            SoftCap = 4f,
-            ClassWeights = Enumerable.Range(0, v).Select(c => 1f + (c % 3 * 0.5f)).ToArray(),
-            Reduction = Reduction.Sum,
-        },
-    };
+    // Option sets of the fused tests, by name: the plain mean, no reduction, an ignore index in range, and all of them.
+    private static readonly Dictionary<string, Func<int, CrossEntropyOptions>> Configs =
+        new[] { "mean", "none", "ignore-in-range", "everything" }.ToDictionary(name => name, name => LinearCrossEntropyTests.Configs[name]);
 
     public static TheoryData<VectorWidth, string, int> Cases()
     {
