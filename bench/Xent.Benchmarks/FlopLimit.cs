@@ -73,8 +73,10 @@ internal static class FlopLimit
         _ => Chain<ScalarOps, float>(iterations),
     };
 
-    // Twelve accumulators in locals (registers), each its own dependency chain.
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    // Twelve accumulators in locals (registers), each its own dependency chain. Compiled optimised from the first call:
+    // at tier 0 each MultiplyAdd is a call until on-stack replacement takes over the loop, so a process's first few
+    // calls (gemm-limit's round in compare.py, one per process) timed a slower limit than later ones.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float Chain<TOps, TV>(long iterations)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
