@@ -100,7 +100,8 @@ public class MatMulTests
     {
         // The streamed-B path (few rows, B stored [K, N] and wide) with two row blocks (300 rows, taken at 512 bits only:
         // the second block reuses the micro-panels the first packed) and with op(A) packed in two chunks (48 x 24000
-        // floats > 4 MB), on one thread; at the other widths 300 rows run RunSharedB, with the same sums.
+        // floats > 4 MB), on one thread and on two (big column tasks, then a tail of small ones); at the other widths 300
+        // rows run RunSharedB, with the same sums.
         var rng = new Random(9);
         using var scope = Simd.Override(width);
         foreach (var (m, n, k) in new[] { (300, 700, 300), (44, 130, 24000) })
@@ -109,11 +110,14 @@ public class MatMulTests
             {
                 var a = Random(rng, m * k);
                 var b = Random(rng, k * n);
-                var c = Random(rng, m * n);
-                var expected = BlockSums(ta, false, m, n, k, -0.5f, a, b, 1f, c);
-
-                MatMul.Gemm(ta, false, m, n, k, -0.5f, a, ta ? m : k, b, n, 1f, c, n, maxDegreeOfParallelism: 1);
-                Assert.Equal(expected, c);
+                var c0 = Random(rng, m * n);
+                var expected = BlockSums(ta, false, m, n, k, -0.5f, a, b, 1f, c0);
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    var c = (float[])c0.Clone();
+                    MatMul.Gemm(ta, false, m, n, k, -0.5f, a, ta ? m : k, b, n, 1f, c, n, threads);
+                    Assert.Equal(expected, c);
+                }
             }
         }
     }
