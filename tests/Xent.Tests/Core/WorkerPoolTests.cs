@@ -12,13 +12,38 @@ public class WorkerPoolTests
     [InlineData(33, 3)]
     public void EveryItemRunsExactlyOnce(int count, int threads)
     {
-        var runs = new int[count];
-        for (int round = 0; round < 50; round++)
+        foreach (bool ends in new[] { false, true })
         {
-            ParallelWork.For(count, threads, i => Interlocked.Increment(ref runs[i]));
-        }
+            var runs = new int[count];
+            for (int round = 0; round < 50; round++)
+            {
+                ParallelWork.For(count, threads, i => Interlocked.Increment(ref runs[i]), ends: ends);
+            }
 
-        Assert.All(runs, r => Assert.Equal(50, r));
+            Assert.All(runs, r => Assert.Equal(50, r));
+        }
+    }
+
+    [Fact]
+    public void FromBothEnds_TheCallerRunsAFirstStretch_AndTheWorkerTheRest()
+    {
+        // Items that take a while, so that the worker joins: the caller's items are the first ones, the worker's the last.
+        const int count = 16;
+        int caller = Environment.CurrentManagedThreadId;
+        for (int round = 0; round < 5; round++)
+        {
+            var mine = new bool[count];
+            ParallelWork.For(count, 2, i =>
+            {
+                mine[i] = Environment.CurrentManagedThreadId == caller;
+                Thread.SpinWait(20_000);
+            }, ends: true);
+            int firstOther = Array.IndexOf(mine, false);
+            if (firstOther >= 0)
+            {
+                Assert.All(mine[firstOther..], m => Assert.False(m));
+            }
+        }
     }
 
     [Fact]
