@@ -28,20 +28,26 @@ public class WorkerPoolTests
     public void FromBothEnds_TheCallerRunsAFirstStretch_AndTheWorkerTheRest()
     {
         // Items that take a while, so that the worker joins: the caller's items are the first ones, the worker's the last.
+        // A round that ran on the runtime's pool (the pool busy with another test's call) says nothing and is skipped.
         const int count = 16;
         int caller = Environment.CurrentManagedThreadId;
         for (int round = 0; round < 5; round++)
         {
-            var mine = new bool[count];
+            var by = new int[count];
             ParallelWork.For(count, 2, i =>
             {
-                mine[i] = Environment.CurrentManagedThreadId == caller;
+                by[i] = Environment.CurrentManagedThreadId == caller ? 0 : Thread.CurrentThread.Name?.StartsWith("Xent worker", StringComparison.Ordinal) == true ? 1 : 2;
                 Thread.SpinWait(20_000);
             }, ends: true);
-            int firstOther = Array.IndexOf(mine, false);
+            if (by.Contains(2))
+            {
+                continue;
+            }
+
+            int firstOther = Array.IndexOf(by, 1);
             if (firstOther >= 0)
             {
-                Assert.All(mine[firstOther..], m => Assert.False(m));
+                Assert.All(by[firstOther..], b => Assert.Equal(1, b));
             }
         }
     }
