@@ -6,7 +6,8 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// The cost of one parallel call of <see cref="ParallelWork.For"/> on 2 threads, apart from its work: calls of
 /// `count` items back to back, each item either empty or summing its own 4 KB (about 0.3 us, in L1), per call the
-/// wall time at 2 threads against 1 thread's (inline). Medians and the spread over rounds, interleaved.
+/// wall time at 2 threads against 1 thread's (inline), and the share of the items the worker ran. Medians and the
+/// spread over rounds, interleaved.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- pool-calls [rounds]
 /// </summary>
 internal static class PoolCalls
