@@ -19,6 +19,7 @@ internal static class Program
         ["training-step"] = TrainingStepMeasurement.Run,
         ["blocks"] = BlockMeasurement.Run,
         ["step-phases"] = StepPhases.Run,
+        ["pool-calls"] = PoolCalls.Run,
         ["sample"] = SamplingMeasurement.Run,
         ["gemm"] = GemmMeasurement.Run,
         ["gemm-limit"] = GemmLimitMeasurement.Run,

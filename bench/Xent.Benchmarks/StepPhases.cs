@@ -52,6 +52,7 @@ internal static class StepPhases
         var stepWall = threadCounts.ToDictionary(t => t, _ => new List<double>());
         var stepCpu = threadCounts.ToDictionary(t => t, _ => new List<double>());
         var observer = new Observer();
+        var sleeps = new List<double>();
         for (int k = 0; k < steps; k++)
         {
             foreach (var rig in rigs)
@@ -64,8 +65,14 @@ internal static class StepPhases
                     Xent.Kernels.ParallelWork.Observer = observer;
                 }
 
+                long sleeps0 = Xent.Kernels.WorkerPool.Sleeps;
                 rig.Step(tokens, targets);
                 Xent.Kernels.ParallelWork.Observer = null;
+                if (rig.Threads == 2)
+                {
+                    sleeps.Add(Xent.Kernels.WorkerPool.Sleeps - sleeps0);
+                }
+
                 var sums = new Dictionary<string, (double Wall, double Cpu)>();
                 for (int i = 1; i < rig.Marks.Count; i++)
                 {
@@ -110,7 +117,8 @@ internal static class StepPhases
         var ratios = stepWall[1].Zip(stepWall[2], (a, b) => a / b).ToList();
         Console.WriteLine($"{"step",-20} {Cell(stepWall[1]),13} {Cell(stepWall[2]),13} {$"{Median(stepWall[1]) / Median(stepWall[2]):F2} / {Low(stepWall[1]) / Low(stepWall[2]):F2}",11} " +
             $"{Cell(stepCpu[1]),13} {Cell(stepCpu[2]),13} {lostSum,6:F0}");
-        Console.WriteLine($"  2T / 1T speed-up of alternating steps: median {Median(ratios):F2}, p10 {Low(ratios):F2}, p90 {ratios.Order().ElementAt(ratios.Count * 9 / 10):F2}");
+        Console.WriteLine($"  2T / 1T speed-up of alternating steps: median {Median(ratios):F2}, p10 {Low(ratios):F2}, p90 {ratios.Order().ElementAt(ratios.Count * 9 / 10):F2}; " +
+            $"the worker fell asleep {Median(sleeps):F0} times per 2-thread step (median; max {sleeps.Max():F0})");
         if (trace)
         {
             Console.WriteLine("2 threads in CPU terms (us per step, medians): calls = parallel / inline; serial = main-thread CPU outside parallel calls; " +

@@ -31,6 +31,7 @@ internal static unsafe partial class FusedKernel
             kept = call.kept;
             threads = 1;
             deferWeight = p.Backward;
+            clearHidden = call.clearHidden;
         }
 
         private int ThreadCount => threads < 0 ? Environment.ProcessorCount : threads;

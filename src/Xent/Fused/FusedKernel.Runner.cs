@@ -49,6 +49,10 @@ internal static unsafe partial class FusedKernel
         // writes its products with beta = 0 (and clears the rows it skips), which saves a pass over all of dW.
         private bool freshWeight;
 
+        // dh is overwritten, not added to: each token block clears its rows of dh just before its backward adds to them
+        // (in a token lane, on the lane's thread), instead of one pass over the whole of dh on the calling thread first.
+        private readonly bool clearHidden;
+
         // The block has a kept row: it ran the backward (when asked for).
         private bool blockKept;
 
@@ -65,6 +69,7 @@ internal static unsafe partial class FusedKernel
             constants = LossConstants.Of(p.LabelSmoothing, p.V, weights, p.ZLoss, p.SoftCap);
             kept = KeptRows.Of(new ReadOnlySpan<int>(p.Targets, p.N), p.IgnoreIndex, weights);
             threads = p.MaxDegreeOfParallelism;
+            clearHidden = p.Backward && !p.Accumulate;
         }
 
         private bool Filtering => p.FilterThreshold > 0;
@@ -82,7 +87,6 @@ internal static unsafe partial class FusedKernel
             if (freshWeight)
             {
                 ForGroups(ZeroGroupBias);
-                new Span<float>(p.DHidden, checked(p.N * p.D)).Clear();
             }
 
             double main = 0, zTerms = 0;
@@ -130,6 +134,11 @@ internal static unsafe partial class FusedKernel
             t0 = start;
             tbn = Math.Min(TB, p.N - t0);
             tbnPad = MatMul.RoundUp(tbn, shape.Nr);
+            if (clearHidden)
+            {
+                new Span<float>(p.DHidden + ((nint)t0 * p.D), checked(tbn * p.D)).Clear();
+            }
+
             float* h = BlockHidden();
             Packing.PackB(true, h, p.D, 0, p.D, 0, tbn, shape.Nr, hT);
             ForGroups(ForwardGroup);

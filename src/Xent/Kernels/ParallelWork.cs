@@ -18,11 +18,12 @@ internal static class ParallelWork
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
     /// <param name="body">One work item.</param>
     /// <param name="inline">Run on the calling thread whatever the other arguments say.</param>
-    public static void For(int count, int maxDegreeOfParallelism, Action<int> body, bool inline = false)
+    /// <param name="ends">The caller takes items from the first on, the workers from the last down (see <see cref="WorkerPool.TryRun"/>).</param>
+    public static void For(int count, int maxDegreeOfParallelism, Action<int> body, bool inline = false, bool ends = false)
     {
         if (Observer is { } observer)
         {
-            Observed(observer, count, maxDegreeOfParallelism, body, inline);
+            Observed(observer, count, maxDegreeOfParallelism, body, inline, ends);
             return;
         }
 
@@ -37,12 +38,15 @@ internal static class ParallelWork
         }
 
         int threads = Math.Min(count, maxDegreeOfParallelism < 0 ? Environment.ProcessorCount : maxDegreeOfParallelism);
-        if (threads <= 1 || !WorkerPool.TryRun(count, threads, body))
+        if (threads <= 1 || !WorkerPool.TryRun(count, threads, body, ends))
         {
             // Nested inside a pool item, or another caller holds the pool: the runtime's pool.
             Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, body);
         }
     }
+
+    // Whether ForRanges deals its ranges from both ends; cleared only by benchmarks (XENT_AB=noends), to time the plain order.
+    internal static bool Ends { get; set; } = Environment.GetEnvironmentVariable("XENT_AB") != "noends";
 
     /// <summary>
     /// Measurement only (bench/ step-phases): sees every call, which runs the body it returns (null: no cost but a
@@ -60,14 +64,14 @@ internal static class ParallelWork
         void End();
     }
 
-    private static void Observed(IObserver observer, int count, int maxDegreeOfParallelism, Action<int> body, bool inline)
+    private static void Observed(IObserver observer, int count, int maxDegreeOfParallelism, Action<int> body, bool inline, bool ends)
     {
         bool parallel = !(inline || count <= 1 || maxDegreeOfParallelism == 1);
         var observed = observer.Begin(count, parallel, body);
         Observer = null;
         try
         {
-            For(count, maxDegreeOfParallelism, observed, inline);
+            For(count, maxDegreeOfParallelism, observed, inline, ends);
         }
         finally
         {
@@ -76,7 +80,11 @@ internal static class ParallelWork
         }
     }
 
-    /// <summary>Calls body(start, end) for consecutive ranges of <paramref name="grain"/> items covering [0, count).</summary>
+    /// <summary>
+    /// Calls body(start, end) for consecutive ranges of <paramref name="grain"/> items covering [0, count). With 2
+    /// threads the caller takes ranges from the start and the worker from the end, so that layers over the same rows
+    /// give each thread about the same rows call after call (its caches hold what it wrote).
+    /// </summary>
     /// <param name="count">Items in all.</param>
     /// <param name="grain">Items per range (see <see cref="Grain"/>).</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores. One thread gets [0, count) in one call.</param>
@@ -94,7 +102,7 @@ internal static class ParallelWork
             return;
         }
 
-        For((count + grain - 1) / grain, maxDegreeOfParallelism, c => body(c * grain, Math.Min(count, (c + 1) * grain)));
+        For((count + grain - 1) / grain, maxDegreeOfParallelism, c => body(c * grain, Math.Min(count, (c + 1) * grain)), ends: Ends);
     }
 
     /// <summary>

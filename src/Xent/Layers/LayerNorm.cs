@@ -153,20 +153,25 @@ public static unsafe class LayerNorm
 
         // Both parts in one parallel call (one join fewer; neither writes what the other reads): the row ranges
         // first, reading the input row by row, then the column ranges, which find it in cache (column ranges first,
-        // reading it cold in strides of a row, took a quarter more time).
+        // reading it cold in strides of a row, took a quarter more time). The items are dealt from both ends (the
+        // caller's rows from the first, the worker's from the last, the rows each wrote in the layers before), so the
+        // column ranges sit between the two halves of the row ranges and run after both.
         int columnItems = (dim + columnGrain - 1) / columnGrain, rowItems = (rows + rowGrain - 1) / rowGrain;
+        bool ends = ParallelWork.Ends;
+        int frontRows = ends ? (rowItems + 1) / 2 : rowItems;
         ParallelWork.For(rowItems + columnItems, maxDegreeOfParallelism, item =>
         {
-            if (item < rowItems)
+            int r = item < frontRows ? item : item >= frontRows + columnItems ? item - columnItems : -1;
+            if (r >= 0)
             {
-                InputRows(item * rowGrain, Math.Min(rows, (item + 1) * rowGrain));
+                InputRows(r * rowGrain, Math.Min(rows, (r + 1) * rowGrain));
             }
             else
             {
-                int c = item - rowItems;
+                int c = item - frontRows;
                 ParameterColumns(c * columnGrain, Math.Min(dim, (c + 1) * columnGrain));
             }
-        });
+        }, ends: ends);
     }
 
     private static bool Overlap(float* a, float* b, long length) => a < b + length && b < a + length;

@@ -32,7 +32,7 @@ public static class GradientClipping
         {
             var (i, start, length) = items[k];
             partial[k] = SumOfSquares(gradients[i].AsSpan(start, length), width);
-        });
+        }, ends: ParallelWork.Ends);
         double sum = 0;
         foreach (double p in partial)
         {

@@ -12,13 +12,44 @@ public class WorkerPoolTests
     [InlineData(33, 3)]
     public void EveryItemRunsExactlyOnce(int count, int threads)
     {
-        var runs = new int[count];
-        for (int round = 0; round < 50; round++)
+        foreach (bool ends in new[] { false, true })
         {
-            ParallelWork.For(count, threads, i => Interlocked.Increment(ref runs[i]));
-        }
+            var runs = new int[count];
+            for (int round = 0; round < 50; round++)
+            {
+                ParallelWork.For(count, threads, i => Interlocked.Increment(ref runs[i]), ends: ends);
+            }
 
-        Assert.All(runs, r => Assert.Equal(50, r));
+            Assert.All(runs, r => Assert.Equal(50, r));
+        }
+    }
+
+    [Fact]
+    public void FromBothEnds_TheCallerRunsAFirstStretch_AndTheWorkerTheRest()
+    {
+        // Items that take a while, so that the worker joins: the caller's items are the first ones, the worker's the last.
+        // A round that ran on the runtime's pool (the pool busy with another test's call) says nothing and is skipped.
+        const int count = 16;
+        int caller = Environment.CurrentManagedThreadId;
+        for (int round = 0; round < 5; round++)
+        {
+            var by = new int[count];
+            ParallelWork.For(count, 2, i =>
+            {
+                by[i] = Environment.CurrentManagedThreadId == caller ? 0 : Thread.CurrentThread.Name?.StartsWith("Xent worker", StringComparison.Ordinal) == true ? 1 : 2;
+                Thread.SpinWait(20_000);
+            }, ends: true);
+            if (by.Contains(2))
+            {
+                continue;
+            }
+
+            int firstOther = Array.IndexOf(by, 1);
+            if (firstOther >= 0)
+            {
+                Assert.All(by[firstOther..], b => Assert.Equal(1, b));
+            }
+        }
     }
 
     [Fact]

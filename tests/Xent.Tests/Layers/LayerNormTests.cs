@@ -133,4 +133,37 @@ public class LayerNormTests
             }
         }
     }
+
+    [Fact]
+    public void Backward_OnTwoThreads_SameBits_AlsoNestedOrConcurrent()
+    {
+        // Two threads deal the row ranges from both ends with the column ranges between the halves: odd and even counts
+        // of row ranges, a single short range, and calls made inside a parallel item or from several threads at once (the
+        // pool busy: the runtime's pool runs the items in its own order) must give the one-thread bits.
+        var random = new Random(41);
+        foreach (var (rows, dim) in new[] { (17, 8), (300, 72), (2048, 64), (1, 5), (40, 33) })
+        {
+            float[] R(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+            var (x, w, b, dout) = (R(rows * dim), R(dim), R(dim), R(rows * dim));
+            var (mean, rstd) = (new float[rows], new float[rows]);
+            LayerNorm.Forward(x, w, b, new float[rows * dim], mean, rstd, 1);
+            float[] Run(int threads)
+            {
+                var (dx, dw, db) = (new float[rows * dim], new float[dim], new float[dim]);
+                LayerNorm.Backward(dout, x, w, mean, rstd, dx, dw, db, threads);
+                return [.. dx, .. dw, .. db];
+            }
+
+            var expected = Run(1);
+            BatchTrials.SameBits(expected, Run(2), $"{rows} x {dim}, 2 threads");
+            var nested = new float[4][];
+            Xent.Kernels.ParallelWork.For(4, 2, i => nested[i] = Run(2));
+            var concurrent = new float[6][];
+            Parallel.For(0, 6, i => concurrent[i] = Run(2));
+            foreach (var result in nested.Concat(concurrent))
+            {
+                BatchTrials.SameBits(expected, result, $"{rows} x {dim}, nested or concurrent");
+            }
+        }
+    }
 }

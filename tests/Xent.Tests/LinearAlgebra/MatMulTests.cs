@@ -96,6 +96,40 @@ public class MatMulTests
 
     [Theory]
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void SplitK_WeightGradientsOverManyRows_SumAsEveryPath(VectorWidth width)
+    {
+        // 'tn' products with K of 1024 and more on 2 threads (the weight gradients of the default GPT, K = 2048 tokens):
+        // one partial C per 256-row sum block, added in block order. K not a multiple of 256, edge tiles, padded strides
+        // (lda > M, ldb > N, ldc > N), C started or scaled, alpha != 1; 1, 2 and 3 threads give the same bits.
+        var rng = new Random(21);
+        using var scope = Simd.Override(width);
+        foreach (var (m, n, k, pad) in new[] { (256, 64, 2048, 0), (64, 256, 2048, 0), (192, 64, 2048, 3), (37, 45, 1100, 5), (6, 17, 5000, 1) })
+        {
+            foreach (var (alpha, beta) in new[] { (1f, 0f), (-0.5f, 1f), (3f, 0.25f) })
+            {
+                int lda = m + pad, ldb = n + pad, ldc = n + pad;
+                var a = Random(rng, k * lda);
+                var b = Random(rng, k * ldb);
+                var c0 = Random(rng, m * ldc);
+                float[] Compact(float[] x, int rows, int cols, int ld) => [.. Enumerable.Range(0, rows * cols).Select(i => x[(i / cols * ld) + (i % cols)])];
+                var expected = BlockSums(true, false, m, n, k, alpha, Compact(a, k, m, lda), Compact(b, k, n, ldb), beta, Compact(c0, m, n, ldc));
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    var c = (float[])c0.Clone();
+                    MatMul.Gemm(true, false, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+                    Assert.Equal(expected, Compact(c, m, n, ldc));
+                    for (int i = 0; i < m; i++)
+                    {
+                        // The padding of C is not written.
+                        Assert.Equal(c0.AsSpan((i * ldc) + n, pad).ToArray(), c.AsSpan((i * ldc) + n, pad).ToArray());
+                    }
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void StreamedB_RowBlocksAndPackingChunks_SumAsEveryPath(VectorWidth width)
     {
         // The streamed-B path (few rows, B stored [K, N] and wide) with two row blocks (300 rows, taken at 512 bits only:

@@ -162,8 +162,9 @@ public class AdamWVectorTests
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void Step_SplitOverThreads_GivesEachTensorsOwnUpdateBitwise(VectorWidth width)
     {
-        // Step's items are 65,536 elements: the large tensors split in several, at offsets that are multiples of 16
-        // but not of their lengths, next to tensors of one item and odd lengths.
+        // Step's items (the tensors end to end in 8 equal items of about 40,000 elements, a multiple of 16): the large
+        // tensors split in several, at offsets that are multiples of 16 but not of their lengths, items that span tensors
+        // of odd lengths.
         int[] lengths = [150_000 + 5, 37, 100_003, 4_672, 65_536 + 11, 64];
         var random = new Random(4);
         float[][] Fill(float scale) => [.. lengths.Select(n => Enumerable.Range(0, n).Select(_ => ((float)random.NextDouble() - 0.5f) * scale).ToArray())];
@@ -192,5 +193,96 @@ public class AdamWVectorTests
                 BatchTrials.SameBits(expected[i], p[i], $"tensor {i}, {threads} threads");
             }
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void Step_OverManySmallTensors_GivesEachTensorsOwnUpdateBitwise(VectorWidth width)
+    {
+        // The default GPT's tensors (V 32, T 128, D 64, two blocks, tied head), then a few odd lengths: items cut across
+        // tensors at multiples of 16 that fall inside tensors of every size.
+        int[] block = [64, 64, 64 * 192, 192, 64 * 64, 64, 64, 64, 64 * 256, 256, 256 * 64, 64];
+        int[] lengths = [32 * 64, 128 * 64, .. block, .. block, 64, 64, 7, 1, 33, 0, 1_000];
+        var random = new Random(5);
+        float[][] Fill(float scale) => [.. lengths.Select(n => Enumerable.Range(0, n).Select(_ => ((float)random.NextDouble() - 0.5f) * scale).ToArray())];
+        var p0 = Fill(1);
+        var g = Fill(1e-2f);
+        bool[] decay = [.. lengths.Select((_, i) => i % 3 != 1)];
+        var expected = p0.Select(p => (float[])p.Clone()).ToArray();
+        using var scope = Simd.Override(width);
+        var one = new AdamWOptions { LearningRate = 0.01f, WeightDecay = 0.1f, MaxDegreeOfParallelism = 1 };
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            float[] m = new float[lengths[i]], v = new float[lengths[i]];
+            for (int t = 1; t <= 2; t++)
+            {
+                AdamW.Update(expected[i], g[i], m, v, t, 0.01f, decay[i] ? one : one with { WeightDecay = 0 }, 0.5f);
+            }
+        }
+
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            var p = p0.Select(x => (float[])x.Clone()).ToArray();
+            var adam = new AdamW(one with { MaxDegreeOfParallelism = threads }, lengths, decay);
+            adam.Step(p, g, 0.01f, 0.5f);
+            adam.Step(p, g, 0.01f, 0.5f);
+            for (int i = 0; i < lengths.Length; i++)
+            {
+                BatchTrials.SameBits(expected[i], p[i], $"tensor {i}, {threads} threads");
+            }
+        }
+    }
+}
+
+public class TensorChunksTests
+{
+    [Theory]
+    [InlineData(new[] { 2048, 8192, 64, 12288, 192, 0, 7, 16384, 33 }, 8, 16, 1 << 16)]
+    [InlineData(new[] { 150_005, 37, 100_003, 4_672, 65_547, 64 }, 8, 16, 1 << 16)]
+    [InlineData(new[] { 5, 3 }, 8, 16, 1 << 16)]
+    [InlineData(new[] { 1000, 1000, 1000 }, 4, 16, 512)]
+    [InlineData(new int[0], 8, 16, 1 << 16)]
+    public void Balanced_CoversEveryElementOnce_InOrder_InEqualAlignedItems(int[] lengths, int items, int align, int chunk)
+    {
+        var cut = Xent.Optim.TensorChunks.Balanced(lengths, items, align, chunk);
+        long total = lengths.Sum(x => (long)x);
+        long size = cut.Length == 0 ? 0 : cut[0].Sum(x => (long)x.Length);
+        Assert.True(cut.Length <= Math.Max(items, (total + chunk - 1) / chunk), $"{cut.Length} items");
+        Assert.True(size <= chunk);
+        int tensor = 0, next = 0;
+        for (int k = 0; k < cut.Length; k++)
+        {
+            long itemSize = cut[k].Sum(x => (long)x.Length);
+            if (k < cut.Length - 1)
+            {
+                Assert.Equal(size, itemSize);
+                Assert.Equal(0, itemSize % align);
+            }
+            else
+            {
+                Assert.InRange(itemSize, 1, size);
+            }
+
+            foreach (var (i, start, length) in cut[k])
+            {
+                // The next piece starts where the last one ended, skipping empty tensors only.
+                while (tensor < lengths.Length && next == lengths[tensor])
+                {
+                    (tensor, next) = (tensor + 1, 0);
+                }
+
+                Assert.Equal((tensor, next), (i, start));
+                Assert.True(length > 0);
+                next += length;
+                Assert.True(next <= lengths[i]);
+            }
+        }
+
+        while (tensor < lengths.Length && next == lengths[tensor])
+        {
+            (tensor, next) = (tensor + 1, 0);
+        }
+
+        Assert.Equal(lengths.Length, tensor);
     }
 }
