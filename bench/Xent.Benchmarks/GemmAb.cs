@@ -6,7 +6,7 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// <see cref="MatMul.Gemm"/>'s paths for few rows (the swapped path: op(A)^T packed, B stored [N, K] read in place; for
 /// B stored [K, N], one row block per thread) against the ones they replace (<see cref="MatMul.DisableSwap"/>), in one process, interleaved: per round, the old path's CPU time, the new path's and the
-/// same flops as bare FMA chains (<see cref="FlopLimit.Spend"/>). Prints per shape the median [4th lowest - 4th
+/// same flops as bare FMA chains (<see cref="FlopLimit.Spend"/>), after a warm-up past tiered compilation. Prints per shape the median [4th lowest - 4th
 /// highest] over 15 rounds of the new/old time ratio and of each path's share of the FMA limit.
 /// Run: dotnet bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll gemm-ab threads MxNxK:layout ...
 /// With XENT_AB=stream the old path is <see cref="MatMul.DisableStream"/> (B packed whole before the tiles, for few rows
@@ -50,6 +50,9 @@ internal static class GemmAb
             double flop = 2.0 * m * n * k;
             int reps = (int)Math.Clamp(Math.Ceiling(0.03 * 300e9 / flop), 1, 1000);
             void Call() => MatMul.Gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 0, c, n, threads);
+            // Both paths past tiered compilation first (40 calls or 1.5 s each, then a pause): with only the rounds'
+            // own first calls to warm them, the first rounds timed the paths' drivers at tier 0.
+            TierUp.WarmCapped([() => { SetOld(which, true); Call(); }, () => { SetOld(which, false); Call(); }]);
             var ratio = new List<double>();
             var shareNew = new List<double>();
             var shareOld = new List<double>();

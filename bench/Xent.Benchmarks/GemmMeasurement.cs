@@ -6,9 +6,9 @@ namespace Xent.Benchmarks;
 
 /// <summary>
 /// One <see cref="MatMul.Gemm"/> shape timed on its own: C [M, N] = op(A) [M, K] op(B) [K, N] with random inputs,
-/// after warm-up calls until two in a row differ by less than 10% (at most 10), then the given number of timed
-/// calls. Prints one JSON line: median, min and max seconds, and GFLOP/s (2 M N K / median). The peer script
-/// bench/compare/compare.py runs it beside PyTorch's matmul on the same shapes.
+/// after a warm-up past tiered compilation (<see cref="TierUp.WarmCapped"/>), then the given number of timed
+/// calls. Prints one JSON line: median, min and max seconds, and GFLOP/s (2 M N K / median). (bench/compare/compare.py
+/// runs gemm-limit instead, which times the FMA limit beside each call.)
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- gemm M N K [nn|nt|tn] [runs] [threads]
 /// </summary>
 internal static class GemmMeasurement
@@ -35,17 +35,10 @@ internal static class GemmMeasurement
         var c = new float[m * n];
         void Call() => MatMul.Gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 0, c, n, threads);
 
-        double previous = double.MaxValue;
-        for (int w = 0; w < 10; w++)
-        {
-            double t = Time(Call);
-            if (Math.Abs(t - previous) < 0.1 * Math.Min(t, previous))
-            {
-                break;
-            }
-
-            previous = t;
-        }
+        // Past tiered compilation (40 calls or 1.5 s, then a pause): warming until two calls agreed within 10% (at most
+        // 10) could stop with the drivers at tier 0.
+        TierUp.WarmCapped([Call]);
+        Call();
 
         var times = Enumerable.Range(0, runs).Select(_ => Time(Call)).Order().ToList();
         double median = times[times.Count / 2];

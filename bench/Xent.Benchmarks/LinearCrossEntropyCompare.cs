@@ -8,7 +8,8 @@ namespace Xent.Benchmarks;
 /// every method alike; BenchmarkDotNet runs methods one after another, which on a shared machine can put one
 /// method in a quiet minute and another in a busy one. Prints median, min and max wall time, the median of the
 /// per-round ratios to the unfused LossAndGradients, and the median process CPU time per call (all threads) with
-/// its ratio, which time-slicing by other processes does not inflate.
+/// its ratio, which time-slicing by other processes does not inflate. Rounds start after a warm-up past tiered
+/// compilation (<see cref="TierUp.WarmCapped"/>, 3 s per method); a last line counts the JIT's compilations in them.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- lce-compare [random|peaked] [rounds] [N D V]
 /// </summary>
 internal static class LinearCrossEntropyCompare
@@ -46,8 +47,15 @@ internal static class LinearCrossEntropyCompare
         var times = methods.Select(_ => new List<double>()).ToArray();
         var cpu = methods.Select(_ => new List<double>()).ToArray();
         var process = Process.GetCurrentProcess();
+
+        // Warm-up past tiered compilation: each method until 40 calls or 3 s of them (three or more full calls), then
+        // one round. With one warm-up round the fused calls' per-block code (16 calls a call) was still at tier 0 or
+        // compiling in the first timed rounds (as lce-limit's was).
+        TierUp.WarmCapped([.. methods.Select(m => m.Call)], capSeconds: 3);
+        var jit = TierUp.Compiled();
         for (int r = -1; r < rounds; r++)
         {
+            jit = r == 0 ? TierUp.Compiled() : jit;
             for (int i = 0; i < methods.Length; i++)
             {
                 process.Refresh();
@@ -64,7 +72,8 @@ internal static class LinearCrossEntropyCompare
             }
         }
 
-        Console.WriteLine($"{kind} N={n} D={d} V={v}, {rounds} interleaved rounds (after one warm-up round):");
+        string jitLine = TierUp.CompiledSince(jit);
+        Console.WriteLine($"{kind} N={n} D={d} V={v}, {rounds} interleaved rounds (after a warm-up past tiered compilation and one more round):");
         var baseline = times[^1];
         for (int i = 0; i < methods.Length; i++)
         {
@@ -72,6 +81,8 @@ internal static class LinearCrossEntropyCompare
             var cpuRatios = cpu[i].Select((t, r) => t / cpu[^1][r]).ToList();
             Console.WriteLine($"| {methods[i].Name} | {Median(times[i]):F3} | {times[i].Min():F3} - {times[i].Max():F3} | {Median(ratios):F2} ({ratios.Min():F2} - {ratios.Max():F2}) | {Median(cpu[i]):F2} | {Median(cpuRatios):F2} |");
         }
+
+        Console.WriteLine(jitLine);
     }
 
     private static double Median(List<double> x)

@@ -12,6 +12,7 @@ namespace Xent.Benchmarks;
 /// GFLOP/s, and the median, min and max over rounds of the share of the limit (limit time / call time), for wall
 /// and for process CPU time (all threads; a loaded machine disturbs it less), with the call's CPU seconds and the
 /// limit's GFLOP per CPU second (to place a peer measured in CPU time, such as PyTorch, against the same limit).
+/// Rounds start after a warm-up past tiered compilation (see Run), and a last line counts the JIT's compilations in them.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- lce-limit [rounds] [N D V]
 /// Also "lce-hash": a hash of every output of the fused calls over a set of option combinations, to compare two
 /// builds bit for bit (run at each width with XENT_VECTOR_WIDTH).
@@ -29,28 +30,41 @@ internal static class LinearCrossEntropyLimit
         var dh = new float[n * d];
         var dw = new float[(long)v * d];
         double flop = 2.0 * n * d * v;
-        var methods = new (string Name, double Flop, Action Call)[]
+        // Each call takes the first t tokens: the rounds call all N, the warm-up fewer (see below).
+        Span<float> H(int t) => x.Hidden.AsSpan(0, t * d);
+        Span<int> Y(int t) => x.Targets.AsSpan(0, t);
+        Span<float> DH(int t) => dh.AsSpan(0, t * d);
+        var methods = new (string Name, double Flop, Action<int> Call)[]
         {
-            ("Fused LossAndGradients", 3 * flop, () => LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, new(dh, dw))),
-            ("Fused Loss", flop, () => LinearCrossEntropy.Loss(x.Hidden, x.Weight, x.Targets)),
+            ("Fused LossAndGradients", 3 * flop, t => LinearCrossEntropy.LossAndGradients(H(t), x.Weight, Y(t), new(DH(t), dw))),
+            ("Fused Loss", flop, t => LinearCrossEntropy.Loss(H(t), x.Weight, Y(t))),
         };
         if (Environment.GetEnvironmentVariable("XENT_AB") == "panelpf")
         {
             // The logits tiles without the next strip's prefetch (Xent.LinearAlgebra.MatMul.PanelPrefetch), interleaved.
             methods =
             [
-                ("Fused LossAndGradients", 3 * flop, () => { Xent.LinearAlgebra.MatMul.PanelPrefetch = true; LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, new(dh, dw)); }),
-                ("LossAndGradients, no pf", 3 * flop, () => { Xent.LinearAlgebra.MatMul.PanelPrefetch = false; LinearCrossEntropy.LossAndGradients(x.Hidden, x.Weight, x.Targets, new(dh, dw)); }),
+                ("Fused LossAndGradients", 3 * flop, t => { Xent.LinearAlgebra.MatMul.PanelPrefetch = true; LinearCrossEntropy.LossAndGradients(H(t), x.Weight, Y(t), new(DH(t), dw)); }),
+                ("LossAndGradients, no pf", 3 * flop, t => { Xent.LinearAlgebra.MatMul.PanelPrefetch = false; LinearCrossEntropy.LossAndGradients(H(t), x.Weight, Y(t), new(DH(t), dw)); }),
             ];
         }
 
+        // Warm-up past tiered compilation (TierUp): with one warm-up call the per-block code (RunBlock, MergeBlock,
+        // Coefficients, ReduceHidden: 16 calls a call) was at tier 0 or compiling in the first rounds (97 methods, 25 ms
+        // of JIT in 3 rounds), though against seconds-long calls the share did not move beyond the noise. 40 full
+        // calls would take minutes; two token blocks (256 tokens, the full D and V: the same groups, tiles and cache as
+        // the full call, a first and a later block) run the same code in a few seconds, then one full round.
+        int warmTokens = Math.Min(n, 2 * 128);
+        TierUp.Warm([.. methods.Select(m => (Action)(() => m.Call(warmTokens))), () => FlopLimit.Spend(1e7, threads)]);
         var wall = methods.Select(_ => new List<(double Call, double Limit)>()).ToArray();
         var cpu = methods.Select(_ => new List<(double Call, double Limit)>()).ToArray();
+        var jit = TierUp.Compiled();
         for (int r = -1; r < rounds; r++)
         {
+            jit = r == 0 ? TierUp.Compiled() : jit;
             for (int i = 0; i < methods.Length; i++)
             {
-                var (w, c) = Time(methods[i].Call);
+                var (w, c) = Time(() => methods[i].Call(n));
                 double fl = methods[i].Flop;
                 var (lw, lc) = Time(() => FlopLimit.Spend(fl, threads));
                 if (r >= 0)
@@ -61,7 +75,8 @@ internal static class LinearCrossEntropyLimit
             }
         }
 
-        Console.WriteLine($"N={n} D={d} V={v}, width {Simd.Width}, {threads} threads, {rounds} interleaved rounds (after one warm-up)");
+        string jitLine = TierUp.CompiledSince(jit);
+        Console.WriteLine($"N={n} D={d} V={v}, width {Simd.Width}, {threads} threads, {rounds} interleaved rounds (after a warm-up past tiered compilation on {warmTokens} tokens and one full round)");
         Console.WriteLine("method                  | call s (median)   | GFLOP/s | limit GFLOP/s | share of FMA limit, wall: median (min - max) | CPU: median (min - max) | call CPU s | limit GFLOP per CPU s");
         for (int i = 0; i < methods.Length; i++)
         {
@@ -71,6 +86,8 @@ internal static class LinearCrossEntropyLimit
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{methods[i].Name,-23} | {callS,8:F3} | {methods[i].Flop / callS / 1e9,7:F0} | {methods[i].Flop / limitS / 1e9,13:F0} | {Median(share),6:P1} ({share[0]:P1} - {share[^1]:P1}) | {Median(shareCpu),6:P1} ({shareCpu[0]:P1} - {shareCpu[^1]:P1}) | {Median(cpu[i].Select(t => t.Call)),8:F3} | {methods[i].Flop / Median(cpu[i].Select(t => t.Limit)) / 1e9,6:F0}"));
         }
+
+        Console.WriteLine(jitLine);
     }
 
     /// <summary>Prints a hash of the loss and every gradient of the fused calls for a set of shapes and options.</summary>

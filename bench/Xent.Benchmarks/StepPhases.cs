@@ -38,20 +38,33 @@ internal static class StepPhases
 
         int[] threadCounts = [1, 2];
         var rigs = threadCounts.Select(t => new Rig(config, batch, seq, t)).ToArray();
-        for (int k = 0; k < 6; k++)
+        // Warm-up past tiered compilation (40 steps per thread count, at most 3 s each, then a pause): with 6 steps the
+        // once-per-step code (the norm, AdamW, the phases' drivers) ran at tier 0 and was compiled during the steps.
+        // The traced steps' observer is warmed too.
+        var observer = new Observer();
+        TierUp.WarmCapped([.. rigs.Select(rig => (Action)(() =>
         {
-            foreach (var rig in rigs)
+            rig.Marks.Clear();
+            if (trace && rig.Threads == 2)
+            {
+                observer.Reset();
+                Xent.Kernels.ParallelWork.Observer = observer;
+                rig.Step(tokens, targets);
+                Xent.Kernels.ParallelWork.Observer = null;
+                _ = observer.PerPhase(rig.Marks).ToList();
+            }
+            else
             {
                 rig.Step(tokens, targets);
             }
-        }
+        }))], capSeconds: 3);
+        var jit = TierUp.Compiled();
 
         var wall = new Dictionary<(string, int), List<double>>();
         var cpu = new Dictionary<(string, int), List<double>>();
         var traced = new Dictionary<(string, string), List<double>>();
         var stepWall = threadCounts.ToDictionary(t => t, _ => new List<double>());
         var stepCpu = threadCounts.ToDictionary(t => t, _ => new List<double>());
-        var observer = new Observer();
         var sleeps = new List<double>();
         for (int k = 0; k < steps; k++)
         {
@@ -100,6 +113,7 @@ internal static class StepPhases
             }
         }
 
+        string jitLine = TierUp.CompiledSince(jit);
         Console.WriteLine($"{shape}: B {batch}, T {seq}, D {config.Dim}, L {config.Layers}; {steps} steps per thread count, alternating; width {Simd.Width}" +
             (trace ? " (traced: wall times include the tracing)" : string.Empty));
         Console.WriteLine("wall and CPU (all threads) per step in us, median / 10th percentile; x2 = 1T / 2T wall; lost = 2T - 1T / 2 wall (p10)");
@@ -119,6 +133,7 @@ internal static class StepPhases
             $"{Cell(stepCpu[1]),13} {Cell(stepCpu[2]),13} {lostSum,6:F0}");
         Console.WriteLine($"  2T / 1T speed-up of alternating steps: median {Median(ratios):F2}, p10 {Low(ratios):F2}, p90 {ratios.Order().ElementAt(ratios.Count * 9 / 10):F2}; " +
             $"the worker fell asleep {Median(sleeps):F0} times per 2-thread step (median; max {sleeps.Max():F0})");
+        Console.WriteLine($"  {jitLine}");
         if (trace)
         {
             Console.WriteLine("2 threads in CPU terms (us per step, medians): calls = parallel / inline; serial = main-thread CPU outside parallel calls; " +

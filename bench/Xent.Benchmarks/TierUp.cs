@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Runtime;
 
 namespace Xent.Benchmarks;
 
@@ -29,5 +31,47 @@ internal static class TierUp
                 Thread.Sleep(200);
             }
         }
+    }
+
+    /// <summary>
+    /// As <see cref="Warm"/>, for cases too slow for 40 calls each: every case runs in turn until it has had 40 calls
+    /// or <paramref name="capSeconds"/> of them, then a pause lets the background compilations finish. A case slower
+    /// than a thirtieth of the cap keeps its once-per-call code at tier 0, which costs little against a call that long;
+    /// its per-row, per-block and per-task code, called many times a call, has been promoted by then.
+    /// </summary>
+    public static void WarmCapped(IReadOnlyList<Action> cases, double capSeconds = 1.5)
+    {
+        var seconds = new double[cases.Count];
+        var calls = new int[cases.Count];
+        for (bool any = true; any;)
+        {
+            any = false;
+            for (int i = 0; i < cases.Count; i++)
+            {
+                if (calls[i] < 40 && seconds[i] < capSeconds)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    cases[i]();
+                    seconds[i] += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    calls[i]++;
+                    any = true;
+                }
+            }
+        }
+
+        Thread.Sleep(300);
+    }
+
+    /// <summary>The methods the JIT has compiled in this process so far and its time on them (all threads).</summary>
+    public static (long Methods, TimeSpan Time) Compiled() => (JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime());
+
+    /// <summary>
+    /// A line saying how many methods were compiled since <paramref name="start"/> (from <see cref="Compiled"/>): after
+    /// a warm-up past tiered compilation, none or a handful, and no JIT time inside the timed rounds.
+    /// </summary>
+    public static string CompiledSince((long Methods, TimeSpan Time) start)
+    {
+        var (methods, time) = Compiled();
+        return string.Create(CultureInfo.InvariantCulture, $"JIT during the timed rounds: {methods - start.Methods} methods, {(time - start.Time).TotalMilliseconds:F0} ms");
     }
 }
