@@ -477,10 +477,9 @@ public static unsafe class MatMul
 
         // C's rows in ranges, each element's partials added in block order (element-wise: the same bits at any width).
         int grain = Math.Max(1, (int)Math.Min(p.M, 4096 / Math.Max(1, p.N)));
-        ParallelWork.For((p.M + grain - 1) / grain, p.Threads, item =>
+        ParallelWork.ForRanges(p.M, grain, p.Threads, (start, end) =>
         {
-            var width = Simd.Width;
-            for (int i = item * grain, end = Math.Min(p.M, (item + 1) * grain); i < end; i++)
+            for (int i = start; i < end; i++)
             {
                 var c = new Span<float>(p.C + (i * p.Ldc), p.N);
                 var first = new ReadOnlySpan<float>((float*)partials + ((long)i * p.N), p.N);
@@ -501,7 +500,7 @@ public static unsafe class MatMul
                     Elementwise.Add(c, new ReadOnlySpan<float>((float*)partials + (block * size) + ((long)i * p.N), p.N), c);
                 }
             }
-        }, ends: ParallelWork.Ends);
+        });
     }
 
     // Asks for the cache lines of x[0 .. count) (a no-op where the instruction set has no prefetch).
