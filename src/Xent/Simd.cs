@@ -1,4 +1,7 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 using Xent.Kernels;
 
 namespace Xent;
@@ -28,6 +31,25 @@ internal static class Simd
         }
     }
 
+    /// <summary>
+    /// Whether fused multiply-add is an instruction here: x64 with FMA3 (every CPU with AVX2: .NET enables and
+    /// disables FMA with AVX2, so every 256- and 512-bit path has it) and every Arm64. Elsewhere (x64 with SSE or AVX
+    /// only: Atom-class Pentium and Celeron, Sandy and Ivy Bridge, some virtual machines) .NET computes
+    /// MathF.FusedMultiplyAdd and VectorN.FusedMultiplyAdd in software, lane by lane, ~10x the time of the rest of a
+    /// kernel, so every multiply-add in Xent (the ops' MultiplyAdd: <see cref="ScalarOps.MultiplyAdd"/>,
+    /// <see cref="Vector128Ops.MultiplyAdd"/>, ...) is a product and then a sum there: one more rounding, and still the
+    /// same bits for any thread count and batch, since the choice is the machine's. A JIT-time constant.
+    /// </summary>
+    /// <remarks>
+    /// The code that chooses spells this condition out (<c>Fma.IsSupported || AdvSimd.IsSupported</c>) instead of
+    /// reading the property: the JIT folds an IsSupported where it imports the method that holds it, but a property
+    /// with a branch inside (the ||) only later, by when the dead software VectorN.FusedMultiplyAdd has put every
+    /// vector of the loop that inlines it on the stack (FlopLimit's 12 chains under DOTNET_EnableAVX2=0: 27 stack
+    /// loads and stores a round, 4x slower), and each extra level of inlining spends the JIT's inlining budget (a
+    /// kernel that reached it left a call where it had inlined). FusedMultiplyAddTests checks that they agree.
+    /// </remarks>
+    public static bool FusedMultiplyAddIsHardware => Fma.IsSupported || AdvSimd.IsSupported;
+
     /// <summary>Widths this machine can run, widest first.</summary>
     public static IEnumerable<VectorWidth> Supported()
     {
@@ -45,7 +67,7 @@ internal static class Simd
 
     // Apart from the static constructor: ReadyToRun code that asks for Vector512 or Vector256 is rejected on a machine
     // with AVX-512 and JIT-compiled, so only this small method is, not the whole constructor.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static VectorWidth Widest() =>
         Vector512.IsHardwareAccelerated ? VectorWidth.V512 :
         Vector256.IsHardwareAccelerated ? VectorWidth.V256 :

@@ -102,7 +102,7 @@ internal static unsafe partial class FusedKernel
 
             for (; k < length; k++)
             {
-                y[k] = MathF.FusedMultiplyAdd(alpha, x[k], y[k]);
+                y[k] = ScalarOps.MultiplyAdd(alpha, x[k], y[k]);
             }
         }
     }

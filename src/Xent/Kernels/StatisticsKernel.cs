@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Xent.Kernels;
@@ -188,7 +189,8 @@ internal static class StatisticsKernel
     /// above m + <see cref="OnlineHeadroom"/> in some lane raises m to the chunk's lane-wise max (times log2 e) and
     /// rescales the sum by 2^(m_old - m_new). The true lane-wise max is kept beside m; the lanes merge once, at the
     /// block's end, to the block's max M, by 2^(m - M log2(e)) with M log2(e) split exactly in two floats. m starts at
-    /// -float.MaxValue, not -inf, so that -inf logits give 2^-inf = 0 and never NaN.
+    /// -float.MaxValue, not -inf, so that -inf logits give 2^-inf = 0 and never NaN. Without hardware FMA m is in
+    /// natural units instead, the old loop's form (<see cref="InShiftUnits"/>).
     /// With <paramref name="weightedLogits"/> it also sums w z (w = 1 when <paramref name="weights"/> is empty).
     /// <typeparamref name="TLanes"/> says how the n logits at <paramref name="x"/> are stored and widened.
     /// </summary>
@@ -229,7 +231,7 @@ internal static class StatisticsKernel
         ref float w = ref MemoryMarshal.GetReference(weights);
         TV log2e = TOps.Create(ExpConstants.Log2E), zero = TOps.Create(0f);
         TV m = TOps.Create(-float.MaxValue), minusM = TOps.Create(float.MaxValue), s = zero, wz = zero, top = m, one = TOps.Create(1f);
-        TV headroom = TOps.Create(OnlineHeadroom), ceiling = TOps.Add(m, headroom);
+        TV headroom = TOps.Create(Fma.IsSupported || AdvSimd.IsSupported ? OnlineHeadroom : OnlineHeadroom / ExpConstants.Log2E), ceiling = TOps.Add(m, headroom);
         nint i = 0;
         for (; i <= n - (OnlineChunk * k); i += OnlineChunk * k)
         {
@@ -243,20 +245,20 @@ internal static class StatisticsKernel
             TV c = TOps.Max(TOps.Max(TOps.Max(v0, v1), TOps.Max(v2, v3)), TOps.Max(TOps.Max(v4, v5), TOps.Max(v6, v7)));
             top = TOps.Max(top, c);
             TV r = one;
-            TV cl = TOps.Multiply(c, log2e);
+            TV cl = InShiftUnits<TOps, TV>(c, log2e);
             if (!TOps.AllLessThan(cl, ceiling))
             {
                 TV mNew = TOps.Max(m, cl);
-                r = TOps.Exp2(TOps.Subtract(m, mNew));
+                r = TOps.Exp2(ShiftExponent<TOps, TV>(m, mNew, log2e));
                 m = mNew;
                 minusM = TOps.Subtract(zero, m);
                 ceiling = TOps.Add(m, headroom);
             }
 
-            TV e0 = TOps.Exp2(TOps.MultiplyAdd(v0, log2e, minusM)), e1 = TOps.Exp2(TOps.MultiplyAdd(v1, log2e, minusM));
-            TV e2 = TOps.Exp2(TOps.MultiplyAdd(v2, log2e, minusM)), e3 = TOps.Exp2(TOps.MultiplyAdd(v3, log2e, minusM));
-            TV e4 = TOps.Exp2(TOps.MultiplyAdd(v4, log2e, minusM)), e5 = TOps.Exp2(TOps.MultiplyAdd(v5, log2e, minusM));
-            TV e6 = TOps.Exp2(TOps.MultiplyAdd(v6, log2e, minusM)), e7 = TOps.Exp2(TOps.MultiplyAdd(v7, log2e, minusM));
+            TV e0 = TOps.Exp2(TermExponent<TOps, TV>(v0, log2e, minusM)), e1 = TOps.Exp2(TermExponent<TOps, TV>(v1, log2e, minusM));
+            TV e2 = TOps.Exp2(TermExponent<TOps, TV>(v2, log2e, minusM)), e3 = TOps.Exp2(TermExponent<TOps, TV>(v3, log2e, minusM));
+            TV e4 = TOps.Exp2(TermExponent<TOps, TV>(v4, log2e, minusM)), e5 = TOps.Exp2(TermExponent<TOps, TV>(v5, log2e, minusM));
+            TV e6 = TOps.Exp2(TermExponent<TOps, TV>(v6, log2e, minusM)), e7 = TOps.Exp2(TermExponent<TOps, TV>(v7, log2e, minusM));
             TV chunk = TOps.Add(TOps.Add(TOps.Add(e0, e1), TOps.Add(e2, e3)), TOps.Add(TOps.Add(e4, e5), TOps.Add(e6, e7)));
             s = TOps.MultiplyAdd(s, r, chunk);
             if (weightedLogits)
@@ -282,10 +284,10 @@ internal static class StatisticsKernel
         {
             TV v = TLanes.Load(ref x, i);
             top = TOps.Max(top, v);
-            TV mNew = TOps.Max(m, TOps.Multiply(v, log2e));
-            TV r = TOps.Exp2(TOps.Subtract(m, mNew));
+            TV mNew = TOps.Max(m, InShiftUnits<TOps, TV>(v, log2e));
+            TV r = TOps.Exp2(ShiftExponent<TOps, TV>(m, mNew, log2e));
             m = mNew;
-            TV e = TOps.Exp2(TOps.MultiplyAdd(v, log2e, TOps.Subtract(zero, m)));
+            TV e = TOps.Exp2(TermExponent<TOps, TV>(v, log2e, TOps.Subtract(zero, m)));
             TV wv = hasWeights ? TOps.Multiply(v, TOps.Load(ref w, i)) : v;
             if (skip > 0)
             {
@@ -308,9 +310,17 @@ internal static class StatisticsKernel
         {
             // The sum relative to M: 2^(m - M log2 e), with M log2 e = hi + lo exactly, so that no rounding of it
             // skews the sum.
-            float hi = max * ExpConstants.Log2E;
-            float lo = MathF.FusedMultiplyAdd(max, ExpConstants.Log2E, -hi);
-            sum = TOps.Sum(TOps.Multiply(s, TOps.Exp2(TOps.Subtract(TOps.Subtract(m, TOps.Create(hi)), TOps.Create(lo)))));
+            if (Fma.IsSupported || AdvSimd.IsSupported)
+            {
+                float hi = max * ExpConstants.Log2E;
+                float lo = MathF.FusedMultiplyAdd(max, ExpConstants.Log2E, -hi);
+                sum = TOps.Sum(TOps.Multiply(s, TOps.Exp2(TOps.Subtract(TOps.Subtract(m, TOps.Create(hi)), TOps.Create(lo)))));
+            }
+            else
+            {
+                // m in natural units (see TermExponent): 2^((m - M) log2 e).
+                sum = TOps.Sum(TOps.Multiply(s, TOps.Exp2(ShiftExponent<TOps, TV>(m, TOps.Create(max), log2e))));
+            }
         }
 
         if (!float.IsFinite(sum))
@@ -322,6 +332,34 @@ internal static class StatisticsKernel
         result.Max = sum == 0f && max == -float.MaxValue ? float.NegativeInfinity : max;
         result.Sum = sum;
     }
+
+    /// <summary>
+    /// A logit in the units of the single-pass loop's shift m: powers of two (z log2 e) where fused multiply-add is
+    /// hardware (<see cref="Simd.FusedMultiplyAddIsHardware"/>), natural units (z itself) where it is not. A term is
+    /// 2^(z log2 e - m), one FMA, there; without FMA the product z log2 e would be rounded before m is subtracted,
+    /// an error of |z| 2^-24 in every exponent (8e-5 relative at z = 2500: the large-logit tests see it), so there
+    /// the term is 2^((z - m) log2 e), whose error is |z - m| 2^-24 as in exp(z - m): a subtraction and a product,
+    /// as many operations as the unfused multiply-add. Both are JIT-time constants: one loop or the other is compiled.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV InShiftUnits<TOps, TV>(TV z, TV log2e)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct =>
+        Fma.IsSupported || AdvSimd.IsSupported ? TOps.Multiply(z, log2e) : z;
+
+    /// <summary>The exponent of the term 2^(z log2 e - m) (see <see cref="InShiftUnits"/>), given -m.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV TermExponent<TOps, TV>(TV z, TV log2e, TV minusM)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct =>
+        Fma.IsSupported || AdvSimd.IsSupported ? TOps.MultiplyAdd(z, log2e, minusM) : TOps.Multiply(TOps.Add(z, minusM), log2e);
+
+    /// <summary>The exponent that moves a sum from shift <paramref name="from"/> to <paramref name="to"/> (see <see cref="InShiftUnits"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV ShiftExponent<TOps, TV>(TV from, TV to, TV log2e)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct =>
+        Fma.IsSupported || AdvSimd.IsSupported ? TOps.Subtract(from, to) : TOps.Multiply(TOps.Subtract(from, to), log2e);
 
     /// <summary>sum exp(z - max) over a block: the plain second pass in natural units (see <see cref="Log2Limit"/>).</summary>
     private static float SumNatural<TOps, TV, TLanes>(ref byte x, int n, float max)

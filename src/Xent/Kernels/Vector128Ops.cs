@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Xent.Kernels;
@@ -27,7 +28,10 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
 
     public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
 
-    public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
+    /// <summary>Fused where <see cref="Simd.FusedMultiplyAddIsHardware"/>, else a product and a sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) =>
+        Fma.IsSupported || AdvSimd.IsSupported ? Vector128.FusedMultiplyAdd(a, b, c) : (a * b) + c;
 
     public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
 
@@ -52,6 +56,7 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
             // as |x| 6e-8: nothing near the max, where the mass is), which gives denormals below e^-87.3, 0 below e^-103.9 and
             // for -inf (vreduceps gives 0 there), inf for +inf and NaN for NaN: no select needed.
             var g = Avx512DQ.VL.Reduce(t, ExpConstants.FractionBelow);
+            // Fused without a check: AVX-512 implies FMA (in hardware and in .NET's instruction-set model).
             var q = Vector128.FusedMultiplyAdd(Vector128.Create(ExpConstants.Q5), g, Vector128.Create(ExpConstants.Q4));
             q = Vector128.FusedMultiplyAdd(q, g, Vector128.Create(ExpConstants.Q3));
             q = Vector128.FusedMultiplyAdd(q, g, Vector128.Create(ExpConstants.Q2));
@@ -73,11 +78,11 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
         t = Vector128.MaxNative(Vector128.Create(ExpConstants.LowestExponent), t);
         var y = t + Vector128.Create(ExpConstants.RoundingShift);
         var f = t - (y - Vector128.Create(ExpConstants.RoundingShift));
-        var p = Vector128.FusedMultiplyAdd(Vector128.Create(ExpConstants.P5), f, Vector128.Create(ExpConstants.P4));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(ExpConstants.P3));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(ExpConstants.P2));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(ExpConstants.P1));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128<float>.One);
+        var p = MultiplyAdd(Vector128.Create(ExpConstants.P5), f, Vector128.Create(ExpConstants.P4));
+        p = MultiplyAdd(p, f, Vector128.Create(ExpConstants.P3));
+        p = MultiplyAdd(p, f, Vector128.Create(ExpConstants.P2));
+        p = MultiplyAdd(p, f, Vector128.Create(ExpConstants.P1));
+        p = MultiplyAdd(p, f, Vector128<float>.One);
 
         return p * Vector128.ShiftLeft(y.AsInt32(), 23).AsSingle();
     }

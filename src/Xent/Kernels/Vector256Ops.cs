@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Xent.Kernels;
@@ -27,7 +28,10 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
 
     public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
 
-    public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+    /// <summary>Fused where <see cref="Simd.FusedMultiplyAddIsHardware"/>, else a product and a sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        Fma.IsSupported || AdvSimd.IsSupported ? Vector256.FusedMultiplyAdd(a, b, c) : (a * b) + c;
 
     public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => a / b;
 
@@ -52,6 +56,7 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
             // as |x| 6e-8: nothing near the max, where the mass is), which gives denormals below e^-87.3, 0 below e^-103.9 and
             // for -inf (vreduceps gives 0 there), inf for +inf and NaN for NaN: no select needed.
             var g = Avx512DQ.VL.Reduce(t, ExpConstants.FractionBelow);
+            // Fused without a check: AVX-512 implies FMA (in hardware and in .NET's instruction-set model).
             var q = Vector256.FusedMultiplyAdd(Vector256.Create(ExpConstants.Q5), g, Vector256.Create(ExpConstants.Q4));
             q = Vector256.FusedMultiplyAdd(q, g, Vector256.Create(ExpConstants.Q3));
             q = Vector256.FusedMultiplyAdd(q, g, Vector256.Create(ExpConstants.Q2));
@@ -83,11 +88,11 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
         // + 127) and f = t - n are exact.
         var y = t + Vector256.Create(ExpConstants.RoundingShift);
         var f = t - (y - Vector256.Create(ExpConstants.RoundingShift));
-        var p = Vector256.FusedMultiplyAdd(Vector256.Create(ExpConstants.P5), f, Vector256.Create(ExpConstants.P4));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(ExpConstants.P3));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(ExpConstants.P2));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(ExpConstants.P1));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256<float>.One);
+        var p = MultiplyAdd(Vector256.Create(ExpConstants.P5), f, Vector256.Create(ExpConstants.P4));
+        p = MultiplyAdd(p, f, Vector256.Create(ExpConstants.P3));
+        p = MultiplyAdd(p, f, Vector256.Create(ExpConstants.P2));
+        p = MultiplyAdd(p, f, Vector256.Create(ExpConstants.P1));
+        p = MultiplyAdd(p, f, Vector256<float>.One);
 
         // A product, not an integer add into p's exponent: NaN * anything is NaN, whatever bits the shift leaves.
         return p * Vector256.ShiftLeft(y.AsInt32(), 23).AsSingle();

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Xent.Kernels;
@@ -27,7 +28,10 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
 
     public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
 
-    public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+    /// <summary>Fused where <see cref="Simd.FusedMultiplyAddIsHardware"/>, else a product and a sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
+        Fma.IsSupported || AdvSimd.IsSupported ? Vector512.FusedMultiplyAdd(a, b, c) : (a * b) + c;
 
     public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
 
@@ -52,6 +56,7 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
             // as |x| 6e-8: nothing near the max, where the mass is), which gives denormals below e^-87.3, 0 below e^-103.9 and
             // for -inf (vreduceps gives 0 there), inf for +inf and NaN for NaN: no select needed.
             var g = Avx512DQ.Reduce(t, ExpConstants.FractionBelow);
+            // Fused without a check: AVX-512 implies FMA (in hardware and in .NET's instruction-set model).
             var q = Vector512.FusedMultiplyAdd(Vector512.Create(ExpConstants.Q5), g, Vector512.Create(ExpConstants.Q4));
             q = Vector512.FusedMultiplyAdd(q, g, Vector512.Create(ExpConstants.Q3));
             q = Vector512.FusedMultiplyAdd(q, g, Vector512.Create(ExpConstants.Q2));
@@ -73,11 +78,11 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
         t = Vector512.MaxNative(Vector512.Create(ExpConstants.LowestExponent), t);
         var y = t + Vector512.Create(ExpConstants.RoundingShift);
         var f = t - (y - Vector512.Create(ExpConstants.RoundingShift));
-        var p = Vector512.FusedMultiplyAdd(Vector512.Create(ExpConstants.P5), f, Vector512.Create(ExpConstants.P4));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(ExpConstants.P3));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(ExpConstants.P2));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(ExpConstants.P1));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512<float>.One);
+        var p = MultiplyAdd(Vector512.Create(ExpConstants.P5), f, Vector512.Create(ExpConstants.P4));
+        p = MultiplyAdd(p, f, Vector512.Create(ExpConstants.P3));
+        p = MultiplyAdd(p, f, Vector512.Create(ExpConstants.P2));
+        p = MultiplyAdd(p, f, Vector512.Create(ExpConstants.P1));
+        p = MultiplyAdd(p, f, Vector512<float>.One);
 
         return p * Vector512.ShiftLeft(y.AsInt32(), 23).AsSingle();
     }

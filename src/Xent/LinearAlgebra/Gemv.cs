@@ -45,7 +45,7 @@ internal static unsafe class Gemv
                 {
                     int q1 = Math.Min(k, q0 + block);
                     var sum = transposeB ? RowsOfB(q0, q1, alpha, a, aStride, b + (j * ldb), ldb) : ColumnsOfB(q0, q1, alpha, a, aStride, b + j, ldb);
-                    total = q0 > 0 ? total + sum : beta == 0 ? sum : Vector256.FusedMultiplyAdd(Vector256.Load(c + j), Vector256.Create(beta), sum);
+                    total = q0 > 0 ? total + sum : beta == 0 ? sum : Vector256Ops.MultiplyAdd(Vector256.Load(c + j), Vector256.Create(beta), sum);
                 }
 
                 total.Store(c + j);
@@ -62,10 +62,10 @@ internal static unsafe class Gemv
                 float sum = 0;
                 for (int p = q0; p < Math.Min(k, q0 + block); p++)
                 {
-                    sum = MathF.FusedMultiplyAdd(alpha * a[p * aStride], bj[p * step], sum);
+                    sum = ScalarOps.MultiplyAdd(alpha * a[p * aStride], bj[p * step], sum);
                 }
 
-                total = q0 > 0 ? total + sum : beta == 0 ? sum : MathF.FusedMultiplyAdd(c[j], beta, sum);
+                total = q0 > 0 ? total + sum : beta == 0 ? sum : ScalarOps.MultiplyAdd(c[j], beta, sum);
             }
 
             c[j] = total;
@@ -79,7 +79,7 @@ internal static unsafe class Gemv
         var acc = Vector256<float>.Zero;
         for (int p = p0; p < p1; p++)
         {
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * a[p * aStride]), Vector256.Load(b + (p * ldb)), acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * a[p * aStride]), Vector256.Load(b + (p * ldb)), acc);
         }
 
         return acc;
@@ -95,20 +95,20 @@ internal static unsafe class Gemv
         {
             Transpose8.Load(b + p, ldb, Lanes, out var t0, out var t1, out var t2, out var t3, out var t4, out var t5, out var t6, out var t7);
             float* ap = a + (p * aStride);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[0]), t0, acc);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[aStride]), t1, acc);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[2 * aStride]), t2, acc);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[3 * aStride]), t3, acc);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[4 * aStride]), t4, acc);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[5 * aStride]), t5, acc);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[6 * aStride]), t6, acc);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * ap[7 * aStride]), t7, acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[0]), t0, acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[aStride]), t1, acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[2 * aStride]), t2, acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[3 * aStride]), t3, acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[4 * aStride]), t4, acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[5 * aStride]), t5, acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[6 * aStride]), t6, acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[7 * aStride]), t7, acc);
         }
 
         for (; p < p1; p++)
         {
             var column = Vector256.Create(b[p], b[ldb + p], b[(2 * ldb) + p], b[(3 * ldb) + p], b[(4 * ldb) + p], b[(5 * ldb) + p], b[(6 * ldb) + p], b[(7 * ldb) + p]);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(alpha * a[p * aStride]), column, acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * a[p * aStride]), column, acc);
         }
 
         return acc;

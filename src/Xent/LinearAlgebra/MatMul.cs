@@ -491,7 +491,7 @@ public static unsafe class MatMul
                 {
                     for (int j = 0; j < p.N; j++)
                     {
-                        c[j] = MathF.FusedMultiplyAdd(c[j], p.Beta, first[j]);
+                        c[j] = ScalarOps.MultiplyAdd(c[j], p.Beta, first[j]);
                     }
                 }
 

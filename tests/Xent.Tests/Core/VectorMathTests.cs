@@ -83,7 +83,8 @@ public class VectorMathTests
                 worst = Math.Max(worst, Ulps(exp2(t), Math.Pow(2, t)));
             }
 
-            Assert.True(worst <= 1.9, $"{width}: {worst:F2} ulp");
+            // The polynomial's multiply-adds unfused where FMA is not hardware (SSE- and AVX-only x64): one more rounding each.
+            Assert.True(worst <= (Simd.FusedMultiplyAddIsHardware ? 1.9 : 2.2), $"{width}: {worst:F2} ulp");
             for (int n = -126; n <= 127; n++)
             {
                 Assert.Equal(MathF.ScaleB(1f, n), exp2(n));

@@ -1,3 +1,4 @@
+using Xent.Kernels;
 using Xent.LinearAlgebra;
 using Xent.Tests.Core;
 
@@ -221,7 +222,7 @@ public class MatMulTests
     }
 
     /// <summary>
-    /// C = alpha op(A) op(B) + beta C summed as the kernels promise: per element, an fma chain over alpha A B per 256 k
+    /// C = alpha op(A) op(B) + beta C summed as the kernels promise: per element, an fma chain (a multiply-add chain where FMA is not hardware, as ScalarOps.MultiplyAdd) over alpha A B per 256 k
     /// from 0, the first block giving C = s or fma(C, beta, s), the later ones added in order.
     /// </summary>
     private static float[] BlockSums(bool ta, bool tb, int m, int n, int k, float alpha, float[] a, float[] b, float beta, float[] c)
@@ -239,10 +240,10 @@ public class MatMulTests
                     {
                         float x = ta ? a[(p * m) + i] : a[(i * k) + p];
                         float y = tb ? b[(j * k) + p] : b[(p * n) + j];
-                        sum = MathF.FusedMultiplyAdd(alpha * x, y, sum);
+                        sum = ScalarOps.MultiplyAdd(alpha * x, y, sum);
                     }
 
-                    total = q0 > 0 ? total + sum : beta == 0 ? sum : MathF.FusedMultiplyAdd(c[(i * n) + j], beta, sum);
+                    total = q0 > 0 ? total + sum : beta == 0 ? sum : ScalarOps.MultiplyAdd(c[(i * n) + j], beta, sum);
                 }
 
                 expected[(i * n) + j] = total;
