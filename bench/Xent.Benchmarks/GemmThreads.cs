@@ -15,6 +15,7 @@ namespace Xent.Benchmarks;
 /// batches and gives the ratios with them and, apart, over the batches that ran in parallel, since the two regimes cost
 /// a second thread differently (taking turns, nothing is balanced or joined but each switch and spin costs).
 /// Run: dotnet bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll gemm-threads [batches] MxNxK:layout ...
+/// With XENT_C_OFFSET=f, C starts f floats past a 64-byte boundary (to see whether the threads share C's lines).
 /// </summary>
 internal static class GemmThreads
 {
@@ -31,7 +32,22 @@ internal static class GemmThreads
             var r = new Random(1);
             var a = new float[m * k];
             var b = new float[n * k];
-            var c = new float[m * n];
+            // XENT_C_OFFSET=f: C starts f floats past a 64-byte boundary (default: wherever the array's data begins).
+            string? offset = Environment.GetEnvironmentVariable("XENT_C_OFFSET");
+            var cStore = GC.AllocateArray<float>((m * n) + 32, pinned: true);
+            int c0 = 0;
+            if (offset != null)
+            {
+                unsafe
+                {
+                    fixed (float* pc = cStore)
+                    {
+                        c0 = ((int)((64 - ((nint)pc & 63)) & 63) / 4) + int.Parse(offset, CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+
+            var c = cStore.AsMemory(c0, m * n);
             for (int i = 0; i < a.Length; i++)
             {
                 a[i] = (float)(r.NextDouble() - 0.5);
@@ -53,7 +69,7 @@ internal static class GemmThreads
                     }
                     else
                     {
-                        MatMul.Gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 0, c, n, threads);
+                        MatMul.Gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 0, c.Span, n, threads);
                     }
                 }
 
