@@ -24,6 +24,7 @@ internal static class Program
         ["gemm"] = GemmMeasurement.Run,
         ["gemm-limit"] = GemmLimitMeasurement.Run,
         ["gemm-ab"] = GemmAb.Run,
+        ["gemm-threads"] = GemmThreads.Run,
         ["first-call"] = FirstCallMeasurement.Run,
         ["kernel-compute"] = KernelCompute.Run,
         ["kernel-limit"] = KernelLimit.Run,

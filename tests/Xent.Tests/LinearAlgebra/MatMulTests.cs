@@ -183,6 +183,33 @@ public class MatMulTests
 
     [Theory]
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void StreamedB_ManyMicroPanels_SumAsEveryPath(VectorWidth width)
+    {
+        // The streamed-B path's column tasks over many micro-panels (up to 63 at 128 bits) with a partial last one, op(A)
+        // packed (K 600, either storage) or read in place (K 1100, alpha 1), C started or scaled: 1, 2 and 3 threads (one
+        // column task per thread) give the same bits; 13 x 300 x 300 runs on the calling thread.
+        var rng = new Random(31);
+        using var scope = Simd.Override(width);
+        foreach (var (m, n, k, ta, alpha) in new[] { (40, 1000, 600, false, -0.5f), (40, 1000, 600, true, 1f), (31, 530, 1100, false, 1f), (13, 300, 300, false, 2f) })
+        {
+            foreach (float beta in new[] { 0f, 0.5f })
+            {
+                var a = Random(rng, m * k);
+                var b = Random(rng, k * n);
+                var c0 = Random(rng, m * n);
+                var expected = BlockSums(ta, false, m, n, k, alpha, a, b, beta, c0);
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    var c = (float[])c0.Clone();
+                    MatMul.Gemm(ta, false, m, n, k, alpha, a, ta ? m : k, b, n, beta, c, n, threads);
+                    Assert.Equal(expected, c);
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public unsafe void FusedKernelsPanelProduct_SumsEachElementInBlocksOf256_AsGemm(VectorWidth width)
     {
         // MatMul.Panels (the fused head's products: B packed once along its whole depth, A read in place) runs Gemm's
