@@ -135,7 +135,7 @@ public class MatMulTests
     {
         // The streamed-B path (few rows, B stored [K, N] and wide) with two row blocks (300 rows, taken at 512 bits only:
         // the second block reuses the micro-panels the first packed) and with op(A) packed in two chunks (48 x 24000
-        // floats > 4 MB), on one thread and on two (big column tasks, then a tail of small ones); at the other widths 300
+        // floats > 4 MB), on one thread and on two (one column task per thread); at the other widths 300
         // rows run RunSharedB, with the same sums.
         var rng = new Random(9);
         using var scope = Simd.Override(width);
