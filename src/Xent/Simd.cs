@@ -41,12 +41,13 @@ internal static class Simd
     /// same bits for any thread count and batch, since the choice is the machine's. A JIT-time constant.
     /// </summary>
     /// <remarks>
-    /// The code that chooses spells this condition out (<c>Fma.IsSupported || AdvSimd.IsSupported</c>) instead of
-    /// reading the property: the JIT folds an IsSupported where it imports the method that holds it, but a property
-    /// with a branch inside (the ||) only later, by when the dead software VectorN.FusedMultiplyAdd has put every
-    /// vector of the loop that inlines it on the stack (FlopLimit's 12 chains under DOTNET_EnableAVX2=0: 27 stack
-    /// loads and stores a round, 4x slower), and each extra level of inlining spends the JIT's inlining budget (a
-    /// kernel that reached it left a call where it had inlined). FusedMultiplyAddTests checks that they agree.
+    /// The kernels do not read this property: a branch in an inlined helper (the ||) folds late, by when the dead
+    /// software VectorN.FusedMultiplyAdd has put the loop's vectors on the stack (FlopLimit's 12 chains under
+    /// DOTNET_EnableAVX2=0: 4x slower), and even a condition that folds at import spends the JIT's inlining budget
+    /// (the 512-bit GEMM tile kernel then spilled two accumulators and kept a call: 92-98% -> 77-85% of the FMA
+    /// limit). So <see cref="Vector256Ops"/> and <see cref="Vector512Ops"/> fuse unconditionally (those widths imply
+    /// FMA), <see cref="Vector128Ops.MultiplyAdd"/> is the JIT's MultiplyAddEstimate (fused exactly where FMA is
+    /// hardware), and the scalar and exp code spell the condition out. FusedMultiplyAddTests checks that they agree.
     /// </remarks>
     public static bool FusedMultiplyAddIsHardware => Fma.IsSupported || AdvSimd.IsSupported;
 
