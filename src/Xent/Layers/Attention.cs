@@ -263,12 +263,38 @@ public static unsafe class Attention
     /// <summary>destination [hs, T] = the head's [T, hs] slice of qkv starting at offset, with row stride 3D.</summary>
     private static void Transpose(Span<float> destination, ReadOnlySpan<float> qkv, int offset, int stride, int seq, int hs)
     {
-        for (int t = 0; t < seq; t++)
+        if (seq == 0)
         {
-            var row = qkv.Slice(offset + (t * stride), hs);
-            for (int i = 0; i < hs; i++)
+            return;
+        }
+
+        // Bounds checked once here; the copy itself runs on pointers, four source rows per pass.
+        _ = destination[(hs * seq) - 1];
+        _ = qkv[offset + ((seq - 1) * stride) + hs - 1];
+        fixed (float* d = destination, q = qkv)
+        {
+            float* src = q + offset;
+            int t = 0;
+            for (; t + 4 <= seq; t += 4)
             {
-                destination[(i * seq) + t] = row[i];
+                float* r0 = src + ((nint)t * stride), r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride;
+                float* o = d + t;
+                for (int i = 0; i < hs; i++, o += seq)
+                {
+                    o[0] = r0[i];
+                    o[1] = r1[i];
+                    o[2] = r2[i];
+                    o[3] = r3[i];
+                }
+            }
+
+            for (; t < seq; t++)
+            {
+                float* r0 = src + ((nint)t * stride);
+                for (int i = 0; i < hs; i++)
+                {
+                    d[((nint)i * seq) + t] = r0[i];
+                }
             }
         }
     }
