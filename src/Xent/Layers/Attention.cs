@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Xent.Kernels;
 using Xent.LinearAlgebra;
 
@@ -279,7 +281,24 @@ public static unsafe class Attention
             {
                 float* r0 = src + ((nint)t * stride), r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride;
                 float* o = d + t;
-                for (int i = 0; i < hs; i++, o += seq)
+                int i = 0;
+                if (Sse.IsSupported)
+                {
+                    // Four by four blocks in registers: four row loads, eight shuffles, four column stores.
+                    for (; i + 4 <= hs; i += 4, o += 4 * (nint)seq)
+                    {
+                        Vector128<float> a = Sse.LoadVector128(r0 + i), b = Sse.LoadVector128(r1 + i);
+                        Vector128<float> c = Sse.LoadVector128(r2 + i), e = Sse.LoadVector128(r3 + i);
+                        Vector128<float> ab0 = Sse.UnpackLow(a, b), ab1 = Sse.UnpackHigh(a, b);
+                        Vector128<float> ce0 = Sse.UnpackLow(c, e), ce1 = Sse.UnpackHigh(c, e);
+                        Sse.Store(o, Sse.MoveLowToHigh(ab0, ce0));
+                        Sse.Store(o + seq, Sse.MoveHighToLow(ce0, ab0));
+                        Sse.Store(o + (2 * (nint)seq), Sse.MoveLowToHigh(ab1, ce1));
+                        Sse.Store(o + (3 * (nint)seq), Sse.MoveHighToLow(ce1, ab1));
+                    }
+                }
+
+                for (; i < hs; i++, o += seq)
                 {
                     o[0] = r0[i];
                     o[1] = r1[i];
