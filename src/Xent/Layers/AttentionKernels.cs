@@ -410,6 +410,167 @@ internal static class AttentionKernels
     {
         int c = 0;
         nint wi1 = wi;
+        // Two column vectors per pass while they fit (hs = 16 at 256 bits): each weight broadcast serves both.
+        for (; c + (2 * TOps.Count) <= hs; c += 2 * TOps.Count)
+        {
+            TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+            TV b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+            int commonLo = lo + (7 * loStep), commonHi = hi;
+            for (int r = lo; r < commonLo; r++)
+            {
+                ref float xrow = ref Unsafe.Add(ref x, ((nint)r * stride) + c);
+                TV xr = TOps.Load(ref xrow, 0), xq = TOps.Load(ref xrow, TOps.Count);
+                ref float wr0 = ref Unsafe.Add(ref w, (nint)r * wr);
+                int k = r - lo;
+                TV w0 = TOps.Create(wr0);
+                a0 = TOps.Add(a0, TOps.Multiply(w0, xr));
+                b0 = TOps.Add(b0, TOps.Multiply(w0, xq));
+
+                if (k >= 1)
+                {
+                    TV w1 = TOps.Create(Unsafe.Add(ref wr0, wi1));
+                    a1 = TOps.Add(a1, TOps.Multiply(w1, xr));
+                    b1 = TOps.Add(b1, TOps.Multiply(w1, xq));
+                }
+
+                if (k >= 2)
+                {
+                    TV w2 = TOps.Create(Unsafe.Add(ref wr0, 2 * wi1));
+                    a2 = TOps.Add(a2, TOps.Multiply(w2, xr));
+                    b2 = TOps.Add(b2, TOps.Multiply(w2, xq));
+                }
+
+                if (k >= 3)
+                {
+                    TV w3 = TOps.Create(Unsafe.Add(ref wr0, 3 * wi1));
+                    a3 = TOps.Add(a3, TOps.Multiply(w3, xr));
+                    b3 = TOps.Add(b3, TOps.Multiply(w3, xq));
+                }
+
+                if (k >= 4)
+                {
+                    TV w4 = TOps.Create(Unsafe.Add(ref wr0, 4 * wi1));
+                    a4 = TOps.Add(a4, TOps.Multiply(w4, xr));
+                    b4 = TOps.Add(b4, TOps.Multiply(w4, xq));
+                }
+
+                if (k >= 5)
+                {
+                    TV w5 = TOps.Create(Unsafe.Add(ref wr0, 5 * wi1));
+                    a5 = TOps.Add(a5, TOps.Multiply(w5, xr));
+                    b5 = TOps.Add(b5, TOps.Multiply(w5, xq));
+                }
+
+                if (k >= 6)
+                {
+                    TV w6 = TOps.Create(Unsafe.Add(ref wr0, 6 * wi1));
+                    a6 = TOps.Add(a6, TOps.Multiply(w6, xr));
+                    b6 = TOps.Add(b6, TOps.Multiply(w6, xq));
+                }
+            }
+
+            for (int r = commonLo; r < commonHi; r++)
+            {
+                ref float xrow = ref Unsafe.Add(ref x, ((nint)r * stride) + c);
+                TV xr = TOps.Load(ref xrow, 0), xq = TOps.Load(ref xrow, TOps.Count);
+                ref float wr0 = ref Unsafe.Add(ref w, (nint)r * wr);
+                TV w0 = TOps.Create(wr0);
+                a0 = TOps.Add(a0, TOps.Multiply(w0, xr));
+                b0 = TOps.Add(b0, TOps.Multiply(w0, xq));
+                TV w1 = TOps.Create(Unsafe.Add(ref wr0, wi1));
+                a1 = TOps.Add(a1, TOps.Multiply(w1, xr));
+                b1 = TOps.Add(b1, TOps.Multiply(w1, xq));
+                TV w2 = TOps.Create(Unsafe.Add(ref wr0, 2 * wi1));
+                a2 = TOps.Add(a2, TOps.Multiply(w2, xr));
+                b2 = TOps.Add(b2, TOps.Multiply(w2, xq));
+                TV w3 = TOps.Create(Unsafe.Add(ref wr0, 3 * wi1));
+                a3 = TOps.Add(a3, TOps.Multiply(w3, xr));
+                b3 = TOps.Add(b3, TOps.Multiply(w3, xq));
+                TV w4 = TOps.Create(Unsafe.Add(ref wr0, 4 * wi1));
+                a4 = TOps.Add(a4, TOps.Multiply(w4, xr));
+                b4 = TOps.Add(b4, TOps.Multiply(w4, xq));
+                TV w5 = TOps.Create(Unsafe.Add(ref wr0, 5 * wi1));
+                a5 = TOps.Add(a5, TOps.Multiply(w5, xr));
+                b5 = TOps.Add(b5, TOps.Multiply(w5, xq));
+                TV w6 = TOps.Create(Unsafe.Add(ref wr0, 6 * wi1));
+                a6 = TOps.Add(a6, TOps.Multiply(w6, xr));
+                b6 = TOps.Add(b6, TOps.Multiply(w6, xq));
+                TV w7 = TOps.Create(Unsafe.Add(ref wr0, 7 * wi1));
+                a7 = TOps.Add(a7, TOps.Multiply(w7, xr));
+                b7 = TOps.Add(b7, TOps.Multiply(w7, xq));
+            }
+
+            for (int r = commonHi; r < hi + (7 * hiStep); r++)
+            {
+                ref float xrow = ref Unsafe.Add(ref x, ((nint)r * stride) + c);
+                TV xr = TOps.Load(ref xrow, 0), xq = TOps.Load(ref xrow, TOps.Count);
+                ref float wr0 = ref Unsafe.Add(ref w, (nint)r * wr);
+                int k = r - hi;
+                if (k < 1)
+                {
+                    TV w1 = TOps.Create(Unsafe.Add(ref wr0, wi1));
+                    a1 = TOps.Add(a1, TOps.Multiply(w1, xr));
+                    b1 = TOps.Add(b1, TOps.Multiply(w1, xq));
+                }
+
+                if (k < 2)
+                {
+                    TV w2 = TOps.Create(Unsafe.Add(ref wr0, 2 * wi1));
+                    a2 = TOps.Add(a2, TOps.Multiply(w2, xr));
+                    b2 = TOps.Add(b2, TOps.Multiply(w2, xq));
+                }
+
+                if (k < 3)
+                {
+                    TV w3 = TOps.Create(Unsafe.Add(ref wr0, 3 * wi1));
+                    a3 = TOps.Add(a3, TOps.Multiply(w3, xr));
+                    b3 = TOps.Add(b3, TOps.Multiply(w3, xq));
+                }
+
+                if (k < 4)
+                {
+                    TV w4 = TOps.Create(Unsafe.Add(ref wr0, 4 * wi1));
+                    a4 = TOps.Add(a4, TOps.Multiply(w4, xr));
+                    b4 = TOps.Add(b4, TOps.Multiply(w4, xq));
+                }
+
+                if (k < 5)
+                {
+                    TV w5 = TOps.Create(Unsafe.Add(ref wr0, 5 * wi1));
+                    a5 = TOps.Add(a5, TOps.Multiply(w5, xr));
+                    b5 = TOps.Add(b5, TOps.Multiply(w5, xq));
+                }
+
+                if (k < 6)
+                {
+                    TV w6 = TOps.Create(Unsafe.Add(ref wr0, 6 * wi1));
+                    a6 = TOps.Add(a6, TOps.Multiply(w6, xr));
+                    b6 = TOps.Add(b6, TOps.Multiply(w6, xq));
+                }
+
+                TV w7 = TOps.Create(Unsafe.Add(ref wr0, 7 * wi1));
+                a7 = TOps.Add(a7, TOps.Multiply(w7, xr));
+                b7 = TOps.Add(b7, TOps.Multiply(w7, xq));
+            }
+
+            TOps.Store(a0, ref y, c);
+            TOps.Store(b0, ref y, c + TOps.Count);
+            TOps.Store(a1, ref y, ys + c);
+            TOps.Store(b1, ref y, ys + c + TOps.Count);
+            TOps.Store(a2, ref y, (2 * (nint)ys) + c);
+            TOps.Store(b2, ref y, (2 * (nint)ys) + c + TOps.Count);
+            TOps.Store(a3, ref y, (3 * (nint)ys) + c);
+            TOps.Store(b3, ref y, (3 * (nint)ys) + c + TOps.Count);
+            TOps.Store(a4, ref y, (4 * (nint)ys) + c);
+            TOps.Store(b4, ref y, (4 * (nint)ys) + c + TOps.Count);
+            TOps.Store(a5, ref y, (5 * (nint)ys) + c);
+            TOps.Store(b5, ref y, (5 * (nint)ys) + c + TOps.Count);
+            TOps.Store(a6, ref y, (6 * (nint)ys) + c);
+            TOps.Store(b6, ref y, (6 * (nint)ys) + c + TOps.Count);
+            TOps.Store(a7, ref y, (7 * (nint)ys) + c);
+            TOps.Store(b7, ref y, (7 * (nint)ys) + c + TOps.Count);
+        }
+
         for (; c + TOps.Count <= hs; c += TOps.Count)
         {
             // As the four-row block: rows whose range starts earlier take their first terms alone, all eight run
