@@ -6,8 +6,9 @@ using Xent.Kernels;
 namespace Xent.Layers;
 
 /// <summary>
-/// The attention's head-size loops, four output rows at a time: four independent accumulator chains share every load
-/// of the other operand, so the add latency of one chain no longer bounds the loop. Each output element is still
+/// The attention's head-size loops, several output rows at a time (eight for the weighted sums, four by two column
+/// vectors for the scores): independent accumulator chains share every load of the other operand, so neither the add
+/// latency of one chain nor the loads bound the loop. Each output element is still
 /// summed alone, in the same order and with the same operations as <see cref="SpanMath.RowTimesMatrix"/> and
 /// <see cref="SpanMath.WeightedRowSum"/> (acc = 0, then acc + w x term by term): the blocking changes no bits.
 /// </summary>
