@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Xent.Kernels;
 using Xent.LinearAlgebra;
 
@@ -146,28 +148,32 @@ public static unsafe class Attention
                 int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs);
                 float* att = pAtt + ((long)bh * seq * seq);
                 Transpose(kt, qkv, headOffset + dim, qkvDim, seq, hs);
-                for (int t = 0; t < seq; t += 4)
+                for (int t0 = 0; t0 < seq; t0 += 8)
                 {
-                    // Rows t .. t + 3 together (each with the bits of a row alone, see Row): scores against keys
-                    // 0..t (and a few masked ones up to a whole vector) with K^T's rows contiguous, the softmax,
-                    // then the probability-weighted sums of the value rows.
-                    int m = Math.Min(4, seq - t);
-                    AttentionKernels.RowsTimesMatrix(scale, ref pQkv[headOffset + ((long)t * qkvDim)], qkvDim, hs, ref kt0, seq,
-                        ref att[(long)t * seq], seq, m, t, seq, width);
-                    if (m == 4)
+                    // Rows t0 .. t0 + 7, four at a time (each with the bits of a row alone, see Row): scores against
+                    // keys 0..t (and a few masked ones up to a whole vector) with K^T's rows contiguous, the softmax;
+                    // then the probability-weighted sums of the value rows, eight rows sharing each value row load.
+                    for (int t = t0; t < Math.Min(seq, t0 + 8); t += 4)
                     {
-                        AttentionKernels.CausalSoftmax4(ref att[(long)t * seq], t, seq, width);
-                    }
-                    else
-                    {
-                        for (int i = 0; i < m; i++)
+                        int m4 = Math.Min(4, seq - t);
+                        AttentionKernels.RowsTimesMatrix(scale, ref pQkv[headOffset + ((long)t * qkvDim)], qkvDim, hs, ref kt0, seq,
+                            ref att[(long)t * seq], seq, m4, t, seq, width);
+                        if (m4 == 4)
                         {
-                            CausalSoftmax(new Span<float>(att + ((long)(t + i) * seq), seq), t + i, width);
+                            AttentionKernels.CausalSoftmax4(ref att[(long)t * seq], t, seq, width);
+                        }
+                        else
+                        {
+                            for (int i = 0; i < m4; i++)
+                            {
+                                CausalSoftmax(new Span<float>(att + ((long)(t + i) * seq), seq), t + i, width);
+                            }
                         }
                     }
 
-                    AttentionKernels.WeightedSums(ref att[(long)t * seq], seq, 1, ref pQkv[headOffset + (2 * dim)], qkvDim,
-                        ref pOutput[((long)(rowBase + t) * dim) + (h * hs)], dim, hs, m, 0, 0, t + 1, 1, width);
+                    int m = Math.Min(8, seq - t0);
+                    AttentionKernels.WeightedSums(ref att[(long)t0 * seq], seq, 1, ref pQkv[headOffset + (2 * dim)], qkvDim,
+                        ref pOutput[((long)(rowBase + t0) * dim) + (h * hs)], dim, hs, m, 0, 0, t0 + 1, 1, width);
                 }
             }
         });
@@ -219,23 +225,26 @@ public static unsafe class Attention
                 float* p = pAtt + ((long)bh * seq * seq);
                 Transpose(vt, qkv, headOffset + (2 * dim), qkvDim, seq, hs);
 
-                // Query side, four rows at a time: dP = dY V^T (V^T rows contiguous), dS = scale P (dP - rowsum(P dP)),
-                // dQ = dS K.
-                for (int t = 0; t < seq; t += 4)
+                // Query side, eight rows at a time: dP = dY V^T (V^T rows contiguous) and dS = scale P (dP - rowsum(P dP))
+                // four rows at a time, then dQ = dS K with eight rows sharing each key row load.
+                for (int t0 = 0; t0 < seq; t0 += 8)
                 {
-                    int m = Math.Min(4, seq - t);
-                    AttentionKernels.RowsTimesMatrix(1, ref pDout[doutOffset + ((long)t * dim)], dim, hs, ref vt0, seq,
-                        ref Unsafe.Add(ref ds, t * seq), seq, m, t, seq, width);
-                    AttentionKernels.SoftmaxBackward(ref p[(long)t * seq], ref Unsafe.Add(ref ds, t * seq), seq, t, m, scale, width);
+                    for (int t = t0; t < Math.Min(seq, t0 + 8); t += 4)
+                    {
+                        int m4 = Math.Min(4, seq - t);
+                        AttentionKernels.RowsTimesMatrix(1, ref pDout[doutOffset + ((long)t * dim)], dim, hs, ref vt0, seq,
+                            ref Unsafe.Add(ref ds, t * seq), seq, m4, t, seq, width);
+                        AttentionKernels.SoftmaxBackward(ref p[(long)t * seq], ref Unsafe.Add(ref ds, t * seq), seq, t, m4, scale, width);
+                    }
 
-                    AttentionKernels.WeightedSums(ref Unsafe.Add(ref ds, t * seq), seq, 1, ref pQkv[headOffset + dim], qkvDim,
-                        ref pDqkv[headOffset + ((long)t * qkvDim)], qkvDim, hs, m, 0, 0, t + 1, 1, width);
+                    AttentionKernels.WeightedSums(ref Unsafe.Add(ref ds, t0 * seq), seq, 1, ref pQkv[headOffset + dim], qkvDim,
+                        ref pDqkv[headOffset + ((long)t0 * qkvDim)], qkvDim, hs, Math.Min(8, seq - t0), 0, 0, t0 + 1, 1, width);
                 }
 
-                // Key side, four columns at a time: dK_s = sum_{t >= s} dS[t, s] q_t, dV_s = sum_{t >= s} P[t, s] dy_t.
-                for (int s = 0; s < seq; s += 4)
+                // Key side, eight columns at a time: dK_s = sum_{t >= s} dS[t, s] q_t, dV_s = sum_{t >= s} P[t, s] dy_t.
+                for (int s = 0; s < seq; s += 8)
                 {
-                    int m = Math.Min(4, seq - s);
+                    int m = Math.Min(8, seq - s);
                     long keyRow = headOffset + ((long)s * qkvDim);
                     AttentionKernels.WeightedSums(ref Unsafe.Add(ref ds, s), 1, seq, ref pQkv[headOffset], qkvDim,
                         ref pDqkv[keyRow + dim], qkvDim, hs, m, s, 1, seq, 0, width);
@@ -256,12 +265,55 @@ public static unsafe class Attention
     /// <summary>destination [hs, T] = the head's [T, hs] slice of qkv starting at offset, with row stride 3D.</summary>
     private static void Transpose(Span<float> destination, ReadOnlySpan<float> qkv, int offset, int stride, int seq, int hs)
     {
-        for (int t = 0; t < seq; t++)
+        if (seq == 0)
         {
-            var row = qkv.Slice(offset + (t * stride), hs);
-            for (int i = 0; i < hs; i++)
+            return;
+        }
+
+        // Bounds checked once here; the copy itself runs on pointers, four source rows per pass.
+        _ = destination[(hs * seq) - 1];
+        _ = qkv[offset + ((seq - 1) * stride) + hs - 1];
+        fixed (float* d = destination, q = qkv)
+        {
+            float* src = q + offset;
+            int t = 0;
+            for (; t + 4 <= seq; t += 4)
             {
-                destination[(i * seq) + t] = row[i];
+                float* r0 = src + ((nint)t * stride), r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride;
+                float* o = d + t;
+                int i = 0;
+                if (Sse.IsSupported)
+                {
+                    // Four by four blocks in registers: four row loads, eight shuffles, four column stores.
+                    for (; i + 4 <= hs; i += 4, o += 4 * (nint)seq)
+                    {
+                        Vector128<float> a = Sse.LoadVector128(r0 + i), b = Sse.LoadVector128(r1 + i);
+                        Vector128<float> c = Sse.LoadVector128(r2 + i), e = Sse.LoadVector128(r3 + i);
+                        Vector128<float> ab0 = Sse.UnpackLow(a, b), ab1 = Sse.UnpackHigh(a, b);
+                        Vector128<float> ce0 = Sse.UnpackLow(c, e), ce1 = Sse.UnpackHigh(c, e);
+                        Sse.Store(o, Sse.MoveLowToHigh(ab0, ce0));
+                        Sse.Store(o + seq, Sse.MoveHighToLow(ce0, ab0));
+                        Sse.Store(o + (2 * (nint)seq), Sse.MoveLowToHigh(ab1, ce1));
+                        Sse.Store(o + (3 * (nint)seq), Sse.MoveHighToLow(ce1, ab1));
+                    }
+                }
+
+                for (; i < hs; i++, o += seq)
+                {
+                    o[0] = r0[i];
+                    o[1] = r1[i];
+                    o[2] = r2[i];
+                    o[3] = r3[i];
+                }
+            }
+
+            for (; t < seq; t++)
+            {
+                float* r0 = src + ((nint)t * stride);
+                for (int i = 0; i < hs; i++)
+                {
+                    d[((nint)i * seq) + t] = r0[i];
+                }
             }
         }
     }

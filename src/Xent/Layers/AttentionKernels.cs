@@ -6,20 +6,52 @@ using Xent.Kernels;
 namespace Xent.Layers;
 
 /// <summary>
-/// The attention's head-size loops, four output rows at a time: four independent accumulator chains share every load
-/// of the other operand, so the add latency of one chain no longer bounds the loop. Each output element is still
+/// The attention's head-size loops, several output rows at a time (eight for the weighted sums, four by two column
+/// vectors for the scores): independent accumulator chains share every load of the other operand, so neither the add
+/// latency of one chain nor the loads bound the loop. Each output element is still
 /// summed alone, in the same order and with the same operations as <see cref="SpanMath.RowTimesMatrix"/> and
 /// <see cref="SpanMath.WeightedRowSum"/> (acc = 0, then acc + w x term by term): the blocking changes no bits.
 /// </summary>
 internal static class AttentionKernels
 {
     /// <summary>
-    /// For i in [0, m), m &lt;= 4: y_i [hs] (row stride ys) = sum over r in [lo + i loStep, hi + i hiStep) of
-    /// w[i wi + r wr] x_r, with x_r = x[r stride ..] [hs]; each sum from 0 in increasing r.
+    /// For i in [0, m), m &lt;= 8: y_i [hs] (row stride ys) = sum over r in [lo + i loStep, hi + i hiStep) of
+    /// w[i wi + r wr] x_r, with x_r = x[r stride ..] [hs]; each sum from 0 in increasing r. loStep and hiStep are 0 or 1.
     /// </summary>
     public static void WeightedSums(ref float w, int wi, int wr, ref float x, int stride, ref float y, int ys, int hs,
         int m, int lo, int loStep, int hi, int hiStep, VectorWidth width)
     {
+        if (m > 4)
+        {
+            // Up to eight rows: eight chains sharing each load of x where all eight rows' ranges overlap, else two
+            // blocks of four (the same bits: every row's sum is formed alone, in r order, either way).
+            if (m == 8 && lo + (7 * loStep) <= hi)
+            {
+                int c8 = width switch
+                {
+                    VectorWidth.V512 => WeightedSums8<Vector512Ops, Vector512<float>>(ref w, wi, wr, ref x, stride, ref y, ys, hs, lo, loStep, hi, hiStep),
+                    VectorWidth.V256 => WeightedSums8<Vector256Ops, Vector256<float>>(ref w, wi, wr, ref x, stride, ref y, ys, hs, lo, loStep, hi, hiStep),
+                    VectorWidth.V128 => WeightedSums8<Vector128Ops, Vector128<float>>(ref w, wi, wr, ref x, stride, ref y, ys, hs, lo, loStep, hi, hiStep),
+                    _ => 0,
+                };
+                if (c8 == hs)
+                {
+                    return;
+                }
+
+                // The scalar remainder columns of hs, four rows at a time.
+                WeightedSums<ScalarOps, float>(ref w, wi, wr, ref x, stride, ref y, ys, hs, 4, lo, loStep, hi, hiStep, c8);
+                WeightedSums<ScalarOps, float>(ref Unsafe.Add(ref w, 4 * wi), wi, wr, ref x, stride, ref Unsafe.Add(ref y, 4 * (nint)ys), ys, hs, 4,
+                    lo + (4 * loStep), loStep, hi + (4 * hiStep), hiStep, c8);
+                return;
+            }
+
+            WeightedSums(ref w, wi, wr, ref x, stride, ref y, ys, hs, 4, lo, loStep, hi, hiStep, width);
+            WeightedSums(ref Unsafe.Add(ref w, 4 * wi), wi, wr, ref x, stride, ref Unsafe.Add(ref y, 4 * (nint)ys), ys, hs, m - 4,
+                lo + (4 * loStep), loStep, hi + (4 * hiStep), hiStep, width);
+            return;
+        }
+
         int c = width switch
         {
             VectorWidth.V512 => WeightedSums<Vector512Ops, Vector512<float>>(ref w, wi, wr, ref x, stride, ref y, ys, hs, m, lo, loStep, hi, hiStep, 0),
@@ -372,6 +404,283 @@ internal static class AttentionKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int WeightedSums8<TOps, TV>(ref float w, int wi, int wr, ref float x, int stride, ref float y, int ys, int hs,
+        int lo, int loStep, int hi, int hiStep)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        int c = 0;
+        nint wi1 = wi;
+        // Two column vectors per pass while they fit (hs = 16 at 256 bits): each weight broadcast serves both.
+        for (; c + (2 * TOps.Count) <= hs; c += 2 * TOps.Count)
+        {
+            TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+            TV b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+            int commonLo = lo + (7 * loStep), commonHi = hi;
+            for (int r = lo; r < commonLo; r++)
+            {
+                ref float xrow = ref Unsafe.Add(ref x, ((nint)r * stride) + c);
+                TV xr = TOps.Load(ref xrow, 0), xq = TOps.Load(ref xrow, TOps.Count);
+                ref float wr0 = ref Unsafe.Add(ref w, (nint)r * wr);
+                int k = r - lo;
+                TV w0 = TOps.Create(wr0);
+                a0 = TOps.Add(a0, TOps.Multiply(w0, xr));
+                b0 = TOps.Add(b0, TOps.Multiply(w0, xq));
+
+                if (k >= 1)
+                {
+                    TV w1 = TOps.Create(Unsafe.Add(ref wr0, wi1));
+                    a1 = TOps.Add(a1, TOps.Multiply(w1, xr));
+                    b1 = TOps.Add(b1, TOps.Multiply(w1, xq));
+                }
+
+                if (k >= 2)
+                {
+                    TV w2 = TOps.Create(Unsafe.Add(ref wr0, 2 * wi1));
+                    a2 = TOps.Add(a2, TOps.Multiply(w2, xr));
+                    b2 = TOps.Add(b2, TOps.Multiply(w2, xq));
+                }
+
+                if (k >= 3)
+                {
+                    TV w3 = TOps.Create(Unsafe.Add(ref wr0, 3 * wi1));
+                    a3 = TOps.Add(a3, TOps.Multiply(w3, xr));
+                    b3 = TOps.Add(b3, TOps.Multiply(w3, xq));
+                }
+
+                if (k >= 4)
+                {
+                    TV w4 = TOps.Create(Unsafe.Add(ref wr0, 4 * wi1));
+                    a4 = TOps.Add(a4, TOps.Multiply(w4, xr));
+                    b4 = TOps.Add(b4, TOps.Multiply(w4, xq));
+                }
+
+                if (k >= 5)
+                {
+                    TV w5 = TOps.Create(Unsafe.Add(ref wr0, 5 * wi1));
+                    a5 = TOps.Add(a5, TOps.Multiply(w5, xr));
+                    b5 = TOps.Add(b5, TOps.Multiply(w5, xq));
+                }
+
+                if (k >= 6)
+                {
+                    TV w6 = TOps.Create(Unsafe.Add(ref wr0, 6 * wi1));
+                    a6 = TOps.Add(a6, TOps.Multiply(w6, xr));
+                    b6 = TOps.Add(b6, TOps.Multiply(w6, xq));
+                }
+            }
+
+            for (int r = commonLo; r < commonHi; r++)
+            {
+                ref float xrow = ref Unsafe.Add(ref x, ((nint)r * stride) + c);
+                TV xr = TOps.Load(ref xrow, 0), xq = TOps.Load(ref xrow, TOps.Count);
+                ref float wr0 = ref Unsafe.Add(ref w, (nint)r * wr);
+                TV w0 = TOps.Create(wr0);
+                a0 = TOps.Add(a0, TOps.Multiply(w0, xr));
+                b0 = TOps.Add(b0, TOps.Multiply(w0, xq));
+                TV w1 = TOps.Create(Unsafe.Add(ref wr0, wi1));
+                a1 = TOps.Add(a1, TOps.Multiply(w1, xr));
+                b1 = TOps.Add(b1, TOps.Multiply(w1, xq));
+                TV w2 = TOps.Create(Unsafe.Add(ref wr0, 2 * wi1));
+                a2 = TOps.Add(a2, TOps.Multiply(w2, xr));
+                b2 = TOps.Add(b2, TOps.Multiply(w2, xq));
+                TV w3 = TOps.Create(Unsafe.Add(ref wr0, 3 * wi1));
+                a3 = TOps.Add(a3, TOps.Multiply(w3, xr));
+                b3 = TOps.Add(b3, TOps.Multiply(w3, xq));
+                TV w4 = TOps.Create(Unsafe.Add(ref wr0, 4 * wi1));
+                a4 = TOps.Add(a4, TOps.Multiply(w4, xr));
+                b4 = TOps.Add(b4, TOps.Multiply(w4, xq));
+                TV w5 = TOps.Create(Unsafe.Add(ref wr0, 5 * wi1));
+                a5 = TOps.Add(a5, TOps.Multiply(w5, xr));
+                b5 = TOps.Add(b5, TOps.Multiply(w5, xq));
+                TV w6 = TOps.Create(Unsafe.Add(ref wr0, 6 * wi1));
+                a6 = TOps.Add(a6, TOps.Multiply(w6, xr));
+                b6 = TOps.Add(b6, TOps.Multiply(w6, xq));
+                TV w7 = TOps.Create(Unsafe.Add(ref wr0, 7 * wi1));
+                a7 = TOps.Add(a7, TOps.Multiply(w7, xr));
+                b7 = TOps.Add(b7, TOps.Multiply(w7, xq));
+            }
+
+            for (int r = commonHi; r < hi + (7 * hiStep); r++)
+            {
+                ref float xrow = ref Unsafe.Add(ref x, ((nint)r * stride) + c);
+                TV xr = TOps.Load(ref xrow, 0), xq = TOps.Load(ref xrow, TOps.Count);
+                ref float wr0 = ref Unsafe.Add(ref w, (nint)r * wr);
+                int k = r - hi;
+                if (k < 1)
+                {
+                    TV w1 = TOps.Create(Unsafe.Add(ref wr0, wi1));
+                    a1 = TOps.Add(a1, TOps.Multiply(w1, xr));
+                    b1 = TOps.Add(b1, TOps.Multiply(w1, xq));
+                }
+
+                if (k < 2)
+                {
+                    TV w2 = TOps.Create(Unsafe.Add(ref wr0, 2 * wi1));
+                    a2 = TOps.Add(a2, TOps.Multiply(w2, xr));
+                    b2 = TOps.Add(b2, TOps.Multiply(w2, xq));
+                }
+
+                if (k < 3)
+                {
+                    TV w3 = TOps.Create(Unsafe.Add(ref wr0, 3 * wi1));
+                    a3 = TOps.Add(a3, TOps.Multiply(w3, xr));
+                    b3 = TOps.Add(b3, TOps.Multiply(w3, xq));
+                }
+
+                if (k < 4)
+                {
+                    TV w4 = TOps.Create(Unsafe.Add(ref wr0, 4 * wi1));
+                    a4 = TOps.Add(a4, TOps.Multiply(w4, xr));
+                    b4 = TOps.Add(b4, TOps.Multiply(w4, xq));
+                }
+
+                if (k < 5)
+                {
+                    TV w5 = TOps.Create(Unsafe.Add(ref wr0, 5 * wi1));
+                    a5 = TOps.Add(a5, TOps.Multiply(w5, xr));
+                    b5 = TOps.Add(b5, TOps.Multiply(w5, xq));
+                }
+
+                if (k < 6)
+                {
+                    TV w6 = TOps.Create(Unsafe.Add(ref wr0, 6 * wi1));
+                    a6 = TOps.Add(a6, TOps.Multiply(w6, xr));
+                    b6 = TOps.Add(b6, TOps.Multiply(w6, xq));
+                }
+
+                TV w7 = TOps.Create(Unsafe.Add(ref wr0, 7 * wi1));
+                a7 = TOps.Add(a7, TOps.Multiply(w7, xr));
+                b7 = TOps.Add(b7, TOps.Multiply(w7, xq));
+            }
+
+            TOps.Store(a0, ref y, c);
+            TOps.Store(b0, ref y, c + TOps.Count);
+            TOps.Store(a1, ref y, ys + c);
+            TOps.Store(b1, ref y, ys + c + TOps.Count);
+            TOps.Store(a2, ref y, (2 * (nint)ys) + c);
+            TOps.Store(b2, ref y, (2 * (nint)ys) + c + TOps.Count);
+            TOps.Store(a3, ref y, (3 * (nint)ys) + c);
+            TOps.Store(b3, ref y, (3 * (nint)ys) + c + TOps.Count);
+            TOps.Store(a4, ref y, (4 * (nint)ys) + c);
+            TOps.Store(b4, ref y, (4 * (nint)ys) + c + TOps.Count);
+            TOps.Store(a5, ref y, (5 * (nint)ys) + c);
+            TOps.Store(b5, ref y, (5 * (nint)ys) + c + TOps.Count);
+            TOps.Store(a6, ref y, (6 * (nint)ys) + c);
+            TOps.Store(b6, ref y, (6 * (nint)ys) + c + TOps.Count);
+            TOps.Store(a7, ref y, (7 * (nint)ys) + c);
+            TOps.Store(b7, ref y, (7 * (nint)ys) + c + TOps.Count);
+        }
+
+        for (; c + TOps.Count <= hs; c += TOps.Count)
+        {
+            // As the four-row block: rows whose range starts earlier take their first terms alone, all eight run
+            // together over the common range, rows whose range ends later take their last terms alone.
+            TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+            int commonLo = lo + (7 * loStep), commonHi = hi;
+            for (int r = lo; r < commonLo; r++)
+            {
+                TV xr = TOps.Load(ref x, ((nint)r * stride) + c);
+                ref float wr0 = ref Unsafe.Add(ref w, (nint)r * wr);
+                int k = r - lo; // loStep is 1 here: row i takes r once r >= lo + i
+                a0 = TOps.Add(a0, TOps.Multiply(TOps.Create(wr0), xr));
+                if (k >= 1)
+                {
+                    a1 = TOps.Add(a1, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, wi1)), xr));
+                }
+
+                if (k >= 2)
+                {
+                    a2 = TOps.Add(a2, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 2 * wi1)), xr));
+                }
+
+                if (k >= 3)
+                {
+                    a3 = TOps.Add(a3, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 3 * wi1)), xr));
+                }
+
+                if (k >= 4)
+                {
+                    a4 = TOps.Add(a4, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 4 * wi1)), xr));
+                }
+
+                if (k >= 5)
+                {
+                    a5 = TOps.Add(a5, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 5 * wi1)), xr));
+                }
+
+                if (k >= 6)
+                {
+                    a6 = TOps.Add(a6, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 6 * wi1)), xr));
+                }
+            }
+
+            for (int r = commonLo; r < commonHi; r++)
+            {
+                TV xr = TOps.Load(ref x, ((nint)r * stride) + c);
+                ref float wr0 = ref Unsafe.Add(ref w, (nint)r * wr);
+                a0 = TOps.Add(a0, TOps.Multiply(TOps.Create(wr0), xr));
+                a1 = TOps.Add(a1, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, wi1)), xr));
+                a2 = TOps.Add(a2, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 2 * wi1)), xr));
+                a3 = TOps.Add(a3, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 3 * wi1)), xr));
+                a4 = TOps.Add(a4, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 4 * wi1)), xr));
+                a5 = TOps.Add(a5, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 5 * wi1)), xr));
+                a6 = TOps.Add(a6, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 6 * wi1)), xr));
+                a7 = TOps.Add(a7, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 7 * wi1)), xr));
+            }
+
+            for (int r = commonHi; r < hi + (7 * hiStep); r++)
+            {
+                TV xr = TOps.Load(ref x, ((nint)r * stride) + c);
+                ref float wr0 = ref Unsafe.Add(ref w, (nint)r * wr);
+                int k = r - hi; // hiStep is 1 here: row i takes r while r < hi + i
+                if (k < 1)
+                {
+                    a1 = TOps.Add(a1, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, wi1)), xr));
+                }
+
+                if (k < 2)
+                {
+                    a2 = TOps.Add(a2, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 2 * wi1)), xr));
+                }
+
+                if (k < 3)
+                {
+                    a3 = TOps.Add(a3, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 3 * wi1)), xr));
+                }
+
+                if (k < 4)
+                {
+                    a4 = TOps.Add(a4, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 4 * wi1)), xr));
+                }
+
+                if (k < 5)
+                {
+                    a5 = TOps.Add(a5, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 5 * wi1)), xr));
+                }
+
+                if (k < 6)
+                {
+                    a6 = TOps.Add(a6, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 6 * wi1)), xr));
+                }
+
+                a7 = TOps.Add(a7, TOps.Multiply(TOps.Create(Unsafe.Add(ref wr0, 7 * wi1)), xr));
+            }
+
+            TOps.Store(a0, ref y, c);
+            TOps.Store(a1, ref y, ys + c);
+            TOps.Store(a2, ref y, (2 * (nint)ys) + c);
+            TOps.Store(a3, ref y, (3 * (nint)ys) + c);
+            TOps.Store(a4, ref y, (4 * (nint)ys) + c);
+            TOps.Store(a5, ref y, (5 * (nint)ys) + c);
+            TOps.Store(a6, ref y, (6 * (nint)ys) + c);
+            TOps.Store(a7, ref y, (7 * (nint)ys) + c);
+        }
+
+        return c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsTimesMatrix<TOps, TV>(float alpha, ref float x, int xs, int hs, ref float mt, int ld, ref float y, int ys,
         int m, int t, int cap)
         where TOps : IVectorOps<TV>
@@ -381,7 +690,38 @@ internal static class AttentionKernels
         int j = 0, length = Math.Min(cap, (t + TOps.Count) / TOps.Count * TOps.Count);
         if (m == 4)
         {
-            // Columns every row has: four chains sharing each load of mt.
+            // Columns every row has, two vectors at a time: eight chains, each load of x shared by two columns and
+            // each load of mt by four rows (each element still summed alone over p from 0, then scaled).
+            for (; j + (2 * TOps.Count) <= length; j += 2 * TOps.Count)
+            {
+                TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                for (int p = 0; p < hs; p++)
+                {
+                    ref float mrow = ref Unsafe.Add(ref mt, ((nint)p * ld) + j);
+                    TV mp = TOps.Load(ref mrow, 0), mq = TOps.Load(ref mrow, TOps.Count);
+                    TV x0 = TOps.Create(Unsafe.Add(ref x, p)), x1 = TOps.Create(Unsafe.Add(ref x, xs + p));
+                    TV x2 = TOps.Create(Unsafe.Add(ref x, (2 * xs) + p)), x3 = TOps.Create(Unsafe.Add(ref x, (3 * xs) + p));
+                    a0 = TOps.Add(a0, TOps.Multiply(x0, mp));
+                    a1 = TOps.Add(a1, TOps.Multiply(x1, mp));
+                    a2 = TOps.Add(a2, TOps.Multiply(x2, mp));
+                    a3 = TOps.Add(a3, TOps.Multiply(x3, mp));
+                    b0 = TOps.Add(b0, TOps.Multiply(x0, mq));
+                    b1 = TOps.Add(b1, TOps.Multiply(x1, mq));
+                    b2 = TOps.Add(b2, TOps.Multiply(x2, mq));
+                    b3 = TOps.Add(b3, TOps.Multiply(x3, mq));
+                }
+
+                TOps.Store(TOps.Multiply(a0, scale), ref y, j);
+                TOps.Store(TOps.Multiply(a1, scale), ref y, ys + j);
+                TOps.Store(TOps.Multiply(a2, scale), ref y, (2 * (nint)ys) + j);
+                TOps.Store(TOps.Multiply(a3, scale), ref y, (3 * (nint)ys) + j);
+                TOps.Store(TOps.Multiply(b0, scale), ref y, j + TOps.Count);
+                TOps.Store(TOps.Multiply(b1, scale), ref y, ys + j + TOps.Count);
+                TOps.Store(TOps.Multiply(b2, scale), ref y, (2 * (nint)ys) + j + TOps.Count);
+                TOps.Store(TOps.Multiply(b3, scale), ref y, (3 * (nint)ys) + j + TOps.Count);
+            }
+
+            // Then one vector at a time: four chains sharing each load of mt.
             for (; j + TOps.Count <= length; j += TOps.Count)
             {
                 TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
