@@ -21,13 +21,18 @@ public sealed class TrainInterruptTests : IDisposable
 
         string dir = temp["run"];
         string cli = Path.Combine(AppContext.BaseDirectory, "Xent.Cli.dll");
-        var psi = new ProcessStartInfo("dotnet")
+        // A command a non-interactive shell runs in the background (`cmd &`, as some CI scripts start the tests)
+        // ignores SIGINT, and its children inherit that: then .NET rightly leaves SIGINT ignored and no Ctrl+C
+        // handler runs. The run under test gets the default disposition, as in a terminal's foreground.
+        bool inherited = SigintIgnored();
+        var psi = new ProcessStartInfo(inherited ? "env" : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in (string[])[cli, "train", "--out", dir, "--steps", "1000000", "--eval-every", "1000000", .. TrainCommandTests.Tiny])
+        string[] launch = inherited ? ["--default-signal=INT", "dotnet"] : [];
+        foreach (string arg in (string[])[.. launch, cli, "train", "--out", dir, "--steps", "1000000", "--eval-every", "1000000", .. TrainCommandTests.Tiny])
         {
             psi.ArgumentList.Add(arg);
         }
@@ -44,6 +49,13 @@ public sealed class TrainInterruptTests : IDisposable
                 process.Kill();
             }
         }
+    }
+
+    /// <summary>Whether this process ignores SIGINT (signal 2: bit 1 of the SigIgn mask in /proc/self/status).</summary>
+    private static bool SigintIgnored()
+    {
+        string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line is not null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & 2) != 0;
     }
 
     private static async Task StopWithSigint(Process process, string dir)
