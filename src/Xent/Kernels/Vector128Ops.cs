@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Xent.Kernels;
@@ -28,11 +27,7 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
 
     public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
 
-    /// <summary>
-    /// Fused where <see cref="Simd.FusedMultiplyAddIsHardware"/>, else a product and a sum: the JIT's own choice for
-    /// MultiplyAddEstimate, one intrinsic, so the kernels that inline it thousands of times keep their inlining budget
-    /// and registers (a spelled-out check cost the 512-bit tile kernel two spilled accumulators).
-    /// </summary>
+    /// <summary>Fused where <see cref="Simd.FusedMultiplyAddIsHardware"/>, else a product and a sum: the JIT's own choice in MultiplyAddEstimate (why not a check: see there).</summary>
     public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.MultiplyAddEstimate(a, b, c);
 
     public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
