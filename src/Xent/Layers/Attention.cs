@@ -1,7 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using Xent.Kernels;
 using Xent.LinearAlgebra;
 
@@ -270,40 +268,29 @@ public static unsafe class Attention
             return;
         }
 
-        // Bounds checked once here; the copy itself runs on pointers, four source rows per pass.
+        // Bounds checked once here; the copy itself runs on pointers, eight source rows per pass in 8 x 8 register
+        // blocks (Transpose8, the packing routines' transpose; times 1: a copy) where AVX is.
         _ = destination[(hs * seq) - 1];
         _ = qkv[offset + ((seq - 1) * stride) + hs - 1];
         fixed (float* d = destination, q = qkv)
         {
             float* src = q + offset;
             int t = 0;
-            for (; t + 4 <= seq; t += 4)
+            for (; Transpose8.IsSupported && t + 8 <= seq; t += 8)
             {
-                float* r0 = src + ((nint)t * stride), r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride;
-                float* o = d + t;
+                float* r0 = src + ((nint)t * stride);
                 int i = 0;
-                if (Sse.IsSupported)
+                for (; i + 8 <= hs; i += 8)
                 {
-                    // Four by four blocks in registers: four row loads, eight shuffles, four column stores.
-                    for (; i + 4 <= hs; i += 4, o += 4 * (nint)seq)
-                    {
-                        Vector128<float> a = Sse.LoadVector128(r0 + i), b = Sse.LoadVector128(r1 + i);
-                        Vector128<float> c = Sse.LoadVector128(r2 + i), e = Sse.LoadVector128(r3 + i);
-                        Vector128<float> ab0 = Sse.UnpackLow(a, b), ab1 = Sse.UnpackHigh(a, b);
-                        Vector128<float> ce0 = Sse.UnpackLow(c, e), ce1 = Sse.UnpackHigh(c, e);
-                        Sse.Store(o, Sse.MoveLowToHigh(ab0, ce0));
-                        Sse.Store(o + seq, Sse.MoveHighToLow(ce0, ab0));
-                        Sse.Store(o + (2 * (nint)seq), Sse.MoveLowToHigh(ab1, ce1));
-                        Sse.Store(o + (3 * (nint)seq), Sse.MoveHighToLow(ce1, ab1));
-                    }
+                    Transpose8.Block(r0 + i, stride, d + ((nint)i * seq) + t, seq, 8, 1f);
                 }
 
-                for (; i < hs; i++, o += seq)
+                for (; i < hs; i++)
                 {
-                    o[0] = r0[i];
-                    o[1] = r1[i];
-                    o[2] = r2[i];
-                    o[3] = r3[i];
+                    for (int r = 0; r < 8; r++)
+                    {
+                        d[((nint)i * seq) + t + r] = r0[((nint)r * stride) + i];
+                    }
                 }
             }
 
