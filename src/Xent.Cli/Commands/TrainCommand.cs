@@ -34,7 +34,8 @@ internal sealed class TrainCommand : Command<TrainSettings>
     {
         if (settings.Accumulate is null && !settings.VocabParallel && !Communicator.UnderMpirun)
         {
-            return Train(new TrainingLoop(Plan(settings)), cancellationToken);
+            using RunFolderLock? folderLock = LockExistingFolder(settings);
+            return Train(new TrainingLoop(Plan(settings), folderLock: folderLock), cancellationToken);
         }
 
         // Under mpirun -np K (or with --accumulate): every rank trains its slice of each batch; rank 0 writes and prints.
@@ -42,17 +43,39 @@ internal sealed class TrainCommand : Command<TrainSettings>
         // one machine) is reported once, by that rank, and every rank ends with exit code 2.
         return DistributedJob.Run(world =>
             {
-                TrainingPlan plan = DistributedJob.Agree(world, () => Plan(settings), ErrorReporter.BadInput, io.Error);
+                RunFolderLock? folderLock = null;
+                try
+                {
+                    TrainingPlan plan = DistributedJob.Agree(world, () =>
+                    {
+                        // Rank 0 writes the run, so it alone locks the folder.
+                        folderLock = world.Rank == 0 ? LockExistingFolder(settings) : null;
+                        return Plan(settings);
+                    }, ErrorReporter.BadInput, io.Error);
 
-                // A --time budget is fitted to each rank's own measured step time: all take rank 0's steps, or they would part.
-                Span<int> steps = [plan.TotalSteps, plan.WarmupSteps];
-                world.Broadcast(steps, 0);
-                plan = plan with { TotalSteps = steps[0], WarmupSteps = steps[1] };
-                return Train(new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1, settings.VocabParallel)), cancellationToken);
+                    // A --time budget is fitted to each rank's own measured step time: all take rank 0's steps, or they would part.
+                    Span<int> steps = [plan.TotalSteps, plan.WarmupSteps];
+                    world.Broadcast(steps, 0);
+                    plan = plan with { TotalSteps = steps[0], WarmupSteps = steps[1] };
+                    return Train(new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1, settings.VocabParallel), folderLock), cancellationToken);
+                }
+                finally
+                {
+                    folderLock?.Dispose();
+                }
             },
             ExitCodes.InternalError,
             ErrorReporter.BadInput);
     }
+
+    /// <summary>
+    /// Locks the run folder before the plan reads it, when it exists: a resume then reads a checkpoint no other run is
+    /// rewriting, and a folder in use is refused before anything else is said (not after a note about a save caught
+    /// between its two renames, or the header). A new folder is locked by the loop, so a refused plan creates nothing.
+    /// </summary>
+    private static RunFolderLock? LockExistingFolder(TrainSettings settings) => Directory.Exists(settings.OutDir)
+        ? RunFolderLock.Acquire(settings.OutDir, $"xent train, preparing its run in {Path.GetFullPath(settings.OutDir)}")
+        : null;
 
     private static TrainingPlan Plan(TrainSettings settings)
     {

@@ -128,7 +128,7 @@ internal static class TrainPlanning
             WeightDecay = s.WeightDecay ?? (text ? TextTrainingDefaults.WeightDecay : TrainingDefaults.WeightDecay),
             EvalEvery = s.EvalEvery ?? (text ? TextTrainingDefaults.EvalEvery : TrainingDefaults.EvalEvery),
             EarlyStop = s.EarlyStop ?? 0,
-            OutDir = s.Out ?? TrainSettings.DefaultOut,
+            OutDir = s.OutDir,
             Threads = s.Threads,
         };
     }
@@ -179,7 +179,7 @@ internal static class TrainPlanning
             WeightDecay = s.WeightDecay ?? plan.WeightDecay,
             EvalEvery = s.EvalEvery ?? plan.EvalEvery,
             EarlyStop = s.EarlyStop ?? 0,
-            OutDir = s.Out ?? dir,
+            OutDir = s.OutDir,
             Threads = s.Threads,
         };
 

@@ -83,6 +83,9 @@ internal sealed class TrainSettings : CommandSettings
     [Description("Where to write the checkpoint, metrics.jsonl, loss.png and summary.json. Default: xent-run (or the --resume folder).")]
     public string? Out { get; init; }
 
+    /// <summary>The run folder: --out, else the --resume folder, else <see cref="DefaultOut"/>.</summary>
+    internal string OutDir => Out ?? Resume ?? DefaultOut;
+
     [CommandOption("--resume <DIR>")]
     [Description("Continue from the checkpoint in DIR (model, optimizer state and step).")]
     public string? Resume { get; init; }

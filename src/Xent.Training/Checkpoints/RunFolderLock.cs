@@ -21,13 +21,15 @@ public sealed class RunFolderLock : IDisposable
 
     private readonly FileStream held;
     private readonly string ownerPath;
+    private RunOwner owner;
     private bool disposed;
 
-    private RunFolderLock(string directory, FileStream held, string ownerPath)
+    private RunFolderLock(string directory, FileStream held, string ownerPath, RunOwner owner)
     {
         Directory = directory;
         this.held = held;
         this.ownerPath = ownerPath;
+        this.owner = owner;
     }
 
     /// <summary>The locked run folder.</summary>
@@ -60,20 +62,38 @@ public sealed class RunFolderLock : IDisposable
             throw new RunFolderInUseException(directory, RunOwner.Read(ownerPath), e);
         }
 
+        var owner = new RunOwner(Environment.ProcessId, Environment.MachineName, DateTimeOffset.UtcNow, command);
         try
         {
             TemporaryFiles.RemoveStale(ownerPath);
-            var owner = new RunOwner(Environment.ProcessId, Environment.MachineName, DateTimeOffset.UtcNow, command);
-            string temp = TemporaryFiles.For(ownerPath);
-            File.WriteAllText(temp, JsonSerializer.Serialize(owner));
-            File.Move(temp, ownerPath, overwrite: true);
+            WriteOwner(ownerPath, owner);
         }
         catch
         {
             held.Dispose();
             throw;
         }
-        return new RunFolderLock(directory, held, ownerPath);
+        return new RunFolderLock(directory, held, ownerPath, owner);
+    }
+
+    /// <summary>
+    /// Says what the run is, now that it is known, for the message another run would get (a folder is locked before
+    /// its checkpoint is read, and the run's length comes from it).
+    /// </summary>
+    /// <param name="command">What this run is.</param>
+    public void Describe(string command)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        owner = owner with { Command = command };
+        WriteOwner(ownerPath, owner);
+    }
+
+    // Renamed into place whole: a reader never sees half of it.
+    private static void WriteOwner(string ownerPath, RunOwner owner)
+    {
+        string temp = TemporaryFiles.For(ownerPath);
+        File.WriteAllText(temp, JsonSerializer.Serialize(owner));
+        File.Move(temp, ownerPath, overwrite: true);
     }
 
     /// <summary>Releases the lock (the owner file first, so no one reads a stale owner for a free folder).</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Xent.Training.Checkpoints;
+using Xent.Training.Data;
 
 namespace Xent.Training.Runs;
 
@@ -63,6 +64,11 @@ public sealed class MetricsLog : IDisposable
     public static MetricsLog Open(string directory, long keepThroughStep)
     {
         string path = Path.Combine(directory, FileName);
+        if (Directory.Exists(path))
+        {
+            throw new TrainingInputException($"'{path}' is a folder; the run writes its metrics there, a line per step: move the folder away or give the run another one.");
+        }
+
         TemporaryFiles.RemoveStale(path);
         bool exists = File.Exists(path);
         var all = keepThroughStep > 0 && exists ? Read(path) : [];

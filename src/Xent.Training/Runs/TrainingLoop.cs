@@ -11,14 +11,27 @@ namespace Xent.Training.Runs;
 /// </summary>
 public sealed class TrainingLoop
 {
+    private readonly RunFolderLock? folderLock;
+
     /// <summary>Prepares a run of <paramref name="plan"/> (nothing is read or written before <see cref="Run"/>).</summary>
     /// <param name="plan">What to train, how, and where to write.</param>
     /// <param name="gradientStep">How each step is computed and whether this process writes; null for one process.</param>
-    public TrainingLoop(TrainingPlan plan, IGradientStep? gradientStep = null)
+    /// <param name="folderLock">
+    /// The lock of <see cref="TrainingPlan.OutDir"/> when the caller took it before reading the folder's checkpoint
+    /// (so no other run rewrites it meanwhile, and a folder in use is refused before anything else is said); the
+    /// caller releases it. Null: <see cref="Run"/> takes it and releases it.
+    /// </param>
+    public TrainingLoop(TrainingPlan plan, IGradientStep? gradientStep = null, RunFolderLock? folderLock = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
+        if (folderLock is not null && !SameFolder(folderLock.Directory, plan.OutDir))
+        {
+            throw new ArgumentException($"The lock is on '{folderLock.Directory}', but the run writes into '{plan.OutDir}'.", nameof(folderLock));
+        }
+
         Plan = plan;
         GradientStep = gradientStep ?? LocalGradientStep.Instance;
+        this.folderLock = folderLock;
     }
 
     /// <summary>The plan.</summary>
@@ -49,7 +62,9 @@ public sealed class TrainingLoop
         }
 
         // One run per folder for the whole run: the OS drops the lock however the process ends.
-        using var runLock = RunFolderLock.Acquire(Plan.OutDir, $"training {Plan.TotalSteps} steps into {Path.GetFullPath(Plan.OutDir)}");
+        string command = $"training {Plan.TotalSteps} steps into {Path.GetFullPath(Plan.OutDir)}";
+        using var ownLock = folderLock is null ? RunFolderLock.Acquire(Plan.OutDir, command) : null;
+        folderLock?.Describe(command);
         TrainingOutcome outcome;
         using (var metrics = MetricsLog.Open(Plan.OutDir, Plan.StartStep))
         {
@@ -58,4 +73,8 @@ public sealed class TrainingLoop
         RunSummary.Write(Plan.OutDir, RunSummary.Build(Plan, outcome));
         return outcome;
     }
+
+    private static bool SameFolder(string a, string b) => string.Equals(
+        Path.TrimEndingDirectorySeparator(Path.GetFullPath(a)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(b)),
+        OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
 }

@@ -69,6 +69,14 @@ public sealed class TrainRefusalTests : IDisposable
     }
 
     [Fact]
+    public void A_folder_where_the_metrics_go_is_named_as_a_folder()
+    {
+        string blocked = Path.Combine(temp["m"], MetricsLog.FileName);
+        Directory.CreateDirectory(blocked);
+        CliRun.Run(["train", "--out", temp["m"], .. TrainCommandTests.Tiny, "--steps", "1"]).AssertBadInput(blocked, "is a folder");
+    }
+
+    [Fact]
     public void A_folder_given_as_text_is_named_as_a_folder() =>
         CliRun.Run(["train", "--out", temp["t"], "--text", temp.Path, .. TrainCommandTests.Tiny]).AssertBadInput(temp.Path, "is a folder");
 
@@ -84,6 +92,30 @@ public sealed class TrainRefusalTests : IDisposable
         Assert.True(eval.ExitCode == 0, eval.Error);
         Assert.Contains("config.json says step 1, but model.safetensors is a complete checkpoint of step 3", eval.Error, StringComparison.Ordinal);
         Assert.Equal(3, JsonDocument.Parse(eval.Out).RootElement.GetProperty("step").GetInt64());
+    }
+
+    [Fact]
+    public void A_folder_in_use_is_refused_before_its_checkpoint_is_read()
+    {
+        // What a run meets while the holder saves: config.json behind model.safetensors between the save's two renames.
+        // Locked first, it says only that the folder is in use (no note on the config, no header).
+        string config = Path.Combine(runDir, CheckpointStore.ConfigFile);
+        var json = JsonNode.Parse(File.ReadAllText(config))!;
+        json["step"] = 1;
+        File.WriteAllText(config, json.ToJsonString());
+        using (RunFolderLock.Acquire(runDir, "a run saving its checkpoint"))
+        {
+            var resume = CliRun.Run("train", "--resume", runDir, "--steps", "9");
+            resume.AssertBadInput(runDir, "is in use by another run");
+            Assert.Contains("a run saving its checkpoint", resume.Error, StringComparison.Ordinal);
+            Assert.Equal("", resume.Out);
+            var fresh = CliRun.Run(["train", "--out", runDir, .. TrainCommandTests.Tiny, "--steps", "1"]);
+            fresh.AssertBadInput(runDir, "is in use by another run");
+            Assert.Equal("", fresh.Out);
+        }
+
+        var resumed = CliRun.Run("train", "--resume", runDir, "--steps", "4");
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
     }
 
     [Fact]

@@ -211,17 +211,34 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output) : IDispo
     [MpirunFact]
     public void MpirunBadInputAfterTheRanksStarted_EndsWithExitTwo_ReportedOnce()
     {
-        // The folder is locked by this process: rank 0 refuses it only once the job runs, inside DistributedJob.
+        // A folder where metrics.jsonl should go: rank 0 meets it only once the job runs, inside DistributedJob.
+        string dir = tmp["blocked"];
+        Directory.CreateDirectory(Path.Combine(dir, MetricsLog.FileName));
+        var (code, stdout, stderr, _) = Mpirun.RunProgram("Xent.Cli.dll", 2, 120, [.. TinyMpiTrain, "--out", dir]);
+        Assert.True(code == 2, $"exit {code}\n{stdout}\n{stderr}");
+        Assert.Contains("Data parallel: 2 process(es)", stdout, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n'), l => l.Contains($"xent: error: '{Path.Combine(dir, MetricsLog.FileName)}' is a folder", StringComparison.Ordinal));
+        Assert.DoesNotContain("failed:", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [MpirunFact]
+    public void MpirunFolderInUse_IsRefusedOnceBeforeTheRun()
+    {
+        // The folder is locked by this process: rank 0 refuses it while the ranks agree on the plan, before any output.
         string dir = tmp["locked"];
         Directory.CreateDirectory(dir);
         using (RunFolderLock.Acquire(dir, "test"))
         {
-            var (code, stdout, stderr, _) = Mpirun.RunProgram("Xent.Cli.dll", 2, 120, "train", "--steps", "5", "--batch", "4", "--seq", "32", "--layers", "1", "--dim", "16", "--heads", "2", "--threads", "1", "--out", dir);
+            var (code, stdout, stderr, _) = Mpirun.RunProgram("Xent.Cli.dll", 2, 120, [.. TinyMpiTrain, "--out", dir]);
             Assert.True(code == 2, $"exit {code}\n{stdout}\n{stderr}");
-            Assert.Contains("Data parallel: 2 process(es)", stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain("Data parallel", stdout, StringComparison.Ordinal);
             Assert.Single(stderr.Split('\n'), l => l.Contains($"xent: error: '{dir}' is in use by another run", StringComparison.Ordinal));
             Assert.DoesNotContain("failed:", stderr, StringComparison.Ordinal);
             Assert.DoesNotContain("Exception", stdout + stderr, StringComparison.Ordinal);
         }
     }
+
+    private static readonly string[] TinyMpiTrain =
+        ["train", "--steps", "5", "--batch", "4", "--seq", "32", "--layers", "1", "--dim", "16", "--heads", "2", "--threads", "1"];
 }

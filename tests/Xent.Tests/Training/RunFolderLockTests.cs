@@ -28,6 +28,18 @@ public sealed class RunFolderLockTests : IDisposable
     }
 
     [Fact]
+    public void Describe_changes_what_the_next_run_is_told_and_keeps_the_holder()
+    {
+        using var held = RunFolderLock.Acquire(testDir, "preparing");
+        var before = Assert.Throws<RunFolderInUseException>(() => RunFolderLock.Acquire(testDir, "second")).Owner!;
+        held.Describe("training 40 steps");
+        var after = Assert.Throws<RunFolderInUseException>(() => RunFolderLock.Acquire(testDir, "second")).Owner!;
+        Assert.Equal("preparing", before.Command);
+        Assert.Equal(before with { Command = "training 40 steps" }, after);
+        Assert.DoesNotContain(Directory.GetFiles(testDir), f => TemporaryFiles.IsTemporary(Path.GetFileName(f)));
+    }
+
+    [Fact]
     public void A_killed_holder_leaves_no_stale_lock()
     {
         if (!OperatingSystem.IsLinux())

@@ -48,6 +48,23 @@ public sealed class TrainingLoopTests : IDisposable
     }
 
     [Fact]
+    public void A_lock_the_caller_took_is_used_and_must_be_on_the_run_folder()
+    {
+        string dir = temp["locked"];
+        using (var held = RunFolderLock.Acquire(dir, "preparing"))
+        {
+            var e = Assert.Throws<ArgumentException>(() => new TrainingLoop(Tiny(temp["other"], 2), folderLock: held));
+            Assert.Equal("folderLock", e.ParamName);
+            Assert.Equal(TrainingStatus.Completed, new TrainingLoop(Tiny(dir + Path.DirectorySeparatorChar, 2), folderLock: held).Run().Status);
+
+            // Still the caller's until it lets go.
+            Assert.Throws<RunFolderInUseException>(() => RunFolderLock.Acquire(dir, "another run"));
+        }
+
+        RunFolderLock.Acquire(dir, "after").Dispose();
+    }
+
+    [Fact]
     public void Stopped_and_resumed_run_ends_bitwise_equal_to_an_uninterrupted_one()
     {
         string whole = temp["whole"], split = temp["split"];
