@@ -14,6 +14,7 @@ namespace Xent.Benchmarks;
 /// limit's GFLOP per CPU second (to place a peer measured in CPU time, such as PyTorch, against the same limit).
 /// Rounds start after a warm-up past tiered compilation (see Run), and a last line counts the JIT's compilations in them.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- lce-limit [rounds] [N D V]
+/// XENT_AB=panelpf or blocked: the fused call with and without one of MatMul's choices, interleaved (see below).
 /// Also "lce-hash": a hash of every output of the fused calls over a set of option combinations, to compare two
 /// builds bit for bit (run at each width with XENT_VECTOR_WIDTH).
 /// </summary>
@@ -46,6 +47,23 @@ internal static class LinearCrossEntropyLimit
             [
                 ("Fused LossAndGradients", 3 * flop, t => { Xent.LinearAlgebra.MatMul.PanelPrefetch = true; LinearCrossEntropy.LossAndGradients(H(t), x.Weight, Y(t), new(DH(t), dw)); }),
                 ("LossAndGradients, no pf", 3 * flop, t => { Xent.LinearAlgebra.MatMul.PanelPrefetch = false; LinearCrossEntropy.LossAndGradients(H(t), x.Weight, Y(t), new(DH(t), dw)); }),
+            ];
+        }
+
+        if (Environment.GetEnvironmentVariable("XENT_AB") == "blocked")
+        {
+            // The logits tiles in Panels' order (Xent.LinearAlgebra.MatMul.BlockedPanels cleared), interleaved; Loss too
+            // with XENT_LOSS=1.
+            Action<int> With(bool blocked, Action<int> call) => t => { Xent.LinearAlgebra.MatMul.BlockedPanels = blocked; call(t); };
+            Action<int> lag = t => LinearCrossEntropy.LossAndGradients(H(t), x.Weight, Y(t), new(DH(t), dw));
+            Action<int> loss = t => LinearCrossEntropy.Loss(H(t), x.Weight, Y(t));
+            methods =
+            [
+                ("LossAndGradients", 3 * flop, With(true, lag)),
+                ("LossAndGradients, old", 3 * flop, With(false, lag)),
+                .. Environment.GetEnvironmentVariable("XENT_LOSS") == "1"
+                    ? new (string, double, Action<int>)[] { ("Loss", flop, With(true, loss)), ("Loss, old", flop, With(false, loss)) }
+                    : [],
             ];
         }
 

@@ -19,10 +19,23 @@ internal static unsafe partial class FusedKernel
         private float* TileMax(int g, int v0, int c0) => tileMax + ((((long)g * subBlocks) + ((c0 - v0) / VocabBlock)) * TB);
 
         /// <summary>The logits tile of classes [c0, c0 + vb) x the block's tokens, bias not yet added.</summary>
-        private void LogitsTile(int c0, int vb, float* tile)
+        /// <remarks>
+        /// <paramref name="end"/>: the end of the group's classes, whose next tile's W rows (a float W) the product
+        /// prefetches (0: none).
+        /// </remarks>
+        private void LogitsTile(int c0, int vb, float* tile, int end = 0)
         {
             int d = p.D;
-            MatMul.Panels(shape, vb, tbnPad, d, WeightRows(c0, vb), d, 1, hT, (nint)d * shape.Nr, tile, TB, 0);
+            float* w = WeightRows(c0, vb);
+            if (!MatMul.BlockedPanels)
+            {
+                MatMul.Panels(shape, vb, tbnPad, d, w, d, 1, hT, (nint)d * shape.Nr, tile, TB, 0);
+                return;
+            }
+
+            int next = Math.Min(VocabBlock, end - c0 - vb);
+            float* nextW = next > 0 && p.WeightBFloat16 == null ? p.Weight + ((nint)(c0 + vb) * d) : null;
+            MatMul.PanelsBlocked(shape, vb, tbnPad, d, w, d, hT, (nint)d * shape.Nr, tile, TB, 0, nextW, next);
         }
 
         private void ForwardGroup(int g)
@@ -43,7 +56,7 @@ internal static unsafe partial class FusedKernel
                 int vb = Math.Min(VocabBlock, v1 - c0);
                 float* tile = CachedTile(g, v0, c0);
                 tile = tile == null ? work : tile;
-                LogitsTile(c0, vb, tile);
+                LogitsTile(c0, vb, tile, v1);
                 float* tMax = tileMax == null ? null : TileMax(g, v0, c0);
                 TileEpilogues.Forward<TL, TV>(tile, vb, tbnPad, Offset(p.Bias, c0), Offset(p.ClassWeights, c0),
                     p.LabelSmoothing > 0, p.SoftCap, m, s, sm, EntropySums ? q : null, tMax);

@@ -223,6 +223,139 @@ public static unsafe class MatMul
         }
     }
 
+    // Whether the fused logits tiles run PanelsBlocked; cleared only by the benchmarks (XENT_AB=blocked in lce-limit),
+    // to time Panels' order against it.
+    internal static bool BlockedPanels { get; set; } = true;
+
+    /// <summary>Row strips per block of <see cref="PanelsBlocked"/> (42 rows of W: 42 KB of A per K block).</summary>
+    internal const int BlockStrips = 7;
+
+    /// <summary>
+    /// <see cref="Panels"/>' product for A read in place along K (aks = 1: the fused logits tile, W's rows), in another
+    /// order: blocks of <see cref="BlockStrips"/> row strips, each through all of K (one sum block at a time, every
+    /// B micro-panel across the block's strips), so that what the next block reads, the same rows' next K block or the
+    /// next rows' first, is small enough to be prefetched a few rows per tile during the current block without
+    /// pushing the current one out of L2. After the last block come the first rows of <paramref name="nextA"/> (the
+    /// next tile's W, <paramref name="nextRows"/> rows, or null), whose 4 KB pages are touched (one load each) as
+    /// the call starts: a software prefetch that misses the TLB does not fetch the line. The same sums and bits as
+    /// Panels (no order changes them).
+    /// </summary>
+    /// <remarks>
+    /// Panel-first over the whole tile, the first micro-panel of each K block read W's 252 rows from memory (only
+    /// the next strip's rows prefetched) and took about twice the others' time (38-55 us against 19-22, 512 bits).
+    /// Measured: docs/benchmarks.md ("MatMul.Gemm").
+    /// </remarks>
+    internal static void PanelsBlocked(in PanelShape s, int rows, int cols, int k, float* a, nint ars,
+        float* b, nint bPanelStride, float* c, nint ldc, float beta, float* nextA, int nextRows)
+    {
+        const int mr = PanelKernels.Mr, kcStep = PanelKernels.SumBlock, sbs = BlockStrips;
+        int nr = s.Nr;
+        int strips = (rows + mr - 1) / mr, panels = (cols + nr - 1) / nr;
+        if (nextA != null)
+        {
+            TouchPages(nextA, nextRows, ars, k);
+        }
+
+        for (int s0 = 0; s0 < strips; s0 += sbs)
+        {
+            int s1 = Math.Min(strips, s0 + sbs);
+            for (int p0 = 0; p0 < k; p0 += kcStep)
+            {
+                int kc = Math.Min(kcStep, k - p0);
+                bool first = p0 == 0;
+
+                // What the next block reads: these strips' next K block, the next strips' first, or the next tile's.
+                float* na = null;
+                int nRows = 0, nkc = 0;
+                if (p0 + kcStep < k)
+                {
+                    na = a + (s0 * mr * ars) + p0 + kcStep;
+                    nRows = Math.Min(rows, s1 * mr) - (s0 * mr);
+                    nkc = Math.Min(kcStep, k - p0 - kcStep);
+                }
+                else if (s1 < strips)
+                {
+                    na = a + (s1 * mr * ars);
+                    nRows = Math.Min(rows, (s1 + sbs) * mr) - (s1 * mr);
+                    nkc = Math.Min(kcStep, k);
+                }
+                else if (nextA != null)
+                {
+                    na = nextA;
+                    nRows = Math.Min(nextRows, sbs * mr);
+                    nkc = Math.Min(kcStep, k);
+                }
+
+                int tiles = (s1 - s0) * panels;
+                int perTile = (nRows + tiles - 1) / tiles, done = 0;
+                bool firstBlock = s0 == 0 && p0 == 0;
+                for (int jp = 0; jp < panels; jp++)
+                {
+                    int jr = jp * nr;
+                    for (int si = s0; si < s1; si++)
+                    {
+                        int ir = si * mr;
+                        float* ai = a + (ir * ars) + p0;
+                        if (firstBlock && jp == 0 && si + 1 < s1)
+                        {
+                            // The call's first block was not prefetched (a group's first tile): the next strip's rows.
+                            for (int r = 0, nh = Math.Min(mr, rows - ir - mr); r < nh; r++)
+                            {
+                                Prefetch(ai + ((mr + r) * ars), kc);
+                            }
+                        }
+
+                        for (int e = Math.Min(nRows, done + perTile); done < e; done++)
+                        {
+                            Prefetch(na + (done * ars), nkc);
+                        }
+
+                        float* bs = b + ((nint)jp * bPanelStride) + ((nint)p0 * nr);
+                        float* ci = c + (ir * ldc) + jr;
+                        int h = Math.Min(mr, rows - ir), w = Math.Min(nr, cols - jr);
+                        if (h == mr && w == nr)
+                        {
+                            s.StridedKernel(kc, ai, ars, 1, bs, ci, ldc, first, beta);
+                            continue;
+                        }
+
+                        float* pa = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)mr * kc);
+                        for (int p = 0; p < kc; p++)
+                        {
+                            for (int i = 0; i < mr; i++)
+                            {
+                                pa[(p * mr) + i] = i < h ? ai[(i * ars) + p] : 0;
+                            }
+                        }
+
+                        Tile(s, h, w, kc, pa, bs, ci, ldc, first, beta);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Loads one value from each 4 KB page of rows [0, count) x [0, length) at a (row stride ars), for its TLB entry.</summary>
+    private static void TouchPages(float* a, int count, nint ars, int length)
+    {
+        nint last = -1;
+        for (int r = 0; r < count; r++)
+        {
+            float* r0 = a + (r * ars), r1 = r0 + length - 1;
+            if (((nint)r0 >> 12) != last)
+            {
+                _ = Volatile.Read(ref *(int*)r0);
+            }
+
+            if (((nint)r1 >> 12) != ((nint)r0 >> 12))
+            {
+                _ = Volatile.Read(ref *(int*)r1);
+            }
+
+            last = (nint)r1 >> 12;
+        }
+    }
+
     /// <summary>The blocked product on raw pointers (arguments already checked, K &gt; 0, alpha != 0).</summary>
     internal static void Run(VectorWidth width, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, int maxDegreeOfParallelism)
