@@ -338,6 +338,7 @@ public static unsafe class MatMul
     /// <summary>Loads one value from each 4 KB page of rows [0, count) x [0, length) at a (row stride ars), for its TLB entry.</summary>
     private static void TouchPages(float* a, int count, nint ars, int length)
     {
+        const int pageFloats = 4096 / sizeof(float);
         nint last = -1;
         for (int r = 0; r < count; r++)
         {
@@ -347,9 +348,10 @@ public static unsafe class MatMul
                 _ = Volatile.Read(ref *(int*)r0);
             }
 
-            if (((nint)r1 >> 12) != ((nint)r0 >> 12))
+            // Rows longer than a page (D > 1024) cross more than one boundary: a value in each page after the first.
+            for (float* q = (float*)((((nint)r0 >> 12) + 1) << 12); q <= r1; q += pageFloats)
             {
-                _ = Volatile.Read(ref *(int*)r1);
+                _ = Volatile.Read(ref *(int*)q);
             }
 
             last = (nint)r1 >> 12;

@@ -74,6 +74,14 @@ public class LinearCrossEntropyTests
         }
     }
 
+    [Fact]
+    public void RowsOfWLongerThanAPage_EqualUnfusedPath()
+    {
+        // D = 1100: each row of W spans two or three 4 KB pages, all of which the logits tiles touch ahead of the next tile.
+        using var cache = FusedKernel.OverrideCache(0);
+        CheckAgainstReference(new Random(11), 40, 1100, 600, Configs["mean"](600), withBias: true, scaleLogits: 1);
+    }
+
     [Theory]
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void AllRowsIgnored_MeanIsNaN_GradientsZero(VectorWidth width)
