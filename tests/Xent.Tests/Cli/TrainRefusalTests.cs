@@ -84,14 +84,20 @@ public sealed class TrainRefusalTests : IDisposable
     public void A_config_behind_its_model_is_read_from_the_model_with_a_note()
     {
         // As a kill between the two renames of a save leaves it: config.json of an older step.
-        string config = Path.Combine(runDir, CheckpointStore.ConfigFile);
-        var json = JsonNode.Parse(File.ReadAllText(config))!;
-        json["step"] = 1;
-        File.WriteAllText(config, json.ToJsonString());
+        PutConfigBehindModel();
         var eval = CliRun.Run("eval", "--checkpoint", runDir, "--last", "--text", textFile, "--json");
         Assert.True(eval.ExitCode == 0, eval.Error);
         Assert.Contains("config.json says step 1, but model.safetensors is a complete checkpoint of step 3", eval.Error, StringComparison.Ordinal);
         Assert.Equal(3, JsonDocument.Parse(eval.Out).RootElement.GetProperty("step").GetInt64());
+    }
+
+    /// <summary>Sets the run's config.json (of step 3) to step 1, as a save interrupted between its two renames leaves it.</summary>
+    private void PutConfigBehindModel()
+    {
+        string config = Path.Combine(runDir, CheckpointStore.ConfigFile);
+        var json = JsonNode.Parse(File.ReadAllText(config))!;
+        json["step"] = 1;
+        File.WriteAllText(config, json.ToJsonString());
     }
 
     [Fact]
@@ -99,10 +105,7 @@ public sealed class TrainRefusalTests : IDisposable
     {
         // What a run meets while the holder saves: config.json behind model.safetensors between the save's two renames.
         // Locked first, it says only that the folder is in use (no note on the config, no header).
-        string config = Path.Combine(runDir, CheckpointStore.ConfigFile);
-        var json = JsonNode.Parse(File.ReadAllText(config))!;
-        json["step"] = 1;
-        File.WriteAllText(config, json.ToJsonString());
+        PutConfigBehindModel();
         using (RunFolderLock.Acquire(runDir, "a run saving its checkpoint"))
         {
             var resume = CliRun.Run("train", "--resume", runDir, "--steps", "9");
