@@ -199,28 +199,39 @@ public static unsafe class MatMul
                         }
 
                         float* bs = b + ((nint)(jr / nr) * bPanelStride) + ((nint)p0 * nr);
-                        float* ci = c + (ir * ldc) + jr;
-                        int h = Math.Min(mr, rows - ir), w = Math.Min(nr, cols - jr);
-                        if (h == mr && w == nr)
-                        {
-                            s.StridedKernel(kc, ai, ars, aks, bs, ci, ldc, first, beta);
-                            continue;
-                        }
-
-                        float* pa = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)mr * kc);
-                        for (int p = 0; p < kc; p++)
-                        {
-                            for (int i = 0; i < mr; i++)
-                            {
-                                pa[(p * mr) + i] = i < h ? ai[(i * ars) + (p * aks)] : 0;
-                            }
-                        }
-
-                        Tile(s, h, w, kc, pa, bs, ci, ldc, first, beta);
+                        MicroTile(s, Math.Min(mr, rows - ir), Math.Min(nr, cols - jr), kc, ai, ars, aks, bs, c + (ir * ldc) + jr, ldc, first, beta);
                     }
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// One h x w tile of C (h &lt;= Mr, w &lt;= Nr) over one K block of kc, A read in place at ai (row stride ars, K
+    /// stride aks), B's packed micro-panel at bs: the strided kernel when the tile is whole, else A's h rows packed
+    /// into an Mr-row panel (zeros below) for <see cref="Tile"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MicroTile(in PanelShape s, int h, int w, int kc, float* ai, nint ars, nint aks, float* bs,
+        float* ci, nint ldc, bool first, float beta)
+    {
+        const int mr = PanelKernels.Mr;
+        if (h == mr && w == s.Nr)
+        {
+            s.StridedKernel(kc, ai, ars, aks, bs, ci, ldc, first, beta);
+            return;
+        }
+
+        float* pa = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)mr * kc);
+        for (int p = 0; p < kc; p++)
+        {
+            for (int i = 0; i < mr; i++)
+            {
+                pa[(p * mr) + i] = i < h ? ai[(i * ars) + (p * aks)] : 0;
+            }
+        }
+
+        Tile(s, h, w, kc, pa, bs, ci, ldc, first, beta);
     }
 
     // Whether the fused logits tiles run PanelsBlocked; cleared only by the benchmarks (XENT_AB=blocked in lce-limit),
@@ -311,24 +322,7 @@ public static unsafe class MatMul
                         }
 
                         float* bs = b + ((nint)jp * bPanelStride) + ((nint)p0 * nr);
-                        float* ci = c + (ir * ldc) + jr;
-                        int h = Math.Min(mr, rows - ir), w = Math.Min(nr, cols - jr);
-                        if (h == mr && w == nr)
-                        {
-                            s.StridedKernel(kc, ai, ars, 1, bs, ci, ldc, first, beta);
-                            continue;
-                        }
-
-                        float* pa = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)mr * kc);
-                        for (int p = 0; p < kc; p++)
-                        {
-                            for (int i = 0; i < mr; i++)
-                            {
-                                pa[(p * mr) + i] = i < h ? ai[(i * ars) + p] : 0;
-                            }
-                        }
-
-                        Tile(s, h, w, kc, pa, bs, ci, ldc, first, beta);
+                        MicroTile(s, Math.Min(mr, rows - ir), Math.Min(nr, cols - jr), kc, ai, ars, 1, bs, c + (ir * ldc) + jr, ldc, first, beta);
                     }
                 }
             }
