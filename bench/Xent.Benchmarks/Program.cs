@@ -21,6 +21,7 @@ internal static class Program
         ["step-phases"] = StepPhases.Run,
         ["pool-calls"] = PoolCalls.Run,
         ["sample"] = SamplingMeasurement.Run,
+        ["decode-limit"] = DecodeLimit.Run,
         ["gemm"] = GemmMeasurement.Run,
         ["gemm-limit"] = GemmLimitMeasurement.Run,
         ["gemm-ab"] = GemmAb.Run,

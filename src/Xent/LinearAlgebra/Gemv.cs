@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Xent.Kernels;
 
 namespace Xent.LinearAlgebra;
@@ -14,8 +15,28 @@ internal static unsafe class Gemv
 {
     private const int Lanes = 8;
 
-    // Columns per work item: long enough to stream B in large pieces, short enough to give both cores work.
-    private const int ColumnsPerItem = 256;
+    // Column groups of 8 summed side by side: each lane's sum is one FMA chain in k order (its bits), so a single group
+    // waits on the FMA's latency at every k; four independent chains let the core overlap them and read B faster.
+    private const int Groups = 4;
+
+    // Columns per work item: long enough to stream B in large pieces, short enough to give both cores equal shares
+    // of the narrow products (768 columns: 6 items).
+    private const int ColumnsPerItem = 128;
+
+    // Below this many multiply-adds (floats of B) a product runs on the calling thread. Far below MatMul's threshold:
+    // a one-row product streams B from memory once, so a second core doubles its bandwidth from a few hundred KB on.
+    private const long ParallelThreshold = 1L << 16;
+
+    /// <summary>Whether a one-row product of <paramref name="n"/> x <paramref name="k"/> runs on the calling thread alone.</summary>
+    public static bool Inline(int n, int k) =>
+        (Grouped ? (long)n * k < ParallelThreshold : (long)n * k < 1L << 21) || Environment.ProcessorCount == 1;
+
+    // Cleared only by the decode-limit benchmark (XENT_AB=gemv), to time one column group at a time and MatMul's
+    // parallel threshold, as before the groups.
+    internal static bool Grouped { get; set; } = true;
+
+    // Cleared only by the decode-limit benchmark (XENT_AB=gemvpf), to time the column groups without their prefetch.
+    internal static bool Prefetching { get; set; } = true;
 
     /// <summary>c[j] for j &lt; n over k &lt; K; a[p * aStride] is op(A)[0, p]; B as stored (see <see cref="MatMul.Gemm"/>).</summary>
     public static void Run(VectorWidth width, bool transposeB, int n, int k, float alpha, float* a, nint aStride,
@@ -23,21 +44,58 @@ internal static unsafe class Gemv
     {
         bool vector = width >= VectorWidth.V256 && Vector256.IsHardwareAccelerated && Transpose8.IsSupported;
         nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
-        ParallelWork.For((n + ColumnsPerItem - 1) / ColumnsPerItem, maxDegreeOfParallelism, item =>
+        int items = (n + ColumnsPerItem - 1) / ColumnsPerItem, caller = Environment.CurrentManagedThreadId;
+        ParallelWork.For(items, maxDegreeOfParallelism, item =>
         {
             int j0 = item * ColumnsPerItem, j1 = Math.Min(n, j0 + ColumnsPerItem);
-            Columns(vector, transposeB, j0, j1, k, alpha, (float*)ia, aStride, (float*)ib, ldb, beta, (float*)ic);
-        }, inline);
+            // The item this thread takes next, whose first rows its last group prefetches: items are dealt from both
+            // ends, the caller's upwards and the worker's downwards.
+            int after = Environment.CurrentManagedThreadId == caller ? item + 1 : item - 1;
+            int nextItem = after >= 0 && after < items ? after * ColumnsPerItem : -1;
+            Columns(vector, transposeB, j0, j1, k, alpha, (float*)ia, aStride, (float*)ib, ldb, beta, (float*)ic, n, nextItem);
+        }, inline, ends: true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Columns(bool vector, bool transposeB, int j0, int j1, int k, float alpha, float* a, nint aStride,
-        float* b, nint ldb, float beta, float* c)
+        float* b, nint ldb, float beta, float* c, int n, int nextItem)
     {
         const int block = PanelKernels.SumBlock;
         int j = j0;
         if (vector)
         {
+            for (; Grouped && j + (Groups * Lanes) <= j1; j += Groups * Lanes)
+            {
+                Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
+                for (int q0 = 0; q0 < k; q0 += block)
+                {
+                    int q1 = Math.Min(k, q0 + block);
+                    Vector256<float> s0, s1, s2, s3;
+                    if (transposeB)
+                    {
+                        // The next 32 rows this thread sums (the item's, else its next item's first), one stretch of
+                        // memory, are prefetched in order while these are summed, an equal share in each sum block.
+                        int nj = j + (2 * Groups * Lanes) <= j1 ? j + (Groups * Lanes) : nextItem >= 0 && nextItem + (Groups * Lanes) <= n ? nextItem : -1;
+                        float* next = Prefetching && nj >= 0 ? b + (nj * ldb) + (Groups * Lanes * ldb * q0 / k) : null;
+                        RowsOfB(q0, q1, alpha, a, aStride, b + (j * ldb), ldb, next, out s0, out s1, out s2, out s3);
+                    }
+                    else
+                    {
+                        ColumnsOfB(q0, q1, alpha, a, aStride, b + j, ldb, out s0, out s1, out s2, out s3);
+                    }
+
+                    t0 = Add(q0, t0, s0, beta, c + j);
+                    t1 = Add(q0, t1, s1, beta, c + j + Lanes);
+                    t2 = Add(q0, t2, s2, beta, c + j + (2 * Lanes));
+                    t3 = Add(q0, t3, s3, beta, c + j + (3 * Lanes));
+                }
+
+                t0.Store(c + j);
+                t1.Store(c + j + Lanes);
+                t2.Store(c + j + (2 * Lanes));
+                t3.Store(c + j + (3 * Lanes));
+            }
+
             for (; j + Lanes <= j1; j += Lanes)
             {
                 var total = Vector256<float>.Zero;
@@ -45,7 +103,7 @@ internal static unsafe class Gemv
                 {
                     int q1 = Math.Min(k, q0 + block);
                     var sum = transposeB ? RowsOfB(q0, q1, alpha, a, aStride, b + (j * ldb), ldb) : ColumnsOfB(q0, q1, alpha, a, aStride, b + j, ldb);
-                    total = q0 > 0 ? total + sum : beta == 0 ? sum : Vector256Ops.MultiplyAdd(Vector256.Load(c + j), Vector256.Create(beta), sum);
+                    total = Add(q0, total, sum, beta, c + j);
                 }
 
                 total.Store(c + j);
@@ -72,6 +130,11 @@ internal static unsafe class Gemv
         }
     }
 
+    // A sum block's sums added to the total in order: the first starts it (C = s, or fma(C, beta, s)).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Add(int q0, Vector256<float> total, Vector256<float> sum, float beta, float* c) =>
+        q0 > 0 ? total + sum : beta == 0 ? sum : Vector256Ops.MultiplyAdd(Vector256.Load(c), Vector256.Create(beta), sum);
+
     // B stored [K, N]: the 8 columns of one k are contiguous.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Vector256<float> ColumnsOfB(int p0, int p1, float alpha, float* a, nint aStride, float* b, nint ldb)
@@ -85,6 +148,25 @@ internal static unsafe class Gemv
         return acc;
     }
 
+    // B stored [K, N], four groups of 8 columns: one broadcast of A's value feeds four chains.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ColumnsOfB(int p0, int p1, float alpha, float* a, nint aStride, float* b, nint ldb,
+        out Vector256<float> s0, out Vector256<float> s1, out Vector256<float> s2, out Vector256<float> s3)
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int p = p0; p < p1; p++)
+        {
+            var x = Vector256.Create(alpha * a[p * aStride]);
+            float* bp = b + (p * ldb);
+            acc0 = Vector256Ops.MultiplyAdd(x, Vector256.Load(bp), acc0);
+            acc1 = Vector256Ops.MultiplyAdd(x, Vector256.Load(bp + Lanes), acc1);
+            acc2 = Vector256Ops.MultiplyAdd(x, Vector256.Load(bp + (2 * Lanes)), acc2);
+            acc3 = Vector256Ops.MultiplyAdd(x, Vector256.Load(bp + (3 * Lanes)), acc3);
+        }
+
+        (s0, s1, s2, s3) = (acc0, acc1, acc2, acc3);
+    }
+
     // B stored [N, K]: 8 rows (columns of op(B)) read 8 k at a time and transposed, so each lane keeps its k order.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Vector256<float> RowsOfB(int p0, int p1, float alpha, float* a, nint aStride, float* b, nint ldb)
@@ -93,24 +175,88 @@ internal static unsafe class Gemv
         int p = p0;
         for (; p + Lanes <= p1; p += Lanes)
         {
-            Transpose8.Load(b + p, ldb, Lanes, out var t0, out var t1, out var t2, out var t3, out var t4, out var t5, out var t6, out var t7);
             float* ap = a + (p * aStride);
-            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[0]), t0, acc);
-            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[aStride]), t1, acc);
-            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[2 * aStride]), t2, acc);
-            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[3 * aStride]), t3, acc);
-            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[4 * aStride]), t4, acc);
-            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[5 * aStride]), t5, acc);
-            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[6 * aStride]), t6, acc);
-            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * ap[7 * aStride]), t7, acc);
+            acc = Step(b + p, ldb, Vector256.Create(alpha * ap[0]), Vector256.Create(alpha * ap[aStride]), Vector256.Create(alpha * ap[2 * aStride]),
+                Vector256.Create(alpha * ap[3 * aStride]), Vector256.Create(alpha * ap[4 * aStride]), Vector256.Create(alpha * ap[5 * aStride]),
+                Vector256.Create(alpha * ap[6 * aStride]), Vector256.Create(alpha * ap[7 * aStride]), acc);
         }
 
         for (; p < p1; p++)
         {
-            var column = Vector256.Create(b[p], b[ldb + p], b[(2 * ldb) + p], b[(3 * ldb) + p], b[(4 * ldb) + p], b[(5 * ldb) + p], b[(6 * ldb) + p], b[(7 * ldb) + p]);
-            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * a[p * aStride]), column, acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * a[p * aStride]), Column(b + p, ldb), acc);
         }
 
         return acc;
     }
+
+    // B stored [N, K], four groups of 8 rows: A's 8 values of each k step broadcast once for the four groups. The 32
+    // rows are read 32 bytes at a time each, 32 short streams that memory serves slowly, so the next 32 rows are read
+    // ahead in address order from next (unless null), as many bytes per k step as the step uses, into L2.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowsOfB(int p0, int p1, float alpha, float* a, nint aStride, float* b, nint ldb, float* next,
+        out Vector256<float> s0, out Vector256<float> s1, out Vector256<float> s2, out Vector256<float> s3)
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        nint group = Lanes * ldb;
+        int p = p0;
+        for (; p + Lanes <= p1; p += Lanes)
+        {
+            if (next != null && Sse.IsSupported)
+            {
+                // A step uses 8 k of 32 rows: 1 KB when the rows are dense (ldb = K), 16 lines.
+                for (int line = 0; line < Groups * Lanes * Lanes * sizeof(float); line += 64)
+                {
+                    Sse.Prefetch0((byte*)next + line);
+                }
+
+                next += Groups * Lanes * Lanes;
+            }
+
+            float* ap = a + (p * aStride);
+            var x0 = Vector256.Create(alpha * ap[0]);
+            var x1 = Vector256.Create(alpha * ap[aStride]);
+            var x2 = Vector256.Create(alpha * ap[2 * aStride]);
+            var x3 = Vector256.Create(alpha * ap[3 * aStride]);
+            var x4 = Vector256.Create(alpha * ap[4 * aStride]);
+            var x5 = Vector256.Create(alpha * ap[5 * aStride]);
+            var x6 = Vector256.Create(alpha * ap[6 * aStride]);
+            var x7 = Vector256.Create(alpha * ap[7 * aStride]);
+            acc0 = Step(b + p, ldb, x0, x1, x2, x3, x4, x5, x6, x7, acc0);
+            acc1 = Step(b + group + p, ldb, x0, x1, x2, x3, x4, x5, x6, x7, acc1);
+            acc2 = Step(b + (2 * group) + p, ldb, x0, x1, x2, x3, x4, x5, x6, x7, acc2);
+            acc3 = Step(b + (3 * group) + p, ldb, x0, x1, x2, x3, x4, x5, x6, x7, acc3);
+        }
+
+        for (; p < p1; p++)
+        {
+            var x = Vector256.Create(alpha * a[p * aStride]);
+            acc0 = Vector256Ops.MultiplyAdd(x, Column(b + p, ldb), acc0);
+            acc1 = Vector256Ops.MultiplyAdd(x, Column(b + group + p, ldb), acc1);
+            acc2 = Vector256Ops.MultiplyAdd(x, Column(b + (2 * group) + p, ldb), acc2);
+            acc3 = Vector256Ops.MultiplyAdd(x, Column(b + (3 * group) + p, ldb), acc3);
+        }
+
+        (s0, s1, s2, s3) = (acc0, acc1, acc2, acc3);
+    }
+
+    // One 8 x 8 block of B (8 rows, 8 k) transposed and added to the rows' chains in k order.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Step(float* b, nint ldb, Vector256<float> x0, Vector256<float> x1, Vector256<float> x2,
+        Vector256<float> x3, Vector256<float> x4, Vector256<float> x5, Vector256<float> x6, Vector256<float> x7, Vector256<float> acc)
+    {
+        Transpose8.Load(b, ldb, Lanes, out var t0, out var t1, out var t2, out var t3, out var t4, out var t5, out var t6, out var t7);
+        acc = Vector256Ops.MultiplyAdd(x0, t0, acc);
+        acc = Vector256Ops.MultiplyAdd(x1, t1, acc);
+        acc = Vector256Ops.MultiplyAdd(x2, t2, acc);
+        acc = Vector256Ops.MultiplyAdd(x3, t3, acc);
+        acc = Vector256Ops.MultiplyAdd(x4, t4, acc);
+        acc = Vector256Ops.MultiplyAdd(x5, t5, acc);
+        acc = Vector256Ops.MultiplyAdd(x6, t6, acc);
+        return Vector256Ops.MultiplyAdd(x7, t7, acc);
+    }
+
+    // The k-th value of 8 rows of B, ldb apart.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Column(float* b, nint ldb) =>
+        Vector256.Create(b[0], b[ldb], b[2 * ldb], b[3 * ldb], b[4 * ldb], b[5 * ldb], b[6 * ldb], b[7 * ldb]);
 }

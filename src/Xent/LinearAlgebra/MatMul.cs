@@ -356,12 +356,13 @@ public static unsafe class MatMul
     internal static void Run(VectorWidth width, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, int maxDegreeOfParallelism)
     {
-        bool inline = (long)m * n * k < ParallelThreshold || Environment.ProcessorCount == 1;
         if (m == 1)
         {
-            Gemv.Run(width, transposeB, n, k, alpha, a, transposeA ? lda : 1, b, ldb, beta, c, maxDegreeOfParallelism, inline);
+            Gemv.Run(width, transposeB, n, k, alpha, a, transposeA ? lda : 1, b, ldb, beta, c, maxDegreeOfParallelism, Gemv.Inline(n, k));
             return;
         }
+
+        bool inline = (long)m * n * k < ParallelThreshold || Environment.ProcessorCount == 1;
 
         var shape = PanelShape.For(width);
         var p = new Problem(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, maxDegreeOfParallelism,

@@ -77,7 +77,7 @@ public class MatMulTests
         // whatever the machine, so that the schemes chosen by thread count are the same everywhere.
         var rng = new Random(5);
         using var scope = Simd.Override(width);
-        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030), (203, 517, 300), (256, 100, 600), (8, 300, 4400) })
+        foreach (var (m, n, k) in new[] { (13, 70, 2100), (7, 9000, 600), (1, 33, 5), (1, 600, 1030), (1, 77, 777), (203, 517, 300), (256, 100, 600), (8, 300, 4400) })
         {
             foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
             {
