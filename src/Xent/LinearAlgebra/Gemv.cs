@@ -110,6 +110,12 @@ internal static unsafe class Gemv
             }
         }
 
+        // Without AVX (Arm64, or x64 held to 128 bits): 8 columns at a time in scalars, 8 independent chains.
+        for (; Grouped && j + Lanes <= j1; j += Lanes)
+        {
+            ScalarColumns(transposeB, j, k, alpha, a, aStride, b, ldb, beta, c);
+        }
+
         for (; j < j1; j++)
         {
             float* bj = transposeB ? b + (j * ldb) : b + j;
@@ -123,12 +129,62 @@ internal static unsafe class Gemv
                     sum = ScalarOps.MultiplyAdd(alpha * a[p * aStride], bj[p * step], sum);
                 }
 
-                total = q0 > 0 ? total + sum : beta == 0 ? sum : ScalarOps.MultiplyAdd(c[j], beta, sum);
+                total = Add(q0, total, sum, beta, c + j);
             }
 
             c[j] = total;
         }
     }
+
+    // c[j .. j + 8) with each column's sums in scalars as the one-column loop below takes them (the same bits): 8 chains
+    // side by side instead of one waiting on the multiply-add's latency.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScalarColumns(bool transposeB, int j, int k, float alpha, float* a, nint aStride, float* b, nint ldb, float beta, float* c)
+    {
+        const int block = PanelKernels.SumBlock;
+        nint column = transposeB ? ldb : 1, step = transposeB ? 1 : ldb;
+        float* b0 = transposeB ? b + (j * ldb) : b + j;
+        float t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0;
+        for (int q0 = 0; q0 < k; q0 += block)
+        {
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+            for (int p = q0, q1 = Math.Min(k, q0 + block); p < q1; p++)
+            {
+                float x = alpha * a[p * aStride];
+                float* bp = b0 + (p * step);
+                s0 = ScalarOps.MultiplyAdd(x, bp[0], s0);
+                s1 = ScalarOps.MultiplyAdd(x, bp[column], s1);
+                s2 = ScalarOps.MultiplyAdd(x, bp[2 * column], s2);
+                s3 = ScalarOps.MultiplyAdd(x, bp[3 * column], s3);
+                s4 = ScalarOps.MultiplyAdd(x, bp[4 * column], s4);
+                s5 = ScalarOps.MultiplyAdd(x, bp[5 * column], s5);
+                s6 = ScalarOps.MultiplyAdd(x, bp[6 * column], s6);
+                s7 = ScalarOps.MultiplyAdd(x, bp[7 * column], s7);
+            }
+
+            t0 = Add(q0, t0, s0, beta, c + j);
+            t1 = Add(q0, t1, s1, beta, c + j + 1);
+            t2 = Add(q0, t2, s2, beta, c + j + 2);
+            t3 = Add(q0, t3, s3, beta, c + j + 3);
+            t4 = Add(q0, t4, s4, beta, c + j + 4);
+            t5 = Add(q0, t5, s5, beta, c + j + 5);
+            t6 = Add(q0, t6, s6, beta, c + j + 6);
+            t7 = Add(q0, t7, s7, beta, c + j + 7);
+        }
+
+        c[j] = t0;
+        c[j + 1] = t1;
+        c[j + 2] = t2;
+        c[j + 3] = t3;
+        c[j + 4] = t4;
+        c[j + 5] = t5;
+        c[j + 6] = t6;
+        c[j + 7] = t7;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Add(int q0, float total, float sum, float beta, float* c) =>
+        q0 > 0 ? total + sum : beta == 0 ? sum : ScalarOps.MultiplyAdd(*c, beta, sum);
 
     // A sum block's sums added to the total in order: the first starts it (C = s, or fma(C, beta, s)).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
