@@ -97,6 +97,41 @@ public class MatMulTests
 
     [Theory]
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void OneRow_PaddedStrides_SumAsEveryPath(VectorWidth width)
+    {
+        // Cached decoding's one-row products (Gemv) with B's rows or columns ldb > K or N apart and op(A) a strided
+        // column (A stored [K, 1] with lda > 1): the column groups, their prefetch of the next rows (which assumes
+        // dense rows) and the scalar chains must read only through the strides. 1, 2 and 3 threads, the same bits.
+        var rng = new Random(33);
+        using var scope = Simd.Override(width);
+        foreach (var (n, k, pad) in new[] { (300, 520, 3), (77, 777, 16), (33, 40, 1) })
+        {
+            foreach (var (ta, tb) in new[] { (false, true), (false, false), (true, true), (true, false) })
+            {
+                foreach (var (alpha, beta) in new[] { (1f, 0f), (-0.5f, 1f) })
+                {
+                    int lda = ta ? 1 + pad : k, ldb = (tb ? k : n) + pad;
+                    var a = Random(rng, ta ? k * lda : k);
+                    var b = Random(rng, (tb ? n : k) * ldb);
+                    var c0 = Random(rng, n);
+                    float[] dense = tb
+                        ? [.. Enumerable.Range(0, n * k).Select(i => b[(i / k * ldb) + (i % k)])]
+                        : [.. Enumerable.Range(0, k * n).Select(i => b[(i / n * ldb) + (i % n)])];
+                    float[] column = ta ? [.. Enumerable.Range(0, k).Select(p => a[p * lda])] : a;
+                    var expected = BlockSums(ta, tb, 1, n, k, alpha, column, dense, beta, c0);
+                    foreach (int threads in new[] { 1, 2, 3 })
+                    {
+                        var c = (float[])c0.Clone();
+                        MatMul.Gemm(ta, tb, 1, n, k, alpha, a, lda, b, ldb, beta, c, n, threads);
+                        Assert.Equal(expected, c);
+                    }
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void SplitK_WeightGradientsOverManyRows_SumAsEveryPath(VectorWidth width)
     {
         // 'tn' products with K of 1024 and more on 2 threads (the weight gradients of the default GPT, K = 2048 tokens):
