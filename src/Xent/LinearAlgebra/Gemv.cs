@@ -66,6 +66,9 @@ internal static unsafe class Gemv
         {
             for (; Grouped && j + (Groups * Lanes) <= j1; j += Groups * Lanes)
             {
+                // The next 32 rows this thread sums (the item's, else its next item's first), one stretch of memory, are
+                // prefetched in order while these are summed (B [N, K]), an equal share in each sum block.
+                int nj = j + (2 * Groups * Lanes) <= j1 ? j + (Groups * Lanes) : nextItem >= 0 && nextItem + (Groups * Lanes) <= n ? nextItem : -1;
                 Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
                 for (int q0 = 0; q0 < k; q0 += block)
                 {
@@ -73,9 +76,6 @@ internal static unsafe class Gemv
                     Vector256<float> s0, s1, s2, s3;
                     if (transposeB)
                     {
-                        // The next 32 rows this thread sums (the item's, else its next item's first), one stretch of
-                        // memory, are prefetched in order while these are summed, an equal share in each sum block.
-                        int nj = j + (2 * Groups * Lanes) <= j1 ? j + (Groups * Lanes) : nextItem >= 0 && nextItem + (Groups * Lanes) <= n ? nextItem : -1;
                         float* next = Prefetching && nj >= 0 ? b + (nj * ldb) + (Groups * Lanes * ldb * q0 / k) : null;
                         RowsOfB(q0, q1, alpha, a, aStride, b + (j * ldb), ldb, next, out s0, out s1, out s2, out s3);
                     }
