@@ -90,9 +90,21 @@ public static unsafe class LayerNorm
         int rows, int dim, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
+        long length = (long)rows * dim;
+        var four = output == input || !Overlap(output, input, length) ? LayerNormRows.For(width, dim) : VectorWidth.Scalar;
         ParallelWork.ForRanges(rows, ParallelWork.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
-            for (int n = start; n < end; n++)
+            int n = start;
+            if (four != VectorWidth.Scalar)
+            {
+                for (; n + LayerNormRows.Rows <= end; n += LayerNormRows.Rows)
+                {
+                    long at = (long)n * dim;
+                    LayerNormRows.Forward(four, input + at, output + at, weight, bias, dim, mean + n, rstd + n);
+                }
+            }
+
+            for (; n < end; n++)
             {
                 var x = new ReadOnlySpan<float>(input + ((long)n * dim), dim);
                 float m = RowOps.SumAndDot(x, x, 0, width).Sum / dim;
@@ -109,11 +121,27 @@ public static unsafe class LayerNorm
         float* weight, float* mean, float* rstd, int rows, int dim, int maxDegreeOfParallelism, bool clearInputGradient)
     {
         var width = Simd.Width;
+        long length = (long)rows * dim;
+        var four = !Overlap(dinput, input, length) && (dinput == dout || !Overlap(dinput, dout, length))
+            ? LayerNormRows.For(width, dim) : VectorWidth.Scalar;
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void InputRows(int start, int end)
         {
+            int n = start;
+            if (four != VectorWidth.Scalar)
+            {
+                fixed (float* g4 = RowScratch(LayerNormRows.Rows * dim))
+                {
+                    for (; n + LayerNormRows.Rows <= end; n += LayerNormRows.Rows)
+                    {
+                        long at = (long)n * dim;
+                        LayerNormRows.InputGradient(four, dout + at, input + at, weight, mean + n, rstd + n, dinput + at, g4, dim, clearInputGradient);
+                    }
+                }
+            }
+
             var g = RowScratch(dim);
-            for (int n = start; n < end; n++)
+            for (; n < end; n++)
             {
                 var x = new ReadOnlySpan<float>(input + ((long)n * dim), dim);
                 var dx = new Span<float>(dinput + ((long)n * dim), dim);
@@ -131,7 +159,8 @@ public static unsafe class LayerNorm
 
         // Column sums in row order, one column range per item: reproducible for any thread count. Each output vector
         // sums in a register over the rows and is stored once (stored every row, the cache lines that neighbouring
-        // 16-column ranges share went back and forth between the cores: 2 threads were slower than 1).
+        // 16-column ranges share went back and forth between the cores: 2 threads were slower than 1). Ranges of 64
+        // columns at least, so that an item sums several column vectors side by side (D 64 is one item).
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void ParameterColumns(int start, int end)
         {
@@ -141,8 +170,7 @@ public static unsafe class LayerNorm
                 new Span<float>(dweight + start, end - start), new Span<float>(dbias + start, end - start), width);
         }
 
-        int rowGrain = ParallelWork.Grain(rows, 8), columnGrain = ParallelWork.Grain(dim, 16);
-        long length = (long)rows * dim;
+        int rowGrain = ParallelWork.Grain(rows, 8), columnGrain = ParallelWork.Grain(dim, 64);
         if (maxDegreeOfParallelism == 1 || Overlap(dinput, dout, length) || Overlap(dinput, input, length))
         {
             // One thread, or an input gradient written over what the column sums read: rows first, then columns.

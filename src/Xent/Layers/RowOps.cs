@@ -254,8 +254,39 @@ internal static class RowOps
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float dw0 = ref MemoryMarshal.GetReference(dw);
             ref float db0 = ref MemoryMarshal.GetReference(db);
-            int i = start;
-            for (; i + TOps.Count <= dw.Length; i += TOps.Count)
+            int i = start, k = TOps.Count;
+
+            // Four column vectors at a time: eight independent sums share each row's mean and rstd (one column
+            // vector alone is a chain of adds down all the rows).
+            for (; i + (4 * k) <= dw.Length; i += 4 * k)
+            {
+                TV w0 = TOps.Create(0f), w1 = w0, w2 = w0, w3 = w0, b0 = w0, b1 = w0, b2 = w0, b3 = w0;
+                for (int r = 0; r < count; r++)
+                {
+                    int at = (r * stride) + i;
+                    TV m = TOps.Create(mean[r]), s = TOps.Create(rstd[r]);
+                    TV d0 = TOps.Load(ref dy0, at), d1 = TOps.Load(ref dy0, at + k), d2 = TOps.Load(ref dy0, at + (2 * k)), d3 = TOps.Load(ref dy0, at + (3 * k));
+                    w0 = TOps.Add(w0, TOps.Multiply(d0, Normalized<TOps, TV>(ref x0, at, m, s)));
+                    w1 = TOps.Add(w1, TOps.Multiply(d1, Normalized<TOps, TV>(ref x0, at + k, m, s)));
+                    w2 = TOps.Add(w2, TOps.Multiply(d2, Normalized<TOps, TV>(ref x0, at + (2 * k), m, s)));
+                    w3 = TOps.Add(w3, TOps.Multiply(d3, Normalized<TOps, TV>(ref x0, at + (3 * k), m, s)));
+                    b0 = TOps.Add(b0, d0);
+                    b1 = TOps.Add(b1, d1);
+                    b2 = TOps.Add(b2, d2);
+                    b3 = TOps.Add(b3, d3);
+                }
+
+                TOps.Store(w0, ref dw0, i);
+                TOps.Store(w1, ref dw0, i + k);
+                TOps.Store(w2, ref dw0, i + (2 * k));
+                TOps.Store(w3, ref dw0, i + (3 * k));
+                TOps.Store(b0, ref db0, i);
+                TOps.Store(b1, ref db0, i + k);
+                TOps.Store(b2, ref db0, i + (2 * k));
+                TOps.Store(b3, ref db0, i + (3 * k));
+            }
+
+            for (; i + k <= dw.Length; i += k)
             {
                 TV w = TOps.Create(0f), b = TOps.Create(0f);
                 for (int r = 0; r < count; r++)

@@ -166,4 +166,65 @@ public class LayerNormTests
             }
         }
     }
+    /// <summary>
+    /// Rows taken four at a time (LayerNormRows, where D is whole vectors of the width) give each row the bits it gets
+    /// alone (a call of one row goes row by row through RowOps): D of 1-3 vectors at every width, 64 and 768, and D
+    /// that take the row-by-row path; rows of -0, of equal values, of huge values, with inf and NaN; output over input;
+    /// the backward added, cleared and over its upstream gradient.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void FourRowsAtATime_GiveEachRowItsBitsAlone(VectorWidth width)
+    {
+        var random = new Random(57);
+        using var scope = Simd.Override(width);
+        foreach (int dim in new[] { 4, 8, 16, 24, 32, 40, 48, 64, 72, 96, 768, 7, 33 })
+        {
+            int rows = 13;
+            float[] R(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+            var (x, w, b, dout) = (R(rows * dim), R(dim), R(dim), R(rows * dim));
+            x.AsSpan(0, dim).Fill(-0f);
+            x.AsSpan(dim, dim).Fill(3.25f);
+            for (int i = 0; i < dim; i++)
+            {
+                x[(2 * dim) + i] *= 1e18f;
+            }
+
+            x[(5 * dim) + 1] = float.PositiveInfinity;
+            x[(6 * dim) + 2] = float.NaN;
+            dout.AsSpan(3 * dim, dim).Fill(-0f);
+            b.AsSpan(0, dim / 2).Fill(-0f);
+
+            var (output, mean, rstd) = (new float[rows * dim], new float[rows], new float[rows]);
+            var (output1, mean1, rstd1) = (new float[rows * dim], new float[rows], new float[rows]);
+            LayerNorm.Forward(x, w, b, output, mean, rstd, 1);
+            for (int n = 0; n < rows; n++)
+            {
+                LayerNorm.Forward(x.AsSpan(n * dim, dim), w, b, output1.AsSpan(n * dim, dim), mean1.AsSpan(n, 1), rstd1.AsSpan(n, 1), 1);
+            }
+
+            BatchTrials.SameBits(output1, output, $"output, D {dim}");
+            BatchTrials.SameBits(mean1, mean, $"mean, D {dim}");
+            BatchTrials.SameBits(rstd1, rstd, $"rstd, D {dim}");
+            var inPlace = (float[])x.Clone();
+            LayerNorm.Forward(inPlace, w, b, inPlace, new float[rows], new float[rows], 1);
+            BatchTrials.SameBits(output1, inPlace, $"output over input, D {dim}");
+
+            foreach (var (clear, alias) in new[] { (false, false), (true, false), (false, true) })
+            {
+                var dx0 = R(rows * dim);
+                var dx = (float[])dx0.Clone();
+                var dx1 = (float[])dx0.Clone();
+                LayerNorm.Backward(alias ? dx : dout, x, w, mean, rstd, dx, new float[dim], new float[dim], 1, clear);
+                for (int n = 0; n < rows; n++)
+                {
+                    var row = dx1.AsSpan(n * dim, dim);
+                    ReadOnlySpan<float> upstream = alias ? row.ToArray() : dout.AsSpan(n * dim, dim);
+                    LayerNorm.Backward(upstream, x.AsSpan(n * dim, dim), w, mean.AsSpan(n, 1), rstd.AsSpan(n, 1), row, new float[dim], new float[dim], 1, clear);
+                }
+
+                BatchTrials.SameBits(dx1, dx, $"dx, D {dim}, clear {clear}, over its upstream {alias}");
+            }
+        }
+    }
 }
