@@ -28,6 +28,7 @@ internal static class StepPhases
     public static void Run(string[] args)
     {
         string shape = args.Length > 0 ? args[0] : "default";
+        TrainingStepMeasurement.KeepAttentionProbabilitiesIfAsked();
         int steps = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 40;
         bool trace = args.Length > 2 && args[2] == "trace";
         var (config, batch, seq) = TrainingStepMeasurement.Shape(shape);
@@ -333,7 +334,7 @@ internal static class StepPhases
             ln1Mean = Make(n);
             ln1Rstd = Make(n);
             qkv = Make(n * 3 * d);
-            att = Make(batch * h * seq * seq);
+            att = Make(Xent.Training.Model.GptModel.KeepAttentionProbabilities ? batch * h * seq * seq : 0);
             attY = Make(n * d);
             residual2 = Make(n * d);
             ln2 = Make(n * d);

@@ -21,6 +21,7 @@ internal static class TrainingStepMeasurement
     public static void Run(string[] args)
     {
         string shape = args.Length > 0 ? args[0] : "default";
+        KeepAttentionProbabilitiesIfAsked();
         int steps = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20;
         int[] threadCounts = args.Length > 2 ? [int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)] : [1, 2];
         foreach (int threads in threadCounts)
@@ -162,5 +163,15 @@ internal static class TrainingStepMeasurement
         }
 
         return 0;
+    }
+
+    /// <summary>XENT_AB=keepatt: the model keeps its attention probabilities, as before (to time the recomputation beside it).</summary>
+    internal static void KeepAttentionProbabilitiesIfAsked()
+    {
+        if (Environment.GetEnvironmentVariable("XENT_AB") == "keepatt")
+        {
+            Xent.Training.Model.GptModel.KeepAttentionProbabilities = true;
+            Console.WriteLine("XENT_AB=keepatt: the attention probabilities are kept for the backward");
+        }
     }
 }

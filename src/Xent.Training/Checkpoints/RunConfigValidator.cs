@@ -161,7 +161,7 @@ public static class RunConfigValidator
         if (largest > Array.MaxLength)
         {
             throw Bad($"{name("training.batch")} {t.Batch} with {name("model.context_length")} {m.ContextLength}",
-                $"need an activation array of {largest} elements (attention B x H x T x T = {t.Batch} x {m.Heads} x {m.ContextLength} x {m.ContextLength}, MLP B x T x 4D), over the {Array.MaxLength} one array holds",
+                $"need an activation array of {largest} elements (one head's attention T x T = {m.ContextLength} x {m.ContextLength}, MLP B x T x 4D = {t.Batch} x {m.ContextLength} x {4L * m.Dim}), over the {Array.MaxLength} one array holds",
                 "a smaller batch or sequence length");
         }
     }

@@ -15,7 +15,7 @@ internal sealed class Activations
         Blocks = new BlockActivations[config.Layers];
         for (int l = 0; l < config.Layers; l++)
         {
-            Blocks[l] = new BlockActivations(n, d, batch * config.Heads * seq * seq);
+            Blocks[l] = new BlockActivations(n, d, GptModel.KeepAttentionProbabilities ? batch * config.Heads * seq * seq : 0);
         }
 
         LnF = new float[n * d];
@@ -109,7 +109,10 @@ internal sealed class BlockActivations
     /// <summary>c_attn output [B*T, 3D]: q | k | v.</summary>
     public float[] Qkv { get; }
 
-    /// <summary>Attention probabilities [B, H, T, T].</summary>
+    /// <summary>
+    /// Attention probabilities [B, H, T, T], or empty: not kept (the default), and the backward recomputes each head's
+    /// (see <see cref="GptModel.KeepAttentionProbabilities"/>).
+    /// </summary>
     public float[] Att { get; }
 
     /// <summary>Attention output before c_proj [B*T, D].</summary>

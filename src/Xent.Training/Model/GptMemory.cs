@@ -23,8 +23,9 @@ public static class GptMemory
 
     /// <summary>
     /// Floats of the activations of one forward + backward over <paramref name="batch"/> x <paramref name="seq"/>
-    /// tokens (N = B T rows): per block 16 N D + 4 N + B H T^2 (the attention probabilities), plus the embedding
-    /// output, ln_f and the backward scratch, 12 N D + 3 N.
+    /// tokens (N = B T rows): per block 16 N D + 4 N, plus the embedding output, ln_f and the backward scratch,
+    /// 12 N D + 3 N. The attention probabilities [B, H, T, T] are not kept (the backward recomputes each head's):
+    /// their per-thread room is <see cref="AttentionScratchFloats"/>.
     /// </summary>
     /// <param name="config">The model's shape.</param>
     /// <param name="batch">B.</param>
@@ -33,22 +34,34 @@ public static class GptMemory
     {
         ArgumentNullException.ThrowIfNull(config);
         long n = (long)batch * seq, d = config.Dim;
-        long attention = (long)batch * config.Heads * seq * seq;
-        return (config.Layers * ((16 * n * d) + (4 * n) + attention)) + (12 * n * d) + (3 * n);
+        return (config.Layers * ((16 * n * d) + (4 * n))) + (12 * n * d) + (3 * n);
     }
 
-    /// <summary>The largest single array the activations need: the attention probabilities [B, H, T, T] or the MLP hidden [B T, 4D].</summary>
+    /// <summary>
+    /// Floats the attention holds per thread, on every core: one head's probabilities and score gradients [T, T] and
+    /// its keys and values transposed [hs, T], 2 (T^2 + hs T).
+    /// </summary>
+    /// <param name="config">The model's shape.</param>
+    /// <param name="seq">T.</param>
+    public static long AttentionScratchFloats(GptConfig config, int seq)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return Environment.ProcessorCount * 2 * (((long)seq * seq) + ((long)config.HeadSize * seq));
+    }
+
+    /// <summary>The largest single array the activations need: one head's attention [T, T] or the MLP hidden [B T, 4D].</summary>
     /// <param name="config">The model's shape.</param>
     /// <param name="batch">B.</param>
     /// <param name="seq">T.</param>
     public static long LargestActivationArray(GptConfig config, int batch, int seq)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return Math.Max((long)batch * config.Heads * seq * seq, (long)batch * seq * 4 * config.Dim);
+        return Math.Max((long)seq * seq, (long)batch * seq * 4 * config.Dim);
     }
 
     /// <summary>
-    /// Bytes of training: parameters, gradients and AdamW's two moments (4 P floats) and the activations; when
+    /// Bytes of training: parameters, gradients and AdamW's two moments (4 P floats), the activations and the attention's
+    /// per-thread room; when
     /// <paramref name="resuming"/>, also the checkpoint's three tensors per parameter read before they are copied in.
     /// </summary>
     /// <param name="config">The model's shape.</param>
@@ -56,14 +69,14 @@ public static class GptMemory
     /// <param name="seq">T.</param>
     /// <param name="resuming">Whether a checkpoint is loaded first.</param>
     public static long TrainingBytes(GptConfig config, int batch, int seq, bool resuming) =>
-        4 * (((resuming ? 7 : 4) * Parameters(config)) + ActivationFloats(config, batch, seq));
+        4 * (((resuming ? 7 : 4) * Parameters(config)) + ActivationFloats(config, batch, seq) + AttentionScratchFloats(config, seq));
 
-    /// <summary>Bytes of evaluating or sampling a checkpoint: the model (2 P), the checkpoint read (3 P) and the activations.</summary>
+    /// <summary>Bytes of evaluating or sampling a checkpoint: the model (2 P), the checkpoint read (3 P), the activations and the attention's room.</summary>
     /// <param name="config">The model's shape.</param>
     /// <param name="batch">B of the evaluation windows (1 for sampling).</param>
     /// <param name="seq">T.</param>
     public static long InferenceBytes(GptConfig config, int batch, int seq) =>
-        4 * ((5 * Parameters(config)) + ActivationFloats(config, batch, seq));
+        4 * ((5 * Parameters(config)) + ActivationFloats(config, batch, seq) + AttentionScratchFloats(config, seq));
 
     /// <summary>
     /// Memory this process can still use: /proc/meminfo's MemAvailable on Linux, capped by the GC's limit (a

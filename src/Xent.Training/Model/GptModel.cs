@@ -327,6 +327,15 @@ public sealed partial class GptModel
         return dropoutMasks;
     }
 
+    /// <summary>
+    /// Whether the forward keeps the attention probabilities [B, H, T, T] of every layer for the backward, as it did
+    /// before; set only by the benchmarks (XENT_AB=keepatt), to time it beside the default. By default they are not
+    /// kept: the backward recomputes each head's from qkv (the same bits), which at the default model's shape was
+    /// faster than writing them to memory and reading them back, and saves B H T^2 floats per layer (4 MB a layer
+    /// at B 16, T 128, H 4; 200 MB a layer at GPT-2 small's T 1024, B 4).
+    /// </summary>
+    internal static bool KeepAttentionProbabilities { get; set; }
+
     private Activations Forward(ReadOnlySpan<int> tokens, int batch, int seq, DropoutMasks? masks = null)
     {
         CheckTokens(tokens, batch, seq);
@@ -399,7 +408,7 @@ public sealed partial class GptModel
         float[] attentionOut = Masked(g.Residual, attentionMask, g.LnInput, n * d);
         Dense.Backward(attentionOut.AsSpan(0, n * d), a.AttY.AsSpan(0, n * d), p.AttnProjWeight.Data, false,
             g.AttY, p.AttnProjWeight.Grad, p.AttnProjBias.Grad, dop);
-        Attention.Backward(g.AttY.AsSpan(0, n * d), a.Qkv.AsSpan(0, n * 3 * d), a.Att.AsSpan(0, batch * Config.Heads * seq * seq),
+        Attention.Backward(g.AttY.AsSpan(0, n * d), a.Qkv.AsSpan(0, n * 3 * d), a.Att.Length == 0 ? default : a.Att.AsSpan(0, batch * Config.Heads * seq * seq),
             batch, seq, Config.Heads, g.Qkv, dop);
         Dense.Backward(g.Qkv.AsSpan(0, n * 3 * d), a.Ln1.AsSpan(0, n * d), p.QkvWeight.Data, false, g.LnInput, p.QkvWeight.Grad, p.QkvBias.Grad, dop);
         LayerNorm.Backward(g.LnInput.AsSpan(0, n * d), input.AsSpan(0, n * d), p.Ln1Weight.Data, a.Ln1Mean.AsSpan(0, n),

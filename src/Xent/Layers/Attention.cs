@@ -24,7 +24,8 @@ public static unsafe class Attention
     /// <param name="sequence">T &gt;= 0.</param>
     /// <param name="heads">H &gt;= 1.</param>
     /// <param name="output">Destination [B*T, D].</param>
-    /// <param name="probabilities">Destination [B, H, T, T], kept for the backward.</param>
+    /// <param name="probabilities">Destination [B, H, T, T], kept for the backward; or empty: not kept (each head's
+    /// are then held only while it is computed, and the backward recomputes them from qkv, the same bits).</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
     /// <exception cref="ArgumentException">A length does not fit the shapes above.</exception>
     public static void Forward(ReadOnlySpan<float> qkv, int batch, int sequence, int heads, Span<float> output,
@@ -32,7 +33,11 @@ public static unsafe class Attention
     {
         int dim = Dim(qkv.Length, batch, sequence, heads);
         LayerChecks.AtLeast(output.Length, (long)batch * sequence * dim, nameof(output), "[B*T, D]");
-        LayerChecks.AtLeast(probabilities.Length, (long)batch * heads * sequence * sequence, nameof(probabilities), "[B, H, T, T]");
+        if (!probabilities.IsEmpty)
+        {
+            LayerChecks.AtLeast(probabilities.Length, (long)batch * heads * sequence * sequence, nameof(probabilities), "[B, H, T, T] or empty");
+        }
+
         LayerChecks.Parallelism(maxDegreeOfParallelism);
         fixed (float* pOutput = output, pAtt = probabilities, pQkv = qkv)
         {
@@ -86,7 +91,9 @@ public static unsafe class Attention
     /// </summary>
     /// <param name="outputGradient">dY = dL/d(output) [B*T, D].</param>
     /// <param name="qkv">The forward's qkv [B*T, 3D]; D = qkv.Length / (3 B T), a multiple of H.</param>
-    /// <param name="probabilities">The forward's probabilities [B, H, T, T].</param>
+    /// <param name="probabilities">The forward's probabilities [B, H, T, T]; or empty: each head's are recomputed from
+    /// qkv as the forward computes them (the same bits), which costs about a third of the forward and saves storing
+    /// B H T^2 floats per layer and their trip through memory.</param>
     /// <param name="batch">B &gt;= 0.</param>
     /// <param name="sequence">T &gt;= 0.</param>
     /// <param name="heads">H &gt;= 1.</param>
@@ -98,7 +105,11 @@ public static unsafe class Attention
     {
         int dim = Dim(qkv.Length, batch, sequence, heads);
         LayerChecks.Exactly(outputGradient.Length, (long)batch * sequence * dim, nameof(outputGradient), "[B*T, D]");
-        LayerChecks.Exactly(probabilities.Length, (long)batch * heads * sequence * sequence, nameof(probabilities), "[B, H, T, T]");
+        if (!probabilities.IsEmpty)
+        {
+            LayerChecks.Exactly(probabilities.Length, (long)batch * heads * sequence * sequence, nameof(probabilities), "[B, H, T, T] or empty");
+        }
+
         LayerChecks.AtLeast(qkvGradient.Length, qkv.Length, nameof(qkvGradient), "[B*T, 3D]");
         LayerChecks.Parallelism(maxDegreeOfParallelism);
         fixed (float* pDqkv = qkvGradient, pDout = outputGradient, pQkv = qkv, pAtt = probabilities)
@@ -113,6 +124,14 @@ public static unsafe class Attention
         LayerChecks.Size(batch, nameof(batch));
         LayerChecks.Size(sequence, nameof(sequence));
         LayerChecks.Size(heads, nameof(heads), positive: true);
+        if ((long)sequence * sequence > Array.MaxLength)
+        {
+            // A head's scores and probabilities [T, T] are one block of memory, indexed as a span.
+            throw new ArgumentException(
+                $"T = {sequence}: one head's attention [T, T] would have {(long)sequence * sequence} elements, over the {Array.MaxLength} a span holds (T at most 46340).",
+                nameof(sequence));
+        }
+
         long rows = (long)batch * sequence;
         if (rows == 0)
         {
@@ -138,35 +157,25 @@ public static unsafe class Attention
         ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             var qkv = new ReadOnlySpan<float>(pQkv, batch * seq * qkvDim);
-            var kt = Scratch(hs * seq);
-            ref float kt0 = ref kt[0];
+
+            // Per thread: K^T [hs, T], and the head's probabilities [T, T] where they are not kept.
+            float* buffer = Scratch((hs * seq) + (pAtt == null ? (long)seq * seq : 0));
+            var kt = new Span<float>(buffer, hs * seq);
+            ref float kt0 = ref *buffer;
+            float* own = buffer + (hs * seq);
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
                 int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs);
-                float* att = pAtt + ((long)bh * seq * seq);
+                float* att = pAtt == null ? own : pAtt + ((long)bh * seq * seq);
                 Transpose(kt, qkv, headOffset + dim, qkvDim, seq, hs);
                 for (int t0 = 0; t0 < seq; t0 += 8)
                 {
-                    // Rows t0 .. t0 + 7, four at a time (each with the bits of a row alone, see Row): scores against
-                    // keys 0..t (and a few masked ones up to a whole vector) with K^T's rows contiguous, the softmax;
-                    // then the probability-weighted sums of the value rows, eight rows sharing each value row load.
+                    // Rows t0 .. t0 + 7, four at a time, then the probability-weighted sums of the value rows, eight
+                    // rows sharing each value row load.
                     for (int t = t0; t < Math.Min(seq, t0 + 8); t += 4)
                     {
-                        int m4 = Math.Min(4, seq - t);
-                        AttentionKernels.RowsTimesMatrix(scale, ref pQkv[headOffset + ((long)t * qkvDim)], qkvDim, hs, ref kt0, seq,
-                            ref att[(long)t * seq], seq, m4, t, seq, width);
-                        if (m4 == 4)
-                        {
-                            AttentionKernels.CausalSoftmax4(ref att[(long)t * seq], t, seq, width);
-                        }
-                        else
-                        {
-                            for (int i = 0; i < m4; i++)
-                            {
-                                CausalSoftmax(new Span<float>(att + ((long)(t + i) * seq), seq), t + i, width);
-                            }
-                        }
+                        ProbabilityRows(att, pQkv + headOffset, qkvDim, hs, ref kt0, seq, t, scale, width);
                     }
 
                     int m = Math.Min(8, seq - t0);
@@ -175,6 +184,38 @@ public static unsafe class Attention
                 }
             }
         });
+    }
+
+    /// <summary>
+    /// Rows t .. t + 3 (fewer at the end) of one head's probabilities, each with the bits of a row alone (see Row):
+    /// scores against keys 0..t (and a few masked ones up to a whole vector) with K^T's rows contiguous in
+    /// <paramref name="kt0"/> [hs, T], then the causal softmax. The forward's, and the backward's recomputation.
+    /// </summary>
+    /// <param name="att">The head's probabilities [T, T].</param>
+    /// <param name="q">The head's first query (row stride <paramref name="qkvDim"/>).</param>
+    /// <param name="qkvDim">3D, the row stride of qkv.</param>
+    /// <param name="hs">Head size.</param>
+    /// <param name="kt0">K^T [hs, T].</param>
+    /// <param name="seq">T.</param>
+    /// <param name="t">The first row.</param>
+    /// <param name="scale">1 / sqrt(hs).</param>
+    /// <param name="width">Vector width.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ProbabilityRows(float* att, float* q, int qkvDim, int hs, ref float kt0, int seq, int t, float scale, VectorWidth width)
+    {
+        int m4 = Math.Min(4, seq - t);
+        AttentionKernels.RowsTimesMatrix(scale, ref q[(long)t * qkvDim], qkvDim, hs, ref kt0, seq, ref att[(long)t * seq], seq, m4, t, seq, width);
+        if (m4 == 4)
+        {
+            AttentionKernels.CausalSoftmax4(ref att[(long)t * seq], t, seq, width);
+        }
+        else
+        {
+            for (int i = 0; i < m4; i++)
+            {
+                CausalSoftmax(new Span<float>(att + ((long)(t + i) * seq), seq), t + i, width);
+            }
+        }
     }
 
     /// <summary>
@@ -211,16 +252,29 @@ public static unsafe class Attention
         {
             var qkv = new ReadOnlySpan<float>(pQkv, batch * seq * qkvDim);
 
-            // Per thread: V^T [hs, T] and dS [T, T].
-            var buffer = Scratch((hs * seq) + (seq * seq));
-            var vt = buffer.Slice(0, hs * seq);
-            ref float vt0 = ref buffer[0];
+            // Per thread: V^T [hs, T] and dS [T, T]; where the probabilities were not kept, K^T [hs, T] and P [T, T].
+            long perHead = (hs * seq) + ((long)seq * seq);
+            float* buffer = Scratch(pAtt == null ? 2 * perHead : perHead);
+            var vt = new Span<float>(buffer, hs * seq);
+            ref float vt0 = ref *buffer;
             ref float ds = ref buffer[hs * seq];
+            var kt = new Span<float>(buffer + perHead, pAtt == null ? hs * seq : 0);
+            ref float kt0 = ref buffer[perHead];
+            float* own = buffer + perHead + (hs * seq);
             for (int bh = start; bh < end; bh++)
             {
                 int b = bh / heads, h = bh % heads;
                 int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs), doutOffset = (rowBase * dim) + (h * hs);
-                float* p = pAtt + ((long)bh * seq * seq);
+                float* p = pAtt == null ? own : pAtt + ((long)bh * seq * seq);
+                if (pAtt == null)
+                {
+                    Transpose(kt, qkv, headOffset + dim, qkvDim, seq, hs);
+                    for (int t = 0; t < seq; t += 4)
+                    {
+                        ProbabilityRows(p, pQkv + headOffset, qkvDim, hs, ref kt0, seq, t, scale, width);
+                    }
+                }
+
                 Transpose(vt, qkv, headOffset + (2 * dim), qkvDim, seq, hs);
 
                 // Query side, eight rows at a time: dP = dY V^T (V^T rows contiguous) and dS = scale P (dP - rowsum(P dP))
@@ -306,7 +360,7 @@ public static unsafe class Attention
     }
 
     /// <summary>A buffer owned by the calling thread, reused across steps (no per-step allocation).</summary>
-    private static Span<float> Scratch(int length) => Workspace.Current.Get<float>(WorkspaceSlot.ModelRows, length);
+    private static float* Scratch(long length) => Workspace.Current.Get(WorkspaceSlot.ModelRows, length);
 
     /// <summary>Softmax of row[0..t] in place; entries after t (future positions) become 0.</summary>
     private static void CausalSoftmax(Span<float> row, int t, VectorWidth width)

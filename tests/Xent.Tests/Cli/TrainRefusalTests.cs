@@ -50,8 +50,8 @@ public sealed class TrainRefusalTests : IDisposable
     [Fact]
     public void Sizes_either_train_or_are_refused_with_a_reason()
     {
-        CliRun.Run("train", "--out", temp["s"], "--seq", "8192", "--steps", "1")
-            .AssertBadInput("--batch 16 with --seq 8192", "need an activation array of 4294967296 elements");
+        CliRun.Run("train", "--out", temp["s"], "--seq", "65536", "--steps", "1")
+            .AssertBadInput("--batch 16 with --seq 65536", "need an activation array of 4294967296 elements");
         CliRun.Run("train", "--out", temp["big"], "--layers", "4000", "--dim", "32768", "--heads", "1", "--steps", "1")
             .AssertBadInput("--dim", "more than");
         CliRun.Run("train", "--out", temp["mem"], "--layers", "4000", "--dim", "4096", "--steps", "1")

@@ -187,4 +187,35 @@ public class AttentionTests
             }
         }
     }
+    /// <summary>
+    /// Probabilities not kept (an empty span): the forward's output and the backward's gradient, which then recomputes
+    /// each head's probabilities, are the bits of the run that keeps them, for any thread count; T of 1, a multiple of
+    /// eight, and partial groups of four and eight rows.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Probabilities_not_kept_give_the_same_bits(VectorWidth width, int dim, int heads)
+    {
+        var random = new Random(dim + 11);
+        using var scope = Simd.Override(width);
+        foreach (var (batch, seq) in new[] { (2, 37), (3, 1), (1, 64), (2, 13) })
+        {
+            float[] qkv = [.. Enumerable.Range(0, batch * seq * 3 * dim).Select(_ => (float)(random.NextDouble() * 4 - 2))];
+            float[] upstream = [.. Enumerable.Range(0, batch * seq * dim).Select(_ => (float)(random.NextDouble() * 2 - 1))];
+            var output = new float[batch * seq * dim];
+            var att = new float[batch * heads * seq * seq];
+            var dqkv = new float[qkv.Length];
+            Attention.Forward(qkv, batch, seq, heads, output, att, 1);
+            Attention.Backward(upstream, qkv, att, batch, seq, heads, dqkv, 1);
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                var output2 = new float[output.Length];
+                var dqkv2 = new float[dqkv.Length];
+                Attention.Forward(qkv, batch, seq, heads, output2, default, threads);
+                Attention.Backward(upstream, qkv, default, batch, seq, heads, dqkv2, threads);
+                BatchInvariance.BatchTrials.SameBits(output, output2, $"output, B {batch}, T {seq}, {threads} threads");
+                BatchInvariance.BatchTrials.SameBits(dqkv, dqkv2, $"dqkv, B {batch}, T {seq}, {threads} threads");
+            }
+        }
+    }
 }

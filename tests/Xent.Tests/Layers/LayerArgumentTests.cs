@@ -68,6 +68,11 @@ public class LayerArgumentTests
         Throws("probabilities", () => Attention.Backward(y, qkv, att.AsSpan(1), batch, seq, heads, qkv));
         Throws("qkvGradient", () => Attention.Backward(y, qkv, att, batch, seq, heads, qkv.AsSpan(1)));
 
+        // Probabilities not kept (empty) are allowed, but a head's [T, T] must still fit a span: T at most 46340.
+        Throws("sequence", () => Attention.Forward([], 0, 46341, heads, y, []));
+        Throws("sequence", () => Attention.Backward([], [], [], 0, 46341, heads, []));
+        Attention.Forward([], 0, 46340, heads, y, []);
+
         int hs = 2, capacity = 4;
         float[] q = new float[hs], keys = new float[hs * capacity], values = new float[capacity * hs], p = new float[capacity];
         Throws("probabilities", () => Attention.Row(q, keys, capacity, values, hs, 4, p, q));

@@ -90,15 +90,15 @@ public sealed class RunConfigValidatorTests
     [Fact]
     public void Arrays_beyond_the_array_limit_are_refused_before_memory()
     {
-        // --seq 8192 with batch 16 and 4 heads: attention probabilities of 16 x 4 x 8192^2 = 2^32 elements.
+        // --seq 65536: one head's attention of 65536^2 = 2^32 elements.
         var c = Valid() with
         {
-            Model = Valid().Model with { ContextLength = 8192, Heads = 4, Dim = 64 },
-            Training = Valid().Training with { Seq = 8192, Batch = 16 },
+            Model = Valid().Model with { ContextLength = 65536, Heads = 4, Dim = 64 },
+            Training = Valid().Training with { Seq = 65536, Batch = 16 },
             Data = Valid().Data with { TrainTokens = 1_000_000, ValidationTokens = 100_000 },
         };
         var e = Assert.Throws<TrainingInputException>(() => RunConfigValidator.CheckTraining(c, RunConfigValidator.Flags, resuming: false, available: 1L << 50));
-        Assert.Contains("--batch 16 with --seq 8192 need an activation array of 4294967296 elements", e.Message, StringComparison.Ordinal);
+        Assert.Contains("--batch 16 with --seq 65536 need an activation array of 4294967296 elements", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
