@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 using Xent.Kernels;
 
 namespace Xent.Layers;
@@ -403,6 +405,9 @@ internal static class AttentionKernels
         return c;
     }
 
+    // 32 vector registers (AVX-512, also at 256 and 128 bits; Arm64's AdvSimd); a JIT-time constant.
+    private static bool PairedColumns => Avx512F.IsSupported || AdvSimd.Arm64.IsSupported;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int WeightedSums8<TOps, TV>(ref float w, int wi, int wr, ref float x, int stride, ref float y, int ys, int hs,
         int lo, int loStep, int hi, int hiStep)
@@ -411,8 +416,9 @@ internal static class AttentionKernels
     {
         int c = 0;
         nint wi1 = wi;
-        // Two column vectors per pass while they fit (hs = 16 at 256 bits): each weight broadcast serves both.
-        for (; c + (2 * TOps.Count) <= hs; c += 2 * TOps.Count)
+        // Two column vectors per pass while they fit (hs = 16 at 256 bits): each weight broadcast serves both. Only
+        // with 32 vector registers: the 16 accumulators, the two x vectors and a weight spill on AVX2's 16.
+        for (; PairedColumns && c + (2 * TOps.Count) <= hs; c += 2 * TOps.Count)
         {
             TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
             TV b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
