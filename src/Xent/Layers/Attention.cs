@@ -92,8 +92,8 @@ public static unsafe class Attention
     /// <param name="outputGradient">dY = dL/d(output) [B*T, D].</param>
     /// <param name="qkv">The forward's qkv [B*T, 3D]; D = qkv.Length / (3 B T), a multiple of H.</param>
     /// <param name="probabilities">The forward's probabilities [B, H, T, T]; or empty: each head's are recomputed from
-    /// qkv as the forward computes them (the same bits), which costs about a third of the forward and saves storing
-    /// B H T^2 floats per layer and their trip through memory.</param>
+    /// qkv as the forward computes them (the same bits), which costs about half a forward and saves storing B H T^2
+    /// floats per layer and their trip through memory.</param>
     /// <param name="batch">B &gt;= 0.</param>
     /// <param name="sequence">T &gt;= 0.</param>
     /// <param name="heads">H &gt;= 1.</param>

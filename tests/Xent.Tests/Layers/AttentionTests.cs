@@ -190,7 +190,7 @@ public class AttentionTests
     /// <summary>
     /// Probabilities not kept (an empty span): the forward's output and the backward's gradient, which then recomputes
     /// each head's probabilities, are the bits of the run that keeps them, for any thread count; T of 1, a multiple of
-    /// eight, and partial groups of four and eight rows.
+    /// eight, and partial groups of four and eight rows; no rows at all (T or B of 0).
     /// </summary>
     [Theory]
     [MemberData(nameof(Cases))]
@@ -198,7 +198,7 @@ public class AttentionTests
     {
         var random = new Random(dim + 11);
         using var scope = Simd.Override(width);
-        foreach (var (batch, seq) in new[] { (2, 37), (3, 1), (1, 64), (2, 13) })
+        foreach (var (batch, seq) in new[] { (2, 37), (3, 1), (1, 64), (2, 13), (2, 0), (0, 5) })
         {
             float[] qkv = [.. Enumerable.Range(0, batch * seq * 3 * dim).Select(_ => (float)(random.NextDouble() * 4 - 2))];
             float[] upstream = [.. Enumerable.Range(0, batch * seq * dim).Select(_ => (float)(random.NextDouble() * 2 - 1))];
