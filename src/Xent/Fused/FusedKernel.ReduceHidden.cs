@@ -33,43 +33,27 @@ internal static unsafe partial class FusedKernel
         /// </summary>
         private void AddTransposedPartials(int k0, int k1)
         {
-            int d = p.D, n = tbn;
-            float* dst = p.DHidden + ((nint)t0 * d);
+            float* dst = p.DHidden + ((nint)t0 * p.D);
             int k = k0;
             if (Transpose8.IsSupported)
             {
                 for (; k + 8 <= k1; k += 8)
                 {
-                    AddTransposedBlock(dst, k, n);
+                    AddTransposedBlock(dst, k);
                 }
             }
 
-            float* column = stackalloc float[TB];
-            var sum = new Span<float>(column, n);
             for (; k < k1; k++)
             {
-                for (int t = 0; t < n; t++)
-                {
-                    column[t] = dst[((nint)t * d) + k];
-                }
-
-                for (int g = 0; g < groups; g++)
-                {
-                    Elementwise.Add(sum, new ReadOnlySpan<float>(dHidden + ((long)g * TB * d) + ((long)k * TB), n), sum);
-                }
-
-                for (int t = 0; t < n; t++)
-                {
-                    dst[((nint)t * d) + k] = column[t];
-                }
+                AddColumn(dst, k, 0);
             }
         }
 
-        /// <summary>dh's units [k, k + 8) of the block's tokens: 8 x 8 blocks in registers, the last tokens one by one.</summary>
-        private void AddTransposedBlock(float* dst, int k, int n)
+        /// <summary>dh's units [k, k + 8) of the block's tokens: 8 x 8 blocks in registers, the last tokens by column.</summary>
+        private void AddTransposedBlock(float* dst, int k)
         {
             int d = p.D, t = 0;
-            for (; t + 8 <= n; t += 8)
+            for (; t + 8 <= tbn; t += 8)
             {
                 float* rows = dst + ((nint)t * d) + k;
                 Vector256<float> a0 = Avx.LoadVector256(rows), a1 = Avx.LoadVector256(rows + d), a2 = Avx.LoadVector256(rows + (2 * d));
@@ -100,18 +84,31 @@ internal static unsafe partial class FusedKernel
                 Avx.Store(rows + (7 * d), a7);
             }
 
-            for (; t < n; t++)
+            for (int u = k; t < tbn && u < k + 8; u++)
             {
-                for (int u = k; u < k + 8; u++)
-                {
-                    float v = dst[((nint)t * d) + u];
-                    for (int g = 0; g < groups; g++)
-                    {
-                        v += dHidden[((long)g * TB * d) + ((long)u * TB) + t];
-                    }
+                AddColumn(dst, u, t);
+            }
+        }
 
-                    dst[((nint)t * d) + u] = v;
-                }
+        /// <summary>Unit k of dh (a column, D apart) for the block's tokens from <paramref name="from"/>: + each group's partial in order.</summary>
+        private void AddColumn(float* dst, int k, int from)
+        {
+            int d = p.D, n = tbn - from;
+            float* column = stackalloc float[TB];
+            var sum = new Span<float>(column, n);
+            for (int t = 0; t < n; t++)
+            {
+                column[t] = dst[((nint)(from + t) * d) + k];
+            }
+
+            for (int g = 0; g < groups; g++)
+            {
+                Elementwise.Add(sum, new ReadOnlySpan<float>(dHidden + ((long)g * TB * d) + ((long)k * TB) + from, n), sum);
+            }
+
+            for (int t = 0; t < n; t++)
+            {
+                dst[((nint)(from + t) * d) + k] = column[t];
             }
         }
 
