@@ -9,7 +9,8 @@ namespace Xent.Benchmarks;
 /// round by round in one process. Per call: the 10th percentile and the median of its wall time over the rounds (on
 /// a shared machine the low percentile is the time of rounds no other process interrupted), its matrix FLOPs (dense
 /// products 2 M N K; attention's scores and mixing counted dense, 4 N T D forward, 8 N T D backward, as the
-/// training-step line does) and, at the 10th percentile, that rate as a share of the FMA limit (<see cref="FlopLimit"/>,
+/// training-step line does, though only the causal half is computed, and the backward's recomputation of the
+/// probabilities is not counted) and, at the 10th percentile, that rate as a share of the FMA limit (<see cref="FlopLimit"/>,
 /// the best of short measurements between the rounds, same process and threads); then one block's sum (LayerNorm
 /// twice) and the 2-thread speed-up at both statistics.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- blocks [default|gpt2-L1|...] [rounds] [calls per round]
@@ -42,7 +43,9 @@ internal static class BlockMeasurement
         float[] qkvW = Fill(3 * d * d, 0.1f), qkvB = Fill(3 * d), qkv = Fill(n * 3 * d), dqkv = new float[n * 3 * d];
         float[] projW = Fill(d * d, 0.1f), projB = Fill(d), fcW = Fill(4 * d * d, 0.1f), fcB = Fill(4 * d), fcpW = Fill(4 * d * d, 0.1f), fcpB = Fill(d);
         float[] fch = Fill(n * 4 * d), fchG = new float[n * 4 * d], dfch = Fill(n * 4 * d);
-        float[] att = new float[batch * h * seq * seq];
+        // As the model: the probabilities not kept (the backward recomputes them) unless XENT_AB=keepatt.
+        TrainingStepMeasurement.KeepAttentionProbabilitiesIfAsked();
+        float[] att = new float[Xent.Training.Model.GptModel.KeepAttentionProbabilities ? batch * h * seq * seq : 0];
         Attention.Forward(qkv, batch, seq, h, y, att, 1);
         double nd = n, dd = d;
         var ops = new List<Op>
