@@ -217,7 +217,7 @@ internal static class AttentionKernels
         TV s2 = TOps.Create(MathF.Max(float.NegativeInfinity, TOps.MaxAcross(m2)));
         TV s3 = TOps.Create(MathF.Max(float.NegativeInfinity, TOps.MaxAcross(m3)));
         TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
-        if (PairedColumns)
+        if (ThirtyTwoRegisters)
         {
             for (int j = 0; j < length; j += TOps.Count)
             {
@@ -435,7 +435,7 @@ internal static class AttentionKernels
     }
 
     // 32 vector registers (AVX-512, also at 256 and 128 bits; Arm64's AdvSimd); a JIT-time constant.
-    private static bool PairedColumns => Avx512F.IsSupported || AdvSimd.Arm64.IsSupported;
+    private static bool ThirtyTwoRegisters => Avx512F.IsSupported || AdvSimd.Arm64.IsSupported;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int WeightedSums8<TOps, TV>(ref float w, int wi, int wr, ref float x, int stride, ref float y, int ys, int hs,
@@ -447,7 +447,7 @@ internal static class AttentionKernels
         nint wi1 = wi;
         // Two column vectors per pass while they fit (hs = 16 at 256 bits): each weight broadcast serves both. Only
         // with 32 vector registers: the 16 accumulators, the two x vectors and a weight spill on AVX2's 16.
-        for (; PairedColumns && c + (2 * TOps.Count) <= hs; c += 2 * TOps.Count)
+        for (; ThirtyTwoRegisters && c + (2 * TOps.Count) <= hs; c += 2 * TOps.Count)
         {
             TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
             TV b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
