@@ -34,4 +34,7 @@ public sealed class Checkpoint
     /// the user. Null for a checkpoint read as saved.
     /// </summary>
     public string? Note { get; init; }
+
+    /// <summary>The folder and file it was read from (null for a checkpoint not read by <see cref="CheckpointStore.Load"/>).</summary>
+    internal CheckpointOrigin? Origin { get; init; }
 }

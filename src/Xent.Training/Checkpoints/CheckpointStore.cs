@@ -263,7 +263,36 @@ public static class CheckpointStore
                 $"Checkpoint file '{path}' does not match its config: unexpected tensor(s) {string.Join(", ", byName.Keys.Take(5).Select(k => $"'{k}'"))}.");
         }
 
-        return new Checkpoint(config, weights, m, v, optimizerStep) { Note = note };
+        var origin = new CheckpointOrigin(Path.GetFullPath(directory), step, File.GetLastWriteTimeUtc(model.SafeFileHandle), model.Length);
+        return new Checkpoint(config, weights, m, v, optimizerStep) { Note = note, Origin = origin };
+    }
+
+    /// <summary>
+    /// Throws <see cref="TrainingInputException"/> when the folder's model.safetensors is no longer the file
+    /// <paramref name="origin"/> was read from: another run saved into the folder (or removed the checkpoint) after
+    /// it was loaded. A run resuming it would rewind that run's later steps; called with the folder locked.
+    /// </summary>
+    internal static void ThrowIfReplaced(CheckpointOrigin origin)
+    {
+        var file = new FileInfo(Path.Combine(origin.Directory, ModelFile));
+        if (file.Exists && file.LastWriteTimeUtc == origin.ModelWriteTimeUtc && file.Length == origin.ModelLength)
+        {
+            return;
+        }
+
+        string now;
+        try
+        {
+            now = file.Exists ? $"it is now at step {LoadConfig(origin.Directory).Step}" : $"its {ModelFile} is gone";
+        }
+        catch (TrainingInputException)
+        {
+            now = $"its {ModelFile} is another file";
+        }
+
+        throw new TrainingInputException(
+            $"The checkpoint in '{origin.Directory}' changed after it was loaded at step {origin.Step}: {now} (another run saved into the folder). " +
+            "Nothing was written; load it again to continue from there.");
     }
 
     private static SafeTensor Take(Dictionary<string, SafeTensor> byName, string name, int[] shape, string path)

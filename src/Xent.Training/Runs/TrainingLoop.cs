@@ -44,7 +44,9 @@ public sealed class TrainingLoop
     /// Trains, writing the checkpoint, metrics.jsonl and summary.json into <see cref="TrainingPlan.OutDir"/>
     /// (created if missing; metrics of a resumed run past its checkpoint are dropped). The plan is checked by
     /// <see cref="RunConfigValidator"/> first, and the folder is locked (<see cref="RunFolderLock"/>) for the run:
-    /// a second run into it gets <see cref="RunFolderInUseException"/>.
+    /// a second run into it gets <see cref="RunFolderInUseException"/>. A plan resumed from the folder's own checkpoint
+    /// gets <see cref="Data.TrainingInputException"/>, with nothing written, when another run saved into the folder
+    /// after the checkpoint was loaded.
     /// </summary>
     /// <param name="progress">Told of each step; null for none.</param>
     /// <param name="cancellationToken">Stops the run after the current step (status <see cref="TrainingStatus.Interrupted"/>, with a checkpoint).</param>
@@ -65,6 +67,14 @@ public sealed class TrainingLoop
         string command = $"training {Plan.TotalSteps} steps into {Path.GetFullPath(Plan.OutDir)}";
         using var ownLock = folderLock is null ? RunFolderLock.Acquire(Plan.OutDir, command) : null;
         folderLock?.Describe(command);
+
+        // Resumed from this folder's checkpoint: it must still be the one loaded (without the caller's lock, another run
+        // may have saved into the folder between the load and the lock), or this run would rewind that one's later steps.
+        if (Plan.Resume?.Checkpoint.Origin is { } origin && SameFolder(origin.Directory, Plan.OutDir))
+        {
+            CheckpointStore.ThrowIfReplaced(origin);
+        }
+
         TrainingOutcome outcome;
         using (var metrics = MetricsLog.Open(Plan.OutDir, Plan.StartStep))
         {

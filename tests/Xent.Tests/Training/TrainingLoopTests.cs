@@ -65,6 +65,32 @@ public sealed class TrainingLoopTests : IDisposable
     }
 
     [Fact]
+    public void A_resume_whose_checkpoint_another_run_replaced_after_loading_is_refused_and_writes_nothing()
+    {
+        string dir = temp["raced"];
+        Assert.Equal(2, Run(Tiny(dir, 6), stopAfter: 2).CheckpointStep);
+
+        // Loaded without the folder's lock; then another run resumes the same checkpoint and saves at step 4.
+        TrainingPlan stale = TrainingPlan.Resumed(dir) with { EvalEvery = 100 };
+        Assert.Equal(4, Run(TrainingPlan.Resumed(dir) with { EvalEvery = 100 }, stopAfter: 4).CheckpointStep);
+        string[] files = [CheckpointStore.ModelFile, CheckpointStore.ConfigFile, MetricsLog.FileName, RunSummary.FileName];
+        byte[][] before = [.. files.Select(f => File.ReadAllBytes(Path.Combine(dir, f)))];
+
+        var e = Assert.Throws<TrainingInputException>(() => Run(stale));
+        Assert.Contains("changed after it was loaded at step 2: it is now at step 4", e.Message, StringComparison.Ordinal);
+        for (int i = 0; i < files.Length; i++)
+        {
+            Assert.True(before[i].AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(dir, files[i]))), files[i]);
+        }
+
+        // The lock was let go: the folder resumes from its own step 4; the stale plan still runs into another folder.
+        var again = Run(TrainingPlan.Resumed(dir) with { EvalEvery = 100 });
+        Assert.Equal((4, 6), (again.StartStep, again.FinalStep));
+        var elsewhere = Run(stale with { OutDir = temp["elsewhere"] });
+        Assert.Equal((2, 6, TrainingStatus.Completed), (elsewhere.StartStep, elsewhere.FinalStep, elsewhere.Status));
+    }
+
+    [Fact]
     public void Stopped_and_resumed_run_ends_bitwise_equal_to_an_uninterrupted_one()
     {
         string whole = temp["whole"], split = temp["split"];
