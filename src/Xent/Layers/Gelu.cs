@@ -84,9 +84,20 @@ public static unsafe class Gelu
         ref float x0 = ref *input;
         ref float r0 = ref *result;
         int i = start;
+        int k = TOps.Count;
         if (dout == null)
         {
-            for (; i + TOps.Count <= end; i += TOps.Count)
+            for (; i + (4 * k) <= end; i += 4 * k)
+            {
+                TV xa = TOps.Load(ref x0, i), xb = TOps.Load(ref x0, i + k), xc = TOps.Load(ref x0, i + (2 * k)), xd = TOps.Load(ref x0, i + (3 * k));
+                Sigmoid2U4<TOps, TV>(xa, xb, xc, xd, out TV sa, out TV sb, out TV sc, out TV sd);
+                TOps.Store(TOps.Multiply(xa, sa), ref r0, i);
+                TOps.Store(TOps.Multiply(xb, sb), ref r0, i + k);
+                TOps.Store(TOps.Multiply(xc, sc), ref r0, i + (2 * k));
+                TOps.Store(TOps.Multiply(xd, sd), ref r0, i + (3 * k));
+            }
+
+            for (; i + k <= end; i += k)
             {
                 TV x = TOps.Load(ref x0, i);
                 TOps.Store(TOps.Multiply(x, Sigmoid2U<TOps, TV>(x)), ref r0, i);
@@ -96,13 +107,21 @@ public static unsafe class Gelu
         }
 
         ref float d0 = ref *dout;
-        TV one = TOps.Create(1f), two = TOps.Create(2f), c = TOps.Create(Sqrt2OverPi), c3 = TOps.Create(3 * Cubic);
-        for (; i + TOps.Count <= end; i += TOps.Count)
+        for (; i + (4 * k) <= end; i += 4 * k)
+        {
+            TV xa = TOps.Load(ref x0, i), xb = TOps.Load(ref x0, i + k), xc = TOps.Load(ref x0, i + (2 * k)), xd = TOps.Load(ref x0, i + (3 * k));
+            Sigmoid2U4<TOps, TV>(xa, xb, xc, xd, out TV sa, out TV sb, out TV sc, out TV sd);
+            TV ga = Derivative<TOps, TV>(xa, sa), gb = Derivative<TOps, TV>(xb, sb), gc = Derivative<TOps, TV>(xc, sc), gd = Derivative<TOps, TV>(xd, sd);
+            TOps.Store(TOps.Multiply(ga, TOps.Load(ref d0, i)), ref r0, i);
+            TOps.Store(TOps.Multiply(gb, TOps.Load(ref d0, i + k)), ref r0, i + k);
+            TOps.Store(TOps.Multiply(gc, TOps.Load(ref d0, i + (2 * k))), ref r0, i + (2 * k));
+            TOps.Store(TOps.Multiply(gd, TOps.Load(ref d0, i + (3 * k))), ref r0, i + (3 * k));
+        }
+
+        for (; i + k <= end; i += k)
         {
             TV x = TOps.Load(ref x0, i);
-            TV s = Sigmoid2U<TOps, TV>(x);
-            TV du = TOps.Multiply(c, TOps.Add(one, TOps.Multiply(TOps.Multiply(c3, x), x)));
-            TV grad = TOps.Add(s, TOps.Multiply(TOps.Multiply(TOps.Multiply(TOps.Multiply(two, x), s), TOps.Subtract(one, s)), du));
+            TV grad = Derivative<TOps, TV>(x, Sigmoid2U<TOps, TV>(x));
             TOps.Store(TOps.Multiply(grad, TOps.Load(ref d0, i)), ref r0, i);
         }
 
@@ -116,10 +135,59 @@ public static unsafe class Gelu
         where TOps : IVectorOps<TV>
         where TV : struct
     {
-        TV u = TOps.Multiply(TOps.Create(Sqrt2OverPi), TOps.Add(x, TOps.Multiply(TOps.Multiply(TOps.Multiply(TOps.Create(Cubic), x), x), x)));
-        TV e = TOps.Exp(TOps.Multiply(TOps.Create(-2f), TOps.Abs(u)));
+        TV u = U<TOps, TV>(x);
+        return Sigmoid<TOps, TV>(u, TOps.Exp(MinusTwoAbs<TOps, TV>(u)));
+    }
+
+    // Four vectors step by step (each element's operations those of Sigmoid2U): one vector's chain of dependent steps
+    // is about 75 cycles long, which the out-of-order window did not overlap across loop iterations (17 cycles a vector
+    // at 256 and 512 bits alike, on Zen 5), while four chains written side by side reach the FMA ports' throughput.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Sigmoid2U4<TOps, TV>(TV xa, TV xb, TV xc, TV xd, out TV sa, out TV sb, out TV sc, out TV sd)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        TV ua = U<TOps, TV>(xa), ub = U<TOps, TV>(xb), uc = U<TOps, TV>(xc), ud = U<TOps, TV>(xd);
+        TV ea = TOps.Exp(MinusTwoAbs<TOps, TV>(ua)), eb = TOps.Exp(MinusTwoAbs<TOps, TV>(ub));
+        TV ec = TOps.Exp(MinusTwoAbs<TOps, TV>(uc)), ed = TOps.Exp(MinusTwoAbs<TOps, TV>(ud));
+        sa = Sigmoid<TOps, TV>(ua, ea);
+        sb = Sigmoid<TOps, TV>(ub, eb);
+        sc = Sigmoid<TOps, TV>(uc, ec);
+        sd = Sigmoid<TOps, TV>(ud, ed);
+    }
+
+    // u = sqrt(2/pi) (x + 0.044715 x^3).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV U<TOps, TV>(TV x)
+        where TOps : IVectorOps<TV>
+        where TV : struct =>
+        TOps.Multiply(TOps.Create(Sqrt2OverPi), TOps.Add(x, TOps.Multiply(TOps.Multiply(TOps.Multiply(TOps.Create(Cubic), x), x), x)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV MinusTwoAbs<TOps, TV>(TV u)
+        where TOps : IVectorOps<TV>
+        where TV : struct =>
+        TOps.Multiply(TOps.Create(-2f), TOps.Abs(u));
+
+    // sigmoid(2u) from u and e = exp(-2|u|).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Sigmoid<TOps, TV>(TV u, TV e)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
         TV one = TOps.Create(1f);
         TV numerator = TOps.Select(TOps.LessThan(u, TOps.Create(0f)), e, one);
         return TOps.Divide(numerator, TOps.Add(one, e));
+    }
+
+    // gelu'(x) = s + 2 x s (1 - s) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2), from s = sigmoid(2u).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Derivative<TOps, TV>(TV x, TV s)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        TV one = TOps.Create(1f);
+        TV du = TOps.Multiply(TOps.Create(Sqrt2OverPi), TOps.Add(one, TOps.Multiply(TOps.Multiply(TOps.Create(3 * Cubic), x), x)));
+        return TOps.Add(s, TOps.Multiply(TOps.Multiply(TOps.Multiply(TOps.Multiply(TOps.Create(2f), x), s), TOps.Subtract(one, s)), du));
     }
 }

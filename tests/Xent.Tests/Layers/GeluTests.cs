@@ -31,4 +31,39 @@ public class GeluTests
             Assert.True(Math.Abs(dx[i] - slope) <= 1e-5 * Math.Max(1, Math.Abs(slope)), $"gelu'({x[i]}) x 2 = {dx[i]}, expected {slope}");
         }
     }
+
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void A_value_gets_the_same_bits_wherever_it_sits_among_whole_vectors(VectorWidth width)
+    {
+        // Four vectors run side by side, the rest one at a time: an element's bits must not depend on which.
+        int lanes = width switch { VectorWidth.V512 => 16, VectorWidth.V256 => 8, VectorWidth.V128 => 4, _ => 1 };
+        var r = new Random(5);
+        float[] x = [.. Enumerable.Range(0, 9 * lanes).Select(_ => (float)((r.NextDouble() - 0.5) * 12))];
+        x[3] = -0f;
+        x[^2] = 1e4f;
+        var dy = x.Select(v => (v * 0.5f) + 1).ToArray();
+        using (Simd.Override(width))
+        {
+            var (y, dx) = Run(x, dy);
+            for (int shift = 1; shift < 9; shift++)
+            {
+                var (ys, dxs) = Run(x[(shift * lanes)..], dy[(shift * lanes)..]);
+                for (int i = 0; i < ys.Length; i++)
+                {
+                    Assert.Equal(BitConverter.SingleToInt32Bits(y[i + (shift * lanes)]), BitConverter.SingleToInt32Bits(ys[i]));
+                    Assert.Equal(BitConverter.SingleToInt32Bits(dx[i + (shift * lanes)]), BitConverter.SingleToInt32Bits(dxs[i]));
+                }
+            }
+        }
+
+        static (float[] Y, float[] Dx) Run(float[] x, float[] dy)
+        {
+            var y = new float[x.Length];
+            var dx = new float[x.Length];
+            Gelu.Forward(x, y, 1);
+            Gelu.Backward(x, dy, dx, 1);
+            return (y, dx);
+        }
+    }
 }
