@@ -90,6 +90,7 @@ internal static class GemmAb
     private static void SetOld(string which, bool old)
     {
         MatMul.DisableSwap = old && which == "swap";
+        MatMul.RowsInPlaceA = !old || which != "rowsinplace";
         MatMul.DisableStream = old && which == "stream";
         MatMul.PackPrefetchHint = !old || which != "hint";
         MatMul.SwapPrefetch = !old || (which != "swappf" && which != "all");

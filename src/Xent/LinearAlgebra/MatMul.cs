@@ -47,6 +47,12 @@ public static unsafe class MatMul
     // swapped path takes, and TargetTasks row blocks instead of one per thread in RunSharedB.
     internal static bool DisableSwap { get; set; }
 
+    // Whether Rows reads A in place for at most InPlacePanels B micro-panels; cleared only by the gemm-ab benchmark
+    // (XENT_AB=rowsinplace), to time the packed copy.
+    internal static bool RowsInPlaceA { get; set; } = true;
+
+    private const int InPlacePanels = 4;
+
     // Micro-panels of B at the end of each A block (stored [K, M]) whose tiles prefetch the next block's source rows
     // (see Rows); 0 turns it off. Set only by the gemm-ab benchmark otherwise (XENT_AB=packpf).
     internal static int PackPrefetchPanels { get; set; } = 4;
@@ -862,7 +868,14 @@ public static unsafe class MatMul
     {
         const int mr = PanelKernels.Mr;
         int nr = s.Nr, mc = s.Mc;
-        float* pa = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)RoundUp(Math.Min(mc, rows), mr) * kc);
+
+        // A stored [M, K] read in place (alpha = 1) where a packed copy would serve only a few B micro-panels (the small
+        // models' products with N = 64): packing moved about as much as the tiles then read (gemm-ab, Zen 5, 2048 x 64
+        // x {64, 192, 256} 'nn' and 'nt': 0.86-0.90x the time at 512 bits, 0.93-0.96x with AVX2 only). Not A stored
+        // [K, M] ('tn'): its strips are 6 values a row of A apart, and in place took 0.86-1.11x the packed time by shape.
+        bool inPlace = RowsInPlaceA && !p.TransposeA && p.Alpha == 1 && (cols + nr - 1) / nr <= InPlacePanels;
+        nint ars = p.TransposeA ? 1 : p.Lda, aks = p.TransposeA ? p.Lda : 1;
+        float* pa = inPlace ? null : Workspace.Current.Get(WorkspaceSlot.PackedA, (long)RoundUp(Math.Min(mc, rows), mr) * kc);
 
         // The first K block starts C (beta = 0: C is not read); later ones add their sums to it.
         bool first = p0 == 0;
@@ -874,7 +887,10 @@ public static unsafe class MatMul
         {
             int ib = (int)((long)block * strips / blocks) * mr;
             int mRows = Math.Min(rows, (int)((long)(block + 1) * strips / blocks) * mr) - ib;
-            PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0 + ib, mRows, p0, kc, p.Alpha, pa);
+            if (!inPlace)
+            {
+                PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0 + ib, mRows, p0, kc, p.Alpha, pa);
+            }
 
             // A stored [K, M]: the next block's source (the next rows here; after the last block, the caller's next rows
             // nextI0 .. + nextRows from K row nextP0 when given, else these rows' first block in the next K block) is a few lines in each of kc rows a row of A apart, which the hardware prefetchers do not follow, so
@@ -938,8 +954,16 @@ public static unsafe class MatMul
                         }
                     }
 
-                    Tile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, pa + ((nint)ir * kc), bs,
-                        p.C + ((i0 + ib + ir) * p.Ldc) + j0 + jr, p.Ldc, first, p.Beta);
+                    float* ci = p.C + ((i0 + ib + ir) * p.Ldc) + j0 + jr;
+                    if (inPlace)
+                    {
+                        MicroTile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, p.A + ((i0 + ib + ir) * ars) + (p0 * aks), ars, aks,
+                            bs, ci, p.Ldc, first, p.Beta);
+                    }
+                    else
+                    {
+                        Tile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, pa + ((nint)ir * kc), bs, ci, p.Ldc, first, p.Beta);
+                    }
                 }
             }
         }
