@@ -869,13 +869,17 @@ public static unsafe class MatMul
         const int mr = PanelKernels.Mr;
         int nr = s.Nr, mc = s.Mc;
 
-        // A stored [M, K] read in place (alpha = 1) where a packed copy would serve only a few B micro-panels (the small
-        // models' products with N = 64): packing moved about as much as the tiles then read (gemm-ab, Zen 5, 2048 x 64
-        // x {64, 192, 256} 'nn' and 'nt': 0.86-0.90x the time at 512 bits, 0.93-0.96x with AVX2 only). Not A stored
-        // [K, M] ('tn'): its strips are 6 values a row of A apart, and in place took 0.86-1.11x the packed time by shape.
-        bool inPlace = RowsInPlaceA && !p.TransposeA && p.Alpha == 1 && (cols + nr - 1) / nr <= InPlacePanels;
+        // A read in place (alpha = 1) where a packed copy would serve only a few B micro-panels (the small models'
+        // products with N = 64): packing moved about as much as the tiles then read. A stored [K, M] ('tn': a strip is 6
+        // values in each of kc rows of A) with rows a multiple of 1 KB apart only in K blocks of one sum block: deeper,
+        // those rows share a few L1 sets (256 x 64 x 2048 'tn' on one thread, K blocks of 1024: 1.04-1.06x the packed
+        // time; on two, split by sum blocks: 0.89-0.91x). Measured: docs/benchmarks.md (MatMul.Gemm).
+        bool inPlace = RowsInPlaceA && p.Alpha == 1 && (cols + nr - 1) / nr <= InPlacePanels
+            && (!p.TransposeA || kc <= PanelKernels.SumBlock || p.Lda % 256 != 0);
         nint ars = p.TransposeA ? 1 : p.Lda, aks = p.TransposeA ? p.Lda : 1;
-        float* pa = inPlace ? null : Workspace.Current.Get(WorkspaceSlot.PackedA, (long)RoundUp(Math.Min(mc, rows), mr) * kc);
+
+        // In place, only a block's partial last strip is packed (once, with zero rows below), here.
+        float* pa = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)(inPlace ? mr : RoundUp(Math.Min(mc, rows), mr)) * kc);
 
         // The first K block starts C (beta = 0: C is not read); later ones add their sums to it.
         bool first = p0 == 0;
@@ -887,9 +891,14 @@ public static unsafe class MatMul
         {
             int ib = (int)((long)block * strips / blocks) * mr;
             int mRows = Math.Min(rows, (int)((long)(block + 1) * strips / blocks) * mr) - ib;
+            int fullRows = inPlace ? mRows / mr * mr : 0;
             if (!inPlace)
             {
                 PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0 + ib, mRows, p0, kc, p.Alpha, pa);
+            }
+            else if (fullRows < mRows)
+            {
+                PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0 + ib + fullRows, mRows - fullRows, p0, kc, 1, pa);
             }
 
             // A stored [K, M]: the next block's source (the next rows here; after the last block, the caller's next rows
@@ -955,14 +964,13 @@ public static unsafe class MatMul
                     }
 
                     float* ci = p.C + ((i0 + ib + ir) * p.Ldc) + j0 + jr;
-                    if (inPlace)
+                    if (ir < fullRows)
                     {
-                        MicroTile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, p.A + ((i0 + ib + ir) * ars) + (p0 * aks), ars, aks,
-                            bs, ci, p.Ldc, first, p.Beta);
+                        StridedTile(s, Math.Min(nr, cols - jr), kc, p.A + ((i0 + ib + ir) * ars) + (p0 * aks), ars, aks, bs, ci, p.Ldc, first, p.Beta);
                     }
                     else
                     {
-                        Tile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, pa + ((nint)ir * kc), bs, ci, p.Ldc, first, p.Beta);
+                        Tile(s, Math.Min(mr, mRows - ir), Math.Min(nr, cols - jr), kc, pa + ((nint)(inPlace ? 0 : ir) * kc), bs, ci, p.Ldc, first, p.Beta);
                     }
                 }
             }

@@ -220,24 +220,26 @@ public class MatMulTests
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void RowBlocks_ReadAInPlaceForFewMicroPanels_SumAsEveryPath(VectorWidth width)
     {
-        // At most 4 micro-panels of C's columns, A stored [M, K] and alpha 1: the row blocks read A's rows in place
-        // instead of packing them. Partial strips (203 rows, two M blocks) and a partial last micro-panel, one K block or
-        // three (K 2100), B either storage, C started or scaled, 1 and 2 threads; alpha -0.5 packs A, for contrast.
+        // At most 4 micro-panels of C's columns and alpha 1: the row blocks read A's rows in place instead of packing
+        // them, packing only a block's partial last strip. Partial strips (203 rows, two M blocks) and a partial last
+        // micro-panel, one K block or three (K 2100), A and B in either storage (A stored [K, M] 256 wide: packed in K
+        // blocks of 1024, in place in the 2-thread split by sum blocks), C started or scaled, 1 and 2 threads; alpha -0.5
+        // packs A, for contrast.
         var rng = new Random(41);
         using var scope = Simd.Override(width);
         int nr = 2 * width switch { VectorWidth.V512 => 16, VectorWidth.V256 => 8, VectorWidth.V128 => 4, _ => 1 };
-        foreach (var (m, n, k) in new[] { (203, (4 * nr) - 3, 2100), (2048, nr, 64), (130, 64, 300) })
+        foreach (var (m, n, k) in new[] { (203, (4 * nr) - 3, 2100), (2048, nr, 64), (130, 64, 300), (256, 64, 2100) })
         {
-            foreach (var (tb, alpha, beta) in new[] { (false, 1f, 0f), (true, 1f, 0.5f), (false, -0.5f, 1f) })
+            foreach (var (ta, tb, alpha, beta) in new[] { (false, false, 1f, 0f), (false, true, 1f, 0.5f), (true, false, 1f, 0f), (true, true, 1f, 0.5f), (false, false, -0.5f, 1f) })
             {
                 var a = Random(rng, m * k);
                 var b = Random(rng, k * n);
                 var c0 = Random(rng, m * n);
-                var expected = BlockSums(false, tb, m, n, k, alpha, a, b, beta, c0);
+                var expected = BlockSums(ta, tb, m, n, k, alpha, a, b, beta, c0);
                 foreach (int threads in new[] { 1, 2 })
                 {
                     var c = (float[])c0.Clone();
-                    MatMul.Gemm(false, tb, m, n, k, alpha, a, k, b, tb ? k : n, beta, c, n, threads);
+                    MatMul.Gemm(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c, n, threads);
                     Assert.Equal(expected, c);
                 }
             }
