@@ -898,7 +898,7 @@ public static unsafe class MatMul
             }
             else if (fullRows < mRows)
             {
-                PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0 + ib + fullRows, mRows - fullRows, p0, kc, 1, pa);
+                PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0 + ib + fullRows, mRows - fullRows, p0, kc, p.Alpha, pa);
             }
 
             // A stored [K, M]: the next block's source (the next rows here; after the last block, the caller's next rows
