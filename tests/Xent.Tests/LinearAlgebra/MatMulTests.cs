@@ -227,7 +227,7 @@ public class MatMulTests
         // packs A, for contrast.
         var rng = new Random(41);
         using var scope = Simd.Override(width);
-        int nr = 2 * width switch { VectorWidth.V512 => 16, VectorWidth.V256 => 8, VectorWidth.V128 => 4, _ => 1 };
+        int nr = PanelShape.For(width).Nr;
         foreach (var (m, n, k) in new[] { (203, (4 * nr) - 3, 2100), (2048, nr, 64), (130, 64, 300), (256, 64, 2100) })
         {
             foreach (var (ta, tb, alpha, beta) in new[] { (false, false, 1f, 0f), (false, true, 1f, 0.5f), (true, false, 1f, 0f), (true, true, 1f, 0.5f), (false, false, -0.5f, 1f) })
