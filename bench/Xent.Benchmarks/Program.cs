@@ -24,6 +24,7 @@ internal static class Program
         ["decode-limit"] = DecodeLimit.Run,
         ["gemm"] = GemmMeasurement.Run,
         ["gemm-limit"] = GemmLimitMeasurement.Run,
+        ["ce-hash"] = CeHash.Run,
         ["gemm-ab"] = GemmAb.Run,
         ["gemm-threads"] = GemmThreads.Run,
         ["first-call"] = FirstCallMeasurement.Run,

@@ -29,6 +29,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 FULL = {
     "ce": [(256, 50257), (2048, 50257), (8192, 32000)],
+    # A classifier's few classes and the default model's 32: each row's fixed cost, not memory, sets the time. Calls of
+    # 0.1 ms, so many runs on both sides.
+    "ce_small": [(2048, 10), (2048, 32), (2048, 128)],
+    "small_runs": 200,
     # (M, N, K, layout): the head h W^T ([N, D] x [V, D]^T) and the blocks' x W^T with W [3D, D], [4D, D], [D, 4D]
     # at N = B T = 2048 (nt: B stored transposed, as nn.Linear keeps W), their backward dX = dY W (nn) and
     # dW = dY^T X (tn), and the ends N = 256 and 8192.
@@ -43,6 +47,8 @@ FULL = {
 }
 QUICK = {
     "ce": [(64, 1000), (128, 3000)],
+    "ce_small": [(256, 10)],
+    "small_runs": 5,
     "gemm": [(64, 1000, 64, "nt"), (128, 192, 64, "nn"), (96, 64, 128, "tn")],
     "lce": [(64, 64, 1000)],
     # The `xent train` default model: V 32, T 128, L 2, D 64, H 4, batch 16.
@@ -368,9 +374,9 @@ def main():
 
     runs = cfg["runs"]
     if "ce" in only:
-        for n, v in cfg["ce"]:
-            pf, pb = peer.cross_entropy(n, v, runs)
-            xf, xb = xent.cross_entropy(n, v, runs)
+        for (n, v), ce_runs in [(shape, runs) for shape in cfg["ce"]] + [(shape, cfg["small_runs"]) for shape in cfg["ce_small"]]:
+            pf, pb = peer.cross_entropy(n, v, ce_runs)
+            xf, xb = xent.cross_entropy(n, v, ce_runs)
             row("cross-entropy forward", f"[{n}, {v}]", xf, pf)
             row("cross-entropy forward+backward", f"[{n}, {v}]", xb, pb)
     if "gemm" in only:

@@ -37,7 +37,9 @@ internal sealed unsafe partial class CrossEntropyKernel
             B = b,
             LogSumExpUpstream = lseUpstream,
             UseWeights = smoothing > 0f,
-            Coefficients = Terms(a, b, wy, lse, lseUpstream).Coefficients(),
+
+            // Only a gradient uses them (their exp is a fifth of a short row's loss).
+            Coefficients = HasGradient ? Terms(a, b, wy, lse, lseUpstream).Coefficients() : default,
         };
     }
 
@@ -57,7 +59,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             A = a,
             B = b,
             UseWeights = true,
-            Coefficients = new GradientCoefficients
+            Coefficients = !HasGradient ? default : new GradientCoefficients
             {
                 LogSumExp = (float)lse,
                 K = (float)(((a * wt) + zGrad) * ClassIndexRowGradient.FloatLogSumExpCorrection(lse)),
@@ -99,10 +101,6 @@ internal sealed unsafe partial class CrossEntropyKernel
     }
 
     /// <summary>The spec's per-row gradient scales a (cross-entropy terms) and b (z-loss term).</summary>
-    private (double A, double B) Scales(int n)
-    {
-        return request.Scaling == GradientScaling.PerRow
-            ? kept.Scales(Reduction.None, request.RowUpstream[n])
-            : kept.Scales(request.Options.Reduction, request.Upstream);
-    }
+    private (double A, double B) Scales(int n) =>
+        request.Scaling == GradientScaling.PerRow ? kept.Scales(Reduction.None, request.RowUpstream[n]) : callScales;
 }

@@ -33,6 +33,10 @@ internal sealed unsafe partial class CrossEntropyKernel
     private readonly int ignoreIndex;
     private readonly LossConstants constants;
     private readonly KeptRows kept;
+
+    // The rows' gradient scales (a, b) unless each row has its own upstream (GradientScaling.PerRow): the same two
+    // divisions for every row, done once.
+    private readonly (double A, double B) callScales;
     private readonly bool scratchNeeded;
     private readonly bool storeExps;
     private readonly bool capInGradient;
@@ -167,6 +171,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             && StreamsGradient((long)request.Rows * request.Classes * (request.GradientElement == ElementKind.Single ? sizeof(float) : sizeof(ushort)), request.Width, storeExps || bf16Exps);
         constants = LossConstants.Of(smoothing, classes, WeightsAt(0, classes), o.ZLoss, cap);
         kept = CountKept();
+        callScales = kept.Scales(o.Reduction, request.Upstream);
         if (request.Reduce)
         {
             mainTerms = new double[rows];

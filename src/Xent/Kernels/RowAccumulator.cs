@@ -36,7 +36,10 @@ internal struct RowAccumulator
     public static (float Max, double Sum) Merge(float maxA, double sumA, float maxB, double sumB)
     {
         float m = MathF.Max(maxA, maxB); // MathF.Max propagates NaN
-        return (m, (sumA * Rescale(maxA, m)) + (sumB * Rescale(maxB, m)));
+
+        // An empty state (sum 0) adds 0 whatever its rescale (0 or 1; NaN only where m is NaN, and then so is the
+        // other term): no exp for the first block a row folds in.
+        return (m, (sumA == 0 ? 0.0 : sumA * Rescale(maxA, m)) + (sumB * Rescale(maxB, m)));
     }
 
     /// <summary>m + log s: the log-sum-exp of a state; NaN for a state of only -inf (or no columns).</summary>

@@ -215,4 +215,33 @@ public sealed class BaselinesTests
         Assert.True(runs >= 4 + 3, $"{runs} runs: at least 3 warm-up runs come first");
         Assert.InRange(t.Median, t.Min, t.Max);
     }
+
+    [Fact]
+    public void Timing_WarmsAFastUnsteadyCase_PastTierUp_NotOnlyAHundredRuns()
+    {
+        // Runs that alternate between nothing and 40 us are never steady; each is far shorter than 3 ms, so a hundred
+        // of them end long before tiered compilation would have optimised a real case (0.3 s).
+        var calls = new List<long>();
+        void Unsteady()
+        {
+            calls.Add(System.Diagnostics.Stopwatch.GetTimestamp());
+            if (calls.Count % 2 == 0)
+            {
+                var spin = System.Diagnostics.Stopwatch.StartNew();
+                while (spin.Elapsed.TotalMicroseconds < 40)
+                {
+                }
+            }
+        }
+
+        double WarmSeconds(int timed) => System.Diagnostics.Stopwatch.GetElapsedTime(calls[0], calls[^timed]).TotalSeconds;
+
+        var t = Timing.Measure(Unsteady, 3, 10);
+        Assert.Equal(3, t.Seconds.Length);
+        Assert.True(WarmSeconds(3) >= 0.29, $"warmed {WarmSeconds(3):F3} s in {calls.Count - 3} runs");
+
+        calls.Clear();
+        Timing.Interleaved([Unsteady], 3, 10);
+        Assert.True(WarmSeconds(3) >= 0.29, $"interleaved: warmed {WarmSeconds(3):F3} s in {calls.Count - 3} runs");
+    }
 }

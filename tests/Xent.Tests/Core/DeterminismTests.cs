@@ -13,6 +13,8 @@ public class DeterminismTests
     [InlineData(3, 40000, true)]
     [InlineData(64, 5000, false)]
     [InlineData(5, 16385, true)]
+    [InlineData(2048, 10, false)]
+    [InlineData(1500, 32, true)]
     public void SameBitsForEveryThreadCount(int rows, int v, bool smoothing)
     {
         var x = TestData.Logits(rows, v, rows + v);
@@ -39,5 +41,18 @@ public class DeterminismTests
             Assert.Equal(firstRows, r);
             Assert.True(firstGradient.AsSpan().SequenceEqual(g), $"gradient differs with {threads} threads");
         }
+    }
+
+    [Theory]
+    [InlineData(10)]
+    [InlineData(32)]
+    [InlineData(1000)]
+    public void ShortRows_AreDealtInItemsOfFewHundredRows_SoThreadsShareThem(int classes)
+    {
+        // Each row costs about as much again as 256 elements (its statistics call, its log in double): counted by
+        // elements alone, 2048 rows of 32 classes made one item, which one thread ran alone.
+        int perItem = Xent.Kernels.CrossEntropyKernel.RowsPerItem(classes);
+        Assert.InRange(perItem, 1, 256);
+        Assert.InRange((long)perItem * (classes + 256), 1 << 15, 1 << 16);
     }
 }
