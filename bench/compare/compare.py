@@ -342,8 +342,9 @@ def main():
     parser.add_argument("--no-build", action="store_true", help="use the Release builds already there")
     parser.add_argument("--bench-dll", help="Xent.Benchmarks.dll to run (default: its Release build in bench/)")
     parser.add_argument("--rounds", type=int, help="rounds of the GEMM table (default: the runs of the shapes chosen)")
-    parser.add_argument("--only", default="ce,gemm,lce,step,read",
-                        help="comma-separated cases: ce, gemm, lce, step, read (xent bench's read limit beside PyTorch's x.sum())")
+    parser.add_argument("--only", default="ce,ce-small,gemm,lce,step,read",
+                        help="comma-separated cases: ce, ce-small (few classes: 10, 32, 128), gemm, lce, step, "
+                             "read (xent bench's read limit beside PyTorch's x.sum())")
     args = parser.parse_args()
     threads = str(args.threads)
     # OpenBLAS reads its thread count when loaded: before importing torch.
@@ -363,7 +364,7 @@ def main():
     print(f"# {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {cpu}; {os.cpu_count()} CPUs; "
           f"{'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2'}; load average {load}")
     print(f"# {blas_info(torch)}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset: detected)')}")
-    if only & {"ce", "lce", "step"}:
+    if only & {"ce", "ce-small", "lce", "step"}:
         print()
         print("| case | shape | Xent median [min - max] | PyTorch median [min - max] | Xent / PyTorch |")
         print("| --- | --- | --- | --- | --- |")
@@ -373,8 +374,10 @@ def main():
               f"{fmt(p[0])} [{fmt(p[1])} - {fmt(p[2])}] | {x[0] / p[0]:.2f} |", flush=True)
 
     runs = cfg["runs"]
-    if "ce" in only:
-        for (n, v), ce_runs in [(shape, runs) for shape in cfg["ce"]] + [(shape, cfg["small_runs"]) for shape in cfg["ce_small"]]:
+    ce_shapes = ([(shape, runs) for shape in cfg["ce"]] if "ce" in only else []) + \
+        ([(shape, cfg["small_runs"]) for shape in cfg["ce_small"]] if "ce-small" in only else [])
+    if ce_shapes:
+        for (n, v), ce_runs in ce_shapes:
             pf, pb = peer.cross_entropy(n, v, ce_runs)
             xf, xb = xent.cross_entropy(n, v, ce_runs)
             row("cross-entropy forward", f"[{n}, {v}]", xf, pf)

@@ -244,4 +244,35 @@ public sealed class BaselinesTests
         Timing.Interleaved([Unsteady], 3, 10);
         Assert.True(WarmSeconds(3) >= 0.29, $"interleaved: warmed {WarmSeconds(3):F3} s in {calls.Count - 3} runs");
     }
+
+    [Fact]
+    public void Timing_TimesNoRunUntilTheJitHasBeenQuietForAWhile()
+    {
+        // For its first 0.5 s the case compiles a new method every 50 calls (as tiered compilation promotes a real
+        // case's methods in batches) and is otherwise steady: timing must wait 0.2 s past the last compilation.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        double lastCompile = 0;
+        var ends = new List<double>();
+        void Case()
+        {
+            if (clock.Elapsed.TotalSeconds < 0.5 && ends.Count % 50 == 0)
+            {
+                var m = new System.Reflection.Emit.DynamicMethod($"m{ends.Count}", typeof(int), Type.EmptyTypes);
+                var il = m.GetILGenerator();
+                il.Emit(System.Reflection.Emit.OpCodes.Ldc_I4, ends.Count);
+                il.Emit(System.Reflection.Emit.OpCodes.Ret);
+                _ = m.CreateDelegate<Func<int>>()();
+                lastCompile = clock.Elapsed.TotalSeconds;
+            }
+
+            Thread.SpinWait(200);
+            ends.Add(clock.Elapsed.TotalSeconds);
+        }
+
+        var t = Timing.Measure(Case, 5, 10);
+        Assert.Equal(5, t.Seconds.Length);
+        double timedFrom = ends[^6]; // the last warm-up run's end
+        Assert.True(lastCompile > 0.3, $"the case compiled until {lastCompile:F3} s");
+        Assert.True(timedFrom - lastCompile >= 0.19, $"timed from {timedFrom:F3} s, the last compilation at {lastCompile:F3} s");
+    }
 }
