@@ -25,8 +25,14 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         int y = request.Targets[n];
         double wy = request.Weights == null ? 1.0 : request.Weights[y];
-        double lseUpstream = request.LogSumExpUpstream == null ? 0 : request.LogSumExpUpstream[n];
         StoreLoss(n, RowLoss.ClassIndex(constants, wy, lse, targetLogit, state.WeightedLogits));
+        if (!HasGradient)
+        {
+            // Only a gradient reads the rest (building it was a fifth of a short row's loss).
+            return default;
+        }
+
+        double lseUpstream = request.LogSumExpUpstream == null ? 0 : request.LogSumExpUpstream[n];
         return new RowGradient
         {
             Kept = true,
@@ -37,9 +43,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             B = b,
             LogSumExpUpstream = lseUpstream,
             UseWeights = smoothing > 0f,
-
-            // Only a gradient uses them (their exp is a fifth of a short row's loss).
-            Coefficients = HasGradient ? Terms(a, b, wy, lse, lseUpstream).Coefficients() : default,
+            Coefficients = Terms(a, b, wy, lse, lseUpstream).Coefficients(),
         };
     }
 

@@ -50,6 +50,12 @@ internal sealed unsafe partial class CrossEntropyKernel
     {
         int perItem = ItemRows(threads);
         int items = (rows + perItem - 1) / perItem;
+        if (ShortRowsApply)
+        {
+            For(items, threads, Work(rows, classes), item => ForwardShortRows(item * perItem, Math.Min(rows, (item + 1) * perItem)));
+            return;
+        }
+
         For(items, threads, Work(rows, classes), item =>
         {
             var scratch = Scratch();
