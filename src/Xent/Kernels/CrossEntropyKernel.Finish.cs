@@ -28,7 +28,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         StoreLoss(n, RowLoss.ClassIndex(constants, wy, lse, targetLogit, state.WeightedLogits));
         if (!HasGradient)
         {
-            // Only a gradient reads the rest (building it was a fifth of a short row's loss).
+            // Only a gradient reads the rest (its coefficients cost an exp in double a row).
             return default;
         }
 

@@ -19,8 +19,9 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>For tests: short rows through <see cref="ForwardShortRows"/> or not, for the calling flow (the bits are the same).</summary>
     public static AsyncOverride<bool>.Scope OverrideShortRows(bool on) => ShortRowsOverride.Set(on);
 
+    // No scratch: float logits without a soft cap.
     private bool ShortRowsApply => (ShortRowsOverride.Value ?? ShortRowsEnabled) && !HasGradient && classes <= ShortRowClasses && !scratchNeeded
-        && !SoftTargets && request.Targets != null && request.Element == ElementKind.Single;
+        && !SoftTargets && request.Targets != null;
 
     /// <summary>Rows [start, end) as <see cref="ProcessRow"/> runs them without a gradient.</summary>
     private void ForwardShortRows(int start, int end)
