@@ -30,16 +30,8 @@ public sealed record Timing(double[] Seconds)
     {
         ArgumentNullException.ThrowIfNull(action);
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
-        var warm = new List<double>();
         var total = Stopwatch.StartNew();
-        var jit = new JitWatch(total);
-        // At least 3 runs; then until steady and past tier-up, or half the time cap.
-        while (warm.Count < 3 || (!Warm(warm, total, jit) && !WarmEnough(warm, total, jit) && total.Elapsed.TotalSeconds < capSeconds / 2))
-        {
-            warm.Add(Time(action));
-            jit.Update();
-        }
-
+        WarmUp(action, total, capSeconds);
         var times = new List<double>(iterations);
         total.Restart();
         for (int i = 0; i < iterations; i++)
@@ -73,14 +65,7 @@ public sealed record Timing(double[] Seconds)
         var total = Stopwatch.StartNew();
         foreach (var action in actions)
         {
-            var warm = new List<double>();
-            var started = Stopwatch.StartNew();
-            var jit = new JitWatch(started);
-            while (warm.Count < 3 || (!Warm(warm, started, jit) && !WarmEnough(warm, started, jit) && total.Elapsed.TotalSeconds < capSeconds / 2))
-            {
-                warm.Add(Time(action));
-                jit.Update();
-            }
+            WarmUp(action, total, capSeconds);
         }
 
         var times = actions.Select(_ => new List<double>(iterations)).ToArray();
@@ -99,6 +84,22 @@ public sealed record Timing(double[] Seconds)
         }
 
         return [.. times.Select(t => new Timing([.. t]))];
+    }
+
+    /// <summary>
+    /// Runs the case at least 3 times, then until it is warm (<see cref="Warm"/>) or <paramref name="total"/> has
+    /// passed half of <paramref name="capSeconds"/>.
+    /// </summary>
+    private static void WarmUp(Action action, Stopwatch total, double capSeconds)
+    {
+        var warm = new List<double>();
+        var started = Stopwatch.StartNew();
+        var jit = new JitWatch(started);
+        while (warm.Count < 3 || (!Warm(warm, started, jit) && total.Elapsed.TotalSeconds < capSeconds / 2))
+        {
+            warm.Add(Time(action));
+            jit.Update();
+        }
     }
 
     private static double Time(Action action)
@@ -133,11 +134,13 @@ public sealed record Timing(double[] Seconds)
     /// </summary>
     private const double JitQuietSeconds = 0.2;
 
+    /// <summary>
+    /// Past tier-up (<see cref="TierUpSeconds"/>, <see cref="JitQuietSeconds"/>) and steady over at least
+    /// <see cref="TierUpRuns"/> runs, or unsteady after <see cref="MaxWarmRuns"/>.
+    /// </summary>
     private static bool Warm(List<double> times, Stopwatch elapsed, JitWatch jit) =>
-        Steady(times) && times.Count >= TierUpRuns && elapsed.Elapsed.TotalSeconds >= TierUpSeconds && jit.QuietFor >= JitQuietSeconds;
-
-    private static bool WarmEnough(List<double> times, Stopwatch elapsed, JitWatch jit) =>
-        times.Count >= MaxWarmRuns && elapsed.Elapsed.TotalSeconds >= TierUpSeconds && jit.QuietFor >= JitQuietSeconds;
+        elapsed.Elapsed.TotalSeconds >= TierUpSeconds && jit.QuietFor >= JitQuietSeconds
+        && ((Steady(times) && times.Count >= TierUpRuns) || times.Count >= MaxWarmRuns);
 
     /// <summary>When the process's count of JIT-compiled methods last changed, on a warm-up's clock.</summary>
     private sealed class JitWatch(Stopwatch clock)

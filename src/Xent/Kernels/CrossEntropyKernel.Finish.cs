@@ -56,6 +56,11 @@ internal sealed unsafe partial class CrossEntropyKernel
         double wt = ((1 - e) * state.WeightedTargets) + (e > 0 ? perClass * constants.WeightTotal : 0);
         double wtz = ((1 - e) * state.WeightedTargetLogits) + (e > 0 ? perClass * state.WeightedLogits : 0);
         StoreLoss(n, RowLoss.Probabilities(constants, lse, wt, wtz));
+        if (!HasGradient)
+        {
+            return default; // as in FinishRow
+        }
+
         return new RowGradient
         {
             Kept = true,
@@ -63,7 +68,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             A = a,
             B = b,
             UseWeights = true,
-            Coefficients = !HasGradient ? default : new GradientCoefficients
+            Coefficients = new GradientCoefficients
             {
                 LogSumExp = (float)lse,
                 K = (float)(((a * wt) + zGrad) * ClassIndexRowGradient.FloatLogSumExpCorrection(lse)),

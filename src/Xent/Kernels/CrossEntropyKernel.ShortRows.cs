@@ -31,11 +31,11 @@ internal sealed unsafe partial class CrossEntropyKernel
         bool weightedLogits = smoothing > 0f;
         var weights = weightedLogits ? WeightsAt(0, classes) : default;
         var width = request.Width;
-        bool logSumExpOnly = request.LogSumExp != null;
+        bool logSumExpAsked = request.LogSumExp != null;
         for (int n = start; n < end; n++)
         {
             int y = targets[n];
-            if (y == ignoreIndex && !logSumExpOnly)
+            if (y == ignoreIndex && !logSumExpAsked)
             {
                 FinishIgnored(n);
                 continue;
