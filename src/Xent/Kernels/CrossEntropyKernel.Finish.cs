@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Xent.Kernels;
 
 /// <summary>Turning a row's folded state into its loss, its outputs and its gradient coefficients.</summary>
@@ -79,9 +81,11 @@ internal sealed unsafe partial class CrossEntropyKernel
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ClassIndexRowGradient Terms(double a, double b, double targetWeight, double lse, double lseUpstream) =>
         new(constants, a, b, targetWeight, lse, lseUpstream);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void StoreLoss(int n, RowLoss loss)
     {
         if (request.Losses != null)
@@ -110,6 +114,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     }
 
     /// <summary>The spec's per-row gradient scales a (cross-entropy terms) and b (z-loss term).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private (double A, double B) Scales(int n) =>
         request.Scaling == GradientScaling.PerRow ? kept.Scales(Reduction.None, request.RowUpstream[n]) : callScales;
 }

@@ -52,7 +52,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         int items = (rows + perItem - 1) / perItem;
         if (ShortRowsApply)
         {
-            For(items, threads, Work(rows, classes), item => ForwardShortRows(item * perItem, Math.Min(rows, (item + 1) * perItem)));
+            For(items, threads, Work(rows, classes), item => ShortRows(item * perItem, Math.Min(rows, (item + 1) * perItem)));
             return;
         }
 

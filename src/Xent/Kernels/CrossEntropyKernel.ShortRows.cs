@@ -1,14 +1,15 @@
 namespace Xent.Kernels;
 
 /// <summary>
-/// The forward alone (loss, per-row losses, log-sum-exp) of short rows of float logits: each row is one block, the
-/// same statistics, fold and finish as <see cref="ProcessRow"/>, so the same bits, with the decisions that row after
-/// row would take again (element kind, soft cap, scratch, probability targets) taken once per call. At a classifier's
-/// 10 or 32 classes those per-row decisions cost about as much as the row's arithmetic.
+/// Short rows of float logits with class-index targets and no soft cap (loss, per-row losses, log-sum-exp and a float
+/// gradient): each row is one block, so the same statistics, fold, finish and gradient write as <see cref="ProcessRow"/>
+/// give the same bits, with the decisions that row after row would take again (element kind, soft cap, scratch,
+/// probability targets, block loop) taken once per call. At a classifier's 10 or 32 classes those per-row decisions
+/// cost about as much as the row's arithmetic.
 /// </summary>
 internal sealed unsafe partial class CrossEntropyKernel
 {
-    /// <summary>Longest row that takes <see cref="ForwardShortRows"/>: beyond it the row's own arithmetic dominates.</summary>
+    /// <summary>Longest row that takes <see cref="ShortRows"/>: beyond it the row's own arithmetic dominates.</summary>
     private const int ShortRowClasses = 1024;
 
     // Off for benchmarks (XENT_AB=noshort), to time the general loop.
@@ -16,35 +17,63 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     private static readonly AsyncOverride<bool> ShortRowsOverride = new();
 
-    /// <summary>For tests: short rows through <see cref="ForwardShortRows"/> or not, for the calling flow (the bits are the same).</summary>
+    /// <summary>For tests: short rows through <see cref="ShortRows"/> or not, for the calling flow (the bits are the same).</summary>
     public static AsyncOverride<bool>.Scope OverrideShortRows(bool on) => ShortRowsOverride.Set(on);
 
-    // No scratch: float logits without a soft cap.
-    private bool ShortRowsApply => (ShortRowsOverride.Value ?? ShortRowsEnabled) && !HasGradient && classes <= ShortRowClasses && !scratchNeeded
-        && !SoftTargets && request.Targets != null;
+    // No scratch (float logits without a soft cap); a gradient in float, written with ordinary stores.
+    private bool ShortRowsApply => (ShortRowsOverride.Value ?? ShortRowsEnabled) && classes <= ShortRowClasses && !scratchNeeded
+        && !SoftTargets && request.Targets != null && (!HasGradient || (request.GradientElement == ElementKind.Single && !streamGradient));
 
-    /// <summary>Rows [start, end) as <see cref="ProcessRow"/> runs them without a gradient.</summary>
-    private void ForwardShortRows(int start, int end)
+    /// <summary>Rows [start, end) as <see cref="ProcessRow"/> runs them.</summary>
+    private void ShortRows(int start, int end)
     {
-        float* logits = (float*)request.Logits;
+        float* logits = (float*)request.Logits, gradient = (float*)request.Gradient;
         int* targets = request.Targets;
-        bool weightedLogits = smoothing > 0f;
+        bool weightedLogits = smoothing > 0f, hasGradient = gradient != null;
         var weights = weightedLogits ? WeightsAt(0, classes) : default;
         var width = request.Width;
         bool logSumExpAsked = request.LogSumExp != null;
         for (int n = start; n < end; n++)
         {
             int y = targets[n];
-            if (y == ignoreIndex && !logSumExpAsked)
+            bool keptRow = y != ignoreIndex;
+            if (!keptRow && !logSumExpAsked)
             {
                 FinishIgnored(n);
                 continue;
             }
 
-            var z = new ReadOnlySpan<float>(logits + RowOffset(n), classes);
+            nint at = RowOffset(n);
+            var z = new ReadOnlySpan<float>(logits + at, classes);
+            var g = hasGradient ? new Span<float>(gradient + at, classes) : default;
+
+            // Read before the statistics may store exponentials over it (in place).
+            float targetLogit = keptRow ? z[y] : 0f;
+            var statistics = StatisticsKernel.Compute(width, z, weights, default, weightedLogits, storeExps ? g : default, prefetchNext: true);
             var state = RowAccumulator.Empty;
-            state.Add(StatisticsKernel.Compute(width, z, weights, default, weightedLogits, default, prefetchNext: true));
-            FinishRow(n, state, y == ignoreIndex ? 0f : z[y]);
+            state.Add(statistics);
+            var row = FinishRow(n, state, targetLogit);
+            if (!hasGradient)
+            {
+                continue;
+            }
+
+            if (!row.Kept)
+            {
+                g.Clear();
+                continue;
+            }
+
+            if (storeExps)
+            {
+                GradientKernel.Scale(width, g, g, BlockScale(row, statistics.Max));
+            }
+            else
+            {
+                GradientKernel.Write(width, z, g, row.Coefficients, row.UseWeights ? weights : default, default, ahead: Ahead(n + 1 < end ? n + 1 : -1, 0));
+            }
+
+            FixTarget(n, row);
         }
     }
 }

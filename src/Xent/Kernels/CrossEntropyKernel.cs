@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace Xent.Kernels;
 
@@ -224,9 +225,11 @@ internal sealed unsafe partial class CrossEntropyKernel
         return KeptRows.Of(new ReadOnlySpan<int>(request.Targets, rows), ignoreIndex, WeightsAt(0, classes));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Kept(int n) => SoftTargets || (request.Targets != null && request.Targets[n] != ignoreIndex);
 
     /// <summary>Whether row n needs its forward at all: kept, or its log-sum-exp is asked for.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool NeedsForward(int n) => Kept(n) || request.LogSumExp != null;
 
     private double Reduce()

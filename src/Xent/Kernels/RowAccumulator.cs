@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Xent.Kernels;
 
 /// <summary>
@@ -21,6 +23,7 @@ internal struct RowAccumulator
     /// </summary>
     public readonly double LogSumExp => LogSumExpOf(Max, Sum);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(in BlockStatistics block)
     {
         (Max, Sum) = Merge(Max, Sum, block.Max, block.Sum);
@@ -33,6 +36,7 @@ internal struct RowAccumulator
     /// The spec's merge of two softmax states of disjoint columns: m = max(m_a, m_b),
     /// s = s_a exp(m_a - m) + s_b exp(m_b - m). The one place it is written (blocks, rows, shards).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (float Max, double Sum) Merge(float maxA, double sumA, float maxB, double sumB)
     {
         float m = MathF.Max(maxA, maxB); // MathF.Max propagates NaN
@@ -43,8 +47,10 @@ internal struct RowAccumulator
     }
 
     /// <summary>m + log s: the log-sum-exp of a state; NaN for a state of only -inf (or no columns).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double LogSumExpOf(float max, double sum) => max == float.NegativeInfinity ? double.NaN : max + Math.Log(sum);
 
     // exp(from - to); 1 when equal, so that two empty (-inf) states merge to an empty state, not NaN.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static double Rescale(float from, float to) => from == to ? 1.0 : Math.Exp((double)from - to);
 }

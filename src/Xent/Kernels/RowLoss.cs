@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Xent.Kernels;
 
 /// <summary>
@@ -19,6 +21,7 @@ internal readonly record struct RowLoss(double Main, double ZTerm)
     /// <param name="logSumExp">lse[n].</param>
     /// <param name="targetLogit">z[n, y] (soft-capped).</param>
     /// <param name="weightedLogits">sum_c w[c] z[n, c]; read only with smoothing.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static RowLoss ClassIndex(in LossConstants k, double targetWeight, double logSumExp, double targetLogit, double weightedLogits)
     {
         double main = (1 - k.Smoothing) * targetWeight * (logSumExp - targetLogit);
@@ -41,5 +44,6 @@ internal readonly record struct RowLoss(double Main, double ZTerm)
     public static RowLoss Probabilities(in LossConstants k, double logSumExp, double weightedTargets, double weightedTargetLogits) =>
         new((weightedTargets * logSumExp) - weightedTargetLogits, ZLossTerm(k, logSumExp));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static double ZLossTerm(in LossConstants k, double logSumExp) => k.ZLoss > 0 ? k.ZLoss * logSumExp * logSumExp : 0.0;
 }

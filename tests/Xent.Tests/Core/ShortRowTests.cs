@@ -3,9 +3,10 @@ using Xent.Kernels;
 namespace Xent.Tests.Core;
 
 /// <summary>
-/// Short rows' forward takes its own loop (<see cref="CrossEntropyKernel.OverrideShortRows"/>): the same statistics,
-/// fold and finish as the general row loop, so bit for bit the same loss, per-row losses and log-sum-exp, at every
-/// width and thread count, with every option a class-index forward takes, and ignored rows.
+/// Short rows take their own loop (<see cref="CrossEntropyKernel.OverrideShortRows"/>): the same statistics, fold,
+/// finish and gradient write as the general row loop, so bit for bit the same loss, per-row losses, log-sum-exp and
+/// gradient (in place and out of place, exponentials stored or recomputed), at every width and thread count, with
+/// every option a class-index call takes, and ignored rows.
 /// </summary>
 public class ShortRowTests
 {
@@ -54,6 +55,64 @@ public class ShortRowTests
                 }
             }
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ShortRowsGradient_IsBitwiseTheGeneralLoop(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        foreach ((int rows, int v) in new[] { (1, 1), (7, 3), (300, 10), (257, 32), (40, 33), (9, 1024) })
+        {
+            var x = TestData.Logits(rows, v, rows + v, scale: 5f);
+            if (v > 2)
+            {
+                x[1] = float.NegativeInfinity;
+            }
+
+            var y = TestData.Targets(rows, v, rows + v, ignoreEvery: 4);
+            var weights = Enumerable.Range(0, v).Select(c => 0.5f + (c % 3)).ToArray();
+            var upstream = Enumerable.Range(0, rows).Select(n => 0.25f + (n % 5)).ToArray();
+            var lseGradient = Enumerable.Range(0, rows).Select(n => 0.01f * (n % 7)).ToArray();
+            var options = new[]
+            {
+                new CrossEntropyOptions(), new CrossEntropyOptions { Reduction = Reduction.Sum, ClassWeights = weights },
+                new CrossEntropyOptions { LabelSmoothing = 0.1f, ClassWeights = weights }, new CrossEntropyOptions { ZLoss = 1e-4f },
+            };
+            foreach (var o in options)
+            {
+                foreach (int threads in TestData.ThreadCounts)
+                {
+                    foreach (bool store in new[] { false, true })
+                    {
+                        using var stored = CrossEntropyKernel.OverrideStoredExponentials(store);
+                        var ot = o with { MaxDegreeOfParallelism = threads };
+                        foreach (bool inPlace in new[] { false, true })
+                        {
+                            string what = $"{rows} x {v} {width} {threads} threads, stored {store}, in place {inPlace}";
+                            var fast = Backward(x, y, ot, upstream, lseGradient, inPlace, shortRows: true);
+                            var general = Backward(x, y, ot, upstream, lseGradient, inPlace, shortRows: false);
+                            Assert.True(BitConverter.SingleToInt32Bits(general.Loss) == BitConverter.SingleToInt32Bits(fast.Loss), what);
+                            Assert.True(general.LogSumExp.AsSpan().SequenceEqual(fast.LogSumExp), $"{what}: log-sum-exp");
+                            Assert.True(general.Gradient.AsSpan().SequenceEqual(fast.Gradient), $"{what}: gradient");
+                            Assert.True(general.RowGradient.AsSpan().SequenceEqual(fast.RowGradient), $"{what}: per-row upstream gradient");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static (float Loss, float[] LogSumExp, float[] Gradient, float[] RowGradient) Backward(float[] x, int[] y, CrossEntropyOptions o,
+        float[] upstream, float[] lseGradient, bool inPlace, bool shortRows)
+    {
+        using var path = CrossEntropyKernel.OverrideShortRows(shortRows);
+        var lse = new float[y.Length];
+        var gradient = inPlace ? (float[])x.Clone() : new float[x.Length];
+        float loss = CrossEntropy.LossAndGradient(inPlace ? gradient : x, y, gradient, 0.5f, lse, o, lseGradient);
+        var rowGradient = inPlace ? (float[])x.Clone() : new float[x.Length];
+        CrossEntropy.Gradient(inPlace ? rowGradient : x, y, upstream, rowGradient, o with { Reduction = Reduction.None });
+        return (loss, lse, gradient, rowGradient);
     }
 
     private static (float Loss, float[] Losses, float[] LogSumExp) Forward(float[] x, int[] y, CrossEntropyOptions o, bool shortRows)
