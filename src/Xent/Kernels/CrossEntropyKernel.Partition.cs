@@ -27,8 +27,12 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>Rows per work item, so that an item is at least about 64 K elements' work (<see cref="Work"/>).</summary>
     internal static int RowsPerItem(int classes) => (int)Math.Max(1, (1 << 16) / Work(1, classes));
 
+    // Items dealt from both ends (the caller's from the first, the worker's from the last; see WorkerPool.TryRun): with
+    // 2 threads each keeps about the same rows from call to call, and the rows a GEMM before it wrote. 2048 rows of 10,
+    // 32 and 128 classes, Loss on 2 threads, alternating processes: 0.91-0.96x the time of items taken in turn; 2048 x
+    // 50257 unchanged.
     private static void For(int count, int threads, long work, Action<int> body) =>
-        ParallelWork.For(count, threads, body, inline: work < InlineElements);
+        ParallelWork.For(count, threads, body, inline: work < InlineElements, ends: ParallelWork.Ends);
 
     /// <summary>
     /// Whether the row loop deals rows in groups (up to <see cref="GroupRows"/> per item, at least 8 items per
