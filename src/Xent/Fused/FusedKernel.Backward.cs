@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Xent.Kernels;
 using Xent.LinearAlgebra;
 
@@ -12,10 +13,10 @@ internal static unsafe partial class FusedKernel
     private sealed partial class Runner<TL, TV>
     {
         /// <summary>Token t's gradient terms: the call's constants, its scales a and b, w[y], lse and the caller's dL/dlse.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private ClassIndexRowGradient RowGradient(int t, int y)
         {
-            double upstream = p.Reduction != Reduction.None ? p.Upstream : p.RowUpstream == null ? 1 : p.RowUpstream[t0 + t];
-            (double a, double b) = kept.Scales(p.Reduction, upstream);
+            (double a, double b) = p.Reduction != Reduction.None ? callScales : kept.Scales(p.Reduction, p.RowUpstream == null ? 1 : p.RowUpstream[t0 + t]);
             double lseUpstream = p.LogSumExpUpstream == null ? 0 : p.LogSumExpUpstream[t0 + t];
             return new ClassIndexRowGradient(constants, a, b, TargetWeight(y), rowLse[t], lseUpstream);
         }

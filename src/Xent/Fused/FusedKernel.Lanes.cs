@@ -29,6 +29,7 @@ internal static unsafe partial class FusedKernel
             groups = call.groups;
             constants = call.constants;
             kept = call.kept;
+            callScales = call.callScales;
             threads = 1;
             deferWeight = p.Backward;
             clearHidden = call.clearHidden;

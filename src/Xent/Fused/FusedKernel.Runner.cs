@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Xent.Kernels;
 using Xent.LinearAlgebra;
 
@@ -17,6 +18,10 @@ internal static unsafe partial class FusedKernel
         private readonly int groups;
         private readonly LossConstants constants;
         private readonly KeptRows kept;
+
+        // The tokens' gradient scales (a, b) when they share the call's upstream (Mean or Sum): the same two divisions
+        // for every token, done once.
+        private readonly (double A, double B) callScales;
 
         // Most threads for this runner's own parallel calls: the call's, or 1 in a token lane (.Lanes.cs).
         private readonly int threads;
@@ -68,6 +73,7 @@ internal static unsafe partial class FusedKernel
             var weights = p.ClassWeights == null ? default : new ReadOnlySpan<float>(p.ClassWeights, p.V);
             constants = LossConstants.Of(p.LabelSmoothing, p.V, weights, p.ZLoss, p.SoftCap);
             kept = KeptRows.Of(new ReadOnlySpan<int>(p.Targets, p.N), p.IgnoreIndex, weights);
+            callScales = kept.Scales(p.Reduction, p.Upstream);
             threads = p.MaxDegreeOfParallelism;
             clearHidden = p.Backward && !p.Accumulate;
         }
@@ -236,8 +242,10 @@ internal static unsafe partial class FusedKernel
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private double TargetWeight(int y) => p.ClassWeights == null ? 1 : p.ClassWeights[y];
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private bool Ignored(int t) => p.Targets[t0 + t] == p.IgnoreIndex;
     }
 }
