@@ -21,21 +21,16 @@ public class ShortRowTests
         return data;
     }
 
+    private static readonly (int Rows, int Classes)[] Shapes = [(1, 1), (7, 3), (300, 10), (257, 32), (40, 33), (9, 1024)];
+
     [Theory]
     [MemberData(nameof(Widths))]
     public void ShortRowsForward_IsBitwiseTheGeneralLoop(VectorWidth width)
     {
         using var scope = Simd.Override(width);
-        foreach ((int rows, int v) in new[] { (1, 1), (7, 3), (300, 10), (257, 32), (40, 33), (9, 1024) })
+        foreach ((int rows, int v) in Shapes)
         {
-            var x = TestData.Logits(rows, v, rows + v, scale: 5f);
-            if (v > 2)
-            {
-                x[1] = float.NegativeInfinity;
-            }
-
-            var y = TestData.Targets(rows, v, rows + v, ignoreEvery: 4);
-            var weights = Enumerable.Range(0, v).Select(c => 0.5f + (c % 3)).ToArray();
+            var (x, y, weights) = Case(rows, v);
             var options = new[]
             {
                 new CrossEntropyOptions(), new CrossEntropyOptions { Reduction = Reduction.Sum },
@@ -62,16 +57,9 @@ public class ShortRowTests
     public void ShortRowsGradient_IsBitwiseTheGeneralLoop(VectorWidth width)
     {
         using var scope = Simd.Override(width);
-        foreach ((int rows, int v) in new[] { (1, 1), (7, 3), (300, 10), (257, 32), (40, 33), (9, 1024) })
+        foreach ((int rows, int v) in Shapes)
         {
-            var x = TestData.Logits(rows, v, rows + v, scale: 5f);
-            if (v > 2)
-            {
-                x[1] = float.NegativeInfinity;
-            }
-
-            var y = TestData.Targets(rows, v, rows + v, ignoreEvery: 4);
-            var weights = Enumerable.Range(0, v).Select(c => 0.5f + (c % 3)).ToArray();
+            var (x, y, weights) = Case(rows, v);
             var upstream = Enumerable.Range(0, rows).Select(n => 0.25f + (n % 5)).ToArray();
             var lseGradient = Enumerable.Range(0, rows).Select(n => 0.01f * (n % 7)).ToArray();
             var options = new[]
@@ -101,6 +89,19 @@ public class ShortRowTests
                 }
             }
         }
+    }
+
+    /// <summary>Logits scaled by 5 with a -inf (beyond 2 classes), targets with every fourth ignored, class weights.</summary>
+    private static (float[] X, int[] Y, float[] Weights) Case(int rows, int v)
+    {
+        var x = TestData.Logits(rows, v, rows + v, scale: 5f);
+        if (v > 2)
+        {
+            x[1] = float.NegativeInfinity;
+        }
+
+        var y = TestData.Targets(rows, v, rows + v, ignoreEvery: 4);
+        return (x, y, [.. Enumerable.Range(0, v).Select(c => 0.5f + (c % 3))]);
     }
 
     private static (float Loss, float[] LogSumExp, float[] Gradient, float[] RowGradient) Backward(float[] x, int[] y, CrossEntropyOptions o,
