@@ -4,7 +4,7 @@ namespace Xent.Kernels;
 /// Short rows of float logits with class-index targets and no soft cap (loss, per-row losses, log-sum-exp and a float
 /// gradient): each row is one block, so the same statistics, fold, finish and gradient write as <see cref="ProcessRow"/>
 /// give the same bits, with the decisions that row after row would take again (element kind, soft cap, scratch,
-/// probability targets, block loop) taken once per call. At a classifier's 10 or 32 classes those per-row decisions
+/// probability targets) taken once per call. At a classifier's 10 or 32 classes those per-row decisions
 /// cost about as much as the row's arithmetic.
 /// </summary>
 internal sealed unsafe partial class CrossEntropyKernel
@@ -29,7 +29,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     {
         float* logits = (float*)request.Logits, gradient = (float*)request.Gradient;
         int* targets = request.Targets;
-        bool weightedLogits = smoothing > 0f, hasGradient = gradient != null;
+        bool weightedLogits = smoothing > 0f;
         var weights = weightedLogits ? WeightsAt(0, classes) : default;
         var width = request.Width;
         bool logSumExpAsked = request.LogSumExp != null;
@@ -45,34 +45,20 @@ internal sealed unsafe partial class CrossEntropyKernel
 
             nint at = RowOffset(n);
             var z = new ReadOnlySpan<float>(logits + at, classes);
-            var g = hasGradient ? new Span<float>(gradient + at, classes) : default;
 
-            // Read before the statistics may store exponentials over it (in place).
+            // Read before the statistics may store exponentials over it (in place). storeExps: a float gradient.
             float targetLogit = keptRow ? z[y] : 0f;
-            var statistics = StatisticsKernel.Compute(width, z, weights, default, weightedLogits, storeExps ? g : default, prefetchNext: true);
+            var store = storeExps ? new Span<float>(gradient + at, classes) : default;
+            var statistics = StatisticsKernel.Compute(width, z, weights, default, weightedLogits, store, prefetchNext: true);
             var state = RowAccumulator.Empty;
             state.Add(statistics);
             var row = FinishRow(n, state, targetLogit);
-            if (!hasGradient)
+            if (!HasGradient)
             {
                 continue;
             }
 
-            if (!row.Kept)
-            {
-                g.Clear();
-                continue;
-            }
-
-            if (storeExps)
-            {
-                GradientKernel.Scale(width, g, g, BlockScale(row, statistics.Max));
-            }
-            else
-            {
-                GradientKernel.Write(width, z, g, row.Coefficients, row.UseWeights ? weights : default, default, ahead: Ahead(n + 1 < end ? n + 1 : -1, 0));
-            }
-
+            WriteRowGradient(n, row, 0, 1, default, new ReadOnlySpan<BlockStatistics>(in statistics), next: n + 1 < end ? n + 1 : -1);
             FixTarget(n, row);
         }
     }
