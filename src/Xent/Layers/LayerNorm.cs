@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using Xent.Kernels;
 using Xent.LinearAlgebra;
@@ -124,8 +125,10 @@ public static unsafe class LayerNorm
         long length = (long)rows * dim;
         var four = !Overlap(dinput, input, length) && (dinput == dout || !Overlap(dinput, dout, length))
             ? LayerNormRows.For(width, dim) : VectorWidth.Scalar;
+        // Rows start .. end - 1: their terms of the parameter gradients added to the partial sums dw [D] and db [D] in row
+        // order, each row's read before its input gradient is written (dx may be dout itself), then the input gradients.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        void InputRows(int start, int end)
+        void InputRows(int start, int end, float* dw, float* db)
         {
             int n = start;
             if (four != VectorWidth.Scalar)
@@ -135,9 +138,18 @@ public static unsafe class LayerNorm
                     for (; n + LayerNormRows.Rows <= end; n += LayerNormRows.Rows)
                     {
                         long at = (long)n * dim;
+                        LayerNormRows.AddParameterTerms(four, dout + at, input + at, mean + n, rstd + n, dw, db, dim);
                         LayerNormRows.InputGradient(four, dout + at, input + at, weight, mean + n, rstd + n, dinput + at, g4, dim, clearInputGradient);
                     }
                 }
+            }
+
+            if (n < end)
+            {
+                long at = (long)n * dim, span = ((long)(end - n - 1) * dim) + dim;
+                RowOps.LayerNormParameterGradients(new ReadOnlySpan<float>(dout + at, (int)span), new ReadOnlySpan<float>(input + at, (int)span),
+                    end - n, dim, new ReadOnlySpan<float>(mean + n, end - n), new ReadOnlySpan<float>(rstd + n, end - n),
+                    new Span<float>(dw, dim), new Span<float>(db, dim), width, accumulate: true);
             }
 
             var g = RowScratch(dim);
@@ -157,49 +169,49 @@ public static unsafe class LayerNorm
             }
         }
 
-        // Column sums in row order, one column range per item: reproducible for any thread count. Each output vector
-        // sums in a register over the rows and is stored once (stored every row, the cache lines that neighbouring
-        // 16-column ranges share went back and forth between the cores: 2 threads were slower than 1). Ranges of 64
-        // columns at least, so that an item sums several column vectors side by side (D 64 is one item).
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        void ParameterColumns(int start, int end)
+        // The parameter gradients sum in two levels: each range of rowGrain rows sums its rows, in row order, into a
+        // partial of its own as it computes their input gradients (each row read once, and before dx overwrites dout
+        // where the caller aliases them), and the partials are added in range order at the end. The ranges depend on N only: the same bits for any thread count. (One sum down all N rows, as before,
+        // was an item of its own that read every row a second time, half of them from the other core's cache: on 2
+        // threads LayerNorm's backward took as long as on one.)
+        int rowGrain = ParallelWork.Grain(rows, 8), ranges = (rows + rowGrain - 1) / rowGrain;
+        var partials = ArrayPool<float>.Shared.Rent(Math.Max(1, 2 * ranges * dim));
+        try
         {
-            long span = rows == 0 ? 0 : ((long)(rows - 1) * dim) + end - start;
-            RowOps.LayerNormParameterGradients(new ReadOnlySpan<float>(dout + start, (int)span), new ReadOnlySpan<float>(input + start, (int)span),
-                rows, dim, new ReadOnlySpan<float>(mean, rows), new ReadOnlySpan<float>(rstd, rows),
-                new Span<float>(dweight + start, end - start), new Span<float>(dbias + start, end - start), width);
-        }
-
-        int rowGrain = ParallelWork.Grain(rows, 8), columnGrain = ParallelWork.Grain(dim, 64);
-        if (maxDegreeOfParallelism == 1 || Overlap(dinput, dout, length) || Overlap(dinput, input, length))
-        {
-            // One thread, or an input gradient written over what the column sums read: rows first, then columns.
-            ParallelWork.ForRanges(rows, rowGrain, maxDegreeOfParallelism, InputRows);
-            ParallelWork.ForRanges(dim, columnGrain, maxDegreeOfParallelism, ParameterColumns);
-            return;
-        }
-
-        // Both parts in one parallel call (one join fewer; neither writes what the other reads): the row ranges
-        // first, reading the input row by row, then the column ranges, which find it in cache (column ranges first,
-        // reading it cold in strides of a row, took a quarter more time). The items are dealt from both ends (the
-        // caller's rows from the first, the worker's from the last, the rows each wrote in the layers before), so the
-        // column ranges sit between the two halves of the row ranges and run after both.
-        int columnItems = (dim + columnGrain - 1) / columnGrain, rowItems = (rows + rowGrain - 1) / rowGrain;
-        bool ends = ParallelWork.Ends;
-        int frontRows = ends ? (rowItems + 1) / 2 : rowItems;
-        ParallelWork.For(rowItems + columnItems, maxDegreeOfParallelism, item =>
-        {
-            int r = item < frontRows ? item : item >= frontRows + columnItems ? item - columnItems : -1;
-            if (r >= 0)
+            fixed (float* pinned = partials)
             {
-                InputRows(r * rowGrain, Math.Min(rows, (r + 1) * rowGrain));
+                // Copies of the pinned address, which the items may capture.
+                float* pw = pinned, pb = pinned + ((long)ranges * dim);
+                // Only an input gradient overlapping dout or the input without being it could clobber another range's
+                // rows before that range reads them: in that case one thread, in order.
+                bool partly = (dinput != dout && Overlap(dinput, dout, length)) || (dinput != input && Overlap(dinput, input, length));
+                ParallelWork.For(ranges, partly ? 1 : maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (r) =>
+                {
+                    int start = r * rowGrain;
+                    float* dw = pw + ((long)r * dim), db = pb + ((long)r * dim);
+                    new Span<float>(dw, dim).Clear();
+                    new Span<float>(db, dim).Clear();
+                    InputRows(start, Math.Min(rows, start + rowGrain), dw, db);
+                }, ends: ParallelWork.Ends);
+                AddInOrder(pw, ranges, dim, dweight);
+                AddInOrder(pb, ranges, dim, dbias);
             }
-            else
-            {
-                int c = item - frontRows;
-                ParameterColumns(c * columnGrain, Math.Min(dim, (c + 1) * columnGrain));
-            }
-        }, ends: ends);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(partials);
+        }
+    }
+
+    /// <summary>sums [D] = the [ranges, D] partials added in range order from 0 (each element alone: any width, the same bits).</summary>
+    private static void AddInOrder(float* partials, int ranges, int dim, float* sums)
+    {
+        var total = new Span<float>(sums, dim);
+        total.Clear();
+        for (int r = 0; r < ranges; r++)
+        {
+            Elementwise.Add(total, new ReadOnlySpan<float>(partials + ((long)r * dim), dim), total);
+        }
     }
 
     private static bool Overlap(float* a, float* b, long length) => a < b + length && b < a + length;

@@ -68,6 +68,49 @@ internal static unsafe class LayerNormRows
         }
     }
 
+    /// <summary>
+    /// The parameter gradients' terms of rows [4, D], added in row order to the running sums dw [D] and db [D]: each
+    /// element gets exactly RowOps.LayerNormParameterGradients' operations (dw + dout (x - mean) rstd, db + dout), so
+    /// the sums' bits are those of that loop over the same rows.
+    /// </summary>
+    public static void AddParameterTerms(VectorWidth width, float* dout, float* x, float* mean, float* rstd, float* dw, float* db, int dim)
+    {
+        switch (width)
+        {
+            case VectorWidth.V512:
+                AddParameterTerms<Vector512Ops, Vector512<float>>(dout, x, mean, rstd, dw, db, dim);
+                break;
+            case VectorWidth.V256:
+                AddParameterTerms<Vector256Ops, Vector256<float>>(dout, x, mean, rstd, dw, db, dim);
+                break;
+            default:
+                AddParameterTerms<Vector128Ops, Vector128<float>>(dout, x, mean, rstd, dw, db, dim);
+                break;
+        }
+    }
+
+    // Straight to optimised code, as the kernels.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddParameterTerms<TOps, TV>(float* dout, float* x, float* mean, float* rstd, float* dw, float* db, int dim)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        TV m0 = TOps.Create(mean[0]), m1 = TOps.Create(mean[1]), m2 = TOps.Create(mean[2]), m3 = TOps.Create(mean[3]);
+        TV s0 = TOps.Create(rstd[0]), s1 = TOps.Create(rstd[1]), s2 = TOps.Create(rstd[2]), s3 = TOps.Create(rstd[3]);
+        float* x1 = x + dim, x2 = x1 + dim, x3 = x2 + dim, d1 = dout + dim, d2 = d1 + dim, d3 = d2 + dim;
+        for (int i = 0; i < dim; i += TOps.Count)
+        {
+            TV e0 = Load<TOps, TV>(dout, i), e1 = Load<TOps, TV>(d1, i), e2 = Load<TOps, TV>(d2, i), e3 = Load<TOps, TV>(d3, i);
+            TV w = Load<TOps, TV>(dw, i);
+            w = TOps.Add(w, TOps.Multiply(e0, TOps.Multiply(TOps.Subtract(Load<TOps, TV>(x, i), m0), s0)));
+            w = TOps.Add(w, TOps.Multiply(e1, TOps.Multiply(TOps.Subtract(Load<TOps, TV>(x1, i), m1), s1)));
+            w = TOps.Add(w, TOps.Multiply(e2, TOps.Multiply(TOps.Subtract(Load<TOps, TV>(x2, i), m2), s2)));
+            w = TOps.Add(w, TOps.Multiply(e3, TOps.Multiply(TOps.Subtract(Load<TOps, TV>(x3, i), m3), s3)));
+            TOps.Store(w, ref *dw, i);
+            TOps.Store(TOps.Add(TOps.Add(TOps.Add(TOps.Add(Load<TOps, TV>(db, i), e0), e1), e2), e3), ref *db, i);
+        }
+    }
+
     // A row reduction's result as RowOps leaves it: 0 plus the vector loop's lanes, plus the (empty) scalar tail's 0.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Total(float lanes)

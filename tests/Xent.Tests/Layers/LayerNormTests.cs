@@ -116,8 +116,15 @@ public class LayerNormTests
         }
 
         var serial = Run(1, false, false);
+        var (dwExpected, dbExpected) = ParameterGradients(dout, x, mean, rstd, rows, dim);
+        BatchTrials.SameBits(dwExpected, serial.Dw, "dw as defined");
+        BatchTrials.SameBits(dbExpected, serial.Db, "db as defined");
         var cleared = Run(1, true, false);
         var aliased = Run(1, false, true);
+
+        // dx written over dout: the parameter gradients are still those of dout (each row range is read before it is written).
+        BatchTrials.SameBits(serial.Dw, aliased.Dw, "aliased dw");
+        BatchTrials.SameBits(serial.Db, aliased.Db, "aliased db");
         var zeroed = new float[rows * dim];
         var dwZeroed = new float[dim];
         var dbZeroed = new float[dim];
@@ -167,6 +174,38 @@ public class LayerNormTests
         }
     }
     /// <summary>
+    /// The parameter gradients as LayerNorm defines their sums, one element at a time in float: each range of
+    /// ParallelWork.Grain(N, 8) rows sums dout (x - mean) rstd and dout over its rows in row order from 0, and the
+    /// ranges' sums are added in range order from 0.
+    /// </summary>
+    private static (float[] Dw, float[] Db) ParameterGradients(float[] dout, float[] x, float[] mean, float[] rstd, int rows, int dim)
+    {
+        int grain = Xent.Kernels.ParallelWork.Grain(rows, 8);
+        var (dw, db) = (new float[dim], new float[dim]);
+        for (int start = 0; start < rows; start += grain)
+        {
+            var (pw, pb) = (new float[dim], new float[dim]);
+            for (int n = start; n < Math.Min(rows, start + grain); n++)
+            {
+                for (int i = 0; i < dim; i++)
+                {
+                    float d = dout[(n * dim) + i];
+                    pw[i] += d * ((x[(n * dim) + i] - mean[n]) * rstd[n]);
+                    pb[i] += d;
+                }
+            }
+
+            for (int i = 0; i < dim; i++)
+            {
+                dw[i] += pw[i];
+                db[i] += pb[i];
+            }
+        }
+
+        return (dw, db);
+    }
+
+    /// <summary>
     /// Rows taken four at a time (LayerNormRows, where D is whole vectors of the width) give each row the bits it gets
     /// alone (a call of one row goes row by row through RowOps): D of 1-3 vectors at every width, 64 and 768, and D
     /// that take the row-by-row path; rows of -0, of equal values, of huge values, with inf and NaN; output over input;
@@ -215,7 +254,11 @@ public class LayerNormTests
                 var dx0 = R(rows * dim);
                 var dx = (float[])dx0.Clone();
                 var dx1 = (float[])dx0.Clone();
-                LayerNorm.Backward(alias ? dx : dout, x, w, mean, rstd, dx, new float[dim], new float[dim], 1, clear);
+                var (dw, db) = (new float[dim], new float[dim]);
+                LayerNorm.Backward(alias ? dx : dout, x, w, mean, rstd, dx, dw, db, 1, clear);
+                var (dwExpected, dbExpected) = ParameterGradients(alias ? dx0 : dout, x, mean, rstd, rows, dim);
+                BatchTrials.SameBits(dwExpected, dw, $"dw, D {dim}, clear {clear}, over its upstream {alias}");
+                BatchTrials.SameBits(dbExpected, db, $"db, D {dim}, clear {clear}, over its upstream {alias}");
                 for (int n = 0; n < rows; n++)
                 {
                     var row = dx1.AsSpan(n * dim, dim);
