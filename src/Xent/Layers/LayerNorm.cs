@@ -46,8 +46,9 @@ public static unsafe class LayerNorm
     /// <summary>
     /// The backward of <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, int)"/>:
     /// inputGradient [N, D] += the gradient through the normalisation; weightGradient [D] and biasGradient [D] are
-    /// OVERWRITTEN with the sums over the N rows of dout * xhat and dout. With g = weight * dout and
-    /// xhat = (x - mean) rstd: dx = (g - mean(g) - xhat mean(g xhat)) rstd.
+    /// OVERWRITTEN with the sums over the N rows of dout * xhat and dout (each range of rows summed in row order, then
+    /// the ranges' sums in order; the ranges depend on N only). With g = weight * dout and
+    /// xhat = (x - mean) rstd: dx = (g - mean(g) - xhat mean(g xhat)) rstd. inputGradient may be outputGradient itself.
     /// </summary>
     /// <param name="outputGradient">dout = dL/d(output) [N, D].</param>
     /// <param name="input">The forward's x [N, D].</param>
