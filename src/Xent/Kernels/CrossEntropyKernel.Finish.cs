@@ -93,10 +93,10 @@ internal sealed unsafe partial class CrossEntropyKernel
             request.Losses[n] = (float)loss.Total;
         }
 
-        if (mainTerms != null)
+        if (rowTerms != null)
         {
-            mainTerms[n] = loss.Main;
-            zTerms![n] = loss.ZTerm;
+            MainTerm(n) = loss.Main;
+            ZTerm(n) = loss.ZTerm;
         }
     }
 
