@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using Xent.Kernels;
 using Xent.LinearAlgebra;
@@ -176,31 +175,27 @@ public static unsafe class LayerNorm
         // was an item of its own that read every row a second time, half of them from the other core's cache: on 2
         // threads LayerNorm's backward took as long as on one.)
         int rowGrain = ParallelWork.Grain(rows, 8), ranges = (rows + rowGrain - 1) / rowGrain;
-        var partials = ArrayPool<float>.Shared.Rent(Math.Max(1, 2 * ranges * dim));
+        // Each range's partial sums [D] of dw, then of db: native memory for the call.
+        float* pw = (float*)ScratchMemory.Allocate(Math.Max(1, 2L * ranges * dim * sizeof(float))), pb = pw + ((long)ranges * dim);
         try
         {
-            fixed (float* pinned = partials)
+            // Only an input gradient overlapping dout or the input without being it could clobber another range's
+            // rows before that range reads them: in that case one thread, in order.
+            bool partly = (dinput != dout && Overlap(dinput, dout, length)) || (dinput != input && Overlap(dinput, input, length));
+            ParallelWork.For(ranges, partly ? 1 : maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (r) =>
             {
-                // Copies of the pinned address, which the items may capture.
-                float* pw = pinned, pb = pinned + ((long)ranges * dim);
-                // Only an input gradient overlapping dout or the input without being it could clobber another range's
-                // rows before that range reads them: in that case one thread, in order.
-                bool partly = (dinput != dout && Overlap(dinput, dout, length)) || (dinput != input && Overlap(dinput, input, length));
-                ParallelWork.For(ranges, partly ? 1 : maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (r) =>
-                {
-                    int start = r * rowGrain;
-                    float* dw = pw + ((long)r * dim), db = pb + ((long)r * dim);
-                    new Span<float>(dw, dim).Clear();
-                    new Span<float>(db, dim).Clear();
-                    InputRows(start, Math.Min(rows, start + rowGrain), dw, db);
-                }, ends: ParallelWork.Ends);
-                AddInOrder(pw, ranges, dim, dweight);
-                AddInOrder(pb, ranges, dim, dbias);
-            }
+                int start = r * rowGrain;
+                float* dw = pw + ((long)r * dim), db = pb + ((long)r * dim);
+                new Span<float>(dw, dim).Clear();
+                new Span<float>(db, dim).Clear();
+                InputRows(start, Math.Min(rows, start + rowGrain), dw, db);
+            }, ends: ParallelWork.Ends);
+            AddInOrder(pw, ranges, dim, dweight);
+            AddInOrder(pb, ranges, dim, dbias);
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(partials);
+            ScratchMemory.Free(pw);
         }
     }
 
