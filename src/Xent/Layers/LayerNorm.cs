@@ -147,9 +147,9 @@ public static unsafe class LayerNorm
             if (n < end)
             {
                 long at = (long)n * dim, span = ((long)(end - n - 1) * dim) + dim;
-                RowOps.LayerNormParameterGradients(new ReadOnlySpan<float>(dout + at, (int)span), new ReadOnlySpan<float>(input + at, (int)span),
+                RowOps.AddLayerNormParameterTerms(new ReadOnlySpan<float>(dout + at, (int)span), new ReadOnlySpan<float>(input + at, (int)span),
                     end - n, dim, new ReadOnlySpan<float>(mean + n, end - n), new ReadOnlySpan<float>(rstd + n, end - n),
-                    new Span<float>(dw, dim), new Span<float>(db, dim), width, accumulate: true);
+                    new Span<float>(dw, dim), new Span<float>(db, dim), width);
             }
 
             var g = RowScratch(dim);
@@ -171,9 +171,10 @@ public static unsafe class LayerNorm
 
         // The parameter gradients sum in two levels: each range of rowGrain rows sums its rows, in row order, into a
         // partial of its own as it computes their input gradients (each row read once, and before dx overwrites dout
-        // where the caller aliases them), and the partials are added in range order at the end. The ranges depend on N only: the same bits for any thread count. (One sum down all N rows, as before,
-        // was an item of its own that read every row a second time, half of them from the other core's cache: on 2
-        // threads LayerNorm's backward took as long as on one.)
+        // where the caller aliases them), and the partials are added in range order at the end. The ranges depend on
+        // N only: the same bits for any thread count. (One sum down all N rows, as before, was an item of its own that
+        // read every row a second time, half of them from the other core's cache: on 2 threads LayerNorm's backward
+        // took as long as on one.)
         int rowGrain = ParallelWork.Grain(rows, 8), ranges = (rows + rowGrain - 1) / rowGrain;
         // Each range's partial sums [D] of dw, then of db: native memory for the call.
         float* pw = (float*)ScratchMemory.Allocate(Math.Max(1, 2L * ranges * dim * sizeof(float))), pb = pw + ((long)ranges * dim);

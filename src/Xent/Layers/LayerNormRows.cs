@@ -70,7 +70,7 @@ internal static unsafe class LayerNormRows
 
     /// <summary>
     /// The parameter gradients' terms of rows [4, D], added in row order to the running sums dw [D] and db [D]: each
-    /// element gets exactly RowOps.LayerNormParameterGradients' operations (dw + dout (x - mean) rstd, db + dout), so
+    /// element gets exactly RowOps.AddLayerNormParameterTerms' operations (dw + dout (x - mean) rstd, db + dout), so
     /// the sums' bits are those of that loop over the same rows.
     /// </summary>
     public static void AddParameterTerms(VectorWidth width, float* dout, float* x, float* mean, float* rstd, float* dw, float* db, int dim)

@@ -61,12 +61,12 @@ internal static class RowOps
 
     /// <summary>
     /// Over <paramref name="count"/> rows r of dy and x (row stride <paramref name="stride"/>), in row order:
-    /// dw[i] = sum_r dy[r, i] (x[r, i] - mean[r]) rstd[r] and db[i] = sum_r dy[r, i], each output vector summed in a
-    /// register (the same additions, in the same order, as adding row after row into dw and db) and stored once.
-    /// With <paramref name="accumulate"/> the sums continue from dw's and db's values instead of 0.
+    /// dw[i] += dy[r, i] (x[r, i] - mean[r]) rstd[r] and db[i] += dy[r, i], each output vector summed in a register
+    /// from its value in dw and db (the same additions, in the same order, as adding row after row into dw and db)
+    /// and stored once.
     /// </summary>
-    public static void LayerNormParameterGradients(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, int count, int stride,
-        ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dw, Span<float> db, VectorWidth width, bool accumulate = false)
+    public static void AddLayerNormParameterTerms(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, int count, int stride,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dw, Span<float> db, VectorWidth width)
     {
         Check(dw.Length, db.Length);
         Check(count, mean.Length, rstd.Length);
@@ -76,7 +76,7 @@ internal static class RowOps
             throw new ArgumentException($"{count} rows of stride {stride} and width {dw.Length} need {need} elements.");
         }
 
-        var loop = new ParameterGradientLoop(dy, x, count, stride, mean, rstd, dw, db, accumulate);
+        var loop = new ParameterGradientLoop(dy, x, count, stride, mean, rstd, dw, db);
         RowLoop.Run(ref loop, width);
     }
 
@@ -237,7 +237,7 @@ internal static class RowOps
     }
 
     private ref struct ParameterGradientLoop(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, int count, int stride,
-        ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dw, Span<float> db, bool accumulate) : IRowLoop
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dw, Span<float> db) : IRowLoop
     {
         private readonly ReadOnlySpan<float> dy = dy;
         private readonly ReadOnlySpan<float> x = x;
@@ -261,12 +261,8 @@ internal static class RowOps
             // vector alone is a chain of adds down all the rows).
             for (; i + (4 * k) <= dw.Length; i += 4 * k)
             {
-                TV w0 = TOps.Create(0f), w1 = w0, w2 = w0, w3 = w0, b0 = w0, b1 = w0, b2 = w0, b3 = w0;
-                if (accumulate)
-                {
-                    (w0, w1, w2, w3) = (TOps.Load(ref dw0, i), TOps.Load(ref dw0, i + k), TOps.Load(ref dw0, i + (2 * k)), TOps.Load(ref dw0, i + (3 * k)));
-                    (b0, b1, b2, b3) = (TOps.Load(ref db0, i), TOps.Load(ref db0, i + k), TOps.Load(ref db0, i + (2 * k)), TOps.Load(ref db0, i + (3 * k)));
-                }
+                TV w0 = TOps.Load(ref dw0, i), w1 = TOps.Load(ref dw0, i + k), w2 = TOps.Load(ref dw0, i + (2 * k)), w3 = TOps.Load(ref dw0, i + (3 * k));
+                TV b0 = TOps.Load(ref db0, i), b1 = TOps.Load(ref db0, i + k), b2 = TOps.Load(ref db0, i + (2 * k)), b3 = TOps.Load(ref db0, i + (3 * k));
 
                 for (int r = 0; r < count; r++)
                 {
@@ -295,7 +291,7 @@ internal static class RowOps
 
             for (; i + k <= dw.Length; i += k)
             {
-                TV w = accumulate ? TOps.Load(ref dw0, i) : TOps.Create(0f), b = accumulate ? TOps.Load(ref db0, i) : TOps.Create(0f);
+                TV w = TOps.Load(ref dw0, i), b = TOps.Load(ref db0, i);
                 for (int r = 0; r < count; r++)
                 {
                     TV d = TOps.Load(ref dy0, (r * stride) + i);
