@@ -97,9 +97,16 @@ internal static unsafe partial class FusedKernel
             TileEpilogues.Backward<TL, TV>(tile, vb, tbnPad, holdsZ ? null : Offset(p.Bias, c0), Offset(p.ClassWeights, c0), p.SoftCap,
                 holdsZ, p.LabelSmoothing > 0, lse, coefP, coefS, p.EntropyUpstream == null ? null : coefH, meanZ, mask, p.FilterThreshold, active);
             TargetEntries(c0, vb, tile, active);
-            if (p.DBias != null && !deferWeight)
+            if (p.DBias != null)
             {
-                TileEpilogues.AddRowSums<TL, TV>(tile, vb, tbnPad, p.DBias + c0);
+                // A token lane sums the block's dBias from 0, to be added in token order after its wave.
+                float* dBias = deferWeight ? biasPartial + c0 : p.DBias + c0;
+                if (deferWeight)
+                {
+                    new Span<float>(dBias, vb).Clear();
+                }
+
+                TileEpilogues.AddRowSums<TL, TV>(tile, vb, tbnPad, dBias);
             }
 
             return tile;
@@ -159,10 +166,7 @@ internal static unsafe partial class FusedKernel
             int d = p.D, rows = r1 - r0, nr = shape.Nr;
             float* gRows = tile + (r0 * TB);
             float* wRows = WeightRows(c0 + r0, rows);
-            if (!deferWeight)
-            {
-                WeightProduct(c0, r0, r1, tile, freshWeight ? 0 : 1);
-            }
+            WeightProduct(c0, r0, r1, tile, freshWeight ? 0 : 1);
 
             // dh^T[D, tokens] += W[rows, D]^T G[rows, tokens]: transposed, G's token rows (a few KB, packed here) are
             // the product's B micro-panels and W is read in place; the other way round every tile of W (from memory,
@@ -178,14 +182,16 @@ internal static unsafe partial class FusedKernel
 
         /// <summary>
         /// dW[rows] (+)= G[rows, tokens] h[tokens, D] for class rows [r0, r1) of the tile: h's block packed once for all
-        /// tiles (hN); dW's rows (from memory) written a 6-row strip at a time. Each strip's sums are its own, so a
-        /// token lane's strips (.Lanes.cs) get the bits of the whole tile's product.
+        /// tiles (hN); dW's rows (from memory) written a 6-row strip at a time. A token lane (.Lanes.cs) writes the
+        /// block's sums to its partial instead.
         /// </summary>
         private void WeightProduct(int c0, int r0, int r1, float* tile, float beta)
         {
             int d = p.D;
-            MatMul.Panels(shape, r1 - r0, d, tbn, tile + (r0 * TB), TB, 1, hN, (nint)tbn * shape.Nr, p.DWeight + ((nint)(c0 + r0) * d), d,
-                beta, rowStripsOuter: true);
+            // A token lane writes the block's own sums (beta 0) into its partial, which AddPartials adds to dW in token
+            // order: C + s as the product would have added it, one rounding either way.
+            MatMul.Panels(shape, r1 - r0, d, tbn, tile + (r0 * TB), TB, 1, hN, (nint)tbn * shape.Nr,
+                (deferWeight ? weightPartial : p.DWeight) + ((nint)(c0 + r0) * d), d, deferWeight ? 0 : beta, rowStripsOuter: true);
         }
 
         /// <summary>

@@ -7,15 +7,17 @@ namespace Xent.Fused;
 /// Token lanes: with fewer vocabulary groups than threads (a small V, such as the default model's 32 classes: one
 /// group, so one thread), token blocks are the parallel tasks instead. A wave of blocks runs one block per lane, each
 /// lane a runner of its own (its own buffers, all lanes within one runner's budget: never growing with N), forward and
-/// dh being per token; dW and dBias are deferred and added block by block in token order, the threads splitting them by 6-row
-/// class strips, in the same parallel call as the next wave's blocks. The loss terms are summed in token order. Every
-/// sum is the one-thread sweep's: the same bits for any thread count.
+/// dh being per token. Each lane also sums its block's dW and dBias from 0 into partials of its own, while G and h are
+/// in its cache; the partials are added to dW and dBias block by block in token order, the threads splitting the
+/// elements, in the same parallel call as the next wave's blocks (C + s, as the one-thread sweep's product adds each
+/// block's sums). The loss terms are summed in token order. Every sum is the one-thread sweep's: the same bits for any
+/// thread count.
 /// </summary>
 internal static unsafe partial class FusedKernel
 {
     private sealed partial class Runner<TL, TV>
     {
-        // A lane leaves dW and dBias to AddWeightStrips, after its wave.
+        // A lane sums its block's dW and dBias into its partials, which AddPartials adds after its wave.
         private bool deferWeight;
 
         // A lane's dW beta for its current block: 0 for the call's first block that runs the backward (dW overwritten).
@@ -39,8 +41,8 @@ internal static unsafe partial class FusedKernel
 
         /// <summary>
         /// Runs the sweep in token lanes when they apply (more threads than groups, more than one block, no filtering,
-        /// whose entry-by-entry updates do not defer, every tile cached, as the deferred dW reads the cached G, and all
-        /// lanes' buffers within one runner's budget); returns false, having done nothing, when they do not.
+        /// whose entry-by-entry updates do not defer, and all lanes' buffers, dW partials included, within one runner's
+        /// budget); returns false, having done nothing, when they do not.
         /// </summary>
         private bool TrySweepLanes(ref double main, ref double zTerms)
         {
@@ -66,7 +68,7 @@ internal static unsafe partial class FusedKernel
 
             // Every lane's buffers together stay within what one runner may use (the cache budget plus OtherBytes).
             long budget = callBudget + OtherBytes;
-            if ((p.Backward && lanes[0].cachedPerGroup < TilesPerGroup()) || lanesCount * laneFloats * sizeof(float) > budget)
+            if (lanesCount * laneFloats * sizeof(float) > budget)
             {
                 return false;
             }
@@ -89,31 +91,18 @@ internal static unsafe partial class FusedKernel
             return true;
         }
 
-        /// <summary>The most tiles a group sweeps.</summary>
-        private int TilesPerGroup()
-        {
-            int most = 0;
-            for (int g = 0; g < groups; g++)
-            {
-                most = Math.Max(most, (GroupStart(g + 1) - GroupStart(g) + VocabBlock - 1) / VocabBlock);
-            }
-
-            return most;
-        }
-
         /// <summary>
         /// Waves of <paramref name="count"/> blocks, one per lane, in the lanes' two sets in turn; each parallel call
-        /// runs a wave's blocks and the previous wave's dW strips. Losses are summed after each wave, in token order.
+        /// runs a wave's blocks and adds the previous wave's partials. Losses are summed after each wave, in token order.
         /// </summary>
         private void SweepWaves(Runner<TL, TV>[] lanes, int count, ref double main, ref double zTerms)
         {
-            int strips = StripCount();
             int due = -1, dueUsed = 0;
             for (int start = 0, wave = 0; start < p.N || due >= 0; start += count * TB, wave++)
             {
                 int used = start < p.N ? Math.Min(count, (p.N - start + TB - 1) / TB) : 0;
                 int offset = lanes.Length > count ? wave % 2 * count : 0;
-                int weightItems = due < 0 ? 0 : Math.Min(ThreadCount, strips);
+                int weightItems = due < 0 ? 0 : ThreadCount;
                 int first = start, previous = due, previousUsed = dueUsed;
                 ParallelWork.For(used + weightItems, threads, i =>
                 {
@@ -123,10 +112,9 @@ internal static unsafe partial class FusedKernel
                         return;
                     }
 
-                    int k = i - used, s0 = (int)((long)strips * k / weightItems), s1 = (int)((long)strips * (k + 1) / weightItems);
                     for (int j = previous; j < previous + previousUsed; j++)
                     {
-                        lanes[j].AddWeightStrips(s0, s1);
+                        lanes[j].AddPartials(i - used, weightItems);
                     }
                 });
                 due = used > 0 && FinishWave(lanes, offset, used, ref main, ref zTerms) ? offset : -1;
@@ -152,57 +140,40 @@ internal static unsafe partial class FusedKernel
             return any;
         }
 
-        /// <summary>The 6-row class strips of every tile of every group, the units dW is split by.</summary>
-        private int StripCount()
-        {
-            int strips = 0;
-            for (int g = 0; g < groups; g++)
-            {
-                for (int c0 = GroupStart(g); c0 < GroupStart(g + 1); c0 += VocabBlock)
-                {
-                    strips += TileStrips(Math.Min(VocabBlock, GroupStart(g + 1) - c0));
-                }
-            }
-
-            return strips;
-        }
-
-        private static int TileStrips(int vb) => (vb + PanelKernels.Mr - 1) / PanelKernels.Mr;
-
         /// <summary>
-        /// dW and dBias of strips [s0, s1) (numbered as <see cref="StripCount"/> counts them) from the lane's block: its
-        /// cached G tiles and packed h, as the backward would have added them.
+        /// Part <paramref name="part"/> of <paramref name="parts"/> of the lane's block partials added to dW and dBias
+        /// (elements in whole 64-byte lines, so no two threads write one line): dW = partial for the call's first
+        /// block when it overwrites dW (beta 0), else dW + partial; dBias + partial.
         /// </summary>
-        private void AddWeightStrips(int s0, int s1)
+        private void AddPartials(int part, int parts)
         {
             if (!blockKept)
             {
                 return;
             }
 
-            const int mr = PanelKernels.Mr;
-            int s = 0;
-            for (int g = 0; g < groups; g++)
+            long total = (long)p.V * p.D;
+            long e0 = Math.Min(total, total * part / parts / 16 * 16), e1 = part == parts - 1 ? total : Math.Min(total, total * (part + 1) / parts / 16 * 16);
+            for (long e = e0; e < e1; e += int.MaxValue / 2)
             {
-                int v0 = GroupStart(g), v1 = GroupStart(g + 1);
-                for (int c0 = v0; c0 < v1 && s < s1; c0 += VocabBlock)
+                int n = (int)Math.Min(e1 - e, int.MaxValue / 2);
+                var destination = new Span<float>(p.DWeight + e, n);
+                var partial = new ReadOnlySpan<float>(weightPartial + e, n);
+                if (weightBeta == 0)
                 {
-                    int vb = Math.Min(VocabBlock, v1 - c0), n = TileStrips(vb);
-                    int a = Math.Max(s0, s) - s, b = Math.Min(s1, s + n) - s;
-                    s += n;
-                    if (a >= b)
-                    {
-                        continue;
-                    }
-
-                    float* tile = CachedTile(g, v0, c0);
-                    int r0 = a * mr, r1 = Math.Min(vb, b * mr);
-                    WeightProduct(c0, r0, r1, tile, weightBeta);
-                    if (p.DBias != null)
-                    {
-                        TileEpilogues.AddRowSums<TL, TV>(tile + (r0 * TB), r1 - r0, tbnPad, p.DBias + c0 + r0);
-                    }
+                    partial.CopyTo(destination);
                 }
+                else
+                {
+                    Elementwise.Add(destination, partial, destination);
+                }
+            }
+
+            if (p.DBias != null)
+            {
+                int b0 = (int)((long)p.V * part / parts), b1 = (int)((long)p.V * (part + 1) / parts);
+                var bias = new Span<float>(p.DBias + b0, b1 - b0);
+                Elementwise.Add(bias, new ReadOnlySpan<float>(biasPartial + b0, b1 - b0), bias);
             }
         }
     }

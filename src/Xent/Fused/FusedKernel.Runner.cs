@@ -48,6 +48,8 @@ internal static unsafe partial class FusedKernel
         private int subBlocks;   // tiles per group, at most
         private float* hBlock;   // the token block of a bfloat16 h widened to float [TB, D] (bfloat16 only; .Operands.cs)
         private float* cache;    // z tiles of the current token block kept for the backward: [groups, cachedPerGroup, VB, TB]
+        private float* weightPartial; // token lanes: this block's dW [V, D], summed from 0 (.Lanes.cs)
+        private float* biasPartial;   // token lanes: this block's dBias [V], summed from 0
         private int cachedPerGroup;
 
         // dW still holds the caller's values and is to be overwritten: the first token block that runs the backward
@@ -133,7 +135,7 @@ internal static unsafe partial class FusedKernel
 
         /// <summary>
         /// The token block at <paramref name="start"/>: forward, row losses and, when one of its rows is kept, the
-        /// backward (dW and dBias too unless a token lane defers them to <see cref="AddWeightStrips"/>).
+        /// backward (a token lane sums dW and dBias into its partials, for <see cref="AddPartials"/>).
         /// </summary>
         private void RunBlock(int start)
         {
@@ -184,7 +186,8 @@ internal static unsafe partial class FusedKernel
         private long PlanBuffers(long cacheBudget)
         {
             subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
-            long floats = RowFloats + ((long)p.D * TB) + (TB * PaddedD) + (groups * (long)StateRows * TB) + (7L * TB) + Partials + FilterFloats + WidenedFloats;
+            long floats = RowFloats + ((long)p.D * TB) + (TB * PaddedD) + (groups * (long)StateRows * TB) + (7L * TB) + Partials + FilterFloats + WidenedFloats
+                + LanePartialFloats;
 
             // The cache takes what is left of the extra-memory budget after the other buffers (which grow with D).
             long budget = Math.Min(cacheBudget, Math.Max(0, cacheBudget + OtherBytes - (floats * sizeof(float))));
@@ -216,8 +219,16 @@ internal static unsafe partial class FusedKernel
             dHiddenRows = filter ? dHidden + Partials : null;
             tileMax = filter ? dHiddenRows + Partials : null;
             AssignWidened(dHidden + Partials + FilterFloats);
-            cache = dHidden + Partials + FilterFloats + WidenedFloats;
+            cache = dHidden + Partials + FilterFloats + WidenedFloats + LanePartialFloats;
+            weightPartial = deferWeight ? dHidden + Partials + FilterFloats + WidenedFloats : null;
+            biasPartial = deferWeight ? weightPartial + LaneWeightFloats : null;
         }
+
+        /// <summary>A token lane's dW partial [V, D] in floats, whole 64-byte lines.</summary>
+        private long LaneWeightFloats => deferWeight ? ((long)p.V * p.D + 15) / 16 * 16 : 0;
+
+        /// <summary>A token lane's dW and dBias partials in floats.</summary>
+        private long LanePartialFloats => deferWeight ? LaneWeightFloats + ((p.V + 15) / 16 * 16) : 0;
 
         /// <summary>Runs body(g) for every vocabulary group.</summary>
         private void ForGroups(Action<int> body) => ParallelWork.For(groups, threads, body);
