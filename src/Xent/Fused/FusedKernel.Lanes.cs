@@ -142,8 +142,8 @@ internal static unsafe partial class FusedKernel
 
         /// <summary>
         /// Part <paramref name="part"/> of <paramref name="parts"/> of the lane's block partials added to dW and dBias
-        /// (elements in whole 64-byte lines, so no two threads write one line): dW = partial for the call's first
-        /// block when it overwrites dW (beta 0), else dW + partial; dBias + partial.
+        /// (dW's parts in multiples of 16 elements): dW = partial for the call's first block when it overwrites dW
+        /// (beta 0), else dW + partial; dBias + partial.
         /// </summary>
         private void AddPartials(int part, int parts)
         {
