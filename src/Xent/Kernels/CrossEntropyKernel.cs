@@ -1,7 +1,5 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using Xent.LinearAlgebra;
 
 namespace Xent.Kernels;
 
@@ -51,10 +49,18 @@ internal sealed unsafe partial class CrossEntropyKernel
     // Whether a float gradient's exponentials go to a row of scratch (ExpsRow) and are then scaled and streamed out,
     // rather than stored in the gradient and scaled there. Set by Run, as rowExps.
     private bool expsRows;
-    // The reduction's per-row terms: main [N], then z-loss [N]; native memory for the call, freed by Run (an array per
-    // call was a gen0 collection every few ms of short calls, and ArrayPool<double> cost a process's first reduced call
-    // ~1.7 ms of JIT compilation).
-    private double* rowTerms;
+    // The reduction's per-row terms: main [N], then z-loss [N]. A managed array: through a native pointer, 2048 rows of
+    // 32 classes took 7-12% longer (likely the JIT then assumes the row loops' stores may change the kernel's fields);
+    // the calling thread's spare (RentTerms), as an array per call was a gen0 collection every few ms of short calls and
+    // ArrayPool<double> cost a process's first reduced call ~1.7 ms of JIT compilation.
+    private double[]? rowTerms;
+
+    // The calling thread's spare row terms, taken by a call and given back when it ends.
+    [ThreadStatic]
+    private static double[]? spareTerms;
+
+    // Row terms up to this many are kept as the thread's spare (8 MB); longer ones are the call's alone.
+    private const int SpareTermsMax = 1 << 20;
 
     // A bfloat16 gradient of bfloat16 logits, plain: the forward computes float exponentials exactly as the float
     // path stores them in a float gradient (max pass, exp pass over the widened block), and the write pass scales and
@@ -179,20 +185,31 @@ internal sealed unsafe partial class CrossEntropyKernel
         callScales = kept.Scales(o.Reduction, request.Upstream);
         if (request.Reduce)
         {
-            // Cleared: an ignored row adds its 0.
-            long bytes = 2L * rows * sizeof(double);
-            rowTerms = (double*)ScratchMemory.Allocate(bytes);
-            NativeMemory.Clear(rowTerms, (nuint)bytes);
+            rowTerms = RentTerms(2 * rows);
         }
     }
 
     private bool HasGradient => request.Gradient != null;
 
     /// <summary>Row n's main loss term, for the reduction.</summary>
-    private ref double MainTerm(int n) => ref rowTerms[n];
+    private ref double MainTerm(int n) => ref rowTerms![n];
 
     /// <summary>Row n's z-loss term.</summary>
-    private ref double ZTerm(int n) => ref rowTerms[(long)request.Rows + n];
+    private ref double ZTerm(int n) => ref rowTerms![request.Rows + n];
+
+    /// <summary>count cleared row terms (an ignored row adds its 0): the thread's spare when it is long enough.</summary>
+    private static double[] RentTerms(int count)
+    {
+        var terms = spareTerms;
+        if (terms == null || terms.Length < count)
+        {
+            return new double[count];
+        }
+
+        spareTerms = null;
+        Array.Clear(terms, 0, count);
+        return terms;
+    }
 
     private bool SoftTargets => request.Probabilities != null;
 
@@ -222,8 +239,10 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
         finally
         {
-            ScratchMemory.Free(kernel.rowTerms);
-            kernel.rowTerms = null;
+            if (kernel.rowTerms is { Length: <= SpareTermsMax } terms && (spareTerms == null || spareTerms.Length < terms.Length))
+            {
+                spareTerms = terms;
+            }
         }
     }
 
