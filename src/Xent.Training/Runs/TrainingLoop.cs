@@ -12,8 +12,12 @@ namespace Xent.Training.Runs;
 public sealed class TrainingLoop
 {
     private readonly RunFolderLock? folderLock;
+    private readonly Task? warmup;
 
-    /// <summary>Prepares a run of <paramref name="plan"/> (nothing is read or written before <see cref="Run"/>).</summary>
+    /// <summary>
+    /// Prepares a run of <paramref name="plan"/> (nothing is read or written before <see cref="Run"/>), and starts
+    /// compiling its kernels on another thread (<see cref="CompileWarmup"/>), which <see cref="Run"/> waits for.
+    /// </summary>
     /// <param name="plan">What to train, how, and where to write.</param>
     /// <param name="gradientStep">How each step is computed and whether this process writes; null for one process.</param>
     /// <param name="folderLock">
@@ -32,6 +36,7 @@ public sealed class TrainingLoop
         Plan = plan;
         GradientStep = gradientStep ?? LocalGradientStep.Instance;
         this.folderLock = folderLock;
+        warmup = CompileWarmup.Start(plan);
     }
 
     /// <summary>The plan.</summary>
@@ -60,6 +65,7 @@ public sealed class TrainingLoop
         if (!GradientStep.WritesOutputs)
         {
             // A data-parallel rank other than 0 trains in step with the others and touches no file.
+            CompileWarmup.Wait(warmup);
             return new TrainingSession(Plan, null, progress, GradientStep).Run(cancellationToken);
         }
 
@@ -75,6 +81,7 @@ public sealed class TrainingLoop
             CheckpointStore.ThrowIfReplaced(origin);
         }
 
+        CompileWarmup.Wait(warmup);
         TrainingOutcome outcome;
         using (var metrics = MetricsLog.Open(Plan.OutDir, Plan.StartStep))
         {

@@ -129,4 +129,31 @@ public sealed class TrainingLoopTests : IDisposable
         Assert.Equal(3 * tokensPerStep, splitSummary.RootElement.GetProperty("segment_tokens_trained").GetInt64());
         Assert.Equal(6, splitSummary.RootElement.GetProperty("steps").GetInt64());
     }
+
+    [Fact]
+    public void The_compile_warm_up_runs_for_small_models_and_leaves_the_run_bitwise_the_same()
+    {
+        // Dropout draws masks and the second thread takes part, so the warm-up's copy would show in the bits if it shared any state.
+        TrainingPlan Plan(string dir) => Tiny(dir, 4) with { Model = Tiny(dir, 4).Model with { Dropout = 0.1f }, Threads = 2 };
+        Assert.NotNull(CompileWarmup.Start(Plan(temp["probe"])));
+        Assert.Null(CompileWarmup.Start(Plan(temp["probe"]) with { TimeBudget = TimeSpan.FromMinutes(1) }));
+        Assert.Null(CompileWarmup.Start(Plan(temp["probe"]) with { Model = new GptConfig { VocabSize = 50257, Dim = 768, Heads = 12, Layers = 12 } }));
+
+        string warm = temp["warm"], cold = temp["cold"];
+        var a = Run(Plan(warm));
+        TrainingOutcome b;
+        CompileWarmup.Enabled = false;
+        try
+        {
+            b = Run(Plan(cold));
+        }
+        finally
+        {
+            CompileWarmup.Enabled = true;
+        }
+
+        Assert.Equal(TrainingStatus.Completed, a.Status);
+        Assert.Equal(a.FinalValLoss, b.FinalValLoss);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(warm, CheckpointStore.ModelFile)), File.ReadAllBytes(Path.Combine(cold, CheckpointStore.ModelFile)));
+    }
 }
