@@ -58,6 +58,19 @@ public sealed class TrainingLoop
     /// <returns>What the run did, as written to summary.json.</returns>
     public TrainingOutcome Run(ITrainingProgress? progress = null, CancellationToken cancellationToken = default)
     {
+        try
+        {
+            return Train(progress, cancellationToken);
+        }
+        finally
+        {
+            // A run refused before its first step (a folder in use, a replaced checkpoint) leaves no warm-up behind it.
+            CompileWarmup.Wait(warmup);
+        }
+    }
+
+    private TrainingOutcome Train(ITrainingProgress? progress, CancellationToken cancellationToken)
+    {
         // Ranges and memory before the model is allocated (a resumed model is already in memory: not counted twice).
         RunConfigValidator.CheckTraining(Plan.ToCheckpointConfig(Plan.StartStep, Plan.ToTrainerOptions()),
             RunConfigValidator.InFile(Path.Combine(Plan.OutDir, CheckpointStore.ConfigFile)), resuming: false);

@@ -135,7 +135,9 @@ public sealed class TrainingLoopTests : IDisposable
     {
         // Dropout draws masks and the second thread takes part, so the warm-up's copy would show in the bits if it shared any state.
         TrainingPlan Plan(string dir) => Tiny(dir, 4) with { Model = Tiny(dir, 4).Model with { Dropout = 0.1f }, Threads = 2 };
-        Assert.NotNull(CompileWarmup.Start(Plan(temp["probe"])));
+        Task? probe = CompileWarmup.Start(Plan(temp["probe"]));
+        Assert.NotNull(probe);
+        CompileWarmup.Wait(probe);
         Assert.Null(CompileWarmup.Start(Plan(temp["probe"]) with { TimeBudget = TimeSpan.FromMinutes(1) }));
         Assert.Null(CompileWarmup.Start(Plan(temp["probe"]) with { Model = new GptConfig { VocabSize = 50257, Dim = 768, Heads = 12, Layers = 12 } }));
 
