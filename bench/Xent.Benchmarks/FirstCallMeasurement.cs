@@ -11,14 +11,14 @@ namespace Xent.Benchmarks;
 /// What a fresh process's first calls cost against later ones: times calls 1 .. 10 of <see cref="MatMul.Gemm"/>
 /// (a block's forward, 512 x 3072 x 768, B stored [N, K]) and of <see cref="CrossEntropy.Loss"/> (256 x 50257), in
 /// that order, or of the cases named (gemm, loss, grad: <see cref="CrossEntropy.LossAndGradient(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, CrossEntropyOptions?)"/> at the same shape, train: <see cref="Trainer.Step"/> on `xent train`'s default model
-/// and batch, 16 x 128 tokens), and prints the methods the first call JIT-compiled and the time that took, each
+/// and batch, 16 x 128 tokens; train-warm: the same after <see cref="CompileWarmup"/>), and prints the methods the first call JIT-compiled and the time that took, each
 /// call's milliseconds (wall, then the process's CPU time, all threads) and the ratio of the first to the median of
 /// calls 6 .. 10. With --jit it also lists the first call's longest compilations (the runtime's JIT events, see
 /// <see cref="JitEvents"/>; --list N shows N of them, 15 by default), how many were Tier0 / optimised and whether ReadyToRun code was rejected. Run it in its
 /// own process: the point is the code's state on the first call. The CLI's runtime settings are
 /// DOTNET_TC_QuickJitForLoops=0 DOTNET_TieredPGO=0 (src/Xent.Cli/Xent.Cli.csproj); set them to see its first step.
 /// --calls N times N calls instead of 10 (the ratio is then to the median of the last five).
-/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- first-call [gemm] [loss] [grad] [train] [--jit [--list N]] [--calls N]
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- first-call [gemm] [loss] [grad] [train] [train-warm] [--jit [--list N]] [--calls N]
 /// </summary>
 internal static class FirstCallMeasurement
 {
@@ -44,7 +44,8 @@ internal static class FirstCallMeasurement
                 "loss" => Loss,
                 "grad" => Gradient,
                 "train" => Train,
-                _ => throw new ArgumentException($"first-call: unknown case '{name}' (gemm, loss, grad, train, --jit, --list N, --calls N)"),
+                "train-warm" => TrainWarm,
+                _ => throw new ArgumentException($"first-call: unknown case '{name}' (gemm, loss, grad, train, train-warm, --jit, --list N, --calls N)"),
             };
             measure(random, events, calls, list);
         }
@@ -84,6 +85,21 @@ internal static class FirstCallMeasurement
         int[] targets = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
         var trainer = new Trainer(new GptModel(config, seed: 1), new TrainerOptions());
         Report("Training step (xent train's model, 16 x 128 tokens)", events, calls, list, () => trainer.Step(tokens, targets, batch, seq));
+    }
+
+    private static void TrainWarm(Random random, JitEvents? events, int calls, int list)
+    {
+        var (config, batch, seq) = TrainingStepMeasurement.Shape("default");
+        var options = new TrainerOptions();
+        long start = Stopwatch.GetTimestamp();
+        double cpu0 = StreamCompare.ProcessCpuMs();
+        CompileWarmup.Start(config, batch, seq, options).GetAwaiter().GetResult();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"CompileWarmup of xent train's model: {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms wall, {StreamCompare.ProcessCpuMs() - cpu0:F1} ms CPU"));
+        int[] tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
+        int[] targets = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
+        var trainer = new Trainer(new GptModel(config, seed: 1), options);
+        Report("Training step after CompileWarmup", events, calls, list, () => trainer.Step(tokens, targets, batch, seq));
     }
 
     private static void Report(string name, JitEvents? events, int calls, int list, Action call)

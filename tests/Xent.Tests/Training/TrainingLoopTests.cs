@@ -1,6 +1,7 @@
 using System.Text.Json;
 
 using Xent.Tests.Cli;
+using Xent.Training;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
 using Xent.Training.Model;
@@ -157,5 +158,19 @@ public sealed class TrainingLoopTests : IDisposable
         Assert.Equal(TrainingStatus.Completed, a.Status);
         Assert.Equal(a.FinalValLoss, b.FinalValLoss);
         Assert.Equal(File.ReadAllBytes(Path.Combine(warm, CheckpointStore.ModelFile)), File.ReadAllBytes(Path.Combine(cold, CheckpointStore.ModelFile)));
+    }
+
+    [Fact]
+    public async Task The_public_compile_warm_up_checks_its_shape_and_reports_a_failed_step()
+    {
+        var config = new GptConfig { VocabSize = 32, ContextLength = 16, Layers = 2, Dim = 16, Heads = 2 };
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = CompileWarmup.Start(config, 0, 16); });
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = CompileWarmup.Start(config, 2, 17); });
+        Assert.Throws<ArgumentNullException>(() => { _ = CompileWarmup.Start(null!, 2, 16); });
+        await CompileWarmup.Start(config, 2, 16, maxDegreeOfParallelism: 2);
+
+        // A shape the model refuses (D not a multiple of the heads) fails the task, as the step itself would.
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => CompileWarmup.Start(config with { Heads = 3 }, 2, 16));
+        Assert.Equal("Dim", e.ParamName);
     }
 }

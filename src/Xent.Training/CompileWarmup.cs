@@ -1,0 +1,80 @@
+using Xent.Training.Model;
+using Xent.Training.Runs;
+
+namespace Xent.Training;
+
+/// <summary>
+/// Compiles the kernels of a model's training steps before the first step, on a thread of its own: one training step
+/// and one forward pass of a throwaway one-layer copy of the model, with the run's batch, sequence, options and
+/// threads. The kernels are compiled fully optimised on first use, and compiling them made the first step of
+/// <c>xent train</c>'s default model 3-5x a later one; started while a run is prepared (its data, its files, its
+/// model's initialisation: work for one core), that time overlaps the preparation instead of delaying the first step.
+/// <see cref="TrainingLoop"/> starts one itself; a loop of one's own around <see cref="Trainer"/> calls
+/// <see cref="Start(GptConfig, int, int, TrainerOptions?, int?)"/> as early as the model's shape is known and waits for
+/// it before the first step.
+/// </summary>
+/// <remarks>
+/// The copy has its own parameters, optimizer state and buffers: the run computes the same bits with or without it.
+/// It takes the memory of a one-layer model (<see cref="GptMemory.TrainingBytes"/>) until it ends.
+/// </remarks>
+public static class CompileWarmup
+{
+    /// <summary>Most bytes the copy may take in a <see cref="TrainingLoop"/>'s own warm-up.</summary>
+    internal const long MaxBytes = 64L << 20;
+
+    /// <summary>Whether a <see cref="TrainingLoop"/> warms up; cleared by tests and, with XENT_WARMUP=0, by measurements of the first step without it.</summary>
+    internal static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("XENT_WARMUP") != "0";
+
+    /// <summary>Starts the warm-up of training steps of <paramref name="model"/>'s shape; the task fails if a step would.</summary>
+    /// <param name="model">The model's shape (the copy has one layer of it).</param>
+    /// <param name="batch">B of the steps to come.</param>
+    /// <param name="seq">T of the steps to come, at most the model's context length.</param>
+    /// <param name="options">The trainer's options; null for the defaults.</param>
+    /// <param name="maxDegreeOfParallelism">The model's <see cref="GptModel.MaxDegreeOfParallelism"/>; null for its default.</param>
+    public static Task Start(GptConfig model, int batch, int seq, TrainerOptions? options = null, int? maxDegreeOfParallelism = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(seq);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(seq, model.ContextLength);
+        GptConfig copy = model with { Layers = 1 };
+        return Task.Factory.StartNew(() => Run(copy, batch, seq, options, maxDegreeOfParallelism),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// A <see cref="TrainingLoop"/>'s warm-up; null where the copy would take over <see cref="MaxBytes"/> or an eighth of
+    /// the memory left (a large vocabulary's embedding: there a step is long and its compilation a small share of
+    /// it), and for a plan fitted to a time budget, which has already run steps. Its failures are the run's to report.
+    /// </summary>
+    /// <param name="plan">The run about to start.</param>
+    internal static Task? Start(TrainingPlan plan)
+    {
+        if (plan.TimeBudget is not null || !Enabled
+            || GptMemory.TrainingBytes(plan.Model with { Layers = 1 }, plan.Batch, plan.Seq, resuming: false) > Math.Min(MaxBytes, GptMemory.AvailableBytes() / 8))
+        {
+            return null;
+        }
+
+        // The run's own calls report any error (with the run's context); a failed warm-up only leaves them the compilation.
+        return Start(plan.Model, plan.Batch, plan.Seq, plan.ToTrainerOptions(), plan.Threads)
+            .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Waits for a warm-up that <see cref="TrainingLoop"/> started (null: none), never throwing.</summary>
+    internal static void Wait(Task? warmup) => warmup?.GetAwaiter().GetResult();
+
+    private static void Run(GptConfig config, int batch, int seq, TrainerOptions? options, int? threads)
+    {
+        var model = new GptModel(config, seed: 1);
+        if (threads is { } t)
+        {
+            model.MaxDegreeOfParallelism = t;
+        }
+
+        var trainer = new Trainer(model, options);
+        var tokens = new int[batch * seq];
+        trainer.Step(tokens, tokens, batch, seq);
+        model.Loss(tokens, tokens, batch, seq);
+    }
+}
