@@ -78,28 +78,28 @@ internal static class FirstCallMeasurement
         Report("LossAndGradient 256 x 50257", events, calls, list, () => CrossEntropy.LossAndGradient(logits, targets, gradient));
     }
 
-    private static void Train(Random random, JitEvents? events, int calls, int list)
-    {
-        var (config, batch, seq) = TrainingStepMeasurement.Shape("default");
-        int[] tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
-        int[] targets = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
-        var trainer = new Trainer(new GptModel(config, seed: 1), new TrainerOptions());
-        Report("Training step (xent train's model, 16 x 128 tokens)", events, calls, list, () => trainer.Step(tokens, targets, batch, seq));
-    }
+    private static void Train(Random random, JitEvents? events, int calls, int list) => Train(random, events, calls, list, warm: false);
 
-    private static void TrainWarm(Random random, JitEvents? events, int calls, int list)
+    private static void TrainWarm(Random random, JitEvents? events, int calls, int list) => Train(random, events, calls, list, warm: true);
+
+    private static void Train(Random random, JitEvents? events, int calls, int list, bool warm)
     {
         var (config, batch, seq) = TrainingStepMeasurement.Shape("default");
         var options = new TrainerOptions();
-        long start = Stopwatch.GetTimestamp();
-        double cpu0 = StreamCompare.ProcessCpuMs();
-        CompileWarmup.Start(config, batch, seq, options).GetAwaiter().GetResult();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"CompileWarmup of xent train's model: {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms wall, {StreamCompare.ProcessCpuMs() - cpu0:F1} ms CPU"));
+        if (warm)
+        {
+            long start = Stopwatch.GetTimestamp();
+            double cpu0 = StreamCompare.ProcessCpuMs();
+            CompileWarmup.Start(config, batch, seq, options).GetAwaiter().GetResult();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"CompileWarmup of xent train's model: {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms wall, {StreamCompare.ProcessCpuMs() - cpu0:F1} ms CPU"));
+        }
+
         int[] tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
         int[] targets = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
         var trainer = new Trainer(new GptModel(config, seed: 1), options);
-        Report("Training step after CompileWarmup", events, calls, list, () => trainer.Step(tokens, targets, batch, seq));
+        Report(warm ? "Training step after CompileWarmup" : "Training step (xent train's model, 16 x 128 tokens)", events, calls, list,
+            () => trainer.Step(tokens, targets, batch, seq));
     }
 
     private static void Report(string name, JitEvents? events, int calls, int list, Action call)
