@@ -58,19 +58,9 @@ public sealed class TrainingLoop
     /// <returns>What the run did, as written to summary.json.</returns>
     public TrainingOutcome Run(ITrainingProgress? progress = null, CancellationToken cancellationToken = default)
     {
-        try
-        {
-            return Train(progress, cancellationToken);
-        }
-        finally
-        {
-            // A run refused before its first step (a folder in use, a replaced checkpoint) leaves no warm-up behind it.
-            CompileWarmup.Wait(warmup);
-        }
-    }
+        // Before anything that may refuse the run (so no warm-up is left behind it) or share the cores with it.
+        CompileWarmup.Wait(warmup);
 
-    private TrainingOutcome Train(ITrainingProgress? progress, CancellationToken cancellationToken)
-    {
         // Ranges and memory before the model is allocated (a resumed model is already in memory: not counted twice).
         RunConfigValidator.CheckTraining(Plan.ToCheckpointConfig(Plan.StartStep, Plan.ToTrainerOptions()),
             RunConfigValidator.InFile(Path.Combine(Plan.OutDir, CheckpointStore.ConfigFile)), resuming: false);
@@ -78,7 +68,6 @@ public sealed class TrainingLoop
         if (!GradientStep.WritesOutputs)
         {
             // A data-parallel rank other than 0 trains in step with the others and touches no file.
-            CompileWarmup.Wait(warmup);
             return new TrainingSession(Plan, null, progress, GradientStep).Run(cancellationToken);
         }
 
@@ -94,7 +83,6 @@ public sealed class TrainingLoop
             CheckpointStore.ThrowIfReplaced(origin);
         }
 
-        CompileWarmup.Wait(warmup);
         TrainingOutcome outcome;
         using (var metrics = MetricsLog.Open(Plan.OutDir, Plan.StartStep))
         {
