@@ -36,9 +36,11 @@ public static unsafe class MatMul
     // RunStreamedB takes products of at most SwapRows rows, runs them in row blocks of at most StreamBlockRows (a K
     // block of packed A, 256 k, stays in L2), packs op(A) at most StreamChunkFloats at a time (4 MB) and gives each
     // thread at least StreamPanels B micro-panels. At 512 bits it once took up to 768 rows (768 x 3072 x 2048 'tn' in
-    // 0.90-0.96x RunSharedB's time on a quieter host); measured again (gemm-ab, Zen 5, busy host, 2026-12-03, 1 and 2
-    // threads, 15 interleaved rounds) such products took 1.05-1.13x (512 and 768 x 3072 x 2048 'tn', 512 x 2304 x 768
-    // 'nn'), 1.00x (768 x 768 x 3072 'nn') and 0.97-0.98x only with K = 256, while up to 256 rows it stays 0.73-1.01x.
+    // 0.90-0.96x RunSharedB's time on a Zen 5); on a Zen 4, whose 512-bit FMA runs as two 256-bit halves (gemm-ab,
+    // 2026-12-03, 1 and 2 threads, 15 interleaved rounds), such products took 1.05-1.13x (512 and 768 x 3072 x 2048
+    // 'tn', 512 x 2304 x 768 'nn'), 1.00x (768 x 768 x 3072 'nn') and 0.97-0.98x only with K = 256, while up to 256
+    // rows it stays 0.73-1.01x. The narrower widths always stopped at 256 rows; 512 bits now does too, which costs a
+    // full-width Zen 5 about 5% on those few shapes.
     private const int StreamBlockRows = 256;
     private const int StreamChunkFloats = 1 << 20;
     private const int StreamPanels = 4;
