@@ -29,6 +29,7 @@ internal static class Program
         ["gemm-threads"] = GemmThreads.Run,
         ["first-call"] = FirstCallMeasurement.Run,
         ["kernel-compute"] = KernelCompute.Run,
+        ["loss-read"] = LossRead.Run,
         ["kernel-limit"] = KernelLimit.Run,
         ["stream-compare"] = StreamCompare.Run,
         ["recompute-compare"] = RecomputeCompare.Run,
