@@ -1,3 +1,4 @@
+using System.Globalization;
 using BenchmarkDotNet.Running;
 
 namespace Xent.Benchmarks;
@@ -34,9 +35,11 @@ internal static class Program
         ["stream-compare"] = StreamCompare.Run,
         ["recompute-compare"] = RecomputeCompare.Run,
         ["memory-methods"] = MemoryMethods.Run,
-        ["flop-limit"] = _ =>
+        ["flop-limit"] = args =>
         {
-            for (int round = 0; round < 5; round++)
+            // Rounds: the first argument, default 5.
+            int rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
+            for (int round = 0; round < rounds; round++)
             {
                 Console.WriteLine($"FMA limit: 1 thread {FlopLimit.Measure(1):F0} GFLOP/s, {Environment.ProcessorCount} threads {FlopLimit.Measure(Environment.ProcessorCount):F0} GFLOP/s");
             }
