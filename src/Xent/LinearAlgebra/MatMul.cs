@@ -68,7 +68,7 @@ public static unsafe class MatMul
     // or all).
     internal static bool SwapPrefetch { get; set; } = true;
 
-    // Whether RunStreamedB reads A stored [M, K] in place (alpha = 1, K > StreamPackedDepth); cleared only by the gemm-ab
+    // Whether RunStreamedB reads A stored [M, K] in place (512-bit tiles, alpha = 1, K > StreamPackedDepth); cleared only by the gemm-ab
     // benchmark (XENT_AB=inplace or all).
     internal static bool StreamInPlaceA { get; set; } = true;
 
@@ -500,11 +500,14 @@ public static unsafe class MatMul
         const int mr = PanelKernels.Mr, kcStep = PanelKernels.SumBlock;
         int nr = s.Nr;
         int rowStrips = (p.M + mr - 1) / mr, panels = (p.N + nr - 1) / nr;
-        // With A stored [M, K], alpha = 1 and K over StreamPackedDepth, the tiles read A's rows in place (see
+        // With A stored [M, K], alpha = 1 and K over StreamPackedDepth, the 512-bit tiles read A's rows in place (see
         // StridedTile) instead of a packed copy: packing 3 MB of op(A) (256 x 3072) before any tile and reading it back
         // from L3 took 1.06-1.12x the time (256 x 768 x 3072 'nn', Zen 5, 512 bits, 1 and 2 threads); at K = 768 the
-        // packed copy stays in L2 and in place took 1.01-1.03x its time.
-        bool inPlace = StreamInPlaceA && !p.TransposeA && p.Alpha == 1 && p.K > StreamPackedDepth;
+        // packed copy stays in L2 and in place took 1.01-1.03x its time. The narrower tiles use each strip of A for
+        // half the work or less, so the strided reads cost more than the packing saves: with AVX2 only (Zen 4,
+        // gemm-ab XENT_AB=inplace, 15 rounds, 1 and 2 threads, two processes) in place took 1.03-1.13x the packed
+        // time at 256 x 768 x 3072 and 256 x 2304 x 3072 'nn' (1.01-1.02x at 128 rows); there at 512 bits 0.96-1.02x.
+        bool inPlace = StreamInPlaceA && s.Nr == 2 * Vector512<float>.Count && !p.TransposeA && p.Alpha == 1 && p.K > StreamPackedDepth;
         nint ars = p.TransposeA ? 1 : p.Lda, aks = p.TransposeA ? p.Lda : 1;
         int chunkMax = inPlace ? RoundUp(p.K, kcStep) : Math.Max(kcStep, StreamChunkFloats / (rowStrips * mr) / kcStep * kcStep);
         int chunks = (p.K + chunkMax - 1) / chunkMax, chunkK = RoundUp((p.K + chunks - 1) / chunks, kcStep);

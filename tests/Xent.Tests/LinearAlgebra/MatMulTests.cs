@@ -196,8 +196,9 @@ public class MatMulTests
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void StreamedB_AReadInPlace_SumsAsEveryPath(VectorWidth width)
     {
-        // The streamed-B path with A stored [M, K], alpha = 1 and K over 1024 reads A's rows in place: a partial last
-        // row strip (45 rows) and a partial last micro-panel (300 columns), C started (beta 0) or scaled, 1 and 2 threads.
+        // The streamed-B path with A stored [M, K], alpha = 1 and K over 1024 reads A's rows in place at 512 bits (the
+        // narrower widths pack them): a partial last row strip (45 rows) and a partial last micro-panel (300 columns), C
+        // started (beta 0) or scaled, 1 and 2 threads.
         var rng = new Random(12);
         using var scope = Simd.Override(width);
         int m = 45, n = 300, k = 1300;
