@@ -68,8 +68,8 @@ public static unsafe class MatMul
     // or all).
     internal static bool SwapPrefetch { get; set; } = true;
 
-    // Whether RunStreamedB reads A stored [M, K] in place (512-bit tiles, alpha = 1, K > StreamPackedDepth); cleared only by the gemm-ab
-    // benchmark (XENT_AB=inplace or all).
+    // Whether RunStreamedB reads A stored [M, K] in place (512-bit tiles, alpha = 1, K > StreamPackedDepth); cleared
+    // only by the gemm-ab benchmark (XENT_AB=inplace or all).
     internal static bool StreamInPlaceA { get; set; } = true;
 
     // Whether Panels' first micro-panel sweep prefetches the next strip's rows of A; cleared only by the benchmarks
