@@ -505,7 +505,7 @@ public static unsafe class MatMul
         // from L3 took 1.06-1.12x the time (256 x 768 x 3072 'nn', Zen 5, 512 bits, 1 and 2 threads); at K = 768 the
         // packed copy stays in L2 and in place took 1.01-1.03x its time. The narrower tiles use each strip of A for
         // half the work or less, so the strided reads cost more than the packing saves: with AVX2 only (Zen 4,
-        // gemm-ab XENT_AB=inplace, 15 rounds, 1 and 2 threads, two processes) in place took 1.03-1.13x the packed
+        // gemm-ab XENT_AB=inplace, 15 rounds, 1 and 2 threads, two processes) in place took 1.03-1.16x the packed
         // time at 256 x 768 x 3072 and 256 x 2304 x 3072 'nn' (1.01-1.02x at 128 rows); there at 512 bits 0.96-1.02x.
         bool inPlace = StreamInPlaceA && s.Nr == 2 * Vector512<float>.Count && !p.TransposeA && p.Alpha == 1 && p.K > StreamPackedDepth;
         nint ars = p.TransposeA ? 1 : p.Lda, aks = p.TransposeA ? p.Lda : 1;
