@@ -38,9 +38,9 @@ internal static class LossRead
                 for (int i = 0; i < one.Length; i++)
                 {
                     long t0 = Stopwatch.GetTimestamp();
-                    double cpu0 = Environment.CpuUsage.TotalTime.TotalMilliseconds;
+                    double cpu0 = StreamCompare.ThreadCpuMs();
                     cases[ci]();
-                    one[i] = threads == 1 ? Environment.CpuUsage.TotalTime.TotalMilliseconds - cpu0 : Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    one[i] = threads == 1 ? StreamCompare.ThreadCpuMs() - cpu0 : Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 }
 
                 times[ci].Add(one.Order().ElementAt(2));
