@@ -99,6 +99,7 @@ internal static class GemmAb
         MatMul.RowsPrefetchC = !old || (which != "rowsc" && which != "new");
         MatMul.SwapPrefetchC = !old || (which != "swapc" && which != "new");
         MatMul.StreamInPlaceA = !old || (which != "inplace" && which != "all");
+        MatMul.StreamPrefetchC = !old || which != "streamc";
         if (which == "packpf")
         {
             // XENT_PFP: the new setting's micro-panels (default 4); the old one is 0 (no prefetch).

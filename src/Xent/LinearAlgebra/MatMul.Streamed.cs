@@ -29,6 +29,12 @@ public static unsafe partial class MatMul
     // Set only by the gemm-ab benchmark (XENT_AB=stream), to time RunSharedB on the shapes RunStreamedB takes.
     internal static bool DisableStream { get; set; }
 
+    // Whether RunStreamedB's tiles prefetch the next tile's rows of C where a task's C outgrows StreamCacheBytes; cleared
+    // only by the gemm-ab benchmark (XENT_AB=streamc).
+    internal static bool StreamPrefetchC { get; set; } = true;
+
+    private const long StreamCacheBytes = 1 << 20;
+
     /// <summary>
     /// Few rows and B stored [K, N], at least twice as wide as A is tall (the dX products 'nn' at N = 256 and 512, the
     /// MLP's dW 'tn' 768 x 3072): B, the larger operand, is read once from memory, so packing it whole before any tile
@@ -81,6 +87,12 @@ public static unsafe partial class MatMul
             {
                 int q0 = (int)((long)t * panels / tasks), q1 = (int)((long)(t + 1) * panels / tasks);
                 int rowBlocks = (p.M + StreamBlockRows - 1) / StreamBlockRows;
+
+                // C is read and written once per K block; where the task's columns of it outgrow L2, the tiles ask for
+                // the next tile's rows of C ahead (gemm-ab XENT_AB=streamc, Zen 4, 2026-12-03, 11 rounds, 1 and 2
+                // threads: 0.92-0.97x the time at 256 x 3072 x 768 and 256 x 2304 x 768 'nn' at 512 bits, 0.93-0.99x
+                // with AVX2 only; 1.00-1.03x at 256 x 768 x 3072, whose C stays in L2, so not there).
+                bool prefetchC = StreamPrefetchC && (long)(q1 - q0) * nr * p.M * sizeof(float) > StreamCacheBytes;
                 float* pb = Workspace.Current.Get(WorkspaceSlot.PackedB, (long)kcStep * nr * (rowBlocks > 1 ? q1 - q0 : 1));
                 float* last = null;
                 if (inPlace && fullRows < p.M)
@@ -121,6 +133,20 @@ public static unsafe partial class MatMul
                                 for (int r = (si - s0) * rowsPerStrip; r < Math.Min(nextRows, (si - s0 + 1) * rowsPerStrip); r++)
                                 {
                                     Prefetch(next + (r * p.Ldb), Math.Min(nr, p.N - nj0));
+                                }
+
+                                if (prefetchC && (p0 > 0 || p.Beta != 0))
+                                {
+                                    // The next tile's rows of C: the next strip, else the first strip of the next micro-panel.
+                                    int nir = si + 1 < s1 ? ir + mr : s0 * mr, nq = si + 1 < s1 ? q : q + 1;
+                                    if (nq < q1)
+                                    {
+                                        float* nc = p.C + ((nint)nir * p.Ldc) + (nq * nr);
+                                        for (int r = 0, nh = Math.Min(mr, p.M - nir); r < nh; r++)
+                                        {
+                                            Prefetch(nc + (r * p.Ldc), Math.Min(nr, p.N - (nq * nr)));
+                                        }
+                                    }
                                 }
 
                                 if (inPlace && ir < fullRows)
