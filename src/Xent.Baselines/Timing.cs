@@ -68,6 +68,22 @@ public sealed record Timing(double[] Seconds)
             WarmUp(action, total, capSeconds);
         }
 
+        // Then all of them in turn until no method has been compiled for a while: a case warmed first can have methods
+        // still counting their calls towards tier 1 while the next case warms, and they would tier up during the
+        // timed rounds (xent bench, 2048 x 32 on 2 threads: some processes timed every Loss call at 0.3 ms against
+        // 0.09 ms once its per-row code was optimised).
+        var started = Stopwatch.StartNew();
+        var jit = new JitWatch(started);
+        while (jit.QuietFor < JitQuietSeconds && total.Elapsed.TotalSeconds < capSeconds / 2)
+        {
+            foreach (var action in actions)
+            {
+                action();
+            }
+
+            jit.Update();
+        }
+
         var times = actions.Select(_ => new List<double>(iterations)).ToArray();
         total.Restart();
         for (int i = 0; i < iterations; i++)
@@ -130,9 +146,11 @@ public sealed record Timing(double[] Seconds)
     /// Seconds without a JIT compilation in the process before a case counts as warm: tiered compilation promotes
     /// methods in batches, 100 ms after the last new one, and compiles them on a background thread that takes one of
     /// the cores from the timed calls (xent bench, 2048 x 10 on 2 cores: a first case timed at 0.23-0.29 ms a call
-    /// for half its runs against 0.12 ms once compilation had settled).
+    /// for half its runs against 0.12 ms once compilation had settled). The quiet before a batch can be longer than
+    /// that delay: `Loss` at 2048 x 32 on 2 threads (Zen 4, 2026-12-03) compiled nothing from 145 to 270 ms while its
+    /// per-row code still ran unoptimised (0.17-0.20 ms a call against 0.09-0.11 from 325 ms on).
     /// </summary>
-    private const double JitQuietSeconds = 0.2;
+    private const double JitQuietSeconds = 0.4;
 
     /// <summary>
     /// Past tier-up (<see cref="TierUpSeconds"/>, <see cref="JitQuietSeconds"/>) and steady over at least

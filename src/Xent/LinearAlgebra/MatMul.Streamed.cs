@@ -90,8 +90,8 @@ public static unsafe partial class MatMul
 
                 // C is read and written once per K block; where the task's columns of it outgrow L2, the tiles ask for
                 // the next tile's rows of C ahead (gemm-ab XENT_AB=streamc, Zen 4, 2026-12-03, 11 rounds, 1 and 2
-                // threads: 0.92-0.97x the time at 256 x 3072 x 768 and 256 x 2304 x 768 'nn' at 512 bits, 0.93-0.99x
-                // with AVX2 only; 1.00-1.03x at 256 x 768 x 3072, whose C stays in L2, so not there).
+                // threads, two processes: 0.92-0.97x the time at 256 x 3072 x 768 and 256 x 2304 x 768 'nn' at 512 bits,
+                // 0.92-0.99x with AVX2 only; 1.00-1.03x at 256 x 768 x 3072, whose C stays in L2, so not there).
                 bool prefetchC = StreamPrefetchC && (long)(q1 - q0) * nr * p.M * sizeof(float) > StreamCacheBytes;
                 float* pb = Workspace.Current.Get(WorkspaceSlot.PackedB, (long)kcStep * nr * (rowBlocks > 1 ? q1 - q0 : 1));
                 float* last = null;

@@ -1,0 +1,216 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace Xent.Kernels;
+
+/// <content>
+/// The two-pass statistics: a max pass, then an exp-sum pass over the cached block (exponentials stored, or weighted sums).
+/// </content>
+internal static partial class StatisticsKernel
+{
+    /// <summary>
+    /// The statistics of a block of bfloat16 logits with its exponentials stored, exactly as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool)"/>
+    /// computes them for the widened block with <c>exps</c> (the float path of a float gradient): the max pass widens
+    /// the block into <paramref name="exps"/> as it reads it, and the exp pass runs over that in place.
+    /// </summary>
+    /// <param name="width">Widest vector width allowed.</param>
+    /// <param name="z">The block's logits, at least one.</param>
+    /// <param name="exps">Where exp(z - shift) goes [z.Length].</param>
+    public static BlockStatistics ComputeWithExponentials(VectorWidth width, ReadOnlySpan<BFloat16> z, Span<float> exps) =>
+        Widths.Fit(width, z.Length) switch
+        {
+            VectorWidth.V512 => WithExponentials<Vector512Ops, Vector512<float>, BFloat16Lanes512>(z, exps),
+            VectorWidth.V256 => WithExponentials<Vector256Ops, Vector256<float>, BFloat16Lanes256>(z, exps),
+            VectorWidth.V128 => WithExponentials<Vector128Ops, Vector128<float>, BFloat16Lanes128>(z, exps),
+            _ => WithExponentials<ScalarOps, float, BFloat16Lanes1>(z, exps),
+        };
+
+    private static BlockStatistics WithExponentials<TOps, TV, TLanes>(ReadOnlySpan<BFloat16> z, Span<float> exps)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TLanes : struct, IWritableLanes<TV>
+    {
+        var e = exps.Slice(0, z.Length);
+        var result = default(BlockStatistics);
+        result.Max = BlockMax<TOps, TV, TLanes>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, e);
+        float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
+        result.Sum = ExpSum<TOps, TV>(e, shift, e, false);
+        return result;
+    }
+
+    /// <summary>
+    /// The block's max; with <paramref name="widened"/> non-empty, every vector it loads is also stored there as
+    /// floats (the same loads in the same order whatever the lanes, so the max is the same bits).
+    /// </summary>
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe float BlockMax<TOps, TV, TLanes>(ref byte x, int n, Span<float> widened)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TLanes : struct, ILogitLanes<TV>
+    {
+        // Pinned for the lanes' loads, which may take the address (see ILogitLanes.Load).
+        fixed (byte* pinned = &x)
+        {
+            return BlockMaxPinned<TOps, TV, TLanes>(ref x, n, widened);
+        }
+    }
+
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float BlockMaxPinned<TOps, TV, TLanes>(ref byte x, int n, Span<float> widened)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TLanes : struct, ILogitLanes<TV>
+    {
+        int k = TOps.Count;
+        bool store = !widened.IsEmpty;
+        ref float d = ref MemoryMarshal.GetReference(widened);
+        TV m0 = TLanes.Load(ref x, n - k), m1 = m0, m2 = m0, m3 = m0;
+        if (store)
+        {
+            TOps.Store(m0, ref d, n - k);
+        }
+
+        nint i = 0;
+        for (; i <= n - (4 * k); i += 4 * k)
+        {
+            TV v0 = TLanes.Load(ref x, i), v1 = TLanes.Load(ref x, i + k), v2 = TLanes.Load(ref x, i + (2 * k)), v3 = TLanes.Load(ref x, i + (3 * k));
+            if (store)
+            {
+                TOps.Store(v0, ref d, i);
+                TOps.Store(v1, ref d, i + k);
+                TOps.Store(v2, ref d, i + (2 * k));
+                TOps.Store(v3, ref d, i + (3 * k));
+            }
+
+            m0 = TOps.Max(m0, v0);
+            m1 = TOps.Max(m1, v1);
+            m2 = TOps.Max(m2, v2);
+            m3 = TOps.Max(m3, v3);
+        }
+
+        for (; i <= n - k; i += k)
+        {
+            TV v = TLanes.Load(ref x, i);
+            if (store)
+            {
+                TOps.Store(v, ref d, i);
+            }
+
+            m0 = TOps.Max(m0, v);
+        }
+
+        return TOps.MaxAcross(TOps.Max(TOps.Max(m0, m1), TOps.Max(m2, m3)));
+    }
+
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float ExpSum<TOps, TV>(ReadOnlySpan<float> z, float shift, Span<float> exps, bool prefetch)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int n = z.Length, k = TOps.Count;
+        bool store = !exps.IsEmpty;
+        ref float x = ref MemoryMarshal.GetReference(z);
+        ref float d = ref MemoryMarshal.GetReference(exps);
+        TV m = TOps.Create(shift);
+
+        // The shifted-back last vector first: with exps over z (in place) its lanes are about to be overwritten.
+        nint last = n - k;
+        TV tail = TOps.Exp(TOps.Subtract(TOps.Load(ref x, last), m));
+        TV s0 = TOps.Create(0f), s1 = s0;
+        nint i = 0;
+        for (; i <= n - (2 * k); i += 2 * k)
+        {
+            if (prefetch)
+            {
+                // The exp pass has the block in cache and leaves memory idle: fetch the next block meanwhile, so
+                // that memory and arithmetic overlap instead of taking turns (measured on one core: 0.30 -> 0.24 ns per element).
+                Prefetch(ref Unsafe.Add(ref x, n + i));
+            }
+
+            TV e0 = TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), m));
+            TV e1 = TOps.Exp(TOps.Subtract(TOps.Load(ref x, i + k), m));
+            if (store)
+            {
+                TOps.Store(e0, ref d, i);
+                TOps.Store(e1, ref d, i + k);
+            }
+
+            s0 = TOps.Add(s0, e0);
+            s1 = TOps.Add(s1, e1);
+        }
+
+        if (i <= n - k)
+        {
+            TV e0 = TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), m));
+            if (store)
+            {
+                TOps.Store(e0, ref d, i);
+            }
+
+            s0 = TOps.Add(s0, e0);
+            i += k;
+        }
+
+        int rest = n - (int)i;
+        if (rest > 0)
+        {
+            s1 = TOps.Add(s1, TOps.KeepFrom(tail, k - rest));
+        }
+
+        if (store)
+        {
+            TOps.Store(tail, ref d, last);
+        }
+
+        return TOps.Sum(TOps.Add(s0, s1));
+    }
+
+    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ExpSumWeighted<TOps, TV>(ReadOnlySpan<float> z, float shift, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, ref BlockStatistics result)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int n = z.Length, k = TOps.Count;
+        bool hasWeights = !weights.IsEmpty, hasTargets = !probabilities.IsEmpty;
+        ref float x = ref MemoryMarshal.GetReference(z);
+        ref float w = ref MemoryMarshal.GetReference(weights);
+        ref float t = ref MemoryMarshal.GetReference(probabilities);
+        TV m = TOps.Create(shift), one = TOps.Create(1f), zero = TOps.Create(0f);
+        TV sum = zero, wz = zero, wtz = zero, wt = zero;
+        nint i = 0;
+        for (; NextVector(ref i, n, k, out int skip); i += k)
+        {
+            TV zi = TOps.Load(ref x, i);
+            TV wi = hasWeights ? TOps.Load(ref w, i) : one;
+            TV ei = TOps.Exp(TOps.Subtract(zi, m));
+            TV wzi = weightedLogits ? TOps.Multiply(wi, zi) : zero;
+            TV wti = hasTargets ? TOps.Multiply(wi, TOps.Load(ref t, i)) : zero;
+            TV wtzi = hasTargets ? TOps.Multiply(wti, zi) : zero;
+            if (skip > 0)
+            {
+                // Mask the products, not a factor: 0 * -inf would be NaN.
+                ei = TOps.KeepFrom(ei, skip);
+                wzi = TOps.KeepFrom(wzi, skip);
+                wti = TOps.KeepFrom(wti, skip);
+                wtzi = TOps.KeepFrom(wtzi, skip);
+            }
+
+            sum = TOps.Add(sum, ei);
+            wz = TOps.Add(wz, wzi);
+            wt = TOps.Add(wt, wti);
+            wtz = TOps.Add(wtz, wtzi);
+        }
+
+        result.Sum = TOps.Sum(sum);
+        result.WeightedLogits = TOps.Sum(wz);
+        result.WeightedTargetLogits = TOps.Sum(wtz);
+        result.WeightedTargets = TOps.Sum(wt);
+    }
+}
