@@ -64,10 +64,7 @@ public static unsafe partial class MatMul
                             // The first micro-panel's sweep reads the block's rows of A from memory: a strip's rows are
                             // short streams (kc values each), which the hardware prefetchers barely start on, so each
                             // tile asks for the next strip's rows.
-                            for (int r = 0, nh = Math.Min(mr, rows - ir - mr); r < nh; r++)
-                            {
-                                Prefetch(ai + ((mr + r) * ars), kc);
-                            }
+                            PrefetchRows(ai + (mr * ars), ars, 0, Math.Min(mr, rows - ir - mr), kc);
                         }
 
                         float* bs = b + ((nint)(jr / nr) * bPanelStride) + ((nint)p0 * nr);
@@ -182,10 +179,7 @@ public static unsafe partial class MatMul
                         if (firstBlock && jp == 0 && si + 1 < s1)
                         {
                             // The call's first block was not prefetched (a group's first tile): the next strip's rows.
-                            for (int r = 0, nh = Math.Min(mr, rows - ir - mr); r < nh; r++)
-                            {
-                                Prefetch(ai + ((mr + r) * ars), kc);
-                            }
+                            PrefetchRows(ai + (mr * ars), ars, 0, Math.Min(mr, rows - ir - mr), kc);
                         }
 
                         for (int e = Math.Min(nRows, done + perTile); done < e; done++)

@@ -103,10 +103,7 @@ public static unsafe partial class MatMul
                 {
                     if (jr >= pfFrom)
                     {
-                        for (int r = pfRow, end = Math.Min(nextK, pfRow + perTile); r < end; r++)
-                        {
-                            Prefetch(next + (r * p.Lda), nextCount);
-                        }
+                        PrefetchRows(next, p.Lda, pfRow, Math.Min(nextK, pfRow + perTile), nextCount);
 
                         pfRow += perTile;
                     }
@@ -122,10 +119,7 @@ public static unsafe partial class MatMul
                         if (njr < cols)
                         {
                             float* nc = p.C + ((i0 + ib + nir) * p.Ldc) + j0 + njr;
-                            for (int r = 0, nh = Math.Min(mr, mRows - nir), nw = Math.Min(nr, cols - njr); r < nh; r++)
-                            {
-                                Prefetch(nc + (r * p.Ldc), nw);
-                            }
+                            PrefetchRows(nc, p.Ldc, 0, Math.Min(mr, mRows - nir), Math.Min(nr, cols - njr));
                         }
                     }
 

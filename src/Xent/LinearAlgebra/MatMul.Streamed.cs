@@ -130,10 +130,7 @@ public static unsafe partial class MatMul
                             for (int si = s0; si < s1; si++)
                             {
                                 int ir = si * mr;
-                                for (int r = (si - s0) * rowsPerStrip; r < Math.Min(nextRows, (si - s0 + 1) * rowsPerStrip); r++)
-                                {
-                                    Prefetch(next + (r * p.Ldb), Math.Min(nr, p.N - nj0));
-                                }
+                                PrefetchRows(next, p.Ldb, (si - s0) * rowsPerStrip, Math.Min(nextRows, (si - s0 + 1) * rowsPerStrip), Math.Min(nr, p.N - nj0));
 
                                 if (prefetchC && (p0 > 0 || p.Beta != 0))
                                 {
@@ -141,11 +138,7 @@ public static unsafe partial class MatMul
                                     int nir = si + 1 < s1 ? ir + mr : s0 * mr, nq = si + 1 < s1 ? q : q + 1;
                                     if (nq < q1)
                                     {
-                                        float* nc = p.C + ((nint)nir * p.Ldc) + (nq * nr);
-                                        for (int r = 0, nh = Math.Min(mr, p.M - nir); r < nh; r++)
-                                        {
-                                            Prefetch(nc + (r * p.Ldc), Math.Min(nr, p.N - (nq * nr)));
-                                        }
+                                        PrefetchRows(p.C + ((nint)nir * p.Ldc) + (nq * nr), p.Ldc, 0, Math.Min(mr, p.M - nir), Math.Min(nr, p.N - (nq * nr)));
                                     }
                                 }
 

@@ -118,15 +118,9 @@ public static unsafe partial class MatMul
                 for (int ir = 0; ir < mPad; ir += nr, t++)
                 {
                     int f0 = (int)((long)t * nK / tiles), f1 = (int)((long)(t + 1) * nK / tiles);
-                    for (int r = 0; r < nRows; r++)
-                    {
-                        Prefetch(p.B + ((nj + r) * p.Ldb) + np0 + f0, f1 - f0);
-                    }
+                    PrefetchRows(p.B + (nj * p.Ldb) + np0 + f0, p.Ldb, 0, nRows, f1 - f0);
 
-                    for (int r = written + (int)((long)t * sliceRows / tiles), end = written + (int)((long)(t + 1) * sliceRows / tiles); r < end; r++)
-                    {
-                        Prefetch(p.C + (r * p.Ldc) + prev, prevCols);
-                    }
+                    PrefetchRows(p.C + prev, p.Ldc, written + (int)((long)t * sliceRows / tiles), written + (int)((long)(t + 1) * sliceRows / tiles), prevCols);
 
                     float* panel = pa + ((nint)ir * k) + ((nint)p0 * nr), tile = stage + ((nint)jr * mPad) + ir;
                     if (jr + mr <= cols)

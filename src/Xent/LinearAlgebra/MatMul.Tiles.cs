@@ -21,6 +21,16 @@ public static unsafe partial class MatMul
         }
     }
 
+    // Prefetch of count values in each of the rows [from, to) of a matrix at x with row stride ld.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchRows(float* x, nint ld, int from, int to, int count)
+    {
+        for (int r = from; r < to; r++)
+        {
+            Prefetch(x + (r * ld), count);
+        }
+    }
+
     /// <summary>
     /// One tile of C [rows, cols] from packed, zero-padded micro-panels. A full tile goes straight to the kernel; an edge
     /// tile runs the same kernel on a full-size copy of its part of C, so an element's arithmetic never depends on
