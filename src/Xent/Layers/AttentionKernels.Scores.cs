@@ -56,14 +56,14 @@ internal static partial class AttentionKernels
                     TV mp = TOps.Load(ref mrow, 0), mq = TOps.Load(ref mrow, TOps.Count);
                     TV x0 = TOps.Create(Unsafe.Add(ref x, p)), x1 = TOps.Create(Unsafe.Add(ref x, xs + p));
                     TV x2 = TOps.Create(Unsafe.Add(ref x, (2 * xs) + p)), x3 = TOps.Create(Unsafe.Add(ref x, (3 * xs) + p));
-                    a0 = TOps.Add(a0, TOps.Multiply(x0, mp));
-                    a1 = TOps.Add(a1, TOps.Multiply(x1, mp));
-                    a2 = TOps.Add(a2, TOps.Multiply(x2, mp));
-                    a3 = TOps.Add(a3, TOps.Multiply(x3, mp));
-                    b0 = TOps.Add(b0, TOps.Multiply(x0, mq));
-                    b1 = TOps.Add(b1, TOps.Multiply(x1, mq));
-                    b2 = TOps.Add(b2, TOps.Multiply(x2, mq));
-                    b3 = TOps.Add(b3, TOps.Multiply(x3, mq));
+                    a0 = TOps.MultiplyAdd(x0, mp, a0);
+                    a1 = TOps.MultiplyAdd(x1, mp, a1);
+                    a2 = TOps.MultiplyAdd(x2, mp, a2);
+                    a3 = TOps.MultiplyAdd(x3, mp, a3);
+                    b0 = TOps.MultiplyAdd(x0, mq, b0);
+                    b1 = TOps.MultiplyAdd(x1, mq, b1);
+                    b2 = TOps.MultiplyAdd(x2, mq, b2);
+                    b3 = TOps.MultiplyAdd(x3, mq, b3);
                 }
 
                 TOps.Store(TOps.Multiply(a0, scale), ref y, j);
@@ -83,10 +83,10 @@ internal static partial class AttentionKernels
                 for (int p = 0; p < hs; p++)
                 {
                     TV mp = TOps.Load(ref mt, ((nint)p * ld) + j);
-                    a0 = TOps.Add(a0, TOps.Multiply(TOps.Create(Unsafe.Add(ref x, p)), mp));
-                    a1 = TOps.Add(a1, TOps.Multiply(TOps.Create(Unsafe.Add(ref x, xs + p)), mp));
-                    a2 = TOps.Add(a2, TOps.Multiply(TOps.Create(Unsafe.Add(ref x, (2 * xs) + p)), mp));
-                    a3 = TOps.Add(a3, TOps.Multiply(TOps.Create(Unsafe.Add(ref x, (3 * xs) + p)), mp));
+                    a0 = TOps.MultiplyAdd(TOps.Create(Unsafe.Add(ref x, p)), mp, a0);
+                    a1 = TOps.MultiplyAdd(TOps.Create(Unsafe.Add(ref x, xs + p)), mp, a1);
+                    a2 = TOps.MultiplyAdd(TOps.Create(Unsafe.Add(ref x, (2 * xs) + p)), mp, a2);
+                    a3 = TOps.MultiplyAdd(TOps.Create(Unsafe.Add(ref x, (3 * xs) + p)), mp, a3);
                 }
 
                 TOps.Store(TOps.Multiply(a0, scale), ref y, j);
@@ -106,7 +106,7 @@ internal static partial class AttentionKernels
                 TV acc = TOps.Create(0f);
                 for (int p = 0; p < hs; p++)
                 {
-                    acc = TOps.Add(acc, TOps.Multiply(TOps.Create(Unsafe.Add(ref xi, p)), TOps.Load(ref mt, ((nint)p * ld) + k)));
+                    acc = TOps.MultiplyAdd(TOps.Create(Unsafe.Add(ref xi, p)), TOps.Load(ref mt, ((nint)p * ld) + k), acc);
                 }
 
                 TOps.Store(TOps.Multiply(acc, scale), ref y, ((nint)i * ys) + k);
@@ -118,7 +118,7 @@ internal static partial class AttentionKernels
                 float acc = 0;
                 for (int p = 0; p < hs; p++)
                 {
-                    acc += Unsafe.Add(ref xi, p) * Unsafe.Add(ref mt, ((nint)p * ld) + k);
+                    acc = ScalarOps.MultiplyAdd(Unsafe.Add(ref xi, p), Unsafe.Add(ref mt, ((nint)p * ld) + k), acc);
                 }
 
                 Unsafe.Add(ref y, ((nint)i * ys) + k) = acc * alpha;

@@ -7,7 +7,9 @@ namespace Xent.Layers;
 /// <summary>
 /// Kernels over float spans for the attention and the dense layers (axpy, max, exp-and-sum, scale, row times
 /// matrix, weighted row sum), each written once as an <see cref="IRowLoop"/> and run at a given
-/// <see cref="VectorWidth"/>. Element-wise results do not depend on the width (no fused multiply-add); the
+/// <see cref="VectorWidth"/>. Element-wise results do not depend on the width: the products' sums (row times matrix,
+/// weighted row sum) take a fused multiply-add per term where every width, the scalar lanes included, has one in
+/// hardware (<see cref="Simd.FusedMultiplyAddIsHardware"/>), and a product and a sum everywhere else; the
 /// reductions run at the widest width one vector of the row fits (<see cref="Widths.Fit"/>).
 /// </summary>
 internal static class SpanMath
@@ -227,7 +229,7 @@ internal static class SpanMath
                 TV acc = TOps.Create(0f);
                 for (int p = 0; p < x.Length; p++)
                 {
-                    acc = TOps.Add(acc, TOps.Multiply(TOps.Create(x[p]), TOps.Load(ref m0, (p * ld) + j)));
+                    acc = TOps.MultiplyAdd(TOps.Create(x[p]), TOps.Load(ref m0, (p * ld) + j), acc);
                 }
 
                 TOps.Store(TOps.Multiply(acc, TOps.Create(alpha)), ref y0, j);
@@ -256,7 +258,7 @@ internal static class SpanMath
                 TV acc = TOps.Create(0f);
                 for (int r = 0; r < w.Length; r++)
                 {
-                    acc = TOps.Add(acc, TOps.Multiply(TOps.Create(w[r]), TOps.Load(ref r0, (r * stride) + c)));
+                    acc = TOps.MultiplyAdd(TOps.Create(w[r]), TOps.Load(ref r0, (r * stride) + c), acc);
                 }
 
                 TOps.Store(acc, ref y0, c);
