@@ -12,8 +12,9 @@ namespace Xent.Layers;
 /// latency of one chain nor the loads bound the loop. Each output element is still
 /// summed alone, in the same order and with the same operations as <see cref="SpanMath.RowTimesMatrix"/> and
 /// <see cref="SpanMath.WeightedRowSum"/> (acc = 0, then acc = fma(w, x, acc) term by term): the blocking changes no
-/// bits. Fused rather than a product and a sum: half the instructions, which bound these short loops with AVX2's 256
-/// bits (attention forward and backward of the default model 11-12% faster, 5-10% at 512 bits, on the Zen 4).
+/// bits. Fused rather than a product and a sum: one instruction a term instead of two, in loops whose instruction
+/// count bounds them with AVX2's 256 bits (the default model's attention forward and backward 11-12% faster there,
+/// 5-10% at 512 bits, on the Zen 4; docs/benchmarks.md).
 /// </summary>
 internal static partial class AttentionKernels
 {
