@@ -48,6 +48,14 @@ internal readonly struct ScalarOps : IVectorOps<float>
 
     public static float Exp2(float t) => float.Exp2(t);
 
+    public static void Exp4(ref float a, ref float b, ref float c, ref float d)
+    {
+        a = MathF.Exp(a);
+        b = MathF.Exp(b);
+        c = MathF.Exp(c);
+        d = MathF.Exp(d);
+    }
+
     public static float LessThan(float a, float b) => a < b ? AllOnes : 0f;
 
     public static bool AllLessThan(float a, float b) => a < b;

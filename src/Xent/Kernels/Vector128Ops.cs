@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Xent.Kernels;
 
 /// <summary>128-bit lanes (SSE, AdvSimd).</summary>
-internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
+internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>, IPolynomialExp<Vector128<float>>
 {
     public static int Count => Vector128<float>.Count;
 
@@ -43,46 +43,42 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Exp(Vector128<float> x) => Exp2(x * Vector128.Create(ExpConstants.Log2E));
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Exp2(Vector128<float> t)
-    {
-        if (Avx512DQ.VL.IsSupported)
-        {
-            // 2^t = 2^f 2^floor(t), f = t - floor(t) in [0, 1) by vreduceps (exact), 2^f by the Q polynomial
-            // (1.75 ulp), times 2^floor(t) by vscalefps (Exp rounds t = x log2(e) once, so its relative error grows
-            // as |x| 6e-8: nothing near the max, where the mass is), which gives denormals below e^-87.3, 0 below e^-103.9 and
-            // for -inf (vreduceps gives 0 there), inf for +inf and NaN for NaN: no select needed.
-            var g = Avx512DQ.VL.Reduce(t, ExpConstants.FractionBelow);
-            // Fused without a check: AVX-512 implies FMA (in hardware and in .NET's instruction-set model).
-            var q = Vector128.FusedMultiplyAdd(Vector128.Create(ExpConstants.Q5), g, Vector128.Create(ExpConstants.Q4));
-            q = Vector128.FusedMultiplyAdd(q, g, Vector128.Create(ExpConstants.Q3));
-            q = Vector128.FusedMultiplyAdd(q, g, Vector128.Create(ExpConstants.Q2));
-            q = Vector128.FusedMultiplyAdd(q, g, Vector128.Create(ExpConstants.Q1));
-            q = Vector128.FusedMultiplyAdd(q, g, Vector128<float>.One);
-            return Avx512F.VL.Scale(q, t);
-        }
+    public static bool Reduces => Avx512DQ.VL.IsSupported;
 
-        return Exp2Rounded(t);
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Exp2(Vector128<float> t) => PolynomialExp.Exp2<Vector128Ops, Vector128<float>>(t, Reduces);
 
     /// <summary>
-    /// <see cref="Exp2"/> without AVX-512 (SSE, AdvSimd, and AVX2 where this width serves blocks too short for 256 bits):
-    /// the formula of <see cref="Vector256Ops.Exp2Rounded"/>, lane for lane. Internal rather than private so that tests reach it on any machine.
+    /// <see cref="Exp2"/> without AVX-512 (SSE, AdvSimd, and AVX2 where this width serves blocks too short for 256
+    /// bits): the formula of <see cref="Vector256Ops.Exp2Rounded"/>, lane for lane. Internal rather than private so that
+    /// tests reach it on any machine.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector128<float> Exp2Rounded(Vector128<float> t)
-    {
-        t = Vector128.MaxNative(Vector128.Create(ExpConstants.LowestExponent), t);
-        var y = t + Vector128.Create(ExpConstants.RoundingShift);
-        var f = t - (y - Vector128.Create(ExpConstants.RoundingShift));
-        var p = MultiplyAdd(Vector128.Create(ExpConstants.P5), f, Vector128.Create(ExpConstants.P4));
-        p = MultiplyAdd(p, f, Vector128.Create(ExpConstants.P3));
-        p = MultiplyAdd(p, f, Vector128.Create(ExpConstants.P2));
-        p = MultiplyAdd(p, f, Vector128.Create(ExpConstants.P1));
-        p = MultiplyAdd(p, f, Vector128<float>.One);
+    internal static Vector128<float> Exp2Rounded(Vector128<float> t) => PolynomialExp.Exp2<Vector128Ops, Vector128<float>>(t, false);
 
-        return p * Vector128.ShiftLeft(y.AsInt32(), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Exp4(ref Vector128<float> a, ref Vector128<float> b, ref Vector128<float> c, ref Vector128<float> d) =>
+        PolynomialExp.Exp4<Vector128Ops, Vector128<float>>(ref a, ref b, ref c, ref d);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Fraction(Vector128<float> t, bool reduce, out Vector128<float> n)
+    {
+        if (reduce)
+        {
+            n = t;
+            return Avx512DQ.VL.Reduce(t, ExpConstants.FractionBelow);
+        }
+
+        t = Vector128.MaxNative(Vector128.Create(ExpConstants.LowestExponent), t);
+        n = t + Vector128.Create(ExpConstants.RoundingShift);
+        return t - (n - Vector128.Create(ExpConstants.RoundingShift));
     }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Scale(Vector128<float> p, Vector128<float> n, bool reduce) =>
+        reduce ? Avx512F.VL.Scale(p, n) : p * Vector128.ShiftLeft(n.AsInt32(), 23).AsSingle();
 
     public static Vector128<float> LessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThan(a, b);
 

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Xent.Kernels;
 
 /// <summary>512-bit lanes (AVX-512).</summary>
-internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
+internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>, IPolynomialExp<Vector512<float>>
 {
     public static int Count => Vector512<float>.Count;
 
@@ -43,46 +43,42 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x) => Exp2(x * Vector512.Create(ExpConstants.Log2E));
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Exp2(Vector512<float> t)
-    {
-        if (Avx512DQ.IsSupported)
-        {
-            // 2^t = 2^f 2^floor(t), f = t - floor(t) in [0, 1) by vreduceps (exact), 2^f by the Q polynomial
-            // (1.75 ulp), times 2^floor(t) by vscalefps (Exp rounds t = x log2(e) once, so its relative error grows
-            // as |x| 6e-8: nothing near the max, where the mass is), which gives denormals below e^-87.3, 0 below e^-103.9 and
-            // for -inf (vreduceps gives 0 there), inf for +inf and NaN for NaN: no select needed.
-            var g = Avx512DQ.Reduce(t, ExpConstants.FractionBelow);
-            // Fused without a check: AVX-512 implies FMA (in hardware and in .NET's instruction-set model).
-            var q = Vector512.FusedMultiplyAdd(Vector512.Create(ExpConstants.Q5), g, Vector512.Create(ExpConstants.Q4));
-            q = Vector512.FusedMultiplyAdd(q, g, Vector512.Create(ExpConstants.Q3));
-            q = Vector512.FusedMultiplyAdd(q, g, Vector512.Create(ExpConstants.Q2));
-            q = Vector512.FusedMultiplyAdd(q, g, Vector512.Create(ExpConstants.Q1));
-            q = Vector512.FusedMultiplyAdd(q, g, Vector512<float>.One);
-            return Avx512F.Scale(q, t);
-        }
+    public static bool Reduces => Avx512DQ.IsSupported;
 
-        return Exp2Rounded(t);
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp2(Vector512<float> t) => PolynomialExp.Exp2<Vector512Ops, Vector512<float>>(t, Reduces);
 
     /// <summary>
-    /// <see cref="Exp2"/> without AVX-512 (never used where Vector512 is accelerated, which needs AVX-512 DQ; kept so that every width has the same fallback):
-    /// the formula of <see cref="Vector256Ops.Exp2Rounded"/>, lane for lane. Internal rather than private so that tests reach it on any machine.
+    /// <see cref="Exp2"/> without AVX-512 (never used where Vector512 is accelerated, which needs AVX-512 DQ; kept so
+    /// that every width has the same fallback): the formula of <see cref="Vector256Ops.Exp2Rounded"/>, lane for lane.
+    /// Internal rather than private so that tests reach it on any machine.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> Exp2Rounded(Vector512<float> t)
-    {
-        t = Vector512.MaxNative(Vector512.Create(ExpConstants.LowestExponent), t);
-        var y = t + Vector512.Create(ExpConstants.RoundingShift);
-        var f = t - (y - Vector512.Create(ExpConstants.RoundingShift));
-        var p = MultiplyAdd(Vector512.Create(ExpConstants.P5), f, Vector512.Create(ExpConstants.P4));
-        p = MultiplyAdd(p, f, Vector512.Create(ExpConstants.P3));
-        p = MultiplyAdd(p, f, Vector512.Create(ExpConstants.P2));
-        p = MultiplyAdd(p, f, Vector512.Create(ExpConstants.P1));
-        p = MultiplyAdd(p, f, Vector512<float>.One);
+    internal static Vector512<float> Exp2Rounded(Vector512<float> t) => PolynomialExp.Exp2<Vector512Ops, Vector512<float>>(t, false);
 
-        return p * Vector512.ShiftLeft(y.AsInt32(), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Exp4(ref Vector512<float> a, ref Vector512<float> b, ref Vector512<float> c, ref Vector512<float> d) =>
+        PolynomialExp.Exp4<Vector512Ops, Vector512<float>>(ref a, ref b, ref c, ref d);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Fraction(Vector512<float> t, bool reduce, out Vector512<float> n)
+    {
+        if (reduce)
+        {
+            n = t;
+            return Avx512DQ.Reduce(t, ExpConstants.FractionBelow);
+        }
+
+        t = Vector512.MaxNative(Vector512.Create(ExpConstants.LowestExponent), t);
+        n = t + Vector512.Create(ExpConstants.RoundingShift);
+        return t - (n - Vector512.Create(ExpConstants.RoundingShift));
     }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Scale(Vector512<float> p, Vector512<float> n, bool reduce) =>
+        reduce ? Avx512F.Scale(p, n) : p * Vector512.ShiftLeft(n.AsInt32(), 23).AsSingle();
 
     public static Vector512<float> LessThan(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b);
 

@@ -138,29 +138,21 @@ internal static partial class AttentionKernels
         TV s2 = TOps.Create(MathF.Max(float.NegativeInfinity, TOps.MaxAcross(m2)));
         TV s3 = TOps.Create(MathF.Max(float.NegativeInfinity, TOps.MaxAcross(m3)));
         TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
-        if (ThirtyTwoRegisters)
+        for (int j = 0; j < length; j += TOps.Count)
         {
-            for (int j = 0; j < length; j += TOps.Count)
-            {
-                TV e0 = TOps.Exp(TOps.Subtract(TOps.Load(ref r0, j), s0));
-                TV e1 = TOps.Exp(TOps.Subtract(TOps.Load(ref r1, j), s1));
-                TV e2 = TOps.Exp(TOps.Subtract(TOps.Load(ref r2, j), s2));
-                TV e3 = TOps.Exp(TOps.Subtract(TOps.Load(ref r3, j), s3));
-                TOps.Store(e0, ref r0, j);
-                TOps.Store(e1, ref r1, j);
-                TOps.Store(e2, ref r2, j);
-                TOps.Store(e3, ref r3, j);
-                a0 = TOps.Add(a0, e0);
-                a1 = TOps.Add(a1, e1);
-                a2 = TOps.Add(a2, e2);
-                a3 = TOps.Add(a3, e3);
-            }
-        }
-        else
-        {
-            // With 16 registers, two rows at a time: four exps in flight and their constants spilled (the same sums).
-            (a0, a1) = ExpSums2<TOps, TV>(ref r0, ref r1, s0, s1, length);
-            (a2, a3) = ExpSums2<TOps, TV>(ref r2, ref r3, s2, s3, length);
+            TV e0 = TOps.Subtract(TOps.Load(ref r0, j), s0);
+            TV e1 = TOps.Subtract(TOps.Load(ref r1, j), s1);
+            TV e2 = TOps.Subtract(TOps.Load(ref r2, j), s2);
+            TV e3 = TOps.Subtract(TOps.Load(ref r3, j), s3);
+            TOps.Exp4(ref e0, ref e1, ref e2, ref e3);
+            TOps.Store(e0, ref r0, j);
+            TOps.Store(e1, ref r1, j);
+            TOps.Store(e2, ref r2, j);
+            TOps.Store(e3, ref r3, j);
+            a0 = TOps.Add(a0, e0);
+            a1 = TOps.Add(a1, e1);
+            a2 = TOps.Add(a2, e2);
+            a3 = TOps.Add(a3, e3);
         }
 
         TV c0 = TOps.Create(1 / TOps.Sum(a0)), c1 = TOps.Create(1 / TOps.Sum(a1));
@@ -177,26 +169,6 @@ internal static partial class AttentionKernels
         {
             MemoryMarshal.CreateSpan(ref Unsafe.Add(ref r0, (i * seq) + length), seq - length).Clear();
         }
-    }
-
-    // row = exp(row - shift) over [0, length) for two rows, returning each row's sum of them (as CausalSoftmax4).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (TV A, TV B) ExpSums2<TOps, TV>(ref float ra, ref float rb, TV sa, TV sb, int length)
-        where TOps : IVectorOps<TV>
-        where TV : struct
-    {
-        TV a = TOps.Create(0f), b = a;
-        for (int j = 0; j < length; j += TOps.Count)
-        {
-            TV ea = TOps.Exp(TOps.Subtract(TOps.Load(ref ra, j), sa));
-            TV eb = TOps.Exp(TOps.Subtract(TOps.Load(ref rb, j), sb));
-            TOps.Store(ea, ref ra, j);
-            TOps.Store(eb, ref rb, j);
-            a = TOps.Add(a, ea);
-            b = TOps.Add(b, eb);
-        }
-
-        return (a, b);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
