@@ -117,7 +117,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         var z = LoadBlock(n, column, length, scratch);
         bool weighted = weightedLogits || SoftTargets;
         var store = !storeExps ? default : !expsRow.IsEmpty ? expsRow.Slice(column, length) : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
-        return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, store, prefetchNext: !scratchNeeded);
+        return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, store,
+            prefetchNext: !scratchNeeded, inverseCap: cap > 0f ? 1f / cap : 0f);
     }
 
     /// <summary>The plain statistics of a block of 16-bit logits read in place (apart, as <see cref="Widen"/>, so that float logits compile without it).</summary>

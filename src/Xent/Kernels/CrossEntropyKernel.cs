@@ -137,15 +137,19 @@ internal sealed unsafe partial class CrossEntropyKernel
     private static readonly AsyncOverride<bool> StoredExponentialsOverride = new();
 
     /// <summary>
-    /// Whether the plain float gradient (and a bfloat16 one of bfloat16 logits) stores the forward's exponentials and
-    /// only scales them in the write pass, or recomputes exp(z - lse) there (one pass forward, nothing stored). Stored
+    /// Whether the plain float gradient (soft-capped or not; and a bfloat16 one of bfloat16 logits, not capped) stores the
+    /// forward's exponentials and only scales them in the write pass, or recomputes exp(z - lse) there (one pass
+    /// forward, nothing stored). Stored
     /// below 512 bits only: on the Zen 5 (family 26) of docs/benchmarks.md, one thread's CPU time per call, side by
     /// side, recomputing measured 8-18% less at 512 bits out of place and 1-6% less in place, but 0-12% more at 256
     /// bits out of place, 27-31% more in place, and 35-39% more at 128 bits (there each exp costs the same
-    /// instructions for fewer lanes). One choice per width for in place and out of place alike, so the two stay
+    /// instructions for fewer lanes). Under a soft cap, stored at every width: there the write pass recomputed the
+    /// exponential and the cap's derivative (Zen 4, LossAndGradient with a cap of 30, 2 threads, both in one process
+    /// alternating, median of 21 ratios: 2048 x 32000 and 256 x 50257 took 0.74-0.82x the time with AVX2 only, 0.81-0.86x
+    /// at 256 bits, 0.85-0.94x at 512). One choice per width for in place and out of place alike, so the two stay
     /// bitwise the same.
     /// </summary>
-    private static bool StoresExponentials(VectorWidth width) => StoredExponentialsOverride.Value ?? width != VectorWidth.V512;
+    private static bool StoresExponentials(VectorWidth width, bool capped) => StoredExponentialsOverride.Value ?? (capped || width != VectorWidth.V512);
 
     /// <summary>For tests and benchmarks: store (or recompute) the plain gradient's exponentials at every width, for the calling flow.</summary>
     public static AsyncOverride<bool>.Scope OverrideStoredExponentials(bool store) => StoredExponentialsOverride.Set(store);
@@ -161,17 +165,19 @@ internal sealed unsafe partial class CrossEntropyKernel
         ignoreIndex = o.IgnoreIndex;
         scratchNeeded = request.Element != ElementKind.Single || cap > 0f;
 
-        // The plain gradient (float, no soft cap, no smoothing, class-index targets) is scale x exp(z - block max):
-        // below 512 bits the forward writes those exponentials into the gradient and the write pass only scales them,
-        // one exp per element instead of two (see StoresExponentials).
-        bool store = StoresExponentials(request.Width);
-        storeExps = store && request.Gradient != null && request.GradientElement == ElementKind.Single && cap == 0f && smoothing == 0f && request.Probabilities == null;
+        // The plain gradient (float, no smoothing, class-index targets) is scale x exp(z - block max), times 1 - (z / s)^2
+        // under a soft cap s (z the capped logit): below 512 bits, and at every width under a cap, the forward writes
+        // those products into the gradient and the write pass only scales them, one exp per element instead of two
+        // (see StoresExponentials).
+        bool store = StoresExponentials(request.Width, cap > 0f);
+        storeExps = store && request.Gradient != null && request.GradientElement == ElementKind.Single && smoothing == 0f && request.Probabilities == null;
         bf16Exps = store && request.Gradient != null && request.Element == ElementKind.BFloat16 && request.GradientElement == ElementKind.BFloat16
             && cap == 0f && smoothing == 0f && request.Probabilities == null;
 
         // With a soft cap and a float gradient the forward writes the capped logits into the gradient's block (not a
-        // scratch copy), and the write pass turns them into the gradient there: one tanh per element, not two
-        // (2048 x 32000, 2 threads, side by side: LossAndGradient 29 -> 22 ms).
+        // scratch copy), one tanh per element, not two (2048 x 32000, 2 threads, side by side: LossAndGradient 29 -> 22
+        // ms); its exp pass then writes each exponential times the cap's derivative over them (storeExps), and the write
+        // pass scales them there.
         capInGradient = request.Gradient != null && request.GradientElement == ElementKind.Single && cap > 0f;
 
         // Out of place and large, the gradient may be written with streaming stores (StreamsGradient). The stored exponentials then go to

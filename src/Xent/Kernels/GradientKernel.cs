@@ -203,8 +203,7 @@ internal static class GradientKernel
         TV g = TOps.Subtract(TOps.Multiply(p.K, e), column);
         if (p.HasCap)
         {
-            TV u = TOps.Multiply(zi, p.InverseCap);
-            g = TOps.Multiply(g, TOps.Subtract(TOps.Create(1f), TOps.Multiply(u, u)));
+            g = TOps.Multiply(g, VectorMath.SoftCapDerivative<TOps, TV>(zi, p.InverseCap));
         }
 
         return g;

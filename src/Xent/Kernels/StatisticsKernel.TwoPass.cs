@@ -10,7 +10,7 @@ namespace Xent.Kernels;
 internal static partial class StatisticsKernel
 {
     /// <summary>
-    /// The statistics of a block of bfloat16 logits with its exponentials stored, exactly as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool)"/>
+    /// The statistics of a block of bfloat16 logits with its exponentials stored, exactly as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool, float)"/>
     /// computes them for the widened block with <c>exps</c> (the float path of a float gradient): the max pass widens
     /// the block into <paramref name="exps"/> as it reads it, and the exp pass runs over that in place.
     /// </summary>
@@ -35,7 +35,7 @@ internal static partial class StatisticsKernel
         var result = default(BlockStatistics);
         result.Max = BlockMax<TOps, TV, TLanes>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, e);
         float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
-        result.Sum = ExpSum<TOps, TV>(e, shift, e, false);
+        result.Sum = ExpSum<TOps, TV, No>(e, shift, e, false, 0f);
         return result;
     }
 
@@ -107,19 +107,23 @@ internal static partial class StatisticsKernel
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float ExpSum<TOps, TV>(ReadOnlySpan<float> z, float shift, Span<float> exps, bool prefetch)
+    // With TCapped (a soft cap, exponentials stored) each stored value is the exponential times 1 - (z / s)^2.
+    private static float ExpSum<TOps, TV, TCapped>(ReadOnlySpan<float> z, float shift, Span<float> exps, bool prefetch, float inverseCap)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TCapped : struct, IConstant
     {
         int n = z.Length, k = TOps.Count;
         bool store = !exps.IsEmpty;
         ref float x = ref MemoryMarshal.GetReference(z);
         ref float d = ref MemoryMarshal.GetReference(exps);
-        TV m = TOps.Create(shift);
+        TV m = TOps.Create(shift), ic = TOps.Create(inverseCap);
 
         // The shifted-back last vector first: with exps over z (in place) its lanes are about to be overwritten.
         nint last = n - k;
-        TV tail = TOps.Exp(TOps.Subtract(TOps.Load(ref x, last), m));
+        TV zTail = TOps.Load(ref x, last);
+        TV tail = TOps.Exp(TOps.Subtract(zTail, m));
+        TV storedTail = Stored<TOps, TV, TCapped>(tail, zTail, ic);
         TV s0 = TOps.Create(0f), s1 = s0;
         nint i = 0;
         for (; i <= n - (2 * k); i += 2 * k)
@@ -131,12 +135,13 @@ internal static partial class StatisticsKernel
                 Prefetch(ref Unsafe.Add(ref x, n + i));
             }
 
-            TV e0 = TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), m));
-            TV e1 = TOps.Exp(TOps.Subtract(TOps.Load(ref x, i + k), m));
+            TV z0 = TOps.Load(ref x, i), z1 = TOps.Load(ref x, i + k);
+            TV e0 = TOps.Exp(TOps.Subtract(z0, m));
+            TV e1 = TOps.Exp(TOps.Subtract(z1, m));
             if (store)
             {
-                TOps.Store(e0, ref d, i);
-                TOps.Store(e1, ref d, i + k);
+                TOps.Store(Stored<TOps, TV, TCapped>(e0, z0, ic), ref d, i);
+                TOps.Store(Stored<TOps, TV, TCapped>(e1, z1, ic), ref d, i + k);
             }
 
             s0 = TOps.Add(s0, e0);
@@ -145,10 +150,11 @@ internal static partial class StatisticsKernel
 
         if (i <= n - k)
         {
-            TV e0 = TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), m));
+            TV z0 = TOps.Load(ref x, i);
+            TV e0 = TOps.Exp(TOps.Subtract(z0, m));
             if (store)
             {
-                TOps.Store(e0, ref d, i);
+                TOps.Store(Stored<TOps, TV, TCapped>(e0, z0, ic), ref d, i);
             }
 
             s0 = TOps.Add(s0, e0);
@@ -163,10 +169,25 @@ internal static partial class StatisticsKernel
 
         if (store)
         {
-            TOps.Store(tail, ref d, last);
+            TOps.Store(storedTail, ref d, last);
         }
 
         return TOps.Sum(TOps.Add(s0, s1));
+    }
+
+    /// <summary>What the exp pass stores for e = exp(z - shift): e, or under a soft cap e (1 - (z / s)^2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Stored<TOps, TV, TCapped>(TV e, TV z, TV inverseCap)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TCapped : struct, IConstant
+    {
+        if (!TCapped.Value)
+        {
+            return e;
+        }
+
+        return TOps.Multiply(e, VectorMath.SoftCapDerivative<TOps, TV>(z, inverseCap));
     }
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.

@@ -24,40 +24,45 @@ internal static partial class StatisticsKernel
     /// <param name="probabilities">The block's target probabilities, or empty for class-index targets.</param>
     /// <param name="weightedLogits">Whether to gather sum w z (label smoothing).</param>
     /// <param name="exps">Empty, or where to write exp(z - shift) (the plain path only; may be z's memory).</param>
+    /// <param name="inverseCap">
+    /// 1 / s under a soft cap s (z the capped logits), else 0: what <paramref name="exps"/> receives is then
+    /// exp(z - shift) (1 - (z / s)^2), the exponential times the cap's derivative, which the gradient needs; the sum is
+    /// of the exponentials alone.
+    /// </param>
     /// <param name="prefetchNext">Whether z is pinned memory followed by the next block to read (the logits
     /// themselves, not a scratch copy): then the exp pass prefetches what follows z. Prefetches never fault.</param>
-    public static BlockStatistics Compute(VectorWidth width, ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps = default, bool prefetchNext = false) =>
+    public static BlockStatistics Compute(VectorWidth width, ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps = default, bool prefetchNext = false, float inverseCap = 0f) =>
         Widths.Fit(width, z.Length) switch
         {
-            VectorWidth.V512 => Compute512(z, weights, probabilities, weightedLogits, exps, prefetchNext),
-            VectorWidth.V256 => Compute256(z, weights, probabilities, weightedLogits, exps, prefetchNext),
-            VectorWidth.V128 => Compute128(z, weights, probabilities, weightedLogits, exps, prefetchNext),
-            _ => ComputeScalar(z, weights, probabilities, weightedLogits, exps, prefetchNext),
+            VectorWidth.V512 => Compute512(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap),
+            VectorWidth.V256 => Compute256(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap),
+            VectorWidth.V128 => Compute128(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap),
+            _ => ComputeScalar(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap),
         };
 
     // One plain method per width, so that compiling the dispatcher above (unoptimised, on a process's first call)
     // resolves no generic instantiation: naming all four widths' instantiations there loaded every width's operator
     // types and took ~60% as long as the kernel's own compilation. Only the width used is compiled and loaded.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static BlockStatistics Compute512(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext) =>
-        Compute<Vector512Ops, Vector512<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext);
+    private static BlockStatistics Compute512(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap) =>
+        Compute<Vector512Ops, Vector512<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static BlockStatistics Compute256(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext) =>
-        Compute<Vector256Ops, Vector256<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext);
+    private static BlockStatistics Compute256(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap) =>
+        Compute<Vector256Ops, Vector256<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static BlockStatistics Compute128(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext) =>
-        Compute<Vector128Ops, Vector128<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext);
+    private static BlockStatistics Compute128(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap) =>
+        Compute<Vector128Ops, Vector128<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static BlockStatistics ComputeScalar(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext) =>
-        Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits, exps, prefetchNext);
+    private static BlockStatistics ComputeScalar(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap) =>
+        Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap);
 
     /// <summary>
     /// The plain statistics (nothing stored, class-index targets) of a block of 16-bit logits (bfloat16 or Half) read
     /// in place: the single-pass loop widens each vector as it loads it, so the block is read once, at half the bytes
-    /// of float, and never copied. The same algorithm, lane for lane, as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool)"/>
+    /// of float, and never copied. The same algorithm, lane for lane, as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool, float)"/>
     /// on the widened values, so the results are bitwise the float path's; blocks too short for it (and the scalar
     /// fallback) are widened into <paramref name="scratch"/> and computed there.
     /// </summary>
@@ -128,7 +133,7 @@ internal static partial class StatisticsKernel
 
     // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static BlockStatistics Compute<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext)
+    private static BlockStatistics Compute<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -148,7 +153,9 @@ internal static partial class StatisticsKernel
         float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
         if (!weightedLogits && probabilities.IsEmpty)
         {
-            result.Sum = ExpSum<TOps, TV>(z, shift, exps, prefetchNext);
+            result.Sum = inverseCap != 0f && !exps.IsEmpty
+                ? ExpSum<TOps, TV, Yes>(z, shift, exps, prefetchNext, inverseCap)
+                : ExpSum<TOps, TV, No>(z, shift, exps, prefetchNext, 0f);
         }
         else
         {

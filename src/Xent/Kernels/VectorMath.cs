@@ -52,6 +52,19 @@ internal static class VectorMath
     /// <summary>One logit soft-capped as the lanes do it, s * tanh(x / s); x itself when s is 0 (off).</summary>
     public static float SoftCap(float x, float cap) => cap > 0f ? cap * Tanh(x * (1f / cap)) : x;
 
+    /// <summary>
+    /// The soft cap's derivative at a capped logit z, lane-wise: dz/dx = 1 - tanh^2 = 1 - (z / s)^2, given 1 / s (the
+    /// general gradient write and the stored exponentials round it alike).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV SoftCapDerivative<TOps, TV>(TV z, TV inverseCap)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV u = TOps.Multiply(z, inverseCap);
+        return TOps.Subtract(TOps.Create(1f), TOps.Multiply(u, u));
+    }
+
     /// <summary>destination = s * tanh(source / s); destination may be source itself.</summary>
     /// <param name="width">Widest vector width allowed.</param>
     /// <param name="source">The logits.</param>
