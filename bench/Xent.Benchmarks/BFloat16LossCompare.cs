@@ -46,6 +46,9 @@ internal static class BFloat16LossCompare
         System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(logits, half);
         var floatWork = (float[])logits.Clone();
         var bf16Work = (BFloat16[])bf16.Clone();
+        var floatCapWork = (float[])logits.Clone();
+        var bf16CapWork = (BFloat16[])bf16.Clone();
+        var capped = new CrossEntropyOptions { SoftCap = 30f };
         var gradient = MemoryLimits.Touched(logits.Length);
         var bf16Bytes = new float[(bf16.Length + 1) / 2]; // the bfloat16 logits' bytes, for their read limit
         System.Runtime.InteropServices.MemoryMarshal.AsBytes(bf16.AsSpan()).CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bf16Bytes.AsSpan()));
@@ -69,6 +72,8 @@ internal static class BFloat16LossCompare
             ("float LossAndGradient in place", () => CrossEntropy.LossAndGradient(floatWork, targets, floatWork)),
             ("bf16 LossAndGradient in place", () => CrossEntropy.LossAndGradient(bf16Work, targets, bf16Work)),
             ("bf16 LossAndGradient, float gradient", () => CrossEntropy.LossAndGradient(bf16, targets, gradient)),
+            ("float LossAndGradient in place, soft cap 30", () => CrossEntropy.LossAndGradient(floatCapWork, targets, floatCapWork, capped)),
+            ("bf16 LossAndGradient in place, soft cap 30", () => CrossEntropy.LossAndGradient(bf16CapWork, targets, bf16CapWork, capped)),
         };
 
         int reps = (int)Math.Max(1, (64L << 20) / bf16.Length);

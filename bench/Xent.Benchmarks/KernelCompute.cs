@@ -34,6 +34,7 @@ internal static class KernelCompute
         var targets = Enumerable.Range(0, rows).Select(_ => random.Next(classes)).ToArray();
         var options = new CrossEntropyOptions { MaxDegreeOfParallelism = 1 };
         var capped = options with { SoftCap = 30f };
+        var smoothed = options with { LabelSmoothing = 0.1f };
         var cases = new (string Name, Action Call)[]
         {
             ("float Loss", () => CrossEntropy.Loss(logits, targets, options)),
@@ -47,6 +48,12 @@ internal static class KernelCompute
                 bf16.AsSpan().CopyTo(bf16Work);
                 CrossEntropy.LossAndGradient(bf16Work, targets, bf16Work, options);
             }),
+            ("bf16 LossAndGradient in place, soft cap 30", () =>
+            {
+                bf16.AsSpan().CopyTo(bf16Work);
+                CrossEntropy.LossAndGradient(bf16Work, targets, bf16Work, capped);
+            }),
+            ("float LossAndGradient, label smoothing 0.1", () => CrossEntropy.LossAndGradient(logits, targets, gradient, smoothed)),
         };
 
         TierUp.Warm([.. cases.Select(c => c.Call)]);

@@ -134,10 +134,22 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>
     /// A bfloat16 block widened into scratch (at the block's place in a kept row, else at its start) by its max pass,
-    /// then its exponentials over it in place, as the float path stores them; returns its statistics.
+    /// then its exponentials over it in place, as the float path stores them; returns its statistics. Under a soft cap
+    /// the widened block is capped in place first and each exponential is stored times the cap's derivative, the steps
+    /// the float path takes over its gradient's block.
     /// </summary>
-    private BlockStatistics BlockExponentials(int n, int column, int length, Span<float> e) =>
-        StatisticsKernel.ComputeWithExponentials(request.Width, new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length), e);
+    private BlockStatistics BlockExponentials(int n, int column, int length, Span<float> e)
+    {
+        var logits = new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length);
+        if (cap == 0f)
+        {
+            return StatisticsKernel.ComputeWithExponentials(request.Width, logits, e);
+        }
+
+        BFloat16.ConvertToSingle(logits, e);
+        VectorMath.SoftCap(request.Width, e, e, cap);
+        return StatisticsKernel.Compute(request.Width, e, default, default, weightedLogits: false, e, inverseCap: 1f / cap);
+    }
 
     /// <summary>Where a bfloat16 block's exponentials go in the block scratch: at the block's place in a kept row, else at its start.</summary>
     private Span<float> ExpsScratch(int column, int length, Span<float> scratch) => scratch.Slice(rowExps ? column : 0, length);

@@ -62,10 +62,12 @@ internal sealed unsafe partial class CrossEntropyKernel
     // Row terms up to this many are kept as the thread's spare (8 MB); longer ones are the call's alone.
     private const int SpareTermsMax = 1 << 20;
 
-    // A bfloat16 gradient of bfloat16 logits, plain: the forward computes float exponentials exactly as the float
-    // path stores them in a float gradient (max pass, exp pass over the widened block), and the write pass scales and
-    // rounds them, so each entry is the float path's rounded once, for any thread count. Only where the float path
-    // stores them (StoresExponentials); elsewhere both recompute, and the general write rounds the same float values.
+    // A bfloat16 gradient of bfloat16 logits, plain or soft-capped (class-index targets, no smoothing): the forward
+    // computes float exponentials exactly as the float path stores them in a float gradient (max pass, exp pass over
+    // the widened block; under a cap, the block capped first and each exponential times the cap's derivative), and the
+    // write pass scales and rounds them, so each entry is the float path's rounded once, for any thread count. Only
+    // where the float path stores them (StoresExponentials); elsewhere both recompute, and the general write rounds the
+    // same float values.
     private readonly bool bf16Exps;
 
     // Whether those exponentials are kept for the whole row in the thread's scratch (V floats; one exp per element),
@@ -171,7 +173,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         bool store = StoresExponentials(request.Width, cap > 0f);
         storeExps = store && request.Gradient != null && request.GradientElement == ElementKind.Single && smoothing == 0f && request.Probabilities == null;
         bf16Exps = store && request.Gradient != null && request.Element == ElementKind.BFloat16 && request.GradientElement == ElementKind.BFloat16
-            && cap == 0f && smoothing == 0f && request.Probabilities == null;
+            && smoothing == 0f && request.Probabilities == null;
 
         // With a soft cap and a float gradient the forward writes the capped logits into the gradient's block (not a
         // scratch copy), one tanh per element, not two (2048 x 32000, 2 threads, side by side: LossAndGradient 29 -> 22
