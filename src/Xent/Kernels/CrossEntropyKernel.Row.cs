@@ -89,6 +89,9 @@ internal sealed unsafe partial class CrossEntropyKernel
     private ReadOnlySpan<float> BlockForGradient(int n, int column, int length, Span<float> scratch) =>
         capInGradient ? new ReadOnlySpan<float>((float*)request.Gradient + RowOffset(n) + column, length) : LoadBlock(n, column, length, scratch);
 
+    /// <summary>The class weights of label smoothing's C1 w term in a row's block (empty for all 1, or without smoothing).</summary>
+    private ReadOnlySpan<float> SmoothingWeights(in RowGradient row, int column, int length) => row.UseWeights ? WeightsAt(column, length) : default;
+
     private ReadOnlySpan<float> WeightsAt(int column, int length) =>
         request.Weights == null ? default : new ReadOnlySpan<float>(request.Weights + column, length);
 
@@ -135,20 +138,25 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>
     /// A bfloat16 block widened into scratch (at the block's place in a kept row, else at its start) by its max pass,
     /// then its exponentials over it in place, as the float path stores them; returns its statistics. Under a soft cap
-    /// the widened block is capped in place first and each exponential is stored times the cap's derivative, the steps
-    /// the float path takes over its gradient's block.
+    /// the widened block is capped in place first and each exponential is stored times the cap's derivative, and under
+    /// label smoothing the max pass also sums w z: the steps the float path takes over its gradient's block.
     /// </summary>
     private BlockStatistics BlockExponentials(int n, int column, int length, Span<float> e)
     {
         var logits = new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + RowOffset(n) + column, length);
-        if (cap == 0f)
+        if (cap == 0f && smoothing == 0f)
         {
             return StatisticsKernel.ComputeWithExponentials(request.Width, logits, e);
         }
 
         BFloat16.ConvertToSingle(logits, e);
-        VectorMath.SoftCap(request.Width, e, e, cap);
-        return StatisticsKernel.Compute(request.Width, e, default, default, weightedLogits: false, e, inverseCap: 1f / cap);
+        if (cap > 0f)
+        {
+            VectorMath.SoftCap(request.Width, e, e, cap);
+            return StatisticsKernel.Compute(request.Width, e, default, default, weightedLogits: false, e, inverseCap: 1f / cap);
+        }
+
+        return StatisticsKernel.Compute(request.Width, e, WeightsAt(column, length), default, weightedLogits: true, e);
     }
 
     /// <summary>Where a bfloat16 block's exponentials go in the block scratch: at the block's place in a kept row, else at its start.</summary>
@@ -249,19 +257,13 @@ internal sealed unsafe partial class CrossEntropyKernel
                     }
 
                     // Streamed only from a whole row of exponentials, as a float gradient is (see ExpsRow).
-                    GradientKernel.Scale(request.Width, ExpsScratch(column, length, scratch), new Span<BFloat16>((BFloat16*)request.Gradient + RowOffset(n) + column, length), scale, streamGradient && rowExps);
+                    GradientKernel.Scale(request.Width, ExpsScratch(column, length, scratch), new Span<BFloat16>((BFloat16*)request.Gradient + RowOffset(n) + column, length), scale,
+                        streamGradient && rowExps, row.Coefficients.C1, SmoothingWeights(row, column, length));
                     continue;
                 }
 
                 var g = new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
-                if (!expsRow.IsEmpty)
-                {
-                    GradientKernel.Scale(request.Width, expsRow.Slice(column, length), g, scale, stream: true);
-                }
-                else
-                {
-                    GradientKernel.Scale(request.Width, g, g, scale);
-                }
+                GradientKernel.Scale(request.Width, expsRow.IsEmpty ? g : expsRow.Slice(column, length), g, scale, stream: !expsRow.IsEmpty, row.Coefficients.C1, SmoothingWeights(row, column, length));
             }
 
             return;
@@ -272,7 +274,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
             nint at = RowOffset(n) + column;
             var z = BlockForGradient(n, column, length, scratch);
-            var weights = row.UseWeights ? WeightsAt(column, length) : default;
+            var weights = SmoothingWeights(row, column, length);
             if (request.GradientElement != ElementKind.Single)
             {
                 // z is already the scratch copy: write the float gradient over it, then narrow once.

@@ -210,11 +210,39 @@ internal static class GradientKernel
     }
 
     /// <summary>
-    /// The gradient from exponentials stored by the forward: gradient = scale * exps, where scale = K exp(shift -
-    /// lse) for the block. One multiply instead of a second exp; exps may be the gradient's memory.
+    /// The gradient from exponentials stored by the forward: gradient = scale * exps - offset * w, where scale = K
+    /// exp(shift - lse) for the block and, under label smoothing, offset = C1 and w the class weights (1 where
+    /// <paramref name="weights"/> is empty), rounded as the general write rounds K p - C1 w. One multiply instead of a
+    /// second exp; exps may be the gradient's memory.
     /// </summary>
     /// <remarks>With <c>stream</c>, written with streaming stores (never in place; the caller fences).</remarks>
-    public static unsafe void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<float> gradient, float scale, bool stream = false)
+    public static void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<float> gradient, float scale, bool stream = false, float offset = 0f, ReadOnlySpan<float> weights = default)
+    {
+        if (offset == 0f && weights.IsEmpty)
+        {
+            Scale<No>(width, exps, gradient, scale, 0f, default, stream);
+        }
+        else
+        {
+            Scale<Yes>(width, exps, gradient, scale, offset, weights, stream);
+        }
+    }
+
+    /// <summary>As the float overload, the gradient rounded to bfloat16 as it is stored (exps must not overlap it).</summary>
+    public static void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<BFloat16> gradient, float scale, bool stream = false, float offset = 0f, ReadOnlySpan<float> weights = default)
+    {
+        if (offset == 0f && weights.IsEmpty)
+        {
+            Scale<No>(width, exps, gradient, scale, 0f, default, stream);
+        }
+        else
+        {
+            Scale<Yes>(width, exps, gradient, scale, offset, weights, stream);
+        }
+    }
+
+    private static unsafe void Scale<TShifted>(VectorWidth width, ReadOnlySpan<float> exps, Span<float> gradient, float scale, float offset, ReadOnlySpan<float> weights, bool stream)
+        where TShifted : struct, IConstant
     {
         fixed (float* p = gradient)
         {
@@ -223,10 +251,10 @@ internal static class GradientKernel
             {
                 switch (Widths.Fit(width, exps.Length))
                 {
-                    case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, SingleLanes<Vector512Ops, Vector512<float>>, StreamingStores>(exps, ref d, scale); break;
-                    case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, SingleLanes<Vector256Ops, Vector256<float>>, StreamingStores>(exps, ref d, scale); break;
-                    case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, SingleLanes<Vector128Ops, Vector128<float>>, StreamingStores>(exps, ref d, scale); break;
-                    default: Scale<ScalarOps, float, SingleLanes<ScalarOps, float>, OrdinaryStores>(exps, ref d, scale); break;
+                    case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, SingleLanes<Vector512Ops, Vector512<float>>, StreamingStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                    case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, SingleLanes<Vector256Ops, Vector256<float>>, StreamingStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                    case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, SingleLanes<Vector128Ops, Vector128<float>>, StreamingStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                    default: Scale<ScalarOps, float, SingleLanes<ScalarOps, float>, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
                 }
 
                 return;
@@ -234,16 +262,16 @@ internal static class GradientKernel
 
             switch (Widths.Fit(width, exps.Length))
             {
-                case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, SingleLanes<Vector512Ops, Vector512<float>>, OrdinaryStores>(exps, ref d, scale); break;
-                case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, SingleLanes<Vector256Ops, Vector256<float>>, OrdinaryStores>(exps, ref d, scale); break;
-                case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, SingleLanes<Vector128Ops, Vector128<float>>, OrdinaryStores>(exps, ref d, scale); break;
-                default: Scale<ScalarOps, float, SingleLanes<ScalarOps, float>, OrdinaryStores>(exps, ref d, scale); break;
+                case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, SingleLanes<Vector512Ops, Vector512<float>>, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, SingleLanes<Vector256Ops, Vector256<float>>, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, SingleLanes<Vector128Ops, Vector128<float>>, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                default: Scale<ScalarOps, float, SingleLanes<ScalarOps, float>, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
             }
         }
     }
 
-    /// <summary>As the float overload, the gradient rounded to bfloat16 as it is stored (exps must not overlap it).</summary>
-    public static unsafe void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<BFloat16> gradient, float scale, bool stream = false)
+    private static unsafe void Scale<TShifted>(VectorWidth width, ReadOnlySpan<float> exps, Span<BFloat16> gradient, float scale, float offset, ReadOnlySpan<float> weights, bool stream)
+        where TShifted : struct, IConstant
     {
         fixed (BFloat16* p = gradient)
         {
@@ -252,10 +280,10 @@ internal static class GradientKernel
             {
                 switch (Widths.Fit(width, exps.Length))
                 {
-                    case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, BFloat16Lanes512, StreamingStores>(exps, ref d, scale); break;
-                    case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, BFloat16Lanes256, StreamingStores>(exps, ref d, scale); break;
-                    case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, BFloat16Lanes128, OrdinaryStores>(exps, ref d, scale); break;
-                    default: Scale<ScalarOps, float, BFloat16Lanes1, OrdinaryStores>(exps, ref d, scale); break;
+                    case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, BFloat16Lanes512, StreamingStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                    case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, BFloat16Lanes256, StreamingStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                    case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, BFloat16Lanes128, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                    default: Scale<ScalarOps, float, BFloat16Lanes1, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
                 }
 
                 return;
@@ -263,39 +291,42 @@ internal static class GradientKernel
 
             switch (Widths.Fit(width, exps.Length))
             {
-                case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, BFloat16Lanes512, OrdinaryStores>(exps, ref d, scale); break;
-                case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, BFloat16Lanes256, OrdinaryStores>(exps, ref d, scale); break;
-                case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, BFloat16Lanes128, OrdinaryStores>(exps, ref d, scale); break;
-                default: Scale<ScalarOps, float, BFloat16Lanes1, OrdinaryStores>(exps, ref d, scale); break;
+                case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, BFloat16Lanes512, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, BFloat16Lanes256, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, BFloat16Lanes128, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                default: Scale<ScalarOps, float, BFloat16Lanes1, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Scale<TOps, TV, TOut, TMode>(ReadOnlySpan<float> exps, ref byte d, float scale)
+    private static void Scale<TOps, TV, TOut, TMode, TShifted>(ReadOnlySpan<float> exps, ref byte d, float scale, float offset, ReadOnlySpan<float> weights)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TOut : struct, IWritableLanes<TV>
         where TMode : struct, IStoreMode
+        where TShifted : struct, IConstant
     {
         int n = exps.Length, k = TOps.Count;
         ref float x = ref MemoryMarshal.GetReference(exps);
-        TV s = TOps.Create(scale);
+        ref float w = ref MemoryMarshal.GetReference(weights);
+        bool hasWeights = !weights.IsEmpty;
+        TV s = TOps.Create(scale), c1 = TOps.Create(offset);
         nint last = n - k;
-        TV tail = TOps.Multiply(s, TOps.Load(ref x, last));
+        TV tail = Scaled<TOps, TV, TShifted>(ref x, ref w, last, s, c1, hasWeights);
         nint i = 0;
         if (TMode.Streams)
         {
             i = StreamingStores.AlignedStart(ref d, k * TOut.ElementSize, TOut.ElementSize);
             if (i != 0)
             {
-                TOut.Store(TOps.Multiply(s, TOps.Load(ref x, 0)), ref d, 0);
+                TOut.Store(Scaled<TOps, TV, TShifted>(ref x, ref w, 0, s, c1, hasWeights), ref d, 0);
             }
 
             for (; i < last - k; i += 2 * k)
             {
-                TV a = TOps.Multiply(s, TOps.Load(ref x, i));
-                TV b = TOps.Multiply(s, TOps.Load(ref x, i + k));
+                TV a = Scaled<TOps, TV, TShifted>(ref x, ref w, i, s, c1, hasWeights);
+                TV b = Scaled<TOps, TV, TShifted>(ref x, ref w, i + k, s, c1, hasWeights);
                 TOut.StoreNonTemporal(a, ref d, i);
                 TOut.StoreNonTemporal(b, ref d, i + k);
             }
@@ -305,15 +336,26 @@ internal static class GradientKernel
         {
             if (TMode.Streams)
             {
-                TOut.StoreNonTemporal(TOps.Multiply(s, TOps.Load(ref x, i)), ref d, i);
+                TOut.StoreNonTemporal(Scaled<TOps, TV, TShifted>(ref x, ref w, i, s, c1, hasWeights), ref d, i);
             }
             else
             {
-                TOut.Store(TOps.Multiply(s, TOps.Load(ref x, i)), ref d, i);
+                TOut.Store(Scaled<TOps, TV, TShifted>(ref x, ref w, i, s, c1, hasWeights), ref d, i);
             }
         }
 
         TOut.Store(tail, ref d, last);
+    }
+
+    /// <summary>scale e, or with <typeparamref name="TShifted"/> scale e - C1 w (w = 1 without weights): the same bits where C1 w is 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Scaled<TOps, TV, TShifted>(ref float x, ref float w, nint i, TV scale, TV c1, bool hasWeights)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TShifted : struct, IConstant
+    {
+        TV e = TOps.Multiply(scale, TOps.Load(ref x, i));
+        return !TShifted.Value ? e : TOps.Subtract(e, hasWeights ? TOps.Multiply(c1, TOps.Load(ref w, i)) : c1);
     }
 
     private readonly record struct Parameters<TV>(TV Lse, TV K, TV C1, TV C2, TV InverseCap, bool HasWeights, bool HasTargets, bool HasCap)

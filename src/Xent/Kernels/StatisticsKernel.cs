@@ -23,7 +23,7 @@ internal static partial class StatisticsKernel
     /// <param name="weights">The block's class weights, or empty for all 1.</param>
     /// <param name="probabilities">The block's target probabilities, or empty for class-index targets.</param>
     /// <param name="weightedLogits">Whether to gather sum w z (label smoothing).</param>
-    /// <param name="exps">Empty, or where to write exp(z - shift) (the plain path only; may be z's memory).</param>
+    /// <param name="exps">Empty, or where to write exp(z - shift) (class-index targets only; may be z's memory).</param>
     /// <param name="inverseCap">
     /// 1 / s under a soft cap s (z the capped logits), else 0: what <paramref name="exps"/> receives is then
     /// exp(z - shift) (1 - (z / s)^2), the exponential times the cap's derivative, which the gradient needs; the sum is
@@ -146,12 +146,19 @@ internal static partial class StatisticsKernel
             return result;
         }
 
-        result.Max = BlockMax<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z)), z.Length, default);
+        bool smoothedStore = weightedLogits && !exps.IsEmpty && probabilities.IsEmpty;
+        result.Max = smoothedStore
+            ? BlockMaxWeightedSum<TOps, TV>(z, weights, out result.WeightedLogits)
+            : BlockMax<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z)), z.Length, default);
 
         // A block of only -inf (and NaN) has max -inf: sum relative to 0 instead, which gives 0 (or NaN), not
         // exp(-inf - -inf) = NaN.
         float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
-        if (!weightedLogits && probabilities.IsEmpty)
+        if (smoothedStore)
+        {
+            result.Sum = ExpSum<TOps, TV, No>(z, shift, exps, prefetchNext, 0f);
+        }
+        else if (!weightedLogits && probabilities.IsEmpty)
         {
             result.Sum = inverseCap != 0f && !exps.IsEmpty
                 ? ExpSum<TOps, TV, Yes>(z, shift, exps, prefetchNext, inverseCap)

@@ -4,11 +4,12 @@ using Xent.Reference;
 namespace Xent.Tests.Core;
 
 /// <summary>
-/// The plain gradient's exponentials stored by the forward and scaled, or recomputed in the write pass (the default
-/// picks by width: <see cref="CrossEntropyKernel.OverrideStoredExponentials"/> forces either at every width), with and
-/// without a soft cap (stored: each exponential times the cap's derivative): each matches the reference, in place is
-/// bitwise out of place, and a bfloat16 gradient is the float one rounded once (in place and out of place), for every width and
-/// thread count, one block and several, whole and split rows, and rows too long to keep their exponentials in scratch.
+/// The gradient's exponentials stored by the forward and scaled, or recomputed in the write pass (the default picks by
+/// width: <see cref="CrossEntropyKernel.OverrideStoredExponentials"/> forces either at every width), plain, under a soft
+/// cap (stored: each exponential times the cap's derivative) and with label smoothing (scaled, less C1 w): each matches
+/// the reference, in place is bitwise out of place, and a bfloat16 gradient is the float one rounded once (in place and
+/// out of place), for every width and thread count, one block and several, whole and split rows, and rows too long to
+/// keep their exponentials in scratch.
 /// </summary>
 public class ExponentialPolicyTests
 {
@@ -35,9 +36,16 @@ public class ExponentialPolicyTests
             var bf = TestData.Logits(rows, v, v, scale: 10f).Select(x => (BFloat16)x).ToArray();
             var x = bf.Select(b => (float)b).ToArray();
             var y = TestData.Targets(rows, v, v, ignoreEvery: 4);
-            foreach (var o in new[] { new CrossEntropyOptions { ZLoss = 1e-4f }, new CrossEntropyOptions { ZLoss = 1e-4f, SoftCap = 15f } })
+            var options = new[]
             {
-                Check(x, bf, y, o, $"{rows} x {v} {width} store {store} cap {o.SoftCap}");
+                new CrossEntropyOptions { ZLoss = 1e-4f },
+                new CrossEntropyOptions { ZLoss = 1e-4f, SoftCap = 15f },
+                new CrossEntropyOptions { LabelSmoothing = 0.1f },
+                new CrossEntropyOptions { LabelSmoothing = 0.2f, ClassWeights = TestData.Weights(v, 5), Reduction = Reduction.Sum },
+            };
+            foreach (var o in options)
+            {
+                Check(x, bf, y, o, $"{rows} x {v} {width} store {store} cap {o.SoftCap} smoothing {o.LabelSmoothing}");
             }
         }
     }
