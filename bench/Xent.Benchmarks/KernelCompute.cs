@@ -31,6 +31,7 @@ internal static class KernelCompute
         System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(logits, half);
         var gradient = new float[logits.Length];
         var bf16Work = (BFloat16[])bf16.Clone();
+        var halfWork = (Half[])half.Clone();
         var targets = Enumerable.Range(0, rows).Select(_ => random.Next(classes)).ToArray();
         var options = new CrossEntropyOptions { MaxDegreeOfParallelism = 1 };
         var capped = options with { SoftCap = 30f };
@@ -47,6 +48,11 @@ internal static class KernelCompute
             {
                 bf16.AsSpan().CopyTo(bf16Work);
                 CrossEntropy.LossAndGradient(bf16Work, targets, bf16Work, options);
+            }),
+            ("Half LossAndGradient in place", () =>
+            {
+                half.AsSpan().CopyTo(halfWork);
+                CrossEntropy.LossAndGradient(halfWork, targets, halfWork, options);
             }),
             ("bf16 LossAndGradient in place, soft cap 30", () =>
             {

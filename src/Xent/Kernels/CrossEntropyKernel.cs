@@ -62,20 +62,20 @@ internal sealed unsafe partial class CrossEntropyKernel
     // Row terms up to this many are kept as the thread's spare (8 MB); longer ones are the call's alone.
     private const int SpareTermsMax = 1 << 20;
 
-    // A bfloat16 gradient of bfloat16 logits, plain or soft-capped (class-index targets, no smoothing): the forward
+    // A bfloat16 gradient of bfloat16 logits, or a Half gradient of Half logits (class-index targets): the forward
     // computes float exponentials exactly as the float path stores them in a float gradient (max pass, exp pass over
-    // the widened block; under a cap, the block capped first and each exponential times the cap's derivative), and the
-    // write pass scales and rounds them, so each entry is the float path's rounded once, for any thread count. Only
-    // where the float path stores them (StoresExponentials); elsewhere both recompute, and the general write rounds the
-    // same float values.
-    private readonly bool bf16Exps;
+    // the widened block; under a cap, the block capped first and each exponential times the cap's derivative; under
+    // label smoothing, sum w z gathered by the max pass), and the write pass scales them (less C1 w) and rounds them,
+    // so each entry is the float path's rounded once, for any thread count. Only where the float path stores them
+    // (StoresExponentials); elsewhere both recompute, and the general write rounds the same float values.
+    private readonly bool exps16;
 
     // Whether those exponentials are kept for the whole row in the thread's scratch (V floats; one exp per element),
     // rather than recomputed block by block as the gradient is written. Set by Run: split rows cannot keep a row in
     // one thread's scratch, and rows longer than RowExpsMaxClasses (an L2's worth) would not stay in L2.
     private bool rowExps;
 
-    /// <summary>The longest row whose float exponentials a bfloat16 gradient keeps in scratch (1 MB of floats).</summary>
+    /// <summary>The longest row whose float exponentials a bfloat16 or Half gradient keeps in scratch (1 MB of floats).</summary>
     private const int RowExpsMaxClasses = 1 << 18;
 
     /// <summary>
@@ -139,9 +139,9 @@ internal sealed unsafe partial class CrossEntropyKernel
     private static readonly AsyncOverride<bool> StoredExponentialsOverride = new();
 
     /// <summary>
-    /// Whether the plain float gradient (soft-capped or not; and a bfloat16 one of bfloat16 logits, not capped) stores the
-    /// forward's exponentials and only scales them in the write pass, or recomputes exp(z - lse) there (one pass
-    /// forward, nothing stored). Without a soft cap, stored below 512 bits only: on the Zen 5 (family 26) of
+    /// Whether a gradient with class-index targets (float; bfloat16 or Half of logits of its own type; soft-capped or
+    /// smoothed, not both) stores the forward's exponentials and only scales them in the write pass, or recomputes
+    /// exp(z - lse) there (one pass forward, nothing stored). Without a soft cap, stored below 512 bits only: on the Zen 5 (family 26) of
     /// docs/benchmarks.md, one thread's CPU time per call, side by side, recomputing measured 8-18% less at 512 bits
     /// out of place and 1-6% less in place, but 0-12% more at 256 bits out of place, 27-31% more in place, and 35-39%
     /// more at 128 bits (there each exp costs the same instructions for fewer lanes). Under a soft cap, stored at every
@@ -174,7 +174,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         // AVX2 only 0.55-0.56 -> 0.34-0.35 ns per logit, 256 bits 0.38 -> 0.30).
         bool store = StoresExponentials(request.Width, cap > 0f);
         storeExps = store && request.Gradient != null && request.GradientElement == ElementKind.Single && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
-        bf16Exps = store && request.Gradient != null && request.Element == ElementKind.BFloat16 && request.GradientElement == ElementKind.BFloat16
+        exps16 = store && request.Gradient != null && request.Element != ElementKind.Single && request.GradientElement == request.Element
             && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
 
         // With a soft cap and a float gradient the forward writes the capped logits into the gradient's block (not a
@@ -188,7 +188,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         // earlier version of this, 2026-11-29, measured 1.2-1.7x slower than plain stores plus the in-place scale:
         // 2048 x 32000, 2 threads, 16 vs 21 ms.) Not with the capped logits in the gradient: that write is in place.
         streamGradient = request.Gradient != null && request.Gradient != request.Logits && !capInGradient
-            && StreamsGradient((long)request.Rows * request.Classes * (request.GradientElement == ElementKind.Single ? sizeof(float) : sizeof(ushort)), request.Width, storeExps || bf16Exps);
+            && StreamsGradient((long)request.Rows * request.Classes * (request.GradientElement == ElementKind.Single ? sizeof(float) : sizeof(ushort)), request.Width, storeExps || exps16);
         constants = LossConstants.Of(smoothing, classes, WeightsAt(0, classes), o.ZLoss, cap);
         kept = CountKept();
         callScales = kept.Scales(o.Reduction, request.Upstream);
@@ -232,7 +232,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             {
                 int threads = ThreadCount(request.Options.MaxDegreeOfParallelism);
                 bool split = SplitRows(request.Rows, request.Classes, threads);
-                kernel.rowExps = kernel.bf16Exps && !split && request.Classes <= RowExpsMaxClasses;
+                kernel.rowExps = kernel.exps16 && !split && request.Classes <= RowExpsMaxClasses;
                 kernel.expsRows = kernel.storeExps && kernel.streamGradient && !split && request.Classes <= RowExpsMaxClasses;
                 if (split)
                 {

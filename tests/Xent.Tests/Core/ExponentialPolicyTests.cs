@@ -7,8 +7,8 @@ namespace Xent.Tests.Core;
 /// The gradient's exponentials stored by the forward and scaled, or recomputed in the write pass (the default picks by
 /// width: <see cref="CrossEntropyKernel.OverrideStoredExponentials"/> forces either at every width), plain, under a soft
 /// cap (stored: each exponential times the cap's derivative) and with label smoothing (scaled, less C1 w): each matches
-/// the reference, in place is bitwise out of place, and a bfloat16 gradient is the float one rounded once (in place and
-/// out of place), for every width and thread count, one block and several, whole and split rows, and rows too long to
+/// the reference, in place is bitwise out of place, and a bfloat16 or Half gradient is the float one rounded once (in
+/// place and out of place), for every width and thread count, one block and several, whole and split rows, and rows too long to
 /// keep their exponentials in scratch.
 /// </summary>
 public class ExponentialPolicyTests
@@ -78,6 +78,26 @@ public class ExponentialPolicyTests
             var bfInPlace = (BFloat16[])bf.Clone();
             Assert.True(loss == CrossEntropy.LossAndGradient(bfInPlace, y, bfInPlace, ot), what);
             Assert.True(gb.Select(b => b.Bits).SequenceEqual(bfInPlace.Select(b => b.Bits)), $"{what}: bfloat16 in place differs");
+
+            // Half likewise: the float gradient of the Half values (the same numbers but for any tiny value that Half
+            // rounds) rounded once.
+            var h = x.Select(value => (Half)value).ToArray();
+            var xh = h.Select(value => (float)value).ToArray();
+            var gf = new float[xh.Length];
+            float lossHalf = CrossEntropy.LossAndGradient(xh, y, gf, ot);
+            var gh = new Half[h.Length];
+            Assert.True(lossHalf == CrossEntropy.LossAndGradient(h, y, gh, ot), what);
+            for (int i = 0; i < gh.Length; i++)
+            {
+                if (i % v != y[i / v])
+                {
+                    Assert.True(BitConverter.HalfToUInt16Bits((Half)gf[i]) == BitConverter.HalfToUInt16Bits(gh[i]), $"{what}: Half element {i}");
+                }
+            }
+
+            var hInPlace = (Half[])h.Clone();
+            Assert.True(lossHalf == CrossEntropy.LossAndGradient(hInPlace, y, hInPlace, ot), what);
+            Assert.True(gh.Select(BitConverter.HalfToUInt16Bits).SequenceEqual(hInPlace.Select(BitConverter.HalfToUInt16Bits)), $"{what}: Half in place differs");
         }
     }
 }
