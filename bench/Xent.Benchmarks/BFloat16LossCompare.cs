@@ -46,6 +46,7 @@ internal static class BFloat16LossCompare
         System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(logits, half);
         var floatWork = (float[])logits.Clone();
         var bf16Work = (BFloat16[])bf16.Clone();
+        var halfWork = (Half[])half.Clone();
         var floatCapWork = (float[])logits.Clone();
         var bf16CapWork = (BFloat16[])bf16.Clone();
         var capped = new CrossEntropyOptions { SoftCap = 30f };
@@ -72,6 +73,7 @@ internal static class BFloat16LossCompare
             ("float LossAndGradient in place", () => CrossEntropy.LossAndGradient(floatWork, targets, floatWork)),
             ("bf16 LossAndGradient in place", () => CrossEntropy.LossAndGradient(bf16Work, targets, bf16Work)),
             ("bf16 LossAndGradient, float gradient", () => CrossEntropy.LossAndGradient(bf16, targets, gradient)),
+            ("Half LossAndGradient in place", () => CrossEntropy.LossAndGradient(halfWork, targets, halfWork)),
             ("float LossAndGradient in place, soft cap 30", () => CrossEntropy.LossAndGradient(floatCapWork, targets, floatCapWork, capped)),
             ("bf16 LossAndGradient in place, soft cap 30", () => CrossEntropy.LossAndGradient(bf16CapWork, targets, bf16CapWork, capped)),
         };
