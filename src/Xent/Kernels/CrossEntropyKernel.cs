@@ -140,15 +140,15 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>
     /// Whether a gradient with class-index targets (float; bfloat16 or Half of logits of its own type; soft-capped or
-    /// smoothed, not both) stores the forward's exponentials and only scales them in the write pass, or recomputes
-    /// exp(z - lse) there (one pass forward, nothing stored). Without a soft cap, stored below 512 bits only: on the Zen 5 (family 26) of
-    /// docs/benchmarks.md, one thread's CPU time per call, side by side, recomputing measured 8-18% less at 512 bits
-    /// out of place and 1-6% less in place, but 0-12% more at 256 bits out of place, 27-31% more in place, and 35-39%
-    /// more at 128 bits (there each exp costs the same instructions for fewer lanes). Under a soft cap, stored at every
-    /// width: there the write pass recomputed the exponential and the cap's derivative (Zen 4, LossAndGradient with a
-    /// cap of 30, 2 threads, both in one process alternating, median of 21 ratios: 2048 x 32000 and 256 x 50257 took
-    /// 0.74-0.82x the time with AVX2 only, 0.81-0.86x at 256 bits, 0.85-0.94x at 512). One choice per width for in
-    /// place and out of place alike, so the two stay bitwise the same.
+    /// smoothed, not both) stores the forward's exponentials and only scales them in the write pass, or recomputes exp(z -
+    /// lse) there (one pass forward, nothing stored). Without a soft cap, stored below 512 bits only: on the Zen 5 (family
+    /// 26) of docs/benchmarks.md, one thread's CPU time per call, side by side, recomputing measured 8-18% less at 512 bits
+    /// out of place and 1-6% less in place, but 0-12% more at 256 bits out of place, 27-31% more in place, and 35-39% more
+    /// at 128 bits (there each exp costs the same instructions for fewer lanes). Under a soft cap, stored at every width:
+    /// there the write pass recomputed the exponential and the cap's derivative (Zen 4, LossAndGradient with a cap of 30, 2
+    /// threads, both in one process alternating, median of 21 ratios: 2048 x 32000 and 256 x 50257 took 0.74-0.82x the time
+    /// with AVX2 only, 0.81-0.86x at 256 bits, 0.85-0.94x at 512). One choice per width for in place and out of place
+    /// alike, so the two stay bitwise the same.
     /// </summary>
     private static bool StoresExponentials(VectorWidth width, bool capped) => StoredExponentialsOverride.Value ?? (capped || width != VectorWidth.V512);
 
