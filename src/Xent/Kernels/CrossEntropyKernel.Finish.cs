@@ -76,7 +76,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                 K = (float)(((a * wt) + zGrad) * ClassIndexRowGradient.FloatLogSumExpCorrection(lse)),
                 C1 = (float)(a * perClass),
                 C2 = (float)(a * (1 - e)),
-                InverseCap = cap > 0f ? 1f / cap : 0f,
+                InverseCap = InverseSoftCap,
             },
         };
     }

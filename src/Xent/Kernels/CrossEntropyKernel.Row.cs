@@ -92,6 +92,9 @@ internal sealed unsafe partial class CrossEntropyKernel
     private ReadOnlySpan<float> BlockForGradient(int n, int column, int length, Span<float> scratch) =>
         capInGradient ? new ReadOnlySpan<float>((float*)request.Gradient + RowOffset(n) + column, length) : LoadBlock(n, column, length, scratch);
 
+    /// <summary>1 / s under a soft cap s, else 0 (what the exp pass takes to store each exponential times the cap's derivative).</summary>
+    private float InverseSoftCap => cap > 0f ? 1f / cap : 0f;
+
     /// <summary>The class weights of label smoothing's C1 w term in a row's block (empty for all 1, or without smoothing).</summary>
     private ReadOnlySpan<float> SmoothingWeights(in RowGradient row, int column, int length) => row.UseWeights ? WeightsAt(column, length) : default;
 
@@ -124,7 +127,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         bool weighted = weightedLogits || SoftTargets;
         var store = !storeExps ? default : !expsRow.IsEmpty ? expsRow.Slice(column, length) : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
         return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, store,
-            prefetchNext: !scratchNeeded, inverseCap: cap > 0f ? 1f / cap : 0f);
+            prefetchNext: !scratchNeeded, inverseCap: InverseSoftCap);
     }
 
     /// <summary>The plain statistics of a block of 16-bit logits read in place (apart, as <see cref="Widen"/>, so that float logits compile without it).</summary>
@@ -156,10 +159,10 @@ internal sealed unsafe partial class CrossEntropyKernel
         if (cap > 0f)
         {
             VectorMath.SoftCap(request.Width, e, e, cap);
-            return StatisticsKernel.Compute(request.Width, e, default, default, weightedLogits: false, e, inverseCap: 1f / cap);
         }
 
-        return StatisticsKernel.Compute(request.Width, e, WeightsAt(column, length), default, weightedLogits: true, e);
+        bool weightedLogits = smoothing > 0f;
+        return StatisticsKernel.Compute(request.Width, e, weightedLogits ? WeightsAt(column, length) : default, default, weightedLogits, e, inverseCap: InverseSoftCap);
     }
 
     /// <summary>Where a 16-bit block's exponentials go in the block scratch: at the block's place in a kept row, else at its start.</summary>

@@ -152,7 +152,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// </summary>
     private static bool StoresExponentials(VectorWidth width, bool capped) => StoredExponentialsOverride.Value ?? (capped || width != VectorWidth.V512);
 
-    /// <summary>For tests and benchmarks: store (or recompute) the plain gradient's exponentials at every width, for the calling flow.</summary>
+    /// <summary>For tests and benchmarks: store (or recompute) the gradient's exponentials at every width wherever <see cref="StoresExponentials"/> decides, for the calling flow.</summary>
     public static AsyncOverride<bool>.Scope OverrideStoredExponentials(bool store) => StoredExponentialsOverride.Set(store);
 
     private CrossEntropyKernel(KernelRequest request)
