@@ -28,7 +28,6 @@ internal static class Program
         ["ce-hash"] = CeHash.Run,
         ["gemm-ab"] = GemmAb.Run,
         ["gemm-threads"] = GemmThreads.Run,
-        ["first-call"] = FirstCallMeasurement.Run,
         ["kernel-compute"] = KernelCompute.Run,
         ["loss-read"] = LossRead.Run,
         ["kernel-limit"] = KernelLimit.Run,

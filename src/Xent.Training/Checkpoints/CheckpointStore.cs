@@ -34,8 +34,6 @@ public static class CheckpointStore
     private const string ConfigKey = "xent.config";
     private const string OptimizerStepKey = "adamw.step";
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
-
     /// <summary>Whether <paramref name="directory"/> holds a checkpoint (its model.safetensors; config.json may lag behind).</summary>
     /// <param name="directory">The checkpoint directory.</param>
     public static bool Exists(string directory) => File.Exists(Path.Combine(directory, ModelFile));
@@ -60,7 +58,7 @@ public static class CheckpointStore
         }
 
         Directory.CreateDirectory(directory);
-        string configJson = JsonSerializer.Serialize(config, Json);
+        string configJson = JsonSerializer.Serialize(config, TrainingJsonIndented.Default.CheckpointConfig);
         var tensors = new List<SafeTensor>(3 * weights.Count);
         tensors.AddRange(weights);
         for (int i = 0; i < weights.Count; i++)
@@ -78,7 +76,7 @@ public static class CheckpointStore
             ["format"] = "pt",
             [StepKey] = config.Step.ToString(CultureInfo.InvariantCulture),
             [OptimizerStepKey] = optimizerStep.ToString(CultureInfo.InvariantCulture),
-            [ConfigKey] = JsonSerializer.Serialize(config),
+            [ConfigKey] = JsonSerializer.Serialize(config, TrainingJson.Default.CheckpointConfig),
         };
 
         string modelPath = Path.Combine(directory, ModelFile);
@@ -317,7 +315,7 @@ public static class CheckpointStore
         CheckpointConfig? config;
         try
         {
-            config = JsonSerializer.Deserialize<CheckpointConfig>(json);
+            config = JsonSerializer.Deserialize(json, TrainingJson.Default.CheckpointConfig);
         }
         catch (JsonException e)
         {

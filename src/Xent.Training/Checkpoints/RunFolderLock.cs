@@ -92,7 +92,7 @@ public sealed class RunFolderLock : IDisposable
     private static void WriteOwner(string ownerPath, RunOwner owner)
     {
         string temp = TemporaryFiles.For(ownerPath);
-        File.WriteAllText(temp, JsonSerializer.Serialize(owner));
+        File.WriteAllText(temp, JsonSerializer.Serialize(owner, TrainingJson.Default.RunOwner));
         File.Move(temp, ownerPath, overwrite: true);
     }
 
@@ -129,7 +129,7 @@ public sealed record RunOwner(int Pid, string Host, DateTimeOffset Started, stri
     {
         try
         {
-            return JsonSerializer.Deserialize<RunOwner>(File.ReadAllText(path));
+            return JsonSerializer.Deserialize(File.ReadAllText(path), TrainingJson.Default.RunOwner);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
         {

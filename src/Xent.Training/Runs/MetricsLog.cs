@@ -112,7 +112,7 @@ public sealed class MetricsLog : IDisposable
             {
                 foreach (var r in kept)
                 {
-                    writer.WriteLine(JsonSerializer.Serialize(r));
+                    writer.WriteLine(JsonSerializer.Serialize(r, TrainingJson.Default.MetricRecord));
                 }
 
                 writer.Flush();
@@ -142,7 +142,7 @@ public sealed class MetricsLog : IDisposable
 
             try
             {
-                if (JsonSerializer.Deserialize<MetricRecord>(line) is { } r)
+                if (JsonSerializer.Deserialize(line, TrainingJson.Default.MetricRecord) is { } r)
                 {
                     records.Add(r);
                 }
@@ -159,7 +159,7 @@ public sealed class MetricsLog : IDisposable
     public void Append(MetricRecord record)
     {
         records.Add(record);
-        writer.WriteLine(JsonSerializer.Serialize(record));
+        writer.WriteLine(JsonSerializer.Serialize(record, TrainingJson.Default.MetricRecord));
         writer.Flush();
     }
 

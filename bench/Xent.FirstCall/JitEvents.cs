@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Tracing;
 using System.Globalization;
 
-namespace Xent.Benchmarks;
+namespace Xent.FirstCall;
 
 /// <summary>
 /// The runtime's own JIT events in this process (provider Microsoft-Windows-DotNETRuntime, keyword JIT): for each

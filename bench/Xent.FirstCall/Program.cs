@@ -1,29 +1,44 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Xent.LinearAlgebra;
 using Xent.Training;
 using Xent.Training.Model;
 
-namespace Xent.Benchmarks;
+namespace Xent.FirstCall;
 
 /// <summary>
-/// What a fresh process's first calls cost against later ones: times calls 1 .. 10 of <see cref="MatMul.Gemm"/>
-/// (a block's forward, 512 x 3072 x 768, B stored [N, K]) and of <see cref="CrossEntropy.Loss"/> (256 x 50257), in
-/// that order, or of the cases named (gemm, loss, grad: <see cref="CrossEntropy.LossAndGradient(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, CrossEntropyOptions?)"/> at the same shape, train: <see cref="Trainer.Step"/> on `xent train`'s default model
-/// and batch, 16 x 128 tokens; train-warm: the same after <see cref="CompileWarmup"/>), and prints the methods the first call JIT-compiled and the time that took, each
-/// call's milliseconds (wall, then the process's CPU time, all threads) and the ratio of the first to the median of
-/// calls 6 .. 10. With --jit it also lists the first call's longest compilations (the runtime's JIT events, see
-/// <see cref="JitEvents"/>; --list N shows N of them, 15 by default), how many were Tier0 / optimised and whether ReadyToRun code was rejected. Run it in its
-/// own process: the point is the code's state on the first call. The CLI's runtime settings are
-/// DOTNET_TC_QuickJitForLoops=0 DOTNET_TieredPGO=0 (src/Xent.Cli/Xent.Cli.csproj); set them to see its first step.
-/// --calls N times N calls instead of 10 (the ratio is then to the median of the last five).
-/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- first-call [gemm] [loss] [grad] [train] [train-warm] [--jit [--list N]] [--calls N]
+/// What a fresh process's first calls cost against later ones: times calls 1 .. 10 of <see cref="MatMul.Gemm"/> (a
+/// block's forward, 512 x 3072 x 768, B stored [N, K]) and of <see cref="CrossEntropy.Loss(ReadOnlySpan{float}, ReadOnlySpan{int}, CrossEntropyOptions?)"/>
+/// (256 x 50257), in that order, or of the cases named (gemm, loss, grad: LossAndGradient at the same shape, train:
+/// <see cref="Trainer.Step"/> on `xent train`'s default model and batch, 16 x 128 tokens; train-warm: the same after
+/// <see cref="CompileWarmup"/>), and prints the methods the first call JIT-compiled and the time that took, each call's
+/// milliseconds (wall, then the process's CPU time, all threads), the ratio of the first to the median of the last five,
+/// and a line of the results' bits (the same in every build on the same vector width). With --jit it also lists the
+/// first call's longest compilations (the runtime's JIT events, see <see cref="JitEvents"/>; --list N shows N of them,
+/// 15 by default). --calls N times N calls instead of 10. Run it in its own process: the point is the code's state on
+/// the first call. The same program three ways (docs/benchmarks.md, First call):
+/// <code>
+/// dotnet run -c Release --project bench/Xent.FirstCall -- [gemm] [loss] [grad] [train] [train-warm] [--jit [--list N]] [--calls N]
+/// dotnet publish bench/Xent.FirstCall -c Release -r linux-x64 -p:PublishReadyToRun=true -o /tmp/fc-r2r   # ReadyToRun
+/// dotnet publish bench/Xent.FirstCall -c Release -r linux-x64 -p:PublishAot=true -o /tmp/fc-aot          # native AOT
+/// </code>
+/// The CLI's runtime settings are DOTNET_TC_QuickJitForLoops=0 DOTNET_TieredPGO=0 (src/Xent.Cli/Xent.Cli.csproj); set
+/// them to see its first step.
 /// </summary>
-internal static class FirstCallMeasurement
+internal static class Program
 {
-    public static void Run(string[] args)
+    public static void Main(string[] args)
     {
+        bool aot = !RuntimeFeature.IsDynamicCodeSupported;
+        if (aot && args.Contains("--jit"))
+        {
+            throw new ArgumentException("first-call: --jit lists JIT compilations, and a native AOT process has none");
+        }
+
         using JitEvents? events = args.Contains("--jit") ? new JitEvents() : null;
         int callsAt = Array.IndexOf(args, "--calls");
         int calls = callsAt >= 0 ? int.Parse(args[callsAt + 1], CultureInfo.InvariantCulture) : 10;
@@ -35,6 +50,8 @@ internal static class FirstCallMeasurement
             cases = ["gemm", "loss"];
         }
 
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{(aot ? "native AOT" : "JIT")}, {RuntimeInformation.ProcessArchitecture}, 512-bit vectors {Vector512.IsHardwareAccelerated}, 256-bit {Vector256.IsHardwareAccelerated}, {Environment.ProcessorCount} cores"));
         var random = new Random(1);
         foreach (string name in cases)
         {
@@ -59,6 +76,7 @@ internal static class FirstCallMeasurement
         float[] a = Values(random, m * k), b = Values(random, n * k), c = new float[m * n];
         c.AsSpan().Fill(1); // the output's pages touched before, as an application's would be
         Report("Gemm 512 x 3072 x 768 nt", events, calls, list, () => MatMul.Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n));
+        Bits("Gemm", $"C {Hash(c)}");
     }
 
     private static void Loss(Random random, JitEvents? events, int calls, int list)
@@ -66,7 +84,9 @@ internal static class FirstCallMeasurement
         int rows = 256, vocab = 50257;
         float[] logits = Values(random, rows * vocab);
         int[] targets = [.. Enumerable.Range(0, rows).Select(_ => random.Next(vocab))];
-        Report("Loss 256 x 50257", events, calls, list, () => CrossEntropy.Loss(logits, targets));
+        float loss = 0;
+        Report("Loss 256 x 50257", events, calls, list, () => loss = CrossEntropy.Loss(logits, targets));
+        Bits("Loss", $"loss {BitConverter.SingleToUInt32Bits(loss):x8}");
     }
 
     private static void Gradient(Random random, JitEvents? events, int calls, int list)
@@ -75,7 +95,9 @@ internal static class FirstCallMeasurement
         float[] logits = Values(random, rows * vocab), gradient = new float[rows * vocab];
         int[] targets = [.. Enumerable.Range(0, rows).Select(_ => random.Next(vocab))];
         gradient.AsSpan().Fill(1); // the output's pages touched before, as an application's would be
-        Report("LossAndGradient 256 x 50257", events, calls, list, () => CrossEntropy.LossAndGradient(logits, targets, gradient));
+        float loss = 0;
+        Report("LossAndGradient 256 x 50257", events, calls, list, () => loss = CrossEntropy.LossAndGradient(logits, targets, gradient));
+        Bits("LossAndGradient", $"loss {BitConverter.SingleToUInt32Bits(loss):x8} gradient {Hash(gradient)}");
     }
 
     private static void Train(Random random, JitEvents? events, int calls, int list) => Train(random, events, calls, list, warm: false);
@@ -84,27 +106,31 @@ internal static class FirstCallMeasurement
 
     private static void Train(Random random, JitEvents? events, int calls, int list, bool warm)
     {
-        var (config, batch, seq) = TrainingStepMeasurement.Shape("default");
+        // The `xent train` defaults: 32 Markov symbols, T 128, L 2, D 64, H 4, batch 16.
+        var config = new GptConfig { VocabSize = 32, ContextLength = 128, Layers = 2, Dim = 64, Heads = 4 };
+        int batch = 16, seq = config.ContextLength;
         var options = new TrainerOptions();
         if (warm)
         {
             long start = Stopwatch.GetTimestamp();
-            double cpu0 = StreamCompare.ProcessCpuMs();
+            double cpu0 = ProcessCpu.Ms();
             CompileWarmup.Start(config, batch, seq, options).GetAwaiter().GetResult();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"CompileWarmup of xent train's model: {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms wall, {StreamCompare.ProcessCpuMs() - cpu0:F1} ms CPU"));
+                $"CompileWarmup of xent train's model: {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms wall, {ProcessCpu.Ms() - cpu0:F1} ms CPU"));
         }
 
         int[] tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
         int[] targets = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
         var trainer = new Trainer(new GptModel(config, seed: 1), options);
+        var losses = new List<float>();
         Report(warm ? "Training step after CompileWarmup" : "Training step (xent train's model, 16 x 128 tokens)", events, calls, list,
-            () => trainer.Step(tokens, targets, batch, seq));
+            () => losses.Add(trainer.Step(tokens, targets, batch, seq).Loss));
+        Bits("Training", $"losses {Hash([.. losses])} last {BitConverter.SingleToUInt32Bits(losses[^1]):x8}");
     }
 
     private static void Report(string name, JitEvents? events, int calls, int list, Action call)
     {
-        StreamCompare.ProcessCpuMs();
+        ProcessCpu.Ms();
         events?.Start();
         var ms = new double[calls];
         var cpu = new double[calls];
@@ -112,11 +138,11 @@ internal static class FirstCallMeasurement
         long methodsBefore = JitInfo.GetCompiledMethodCount();
         for (int i = 0; i < ms.Length; i++)
         {
-            double cpu0 = StreamCompare.ProcessCpuMs();
+            double cpu0 = ProcessCpu.Ms();
             long start = Stopwatch.GetTimestamp();
             call();
             ms[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            cpu[i] = StreamCompare.ProcessCpuMs() - cpu0;
+            cpu[i] = ProcessCpu.Ms() - cpu0;
             if (i == 0)
             {
                 // The JIT's share of the first call (all threads): what a warm-up can and cannot remove.
@@ -136,6 +162,21 @@ internal static class FirstCallMeasurement
             $"{name}: calls 1-{calls} {Show(ms)} ms; first / median of {calls - 4}-{calls} = {ms[0] / Late(ms):F2}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{name}: CPU of calls 1-{calls} {Show(cpu)} ms; first / median of {calls - 4}-{calls} = {cpu[0] / Late(cpu):F2}"));
+    }
+
+    // One line per case that tests/aot/run compares between builds: the results' bits, not their times.
+    private static void Bits(string name, string bits) => Console.WriteLine($"bits {name}: {bits}");
+
+    // FNV-1a over the floats' bits.
+    private static string Hash(ReadOnlySpan<float> values)
+    {
+        ulong h = 14695981039346656037;
+        foreach (float v in values)
+        {
+            h = (h ^ BitConverter.SingleToUInt32Bits(v)) * 1099511628211;
+        }
+
+        return h.ToString("x16", CultureInfo.InvariantCulture);
     }
 
     private static void PrintCompilations(List<(string Name, double Ms, int Tier, bool R2RRejected)> compiled, int list)
