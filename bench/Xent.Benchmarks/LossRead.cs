@@ -38,9 +38,9 @@ internal static class LossRead
                 for (int i = 0; i < one.Length; i++)
                 {
                     long t0 = Stopwatch.GetTimestamp();
-                    double cpu0 = StreamCompare.ThreadCpuMs();
+                    double cpu0 = CpuTime.ThreadMilliseconds();
                     cases[ci]();
-                    one[i] = threads == 1 ? StreamCompare.ThreadCpuMs() - cpu0 : Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    one[i] = threads == 1 ? CpuTime.ThreadMilliseconds() - cpu0 : Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 }
 
                 times[ci].Add(one.Order().ElementAt(2));

@@ -78,10 +78,10 @@ internal static class RecomputeCompare
                 for (int c = 0; c < cases.Length; c++)
                 {
                     cases[c].Reset();
-                    double cpu = StreamCompare.ThreadCpuMs();
+                    double cpu = CpuTime.ThreadMilliseconds();
                     var clock = Stopwatch.StartNew();
                     cases[c].Call();
-                    times[c].Add(threads == 1 ? StreamCompare.ThreadCpuMs() - cpu : clock.Elapsed.TotalMilliseconds);
+                    times[c].Add(threads == 1 ? CpuTime.ThreadMilliseconds() - cpu : clock.Elapsed.TotalMilliseconds);
                 }
             }
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
+using Xent.Baselines;
 using Xent.Layers;
 using Xent.Optim;
 using Xent.Training;
@@ -173,11 +173,6 @@ internal static class StepPhases
 
     private static double Low(List<double> x) => x.Order().ElementAt(x.Count / 10);
 
-    private static long ThreadCpuNanoseconds()
-    {
-        _ = ClockGetTime(3, out var ts);
-        return (ts.Seconds * 1_000_000_000L) + ts.Nanoseconds;
-    }
 
     /// <summary>
     /// Records the main thread's parallel calls: the main thread's CPU at their start and end, and each item's thread
@@ -193,18 +188,18 @@ internal static class StepPhases
 
         public Action<int> Begin(int count, bool parallel, Action<int> body)
         {
-            var call = new Call(count, parallel, Stopwatch.GetTimestamp(), ThreadCpuNanoseconds());
+            var call = new Call(count, parallel, Stopwatch.GetTimestamp(), CpuTime.ThreadNanoseconds());
             calls.Add(call);
             current = call;
             return i =>
             {
-                long c0 = ThreadCpuNanoseconds();
+                long c0 = CpuTime.ThreadNanoseconds();
                 body(i);
-                call.Items[i] = (ThreadCpuNanoseconds() - c0, Environment.CurrentManagedThreadId != mainThread);
+                call.Items[i] = (CpuTime.ThreadNanoseconds() - c0, Environment.CurrentManagedThreadId != mainThread);
             };
         }
 
-        public void End() => current!.MainCpuEnd = ThreadCpuNanoseconds();
+        public void End() => current!.MainCpuEnd = CpuTime.ThreadNanoseconds();
 
         /// <summary>Per phase: parallel and inline calls, serial main-thread CPU, items' CPU, ideal 2-thread time, worker CPU.</summary>
         public IEnumerable<((string, string), double)> PerPhase(List<(string Name, long Wall, long Cpu, long MainCpu)> marks)
@@ -437,27 +432,11 @@ internal static class StepPhases
 
         private void Mark(string name)
         {
-            Marks.Add((name, Stopwatch.GetTimestamp(), ProcessCpuNanoseconds(), ThreadCpuNanoseconds()));
+            Marks.Add((name, Stopwatch.GetTimestamp(), CpuTime.ProcessNanoseconds(), CpuTime.ThreadNanoseconds()));
             if (name != "start" && !Order.Contains(name))
             {
                 Order.Add(name);
             }
         }
     }
-
-    private static long ProcessCpuNanoseconds()
-    {
-        _ = ClockGetTime(2, out var ts);
-        return (ts.Seconds * 1_000_000_000L) + ts.Nanoseconds;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int ClockGetTime(int clock, out TimeSpec time);
 }

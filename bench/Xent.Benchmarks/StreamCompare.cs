@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Xent.Baselines;
 using Xent.Kernels;
 
@@ -14,7 +13,7 @@ namespace Xent.Benchmarks;
 /// disturb far less). XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- stream-compare [rounds] [threads] [NxV ...]
 /// </summary>
-internal static partial class StreamCompare
+internal static class StreamCompare
 {
     public static void Run(string[] args)
     {
@@ -86,10 +85,10 @@ internal static partial class StreamCompare
             {
                 for (int c = 0; c < cases.Length; c++)
                 {
-                    double cpu = ThreadCpuMs();
+                    double cpu = CpuTime.ThreadMilliseconds();
                     var clock = Stopwatch.StartNew();
                     cases[c].Call();
-                    times[c].Add(threads == 1 ? ThreadCpuMs() - cpu : clock.Elapsed.TotalMilliseconds);
+                    times[c].Add(threads == 1 ? CpuTime.ThreadMilliseconds() - cpu : clock.Elapsed.TotalMilliseconds);
                 }
             }
 
@@ -103,37 +102,5 @@ internal static partial class StreamCompare
             Console.WriteLine($"{shape}: grouped rows (next-row prefetch) / one row per item: streamed {Median(times[1]) / Median(times[6]):F3}, in place {Median(times[3]) / Median(times[7]):F3}");
             Console.WriteLine($"{shape}: {jitLine}");
         }
-    }
-
-    /// <summary>The calling thread's CPU time (Linux: CLOCK_THREAD_CPUTIME_ID), or the process's elsewhere.</summary>
-    internal static double ThreadCpuMs()
-    {
-        if (OperatingSystem.IsLinux() && ClockGetTime(3, out var t) == 0)
-        {
-            return (t.Seconds * 1e3) + (t.Nanoseconds / 1e6);
-        }
-
-        return Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
-    }
-
-    /// <summary>The process's CPU time, all threads (Linux: CLOCK_PROCESS_CPUTIME_ID, ns resolution).</summary>
-    internal static double ProcessCpuMs()
-    {
-        if (OperatingSystem.IsLinux() && ClockGetTime(2, out var t) == 0)
-        {
-            return (t.Seconds * 1e3) + (t.Nanoseconds / 1e6);
-        }
-
-        return Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
-    }
-
-    [LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static partial int ClockGetTime(int clock, out TimeSpec time);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
     }
 }

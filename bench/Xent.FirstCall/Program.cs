@@ -4,6 +4,7 @@ using System.Runtime;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Xent.Baselines;
 using Xent.LinearAlgebra;
 using Xent.Training;
 using Xent.Training.Model;
@@ -113,10 +114,10 @@ internal static class Program
         if (warm)
         {
             long start = Stopwatch.GetTimestamp();
-            double cpu0 = ProcessCpu.Ms();
+            double cpu0 = CpuTime.ProcessMilliseconds();
             CompileWarmup.Start(config, batch, seq, options).GetAwaiter().GetResult();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"CompileWarmup of xent train's model: {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms wall, {ProcessCpu.Ms() - cpu0:F1} ms CPU"));
+                $"CompileWarmup of xent train's model: {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms wall, {CpuTime.ProcessMilliseconds() - cpu0:F1} ms CPU"));
         }
 
         int[] tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];
@@ -130,7 +131,7 @@ internal static class Program
 
     private static void Report(string name, JitEvents? events, int calls, int list, Action call)
     {
-        ProcessCpu.Ms();
+        CpuTime.ProcessMilliseconds();
         events?.Start();
         var ms = new double[calls];
         var cpu = new double[calls];
@@ -138,11 +139,11 @@ internal static class Program
         long methodsBefore = JitInfo.GetCompiledMethodCount();
         for (int i = 0; i < ms.Length; i++)
         {
-            double cpu0 = ProcessCpu.Ms();
+            double cpu0 = CpuTime.ProcessMilliseconds();
             long start = Stopwatch.GetTimestamp();
             call();
             ms[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            cpu[i] = ProcessCpu.Ms() - cpu0;
+            cpu[i] = CpuTime.ProcessMilliseconds() - cpu0;
             if (i == 0)
             {
                 // The JIT's share of the first call (all threads): what a warm-up can and cannot remove.
