@@ -8,6 +8,7 @@ using Xent.Baselines;
 using Xent.LinearAlgebra;
 using Xent.Training;
 using Xent.Training.Model;
+using Xent.Training.Runs;
 
 namespace Xent.FirstCall;
 
@@ -107,9 +108,16 @@ internal static class Program
 
     private static void Train(Random random, JitEvents? events, int calls, int list, bool warm)
     {
-        // The `xent train` defaults: 32 Markov symbols, T 128, L 2, D 64, H 4, batch 16.
-        var config = new GptConfig { VocabSize = 32, ContextLength = 128, Layers = 2, Dim = 64, Heads = 4 };
-        int batch = 16, seq = config.ContextLength;
+        // The `xent train` defaults (its Markov corpus has 32 symbols).
+        var config = new GptConfig
+        {
+            VocabSize = 32,
+            ContextLength = TrainingDefaults.Seq,
+            Layers = TrainingDefaults.Layers,
+            Dim = TrainingDefaults.Dim,
+            Heads = TrainingDefaults.Heads,
+        };
+        int batch = TrainingDefaults.Batch, seq = config.ContextLength;
         var options = new TrainerOptions();
         if (warm)
         {
