@@ -42,7 +42,7 @@ internal static class GemmLimitMeasurement
         int threads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
         string[] shapes = args.Length > 2 ? args[2..] : TrainingShapes;
         var cases = shapes.Select(s => new Case(s, threads)).ToArray();
-        Console.WriteLine($"width {Simd.Width}, {threads} threads, {rounds} rounds, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"width {Simd.Width}, {threads} threads, {rounds} rounds, {Environment.ProcessorCount} cores, L2 {CpuCaches.L2Bytes >> 10} KB: A blocks of {PanelShape.For(Simd.Width).Mc} rows");
         WarmUp(cases, threads);
 
         for (int r = 0; r < rounds; r++)

@@ -29,11 +29,9 @@ public static unsafe partial class MatMul
     // Set only by the gemm-ab benchmark (XENT_AB=stream), to time RunSharedB on the shapes RunStreamedB takes.
     internal static bool DisableStream { get; set; }
 
-    // Whether RunStreamedB's tiles prefetch the next tile's rows of C where a task's C outgrows StreamCacheBytes; cleared
+    // Whether RunStreamedB's tiles prefetch the next tile's rows of C where a task's C outgrows the core's L2; cleared
     // only by the gemm-ab benchmark (XENT_AB=streamc).
     internal static bool StreamPrefetchC { get; set; } = true;
-
-    private const long StreamCacheBytes = 1 << 20;
 
     /// <summary>
     /// Few rows and B stored [K, N], at least twice as wide as A is tall (the dX products 'nn' at N = 256 and 512, the
@@ -92,7 +90,7 @@ public static unsafe partial class MatMul
                 // the next tile's rows of C ahead (gemm-ab XENT_AB=streamc, Zen 4, 2026-12-03, 11 rounds, 1 and 2
                 // threads, two processes: 0.92-0.97x the time at 256 x 3072 x 768 and 256 x 2304 x 768 'nn' at 512 bits,
                 // 0.92-0.99x with AVX2 only; 1.00-1.03x at 256 x 768 x 3072, whose C stays in L2, so not there).
-                bool prefetchC = StreamPrefetchC && (long)(q1 - q0) * nr * p.M * sizeof(float) > StreamCacheBytes;
+                bool prefetchC = StreamPrefetchC && (long)(q1 - q0) * nr * p.M * sizeof(float) > CpuCaches.L2Bytes;
                 float* pb = Workspace.Current.Get(WorkspaceSlot.PackedB, (long)kcStep * nr * (rowBlocks > 1 ? q1 - q0 : 1));
                 float* last = null;
                 if (inPlace && fullRows < p.M)

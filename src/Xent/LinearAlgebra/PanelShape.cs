@@ -9,9 +9,9 @@ namespace Xent.LinearAlgebra;
 /// computes a <see cref="PanelKernels.Mr"/> x <see cref="Nr"/> tile from packed micro-panels.
 /// </summary>
 /// <remarks>
-/// The blocking follows the caches of a current x64 core (32-48 KB L1d, 1 MB or more of L2): the A block
-/// (<see cref="Mc"/> x Kc, about 0.4 MB at the largest Kc) and the B micro-panel in use (Kc x Nr, up to 128 KB) stay in
-/// L2, the task's B panel (Kc x Nc) in L3. A K block as long as K's common sizes (768 .. 1024) lets most products
+/// The blocking follows the caches of a current x64 core (32-48 KB L1d, 0.5-2 MB of L2): the A block
+/// (<see cref="Mc"/> x Kc, half the core's L2 at most: 480 KB at the largest Kc with 1 MB) and the B micro-panel in use
+/// (Kc x Nr, up to 128 KB) stay in L2, the task's B panel (Kc x Nc) in L3. A K block as long as K's common sizes (768 .. 1024) lets most products
 /// write each element of C once. None of these sizes changes a result (see <see cref="PanelKernels"/>).
 /// </remarks>
 internal readonly unsafe struct PanelShape
@@ -19,12 +19,21 @@ internal readonly unsafe struct PanelShape
     /// <summary>Longest K block.</summary>
     public const int KcMax = 1024;
 
+    /// <summary>Most rows of A in a block (<see cref="Mc"/>), reached with 1 MB of L2 or more.</summary>
+    public const int McMax = 120;
+
     /// <summary>Largest K block of the whole of B (in floats, 16 MB) that a product packs once for all threads.</summary>
     public const long SharedPanelFloats = 4L << 20;
+
+    // Tests set other block heights (every one gives the same bits).
+    private static readonly AsyncOverride<int> McOverride = new();
+
+    private static readonly int DefaultMc = McFor(CpuCaches.L2Bytes);
 
     private PanelShape(int nr, delegate*<int, float*, float*, float*, nint, bool, float, void> kernel,
         delegate*<int, float*, nint, nint, float*, float*, nint, bool, float, void> stridedKernel)
     {
+        Mc = McOverride.Value ?? DefaultMc;
         Nr = nr;
         Kernel = kernel;
         StridedKernel = stridedKernel;
@@ -33,8 +42,8 @@ internal readonly unsafe struct PanelShape
     /// <summary>Columns of C per tile (two vectors).</summary>
     public int Nr { get; }
 
-    /// <summary>M block: rows of A packed together and reused across the task's B panel.</summary>
-    public int Mc => 120;
+    /// <summary>M block: rows of A packed together and reused across the task's B panel (<see cref="McFor"/>).</summary>
+    public int Mc { get; }
 
     /// <summary>N block: columns of the packed B panel of one task.</summary>
     public int Nc => 1024;
@@ -70,6 +79,18 @@ internal readonly unsafe struct PanelShape
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static PanelShape ForScalar() => new(2, &PanelKernels.Kernel<ScalarOps, float>, &PanelKernels.KernelStrided<ScalarOps, float>);
+
+    /// <summary>
+    /// The rows of an A block on a core with <paramref name="l2Bytes"/> of L2: a whole number of strips whose block at
+    /// the longest K block fills half of it at most (the other half holds the B micro-panel, C's tiles and what the
+    /// hardware brings in ahead), <see cref="McMax"/> at most: 120 with 1 MB, 60 with 512 KB (Zen 2 and 3), 30 with
+    /// 256 KB. A block filling the whole L2 lost about 4% of the FMA limit (docs/benchmarks.md, MatMul.Gemm).
+    /// </summary>
+    public static int McFor(long l2Bytes) =>
+        (int)Math.Clamp(l2Bytes / 2 / (KcMax * sizeof(float)) / PanelKernels.Mr * PanelKernels.Mr, 4 * PanelKernels.Mr, McMax);
+
+    /// <summary>Sets the A block's rows for the calling async flow until disposed (tests).</summary>
+    public static AsyncOverride<int>.Scope OverrideMc(int rows) => McOverride.Set(rows);
 
     /// <summary>
     /// The K block for a product of depth <paramref name="k"/>: K split about evenly into blocks of at most

@@ -97,6 +97,55 @@ public class MatMulTests
 
     [Theory]
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void EveryBlockHeight_SumsAsEveryPath(VectorWidth width)
+    {
+        // The A block's rows follow the core's L2 (PanelShape.McFor: 120 with 1 MB, 60 with 512 KB, 30 with 256 KB): a
+        // product must give the same bits on every core, so every height sums as BlockSums does, in the schemes that
+        // block rows (B packed whole, per column block) and across cache K blocks.
+        var rng = new Random(11);
+        using var scope = Simd.Override(width);
+        foreach (var (m, n, k) in new[] { (203, 517, 300), (130, 2100, 1100), (600, 64, 40) })
+        {
+            foreach (var (ta, tb) in new[] { (false, true), (true, false) })
+            {
+                var a = Random(rng, m * k);
+                var b = Random(rng, k * n);
+                var c0 = Random(rng, m * n);
+                var expected = BlockSums(ta, tb, m, n, k, 1.5f, a, b, 0.5f, c0);
+                foreach (int mc in new[] { PanelShape.McMax, PanelShape.McFor(512 << 10), PanelShape.McFor(256 << 10), PanelKernels.Mr, 7 })
+                {
+                    using var rows = PanelShape.OverrideMc(mc);
+                    Assert.Equal(mc, PanelShape.For(width).Mc);
+                    var c = (float[])c0.Clone();
+                    MatMul.Gemm(ta, tb, m, n, k, 1.5f, a, ta ? m : k, b, tb ? k : n, 0.5f, c, n, maxDegreeOfParallelism: 2);
+                    Assert.Equal(expected, c);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void BlockHeight_FollowsTheL2Cache()
+    {
+        Assert.Equal(120, PanelShape.McFor(1 << 20));
+        Assert.Equal(120, PanelShape.McFor(2 << 20));
+        Assert.Equal(60, PanelShape.McFor(512 << 10));
+        Assert.Equal(30, PanelShape.McFor(256 << 10));
+        Assert.Equal(4 * PanelKernels.Mr, PanelShape.McFor(64 << 10));
+        Assert.InRange(CpuCaches.L2Bytes, 64 << 10, 64 << 20);
+        Assert.Equal(PanelShape.McFor(CpuCaches.L2Bytes), PanelShape.For(Simd.Width).Mc);
+        Assert.Equal(512L << 10, CpuCaches.Parse(" 512 "));
+        Assert.Null(CpuCaches.Parse(null));
+        Assert.Null(CpuCaches.Parse(""));
+        foreach (string bad in new[] { "1M", "-512", "32", "1048576", "0x200" })
+        {
+            var e = Assert.Throws<ArgumentException>(() => CpuCaches.Parse(bad));
+            Assert.Contains(CpuCaches.EnvironmentVariable, e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void OneRow_PaddedStrides_SumAsEveryPath(VectorWidth width)
     {
         // Cached decoding's one-row products (Gemv) with B's rows or columns ldb > K or N apart and op(A) a strided
