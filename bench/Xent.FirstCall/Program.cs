@@ -44,6 +44,12 @@ internal static class Program
         using JitEvents? events = args.Contains("--jit") ? new JitEvents() : null;
         int callsAt = Array.IndexOf(args, "--calls");
         int calls = callsAt >= 0 ? int.Parse(args[callsAt + 1], CultureInfo.InvariantCulture) : 10;
+        if (calls < 6)
+        {
+            // The first call is held against the median of the last five.
+            throw new ArgumentException($"first-call: --calls {calls}: at least 6");
+        }
+
         int listAt = Array.IndexOf(args, "--list");
         int list = listAt >= 0 ? int.Parse(args[listAt + 1], CultureInfo.InvariantCulture) : 15;
         string[] cases = [.. args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (callsAt < 0 || i != callsAt + 1) && (listAt < 0 || i != listAt + 1))];
