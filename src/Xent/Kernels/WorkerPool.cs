@@ -93,19 +93,22 @@ internal static class WorkerPool
 
         lock (Gate)
         {
+            // The generation before the caller's job is published: a worker that starts after it (thread start takes
+            // longer than a small job) still joins that job, instead of taking it for an old one and waiting for the
+            // next, which left a 2-thread process's first call to the caller alone.
+            int before = Volatile.Read(ref generation);
             while (workers < helpers)
             {
-                var thread = new Thread(WorkerLoop) { IsBackground = true, Name = $"Xent worker {workers + 1}" };
+                var thread = new Thread(() => WorkerLoop(before)) { IsBackground = true, Name = $"Xent worker {workers + 1}" };
                 thread.Start();
                 workers++;
             }
         }
     }
 
-    private static void WorkerLoop()
+    private static void WorkerLoop(int seen)
     {
         isWorker = true;
-        int seen = Volatile.Read(ref generation);
         while (true)
         {
             int now = Volatile.Read(ref generation);
