@@ -6,8 +6,8 @@ namespace Xent;
 /// <summary>
 /// The size of one core's L2 cache, which sets how many rows of A <see cref="LinearAlgebra.MatMul.Gemm"/> packs into a
 /// block (<see cref="LinearAlgebra.PanelShape.McFor"/>): Zen 2 and Zen 3 cores have 512 KB, Zen 4 and Zen 5 1 MB, recent
-/// Intel cores 1.25-2 MB. Read once: on x64 from CPUID leaf 0x80000006 (AMD and Intel both fill it), elsewhere from
-/// Linux's /sys (Arm64), else <see cref="DefaultL2Bytes"/>. The environment variable <c>XENT_L2_KB</c> overrides it for
+/// Intel cores 1.25-2 MB. Read once: on x64 from CPUID leaf 0x80000006 (AMD and Intel both fill it), else from Linux's
+/// /sys (Arm64, or a hypervisor that hides the leaf), else <see cref="DefaultL2Bytes"/>. The environment variable <c>XENT_L2_KB</c> overrides it for
 /// a process, so that a benchmark can give a core the blocking of a smaller one. No size changes a result.
 /// </summary>
 internal static class CpuCaches
@@ -35,11 +35,9 @@ internal static class CpuCaches
 
     private static bool Plausible(long bytes) => bytes is >= 64L << 10 and <= 64L << 20;
 
-    private static long? Detect()
-    {
-        long? bytes = X86Base.IsSupported ? FromCpuId() : FromSys();
-        return bytes is long b && Plausible(b) ? b : null;
-    }
+    private static long? Detect() => Checked(X86Base.IsSupported ? FromCpuId() : null) ?? Checked(FromSys());
+
+    private static long? Checked(long? bytes) => bytes is long b && Plausible(b) ? b : null;
 
     // ECX[31:16] of leaf 0x80000006 is the L2 size in KB; a hypervisor that hides the leaf leaves it 0.
     private static long? FromCpuId()
