@@ -4,11 +4,12 @@ using System.Runtime.Intrinsics.X86;
 namespace Xent;
 
 /// <summary>
-/// The size of one core's L2 cache, which sets how many rows of A <see cref="LinearAlgebra.MatMul.Gemm"/> packs into a
-/// block (<see cref="LinearAlgebra.PanelShape.McFor"/>): Zen 2 and Zen 3 cores have 512 KB, Zen 4 and Zen 5 1 MB, recent
-/// Intel cores 1.25-2 MB. Read once: on x64 from CPUID leaf 0x80000006 (AMD and Intel both fill it), else from Linux's
-/// /sys (Arm64, or a hypervisor that hides the leaf), else <see cref="DefaultL2Bytes"/>. The environment variable <c>XENT_L2_KB</c> overrides it for
-/// a process, so that a benchmark can give a core the blocking of a smaller one. No size changes a result.
+/// The size of one core's L2 cache, which sets how many rows of A <see cref="LinearAlgebra.MatMul.Gemm"/> packs into
+/// a block (<see cref="LinearAlgebra.PanelShape.McFor"/>): Zen 2 and Zen 3 cores have 512 KB, Zen 4 and Zen 5 1 MB,
+/// recent Intel cores 1.25-2 MB. Read once: on x64 from CPUID leaf 0x80000006 (AMD and Intel both fill it), else from
+/// Linux's /sys (Arm64, or a hypervisor that hides the leaf), else <see cref="DefaultL2Bytes"/>. The environment
+/// variable <c>XENT_L2_KB</c> overrides it for a process, so that a benchmark can give a core the blocking of a smaller
+/// one. No size changes a result.
 /// </summary>
 internal static class CpuCaches
 {

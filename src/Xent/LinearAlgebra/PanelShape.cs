@@ -11,8 +11,8 @@ namespace Xent.LinearAlgebra;
 /// <remarks>
 /// The blocking follows the caches of a current x64 core (32-48 KB L1d, 0.5-2 MB of L2): the A block
 /// (<see cref="Mc"/> x Kc, half the core's L2 at most: 480 KB at the largest Kc with 1 MB) and the B micro-panel in use
-/// (Kc x Nr, up to 128 KB) stay in L2, the task's B panel (Kc x Nc) in L3. A K block as long as K's common sizes (768 .. 1024) lets most products
-/// write each element of C once. None of these sizes changes a result (see <see cref="PanelKernels"/>).
+/// (Kc x Nr, up to 128 KB) stay in L2, the task's B panel (Kc x Nc) in L3. A K block as long as K's common sizes
+/// (768 .. 1024) lets most products write each element of C once. None of these sizes changes a result (see <see cref="PanelKernels"/>).
 /// </remarks>
 internal readonly unsafe struct PanelShape
 {
