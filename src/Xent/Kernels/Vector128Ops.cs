@@ -48,6 +48,9 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>, IPolynomia
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Exp2(Vector128<float> t) => PolynomialExp.Exp2<Vector128Ops, Vector128<float>>(t, Reduces);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Exp2Term(Vector128<float> t) => Exp2(t);
+
     /// <summary>
     /// <see cref="Exp2"/> without AVX-512 (SSE, AdvSimd, and AVX2 where this width serves blocks too short for 256
     /// bits): the formula of <see cref="Vector256Ops.Exp2Rounded"/>, lane for lane. Internal rather than private so that

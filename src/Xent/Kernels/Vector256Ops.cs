@@ -48,6 +48,9 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>, IPolynomia
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp2(Vector256<float> t) => PolynomialExp.Exp2<Vector256Ops, Vector256<float>>(t, Reduces);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp2Term(Vector256<float> t) => Reduces ? Exp2(t) : TableExp.Exp2(t);
+
     /// <summary>
     /// <see cref="Exp2"/> without AVX-512 (AVX2, SSE, AdvSimd): 2^t = 2^n 2^f with n = round(t), |f| &lt;= 1/2, 2^f by the
     /// P polynomial (1.9 ulp), times 2^n built in the exponent bits. Denormals from p 2^-126 (t &gt; -126.5), 0 from there

@@ -118,6 +118,60 @@ public class VectorMathTests
     }
 
     /// <summary>
+    /// The AVX2 table exp of the single-pass loss's terms (<see cref="TableExp"/>), called directly so that it is tested
+    /// on any AVX2 machine; <see cref="Vector256Ops.Exp2Term"/> takes it only where the runtime reports no AVX-512.
+    /// </summary>
+    [Fact]
+    public void TableExp2IsWithinOnePointTwoUlpAndNeverBelowTheLeastNormal()
+    {
+        if (!Avx2.IsSupported)
+        {
+            return;
+        }
+
+        static float Exp2(float t) => Lane256(TableExp.Exp2, t);
+        var random = new Random(7);
+        double worst = 0;
+        float worstT = 0;
+        for (int i = 0; i < 400_000; i++)
+        {
+            // Eighths and sixteenths (the table's points and the ties between them), near 0, and down to the clamp.
+            float t = i % 4 == 0 ? (i / 4 % 2017) / -16f : i % 2 == 0 ? (float)((random.NextDouble() * 5) - 4) : -(float)(random.NextDouble() * 126);
+            double u = Ulps(Exp2(t), Math.Pow(2, t));
+            if (u > worst)
+            {
+                worst = u;
+                worstT = t;
+            }
+        }
+
+        Assert.True(worst <= 1.2, $"{worst:F2} ulp at 2^{worstT} = {Exp2(worstT)}");
+        for (int n = -126; n <= 127; n++)
+        {
+            Assert.Equal(MathF.ScaleB(1f, n), Exp2(n));
+        }
+
+        // Below the clamp, however far, -inf included: 2^-126 (a term that no sum of at least 1 can see), never 0, a denormal or NaN.
+        foreach (float t in new[] { -126.01f, -126.5f, -127f, -200f, -4.2e6f, -1e30f, -float.MaxValue, float.NegativeInfinity })
+        {
+            Assert.Equal(MathF.ScaleB(1f, -126), Exp2(t));
+        }
+
+        foreach (uint bits in new[] { 0x7FC00000u, 0xFFC00000u, 0x7FC001FFu, 0xFFC00001u, 0x7F800001u })
+        {
+            Assert.True(float.IsNaN(Exp2(BitConverter.UInt32BitsToSingle(bits))), $"{bits:X8}");
+        }
+
+        // Each lane takes its own table entry: eight different eighths side by side.
+        var lanes = Vector256.Create(0f, -0.125f, -0.25f, -0.375f, -0.5f, -0.625f, -0.75f, -7.875f);
+        Vector256<float> values = TableExp.Exp2(lanes);
+        for (int j = 0; j < 8; j++)
+        {
+            Assert.True(Ulps(values[j], Math.Pow(2, lanes[j])) <= 1, $"lane {j}: 2^{lanes[j]} = {values[j]}");
+        }
+    }
+
+    /// <summary>
     /// Exp4, the four-vector exp that interleaves its steps (GELU, the attention's softmax), gives every lane the bits
     /// of Exp, whichever of the four vectors the lane is in: on the domain, below it (denormals, 0, -inf), above 0 and
     /// for NaN. CI reruns this under DOTNET_EnableAVX512=0 and DOTNET_EnableAVX2=0 for the other forms.
