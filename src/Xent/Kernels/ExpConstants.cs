@@ -9,7 +9,7 @@ namespace Xent.Kernels;
 /// the fraction is t - floor(t) in [0, 1) in one instruction and vscalefps takes floor(t) itself, denormals and
 /// -inf included: no round, no subtraction, no underflow select (8 instructions, not 11; the bfloat16 forward
 /// loop at 256 bits measured 0.174 -> 0.150 ns per element on one Zen 5 core, block in L1). Without AVX-512 the
-/// round is an add of <see cref="RoundingShift"/>, which also builds 2^n (see Vector256Ops.Exp2Rounded).
+/// round is an add of <see cref="RoundingShift"/>, which also builds 2^n (see Vector128Ops.Exp2Rounded; the 256-bit kernels take TableExp there instead).
 /// </summary>
 internal static class ExpConstants
 {

@@ -53,13 +53,6 @@ internal interface IVectorOps<TV>
     /// <summary>2^t for t &lt;= 127, the core of <see cref="Exp"/> (which is Exp2(x log2 e)): 1.75-1.9 ulp (2.1 where FMA is not hardware) plus nothing for t's own rounding, since t is taken as given; 0 for -inf, NaN for NaN.</summary>
     static abstract TV Exp2(TV t);
 
-    /// <summary>
-    /// 2^t for t &lt;= 127 as a term of a sum that is at least 1, where nothing below 2^-126 can count: <see cref="Exp2"/>,
-    /// except with AVX2 and no AVX-512, where it is <see cref="TableExp"/> (fewer multiply-adds; about 2^-126 for every t
-    /// below -126, -inf included). NaN for NaN.
-    /// </summary>
-    static abstract TV Exp2Term(TV t);
-
     /// <summary><see cref="Exp"/> of four vectors in place: the same bits lane for lane, its steps interleaved across the four (see <see cref="PolynomialExp.Exp4"/>).</summary>
     static abstract void Exp4(ref TV a, ref TV b, ref TV c, ref TV d);
 

@@ -48,8 +48,6 @@ internal readonly struct ScalarOps : IVectorOps<float>
 
     public static float Exp2(float t) => float.Exp2(t);
 
-    public static float Exp2Term(float t) => float.Exp2(t);
-
     public static void Exp4(ref float a, ref float b, ref float c, ref float d)
     {
         a = MathF.Exp(a);

@@ -42,8 +42,6 @@ internal static partial class StatisticsKernel
     /// block's end, to the block's max M, by 2^(m - M log2(e)) with M log2(e) split exactly in two floats. m starts at
     /// -float.MaxValue, not -inf, so that -inf logits give 2^-inf = 0 and never NaN. Without hardware FMA m is in
     /// natural units instead, the old loop's form (<see cref="InShiftUnits"/>).
-    /// The terms take <see cref="IVectorOps{TV}.Exp2Term"/>: each lane's sum holds its own max's term, at least 2^0 (m
-    /// never exceeds the lane's max), so no term below 2^-126 can count.
     /// With <paramref name="weightedLogits"/> it also sums w z (w = 1 when <paramref name="weights"/> is empty).
     /// <typeparamref name="TLanes"/> says how the n logits at <paramref name="x"/> are stored and widened.
     /// </summary>
@@ -108,10 +106,10 @@ internal static partial class StatisticsKernel
                 ceiling = TOps.Add(m, headroom);
             }
 
-            TV e0 = TOps.Exp2Term(TermExponent<TOps, TV>(v0, log2e, minusM)), e1 = TOps.Exp2Term(TermExponent<TOps, TV>(v1, log2e, minusM));
-            TV e2 = TOps.Exp2Term(TermExponent<TOps, TV>(v2, log2e, minusM)), e3 = TOps.Exp2Term(TermExponent<TOps, TV>(v3, log2e, minusM));
-            TV e4 = TOps.Exp2Term(TermExponent<TOps, TV>(v4, log2e, minusM)), e5 = TOps.Exp2Term(TermExponent<TOps, TV>(v5, log2e, minusM));
-            TV e6 = TOps.Exp2Term(TermExponent<TOps, TV>(v6, log2e, minusM)), e7 = TOps.Exp2Term(TermExponent<TOps, TV>(v7, log2e, minusM));
+            TV e0 = TOps.Exp2(TermExponent<TOps, TV>(v0, log2e, minusM)), e1 = TOps.Exp2(TermExponent<TOps, TV>(v1, log2e, minusM));
+            TV e2 = TOps.Exp2(TermExponent<TOps, TV>(v2, log2e, minusM)), e3 = TOps.Exp2(TermExponent<TOps, TV>(v3, log2e, minusM));
+            TV e4 = TOps.Exp2(TermExponent<TOps, TV>(v4, log2e, minusM)), e5 = TOps.Exp2(TermExponent<TOps, TV>(v5, log2e, minusM));
+            TV e6 = TOps.Exp2(TermExponent<TOps, TV>(v6, log2e, minusM)), e7 = TOps.Exp2(TermExponent<TOps, TV>(v7, log2e, minusM));
             TV chunk = TOps.Add(TOps.Add(TOps.Add(e0, e1), TOps.Add(e2, e3)), TOps.Add(TOps.Add(e4, e5), TOps.Add(e6, e7)));
             s = TOps.MultiplyAdd(s, r, chunk);
             if (weightedLogits)
@@ -140,7 +138,7 @@ internal static partial class StatisticsKernel
             TV mNew = TOps.Max(m, InShiftUnits<TOps, TV>(v, log2e));
             TV r = TOps.Exp2(ShiftExponent<TOps, TV>(m, mNew, log2e));
             m = mNew;
-            TV e = TOps.Exp2Term(TermExponent<TOps, TV>(v, log2e, TOps.Subtract(zero, m)));
+            TV e = TOps.Exp2(TermExponent<TOps, TV>(v, log2e, TOps.Subtract(zero, m)));
             TV wv = hasWeights ? TOps.Multiply(v, TOps.Load(ref w, i)) : v;
             if (skip > 0)
             {

@@ -48,13 +48,11 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>, IPolynomia
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Exp2(Vector128<float> t) => PolynomialExp.Exp2<Vector128Ops, Vector128<float>>(t, Reduces);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Exp2Term(Vector128<float> t) => Exp2(t);
-
     /// <summary>
     /// <see cref="Exp2"/> without AVX-512 (SSE, AdvSimd, and AVX2 where this width serves blocks too short for 256
-    /// bits): the formula of <see cref="Vector256Ops.Exp2Rounded"/>, lane for lane. Internal rather than private so that
-    /// tests reach it on any machine.
+    /// bits): 2^t = 2^n 2^f with n = round(t), |f| &lt;= 1/2, 2^f by the P polynomial (1.9 ulp), times 2^n built in the
+    /// exponent bits. Denormals from p 2^-126 (t &gt; -126.5), 0 from there and for -inf, NaN for NaN. Internal rather
+    /// than private so that tests reach it on any machine.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<float> Exp2Rounded(Vector128<float> t) => PolynomialExp.Exp2<Vector128Ops, Vector128<float>>(t, false);
@@ -69,16 +67,33 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>, IPolynomia
     {
         if (reduce)
         {
+            // 2^t = 2^f 2^floor(t), f = t - floor(t) in [0, 1) by vreduceps (exact), 2^f by the Q polynomial
+            // (1.75 ulp), times 2^floor(t) by vscalefps (Exp rounds t = x log2(e) once, so its relative error grows
+            // as |x| 6e-8: nothing near the max, where the mass is), which gives denormals below e^-87.3, 0 below e^-103.9 and
+            // for -inf (vreduceps gives 0 there), inf for +inf and NaN for NaN: no select needed. The polynomial is
+            // fused without a check: AVX-512 implies FMA (in hardware and in .NET's instruction-set model).
             n = t;
             return Avx512DQ.VL.Reduce(t, ExpConstants.FractionBelow);
         }
 
+        // Clamping at -127 makes -inf (which would give f = NaN) and everything below give 2^n = 0: no compare and select.
+        // Constant first: x86's max returns its second operand when either is NaN, so NaN stays NaN.
         t = Vector128.MaxNative(Vector128.Create(ExpConstants.LowestExponent), t);
+
+        // n = t + 1.5 2^23 + 127 rounds to a whole number (ties to an even round(t) + 127, so f = +-1/2 there, both ends
+        // of the polynomial's interval), and its low mantissa bits hold round(t) + 127, the biased exponent of
+        // 2^round(t): shifted into place (Scale) they are that power itself (0 for -127). One add and one shift
+        // instead of a round, a conversion, an add and a shift, and the clamp instead of a compare and a select: 11
+        // instructions, not 13 (float Loss under DOTNET_EnableAVX512=0, one Zen 5 core, block in L1: 0.216 -> 0.206
+        // ns per element, measured at 256 bits before that width took TableExp). round(t) = n - (1.5 2^23 + 127) and
+        // f = t - round(t) are exact.
         n = t + Vector128.Create(ExpConstants.RoundingShift);
         return t - (n - Vector128.Create(ExpConstants.RoundingShift));
     }
 
     /// <inheritdoc/>
+    // The rounded form multiplies rather than adding into p's exponent bits: NaN * anything is NaN, whatever bits the
+    // shift leaves.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Scale(Vector128<float> p, Vector128<float> n, bool reduce) =>
         reduce ? Avx512F.VL.Scale(p, n) : p * Vector128.ShiftLeft(n.AsInt32(), 23).AsSingle();

@@ -48,12 +48,9 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>, IPolynomia
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp2(Vector512<float> t) => PolynomialExp.Exp2<Vector512Ops, Vector512<float>>(t, Reduces);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Exp2Term(Vector512<float> t) => Exp2(t);
-
     /// <summary>
     /// <see cref="Exp2"/> without AVX-512 (never used where Vector512 is accelerated, which needs AVX-512 DQ; kept so
-    /// that every width has the same fallback): the formula of <see cref="Vector256Ops.Exp2Rounded"/>, lane for lane.
+    /// that every width has the same fallback): the formula of <see cref="Vector128Ops.Exp2Rounded"/>, lane for lane.
     /// Internal rather than private so that tests reach it on any machine.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
