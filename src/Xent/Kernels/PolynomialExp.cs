@@ -27,7 +27,8 @@ internal interface IPolynomialExp<TV>
 
 /// <summary>
 /// The vector exp's formula, once for every width (<see cref="ExpConstants"/> says why it is this one): 2^t as 2^f by a
-/// degree-5 polynomial (Q on [0, 1) in the AVX-512 form, P on [-1/2, 1/2] in the rounded form) times 2^n.
+/// degree-5 polynomial (Q on [0, 1) in the AVX-512 form, P on [-1/2, 1/2] in the rounded form) times 2^n. The 256-bit
+/// width without AVX-512 takes <see cref="TableExp"/> instead (fewer multiply-adds, which bound AVX2's exp-heavy loops).
 /// </summary>
 internal static class PolynomialExp
 {
