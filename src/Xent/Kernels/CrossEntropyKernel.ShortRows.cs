@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace Xent.Kernels;
 
 /// <summary>
@@ -24,14 +27,50 @@ internal sealed unsafe partial class CrossEntropyKernel
     private bool ShortRowsApply => (ShortRowsOverride.Value ?? ShortRowsEnabled) && classes <= ShortRowClasses && !scratchNeeded
         && !SoftTargets && request.Targets != null && (!HasGradient || (request.GradientElement == ElementKind.Single && !streamGradient));
 
-    /// <summary>Rows [start, end) as <see cref="ProcessRow"/> runs them.</summary>
+    /// <summary>
+    /// Rows [start, end) as <see cref="ProcessRow"/> runs them. Every row has the same length, so the statistics' width
+    /// (<see cref="Widths.Fit"/>) is chosen once here, not per row (with its two calls, 8% of a 32-class row's time).
+    /// </summary>
     private void ShortRows(int start, int end)
+    {
+        switch (Widths.Fit(request.Width, classes))
+        {
+            case VectorWidth.V512:
+                ShortRows512(start, end);
+                break;
+            case VectorWidth.V256:
+                ShortRows256(start, end);
+                break;
+            case VectorWidth.V128:
+                ShortRows128(start, end);
+                break;
+            default:
+                ShortRowsScalar(start, end);
+                break;
+        }
+    }
+
+    // One plain method per width, as StatisticsKernel.Compute has: only the width used is compiled.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ShortRows512(int start, int end) => ShortRows<Vector512Ops, Vector512<float>>(start, end);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ShortRows256(int start, int end) => ShortRows<Vector256Ops, Vector256<float>>(start, end);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ShortRows128(int start, int end) => ShortRows<Vector128Ops, Vector128<float>>(start, end);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ShortRowsScalar(int start, int end) => ShortRows<ScalarOps, float>(start, end);
+
+    private void ShortRows<TOps, TV>(int start, int end)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
     {
         float* logits = (float*)request.Logits, gradient = (float*)request.Gradient;
         int* targets = request.Targets;
         bool weightedLogits = smoothing > 0f;
         var weights = weightedLogits ? WeightsAt(0, classes) : default;
-        var width = request.Width;
         bool logSumExpAsked = request.LogSumExp != null;
         for (int n = start; n < end; n++)
         {
@@ -49,7 +88,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             // Read before the statistics may store exponentials over it (in place). storeExps: a float gradient.
             float targetLogit = keptRow ? z[y] : 0f;
             var store = storeExps ? new Span<float>(gradient + at, classes) : default;
-            var statistics = StatisticsKernel.Compute(width, z, weights, default, weightedLogits, store, prefetchNext: true);
+            var statistics = StatisticsKernel.Compute<TOps, TV>(z, weights, default, weightedLogits, store, prefetchNext: true, inverseCap: 0f);
             var state = RowAccumulator.Empty;
             state.Add(statistics);
             var row = FinishRow(n, state, targetLogit);
