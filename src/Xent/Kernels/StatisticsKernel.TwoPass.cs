@@ -165,19 +165,14 @@ internal static partial class StatisticsKernel
         ref float d = ref MemoryMarshal.GetReference(exps);
         TV m = TOps.Create(shift), ic = TOps.Create(inverseCap);
 
-        // The shifted-back last vector first: with exps over z (in place) its lanes are about to be overwritten. Only
-        // where n is not a whole number of vectors: otherwise the loops take those lanes themselves (a third of the exps
-        // of a 32-class row at 512 bits).
+        // The shifted-back last vector first: with exps over z (in place) its lanes are about to be overwritten. Always,
+        // even where n is whole vectors and the loops count those lanes again: this exp, ahead of the loop, is what keeps
+        // the exp's constants in registers for it. Taken only where n is not whole vectors, the JIT reloaded the 8
+        // constants in every iteration (AVX2 `LossAndGradient` 0.297-0.301 -> 0.326-0.331 ns per logit, one Zen 4 core).
         nint last = n - k;
-        int rest = n % k;
-        TV tail = default, storedTail = default;
-        if (rest > 0)
-        {
-            TV zTail = TOps.Load(ref x, last);
-            tail = TOps.Exp(TOps.Subtract(zTail, m));
-            storedTail = Stored<TOps, TV, TCapped>(tail, zTail, ic);
-        }
-
+        TV zTail = TOps.Load(ref x, last);
+        TV tail = TOps.Exp(TOps.Subtract(zTail, m));
+        TV storedTail = Stored<TOps, TV, TCapped>(tail, zTail, ic);
         TV s0 = TOps.Create(0f), s1 = s0;
         nint i = 0;
         for (; i <= n - (2 * k); i += 2 * k)
@@ -215,13 +210,15 @@ internal static partial class StatisticsKernel
             i += k;
         }
 
+        int rest = n - (int)i;
         if (rest > 0)
         {
             s1 = TOps.Add(s1, TOps.KeepFrom(tail, k - rest));
-            if (store)
-            {
-                TOps.Store(storedTail, ref d, last);
-            }
+        }
+
+        if (store)
+        {
+            TOps.Store(storedTail, ref d, last);
         }
 
         return TOps.Sum(TOps.Add(s0, s1));
