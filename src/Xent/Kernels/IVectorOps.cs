@@ -50,7 +50,7 @@ internal interface IVectorOps<TV>
     /// <summary>e^x for x &lt;= 88, to about 1.5 (2 + |x|) ulp (a few ulp near 0, where a softmax has its mass); a denormal down to -87.7 (-104 with AVX-512), 0 below and for -inf, NaN for NaN (the kernels' NaN propagation depends on it).</summary>
     static abstract TV Exp(TV x);
 
-    /// <summary>2^t for t &lt;= 127, the core of <see cref="Exp"/> (which is Exp2(x log2 e)): 1.75-1.9 ulp (2.1 where FMA is not hardware; 1.15 at 256 bits without AVX-512, <see cref="TableExp"/>) plus nothing for t's own rounding, since t is taken as given; 0 for -inf, NaN for NaN.</summary>
+    /// <summary>2^t for t &lt;= 127, the core of <see cref="Exp"/> (which is Exp2(x log2 e)): 1.75-1.9 ulp (2.1 where FMA is not hardware; 1.16 at 256 bits without AVX-512, <see cref="TableExp"/>, 1.45 below 2^-122) plus nothing for t's own rounding, since t is taken as given; 0 for -inf, NaN for NaN.</summary>
     static abstract TV Exp2(TV t);
 
     /// <summary><see cref="Exp"/> of four vectors in place: the same bits lane for lane, its steps interleaved across the four (see <see cref="PolynomialExp.Exp4"/>).</summary>

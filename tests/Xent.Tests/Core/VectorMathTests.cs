@@ -131,21 +131,36 @@ public class VectorMathTests
 
         static float Exp2(float t) => Lane256(TableExp.Exp2, t);
         var random = new Random(7);
-        double worst = 0;
-        float worstT = 0;
+        double worst = 0, worstLow = 0;
+        float worstT = 0, worstLowT = 0;
         for (int i = 0; i < 400_000; i++)
         {
-            // Eighths and sixteenths down to -126 (the table's points and the ties between them), near 0, and down to -126.
-            float t = i % 4 == 0 ? (i / 4 % 2017) / -16f : i % 2 == 0 ? (float)((random.NextDouble() * 5) - 4) : -(float)(random.NextDouble() * 126);
+            // Eighths and sixteenths down to -126 (the table's points and the ties between them), near 0, down to -126,
+            // and the last powers of two above -126 densely.
+            float t = (i % 8) switch
+            {
+                0 or 4 => (i / 4 % 2017) / -16f,
+                1 or 3 or 5 => (float)((random.NextDouble() * 5) - 4),
+                7 => -122f - (float)(random.NextDouble() * 4),
+                _ => -(float)(random.NextDouble() * 126),
+            };
             double u = Ulps(Exp2(t), Math.Pow(2, t));
-            if (u > worst)
+            if (t >= -122f && u > worst)
             {
                 worst = u;
                 worstT = t;
             }
+            else if (t < -122f && u > worstLow)
+            {
+                worstLow = u;
+                worstLowT = t;
+            }
         }
 
+        // Above 2^-122 within 1.2 ulp (1.16 measured); below it the product 2^t r is a denormal, whose rounding adds up to
+        // half an ulp (1.45 measured).
         Assert.True(worst <= 1.2, $"{worst:F2} ulp at 2^{worstT} = {Exp2(worstT)}");
+        Assert.True(worstLow <= 1.5, $"{worstLow:F2} ulp at 2^{worstLowT} = {Exp2(worstLowT)}");
         for (int n = -126; n <= 127; n++)
         {
             Assert.Equal(MathF.ScaleB(1f, n), Exp2(n));
