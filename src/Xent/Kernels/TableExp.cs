@@ -10,7 +10,7 @@ namespace Xent.Kernels;
 /// exponent bits by an integer add, and 2^r - 1 for |r| &lt;= 1/16 by a cubic: 4 multiply-adds where the polynomial form
 /// (<see cref="PolynomialExp"/>, P on [-1/2, 1/2], which the other widths keep without AVX-512) takes 6 (float `Loss`
 /// 0.245 -> 0.217 ns per logit on one Zen 4 core, block in L2), and a last step that keeps the chain from r short
-/// (<see cref="Finish"/>: 0.215-0.218 -> 0.208-0.211). 1.16 ulp down to 2^-122, 1.45 between 2^-126 and 2^-122 (the
+/// (<see cref="Finish"/>). 1.16 ulp down to 2^-122, 1.45 between 2^-126 and 2^-122 (the
 /// polynomial form: 1.9); below 2^-126, on (-127, -126), a value under 2^-126 instead of an accurate denormal (an error
 /// under 1.2e-38); 0 from -127 down and for -inf; NaN for NaN; for t &lt;= 127.
 /// </summary>
@@ -36,8 +36,7 @@ internal static class TableExp
     public static Vector256<float> Exp2(Vector256<float> t)
     {
         Vector256<float> r = Reduce(ref t);
-        Vector256<float> scale = Scale(t);
-        return Finish(scale, scale * r, Polynomial(r));
+        return Finish(Scale(t), r, Polynomial(r));
     }
 
     /// <summary>
@@ -50,10 +49,10 @@ internal static class TableExp
         Vector256<float> ra = Reduce(ref a), rb = Reduce(ref b), rc = Reduce(ref c), rd = Reduce(ref d);
         Vector256<float> sa = Scale(a), sb = Scale(b), sc = Scale(c), sd = Scale(d);
         Vector256<float> pa = Polynomial(ra), pb = Polynomial(rb), pc = Polynomial(rc), pd = Polynomial(rd);
-        a = Finish(sa, sa * ra, pa);
-        b = Finish(sb, sb * rb, pb);
-        c = Finish(sc, sc * rc, pc);
-        d = Finish(sd, sd * rd, pd);
+        a = Finish(sa, ra, pa);
+        b = Finish(sb, rb, pb);
+        c = Finish(sc, rc, pc);
+        d = Finish(sd, rd, pd);
     }
 
     // t clamped, and in its place t + EighthsShift (whose bits Scale reads); returns r = t - round(8t) / 8, exact.
@@ -88,8 +87,8 @@ internal static class TableExp
     // instructions need 4): one Zen 4 core's AVX2 `Loss` 0.215-0.218 -> 0.208-0.211 ns per logit, `LossAndGradient`
     // 0.296-0.300 -> 0.289-0.293. Below 2^-122 scale r is a denormal: up to 1.45 ulp there. NaN stays NaN through r.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Finish(Vector256<float> scale, Vector256<float> scaledR, Vector256<float> polynomial) =>
-        Vector256.FusedMultiplyAdd(scaledR, polynomial, scale);
+    private static Vector256<float> Finish(Vector256<float> scale, Vector256<float> r, Vector256<float> polynomial) =>
+        Vector256.FusedMultiplyAdd(scale * r, polynomial, scale);
 
     // 2^(j/8) rounded to float, less 127 2^23 and j 2^20 in its bits (see Scale).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
