@@ -6,11 +6,11 @@ using Xent.Kernels;
 namespace Xent.Benchmarks;
 
 /// <summary>
-/// Float LossAndGradient (and bfloat16 -> bfloat16 with <c>bf16</c>) with the forward's exponentials stored and scaled
+/// Float LossAndGradient (bfloat16 -> bfloat16 with <c>bf16</c>, Half -> Half with <c>half</c>) with the forward's exponentials stored and scaled
 /// against recomputed in the write pass, out of place and in place, in one process, alternating call by call, beside
 /// the copy limit of the same buffers (the fastest of <see cref="MemoryLimits.CopyMethods"/>): thread CPU time on one thread, wall time on more. In place copies the
 /// logits back before each call, untimed. XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
-/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- recompute-compare [rounds] [threads] [bf16] [NxV ...]
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- recompute-compare [rounds] [threads] [bf16|half] [NxV ...]
 /// </summary>
 internal static class RecomputeCompare
 {
@@ -18,9 +18,10 @@ internal static class RecomputeCompare
     {
         int rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 9;
         int threads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1;
-        bool bf16 = args.Length > 2 && args[2] == "bf16";
-        string[] shapes = args.Length > (bf16 ? 3 : 2) ? args[(bf16 ? 3 : 2)..] : ["256x50257", "2048x50257", "8192x32000"];
-        Console.WriteLine($"width {Simd.Width}, {(bf16 ? "bfloat16" : "float")}, {threads} thread(s), {rounds} rounds; ms per call, median (min-max); {(threads == 1 ? "thread CPU time" : "wall time")}");
+        bool bf16 = args.Length > 2 && args[2] == "bf16", half = args.Length > 2 && args[2] == "half";
+        int first = bf16 || half ? 3 : 2;
+        string[] shapes = args.Length > first ? args[first..] : ["256x50257", "2048x50257", "8192x32000"];
+        Console.WriteLine($"width {Simd.Width}, {(bf16 ? "bfloat16" : half ? "Half" : "float")}, {threads} thread(s), {rounds} rounds; ms per call, median (min-max); {(threads == 1 ? "thread CPU time" : "wall time")}");
         foreach (var shape in shapes)
         {
             var (rows, classes, logits, targets) = RandomLogits.Create(shape);
@@ -31,6 +32,9 @@ internal static class RecomputeCompare
             var logits16 = bf16 ? logits.Select(v => (BFloat16)v).ToArray() : [];
             var gradient16 = new BFloat16[logits16.Length];
             var work16 = new BFloat16[logits16.Length];
+            var logitsHalf = half ? logits.Select(v => (Half)v).ToArray() : [];
+            var gradientHalf = new Half[logitsHalf.Length];
+            var workHalf = new Half[logitsHalf.Length];
             Action Case(bool store, bool inPlace) => () =>
             {
                 using var scope = CrossEntropyKernel.OverrideStoredExponentials(store);
@@ -38,12 +42,16 @@ internal static class RecomputeCompare
                 {
                     CrossEntropy.LossAndGradient(inPlace ? work16 : logits16, targets, inPlace ? work16 : gradient16, options);
                 }
+                else if (half)
+                {
+                    CrossEntropy.LossAndGradient(inPlace ? workHalf : logitsHalf, targets, inPlace ? workHalf : gradientHalf, options);
+                }
                 else
                 {
                     CrossEntropy.LossAndGradient(inPlace ? work : logits, targets, inPlace ? work : gradient, options);
                 }
             };
-            Action Reset(bool inPlace) => !inPlace ? () => { } : bf16 ? () => logits16.CopyTo(work16, 0) : () => logits.CopyTo(work, 0);
+            Action Reset(bool inPlace) => !inPlace ? () => { } : bf16 ? () => logits16.CopyTo(work16, 0) : half ? () => logitsHalf.CopyTo(workHalf, 0) : () => logits.CopyTo(work, 0);
             var cases = new (string Name, Action Call, Action Reset)[]
             {
                 ("out of place, stored", Case(true, false), Reset(false)),

@@ -66,8 +66,9 @@ internal sealed unsafe partial class CrossEntropyKernel
     // computes float exponentials exactly as the float path stores them in a float gradient (max pass, exp pass over
     // the widened block; under a cap, the block capped first and each exponential times the cap's derivative; under
     // label smoothing, sum w z gathered by the max pass), and the write pass scales them (less C1 w) and rounds them,
-    // so each entry is the float path's rounded once, for any thread count. Only where the float path stores them
-    // (StoresExponentials); elsewhere both recompute, and the general write rounds the same float values.
+    // so each entry is the float path's with stored exponentials rounded once, for any thread count. Where
+    // StoresExponentials stores them for a 16-bit gradient (at 512 bits on a CPU with split units also where a float
+    // gradient recomputes them); elsewhere the general write rounds the recomputed float values.
     private readonly bool exps16;
 
     // Whether those exponentials are kept for the whole row in the thread's scratch (V floats; one exp per element),
@@ -141,16 +142,24 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>
     /// Whether a gradient with class-index targets (float; bfloat16 or Half of logits of its own type; soft-capped or
     /// smoothed, not both) stores the forward's exponentials and only scales them in the write pass, or recomputes exp(z -
-    /// lse) there (one pass forward, nothing stored). Without a soft cap, stored below 512 bits only: on the Zen 5 (family
-    /// 26) of docs/benchmarks.md, one thread's CPU time per call, side by side, recomputing measured 8-18% less at 512 bits
-    /// out of place and 1-6% less in place, but 0-12% more at 256 bits out of place, 27-31% more in place, and 35-39% more
-    /// at 128 bits (there each exp costs the same instructions for fewer lanes). Under a soft cap, stored at every width:
-    /// there the write pass recomputed the exponential and the cap's derivative (Zen 4, LossAndGradient with a cap of 30, 2
-    /// threads, both in one process alternating, median of 21 ratios: 2048 x 32000 and 256 x 50257 took 0.74-0.82x the time
-    /// with AVX2 only, 0.81-0.86x at 256 bits, 0.85-0.94x at 512). One choice per width for in place and out of place
-    /// alike, so the two stay bitwise the same.
+    /// lse) there (one pass forward, nothing stored). Without a soft cap, stored below 512 bits: on the Zen 5 (family 26)
+    /// of docs/benchmarks.md, one thread's CPU time per call, side by side, recomputing measured 8-18% less at 512 bits
+    /// out of place and 1-6% less in place, but 0-12% more at 256 bits out of place, 27-31% more in place, and 35-39%
+    /// more at 128 bits (there each exp costs the same instructions for fewer lanes). At 512 bits a 16-bit gradient
+    /// stores them where the 512-bit units are split in halves (<see cref="VectorUnits.SplitsVector512"/>): on the Zen 4
+    /// (`recompute-compare`, bfloat16, 2026-12-04) recomputing took 1.07-1.18x the time out of place and 1.15-1.31x in
+    /// place on 2 threads (1.08-1.24x on one thread's CPU), where a float gradient there still recomputes (0.61-0.81x out
+    /// of place, which then streams its stores; 0.93-1.01x in place). Under a soft cap, stored at every width: there the
+    /// write pass recomputed the exponential and the cap's derivative (Zen 4, LossAndGradient with a cap of 30, 2
+    /// threads, both in one process alternating, median of 21 ratios: 2048 x 32000 and 256 x 50257 took 0.74-0.82x the
+    /// time with AVX2 only, 0.81-0.86x at 256 bits, 0.85-0.94x at 512). One choice per width and gradient type for in
+    /// place and out of place alike, so the two stay bitwise the same.
     /// </summary>
-    private static bool StoresExponentials(VectorWidth width, bool capped) => StoredExponentialsOverride.Value ?? (capped || width != VectorWidth.V512);
+    /// <param name="width">The call's vector width.</param>
+    /// <param name="capped">Whether a soft cap is on.</param>
+    /// <param name="sixteenBit">Whether the gradient is bfloat16 or Half (of logits of its own type).</param>
+    internal static bool StoresExponentials(VectorWidth width, bool capped, bool sixteenBit) =>
+        StoredExponentialsOverride.Value ?? (capped || width != VectorWidth.V512 || (sixteenBit && VectorUnits.SplitsVector512));
 
     /// <summary>For tests and benchmarks: store (or recompute) the gradient's exponentials at every width wherever <see cref="StoresExponentials"/> decides, for the calling flow.</summary>
     public static AsyncOverride<bool>.Scope OverrideStoredExponentials(bool store) => StoredExponentialsOverride.Set(store);
@@ -172,9 +181,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         // them, one exp per element instead of two (see StoresExponentials). Label smoothing's forward then takes the
         // two-pass statistics, its sum w z gathered by the max pass (smoothed LossAndGradient, one Zen 4 core, 2 x 50257:
         // AVX2 only 0.55-0.56 -> 0.34-0.35 ns per logit, 256 bits 0.38 -> 0.30).
-        bool store = StoresExponentials(request.Width, cap > 0f);
-        storeExps = store && request.Gradient != null && request.GradientElement == ElementKind.Single && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
-        exps16 = store && request.Gradient != null && request.Element != ElementKind.Single && request.GradientElement == request.Element
+        storeExps = StoresExponentials(request.Width, cap > 0f, sixteenBit: false) && request.Gradient != null && request.GradientElement == ElementKind.Single && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
+        exps16 = StoresExponentials(request.Width, cap > 0f, sixteenBit: true) && request.Gradient != null && request.Element != ElementKind.Single && request.GradientElement == request.Element
             && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
 
         // With a soft cap and a float gradient the forward writes the capped logits into the gradient's block (not a

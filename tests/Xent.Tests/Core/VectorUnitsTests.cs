@@ -1,0 +1,47 @@
+using System.Runtime.Intrinsics.X86;
+using Xent.Kernels;
+
+namespace Xent.Tests.Core;
+
+/// <summary>
+/// <see cref="VectorUnits.SplitsVector512"/> read from CPUID against what Linux says of the same CPU, and the
+/// gradient's exponentials policy that follows it.
+/// </summary>
+public class VectorUnitsTests
+{
+    [Fact]
+    public void SplitsVector512_IsAmdFamily19hWithAvx512_AsLinuxReportsIt()
+    {
+        Assert.True(!VectorUnits.SplitsVector512 || Avx512F.IsSupported);
+        if (!OperatingSystem.IsLinux() || !File.Exists("/proc/cpuinfo"))
+        {
+            return;
+        }
+
+        // The first processor's "vendor_id" and "cpu family" lines (decimal); AVX-512 as the runtime enables it (the
+        // kernel reruns switch it off with DOTNET_EnableAVX512=0, and then nothing runs at 512 bits).
+        var fields = File.ReadLines("/proc/cpuinfo").TakeWhile(line => line.Length > 0)
+            .Select(line => line.Split(':', 2)).Where(parts => parts.Length == 2)
+            .GroupBy(parts => parts[0].Trim()).ToDictionary(g => g.Key, g => g.First()[1].Trim());
+        bool expected = fields.GetValueOrDefault("vendor_id") == "AuthenticAMD" && fields.GetValueOrDefault("cpu family") == "25" && Avx512F.IsSupported;
+        Assert.Equal(expected, VectorUnits.SplitsVector512);
+    }
+
+    [Fact]
+    public void ExponentialsPolicy_StoresBelow512_UnderACap_AndAt512ForSixteenBitOnSplitUnits()
+    {
+        foreach (var width in new[] { VectorWidth.V256, VectorWidth.V128, VectorWidth.Scalar })
+        {
+            Assert.True(CrossEntropyKernel.StoresExponentials(width, capped: false, sixteenBit: false));
+            Assert.True(CrossEntropyKernel.StoresExponentials(width, capped: false, sixteenBit: true));
+        }
+
+        Assert.True(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: true, sixteenBit: false));
+        Assert.False(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: false));
+        Assert.Equal(VectorUnits.SplitsVector512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: true));
+        using (CrossEntropyKernel.OverrideStoredExponentials(false))
+        {
+            Assert.False(CrossEntropyKernel.StoresExponentials(VectorWidth.V256, capped: true, sixteenBit: true));
+        }
+    }
+}
