@@ -149,7 +149,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// stores them where the 512-bit units are split in halves (<see cref="VectorUnits.SplitsVector512"/>): on the Zen 4
     /// (`recompute-compare`, bfloat16, 2026-12-04) recomputing took 1.07-1.18x the time out of place and 1.15-1.31x in
     /// place on 2 threads (1.08-1.24x on one thread's CPU), where a float gradient there still recomputes (0.61-0.81x out
-    /// of place, which then streams its stores; 0.93-1.01x in place). Under a soft cap, stored at every width: there the
+    /// of place, which then streams its stores; 0.88-1.03x in place). Under a soft cap, stored at every width: there the
     /// write pass recomputed the exponential and the cap's derivative (Zen 4, LossAndGradient with a cap of 30, 2
     /// threads, both in one process alternating, median of 21 ratios: 2048 x 32000 and 256 x 50257 took 0.74-0.82x the
     /// time with AVX2 only, 0.81-0.86x at 256 bits, 0.85-0.94x at 512). One choice per width and gradient type for in

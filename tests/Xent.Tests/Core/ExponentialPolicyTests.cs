@@ -6,11 +6,10 @@ namespace Xent.Tests.Core;
 /// <summary>
 /// The gradient's exponentials stored by the forward and scaled, or recomputed in the write pass (the default picks by
 /// width, and for a 16-bit gradient at 512 bits by the CPU's units: <see cref="CrossEntropyKernel.OverrideStoredExponentials"/>
-/// forces either at every width), plain, under a soft
-/// cap (stored: each exponential times the cap's derivative) and with label smoothing (scaled, less C1 w): each matches
-/// the reference, in place is bitwise out of place, and a bfloat16 or Half gradient is the float one rounded once (in
-/// place and out of place), for every width and thread count, one block and several, whole and split rows, and rows too long to
-/// keep their exponentials in scratch.
+/// forces either at every width), plain, under a soft cap (stored: each exponential times the cap's derivative) and with
+/// label smoothing (scaled, less C1 w): each matches the reference, in place is bitwise out of place, and a bfloat16 or
+/// Half gradient is the float one rounded once (in place and out of place), for every width and thread count, one block
+/// and several, whole and split rows, and rows too long to keep their exponentials in scratch.
 /// </summary>
 public class ExponentialPolicyTests
 {
