@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Xent.Baselines;
 using Xent.Cli.Commands;
 
 namespace Xent.Tests.Cli;
@@ -33,12 +34,31 @@ public sealed class BenchCommandTests
     {
         var run = CliRun.Run("bench", "--rows", "4", "--vocab", "500", "--iterations", "2", "--threads", "1");
         Assert.True(run.ExitCode == 0, run.Error);
-        foreach (var text in new[] { "Median ms", "Min-max ms", "vs scalar", "of limit", "Xent Loss+Grad", "memory copy", "Memory limit measured" })
+        foreach (var text in new[] { "Median ms", "Min-max ms", "vs scalar", "of limit", "Xent Loss+Grad", "memory copy", "Memory limits measured in this run for 4 x 500" })
         {
             Assert.Contains(text, run.Out, StringComparison.Ordinal);
         }
 
         Assert.DoesNotContain("warning", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LimitsFor_TakesTheBestOfTheShapesOwnBufferAndLargerOnes_NeverASmallerOne()
+    {
+        static MemoryLimit Limit(string method, long bytes, double seconds) => new(method, 2, new Timing([seconds, seconds, seconds]), bytes);
+
+        // A 51 MB buffer that the last-level cache partly holds reads faster than the 262 MB and 412 MB ones.
+        List<(long Bytes, MemoryLimit Read, MemoryLimit Copy)> limits =
+        [
+            (51_000_000, Limit("cached", 51_000_000, 0.001), Limit("cached copy", 102_000_000, 0.002)),
+            (262_000_000, Limit("own", 262_000_000, 0.008), Limit("own copy", 524_000_000, 0.020)),
+            (412_000_000, Limit("larger", 412_000_000, 0.014), Limit("larger copy", 824_000_000, 0.030)),
+        ];
+        var (read, copy) = BenchCommand.LimitsFor(limits, 262_000_000);
+        Assert.Equal("own", read.Method); // 32.8 GB/s, against 29.4 on the larger buffer and 51 on the cached one
+        Assert.Equal("larger copy", copy.Method); // 27.5 GB/s, against 26.2 on its own
+        Assert.Equal("cached", BenchCommand.LimitsFor(limits, 51_000_000).Read.Method);
+        Assert.Equal("larger copy", BenchCommand.LimitsFor(limits, 300_000_000).Copy.Method);
     }
 
     [Theory]
