@@ -23,6 +23,22 @@ internal struct RowAccumulator
     /// </summary>
     public readonly double LogSumExp => LogSumExpOf(Max, Sum);
 
+    /// <summary>
+    /// <see cref="Empty"/> with one block added: what <see cref="Add"/> gives (the merge with an empty state rescales
+    /// nothing: max m, sum 0 + s; a NaN sum where m is NaN), written without <see cref="Merge"/>'s exp calls, which in
+    /// a loop of short rows (one block each, the calls never taken) cost 2048 rows of 32 classes 7% of <c>Loss</c>'s time
+    /// (one Zen 4 core, 512 bits), and as much with the NaN case as one call out of line.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static RowAccumulator Of(BlockStatistics block) => new()
+    {
+        Max = block.Max,
+        Sum = float.IsNaN(block.Max) ? double.NaN : 0.0 + block.Sum,
+        WeightedLogits = 0.0 + block.WeightedLogits,
+        WeightedTargetLogits = 0.0 + block.WeightedTargetLogits,
+        WeightedTargets = 0.0 + block.WeightedTargets,
+    };
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(in BlockStatistics block)
     {

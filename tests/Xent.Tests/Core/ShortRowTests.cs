@@ -91,13 +91,23 @@ public class ShortRowTests
         }
     }
 
-    /// <summary>Logits scaled by 5 with a -inf (beyond 2 classes), targets with every fourth ignored, class weights.</summary>
+    /// <summary>
+    /// Logits scaled by 5 with a -inf (beyond 2 classes), targets with every fourth ignored, class weights; beyond 8
+    /// rows, rows of only -inf (2, kept, and 3, ignored) and rows with a NaN (5, kept, and 7, ignored).
+    /// </summary>
     private static (float[] X, int[] Y, float[] Weights) Case(int rows, int v)
     {
         var x = TestData.Logits(rows, v, rows + v, scale: 5f);
         if (v > 2)
         {
             x[1] = float.NegativeInfinity;
+        }
+
+        if (rows > 8)
+        {
+            x.AsSpan(2 * v, 2 * v).Fill(float.NegativeInfinity);
+            x[(5 * v) + (v / 2)] = float.NaN;
+            x[(7 * v) + (v / 2)] = float.NaN;
         }
 
         var y = TestData.Targets(rows, v, rows + v, ignoreEvery: 4);
