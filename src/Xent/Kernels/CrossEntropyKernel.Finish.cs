@@ -9,14 +9,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     {
         if (SoftTargets)
         {
-            double softLse = state.LogSumExp;
-            if (request.LogSumExp != null)
-            {
-                request.LogSumExp[n] = (float)softLse;
-            }
-
-            (double softA, double softB) = Scales(n);
-            return FinishSoftRow(n, state, softA, softB);
+            return FinishSoftRow(n, state);
         }
 
         if (!FinishLoss(n, Kept(n), state, targetLogit, out double lse, out double wy) || !HasGradient)
@@ -76,10 +69,16 @@ internal sealed unsafe partial class CrossEntropyKernel
         return true;
     }
 
-    /// <summary>A probability-target row: dL/dz[c] = K p[c] - w[c] (C1 + C2 t[c]) with t' = (1 - e) t + e / C.</summary>
-    private RowGradient FinishSoftRow(int n, in RowAccumulator state, double a, double b)
+    /// <summary>A probability-target row's outputs, loss and gradient: dL/dz[c] = K p[c] - w[c] (C1 + C2 t[c]) with t' = (1 - e) t + e / C.</summary>
+    private RowGradient FinishSoftRow(int n, in RowAccumulator state)
     {
         double lse = state.LogSumExp;
+        if (request.LogSumExp != null)
+        {
+            request.LogSumExp[n] = (float)lse;
+        }
+
+        (double a, double b) = Scales(n);
         double e = constants.Smoothing, perClass = constants.PerClass;
         double zGrad = constants.ZLoss > 0 ? 2.0 * b * constants.ZLoss * lse : 0.0;
         double wt = ((1 - e) * state.WeightedTargets) + (e > 0 ? perClass * constants.WeightTotal : 0);

@@ -25,9 +25,9 @@ internal struct RowAccumulator
 
     /// <summary>
     /// <see cref="Empty"/> with one block added: what <see cref="Add"/> gives (the merge with an empty state rescales
-    /// nothing: max m, sum 0 + s; a NaN sum where m is NaN), written without <see cref="Merge"/>'s exp calls, which in
-    /// a loop of short rows (one block each, the calls never taken) cost 2048 rows of 32 classes 7% of <c>Loss</c>'s time
-    /// (one Zen 4 core, 512 bits), and as much with the NaN case as one call out of line.
+    /// nothing: max m, sum 0 + s; a NaN sum where m is NaN), written without <see cref="Merge"/>'s exp calls. In a loop
+    /// of short rows (one block each, the calls never taken) those cost 2048 rows of 32 classes 7% of <c>Loss</c>'s
+    /// time (one Zen 4 core, 512 bits), and so did one call out of line for the NaN case: it is a comparison here.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static RowAccumulator Of(BlockStatistics block) => new()
