@@ -90,13 +90,14 @@ internal sealed unsafe partial class CrossEntropyKernel
             float targetLogit = keptRow ? z[y] : 0f;
             var store = storeExps ? new Span<float>(gradient + at, classes) : default;
             var statistics = StatisticsKernel.Compute<TOps, TV>(z, weights, default, weightedLogits, store, prefetchNext: true, inverseCap: 0f);
+            var state = RowAccumulator.Of(statistics);
             if (!HasGradient)
             {
-                FinishLoss(n, keptRow, RowAccumulator.Of(statistics), targetLogit, out _, out _);
+                FinishLoss(n, keptRow, state, targetLogit, out _, out _);
                 continue;
             }
 
-            var row = FinishRow(n, RowAccumulator.Of(statistics), targetLogit);
+            var row = FinishRow(n, state, targetLogit);
             WriteRowGradient(n, row, 0, 1, default, new ReadOnlySpan<BlockStatistics>(in statistics), next: n + 1 < end ? n + 1 : -1);
             FixTarget(n, row);
         }
