@@ -64,9 +64,13 @@ def blas_info(torch):
     with open("/proc/self/maps") as maps:
         for line in maps:
             path = line.split()[-1]
-            if "blas" in path or "mkl" in path:
+            # Not numpy's own OpenBLAS (its wheel's, which torch does not call) nor the GPU's cuBLAS.
+            if ("blas" in path or "mkl" in path) and "numpy.libs" not in path and "cublas" not in path:
                 libs.add(path)
-    core = "?"
+    cfg = torch.__config__.show()
+    # pip's x86 wheels link MKL into torch itself: no library of its own to find, but the build says which.
+    mkl = re.search(r"Math Kernel Library Version ([\w.]+)", cfg)
+    core = f"MKL {mkl.group(1)}, linked into torch" if mkl and not libs else "?"
     for lib in libs:
         try:
             handle = ctypes.CDLL(lib)
@@ -76,7 +80,6 @@ def blas_info(torch):
             break
         except (OSError, AttributeError):
             continue
-    cfg = torch.__config__.show()
     match = re.search(r"BLAS_INFO=(\w+)", cfg)
     return f"BLAS_INFO={match.group(1) if match else '?'}; loaded {', '.join(sorted(libs)) or 'none'}; {core}"
 
