@@ -15,8 +15,8 @@ namespace Xent.FirstCall;
 /// <summary>
 /// What a fresh process's first calls cost against later ones: times calls 1 .. 10 of <see cref="MatMul.Gemm"/> (a
 /// block's forward, 512 x 3072 x 768, B stored [N, K]) and of <see cref="CrossEntropy.Loss(ReadOnlySpan{float}, ReadOnlySpan{int}, CrossEntropyOptions?)"/>
-/// (256 x 50257), in that order, or of the cases named (gemm, loss, grad: LossAndGradient at the same shape, loss-warm and
-/// grad-warm: the same after <see cref="CrossEntropy.WarmupAsync"/>, train:
+/// (256 x 50257), in that order, or of the cases named (gemm, loss, grad: LossAndGradient at the same shape, gemm-warm,
+/// loss-warm and grad-warm: the same after <see cref="MatMul.WarmupAsync"/> or <see cref="CrossEntropy.WarmupAsync"/>, train:
 /// <see cref="Trainer.Step"/> on `xent train`'s default model and batch, 16 x 128 tokens; train-warm: the same after
 /// <see cref="CompileWarmup"/>), and prints the methods the first call JIT-compiled and the time that took, each call's
 /// milliseconds (wall, then the process's CPU time, all threads), the ratio of the first to the median of the last five,
@@ -25,7 +25,7 @@ namespace Xent.FirstCall;
 /// 15 by default). --calls N times N calls instead of 10. Run it in its own process: the point is the code's state on
 /// the first call. The same program three ways (docs/benchmarks.md, First call):
 /// <code>
-/// dotnet run -c Release --project bench/Xent.FirstCall -- [gemm] [loss] [grad] [loss-warm] [grad-warm] [train] [train-warm] [--jit [--list N]] [--calls N]
+/// dotnet run -c Release --project bench/Xent.FirstCall -- [gemm] [loss] [grad] [gemm-warm] [loss-warm] [grad-warm] [train] [train-warm] [--jit [--list N]] [--calls N]
 /// dotnet publish bench/Xent.FirstCall -c Release -r linux-x64 -p:PublishReadyToRun=true -o /tmp/fc-r2r   # ReadyToRun
 /// dotnet publish bench/Xent.FirstCall -c Release -r linux-x64 -p:PublishAot=true -o /tmp/fc-aot          # native AOT
 /// </code>
@@ -67,13 +67,14 @@ internal static class Program
             Action<Random, JitEvents?, int, int> measure = name switch
             {
                 "gemm" => Gemm,
+                "gemm-warm" => GemmWarm,
                 "loss" => Loss,
                 "grad" => Gradient,
                 "loss-warm" => LossWarm,
                 "grad-warm" => GradientWarm,
                 "train" => Train,
                 "train-warm" => TrainWarm,
-                _ => throw new ArgumentException($"first-call: unknown case '{name}' (gemm, loss, grad, loss-warm, grad-warm, train, train-warm, --jit, --list N, --calls N)"),
+                _ => throw new ArgumentException($"first-call: unknown case '{name}' (gemm, gemm-warm, loss, grad, loss-warm, grad-warm, train, train-warm, --jit, --list N, --calls N)"),
             };
             measure(random, events, calls, list);
         }
@@ -88,6 +89,16 @@ internal static class Program
         c.AsSpan().Fill(1); // the output's pages touched before, as an application's would be
         Report("Gemm 512 x 3072 x 768 nt", events, calls, list, () => MatMul.Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n));
         Bits("Gemm", $"C {Hash(c)}");
+    }
+
+    private static void GemmWarm(Random random, JitEvents? events, int calls, int list)
+    {
+        long start = Stopwatch.GetTimestamp();
+        double cpu0 = CpuTime.ProcessMilliseconds();
+        MatMul.WarmupAsync().GetAwaiter().GetResult();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"MatMul.WarmupAsync(): {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms wall, {CpuTime.ProcessMilliseconds() - cpu0:F1} ms CPU"));
+        Gemm(random, events, calls, list);
     }
 
     private static void LossWarm(Random random, JitEvents? events, int calls, int list)

@@ -50,11 +50,7 @@ public static unsafe partial class MatMul
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
-        if (maxDegreeOfParallelism == 0 || maxDegreeOfParallelism < -1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism, "Must be -1 (all cores) or positive.");
-        }
-
+        CheckThreads(maxDegreeOfParallelism);
         bool readsAB = k > 0 && alpha != 0;
         CheckMatrix(a.Length, transposeA ? k : m, transposeA ? m : k, lda, readsAB, nameof(a), nameof(lda));
         CheckMatrix(b.Length, transposeB ? n : k, transposeB ? k : n, ldb, readsAB, nameof(b), nameof(ldb));
@@ -140,6 +136,14 @@ public static unsafe partial class MatMul
                     row[j] *= beta;
                 }
             }
+        }
+    }
+
+    private static void CheckThreads(int maxDegreeOfParallelism)
+    {
+        if (maxDegreeOfParallelism == 0 || maxDegreeOfParallelism < -1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism, "Must be -1 (all cores) or positive.");
         }
     }
 
