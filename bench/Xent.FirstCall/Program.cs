@@ -93,34 +93,30 @@ internal static class Program
 
     private static void GemmWarm(Random random, JitEvents? events, int calls, int list)
     {
-        long start = Stopwatch.GetTimestamp();
-        double cpu0 = CpuTime.ProcessMilliseconds();
-        MatMul.WarmupAsync().GetAwaiter().GetResult();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"MatMul.WarmupAsync(): {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms wall, {CpuTime.ProcessMilliseconds() - cpu0:F1} ms CPU"));
+        Awaited("MatMul.WarmupAsync()", () => MatMul.WarmupAsync());
         Gemm(random, events, calls, list);
     }
 
     private static void LossWarm(Random random, JitEvents? events, int calls, int list)
     {
-        Warmup(50257);
+        Awaited("CrossEntropy.WarmupAsync(50257)", () => CrossEntropy.WarmupAsync(50257));
         Loss(random, events, calls, list);
     }
 
     private static void GradientWarm(Random random, JitEvents? events, int calls, int list)
     {
-        Warmup(50257);
+        Awaited("CrossEntropy.WarmupAsync(50257)", () => CrossEntropy.WarmupAsync(50257));
         Gradient(random, events, calls, list);
     }
 
-    // CrossEntropy.WarmupAsync awaited, with its wall and CPU time.
-    private static void Warmup(int classes)
+    // A warm-up started and awaited, with its wall and CPU time.
+    private static void Awaited(string name, Func<Task> warmup)
     {
         long start = Stopwatch.GetTimestamp();
         double cpu0 = CpuTime.ProcessMilliseconds();
-        CrossEntropy.WarmupAsync(classes).GetAwaiter().GetResult();
+        warmup().GetAwaiter().GetResult();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"CrossEntropy.WarmupAsync({classes}): {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms wall, {CpuTime.ProcessMilliseconds() - cpu0:F1} ms CPU"));
+            $"{name}: {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms wall, {CpuTime.ProcessMilliseconds() - cpu0:F1} ms CPU"));
     }
 
     private static void Loss(Random random, JitEvents? events, int calls, int list)
@@ -163,11 +159,7 @@ internal static class Program
         var options = new TrainerOptions();
         if (warm)
         {
-            long start = Stopwatch.GetTimestamp();
-            double cpu0 = CpuTime.ProcessMilliseconds();
-            CompileWarmup.Start(config, batch, seq, options).GetAwaiter().GetResult();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"CompileWarmup of xent train's model: {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms wall, {CpuTime.ProcessMilliseconds() - cpu0:F1} ms CPU"));
+            Awaited("CompileWarmup of xent train's model", () => CompileWarmup.Start(config, batch, seq, options));
         }
 
         int[] tokens = [.. Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize))];

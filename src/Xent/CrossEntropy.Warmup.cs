@@ -38,7 +38,7 @@ public static partial class CrossEntropy
     {
         // Enough rows for every thread to take items of its own, as a batch's call would; and one row alone, which a
         // vocabulary of 4 blocks or more splits across the threads instead.
-        int threads = options.MaxDegreeOfParallelism > 0 ? options.MaxDegreeOfParallelism : Environment.ProcessorCount;
+        int threads = CrossEntropyKernel.ThreadCount(options.MaxDegreeOfParallelism);
         int rows = Math.Max(1, Math.Min(Math.Max(2 * threads, (1 << 20) / classes), WarmupElements / classes));
         WarmupRows(rows, classes, options);
         if (rows > 1)

@@ -50,12 +50,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool FinishLoss(int n, bool kept, in RowAccumulator state, float targetLogit, out double lse, out double targetWeight)
     {
-        lse = state.LogSumExp;
-        if (request.LogSumExp != null)
-        {
-            request.LogSumExp[n] = (float)lse;
-        }
-
+        lse = StoreLogSumExp(n, state);
         targetWeight = 0;
         if (!kept)
         {
@@ -69,14 +64,23 @@ internal sealed unsafe partial class CrossEntropyKernel
         return true;
     }
 
-    /// <summary>A probability-target row's outputs, loss and gradient: dL/dz[c] = K p[c] - w[c] (C1 + C2 t[c]) with t' = (1 - e) t + e / C.</summary>
-    private RowGradient FinishSoftRow(int n, in RowAccumulator state)
+    /// <summary>Row n's log-sum-exp, written to the caller's lse output where one is asked for.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private double StoreLogSumExp(int n, in RowAccumulator state)
     {
         double lse = state.LogSumExp;
         if (request.LogSumExp != null)
         {
             request.LogSumExp[n] = (float)lse;
         }
+
+        return lse;
+    }
+
+    /// <summary>A probability-target row's outputs, loss and gradient: dL/dz[c] = K p[c] - w[c] (C1 + C2 t[c]) with t' = (1 - e) t + e / C.</summary>
+    private RowGradient FinishSoftRow(int n, in RowAccumulator state)
+    {
+        double lse = StoreLogSumExp(n, state);
 
         (double a, double b) = Scales(n);
         double e = constants.Smoothing, perClass = constants.PerClass;

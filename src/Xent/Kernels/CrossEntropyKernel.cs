@@ -263,7 +263,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
     }
 
-    private static int ThreadCount(int maxDegree) =>
+    /// <summary>The threads a call with this MaxDegreeOfParallelism runs on.</summary>
+    internal static int ThreadCount(int maxDegree) =>
         maxDegree == -1 ? Environment.ProcessorCount : Math.Min(maxDegree, Environment.ProcessorCount);
 
     private KeptRows CountKept()
