@@ -16,7 +16,9 @@ namespace Xent.FirstCall;
 /// What a fresh process's first calls cost against later ones: times calls 1 .. 10 of <see cref="MatMul.Gemm"/> (a
 /// block's forward, 512 x 3072 x 768, B stored [N, K]) and of <see cref="CrossEntropy.Loss(ReadOnlySpan{float}, ReadOnlySpan{int}, CrossEntropyOptions?)"/>
 /// (256 x 50257), in that order, or of the cases named (gemm, loss, grad: LossAndGradient at the same shape, gemm-warm,
-/// loss-warm and grad-warm: the same after <see cref="MatMul.WarmupAsync"/> or <see cref="CrossEntropy.WarmupAsync"/>, train:
+/// loss-warm and grad-warm: the same after <see cref="MatMul.WarmupAsync"/> or <see cref="CrossEntropy.WarmupAsync(int, CrossEntropyOptions?)"/>,
+/// bf16 and bf16-warm: LossAndGradient of bfloat16 logits into a bfloat16 gradient, before and after
+/// <see cref="CrossEntropy.WarmupAsync{TLogit}"/>, lce: <see cref="LinearCrossEntropy"/>'s LossAndGradients at 256 x 768 x 50257, train:
 /// <see cref="Trainer.Step"/> on `xent train`'s default model and batch, 16 x 128 tokens; train-warm: the same after
 /// <see cref="CompileWarmup"/>), and prints the methods the first call JIT-compiled and the time that took, each call's
 /// milliseconds (wall, then the process's CPU time, all threads), the ratio of the first to the median of the last five,
@@ -25,7 +27,7 @@ namespace Xent.FirstCall;
 /// 15 by default). --calls N times N calls instead of 10. Run it in its own process: the point is the code's state on
 /// the first call. The same program three ways (docs/benchmarks.md, First call):
 /// <code>
-/// dotnet run -c Release --project bench/Xent.FirstCall -- [gemm] [loss] [grad] [gemm-warm] [loss-warm] [grad-warm] [train] [train-warm] [--jit [--list N]] [--calls N]
+/// dotnet run -c Release --project bench/Xent.FirstCall -- [gemm] [loss] [grad] [gemm-warm] [loss-warm] [grad-warm] [bf16] [bf16-warm] [lce] [train] [train-warm] [--jit [--list N]] [--calls N]
 /// dotnet publish bench/Xent.FirstCall -c Release -r linux-x64 -p:PublishReadyToRun=true -o /tmp/fc-r2r   # ReadyToRun
 /// dotnet publish bench/Xent.FirstCall -c Release -r linux-x64 -p:PublishAot=true -o /tmp/fc-aot          # native AOT
 /// </code>
@@ -72,9 +74,12 @@ internal static class Program
                 "grad" => Gradient,
                 "loss-warm" => LossWarm,
                 "grad-warm" => GradientWarm,
+                "bf16" => BFloat16Gradient,
+                "bf16-warm" => BFloat16GradientWarm,
+                "lce" => LinearGradients,
                 "train" => Train,
                 "train-warm" => TrainWarm,
-                _ => throw new ArgumentException($"first-call: unknown case '{name}' (gemm, gemm-warm, loss, grad, loss-warm, grad-warm, train, train-warm, --jit, --list N, --calls N)"),
+                _ => throw new ArgumentException($"first-call: unknown case '{name}' (gemm, gemm-warm, loss, grad, loss-warm, grad-warm, bf16, bf16-warm, lce, train, train-warm, --jit, --list N, --calls N)"),
             };
             measure(random, events, calls, list);
         }
@@ -138,6 +143,36 @@ internal static class Program
         float loss = 0;
         Report("LossAndGradient 256 x 50257", events, calls, list, () => loss = CrossEntropy.LossAndGradient(logits, targets, gradient));
         Bits("LossAndGradient", $"loss {BitConverter.SingleToUInt32Bits(loss):x8} gradient {Hash(gradient)}");
+    }
+
+    private static void BFloat16Gradient(Random random, JitEvents? events, int calls, int list)
+    {
+        int rows = 256, vocab = 50257;
+        BFloat16[] logits = [.. Values(random, rows * vocab).Select(v => (BFloat16)v)];
+        var gradient = new BFloat16[rows * vocab];
+        int[] targets = [.. Enumerable.Range(0, rows).Select(_ => random.Next(vocab))];
+        gradient.AsSpan().Fill((BFloat16)1f); // the output's pages touched before, as an application's would be
+        float loss = 0;
+        Report("LossAndGradient bfloat16 256 x 50257", events, calls, list, () => loss = CrossEntropy.LossAndGradient(logits, targets, gradient));
+        Bits("LossAndGradient bfloat16", $"loss {BitConverter.SingleToUInt32Bits(loss):x8} gradient {Hash([.. gradient.Select(g => (float)g)])}");
+    }
+
+    private static void BFloat16GradientWarm(Random random, JitEvents? events, int calls, int list)
+    {
+        Awaited("CrossEntropy.WarmupAsync<BFloat16>(50257)", () => CrossEntropy.WarmupAsync<BFloat16>(50257));
+        BFloat16Gradient(random, events, calls, list);
+    }
+
+    private static void LinearGradients(Random random, JitEvents? events, int calls, int list)
+    {
+        int rows = 256, hidden = 768, vocab = 50257;
+        float[] h = Values(random, rows * hidden), w = Values(random, vocab * hidden), dh = new float[h.Length], dw = new float[w.Length];
+        int[] targets = [.. Enumerable.Range(0, rows).Select(_ => random.Next(vocab))];
+        dw.AsSpan().Fill(1);
+        float loss = 0;
+        Report("LinearCrossEntropy.LossAndGradients 256 x 768 x 50257", events, calls, list,
+            () => loss = LinearCrossEntropy.LossAndGradients(h, w, targets, new(dh, dw)));
+        Bits("LinearCrossEntropy", $"loss {BitConverter.SingleToUInt32Bits(loss):x8} dh {Hash(dh)} dw {Hash(dw)}");
     }
 
     private static void Train(Random random, JitEvents? events, int calls, int list) => Train(random, events, calls, list, warm: false);

@@ -27,55 +27,168 @@ public static partial class CrossEntropy
     /// 32 MB while it runs (logits and a gradient of up to 4 M floats each; of one row where V is larger). A native AOT
     /// application has its kernels compiled already and needs none of this.
     /// </remarks>
-    public static Task WarmupAsync(int classes, CrossEntropyOptions? options = null)
+    public static Task WarmupAsync(int classes, CrossEntropyOptions? options = null) => WarmupAsync<float>(classes, options);
+
+    /// <summary>
+    /// <see cref="WarmupAsync(int, CrossEntropyOptions?)"/> for logits of type <typeparamref name="TLogit"/>: float,
+    /// <see cref="BFloat16"/> or <see cref="Half"/>, each of which runs kernels of its own. For 16-bit logits it warms
+    /// the gradient in their own type (out of place and in place) and, for bfloat16, in float too.
+    /// </summary>
+    /// <typeparam name="TLogit">The logits' element type: <see cref="float"/>, <see cref="BFloat16"/> or <see cref="Half"/>.</typeparam>
+    /// <param name="classes">V of the calls to come.</param>
+    /// <param name="options">The calls' options; null for the defaults.</param>
+    /// <returns>A task that completes when the calls have run; it fails as such a call would.</returns>
+    /// <exception cref="NotSupportedException"><typeparamref name="TLogit"/> is another type.</exception>
+    public static Task WarmupAsync<TLogit>(int classes, CrossEntropyOptions? options = null)
+        where TLogit : unmanaged
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes);
+        Action<int, int, CrossEntropyOptions> warmupRows =
+            typeof(TLogit) == typeof(float) ? WarmupRows<float, SingleWarmup> :
+            typeof(TLogit) == typeof(BFloat16) ? WarmupRows<BFloat16, BFloat16Warmup> :
+            typeof(TLogit) == typeof(Half) ? WarmupRows<Half, HalfWarmup> :
+            throw new NotSupportedException($"CrossEntropy.WarmupAsync<{typeof(TLogit).Name}>: the logits are float, BFloat16 or Half.");
         CrossEntropyOptions o = options ?? CrossEntropyOptions.Default;
-        return Task.Factory.StartNew(() => Warmup(classes, o), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return Task.Factory.StartNew(() => Warmup(classes, o, warmupRows), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
-    private static void Warmup(int classes, CrossEntropyOptions options)
+    private static void Warmup(int classes, CrossEntropyOptions options, Action<int, int, CrossEntropyOptions> warmupRows)
     {
         // Enough rows for every thread to take items of its own, as a batch's call would; and one row alone, which a
         // vocabulary of 4 blocks or more splits across the threads instead.
         int threads = CrossEntropyKernel.ThreadCount(options.MaxDegreeOfParallelism);
         int rows = Math.Max(1, Math.Min(Math.Max(2 * threads, (1 << 20) / classes), WarmupElements / classes));
-        WarmupRows(rows, classes, options);
+        warmupRows(rows, classes, options);
         if (rows > 1)
         {
-            WarmupRows(1, classes, options);
+            warmupRows(1, classes, options);
         }
     }
 
-    private static void WarmupRows(int rows, int classes, CrossEntropyOptions options)
+    private static void WarmupRows<T, TCalls>(int rows, int classes, CrossEntropyOptions options)
+        where T : unmanaged
+        where TCalls : IWarmupCalls<T>
     {
-        var logits = new float[rows * classes];
+        var logits = new T[rows * classes];
         for (int i = 0; i < logits.Length; i++)
         {
-            logits[i] = ((i % 61) - 30) * 0.05f;
+            logits[i] = TCalls.From(((i % 61) - 30) * 0.05f);
         }
 
-        var gradient = new float[logits.Length];
+        var gradient = new T[logits.Length];
         var targets = new int[rows];
         var perRow = new float[rows];
         var lse = new float[rows];
         CrossEntropyOptions reduced = options.Reduction == Reduction.None ? options with { Reduction = Reduction.Mean } : options;
-        Loss(logits, targets, reduced);
-        LossPerRow(logits, targets, perRow, lse, options);
-        LossAndGradient(logits, targets, gradient, reduced);
+        TCalls.Loss(logits, targets, reduced);
+        TCalls.LossPerRow(logits, targets, perRow, lse, options);
+        TCalls.LossAndGradient(logits, targets, gradient, reduced);
 
         // A gradient of 16 MB or more may be written with streaming stores (the kernels' own choice): those too.
-        bool capped = options.SoftCap > 0f;
-        if (CrossEntropyKernel.StreamsGradient(long.MaxValue, Simd.Width, CrossEntropyKernel.StoresExponentials(Simd.Width, capped, sixteenBit: false)))
+        if (Streams(options, sixteenBit: typeof(T) != typeof(float)))
         {
             using (CrossEntropyKernel.OverrideStreamedBytes(0))
             {
-                LossAndGradient(logits, targets, gradient, reduced);
+                TCalls.LossAndGradient(logits, targets, gradient, reduced);
             }
         }
 
         perRow.AsSpan().Fill(1f);
-        Gradient(logits, targets, perRow, gradient, options);
-        LossAndGradient(logits, targets, logits, reduced);
+        TCalls.Gradient(logits, targets, perRow, gradient, options);
+        TCalls.FloatGradients(logits, targets, perRow, options, reduced);
+        TCalls.LossAndGradient(logits, targets, logits, reduced);
+    }
+
+    // Whether a large out-of-place gradient of this kind would be streamed (CrossEntropyKernel.StreamsGradient).
+    private static bool Streams(CrossEntropyOptions options, bool sixteenBit) =>
+        CrossEntropyKernel.StreamsGradient(long.MaxValue, Simd.Width, CrossEntropyKernel.StoresExponentials(Simd.Width, options.SoftCap > 0f, sixteenBit));
+
+    /// <summary>The calls a warm-up makes for logits of type <typeparamref name="T"/>: the public entry points of that type.</summary>
+    private interface IWarmupCalls<T>
+        where T : unmanaged
+    {
+        static abstract T From(float value);
+
+        static abstract void Loss(T[] logits, int[] targets, CrossEntropyOptions options);
+
+        static abstract void LossPerRow(T[] logits, int[] targets, float[] losses, float[] logSumExp, CrossEntropyOptions options);
+
+        static abstract void LossAndGradient(T[] logits, int[] targets, T[] gradient, CrossEntropyOptions options);
+
+        static abstract void Gradient(T[] logits, int[] targets, float[] upstream, T[] gradient, CrossEntropyOptions options);
+
+        /// <summary>The gradient in float of logits of another type, where the type has such entry points.</summary>
+        static abstract void FloatGradients(T[] logits, int[] targets, float[] upstream, CrossEntropyOptions options, CrossEntropyOptions reduced);
+    }
+
+    private readonly struct SingleWarmup : IWarmupCalls<float>
+    {
+        public static float From(float value) => value;
+
+        public static void Loss(float[] logits, int[] targets, CrossEntropyOptions options) => CrossEntropy.Loss(logits, targets, options);
+
+        public static void LossPerRow(float[] logits, int[] targets, float[] losses, float[] logSumExp, CrossEntropyOptions options) =>
+            CrossEntropy.LossPerRow(logits, targets, losses, logSumExp, options);
+
+        public static void LossAndGradient(float[] logits, int[] targets, float[] gradient, CrossEntropyOptions options) =>
+            CrossEntropy.LossAndGradient(logits, targets, gradient, options);
+
+        public static void Gradient(float[] logits, int[] targets, float[] upstream, float[] gradient, CrossEntropyOptions options) =>
+            CrossEntropy.Gradient(logits, targets, upstream, gradient, options);
+
+        public static void FloatGradients(float[] logits, int[] targets, float[] upstream, CrossEntropyOptions options, CrossEntropyOptions reduced)
+        {
+        }
+    }
+
+    private readonly struct BFloat16Warmup : IWarmupCalls<BFloat16>
+    {
+        public static BFloat16 From(float value) => (BFloat16)value;
+
+        public static void Loss(BFloat16[] logits, int[] targets, CrossEntropyOptions options) => CrossEntropy.Loss(logits, targets, options);
+
+        public static void LossPerRow(BFloat16[] logits, int[] targets, float[] losses, float[] logSumExp, CrossEntropyOptions options) =>
+            CrossEntropy.LossPerRow(logits, targets, losses, logSumExp, options);
+
+        public static void LossAndGradient(BFloat16[] logits, int[] targets, BFloat16[] gradient, CrossEntropyOptions options) =>
+            CrossEntropy.LossAndGradient(logits, targets, gradient, options);
+
+        public static void Gradient(BFloat16[] logits, int[] targets, float[] upstream, BFloat16[] gradient, CrossEntropyOptions options) =>
+            CrossEntropy.Gradient(logits, targets, upstream, gradient, options);
+
+        public static void FloatGradients(BFloat16[] logits, int[] targets, float[] upstream, CrossEntropyOptions options, CrossEntropyOptions reduced)
+        {
+            var gradient = new float[logits.Length];
+            CrossEntropy.LossAndGradient(logits, targets, gradient, options: reduced);
+            if (Streams(options, sixteenBit: false))
+            {
+                using (CrossEntropyKernel.OverrideStreamedBytes(0))
+                {
+                    CrossEntropy.LossAndGradient(logits, targets, gradient, options: reduced);
+                }
+            }
+
+            CrossEntropy.Gradient(logits, targets, upstream, gradient, options);
+        }
+    }
+
+    private readonly struct HalfWarmup : IWarmupCalls<Half>
+    {
+        public static Half From(float value) => (Half)value;
+
+        public static void Loss(Half[] logits, int[] targets, CrossEntropyOptions options) => CrossEntropy.Loss(logits, targets, options);
+
+        public static void LossPerRow(Half[] logits, int[] targets, float[] losses, float[] logSumExp, CrossEntropyOptions options) =>
+            CrossEntropy.LossPerRow(logits, targets, losses, logSumExp, options);
+
+        public static void LossAndGradient(Half[] logits, int[] targets, Half[] gradient, CrossEntropyOptions options) =>
+            CrossEntropy.LossAndGradient(logits, targets, gradient, options);
+
+        public static void Gradient(Half[] logits, int[] targets, float[] upstream, Half[] gradient, CrossEntropyOptions options) =>
+            CrossEntropy.Gradient(logits, targets, upstream, gradient, options);
+
+        public static void FloatGradients(Half[] logits, int[] targets, float[] upstream, CrossEntropyOptions options, CrossEntropyOptions reduced)
+        {
+        }
     }
 }

@@ -1,8 +1,9 @@
 namespace Xent.Tests.Core;
 
 /// <summary>
-/// <see cref="CrossEntropy.WarmupAsync"/>: it runs to the end for every kind of call it warms (short and long rows, a
-/// vocabulary split across threads, each option), fails as a call would, and leaves later calls' bits as they were.
+/// <see cref="CrossEntropy.WarmupAsync(int, CrossEntropyOptions?)"/> and its 16-bit forms: it runs to the end for every kind
+/// of call it warms (short and long rows, a vocabulary split across threads, each option, each logits type), fails as a
+/// call would, and leaves later calls' bits as they were.
 /// What it is for, the first call's time, is measured by bench/Xent.FirstCall (loss-warm, grad-warm), not here.
 /// </summary>
 public class WarmupTests
@@ -31,6 +32,24 @@ public class WarmupTests
     [MemberData(nameof(Cases))]
     public async Task RunsEveryKindOfCall(int classes, string options) =>
         await CrossEntropy.WarmupAsync(classes, Options(options, classes));
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task RunsEveryKindOfBFloat16Call(int classes, string options) =>
+        await CrossEntropy.WarmupAsync<BFloat16>(classes, Options(options, classes));
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task RunsEveryKindOfHalfCall(int classes, string options) =>
+        await CrossEntropy.WarmupAsync<Half>(classes, Options(options, classes));
+
+    [Fact]
+    public void RejectsOtherLogitTypes()
+    {
+        Assert.Throws<NotSupportedException>(() => { _ = CrossEntropy.WarmupAsync<double>(10); });
+        Assert.Throws<NotSupportedException>(() => { _ = CrossEntropy.WarmupAsync<int>(10); });
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = CrossEntropy.WarmupAsync<BFloat16>(0); });
+    }
 
     [Fact]
     public void RejectsNoClasses()
@@ -62,5 +81,22 @@ public class WarmupTests
         float lossAfter = CrossEntropy.LossAndGradient(x, y, after);
         Assert.Equal(BitConverter.SingleToInt32Bits(lossBefore), BitConverter.SingleToInt32Bits(lossAfter));
         Assert.Equal(before.Select(BitConverter.SingleToInt32Bits), after.Select(BitConverter.SingleToInt32Bits));
+    }
+
+    [Fact]
+    public async Task LeavesLaterBFloat16CallsBitsAsTheyWere()
+    {
+        const int Rows = 64, V = 5000;
+        BFloat16[] x = [.. TestData.Logits(Rows, V, 4, scale: 4f).Select(v => (BFloat16)v)];
+        var y = TestData.Targets(Rows, V, 4);
+        var before = new BFloat16[x.Length];
+        float lossBefore = CrossEntropy.LossAndGradient(x, y, before);
+
+        await CrossEntropy.WarmupAsync<BFloat16>(V);
+
+        var after = new BFloat16[x.Length];
+        float lossAfter = CrossEntropy.LossAndGradient(x, y, after);
+        Assert.Equal(BitConverter.SingleToInt32Bits(lossBefore), BitConverter.SingleToInt32Bits(lossAfter));
+        Assert.Equal(before.Select(g => g.Bits), after.Select(g => g.Bits));
     }
 }
