@@ -15,7 +15,8 @@ namespace Xent.Benchmarks;
 /// prefetches, after a task's last A block, its own rows in the next K block instead of the rows its thread takes next.
 /// With XENT_AB=rowsc the old path's Rows does not prefetch the next tile's rows of C (<see cref="MatMul.RowsPrefetchC"/>),
 /// with XENT_AB=swapc the swapped path does not prefetch the rows of C its next slice goes to
-/// (<see cref="MatMul.SwapPrefetchC"/>), with XENT_AB=new neither.
+/// (<see cref="MatMul.SwapPrefetchC"/>), with XENT_AB=new neither. With XENT_AB=splitk the old path does not split
+/// weight gradients by their sum blocks (<see cref="MatMul.DisableSplitK"/>).
 /// </summary>
 internal static class GemmAb
 {
@@ -100,6 +101,7 @@ internal static class GemmAb
         MatMul.SwapPrefetchC = !old || (which != "swapc" && which != "new");
         MatMul.StreamInPlaceA = !old || (which != "inplace" && which != "all");
         MatMul.StreamPrefetchC = !old || which != "streamc";
+        MatMul.DisableSplitK = (old && which == "splitk") || which == "nosplitk";
         if (which == "packpf")
         {
             // XENT_PFP: the new setting's micro-panels (default 4); the old one is 0 (no prefetch).
