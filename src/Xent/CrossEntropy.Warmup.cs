@@ -99,9 +99,14 @@ public static partial class CrossEntropy
         TCalls.LossAndGradient(logits, targets, logits, reduced);
     }
 
-    // Whether a large out-of-place gradient of this kind would be streamed (CrossEntropyKernel.StreamsGradient).
-    private static bool Streams(CrossEntropyOptions options, bool sixteenBit) =>
-        CrossEntropyKernel.StreamsGradient(long.MaxValue, Simd.Width, CrossEntropyKernel.StoresExponentials(Simd.Width, options.SoftCap > 0f, sixteenBit));
+    // Whether a large out-of-place gradient of this kind may be streamed (CrossEntropyKernel.StreamsGradient): where its
+    // forward does not store the exponentials (which a soft cap with label smoothing never does).
+    private static bool Streams(CrossEntropyOptions options, bool sixteenBit)
+    {
+        bool capped = options.SoftCap > 0f;
+        bool stores = CrossEntropyKernel.StoresExponentials(Simd.Width, capped, sixteenBit) && (options.LabelSmoothing == 0f || !capped);
+        return CrossEntropyKernel.StreamsGradient(long.MaxValue, Simd.Width, stores);
+    }
 
     /// <summary>The calls a warm-up makes for logits of type <typeparamref name="T"/>: the public entry points of that type.</summary>
     private interface IWarmupCalls<T>

@@ -17,6 +17,7 @@ public class WarmupTests
         { 70000, "one thread" },
         { 70000, "per row" },
         { 4096, "soft cap" },
+        { 4096, "soft cap and smoothing" },
     };
 
     private static CrossEntropyOptions Options(string name, int classes) => name switch
@@ -25,6 +26,7 @@ public class WarmupTests
         "one thread" => new() { MaxDegreeOfParallelism = 1 },
         "per row" => new() { Reduction = Reduction.None },
         "soft cap" => new() { SoftCap = 30f },
+        "soft cap and smoothing" => new() { SoftCap = 30f, LabelSmoothing = 0.1f },
         _ => CrossEntropyOptions.Default,
     };
 
