@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Xent.Kernels;
 
 namespace Xent.Fused;
@@ -18,6 +19,9 @@ internal static unsafe class TileEpilogues
     /// not null, also stores each token's largest z in this tile there. When q is not null it also keeps the running
     /// q = sum exp(z - m) (z - m), for the entropy (a -inf logit adds 0 there, not 0 x -inf).
     /// </summary>
+    // Straight to optimised code, as the core kernels: at Tier0 and then through on-stack replacement, a process's first
+    // fused calls ran these loops several times slower (docs/benchmarks.md, First call).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, bool smoothing, float cap,
         float* m, float* s, float* sm, float* q, float* tileMax)
         where TL : struct, IVectorOps<TV>
@@ -132,6 +136,9 @@ internal static unsafe class TileEpilogues
     /// <paramref name="holdsZ"/> the tile already holds z (bias added, cap applied; pass no bias). When coefH is not
     /// null, g also gains coefH p (z - meanZ): the entropy's gradient, coefH = -dL/dH and meanZ = E[z].
     /// </summary>
+    // Straight to optimised code, as the core kernels: at Tier0 and then through on-stack replacement, a process's first
+    // fused calls ran these loops several times slower (docs/benchmarks.md, First call).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, float cap, bool holdsZ, bool smoothing,
         float* lse, float* coefP, float* coefS, float* coefH, float* meanZ, float* mask, float threshold, byte* active)
         where TL : struct, IVectorOps<TV>

@@ -4,7 +4,7 @@ namespace Xent.Tests.Core;
 /// <see cref="CrossEntropy.WarmupAsync(int, CrossEntropyOptions?)"/> and its 16-bit forms: it runs to the end for every kind
 /// of call it warms (short and long rows, a vocabulary split across threads, each option, each logits type), fails as a
 /// call would, and leaves later calls' bits as they were.
-/// What it is for, the first call's time, is measured by bench/Xent.FirstCall (loss-warm, grad-warm), not here.
+/// What it is for, the first call's time, is measured by bench/Xent.FirstCall (loss-warm, grad-warm, bf16-warm), not here.
 /// </summary>
 public class WarmupTests
 {
