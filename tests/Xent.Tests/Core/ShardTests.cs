@@ -153,7 +153,10 @@ public class ShardTests
             double[] expected = o.Reduction == Reduction.None
                 ? CrossEntropyReference.Gradient(x, y, upstream.Select(u => (double)u).ToArray(), o)
                 : CrossEntropyReference.Gradient(x, y, o, upstream: 2);
-            Close.Gradient(expected, gradient, v, what: $"cuts {string.Join(",", cuts)} {(inPlace ? "in place" : "")}");
+            // Under label smoothing a column's entry is K p[c] - C1 w[c], a difference of float terms that may nearly
+            // cancel (V = 2, a peaked row: -0.0036 from terms near 0.05 missed 1e-5 by 1.4x): 1e-4 there, as the
+            // options tests allow for the same formula.
+            Close.Gradient(expected, gradient, v, relative: o.LabelSmoothing > 0 ? 1e-4 : 1e-5, what: $"cuts {string.Join(",", cuts)} {(inPlace ? "in place" : "")}");
         });
     }
 
