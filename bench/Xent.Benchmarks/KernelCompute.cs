@@ -6,7 +6,8 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// What the cross-entropy kernels cost in arithmetic alone: one thread, a batch small enough to stay in L2
 /// (default 2 x 32000: 256 KB of float logits), the fastest of many calls in ns per element, for float, bfloat16
-/// and Half Loss, float LossAndGradient (also with a soft cap of 30) and bfloat16 LossAndGradient in place. Memory plays no part, and the
+/// and Half Loss, float LossAndGradient (also with a soft cap of 30, and in place, beside the copy that each in-place case
+/// takes to restore its logits) and bfloat16 LossAndGradient in place. Memory plays no part, and the
 /// minimum leaves out most of what other programs on a shared machine take, so two builds compare by these numbers
 /// even on a busy machine. XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- kernel-compute [rows] [classes] [rounds]
@@ -31,6 +32,7 @@ internal static class KernelCompute
         System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(logits, half);
         var gradient = new float[logits.Length];
         var bf16Work = (BFloat16[])bf16.Clone();
+        var floatWork = (float[])logits.Clone();
         var halfWork = (Half[])half.Clone();
         var targets = Enumerable.Range(0, rows).Select(_ => random.Next(classes)).ToArray();
         var options = new CrossEntropyOptions { MaxDegreeOfParallelism = 1 };
@@ -44,6 +46,12 @@ internal static class KernelCompute
             ("float LossAndGradient", () => CrossEntropy.LossAndGradient(logits, targets, gradient, options)),
             ("float Loss, soft cap 30", () => CrossEntropy.Loss(logits, targets, capped)),
             ("float LossAndGradient, soft cap 30", () => CrossEntropy.LossAndGradient(logits, targets, gradient, capped)),
+            ("float copy (what each in-place case adds)", () => logits.AsSpan().CopyTo(floatWork)),
+            ("float LossAndGradient in place", () =>
+            {
+                logits.AsSpan().CopyTo(floatWork);
+                CrossEntropy.LossAndGradient(floatWork, targets, floatWork, options);
+            }),
             ("bf16 LossAndGradient in place", () =>
             {
                 bf16.AsSpan().CopyTo(bf16Work);

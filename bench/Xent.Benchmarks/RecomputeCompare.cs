@@ -6,11 +6,11 @@ using Xent.Kernels;
 namespace Xent.Benchmarks;
 
 /// <summary>
-/// Float LossAndGradient (bfloat16 -> bfloat16 with <c>bf16</c>, Half -> Half with <c>half</c>) with the forward's exponentials stored and scaled
+/// Float LossAndGradient (bfloat16 -> bfloat16 with <c>bf16</c>, Half -> Half with <c>half</c>, label smoothing 0.1 with <c>smooth</c>) with the forward's exponentials stored and scaled
 /// against recomputed in the write pass, out of place and in place, in one process, alternating call by call, beside
 /// the copy limit of the same buffers (the fastest of <see cref="MemoryLimits.CopyMethods"/>): thread CPU time on one thread, wall time on more. In place copies the
 /// logits back before each call, untimed. XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
-/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- recompute-compare [rounds] [threads] [bf16|half] [NxV ...]
+/// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- recompute-compare [rounds] [threads] [bf16|half|smooth] [NxV ...]
 /// </summary>
 internal static class RecomputeCompare
 {
@@ -18,14 +18,14 @@ internal static class RecomputeCompare
     {
         int rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 9;
         int threads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1;
-        bool bf16 = args.Length > 2 && args[2] == "bf16", half = args.Length > 2 && args[2] == "half";
-        int first = bf16 || half ? 3 : 2;
+        bool bf16 = args.Length > 2 && args[2] == "bf16", half = args.Length > 2 && args[2] == "half", smooth = args.Length > 2 && args[2] == "smooth";
+        int first = bf16 || half || smooth ? 3 : 2;
         string[] shapes = args.Length > first ? args[first..] : ["256x50257", "2048x50257", "8192x32000"];
-        Console.WriteLine($"width {Simd.Width}, {(bf16 ? "bfloat16" : half ? "Half" : "float")}, {threads} thread(s), {rounds} rounds; ms per call, median (min-max); {(threads == 1 ? "thread CPU time" : "wall time")}");
+        Console.WriteLine($"width {Simd.Width}, {(bf16 ? "bfloat16" : half ? "Half" : "float")}{(smooth ? ", label smoothing 0.1" : "")}, {threads} thread(s), {rounds} rounds; ms per call, median (min-max); {(threads == 1 ? "thread CPU time" : "wall time")}");
         foreach (var shape in shapes)
         {
             var (rows, classes, logits, targets) = RandomLogits.Create(shape);
-            var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
+            var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads, LabelSmoothing = smooth ? 0.1f : 0f };
             var gradient = new float[logits.Length];
             var work = new float[logits.Length];
             var copy = MemoryLimits.Quick(logits, gradient, threads == 1 ? [1] : [1, threads]).Copy;
