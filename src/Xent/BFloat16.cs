@@ -117,7 +117,7 @@ public readonly struct BFloat16 : IEquatable<BFloat16>, IComparable<BFloat16>, I
     /// <summary>Widens every element (exact): float [i] = source [i].</summary>
     /// <param name="source">Values [n].</param>
     /// <param name="destination">Destination [n] or longer.</param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void ConvertToSingle(ReadOnlySpan<BFloat16> source, Span<float> destination)
     {
         if (destination.Length < source.Length)
@@ -158,7 +158,7 @@ public readonly struct BFloat16 : IEquatable<BFloat16>, IComparable<BFloat16>, I
     /// <summary>Rounds every element as the explicit conversion does (nearest, ties to even, NaN kept).</summary>
     /// <param name="source">Values [n].</param>
     /// <param name="destination">Destination [n] or longer; may be the source's own memory only if it does not overlap otherwise.</param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void ConvertToBFloat16(ReadOnlySpan<float> source, Span<BFloat16> destination)
     {
         if (destination.Length < source.Length)

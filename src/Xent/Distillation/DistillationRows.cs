@@ -157,7 +157,7 @@ internal static class DistillationRows
         return term;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void Maxima<TOps, TV>(ref float s, ref float t, int end, out float maxS, out float maxT)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -173,7 +173,7 @@ internal static class DistillationRows
         maxT = TOps.MaxAcross(mt);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void Sums<TOps, TV>(ref float s, ref float t, int start, int end, in RowConstants k, bool raw, DivergenceKind kind, ref TileSums sums)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -209,7 +209,7 @@ internal static class DistillationRows
         sums.Weighted += TOps.Sum(weighted);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void Terms<TOps, TV>(ref float s, ref float t, int start, int end, in RowConstants k, DivergenceKind kind, ref double first, ref double second, ref double mean)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -292,7 +292,7 @@ internal static class DistillationRows
         return TOps.Select(TOps.LessThan(TOps.Abs(u), TOps.Create(0.5f)), small, large);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void Gradient<TOps, TV>(ref float s, ref float t, int start, int end, in RowConstants k, bool hard, bool rawIsStudent, DivergenceKind kind, ref double term)
         where TOps : struct, IVectorOps<TV>
         where TV : struct

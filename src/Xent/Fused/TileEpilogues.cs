@@ -21,7 +21,7 @@ internal static unsafe class TileEpilogues
     /// </summary>
     // Straight to optimised code, as the core kernels: at Tier0 and then through on-stack replacement, a process's first
     // fused calls ran these loops several times slower (docs/benchmarks.md, First call).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Forward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, bool smoothing, float cap,
         float* m, float* s, float* sm, float* q, float* tileMax)
         where TL : struct, IVectorOps<TV>
@@ -138,7 +138,7 @@ internal static unsafe class TileEpilogues
     /// </summary>
     // Straight to optimised code, as the core kernels: at Tier0 and then through on-stack replacement, a process's first
     // fused calls ran these loops several times slower (docs/benchmarks.md, First call).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Backward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, float cap, bool holdsZ, bool smoothing,
         float* lse, float* coefP, float* coefS, float* coefH, float* meanZ, float* mask, float threshold, byte* active)
         where TL : struct, IVectorOps<TV>

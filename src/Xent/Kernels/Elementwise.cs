@@ -13,7 +13,7 @@ namespace Xent.Kernels;
 internal static class Elementwise
 {
     /// <summary>destination[i] = x[i] + y[i] for i &lt; x.Length (destination may be x or y).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Add(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination)
     {
         int n = x.Length;

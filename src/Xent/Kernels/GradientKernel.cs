@@ -120,8 +120,9 @@ internal static class GradientKernel
     }
 
     // The common case, kept tight: K exp(z - lse) - C1.
-    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static unsafe void WritePlain<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, byte* ahead)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -156,8 +157,10 @@ internal static class GradientKernel
         TOps.Store(tail, ref d, last);
     }
 
-    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static unsafe void WriteGeneral<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, byte* ahead)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -299,7 +302,7 @@ internal static class GradientKernel
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void Scale<TOps, TV, TOut, TMode, TShifted>(ReadOnlySpan<float> exps, ref byte d, float scale, float offset, ReadOnlySpan<float> weights)
         where TOps : struct, IVectorOps<TV>
         where TV : struct

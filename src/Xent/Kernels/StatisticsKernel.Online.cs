@@ -45,8 +45,9 @@ internal static partial class StatisticsKernel
     /// With <paramref name="weightedLogits"/> it also sums w z (w = 1 when <paramref name="weights"/> is empty).
     /// <typeparamref name="TLanes"/> says how the n logits at <paramref name="x"/> are stored and widened.
     /// </summary>
-    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static unsafe void OnlineMaxExpSum<TOps, TV, TLanes>(ref byte x, int n, ReadOnlySpan<float> weights, bool weightedLogits, bool prefetch, ref BlockStatistics result)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -68,8 +69,10 @@ internal static partial class StatisticsKernel
         }
     }
 
-    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void OnlineMaxExpSumPinned<TOps, TV, TLanes, TWeighted>(ref byte x, int n, ReadOnlySpan<float> weights, bool prefetch, ref BlockStatistics result)
         where TOps : struct, IVectorOps<TV>
         where TV : struct

@@ -43,8 +43,9 @@ internal static partial class StatisticsKernel
     /// The block's max; with <paramref name="widened"/> non-empty, every vector it loads is also stored there as
     /// floats (the same loads in the same order whatever the lanes, so the max is the same bits).
     /// </summary>
-    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static unsafe float BlockMax<TOps, TV, TLanes>(ref byte x, int n, Span<float> widened)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -57,8 +58,10 @@ internal static partial class StatisticsKernel
         }
     }
 
-    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float BlockMaxPinned<TOps, TV, TLanes>(ref byte x, int n, Span<float> widened)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -109,8 +112,9 @@ internal static partial class StatisticsKernel
     /// The block's max and sum w z (label smoothing; w = 1 when <paramref name="weights"/> is empty) in one pass, for
     /// the exp pass that stores its exponentials over z (in place) and so cannot sum w z itself.
     /// </summary>
-    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float BlockMaxWeightedSum<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, out float weightedLogits)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -151,9 +155,11 @@ internal static partial class StatisticsKernel
         return TOps.MaxAcross(TOps.Max(m0, m1));
     }
 
-    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower. With TCapped (a soft cap,
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+
+    // inlined (docs/benchmarks.md, How the kernels got here). With TCapped (a soft cap,
     // exponentials stored) each stored value is the exponential times 1 - (z / s)^2.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float ExpSum<TOps, TV, TCapped>(ReadOnlySpan<float> z, float shift, Span<float> exps, bool prefetch, float inverseCap)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -239,8 +245,10 @@ internal static partial class StatisticsKernel
         return TOps.Multiply(e, VectorMath.SoftCapDerivative<TOps, TV>(z, inverseCap));
     }
 
-    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void ExpSumWeighted<TOps, TV>(ReadOnlySpan<float> z, float shift, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, ref BlockStatistics result)
         where TOps : struct, IVectorOps<TV>
         where TV : struct

@@ -136,7 +136,8 @@ internal static partial class StatisticsKernel
     /// at the width <typeparamref name="TOps"/>, which must fit the block (<see cref="Widths.Fit"/>): for callers that
     /// chose it once for many blocks of one length.
     /// </summary>
-    // Straight to optimised code: dynamic PGO was measured to make these loops ~2.5x slower.
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower); inlined into its callers,
+    // which only choose among the loops, each of them never inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.AggressiveInlining)]
     internal static BlockStatistics Compute<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap)
         where TOps : struct, IVectorOps<TV>

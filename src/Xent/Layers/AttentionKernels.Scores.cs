@@ -35,7 +35,7 @@ internal static partial class AttentionKernels
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void RowsTimesMatrix<TOps, TV>(float alpha, ref float x, int xs, int hs, ref float mt, int ld, ref float y, int ys,
         int m, int t, int cap)
         where TOps : IVectorOps<TV>

@@ -107,7 +107,7 @@ internal static partial class AttentionKernels
         row.Slice(length).Clear();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void CausalSoftmax4<TOps, TV>(ref float r0, int t, int seq, int length)
         where TOps : IVectorOps<TV>
         where TV : struct
@@ -171,7 +171,7 @@ internal static partial class AttentionKernels
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void CausalSoftmax<TOps, TV>(ref float row, int t, int seq)
         where TOps : IVectorOps<TV>
         where TV : struct
@@ -250,7 +250,7 @@ internal static partial class AttentionKernels
     // Lane indices 0, 1, ..., for the masks of a row's last vector.
     private static readonly float[] LaneIndices = [.. Enumerable.Range(0, 16).Select(i => (float)i)];
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void SoftmaxBackward<TOps, TV>(ref float p, ref float d, int seq, int t, int m, float scale)
         where TOps : IVectorOps<TV>
         where TV : struct

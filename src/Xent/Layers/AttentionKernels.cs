@@ -66,7 +66,7 @@ internal static partial class AttentionKernels
         WeightedSums<ScalarOps, float>(ref w, wi, wr, ref x, stride, ref y, ys, hs, m, lo, loStep, hi, hiStep, c);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static int WeightedSums<TOps, TV>(ref float w, int wi, int wr, ref float x, int stride, ref float y, int ys, int hs,
         int m, int lo, int loStep, int hi, int hiStep, int c)
         where TOps : IVectorOps<TV>
@@ -149,7 +149,7 @@ internal static partial class AttentionKernels
     // 32 vector registers (AVX-512, also at 256 and 128 bits; Arm64's AdvSimd); a JIT-time constant.
     private static bool ThirtyTwoRegisters => Avx512F.IsSupported || AdvSimd.Arm64.IsSupported;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static int WeightedSums8<TOps, TV>(ref float w, int wi, int wr, ref float x, int stride, ref float y, int ys, int hs,
         int lo, int loStep, int hi, int hiStep)
         where TOps : IVectorOps<TV>

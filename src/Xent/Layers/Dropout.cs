@@ -86,7 +86,7 @@ public static unsafe class Dropout
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void AddMasked(float* output, float* residual, float* mask, int count, int maxDegreeOfParallelism)
     {
         ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
@@ -98,7 +98,7 @@ public static unsafe class Dropout
         });
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void Multiply(float* destination, float* source, float* mask, int count, int maxDegreeOfParallelism)
     {
         ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>

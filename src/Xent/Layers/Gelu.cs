@@ -76,7 +76,7 @@ public static unsafe class Gelu
     }
 
     // Whole vectors of [start, end); returns where they stopped (the scalar lanes finish the rest).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static int Range<TOps, TV>(float* result, float* input, float* dout, int start, int end)
         where TOps : IVectorOps<TV>
         where TV : struct

@@ -127,7 +127,7 @@ public static unsafe class LayerNorm
             ? LayerNormRows.For(width, dim) : VectorWidth.Scalar;
         // Rows start .. end - 1: their terms of the parameter gradients added to the partial sums dw [D] and db [D] in row
         // order, each row's read before its input gradient is written (dx may be dout itself), then the input gradients.
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
         void InputRows(int start, int end, float* dw, float* db)
         {
             int n = start;

@@ -90,7 +90,7 @@ internal static unsafe class LayerNormRows
     }
 
     // Straight to optimised code, as the kernels.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void AddParameterTerms<TOps, TV>(float* dout, float* x, float* mean, float* rstd, float* dw, float* db, int dim)
         where TOps : IVectorOps<TV>
         where TV : struct
@@ -127,7 +127,7 @@ internal static unsafe class LayerNormRows
         where TV : struct => TOps.Load(ref *p, i);
 
     // Straight to optimised code, as the kernels.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void Forward<TOps, TV>(float* x, float* o, float* w, float* b, int dim, float* mean, float* rstd)
         where TOps : IVectorOps<TV>
         where TV : struct
@@ -186,7 +186,7 @@ internal static unsafe class LayerNormRows
     }
 
     // Straight to optimised code, as the kernels.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void InputGradient<TOps, TV>(float* dout, float* x, float* w, float* mean, float* rstd, float* dx, float* g,
         int dim, bool clear)
         where TOps : IVectorOps<TV>

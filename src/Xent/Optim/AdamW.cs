@@ -216,7 +216,7 @@ public sealed class AdamW
     // Whole vectors from start on; returns where they stopped. Every width does the same IEEE operations in the same
     // order (no fused multiply-add; square root and division are correctly rounded), so every element gets bitwise
     // the same value whichever width handles it.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static int UpdateVectors<TOps, TV>(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Coefficients c, int start)
         where TOps : IVectorOps<TV>
         where TV : struct

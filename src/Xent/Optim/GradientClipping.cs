@@ -85,7 +85,7 @@ public static class GradientClipping
         return norm;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static double SumOfSquares(ReadOnlySpan<float> g, VectorWidth width)
     {
         int i = 0;
