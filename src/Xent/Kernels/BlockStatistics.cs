@@ -20,4 +20,13 @@ internal struct BlockStatistics
 
     /// <summary>sum_c w[c] t[c] (probability targets), when asked for.</summary>
     public float WeightedTargets;
+
+    /// <summary>
+    /// With <see cref="ShiftInPowersOfTwo"/>, the shift m of the exponentials the single pass stored: 2^(z log2 e - m),
+    /// log2 e the float constant. Otherwise stored exponentials are exp(z - Max) (exp(z) where Max is -inf).
+    /// </summary>
+    public float Shift;
+
+    /// <summary>Whether stored exponentials are relative to <see cref="Shift"/> (in powers of two) rather than to Max.</summary>
+    public bool ShiftInPowersOfTwo;
 }

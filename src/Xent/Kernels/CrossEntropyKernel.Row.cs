@@ -217,17 +217,31 @@ internal sealed unsafe partial class CrossEntropyKernel
     }
 
     /// <summary>
-    /// The multiplier of a block's stored exponentials exp(z - block max): K exp(max - lse). K carries exp(float(lse) -
+    /// The multiplier of a block's stored exponentials exp(z - block max): K exp(max - lse); of those the single pass
+    /// stored, 2^(z log2 e - m): K 2^(m - lse log2 e). K carries exp(float(lse) -
     /// lse) for the exp(z - float(lse)) of the other paths: taken out again here. A block of -inf holds exps of 0
     /// against the stand-in shift 0, whose exp(0 - lse) overflows when lse is far below 0 (a row of -inf and one
     /// -2e38): its p are 0, unless lse is NaN.
     /// </summary>
-    private static float BlockScale(in RowGradient row, float max)
+    private static float BlockScale(in RowGradient row, in BlockStatistics block)
     {
+        float max = block.Max;
+        if (max == float.NegativeInfinity && !double.IsNaN(row.LogSumExp))
+        {
+            return 0f;
+        }
+
+        if (block.ShiftInPowersOfTwo)
+        {
+            // 2^(m - lse log2 e) with the float log2 e the exponentials were computed with, so that the product is
+            // 2^((z - lse) log2 e): that constant's error (3e-9 relative) then scales z - lse, not z (1e-5 at z = 4000).
+            return (float)(row.Coefficients.K * double.Exp2(block.Shift - ((float)row.LogSumExp * (double)ExpConstants.Log2E)));
+        }
+
         float shift = max == float.NegativeInfinity ? 0f : max;
-        return max == float.NegativeInfinity && !double.IsNaN(row.LogSumExp) ? 0f
-            : (float)(row.Coefficients.K * Math.Exp(shift - (float)row.LogSumExp));
+        return (float)(row.Coefficients.K * Math.Exp(shift - (float)row.LogSumExp));
     }
+
 
     /// <summary>An ignored row without log-sum-exp output: loss 0, gradient 0.</summary>
     private void FinishIgnored(int n)
@@ -261,7 +275,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             for (int b = firstBlock; b < endBlock; b++)
             {
                 int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
-                float scale = BlockScale(row, blockStatistics[b].Max);
+                float scale = BlockScale(row, blockStatistics[b]);
                 if (exps16)
                 {
                     // Not kept: the same exponentials again (the block is not written yet), bitwise as the forward's.

@@ -32,6 +32,12 @@ internal static partial class StatisticsKernel
         where TLanes : struct, IWritableLanes<TV>
     {
         var e = exps.Slice(0, z.Length);
+        if (TOps.Count > 1 && z.Length >= OnlineChunk * TOps.Count && Simd.FusedMultiplyAddIsHardware)
+        {
+            // As Compute stores a float block's: one pass, widened as loaded, bitwise the same exponentials and statistics.
+            return OnlineMaxExpSumStore<TOps, TV, TLanes>(z, e);
+        }
+
         var result = default(BlockStatistics);
         result.Max = BlockMax<TOps, TV, TLanes>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, e);
         float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;

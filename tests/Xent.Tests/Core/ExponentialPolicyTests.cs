@@ -50,6 +50,85 @@ public class ExponentialPolicyTests
         }
     }
 
+    /// <summary>
+    /// The stored exponentials' single pass (one shift for the whole block: the first chunk's max) hands the logits not
+    /// yet stored to the two-pass loop where a later chunk rises far above that shift: a ramp over the row, a spike in
+    /// the middle and in the last element (the shifted-back last vector), a first chunk of -inf, logits times 1000 (a
+    /// rise in many blocks), and logits beyond 2^21 in the first chunk (handed over before any store). In place, the
+    /// exponentials stored before the rise are all that is left of those logits.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void SinglePassStoreHandsRisesToTheTwoPassLoop(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        using var policy = CrossEntropyKernel.OverrideStoredExponentials(true);
+        foreach (int v in new[] { 37, 1000, 20000, 40003 })
+        {
+            var random = TestData.Logits(6, v, v + 1);
+            var x = new float[6 * v];
+            for (int c = 0; c < v; c++)
+            {
+                x[c] = (c * (120f / v)) - 60f;
+                x[v + c] = random[v + c];
+                x[(2 * v) + c] = random[(2 * v) + c];
+                x[(3 * v) + c] = c < Math.Min(v - 5, 300) ? float.NegativeInfinity : random[(3 * v) + c];
+                x[(4 * v) + c] = random[(4 * v) + c] * 1000f;
+                x[(5 * v) + c] = random[(5 * v) + c] - (c < 200 ? 0f : 90f);
+            }
+
+            x[(2 * v) - 1] = 70f;
+            x[(2 * v) + (v / 2)] = 60f;
+            var bf = x.Select(value => (BFloat16)value).ToArray();
+            x = bf.Select(b => (float)b).ToArray();
+            int[] y = [v / 3, v - 2, (v / 2) + 1, v - 1, v / 5, 7];
+            Check(x, bf, y, new CrossEntropyOptions(), $"rises, {v} {width}");
+            Check(x, bf, y, new CrossEntropyOptions { ZLoss = 1e-4f, Reduction = Reduction.Sum }, $"rises, z-loss, {v} {width}");
+
+            // Beyond 2^21 from the first chunk on (not representable in Half: float only).
+            var huge = TestData.Logits(2, v, v + 2).Select(value => 3e6f + (value * 10f)).ToArray();
+            int[] t = [1, v - 1];
+            var expected = CrossEntropyReference.Gradient(huge, t);
+            var g = new float[huge.Length];
+            float loss = CrossEntropy.LossAndGradient(huge, t, g);
+            Close.Gradient(expected, g, v, what: $"3e6, {v} {width}");
+            var inPlace = (float[])huge.Clone();
+            Assert.True(loss == CrossEntropy.LossAndGradient(inPlace, t, inPlace), $"3e6, {v} {width}");
+            Assert.True(g.AsSpan().SequenceEqual(inPlace), $"3e6, {v} {width}: in place differs");
+        }
+    }
+
+    /// <summary>A NaN or +inf anywhere in a block (the first chunk, a later one, the last element): NaN loss and row, in place as out of place.</summary>
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void SinglePassStorePropagatesNaNAndInfinity(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        using var policy = CrossEntropyKernel.OverrideStoredExponentials(true);
+        foreach (int v in new[] { 37, 1000, 20000 })
+        {
+            foreach (float bad in new[] { float.NaN, float.PositiveInfinity })
+            {
+                foreach (int at in new[] { 0, v / 2, v - 1 })
+                {
+                    var x = TestData.Logits(2, v, v);
+                    x[v + at] = bad;
+                    int[] y = [1, at == 2 ? 3 : 2];
+                    var sum = new CrossEntropyOptions { Reduction = Reduction.Sum };
+                    var g = new float[x.Length];
+                    float loss = CrossEntropy.LossAndGradient(x, y, g, sum);
+                    string what = $"{bad} at {at}, {v} {width}";
+                    Assert.True(float.IsNaN(loss), what);
+                    Assert.True(g.AsSpan(v, v).ToArray().All(float.IsNaN), $"{what}: the row");
+                    Close.Gradient(CrossEntropyReference.Gradient(x[..v], [1], sum), g.AsSpan(0, v), v, what: $"{what}: the other row");
+                    var inPlace = (float[])x.Clone();
+                    CrossEntropy.LossAndGradient(inPlace, y, inPlace, sum);
+                    Assert.True(g.AsSpan().SequenceEqual(inPlace), $"{what}: in place differs");
+                }
+            }
+        }
+    }
+
     private static void Check(float[] x, BFloat16[] bf, int[] y, CrossEntropyOptions o, string name)
     {
         int v = x.Length / y.Length;

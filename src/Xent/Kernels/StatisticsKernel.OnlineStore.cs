@@ -1,0 +1,216 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Xent.Kernels;
+
+/// <content>
+/// The single pass that also stores the block's exponentials, for a gradient whose write pass only scales them.
+/// </content>
+internal static partial class StatisticsKernel
+{
+    /// <summary>
+    /// How far (in powers of two) a logit may rise above the block's first chunk before the single pass that stores
+    /// exponentials hands the rest of the block to the two-pass loop (<see cref="FinishInTwoPasses"/>): its stored terms
+    /// stay under 2^65, far from float's range, and the logits of one row seldom spread 44 nats above a chunk's max.
+    /// </summary>
+    private const float StoreHeadroom = 64f;
+
+    /// <summary>
+    /// Max, exp-sum and the exponentials stored, in one pass: each logit is read once, and its exponential is computed
+    /// while the next lines arrive (the single-pass loop's prefetch), where the two-pass loop reads the block for its
+    /// max with nothing to compute and then reads it again. Every exponential shares one shift m in powers of two, the
+    /// first chunk's max times log2 e, in every lane and for the whole block, so that the write pass scales them all by
+    /// one factor (<see cref="BlockStatistics.ShiftInPowersOfTwo"/>). A chunk that rises
+    /// <see cref="StoreHeadroom"/> above m (or holds a NaN or +inf), and a first chunk beyond <see cref="Log2Limit"/>,
+    /// hand the logits not yet stored to <see cref="FinishInTwoPasses"/>: in place, those already stored are gone.
+    /// A block of -inf stores 2^-inf = 0 (m is at least -float.MaxValue). <paramref name="exps"/> may be
+    /// <paramref name="z"/>'s memory.
+    /// </summary>
+    /// <param name="z">The block's float logits: in place, <paramref name="exps"/>' memory.</param>
+    /// <param name="exps">Where the exponentials go [z.Length].</param>
+    /// <param name="prefetch">Whether z is followed by the next block to read (prefetches never fault).</param>
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static unsafe BlockStatistics OnlineMaxExpSumStore<TOps, TV>(ReadOnlySpan<float> z, Span<float> exps, bool prefetch)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        fixed (float* pinned = z)
+        {
+            return OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z)), z.Length, exps, prefetch);
+        }
+    }
+
+    /// <summary>
+    /// As the float overload, for a block of bfloat16 logits widened as they are loaded, with its exponentials stored
+    /// in <paramref name="exps"/> (scratch), bitwise the float path's for the widened block.
+    /// </summary>
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static unsafe BlockStatistics OnlineMaxExpSumStore<TOps, TV, TLanes>(ReadOnlySpan<BFloat16> z, Span<float> exps)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TLanes : struct, ILogitLanes<TV>
+    {
+        // Pinned for the lanes' loads, which may take the address (see ILogitLanes.Load).
+        fixed (BFloat16* pinned = z)
+        {
+            return OnlineMaxExpSumStorePinned<TOps, TV, TLanes>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, exps, prefetch: true);
+        }
+    }
+
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static BlockStatistics OnlineMaxExpSumStorePinned<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, bool prefetch)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TLanes : struct, ILogitLanes<TV>
+    {
+        int k = TOps.Count, size = TLanes.ElementSize;
+        ref float d = ref MemoryMarshal.GetReference(exps);
+        TV log2e = TOps.Create(ExpConstants.Log2E);
+
+        // Loaded before any store: in place, the shifted-back last vector's first lanes are overwritten by then.
+        TV last = TLanes.Load(ref x, n - k);
+        TV top = TLanes.Load(ref x, 0);
+        for (int j = 1; j < OnlineChunk; j++)
+        {
+            top = TOps.Max(top, TLanes.Load(ref x, j * k));
+        }
+
+        float first = TOps.MaxAcross(top);
+        if (float.IsNaN(first) || (MathF.Abs(first) >= Log2Limit && first != float.NegativeInfinity))
+        {
+            return HandOver<TOps, TV, TLanes>(ref x, n, exps, 0, float.NegativeInfinity, 0f, 0f, prefetch);
+        }
+
+        float m = MathF.Max(first * ExpConstants.Log2E, -float.MaxValue);
+        TV minusM = TOps.Create(-m), ceiling = TOps.Create(m + StoreHeadroom), s = TOps.Create(0f);
+        nint i = 0;
+        for (; i <= n - (OnlineChunk * k); i += OnlineChunk * k)
+        {
+            if (prefetch)
+            {
+                PrefetchChunk(ref Unsafe.Add(ref x, (i * size) + PrefetchAheadBytes), OnlineChunk * k * size);
+            }
+
+            TV v0 = TLanes.Load(ref x, i), v1 = TLanes.Load(ref x, i + k), v2 = TLanes.Load(ref x, i + (2 * k)), v3 = TLanes.Load(ref x, i + (3 * k));
+            TV v4 = TLanes.Load(ref x, i + (4 * k)), v5 = TLanes.Load(ref x, i + (5 * k)), v6 = TLanes.Load(ref x, i + (6 * k)), v7 = TLanes.Load(ref x, i + (7 * k));
+            TV c = TOps.Max(TOps.Max(TOps.Max(v0, v1), TOps.Max(v2, v3)), TOps.Max(TOps.Max(v4, v5), TOps.Max(v6, v7)));
+            if (!TOps.AllLessThan(TOps.Multiply(c, log2e), ceiling))
+            {
+                return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, TOps.Sum(s), prefetch);
+            }
+
+            top = TOps.Max(top, c);
+            TV e0 = TOps.Exp2(TOps.MultiplyAdd(v0, log2e, minusM)), e1 = TOps.Exp2(TOps.MultiplyAdd(v1, log2e, minusM));
+            TV e2 = TOps.Exp2(TOps.MultiplyAdd(v2, log2e, minusM)), e3 = TOps.Exp2(TOps.MultiplyAdd(v3, log2e, minusM));
+            TV e4 = TOps.Exp2(TOps.MultiplyAdd(v4, log2e, minusM)), e5 = TOps.Exp2(TOps.MultiplyAdd(v5, log2e, minusM));
+            TV e6 = TOps.Exp2(TOps.MultiplyAdd(v6, log2e, minusM)), e7 = TOps.Exp2(TOps.MultiplyAdd(v7, log2e, minusM));
+            TOps.Store(e0, ref d, i);
+            TOps.Store(e1, ref d, i + k);
+            TOps.Store(e2, ref d, i + (2 * k));
+            TOps.Store(e3, ref d, i + (3 * k));
+            TOps.Store(e4, ref d, i + (4 * k));
+            TOps.Store(e5, ref d, i + (5 * k));
+            TOps.Store(e6, ref d, i + (6 * k));
+            TOps.Store(e7, ref d, i + (7 * k));
+            s = TOps.Add(s, TOps.Add(TOps.Add(TOps.Add(e0, e1), TOps.Add(e2, e3)), TOps.Add(TOps.Add(e4, e5), TOps.Add(e6, e7))));
+        }
+
+        // Whole vectors left over, then the shifted-back last one (loaded at the start), its lanes counted already
+        // masked out of the sum and stored again with the same values.
+        for (; i < n; i += k)
+        {
+            nint at = i <= n - k ? i : n - k;
+            TV v = at == i ? TLanes.Load(ref x, i) : last;
+            if (!TOps.AllLessThan(TOps.Multiply(v, log2e), ceiling))
+            {
+                return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, TOps.Sum(s), prefetch);
+            }
+
+            top = TOps.Max(top, v);
+            TV e = TOps.Exp2(TOps.MultiplyAdd(v, log2e, minusM));
+            TOps.Store(e, ref d, at);
+            s = TOps.Add(s, at == i ? e : TOps.KeepFrom(e, (int)(i - at)));
+        }
+
+        var result = default(BlockStatistics);
+        float max = TOps.MaxAcross(top);
+        if (max == float.NegativeInfinity)
+        {
+            // Only -inf: every stored exponential is 0, and so is the sum.
+            result.Max = max;
+            return result;
+        }
+
+        // The sum relative to the max M: 2^(m - M log2 e), with M log2 e = hi + lo exactly (as the plain single pass).
+        float hi = max * ExpConstants.Log2E;
+        float lo = MathF.FusedMultiplyAdd(max, ExpConstants.Log2E, -hi);
+        result.Max = max;
+        result.Sum = TOps.Sum(TOps.Multiply(s, TOps.Exp2(TOps.Subtract(TOps.Subtract(TOps.Create(m), TOps.Create(hi)), TOps.Create(lo)))));
+        result.Shift = m;
+        result.ShiftInPowersOfTwo = true;
+        return result;
+    }
+
+    /// <summary>The logits from <paramref name="done"/> on to <see cref="FinishInTwoPasses"/>: float ones where they are, bfloat16 ones widened over their exponentials' place first.</summary>
+    private static unsafe BlockStatistics HandOver<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, int done, float doneMax, float m, float doneSum, bool prefetch)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TLanes : struct, ILogitLanes<TV>
+    {
+        if (TLanes.ElementSize == sizeof(float))
+        {
+            return FinishInTwoPasses<TOps, TV>(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, float>(ref x), n), exps, done, doneMax, m, doneSum, prefetch);
+        }
+
+        BFloat16.ConvertToSingle(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, BFloat16>(ref x), n).Slice(done), exps.Slice(done, n - done));
+        return FinishInTwoPasses<TOps, TV>(exps.Slice(0, n), exps, done, doneMax, m, doneSum, prefetch: false);
+    }
+
+    /// <summary>
+    /// The single pass's way out: the first <paramref name="done"/> exponentials are stored, 2^(z log2 e - m), with max
+    /// <paramref name="doneMax"/> and sum <paramref name="doneSum"/>, and the logits from there on are intact. Takes the
+    /// rest's max, then the block's exponentials relative to the block's max M as the two-pass loop stores them: the
+    /// stored ones times 2^(m - M log2 e), the rest computed (<see cref="ExpSum"/>).
+    /// </summary>
+    private static BlockStatistics FinishInTwoPasses<TOps, TV>(ReadOnlySpan<float> z, Span<float> exps, int done, float doneMax, float m, float doneSum, bool prefetch)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        var rest = z.Slice(done);
+        var restExps = exps.Slice(done);
+        bool vectors = rest.Length >= TOps.Count;
+        float restMax = vectors
+            ? BlockMax<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(rest)), rest.Length, default)
+            : BlockMax<ScalarOps, float, SingleLanes<ScalarOps, float>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(rest)), rest.Length, default);
+        var result = default(BlockStatistics);
+        result.Max = float.IsNaN(restMax) ? restMax : MathF.Max(doneMax, restMax);
+        float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
+        result.Sum = vectors
+            ? ExpSum<TOps, TV, No>(rest, shift, restExps, prefetch, 0f)
+            : ExpSum<ScalarOps, float, No>(rest, shift, restExps, prefetch, 0f);
+        if (done > 0)
+        {
+            // A stored prefix under a finite max: its terms against M are at most 2^-64 of M's own, so they may round
+            // to 0 here, as they would in exp(z - M).
+            float hi = shift * ExpConstants.Log2E;
+            float lo = MathF.FusedMultiplyAdd(shift, ExpConstants.Log2E, -hi);
+            float factor = ScalarOps.Exp2(m - hi - lo);
+            var stored = exps.Slice(0, done);
+            for (int j = 0; j < stored.Length; j++)
+            {
+                stored[j] *= factor;
+            }
+
+            result.Sum += doneSum * factor;
+        }
+
+        return result;
+    }
+}
