@@ -218,8 +218,8 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>
     /// The multiplier of a block's stored exponentials exp(z - block max): K exp(max - lse); of those the single pass
-    /// stored, 2^(z log2 e - m): K 2^(m - lse log2 e). K carries exp(float(lse) -
-    /// lse) for the exp(z - float(lse)) of the other paths: taken out again here. A block of -inf holds exps of 0
+    /// stored, 2^(z log2 e - m): K 2^(m - lse log2 e). K carries exp(float(lse) - lse) for the exp(z - float(lse)) of
+    /// the other paths: taken out again here. A block of -inf holds exps of 0
     /// against the stand-in shift 0, whose exp(0 - lse) overflows when lse is far below 0 (a row of -inf and one
     /// -2e38): its p are 0, unless lse is NaN.
     /// </summary>
@@ -241,7 +241,6 @@ internal sealed unsafe partial class CrossEntropyKernel
         float shift = max == float.NegativeInfinity ? 0f : max;
         return (float)(row.Coefficients.K * Math.Exp(shift - (float)row.LogSumExp));
     }
-
 
     /// <summary>An ignored row without log-sum-exp output: loss 0, gradient 0.</summary>
     private void FinishIgnored(int n)

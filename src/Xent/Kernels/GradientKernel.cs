@@ -158,7 +158,6 @@ internal static class GradientKernel
     }
 
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
-
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static unsafe void WriteGeneral<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, byte* ahead)

@@ -70,7 +70,6 @@ internal static partial class StatisticsKernel
     }
 
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
-
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void OnlineMaxExpSumPinned<TOps, TV, TLanes, TWeighted>(ref byte x, int n, ReadOnlySpan<float> weights, bool prefetch, ref BlockStatistics result)

@@ -62,7 +62,6 @@ internal static partial class StatisticsKernel
     }
 
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
-
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static BlockStatistics OnlineMaxExpSumStorePinned<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, bool prefetch)

@@ -65,7 +65,6 @@ internal static partial class StatisticsKernel
     }
 
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
-
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float BlockMaxPinned<TOps, TV, TLanes>(ref byte x, int n, Span<float> widened)
@@ -162,7 +161,6 @@ internal static partial class StatisticsKernel
     }
 
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
-
     // inlined (docs/benchmarks.md, How the kernels got here). With TCapped (a soft cap,
     // exponentials stored) each stored value is the exponential times 1 - (z / s)^2.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
@@ -252,7 +250,6 @@ internal static partial class StatisticsKernel
     }
 
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
-
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void ExpSumWeighted<TOps, TV>(ReadOnlySpan<float> z, float shift, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, ref BlockStatistics result)

@@ -85,7 +85,6 @@ internal static class VectorMath
     }
 
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
-
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void SoftCap<TOps, TV>(ReadOnlySpan<float> source, Span<float> destination, float cap, bool prefetch)
