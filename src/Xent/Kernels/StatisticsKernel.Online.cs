@@ -161,13 +161,9 @@ internal static partial class StatisticsKernel
         float sum = float.NaN;
         if (MathF.Abs(max) < Log2Limit)
         {
-            // The sum relative to M: 2^(m - M log2 e), with M log2 e = hi + lo exactly, so that no rounding of it
-            // skews the sum.
             if (Fma.IsSupported || AdvSimd.IsSupported)
             {
-                float hi = max * ExpConstants.Log2E;
-                float lo = MathF.FusedMultiplyAdd(max, ExpConstants.Log2E, -hi);
-                sum = TOps.Sum(TOps.Multiply(s, TOps.Exp2(TOps.Subtract(TOps.Subtract(m, TOps.Create(hi)), TOps.Create(lo)))));
+                sum = TOps.Sum(TOps.Multiply(s, ToMax<TOps, TV>(m, max)));
             }
             else
             {
@@ -184,6 +180,20 @@ internal static partial class StatisticsKernel
         // Every finite logit adds at least exp(0) = 1: a zero sum at the starting max means only -inf.
         result.Max = sum == 0f && max == -float.MaxValue ? float.NegativeInfinity : max;
         result.Sum = sum;
+    }
+
+    /// <summary>
+    /// What moves terms 2^(z log2 e - m) (the single-pass loops' shift m, in powers of two) to the block's max M:
+    /// 2^(m - M log2 e), with M log2 e = hi + lo exactly, so that no rounding of it skews the sum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV ToMax<TOps, TV>(TV m, float max)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        float hi = max * ExpConstants.Log2E;
+        float lo = MathF.FusedMultiplyAdd(max, ExpConstants.Log2E, -hi);
+        return TOps.Exp2(TOps.Subtract(TOps.Subtract(m, TOps.Create(hi)), TOps.Create(lo)));
     }
 
     /// <summary>

@@ -147,11 +147,8 @@ internal static partial class StatisticsKernel
             return result;
         }
 
-        // The sum relative to the max M: 2^(m - M log2 e), with M log2 e = hi + lo exactly (as the plain single pass).
-        float hi = max * ExpConstants.Log2E;
-        float lo = MathF.FusedMultiplyAdd(max, ExpConstants.Log2E, -hi);
         result.Max = max;
-        result.Sum = TOps.Sum(TOps.Multiply(s, TOps.Exp2(TOps.Subtract(TOps.Subtract(TOps.Create(m), TOps.Create(hi)), TOps.Create(lo)))));
+        result.Sum = TOps.Sum(TOps.Multiply(s, ToMax<TOps, TV>(TOps.Create(m), max)));
         result.Shift = m;
         result.ShiftInPowersOfTwo = true;
         return result;
@@ -198,15 +195,9 @@ internal static partial class StatisticsKernel
         {
             // A stored prefix under a finite max: its terms against M are at most 2^-64 of M's own, so they may round
             // to 0 here, as they would in exp(z - M).
-            float hi = shift * ExpConstants.Log2E;
-            float lo = MathF.FusedMultiplyAdd(shift, ExpConstants.Log2E, -hi);
-            float factor = ScalarOps.Exp2(m - hi - lo);
+            float factor = ToMax<ScalarOps, float>(m, shift);
             var stored = exps.Slice(0, done);
-            for (int j = 0; j < stored.Length; j++)
-            {
-                stored[j] *= factor;
-            }
-
+            System.Numerics.Tensors.TensorPrimitives.Multiply(stored, factor, stored);
             result.Sum += doneSum * factor;
         }
 
