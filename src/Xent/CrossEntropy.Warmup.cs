@@ -99,13 +99,19 @@ public static partial class CrossEntropy
         TCalls.LossAndGradient(logits, targets, logits, reduced);
     }
 
-    // Whether a large out-of-place gradient of this kind may be streamed (CrossEntropyKernel.StreamsGradient): where its
-    // forward does not store the exponentials (which a soft cap with label smoothing never does).
+    // Whether a large out-of-place gradient of this kind may be streamed (CrossEntropyKernel.StreamsGradient): not a
+    // float one whose soft cap writes the capped logits into it, nor one whose stored exponentials are smoothed, and a
+    // 16-bit one where its forward does not store them (which a soft cap with label smoothing never does).
     private static bool Streams(CrossEntropyOptions options, bool sixteenBit)
     {
-        bool capped = options.SoftCap > 0f;
-        bool stores = CrossEntropyKernel.StoresExponentials(Simd.Width, capped, sixteenBit) && (options.LabelSmoothing == 0f || !capped);
-        return CrossEntropyKernel.StreamsGradient(long.MaxValue, Simd.Width, stores);
+        bool capped = options.SoftCap > 0f, smoothed = options.LabelSmoothing > 0f;
+        bool stores = CrossEntropyKernel.StoresExponentials(Simd.Width, capped, sixteenBit, smoothed) && (!smoothed || !capped);
+        if (!sixteenBit && (capped || (stores && smoothed)))
+        {
+            return false;
+        }
+
+        return CrossEntropyKernel.StreamsGradient(long.MaxValue, Simd.Width, sixteenBit && stores);
     }
 
     /// <summary>The calls a warm-up makes for logits of type <typeparamref name="T"/>: the public entry points of that type.</summary>

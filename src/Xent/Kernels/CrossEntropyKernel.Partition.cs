@@ -64,11 +64,10 @@ internal sealed unsafe partial class CrossEntropyKernel
         {
             var scratch = Scratch();
             var blockStatistics = RowBlockStatistics();
-            var expsRow = ExpsRow();
             int end = Math.Min(rows, (item + 1) * perItem);
             for (int n = item * perItem; n < end; n++)
             {
-                ProcessRow(n, scratch, blockStatistics, expsRow, n + 1 < end ? n + 1 : -1);
+                ProcessRow(n, scratch, blockStatistics, n + 1 < end ? n + 1 : -1);
             }
 
             if (streamGradient)
@@ -107,7 +106,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             var scratch = Scratch();
             for (int b = first; b < end; b++)
             {
-                statistics[(n * blocks) + b] = Statistics(n, b, scratch, default);
+                statistics[(n * blocks) + b] = Statistics(n, b, scratch);
             }
         });
 

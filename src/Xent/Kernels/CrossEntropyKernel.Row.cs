@@ -15,8 +15,8 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// </summary>
     private Span<float> Scratch() => scratchNeeded ? Workspace.Current.Get<float>(WorkspaceSlot.LogitsBlock, rowExps ? classes : BlockColumns) : default;
 
-    /// <summary>The calling thread's row of float exponentials for a streamed float gradient, or empty (<see cref="expsRows"/>).</summary>
-    private Span<float> ExpsRow() => expsRows ? Workspace.Current.Get<float>(WorkspaceSlot.ExponentialRows, classes) : default;
+    /// <summary>The calling thread's block of float exponentials, for a block whose write pass recomputes them by the forward's own loop (<see cref="WriteRecomputed"/>).</summary>
+    private static Span<float> ExpsBlock() => Workspace.Current.Get<float>(WorkspaceSlot.ExponentialsBlock, BlockColumns);
 
     /// <summary>The calling thread's room for one row's block statistics.</summary>
     private Span<BlockStatistics> RowBlockStatistics() => Workspace.Current.Get<BlockStatistics>(WorkspaceSlot.BlockStatistics, BlockCount);
@@ -107,8 +107,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <param name="n">The row.</param>
     /// <param name="block">The block within the row.</param>
     /// <param name="scratch">Block scratch (Half, bfloat16 or soft cap), or empty.</param>
-    /// <param name="expsRow">A streamed float gradient's row of exponentials (<see cref="ExpsRow"/>), else empty.</param>
-    private BlockStatistics Statistics(int n, int block, Span<float> scratch, Span<float> expsRow)
+    private BlockStatistics Statistics(int n, int block, Span<float> scratch)
     {
         int column = block * BlockColumns, length = Math.Min(BlockColumns, classes - column);
         bool weightedLogits = smoothing > 0f;
@@ -125,9 +124,9 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         var z = LoadBlock(n, column, length, scratch);
         bool weighted = weightedLogits || SoftTargets;
-        var store = !storeExps ? default : !expsRow.IsEmpty ? expsRow.Slice(column, length) : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
+        var store = !storeExps || recomputeStored ? default : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
         return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, store,
-            prefetchNext: !scratchNeeded, inverseCap: InverseSoftCap);
+            prefetchNext: !scratchNeeded, inverseCap: InverseSoftCap, storedStatistics: storeExps);
     }
 
     /// <summary>The plain statistics of a block of 16-bit logits read in place (apart, as <see cref="Widen"/>, so that float logits compile without it).</summary>
@@ -176,9 +175,8 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <param name="n">The row.</param>
     /// <param name="scratch">Block scratch (Half, bfloat16 or soft cap), or empty.</param>
     /// <param name="blockStatistics">Room for the row's block statistics.</param>
-    /// <param name="expsRow">A streamed float gradient's row of exponentials (<see cref="ExpsRow"/>), else empty.</param>
     /// <param name="next">The row this thread processes next, or -1 (<see cref="GroupedRows"/>).</param>
-    private void ProcessRow(int n, Span<float> scratch, Span<BlockStatistics> blockStatistics, Span<float> expsRow, int next)
+    private void ProcessRow(int n, Span<float> scratch, Span<BlockStatistics> blockStatistics, int next)
     {
         if (!NeedsForward(n))
         {
@@ -194,7 +192,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         int blocks = BlockCount;
         for (int b = 0; b < blocks; b++)
         {
-            blockStatistics[b] = Statistics(n, b, scratch, expsRow);
+            blockStatistics[b] = Statistics(n, b, scratch);
             state.Add(blockStatistics[b]);
         }
 
@@ -206,7 +204,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         var row = FinishRow(n, state, targetLogit);
         if (HasGradient)
         {
-            WriteRowGradient(n, row, 0, blocks, scratch, blockStatistics, expsRow, next);
+            WriteRowGradient(n, row, 0, blocks, scratch, blockStatistics, next);
             if (streamGradient)
             {
                 StreamingStores.Fence(); // the target's ordinary store lands after the row's streaming ones
@@ -260,7 +258,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     private byte* Ahead(int next, int column) =>
         next < 0 || !GroupedRows || request.Element != ElementKind.Single ? null : (byte*)((float*)request.Logits + RowOffset(next) + column);
 
-    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, Span<float> scratch, ReadOnlySpan<BlockStatistics> blockStatistics, Span<float> expsRow = default, int next = -1)
+    private void WriteRowGradient(int n, in RowGradient row, int firstBlock, int endBlock, Span<float> scratch, ReadOnlySpan<BlockStatistics> blockStatistics, int next = -1)
     {
         int from = firstBlock * BlockColumns, to = Math.Min(endBlock * BlockColumns, classes);
         if (!row.Kept)
@@ -287,7 +285,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                     ushort* at = (ushort*)request.Gradient + RowOffset(n) + column;
                     if (request.GradientElement == ElementKind.BFloat16)
                     {
-                        // Streamed only from a whole row of exponentials, as a float gradient is (see ExpsRow).
+                        // Streamed only from a whole row of exponentials in scratch (rowExps).
                         GradientKernel.Scale(request.Width, e, new Span<BFloat16>((BFloat16*)at, length), scale, streamGradient && rowExps, row.Coefficients.C1, SmoothingWeights(row, column, length));
                     }
                     else
@@ -301,7 +299,14 @@ internal sealed unsafe partial class CrossEntropyKernel
                 }
 
                 var g = new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
-                GradientKernel.Scale(request.Width, expsRow.IsEmpty ? g : expsRow.Slice(column, length), g, scale, stream: !expsRow.IsEmpty, row.Coefficients.C1, SmoothingWeights(row, column, length));
+                if (recomputeStored)
+                {
+                    WriteRecomputed(n, column, blockStatistics[b], scale, g, scratch, Ahead(next, column));
+                }
+                else
+                {
+                    GradientKernel.Scale(request.Width, g, g, scale, stream: false, row.Coefficients.C1, SmoothingWeights(row, column, length));
+                }
             }
 
             return;
@@ -325,6 +330,26 @@ internal sealed unsafe partial class CrossEntropyKernel
                 GradientKernel.Write(request.Width, z, new Span<float>((float*)request.Gradient + at, length), row.Coefficients, weights, ProbabilitiesAt(n, column, length), streamGradient, Ahead(next, column));
             }
         }
+    }
+
+    /// <summary>
+    /// A block of a <see cref="recomputeStored"/> gradient, streamed: the exponentials the forward would have stored,
+    /// recomputed and scaled (<see cref="GradientKernel.WriteShifted"/>); where the forward's single pass handed over to
+    /// the two-pass loop (or never ran), that loop's exponentials, computed again by the same code into scratch and
+    /// scaled from there: the same bits either way.
+    /// </summary>
+    private void WriteRecomputed(int n, int column, in BlockStatistics block, float scale, Span<float> gradient, Span<float> scratch, byte* ahead)
+    {
+        var z = BlockForGradient(n, column, gradient.Length, scratch);
+        if (block.ShiftInPowersOfTwo)
+        {
+            GradientKernel.WriteShifted(request.Width, z, gradient, block.Shift, scale, stream: true, ahead);
+            return;
+        }
+
+        var e = ExpsBlock().Slice(0, z.Length);
+        StatisticsKernel.Compute(request.Width, z, default, default, weightedLogits: false, e);
+        GradientKernel.Scale(request.Width, e, gradient, scale, stream: true);
     }
 
     private void ZeroGradient(int n, int column, int length)

@@ -46,9 +46,11 @@ internal sealed unsafe partial class CrossEntropyKernel
     // its lines before they are written), the same values. See StreamedGradientBytes.
     private readonly bool streamGradient;
 
-    // Whether a float gradient's exponentials go to a row of scratch (ExpsRow) and are then scaled and streamed out,
-    // rather than stored in the gradient and scaled there. Set by Run, as rowExps.
-    private bool expsRows;
+    // A streamed float gradient whose forward would store the exponentials (storeExps): the forward stores none and
+    // the write pass recomputes them bitwise (GradientKernel.WriteShifted), so that no line of the gradient is read
+    // for ownership and no scratch is written, and in place and out of place stay the same bits.
+    private readonly bool recomputeStored;
+
     // The reduction's per-row terms: main [N], then z-loss [N]. A managed array: through a native pointer, 2048 rows of
     // 32 classes took 7-12% longer (likely the JIT then assumes the row loops' stores may change the kernel's fields);
     // the calling thread's spare (RentTerms), as an array per call was a gen0 collection every few ms of short calls and
@@ -87,12 +89,16 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>
     /// By default (<c>auto</c>) an out-of-place gradient from <see cref="StreamedGradientBytes"/> on is written with
-    /// streaming stores where the write pass computes it from the logits (512 bits): its lines are then written
-    /// without first being read for ownership. On the Zen 5 (family 26) of docs/benchmarks.md, streamed / ordinary
-    /// time at 512 bits measured 0.77-0.96 on two threads and 0.86-1.01 in one thread's CPU time (256 x 50257, 2048 x
-    /// 50257, 8192 x 32000; <c>stream-compare</c>). Where the forward stores exponentials (256 and 128 bits) streaming
-    /// needs a scratch row besides and measured 0.91-1.18 on two threads and 1.03-1.10 in one thread's CPU: not there. <c>on</c> streams every such gradient from
-    /// <see cref="StreamedGradientBytes"/> on at any width, <c>always</c> every one at any size, <c>off</c> none.
+    /// streaming stores at 512 bits, where the write pass computes it from the logits (a float gradient's stored
+    /// exponentials recomputed: <see cref="GradientKernel.WriteShifted"/>): its lines are then written without first
+    /// being read for ownership. On the Zen 5 (family 26) of docs/benchmarks.md, streamed / ordinary time at 512 bits
+    /// measured 0.77-0.96 on two threads and 0.86-1.01 in one thread's CPU time (256 x 50257, 2048 x 50257, 8192 x
+    /// 32000; <c>stream-compare</c>). Below 512 bits, where the exponentials cost more, a float gradient stored in place
+    /// and scaled took 0.95-1.05x the time of the streamed one recomputing them with AVX2 only (Zen 4, 2026-12-05), and
+    /// a 16-bit gradient streams from a whole row of exponentials in scratch, which measured 0.91-1.18 on two threads
+    /// (Zen 5): not there. <c>on</c> streams every such gradient from <see cref="StreamedGradientBytes"/> on at any width,
+    /// <c>always</c> every one at any size, <c>off</c> none. Never a float gradient whose soft cap writes the capped
+    /// logits into it (that write is in place), nor one that scales stored smoothed exponentials.
     /// </summary>
     public const string StreamEnvironmentVariable = "XENT_STREAM_GRADIENT";
 
@@ -117,7 +123,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>Whether an out-of-place gradient of this many bytes is written with streaming stores.</summary>
     /// <param name="bytes">The gradient's size.</param>
     /// <param name="width">The width the call runs at.</param>
-    /// <param name="storesExponentials">Whether the forward stores its exponentials for the write pass to scale.</param>
+    /// <param name="storesExponentials">Whether the write pass scales exponentials the forward stored (a 16-bit gradient's; a streamed float one recomputes them).</param>
     public static bool StreamsGradient(long bytes, VectorWidth width, bool storesExponentials)
     {
         if (StreamedBytesOverride.Value is long from)
@@ -141,25 +147,28 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>
     /// Whether a gradient with class-index targets (float; bfloat16 or Half of logits of its own type; soft-capped or
-    /// smoothed, not both) stores the forward's exponentials and only scales them in the write pass, or recomputes exp(z -
-    /// lse) there (one pass forward, nothing stored). Without a soft cap, stored below 512 bits: on the Zen 5 (family 26)
-    /// of docs/benchmarks.md, one thread's CPU time per call, side by side, recomputing measured 8-18% less at 512 bits
-    /// out of place and 1-6% less in place, but 0-12% more at 256 bits out of place, 27-31% more in place, and 35-39%
-    /// more at 128 bits (there each exp costs the same instructions for fewer lanes). At 512 bits a 16-bit gradient
-    /// stores them where the 512-bit units are split in halves (<see cref="VectorUnits.SplitsVector512"/>): on the Zen 4
-    /// (`recompute-compare`, bfloat16, 2026-12-04) recomputing took 1.07-1.18x the time out of place and 1.15-1.31x in
-    /// place on 2 threads (1.08-1.24x on one thread's CPU), where a float gradient there still recomputes (0.61-0.81x out
-    /// of place, which then streams its stores; 0.88-1.03x in place). Under a soft cap, stored at every width: there the
-    /// write pass recomputed the exponential and the cap's derivative (Zen 4, LossAndGradient with a cap of 30, 2
-    /// threads, both in one process alternating, median of 21 ratios: 2048 x 32000 and 256 x 50257 took 0.74-0.82x the
-    /// time with AVX2 only, 0.81-0.86x at 256 bits, 0.85-0.94x at 512). One choice per width and gradient type for in
-    /// place and out of place alike, so the two stay bitwise the same.
+    /// smoothed, not both) takes the exponentials the forward stores and only scales them in the write pass, or recomputes
+    /// exp(z - lse) there (one pass forward, nothing stored). A streamed float gradient that takes them has its write pass
+    /// recompute them instead, bitwise (<see cref="GradientKernel.WriteShifted"/>). Without a soft cap, stored below 512
+    /// bits: on the Zen 5 (family 26) of docs/benchmarks.md, one thread's CPU time per call, side by side, recomputing
+    /// measured 8-18% less at 512 bits out of place and 1-6% less in place, but 0-12% more at 256 bits out of place,
+    /// 27-31% more in place, and 35-39% more at 128 bits (there each exp costs the same instructions for fewer lanes). At
+    /// 512 bits, stored where the 512-bit units are split in halves (<see cref="VectorUnits.SplitsVector512"/>), but for a
+    /// smoothed float gradient: on the Zen 4 (`recompute-compare`, 2 threads unless said), a bfloat16 gradient took
+    /// 1.07-1.18x the time recomputing out of place and 1.15-1.31x in place (2026-12-04); a float one 1.08-1.18x in place
+    /// (1.13-1.17x on one thread's CPU) and 0.95-1.06x out of place (streamed both ways; 2026-12-05); a smoothed float
+    /// one 0.93-0.99x in place and 0.77-0.90x out of place. Under a soft cap, stored at every width: there the write pass
+    /// recomputed the exponential and the cap's derivative (Zen 4, LossAndGradient with a cap of 30, 2 threads, both in one
+    /// process alternating, median of 21 ratios: 2048 x 32000 and 256 x 50257 took 0.74-0.82x the time with AVX2 only,
+    /// 0.81-0.86x at 256 bits, 0.85-0.94x at 512). One choice per width and gradient type for in place and out of place
+    /// alike, so the two stay bitwise the same.
     /// </summary>
     /// <param name="width">The call's vector width.</param>
     /// <param name="capped">Whether a soft cap is on.</param>
     /// <param name="sixteenBit">Whether the gradient is bfloat16 or Half (of logits of its own type).</param>
-    internal static bool StoresExponentials(VectorWidth width, bool capped, bool sixteenBit) =>
-        StoredExponentialsOverride.Value ?? (capped || width != VectorWidth.V512 || (sixteenBit && VectorUnits.SplitsVector512));
+    /// <param name="smoothed">Whether label smoothing is on.</param>
+    internal static bool StoresExponentials(VectorWidth width, bool capped, bool sixteenBit, bool smoothed) =>
+        StoredExponentialsOverride.Value ?? (capped || width != VectorWidth.V512 || (VectorUnits.SplitsVector512 && (sixteenBit || !smoothed)));
 
     /// <summary>For tests and benchmarks: store (or recompute) the gradient's exponentials at every width wherever <see cref="StoresExponentials"/> decides, for the calling flow.</summary>
     public static AsyncOverride<bool>.Scope OverrideStoredExponentials(bool store) => StoredExponentialsOverride.Set(store);
@@ -181,8 +190,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         // them, one exp per element instead of two (see StoresExponentials). Label smoothing's forward then takes the
         // two-pass statistics, its sum w z gathered by the max pass (smoothed LossAndGradient, one Zen 4 core, 2 x 50257:
         // AVX2 only 0.55-0.56 -> 0.34-0.35 ns per logit, 256 bits 0.38 -> 0.30).
-        storeExps = StoresExponentials(request.Width, cap > 0f, sixteenBit: false) && request.Gradient != null && request.GradientElement == ElementKind.Single && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
-        exps16 = StoresExponentials(request.Width, cap > 0f, sixteenBit: true) && request.Gradient != null && request.Element != ElementKind.Single && request.GradientElement == request.Element
+        storeExps = StoresExponentials(request.Width, cap > 0f, sixteenBit: false, smoothing > 0f) && request.Gradient != null && request.GradientElement == ElementKind.Single && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
+        exps16 = StoresExponentials(request.Width, cap > 0f, sixteenBit: true, smoothing > 0f) && request.Gradient != null && request.Element != ElementKind.Single && request.GradientElement == request.Element
             && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
 
         // With a soft cap and a float gradient the forward writes the capped logits into the gradient's block (not a
@@ -191,12 +200,15 @@ internal sealed unsafe partial class CrossEntropyKernel
         // pass scales them there.
         capInGradient = request.Gradient != null && request.GradientElement == ElementKind.Single && cap > 0f;
 
-        // Out of place and large, the gradient may be written with streaming stores (StreamsGradient). The stored exponentials then go to
-        // a row of L2 scratch (ExpsRow) instead of the gradient, and the write pass scales them from there. (An
-        // earlier version of this, 2026-11-29, measured 1.2-1.7x slower than plain stores plus the in-place scale:
-        // 2048 x 32000, 2 threads, 16 vs 21 ms.) Not with the capped logits in the gradient: that write is in place.
-        streamGradient = request.Gradient != null && request.Gradient != request.Logits && !capInGradient
-            && StreamsGradient((long)request.Rows * request.Classes * (request.GradientElement == ElementKind.Single ? sizeof(float) : sizeof(ushort)), request.Width, storeExps || exps16);
+        // Out of place and large, the gradient may be written with streaming stores (StreamsGradient). A float gradient
+        // with stored exponentials then recomputes them in the write pass (recomputeStored). Storing them in a row of L2
+        // scratch and scaling them from there was slower than plain stores (2048 x 32000, 2 threads, Zen 5, 2026-11-29: 21
+        // against 16 ms; 8192 x 32000, Zen 4, 2026-12-05: 1.07-1.24x with AVX2 only, also with the scaling interleaved
+        // with the next row's pass). Not with the capped logits in the gradient (that write is in place), nor for stored
+        // smoothed exponentials (the two-pass loop's, which the write pass does not recompute).
+        streamGradient = request.Gradient != null && request.Gradient != request.Logits && !capInGradient && !(storeExps && smoothing > 0f)
+            && StreamsGradient((long)request.Rows * request.Classes * (request.GradientElement == ElementKind.Single ? sizeof(float) : sizeof(ushort)), request.Width, exps16);
+        recomputeStored = storeExps && streamGradient;
         constants = LossConstants.Of(smoothing, classes, WeightsAt(0, classes), o.ZLoss, cap);
         kept = CountKept();
         callScales = kept.Scales(o.Reduction, request.Upstream);
@@ -241,7 +253,6 @@ internal sealed unsafe partial class CrossEntropyKernel
                 int threads = ThreadCount(request.Options.MaxDegreeOfParallelism);
                 bool split = SplitRows(request.Rows, request.Classes, threads);
                 kernel.rowExps = kernel.exps16 && !split && request.Classes <= RowExpsMaxClasses;
-                kernel.expsRows = kernel.storeExps && kernel.streamGradient && !split && request.Classes <= RowExpsMaxClasses;
                 if (split)
                 {
                     kernel.RunSplit(threads);

@@ -27,7 +27,7 @@ internal readonly struct GradientCoefficients
 /// Writes the gradient of one block. The destination may be the logits themselves (in place): the last,
 /// shifted-back vector is computed from the input before the main loop overwrites the lanes it overlaps.
 /// </summary>
-internal static class GradientKernel
+internal static partial class GradientKernel
 {
     /// <param name="width">Widest vector width allowed.</param>
     /// <param name="z">The block's (soft-capped) logits.</param>

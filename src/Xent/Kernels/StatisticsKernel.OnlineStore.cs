@@ -27,7 +27,7 @@ internal static partial class StatisticsKernel
     /// <paramref name="z"/>'s memory.
     /// </summary>
     /// <param name="z">The block's float logits: in place, <paramref name="exps"/>' memory.</param>
-    /// <param name="exps">Where the exponentials go [z.Length].</param>
+    /// <param name="exps">Where the exponentials go [z.Length], or empty: the statistics alone, as storing them computes them, for a write pass that recomputes them (<see cref="GradientKernel.WriteShifted"/>).</param>
     /// <param name="prefetch">Whether z is followed by the next block to read (prefetches never fault).</param>
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
     // inlined (docs/benchmarks.md, How the kernels got here).
@@ -38,7 +38,11 @@ internal static partial class StatisticsKernel
     {
         fixed (float* pinned = z)
         {
-            return OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z)), z.Length, exps, prefetch);
+            // Without a store it is a type, not a test, so that the storing loop compiles as before.
+            ref byte x = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z));
+            return exps.IsEmpty
+                ? OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, No>(ref x, z.Length, exps, prefetch)
+                : OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes>(ref x, z.Length, exps, prefetch);
         }
     }
 
@@ -57,17 +61,18 @@ internal static partial class StatisticsKernel
         // Pinned for the lanes' loads, which may take the address (see ILogitLanes.Load).
         fixed (BFloat16* pinned = z)
         {
-            return OnlineMaxExpSumStorePinned<TOps, TV, TLanes>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, exps, prefetch: true);
+            return OnlineMaxExpSumStorePinned<TOps, TV, TLanes, Yes>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, exps, prefetch: true);
         }
     }
 
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static BlockStatistics OnlineMaxExpSumStorePinned<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, bool prefetch)
+    private static BlockStatistics OnlineMaxExpSumStorePinned<TOps, TV, TLanes, TStore>(ref byte x, int n, Span<float> exps, bool prefetch)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TLanes : struct, ILogitLanes<TV>
+        where TStore : struct, IConstant
     {
         int k = TOps.Count, size = TLanes.ElementSize;
         ref float d = ref MemoryMarshal.GetReference(exps);
@@ -110,14 +115,18 @@ internal static partial class StatisticsKernel
             TV e2 = TOps.Exp2(TOps.MultiplyAdd(v2, log2e, minusM)), e3 = TOps.Exp2(TOps.MultiplyAdd(v3, log2e, minusM));
             TV e4 = TOps.Exp2(TOps.MultiplyAdd(v4, log2e, minusM)), e5 = TOps.Exp2(TOps.MultiplyAdd(v5, log2e, minusM));
             TV e6 = TOps.Exp2(TOps.MultiplyAdd(v6, log2e, minusM)), e7 = TOps.Exp2(TOps.MultiplyAdd(v7, log2e, minusM));
-            TOps.Store(e0, ref d, i);
-            TOps.Store(e1, ref d, i + k);
-            TOps.Store(e2, ref d, i + (2 * k));
-            TOps.Store(e3, ref d, i + (3 * k));
-            TOps.Store(e4, ref d, i + (4 * k));
-            TOps.Store(e5, ref d, i + (5 * k));
-            TOps.Store(e6, ref d, i + (6 * k));
-            TOps.Store(e7, ref d, i + (7 * k));
+            if (TStore.Value)
+            {
+                TOps.Store(e0, ref d, i);
+                TOps.Store(e1, ref d, i + k);
+                TOps.Store(e2, ref d, i + (2 * k));
+                TOps.Store(e3, ref d, i + (3 * k));
+                TOps.Store(e4, ref d, i + (4 * k));
+                TOps.Store(e5, ref d, i + (5 * k));
+                TOps.Store(e6, ref d, i + (6 * k));
+                TOps.Store(e7, ref d, i + (7 * k));
+            }
+
             s = TOps.Add(s, TOps.Add(TOps.Add(TOps.Add(e0, e1), TOps.Add(e2, e3)), TOps.Add(TOps.Add(e4, e5), TOps.Add(e6, e7))));
         }
 
@@ -134,7 +143,11 @@ internal static partial class StatisticsKernel
 
             top = TOps.Max(top, v);
             TV e = TOps.Exp2(TOps.MultiplyAdd(v, log2e, minusM));
-            TOps.Store(e, ref d, at);
+            if (TStore.Value)
+            {
+                TOps.Store(e, ref d, at);
+            }
+
             s = TOps.Add(s, at == i ? e : TOps.KeepFrom(e, (int)(i - at)));
         }
 
@@ -180,7 +193,7 @@ internal static partial class StatisticsKernel
         where TV : struct
     {
         var rest = z.Slice(done);
-        var restExps = exps.Slice(done);
+        var restExps = exps.IsEmpty ? default : exps.Slice(done);
         bool vectors = rest.Length >= TOps.Count;
         float restMax = vectors
             ? BlockMax<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(rest)), rest.Length, default)
@@ -196,8 +209,12 @@ internal static partial class StatisticsKernel
             // A stored prefix under a finite max: its terms against M are at most 2^-64 of M's own, so they may round
             // to 0 here, as they would in exp(z - M).
             float factor = ToMax<ScalarOps, float>(m, shift);
-            var stored = exps.Slice(0, done);
-            System.Numerics.Tensors.TensorPrimitives.Multiply(stored, factor, stored);
+            if (!exps.IsEmpty)
+            {
+                var stored = exps.Slice(0, done);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(stored, factor, stored);
+            }
+
             result.Sum += doneSum * factor;
         }
 

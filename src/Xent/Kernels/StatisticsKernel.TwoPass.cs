@@ -10,7 +10,7 @@ namespace Xent.Kernels;
 internal static partial class StatisticsKernel
 {
     /// <summary>
-    /// The statistics of a block of bfloat16 logits with its exponentials stored, exactly as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool, float)"/>
+    /// The statistics of a block of bfloat16 logits with its exponentials stored, exactly as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool, float, bool)"/>
     /// computes them for the widened block with <c>exps</c> (the float path of a float gradient): the max pass widens
     /// the block into <paramref name="exps"/> as it reads it, and the exp pass runs over that in place.
     /// </summary>

@@ -33,38 +33,42 @@ internal static partial class StatisticsKernel
     /// </param>
     /// <param name="prefetchNext">Whether z is pinned memory followed by the next block to read (the logits
     /// themselves, not a scratch copy): then the exp pass prefetches what follows z. Prefetches never fault.</param>
-    public static BlockStatistics Compute(VectorWidth width, ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps = default, bool prefetchNext = false, float inverseCap = 0f) =>
+    /// <param name="storedStatistics">
+    /// With <paramref name="exps"/> empty, the statistics as storing the exponentials computes them, bitwise (for a
+    /// write pass that recomputes the stored exponentials instead: <see cref="GradientKernel.WriteShifted"/>).
+    /// </param>
+    public static BlockStatistics Compute(VectorWidth width, ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps = default, bool prefetchNext = false, float inverseCap = 0f, bool storedStatistics = false) =>
         Widths.Fit(width, z.Length) switch
         {
-            VectorWidth.V512 => Compute512(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap),
-            VectorWidth.V256 => Compute256(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap),
-            VectorWidth.V128 => Compute128(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap),
-            _ => ComputeScalar(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap),
+            VectorWidth.V512 => Compute512(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap, storedStatistics),
+            VectorWidth.V256 => Compute256(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap, storedStatistics),
+            VectorWidth.V128 => Compute128(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap, storedStatistics),
+            _ => ComputeScalar(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap, storedStatistics),
         };
 
     // One plain method per width, so that compiling the dispatcher above (unoptimised, on a process's first call)
     // resolves no generic instantiation: naming all four widths' instantiations there loaded every width's operator
     // types and took ~60% as long as the kernel's own compilation. Only the width used is compiled and loaded.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static BlockStatistics Compute512(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap) =>
-        Compute<Vector512Ops, Vector512<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap);
+    private static BlockStatistics Compute512(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap, bool storedStatistics) =>
+        Compute<Vector512Ops, Vector512<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap, storedStatistics);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static BlockStatistics Compute256(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap) =>
-        Compute<Vector256Ops, Vector256<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap);
+    private static BlockStatistics Compute256(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap, bool storedStatistics) =>
+        Compute<Vector256Ops, Vector256<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap, storedStatistics);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static BlockStatistics Compute128(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap) =>
-        Compute<Vector128Ops, Vector128<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap);
+    private static BlockStatistics Compute128(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap, bool storedStatistics) =>
+        Compute<Vector128Ops, Vector128<float>>(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap, storedStatistics);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static BlockStatistics ComputeScalar(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap) =>
-        Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap);
+    private static BlockStatistics ComputeScalar(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap, bool storedStatistics) =>
+        Compute<ScalarOps, float>(z, weights, probabilities, weightedLogits, exps, prefetchNext, inverseCap, storedStatistics);
 
     /// <summary>
     /// The plain statistics (nothing stored, class-index targets) of a block of 16-bit logits (bfloat16 or Half) read
     /// in place: the single-pass loop widens each vector as it loads it, so the block is read once, at half the bytes
-    /// of float, and never copied. The same algorithm, lane for lane, as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool, float)"/>
+    /// of float, and never copied. The same algorithm, lane for lane, as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool, float, bool)"/>
     /// on the widened values, so the results are bitwise the float path's; blocks too short for it (and the scalar
     /// fallback) are widened into <paramref name="scratch"/> and computed there.
     /// </summary>
@@ -134,33 +138,34 @@ internal static partial class StatisticsKernel
     }
 
     /// <summary>
-    /// <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool, float)"/>
+    /// <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool, float, bool)"/>
     /// at the width <typeparamref name="TOps"/>, which must fit the block (<see cref="Widths.Fit"/>): for callers that
     /// chose it once for many blocks of one length.
     /// </summary>
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower); inlined into its callers,
     // which only choose among the loops, each of them never inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.AggressiveInlining)]
-    internal static BlockStatistics Compute<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap)
+    internal static BlockStatistics Compute<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool weightedLogits, Span<float> exps, bool prefetchNext, float inverseCap, bool storedStatistics = false)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
         var result = default(BlockStatistics);
+        bool stores = !exps.IsEmpty || storedStatistics;
         // Not for the scalar fallback: there the rescaling exp per chunk of 8 is 12% more exps (measured 10% slower).
-        if (TOps.Count > 1 && exps.IsEmpty && probabilities.IsEmpty && z.Length >= OnlineChunk * TOps.Count)
+        if (TOps.Count > 1 && !stores && probabilities.IsEmpty && z.Length >= OnlineChunk * TOps.Count)
         {
             ref byte x = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z));
             OnlineMaxExpSum<TOps, TV, SingleLanes<TOps, TV>>(ref x, z.Length, weightedLogits ? weights : default, weightedLogits, prefetchNext, ref result);
             return result;
         }
 
-        if (TOps.Count > 1 && !exps.IsEmpty && !weightedLogits && probabilities.IsEmpty && inverseCap == 0f && z.Length >= OnlineChunk * TOps.Count
+        if (TOps.Count > 1 && stores && !weightedLogits && probabilities.IsEmpty && inverseCap == 0f && z.Length >= OnlineChunk * TOps.Count
             && Simd.FusedMultiplyAddIsHardware)
         {
             return OnlineMaxExpSumStore<TOps, TV>(z, exps, prefetchNext);
         }
 
-        bool smoothedStore = weightedLogits && !exps.IsEmpty && probabilities.IsEmpty;
+        bool smoothedStore = weightedLogits && stores && probabilities.IsEmpty;
         result.Max = smoothedStore
             ? BlockMaxWeightedSum<TOps, TV>(z, weights, out result.WeightedLogits)
             : BlockMax<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z)), z.Length, default);

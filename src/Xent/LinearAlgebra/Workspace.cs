@@ -30,8 +30,8 @@ internal enum WorkspaceSlot
     /// <summary>The cross-entropy kernel: a row's block statistics [blocks].</summary>
     BlockStatistics,
 
-    /// <summary>The cross-entropy kernel, streaming an out-of-place float gradient: one row of exponentials [V].</summary>
-    ExponentialRows,
+    /// <summary>The cross-entropy kernel, streaming an out-of-place float gradient: one block of exponentials recomputed by the two-pass loop.</summary>
+    ExponentialsBlock,
 
     /// <summary>The layers (<c>Xent.Layers</c>): per-thread rows and transposes of one work item.</summary>
     ModelRows,

@@ -158,10 +158,11 @@ public class BFloat16CrossEntropyTests
                     // A bfloat16 gradient is the float path's float gradient rounded once (its target column from
                     // double directly), with the same loss: in place and not, plain (exponentials kept) and smoothed.
                     // The float path runs with the exponentials kept or recomputed as a 16-bit gradient has them (at 512
-                    // bits on a CPU with split units they are kept there, recomputed for a float gradient).
+                    // bits on a CPU with split units they are kept there also under label smoothing, which a float
+                    // gradient there recomputes).
                     var gf = new float[bf.Length];
                     float lossFloat;
-                    using (CrossEntropyKernel.OverrideStoredExponentials(CrossEntropyKernel.StoresExponentials(width, capped: ot.SoftCap > 0f, sixteenBit: true)))
+                    using (CrossEntropyKernel.OverrideStoredExponentials(CrossEntropyKernel.StoresExponentials(width, capped: ot.SoftCap > 0f, sixteenBit: true, smoothed: ot.LabelSmoothing > 0f)))
                     {
                         lossFloat = CrossEntropy.LossAndGradient(exact, y, gf, ot);
                     }

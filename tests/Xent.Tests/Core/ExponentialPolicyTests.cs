@@ -95,6 +95,7 @@ public class ExponentialPolicyTests
             var inPlace = (float[])huge.Clone();
             Assert.True(loss == CrossEntropy.LossAndGradient(inPlace, t, inPlace), $"3e6, {v} {width}");
             Assert.True(g.AsSpan().SequenceEqual(inPlace), $"3e6, {v} {width}: in place differs");
+            AssertStreamedSame(huge, t, g, loss, new CrossEntropyOptions(), $"3e6, {v} {width}");
         }
     }
 
@@ -124,9 +125,26 @@ public class ExponentialPolicyTests
                     var inPlace = (float[])x.Clone();
                     CrossEntropy.LossAndGradient(inPlace, y, inPlace, sum);
                     Assert.True(g.AsSpan().SequenceEqual(inPlace), $"{what}: in place differs");
+                    AssertStreamedSame(x, y, g, loss, sum, what);
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Out of place with streaming stores (forced), where a forward that stores exponentials stores none and the write
+    /// pass recomputes them, or computes them again by the two-pass loop where the single pass handed over: the same
+    /// loss and bits as <paramref name="gradient"/>, written with ordinary stores.
+    /// </summary>
+    private static void AssertStreamedSame(float[] x, int[] y, float[] gradient, float loss, CrossEntropyOptions o, string what)
+    {
+        var streamed = new float[x.Length];
+        using (CrossEntropyKernel.OverrideStreamedBytes(0))
+        {
+            Assert.True(loss.Equals(CrossEntropy.LossAndGradient(x, y, streamed, o)), $"{what}: streamed loss");
+        }
+
+        Assert.True(gradient.AsSpan().SequenceEqual(streamed), $"{what}: streamed differs");
     }
 
     private static void Check(float[] x, BFloat16[] bf, int[] y, CrossEntropyOptions o, string name)
@@ -143,6 +161,7 @@ public class ExponentialPolicyTests
             var inPlace = (float[])x.Clone();
             Assert.True(loss == CrossEntropy.LossAndGradient(inPlace, y, inPlace, ot), what);
             Assert.True(g.AsSpan().SequenceEqual(inPlace), $"{what}: in place differs");
+            AssertStreamedSame(x, y, g, loss, ot, what);
             // The float gradient rounded once, with and without the cap, and the same loss.
             var gb = new BFloat16[bf.Length];
             Assert.True(loss == CrossEntropy.LossAndGradient(bf, y, gb, ot), what);

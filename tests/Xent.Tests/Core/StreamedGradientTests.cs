@@ -67,7 +67,8 @@ public class StreamedGradientTests
 
 /// <summary>
 /// Every out-of-place gradient path with streaming stores forced on (<see cref="CrossEntropyKernel.OverrideStreamedBytes"/>
-/// 0) writes bitwise what it writes with ordinary stores: float logits (the pipelined rows), bfloat16 to bfloat16
+/// 0) writes bitwise what it writes with ordinary stores: float logits (where the forward stores exponentials, streamed
+/// it stores none and the write pass recomputes them: GradientKernel.WriteShifted), bfloat16 to bfloat16
 /// (pipelined), bfloat16 logits to a float gradient (pipelined through the converted blocks), Half to Half, label smoothing
 /// with weights and probability targets (the general write), few long rows (split), at destinations 1, 3 and 7
 /// floats past an array's start (every head length), odd row lengths, ignored rows, every width and thread count.

@@ -28,20 +28,22 @@ public class VectorUnitsTests
     }
 
     [Fact]
-    public void ExponentialsPolicy_StoresBelow512_UnderACap_AndAt512ForSixteenBitOnSplitUnits()
+    public void ExponentialsPolicy_StoresBelow512_UnderACap_AndAt512OnSplitUnitsButSmoothedFloat()
     {
         foreach (var width in new[] { VectorWidth.V256, VectorWidth.V128, VectorWidth.Scalar })
         {
-            Assert.True(CrossEntropyKernel.StoresExponentials(width, capped: false, sixteenBit: false));
-            Assert.True(CrossEntropyKernel.StoresExponentials(width, capped: false, sixteenBit: true));
+            Assert.True(CrossEntropyKernel.StoresExponentials(width, capped: false, sixteenBit: false, smoothed: false));
+            Assert.True(CrossEntropyKernel.StoresExponentials(width, capped: false, sixteenBit: true, smoothed: true));
         }
 
-        Assert.True(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: true, sixteenBit: false));
-        Assert.False(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: false));
-        Assert.Equal(VectorUnits.SplitsVector512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: true));
+        Assert.True(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: true, sixteenBit: false, smoothed: false));
+        Assert.Equal(VectorUnits.SplitsVector512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: false, smoothed: false));
+        Assert.False(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: false, smoothed: true));
+        Assert.Equal(VectorUnits.SplitsVector512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: true, smoothed: false));
+        Assert.Equal(VectorUnits.SplitsVector512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: true, smoothed: true));
         using (CrossEntropyKernel.OverrideStoredExponentials(false))
         {
-            Assert.False(CrossEntropyKernel.StoresExponentials(VectorWidth.V256, capped: true, sixteenBit: true));
+            Assert.False(CrossEntropyKernel.StoresExponentials(VectorWidth.V256, capped: true, sixteenBit: true, smoothed: false));
         }
     }
 }
