@@ -56,40 +56,17 @@ internal static partial class GradientKernel
     private static unsafe void WriteShifted<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, float shift, float scale, byte* ahead)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
-        where TMode : struct, IStoreMode
-    {
-        int n = z.Length, k = TOps.Count;
-        ref float x = ref MemoryMarshal.GetReference(z);
-        ref float d = ref MemoryMarshal.GetReference(gradient);
-        TV log2e = TOps.Create(ExpConstants.Log2E), minusM = TOps.Create(-shift), s = TOps.Create(scale);
-        nint last = n - k;
-        nint i = BodyStart<TOps, TV, TMode>(ref d);
-        if (i != 0)
-        {
-            TOps.Store(Shifted<TOps, TV>(ref x, 0, log2e, minusM, s), ref d, 0);
-        }
-
-        for (; i < last - k; i += 2 * k)
-        {
-            PrefetchAhead(ahead, i, 2 * k);
-            TV a = Shifted<TOps, TV>(ref x, i, log2e, minusM, s);
-            TV b = Shifted<TOps, TV>(ref x, i + k, log2e, minusM, s);
-            BodyStore<TOps, TV, TMode>(a, ref d, i);
-            BodyStore<TOps, TV, TMode>(b, ref d, i + k);
-        }
-
-        if (i < last)
-        {
-            BodyStore<TOps, TV, TMode>(Shifted<TOps, TV>(ref x, i, log2e, minusM, s), ref d, i);
-        }
-
-        TOps.Store(Shifted<TOps, TV>(ref x, last, log2e, minusM, s), ref d, last);
-    }
+        where TMode : struct, IStoreMode =>
+        WriteElements<TOps, TV, TMode, ShiftedElement<TOps, TV>>(z, gradient, new ShiftedElement<TOps, TV>(shift, scale), ahead);
 
     /// <summary>scale 2^(z log2 e - m), each step as the single pass and <see cref="Scaled"/> take it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Shifted<TOps, TV>(ref float x, nint i, TV log2e, TV minusM, TV scale)
+    private readonly struct ShiftedElement<TOps, TV>(float shift, float scale) : IGradientElement<TV>
         where TOps : struct, IVectorOps<TV>
-        where TV : struct =>
-        TOps.Multiply(scale, TOps.Exp2(TOps.MultiplyAdd(TOps.Load(ref x, i), log2e, minusM)));
+        where TV : struct
+    {
+        private readonly TV log2e = TOps.Create(ExpConstants.Log2E), minusM = TOps.Create(-shift), factor = TOps.Create(scale);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV At(ref float z, nint i) => TOps.Multiply(factor, TOps.Exp2(TOps.MultiplyAdd(TOps.Load(ref z, i), log2e, minusM)));
+    }
 }

@@ -126,35 +126,66 @@ internal static partial class GradientKernel
     private static unsafe void WritePlain<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, byte* ahead)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TMode : struct, IStoreMode =>
+        WriteElements<TOps, TV, TMode, PlainElement<TOps, TV>>(z, gradient, new PlainElement<TOps, TV>(c), ahead);
+
+    /// <summary>
+    /// The write loop of a block whose every vector is <typeparamref name="TElement"/>'s function of the logits at its
+    /// index: two vectors an iteration (bringing <paramref name="ahead"/> into L2 meanwhile), the body streamed or not
+    /// (<typeparamref name="TMode"/>), and the shifted-back last vector computed before any store, since in place the
+    /// loop overwrites its first lanes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void WriteElements<TOps, TV, TMode, TElement>(ReadOnlySpan<float> z, Span<float> gradient, in TElement element, byte* ahead)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
         where TMode : struct, IStoreMode
+        where TElement : struct, IGradientElement<TV>
     {
         int n = z.Length, k = TOps.Count;
         ref float x = ref MemoryMarshal.GetReference(z);
         ref float d = ref MemoryMarshal.GetReference(gradient);
-        TV lse = TOps.Create(c.LogSumExp), kk = TOps.Create(c.K), c1 = TOps.Create(-c.C1);
         nint last = n - k;
-        TV tail = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, last), lse)), c1);
+        TV tail = element.At(ref x, last);
         nint i = BodyStart<TOps, TV, TMode>(ref d);
         if (i != 0)
         {
-            TOps.Store(TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, 0), lse)), c1), ref d, 0);
+            TOps.Store(element.At(ref x, 0), ref d, 0);
         }
 
         for (; i < last - k; i += 2 * k)
         {
             PrefetchAhead(ahead, i, 2 * k);
-            TV a = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), lse)), c1);
-            TV b = TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i + k), lse)), c1);
+            TV a = element.At(ref x, i);
+            TV b = element.At(ref x, i + k);
             BodyStore<TOps, TV, TMode>(a, ref d, i);
             BodyStore<TOps, TV, TMode>(b, ref d, i + k);
         }
 
         if (i < last)
         {
-            BodyStore<TOps, TV, TMode>(TOps.MultiplyAdd(kk, TOps.Exp(TOps.Subtract(TOps.Load(ref x, i), lse)), c1), ref d, i);
+            BodyStore<TOps, TV, TMode>(element.At(ref x, i), ref d, i);
         }
 
         TOps.Store(tail, ref d, last);
+    }
+
+    /// <summary>One vector of a block's gradient as a function of the logits at an index (<see cref="WriteElements"/>).</summary>
+    private interface IGradientElement<TV>
+        where TV : struct
+    {
+        TV At(ref float z, nint i);
+    }
+
+    /// <summary>K exp(z - lse) - C1: the plain class-index gradient, recomputed from the logits.</summary>
+    private readonly struct PlainElement<TOps, TV>(in GradientCoefficients c) : IGradientElement<TV>
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        private readonly TV lse = TOps.Create(c.LogSumExp), k = TOps.Create(c.K), c1 = TOps.Create(-c.C1);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV At(ref float z, nint i) => TOps.MultiplyAdd(k, TOps.Exp(TOps.Subtract(TOps.Load(ref z, i), lse)), c1);
     }
 
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
