@@ -53,9 +53,10 @@ public class ExponentialPolicyTests
     /// <summary>
     /// The stored exponentials' single pass (one shift for the whole block: the first chunk's max) hands the logits not
     /// yet stored to the two-pass loop where a later chunk rises far above that shift: a ramp over the row, a spike in
-    /// the middle and in the last element (the shifted-back last vector), a first chunk of -inf, logits times 1000 (a
-    /// rise in many blocks), and logits beyond 2^21 in the first chunk (handed over before any store). In place, the
-    /// exponentials stored before the rise are all that is left of those logits.
+    /// the middle and in the last element (the shifted-back last vector), a first chunk of -inf (in rows of more than
+    /// one block, the whole first block and more: a masked vocabulary), logits times 1000 (a rise in many blocks), and
+    /// logits beyond 2^21 in the first chunk (handed over before any store). In place, the exponentials stored before
+    /// the rise are all that is left of those logits.
     /// </summary>
     [Theory]
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
@@ -72,7 +73,7 @@ public class ExponentialPolicyTests
                 x[c] = (c * (120f / v)) - 60f;
                 x[v + c] = random[v + c];
                 x[(2 * v) + c] = random[(2 * v) + c];
-                x[(3 * v) + c] = c < Math.Min(v - 5, 300) ? float.NegativeInfinity : random[(3 * v) + c];
+                x[(3 * v) + c] = c < Math.Min(v - 5, v > CrossEntropyKernel.BlockColumns ? CrossEntropyKernel.BlockColumns + 300 : 300) ? float.NegativeInfinity : random[(3 * v) + c];
                 x[(4 * v) + c] = random[(4 * v) + c] * 1000f;
                 x[(5 * v) + c] = random[(5 * v) + c] - (c < 200 ? 0f : 90f);
             }
