@@ -94,9 +94,12 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// being read for ownership. On the Zen 5 (family 26) of docs/benchmarks.md, streamed / ordinary time at 512 bits
     /// measured 0.77-0.96 on two threads and 0.86-1.01 in one thread's CPU time (256 x 50257, 2048 x 50257, 8192 x
     /// 32000; <c>stream-compare</c>). Below 512 bits, where the exponentials cost more, a float gradient stored in place
-    /// and scaled took 0.95-1.05x the time of the streamed one recomputing them with AVX2 only (Zen 4, 2026-12-05), and
-    /// a 16-bit gradient streams from a whole row of exponentials in scratch, which measured 0.91-1.18 on two threads
-    /// (Zen 5): not there. <c>on</c> streams every such gradient from <see cref="StreamedGradientBytes"/> on at any width,
+    /// and scaled took 0.95-1.05x the time of the streamed one recomputing them with AVX2 only (Zen 4, 2026-12-05): not
+    /// there. A 16-bit gradient whose exponentials are stored streams from a whole row of them in scratch: at 512 bits
+    /// on split units (where they are stored) streamed / ordinary measured 0.79-0.96 on two threads and 0.96-0.99 in one
+    /// thread's CPU (bfloat16, 2048 x 50257 and 8192 x 32000, Zen 4, 2026-12-05), so there it streams; with AVX2 only
+    /// 0.90-1.00, and a float gradient from such a row 0.91-1.18 on two threads (Zen 5): not there. <c>on</c> streams
+    /// every such gradient from <see cref="StreamedGradientBytes"/> on at any width,
     /// <c>always</c> every one at any size, <c>off</c> none. Never a float gradient whose soft cap writes the capped
     /// logits into it (that write is in place), nor one that scales stored smoothed exponentials.
     /// </summary>
@@ -135,7 +138,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         {
             StreamPolicy.Always => true,
             StreamPolicy.On => bytes >= StreamedGradientBytes,
-            StreamPolicy.Auto => bytes >= StreamedGradientBytes && width == VectorWidth.V512 && !storesExponentials,
+            StreamPolicy.Auto => bytes >= StreamedGradientBytes && width == VectorWidth.V512 && (!storesExponentials || VectorUnits.SplitsVector512),
             _ => false,
         };
     }
