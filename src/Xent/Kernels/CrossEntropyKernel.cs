@@ -206,8 +206,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         // Out of place and large, the gradient may be written with streaming stores (StreamsGradient). A float gradient
         // with stored exponentials then recomputes them in the write pass (recomputeStored). Storing them in a row of L2
         // scratch and scaling them from there was slower than plain stores (2048 x 32000, 2 threads, Zen 5, 2026-11-29: 21
-        // against 16 ms; 8192 x 32000, Zen 4, 2026-12-05: 1.07-1.24x with AVX2 only, also with the scaling interleaved
-        // with the next row's pass). Not with the capped logits in the gradient (that write is in place), nor for stored
+        // against 16 ms; with the scaling interleaved with the next row's pass, 2048 x 50257 and 8192 x 32000, Zen 4,
+        // 2026-12-05: 1.05-1.26x with AVX2 only). Not with the capped logits in the gradient (that write is in place), nor for stored
         // smoothed exponentials (the two-pass loop's, which the write pass does not recompute).
         streamGradient = request.Gradient != null && request.Gradient != request.Logits && !capInGradient && !(storeExps && smoothing > 0f)
             && StreamsGradient((long)request.Rows * request.Classes * (request.GradientElement == ElementKind.Single ? sizeof(float) : sizeof(ushort)), request.Width, exps16);
