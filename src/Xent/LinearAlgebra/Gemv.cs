@@ -23,6 +23,9 @@ internal static unsafe class Gemv
     // of the narrow products (768 columns: 6 items).
     private const int ColumnsPerItem = 128;
 
+    // How far ahead of the current step each row of B stored [N, K] is brought into L2 (see RowsOfB).
+    private const int PrefetchAheadBytes = 512;
+
     // Below this many multiply-adds (floats of B) a product runs on the calling thread. Far below MatMul's threshold:
     // a one-row product streams B from memory once, so a second core doubles its bandwidth from a few hundred KB on.
     private const long ParallelThreshold = 1L << 16;
@@ -43,22 +46,30 @@ internal static unsafe class Gemv
         float* b, nint ldb, float beta, float* c, int maxDegreeOfParallelism, bool inline)
     {
         bool vector = width >= VectorWidth.V256 && Vector256.IsHardwareAccelerated && Transpose8.IsSupported;
+        if (alpha != 1f || aStride != 1)
+        {
+            // x = alpha op(A)[0, p] once, contiguous, the value every sum takes (so the same bits): the column groups
+            // then read each x from memory as they multiply, instead of holding 8 broadcasts in registers.
+            float* x = Workspace.Current.Get(WorkspaceSlot.GemvRow, k);
+            for (int p = 0; p < k; p++)
+            {
+                x[p] = alpha * a[p * aStride];
+            }
+
+            a = x;
+        }
+
         nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
-        int items = (n + ColumnsPerItem - 1) / ColumnsPerItem, caller = Environment.CurrentManagedThreadId;
+        int items = (n + ColumnsPerItem - 1) / ColumnsPerItem;
         ParallelWork.For(items, maxDegreeOfParallelism, item =>
         {
             int j0 = item * ColumnsPerItem, j1 = Math.Min(n, j0 + ColumnsPerItem);
-            // The item this thread takes next, whose first rows its last group prefetches: items are dealt from both
-            // ends, the caller's upwards and the worker's downwards.
-            int after = Environment.CurrentManagedThreadId == caller ? item + 1 : item - 1;
-            int nextItem = after >= 0 && after < items ? after * ColumnsPerItem : -1;
-            Columns(vector, transposeB, j0, j1, k, alpha, (float*)ia, aStride, (float*)ib, ldb, beta, (float*)ic, n, nextItem);
-        }, inline, ends: true);
+            Columns(vector, transposeB, j0, j1, k, (float*)ia, (float*)ib, ldb, beta, (float*)ic);
+        }, inline);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Columns(bool vector, bool transposeB, int j0, int j1, int k, float alpha, float* a, nint aStride,
-        float* b, nint ldb, float beta, float* c, int n, int nextItem)
+    private static void Columns(bool vector, bool transposeB, int j0, int j1, int k, float* a, float* b, nint ldb, float beta, float* c)
     {
         const int block = PanelKernels.SumBlock;
         int j = j0;
@@ -66,9 +77,6 @@ internal static unsafe class Gemv
         {
             for (; Grouped && j + (Groups * Lanes) <= j1; j += Groups * Lanes)
             {
-                // The next 32 rows this thread sums (the item's, else its next item's first), one stretch of memory, are
-                // prefetched in order while these are summed (B [N, K]), an equal share in each sum block.
-                int nj = j + (2 * Groups * Lanes) <= j1 ? j + (Groups * Lanes) : nextItem >= 0 && nextItem + (Groups * Lanes) <= n ? nextItem : -1;
                 Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
                 for (int q0 = 0; q0 < k; q0 += block)
                 {
@@ -76,12 +84,11 @@ internal static unsafe class Gemv
                     Vector256<float> s0, s1, s2, s3;
                     if (transposeB)
                     {
-                        float* next = Prefetching && nj >= 0 ? b + (nj * ldb) + (Groups * Lanes * ldb * q0 / k) : null;
-                        RowsOfB(q0, q1, alpha, a, aStride, b + (j * ldb), ldb, next, out s0, out s1, out s2, out s3);
+                        RowsOfB(q0, q1, a, b + (j * ldb), ldb, out s0, out s1, out s2, out s3);
                     }
                     else
                     {
-                        ColumnsOfB(q0, q1, alpha, a, aStride, b + j, ldb, out s0, out s1, out s2, out s3);
+                        ColumnsOfB(q0, q1, a, b + j, ldb, out s0, out s1, out s2, out s3);
                     }
 
                     t0 = Add(q0, t0, s0, beta, c + j);
@@ -102,7 +109,7 @@ internal static unsafe class Gemv
                 for (int q0 = 0; q0 < k; q0 += block)
                 {
                     int q1 = Math.Min(k, q0 + block);
-                    var sum = transposeB ? RowsOfB(q0, q1, alpha, a, aStride, b + (j * ldb), ldb) : ColumnsOfB(q0, q1, alpha, a, aStride, b + j, ldb);
+                    var sum = transposeB ? RowsOfB(q0, q1, a, b + (j * ldb), ldb) : ColumnsOfB(q0, q1, a, b + j, ldb);
                     total = Add(q0, total, sum, beta, c + j);
                 }
 
@@ -113,7 +120,7 @@ internal static unsafe class Gemv
         // Without AVX (Arm64, or x64 held to 128 bits): 8 columns at a time in scalars, 8 independent chains.
         for (; Grouped && j + Lanes <= j1; j += Lanes)
         {
-            ScalarColumns(transposeB, j, k, alpha, a, aStride, b, ldb, beta, c);
+            ScalarColumns(transposeB, j, k, a, b, ldb, beta, c);
         }
 
         for (; j < j1; j++)
@@ -126,7 +133,7 @@ internal static unsafe class Gemv
                 float sum = 0;
                 for (int p = q0; p < Math.Min(k, q0 + block); p++)
                 {
-                    sum = ScalarOps.MultiplyAdd(alpha * a[p * aStride], bj[p * step], sum);
+                    sum = ScalarOps.MultiplyAdd(a[p], bj[p * step], sum);
                 }
 
                 total = Add(q0, total, sum, beta, c + j);
@@ -139,7 +146,7 @@ internal static unsafe class Gemv
     // c[j .. j + 8) with each column's sums in scalars as the one-column loop below takes them (the same bits): 8 chains
     // side by side instead of one waiting on the multiply-add's latency.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScalarColumns(bool transposeB, int j, int k, float alpha, float* a, nint aStride, float* b, nint ldb, float beta, float* c)
+    private static void ScalarColumns(bool transposeB, int j, int k, float* a, float* b, nint ldb, float beta, float* c)
     {
         const int block = PanelKernels.SumBlock;
         nint column = transposeB ? ldb : 1, step = transposeB ? 1 : ldb;
@@ -150,7 +157,7 @@ internal static unsafe class Gemv
             float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
             for (int p = q0, q1 = Math.Min(k, q0 + block); p < q1; p++)
             {
-                float x = alpha * a[p * aStride];
+                float x = a[p];
                 float* bp = b0 + (p * step);
                 s0 = ScalarOps.MultiplyAdd(x, bp[0], s0);
                 s1 = ScalarOps.MultiplyAdd(x, bp[column], s1);
@@ -193,12 +200,12 @@ internal static unsafe class Gemv
 
     // B stored [K, N]: the 8 columns of one k are contiguous.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Vector256<float> ColumnsOfB(int p0, int p1, float alpha, float* a, nint aStride, float* b, nint ldb)
+    private static Vector256<float> ColumnsOfB(int p0, int p1, float* a, float* b, nint ldb)
     {
         var acc = Vector256<float>.Zero;
         for (int p = p0; p < p1; p++)
         {
-            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * a[p * aStride]), Vector256.Load(b + (p * ldb)), acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(a[p]), Vector256.Load(b + (p * ldb)), acc);
         }
 
         return acc;
@@ -206,13 +213,13 @@ internal static unsafe class Gemv
 
     // B stored [K, N], four groups of 8 columns: one broadcast of A's value feeds four chains.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ColumnsOfB(int p0, int p1, float alpha, float* a, nint aStride, float* b, nint ldb,
+    private static void ColumnsOfB(int p0, int p1, float* a, float* b, nint ldb,
         out Vector256<float> s0, out Vector256<float> s1, out Vector256<float> s2, out Vector256<float> s3)
     {
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         for (int p = p0; p < p1; p++)
         {
-            var x = Vector256.Create(alpha * a[p * aStride]);
+            var x = Vector256.Create(a[p]);
             float* bp = b + (p * ldb);
             acc0 = Vector256Ops.MultiplyAdd(x, Vector256.Load(bp), acc0);
             acc1 = Vector256Ops.MultiplyAdd(x, Vector256.Load(bp + Lanes), acc1);
@@ -225,67 +232,67 @@ internal static unsafe class Gemv
 
     // B stored [N, K]: 8 rows (columns of op(B)) read 8 k at a time and transposed, so each lane keeps its k order.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Vector256<float> RowsOfB(int p0, int p1, float alpha, float* a, nint aStride, float* b, nint ldb)
+    private static Vector256<float> RowsOfB(int p0, int p1, float* a, float* b, nint ldb)
     {
         var acc = Vector256<float>.Zero;
         int p = p0;
         for (; p + Lanes <= p1; p += Lanes)
         {
-            float* ap = a + (p * aStride);
-            acc = Step(b + p, ldb, Vector256.Create(alpha * ap[0]), Vector256.Create(alpha * ap[aStride]), Vector256.Create(alpha * ap[2 * aStride]),
-                Vector256.Create(alpha * ap[3 * aStride]), Vector256.Create(alpha * ap[4 * aStride]), Vector256.Create(alpha * ap[5 * aStride]),
-                Vector256.Create(alpha * ap[6 * aStride]), Vector256.Create(alpha * ap[7 * aStride]), acc);
+            acc = Step(b + p, ldb, a + p, acc);
         }
 
         for (; p < p1; p++)
         {
-            acc = Vector256Ops.MultiplyAdd(Vector256.Create(alpha * a[p * aStride]), Column(b + p, ldb), acc);
+            acc = Vector256Ops.MultiplyAdd(Vector256.Create(a[p]), Column(b + p, ldb), acc);
         }
 
         return acc;
     }
 
-    // B stored [N, K], four groups of 8 rows: A's 8 values of each k step broadcast once for the four groups. The 32
-    // rows are read 32 bytes at a time each, 32 short streams that memory serves slowly, so the next 32 rows are read
-    // ahead in address order from next (unless null), as many bytes per k step as the step uses, into L2.
+    // B stored [N, K], four groups of 8 rows, 16 k a step: each row's 64 bytes of a step (a cache line when B is aligned)
+    // are used up by that step. 8 k a step used each line over two steps, and where K is a multiple of 1024 (rows 4 KB
+    // apart, ldb = 3072 in a GPT-2-small MLP's second product) all 32 rows' lines fell in one set of the 8-way L1 and
+    // were evicted before their second step (one core, [768, 3072] in L3: 2.3 -> 4.6 G multiply-adds a second). Each
+    // row is read a line a step, 32 short streams that the hardware prefetchers follow poorly, so every step brings
+    // each row's line 512 bytes ahead into L2: a cached GPT-2-small token's products on 2 threads (Zen 4, 512 bits,
+    // `XENT_AB=gemvpf decode-limit 12 2`) 15.3-21.8 ms with it, 19.0-24.9 without; prefetching the next 32 rows in
+    // address order into L1 instead, as before, 24.6-24.9.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowsOfB(int p0, int p1, float alpha, float* a, nint aStride, float* b, nint ldb, float* next,
+    private static void RowsOfB(int p0, int p1, float* a, float* b, nint ldb,
         out Vector256<float> s0, out Vector256<float> s1, out Vector256<float> s2, out Vector256<float> s3)
     {
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         nint group = Lanes * ldb;
         int p = p0;
-        for (; p + Lanes <= p1; p += Lanes)
+        for (; p + (2 * Lanes) <= p1; p += 2 * Lanes)
         {
-            if (next != null && Sse.IsSupported)
+            if (Prefetching && Sse.IsSupported)
             {
-                // A step uses 8 k of 32 rows: 1 KB when the rows are dense (ldb = K), 16 lines.
-                for (int line = 0; line < Groups * Lanes * Lanes * sizeof(float); line += 64)
+                // Past a row's end this is the next row's start, which another stream reads: harmless, and prefetches never fault.
+                byte* ahead = (byte*)(b + p) + PrefetchAheadBytes;
+                for (int r = 0; r < Groups * Lanes; r++)
                 {
-                    Sse.Prefetch0((byte*)next + line);
+                    Sse.Prefetch1(ahead + (r * ldb * sizeof(float)));
                 }
-
-                next += Groups * Lanes * Lanes;
             }
 
-            float* ap = a + (p * aStride);
-            var x0 = Vector256.Create(alpha * ap[0]);
-            var x1 = Vector256.Create(alpha * ap[aStride]);
-            var x2 = Vector256.Create(alpha * ap[2 * aStride]);
-            var x3 = Vector256.Create(alpha * ap[3 * aStride]);
-            var x4 = Vector256.Create(alpha * ap[4 * aStride]);
-            var x5 = Vector256.Create(alpha * ap[5 * aStride]);
-            var x6 = Vector256.Create(alpha * ap[6 * aStride]);
-            var x7 = Vector256.Create(alpha * ap[7 * aStride]);
-            acc0 = Step(b + p, ldb, x0, x1, x2, x3, x4, x5, x6, x7, acc0);
-            acc1 = Step(b + group + p, ldb, x0, x1, x2, x3, x4, x5, x6, x7, acc1);
-            acc2 = Step(b + (2 * group) + p, ldb, x0, x1, x2, x3, x4, x5, x6, x7, acc2);
-            acc3 = Step(b + (3 * group) + p, ldb, x0, x1, x2, x3, x4, x5, x6, x7, acc3);
+            acc0 = Step(b + p + Lanes, ldb, a + p + Lanes, Step(b + p, ldb, a + p, acc0));
+            acc1 = Step(b + group + p + Lanes, ldb, a + p + Lanes, Step(b + group + p, ldb, a + p, acc1));
+            acc2 = Step(b + (2 * group) + p + Lanes, ldb, a + p + Lanes, Step(b + (2 * group) + p, ldb, a + p, acc2));
+            acc3 = Step(b + (3 * group) + p + Lanes, ldb, a + p + Lanes, Step(b + (3 * group) + p, ldb, a + p, acc3));
+        }
+
+        for (; p + Lanes <= p1; p += Lanes)
+        {
+            acc0 = Step(b + p, ldb, a + p, acc0);
+            acc1 = Step(b + group + p, ldb, a + p, acc1);
+            acc2 = Step(b + (2 * group) + p, ldb, a + p, acc2);
+            acc3 = Step(b + (3 * group) + p, ldb, a + p, acc3);
         }
 
         for (; p < p1; p++)
         {
-            var x = Vector256.Create(alpha * a[p * aStride]);
+            var x = Vector256.Create(a[p]);
             acc0 = Vector256Ops.MultiplyAdd(x, Column(b + p, ldb), acc0);
             acc1 = Vector256Ops.MultiplyAdd(x, Column(b + group + p, ldb), acc1);
             acc2 = Vector256Ops.MultiplyAdd(x, Column(b + (2 * group) + p, ldb), acc2);
@@ -297,18 +304,17 @@ internal static unsafe class Gemv
 
     // One 8 x 8 block of B (8 rows, 8 k) transposed and added to the rows' chains in k order.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Step(float* b, nint ldb, Vector256<float> x0, Vector256<float> x1, Vector256<float> x2,
-        Vector256<float> x3, Vector256<float> x4, Vector256<float> x5, Vector256<float> x6, Vector256<float> x7, Vector256<float> acc)
+    private static Vector256<float> Step(float* b, nint ldb, float* x, Vector256<float> acc)
     {
         Transpose8.Load(b, ldb, Lanes, out var t0, out var t1, out var t2, out var t3, out var t4, out var t5, out var t6, out var t7);
-        acc = Vector256Ops.MultiplyAdd(x0, t0, acc);
-        acc = Vector256Ops.MultiplyAdd(x1, t1, acc);
-        acc = Vector256Ops.MultiplyAdd(x2, t2, acc);
-        acc = Vector256Ops.MultiplyAdd(x3, t3, acc);
-        acc = Vector256Ops.MultiplyAdd(x4, t4, acc);
-        acc = Vector256Ops.MultiplyAdd(x5, t5, acc);
-        acc = Vector256Ops.MultiplyAdd(x6, t6, acc);
-        return Vector256Ops.MultiplyAdd(x7, t7, acc);
+        acc = Vector256Ops.MultiplyAdd(Vector256.Create(x[0]), t0, acc);
+        acc = Vector256Ops.MultiplyAdd(Vector256.Create(x[1]), t1, acc);
+        acc = Vector256Ops.MultiplyAdd(Vector256.Create(x[2]), t2, acc);
+        acc = Vector256Ops.MultiplyAdd(Vector256.Create(x[3]), t3, acc);
+        acc = Vector256Ops.MultiplyAdd(Vector256.Create(x[4]), t4, acc);
+        acc = Vector256Ops.MultiplyAdd(Vector256.Create(x[5]), t5, acc);
+        acc = Vector256Ops.MultiplyAdd(Vector256.Create(x[6]), t6, acc);
+        return Vector256Ops.MultiplyAdd(Vector256.Create(x[7]), t7, acc);
     }
 
     // The k-th value of 8 rows of B, ldb apart.

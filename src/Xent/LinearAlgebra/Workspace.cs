@@ -35,6 +35,9 @@ internal enum WorkspaceSlot
 
     /// <summary>The layers (<c>Xent.Layers</c>): per-thread rows and transposes of one work item.</summary>
     ModelRows,
+
+    /// <summary><see cref="Gemv"/>: the row of A times alpha, contiguous [K] (the calling thread's slot, read by all).</summary>
+    GemvRow,
 }
 
 /// <summary>
@@ -64,7 +67,7 @@ internal sealed unsafe class Workspace
     private static Workspace? current;
 
     // One per slot (a constant, not Enum.GetValues: its reflection cost ~1 ms of a process's first call).
-    private const int Slots = (int)WorkspaceSlot.ModelRows + 1;
+    private const int Slots = (int)WorkspaceSlot.GemvRow + 1;
 
     private readonly Buffer[] buffers = CreateBuffers();
 

@@ -149,8 +149,9 @@ public class MatMulTests
     public void OneRow_PaddedStrides_SumAsEveryPath(VectorWidth width)
     {
         // Cached decoding's one-row products (Gemv) with B's rows or columns ldb > K or N apart and op(A) a strided
-        // column (A stored [K, 1] with lda > 1): the column groups, their prefetch of the next rows (which assumes
-        // dense rows) and the scalar chains must read only through the strides. 1, 2 and 3 threads, the same bits.
+        // column (A stored [K, 1] with lda > 1; with alpha != 1 copied scaled first): the column groups (K not a
+        // multiple of their 16-k steps), their prefetch ahead in each row and the scalar chains must read only through
+        // the strides. 1, 2 and 3 threads, the same bits.
         var rng = new Random(33);
         using var scope = Simd.Override(width);
         foreach (var (n, k, pad) in new[] { (300, 520, 3), (77, 777, 16), (33, 40, 1) })
