@@ -1,3 +1,4 @@
+using Xent.Kernels;
 using Xent.Layers;
 using Xent.LinearAlgebra;
 
@@ -87,6 +88,16 @@ public sealed partial class GptModel
         Head(act.LnF.AsSpan((n - 1) * d, d), logits);
     }
 
+    // Below this many multiply-adds of q K^T (as many again for P V) a step's heads run on the calling thread: the
+    // default model's (4 heads of 16, at most 128 positions) cost less than waking the workers.
+    private const long ParallelAttentionWork = 1L << 16;
+
+    // Tests set 0, so that small models run their heads in parallel too.
+    private static readonly AsyncOverride<long> AttentionWorkOverride = new();
+
+    /// <summary>Sets the work below which a step's heads run inline, for the calling async flow until disposed (tests).</summary>
+    internal static AsyncOverride<long>.Scope OverrideParallelAttentionWork(long work) => AttentionWorkOverride.Set(work);
+
     /// <summary>
     /// One token at position cache.Length through every block, each layer a row of the batched forward's kernels;
     /// leaves the final LayerNorm's output in cache.Normalized.
@@ -103,13 +114,15 @@ public sealed partial class GptModel
             Dense.Forward(cache.Normalized, p.QkvWeight.Data, p.QkvBias.Data, default, cache.Qkv, dop);
             Keep(cache, l, t, cache.Qkv);
 
-            // The row's probabilities span keys 0..t exactly, as the last row of a forward over t + 1 tokens.
-            float[] keys = cache.Keys[l], values = cache.Values[l];
-            for (int h = 0; h < heads; h++)
-            {
-                Attention.Row(cache.Qkv.AsSpan(h * hs, hs), keys.AsSpan(h * hs * cache.Capacity), cache.Capacity,
-                    values.AsSpan(h * hs), d, t, cache.Probabilities.AsSpan(0, t + 1), cache.AttentionOutput.AsSpan(h * hs, hs));
-            }
+            // The row's probabilities span keys 0..t exactly, as the last row of a forward over t + 1 tokens. The heads
+            // run side by side, each with its own row of probabilities (the same bits on any number of threads): they
+            // read the cached keys and values, up to 75 MB a token at GPT-2 small's full context, and one thread
+            // alone took a quarter of a 2,000-token generation.
+            float[] keys = cache.Keys[l], values = cache.Values[l], qkv = cache.Qkv, probabilities = cache.Probabilities, output = cache.AttentionOutput;
+            int capacity = cache.Capacity;
+            ParallelWork.For(heads, dop, h => Attention.Row(qkv.AsSpan(h * hs, hs), keys.AsSpan(h * hs * capacity), capacity,
+                values.AsSpan(h * hs), d, t, probabilities.AsSpan(h * capacity, t + 1), output.AsSpan(h * hs, hs)),
+                inline: (long)heads * hs * (t + 1) < (AttentionWorkOverride.Value ?? ParallelAttentionWork));
 
             Dense.Forward(cache.AttentionOutput, p.AttnProjWeight.Data, p.AttnProjBias.Data, x, cache.Residual2, dop);
             LayerNorm.Forward(cache.Residual2, p.Ln2Weight.Data, p.Ln2Bias.Data, cache.Normalized, cache.Mean, cache.Rstd, dop);

@@ -34,7 +34,7 @@ public sealed class KvCache
         FcGelu = new float[4 * d];
         Mean = new float[1];
         Rstd = new float[1];
-        Probabilities = new float[Capacity];
+        Probabilities = new float[config.Heads * Capacity];
     }
 
     /// <summary>Positions held: the next token appended goes to position <see cref="Length"/>.</summary>
@@ -43,8 +43,8 @@ public sealed class KvCache
     /// <summary>T_max, the most positions the cache holds (the model's ContextLength, the reach of its position embedding).</summary>
     public int Capacity { get; }
 
-    /// <summary>Bytes of the cache's arrays: about 8 L T_max D + 4 (11 D + T_max).</summary>
-    public long Bytes => 4L * ((2L * Keys.Length * Capacity * Owner.Config.Dim) + (11L * Owner.Config.Dim) + 2 + Capacity);
+    /// <summary>Bytes of the cache's arrays: about 8 L T_max D + 4 (11 D + H T_max).</summary>
+    public long Bytes => 4L * ((2L * Keys.Length * Capacity * Owner.Config.Dim) + (11L * Owner.Config.Dim) + 2 + ((long)Owner.Config.Heads * Capacity));
 
     internal GptModel Owner { get; }
 
@@ -55,7 +55,7 @@ public sealed class KvCache
     internal float[][] Values { get; }
 
     // One row of each activation of the step [D], [3D] or [4D]; LayerNorm's mean and rstd [1]; the attention
-    // probabilities of one head [T_max].
+    // probabilities of each head [H, T_max].
     internal float[] Embedded { get; }
 
     internal float[] Normalized { get; }
