@@ -223,7 +223,31 @@ internal static class SpanMath
         {
             ref float m0 = ref MemoryMarshal.GetReference(m);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            int j = start;
+            int j = start, k = TOps.Count;
+
+            // Four output vectors at a time: four chains instead of one waiting on the multiply-add at every row, and
+            // each row's 4 k floats read together (a cached decoding step's scores: 64 rows 4 KB apart). Every lane's
+            // sum is the same chain in the same order as below.
+            for (; j + (4 * k) <= y.Length; j += 4 * k)
+            {
+                TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
+                for (int p = 0; p < x.Length; p++)
+                {
+                    TV xp = TOps.Create(x[p]);
+                    int row = (p * ld) + j;
+                    a0 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, row), a0);
+                    a1 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, row + k), a1);
+                    a2 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, row + (2 * k)), a2);
+                    a3 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, row + (3 * k)), a3);
+                }
+
+                TV scale = TOps.Create(alpha);
+                TOps.Store(TOps.Multiply(a0, scale), ref y0, j);
+                TOps.Store(TOps.Multiply(a1, scale), ref y0, j + k);
+                TOps.Store(TOps.Multiply(a2, scale), ref y0, j + (2 * k));
+                TOps.Store(TOps.Multiply(a3, scale), ref y0, j + (3 * k));
+            }
+
             for (; j + TOps.Count <= y.Length; j += TOps.Count)
             {
                 TV acc = TOps.Create(0f);
@@ -252,7 +276,28 @@ internal static class SpanMath
         {
             ref float r0 = ref MemoryMarshal.GetReference(rows);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            int c = start;
+            int c = start, k = TOps.Count;
+
+            // Four output vectors at a time, as RowTimesMatrixLoop (a cached decoding step's head of 64 values a row).
+            for (; c + (4 * k) <= y.Length; c += 4 * k)
+            {
+                TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
+                for (int r = 0; r < w.Length; r++)
+                {
+                    TV wr = TOps.Create(w[r]);
+                    int row = (r * stride) + c;
+                    a0 = TOps.MultiplyAdd(wr, TOps.Load(ref r0, row), a0);
+                    a1 = TOps.MultiplyAdd(wr, TOps.Load(ref r0, row + k), a1);
+                    a2 = TOps.MultiplyAdd(wr, TOps.Load(ref r0, row + (2 * k)), a2);
+                    a3 = TOps.MultiplyAdd(wr, TOps.Load(ref r0, row + (3 * k)), a3);
+                }
+
+                TOps.Store(a0, ref y0, c);
+                TOps.Store(a1, ref y0, c + k);
+                TOps.Store(a2, ref y0, c + (2 * k));
+                TOps.Store(a3, ref y0, c + (3 * k));
+            }
+
             for (; c + TOps.Count <= y.Length; c += TOps.Count)
             {
                 TV acc = TOps.Create(0f);
