@@ -62,12 +62,13 @@ internal static class SpanMath
 
     /// <summary>
     /// y[c] = sum_r w[r] rows[r * stride + c] for c &lt; y.Length (rows start at rows[0]): a weighted sum of
-    /// w.Length strided rows, each output vector accumulated in a register over r.
+    /// w.Length strided rows, each output vector accumulated in a register over r. <see cref="RowTimesMatrix"/> with
+    /// alpha 1, whose product by 1 changes no bit.
     /// </summary>
     public static void WeightedRowSum(ReadOnlySpan<float> w, ReadOnlySpan<float> rows, int stride, Span<float> y, VectorWidth width)
     {
         CheckStrided(w.Length, stride, y.Length, rows.Length, nameof(rows));
-        var loop = new WeightedRowSumLoop(w, rows, stride, y);
+        var loop = new RowTimesMatrixLoop(1f, w, rows, stride, y);
         RowLoop.Run(ref loop, width);
     }
 
@@ -226,8 +227,9 @@ internal static class SpanMath
             int j = start, k = TOps.Count;
 
             // Four output vectors at a time: four chains instead of one waiting on the multiply-add at every row, and
-            // each row's 4 k floats read together (a cached decoding step's scores: 64 rows 4 KB apart). Every lane's
-            // sum is the same chain in the same order as below.
+            // each row's 4 k floats read together (a cached decoding step's scores over 64 rows of keys 4 KB apart,
+            // and its weighted sum of value rows, WeightedRowSum). Every lane's sum is the same chain in the same
+            // order as below.
             for (; j + (4 * k) <= y.Length; j += 4 * k)
             {
                 TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
@@ -260,56 +262,6 @@ internal static class SpanMath
             }
 
             return j;
-        }
-    }
-
-    private ref struct WeightedRowSumLoop(ReadOnlySpan<float> w, ReadOnlySpan<float> rows, int stride, Span<float> y) : IRowLoop
-    {
-        private readonly ReadOnlySpan<float> w = w;
-        private readonly ReadOnlySpan<float> rows = rows;
-        private readonly Span<float> y = y;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public readonly int Run<TOps, TV>(int start)
-            where TOps : IVectorOps<TV>
-            where TV : struct
-        {
-            ref float r0 = ref MemoryMarshal.GetReference(rows);
-            ref float y0 = ref MemoryMarshal.GetReference(y);
-            int c = start, k = TOps.Count;
-
-            // Four output vectors at a time, as RowTimesMatrixLoop (a cached decoding step's head of 64 values a row).
-            for (; c + (4 * k) <= y.Length; c += 4 * k)
-            {
-                TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
-                for (int r = 0; r < w.Length; r++)
-                {
-                    TV wr = TOps.Create(w[r]);
-                    int row = (r * stride) + c;
-                    a0 = TOps.MultiplyAdd(wr, TOps.Load(ref r0, row), a0);
-                    a1 = TOps.MultiplyAdd(wr, TOps.Load(ref r0, row + k), a1);
-                    a2 = TOps.MultiplyAdd(wr, TOps.Load(ref r0, row + (2 * k)), a2);
-                    a3 = TOps.MultiplyAdd(wr, TOps.Load(ref r0, row + (3 * k)), a3);
-                }
-
-                TOps.Store(a0, ref y0, c);
-                TOps.Store(a1, ref y0, c + k);
-                TOps.Store(a2, ref y0, c + (2 * k));
-                TOps.Store(a3, ref y0, c + (3 * k));
-            }
-
-            for (; c + TOps.Count <= y.Length; c += TOps.Count)
-            {
-                TV acc = TOps.Create(0f);
-                for (int r = 0; r < w.Length; r++)
-                {
-                    acc = TOps.MultiplyAdd(TOps.Create(w[r]), TOps.Load(ref r0, (r * stride) + c), acc);
-                }
-
-                TOps.Store(acc, ref y0, c);
-            }
-
-            return c;
         }
     }
 
