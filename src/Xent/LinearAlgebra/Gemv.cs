@@ -250,13 +250,13 @@ internal static unsafe class Gemv
     }
 
     // B stored [N, K], four groups of 8 rows, 16 k a step: each row's 64 bytes of a step (a cache line when B is aligned)
-    // are used up by that step. 8 k a step used each line over two steps, and where K is a multiple of 1024 (rows 4 KB
-    // apart, ldb = 3072 in a GPT-2-small MLP's second product) all 32 rows' lines fell in one set of the 8-way L1 and
-    // were evicted before their second step (one core, [768, 3072] in L3: 2.3 -> 4.6 G multiply-adds a second). Each
-    // row is read a line a step, 32 short streams that the hardware prefetchers follow poorly, so every step brings
-    // each row's line 512 bytes ahead into L2: a cached GPT-2-small token's products on 2 threads (Zen 4, 512 bits,
-    // `XENT_AB=gemvpf decode-limit 12 2`) 15.3-21.8 ms with it, 19.0-24.9 without; prefetching the next 32 rows in
-    // address order into L1 instead, as before, 24.6-24.9.
+    // are used up by that step. 8 k a step used each line over two steps, and where the rows are a multiple of 4 KB apart
+    // (ldb = 3072, 12 KB, in a GPT-2-small MLP's second product) all 32 rows' lines fell in one set of the 8-way L1 and
+    // were evicted before their second step (one core, [768, 3072] in L3: 2.3 -> 4.6 G multiply-adds a second). Each row
+    // is read a line a step, 32 short streams that the hardware prefetchers follow poorly, so every step brings each row's
+    // line 512 bytes ahead into L2: a cached GPT-2-small token's products on 2 threads (Zen 4, 512 bits, `XENT_AB=gemvpf
+    // decode-limit 12 2`) 15.3-21.8 ms with it, 19.0-24.9 without; prefetching the next 32 rows in address order into L1
+    // instead, as before, 24.6-24.9.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsOfB(int p0, int p1, float* a, float* b, nint ldb,
         out Vector256<float> s0, out Vector256<float> s1, out Vector256<float> s2, out Vector256<float> s3)
