@@ -35,6 +35,8 @@ public sealed class KvCache
         Mean = new float[1];
         Rstd = new float[1];
         Probabilities = new float[config.Heads * Capacity];
+        float[][] step = [Embedded, Normalized, Qkv, AttentionOutput, Residual2, Residual3, Fc, FcGelu, Mean, Rstd, Probabilities];
+        Bytes = 4 * (Keys.Concat(Values).Concat(step).Sum(a => (long)a.Length));
     }
 
     /// <summary>Positions held: the next token appended goes to position <see cref="Length"/>.</summary>
@@ -43,8 +45,8 @@ public sealed class KvCache
     /// <summary>T_max, the most positions the cache holds (the model's ContextLength, the reach of its position embedding).</summary>
     public int Capacity { get; }
 
-    /// <summary>Bytes of the cache's arrays: about 8 L T_max D + 4 (11 D + H T_max).</summary>
-    public long Bytes => 4L * ((2L * Keys.Length * Capacity * Owner.Config.Dim) + (11L * Owner.Config.Dim) + 2 + ((long)Owner.Config.Heads * Capacity));
+    /// <summary>Bytes of the cache's arrays: 4 (2 L T_max D + 16 D + H T_max + 2), the keys and values and the step's rows.</summary>
+    public long Bytes { get; }
 
     internal GptModel Owner { get; }
 
