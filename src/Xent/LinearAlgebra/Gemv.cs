@@ -15,16 +15,13 @@ internal static unsafe class Gemv
 {
     private const int Lanes = 8;
 
-    // Column groups of 8 summed side by side: each lane's sum is one FMA chain in k order (its bits), so a single group
-    // waits on the FMA's latency at every k; four independent chains let the core overlap them and read B faster.
+    // Column groups of 8 summed side by side where B is stored [K, N]: each lane's sum is one FMA chain in k order (its
+    // bits), so a single group waits on the FMA's latency at every k; four independent chains let the core overlap them.
     private const int Groups = 4;
 
-    // Columns per work item: long enough to stream B in large pieces, short enough to give both cores equal shares
-    // of the narrow products (768 columns: 6 items).
-    private const int ColumnsPerItem = 128;
-
-    // How far ahead of the current step each row of B stored [N, K] is brought into L2 (see RowsOfB).
-    private const int PrefetchAheadBytes = 512;
+    // Columns per work item at least and at most: each item streams its part of B in address order (see RowsOfB), so
+    // fewer, longer items waste less of that; about four per thread balance the cores.
+    private const int MinColumnsPerItem = 128, MaxColumnsPerItem = 2048;
 
     // Below this many multiply-adds (floats of B) a product runs on the calling thread. Far below MatMul's threshold:
     // a one-row product streams B from memory once, so a second core doubles its bandwidth from a few hundred KB on.
@@ -38,7 +35,7 @@ internal static unsafe class Gemv
     // parallel threshold, as before the groups.
     internal static bool Grouped { get; set; } = true;
 
-    // Cleared only by the decode-limit benchmark (XENT_AB=gemvpf), to time the column groups without their prefetch.
+    // Cleared only by the decode-limit benchmark (XENT_AB=gemvpf), to time B stored [N, K] without its prefetch.
     internal static bool Prefetching { get; set; } = true;
 
     /// <summary>c[j] for j &lt; n over k &lt; K; a[p * aStride] is op(A)[0, p]; B as stored (see <see cref="MatMul.Gemm"/>).</summary>
@@ -60,10 +57,12 @@ internal static unsafe class Gemv
         }
 
         nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
-        int items = (n + ColumnsPerItem - 1) / ColumnsPerItem;
+        int threads = inline ? 1 : maxDegreeOfParallelism < 0 ? Environment.ProcessorCount : maxDegreeOfParallelism;
+        int columns = Math.Clamp(n / (4 * threads) / (2 * Lanes) * (2 * Lanes), MinColumnsPerItem, MaxColumnsPerItem);
+        int items = (n + columns - 1) / columns;
         ParallelWork.For(items, maxDegreeOfParallelism, item =>
         {
-            int j0 = item * ColumnsPerItem, j1 = Math.Min(n, j0 + ColumnsPerItem);
+            int j0 = item * columns, j1 = Math.Min(n, j0 + columns);
             Columns(vector, transposeB, j0, j1, k, (float*)ia, (float*)ib, ldb, beta, (float*)ic);
         }, inline);
     }
@@ -73,24 +72,49 @@ internal static unsafe class Gemv
     {
         const int block = PanelKernels.SumBlock;
         int j = j0;
+        if (vector && transposeB && Grouped)
+        {
+            // Two groups side by side; one alone where B's rows are a multiple of 4 KB apart (ldb = 3072 in a GPT-2-small
+            // MLP's second product): there each step's rows all fall in one set of the 8-way L1, and 16 of them evicted
+            // each other's lines between the two halves of a step (one Zen 4 core, [768, 3072] in L3: 4.0 G multiply-adds
+            // a second with two groups, 7.4 with one).
+            int width = ldb % 1024 == 0 ? Lanes : 2 * Lanes;
+            for (; j + width <= j1; j += width)
+            {
+                float* next = Prefetching && j + (2 * width) <= j1 ? b + ((j + width) * ldb) : null;
+                Vector256<float> t0 = default, t1 = default;
+                for (int q0 = 0; q0 < k; q0 += block)
+                {
+                    int q1 = Math.Min(k, q0 + block);
+                    if (width == Lanes)
+                    {
+                        t0 = Add(q0, t0, RowsOfB(q0, q1, k, a, b + (j * ldb), ldb, next), beta, c + j);
+                    }
+                    else
+                    {
+                        RowsOfB(q0, q1, k, a, b + (j * ldb), ldb, next, out var s0, out var s1);
+                        t0 = Add(q0, t0, s0, beta, c + j);
+                        t1 = Add(q0, t1, s1, beta, c + j + Lanes);
+                    }
+                }
+
+                t0.Store(c + j);
+                if (width > Lanes)
+                {
+                    t1.Store(c + j + Lanes);
+                }
+            }
+        }
+
         if (vector)
         {
-            for (; Grouped && j + (Groups * Lanes) <= j1; j += Groups * Lanes)
+            for (; Grouped && !transposeB && j + (Groups * Lanes) <= j1; j += Groups * Lanes)
             {
                 Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
                 for (int q0 = 0; q0 < k; q0 += block)
                 {
                     int q1 = Math.Min(k, q0 + block);
-                    Vector256<float> s0, s1, s2, s3;
-                    if (transposeB)
-                    {
-                        RowsOfB(q0, q1, a, b + (j * ldb), ldb, out s0, out s1, out s2, out s3);
-                    }
-                    else
-                    {
-                        ColumnsOfB(q0, q1, a, b + j, ldb, out s0, out s1, out s2, out s3);
-                    }
-
+                    ColumnsOfB(q0, q1, a, b + j, ldb, out var s0, out var s1, out var s2, out var s3);
                     t0 = Add(q0, t0, s0, beta, c + j);
                     t1 = Add(q0, t1, s1, beta, c + j + Lanes);
                     t2 = Add(q0, t2, s2, beta, c + j + (2 * Lanes));
@@ -109,7 +133,7 @@ internal static unsafe class Gemv
                 for (int q0 = 0; q0 < k; q0 += block)
                 {
                     int q1 = Math.Min(k, q0 + block);
-                    var sum = transposeB ? RowsOfB(q0, q1, a, b + (j * ldb), ldb) : ColumnsOfB(q0, q1, a, b + j, ldb);
+                    var sum = transposeB ? RowsOfB(q0, q1, k, a, b + (j * ldb), ldb, null) : ColumnsOfB(q0, q1, a, b + j, ldb);
                     total = Add(q0, total, sum, beta, c + j);
                 }
 
@@ -230,12 +254,26 @@ internal static unsafe class Gemv
         (s0, s1, s2, s3) = (acc0, acc1, acc2, acc3);
     }
 
-    // B stored [N, K]: 8 rows (columns of op(B)) read 8 k at a time and transposed, so each lane keeps its k order.
+    // B stored [N, K]: 8 rows (columns of op(B)) read 16 k a step, 8 k at a time transposed, so each lane keeps its k
+    // order. Each step uses up its rows' 64 bytes (a cache line when B is aligned) and brings a share of the next rows
+    // (next: the group after this one, or null) into L2 in address order, so that B streams from memory as one
+    // sequential read instead of one stream a row: a row's lines alone, 8 or 32 short streams a few KB long, were
+    // followed poorly by the hardware prefetchers, and prefetching each row ahead on its own left them at about 17 GB/s
+    // a core. A cached GPT-2-small token's products on 2 threads (Zen 4, 512 bits, `decode-limit 30 2`, the two ways
+    // interleaved in one process): 14.4 ms with four groups of rows each prefetched 512 bytes ahead, 10.9 ms this way
+    // (17.1 and 15.3 ms in a spell of slower memory).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Vector256<float> RowsOfB(int p0, int p1, float* a, float* b, nint ldb)
+    private static Vector256<float> RowsOfB(int p0, int p1, int k, float* a, float* b, nint ldb, float* next)
     {
         var acc = Vector256<float>.Zero;
+        nint share = PrefetchShare(Lanes, k, ldb, next);
         int p = p0;
+        for (; p + (2 * Lanes) <= p1; p += 2 * Lanes)
+        {
+            PrefetchNext(next, p, share);
+            acc = Step(b + p + Lanes, ldb, a + p + Lanes, Step(b + p, ldb, a + p, acc));
+        }
+
         for (; p + Lanes <= p1; p += Lanes)
         {
             acc = Step(b + p, ldb, a + p, acc);
@@ -249,45 +287,25 @@ internal static unsafe class Gemv
         return acc;
     }
 
-    // B stored [N, K], four groups of 8 rows, 16 k a step: each row's 64 bytes of a step (a cache line when B is aligned)
-    // are used up by that step. 8 k a step used each line over two steps, and where the rows are a multiple of 4 KB apart
-    // (ldb = 3072, 12 KB, in a GPT-2-small MLP's second product) all 32 rows' lines fell in one set of the 8-way L1 and
-    // were evicted before their second step (one core, [768, 3072] in L3: 2.3 -> 4.6 G multiply-adds a second). Each row
-    // is read a line a step, 32 short streams that the hardware prefetchers follow poorly, so every step brings each row's
-    // line 512 bytes ahead into L2: a cached GPT-2-small token's products on 2 threads (Zen 4, 512 bits, `XENT_AB=gemvpf
-    // decode-limit 12 2`) 15.3-21.8 ms with it, 19.0-24.9 without; prefetching the next 32 rows in address order into L1
-    // instead, as before, 24.6-24.9.
+    // Two groups of 8 rows as above: two independent chains, which the core overlaps where one group waits on the
+    // multiply-add's latency (one Zen 4 core, B in L2 or L3: 11 G multiply-adds a second against 7.5).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowsOfB(int p0, int p1, float* a, float* b, nint ldb,
-        out Vector256<float> s0, out Vector256<float> s1, out Vector256<float> s2, out Vector256<float> s3)
+    private static void RowsOfB(int p0, int p1, int k, float* a, float* b, nint ldb, float* next, out Vector256<float> s0, out Vector256<float> s1)
     {
-        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        nint group = Lanes * ldb;
+        Vector256<float> acc0 = default, acc1 = default;
+        nint group = Lanes * ldb, share = PrefetchShare(2 * Lanes, k, ldb, next);
         int p = p0;
         for (; p + (2 * Lanes) <= p1; p += 2 * Lanes)
         {
-            if (Prefetching && Sse.IsSupported)
-            {
-                // Past a row's end this is the next row's start, which another stream reads: harmless, and prefetches never fault.
-                byte* ahead = (byte*)(b + p) + PrefetchAheadBytes;
-                for (int r = 0; r < Groups * Lanes; r++)
-                {
-                    Sse.Prefetch1(ahead + (r * ldb * sizeof(float)));
-                }
-            }
-
+            PrefetchNext(next, p, share);
             acc0 = Step(b + p + Lanes, ldb, a + p + Lanes, Step(b + p, ldb, a + p, acc0));
             acc1 = Step(b + group + p + Lanes, ldb, a + p + Lanes, Step(b + group + p, ldb, a + p, acc1));
-            acc2 = Step(b + (2 * group) + p + Lanes, ldb, a + p + Lanes, Step(b + (2 * group) + p, ldb, a + p, acc2));
-            acc3 = Step(b + (3 * group) + p + Lanes, ldb, a + p + Lanes, Step(b + (3 * group) + p, ldb, a + p, acc3));
         }
 
         for (; p + Lanes <= p1; p += Lanes)
         {
             acc0 = Step(b + p, ldb, a + p, acc0);
             acc1 = Step(b + group + p, ldb, a + p, acc1);
-            acc2 = Step(b + (2 * group) + p, ldb, a + p, acc2);
-            acc3 = Step(b + (3 * group) + p, ldb, a + p, acc3);
         }
 
         for (; p < p1; p++)
@@ -295,11 +313,26 @@ internal static unsafe class Gemv
             var x = Vector256.Create(a[p]);
             acc0 = Vector256Ops.MultiplyAdd(x, Column(b + p, ldb), acc0);
             acc1 = Vector256Ops.MultiplyAdd(x, Column(b + group + p, ldb), acc1);
-            acc2 = Vector256Ops.MultiplyAdd(x, Column(b + (2 * group) + p, ldb), acc2);
-            acc3 = Vector256Ops.MultiplyAdd(x, Column(b + (3 * group) + p, ldb), acc3);
         }
 
-        (s0, s1, s2, s3) = (acc0, acc1, acc2, acc3);
+        (s0, s1) = (acc0, acc1);
+    }
+
+    // Bytes of the next rows each 16-k step brings into L2: their rows * ldb floats over the k / 16 steps of a group, in
+    // whole lines (0 without a next group, or where x86's prefetch is missing).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint PrefetchShare(int rows, int k, nint ldb, float* next) =>
+        next == null || !Sse.IsSupported ? 0 : ((rows * ldb * sizeof(float) * 2 * Lanes / k) + 63) & ~63;
+
+    // The step at k = p's share of the next rows (prefetches never fault, so the last share may run past them).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchNext(float* next, int p, nint share)
+    {
+        byte* ahead = (byte*)next + (p / (2 * Lanes) * share);
+        for (nint o = 0; o < share; o += 64)
+        {
+            Sse.Prefetch1(ahead + o);
+        }
     }
 
     // One 8 x 8 block of B (8 rows, 8 k) transposed and added to the rows' chains in k order.

@@ -150,11 +150,12 @@ public class MatMulTests
     {
         // Cached decoding's one-row products (Gemv) with B's rows or columns ldb > K or N apart and op(A) a strided
         // column (A stored [K, 1] with lda > 1; with alpha != 1 copied scaled first): the column groups (K not a
-        // multiple of their 16-k steps), their prefetch ahead in each row and the scalar chains must read only through
-        // the strides. 1, 2 and 3 threads, the same bits.
+        // multiple of their 16-k steps), their prefetch of the next rows and the scalar chains must read only through
+        // the strides. B's rows 1024 floats apart (300 + 724) take one group at a time; 2600 columns make items longer
+        // than 128. 1, 2 and 3 threads, the same bits.
         var rng = new Random(33);
         using var scope = Simd.Override(width);
-        foreach (var (n, k, pad) in new[] { (300, 520, 3), (77, 777, 16), (33, 40, 1) })
+        foreach (var (n, k, pad) in new[] { (300, 520, 3), (77, 777, 16), (33, 40, 1), (1100, 300, 724), (2600, 90, 2) })
         {
             foreach (var (ta, tb) in new[] { (false, true), (false, false), (true, true), (true, false) })
             {
