@@ -72,38 +72,25 @@ internal static unsafe class Gemv
     {
         const int block = PanelKernels.SumBlock;
         int j = j0;
-        if (vector && transposeB && Grouped)
+        // Two groups side by side, except where B's rows are a multiple of 4 KB apart (ldb = 3072 in a GPT-2-small MLP's
+        // second product): there each step's rows all fall in one set of the 8-way L1, and 16 of them evicted each
+        // other's lines between the two halves of a step, so one group runs alone below (one Zen 4 core, [768, 3072]
+        // in L3: 4.0 G multiply-adds a second with two groups, 7.4 with one).
+        bool rowGroups = vector && transposeB && Grouped;
+        for (; rowGroups && ldb % 1024 != 0 && j + (2 * Lanes) <= j1; j += 2 * Lanes)
         {
-            // Two groups side by side; one alone where B's rows are a multiple of 4 KB apart (ldb = 3072 in a GPT-2-small
-            // MLP's second product): there each step's rows all fall in one set of the 8-way L1, and 16 of them evicted
-            // each other's lines between the two halves of a step (one Zen 4 core, [768, 3072] in L3: 4.0 G multiply-adds
-            // a second with two groups, 7.4 with one).
-            int width = ldb % 1024 == 0 ? Lanes : 2 * Lanes;
-            for (; j + width <= j1; j += width)
+            float* next = Prefetching && j + (4 * Lanes) <= j1 ? b + ((j + (2 * Lanes)) * ldb) : null;
+            Vector256<float> t0 = default, t1 = default;
+            for (int q0 = 0; q0 < k; q0 += block)
             {
-                float* next = Prefetching && j + (2 * width) <= j1 ? b + ((j + width) * ldb) : null;
-                Vector256<float> t0 = default, t1 = default;
-                for (int q0 = 0; q0 < k; q0 += block)
-                {
-                    int q1 = Math.Min(k, q0 + block);
-                    if (width == Lanes)
-                    {
-                        t0 = Add(q0, t0, RowsOfB(q0, q1, k, a, b + (j * ldb), ldb, next), beta, c + j);
-                    }
-                    else
-                    {
-                        RowsOfB(q0, q1, k, a, b + (j * ldb), ldb, next, out var s0, out var s1);
-                        t0 = Add(q0, t0, s0, beta, c + j);
-                        t1 = Add(q0, t1, s1, beta, c + j + Lanes);
-                    }
-                }
-
-                t0.Store(c + j);
-                if (width > Lanes)
-                {
-                    t1.Store(c + j + Lanes);
-                }
+                int q1 = Math.Min(k, q0 + block);
+                RowsOfB(q0, q1, k, a, b + (j * ldb), ldb, next, out var s0, out var s1);
+                t0 = Add(q0, t0, s0, beta, c + j);
+                t1 = Add(q0, t1, s1, beta, c + j + Lanes);
             }
+
+            t0.Store(c + j);
+            t1.Store(c + j + Lanes);
         }
 
         if (vector)
@@ -129,11 +116,12 @@ internal static unsafe class Gemv
 
             for (; j + Lanes <= j1; j += Lanes)
             {
+                float* next = rowGroups && Prefetching && j + (2 * Lanes) <= j1 ? b + ((j + Lanes) * ldb) : null;
                 var total = Vector256<float>.Zero;
                 for (int q0 = 0; q0 < k; q0 += block)
                 {
                     int q1 = Math.Min(k, q0 + block);
-                    var sum = transposeB ? RowsOfB(q0, q1, k, a, b + (j * ldb), ldb, null) : ColumnsOfB(q0, q1, a, b + j, ldb);
+                    var sum = transposeB ? RowsOfB(q0, q1, k, a, b + (j * ldb), ldb, next) : ColumnsOfB(q0, q1, a, b + j, ldb);
                     total = Add(q0, total, sum, beta, c + j);
                 }
 
