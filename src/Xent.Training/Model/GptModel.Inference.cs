@@ -98,6 +98,18 @@ public sealed partial class GptModel
     /// <summary>Sets the work below which a step's heads run inline, for the calling async flow until disposed (tests).</summary>
     internal static AsyncOverride<long>.Scope OverrideParallelAttentionWork(long work) => AttentionWorkOverride.Set(work);
 
+    // Head h of layer l for the query at position t: its row of probabilities spans keys 0..t exactly, as the last row
+    // of a forward over t + 1 tokens.
+    private void AttendHead(KvCache cache, int l, int t, int h)
+    {
+        int hs = Config.HeadSize, capacity = cache.Capacity;
+        Attention.Row(cache.Qkv.AsSpan(h * hs, hs), cache.Keys[l].AsSpan(h * hs * capacity), capacity, cache.Values[l].AsSpan(h * hs),
+            Config.Dim, t, cache.Probabilities.AsSpan(h * capacity, t + 1), cache.AttentionOutput.AsSpan(h * hs, hs));
+    }
+
+    // The heads on the workers: a method of its own, so that the closure is allocated only when they run there.
+    private void AttendHeads(KvCache cache, int l, int t, int dop) => ParallelWork.For(Config.Heads, dop, h => AttendHead(cache, l, t, h));
+
     /// <summary>
     /// One token at position cache.Length through every block, each layer a row of the batched forward's kernels;
     /// leaves the final LayerNorm's output in cache.Normalized.
@@ -114,15 +126,20 @@ public sealed partial class GptModel
             Dense.Forward(cache.Normalized, p.QkvWeight.Data, p.QkvBias.Data, default, cache.Qkv, dop);
             Keep(cache, l, t, cache.Qkv);
 
-            // The row's probabilities span keys 0..t exactly, as the last row of a forward over t + 1 tokens. The heads
-            // run side by side, each with its own row of probabilities (the same bits on any number of threads): they
-            // read the cached keys and values, up to 75 MB a token at GPT-2 small's full context, and one thread
-            // alone took a quarter of a 2,000-token generation.
-            float[] keys = cache.Keys[l], values = cache.Values[l], qkv = cache.Qkv, probabilities = cache.Probabilities, output = cache.AttentionOutput;
-            int capacity = cache.Capacity;
-            ParallelWork.For(heads, dop, h => Attention.Row(qkv.AsSpan(h * hs, hs), keys.AsSpan(h * hs * capacity), capacity,
-                values.AsSpan(h * hs), d, t, probabilities.AsSpan(h * capacity, t + 1), output.AsSpan(h * hs, hs)),
-                inline: (long)heads * hs * (t + 1) < (AttentionWorkOverride.Value ?? ParallelAttentionWork));
+            // The heads run side by side, each with its own row of probabilities (the same bits on any number of
+            // threads): they read the cached keys and values, up to 75 MB a token at GPT-2 small's full context, and one
+            // thread alone took a quarter of a 2,000-token generation.
+            if ((long)heads * hs * (t + 1) < (AttentionWorkOverride.Value ?? ParallelAttentionWork))
+            {
+                for (int h = 0; h < heads; h++)
+                {
+                    AttendHead(cache, l, t, h);
+                }
+            }
+            else
+            {
+                AttendHeads(cache, l, t, dop);
+            }
 
             Dense.Forward(cache.AttentionOutput, p.AttnProjWeight.Data, p.AttnProjBias.Data, x, cache.Residual2, dop);
             LayerNorm.Forward(cache.Residual2, p.Ln2Weight.Data, p.Ln2Bias.Data, cache.Normalized, cache.Mean, cache.Rstd, dop);
