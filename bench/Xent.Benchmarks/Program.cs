@@ -23,6 +23,7 @@ internal static class Program
         ["pool-calls"] = PoolCalls.Run,
         ["sample"] = SamplingMeasurement.Run,
         ["decode-limit"] = DecodeLimit.Run,
+        ["decode-attention"] = DecodeAttention.Run,
         ["gemm"] = GemmMeasurement.Run,
         ["gemm-limit"] = GemmLimitMeasurement.Run,
         ["ce-hash"] = CeHash.Run,

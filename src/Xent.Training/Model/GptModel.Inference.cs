@@ -102,9 +102,9 @@ public sealed partial class GptModel
     // of a forward over t + 1 tokens.
     private void AttendHead(KvCache cache, int l, int t, int h)
     {
-        int hs = Config.HeadSize, capacity = cache.Capacity;
-        Attention.Row(cache.Qkv.AsSpan(h * hs, hs), cache.Keys[l].AsSpan(h * hs * capacity), capacity, cache.Values[l].AsSpan(h * hs),
-            Config.Dim, t, cache.Probabilities.AsSpan(h * capacity, t + 1), cache.AttentionOutput.AsSpan(h * hs, hs));
+        int hs = Config.HeadSize, keys = cache.TiledCapacity * hs, values = cache.Capacity * hs;
+        Attention.TiledRow(cache.Qkv.AsSpan(h * hs, hs), cache.Keys[l].AsSpan(h * keys, keys), cache.Values[l].AsSpan(h * values, values), t,
+            cache.Probabilities.AsSpan(h * cache.TiledCapacity, cache.TiledCapacity), cache.AttentionOutput.AsSpan(h * hs, hs));
     }
 
     // The heads on the workers: a method of its own, so that the closure is allocated only when they run there.
@@ -153,17 +153,22 @@ public sealed partial class GptModel
         cache.Length = t + 1;
     }
 
-    /// <summary>Stores the key and value of position t of layer l from its qkv row [3D] (q | k | v).</summary>
-    private static void Keep(KvCache cache, int layer, int t, ReadOnlySpan<float> qkv)
+    /// <summary>Stores the key and value of position t of layer l from its qkv row [3D] (q | k | v), in the cache's layout.</summary>
+    private void Keep(KvCache cache, int layer, int t, ReadOnlySpan<float> qkv)
     {
-        int d = qkv.Length / 3, capacity = cache.Capacity;
-        float[] keys = cache.Keys[layer];
+        int d = Config.Dim, hs = Config.HeadSize, tile = SpanMath.Tile;
+        float[] keys = cache.Keys[layer], values = cache.Values[layer];
         var k = qkv.Slice(d, d);
-        for (int i = 0; i < d; i++)
+        var v = qkv.Slice(2 * d, d);
+        for (int h = 0; h < Config.Heads; h++)
         {
-            keys[(i * capacity) + t] = k[i];
-        }
+            int slot = (h * cache.TiledCapacity * hs) + (t / tile * tile * hs) + (t % tile);
+            for (int i = 0; i < hs; i++)
+            {
+                keys[slot + (i * tile)] = k[(h * hs) + i];
+            }
 
-        qkv.Slice(2 * d, d).CopyTo(cache.Values[layer].AsSpan(t * d, d));
+            v.Slice(h * hs, hs).CopyTo(values.AsSpan(((h * cache.Capacity) + t) * hs, hs));
+        }
     }
 }

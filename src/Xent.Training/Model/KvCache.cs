@@ -3,9 +3,10 @@ namespace Xent.Training.Model;
 /// <summary>
 /// The keys and values a <see cref="GptModel"/> computed for the positions of one sequence, so that the next
 /// token costs one row of work per layer instead of a forward over the whole context (incremental decoding,
-/// <see cref="GptModel.Append"/>). Per layer: keys transposed [D, T_max] (head h's keys are the rows h*hs ..
-/// h*hs+hs-1, one column per position: the layout the attention's score kernel reads) and values [T_max, D],
-/// with T_max the model's ContextLength; plus one row of scratch for the step. Created by
+/// <see cref="GptModel.Append"/>). Per layer and head, with T_max the model's ContextLength: keys in tiles of 16
+/// positions [T_max' / 16, hs, 16] (T_max' = T_max rounded up to 16; each tile a 16-position slice of the keys
+/// transposed), and values [T_max, hs], so that a step reads each head's keys and values as two streams in address
+/// order; plus one row of scratch for the step. Created by
 /// <see cref="GptModel.CreateCache"/> and usable with that model only. Not thread-safe.
 /// </summary>
 public sealed class KvCache
@@ -16,11 +17,12 @@ public sealed class KvCache
         var config = owner.Config;
         int d = config.Dim;
         Capacity = config.ContextLength;
+        TiledCapacity = (Capacity + Layers.SpanMath.Tile - 1) / Layers.SpanMath.Tile * Layers.SpanMath.Tile;
         Keys = new float[config.Layers][];
         Values = new float[config.Layers][];
         for (int l = 0; l < config.Layers; l++)
         {
-            Keys[l] = new float[d * Capacity];
+            Keys[l] = new float[d * TiledCapacity];
             Values[l] = new float[Capacity * d];
         }
 
@@ -34,7 +36,7 @@ public sealed class KvCache
         FcGelu = new float[4 * d];
         Mean = new float[1];
         Rstd = new float[1];
-        Probabilities = new float[config.Heads * Capacity];
+        Probabilities = new float[config.Heads * TiledCapacity];
         float[][] step = [Embedded, Normalized, Qkv, AttentionOutput, Residual2, Residual3, Fc, FcGelu, Mean, Rstd, Probabilities];
         Bytes = 4 * (Keys.Concat(Values).Concat(step).Sum(a => (long)a.Length));
     }
@@ -45,19 +47,25 @@ public sealed class KvCache
     /// <summary>T_max, the most positions the cache holds (the model's ContextLength, the reach of its position embedding).</summary>
     public int Capacity { get; }
 
-    /// <summary>Bytes of the cache's arrays: 4 (2 L T_max D + 16 D + H T_max + 2), the keys and values and the step's rows.</summary>
+    /// <summary>
+    /// Bytes of the cache's arrays: 4 (L T_max' D + L T_max D + 16 D + H T_max' + 2) with T_max' = T_max rounded up to
+    /// 16, the keys and values and the step's rows.
+    /// </summary>
     public long Bytes { get; }
 
     internal GptModel Owner { get; }
 
-    /// <summary>Per layer, keys transposed [D, T_max].</summary>
+    /// <summary>T_max', the positions a head's keys hold room for: <see cref="Capacity"/> rounded up to whole tiles.</summary>
+    internal int TiledCapacity { get; }
+
+    /// <summary>Per layer, keys [H, T_max' / 16, hs, 16]: head h's tiles (see Attention.TiledRow) from h T_max' hs.</summary>
     internal float[][] Keys { get; }
 
-    /// <summary>Per layer, values [T_max, D].</summary>
+    /// <summary>Per layer, values [H, T_max, hs].</summary>
     internal float[][] Values { get; }
 
     // One row of each activation of the step [D], [3D] or [4D]; LayerNorm's mean and rstd [1]; the attention
-    // probabilities of each head [H, T_max].
+    // probabilities of each head [H, T_max'].
     internal float[] Embedded { get; }
 
     internal float[] Normalized { get; }

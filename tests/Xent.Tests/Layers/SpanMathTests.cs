@@ -136,4 +136,37 @@ public class SpanMathTests
 
         Assert.Throws<ArgumentException>(() => SpanMath.WeightedRowSum(x, m.AsSpan(0, (k - 1) * ld), ld, z, width));
     }
+
+    // The KV cache's scores: the matrix in tiles of 16 columns gives RowTimesMatrix's bits (each lane the same chain) at
+    // every width, for K below and above a vector and N from one tile to several (four tiles side by side at 512 bits,
+    // then one at a time).
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void RowTimesTiles_GivesRowTimesMatrixsBits(VectorWidth width)
+    {
+        foreach (int k in (int[])[1, 5, 16, 64])
+        {
+            foreach (int n in (int[])[16, 32, 48, 64, 80, 144])
+            {
+                float[] x = Random(k, k), m = Random(k * n, n);
+                var tiles = new float[k * n];
+                for (int p = 0; p < k; p++)
+                {
+                    for (int j = 0; j < n; j++)
+                    {
+                        tiles[(SpanMath.Tile * ((j / SpanMath.Tile * k) + p)) + (j % SpanMath.Tile)] = m[(p * n) + j];
+                    }
+                }
+
+                var expected = new float[n];
+                SpanMath.RowTimesMatrix(0.125f, x, m, n, expected, width);
+                var y = new float[n];
+                SpanMath.RowTimesTiles(0.125f, x, tiles, y, width);
+                Assert.Equal(expected, y);
+            }
+        }
+
+        Assert.Throws<ArgumentException>(() => SpanMath.RowTimesTiles(1, new float[4], new float[4 * 16], new float[8], width));
+        Assert.Throws<ArgumentException>(() => SpanMath.RowTimesTiles(1, new float[4], new float[(4 * 32) - 1], new float[32], width));
+    }
 }

@@ -1,0 +1,111 @@
+using System.Globalization;
+using Xent.Baselines;
+using Xent.Kernels;
+using Xent.Layers;
+
+namespace Xent.Benchmarks;
+
+/// <summary>
+/// The attention of one cached decoding step (`xent sample` with the KV cache) at GPT-2 small's shape: for every layer,
+/// the 12 heads of the query at position t against keys and values 0..t, the heads on the threads as a step runs them.
+/// Two layouts of the same keys and values, rounds interleaved: the cache's (keys in tiles of 16 positions per head,
+/// values [T_max, hs] per head: <c>Attention.TiledRow</c>) and the row-major one before it (keys transposed [D, T_max],
+/// values [T_max, D]: the public <c>Attention.Row</c>), with the read limit of as many bytes on the same threads.
+/// Checks that both give the same bits. Run: dotnet run -c Release --project bench/Xent.Benchmarks -- decode-attention
+/// [position] [rounds] [threads]
+/// </summary>
+internal static class DecodeAttention
+{
+    public static void Run(string[] args)
+    {
+        int t = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1000;
+        int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 30;
+        int threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
+        const int layers = 12, heads = 12, hs = 64, d = heads * hs, capacity = 1024, tiled = capacity;
+        if (t < 0 || t >= capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(args), $"the position must be in [0, {capacity}).");
+        }
+
+        var random = new Random(1);
+        var query = Filled(d, random);
+        var keys = new float[layers][];
+        var values = new float[layers][];
+        var keyTiles = new float[layers][];
+        var valueRows = new float[layers][];
+        for (int l = 0; l < layers; l++)
+        {
+            keys[l] = Filled(d * capacity, random);
+            values[l] = Filled(capacity * d, random);
+            keyTiles[l] = new float[d * tiled];
+            valueRows[l] = new float[capacity * d];
+            for (int h = 0; h < heads; h++)
+            {
+                for (int s = 0; s < capacity; s++)
+                {
+                    for (int i = 0; i < hs; i++)
+                    {
+                        int tile = SpanMath.Tile;
+                        keyTiles[l][(h * tiled * hs) + (s / tile * tile * hs) + (i * tile) + (s % tile)] = keys[l][(((h * hs) + i) * capacity) + s];
+                        valueRows[l][(((h * capacity) + s) * hs) + i] = values[l][(s * d) + (h * hs) + i];
+                    }
+                }
+            }
+        }
+
+        var probabilities = new float[heads * tiled];
+        float[] tiledOutput = new float[d], rowOutput = new float[d];
+        void Tiled()
+        {
+            for (int l = 0; l < layers; l++)
+            {
+                int layer = l;
+                ParallelWork.For(heads, threads, h => Attention.TiledRow(query.AsSpan(h * hs, hs), keyTiles[layer].AsSpan(h * tiled * hs, tiled * hs),
+                    valueRows[layer].AsSpan(h * capacity * hs, capacity * hs), t, probabilities.AsSpan(h * tiled, tiled), tiledOutput.AsSpan(h * hs, hs)));
+            }
+        }
+
+        void RowMajor()
+        {
+            for (int l = 0; l < layers; l++)
+            {
+                int layer = l;
+                ParallelWork.For(heads, threads, h => Attention.Row(query.AsSpan(h * hs, hs), keys[layer].AsSpan(h * hs * capacity), capacity,
+                    values[layer].AsSpan(h * hs), d, t, probabilities.AsSpan(h * tiled, t + 1), rowOutput.AsSpan(h * hs, hs)));
+            }
+        }
+
+        long bytes = 2L * layers * d * (t + 1) * 4;
+        var source = MemoryLimits.Touched((int)(bytes / 4));
+        var read = MemoryLimits.ReadMethods.Where(m => threads > 1 || m.ChunkBytes == 0)
+            .Select(m => new MemoryLimit(m.ReadName, threads, Timing.Measure(() => MemoryLimits.Read(source, threads, m), 5, 1), bytes, m))
+            .Aggregate((MemoryLimit?)null, MemoryLimits.Faster)!;
+        Action readAgain = () => MemoryLimits.Read(source, read.Threads, read.How);
+        var timings = Timing.Interleaved([Tiled, RowMajor, readAgain], rounds, 30);
+        Tiled();
+        RowMajor();
+        double limit = Math.Max(read.BytesPerSecond, bytes / timings[^1].Median);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"decode attention: GPT-2 small, position {t}, {bytes / 1e6:F1} MB of keys and values, {threads} thread(s); read limit {limit / 1e9:F1} GB/s ({read.Method}); same bits: {tiledOutput.AsSpan().SequenceEqual(rowOutput)}"));
+        string[] names = ["tiled", "row-major"];
+        for (int c = 0; c < names.Length; c++)
+        {
+            var m = timings[c];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{names[c],-10} {m.Median * 1e3:F3} ms [{m.Min * 1e3:F3}-{m.Max * 1e3:F3}]  {bytes / m.Median / 1e9:F1} GB/s  {bytes / m.Median / limit:P0} of the read limit"));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"tiled / row-major: {timings[0].Median / timings[1].Median:F2}"));
+    }
+
+    private static float[] Filled(int length, Random random)
+    {
+        var a = new float[length];
+        for (int i = 0; i < a.Length; i++)
+        {
+            a[i] = (float)(random.NextDouble() - 0.5);
+        }
+
+        return a;
+    }
+}
