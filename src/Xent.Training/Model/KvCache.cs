@@ -3,8 +3,8 @@ namespace Xent.Training.Model;
 /// <summary>
 /// The keys and values a <see cref="GptModel"/> computed for the positions of one sequence, so that the next
 /// token costs one row of work per layer instead of a forward over the whole context (incremental decoding,
-/// <see cref="GptModel.Append"/>). Per layer and head, with T_max the model's ContextLength: keys in tiles of 16
-/// positions [T_max' / 16, hs, 16] (T_max' = T_max rounded up to 16; each tile a 16-position slice of the keys
+/// <see cref="GptModel.Append"/>). Per layer and head, with T_max the model's ContextLength: keys in tiles of 32
+/// positions [T_max' / 32, hs, 32] (T_max' = T_max rounded up to 32; each tile a 32-position slice of the keys
 /// transposed), and values [T_max, hs], so that a step reads each head's keys and values as two streams in address
 /// order; plus one row of scratch for the step. Created by
 /// <see cref="GptModel.CreateCache"/> and usable with that model only. Not thread-safe.
@@ -49,7 +49,7 @@ public sealed class KvCache
 
     /// <summary>
     /// Bytes of the cache's arrays: 4 (L T_max' D + L T_max D + 16 D + H T_max' + 2) with T_max' = T_max rounded up to
-    /// 16, the keys and values and the step's rows.
+    /// 32, the keys and values and the step's rows.
     /// </summary>
     public long Bytes { get; }
 
@@ -58,7 +58,7 @@ public sealed class KvCache
     /// <summary>T_max', the positions a head's keys hold room for: <see cref="Capacity"/> rounded up to whole tiles.</summary>
     internal int TiledCapacity { get; }
 
-    /// <summary>Per layer, keys [H, T_max' / 16, hs, 16]: head h's tiles (see Attention.TiledRow) from h T_max' hs.</summary>
+    /// <summary>Per layer, keys [H, T_max' / 32, hs, 32]: head h's tiles (see Attention.TiledRow) from h T_max' hs.</summary>
     internal float[][] Keys { get; }
 
     /// <summary>Per layer, values [H, T_max, hs].</summary>

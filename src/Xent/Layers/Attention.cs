@@ -91,10 +91,10 @@ public static unsafe class Attention
     /// one Zen 4 core, all 144 heads: keys 3.5 -> 2.1 ms, values 3.3 -> 1.9 ms). Shapes are the caller's to get right.
     /// </summary>
     /// <param name="query">q [hs].</param>
-    /// <param name="keyTiles">Keys in tiles [ceil((t + 1) / 16), hs, 16]: element i of key s at 16 (hs (s / 16) + i) + s % 16.</param>
+    /// <param name="keyTiles">Keys in tiles [ceil((t + 1) / 32), hs, 32]: element i of key s at 32 (hs (s / 32) + i) + s % 32.</param>
     /// <param name="values">Value rows [t + 1, hs], contiguous.</param>
     /// <param name="position">t: the query attends to keys 0..t.</param>
-    /// <param name="probabilities">Destination [16 ceil((t + 1) / 16)], overwritten: the row's probabilities in 0..t.</param>
+    /// <param name="probabilities">Destination [32 ceil((t + 1) / 32)], overwritten: the row's probabilities in 0..t.</param>
     /// <param name="output">Destination [hs].</param>
     internal static void TiledRow(ReadOnlySpan<float> query, ReadOnlySpan<float> keyTiles, ReadOnlySpan<float> values, int position,
         Span<float> probabilities, Span<float> output)

@@ -60,13 +60,13 @@ internal static class SpanMath
         RowLoop.Run(ref loop, width);
     }
 
-    /// <summary>Columns per tile of <see cref="RowTimesTiles"/>: 512 bits of floats, so that every width reads whole tiles.</summary>
-    public const int Tile = 16;
+    /// <summary>Columns per tile of <see cref="RowTimesTiles"/>: two 512-bit vectors of floats, so that every width has two chains or more in a tile.</summary>
+    public const int Tile = 32;
 
     /// <summary>
     /// <see cref="RowTimesMatrix"/> of a matrix m [K, N] stored in tiles of <see cref="Tile"/> columns, each tile
-    /// [K, Tile] contiguous and the tiles one after another (tile b holds columns 16 b .. 16 b + 15, m[k, 16 b + c] at
-    /// tiles[16 (b K + k) + c]): y[j] = alpha * sum_k x[k] m[k, j] for j &lt; y.Length, a multiple of 16, each lane the
+    /// [K, Tile] contiguous and the tiles one after another (tile b holds columns 32 b .. 32 b + 31, m[k, 32 b + c] at
+    /// tiles[32 (b K + k) + c]): y[j] = alpha * sum_k x[k] m[k, j] for j &lt; y.Length, a multiple of 32, each lane the
     /// same chain as there (the same bits). One stream in address order where the row-major form reads K streams a
     /// row apart (a cached decoding step's scores over keys: 64 rows 4 KB apart at GPT-2 small's context of 1024).
     /// </summary>
@@ -301,9 +301,11 @@ internal static class SpanMath
             ref float y0 = ref MemoryMarshal.GetReference(y);
             int j = start, k = TOps.Count, rows = x.Length;
 
-            // Four output vectors at a time (four chains, as RowTimesMatrix): a width below 512 bits takes the vectors
-            // of a tile side by side, 512 bits four tiles, each read in address order.
-            for (; j + (4 * k) <= y.Length; j += 4 * k)
+            // Each tile read on its own, in address order, several chains side by side: four vectors of a tile at 256 bits
+            // and below (four chains, as RowTimesMatrix), its two at 512. Four vectors at 512 bits, two tiles side by side
+            // (two streams 8 KB apart at hs 64), took 1.08-1.11x the time (decode-attention, GPT-2 small at positions 300
+            // and 1000, Zen 4, interleaved), as tiles of 16 read four at a time had taken 1.16-1.18x one at a time.
+            for (; 4 * k <= Tile && j + (4 * k) <= y.Length; j += 4 * k)
             {
                 nint b0 = Base(j, rows), b1 = Base(j + k, rows), b2 = Base(j + (2 * k), rows), b3 = Base(j + (3 * k), rows);
                 TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
@@ -324,22 +326,27 @@ internal static class SpanMath
                 TOps.Store(TOps.Multiply(a3, scale), ref y0, j + (3 * k));
             }
 
-            for (; j + k <= y.Length; j += k)
+            for (; 2 * k == Tile && j + (2 * k) <= y.Length; j += 2 * k)
             {
-                nint b = Base(j, rows);
-                TV acc = TOps.Create(0f);
+                nint b0 = Base(j, rows), b1 = Base(j + k, rows);
+                TV a0 = TOps.Create(0f), a1 = a0;
                 for (int p = 0; p < rows; p++)
                 {
-                    acc = TOps.MultiplyAdd(TOps.Create(x[p]), TOps.Load(ref m0, b + (p * Tile)), acc);
+                    TV xp = TOps.Create(x[p]);
+                    nint row = p * Tile;
+                    a0 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, b0 + row), a0);
+                    a1 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, b1 + row), a1);
                 }
 
-                TOps.Store(TOps.Multiply(acc, TOps.Create(alpha)), ref y0, j);
+                TV scale = TOps.Create(alpha);
+                TOps.Store(TOps.Multiply(a0, scale), ref y0, j);
+                TOps.Store(TOps.Multiply(a1, scale), ref y0, j + k);
             }
 
             return j;
         }
 
-        // Where column j's tile starts, plus j's place in it (vectors never straddle tiles: 16 is a multiple of every width).
+        // Where column j's tile starts, plus j's place in it (vectors never straddle tiles: 32 is a multiple of every width).
         private static nint Base(int j, int rows) => ((nint)(j / Tile) * Tile * rows) + (j % Tile);
     }
 

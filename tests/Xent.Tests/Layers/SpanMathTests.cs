@@ -137,16 +137,15 @@ public class SpanMathTests
         Assert.Throws<ArgumentException>(() => SpanMath.WeightedRowSum(x, m.AsSpan(0, (k - 1) * ld), ld, z, width));
     }
 
-    // The KV cache's scores: the matrix in tiles of 16 columns gives RowTimesMatrix's bits (each lane the same chain) at
-    // every width, for K below and above a vector and N from one tile to several (four tiles side by side at 512 bits,
-    // then one at a time).
+    // The KV cache's scores: the matrix in tiles of 32 columns gives RowTimesMatrix's bits (each lane the same chain) at
+    // every width, for K below and above a vector and N from one tile to several.
     [Theory]
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void RowTimesTiles_GivesRowTimesMatrixsBits(VectorWidth width)
     {
         foreach (int k in (int[])[1, 5, 16, 64])
         {
-            foreach (int n in (int[])[16, 32, 48, 64, 80, 144])
+            foreach (int n in (int[])[32, 64, 96, 160, 288])
             {
                 float[] x = Random(k, k), m = Random(k * n, n);
                 var tiles = new float[k * n];
@@ -166,7 +165,7 @@ public class SpanMathTests
             }
         }
 
-        Assert.Throws<ArgumentException>(() => SpanMath.RowTimesTiles(1, new float[4], new float[4 * 16], new float[8], width));
-        Assert.Throws<ArgumentException>(() => SpanMath.RowTimesTiles(1, new float[4], new float[(4 * 32) - 1], new float[32], width));
+        Assert.Throws<ArgumentException>(() => SpanMath.RowTimesTiles(1, new float[4], new float[4 * 32], new float[16], width));
+        Assert.Throws<ArgumentException>(() => SpanMath.RowTimesTiles(1, new float[4], new float[(4 * 64) - 1], new float[64], width));
     }
 }

@@ -188,7 +188,7 @@ public class KvCacheTests
         model.Append(cache, [5, 6], logits);
         Assert.Equal(6, cache.Length);
         Assert.Equal("tokens", Assert.Throws<ArgumentException>(() => model.Append(cache, [1], logits)).ParamName);
-        // 4 (L T_max' D + L T_max D + 16 D + H T_max' + 2) with L 1, T_max 6 (T_max' 16, whole tiles of keys), D 8, H 2.
-        Assert.Equal(4L * ((16 * 8) + (6 * 8) + (16 * 8) + (2 * 16) + 2), cache.Bytes);
+        // 4 (L T_max' D + L T_max D + 16 D + H T_max' + 2) with L 1, T_max 6 (T_max' 32, whole tiles of keys), D 8, H 2.
+        Assert.Equal(4L * ((32 * 8) + (6 * 8) + (16 * 8) + (2 * 32) + 2), cache.Bytes);
     }
 }
