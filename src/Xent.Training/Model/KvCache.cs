@@ -1,3 +1,5 @@
+using Xent.Layers;
+
 namespace Xent.Training.Model;
 
 /// <summary>
@@ -17,7 +19,7 @@ public sealed class KvCache
         var config = owner.Config;
         int d = config.Dim;
         Capacity = config.ContextLength;
-        TiledCapacity = (Capacity + Layers.SpanMath.Tile - 1) / Layers.SpanMath.Tile * Layers.SpanMath.Tile;
+        TiledCapacity = (Capacity + SpanMath.Tile - 1) / SpanMath.Tile * SpanMath.Tile;
         Keys = new float[config.Layers][];
         Values = new float[config.Layers][];
         for (int l = 0; l < config.Layers; l++)
