@@ -77,7 +77,7 @@ internal static class SpanMath
             throw new ArgumentException($"{y.Length / Tile} tiles of {x.Length} x {Tile} (y a multiple of {Tile} long) need more than {tiles.Length} elements.", nameof(tiles));
         }
 
-        var loop = new RowTimesTilesLoop(alpha, x, tiles, y);
+        var loop = new RowTimesMatrixLoop(alpha, x, tiles, 0, y, Tile);
         RowLoop.Run(ref loop, width);
     }
 
@@ -232,7 +232,9 @@ internal static class SpanMath
         }
     }
 
-    private ref struct RowTimesMatrixLoop(float alpha, ReadOnlySpan<float> x, ReadOnlySpan<float> m, int ld, Span<float> y) : IRowLoop
+    // y = alpha x m with m [K, N] stored row-major (tile 0: m[k, j] at k ld + j) or in tiles of `tile` columns
+    // (RowTimesTiles: m[k, j] at tile ((j / tile) K + k) + j % tile); either way each lane is one chain over k in order.
+    private ref struct RowTimesMatrixLoop(float alpha, ReadOnlySpan<float> x, ReadOnlySpan<float> m, int ld, Span<float> y, int tile = 0) : IRowLoop
     {
         private readonly ReadOnlySpan<float> x = x;
         private readonly ReadOnlySpan<float> m = m;
@@ -246,22 +248,28 @@ internal static class SpanMath
             ref float m0 = ref MemoryMarshal.GetReference(m);
             ref float y0 = ref MemoryMarshal.GetReference(y);
             int j = start, k = TOps.Count;
+            nint stride = tile == 0 ? ld : tile;
 
             // Four output vectors at a time: four chains instead of one waiting on the multiply-add at every row, and
-            // each row's 4 k floats read together (a cached decoding step's scores over 64 rows of keys 4 KB apart,
-            // and its weighted sum of value rows, WeightedRowSum). Every lane's sum is the same chain in the same
-            // order as below.
-            for (; j + (4 * k) <= y.Length; j += 4 * k)
+            // each row's 4 k floats read together (the weighted sum of a cached decoding step's value rows,
+            // WeightedRowSum). Every lane's sum is the same chain in the same order as below. In tiles, each tile is
+            // read on its own, in address order: four vectors of a tile at 256 bits and below, its two at 512. Four
+            // vectors at 512 bits, two tiles side by side (two streams 8 KB apart at hs 64), took 1.08-1.11x the time
+            // (decode-attention, GPT-2 small at positions 300 and 1000, Zen 4, interleaved), as tiles of 16 read four at
+            // a time had taken 1.16-1.18x one at a time.
+            bool fours = tile == 0 || 4 * k <= tile;
+            for (; fours && j + (4 * k) <= y.Length; j += 4 * k)
             {
+                nint c0 = Column(j), c1 = Column(j + k), c2 = Column(j + (2 * k)), c3 = Column(j + (3 * k));
                 TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
                 for (int p = 0; p < x.Length; p++)
                 {
                     TV xp = TOps.Create(x[p]);
-                    int row = (p * ld) + j;
-                    a0 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, row), a0);
-                    a1 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, row + k), a1);
-                    a2 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, row + (2 * k)), a2);
-                    a3 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, row + (3 * k)), a3);
+                    nint row = p * stride;
+                    a0 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, c0 + row), a0);
+                    a1 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, c1 + row), a1);
+                    a2 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, c2 + row), a2);
+                    a3 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, c3 + row), a3);
                 }
 
                 TV scale = TOps.Create(alpha);
@@ -271,12 +279,30 @@ internal static class SpanMath
                 TOps.Store(TOps.Multiply(a3, scale), ref y0, j + (3 * k));
             }
 
-            for (; j + TOps.Count <= y.Length; j += TOps.Count)
+            for (; !fours && j + (2 * k) <= y.Length; j += 2 * k)
             {
+                nint c0 = Column(j), c1 = Column(j + k);
+                TV a0 = TOps.Create(0f), a1 = a0;
+                for (int p = 0; p < x.Length; p++)
+                {
+                    TV xp = TOps.Create(x[p]);
+                    nint row = p * stride;
+                    a0 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, c0 + row), a0);
+                    a1 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, c1 + row), a1);
+                }
+
+                TV scale = TOps.Create(alpha);
+                TOps.Store(TOps.Multiply(a0, scale), ref y0, j);
+                TOps.Store(TOps.Multiply(a1, scale), ref y0, j + k);
+            }
+
+            for (; j + k <= y.Length; j += k)
+            {
+                nint c = Column(j);
                 TV acc = TOps.Create(0f);
                 for (int p = 0; p < x.Length; p++)
                 {
-                    acc = TOps.MultiplyAdd(TOps.Create(x[p]), TOps.Load(ref m0, (p * ld) + j), acc);
+                    acc = TOps.MultiplyAdd(TOps.Create(x[p]), TOps.Load(ref m0, c + (p * stride)), acc);
                 }
 
                 TOps.Store(TOps.Multiply(acc, TOps.Create(alpha)), ref y0, j);
@@ -284,70 +310,10 @@ internal static class SpanMath
 
             return j;
         }
-    }
 
-    private ref struct RowTimesTilesLoop(float alpha, ReadOnlySpan<float> x, ReadOnlySpan<float> tiles, Span<float> y) : IRowLoop
-    {
-        private readonly ReadOnlySpan<float> x = x;
-        private readonly ReadOnlySpan<float> tiles = tiles;
-        private readonly Span<float> y = y;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public readonly int Run<TOps, TV>(int start)
-            where TOps : IVectorOps<TV>
-            where TV : struct
-        {
-            ref float m0 = ref MemoryMarshal.GetReference(tiles);
-            ref float y0 = ref MemoryMarshal.GetReference(y);
-            int j = start, k = TOps.Count, rows = x.Length;
-
-            // Each tile read on its own, in address order, several chains side by side: four vectors of a tile at 256 bits
-            // and below (four chains, as RowTimesMatrix), its two at 512. Four vectors at 512 bits, two tiles side by side
-            // (two streams 8 KB apart at hs 64), took 1.08-1.11x the time (decode-attention, GPT-2 small at positions 300
-            // and 1000, Zen 4, interleaved), as tiles of 16 read four at a time had taken 1.16-1.18x one at a time.
-            for (; 4 * k <= Tile && j + (4 * k) <= y.Length; j += 4 * k)
-            {
-                nint b0 = Base(j, rows), b1 = Base(j + k, rows), b2 = Base(j + (2 * k), rows), b3 = Base(j + (3 * k), rows);
-                TV a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
-                for (int p = 0; p < rows; p++)
-                {
-                    TV xp = TOps.Create(x[p]);
-                    nint row = p * Tile;
-                    a0 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, b0 + row), a0);
-                    a1 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, b1 + row), a1);
-                    a2 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, b2 + row), a2);
-                    a3 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, b3 + row), a3);
-                }
-
-                TV scale = TOps.Create(alpha);
-                TOps.Store(TOps.Multiply(a0, scale), ref y0, j);
-                TOps.Store(TOps.Multiply(a1, scale), ref y0, j + k);
-                TOps.Store(TOps.Multiply(a2, scale), ref y0, j + (2 * k));
-                TOps.Store(TOps.Multiply(a3, scale), ref y0, j + (3 * k));
-            }
-
-            for (; 2 * k == Tile && j + (2 * k) <= y.Length; j += 2 * k)
-            {
-                nint b0 = Base(j, rows), b1 = Base(j + k, rows);
-                TV a0 = TOps.Create(0f), a1 = a0;
-                for (int p = 0; p < rows; p++)
-                {
-                    TV xp = TOps.Create(x[p]);
-                    nint row = p * Tile;
-                    a0 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, b0 + row), a0);
-                    a1 = TOps.MultiplyAdd(xp, TOps.Load(ref m0, b1 + row), a1);
-                }
-
-                TV scale = TOps.Create(alpha);
-                TOps.Store(TOps.Multiply(a0, scale), ref y0, j);
-                TOps.Store(TOps.Multiply(a1, scale), ref y0, j + k);
-            }
-
-            return j;
-        }
-
-        // Where column j's tile starts, plus j's place in it (vectors never straddle tiles: 32 is a multiple of every width).
-        private static nint Base(int j, int rows) => ((nint)(j / Tile) * Tile * rows) + (j % Tile);
+        // Where column j's elements start: j itself row-major; in tiles, its tile's start plus j's place in it (vectors
+        // never straddle tiles: a tile is a multiple of every width).
+        private readonly nint Column(int j) => tile == 0 ? j : ((nint)(j / tile) * tile * x.Length) + (j % tile);
     }
 
     private ref struct ColumnSumsLoop(ReadOnlySpan<float> rows, int count, int stride, Span<float> y) : IRowLoop
