@@ -218,6 +218,26 @@ public static unsafe class MemoryLimits
     public static (MemoryLimit Read, MemoryLimit Copy) Best(ReadOnlyMemory<float> source, Memory<float> destination, IEnumerable<int> threadCounts,
         Func<Action, Timing> time, Func<Action, Timing>? screen = null, int finalists = 2)
     {
+        var (reads, copies) = Ranked(source, destination, threadCounts, time, screen, finalists);
+        return (reads[0], copies[0]);
+    }
+
+    /// <summary>
+    /// <see cref="Best"/>'s measurements, every read and every copy candidate ranked fastest first (each with the best
+    /// median it was timed at): for tools that time the fastest few again beside their kernels, since which method is
+    /// fastest can change with the host's state (on a Zen 4 VM whose memory moves between two speeds, a prefetching
+    /// read was the fastest in one run and 10-12% slower than the plain ones minutes later).
+    /// </summary>
+    /// <param name="source">The buffer read (touched).</param>
+    /// <param name="destination">The buffer written (touched, at least as long).</param>
+    /// <param name="threadCounts">Thread counts to try.</param>
+    /// <param name="time">Times an action; returns the timings.</param>
+    /// <param name="screen">A cheaper timer for every candidate, or null to time each by <paramref name="time"/>.</param>
+    /// <param name="finalists">How many of the fastest screened reads (and copies) <paramref name="time"/> times again.</param>
+    /// <returns>Every read and every copy candidate, fastest first.</returns>
+    public static (IReadOnlyList<MemoryLimit> Reads, IReadOnlyList<MemoryLimit> Copies) Ranked(ReadOnlyMemory<float> source, Memory<float> destination,
+        IEnumerable<int> threadCounts, Func<Action, Timing> time, Func<Action, Timing>? screen = null, int finalists = 2)
+    {
         ArgumentNullException.ThrowIfNull(threadCounts);
         ArgumentNullException.ThrowIfNull(time);
         var counts = threadCounts.Distinct().ToArray();
@@ -234,16 +254,26 @@ public static unsafe class MemoryLimits
             new(c.Method.CopyName, c.Threads, timer(() => Copy(source, destination, c.Threads, c.Method)), 2 * source.Length * 4L, c.Method);
         if (screen is null)
         {
-            return (reads.Select(c => ReadLimit(c, time)).Aggregate((MemoryLimit?)null, Faster)!, copies.Select(c => CopyLimit(c, time)).Aggregate((MemoryLimit?)null, Faster)!);
+            return (Rank(reads.Select(c => ReadLimit(c, time))), Rank(copies.Select(c => CopyLimit(c, time))));
         }
 
         var screenedReads = reads.Select(c => ReadLimit(c, screen)).ToList();
         var screenedCopies = copies.Select(c => CopyLimit(c, screen)).ToList();
-        var read = screenedReads.OrderByDescending(l => l.BytesPerSecond).Take(finalists).Select(l => ReadLimit((l.Threads, l.How), time))
-            .Concat(screenedReads).Aggregate((MemoryLimit?)null, Faster)!;
-        var copy = screenedCopies.OrderByDescending(l => l.BytesPerSecond).Take(finalists).Select(l => CopyLimit((l.Threads, l.How), time))
-            .Concat(screenedCopies).Aggregate((MemoryLimit?)null, Faster)!;
-        return (read, copy);
+        var finalReads = screenedReads.OrderByDescending(l => l.BytesPerSecond).Take(finalists).Select(l => ReadLimit((l.Threads, l.How), time)).ToList();
+        var finalCopies = screenedCopies.OrderByDescending(l => l.BytesPerSecond).Take(finalists).Select(l => CopyLimit((l.Threads, l.How), time)).ToList();
+        return (Rank(finalReads.Concat(screenedReads)), Rank(finalCopies.Concat(screenedCopies)));
+    }
+
+    /// <summary>
+    /// Limits of one kind (reads, or copies) fastest first, one per method and thread count (its fastest timing; limits
+    /// of different sizes compare by bytes per second, as <see cref="Faster"/> does).
+    /// </summary>
+    /// <param name="limits">Limits, several per method and thread count allowed.</param>
+    /// <returns>The fastest of each method and thread count, fastest first.</returns>
+    public static IReadOnlyList<MemoryLimit> Rank(IEnumerable<MemoryLimit> limits)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        return [.. limits.GroupBy(l => (l.Threads, l.How)).Select(g => g.Aggregate((MemoryLimit?)null, Faster)!).OrderByDescending(l => l.BytesPerSecond)];
     }
 
     /// <summary>

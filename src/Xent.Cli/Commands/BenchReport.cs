@@ -48,7 +48,7 @@ internal static class BenchReport
             io.WriteLine($"Memory limits measured in this run for {shape}: read {read.BytesPerSecond / 1e9:F1} GB/s (the limit of Loss; {read.Method}), copy {copy.BytesPerSecond / 1e9:F1} GB/s read + write (of LossAndGradient; {copy.Method}).");
         }
 
-        io.WriteLine($"Each shape's limit is the best of every method and thread count tried on its own logits and on larger buffers (never a smaller one, which the last-level cache may partly hold), and of the best method rerun beside each Xent case; its row gives the time to read (copy) that shape's bytes at that speed. GB/s counts N x V x 4 bytes read, twice that with the gradient written. Median and min-max of up to {runs} runs, each case warmed until steady.");
+        io.WriteLine($"Each shape's limit is the best of every method and thread count tried on its own logits and on larger buffers (never a smaller one, which the last-level cache may partly hold), and of the three fastest methods rerun beside each Xent case; its row gives the time to read (copy) that shape's bytes at that speed. GB/s counts N x V x 4 bytes read, twice that with the gradient written. Median and min-max of up to {runs} runs, each case warmed until steady.");
         io.WriteLine("Scalar: a plain float32 loop on as many threads as Xent (two passes per row, a third for the gradient). \"vs scalar\": scalar median / Xent median.");
         io.WriteLine("Loss+Grad writes the gradient into its own buffer (with streaming stores from 16 MB at 512 bits; otherwise the CPU reads its lines before it writes them, a third more traffic than the copy); in place it overwrites the logits: the copy's bytes exactly.");
     }

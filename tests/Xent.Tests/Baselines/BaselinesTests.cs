@@ -195,6 +195,35 @@ public sealed class BaselinesTests
     }
 
     [Fact]
+    public void MemoryLimits_Ranked_ListsEveryCandidateOnceFastestFirst_AsBestKeepsTheFirst()
+    {
+        var source = MemoryLimits.Touched(4096);
+        var destination = MemoryLimits.Touched(4096);
+        int reads = MemoryLimits.ReadMethods.Count(m => m.ChunkBytes == 0) + MemoryLimits.ReadMethods.Count;
+        int copies = MemoryLimits.CopyMethods.Count(m => m.ChunkBytes == 0) + MemoryLimits.CopyMethods.Count;
+        int call = 0;
+        // Screened times rise with each call; the two finalists of each kind, timed again, come out faster still.
+        var (rankedReads, rankedCopies) = MemoryLimits.Ranked(source, destination, [1, 2], a =>
+        {
+            a();
+            return new Timing([0.0001 * ++call]);
+        }, a =>
+        {
+            a();
+            return new Timing([1.0 + (0.01 * ++call)]);
+        }, finalists: 2);
+        Assert.Equal(reads, rankedReads.Count);
+        Assert.Equal(copies, rankedCopies.Count);
+        Assert.Equal(reads, rankedReads.Select(l => (l.Threads, l.How)).Distinct().Count());
+        Assert.True(rankedReads.Zip(rankedReads.Skip(1)).All(p => p.First.BytesPerSecond >= p.Second.BytesPerSecond));
+        Assert.True(rankedCopies.Zip(rankedCopies.Skip(1)).All(p => p.First.BytesPerSecond >= p.Second.BytesPerSecond));
+        // The first screened reads were the fastest, so they were the finalists; timed again, they lead.
+        Assert.True(rankedReads[0].Timing.Median < 0.01);
+        Assert.True(rankedReads[1].Timing.Median < 0.01);
+        Assert.True(rankedReads[2].Timing.Median > 1);
+    }
+
+    [Fact]
     public void Timing_Interleaved_RunsEveryCaseOncePerRound_AfterWarmingEach()
     {
         var order = new List<int>();
