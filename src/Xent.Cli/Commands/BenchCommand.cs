@@ -88,7 +88,7 @@ internal sealed class BenchCommand : Command<BenchSettings>
             // read for ownership. The copies beside it put the logits back into g before each call.
             Progress(settings, $"LossAndGradient in place {shape}");
             x.Span.CopyTo(g.Span);
-            var (inPlace, copyAgain) = Beside(() => xentLoss = CrossEntropy.LossAndGradient(g.Span, targets, g.Span, options), [copy, .. copies],
+            var (inPlace, copyAgain) = Beside(() => xentLoss = CrossEntropy.LossAndGradient(g.Span, targets, g.Span, options), MemoryLimits.Rank([copy, .. copies]),
                 l => MemoryLimits.Copy(x, g, l.Threads, l.How), 2 * bytes, settings);
             CheckAgreement("LossAndGradient in place", shape, scalarLoss, xentLoss);
             cases.Add((shape, bytes, scalar, loss, scalarGrad, outOfPlace, inPlace, read, copyAgain));
