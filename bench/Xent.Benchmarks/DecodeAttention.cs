@@ -8,7 +8,7 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// The attention of one cached decoding step (`xent sample` with the KV cache) at GPT-2 small's shape: for every layer,
 /// the 12 heads of the query at position t against keys and values 0..t, the heads on the threads as a step runs them.
-/// Two layouts of the same keys and values, rounds interleaved: the cache's (keys in tiles of 16 positions per head,
+/// Two layouts of the same keys and values, rounds interleaved: the cache's (keys in tiles of 32 positions per head,
 /// values [T_max, hs] per head: <c>Attention.TiledRow</c>) and the row-major one before it (keys transposed [D, T_max],
 /// values [T_max, D]: the public <c>Attention.Row</c>), with the read limit of as many bytes on the same threads.
 /// Checks that both give the same bits. Run: dotnet run -c Release --project bench/Xent.Benchmarks -- decode-attention
