@@ -226,7 +226,7 @@ public static unsafe class MemoryLimits
     /// <see cref="Best"/>'s measurements, every read and every copy candidate ranked fastest first (each with the best
     /// median it was timed at): for tools that time the fastest few again beside their kernels, since which method is
     /// fastest can change with the host's state (on a Zen 4 VM whose memory moves between two speeds, a prefetching
-    /// read was the fastest in one run and 10-12% slower than the plain ones minutes later).
+    /// read was the fastest in one run and 9-17% slower than the fastest plain one minutes later).
     /// </summary>
     /// <param name="source">The buffer read (touched).</param>
     /// <param name="destination">The buffer written (touched, at least as long).</param>
