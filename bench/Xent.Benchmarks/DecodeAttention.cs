@@ -27,16 +27,15 @@ internal static class DecodeAttention
             throw new ArgumentOutOfRangeException(nameof(args), $"the position must be in [0, {capacity}).");
         }
 
-        var random = new Random(1);
-        var query = Filled(d, random);
+        var query = DecodeLimit.Filled(d, 1);
         var keys = new float[layers][];
         var values = new float[layers][];
         var keyTiles = new float[layers][];
         var valueRows = new float[layers][];
         for (int l = 0; l < layers; l++)
         {
-            keys[l] = Filled(d * capacity, random);
-            values[l] = Filled(capacity * d, random);
+            keys[l] = DecodeLimit.Filled(d * capacity, 2 + l);
+            values[l] = DecodeLimit.Filled(capacity * d, 100 + l);
             keyTiles[l] = new float[d * tiled];
             valueRows[l] = new float[capacity * d];
             for (int h = 0; h < heads; h++)
@@ -76,10 +75,7 @@ internal static class DecodeAttention
         }
 
         long bytes = 2L * layers * d * (t + 1) * 4;
-        var source = MemoryLimits.Touched((int)(bytes / 4));
-        var read = MemoryLimits.ReadMethods.Where(m => threads > 1 || m.ChunkBytes == 0)
-            .Select(m => new MemoryLimit(m.ReadName, threads, Timing.Measure(() => MemoryLimits.Read(source, threads, m), 5, 1), bytes, m))
-            .Aggregate((MemoryLimit?)null, MemoryLimits.Faster)!;
+        var (source, read) = DecodeLimit.ReadLimit(bytes, threads);
         Action readAgain = () => MemoryLimits.Read(source, read.Threads, read.How);
         var timings = Timing.Interleaved([Tiled, RowMajor, readAgain], rounds, 30);
         Tiled();
@@ -96,16 +92,5 @@ internal static class DecodeAttention
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"tiled / row-major: {timings[0].Median / timings[1].Median:F2}"));
-    }
-
-    private static float[] Filled(int length, Random random)
-    {
-        var a = new float[length];
-        for (int i = 0; i < a.Length; i++)
-        {
-            a[i] = (float)(random.NextDouble() - 0.5);
-        }
-
-        return a;
     }
 }

@@ -41,11 +41,7 @@ internal static class DecodeLimit
             }
         }
 
-        // The fastest of the read methods on these threads (MemoryLimits.Best without its copies).
-        var source = MemoryLimits.Touched((int)(bytes / 4));
-        var read = MemoryLimits.ReadMethods.Where(m => threads > 1 || m.ChunkBytes == 0)
-            .Select(m => new MemoryLimit(m.ReadName, threads, Timing.Measure(() => MemoryLimits.Read(source, threads, m), 5, 1), bytes, m))
-            .Aggregate((MemoryLimit?)null, MemoryLimits.Faster)!;
+        var (source, read) = ReadLimit(bytes, threads);
         Console.WriteLine($"decode: {weights.Count} one-row products, {bytes / 1e6:F0} MB of weights per token, {threads} thread(s); " +
             $"read limit {read.BytesPerSecond / 1e9:F1} GB/s ({read.Method})");
 
@@ -72,7 +68,21 @@ internal static class DecodeLimit
         }
     }
 
-    private static float[] Filled(int length, int seed)
+    /// <summary>
+    /// A touched buffer of <paramref name="bytes"/> and the fastest of the read methods on <paramref name="threads"/>
+    /// over it (<see cref="MemoryLimits.Best"/> without its copies), to run again beside the kernels it bounds.
+    /// </summary>
+    internal static (float[] Source, MemoryLimit Read) ReadLimit(long bytes, int threads)
+    {
+        var source = MemoryLimits.Touched((int)(bytes / 4));
+        var read = MemoryLimits.ReadMethods.Where(m => threads > 1 || m.ChunkBytes == 0)
+            .Select(m => new MemoryLimit(m.ReadName, threads, Timing.Measure(() => MemoryLimits.Read(source, threads, m), 5, 1), bytes, m))
+            .Aggregate((MemoryLimit?)null, MemoryLimits.Faster)!;
+        return (source, read);
+    }
+
+    /// <summary>Floats uniform in [-0.5, 0.5) from <paramref name="seed"/>.</summary>
+    internal static float[] Filled(int length, int seed)
     {
         var random = new Random(seed);
         var a = new float[length];
