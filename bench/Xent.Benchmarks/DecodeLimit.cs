@@ -9,7 +9,8 @@ namespace Xent.Benchmarks;
 /// GPT-2 small's weights (12 layers of [2304, 768], [768, 768], [3072, 768] and [768, 3072], and the head [50257, 768],
 /// each its own array as in the model: 498 MB) times one row, layer after layer as a token runs them, so every
 /// weight comes from memory once per token. Prints the median token time, its bytes per second and its share of the
-/// read limit of a buffer as large (the best read method on the same threads, timed in the same process). With
+/// read limit of a buffer as large (the fastest read methods on the same threads, run again round by round beside it:
+/// <see cref="LimitReruns"/>). With
 /// XENT_AB=gemv the product before the column groups (one group of 8 columns at a time, MatMul's parallel threshold)
 /// is timed beside it, rounds interleaved; with XENT_AB=gemvpf the groups without their prefetch.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- decode-limit [tokens] [threads]
@@ -41,9 +42,10 @@ internal static class DecodeLimit
             }
         }
 
-        var (source, read) = ReadLimit(bytes, threads);
+        var (source, reads) = ReadLimits(bytes, threads);
+        var leaders = LimitReruns.Leaders(reads);
         Console.WriteLine($"decode: {weights.Count} one-row products, {bytes / 1e6:F0} MB of weights per token, {threads} thread(s); " +
-            $"read limit {read.BytesPerSecond / 1e9:F1} GB/s ({read.Method})");
+            $"read methods run beside: {string.Join(", ", leaders.Select(l => l.Method))}");
 
         string? which = Environment.GetEnvironmentVariable("XENT_AB");
         bool ab = which is "gemv" or "gemvpf";
@@ -53,32 +55,29 @@ internal static class DecodeLimit
             Gemv.Prefetching = current;
             Token();
         };
-        Action readAgain = () => MemoryLimits.Read(source, read.Threads, read.How);
-        Action[] cases = ab ? [Setting(true), Setting(false), readAgain] : [Setting(true), readAgain];
-        var timings = Timing.Interleaved(cases, tokens, 30);
+        Action[] kernels = ab ? [Setting(true), Setting(false)] : [Setting(true)];
+        var timings = Timing.Interleaved([.. kernels, .. LimitReruns.Reads(leaders, source)], tokens, 30);
         Gemv.Grouped = true;
         Gemv.Prefetching = true;
-        double limit = Math.Max(read.BytesPerSecond, bytes / timings[^1].Median);
+        var read = LimitReruns.Fastest(reads, leaders, timings[kernels.Length..], bytes);
+        double limit = read.BytesPerSecond;
         string[] names = ab ? ["current", which == "gemv" ? "one group" : "no prefetch"] : ["token"];
         for (int c = 0; c < names.Length; c++)
         {
             var t = timings[c];
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{names[c],-10} {t.Median * 1e3:F2} ms [{t.Min * 1e3:F2}-{t.Max * 1e3:F2}]  {bytes / t.Median / 1e9:F1} GB/s  {bytes / t.Median / limit:P0} of the read limit ({limit / 1e9:F1} GB/s)"));
+                $"{names[c],-10} {t.Median * 1e3:F2} ms [{t.Min * 1e3:F2}-{t.Max * 1e3:F2}]  {bytes / t.Median / 1e9:F1} GB/s  {bytes / t.Median / limit:P0} of the read limit ({limit / 1e9:F1} GB/s, {read.Method})"));
         }
     }
 
     /// <summary>
-    /// A touched buffer of <paramref name="bytes"/> and the fastest of the read methods on <paramref name="threads"/>
-    /// over it (<see cref="MemoryLimits.Best"/> without its copies), to run again beside the kernels it bounds.
+    /// A touched buffer of <paramref name="bytes"/> and the read methods on <paramref name="threads"/> over it, fastest
+    /// first (<see cref="MemoryLimits.QuickRankedReads"/>), the fastest few to run again beside the kernels they bound.
     /// </summary>
-    internal static (float[] Source, MemoryLimit Read) ReadLimit(long bytes, int threads)
+    internal static (float[] Source, IReadOnlyList<MemoryLimit> Reads) ReadLimits(long bytes, int threads)
     {
         var source = MemoryLimits.Touched((int)(bytes / 4));
-        var read = MemoryLimits.ReadMethods.Where(m => threads > 1 || m.ChunkBytes == 0)
-            .Select(m => new MemoryLimit(m.ReadName, threads, Timing.Measure(() => MemoryLimits.Read(source, threads, m), 5, 1), bytes, m))
-            .Aggregate((MemoryLimit?)null, MemoryLimits.Faster)!;
-        return (source, read);
+        return (source, MemoryLimits.QuickRankedReads(source, [threads]));
     }
 
     /// <summary>Floats uniform in [-0.5, 0.5) from <paramref name="seed"/>.</summary>

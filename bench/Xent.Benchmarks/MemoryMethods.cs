@@ -27,7 +27,12 @@ internal static class MemoryMethods
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
             var counts = new[] { 1, threads }.Distinct().ToArray();
             var reads = new List<(string Name, Action Call)> { ("Loss (kernel)", () => CrossEntropy.Loss(logits, targets, options)) };
-            var copies = new List<(string Name, Action Call)> { ("LossAndGradient (kernel)", () => CrossEntropy.LossAndGradient(logits, targets, gradient, options)) };
+            var inPlace = logits.ToArray(); // its values turn into gradients call by call: the same work for the kernel
+            var copies = new List<(string Name, Action Call)>
+            {
+                ("LossAndGradient (kernel)", () => CrossEntropy.LossAndGradient(logits, targets, gradient, options)),
+                ("LossAndGradient in place (kernel)", () => CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options)),
+            };
             foreach (int t in counts)
             {
                 reads.AddRange(MemoryLimits.ReadMethods.Where(m => t > 1 || m.ChunkBytes == 0)

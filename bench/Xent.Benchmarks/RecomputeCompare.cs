@@ -8,7 +8,8 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// Float LossAndGradient (bfloat16 -> bfloat16 with <c>bf16</c>, Half -> Half with <c>half</c>, label smoothing 0.1 with <c>smooth</c>) with the forward's exponentials stored and scaled
 /// against recomputed in the write pass, out of place and in place, in one process, alternating call by call, beside
-/// the copy limit of the same buffers (the fastest of <see cref="MemoryLimits.CopyMethods"/>): thread CPU time on one thread, wall time on more. In place copies the
+/// the copy limit of the same buffers (the fastest few copy methods, the fastest of them in each round:
+/// <see cref="LimitReruns"/>): thread CPU time on one thread, wall time on more. In place copies the
 /// logits back before each call, untimed. XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- recompute-compare [rounds] [threads] [bf16|half|smooth] [NxV ...]
 /// </summary>
@@ -28,7 +29,7 @@ internal static class RecomputeCompare
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads, LabelSmoothing = smooth ? 0.1f : 0f };
             var gradient = new float[logits.Length];
             var work = new float[logits.Length];
-            var copy = MemoryLimits.Quick(logits, gradient, threads == 1 ? [1] : [1, threads]).Copy;
+            var copies = LimitReruns.Leaders(MemoryLimits.QuickRanked(logits, gradient, threads == 1 ? [1] : [1, threads]).Copies);
             var logits16 = bf16 ? logits.Select(v => (BFloat16)v).ToArray() : [];
             var gradient16 = new BFloat16[logits16.Length];
             var work16 = new BFloat16[logits16.Length];
@@ -52,14 +53,14 @@ internal static class RecomputeCompare
                 }
             };
             Action Reset(bool inPlace) => !inPlace ? () => { } : bf16 ? () => logits16.CopyTo(work16, 0) : half ? () => logitsHalf.CopyTo(workHalf, 0) : () => logits.CopyTo(work, 0);
-            var cases = new (string Name, Action Call, Action Reset)[]
-            {
+            (string Name, Action Call, Action Reset)[] cases =
+            [
                 ("out of place, stored", Case(true, false), Reset(false)),
                 ("out of place, recomputed", Case(false, false), Reset(false)),
                 ("in place, stored", Case(true, true), Reset(true)),
                 ("in place, recomputed", Case(false, true), Reset(true)),
-                ("copy limit", () => MemoryLimits.Copy(logits, gradient, copy.Threads, copy.How), () => { }),
-            };
+                .. LimitReruns.Copies(copies, logits, gradient).Select(a => ("copy limit", a, (Action)(() => { }))),
+            ];
 
             // The first shape warms every case past tiered compilation (40 calls or 1 s each, then a pause): with one
             // warm-up call the first shape's rounds ran code at tier 0 and compiled it.
@@ -95,9 +96,10 @@ internal static class RecomputeCompare
 
             string jitLine = TierUp.CompiledSince(jit);
             double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
-            double limit = Median(times[^1]);
-            Console.WriteLine($"{shape}: copy limit {Median(times[^1]):F2} ({times[^1].Min():F2}-{times[^1].Max():F2})");
-            for (int c = 0; c < cases.Length - 1; c++)
+            var copyTimes = LimitReruns.PerRound(times[^copies.Count..]);
+            double limit = Median(copyTimes);
+            Console.WriteLine($"{shape}: copy limit {limit:F2} ({copyTimes.Min():F2}-{copyTimes.Max():F2}), the fastest per round of {string.Join(", ", copies.Select(l => l.Method))}");
+            for (int c = 0; c < cases.Length - copies.Count; c++)
             {
                 var t = times[c];
                 Console.WriteLine($"  {cases[c].Name,-26} {Median(t),8:F2} ({t.Min():F2}-{t.Max():F2}) = {Median(t) / limit:F2}x the limit");

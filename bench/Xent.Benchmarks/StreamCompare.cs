@@ -7,8 +7,8 @@ namespace Xent.Benchmarks;
 
 /// <summary>
 /// Out-of-place float LossAndGradient with ordinary stores against streaming (non-temporal) stores for the gradient,
-/// in one process, alternating call by call, with the copy limit of the same buffers beside them (the fastest of
-/// <see cref="MemoryLimits.CopyMethods"/>), and the same call in place (the gradient over the logits: the copy's traffic): wall
+/// in one process, alternating call by call, with the copy limit of the same buffers beside them (the fastest few copy
+/// methods, the fastest of them in each round: <see cref="LimitReruns"/>), and the same call in place (the gradient over the logits: the copy's traffic): wall
 /// time on the asked threads and, on one thread, the thread's CPU time (which the other programs of a shared machine
 /// disturb far less). XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- stream-compare [rounds] [threads] [NxV ...]
@@ -28,9 +28,9 @@ internal static class StreamCompare
             var inPlace = logits.ToArray(); // its values turn into gradients call by call: the same work for the kernel
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
             // The fastest copy method (of fewer threads too when timing wall time; CPU time counts one thread).
-            var copy = MemoryLimits.Quick(logits, gradient, threads == 1 ? [1] : [1, threads]).Copy;
-            var cases = new (string Name, Action Call)[]
-            {
+            var copies = LimitReruns.Leaders(MemoryLimits.QuickRanked(logits, gradient, threads == 1 ? [1] : [1, threads]).Copies);
+            (string Name, Action Call)[] cases =
+            [
                 ("ordinary", () =>
                 {
                     using var scope = CrossEntropyKernel.OverrideStreamedBytes(long.MaxValue);
@@ -41,7 +41,6 @@ internal static class StreamCompare
                     using var scope = CrossEntropyKernel.OverrideStreamedBytes(0);
                     CrossEntropy.LossAndGradient(logits, targets, gradient, options);
                 }),
-                ("copy limit", () => MemoryLimits.Copy(logits, gradient, copy.Threads, copy.How)),
                 ("in place", () => CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options)),
                 ("Loss", () => CrossEntropy.Loss(logits, targets, options)),
                 ("Loss, one row per item", () =>
@@ -63,7 +62,8 @@ internal static class StreamCompare
                     CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options);
                     CrossEntropyKernel.GroupedRows = true;
                 }),
-            };
+                .. LimitReruns.Copies(copies, logits, gradient).Select(a => ("copy limit", a)),
+            ];
 
             // The first shape warms every case past tiered compilation (40 calls or 1 s each, then a pause): with two
             // warm-up calls the first shape's rounds ran code at tier 0 and compiled it.
@@ -95,11 +95,12 @@ internal static class StreamCompare
             string jitLine = TierUp.CompiledSince(jit);
             double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
             string Show(List<double> t) => $"{Median(t):F2} ({t.Min():F2}-{t.Max():F2})";
-            double limit = Median(times[2]);
-            Console.WriteLine($"{shape}: ordinary {Show(times[0])} = {Median(times[0]) / limit:F2}x the copy limit; streamed {Show(times[1])} = {Median(times[1]) / limit:F2}x; copy limit {Show(times[2])}; streamed / ordinary {Median(times[1]) / Median(times[0]):F2}");
-            Console.WriteLine($"{shape}: in place {Show(times[3])} = {Median(times[3]) / limit:F2}x the copy limit; in place / ordinary {Median(times[3]) / Median(times[0]):F2}");
-            Console.WriteLine($"{shape}: Loss, grouped rows / one row per item {Median(times[4]) / Median(times[5]):F3} ({Show(times[4])} / {Show(times[5])})");
-            Console.WriteLine($"{shape}: grouped rows (next-row prefetch) / one row per item: streamed {Median(times[1]) / Median(times[6]):F3}, in place {Median(times[3]) / Median(times[7]):F3}");
+            var copyTimes = LimitReruns.PerRound(times[^copies.Count..]);
+            double limit = Median(copyTimes);
+            Console.WriteLine($"{shape}: ordinary {Show(times[0])} = {Median(times[0]) / limit:F2}x the copy limit; streamed {Show(times[1])} = {Median(times[1]) / limit:F2}x; copy limit {Show(copyTimes)} (fastest per round of {string.Join(", ", copies.Select(l => l.Method))}); streamed / ordinary {Median(times[1]) / Median(times[0]):F2}");
+            Console.WriteLine($"{shape}: in place {Show(times[2])} = {Median(times[2]) / limit:F2}x the copy limit; in place / ordinary {Median(times[2]) / Median(times[0]):F2}");
+            Console.WriteLine($"{shape}: Loss, grouped rows / one row per item {Median(times[3]) / Median(times[4]):F3} ({Show(times[3])} / {Show(times[4])})");
+            Console.WriteLine($"{shape}: grouped rows (next-row prefetch) / one row per item: streamed {Median(times[1]) / Median(times[5]):F3}, in place {Median(times[2]) / Median(times[6]):F3}");
             Console.WriteLine($"{shape}: {jitLine}");
         }
     }

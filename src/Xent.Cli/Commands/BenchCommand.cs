@@ -15,7 +15,6 @@ internal sealed class BenchCommand : Command<BenchSettings>
     private const int MinBandwidthFloats = 32 << 20;
 
     // Read (copy) methods run again beside each case: the fastest three of the limits' measurement.
-    private const int BesideMethods = 3;
     private readonly CliConsoles io;
 
     public BenchCommand(CliConsoles io) => this.io = io;
@@ -49,7 +48,7 @@ internal sealed class BenchCommand : Command<BenchSettings>
         {
             io.Error.WriteLine($"xent bench: memory limits took {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s");
         }
-        var cases = new List<(string Shape, long Bytes, Timing Scalar, Timing Xent, Timing ScalarGrad, Timing XentGrad, Timing XentInPlace, MemoryLimit Read, MemoryLimit Copy)>();
+        var cases = new List<(string Shape, long Bytes, Timing Scalar, Timing Xent, Timing ScalarGrad, Timing XentGrad, Timing XentInPlace, MemoryLimit Read, MemoryLimit Copy, MemoryLimit InPlace)>();
 
         var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
         foreach (var (n, v) in shapes)
@@ -70,66 +69,61 @@ internal sealed class BenchCommand : Command<BenchSettings>
             // Each Xent case runs side by side with the fastest few read (copy) methods on its own buffer, which then
             // count for the limit too: a machine shared with other programs cannot make the kernel look faster than
             // memory by slowing the limit's measurement alone, nor by moving to a state where another method is the
-            // fastest (a Zen 4 VM whose memory changes speed from minute to minute: with only the fastest method of
-            // the limits' measurement beside it, Loss printed 116% of the limit).
+            // fastest (LimitReruns).
             Progress(settings, $"Loss {shape}");
             var scalar = Timing.Measure(() => scalarLoss = ScalarCrossEntropy.Loss(x, targets, threads), settings.Iterations, CapSeconds);
-            var (loss, read) = Beside(() => xentLoss = CrossEntropy.Loss(x.Span, targets, options), reads, l => MemoryLimits.Read(x, l.Threads, l.How), bytes, settings);
+            var (loss, read) = Beside(() => xentLoss = CrossEntropy.Loss(x.Span, targets, options), reads, l => LimitReruns.Reads(l, x), bytes, settings);
             CheckAgreement("Loss", shape, scalarLoss, xentLoss);
 
             Progress(settings, $"LossAndGradient {shape}");
             var scalarGrad = Timing.Measure(() => scalarLoss = ScalarCrossEntropy.LossAndGradient(x, targets, g, threads), settings.Iterations, CapSeconds);
-            var (outOfPlace, copy) = Beside(() => xentLoss = CrossEntropy.LossAndGradient(x.Span, targets, g.Span, options), copies,
-                l => MemoryLimits.Copy(x, g, l.Threads, l.How), 2 * bytes, settings);
+            var (outOfPlace, copy) = Beside(() => xentLoss = CrossEntropy.LossAndGradient(x.Span, targets, g.Span, options), MemoryLimits.OutOfPlace(copies),
+                l => LimitReruns.Copies(l, x, g), 2 * bytes, settings);
             CheckAgreement("LossAndGradient", shape, scalarLoss, xentLoss);
 
             // In place (the gradient written over the logits, as a training step that has no further use for them
-            // does): the same bytes cross the bus as in the copy, where out of place the gradient's lines are also
-            // read for ownership. The copies beside it put the logits back into g before each call.
+            // does): the copy's bytes, and its limit is the fastest way to read and write them, a copy or a rewrite in
+            // place. The copies beside it put the logits back into g; whatever g holds, the kernel does the same work,
+            // and one call on the logits afterwards checks its loss.
             Progress(settings, $"LossAndGradient in place {shape}");
             x.Span.CopyTo(g.Span);
-            var (inPlace, copyAgain) = Beside(() => xentLoss = CrossEntropy.LossAndGradient(g.Span, targets, g.Span, options), MemoryLimits.Rank([copy, .. copies]),
-                l => MemoryLimits.Copy(x, g, l.Threads, l.How), 2 * bytes, settings);
-            CheckAgreement("LossAndGradient in place", shape, scalarLoss, xentLoss);
-            cases.Add((shape, bytes, scalar, loss, scalarGrad, outOfPlace, inPlace, read, copyAgain));
+            var (inPlace, inPlaceLimit) = Beside(() => CrossEntropy.LossAndGradient(g.Span, targets, g.Span, options), MemoryLimits.Rank([copy, .. copies]),
+                l => LimitReruns.Copies(l, x, g), 2 * bytes, settings);
+            x.Span.CopyTo(g.Span);
+            CheckAgreement("LossAndGradient in place", shape, scalarLoss, CrossEntropy.LossAndGradient(g.Span, targets, g.Span, options));
+            cases.Add((shape, bytes, scalar, loss, scalarGrad, outOfPlace, inPlace, read, copy, inPlaceLimit));
         }
 
         var rows = new List<BenchRow>();
-        foreach (var (shape, bytes, scalar, xent, scalarGrad, xentGrad, xentInPlace, read, copy) in cases)
+        foreach (var (shape, bytes, scalar, xent, scalarGrad, xentGrad, xentInPlace, read, copy, inPlaceLimit) in cases)
         {
             // The limits as the time to read (copy) this shape's logits at their bandwidth.
-            double readBandwidth = read.BytesPerSecond, copyBandwidth = copy.BytesPerSecond;
+            double readBandwidth = read.BytesPerSecond, copyBandwidth = copy.BytesPerSecond, inPlaceBandwidth = inPlaceLimit.BytesPerSecond;
             rows.Add(new BenchRow("memory read", shape, read.Threads, Scaled(read.Timing, (double)bytes / read.Bytes), bytes, null, null));
             rows.Add(new BenchRow("memory copy", shape, copy.Threads, Scaled(copy.Timing, 2.0 * bytes / copy.Bytes), 2 * bytes, null, null));
+            rows.Add(new BenchRow("memory in place", shape, inPlaceLimit.Threads, Scaled(inPlaceLimit.Timing, 2.0 * bytes / inPlaceLimit.Bytes), 2 * bytes, null, null));
             rows.Add(new BenchRow("scalar Loss", shape, threads, scalar, bytes, null, null));
             rows.Add(new BenchRow("Xent Loss", shape, threads, xent, bytes, scalar.Median / xent.Median, bytes / readBandwidth / xent.Median));
             rows.Add(new BenchRow("scalar Loss+Grad", shape, threads, scalarGrad, 2 * bytes, null, null));
             rows.Add(new BenchRow("Xent Loss+Grad", shape, threads, xentGrad, 2 * bytes, scalarGrad.Median / xentGrad.Median, 2 * bytes / copyBandwidth / xentGrad.Median));
-            rows.Add(new BenchRow("Xent Loss+Grad in place", shape, threads, xentInPlace, 2 * bytes, scalarGrad.Median / xentInPlace.Median, 2 * bytes / copyBandwidth / xentInPlace.Median));
+            rows.Add(new BenchRow("Xent Loss+Grad in place", shape, threads, xentInPlace, 2 * bytes, scalarGrad.Median / xentInPlace.Median, 2 * bytes / inPlaceBandwidth / xentInPlace.Median));
         }
 
-        BenchReport.Write(io, settings, rows, [.. cases.Select(c => (c.Shape, c.Bytes, c.Read, c.Copy))]);
+        BenchReport.Write(io, settings, rows, [.. cases.Select(c => (c.Shape, c.Bytes, c.Read, c.Copy, c.InPlace))]);
         return ExitCodes.Ok;
     }
 
     private static Timing Scaled(Timing timing, double factor) => new([.. timing.Seconds.Select(t => t * factor)]);
 
     /// <summary>
-    /// Times <paramref name="kernel"/> interleaved round by round with the first <see cref="BesideMethods"/> of
-    /// <paramref name="limits"/> (ranked fastest first), each run again on the case's own buffer; returns the kernel's
-    /// timing and the limit: the fastest of <paramref name="limits"/> and of those runs.
+    /// Times <paramref name="kernel"/> interleaved round by round with the fastest few of <paramref name="limits"/>
+    /// (<see cref="LimitReruns"/>), each run again on the case's own buffer; returns the kernel's timing and the limit.
     /// </summary>
-    private static (Timing Kernel, MemoryLimit Limit) Beside(Action kernel, IReadOnlyList<MemoryLimit> limits, Action<MemoryLimit> run, long bytes, BenchSettings settings)
+    private static (Timing Kernel, MemoryLimit Limit) Beside(Action kernel, IReadOnlyList<MemoryLimit> limits, Func<IReadOnlyList<MemoryLimit>, Action[]> runs, long bytes, BenchSettings settings)
     {
-        var again = limits.Take(BesideMethods).ToList();
-        var timings = Timing.Interleaved([kernel, .. again.Select(l => (Action)(() => run(l)))], settings.Iterations, CapSeconds);
-        var limit = limits.Aggregate((MemoryLimit?)null, MemoryLimits.Faster)!;
-        for (int i = 0; i < again.Count; i++)
-        {
-            limit = MemoryLimits.Faster(limit, again[i] with { Timing = timings[i + 1], Bytes = bytes });
-        }
-
-        return (timings[0], limit);
+        var leaders = LimitReruns.Leaders(limits);
+        var timings = Timing.Interleaved([kernel, .. runs(leaders)], settings.Iterations, CapSeconds);
+        return (timings[0], LimitReruns.Fastest(limits, leaders, timings[1..], bytes));
     }
 
     /// <summary>

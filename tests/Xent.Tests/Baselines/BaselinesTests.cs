@@ -45,6 +45,17 @@ public sealed class BaselinesTests
         foreach (var method in Enum.GetValues<CopyMethod>())
         {
             var destination = new float[source.Length + 1];
+            if (method == CopyMethod.InPlace)
+            {
+                // The destination rewritten in place, each float negated: every float written, none past the length.
+                source.CopyTo(destination, 0);
+                destination[^1] = 5f;
+                MemoryLimits.Copy(source, destination, threads, method);
+                Assert.Equal(source.Select(v => -v), destination.AsSpan(0, source.Length).ToArray());
+                Assert.Equal(5f, destination[^1]);
+                continue;
+            }
+
             MemoryLimits.Copy(source, destination, threads, method);
             Assert.Equal(source, destination.AsSpan(0, source.Length).ToArray());
             Assert.Equal(0f, destination[^1]);
@@ -82,10 +93,17 @@ public sealed class BaselinesTests
 
                 foreach (var copy in Enum.GetValues<CopyMethod>())
                 {
-                    // Destination offsets other than the source's: streaming stores align to the destination.
+                    // Destination offsets other than the source's: streaming stores align to the destination. In place,
+                    // the destination holds the source's values first and their negations after.
                     var destination = new float[length + 8];
+                    bool inPlace = copy == CopyMethod.InPlace;
+                    if (inPlace)
+                    {
+                        source.CopyTo(destination.AsMemory(5));
+                    }
+
                     MemoryLimits.Copy(source, destination.AsMemory(5, length + 1), threads, MemoryMethod.Copying(copy, prefetchBytes, chunkBytes));
-                    Assert.Equal(source.ToArray(), destination.AsSpan(5, length).ToArray());
+                    Assert.Equal(source.ToArray().Select(v => inPlace ? -v : v), destination.AsSpan(5, length).ToArray());
                     Assert.All(destination.AsSpan(0, 5).ToArray().Concat(destination.AsSpan(5 + length).ToArray()), v => Assert.Equal(0f, v));
                 }
             }
@@ -107,6 +125,14 @@ public sealed class BaselinesTests
             foreach (var method in MemoryLimits.CopyMethods)
             {
                 var destination = new float[source.Length];
+                if (method.Copy == CopyMethod.InPlace)
+                {
+                    source.CopyTo(destination);
+                    MemoryLimits.Copy(source, destination, threads, method);
+                    Assert.True(source.ToArray().Select(v => -v).SequenceEqual(destination), method.CopyName);
+                    continue;
+                }
+
                 MemoryLimits.Copy(source, destination, threads, method);
                 Assert.True(source.Span.SequenceEqual(destination), method.CopyName);
             }
@@ -221,6 +247,56 @@ public sealed class BaselinesTests
         Assert.True(rankedReads[0].Timing.Median < 0.01);
         Assert.True(rankedReads[1].Timing.Median < 0.01);
         Assert.True(rankedReads[2].Timing.Median > 1);
+    }
+
+    [Fact]
+    public void MemoryLimits_RankedReads_TimesOnlyReads_AsRankedDoes()
+    {
+        var source = MemoryLimits.Touched(4096);
+        int reads = MemoryLimits.ReadMethods.Count(m => m.ChunkBytes == 0) + MemoryLimits.ReadMethods.Count;
+        int timed = 0;
+        var ranked = MemoryLimits.RankedReads(source, [1, 2], a =>
+        {
+            a();
+            return new Timing([0.001 * ++timed]);
+        });
+        Assert.Equal(reads, timed); // no copy timed
+        Assert.Equal(reads, ranked.Count);
+        Assert.All(ranked, l => Assert.Equal(4096 * 4L, l.Bytes));
+        Assert.Equal(0.001, ranked[0].Timing.Median);
+        Assert.Throws<ArgumentException>(() => MemoryLimits.RankedReads(source, [], a => new Timing([1.0])));
+    }
+
+    [Fact]
+    public void LimitReruns_RunTheFastestThreeAgain_AndTheLimitIsTheFastestOfAll()
+    {
+        static MemoryLimit Limit(int tag, double seconds) =>
+            new($"m{tag}", 2, new Timing([seconds]), 4096 * 4, MemoryMethod.Reading(ReadMethod.EightWideSums, tag));
+        IReadOnlyList<MemoryLimit> ranked = [Limit(1, 1.0), Limit(2, 1.1), Limit(3, 1.2), Limit(4, 1.3)];
+        var leaders = LimitReruns.Leaders(ranked);
+        Assert.Equal(["m1", "m2", "m3"], leaders.Select(l => l.Method));
+
+        // Each rerun reads every float of its own buffer, by its own method.
+        var source = MemoryLimits.Touched(4096);
+        var destination = new float[4096];
+        Assert.Equal(3, LimitReruns.Reads(leaders, source).Length);
+        var copies = LimitReruns.Copies([new MemoryLimit("copy", 2, new Timing([1.0]), 2 * 4096 * 4, MemoryMethod.Copying(CopyMethod.NonTemporalStores))], source, destination);
+        copies[0]();
+        Assert.Equal(source, destination);
+
+        // Beside the kernel the third method read twice as fast as the first had: it is the limit, at its own bytes.
+        var limit = LimitReruns.Fastest(ranked, leaders, [new Timing([1.5]), new Timing([1.4]), new Timing([0.25])], 2048 * 4);
+        Assert.Equal("m3", limit.Method);
+        Assert.Equal(0.25, limit.Timing.Median);
+        Assert.Equal(2048 * 4, limit.Bytes);
+        // Slower reruns leave the ranking's best.
+        Assert.Same(ranked[0], LimitReruns.Fastest(ranked, leaders, [new Timing([2.0]), new Timing([2.0]), new Timing([2.0])], 4096 * 4));
+        Assert.Throws<ArgumentException>(() => LimitReruns.Fastest(ranked, leaders, [new Timing([1.0])], 4096 * 4));
+
+        // A round's limit is its fastest method's time.
+        Assert.Equal([1.0, 2.0, 0.5], LimitReruns.PerRound([[1.0, 3.0, 0.5], [2.0, 2.0, 0.7], [1.5, 2.5, 0.9]]));
+        Assert.Throws<ArgumentException>(() => LimitReruns.PerRound([[1.0], [1.0, 2.0]]));
+        Assert.Throws<ArgumentException>(() => LimitReruns.PerRound([]));
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public sealed class BenchCommandTests
         Assert.True(root.GetProperty("read_gb_per_s").GetDouble() > 0);
         Assert.True(root.GetProperty("copy_gb_per_s").GetDouble() > 0);
         var cases = root.GetProperty("cases").EnumerateArray().ToDictionary(c => c.GetProperty("case").GetString()!);
-        Assert.Equal(["memory read", "memory copy", "scalar Loss", "Xent Loss", "scalar Loss+Grad", "Xent Loss+Grad", "Xent Loss+Grad in place"], cases.Keys);
+        Assert.Equal(["memory read", "memory copy", "memory in place", "scalar Loss", "Xent Loss", "scalar Loss+Grad", "Xent Loss+Grad", "Xent Loss+Grad in place"], cases.Keys);
         foreach (var c in cases.Values)
         {
             Assert.Equal(3, c.GetProperty("runs").GetInt32());
@@ -27,6 +27,15 @@ public sealed class BenchCommandTests
         Assert.True(cases["Xent Loss+Grad"].GetProperty("fraction_of_memory_limit").GetDouble() > 0);
         Assert.True(cases["Xent Loss+Grad in place"].GetProperty("fraction_of_memory_limit").GetDouble() > 0);
         Assert.Equal("8 x 1000", cases["Xent Loss"].GetProperty("shape").GetString());
+
+        // Each "of limit" is its limit row's time over the case's: out of place the copy, in place the fastest way to
+        // read and write the bytes, a copy among them, so never slower than the copy.
+        static double Median(JsonElement c) => c.GetProperty("median_ms").GetDouble();
+        static double Fraction(JsonElement c) => c.GetProperty("fraction_of_memory_limit").GetDouble();
+        Assert.Equal(Median(cases["memory copy"]) / Median(cases["Xent Loss+Grad"]), Fraction(cases["Xent Loss+Grad"]), 0.01);
+        Assert.Equal(Median(cases["memory in place"]) / Median(cases["Xent Loss+Grad in place"]), Fraction(cases["Xent Loss+Grad in place"]), 0.01);
+        Assert.True(root.GetProperty("in_place_gb_per_s").GetDouble() >= root.GetProperty("copy_gb_per_s").GetDouble());
+        Assert.NotEqual("InPlace", root.GetProperty("copy_method").GetString()); // out of place cannot rewrite in place
     }
 
     [Fact]

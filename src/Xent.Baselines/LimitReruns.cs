@@ -1,0 +1,89 @@
+namespace Xent.Baselines;
+
+/// <summary>
+/// The fastest few read (copy) methods of a ranking (<see cref="MemoryLimits.Ranked"/>), run again beside the kernel
+/// they bound, round by round, and the limit taken as the fastest of all of them. Which method is fastest changes with
+/// the host's state: on a Zen 4 VM whose memory moves between two speeds, a prefetching read was the fastest when the
+/// limits were measured and 9-17% slower than a plain one minutes later, so with that one method beside it `xent bench`
+/// printed `Loss` at 116% of the limit. `xent bench` and the bench tools that hold a kernel against a limit use this.
+/// </summary>
+public static class LimitReruns
+{
+    /// <summary>How many of the fastest methods run again beside a kernel.</summary>
+    public const int Methods = 3;
+
+    /// <summary>The first <see cref="Methods"/> of a ranking, to run again.</summary>
+    /// <param name="ranked">Limits, fastest first.</param>
+    /// <returns>At most <see cref="Methods"/> limits.</returns>
+    public static IReadOnlyList<MemoryLimit> Leaders(IReadOnlyList<MemoryLimit> ranked)
+    {
+        ArgumentNullException.ThrowIfNull(ranked);
+        return [.. ranked.Take(Methods)];
+    }
+
+    /// <summary>Each leader's read of <paramref name="source"/>, on its threads.</summary>
+    /// <param name="leaders">Read limits (<see cref="Leaders"/>).</param>
+    /// <param name="source">The buffer read (touched).</param>
+    /// <returns>One action per leader.</returns>
+    public static Action[] Reads(IReadOnlyList<MemoryLimit> leaders, ReadOnlyMemory<float> source)
+    {
+        ArgumentNullException.ThrowIfNull(leaders);
+        return [.. leaders.Select(l => (Action)(() => MemoryLimits.Read(source, l.Threads, l.How)))];
+    }
+
+    /// <summary>Each leader's copy of <paramref name="source"/> into <paramref name="destination"/>, on its threads.</summary>
+    /// <param name="leaders">Copy limits (<see cref="Leaders"/>).</param>
+    /// <param name="source">The buffer read (touched).</param>
+    /// <param name="destination">The buffer written (touched, at least as long).</param>
+    /// <returns>One action per leader.</returns>
+    public static Action[] Copies(IReadOnlyList<MemoryLimit> leaders, ReadOnlyMemory<float> source, Memory<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(leaders);
+        return [.. leaders.Select(l => (Action)(() => MemoryLimits.Copy(source, destination, l.Threads, l.How)))];
+    }
+
+    /// <summary>
+    /// The fastest of <paramref name="ranked"/> and of the leaders' runs beside the kernel (limits of different sizes
+    /// compare by bytes per second, as <see cref="MemoryLimits.Faster"/> does).
+    /// </summary>
+    /// <param name="ranked">The ranking the leaders came from (possibly measured on other buffers).</param>
+    /// <param name="leaders">The methods run again.</param>
+    /// <param name="reruns">Their timings beside the kernel, in the leaders' order.</param>
+    /// <param name="bytes">Bytes each rerun moved.</param>
+    /// <returns>The limit.</returns>
+    public static MemoryLimit Fastest(IReadOnlyList<MemoryLimit> ranked, IReadOnlyList<MemoryLimit> leaders, IReadOnlyList<Timing> reruns, long bytes)
+    {
+        ArgumentNullException.ThrowIfNull(ranked);
+        ArgumentNullException.ThrowIfNull(leaders);
+        ArgumentNullException.ThrowIfNull(reruns);
+        if (reruns.Count != leaders.Count)
+        {
+            throw new ArgumentException($"{reruns.Count} timings for {leaders.Count} methods.", nameof(reruns));
+        }
+
+        var limit = ranked.Aggregate((MemoryLimit?)null, MemoryLimits.Faster);
+        for (int i = 0; i < leaders.Count; i++)
+        {
+            limit = MemoryLimits.Faster(limit, leaders[i] with { Timing = reruns[i], Bytes = bytes });
+        }
+
+        return limit ?? throw new ArgumentException("No limit given.", nameof(ranked));
+    }
+
+    /// <summary>
+    /// For tools that time rounds of their own: in each round, the fastest of the leaders' times, which stands for the
+    /// limit in that round (the limit can only be as slow as its fastest method).
+    /// </summary>
+    /// <param name="reruns">Each leader's times, one per round.</param>
+    /// <returns>One time per round.</returns>
+    public static List<double> PerRound(IReadOnlyList<IReadOnlyList<double>> reruns)
+    {
+        ArgumentNullException.ThrowIfNull(reruns);
+        if (reruns.Count == 0 || reruns.Any(r => r.Count != reruns[0].Count))
+        {
+            throw new ArgumentException("Every method needs the same number of rounds.", nameof(reruns));
+        }
+
+        return [.. Enumerable.Range(0, reruns[0].Count).Select(round => reruns.Min(r => r[round]))];
+    }
+}
