@@ -102,8 +102,8 @@ internal static class BFloat16LossCompare
         Console.WriteLine($"{rows} x {classes}, {rounds} interleaved rounds of {reps} call(s) each after warm-up past tier-up and one more round; ms per call, median (min-max), ratio to float Loss per round:");
         int kernels = methods.Length - floatReads.Count - bf16Reads.Count;
         var lines = methods.Take(kernels).Select((m, i) => (m.Name, Times: times[i])).ToList();
-        lines.Add(($"float read limit (fastest per round of {string.Join(", ", floatReads.Select(l => l.Method))})", LimitReruns.PerRound(times[kernels..(kernels + floatReads.Count)])));
-        lines.Add(($"bf16 read limit (fastest per round of {string.Join(", ", bf16Reads.Select(l => l.Method))})", LimitReruns.PerRound(times[(kernels + floatReads.Count)..])));
+        lines.Add(($"float read limit (fastest per round of {LimitReruns.Describe(floatReads)})", LimitReruns.PerRound(times[kernels..(kernels + floatReads.Count)])));
+        lines.Add(($"bf16 read limit (fastest per round of {LimitReruns.Describe(bf16Reads)})", LimitReruns.PerRound(times[(kernels + floatReads.Count)..])));
         foreach (var (name, t) in lines)
         {
             var ratios = t.Select((x, r) => x / times[0][r]).ToList();

@@ -45,7 +45,7 @@ internal static class DecodeLimit
         var (source, reads) = ReadLimits(bytes, threads);
         var leaders = LimitReruns.Leaders(reads);
         Console.WriteLine($"decode: {weights.Count} one-row products, {bytes / 1e6:F0} MB of weights per token, {threads} thread(s); " +
-            $"read methods run beside: {string.Join(", ", leaders.Select(l => l.Method))}");
+            $"read methods run beside: {LimitReruns.Describe(leaders)}");
 
         string? which = Environment.GetEnvironmentVariable("XENT_AB");
         bool ab = which is "gemv" or "gemvpf";

@@ -51,6 +51,6 @@ internal static class LossRead
         var ratios = times[0].Zip(read, (l, t) => l / t).Order().ToList();
         static double Median(IEnumerable<double> x) => x.Order().ElementAt(x.Count() / 2);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{shape}, width {Simd.Width}, {threads} thread(s), {rounds} rounds, {(threads == 1 ? "thread CPU" : "wall")} time: read (fastest per round of {string.Join(", ", leaders.Select(l => l.Method))}) {Median(read):F2} ms, Loss {Median(times[0]):F2} ms; Loss / read {ratios[rounds / 2]:F2} [{ratios[rounds / 5]:F2}-{ratios[rounds - 1 - (rounds / 5)]:F2}]"));
+            $"{shape}, width {Simd.Width}, {threads} thread(s), {rounds} rounds, {(threads == 1 ? "thread CPU" : "wall")} time: read (fastest per round of {LimitReruns.Describe(leaders)}) {Median(read):F2} ms, Loss {Median(times[0]):F2} ms; Loss / read {ratios[rounds / 2]:F2} [{ratios[rounds / 5]:F2}-{ratios[rounds - 1 - (rounds / 5)]:F2}]"));
     }
 }

@@ -9,7 +9,8 @@ namespace Xent.Benchmarks;
 /// Float LossAndGradient (bfloat16 -> bfloat16 with <c>bf16</c>, Half -> Half with <c>half</c>, label smoothing 0.1 with <c>smooth</c>) with the forward's exponentials stored and scaled
 /// against recomputed in the write pass, out of place and in place, in one process, alternating call by call, beside
 /// the copy limit of the same buffers (the fastest few copy methods, the fastest of them in each round:
-/// <see cref="LimitReruns"/>): thread CPU time on one thread, wall time on more. In place copies the
+/// <see cref="LimitReruns"/>; in place, the fastest way to read and write them, <see cref="CopyMethod.InPlace"/> among
+/// them): thread CPU time on one thread, wall time on more. In place copies the
 /// logits back before each call, untimed. XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- recompute-compare [rounds] [threads] [bf16|half|smooth] [NxV ...]
 /// </summary>
@@ -29,7 +30,7 @@ internal static class RecomputeCompare
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads, LabelSmoothing = smooth ? 0.1f : 0f };
             var gradient = new float[logits.Length];
             var work = new float[logits.Length];
-            var copies = LimitReruns.Leaders(MemoryLimits.QuickRanked(logits, gradient, threads == 1 ? [1] : [1, threads]).Copies);
+            var copies = LimitReruns.CopyAndInPlaceLeaders(MemoryLimits.QuickRanked(logits, gradient, threads == 1 ? [1] : [1, threads]).Copies);
             var logits16 = bf16 ? logits.Select(v => (BFloat16)v).ToArray() : [];
             var gradient16 = new BFloat16[logits16.Length];
             var work16 = new BFloat16[logits16.Length];
@@ -96,13 +97,16 @@ internal static class RecomputeCompare
 
             string jitLine = TierUp.CompiledSince(jit);
             double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
-            var copyTimes = LimitReruns.PerRound(times[^copies.Count..]);
-            double limit = Median(copyTimes);
-            Console.WriteLine($"{shape}: copy limit {limit:F2} ({copyTimes.Min():F2}-{copyTimes.Max():F2}), the fastest per round of {string.Join(", ", copies.Select(l => l.Method))}");
+            // Out of place against the copies between two buffers, in place against every way to read and write.
+            var runs = times[^copies.Count..];
+            var copyTimes = LimitReruns.PerRound([.. runs.Where((_, i) => copies[i].How.Copy != CopyMethod.InPlace)]);
+            var inPlaceTimes = LimitReruns.PerRound(runs);
+            Console.WriteLine($"{shape}: copy limit {Median(copyTimes):F2} ({copyTimes.Min():F2}-{copyTimes.Max():F2}), in place {Median(inPlaceTimes):F2} ({inPlaceTimes.Min():F2}-{inPlaceTimes.Max():F2}); the fastest per round of {LimitReruns.Describe(copies)}");
             for (int c = 0; c < cases.Length - copies.Count; c++)
             {
                 var t = times[c];
-                Console.WriteLine($"  {cases[c].Name,-26} {Median(t),8:F2} ({t.Min():F2}-{t.Max():F2}) = {Median(t) / limit:F2}x the limit");
+                bool inPlace = cases[c].Name.StartsWith("in place", StringComparison.Ordinal);
+                Console.WriteLine($"  {cases[c].Name,-26} {Median(t),8:F2} ({t.Min():F2}-{t.Max():F2}) = {Median(t) / Median(inPlace ? inPlaceTimes : copyTimes):F2}x the {(inPlace ? "in-place" : "copy")} limit");
             }
 
             Console.WriteLine($"  recomputed / stored: out of place {Median(times[1]) / Median(times[0]):F3}, in place {Median(times[3]) / Median(times[2]):F3}");

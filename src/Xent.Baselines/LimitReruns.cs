@@ -21,6 +21,25 @@ public static class LimitReruns
         return [.. ranked.Take(Methods)];
     }
 
+    /// <summary>
+    /// For a tool that times kernels both out of place and in place beside one set of copy methods: the fastest few of
+    /// every read + write method (the in-place limit's) and of the copies between two buffers (the copy limit's,
+    /// <see cref="MemoryLimits.OutOfPlace"/>), each method once.
+    /// </summary>
+    /// <param name="rankedCopies">Copy limits, fastest first, <see cref="CopyMethod.InPlace"/> among them.</param>
+    /// <returns>The methods to run again.</returns>
+    public static IReadOnlyList<MemoryLimit> CopyAndInPlaceLeaders(IReadOnlyList<MemoryLimit> rankedCopies) =>
+        [.. Leaders(rankedCopies).Concat(Leaders(MemoryLimits.OutOfPlace(rankedCopies))).Distinct()];
+
+    /// <summary>The methods and their threads, for a tool's output: "InPlace x2; NonTemporalStores, prefetch 2 KB x1".</summary>
+    /// <param name="leaders">Limits.</param>
+    /// <returns>One line.</returns>
+    public static string Describe(IEnumerable<MemoryLimit> leaders)
+    {
+        ArgumentNullException.ThrowIfNull(leaders);
+        return string.Join("; ", leaders.Select(l => $"{l.Method} x{l.Threads}"));
+    }
+
     /// <summary>Each leader's read of <paramref name="source"/>, on its threads.</summary>
     /// <param name="leaders">Read limits (<see cref="Leaders"/>).</param>
     /// <param name="source">The buffer read (touched).</param>

@@ -293,6 +293,15 @@ public sealed class BaselinesTests
         Assert.Same(ranked[0], LimitReruns.Fastest(ranked, leaders, [new Timing([2.0]), new Timing([2.0]), new Timing([2.0])], 4096 * 4));
         Assert.Throws<ArgumentException>(() => LimitReruns.Fastest(ranked, leaders, [new Timing([1.0])], 4096 * 4));
 
+        // Out of place and in place beside one set: the three fastest of all, and of the copies between two buffers.
+        static MemoryLimit Copy(CopyMethod how, int threads, double seconds) =>
+            new(how.ToString(), threads, new Timing([seconds]), 4096 * 8, MemoryMethod.Copying(how));
+        IReadOnlyList<MemoryLimit> copiesRanked =
+            [Copy(CopyMethod.InPlace, 2, 1.0), Copy(CopyMethod.InPlace, 1, 1.1), Copy(CopyMethod.NonTemporalStores, 2, 1.2), Copy(CopyMethod.SpanCopy, 2, 1.3), Copy(CopyMethod.NonTemporalStores, 1, 1.4), Copy(CopyMethod.SpanCopy, 1, 1.5)];
+        Assert.Equal(["InPlace x2", "InPlace x1", "NonTemporalStores x2", "SpanCopy x2", "NonTemporalStores x1"],
+            LimitReruns.Describe(LimitReruns.CopyAndInPlaceLeaders(copiesRanked)).Split("; "));
+        Assert.Equal([copiesRanked[2], copiesRanked[3], copiesRanked[4]], MemoryLimits.OutOfPlace(copiesRanked).Take(3));
+
         // A round's limit is its fastest method's time.
         Assert.Equal([1.0, 2.0, 0.5], LimitReruns.PerRound([[1.0, 3.0, 0.5], [2.0, 2.0, 0.7], [1.5, 2.5, 0.9]]));
         Assert.Throws<ArgumentException>(() => LimitReruns.PerRound([[1.0], [1.0, 2.0]]));
