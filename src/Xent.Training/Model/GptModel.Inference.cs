@@ -156,18 +156,13 @@ public sealed partial class GptModel
     /// <summary>Stores the key and value of position t of layer l from its qkv row [3D] (q | k | v), in the cache's layout.</summary>
     private void Keep(KvCache cache, int layer, int t, ReadOnlySpan<float> qkv)
     {
-        int d = Config.Dim, hs = Config.HeadSize, tile = SpanMath.Tile;
+        int d = Config.Dim, hs = Config.HeadSize, headKeys = cache.TiledCapacity * hs;
         float[] keys = cache.Keys[layer], values = cache.Values[layer];
         var k = qkv.Slice(d, d);
         var v = qkv.Slice(2 * d, d);
         for (int h = 0; h < Config.Heads; h++)
         {
-            int slot = (h * cache.TiledCapacity * hs) + (t / tile * tile * hs) + (t % tile);
-            for (int i = 0; i < hs; i++)
-            {
-                keys[slot + (i * tile)] = k[(h * hs) + i];
-            }
-
+            Attention.StoreTiledKey(k.Slice(h * hs, hs), t, keys.AsSpan(h * headKeys, headKeys));
             v.Slice(h * hs, hs).CopyTo(values.AsSpan(((h * cache.Capacity) + t) * hs, hs));
         }
     }

@@ -84,24 +84,69 @@ public static unsafe class Attention
     }
 
     /// <summary>
-    /// <see cref="Row(ReadOnlySpan{float}, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, int, Span{float}, Span{float})"/>
-    /// over keys in tiles of <see cref="SpanMath.Tile"/> positions and value rows hs apart, the KV cache's layout: the
-    /// same bits, but the keys and values each one stream in address order, where keys transposed [hs, T_max] are hs
-    /// streams a row apart and the values' rows [T_max, D] are hs floats out of every D (GPT-2 small's 144 heads at
-    /// position 1000, 2 threads, Zen 4: 0.41-0.72x the time, `decode-attention`). Shapes are the caller's to get right.
+    /// Positions per key tile of <see cref="TiledRow"/>'s layout: a head's keys are stored as tiles [hs, 32], each a
+    /// slice of the keys transposed, one after another.
     /// </summary>
-    /// <param name="query">q [hs].</param>
-    /// <param name="keyTiles">Keys in tiles [ceil((t + 1) / 32), hs, 32]: element i of key s at 32 (hs (s / 32) + i) + s % 32.</param>
-    /// <param name="values">Value rows [t + 1, hs], contiguous.</param>
-    /// <param name="position">t: the query attends to keys 0..t.</param>
-    /// <param name="probabilities">Destination [32 ceil((t + 1) / 32)], overwritten: the row's probabilities in 0..t.</param>
+    public const int KeyTile = SpanMath.Tile;
+
+    /// <summary>
+    /// Stores key s (one head's, [hs]) into <see cref="TiledRow"/>'s layout: element i at
+    /// 32 (hs (s / 32) + i) + s % 32, where 32 is <see cref="KeyTile"/>.
+    /// </summary>
+    /// <param name="key">k_s [hs], hs &gt;= 1.</param>
+    /// <param name="position">s &gt;= 0.</param>
+    /// <param name="keyTiles">The head's key tiles, at least [s / 32 + 1, hs, 32].</param>
+    /// <exception cref="ArgumentException">A length or the position does not fit the shapes above.</exception>
+    public static void StoreTiledKey(ReadOnlySpan<float> key, int position, Span<float> keyTiles)
+    {
+        int hs = key.Length;
+        if (hs == 0)
+        {
+            throw new ArgumentException("The key is empty: the head size hs must be at least 1.", nameof(key));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        LayerChecks.AtLeast(keyTiles.Length, ((long)(position / KeyTile) + 1) * KeyTile * hs, nameof(keyTiles), $"[s / {KeyTile} + 1, hs = {hs}, {KeyTile}]");
+        var tile = keyTiles.Slice(position / KeyTile * KeyTile * hs, KeyTile * hs);
+        int lane = position % KeyTile;
+        for (int i = 0; i < hs; i++)
+        {
+            tile[(i * KeyTile) + lane] = key[i];
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Row(ReadOnlySpan{float}, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, int, Span{float}, Span{float})"/>
+    /// over keys in tiles of <see cref="KeyTile"/> positions (<see cref="StoreTiledKey"/>) and value rows hs apart, the
+    /// layout of `GptModel`'s KV cache: the same bits, but the keys and the values each one stream in address order,
+    /// where keys transposed [hs, T_max] are hs streams a row apart and the values' rows [T_max, D] are hs floats out of
+    /// every D (GPT-2 small's 144 heads at position 1000, 2 threads, Zen 4: 0.41-0.72x the time, `decode-attention`).
+    /// </summary>
+    /// <param name="query">q [hs], hs &gt;= 1.</param>
+    /// <param name="keyTiles">Keys in tiles, at least [ceil((t + 1) / 32), hs, 32]: element i of key s at 32 (hs (s / 32) + i) + s % 32.</param>
+    /// <param name="values">Value rows, at least [t + 1, hs], contiguous.</param>
+    /// <param name="position">t &gt;= 0: the query attends to keys 0..t.</param>
+    /// <param name="probabilities">Destination, at least [32 ceil((t + 1) / 32)], overwritten: the row's probabilities in
+    /// 0..t, scores of whatever the tiles hold after t up to the tile's end.</param>
     /// <param name="output">Destination [hs].</param>
-    internal static void TiledRow(ReadOnlySpan<float> query, ReadOnlySpan<float> keyTiles, ReadOnlySpan<float> values, int position,
+    /// <exception cref="ArgumentException">A length or the position does not fit the shapes above.</exception>
+    public static void TiledRow(ReadOnlySpan<float> query, ReadOnlySpan<float> keyTiles, ReadOnlySpan<float> values, int position,
         Span<float> probabilities, Span<float> output)
     {
+        int hs = query.Length;
+        if (hs == 0)
+        {
+            throw new ArgumentException("The query is empty: the head size hs must be at least 1.", nameof(query));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        long whole = ((long)position + KeyTile) / KeyTile * KeyTile;
+        LayerChecks.AtLeast(keyTiles.Length, whole * hs, nameof(keyTiles), $"[ceil((t + 1) / {KeyTile}), hs = {hs}, {KeyTile}] for t = {position}");
+        LayerChecks.AtLeast(values.Length, ((long)position + 1) * hs, nameof(values), $"[t + 1 = {(long)position + 1}, hs = {hs}]");
+        LayerChecks.AtLeast(probabilities.Length, whole, nameof(probabilities), $"[{KeyTile} ceil((t + 1) / {KeyTile})] for t = {position}");
+        LayerChecks.AtLeast(output.Length, hs, nameof(output), "[hs]");
         var width = Simd.Width;
-        int hs = query.Length, whole = (position + SpanMath.Tile) / SpanMath.Tile * SpanMath.Tile;
-        SpanMath.RowTimesTiles(1 / MathF.Sqrt(hs), query, keyTiles, probabilities.Slice(0, whole), width);
+        SpanMath.RowTimesTiles(1 / MathF.Sqrt(hs), query, keyTiles, probabilities.Slice(0, (int)whole), width);
         var p = probabilities.Slice(0, position + 1);
         CausalSoftmax(p, position, width);
         SpanMath.WeightedRowSum(p, values, hs, output.Slice(0, hs), width);

@@ -136,6 +136,76 @@ public class AttentionTests
 
     [Theory]
     [MemberData(nameof(Cases))]
+    public void TiledRow_gives_the_bits_of_Row(VectorWidth width, int dim, int heads)
+    {
+        // 70 positions: three tiles of 32, the last partial; the tiles' unused slots hold garbage, which the row's
+        // probabilities past t may score but its output never reads.
+        int seq = 70, hs = dim / heads, capacity = 96;
+        var random = new Random(dim + 3);
+        float[] qkv = [.. Enumerable.Range(0, seq * 3 * dim).Select(_ => (float)(random.NextDouble() * 2 - 1))];
+        var keys = new float[dim * capacity];
+        var values = new float[capacity * dim];
+        var tiles = Enumerable.Range(0, heads).Select(_ => Enumerable.Repeat(float.NaN, capacity * hs).ToArray()).ToArray();
+        var valueRows = Enumerable.Range(0, heads).Select(_ => new float[capacity * hs]).ToArray();
+        for (int t = 0; t < seq; t++)
+        {
+            for (int i = 0; i < dim; i++)
+            {
+                keys[(i * capacity) + t] = qkv[(t * 3 * dim) + dim + i];
+                values[(t * dim) + i] = qkv[(t * 3 * dim) + (2 * dim) + i];
+            }
+
+            for (int h = 0; h < heads; h++)
+            {
+                Attention.StoreTiledKey(qkv.AsSpan((t * 3 * dim) + dim + (h * hs), hs), t, tiles[h]);
+                qkv.AsSpan((t * 3 * dim) + (2 * dim) + (h * hs), hs).CopyTo(valueRows[h].AsSpan(t * hs));
+            }
+        }
+
+        // The layout: element i of key s at 32 (hs (s / 32) + i) + s % 32.
+        Assert.Equal(qkv[(37 * 3 * dim) + dim + hs + 5], tiles[1][(Attention.KeyTile * ((hs * (37 / 32)) + 5)) + (37 % 32)]);
+        using var scope = Simd.Override(width);
+        for (int h = 0; h < heads; h++)
+        {
+            foreach (int t in new[] { 0, 1, 30, 31, 32, 33, 63, 64, 69 })
+            {
+                var p = new float[seq];
+                var y = new float[hs];
+                var query = qkv.AsSpan((t * 3 * dim) + (h * hs), hs);
+                Attention.Row(query, keys.AsSpan(h * hs * capacity), capacity, values.AsSpan(h * hs), dim, t, p, y);
+                var tiledP = new float[(t / 32 * 32) + 32];
+                var tiledY = new float[hs];
+                Attention.TiledRow(query, tiles[h].AsSpan(0, tiledP.Length * hs), valueRows[h].AsSpan(0, (t + 1) * hs), t, tiledP, tiledY);
+                Assert.Equal(p.AsSpan(0, t + 1).ToArray(), tiledP.AsSpan(0, t + 1).ToArray());
+                Assert.Equal(y, tiledY);
+            }
+        }
+    }
+
+    [Fact]
+    public void TiledRow_and_StoreTiledKey_reject_shapes_that_do_not_fit()
+    {
+        var q = new float[8];
+        var tiles = new float[32 * 8];
+        var values = new float[8];
+        var p = new float[32];
+        var y = new float[8];
+        Attention.TiledRow(q, tiles, values, 0, p, y); // fits
+        Assert.Throws<ArgumentException>(() => Attention.TiledRow([], tiles, values, 0, p, y));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.TiledRow(q, tiles, values, -1, p, y));
+        Assert.Throws<ArgumentException>(() => Attention.TiledRow(q, tiles.AsSpan(1), values, 0, p, y));
+        Assert.Throws<ArgumentException>(() => Attention.TiledRow(q, tiles, values, 1, p, y)); // values [2, hs] needed
+        Assert.Throws<ArgumentException>(() => Attention.TiledRow(q, tiles, new float[64], 32, new float[64], y)); // a second tile
+        Assert.Throws<ArgumentException>(() => Attention.TiledRow(q, tiles, values, 0, new float[31], y));
+        Assert.Throws<ArgumentException>(() => Attention.TiledRow(q, tiles, values, 0, p, new float[7]));
+        Attention.StoreTiledKey(q, 31, tiles);
+        Assert.Throws<ArgumentException>(() => Attention.StoreTiledKey([], 0, tiles));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.StoreTiledKey(q, -1, tiles));
+        Assert.Throws<ArgumentException>(() => Attention.StoreTiledKey(q, 32, tiles));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
     public void ForwardAndBackward_SameBits_ForAnyThreadCount_AndRowsOutsideTheCausalPart(VectorWidth width, int dim, int heads)
     {
         // T = 37: groups of four query rows and a partial last group, rows ending inside and at the end of a vector.
