@@ -228,7 +228,9 @@ public static unsafe class MemoryLimits
     /// they differ from a contiguous read): each is timed by <paramref name="time"/> (which should warm it until
     /// steady) and the smallest median is kept. With <paramref name="screen"/>, every candidate is first timed by
     /// it (a few runs) and only the <paramref name="finalists"/> fastest reads and copies by <paramref name="time"/>;
-    /// every timing taken counts, so the limit is the best median measured.
+    /// every timing taken counts, so the limit is the best median measured. The copy may be the rewrite in place
+    /// (<see cref="CopyMethod.InPlace"/>), the limit of a kernel that writes over its input; for one that writes a
+    /// buffer of its own take the first of <see cref="OutOfPlace"/> over <see cref="Ranked"/>'s copies.
     /// </summary>
     /// <param name="source">The buffer read (touched).</param>
     /// <param name="destination">The buffer written (touched, at least as long).</param>
@@ -260,7 +262,8 @@ public static unsafe class MemoryLimits
     public static (IReadOnlyList<MemoryLimit> Reads, IReadOnlyList<MemoryLimit> Copies) Ranked(ReadOnlyMemory<float> source, Memory<float> destination,
         IEnumerable<int> threadCounts, Func<Action, Timing> time, Func<Action, Timing>? screen = null, int finalists = 2)
     {
-        var counts = Counts(threadCounts, time);
+        ArgumentNullException.ThrowIfNull(time);
+        var counts = Counts(threadCounts);
         var reads = RankedReads(source, counts, time, screen, finalists);
         var candidates = counts.SelectMany(t => CopyMethods.Where(m => t > 1 || m.ChunkBytes == 0).Select(m => (Threads: t, Method: m)));
         return (reads, RankCandidates(candidates, (c, timer) =>
@@ -279,15 +282,15 @@ public static unsafe class MemoryLimits
     public static IReadOnlyList<MemoryLimit> RankedReads(ReadOnlyMemory<float> source, IEnumerable<int> threadCounts, Func<Action, Timing> time,
         Func<Action, Timing>? screen = null, int finalists = 2)
     {
-        var candidates = Counts(threadCounts, time).SelectMany(t => ReadMethods.Where(m => t > 1 || m.ChunkBytes == 0).Select(m => (Threads: t, Method: m)));
+        ArgumentNullException.ThrowIfNull(time);
+        var candidates = Counts(threadCounts).SelectMany(t => ReadMethods.Where(m => t > 1 || m.ChunkBytes == 0).Select(m => (Threads: t, Method: m)));
         return RankCandidates(candidates, (c, timer) =>
             new(c.Method.ReadName, c.Threads, timer(() => Read(source, c.Threads, c.Method)), source.Length * 4L, c.Method), time, screen, finalists);
     }
 
-    private static int[] Counts(IEnumerable<int> threadCounts, Func<Action, Timing> time)
+    private static int[] Counts(IEnumerable<int> threadCounts)
     {
         ArgumentNullException.ThrowIfNull(threadCounts);
-        ArgumentNullException.ThrowIfNull(time);
         var counts = threadCounts.Distinct().ToArray();
         return counts.Length > 0 ? counts : throw new ArgumentException("No thread count given.", nameof(threadCounts));
     }
@@ -332,8 +335,8 @@ public static unsafe class MemoryLimits
 
     /// <summary>
     /// <see cref="Ranked"/> with short timers (every candidate 3 runs after 3 to warm up, the 2 fastest reads and copies
-    /// again, 5 runs after warming until steady, a second at most): for tools that then time the fastest few again side by side with kernels
-    /// (<see cref="LimitReruns"/>).
+    /// again, 5 runs after warming until steady, a second at most): for tools that then time the fastest few again side
+    /// by side with kernels (<see cref="LimitReruns"/>).
     /// </summary>
     /// <param name="source">The buffer read (touched).</param>
     /// <param name="destination">The buffer written (touched, at least as long).</param>
