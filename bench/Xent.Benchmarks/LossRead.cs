@@ -9,8 +9,9 @@ namespace Xent.Benchmarks;
 /// read of the same logits by the fastest few methods on the asked threads (<see cref="LimitReruns"/>: the fastest of
 /// them in each round), alternating within each round in one process: how far the loss's arithmetic and its memory
 /// traffic overlap. On one thread the times are the thread's CPU time, which the other programs of a shared machine
-/// disturb far less than wall time; on more, wall time. Prints the median time of each and the median [20th-80th percentile] of the per-round ratio Loss / read;
-/// compare with <c>kernel-compute</c>'s arithmetic alone (ns per logit, block in L2) times the logits.
+/// disturb far less than wall time; on more, wall time. Prints the median time of each and the median [20th-80th
+/// percentile] of the per-round ratio Loss / read; compare with <c>kernel-compute</c>'s arithmetic alone (ns per
+/// logit, block in L2) times the logits.
 /// Run: dotnet bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll loss-read [rounds] [threads] [NxV]
 /// </summary>
 internal static class LossRead

@@ -10,8 +10,8 @@ namespace Xent.Benchmarks;
 /// against recomputed in the write pass, out of place and in place, in one process, alternating call by call, beside
 /// the copy limit of the same buffers (the fastest few copy methods, the fastest of them in each round:
 /// <see cref="LimitReruns"/>; in place, the fastest way to read and write them, <see cref="CopyMethod.InPlace"/> among
-/// them): thread CPU time on one thread, wall time on more. In place copies the
-/// logits back before each call, untimed. XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
+/// them): thread CPU time on one thread, wall time on more. In place copies the logits back before each call, untimed.
+/// XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- recompute-compare [rounds] [threads] [bf16|half|smooth] [NxV ...]
 /// </summary>
 internal static class RecomputeCompare
@@ -98,9 +98,7 @@ internal static class RecomputeCompare
             string jitLine = TierUp.CompiledSince(jit);
             double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
             // Out of place against the copies between two buffers, in place against every way to read and write.
-            var runs = times[^copies.Count..];
-            var copyTimes = LimitReruns.PerRound([.. runs.Where((_, i) => copies[i].How.Copy != CopyMethod.InPlace)]);
-            var inPlaceTimes = LimitReruns.PerRound(runs);
+            var (copyTimes, inPlaceTimes) = LimitReruns.PerRoundCopyAndInPlace(copies, times[^copies.Count..]);
             Console.WriteLine($"{shape}: copy limit {Median(copyTimes):F2} ({copyTimes.Min():F2}-{copyTimes.Max():F2}), in place {Median(inPlaceTimes):F2} ({inPlaceTimes.Min():F2}-{inPlaceTimes.Max():F2}); the fastest per round of {LimitReruns.Describe(copies)}");
             for (int c = 0; c < cases.Length - copies.Count; c++)
             {

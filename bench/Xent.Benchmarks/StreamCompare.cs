@@ -10,8 +10,8 @@ namespace Xent.Benchmarks;
 /// and the same call in place (the gradient over the logits: the copy's traffic), in one process, alternating call by
 /// call, beside the copy limit of the same buffers (the fastest few copy methods, the fastest of them in each round:
 /// <see cref="LimitReruns"/>; in place, the fastest way to read and write them, <see cref="CopyMethod.InPlace"/> among
-/// them): wall time on the asked threads and, on one thread, the thread's CPU time (which the other programs of a shared machine
-/// disturb far less). XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
+/// them): wall time on the asked threads and, on one thread, the thread's CPU time (which the other programs of a
+/// shared machine disturb far less). XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- stream-compare [rounds] [threads] [NxV ...]
 /// </summary>
 internal static class StreamCompare
@@ -28,7 +28,7 @@ internal static class StreamCompare
             var gradient = new float[logits.Length];
             var inPlace = logits.ToArray(); // its values turn into gradients call by call: the same work for the kernel
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
-            // The fastest copy method (of fewer threads too when timing wall time; CPU time counts one thread).
+            // The fastest copy methods (of fewer threads too when timing wall time; CPU time counts one thread).
             var copies = LimitReruns.CopyAndInPlaceLeaders(MemoryLimits.QuickRanked(logits, gradient, threads == 1 ? [1] : [1, threads]).Copies);
             (string Name, Action Call)[] cases =
             [
@@ -97,9 +97,7 @@ internal static class StreamCompare
             double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
             string Show(List<double> t) => $"{Median(t):F2} ({t.Min():F2}-{t.Max():F2})";
             // Out of place against the copies between two buffers, in place against every way to read and write.
-            var runs = times[^copies.Count..];
-            var copyTimes = LimitReruns.PerRound([.. runs.Where((_, i) => copies[i].How.Copy != CopyMethod.InPlace)]);
-            var inPlaceTimes = LimitReruns.PerRound(runs);
+            var (copyTimes, inPlaceTimes) = LimitReruns.PerRoundCopyAndInPlace(copies, times[^copies.Count..]);
             double limit = Median(copyTimes);
             Console.WriteLine($"{shape}: ordinary {Show(times[0])} = {Median(times[0]) / limit:F2}x the copy limit; streamed {Show(times[1])} = {Median(times[1]) / limit:F2}x; copy limit {Show(copyTimes)} (fastest per round of {LimitReruns.Describe(copies)}); streamed / ordinary {Median(times[1]) / Median(times[0]):F2}");
             Console.WriteLine($"{shape}: in place {Show(times[2])} = {Median(times[2]) / Median(inPlaceTimes):F2}x the in-place limit {Show(inPlaceTimes)}; in place / ordinary {Median(times[2]) / Median(times[0]):F2}");

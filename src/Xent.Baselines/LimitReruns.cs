@@ -90,6 +90,21 @@ public static class LimitReruns
     }
 
     /// <summary>
+    /// <see cref="PerRound"/> for the leaders of <see cref="CopyAndInPlaceLeaders"/>: per round, the copy limit (the
+    /// fastest copy between two buffers, for a kernel that writes a buffer of its own) and the in-place limit (the
+    /// fastest of all, for a kernel that writes over its input).
+    /// </summary>
+    /// <param name="leaders">The copy methods run again.</param>
+    /// <param name="reruns">Each one's times, one per round, in the leaders' order.</param>
+    /// <returns>One time per round of each limit.</returns>
+    public static (List<double> Copy, List<double> InPlace) PerRoundCopyAndInPlace(IReadOnlyList<MemoryLimit> leaders, IReadOnlyList<IReadOnlyList<double>> reruns)
+    {
+        ArgumentNullException.ThrowIfNull(leaders);
+        ArgumentNullException.ThrowIfNull(reruns);
+        return (PerRound([.. reruns.Where((_, i) => leaders[i].How.Copy != CopyMethod.InPlace)]), PerRound(reruns));
+    }
+
+    /// <summary>
     /// For tools that time rounds of their own: in each round, the fastest of the leaders' times, which stands for the
     /// limit in that round (the limit can only be as slow as its fastest method).
     /// </summary>

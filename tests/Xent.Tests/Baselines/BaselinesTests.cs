@@ -302,6 +302,12 @@ public sealed class BaselinesTests
             LimitReruns.Describe(LimitReruns.CopyAndInPlaceLeaders(copiesRanked)).Split("; "));
         Assert.Equal([copiesRanked[2], copiesRanked[3], copiesRanked[4]], MemoryLimits.OutOfPlace(copiesRanked).Take(3));
 
+        // Per round, the copy limit from the copies between two buffers alone, the in-place limit from all of them.
+        var (copyRounds, inPlaceRounds) = LimitReruns.PerRoundCopyAndInPlace(
+            [copiesRanked[0], copiesRanked[2]], [[0.5, 0.9], [1.0, 0.8]]);
+        Assert.Equal([1.0, 0.8], copyRounds);
+        Assert.Equal([0.5, 0.8], inPlaceRounds);
+
         // A round's limit is its fastest method's time.
         Assert.Equal([1.0, 2.0, 0.5], LimitReruns.PerRound([[1.0, 3.0, 0.5], [2.0, 2.0, 0.7], [1.5, 2.5, 0.9]]));
         Assert.Throws<ArgumentException>(() => LimitReruns.PerRound([[1.0], [1.0, 2.0]]));
