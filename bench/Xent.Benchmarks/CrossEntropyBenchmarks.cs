@@ -68,7 +68,8 @@ public class CrossEntropyBenchmarks
     public float ScalarLossAndGradient() => ScalarCrossEntropy.LossAndGradient(logits, targets, gradient, Threads);
 
     // The limits are the best of these (a few of MemoryLimits' read and copy methods on every core): take the fastest
-    // read and the fastest copy. `memory-methods` times every method beside the kernels.
+    // read and the fastest copy, and for the in-place case the faster of that copy and InPlaceLimit. `memory-methods`
+    // times every method beside the kernels.
     [Benchmark]
     public float ReadLimit() => MemoryLimits.Read(logits, Threads, ReadMethod.TensorPrimitivesSum);
 
@@ -86,6 +87,10 @@ public class CrossEntropyBenchmarks
 
     [Benchmark]
     public void CopyLimitPrefetched() => MemoryLimits.Copy(logits, gradient, Threads, MemoryMethod.Copying(CopyMethod.NonTemporalStores, 2 << 10, 256 << 10));
+
+    /// <summary>The gradient's buffer rewritten in place: the bytes of <see cref="LossAndGradientInPlace"/> in its pattern.</summary>
+    [Benchmark]
+    public void InPlaceLimit() => MemoryLimits.Copy(logits, gradient, Threads, CopyMethod.InPlace);
 
     private static int Threads => Environment.ProcessorCount;
 
