@@ -13,8 +13,6 @@ internal sealed class BenchCommand : Command<BenchSettings>
     private const double CapSeconds = 3;
     private const double LimitCapSeconds = 1;
     private const int MinBandwidthFloats = 32 << 20;
-
-    // Read (copy) methods run again beside each case: the fastest three of the limits' measurement.
     private readonly CliConsoles io;
 
     public BenchCommand(CliConsoles io) => this.io = io;
