@@ -69,11 +69,7 @@ public static unsafe class Attention
         LayerChecks.AtLeast(output.Length, query.Length, nameof(output), "[hs]");
         LayerChecks.Size(keyStride, nameof(keyStride));
         LayerChecks.Size(valueStride, nameof(valueStride));
-        if (query.IsEmpty)
-        {
-            throw new ArgumentException("The query is empty: the head size hs must be at least 1.", nameof(query));
-        }
-
+        LayerChecks.HeadSize(query.Length, nameof(query));
         LayerChecks.AtLeast(keysTransposed.Length, ((long)(query.Length - 1) * keyStride) + probabilities.Length, nameof(keysTransposed),
             $"[hs = {query.Length}, stride {keyStride}] over {probabilities.Length} keys");
         LayerChecks.AtLeast(values.Length, ((long)position * valueStride) + query.Length, nameof(values),
@@ -100,12 +96,8 @@ public static unsafe class Attention
     public static void StoreTiledKey(ReadOnlySpan<float> key, int position, Span<float> keyTiles)
     {
         int hs = key.Length;
-        if (hs == 0)
-        {
-            throw new ArgumentException("The key is empty: the head size hs must be at least 1.", nameof(key));
-        }
-
-        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        LayerChecks.HeadSize(hs, nameof(key));
+        LayerChecks.Size(position, nameof(position));
         LayerChecks.AtLeast(keyTiles.Length, ((long)(position / KeyTile) + 1) * KeyTile * hs, nameof(keyTiles), $"[s / {KeyTile} + 1, hs = {hs}, {KeyTile}]");
         var tile = keyTiles.Slice(position / KeyTile * KeyTile * hs, KeyTile * hs);
         int lane = position % KeyTile;
@@ -134,12 +126,8 @@ public static unsafe class Attention
         Span<float> probabilities, Span<float> output)
     {
         int hs = query.Length;
-        if (hs == 0)
-        {
-            throw new ArgumentException("The query is empty: the head size hs must be at least 1.", nameof(query));
-        }
-
-        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        LayerChecks.HeadSize(hs, nameof(query));
+        LayerChecks.Size(position, nameof(position));
         long whole = ((long)position + KeyTile) / KeyTile * KeyTile;
         LayerChecks.AtLeast(keyTiles.Length, whole * hs, nameof(keyTiles), $"[ceil((t + 1) / {KeyTile}), hs = {hs}, {KeyTile}] for t = {position}");
         LayerChecks.AtLeast(values.Length, ((long)position + 1) * hs, nameof(values), $"[t + 1 = {(long)position + 1}, hs = {hs}]");

@@ -52,6 +52,15 @@ internal static class LayerChecks
         return length / dim;
     }
 
+    /// <summary>One head's vector (a query or key [hs]), which must hold at least one element.</summary>
+    public static void HeadSize(int length, string name)
+    {
+        if (length == 0)
+        {
+            throw new ArgumentException($"The {name} is empty: the head size hs must be at least 1.", name);
+        }
+    }
+
     /// <summary>A size argument that must be &gt;= 0 (or &gt;= 1 with <paramref name="positive"/>).</summary>
     public static void Size(int value, string name, bool positive = false)
     {
