@@ -38,16 +38,18 @@ internal static class DecodeAttention
             values[l] = DecodeLimit.Filled(capacity * d, 100 + l);
             keyTiles[l] = new float[d * tiled];
             valueRows[l] = new float[capacity * d];
+            var key = new float[hs];
             for (int h = 0; h < heads; h++)
             {
                 for (int s = 0; s < capacity; s++)
                 {
                     for (int i = 0; i < hs; i++)
                     {
-                        int tile = SpanMath.Tile;
-                        keyTiles[l][(h * tiled * hs) + (s / tile * tile * hs) + (i * tile) + (s % tile)] = keys[l][(((h * hs) + i) * capacity) + s];
+                        key[i] = keys[l][(((h * hs) + i) * capacity) + s];
                         valueRows[l][(((h * capacity) + s) * hs) + i] = values[l][(s * d) + (h * hs) + i];
                     }
+
+                    Attention.StoreTiledKey(key, s, keyTiles[l].AsSpan(h * tiled * hs, tiled * hs));
                 }
             }
         }

@@ -19,7 +19,7 @@ public sealed class KvCache
         var config = owner.Config;
         int d = config.Dim;
         Capacity = config.ContextLength;
-        TiledCapacity = (Capacity + SpanMath.Tile - 1) / SpanMath.Tile * SpanMath.Tile;
+        TiledCapacity = (Capacity + Attention.KeyTile - 1) / Attention.KeyTile * Attention.KeyTile;
         Keys = new float[config.Layers][];
         Values = new float[config.Layers][];
         for (int l = 0; l < config.Layers; l++)
