@@ -88,14 +88,14 @@ public readonly record struct MemoryMethod(ReadMethod Read, CopyMethod Copy, int
 /// skip) bounds a loss, a copy (read + write) bounds a loss with gradient. The threads are the kernels' own
 /// persistent workers (the caller takes part), never the runtime's pool. A limit is only honest as the best of
 /// what the machine allows, so callers time every method, thread count and size and keep the fastest (see
-/// <see cref="Best"/>): a limit below what another program reads would make a kernel look faster than memory.
+/// <see cref="Ranked"/>): a limit below what another program reads would make a kernel look faster than memory.
 /// </summary>
 public static unsafe class MemoryLimits
 {
     private const int ParallelChunkBytes = 256 << 10;
 
     /// <summary>
-    /// The read methods <see cref="Best"/> times: the plain ones, and the widest sums with prefetch at 2, 8 (the
+    /// The read methods <see cref="Ranked"/> times: the plain ones, and the widest sums with prefetch at 2, 8 (the
     /// loss kernel's distance) and 32 KB, in contiguous parts and in 256 KB chunks dealt as the kernels deal rows.
     /// On a Zen 5 VM (2 threads, 412 MB) the prefetching ones read 1.2-1.3x faster than the plain ones.
     /// </summary>
@@ -112,7 +112,7 @@ public static unsafe class MemoryLimits
     ];
 
     /// <summary>
-    /// The copy methods <see cref="Best"/> times: memmove, and streaming stores with and without prefetch, in parts and
+    /// The copy methods <see cref="Ranked"/> times: memmove, and streaming stores with and without prefetch, in parts and
     /// in chunks; and the destination rewritten in place (<see cref="CopyMethod.InPlace"/>, which only bounds a kernel
     /// that writes over its input: see <see cref="OutOfPlace"/>).
     /// </summary>
@@ -223,14 +223,17 @@ public static unsafe class MemoryLimits
     }
 
     /// <summary>
-    /// The fastest read and copy of <paramref name="source"/> over every method of <see cref="ReadMethods"/> and
+    /// Every read and copy of <paramref name="source"/> over the methods of <see cref="ReadMethods"/> and
     /// <see cref="CopyMethods"/> and every thread count given (chunked methods only on more than one thread, where
-    /// they differ from a contiguous read): each is timed by <paramref name="time"/> (which should warm it until
-    /// steady) and the smallest median is kept. With <paramref name="screen"/>, every candidate is first timed by
-    /// it (a few runs) and only the <paramref name="finalists"/> fastest reads and copies by <paramref name="time"/>;
-    /// every timing taken counts, so the limit is the best median measured. The copy may be the rewrite in place
-    /// (<see cref="CopyMethod.InPlace"/>), the limit of a kernel that writes over its input; for one that writes a
-    /// buffer of its own take the first of <see cref="OutOfPlace"/> over <see cref="Ranked"/>'s copies.
+    /// they differ from a contiguous read), ranked fastest first: each is timed by <paramref name="time"/> (which should
+    /// warm it until steady) and keeps its smallest median. With <paramref name="screen"/>, every candidate is first
+    /// timed by it (a few runs) and only the <paramref name="finalists"/> fastest reads and copies by
+    /// <paramref name="time"/>; every timing taken counts, so each limit is the best median measured. The first of
+    /// each list is the limit; tools time the fastest few again beside their kernels (<see cref="LimitReruns"/>), since
+    /// which method is fastest can change with the host's state (on a Zen 4 VM whose memory moves between two speeds,
+    /// a prefetching read was the fastest in one run and 9-17% slower than the fastest plain one minutes later). The
+    /// copies include the rewrite in place (<see cref="CopyMethod.InPlace"/>), the limit of a kernel that writes over
+    /// its input only; for one that writes a buffer of its own take <see cref="OutOfPlace"/> of them.
     /// </summary>
     /// <param name="source">The buffer read (touched).</param>
     /// <param name="destination">The buffer written (touched, at least as long).</param>
@@ -238,27 +241,7 @@ public static unsafe class MemoryLimits
     /// <param name="time">Times an action; returns the timings.</param>
     /// <param name="screen">A cheaper timer for every candidate, or null to time each by <paramref name="time"/>.</param>
     /// <param name="finalists">How many of the fastest screened reads (and copies) <paramref name="time"/> times again.</param>
-    /// <returns>The best read and the best copy, with how each was made.</returns>
-    public static (MemoryLimit Read, MemoryLimit Copy) Best(ReadOnlyMemory<float> source, Memory<float> destination, IEnumerable<int> threadCounts,
-        Func<Action, Timing> time, Func<Action, Timing>? screen = null, int finalists = 2)
-    {
-        var (reads, copies) = Ranked(source, destination, threadCounts, time, screen, finalists);
-        return (reads[0], copies[0]);
-    }
-
-    /// <summary>
-    /// <see cref="Best"/>'s measurements, every read and every copy candidate ranked fastest first (each with the best
-    /// median it was timed at): for tools that time the fastest few again beside their kernels, since which method is
-    /// fastest can change with the host's state (on a Zen 4 VM whose memory moves between two speeds, a prefetching
-    /// read was the fastest in one run and 9-17% slower than the fastest plain one minutes later).
-    /// </summary>
-    /// <param name="source">The buffer read (touched).</param>
-    /// <param name="destination">The buffer written (touched, at least as long).</param>
-    /// <param name="threadCounts">Thread counts to try.</param>
-    /// <param name="time">Times an action; returns the timings.</param>
-    /// <param name="screen">A cheaper timer for every candidate, or null to time each by <paramref name="time"/>.</param>
-    /// <param name="finalists">How many of the fastest screened reads (and copies) <paramref name="time"/> times again.</param>
-    /// <returns>Every read and every copy candidate, fastest first.</returns>
+    /// <returns>Every read and every copy candidate, fastest first, each with how it was made.</returns>
     public static (IReadOnlyList<MemoryLimit> Reads, IReadOnlyList<MemoryLimit> Copies) Ranked(ReadOnlyMemory<float> source, Memory<float> destination,
         IEnumerable<int> threadCounts, Func<Action, Timing> time, Func<Action, Timing>? screen = null, int finalists = 2)
     {
