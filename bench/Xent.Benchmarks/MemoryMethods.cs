@@ -9,7 +9,9 @@ namespace Xent.Benchmarks;
 /// Every read and copy method of <see cref="MemoryLimits"/> on one and on the asked threads, side by side with the
 /// kernels they bound (Loss for reads, out-of-place LossAndGradient for copies) on the same buffers, call after call
 /// in each round: which method is fastest on this machine, and whether the best stays above the kernels. Wall time,
-/// GB/s at the median; kernel / method below 1 means the method is faster than the kernel (as a limit must be).
+/// GB/s at the median; kernel / method below 1 means the method is faster than the kernel (as a limit must be). The
+/// copies are against both kernels that write: out of place, whose limit is the fastest copy between two buffers
+/// ("best copy"), and in place, whose limit is the fastest of those and the rewrite in place ("best in place").
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- memory-methods [rounds] [threads] [NxV ...]
 /// </summary>
 internal static class MemoryMethods
@@ -26,28 +28,30 @@ internal static class MemoryMethods
             var gradient = MemoryLimits.Touched(logits.Length);
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
             var counts = new[] { 1, threads }.Distinct().ToArray();
-            var reads = new List<(string Name, Action Call)> { ("Loss (kernel)", () => CrossEntropy.Loss(logits, targets, options)) };
+            var reads = new List<(string Name, bool InPlace, Action Call)> { ("Loss (kernel)", false, () => CrossEntropy.Loss(logits, targets, options)) };
             var inPlace = logits.ToArray(); // its values turn into gradients call by call: the same work for the kernel
-            var copies = new List<(string Name, Action Call)>
+            var copies = new List<(string Name, bool InPlace, Action Call)>
             {
-                ("LossAndGradient (kernel)", () => CrossEntropy.LossAndGradient(logits, targets, gradient, options)),
-                ("LossAndGradient in place (kernel)", () => CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options)),
+                ("LossAndGradient (kernel)", false, () => CrossEntropy.LossAndGradient(logits, targets, gradient, options)),
+                ("LossAndGradient in place (kernel)", true, () => CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options)),
             };
             foreach (int t in counts)
             {
                 reads.AddRange(MemoryLimits.ReadMethods.Where(m => t > 1 || m.ChunkBytes == 0)
-                    .Select(m => ($"{m.ReadName}, {t} thr", (Action)(() => MemoryLimits.Read(logits, t, m)))));
+                    .Select(m => ($"{m.ReadName}, {t} thr", false, (Action)(() => MemoryLimits.Read(logits, t, m)))));
                 copies.AddRange(MemoryLimits.CopyMethods.Where(m => t > 1 || m.ChunkBytes == 0)
-                    .Select(m => ($"{m.CopyName}, {t} thr", (Action)(() => MemoryLimits.Copy(logits, gradient, t, m)))));
+                    .Select(m => ($"{m.CopyName}, {t} thr", m.Copy == CopyMethod.InPlace, (Action)(() => MemoryLimits.Copy(logits, gradient, t, m)))));
             }
 
             Console.WriteLine($"{shape}:");
-            Report(reads, rounds, logits.Length * 4L);
-            Report(copies, rounds, logits.Length * 8L);
+            Report(reads, 1, rounds, logits.Length * 4L);
+            Report(copies, 2, rounds, logits.Length * 8L);
         }
     }
 
-    private static void Report(List<(string Name, Action Call)> cases, int rounds, long bytes)
+    /// <param name="cases">The kernels first, then the methods that bound them.</param>
+    /// <param name="kernels">How many of the cases are kernels: Loss; or LossAndGradient out of place, then in place.</param>
+    private static void Report(List<(string Name, bool InPlace, Action Call)> cases, int kernels, int rounds, long bytes)
     {
         TierUp.Warm([.. cases.Select(c => c.Call)], seconds: 0.5);
 
@@ -63,11 +67,20 @@ internal static class MemoryMethods
         }
 
         double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
-        double kernel = Median(times[0]);
-        int best = Enumerable.Range(1, cases.Count - 1).MinBy(c => Median(times[c]));
+        var methods = Enumerable.Range(kernels, cases.Count - kernels).ToList();
+
+        // A kernel that writes over what it reads may be held to the rewrite in place; one that writes a buffer of its
+        // own only to the copies between two buffers.
+        int best = methods.Where(c => !cases[c].InPlace).MinBy(c => Median(times[c]));
+        int bestInPlace = methods.MinBy(c => Median(times[c]));
+        string header = string.Join("  ", Enumerable.Range(0, kernels).Select(k => k == 0 ? "kernel / this" : "in place / this"));
+        Console.WriteLine($"  {"",-50} {"ms",8} {"",13}  {"GB/s",6}  {header}");
         for (int c = 0; c < cases.Count; c++)
         {
-            Console.WriteLine($"  {cases[c].Name,-50} {Median(times[c]),8:F2} ({times[c].Min():F2}-{times[c].Max():F2})  {bytes / Median(times[c]) / 1e6,6:F1} GB/s  kernel / this {kernel / Median(times[c]):F2}{(c == best ? "  <- best" : "")}");
+            string ratios = string.Join("  ", Enumerable.Range(0, kernels).Select(k => $"{Median(times[k]) / Median(times[c]),13:F2}".PadLeft(k == 0 ? 13 : 15)));
+            string mark = kernels == 1 ? (c == best ? "  <- best" : "")
+                : (c == best ? "  <- best copy" : "") + (c == bestInPlace ? "  <- best in place" : "");
+            Console.WriteLine($"  {cases[c].Name,-50} {Median(times[c]),8:F2} ({times[c].Min():F2}-{times[c].Max():F2})  {bytes / Median(times[c]) / 1e6,6:F1}  {ratios}{mark}");
         }
     }
 }
