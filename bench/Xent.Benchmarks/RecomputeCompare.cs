@@ -54,13 +54,13 @@ internal static class RecomputeCompare
                 }
             };
             Action Reset(bool inPlace) => !inPlace ? () => { } : bf16 ? () => logits16.CopyTo(work16, 0) : half ? () => logitsHalf.CopyTo(workHalf, 0) : () => logits.CopyTo(work, 0);
-            (string Name, Action Call, Action Reset)[] cases =
+            (string Name, bool InPlace, Action Call, Action Reset)[] cases =
             [
-                ("out of place, stored", Case(true, false), Reset(false)),
-                ("out of place, recomputed", Case(false, false), Reset(false)),
-                ("in place, stored", Case(true, true), Reset(true)),
-                ("in place, recomputed", Case(false, true), Reset(true)),
-                .. LimitReruns.Copies(copies, logits, gradient).Select(a => ("copy limit", a, (Action)(() => { }))),
+                ("out of place, stored", false, Case(true, false), Reset(false)),
+                ("out of place, recomputed", false, Case(false, false), Reset(false)),
+                ("in place, stored", true, Case(true, true), Reset(true)),
+                ("in place, recomputed", true, Case(false, true), Reset(true)),
+                .. LimitReruns.Copies(copies, logits, gradient).Select(a => ("copy limit", false, a, (Action)(() => { }))),
             ];
 
             // The first shape warms every case past tiered compilation (40 calls or 1 s each, then a pause): with one
@@ -103,7 +103,7 @@ internal static class RecomputeCompare
             for (int c = 0; c < cases.Length - copies.Count; c++)
             {
                 var t = times[c];
-                bool inPlace = cases[c].Name.StartsWith("in place", StringComparison.Ordinal);
+                bool inPlace = cases[c].InPlace;
                 Console.WriteLine($"  {cases[c].Name,-26} {Median(t),8:F2} ({t.Min():F2}-{t.Max():F2}) = {Median(t) / Median(inPlace ? inPlaceTimes : copyTimes):F2}x the {(inPlace ? "in-place" : "copy")} limit");
             }
 
