@@ -1,3 +1,4 @@
+using System.Reflection;
 using Spectre.Console.Cli;
 using Xent.Cli.Commands;
 using Xent.Cli.Terminal;
@@ -15,7 +16,9 @@ internal static class XentApp
         app.Configure(config =>
         {
             config.SetApplicationName("xent");
-            config.SetApplicationVersion(typeof(CrossEntropy).Assembly.GetName().Version?.ToString() ?? "0");
+            // The package's version (0.1.0, with the commit after a '+' where the build knew it), not the assembly's
+            // four-part one, so that it matches what `dotnet tool list` and NuGet show.
+            config.SetApplicationVersion(typeof(CrossEntropy).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0");
             config.ConfigureConsole(io.Out);
             config.Settings.Registrar.RegisterInstance(io);
             config.SetExceptionHandler((ex, _) => ErrorReporter.Report(ex, io.Error));
