@@ -12,14 +12,14 @@ internal struct BlockStatistics
     /// <summary>sum_c exp(z[c] - Max), or relative to 0 when Max is -inf (so that a block of -inf adds 0, not NaN).</summary>
     public float Sum;
 
-    /// <summary>sum_c w[c] z[c] (label smoothing), when asked for.</summary>
-    public float WeightedLogits;
+    /// <summary>sum_c w[c] z[c] (label smoothing), when asked for; in double, as the loss takes it from W lse.</summary>
+    public double WeightedLogits;
 
-    /// <summary>sum_c w[c] t[c] z[c] (probability targets), when asked for.</summary>
-    public float WeightedTargetLogits;
+    /// <summary>sum_c w[c] t[c] z[c] (probability targets), when asked for; in double, as the loss is their difference.</summary>
+    public double WeightedTargetLogits;
 
-    /// <summary>sum_c w[c] t[c] (probability targets), when asked for.</summary>
-    public float WeightedTargets;
+    /// <summary>sum_c w[c] t[c] (probability targets), when asked for; in double, as the loss is their difference.</summary>
+    public double WeightedTargets;
 
     /// <summary>
     /// With <see cref="ShiftInPowersOfTwo"/>, the shift m of the exponentials the single pass stored: 2^(z log2 e - m),

@@ -249,6 +249,21 @@ internal static partial class StatisticsKernel
         return TOps.Multiply(e, VectorMath.SoftCapDerivative<TOps, TV>(z, inverseCap));
     }
 
+    /// <summary>Vectors summed in float before the probability targets' sums are carried on in double.</summary>
+    private const int TargetSumFlush = 16;
+
+    /// <summary>
+    /// The exp pass of a block that also sums w z (label smoothing) and, for probability targets, w t and w t z.
+    /// The weighted sums are what the row's loss w t lse - w t z (and e / C (W lse - w z)) is taken from, so they are
+    /// held to double where float would not do: w t z as w t (z - M) with M the block's max (plus M w t in double), and
+    /// w z likewise, so that logits with a common offset do not cancel in float (at an offset of 1e4 the float sum had
+    /// lost 8e-3 of the loss); and each in float over at most <see cref="TargetSumFlush"/> vectors, then in double,
+    /// since a long sum of near-equal terms (t = 1 / V) rounds the same way at every step (V = 32000: 9e-6 of the
+    /// loss). The single pass's w z (class-index targets, the hot path) stays in float: there only offsets of about
+    /// 1e4 and more cost more than 1e-6 of the loss. Under label
+    /// smoothing a class with t = 0 and z = -inf adds 0, not 0 x -inf: its smoothed target e / C is not 0, and the
+    /// smoothing term makes the loss +inf, as the spec's -sum t' log p does.
+    /// </summary>
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
@@ -261,35 +276,70 @@ internal static partial class StatisticsKernel
         ref float x = ref MemoryMarshal.GetReference(z);
         ref float w = ref MemoryMarshal.GetReference(weights);
         ref float t = ref MemoryMarshal.GetReference(probabilities);
-        TV m = TOps.Create(shift), one = TOps.Create(1f), zero = TOps.Create(0f);
-        TV sum = zero, wz = zero, wtz = zero, wt = zero;
+        float offset = float.IsFinite(shift) ? shift : 0f;
+        TV m = TOps.Create(shift), origin = TOps.Create(offset), one = TOps.Create(1f), zero = TOps.Create(0f);
+        TV sum = zero, wz = zero, wtz = zero, wt = zero, ws = zero;
+        double targetLogits = 0, targets = 0, logits = 0, weightSum = 0;
+        bool sumsWeights = weightedLogits && hasWeights;
+        int pending = 0;
         nint i = 0;
         for (; NextVector(ref i, n, k, out int skip); i += k)
         {
             TV zi = TOps.Load(ref x, i);
             TV wi = hasWeights ? TOps.Load(ref w, i) : one;
             TV ei = TOps.Exp(TOps.Subtract(zi, m));
-            TV wzi = weightedLogits ? TOps.Multiply(wi, zi) : zero;
+            TV zs = TOps.Subtract(zi, origin);
+            TV wzi = weightedLogits ? TOps.Multiply(wi, zs) : zero;
+            TV wsi = sumsWeights ? wi : zero;
             TV wti = hasTargets ? TOps.Multiply(wi, TOps.Load(ref t, i)) : zero;
-            TV wtzi = hasTargets ? TOps.Multiply(wti, zi) : zero;
+            TV wtzi = hasTargets ? TOps.Multiply(wti, zs) : zero;
+            if (hasTargets && weightedLogits)
+            {
+                wtzi = TOps.Select(TOps.LessThan(zero, TOps.Abs(wti)), wtzi, zero);
+            }
+
             if (skip > 0)
             {
                 // Mask the products, not a factor: 0 * -inf would be NaN.
                 ei = TOps.KeepFrom(ei, skip);
                 wzi = TOps.KeepFrom(wzi, skip);
+                wsi = TOps.KeepFrom(wsi, skip);
                 wti = TOps.KeepFrom(wti, skip);
                 wtzi = TOps.KeepFrom(wtzi, skip);
             }
 
             sum = TOps.Add(sum, ei);
             wz = TOps.Add(wz, wzi);
+            ws = TOps.Add(ws, wsi);
             wt = TOps.Add(wt, wti);
             wtz = TOps.Add(wtz, wtzi);
+            if (++pending == TargetSumFlush)
+            {
+                Flush<TOps, TV>(ref wz, ref logits);
+                Flush<TOps, TV>(ref ws, ref weightSum);
+                Flush<TOps, TV>(ref wt, ref targets);
+                Flush<TOps, TV>(ref wtz, ref targetLogits);
+                pending = 0;
+            }
         }
 
+        Flush<TOps, TV>(ref wz, ref logits);
+        Flush<TOps, TV>(ref ws, ref weightSum);
+        Flush<TOps, TV>(ref wt, ref targets);
+        Flush<TOps, TV>(ref wtz, ref targetLogits);
         result.Sum = TOps.Sum(sum);
-        result.WeightedLogits = TOps.Sum(wz);
-        result.WeightedTargetLogits = TOps.Sum(wtz);
-        result.WeightedTargets = TOps.Sum(wt);
+        result.WeightedLogits = weightedLogits ? logits + (offset * (hasWeights ? weightSum : n)) : 0;
+        result.WeightedTargets = targets;
+        result.WeightedTargetLogits = targetLogits + (offset * targets);
+    }
+
+    // A float partial sum carried on in double, and started again from 0.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Flush<TOps, TV>(ref TV partial, ref double total)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        total += TOps.Sum(partial);
+        partial = TOps.Create(0f);
     }
 }

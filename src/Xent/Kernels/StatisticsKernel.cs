@@ -166,9 +166,11 @@ internal static partial class StatisticsKernel
         }
 
         bool smoothedStore = weightedLogits && stores && probabilities.IsEmpty;
+        float weightedLogitSum = 0f;
         result.Max = smoothedStore
-            ? BlockMaxWeightedSum<TOps, TV>(z, weights, out result.WeightedLogits)
+            ? BlockMaxWeightedSum<TOps, TV>(z, weights, out weightedLogitSum)
             : BlockMax<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z)), z.Length, default);
+        result.WeightedLogits = weightedLogitSum;
 
         // A block of only -inf (and NaN) has max -inf: sum relative to 0 instead, which gives 0 (or NaN), not
         // exp(-inf - -inf) = NaN.
