@@ -109,8 +109,8 @@ internal static unsafe partial class FusedKernel
                 ForGroups(ZeroGroupWeight);
             }
 
-            p.CrossEntropyPart = kept.Reduce(p.Reduction, main, 0, false);
-            p.ZLossPart = p.ZLoss > 0 ? kept.Reduce(p.Reduction, 0, zTerms, true) : 0;
+            p.CrossEntropyPart = kept.ReduceCrossEntropy(p.Reduction, main);
+            p.ZLossPart = p.ZLoss > 0 ? kept.ReduceZLoss(p.Reduction, zTerms) : 0;
             return kept.Reduce(p.Reduction, main, zTerms, p.ZLoss > 0);
         }
 

@@ -314,8 +314,8 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         var reduction = request.Options.Reduction;
         double loss = kept.Reduce(reduction, main, z, constants.ZLoss > 0);
-        request.Parts = new LossParts((float)loss, (float)kept.Reduce(reduction, main, 0, false),
-            constants.ZLoss > 0 ? (float)kept.Reduce(reduction, 0, z, true) : 0f);
+        request.Parts = new LossParts((float)loss, (float)kept.ReduceCrossEntropy(reduction, main),
+            constants.ZLoss > 0 ? (float)kept.ReduceZLoss(reduction, z) : 0f);
         return loss;
     }
 }

@@ -34,15 +34,19 @@ internal readonly record struct KeptRows(int Count, double Weight)
     /// Sum (and None, summed) adds them; Mean divides the first by the kept weight and the z-loss terms by the kept
     /// count, and is NaN with no kept row (PyTorch's 0 / 0).
     /// </summary>
-    public double Reduce(Reduction reduction, double main, double zTerms, bool zLoss)
-    {
-        if (reduction != Reduction.Mean)
-        {
-            return main + zTerms;
-        }
+    public double Reduce(Reduction reduction, double main, double zTerms, bool zLoss) =>
+        ReduceCrossEntropy(reduction, main) + (zLoss ? ReduceZLoss(reduction, zTerms) : 0.0);
 
-        return Count == 0 ? double.NaN : (main / Weight) + (zLoss ? zTerms / Count : 0.0);
-    }
+    /// <summary>The cross-entropy part of <see cref="Reduce"/>: NaN under Mean where the kept weight is 0, as in PyTorch.</summary>
+    public double ReduceCrossEntropy(Reduction reduction, double main) =>
+        reduction != Reduction.Mean ? main : Count == 0 ? double.NaN : main / Weight;
+
+    /// <summary>
+    /// The z-loss part of <see cref="Reduce"/>: under Mean over the kept count, so finite where the kept rows' class
+    /// weights sum to 0 (only the cross-entropy part is 0 / 0 there).
+    /// </summary>
+    public double ReduceZLoss(Reduction reduction, double zTerms) =>
+        reduction != Reduction.Mean ? zTerms : Count == 0 ? double.NaN : zTerms / Count;
 
     /// <summary>
     /// The spec's per-row gradient scales: a for the cross-entropy terms, b for the z-loss term. Mean: g over the

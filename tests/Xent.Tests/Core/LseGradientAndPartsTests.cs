@@ -88,6 +88,26 @@ public class LseGradientAndPartsTests
     }
 
     [Fact]
+    public void LossWithParts_KeptRowsOfZeroWeight_CrossEntropyPartIsNaN_ZLossPartIsFinite()
+    {
+        // Mean divides the cross-entropy terms by the kept weight (0 / 0 here, as PyTorch) and the z-loss terms by
+        // the kept count (2): that part stays finite.
+        float[] logits = [1, 2, 3, 0.5f, 1, -1];
+        int[] y = [1, 2];
+        var o = new CrossEntropyOptions { ClassWeights = new float[] { 1, 0, 0 }, ZLoss = 0.1f };
+        var lse = CrossEntropyReference.LogSumExp(logits, 2);
+        double z = 0.1 * ((lse[0] * lse[0]) + (lse[1] * lse[1])) / 2;
+        var parts = CrossEntropy.LossWithParts(logits, y, o);
+        Assert.True(float.IsNaN(parts.Total) && float.IsNaN(parts.CrossEntropy));
+        Close.Scalar(z, parts.ZLoss, what: "z-loss part");
+
+        // The fused head on the same logits: h W^T with W the 3 x 3 identity.
+        var fused = LinearCrossEntropy.LossWithParts(logits, [1, 0, 0, 0, 1, 0, 0, 0, 1], [], y, o);
+        Assert.True(float.IsNaN(fused.CrossEntropy));
+        Close.Scalar(z, fused.ZLoss, what: "fused z-loss part");
+    }
+
+    [Fact]
     public void LseGradient_OfTheWrongLength_Throws_NamingIt()
     {
         var g = new float[6];
