@@ -52,7 +52,13 @@ internal static class CrossEntropyChecks
             throw new ArgumentOutOfRangeException(nameof(options), options.SoftCap, "SoftCap must be a finite value >= 0 (0 = off).");
         }
 
-        if (!options.ClassWeights.IsEmpty && options.ClassWeights.Length != classes)
+        if (options.Reduction is not (Reduction.None or Reduction.Mean or Reduction.Sum))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Reduction, "Reduction must be None, Mean or Sum.");
+        }
+
+        // With N = 0 rows of class-index targets V is unknown (0 here), and no weight is ever read.
+        if (!options.ClassWeights.IsEmpty && classes > 0 && options.ClassWeights.Length != classes)
         {
             throw new ArgumentException($"ClassWeights has {options.ClassWeights.Length} entries but there are V = {classes} classes.", nameof(options));
         }

@@ -133,4 +133,20 @@ public class BadInputTests
     [Fact]
     public void NoRowsButLogits() =>
         Assert.Throws<ArgumentException>(() => CrossEntropy.Loss(X, Array.Empty<int>()));
+
+    [Fact]
+    public void UndefinedReduction() =>
+        AllThrow<ArgumentOutOfRangeException>(X, Y, new CrossEntropyOptions { Reduction = (Reduction)7 });
+
+    [Fact]
+    public void NoRows_WithClassWeights_IsTheEmptyResult()
+    {
+        // V is unknown without rows, so the weights cannot be of the wrong length: the empty batch's result, as
+        // without weights (Mean over no row NaN, Sum 0).
+        var o = new CrossEntropyOptions { ClassWeights = new float[] { 1, 2, 3, 4, 5 } };
+        float[] none = [];
+        Assert.True(float.IsNaN(CrossEntropy.Loss(none, [], o)));
+        Assert.Equal(0f, CrossEntropy.Loss(none, [], o with { Reduction = Reduction.Sum }));
+        Assert.True(float.IsNaN(CrossEntropy.LossAndGradient(none, [], none, o)));
+    }
 }
