@@ -79,7 +79,7 @@ public static partial class CrossEntropy
     /// <param name="targets">Targets [N].</param>
     /// <param name="gradient">Destination [N, V]; may be exactly the logits' memory (in place), or must not overlap it.</param>
     /// <param name="options">Options; Reduction Mean or Sum (None throws: use <see cref="Gradient(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, CrossEntropyOptions?, ReadOnlySpan{float})"/>).</param>
-    /// <returns>The loss, as <see cref="Loss(ReadOnlySpan{float}, ReadOnlySpan{int}, CrossEntropyOptions?)"/>.</returns>
+    /// <returns>The loss that <see cref="Loss(ReadOnlySpan{float}, ReadOnlySpan{int}, CrossEntropyOptions?)"/> computes, to float rounding (its sums may run another way: a few ulp apart).</returns>
     public static float LossAndGradient(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, CrossEntropyOptions? options = null) =>
         LossAndGradient(logits, targets, gradient, 1f, default, options);
 

@@ -231,7 +231,7 @@ internal static class DistillationRows
             }
 
             TV m = TOps.MultiplyAdd(beta, p, TOps.Multiply(rest, q));
-            TV logM = Log<TV>(m);
+            TV logM = MixtureLog<TOps, TV>(m, logP, logQ, k);
             a = TOps.Add(a, TOps.Select(TOps.LessThan(zero, p), Phi<TOps, TV>(p, m, TOps.Subtract(logP, logM)), m));
             TV studentLog = TOps.Subtract(logQ, logM);
             TV positive = TOps.LessThan(zero, q);
@@ -322,7 +322,7 @@ internal static class DistillationRows
             }
             else
             {
-                TV logM = Log<TV>(TOps.MultiplyAdd(beta, p, TOps.Multiply(rest, q)));
+                TV logM = MixtureLog<TOps, TV>(TOps.MultiplyAdd(beta, p, TOps.Multiply(rest, q)), logP, logQ, k);
                 TV inner = TOps.MultiplyAdd(rest, TOps.Subtract(logQ, logM), TOps.Subtract(zero, centre));
                 g = TOps.Select(TOps.LessThan(zero, q), TOps.Multiply(q, inner), zero);
             }
@@ -338,6 +338,21 @@ internal static class DistillationRows
         }
 
         term += TOps.Sum(terms);
+    }
+
+    /// <summary>
+    /// log M for the mixture M = beta P + (1 - beta) Q computed in float as <paramref name="m"/>. Where both parts are
+    /// subnormal, M can round to 0 while P or Q does not, and log M = -inf would make the class's term +inf and the
+    /// row's gradient NaN. There the larger part's log, max(log beta + log P, log(1 - beta) + log Q), within log 2 of
+    /// log M, stands in: such a class adds under 1e-37 to the row either way.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV MixtureLog<TOps, TV>(TV m, TV logP, TV logQ, in RowConstants k)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV larger = TOps.Max(TOps.Add(logP, TOps.Create(MathF.Log(k.Beta))), TOps.Add(logQ, TOps.Create(MathF.Log(k.Rest))));
+        return TOps.Select(TOps.LessThan(TOps.Create(0f), m), Log<TV>(m), larger);
     }
 
     /// <summary>Natural log lane-wise (.NET's vector Log at each width, MathF.Log for one lane).</summary>

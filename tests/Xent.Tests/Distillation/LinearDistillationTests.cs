@@ -194,6 +194,35 @@ public class LinearDistillationTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void MixtureOfSubnormalProbabilities_StaysFinite(VectorWidth width)
+    {
+        // V = 2, D = 1: the student's second class has Q = e^-102.88 (a subnormal float) and the teacher's P =
+        // e^-125 (0), so beta P + (1 - beta) Q rounds to 0 in float while Q does not: log M was -inf, the loss +inf
+        // and the gradients NaN; the true values are tiny and finite. The same with the roles swapped.
+        using var scope = Simd.Override(width);
+        foreach (float beta in new[] { 0.5f, 0.1f, 0.999f })
+        {
+            foreach ((float[] student, float[] teacher) in new[] { (new[] { 102.88f, 0f }, new[] { 125f, 0f }), (new[] { 125f, 0f }, new[] { 102.88f, 0f }) })
+            {
+                foreach (float softWeight in new[] { 1f, 0f })
+                {
+                    var o = new DistillationOptions { Beta = beta, SoftLossWeight = softWeight, HardLossWeight = 1f - softWeight, Reduction = Reduction.Sum };
+                    var dh = new float[1];
+                    var dw = new float[2];
+                    float loss = LinearDistillation.LossAndGradients([1f], student, teacher, [0], dh, dw, o);
+                    double[] s = [student[0], student[1]], t = [teacher[0], teacher[1]];
+                    string what = $"beta {beta}, soft weight {softWeight}, student {student[0]}";
+                    Close.Scalar(DistillationReference.Loss(s, t, [0], o), loss, what: what);
+                    var (eh, ew) = DistillationReference.Backward(DistillationReference.Gradient(s, t, [0], o), [1f], student, 1);
+                    Close.Gradient(eh, dh, 1, floor: 1e-30, what: $"{what} dh");
+                    Close.Gradient(ew, dw, 2, floor: 1e-30, what: $"{what} dW");
+                }
+            }
+        }
+    }
+
     [Fact]
     public void MaskedTeacherVocabulary()
     {
