@@ -206,10 +206,15 @@ internal static unsafe class LinearCrossEntropyCall
             throw new ArgumentException($"bias has {bias.Length} entries but there are V = {v} classes.", nameof(bias));
         }
 
-        ArgumentOutOfRangeException.ThrowIfNegative(o.CacheBytes, nameof(o.CacheBytes));
+        // Named "options", the public parameter that carries them, as every other option's check does.
+        if (o.CacheBytes < 0)
+        {
+            throw new ArgumentOutOfRangeException("options", o.CacheBytes, "CacheBytes must be >= 0.");
+        }
+
         if (!(o.FilterThreshold >= 0) || float.IsPositiveInfinity(o.FilterThreshold))
         {
-            throw new ArgumentOutOfRangeException(nameof(o), o.FilterThreshold, "FilterThreshold must be a finite value >= 0 (0 = exact).");
+            throw new ArgumentOutOfRangeException("options", o.FilterThreshold, "FilterThreshold must be a finite value >= 0 (0 = exact).");
         }
     }
 

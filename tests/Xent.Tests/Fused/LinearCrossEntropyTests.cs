@@ -357,8 +357,8 @@ public class LinearCrossEntropyTests
             Assert.Equal(dw0, dw);
         }
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(new float[n * d], new float[v * d]),
-            new LinearCrossEntropyOptions { CacheBytes = -1 }));
+        Assert.Equal("options", Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(new float[n * d], new float[v * d]),
+            new LinearCrossEntropyOptions { CacheBytes = -1 })).ParamName);
     }
 
     [Fact]
@@ -398,10 +398,11 @@ public class LinearCrossEntropyTests
         Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh.AsSpan(0, 11), dw)));
         Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw.AsSpan(0, 14))));
         Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw), new CrossEntropyOptions { LabelSmoothing = 1.5f }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw), new CrossEntropyOptions { Reduction = (Reduction)7 }));
         Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw), new CrossEntropyOptions { ClassWeights = new float[4] }));
         Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw), new CrossEntropyOptions { Reduction = Reduction.None }));
         Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, new float[4], y, new(dh, dw)));
-        Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw), new LinearCrossEntropyOptions { FilterThreshold = -1 }));
+        Assert.Equal("options", Assert.Throws<ArgumentOutOfRangeException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw), new LinearCrossEntropyOptions { FilterThreshold = -1 })).ParamName);
         Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, y, new(dh, dw, new float[3])));
         Assert.Throws<ArgumentException>(() => LinearCrossEntropy.Gradients(h, w, [], y, new float[n], new(dh, dw), new float[3]));
         Assert.Throws<ArgumentException>(() => LinearCrossEntropy.Gradients(h, w, [], y, new float[3], new(dh, dw)));
