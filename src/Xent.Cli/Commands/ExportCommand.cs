@@ -1,8 +1,10 @@
 using Spectre.Console.Cli;
+using Xent.Cli.IO;
 using Xent.Cli.Terminal;
 using Xent.Training.Checkpoints;
 using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
+using Xent.Training.Runs;
 
 namespace Xent.Cli.Commands;
 
@@ -15,22 +17,47 @@ internal sealed class ExportCommand : Command<ExportSettings>
 
     public static void Register(IConfigurator config) =>
         config.AddCommand<ExportCommand>("export")
-            .WithDescription("Write a checkpoint of xent train as a Hugging Face GPT-2 folder (config.json + model.safetensors) that GPT2LMHeadModel.from_pretrained loads.")
+            .WithDescription("Write a checkpoint of xent train (its best one, DIR/best, unless --last) as a Hugging Face GPT-2 folder (config.json + model.safetensors) that GPT2LMHeadModel.from_pretrained loads.")
             .WithExample("export", "--format", "hf", "--checkpoint", "xent-run", "--out", "xent-run-hf");
 
     public override int Execute(CommandContext context, ExportSettings settings, CancellationToken cancellationToken)
     {
         try
         {
-            var (model, checkpoint) = ModelCheckpoint.Load(settings.Checkpoint!);
+            CheckOut(settings.Out!, settings.Checkpoint!);
+            string folder = BestCheckpoint.Resolve(settings.Checkpoint!, settings.Last);
+            var (model, checkpoint) = ModelCheckpoint.Load(folder);
+            if (checkpoint.Note is { } note)
+            {
+                io.Error.WriteLine($"xent: note: {note}");
+            }
+
             Gpt2Checkpoint.Save(settings.Out!, model);
             string tokenizer = checkpoint.Config.Tokenizer;
-            io.WriteLine($"wrote {Path.Combine(settings.Out!, Gpt2Checkpoint.ConfigFile)} and {Gpt2Checkpoint.ModelFile}: {model.Config.Layers} layers, n_embd {model.Config.Dim}, vocab {model.Config.VocabSize}, {(model.Config.TieEmbeddings ? "tied" : "untied")} embeddings; tokenizer {tokenizer}{(tokenizer == "gpt2" ? string.Empty : " (not GPT-2's: feed Hugging Face the same token ids xent used)")}.");
+            io.WriteLine($"wrote {Path.Combine(settings.Out!, Gpt2Checkpoint.ConfigFile)} and {Gpt2Checkpoint.ModelFile} from step {checkpoint.Config.Step} of {folder}: {model.Config.Layers} layers, n_embd {model.Config.Dim}, vocab {model.Config.VocabSize}, {(model.Config.TieEmbeddings ? "tied" : "untied")} embeddings; tokenizer {tokenizer}{(tokenizer == "gpt2" ? string.Empty : " (not GPT-2's: feed Hugging Face the same token ids xent used)")}.");
             return ExitCodes.Ok;
         }
         catch (TrainingInputException e)
         {
             throw new XentCliException(e.Message, e);
+        }
+    }
+
+    /// <summary>
+    /// Before anything is read: the Hugging Face layout uses a checkpoint's own file names (config.json,
+    /// model.safetensors), so exporting into a run's folder would replace its weights and optimizer state.
+    /// </summary>
+    private static void CheckOut(string output, string checkpoint)
+    {
+        string other = Path.TrimEndingDirectorySeparator(output) + "-hf";
+        if (Directory.Exists(output) && FileIdentity.Of(output).SameFileAs(FileIdentity.Of(checkpoint)))
+        {
+            throw XentCliException.InFile(output, $"--out is the --checkpoint folder: the Hugging Face files would replace the checkpoint of xent train there. Give another folder, e.g. --out {other}.");
+        }
+
+        if (CheckpointStore.IsTrainingCheckpoint(output))
+        {
+            throw XentCliException.InFile(output, $"--out holds a checkpoint of xent train ({CheckpointStore.ModelFile}): the Hugging Face files would replace it. Give another folder, e.g. --out {other}.");
         }
     }
 }

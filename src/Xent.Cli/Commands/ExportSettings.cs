@@ -17,8 +17,12 @@ internal sealed class ExportSettings : CommandSettings
     [Description("Checkpoint folder written by xent train.")]
     public string? Checkpoint { get; init; }
 
+    [CommandOption("--last")]
+    [Description("Export the run's last checkpoint instead of its best one (DIR/best, the lowest validation loss), the default when it exists.")]
+    public bool Last { get; init; }
+
     [CommandOption("--out <DIR>")]
-    [Description("Folder to write config.json and model.safetensors into (created if missing; files of those names are replaced).")]
+    [Description("Folder to write config.json and model.safetensors into (created if missing; files of those names are replaced, but never a checkpoint of xent train).")]
     public string? Out { get; init; }
 
     public override ValidationResult Validate()

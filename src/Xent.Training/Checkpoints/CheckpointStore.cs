@@ -38,6 +38,33 @@ public static class CheckpointStore
     /// <param name="directory">The checkpoint directory.</param>
     public static bool Exists(string directory) => File.Exists(Path.Combine(directory, ModelFile));
 
+    /// <summary>
+    /// Whether <paramref name="directory"/> holds a checkpoint of xent train: a model.safetensors whose metadata
+    /// carries xent's step. A Hugging Face folder (also a model.safetensors and a config.json) does not, so a writer
+    /// of that layout can tell a folder it may replace from a run it would destroy.
+    /// </summary>
+    /// <param name="directory">Any folder; a missing one holds nothing.</param>
+    public static bool IsTrainingCheckpoint(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        string path = Path.Combine(directory, ModelFile);
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        try
+        {
+            _ = ReadModelMetadata(model: null, path);
+            return true;
+        }
+        catch (TrainingInputException)
+        {
+            // No xent step in its metadata, or not a safetensors file at all: not a checkpoint this library wrote.
+            return false;
+        }
+    }
+
     /// <summary>Writes a checkpoint atomically: it becomes visible whole, by one rename, or not at all.</summary>
     /// <param name="directory">Created if missing.</param>
     /// <param name="config">config.json's content; its step must equal the state's.</param>

@@ -6,7 +6,7 @@ namespace Xent.Training.Runs;
 /// <summary>
 /// The checkpoint with the lowest validation loss of a run, kept in the subfolder <see cref="Folder"/> of the run's
 /// folder beside the last one, with <see cref="InfoFile"/> saying its step and loss (so a resumed run only replaces
-/// it with a better one). <c>xent eval</c> and <c>xent sample</c> read it by default.
+/// it with a better one). <c>xent eval</c>, <c>xent sample</c> and <c>xent export</c> read it by default.
 /// </summary>
 public static class BestCheckpoint
 {
