@@ -117,6 +117,11 @@ internal static class ExplainReport
         return table;
     }
 
+    /// <summary>
+    /// The naive formula next to the stable one on the logits x 1000. Both sides are -ln p[y] alone, whatever the
+    /// options: the naive formula has no weight, smoothing or z-loss term to compare with, and the row's loss (with
+    /// them) is in the steps table above.
+    /// </summary>
     private static void WriteOverflow(CliConsoles io, CrossEntropyRowTrace t, CrossEntropyRowTrace? scaled)
     {
         if (scaled is null)
@@ -125,17 +130,27 @@ internal static class ExplainReport
             return;
         }
 
+        var o = t.Options;
+        bool capped = o.SoftCap > 0;
+        string z = capped ? "z" : "x";
         io.WriteLine(string.Empty);
         io.WriteLine($"Why subtract the max: exp overflows beyond 709 (float64) or 88 (float32). The same logits x {Scale}:");
         var table = new Table().Border(TableBorder.Rounded)
-            .AddColumn(new TableColumn("c").RightAligned()).AddColumn(new TableColumn($"x {Scale}").RightAligned())
-            .AddColumn(new TableColumn("naive exp(x)").RightAligned()).AddColumn(new TableColumn("stable exp(x - m)").RightAligned());
-        foreach (int c in Shown(scaled, 20))
+            .AddColumn(new TableColumn("c").RightAligned()).AddColumn(new TableColumn($"x {Scale}").RightAligned());
+        if (capped)
         {
-            table.AddRow(c.ToString(CultureInfo.InvariantCulture), Number(scaled.Logits[c]), Number(scaled.NaiveExponentials[c]), Number(scaled.Exponentials[c]));
+            table.AddColumn(new TableColumn($"z = {Short(o.SoftCap)} tanh(x/{Short(o.SoftCap)})").RightAligned());
         }
 
-        table.AddRow("sum", string.Empty, Number(scaled.NaiveSumExp), Number(scaled.SumExp));
+        table.AddColumn(new TableColumn($"naive exp({z})").RightAligned()).AddColumn(new TableColumn($"stable exp({z} - m)").RightAligned());
+        string[] Row(string first, string x, string cap, string naive, string stable) =>
+            [.. (capped ? new[] { first, x, cap, naive, stable } : [first, x, naive, stable]).Select(Markup.Escape)];
+        foreach (int c in Shown(scaled, 20))
+        {
+            table.AddRow(Row(c.ToString(CultureInfo.InvariantCulture), Number(scaled.Logits[c]), Number(scaled.Capped[c]), Number(scaled.NaiveExponentials[c]), Number(scaled.Exponentials[c])));
+        }
+
+        table.AddRow(Row("sum", string.Empty, string.Empty, Number(scaled.NaiveSumExp), Number(scaled.SumExp)));
         if (scaled.Ignored)
         {
             io.Out.Write(table);
@@ -143,9 +158,37 @@ internal static class ExplainReport
             return;
         }
 
-        table.AddRow("loss", string.Empty, Number(scaled.NaiveLoss), Number(scaled.Loss));
+        table.AddRow(Row("-ln p[y]", string.Empty, string.Empty, Number(scaled.NaiveLoss), Number(MinusLogP(scaled))));
         io.Out.Write(table);
-        io.WriteLine($"naive -ln(exp(x[y]) / sum exp(x)) = {Number(scaled.NaiveLoss)}; stable lse - x[y] = {Number(scaled.Loss)}. (On the original logits the naive formula gives {Number(t.NaiveLoss)}, the stable one {Number(t.Nll)}.)");
+        io.WriteLine($"naive -ln(exp({z}[y]) / sum exp({z})) = {Number(scaled.NaiveLoss)}; stable lse - {z}[y] = {Number(MinusLogP(scaled))}. (On the original logits the naive formula gives {Number(t.NaiveLoss)}, the stable one {Number(MinusLogP(t))}.){OtherTerms(t)}");
+    }
+
+    /// <summary>-ln p[y] = lse - z[y], the log-likelihood term before any option weighs or adds to it.</summary>
+    private static double MinusLogP(CrossEntropyRowTrace t) => -t.LogProbabilities[t.Target];
+
+    /// <summary>What the loss adds to -ln p[y] with these options, as a sentence; empty when the loss is -ln p[y].</summary>
+    private static string OtherTerms(CrossEntropyRowTrace t)
+    {
+        var o = t.Options;
+        var terms = new List<string>();
+        if (!o.ClassWeights.IsEmpty)
+        {
+            terms.Add("weight w[y]");
+        }
+
+        if (t.Smoothing > 0)
+        {
+            terms.Add("label smoothing");
+        }
+
+        if (o.ZLoss > 0)
+        {
+            terms.Add("z-loss");
+        }
+
+        return terms.Count == 0
+            ? string.Empty
+            : $" These are -ln p[y] alone, without the {string.Join(", ", terms[..^1])}{(terms.Count > 1 ? " and " : string.Empty)}{terms[^1]} of the loss {Number(t.Loss)} above.";
     }
 
     private static string GradientHeader(CrossEntropyOptions o) =>
@@ -186,8 +229,14 @@ internal static class ExplainReport
             return x > 0 ? "inf" : "-inf";
         }
 
+        if (x == 0)
+        {
+            // Also -0 (what -ln 1 gives): a sign on a zero only puzzles a learner.
+            return "0.0000";
+        }
+
         double a = Math.Abs(x);
-        return x == 0 || (a >= 1e-4 && a < 1e7)
+        return a >= 1e-4 && a < 1e7
             ? x.ToString("F4", CultureInfo.InvariantCulture)
             : x.ToString("0.000e+0", CultureInfo.InvariantCulture);
     }
