@@ -17,7 +17,7 @@ internal sealed record ExplainInput(float[] Logits, int Target, float[]? Weights
         ExplainInput input = inline is not null ? FromList(s, inline) : FromFile(s, text);
         if (s.Weights is not null)
         {
-            var weights = File.Exists(s.Weights) ? SmallArrays.ReadFloats(ArrayFiles.Open(s.Weights, "weights")) : ParseList(s.Weights, "--weights");
+            var weights = File.Exists(s.Weights) ? LossInputs.ReadWeights(s.Weights, input.Logits.Length) : ParseList(s.Weights, "--weights");
             if (weights.Length != input.Logits.Length)
             {
                 throw new XentCliException($"--weights has {weights.Length} values, but the row has V = {input.Logits.Length} classes: give one weight per class.");
@@ -41,6 +41,11 @@ internal sealed record ExplainInput(float[] Logits, int Target, float[]? Weights
             throw new XentCliException("--target Y is required with comma-separated --logits (the class whose loss to explain).");
         }
 
+        if (s.Row is not null)
+        {
+            throw new XentCliException("--row picks a row of a logits file; comma-separated --logits are one row already.");
+        }
+
         CheckTarget(y, logits.Length, s.IgnoreIndex, "--target");
         return new ExplainInput(logits, y, null, "--logits");
     }
@@ -53,27 +58,17 @@ internal sealed record ExplainInput(float[] Logits, int Target, float[]? Weights
         }
 
         var info = ArrayFiles.Open(path, "logits");
-        if (!info.Type.IsFloat() || info.Shape.Length == 0 || info.Shape[^1] is 0 or > int.MaxValue)
-        {
-            throw XentCliException.InFile(path, $"logits must be floating-point with a last (vocabulary) axis of 1 to 2^31 - 1 classes, not {info.Type.Name()} of shape {info.ShapeText}.");
-        }
-
+        LossInputs.CheckLogits(info);
         int v = (int)info.Shape[^1];
         long rows = info.Count / v;
-        if (s.Row >= rows)
+        long k = s.Row ?? 0;
+        if (k >= rows)
         {
-            throw new XentCliException($"--row {s.Row} is outside the {rows} rows of {path} (shape {info.ShapeText}).");
+            throw new XentCliException($"--row {k} is outside the {rows} rows of {path} (shape {info.ShapeText}).");
         }
 
         string targetsPath = s.Targets ?? (ArrayFiles.IsSafeTensors(path) ? path : throw new XentCliException("--targets FILE is required with a logits file (or a safetensors --logits holding 'targets')."));
-        var targetsInfo = ArrayFiles.Open(targetsPath, "targets");
-        if (targetsInfo.Count != rows)
-        {
-            throw XentCliException.InFile(targetsPath, $"{targetsInfo.Count} targets (shape {targetsInfo.ShapeText}) for {rows} rows of logits {info.ShapeText}.");
-        }
-
-        int y = SmallArrays.ReadTargets(targetsInfo)[s.Row];
-        CheckTarget(y, v, s.IgnoreIndex, targetsPath);
+        int y = LossInputs.ReadTargets(targetsPath, info, s.IgnoreIndex).Targets[k];
         var row = new float[v];
         using (var mapped = MappedArray.Open(info))
         {
@@ -81,12 +76,12 @@ internal sealed record ExplainInput(float[] Logits, int Target, float[]? Weights
             {
                 fixed (float* to = row)
                 {
-                    LogitsData.Convert(mapped.Data + (s.Row * v * info.Type.Size()), info.Type, to, v);
+                    LogitsData.Convert(mapped.Data + (k * v * info.Type.Size()), info.Type, to, v);
                 }
             }
         }
 
-        return new ExplainInput(row, y, null, $"{path} row {s.Row} (index {SmallArrays.Index(info.Shape[..^1], s.Row)})");
+        return new ExplainInput(row, y, null, $"{path} row {k} (index {SmallArrays.Index(info.Shape[..^1], k)})");
     }
 
     private static void CheckTarget(int y, int classes, int ignoreIndex, string where)

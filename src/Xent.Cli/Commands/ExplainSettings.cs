@@ -8,6 +8,8 @@ namespace Xent.Cli.Commands;
 /// <summary>Options of <c>xent explain</c>.</summary>
 internal sealed class ExplainSettings : LossOptionSettings
 {
+    private const int DefaultTop = 20;
+
     [CommandOption("--logits <VALUES|FILE>")]
     [Description("One row of logits [[V]] as comma-separated numbers (2.0,1.0,0.1), or a .npy / safetensors file of logits [[..., V]] (then --targets and --row pick the row).")]
     public string? Logits { get; set; }
@@ -22,8 +24,7 @@ internal sealed class ExplainSettings : LossOptionSettings
 
     [CommandOption("--row <K>")]
     [Description("Which row of a logits file to explain (flat index over all axes but the last). Default 0.")]
-    [DefaultValue(0L)]
-    public long Row { get; set; }
+    public long? Row { get; set; }
 
     [CommandOption("--weights <VALUES|FILE>")]
     [Description("Class weights [[V]]: comma-separated numbers or a .npy / safetensors file. Default: all 1.")]
@@ -31,8 +32,8 @@ internal sealed class ExplainSettings : LossOptionSettings
 
     [CommandOption("--top <K>")]
     [Description("Rows of the per-class table for a long row: the K most probable classes and the target. Default 20.")]
-    [DefaultValue(20)]
-    public int Top { get; set; } = 20;
+    [DefaultValue(DefaultTop)]
+    public int Top { get; set; } = DefaultTop;
 
     [CommandOption("--plot <FILE.png>")]
     [Description("Also draw the probabilities and the gradient as bars into this PNG.")]
@@ -52,9 +53,13 @@ internal sealed class ExplainSettings : LossOptionSettings
 
         if (Intuition)
         {
-            return Logits is null && Targets is null && Target is null && Plot is null
+            // Any other option would be silently ignored; --top and the loss options are checked by value (their
+            // defaults cannot be told from the same value given).
+            bool alone = Logits is null && Targets is null && Target is null && Row is null && Weights is null && Plot is null
+                && Top == DefaultTop && LossOptions == new CrossEntropyOptions();
+            return alone
                 ? ValidationResult.Success()
-                : ValidationResult.Error("--intuition prints its own tables: do not combine it with --logits, --target(s) or --plot.");
+                : ValidationResult.Error("--intuition prints its own tables: do not combine it with --logits, --target(s), --row, --weights, --top, --plot or the loss options.");
         }
 
         if (Logits is null)
@@ -62,7 +67,7 @@ internal sealed class ExplainSettings : LossOptionSettings
             return ValidationResult.Error("--logits is required: comma-separated numbers (with --target) or a file (with --targets and --row); or use --intuition.");
         }
 
-        if (Row < 0)
+        if (Row is < 0)
         {
             return ValidationResult.Error($"--row must be >= 0, not {Row}.");
         }

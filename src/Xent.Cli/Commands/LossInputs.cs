@@ -44,33 +44,16 @@ internal sealed class LossInputs
             : throw new XentCliException("--targets FILE is required (it may be omitted only when --logits is a safetensors file holding 'targets')."));
 
         CheckLogits(logits);
-        var targetsInfo = ArrayFiles.Open(targetsPath, "targets");
-        var expected = logits.Shape[..^1];
-        if (!targetsInfo.Shape.AsSpan().SequenceEqual(expected))
-        {
-            throw XentCliException.InFile(targetsPath, $"targets of shape {targetsInfo.ShapeText} do not match the logits {logits.ShapeText} in {logitsPath}: expected shape {ArrayInfo.FormatShape(expected)} (the logits' shape without the vocabulary axis).");
-        }
-
-        var targets = SmallArrays.ReadTargets(targetsInfo);
-        CheckTargets(targetsInfo, targets, (int)logits.Shape[^1], s.IgnoreIndex);
-
-        float[]? weights = null;
+        var (targetsInfo, targets) = ReadTargets(targetsPath, logits, s.IgnoreIndex);
         string? weightsPath = s.Weights ?? (s.Input is not null && HasTensor(s.Input, "weights") ? s.Input : null);
-        if (weightsPath is not null)
-        {
-            var w = ArrayFiles.Open(weightsPath, "weights");
-            if (w.Shape.Length != 1 || w.Shape[0] != logits.Shape[^1])
-            {
-                throw XentCliException.InFile(weightsPath, $"class weights of shape {w.ShapeText} do not match the vocabulary: expected ({logits.Shape[^1]},).");
-            }
-
-            weights = SmallArrays.ReadFloats(w);
-        }
-
+        float[]? weights = weightsPath is null ? null : ReadWeights(weightsPath, logits.Shape[^1]);
         return new LossInputs(logits, targetsInfo, targets, weights, weightsPath);
     }
 
-    private static void CheckLogits(ArrayInfo logits)
+    // The checks below are also xent explain's, so that both accept and refuse the same files with the same words.
+
+    /// <summary>Logits [..., V]: floating-point, at least one axis, 1 to 2^31 - 1 classes.</summary>
+    internal static void CheckLogits(ArrayInfo logits)
     {
         if (!logits.Type.IsFloat())
         {
@@ -92,6 +75,36 @@ internal sealed class LossInputs
         {
             throw XentCliException.InFile(logits.Path, $"V = {v} classes exceeds int32.");
         }
+    }
+
+    /// <summary>
+    /// The targets of <paramref name="logits"/> (checked by <see cref="CheckLogits"/>): of the logits' shape without
+    /// the vocabulary axis, each in [0, V) or the ignore index.
+    /// </summary>
+    internal static (ArrayInfo Info, int[] Targets) ReadTargets(string path, ArrayInfo logits, int ignoreIndex)
+    {
+        var info = ArrayFiles.Open(path, "targets");
+        var expected = logits.Shape[..^1];
+        if (!info.Shape.AsSpan().SequenceEqual(expected))
+        {
+            throw XentCliException.InFile(path, $"targets of shape {info.ShapeText} do not match the logits {logits.ShapeText} in {logits.Path}: expected shape {ArrayInfo.FormatShape(expected)} (the logits' shape without the vocabulary axis).");
+        }
+
+        var targets = SmallArrays.ReadTargets(info);
+        CheckTargets(info, targets, (int)logits.Shape[^1], ignoreIndex);
+        return (info, targets);
+    }
+
+    /// <summary>Class weights of shape (V,) for logits with <paramref name="classes"/> = V classes.</summary>
+    internal static float[] ReadWeights(string path, long classes)
+    {
+        var w = ArrayFiles.Open(path, "weights");
+        if (w.Shape.Length != 1 || w.Shape[0] != classes)
+        {
+            throw XentCliException.InFile(path, $"class weights of shape {w.ShapeText} do not match the vocabulary: expected ({classes},).");
+        }
+
+        return SmallArrays.ReadFloats(w);
     }
 
     private static void CheckTargets(ArrayInfo info, int[] targets, int classes, int ignoreIndex)
