@@ -50,7 +50,7 @@ internal static class EvalHuggingFace
 
         if (settings.LogitsOut is { } logitsPath)
         {
-            NpyOutput.CheckDestination(logitsPath, "--logits-out");
+            OutputDestination.Check(logitsPath, "--logits-out");
             DistinctFiles.Check(
                 [("--checkpoint", Path.Combine(settings.Checkpoint!, "model.safetensors")), (settings.Tokens is null ? "--text" : "--tokens", source)],
                 [("--logits-out", logitsPath)]);

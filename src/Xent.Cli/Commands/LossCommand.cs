@@ -47,12 +47,12 @@ internal sealed unsafe class LossCommand : Command<LossSettings>
     {
         if (settings.Grad is not null)
         {
-            NpyOutput.CheckDestination(settings.Grad, "--grad");
+            OutputDestination.Check(settings.Grad, "--grad");
         }
 
         if (settings.Losses is not null)
         {
-            NpyOutput.CheckDestination(settings.Losses, "--losses");
+            OutputDestination.Check(settings.Losses, "--losses");
         }
 
         var files = new List<(string Option, string Path)>

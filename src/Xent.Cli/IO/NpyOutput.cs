@@ -42,37 +42,6 @@ internal sealed unsafe class NpyOutput : IDisposable
     /// <summary>The first element's bytes (native memory owned by this object).</summary>
     public byte* Data => data;
 
-    /// <summary>
-    /// Checks that <paramref name="path"/> can be an output file (not a folder, in an existing folder) and
-    /// removes temporary files that killed runs left beside it. Call before any work.
-    /// </summary>
-    public static void CheckDestination(string path, string option)
-    {
-        if (path.Length == 0 || string.IsNullOrWhiteSpace(path))
-        {
-            throw new XentCliException($"{option} needs a file name, not an empty string.");
-        }
-
-        string full = Path.GetFullPath(path);
-        if (Directory.Exists(full))
-        {
-            throw XentCliException.InFile(path, $"{option} names a folder; give a file name, e.g. {Path.Combine(path, "out.npy")}.");
-        }
-
-        if (!FileIdentity.Of(full).IsRegular)
-        {
-            throw XentCliException.InFile(path, $"{option} names a device, pipe or socket, not a regular file; xent writes an output by renaming a finished file over it, so give a file name.");
-        }
-
-        string? folder = Path.GetDirectoryName(full);
-        if (folder is null || !Directory.Exists(folder))
-        {
-            throw XentCliException.InFile(path, $"cannot write {option}: the folder '{folder}' does not exist; create it first.");
-        }
-
-        TemporaryFiles.RemoveStale(full);
-    }
-
     /// <summary>Allocates the data of an array of <paramref name="type"/> and <paramref name="shape"/> that will end up at <paramref name="path"/>.</summary>
     public static NpyOutput Create(string path, ElementType type, long[] shape)
     {
@@ -156,22 +125,7 @@ internal sealed unsafe class NpyOutput : IDisposable
         }
     }
 
-    private Exception Failure(Exception e, string what)
-    {
-        if (e is not (IOException or UnauthorizedAccessException))
-        {
-            return e;
-        }
-
-        // ENOSPC (errno 28 on Linux; ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL on Windows) in our words.
-        bool full = e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027)
-            || e.Message.Contains("disk was full", StringComparison.OrdinalIgnoreCase)
-            || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
-        string problem = full
-            ? $"the disk is full: this output needs {GptMemory.Format(header.Length + dataBytes)} ({header.Length + dataBytes} bytes)"
-            : e.Message.ReplaceLineEndings(" ").Trim();
-        return XentCliException.InFile(path, $"{what}: {problem}. Nothing was written there (any earlier file is unchanged).");
-    }
+    private Exception Failure(Exception e, string what) => OutputDestination.Failure(path, e, what, header.Length + dataBytes);
 
     private void DeleteTemporary()
     {

@@ -1,0 +1,67 @@
+using Xent.Cli.Terminal;
+using Xent.Training.Checkpoints;
+using Xent.Training.Model;
+
+namespace Xent.Cli.IO;
+
+/// <summary>
+/// What every output file of the CLI shares: the check of its name before any work, and its I/O failures in the
+/// user's words, so that each verb says the same thing about the same problem.
+/// </summary>
+internal static class OutputDestination
+{
+    /// <summary>
+    /// Checks that <paramref name="path"/> can be an output file (not a folder, in an existing folder) and
+    /// removes temporary files that killed runs left beside it. Call before any work.
+    /// </summary>
+    /// <param name="path">The output file as the user named it.</param>
+    /// <param name="option">The flag that named it, for the messages.</param>
+    /// <param name="example">A file name to suggest when <paramref name="path"/> is a folder.</param>
+    public static void Check(string path, string option, string example = "out.npy")
+    {
+        if (path.Length == 0 || string.IsNullOrWhiteSpace(path))
+        {
+            throw new XentCliException($"{option} needs a file name, not an empty string.");
+        }
+
+        string full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+        {
+            throw XentCliException.InFile(path, $"{option} names a folder; give a file name, e.g. {Path.Combine(path, example)}.");
+        }
+
+        if (!FileIdentity.Of(full).IsRegular)
+        {
+            throw XentCliException.InFile(path, $"{option} names a device, pipe or socket, not a regular file; xent writes an output by renaming a finished file over it, so give a file name.");
+        }
+
+        string? folder = Path.GetDirectoryName(full);
+        if (folder is null || !Directory.Exists(folder))
+        {
+            throw XentCliException.InFile(path, $"cannot write {option}: the folder '{folder}' does not exist; create it first.");
+        }
+
+        TemporaryFiles.RemoveStale(full);
+    }
+
+    /// <summary>
+    /// An I/O failure while writing <paramref name="path"/> (of <paramref name="bytes"/> bytes) as one message
+    /// naming it, a full disk in our words; any other exception is returned as it is.
+    /// </summary>
+    public static Exception Failure(string path, Exception e, string what, long bytes)
+    {
+        if (e is not (IOException or UnauthorizedAccessException))
+        {
+            return e;
+        }
+
+        // ENOSPC (errno 28 on Linux; ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL on Windows) in our words.
+        bool full = e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027)
+            || e.Message.Contains("disk was full", StringComparison.OrdinalIgnoreCase)
+            || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
+        string problem = full
+            ? $"the disk is full: this output needs {GptMemory.Format(bytes)} ({bytes} bytes)"
+            : e.Message.ReplaceLineEndings(" ").Trim();
+        return XentCliException.InFile(path, $"{what}: {problem}. Nothing was written there (any earlier file is unchanged).");
+    }
+}
