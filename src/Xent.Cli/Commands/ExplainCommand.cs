@@ -1,4 +1,5 @@
 using Spectre.Console.Cli;
+using Xent.Cli.IO;
 using Xent.Cli.Terminal;
 using Xent.Reference;
 
@@ -30,6 +31,14 @@ internal sealed class ExplainCommand : Command<ExplainSettings>
         }
 
         var input = ExplainInput.Load(settings);
+        if (settings.Plot is { } plot)
+        {
+            // Before any work, as xent loss checks its outputs: a folder, a missing folder or an input named as the
+            // plot is refused with nothing printed.
+            OutputDestination.Check(plot, "--plot", "plot.png");
+            DistinctFiles.Check(input.Files, [("--plot", plot)]);
+        }
+
         var options = settings.LossOptions with
         {
             ClassWeights = input.Weights,
@@ -39,10 +48,15 @@ internal sealed class ExplainCommand : Command<ExplainSettings>
         var scaled = scaledLogits.All(float.IsFinite) || !input.Logits.All(float.IsFinite)
             ? CrossEntropyRowTrace.Of(scaledLogits, input.Target, options)
             : null;
-        ExplainReport.Write(io, input, trace, scaled, settings.Top);
+        // The plot first: a failure to write it (a full disk) then comes before the tables, not after them.
         if (settings.Plot is not null)
         {
             ExplainPlot.Save(settings.Plot, trace);
+        }
+
+        ExplainReport.Write(io, input, trace, scaled, settings.Top);
+        if (settings.Plot is not null)
+        {
             io.WriteLine($"plot: {settings.Plot}");
         }
 

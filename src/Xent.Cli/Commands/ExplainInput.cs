@@ -10,6 +10,9 @@ namespace Xent.Cli.Commands;
 /// </summary>
 internal sealed record ExplainInput(float[] Logits, int Target, float[]? Weights, string Source)
 {
+    /// <summary>(option, path) of every input read from a file, which no output may overwrite.</summary>
+    public IReadOnlyList<(string Option, string Path)> Files { get; init; } = [];
+
     public static ExplainInput Load(ExplainSettings s)
     {
         string text = s.Logits!;
@@ -17,13 +20,14 @@ internal sealed record ExplainInput(float[] Logits, int Target, float[]? Weights
         ExplainInput input = inline is not null ? FromList(s, inline) : FromFile(s, text);
         if (s.Weights is not null)
         {
-            var weights = File.Exists(s.Weights) ? LossInputs.ReadWeights(s.Weights, input.Logits.Length) : ParseList(s.Weights, "--weights");
+            bool file = File.Exists(s.Weights);
+            var weights = file ? LossInputs.ReadWeights(s.Weights, input.Logits.Length) : ParseList(s.Weights, "--weights");
             if (weights.Length != input.Logits.Length)
             {
                 throw new XentCliException($"--weights has {weights.Length} values, but the row has V = {input.Logits.Length} classes: give one weight per class.");
             }
 
-            input = input with { Weights = weights };
+            input = input with { Weights = weights, Files = file ? [.. input.Files, ("--weights", s.Weights)] : input.Files };
         }
 
         return input;
@@ -81,7 +85,10 @@ internal sealed record ExplainInput(float[] Logits, int Target, float[]? Weights
             }
         }
 
-        return new ExplainInput(row, y, null, $"{path} row {k} (index {SmallArrays.Index(info.Shape[..^1], k)})");
+        return new ExplainInput(row, y, null, $"{path} row {k} (index {SmallArrays.Index(info.Shape[..^1], k)})")
+        {
+            Files = [("--logits", path), (s.Targets is null ? "--logits" : "--targets", targetsPath)],
+        };
     }
 
     private static void CheckTarget(int y, int classes, int ignoreIndex, string where)

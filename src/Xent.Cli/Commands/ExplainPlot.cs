@@ -1,9 +1,13 @@
 using ScottPlot;
+using Xent.Cli.IO;
 using Xent.Reference;
 
 namespace Xent.Cli.Commands;
 
-/// <summary><c>xent explain --plot</c>: the probabilities and the gradient of the row as bars, side by side per class.</summary>
+/// <summary>
+/// <c>xent explain --plot</c>: the probabilities and the gradient of the row as bars, side by side per class; the
+/// destination is checked by the command before anything is computed.
+/// </summary>
 internal static class ExplainPlot
 {
     public static void Save(string path, CrossEntropyRowTrace trace)
@@ -32,9 +36,6 @@ internal static class ExplainPlot
 
         plot.ShowLegend(Alignment.UpperRight);
 
-        // Write beside the target and rename, so a reader never sees half a picture.
-        string temp = path + ".tmp";
-        plot.SavePng(temp, Math.Clamp(80 * v, 640, 1920), 480);
-        File.Move(temp, path, overwrite: true);
+        BytesOutput.Write(path, plot.GetImageBytes(Math.Clamp(80 * v, 640, 1920), 480, ImageFormat.Png));
     }
 }
