@@ -6,10 +6,14 @@ using Xent.Cli.Terminal;
 namespace Xent.Cli;
 
 /// <summary>Builds the command tree; each verb lives in its own file under Commands/.</summary>
-internal static class XentApp
+internal sealed class XentApp
 {
+    private readonly CommandApp app;
+
+    private XentApp(CommandApp app) => this.app = app;
+
     /// <summary>The app writing to <paramref name="consoles"/> (null: the process's stdout and stderr).</summary>
-    public static CommandApp Create(CliConsoles? consoles = null)
+    public static XentApp Create(CliConsoles? consoles = null)
     {
         var io = consoles ?? CliConsoles.Standard();
         var app = new CommandApp();
@@ -33,6 +37,9 @@ internal static class XentApp
             ExplainCommand.Register(config);
             ExportCommand.Register(config);
         });
-        return app;
+        return new XentApp(app);
     }
+
+    /// <summary>Runs one command line; an option's value that starts with '-' is first joined to it (<see cref="OptionValues"/>).</summary>
+    public int Run(IEnumerable<string> args) => app.Run(OptionValues.Join(args));
 }

@@ -61,6 +61,12 @@ internal static class ErrorReporter
             return "an option at the end of the command line has no value.";
         }
 
+        // A word like -Infinity that follows no option that takes a value: xent has no short options to mean.
+        if (text.StartsWith("Short option does not have a valid name", StringComparison.Ordinal))
+        {
+            return text + " xent has no short options: a value that starts with '-' goes right after its option (--logits -Infinity,1 or --logits=-Infinity,1).";
+        }
+
         return text.Replace(" to Single.", " to a number.", StringComparison.Ordinal)
             .Replace(" to Double.", " to a number.", StringComparison.Ordinal)
             .Replace(" to Int32.", " to an integer.", StringComparison.Ordinal)
