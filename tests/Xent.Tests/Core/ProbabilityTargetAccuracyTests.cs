@@ -18,7 +18,8 @@ public class ProbabilityTargetAccuracyTests
         using var scope = Simd.Override(width);
         var x = TestData.Logits(2, V, 5, scale: 0.7f);
         var t = Enumerable.Repeat(1f / V, x.Length).ToArray();
-        Check(x, t, new CrossEntropyOptions(), relative: 1e-6);
+        // Every gradient entry p - t cancels here (p ~ t): held to 1e-5 of the row's largest, not 1e-6.
+        Check(x, t, new CrossEntropyOptions(), relative: 1e-6, gradientFloor: 1e-5);
     }
 
     [Theory]
@@ -64,7 +65,7 @@ public class ProbabilityTargetAccuracyTests
         }
     }
 
-    private static void Check(float[] x, float[] t, CrossEntropyOptions options, double relative, string what = "", bool checkGradient = true)
+    private static void Check(float[] x, float[] t, CrossEntropyOptions options, double relative, string what = "", bool checkGradient = true, double gradientFloor = 1e-6)
     {
         int rows = x.Length / V;
         var expectedRows = CrossEntropyReference.RowLosses(x, t, V, options);
@@ -80,7 +81,7 @@ public class ProbabilityTargetAccuracyTests
             Close.Scalar(expected, CrossEntropy.LossAndGradient(x, t, V, gradient, o), relative, absolute: 0, what: $"{what} loss (gradient) t{threads}");
             if (checkGradient)
             {
-                Close.Gradient(CrossEntropyReference.Gradient(x, t, V, o), gradient, V, what: $"{what} gradient t{threads}");
+                Close.Gradient(CrossEntropyReference.Gradient(x, t, V, o), gradient, V, floor: gradientFloor, what: $"{what} gradient t{threads}");
             }
         }
     }
