@@ -25,18 +25,24 @@ public sealed record Timing(double[] Seconds)
     /// <param name="action">The case.</param>
     /// <param name="iterations">Timed runs wanted (at least 1).</param>
     /// <param name="capSeconds">Time after which warm-up and timing stop early.</param>
+    /// <param name="minSampleSeconds">
+    /// Shortest span of one timed sample: a run shorter than this is timed as a batch of runs, the sample being the
+    /// batch's mean (see <see cref="RunsPerSample"/>); 0 times each run alone.
+    /// </param>
     /// <returns>The timed runs.</returns>
-    public static Timing Measure(Action action, int iterations, double capSeconds)
+    public static Timing Measure(Action action, int iterations, double capSeconds, double minSampleSeconds = 0)
     {
         ArgumentNullException.ThrowIfNull(action);
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(minSampleSeconds);
         var total = Stopwatch.StartNew();
         WarmUp(action, total, capSeconds);
+        int runs = RunsPerSample(action, minSampleSeconds);
         var times = new List<double>(iterations);
         total.Restart();
         for (int i = 0; i < iterations; i++)
         {
-            times.Add(Time(action));
+            times.Add(Time(action, runs));
 
             // Slow cases (the scalar baseline on big shapes) stop early, but never below 3 runs.
             if (times.Count >= 3 && total.Elapsed.TotalSeconds > capSeconds)
@@ -57,11 +63,16 @@ public sealed record Timing(double[] Seconds)
     /// <param name="actions">The cases.</param>
     /// <param name="iterations">Rounds wanted (at least 1).</param>
     /// <param name="capSeconds">Time after which warm-up and timing stop early.</param>
+    /// <param name="minSampleSeconds">
+    /// Shortest span of one timed sample: a case whose run is shorter runs a batch of runs in its turn, its sample
+    /// being the batch's mean (see <see cref="RunsPerSample"/>); 0 times each run alone.
+    /// </param>
     /// <returns>Each case's timed runs, in the order given.</returns>
-    public static Timing[] Interleaved(IReadOnlyList<Action> actions, int iterations, double capSeconds)
+    public static Timing[] Interleaved(IReadOnlyList<Action> actions, int iterations, double capSeconds, double minSampleSeconds = 0)
     {
         ArgumentNullException.ThrowIfNull(actions);
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(minSampleSeconds);
         var total = Stopwatch.StartNew();
         foreach (var action in actions)
         {
@@ -84,13 +95,14 @@ public sealed record Timing(double[] Seconds)
             jit.Update();
         }
 
+        int[] runs = [.. actions.Select(a => RunsPerSample(a, minSampleSeconds))];
         var times = actions.Select(_ => new List<double>(iterations)).ToArray();
         total.Restart();
         for (int i = 0; i < iterations; i++)
         {
             for (int a = 0; a < actions.Count; a++)
             {
-                times[a].Add(Time(actions[a]));
+                times[a].Add(Time(actions[a], runs[a]));
             }
 
             if (i >= 2 && total.Elapsed.TotalSeconds > capSeconds)
@@ -123,6 +135,51 @@ public sealed record Timing(double[] Seconds)
         long start = Stopwatch.GetTimestamp();
         action();
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    // The mean of `runs` back-to-back runs.
+    private static double Time(Action action, int runs)
+    {
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < runs; i++)
+        {
+            action();
+        }
+
+        return Stopwatch.GetElapsedTime(start).TotalSeconds / runs;
+    }
+
+    /// <summary>Most runs in one sample: a case that stays below the shortest sample even so is timed as it is.</summary>
+    private const int MaxRunsPerSample = 1 << 20;
+
+    /// <summary>
+    /// How many back-to-back runs of a warm case one sample needs to span <paramref name="minSampleSeconds"/>: 1 for a
+    /// case at least that long. The clock ticks every 10-100 ns on the VMs this runs on, so one read of a few hundred
+    /// bytes (xent bench --rows 4 --vocab 8) timed 0 ticks, and its bandwidth came out infinite; a batch spanning
+    /// thousands of ticks resolves the mean of its runs to a fraction of a percent.
+    /// </summary>
+    /// <param name="action">The case, warm.</param>
+    /// <param name="minSampleSeconds">Shortest span of a sample; 0 for one run per sample.</param>
+    /// <returns>Runs per sample, at least 1.</returns>
+    public static int RunsPerSample(Action action, double minSampleSeconds)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        ArgumentOutOfRangeException.ThrowIfNegative(minSampleSeconds);
+        int runs = 1;
+        while (minSampleSeconds > 0 && runs < MaxRunsPerSample)
+        {
+            double span = Time(action, runs) * runs;
+            if (span >= minSampleSeconds)
+            {
+                break;
+            }
+
+            // Aim past the minimum (the next batch may run faster), and grow at least 2x and at most 1000x per try.
+            double factor = span > 0 ? Math.Clamp(2 * minSampleSeconds / span, 2, 1000) : 1000;
+            runs = (int)Math.Min(MaxRunsPerSample, Math.Ceiling(runs * factor));
+        }
+
+        return runs;
     }
 
     /// <summary>

@@ -13,6 +13,10 @@ internal sealed class BenchCommand : Command<BenchSettings>
     private const double CapSeconds = 3;
     private const double LimitCapSeconds = 1;
     private const int MinBandwidthFloats = 32 << 20;
+
+    // Tiny shapes run in tens of nanoseconds, a few ticks of the clock: each sample times a batch of runs spanning
+    // at least this long (Timing.RunsPerSample). Every case of the default shapes takes longer and is timed alone.
+    private const double MinSampleSeconds = 20e-6;
     private readonly CliConsoles io;
 
     public BenchCommand(CliConsoles io) => this.io = io;
@@ -69,12 +73,12 @@ internal sealed class BenchCommand : Command<BenchSettings>
             // memory by slowing the limit's measurement alone, nor by moving to a state where another method is the
             // fastest (LimitReruns).
             Progress(settings, $"Loss {shape}");
-            var scalar = Timing.Measure(() => scalarLoss = ScalarCrossEntropy.Loss(x, targets, threads), settings.Iterations, CapSeconds);
+            var scalar = Timing.Measure(() => scalarLoss = ScalarCrossEntropy.Loss(x, targets, threads), settings.Iterations, CapSeconds, MinSampleSeconds);
             var (loss, read) = Beside(() => xentLoss = CrossEntropy.Loss(x.Span, targets, options), reads, l => LimitReruns.Reads(l, x), bytes, settings);
             CheckAgreement("Loss", shape, scalarLoss, xentLoss);
 
             Progress(settings, $"LossAndGradient {shape}");
-            var scalarGrad = Timing.Measure(() => scalarLoss = ScalarCrossEntropy.LossAndGradient(x, targets, g, threads), settings.Iterations, CapSeconds);
+            var scalarGrad = Timing.Measure(() => scalarLoss = ScalarCrossEntropy.LossAndGradient(x, targets, g, threads), settings.Iterations, CapSeconds, MinSampleSeconds);
             var (outOfPlace, copy) = Beside(() => xentLoss = CrossEntropy.LossAndGradient(x.Span, targets, g.Span, options), MemoryLimits.OutOfPlace(copies),
                 l => LimitReruns.Copies(l, x, g), 2 * bytes, settings);
             CheckAgreement("LossAndGradient", shape, scalarLoss, xentLoss);
@@ -120,7 +124,7 @@ internal sealed class BenchCommand : Command<BenchSettings>
     private static (Timing Kernel, MemoryLimit Limit) Beside(Action kernel, IReadOnlyList<MemoryLimit> limits, Func<IReadOnlyList<MemoryLimit>, Action[]> runs, long bytes, BenchSettings settings)
     {
         var leaders = LimitReruns.Leaders(limits);
-        var timings = Timing.Interleaved([kernel, .. runs(leaders)], settings.Iterations, CapSeconds);
+        var timings = Timing.Interleaved([kernel, .. runs(leaders)], settings.Iterations, CapSeconds, MinSampleSeconds);
         return (timings[0], LimitReruns.Fastest(limits, leaders, timings[1..], bytes));
     }
 
@@ -158,7 +162,7 @@ internal sealed class BenchCommand : Command<BenchSettings>
             Progress(settings, $"memory limits ({source.Length * 4L / 1e6:F0} MB buffers)");
             // Every candidate 3 runs (after 3 to warm up), the two fastest reads and copies again as the cases are timed
             // (at most a second each): about 2 s at 2048 x 50257 on 2 cores.
-            var (reads, copies) = MemoryLimits.Ranked(source, destination, threadCounts, a => Timing.Measure(a, settings.Iterations, LimitCapSeconds), a => Timing.Measure(a, 3, 0));
+            var (reads, copies) = MemoryLimits.Ranked(source, destination, threadCounts, a => Timing.Measure(a, settings.Iterations, LimitCapSeconds, MinSampleSeconds), a => Timing.Measure(a, 3, 0, MinSampleSeconds));
             limits.Add((source.Length * 4L, reads, copies));
         }
 
