@@ -41,14 +41,43 @@ internal static class ErrorReporter
         // Parse and validation errors of the command line (unknown option, missing value, Validate() failure).
         CommandParseException or CommandRuntimeException => (ExitCodes.BadInput, Spectre(exception.Message)),
 
-        // The library's own argument checks: the input broke the contract (spec: thrown before any output).
-        ArgumentException e => (ExitCodes.BadInput, OneLine(e.Message)),
+        // The library's own argument checks: the input broke the contract (spec: thrown before any output). One the
+        // command's own code provoked from .NET (a JSON writer refusing infinity) is a bug in xent, below.
+        ArgumentException e when FromLibrary(e) => (ExitCodes.BadInput, OneLine(e.Message)),
         IOException or UnauthorizedAccessException => (ExitCodes.BadInput, OneLine(exception.Message)),
         OutOfMemoryException => (ExitCodes.BadInput, "not enough memory for these arrays."),
         _ => (ExitCodes.InternalError, $"internal error ({exception.GetType().Name}): {OneLine(exception.Message)}. Please report this."),
     };
 
     private static string Line(string message) => $"xent: error: {message}";
+
+    // xent's libraries: their ArgumentExceptions are their documented checks of what they are given.
+    private static readonly HashSet<string> Libraries = ["Xent", "Xent.Training", "Xent.Distributed", "Xent.Baselines"];
+
+    /// <summary>
+    /// Whether the innermost of xent's own frames that <paramref name="exception"/> passed through is in one of its
+    /// libraries (Xent, Xent.Training, ...), which check their arguments and throw an ArgumentException naming the
+    /// problem: the user's input reached them unchecked. The command line's code (Xent.Cli) checks what it passes
+    /// on, so an ArgumentException thrown from .NET into it, or by it, is a bug.
+    /// </summary>
+    internal static bool FromLibrary(Exception exception)
+    {
+        foreach (var frame in new System.Diagnostics.StackTrace(exception, fNeedFileInfo: false).GetFrames())
+        {
+            string? assembly = frame.GetMethod()?.DeclaringType?.Assembly.GetName().Name;
+            if (assembly == typeof(ErrorReporter).Assembly.GetName().Name)
+            {
+                return false;
+            }
+
+            if (assembly is not null && Libraries.Contains(assembly))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
 
