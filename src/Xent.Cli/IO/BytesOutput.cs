@@ -28,7 +28,7 @@ internal static class BytesOutput
             }
             catch (Exception e)
             {
-                throw OutputDestination.Failure(path, e, "cannot write the output", bytes.Length);
+                throw OutputDestination.Failure(path, e, "cannot write the output", bytes.Length, temporary);
             }
 
             try
@@ -37,7 +37,7 @@ internal static class BytesOutput
             }
             catch (Exception e)
             {
-                throw OutputDestination.Failure(path, e, "cannot move the written output into place", bytes.Length);
+                throw OutputDestination.Failure(path, e, "cannot move the written output into place", bytes.Length, temporary);
             }
         }
         finally

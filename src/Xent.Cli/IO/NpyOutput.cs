@@ -90,8 +90,10 @@ internal sealed unsafe class NpyOutput : IDisposable
         }
         catch (Exception e)
         {
+            // Worded before the temporary file goes: a message naming it is reworded to name the destination.
+            var failure = Failure(e, "cannot write the output");
             DeleteTemporary();
-            throw Failure(e, "cannot write the output");
+            throw failure;
         }
     }
 
@@ -110,8 +112,10 @@ internal sealed unsafe class NpyOutput : IDisposable
         }
         catch (Exception e)
         {
+            // Worded before the temporary file goes: a message naming it is reworded to name the destination.
+            var failure = Failure(e, "cannot move the written output into place");
             DeleteTemporary();
-            throw Failure(e, "cannot move the written output into place");
+            throw failure;
         }
     }
 
@@ -125,7 +129,7 @@ internal sealed unsafe class NpyOutput : IDisposable
         }
     }
 
-    private Exception Failure(Exception e, string what) => OutputDestination.Failure(path, e, what, header.Length + dataBytes);
+    private Exception Failure(Exception e, string what) => OutputDestination.Failure(path, e, what, header.Length + dataBytes, temporary);
 
     private void DeleteTemporary()
     {

@@ -48,20 +48,17 @@ internal static class OutputDestination
     /// An I/O failure while writing <paramref name="path"/> (of <paramref name="bytes"/> bytes) as one message
     /// naming it, a full disk in our words; any other exception is returned as it is.
     /// </summary>
-    public static Exception Failure(string path, Exception e, string what, long bytes)
+    public static Exception Failure(string path, Exception e, string what, long bytes, string? temporary = null)
     {
         if (e is not (IOException or UnauthorizedAccessException))
         {
             return e;
         }
 
-        // ENOSPC (errno 28 on Linux; ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL on Windows) in our words.
-        bool full = e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027)
-            || e.Message.Contains("disk was full", StringComparison.OrdinalIgnoreCase)
-            || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
-        string problem = full
+        string full = Path.GetFullPath(path);
+        string problem = FileProblems.IsDiskFull(e)
             ? $"the disk is full: this output needs {GptMemory.Format(bytes)} ({bytes} bytes)"
-            : e.Message.ReplaceLineEndings(" ").Trim();
+            : FileProblems.Describe(e, Path.GetDirectoryName(full) ?? full, temporary, path);
         return XentCliException.InFile(path, $"{what}: {problem}. Nothing was written there (any earlier file is unchanged).");
     }
 }

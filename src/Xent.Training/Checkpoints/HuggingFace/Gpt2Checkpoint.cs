@@ -113,7 +113,7 @@ public static class Gpt2Checkpoint
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(model);
-        Directory.CreateDirectory(directory);
+        OutputFolder.Create(directory);
         var tensors = new List<SafeTensor>(model.Parameters.Count);
         foreach (var p in model.Parameters)
         {
@@ -124,8 +124,8 @@ public static class Gpt2Checkpoint
                 : new SafeTensor(stored, p.Shape, p.Data));
         }
 
-        WriteAtomically(Path.Combine(directory, ModelFile), s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" }));
-        WriteAtomically(Path.Combine(directory, ConfigFile), s =>
+        WriteAtomically(directory, ModelFile, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" }));
+        WriteAtomically(directory, ConfigFile, s =>
         {
             using var writer = new StreamWriter(s, leaveOpen: true);
             writer.Write(Gpt2ConfigJson.Write(model.Config));
@@ -201,8 +201,9 @@ public static class Gpt2Checkpoint
         return t;
     }
 
-    private static void WriteAtomically(string path, Action<Stream> write)
+    private static void WriteAtomically(string directory, string name, Action<Stream> write)
     {
+        string path = Path.Combine(directory, name);
         string temp = path + ".tmp";
         try
         {
@@ -213,6 +214,10 @@ public static class Gpt2Checkpoint
             }
 
             File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TrainingInputException($"cannot write '{path}': {FileProblems.Describe(e, directory, temp, path)}.", e);
         }
         finally
         {

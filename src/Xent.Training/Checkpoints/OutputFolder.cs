@@ -1,0 +1,41 @@
+using Xent.Training.Data;
+
+namespace Xent.Training.Checkpoints;
+
+/// <summary>The folder an output goes into (train's and export's --out), created with a message in the user's terms when it cannot be.</summary>
+internal static class OutputFolder
+{
+    /// <summary>
+    /// Creates <paramref name="directory"/> and any missing folder above it, or throws a
+    /// <see cref="TrainingInputException"/> naming it and saying why not (a file in the way, a file system that takes
+    /// no new folders, no permission).
+    /// </summary>
+    /// <param name="directory">The output folder, new or existing.</param>
+    /// <returns>The folders this call created, deepest first (none when it existed).</returns>
+    public static IReadOnlyList<string> Create(string directory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        if (File.Exists(directory))
+        {
+            throw new TrainingInputException($"'{directory}' is a file; the output must be a folder (new or existing).");
+        }
+
+        var created = new List<string>();
+        for (string? folder = Path.GetFullPath(directory); folder is not null && !Directory.Exists(folder); folder = Path.GetDirectoryName(folder))
+        {
+            created.Add(folder);
+        }
+
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TrainingInputException(
+                $"cannot create the folder '{directory}': {FileProblems.Describe(e, FileProblems.ExistingParent(directory))}.", e);
+        }
+
+        return created;
+    }
+}
