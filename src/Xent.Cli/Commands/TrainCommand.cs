@@ -35,7 +35,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
         if (settings.Accumulate is null && !settings.VocabParallel && !Communicator.UnderMpirun)
         {
             using RunFolderLock? folderLock = LockExistingFolder(settings);
-            return Train(new TrainingLoop(Plan(settings), folderLock: folderLock), cancellationToken);
+            return Train(new TrainingLoop(Plan(settings, io.Error), folderLock: folderLock), cancellationToken);
         }
 
         // Under mpirun -np K (or with --accumulate): every rank trains its slice of each batch; rank 0 writes and prints.
@@ -50,7 +50,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
                     {
                         // Rank 0 writes the run, so it alone locks the folder.
                         folderLock = world.Rank == 0 ? LockExistingFolder(settings) : null;
-                        return Plan(settings);
+                        return Plan(settings, world.Rank == 0 ? io.Error : null);
                     }, ErrorReporter.BadInput, io.Error);
 
                     // A --time budget is fitted to each rank's own measured step time: all take rank 0's steps, or they would part.
@@ -77,9 +77,11 @@ internal sealed class TrainCommand : Command<TrainSettings>
         ? RunFolderLock.Acquire(settings.OutDir, $"xent train, preparing its run in {Path.GetFullPath(settings.OutDir)}")
         : null;
 
-    private static TrainingPlan Plan(TrainSettings settings)
+    /// <param name="settings">The options.</param>
+    /// <param name="progress">Where to say what takes a while before the header (the process that prints), or null.</param>
+    private static TrainingPlan Plan(TrainSettings settings, TextWriter? progress)
     {
-        TrainingPlan plan = TrainPlanning.From(settings);
+        TrainingPlan plan = TrainPlanning.From(settings, progress);
         if (settings.VocabParallel && plan.Model.TieEmbeddings)
         {
             throw new XentCliException(settings.Resume is { } dir

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Xent.Cli.Terminal;
 using Xent.Training.Checkpoints;
 using Xent.Training.Checkpoints.HuggingFace;
@@ -14,7 +15,9 @@ namespace Xent.Cli.Commands;
 /// </summary>
 internal static class TrainPlanning
 {
-    public static TrainingPlan From(TrainSettings s)
+    /// <param name="s">The options.</param>
+    /// <param name="progress">Where to say, before the steps of a --time budget are timed, that they are; null for nowhere.</param>
+    public static TrainingPlan From(TrainSettings s, TextWriter? progress = null)
     {
         try
         {
@@ -25,7 +28,16 @@ internal static class TrainPlanning
                 s.Resume is null ? RunConfigValidator.Flags : RunConfigValidator.InFile(Path.Combine(s.Resume, CheckpointStore.ConfigFile)), resuming: false);
             TimeSpan? budget = StepBudget.ParseDuration(s.Time)
                 ?? (s.Resume is null && s.Text is not null && s.Steps is null ? TextTrainingDefaults.TimeBudget : null);
-            return budget is { } b ? TimeBudgetPlanner.Fit(plan, b, s.Warmup) : plan;
+            if (budget is not { } b)
+            {
+                return plan;
+            }
+
+            // Seconds of steps with nothing on the screen otherwise (a text's encoding and baseline come before).
+            progress?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"xent train: timing steps of this model for about {TimeBudgetPlanner.MeasuringTime(b).TotalSeconds:0.#} s, to fit the run to {b.TotalSeconds:0} s (--time) ..."));
+            progress?.Flush();
+            return TimeBudgetPlanner.Fit(plan, b, s.Warmup);
         }
         catch (TrainingInputException e)
         {

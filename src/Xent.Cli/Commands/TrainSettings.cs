@@ -49,7 +49,7 @@ internal sealed class TrainSettings : CommandSettings
     public double? LearningRate { get; init; }
 
     [CommandOption("--time <DURATION>")]
-    [Description("Train for this wall-clock time instead of a step count (e.g. 90s, 2m, 1h): the steps are fitted to it from the measured step time, so the schedule anneals in time. Default for --text: 2m30s.")]
+    [Description("Train for this wall-clock time instead of a step count (e.g. 90s, 2m, 1h; at most 168h): the steps are fitted to it from a few seconds of timed steps, so the schedule anneals in time. Default for --text: 2m30s.")]
     public string? Time { get; init; }
 
     [CommandOption("--early-stop <N>")]
@@ -161,9 +161,14 @@ internal sealed class TrainSettings : CommandSettings
             return Error("--warmup must not be negative.");
         }
 
-        if (Time is not null && StepBudget.ParseDuration(Time) is null)
+        if (Time is not null && StepBudget.ParseSeconds(Time) is null)
         {
             return Error($"--time must be a positive duration such as 90s, 2m or 1h, not '{Time}'.");
+        }
+
+        if (Time is not null && StepBudget.ParseDuration(Time) is null)
+        {
+            return Error($"--time {Time} is longer than the longest budget, {StepBudget.MaxBudget.TotalHours:0}h (a week).");
         }
 
         if (Time is not null && Steps is not null)

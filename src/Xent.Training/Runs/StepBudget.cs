@@ -9,6 +9,12 @@ namespace Xent.Training.Runs;
 public static class StepBudget
 {
     /// <summary>
+    /// The longest budget: a week. Longer is no run this trainer is for (and its step count would pass 2^31 at a
+    /// millisecond a step after 25 days); <c>--time 1e15</c> once overflowed .NET's TimeSpan.
+    /// </summary>
+    public static readonly TimeSpan MaxBudget = TimeSpan.FromDays(7);
+
+    /// <summary>
     /// The most steps S &gt;= 1 with S x step + ceil(S / evalEvery) x evaluation &lt;= budget (at least 1: a budget
     /// shorter than one step still trains one).
     /// </summary>
@@ -39,10 +45,19 @@ public static class StepBudget
 
     /// <summary>
     /// Parses a duration as people write it: a number with a unit s, m or h ("90s", "2m", "1.5h", "1m30s"), or a
-    /// bare number of seconds. Null for anything else or a duration that is not positive.
+    /// bare number of seconds. Null for anything else, a duration that is not positive, or one longer than
+    /// <see cref="MaxBudget"/>.
     /// </summary>
     /// <param name="text">The text, e.g. a command-line value.</param>
-    public static TimeSpan? ParseDuration(string? text)
+    public static TimeSpan? ParseDuration(string? text) =>
+        ParseSeconds(text) is { } seconds && seconds <= MaxBudget.TotalSeconds ? TimeSpan.FromSeconds(seconds) : null;
+
+    /// <summary>
+    /// The seconds of a duration as <see cref="ParseDuration"/> reads it, however long (a caller can say a duration
+    /// is too long rather than not one); null for anything else or a duration that is not positive.
+    /// </summary>
+    /// <param name="text">The text, e.g. a command-line value.</param>
+    public static double? ParseSeconds(string? text)
     {
         if (string.IsNullOrWhiteSpace(text))
         {
@@ -52,7 +67,7 @@ public static class StepBudget
         string s = text.Trim().ToLowerInvariant();
         if (double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double bare))
         {
-            return bare > 0 && double.IsFinite(bare) ? TimeSpan.FromSeconds(bare) : null;
+            return bare > 0 && double.IsFinite(bare) ? bare : null;
         }
 
         double seconds = 0;
@@ -82,6 +97,6 @@ public static class StepBudget
             i++;
         }
 
-        return seconds > 0 && seconds <= TimeSpan.MaxValue.TotalSeconds / 2 ? TimeSpan.FromSeconds(seconds) : null;
+        return seconds > 0 && double.IsFinite(seconds) ? seconds : null;
     }
 }

@@ -24,8 +24,28 @@ public static class TimeBudgetPlanner
     /// <summary>Longest warm-up, in seconds.</summary>
     public const double MaxWarmupSeconds = 3;
 
-    /// <summary>Share of the budget spent on timed steps (at least <see cref="TimedSteps"/> of them).</summary>
+    /// <summary>
+    /// Share of the budget (at most <see cref="MaxTimedSeconds"/>) spent on timed steps (at least
+    /// <see cref="TimedSteps"/> of them).
+    /// </summary>
     public const double TimedShare = 0.02;
+
+    /// <summary>
+    /// Longest timing, in seconds: a few seconds of steps measure a step well (the default 2m30s spends 3); without
+    /// a cap, <c>--time 1h</c> spent 72 s timing before its first line of output, and a week would spend hours.
+    /// </summary>
+    public const double MaxTimedSeconds = 5;
+
+    /// <summary>
+    /// About how long <see cref="Fit"/> runs steps for <paramref name="budget"/> before it times the validation pass
+    /// (at least <see cref="TimedSteps"/> steps after the first: longer when a step is slow), for a message.
+    /// </summary>
+    /// <param name="budget">The wall-clock budget.</param>
+    public static TimeSpan MeasuringTime(TimeSpan budget) => WarmupTime(budget) + TimedTime(budget);
+
+    private static TimeSpan WarmupTime(TimeSpan budget) => TimeSpan.FromSeconds(Math.Min(MaxWarmupSeconds, budget.TotalSeconds * WarmupShare));
+
+    private static TimeSpan TimedTime(TimeSpan budget) => TimeSpan.FromSeconds(Math.Min(MaxTimedSeconds, budget.TotalSeconds * TimedShare));
 
     /// <summary>
     /// The plan with <see cref="TrainingPlan.TotalSteps"/> fitted to <paramref name="budget"/> (less the time spent
@@ -33,14 +53,14 @@ public static class TimeBudgetPlanner
     /// A resumed plan gets the steps it already has plus those that fit.
     /// </summary>
     /// <param name="plan">The plan to time (its model shape, batch, data, threads and evaluation interval).</param>
-    /// <param name="budget">Wall-clock time for training, evaluations and checkpoints; &gt; 0.</param>
+    /// <param name="budget">Wall-clock time for training, evaluations and checkpoints; &gt; 0, at most <see cref="StepBudget.MaxBudget"/>.</param>
     /// <param name="warmupSteps">Warm-up steps to keep; null for <see cref="TrainingDefaults.Warmup"/> of the fitted total.</param>
     public static TrainingPlan Fit(TrainingPlan plan, TimeSpan budget, int? warmupSteps = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        if (budget <= TimeSpan.Zero)
+        if (budget <= TimeSpan.Zero || budget > StepBudget.MaxBudget)
         {
-            throw new ArgumentOutOfRangeException(nameof(budget), budget, "The time budget must be positive.");
+            throw new ArgumentOutOfRangeException(nameof(budget), budget, $"The time budget must be positive and at most {StepBudget.MaxBudget}.");
         }
 
         var clock = Stopwatch.StartNew();
@@ -56,7 +76,7 @@ public static class TimeBudgetPlanner
         var targets = new int[tokens.Length];
         int done = 0;
         var timer = Stopwatch.StartNew();
-        TimeSpan warmup = TimeSpan.FromSeconds(Math.Min(MaxWarmupSeconds, budget.TotalSeconds * WarmupShare));
+        TimeSpan warmup = WarmupTime(budget);
         do
         {
             Step();
@@ -70,7 +90,7 @@ public static class TimeBudgetPlanner
             Step();
             timed++;
         }
-        while (timed < TimedSteps || timer.Elapsed < budget * TimedShare);
+        while (timed < TimedSteps || timer.Elapsed < TimedTime(budget));
         TimeSpan step = timer.Elapsed / timed;
 
         timer.Restart();
