@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
@@ -32,10 +33,11 @@ internal sealed class TrainCommand : Command<TrainSettings>
 
     public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellationToken)
     {
+        using var signals = new TrainSignals(io.Error, cancellationToken);
         if (settings.Accumulate is null && !settings.VocabParallel && !Communicator.UnderMpirun)
         {
-            using RunFolderLock? folderLock = LockExistingFolder(settings);
-            return Train(new TrainingLoop(Plan(settings, io.Error), folderLock: folderLock), cancellationToken);
+            RunFolderLock? folderLock = LockFolder(settings);
+            return Holding(folderLock, signals, () => Train(new TrainingLoop(Plan(settings, io.Error), folderLock: folderLock), signals));
         }
 
         // Under mpirun -np K (or with --accumulate): every rank trains its slice of each batch; rank 0 writes and prints.
@@ -44,12 +46,13 @@ internal sealed class TrainCommand : Command<TrainSettings>
         return DistributedJob.Run(world =>
             {
                 RunFolderLock? folderLock = null;
-                try
+                return Holding(() => folderLock, signals, () =>
                 {
                     TrainingPlan plan = DistributedJob.Agree(world, () =>
                     {
                         // Rank 0 writes the run, so it alone locks the folder.
-                        folderLock = world.Rank == 0 ? LockExistingFolder(settings) : null;
+                        folderLock = world.Rank == 0 ? LockFolder(settings) : null;
+                        signals.Guard(folderLock);
                         return Plan(settings, world.Rank == 0 ? io.Error : null);
                     }, ErrorReporter.BadInput, io.Error);
 
@@ -57,25 +60,67 @@ internal sealed class TrainCommand : Command<TrainSettings>
                     Span<int> steps = [plan.TotalSteps, plan.WarmupSteps];
                     world.Broadcast(steps, 0);
                     plan = plan with { TotalSteps = steps[0], WarmupSteps = steps[1] };
-                    return Train(new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1, settings.VocabParallel), folderLock), cancellationToken);
-                }
-                finally
-                {
-                    folderLock?.Dispose();
-                }
+                    return Train(new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1, settings.VocabParallel), folderLock), signals);
+                });
             },
             ExitCodes.InternalError,
             ErrorReporter.BadInput);
     }
 
+    private static int Holding(RunFolderLock? folderLock, TrainSignals signals, Func<int> run)
+    {
+        signals.Guard(folderLock);
+        return Holding(() => folderLock, signals, run);
+    }
+
     /// <summary>
-    /// Locks the run folder before the plan reads it, when it exists: a resume then reads a checkpoint no other run is
-    /// rewriting, and a folder in use is refused before anything else is said (not after a note about a save caught
-    /// between its two renames, or the header). A new folder is locked by the loop, so a refused plan creates nothing.
+    /// Runs <paramref name="run"/> with the run folder locked (the lock taken by it or before it), then releases the
+    /// lock. A run that fails or is refused, before or while it trains, leaves the folder as it found it
+    /// (<see cref="RunFolderLock.Abandon"/>: the lock file and the folder go when this run created them and nothing
+    /// else was written there).
     /// </summary>
-    private static RunFolderLock? LockExistingFolder(TrainSettings settings) => Directory.Exists(settings.OutDir)
-        ? RunFolderLock.Acquire(settings.OutDir, $"xent train, preparing its run in {Path.GetFullPath(settings.OutDir)}")
-        : null;
+    private static int Holding(Func<RunFolderLock?> folderLock, TrainSignals signals, Func<int> run)
+    {
+        try
+        {
+            int code = run();
+            folderLock()?.Dispose();
+            return code;
+        }
+        catch
+        {
+            folderLock()?.Abandon();
+            throw;
+        }
+        finally
+        {
+            signals.Guard(null);
+        }
+    }
+
+    /// <summary>
+    /// Locks the run folder (created if missing) before the plan reads it: a resume then reads a checkpoint no other
+    /// run is rewriting, a folder in use is refused before anything else is said (not after a note about a save caught
+    /// between its two renames, or the header), and a folder that cannot be created or written is refused before the
+    /// data is read. A run refused later releases it as it was found (<see cref="Holding"/>). Null for a --resume
+    /// folder that does not exist, which the plan reports as such (no folder is made to find no checkpoint in it).
+    /// </summary>
+    private static RunFolderLock? LockFolder(TrainSettings settings)
+    {
+        if (settings.Resume is { } resumed && !Directory.Exists(resumed))
+        {
+            return null;
+        }
+
+        try
+        {
+            return RunFolderLock.Acquire(settings.OutDir, $"xent train, preparing its run in {Path.GetFullPath(settings.OutDir)}");
+        }
+        catch (TrainingInputException e)
+        {
+            throw new XentCliException(e.Message, e);
+        }
+    }
 
     /// <param name="settings">The options.</param>
     /// <param name="progress">Where to say what takes a while before the header (the process that prints), or null.</param>
@@ -92,8 +137,9 @@ internal sealed class TrainCommand : Command<TrainSettings>
         return plan;
     }
 
-    private int Train(TrainingLoop loop, CancellationToken cancellationToken)
+    private int Train(TrainingLoop loop, TrainSignals signals)
     {
+        signals.StartTraining();
         TrainingPlan plan = loop.Plan;
         bool writes = loop.GradientStep.WritesOutputs;
         if (writes)
@@ -106,36 +152,16 @@ internal sealed class TrainCommand : Command<TrainSettings>
             PrintHeader(plan, loop.GradientStep);
         }
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        int stops = 0;
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        if (!writes)
         {
-            // The first Ctrl+C finishes the current step and saves; a second one ends the process at once
-            // (checkpoint files are renamed into place whole, so that cannot leave a broken one).
-            if (Interlocked.Exchange(ref stops, 1) == 0)
-            {
-                e.Cancel = true;
-                stop.Cancel();
-            }
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            if (!writes)
-            {
-                // Ranks but 0 print nothing (rank 0 speaks for the job); they stop with it, with its exit code.
-                return ExitCode(loop.Run(null, stop.Token).Status);
-            }
+            // Ranks but 0 print nothing (rank 0 speaks for the job); they stop with it, with its exit code.
+            return ExitCode(loop.Run(null, signals.Token).Status, signals);
+        }
 
-            TrainingOutcome outcome = Run(loop, stop.Token);
-            LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), MetricsLog.Read(Path.Combine(plan.OutDir, MetricsLog.FileName)),
-                outcome.RunInitialValLoss is { } first ? (0, first) : (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan), plan.Baseline);
-            return Report(plan, outcome);
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+        TrainingOutcome outcome = Run(loop, signals.Token);
+        LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), MetricsLog.Read(Path.Combine(plan.OutDir, MetricsLog.FileName)),
+            outcome.RunInitialValLoss is { } first ? (0, first) : (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan), plan.Baseline);
+        return Report(plan, outcome, signals);
     }
 
     private TrainingOutcome Run(TrainingLoop loop, CancellationToken stop)
@@ -243,7 +269,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
         ? string.Create(CultureInfo.InvariantCulture, $" (fitted to --time {t.TotalSeconds:0} s)")
         : "";
 
-    private int Report(TrainingPlan plan, TrainingOutcome o)
+    private int Report(TrainingPlan plan, TrainingOutcome o, TrainSignals signals)
     {
         var table = new Table().Border(TableBorder.Rounded).AddColumn("").AddColumn(new TableColumn("").RightAligned()).HideHeaders();
         string F(double? x) => x is { } v && double.IsFinite(v) ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
@@ -292,18 +318,19 @@ internal sealed class TrainCommand : Command<TrainSettings>
                 io.Error.Flush();
                 return ExitCodes.NonFiniteLoss;
             case TrainingStatus.Interrupted:
-                io.WriteLine($"Interrupted at step {o.FinalStep}; checkpoint saved in '{dir}'. Continue with: xent train --resume {dir}");
-                return ExitCodes.Interrupted;
+                string by = signals.StoppedBy is PosixSignal.SIGTERM ? "Stopped by SIGTERM" : "Interrupted";
+                io.WriteLine($"{by} at step {o.FinalStep}; checkpoint saved in '{dir}'. Continue with: xent train --resume {dir}");
+                return ExitCode(o.Status, signals);
             default:
                 io.WriteLine($"Wrote {CheckpointStore.ModelFile}, {CheckpointStore.ConfigFile}, {MetricsLog.FileName}, {LossPlot.FileName} and {RunSummary.FileName} to '{dir}'.");
                 return ExitCodes.Ok;
         }
     }
 
-    private static int ExitCode(TrainingStatus status) => status switch
+    private static int ExitCode(TrainingStatus status, TrainSignals signals) => status switch
     {
         TrainingStatus.NonFinite => ExitCodes.NonFiniteLoss,
-        TrainingStatus.Interrupted => ExitCodes.Interrupted,
+        TrainingStatus.Interrupted => signals.StoppedBy is PosixSignal.SIGTERM ? ExitCodes.Terminated : ExitCodes.Interrupted,
         _ => ExitCodes.Ok,
     };
 

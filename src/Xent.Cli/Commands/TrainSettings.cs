@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Xent.Cli.Terminal;
 using Xent.Training.Runs;
 
 namespace Xent.Cli.Commands;
@@ -116,6 +117,26 @@ internal sealed class TrainSettings : CommandSettings
 
     public override ValidationResult Validate()
     {
+        var missing = MissingValue.Check(("--text", Text), ("--tokenizer", Tokenizer), ("--time", Time));
+        if (!missing.Successful)
+        {
+            return missing;
+        }
+
+        // Folders, which .NET would refuse in its own words ("The value cannot be an empty string. (Parameter 'path')").
+        foreach (var (option, value) in (ReadOnlySpan<(string, string?)>)[("--out", Out), ("--resume", Resume), ("--init", Init)])
+        {
+            if (value == MissingValue.Marker)
+            {
+                return Error($"{option} needs a value.");
+            }
+
+            if (value is not null && string.IsNullOrWhiteSpace(value))
+            {
+                return Error($"{option} needs a folder name, not an empty string.");
+            }
+        }
+
         if (Steps is < 1)
         {
             return Error("--steps must be at least 1.");

@@ -17,4 +17,7 @@ internal static class ExitCodes
 
     /// <summary>Stopped by Ctrl+C after saving a checkpoint, as shells report SIGINT (128 + 2).</summary>
     public const int Interrupted = 130;
+
+    /// <summary>Stopped by SIGTERM after saving a checkpoint, as shells report it (128 + 15).</summary>
+    public const int Terminated = 143;
 }

@@ -38,4 +38,29 @@ internal static class OutputFolder
 
         return created;
     }
+
+    /// <summary>Removes the folders <see cref="Create"/> created, deepest first, as long as each is empty.</summary>
+    /// <param name="created">What <see cref="Create"/> returned.</param>
+    public static void RemoveEmpty(IReadOnlyList<string> created)
+    {
+        ArgumentNullException.ThrowIfNull(created);
+        foreach (string folder in created)
+        {
+            try
+            {
+                if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
+                {
+                    Directory.Delete(folder);
+                }
+                else
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return; // something else is using it: left as it is
+            }
+        }
+    }
 }

@@ -21,15 +21,20 @@ public sealed class RunFolderLock : IDisposable
 
     private readonly FileStream held;
     private readonly string ownerPath;
+    private readonly IReadOnlyList<string> createdFolders;
+    private readonly bool createdLockFile;
+    private readonly Lock gate = new();
     private RunOwner owner;
     private bool disposed;
 
-    private RunFolderLock(string directory, FileStream held, string ownerPath, RunOwner owner)
+    private RunFolderLock(string directory, FileStream held, string ownerPath, RunOwner owner, IReadOnlyList<string> createdFolders, bool createdLockFile)
     {
         Directory = directory;
         this.held = held;
         this.ownerPath = ownerPath;
         this.owner = owner;
+        this.createdFolders = createdFolders;
+        this.createdLockFile = createdLockFile;
     }
 
     /// <summary>The locked run folder.</summary>
@@ -49,17 +54,23 @@ public sealed class RunFolderLock : IDisposable
             throw new TrainingInputException($"'{directory}' is a file; a run's output must be a folder (new or existing).");
         }
 
-        System.IO.Directory.CreateDirectory(directory);
+        var createdFolders = OutputFolder.Create(directory);
         string lockPath = Path.Combine(directory, LockFile);
         string ownerPath = Path.Combine(directory, OwnerFile);
+        bool createdLockFile = !File.Exists(lockPath);
         FileStream held;
         try
         {
             held = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
-        catch (IOException e) when (e is not (FileNotFoundException or DirectoryNotFoundException or PathTooLongException))
+        catch (IOException e) when (e is not (FileNotFoundException or DirectoryNotFoundException or PathTooLongException) && !FileProblems.IsDiskFull(e))
         {
             throw new RunFolderInUseException(directory, RunOwner.Read(ownerPath), e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            OutputFolder.RemoveEmpty(createdFolders);
+            throw new TrainingInputException($"cannot write into the folder '{directory}': {FileProblems.Describe(e, directory)}.", e);
         }
 
         var owner = new RunOwner(Environment.ProcessId, Environment.MachineName, DateTimeOffset.UtcNow, command);
@@ -68,12 +79,17 @@ public sealed class RunFolderLock : IDisposable
             TemporaryFiles.RemoveStale(ownerPath);
             WriteOwner(ownerPath, owner);
         }
-        catch
+        catch (Exception e)
         {
-            held.Dispose();
+            new RunFolderLock(directory, held, ownerPath, owner, createdFolders, createdLockFile).Abandon();
+            if (e is IOException or UnauthorizedAccessException)
+            {
+                throw new TrainingInputException($"cannot write into the folder '{directory}': {FileProblems.Describe(e, directory)}.", e);
+            }
+
             throw;
         }
-        return new RunFolderLock(directory, held, ownerPath, owner);
+        return new RunFolderLock(directory, held, ownerPath, owner, createdFolders, createdLockFile);
     }
 
     /// <summary>
@@ -83,9 +99,12 @@ public sealed class RunFolderLock : IDisposable
     /// <param name="command">What this run is.</param>
     public void Describe(string command)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
-        owner = owner with { Command = command };
-        WriteOwner(ownerPath, owner);
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            owner = owner with { Command = command };
+            WriteOwner(ownerPath, owner);
+        }
     }
 
     // Renamed into place whole: a reader never sees half of it.
@@ -97,23 +116,55 @@ public sealed class RunFolderLock : IDisposable
     }
 
     /// <summary>Releases the lock (the owner file first, so no one reads a stale owner for a free folder).</summary>
-    public void Dispose()
-    {
-        if (disposed)
-        {
-            return;
-        }
+    public void Dispose() => Release(abandon: false);
 
-        disposed = true;
+    /// <summary>
+    /// Releases the lock of a run that ends before it has written anything (refused, or interrupted while it was
+    /// prepared), leaving the folder as it was found: the lock file goes too when <see cref="Acquire"/> created it,
+    /// and the folder (and those above it) when Acquire created them and nothing else has been put there. A run
+    /// that trained keeps its lock file (<see cref="Dispose"/>): its folder is a run folder. Safe to call from another
+    /// thread than the run's (a signal handler), and more than once.
+    /// </summary>
+    public void Abandon() => Release(abandon: true);
+
+    private void Release(bool abandon)
+    {
+        lock (gate)
+        {
+            if (disposed)
+            {
+                return;
+            }
+
+            disposed = true;
+            TryDelete(ownerPath);
+
+            // Deleted while still held, so a run that opens the name meanwhile finds it locked or, once it is gone,
+            // makes a new one. (One that opened it just before the delete and locks it just after the release could
+            // hold it beside a run locking a new file: a window of microseconds, beside a run that wrote nothing.)
+            if (abandon && createdLockFile)
+            {
+                TryDelete(Path.Combine(Directory, LockFile));
+            }
+
+            held.Dispose();
+            if (abandon)
+            {
+                OutputFolder.RemoveEmpty(createdFolders);
+            }
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
         try
         {
-            File.Delete(ownerPath);
+            File.Delete(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Only a description: the next holder overwrites it.
+            // Only a description (the owner), or a lock file that then stays: the next holder reuses either.
         }
-        held.Dispose();
     }
 }
 

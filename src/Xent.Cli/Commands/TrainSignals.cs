@@ -1,0 +1,109 @@
+using System.Runtime.InteropServices;
+using Xent.Training.Checkpoints;
+
+namespace Xent.Cli.Commands;
+
+/// <summary>
+/// Ctrl+C (SIGINT) and SIGTERM (a timeout, <c>docker stop</c>, systemd) during <c>xent train</c>, handled alike.
+/// While the run is prepared (the text read and encoded, the baseline fitted, steps timed for --time) nothing has
+/// been written: the first signal releases the run folder as it was found (<see cref="RunFolderLock.Abandon"/>),
+/// says so, and lets the process end as the signal does. Once training has begun (<see cref="StartTraining"/>), the
+/// first signal cancels <see cref="Token"/>: the loop stops after the current step and saves a checkpoint. A second
+/// one ends the process at once (checkpoint files are renamed into place whole, so that cannot leave a broken one).
+/// </summary>
+internal sealed class TrainSignals : IDisposable
+{
+    private readonly Lock gate = new();
+    private readonly CancellationTokenSource stop;
+    private readonly TextWriter error;
+    private readonly List<PosixSignalRegistration> registrations = [];
+    private RunFolderLock? folderLock;
+    private bool training;
+    private bool interrupted;
+
+    public TrainSignals(TextWriter error, CancellationToken cancellationToken)
+    {
+        this.error = error;
+        stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        foreach (var signal in (PosixSignal[])[PosixSignal.SIGINT, PosixSignal.SIGTERM])
+        {
+            try
+            {
+                registrations.Add(PosixSignalRegistration.Create(signal, Handle));
+            }
+            catch (PlatformNotSupportedException)
+            {
+                // A platform without this signal cannot send it either.
+            }
+        }
+    }
+
+    /// <summary>Cancelled by the first signal once training has begun.</summary>
+    public CancellationToken Token => stop.Token;
+
+    /// <summary>The signal that stopped the training (SIGINT or SIGTERM); null when none did.</summary>
+    public PosixSignal? StoppedBy { get; private set; }
+
+    /// <summary>The run folder's lock, released as the folder was found if a signal comes before training begins.</summary>
+    public void Guard(RunFolderLock? runFolderLock)
+    {
+        lock (gate)
+        {
+            folderLock = runFolderLock;
+        }
+    }
+
+    /// <summary>From here on a signal stops the run after its current step, with a checkpoint.</summary>
+    public void StartTraining()
+    {
+        lock (gate)
+        {
+            if (!interrupted)
+            {
+                training = true;
+                return;
+            }
+        }
+
+        // A signal came first: its handler released the folder, and the signal is ending the process now.
+        Thread.Sleep(TimeSpan.FromSeconds(10));
+        throw new OperationCanceledException("interrupted while the run was prepared");
+    }
+
+    public void Dispose()
+    {
+        foreach (var registration in registrations)
+        {
+            registration.Dispose();
+        }
+
+        stop.Dispose();
+    }
+
+    private void Handle(PosixSignalContext context)
+    {
+        lock (gate)
+        {
+            if (!training)
+            {
+                if (!interrupted)
+                {
+                    interrupted = true;
+                    folderLock?.Abandon();
+                    error.WriteLine($"xent: interrupted ({context.Signal}) while the run was prepared; nothing was written.");
+                    error.Flush();
+                }
+
+                // Not cancelled: the process ends as the signal does (exit status 130 or 143).
+                return;
+            }
+
+            if (StoppedBy is null)
+            {
+                StoppedBy = context.Signal;
+                context.Cancel = true;
+                stop.Cancel();
+            }
+        }
+    }
+}
