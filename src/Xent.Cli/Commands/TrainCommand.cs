@@ -37,7 +37,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
         if (settings.Accumulate is null && !settings.VocabParallel && !Communicator.UnderMpirun)
         {
             RunFolderLock? folderLock = LockFolder(settings);
-            return Holding(folderLock, signals, () => Train(new TrainingLoop(Plan(settings, io.Error), folderLock: folderLock), signals));
+            return Holding(folderLock, signals, () => Train(new TrainingLoop(Plan(settings, 1, io.Error), folderLock: folderLock), signals));
         }
 
         // Under mpirun -np K (or with --accumulate): every rank trains its slice of each batch; rank 0 writes and prints.
@@ -53,7 +53,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
                         // Rank 0 writes the run, so it alone locks the folder.
                         folderLock = world.Rank == 0 ? LockFolder(settings) : null;
                         signals.Guard(folderLock);
-                        return Plan(settings, world.Rank == 0 ? io.Error : null);
+                        return Plan(settings, world.Size, world.Rank == 0 ? io.Error : null);
                     }, ErrorReporter.BadInput, io.Error);
 
                     // A --time budget is fitted to each rank's own measured step time: all take rank 0's steps, or they would part.
@@ -123,8 +123,9 @@ internal sealed class TrainCommand : Command<TrainSettings>
     }
 
     /// <param name="settings">The options.</param>
+    /// <param name="processes">Processes training together (mpirun -np K), each computing its share of every batch.</param>
     /// <param name="progress">Where to say what takes a while before the header (the process that prints), or null.</param>
-    private static TrainingPlan Plan(TrainSettings settings, TextWriter? progress)
+    private static TrainingPlan Plan(TrainSettings settings, int processes, TextWriter? progress)
     {
         TrainingPlan plan = TrainPlanning.From(settings, progress);
         if (settings.VocabParallel && plan.Model.TieEmbeddings)
@@ -132,6 +133,16 @@ internal sealed class TrainCommand : Command<TrainSettings>
             throw new XentCliException(settings.Resume is { } dir
                 ? $"--vocab-parallel splits an untied unembedding across the processes, and the run in '{dir}' has tied embeddings."
                 : "--vocab-parallel splits an untied unembedding across the processes, and the --init model's is tied.");
+        }
+
+        // A micro-batch holds at least one sequence: more of them than a process's share of the batch would only be
+        // empty ones, the same step as --accumulate equal to that share.
+        int share = ContiguousSplit.Of(plan.Batch, 0, processes).Count;
+        if (settings.Accumulate is { } accumulate && accumulate > share)
+        {
+            string each = processes == 1 ? "the batch's" : $"each of the {processes} processes' share of the batch,";
+            throw new XentCliException(
+                $"--accumulate {accumulate} is more micro-batches than {each} {share} sequence(s); a micro-batch holds at least one sequence, so give at most --accumulate {share}.");
         }
 
         return plan;
