@@ -260,6 +260,17 @@ internal sealed class TrainCommand : Command<TrainSettings>
 
         io.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Model: {m.Layers} layers, D = {m.Dim}, {m.Heads} heads, T = {m.ContextLength}, {(m.TieEmbeddings ? "tied" : "untied")} embeddings{Regularisation(plan)}; batch {plan.Batch}, {plan.TotalSteps} steps{Budget(plan)}, peak lr {plan.LearningRate.ToString("G4", CultureInfo.InvariantCulture)}{resumed}. Output: {plan.OutDir}"));
+        if (plan.ResumeChanges() is { Count: > 0 } changes)
+        {
+            io.WriteLine("Changed from the checkpoint's settings: " + string.Join(", ", changes.Select(c =>
+                string.Create(CultureInfo.InvariantCulture, $"{c.Setting} {c.Saved:G4} -> {c.Now:G4}"))) + ".");
+        }
+
+        if (plan.WarmupOutlastsRun)
+        {
+            io.Error.WriteLine($"xent: warning: the warm-up ({plan.WarmupSteps} steps) lasts the whole run of {plan.TotalSteps} steps: the learning rate rises to its peak and never decays, so the run ends unannealed. Give a --warmup below the steps, or more --steps.");
+        }
+
         if (step is DataParallelStep dp)
         {
             io.WriteLine($"Data parallel: {dp.WorldSize} process(es), each batch split by sequence, {dp.Accumulate} micro-batch(es) per process; gradients all-reduced every step.");

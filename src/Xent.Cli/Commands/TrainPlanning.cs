@@ -189,7 +189,8 @@ internal static class TrainPlanning
             WarmupSteps = Math.Min(s.Warmup ?? plan.WarmupSteps, steps),
             LearningRate = s.LearningRate ?? plan.LearningRate,
             WeightDecay = s.WeightDecay ?? plan.WeightDecay,
-            EvalEvery = s.EvalEvery ?? plan.EvalEvery,
+            // Not stored in a checkpoint: this process's interval, by default the same as a fresh run on the same data.
+            EvalEvery = s.EvalEvery ?? (c.Data.Source == "markov" ? TrainingDefaults.EvalEvery : TextTrainingDefaults.EvalEvery),
             EarlyStop = s.EarlyStop ?? 0,
             OutDir = s.OutDir,
             Threads = s.Threads,
@@ -213,6 +214,12 @@ internal static class TrainPlanning
             if (s.Text is not null)
             {
                 throw new XentCliException($"--text conflicts with the checkpoint in '{dir}', trained on the built-in corpus; leave it out when resuming.");
+            }
+
+            // As on a fresh run: the built-in corpus has its own symbols, which no tokenizer option changes.
+            if (s.Tokenizer is not null)
+            {
+                throw new XentCliException($"--tokenizer {s.Tokenizer} conflicts with the checkpoint in '{dir}', trained on the built-in corpus (its own symbols); leave it out when resuming.");
             }
             return;
         }

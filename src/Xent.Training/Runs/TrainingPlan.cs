@@ -124,6 +124,43 @@ public sealed record TrainingPlan
     }
 
     /// <summary>
+    /// The settings of the resumed checkpoint that this plan changes, each as (setting, the checkpoint's value, this
+    /// plan's): a resumed run may be given other total steps (its schedule then ends there), a warm-up, batch, peak
+    /// learning rate or weight decay of its own. Empty for a fresh plan or one that changes none.
+    /// </summary>
+    public IReadOnlyList<(string Setting, double Saved, double Now)> ResumeChanges()
+    {
+        if (Resume is not { } resume)
+        {
+            return [];
+        }
+
+        var saved = resume.Checkpoint.Config.Training;
+        var changes = new List<(string Setting, double Saved, double Now)>();
+        Add("total steps", saved.TotalSteps, TotalSteps);
+        Add("warm-up steps", saved.WarmupSteps, WarmupSteps);
+        Add("batch", saved.Batch, Batch);
+        Add("peak learning rate", saved.LearningRate, LearningRate);
+        Add("weight decay", saved.WeightDecay, WeightDecay);
+        return changes;
+
+        void Add(string setting, double was, double now)
+        {
+            if (was != now)
+            {
+                changes.Add((setting, was, now));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether the warm-up lasts the whole run, so that the learning rate rises to its peak and never decays (a
+    /// warm-up as long as the steps, or a resumed run whose fewer total steps cut the cosine short); a run that
+    /// ends at its peak learning rate ends unannealed.
+    /// </summary>
+    public bool WarmupOutlastsRun => WarmupSteps > 0 && WarmupSteps >= TotalSteps - 1;
+
+    /// <summary>
     /// This plan with <see cref="Baseline"/> computed for text data: a Kneser-Ney n-gram model of the training
     /// split scored on the validation windows the network is measured on. The built-in corpus is returned as is.
     /// </summary>
