@@ -16,7 +16,7 @@ internal sealed class BenchSettings : CommandSettings
     public int? Vocab { get; set; }
 
     [CommandOption("--threads <T>")]
-    [Description("Threads for Xent and the scalar baseline. Default: every core. The memory limits try this and every core, and keep the faster.")]
+    [Description("Threads for Xent and the scalar baseline; -1 = every core (the default). The memory limits try this and every core, and keep the faster.")]
     public int? Threads { get; set; }
 
     [CommandOption("--iterations <K>")]
@@ -33,7 +33,7 @@ internal sealed class BenchSettings : CommandSettings
         ? [(256, 50257), (2048, 32000)]
         : [(Rows ?? 256, Vocab ?? 50257)];
 
-    internal int ThreadCount => Threads ?? Environment.ProcessorCount;
+    internal int ThreadCount => Threads is null or -1 ? Environment.ProcessorCount : Threads.Value;
 
     public override ValidationResult Validate()
     {
@@ -47,9 +47,9 @@ internal sealed class BenchSettings : CommandSettings
             return ValidationResult.Error($"--rows x --vocab must be at most {Array.MaxLength} elements (the benchmark keeps its arrays in managed memory).");
         }
 
-        if (Threads is < 1)
+        if (Threads is 0 or < -1)
         {
-            return ValidationResult.Error("--threads must be >= 1.");
+            return ValidationResult.Error($"--threads must be -1 (every core) or >= 1, not {Threads}.");
         }
 
         if (Iterations < 1)

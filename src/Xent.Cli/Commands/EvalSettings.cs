@@ -40,7 +40,7 @@ internal sealed class EvalSettings : CommandSettings
     public bool Json { get; init; }
 
     [CommandOption("--threads <N>")]
-    [Description("Worker threads of the model (default: all cores).")]
+    [Description("Worker threads of the model; -1 = every core (the default).")]
     public int? Threads { get; init; }
 
     public override ValidationResult Validate()
@@ -60,9 +60,9 @@ internal sealed class EvalSettings : CommandSettings
             return ValidationResult.Error("--window and --stride must be at least 1.");
         }
 
-        if (Threads is < 1)
+        if (Threads is 0 or < -1)
         {
-            return ValidationResult.Error("--threads must be at least 1.");
+            return ValidationResult.Error($"--threads must be -1 (every core) or at least 1, not {Threads}.");
         }
 
         return ValidationResult.Success();

@@ -141,7 +141,7 @@ internal static class TrainPlanning
             EvalEvery = s.EvalEvery ?? (text ? TextTrainingDefaults.EvalEvery : TrainingDefaults.EvalEvery),
             EarlyStop = s.EarlyStop ?? 0,
             OutDir = s.OutDir,
-            Threads = s.Threads,
+            Threads = s.ThreadCount,
         };
     }
 
@@ -193,7 +193,7 @@ internal static class TrainPlanning
             EvalEvery = s.EvalEvery ?? (c.Data.Source == "markov" ? TrainingDefaults.EvalEvery : TextTrainingDefaults.EvalEvery),
             EarlyStop = s.EarlyStop ?? 0,
             OutDir = s.OutDir,
-            Threads = s.Threads,
+            Threads = s.ThreadCount,
         };
 
         void Conflict(string option, long? given, long saved)

@@ -112,8 +112,11 @@ internal sealed class TrainSettings : CommandSettings
     public bool VocabParallel { get; init; }
 
     [CommandOption("--threads <N>")]
-    [Description("Worker threads of the model (default: all cores).")]
+    [Description("Worker threads of the model; -1 = every core (the default).")]
     public int? Threads { get; init; }
+
+    /// <summary>Worker threads of the model: null (every core) for -1 or when not given.</summary>
+    internal int? ThreadCount => Threads is -1 ? null : Threads;
 
     public override ValidationResult Validate()
     {
@@ -217,9 +220,9 @@ internal sealed class TrainSettings : CommandSettings
             return Error("--eval-every must be at least 1.");
         }
 
-        if (Threads is < 1)
+        if (Threads is 0 or < -1)
         {
-            return Error("--threads must be at least 1.");
+            return Error($"--threads must be -1 (every core) or at least 1, not {Threads}.");
         }
 
         if (Accumulate is < 1)

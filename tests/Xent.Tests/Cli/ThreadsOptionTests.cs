@@ -1,0 +1,42 @@
+using Xent.Cli.Commands;
+
+namespace Xent.Tests.Cli;
+
+/// <summary>`--threads -1` is every core for every verb that has the option, as for `xent loss`; 0 and below -1 are refused.</summary>
+public sealed class ThreadsOptionTests : IDisposable
+{
+    private readonly TempFolder temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    [Fact]
+    public void Minus_one_is_every_core_for_train_eval_and_bench()
+    {
+        string dir = temp["run"];
+        var trained = TrainCommandTests.Train(dir, "--steps", "1", "--threads", "-1");
+        Assert.True(trained.ExitCode == 0, trained.Error + trained.Out);
+
+        File.WriteAllText(temp["t.txt"], new string('a', 200));
+        var eval = CliRun.Run("eval", "--checkpoint", dir, "--text", temp["t.txt"], "--threads", "-1");
+        Assert.True(eval.ExitCode == 0, eval.Error + eval.Out);
+
+        var bench = new BenchSettings { Threads = -1 };
+        Assert.True(bench.Validate().Successful);
+        Assert.Equal(Environment.ProcessorCount, bench.ThreadCount);
+    }
+
+    [Theory]
+    [InlineData("train")]
+    [InlineData("eval", "--checkpoint", "c", "--text", "t.txt")]
+    [InlineData("bench")]
+    [InlineData("loss", "--logits", "l.npy", "--targets", "t.npy")]
+    public void Zero_and_below_minus_one_are_refused(string verb, params string[] required)
+    {
+        foreach (string threads in new[] { "0", "-2" })
+        {
+            var run = CliRun.Run([verb, .. required, "--threads", threads]);
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains("--threads must be -1 (every core)", run.Error, StringComparison.Ordinal);
+        }
+    }
+}
