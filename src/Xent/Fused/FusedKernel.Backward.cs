@@ -18,8 +18,12 @@ internal static unsafe partial class FusedKernel
         {
             (double a, double b) = p.Reduction != Reduction.None ? callScales : kept.Scales(p.Reduction, p.RowUpstream == null ? 1 : p.RowUpstream[t0 + t]);
             double lseUpstream = p.LogSumExpUpstream == null ? 0 : p.LogSumExpUpstream[t0 + t];
-            return new ClassIndexRowGradient(constants, a, b, TargetWeight(y), rowLse[t], lseUpstream);
+            return new ClassIndexRowGradient(constants, a, b, TargetWeight(y), RowLogSumExp(t), lseUpstream);
         }
+
+        /// <summary>Token t's lse, in its parts (kept by <see cref="MergeBlock"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private LogSumExpParts RowLogSumExp(int t) => new(rowMax[t], rowLogSum[t]);
 
         /// <summary>The block's per-token coefficients K and C1 and the kept mask; ignored tokens get zeros.</summary>
         private void Coefficients()
@@ -35,7 +39,7 @@ internal static unsafe partial class FusedKernel
 
                 var row = RowGradient(t, p.Targets[t0 + t]);
                 // The epilogue's p is exp(z - float(lse)): its multipliers carry exp(float(lse) - lse).
-                double correction = ClassIndexRowGradient.FloatLogSumExpCorrection(rowLse[t]);
+                double correction = RowLogSumExp(t).FloatCorrection;
                 coefP[t] = (float)(row.K * correction);
                 coefS[t] = (float)row.C1;
                 coefH[t] = p.EntropyUpstream == null ? 0 : (float)(-p.EntropyUpstream[t0 + t] * correction);

@@ -84,8 +84,10 @@ internal static unsafe partial class FusedKernel
             for (int t = 0; t < tbn; t++)
             {
                 double smooth;
-                double l = MergeGroups(t, out smooth, out double entropy);
-                rowLse[t] = l;
+                LogSumExpParts parts = MergeGroups(t, out smooth, out double entropy);
+                double l = parts.Value;
+                rowMax[t] = parts.Max;
+                rowLogSum[t] = parts.LogSum;
                 rowMeanLogit[t] = l - entropy;
                 lse[t] = (float)l;
                 if (p.LogSumExp != null)
@@ -103,7 +105,7 @@ internal static unsafe partial class FusedKernel
                 if (y != p.IgnoreIndex)
                 {
                     anyKept = true;
-                    r = RowLoss.ClassIndex(constants, TargetWeight(y), l, zTarget[t], smooth);
+                    r = RowLoss.ClassIndex(constants, TargetWeight(y), parts, zTarget[t], smooth);
                     rowMain[t] = r.Main;
                     rowZTerm[t] = r.ZTerm;
                 }
@@ -122,7 +124,7 @@ internal static unsafe partial class FusedKernel
         /// softmax entropy H = log S - Q / S with S = sum_c exp(z[c] - R), Q = sum_c exp(z[c] - R) (z[c] - R) at one
         /// reference R: differences from the max, so that large logits do not cancel lse against sum p z.
         /// </summary>
-        private double MergeGroups(int t, out double smooth, out double entropy)
+        private LogSumExpParts MergeGroups(int t, out double smooth, out double entropy)
         {
             float mx = float.NegativeInfinity;
             for (int g = 0; g < groups; g++)
@@ -149,8 +151,8 @@ internal static unsafe partial class FusedKernel
 
             entropy = Math.Log(sum) - (q / sum);
 
-            // Every logit -inf: NaN, as the reference (and PyTorch).
-            return float.IsNegativeInfinity(mx) ? double.NaN : reference + Math.Log(sum);
+            // Every logit -inf: Value NaN, as the reference (and PyTorch).
+            return new LogSumExpParts(mx, Math.Log(sum));
         }
     }
 }

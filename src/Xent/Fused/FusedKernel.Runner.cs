@@ -28,7 +28,8 @@ internal static unsafe partial class FusedKernel
 
         // Per-call buffers in one ScratchPool block (sizes independent of N and V); the per-token doubles first (in
         // the block, not arrays: a token lane's runner allocates nothing per call).
-        private double* rowLse;       // [TB] lse in double, as the row formulas take it
+        private double* rowMax;       // [TB] lse's parts, m and log s (LogSumExpParts), as the row formulas take it
+        private double* rowLogSum;    // [TB]
         private double* rowMeanLogit; // [TB] E[z] = sum_c p[c] z[c] in double (entropy gradient only)
         private double* rowMain;      // [TB] kept rows' loss terms, added to the call's sums in token order (SumBlock)
         private double* rowZTerm;     // [TB] their z-loss terms
@@ -196,12 +197,13 @@ internal static unsafe partial class FusedKernel
         }
 
         /// <summary>The four per-token double rows, in floats (a multiple of 16: hT stays 64-byte aligned).</summary>
-        private const int RowFloats = 4 * TB * (sizeof(double) / sizeof(float));
+        private const int RowFloats = 5 * TB * (sizeof(double) / sizeof(float));
 
         private void AssignBuffers(float* block)
         {
-            rowLse = (double*)block;
-            rowMeanLogit = rowLse + TB;
+            rowMax = (double*)block;
+            rowLogSum = rowMax + TB;
+            rowMeanLogit = rowLogSum + TB;
             rowMain = rowMeanLogit + TB;
             rowZTerm = rowMain + TB;
             hT = block + RowFloats;

@@ -34,7 +34,7 @@ internal static unsafe partial class FusedKernel
             if (p.EntropyUpstream != null)
             {
                 // dH/dz[y] = -p[y] (z[y] - E[z]), times the soft cap's factor 1 - (z/cap)^2.
-                double z = zTarget[t], pt = Math.Exp(z - rowLse[t]), u = p.SoftCap > 0 ? z / p.SoftCap : 0;
+                double z = zTarget[t], pt = RowLogSumExp(t).Probability(z), u = p.SoftCap > 0 ? z / p.SoftCap : 0;
                 g -= p.EntropyUpstream[t0 + t] * pt * (z - rowMeanLogit[t]) * (1 - (u * u));
             }
 

@@ -16,7 +16,7 @@ namespace Xent.Kernels;
 /// per row and copying these structs, they cost a short row (10 or 32 classes) about as much as its arithmetic. The
 /// JIT keeps every double operation as written, so inlining changes no bits.
 /// </remarks>
-internal readonly record struct ClassIndexRowGradient(LossConstants Constants, double A, double B, double TargetWeight, double LogSumExp,
+internal readonly record struct ClassIndexRowGradient(LossConstants Constants, double A, double B, double TargetWeight, LogSumExpParts LogSumExp,
     double LogSumExpUpstream = 0)
 {
     /// <summary>K = a (1 - e) w[y] + a (e / C) W + 2 b l lse + g_lse: the multiplier of p[c].</summary>
@@ -37,32 +37,24 @@ internal readonly record struct ClassIndexRowGradient(LossConstants Constants, d
     private double LseGradient
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => (Constants.ZLoss > 0 ? 2.0 * B * Constants.ZLoss * LogSumExp : 0.0) + LogSumExpUpstream;
+        get => (Constants.ZLoss > 0 ? 2.0 * B * Constants.ZLoss * LogSumExp.Value : 0.0) + LogSumExpUpstream;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public GradientCoefficients Coefficients() => new()
     {
-        LogSumExp = (float)LogSumExp,
-        K = (float)(K * FloatLogSumExpCorrection(LogSumExp)),
+        LogSumExp = (float)LogSumExp.Value,
+        K = (float)(K * LogSumExp.FloatCorrection),
         C1 = (float)C1,
         InverseCap = Constants.Cap > 0f ? 1f / Constants.Cap : 0f,
     };
-
-    /// <summary>
-    /// exp(float(lse) - lse): the vector kernels compute exp(z - float(lse)), and at logits in the thousands the
-    /// rounding of lse to float (up to |lse| 2^-24, 1.5e-4 at 2500) would be a relative error of every p. Folded into
-    /// the multiplier of p, it costs nothing per element and leaves p with the exp's own few ulp.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static double FloatLogSumExpCorrection(double lse) => double.IsFinite(lse) ? Math.Exp((float)lse - lse) : 1.0;
 
     /// <summary>dL/dz[y] in double; <paramref name="targetLogit"/> is the (soft-capped) z[y].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double Target(float targetLogit)
     {
         double e = Constants.Smoothing;
-        double p = Math.Exp(targetLogit - LogSumExp);
+        double p = LogSumExp.Probability(targetLogit);
         double g = A * (1 - e) * TargetWeight * (p - 1);
         if (e > 0)
         {

@@ -12,7 +12,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             return FinishSoftRow(n, state);
         }
 
-        if (!FinishLoss(n, Kept(n), state, targetLogit, out double lse, out double wy) || !HasGradient)
+        if (!FinishLoss(n, Kept(n), state, targetLogit, out LogSumExpParts lse, out double wy) || !HasGradient)
         {
             // Only a gradient reads the rest (its coefficients cost an exp in double a row).
             return default;
@@ -48,7 +48,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <param name="targetWeight">w[y] where kept, else 0.</param>
     /// <returns><paramref name="kept"/>.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool FinishLoss(int n, bool kept, in RowAccumulator state, float targetLogit, out double lse, out double targetWeight)
+    private bool FinishLoss(int n, bool kept, in RowAccumulator state, float targetLogit, out LogSumExpParts lse, out double targetWeight)
     {
         lse = StoreLogSumExp(n, state);
         targetWeight = 0;
@@ -66,12 +66,12 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>Row n's log-sum-exp, written to the caller's lse output where one is asked for.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private double StoreLogSumExp(int n, in RowAccumulator state)
+    private LogSumExpParts StoreLogSumExp(int n, in RowAccumulator state)
     {
-        double lse = state.LogSumExp;
+        var lse = state.LogSumExpParts;
         if (request.LogSumExp != null)
         {
-            request.LogSumExp[n] = (float)lse;
+            request.LogSumExp[n] = (float)lse.Value;
         }
 
         return lse;
@@ -80,11 +80,11 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>A probability-target row's outputs, loss and gradient: dL/dz[c] = K p[c] - w[c] (C1 + C2 t[c]) with t' = (1 - e) t + e / C.</summary>
     private RowGradient FinishSoftRow(int n, in RowAccumulator state)
     {
-        double lse = StoreLogSumExp(n, state);
+        LogSumExpParts lse = StoreLogSumExp(n, state);
 
         (double a, double b) = Scales(n);
         double e = constants.Smoothing, perClass = constants.PerClass;
-        double zGrad = constants.ZLoss > 0 ? 2.0 * b * constants.ZLoss * lse : 0.0;
+        double zGrad = constants.ZLoss > 0 ? 2.0 * b * constants.ZLoss * lse.Value : 0.0;
         double wt = ((1 - e) * state.WeightedTargets) + (e > 0 ? perClass * constants.WeightTotal : 0);
         double wtz = ((1 - e) * state.WeightedTargetLogits) + (e > 0 ? perClass * state.WeightedLogits : 0);
         StoreLoss(n, RowLoss.Probabilities(constants, lse, wt, wtz));
@@ -102,8 +102,8 @@ internal sealed unsafe partial class CrossEntropyKernel
             UseWeights = true,
             Coefficients = new GradientCoefficients
             {
-                LogSumExp = (float)lse,
-                K = (float)(((a * wt) + zGrad) * ClassIndexRowGradient.FloatLogSumExpCorrection(lse)),
+                LogSumExp = (float)lse.Value,
+                K = (float)(((a * wt) + zGrad) * lse.FloatCorrection),
                 C1 = (float)(a * perClass),
                 C2 = (float)(a * (1 - e)),
                 InverseCap = InverseSoftCap,
@@ -112,7 +112,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ClassIndexRowGradient Terms(double a, double b, double targetWeight, double lse, double lseUpstream) =>
+    private ClassIndexRowGradient Terms(double a, double b, double targetWeight, LogSumExpParts lse, double lseUpstream) =>
         new(constants, a, b, targetWeight, lse, lseUpstream);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

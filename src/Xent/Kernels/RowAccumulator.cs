@@ -23,6 +23,9 @@ internal struct RowAccumulator
     /// </summary>
     public readonly double LogSumExp => LogSumExpOf(Max, Sum);
 
+    /// <summary>lse in its parts, max and log sum (see <see cref="LogSumExpParts"/>).</summary>
+    public readonly LogSumExpParts LogSumExpParts => LogSumExpParts.Of(Max, Sum);
+
     /// <summary>
     /// <see cref="Empty"/> with one block added: what <see cref="Add"/> gives (the merge with an empty state rescales
     /// nothing: max m, sum 0 + s; a NaN sum where m is NaN), written without <see cref="Merge"/>'s exp calls. In a loop

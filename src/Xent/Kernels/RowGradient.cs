@@ -5,7 +5,7 @@ internal readonly struct RowGradient
 {
     public bool Kept { get; init; }
 
-    public double LogSumExp { get; init; }
+    public LogSumExpParts LogSumExp { get; init; }
 
     /// <summary>z[y] (soft-capped), read before the gradient overwrites it.</summary>
     public float TargetLogit { get; init; }

@@ -18,31 +18,33 @@ internal readonly record struct RowLoss(double Main, double ZTerm)
     /// </summary>
     /// <param name="k">The call's constants.</param>
     /// <param name="targetWeight">w[y].</param>
-    /// <param name="logSumExp">lse[n].</param>
+    /// <param name="logSumExp">lse[n], in its parts.</param>
     /// <param name="targetLogit">z[n, y] (soft-capped).</param>
     /// <param name="weightedLogits">sum_c w[c] z[n, c]; read only with smoothing.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static RowLoss ClassIndex(in LossConstants k, double targetWeight, double logSumExp, double targetLogit, double weightedLogits)
+    public static RowLoss ClassIndex(in LossConstants k, double targetWeight, LogSumExpParts logSumExp, double targetLogit, double weightedLogits)
     {
-        double main = (1 - k.Smoothing) * targetWeight * (logSumExp - targetLogit);
+        double lse = logSumExp.Value;
+        double main = (1 - k.Smoothing) * targetWeight * logSumExp.Minus(targetLogit);
         if (k.Smoothing > 0)
         {
             // Absent, not 0 x inf, when e = 0: a -inf logit elsewhere must not make the loss NaN.
-            main += k.PerClass * ((k.WeightTotal * logSumExp) - weightedLogits);
+            main += k.PerClass * ((k.WeightTotal * lse) - weightedLogits);
         }
 
-        return new RowLoss(main, ZLossTerm(k, logSumExp));
+        return new RowLoss(main, ZLossTerm(k, lse));
     }
 
     /// <summary>
     /// r[n] = lse sum_c w[c] t'[c] - sum_c w[c] t'[c] z[c] + l lse^2 for probability targets, t' = (1 - e) t + e / C.
     /// </summary>
     /// <param name="k">The call's constants.</param>
-    /// <param name="logSumExp">lse[n].</param>
+    /// <param name="logSumExp">lse[n], in its parts.</param>
     /// <param name="weightedTargets">sum_c w[c] t'[n, c].</param>
     /// <param name="weightedTargetLogits">sum_c w[c] t'[n, c] z[n, c].</param>
-    public static RowLoss Probabilities(in LossConstants k, double logSumExp, double weightedTargets, double weightedTargetLogits) =>
-        new((weightedTargets * logSumExp) - weightedTargetLogits, ZLossTerm(k, logSumExp));
+    /// <remarks>Taken as w t' log s + (w t' m - w t' z), so that log s survives where m + log s rounds to m.</remarks>
+    public static RowLoss Probabilities(in LossConstants k, LogSumExpParts logSumExp, double weightedTargets, double weightedTargetLogits) =>
+        new((weightedTargets * logSumExp.LogSum) + ((weightedTargets * logSumExp.Max) - weightedTargetLogits), ZLossTerm(k, logSumExp.Value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static double ZLossTerm(in LossConstants k, double logSumExp) => k.ZLoss > 0 ? k.ZLoss * logSumExp * logSumExp : 0.0;

@@ -160,13 +160,12 @@ public static class CrossEntropyReference
         for (int n = 0; n < rows; n++)
         {
             var trace = Softmax(logits.Slice(n * v, v), o, w);
-            var z = trace.Capped;
             double lse = trace.LogSumExp;
             var t = probabilities.Slice(n * v, v);
             double sum = 0;
             for (int c = 0; c < v; c++)
             {
-                sum -= w[c] * SmoothedTarget(t[c], o.LabelSmoothing, v) * (z[c] - lse);
+                sum -= w[c] * SmoothedTarget(t[c], o.LabelSmoothing, v) * trace.LogProbabilities[c];
             }
 
             r[n] = sum + CrossEntropyRowTrace.ZTermOf(lse, o.ZLoss);

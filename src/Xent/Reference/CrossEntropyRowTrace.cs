@@ -45,17 +45,20 @@ public sealed class CrossEntropyRowTrace
             NaiveSumExp += NaiveExponentials[c];
         }
 
+        // log p = (z - m) - log s, never z - lse: at |m| of about 1e12 and more, m + log s in double loses log s (a row
+        // of -1e30 everywhere would have p = 1 in every column, not 1 / V, and a loss of 0, not ln V).
         LogSumExp = Max + Math.Log(SumExp);
+        double logSum = Math.Log(SumExp);
         for (int c = 0; c < v; c++)
         {
-            LogProbabilities[c] = Capped[c] - LogSumExp;
+            LogProbabilities[c] = Shifted[c] - logSum;
             Probabilities[c] = Math.Exp(LogProbabilities[c]);
         }
 
         if (!Ignored)
         {
-            Nll = (1 - Smoothing) * weights[target] * (LogSumExp - Capped[target]);
-            SmoothingTerm = SmoothingOf(Capped, LogSumExp, weights, Smoothing);
+            Nll = (1 - Smoothing) * weights[target] * -LogProbabilities[target];
+            SmoothingTerm = SmoothingOf(LogProbabilities, weights, Smoothing);
             ZTerm = ZTermOf(LogSumExp, options.ZLoss);
             NaiveLoss = -Math.Log(NaiveExponentials[target] / NaiveSumExp);
             AddGradient(1, 1, Gradient);
@@ -217,8 +220,8 @@ public sealed class CrossEntropyRowTrace
         return 1 - (u * u);
     }
 
-    // With e = 0 the term is absent, not 0 x (something infinite).
-    private static double SmoothingOf(double[] z, double lse, double[] w, double e)
+    // (e / V) sum_c w[c] (lse - z[c]), from log p = z - lse. With e = 0 the term is absent, not 0 x (something infinite).
+    private static double SmoothingOf(double[] logProbabilities, double[] w, double e)
     {
         if (e == 0)
         {
@@ -226,11 +229,11 @@ public sealed class CrossEntropyRowTrace
         }
 
         double sum = 0;
-        for (int c = 0; c < z.Length; c++)
+        for (int c = 0; c < logProbabilities.Length; c++)
         {
-            sum += w[c] * (lse - z[c]);
+            sum -= w[c] * logProbabilities[c];
         }
 
-        return e / z.Length * sum;
+        return e / logProbabilities.Length * sum;
     }
 }

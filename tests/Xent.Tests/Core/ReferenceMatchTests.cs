@@ -79,6 +79,32 @@ public class ReferenceMatchTests
     }
 
     [Fact]
+    public void RowsOfMaskedLogitsKeepTheirLogSum()
+    {
+        // Padding rows masked with -1e30 or float.MinValue but not ignored: lse = m + log s rounds to m in double at
+        // that size, and lse - z or exp(z - lse) then lost log s (loss 0, p = 1 in every column). The answer is the
+        // uniform distribution over the tied columns: ln V (or ln of their count) and p = 1 / V. At -1e13 the double
+        // sum keeps only part of log s.
+        const int v = 1000;
+        var logits = new float[4 * v];
+        for (int c = 0; c < v; c++)
+        {
+            logits[c] = -1e30f;
+            logits[v + c] = float.MinValue;
+            logits[(2 * v) + c] = -1e13f + (c % 7 == 0 ? 0 : -1e7f);
+            logits[(3 * v) + c] = c < 10 ? -3e38f : float.NegativeInfinity;
+        }
+
+        PathChecks.ClassIndex(logits, [0, 999, 7, 3], new CrossEntropyOptions(), "masked rows");
+        PathChecks.ClassIndex(logits, [0, 999, 7, 3], new CrossEntropyOptions { ZLoss = 1e-40f }, "masked rows, z-loss");
+        var losses = new float[4];
+        CrossEntropy.LossPerRow(logits, [0, 999, 7, 3], losses);
+        Assert.Equal(MathF.Log(v), losses[0], 5);
+        Assert.Equal(MathF.Log(10), losses[3], 5);
+        PathChecks.Probabilities(logits, TestData.Probabilities(4, v, 3), v, new CrossEntropyOptions(), "masked rows, soft");
+    }
+
+    [Fact]
     public void RowsFarFromZeroKeepTheirAccuracyAndSign()
     {
         // The single-pass loop keeps its shift in log2 units (z log2 e): far from 0 it must not lose the sum's

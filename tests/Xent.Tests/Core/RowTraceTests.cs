@@ -51,6 +51,21 @@ public sealed class RowTraceTests
     }
 
     [Fact]
+    public void HugeLogits_KeepTheirLogSum()
+    {
+        // m + log s rounds to m in double at |m| = 1e30: log p must come from (z - m) - log s, or a row of equal
+        // logits would give p = 1 everywhere and a loss of 0. The spec's answer is the uniform one, ln V and 1 / V.
+        var row = Enumerable.Repeat(-1e30f, 1000).ToArray();
+        Assert.Equal(Math.Log(1000), CrossEntropyRowTrace.Of(row, 0, new CrossEntropyOptions { LabelSmoothing = 0.1f }).Loss, 12);
+        var t = CrossEntropyRowTrace.Of(row, 0);
+        Assert.Equal(Math.Log(1000), t.Loss, 12);
+        Assert.Equal((1.0 / 1000) - 1, t.Gradient[0], 12);
+        Assert.Equal(1.0 / 1000, t.Gradient[1], 12);
+        float third = 1f / 3;
+        Assert.Equal(Math.Log(1000) * 3 * third, CrossEntropyReference.RowLosses(row, [.. Enumerable.Repeat(third, 3), .. new float[997]], 1000)[0], 12);
+    }
+
+    [Fact]
     public void ABadTargetOrOptionIsAnArgumentException()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => CrossEntropyRowTrace.Of([1f, 2f], 2));

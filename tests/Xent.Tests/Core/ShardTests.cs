@@ -79,6 +79,17 @@ public class ShardTests
     }
 
     [Fact]
+    public void ARowMaskedWithMinusTenToThe30_IsUniform()
+    {
+        // lse = m + log s rounds to m in double at |m| = 1e30: the shards' loss keeps log s as the kernels do.
+        const int v = 100;
+        var x = Enumerable.Repeat(-1e30f, v).ToArray();
+        var merged = Sharded(x, [70], v, [0, 40, 100], CrossEntropyOptions.Default, false);
+        Close.Scalar(Math.Log(v), CrossEntropyShards.Loss(merged, [70], v), what: "loss");
+        Close.Scalar(CrossEntropyReference.Loss(x, [70]), CrossEntropyShards.Loss(merged, [70], v), what: "reference");
+    }
+
+    [Fact]
     public void AShardOfOnlyNegativeInfinityAddsNothing()
     {
         const int v = 100;

@@ -175,6 +175,31 @@ public class LinearCrossEntropyTests
 
     [Theory]
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void BiasOfMinusTenToThe30_GivesTheUniformRow(VectorWidth width)
+    {
+        // Every class masked by a bias of -1e30: the logits all round to -1e30 and the row is uniform (loss ln V,
+        // p = 1 / V). lse = m + log s rounds to m in double there, which lost log s before.
+        using var scope = Simd.Override(width);
+        var rng = new Random(37);
+        int n = 5, d = 8, v = 300;
+        var h = RandomArray(rng, n * d, 1);
+        var w = RandomArray(rng, v * d, 0.5f);
+        var b = Enumerable.Repeat(-1e30f, v).ToArray();
+        int[] y = [0, 5, 299, 17, 42];
+        var ce = new CrossEntropyOptions();
+        var reference = new LinearReference(h, w, b, y, ce);
+        Close.Scalar(Math.Log(v), reference.Loss, 1e-12, 0, "the reference");
+        var dh = new float[n * d];
+        var dw = new float[v * d];
+        var db = new float[v];
+        float loss = LinearCrossEntropy.LossAndGradients(h, w, b, y, new(dh, dw, db));
+        LinearReference.AssertClose(reference.Loss, loss, Relative, "loss");
+        LinearReference.AssertGradient(reference.DHidden, reference.DHiddenBound, dh, Relative, "dHidden");
+        LinearReference.AssertGradient(reference.DWeight, reference.DWeightBound, dw, Relative, "dWeight");
+    }
+
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void BiasRowLossesLse_AndAccumulate(VectorWidth width)
     {
         using var scope = Simd.Override(width);
