@@ -224,7 +224,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     private static float BlockScale(in RowGradient row, in BlockStatistics block)
     {
         float max = block.Max;
-        if (max == float.NegativeInfinity && !double.IsNaN(row.LogSumExp.Value))
+        if (max == float.NegativeInfinity && !float.IsNaN(row.Coefficients.LogSumExp))
         {
             return 0f;
         }
@@ -233,11 +233,11 @@ internal sealed unsafe partial class CrossEntropyKernel
         {
             // 2^(m - lse log2 e) with the float log2 e the exponentials were computed with, so that the product is
             // 2^((z - lse) log2 e): that constant's error (3e-9 relative) then scales z - lse, not z (1e-5 at z = 4000).
-            return (float)(row.Coefficients.K * double.Exp2(block.Shift - ((float)row.LogSumExp.Value * (double)ExpConstants.Log2E)));
+            return (float)(row.Coefficients.K * double.Exp2(block.Shift - (row.Coefficients.LogSumExp * (double)ExpConstants.Log2E)));
         }
 
         float shift = max == float.NegativeInfinity ? 0f : max;
-        return (float)(row.Coefficients.K * Math.Exp(shift - (float)row.LogSumExp.Value));
+        return (float)(row.Coefficients.K * Math.Exp(shift - row.Coefficients.LogSumExp));
     }
 
     /// <summary>An ignored row without log-sum-exp output: loss 0, gradient 0.</summary>

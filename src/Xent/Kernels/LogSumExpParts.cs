@@ -24,9 +24,9 @@ internal readonly record struct LogSumExpParts(double Max, double LogSum)
         get => Max == double.NegativeInfinity ? double.NaN : Max + LogSum;
     }
 
-    /// <summary>lse - z, as (m - z) + log s.</summary>
+    /// <summary>lse - z, as (m - z) + log s (NaN for a row of only -inf: -inf - -inf).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public double Minus(double z) => Max == double.NegativeInfinity ? double.NaN : (Max - z) + LogSum;
+    public double Minus(double z) => (Max - z) + LogSum;
 
     /// <summary>p = exp(z - lse), as exp((z - m) - log s).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -43,7 +43,8 @@ internal readonly record struct LogSumExpParts(double Max, double LogSum)
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
-            double lse = Value;
+            // m + log s is -inf, not NaN, for a row of only -inf: not finite either way.
+            double lse = Max + LogSum;
             return double.IsFinite(lse) ? Math.Exp(((float)lse - Max) - LogSum) : 1.0;
         }
     }
