@@ -28,7 +28,10 @@ public readonly record struct CrossEntropyShardState
     public double WeightedLogitSum { get; init; }
 
     /// <summary>log sum_c exp(z[c]) over the shard's columns; NaN when they are all -inf (or none).</summary>
-    public double LogSumExp => RowAccumulator.LogSumExpOf(Max, SumExp);
+    public double LogSumExp => Parts.Value;
+
+    /// <summary>lse in its parts, for the formulas that take differences with it (see <see cref="LogSumExpParts"/>).</summary>
+    internal LogSumExpParts Parts => LogSumExpParts.Of(Max, SumExp);
 
     /// <summary>
     /// The state of the union of two disjoint shards: m = max(m_a, m_b), s = s_a exp(m_a - m) + s_b exp(m_b - m).

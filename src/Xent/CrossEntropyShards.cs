@@ -204,7 +204,7 @@ public static class CrossEntropyShards
 
             (double a, double b) = kept.Scales(o.Reduction, o.Reduction == Reduction.None ? rowUpstream[n] : upstream);
             double wy = allWeights.IsEmpty ? 1.0 : allWeights[y];
-            var terms = new ClassIndexRowGradient(k, a, b, wy, LogSumExpParts.Of(states[n].Max, states[n].SumExp));
+            var terms = new ClassIndexRowGradient(k, a, b, wy, states[n].Parts);
             var c = terms.Coefficients();
             var row = logitsShard.Slice(n * width, width);
             for (int column = 0; column < width; column += CrossEntropyKernel.BlockColumns)
@@ -237,7 +237,7 @@ public static class CrossEntropyShards
     }
 
     private static RowLoss RowLossOf(in CrossEntropyShardState s, int y, CrossEntropyOptions o, in LossConstants k) =>
-        y == o.IgnoreIndex ? default : RowLoss.ClassIndex(k, o.ClassWeights.IsEmpty ? 1.0 : o.ClassWeights.Span[y], LogSumExpParts.Of(s.Max, s.SumExp), s.TargetLogit, s.WeightedLogitSum);
+        y == o.IgnoreIndex ? default : RowLoss.ClassIndex(k, o.ClassWeights.IsEmpty ? 1.0 : o.ClassWeights.Span[y], s.Parts, s.TargetLogit, s.WeightedLogitSum);
 
     private static LossConstants Constants(CrossEntropyOptions o, int classes) =>
         LossConstants.Of(o.LabelSmoothing, classes, o.ClassWeights.Span, o.ZLoss, o.SoftCap);

@@ -19,11 +19,9 @@ internal struct RowAccumulator
     public static RowAccumulator Empty => new() { Max = float.NegativeInfinity };
 
     /// <summary>
-    /// log sum_c exp(z[c]). A row of only -inf has no finite maximum: NaN, as the spec (and log_softmax) says.
+    /// log sum_c exp(z[c]) in its parts, max and log sum (see <see cref="LogSumExpParts"/>); its value is NaN for a row
+    /// of only -inf, which has no finite maximum, as the spec (and log_softmax) says.
     /// </summary>
-    public readonly double LogSumExp => LogSumExpOf(Max, Sum);
-
-    /// <summary>lse in its parts, max and log sum (see <see cref="LogSumExpParts"/>).</summary>
     public readonly LogSumExpParts LogSumExpParts => LogSumExpParts.Of(Max, Sum);
 
     /// <summary>
@@ -64,10 +62,6 @@ internal struct RowAccumulator
         // other term): no exp for the first block a row folds in.
         return (m, (sumA == 0 ? 0.0 : sumA * Rescale(maxA, m)) + (sumB * Rescale(maxB, m)));
     }
-
-    /// <summary>m + log s: the log-sum-exp of a state; NaN for a state of only -inf (or no columns).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static double LogSumExpOf(float max, double sum) => max == float.NegativeInfinity ? double.NaN : max + Math.Log(sum);
 
     // exp(from - to); 1 when equal, so that two empty (-inf) states merge to an empty state, not NaN.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
