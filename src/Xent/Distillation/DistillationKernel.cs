@@ -301,6 +301,8 @@ internal sealed unsafe class DistillationKernel
                 RawScale = raw ? (float)Math.Exp(rawState.Max - lseRaw[r]) : 0,
                 Beta = o.Beta,
                 Rest = 1 - o.Beta,
+                LogBeta = MathF.Log(o.Beta),
+                LogRest = MathF.Log(1 - o.Beta),
                 Centre = kind == DivergenceKind.Reverse ? (float)student.Mean : 0,
                 SoftScale = (float)soft,
                 HardScale = (float)(scale * o.HardLossWeight),

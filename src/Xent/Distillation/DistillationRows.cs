@@ -50,6 +50,7 @@ internal static class DistillationRows
         public float TeacherMax, TeacherScale, TeacherShift;
         public float RawMax, RawScale; // max of s, exp(max - lse(s)) (hard term with T != 1)
         public float Beta, Rest; // beta, 1 - beta
+        public float LogBeta, LogRest; // their logs (the mixture's stand-in log M, MixtureLog)
         public float Centre; // reverse KL: E_Q[x - y]; mixture: the row's mean
         public float SoftScale, HardScale; // scale x SoftLossWeight / T, scale x HardLossWeight
     }
@@ -351,7 +352,7 @@ internal static class DistillationRows
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
-        TV larger = TOps.Max(TOps.Add(logP, TOps.Create(MathF.Log(k.Beta))), TOps.Add(logQ, TOps.Create(MathF.Log(k.Rest))));
+        TV larger = TOps.Max(TOps.Add(logP, TOps.Create(k.LogBeta)), TOps.Add(logQ, TOps.Create(k.LogRest)));
         return TOps.Select(TOps.LessThan(TOps.Create(0f), m), Log<TV>(m), larger);
     }
 
