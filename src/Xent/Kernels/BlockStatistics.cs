@@ -9,8 +9,11 @@ internal struct BlockStatistics
     /// <summary>max_c z[c] (the hardware's max: may or may not be NaN when a NaN is present; Sum is NaN then).</summary>
     public float Max;
 
-    /// <summary>sum_c exp(z[c] - Max), or relative to 0 when Max is -inf (so that a block of -inf adds 0, not NaN).</summary>
-    public float Sum;
+    /// <summary>
+    /// sum_c exp(z[c] - Max), or relative to 0 when Max is -inf (so that a block of -inf adds 0, not NaN). In double: a
+    /// sum of 1 + 7.8e-5 (a dominant logit) would keep its 7.8e-5, the loss, to only 8e-4 in float.
+    /// </summary>
+    public double Sum;
 
     /// <summary>sum_c w[c] z[c] (label smoothing), when asked for; in double, as the loss takes it from W lse.</summary>
     public double WeightedLogits;

@@ -70,5 +70,8 @@ internal interface IVectorOps<TV>
 
     static abstract float Sum(TV value);
 
+    /// <summary>The lanes' sum in double, each lane widened first: for sums whose lanes differ by more than float's 24 bits.</summary>
+    static abstract double SumWide(TV value);
+
     static abstract float MaxAcross(TV value);
 }

@@ -66,5 +66,7 @@ internal readonly struct ScalarOps : IVectorOps<float>
 
     public static float Sum(float value) => value;
 
+    public static double SumWide(float value) => value;
+
     public static float MaxAcross(float value) => value;
 }

@@ -84,6 +84,11 @@ internal static partial class StatisticsKernel
         ref float w = ref MemoryMarshal.GetReference(weights);
         TV log2e = TOps.Create(ExpConstants.Log2E), zero = TOps.Create(0f);
         TV m = TOps.Create(-float.MaxValue), minusM = TOps.Create(float.MaxValue), s = zero, wz = zero, top = m, one = TOps.Create(1f);
+
+        // s holds each lane's sum less off, the term of the logit offZ that last raised its shift (about 1; 0 before
+        // any finite logit): see Rescale. Beside a term of 1, float drops the terms under 2^-25, all of them where one
+        // logit leads by 17, and with them the loss.
+        TV off = zero, offZ = TOps.Create(float.NegativeInfinity);
         TV headroom = TOps.Create(Fma.IsSupported || AdvSimd.IsSupported ? OnlineHeadroom : OnlineHeadroom / ExpConstants.Log2E), ceiling = TOps.Add(m, headroom);
         nint i = 0;
         for (; i <= n - (OnlineChunk * k); i += OnlineChunk * k)
@@ -97,12 +102,11 @@ internal static partial class StatisticsKernel
             TV v4 = TLanes.Load(ref x, i + (4 * k)), v5 = TLanes.Load(ref x, i + (5 * k)), v6 = TLanes.Load(ref x, i + (6 * k)), v7 = TLanes.Load(ref x, i + (7 * k));
             TV c = TOps.Max(TOps.Max(TOps.Max(v0, v1), TOps.Max(v2, v3)), TOps.Max(TOps.Max(v4, v5), TOps.Max(v6, v7)));
             top = TOps.Max(top, c);
-            TV r = one;
             TV cl = InShiftUnits<TOps, TV>(c, log2e);
             if (!TOps.AllLessThan(cl, ceiling))
             {
                 TV mNew = TOps.Max(m, cl);
-                r = TOps.Exp2(ShiftExponent<TOps, TV>(m, mNew, log2e));
+                s = Rescale<TOps, TV>(s, ref off, ref offZ, m, mNew, c, log2e);
                 m = mNew;
                 minusM = TOps.Subtract(zero, m);
                 ceiling = TOps.Add(m, headroom);
@@ -113,7 +117,7 @@ internal static partial class StatisticsKernel
             TV e4 = TOps.Exp2(TermExponent<TOps, TV>(v4, log2e, minusM)), e5 = TOps.Exp2(TermExponent<TOps, TV>(v5, log2e, minusM));
             TV e6 = TOps.Exp2(TermExponent<TOps, TV>(v6, log2e, minusM)), e7 = TOps.Exp2(TermExponent<TOps, TV>(v7, log2e, minusM));
             TV chunk = TOps.Add(TOps.Add(TOps.Add(e0, e1), TOps.Add(e2, e3)), TOps.Add(TOps.Add(e4, e5), TOps.Add(e6, e7)));
-            s = TOps.MultiplyAdd(s, r, chunk);
+            s = TOps.Add(s, chunk);
             if (weightedLogits)
             {
                 if (hasWeights)
@@ -137,8 +141,11 @@ internal static partial class StatisticsKernel
         {
             TV v = TLanes.Load(ref x, i);
             top = TOps.Max(top, v);
-            TV mNew = TOps.Max(m, InShiftUnits<TOps, TV>(v, log2e));
-            TV r = TOps.Exp2(ShiftExponent<TOps, TV>(m, mNew, log2e));
+
+            // The shift follows the lanes this vector adds: a counted lane's term is not in it to cancel off.
+            TV added = skip > 0 ? TOps.Select(TOps.LessThan(TOps.KeepFrom(one, skip), one), TOps.Create(float.NegativeInfinity), v) : v;
+            TV mNew = TOps.Max(m, InShiftUnits<TOps, TV>(added, log2e));
+            s = Rescale<TOps, TV>(s, ref off, ref offZ, m, mNew, added, log2e);
             m = mNew;
             TV e = TOps.Exp2(TermExponent<TOps, TV>(v, log2e, TOps.Subtract(zero, m)));
             TV wv = hasWeights ? TOps.Multiply(v, TOps.Load(ref w, i)) : v;
@@ -149,7 +156,7 @@ internal static partial class StatisticsKernel
                 wv = TOps.KeepFrom(wv, skip);
             }
 
-            s = TOps.MultiplyAdd(s, r, e);
+            s = TOps.Add(s, e);
             if (weightedLogits)
             {
                 wz = TOps.Add(wz, wv);
@@ -158,21 +165,21 @@ internal static partial class StatisticsKernel
 
         float max = TOps.MaxAcross(top);
         result.WeightedLogits = weightedLogits ? TOps.Sum(wz) : 0f;
-        float sum = float.NaN;
+        double sum = double.NaN;
         if (MathF.Abs(max) < Log2Limit)
         {
-            if (Fma.IsSupported || AdvSimd.IsSupported)
-            {
-                sum = TOps.Sum(TOps.Multiply(s, ToMax<TOps, TV>(m, max)));
-            }
-            else
-            {
-                // m in natural units (see TermExponent): 2^((m - M) log2 e).
-                sum = TOps.Sum(TOps.Multiply(s, TOps.Exp2(ShiftExponent<TOps, TV>(m, TOps.Create(max), log2e))));
-            }
+            // m in natural units without FMA (see TermExponent): 2^((m - M) log2 e).
+            TV toMax = Fma.IsSupported || AdvSimd.IsSupported
+                ? ToMax<TOps, TV>(m, max)
+                : TOps.Exp2(ShiftExponent<TOps, TV>(m, TOps.Create(max), log2e));
+
+            // In double: the lanes' max terms, 1 and those below it, are as far apart as the terms within a lane. The
+            // max's own term is exp(M - M) = 1, exactly: off toMax would carry the rounding of two exps.
+            TV lead = TOps.Select(TOps.LessThan(offZ, TOps.Create(max)), TOps.Multiply(off, toMax), one);
+            sum = TOps.SumWide(TOps.Multiply(s, toMax)) + TOps.SumWide(lead);
         }
 
-        if (!float.IsFinite(sum))
+        if (!double.IsFinite(sum))
         {
             sum = SumNatural<TOps, TV, TLanes>(ref x, n, max);
         }
@@ -180,6 +187,29 @@ internal static partial class StatisticsKernel
         // Every finite logit adds at least exp(0) = 1: a zero sum at the starting max means only -inf.
         result.Max = sum == 0f && max == -float.MaxValue ? float.NegativeInfinity : max;
         result.Sum = sum;
+    }
+
+    /// <summary>
+    /// A lane's sum s moved from the shift <paramref name="m"/> to <paramref name="mNew"/>. s is kept less off, the term
+    /// of the logit offZ that last raised the lane's shift (2^(z log2 e - m) with m = fl(z log2 e): 1 within the FMA's
+    /// rounding; 0 before any finite logit): beside a term of 1 a float sum drops every term under 2^-25 (all of them
+    /// where one logit leads the rest by 17), and the loss, the sum less 1, with them. Kept small, s keeps them. A
+    /// raise costs one rounding at the scale of 1; the new off is bitwise the term the chunk adds for
+    /// <paramref name="c"/>, so the two cancel exactly, and at the end the block max's off is taken as its exact term, 1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Rescale<TOps, TV>(TV s, ref TV off, ref TV offZ, TV m, TV mNew, TV c, TV log2e)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        // Where the shift rose it is c's (in shift units); elsewhere r is 1 and off stays.
+        TV raised = TOps.LessThan(m, mNew);
+        TV r = TOps.Exp2(ShiftExponent<TOps, TV>(m, mNew, log2e));
+        TV offNew = TOps.Select(raised, TOps.Exp2(TermExponent<TOps, TV>(c, log2e, TOps.Subtract(TOps.Create(0f), mNew))), off);
+        s = TOps.MultiplyAdd(s, r, TOps.Subtract(TOps.Multiply(off, r), offNew));
+        offZ = TOps.Select(raised, c, offZ);
+        off = offNew;
+        return s;
     }
 
     /// <summary>

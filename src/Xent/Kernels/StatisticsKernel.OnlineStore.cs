@@ -93,7 +93,17 @@ internal static partial class StatisticsKernel
         }
 
         float m = MathF.Max(first * ExpConstants.Log2E, -float.MaxValue);
-        TV minusM = TOps.Create(-m), ceiling = TOps.Create(m + StoreHeadroom), s = TOps.Create(0f);
+        float limit = m + StoreHeadroom;
+        TV minusM = TOps.Create(-m), zero = TOps.Create(0f), one = TOps.Create(1f);
+
+        // s holds each lane's sum less off, the term of the lane's max when last raised (0 before any finite logit), as
+        // in the single pass (see Rescale): beside its max's term a lane's float sum would drop the terms 2^25 times
+        // smaller. A chunk whose lane max doubles that term raises off to it, bitwise a term of the chunk, which cancels
+        // s's -off_new. Terms under twice off are summed as they are: with two terms that large the loss is at least
+        // log 1.5, and the small terms' rounding is nothing beside it. One compare per chunk, against ceiling, as before
+        // (it holds the limit of the hand-over too).
+        TV offZ = top, off = TOps.Exp2(TOps.MultiplyAdd(offZ, log2e, minusM)), s = TOps.Subtract(zero, off);
+        TV ceiling = OffCeiling<TOps, TV>(offZ, log2e, limit);
         nint i = 0;
         for (; i <= n - (OnlineChunk * k); i += OnlineChunk * k)
         {
@@ -105,12 +115,23 @@ internal static partial class StatisticsKernel
             TV v0 = TLanes.Load(ref x, i), v1 = TLanes.Load(ref x, i + k), v2 = TLanes.Load(ref x, i + (2 * k)), v3 = TLanes.Load(ref x, i + (3 * k));
             TV v4 = TLanes.Load(ref x, i + (4 * k)), v5 = TLanes.Load(ref x, i + (5 * k)), v6 = TLanes.Load(ref x, i + (6 * k)), v7 = TLanes.Load(ref x, i + (7 * k));
             TV c = TOps.Max(TOps.Max(TOps.Max(v0, v1), TOps.Max(v2, v3)), TOps.Max(TOps.Max(v4, v5), TOps.Max(v6, v7)));
-            if (!TOps.AllLessThan(TOps.Multiply(c, log2e), ceiling))
+            TV cl = TOps.Multiply(c, log2e);
+            if (!TOps.AllLessThan(cl, ceiling))
             {
-                return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, TOps.Sum(s), prefetch);
+                if (!TOps.AllLessThan(cl, TOps.Create(limit)))
+                {
+                    return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, LaneSum<TOps, TV>(s, off), prefetch);
+                }
+
+                offZ = TOps.Max(top, c);
+                TV offNew = TOps.Exp2(TOps.MultiplyAdd(offZ, log2e, minusM));
+                s = TOps.Add(s, TOps.Subtract(off, offNew));
+                off = offNew;
+                ceiling = OffCeiling<TOps, TV>(offZ, log2e, limit);
             }
 
             top = TOps.Max(top, c);
+
             TV e0 = TOps.Exp2(TOps.MultiplyAdd(v0, log2e, minusM)), e1 = TOps.Exp2(TOps.MultiplyAdd(v1, log2e, minusM));
             TV e2 = TOps.Exp2(TOps.MultiplyAdd(v2, log2e, minusM)), e3 = TOps.Exp2(TOps.MultiplyAdd(v3, log2e, minusM));
             TV e4 = TOps.Exp2(TOps.MultiplyAdd(v4, log2e, minusM)), e5 = TOps.Exp2(TOps.MultiplyAdd(v5, log2e, minusM));
@@ -136,9 +157,9 @@ internal static partial class StatisticsKernel
         {
             nint at = i <= n - k ? i : n - k;
             TV v = at == i ? TLanes.Load(ref x, i) : last;
-            if (!TOps.AllLessThan(TOps.Multiply(v, log2e), ceiling))
+            if (!TOps.AllLessThan(TOps.Multiply(v, log2e), TOps.Create(limit)))
             {
-                return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, TOps.Sum(s), prefetch);
+                return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, LaneSum<TOps, TV>(s, off), prefetch);
             }
 
             top = TOps.Max(top, v);
@@ -148,7 +169,13 @@ internal static partial class StatisticsKernel
                 TOps.Store(e, ref d, at);
             }
 
-            s = TOps.Add(s, at == i ? e : TOps.KeepFrom(e, (int)(i - at)));
+            // Off follows the lanes this vector adds: a counted lane's term is not in it to cancel off.
+            TV added = at == i ? v : TOps.Select(TOps.LessThan(TOps.KeepFrom(one, (int)(i - at)), one), TOps.Create(float.NegativeInfinity), v);
+            TV zNew = TOps.Max(offZ, added);
+            TV offNew = TOps.Exp2(TOps.MultiplyAdd(zNew, log2e, minusM));
+            s = TOps.Add(TOps.Add(s, TOps.Subtract(off, offNew)), at == i ? e : TOps.KeepFrom(e, (int)(i - at)));
+            off = offNew;
+            offZ = zNew;
         }
 
         var result = default(BlockStatistics);
@@ -161,11 +188,37 @@ internal static partial class StatisticsKernel
         }
 
         result.Max = max;
-        result.Sum = TOps.Sum(TOps.Multiply(s, ToMax<TOps, TV>(TOps.Create(m), max)));
+        TV toMax = ToMax<TOps, TV>(TOps.Create(m), max);
+
+        // The max's own term is exp(M - M) = 1, exactly: off toMax would carry the rounding of two exps (off is up to
+        // 2^64, and its exp's few ulp would be all of a small loss).
+        TV lead = TOps.Select(TOps.LessThan(offZ, TOps.Create(max)), TOps.Multiply(off, toMax), one);
+        result.Sum = TOps.SumWide(TOps.Multiply(s, toMax)) + TOps.SumWide(lead);
         result.Shift = m;
         result.ShiftInPowersOfTwo = true;
         return result;
     }
+
+    /// <summary>
+    /// Where the storing pass raises a lane's off (see <see cref="OnlineMaxExpSumStorePinned"/>): at twice its term, one
+    /// power of two above the lane's max <paramref name="top"/> (-float.MaxValue for a lane of only -inf, so that any
+    /// finite logit raises it), and never above <paramref name="limit"/>, where the pass hands over.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV OffCeiling<TOps, TV>(TV top, TV log2e, float limit)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV ceiling = TOps.Max(TOps.MultiplyAdd(top, log2e, TOps.Create(1f)), TOps.Create(-float.MaxValue));
+        TV cap = TOps.Create(limit);
+        return TOps.Select(TOps.LessThan(ceiling, cap), ceiling, cap);
+    }
+
+    /// <summary>The lanes' sums s + off (see <see cref="OnlineMaxExpSumStorePinned"/>) summed, for the two-pass loop that takes over.</summary>
+    private static float LaneSum<TOps, TV>(TV s, TV off)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct =>
+        (float)(TOps.SumWide(s) + TOps.SumWide(off));
 
     /// <summary>The logits from <paramref name="done"/> on to <see cref="FinishInTwoPasses"/>: float ones where they are, bfloat16 ones widened over their exponentials' place first.</summary>
     private static unsafe BlockStatistics HandOver<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, int done, float doneMax, float m, float doneSum, bool prefetch)

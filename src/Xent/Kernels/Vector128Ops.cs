@@ -109,6 +109,8 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>, IPolynomia
 
     public static float Sum(Vector128<float> value) => Vector128.Sum(value);
 
+    public static double SumWide(Vector128<float> value) => Vector128.Sum(Vector128.WidenLower(value) + Vector128.WidenUpper(value));
+
     public static float MaxAcross(Vector128<float> value)
     {
         float m = value.GetElement(0);

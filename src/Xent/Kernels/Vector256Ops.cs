@@ -97,5 +97,7 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>, IPolynomia
 
     public static float Sum(Vector256<float> value) => Vector256.Sum(value);
 
+    public static double SumWide(Vector256<float> value) => Vector256.Sum(Vector256.WidenLower(value) + Vector256.WidenUpper(value));
+
     public static float MaxAcross(Vector256<float> value) => Vector128Ops.MaxAcross(Vector128.MaxNative(value.GetLower(), value.GetUpper()));
 }

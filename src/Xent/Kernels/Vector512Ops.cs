@@ -91,5 +91,7 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>, IPolynomia
 
     public static float Sum(Vector512<float> value) => Vector512.Sum(value);
 
+    public static double SumWide(Vector512<float> value) => Vector512.Sum(Vector512.WidenLower(value) + Vector512.WidenUpper(value));
+
     public static float MaxAcross(Vector512<float> value) => Vector256Ops.MaxAcross(Vector256.MaxNative(value.GetLower(), value.GetUpper()));
 }
