@@ -1,5 +1,7 @@
 using ScottPlot;
+using Xent.Cli.IO;
 using Xent.Training.Baselines;
+using Xent.Training.Checkpoints;
 using Xent.Training.Runs;
 
 namespace Xent.Cli.Commands;
@@ -55,9 +57,9 @@ internal static class LossPlot
         plot.YLabel("cross-entropy (nats/token)");
         plot.ShowLegend(Alignment.UpperRight);
 
-        // Write beside the target and rename, so a reader never sees half a picture.
-        string temp = path + ".tmp";
-        plot.SavePng(temp, 960, 600);
-        File.Move(temp, path, overwrite: true);
+        // As every output: a uniquely named temporary file renamed over the target, so a reader never sees half a
+        // picture and two runs (or a killed one) never share a fixed NAME.tmp; a killed run's leftover goes first.
+        TemporaryFiles.RemoveStale(path);
+        BytesOutput.Write(path, plot.GetImageBytes(960, 600, ImageFormat.Png));
     }
 }

@@ -39,6 +39,7 @@ public sealed class TrainCommandTests : IDisposable
         }
 
         Assert.Empty(Directory.GetFiles(dir, "*.tmp*"));
+        Assert.Empty(Directory.GetFiles(dir, "*.xent-tmp", SearchOption.AllDirectories));
 
         byte[] png = File.ReadAllBytes(Path.Combine(dir, "loss.png"));
         Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, png[..8]);
