@@ -1,8 +1,8 @@
 namespace Xent.Training.Checkpoints;
 
 /// <summary>
-/// The file operations <see cref="CheckpointStore.Save"/> performs, behind an interface so tests can stop a save
-/// at any point (as a kill would) and look at what is on disk then.
+/// The file operations <see cref="CheckpointStore.Save"/> and <see cref="HuggingFace.Gpt2Checkpoint.Save"/> perform,
+/// behind an interface so tests can stop a save at any point (as a kill would) and look at what is on disk then.
 /// </summary>
 internal interface ICheckpointFiles
 {

@@ -105,8 +105,17 @@ public static class Gpt2Checkpoint
     /// <summary>
     /// Writes the model as a Hugging Face GPT-2 checkpoint that <c>GPT2LMHeadModel.from_pretrained(directory)</c>
     /// loads: config.json and model.safetensors (F32, "transformer."-prefixed names, Conv1D weights [in, out],
-    /// lm_head.weight only when untied, metadata format "pt"). Each file is written beside its name and renamed.
+    /// lm_head.weight only when untied, metadata format "pt"). Both files are written whole into temporary files
+    /// beside their names first, and only then renamed into place.
     /// </summary>
+    /// <remarks>
+    /// A failure while writing (a full disk, a kill) leaves the folder as it was: the earlier export whole, or no
+    /// files. The one window left is between the two renames: a kill there leaves the new model.safetensors beside
+    /// the earlier config.json. Hugging Face's layout has no single file to commit both (its loader reads the config
+    /// from config.json only), so two renames are the least; the earlier config describes the same model unless the
+    /// architecture changed, and then loading fails on the tensors' shapes rather than computing something else.
+    /// Two exports into one folder at once each write their own temporary files, but the last rename of each file wins.
+    /// </remarks>
     /// <param name="directory">Created if missing.</param>
     /// <param name="model">Any Xent model (its tokenizer is the caller's business: Hugging Face assumes GPT-2's for V = 50257).</param>
     public static void Save(string directory, GptModel model)
@@ -124,12 +133,36 @@ public static class Gpt2Checkpoint
                 : new SafeTensor(stored, p.Shape, p.Data));
         }
 
-        WriteAtomically(directory, ModelFile, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" }));
-        WriteAtomically(directory, ConfigFile, s =>
+        string modelPath = Path.Combine(directory, ModelFile);
+        string configPath = Path.Combine(directory, ConfigFile);
+        foreach (string path in (string[])[modelPath, configPath])
         {
-            using var writer = new StreamWriter(s, leaveOpen: true);
-            writer.Write(Gpt2ConfigJson.Write(model.Config));
-        });
+            // Checked before anything is written: the rename over a folder would fail after the other file was replaced.
+            if (Directory.Exists(path))
+            {
+                throw new TrainingInputException($"cannot write '{path}': a folder of that name is in the way; the export writes a file there.");
+            }
+        }
+
+        TemporaryFiles.RemoveStale(modelPath);
+        TemporaryFiles.RemoveStale(configPath);
+        ICheckpointFiles files = CheckpointFiles.Current;
+        string modelTemp = TemporaryFiles.For(modelPath);
+        string configTemp = TemporaryFiles.For(configPath);
+        try
+        {
+            Write(files, directory, modelPath, modelTemp, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" }));
+            Write(files, directory, configPath, configTemp, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config))));
+
+            // Both files are whole on disk: only now is anything of the earlier export replaced (see remarks).
+            Move(files, directory, modelTemp, modelPath);
+            Move(files, directory, configTemp, configPath);
+        }
+        finally
+        {
+            TryDelete(files, modelTemp);
+            TryDelete(files, configTemp);
+        }
     }
 
     // Xent's parameter name -> the Hugging Face name without the "transformer." prefix.
@@ -201,30 +234,52 @@ public static class Gpt2Checkpoint
         return t;
     }
 
-    private static void WriteAtomically(string directory, string name, Action<Stream> write)
+    private static void Write(ICheckpointFiles files, string directory, string path, string temporary, Action<Stream> write)
     {
-        string path = Path.Combine(directory, name);
-        string temp = path + ".tmp";
         try
         {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            using Stream stream = files.Create(temporary);
+            write(stream);
+            if (stream is FileStream file)
             {
-                write(stream);
-                stream.Flush(flushToDisk: true);
+                file.Flush(flushToDisk: true);
             }
-
-            File.Move(temp, path, overwrite: true);
+            else
+            {
+                stream.Flush();
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new TrainingInputException($"cannot write '{path}': {FileProblems.Describe(e, directory, temp, path)}.", e);
+            throw Failure(e, directory, path, temporary);
         }
-        finally
+    }
+
+    private static void Move(ICheckpointFiles files, string directory, string temporary, string path)
+    {
+        try
         {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
+            files.Move(temporary, path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Failure(e, directory, path, temporary);
+        }
+    }
+
+    // Names the file the user will look for, never the temporary one.
+    private static TrainingInputException Failure(Exception e, string directory, string path, string temporary) =>
+        new($"cannot write '{path}': {FileProblems.Describe(e, directory, temporary, path)}.", e);
+
+    private static void TryDelete(ICheckpointFiles files, string path)
+    {
+        try
+        {
+            files.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A leftover temporary file is harmless (the export's files are untouched) and the next export removes it.
         }
     }
 }

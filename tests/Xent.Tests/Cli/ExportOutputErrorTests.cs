@@ -1,0 +1,89 @@
+using Xent.Training.Checkpoints;
+using Xent.Training.Checkpoints.HuggingFace;
+
+namespace Xent.Tests.Cli;
+
+/// <summary>
+/// xent export's output in trouble: a failure while the two files are written leaves the earlier export whole (both
+/// files are written before either is renamed into place), with no temporary file behind.
+/// </summary>
+public sealed class ExportOutputErrorTests : IDisposable
+{
+    private readonly TempFolder dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    [Fact]
+    public void AFolderInThePlaceOfAFileIsRefusedBeforeAnythingIsReplaced()
+    {
+        string run = dir["run"], hf = dir["hf"];
+        Assert.Equal(0, TrainCommandTests.Train(run, "--steps", "1", "--eval-every", "10").ExitCode);
+        Directory.CreateDirectory(hf);
+        File.WriteAllText(Path.Combine(hf, Gpt2Checkpoint.ConfigFile), "old");
+        Directory.CreateDirectory(Path.Combine(hf, Gpt2Checkpoint.ModelFile));
+
+        CliRun.Run("export", "--checkpoint", run, "--out", hf).AssertBadInput(Gpt2Checkpoint.ModelFile, "a folder of that name is in the way");
+        Assert.Equal("old", File.ReadAllText(Path.Combine(hf, Gpt2Checkpoint.ConfigFile)));
+    }
+
+    [Theory]
+    [InlineData(0)] // creating model.safetensors' temporary file
+    [InlineData(1)] // creating config.json's, model.safetensors' written whole
+    [InlineData(2)] // the first rename, both written
+    public void AFailureBeforeTheRenamesLeavesTheEarlierExportWhole(int failAt)
+    {
+        string first = dir["first"], second = dir["second"], hf = dir["hf"];
+        Assert.Equal(0, TrainCommandTests.Train(first, "--steps", "1", "--eval-every", "10").ExitCode);
+        Assert.Equal(0, CliRun.Run("train", "--out", second, "--batch", "2", "--seq", "16", "--layers", "2", "--dim", "16", "--heads", "2", "--steps", "1", "--eval-every", "10").ExitCode);
+        Assert.Equal(0, CliRun.Run("export", "--checkpoint", first, "--out", hf).ExitCode);
+        var before = Snapshot(hf);
+
+        CliRun failed;
+        using (CheckpointFiles.Use(new FailingFiles(failAt)))
+        {
+            failed = CliRun.Run("export", "--checkpoint", second, "--out", hf);
+        }
+
+        failed.AssertBadInput(hf, "the disk is full");
+        Assert.DoesNotContain("xent-tmp", failed.Error, StringComparison.Ordinal);
+        Assert.Equal(before, Snapshot(hf));
+        Assert.Equal(1, Gpt2Checkpoint.Load(hf).Config.Layers);
+
+        // The same export without the failure replaces both files.
+        Assert.Equal(0, CliRun.Run("export", "--checkpoint", second, "--out", hf).ExitCode);
+        Assert.Equal(2, Gpt2Checkpoint.Load(hf).Config.Layers);
+    }
+
+    // Every file of the folder, temporary ones included, with a hash of its bytes.
+    private static Dictionary<string, string> Snapshot(string folder) =>
+        Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
+
+    /// <summary>The real file system, except that its operation number <paramref name="failAt"/> (0: the first create) fails as a full disk does.</summary>
+    private sealed class FailingFiles(int failAt) : ICheckpointFiles
+    {
+        private const int NoSpace = 28;
+        private int count;
+
+        public Stream Create(string path)
+        {
+            Fail();
+            return CheckpointFiles.Real.Create(path);
+        }
+
+        public void Move(string from, string to)
+        {
+            Fail();
+            CheckpointFiles.Real.Move(from, to);
+        }
+
+        public void Delete(string path) => CheckpointFiles.Real.Delete(path);
+
+        private void Fail()
+        {
+            if (count++ == failAt)
+            {
+                throw new IOException("No space left on device", NoSpace);
+            }
+        }
+    }
+}
