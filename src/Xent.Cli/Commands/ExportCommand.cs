@@ -44,11 +44,19 @@ internal sealed class ExportCommand : Command<ExportSettings>
     }
 
     /// <summary>
-    /// Before anything is read: the Hugging Face layout uses a checkpoint's own file names (config.json,
-    /// model.safetensors), so exporting into a run's folder would replace its weights and optimizer state.
+    /// Before anything is read: --out must be able to become a folder, and the Hugging Face layout uses a checkpoint's
+    /// own file names (config.json, model.safetensors), so exporting into a run's folder would replace its weights
+    /// and optimizer state.
     /// </summary>
     private static void CheckOut(string output, string checkpoint)
     {
+        if (OutputFolder.FileInTheWay(output) is { } file)
+        {
+            throw XentCliException.InFile(output, file == Path.TrimEndingDirectorySeparator(Path.GetFullPath(output))
+                ? "--out is a file; it names the folder to write config.json and model.safetensors into (new or existing)."
+                : $"--out cannot be created as a folder: '{file}' is a file.");
+        }
+
         string other = Path.TrimEndingDirectorySeparator(output) + "-hf";
         if (Directory.Exists(output) && FileIdentity.Of(output).SameFileAs(FileIdentity.Of(checkpoint)))
         {

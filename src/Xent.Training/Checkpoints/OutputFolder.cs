@@ -15,9 +15,11 @@ internal static class OutputFolder
     public static IReadOnlyList<string> Create(string directory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
-        if (File.Exists(directory))
+        if (FileInTheWay(directory) is { } file)
         {
-            throw new TrainingInputException($"'{directory}' is a file; the output must be a folder (new or existing).");
+            throw new TrainingInputException(file == Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))
+                ? $"'{directory}' is a file; the output must be a folder (new or existing)."
+                : $"cannot create the folder '{directory}': '{file}' is a file, not a folder.");
         }
 
         var created = new List<string>();
@@ -37,6 +39,32 @@ internal static class OutputFolder
         }
 
         return created;
+    }
+
+    /// <summary>
+    /// The file that stands where <paramref name="directory"/> or a folder above it would be, or null when there is
+    /// none. A trailing separator ("out/") does not hide it: .NET's File.Exists says no to "file/", and creating the
+    /// folder then fails with .NET's own message.
+    /// </summary>
+    /// <param name="directory">The output folder, new or existing.</param>
+    /// <returns>The file's full path, or null.</returns>
+    public static string? FileInTheWay(string directory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        for (string? path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)); path is not null; path = Path.GetDirectoryName(path))
+        {
+            if (Directory.Exists(path))
+            {
+                return null;
+            }
+
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Removes the folders <see cref="Create"/> created, deepest first, as long as each is empty.</summary>

@@ -49,7 +49,7 @@ public sealed class RunFolderLock : IDisposable
     public static RunFolderLock Acquire(string directory, string command)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
-        if (File.Exists(directory))
+        if (OutputFolder.FileInTheWay(directory) == Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)))
         {
             throw new TrainingInputException($"'{directory}' is a file; a run's output must be a folder (new or existing).");
         }

@@ -4,14 +4,32 @@ using Xent.Training.Checkpoints.HuggingFace;
 namespace Xent.Tests.Cli;
 
 /// <summary>
-/// xent export's output in trouble: a failure while the two files are written leaves the earlier export whole (both
-/// files are written before either is renamed into place), with no temporary file behind.
+/// xent export's output in trouble: an --out that cannot be a folder is refused in our words before the checkpoint
+/// is read, and a failure while the two files are written leaves the earlier export whole (both files are written
+/// before either is renamed into place), with no temporary file behind.
 /// </summary>
 public sealed class ExportOutputErrorTests : IDisposable
 {
     private readonly TempFolder dir = new();
 
     public void Dispose() => dir.Dispose();
+
+    [Theory]
+    [InlineData("", "--out is a file")]
+    [InlineData("/", "--out is a file")]
+    [InlineData("/sub", "is a file")]
+    public void AnOutThatIsAFileIsRefusedBeforeTheCheckpointIsRead(string suffix, string problem)
+    {
+        File.WriteAllText(dir["file"], "mine");
+        string output = dir["file"] + suffix;
+
+        // No checkpoint exists: the message is about --out, so it was checked first.
+        var run = CliRun.Run("export", "--checkpoint", dir["missing"], "--out", output);
+
+        run.AssertBadInput(output, problem);
+        Assert.DoesNotContain("already exists", run.Error, StringComparison.Ordinal);
+        Assert.Equal("mine", File.ReadAllText(dir["file"]));
+    }
 
     [Fact]
     public void AFolderInThePlaceOfAFileIsRefusedBeforeAnythingIsReplaced()

@@ -65,6 +65,10 @@ public sealed class TrainRefusalTests : IDisposable
     {
         File.WriteAllText(temp["file"], "not a folder");
         CliRun.Run(["train", "--out", temp["file"], .. TrainCommandTests.Tiny, "--steps", "1"]).AssertBadInput(temp["file"], "is a file");
+
+        // A trailing separator, or a folder to create inside the file: our words, not .NET's "already exists".
+        CliRun.Run(["train", "--out", temp["file"] + "/", .. TrainCommandTests.Tiny, "--steps", "1"]).AssertBadInput(temp["file"], "is a file");
+        CliRun.Run(["train", "--out", temp["file"] + "/run", .. TrainCommandTests.Tiny, "--steps", "1"]).AssertBadInput(temp["file"], "is a file, not a folder");
         Assert.Equal("not a folder", File.ReadAllText(temp["file"]));
     }
 
