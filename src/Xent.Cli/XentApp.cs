@@ -41,5 +41,7 @@ internal sealed class XentApp
     }
 
     /// <summary>Runs one command line; an option's value that starts with '-' is first joined to it (<see cref="OptionValues"/>).</summary>
-    public int Run(IEnumerable<string> args) => app.Run(OptionValues.Join(args));
+    /// <param name="args">The command line.</param>
+    /// <param name="cancellationToken">The verb's token (a host embedding the app; the process's own signals are the verbs' business).</param>
+    public int Run(IEnumerable<string> args, CancellationToken cancellationToken = default) => app.Run(OptionValues.Join(args), cancellationToken);
 }

@@ -34,10 +34,25 @@ internal sealed class TrainCommand : Command<TrainSettings>
     public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellationToken)
     {
         using var signals = new TrainSignals(io.Error, cancellationToken);
+        try
+        {
+            return Execute(settings, signals);
+        }
+        catch (Exception e) when (CancelledWhilePrepared(e, signals) is { } stopped)
+        {
+            // The folder was released as it was found on the way out (Holding).
+            io.Error.WriteLine(stopped.Line);
+            io.Error.Flush();
+            return stopped.ExitCode;
+        }
+    }
+
+    private int Execute(TrainSettings settings, TrainSignals signals)
+    {
         if (settings.Accumulate is null && !settings.VocabParallel && !Communicator.UnderMpirun)
         {
             RunFolderLock? folderLock = LockFolder(settings);
-            return Holding(folderLock, signals, () => Train(new TrainingLoop(Plan(settings, 1, io.Error), folderLock: folderLock), signals));
+            return Holding(folderLock, signals, () => Train(new TrainingLoop(Plan(settings, 1, io.Error, signals.Token), folderLock: folderLock), signals));
         }
 
         // Under mpirun -np K (or with --accumulate): every rank trains its slice of each batch; rank 0 writes and prints.
@@ -53,8 +68,8 @@ internal sealed class TrainCommand : Command<TrainSettings>
                         // Rank 0 writes the run, so it alone locks the folder.
                         folderLock = world.Rank == 0 ? LockFolder(settings) : null;
                         signals.Guard(folderLock);
-                        return Plan(settings, world.Size, world.Rank == 0 ? io.Error : null);
-                    }, ErrorReporter.BadInput, io.Error);
+                        return Plan(settings, world.Size, world.Rank == 0 ? io.Error : null, signals.Token);
+                    }, e => CancelledWhilePrepared(e, signals) ?? ErrorReporter.BadInput(e), io.Error);
 
                     // A --time budget is fitted to each rank's own measured step time: all take rank 0's steps, or they would part.
                     Span<int> steps = [plan.TotalSteps, plan.WarmupSteps];
@@ -64,8 +79,18 @@ internal sealed class TrainCommand : Command<TrainSettings>
                 });
             },
             ExitCodes.InternalError,
-            ErrorReporter.BadInput);
+            e => CancelledWhilePrepared(e, signals) ?? ErrorReporter.BadInput(e));
     }
+
+    /// <summary>
+    /// The exit code and line of a run whose token (the caller's: a signal before training ends the process itself,
+    /// <see cref="TrainSignals"/>) was cancelled while the run was prepared, e.g. while steps were timed for --time;
+    /// null for any other failure.
+    /// </summary>
+    private static (int ExitCode, string Line)? CancelledWhilePrepared(Exception e, TrainSignals signals) =>
+        e is OperationCanceledException && signals.Token.IsCancellationRequested && !signals.Training
+            ? (ExitCodes.Interrupted, "xent: interrupted while the run was prepared; nothing was written.")
+            : null;
 
     private static int Holding(RunFolderLock? folderLock, TrainSignals signals, Func<int> run)
     {
@@ -125,9 +150,10 @@ internal sealed class TrainCommand : Command<TrainSettings>
     /// <param name="settings">The options.</param>
     /// <param name="processes">Processes training together (mpirun -np K), each computing its share of every batch.</param>
     /// <param name="progress">Where to say what takes a while before the header (the process that prints), or null.</param>
-    private static TrainingPlan Plan(TrainSettings settings, int processes, TextWriter? progress)
+    /// <param name="stop">Stops the timing of a --time budget.</param>
+    private static TrainingPlan Plan(TrainSettings settings, int processes, TextWriter? progress, CancellationToken stop)
     {
-        TrainingPlan plan = TrainPlanning.From(settings, progress);
+        TrainingPlan plan = TrainPlanning.From(settings, progress, stop);
         if (settings.VocabParallel && plan.Model.TieEmbeddings)
         {
             throw new XentCliException(settings.Resume is { } dir

@@ -17,7 +17,8 @@ internal static class TrainPlanning
 {
     /// <param name="s">The options.</param>
     /// <param name="progress">Where to say, before the steps of a --time budget are timed, that they are; null for nowhere.</param>
-    public static TrainingPlan From(TrainSettings s, TextWriter? progress = null)
+    /// <param name="cancellationToken">Stops the timing of a --time budget (<see cref="OperationCanceledException"/>).</param>
+    public static TrainingPlan From(TrainSettings s, TextWriter? progress = null, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -37,7 +38,7 @@ internal static class TrainPlanning
             progress?.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"xent train: timing steps of this model for about {TimeBudgetPlanner.MeasuringTime(b).TotalSeconds:0.#} s, to fit the run to {b.TotalSeconds:0} s (--time) ..."));
             progress?.Flush();
-            return TimeBudgetPlanner.Fit(plan, b, s.Warmup);
+            return TimeBudgetPlanner.Fit(plan, b, s.Warmup, cancellationToken);
         }
         catch (TrainingInputException e)
         {

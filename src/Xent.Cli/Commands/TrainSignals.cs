@@ -41,6 +41,18 @@ internal sealed class TrainSignals : IDisposable
     /// <summary>Cancelled by the first signal once training has begun.</summary>
     public CancellationToken Token => stop.Token;
 
+    /// <summary>Whether training has begun (<see cref="StartTraining"/>), the run's preparation over.</summary>
+    public bool Training
+    {
+        get
+        {
+            lock (gate)
+            {
+                return training;
+            }
+        }
+    }
+
     /// <summary>The signal that stopped the training (SIGINT or SIGTERM); null when none did.</summary>
     public PosixSignal? StoppedBy { get; private set; }
 

@@ -14,14 +14,16 @@ public static class Evaluation
     /// <param name="seq">T.</param>
     /// <param name="batch">Windows per forward pass.</param>
     /// <param name="maxWindows">Most windows W.</param>
+    /// <param name="cancellationToken">Checked before each batch of windows.</param>
     /// <returns>Mean loss in nats per token.</returns>
-    public static double WindowLoss(GptModel model, int[] stream, int seq, int batch, int maxWindows)
+    public static double WindowLoss(GptModel model, int[] stream, int seq, int batch, int maxWindows, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         var (tokens, targets, windows) = BatchSampler.Sequential(stream, seq, maxWindows);
         double total = 0;
         for (int w = 0; w < windows; w += batch)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             int b = Math.Min(batch, windows - w);
             float mean = model.Loss(tokens.AsSpan(w * seq, b * seq), targets.AsSpan(w * seq, b * seq), b, seq);
             total += (double)mean * b * seq;

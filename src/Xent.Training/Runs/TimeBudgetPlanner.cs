@@ -55,7 +55,9 @@ public static class TimeBudgetPlanner
     /// <param name="plan">The plan to time (its model shape, batch, data, threads and evaluation interval).</param>
     /// <param name="budget">Wall-clock time for training, evaluations and checkpoints; &gt; 0, at most <see cref="StepBudget.MaxBudget"/>.</param>
     /// <param name="warmupSteps">Warm-up steps to keep; null for <see cref="TrainingDefaults.Warmup"/> of the fitted total.</param>
-    public static TrainingPlan Fit(TrainingPlan plan, TimeSpan budget, int? warmupSteps = null)
+    /// <param name="cancellationToken">Checked before each timed step and validation batch: the timing stops within one of them.</param>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; nothing was written.</exception>
+    public static TrainingPlan Fit(TrainingPlan plan, TimeSpan budget, int? warmupSteps = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plan);
         if (budget <= TimeSpan.Zero || budget > StepBudget.MaxBudget)
@@ -94,7 +96,7 @@ public static class TimeBudgetPlanner
         TimeSpan step = timer.Elapsed / timed;
 
         timer.Restart();
-        Evaluation.WindowLoss(model, plan.Data.Validation, plan.Seq, plan.Batch, TrainingDefaults.ValidationWindows(plan.Seq));
+        Evaluation.WindowLoss(model, plan.Data.Validation, plan.Seq, plan.Batch, TrainingDefaults.ValidationWindows(plan.Seq), cancellationToken);
         TimeSpan evaluation = timer.Elapsed;
 
         TimeSpan left = budget - clock.Elapsed;
@@ -109,6 +111,7 @@ public static class TimeBudgetPlanner
 
         void Step()
         {
+            cancellationToken.ThrowIfCancellationRequested();
             sampler.Fill(done++, plan.Batch, tokens, targets);
             trainer.Step(tokens, targets, plan.Batch, plan.Seq);
         }

@@ -6,11 +6,14 @@ namespace Xent.Tests.Cli;
 /// <summary>Runs the xent app in-process with captured standard output and error.</summary>
 internal sealed record CliRun(int ExitCode, string Out, string Error)
 {
-    public static CliRun Run(params string[] args)
+    public static CliRun Run(params string[] args) => Run(CancellationToken.None, args);
+
+    /// <summary>Runs with <paramref name="cancellationToken"/> as the verb's token (what a host embedding the app would cancel).</summary>
+    public static CliRun Run(CancellationToken cancellationToken, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = XentApp.Create(CliConsoles.Plain(stdout, stderr)).Run(args);
+        int code = XentApp.Create(CliConsoles.Plain(stdout, stderr)).Run(args, cancellationToken);
         return new CliRun(code, stdout.ToString(), stderr.ToString());
     }
 

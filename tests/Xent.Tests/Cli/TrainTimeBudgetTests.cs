@@ -4,7 +4,8 @@ namespace Xent.Tests.Cli;
 
 /// <summary>
 /// `xent train --time`: at most a week (a longer one once overflowed .NET's TimeSpan, or ran for hours before its
-/// first line), a few seconds of timed steps whatever the budget, announced before they run.
+/// first line), a few seconds of timed steps whatever the budget, announced before they run, and stopped by the
+/// run's token.
 /// </summary>
 public sealed class TrainTimeBudgetTests : IDisposable
 {
@@ -51,5 +52,19 @@ public sealed class TrainTimeBudgetTests : IDisposable
         var run = CliRun.Run(["train", "--text", temp["t.txt"], "--time", "2s", "--out", temp["run"], .. TrainCommandTests.Tiny]);
         Assert.True(run.ExitCode == 0, run.Error + run.Out);
         Assert.Contains("xent train: timing steps of this model for about 0.1 s, to fit the run to 2 s (--time)", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_run_cancelled_while_its_steps_are_timed_stops_there_and_leaves_no_folder()
+    {
+        // Cancelled from the start: the timing of an hour's budget is its first cancellable work, and it must stop
+        // there (not time its 8 s and then train one step and save).
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var run = CliRun.Run(cancelled.Token, ["train", "--time", "1h", "--out", temp["run"], .. TrainCommandTests.Tiny]);
+        Assert.True(run.ExitCode == 130, $"exit code {run.ExitCode}: {run.Error}");
+        Assert.Contains("xent train: timing steps of this model", run.Error, StringComparison.Ordinal);
+        Assert.EndsWith("xent: interrupted while the run was prepared; nothing was written.", run.Error.TrimEnd(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(temp["run"]));
     }
 }
