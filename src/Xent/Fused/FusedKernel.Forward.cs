@@ -139,13 +139,14 @@ internal static unsafe partial class FusedKernel
             for (int g = 0; g < groups; g++)
             {
                 float* st = states + (g * StateRows * TB);
-                double scale = Math.Exp(st[t] - reference);
-                sum += st[TB + t] * scale;
+                // A group's sum is kept less its max's term, 1, wherever that max is finite (TileEpilogues.Forward).
+                double scale = Math.Exp(st[t] - reference), groupSum = st[TB + t] + (float.IsNegativeInfinity(st[t]) ? 0.0 : 1.0);
+                sum += groupSum * scale;
                 smooth += st[(2 * TB) + t];
                 if (EntropySums && !float.IsNegativeInfinity(st[t]))
                 {
                     // The group's sum of exp(z - m_g) (z - m_g), moved to the reference R.
-                    q += scale * (st[(3 * TB) + t] + ((st[t] - reference) * (double)st[TB + t]));
+                    q += scale * (st[(3 * TB) + t] + ((st[t] - reference) * groupSum));
                 }
             }
 

@@ -14,6 +14,13 @@ internal static unsafe class TileEpilogues
     private const int Stride = FusedKernel.TokenBlock;
 
     /// <summary>
+    /// Below this, the rest of a tile that holds a token's max is summed again with the max's term apart (see
+    /// <see cref="Forward"/>): above it, what a sum holding 1 drops (at most half an ulp of 1 per term, 126 terms) is
+    /// under 1e-4 of the rest.
+    /// </summary>
+    private const float MaxTermRest = 1f / 16;
+
+    /// <summary>
     /// Adds the bias and applies the soft cap in place (the tile then holds z), and folds the tile into the running
     /// per-token max m, sum of exp(z - m) s, and smoothing sum sm = sum_c w[c] z[c] (when smoothing); when tileMax is
     /// not null, also stores each token's largest z in this tile there. When q is not null it also keeps the running
@@ -70,8 +77,18 @@ internal static unsafe class TileEpilogues
             // and added to the running sum once: added one by one, terms below half an ulp of a large running sum
             // (V in the millions and up) would be lost.
             TV reference = TL.Select(TL.LessThan(mx, TL.Create(float.MinValue)), default, mx); // 0 where mx is -inf
-            TV carried = TL.Multiply(TL.Load(ref *s, j), TL.Exp(TL.Subtract(mOld, reference)));
-            TV sum0 = default, sum1 = default;
+            TV rescale = TL.Exp(TL.Subtract(mOld, reference));
+
+            // s is kept less 1, the max's term, wherever the max is finite: beside a sum of 1 the float terms under
+            // 2^-25 are dropped (where one logit leads the rest by 17, all of them, and with them the loss). The tile's
+            // sums hold its max's term exp(0) = 1 where a token's max is in it (tmx = mx); s moves to the new max with
+            // the 1 it left out (off r) and gives up the new max's: off r - off_new, exact, and 0 where the max stays.
+            // Where the rest of such a tile's terms sum under 1/16, the sums that held the 1 lost too much of them:
+            // that tile is summed again with each max's term apart (MaxTermsApart), and the 1s it counts go to s.
+            TV one = TL.Create(1f), zero = TL.Create(0f), finite = TL.Create(float.MinValue);
+            TV offOld = TL.Select(TL.LessThan(mOld, finite), zero, one), offNew = TL.Select(TL.LessThan(mx, finite), zero, one);
+            TV sum0 = zero, sum1 = zero, ties = zero;
+            bool leads = !TL.AllLessThan(tmx, mx);
             if (q == null)
             {
                 int r2 = 0;
@@ -85,11 +102,25 @@ internal static unsafe class TileEpilogues
                 {
                     sum0 = TL.Add(sum0, TL.Exp(TL.Subtract(TL.Load(ref *col, r2 * Stride), reference)));
                 }
+
+                if (leads)
+                {
+                    TV lead = TL.Select(TL.LessThan(tmx, mx), zero, offNew);
+                    TV rest = TL.Subtract(TL.Add(sum0, sum1), lead);
+                    if (!TL.AllLessThan(TL.Multiply(lead, TL.Create(MaxTermRest)), TL.Add(rest, TL.Subtract(one, lead))))
+                    {
+                        sum0 = zero;
+                        sum1 = zero;
+                        MaxTermsApart<TL, TV>(col, vb, reference, ref sum0, ref sum1, ref ties);
+                    }
+                }
             }
             else
             {
-                EntropySums<TL, TV>(col, vb, reference, ref sum0, ref sum1, TL.Subtract(mOld, reference), TL.Load(ref *s, j), q + j);
+                EntropySums<TL, TV>(col, vb, reference, ref sum0, ref sum1, ref ties, leads, TL.Subtract(mOld, reference), TL.Add(TL.Load(ref *s, j), offOld), q + j);
             }
+
+            TV carried = TL.MultiplyAdd(TL.Load(ref *s, j), rescale, TL.Add(TL.Subtract(TL.Multiply(offOld, rescale), offNew), ties));
 
             TL.Store(mx, ref *m, j);
             TL.Store(TL.Add(carried, TL.Add(sum0, sum1)), ref *s, j);
@@ -98,11 +129,46 @@ internal static unsafe class TileEpilogues
     }
 
     /// <summary>
-    /// The sums of exp(z - R) as <see cref="Forward"/> takes them (the same pairing, so lse keeps its bits), and the
-    /// entropy sum q (at *q, relative to the old max) moved to R = reference and grown by the tile's
-    /// exp(z - R) (z - R). Differences are floored at float.MinValue so that a -inf logit adds 0, not 0 x -inf.
+    /// The sums of exp(z - R) over a tile that holds a token's max (R = that max), with each max's term, exp(0) = 1,
+    /// summed as 0 and counted in <paramref name="ties"/> (see <see cref="Forward"/>); the same pairing as the plain
+    /// loop. A NaN difference sums NaN - 1.
     /// </summary>
-    private static void EntropySums<TL, TV>(float* col, int vb, TV reference, ref TV sum0, ref TV sum1, TV shift, TV oldSum, float* q)
+    private static void MaxTermsApart<TL, TV>(float* col, int vb, TV reference, ref TV sum0, ref TV sum1, ref TV ties)
+        where TL : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        for (int r = 0; r < vb; r++)
+        {
+            TV e = MaxTermApart<TL, TV>(TL.Subtract(TL.Load(ref *col, r * Stride), reference), ref ties);
+            if ((r & 1) == 0)
+            {
+                sum0 = TL.Add(sum0, e);
+            }
+            else
+            {
+                sum1 = TL.Add(sum1, e);
+            }
+        }
+    }
+
+    /// <summary>exp(diff), less 1 where diff is not below 0 (a max's term, exactly 1), which <paramref name="ties"/> counts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV MaxTermApart<TL, TV>(TV diff, ref TV ties)
+        where TL : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV e = TL.Exp(diff), one = TL.Create(1f), below = TL.LessThan(diff, TL.Create(0f));
+        ties = TL.Add(ties, TL.Select(below, TL.Create(0f), one));
+        return TL.Select(below, e, TL.Subtract(e, one));
+    }
+
+    /// <summary>
+    /// The sums of exp(z - R) as <see cref="Forward"/> takes them (the same pairing, so lse keeps its bits; with
+    /// <paramref name="leads"/>, each max's term apart as in <see cref="MaxTermsApart"/>), and the entropy sum q (at *q,
+    /// relative to the old max) moved to R = reference and grown by the tile's exp(z - R) (z - R). Differences are
+    /// floored at float.MinValue so that a -inf logit adds 0, not 0 x -inf.
+    /// </summary>
+    private static void EntropySums<TL, TV>(float* col, int vb, TV reference, ref TV sum0, ref TV sum1, ref TV ties, bool leads, TV shift, TV oldSum, float* q)
         where TL : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -114,13 +180,14 @@ internal static unsafe class TileEpilogues
             TV diff = TL.Subtract(TL.Load(ref *col, r * Stride), reference);
             TV e = TL.Exp(diff);
             TV x = TL.Max(diff, floor);
+            TV term = leads ? MaxTermApart<TL, TV>(diff, ref ties) : e;
             if ((r & 1) == 0)
             {
-                sum0 = TL.Add(sum0, e);
+                sum0 = TL.Add(sum0, term);
             }
             else
             {
-                sum1 = TL.Add(sum1, e);
+                sum1 = TL.Add(sum1, term);
             }
 
             acc = TL.MultiplyAdd(e, x, acc);

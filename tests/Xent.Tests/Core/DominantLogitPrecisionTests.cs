@@ -84,6 +84,47 @@ public class DominantLogitPrecisionTests
         }
     }
 
+    [Fact]
+    public void TheFusedHeadKeepsTheSmallLossAndTheTargetsGradient()
+    {
+        // Hidden rows of one 1 (dimension r of D), so that z[r, c] = W[c, r] exactly, and W's column r holds row r's
+        // logits: the fused kernel's tiles see the same rows as the tests above.
+        const int d = 8;
+        var (x, targets) = Rows(seed: 4);
+        int n = targets.Length;
+        var hidden = new float[n * d];
+        var weight = new float[V * d];
+        for (int r = 0; r < n; r++)
+        {
+            hidden[(r * d) + r] = 1f;
+            for (int c = 0; c < V; c++)
+            {
+                weight[(c * d) + r] = x[(r * V) + c];
+            }
+        }
+
+        double[] expected = ReferenceLosses(x, targets);
+        foreach (var width in Simd.Supported())
+        {
+            using var scope = Simd.Override(width);
+            foreach (int threads in TestData.ThreadCounts)
+            {
+                var o = new LinearCrossEntropyOptions { CrossEntropy = new CrossEntropyOptions { MaxDegreeOfParallelism = threads, Reduction = Reduction.Sum } };
+                var losses = new float[n];
+                var dWeight = new float[V * d];
+                var gradients = new LinearCrossEntropyGradients(new float[n * d], dWeight);
+                LinearCrossEntropy.Gradients(hidden, weight, default, targets, [.. Enumerable.Repeat(1f, n)], gradients, losses, default, o);
+                for (int r = 0; r < n; r++)
+                {
+                    Close.Scalar(expected[r], losses[r], relative: Tolerance, absolute: 0, what: $"{width} t{threads} row {r}");
+
+                    // dL/dW[y, r] = (p[y] - 1) h[r] = exp(-loss) - 1.
+                    Close.Scalar(double.ExpM1(-expected[r]), dWeight[(targets[r] * d) + r], relative: Tolerance, absolute: 0, what: $"{width} t{threads} row {r} dW[y]");
+                }
+            }
+        }
+    }
+
     private static (float[] Logits, int[] Targets) Rows(int seed)
     {
         var random = new Random(seed);
