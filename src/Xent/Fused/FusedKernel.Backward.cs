@@ -28,8 +28,10 @@ internal static unsafe partial class FusedKernel
         /// <summary>The block's per-token coefficients K and C1 and the kept mask; ignored tokens get zeros.</summary>
         private void Coefficients()
         {
+            wideCoefP = false;
             for (int t = 0; t < TB; t++)
             {
+                coefP2[t] = 1f;
                 if (t >= tbn || Ignored(t))
                 {
                     coefP[t] = coefS[t] = mask[t] = coefH[t] = meanZ[t] = 0;
@@ -38,9 +40,18 @@ internal static unsafe partial class FusedKernel
                 }
 
                 var row = RowGradient(t, p.Targets[t0 + t]);
-                // The epilogue's p is exp(z - float(lse)): its multipliers carry exp(float(lse) - lse).
+                // The epilogue's p is exp(z - float(lse)): its multipliers carry exp(float(lse) - lse). K beyond
+                // float's range (the z-loss term at lse near float.MaxValue) is a float and a power of two applied
+                // after p, so that p = 0 gives 0, not inf x 0.
                 double correction = RowLogSumExp(t).FloatCorrection;
-                coefP[t] = (float)(row.K * correction);
+                var k = WideMultiplier.Of(row.K * correction);
+                coefP[t] = k.Value;
+                if (k.Scale != 0f)
+                {
+                    coefP2[t] = k.Scale;
+                    wideCoefP = true;
+                }
+
                 coefS[t] = (float)row.C1;
                 coefH[t] = p.EntropyUpstream == null ? 0 : (float)(-p.EntropyUpstream[t0 + t] * correction);
                 meanZ[t] = (float)rowMeanLogit[t];
@@ -99,7 +110,8 @@ internal static unsafe partial class FusedKernel
 
             new Span<byte>(active, vb).Fill(Filtering ? (byte)0 : (byte)1);
             TileEpilogues.Backward<TL, TV>(tile, vb, tbnPad, holdsZ ? null : Offset(p.Bias, c0), Offset(p.ClassWeights, c0), p.SoftCap,
-                holdsZ, p.LabelSmoothing > 0, lse, coefP, coefS, p.EntropyUpstream == null ? null : coefH, meanZ, mask, p.FilterThreshold, active);
+                holdsZ, p.LabelSmoothing > 0, lse, coefP, coefS, p.EntropyUpstream == null ? null : coefH, meanZ, mask, p.FilterThreshold, active,
+                wideCoefP ? coefP2 : null);
             TargetEntries(c0, vb, tile, active);
             if (p.DBias != null)
             {
@@ -218,7 +230,7 @@ internal static unsafe partial class FusedKernel
                 }
 
                 // 1.001: margin for the rounding of exp and of the stored values.
-                double bound = Math.Exp((double)tMax[t] - lse[t]) * Math.Abs(coefP[t]) * 1.001;
+                double bound = Math.Exp((double)tMax[t] - lse[t]) * Math.Abs((double)coefP[t] * coefP2[t]) * 1.001;
                 if (!(bound < p.FilterThreshold))
                 {
                     return false;

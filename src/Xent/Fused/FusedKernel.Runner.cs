@@ -43,6 +43,8 @@ internal static unsafe partial class FusedKernel
         private float* mask;     // [TB] all-ones bits for kept rows
         private float* coefH;    // [TB] -dL/dH: the multiplier of p (z - E[z]) (entropy gradient only)
         private float* meanZ;    // [TB] E[z] in float, for the tile epilogues
+        private float* coefP2;   // [TB] 1, or where K is beyond float's range the power of two coefP is multiplied by after p
+        private bool wideCoefP;  // whether some token of the block has coefP2 != 1
         private float* dHidden;  // per group: partial dh, transposed [D, TB]
         private float* dHiddenRows; // per group, filtering only: partial dh [TB, D] of the entry-by-entry updates
         private float* tileMax;  // per group and tile: each token's largest z in the tile [subBlocks, TB] (filtering only)
@@ -187,7 +189,7 @@ internal static unsafe partial class FusedKernel
         private long PlanBuffers(long cacheBudget)
         {
             subBlocks = ((p.V / groups) + GroupAlign + VocabBlock - 1) / VocabBlock + 1;
-            long floats = RowFloats + ((long)p.D * TB) + (TB * PaddedD) + (groups * (long)StateRows * TB) + (7L * TB) + Partials + FilterFloats + WidenedFloats
+            long floats = RowFloats + ((long)p.D * TB) + (TB * PaddedD) + (groups * (long)StateRows * TB) + (8L * TB) + Partials + FilterFloats + WidenedFloats
                 + LanePartialFloats;
 
             // The cache takes what is left of the extra-memory budget after the other buffers (which grow with D).
@@ -216,7 +218,8 @@ internal static unsafe partial class FusedKernel
             mask = coefS + TB;
             coefH = mask + TB;
             meanZ = coefH + TB;
-            dHidden = meanZ + TB;
+            coefP2 = meanZ + TB;
+            dHidden = coefP2 + TB;
             bool filter = FilterFloats > 0;
             dHiddenRows = filter ? dHidden + Partials : null;
             tileMax = filter ? dHiddenRows + Partials : null;

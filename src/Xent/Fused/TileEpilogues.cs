@@ -201,13 +201,15 @@ internal static unsafe class TileEpilogues
     /// g = (p * coefP - coefS * w[c]) * cap' for kept tokens, 0 for the rest; marks rows with an entry at or above
     /// the filter threshold in <paramref name="active"/> (only when the threshold is positive). When
     /// <paramref name="holdsZ"/> the tile already holds z (bias added, cap applied; pass no bias). When coefH is not
-    /// null, g also gains coefH p (z - meanZ): the entropy's gradient, coefH = -dL/dH and meanZ = E[z].
+    /// null, g also gains coefH p (z - meanZ): the entropy's gradient, coefH = -dL/dH and meanZ = E[z]. When coefP2
+    /// is not null, p coefP is multiplied by it (a power of two per token, 1 for most: K beyond float's range as
+    /// coefP 2^j, so that p = 0 gives 0, not inf x 0).
     /// </summary>
     // Straight to optimised code, as the core kernels: at Tier0 and then through on-stack replacement, a process's first
     // fused calls ran these loops several times slower (docs/benchmarks.md, First call).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void Backward<TL, TV>(float* tile, int vb, int cols, float* bias, float* weights, float cap, bool holdsZ, bool smoothing,
-        float* lse, float* coefP, float* coefS, float* coefH, float* meanZ, float* mask, float threshold, byte* active)
+        float* lse, float* coefP, float* coefS, float* coefH, float* meanZ, float* mask, float threshold, byte* active, float* coefP2 = null)
         where TL : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -219,6 +221,7 @@ internal static unsafe class TileEpilogues
             TV l = TL.Load(ref *lse, j), cp = TL.Load(ref *coefP, j), mk = TL.Load(ref *mask, j);
             TV ncs = TL.Subtract(default, TL.Load(ref *coefS, j));
             TV ch = coefH == null ? default : TL.Load(ref *coefH, j), mz = coefH == null ? default : TL.Load(ref *meanZ, j);
+            TV cp2 = coefP2 == null ? default : TL.Load(ref *coefP2, j);
             for (int r = 0; r < vb; r++)
             {
                 float* pz = col + (r * Stride);
@@ -243,6 +246,10 @@ internal static unsafe class TileEpilogues
 
                 TV prob = TL.Exp(TL.Subtract(z, l));
                 TV g = TL.Multiply(prob, cp);
+                if (coefP2 != null)
+                {
+                    g = TL.Multiply(g, cp2);
+                }
                 if (coefH != null)
                 {
                     // z - E[z] floored: a -inf logit (p = 0) adds 0, not 0 x -inf.

@@ -41,13 +41,19 @@ internal readonly record struct ClassIndexRowGradient(LossConstants Constants, d
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public GradientCoefficients Coefficients() => new()
+    public GradientCoefficients Coefficients()
     {
-        LogSumExp = (float)LogSumExp.Value,
-        K = (float)(K * LogSumExp.FloatCorrection),
-        C1 = (float)C1,
-        InverseCap = Constants.Cap > 0f ? 1f / Constants.Cap : 0f,
-    };
+        // K beyond float's range (the z-loss term at lse near float.MaxValue): as a float and a power of two.
+        var k = WideMultiplier.Of(K * LogSumExp.FloatCorrection);
+        return new()
+        {
+            LogSumExp = (float)LogSumExp.Value,
+            K = k.Value,
+            KScale = k.Scale,
+            C1 = (float)C1,
+            InverseCap = Constants.Cap > 0f ? 1f / Constants.Cap : 0f,
+        };
+    }
 
     /// <summary>dL/dz[y] in double; <paramref name="targetLogit"/> is the (soft-capped) z[y].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

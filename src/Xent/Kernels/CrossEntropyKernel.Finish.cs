@@ -93,6 +93,8 @@ internal sealed unsafe partial class CrossEntropyKernel
             return default; // as in FinishRow
         }
 
+        // K beyond float's range (the z-loss term at lse near float.MaxValue): as a float and a power of two.
+        var k = WideMultiplier.Of(((a * wt) + zGrad) * lse.FloatCorrection);
         return new RowGradient
         {
             Kept = true,
@@ -103,7 +105,8 @@ internal sealed unsafe partial class CrossEntropyKernel
             Coefficients = new GradientCoefficients
             {
                 LogSumExp = (float)lse.Value,
-                K = (float)(((a * wt) + zGrad) * lse.FloatCorrection),
+                K = k.Value,
+                KScale = k.Scale,
                 C1 = (float)(a * perClass),
                 C2 = (float)(a * (1 - e)),
                 InverseCap = InverseSoftCap,

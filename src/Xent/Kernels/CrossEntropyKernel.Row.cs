@@ -221,23 +221,41 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// against the stand-in shift 0, whose exp(0 - lse) overflows when lse is far below 0 (a row of -inf and one
     /// -2e38): its p are 0, unless lse is NaN.
     /// </summary>
-    private static float BlockScale(in RowGradient row, in BlockStatistics block)
+    /// <remarks>
+    /// Beyond float's range (K's z-loss term at lse near float.MaxValue) as a float and a power of two applied after
+    /// it (<see cref="WideMultiplier"/>, <see cref="ApplyPowerOfTwo"/>), so that stored exponentials of 0 give 0, not inf x 0.
+    /// </remarks>
+    private static WideMultiplier BlockScale(in RowGradient row, in BlockStatistics block)
     {
         float max = block.Max;
         if (max == float.NegativeInfinity && !float.IsNaN(row.Coefficients.LogSumExp))
         {
-            return 0f;
+            return default;
         }
 
         if (block.ShiftInPowersOfTwo)
         {
             // 2^(m - lse log2 e) with the float log2 e the exponentials were computed with, so that the product is
             // 2^((z - lse) log2 e): that constant's error (3e-9 relative) then scales z - lse, not z (1e-5 at z = 4000).
-            return (float)(row.Coefficients.K * double.Exp2(block.Shift - (row.Coefficients.LogSumExp * (double)ExpConstants.Log2E)));
+            return WideMultiplier.Of(row.Coefficients.ExactK * double.Exp2(block.Shift - (row.Coefficients.LogSumExp * (double)ExpConstants.Log2E)));
         }
 
         float shift = max == float.NegativeInfinity ? 0f : max;
-        return (float)(row.Coefficients.K * Math.Exp(shift - row.Coefficients.LogSumExp));
+        return WideMultiplier.Of(row.Coefficients.ExactK * Math.Exp(shift - row.Coefficients.LogSumExp));
+    }
+
+    /// <summary>
+    /// The second step of a block whose scale is beyond float's range: g = (scale' e) 2^j - C1 w over the (scale' e)
+    /// that <see cref="GradientKernel.Scale(VectorWidth, ReadOnlySpan{float}, Span{float}, float, bool, float, ReadOnlySpan{float})"/>
+    /// wrote with offset 0, each step rounded as that write rounds e scale - C1 w. Such rows are rare (z-loss at lse near
+    /// float.MaxValue): plain scalar code.
+    /// </summary>
+    private static void ApplyPowerOfTwo(Span<float> g, float factor, float offset, ReadOnlySpan<float> weights)
+    {
+        for (int i = 0; i < g.Length; i++)
+        {
+            g[i] = (g[i] * factor) - (weights.IsEmpty ? offset : offset * weights[i]);
+        }
     }
 
     /// <summary>An ignored row without log-sum-exp output: loss 0, gradient 0.</summary>
@@ -272,7 +290,8 @@ internal sealed unsafe partial class CrossEntropyKernel
             for (int b = firstBlock; b < endBlock; b++)
             {
                 int column = b * BlockColumns, length = Math.Min(BlockColumns, classes - column);
-                float scale = BlockScale(row, blockStatistics[b]);
+                var wide = BlockScale(row, blockStatistics[b]);
+                float scale = wide.Value;
                 if (exps16)
                 {
                     // Not kept: the same exponentials again (the block is not written yet), bitwise as the forward's.
@@ -283,7 +302,14 @@ internal sealed unsafe partial class CrossEntropyKernel
                     }
 
                     ushort* at = (ushort*)request.Gradient + RowOffset(n) + column;
-                    if (request.GradientElement == ElementKind.BFloat16)
+                    if (wide.Scale != 0f)
+                    {
+                        // Beyond float's range: scaled in the scratch, times the power of two, then narrowed.
+                        GradientKernel.Scale(request.Width, e, e, scale);
+                        ApplyPowerOfTwo(e, wide.Scale, row.Coefficients.C1, SmoothingWeights(row, column, length));
+                        Narrow(request.GradientElement, e, at);
+                    }
+                    else if (request.GradientElement == ElementKind.BFloat16)
                     {
                         // Streamed only from a whole row of exponentials in scratch (rowExps).
                         GradientKernel.Scale(request.Width, e, new Span<BFloat16>((BFloat16*)at, length), scale, streamGradient && rowExps, row.Coefficients.C1, SmoothingWeights(row, column, length));
@@ -301,7 +327,12 @@ internal sealed unsafe partial class CrossEntropyKernel
                 var g = new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
                 if (recomputeStored)
                 {
-                    WriteRecomputed(n, column, blockStatistics[b], scale, g, scratch, Ahead(next, column));
+                    WriteRecomputed(n, column, blockStatistics[b], wide, g, scratch, Ahead(next, column));
+                }
+                else if (wide.Scale != 0f)
+                {
+                    GradientKernel.Scale(request.Width, g, g, scale);
+                    ApplyPowerOfTwo(g, wide.Scale, row.Coefficients.C1, SmoothingWeights(row, column, length));
                 }
                 else
                 {
@@ -338,18 +369,29 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// the two-pass loop (or never ran), that loop's exponentials, computed again by the same code into scratch and
     /// scaled from there: the same bits either way.
     /// </summary>
-    private void WriteRecomputed(int n, int column, in BlockStatistics block, float scale, Span<float> gradient, Span<float> scratch, byte* ahead)
+    /// <remarks>
+    /// A scale beyond float's range (<see cref="WideMultiplier"/>) is written with ordinary stores and widened after:
+    /// the bits of the stored path's <see cref="ApplyPowerOfTwo"/>.
+    /// </remarks>
+    private void WriteRecomputed(int n, int column, in BlockStatistics block, WideMultiplier scale, Span<float> gradient, Span<float> scratch, byte* ahead)
     {
         var z = BlockForGradient(n, column, gradient.Length, scratch);
+        bool wide = scale.Scale != 0f;
         if (block.ShiftInPowersOfTwo)
         {
-            GradientKernel.WriteShifted(request.Width, z, gradient, block.Shift, scale, stream: true, ahead);
-            return;
+            GradientKernel.WriteShifted(request.Width, z, gradient, block.Shift, scale.Value, stream: !wide, ahead);
+        }
+        else
+        {
+            var e = ExpsBlock().Slice(0, z.Length);
+            StatisticsKernel.Compute(request.Width, z, default, default, weightedLogits: false, e);
+            GradientKernel.Scale(request.Width, e, gradient, scale.Value, stream: !wide);
         }
 
-        var e = ExpsBlock().Slice(0, z.Length);
-        StatisticsKernel.Compute(request.Width, z, default, default, weightedLogits: false, e);
-        GradientKernel.Scale(request.Width, e, gradient, scale, stream: true);
+        if (wide)
+        {
+            ApplyPowerOfTwo(gradient, scale.Scale, 0f, default);
+        }
     }
 
     private void ZeroGradient(int n, int column, int length)

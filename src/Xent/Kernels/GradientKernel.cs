@@ -13,7 +13,17 @@ internal readonly struct GradientCoefficients
 {
     public float LogSumExp { get; init; }
 
+    /// <summary>K, or where K is beyond float's range (<see cref="KScale"/> not 0) K / KScale.</summary>
     public float K { get; init; }
+
+    /// <summary>
+    /// 0, or where K is beyond float's range the power of two that <see cref="K"/> is to be multiplied by after p:
+    /// (K p) KScale, so that p = 0 gives 0, not inf x 0 (<see cref="WideMultiplier"/>).
+    /// </summary>
+    public float KScale { get; init; }
+
+    /// <summary>The multiplier of p as the double it stands for: K, or K KScale.</summary>
+    public double ExactK => KScale == 0f ? K : (double)K * KScale;
 
     public float C1 { get; init; }
 
@@ -21,6 +31,32 @@ internal readonly struct GradientCoefficients
 
     /// <summary>1 / s, or 0 without a soft cap.</summary>
     public float InverseCap { get; init; }
+}
+
+/// <summary>
+/// A multiplier of p (in [0, 1]) that may be beyond float's range, as a float <see cref="Value"/> and, where it is,
+/// a power of two <see cref="Scale"/> to multiply by after p: (m p) 2^j is m p rounded once (the power of two is
+/// exact) and overflows to +-inf where m p does, while p = 0 gives 0 where a float m = inf would give inf x 0 = NaN.
+/// The z-loss term 2 b l lse of the multiplier K passes float's range with lse near float.MaxValue (logits at
+/// float.MaxValue), or l or b large. Exact up to |m| = 2^254; beyond that the value saturates at +-float.MaxValue
+/// and m p is then too small only for p below 2^-126.
+/// </summary>
+/// <param name="Value">m, or where m is beyond float's range m / Scale.</param>
+/// <param name="Scale">0 where m is a float, else 2^j with j in [1, 127].</param>
+internal readonly record struct WideMultiplier(float Value, float Scale)
+{
+    /// <summary>m as a float, with the power of two it needs where it is beyond float's range (NaN and +-inf stay as they are).</summary>
+    public static WideMultiplier Of(double m)
+    {
+        float f = (float)m;
+        if (float.IsFinite(f) || !double.IsFinite(m))
+        {
+            return new(f, 0f);
+        }
+
+        int j = Math.Min(Math.ILogB(m) - 126, 127);
+        return new((float)Math.Clamp(Math.ScaleB(m, -j), -float.MaxValue, float.MaxValue), MathF.ScaleB(1f, j));
+    }
 }
 
 /// <summary>
@@ -72,7 +108,7 @@ internal static partial class GradientKernel
         where TV : struct
         where TMode : struct, IStoreMode
     {
-        if (weights.IsEmpty && probabilities.IsEmpty && c.InverseCap == 0f)
+        if (weights.IsEmpty && probabilities.IsEmpty && c.InverseCap == 0f && c.KScale == 0f)
         {
             WritePlain<TOps, TV, TMode>(z, gradient, c, ahead);
         }
@@ -202,7 +238,7 @@ internal static partial class GradientKernel
         ref float w = ref MemoryMarshal.GetReference(weights);
         ref float t = ref MemoryMarshal.GetReference(probabilities);
         var p = new Parameters<TV>(TOps.Create(c.LogSumExp), TOps.Create(c.K), TOps.Create(c.C1), TOps.Create(c.C2), TOps.Create(c.InverseCap),
-            !weights.IsEmpty, !probabilities.IsEmpty, c.InverseCap != 0f);
+            TOps.Create(c.KScale), !weights.IsEmpty, !probabilities.IsEmpty, c.InverseCap != 0f, c.KScale != 0f);
         nint last = n - k;
         TV tail = Element<TOps, TV>(ref x, ref w, ref t, last, p);
         nint start = BodyStart<TOps, TV, TMode>(ref d);
@@ -233,7 +269,13 @@ internal static partial class GradientKernel
             column = TOps.Multiply(column, TOps.Load(ref w, i));
         }
 
-        TV g = TOps.Subtract(TOps.Multiply(p.K, e), column);
+        TV kp = TOps.Multiply(p.K, e);
+        if (p.HasKScale)
+        {
+            kp = TOps.Multiply(kp, p.KScale); // K beyond float: (K' p) 2^j, 0 where p is 0
+        }
+
+        TV g = TOps.Subtract(kp, column);
         if (p.HasCap)
         {
             g = TOps.Multiply(g, VectorMath.SoftCapDerivative<TOps, TV>(zi, p.InverseCap));
@@ -391,6 +433,6 @@ internal static partial class GradientKernel
         return !TShifted.Value ? e : TOps.Subtract(e, hasWeights ? TOps.Multiply(c1, TOps.Load(ref w, i)) : c1);
     }
 
-    private readonly record struct Parameters<TV>(TV Lse, TV K, TV C1, TV C2, TV InverseCap, bool HasWeights, bool HasTargets, bool HasCap)
+    private readonly record struct Parameters<TV>(TV Lse, TV K, TV C1, TV C2, TV InverseCap, TV KScale, bool HasWeights, bool HasTargets, bool HasCap, bool HasKScale)
         where TV : struct;
 }
