@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Xent.Kernels;
 using Xent.LinearAlgebra;
 using static Xent.Distillation.DistillationRows;
 
@@ -50,7 +51,8 @@ internal sealed unsafe class DistillationKernel
 
     // The current token block's merged row states and constants.
     private readonly RowConstants[] constants = new RowConstants[TokenBlock];
-    private readonly double[] divergence = new double[TokenBlock], lseRaw = new double[TokenBlock];
+    private readonly double[] divergence = new double[TokenBlock];
+    private readonly LogSumExpParts[] lseRaw = new LogSumExpParts[TokenBlock];
     private readonly float[] targetLogit = new float[TokenBlock];
 
     private DistillationKernel(DistillationProblem p)
@@ -246,8 +248,12 @@ internal sealed unsafe class DistillationKernel
     private void StatisticsRow(Group group, int r, int n, int c0, ReadOnlySpan<float> s, ReadOnlySpan<float> t)
     {
         Statistics(width, s, t, inverseTemperature, raw, kind, out var sums);
-        group.StudentLse[r].Add(LogSumExpState.Of(sums.StudentMax, sums.StudentSum, kind == DivergenceKind.Reverse ? sums.Weighted : 0));
-        group.TeacherLse[r].Add(LogSumExpState.Of(sums.TeacherMax, sums.TeacherSum));
+        // The reverse KL's weighted sum is relative to the tile's (tempered) maxima, the teacher's 0 where it is -inf
+        // (as Sums takes it).
+        bool reverse = kind == DivergenceKind.Reverse;
+        double teacherShift = !reverse || sums.TeacherMax == float.NegativeInfinity ? 0 : (double)sums.TeacherMax * inverseTemperature;
+        group.StudentLse[r].Add(LogSumExpState.Of(sums.StudentMax, sums.StudentSum, inverseTemperature, reverse ? sums.Weighted : 0, teacherShift));
+        group.TeacherLse[r].Add(LogSumExpState.Of(sums.TeacherMax, sums.TeacherSum, inverseTemperature));
         if (raw)
         {
             group.RawLse[r].Add(LogSumExpState.Of(sums.RawMax, sums.RawSum));
@@ -279,8 +285,10 @@ internal sealed unsafe class DistillationKernel
                 rawState.Add(group.RawLse[r]);
             }
 
-            double ls = student.Value, lt = teacher.Value;
-            lseRaw[r] = raw ? rawState.Value : ls;
+            // m - lse and exp(m - lse) from the parts, -log s and 1 / s (NaN for a row of only -inf, or with +inf):
+            // m + log s rounds to m far from 0, and m - lse was then 0 (rows of -1e30: p = 1 in every column).
+            LogSumExpParts ls = student.Parts, lt = teacher.Parts;
+            lseRaw[r] = raw ? rawState.Parts : ls;
             int y = p.Targets[n0 + r], g = 0;
             while (y >= groupStart[g + 1])
             {
@@ -291,24 +299,32 @@ internal sealed unsafe class DistillationKernel
             constants[r] = new RowConstants
             {
                 InverseTemperature = inverseTemperature,
-                StudentMax = (float)student.Max,
-                StudentScale = (float)Math.Exp(student.Max - ls),
-                StudentShift = (float)(student.Max - ls),
-                TeacherMax = (float)teacher.Max,
-                TeacherScale = (float)Math.Exp(teacher.Max - lt),
-                TeacherShift = (float)(teacher.Max - lt),
-                RawMax = raw ? (float)rawState.Max : 0,
-                RawScale = raw ? (float)Math.Exp(rawState.Max - lseRaw[r]) : 0,
+                StudentMax = student.RawMax,
+                StudentScale = (float)ls.Probability(student.Max),
+                StudentShift = (float)-ls.Minus(student.Max),
+                TeacherMax = teacher.RawMax,
+                TeacherScale = (float)lt.Probability(teacher.Max),
+                TeacherShift = (float)-lt.Minus(teacher.Max),
+                RawMax = raw ? rawState.RawMax : 0,
+                RawScale = raw ? (float)lseRaw[r].Probability(rawState.Max) : 0,
                 Beta = o.Beta,
                 Rest = 1 - o.Beta,
                 LogBeta = MathF.Log(o.Beta),
                 LogRest = MathF.Log(1 - o.Beta),
-                Centre = kind == DivergenceKind.Reverse ? (float)student.Mean : 0,
+                Centre = kind == DivergenceKind.Reverse ? (float)ReverseCentre(student, teacher) : 0,
                 SoftScale = (float)soft,
                 HardScale = (float)(scale * o.HardLossWeight),
             };
         }
     }
+
+    /// <summary>
+    /// The reverse KL's E_Q[(x - m) - (y - m_t)], m and m_t the row's maxima of the tempered student and teacher logits
+    /// (the gradient's Q ((x - m) - (y - m_t) - E_Q[..]) takes the same differences): the student state's mean, rebased
+    /// from the teacher shift it folded to (0 for tiles of only -inf teacher logits) to the teacher's max.
+    /// </summary>
+    private static double ReverseCentre(in LogSumExpState student, in LogSumExpState teacher) =>
+        student.TeacherMax == teacher.Max ? student.Mean : student.Mean + (teacher.Max - student.TeacherMax);
 
     /// <summary>The divergence (and the mixture's gradient statistic), groups added in order.</summary>
     private void MergeTerms(int n0, int b)
@@ -351,10 +367,11 @@ internal sealed unsafe class DistillationKernel
             double loss = 0;
             if (Kept(n))
             {
-                loss = o.SoftLossWeight * divergence[r];
+                // A term of weight 0 is absent, not 0 x inf (an infinite divergence, a target logit of -inf).
+                loss = o.SoftLossWeight == 0f ? 0 : o.SoftLossWeight * divergence[r];
                 if (hard)
                 {
-                    loss += o.HardLossWeight * (lseRaw[r] - targetLogit[r]);
+                    loss += o.HardLossWeight * lseRaw[r].Minus(targetLogit[r]);
                 }
             }
 

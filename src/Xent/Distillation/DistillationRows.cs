@@ -10,7 +10,7 @@ internal enum DivergenceKind
     /// <summary>beta = 0, KL(P || Q): terms summed in the gradient sweep; gradient Q - P.</summary>
     Forward,
 
-    /// <summary>beta = 1, KL(Q || P): terms summed in the gradient sweep; gradient Q (x - y - E_Q[x - y]), E_Q from the statistics sweep.</summary>
+    /// <summary>beta = 1, KL(Q || P): terms summed in the gradient sweep; gradient Q (x - y - E_Q[x - y]), E_Q from the statistics sweep (x and y less their maxima).</summary>
     Reverse,
 
     /// <summary>0 &lt; beta &lt; 1: needs the row's log-sum-exps before its terms, so a sweep of its own.</summary>
@@ -20,10 +20,10 @@ internal enum DivergenceKind
 /// <summary>
 /// The element-wise work of the distillation kernel on one row of a tile: student logits s and teacher logits t,
 /// tempered x = s * (1/T) and y = t * (1/T) in float. Vector lanes in float, written once over
-/// <see cref="IVectorOps{TV}"/> (the scalar instantiation runs the tail of a row); each call returns its sums in
+/// <see cref="IVectorOps{TV}"/> (the scalar instantiation runs the tail of a row), taken as (s - max) / T; each call returns its sums in
 /// double, and the caller folds them in double. The formulas (Q = softmax(x), P = softmax(y)):
 /// forward KL, terms P log(P/Q) - P + Q, gradient Q - P; reverse KL, terms Q log(Q/P) - Q + P, gradient
-/// Q (x - y - E_Q[x - y]); mixture M = beta P + (1 - beta) Q, terms beta (P log(P/M) - P + M) + (1 - beta)
+/// Q (x - y - E_Q[x - y]) (x and y taken less their row's maxima, which the centre cancels); mixture M = beta P + (1 - beta) Q, terms beta (P log(P/M) - P + M) + (1 - beta)
 /// (Q log(Q/M) - Q + M), gradient Q ((1 - beta) log(Q/M) - mean) with mean = (1 - beta) sum Q log(Q/M). The added
 /// linear parts sum to 0 over a row (per class, for the mixture) and make every term non-negative, so that a small
 /// divergence is not the difference of large sums.
@@ -35,7 +35,7 @@ internal enum DivergenceKind
 /// </remarks>
 internal static class DistillationRows
 {
-    /// <summary>A tile row's maxima and float sums, before they are folded into the row state.</summary>
+    /// <summary>A tile row's maxima (of s and t, not tempered) and float sums, before they are folded into the row state.</summary>
     public struct TileSums
     {
         public float StudentMax, TeacherMax, RawMax;
@@ -46,12 +46,12 @@ internal static class DistillationRows
     public struct RowConstants
     {
         public float InverseTemperature;
-        public float StudentMax, StudentScale, StudentShift; // m_s, exp(m_s - lse_s), m_s - lse_s
-        public float TeacherMax, TeacherScale, TeacherShift;
+        public float StudentMax, StudentScale, StudentShift; // m_s (of s, not tempered), exp(m_s / T - lse_s), m_s / T - lse_s
+        public float TeacherMax, TeacherScale, TeacherShift; // the same of t
         public float RawMax, RawScale; // max of s, exp(max - lse(s)) (hard term with T != 1)
         public float Beta, Rest; // beta, 1 - beta
         public float LogBeta, LogRest; // their logs (the mixture's stand-in log M, MixtureLog)
-        public float Centre; // reverse KL: E_Q[x - y]; mixture: the row's mean
+        public float Centre; // reverse KL: E_Q[(x - m) - (y - m_t)]; mixture: the row's mean
         public float SoftScale, HardScale; // scale x SoftLossWeight / T, scale x HardLossWeight
     }
 
@@ -90,15 +90,16 @@ internal static class DistillationRows
             maxT = MathF.Max(maxT, t[j]);
         }
 
-        // Rounding is monotone: max(s) / T rounded is the max of the rounded s / T.
-        sums.StudentMax = maxS * inverseTemperature;
-        sums.TeacherMax = maxT * inverseTemperature;
+        // The maxima of the logits themselves: the lanes temper (s - m) / T, never s / T, which overflows float for
+        // T < 1 and logits near float.MaxValue.
+        sums.StudentMax = maxS;
+        sums.TeacherMax = maxT;
         sums.RawMax = maxS;
         var k = new RowConstants
         {
             InverseTemperature = inverseTemperature,
-            StudentMax = sums.StudentMax == float.NegativeInfinity ? 0 : sums.StudentMax,
-            TeacherMax = sums.TeacherMax == float.NegativeInfinity ? 0 : sums.TeacherMax,
+            StudentMax = maxS == float.NegativeInfinity ? 0 : maxS,
+            TeacherMax = maxT == float.NegativeInfinity ? 0 : maxT,
             RawMax = maxS == float.NegativeInfinity ? 0 : maxS,
         };
         switch (Widths.Fit(width, n))
@@ -189,8 +190,8 @@ internal static class DistillationRows
         for (int j = start; j < end; j += TOps.Count)
         {
             TV sv = TOps.Load(ref s, j);
-            TV x = TOps.Multiply(sv, inv), y = TOps.Multiply(TOps.Load(ref t, j), inv);
-            TV es = TOps.Exp(TOps.Subtract(x, ms)), et = TOps.Exp(TOps.Subtract(y, mt));
+            TV xm = TOps.Multiply(TOps.Subtract(sv, ms), inv), ym = TOps.Multiply(TOps.Subtract(TOps.Load(ref t, j), mt), inv);
+            TV es = TOps.Exp(xm), et = TOps.Exp(ym);
             sumS = TOps.Add(sumS, es);
             sumT = TOps.Add(sumT, et);
             if (raw)
@@ -200,7 +201,8 @@ internal static class DistillationRows
 
             if (kind == DivergenceKind.Reverse)
             {
-                weighted = TOps.Add(weighted, TOps.Select(TOps.LessThan(zero, es), TOps.Multiply(es, TOps.Subtract(x, y)), zero));
+                // (x - m) - (y - m_t), not x - y: far from 0 that loses y (or x), or overflows (LogSumExpState).
+                weighted = TOps.Add(weighted, TOps.Select(TOps.LessThan(zero, es), TOps.Multiply(es, TOps.Subtract(xm, ym)), zero));
             }
         }
 
@@ -245,16 +247,19 @@ internal static class DistillationRows
         mean += TOps.Sum(c);
     }
 
-    /// <summary>One vector's tempered logits (xs, ys), probabilities and log-probabilities, the same in every sweep.</summary>
+    /// <summary>
+    /// One vector's tempered logits less the row's maxima, x - m = (s - m_s) / T and y - m_t = (t - m_t) / T (never
+    /// s / T, which overflows float for T &lt; 1 near float.MaxValue), probabilities and log-probabilities, the same in
+    /// every sweep.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Probabilities<TOps, TV>(ref float s, ref float t, int j, in RowConstants k, out TV xs, out TV ys, out TV q, out TV p, out TV logQ, out TV logP)
+    private static void Probabilities<TOps, TV>(ref float s, ref float t, int j, in RowConstants k, out TV x, out TV y, out TV q, out TV p, out TV logQ, out TV logP)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
         TV inv = TOps.Create(k.InverseTemperature);
-        xs = TOps.Multiply(TOps.Load(ref s, j), inv);
-        ys = TOps.Multiply(TOps.Load(ref t, j), inv);
-        TV x = TOps.Subtract(xs, TOps.Create(k.StudentMax)), y = TOps.Subtract(ys, TOps.Create(k.TeacherMax));
+        x = TOps.Multiply(TOps.Subtract(TOps.Load(ref s, j), TOps.Create(k.StudentMax)), inv);
+        y = TOps.Multiply(TOps.Subtract(TOps.Load(ref t, j), TOps.Create(k.TeacherMax)), inv);
         q = TOps.Multiply(TOps.Exp(x), TOps.Create(k.StudentScale));
         p = TOps.Multiply(TOps.Exp(y), TOps.Create(k.TeacherScale));
         logQ = TOps.Add(x, TOps.Create(k.StudentShift));
@@ -309,7 +314,7 @@ internal static class DistillationRows
         TV soft = TOps.Create(k.SoftScale), hardScale = TOps.Create(k.HardScale);
         for (int j = start; j < end; j += TOps.Count)
         {
-            Probabilities<TOps, TV>(ref s, ref t, j, k, out TV xs, out TV ys, out TV q, out TV p, out TV logQ, out TV logP);
+            Probabilities<TOps, TV>(ref s, ref t, j, k, out TV x, out TV y, out TV q, out TV p, out TV logQ, out TV logP);
             TV g;
             if (kind == DivergenceKind.Forward)
             {
@@ -318,7 +323,7 @@ internal static class DistillationRows
             }
             else if (kind == DivergenceKind.Reverse)
             {
-                g = TOps.Select(TOps.LessThan(zero, q), TOps.Multiply(q, TOps.Subtract(TOps.Subtract(xs, ys), centre)), zero);
+                g = TOps.Select(TOps.LessThan(zero, q), TOps.Multiply(q, TOps.Subtract(TOps.Subtract(x, y), centre)), zero);
                 terms = TOps.Add(terms, KlTerm<TOps, TV>(kind, q, p, logQ, logP));
             }
             else

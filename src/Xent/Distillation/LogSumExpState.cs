@@ -1,3 +1,5 @@
+using Xent.Kernels;
+
 namespace Xent.Distillation;
 
 /// <summary>
@@ -5,31 +7,51 @@ namespace Xent.Distillation;
 /// rescales with it (the KL divergences' E[w] without a second sweep): tiles fold into it left to right, and
 /// partial states fold the same way, so a row's value depends only on the order of its tiles, never on the batch.
 /// </summary>
+/// <remarks>
+/// The reverse KL's w is (x - m) - (y - m_t), x the student's and y the teacher's tempered logits, m and m_t their
+/// maxima: relative to the maxima, not x - y, which far from 0 (rows of -1e30, or logits of opposite sign near
+/// float.MaxValue) loses what the gradient needs, or overflows. A fold rebases each part's w to the larger maxima.
+/// </remarks>
 internal struct LogSumExpState
 {
     private double max;
     private double sum;
     private double weighted;
+    private double teacherMax;
+    private float rawMax;
 
-    public static LogSumExpState Empty => new() { max = double.NegativeInfinity };
+    public static LogSumExpState Empty => new() { max = double.NegativeInfinity, rawMax = float.NegativeInfinity };
 
-    /// <summary>log sum exp: -inf for nothing (or only -inf), NaN with a NaN or +inf.</summary>
-    public readonly double Value => max + Math.Log(sum);
+    /// <summary>
+    /// log sum exp in its parts (max, log sum): -inf max for nothing (or only -inf), NaN with a NaN or +inf. Differences
+    /// with lse must be taken through them (<see cref="LogSumExpParts.Minus"/>): at |max| of about 1e12 and more, max +
+    /// log sum in double loses log sum (a row of -1e30 everywhere would have p = 1 in every column, not 1 / V).
+    /// </summary>
+    public readonly LogSumExpParts Parts => new(max, Math.Log(sum));
 
-    /// <summary>The largest value seen (a float's value: the maxima are of float logits).</summary>
+    /// <summary>The largest value seen (a float logit's value, tempered in double: a float times a float is exact there).</summary>
     public readonly double Max => max;
 
-    /// <summary>The weighted mean sum exp(x) w / sum exp(x).</summary>
+    /// <summary>The float logit whose (tempered) value <see cref="Max"/> is: what the lanes subtract before tempering.</summary>
+    public readonly float RawMax => rawMax;
+
+    /// <summary>The teacher's shift m_t that <see cref="Mean"/> is relative to (0 for a part whose teacher logits were all -inf).</summary>
+    public readonly double TeacherMax => teacherMax;
+
+    /// <summary>The weighted mean sum exp(x) w / sum exp(x), w relative to <see cref="Max"/> and <see cref="TeacherMax"/>.</summary>
     public readonly double Mean => weighted / sum;
 
     /// <summary>A tile's state: its max and its sums relative to that max.</summary>
-    /// <param name="tileMax">The tile's max.</param>
-    /// <param name="tileSum">Sum of exp(x - tileMax).</param>
+    /// <param name="tileSum">Sum of exp(x - tileMax), x the tempered logits.</param>
+    /// <param name="tileRawMax">The tile's max logit, before tempering.</param>
+    /// <param name="inverseTemperature">1 / T, as the lanes temper with it: the state's max is tileRawMax / T, in double.</param>
     /// <param name="tileWeighted">Sum of exp(x - tileMax) w.</param>
-    public static LogSumExpState Of(double tileMax, double tileSum, double tileWeighted = 0) =>
-        tileMax == double.NegativeInfinity ? Empty : new() { max = tileMax, sum = tileSum, weighted = tileWeighted };
+    /// <param name="tileTeacherMax">The teacher's (tempered) shift m_t that w is relative to (reverse KL), else 0.</param>
+    public static LogSumExpState Of(float tileRawMax, double tileSum, float inverseTemperature = 1f, double tileWeighted = 0, double tileTeacherMax = 0) =>
+        tileRawMax == float.NegativeInfinity ? Empty
+        : new() { max = (double)tileRawMax * inverseTemperature, rawMax = tileRawMax, sum = tileSum, weighted = tileWeighted, teacherMax = tileTeacherMax };
 
-    /// <summary>Folds another state in: the larger max stays, the other sums are rescaled to it.</summary>
+    /// <summary>Folds another state in: the larger max stays, the other sums are rescaled to it, both weighted sums rebased.</summary>
     /// <param name="other">The state to add.</param>
     public void Add(in LogSumExpState other)
     {
@@ -41,19 +63,30 @@ internal struct LogSumExpState
         if (max == double.NegativeInfinity)
         {
             this = other;
+            return;
         }
-        else if (other.max > max)
+
+        double t = Math.Max(teacherMax, other.teacherMax);
+        if (other.max > max)
         {
             double f = Math.Exp(max - other.max);
+            weighted = (Rebased(weighted, sum, max - other.max, teacherMax - t) * f) + Rebased(other.weighted, other.sum, 0, other.teacherMax - t);
             sum = (sum * f) + other.sum;
-            weighted = (weighted * f) + other.weighted;
             max = other.max;
+            rawMax = other.rawMax;
         }
         else
         {
             double f = Math.Exp(other.max - max); // NaN max lands here and poisons the sums
+            weighted = Rebased(weighted, sum, 0, teacherMax - t) + (Rebased(other.weighted, other.sum, other.max - max, other.teacherMax - t) * f);
             sum += other.sum * f;
-            weighted += other.weighted * f;
         }
+
+        teacherMax = t;
     }
+
+    // sum exp(x - m) ((x - m') - (y - m_t')) from sum exp(x - m) ((x - m) - (y - m_t)): plus sum ((m - m') - (m_t - m_t')).
+    // Exact where the shifts are 0 (the common fold of equal maxima).
+    private static double Rebased(double weighted, double sum, double shift, double teacherShift) =>
+        shift == teacherShift ? weighted : weighted + (sum * (shift - teacherShift));
 }

@@ -148,46 +148,50 @@ public static class DistillationReference
         var q = logQ.Select(Math.Exp).ToArray();
         var p = logP.Select(Math.Exp).ToArray();
 
-        // dD/dQ_c, the divergence's derivative in the student's probabilities (up to a constant, which the
-        // softmax's Jacobian cancels): forward KL -P/Q, reverse KL log(Q/P), JSD (1 - beta) log(Q/M).
+        // Q_c dD/dQ_c, the divergence's derivative in the student's probabilities (up to a constant, which the
+        // softmax's Jacobian cancels) times Q_c: forward KL -P (Q (-P/Q), also where Q has underflowed to 0 and P
+        // has not: its gradient Q - P is then -P), reverse KL Q log(Q/P), JSD (1 - beta) Q log(Q/M) (0 where Q = 0).
         double divergence = 0;
-        var dq = new double[v];
+        var qdq = new double[v];
         for (int c = 0; c < v; c++)
         {
             if (beta == 0)
             {
                 divergence += XLogXOverY(p[c], logP[c], logQ[c]);
-                dq[c] = p[c] == 0 ? 0 : -p[c] / q[c];
+                qdq[c] = -p[c];
             }
             else if (beta == 1)
             {
                 divergence += XLogXOverY(q[c], logQ[c], logP[c]);
-                dq[c] = logQ[c] - logP[c];
+                qdq[c] = q[c] == 0 ? 0 : q[c] * (logQ[c] - logP[c]);
             }
             else
             {
                 double logM = LogMixture(beta, logP[c], logQ[c]);
                 divergence += (beta * XLogXOverY(p[c], logP[c], logM)) + ((1 - beta) * XLogXOverY(q[c], logQ[c], logM));
-                dq[c] = (1 - beta) * (logQ[c] - logM);
+                qdq[c] = q[c] == 0 ? 0 : q[c] * (1 - beta) * (logQ[c] - logM);
             }
         }
 
-        double lse = LogSumExp(s, 1);
-        double loss = (o.SoftLossWeight * divergence) + (o.HardLossWeight * (lse - s[y]));
+        // lse - s[y] as (m - s[y]) + log sum and p as exp((s - m) - log sum): at |m| of about 1e12 and more, m + log sum
+        // in double loses log sum (a row of -1e30 everywhere would have a cross-entropy of 0, not ln V).
+        // A term of weight 0 is absent, not 0 x inf (an infinite divergence, a target logit of -inf).
+        var (max, logSum) = LogSumExpParts(s, 1);
+        double loss = (o.SoftLossWeight == 0 ? 0 : o.SoftLossWeight * divergence) + (o.HardLossWeight == 0 ? 0 : o.HardLossWeight * ((max - s[y]) + logSum));
         if (gradient != null)
         {
-            // Through the softmax of s / T: dD/ds_c = Q_c (dq_c - sum_k Q_k dq_k) / T (0 where Q_c = 0).
+            // Through the softmax of s / T: dD/ds_c = (Q_c dq_c - Q_c sum_k Q_k dq_k) / T.
             double mean = 0;
             for (int c = 0; c < v; c++)
             {
-                mean += q[c] == 0 ? 0 : q[c] * dq[c];
+                mean += qdq[c];
             }
 
             for (int c = 0; c < v; c++)
             {
-                double soft = q[c] == 0 ? 0 : q[c] * (dq[c] - mean) / temperature;
-                double hard = Math.Exp(s[c] - lse) - (c == y ? 1 : 0);
-                gradient[c] = (o.SoftLossWeight * soft) + (o.HardLossWeight * hard);
+                double soft = (qdq[c] - (q[c] == 0 ? 0 : q[c] * mean)) / temperature;
+                double hard = Math.Exp((s[c] - max) - logSum) - (c == y ? 1 : 0);
+                gradient[c] = (o.SoftLossWeight == 0 ? 0 : o.SoftLossWeight * soft) + (o.HardLossWeight == 0 ? 0 : o.HardLossWeight * hard);
             }
         }
 
@@ -204,19 +208,24 @@ public static class DistillationReference
     /// <summary>x (log x - log y), with 0 log 0 = 0.</summary>
     private static double XLogXOverY(double x, double logX, double logY) => x == 0 ? 0 : x * (logX - logY);
 
+    /// <summary>log softmax(z / T) as (z / T - m) - log sum, never z / T - lse (see <see cref="LogSumExpParts"/>).</summary>
     private static double[] LogSoftmax(ReadOnlySpan<double> z, double temperature)
     {
-        double lse = LogSumExp(z, temperature);
+        var (max, logSum) = LogSumExpParts(z, temperature);
         var r = new double[z.Length];
         for (int c = 0; c < z.Length; c++)
         {
-            r[c] = (z[c] / temperature) - lse;
+            r[c] = ((z[c] / temperature) - max) - logSum;
         }
 
         return r;
     }
 
-    private static double LogSumExp(ReadOnlySpan<double> z, double temperature)
+    /// <summary>
+    /// lse(z / T) in its parts m = max z / T and log sum exp(z / T - m): at |m| of about 1e12 and more, m + log sum in
+    /// double loses log sum, which differences with lse must keep.
+    /// </summary>
+    private static (double Max, double LogSum) LogSumExpParts(ReadOnlySpan<double> z, double temperature)
     {
         double max = double.NegativeInfinity;
         foreach (double x in z)
@@ -230,6 +239,6 @@ public static class DistillationReference
             sum += Math.Exp((x / temperature) - max);
         }
 
-        return max + Math.Log(sum);
+        return (max, Math.Log(sum));
     }
 }
