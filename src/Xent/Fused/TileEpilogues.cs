@@ -105,19 +105,26 @@ internal static unsafe class TileEpilogues
 
                 if (leads)
                 {
-                    TV lead = TL.Select(TL.LessThan(tmx, mx), zero, offNew);
-                    TV rest = TL.Subtract(TL.Add(sum0, sum1), lead);
-                    if (!TL.AllLessThan(TL.Multiply(lead, TL.Create(MaxTermRest)), TL.Add(rest, TL.Subtract(one, lead))))
+                    TV apart0 = zero, apart1 = zero;
+                    if (NeedsMaxTermsApart<TL, TV>(tmx, mx, offNew, sum0, sum1, out TV enough))
                     {
-                        sum0 = zero;
-                        sum1 = zero;
-                        MaxTermsApart<TL, TV>(col, vb, reference, ref sum0, ref sum1, ref ties);
+                        MaxTermsApart<TL, TV>(col, vb, reference, ref apart0, ref apart1, ref ties);
+                        KeepWhereEnough<TL, TV>(enough, ref sum0, ref sum1, ref ties, apart0, apart1);
                     }
                 }
             }
             else
             {
-                EntropySums<TL, TV>(col, vb, reference, ref sum0, ref sum1, ref ties, leads, TL.Subtract(mOld, reference), TL.Add(TL.Load(ref *s, j), offOld), q + j);
+                TV apart0 = zero, apart1 = zero;
+                EntropySums<TL, TV>(col, vb, reference, ref sum0, ref sum1, ref apart0, ref apart1, ref ties, leads, TL.Subtract(mOld, reference), TL.Add(TL.Load(ref *s, j), offOld), q + j);
+                if (leads && NeedsMaxTermsApart<TL, TV>(tmx, mx, offNew, sum0, sum1, out TV enough))
+                {
+                    KeepWhereEnough<TL, TV>(enough, ref sum0, ref sum1, ref ties, apart0, apart1);
+                }
+                else
+                {
+                    ties = zero;
+                }
             }
 
             TV carried = TL.MultiplyAdd(TL.Load(ref *s, j), rescale, TL.Add(TL.Subtract(TL.Multiply(offOld, rescale), offNew), ties));
@@ -151,6 +158,37 @@ internal static unsafe class TileEpilogues
         }
     }
 
+    /// <summary>
+    /// Whether some token's max is in this tile (tmx = mx) with the rest of the tile's terms
+    /// under <see cref="MaxTermRest"/>: then the sums that held its 1 dropped too much of them. <paramref name="enough"/>
+    /// marks the tokens whose plain sums stand.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool NeedsMaxTermsApart<TL, TV>(TV tmx, TV mx, TV offNew, TV sum0, TV sum1, out TV enough)
+        where TL : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV lead = TL.Select(TL.LessThan(tmx, mx), TL.Create(0f), offNew);
+        TV bar = TL.Multiply(lead, TL.Create(MaxTermRest));
+        TV room = TL.Add(TL.Subtract(TL.Add(sum0, sum1), lead), TL.Subtract(TL.Create(1f), lead));
+        enough = TL.LessThan(bar, room);
+        return !TL.AllLessThan(bar, room);
+    }
+
+    /// <summary>
+    /// The plain sums where <paramref name="enough"/>, the sums with each max's term apart (and their count) elsewhere:
+    /// each token's choice is its own, so that its bits never depend on the tokens beside it (batch invariance).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void KeepWhereEnough<TL, TV>(TV enough, ref TV sum0, ref TV sum1, ref TV ties, TV apart0, TV apart1)
+        where TL : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        sum0 = TL.Select(enough, sum0, apart0);
+        sum1 = TL.Select(enough, sum1, apart1);
+        ties = TL.Select(enough, TL.Create(0f), ties);
+    }
+
     /// <summary>exp(diff), less 1 where diff is not below 0 (a max's term, exactly 1), which <paramref name="ties"/> counts.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV MaxTermApart<TL, TV>(TV diff, ref TV ties)
@@ -164,11 +202,11 @@ internal static unsafe class TileEpilogues
 
     /// <summary>
     /// The sums of exp(z - R) as <see cref="Forward"/> takes them (the same pairing, so lse keeps its bits; with
-    /// <paramref name="leads"/>, each max's term apart as in <see cref="MaxTermsApart"/>), and the entropy sum q (at *q,
+    /// <paramref name="leads"/>, also with each max's term apart, as <see cref="MaxTermsApart"/> sums them), and the entropy sum q (at *q,
     /// relative to the old max) moved to R = reference and grown by the tile's exp(z - R) (z - R). Differences are
     /// floored at float.MinValue so that a -inf logit adds 0, not 0 x -inf.
     /// </summary>
-    private static void EntropySums<TL, TV>(float* col, int vb, TV reference, ref TV sum0, ref TV sum1, ref TV ties, bool leads, TV shift, TV oldSum, float* q)
+    private static void EntropySums<TL, TV>(float* col, int vb, TV reference, ref TV sum0, ref TV sum1, ref TV apart0, ref TV apart1, ref TV ties, bool leads, TV shift, TV oldSum, float* q)
         where TL : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -183,11 +221,13 @@ internal static unsafe class TileEpilogues
             TV term = leads ? MaxTermApart<TL, TV>(diff, ref ties) : e;
             if ((r & 1) == 0)
             {
-                sum0 = TL.Add(sum0, term);
+                sum0 = TL.Add(sum0, e);
+                apart0 = TL.Add(apart0, term);
             }
             else
             {
-                sum1 = TL.Add(sum1, term);
+                sum1 = TL.Add(sum1, e);
+                apart1 = TL.Add(apart1, term);
             }
 
             acc = TL.MultiplyAdd(e, x, acc);
