@@ -106,35 +106,12 @@ public static class CheckpointStore
             [ConfigKey] = JsonSerializer.Serialize(config, TrainingJson.Default.CheckpointConfig),
         };
 
-        string modelPath = Path.Combine(directory, ModelFile);
-        string configPath = Path.Combine(directory, ConfigFile);
-        TemporaryFiles.RemoveStale(modelPath);
-        TemporaryFiles.RemoveStale(configPath);
-        ICheckpointFiles files = CheckpointFiles.Current;
-        string modelTemp = TemporaryFiles.For(modelPath);
-        string configTemp = TemporaryFiles.For(configPath);
-        try
-        {
-            using (Stream stream = files.Create(modelTemp))
-            {
-                SafeTensorsWriter.Write(stream, tensors, metadata);
-                FlushToDisk(stream);
-            }
-            using (Stream stream = files.Create(configTemp))
-            {
-                stream.Write(System.Text.Encoding.UTF8.GetBytes(configJson + "\n"));
-                FlushToDisk(stream);
-            }
-
-            // The commit: from this rename on, the directory holds the new step, whole (config included).
-            files.Move(modelTemp, modelPath);
-            files.Move(configTemp, configPath);
-        }
-        finally
-        {
-            TryDelete(files, modelTemp);
-            TryDelete(files, configTemp);
-        }
+        // The commit is the first rename: from it on, the directory holds the new step, whole (config included).
+        WholeFiles.Write(CheckpointFiles.Current,
+        [
+            (Path.Combine(directory, ModelFile), stream => SafeTensorsWriter.Write(stream, tensors, metadata)),
+            (Path.Combine(directory, ConfigFile), stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(configJson + "\n"))),
+        ]);
     }
 
     /// <summary>
@@ -427,30 +404,6 @@ public static class CheckpointStore
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new TrainingInputException($"Cannot read '{path}': {e.Message}", e);
-        }
-    }
-
-    private static void FlushToDisk(Stream stream)
-    {
-        if (stream is FileStream file)
-        {
-            file.Flush(flushToDisk: true);
-        }
-        else
-        {
-            stream.Flush();
-        }
-    }
-
-    private static void TryDelete(ICheckpointFiles files, string path)
-    {
-        try
-        {
-            files.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A leftover temp file is harmless (the real checkpoint is untouched) and the next save removes it.
         }
     }
 }

@@ -144,25 +144,13 @@ public static class Gpt2Checkpoint
             }
         }
 
-        TemporaryFiles.RemoveStale(modelPath);
-        TemporaryFiles.RemoveStale(configPath);
-        ICheckpointFiles files = CheckpointFiles.Current;
-        string modelTemp = TemporaryFiles.For(modelPath);
-        string configTemp = TemporaryFiles.For(configPath);
-        try
-        {
-            Write(files, directory, modelPath, modelTemp, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" }));
-            Write(files, directory, configPath, configTemp, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config))));
-
-            // Both files are whole on disk: only now is anything of the earlier export replaced (see remarks).
-            Move(files, directory, modelTemp, modelPath);
-            Move(files, directory, configTemp, configPath);
-        }
-        finally
-        {
-            TryDelete(files, modelTemp);
-            TryDelete(files, configTemp);
-        }
+        // Both files whole on disk before anything of the earlier export is replaced (see remarks).
+        WholeFiles.Write(CheckpointFiles.Current,
+        [
+            (modelPath, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" })),
+            (configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config)))),
+        ],
+        (e, path, temporary) => Failure(e, directory, path, temporary));
     }
 
     // Xent's parameter name -> the Hugging Face name without the "transformer." prefix.
@@ -234,52 +222,7 @@ public static class Gpt2Checkpoint
         return t;
     }
 
-    private static void Write(ICheckpointFiles files, string directory, string path, string temporary, Action<Stream> write)
-    {
-        try
-        {
-            using Stream stream = files.Create(temporary);
-            write(stream);
-            if (stream is FileStream file)
-            {
-                file.Flush(flushToDisk: true);
-            }
-            else
-            {
-                stream.Flush();
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw Failure(e, directory, path, temporary);
-        }
-    }
-
-    private static void Move(ICheckpointFiles files, string directory, string temporary, string path)
-    {
-        try
-        {
-            files.Move(temporary, path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw Failure(e, directory, path, temporary);
-        }
-    }
-
     // Names the file the user will look for, never the temporary one.
     private static TrainingInputException Failure(Exception e, string directory, string path, string temporary) =>
         new($"cannot write '{path}': {FileProblems.Describe(e, directory, temporary, path)}.", e);
-
-    private static void TryDelete(ICheckpointFiles files, string path)
-    {
-        try
-        {
-            files.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A leftover temporary file is harmless (the export's files are untouched) and the next export removes it.
-        }
-    }
 }

@@ -1,0 +1,85 @@
+namespace Xent.Training.Checkpoints;
+
+/// <summary>
+/// Writes a set of files so that none is replaced before all are whole: each goes to its own temporary file beside
+/// it (<see cref="TemporaryFiles"/>), flushed to disk, and only then are they renamed into place, in order. A failure
+/// while writing leaves every earlier file as it was; the temporaries never outlive the call (a killed process's
+/// are removed by the next writer). The checkpoint and the export both write their two files so.
+/// </summary>
+internal static class WholeFiles
+{
+    /// <summary>
+    /// Writes <paramref name="outputs"/> whole, then renames them into place in the order given.
+    /// <paramref name="failure"/>, where given, turns an I/O error into the caller's own exception, given the error,
+    /// the file meant and its temporary file.
+    /// </summary>
+    public static void Write(ICheckpointFiles files, IReadOnlyList<(string Path, Action<Stream> Write)> outputs,
+        Func<Exception, string, string, Exception>? failure = null)
+    {
+        var temporaries = new string[outputs.Count];
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            TemporaryFiles.RemoveStale(outputs[i].Path);
+            temporaries[i] = TemporaryFiles.For(outputs[i].Path);
+        }
+
+        try
+        {
+            for (int i = 0; i < outputs.Count; i++)
+            {
+                Attempt(() => WriteFlushed(files, temporaries[i], outputs[i].Write), outputs[i].Path, temporaries[i], failure);
+            }
+
+            // Every file is whole on disk: only now is anything replaced.
+            for (int i = 0; i < outputs.Count; i++)
+            {
+                Attempt(() => files.Move(temporaries[i], outputs[i].Path), outputs[i].Path, temporaries[i], failure);
+            }
+        }
+        finally
+        {
+            foreach (string temporary in temporaries)
+            {
+                TryDelete(files, temporary);
+            }
+        }
+    }
+
+    private static void WriteFlushed(ICheckpointFiles files, string temporary, Action<Stream> write)
+    {
+        using Stream stream = files.Create(temporary);
+        write(stream);
+        if (stream is FileStream file)
+        {
+            file.Flush(flushToDisk: true);
+        }
+        else
+        {
+            stream.Flush();
+        }
+    }
+
+    private static void Attempt(Action step, string path, string temporary, Func<Exception, string, string, Exception>? failure)
+    {
+        try
+        {
+            step();
+        }
+        catch (Exception e) when (failure != null && e is IOException or UnauthorizedAccessException)
+        {
+            throw failure(e, path, temporary);
+        }
+    }
+
+    private static void TryDelete(ICheckpointFiles files, string path)
+    {
+        try
+        {
+            files.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A leftover temporary file is harmless (the files it was for are untouched) and the next writer removes it.
+        }
+    }
+}
