@@ -143,7 +143,7 @@ internal static partial class StatisticsKernel
             top = TOps.Max(top, v);
 
             // The shift follows the lanes this vector adds: a counted lane's term is not in it to cancel off.
-            TV added = skip > 0 ? TOps.Select(TOps.LessThan(TOps.KeepFrom(one, skip), one), TOps.Create(float.NegativeInfinity), v) : v;
+            TV added = skip > 0 ? NegativeInfinityBelow<TOps, TV>(v, skip) : v;
             TV mNew = TOps.Max(m, InShiftUnits<TOps, TV>(added, log2e));
             s = Rescale<TOps, TV>(s, ref off, ref offZ, m, mNew, added, log2e);
             m = mNew;
@@ -210,6 +210,19 @@ internal static partial class StatisticsKernel
         offZ = TOps.Select(raised, c, offZ);
         off = offNew;
         return s;
+    }
+
+    /// <summary>
+    /// <paramref name="value"/> with the lanes below <paramref name="firstLane"/> (those of a shifted-back last vector
+    /// that were counted already) -inf: what the lanes it adds would raise a max or shift to.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV NegativeInfinityBelow<TOps, TV>(TV value, int firstLane)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV one = TOps.Create(1f);
+        return TOps.Select(TOps.LessThan(TOps.KeepFrom(one, firstLane), one), TOps.Create(float.NegativeInfinity), value);
     }
 
     /// <summary>

@@ -170,7 +170,7 @@ internal static partial class StatisticsKernel
             }
 
             // Off follows the lanes this vector adds: a counted lane's term is not in it to cancel off.
-            TV added = at == i ? v : TOps.Select(TOps.LessThan(TOps.KeepFrom(one, (int)(i - at)), one), TOps.Create(float.NegativeInfinity), v);
+            TV added = at == i ? v : NegativeInfinityBelow<TOps, TV>(v, (int)(i - at));
             TV zNew = TOps.Max(offZ, added);
             TV offNew = TOps.Exp2(TOps.MultiplyAdd(zNew, log2e, minusM));
             s = TOps.Add(TOps.Add(s, TOps.Subtract(off, offNew)), at == i ? e : TOps.KeepFrom(e, (int)(i - at)));
