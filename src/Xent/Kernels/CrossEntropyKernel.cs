@@ -190,9 +190,9 @@ internal sealed unsafe partial class CrossEntropyKernel
         // A float gradient with class-index targets is scale x exp(z - block max), times 1 - (z / s)^2 under a soft cap s
         // (z the capped logit), less C1 w under label smoothing (not both): below 512 bits, and at every width under a
         // cap, the forward writes those exponentials (or products) into the gradient and the write pass only scales
-        // them, one exp per element instead of two (see StoresExponentials). Label smoothing's forward then takes the
-        // two-pass statistics, its sum w z gathered by the max pass (smoothed LossAndGradient, one Zen 4 core, 2 x 50257:
-        // AVX2 only 0.55-0.56 -> 0.34-0.35 ns per logit, 256 bits 0.38 -> 0.30).
+        // them, one exp per element instead of two (see StoresExponentials). Label smoothing's forward gathers its sum
+        // w z in the same pass (smoothed LossAndGradient, one Zen 4 core, 2 x 50257: AVX2 only 0.55-0.56 -> 0.34-0.35 ns
+        // per logit, 256 bits 0.38 -> 0.30, with w z summed by a max pass then; see docs/benchmarks.md for the single pass).
         storeExps = StoresExponentials(request.Width, cap > 0f, sixteenBit: false, smoothing > 0f) && request.Gradient != null && request.GradientElement == ElementKind.Single && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
         exps16 = StoresExponentials(request.Width, cap > 0f, sixteenBit: true, smoothing > 0f) && request.Gradient != null && request.Element != ElementKind.Single && request.GradientElement == request.Element
             && (smoothing == 0f || cap == 0f) && request.Probabilities == null;

@@ -29,21 +29,36 @@ internal static partial class StatisticsKernel
     /// <param name="z">The block's float logits: in place, <paramref name="exps"/>' memory.</param>
     /// <param name="exps">Where the exponentials go [z.Length], or empty: the statistics alone, as storing them computes them, for a write pass that recomputes them (<see cref="GradientKernel.WriteShifted"/>).</param>
     /// <param name="prefetch">Whether z is followed by the next block to read (prefetches never fault).</param>
+    /// <param name="weights">The block's class weights for sum w z, or empty for all 1.</param>
+    /// <param name="weightedLogits">Whether to gather sum w z (label smoothing; exponentials stored).</param>
+    /// <param name="inverseCap">1 / s under a soft cap s (z the capped logits; exponentials stored), else 0: each stored
+    /// value is then the exponential times 1 - (z / s)^2 (see <see cref="Stored"/>), and the sum of the exponentials alone.</param>
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static unsafe BlockStatistics OnlineMaxExpSumStore<TOps, TV>(ReadOnlySpan<float> z, Span<float> exps, bool prefetch)
+    private static unsafe BlockStatistics OnlineMaxExpSumStore<TOps, TV>(ReadOnlySpan<float> z, Span<float> exps, bool prefetch, ReadOnlySpan<float> weights = default, bool weightedLogits = false, float inverseCap = 0f)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
         fixed (float* pinned = z)
         {
-            // Without a store it is a type, not a test, so that the storing loop compiles as before.
+            // Each option is a type, not a test, so that the plain storing loop compiles as before: the loaded vectors
+            // die at their exps there, which frees registers.
             ref byte x = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z));
-            return exps.IsEmpty
-                ? OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, No>(ref x, z.Length, exps, prefetch)
-                : OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes>(ref x, z.Length, exps, prefetch);
+            var options = new StoreOptions(weights, inverseCap);
+            return exps.IsEmpty ? OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, No, No, No>(ref x, z.Length, exps, prefetch, options)
+                : weightedLogits ? OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, Yes, No>(ref x, z.Length, exps, prefetch, options)
+                : inverseCap != 0f ? OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, No, Yes>(ref x, z.Length, exps, prefetch, options)
+                : OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, No, No>(ref x, z.Length, exps, prefetch, options);
         }
+    }
+
+    /// <summary>What the storing pass also does: sum w z with these weights (empty for all 1), and store times the soft cap's derivative at 1 / s.</summary>
+    private readonly ref struct StoreOptions(ReadOnlySpan<float> weights, float inverseCap)
+    {
+        public ReadOnlySpan<float> Weights { get; } = weights;
+
+        public float InverseCap { get; } = inverseCap;
     }
 
     /// <summary>
@@ -61,22 +76,26 @@ internal static partial class StatisticsKernel
         // Pinned for the lanes' loads, which may take the address (see ILogitLanes.Load).
         fixed (BFloat16* pinned = z)
         {
-            return OnlineMaxExpSumStorePinned<TOps, TV, TLanes, Yes>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, exps, prefetch: true);
+            return OnlineMaxExpSumStorePinned<TOps, TV, TLanes, Yes, No, No>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, exps, prefetch: true, default);
         }
     }
 
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static BlockStatistics OnlineMaxExpSumStorePinned<TOps, TV, TLanes, TStore>(ref byte x, int n, Span<float> exps, bool prefetch)
+    private static BlockStatistics OnlineMaxExpSumStorePinned<TOps, TV, TLanes, TStore, TWeighted, TCapped>(ref byte x, int n, Span<float> exps, bool prefetch, StoreOptions options)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TLanes : struct, ILogitLanes<TV>
         where TStore : struct, IConstant
+        where TWeighted : struct, IConstant
+        where TCapped : struct, IConstant
     {
         int k = TOps.Count, size = TLanes.ElementSize;
         ref float d = ref MemoryMarshal.GetReference(exps);
-        TV log2e = TOps.Create(ExpConstants.Log2E);
+        bool hasWeights = !options.Weights.IsEmpty;
+        ref float w = ref MemoryMarshal.GetReference(options.Weights);
+        TV log2e = TOps.Create(ExpConstants.Log2E), ic = TOps.Create(options.InverseCap), wz = TOps.Create(0f);
 
         // Loaded before any store: in place, the shifted-back last vector's first lanes are overwritten by then.
         TV last = TLanes.Load(ref x, n - k);
@@ -89,7 +108,7 @@ internal static partial class StatisticsKernel
         float first = TOps.MaxAcross(top);
         if (float.IsNaN(first) || (MathF.Abs(first) >= Log2Limit && first != float.NegativeInfinity))
         {
-            return HandOver<TOps, TV, TLanes>(ref x, n, exps, 0, float.NegativeInfinity, 0f, 0f, prefetch);
+            return HandOver<TOps, TV, TLanes>(ref x, n, exps, 0, float.NegativeInfinity, 0f, 0f, 0f, TWeighted.Value, prefetch, options);
         }
 
         float m = MathF.Max(first * ExpConstants.Log2E, -float.MaxValue);
@@ -120,7 +139,7 @@ internal static partial class StatisticsKernel
             {
                 if (!TOps.AllLessThan(cl, TOps.Create(limit)))
                 {
-                    return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, LaneSum<TOps, TV>(s, off), prefetch);
+                    return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, LaneSum<TOps, TV>(s, off), TOps.Sum(wz), TWeighted.Value, prefetch, options);
                 }
 
                 offZ = TOps.Max(top, c);
@@ -131,6 +150,11 @@ internal static partial class StatisticsKernel
             }
 
             top = TOps.Max(top, c);
+            if (TWeighted.Value)
+            {
+                // Before the stores: in place they overwrite the logits (the vectors stay in registers either way).
+                wz = TOps.Add(wz, WeightedChunk<TOps, TV>(ref w, i, hasWeights, v0, v1, v2, v3, v4, v5, v6, v7));
+            }
 
             TV e0 = TOps.Exp2(TOps.MultiplyAdd(v0, log2e, minusM)), e1 = TOps.Exp2(TOps.MultiplyAdd(v1, log2e, minusM));
             TV e2 = TOps.Exp2(TOps.MultiplyAdd(v2, log2e, minusM)), e3 = TOps.Exp2(TOps.MultiplyAdd(v3, log2e, minusM));
@@ -138,14 +162,14 @@ internal static partial class StatisticsKernel
             TV e6 = TOps.Exp2(TOps.MultiplyAdd(v6, log2e, minusM)), e7 = TOps.Exp2(TOps.MultiplyAdd(v7, log2e, minusM));
             if (TStore.Value)
             {
-                TOps.Store(e0, ref d, i);
-                TOps.Store(e1, ref d, i + k);
-                TOps.Store(e2, ref d, i + (2 * k));
-                TOps.Store(e3, ref d, i + (3 * k));
-                TOps.Store(e4, ref d, i + (4 * k));
-                TOps.Store(e5, ref d, i + (5 * k));
-                TOps.Store(e6, ref d, i + (6 * k));
-                TOps.Store(e7, ref d, i + (7 * k));
+                TOps.Store(Stored<TOps, TV, TCapped>(e0, v0, ic), ref d, i);
+                TOps.Store(Stored<TOps, TV, TCapped>(e1, v1, ic), ref d, i + k);
+                TOps.Store(Stored<TOps, TV, TCapped>(e2, v2, ic), ref d, i + (2 * k));
+                TOps.Store(Stored<TOps, TV, TCapped>(e3, v3, ic), ref d, i + (3 * k));
+                TOps.Store(Stored<TOps, TV, TCapped>(e4, v4, ic), ref d, i + (4 * k));
+                TOps.Store(Stored<TOps, TV, TCapped>(e5, v5, ic), ref d, i + (5 * k));
+                TOps.Store(Stored<TOps, TV, TCapped>(e6, v6, ic), ref d, i + (6 * k));
+                TOps.Store(Stored<TOps, TV, TCapped>(e7, v7, ic), ref d, i + (7 * k));
             }
 
             s = TOps.Add(s, TOps.Add(TOps.Add(TOps.Add(e0, e1), TOps.Add(e2, e3)), TOps.Add(TOps.Add(e4, e5), TOps.Add(e6, e7))));
@@ -159,14 +183,21 @@ internal static partial class StatisticsKernel
             TV v = at == i ? TLanes.Load(ref x, i) : last;
             if (!TOps.AllLessThan(TOps.Multiply(v, log2e), TOps.Create(limit)))
             {
-                return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, LaneSum<TOps, TV>(s, off), prefetch);
+                return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, LaneSum<TOps, TV>(s, off), TOps.Sum(wz), TWeighted.Value, prefetch, options);
             }
 
             top = TOps.Max(top, v);
             TV e = TOps.Exp2(TOps.MultiplyAdd(v, log2e, minusM));
+            if (TWeighted.Value)
+            {
+                // Mask the products, not a factor: 0 * -inf would be NaN.
+                TV wv = hasWeights ? TOps.Multiply(v, TOps.Load(ref w, at)) : v;
+                wz = TOps.Add(wz, at == i ? wv : TOps.KeepFrom(wv, (int)(i - at)));
+            }
+
             if (TStore.Value)
             {
-                TOps.Store(e, ref d, at);
+                TOps.Store(Stored<TOps, TV, TCapped>(e, v, ic), ref d, at);
             }
 
             // Off follows the lanes this vector adds: a counted lane's term is not in it to cancel off.
@@ -180,6 +211,7 @@ internal static partial class StatisticsKernel
 
         var result = default(BlockStatistics);
         float max = TOps.MaxAcross(top);
+        result.WeightedLogits = TWeighted.Value ? TOps.Sum(wz) : 0f;
         if (max == float.NegativeInfinity)
         {
             // Only -inf: every stored exponential is 0, and so is the sum.
@@ -220,43 +252,82 @@ internal static partial class StatisticsKernel
         where TV : struct =>
         (float)(TOps.SumWide(s) + TOps.SumWide(off));
 
+    /// <summary>
+    /// sum w z over a chunk's eight vectors (the weights from <paramref name="i"/>, or all 1 without
+    /// <paramref name="hasWeights"/>), as the single pass that stores nothing sums them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV WeightedChunk<TOps, TV>(ref float w, nint i, bool hasWeights, TV v0, TV v1, TV v2, TV v3, TV v4, TV v5, TV v6, TV v7)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        if (hasWeights)
+        {
+            int k = TOps.Count;
+            v0 = TOps.Multiply(v0, TOps.Load(ref w, i));
+            v1 = TOps.Multiply(v1, TOps.Load(ref w, i + k));
+            v2 = TOps.Multiply(v2, TOps.Load(ref w, i + (2 * k)));
+            v3 = TOps.Multiply(v3, TOps.Load(ref w, i + (3 * k)));
+            v4 = TOps.Multiply(v4, TOps.Load(ref w, i + (4 * k)));
+            v5 = TOps.Multiply(v5, TOps.Load(ref w, i + (5 * k)));
+            v6 = TOps.Multiply(v6, TOps.Load(ref w, i + (6 * k)));
+            v7 = TOps.Multiply(v7, TOps.Load(ref w, i + (7 * k)));
+        }
+
+        return TOps.Add(TOps.Add(TOps.Add(v0, v1), TOps.Add(v2, v3)), TOps.Add(TOps.Add(v4, v5), TOps.Add(v6, v7)));
+    }
+
     /// <summary>The logits from <paramref name="done"/> on to <see cref="FinishInTwoPasses"/>: float ones where they are, bfloat16 ones widened over their exponentials' place first.</summary>
-    private static unsafe BlockStatistics HandOver<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, int done, float doneMax, float m, float doneSum, bool prefetch)
+    private static unsafe BlockStatistics HandOver<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, int done, float doneMax, float m, float doneSum, float doneWeighted, bool weightedLogits, bool prefetch, StoreOptions options)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TLanes : struct, ILogitLanes<TV>
     {
         if (TLanes.ElementSize == sizeof(float))
         {
-            return FinishInTwoPasses<TOps, TV>(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, float>(ref x), n), exps, done, doneMax, m, doneSum, prefetch);
+            return FinishInTwoPasses<TOps, TV>(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, float>(ref x), n), exps, done, doneMax, m, doneSum, doneWeighted, weightedLogits, prefetch, options);
         }
 
         BFloat16.ConvertToSingle(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, BFloat16>(ref x), n).Slice(done), exps.Slice(done, n - done));
-        return FinishInTwoPasses<TOps, TV>(exps.Slice(0, n), exps, done, doneMax, m, doneSum, prefetch: false);
+        return FinishInTwoPasses<TOps, TV>(exps.Slice(0, n), exps, done, doneMax, m, doneSum, doneWeighted, weightedLogits, prefetch: false, options);
     }
 
     /// <summary>
     /// The single pass's way out: the first <paramref name="done"/> exponentials are stored, 2^(z log2 e - m), with max
     /// <paramref name="doneMax"/> and sum <paramref name="doneSum"/>, and the logits from there on are intact. Takes the
     /// rest's max, then the block's exponentials relative to the block's max M as the two-pass loop stores them: the
-    /// stored ones times 2^(m - M log2 e), the rest computed (<see cref="ExpSum"/>).
+    /// stored ones times 2^(m - M log2 e), the rest computed (<see cref="ExpSum"/>). Under label smoothing the rest's
+    /// sum w z is added to the stored part's <paramref name="doneWeighted"/>; under a soft cap the rest is stored times
+    /// the cap's derivative, as the single pass stored the first part.
     /// </summary>
-    private static BlockStatistics FinishInTwoPasses<TOps, TV>(ReadOnlySpan<float> z, Span<float> exps, int done, float doneMax, float m, float doneSum, bool prefetch)
+    private static BlockStatistics FinishInTwoPasses<TOps, TV>(ReadOnlySpan<float> z, Span<float> exps, int done, float doneMax, float m, float doneSum, float doneWeighted, bool weightedLogits, bool prefetch, StoreOptions options)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
         var rest = z.Slice(done);
         var restExps = exps.IsEmpty ? default : exps.Slice(done);
+        var restWeights = options.Weights.IsEmpty ? default : options.Weights.Slice(done);
         bool vectors = rest.Length >= TOps.Count;
-        float restMax = vectors
-            ? BlockMax<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(rest)), rest.Length, default)
-            : BlockMax<ScalarOps, float, SingleLanes<ScalarOps, float>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(rest)), rest.Length, default);
+        float restWeighted = 0f;
+        float restMax = (vectors, weightedLogits) switch
+        {
+            (true, true) => BlockMaxWeightedSum<TOps, TV>(rest, restWeights, out restWeighted),
+            (false, true) => BlockMaxWeightedSum<ScalarOps, float>(rest, restWeights, out restWeighted),
+            (true, false) => BlockMax<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(rest)), rest.Length, default),
+            _ => BlockMax<ScalarOps, float, SingleLanes<ScalarOps, float>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(rest)), rest.Length, default),
+        };
         var result = default(BlockStatistics);
         result.Max = float.IsNaN(restMax) ? restMax : MathF.Max(doneMax, restMax);
+        result.WeightedLogits = weightedLogits ? (double)doneWeighted + restWeighted : 0;
         float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
-        result.Sum = vectors
-            ? ExpSum<TOps, TV, No>(rest, shift, restExps, prefetch, 0f)
-            : ExpSum<ScalarOps, float, No>(rest, shift, restExps, prefetch, 0f);
+        float inverseCap = options.InverseCap;
+        result.Sum = (vectors, inverseCap != 0f && !restExps.IsEmpty) switch
+        {
+            (true, true) => ExpSum<TOps, TV, Yes>(rest, shift, restExps, prefetch, inverseCap),
+            (false, true) => ExpSum<ScalarOps, float, Yes>(rest, shift, restExps, prefetch, inverseCap),
+            (true, false) => ExpSum<TOps, TV, No>(rest, shift, restExps, prefetch, 0f),
+            _ => ExpSum<ScalarOps, float, No>(rest, shift, restExps, prefetch, 0f),
+        };
         if (done > 0)
         {
             // A stored prefix under a finite max: its terms against M are at most 2^-64 of M's own, so they may round

@@ -117,7 +117,8 @@ internal static partial class StatisticsKernel
 
     /// <summary>
     /// The block's max and sum w z (label smoothing; w = 1 when <paramref name="weights"/> is empty) in one pass, for
-    /// the exp pass that stores its exponentials over z (in place) and so cannot sum w z itself.
+    /// the exp pass that stores its exponentials over z (in place) and so cannot sum w z itself: where the single pass
+    /// that stores does not run (no FMA, short blocks) or hands over.
     /// </summary>
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
     // inlined (docs/benchmarks.md, How the kernels got here).
@@ -215,9 +216,9 @@ internal static partial class StatisticsKernel
 
             // The sums go on in double every ExpSumFlush pairs: a float sum of thousands of terms is off by 1e-6 of
             // itself, and beside the max's term, exp(0) = 1, it drops every term under 2^-25 (where one logit leads by
-            // 17, all of them, and the loss with them). Only where this is the plain gradient's loop, the scalar
-            // fallback and CPUs without FMA (elsewhere the single pass that stores is, and keeps them its own way):
-            // at 256 bits the flush cost label smoothing's gradient 11% (one Zen 4 core).
+            // 17, all of them, and the loss with them). Only at the scalar width and on CPUs without FMA: elsewhere
+            // the single pass that stores takes the blocks this loop would (with label smoothing and a soft cap too),
+            // and keeps them its own way; this loop has the short blocks and the rest of a block handed over.
             if ((TOps.Count == 1 || !(Fma.IsSupported || AdvSimd.IsSupported)) && ++pending == ExpSumFlush)
             {
                 total += TOps.SumWide(s0) + TOps.SumWide(s1);
@@ -299,7 +300,7 @@ internal static partial class StatisticsKernel
         ref float t = ref MemoryMarshal.GetReference(probabilities);
         float offset = float.IsFinite(shift) ? shift : 0f;
         TV m = TOps.Create(shift), origin = TOps.Create(offset), one = TOps.Create(1f), zero = TOps.Create(0f);
-        TV sum = zero, wz = zero, wtz = zero, wt = zero, ws = zero;
+        TV sum = zero, wz = zero, wtz = zero, wt = zero, ws = zero, tops = zero;
         double targetLogits = 0, targets = 0, logits = 0, weightSum = 0;
         bool sumsWeights = weightedLogits && hasWeights;
         int pending = 0;
@@ -308,7 +309,12 @@ internal static partial class StatisticsKernel
         {
             TV zi = TOps.Load(ref x, i);
             TV wi = hasWeights ? TOps.Load(ref w, i) : one;
-            TV ei = TOps.Exp(TOps.Subtract(zi, m));
+
+            // A max's term (exp(0), 1) is counted apart and its lane sums e - 1 (exact) in its place: beside a 1 the
+            // float sum would drop every term under 2^-25, and with one logit 17 above the rest, all of them, and a
+            // one-hot target's loss with them (1-17% of it, by the width, before).
+            TV top = TOps.Select(TOps.LessThan(zi, m), zero, one);
+            TV ei = TOps.Subtract(TOps.Exp(TOps.Subtract(zi, m)), top);
             TV zs = TOps.Subtract(zi, origin);
             TV wzi = weightedLogits ? TOps.Multiply(wi, zs) : zero;
             TV wti = hasTargets ? TOps.Multiply(wi, TOps.Load(ref t, i)) : zero;
@@ -322,6 +328,7 @@ internal static partial class StatisticsKernel
             {
                 // Mask the products, not a factor: 0 * -inf would be NaN.
                 ei = TOps.KeepFrom(ei, skip);
+                top = TOps.KeepFrom(top, skip);
                 wzi = TOps.KeepFrom(wzi, skip);
                 wi = TOps.KeepFrom(wi, skip);
                 wti = TOps.KeepFrom(wti, skip);
@@ -329,6 +336,7 @@ internal static partial class StatisticsKernel
             }
 
             sum = TOps.Add(sum, ei);
+            tops = TOps.Add(tops, top);
             wz = TOps.Add(wz, wzi);
             if (sumsWeights)
             {
@@ -345,7 +353,7 @@ internal static partial class StatisticsKernel
         }
 
         FlushAll<TOps, TV>(weightedLogits, sumsWeights, hasTargets, ref wz, ref ws, ref wt, ref wtz, ref logits, ref weightSum, ref targets, ref targetLogits);
-        result.Sum = TOps.Sum(sum);
+        result.Sum = TOps.SumWide(sum) + TOps.SumWide(tops);
         result.WeightedLogits = weightedLogits ? logits + (offset * (hasWeights ? weightSum : n)) : 0;
         result.WeightedTargets = targets;
         result.WeightedTargetLogits = targetLogits + (offset * targets);

@@ -8,8 +8,9 @@ namespace Xent.Kernels;
 /// <summary>
 /// Computes <see cref="BlockStatistics"/> of one block (<see cref="CrossEntropyKernel.BlockColumns"/>): for class-index targets with nothing to store one
 /// pass with per-lane running maxima, gathering sum w z on the way for label smoothing (measured 5-20% faster than
-/// two passes on Zen 5, 1.5x with smoothing: 9.7 -> 6.5 ms at 2048 x 32000); with plain exponentials to store, one pass
-/// too, whose exponentials share one shift for the block (<see cref="OnlineMaxExpSumStore{TOps, TV}"/>); otherwise a max
+/// two passes on Zen 5, 1.5x with smoothing: 9.7 -> 6.5 ms at 2048 x 32000); with exponentials to store (plain, times a
+/// soft cap's derivative, or beside label smoothing's sum w z), one pass too, whose exponentials share one shift for
+/// the block (<see cref="OnlineMaxExpSumStore{TOps, TV}"/>); otherwise (probability targets, short blocks, no FMA) a max
 /// pass, then an exp-sum pass over the same, now cached, block (the stored exponentials must share one shift, the
 /// block's max). Remainders use a
 /// last vector shifted back to end at the block's end, with its already counted lanes masked out of the sums
@@ -159,10 +160,12 @@ internal static partial class StatisticsKernel
             return result;
         }
 
-        if (TOps.Count > 1 && stores && !weightedLogits && probabilities.IsEmpty && inverseCap == 0f && z.Length >= OnlineChunk * TOps.Count
-            && Simd.FusedMultiplyAddIsHardware)
+        // Label smoothing's sum w z and the soft cap's derivative only where the exponentials are stored: a write pass
+        // that recomputes them (empty exps) is the plain gradient's alone.
+        if (TOps.Count > 1 && stores && probabilities.IsEmpty && z.Length >= OnlineChunk * TOps.Count && Simd.FusedMultiplyAddIsHardware
+            && (!exps.IsEmpty || (!weightedLogits && inverseCap == 0f)))
         {
-            return OnlineMaxExpSumStore<TOps, TV>(z, exps, prefetchNext);
+            return OnlineMaxExpSumStore<TOps, TV>(z, exps, prefetchNext, weightedLogits ? weights : default, weightedLogits, exps.IsEmpty ? 0f : inverseCap);
         }
 
         bool smoothedStore = weightedLogits && stores && probabilities.IsEmpty;

@@ -86,6 +86,16 @@ public class ExponentialPolicyTests
             Check(x, bf, y, new CrossEntropyOptions(), $"rises, {v} {width}");
             Check(x, bf, y, new CrossEntropyOptions { ZLoss = 1e-4f, Reduction = Reduction.Sum }, $"rises, z-loss, {v} {width}");
 
+            // Label smoothing's sum w z and the soft cap's derivative go with the hand-over too (a cap of 4000 bends even
+            // the logits times 1000, and leaves every rise far beyond the single pass's headroom).
+            // The masked vocabulary at -100, not -inf, under smoothing: its loss would be +inf, which checks no sum.
+            var weights = TestData.Logits(1, v, v + 3, 0.5f).Select(value => 1.5f + value).ToArray();
+            var finite = x.Select(value => float.IsNegativeInfinity(value) ? -100f : value).ToArray();
+            var finiteBf = finite.Select(value => (BFloat16)value).ToArray();
+            Check(finite, finiteBf, y, new CrossEntropyOptions { LabelSmoothing = 0.1f, Reduction = Reduction.Sum }, $"rises, smoothing, {v} {width}");
+            Check(finite, finiteBf, y, new CrossEntropyOptions { LabelSmoothing = 0.1f, ClassWeights = weights }, $"rises, smoothing, weights, {v} {width}");
+            Check(x, bf, y, new CrossEntropyOptions { SoftCap = 4000f, Reduction = Reduction.Sum }, $"rises, soft cap, {v} {width}");
+
             // Beyond 2^21 from the first chunk on (not representable in Half: float only).
             var huge = TestData.Logits(2, v, v + 2).Select(value => 3e6f + (value * 10f)).ToArray();
             int[] t = [1, v - 1];
@@ -152,6 +162,7 @@ public class ExponentialPolicyTests
     {
         int v = x.Length / y.Length;
         var expected = CrossEntropyReference.Gradient(x, y, o);
+        double expectedLoss = CrossEntropyReference.Loss(x, y, o);
         foreach (int threads in TestData.ThreadCounts)
         {
             var ot = o with { MaxDegreeOfParallelism = threads };
@@ -159,6 +170,15 @@ public class ExponentialPolicyTests
             var g = new float[x.Length];
             float loss = CrossEntropy.LossAndGradient(x, y, g, ot);
             Close.Gradient(expected, g, v, what: what);
+            if (!double.IsInfinity(expectedLoss))
+            {
+                Close.Scalar(expectedLoss, loss, relative: 1e-5, absolute: 0, what: $"{what}: loss");
+            }
+            else
+            {
+                Assert.True(loss == expectedLoss, $"{what}: loss {loss}, expected {expectedLoss}");
+            }
+
             var inPlace = (float[])x.Clone();
             Assert.True(loss == CrossEntropy.LossAndGradient(inPlace, y, inPlace, ot), what);
             Assert.True(g.AsSpan().SequenceEqual(inPlace), $"{what}: in place differs");
