@@ -8,10 +8,11 @@ namespace Xent.Cli.Terminal;
 /// </summary>
 internal sealed class CliConsoles
 {
-    public CliConsoles(IAnsiConsole @out, TextWriter error)
+    public CliConsoles(IAnsiConsole @out, TextWriter error, IAnsiConsole errorConsole)
     {
         Out = @out;
         Error = error;
+        ErrorConsole = errorConsole;
     }
 
     /// <summary>Results. Use <see cref="WriteLine"/> for machine-read text: it bypasses Spectre's line wrapping.</summary>
@@ -20,10 +21,14 @@ internal sealed class CliConsoles
     /// <summary>Error messages (standard error).</summary>
     public TextWriter Error { get; }
 
+    /// <summary>Standard error as a console, for Spectre's help when it is a usage error (no verb given).</summary>
+    public IAnsiConsole ErrorConsole { get; }
+
     /// <summary>The process's own standard output and standard error.</summary>
     public static CliConsoles Standard()
     {
         var console = AnsiConsole.Console;
+        var error = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(System.Console.Error) });
 
         // Redirected output has no width; Spectre then assumes 80 columns, too narrow for the bench table.
         if (System.Console.IsOutputRedirected)
@@ -31,21 +36,29 @@ internal sealed class CliConsoles
             console.Profile.Width = 120;
         }
 
-        return new CliConsoles(console, System.Console.Error);
+        if (System.Console.IsErrorRedirected)
+        {
+            error.Profile.Width = 120;
+        }
+
+        return new CliConsoles(console, System.Console.Error, error);
     }
 
     /// <summary>A console writing plain text (no colours, no ANSI codes) to <paramref name="out"/>; for tests.</summary>
-    public static CliConsoles Plain(TextWriter @out, TextWriter error, int width = 160)
+    public static CliConsoles Plain(TextWriter @out, TextWriter error, int width = 160) =>
+        new(PlainConsole(@out, width), error, PlainConsole(error, width));
+
+    private static IAnsiConsole PlainConsole(TextWriter writer, int width)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Ansi = AnsiSupport.No,
             ColorSystem = ColorSystemSupport.NoColors,
             Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(@out),
+            Out = new AnsiConsoleOutput(writer),
         });
         console.Profile.Width = width;
-        return new CliConsoles(console, error);
+        return console;
     }
 
     /// <summary>Writes one line verbatim to standard output (no markup, no wrapping).</summary>

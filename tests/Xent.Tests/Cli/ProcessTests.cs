@@ -42,6 +42,17 @@ public sealed class ProcessTests : IDisposable
         Assert.DoesNotContain("   at ", parseError, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void NoVerb_HelpOnStderr_Exit2()
+    {
+        var (code, stdout, stderr) = Run();
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Contains("USAGE:", stderr, StringComparison.Ordinal);
+        Assert.Contains("COMMANDS:", stderr, StringComparison.Ordinal);
+        Assert.EndsWith("xent: error: no command given: name one of the COMMANDS above (xent COMMAND --help for its options).", stderr.Trim(), StringComparison.Ordinal);
+    }
+
     /// <summary>Xent.Cli.dll sits next to the test assembly (a project reference copies it with its runtimeconfig).</summary>
     private static string CliDll()
     {
