@@ -8,7 +8,7 @@ namespace Xent.Cli.Commands;
 /// While the run is prepared (the text read and encoded, the baseline fitted, steps timed for --time) nothing has
 /// been written: the first signal releases the run folder as it was found (<see cref="RunFolderLock.Abandon"/>),
 /// says so, and lets the process end as the signal does. Once training has begun (<see cref="StartTraining"/>), the
-/// first signal cancels <see cref="Token"/>: the loop stops after the current step and saves a checkpoint. A second
+/// first signal cancels <see cref="Token"/>: the loop stops after the current step (or in its validation) and saves a checkpoint. A second
 /// one ends the process at once (checkpoint files are renamed into place whole, so that cannot leave a broken one).
 /// </summary>
 internal sealed class TrainSignals : IDisposable

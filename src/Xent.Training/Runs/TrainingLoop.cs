@@ -54,7 +54,11 @@ public sealed class TrainingLoop
     /// after the checkpoint was loaded.
     /// </summary>
     /// <param name="progress">Told of each step; null for none.</param>
-    /// <param name="cancellationToken">Stops the run after the current step (status <see cref="TrainingStatus.Interrupted"/>, with a checkpoint).</param>
+    /// <param name="cancellationToken">
+    /// Stops the run after the current step (status <see cref="TrainingStatus.Interrupted"/>, with a checkpoint). One
+    /// process also stops a validation in progress and measures no other (the checkpoint is saved unmeasured); the
+    /// ranks of a distributed run finish the one in progress.
+    /// </param>
     /// <returns>What the run did, as written to summary.json.</returns>
     public TrainingOutcome Run(ITrainingProgress? progress = null, CancellationToken cancellationToken = default)
     {

@@ -12,7 +12,7 @@ public sealed record TrainingOutcome
     /// <summary>Optimizer steps done at the end.</summary>
     public required long FinalStep { get; init; }
 
-    /// <summary>Validation loss before the first step of this run (a resumed run: of this segment).</summary>
+    /// <summary>Validation loss before the first step of this run (a resumed run: of this segment); NaN when the run was cancelled before it was measured.</summary>
     public required double InitialValLoss { get; init; }
 
     /// <summary>
@@ -21,7 +21,7 @@ public sealed record TrainingOutcome
     /// </summary>
     public double? RunInitialValLoss { get; init; }
 
-    /// <summary>Validation loss at the end; null after a non-finite loss.</summary>
+    /// <summary>Validation loss at the end; null after a non-finite loss, and after a cancellation that came before it was measured.</summary>
     public double? FinalValLoss { get; init; }
 
     /// <summary>Training loss of the last step; null when no step was taken.</summary>

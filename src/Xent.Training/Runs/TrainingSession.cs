@@ -30,6 +30,8 @@ internal sealed class TrainingSession
     private long? nonFiniteStep;
     private readonly EarlyStopping best;
     private bool stoppedEarly;
+    private CancellationToken validationStop; // stops a validation in progress (one process only: see Run)
+    private bool validationCut; // a validation was stopped before its end: the run ends interrupted
 
     public TrainingSession(TrainingPlan plan, MetricsLog? metrics, ITrainingProgress? progress, IGradientStep gradientStep)
     {
@@ -69,11 +71,17 @@ internal sealed class TrainingSession
 
     public TrainingOutcome Run(CancellationToken cancellationToken)
     {
-        initialVal = Validate();
-        lastVal = initialVal;
+        // One process stops a validation in progress when cancelled (a long one would hold a Ctrl+C back for minutes),
+        // and runs no other once cancelled. The ranks of a distributed run finish theirs (a vocabulary-parallel one
+        // exchanges activations in it, and a rank leaving it alone would part from the others), then all stop
+        // together at the next step boundary (AgreeToStop).
+        validationStop = gradientStep.WorldSize == 1 ? cancellationToken : CancellationToken.None;
+        double? initial = Validate();
+        initialVal = initial ?? double.NaN;
+        lastVal = initial;
         runInitialVal = plan.Resume is { } resumed ? resumed.Checkpoint.Config.InitialValLoss
-            : double.IsFinite(initialVal) ? initialVal : null;
-        if (!double.IsFinite(initialVal))
+            : initial is { } first && double.IsFinite(first) ? first : null;
+        if (initial is { } i && !double.IsFinite(i))
         {
             StopNonFinite(start);
         }
@@ -85,6 +93,12 @@ internal sealed class TrainingSession
                 break;
             }
             TrainOneStep();
+        }
+
+        // The last step's validation was stopped: the run did not finish its work.
+        if (validationCut && status == TrainingStatus.Completed)
+        {
+            status = TrainingStatus.Interrupted;
         }
         return Outcome(FinalValidation());
     }
@@ -132,14 +146,17 @@ internal sealed class TrainingSession
             (step - start) * (double)TokensPerStep / Math.Max(trainSeconds, 1e-9), val is not null));
     }
 
-    /// <summary>The validation loss every <see cref="TrainingPlan.EvalEvery"/> steps and after the last; null between.</summary>
+    /// <summary>The validation loss every <see cref="TrainingPlan.EvalEvery"/> steps and after the last; null between, and when stopped.</summary>
     private double? ValidateIfDue()
     {
         if (step % plan.EvalEvery != 0 && step != plan.TotalSteps)
         {
             return null;
         }
-        double val = Validate();
+        if (Validate() is not { } val)
+        {
+            return null;
+        }
         if (!double.IsFinite(val))
         {
             StopNonFinite(step);
@@ -149,7 +166,10 @@ internal sealed class TrainingSession
         return val;
     }
 
-    /// <summary>The final validation loss; an interrupted run (or one without steps) is measured and saved here.</summary>
+    /// <summary>
+    /// The final validation loss; an interrupted run (or one without steps) is measured and saved here. A stopped
+    /// process saves its last step unmeasured (null): its loss was finite, so the model is.
+    /// </summary>
     private double? FinalValidation()
     {
         if (status == TrainingStatus.NonFinite)
@@ -160,8 +180,8 @@ internal sealed class TrainingSession
         {
             return lastVal;
         }
-        double finalVal = Validate();
-        if (double.IsFinite(finalVal) && checkpointStep != step)
+        double? finalVal = Validate();
+        if ((finalVal is not { } v || double.IsFinite(v)) && checkpointStep != step)
         {
             Save();
         }
@@ -196,8 +216,19 @@ internal sealed class TrainingSession
         nonFiniteStep = atStep;
     }
 
-    private double Validate() =>
-        Evaluation.WindowLoss(model, plan.Data.Validation, plan.Seq, plan.Batch, TrainingDefaults.ValidationWindows(plan.Seq));
+    /// <summary>The validation loss; null when <see cref="validationStop"/> stopped it (or was cancelled before it).</summary>
+    private double? Validate()
+    {
+        try
+        {
+            return Evaluation.WindowLoss(model, plan.Data.Validation, plan.Seq, plan.Batch, TrainingDefaults.ValidationWindows(plan.Seq), validationStop);
+        }
+        catch (OperationCanceledException) when (validationStop.IsCancellationRequested)
+        {
+            validationCut = true;
+            return null;
+        }
+    }
 
     // Only the writing process saves (data-parallel ranks but 0 write nothing); every rank then meets at AfterSave.
     private void Save(double? newBest = null)

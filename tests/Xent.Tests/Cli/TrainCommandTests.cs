@@ -24,6 +24,24 @@ public sealed class TrainCommandTests : IDisposable
     private static List<MetricRecord> Metrics(string dir) => MetricsLog.Read(Path.Combine(dir, "metrics.jsonl"));
 
     [Fact]
+    public void Cancelled_once_training_began_measures_nothing_saves_step_0_and_exits_130()
+    {
+        // Cancelled from the start, without --time: the initial validation is the first cancellable work, and neither
+        // it nor a final one is run; the untrained model is saved as the interrupted run's checkpoint.
+        string dir = temp["run"];
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var run = CliRun.Run(cancelled.Token, ["train", "--out", dir, "--steps", "5", .. Tiny]);
+        Assert.True(run.ExitCode == 130, $"exit code {run.ExitCode}: {run.Error}");
+        Assert.Contains("Interrupted at step 0;", run.Out, StringComparison.Ordinal);
+        Assert.Equal("", run.Error);
+        Assert.Equal(0, CheckpointStore.LoadConfig(dir).Step);
+        var summary = Summary(dir);
+        Assert.Equal(JsonValueKind.Null, summary.GetProperty("initial_val_loss").ValueKind);
+        Assert.Equal(JsonValueKind.Null, summary.GetProperty("final_val_loss").ValueKind);
+    }
+
+    [Fact]
     public void Tiny_run_writes_checkpoint_metrics_plot_and_summary()
     {
         string dir = temp["run"];
