@@ -76,7 +76,6 @@ public sealed class RunFolderLock : IDisposable
         var owner = new RunOwner(Environment.ProcessId, Environment.MachineName, DateTimeOffset.UtcNow, command);
         try
         {
-            TemporaryFiles.RemoveStale(ownerPath);
             WriteOwner(ownerPath, owner);
         }
         catch (Exception e)
@@ -107,13 +106,9 @@ public sealed class RunFolderLock : IDisposable
         }
     }
 
-    // Renamed into place whole: a reader never sees half of it.
-    private static void WriteOwner(string ownerPath, RunOwner owner)
-    {
-        string temp = TemporaryFiles.For(ownerPath);
-        File.WriteAllText(temp, JsonSerializer.Serialize(owner, TrainingJson.Default.RunOwner));
-        File.Move(temp, ownerPath, overwrite: true);
-    }
+    // Renamed into place whole: a reader never sees half of it, and a failed write leaves no temporary file.
+    private static void WriteOwner(string ownerPath, RunOwner owner) =>
+        WholeFiles.WriteText(ownerPath, JsonSerializer.Serialize(owner, TrainingJson.Default.RunOwner));
 
     /// <summary>Releases the lock (the owner file first, so no one reads a stale owner for a free folder).</summary>
     public void Dispose() => Release(abandon: false);

@@ -1,13 +1,20 @@
+using System.Text;
+
 namespace Xent.Training.Checkpoints;
 
 /// <summary>
 /// Writes a set of files so that none is replaced before all are whole: each goes to its own temporary file beside
 /// it (<see cref="TemporaryFiles"/>), flushed to disk, and only then are they renamed into place, in order. A failure
 /// while writing leaves every earlier file as it was; the temporaries never outlive the call (a killed process's
-/// are removed by the next writer). The checkpoint and the export both write their two files so.
+/// are removed by the next writer). The checkpoint and the export both write their two files so; summary.json, the
+/// lock's owner file and best/'s note are one file each (<see cref="WriteText"/>).
 /// </summary>
 internal static class WholeFiles
 {
+    /// <summary>Writes <paramref name="text"/> (UTF-8) to <paramref name="path"/> whole, as one file of <see cref="Write"/>.</summary>
+    public static void WriteText(string path, string text) =>
+        Write(CheckpointFiles.Current, [(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)))]);
+
     /// <summary>
     /// Writes <paramref name="outputs"/> whole, then renames them into place in the order given.
     /// <paramref name="failure"/>, where given, turns an I/O error into the caller's own exception, given the error,

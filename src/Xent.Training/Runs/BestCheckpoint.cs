@@ -54,19 +54,6 @@ public static class BestCheckpoint
         Directory.CreateDirectory(folder);
         ModelCheckpoint.Save(folder, config, state);
         string path = Path.Combine(folder, InfoFile);
-        string text = new JsonObject { ["step"] = config.Step, ["val_loss"] = valLoss }.ToJsonString() + "\n";
-
-        // A unique temporary name, as every output: two writers or a killed one never share a fixed NAME.tmp.
-        TemporaryFiles.RemoveStale(path);
-        string temp = TemporaryFiles.For(path);
-        try
-        {
-            File.WriteAllText(temp, text);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
+        WholeFiles.WriteText(path, new JsonObject { ["step"] = config.Step, ["val_loss"] = valLoss }.ToJsonString() + "\n");
     }
 }

@@ -73,15 +73,9 @@ public static class RunSummary
         };
     }
 
-    /// <summary>Writes <paramref name="summary"/> into <paramref name="directory"/> (whole: through a temporary file).</summary>
-    public static void Write(string directory, JsonObject summary)
-    {
-        string path = Path.Combine(directory, FileName);
-        Checkpoints.TemporaryFiles.RemoveStale(path);
-        string temp = Checkpoints.TemporaryFiles.For(path);
-        File.WriteAllText(temp, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        File.Move(temp, path, overwrite: true);
-    }
+    /// <summary>Writes <paramref name="summary"/> into <paramref name="directory"/> (whole: through a temporary file, gone again if the write fails).</summary>
+    public static void Write(string directory, JsonObject summary) =>
+        Checkpoints.WholeFiles.WriteText(Path.Combine(directory, FileName), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
     private static double? Finite(double? x) => x is { } v && double.IsFinite(v) ? v : null;
 }
