@@ -300,7 +300,7 @@ internal static partial class StatisticsKernel
         ref float t = ref MemoryMarshal.GetReference(probabilities);
         float offset = float.IsFinite(shift) ? shift : 0f;
         TV m = TOps.Create(shift), origin = TOps.Create(offset), one = TOps.Create(1f), zero = TOps.Create(0f);
-        TV sum = zero, wz = zero, wtz = zero, wt = zero, ws = zero, tops = zero;
+        TV sum = zero, wz = zero, wtz = zero, wt = zero, ws = zero;
         double targetLogits = 0, targets = 0, logits = 0, weightSum = 0;
         bool sumsWeights = weightedLogits && hasWeights;
         int pending = 0;
@@ -309,12 +309,7 @@ internal static partial class StatisticsKernel
         {
             TV zi = TOps.Load(ref x, i);
             TV wi = hasWeights ? TOps.Load(ref w, i) : one;
-
-            // A max's term (exp(0), 1) is counted apart and its lane sums e - 1 (exact) in its place: beside a 1 the
-            // float sum would drop every term under 2^-25, and with one logit 17 above the rest, all of them, and a
-            // one-hot target's loss with them (1-17% of it, by the width, before).
-            TV top = TOps.Select(TOps.LessThan(zi, m), zero, one);
-            TV ei = TOps.Subtract(TOps.Exp(TOps.Subtract(zi, m)), top);
+            TV ei = TOps.Exp(TOps.Subtract(zi, m));
             TV zs = TOps.Subtract(zi, origin);
             TV wzi = weightedLogits ? TOps.Multiply(wi, zs) : zero;
             TV wti = hasTargets ? TOps.Multiply(wi, TOps.Load(ref t, i)) : zero;
@@ -328,7 +323,6 @@ internal static partial class StatisticsKernel
             {
                 // Mask the products, not a factor: 0 * -inf would be NaN.
                 ei = TOps.KeepFrom(ei, skip);
-                top = TOps.KeepFrom(top, skip);
                 wzi = TOps.KeepFrom(wzi, skip);
                 wi = TOps.KeepFrom(wi, skip);
                 wti = TOps.KeepFrom(wti, skip);
@@ -336,7 +330,6 @@ internal static partial class StatisticsKernel
             }
 
             sum = TOps.Add(sum, ei);
-            tops = TOps.Add(tops, top);
             wz = TOps.Add(wz, wzi);
             if (sumsWeights)
             {
@@ -353,10 +346,39 @@ internal static partial class StatisticsKernel
         }
 
         FlushAll<TOps, TV>(weightedLogits, sumsWeights, hasTargets, ref wz, ref ws, ref wt, ref wtz, ref logits, ref weightSum, ref targets, ref targetLogits);
-        result.Sum = TOps.SumWide(sum) + TOps.SumWide(tops);
+        result.Sum = TOps.Sum(sum);
         result.WeightedLogits = weightedLogits ? logits + (offset * (hasWeights ? weightSum : n)) : 0;
         result.WeightedTargets = targets;
         result.WeightedTargetLogits = targetLogits + (offset * targets);
+    }
+
+    /// <summary>A block's sum of exp(z - max) under which one term, the max's 1, leads the rest by 16 to 1 or more.</summary>
+    private const double DominatedSum = 1.0625;
+
+    /// <summary>
+    /// sum exp(z - <paramref name="max"/>) over a block whose max it is, each max's term (exp(0), 1)
+    /// counted apart and its lane summing e - 1 (exact) in its place, so that the small terms are not summed beside a 1.
+    /// </summary>
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static double SumMaxTermsApart<TOps, TV>(ReadOnlySpan<float> z, float max)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int n = z.Length, k = TOps.Count;
+        ref float x = ref MemoryMarshal.GetReference(z);
+        TV m = TOps.Create(max), zero = TOps.Create(0f), one = TOps.Create(1f), sum = zero, tops = zero;
+        for (nint i = 0; NextVector(ref i, n, k, out int skip); i += k)
+        {
+            TV zi = TOps.Load(ref x, i);
+            TV top = TOps.Select(TOps.LessThan(zi, m), zero, one);
+            TV e = TOps.Subtract(TOps.Exp(TOps.Subtract(zi, m)), top);
+            sum = TOps.Add(sum, skip > 0 ? TOps.KeepFrom(e, skip) : e);
+            tops = TOps.Add(tops, skip > 0 ? TOps.KeepFrom(top, skip) : top);
+        }
+
+        return TOps.SumWide(sum) + TOps.SumWide(tops);
     }
 
     // The float partial sums in use carried on in double, and started again from 0.
