@@ -7,7 +7,8 @@ namespace Xent.Training.Checkpoints;
 /// it (<see cref="TemporaryFiles"/>), flushed to disk, and only then are they renamed into place, in order. A failure
 /// while writing leaves every earlier file as it was; the temporaries never outlive the call (a killed process's
 /// are removed by the next writer). The checkpoint and the export both write their two files so; summary.json, the
-/// lock's owner file and best/'s note are one file each (<see cref="WriteText"/>).
+/// lock's owner file and best/'s note are one file each (<see cref="WriteText"/>), and so is metrics.jsonl when a
+/// run cuts it back (its kept records streamed into the temporary).
 /// </summary>
 internal static class WholeFiles
 {

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Xent.Training.Checkpoints;
@@ -42,6 +43,9 @@ public sealed class MetricsLog : IDisposable
 {
     /// <summary>The file's name in a run's folder.</summary>
     public const string FileName = "metrics.jsonl";
+
+    // UTF-8 without a byte-order mark, as StreamWriter writes by default.
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
     private readonly StreamWriter writer;
     private readonly List<MetricRecord> records;
@@ -102,32 +106,18 @@ public sealed class MetricsLog : IDisposable
         return stream.ReadByte() == '\n';
     }
 
-    private static void Replace(string path, List<MetricRecord> kept)
-    {
-        string temp = TemporaryFiles.For(path);
-        try
+    // The kept records (in memory already) written whole beside the log, flushed to disk, then renamed over it, as
+    // every whole file of a run is (WholeFiles): a failure leaves the log as it was and no temporary file, and the
+    // clean-up of the temporary never hides the failure.
+    private static void Replace(string path, List<MetricRecord> kept) =>
+        WholeFiles.Write(CheckpointFiles.Current, [(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            using (var writer = new StreamWriter(stream) { NewLine = "\n" })
+            using var writer = new StreamWriter(stream, Utf8, bufferSize: 1 << 16, leaveOpen: true) { NewLine = "\n" };
+            foreach (var r in kept)
             {
-                foreach (var r in kept)
-                {
-                    writer.WriteLine(JsonSerializer.Serialize(r, TrainingJson.Default.MetricRecord));
-                }
-
-                writer.Flush();
-                stream.Flush(flushToDisk: true);
+                writer.WriteLine(JsonSerializer.Serialize(r, TrainingJson.Default.MetricRecord));
             }
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
-        }
-    }
+        })]);
 
     /// <summary>Parses a metrics file; lines that are not valid records are skipped.</summary>
     public static List<MetricRecord> Read(string path)

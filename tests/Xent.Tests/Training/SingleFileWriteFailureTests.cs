@@ -6,8 +6,9 @@ using Xent.Training.Runs;
 namespace Xent.Tests.Training;
 
 /// <summary>
-/// summary.json and the lock's owner file are written whole through a temporary file (WholeFiles): a write that
-/// fails (here a folder in the way of the rename) leaves no temporary file behind.
+/// summary.json, the lock's owner file and metrics.jsonl's cut-back copy are written whole through a temporary file
+/// (WholeFiles): a write that fails (a folder in the way of the rename, a full disk) leaves no temporary file behind,
+/// the earlier file as it was, and the failure itself to the caller.
 /// </summary>
 public sealed class SingleFileWriteFailureTests : IDisposable
 {
@@ -48,5 +49,98 @@ public sealed class SingleFileWriteFailureTests : IDisposable
         Directory.CreateDirectory(owner);
         Assert.ThrowsAny<IOException>(() => held.Describe("training 40 steps"));
         Assert.Empty(Temporaries());
+    }
+
+    [Theory]
+    [InlineData(0)] // creating the temporary file
+    [InlineData(1)] // the rename, the kept records written whole
+    public void A_metrics_log_that_cannot_be_cut_back_is_left_as_it_was_with_no_temporary(int failAt)
+    {
+        string path = Path.Combine(testDir, MetricsLog.FileName);
+        WriteMetrics(steps: 3);
+        byte[] before = File.ReadAllBytes(path);
+
+        IOException e;
+        using (CheckpointFiles.Use(new FailingFiles(failAt)))
+        {
+            // A resume from step 2 drops step 3 by replacing the file.
+            e = Assert.ThrowsAny<IOException>(() => MetricsLog.Open(testDir, keepThroughStep: 2).Dispose());
+        }
+
+        Assert.Equal(FailingFiles.Message, e.Message);
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Empty(Temporaries());
+
+        // Without the failure the same resume cuts the log back.
+        using var log = MetricsLog.Open(testDir, keepThroughStep: 2);
+        Assert.Equal([1L, 2L], log.Records.Select(r => r.Step));
+        Assert.Equal([1L, 2L], MetricsLog.Read(path).Select(r => r.Step));
+        Assert.Empty(Temporaries());
+    }
+
+    [Fact]
+    public void A_clean_up_that_fails_too_does_not_hide_why_the_metrics_log_was_not_cut_back()
+    {
+        string path = Path.Combine(testDir, MetricsLog.FileName);
+        WriteMetrics(steps: 3);
+        byte[] before = File.ReadAllBytes(path);
+
+        IOException e;
+        using (CheckpointFiles.Use(new FailingFiles(failAt: 1, deleteFails: true)))
+        {
+            e = Assert.ThrowsAny<IOException>(() => MetricsLog.Open(testDir, keepThroughStep: 2).Dispose());
+        }
+
+        Assert.Equal(FailingFiles.Message, e.Message);
+        Assert.Equal(before, File.ReadAllBytes(path));
+    }
+
+    private void WriteMetrics(int steps)
+    {
+        using var log = MetricsLog.Open(testDir, keepThroughStep: 0);
+        for (int step = 1; step <= steps; step++)
+        {
+            log.Append(new MetricRecord { Step = step, Loss = 3.0 / step, LearningRate = 1e-3 });
+        }
+    }
+
+    /// <summary>
+    /// The real file system, except that its operation number <paramref name="failAt"/> (0: the first create) fails
+    /// as a full disk does, and, with <paramref name="deleteFails"/>, every delete fails (after which nothing is deleted).
+    /// </summary>
+    private sealed class FailingFiles(int failAt, bool deleteFails = false) : ICheckpointFiles
+    {
+        public const string Message = "No space left on device";
+        private int count;
+
+        public Stream Create(string path)
+        {
+            Fail();
+            return CheckpointFiles.Real.Create(path);
+        }
+
+        public void Move(string from, string to)
+        {
+            Fail();
+            CheckpointFiles.Real.Move(from, to);
+        }
+
+        public void Delete(string path)
+        {
+            if (deleteFails)
+            {
+                throw new IOException("Device or resource busy");
+            }
+
+            CheckpointFiles.Real.Delete(path);
+        }
+
+        private void Fail()
+        {
+            if (count++ == failAt)
+            {
+                throw new IOException(Message, 28);
+            }
+        }
     }
 }
