@@ -83,8 +83,7 @@ internal static class EvalHuggingFace
             model.NextTokenLogits(window[..(t + 1)], new Span<float>(output.Data + ((long)t * v * sizeof(float)), v));
         }
 
-        output.Write();
-        output.Publish();
+        NpyOutput.WriteAll([output]);
     }
 
     private static int[] ReadTokens(string path) => SmallArrays.ReadTargets(ArrayFiles.Open(path, "tokens"));

@@ -101,10 +101,8 @@ internal sealed unsafe class LossCommand : Command<LossSettings>
             loss = LossKernels.Loss(logits, targets, options);
         }
 
-        grad?.Write();
-        lossFile?.Write();
-        grad?.Publish();
-        lossFile?.Publish();
+        // Both whole on disk before either replaces an earlier file; the rename of --losses follows --grad's (see WriteAll).
+        NpyOutput.WriteAll([grad, lossFile]);
         return new LossResult(options.Reduction == Reduction.None ? null : loss, rowLosses);
     }
 }

@@ -7,10 +7,10 @@ namespace Xent.Cli.IO;
 
 /// <summary>
 /// An .npy output: the computation fills <see cref="Data"/> (native memory, so any size works without managed
-/// arrays); <see cref="Write"/> then writes it through the file API into a temporary file beside the
-/// destination, with the whole size reserved first, and <see cref="Publish"/> renames it over the destination.
-/// Not a memory map: a full disk under a mapped file is a crash (SIGBUS) at some page, not an error. Any I/O
-/// failure becomes one message naming the file, and the temporary file is deleted whatever happens.
+/// arrays); <see cref="WriteAll"/> then writes it through the file API into a temporary file beside the
+/// destination, with the whole size reserved first, and renames it over the destination. Not a memory map: a full
+/// disk under a mapped file is a crash (SIGBUS) at some page, not an error. Any I/O failure becomes one message
+/// naming the file, and the temporary file is deleted whatever happens (at the latest by <see cref="Dispose"/>).
 /// </summary>
 internal sealed unsafe class NpyOutput : IDisposable
 {
@@ -69,8 +69,54 @@ internal sealed unsafe class NpyOutput : IDisposable
         return new NpyOutput(path, Path.GetFullPath(path), header, count, bytes, buffer);
     }
 
+    /// <summary>
+    /// Writes <paramref name="outputs"/> (nulls skipped) as a unit, as <c>WholeFiles.Write</c> writes a checkpoint: each whole
+    /// into its temporary file first, and only when every one is on disk, and no folder has appeared in the place of
+    /// any of them since <see cref="OutputDestination.Check"/>, are they renamed into place, in the order given. A
+    /// failure while writing leaves every earlier file as it was.
+    /// </summary>
+    /// <remarks>
+    /// The one window left is between the renames: a rename that fails after an earlier one succeeded (an I/O error
+    /// of the folder, a kill) leaves the earlier outputs new beside the later ones' earlier files; the error then
+    /// names the outputs already replaced. Several renames cannot be made one; the check before them narrows a folder
+    /// in the way to one made between two of them.
+    /// </remarks>
+    public static void WriteAll(IReadOnlyList<NpyOutput?> outputs)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        var present = outputs.OfType<NpyOutput>().ToList();
+        foreach (var output in present)
+        {
+            output.Write();
+        }
+
+        // The computation may have run for minutes since the outputs were checked: a folder put in the place of a
+        // later output would fail its rename after the earlier ones had replaced their files.
+        foreach (var output in present)
+        {
+            if (Directory.Exists(output.full))
+            {
+                string others = present.Count > 1 ? "; no output was replaced (any earlier files are unchanged)" : " (any earlier file is unchanged)";
+                throw XentCliException.InFile(output.path, $"cannot move the written output into place: a folder of that name has appeared there since the run began. Nothing was written there{others}.");
+            }
+        }
+
+        for (int i = 0; i < present.Count; i++)
+        {
+            try
+            {
+                present[i].Publish();
+            }
+            catch (XentCliException e) when (i > 0)
+            {
+                string replaced = string.Join(", ", present.Take(i).Select(o => o.path));
+                throw new XentCliException($"{e.Message} {replaced}, renamed into place before it, {(i == 1 ? "holds" : "hold")} this run's output.", e);
+            }
+        }
+    }
+
     /// <summary>Writes header and data into a new temporary file beside the destination (not yet visible under its name).</summary>
-    public void Write()
+    private void Write()
     {
         temporary = TemporaryFiles.For(full);
         try
@@ -98,7 +144,7 @@ internal sealed unsafe class NpyOutput : IDisposable
     }
 
     /// <summary>Renames the written file over the destination (replacing any file there).</summary>
-    public void Publish()
+    private void Publish()
     {
         if (temporary is null)
         {

@@ -132,6 +132,44 @@ public sealed class LossOutputTests : IDisposable
     }
 
     [Fact]
+    public void AFolderMadeInThePlaceOfTheSecondOutput_ReplacesNeitherOutput()
+    {
+        File.WriteAllText(dir["g.npy"], "old gradient");
+        CliRun run;
+
+        // Made after the outputs were checked (while the first one is written), as a slow computation would let it.
+        using (OutputFiles.Use(new FolderMaker(dir["r.npy"])))
+        {
+            run = CliRun.Run("loss", "--logits", logits, "--targets", targets, "--grad", dir["g.npy"], "--losses", dir["r.npy"]);
+        }
+
+        Assert.Equal("old gradient", File.ReadAllText(dir["g.npy"]));
+        run.AssertBadInput(dir["r.npy"], "a folder of that name has appeared there");
+        Assert.Contains("no output was replaced", run.Error, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(dir["r.npy"]));
+        AssertNoTemporaries();
+    }
+
+    [Fact]
+    public void ASecondRenameThatFails_SaysTheFirstOutputWasReplaced()
+    {
+        File.WriteAllText(dir["g.npy"], "old gradient");
+        File.WriteAllText(dir["r.npy"], "old losses");
+        CliRun run;
+        using (OutputFiles.Use(new FailingFiles("second move")))
+        {
+            run = CliRun.Run("loss", "--logits", logits, "--targets", targets, "--grad", dir["g.npy"], "--losses", dir["r.npy"]);
+        }
+
+        // The window between the renames: --grad is new, --losses as it was, and the error line says which is which.
+        run.AssertBadInput(dir["r.npy"], "cannot move the written output into place: the disk is full");
+        Assert.Contains($"{dir["g.npy"]}, renamed into place before it, holds this run's output", run.Error, StringComparison.Ordinal);
+        Assert.NotEqual("old gradient", File.ReadAllText(dir["g.npy"]));
+        Assert.Equal("old losses", File.ReadAllText(dir["r.npy"]));
+        AssertNoTemporaries();
+    }
+
+    [Fact]
     public void StaleTemporaryOfADeadProcess_IsRemoved()
     {
         // A pid above the kernel's maximum (4194304) cannot be alive.
@@ -250,6 +288,8 @@ public sealed class LossOutputTests : IDisposable
     /// <summary>The real file system, except that one operation fails as a full disk does.</summary>
     private sealed class FailingFiles(string failAt) : IOutputFiles
     {
+        private int moved;
+
         public int Created { get; private set; }
 
         public Stream Create(string path, long size)
@@ -267,7 +307,7 @@ public sealed class LossOutputTests : IDisposable
 
         public void Move(string from, string to)
         {
-            if (failAt == "move")
+            if (failAt == "move" || (failAt == "second move" && moved++ == 1))
             {
                 throw Full();
             }
@@ -278,6 +318,20 @@ public sealed class LossOutputTests : IDisposable
         public void Delete(string path) => OutputFiles.Real.Delete(path);
 
         private static IOException Full() => new("No space left on device");
+    }
+
+    /// <summary>The real file system, which makes a folder at <paramref name="inTheWay"/> when the first file is created.</summary>
+    private sealed class FolderMaker(string inTheWay) : IOutputFiles
+    {
+        public Stream Create(string path, long size)
+        {
+            Directory.CreateDirectory(inTheWay);
+            return OutputFiles.Real.Create(path, size);
+        }
+
+        public void Move(string from, string to) => OutputFiles.Real.Move(from, to);
+
+        public void Delete(string path) => OutputFiles.Real.Delete(path);
     }
 
     /// <summary>A stream whose writes fail once <c>limit</c> bytes were written.</summary>
