@@ -54,6 +54,7 @@ internal sealed unsafe class DistillationKernel
     private readonly double[] divergence = new double[TokenBlock];
     private readonly LogSumExpParts[] lseRaw = new LogSumExpParts[TokenBlock];
     private readonly float[] targetLogit = new float[TokenBlock];
+    private readonly float[] cumulants;
 
     private DistillationKernel(DistillationProblem p)
     {
@@ -70,6 +71,7 @@ internal sealed unsafe class DistillationKernel
         gradients = p.HiddenGradient != null;
         hard = o.HardLossWeight != 0f;
         raw = hard && inverseTemperature != 1f;
+        cumulants = Cumulants(o.Beta);
         for (int n = 0; n < rows; n++)
         {
             kept += Kept(n) ? 1 : 0;
@@ -210,7 +212,7 @@ internal sealed unsafe class DistillationKernel
                         int y = p.Targets[n0 + r] - c0;
                         if (hard && (uint)y < (uint)w)
                         {
-                            s[y] -= constants[r].HardScale;
+                            s[y] = HardTarget(targetLogit[r], t[y], constants[r], !raw, kind);
                         }
 
                         break;
@@ -252,7 +254,8 @@ internal sealed unsafe class DistillationKernel
         // (as Sums takes it).
         bool reverse = kind == DivergenceKind.Reverse;
         double teacherShift = !reverse || sums.TeacherMax == float.NegativeInfinity ? 0 : (double)sums.TeacherMax * inverseTemperature;
-        group.StudentLse[r].Add(LogSumExpState.Of(sums.StudentMax, sums.StudentSum, inverseTemperature, reverse ? sums.Weighted : 0, teacherShift));
+        group.StudentLse[r].Add(LogSumExpState.Of(sums.StudentMax, sums.StudentSum, inverseTemperature, reverse ? sums.Weighted : 0, teacherShift,
+            sums.StudentTop, sums.TopWeighted, sums.TeacherAtMax));
         group.TeacherLse[r].Add(LogSumExpState.Of(sums.TeacherMax, sums.TeacherSum, inverseTemperature));
         if (raw)
         {
@@ -296,22 +299,35 @@ internal sealed unsafe class DistillationKernel
             }
 
             targetLogit[r] = groups[g].TargetLogit[r];
+            var (studentScale, studentLow) = Scale(ls.Probability(student.Max));
+            var (teacherScale, teacherLow) = Scale(lt.Probability(teacher.Max));
+            var (rawScale, rawLow) = raw ? Scale(lseRaw[r].Probability(rawState.Max)) : (0f, 0f);
+            var (centre, centreLow) = kind == DivergenceKind.Reverse ? Split(ReverseCentre(student, teacher, inverseTemperature)) : (0f, 0f);
             constants[r] = new RowConstants
             {
                 InverseTemperature = inverseTemperature,
                 StudentMax = student.RawMax,
-                StudentScale = (float)ls.Probability(student.Max),
+                StudentScale = studentScale,
+                StudentLow = studentLow,
                 StudentShift = (float)-ls.Minus(student.Max),
                 TeacherMax = teacher.RawMax,
-                TeacherScale = (float)lt.Probability(teacher.Max),
+                TeacherScale = teacherScale,
+                TeacherLow = teacherLow,
                 TeacherShift = (float)-lt.Minus(teacher.Max),
                 RawMax = raw ? rawState.RawMax : 0,
-                RawScale = raw ? (float)lseRaw[r].Probability(rawState.Max) : 0,
+                RawScale = rawScale,
+                RawLow = rawLow,
                 Beta = o.Beta,
                 Rest = 1 - o.Beta,
                 LogBeta = MathF.Log(o.Beta),
                 LogRest = MathF.Log(1 - o.Beta),
-                Centre = kind == DivergenceKind.Reverse ? (float)ReverseCentre(student, teacher) : 0,
+                K1 = cumulants[0],
+                K2 = cumulants[1],
+                K3 = cumulants[2],
+                K4 = cumulants[3],
+                K5 = cumulants[4],
+                Centre = centre,
+                CentreLow = centreLow,
                 SoftScale = (float)soft,
                 HardScale = (float)(scale * o.HardLossWeight),
             };
@@ -319,12 +335,54 @@ internal sealed unsafe class DistillationKernel
     }
 
     /// <summary>
+    /// The series of log(1 - beta + beta e^u) = sum kappa_n u^n / n!, the cumulant generating function of Bernoulli(beta):
+    /// kappa_n / n! for n = 1 .. 5.
+    /// </summary>
+    private static float[] Cumulants(double beta)
+    {
+        double k2 = beta * (1 - beta), k3 = k2 * (1 - (2 * beta));
+        return [(float)beta, (float)(k2 / 2), (float)(k3 / 6), (float)(k2 * (1 - (6 * k2)) / 24), (float)(k3 * (1 - (12 * k2)) / 120)];
+    }
+
+    /// <summary>x as a float and the rest of it, x - float(x), as another: together they keep 48 bits of x.</summary>
+    private static (float High, float Low) Split(double x)
+    {
+        float high = (float)x;
+        return (high, float.IsFinite(high) ? (float)(x - high) : 0f);
+    }
+
+    /// <summary>A softmax scale a = exp(m - lse) as a float and its rounding relative to it, a / float(a) - 1 (0 where the float is 0 or not finite).</summary>
+    private static (float Scale, float Low) Scale(double a)
+    {
+        float scale = (float)a;
+        return (scale, scale != 0 && float.IsFinite(scale) ? (float)((a - scale) / scale) : 0f);
+    }
+
+    /// <summary>
     /// The reverse KL's E_Q[(x - m) - (y - m_t)], m and m_t the row's maxima of the tempered student and teacher logits
     /// (the gradient's Q ((x - m) - (y - m_t) - E_Q[..]) takes the same differences): the student state's mean, rebased
     /// from the teacher shift it folded to (0 for tiles of only -inf teacher logits) to the teacher's max.
     /// </summary>
-    private static double ReverseCentre(in LogSumExpState student, in LogSumExpState teacher) =>
-        student.TeacherMax == teacher.Max ? student.Mean : student.Mean + (teacher.Max - student.TeacherMax);
+    /// <remarks>
+    /// Where the student's max is one class a, its term w_a = 0 - (y_a - m_t) is replaced by the float the gradient's
+    /// lanes take there, fl(fl(t_a - m_t) / T) less from 0: the statistics sweep rounded it at its tile's teacher max
+    /// instead. Where the student is confident, w_a is most of the centre and the gradient there, q_a (w_a - centre)
+    /// = q_a sum over c != a of q_c (w_a - w_c), is small beside it (1e-7 at a lead of 30): the two roundings of w_a
+    /// (up to 1e-6 at |y_a| of 20) would not cancel, and the gradient there would be theirs.
+    /// </remarks>
+    private static double ReverseCentre(in LogSumExpState student, in LogSumExpState teacher, float inverseTemperature)
+    {
+        double centre = student.TeacherMax == teacher.Max ? student.Mean : student.Mean + (teacher.Max - student.TeacherMax);
+        if (student.Top != 1)
+        {
+            return centre;
+        }
+
+        float lanes = 0f - ((student.TeacherAtMax - teacher.RawMax) * inverseTemperature);
+        double top = student.TopWeighted + (teacher.Max - student.TeacherMax);
+        double moved = (lanes - top) / student.Sum;
+        return float.IsFinite(lanes) && double.IsFinite(moved) ? centre + moved : centre;
+    }
 
     /// <summary>The divergence (and the mixture's gradient statistic), groups added in order.</summary>
     private void MergeTerms(int n0, int b)
@@ -348,7 +406,7 @@ internal sealed unsafe class DistillationKernel
             if (kind == DivergenceKind.Mixture)
             {
                 divergence[r] = (beta * first) + (rest * second);
-                constants[r].Centre = (float)(rest * mean);
+                (constants[r].Centre, constants[r].CentreLow) = Split(rest * mean);
             }
             else
             {

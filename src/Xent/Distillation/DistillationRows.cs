@@ -35,11 +35,19 @@ internal enum DivergenceKind
 /// </remarks>
 internal static class DistillationRows
 {
+    /// <summary>Where the rest of a tile row's sum is under this part of its max's term, the row is summed again with that term apart (<see cref="Statistics"/>).</summary>
+    private const double MaxTermRest = 1.0 / 16;
+
     /// <summary>A tile row's maxima (of s and t, not tempered) and float sums, before they are folded into the row state.</summary>
     public struct TileSums
     {
         public float StudentMax, TeacherMax, RawMax;
         public double StudentSum, TeacherSum, RawSum, Weighted;
+
+        // The reverse KL's: the student's max's terms (their count, as exp(0) = 1 each) and their part of Weighted, and
+        // the teacher's logit there (where the count is 1).
+        public double StudentTop, TopWeighted;
+        public float TeacherAtMax;
     }
 
     /// <summary>Per-row constants of the second and third sweeps.</summary>
@@ -47,11 +55,13 @@ internal static class DistillationRows
     {
         public float InverseTemperature;
         public float StudentMax, StudentScale, StudentShift; // m_s (of s, not tempered), exp(m_s / T - lse_s), m_s / T - lse_s
-        public float TeacherMax, TeacherScale, TeacherShift; // the same of t
-        public float RawMax, RawScale; // max of s, exp(max - lse(s)) (hard term with T != 1)
+        public float StudentLow; // the scale's rounding, relative: exp(m_s / T - lse_s) = StudentScale (1 + StudentLow)
+        public float TeacherMax, TeacherScale, TeacherShift, TeacherLow; // the same of t
+        public float RawMax, RawScale, RawLow; // max of s, exp(max - lse(s)) (hard term with T != 1), its rounding as StudentLow
         public float Beta, Rest; // beta, 1 - beta
         public float LogBeta, LogRest; // their logs (the mixture's stand-in log M, MixtureLog)
-        public float Centre; // reverse KL: E_Q[(x - m) - (y - m_t)]; mixture: the row's mean
+        public float K1, K2, K3, K4, K5; // the mixture's series of log(M/Q) in log(P/Q): the cumulants of Bernoulli(beta) over k! (MixtureLogs)
+        public float Centre, CentreLow; // reverse KL: E_Q[(x - m) - (y - m_t)]; mixture: the row's mean; in two floats, Centre + CentreLow
         public float SoftScale, HardScale; // scale x SoftLossWeight / T, scale x HardLossWeight
     }
 
@@ -102,15 +112,31 @@ internal static class DistillationRows
             TeacherMax = maxT == float.NegativeInfinity ? 0 : maxT,
             RawMax = maxS == float.NegativeInfinity ? 0 : maxS,
         };
+        Sums<No>(width, ref rs, ref rt, full, n, k, raw, kind, ref sums);
+
+        // A sum that holds its max's term 1 dropped the terms under 2^-25 beside it (all of them where one logit / T
+        // leads the rest by 17), and with them log(1 + rest): where the rest is under 1/16 of that term (the tile's
+        // max leads it), the tile row is summed again with the max's terms apart. Elsewhere the 1 costs the rest a few
+        // 1e-7 of itself, and this costs the common row one comparison.
+        if (sums.StudentSum < 1 + MaxTermRest || sums.TeacherSum < 1 + MaxTermRest || (raw && sums.RawSum < 1 + MaxTermRest))
+        {
+            sums.StudentSum = sums.TeacherSum = sums.RawSum = sums.Weighted = 0;
+            Sums<Yes>(width, ref rs, ref rt, full, n, k, raw, kind, ref sums);
+        }
+    }
+
+    private static void Sums<TApart>(VectorWidth width, ref float rs, ref float rt, int full, int n, in RowConstants k, bool raw, DivergenceKind kind, ref TileSums sums)
+        where TApart : struct, IConstant
+    {
         switch (Widths.Fit(width, n))
         {
-            case VectorWidth.V512: Sums<Vector512Ops, Vector512<float>>(ref rs, ref rt, 0, full, k, raw, kind, ref sums); break;
-            case VectorWidth.V256: Sums<Vector256Ops, Vector256<float>>(ref rs, ref rt, 0, full, k, raw, kind, ref sums); break;
-            case VectorWidth.V128: Sums<Vector128Ops, Vector128<float>>(ref rs, ref rt, 0, full, k, raw, kind, ref sums); break;
+            case VectorWidth.V512: Sums<Vector512Ops, Vector512<float>, TApart>(ref rs, ref rt, 0, full, k, raw, kind, ref sums); break;
+            case VectorWidth.V256: Sums<Vector256Ops, Vector256<float>, TApart>(ref rs, ref rt, 0, full, k, raw, kind, ref sums); break;
+            case VectorWidth.V128: Sums<Vector128Ops, Vector128<float>, TApart>(ref rs, ref rt, 0, full, k, raw, kind, ref sums); break;
             default: break;
         }
 
-        Sums<ScalarOps, float>(ref rs, ref rt, full, n, k, raw, kind, ref sums);
+        Sums<ScalarOps, float, TApart>(ref rs, ref rt, full, n, k, raw, kind, ref sums);
     }
 
     /// <summary>
@@ -122,18 +148,20 @@ internal static class DistillationRows
         int n = s.Length;
         ref float rs = ref Unsafe.AsRef(in s[0]);
         ref float rt = ref Unsafe.AsRef(in t[0]);
-        double a = 0, b = 0, c = 0;
+        double a = 0, b = 0, c = 0, top = 0;
         int full = 0;
         switch (Widths.Fit(width, n))
         {
-            case VectorWidth.V512: full = n - (n % Vector512<float>.Count); Terms<Vector512Ops, Vector512<float>>(ref rs, ref rt, 0, full, k, kind, ref a, ref b, ref c); break;
-            case VectorWidth.V256: full = n - (n % Vector256<float>.Count); Terms<Vector256Ops, Vector256<float>>(ref rs, ref rt, 0, full, k, kind, ref a, ref b, ref c); break;
-            case VectorWidth.V128: full = n - (n % Vector128<float>.Count); Terms<Vector128Ops, Vector128<float>>(ref rs, ref rt, 0, full, k, kind, ref a, ref b, ref c); break;
+            case VectorWidth.V512: full = n - (n % Vector512<float>.Count); Terms<Vector512Ops, Vector512<float>>(ref rs, ref rt, 0, full, k, kind, ref a, ref b, ref c, ref top); break;
+            case VectorWidth.V256: full = n - (n % Vector256<float>.Count); Terms<Vector256Ops, Vector256<float>>(ref rs, ref rt, 0, full, k, kind, ref a, ref b, ref c, ref top); break;
+            case VectorWidth.V128: full = n - (n % Vector128<float>.Count); Terms<Vector128Ops, Vector128<float>>(ref rs, ref rt, 0, full, k, kind, ref a, ref b, ref c, ref top); break;
             default: break;
         }
 
-        Terms<ScalarOps, float>(ref rs, ref rt, full, n, k, kind, ref a, ref b, ref c);
-        return (a, b, c);
+        Terms<ScalarOps, float>(ref rs, ref rt, full, n, k, kind, ref a, ref b, ref c, ref top);
+
+        // The student's max's terms Q log(Q/M) with Q = exp(0) a, a the softmax scale in double (its float and its rounding).
+        return (a, b, top == 0 ? c : c + (k.StudentScale * (1.0 + k.StudentLow) * top));
     }
 
     /// <summary>
@@ -159,6 +187,22 @@ internal static class DistillationRows
         return term;
     }
 
+    /// <summary>
+    /// The logits gradient at the hard term's target y, which the lanes leave without its -1: the soft part as they
+    /// compute it, plus HardScale (r - 1) with r = exp(s_y - max) a, a the softmax scale in double (its float and its
+    /// rounding). Where the student is confident in y, r is 1 - 3.5e-9 (a lead of 30) and r - 1 in float, after
+    /// r rounded to float, would be off by 3e-8, ten times the gradient.
+    /// </summary>
+    public static float HardTarget(float studentLogit, float teacherLogit, in RowConstants k, bool rawIsStudent, DivergenceKind kind)
+    {
+        float soft = studentLogit, teacher = teacherLogit;
+        double unused = 0;
+        Gradient<ScalarOps, float>(ref soft, ref teacher, 0, 1, k, hard: false, rawIsStudent, kind, ref unused);
+        double scale = rawIsStudent ? k.StudentScale * (1.0 + k.StudentLow) : k.RawScale * (1.0 + k.RawLow);
+        double r = MathF.Exp(studentLogit - (rawIsStudent ? k.StudentMax : k.RawMax)) * scale;
+        return (float)(soft + (k.HardScale * (r - 1)));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void Maxima<TOps, TV>(ref float s, ref float t, int end, out float maxS, out float maxT)
         where TOps : struct, IVectorOps<TV>
@@ -176,44 +220,98 @@ internal static class DistillationRows
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void Sums<TOps, TV>(ref float s, ref float t, int start, int end, in RowConstants k, bool raw, DivergenceKind kind, ref TileSums sums)
+    private static void Sums<TOps, TV, TApart>(ref float s, ref float t, int start, int end, in RowConstants k, bool raw, DivergenceKind kind, ref TileSums sums)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TApart : struct, IConstant
     {
         if (start >= end)
         {
             return;
         }
 
-        TV zero = TOps.Create(0), sumS = zero, sumT = zero, sumR = zero, weighted = zero;
+        // With TApart each sum is kept in two: the max's terms (exp(0) = 1, where x - m is 0) and the rest. Beside a
+        // term of 1 a float sum drops every term under 2^-25, all of them where one logit / T leads the rest by 17 (a
+        // confident row), and with them log(1 + rest): the hard term's loss, the softmax's 1 - p at the max. The
+        // reverse KL's weighted sum too: the max's (0 - (y - m_t)) would drop the rest, which the centred gradient
+        // there needs. The parts meet in double.
+        bool apart = TApart.Value;
+        TV zero = TOps.Create(0), sumS = zero, sumT = zero, sumR = zero, weighted = zero, topS = zero, topT = zero, topR = zero, topW = zero, teacherTop = zero;
         TV inv = TOps.Create(k.InverseTemperature), ms = TOps.Create(k.StudentMax), mt = TOps.Create(k.TeacherMax), mr = TOps.Create(k.RawMax);
         for (int j = start; j < end; j += TOps.Count)
         {
-            TV sv = TOps.Load(ref s, j);
-            TV xm = TOps.Multiply(TOps.Subtract(sv, ms), inv), ym = TOps.Multiply(TOps.Subtract(TOps.Load(ref t, j), mt), inv);
+            TV sv = TOps.Load(ref s, j), tv = TOps.Load(ref t, j);
+            TV xm = TOps.Multiply(TOps.Subtract(sv, ms), inv), ym = TOps.Multiply(TOps.Subtract(tv, mt), inv);
             TV es = TOps.Exp(xm), et = TOps.Exp(ym);
-            sumS = TOps.Add(sumS, es);
-            sumT = TOps.Add(sumT, et);
+            TV belowS = default;
+            if (apart)
+            {
+                belowS = TOps.LessThan(xm, zero);
+                TV belowT = TOps.LessThan(ym, zero);
+                sumS = TOps.Add(sumS, TOps.Select(belowS, es, zero));
+                topS = TOps.Add(topS, TOps.Select(belowS, zero, es));
+                sumT = TOps.Add(sumT, TOps.Select(belowT, et, zero));
+                topT = TOps.Add(topT, TOps.Select(belowT, zero, et));
+            }
+            else
+            {
+                sumS = TOps.Add(sumS, es);
+                sumT = TOps.Add(sumT, et);
+            }
+
             if (raw)
             {
-                sumR = TOps.Add(sumR, TOps.Exp(TOps.Subtract(sv, mr)));
+                TV xr = TOps.Subtract(sv, mr), er = TOps.Exp(xr);
+                if (apart)
+                {
+                    TV belowR = TOps.LessThan(xr, zero);
+                    sumR = TOps.Add(sumR, TOps.Select(belowR, er, zero));
+                    topR = TOps.Add(topR, TOps.Select(belowR, zero, er));
+                }
+                else
+                {
+                    sumR = TOps.Add(sumR, er);
+                }
             }
 
             if (kind == DivergenceKind.Reverse)
             {
                 // (x - m) - (y - m_t), not x - y: far from 0 that loses y (or x), or overflows (LogSumExpState).
-                weighted = TOps.Add(weighted, TOps.Select(TOps.LessThan(zero, es), TOps.Multiply(es, TOps.Subtract(xm, ym)), zero));
+                TV w = TOps.Select(TOps.LessThan(zero, es), TOps.Multiply(es, TOps.Subtract(xm, ym)), zero);
+                if (apart)
+                {
+                    weighted = TOps.Add(weighted, TOps.Select(belowS, w, zero));
+                    topW = TOps.Add(topW, TOps.Select(belowS, zero, w));
+                    teacherTop = TOps.Add(teacherTop, TOps.Select(belowS, zero, tv));
+                }
+                else
+                {
+                    weighted = TOps.Add(weighted, w);
+                }
             }
         }
 
-        sums.StudentSum += TOps.Sum(sumS);
-        sums.TeacherSum += TOps.Sum(sumT);
-        sums.RawSum += TOps.Sum(sumR);
-        sums.Weighted += TOps.Sum(weighted);
+        if (apart && kind == DivergenceKind.Reverse)
+        {
+            double top = TOps.SumWide(topS), topWeighted = TOps.SumWide(topW);
+            sums.StudentTop += top;
+            sums.TopWeighted += topWeighted;
+            sums.TeacherAtMax += TOps.Sum(teacherTop); // exact where one lane holds the max, the others 0
+            sums.StudentSum += top + TOps.SumWide(sumS);
+            sums.Weighted += topWeighted + TOps.SumWide(weighted);
+        }
+        else
+        {
+            sums.StudentSum += TOps.SumWide(topS) + TOps.SumWide(sumS);
+            sums.Weighted += TOps.SumWide(weighted);
+        }
+
+        sums.TeacherSum += TOps.SumWide(topT) + TOps.SumWide(sumT);
+        sums.RawSum += TOps.SumWide(topR) + TOps.SumWide(sumR);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void Terms<TOps, TV>(ref float s, ref float t, int start, int end, in RowConstants k, DivergenceKind kind, ref double first, ref double second, ref double mean)
+    private static void Terms<TOps, TV>(ref float s, ref float t, int start, int end, in RowConstants k, DivergenceKind kind, ref double first, ref double second, ref double mean, ref double top)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -222,11 +320,16 @@ internal static class DistillationRows
             return;
         }
 
-        TV zero = TOps.Create(0), a = zero, b = zero, c = zero;
+        // The mixture's mean sum Q log(Q/M) keeps the student's max's terms (x - m = 0) apart, as Sums does, and sums
+        // their log(Q/M) alone (Q there is the scale, which the caller applies in double): where the student is
+        // confident that term is most of the mean, and beside it a float sum would drop the rest, which the gradient at
+        // the max, Q ((1 - beta) log(Q/M) - mean), is made of; and Q log(Q/M) in float would be off by the roundings of Q
+        // and of the product.
+        TV zero = TOps.Create(0), a = zero, b = zero, c = zero, tops = zero;
         TV beta = TOps.Create(k.Beta), rest = TOps.Create(k.Rest);
         for (int j = start; j < end; j += TOps.Count)
         {
-            Probabilities<TOps, TV>(ref s, ref t, j, k, out _, out _, out TV q, out TV p, out TV logQ, out TV logP);
+            Probabilities<TOps, TV>(ref s, ref t, j, k, out TV x, out _, out TV q, out TV p, out TV logQ, out TV logP);
             if (kind != DivergenceKind.Mixture)
             {
                 a = TOps.Add(a, KlTerm<TOps, TV>(kind, q, p, logQ, logP));
@@ -234,17 +337,19 @@ internal static class DistillationRows
             }
 
             TV m = TOps.MultiplyAdd(beta, p, TOps.Multiply(rest, q));
-            TV logM = MixtureLog<TOps, TV>(m, logP, logQ, k);
-            a = TOps.Add(a, TOps.Select(TOps.LessThan(zero, p), Phi<TOps, TV>(p, m, TOps.Subtract(logP, logM)), m));
-            TV studentLog = TOps.Subtract(logQ, logM);
+            MixtureLogs<TOps, TV>(m, logP, logQ, k, out TV teacherLog, out TV studentLog);
+            a = TOps.Add(a, TOps.Select(TOps.LessThan(zero, p), Phi<TOps, TV>(p, m, teacherLog), m));
             TV positive = TOps.LessThan(zero, q);
             b = TOps.Add(b, TOps.Select(positive, Phi<TOps, TV>(q, m, studentLog), m));
-            c = TOps.Add(c, TOps.Select(positive, TOps.Multiply(q, studentLog), zero));
+            TV below = TOps.LessThan(x, zero);
+            c = TOps.Add(c, TOps.Select(below, TOps.Select(positive, TOps.Multiply(q, studentLog), zero), zero));
+            tops = TOps.Add(tops, TOps.Select(below, zero, TOps.Select(positive, studentLog, zero)));
         }
 
-        first += TOps.Sum(a);
-        second += TOps.Sum(b);
-        mean += TOps.Sum(c);
+        first += TOps.SumWide(a);
+        second += TOps.SumWide(b);
+        mean += TOps.SumWide(c);
+        top += TOps.SumWide(tops);
     }
 
     /// <summary>
@@ -310,7 +415,8 @@ internal static class DistillationRows
 
         TV zero = TOps.Create(0), terms = zero;
         TV mr = TOps.Create(k.RawMax), scaleR = TOps.Create(k.RawScale);
-        TV beta = TOps.Create(k.Beta), rest = TOps.Create(k.Rest), centre = TOps.Create(k.Centre);
+        TV beta = TOps.Create(k.Beta), rest = TOps.Create(k.Rest), centre = TOps.Create(k.Centre), centreLow = TOps.Create(k.CentreLow);
+        TV studentLow = TOps.Create(k.StudentLow), teacherLow = TOps.Create(k.TeacherLow);
         TV soft = TOps.Create(k.SoftScale), hardScale = TOps.Create(k.HardScale);
         for (int j = start; j < end; j += TOps.Count)
         {
@@ -318,18 +424,23 @@ internal static class DistillationRows
             TV g;
             if (kind == DivergenceKind.Forward)
             {
-                g = TOps.Subtract(q, p);
+                // Q - P with the scales' roundings, q StudentLow - p TeacherLow: where both are near one-hot at the same
+                // class, q - p there is the difference of the two rounded scales (exact), 3e-8 off a gradient of 1 - p
+                // less 1 - q, which can be far smaller. Equal rows still give exactly 0.
+                g = TOps.Subtract(TOps.MultiplyAdd(q, studentLow, TOps.Subtract(q, p)), TOps.Multiply(p, teacherLow));
                 terms = TOps.Add(terms, KlTerm<TOps, TV>(kind, q, p, logQ, logP));
             }
             else if (kind == DivergenceKind.Reverse)
             {
-                g = TOps.Select(TOps.LessThan(zero, q), TOps.Multiply(q, TOps.Subtract(TOps.Subtract(x, y), centre)), zero);
+                // The centre in two floats: at a confident student's max, (x - y) - centre is small beside both, and a
+                // float centre would leave its rounding there.
+                g = TOps.Select(TOps.LessThan(zero, q), TOps.Multiply(q, TOps.Subtract(TOps.Subtract(TOps.Subtract(x, y), centre), centreLow)), zero);
                 terms = TOps.Add(terms, KlTerm<TOps, TV>(kind, q, p, logQ, logP));
             }
             else
             {
-                TV logM = MixtureLog<TOps, TV>(TOps.MultiplyAdd(beta, p, TOps.Multiply(rest, q)), logP, logQ, k);
-                TV inner = TOps.MultiplyAdd(rest, TOps.Subtract(logQ, logM), TOps.Subtract(zero, centre));
+                MixtureLogs<TOps, TV>(TOps.MultiplyAdd(beta, p, TOps.Multiply(rest, q)), logP, logQ, k, out _, out TV studentLog);
+                TV inner = TOps.Subtract(TOps.MultiplyAdd(rest, studentLog, TOps.Subtract(zero, centre)), centreLow);
                 g = TOps.Select(TOps.LessThan(zero, q), TOps.Multiply(q, inner), zero);
             }
 
@@ -343,7 +454,32 @@ internal static class DistillationRows
             TOps.Store(g, ref s, j);
         }
 
-        term += TOps.Sum(terms);
+        term += TOps.SumWide(terms);
+    }
+
+    /// <summary>
+    /// log(P/M) and log(Q/M) for the mixture M = beta P + (1 - beta) Q computed in float as <paramref name="m"/>. Where
+    /// P and Q are within 1/8 in log (u = log(P/Q)), log(M/Q) = log(1 - beta + beta e^u) is taken by its series
+    /// K(u) = K1 u + K2 u^2 + .. + K5 u^5 (3e-8 of itself at |u| = 1/8): log M from the float m is off by its rounding,
+    /// up to 6e-8 where M is near 1 (P and Q near one-hot at the same class), and log(Q/M) there is far smaller, about
+    /// beta (1 - Q) - beta (1 - P); rows alike everywhere (Q = P) get 0, not that rounding. Elsewhere they are
+    /// log P - log M and log Q - log M (<see cref="MixtureLog"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MixtureLogs<TOps, TV>(TV m, TV logP, TV logQ, in RowConstants k, out TV teacherLog, out TV studentLog)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV logM = MixtureLog<TOps, TV>(m, logP, logQ, k);
+        TV u = TOps.Subtract(logP, logQ);
+        TV series = TOps.MultiplyAdd(TOps.Create(k.K5), u, TOps.Create(k.K4));
+        series = TOps.MultiplyAdd(series, u, TOps.Create(k.K3));
+        series = TOps.MultiplyAdd(series, u, TOps.Create(k.K2));
+        series = TOps.MultiplyAdd(series, u, TOps.Create(k.K1));
+        series = TOps.Multiply(series, u);
+        TV near = TOps.LessThan(TOps.Abs(u), TOps.Create(0.125f)); // false for NaN and infinite u (a zero P or Q)
+        teacherLog = TOps.Select(near, TOps.Subtract(u, series), TOps.Subtract(logP, logM));
+        studentLog = TOps.Select(near, TOps.Subtract(TOps.Create(0f), series), TOps.Subtract(logQ, logM));
     }
 
     /// <summary>

@@ -20,6 +20,12 @@ internal struct LogSumExpState
     private double teacherMax;
     private float rawMax;
 
+    // The max's terms apart (reverse KL): their count (in sum), their part of weighted (relative to the same shifts),
+    // and the teacher's logit at the max (where the count is 1).
+    private double top;
+    private double topWeighted;
+    private float teacherAtMax;
+
     public static LogSumExpState Empty => new() { max = double.NegativeInfinity, rawMax = float.NegativeInfinity };
 
     /// <summary>
@@ -41,15 +47,41 @@ internal struct LogSumExpState
     /// <summary>The weighted mean sum exp(x) w / sum exp(x), w relative to <see cref="Max"/> and <see cref="TeacherMax"/>.</summary>
     public readonly double Mean => weighted / sum;
 
+    /// <summary>sum exp(x - <see cref="Max"/>).</summary>
+    public readonly double Sum => sum;
+
+    /// <summary>The count of the max's terms (each exp(0) = 1), where the tiles passed them.</summary>
+    public readonly double Top => top;
+
+    /// <summary>The max's terms' part of the weighted sum, relative to <see cref="TeacherMax"/>.</summary>
+    public readonly double TopWeighted => topWeighted;
+
+    /// <summary>The teacher's logit at the max, where <see cref="Top"/> is 1.</summary>
+    public readonly float TeacherAtMax => teacherAtMax;
+
     /// <summary>A tile's state: its max and its sums relative to that max.</summary>
     /// <param name="tileSum">Sum of exp(x - tileMax), x the tempered logits.</param>
     /// <param name="tileRawMax">The tile's max logit, before tempering.</param>
     /// <param name="inverseTemperature">1 / T, as the lanes temper with it: the state's max is tileRawMax / T, in double.</param>
     /// <param name="tileWeighted">Sum of exp(x - tileMax) w.</param>
     /// <param name="tileTeacherMax">The teacher's (tempered) shift m_t that w is relative to (reverse KL), else 0.</param>
-    public static LogSumExpState Of(float tileRawMax, double tileSum, float inverseTemperature = 1f, double tileWeighted = 0, double tileTeacherMax = 0) =>
+    /// <param name="tileTop">The count of the tile max's terms in <paramref name="tileSum"/> (reverse KL).</param>
+    /// <param name="tileTopWeighted">Their part of <paramref name="tileWeighted"/>.</param>
+    /// <param name="tileTeacherAtMax">The teacher's logit at the tile's max, where <paramref name="tileTop"/> is 1.</param>
+    public static LogSumExpState Of(float tileRawMax, double tileSum, float inverseTemperature = 1f, double tileWeighted = 0, double tileTeacherMax = 0,
+        double tileTop = 0, double tileTopWeighted = 0, float tileTeacherAtMax = 0) =>
         tileRawMax == float.NegativeInfinity ? Empty
-        : new() { max = (double)tileRawMax * inverseTemperature, rawMax = tileRawMax, sum = tileSum, weighted = tileWeighted, teacherMax = tileTeacherMax };
+        : new()
+        {
+            max = (double)tileRawMax * inverseTemperature,
+            rawMax = tileRawMax,
+            sum = tileSum,
+            weighted = tileWeighted,
+            teacherMax = tileTeacherMax,
+            top = tileTop,
+            topWeighted = tileTopWeighted,
+            teacherAtMax = tileTeacherAtMax,
+        };
 
     /// <summary>Folds another state in: the larger max stays, the other sums are rescaled to it, both weighted sums rebased.</summary>
     /// <param name="other">The state to add.</param>
@@ -74,12 +106,21 @@ internal struct LogSumExpState
             sum = (sum * f) + other.sum;
             max = other.max;
             rawMax = other.rawMax;
+            topWeighted = Rebased(other.topWeighted, other.top, 0, other.teacherMax - t);
+            top = other.top;
+            teacherAtMax = other.teacherAtMax;
         }
         else
         {
             double f = Math.Exp(other.max - max); // NaN max lands here and poisons the sums
             weighted = Rebased(weighted, sum, 0, teacherMax - t) + (Rebased(other.weighted, other.sum, other.max - max, other.teacherMax - t) * f);
             sum += other.sum * f;
+            topWeighted = Rebased(topWeighted, top, 0, teacherMax - t);
+            if (other.max == max)
+            {
+                topWeighted += Rebased(other.topWeighted, other.top, 0, other.teacherMax - t);
+                top += other.top;
+            }
         }
 
         teacherMax = t;
