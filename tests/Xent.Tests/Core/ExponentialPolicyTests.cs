@@ -121,15 +121,23 @@ public class ExponentialPolicyTests
         {
             foreach (float bad in new[] { float.NaN, float.PositiveInfinity })
             {
-                foreach (int at in new[] { 0, v / 2, v - 1 })
+                // Label smoothing's storing pass too (its sum of z in the loop; with class weights, in a pass ahead).
+                var weights = TestData.Logits(1, v, v + 1, 0.5f).Select(value => 1.5f + value).ToArray();
+                foreach (var (at, sum) in from at in new[] { 0, v / 2, v - 1 }
+                                          from o in new[]
+                                          {
+                                              new CrossEntropyOptions { Reduction = Reduction.Sum },
+                                              new CrossEntropyOptions { Reduction = Reduction.Sum, LabelSmoothing = 0.1f },
+                                              new CrossEntropyOptions { Reduction = Reduction.Sum, LabelSmoothing = 0.1f, ClassWeights = weights },
+                                          }
+                                          select (at, o))
                 {
                     var x = TestData.Logits(2, v, v);
                     x[v + at] = bad;
                     int[] y = [1, at == 2 ? 3 : 2];
-                    var sum = new CrossEntropyOptions { Reduction = Reduction.Sum };
                     var g = new float[x.Length];
                     float loss = CrossEntropy.LossAndGradient(x, y, g, sum);
-                    string what = $"{bad} at {at}, {v} {width}";
+                    string what = $"{bad} at {at}, {v} {width}, smoothing {sum.LabelSmoothing}, weights {!sum.ClassWeights.IsEmpty}";
                     Assert.True(float.IsNaN(loss), what);
                     Assert.True(g.AsSpan(v, v).ToArray().All(float.IsNaN), $"{what}: the row");
                     Close.Gradient(CrossEntropyReference.Gradient(x[..v], [1], sum), g.AsSpan(0, v), v, what: $"{what}: the other row");
