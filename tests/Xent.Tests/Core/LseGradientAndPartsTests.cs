@@ -107,6 +107,26 @@ public class LseGradientAndPartsTests
         Close.Scalar(z, fused.ZLoss, what: "fused z-loss part");
     }
 
+    /// <summary>
+    /// exp(float(lse) - lse), the correction folded into each row's multiplier of p, is taken as 1 + x + x^2 / 2 where
+    /// x is under 2^-18 (a short row's call of Math.Exp saved): within an ulp of Math.Exp there, as it is beyond.
+    /// </summary>
+    [Fact]
+    public void FloatCorrection_IsWithinAnUlpOfMathExp()
+    {
+        var random = new Random(11);
+        for (int i = 0; i < 200_000; i++)
+        {
+            double max = ((random.NextDouble() * 2) - 1) * Math.Pow(10, (random.NextDouble() * 9) - 3);
+            double logSum = random.NextDouble() * 12;
+            var parts = new Xent.Kernels.LogSumExpParts((float)max, logSum);
+            double lse = (float)max + logSum;
+            double expected = Math.Exp(((float)lse - (double)(float)max) - logSum);
+            double actual = parts.FloatCorrection;
+            Assert.True(Math.Abs(actual - expected) <= Math.BitIncrement(expected) - expected, $"max {max}, log s {logSum}: {actual} against {expected}");
+        }
+    }
+
     [Fact]
     public void LseGradient_OfTheWrongLength_Throws_NamingIt()
     {
