@@ -165,7 +165,7 @@ internal static partial class StatisticsKernel
         if (TOps.Count > 1 && stores && probabilities.IsEmpty && z.Length >= OnlineChunk * TOps.Count && Simd.FusedMultiplyAddIsHardware
             && (!exps.IsEmpty || (!weightedLogits && inverseCap == 0f)))
         {
-            return OnlineMaxExpSumStore<TOps, TV>(z, exps, prefetchNext, weightedLogits ? weights : default, weightedLogits, exps.IsEmpty ? 0f : inverseCap);
+            return OnlineMaxExpSumStore<TOps, TV>(z, exps, prefetchNext, weights, weightedLogits, inverseCap);
         }
 
         bool smoothedStore = weightedLogits && stores && probabilities.IsEmpty;
