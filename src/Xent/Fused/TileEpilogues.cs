@@ -146,7 +146,7 @@ internal static unsafe class TileEpilogues
     {
         for (int r = 0; r < vb; r++)
         {
-            TV e = MaxTermApart<TL, TV>(TL.Subtract(TL.Load(ref *col, r * Stride), reference), ref ties);
+            TV e = VectorMath.MaxTermApart<TL, TV>(TL.Subtract(TL.Load(ref *col, r * Stride), reference), ref ties);
             if ((r & 1) == 0)
             {
                 sum0 = TL.Add(sum0, e);
@@ -189,17 +189,6 @@ internal static unsafe class TileEpilogues
         ties = TL.Select(enough, TL.Create(0f), ties);
     }
 
-    /// <summary>exp(diff), less 1 where diff is not below 0 (a max's term, exactly 1), which <paramref name="ties"/> counts.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV MaxTermApart<TL, TV>(TV diff, ref TV ties)
-        where TL : struct, IVectorOps<TV>
-        where TV : struct
-    {
-        TV e = TL.Exp(diff), one = TL.Create(1f), below = TL.LessThan(diff, TL.Create(0f));
-        ties = TL.Add(ties, TL.Select(below, TL.Create(0f), one));
-        return TL.Select(below, e, TL.Subtract(e, one));
-    }
-
     /// <summary>
     /// The sums of exp(z - R) as <see cref="Forward"/> takes them (the same pairing, so lse keeps its bits; with
     /// <paramref name="leads"/>, also with each max's term apart, as <see cref="MaxTermsApart"/> sums them), and the entropy sum q (at *q,
@@ -218,7 +207,7 @@ internal static unsafe class TileEpilogues
             TV diff = TL.Subtract(TL.Load(ref *col, r * Stride), reference);
             TV e = TL.Exp(diff);
             TV x = TL.Max(diff, floor);
-            TV term = leads ? MaxTermApart<TL, TV>(diff, ref ties) : e;
+            TV term = leads ? VectorMath.MaxTermApart<TL, TV>(diff, ref ties) : e;
             if ((r & 1) == 0)
             {
                 sum0 = TL.Add(sum0, e);

@@ -65,6 +65,21 @@ internal static class VectorMath
         return TOps.Subtract(TOps.Create(1f), TOps.Multiply(u, u));
     }
 
+    /// <summary>
+    /// exp(<paramref name="diff"/>), less 1 where diff (z less its max) is not below 0: a max's term, exactly 1, counted
+    /// in <paramref name="ties"/> instead, so that the sums the small terms go to never hold a 1 beside them (where
+    /// one logit leads by 17 they would drop them all). A NaN difference gives NaN - 1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV MaxTermApart<TOps, TV>(TV diff, ref TV ties)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV e = TOps.Exp(diff), one = TOps.Create(1f), below = TOps.LessThan(diff, TOps.Create(0f));
+        ties = TOps.Add(ties, TOps.Select(below, TOps.Create(0f), one));
+        return TOps.Select(below, e, TOps.Subtract(e, one));
+    }
+
     /// <summary>destination = s * tanh(source / s); destination may be source itself.</summary>
     /// <param name="width">Widest vector width allowed.</param>
     /// <param name="source">The logits.</param>
