@@ -73,5 +73,11 @@ internal interface IVectorOps<TV>
     /// <summary>The lanes' sum in double, each lane widened first: for sums whose lanes differ by more than float's 24 bits.</summary>
     static abstract double SumWide(TV value);
 
+    /// <summary>
+    /// The lanes of both vectors summed in double, in one reduction across lanes: where a block ends in two sums (the
+    /// terms and the max's terms kept apart), a short row's second reduction was a part of its time worth measuring.
+    /// </summary>
+    static abstract double SumWide(TV a, TV b);
+
     static abstract float MaxAcross(TV value);
 }

@@ -68,5 +68,7 @@ internal readonly struct ScalarOps : IVectorOps<float>
 
     public static double SumWide(float value) => value;
 
+    public static double SumWide(float a, float b) => (double)a + b;
+
     public static float MaxAcross(float value) => value;
 }

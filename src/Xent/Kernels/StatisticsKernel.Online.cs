@@ -176,7 +176,7 @@ internal static partial class StatisticsKernel
             // In double: the lanes' max terms, 1 and those below it, are as far apart as the terms within a lane. The
             // max's own term is exp(M - M) = 1, exactly: off toMax would carry the rounding of two exps.
             TV lead = TOps.Select(TOps.LessThan(offZ, TOps.Create(max)), TOps.Multiply(off, toMax), one);
-            sum = TOps.SumWide(TOps.Multiply(s, toMax)) + TOps.SumWide(lead);
+            sum = TOps.SumWide(TOps.Multiply(s, toMax), lead);
         }
 
         if (!double.IsFinite(sum))

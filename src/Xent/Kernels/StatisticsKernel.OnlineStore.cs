@@ -255,7 +255,7 @@ internal static partial class StatisticsKernel
         // The max's own term is exp(M - M) = 1, exactly: off toMax would carry the rounding of two exps (off is up to
         // 2^64, and its exp's few ulp would be all of a small loss).
         TV lead = TOps.Select(TOps.LessThan(offZ, TOps.Create(max)), TOps.Multiply(off, toMax), one);
-        result.Sum = TOps.SumWide(TOps.Multiply(s, toMax)) + TOps.SumWide(lead);
+        result.Sum = TOps.SumWide(TOps.Multiply(s, toMax), lead);
         result.Shift = m;
         result.ShiftInPowersOfTwo = true;
         return result;
@@ -280,7 +280,7 @@ internal static partial class StatisticsKernel
     private static float LaneSum<TOps, TV>(TV s, TV off)
         where TOps : struct, IVectorOps<TV>
         where TV : struct =>
-        (float)(TOps.SumWide(s) + TOps.SumWide(off));
+        (float)(TOps.SumWide(s, off));
 
     /// <summary>The logits from <paramref name="done"/> on to <see cref="FinishInTwoPasses"/>: float ones where they are, bfloat16 ones widened over their exponentials' place first.</summary>
     private static unsafe BlockStatistics HandOver<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, int done, float doneMax, float m, float doneSum, float doneWeighted, bool weighted, bool prefetch, float inverseCap)

@@ -221,7 +221,7 @@ internal static partial class StatisticsKernel
             // and keeps them its own way; this loop has the short blocks and the rest of a block handed over.
             if ((TOps.Count == 1 || !(Fma.IsSupported || AdvSimd.IsSupported)) && ++pending == ExpSumFlush)
             {
-                total += TOps.SumWide(s0) + TOps.SumWide(s1);
+                total += TOps.SumWide(s0, s1);
                 s0 = TOps.Create(0f);
                 s1 = s0;
                 pending = 0;
@@ -252,7 +252,7 @@ internal static partial class StatisticsKernel
             TOps.Store(storedTail, ref d, last);
         }
 
-        return total + TOps.SumWide(s0) + TOps.SumWide(s1);
+        return total + TOps.SumWide(s0, s1);
     }
 
     /// <summary>What the exp pass stores for e = exp(z - shift): e, or under a soft cap e (1 - (z / s)^2).</summary>
@@ -377,7 +377,7 @@ internal static partial class StatisticsKernel
             tops = TOps.Add(tops, skip > 0 ? TOps.KeepFrom(top, skip) : top);
         }
 
-        return TOps.SumWide(sum) + TOps.SumWide(tops);
+        return TOps.SumWide(sum, tops);
     }
 
     // The float partial sums in use carried on in double, and started again from 0.
