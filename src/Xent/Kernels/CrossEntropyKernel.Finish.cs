@@ -20,6 +20,7 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         (double a, double b) = Scales(n);
         double lseUpstream = request.LogSumExpUpstream == null ? 0 : request.LogSumExpUpstream[n];
+        var terms = Terms(a, b, wy, lse, lseUpstream);
         return new RowGradient
         {
             Kept = true,
@@ -30,7 +31,8 @@ internal sealed unsafe partial class CrossEntropyKernel
             B = b,
             LogSumExpUpstream = lseUpstream,
             UseWeights = smoothing > 0f,
-            Coefficients = Terms(a, b, wy, lse, lseUpstream).Coefficients(),
+            Coefficients = terms.Coefficients(),
+            Multiplier = terms.K,
         };
     }
 
@@ -94,7 +96,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
 
         // K beyond float's range (the z-loss term at lse near float.MaxValue): as a float and a power of two.
-        var k = WideMultiplier.Of(((a * wt) + zGrad) * lse.FloatCorrection);
+        double multiplier = (a * wt) + zGrad;
+        var k = WideMultiplier.Of(multiplier * lse.FloatCorrection);
         return new RowGradient
         {
             Kept = true,
@@ -102,6 +105,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             A = a,
             B = b,
             UseWeights = true,
+            Multiplier = multiplier,
             Coefficients = new GradientCoefficients
             {
                 LogSumExp = (float)lse.Value,

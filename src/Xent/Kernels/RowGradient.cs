@@ -25,4 +25,10 @@ internal readonly struct RowGradient
     public bool UseWeights { get; init; }
 
     public GradientCoefficients Coefficients { get; init; }
+
+    /// <summary>
+    /// K, the multiplier of p, in double and without <see cref="LogSumExpParts.FloatCorrection"/>: a row of one block
+    /// scales its stored exp(z - m) by K / s (see <see cref="CrossEntropyKernel"/>'s BlockScale).
+    /// </summary>
+    public double Multiplier { get; init; }
 }
