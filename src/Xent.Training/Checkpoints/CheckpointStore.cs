@@ -72,6 +72,7 @@ public static class CheckpointStore
     /// <param name="m">AdamW first moments, one per weight, same names and shapes.</param>
     /// <param name="v">AdamW second moments, one per weight, same names and shapes.</param>
     /// <param name="optimizerStep">AdamW's step counter.</param>
+    /// <exception cref="TrainingInputException">A folder stands where model.safetensors or config.json goes; nothing was written or replaced.</exception>
     public static void Save(string directory, CheckpointConfig config, IReadOnlyList<SafeTensor> weights,
         IReadOnlyList<SafeTensor> m, IReadOnlyList<SafeTensor> v, long optimizerStep)
     {
@@ -106,12 +107,15 @@ public static class CheckpointStore
             [ConfigKey] = JsonSerializer.Serialize(config, TrainingJson.Default.CheckpointConfig),
         };
 
-        // The commit is the first rename: from it on, the directory holds the new step, whole (config included).
+        // The commit is the first rename: from it on, the directory holds the new step, whole (config included). A
+        // folder named as either file is refused before anything is written: config.json's rename would fail only
+        // after model.safetensors had been replaced. Other I/O errors go on as they are.
         WholeFiles.Write(CheckpointFiles.Current,
         [
             (Path.Combine(directory, ModelFile), stream => SafeTensorsWriter.Write(stream, tensors, metadata)),
             (Path.Combine(directory, ConfigFile), stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(configJson + "\n"))),
-        ]);
+        ],
+        (e, _, _) => e is FolderInTheWayException folder ? folder.Refusal("the checkpoint") : null);
     }
 
     /// <summary>

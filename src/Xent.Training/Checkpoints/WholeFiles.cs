@@ -6,7 +6,9 @@ namespace Xent.Training.Checkpoints;
 /// Writes a set of files so that none is replaced before all are whole: each goes to its own temporary file beside
 /// it (<see cref="TemporaryFiles"/>), flushed to disk, and only then are they renamed into place, in order. A failure
 /// while writing leaves every earlier file as it was; the temporaries never outlive the call (a killed process's
-/// are removed by the next writer). The checkpoint and the export both write their two files so; summary.json, the
+/// are removed by the next writer). A folder where a file goes is refused before anything is written and again
+/// before the first rename (<see cref="FolderInTheWayException"/>): its rename would fail only after the files
+/// before it had been replaced. The checkpoint and the export both write their two files so; summary.json, the
 /// lock's owner file and best/'s note are one file each (<see cref="WriteText"/>), and so is metrics.jsonl when a
 /// run cuts it back (its kept records streamed into the temporary).
 /// </summary>
@@ -18,11 +20,12 @@ internal static class WholeFiles
 
     /// <summary>
     /// Writes <paramref name="outputs"/> whole, then renames them into place in the order given.
-    /// <paramref name="failure"/>, where given, turns an I/O error into the caller's own exception, given the error,
-    /// the file meant and its temporary file.
+    /// <paramref name="failure"/>, where given, turns an I/O error (a <see cref="FolderInTheWayException"/> included)
+    /// into the caller's own exception, given the error, the file meant and its temporary file; where it returns
+    /// null, the error goes on as it is.
     /// </summary>
     public static void Write(ICheckpointFiles files, IReadOnlyList<(string Path, Action<Stream> Write)> outputs,
-        Func<Exception, string, string, Exception>? failure = null)
+        Func<Exception, string, string, Exception?>? failure = null)
     {
         var temporaries = new string[outputs.Count];
         for (int i = 0; i < outputs.Count; i++)
@@ -33,12 +36,15 @@ internal static class WholeFiles
 
         try
         {
+            // Before the temporaries, however large, are written: a folder there now is refused at once.
+            RefuseFolders(outputs, temporaries, failure);
             for (int i = 0; i < outputs.Count; i++)
             {
                 Attempt(() => WriteFlushed(files, temporaries[i], outputs[i].Write), outputs[i].Path, temporaries[i], failure);
             }
 
-            // Every file is whole on disk: only now is anything replaced.
+            // Every file is whole on disk: only now is anything replaced, unless a folder was made meanwhile.
+            RefuseFolders(outputs, temporaries, failure);
             for (int i = 0; i < outputs.Count; i++)
             {
                 Attempt(() => files.Move(temporaries[i], outputs[i].Path), outputs[i].Path, temporaries[i], failure);
@@ -50,6 +56,22 @@ internal static class WholeFiles
             {
                 TryDelete(files, temporary);
             }
+        }
+    }
+
+    private static void RefuseFolders(IReadOnlyList<(string Path, Action<Stream> Write)> outputs, string[] temporaries,
+        Func<Exception, string, string, Exception?>? failure)
+    {
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            string path = outputs[i].Path;
+            Attempt(() =>
+            {
+                if (Directory.Exists(path))
+                {
+                    throw new FolderInTheWayException(path);
+                }
+            }, path, temporaries[i], failure);
         }
     }
 
@@ -67,7 +89,7 @@ internal static class WholeFiles
         }
     }
 
-    private static void Attempt(Action step, string path, string temporary, Func<Exception, string, string, Exception>? failure)
+    private static void Attempt(Action step, string path, string temporary, Func<Exception, string, string, Exception?>? failure)
     {
         try
         {
@@ -75,7 +97,12 @@ internal static class WholeFiles
         }
         catch (Exception e) when (failure != null && e is IOException or UnauthorizedAccessException)
         {
-            throw failure(e, path, temporary);
+            if (failure(e, path, temporary) is { } mapped)
+            {
+                throw mapped;
+            }
+
+            throw;
         }
     }
 

@@ -145,4 +145,69 @@ public sealed class CheckpointStoreTests : IDisposable
         Assert.Equal(1, CheckpointStore.Load(testDir, Expected).Config.Step);
         Assert.Equal(2, Directory.GetFiles(testDir).Length);
     }
+
+    [Theory]
+    [InlineData(CheckpointStore.ConfigFile)] // renamed second: without the check, model.safetensors was replaced first
+    [InlineData(CheckpointStore.ModelFile)]
+    public void A_folder_in_the_place_of_a_file_is_refused_before_anything_is_replaced(string name)
+    {
+        Save(Config(1), 0);
+        string blocked = Path.Combine(testDir, name);
+        File.Delete(blocked);
+        Directory.CreateDirectory(blocked);
+        File.WriteAllText(Path.Combine(blocked, "mine.txt"), "kept");
+        var before = Snapshot();
+
+        var c = Config(2);
+        var e = Assert.Throws<TrainingInputException>(() => Save(c, 50));
+
+        Assert.Contains($"cannot write '{blocked}': a folder of that name is in the way", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Snapshot());
+        Assert.Equal("kept", File.ReadAllText(Path.Combine(blocked, "mine.txt")));
+    }
+
+    [Fact]
+    public void A_folder_made_while_the_checkpoint_is_written_is_refused_before_anything_is_replaced()
+    {
+        Save(Config(1), 0);
+        var before = Snapshot();
+        string config = Path.Combine(testDir, CheckpointStore.ConfigFile);
+
+        // config.json turns into a folder once the first check has passed, while model.safetensors is written.
+        TrainingInputException e;
+        using (CheckpointFiles.Use(new FolderMaker(config)))
+        {
+            e = Assert.Throws<TrainingInputException>(() => Save(Config(2), 50));
+        }
+
+        Assert.Contains($"cannot write '{config}': a folder of that name is in the way", e.Message, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(config));
+        Directory.Delete(config);
+        File.WriteAllBytes(config, Convert.FromHexString(before[CheckpointStore.ConfigFile]));
+        Assert.Equal(before, Snapshot());
+    }
+
+    // Every file and folder of the checkpoint directory (temporary files included), with each file's bytes in hex.
+    private Dictionary<string, string> Snapshot() =>
+        Directory.GetFileSystemEntries(testDir).ToDictionary(
+            f => Path.GetFileName(f), f => File.Exists(f) ? Convert.ToHexString(File.ReadAllBytes(f)) : "folder");
+
+    /// <summary>The real file system, which replaces <paramref name="file"/> by a folder when the first file is created.</summary>
+    private sealed class FolderMaker(string file) : ICheckpointFiles
+    {
+        public Stream Create(string path)
+        {
+            if (File.Exists(file))
+            {
+                File.Delete(file);
+                Directory.CreateDirectory(file);
+            }
+
+            return CheckpointFiles.Real.Create(path);
+        }
+
+        public void Move(string from, string to) => CheckpointFiles.Real.Move(from, to);
+
+        public void Delete(string path) => CheckpointFiles.Real.Delete(path);
+    }
 }

@@ -135,15 +135,6 @@ public static class Gpt2Checkpoint
 
         string modelPath = Path.Combine(directory, ModelFile);
         string configPath = Path.Combine(directory, ConfigFile);
-        foreach (string path in (string[])[modelPath, configPath])
-        {
-            // Checked before anything is written: the rename over a folder would fail after the other file was replaced.
-            if (Directory.Exists(path))
-            {
-                throw new TrainingInputException($"cannot write '{path}': a folder of that name is in the way; the export writes a file there.");
-            }
-        }
-
         // Both files whole on disk before anything of the earlier export is replaced (see remarks).
         WholeFiles.Write(CheckpointFiles.Current,
         [
@@ -224,5 +215,6 @@ public static class Gpt2Checkpoint
 
     // Names the file the user will look for, never the temporary one.
     private static TrainingInputException Failure(Exception e, string directory, string path, string temporary) =>
-        new($"cannot write '{path}': {FileProblems.Describe(e, directory, temporary, path)}.", e);
+        e is FolderInTheWayException folder ? folder.Refusal("the export")
+            : new($"cannot write '{path}': {FileProblems.Describe(e, directory, temporary, path)}.", e);
 }
