@@ -7,10 +7,10 @@ namespace Xent.Cli.IO;
 
 /// <summary>
 /// An .npy output: the computation fills <see cref="Data"/> (native memory, so any size works without managed
-/// arrays); <see cref="WriteAll"/> then writes it through the file API into a temporary file beside the
-/// destination, with the whole size reserved first, and renames it over the destination. Not a memory map: a full
-/// disk under a mapped file is a crash (SIGBUS) at some page, not an error. Any I/O failure becomes one message
-/// naming the file, and the temporary file is deleted whatever happens (at the latest by <see cref="Dispose"/>).
+/// arrays); <see cref="WriteAll"/> then writes it through the file API (<see cref="WholeFiles"/>) into a temporary
+/// file beside the destination, with the whole size reserved first, and renames it over the destination. Not a
+/// memory map: a full disk under a mapped file is a crash (SIGBUS) at some page, not an error. Any I/O failure
+/// becomes one message naming the file, and the temporary file is deleted whatever happens.
 /// </summary>
 internal sealed unsafe class NpyOutput : IDisposable
 {
@@ -21,9 +21,7 @@ internal sealed unsafe class NpyOutput : IDisposable
     private readonly string full;
     private readonly byte[] header;
     private readonly long dataBytes;
-    private readonly IOutputFiles files;
     private byte* data;
-    private string? temporary;
 
     private NpyOutput(string path, string full, byte[] header, long count, long dataBytes, byte* data)
     {
@@ -32,7 +30,6 @@ internal sealed unsafe class NpyOutput : IDisposable
         this.header = header;
         this.dataBytes = dataBytes;
         this.data = data;
-        files = OutputFiles.Current;
         Count = count;
     }
 
@@ -70,10 +67,10 @@ internal sealed unsafe class NpyOutput : IDisposable
     }
 
     /// <summary>
-    /// Writes <paramref name="outputs"/> (nulls skipped) as a unit, as <c>WholeFiles.Write</c> writes a checkpoint: each whole
-    /// into its temporary file first, and only when every one is on disk, and no folder has appeared in the place of
-    /// any of them since <see cref="OutputDestination.Check"/>, are they renamed into place, in the order given. A
-    /// failure while writing leaves every earlier file as it was.
+    /// Writes <paramref name="outputs"/> (nulls skipped) as a unit, as a checkpoint is written (<see cref="WholeFiles.Write"/>):
+    /// each whole into its temporary file first, and only when every one is on disk, and no folder has appeared in
+    /// the place of any of them since <see cref="OutputDestination.Check"/>, are they renamed into place, in the
+    /// order given. A failure while writing leaves every earlier file as it was.
     /// </summary>
     /// <remarks>
     /// The one window left is between the renames: a rename that fails after an earlier one succeeded (an I/O error
@@ -85,114 +82,54 @@ internal sealed unsafe class NpyOutput : IDisposable
     {
         ArgumentNullException.ThrowIfNull(outputs);
         var present = outputs.OfType<NpyOutput>().ToList();
-        foreach (var output in present)
-        {
-            output.Write();
-        }
-
-        // The computation may have run for minutes since the outputs were checked: a folder put in the place of a
-        // later output would fail its rename after the earlier ones had replaced their files.
-        foreach (var output in present)
-        {
-            if (Directory.Exists(output.full))
-            {
-                string others = present.Count > 1 ? "; no output was replaced (any earlier files are unchanged)" : " (any earlier file is unchanged)";
-                throw XentCliException.InFile(output.path, $"cannot move the written output into place: a folder of that name has appeared there since the run began. Nothing was written there{others}.");
-            }
-        }
-
-        for (int i = 0; i < present.Count; i++)
-        {
-            try
-            {
-                present[i].Publish();
-            }
-            catch (XentCliException e) when (i > 0)
-            {
-                string replaced = string.Join(", ", present.Take(i).Select(o => o.path));
-                throw new XentCliException($"{e.Message} {replaced}, renamed into place before it, {(i == 1 ? "holds" : "hold")} this run's output.", e);
-            }
-        }
+        WholeFiles.Write(OutputFiles.Current, [.. present.Select(o => new WholeFile(o.full, o.WriteTo, o.FileBytes))],
+            (e, at) => Failure(present, e, at));
     }
 
-    /// <summary>Writes header and data into a new temporary file beside the destination (not yet visible under its name).</summary>
-    private void Write()
+    private long FileBytes => header.Length + dataBytes;
+
+    /// <summary>Writes header and data into the output's temporary file.</summary>
+    private void WriteTo(Stream stream)
     {
-        temporary = TemporaryFiles.For(full);
-        try
+        stream.Write(header);
+        for (long offset = 0; offset < dataBytes; offset += Chunk)
         {
-            using var stream = files.Create(temporary, header.Length + dataBytes);
-            stream.Write(header);
-            for (long offset = 0; offset < dataBytes; offset += Chunk)
-            {
-                int n = (int)Math.Min(Chunk, dataBytes - offset);
-                stream.Write(new ReadOnlySpan<byte>(data + offset, n));
-            }
-
-            if (stream is FileStream file)
-            {
-                file.Flush(flushToDisk: true);
-            }
-        }
-        catch (Exception e)
-        {
-            // Worded before the temporary file goes: a message naming it is reworded to name the destination.
-            var failure = Failure(e, "cannot write the output");
-            DeleteTemporary();
-            throw failure;
+            int n = (int)Math.Min(Chunk, dataBytes - offset);
+            stream.Write(new ReadOnlySpan<byte>(data + offset, n));
         }
     }
 
-    /// <summary>Renames the written file over the destination (replacing any file there).</summary>
-    private void Publish()
+    /// <summary>
+    /// The failure of <paramref name="at"/>'s output in the user's words: a folder in its place (made while the
+    /// computation ran, after <see cref="OutputDestination.Check"/>) says that no output was replaced; a rename that
+    /// failed after earlier ones names the outputs already replaced.
+    /// </summary>
+    private static XentCliException Failure(List<NpyOutput> present, Exception e, WholeFileFailure at)
     {
-        if (temporary is null)
+        NpyOutput output = present[at.Index];
+        if (e is FolderInTheWayException)
         {
-            throw new InvalidOperationException("Write() first.");
+            string others = present.Count > 1 ? "; no output was replaced (any earlier files are unchanged)" : " (any earlier file is unchanged)";
+            return XentCliException.InFile(output.path, $"{OutputDestination.Step(at)}: a folder of that name has appeared there since the run began. Nothing was written there{others}.");
         }
 
-        try
+        XentCliException failure = OutputDestination.Failure(output.path, e, at, output.FileBytes);
+        if (!at.Renaming || at.Index == 0)
         {
-            files.Move(temporary, full);
-            temporary = null;
+            return failure;
         }
-        catch (Exception e)
-        {
-            // Worded before the temporary file goes: a message naming it is reworded to name the destination.
-            var failure = Failure(e, "cannot move the written output into place");
-            DeleteTemporary();
-            throw failure;
-        }
+
+        string replaced = string.Join(", ", present.Take(at.Index).Select(o => o.path));
+        return new XentCliException($"{failure.Message} {replaced}, renamed into place before it, {(at.Index == 1 ? "holds" : "hold")} this run's output.", failure);
     }
 
+    /// <summary>Frees the data.</summary>
     public void Dispose()
     {
-        DeleteTemporary();
         if (data != null)
         {
             NativeMemory.Free(data);
             data = null;
         }
-    }
-
-    private Exception Failure(Exception e, string what) => OutputDestination.Failure(path, e, what, header.Length + dataBytes, temporary);
-
-    private void DeleteTemporary()
-    {
-        if (temporary is null)
-        {
-            return;
-        }
-
-        try
-        {
-            files.Delete(temporary);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Reported by the caller's own error; TemporaryFiles.RemoveStale clears it on the next run.
-        }
-
-        temporary = null;
     }
 }

@@ -45,20 +45,23 @@ internal static class OutputDestination
     }
 
     /// <summary>
-    /// An I/O failure while writing <paramref name="path"/> (of <paramref name="bytes"/> bytes) as one message
-    /// naming it, a full disk in our words; any other exception is returned as it is.
+    /// An I/O failure of <see cref="WholeFiles.Write"/> writing <paramref name="path"/> (of <paramref name="bytes"/>
+    /// bytes) as one message naming it, a full disk in our words.
     /// </summary>
-    public static Exception Failure(string path, Exception e, string what, long bytes, string? temporary = null)
+    /// <param name="path">The output file as the user named it.</param>
+    /// <param name="e">The failure.</param>
+    /// <param name="at">Where it happened: whether the output was being written or moved into place.</param>
+    /// <param name="bytes">The output's size.</param>
+    public static XentCliException Failure(string path, Exception e, WholeFileFailure at, long bytes)
     {
-        if (e is not (IOException or UnauthorizedAccessException))
-        {
-            return e;
-        }
-
         string full = Path.GetFullPath(path);
         string problem = FileProblems.IsDiskFull(e)
             ? $"the disk is full: this output needs {GptMemory.Format(bytes)} ({bytes} bytes)"
-            : FileProblems.Describe(e, Path.GetDirectoryName(full) ?? full, temporary, path);
-        return XentCliException.InFile(path, $"{what}: {problem}. Nothing was written there (any earlier file is unchanged).");
+            : FileProblems.Describe(e, Path.GetDirectoryName(full) ?? full, at.Temporary, path);
+        return XentCliException.InFile(path, $"{Step(at)}: {problem}. Nothing was written there (any earlier file is unchanged).");
     }
+
+    /// <summary>What failed, as the messages of every output say it.</summary>
+    public static string Step(WholeFileFailure at) =>
+        at.Renaming ? "cannot move the written output into place" : "cannot write the output";
 }

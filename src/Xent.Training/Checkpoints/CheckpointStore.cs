@@ -112,10 +112,10 @@ public static class CheckpointStore
         // after model.safetensors had been replaced. Other I/O errors go on as they are.
         WholeFiles.Write(CheckpointFiles.Current,
         [
-            (Path.Combine(directory, ModelFile), stream => SafeTensorsWriter.Write(stream, tensors, metadata)),
-            (Path.Combine(directory, ConfigFile), stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(configJson + "\n"))),
+            new(Path.Combine(directory, ModelFile), stream => SafeTensorsWriter.Write(stream, tensors, metadata)),
+            new(Path.Combine(directory, ConfigFile), stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(configJson + "\n"))),
         ],
-        (e, _, _) => e is FolderInTheWayException folder ? folder.Refusal("the checkpoint") : null);
+        (e, _) => e is FolderInTheWayException folder ? folder.Refusal("the checkpoint") : null);
     }
 
     /// <summary>

@@ -30,6 +30,7 @@ internal static class FileProblems
 
         return error switch
         {
+            FolderInTheWayException f => $"a folder named '{Path.GetFileName(f.Path)}' is in the way",
             UnauthorizedAccessException => "permission denied",
             PathTooLongException => "the path is too long",
 

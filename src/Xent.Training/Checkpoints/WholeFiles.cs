@@ -6,26 +6,27 @@ namespace Xent.Training.Checkpoints;
 /// Writes a set of files so that none is replaced before all are whole: each goes to its own temporary file beside
 /// it (<see cref="TemporaryFiles"/>), flushed to disk, and only then are they renamed into place, in order. A failure
 /// while writing leaves every earlier file as it was; the temporaries never outlive the call (a killed process's
-/// are removed by the next writer). A folder where a file goes is refused before anything is written and again
-/// before the first rename (<see cref="FolderInTheWayException"/>): its rename would fail only after the files
-/// before it had been replaced. The checkpoint and the export both write their two files so; summary.json, the
-/// lock's owner file and best/'s note are one file each (<see cref="WriteText"/>), and so is metrics.jsonl when a
-/// run cuts it back (its kept records streamed into the temporary).
+/// are removed by the next writer), and a failure to delete one never hides the error that stopped the write. A
+/// folder where a file goes is refused before anything is written and again before the first rename
+/// (<see cref="FolderInTheWayException"/>): its rename would fail only after the files before it had been replaced.
+/// The checkpoint and the export both write their two files so; summary.json, the lock's owner file and best/'s
+/// note are one file each (<see cref="WriteText"/>), and so is metrics.jsonl when a run cuts it back (its kept
+/// records streamed into the temporary); the command line writes its .npy and PNG outputs so.
 /// </summary>
 internal static class WholeFiles
 {
     /// <summary>Writes <paramref name="text"/> (UTF-8) to <paramref name="path"/> whole, as one file of <see cref="Write"/>.</summary>
     public static void WriteText(string path, string text) =>
-        Write(CheckpointFiles.Current, [(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)))]);
+        Write(CheckpointFiles.Current, [new WholeFile(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)))]);
 
     /// <summary>
-    /// Writes <paramref name="outputs"/> whole, then renames them into place in the order given.
-    /// <paramref name="failure"/>, where given, turns an I/O error (a <see cref="FolderInTheWayException"/> included)
-    /// into the caller's own exception, given the error, the file meant and its temporary file; where it returns
-    /// null, the error goes on as it is.
+    /// Writes <paramref name="outputs"/> whole through <paramref name="files"/>, then renames them into place in the
+    /// order given. <paramref name="failure"/>, where given, turns an I/O error (a <see cref="FolderInTheWayException"/>
+    /// included) into the caller's own exception, given the error and where it happened (before the temporary file
+    /// named there is deleted); where it returns null, the error goes on as it is.
     /// </summary>
-    public static void Write(ICheckpointFiles files, IReadOnlyList<(string Path, Action<Stream> Write)> outputs,
-        Func<Exception, string, string, Exception?>? failure = null)
+    public static void Write(IFileOperations files, IReadOnlyList<WholeFile> outputs,
+        Func<Exception, WholeFileFailure, Exception?>? failure = null)
     {
         var temporaries = new string[outputs.Count];
         for (int i = 0; i < outputs.Count; i++)
@@ -37,17 +38,17 @@ internal static class WholeFiles
         try
         {
             // Before the temporaries, however large, are written: a folder there now is refused at once.
-            RefuseFolders(outputs, temporaries, failure);
+            RefuseFolders(outputs, temporaries, renaming: false, failure);
             for (int i = 0; i < outputs.Count; i++)
             {
-                Attempt(() => WriteFlushed(files, temporaries[i], outputs[i].Write), outputs[i].Path, temporaries[i], failure);
+                Attempt(() => WriteFlushed(files, temporaries[i], outputs[i]), new(i, outputs[i].Path, temporaries[i], Renaming: false), failure);
             }
 
             // Every file is whole on disk: only now is anything replaced, unless a folder was made meanwhile.
-            RefuseFolders(outputs, temporaries, failure);
+            RefuseFolders(outputs, temporaries, renaming: true, failure);
             for (int i = 0; i < outputs.Count; i++)
             {
-                Attempt(() => files.Move(temporaries[i], outputs[i].Path), outputs[i].Path, temporaries[i], failure);
+                Attempt(() => files.Move(temporaries[i], outputs[i].Path), new(i, outputs[i].Path, temporaries[i], Renaming: true), failure);
             }
         }
         finally
@@ -59,8 +60,8 @@ internal static class WholeFiles
         }
     }
 
-    private static void RefuseFolders(IReadOnlyList<(string Path, Action<Stream> Write)> outputs, string[] temporaries,
-        Func<Exception, string, string, Exception?>? failure)
+    private static void RefuseFolders(IReadOnlyList<WholeFile> outputs, string[] temporaries, bool renaming,
+        Func<Exception, WholeFileFailure, Exception?>? failure)
     {
         for (int i = 0; i < outputs.Count; i++)
         {
@@ -71,14 +72,14 @@ internal static class WholeFiles
                 {
                     throw new FolderInTheWayException(path);
                 }
-            }, path, temporaries[i], failure);
+            }, new(i, path, temporaries[i], renaming), failure);
         }
     }
 
-    private static void WriteFlushed(ICheckpointFiles files, string temporary, Action<Stream> write)
+    private static void WriteFlushed(IFileOperations files, string temporary, WholeFile output)
     {
-        using Stream stream = files.Create(temporary);
-        write(stream);
+        using Stream stream = files.Create(temporary, output.Size);
+        output.Write(stream);
         if (stream is FileStream file)
         {
             file.Flush(flushToDisk: true);
@@ -89,7 +90,7 @@ internal static class WholeFiles
         }
     }
 
-    private static void Attempt(Action step, string path, string temporary, Func<Exception, string, string, Exception?>? failure)
+    private static void Attempt(Action step, WholeFileFailure at, Func<Exception, WholeFileFailure, Exception?>? failure)
     {
         try
         {
@@ -97,7 +98,7 @@ internal static class WholeFiles
         }
         catch (Exception e) when (failure != null && e is IOException or UnauthorizedAccessException)
         {
-            if (failure(e, path, temporary) is { } mapped)
+            if (failure(e, at) is { } mapped)
             {
                 throw mapped;
             }
@@ -106,7 +107,7 @@ internal static class WholeFiles
         }
     }
 
-    private static void TryDelete(ICheckpointFiles files, string path)
+    private static void TryDelete(IFileOperations files, string path)
     {
         try
         {

@@ -110,7 +110,7 @@ public sealed class MetricsLog : IDisposable
     // every whole file of a run is (WholeFiles): a failure leaves the log as it was and no temporary file, and the
     // clean-up of the temporary never hides the failure.
     private static void Replace(string path, List<MetricRecord> kept) =>
-        WholeFiles.Write(CheckpointFiles.Current, [(path, stream =>
+        WholeFiles.Write(CheckpointFiles.Current, [new(path, stream =>
         {
             using var writer = new StreamWriter(stream, Utf8, bufferSize: 1 << 16, leaveOpen: true) { NewLine = "\n" };
             foreach (var r in kept)

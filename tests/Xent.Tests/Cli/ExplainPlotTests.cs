@@ -1,4 +1,5 @@
 using Xent.Cli.IO;
+using Xent.Training.Checkpoints;
 
 namespace Xent.Tests.Cli;
 
@@ -94,6 +95,22 @@ public sealed class ExplainPlotTests : IDisposable
     }
 
     [Fact]
+    public void AFolderMadeInThePlaceOfThePlotWhileItIsWrittenIsNamedAndLeftAsItIs()
+    {
+        CliRun run;
+
+        // Made after the plot's name was checked, while its temporary file is written.
+        using (OutputFiles.Use(new FolderMaker(dir["p.png"])))
+        {
+            run = CliRun.Run("explain", "--logits", "2,1", "--target", "0", "--plot", dir["p.png"]);
+        }
+
+        run.AssertBadInput(dir["p.png"], "cannot move the written output into place: a folder named 'p.png' is in the way. Nothing was written there");
+        Assert.Empty(Directory.GetFileSystemEntries(dir["p.png"]));
+        Assert.DoesNotContain(Directory.GetFiles(dir.Path), f => Path.GetFileName(f).StartsWith(".p.png.", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void ThePlotIsAPngWrittenOverAnEarlierOne()
     {
         File.WriteAllText(dir["p.png"], "old");
@@ -108,11 +125,11 @@ public sealed class ExplainPlotTests : IDisposable
         Directory.GetFiles(dir.Path).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(File.ReadAllBytes(f)));
 
     /// <summary>The real file system, except that creating or renaming the output fails as a full disk does.</summary>
-    private sealed class FailingFiles(string failAt) : IOutputFiles
+    private sealed class FailingFiles(string failAt) : IFileOperations
     {
         public Stream Create(string path, long size)
         {
-            var stream = OutputFiles.Real.Create(path, size);
+            var stream = FileOperations.Real.Create(path, size);
             if (failAt == "create")
             {
                 stream.Dispose();
@@ -129,9 +146,23 @@ public sealed class ExplainPlotTests : IDisposable
                 throw new IOException("No space left on device");
             }
 
-            OutputFiles.Real.Move(from, to);
+            FileOperations.Real.Move(from, to);
         }
 
-        public void Delete(string path) => OutputFiles.Real.Delete(path);
+        public void Delete(string path) => FileOperations.Real.Delete(path);
+    }
+
+    /// <summary>The real file system, which makes a folder at <paramref name="inTheWay"/> when the first file is created.</summary>
+    private sealed class FolderMaker(string inTheWay) : IFileOperations
+    {
+        public Stream Create(string path, long size)
+        {
+            Directory.CreateDirectory(inTheWay);
+            return FileOperations.Real.Create(path, size);
+        }
+
+        public void Move(string from, string to) => FileOperations.Real.Move(from, to);
+
+        public void Delete(string path) => FileOperations.Real.Delete(path);
     }
 }

@@ -77,24 +77,24 @@ public sealed class ExportOutputErrorTests : IDisposable
         Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
 
     /// <summary>The real file system, except that its operation number <paramref name="failAt"/> (0: the first create) fails as a full disk does.</summary>
-    private sealed class FailingFiles(int failAt) : ICheckpointFiles
+    private sealed class FailingFiles(int failAt) : IFileOperations
     {
         private const int NoSpace = 28;
         private int count;
 
-        public Stream Create(string path)
+        public Stream Create(string path, long size)
         {
             Fail();
-            return CheckpointFiles.Real.Create(path);
+            return FileOperations.Real.Create(path, size);
         }
 
         public void Move(string from, string to)
         {
             Fail();
-            CheckpointFiles.Real.Move(from, to);
+            FileOperations.Real.Move(from, to);
         }
 
-        public void Delete(string path) => CheckpointFiles.Real.Delete(path);
+        public void Delete(string path) => FileOperations.Real.Delete(path);
 
         private void Fail()
         {

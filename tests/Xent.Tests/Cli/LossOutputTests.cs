@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Xent.Cli.IO;
+using Xent.Training.Checkpoints;
 
 namespace Xent.Tests.Cli;
 
@@ -286,7 +287,7 @@ public sealed class LossOutputTests : IDisposable
     }
 
     /// <summary>The real file system, except that one operation fails as a full disk does.</summary>
-    private sealed class FailingFiles(string failAt) : IOutputFiles
+    private sealed class FailingFiles(string failAt) : IFileOperations
     {
         private int moved;
 
@@ -295,7 +296,7 @@ public sealed class LossOutputTests : IDisposable
         public Stream Create(string path, long size)
         {
             Created++;
-            var stream = OutputFiles.Real.Create(path, size);
+            var stream = FileOperations.Real.Create(path, size);
             if (failAt == "create")
             {
                 stream.Dispose();
@@ -312,26 +313,26 @@ public sealed class LossOutputTests : IDisposable
                 throw Full();
             }
 
-            OutputFiles.Real.Move(from, to);
+            FileOperations.Real.Move(from, to);
         }
 
-        public void Delete(string path) => OutputFiles.Real.Delete(path);
+        public void Delete(string path) => FileOperations.Real.Delete(path);
 
         private static IOException Full() => new("No space left on device");
     }
 
     /// <summary>The real file system, which makes a folder at <paramref name="inTheWay"/> when the first file is created.</summary>
-    private sealed class FolderMaker(string inTheWay) : IOutputFiles
+    private sealed class FolderMaker(string inTheWay) : IFileOperations
     {
         public Stream Create(string path, long size)
         {
             Directory.CreateDirectory(inTheWay);
-            return OutputFiles.Real.Create(path, size);
+            return FileOperations.Real.Create(path, size);
         }
 
-        public void Move(string from, string to) => OutputFiles.Real.Move(from, to);
+        public void Move(string from, string to) => FileOperations.Real.Move(from, to);
 
-        public void Delete(string path) => OutputFiles.Real.Delete(path);
+        public void Delete(string path) => FileOperations.Real.Delete(path);
     }
 
     /// <summary>A stream whose writes fail once <c>limit</c> bytes were written.</summary>

@@ -110,17 +110,17 @@ public sealed partial class CheckpointKillTests : IDisposable
     private static partial Regex PidPattern();
 
     /// <summary>The real file system, recording every file's bytes around each operation and inside each write.</summary>
-    private sealed class Recorder(string dir) : ICheckpointFiles
+    private sealed class Recorder(string dir) : IFileOperations
     {
         public List<Dictionary<string, byte[]>> States { get; } = [];
 
         public void Record() =>
             States.Add(Directory.GetFiles(dir).ToDictionary(f => Path.GetFileName(f)!, File.ReadAllBytes));
 
-        public Stream Create(string path)
+        public Stream Create(string path, long size)
         {
             Record();
-            var stream = CheckpointFiles.Real.Create(path);
+            var stream = FileOperations.Real.Create(path, size);
             Record();
             return new RecordingStream(stream, this);
         }
@@ -128,14 +128,14 @@ public sealed partial class CheckpointKillTests : IDisposable
         public void Move(string from, string to)
         {
             Record();
-            CheckpointFiles.Real.Move(from, to);
+            FileOperations.Real.Move(from, to);
             Record();
         }
 
         public void Delete(string path)
         {
             Record();
-            CheckpointFiles.Real.Delete(path);
+            FileOperations.Real.Delete(path);
             Record();
         }
     }

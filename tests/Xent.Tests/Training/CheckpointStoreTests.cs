@@ -193,9 +193,9 @@ public sealed class CheckpointStoreTests : IDisposable
             f => Path.GetFileName(f), f => File.Exists(f) ? Convert.ToHexString(File.ReadAllBytes(f)) : "folder");
 
     /// <summary>The real file system, which replaces <paramref name="file"/> by a folder when the first file is created.</summary>
-    private sealed class FolderMaker(string file) : ICheckpointFiles
+    private sealed class FolderMaker(string file) : IFileOperations
     {
-        public Stream Create(string path)
+        public Stream Create(string path, long size)
         {
             if (File.Exists(file))
             {
@@ -203,11 +203,11 @@ public sealed class CheckpointStoreTests : IDisposable
                 Directory.CreateDirectory(file);
             }
 
-            return CheckpointFiles.Real.Create(path);
+            return FileOperations.Real.Create(path, size);
         }
 
-        public void Move(string from, string to) => CheckpointFiles.Real.Move(from, to);
+        public void Move(string from, string to) => FileOperations.Real.Move(from, to);
 
-        public void Delete(string path) => CheckpointFiles.Real.Delete(path);
+        public void Delete(string path) => FileOperations.Real.Delete(path);
     }
 }

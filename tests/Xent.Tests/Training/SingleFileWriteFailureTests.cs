@@ -108,21 +108,21 @@ public sealed class SingleFileWriteFailureTests : IDisposable
     /// The real file system, except that its operation number <paramref name="failAt"/> (0: the first create) fails
     /// as a full disk does, and, with <paramref name="deleteFails"/>, every delete fails (after which nothing is deleted).
     /// </summary>
-    private sealed class FailingFiles(int failAt, bool deleteFails = false) : ICheckpointFiles
+    private sealed class FailingFiles(int failAt, bool deleteFails = false) : IFileOperations
     {
         public const string Message = "No space left on device";
         private int count;
 
-        public Stream Create(string path)
+        public Stream Create(string path, long size)
         {
             Fail();
-            return CheckpointFiles.Real.Create(path);
+            return FileOperations.Real.Create(path, size);
         }
 
         public void Move(string from, string to)
         {
             Fail();
-            CheckpointFiles.Real.Move(from, to);
+            FileOperations.Real.Move(from, to);
         }
 
         public void Delete(string path)
@@ -132,7 +132,7 @@ public sealed class SingleFileWriteFailureTests : IDisposable
                 throw new IOException("Device or resource busy");
             }
 
-            CheckpointFiles.Real.Delete(path);
+            FileOperations.Real.Delete(path);
         }
 
         private void Fail()

@@ -138,10 +138,10 @@ public static class Gpt2Checkpoint
         // Both files whole on disk before anything of the earlier export is replaced (see remarks).
         WholeFiles.Write(CheckpointFiles.Current,
         [
-            (modelPath, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" })),
-            (configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config)))),
+            new(modelPath, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" })),
+            new(configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config)))),
         ],
-        (e, path, temporary) => Failure(e, directory, path, temporary));
+        (e, at) => Failure(e, directory, at.Path, at.Temporary));
     }
 
     // Xent's parameter name -> the Hugging Face name without the "transformer." prefix.

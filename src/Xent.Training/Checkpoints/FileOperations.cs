@@ -1,0 +1,49 @@
+namespace Xent.Training.Checkpoints;
+
+/// <summary>
+/// The file operations <see cref="WholeFiles"/> performs, behind an interface so tests can make any of them fail (a
+/// full disk, a vanished folder) or stop a write at any point (as a kill would) and look at what is on disk then.
+/// Training's writers and the command line's outputs each reach it through their own override
+/// (<see cref="CheckpointFiles"/>, and the CLI's OutputFiles), so a test fakes the one it is about.
+/// </summary>
+internal interface IFileOperations
+{
+    /// <summary>Creates a new file for writing, <paramref name="size"/> bytes reserved on disk up front (none when 0).</summary>
+    /// <param name="path">The file, which must not exist.</param>
+    /// <param name="size">The bytes to reserve (a full disk then fails here, not in a write), or 0 when not known.</param>
+    Stream Create(string path, long size);
+
+    /// <summary>Renames <paramref name="from"/> over <paramref name="to"/> (atomic on one file system).</summary>
+    void Move(string from, string to);
+
+    /// <summary>Deletes <paramref name="path"/> if it exists.</summary>
+    void Delete(string path);
+}
+
+/// <summary>The real file system.</summary>
+internal sealed class FileOperations : IFileOperations
+{
+    private FileOperations()
+    {
+    }
+
+    /// <summary>The one instance.</summary>
+    public static IFileOperations Real { get; } = new FileOperations();
+
+    public Stream Create(string path, long size) => new FileStream(path, new FileStreamOptions
+    {
+        Mode = FileMode.CreateNew,
+        Access = FileAccess.Write,
+
+        // Readable while written: a test that copies the folder mid-write (as a kill would leave it) reads it.
+        Share = FileShare.Read,
+        BufferSize = 1 << 16,
+
+        // posix_fallocate on Unix: ENOSPC surfaces here as an IOException instead of a failed write later.
+        PreallocationSize = size,
+    });
+
+    public void Move(string from, string to) => File.Move(from, to, overwrite: true);
+
+    public void Delete(string path) => File.Delete(path);
+}

@@ -1,0 +1,17 @@
+namespace Xent.Training.Checkpoints;
+
+/// <summary>One file of a <see cref="WholeFiles.Write"/>.</summary>
+/// <param name="Path">Where it goes.</param>
+/// <param name="Write">Writes its content into the stream of its temporary file.</param>
+/// <param name="Size">Its size in bytes where known up front, reserved before anything is written; 0 otherwise.</param>
+internal readonly record struct WholeFile(string Path, Action<Stream> Write, long Size = 0);
+
+/// <summary>Where a <see cref="WholeFiles.Write"/> failed, for the caller's wording of the error.</summary>
+/// <param name="Index">The file's index in the files given.</param>
+/// <param name="Path">Where the file goes.</param>
+/// <param name="Temporary">Its temporary file, which a .NET message may name instead of the file meant.</param>
+/// <param name="Renaming">
+/// False while the files were written, true from the renames on: the files before <paramref name="Index"/> are then
+/// in place, unless the error is a <see cref="FolderInTheWayException"/> (found before the first rename).
+/// </param>
+internal readonly record struct WholeFileFailure(int Index, string Path, string Temporary, bool Renaming);
