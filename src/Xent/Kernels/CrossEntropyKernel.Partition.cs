@@ -111,6 +111,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         });
 
         var finished = new RowGradient[rows];
+        var dominants = HasGradient && SoftTargets ? new DominantColumn[rows] : null;
         for (int n = 0; n < rows; n++)
         {
             if (!NeedsForward(n))
@@ -126,6 +127,11 @@ internal sealed unsafe partial class CrossEntropyKernel
             }
 
             finished[n] = FinishRow(n, state, targetLogits[n]);
+            if (dominants != null)
+            {
+                // Before any row's write pass overwrites its logits (in place).
+                dominants[n] = FindDominant(n, state, statistics.AsSpan(n * blocks, blocks), Scratch());
+            }
         }
 
         if (!HasGradient)
@@ -146,6 +152,10 @@ internal sealed unsafe partial class CrossEntropyKernel
         for (int n = 0; n < rows; n++)
         {
             FixTarget(n, finished[n]);
+            if (dominants != null)
+            {
+                FixDominant(n, finished[n], dominants[n]);
+            }
         }
     }
 }

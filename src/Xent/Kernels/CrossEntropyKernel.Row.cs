@@ -204,6 +204,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         var row = FinishRow(n, state, targetLogit);
         if (HasGradient)
         {
+            // Found before the write pass overwrites the logits (in place).
+            var dominant = SoftTargets ? FindDominant(n, state, blockStatistics, scratch) : default;
             WriteRowGradient(n, row, 0, blocks, scratch, blockStatistics, next);
             if (streamGradient)
             {
@@ -211,6 +213,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             }
 
             FixTarget(n, row);
+            FixDominant(n, row, dominant);
         }
     }
 
@@ -418,7 +421,7 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>
     /// Rewrites the target column of a class-index row in double: p - 1 there must not lose the small difference
-    /// to the rounding of K p - K in float.
+    /// to the rounding of K p - K in float. (A probability-target row's leading column: <see cref="FixDominant"/>.)
     /// </summary>
     private void FixTarget(int n, in RowGradient row)
     {

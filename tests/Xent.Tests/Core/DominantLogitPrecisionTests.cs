@@ -204,8 +204,8 @@ public class DominantLogitPrecisionTests
     /// <summary>
     /// Probability targets, one-hot on the leading logit: the loss is the same small sum of terms, which the weighted
     /// exp pass kept beside the max's 1 in float (1-17% of the loss lost, by the width, and up to half of dz[y]) until
-    /// it counted the max's term apart. dz[y] = p[y] - 1 is a float difference (no target column rewritten in double
-    /// for probability targets): within a few ulp of 1.
+    /// it counted the max's term apart. dz[y] = p[y] - 1 was a float difference, within a few ulp of 1, until the column
+    /// with p above 1/2 was rewritten in double (held to 2e-5 of itself: <see cref="ProbabilityTargetDominantPrecisionTests"/>).
     /// </summary>
     [Fact]
     public void OneHotProbabilityTargetsKeepTheSmallLoss()
