@@ -17,6 +17,9 @@ internal interface ILogitLanes<TV>
     /// <summary>Bytes per stored logit.</summary>
     static abstract int ElementSize { get; }
 
+    /// <summary>The logit at element <paramref name="index"/> after <paramref name="source"/>, as a float.</summary>
+    static abstract float Element(ref byte source, nint index);
+
     /// <summary>The logits at elements index .. index + lanes - 1 after <paramref name="source"/>, as floats (callers pin <paramref name="source"/>: a load may take its address).</summary>
     static abstract TV Load(ref byte source, nint index);
 }
@@ -41,6 +44,9 @@ internal readonly struct SingleLanes<TOps, TV> : IWritableLanes<TV>
     public static int ElementSize => sizeof(float);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Element(ref byte source, nint index) => Unsafe.Add(ref Unsafe.As<byte, float>(ref source), index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Load(ref byte source, nint index) => TOps.Load(ref Unsafe.As<byte, float>(ref source), index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -57,6 +63,9 @@ internal readonly struct SingleLanes<TOps, TV> : IWritableLanes<TV>
 internal readonly struct BFloat16Lanes512 : IWritableLanes<Vector512<float>>
 {
     public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Element(ref byte source, nint index) => (float)Unsafe.Add(ref Unsafe.As<byte, BFloat16>(ref source), index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load(ref byte source, nint index)
@@ -89,6 +98,9 @@ internal readonly struct BFloat16Lanes512 : IWritableLanes<Vector512<float>>
 internal readonly struct BFloat16Lanes256 : IWritableLanes<Vector256<float>>
 {
     public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Element(ref byte source, nint index) => (float)Unsafe.Add(ref Unsafe.As<byte, BFloat16>(ref source), index);
 
     /// <remarks>
     /// With AVX2 one vbroadcasti128 from memory (a load, no ALU) and one vpshufb: one instruction per vector, not two
@@ -145,6 +157,9 @@ internal readonly struct BFloat16Lanes128 : IWritableLanes<Vector128<float>>
     public static int ElementSize => 2;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Element(ref byte source, nint index) => (float)Unsafe.Add(ref Unsafe.As<byte, BFloat16>(ref source), index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Load(ref byte source, nint index)
     {
         // Four ushorts are 64 bits: load them as one ulong, so that nothing past the fourth is read.
@@ -173,6 +188,9 @@ internal readonly struct BFloat16Lanes128 : IWritableLanes<Vector128<float>>
 internal readonly struct BFloat16Lanes1 : IWritableLanes<float>
 {
     public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Element(ref byte source, nint index) => (float)Unsafe.Add(ref Unsafe.As<byte, BFloat16>(ref source), index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Load(ref byte source, nint index) =>
@@ -234,6 +252,9 @@ internal readonly struct HalfLanes512 : ILogitLanes<Vector512<float>>
     public static int ElementSize => 2;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Element(ref byte source, nint index) => (float)Unsafe.Add(ref Unsafe.As<byte, Half>(ref source), index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load(ref byte source, nint index)
     {
         var bits = Vector256.LoadUnsafe(ref Unsafe.As<byte, short>(ref source), (nuint)index);
@@ -247,6 +268,9 @@ internal readonly struct HalfLanes256 : ILogitLanes<Vector256<float>>
     public static int ElementSize => 2;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Element(ref byte source, nint index) => (float)Unsafe.Add(ref Unsafe.As<byte, Half>(ref source), index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(ref byte source, nint index)
     {
         var bits = Vector128.LoadUnsafe(ref Unsafe.As<byte, short>(ref source), (nuint)index);
@@ -258,6 +282,9 @@ internal readonly struct HalfLanes256 : ILogitLanes<Vector256<float>>
 internal readonly struct HalfLanes128 : ILogitLanes<Vector128<float>>
 {
     public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Element(ref byte source, nint index) => (float)Unsafe.Add(ref Unsafe.As<byte, Half>(ref source), index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Load(ref byte source, nint index)

@@ -256,6 +256,21 @@ internal static partial class StatisticsKernel
         // 2^64, and its exp's few ulp would be all of a small loss).
         TV lead = TOps.Select(TOps.LessThan(offZ, TOps.Create(max)), TOps.Multiply(off, toMax), one);
         result.Sum = TOps.SumWide(TOps.Multiply(s, toMax), lead);
+        if (result.Sum < DominatedSum)
+        {
+            // The lane of a leading max summed again (see LeadLaneApart): from the stored exponentials where they are
+            // plain (the same bits in place or not), else from the logits where the stored products (times a soft
+            // cap's derivative) were not written over them; a capped block in place keeps the loop's sum.
+            if (TStore.Value && !TCapped.Value)
+            {
+                result.Sum = LeadLaneApart<TOps, TV, TLanes>(ref x, n, max, offZ, TOps.Multiply(s, toMax), lead, exps.Slice(0, n), TOps.Exp2(TOps.MultiplyAdd(TOps.Create(max), log2e, minusM)), toMax);
+            }
+            else if (!TStore.Value || !exps.Overlaps(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, float>(ref x), n)))
+            {
+                result.Sum = LeadLaneApart<TOps, TV, TLanes>(ref x, n, max, offZ, TOps.Multiply(s, toMax), lead, default, one, one);
+            }
+        }
+
         result.Shift = m;
         result.ShiftInPowersOfTwo = true;
         return result;
@@ -332,6 +347,10 @@ internal static partial class StatisticsKernel
             (true, false) => ExpSum<TOps, TV, No>(rest, shift, restExps, prefetch, 0f),
             _ => ExpSum<ScalarOps, float, No>(rest, shift, restExps, prefetch, 0f),
         };
+        bool capped = inverseCap != 0f && !restExps.IsEmpty;
+        result.Sum = vectors
+            ? Dominated<TOps, TV>(result.Sum, rest, result.Max, restExps, capped)
+            : Dominated<ScalarOps, float>(result.Sum, rest, result.Max, restExps, capped);
         if (done > 0)
         {
             // A stored prefix under a finite max: its terms against M are at most 2^-64 of M's own, so they may round

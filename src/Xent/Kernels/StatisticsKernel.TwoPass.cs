@@ -43,7 +43,7 @@ internal static partial class StatisticsKernel
         var result = default(BlockStatistics);
         result.Max = BlockMax<TOps, TV, TLanes>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, e);
         float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
-        result.Sum = ExpSum<TOps, TV, No>(e, shift, e, false, 0f);
+        result.Sum = Dominated<TOps, TV>(ExpSum<TOps, TV, No>(e, shift, e, false, 0f), e, result.Max, e, capped: false);
         return result;
     }
 
@@ -352,6 +352,9 @@ internal static partial class StatisticsKernel
         result.WeightedTargetLogits = targetLogits + (offset * targets);
     }
 
+    /// <summary>Vectors the sums with the max's terms apart add in float before they carry the sum on in double.</summary>
+    private const int ApartFlush = 64;
+
     /// <summary>A block's sum of exp(z - max) under which one term, the max's 1, leads the rest by 16 to 1 or more.</summary>
     private const double DominatedSum = 1.0625;
 
@@ -364,20 +367,109 @@ internal static partial class StatisticsKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static double SumMaxTermsApart<TOps, TV>(ReadOnlySpan<float> z, float max)
         where TOps : struct, IVectorOps<TV>
+        where TV : struct =>
+        SumMaxTermsApart<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z)), z.Length, max);
+
+    /// <summary>As the float overload, for the n logits at <paramref name="x"/> stored as <typeparamref name="TLanes"/> says.</summary>
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static double SumMaxTermsApart<TOps, TV, TLanes>(ref byte x, int n, float max)
+        where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TLanes : struct, ILogitLanes<TV>
     {
-        int n = z.Length, k = TOps.Count;
-        ref float x = ref MemoryMarshal.GetReference(z);
+        int k = TOps.Count, pending = 0;
         TV m = TOps.Create(max), zero = TOps.Create(0f), sum = zero, tops = zero;
+        double total = 0;
         for (nint i = 0; NextVector(ref i, n, k, out int skip); i += k)
         {
             TV top = zero;
-            TV e = VectorMath.MaxTermApart<TOps, TV>(TOps.Subtract(TOps.Load(ref x, i), m), ref top);
+            TV e = VectorMath.MaxTermApart<TOps, TV>(TOps.Subtract(TLanes.Load(ref x, i), m), ref top);
             sum = TOps.Add(sum, skip > 0 ? TOps.KeepFrom(e, skip) : e);
             tops = TOps.Add(tops, skip > 0 ? TOps.KeepFrom(top, skip) : top);
+            if (++pending == ApartFlush)
+            {
+                // On in double: a float sum of thousands of terms is off by 1e-6 of itself (the scalar width's one lane).
+                total += TOps.SumWide(sum);
+                sum = zero;
+                pending = 0;
+            }
         }
 
-        return TOps.SumWide(sum, tops);
+        return total + TOps.SumWide(sum, tops);
+    }
+
+    /// <summary>
+    /// The two-pass loop's sum <paramref name="sum"/> of a block, or where one term leads (under <see cref="DominatedSum"/>)
+    /// and some lane summed more than one term (over two vectors; at the scalar width, 64 terms to a flush),
+    /// the sum again with the max's terms apart: beside that 1 the lane's float sum dropped the terms under 2^-25, and
+    /// with one logit 17 above the rest all of them (3-56% of a small loss, 24 to 127 classes, by the width). From the
+    /// stored exponentials where they are plain (<paramref name="capped"/> false: the max's terms are exactly 1), so that
+    /// a block gives the same bits in place or not, else from the logits <paramref name="z"/> where the stored products
+    /// (times a soft cap's derivative) were not written over them. A capped block whose products overwrote its logits
+    /// keeps the loop's sum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Dominated<TOps, TV>(double sum, ReadOnlySpan<float> z, float max, ReadOnlySpan<float> exps, bool capped)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        if (sum >= DominatedSum || z.Length <= 2 * TOps.Count || !float.IsFinite(max))
+        {
+            return sum;
+        }
+
+        return Resummed<TOps, TV>(sum, z, max, exps, capped);
+    }
+
+    // Out of line: the two-pass loop's callers inline Dominated's test alone.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static double Resummed<TOps, TV>(double sum, ReadOnlySpan<float> z, float max, ReadOnlySpan<float> exps, bool capped)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV one = TOps.Create(1f);
+        if (!exps.IsEmpty && !capped)
+        {
+            return SumStoredTermsApart<TOps, TV>(exps.Slice(0, z.Length), one, one);
+        }
+
+        return exps.Overlaps(z) ? sum : SumMaxTermsApart<TOps, TV>(z, max);
+    }
+
+    /// <summary>
+    /// sum e over stored exponentials e, relative to a block's max M, with M's own terms counted apart, as
+    /// <see cref="SumMaxTermsApart{TOps, TV}(ReadOnlySpan{float}, float)"/> counts them from the logits: the terms equal to <paramref name="atMax"/> (M's, bitwise;
+    /// never exceeded) count 1 each, and the others are scaled by <paramref name="toMax"/> (exp(z - M) = e toMax).
+    /// </summary>
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+    // inlined (docs/benchmarks.md, How the kernels got here).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static double SumStoredTermsApart<TOps, TV>(ReadOnlySpan<float> exps, TV atMax, TV toMax)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int n = exps.Length, k = TOps.Count, pending = 0;
+        ref float x = ref MemoryMarshal.GetReference(exps);
+        TV one = TOps.Create(1f), zero = TOps.Create(0f), sum = zero, tops = zero;
+        double total = 0;
+        for (nint i = 0; NextVector(ref i, n, k, out int skip); i += k)
+        {
+            TV e = TOps.Load(ref x, i), below = TOps.LessThan(e, atMax);
+            TV top = TOps.Select(below, zero, one);
+            e = TOps.Select(below, e, TOps.Subtract(e, atMax));
+            sum = TOps.Add(sum, skip > 0 ? TOps.KeepFrom(e, skip) : e);
+            tops = TOps.Add(tops, skip > 0 ? TOps.KeepFrom(top, skip) : top);
+            if (++pending == ApartFlush)
+            {
+                total += TOps.SumWide(TOps.Multiply(sum, toMax));
+                sum = zero;
+                pending = 0;
+            }
+        }
+
+        return total + TOps.SumWide(TOps.Multiply(sum, toMax), tops);
     }
 
     // The float partial sums in use carried on in double, and started again from 0.

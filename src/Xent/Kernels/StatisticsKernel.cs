@@ -180,13 +180,17 @@ internal static partial class StatisticsKernel
         float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
         if (smoothedStore)
         {
-            result.Sum = ExpSum<TOps, TV, No>(z, shift, exps, prefetchNext, 0f);
+            result.Sum = Dominated<TOps, TV>(ExpSum<TOps, TV, No>(z, shift, exps, prefetchNext, 0f), z, result.Max, exps, capped: false);
         }
         else if (!weightedLogits && probabilities.IsEmpty)
         {
-            result.Sum = inverseCap != 0f && !exps.IsEmpty
-                ? ExpSum<TOps, TV, Yes>(z, shift, exps, prefetchNext, inverseCap)
-                : ExpSum<TOps, TV, No>(z, shift, exps, prefetchNext, 0f);
+            bool capped = inverseCap != 0f && !exps.IsEmpty;
+            result.Sum = Dominated<TOps, TV>(
+                capped ? ExpSum<TOps, TV, Yes>(z, shift, exps, prefetchNext, inverseCap) : ExpSum<TOps, TV, No>(z, shift, exps, prefetchNext, 0f),
+                z,
+                result.Max,
+                exps,
+                capped);
         }
         else
         {

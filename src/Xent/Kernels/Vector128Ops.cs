@@ -111,6 +111,7 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>, IPolynomia
 
     public static double SumWide(Vector128<float> value) => Vector128.Sum(Vector128.WidenLower(value) + Vector128.WidenUpper(value));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double SumWide(Vector128<float> a, Vector128<float> b) =>
         Vector128.Sum((Vector128.WidenLower(a) + Vector128.WidenUpper(a)) + (Vector128.WidenLower(b) + Vector128.WidenUpper(b)));
 

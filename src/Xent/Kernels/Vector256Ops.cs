@@ -99,6 +99,7 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>, IPolynomia
 
     public static double SumWide(Vector256<float> value) => Vector256.Sum(Vector256.WidenLower(value) + Vector256.WidenUpper(value));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double SumWide(Vector256<float> a, Vector256<float> b) =>
         Vector256.Sum((Vector256.WidenLower(a) + Vector256.WidenUpper(a)) + (Vector256.WidenLower(b) + Vector256.WidenUpper(b)));
 

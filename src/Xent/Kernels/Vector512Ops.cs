@@ -93,6 +93,7 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>, IPolynomia
 
     public static double SumWide(Vector512<float> value) => Vector512.Sum(Vector512.WidenLower(value) + Vector512.WidenUpper(value));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double SumWide(Vector512<float> a, Vector512<float> b) =>
         Vector512.Sum((Vector512.WidenLower(a) + Vector512.WidenUpper(a)) + (Vector512.WidenLower(b) + Vector512.WidenUpper(b)));
 
