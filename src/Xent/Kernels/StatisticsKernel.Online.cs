@@ -219,16 +219,15 @@ internal static partial class StatisticsKernel
     /// <summary>
     /// The sum, relative to its max M, of a block that M leads 16 to 1 (under <see cref="DominatedSum"/>), from the
     /// single pass's lanes: <paramref name="lanes"/> (each lane's sum less its off, relative to M) and
-    /// <paramref name="lead"/> (its off's term, 1 for M's lane; M's lane is the one whose off is M's,
-    /// <paramref name="offZ"/>: a lane max may also count a shifted-back last vector's lanes that another lane counted).
-    /// Only the lane that holds M may have dropped small
-    /// terms, beside its 1: in a chunk's tree of sums, and in s's rescale to the new off, each a rounding at M's scale
-    /// (2^-25 of 1: 3-5% of the loss where one logit leads 200 others by 20). Every other lane's terms are small beside
-    /// M, and so are their roundings beside the loss. That lane's terms are copied out and summed again with M's
-    /// apart: from the logits (<see cref="SumMaxTermsApart{TOps, TV}(ReadOnlySpan{float}, float)"/>), or where
-    /// <paramref name="stored"/> is given, from the exponentials the storing pass stored over them (terms equal to
-    /// <paramref name="atMax"/> are M's, the others scaled by <paramref name="toMax"/>). A lane is a 16th of the block
-    /// at 512 bits: the blocks that take this pay about that.
+    /// <paramref name="lead"/> (its off's term, 1 for M's lane). Only the lane that holds M may have dropped small terms
+    /// beside its 1: in a chunk's tree of sums, and in s's rescale to the new off, each a rounding at M's scale (2^-25
+    /// of 1: 3-5% of the loss where one logit leads 200 others by 20). Every other lane's terms are small beside M, and
+    /// so are their roundings beside the loss. That lane (the one whose off is M's, <paramref name="offZ"/>: a lane max
+    /// also counts the lanes of the shifted-back last vector that another lane counted) is copied out and summed again
+    /// with M's terms apart: from the logits (<see cref="SumMaxTermsApart{TOps, TV}(ReadOnlySpan{float}, float)"/>), or
+    /// where <paramref name="stored"/> is given, from the exponentials the storing pass stored over them (terms equal
+    /// to <paramref name="atMax"/> are M's, the others scaled by <paramref name="toMax"/>). A lane is a 16th of the
+    /// block at 512 bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static double LeadLaneApart<TOps, TV, TLanes>(ref byte x, int n, float max, TV offZ, TV lanes, TV lead, ReadOnlySpan<float> stored, TV atMax, TV toMax)
