@@ -176,10 +176,11 @@ internal static partial class StatisticsKernel
             // In double: the lanes' max terms, 1 and those below it, are as far apart as the terms within a lane. The
             // max's own term is exp(M - M) = 1, exactly: off toMax would carry the rounding of two exps.
             TV lead = TOps.Select(TOps.LessThan(offZ, TOps.Create(max)), TOps.Multiply(off, toMax), one);
-            sum = TOps.SumWide(TOps.Multiply(s, toMax), lead);
+            TV lanes = TOps.Multiply(s, toMax);
+            sum = TOps.SumWide(lanes, lead);
             if (sum < DominatedSum)
             {
-                sum = LeadLaneApart<TOps, TV, TLanes>(ref x, n, max, offZ, TOps.Multiply(s, toMax), lead, default, one, one);
+                sum = LeadLaneApart<TOps, TV, TLanes>(ref x, n, max, offZ, lanes, lead, default, one, one);
             }
         }
 

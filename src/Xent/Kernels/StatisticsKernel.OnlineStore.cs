@@ -255,7 +255,8 @@ internal static partial class StatisticsKernel
         // The max's own term is exp(M - M) = 1, exactly: off toMax would carry the rounding of two exps (off is up to
         // 2^64, and its exp's few ulp would be all of a small loss).
         TV lead = TOps.Select(TOps.LessThan(offZ, TOps.Create(max)), TOps.Multiply(off, toMax), one);
-        result.Sum = TOps.SumWide(TOps.Multiply(s, toMax), lead);
+        TV lanes = TOps.Multiply(s, toMax);
+        result.Sum = TOps.SumWide(lanes, lead);
         if (result.Sum < DominatedSum)
         {
             // The lane of a leading max summed again (see LeadLaneApart): from the stored exponentials where they are
@@ -263,11 +264,11 @@ internal static partial class StatisticsKernel
             // cap's derivative) were not written over them; a capped block in place keeps the loop's sum.
             if (TStore.Value && !TCapped.Value)
             {
-                result.Sum = LeadLaneApart<TOps, TV, TLanes>(ref x, n, max, offZ, TOps.Multiply(s, toMax), lead, exps.Slice(0, n), TOps.Exp2(TOps.MultiplyAdd(TOps.Create(max), log2e, minusM)), toMax);
+                result.Sum = LeadLaneApart<TOps, TV, TLanes>(ref x, n, max, offZ, lanes, lead, exps.Slice(0, n), TOps.Exp2(TOps.MultiplyAdd(TOps.Create(max), log2e, minusM)), toMax);
             }
             else if (!TStore.Value || !exps.Overlaps(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, float>(ref x), n)))
             {
-                result.Sum = LeadLaneApart<TOps, TV, TLanes>(ref x, n, max, offZ, TOps.Multiply(s, toMax), lead, default, one, one);
+                result.Sum = LeadLaneApart<TOps, TV, TLanes>(ref x, n, max, offZ, lanes, lead, default, one, one);
             }
         }
 
