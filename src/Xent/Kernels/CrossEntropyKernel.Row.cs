@@ -24,6 +24,14 @@ internal sealed unsafe partial class CrossEntropyKernel
     private nint RowOffset(int n) => (nint)n * classes;
 
     /// <summary>
+    /// Blocks shorter than this (16 KB of floats) are capped into scratch, not the gradient, where their exponentials
+    /// are stored times the cap's derivative: the capped logits then stay for a confident block's second sum, and
+    /// the blocks are in L1 either way (2048 x 200, one Zen 4 core: the same time; the lanes' test of
+    /// <see cref="VectorMath.SoftCapMayLead"/> that longer blocks take was 1.07x there).
+    /// </summary>
+    private const int ShortCappedBlock = 4096;
+
+    /// <summary>
     /// The block's (soft-capped) logits as floats: the logits themselves, a converted copy in scratch, or (soft cap,
     /// float gradient) the capped logits written into the gradient's block, where the write pass finds them.
     /// </summary>
@@ -42,10 +50,25 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         if (cap > 0f)
         {
-            var s = capInGradient ? new Span<float>((float*)request.Gradient + at, length) : scratch.Slice(0, length);
+            var s = capInGradient && !(storeExps && length < ShortCappedBlock) ? new Span<float>((float*)request.Gradient + at, length) : scratch.Slice(0, length);
             // Prefetched for the loss alone (2048 x 32000, 2 threads, soft cap 30: 14.8 -> 9.2-10.3 ms); where the capped
             // logits go into the gradient the same prefetch measured slower (17.4-18.1 -> 20.0-21.0 ms).
-            VectorMath.SoftCap(request.Width, z, s, cap, prefetch: request.Element == ElementKind.Single && !capInGradient);
+            bool prefetch = request.Element == ElementKind.Single && !capInGradient;
+            if (!storeExps || length < ShortCappedBlock)
+            {
+                VectorMath.SoftCap(request.Width, z, s, cap, prefetch);
+            }
+            else if (VectorMath.SoftCapMayLead(request.Width, z, s, cap, prefetch))
+            {
+                // A block that one logit may lead 16 to 1 is summed again with it apart (StatisticsKernel's Dominated
+                // and LeadLaneApart), from capped logits that the stored products did not overwrite: such a block's
+                // are copied to scratch (free once the cap is taken) and read from there. Only such blocks: capping
+                // every block into scratch, or into both, took 1.15-1.25x the time (512 x 32000 out of place, one
+                // Zen 4 core).
+                s.CopyTo(scratch);
+                s = scratch.Slice(0, length);
+            }
+
             z = s;
         }
 
@@ -155,13 +178,17 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
 
         Widen(request.Element, logits, e);
-        if (cap > 0f)
+        ReadOnlySpan<float> z = e;
+        if (cap > 0f && VectorMath.SoftCapMayLead(request.Width, e, e, cap))
         {
-            VectorMath.SoftCap(request.Width, e, e, cap);
+            // As in LoadBlock: a block that one logit may lead keeps its capped logits apart from the stored products.
+            var copy = ExpsBlock().Slice(0, length);
+            e.CopyTo(copy);
+            z = copy;
         }
 
         bool weightedLogits = smoothing > 0f;
-        return StatisticsKernel.Compute(request.Width, e, weightedLogits ? WeightsAt(column, length) : default, default, weightedLogits, e, inverseCap: InverseSoftCap);
+        return StatisticsKernel.Compute(request.Width, z, weightedLogits ? WeightsAt(column, length) : default, default, weightedLogits, e, inverseCap: InverseSoftCap);
     }
 
     /// <summary>Where a 16-bit block's exponentials go in the block scratch: at the block's place in a kept row, else at its start.</summary>

@@ -271,7 +271,7 @@ internal static partial class StatisticsKernel
     /// that were counted already) -inf: what the lanes it adds would raise a max or shift to.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV NegativeInfinityBelow<TOps, TV>(TV value, int firstLane)
+    internal static TV NegativeInfinityBelow<TOps, TV>(TV value, int firstLane)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {

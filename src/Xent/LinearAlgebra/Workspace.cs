@@ -30,7 +30,10 @@ internal enum WorkspaceSlot
     /// <summary>The cross-entropy kernel: a row's block statistics [blocks].</summary>
     BlockStatistics,
 
-    /// <summary>The cross-entropy kernel, streaming an out-of-place float gradient: one block of exponentials recomputed by the two-pass loop.</summary>
+    /// <summary>
+    /// The cross-entropy kernel, streaming an out-of-place float gradient: one block of exponentials recomputed by the
+    /// two-pass loop; storing a 16-bit gradient's exponentials under a soft cap: a block's capped logits kept apart.
+    /// </summary>
     ExponentialsBlock,
 
     /// <summary>The layers (<c>Xent.Layers</c>): per-thread rows and transposes of one work item.</summary>

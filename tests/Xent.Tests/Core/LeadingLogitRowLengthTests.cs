@@ -9,8 +9,8 @@ namespace Xent.Tests.Core;
 /// chunks and whole vectors after it, and the shifted-back last vector, whose lanes another vector counted too. The
 /// loss is then the sum of the other terms, under 1e-5 here, and a float sum that adds one of them to the 1 drops it:
 /// the lane holding the max lost its share (3-56% of the loss by the length and the width). Each row must keep its
-/// loss and dz[y] = p[y] - 1 to a few float roundings, at every width, from float, Half and bfloat16 logits. (A soft
-/// cap's rows of this kind are not covered: their stored products overwrite the capped logits the sum would need.)
+/// loss and dz[y] = p[y] - 1 to a few float roundings, at every width, from float, Half and bfloat16 logits, and
+/// under a soft cap, whose gradient stores each exponential times the cap's derivative over the capped logits.
 /// </summary>
 public class LeadingLogitRowLengthTests
 {
@@ -94,6 +94,76 @@ public class LeadingLogitRowLengthTests
                 var g = new float[x.Length];
                 Close.Scalar(expected, CrossEntropy.LossAndGradient(x, targets, g, o), relative: Tolerance, absolute: 0, what: $"V {v} {width} LossAndGradient");
                 Close.Scalar(expected, CrossEntropy.Loss(x, targets, o), relative: Tolerance, absolute: 0, what: $"V {v} {width} Loss");
+            }
+        }
+    }
+
+    [Fact]
+    public void SoftCapKeepsTheSmallLoss()
+    {
+        const float cap = 30f;
+        foreach (int v in Lengths)
+        {
+            // A raw lead of 25 is 20.5 capped. The reference takes the capped logits as the kernels round them, so
+            // that only the sum's rounding is measured.
+            var (x, targets) = Rows(v);
+            for (int r = 0; r < targets.Length; r++)
+            {
+                x[(r * v) + targets[r]] = 25f;
+            }
+
+            var capped = x.Select(z => VectorMath.SoftCap(z, cap)).ToArray();
+            double[] expected = CrossEntropyReference.RowLosses(capped, targets);
+            var options = new CrossEntropyOptions { SoftCap = cap, Reduction = Reduction.Sum };
+            foreach (var width in Simd.Supported())
+            {
+                using var scope = Simd.Override(width);
+                var losses = new float[targets.Length];
+                CrossEntropy.LossPerRow(x, targets, losses, options with { Reduction = Reduction.None });
+                var g = new float[x.Length];
+                var inPlace = (float[])x.Clone();
+                float summed = CrossEntropy.LossAndGradient(x, targets, g, options);
+                float summedInPlace = CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options);
+                Close.Scalar(expected.Sum(), summed, relative: Tolerance, absolute: 0, what: $"V {v} {width} LossAndGradient");
+                Close.Scalar(expected.Sum(), summedInPlace, relative: Tolerance, absolute: 0, what: $"V {v} {width} LossAndGradient in place");
+                for (int r = 0; r < targets.Length; r++)
+                {
+                    string what = $"V {v} {width} row {r} (target {targets[r]})";
+                    float zy = capped[(r * v) + targets[r]];
+                    Close.Scalar(expected[r], losses[r], relative: Tolerance, absolute: 0, what: $"{what} loss");
+                    double u = zy / cap, dzy = double.ExpM1(-expected[r]) * (1 - (u * u));
+                    Close.Scalar(dzy, g[(r * v) + targets[r]], relative: Tolerance, absolute: 0, what: $"{what} dz[y]");
+                    Close.Scalar(dzy, inPlace[(r * v) + targets[r]], relative: Tolerance, absolute: 0, what: $"{what} dz[y] in place");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void SoftCapKeepsTheSmallLossOfSixteenBitGradients()
+    {
+        const float cap = 30f;
+        foreach (int v in Lengths)
+        {
+            var (x, targets) = Rows(v);
+            for (int r = 0; r < targets.Length; r++)
+            {
+                x[(r * v) + targets[r]] = 25f;
+            }
+
+            var b = new BFloat16[x.Length];
+            BFloat16.ConvertToBFloat16(x, b);
+            var widened = new float[x.Length];
+            BFloat16.ConvertToSingle(b, widened);
+            var h = widened.Select(z => (Half)z).ToArray();
+            double expected = CrossEntropyReference.RowLosses(widened.Select(z => VectorMath.SoftCap(z, cap)).ToArray(), targets).Sum();
+            var options = new CrossEntropyOptions { SoftCap = cap, Reduction = Reduction.Sum };
+            foreach (var width in Simd.Supported())
+            {
+                using var scope = Simd.Override(width);
+                var inPlace = (BFloat16[])b.Clone();
+                Close.Scalar(expected, CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options), relative: Tolerance, absolute: 0, what: $"V {v} {width} bfloat16 in place");
+                Close.Scalar(expected, CrossEntropy.LossAndGradient(h, targets, new Half[h.Length], options), relative: Tolerance, absolute: 0, what: $"V {v} {width} Half");
             }
         }
     }
