@@ -72,7 +72,11 @@ public static class CheckpointStore
     /// <param name="m">AdamW first moments, one per weight, same names and shapes.</param>
     /// <param name="v">AdamW second moments, one per weight, same names and shapes.</param>
     /// <param name="optimizerStep">AdamW's step counter.</param>
-    /// <exception cref="TrainingInputException">A folder stands where model.safetensors or config.json goes; nothing was written or replaced.</exception>
+    /// <exception cref="TrainingInputException">
+    /// A folder stands where model.safetensors or config.json goes (nothing was written or replaced), or writing or
+    /// renaming a file failed (a full disk, no permission, a read-only file system, the folder gone): the message names
+    /// the file and says what the folder holds now (<see cref="CheckpointSaveFailure"/>); the I/O error is the inner exception.
+    /// </exception>
     public static void Save(string directory, CheckpointConfig config, IReadOnlyList<SafeTensor> weights,
         IReadOnlyList<SafeTensor> m, IReadOnlyList<SafeTensor> v, long optimizerStep)
     {
@@ -109,13 +113,13 @@ public static class CheckpointStore
 
         // The commit is the first rename: from it on, the directory holds the new step, whole (config included). A
         // folder named as either file is refused before anything is written: config.json's rename would fail only
-        // after model.safetensors had been replaced. Other I/O errors go on as they are.
+        // after model.safetensors had been replaced. Any other I/O error names the file and says what it left.
         WholeFiles.Write(CheckpointFiles.Current,
         [
             new(Path.Combine(directory, ModelFile), stream => SafeTensorsWriter.Write(stream, tensors, metadata)),
             new(Path.Combine(directory, ConfigFile), stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(configJson + "\n"))),
         ],
-        (e, _) => e is FolderInTheWayException folder ? folder.Refusal("the checkpoint") : null);
+        (e, at) => CheckpointSaveFailure.Of(e, at, directory, config.Step));
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ internal static class FileProblems
     /// period, e.g. "permission denied" or "the disk is full".
     /// </summary>
     /// <param name="error">The failure (an <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/>).</param>
-    /// <param name="folder">The existing folder the file or folder was to be created in.</param>
+    /// <param name="folder">The folder the file or folder was to be created in (existing when the write began).</param>
     /// <param name="temporary">A temporary path the writer used, replaced by <paramref name="shown"/> in a message passed through.</param>
     /// <param name="shown">The path the user gave.</param>
     public static string Describe(Exception error, string folder, string? temporary = null, string? shown = null)
@@ -26,6 +26,13 @@ internal static class FileProblems
         if (IsDiskFull(error))
         {
             return "the disk is full";
+        }
+
+        // The folder removed while its files were written: a new file in it is a missing part of the path, the
+        // rename of a written one a missing file, and .NET names the temporary file either way.
+        if (error is FileNotFoundException or DirectoryNotFoundException && !Directory.Exists(folder))
+        {
+            return $"the folder '{folder}' no longer exists";
         }
 
         return error switch

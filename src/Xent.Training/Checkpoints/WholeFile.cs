@@ -10,8 +10,9 @@ internal readonly record struct WholeFile(string Path, Action<Stream> Write, lon
 /// <param name="Index">The file's index in the files given.</param>
 /// <param name="Path">Where the file goes.</param>
 /// <param name="Temporary">Its temporary file, which a .NET message may name instead of the file meant.</param>
-/// <param name="Renaming">
-/// False while the files were written, true from the renames on: the files before <paramref name="Index"/> are then
-/// in place, unless the error is a <see cref="FolderInTheWayException"/> (found before the first rename).
+/// <param name="Renaming">False while the files were written, true from the check before the renames on.</param>
+/// <param name="Replaced">
+/// The destinations already renamed into place when it failed, in order (the files before <paramref name="Index"/>
+/// once the renames began); empty when nothing was replaced, so the earlier files all are as they were.
 /// </param>
-internal readonly record struct WholeFileFailure(int Index, string Path, string Temporary, bool Renaming);
+internal readonly record struct WholeFileFailure(int Index, string Path, string Temporary, bool Renaming, IReadOnlyList<string> Replaced);

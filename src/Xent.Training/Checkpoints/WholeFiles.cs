@@ -22,8 +22,9 @@ internal static class WholeFiles
     /// <summary>
     /// Writes <paramref name="outputs"/> whole through <paramref name="files"/>, then renames them into place in the
     /// order given. <paramref name="failure"/>, where given, turns an I/O error (a <see cref="FolderInTheWayException"/>
-    /// included) into the caller's own exception, given the error and where it happened (before the temporary file
-    /// named there is deleted); where it returns null, the error goes on as it is.
+    /// included) into the caller's own exception, given the error and where it happened, the files already replaced
+    /// included (before the temporary file named there is deleted, which happens whatever it returns); where it
+    /// returns null, the error goes on as it is.
     /// </summary>
     public static void Write(IFileOperations files, IReadOnlyList<WholeFile> outputs,
         Func<Exception, WholeFileFailure, Exception?>? failure = null)
@@ -41,14 +42,15 @@ internal static class WholeFiles
             RefuseFolders(outputs, temporaries, renaming: false, failure);
             for (int i = 0; i < outputs.Count; i++)
             {
-                Attempt(() => WriteFlushed(files, temporaries[i], outputs[i]), new(i, outputs[i].Path, temporaries[i], Renaming: false), failure);
+                Attempt(() => WriteFlushed(files, temporaries[i], outputs[i]), new(i, outputs[i].Path, temporaries[i], Renaming: false, Replaced: []), failure);
             }
 
             // Every file is whole on disk: only now is anything replaced, unless a folder was made meanwhile.
             RefuseFolders(outputs, temporaries, renaming: true, failure);
             for (int i = 0; i < outputs.Count; i++)
             {
-                Attempt(() => files.Move(temporaries[i], outputs[i].Path), new(i, outputs[i].Path, temporaries[i], Renaming: true), failure);
+                Attempt(() => files.Move(temporaries[i], outputs[i].Path),
+                    new(i, outputs[i].Path, temporaries[i], Renaming: true, Replaced: [.. outputs.Take(i).Select(o => o.Path)]), failure);
             }
         }
         finally
@@ -72,7 +74,7 @@ internal static class WholeFiles
                 {
                     throw new FolderInTheWayException(path);
                 }
-            }, new(i, path, temporaries[i], renaming), failure);
+            }, new(i, path, temporaries[i], renaming, Replaced: []), failure);
         }
     }
 

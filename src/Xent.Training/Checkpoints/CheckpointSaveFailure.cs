@@ -1,0 +1,57 @@
+using Xent.Training.Data;
+
+namespace Xent.Training.Checkpoints;
+
+/// <summary>
+/// A failed <see cref="CheckpointStore.Save"/> in the user's words: the checkpoint file it was writing (never its
+/// temporary file), what went wrong (<see cref="FileProblems"/>: a full disk, no permission, a read-only file system,
+/// the folder gone) and what the folder holds now, so that whoever resumes knows which step they resume from.
+/// </summary>
+/// <remarks>
+/// What a failure leaves follows from the order of the save (<see cref="WholeFiles.Write"/>): both files are written
+/// whole to temporary files first, then model.safetensors is renamed into place (the commit), then config.json. A
+/// failure before the first rename replaced nothing. A failure at the second leaves model.safetensors new beside the
+/// earlier config.json, which is not a mixed checkpoint: model.safetensors carries its own config and alone is the
+/// checkpoint, and a reader sets aside a config.json of another step and says so (<see cref="CheckpointStore.ResolveConfig"/>).
+/// Undoing the first rename instead (the earlier model.safetensors kept aside until config.json is in place, then
+/// put back) would rarely repair anything: what makes a rename fail in the folder a moment after one succeeded there
+/// (its permission taken away, the file system turned read-only or gone, an I/O error) makes the rename back fail too,
+/// and the copy kept aside would add a state of its own for a kill to leave behind.
+/// </remarks>
+internal static class CheckpointSaveFailure
+{
+    /// <summary>The exception to throw for <paramref name="error"/>, met at <paramref name="at"/>; it is the inner exception.</summary>
+    /// <param name="error">The I/O failure (an <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/>).</param>
+    /// <param name="at">Where the save failed, and what it had replaced by then.</param>
+    /// <param name="directory">The checkpoint directory.</param>
+    /// <param name="step">The step being saved.</param>
+    public static TrainingInputException Of(Exception error, WholeFileFailure at, string directory, long step)
+    {
+        if (error is FolderInTheWayException folder)
+        {
+            return folder.Refusal("the checkpoint");
+        }
+
+        string problem = FileProblems.Describe(error, directory, at.Temporary, at.Path);
+        return new($"cannot write '{at.Path}', saving the checkpoint of step {step}: {problem}. {Left(at, directory, step)}", error);
+    }
+
+    private static string Left(WholeFileFailure at, string directory, long step)
+    {
+        string model = Path.Combine(directory, CheckpointStore.ModelFile);
+        if (at.Replaced.Contains(model))
+        {
+            return $"{CheckpointStore.ModelFile} was already replaced and holds step {step} whole, its config included, so the checkpoint of step {step} is saved; " +
+                $"{CheckpointStore.ConfigFile} was not replaced and still describes the step before (a reader sets it aside and takes the config inside {CheckpointStore.ModelFile}; the next save rewrites it).";
+        }
+
+        if (!Directory.Exists(directory))
+        {
+            return "Nothing was saved.";
+        }
+
+        return File.Exists(model)
+            ? $"Nothing was replaced: the previous checkpoint in '{directory}' ({CheckpointStore.ModelFile} and {CheckpointStore.ConfigFile}) is untouched."
+            : $"Nothing was saved, and '{directory}' holds no checkpoint.";
+    }
+}
