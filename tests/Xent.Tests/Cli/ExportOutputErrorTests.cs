@@ -62,7 +62,7 @@ public sealed class ExportOutputErrorTests : IDisposable
             failed = CliRun.Run("export", "--checkpoint", second, "--out", hf);
         }
 
-        failed.AssertBadInput(hf, "the disk is full");
+        failed.AssertBadInput(hf, "the disk is full. Nothing was replaced: an earlier export there is untouched.");
         Assert.DoesNotContain("xent-tmp", failed.Error, StringComparison.Ordinal);
         Assert.Equal(before, Snapshot(hf));
         Assert.Equal(1, Gpt2Checkpoint.Load(hf).Config.Layers);
@@ -70,6 +70,31 @@ public sealed class ExportOutputErrorTests : IDisposable
         // The same export without the failure replaces both files.
         Assert.Equal(0, CliRun.Run("export", "--checkpoint", second, "--out", hf).ExitCode);
         Assert.Equal(2, Gpt2Checkpoint.Load(hf).Config.Layers);
+    }
+
+    [Fact]
+    public void ASecondRenameThatFailsSaysWhichFileIsNewAndWhichIsOld()
+    {
+        string first = dir["first"], second = dir["second"], hf = dir["hf"];
+        Assert.Equal(0, TrainCommandTests.Train(first, "--steps", "1", "--eval-every", "10").ExitCode);
+        Assert.Equal(0, CliRun.Run("train", "--out", second, "--batch", "2", "--seq", "16", "--layers", "2", "--dim", "16", "--heads", "2", "--steps", "1", "--eval-every", "10").ExitCode);
+        Assert.Equal(0, CliRun.Run("export", "--checkpoint", first, "--out", hf).ExitCode);
+        var before = Snapshot(hf);
+
+        CliRun failed;
+        using (CheckpointFiles.Use(new FailingFiles(3))) // both written, model.safetensors renamed into place
+        {
+            failed = CliRun.Run("export", "--checkpoint", second, "--out", hf);
+        }
+
+        string config = Path.Combine(hf, Gpt2Checkpoint.ConfigFile);
+        failed.AssertBadInput($"cannot write '{config}': the disk is full.",
+            "model.safetensors was already replaced by this export's, and config.json is still the earlier one: the folder's files no longer belong together; export again");
+        Assert.DoesNotContain("xent-tmp", failed.Error, StringComparison.Ordinal);
+        var after = Snapshot(hf);
+        Assert.Equal(before.Keys.Order(StringComparer.Ordinal), after.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(before[Gpt2Checkpoint.ConfigFile], after[Gpt2Checkpoint.ConfigFile]);
+        Assert.NotEqual(before[Gpt2Checkpoint.ModelFile], after[Gpt2Checkpoint.ModelFile]);
     }
 
     // Every file of the folder, temporary ones included, with a hash of its bytes.

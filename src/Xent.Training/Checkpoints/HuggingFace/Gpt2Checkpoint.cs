@@ -141,7 +141,7 @@ public static class Gpt2Checkpoint
             new(modelPath, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" })),
             new(configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config)))),
         ],
-        (e, at) => Failure(e, directory, at.Path, at.Temporary));
+        (e, at) => Failure(e, directory, at));
     }
 
     // Xent's parameter name -> the Hugging Face name without the "transformer." prefix.
@@ -213,8 +213,20 @@ public static class Gpt2Checkpoint
         return t;
     }
 
-    // Names the file the user will look for, never the temporary one.
-    private static TrainingInputException Failure(Exception e, string directory, string path, string temporary) =>
-        e is FolderInTheWayException folder ? folder.Refusal("the export")
-            : new($"cannot write '{path}': {FileProblems.Describe(e, directory, temporary, path)}.", e);
+    // Names the file the user will look for, never the temporary one, and says what the folder holds now: the earlier
+    // export untouched, or (a rename failing after the first succeeded, see Save's remarks) files that no longer belong
+    // together, which Hugging Face's loader cannot tell.
+    private static TrainingInputException Failure(Exception e, string directory, WholeFileFailure at)
+    {
+        if (e is FolderInTheWayException folder)
+        {
+            return folder.Refusal("the export");
+        }
+
+        string left = at.Replaced.Count == 0
+            ? "Nothing was replaced: an earlier export there is untouched."
+            : $"{string.Join(" and ", at.Replaced.Select(Path.GetFileName))} {(at.Replaced.Count == 1 ? "was" : "were")} already replaced by this export's, " +
+                $"and {Path.GetFileName(at.Path)} is still the earlier one: the folder's files no longer belong together; export again once the problem is fixed.";
+        return new($"cannot write '{at.Path}': {FileProblems.Describe(e, directory, at.Temporary, at.Path)}. {left}", e);
+    }
 }
