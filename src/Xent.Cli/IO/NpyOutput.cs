@@ -110,17 +110,17 @@ internal sealed unsafe class NpyOutput : IDisposable
         if (e is FolderInTheWayException)
         {
             string others = present.Count > 1 ? "; no output was replaced (any earlier files are unchanged)" : " (any earlier file is unchanged)";
-            return XentCliException.InFile(output.path, $"{OutputDestination.Step(at)}: a folder of that name has appeared there since the run began. Nothing was written there{others}.");
+            return XentCliException.InFile(output.path, $"{OutputDestination.Step(at)}: a folder of that name has appeared there since the run began. Nothing was written there{others}.", e);
         }
 
         XentCliException failure = OutputDestination.Failure(output.path, e, at, output.FileBytes);
-        if (!at.Renaming || at.Index == 0)
+        if (at.Replaced.Count == 0)
         {
             return failure;
         }
 
-        string replaced = string.Join(", ", present.Take(at.Index).Select(o => o.path));
-        return new XentCliException($"{failure.Message} {replaced}, renamed into place before it, {(at.Index == 1 ? "holds" : "hold")} this run's output.", failure);
+        string replaced = string.Join(", ", present.Take(at.Replaced.Count).Select(o => o.path));
+        return new XentCliException($"{failure.Message} {replaced}, renamed into place before it, {(at.Replaced.Count == 1 ? "holds" : "hold")} this run's output.", e);
     }
 
     /// <summary>Frees the data.</summary>

@@ -46,7 +46,7 @@ internal static class OutputDestination
 
     /// <summary>
     /// An I/O failure of <see cref="WholeFiles.Write"/> writing <paramref name="path"/> (of <paramref name="bytes"/>
-    /// bytes) as one message naming it, a full disk in our words.
+    /// bytes) as one message naming it, a full disk in our words; <paramref name="e"/> is its inner exception.
     /// </summary>
     /// <param name="path">The output file as the user named it.</param>
     /// <param name="e">The failure.</param>
@@ -58,7 +58,7 @@ internal static class OutputDestination
         string problem = FileProblems.IsDiskFull(e)
             ? $"the disk is full: this output needs {GptMemory.Format(bytes)} ({bytes} bytes)"
             : FileProblems.Describe(e, Path.GetDirectoryName(full) ?? full, at.Temporary, path);
-        return XentCliException.InFile(path, $"{Step(at)}: {problem}. Nothing was written there (any earlier file is unchanged).");
+        return XentCliException.InFile(path, $"{Step(at)}: {problem}. Nothing was written there (any earlier file is unchanged).", e);
     }
 
     /// <summary>What failed, as the messages of every output say it.</summary>

@@ -18,4 +18,7 @@ internal sealed class XentCliException : Exception
 
     /// <summary>A problem with one file: the message starts with the file's path.</summary>
     public static XentCliException InFile(string path, string problem) => new($"{path}: {problem}");
+
+    /// <summary>A problem with one file that <paramref name="inner"/> (e.g. an I/O error) caused, kept as the inner exception.</summary>
+    public static XentCliException InFile(string path, string problem, Exception inner) => new($"{path}: {problem}", inner);
 }

@@ -1,3 +1,7 @@
+using Xent.Cli.IO;
+using Xent.Cli.Terminal;
+using Xent.Training.Checkpoints;
+
 namespace Xent.Tests.Cli;
 
 /// <summary>
@@ -41,5 +45,70 @@ public sealed class OutputErrorTests : IDisposable
         run.AssertBadInput(Grad, "cannot write the output: the folder '/proc' does not accept new files or folders. Nothing was written");
         Assert.DoesNotContain("xent-tmp", run.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("..", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_failed_output_keeps_the_io_error_as_its_inner_exception()
+    {
+        string png = temp["p.png"];
+        var files = new FailingFiles(failAt: 0);
+        XentCliException e;
+        using (OutputFiles.Use(files))
+        {
+            e = Assert.Throws<XentCliException>(() => BytesOutput.Write(png, [1, 2, 3]));
+        }
+
+        Assert.StartsWith($"{png}: cannot write the output: the disk is full", e.Message, StringComparison.Ordinal);
+        Assert.Same(files.Thrown, e.InnerException);
+    }
+
+    [Fact]
+    public void A_second_rename_that_fails_keeps_the_io_error_as_its_inner_exception()
+    {
+        string first = temp["a.npy"], second = temp["b.npy"];
+        using var a = NpyOutput.Create(first, ElementType.Float32, [2]);
+        using var b = NpyOutput.Create(second, ElementType.Float32, [2]);
+        var files = new FailingFiles(failAt: 3); // both written, the first renamed into place
+        XentCliException e;
+        using (OutputFiles.Use(files))
+        {
+            e = Assert.Throws<XentCliException>(() => NpyOutput.WriteAll([a, b]));
+        }
+
+        Assert.StartsWith($"{second}: cannot move the written output into place: the disk is full", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"{first}, renamed into place before it, holds this run's output.", e.Message, StringComparison.Ordinal);
+        Assert.Same(files.Thrown, e.InnerException);
+        Assert.True(File.Exists(first));
+        Assert.False(File.Exists(second));
+    }
+
+    /// <summary>The real file system, except that its operation number <paramref name="failAt"/> (0: the first create) fails as a full disk does.</summary>
+    private sealed class FailingFiles(int failAt) : IFileOperations
+    {
+        private int count;
+
+        public IOException? Thrown { get; private set; }
+
+        public Stream Create(string path, long size)
+        {
+            Fail(path);
+            return FileOperations.Real.Create(path, size);
+        }
+
+        public void Move(string from, string to)
+        {
+            Fail(from);
+            FileOperations.Real.Move(from, to);
+        }
+
+        public void Delete(string path) => FileOperations.Real.Delete(path);
+
+        private void Fail(string path)
+        {
+            if (count++ == failAt)
+            {
+                throw Thrown = new IOException($"No space left on device : '{path}'", 28);
+            }
+        }
     }
 }
