@@ -23,7 +23,7 @@ namespace Xent.Distillation;
 /// and (with Sum) its dh are bitwise the same alone or in any batch. Memory: <see cref="ScratchBytes"/>, nothing
 /// proportional to N or V.
 /// </remarks>
-internal sealed unsafe class DistillationKernel
+internal sealed unsafe partial class DistillationKernel
 {
     /// <summary>Tokens per block.</summary>
     public const int TokenBlock = 512;
@@ -144,6 +144,7 @@ internal sealed unsafe class DistillationKernel
             {
                 Sweep(n0, b, Pass.Gradients);
                 MergeHidden(n0, b);
+                FixLeading(n0, b);
                 if (kind != DivergenceKind.Mixture)
                 {
                     MergeTerms(n0, b); // the KL terms came with the gradient
@@ -208,11 +209,17 @@ internal sealed unsafe class DistillationKernel
                         group.Mean[r] += mean;
                         break;
                     default:
+                        int lead = leading[r] ? LeadingTile(group, r, c0, s, t) : -1;
                         group.Term[r] += Gradient(width, s, t, constants[r], hard, hard && !raw, kind);
                         int y = p.Targets[n0 + r] - c0;
                         if (hard && (uint)y < (uint)w)
                         {
                             s[y] = HardTarget(targetLogit[r], t[y], constants[r], !raw, kind);
+                        }
+
+                        if (lead >= 0)
+                        {
+                            s[lead] = 0f; // FixLeading's, after the products
                         }
 
                         break;
@@ -275,6 +282,7 @@ internal sealed unsafe class DistillationKernel
         double soft = scale * o.SoftLossWeight / temperature;
         for (int r = 0; r < b; r++)
         {
+            leading[r] = false;
             if (!Kept(n0 + r))
             {
                 continue;
@@ -303,6 +311,7 @@ internal sealed unsafe class DistillationKernel
             var (teacherScale, teacherLow) = Scale(lt.Probability(teacher.Max));
             var (rawScale, rawLow) = raw ? Scale(lseRaw[r].Probability(rawState.Max)) : (0f, 0f);
             var (centre, centreLow) = kind == DivergenceKind.Reverse ? Split(ReverseCentre(student, teacher, inverseTemperature)) : (0f, 0f);
+            leading[r] = Leading(studentScale, teacherScale);
             constants[r] = new RowConstants
             {
                 InverseTemperature = inverseTemperature,
@@ -504,6 +513,13 @@ internal sealed unsafe class DistillationKernel
 
         public double[] Mean { get; } = new double[TokenBlock];
 
+        // A leading row's tails and the column of its shared max (-1 not here, -2 the teacher's max elsewhere): FixLeading's.
+        public double[] StudentTail { get; } = new double[TokenBlock];
+
+        public double[] TeacherTail { get; } = new double[TokenBlock];
+
+        public int[] Lead { get; } = new int[TokenBlock];
+
         public void Reset(int b)
         {
             for (int r = 0; r < b; r++)
@@ -514,6 +530,9 @@ internal sealed unsafe class DistillationKernel
                 Term[r] = 0;
                 SecondTerm[r] = 0;
                 Mean[r] = 0;
+                StudentTail[r] = 0;
+                TeacherTail[r] = 0;
+                Lead[r] = -1;
             }
         }
     }

@@ -33,7 +33,7 @@ internal enum DivergenceKind
 /// that they keep their relative accuracy whatever the size of the logits; log-probabilities as (x - m) + (m - lse).
 /// Zero probabilities (exp below -87, or a -inf teacher logit) contribute 0, never 0 x inf.
 /// </remarks>
-internal static class DistillationRows
+internal static partial class DistillationRows
 {
     /// <summary>Where the rest of a tile row's sum is under this part of its max's term, the row is summed again with that term apart (<see cref="Statistics"/>).</summary>
     private const double MaxTermRest = 1.0 / 16;
