@@ -30,33 +30,7 @@ internal static partial class DistillationRows
         int n = s.Length;
         ref float rs = ref Unsafe.AsRef(in s[0]);
         ref float rt = ref Unsafe.AsRef(in t[0]);
-        int full;
-        float maxS, maxT;
-        switch (Widths.Fit(width, n))
-        {
-            case VectorWidth.V512:
-                full = n - (n % Vector512<float>.Count);
-                Maxima<Vector512Ops, Vector512<float>>(ref rs, ref rt, full, out maxS, out maxT);
-                break;
-            case VectorWidth.V256:
-                full = n - (n % Vector256<float>.Count);
-                Maxima<Vector256Ops, Vector256<float>>(ref rs, ref rt, full, out maxS, out maxT);
-                break;
-            case VectorWidth.V128:
-                full = n - (n % Vector128<float>.Count);
-                Maxima<Vector128Ops, Vector128<float>>(ref rs, ref rt, full, out maxS, out maxT);
-                break;
-            default:
-                full = 0;
-                (maxS, maxT) = (float.NegativeInfinity, float.NegativeInfinity);
-                break;
-        }
-
-        for (int j = full; j < n; j++)
-        {
-            maxS = MathF.Max(maxS, s[j]);
-            maxT = MathF.Max(maxT, t[j]);
-        }
+        int full = TileMaxima(width, s, t, out float maxS, out float maxT);
 
         // Shifts of 0 for a tile of only -inf (exp(-inf) = 0, not exp(NaN)).
         float shiftS = maxS == float.NegativeInfinity ? 0 : maxS, shiftT = maxT == float.NegativeInfinity ? 0 : maxT;

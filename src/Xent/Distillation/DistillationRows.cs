@@ -72,8 +72,40 @@ internal static partial class DistillationRows
         int n = s.Length;
         ref float rs = ref Unsafe.AsRef(in s[0]);
         ref float rt = ref Unsafe.AsRef(in t[0]);
+        int full = TileMaxima(width, s, t, out float maxS, out float maxT);
+
+        // The maxima of the logits themselves: the lanes temper (s - m) / T, never s / T, which overflows float for
+        // T < 1 and logits near float.MaxValue.
+        sums.StudentMax = maxS;
+        sums.TeacherMax = maxT;
+        sums.RawMax = maxS;
+        var k = new RowConstants
+        {
+            InverseTemperature = inverseTemperature,
+            StudentMax = maxS == float.NegativeInfinity ? 0 : maxS,
+            TeacherMax = maxT == float.NegativeInfinity ? 0 : maxT,
+            RawMax = maxS == float.NegativeInfinity ? 0 : maxS,
+        };
+        Sums<No>(width, ref rs, ref rt, full, n, k, raw, kind, ref sums);
+
+        // A sum that holds its max's term 1 dropped the terms under 2^-25 beside it (all of them where one logit / T
+        // leads the rest by 17), and with them log(1 + rest): where the rest is under 1/16 of that term (the tile's
+        // max leads it), the tile row is summed again with the max's terms apart. Elsewhere the 1 costs the rest a few
+        // 1e-7 of itself, and this costs the common row one comparison.
+        if (sums.StudentSum < 1 + MaxTermRest || sums.TeacherSum < 1 + MaxTermRest || (raw && sums.RawSum < 1 + MaxTermRest))
+        {
+            sums.StudentSum = sums.TeacherSum = sums.RawSum = sums.Weighted = 0;
+            Sums<Yes>(width, ref rs, ref rt, full, n, k, raw, kind, ref sums);
+        }
+    }
+
+    /// <summary>A tile row's maxima of s and t; returns where its whole vectors end (the rest taken one by one).</summary>
+    private static int TileMaxima(VectorWidth width, ReadOnlySpan<float> s, ReadOnlySpan<float> t, out float maxS, out float maxT)
+    {
+        int n = s.Length;
+        ref float rs = ref Unsafe.AsRef(in s[0]);
+        ref float rt = ref Unsafe.AsRef(in t[0]);
         int full;
-        float maxS, maxT;
         switch (Widths.Fit(width, n))
         {
             case VectorWidth.V512:
@@ -100,29 +132,7 @@ internal static partial class DistillationRows
             maxT = MathF.Max(maxT, t[j]);
         }
 
-        // The maxima of the logits themselves: the lanes temper (s - m) / T, never s / T, which overflows float for
-        // T < 1 and logits near float.MaxValue.
-        sums.StudentMax = maxS;
-        sums.TeacherMax = maxT;
-        sums.RawMax = maxS;
-        var k = new RowConstants
-        {
-            InverseTemperature = inverseTemperature,
-            StudentMax = maxS == float.NegativeInfinity ? 0 : maxS,
-            TeacherMax = maxT == float.NegativeInfinity ? 0 : maxT,
-            RawMax = maxS == float.NegativeInfinity ? 0 : maxS,
-        };
-        Sums<No>(width, ref rs, ref rt, full, n, k, raw, kind, ref sums);
-
-        // A sum that holds its max's term 1 dropped the terms under 2^-25 beside it (all of them where one logit / T
-        // leads the rest by 17), and with them log(1 + rest): where the rest is under 1/16 of that term (the tile's
-        // max leads it), the tile row is summed again with the max's terms apart. Elsewhere the 1 costs the rest a few
-        // 1e-7 of itself, and this costs the common row one comparison.
-        if (sums.StudentSum < 1 + MaxTermRest || sums.TeacherSum < 1 + MaxTermRest || (raw && sums.RawSum < 1 + MaxTermRest))
-        {
-            sums.StudentSum = sums.TeacherSum = sums.RawSum = sums.Weighted = 0;
-            Sums<Yes>(width, ref rs, ref rt, full, n, k, raw, kind, ref sums);
-        }
+        return full;
     }
 
     private static void Sums<TApart>(VectorWidth width, ref float rs, ref float rt, int full, int n, in RowConstants k, bool raw, DivergenceKind kind, ref TileSums sums)
