@@ -106,11 +106,7 @@ public class LeadingLogitRowLengthTests
         {
             // A raw lead of 25 is 20.5 capped. The reference takes the capped logits as the kernels round them, so
             // that only the sum's rounding is measured.
-            var (x, targets) = Rows(v);
-            for (int r = 0; r < targets.Length; r++)
-            {
-                x[(r * v) + targets[r]] = 25f;
-            }
+            var (x, targets) = Rows(v, lead: 25f);
 
             var capped = x.Select(z => VectorMath.SoftCap(z, cap)).ToArray();
             double[] expected = CrossEntropyReference.RowLosses(capped, targets);
@@ -145,12 +141,7 @@ public class LeadingLogitRowLengthTests
         const float cap = 30f;
         foreach (int v in Lengths)
         {
-            var (x, targets) = Rows(v);
-            for (int r = 0; r < targets.Length; r++)
-            {
-                x[(r * v) + targets[r]] = 25f;
-            }
-
+            var (x, targets) = Rows(v, lead: 25f);
             var b = new BFloat16[x.Length];
             BFloat16.ConvertToBFloat16(x, b);
             var widened = new float[x.Length];
@@ -169,7 +160,7 @@ public class LeadingLogitRowLengthTests
     }
 
     /// <summary>Rows that lead in every place the kernels treat apart: first, middle, last, and the shifted-back tail.</summary>
-    private static (float[] Logits, int[] Targets) Rows(int v)
+    private static (float[] Logits, int[] Targets) Rows(int v, float lead = 20f)
     {
         int[] targets = [0, v / 2, v - 1, Math.Max(0, v - 5), Math.Min(v - 1, 130), (v * 7) / 11];
         var rng = new Random(v);
@@ -181,7 +172,7 @@ public class LeadingLogitRowLengthTests
 
         for (int r = 0; r < targets.Length; r++)
         {
-            x[(r * v) + targets[r]] = 20f;
+            x[(r * v) + targets[r]] = lead;
         }
 
         return (x, targets);
