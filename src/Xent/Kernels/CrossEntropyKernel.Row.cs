@@ -179,12 +179,21 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         Widen(request.Element, logits, e);
         ReadOnlySpan<float> z = e;
-        if (cap > 0f && VectorMath.SoftCapMayLead(request.Width, e, e, cap))
+        if (cap > 0f)
         {
-            // As in LoadBlock: a block that one logit may lead keeps its capped logits apart from the stored products.
-            var copy = ExpsBlock().Slice(0, length);
-            e.CopyTo(copy);
-            z = copy;
+            // As in LoadBlock: a short block, and a block that one logit may lead, keep their capped logits apart from
+            // the stored products.
+            var apart = ExpsBlock().Slice(0, length);
+            if (length < ShortCappedBlock)
+            {
+                VectorMath.SoftCap(request.Width, e, apart, cap);
+                z = apart;
+            }
+            else if (VectorMath.SoftCapMayLead(request.Width, e, e, cap))
+            {
+                e.CopyTo(apart);
+                z = apart;
+            }
         }
 
         bool weightedLogits = smoothing > 0f;
