@@ -36,6 +36,30 @@ internal static class CheckpointSaveFailure
         return new($"cannot write '{at.Path}', saving the checkpoint of step {step}: {problem}. {Left(at, directory, step)}", error);
     }
 
+    /// <summary>
+    /// The exception to throw for <paramref name="error"/>, met writing the one file of a
+    /// <see cref="WholeFiles.WriteText"/> (summary.json, the lock's owner file, best.json, metrics.jsonl cut back):
+    /// "cannot write 'PATH', DOING: PROBLEM. LEFT", naming the file, not its temporary one; it is the inner exception.
+    /// A single file is never half replaced, so <paramref name="left"/> (what the folder holds, the file as it was)
+    /// holds unless the folder itself went away, which the message then says instead.
+    /// </summary>
+    /// <param name="error">The I/O failure (an <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/>).</param>
+    /// <param name="at">Where the write failed.</param>
+    /// <param name="writer">Who writes the file, for a folder in its way (e.g. "the run").</param>
+    /// <param name="doing">What the write was for, e.g. "writing the run's summary".</param>
+    /// <param name="left">What the folder holds now, one or more sentences.</param>
+    public static TrainingInputException OfFile(Exception error, WholeFileFailure at, string writer, string doing, string left)
+    {
+        if (error is FolderInTheWayException folder)
+        {
+            return folder.Refusal(writer);
+        }
+
+        string directory = Path.GetDirectoryName(Path.GetFullPath(at.Path))!;
+        string problem = FileProblems.Describe(error, directory, at.Temporary, at.Path);
+        return new($"cannot write '{at.Path}', {doing}: {problem}. {(Directory.Exists(directory) ? left : "Nothing was written.")}", error);
+    }
+
     private static string Left(WholeFileFailure at, string directory, long step)
     {
         string model = Path.Combine(directory, CheckpointStore.ModelFile);

@@ -76,6 +76,7 @@ public static class CheckpointStore
     /// A folder stands where model.safetensors or config.json goes (nothing was written or replaced), or writing or
     /// renaming a file failed (a full disk, no permission, a read-only file system, the folder gone): the message names
     /// the file and says what the folder holds now (<see cref="CheckpointSaveFailure"/>); the I/O error is the inner exception.
+    /// Or the folder could not be created (<see cref="OutputFolder.Create"/>).
     /// </exception>
     public static void Save(string directory, CheckpointConfig config, IReadOnlyList<SafeTensor> weights,
         IReadOnlyList<SafeTensor> m, IReadOnlyList<SafeTensor> v, long optimizerStep)
@@ -89,7 +90,8 @@ public static class CheckpointStore
             throw new ArgumentException("There must be one first and one second moment per weight.");
         }
 
-        Directory.CreateDirectory(directory);
+        // Created (e.g. best/) with the folder's problem in our words: a file in the way, a full disk, no permission.
+        OutputFolder.Create(directory, CheckpointFiles.Current);
         string configJson = JsonSerializer.Serialize(config, TrainingJsonIndented.Default.CheckpointConfig);
         var tensors = new List<SafeTensor>(3 * weights.Count);
         tensors.AddRange(weights);

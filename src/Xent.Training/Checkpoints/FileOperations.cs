@@ -1,7 +1,8 @@
 namespace Xent.Training.Checkpoints;
 
 /// <summary>
-/// The file operations <see cref="WholeFiles"/> performs, behind an interface so tests can make any of them fail (a
+/// The file operations <see cref="WholeFiles"/> performs (and the folder a checkpoint is saved into, created by
+/// <see cref="OutputFolder.Create"/>), behind an interface so tests can make any of them fail (a
 /// full disk, a vanished folder) or stop a write at any point (as a kill would) and look at what is on disk then.
 /// Training's writers and the command line's outputs each reach it through their own override
 /// (<see cref="CheckpointFiles"/>, and the CLI's OutputFiles), so a test fakes the one it is about.
@@ -18,6 +19,9 @@ internal interface IFileOperations
 
     /// <summary>Deletes <paramref name="path"/> if it exists.</summary>
     void Delete(string path);
+
+    /// <summary>Creates the folder <paramref name="path"/> and any missing folder above it (nothing when it exists).</summary>
+    void CreateDirectory(string path) => Directory.CreateDirectory(path);
 }
 
 /// <summary>The real file system.</summary>

@@ -11,8 +11,9 @@ internal static class OutputFolder
     /// no new folders, no permission).
     /// </summary>
     /// <param name="directory">The output folder, new or existing.</param>
+    /// <param name="files">Creates the folder (a test's stand-in); the real file system when null.</param>
     /// <returns>The folders this call created, deepest first (none when it existed).</returns>
-    public static IReadOnlyList<string> Create(string directory)
+    public static IReadOnlyList<string> Create(string directory, IFileOperations? files = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         if (FileInTheWay(directory) is { } file)
@@ -30,7 +31,7 @@ internal static class OutputFolder
 
         try
         {
-            Directory.CreateDirectory(directory);
+            (files ?? FileOperations.Real).CreateDirectory(directory);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -96,19 +96,24 @@ public sealed class RunFolderLock : IDisposable
     /// its checkpoint is read, and the run's length comes from it).
     /// </summary>
     /// <param name="command">What this run is.</param>
+    /// <exception cref="TrainingInputException">
+    /// An I/O error (a full disk, no permission): the message names the owner file and says the run did not start;
+    /// the error is the inner exception. The lock is still held (until <see cref="Dispose"/>).
+    /// </exception>
     public void Describe(string command)
     {
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(disposed, this);
             owner = owner with { Command = command };
-            WriteOwner(ownerPath, owner);
+            WriteOwner(ownerPath, owner, (e, at) => CheckpointSaveFailure.OfFile(e, at, "the run's lock", "saying which run holds the folder",
+                $"The run did not start: nothing else in '{Directory}' was touched."));
         }
     }
 
     // Renamed into place whole: a reader never sees half of it, and a failed write leaves no temporary file.
-    private static void WriteOwner(string ownerPath, RunOwner owner) =>
-        WholeFiles.WriteText(ownerPath, JsonSerializer.Serialize(owner, TrainingJson.Default.RunOwner));
+    private static void WriteOwner(string ownerPath, RunOwner owner, Func<Exception, WholeFileFailure, Exception?>? failure = null) =>
+        WholeFiles.WriteText(ownerPath, JsonSerializer.Serialize(owner, TrainingJson.Default.RunOwner), failure);
 
     /// <summary>Releases the lock (the owner file first, so no one reads a stale owner for a free folder).</summary>
     public void Dispose() => Release(abandon: false);

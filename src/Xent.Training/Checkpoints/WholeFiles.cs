@@ -15,9 +15,12 @@ namespace Xent.Training.Checkpoints;
 /// </summary>
 internal static class WholeFiles
 {
-    /// <summary>Writes <paramref name="text"/> (UTF-8) to <paramref name="path"/> whole, as one file of <see cref="Write"/>.</summary>
-    public static void WriteText(string path, string text) =>
-        Write(CheckpointFiles.Current, [new WholeFile(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)))]);
+    /// <summary>
+    /// Writes <paramref name="text"/> (UTF-8) to <paramref name="path"/> whole, as one file of <see cref="Write"/>;
+    /// <paramref name="failure"/> words an I/O error as there (<see cref="CheckpointSaveFailure.OfFile"/>).
+    /// </summary>
+    public static void WriteText(string path, string text, Func<Exception, WholeFileFailure, Exception?>? failure = null) =>
+        Write(CheckpointFiles.Current, [new WholeFile(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)))], failure);
 
     /// <summary>
     /// Writes <paramref name="outputs"/> whole through <paramref name="files"/>, then renames them into place in the

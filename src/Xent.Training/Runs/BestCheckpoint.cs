@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Xent.Training.Checkpoints;
+using Xent.Training.Data;
 
 namespace Xent.Training.Runs;
 
@@ -47,13 +49,34 @@ public static class BestCheckpoint
         return null;
     }
 
-    /// <summary>Writes the checkpoint into the best subfolder, then its note.</summary>
+    /// <summary>
+    /// Writes the checkpoint into the best subfolder (created if missing), then its note. Called just after the run's
+    /// own checkpoint of the same step was saved in <paramref name="directory"/>, which a failure here says.
+    /// </summary>
+    /// <exception cref="TrainingInputException">
+    /// An I/O error creating best/ or writing a file in it (a full disk, no permission): the message names the folder
+    /// or file and says what best/ and the run's folder hold; the error is the inner exception.
+    /// </exception>
     internal static void Save(string directory, CheckpointConfig config, CheckpointState state, double valLoss)
     {
         string folder = Path.Combine(directory, Folder);
-        Directory.CreateDirectory(folder);
-        ModelCheckpoint.Save(folder, config, state);
+        string saved = $"The run's own checkpoint of step {config.Step.ToString(CultureInfo.InvariantCulture)} is saved in '{directory}'.";
+        try
+        {
+            ModelCheckpoint.Save(folder, config, state);
+        }
+        catch (TrainingInputException e)
+        {
+            throw new TrainingInputException($"{e.Message} {saved}", e.InnerException ?? e);
+        }
+
         string path = Path.Combine(folder, InfoFile);
-        WholeFiles.WriteText(path, new JsonObject { ["step"] = config.Step, ["val_loss"] = valLoss }.ToJsonString() + "\n");
+        string earlier = Read(directory) is { } best
+            ? $"it still gives the earlier best, step {best.Step.ToString(CultureInfo.InvariantCulture)}"
+            : $"'{folder}' has none, so a resumed run takes its first evaluation as the best";
+        string loss = valLoss.ToString("R", CultureInfo.InvariantCulture);
+        WholeFiles.WriteText(path, new JsonObject { ["step"] = config.Step, ["val_loss"] = valLoss }.ToJsonString() + "\n",
+            (e, at) => CheckpointSaveFailure.OfFile(e, at, "the run", $"noting the best checkpoint (step {config.Step.ToString(CultureInfo.InvariantCulture)}, validation loss {loss})",
+                $"The checkpoint of step {config.Step.ToString(CultureInfo.InvariantCulture)} is saved in '{directory}' and in '{folder}'; {InfoFile} was not replaced: {earlier}."));
     }
 }

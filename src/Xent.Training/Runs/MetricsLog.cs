@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -79,7 +80,10 @@ public sealed class MetricsLog : IDisposable
         var kept = all.Where(r => r.Step <= keepThroughStep).ToList();
         if (exists && (kept.Count != all.Count || keepThroughStep == 0 || !EndsCleanly(path, kept.Count)))
         {
-            Replace(path, kept);
+            string doing = keepThroughStep == 0 ? "emptying it for a fresh run"
+                : kept.Count != all.Count ? $"cutting it back to step {keepThroughStep.ToString(CultureInfo.InvariantCulture)} to resume from the checkpoint"
+                : "dropping a last line cut short";
+            Replace(path, kept, doing);
         }
 
         var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
@@ -108,8 +112,8 @@ public sealed class MetricsLog : IDisposable
 
     // The kept records (in memory already) written whole beside the log, flushed to disk, then renamed over it, as
     // every whole file of a run is (WholeFiles): a failure leaves the log as it was and no temporary file, and the
-    // clean-up of the temporary never hides the failure.
-    private static void Replace(string path, List<MetricRecord> kept) =>
+    // clean-up of the temporary never hides the failure, which is worded as the checkpoint's are.
+    private static void Replace(string path, List<MetricRecord> kept, string doing) =>
         WholeFiles.Write(CheckpointFiles.Current, [new(path, stream =>
         {
             using var writer = new StreamWriter(stream, Utf8, bufferSize: 1 << 16, leaveOpen: true) { NewLine = "\n" };
@@ -117,7 +121,9 @@ public sealed class MetricsLog : IDisposable
             {
                 writer.WriteLine(JsonSerializer.Serialize(r, TrainingJson.Default.MetricRecord));
             }
-        })]);
+        })],
+        (e, at) => CheckpointSaveFailure.OfFile(e, at, "the run", doing,
+            $"Nothing was replaced: {FileName} is as it was and the checkpoint is untouched; the run did not start."));
 
     /// <summary>Parses a metrics file; lines that are not valid records are skipped.</summary>
     public static List<MetricRecord> Read(string path)

@@ -74,8 +74,18 @@ public static class RunSummary
     }
 
     /// <summary>Writes <paramref name="summary"/> into <paramref name="directory"/> (whole: through a temporary file, gone again if the write fails).</summary>
-    public static void Write(string directory, JsonObject summary) =>
-        Checkpoints.WholeFiles.WriteText(Path.Combine(directory, FileName), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    /// <exception cref="TrainingInputException">
+    /// An I/O error (a full disk, no permission): the message names summary.json and says that the run's checkpoint
+    /// and metrics.jsonl are saved; the error is the inner exception.
+    /// </exception>
+    public static void Write(string directory, JsonObject summary)
+    {
+        string path = Path.Combine(directory, FileName);
+        string earlier = File.Exists(path) ? $" (the earlier {FileName} there is as it was)" : "";
+        Checkpoints.WholeFiles.WriteText(path, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n",
+            (e, at) => Checkpoints.CheckpointSaveFailure.OfFile(e, at, "the run", "writing the run's summary",
+                $"The training is over and its checkpoint and {MetricsLog.FileName} are saved; {FileName} was not written{earlier}."));
+    }
 
     private static double? Finite(double? x) => x is { } v && double.IsFinite(v) ? v : null;
 }

@@ -1,10 +1,15 @@
+using System.Text.Json;
+using Xent.Training;
 using Xent.Training.Checkpoints;
+using Xent.Training.Data;
+using Xent.Training.Runs;
 
 namespace Xent.Tests.Cli;
 
 /// <summary>
 /// `xent train` whose checkpoint save meets an I/O error (here a full disk): exit 2 and one line in our words naming
-/// model.safetensors, not its temporary file, with no stack trace and no temporary file left.
+/// model.safetensors, not its temporary file, with no stack trace and no temporary file left. So do its other writes:
+/// summary.json, metrics.jsonl cut back on a resume, the lock's owner file, best/ and best.json.
 /// </summary>
 public sealed class TrainSaveErrorTests : IDisposable
 {
@@ -29,6 +34,94 @@ public sealed class TrainSaveErrorTests : IDisposable
         Assert.DoesNotContain("xent-tmp", run.Error, StringComparison.Ordinal);
         Assert.False(File.Exists(model));
         Assert.DoesNotContain(Directory.Exists(dir) ? Directory.GetFiles(dir) : [], f => TemporaryFiles.IsTemporary(Path.GetFileName(f)));
+    }
+
+    public static TheoryData<string, bool> Places => new()
+    {
+        { RunSummary.FileName, true },
+        { RunSummary.FileName, false },
+        { MetricsLog.FileName, true },
+        { MetricsLog.FileName, false },
+        { RunFolderLock.OwnerFile, true },
+        { RunFolderLock.OwnerFile, false },
+        { BestCheckpoint.InfoFile, true },
+        { BestCheckpoint.InfoFile, false },
+        { BestCheckpoint.Folder, true },
+        { BestCheckpoint.Folder, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Places))]
+    public void A_full_disk_or_no_permission_writing_the_run_s_other_files_is_one_line_naming_the_file(string name, bool diskFull)
+    {
+        string dir = temp["run"];
+        string[] args = ["--steps", "1", "--eval-every", name is BestCheckpoint.InfoFile or BestCheckpoint.Folder ? "1" : "10"];
+        if (name == MetricsLog.FileName)
+        {
+            // A resume from step 1 must drop the later line a longer run left behind.
+            Assert.Equal(0, TrainCommandTests.Train(dir, args).ExitCode);
+            File.AppendAllText(Path.Combine(dir, MetricsLog.FileName),
+                JsonSerializer.Serialize(new MetricRecord { Step = 5, Loss = 1, LearningRate = 1e-3 }, TrainingJson.Default.MetricRecord) + "\n");
+        }
+
+        var files = new OneFails(name, diskFull);
+        CliRun run;
+        using (CheckpointFiles.Use(files))
+        {
+            run = name == MetricsLog.FileName
+                ? CliRun.Run("train", "--resume", dir, "--steps", "2", "--eval-every", "10")
+                : TrainCommandTests.Train(dir, args);
+        }
+
+        string problem = diskFull ? "the disk is full" : "permission denied";
+        string expected = name switch
+        {
+            RunSummary.FileName => $"cannot write '{Path.Combine(dir, name)}', writing the run's summary: {problem}. The training is over",
+            MetricsLog.FileName => $"cannot write '{Path.Combine(dir, name)}', cutting it back to step 1 to resume from the checkpoint: {problem}. Nothing was replaced",
+            RunFolderLock.OwnerFile => $"cannot write '{Path.Combine(dir, name)}', saying which run holds the folder: {problem}. The run did not start",
+            BestCheckpoint.InfoFile => $"cannot write '{Path.Combine(dir, BestCheckpoint.Folder, name)}', noting the best checkpoint (step 1, validation loss ",
+            _ => $"cannot create the folder '{Path.Combine(dir, name)}': {problem}. The run's own checkpoint of step 1 is saved in '",
+        };
+        run.AssertBadInput(expected, problem);
+        Assert.NotNull(files.Thrown);
+        Assert.DoesNotContain("xent-tmp", run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(Directory.Exists(dir) ? Directory.GetFiles(dir, "*", SearchOption.AllDirectories) : [], f => TemporaryFiles.IsTemporary(Path.GetFileName(f)));
+    }
+
+    /// <summary>
+    /// The real file system, except that creating <paramref name="name"/>'s temporary file (the owner file's second,
+    /// when the run says what it is) or the folder <paramref name="name"/> fails as a full disk or no permission does.
+    /// </summary>
+    private sealed class OneFails(string name, bool diskFull) : IFileOperations
+    {
+        private int creates;
+
+        public Exception? Thrown { get; private set; }
+
+        public Stream Create(string path, long size) =>
+            Path.GetFileName(path).StartsWith($".{name}.", StringComparison.Ordinal) && (name != RunFolderLock.OwnerFile || ++creates == 2)
+                ? throw Fail(path)
+                : FileOperations.Real.Create(path, size);
+
+        public void Move(string from, string to) => FileOperations.Real.Move(from, to);
+
+        public void Delete(string path) => FileOperations.Real.Delete(path);
+
+        public void CreateDirectory(string path)
+        {
+            if (Path.GetFileName(Path.TrimEndingDirectorySeparator(path)) == name)
+            {
+                throw Fail(path);
+            }
+
+            Directory.CreateDirectory(path);
+        }
+
+        private Exception Fail(string path) => Thrown = Error(path);
+
+        private Exception Error(string path) => diskFull
+            ? new IOException($"No space left on device : '{path}'", NoSpace)
+            : new UnauthorizedAccessException($"Access to the path '{path}' is denied.");
     }
 
     /// <summary>The real file system, except that creating model.safetensors' temporary file fails as a full disk does.</summary>

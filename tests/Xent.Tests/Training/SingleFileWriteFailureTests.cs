@@ -8,7 +8,7 @@ namespace Xent.Tests.Training;
 /// <summary>
 /// summary.json, the lock's owner file and metrics.jsonl's cut-back copy are written whole through a temporary file
 /// (WholeFiles): a write that fails (a folder in the way of the rename, a full disk) leaves no temporary file behind,
-/// the earlier file as it was, and the failure itself to the caller.
+/// the earlier file as it was, and the failure itself to the caller as the inner exception of one in our words.
 /// </summary>
 public sealed class SingleFileWriteFailureTests : IDisposable
 {
@@ -23,7 +23,8 @@ public sealed class SingleFileWriteFailureTests : IDisposable
     public void A_summary_that_cannot_be_renamed_into_place_leaves_no_temporary()
     {
         Directory.CreateDirectory(Path.Combine(testDir, RunSummary.FileName));
-        Assert.ThrowsAny<IOException>(() => RunSummary.Write(testDir, new JsonObject { ["status"] = "completed" }));
+        var e = Assert.Throws<TrainingInputException>(() => RunSummary.Write(testDir, new JsonObject { ["status"] = "completed" }));
+        Assert.IsType<FolderInTheWayException>(e.InnerException);
         Assert.Empty(Temporaries());
         Assert.True(Directory.Exists(Path.Combine(testDir, RunSummary.FileName)));
     }
@@ -47,7 +48,8 @@ public sealed class SingleFileWriteFailureTests : IDisposable
         string owner = Path.Combine(testDir, RunFolderLock.OwnerFile);
         File.Delete(owner);
         Directory.CreateDirectory(owner);
-        Assert.ThrowsAny<IOException>(() => held.Describe("training 40 steps"));
+        var e = Assert.Throws<TrainingInputException>(() => held.Describe("training 40 steps"));
+        Assert.IsType<FolderInTheWayException>(e.InnerException);
         Assert.Empty(Temporaries());
     }
 
@@ -60,14 +62,14 @@ public sealed class SingleFileWriteFailureTests : IDisposable
         WriteMetrics(steps: 3);
         byte[] before = File.ReadAllBytes(path);
 
-        IOException e;
+        TrainingInputException e;
         using (CheckpointFiles.Use(new FailingFiles(failAt)))
         {
             // A resume from step 2 drops step 3 by replacing the file.
-            e = Assert.ThrowsAny<IOException>(() => MetricsLog.Open(testDir, keepThroughStep: 2).Dispose());
+            e = Assert.Throws<TrainingInputException>(() => MetricsLog.Open(testDir, keepThroughStep: 2).Dispose());
         }
 
-        Assert.Equal(FailingFiles.Message, e.Message);
+        Assert.Equal(FailingFiles.Message, e.InnerException!.Message);
         Assert.Equal(before, File.ReadAllBytes(path));
         Assert.Empty(Temporaries());
 
@@ -85,13 +87,13 @@ public sealed class SingleFileWriteFailureTests : IDisposable
         WriteMetrics(steps: 3);
         byte[] before = File.ReadAllBytes(path);
 
-        IOException e;
+        TrainingInputException e;
         using (CheckpointFiles.Use(new FailingFiles(failAt: 1, deleteFails: true)))
         {
-            e = Assert.ThrowsAny<IOException>(() => MetricsLog.Open(testDir, keepThroughStep: 2).Dispose());
+            e = Assert.Throws<TrainingInputException>(() => MetricsLog.Open(testDir, keepThroughStep: 2).Dispose());
         }
 
-        Assert.Equal(FailingFiles.Message, e.Message);
+        Assert.Equal(FailingFiles.Message, e.InnerException!.Message);
         Assert.Equal(before, File.ReadAllBytes(path));
     }
 

@@ -1,0 +1,191 @@
+using System.Text.Json.Nodes;
+using Xent.Training.Checkpoints;
+using Xent.Training.Data;
+using Xent.Training.Runs;
+
+namespace Xent.Tests.Training;
+
+/// <summary>
+/// The run's other writes that meet an I/O error (a full disk, no permission) are one message in our words, as a
+/// checkpoint save is (CheckpointSaveFailureTests): summary.json, metrics.jsonl cut back on a resume, the lock's owner
+/// file (<see cref="RunFolderLock.Describe"/>), best.json and the best/ folder. Each names the file or folder meant,
+/// not a temporary one, says what went wrong and what the folder holds now, keeps the error as the inner exception,
+/// leaves no temporary file and leaves the file it was replacing as it was.
+/// </summary>
+public sealed class RunFileWriteFailureTests : IDisposable
+{
+    private const int NoSpace = 28;
+
+    private readonly string testDir = Directory.CreateTempSubdirectory("xent-run-fail-").FullName;
+
+    public void Dispose()
+    {
+        if (Directory.Exists(testDir))
+        {
+            Directory.Delete(testDir, recursive: true);
+        }
+    }
+
+    public static TheoryData<bool> DiskFullOrNoPermission => new() { true, false };
+
+    private static Exception Error(bool diskFull, string path) => diskFull
+        ? new IOException($"No space left on device : '{path}'", NoSpace)
+        : new UnauthorizedAccessException($"Access to the path '{path}' is denied.");
+
+    private static string Problem(bool diskFull) => diskFull ? "the disk is full" : "permission denied";
+
+    [Theory]
+    [MemberData(nameof(DiskFullOrNoPermission))]
+    public void A_summary_that_cannot_be_written_names_summary_json_and_says_the_run_is_saved(bool diskFull)
+    {
+        string path = Path.Combine(testDir, RunSummary.FileName);
+        File.WriteAllText(path, "{}\n");
+        var files = new FailingFiles(RunSummary.FileName, diskFull);
+
+        var e = Failing(files, () => RunSummary.Write(testDir, new JsonObject { ["status"] = "completed" }));
+
+        Assert.Same(files.Thrown, e.InnerException);
+        Assert.Equal($"cannot write '{path}', writing the run's summary: {Problem(diskFull)}. The training is over and its checkpoint and metrics.jsonl "
+            + "are saved; summary.json was not written (the earlier summary.json there is as it was).", e.Message);
+        Assert.Equal("{}\n", File.ReadAllText(path));
+        Assert.Empty(Temporaries(testDir));
+    }
+
+    [Theory]
+    [MemberData(nameof(DiskFullOrNoPermission))]
+    public void A_metrics_log_that_cannot_be_cut_back_names_metrics_jsonl_and_says_the_run_did_not_start(bool diskFull)
+    {
+        string path = Path.Combine(testDir, MetricsLog.FileName);
+        using (var log = MetricsLog.Open(testDir, keepThroughStep: 0))
+        {
+            for (int step = 1; step <= 3; step++)
+            {
+                log.Append(new MetricRecord { Step = step, Loss = 3.0 / step, LearningRate = 1e-3 });
+            }
+        }
+
+        byte[] before = File.ReadAllBytes(path);
+        var files = new FailingFiles(MetricsLog.FileName, diskFull);
+
+        var e = Failing(files, () => MetricsLog.Open(testDir, keepThroughStep: 2).Dispose());
+
+        Assert.Same(files.Thrown, e.InnerException);
+        Assert.Equal($"cannot write '{path}', cutting it back to step 2 to resume from the checkpoint: {Problem(diskFull)}. "
+            + "Nothing was replaced: metrics.jsonl is as it was and the checkpoint is untouched; the run did not start.", e.Message);
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Empty(Temporaries(testDir));
+    }
+
+    [Theory]
+    [MemberData(nameof(DiskFullOrNoPermission))]
+    public void A_lock_description_that_cannot_be_written_names_the_owner_file(bool diskFull)
+    {
+        using var held = RunFolderLock.Acquire(testDir, "preparing");
+        string path = Path.Combine(testDir, RunFolderLock.OwnerFile);
+        string before = File.ReadAllText(path);
+        var files = new FailingFiles(RunFolderLock.OwnerFile, diskFull);
+
+        var e = Failing(files, () => held.Describe("training 40 steps"));
+
+        Assert.Same(files.Thrown, e.InnerException);
+        Assert.Equal($"cannot write '{path}', saying which run holds the folder: {Problem(diskFull)}. "
+            + $"The run did not start: nothing else in '{testDir}' was touched.", e.Message);
+        Assert.Equal(before, File.ReadAllText(path));
+        Assert.Empty(Temporaries(testDir));
+    }
+
+    [Theory]
+    [MemberData(nameof(DiskFullOrNoPermission))]
+    public void A_best_json_that_cannot_be_written_names_it_and_says_where_the_step_is_saved(bool diskFull)
+    {
+        string best = Path.Combine(testDir, BestCheckpoint.Folder);
+        string path = Path.Combine(best, BestCheckpoint.InfoFile);
+        BestCheckpoint.Save(testDir, Config(1), State(1), 2.5);
+        string before = File.ReadAllText(path);
+        var files = new FailingFiles(BestCheckpoint.InfoFile, diskFull);
+
+        var e = Failing(files, () => BestCheckpoint.Save(testDir, Config(2), State(2), 2.25));
+
+        Assert.Same(files.Thrown, e.InnerException);
+        Assert.Equal($"cannot write '{path}', noting the best checkpoint (step 2, validation loss 2.25): {Problem(diskFull)}. "
+            + $"The checkpoint of step 2 is saved in '{testDir}' and in '{best}'; best.json was not replaced: it still gives the earlier best, step 1.", e.Message);
+        Assert.Equal(before, File.ReadAllText(path));
+        Assert.Equal(2, CheckpointStore.Load(best, Expected).Config.Step);
+        Assert.Empty(Temporaries(best));
+    }
+
+    [Theory]
+    [MemberData(nameof(DiskFullOrNoPermission))]
+    public void A_best_folder_that_cannot_be_created_names_it_and_says_the_run_checkpoint_is_saved(bool diskFull)
+    {
+        string best = Path.Combine(testDir, BestCheckpoint.Folder);
+        var files = new FailingFiles(BestCheckpoint.Folder, diskFull);
+
+        var e = Failing(files, () => BestCheckpoint.Save(testDir, Config(2), State(2), 2.25));
+
+        Assert.Same(files.Thrown, e.InnerException);
+        Assert.Equal($"cannot create the folder '{best}': {Problem(diskFull)}. The run's own checkpoint of step 2 is saved in '{testDir}'.", e.Message);
+        Assert.False(Directory.Exists(best));
+        Assert.Empty(Temporaries(testDir));
+    }
+
+    private static TrainingInputException Failing(IFileOperations files, Action write)
+    {
+        using (CheckpointFiles.Use(files))
+        {
+            return Assert.Throws<TrainingInputException>(write);
+        }
+    }
+
+    private static string[] Temporaries(string folder) =>
+        [.. Directory.GetFiles(folder).Select(f => Path.GetFileName(f)).Where(TemporaryFiles.IsTemporary)];
+
+    private static CheckpointConfig Config(long step) => new()
+    {
+        Model = new CheckpointModel { VocabSize = 3, ContextLength = 8, Layers = 1, Heads = 1, Dim = 4 },
+        Tokenizer = "bytes",
+        Seed = 5,
+        Step = step,
+        Data = new CheckpointData { Source = "markov", CorpusSeed = 1, TrainTokens = 100, ValidationTokens = 10 },
+        Training = new CheckpointTraining { Batch = 2, Seq = 8, TotalSteps = 10, LearningRate = 1e-3 },
+    };
+
+    private static IReadOnlyList<(string Name, int[] Shape)> Expected(CheckpointConfig c) =>
+        [("wte", [c.Model.VocabSize, c.Model.Dim]), ("bias", [c.Model.Dim])];
+
+    private static SafeTensor[] Tensors(float offset) =>
+        Expected(Config(1)).Select((e, i) => new SafeTensor(e.Name, e.Shape,
+            Enumerable.Range(0, e.Shape.Aggregate(1, (a, b) => a * b)).Select(k => offset + i * 100 + k * 0.25f).ToArray())).ToArray();
+
+    private static CheckpointState State(long step) => new(Tensors(step), Tensors(1000), Tensors(2000), step);
+
+    /// <summary>
+    /// The real file system, except that creating the temporary file of <paramref name="name"/>, or the folder
+    /// <paramref name="name"/>, fails as a full disk or a refused permission does, naming the path .NET would name.
+    /// </summary>
+    private sealed class FailingFiles(string name, bool diskFull) : IFileOperations
+    {
+        public Exception? Thrown { get; private set; }
+
+        public Stream Create(string path, long size) =>
+            Path.GetFileName(path).StartsWith($".{name}.", StringComparison.Ordinal)
+                ? throw Fail(path)
+                : FileOperations.Real.Create(path, size);
+
+        public void Move(string from, string to) => FileOperations.Real.Move(from, to);
+
+        public void Delete(string path) => FileOperations.Real.Delete(path);
+
+        public void CreateDirectory(string path)
+        {
+            if (Path.GetFileName(Path.TrimEndingDirectorySeparator(path)) == name)
+            {
+                throw Fail(path);
+            }
+
+            Directory.CreateDirectory(path);
+        }
+
+        private Exception Fail(string path) => Thrown = Error(diskFull, path);
+    }
+}
