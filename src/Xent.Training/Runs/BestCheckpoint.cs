@@ -60,23 +60,23 @@ public static class BestCheckpoint
     internal static void Save(string directory, CheckpointConfig config, CheckpointState state, double valLoss)
     {
         string folder = Path.Combine(directory, Folder);
-        string saved = $"The run's own checkpoint of step {config.Step.ToString(CultureInfo.InvariantCulture)} is saved in '{directory}'.";
+        string step = config.Step.ToString(CultureInfo.InvariantCulture);
         try
         {
             ModelCheckpoint.Save(folder, config, state);
         }
         catch (TrainingInputException e)
         {
-            throw new TrainingInputException($"{e.Message} {saved}", e.InnerException ?? e);
+            throw new TrainingInputException($"{e.Message} The run's own checkpoint of step {step} is saved in '{directory}'.", e.InnerException ?? e);
         }
 
+        // The earlier note is read only where the write failed, which left it as it was.
         string path = Path.Combine(folder, InfoFile);
-        string earlier = Read(directory) is { } best
-            ? $"it still gives the earlier best, step {best.Step.ToString(CultureInfo.InvariantCulture)}"
-            : $"'{folder}' has none, so a resumed run takes its first evaluation as the best";
-        string loss = valLoss.ToString("R", CultureInfo.InvariantCulture);
         WholeFiles.WriteText(path, new JsonObject { ["step"] = config.Step, ["val_loss"] = valLoss }.ToJsonString() + "\n",
-            (e, at) => CheckpointSaveFailure.OfFile(e, at, "the run", $"noting the best checkpoint (step {config.Step.ToString(CultureInfo.InvariantCulture)}, validation loss {loss})",
-                $"The checkpoint of step {config.Step.ToString(CultureInfo.InvariantCulture)} is saved in '{directory}' and in '{folder}'; {InfoFile} was not replaced: {earlier}."));
+            (e, at) => CheckpointSaveFailure.OfFile(e, at, "the run", $"noting the best checkpoint (step {step}, validation loss {valLoss.ToString("R", CultureInfo.InvariantCulture)})",
+                $"The checkpoint of step {step} is saved in '{directory}' and in '{folder}'; {InfoFile} was not replaced: " +
+                (Read(directory) is { } best
+                    ? $"it still gives the earlier best, step {best.Step.ToString(CultureInfo.InvariantCulture)}."
+                    : $"'{folder}' has none, so a resumed run takes its first evaluation as the best.")));
     }
 }

@@ -80,11 +80,12 @@ public static class RunSummary
     /// </exception>
     public static void Write(string directory, JsonObject summary)
     {
+        // Whether an earlier summary is there is asked only where the write failed, which left it as it was.
         string path = Path.Combine(directory, FileName);
-        string earlier = File.Exists(path) ? $" (the earlier {FileName} there is as it was)" : "";
         Checkpoints.WholeFiles.WriteText(path, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n",
             (e, at) => Checkpoints.CheckpointSaveFailure.OfFile(e, at, "the run", "writing the run's summary",
-                $"The training is over and its checkpoint and {MetricsLog.FileName} are saved; {FileName} was not written{earlier}."));
+                $"The training is over and its checkpoint and {MetricsLog.FileName} are saved; {FileName} was not written" +
+                (File.Exists(path) ? $" (the earlier {FileName} there is as it was)." : ".")));
     }
 
     private static double? Finite(double? x) => x is { } v && double.IsFinite(v) ? v : null;
