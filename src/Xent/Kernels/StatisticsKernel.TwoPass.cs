@@ -301,7 +301,7 @@ internal static partial class StatisticsKernel
         float offset = float.IsFinite(shift) ? shift : 0f;
         TV m = TOps.Create(shift), origin = TOps.Create(offset), one = TOps.Create(1f), zero = TOps.Create(0f);
         TV sum = zero, wz = zero, wtz = zero, wt = zero, ws = zero;
-        double targetLogits = 0, targets = 0, logits = 0, weightSum = 0;
+        double exps = 0, targetLogits = 0, targets = 0, logits = 0, weightSum = 0;
         bool sumsWeights = weightedLogits && hasWeights;
         int pending = 0;
         nint i = 0;
@@ -329,7 +329,15 @@ internal static partial class StatisticsKernel
                 wtzi = TOps.KeepFrom(wtzi, skip);
             }
 
-            sum = TOps.Add(sum, ei);
+            if (TOps.Count == 1)
+            {
+                exps += TOps.SumWide(ei);
+            }
+            else
+            {
+                sum = TOps.Add(sum, ei);
+            }
+
             wz = TOps.Add(wz, wzi);
             if (sumsWeights)
             {
@@ -340,13 +348,19 @@ internal static partial class StatisticsKernel
             wtz = TOps.Add(wtz, wtzi);
             if (++pending == TargetSumFlush)
             {
+                if (TOps.Count > 1)
+                {
+                    exps += TOps.SumWide(sum);
+                    sum = zero;
+                }
+
                 FlushAll<TOps, TV>(weightedLogits, sumsWeights, hasTargets, ref wz, ref ws, ref wt, ref wtz, ref logits, ref weightSum, ref targets, ref targetLogits);
                 pending = 0;
             }
         }
 
         FlushAll<TOps, TV>(weightedLogits, sumsWeights, hasTargets, ref wz, ref ws, ref wt, ref wtz, ref logits, ref weightSum, ref targets, ref targetLogits);
-        result.Sum = TOps.Sum(sum);
+        result.Sum = exps + TOps.SumWide(sum);
         result.WeightedLogits = weightedLogits ? logits + (offset * (hasWeights ? weightSum : n)) : 0;
         result.WeightedTargets = targets;
         result.WeightedTargetLogits = targetLogits + (offset * targets);

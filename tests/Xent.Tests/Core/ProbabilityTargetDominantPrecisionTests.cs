@@ -124,9 +124,8 @@ public class ProbabilityTargetDominantPrecisionTests
 
     /// <summary>
     /// Ties at the max (in one block, and in two): no column has p above 1/2 and none is rewritten; a near tie (20 and
-    /// 19.99, p = 0.5025) has its lead rewritten. Both match the reference, in place too. The ties are at 12, not 20:
-    /// beside a sum of 2 in float the terms exp(z - 20) of the rest would be dropped, as they are in the float gradient
-    /// with or without this rewrite (2e-5 of p at the scalar width).
+    /// 19.99, p = 0.5025) has its lead rewritten. Both match the reference, in place too (the sum beside the ties' 1s:
+    /// <see cref="TiedMaxSumTests"/>).
     /// </summary>
     [Fact]
     public void TiesAtTheMaxMatchTheReference()
@@ -142,8 +141,8 @@ public class ProbabilityTargetDominantPrecisionTests
         var t = new float[x.Length];
         for (int r = 0; r < tops.Length; r++)
         {
-            x[(r * V) + tops[r][0]] = 12f;
-            x[(r * V) + tops[r][1]] = 12f;
+            x[(r * V) + tops[r][0]] = 20f;
+            x[(r * V) + tops[r][1]] = 20f;
             t[(r * V) + tops[r][0]] = 1f;
         }
 
