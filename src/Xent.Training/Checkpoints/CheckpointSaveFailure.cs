@@ -50,15 +50,35 @@ internal static class CheckpointSaveFailure
     /// <param name="left">What the folder holds now, one or more sentences.</param>
     public static TrainingInputException OfFile(Exception error, WholeFileFailure at, string writer, string doing, string left)
     {
-        if (error is FolderInTheWayException folder)
-        {
-            return folder.Refusal(writer);
-        }
-
-        string directory = Path.GetDirectoryName(Path.GetFullPath(at.Path))!;
-        string problem = FileProblems.Describe(error, directory, at.Temporary, at.Path);
-        return new($"cannot write '{at.Path}', {doing}: {problem}. {(Directory.Exists(directory) ? left : "Nothing was written.")}", error);
+        return error is FolderInTheWayException folder ? folder.Refusal(writer) : OfFile(error, at.Path, at.Temporary, doing, left);
     }
+
+    /// <summary>
+    /// The exception to throw for <paramref name="error"/>, met writing <paramref name="path"/> in place (metrics.jsonl
+    /// opened, or a line appended to it) or through <paramref name="temporary"/>: the message of the other
+    /// <see cref="OfFile(Exception, WholeFileFailure, string, string, string)"/>, "cannot write 'PATH', DOING: PROBLEM.
+    /// LEFT"; <paramref name="error"/> is the inner exception.
+    /// </summary>
+    /// <param name="error">The I/O failure (an <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/>).</param>
+    /// <param name="path">The file.</param>
+    /// <param name="temporary">The temporary file written in its place, which a .NET message may name; null for none.</param>
+    /// <param name="doing">What the write was for, e.g. "adding step 7".</param>
+    /// <param name="left">What the folder holds now, one or more sentences (unless the folder itself went away).</param>
+    public static TrainingInputException OfFile(Exception error, string path, string? temporary, string doing, string left)
+    {
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        string problem = FileProblems.Describe(error, directory, temporary, path);
+        return new($"cannot write '{path}', {doing}: {problem}. {(Directory.Exists(directory) ? left : "Nothing was written.")}", error);
+    }
+
+    /// <summary>
+    /// <paramref name="failure"/> (a write's failure in the user's words) with <paramref name="sentence"/> after its
+    /// message, for a caller that knows more of what is on disk (the run's checkpoint); the same inner exception.
+    /// </summary>
+    /// <param name="failure">The failure.</param>
+    /// <param name="sentence">One or more sentences to add.</param>
+    public static TrainingInputException Adding(TrainingInputException failure, string sentence) =>
+        new($"{failure.Message} {sentence}", failure.InnerException ?? failure);
 
     private static string Left(WholeFileFailure at, string directory, long step)
     {

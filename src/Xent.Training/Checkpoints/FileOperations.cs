@@ -2,7 +2,7 @@ namespace Xent.Training.Checkpoints;
 
 /// <summary>
 /// The file operations <see cref="WholeFiles"/> performs (and the folder a checkpoint is saved into, created by
-/// <see cref="OutputFolder.Create"/>), behind an interface so tests can make any of them fail (a
+/// <see cref="OutputFolder.Create"/>, and the lines <see cref="Runs.MetricsLog"/> appends), behind an interface so tests can make any of them fail (a
 /// full disk, a vanished folder) or stop a write at any point (as a kill would) and look at what is on disk then.
 /// Training's writers and the command line's outputs each reach it through their own override
 /// (<see cref="CheckpointFiles"/>, and the CLI's OutputFiles), so a test fakes the one it is about.
@@ -22,6 +22,19 @@ internal interface IFileOperations
 
     /// <summary>Creates the folder <paramref name="path"/> and any missing folder above it (nothing when it exists).</summary>
     void CreateDirectory(string path) => Directory.CreateDirectory(path);
+
+    /// <summary>
+    /// Opens <paramref name="path"/> (created if missing) for appending, unbuffered: each write reaches the file at
+    /// once, so one that fails keeps nothing back for a later flush to fail on again (metrics.jsonl's lines).
+    /// </summary>
+    /// <param name="path">The file.</param>
+    Stream Append(string path) => new FileStream(path, new FileStreamOptions
+    {
+        Mode = FileMode.Append,
+        Access = FileAccess.Write,
+        Share = FileShare.Read,
+        BufferSize = 0,
+    });
 }
 
 /// <summary>The real file system.</summary>

@@ -17,7 +17,7 @@ internal static class WholeFiles
 {
     /// <summary>
     /// Writes <paramref name="text"/> (UTF-8) to <paramref name="path"/> whole, as one file of <see cref="Write"/>;
-    /// <paramref name="failure"/> words an I/O error as there (<see cref="CheckpointSaveFailure.OfFile"/>).
+    /// <paramref name="failure"/> words an I/O error as there (<see cref="CheckpointSaveFailure.OfFile(Exception, WholeFileFailure, string, string, string)"/>).
     /// </summary>
     public static void WriteText(string path, string text, Func<Exception, WholeFileFailure, Exception?>? failure = null) =>
         Write(CheckpointFiles.Current, [new WholeFile(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)))], failure);

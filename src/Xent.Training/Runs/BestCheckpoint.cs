@@ -67,7 +67,7 @@ public static class BestCheckpoint
         }
         catch (TrainingInputException e)
         {
-            throw new TrainingInputException($"{e.Message} The run's own checkpoint of step {step} is saved in '{directory}'.", e.InnerException ?? e);
+            throw CheckpointSaveFailure.Adding(e, $"The run's own checkpoint of step {step} is saved in '{directory}'.");
         }
 
         // The earlier note is read only where the write failed, which left it as it was.

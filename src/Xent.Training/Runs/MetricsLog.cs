@@ -38,7 +38,9 @@ public sealed record MetricRecord
 /// <summary>
 /// metrics.jsonl: one JSON object per step, appended and flushed as training goes. Reopening for a resumed run
 /// drops the lines past the checkpoint's step (by an atomic replacement, so a kill then loses nothing), so the
-/// file never lists a step twice.
+/// file never lists a step twice. An I/O error opening the file or appending a line (a full disk, no permission) is
+/// a <see cref="TrainingInputException"/> naming the file and the steps it holds, the error its inner exception; a
+/// line that failed part written is cut off again where it can be (a resume drops one left cut short).
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
@@ -48,12 +50,14 @@ public sealed class MetricsLog : IDisposable
     // UTF-8 without a byte-order mark, as StreamWriter writes by default.
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
-    private readonly StreamWriter writer;
+    private readonly string path;
+    private readonly Stream stream;
     private readonly List<MetricRecord> records;
 
-    private MetricsLog(StreamWriter writer, List<MetricRecord> records)
+    private MetricsLog(string path, Stream stream, List<MetricRecord> records)
     {
-        this.writer = writer;
+        this.path = path;
+        this.stream = stream;
         this.records = records;
     }
 
@@ -66,6 +70,10 @@ public sealed class MetricsLog : IDisposable
     /// back to its checkpoint, a fresh run, a last line cut short by a kill), the kept ones are written to a
     /// temporary file that replaces the log by one rename; otherwise the log is opened for appending.
     /// </summary>
+    /// <exception cref="TrainingInputException">
+    /// The log could not be replaced or opened (a full disk, no permission): the message names it and says what it
+    /// holds and that the run did not start; the I/O error is the inner exception.
+    /// </exception>
     public static MetricsLog Open(string directory, long keepThroughStep)
     {
         string path = Path.Combine(directory, FileName);
@@ -86,9 +94,16 @@ public sealed class MetricsLog : IDisposable
             Replace(path, kept, doing);
         }
 
-        var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
-        var writer = new StreamWriter(stream) { AutoFlush = false, NewLine = "\n" };
-        return new MetricsLog(writer, kept);
+        try
+        {
+            return new MetricsLog(path, CheckpointFiles.Current.Append(path), kept);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CheckpointSaveFailure.OfFile(e, path, null, "opening it to add this run's steps", File.Exists(path)
+                ? $"{FileName} holds {Steps(kept)} and the checkpoint is untouched; the run did not start."
+                : "Nothing was written and the checkpoint is untouched; the run did not start.");
+        }
     }
 
     /// <summary>Whether every line of the file is a record (none cut short, none unreadable) and it ends with a newline.</summary>
@@ -151,14 +166,54 @@ public sealed class MetricsLog : IDisposable
         return records;
     }
 
-    /// <summary>Adds <paramref name="record"/> and flushes it to the file.</summary>
+    /// <summary>Adds <paramref name="record"/>, written to the file at once (a line of its own).</summary>
+    /// <exception cref="TrainingInputException">
+    /// The line could not be written (a full disk): the message names the file and the steps it holds (the record is
+    /// not added); the I/O error is the inner exception.
+    /// </exception>
     public void Append(MetricRecord record)
     {
+        ArgumentNullException.ThrowIfNull(record);
+        byte[] line = Utf8.GetBytes(JsonSerializer.Serialize(record, TrainingJson.Default.MetricRecord) + "\n");
+        long end = stream.Position;
+        try
+        {
+            stream.Write(line);
+            stream.Flush();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string step = record.Step.ToString(CultureInfo.InvariantCulture);
+            string cut = CutBack(end) ? "" : $", and may end in part of the line of step {step}, which a resume drops";
+            throw CheckpointSaveFailure.OfFile(e, path, null, $"adding step {step}", $"{FileName} holds {Steps(records)}{cut}.");
+        }
+
         records.Add(record);
-        writer.WriteLine(JsonSerializer.Serialize(record, TrainingJson.Default.MetricRecord));
-        writer.Flush();
     }
 
     /// <summary>Closes the file.</summary>
-    public void Dispose() => writer.Dispose();
+    public void Dispose() => stream.Dispose();
+
+    // What a failed write may have put at the end of the file (part of its line) taken off again: false where that
+    // failed too (the next open drops a line cut short).
+    private bool CutBack(long end)
+    {
+        try
+        {
+            stream.SetLength(end);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return false;
+        }
+    }
+
+    // The steps that records list, e.g. "steps 1 to 40".
+    private static string Steps(List<MetricRecord> records) => records.Count switch
+    {
+        0 => "no steps",
+        1 => $"step {records[0].Step.ToString(CultureInfo.InvariantCulture)}",
+        _ => $"steps {records[0].Step.ToString(CultureInfo.InvariantCulture)} to {records[^1].Step.ToString(CultureInfo.InvariantCulture)}",
+    };
 }

@@ -124,7 +124,7 @@ internal sealed class TrainingSession
         {
             return;
         }
-        metrics?.Append(new MetricRecord
+        Record(new MetricRecord
         {
             Step = step,
             Loss = r.Loss,
@@ -144,6 +144,25 @@ internal sealed class TrainingSession
         }
         progress?.OnStep(new StepReport(step, plan.TotalSteps, r.Loss, lastVal,
             (step - start) * (double)TokensPerStep / Math.Max(trainSeconds, 1e-9), val is not null));
+    }
+
+    /// <summary>
+    /// Appends the step's line to metrics.jsonl. A line that cannot be written (a full disk) stops the run, as a
+    /// checkpoint that cannot be saved does, its message saying which checkpoint the run leaves.
+    /// </summary>
+    private void Record(MetricRecord record)
+    {
+        try
+        {
+            metrics?.Append(record);
+        }
+        catch (TrainingInputException e)
+        {
+            string kept = checkpointStep is { } c ? $"its last checkpoint (step {c}) in '{plan.OutDir}' is not affected"
+                : plan.Resume is not null ? $"the checkpoint it resumed from (step {start}) is not affected"
+                : "it saved no checkpoint before it";
+            throw CheckpointSaveFailure.Adding(e, $"The run stopped at step {step}: {kept}.");
+        }
     }
 
     /// <summary>The validation loss every <see cref="TrainingPlan.EvalEvery"/> steps and after the last; null between, and when stopped.</summary>

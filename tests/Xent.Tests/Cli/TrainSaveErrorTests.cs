@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Xent.Tests.Training;
 using Xent.Training;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
@@ -9,7 +10,7 @@ namespace Xent.Tests.Cli;
 /// <summary>
 /// `xent train` whose checkpoint save meets an I/O error (here a full disk): exit 2 and one line in our words naming
 /// model.safetensors, not its temporary file, with no stack trace and no temporary file left. So do its other writes:
-/// summary.json, metrics.jsonl cut back on a resume, the lock's owner file, best/ and best.json.
+/// summary.json, metrics.jsonl cut back on a resume or appended to, the lock's owner file, best/ and best.json.
 /// </summary>
 public sealed class TrainSaveErrorTests : IDisposable
 {
@@ -34,6 +35,31 @@ public sealed class TrainSaveErrorTests : IDisposable
         Assert.DoesNotContain("xent-tmp", run.Error, StringComparison.Ordinal);
         Assert.False(File.Exists(model));
         Assert.DoesNotContain(Directory.Exists(dir) ? Directory.GetFiles(dir) : [], f => TemporaryFiles.IsTemporary(Path.GetFileName(f)));
+    }
+
+    [Fact]
+    public void A_full_disk_while_a_metrics_line_is_appended_stops_the_run_with_one_line_and_it_resumes()
+    {
+        string dir = temp["run"];
+        string path = Path.Combine(dir, MetricsLog.FileName);
+        var files = new AppendFails(MetricsLog.FileName, lines: 3);
+        CliRun run;
+        using (CheckpointFiles.Use(files))
+        {
+            run = TrainCommandTests.Train(dir, "--steps", "5", "--eval-every", "2");
+        }
+
+        run.AssertBadInput($"cannot write '{path}', adding step 4: the disk is full. metrics.jsonl holds steps 1 to 3. "
+            + $"The run stopped at step 4: its last checkpoint (step 2) in '{dir}' is not affected.", "the disk is full");
+        Assert.NotNull(files.Thrown);
+        Assert.Equal([1L, 2L, 3L], MetricsLog.Read(path).Select(r => r.Step));
+        Assert.Equal(2, CheckpointStore.LoadConfig(dir).Step);
+        Assert.False(File.Exists(Path.Combine(dir, RunSummary.FileName)));
+
+        // The resume cuts the log back to the checkpoint's step and finishes the run.
+        var resumed = CliRun.Run("train", "--resume", dir, "--steps", "5", "--eval-every", "2");
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], MetricsLog.Read(path).Select(r => r.Step));
     }
 
     public static TheoryData<string, bool> Places => new()

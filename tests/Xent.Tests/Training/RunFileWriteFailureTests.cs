@@ -7,8 +7,8 @@ namespace Xent.Tests.Training;
 
 /// <summary>
 /// The run's other writes that meet an I/O error (a full disk, no permission) are one message in our words, as a
-/// checkpoint save is (CheckpointSaveFailureTests): summary.json, metrics.jsonl cut back on a resume, the lock's owner
-/// file (<see cref="RunFolderLock.Describe"/>), best.json and the best/ folder. Each names the file or folder meant,
+/// checkpoint save is (CheckpointSaveFailureTests): summary.json, metrics.jsonl cut back on a resume, opened or
+/// appended to, the lock's owner file (<see cref="RunFolderLock.Describe"/>), best.json and the best/ folder. Each names the file or folder meant,
 /// not a temporary one, says what went wrong and what the folder holds now, keeps the error as the inner exception,
 /// leaves no temporary file and leaves the file it was replacing as it was.
 /// </summary>
@@ -74,6 +74,64 @@ public sealed class RunFileWriteFailureTests : IDisposable
             + "Nothing was replaced: metrics.jsonl is as it was and the checkpoint is untouched; the run did not start.", e.Message);
         Assert.Equal(before, File.ReadAllBytes(path));
         Assert.Empty(Temporaries(testDir));
+    }
+
+    public static TheoryData<bool, bool> DiskFullOrNoPermissionCutOrNot => new() { { true, false }, { false, false }, { true, true } };
+
+    [Theory]
+    [MemberData(nameof(DiskFullOrNoPermissionCutOrNot))]
+    public void A_metrics_line_that_cannot_be_appended_names_metrics_jsonl_and_the_steps_it_holds(bool diskFull, bool stuck)
+    {
+        string path = Path.Combine(testDir, MetricsLog.FileName);
+        var files = new AppendFails(MetricsLog.FileName, lines: 3, diskFull, stuck);
+        TrainingInputException e;
+        using (CheckpointFiles.Use(files))
+        using (var log = MetricsLog.Open(testDir, keepThroughStep: 0))
+        {
+            for (int step = 1; step <= 3; step++)
+            {
+                log.Append(new MetricRecord { Step = step, Loss = 3.0 / step, LearningRate = 1e-3 });
+            }
+
+            e = Assert.Throws<TrainingInputException>(() => log.Append(new MetricRecord { Step = 4, Loss = 0.75, LearningRate = 1e-3 }));
+            Assert.Equal([1L, 2L, 3L], log.Records.Select(r => r.Step));
+        }
+
+        // Half of step 4's line was written: cut off again, or (where that failed too) left for the next open to drop.
+        Assert.Same(files.Thrown, e.InnerException);
+        string cut = stuck ? ", and may end in part of the line of step 4, which a resume drops" : "";
+        Assert.Equal($"cannot write '{path}', adding step 4: {Problem(diskFull)}. metrics.jsonl holds steps 1 to 3{cut}.", e.Message);
+        Assert.Equal(stuck, !File.ReadAllText(path).EndsWith('\n'));
+        Assert.Equal([1L, 2L, 3L], MetricsLog.Read(path).Select(r => r.Step));
+        using (var resumed = MetricsLog.Open(testDir, keepThroughStep: 3))
+        {
+            Assert.Equal([1L, 2L, 3L], resumed.Records.Select(r => r.Step));
+        }
+
+        Assert.Equal(3, File.ReadAllLines(path).Length);
+        Assert.EndsWith("\n", File.ReadAllText(path), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(DiskFullOrNoPermission))]
+    public void A_metrics_log_that_cannot_be_opened_names_metrics_jsonl_and_says_the_run_did_not_start(bool diskFull)
+    {
+        string path = Path.Combine(testDir, MetricsLog.FileName);
+        using (var log = MetricsLog.Open(testDir, keepThroughStep: 0))
+        {
+            log.Append(new MetricRecord { Step = 1, Loss = 3, LearningRate = 1e-3 });
+            log.Append(new MetricRecord { Step = 2, Loss = 1.5, LearningRate = 1e-3 });
+        }
+
+        byte[] before = File.ReadAllBytes(path);
+        var files = new AppendFails(MetricsLog.FileName, lines: -1, diskFull);
+
+        var e = Failing(files, () => MetricsLog.Open(testDir, keepThroughStep: 2).Dispose());
+
+        Assert.Same(files.Thrown, e.InnerException);
+        Assert.Equal($"cannot write '{path}', opening it to add this run's steps: {Problem(diskFull)}. "
+            + "metrics.jsonl holds steps 1 to 2 and the checkpoint is untouched; the run did not start.", e.Message);
+        Assert.Equal(before, File.ReadAllBytes(path));
     }
 
     [Theory]
