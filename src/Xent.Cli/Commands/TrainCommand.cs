@@ -197,7 +197,8 @@ internal sealed class TrainCommand : Command<TrainSettings>
 
         TrainingOutcome outcome = Run(loop, signals.Token);
         LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), MetricsLog.Read(Path.Combine(plan.OutDir, MetricsLog.FileName)),
-            outcome.RunInitialValLoss is { } first ? (0, first) : (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan), plan.Baseline);
+            outcome.RunInitialValLoss is { } first ? (0, first) : (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan),
+            outcome.CheckpointStep, plan.Baseline);
         return Report(plan, outcome, signals);
     }
 

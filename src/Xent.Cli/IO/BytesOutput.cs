@@ -10,7 +10,13 @@ namespace Xent.Cli.IO;
 internal static class BytesOutput
 {
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> (checked first with <see cref="OutputDestination.Check"/>).</summary>
-    public static void Write(string path, byte[] bytes) =>
+    /// <param name="path">The output file as the user named it.</param>
+    /// <param name="bytes">Its content.</param>
+    /// <param name="failure">
+    /// Words an I/O failure where the writer knows more of what is on disk (train's loss.png); by default
+    /// <see cref="OutputDestination.Failure"/>.
+    /// </param>
+    public static void Write(string path, byte[] bytes, Func<Exception, WholeFileFailure, Exception?>? failure = null) =>
         WholeFiles.Write(OutputFiles.Current, [new WholeFile(Path.GetFullPath(path), stream => stream.Write(bytes), bytes.Length)],
-            (e, at) => OutputDestination.Failure(path, e, at, bytes.Length));
+            failure ?? ((e, at) => OutputDestination.Failure(path, e, at, bytes.Length)));
 }

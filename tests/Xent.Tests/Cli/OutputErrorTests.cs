@@ -1,12 +1,14 @@
+using Xent.Cli.Commands;
 using Xent.Cli.IO;
 using Xent.Cli.Terminal;
 using Xent.Training.Checkpoints;
+using Xent.Training.Data;
 
 namespace Xent.Tests.Cli;
 
 /// <summary>
-/// Outputs that cannot be written (export's folder, loss's --grad file): the message names the user's path and says
-/// what is wrong in xent's words, never .NET's ("Could not find file") nor a temporary file's name.
+/// Outputs that cannot be written (export's folder, loss's --grad file, train's loss.png): the message names the
+/// user's path and says what is wrong in xent's words, never .NET's ("Could not find file") nor a temporary file's name.
 /// </summary>
 public sealed class OutputErrorTests : IDisposable
 {
@@ -60,6 +62,26 @@ public sealed class OutputErrorTests : IDisposable
 
         Assert.StartsWith($"{png}: cannot write the output: the disk is full", e.Message, StringComparison.Ordinal);
         Assert.Same(files.Thrown, e.InnerException);
+    }
+
+    [Fact]
+    public void Train_s_loss_plot_that_cannot_be_written_names_loss_png_and_says_what_the_run_saved()
+    {
+        string png = Path.Combine(temp["run"], LossPlot.FileName);
+        Directory.CreateDirectory(temp["run"]);
+        File.WriteAllText(png, "earlier");
+        var files = new FailingFiles(failAt: 0);
+        TrainingInputException e;
+        using (OutputFiles.Use(files))
+        {
+            e = Assert.Throws<TrainingInputException>(() => LossPlot.Save(png, [], null, null, "t", checkpointStep: 3));
+        }
+
+        Assert.Equal($"cannot write '{png}', drawing the loss curve: the disk is full. The run is over and its checkpoint of step 3, "
+            + "metrics.jsonl and summary.json are saved; loss.png was not written (the earlier loss.png there is as it was).", e.Message);
+        Assert.Same(files.Thrown, e.InnerException);
+        Assert.Equal("earlier", File.ReadAllText(png));
+        Assert.Single(Directory.GetFileSystemEntries(temp["run"]));
     }
 
     [Fact]

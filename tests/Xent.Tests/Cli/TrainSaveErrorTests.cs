@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Xent.Cli.Commands;
+using Xent.Cli.IO;
 using Xent.Tests.Training;
 using Xent.Training;
 using Xent.Training.Checkpoints;
@@ -10,7 +12,7 @@ namespace Xent.Tests.Cli;
 /// <summary>
 /// `xent train` whose checkpoint save meets an I/O error (here a full disk): exit 2 and one line in our words naming
 /// model.safetensors, not its temporary file, with no stack trace and no temporary file left. So do its other writes:
-/// summary.json, metrics.jsonl cut back on a resume or appended to, the lock's owner file, best/ and best.json.
+/// summary.json, metrics.jsonl cut back on a resume or appended to, the lock's owner file, best/, best.json and loss.png.
 /// </summary>
 public sealed class TrainSaveErrorTests : IDisposable
 {
@@ -74,6 +76,8 @@ public sealed class TrainSaveErrorTests : IDisposable
         { BestCheckpoint.InfoFile, false },
         { BestCheckpoint.Folder, true },
         { BestCheckpoint.Folder, false },
+        { LossPlot.FileName, true },
+        { LossPlot.FileName, false },
     };
 
     [Theory]
@@ -93,6 +97,7 @@ public sealed class TrainSaveErrorTests : IDisposable
         var files = new OneFails(name, diskFull);
         CliRun run;
         using (CheckpointFiles.Use(files))
+        using (OutputFiles.Use(files))
         {
             run = name == MetricsLog.FileName
                 ? CliRun.Run("train", "--resume", dir, "--steps", "2", "--eval-every", "10")
@@ -106,6 +111,7 @@ public sealed class TrainSaveErrorTests : IDisposable
             MetricsLog.FileName => $"cannot write '{Path.Combine(dir, name)}', cutting it back to step 1 to resume from the checkpoint: {problem}. Nothing was replaced",
             RunFolderLock.OwnerFile => $"cannot write '{Path.Combine(dir, name)}', saying which run holds the folder: {problem}. The run did not start",
             BestCheckpoint.InfoFile => $"cannot write '{Path.Combine(dir, BestCheckpoint.Folder, name)}', noting the best checkpoint (step 1, validation loss ",
+            LossPlot.FileName => $"cannot write '{Path.Combine(dir, name)}', drawing the loss curve: {problem}. The run is over and its checkpoint of step 1, metrics.jsonl and summary.json are saved; loss.png was not written.",
             _ => $"cannot create the folder '{Path.Combine(dir, name)}': {problem}. The run's own checkpoint of step 1 is saved in '",
         };
         run.AssertBadInput(expected, problem);
