@@ -8,7 +8,7 @@ internal static class OutputFolder
     /// <summary>
     /// Creates <paramref name="directory"/> and any missing folder above it, or throws a
     /// <see cref="TrainingInputException"/> naming it and saying why not (a file in the way, a file system that takes
-    /// no new folders, no permission).
+    /// no new folders, no permission), having removed again the folders above it it made before the failure.
     /// </summary>
     /// <param name="directory">The output folder, new or existing.</param>
     /// <param name="files">Creates the folder (a test's stand-in); the real file system when null.</param>
@@ -35,8 +35,10 @@ internal static class OutputFolder
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new TrainingInputException(
-                $"cannot create the folder '{directory}': {FileProblems.Describe(e, FileProblems.ExistingParent(directory))}.", e);
+            // The folders above it that were made before the failure go again (the nearest existing one is named).
+            string problem = FileProblems.Describe(e, FileProblems.ExistingParent(directory));
+            RemoveEmpty(created);
+            throw new TrainingInputException($"cannot create the folder '{directory}': {problem}.", e);
         }
 
         return created;
@@ -68,8 +70,11 @@ internal static class OutputFolder
         return null;
     }
 
-    /// <summary>Removes the folders <see cref="Create"/> created, deepest first, as long as each is empty.</summary>
-    /// <param name="created">What <see cref="Create"/> returned.</param>
+    /// <summary>
+    /// Removes the folders <see cref="Create"/> created, deepest first, as long as each is empty (one a failed
+    /// creation did not make is passed over).
+    /// </summary>
+    /// <param name="created">What <see cref="Create"/> returned, or the folders it was to create.</param>
     public static void RemoveEmpty(IReadOnlyList<string> created)
     {
         ArgumentNullException.ThrowIfNull(created);
@@ -77,14 +82,17 @@ internal static class OutputFolder
         {
             try
             {
-                if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
+                if (!Directory.Exists(folder))
                 {
-                    Directory.Delete(folder);
+                    continue;
                 }
-                else
+
+                if (Directory.EnumerateFileSystemEntries(folder).Any())
                 {
                     return;
                 }
+
+                Directory.Delete(folder);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -6,7 +6,8 @@ namespace Xent.Tests.Cli;
 /// <summary>
 /// xent export's output in trouble: an --out that cannot be a folder is refused in our words before the checkpoint
 /// is read, and a failure while the two files are written leaves the earlier export whole (both files are written
-/// before either is renamed into place), with no temporary file behind.
+/// before either is renamed into place), with no temporary file behind; a folder the export created goes again, and
+/// one that existed stays with what it held.
 /// </summary>
 public sealed class ExportOutputErrorTests : IDisposable
 {
@@ -72,6 +73,60 @@ public sealed class ExportOutputErrorTests : IDisposable
         Assert.Equal(2, Gpt2Checkpoint.Load(hf).Config.Layers);
     }
 
+    [Theory]
+    [InlineData(0)] // creating model.safetensors' temporary file
+    [InlineData(2)] // the first rename, both written
+    [InlineData(3)] // the second rename, model.safetensors already in place
+    public void AFailureInAFolderTheExportCreatedRemovesItAndTheFoldersAboveItThatItCreated(int failAt)
+    {
+        string run = dir["run"], hf = Path.Combine(dir["new"], "hf");
+        Assert.Equal(0, TrainCommandTests.Train(run, "--steps", "1", "--eval-every", "10").ExitCode);
+
+        CliRun failed;
+        using (CheckpointFiles.Use(new FailingFiles(failAt)))
+        {
+            failed = CliRun.Run("export", "--checkpoint", run, "--out", hf);
+        }
+
+        failed.AssertBadInput(hf, $"the disk is full. Nothing was left: the folder '{hf}', created by this export, was removed again.");
+        Assert.DoesNotContain("earlier", failed.Error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir["new"]));
+    }
+
+    [Fact]
+    public void AFailureInAnEmptyFolderThatExistedLeavesTheFolder()
+    {
+        string run = dir["run"], hf = dir["hf"];
+        Assert.Equal(0, TrainCommandTests.Train(run, "--steps", "1", "--eval-every", "10").ExitCode);
+        Directory.CreateDirectory(hf);
+
+        CliRun failed;
+        using (CheckpointFiles.Use(new FailingFiles(0)))
+        {
+            failed = CliRun.Run("export", "--checkpoint", run, "--out", hf);
+        }
+
+        failed.AssertBadInput(hf, "the disk is full. Nothing was replaced");
+        Assert.True(Directory.Exists(hf));
+        Assert.Empty(Directory.GetFileSystemEntries(hf));
+    }
+
+    [Fact]
+    public void AFolderThatCannotBeCreatedLeavesNoneOfTheFoldersAboveItThatWereMade()
+    {
+        string run = dir["run"], hf = Path.Combine(dir["a"], "b", "hf");
+        Assert.Equal(0, TrainCommandTests.Train(run, "--steps", "1", "--eval-every", "10").ExitCode);
+
+        CliRun failed;
+        using (CheckpointFiles.Use(new FailingFiles(-1, folderFails: true)))
+        {
+            failed = CliRun.Run("export", "--checkpoint", run, "--out", hf);
+        }
+
+        failed.AssertBadInput($"cannot create the folder '{hf}'", "the disk is full");
+        Assert.False(Directory.Exists(dir["a"]));
+    }
+
     [Fact]
     public void ASecondRenameThatFailsSaysWhichFileIsNewAndWhichIsOld()
     {
@@ -101,8 +156,11 @@ public sealed class ExportOutputErrorTests : IDisposable
     private static Dictionary<string, string> Snapshot(string folder) =>
         Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
 
-    /// <summary>The real file system, except that its operation number <paramref name="failAt"/> (0: the first create) fails as a full disk does.</summary>
-    private sealed class FailingFiles(int failAt) : IFileOperations
+    /// <summary>
+    /// The real file system, except that its operation number <paramref name="failAt"/> (0: the first create) fails as
+    /// a full disk does; with <paramref name="folderFails"/>, creating the output folder does (the folders above it made).
+    /// </summary>
+    private sealed class FailingFiles(int failAt, bool folderFails = false) : IFileOperations
     {
         private const int NoSpace = 28;
         private int count;
@@ -120,6 +178,15 @@ public sealed class ExportOutputErrorTests : IDisposable
         }
 
         public void Delete(string path) => FileOperations.Real.Delete(path);
+
+        public void CreateDirectory(string path)
+        {
+            Directory.CreateDirectory(folderFails ? Path.GetDirectoryName(Path.GetFullPath(path))! : path);
+            if (folderFails)
+            {
+                throw new IOException("No space left on device", NoSpace);
+            }
+        }
 
         private void Fail()
         {

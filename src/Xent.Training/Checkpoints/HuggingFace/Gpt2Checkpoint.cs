@@ -110,8 +110,9 @@ public static class Gpt2Checkpoint
     /// </summary>
     /// <remarks>
     /// A failure while writing (a full disk, a kill) leaves the folder as it was: the earlier export whole, or no
-    /// files. The one window left is between the two renames: a kill there leaves the new model.safetensors beside
-    /// the earlier config.json. Hugging Face's layout has no single file to commit both (its loader reads the config
+    /// files; a folder the export created is removed again on a failure (a kill leaves it, empty but for temporary
+    /// files the next writer removes), and one that existed is left with what it held. The one window left is
+    /// between the two renames: a kill there leaves the new model.safetensors beside the earlier config.json. Hugging Face's layout has no single file to commit both (its loader reads the config
     /// from config.json only), so two renames are the least; the earlier config describes the same model unless the
     /// architecture changed, and then loading fails on the tensors' shapes rather than computing something else.
     /// Two exports into one folder at once each write their own temporary files, but the last rename of each file wins.
@@ -122,7 +123,7 @@ public static class Gpt2Checkpoint
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(model);
-        OutputFolder.Create(directory);
+        IReadOnlyList<string> created = OutputFolder.Create(directory, CheckpointFiles.Current);
         var tensors = new List<SafeTensor>(model.Parameters.Count);
         foreach (var p in model.Parameters)
         {
@@ -135,13 +136,26 @@ public static class Gpt2Checkpoint
 
         string modelPath = Path.Combine(directory, ModelFile);
         string configPath = Path.Combine(directory, ConfigFile);
-        // Both files whole on disk before anything of the earlier export is replaced (see remarks).
-        WholeFiles.Write(CheckpointFiles.Current,
-        [
-            new(modelPath, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" })),
-            new(configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config)))),
-        ],
-        (e, at) => Failure(e, directory, at));
+        // Both files whole on disk before anything of the earlier export is replaced (see remarks). The failure is
+        // worded once the temporary files are gone, so that a folder this export created can go too.
+        WholeFileFailure? failed = null;
+        try
+        {
+            WholeFiles.Write(CheckpointFiles.Current,
+            [
+                new(modelPath, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" })),
+                new(configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config)))),
+            ],
+            (_, at) =>
+            {
+                failed = at;
+                return null;
+            });
+        }
+        catch (Exception e) when (failed is { } at && e is IOException or UnauthorizedAccessException)
+        {
+            throw Failure(e, directory, at, created);
+        }
     }
 
     // Xent's parameter name -> the Hugging Face name without the "transformer." prefix.
@@ -215,18 +229,42 @@ public static class Gpt2Checkpoint
 
     // Names the file the user will look for, never the temporary one, and says what the folder holds now: the earlier
     // export untouched, or (a rename failing after the first succeeded, see Save's remarks) files that no longer belong
-    // together, which Hugging Face's loader cannot tell.
-    private static TrainingInputException Failure(Exception e, string directory, WholeFileFailure at)
+    // together, which Hugging Face's loader cannot tell; or, where this export created the folder (created: the
+    // folders it made, deepest first), nothing: its files and the folder are removed again.
+    private static TrainingInputException Failure(Exception e, string directory, WholeFileFailure at, IReadOnlyList<string> created)
     {
         if (e is FolderInTheWayException folder)
         {
             return folder.Refusal("the export");
         }
 
-        string left = at.Replaced.Count == 0
-            ? "Nothing was replaced: an earlier export there is untouched."
+        string problem = FileProblems.Describe(e, directory, at.Temporary, at.Path);
+        string left = created.Count > 0 ? RemoveCreated(directory, at, created)
+            : at.Replaced.Count == 0 ? "Nothing was replaced: an earlier export there is untouched."
             : $"{string.Join(" and ", at.Replaced.Select(Path.GetFileName))} {(at.Replaced.Count == 1 ? "was" : "were")} already replaced by this export's, " +
                 $"and {Path.GetFileName(at.Path)} is still the earlier one: the folder's files no longer belong together; export again once the problem is fixed.";
-        return new($"cannot write '{at.Path}': {FileProblems.Describe(e, directory, at.Temporary, at.Path)}. {left}", e);
+        return new($"cannot write '{at.Path}': {problem}. {left}", e);
+    }
+
+    // The folder this export created, emptied of the files it renamed into place and removed with any folder above it
+    // that the export created; what that leaves, as a sentence.
+    private static string RemoveCreated(string directory, WholeFileFailure at, IReadOnlyList<string> created)
+    {
+        foreach (string file in at.Replaced)
+        {
+            try
+            {
+                CheckpointFiles.Current.Delete(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                break; // the folder stays, and says so below
+            }
+        }
+
+        OutputFolder.RemoveEmpty(created);
+        return Directory.Exists(directory)
+            ? $"The folder '{directory}', created by this export, could not be removed again: remove it once the problem is fixed."
+            : $"Nothing was left: the folder '{directory}', created by this export, was removed again.";
     }
 }
