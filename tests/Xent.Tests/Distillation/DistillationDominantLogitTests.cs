@@ -55,9 +55,10 @@ public class DistillationDominantLogitTests
 
     /// <summary>
     /// The logits gradient (dW with one-hot hidden rows) against the reference, as its max error over the row's largest
-    /// element: 2e-3 at a tempered lead of 20 (lead 20 at T 1 and 2, 10 at T 0.5), 3e-2 at a lead of 30 at T 1, where
-    /// the forward KL's gradient at a shared max is the difference of two tails of 3.5e-9 that agree to 1e-2 of
-    /// themselves, and float sums give no more. Bitwise the same at every thread count.
+    /// element: 2e-3 at a lead of 20 (T 1 and 2) and 10 (T 0.5), 1e-4 at a lead of 30 at T 1, where the forward KL's
+    /// gradient at a shared max is the difference of two tails of 3.5e-9 that agree to 1e-2 of themselves (both the
+    /// kernel and the reference take it from the tails: within 5.1e-6; the reference's q_a sum P - p_a was itself 1.2e-2
+    /// off there, and this tolerance 3e-2). Bitwise the same at every thread count.
     /// </summary>
     [Theory]
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
@@ -65,7 +66,7 @@ public class DistillationDominantLogitTests
     {
         using var scope = Simd.Override(width);
         var failures = new List<string>();
-        foreach (var (lead, temperatures, tolerance) in new[] { (20f, new[] { 1f, 2f }, 2e-3), (10f, new[] { 0.5f }, 2e-3), (30f, new[] { 1f }, 3e-2) })
+        foreach (var (lead, temperatures, tolerance) in new[] { (20f, new[] { 1f, 2f }, 2e-3), (10f, new[] { 0.5f }, 2e-3), (30f, new[] { 1f }, 1e-4) })
         {
             foreach (var (name, s, t) in Rows(lead, alike: false))
             {
