@@ -25,15 +25,22 @@ internal static class CheckpointSaveFailure
     /// <param name="at">Where the save failed, and what it had replaced by then.</param>
     /// <param name="directory">The checkpoint directory.</param>
     /// <param name="step">The step being saved.</param>
-    public static TrainingInputException Of(Exception error, WholeFileFailure at, string directory, long step)
+    /// <param name="created">
+    /// The folders the save created, deepest first (<see cref="OutputFolder.Create"/>): where there are any, the files
+    /// it renamed into place and those folders are removed again (called once the temporary files are gone), and the
+    /// message says so instead of what the folder holds.
+    /// </param>
+    public static TrainingInputException Of(Exception error, WholeFileFailure at, string directory, long step, IReadOnlyList<string> created)
     {
+        ArgumentNullException.ThrowIfNull(created);
         if (error is FolderInTheWayException folder)
         {
             return folder.Refusal("the checkpoint");
         }
 
         string problem = FileProblems.Describe(error, directory, at.Temporary, at.Path);
-        return new($"cannot write '{at.Path}', saving the checkpoint of step {step}: {problem}. {Left(at, directory, step)}", error);
+        string left = created.Count > 0 ? OutputFolder.RemoveCreated(directory, "this save", created, at.Replaced) : Left(at, directory, step);
+        return new($"cannot write '{at.Path}', saving the checkpoint of step {step}: {problem}. {left}", error);
     }
 
     /// <summary>
@@ -69,6 +76,31 @@ internal static class CheckpointSaveFailure
         string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         string problem = FileProblems.Describe(error, directory, temporary, path);
         return new($"cannot write '{path}', {doing}: {problem}. {(Directory.Exists(directory) ? left : "Nothing was written.")}", error);
+    }
+
+    /// <summary>
+    /// The other <see cref="OfFile(Exception, WholeFileFailure, string, string, string)"/>'s message for a write into a
+    /// folder the writer created (best/): the problem worded first, then the folder removed again with
+    /// <paramref name="files"/> (<see cref="OutputFolder.RemoveCreated"/>, called once the temporary file is gone),
+    /// which the message says instead of what the folder holds.
+    /// </summary>
+    /// <param name="error">The I/O failure.</param>
+    /// <param name="at">Where the write failed.</param>
+    /// <param name="writer">Who writes the file, for a folder in its way (e.g. "the run").</param>
+    /// <param name="doing">What the write was for.</param>
+    /// <param name="created">The folders the writer created, deepest first.</param>
+    /// <param name="files">The files the writer had put there before this one.</param>
+    public static TrainingInputException OfFileRemovingFolder(Exception error, WholeFileFailure at, string writer, string doing,
+        IReadOnlyList<string> created, IEnumerable<string> files)
+    {
+        if (error is FolderInTheWayException folder)
+        {
+            return folder.Refusal(writer);
+        }
+
+        string directory = Path.GetDirectoryName(at.Path)!;
+        string problem = FileProblems.Describe(error, Path.GetFullPath(directory), at.Temporary, at.Path);
+        return new($"cannot write '{at.Path}', {doing}: {problem}. {OutputFolder.RemoveCreated(directory, "this save", created, files)}", error);
     }
 
     /// <summary>

@@ -76,7 +76,8 @@ public static class CheckpointStore
     /// A folder stands where model.safetensors or config.json goes (nothing was written or replaced), or writing or
     /// renaming a file failed (a full disk, no permission, a read-only file system, the folder gone): the message names
     /// the file and says what the folder holds now (<see cref="CheckpointSaveFailure"/>); the I/O error is the inner exception.
-    /// Or the folder could not be created (<see cref="OutputFolder.Create"/>).
+    /// A folder this save created is removed again then, with the files it had put there, and the message says so; one
+    /// that existed keeps what it held. Or the folder could not be created (<see cref="OutputFolder.Create"/>).
     /// </exception>
     public static void Save(string directory, CheckpointConfig config, IReadOnlyList<SafeTensor> weights,
         IReadOnlyList<SafeTensor> m, IReadOnlyList<SafeTensor> v, long optimizerStep)
@@ -91,7 +92,7 @@ public static class CheckpointStore
         }
 
         // Created (e.g. best/) with the folder's problem in our words: a file in the way, a full disk, no permission.
-        OutputFolder.Create(directory, CheckpointFiles.Current);
+        IReadOnlyList<string> created = OutputFolder.Create(directory, CheckpointFiles.Current);
         string configJson = JsonSerializer.Serialize(config, TrainingJsonIndented.Default.CheckpointConfig);
         var tensors = new List<SafeTensor>(3 * weights.Count);
         tensors.AddRange(weights);
@@ -115,13 +116,14 @@ public static class CheckpointStore
 
         // The commit is the first rename: from it on, the directory holds the new step, whole (config included). A
         // folder named as either file is refused before anything is written: config.json's rename would fail only
-        // after model.safetensors had been replaced. Any other I/O error names the file and says what it left.
-        WholeFiles.Write(CheckpointFiles.Current,
+        // after model.safetensors had been replaced. Any other I/O error names the file and says what it left; a folder
+        // this save created is removed again first, with what it had put there (worded once the temporaries are gone).
+        WholeFiles.WriteWordingLate(CheckpointFiles.Current,
         [
             new(Path.Combine(directory, ModelFile), stream => SafeTensorsWriter.Write(stream, tensors, metadata)),
             new(Path.Combine(directory, ConfigFile), stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(configJson + "\n"))),
         ],
-        (e, at) => CheckpointSaveFailure.Of(e, at, directory, config.Step));
+        (e, at) => CheckpointSaveFailure.Of(e, at, directory, config.Step, created));
     }
 
     /// <summary>

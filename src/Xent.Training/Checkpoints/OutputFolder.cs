@@ -71,6 +71,37 @@ internal static class OutputFolder
     }
 
     /// <summary>
+    /// Undoes a failed write into a folder that the writer created (<see cref="Create"/>): deletes the
+    /// <paramref name="files"/> it put there, then the folders it made (<see cref="RemoveEmpty"/>), and says what that
+    /// left as a sentence: "Nothing was left: the folder 'DIR', created by WRITER, was removed again.", or that it could
+    /// not be removed. A folder that existed before the write is never passed here: it keeps what it held.
+    /// </summary>
+    /// <param name="directory">The folder as the user gave it (the deepest of <paramref name="created"/>).</param>
+    /// <param name="writer">Who created it, e.g. "this export".</param>
+    /// <param name="created">The folders the writer created, deepest first.</param>
+    /// <param name="files">The files the writer had put in place there (renamed in, or written by an earlier step).</param>
+    public static string RemoveCreated(string directory, string writer, IReadOnlyList<string> created, IEnumerable<string> files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        foreach (string file in files)
+        {
+            try
+            {
+                CheckpointFiles.Current.Delete(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                break; // the folder stays, and says so below
+            }
+        }
+
+        RemoveEmpty(created);
+        return Directory.Exists(directory)
+            ? $"The folder '{directory}', created by {writer}, could not be removed again: remove it once the problem is fixed."
+            : $"Nothing was left: the folder '{directory}', created by {writer}, was removed again.";
+    }
+
+    /// <summary>
     /// Removes the folders <see cref="Create"/> created, deepest first, as long as each is empty (one a failed
     /// creation did not make is passed over).
     /// </summary>

@@ -17,10 +17,11 @@ internal static class WholeFiles
 {
     /// <summary>
     /// Writes <paramref name="text"/> (UTF-8) to <paramref name="path"/> whole, as one file of <see cref="Write"/>;
-    /// <paramref name="failure"/> words an I/O error as there (<see cref="CheckpointSaveFailure.OfFile(Exception, WholeFileFailure, string, string, string)"/>).
+    /// <paramref name="failure"/> words an I/O error as there (<see cref="CheckpointSaveFailure.OfFile(Exception, WholeFileFailure, string, string, string)"/>),
+    /// once the temporary file is gone (<see cref="WriteWordingLate"/>).
     /// </summary>
     public static void WriteText(string path, string text, Func<Exception, WholeFileFailure, Exception?>? failure = null) =>
-        Write(CheckpointFiles.Current, [new WholeFile(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)))], failure);
+        WriteWordingLate(CheckpointFiles.Current, [new WholeFile(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)))], failure ?? ((_, _) => null));
 
     /// <summary>
     /// Writes <paramref name="outputs"/> whole through <paramref name="files"/>, then renames them into place in the
@@ -62,6 +63,34 @@ internal static class WholeFiles
             {
                 TryDelete(files, temporary);
             }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Write"/>, with <paramref name="failure"/> called only once the temporary files are gone, so that it
+    /// may also remove what the writer made before (a folder it created, emptied by <see cref="OutputFolder.RemoveCreated"/>)
+    /// and word what is left; its exception is thrown instead of the I/O error (which goes on as it is where it returns null).
+    /// </summary>
+    public static void WriteWordingLate(IFileOperations files, IReadOnlyList<WholeFile> outputs, Func<Exception, WholeFileFailure, Exception?> failure)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        WholeFileFailure? failed = null;
+        try
+        {
+            Write(files, outputs, (_, at) =>
+            {
+                failed = at;
+                return null;
+            });
+        }
+        catch (Exception e) when (failed is { } at && e is IOException or UnauthorizedAccessException)
+        {
+            if (failure(e, at) is { } mapped)
+            {
+                throw mapped;
+            }
+
+            throw;
         }
     }
 

@@ -51,7 +51,10 @@ public static class BestCheckpoint
 
     /// <summary>
     /// Writes the checkpoint into the best subfolder (created if missing), then its note. Called just after the run's
-    /// own checkpoint of the same step was saved in <paramref name="directory"/>, which a failure here says.
+    /// own checkpoint of the same step was saved in <paramref name="directory"/>, which a failure here says. A best/
+    /// that this save created is removed again when the save fails (its checkpoint and note are one save: an empty or
+    /// half-written best/ would look like a checkpoint to eval, sample and export); one that existed keeps its earlier
+    /// checkpoint, untouched or (a failure once model.safetensors was replaced) as the message says.
     /// </summary>
     /// <exception cref="TrainingInputException">
     /// An I/O error creating best/ or writing a file in it (a full disk, no permission): the message names the folder
@@ -61,22 +64,29 @@ public static class BestCheckpoint
     {
         string folder = Path.Combine(directory, Folder);
         string step = config.Step.ToString(CultureInfo.InvariantCulture);
+        string ownCheckpoint = $"The run's own checkpoint of step {step} is saved in '{directory}'.";
+        bool existed = Directory.Exists(folder);
         try
         {
+            // A best/ created here goes again with what was put in it (CheckpointStore.Save).
             ModelCheckpoint.Save(folder, config, state);
         }
         catch (TrainingInputException e)
         {
-            throw CheckpointSaveFailure.Adding(e, $"The run's own checkpoint of step {step} is saved in '{directory}'.");
+            throw CheckpointSaveFailure.Adding(e, ownCheckpoint);
         }
 
         // The earlier note is read only where the write failed, which left it as it was.
         string path = Path.Combine(folder, InfoFile);
+        string doing = $"noting the best checkpoint (step {step}, validation loss {valLoss.ToString("R", CultureInfo.InvariantCulture)})";
         WholeFiles.WriteText(path, new JsonObject { ["step"] = config.Step, ["val_loss"] = valLoss }.ToJsonString() + "\n",
-            (e, at) => CheckpointSaveFailure.OfFile(e, at, "the run", $"noting the best checkpoint (step {step}, validation loss {valLoss.ToString("R", CultureInfo.InvariantCulture)})",
-                $"The checkpoint of step {step} is saved in '{directory}' and in '{folder}'; {InfoFile} was not replaced: " +
-                (Read(directory) is { } best
-                    ? $"it still gives the earlier best, step {best.Step.ToString(CultureInfo.InvariantCulture)}."
-                    : $"'{folder}' has none, so a resumed run takes its first evaluation as the best.")));
+            (e, at) => existed
+                ? CheckpointSaveFailure.OfFile(e, at, "the run", doing,
+                    $"The checkpoint of step {step} is saved in '{directory}' and in '{folder}'; {InfoFile} was not replaced: " +
+                    (Read(directory) is { } best
+                        ? $"it still gives the earlier best, step {best.Step.ToString(CultureInfo.InvariantCulture)}."
+                        : $"'{folder}' has none, so a resumed run takes its first evaluation as the best."))
+                : CheckpointSaveFailure.Adding(CheckpointSaveFailure.OfFileRemovingFolder(e, at, "the run", doing, [Path.GetFullPath(folder)],
+                    [Path.Combine(folder, CheckpointStore.ModelFile), Path.Combine(folder, CheckpointStore.ConfigFile)]), ownCheckpoint));
     }
 }

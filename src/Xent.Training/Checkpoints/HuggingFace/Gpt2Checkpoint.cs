@@ -138,24 +138,12 @@ public static class Gpt2Checkpoint
         string configPath = Path.Combine(directory, ConfigFile);
         // Both files whole on disk before anything of the earlier export is replaced (see remarks). The failure is
         // worded once the temporary files are gone, so that a folder this export created can go too.
-        WholeFileFailure? failed = null;
-        try
-        {
-            WholeFiles.Write(CheckpointFiles.Current,
-            [
-                new(modelPath, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" })),
-                new(configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config)))),
-            ],
-            (_, at) =>
-            {
-                failed = at;
-                return null;
-            });
-        }
-        catch (Exception e) when (failed is { } at && e is IOException or UnauthorizedAccessException)
-        {
-            throw Failure(e, directory, at, created);
-        }
+        WholeFiles.WriteWordingLate(CheckpointFiles.Current,
+        [
+            new(modelPath, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" })),
+            new(configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config)))),
+        ],
+        (e, at) => Failure(e, directory, at, created));
     }
 
     // Xent's parameter name -> the Hugging Face name without the "transformer." prefix.
@@ -239,32 +227,10 @@ public static class Gpt2Checkpoint
         }
 
         string problem = FileProblems.Describe(e, directory, at.Temporary, at.Path);
-        string left = created.Count > 0 ? RemoveCreated(directory, at, created)
+        string left = created.Count > 0 ? OutputFolder.RemoveCreated(directory, "this export", created, at.Replaced)
             : at.Replaced.Count == 0 ? "Nothing was replaced: an earlier export there is untouched."
             : $"{string.Join(" and ", at.Replaced.Select(Path.GetFileName))} {(at.Replaced.Count == 1 ? "was" : "were")} already replaced by this export's, " +
                 $"and {Path.GetFileName(at.Path)} is still the earlier one: the folder's files no longer belong together; export again once the problem is fixed.";
         return new($"cannot write '{at.Path}': {problem}. {left}", e);
-    }
-
-    // The folder this export created, emptied of the files it renamed into place and removed with any folder above it
-    // that the export created; what that leaves, as a sentence.
-    private static string RemoveCreated(string directory, WholeFileFailure at, IReadOnlyList<string> created)
-    {
-        foreach (string file in at.Replaced)
-        {
-            try
-            {
-                CheckpointFiles.Current.Delete(file);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                break; // the folder stays, and says so below
-            }
-        }
-
-        OutputFolder.RemoveEmpty(created);
-        return Directory.Exists(directory)
-            ? $"The folder '{directory}', created by this export, could not be removed again: remove it once the problem is fixed."
-            : $"Nothing was left: the folder '{directory}', created by this export, was removed again.";
     }
 }
