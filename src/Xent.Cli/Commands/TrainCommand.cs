@@ -196,7 +196,9 @@ internal sealed class TrainCommand : Command<TrainSettings>
         }
 
         TrainingOutcome outcome = Run(loop, signals.Token);
-        LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), MetricsLog.Read(Path.Combine(plan.OutDir, MetricsLog.FileName)),
+        // The records the run holds, as written to metrics.jsonl: the file is not read back (a read failing there would
+        // cost the picture of a run that is saved).
+        LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), outcome.Metrics,
             outcome.RunInitialValLoss is { } first ? (0, first) : (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan),
             outcome.CheckpointStep, plan.Baseline);
         return Report(plan, outcome, signals);

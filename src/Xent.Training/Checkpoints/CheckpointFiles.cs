@@ -2,7 +2,8 @@ namespace Xent.Training.Checkpoints;
 
 /// <summary>
 /// The file operations of training's writers (<see cref="CheckpointStore.Save"/>, <see cref="HuggingFace.Gpt2Checkpoint.Save"/>,
-/// the run's summary, lock owner and metrics log): the real file system, or a test's stand-in.
+/// the run's summary, lock owner and metrics log) and of the reads of a checkpoint and of metrics.jsonl: the real file
+/// system, or a test's stand-in.
 /// </summary>
 internal static class CheckpointFiles
 {

@@ -34,6 +34,9 @@ public static class CheckpointStore
     private const string ConfigKey = "xent.config";
     private const string OptimizerStepKey = "adamw.step";
 
+    // What a read of the checkpoint's files is for, in a message of a read that failed.
+    private const string Loading = "loading the checkpoint";
+
     /// <summary>Whether <paramref name="directory"/> holds a checkpoint (its model.safetensors; config.json may lag behind).</summary>
     /// <param name="directory">The checkpoint directory.</param>
     public static bool Exists(string directory) => File.Exists(Path.Combine(directory, ModelFile));
@@ -44,6 +47,7 @@ public static class CheckpointStore
     /// of that layout can tell a folder it may replace from a run it would destroy.
     /// </summary>
     /// <param name="directory">Any folder; a missing one holds nothing.</param>
+    /// <exception cref="TrainingInputException">Its model.safetensors cannot be read (no permission, an I/O error).</exception>
     public static bool IsTrainingCheckpoint(string directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
@@ -58,9 +62,10 @@ public static class CheckpointStore
             _ = ReadModelMetadata(model: null, path);
             return true;
         }
-        catch (TrainingInputException)
+        catch (TrainingInputException e) when (e.InnerException is not { } cause || !FileProblems.IsReadFailure(cause))
         {
-            // No xent step in its metadata, or not a safetensors file at all: not a checkpoint this library wrote.
+            // No xent step in its metadata, or not a safetensors file at all: not a checkpoint this library wrote. One
+            // that cannot be read (no permission, a failing disk) may be one: its failure goes on to the caller.
             return false;
         }
     }
@@ -236,7 +241,11 @@ public static class CheckpointStore
             model!.Position = 0;
             (tensors, metadata) = SafeTensorsReader.Read(model);
         }
-        catch (Exception e) when (e is InvalidDataException or IOException)
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
+        {
+            throw FileProblems.ReadFailure(e, path, Loading);
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
         {
             throw new TrainingInputException($"Checkpoint file '{path}' is corrupt: {e.Message}", e);
         }
@@ -360,15 +369,17 @@ public static class CheckpointStore
         return config;
     }
 
+    // A file that cannot be opened or read (no permission, a failing disk) is not a corrupt one: the message says
+    // which and what to do (FileProblems.ReadFailure), as a failed write's does.
     private static FileStream OpenModel(string path)
     {
         try
         {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            return CheckpointFiles.Current.OpenRead(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
         {
-            throw new TrainingInputException($"Checkpoint file '{path}' is corrupt: {e.Message}", e);
+            throw FileProblems.ReadFailure(e, path, Loading);
         }
     }
 
@@ -382,7 +393,11 @@ public static class CheckpointStore
             stream.Position = 0;
             metadata = SafeTensorsHeader.Read(stream).Metadata;
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
+        {
+            throw FileProblems.ReadFailure(e, path, Loading);
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
         {
             throw new TrainingInputException($"Checkpoint file '{path}' is corrupt: {e.Message}", e);
         }
@@ -409,13 +424,17 @@ public static class CheckpointStore
 
     private static CheckpointConfig ReadConfigFile(string path)
     {
+        string json;
         try
         {
-            return ParseConfig(File.ReadAllText(path), path);
+            using var reader = new StreamReader(CheckpointFiles.Current.OpenRead(path));
+            json = reader.ReadToEnd();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
         {
-            throw new TrainingInputException($"Cannot read '{path}': {e.Message}", e);
+            throw FileProblems.ReadFailure(e, path, Loading);
         }
+
+        return ParseConfig(json, path);
     }
 }

@@ -2,7 +2,8 @@ namespace Xent.Training.Checkpoints;
 
 /// <summary>
 /// The file operations <see cref="WholeFiles"/> performs (and the folder a checkpoint is saved into, created by
-/// <see cref="OutputFolder.Create"/>, and the lines <see cref="Runs.MetricsLog"/> appends), behind an interface so tests can make any of them fail (a
+/// <see cref="OutputFolder.Create"/>, the lines <see cref="Runs.MetricsLog"/> appends, and the reads of a checkpoint and
+/// of metrics.jsonl), behind an interface so tests can make any of them fail (a
 /// full disk, a vanished folder) or stop a write at any point (as a kill would) and look at what is on disk then.
 /// Training's writers and the command line's outputs each reach it through their own override
 /// (<see cref="CheckpointFiles"/>, and the CLI's OutputFiles), so a test fakes the one it is about.
@@ -22,6 +23,13 @@ internal interface IFileOperations
 
     /// <summary>Creates the folder <paramref name="path"/> and any missing folder above it (nothing when it exists).</summary>
     void CreateDirectory(string path) => Directory.CreateDirectory(path);
+
+    /// <summary>
+    /// Opens <paramref name="path"/> for reading (a checkpoint's files, metrics.jsonl on a resume), so tests can make
+    /// the open or a read fail as no permission or a failing disk does.
+    /// </summary>
+    /// <param name="path">The file, which must exist.</param>
+    FileStream OpenRead(string path) => new(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
 
     /// <summary>
     /// Opens <paramref name="path"/> (created if missing) for appending, unbuffered: each write reaches the file at

@@ -40,7 +40,8 @@ public sealed record MetricRecord
 /// drops the lines past the checkpoint's step (by an atomic replacement, so a kill then loses nothing), so the
 /// file never lists a step twice. An I/O error opening the file or appending a line (a full disk, no permission) is
 /// a <see cref="TrainingInputException"/> naming the file and the steps it holds, the error its inner exception; a
-/// line that failed part written is cut off again where it can be (a resume drops one left cut short).
+/// line that failed part written is cut off again where it can be (a resume drops one left cut short). So is a resume
+/// that cannot read the file (no permission, a failing disk): nothing is written and the run does not start.
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
@@ -71,8 +72,8 @@ public sealed class MetricsLog : IDisposable
     /// temporary file that replaces the log by one rename; otherwise the log is opened for appending.
     /// </summary>
     /// <exception cref="TrainingInputException">
-    /// The log could not be replaced or opened (a full disk, no permission): the message names it and says what it
-    /// holds and that the run did not start; the I/O error is the inner exception.
+    /// The log could not be read (a resume), replaced or opened (a full disk, no permission, a failing disk): the
+    /// message names it and says what it holds and that the run did not start; the I/O error is the inner exception.
     /// </exception>
     public static MetricsLog Open(string directory, long keepThroughStep)
     {
@@ -84,9 +85,21 @@ public sealed class MetricsLog : IDisposable
 
         TemporaryFiles.RemoveStale(path);
         bool exists = File.Exists(path);
-        var all = keepThroughStep > 0 && exists ? Read(path) : [];
+        List<MetricRecord> all;
+        bool clean;
+        try
+        {
+            all = keepThroughStep > 0 && exists ? Read(path) : [];
+            clean = keepThroughStep == 0 || !exists || EndsCleanly(path, all.Count);
+        }
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
+        {
+            throw FileProblems.ReadFailure(e, path, $"resuming from the checkpoint of step {keepThroughStep.ToString(CultureInfo.InvariantCulture)}",
+                $"Nothing was written: {FileName} and the checkpoint are untouched, and the run did not start.");
+        }
+
         var kept = all.Where(r => r.Step <= keepThroughStep).ToList();
-        if (exists && (kept.Count != all.Count || keepThroughStep == 0 || !EndsCleanly(path, kept.Count)))
+        if (exists && (kept.Count != all.Count || keepThroughStep == 0 || !clean))
         {
             string doing = keepThroughStep == 0 ? "emptying it for a fresh run"
                 : kept.Count != all.Count ? $"cutting it back to step {keepThroughStep.ToString(CultureInfo.InvariantCulture)} to resume from the checkpoint"
@@ -109,13 +122,12 @@ public sealed class MetricsLog : IDisposable
     /// <summary>Whether every line of the file is a record (none cut short, none unreadable) and it ends with a newline.</summary>
     private static bool EndsCleanly(string path, int records)
     {
-        var lines = File.ReadAllLines(path).Count(l => !string.IsNullOrWhiteSpace(l));
-        if (lines != records)
+        if (Lines(path).Count(l => !string.IsNullOrWhiteSpace(l)) != records)
         {
             return false;
         }
 
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var stream = CheckpointFiles.Current.OpenRead(path);
         if (stream.Length == 0)
         {
             return true;
@@ -123,6 +135,16 @@ public sealed class MetricsLog : IDisposable
 
         stream.Position = stream.Length - 1;
         return stream.ReadByte() == '\n';
+    }
+
+    // The file's lines, read through CheckpointFiles (a test's failing disk).
+    private static IEnumerable<string> Lines(string path)
+    {
+        using var reader = new StreamReader(CheckpointFiles.Current.OpenRead(path), Utf8);
+        while (reader.ReadLine() is { } line)
+        {
+            yield return line;
+        }
     }
 
     // The kept records (in memory already) written whole beside the log, flushed to disk, then renamed over it, as
@@ -141,10 +163,11 @@ public sealed class MetricsLog : IDisposable
             $"Nothing was replaced: {FileName} is as it was and the checkpoint is untouched; the run did not start."));
 
     /// <summary>Parses a metrics file; lines that are not valid records are skipped.</summary>
+    /// <exception cref="IOException">The file cannot be read (<see cref="Open"/> words it for a resume).</exception>
     public static List<MetricRecord> Read(string path)
     {
         var records = new List<MetricRecord>();
-        foreach (string line in File.ReadLines(path))
+        foreach (string line in Lines(path))
         {
             if (string.IsNullOrWhiteSpace(line))
             {

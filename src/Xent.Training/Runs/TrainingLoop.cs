@@ -90,7 +90,7 @@ public sealed class TrainingLoop
         TrainingOutcome outcome;
         using (var metrics = MetricsLog.Open(Plan.OutDir, Plan.StartStep))
         {
-            outcome = new TrainingSession(Plan, metrics, progress, GradientStep).Run(cancellationToken);
+            outcome = new TrainingSession(Plan, metrics, progress, GradientStep).Run(cancellationToken) with { Metrics = metrics.Records };
         }
         RunSummary.Write(Plan.OutDir, RunSummary.Build(Plan, outcome));
         return outcome;

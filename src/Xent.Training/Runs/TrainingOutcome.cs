@@ -59,4 +59,10 @@ public sealed record TrainingOutcome
 
     /// <summary>Whether the unembedding was split across the processes by vocabulary.</summary>
     public bool VocabParallel { get; init; }
+
+    /// <summary>
+    /// metrics.jsonl's records as the run left it (earlier runs' included; empty on a process that writes none): what
+    /// loss.png draws, so that the file is not read back after the run.
+    /// </summary>
+    public IReadOnlyList<MetricRecord> Metrics { get; init; } = [];
 }
