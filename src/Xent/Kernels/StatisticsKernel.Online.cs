@@ -58,13 +58,18 @@ internal static partial class StatisticsKernel
         // loaded vectors die at their exps, which frees registers (8 vectors and the exp's constants are live).
         fixed (byte* pinned = &x)
         {
-            if (weightedLogits)
+            float origin = weightedLogits ? WeightedOrigin<TOps, TV, TLanes>(ref x) : 0f;
+            if (origin != 0f)
             {
-                OnlineMaxExpSumPinned<TOps, TV, TLanes, Yes>(ref x, n, weights, prefetch, ref result);
+                OnlineMaxExpSumPinned<TOps, TV, TLanes, Yes, Yes>(ref x, n, weights, prefetch, origin, ref result);
+            }
+            else if (weightedLogits)
+            {
+                OnlineMaxExpSumPinned<TOps, TV, TLanes, Yes, No>(ref x, n, weights, prefetch, 0f, ref result);
             }
             else
             {
-                OnlineMaxExpSumPinned<TOps, TV, TLanes, No>(ref x, n, weights, prefetch, ref result);
+                OnlineMaxExpSumPinned<TOps, TV, TLanes, No, No>(ref x, n, weights, prefetch, 0f, ref result);
             }
         }
     }
@@ -72,12 +77,17 @@ internal static partial class StatisticsKernel
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void OnlineMaxExpSumPinned<TOps, TV, TLanes, TWeighted>(ref byte x, int n, ReadOnlySpan<float> weights, bool prefetch, ref BlockStatistics result)
+    private static void OnlineMaxExpSumPinned<TOps, TV, TLanes, TWeighted, TOrigin>(ref byte x, int n, ReadOnlySpan<float> weights, bool prefetch, float origin, ref BlockStatistics result)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TLanes : struct, ILogitLanes<TV>
         where TWeighted : struct, IConstant
+        where TOrigin : struct, IConstant
     {
+        // With TOrigin (see WeightedOrigin) w z is summed as w (z - origin), in float over OriginFlush chunks, then in double.
+        TV o = TOps.Create(origin);
+        double logits = 0;
+        int pending = 0;
         bool weightedLogits = TWeighted.Value;
         int k = TOps.Count, size = TLanes.ElementSize;
         bool hasWeights = !weights.IsEmpty;
@@ -120,6 +130,18 @@ internal static partial class StatisticsKernel
             s = TOps.Add(s, chunk);
             if (weightedLogits)
             {
+                if (TOrigin.Value)
+                {
+                    v0 = TOps.Subtract(v0, o);
+                    v1 = TOps.Subtract(v1, o);
+                    v2 = TOps.Subtract(v2, o);
+                    v3 = TOps.Subtract(v3, o);
+                    v4 = TOps.Subtract(v4, o);
+                    v5 = TOps.Subtract(v5, o);
+                    v6 = TOps.Subtract(v6, o);
+                    v7 = TOps.Subtract(v7, o);
+                }
+
                 if (hasWeights)
                 {
                     v0 = TOps.Multiply(v0, TOps.Load(ref w, i));
@@ -133,6 +155,12 @@ internal static partial class StatisticsKernel
                 }
 
                 wz = TOps.Add(wz, TOps.Add(TOps.Add(TOps.Add(v0, v1), TOps.Add(v2, v3)), TOps.Add(TOps.Add(v4, v5), TOps.Add(v6, v7))));
+                if (TOrigin.Value && ++pending == OriginFlush)
+                {
+                    logits += TOps.SumWide(wz);
+                    wz = zero;
+                    pending = 0;
+                }
             }
         }
 
@@ -148,7 +176,8 @@ internal static partial class StatisticsKernel
             s = Rescale<TOps, TV>(s, ref off, ref offZ, m, mNew, added, log2e);
             m = mNew;
             TV e = TOps.Exp2(TermExponent<TOps, TV>(v, log2e, TOps.Subtract(zero, m)));
-            TV wv = hasWeights ? TOps.Multiply(v, TOps.Load(ref w, i)) : v;
+            TV vo = TOrigin.Value ? TOps.Subtract(v, o) : v;
+            TV wv = hasWeights ? TOps.Multiply(vo, TOps.Load(ref w, i)) : vo;
             if (skip > 0)
             {
                 // Mask the products, not a factor: 0 * -inf would be NaN.
@@ -164,7 +193,9 @@ internal static partial class StatisticsKernel
         }
 
         float max = TOps.MaxAcross(top);
-        result.WeightedLogits = weightedLogits ? TOps.Sum(wz) : 0f;
+        result.WeightedLogits = !weightedLogits ? 0f
+            : TOrigin.Value ? logits + TOps.SumWide(wz) + (origin * (hasWeights ? WeightSum(weights.Slice(0, n)) : n))
+            : TOps.Sum(wz);
         double sum = double.NaN;
         if (MathF.Abs(max) < Log2Limit)
         {
@@ -192,6 +223,61 @@ internal static partial class StatisticsKernel
         // Every finite logit adds at least exp(0) = 1: a zero sum at the starting max means only -inf.
         result.Max = sum == 0f && max == -float.MaxValue ? float.NegativeInfinity : max;
         result.Sum = sum;
+    }
+
+    /// <summary>
+    /// Chunks (vectors, in the two-pass loops) whose sums w (z - origin) the loops add in float before they carry them
+    /// on in double (see <see cref="WeightedOrigin"/>).
+    /// </summary>
+    private const int OriginFlush = 8;
+
+    /// <summary>
+    /// How far from 0 the block's origin must be before the loops that sum w z (label smoothing) take it: the first
+    /// vector's max (its logit at the scalar width). From 0 a sum of w z rounds each term relative to the logits'
+    /// common offset, not to their spread: at an offset of 1e4 (V 50257) 5e-6 to 1.8e-5 of the loss by the width, at
+    /// 1e5 up to 7e-4. Below this floor the float sum from 0 keeps the loss to float's level, and the loops run as
+    /// they always did, bit for bit.
+    /// </summary>
+    private const float OriginFloor = 64f;
+
+    /// <summary>
+    /// The origin o the loops sum w z from, as w (z - o) plus o sum w in double: the max of the block's first vector
+    /// where it is finite and at least <see cref="OriginFloor"/> from 0, else 0 (no origin: the plain float sum). A
+    /// function of the block's logits alone, so a row gives the same bits alone or in any batch.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float WeightedOrigin<TOps, TV, TLanes>(ref byte x)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TLanes : struct, ILogitLanes<TV>
+    {
+        float origin = TOps.MaxAcross(TLanes.Load(ref x, 0));
+        return float.IsFinite(origin) && MathF.Abs(origin) >= OriginFloor ? origin : 0f;
+    }
+
+    /// <summary>
+    /// sum w over a block's class weights in double, each weight widened first, so that o sum w (o a large origin)
+    /// carries no float rounding of the sum: o times a float sum's 1e-7 was 1e-5 of a smoothed loss at o = 1e5.
+    /// </summary>
+    private static double WeightSum(ReadOnlySpan<float> weights)
+    {
+        var low = System.Numerics.Vector<double>.Zero;
+        var high = low;
+        int i = 0, k = System.Numerics.Vector<float>.Count;
+        for (; i <= weights.Length - k; i += k)
+        {
+            System.Numerics.Vector.Widen(new System.Numerics.Vector<float>(weights.Slice(i)), out var a, out var b);
+            low += a;
+            high += b;
+        }
+
+        double sum = System.Numerics.Vector.Sum(low + high);
+        for (; i < weights.Length; i++)
+        {
+            sum += weights[i];
+        }
+
+        return sum;
     }
 
     /// <summary>

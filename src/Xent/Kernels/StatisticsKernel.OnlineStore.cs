@@ -46,7 +46,7 @@ internal static partial class StatisticsKernel
             if (exps.IsEmpty)
             {
                 // The statistics alone, for the plain gradient's write pass that recomputes the exponentials.
-                return OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, No, No, No>(ref x, z.Length, exps, prefetch, 0f);
+                return OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, No, No, No, No>(ref x, z.Length, exps, prefetch, 0f, 0f);
             }
 
             // Label smoothing's sum w z: without class weights in the storing loop, as each chunk is loaded; with them
@@ -54,7 +54,7 @@ internal static partial class StatisticsKernel
             // the weights in the loop kept the eight loaded vectors live through the exps, and the spills took the
             // AVX2 smoothed gradient to 1.4-1.8x the time; the sum alone costs 1.03-1.05x, the pass ahead 1.10x.
             bool sumInLoop = weightedLogits && weights.IsEmpty;
-            float weighted = 0f;
+            double weighted = 0;
             if (weightedLogits && !sumInLoop)
             {
                 BlockMaxWeightedSum<TOps, TV>(z, weights, out weighted);
@@ -62,12 +62,16 @@ internal static partial class StatisticsKernel
 
             // Each option is a type, not a test, so that the plain storing loop compiles as before: the loaded vectors
             // die at their exps there, which frees registers.
-            var result = (inverseCap != 0f, sumInLoop) switch
+            // The sum in the loop from an origin where the block has one (see WeightedOrigin), read before any store.
+            float origin = sumInLoop ? WeightedOrigin<TOps, TV, SingleLanes<TOps, TV>>(ref x) : 0f;
+            var result = (inverseCap != 0f, sumInLoop, origin != 0f) switch
             {
-                (false, false) => OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, No, No>(ref x, z.Length, exps, prefetch, 0f),
-                (false, true) => OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, No, Yes>(ref x, z.Length, exps, prefetch, 0f),
-                (true, false) => OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, Yes, No>(ref x, z.Length, exps, prefetch, inverseCap),
-                (true, true) => OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, Yes, Yes>(ref x, z.Length, exps, prefetch, inverseCap),
+                (false, false, _) => OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, No, No, No>(ref x, z.Length, exps, prefetch, 0f, 0f),
+                (false, true, false) => OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, No, Yes, No>(ref x, z.Length, exps, prefetch, 0f, 0f),
+                (false, true, true) => OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, No, Yes, Yes>(ref x, z.Length, exps, prefetch, 0f, origin),
+                (true, false, _) => OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, Yes, No, No>(ref x, z.Length, exps, prefetch, inverseCap, 0f),
+                (true, true, false) => OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, Yes, Yes, No>(ref x, z.Length, exps, prefetch, inverseCap, 0f),
+                (true, true, true) => OnlineMaxExpSumStorePinned<TOps, TV, SingleLanes<TOps, TV>, Yes, Yes, Yes, Yes>(ref x, z.Length, exps, prefetch, inverseCap, origin),
             };
             if (weightedLogits && !sumInLoop)
             {
@@ -93,22 +97,27 @@ internal static partial class StatisticsKernel
         // Pinned for the lanes' loads, which may take the address (see ILogitLanes.Load).
         fixed (BFloat16* pinned = z)
         {
-            return OnlineMaxExpSumStorePinned<TOps, TV, TLanes, Yes, No, No>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, exps, prefetch: true, 0f);
+            return OnlineMaxExpSumStorePinned<TOps, TV, TLanes, Yes, No, No, No>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, exps, prefetch: true, 0f, 0f);
         }
     }
 
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static BlockStatistics OnlineMaxExpSumStorePinned<TOps, TV, TLanes, TStore, TCapped, TWeighted>(ref byte x, int n, Span<float> exps, bool prefetch, float inverseCap)
+    private static BlockStatistics OnlineMaxExpSumStorePinned<TOps, TV, TLanes, TStore, TCapped, TWeighted, TOrigin>(ref byte x, int n, Span<float> exps, bool prefetch, float inverseCap, float origin)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TLanes : struct, ILogitLanes<TV>
         where TStore : struct, IConstant
         where TCapped : struct, IConstant
         where TWeighted : struct, IConstant
+        where TOrigin : struct, IConstant
     {
-        TV wz = TOps.Create(0f);
+        // With TOrigin (see WeightedOrigin) the sum of z is taken as sum (z - origin), in float over OriginFlush chunks,
+        // then in double.
+        TV wz = TOps.Create(0f), o = TOps.Create(origin);
+        double logits = 0;
+        int pending = 0;
         int k = TOps.Count, size = TLanes.ElementSize;
         ref float d = ref MemoryMarshal.GetReference(exps);
         TV log2e = TOps.Create(ExpConstants.Log2E), ic = TOps.Create(inverseCap);
@@ -124,7 +133,7 @@ internal static partial class StatisticsKernel
         float first = TOps.MaxAcross(top);
         if (float.IsNaN(first) || (MathF.Abs(first) >= Log2Limit && first != float.NegativeInfinity))
         {
-            return HandOver<TOps, TV, TLanes>(ref x, n, exps, 0, float.NegativeInfinity, 0f, 0f, 0f, TWeighted.Value, prefetch, inverseCap);
+            return HandOver<TOps, TV, TLanes>(ref x, n, exps, 0, float.NegativeInfinity, 0f, 0f, 0, TWeighted.Value, prefetch, inverseCap);
         }
 
         float m = MathF.Max(first * ExpConstants.Log2E, -float.MaxValue);
@@ -152,14 +161,18 @@ internal static partial class StatisticsKernel
 
             // Label smoothing's sum of z, taken as the chunk arrives (see OnlineMaxExpSumStore), and added once the
             // chunk is known not to be handed over.
-            TV chunkZ = TWeighted.Value ? TOps.Add(TOps.Add(TOps.Add(v0, v1), TOps.Add(v2, v3)), TOps.Add(TOps.Add(v4, v5), TOps.Add(v6, v7))) : default;
+            TV chunkZ = !TWeighted.Value ? default
+                : TOrigin.Value ? TOps.Add(
+                    TOps.Add(TOps.Add(TOps.Subtract(v0, o), TOps.Subtract(v1, o)), TOps.Add(TOps.Subtract(v2, o), TOps.Subtract(v3, o))),
+                    TOps.Add(TOps.Add(TOps.Subtract(v4, o), TOps.Subtract(v5, o)), TOps.Add(TOps.Subtract(v6, o), TOps.Subtract(v7, o))))
+                : TOps.Add(TOps.Add(TOps.Add(v0, v1), TOps.Add(v2, v3)), TOps.Add(TOps.Add(v4, v5), TOps.Add(v6, v7)));
             TV c = TOps.Max(TOps.Max(TOps.Max(v0, v1), TOps.Max(v2, v3)), TOps.Max(TOps.Max(v4, v5), TOps.Max(v6, v7)));
             TV cl = TOps.Multiply(c, log2e);
             if (!TOps.AllLessThan(cl, ceiling))
             {
                 if (!TOps.AllLessThan(cl, TOps.Create(limit)))
                 {
-                    return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, LaneSum<TOps, TV>(s, off), TOps.Sum(wz), TWeighted.Value, prefetch, inverseCap);
+                    return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, LaneSum<TOps, TV>(s, off), DoneWeighted<TOps, TV, TOrigin>(wz, logits, origin, i), TWeighted.Value, prefetch, inverseCap);
                 }
 
                 offZ = TOps.Max(top, c);
@@ -173,6 +186,12 @@ internal static partial class StatisticsKernel
             if (TWeighted.Value)
             {
                 wz = TOps.Add(wz, chunkZ);
+                if (TOrigin.Value && ++pending == OriginFlush)
+                {
+                    logits += TOps.SumWide(wz);
+                    wz = zero;
+                    pending = 0;
+                }
             }
 
             // w z is summed as each vector's exp is taken, so that (without a cap) each vector dies there, as in the
@@ -216,14 +235,15 @@ internal static partial class StatisticsKernel
             TV v = at == i ? TLanes.Load(ref x, i) : last;
             if (!TOps.AllLessThan(TOps.Multiply(v, log2e), TOps.Create(limit)))
             {
-                return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, LaneSum<TOps, TV>(s, off), TOps.Sum(wz), TWeighted.Value, prefetch, inverseCap);
+                return HandOver<TOps, TV, TLanes>(ref x, n, exps, (int)i, TOps.MaxAcross(top), m, LaneSum<TOps, TV>(s, off), DoneWeighted<TOps, TV, TOrigin>(wz, logits, origin, i), TWeighted.Value, prefetch, inverseCap);
             }
 
             top = TOps.Max(top, v);
             TV e = TOps.Exp2(TOps.MultiplyAdd(v, log2e, minusM));
             if (TWeighted.Value)
             {
-                wz = TOps.Add(wz, at == i ? v : TOps.KeepFrom(v, (int)(i - at)));
+                TV vo = TOrigin.Value ? TOps.Subtract(v, o) : v;
+                wz = TOps.Add(wz, at == i ? vo : TOps.KeepFrom(vo, (int)(i - at)));
             }
             if (TStore.Value)
             {
@@ -241,7 +261,7 @@ internal static partial class StatisticsKernel
 
         var result = default(BlockStatistics);
         float max = TOps.MaxAcross(top);
-        result.WeightedLogits = TWeighted.Value ? TOps.Sum(wz) : 0f;
+        result.WeightedLogits = TWeighted.Value ? DoneWeighted<TOps, TV, TOrigin>(wz, logits, origin, n) : 0f;
         if (max == float.NegativeInfinity)
         {
             // Only -inf: every stored exponential is 0, and so is the sum.
@@ -292,6 +312,18 @@ internal static partial class StatisticsKernel
         return TOps.Select(TOps.LessThan(ceiling, cap), ceiling, cap);
     }
 
+    /// <summary>
+    /// The storing pass's sum of z over its first <paramref name="done"/> logits: the float lanes <paramref name="wz"/>,
+    /// or with <typeparamref name="TOrigin"/> those (of z - <paramref name="origin"/>) plus the flushed
+    /// <paramref name="logits"/> plus origin times done, in double.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double DoneWeighted<TOps, TV, TOrigin>(TV wz, double logits, float origin, nint done)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TOrigin : struct, IConstant =>
+        TOrigin.Value ? logits + TOps.SumWide(wz) + ((double)origin * done) : TOps.Sum(wz);
+
     /// <summary>The lanes' sums s + off (see <see cref="OnlineMaxExpSumStorePinned"/>) summed, for the two-pass loop that takes over.</summary>
     private static float LaneSum<TOps, TV>(TV s, TV off)
         where TOps : struct, IVectorOps<TV>
@@ -299,7 +331,7 @@ internal static partial class StatisticsKernel
         (float)(TOps.SumWide(s, off));
 
     /// <summary>The logits from <paramref name="done"/> on to <see cref="FinishInTwoPasses"/>: float ones where they are, bfloat16 ones widened over their exponentials' place first.</summary>
-    private static unsafe BlockStatistics HandOver<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, int done, float doneMax, float m, float doneSum, float doneWeighted, bool weighted, bool prefetch, float inverseCap)
+    private static unsafe BlockStatistics HandOver<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, int done, float doneMax, float m, float doneSum, double doneWeighted, bool weighted, bool prefetch, float inverseCap)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TLanes : struct, ILogitLanes<TV>
@@ -322,14 +354,14 @@ internal static partial class StatisticsKernel
     /// With <paramref name="weighted"/> (label smoothing without class weights) the rest's sum of z is added to the
     /// first part's, <paramref name="doneWeighted"/>.
     /// </summary>
-    private static BlockStatistics FinishInTwoPasses<TOps, TV>(ReadOnlySpan<float> z, Span<float> exps, int done, float doneMax, float m, float doneSum, float doneWeighted, bool weighted, bool prefetch, float inverseCap)
+    private static BlockStatistics FinishInTwoPasses<TOps, TV>(ReadOnlySpan<float> z, Span<float> exps, int done, float doneMax, float m, float doneSum, double doneWeighted, bool weighted, bool prefetch, float inverseCap)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
         var rest = z.Slice(done);
         var restExps = exps.IsEmpty ? default : exps.Slice(done);
         bool vectors = rest.Length >= TOps.Count;
-        float restWeighted = 0f;
+        double restWeighted = 0;
         float restMax = (vectors, weighted) switch
         {
             (true, true) => BlockMaxWeightedSum<TOps, TV>(rest, default, out restWeighted),
@@ -339,7 +371,7 @@ internal static partial class StatisticsKernel
         };
         var result = default(BlockStatistics);
         result.Max = float.IsNaN(restMax) ? restMax : MathF.Max(doneMax, restMax);
-        result.WeightedLogits = weighted ? (double)doneWeighted + restWeighted : 0;
+        result.WeightedLogits = weighted ? doneWeighted + restWeighted : 0;
         float shift = result.Max == float.NegativeInfinity ? 0f : result.Max;
         result.Sum = (vectors, inverseCap != 0f && !restExps.IsEmpty) switch
         {

@@ -120,13 +120,29 @@ internal static partial class StatisticsKernel
     /// the exp pass that stores its exponentials over z (in place) and so cannot sum w z itself: where the single pass
     /// that stores does not run (no FMA, short blocks) or hands over.
     /// </summary>
-    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
-    // inlined (docs/benchmarks.md, How the kernels got here).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static float BlockMaxWeightedSum<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, out float weightedLogits)
+    /// <remarks>From an origin where the block has one (see <see cref="WeightedOrigin"/>), as the single passes sum it.</remarks>
+    private static float BlockMaxWeightedSum<TOps, TV>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, out double weightedLogits)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
+        float origin = WeightedOrigin<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z)));
+        return origin != 0f
+            ? BlockMaxWeightedSum<TOps, TV, Yes>(z, weights, origin, out weightedLogits)
+            : BlockMaxWeightedSum<TOps, TV, No>(z, weights, 0f, out weightedLogits);
+    }
+
+    // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
+    // inlined (docs/benchmarks.md, How the kernels got here). With TOrigin w z is summed as w (z - origin), in float
+    // over OriginFlush pairs of vectors, then in double.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static float BlockMaxWeightedSum<TOps, TV, TOrigin>(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, float origin, out double weightedLogits)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TOrigin : struct, IConstant
+    {
+        TV o = TOps.Create(origin);
+        double logits = 0;
+        int pending = 0;
         int n = z.Length, k = TOps.Count;
         bool hasWeights = !weights.IsEmpty;
         ref float x = ref MemoryMarshal.GetReference(z);
@@ -138,14 +154,28 @@ internal static partial class StatisticsKernel
             TV v0 = TOps.Load(ref x, i), v1 = TOps.Load(ref x, i + k);
             m0 = TOps.Max(m0, v0);
             m1 = TOps.Max(m1, v1);
+            if (TOrigin.Value)
+            {
+                v0 = TOps.Subtract(v0, o);
+                v1 = TOps.Subtract(v1, o);
+            }
+
             s0 = TOps.Add(s0, hasWeights ? TOps.Multiply(TOps.Load(ref w, i), v0) : v0);
             s1 = TOps.Add(s1, hasWeights ? TOps.Multiply(TOps.Load(ref w, i + k), v1) : v1);
+            if (TOrigin.Value && ++pending == OriginFlush)
+            {
+                logits += TOps.SumWide(s0, s1);
+                s0 = TOps.Create(0f);
+                s1 = s0;
+                pending = 0;
+            }
         }
 
         if (i <= n - k)
         {
             TV v0 = TOps.Load(ref x, i);
             m0 = TOps.Max(m0, v0);
+            v0 = TOrigin.Value ? TOps.Subtract(v0, o) : v0;
             s0 = TOps.Add(s0, hasWeights ? TOps.Multiply(TOps.Load(ref w, i), v0) : v0);
             i += k;
         }
@@ -156,10 +186,13 @@ internal static partial class StatisticsKernel
             // The shifted-back last vector's lanes that the loops did not count (the products masked, not a factor:
             // 0 * -inf would be NaN).
             TV v = TOps.Load(ref x, n - k);
+            v = TOrigin.Value ? TOps.Subtract(v, o) : v;
             s1 = TOps.Add(s1, TOps.KeepFrom(hasWeights ? TOps.Multiply(TOps.Load(ref w, n - k), v) : v, k - rest));
         }
 
-        weightedLogits = TOps.Sum(TOps.Add(s0, s1));
+        weightedLogits = TOrigin.Value
+            ? logits + TOps.SumWide(s0, s1) + (origin * (hasWeights ? WeightSum(weights.Slice(0, n)) : n))
+            : TOps.Sum(TOps.Add(s0, s1));
         return TOps.MaxAcross(TOps.Max(m0, m1));
     }
 
@@ -300,9 +333,8 @@ internal static partial class StatisticsKernel
         ref float t = ref MemoryMarshal.GetReference(probabilities);
         float offset = float.IsFinite(shift) ? shift : 0f;
         TV m = TOps.Create(shift), origin = TOps.Create(offset), one = TOps.Create(1f), zero = TOps.Create(0f);
-        TV sum = zero, wz = zero, wtz = zero, wt = zero, ws = zero;
-        double exps = 0, targetLogits = 0, targets = 0, logits = 0, weightSum = 0;
-        bool sumsWeights = weightedLogits && hasWeights;
+        TV sum = zero, wz = zero, wtz = zero, wt = zero;
+        double exps = 0, targetLogits = 0, targets = 0, logits = 0;
         int pending = 0;
         nint i = 0;
         for (; NextVector(ref i, n, k, out int skip); i += k)
@@ -324,7 +356,6 @@ internal static partial class StatisticsKernel
                 // Mask the products, not a factor: 0 * -inf would be NaN.
                 ei = TOps.KeepFrom(ei, skip);
                 wzi = TOps.KeepFrom(wzi, skip);
-                wi = TOps.KeepFrom(wi, skip);
                 wti = TOps.KeepFrom(wti, skip);
                 wtzi = TOps.KeepFrom(wtzi, skip);
             }
@@ -339,10 +370,6 @@ internal static partial class StatisticsKernel
             }
 
             wz = TOps.Add(wz, wzi);
-            if (sumsWeights)
-            {
-                ws = TOps.Add(ws, wi);
-            }
 
             wt = TOps.Add(wt, wti);
             wtz = TOps.Add(wtz, wtzi);
@@ -354,14 +381,16 @@ internal static partial class StatisticsKernel
                     sum = zero;
                 }
 
-                FlushAll<TOps, TV>(weightedLogits, sumsWeights, hasTargets, ref wz, ref ws, ref wt, ref wtz, ref logits, ref weightSum, ref targets, ref targetLogits);
+                FlushAll<TOps, TV>(weightedLogits, hasTargets, ref wz, ref wt, ref wtz, ref logits, ref targets, ref targetLogits);
                 pending = 0;
             }
         }
 
-        FlushAll<TOps, TV>(weightedLogits, sumsWeights, hasTargets, ref wz, ref ws, ref wt, ref wtz, ref logits, ref weightSum, ref targets, ref targetLogits);
+        FlushAll<TOps, TV>(weightedLogits, hasTargets, ref wz, ref wt, ref wtz, ref logits, ref targets, ref targetLogits);
         result.Sum = exps + TOps.SumWide(sum);
-        result.WeightedLogits = weightedLogits ? logits + (offset * (hasWeights ? weightSum : n)) : 0;
+        // The weights' sum widened, not in float lanes: the offset times that sum's float rounding (1e-7 of it) was
+        // 1.6e-4 of the loss at an offset of 1e5.
+        result.WeightedLogits = weightedLogits ? logits + (offset * (hasWeights ? WeightSum(weights.Slice(0, n)) : n)) : 0;
         result.WeightedTargets = targets;
         result.WeightedTargetLogits = targetLogits + (offset * targets);
     }
@@ -488,19 +517,14 @@ internal static partial class StatisticsKernel
 
     // The float partial sums in use carried on in double, and started again from 0.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FlushAll<TOps, TV>(bool weightedLogits, bool sumsWeights, bool hasTargets, ref TV wz, ref TV ws, ref TV wt, ref TV wtz,
-        ref double logits, ref double weightSum, ref double targets, ref double targetLogits)
+    private static void FlushAll<TOps, TV>(bool weightedLogits, bool hasTargets, ref TV wz, ref TV wt, ref TV wtz,
+        ref double logits, ref double targets, ref double targetLogits)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
         if (weightedLogits)
         {
             Flush<TOps, TV>(ref wz, ref logits);
-        }
-
-        if (sumsWeights)
-        {
-            Flush<TOps, TV>(ref ws, ref weightSum);
         }
 
         if (hasTargets)

@@ -169,7 +169,7 @@ internal static partial class StatisticsKernel
         }
 
         bool smoothedStore = weightedLogits && stores && probabilities.IsEmpty;
-        float weightedLogitSum = 0f;
+        double weightedLogitSum = 0;
         result.Max = smoothedStore
             ? BlockMaxWeightedSum<TOps, TV>(z, weights, out weightedLogitSum)
             : BlockMax<TOps, TV, SingleLanes<TOps, TV>>(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z)), z.Length, default);
