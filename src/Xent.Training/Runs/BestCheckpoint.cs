@@ -28,22 +28,42 @@ public static class BestCheckpoint
         return !last && CheckpointStore.Exists(best) ? best : directory;
     }
 
-    /// <summary>The step and validation loss of the best checkpoint in a run's folder; null when there is none or it cannot be read.</summary>
+    /// <summary>The step and validation loss of the best checkpoint in a run's folder; null when there is none or its note is not one.</summary>
     /// <param name="directory">A run's folder.</param>
+    /// <exception cref="TrainingInputException">
+    /// best.json exists but cannot be read (no permission, an I/O error): a run that went on without it would take its
+    /// next evaluation for the best and replace best/'s checkpoint, whatever its loss. The error is the inner exception.
+    /// </exception>
     public static (long Step, double ValLoss)? Read(string directory)
     {
         string path = Path.Combine(directory, Folder, InfoFile);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        string text;
         try
         {
-            if (File.Exists(path) && JsonNode.Parse(File.ReadAllText(path)) is JsonObject o
-                && o["step"]?.GetValue<long>() is { } step && o["val_loss"]?.GetValue<double>() is { } loss)
+            using var reader = new StreamReader(CheckpointFiles.Current.OpenRead(path));
+            text = reader.ReadToEnd();
+        }
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
+        {
+            throw FileProblems.ReadFailure(e, path, "resuming with the run's best checkpoint so far",
+                $"Nothing was written: {Folder}/ and the checkpoint are untouched, and the run did not start (without {InfoFile} its next evaluation would replace {Folder}/'s checkpoint whatever its loss).");
+        }
+
+        try
+        {
+            if (JsonNode.Parse(text) is JsonObject o && o["step"]?.GetValue<long>() is { } step && o["val_loss"]?.GetValue<double>() is { } loss)
             {
                 return (step, loss);
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {
-            // An unreadable note only means the next evaluation's checkpoint becomes the best.
+            // Not a note this program wrote (it writes whole files only): the next evaluation's checkpoint becomes the best.
         }
 
         return null;

@@ -23,6 +23,8 @@ public sealed class TrainReadErrorTests : IDisposable
         { MetricsLog.FileName, false },
         { CheckpointStore.ModelFile, true },
         { CheckpointStore.ModelFile, false },
+        { BestCheckpoint.InfoFile, true },
+        { BestCheckpoint.InfoFile, false },
     };
 
     [Theory]
@@ -40,12 +42,17 @@ public sealed class TrainReadErrorTests : IDisposable
             run = CliRun.Run("train", "--resume", dir, "--steps", "2", "--eval-every", "10");
         }
 
-        string path = Path.Combine(dir, name);
+        string path = name == BestCheckpoint.InfoFile ? Path.Combine(dir, BestCheckpoint.Folder, name) : Path.Combine(dir, name);
+        Assert.True(File.Exists(path));
         string problem = permission ? "permission denied" : "an I/O error (the disk or its file system failed to read it)";
         string remedy = permission ? "Make it readable by this user and run again." : "Check the disk (or copy the folder back from a backup) and run again.";
-        string expected = name == MetricsLog.FileName
-            ? $"cannot read '{path}', resuming from the checkpoint of step 1: {problem}. Nothing was written: metrics.jsonl and the checkpoint are untouched, and the run did not start. {remedy}"
-            : $"cannot read '{path}', loading the checkpoint: {problem}. {remedy}";
+        string expected = name switch
+        {
+            MetricsLog.FileName => $"cannot read '{path}', resuming from the checkpoint of step 1: {problem}. Nothing was written: metrics.jsonl and the checkpoint are untouched, and the run did not start. {remedy}",
+            BestCheckpoint.InfoFile => $"cannot read '{path}', resuming with the run's best checkpoint so far: {problem}. Nothing was written: best/ and the checkpoint are untouched, "
+                + $"and the run did not start (without best.json its next evaluation would replace best/'s checkpoint whatever its loss). {remedy}",
+            _ => $"cannot read '{path}', loading the checkpoint: {problem}. {remedy}",
+        };
         run.AssertBadInput(expected, problem);
         Assert.NotNull(files.Thrown);
         Assert.DoesNotContain("corrupt", run.Error, StringComparison.Ordinal);
