@@ -76,11 +76,39 @@ def cases(rng):
     n, v = 4, 262144
     yield "vocabulary 262144, N(0, 2^2)", normal(n, v, 2.0), targets(n, v), {}
 
+    n, v = 16, 50257
+    yield "bfloat16 logits N(0, 2^2) (PyTorch in bfloat16)", to_bfloat16(normal(n, v, 2.0)), targets(n, v), {"bfloat16": True}
+
+
+def to_bfloat16(x):
+    """x rounded to bfloat16 (to nearest, ties to even), as float32 values."""
+    bits = x.view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    return rounded.astype(np.uint32).view(np.float32)
+
+
+def save_bfloat16_input(path, logits, targets):
+    """A safetensors file holding 'logits' (BF16, the upper halves of the float32 values, exact) and 'targets' (I64)."""
+    import json
+
+    data = (logits.view(np.uint32) >> 16).astype(np.uint16).tobytes()
+    header = {"logits": {"dtype": "BF16", "shape": list(logits.shape), "data_offsets": [0, len(data)]},
+              "targets": {"dtype": "I64", "shape": list(targets.shape), "data_offsets": [len(data), len(data) + 8 * targets.size]}}
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        f.write(data)
+        f.write(targets.astype("<i8").tobytes())
+
 
 def torch_rows(torch, logits, targets, options, dtype):
     """Per-row losses and d(sum of losses)/d(logits) by PyTorch in dtype."""
     import torch.nn.functional as F
 
+    if options.get("bfloat16") and dtype == torch.float32:
+        dtype = torch.bfloat16  # PyTorch's side of the bfloat16 case computes in bfloat16, as it does on such tensors
     z = torch.tensor(logits).to(dtype).requires_grad_(True)
     capped = z
     if "soft_cap" in options:
@@ -95,10 +123,14 @@ def torch_rows(torch, logits, targets, options, dtype):
 
 def xent_rows(folder, logits, targets, options, width):
     """Per-row losses and the gradient of their sum by `xent loss` at the given vector width."""
-    np.save(os.path.join(folder, "logits.npy"), logits)
-    np.save(os.path.join(folder, "targets.npy"), targets)
-    args = ["dotnet", CLI, "loss", "--logits", os.path.join(folder, "logits.npy"),
-            "--targets", os.path.join(folder, "targets.npy"), "--reduction", "none",
+    if options.get("bfloat16"):
+        save_bfloat16_input(os.path.join(folder, "input.safetensors"), logits, targets)
+        inputs = ["--input", os.path.join(folder, "input.safetensors")]
+    else:
+        np.save(os.path.join(folder, "logits.npy"), logits)
+        np.save(os.path.join(folder, "targets.npy"), targets)
+        inputs = ["--logits", os.path.join(folder, "logits.npy"), "--targets", os.path.join(folder, "targets.npy")]
+    args = ["dotnet", CLI, "loss", *inputs, "--reduction", "none",
             "--losses", os.path.join(folder, "losses.npy"), "--grad", os.path.join(folder, "grad.npy"), "--json"]
     if "weights" in options:
         np.save(os.path.join(folder, "weights.npy"), options["weights"])
