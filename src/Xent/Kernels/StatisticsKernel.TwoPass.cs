@@ -244,15 +244,25 @@ internal static partial class StatisticsKernel
                 TOps.Store(Stored<TOps, TV, TCapped>(e1, z1, ic), ref d, i + k);
             }
 
-            s0 = TOps.Add(s0, e0);
-            s1 = TOps.Add(s1, e1);
+            // The sums go on in double: a float sum of thousands of terms is off by 1e-6 of itself, and beside the
+            // max's term, exp(0) = 1, it drops every term under 2^-25 (where one logit leads by 17, all of them, and
+            // the loss with them). At the scalar width term by term: flushed every ExpSumFlush pairs, the float sum
+            // still rounded up to 63 terms at the scale of a tied max's 1 (5 ulp of p = 1/2 at two ties of 17), and
+            // cost no less (libm's expf is a call, which spills the float sums around it). On CPUs without FMA every
+            // ExpSumFlush pairs; elsewhere the single pass that stores takes the blocks this loop would (with label
+            // smoothing and a soft cap too), and keeps them its own way; this loop has the short blocks and the rest
+            // of a block handed over.
+            if (TOps.Count == 1)
+            {
+                total += TOps.SumWide(e0, e1);
+            }
+            else
+            {
+                s0 = TOps.Add(s0, e0);
+                s1 = TOps.Add(s1, e1);
+            }
 
-            // The sums go on in double every ExpSumFlush pairs: a float sum of thousands of terms is off by 1e-6 of
-            // itself, and beside the max's term, exp(0) = 1, it drops every term under 2^-25 (where one logit leads by
-            // 17, all of them, and the loss with them). Only at the scalar width and on CPUs without FMA: elsewhere
-            // the single pass that stores takes the blocks this loop would (with label smoothing and a soft cap too),
-            // and keeps them its own way; this loop has the short blocks and the rest of a block handed over.
-            if ((TOps.Count == 1 || !(Fma.IsSupported || AdvSimd.IsSupported)) && ++pending == ExpSumFlush)
+            if (TOps.Count > 1 && !(Fma.IsSupported || AdvSimd.IsSupported) && ++pending == ExpSumFlush)
             {
                 total += TOps.SumWide(s0, s1);
                 s0 = TOps.Create(0f);
@@ -270,7 +280,15 @@ internal static partial class StatisticsKernel
                 TOps.Store(Stored<TOps, TV, TCapped>(e0, z0, ic), ref d, i);
             }
 
-            s0 = TOps.Add(s0, e0);
+            if (TOps.Count == 1)
+            {
+                total += TOps.SumWide(e0);
+            }
+            else
+            {
+                s0 = TOps.Add(s0, e0);
+            }
+
             i += k;
         }
 

@@ -1,3 +1,4 @@
+using Xent.Kernels;
 using Xent.Reference;
 
 namespace Xent.Tests.Core;
@@ -95,6 +96,49 @@ public class TiedMaxSumTests
             }
 
             Close.Scalar(expected.Sum(), CrossEntropy.Loss(x, y, o), relative: Tolerance, absolute: 0, what: $"{what} Loss");
+        }
+    }
+
+    /// <summary>
+    /// The scalar width's exp pass (the two-pass loop, for every block there) sums its terms in double one by one: its
+    /// float sums flushed every 64 terms had rounded up to 63 of them at the scale of the ties' 1s, 5 ulp of p = 1/2 at
+    /// two ties of 17. Now the tied columns' p is within 2^-24 of itself in one block, and 2^-23 across three (each
+    /// block's scale K exp(max - lse) carries K's own rounding).
+    /// </summary>
+    [Theory]
+    [InlineData(2000)]
+    [InlineData(40000)]
+    public void TheScalarWidthKeepsATiedMaxsProbabilityToAnUlpOrTwo(int v)
+    {
+        var random = new Random(5);
+        const int rows = 32;
+        var x = new float[rows * v];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)((random.NextDouble() * 2) - 1);
+        }
+
+        var y = new int[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            float top = 10f + (float)(random.NextDouble() * 10);
+            x[(r * v) + 500] = top;
+            x[(r * v) + v - 500] = top;
+            y[r] = 3;
+        }
+
+        var o = new CrossEntropyOptions { Reduction = Reduction.Sum };
+        double[] expected = CrossEntropyReference.Gradient(x, y, o);
+        using var scope = Simd.Override(VectorWidth.Scalar);
+        var g = new float[x.Length];
+        CrossEntropy.LossAndGradient(x, y, g, o);
+        for (int r = 0; r < rows; r++)
+        {
+            foreach (int c in new[] { 500, v - 500 })
+            {
+                int at = (r * v) + c;
+                Close.Scalar(expected[at], g[at], relative: v <= CrossEntropyKernel.BlockColumns ? Math.Pow(2, -24) : Math.Pow(2, -23), absolute: 0, what: $"V {v} row {r} p[{c}]");
+            }
         }
     }
 
