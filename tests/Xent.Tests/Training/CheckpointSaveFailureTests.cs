@@ -1,5 +1,6 @@
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
+using static Xent.Tests.Training.TinyCheckpoint;
 
 namespace Xent.Tests.Training;
 
@@ -24,23 +25,6 @@ public sealed class CheckpointSaveFailureTests : IDisposable
             Directory.Delete(testDir, recursive: true);
         }
     }
-
-    private static CheckpointConfig Config(long step) => new()
-    {
-        Model = new CheckpointModel { VocabSize = 3, ContextLength = 8, Layers = 1, Heads = 1, Dim = 4 },
-        Tokenizer = "bytes",
-        Seed = 5,
-        Step = step,
-        Data = new CheckpointData { Source = "markov", CorpusSeed = 1, TrainTokens = 100, ValidationTokens = 10 },
-        Training = new CheckpointTraining { Batch = 2, Seq = 8, TotalSteps = 10, LearningRate = 1e-3 },
-    };
-
-    private static IReadOnlyList<(string Name, int[] Shape)> Expected(CheckpointConfig c) =>
-        [("wte", [c.Model.VocabSize, c.Model.Dim]), ("bias", [c.Model.Dim])];
-
-    private static SafeTensor[] Tensors(CheckpointConfig c, float offset) =>
-        Expected(c).Select((e, i) => new SafeTensor(e.Name, e.Shape,
-            Enumerable.Range(0, e.Shape.Aggregate(1, (a, b) => a * b)).Select(k => offset + i * 100 + k * 0.25f).ToArray())).ToArray();
 
     private void Save(long step) =>
         CheckpointStore.Save(testDir, Config(step), Tensors(Config(step), step), Tensors(Config(step), 1000), Tensors(Config(step), 2000), step);

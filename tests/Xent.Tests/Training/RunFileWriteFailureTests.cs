@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
 using Xent.Training.Runs;
+using static Xent.Tests.Training.TinyCheckpoint;
 
 namespace Xent.Tests.Training;
 
@@ -198,22 +199,7 @@ public sealed class RunFileWriteFailureTests : IDisposable
     private static string[] Temporaries(string folder) =>
         [.. Directory.GetFiles(folder).Select(f => Path.GetFileName(f)).Where(TemporaryFiles.IsTemporary)];
 
-    private static CheckpointConfig Config(long step) => new()
-    {
-        Model = new CheckpointModel { VocabSize = 3, ContextLength = 8, Layers = 1, Heads = 1, Dim = 4 },
-        Tokenizer = "bytes",
-        Seed = 5,
-        Step = step,
-        Data = new CheckpointData { Source = "markov", CorpusSeed = 1, TrainTokens = 100, ValidationTokens = 10 },
-        Training = new CheckpointTraining { Batch = 2, Seq = 8, TotalSteps = 10, LearningRate = 1e-3 },
-    };
-
-    private static IReadOnlyList<(string Name, int[] Shape)> Expected(CheckpointConfig c) =>
-        [("wte", [c.Model.VocabSize, c.Model.Dim]), ("bias", [c.Model.Dim])];
-
-    private static SafeTensor[] Tensors(float offset) =>
-        Expected(Config(1)).Select((e, i) => new SafeTensor(e.Name, e.Shape,
-            Enumerable.Range(0, e.Shape.Aggregate(1, (a, b) => a * b)).Select(k => offset + i * 100 + k * 0.25f).ToArray())).ToArray();
+    private static SafeTensor[] Tensors(float offset) => TinyCheckpoint.Tensors(Config(1), offset);
 
     private static CheckpointState State(long step) => new(Tensors(step), Tensors(1000), Tensors(2000), step);
 
