@@ -34,8 +34,8 @@ public class DistillationDominantLogitTests
             {
                 foreach (var (optionName, o) in Options())
                 {
-                    var expected = DistillationReference.RowLosses(Wide(s), Wide(t), At, o);
-                    var (hidden, weight) = OneHot(s);
+                    var expected = DistillationReference.RowLosses(OneHotHead.Wide(s), OneHotHead.Wide(t), At, o);
+                    var (hidden, weight) = OneHotHead.Of(s, At.Length);
                     var rows = new float[At.Length];
                     LinearDistillation.LossPerRow(hidden, weight, t, At, rows, o);
                     float loss = LinearDistillation.LossAndGradients(hidden, weight, t, At, new float[hidden.Length], new float[weight.Length], o);
@@ -72,8 +72,8 @@ public class DistillationDominantLogitTests
             {
                 foreach (var (optionName, o) in Options().Where(x => temperatures.Contains(x.Options.Temperature)))
                 {
-                    var expected = DistillationReference.Gradient(Wide(s), Wide(t), At, o);
-                    var (hidden, weight) = OneHot(s);
+                    var expected = DistillationReference.Gradient(OneHotHead.Wide(s), OneHotHead.Wide(t), At, o);
+                    var (hidden, weight) = OneHotHead.Of(s, At.Length);
                     float[]? first = null;
                     foreach (int threads in TestData.ThreadCounts)
                     {
@@ -122,7 +122,7 @@ public class DistillationDominantLogitTests
         foreach (float lead in new[] { 0f, 10f, 20f, 30f })
         {
             var (_, s, _) = Rows(lead, alike: false).First();
-            var (hidden, weight) = OneHot(s);
+            var (hidden, weight) = OneHotHead.Of(s, At.Length);
             foreach (var (optionName, o) in Options().Where(x => x.Options.HardLossWeight == 0))
             {
                 string what = $"{width} lead {lead} {optionName}";
@@ -185,26 +185,6 @@ public class DistillationDominantLogitTests
 
         yield return ("hard only", new() { SoftLossWeight = 0f, HardLossWeight = 1f, Reduction = Reduction.Sum });
     }
-
-    /// <summary>Hidden rows of one 1 (dimension r of D = 4) and W [V, 4] with column r row r's logits: the tiles hold the logits exactly, and dW[c, r] = G[r, c].</summary>
-    private static (float[] Hidden, float[] Weight) OneHot(float[] s)
-    {
-        int n = At.Length;
-        var hidden = new float[n * n];
-        var weight = new float[V * n];
-        for (int r = 0; r < n; r++)
-        {
-            hidden[(r * n) + r] = 1f;
-            for (int c = 0; c < V; c++)
-            {
-                weight[(c * n) + r] = s[(r * V) + c];
-            }
-        }
-
-        return (hidden, weight);
-    }
-
-    private static double[] Wide(float[] x) => [.. x.Select(v => (double)v)];
 
     private static void Check(double expected, float actual, double relative, string what, List<string> failures)
     {

@@ -25,10 +25,10 @@ public class DistillationLeadingColumnTests
         var failures = new List<string>();
         foreach (var (name, s, t, temperature) in Rows())
         {
-            var (hidden, weight) = OneHot(s);
+            var (hidden, weight) = OneHotHead.Of(s, At.Length);
             foreach (var (optionName, o) in Options(temperature))
             {
-                var expected = DistillationReference.Gradient(Wide(s), Wide(t), At, o);
+                var expected = DistillationReference.Gradient(OneHotHead.Wide(s), OneHotHead.Wide(t), At, o);
                 float[]? first = null;
                 float[]? firstDh = null;
                 foreach (int threads in TestData.ThreadCounts)
@@ -114,25 +114,5 @@ public class DistillationLeadingColumnTests
         {
             yield return ("hard 0.5", new() { Beta = 0f, HardLossWeight = 0.5f, Reduction = Reduction.Sum });
         }
-    }
-
-    private static double[] Wide(float[] x) => [.. x.Select(v => (double)v)];
-
-    /// <summary>Hidden rows of one 1 (dimension r of D = 4) and W [V, 4] with column r row r's logits: the tiles hold the logits exactly, and dW[c, r] = G[r, c].</summary>
-    private static (float[] Hidden, float[] Weight) OneHot(float[] s)
-    {
-        int n = At.Length;
-        var hidden = new float[n * n];
-        var weight = new float[V * n];
-        for (int r = 0; r < n; r++)
-        {
-            hidden[(r * n) + r] = 1f;
-            for (int c = 0; c < V; c++)
-            {
-                weight[(c * n) + r] = s[(r * V) + c];
-            }
-        }
-
-        return (hidden, weight);
     }
 }
