@@ -94,7 +94,8 @@ public sealed class TrainSaveErrorTests : IDisposable
                 JsonSerializer.Serialize(new MetricRecord { Step = 5, Loss = 1, LearningRate = 1e-3 }, TrainingJson.Default.MetricRecord) + "\n");
         }
 
-        var files = new OneFails(name, diskFull);
+        // The owner file: its second creation, when the run says what it is (the first is the lock taken).
+        var files = new CreateFails(name, diskFull, name == RunFolderLock.OwnerFile ? 2 : null);
         CliRun run;
         using (CheckpointFiles.Use(files))
         using (OutputFiles.Use(files))
@@ -118,42 +119,6 @@ public sealed class TrainSaveErrorTests : IDisposable
         Assert.NotNull(files.Thrown);
         Assert.DoesNotContain("xent-tmp", run.Error, StringComparison.Ordinal);
         Assert.DoesNotContain(Directory.Exists(dir) ? Directory.GetFiles(dir, "*", SearchOption.AllDirectories) : [], f => TemporaryFiles.IsTemporary(Path.GetFileName(f)));
-    }
-
-    /// <summary>
-    /// The real file system, except that creating <paramref name="name"/>'s temporary file (the owner file's second,
-    /// when the run says what it is) or the folder <paramref name="name"/> fails as a full disk or no permission does.
-    /// </summary>
-    private sealed class OneFails(string name, bool diskFull) : IFileOperations
-    {
-        private int creates;
-
-        public Exception? Thrown { get; private set; }
-
-        public Stream Create(string path, long size) =>
-            Path.GetFileName(path).StartsWith($".{name}.", StringComparison.Ordinal) && (name != RunFolderLock.OwnerFile || ++creates == 2)
-                ? throw Fail(path)
-                : FileOperations.Real.Create(path, size);
-
-        public void Move(string from, string to) => FileOperations.Real.Move(from, to);
-
-        public void Delete(string path) => FileOperations.Real.Delete(path);
-
-        public void CreateDirectory(string path)
-        {
-            if (Path.GetFileName(Path.TrimEndingDirectorySeparator(path)) == name)
-            {
-                throw Fail(path);
-            }
-
-            Directory.CreateDirectory(path);
-        }
-
-        private Exception Fail(string path) => Thrown = Error(path);
-
-        private Exception Error(string path) => diskFull
-            ? new IOException($"No space left on device : '{path}'", NoSpace)
-            : new UnauthorizedAccessException($"Access to the path '{path}' is denied.");
     }
 
     /// <summary>The real file system, except that creating model.safetensors' temporary file fails as a full disk does.</summary>

@@ -9,7 +9,6 @@ namespace Xent.Tests.Training;
 /// </summary>
 internal sealed class AppendFails(string name, int lines, bool diskFull = true, bool stuck = false) : IFileOperations
 {
-    private const int NoSpace = 28;
     private const int ReadOnlyFileSystem = 30;
 
     public string Name => name;
@@ -32,9 +31,7 @@ internal sealed class AppendFails(string name, int lines, bool diskFull = true, 
         : lines < 0 ? throw Fail(path)
         : new FailingLines(FileOperations.Real.Append(path), this, path);
 
-    private Exception Fail(string path) => Thrown = diskFull
-        ? new IOException($"No space left on device : '{path}'", NoSpace)
-        : new UnauthorizedAccessException($"Access to the path '{path}' is denied.");
+    private Exception Fail(string path) => Thrown = CreateFails.Error(diskFull, path);
 
     /// <summary>The appended file, failing at the write after the first <see cref="Lines"/>.</summary>
     private sealed class FailingLines(Stream file, AppendFails owner, string path) : Stream

@@ -15,8 +15,6 @@ namespace Xent.Tests.Training;
 /// </summary>
 public sealed class RunFileWriteFailureTests : IDisposable
 {
-    private const int NoSpace = 28;
-
     private readonly string testDir = Directory.CreateTempSubdirectory("xent-run-fail-").FullName;
 
     public void Dispose()
@@ -29,10 +27,6 @@ public sealed class RunFileWriteFailureTests : IDisposable
 
     public static TheoryData<bool> DiskFullOrNoPermission => new() { true, false };
 
-    private static Exception Error(bool diskFull, string path) => diskFull
-        ? new IOException($"No space left on device : '{path}'", NoSpace)
-        : new UnauthorizedAccessException($"Access to the path '{path}' is denied.");
-
     private static string Problem(bool diskFull) => diskFull ? "the disk is full" : "permission denied";
 
     [Theory]
@@ -41,7 +35,7 @@ public sealed class RunFileWriteFailureTests : IDisposable
     {
         string path = Path.Combine(testDir, RunSummary.FileName);
         File.WriteAllText(path, "{}\n");
-        var files = new FailingFiles(RunSummary.FileName, diskFull);
+        var files = new CreateFails(RunSummary.FileName, diskFull);
 
         var e = Failing(files, () => RunSummary.Write(testDir, new JsonObject { ["status"] = "completed" }));
 
@@ -66,7 +60,7 @@ public sealed class RunFileWriteFailureTests : IDisposable
         }
 
         byte[] before = File.ReadAllBytes(path);
-        var files = new FailingFiles(MetricsLog.FileName, diskFull);
+        var files = new CreateFails(MetricsLog.FileName, diskFull);
 
         var e = Failing(files, () => MetricsLog.Open(testDir, keepThroughStep: 2).Dispose());
 
@@ -142,7 +136,7 @@ public sealed class RunFileWriteFailureTests : IDisposable
         using var held = RunFolderLock.Acquire(testDir, "preparing");
         string path = Path.Combine(testDir, RunFolderLock.OwnerFile);
         string before = File.ReadAllText(path);
-        var files = new FailingFiles(RunFolderLock.OwnerFile, diskFull);
+        var files = new CreateFails(RunFolderLock.OwnerFile, diskFull);
 
         var e = Failing(files, () => held.Describe("training 40 steps"));
 
@@ -161,7 +155,7 @@ public sealed class RunFileWriteFailureTests : IDisposable
         string path = Path.Combine(best, BestCheckpoint.InfoFile);
         BestCheckpoint.Save(testDir, Config(1), State(1), 2.5);
         string before = File.ReadAllText(path);
-        var files = new FailingFiles(BestCheckpoint.InfoFile, diskFull);
+        var files = new CreateFails(BestCheckpoint.InfoFile, diskFull);
 
         var e = Failing(files, () => BestCheckpoint.Save(testDir, Config(2), State(2), 2.25));
 
@@ -178,7 +172,7 @@ public sealed class RunFileWriteFailureTests : IDisposable
     public void A_best_folder_that_cannot_be_created_names_it_and_says_the_run_checkpoint_is_saved(bool diskFull)
     {
         string best = Path.Combine(testDir, BestCheckpoint.Folder);
-        var files = new FailingFiles(BestCheckpoint.Folder, diskFull);
+        var files = new CreateFails(BestCheckpoint.Folder, diskFull);
 
         var e = Failing(files, () => BestCheckpoint.Save(testDir, Config(2), State(2), 2.25));
 
@@ -202,34 +196,4 @@ public sealed class RunFileWriteFailureTests : IDisposable
     private static SafeTensor[] Tensors(float offset) => TinyCheckpoint.Tensors(Config(1), offset);
 
     private static CheckpointState State(long step) => new(Tensors(step), Tensors(1000), Tensors(2000), step);
-
-    /// <summary>
-    /// The real file system, except that creating the temporary file of <paramref name="name"/>, or the folder
-    /// <paramref name="name"/>, fails as a full disk or a refused permission does, naming the path .NET would name.
-    /// </summary>
-    private sealed class FailingFiles(string name, bool diskFull) : IFileOperations
-    {
-        public Exception? Thrown { get; private set; }
-
-        public Stream Create(string path, long size) =>
-            Path.GetFileName(path).StartsWith($".{name}.", StringComparison.Ordinal)
-                ? throw Fail(path)
-                : FileOperations.Real.Create(path, size);
-
-        public void Move(string from, string to) => FileOperations.Real.Move(from, to);
-
-        public void Delete(string path) => FileOperations.Real.Delete(path);
-
-        public void CreateDirectory(string path)
-        {
-            if (Path.GetFileName(Path.TrimEndingDirectorySeparator(path)) == name)
-            {
-                throw Fail(path);
-            }
-
-            Directory.CreateDirectory(path);
-        }
-
-        private Exception Fail(string path) => Thrown = Error(diskFull, path);
-    }
 }
