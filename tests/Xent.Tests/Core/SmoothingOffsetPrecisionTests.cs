@@ -65,4 +65,36 @@ public class SmoothingOffsetPrecisionTests
             }
         }
     }
+
+    [Fact]
+    public void TheWeightSumAddsInOneOrderOnEveryMachine()
+    {
+        // o sum w enters a weighted, smoothed loss at an offset: its bits must not follow the hardware's vector width
+        // (the 256-bit form here, the 128-bit one under DOTNET_EnableAVX2=0 and on Arm64: CI runs both). The order it
+        // promises: weight i in running sum i mod 8, then ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)), then the tail.
+        var random = new Random(7);
+        foreach (int n in Enumerable.Range(0, 41).Concat(new[] { 1000, 16383, 16384 }))
+        {
+            var w = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                w[i] = (float)(random.NextDouble() * Math.Pow(2, random.Next(-30, 30)));
+            }
+
+            var s = new double[8];
+            int whole = n / 8 * 8;
+            for (int i = 0; i < whole; i++)
+            {
+                s[i % 8] += w[i];
+            }
+
+            double expected = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+            for (int i = whole; i < n; i++)
+            {
+                expected += w[i];
+            }
+
+            Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(StatisticsKernel.WeightSum(w)));
+        }
+    }
 }
