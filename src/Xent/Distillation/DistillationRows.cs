@@ -472,8 +472,12 @@ internal static partial class DistillationRows
     /// P and Q are within 1/8 in log (u = log(P/Q)), log(M/Q) = log(1 - beta + beta e^u) is taken by its series
     /// K(u) = K1 u + K2 u^2 + .. + K5 u^5 (3e-8 of itself at |u| = 1/8): log M from the float m is off by its rounding,
     /// up to 6e-8 where M is near 1 (P and Q near one-hot at the same class), and log(Q/M) there is far smaller, about
-    /// beta (1 - Q) - beta (1 - P); rows alike everywhere (Q = P) get 0, not that rounding. Elsewhere they are
-    /// log P - log M and log Q - log M (<see cref="MixtureLog"/>).
+    /// beta (1 - Q) - beta (1 - P); rows alike everywhere (Q = P) get 0, not that rounding. Elsewhere log(Q/M), of
+    /// size beta (e^u - 1) or less where beta is small, is -log1p(beta (e^u - 1)): as log Q - log M it kept an ulp of
+    /// |log Q| whatever its size, and the gradient Q ((1 - beta) log(Q/M) - mean) lost 2e-7 / beta of itself
+    /// (<see cref="LogMixtureOverStudent"/>; e^u - 1 needs no expm1 there, |u| being 1/8 or more). Past u = 80 (e^u near float's
+    /// range), and for log(P/M), log P - log M (<see cref="MixtureLog"/>): both are then at least a log of 1 + beta e^80
+    /// or of u's size.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MixtureLogs<TOps, TV>(TV m, TV logP, TV logQ, in RowConstants k, out TV teacherLog, out TV studentLog)
@@ -489,7 +493,28 @@ internal static partial class DistillationRows
         series = TOps.Multiply(series, u);
         TV near = TOps.LessThan(TOps.Abs(u), TOps.Create(0.125f)); // false for NaN and infinite u (a zero P or Q)
         teacherLog = TOps.Select(near, TOps.Subtract(u, series), TOps.Subtract(logP, logM));
-        studentLog = TOps.Select(near, TOps.Subtract(TOps.Create(0f), series), TOps.Subtract(logQ, logM));
+        TV far = TOps.Select(TOps.LessThan(u, TOps.Create(80f)), TOps.Subtract(TOps.Create(0f), LogMixtureOverStudent<TOps, TV>(u, k)), TOps.Subtract(logQ, logM));
+        studentLog = TOps.Select(near, TOps.Subtract(TOps.Create(0f), series), far);
+    }
+
+    /// <summary>
+    /// log(M/Q) = log(1 + x), x = beta (e^u - 1), lane-wise for u under 80, to a few ulp of itself however small:
+    /// log w for w = 1 + x in float, less w's rounding ((w - 1) - x) / w (all of it where x is under w's ulp). Where x
+    /// is under -1/2 (beta over 1/2 and P well under Q), w would keep x's rounding, a part of 1, beside its own size of
+    /// 1 - beta or so: there w is (1 - beta) + beta e^u, one rounding (1 - beta is exact in float for such beta).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV LogMixtureOverStudent<TOps, TV>(TV u, in RowConstants k)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TV one = TOps.Create(1f), beta = TOps.Create(k.Beta);
+        TV e = TOps.Exp(TOps.Max(u, TOps.Create(-104f))); // e^-104 is 0 beside 1: P = 0 (u = -inf) gives x = -beta
+        TV x = TOps.Multiply(beta, TOps.Subtract(e, one));
+        TV w = TOps.Add(one, x);
+        TV low = TOps.LessThan(x, TOps.Create(-0.5f));
+        TV rounding = TOps.Select(low, TOps.Create(0f), TOps.Divide(TOps.Subtract(TOps.Subtract(w, one), x), w));
+        return TOps.Subtract(Log<TV>(TOps.Select(low, TOps.MultiplyAdd(beta, e, TOps.Create(k.Rest)), w)), rounding);
     }
 
     /// <summary>
