@@ -22,26 +22,49 @@ internal sealed record NonFiniteLogits(long NaN, long PositiveInfinity, long Neg
         long chunks = (count + Chunk - 1) / Chunk;
         var parts = new NonFiniteLogits[chunks];
         nint address = (nint)logits.Pointer;
-        bool half = logits.IsHalf;
+        bool half = logits.IsHalf, bfloat16 = logits.IsBFloat16;
         Parallel.For(0L, chunks, c =>
         {
             long start = c * Chunk;
             int n = (int)Math.Min(Chunk, count - start);
-            parts[c] = half
-                ? ScanChunk(new ReadOnlySpan<Half>((Half*)address + start, n), start)
+            parts[c] = half ? ScanChunk(new ReadOnlySpan<Half>((Half*)address + start, n), start)
+                : bfloat16 ? ScanChunk(new ReadOnlySpan<BFloat16>((BFloat16*)address + start, n), start)
                 : ScanChunk(new ReadOnlySpan<float>((float*)address + start, n), start);
         });
 
         // Merged in chunk order, so the first positions are the lowest whatever the thread timing.
-        var total = new NonFiniteLogits(0, 0, 0, -1, -1);
+        var total = None;
         foreach (var p in parts)
         {
-            total = new NonFiniteLogits(
-                total.NaN + p.NaN,
-                total.PositiveInfinity + p.PositiveInfinity,
-                total.NegativeInfinity + p.NegativeInfinity,
-                total.FirstNaNOrPositive >= 0 ? total.FirstNaNOrPositive : p.FirstNaNOrPositive,
-                total.FirstNegative >= 0 ? total.FirstNegative : p.FirstNegative);
+            total = Then(total, p);
+        }
+
+        return total;
+    }
+
+    private static NonFiniteLogits None => new(0, 0, 0, -1, -1);
+
+    /// <summary>The counts of <paramref name="first"/> and <paramref name="next"/>, which follows it in the logits.</summary>
+    private static NonFiniteLogits Then(NonFiniteLogits first, NonFiniteLogits next) => new(
+        first.NaN + next.NaN,
+        first.PositiveInfinity + next.PositiveInfinity,
+        first.NegativeInfinity + next.NegativeInfinity,
+        first.FirstNaNOrPositive >= 0 ? first.FirstNaNOrPositive : next.FirstNaNOrPositive,
+        first.FirstNegative >= 0 ? first.FirstNegative : next.FirstNegative);
+
+    /// <summary>
+    /// bfloat16 logits (read in place: 2 bytes each, not float32) as the floats they widen to exactly, a block
+    /// at a time.
+    /// </summary>
+    private static NonFiniteLogits ScanChunk(ReadOnlySpan<BFloat16> values, long offset)
+    {
+        Span<float> widened = stackalloc float[4096];
+        var total = None;
+        for (int start = 0; start < values.Length; start += widened.Length)
+        {
+            int n = Math.Min(widened.Length, values.Length - start);
+            BFloat16.ConvertToSingle(values.Slice(start, n), widened[..n]);
+            total = Then(total, ScanChunk<float>(widened[..n], offset + start));
         }
 
         return total;

@@ -74,6 +74,25 @@ public sealed class SafeTensorsInputTests : IDisposable
     }
 
     [Fact]
+    public void Bf16_NonFiniteLogits_AreCountedAsBFloat16()
+    {
+        // Read in place, the scan for NaN and inf must step 2 bytes a logit: read as float32 it ran over twice the
+        // bytes (past the end of a mapped file whose logits come last: an access violation) and took pairs of
+        // bfloat16 for one float (the -inf below next to a 1 read as a NaN). The targets come after the logits here,
+        // so that the old scan read garbage rather than crashing.
+        var bf = logits.Select(x => ((BFloat16)x).Bits).ToArray();
+        bf[0] = ((BFloat16)1f).Bits;
+        bf[1] = BFloat16.NegativeInfinity.Bits;
+        bf[(4 * V) + 7] = BFloat16.NaN.Bits;
+        var st = TestSafeTensors.Write(dir["nf.safetensors"], ("logits", "BF16", [N, V], Bytes(bf)), ("targets", "I64", [N], Bytes(targets)));
+        var run = CliRun.Run("loss", "--input", st, "--reduction", "none", "--json");
+        Assert.Equal(0, run.ExitCode);
+        var found = JsonDocument.Parse(run.Out).RootElement.GetProperty("non_finite_logits");
+        Assert.Equal((1, 0, 1), (found.GetProperty("nan").GetInt64(), found.GetProperty("posinf").GetInt64(), found.GetProperty("neginf").GetInt64()));
+        Assert.Contains("1 logit is not finite (1 NaN, 0 +inf), the first at row [4], column 7", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void WeightsTensor_IsUsed()
     {
         var w = Enumerable.Range(0, V).Select(c => 1f + c).ToArray();
