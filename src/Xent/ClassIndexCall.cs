@@ -67,7 +67,7 @@ internal static unsafe class ClassIndexCall
                 Rows = rows,
                 Classes = classes,
                 Targets = y,
-                Weights = (float*)weights.Pointer,
+                Weights = o.ClassWeights.IsEmpty ? null : (float*)weights.Pointer, // an empty array pins to a pointer too
                 Options = o,
                 Width = Simd.Width,
                 Losses = lossesRequired ? r : null,

@@ -50,7 +50,7 @@ internal static unsafe class ProbabilityCall
                 Rows = rows,
                 Classes = classes,
                 Probabilities = t,
-                Weights = (float*)weights.Pointer,
+                Weights = o.ClassWeights.IsEmpty ? null : (float*)weights.Pointer, // an empty array pins to a pointer too
                 Options = o,
                 Width = Simd.Width,
                 Losses = kind == CallKind.PerRow ? r : null,
