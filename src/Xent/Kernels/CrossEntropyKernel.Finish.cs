@@ -88,7 +88,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         double e = constants.Smoothing, perClass = constants.PerClass;
         double zGrad = constants.ZLoss > 0 ? 2.0 * b * constants.ZLoss * lse.Value : 0.0;
         double wt = ((1 - e) * state.WeightedTargets) + (e > 0 ? perClass * constants.WeightTotal : 0);
-        double wtz = ((1 - e) * state.WeightedTargetLogits) + (e > 0 ? perClass * state.WeightedLogits : 0);
+        // Absent, not 0 x -inf, when e = 1: t' is e / C alone, and a -inf logit where t > 0 makes the loss +inf.
+        double wtz = (e < 1 ? (1 - e) * state.WeightedTargetLogits : 0) + (e > 0 ? perClass * state.WeightedLogits : 0);
         StoreLoss(n, RowLoss.Probabilities(constants, lse, wt, wtz));
         if (!HasGradient)
         {

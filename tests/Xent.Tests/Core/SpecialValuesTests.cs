@@ -112,6 +112,32 @@ public class SpecialValuesTests
 
     [Theory]
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void ProbabilityTargets_FullSmoothing_MaskedClassWithTarget_LossIsPositiveInfinity(VectorWidth width)
+    {
+        // At e = 1, t' = e / C alone: a -inf logit makes -sum t' log p +inf (as PyTorch), whatever t is there; the
+        // (1 - e) t part is absent, not 0 x -inf (NaN). The gradient stays finite: p - 1 / C.
+        using var scope = Simd.Override(width);
+        foreach (int v in Vocabularies)
+        {
+            var x = Row(v, 4);
+            x[v / 2] = float.NegativeInfinity;
+            var t = new float[v];
+            t[v / 2] = 0.75f;
+            t[0] = 0.25f;
+            foreach (var o in new[] { new CrossEntropyOptions { LabelSmoothing = 1f }, new CrossEntropyOptions { LabelSmoothing = 1f, ClassWeights = TestData.Weights(v, 4) } })
+            {
+                var r = new float[1];
+                CrossEntropy.LossPerRow(x, t, v, r, o);
+                Assert.Equal(float.PositiveInfinity, r[0]);
+                var g = new float[v];
+                Assert.Equal(float.PositiveInfinity, CrossEntropy.LossAndGradient(x, t, v, g, o));
+                Assert.All(g, value => Assert.True(float.IsFinite(value)));
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void NaNRows(VectorWidth width)
     {
         using var scope = Simd.Override(width);
