@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Xent.Training.Checkpoints;
 
@@ -44,6 +45,13 @@ internal sealed record SafeTensorsHeader(IReadOnlyList<SafeTensorsEntry> Entries
         var json = new byte[n];
         source.ReadExactly(json);
         long dataLength = fileLength - 8 - (long)n;
+        // The format's header is UTF-8 JSON; JsonDocument checks the bytes of a string only when it is read (a name
+        // with an invalid byte would surface as an InvalidOperationException later), so the whole header is checked here.
+        if (!Utf8.IsValid(json))
+        {
+            throw new InvalidDataException("malformed safetensors header: it is not valid UTF-8 text.");
+        }
+
         JsonDocument doc;
         try
         {
@@ -63,30 +71,57 @@ internal sealed record SafeTensorsHeader(IReadOnlyList<SafeTensorsEntry> Entries
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
             var entries = new List<SafeTensorsEntry>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (JsonProperty p in doc.RootElement.EnumerateObject())
+            try
             {
-                if (!seen.Add(p.Name))
+                foreach (JsonProperty p in doc.RootElement.EnumerateObject())
                 {
-                    throw new InvalidDataException($"malformed safetensors header: it names '{p.Name}' twice.");
-                }
+                    if (!seen.Add(p.Name))
+                    {
+                        throw new InvalidDataException($"malformed safetensors header: it names '{p.Name}' twice.");
+                    }
 
-                if (p.Name != "__metadata__")
-                {
-                    entries.Add(ParseEntry(p.Name, p.Value, dataLength));
-                    continue;
-                }
-                if (p.Value.ValueKind != JsonValueKind.Object)
-                {
-                    throw new InvalidDataException("malformed safetensors header: \"__metadata__\" is not an object of strings.");
-                }
+                    if (p.Name != "__metadata__")
+                    {
+                        entries.Add(ParseEntry(p.Name, p.Value, dataLength));
+                        continue;
+                    }
+                    if (p.Value.ValueKind != JsonValueKind.Object)
+                    {
+                        throw new InvalidDataException("malformed safetensors header: \"__metadata__\" is not an object of strings.");
+                    }
 
-                foreach (JsonProperty m in p.Value.EnumerateObject())
-                {
-                    metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()!
-                        : throw new InvalidDataException($"malformed safetensors header: metadata value '{m.Name}' is not a string.");
+                    foreach (JsonProperty m in p.Value.EnumerateObject())
+                    {
+                        metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()!
+                            : throw new InvalidDataException($"malformed safetensors header: metadata value '{m.Name}' is not a string.");
+                    }
                 }
             }
+            catch (InvalidOperationException e)
+            {
+                // A string escape that is no Unicode text (an unpaired surrogate such as \ud800), found when read.
+                throw new InvalidDataException($"malformed safetensors header: a name or string in it is not valid Unicode text ({e.Message})", e);
+            }
+
+            RefuseOverlaps(entries);
             return new SafeTensorsHeader(entries, metadata, source.Position, dataLength);
+        }
+    }
+
+    // Two tensors sharing bytes make one of them wrong data, read without a word (the reference implementation
+    // refuses every layout but contiguous tensors). Empty tensors hold no bytes and may sit anywhere.
+    private static void RefuseOverlaps(List<SafeTensorsEntry> entries)
+    {
+        SafeTensorsEntry? previous = null;
+        foreach (var e in entries.Where(e => e.End > e.Begin).OrderBy(e => e.Begin))
+        {
+            if (previous is not null && e.Begin < previous.End)
+            {
+                throw new InvalidDataException(
+                    $"malformed safetensors header: tensors '{previous.Name}' (data bytes [{previous.Begin}, {previous.End})) and '{e.Name}' ([{e.Begin}, {e.End})) overlap; each tensor needs bytes of its own.");
+            }
+
+            previous = e;
         }
     }
 

@@ -1,0 +1,92 @@
+using System.Buffers.Binary;
+using System.Text;
+using Xent.Tests.Training.HuggingFace;
+
+namespace Xent.Tests.Cli;
+
+/// <summary>
+/// Input files found by adversarial testing to end in an internal error, a huge allocation or silently wrong data:
+/// each must be refused with exit 2 and one line naming the file.
+/// </summary>
+public sealed class MalformedInputTests : IDisposable
+{
+    private static readonly float[] Logits = [0.5f, -1f, 2f, 0.25f, 1f, -0.5f];
+    private static readonly long[] Targets = [2, 0];
+    private readonly TempFolder dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    [Fact]
+    public void ASafeTensorsHeaderThatIsNotUtf8IsBadInput()
+    {
+        // 0xFF never occurs in UTF-8: JsonDocument accepts it inside a name and throws only when the name is read.
+        string st = WriteRaw("bad.safetensors", "{\"logits\": {\"dtype\": \"F32\", \"shape\": [2, 3], \"data_offsets\": [0, 24]}, \"targets\xFF\": {\"dtype\": \"I64\", \"shape\": [2], \"data_offsets\": [24, 40]}}");
+        CliRun.Run("loss", "--input", st).AssertBadInput(st, "not valid UTF-8");
+    }
+
+    [Fact]
+    public void AnUnpairedSurrogateEscapeInASafeTensorsNameIsBadInput()
+    {
+        string st = WriteRaw("surrogate.safetensors", "{\"logits\": {\"dtype\": \"F32\", \"shape\": [2, 3], \"data_offsets\": [0, 24]}, \"\\ud800\": {\"dtype\": \"I64\", \"shape\": [2], \"data_offsets\": [24, 40]}}");
+        CliRun.Run("loss", "--input", st).AssertBadInput(st, "not valid Unicode");
+    }
+
+    [Fact]
+    public void OverlappingSafeTensorsAreRefusedNotReadAsEachOthersBytes()
+    {
+        // weights [3] at bytes [12, 24) are the logits' second row: a loss would come out, computed from wrong weights.
+        string st = WriteRaw("overlap.safetensors", "{\"logits\": {\"dtype\": \"F32\", \"shape\": [2, 3], \"data_offsets\": [0, 24]}, \"targets\": {\"dtype\": \"I64\", \"shape\": [2], \"data_offsets\": [24, 40]}, \"weights\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [12, 24]}}");
+        CliRun.Run("loss", "--input", st).AssertBadInput(st, "tensors 'logits' (data bytes [0, 24)) and 'weights' ([12, 24)) overlap");
+
+        // Empty tensors hold no bytes: one at any offset overlaps nothing.
+        string empty = WriteRaw("empty.safetensors", "{\"logits\": {\"dtype\": \"F32\", \"shape\": [2, 3], \"data_offsets\": [0, 24]}, \"targets\": {\"dtype\": \"I64\", \"shape\": [2], \"data_offsets\": [24, 40]}, \"none\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [4, 4]}}");
+        var run = CliRun.Run("loss", "--input", empty);
+        Assert.True(run.ExitCode == 0, run.Error);
+    }
+
+    [Fact]
+    public void OverlappingTensorsOfAHuggingFaceCheckpointAreRefused()
+    {
+        // wpe pointing at wte's bytes loaded without a word: a model with the wrong position embedding.
+        string hf = dir["hf"];
+        var model = TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small, 1);
+        TestHfCheckpoint.Write(hf, model);
+        string path = Path.Combine(hf, "model.safetensors");
+        byte[] file = File.ReadAllBytes(path);
+        int n = (int)BinaryPrimitives.ReadUInt64LittleEndian(file);
+        var header = System.Text.Json.Nodes.JsonNode.Parse(file.AsSpan(8, n))!.AsObject();
+        var wte = header["transformer.wte.weight"]!["data_offsets"]!.AsArray();
+        var wpe = header["transformer.wpe.weight"]!["data_offsets"]!.AsArray();
+        long length = (long)wpe[1]! - (long)wpe[0]!;
+        header["transformer.wpe.weight"]!["data_offsets"] = new System.Text.Json.Nodes.JsonArray((long)wte[0]!, (long)wte[0]! + length);
+        byte[] json = Encoding.UTF8.GetBytes(header.ToJsonString().PadRight(n));
+        Assert.Equal(n, json.Length);
+        json.CopyTo(file, 8);
+        File.WriteAllBytes(path, file);
+        CliRun.Run("sample", "--checkpoint", hf, "--tokens", "2").AssertBadInput("model.safetensors", "overlap");
+    }
+
+    private string WriteRaw(string name, string header)
+    {
+        byte[] json = Encoding.Latin1.GetBytes(header);
+        var data = new MemoryStream();
+        foreach (float x in Logits)
+        {
+            data.Write(BitConverter.GetBytes(x));
+        }
+
+        foreach (long t in Targets)
+        {
+            data.Write(BitConverter.GetBytes(t));
+        }
+
+        string path = dir[name];
+        using var file = File.Create(path);
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)json.Length);
+        file.Write(length);
+        file.Write(json);
+        file.Write(data.ToArray());
+        return path;
+    }
+}
