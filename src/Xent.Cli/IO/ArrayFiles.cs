@@ -40,13 +40,23 @@ internal static class ArrayFiles
             throw XentCliException.InFile(path, "no such file.");
         }
 
+        FileStream stream;
         try
         {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw XentCliException.InFile(path, $"cannot open: {e.Message}");
         }
+
+        // A pipe (`--logits <(python make.py)`, a FIFO) has no length and cannot be seeked or mapped.
+        if (!stream.CanSeek)
+        {
+            stream.Dispose();
+            throw XentCliException.InFile(path, "is a pipe, not a file: xent reads an input's header and then maps its data, which a pipe cannot give; save the array to a file first.");
+        }
+
+        return stream;
     }
 }

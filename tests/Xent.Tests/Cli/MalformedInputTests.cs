@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Pipes;
 using System.Text;
 using Xent.Tests.Training.HuggingFace;
 
@@ -64,6 +65,24 @@ public sealed class MalformedInputTests : IDisposable
         json.CopyTo(file, 8);
         File.WriteAllBytes(path, file);
         CliRun.Run("sample", "--checkpoint", hf, "--tokens", "2").AssertBadInput("model.safetensors", "overlap");
+    }
+
+    [Fact]
+    public void APipeAsAnInputArrayIsBadInput()
+    {
+        // `xent loss --logits <(python make.py)`: the shell passes /dev/fd/N, a pipe that cannot be seeked or mapped.
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        string targets = TestNpy.I64(dir["t.npy"], Targets, 2);
+        byte[] logits = File.ReadAllBytes(TestNpy.F32(dir["l.npy"], Logits, 2, 3));
+        using var pipe = new AnonymousPipeServerStream(PipeDirection.Out, HandleInheritability.None);
+        pipe.Write(logits);
+        pipe.Flush();
+        string path = $"/proc/self/fd/{pipe.ClientSafePipeHandle.DangerousGetHandle()}";
+        CliRun.Run("loss", "--logits", path, "--targets", targets).AssertBadInput(path, "is a pipe, not a file");
     }
 
     private string WriteRaw(string name, string header)
