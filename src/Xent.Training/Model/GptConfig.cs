@@ -76,5 +76,10 @@ public sealed record GptConfig
         {
             throw new ArgumentException($"VocabSize x Dim ({VocabSize} x {Dim}) is too large for one array.", nameof(VocabSize));
         }
+
+        if ((long)ContextLength * Dim > Array.MaxLength)
+        {
+            throw new ArgumentException($"ContextLength x Dim ({ContextLength} x {Dim}) is too large for one array.", nameof(ContextLength));
+        }
     }
 }

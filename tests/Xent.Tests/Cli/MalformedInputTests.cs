@@ -67,6 +67,20 @@ public sealed class MalformedInputTests : IDisposable
         CliRun.Run("sample", "--checkpoint", hf, "--tokens", "2").AssertBadInput("model.safetensors", "overlap");
     }
 
+    [Theory]
+    [InlineData("n_layer", 1_000_000_000, "the config does not match the tensors")]
+    [InlineData("n_positions", 1 << 24, "the config does not match the tensors")]
+    [InlineData("n_positions", int.MaxValue, "ContextLength x Dim (2147483647 x 64) is too large for one array")]
+    public void AHuggingFaceConfigFarLargerThanItsTensorsIsRefusedBeforeAllocating(string key, int value, string problem)
+    {
+        // n_layer 10^9 allocated 4.7 GB before "not enough memory"; n_positions 2^31 - 1 overflowed (an internal error).
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small, 2), editConfig: c => c[key] = value);
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        CliRun.Run("sample", "--checkpoint", hf, "--tokens", "2").AssertBadInput("config.json", problem);
+        Assert.True(GC.GetTotalAllocatedBytes(precise: true) - before < 256L << 20, "allocated more than 256 MB");
+    }
+
     [Fact]
     public void APipeAsAnInputArrayIsBadInput()
     {

@@ -55,6 +55,17 @@ public static class Gpt2Checkpoint
         var config = stored with { ContextLength = contextLength ?? stored.ContextLength };
         using var file = Gpt2TensorFile.Open(Path.Combine(directory, ModelFile));
         var names = CanonicalNames(file);
+        // The model is allocated from config.json before any tensor is read: a config far larger than the tensors
+        // (n_layer 10^9) is refused here, before it allocates gigabytes for parameters the file cannot hold. One that
+        // is off by a little (a layer, a tensor) costs at most twice the file's memory and is left to the loop below,
+        // whose message names the first tensor missing or of another shape.
+        double needed = ParameterCount(stored);
+        if (needed > (2 * file.Values) + (1 << 20))
+        {
+            throw new TrainingInputException(
+                $"{configPath} describes a model of {needed:0} parameters (n_layer {stored.Layers}, n_embd {stored.Dim}, n_positions {stored.ContextLength}, vocab_size {stored.VocabSize}), but {file.Path} holds {file.Values:0} values in all: the config does not match the tensors.");
+        }
+
         var model = new GptModel(config, seed: 0);
         foreach (var p in model.Parameters)
         {
@@ -144,6 +155,16 @@ public static class Gpt2Checkpoint
             new(configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config)))),
         ],
         (e, at) => Failure(e, directory, at, created));
+    }
+
+    // The values of GptModel's parameters (see GptModel.Parameters): wte and wpe, per block two layer norms (4D), c_attn
+    // (3D x D + 3D), attention c_proj (D x D + D), c_fc (4D x D + 4D) and MLP c_proj (D x 4D + D), ln_f (2D), and
+    // lm_head when untied. In double: a config's product may exceed a long.
+    private static double ParameterCount(GptConfig config)
+    {
+        double d = config.Dim;
+        double embeddings = (double)config.VocabSize * d * (config.TieEmbeddings ? 1 : 2);
+        return embeddings + (config.ContextLength * d) + (config.Layers * ((12 * d * d) + (13 * d))) + (2 * d);
     }
 
     // Xent's parameter name -> the Hugging Face name without the "transformer." prefix.

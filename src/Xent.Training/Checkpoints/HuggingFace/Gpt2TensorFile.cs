@@ -49,6 +49,13 @@ internal sealed class Gpt2TensorFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// The number of values its float tensors (those <see cref="Read"/> reads) hold together: each backed by bytes of its
+    /// own in the file, so at most the file's length over 2.
+    /// </summary>
+    public double Values => header.Entries.Where(e => e.DType is "F32" or "F16" or "BF16" or "F64")
+        .Sum(e => e.Shape.Aggregate(1.0, (count, d) => count * d));
+
     /// <summary>The tensor's shape, or null when the file has no tensor of that name.</summary>
     public long[]? Shape(string name) => entries.TryGetValue(name, out var e) ? e.Shape : null;
 
