@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Pipes;
 using System.Text;
 using Xent.Tests.Training.HuggingFace;
+using Xent.Training.Checkpoints;
 
 namespace Xent.Tests.Cli;
 
@@ -99,6 +100,24 @@ public sealed class MalformedInputTests : IDisposable
         CliRun.Run("loss", "--logits", path, "--targets", targets).AssertBadInput(path, "is a pipe, not a file");
     }
 
+    [Theory]
+    [InlineData("config.json")]
+    [InlineData("model.safetensors")]
+    public void AnUnreadableFileOfAHuggingFaceCheckpointIsOneLineInOurWords(string name)
+    {
+        // config.json was read with File.ReadAllText, whose failure reached the user as .NET's "Access to the path ...".
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small, 3));
+        CliRun run;
+        using (CheckpointFiles.Use(new Unreadable(name)))
+        {
+            run = CliRun.Run("sample", "--checkpoint", hf, "--tokens", "2");
+        }
+
+        run.AssertBadInput($"cannot read '{Path.Combine(hf, name)}', loading the checkpoint: permission denied.", "Make it readable by this user and run again.");
+        Assert.DoesNotContain("Access to the path", run.Error, StringComparison.Ordinal);
+    }
+
     private string WriteRaw(string name, string header)
     {
         byte[] json = Encoding.Latin1.GetBytes(header);
@@ -121,5 +140,19 @@ public sealed class MalformedInputTests : IDisposable
         file.Write(json);
         file.Write(data.ToArray());
         return path;
+    }
+
+    /// <summary>The real file system, except that opening a file named <paramref name="name"/> is refused (no permission).</summary>
+    private sealed class Unreadable(string name) : IFileOperations
+    {
+        public FileStream OpenRead(string path) => Path.GetFileName(path) == name
+            ? throw new UnauthorizedAccessException($"Access to the path '{path}' is denied.")
+            : FileOperations.Real.OpenRead(path);
+
+        public Stream Create(string path, long size) => FileOperations.Real.Create(path, size);
+
+        public void Move(string from, string to) => FileOperations.Real.Move(from, to);
+
+        public void Delete(string path) => FileOperations.Real.Delete(path);
     }
 }

@@ -21,13 +21,28 @@ public static class Gpt2Checkpoint
 
     private const string Prefix = "transformer.";
     private const string LmHead = "lm_head.weight";
+    private const string Loading = "loading the checkpoint";
 
     /// <summary>Whether <paramref name="directory"/> holds a Hugging Face GPT-2 checkpoint (its config.json is a GPT2Config).</summary>
     /// <param name="directory">A folder.</param>
     public static bool IsCheckpoint(string directory)
     {
         string config = Path.Combine(directory, ConfigFile);
-        return File.Exists(config) && File.Exists(Path.Combine(directory, ModelFile)) && Gpt2ConfigJson.LooksLike(File.ReadAllText(config));
+        if (!File.Exists(config) || !File.Exists(Path.Combine(directory, ModelFile)))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var reader = new StreamReader(CheckpointFiles.Current.OpenRead(config));
+            return Gpt2ConfigJson.LooksLike(reader.ReadToEnd());
+        }
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
+        {
+            // No permission: the one line says so and names the file, as for a checkpoint of xent train.
+            throw FileProblems.ReadFailure(e, config, Loading);
+        }
     }
 
     /// <summary>Reads the checkpoint into a new model.</summary>

@@ -41,15 +41,16 @@ public static class Gpt2ConfigJson
         JsonObject o;
         try
         {
-            o = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new TrainingInputException($"{path}: not a JSON object.");
+            using var reader = new StreamReader(CheckpointFiles.Current.OpenRead(path));
+            o = JsonNode.Parse(reader.ReadToEnd()) as JsonObject ?? throw new TrainingInputException($"{path}: not a JSON object.");
         }
         catch (JsonException e)
         {
             throw new TrainingInputException($"{path}: not valid JSON ({e.Message}).", e);
         }
-        catch (IOException e)
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
         {
-            throw new TrainingInputException($"{path}: cannot read ({e.Message}).", e);
+            throw FileProblems.ReadFailure(e, path, "loading the checkpoint");
         }
 
         string? modelType = String(o, "model_type", path);

@@ -37,7 +37,16 @@ internal sealed class Gpt2TensorFile : IDisposable
             throw new TrainingInputException($"{path}: no such file.");
         }
 
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        FileStream stream;
+        try
+        {
+            stream = CheckpointFiles.Current.OpenRead(path);
+        }
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
+        {
+            throw FileProblems.ReadFailure(e, path, "loading the checkpoint");
+        }
+
         try
         {
             return new Gpt2TensorFile(path, stream, SafeTensorsHeader.Read(stream));
