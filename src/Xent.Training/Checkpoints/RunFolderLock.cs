@@ -57,6 +57,13 @@ public sealed class RunFolderLock : IDisposable
         var createdFolders = OutputFolder.Create(directory);
         string lockPath = Path.Combine(directory, LockFile);
         string ownerPath = Path.Combine(directory, OwnerFile);
+        if (System.IO.Directory.Exists(lockPath))
+        {
+            // Opening a folder as the lock file fails as "access denied", which would blame the folder's permissions.
+            OutputFolder.RemoveEmpty(createdFolders);
+            throw new TrainingInputException($"'{lockPath}' is a folder; the run keeps its lock file there: move the folder away or give the run another one.");
+        }
+
         bool createdLockFile = !File.Exists(lockPath);
         FileStream held;
         try

@@ -118,6 +118,15 @@ public sealed class MalformedInputTests : IDisposable
         Assert.DoesNotContain("Access to the path", run.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void AFolderInPlaceOfTheRunsLockFileIsNamedNotBlamedOnPermissions()
+    {
+        // It was "cannot write into the folder 'run': permission denied." for a folder anyone may write into.
+        string run = dir["run"];
+        Directory.CreateDirectory(Path.Combine(run, ".xent.lock"));
+        CliRun.Run("train", "--out", run, "--steps", "1").AssertBadInput(Path.Combine(run, ".xent.lock"), "is a folder; the run keeps its lock file there");
+    }
+
     private string WriteRaw(string name, string header)
     {
         byte[] json = Encoding.Latin1.GetBytes(header);
