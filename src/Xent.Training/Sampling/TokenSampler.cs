@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Xent.Training.Data;
 using Xent.Training.Model;
 
 namespace Xent.Training.Sampling;
@@ -14,9 +15,20 @@ public static class TokenSampler
     /// <param name="temperature">Softmax temperature; 0 or less for the arg max.</param>
     /// <param name="topK">Only the K largest logits compete; 0 for all.</param>
     /// <param name="random">Source of the draw.</param>
+    /// <exception cref="TrainingInputException">A logit is NaN or +infinity (a model with non-finite weights): there is no distribution to draw from.</exception>
     public static int Sample(ReadOnlySpan<float> logits, double temperature, int topK, Random random)
     {
         int v = logits.Length;
+        // NaN weights drew the last token every time, printed as text (PyTorch's multinomial refuses them too).
+        foreach (float x in logits)
+        {
+            if (float.IsNaN(x) || float.IsPositiveInfinity(x))
+            {
+                throw new TrainingInputException(
+                    $"the model's next-token logits hold {(float.IsNaN(x) ? "NaN" : "+infinity")}, so there is no distribution to sample from: its weights are not finite (a corrupt checkpoint?).");
+            }
+        }
+
         if (temperature <= 0)
         {
             int best = 0;

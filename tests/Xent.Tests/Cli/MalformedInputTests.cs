@@ -127,6 +127,17 @@ public sealed class MalformedInputTests : IDisposable
         CliRun.Run("train", "--out", run, "--steps", "1").AssertBadInput(Path.Combine(run, ".xent.lock"), "is a folder; the run keeps its lock file there");
     }
 
+    [Fact]
+    public void SamplingFromACheckpointWithNonFiniteWeightsIsRefusedNotPrintedAsText()
+    {
+        // A NaN final layer norm made every logit NaN: xent sample printed the last token of the vocabulary again and again.
+        string hf = dir["hf"];
+        var model = TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small, 4);
+        TestHfCheckpoint.Write(hf, model, editTensors: t => [.. t.Select(x => x.Name == "transformer.ln_f.weight"
+            ? (x.Name, x.DType, x.Shape, Enumerable.Repeat(BitConverter.GetBytes(float.NaN), x.Data.Length / 4).SelectMany(b => b).ToArray()) : x)]);
+        CliRun.Run("sample", "--checkpoint", hf, "--tokens", "3").AssertBadInput("next-token logits hold NaN", "weights are not finite");
+    }
+
     private string WriteRaw(string name, string header)
     {
         byte[] json = Encoding.Latin1.GetBytes(header);
