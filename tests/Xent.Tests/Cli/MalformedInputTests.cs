@@ -138,6 +138,23 @@ public sealed class MalformedInputTests : IDisposable
         CliRun.Run("sample", "--checkpoint", hf, "--tokens", "3").AssertBadInput("next-token logits hold NaN", "weights are not finite");
     }
 
+    [Theory]
+    [InlineData("5", "\"model_type\" is 5, not a string")]
+    [InlineData("{\"a\": 1}", "\"model_type\" is {\"a\":1}, not a string")]
+    [InlineData("\"llama\"", "model_type 'llama' is not gpt2")]
+    public void AHuggingFaceConfigWithABadModelTypeAndNoNEmbdIsBadInput(string modelType, string problem)
+    {
+        // Telling the layout cast model_type to a string: a number or an object was an internal error, and "llama"
+        // was taken for a checkpoint of xent train ("has no step in its metadata").
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small, 5), editConfig: c =>
+        {
+            c.Remove("n_embd");
+            c["model_type"] = System.Text.Json.Nodes.JsonNode.Parse(modelType);
+        });
+        CliRun.Run("sample", "--checkpoint", hf, "--tokens", "2").AssertBadInput("config.json", problem);
+    }
+
     private string WriteRaw(string name, string header)
     {
         byte[] json = Encoding.Latin1.GetBytes(header);

@@ -25,7 +25,9 @@ public static class Gpt2ConfigJson
     {
         try
         {
-            return JsonNode.Parse(json) is JsonObject o && (o.ContainsKey("n_embd") || (string?)o["model_type"] == "gpt2");
+            // Any model_type says Hugging Face (xent train's config has none): Read then names a bad one, where the
+            // cast of a number or an object to string threw (an internal error).
+            return JsonNode.Parse(json) is JsonObject o && (o.ContainsKey("n_embd") || o.ContainsKey("model_type"));
         }
         catch (JsonException)
         {
