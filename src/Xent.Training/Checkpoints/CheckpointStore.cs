@@ -253,7 +253,7 @@ public static class CheckpointStore
         if (!metadata.TryGetValue(StepKey, out string? stepText)
             || !long.TryParse(stepText, NumberStyles.Integer, CultureInfo.InvariantCulture, out long step))
         {
-            throw new TrainingInputException($"Checkpoint file '{path}' has no step in its metadata: not written by xent train.");
+            throw NotWrittenByXentTrain(path);
         }
 
         if (step != config.Step)
@@ -404,7 +404,7 @@ public static class CheckpointStore
         if (!metadata.TryGetValue(StepKey, out string? stepText)
             || !long.TryParse(stepText, NumberStyles.Integer, CultureInfo.InvariantCulture, out long step))
         {
-            throw new TrainingInputException($"Checkpoint file '{path}' has no step in its metadata: not written by xent train.");
+            throw NotWrittenByXentTrain(path);
         }
 
         CheckpointConfig? config = null;
@@ -421,6 +421,11 @@ public static class CheckpointStore
         }
         return (step, config);
     }
+
+    // Reached also for a Hugging Face folder whose config.json is not a GPT-2 config (not JSON, no n_embd or
+    // model_type), which the line would otherwise take for a damaged checkpoint of xent train.
+    private static TrainingInputException NotWrittenByXentTrain(string path) => new(
+        $"Checkpoint file '{path}' has no step in its metadata: not written by xent train; nor is its folder a Hugging Face GPT-2 one (a {ConfigFile} of JSON with n_embd or model_type).");
 
     private static CheckpointConfig ReadConfigFile(string path)
     {

@@ -155,6 +155,16 @@ public sealed class MalformedInputTests : IDisposable
         CliRun.Run("sample", "--checkpoint", hf, "--tokens", "2").AssertBadInput("config.json", problem);
     }
 
+    [Fact]
+    public void AHuggingFaceFolderWhoseConfigIsNotJsonIsNotCalledAnXentCheckpoint()
+    {
+        // It said only "has no step in its metadata: not written by xent train", of a folder never meant to be one.
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small, 6));
+        File.WriteAllText(Path.Combine(hf, "config.json"), "{");
+        CliRun.Run("sample", "--checkpoint", hf, "--tokens", "2").AssertBadInput("model.safetensors", "nor is its folder a Hugging Face GPT-2 one (a config.json of JSON with n_embd or model_type)");
+    }
+
     private string WriteRaw(string name, string header)
     {
         byte[] json = Encoding.Latin1.GetBytes(header);
