@@ -328,6 +328,7 @@ internal sealed unsafe partial class DistillationKernel
                 RawLow = rawLow,
                 Beta = o.Beta,
                 Rest = 1 - o.Beta,
+                SmallBeta = o.Beta < 0.25f,
                 LogBeta = MathF.Log(o.Beta),
                 LogRest = MathF.Log(1 - o.Beta),
                 K1 = cumulants[0],

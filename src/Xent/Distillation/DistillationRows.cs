@@ -59,6 +59,7 @@ internal static partial class DistillationRows
         public float TeacherMax, TeacherScale, TeacherShift, TeacherLow; // the same of t
         public float RawMax, RawScale, RawLow; // max of s, exp(max - lse(s)) (hard term with T != 1), its rounding as StudentLow
         public float Beta, Rest; // beta, 1 - beta
+        public bool SmallBeta; // beta under 1/4: the mixture's log(Q/M) away from P = Q by log1p (MixtureLogs)
         public float LogBeta, LogRest; // their logs (the mixture's stand-in log M, MixtureLog)
         public float K1, K2, K3, K4, K5; // the mixture's series of log(M/Q) in log(P/Q): the cumulants of Bernoulli(beta) over k! (MixtureLogs)
         public float Centre, CentreLow; // reverse KL: E_Q[(x - m) - (y - m_t)]; mixture: the row's mean; in two floats, Centre + CentreLow
@@ -472,12 +473,13 @@ internal static partial class DistillationRows
     /// P and Q are within 1/8 in log (u = log(P/Q)), log(M/Q) = log(1 - beta + beta e^u) is taken by its series
     /// K(u) = K1 u + K2 u^2 + .. + K5 u^5 (3e-8 of itself at |u| = 1/8): log M from the float m is off by its rounding,
     /// up to 6e-8 where M is near 1 (P and Q near one-hot at the same class), and log(Q/M) there is far smaller, about
-    /// beta (1 - Q) - beta (1 - P); rows alike everywhere (Q = P) get 0, not that rounding. Elsewhere log(Q/M), of
-    /// size beta (e^u - 1) or less where beta is small, is -log1p(beta (e^u - 1)): as log Q - log M it kept an ulp of
-    /// |log Q| whatever its size, and the gradient Q ((1 - beta) log(Q/M) - mean) lost 2e-7 / beta of itself
-    /// (<see cref="LogMixtureOverStudent"/>; e^u - 1 needs no expm1 there, |u| being 1/8 or more). Past u = 80 (e^u near float's
-    /// range), and for log(P/M), log P - log M (<see cref="MixtureLog"/>): both are then at least a log of 1 + beta e^80
-    /// or of u's size.
+    /// beta (1 - Q) - beta (1 - P); rows alike everywhere (Q = P) get 0, not that rounding. Elsewhere they are
+    /// log P - log M and log Q - log M (<see cref="MixtureLog"/>), except log(Q/M) under a beta below 1/4: it is about
+    /// beta (e^u - 1) in size, and as log Q - log M it kept an ulp of |log Q| whatever its size, so that the gradient
+    /// Q ((1 - beta) log(Q/M) - mean) lost about 2e-7 / beta of itself; there it is -log1p(beta (e^u - 1))
+    /// (<see cref="LogMixtureOverStudent"/>; e^u - 1 needs no expm1, |u| being 1/8 or more), up to u = 80 (e^u near
+    /// float's range; past it log(Q/M) is at least log(1 + beta e^80)). Its exp and log cost more than the error is
+    /// worth at larger betas (1.2-1.3x the time of a whole call at D 64).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MixtureLogs<TOps, TV>(TV m, TV logP, TV logQ, in RowConstants k, out TV teacherLog, out TV studentLog)
@@ -493,7 +495,12 @@ internal static partial class DistillationRows
         series = TOps.Multiply(series, u);
         TV near = TOps.LessThan(TOps.Abs(u), TOps.Create(0.125f)); // false for NaN and infinite u (a zero P or Q)
         teacherLog = TOps.Select(near, TOps.Subtract(u, series), TOps.Subtract(logP, logM));
-        TV far = TOps.Select(TOps.LessThan(u, TOps.Create(80f)), TOps.Subtract(TOps.Create(0f), LogMixtureOverStudent<TOps, TV>(u, k)), TOps.Subtract(logQ, logM));
+        TV far = TOps.Subtract(logQ, logM);
+        if (k.SmallBeta)
+        {
+            far = TOps.Select(TOps.LessThan(u, TOps.Create(80f)), TOps.Subtract(TOps.Create(0f), LogMixtureOverStudent<TOps, TV>(u, k)), far);
+        }
+
         studentLog = TOps.Select(near, TOps.Subtract(TOps.Create(0f), series), far);
     }
 
