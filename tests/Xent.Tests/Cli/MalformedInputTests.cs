@@ -165,6 +165,23 @@ public sealed class MalformedInputTests : IDisposable
         CliRun.Run("sample", "--checkpoint", hf, "--tokens", "2").AssertBadInput("model.safetensors", "nor is its folder a Hugging Face GPT-2 one (a config.json of JSON with n_embd or model_type)");
     }
 
+    [Theory]
+    [InlineData("weights", float.NaN)]
+    [InlineData("second moments", float.PositiveInfinity)]
+    public void ACheckpointHoldingANonFiniteValueIsCalledDamaged(string which, float value)
+    {
+        // A NaN weight made a resumed run stop at its first step with "Try a lower --lr", and eval report a NaN loss (sample now refuses its logits).
+        string run = dir["run"];
+        Assert.Equal(0, TrainCommandTests.Train(run, "--steps", "1", "--eval-every", "10").ExitCode);
+        var (_, c) = ModelCheckpoint.Load(run);
+        SafeTensor[] Tensors(IReadOnlyDictionary<string, SafeTensor> all, string kind) => [.. c.Weights.Keys.Select(k =>
+            kind == which && k == "wte" ? all[k] with { Data = [value, .. all[k].Data.AsSpan(1)] } : all[k])];
+        CheckpointStore.Save(run, c.Config, Tensors(c.Weights, "weights"), Tensors(c.M, "first moments"), Tensors(c.V, "second moments"), c.OptimizerStep);
+        string damaged = $"holds {value.ToString(System.Globalization.CultureInfo.InvariantCulture)} at element 0";
+        CliRun.Run("train", "--resume", run, "--steps", "2").AssertBadInput("model.safetensors", damaged);
+        CliRun.Run("sample", "--checkpoint", run, "--last", "--tokens", "2").AssertBadInput("model.safetensors", damaged);
+    }
+
     private string WriteRaw(string name, string header)
     {
         byte[] json = Encoding.Latin1.GetBytes(header);
