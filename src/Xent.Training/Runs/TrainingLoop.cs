@@ -1,4 +1,5 @@
 using Xent.Training.Checkpoints;
+using Xent.Training.Data;
 
 namespace Xent.Training.Runs;
 
@@ -85,6 +86,16 @@ public sealed class TrainingLoop
         if (Plan.Resume?.Checkpoint.Origin is { } origin && SameFolder(origin.Directory, Plan.OutDir))
         {
             CheckpointStore.ThrowIfReplaced(origin);
+        }
+
+        // A folder where the run saves a file fails that save only, after the steps it would have kept.
+        foreach (string file in new[] { CheckpointStore.ModelFile, CheckpointStore.ConfigFile, RunSummary.FileName })
+        {
+            string path = Path.Combine(Plan.OutDir, file);
+            if (Directory.Exists(path))
+            {
+                throw new TrainingInputException($"'{path}' is a folder, where the run saves its {file}: move the folder away or give the run another one. Nothing was written.");
+            }
         }
 
         TrainingOutcome outcome;

@@ -182,6 +182,24 @@ public sealed class MalformedInputTests : IDisposable
         CliRun.Run("sample", "--checkpoint", run, "--last", "--tokens", "2").AssertBadInput("model.safetensors", damaged);
     }
 
+    [Fact]
+    public void AFolderWhereTheRunSavesAFileIsRefusedBeforeTraining()
+    {
+        // A folder in place of config.json: --resume read the config from model.safetensors' metadata, trained, and
+        // failed only at its first save, the steps lost.
+        string run = dir["run"];
+        Assert.Equal(0, TrainCommandTests.Train(run, "--steps", "1", "--eval-every", "10").ExitCode);
+        string config = Path.Combine(run, CheckpointStore.ConfigFile);
+        File.Delete(config);
+        Directory.CreateDirectory(config);
+        var before = File.ReadAllBytes(Path.Combine(run, CheckpointStore.ModelFile));
+        // Besides the note that the config was read from model.safetensors.
+        var resumed = CliRun.Run("train", "--resume", run, "--steps", "3");
+        Assert.Equal(2, resumed.ExitCode);
+        Assert.Contains($"xent: error: '{config}' is a folder, where the run saves its config.json", resumed.Error);
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(run, CheckpointStore.ModelFile)));
+    }
+
     private string WriteRaw(string name, string header)
     {
         byte[] json = Encoding.Latin1.GetBytes(header);
