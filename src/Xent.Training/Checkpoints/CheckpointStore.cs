@@ -332,16 +332,6 @@ public static class CheckpointStore
                 $"the config's model needs [{string.Join(", ", shape)}].");
         }
 
-        // xent train never saves a NaN or an infinity (a run whose loss turns non-finite stops at its last good
-        // checkpoint): one here is damage, which a resumed run would meet at its first step and blame on --lr, and
-        // eval and sample would turn into NaN losses or refused logits. The sum is finite wherever every value is,
-        // bar an overflow, which the element scan then clears.
-        if (!float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(t.Data)) && Array.FindIndex(t.Data, x => !float.IsFinite(x)) is int at and >= 0)
-        {
-            throw new TrainingInputException(
-                $"Checkpoint file '{path}' is damaged: tensor '{name}' holds {t.Data[at].ToString(CultureInfo.InvariantCulture)} at element {at}; xent train saves finite values only.");
-        }
-
         return t;
     }
 

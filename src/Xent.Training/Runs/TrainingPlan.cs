@@ -102,6 +102,7 @@ public sealed record TrainingPlan
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(checkpoint);
         CheckpointConfig c = checkpoint.Config;
+        ThrowIfNotFinite(checkpoint, directory);
         TokenDataset data = CheckpointTokenizer.Dataset(c);
         if (data.Tokenizer.VocabSize != model.Config.VocabSize)
         {
@@ -121,6 +122,21 @@ public sealed record TrainingPlan
             OutDir = directory,
             Resume = (model, checkpoint),
         };
+    }
+
+    // xent train never saves a NaN or an infinity (a run whose loss turns non-finite stops at its last good checkpoint):
+    // from one in its weights or AdamW moments a run would stop at its first step, blaming --lr. The sum is finite
+    // wherever every value is, bar an overflow, which the element scan then clears.
+    private static void ThrowIfNotFinite(Checkpoint checkpoint, string directory)
+    {
+        foreach (SafeTensor t in checkpoint.Weights.Values.Concat(checkpoint.M.Values).Concat(checkpoint.V.Values))
+        {
+            if (!float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(t.Data)) && Array.FindIndex(t.Data, x => !float.IsFinite(x)) is int at and >= 0)
+            {
+                throw new TrainingInputException(
+                    $"Checkpoint file '{Path.Combine(directory, CheckpointStore.ModelFile)}' is damaged: tensor '{t.Name}' holds {t.Data[at].ToString(CultureInfo.InvariantCulture)} at element {at}, and a run cannot continue from it; xent train saves finite values only.");
+            }
+        }
     }
 
     /// <summary>
