@@ -24,8 +24,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CLI = os.path.join(ROOT, "src/Xent.Cli/bin/Release/net10.0/Xent.Cli.dll")
+from xentcli import CLI, ROOT, build, save_bfloat16, to_bfloat16
 
 
 def cases(rng):
@@ -80,29 +79,6 @@ def cases(rng):
     yield "bfloat16 logits N(0, 2^2) (PyTorch in bfloat16)", to_bfloat16(normal(n, v, 2.0)), targets(n, v), {"bfloat16": True}
 
 
-def to_bfloat16(x):
-    """x rounded to bfloat16 (to nearest, ties to even), as float32 values."""
-    bits = x.view(np.uint32).astype(np.uint64)
-    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
-    return rounded.astype(np.uint32).view(np.float32)
-
-
-def save_bfloat16_input(path, logits, targets):
-    """A safetensors file holding 'logits' (BF16, the upper halves of the float32 values, exact) and 'targets' (I64)."""
-    import json
-
-    data = (logits.view(np.uint32) >> 16).astype(np.uint16).tobytes()
-    header = {"logits": {"dtype": "BF16", "shape": list(logits.shape), "data_offsets": [0, len(data)]},
-              "targets": {"dtype": "I64", "shape": list(targets.shape), "data_offsets": [len(data), len(data) + 8 * targets.size]}}
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(len(text).to_bytes(8, "little"))
-        f.write(text)
-        f.write(data)
-        f.write(targets.astype("<i8").tobytes())
-
-
 def torch_rows(torch, logits, targets, options, dtype):
     """Per-row losses and d(sum of losses)/d(logits) by PyTorch in dtype."""
     import torch.nn.functional as F
@@ -124,7 +100,7 @@ def torch_rows(torch, logits, targets, options, dtype):
 def xent_rows(folder, logits, targets, options, width):
     """Per-row losses and the gradient of their sum by `xent loss` at the given vector width."""
     if options.get("bfloat16"):
-        save_bfloat16_input(os.path.join(folder, "input.safetensors"), logits, targets)
+        save_bfloat16(os.path.join(folder, "input.safetensors"), logits, targets)
         inputs = ["--input", os.path.join(folder, "input.safetensors")]
     else:
         np.save(os.path.join(folder, "logits.npy"), logits)
@@ -192,11 +168,7 @@ def main():
     a = parser.parse_args()
     import torch
 
-    if not a.no_build:
-        subprocess.run(["dotnet", "build", os.path.join(ROOT, "src/Xent.Cli"), "-c", "Release", "-v", "q", "-nologo"],
-                       check=True, stdout=subprocess.DEVNULL)
-    if not os.path.exists(CLI):
-        sys.exit(f"{CLI} is missing: build it (dotnet build -c Release) or drop --no-build.")
+    build(a.no_build)
     chosen = a.widths.split(",") if a.widths else widths()
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"# {cpu_name()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, Xent {commit}, PyTorch {torch.__version__}")

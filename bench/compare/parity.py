@@ -30,26 +30,7 @@ import tempfile
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CLI = os.path.join(ROOT, "src/Xent.Cli/bin/Release/net10.0/Xent.Cli.dll")
-
-
-def to_bfloat16(x):
-    """x rounded to bfloat16 (to nearest, ties to even), as float32 values."""
-    bits = x.view(np.uint32).astype(np.uint64)
-    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
-    return rounded.astype(np.uint32).view(np.float32)
-
-
-def save_bfloat16(path, logits):
-    """A safetensors file holding 'logits' (BF16: the upper halves of the float32 values, which are exact)."""
-    data = (logits.view(np.uint32) >> 16).astype(np.uint16).tobytes()
-    header = json.dumps({"logits": {"dtype": "BF16", "shape": list(logits.shape), "data_offsets": [0, len(data)]}}).encode()
-    header += b" " * (-len(header) % 8)
-    with open(path, "wb") as f:
-        f.write(len(header).to_bytes(8, "little"))
-        f.write(header)
-        f.write(data)
+from xentcli import CLI, ROOT, build, save_bfloat16, to_bfloat16
 
 
 def draw(rng, index):
@@ -274,11 +255,7 @@ def main():
     a = parser.parse_args()
     import torch
 
-    if not a.no_build:
-        subprocess.run(["dotnet", "build", os.path.join(ROOT, "src/Xent.Cli"), "-c", "Release", "-v", "q", "-nologo"],
-                       check=True, stdout=subprocess.DEVNULL)
-    if not os.path.exists(CLI):
-        sys.exit(f"{CLI} is missing: build it (dotnet build -c Release) or drop --no-build.")
+    build(a.no_build)
     rng = np.random.default_rng(a.seed)
     cases = [draw(rng, i) for i in range(a.cases)]
     failures = 0
