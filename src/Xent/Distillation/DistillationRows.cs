@@ -505,23 +505,20 @@ internal static partial class DistillationRows
     }
 
     /// <summary>
-    /// log(M/Q) = log(1 + x), x = beta (e^u - 1), lane-wise for u under 80, to a few ulp of itself however small:
-    /// log w for w = 1 + x in float, less w's rounding ((w - 1) - x) / w (all of it where x is under w's ulp). Where x
-    /// is under -1/2 (beta over 1/2 and P well under Q), w would keep x's rounding, a part of 1, beside its own size of
-    /// 1 - beta or so: there w is (1 - beta) + beta e^u, one rounding (1 - beta is exact in float for such beta).
+    /// log(M/Q) = log(1 + x), x = beta (e^u - 1), lane-wise for u under 80 and beta under 1/4, to a few ulp of itself
+    /// however small: log w for w = 1 + x in float (at least 3/4 there), less w's rounding ((w - 1) - x) / w (all of it
+    /// where x is under w's ulp).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV LogMixtureOverStudent<TOps, TV>(TV u, in RowConstants k)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
-        TV one = TOps.Create(1f), beta = TOps.Create(k.Beta);
+        TV one = TOps.Create(1f);
         TV e = TOps.Exp(TOps.Max(u, TOps.Create(-104f))); // e^-104 is 0 beside 1: P = 0 (u = -inf) gives x = -beta
-        TV x = TOps.Multiply(beta, TOps.Subtract(e, one));
+        TV x = TOps.Multiply(TOps.Create(k.Beta), TOps.Subtract(e, one));
         TV w = TOps.Add(one, x);
-        TV low = TOps.LessThan(x, TOps.Create(-0.5f));
-        TV rounding = TOps.Select(low, TOps.Create(0f), TOps.Divide(TOps.Subtract(TOps.Subtract(w, one), x), w));
-        return TOps.Subtract(Log<TV>(TOps.Select(low, TOps.MultiplyAdd(beta, e, TOps.Create(k.Rest)), w)), rounding);
+        return TOps.Subtract(Log<TV>(w), TOps.Divide(TOps.Subtract(TOps.Subtract(w, one), x), w));
     }
 
     /// <summary>
