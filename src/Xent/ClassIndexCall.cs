@@ -59,6 +59,25 @@ internal static unsafe class ClassIndexCall
         fixed (float* lse = logSumExp)
         fixed (float* g = rowUpstream, lseUp = logSumExpUpstream)
         {
+            float* w = o.ClassWeights.IsEmpty ? null : (float*)weights.Pointer;
+            long rowBytes = (long)rows * sizeof(float);
+            long lossesBytes = lossesRequired ? rowBytes : 0, lseBytes = logSumExp.IsEmpty ? 0 : rowBytes;
+            long gradientBytes = withGradient ? logitsLength * elements.GradientSize : 0;
+            long upstreamBytes = kind == CallKind.Backward ? rowBytes : 0, lseUpstreamBytes = logSumExpUpstream.IsEmpty ? 0 : rowBytes;
+            long logitsBytes = logitsLength * elements.LogitsSize, weightsBytes = (long)o.ClassWeights.Length * sizeof(float);
+            CrossEntropyChecks.Disjoint(r, lossesBytes, nameof(losses), logits, logitsBytes, "logits");
+            CrossEntropyChecks.Disjoint(r, lossesBytes, nameof(losses), lse, lseBytes, nameof(logSumExp));
+            CrossEntropyChecks.Disjoint(r, lossesBytes, nameof(losses), y, rowBytes, nameof(targets));
+            CrossEntropyChecks.Disjoint(r, lossesBytes, nameof(losses), w, weightsBytes, "options.ClassWeights");
+            CrossEntropyChecks.Disjoint(lse, lseBytes, nameof(logSumExp), logits, logitsBytes, "logits");
+            CrossEntropyChecks.Disjoint(lse, lseBytes, nameof(logSumExp), gradient, gradientBytes, nameof(gradient));
+            CrossEntropyChecks.Disjoint(lse, lseBytes, nameof(logSumExp), y, rowBytes, nameof(targets));
+            CrossEntropyChecks.Disjoint(lse, lseBytes, nameof(logSumExp), lseUp, lseUpstreamBytes, "logSumExpGradient");
+            CrossEntropyChecks.Disjoint(lse, lseBytes, nameof(logSumExp), w, weightsBytes, "options.ClassWeights");
+            CrossEntropyChecks.Disjoint(gradient, gradientBytes, nameof(gradient), y, rowBytes, nameof(targets));
+            CrossEntropyChecks.Disjoint(gradient, gradientBytes, nameof(gradient), g, upstreamBytes, "upstream");
+            CrossEntropyChecks.Disjoint(gradient, gradientBytes, nameof(gradient), lseUp, lseUpstreamBytes, "logSumExpGradient");
+            CrossEntropyChecks.Disjoint(gradient, gradientBytes, nameof(gradient), w, weightsBytes, "options.ClassWeights");
             var request = new KernelRequest
             {
                 Logits = logits,
@@ -67,7 +86,7 @@ internal static unsafe class ClassIndexCall
                 Rows = rows,
                 Classes = classes,
                 Targets = y,
-                Weights = o.ClassWeights.IsEmpty ? null : (float*)weights.Pointer, // an empty array pins to a pointer too
+                Weights = w, // an empty array pins to a pointer too
                 Options = o,
                 Width = Simd.Width,
                 Losses = lossesRequired ? r : null,
@@ -98,6 +117,7 @@ internal static unsafe class ClassIndexCall
         CrossEntropyChecks.Options(o, classes);
         fixed (float* lse = destination)
         {
+            CrossEntropyChecks.Disjoint(lse, (long)rows * sizeof(float), nameof(destination), logits, logitsLength * elements.LogitsSize, "logits");
             CrossEntropyKernel.Run(new KernelRequest
             {
                 Logits = logits,

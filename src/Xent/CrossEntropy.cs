@@ -11,7 +11,9 @@ namespace Xent;
 /// returns bitwise the same result for any <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/>. It is also batch
 /// invariant, a guarantee: a row's loss, log-sum-exp and (with Sum or per-row upstream gradients) gradient row are
 /// bitwise the same alone or in a batch of any size, at any position (for one vector width). Bad input
-/// throws <see cref="ArgumentException"/> (or <see cref="ArgumentOutOfRangeException"/>) before any output is written.
+/// throws <see cref="ArgumentException"/> (or <see cref="ArgumentOutOfRangeException"/>) before any output is written;
+/// an output that overlaps an input or another output is bad input, except a gradient that is exactly its logits'
+/// memory (in place).
 /// </remarks>
 public static partial class CrossEntropy
 {

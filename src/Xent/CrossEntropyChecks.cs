@@ -111,4 +111,18 @@ internal static class CrossEntropyChecks
             throw new ArgumentException("The gradient overlaps the logits without being exactly their memory: pass the logits' own memory (in place) or a separate buffer.", "gradient");
         }
     }
+
+    /// <summary>
+    /// Throws when an output overlaps another output or an input other than the one it may replace in place (the
+    /// gradient over its logits, <see cref="InPlaceOrDisjoint"/>): the call would read what it has already written
+    /// (lse over the logits of a later row, dL/dlse inside the gradient), or one output would overwrite another.
+    /// </summary>
+    public static unsafe void Disjoint(void* output, long outputBytes, string outputName, void* other, long otherBytes, string otherName)
+    {
+        byte* a = (byte*)output, b = (byte*)other;
+        if (outputBytes > 0 && otherBytes > 0 && a < b + otherBytes && b < a + outputBytes)
+        {
+            throw new ArgumentException($"{outputName} overlaps {otherName}: pass memory of its own.", outputName);
+        }
+    }
 }

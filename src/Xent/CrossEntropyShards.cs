@@ -132,7 +132,7 @@ public static class CrossEntropyShards
     /// <param name="classes">V, the full vocabulary size.</param>
     /// <param name="targets">Targets [N] over the full vocabulary (or the ignore index).</param>
     /// <param name="states">Merged states [N], covering all V columns.</param>
-    /// <param name="gradientShard">Destination [N, Vk]; may be exactly the shard's logits' memory (in place).</param>
+    /// <param name="gradientShard">Destination [N, Vk]; may be exactly the shard's logits' memory (in place), or must not overlap them (nor any other input).</param>
     /// <param name="upstream">Upstream gradient of the loss (a loss scale); 1 for a plain loss.</param>
     /// <param name="options">The options the states were computed with; Reduction Mean or Sum (None throws: use the
     /// overload with per-row upstream gradients).</param>
@@ -158,7 +158,7 @@ public static class CrossEntropyShards
     /// <param name="targets">Targets [N].</param>
     /// <param name="states">Merged states [N], covering all V columns.</param>
     /// <param name="upstream">Upstream gradients g [N], one per row (ignored rows get 0 whatever g says).</param>
-    /// <param name="gradientShard">Destination [N, Vk]; may be exactly the shard's logits' memory (in place).</param>
+    /// <param name="gradientShard">Destination [N, Vk]; may be exactly the shard's logits' memory (in place), or must not overlap them (nor any other input).</param>
     /// <param name="options">The options the states were computed with; Reduction is not used.</param>
     public static void Gradient(ReadOnlySpan<float> logitsShard, int columnOffset, int classes, ReadOnlySpan<int> targets,
         ReadOnlySpan<CrossEntropyShardState> states, ReadOnlySpan<float> upstream, Span<float> gradientShard, CrossEntropyOptions? options = null)
@@ -181,6 +181,17 @@ public static class CrossEntropyShards
         CheckColumns(columnOffset, width, classes);
         Check(states, targets, classes, o);
         CrossEntropyChecks.Destination(gradientShard.Length, logitsShard.Length, nameof(gradientShard));
+        fixed (float* x = logitsShard)
+        fixed (float* gs = gradientShard)
+        fixed (float* up = rowUpstream)
+        fixed (float* w = o.ClassWeights.Span)
+        {
+            long bytes = (long)logitsShard.Length * sizeof(float);
+            CrossEntropyChecks.InPlaceOrDisjoint(x, gs, logitsShard.Length, sizeof(float));
+            CrossEntropyChecks.Disjoint(gs, bytes, nameof(gradientShard), up, (long)rowUpstream.Length * sizeof(float), "upstream");
+            CrossEntropyChecks.Disjoint(gs, bytes, nameof(gradientShard), w, (long)o.ClassWeights.Length * sizeof(float), "options.ClassWeights");
+        }
+
         var k = Constants(o, classes);
         var allWeights = o.ClassWeights.Span;
         var kept = KeptRows.Of(targets, o.IgnoreIndex, allWeights);

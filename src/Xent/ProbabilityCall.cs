@@ -44,13 +44,21 @@ internal static unsafe class ProbabilityCall
         fixed (float* t = probabilities)
         fixed (float* r = losses)
         {
+            float* w = o.ClassWeights.IsEmpty ? null : (float*)weights.Pointer;
+            long lossesBytes = kind == CallKind.PerRow ? (long)rows * sizeof(float) : 0, gradientBytes = withGradient ? logitsLength * sizeof(float) : 0;
+            long logitsBytes = logitsLength * sizeof(float), weightsBytes = (long)o.ClassWeights.Length * sizeof(float);
+            CrossEntropyChecks.Disjoint(r, lossesBytes, nameof(losses), logits, logitsBytes, "logits");
+            CrossEntropyChecks.Disjoint(r, lossesBytes, nameof(losses), t, logitsBytes, "targetProbabilities");
+            CrossEntropyChecks.Disjoint(r, lossesBytes, nameof(losses), w, weightsBytes, "options.ClassWeights");
+            CrossEntropyChecks.Disjoint(gradient, gradientBytes, nameof(gradient), t, logitsBytes, "targetProbabilities");
+            CrossEntropyChecks.Disjoint(gradient, gradientBytes, nameof(gradient), w, weightsBytes, "options.ClassWeights");
             return CrossEntropyKernel.Run(new KernelRequest
             {
                 Logits = logits,
                 Rows = rows,
                 Classes = classes,
                 Probabilities = t,
-                Weights = o.ClassWeights.IsEmpty ? null : (float*)weights.Pointer, // an empty array pins to a pointer too
+                Weights = w, // an empty array pins to a pointer too
                 Options = o,
                 Width = Simd.Width,
                 Losses = kind == CallKind.PerRow ? r : null,

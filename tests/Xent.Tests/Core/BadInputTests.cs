@@ -120,6 +120,36 @@ public class BadInputTests
     }
 
     [Fact]
+    public void OutputsOverlappingAnInputOrEachOtherThrow()
+    {
+        // Each was accepted and gave wrong numbers: lse written over the logits of a later row (a loss 0.6 off),
+        // losses over the probability targets (36 off), dL/dlse or the per-row upstream read from the gradient
+        // being written (0.1 off).
+        var logits = (float[])X.Clone();
+        var losses = Filled(Rows);
+        Assert.Throws<ArgumentException>(() => CrossEntropy.LossPerRow(logits, Y, losses, logits.AsSpan(V, Rows)));
+        Assert.Throws<ArgumentException>(() => CrossEntropy.LossPerRow(logits, Y, logits.AsSpan(V, Rows)));
+        Assert.Throws<ArgumentException>(() => CrossEntropy.LossPerRow(X, Y, losses, losses));
+        Assert.Equal(X, logits);
+        Assert.All(losses, v => Assert.Equal(Sentinel, v));
+
+        var g = Filled(X.Length);
+        var copy = (float[])g.Clone();
+        Assert.Throws<ArgumentException>(() => CrossEntropy.LossAndGradient(X, Y, g, 1f, g.AsSpan(0, Rows)));
+        Assert.Throws<ArgumentException>(() => CrossEntropy.LossAndGradient(X, Y, g, 1f, default, null, g.AsSpan(V, Rows)));
+        Assert.Throws<ArgumentException>(() => CrossEntropy.Gradient(X, Y, g.AsSpan(V, Rows), g));
+        Assert.Throws<ArgumentException>(() => CrossEntropy.Gradient(X, Y, new float[Rows], g, null, g.AsSpan(1, Rows)));
+        Assert.Throws<ArgumentException>(() => CrossEntropy.LossAndGradient(X, Y, g, new CrossEntropyOptions { ClassWeights = g.AsMemory(0, V) }));
+        Assert.Equal(copy, g);
+
+        var t = Filled(X.Length);
+        var tCopy = (float[])t.Clone();
+        Assert.Throws<ArgumentException>(() => CrossEntropy.LossPerRow(X, t, V, t.AsSpan(V, Rows)));
+        Assert.Throws<ArgumentException>(() => CrossEntropy.LossAndGradient(X, t, V, t));
+        Assert.Equal(tCopy, t);
+    }
+
+    [Fact]
     public void ProbabilityTargetsOfWrongShape()
     {
         var g = Filled(X.Length);

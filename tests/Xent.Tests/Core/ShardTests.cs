@@ -203,4 +203,25 @@ public class ShardTests
         var e = Assert.Throws<ArgumentException>(() => CrossEntropyShards.Loss(states, [1, 50], 100)); // row 1's target is elsewhere
         Assert.Contains("row 1", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void ShardGradientPartlyOverlappingItsLogitsThrows()
+    {
+        // One element off the shard's logits: the write ran ahead of the reads and gave wrong numbers (0.03 off).
+        const int v = 40;
+        var x = TestData.Logits(4, v, 3);
+        int[] y = [1, 2, 3, 4];
+        var states = new CrossEntropyShardState[4];
+        CrossEntropyShards.Compute(x, 0, v, y, states);
+        foreach (int shift in new[] { 1, -1 })
+        {
+            var buffer = new float[x.Length + 1];
+            int from = shift > 0 ? 0 : 1;
+            x.CopyTo(buffer, from);
+            var copy = (float[])buffer.Clone();
+            Assert.Throws<ArgumentException>(() => CrossEntropyShards.Gradient(buffer.AsSpan(from, x.Length), 0, v, y, states, buffer.AsSpan(from + shift, x.Length)));
+            Assert.Throws<ArgumentException>(() => CrossEntropyShards.Gradient(buffer.AsSpan(from, x.Length), 0, v, y, states, new float[] { 1, 1, 1, 1 }, buffer.AsSpan(from + shift, x.Length)));
+            Assert.Equal(copy, buffer);
+        }
+    }
 }
