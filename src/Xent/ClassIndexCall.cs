@@ -69,6 +69,7 @@ internal static unsafe class ClassIndexCall
             CrossEntropyChecks.Disjoint(r, lossesBytes, nameof(losses), lse, lseBytes, nameof(logSumExp));
             CrossEntropyChecks.Disjoint(r, lossesBytes, nameof(losses), y, rowBytes, nameof(targets));
             CrossEntropyChecks.Disjoint(r, lossesBytes, nameof(losses), w, weightsBytes, "options.ClassWeights");
+            CrossEntropyChecks.Disjoint(r, lossesBytes, nameof(losses), gradient, gradientBytes, nameof(gradient));
             CrossEntropyChecks.Disjoint(lse, lseBytes, nameof(logSumExp), logits, logitsBytes, "logits");
             CrossEntropyChecks.Disjoint(lse, lseBytes, nameof(logSumExp), gradient, gradientBytes, nameof(gradient));
             CrossEntropyChecks.Disjoint(lse, lseBytes, nameof(logSumExp), y, rowBytes, nameof(targets));
