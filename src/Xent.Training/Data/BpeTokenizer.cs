@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -9,14 +10,19 @@ namespace Xent.Training.Data;
 /// is merge i, the pair of ids (left, right) joined. Text is first cut into pieces with GPT-2's pattern (a word with
 /// its leading space, a number, a run of punctuation, white space), so no token spans two words; each piece's
 /// UTF-8 bytes are then merged in the order the merges were learned. Every text can be encoded (unseen pieces fall
-/// back to shorter tokens, at worst bytes), and decoding gives the bytes back exactly.
+/// back to shorter tokens, at worst bytes), and decoding gives the bytes back exactly. One tokenizer may encode and
+/// decode on several threads at once.
 /// </summary>
 public sealed partial class BpeTokenizer : ITokenizer
 {
     private readonly (int Left, int Right)[] merges;
     private readonly Dictionary<long, int> rank = [];
     private readonly byte[][] bytesOf;
-    private readonly Dictionary<string, int[]> cache = [];
+
+    // Pieces already encoded, filled by Encode: concurrent, as one tokenizer may encode on several threads at once (a
+    // plain Dictionary there threw or returned another piece's ids). Two threads may both encode a new piece; either's
+    // ids, the same, are kept.
+    private readonly ConcurrentDictionary<string, int[]> cache = new(StringComparer.Ordinal);
 
     /// <summary>A tokenizer of the given merges (from <see cref="Learn"/> or a checkpoint).</summary>
     /// <param name="merges">Merge i joins (Left, Right) into id 256 + i; both ids below 256 + i.</param>
@@ -176,8 +182,7 @@ public sealed partial class BpeTokenizer : ITokenizer
             string piece = text.Substring(m.Index, m.Length);
             if (!cache.TryGetValue(piece, out int[]? encoded))
             {
-                encoded = EncodePiece(piece);
-                cache[piece] = encoded;
+                encoded = cache.GetOrAdd(piece, EncodePiece(piece));
             }
 
             ids.AddRange(encoded);

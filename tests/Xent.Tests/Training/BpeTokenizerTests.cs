@@ -26,6 +26,49 @@ public sealed class BpeTokenizerTests : IDisposable
     }
 
     [Fact]
+    public void One_tokenizer_encodes_on_several_threads_at_once_as_on_one()
+    {
+        // Its cache of encoded pieces was a plain Dictionary filled by Encode: threads encoding at once (a data loader
+        // beside a server's requests) threw "Operations that change non-concurrent collections must have exclusive
+        // access" or got other pieces' ids. Every round a fresh tokenizer, so that the threads fill its cache together.
+        var random = new Random(1);
+        string Word() => new([.. Enumerable.Range(0, random.Next(1, 9)).Select(_ => (char)('a' + random.Next(26)))]);
+        var merges = BpeTokenizer.Learn(string.Join(' ', Enumerable.Range(0, 5000).Select(_ => Word())), 500).Merges;
+        string[] texts = [.. Enumerable.Range(0, 32).Select(_ => string.Join(' ', Enumerable.Range(0, 300).Select(_ => Word())))];
+        var alone = new BpeTokenizer(merges);
+        int[][] expected = [.. texts.Select(alone.Encode)];
+        for (int round = 0; round < 40; round++)
+        {
+            var shared = new BpeTokenizer(merges);
+            var results = new int[4][][];
+            var errors = new Exception?[4];
+            using var start = new Barrier(4);
+            Thread[] threads = [.. Enumerable.Range(0, 4).Select(t => new Thread(() =>
+            {
+                start.SignalAndWait();
+                try
+                {
+                    results[t] = [.. texts.Select((_, i) => shared.Encode(texts[(i + (8 * t)) % texts.Length]))];
+                }
+                catch (Exception e)
+                {
+                    errors[t] = e;
+                }
+            }))];
+            Array.ForEach(threads, thread => thread.Start());
+            Array.ForEach(threads, thread => Assert.True(thread.Join(TimeSpan.FromSeconds(30)), "An Encode never returned."));
+            Assert.All(errors, Assert.Null);
+            for (int t = 0; t < 4; t++)
+            {
+                for (int i = 0; i < texts.Length; i++)
+                {
+                    Assert.Equal(expected[(i + (8 * t)) % texts.Length], results[t][i]);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Learning_is_deterministic_and_stops_when_no_pair_repeats()
     {
         var a = BpeTokenizer.Learn(English, 400);
