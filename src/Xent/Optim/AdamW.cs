@@ -120,6 +120,7 @@ public sealed class AdamW
         }
 
         float lr = learningRate ?? Options.LearningRate;
+        CheckLearningRate(lr);
         int t = StepCount + 1;
         var withDecay = new Coefficients(Options, t, lr, gradientScale);
         var noDecay = new Coefficients(withoutDecay, t, lr, gradientScale);
@@ -169,6 +170,7 @@ public sealed class AdamW
                 $"Lengths differ: parameter {n}, gradient {gradient.Length}, m {firstMoment.Length}, v {secondMoment.Length}.");
         }
 
+        CheckLearningRate(learningRate);
         var c = new Coefficients(options, step, learningRate, gradientScale);
         var width = Simd.Width;
         if (n < ParallelChunk || options.MaxDegreeOfParallelism == 1)
@@ -199,6 +201,16 @@ public sealed class AdamW
     // Step's items for a small model: the parameters in this many equal items (each at most ParallelChunk). One item per
     // tensor gave the default GPT's 28 tensors, 64 to 16,384 elements, as 28 items of very unequal sizes.
     private const int StepItems = 8;
+
+    // As AdamWOptions.Validate holds the options' own rate: a NaN or negative rate from a schedule would otherwise
+    // write NaN into every parameter, or climb the loss.
+    private static void CheckLearningRate(float learningRate)
+    {
+        if (!(learningRate >= 0) || float.IsInfinity(learningRate))
+        {
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be finite and >= 0.");
+        }
+    }
 
     private static void UpdateRange(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Coefficients c,
         VectorWidth width)

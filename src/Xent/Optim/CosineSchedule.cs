@@ -28,10 +28,10 @@ public sealed record CosineSchedule
     public float LearningRate(int step)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(step);
-        if (WarmupSteps < 0 || TotalSteps < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(step), "WarmupSteps and TotalSteps must be >= 0.");
-        }
+        ArgumentOutOfRangeException.ThrowIfNegative(WarmupSteps);
+        ArgumentOutOfRangeException.ThrowIfNegative(TotalSteps);
+        CheckRate(MaxLearningRate, nameof(MaxLearningRate));
+        CheckRate(MinLearningRate, nameof(MinLearningRate));
 
         if (step < WarmupSteps)
         {
@@ -46,5 +46,13 @@ public sealed record CosineSchedule
         double ratio = (double)(step - WarmupSteps) / (TotalSteps - WarmupSteps);
         double coefficient = 0.5 * (1 + Math.Cos(Math.PI * ratio));
         return (float)(MinLearningRate + (coefficient * (MaxLearningRate - MinLearningRate)));
+    }
+
+    private static void CheckRate(float rate, string name)
+    {
+        if (!(rate >= 0) || float.IsInfinity(rate))
+        {
+            throw new ArgumentOutOfRangeException(name, rate, $"{name} must be finite and >= 0.");
+        }
     }
 }

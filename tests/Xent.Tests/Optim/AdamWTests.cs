@@ -121,6 +121,23 @@ public class AdamWTests
         Assert.Throws<ArgumentOutOfRangeException>(() =>
             AdamW.Update(new float[1], new float[1], new float[1], new float[1], 0, 0.1f, new AdamWOptions()));
     }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(-1e-3f)]
+    [InlineData(float.PositiveInfinity)]
+    public void ABadLearningRateOfAStepThrowsBeforeAnyWrite(float lr)
+    {
+        var optimizer = new AdamW(new AdamWOptions(), [2]);
+        float[] p = [1, 2];
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => optimizer.Step([p], [[1, 1]], lr));
+        Assert.Equal("learningRate", e.ParamName);
+        Assert.Equal([1f, 2f], p);
+        Assert.Equal(0, optimizer.StepCount);
+        float[] q = [1];
+        Assert.Throws<ArgumentOutOfRangeException>(() => AdamW.Update(q, [1f], new float[1], new float[1], 1, lr, new AdamWOptions()));
+        Assert.Equal([1f], q);
+    }
 }
 
 public class AdamWVectorTests

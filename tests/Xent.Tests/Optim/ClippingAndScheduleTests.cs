@@ -82,6 +82,14 @@ public class ClippingAndScheduleTests
     {
         Assert.Equal((float)(1 / (13 + 1e-6)), GradientClipping.ClipFactor(13f, 1f));
         Assert.Equal(1f, GradientClipping.ClipFactor(0.5f, 1f));
+        Assert.Equal(1f, GradientClipping.ClipFactor(1f - 2e-6f, 1f));
+
+        // clamp(maxNorm / (norm + 1e-6), max 1): a norm at or just under maxNorm is scaled a little too.
+        Assert.Equal((float)(1 / (1 + 1e-6)), GradientClipping.ClipFactor(1f, 1f));
+        float under = 1f - 5e-7f;
+        Assert.True(under < 1f);
+        Assert.Equal((float)(1 / (under + 1e-6)), GradientClipping.ClipFactor(under, 1f));
+        Assert.True(GradientClipping.ClipFactor(under, 1f) < 1f);
         Assert.Equal(1f, GradientClipping.ClipFactor(float.PositiveInfinity, 1f));
         Assert.Throws<ArgumentOutOfRangeException>(() => GradientClipping.ClipFactor(1f, -1f));
     }
