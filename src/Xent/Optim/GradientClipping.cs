@@ -43,8 +43,9 @@ public static class GradientClipping
     }
 
     /// <summary>
-    /// The factor that brings a global norm down to <paramref name="maxNorm"/>: maxNorm / (norm + 1e-6) when
-    /// norm &gt; maxNorm (PyTorch's formula), else 1; also 1 for a non-finite norm (the caller should skip the step).
+    /// The factor that brings a global norm down to <paramref name="maxNorm"/>: min(1, maxNorm / (norm + 1e-6)), as
+    /// PyTorch's <c>clip_grad_norm_</c> (so a norm just under maxNorm, within 1e-6, is scaled a little too); 1 for a
+    /// non-finite norm (the caller should skip the step).
     /// </summary>
     /// <param name="norm">Global norm, from <see cref="GlobalNorm"/>.</param>
     /// <param name="maxNorm">Largest allowed global norm, &gt; 0.</param>
@@ -55,12 +56,12 @@ public static class GradientClipping
             throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "maxNorm must be > 0.");
         }
 
-        return norm > maxNorm && float.IsFinite(norm) ? (float)(maxNorm / (norm + 1e-6)) : 1f;
+        return float.IsFinite(norm) ? (float)Math.Min(1.0, maxNorm / (norm + 1e-6)) : 1f;
     }
 
     /// <summary>
-    /// Scales every gradient by <see cref="ClipFactor"/> when the global norm exceeds <paramref name="maxNorm"/>;
-    /// otherwise leaves them unchanged. A non-finite norm leaves them unchanged too, so the caller can detect it and
+    /// Scales every gradient by <see cref="ClipFactor"/> when it is under 1 (the global norm above
+    /// maxNorm - 1e-6); otherwise leaves them unchanged. A non-finite norm leaves them unchanged too, so the caller can detect it and
     /// skip the step. (<see cref="AdamW.Step"/> can apply the factor itself and save this pass over the gradients.)
     /// </summary>
     /// <param name="gradients">Gradient tensors, scaled in place.</param>

@@ -63,6 +63,16 @@ public class ClippingAndScheduleTests
         Assert.Equal(0f, s.LearningRate(4), 1e-6f);
     }
 
+    [Fact]
+    public void Schedule_BadSettingsThrowNamingTheSetting()
+    {
+        var s = new CosineSchedule();
+        Assert.Equal("WarmupSteps", Assert.Throws<ArgumentOutOfRangeException>(() => (s with { WarmupSteps = -1 }).LearningRate(0)).ParamName);
+        Assert.Equal("TotalSteps", Assert.Throws<ArgumentOutOfRangeException>(() => (s with { TotalSteps = -1 }).LearningRate(0)).ParamName);
+        Assert.Equal("MaxLearningRate", Assert.Throws<ArgumentOutOfRangeException>(() => (s with { MaxLearningRate = float.NaN }).LearningRate(0)).ParamName);
+        Assert.Equal("MinLearningRate", Assert.Throws<ArgumentOutOfRangeException>(() => (s with { MinLearningRate = -1f }).LearningRate(0)).ParamName);
+    }
+
     [Theory]
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void GlobalNorm_MatchesDouble_AndIsTheSameForAnyThreadCount(VectorWidth width)

@@ -136,13 +136,17 @@ public static class Gpt2ConfigJson
             ["scale_attn_by_inverse_layer_idx"] = false,
             ["reorder_and_upcast_attn"] = false,
             ["tie_word_embeddings"] = config.TieEmbeddings,
-            ["bos_token_id"] = 50256,
-            ["eos_token_id"] = 50256,
+            ["bos_token_id"] = EndOfText(config),
+            ["eos_token_id"] = EndOfText(config),
             ["use_cache"] = true,
             ["torch_dtype"] = "float32",
         };
         return o.ToJsonString(Indented) + "\n";
     }
+
+    // GPT-2's <|endoftext|>, where the vocabulary has it; written as null otherwise, since GPT2Config takes a missing
+    // key for 50256, an id out of range for a vocabulary of xent's own (generate pads and stops with it).
+    private static int? EndOfText(GptConfig config) => config.VocabSize > 50256 ? 50256 : null;
 
     private static TrainingInputException Missing(string path, string key) => new($"{path}: the key \"{key}\" is missing.");
 

@@ -62,6 +62,12 @@ public sealed class Gpt2CheckpointTests : IDisposable
         var config = JsonNode.Parse(File.ReadAllText(dir["config.json"]))!;
         Assert.Equal("GPT2LMHeadModel", (string?)config["architectures"]![0]);
         Assert.Equal(tied, (bool)config["tie_word_embeddings"]!);
+        Assert.True(source.Config.VocabSize < 50256);
+        Assert.Null(config["bos_token_id"]);
+        Assert.Null(config["eos_token_id"]);
+        Assert.True(((JsonObject)config).ContainsKey("eos_token_id"));
+        var gpt2 = JsonNode.Parse(Gpt2ConfigJson.Write(source.Config with { VocabSize = 50257 }))!;
+        Assert.Equal(50256, (int)gpt2["eos_token_id"]!);
         string header = File.ReadAllText(dir["model.safetensors"]);
         Assert.Contains("\"transformer.h.1.mlp.c_fc.weight\":{\"dtype\":\"F32\",\"shape\":[64,256]", header, StringComparison.Ordinal);
         Assert.Contains("\"format\":\"pt\"", header, StringComparison.Ordinal);
