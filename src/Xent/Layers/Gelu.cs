@@ -8,7 +8,8 @@ namespace Xent.Layers;
 /// GELU, tanh approximation (GPT-2): y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as
 /// y = x s with s = sigmoid(2u) (the same function: (1 + tanh u)/2 = sigmoid(2u)), which needs one exp and
 /// stays finite for any x. Written once over the core's lane operators and run at the process's vector width;
-/// element-wise, so the result is bitwise the same for any thread count. Float64 reference: the tanh formula itself
+/// element-wise, so the result is bitwise the same for any thread count, and an element gets the same bits wherever
+/// it sits (the last elements, fewer than a vector, run in a vector padded with zeros, not in the scalar lanes). Float64 reference: the tanh formula itself
 /// (tests/Xent.Tests/Layers/GeluTests.cs).
 /// </summary>
 public static unsafe class Gelu
@@ -61,13 +62,13 @@ public static unsafe class Gelu
             switch (width)
             {
                 case VectorWidth.V512:
-                    start = Range<Vector512Ops, Vector512<float>>(result, input, dout, start, end);
+                    start = Tail<Vector512Ops, Vector512<float>>(result, input, dout, Range<Vector512Ops, Vector512<float>>(result, input, dout, start, end), end);
                     break;
                 case VectorWidth.V256:
-                    start = Range<Vector256Ops, Vector256<float>>(result, input, dout, start, end);
+                    start = Tail<Vector256Ops, Vector256<float>>(result, input, dout, Range<Vector256Ops, Vector256<float>>(result, input, dout, start, end), end);
                     break;
                 case VectorWidth.V128:
-                    start = Range<Vector128Ops, Vector128<float>>(result, input, dout, start, end);
+                    start = Tail<Vector128Ops, Vector128<float>>(result, input, dout, Range<Vector128Ops, Vector128<float>>(result, input, dout, start, end), end);
                     break;
             }
 
@@ -126,6 +127,35 @@ public static unsafe class Gelu
         }
 
         return i;
+    }
+
+    // The last elements of [start, end), fewer than a vector, in one vector padded with zeros; returns end. The scalar
+    // lanes' exp is another function (MathF.Exp), so an element at the end of a row of a KV-cache step would otherwise
+    // get other bits than the same element inside the batched forward's rows.
+    private static int Tail<TOps, TV>(float* result, float* input, float* dout, int start, int end)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        int rest = end - start, k = TOps.Count;
+        if (rest == 0)
+        {
+            return start;
+        }
+
+        float* x = stackalloc float[k];
+        float* d = stackalloc float[k];
+        float* r = stackalloc float[k];
+        new Span<float>(x, k).Clear();
+        new Span<float>(d, k).Clear();
+        new ReadOnlySpan<float>(input + start, rest).CopyTo(new Span<float>(x, k));
+        if (dout != null)
+        {
+            new ReadOnlySpan<float>(dout + start, rest).CopyTo(new Span<float>(d, k));
+        }
+
+        Range<TOps, TV>(r, x, dout == null ? null : d, 0, k);
+        new ReadOnlySpan<float>(r, rest).CopyTo(new Span<float>(result + start, rest));
+        return end;
     }
 
     // sigmoid(2u) with e = exp(-2|u|) in (0, 1], which never overflows: 1 / (1 + e) for u >= 0, e / (1 + e)

@@ -66,4 +66,31 @@ public class GeluTests
             return (y, dx);
         }
     }
+
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void A_value_gets_the_same_bits_in_the_last_part_of_a_vector(VectorWidth width)
+    {
+        // A KV-cache step's row of 4D against the batched forward's rows: an element at the end of a span shorter
+        // than a whole number of vectors must get the bits it gets inside one.
+        var r = new Random(6);
+        float[] x = [.. Enumerable.Range(0, 64).Select(_ => (float)((r.NextDouble() - 0.5) * 12))];
+        float[] dy = [.. x.Select(v => (v * 0.25f) - 1)];
+        using (Simd.Override(width))
+        {
+            var y = new float[64];
+            var dx = new float[64];
+            Gelu.Forward(x, y, 1);
+            Gelu.Backward(x, dy, dx, 1);
+            for (int length = 1; length < 64; length++)
+            {
+                var ys = new float[length];
+                var dxs = new float[length];
+                Gelu.Forward(x.AsSpan(0, length), ys, 1);
+                Gelu.Backward(x.AsSpan(0, length), dy.AsSpan(0, length), dxs, 1);
+                Assert.Equal(y.AsSpan(0, length).ToArray(), ys);
+                Assert.Equal(dx.AsSpan(0, length).ToArray(), dxs);
+            }
+        }
+    }
 }

@@ -17,12 +17,15 @@ public class KvCacheTests
         return data;
     }
 
-    // Two shapes: head size 16 (whole 512-bit vectors) with tied embeddings; head size 20 and V 11 (vector and
-    // scalar remainders everywhere) with a separate lm_head. T 23 is no multiple of any vector length.
+    // Three shapes: head size 16 (whole 512-bit vectors) with tied embeddings; head size 20 and V 11 (vector and
+    // scalar remainders everywhere) with a separate lm_head; D 15 (head size 5), whose MLP row of 4D = 60 is no whole
+    // number of 256- or 512-bit vectors, so a step's GELU row ends in a part of a vector where the batched forward's
+    // runs on. T 23 is no multiple of any vector length.
     private static IEnumerable<GptModel> Models()
     {
         yield return Model(new GptConfig { VocabSize = 37, ContextLength = 23, Layers = 2, Heads = 4, Dim = 64 }, 3);
         yield return Model(new GptConfig { VocabSize = 11, ContextLength = 23, Layers = 1, Heads = 2, Dim = 40, TieEmbeddings = false }, 4);
+        yield return Model(new GptConfig { VocabSize = 13, ContextLength = 23, Layers = 2, Heads = 3, Dim = 15 }, 5);
     }
 
     // Weights far from their small initialisation, so that attention is peaked and every layer matters.
