@@ -114,7 +114,7 @@ public sealed partial class BpeTokenizer : ITokenizer
 
         // Each distinct piece once, with how often it occurs: merges are counted per piece, weighted by that.
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (ValueMatch m in Pieces().EnumerateMatches(text))
+        foreach (ValueMatch m in Pieces().EnumerateMatches(PairsAsTheirClass(text)))
         {
             string piece = text.Substring(m.Index, m.Length);
             counts[piece] = counts.GetValueOrDefault(piece) + 1;
@@ -177,7 +177,7 @@ public sealed partial class BpeTokenizer : ITokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length);
-        foreach (ValueMatch m in Pieces().EnumerateMatches(text))
+        foreach (ValueMatch m in Pieces().EnumerateMatches(PairsAsTheirClass(text)))
         {
             string piece = text.Substring(m.Index, m.Length);
             if (!cache.TryGetValue(piece, out int[]? encoded))
@@ -211,7 +211,7 @@ public sealed partial class BpeTokenizer : ITokenizer
 
         var rng = SplitMix64.For(seed, 0x42504544, 0);
         var ids = new List<int>(text.Length);
-        foreach (ValueMatch m in Pieces().EnumerateMatches(text))
+        foreach (ValueMatch m in Pieces().EnumerateMatches(PairsAsTheirClass(text)))
         {
             ids.AddRange(EncodePiece(text.Substring(m.Index, m.Length), dropout, ref rng));
         }
@@ -331,6 +331,42 @@ public sealed partial class BpeTokenizer : ITokenizer
     }
 
     private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
+
+    /// <summary>
+    /// <paramref name="text"/> with each character outside the BMP (a surrogate pair) written as two BMP characters
+    /// of its class (letter, number or other): the text itself when it has none. .NET's Regex reads UTF-16 chars, and
+    /// neither half of a pair is a letter or number, so on the text itself GPT-2's pattern (which Python's regex runs
+    /// over code points) cut "𝐀's" into "𝐀'" and "s" instead of "𝐀" and "'s", and "𝟎'd" likewise. The copy has the
+    /// same length, its pieces are the text's under GPT-2's pattern, and no piece ends inside a pair (no white space
+    /// lies outside the BMP, and "'a", "'0" or "'!" begins no contraction).
+    /// </summary>
+    /// <param name="text">The text to cut into pieces.</param>
+    internal static string PairsAsTheirClass(string text)
+    {
+        int first = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF');
+        if (first < 0)
+        {
+            return text;
+        }
+
+        char[] chars = text.ToCharArray();
+        for (int i = first; i + 1 < chars.Length; i++)
+        {
+            if (char.IsSurrogatePair(chars[i], chars[i + 1]))
+            {
+                char same = CharUnicodeInfo.GetUnicodeCategory(text, i) switch
+                {
+                    <= UnicodeCategory.OtherLetter => 'a',
+                    UnicodeCategory.DecimalDigitNumber or UnicodeCategory.LetterNumber or UnicodeCategory.OtherNumber => '0',
+                    _ => '!',
+                };
+                chars[i] = chars[i + 1] = same;
+                i++;
+            }
+        }
+
+        return new string(chars);
+    }
 
     // GPT-2's pre-tokenization: contractions, a word or number or punctuation run with its leading space, white space.
     [GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")]

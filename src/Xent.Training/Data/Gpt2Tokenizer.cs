@@ -27,7 +27,21 @@ public sealed class Gpt2Tokenizer : ITokenizer
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return [.. tokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true)];
+        string classes = BpeTokenizer.PairsAsTheirClass(text);
+        if (ReferenceEquals(classes, text))
+        {
+            return [.. tokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true)];
+        }
+
+        // Characters outside the BMP: the pieces are cut on a copy holding each as two BMP characters of its class, as
+        // the library's Regex reads UTF-16 chars ("𝐀's" gave "𝐀'" + "s", [..., 6, 82], where GPT-2 gives [..., 338]).
+        var ids = new List<int>(text.Length);
+        foreach (var (offset, length) in tokenizer.PreTokenizer!.PreTokenize(classes))
+        {
+            ids.AddRange(tokenizer.EncodeToIds(text.Substring(offset, length), considerPreTokenization: false, considerNormalization: true));
+        }
+
+        return [.. ids];
     }
 
     /// <inheritdoc/>

@@ -69,6 +69,21 @@ public sealed class BpeTokenizerTests : IDisposable
     }
 
     [Fact]
+    public void Characters_outside_the_bmp_are_cut_into_pieces_as_gpt2s_pattern_cuts_code_points()
+    {
+        // GPT-2's pattern (Python's regex, over code points) cuts "𝐀's" into "𝐀" and "'s", as "A's": the merge of
+        // (', s) applies. .NET's Regex on UTF-16 chars took the pair's halves for punctuation and cut "𝐀'" + "s".
+        var bpe = BpeTokenizer.Learn("'s's's", 257);
+        Assert.Equal([('\'', 's')], bpe.Merges);
+        Assert.Equal([0xF0, 0x9D, 0x90, 0x80, 256], bpe.Encode("𝐀's"));
+
+        // Learning cuts the same pieces: "𝐀'" never occurs in a piece, so (0x80, ') is no pair.
+        var learned = BpeTokenizer.Learn("𝐀's 𝐀's 𝐀's 𝟎'd 𝟎'd", 300);
+        Assert.DoesNotContain(learned.Merges, m => m.Right == '\'');
+        Assert.Equal("𝐀's 𝟎'd", learned.Decode(learned.Encode("𝐀's 𝟎'd")));
+    }
+
+    [Fact]
     public void Learning_is_deterministic_and_stops_when_no_pair_repeats()
     {
         var a = BpeTokenizer.Learn(English, 400);

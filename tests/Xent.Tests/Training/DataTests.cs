@@ -96,6 +96,20 @@ public sealed class DataTests : IDisposable
     }
 
     [Fact]
+    public void Gpt2_tokenizer_cuts_characters_outside_the_bmp_as_gpt2_does()
+    {
+        // Ids of GPT-2's own encoder (OpenAI's encoder.py: Python's regex over code points, merge ranks), computed with
+        // an independent reference: a letter or digit outside the BMP ends its piece before "'s" or "'d", which stay
+        // one token (338, 1549); the library's Regex on UTF-16 chars cut "𝐀'" + "s" (6, 82) and "𝟎'" + "d" (6, 67).
+        var tok = Gpt2Tokenizer.Instance;
+        Assert.Equal(new[] { 47728, 238, 222, 338 }, tok.Encode("𝐀's"));
+        Assert.Equal(new[] { 47728, 253, 236, 1549 }, tok.Encode("𝟎'd"));
+        Assert.Equal(new[] { 64, 50256, 47728, 238, 222, 338, 220, 47728, 238, 222, 338 }, tok.Encode("a<|endoftext|>𝐀's 𝐀's"));
+        const string text = "𝐀's 👨‍👩‍👧 𝟎'd\r\n\t 𠀀'll";
+        Assert.Equal(text, tok.Decode(tok.Encode(text)));
+    }
+
+    [Fact]
     public void Markov_tokenizer_prints_symbols_and_rejects_others()
     {
         var tok = new MarkovTokenizer(32);
