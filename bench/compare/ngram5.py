@@ -6,8 +6,8 @@ Usage: ngram5.py FILE [--split auto|bytes|bpe] [--seq 128] [--order 5] [--write-
 
 The split (src/Xent.Training/Data/TokenDataset.cs):
   bytes (texts under 100 000 bytes, the default run's tokenizer there): the last max(T + 1, floor(0.1 N)) bytes;
-  bpe (100 000 bytes and more): the text after the first white space at or past 90% of its characters
-  (.NET's char.IsWhiteSpace; the text is read as UTF-8 with a leading byte-order mark dropped).
+  bpe (100 000 bytes and more): the text after the first white space at or past 90% of its characters, or
+  after 90% itself when no white space follows (.NET's char.IsWhiteSpace; the text is read as UTF-8 with a leading byte-order mark dropped).
 Each validation byte is predicted from the validation bytes before it (up to order - 1), as `xent eval --text VAL`
 predicts each token from the tokens before it in VAL; --write-val writes VAL, so that
 `xent eval --checkpoint DIR --text VAL` scores the network on the same bytes (eval leaves out the first token's
@@ -51,9 +51,12 @@ def split(raw, mode, seq):
     # .NET strings count UTF-16 code units; the same as code points for text without characters past U+FFFF.
     if any(ord(c) > 0xFFFF for c in text):
         raise SystemExit('the text has characters past U+FFFF: the character cut would differ from .NET\'s')
-    cut = min(len(text), int(len(text) * (1 - VAL_FRACTION)))
+    at = min(len(text), int(len(text) * (1 - VAL_FRACTION)))
+    cut = at
     while cut < len(text) and not dotnet_space(text[cut]):
         cut += 1
+    if cut == len(text) and 0 < at < len(text):
+        cut = at  # no white space in the last tenth: at 90% itself
     return mode, text[:cut].encode('utf-8'), text[cut:].encode('utf-8')
 
 

@@ -87,8 +87,9 @@ public sealed class TokenDataset
 
     /// <summary>
     /// A UTF-8 text file with a byte-pair encoding of <paramref name="vocabSize"/> tokens learned on its training
-    /// split: the text is cut at the first white space after 90% of its characters, the merges are learned on the
-    /// part before (the validation text never influences them), and each part is tokenized on its own.
+    /// split: the text is cut at the first white space after 90% of its characters (at 90% when none follows), the
+    /// merges are learned on the part before (the validation text never influences them), and each part is tokenized
+    /// on its own.
     /// Throws <see cref="TrainingInputException"/> as <see cref="FromTextFile"/> does.
     /// </summary>
     /// <param name="path">The file.</param>
@@ -120,13 +121,21 @@ public sealed class TokenDataset
         return Split(path, ReadText(path), tokenizer, seq, bpeDropout);
     }
 
-    // Where the training text ends: at the first white space after 90% of the characters (a piece boundary).
+    // Where the training text ends: at the first white space after 90% of the characters (a piece boundary), or at
+    // 90% itself (outside a surrogate pair) when none follows: a text without white space in its last tenth (Chinese
+    // or Japanese on one line) had no validation text and was called too short.
     private static int TrainingCut(string text)
     {
-        int cut = Math.Min(text.Length, (int)(text.Length * (1 - ValidationFraction)));
+        int at = Math.Min(text.Length, (int)(text.Length * (1 - ValidationFraction)));
+        int cut = at;
         while (cut < text.Length && !char.IsWhiteSpace(text[cut]))
         {
             cut++;
+        }
+
+        if (cut == text.Length && at > 0 && at < text.Length)
+        {
+            cut = char.IsLowSurrogate(text[at]) && char.IsHighSurrogate(text[at - 1]) ? at + 1 : at;
         }
 
         return cut;

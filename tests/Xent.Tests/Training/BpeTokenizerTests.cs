@@ -171,6 +171,20 @@ public sealed class BpeTokenizerTests : IDisposable
     }
 
     [Fact]
+    public void A_text_without_white_space_in_its_last_tenth_still_has_a_validation_part()
+    {
+        // Chinese on one line: no white space after 90% of the characters, where the split looks for one. The whole
+        // text went to training and the run was refused as too short ("0 validation tokens... use a longer text").
+        string text = string.Concat(Enumerable.Range(0, 400).Select(i => $"第{i}天，我们去公园散步。天气很好！"));
+        string path = Path.Combine(testDir, "zh.txt");
+        File.WriteAllText(path, text);
+        var data = TokenDataset.FromTextFileBpe(path, 300, 16);
+        var bpe = Assert.IsType<BpeTokenizer>(data.Tokenizer);
+        Assert.Equal(text, bpe.Decode(data.Train) + bpe.Decode(data.Validation));
+        Assert.InRange(bpe.Decode(data.Validation).Length, text.Length / 10, text.Length / 10 + 1);
+    }
+
+    [Fact]
     public void Bpe_dropout_adds_stochastic_segmentations_of_the_training_text_only()
     {
         string text = string.Concat(Enumerable.Repeat(English, 10));
