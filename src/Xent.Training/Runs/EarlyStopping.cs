@@ -29,6 +29,19 @@ public sealed class EarlyStopping
     /// <summary>Whether the patience has run out.</summary>
     public bool ShouldStop => Patience > 0 && SinceImprovement >= Patience;
 
+    /// <summary>
+    /// Takes up a run resumed from a checkpoint: its best validation loss and step, and the evaluations since that
+    /// did not improve on it, so the patience goes on where the run was stopped.
+    /// </summary>
+    /// <param name="step">The step of the best validation loss.</param>
+    /// <param name="loss">The best validation loss.</param>
+    /// <param name="evaluationsSince">Evaluations after <paramref name="step"/>, none of them lower.</param>
+    public void Resume(long step, double loss, int evaluationsSince)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(evaluationsSince);
+        (BestLoss, BestStep, SinceImprovement) = (loss, step, evaluationsSince);
+    }
+
     /// <summary>Records a validation loss; returns true when it is a new best (strictly lower; NaN never is).</summary>
     /// <param name="step">The step it was measured at.</param>
     /// <param name="loss">The validation loss.</param>

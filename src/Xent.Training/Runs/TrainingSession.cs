@@ -52,12 +52,16 @@ internal sealed class TrainingSession
         best = new EarlyStopping(plan.EarlyStop);
         if (plan.Resume is not null)
         {
-            // The writer reads its folder's best checkpoint; every process takes its word (they may not share the folder).
-            double[] earlier = gradientStep.WritesOutputs && BestCheckpoint.Read(plan.OutDir) is { } e ? [1, e.Step, e.ValLoss] : [0, 0, 0];
+            // The writer reads its folder's best checkpoint, and counts the evaluations since it in metrics.jsonl (cut
+            // back to the checkpoint), so --early-stop's patience goes on where the run was stopped; every process takes
+            // its word (they may not share the folder).
+            double[] earlier = gradientStep.WritesOutputs && BestCheckpoint.Read(plan.OutDir) is { } e
+                ? [1, e.Step, e.ValLoss, metrics?.Records.Count(r => r.Step > e.Step && r.ValLoss is not null) ?? 0]
+                : [0, 0, 0, 0];
             gradientStep.FromWriter(earlier);
             if (earlier[0] != 0)
             {
-                best.Record((long)earlier[1], earlier[2]);
+                best.Resume((long)earlier[1], earlier[2], (int)earlier[3]);
             }
         }
         start = trainer.Optimizer.StepCount;

@@ -132,6 +132,27 @@ public sealed class TrainingLoopTests : IDisposable
     }
 
     [Fact]
+    public void Stopped_and_resumed_run_with_early_stop_stops_where_an_uninterrupted_one_does()
+    {
+        // --early-stop's patience spent before the stop counts after the resume: the resumed run stopped as soon as the
+        // uninterrupted one, not a whole patience of evaluations later.
+        string whole = temp["early-whole"], split = temp["early-split"];
+        TrainingPlan Plan(string dir) => Tiny(dir, 40) with { EvalEvery = 1, EarlyStop = 3, LearningRate = 0.1 };
+        var a = Run(Plan(whole));
+        Assert.True(a.StoppedEarly);
+        long bestStep = a.BestStep!.Value;
+        Assert.Equal(bestStep + 3, a.FinalStep);
+
+        // Stopped one evaluation past the best: one of the three spent.
+        var b = Run(Plan(split), stopAfter: bestStep + 1);
+        Assert.Equal(bestStep + 1, b.CheckpointStep);
+        var c = Run(TrainingPlan.Resumed(split) with { EvalEvery = 1, EarlyStop = 3 });
+        Assert.True(c.StoppedEarly);
+        Assert.Equal((a.FinalStep, a.BestStep, a.FinalValLoss), (c.FinalStep, c.BestStep, c.FinalValLoss));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(whole, CheckpointStore.ModelFile)), File.ReadAllBytes(Path.Combine(split, CheckpointStore.ModelFile)));
+    }
+
+    [Fact]
     public void The_compile_warm_up_runs_for_small_models_and_leaves_the_run_bitwise_the_same()
     {
         // Dropout draws masks and the second thread takes part, so the warm-up's copy would show in the bits if it shared any state.
