@@ -75,7 +75,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
                     Span<int> steps = [plan.TotalSteps, plan.WarmupSteps];
                     world.Broadcast(steps, 0);
                     plan = plan with { TotalSteps = steps[0], WarmupSteps = steps[1] };
-                    return Train(new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1, settings.VocabParallel), folderLock), signals);
+                    return Train(new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1, settings.VocabParallel), folderLock), signals, world);
                 });
             },
             ExitCodes.InternalError,
@@ -174,7 +174,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
         return plan;
     }
 
-    private int Train(TrainingLoop loop, TrainSignals signals)
+    private int Train(TrainingLoop loop, TrainSignals signals, ICommunicator? world = null)
     {
         signals.StartTraining();
         TrainingPlan plan = loop.Plan;
@@ -192,16 +192,27 @@ internal sealed class TrainCommand : Command<TrainSettings>
         if (!writes)
         {
             // Ranks but 0 print nothing (rank 0 speaks for the job); they stop with it, with its exit code.
-            return ExitCode(loop.Run(null, signals.Token).Status, signals);
+            return ExitCode(Agreed(loop.Run(null, signals.Token)).Status, signals);
         }
 
-        TrainingOutcome outcome = Run(loop, signals.Token);
+        TrainingOutcome outcome = Agreed(Run(loop, signals.Token));
         // The records the run holds, as written to metrics.jsonl: the file is not read back (a read failing there would
         // cost the picture of a run that is saved).
         LossPlot.Save(Path.Combine(plan.OutDir, LossPlot.FileName), outcome.Metrics,
             outcome.RunInitialValLoss is { } first ? (0, first) : (outcome.StartStep, outcome.InitialValLoss), plan.Data.EntropyFloor, PlotTitle(plan),
             outcome.CheckpointStep, plan.Baseline);
         return Report(plan, outcome, signals);
+
+        // The ranks stop together (the loop agrees on it); then they agree on which signal stopped them.
+        TrainingOutcome Agreed(TrainingOutcome result)
+        {
+            if (world is not null && result.Status == TrainingStatus.Interrupted)
+            {
+                signals.AgreeStoppedBy(world);
+            }
+
+            return result;
+        }
     }
 
     private TrainingOutcome Run(TrainingLoop loop, CancellationToken stop)

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Xent.Distributed;
 using Xent.Training.Checkpoints;
 
 namespace Xent.Cli.Commands;
@@ -55,6 +56,27 @@ internal sealed class TrainSignals : IDisposable
 
     /// <summary>The signal that stopped the training (SIGINT or SIGTERM); null when none did.</summary>
     public PosixSignal? StoppedBy { get; private set; }
+
+    /// <summary>
+    /// Under mpirun, once the training stopped: every rank takes the signal some rank saw (SIGTERM over SIGINT), so a
+    /// signal sent to one process only is named by rank 0 and every rank exits with its code (143 or 130), not 130
+    /// from the ranks that saw none. A collective: every rank calls it.
+    /// </summary>
+    /// <param name="world">The ranks training together.</param>
+    public void AgreeStoppedBy(ICommunicator world)
+    {
+        Span<int> code = [0];
+        lock (gate)
+        {
+            code[0] = StoppedBy switch { PosixSignal.SIGTERM => 2, null => 0, _ => 1 };
+        }
+
+        world.AllReduce<int>(code, ReduceOperation.Max);
+        lock (gate)
+        {
+            StoppedBy = code[0] switch { 2 => PosixSignal.SIGTERM, 1 => PosixSignal.SIGINT, _ => null };
+        }
+    }
 
     /// <summary>The run folder's lock, released as the folder was found if a signal comes before training begins.</summary>
     public void Guard(RunFolderLock? runFolderLock)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Xent.Distributed.InProcess;
 using Xent.Distributed.Training;
@@ -179,6 +180,43 @@ public sealed class DataParallelTrainingTests(ITestOutputHelper output) : IDispo
         // The checkpoint rank 0 gathered is one process's: a one-process run resumes it.
         var resumed = CliRun.Run("train", "--resume", tmp["vp2"], "--steps", "12");
         Assert.True(resumed.ExitCode == 0, resumed.Error);
+    }
+
+    [MpirunFact]
+    public void MpirunSigtermToOneRank_StopsEveryRankAsSigterm()
+    {
+        // MPMD: rank 1 runs under a shell that sends its xent SIGTERM once rank 0 has written a step. Every rank stops
+        // with a checkpoint, rank 0 names the signal that rank 1 saw, and every rank exits 143 (rank 0, which saw none,
+        // said "Interrupted" and exited 130).
+        string dir = tmp["sigterm"];
+        string dll = Path.Combine(AppContext.BaseDirectory, "Xent.Cli.dll");
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        string[] train = [dotnet, dll, "train", "--steps", "5000", "--batch", "2", "--seq", "16", "--layers", "1", "--dim", "16", "--heads", "2", "--eval-every", "1000", "--threads", "1", "--out", dir];
+        var start = new ProcessStartInfo(Mpirun.Path!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        string[] args =
+        [
+            "--allow-run-as-root", "--oversubscribe", "-np", "1", .. train, ":", "-np", "1", "sh", "-c",
+            "m=$1; shift; \"$@\" & c=$!; while [ ! -s \"$m\" ]; do sleep 0.05; done; kill -TERM $c; wait $c", "sh", Path.Combine(dir, MetricsLog.FileName), .. train,
+        ];
+        foreach (string a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        start.Environment.Remove("OMPI_COMM_WORLD_SIZE");
+        start.Environment.Remove("PMIX_RANK");
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(120_000))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail("mpirun did not finish within 120 s");
+        }
+
+        Assert.True(process.ExitCode == 143, $"exit {process.ExitCode}\n{stdout.Result}\n{stderr.Result}");
+        Assert.Contains("Stopped by SIGTERM at step", stdout.Result, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(dir, CheckpointStore.ModelFile)));
     }
 
     [MpirunFact]
