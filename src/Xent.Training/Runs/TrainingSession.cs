@@ -258,6 +258,14 @@ internal sealed class TrainingSession
     {
         if (gradientStep.CheckpointState(trainer) is { } state && gradientStep.WritesOutputs)
         {
+            // The save would create the folder again, and the run end 'Wrote metrics.jsonl' with its records written
+            // into the removed file: a run folder removed during the run is a failed save, as docs/training.md says.
+            if (!Directory.Exists(plan.OutDir))
+            {
+                throw new TrainingInputException(
+                    $"cannot write '{Path.Combine(plan.OutDir, CheckpointStore.ModelFile)}', saving the checkpoint of step {step}: the run folder '{plan.OutDir}' was removed during the run, with its {MetricsLog.FileName} and lock. Nothing was written.");
+            }
+
             ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options) with { InitialValLoss = runInitialVal }, state);
             if (newBest is { } loss)
             {

@@ -48,6 +48,28 @@ public sealed class TrainingLoopTests : IDisposable
         }
     }
 
+    private sealed class RemoveFolderAfter(long steps, string folder) : ITrainingProgress
+    {
+        public void OnStep(StepReport report)
+        {
+            if (report.Step == steps)
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public void A_run_folder_removed_during_the_run_fails_the_next_save_and_is_not_made_again()
+    {
+        string dir = temp["removed"];
+        var loop = new TrainingLoop(Tiny(dir, 6) with { EvalEvery = 2 });
+        var e = Assert.Throws<TrainingInputException>(() => loop.Run(new RemoveFolderAfter(1, dir), CancellationToken.None));
+        Assert.Contains("saving the checkpoint of step 2: the run folder", e.Message, StringComparison.Ordinal);
+        Assert.Contains("was removed during the run", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir));
+    }
+
     [Fact]
     public void A_lock_the_caller_took_is_used_and_must_be_on_the_run_folder()
     {
