@@ -22,7 +22,7 @@ internal sealed class TrainSettings : CommandSettings
     public int? Vocab { get; init; }
 
     [CommandOption("--steps <N>")]
-    [Description("Total optimizer steps (a resumed run continues up to this step). Default 2400.")]
+    [Description("Total optimizer steps (a resumed run continues up to this step). Default 2400 (built-in corpus); --text: fitted to --time.")]
     public int? Steps { get; init; }
 
     [CommandOption("--batch <B>")]
@@ -46,7 +46,7 @@ internal sealed class TrainSettings : CommandSettings
     public int? Heads { get; init; }
 
     [CommandOption("--lr <X>")]
-    [Description("Peak learning rate of the cosine schedule (AdamW), decaying to 0. Default 2e-2.")]
+    [Description("Peak learning rate of the cosine schedule (AdamW), decaying to 0. Default 2e-2 (built-in corpus), 3e-3 (--text).")]
     public double? LearningRate { get; init; }
 
     [CommandOption("--time <DURATION>")]
@@ -96,7 +96,7 @@ internal sealed class TrainSettings : CommandSettings
     public string? Init { get; init; }
 
     [CommandOption("--eval-every <K>")]
-    [Description("Measure the validation loss and save a checkpoint every K steps. Default 100.")]
+    [Description("Measure the validation loss and save a checkpoint every K steps. Default 100 (built-in corpus), 200 (--text).")]
     public int? EvalEvery { get; init; }
 
     [CommandOption("--untied")]
