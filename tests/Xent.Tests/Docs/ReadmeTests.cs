@@ -96,6 +96,17 @@ public partial class ReadmeTests
         return (logits, targets);
     }
 
+    [Fact]
+    public void ReadmeCountsTheSlowTests()
+    {
+        int slow = typeof(ReadmeTests).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods())
+            .Count(m => m.GetCustomAttributes(typeof(SlowFactAttribute), false).Length > 0);
+        string[] words = ["No", "One", "Two", "Three", "Four", "Five"];
+        string readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md"));
+        Assert.Contains($"{words[slow]} tests past 2^31 elements run only with `XENT_SLOW_TESTS=1`", readme, StringComparison.Ordinal);
+    }
+
     private static string Normalize(string code) =>
         string.Join('\n', code.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith("using ", StringComparison.Ordinal)));
 
