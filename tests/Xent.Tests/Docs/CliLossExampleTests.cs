@@ -30,6 +30,15 @@ public sealed partial class CliLossExampleTests : IDisposable
         Assert.Equal(Keys(run.Out), Keys(example));
     }
 
+    [Fact]
+    public void The_count_of_npy_header_cases_is_that_of_the_data_file()
+    {
+        string root = ReadmeTests.RepositoryRoot();
+        string doc = File.ReadAllText(Path.Combine(root, "docs", "cli.md"));
+        int cases = File.ReadAllLines(Path.Combine(root, "tests", "Xent.Tests", "Cli", "Data", "npy-headers.jsonl")).Count(l => l.Length > 0);
+        Assert.Contains($"lists {cases} edge cases with NumPy's verdict on each", doc, StringComparison.Ordinal);
+    }
+
     private static string[] Keys(string json) =>
         [.. JsonDocument.Parse(json).RootElement.EnumerateObject().Select(p => p.Name)];
 
