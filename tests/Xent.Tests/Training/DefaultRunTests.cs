@@ -32,12 +32,13 @@ public sealed class DefaultRunTests : IDisposable
         // ...and within 10% above the entropy rate.
         Assert.True(o.FinalValLoss < 1.10 * floor, $"final validation loss {o.FinalValLoss} vs floor {floor}");
 
-        // The README quotes this run: the floor exactly, the final loss to the rounding that other vector widths
-        // (another machine) may move it by.
+        // The README quotes this run: the floor exactly, the final loss to what other vector widths (another
+        // machine) move it by: a last-bit change of rounding grows through the run, and the AVX2-only code ends at
+        // 1.0387 where 512 bits end at 1.0203 (Zen 4, f7b6309), so 0.03, not the 0.01 that failed there.
         string readme = File.ReadAllText(Path.Combine(Docs.ReadmeTests.RepositoryRoot(), "README.md"));
         Assert.Contains($"entropy floor {floor.ToString("F4", CultureInfo.InvariantCulture)}", readme, StringComparison.Ordinal);
         var quoted = Regex.Match(readme, @"final validation loss (\d+\.\d+)");
         Assert.True(quoted.Success, "README.md does not quote the final validation loss");
-        Assert.Equal(double.Parse(quoted.Groups[1].Value, CultureInfo.InvariantCulture), o.FinalValLoss!.Value, 0.01);
+        Assert.Equal(double.Parse(quoted.Groups[1].Value, CultureInfo.InvariantCulture), o.FinalValLoss!.Value, 0.03);
     }
 }
