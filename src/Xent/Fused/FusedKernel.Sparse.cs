@@ -33,9 +33,10 @@ internal static unsafe partial class FusedKernel
             double g = RowGradient(t, y).Target(zTarget[t]);
             if (p.EntropyUpstream != null)
             {
-                // dH/dz[y] = -p[y] (z[y] - E[z]), times the soft cap's factor 1 - (z/cap)^2.
+                // dH/dz[y] = -p[y] (z[y] - E[z]), times the soft cap's factor 1 - (z/cap)^2; z - E[z] floored as in the
+                // tile epilogue: a -inf target logit (p = 0) adds 0, not 0 x -inf.
                 double z = zTarget[t], pt = RowLogSumExp(t).Probability(z), u = p.SoftCap > 0 ? z / p.SoftCap : 0;
-                g -= p.EntropyUpstream[t0 + t] * pt * (z - rowMeanLogit[t]) * (1 - (u * u));
+                g -= p.EntropyUpstream[t0 + t] * pt * Math.Max(z - rowMeanLogit[t], float.MinValue) * (1 - (u * u));
             }
 
             return (float)g;

@@ -247,6 +247,38 @@ public class LinearCrossEntropyOutputsTests
         }
     }
 
+    /// <summary>
+    /// A token whose own logit is -inf (a class masked through the bias): p = 0 there, so the entropy term at the target
+    /// is 0 and d log p / dz = 1 - 0; the result is that of a mask of -1e30, not NaN (found by an API sweep: the target's
+    /// entropy term was 0 x -inf, which made that token's dh, its target's dW row and dBias NaN).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void EntropyGradient_AtAMaskedTarget_IsFinite(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        var rng = new Random(43);
+        int n = 3, d = 4, v = 7;
+        var (h, w, b) = (RandomArray(rng, n * d, 1), RandomArray(rng, v * d, 1), RandomArray(rng, v, 1));
+        int[] y = [2, 0, 2];
+        var (g, gH) = (RandomArray(rng, n, 1), RandomArray(rng, n, 1));
+        (float[] Dh, float[] Dw, float[] Db) Run(float mask)
+        {
+            b[2] = mask;
+            var (dh, dw, db) = (new float[n * d], new float[v * d], new float[v]);
+            LinearCrossEntropy.LogProbabilityGradients(h, w, b, y, g, new(dh, dw, db), entropyGradient: gH);
+            return (dh, dw, db);
+        }
+
+        var masked = Run(float.NegativeInfinity);
+        var large = Run(-1e30f);
+        Assert.All(masked.Dh.Concat(masked.Dw).Concat(masked.Db), x => Assert.True(float.IsFinite(x)));
+        Assert.Equal(large.Dh, masked.Dh);
+        Assert.Equal(large.Dw, masked.Dw);
+        Assert.Equal(large.Db, masked.Db);
+        Assert.Equal(g[0] + g[2], masked.Db[2], 1e-6f);
+    }
+
     [Fact]
     public void NewOutputs_AreBitwiseIdentical_ForAnyThreadCount()
     {
