@@ -96,6 +96,8 @@ internal static unsafe class LinearCrossEntropyCall
         OptionalDestination(losses.Length, n, nameof(losses));
         OptionalDestination(logSumExp.Length, n, nameof(logSumExp));
         OptionalDestination(entropy.Length, n, nameof(entropy));
+        NoOverlaps(x, n, d, v, bias, targets, ce, gradients, backward, kind == CallKind.Backward ? rowUpstream : [], losses, logSumExp, logSumExpUpstream,
+            entropy, entropyUpstream);
         if (d == 0)
         {
             double empty = EmptyBatch(gradients, ce, o, backward);
@@ -218,6 +220,60 @@ internal static unsafe class LinearCrossEntropyCall
         }
     }
 
+    /// <summary>
+    /// Throws when an output overlaps an input or another output, as <see cref="CrossEntropy"/>'s calls do: the kernel
+    /// reads h and W block by block after writing earlier blocks' dh and dW, so dh over h, dW over W, dBias over the
+    /// bias, an output over the upstream gradients, or two outputs in the same memory gave wrong numbers silently.
+    /// Extents are what the call reads and writes.
+    /// </summary>
+    private static void NoOverlaps(scoped in LinearOperands x, int n, int d, int v, ReadOnlySpan<float> bias, ReadOnlySpan<int> targets,
+        CrossEntropyOptions ce, scoped in LinearCrossEntropyGradients gradients, bool backward, ReadOnlySpan<float> rowUpstream, Span<float> losses,
+        Span<float> logSumExp, ReadOnlySpan<float> logSumExpUpstream, Span<float> entropy, ReadOnlySpan<float> entropyUpstream)
+    {
+        using var weights = ce.ClassWeights.Pin();
+        fixed (float* h = x.Hidden, b = bias, dh = gradients.Hidden, dw = &gradients.Weight, db = gradients.Bias, rl = losses, ls = logSumExp, ent = entropy)
+        fixed (BFloat16* hb = x.HiddenBFloat16)
+        fixed (int* y = targets)
+        fixed (float* up = rowUpstream, lseUp = logSumExpUpstream, entUp = entropyUpstream)
+        {
+            int element = x.IsBFloat16 ? sizeof(ushort) : sizeof(float);
+            long rowBytes = (long)n * sizeof(float), weightElements = d == 0 ? x.WeightLength : (long)v * d;
+            ReadOnlySpan<Region> inputs =
+            [
+                new(x.IsBFloat16 ? hb : h, x.HiddenLength * element, "hidden"),
+                new(x.Weight, weightElements * element, "weight"),
+                new(b, (long)bias.Length * sizeof(float), nameof(bias)),
+                new(y, (long)n * sizeof(int), nameof(targets)),
+                new((float*)weights.Pointer, (long)ce.ClassWeights.Length * sizeof(float), "options.ClassWeights"),
+                new(up, (long)rowUpstream.Length * sizeof(float), "upstream"),
+                new(lseUp, (long)logSumExpUpstream.Length * sizeof(float), "logSumExpGradient"),
+                new(entUp, (long)entropyUpstream.Length * sizeof(float), "entropyGradient"),
+            ];
+            ReadOnlySpan<Region> outputs =
+            [
+                new(dh, backward ? (long)n * d * sizeof(float) : 0, "dHidden"),
+                new(dw, backward ? (d == 0 ? gradients.WeightLength : (long)v * d) * sizeof(float) : 0, "dWeight"),
+                new(db, backward ? (long)(d == 0 ? gradients.Bias.Length : Math.Min(v, gradients.Bias.Length)) * sizeof(float) : 0, "dBias"),
+                new(rl, losses.IsEmpty ? 0 : rowBytes, nameof(losses)),
+                new(ls, logSumExp.IsEmpty ? 0 : rowBytes, nameof(logSumExp)),
+                new(ent, entropy.IsEmpty ? 0 : rowBytes, nameof(entropy)),
+            ];
+            for (int i = 0; i < outputs.Length; i++)
+            {
+                var o = outputs[i];
+                foreach (var other in inputs)
+                {
+                    CrossEntropyChecks.Disjoint(o.Start, o.Bytes, o.Name, other.Start, other.Bytes, other.Name);
+                }
+
+                for (int k = i + 1; k < outputs.Length; k++)
+                {
+                    CrossEntropyChecks.Disjoint(o.Start, o.Bytes, o.Name, outputs[k].Start, outputs[k].Bytes, outputs[k].Name);
+                }
+            }
+        }
+    }
+
     private static void OptionalDestination(int length, long needed, string name)
     {
         if (length != 0)
@@ -282,4 +338,14 @@ internal readonly unsafe ref struct LinearOperands
     public bool IsBFloat16 { get; }
 
     public long HiddenLength => IsBFloat16 ? HiddenBFloat16.Length : Hidden.Length;
+}
+
+/// <summary>One input or output of a call: where it starts, how many bytes the call reads or writes there, its parameter name.</summary>
+internal readonly unsafe struct Region(void* start, long bytes, string name)
+{
+    public void* Start { get; } = start;
+
+    public long Bytes { get; } = bytes;
+
+    public string Name { get; } = name;
 }

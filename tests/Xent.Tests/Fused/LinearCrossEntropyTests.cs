@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Xent.Fused;
 using Xent.Tests.Core;
 
@@ -434,6 +435,42 @@ public class LinearCrossEntropyTests
         Assert.Throws<ArgumentException>(() => LinearCrossEntropy.Loss(h, w, y, new CrossEntropyOptions { Reduction = Reduction.None }));
         Assert.All(dh, x => Assert.Equal(7f, x));
         Assert.All(dw, x => Assert.Equal(7f, x));
+    }
+
+    [Fact]
+    public void OutputsOverlappingAnInputOrEachOther_Throw_BeforeWriting()
+    {
+        // Each was accepted and gave wrong numbers (found by an API sweep): dh over h or over the per-row upstream,
+        // dW over W, dBias over the bias, dh and dW in one buffer, the losses over the upstream.
+        int n = 5, d = 3, v = 7;
+        var rng = new Random(3);
+        var h = RandomArray(rng, n * d, 1);
+        var w = RandomArray(rng, v * d, 1);
+        var b = RandomArray(rng, v, 1);
+        int[] y = [0, 6, -100, 3, 2];
+        float[] up = [1, -2, 3, 0.5f, 2];
+        var (hCopy, wCopy, bCopy, upCopy) = ((float[])h.Clone(), (float[])w.Clone(), (float[])b.Clone(), (float[])up.Clone());
+        var dh = Enumerable.Repeat(7f, n * d).ToArray();
+        var dw = Enumerable.Repeat(7f, v * d).ToArray();
+        var db = Enumerable.Repeat(7f, v).ToArray();
+        var both = Enumerable.Repeat(7f, v * d).ToArray();
+        Assert.Equal("dHidden", Assert.Throws<ArgumentException>(() => LinearCrossEntropy.Gradients(h, w, b, y, up, new(h, dw))).ParamName);
+        Assert.Equal("dWeight", Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, b, y, new(dh, w))).ParamName);
+        Assert.Equal("dBias", Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossAndGradients(h, w, b, y, new(dh, dw, b))).ParamName);
+        Assert.Equal("dHidden", Assert.Throws<ArgumentException>(() => LinearCrossEntropy.Gradients(h, w, b, y, dh.AsSpan(1, n), new(dh, dw))).ParamName);
+        Assert.Throws<ArgumentException>(() => LinearCrossEntropy.Gradients(h, w, b, y, up, new(both.AsSpan(0, n * d), both)));
+        Assert.Equal("losses", Assert.Throws<ArgumentException>(() => LinearCrossEntropy.Gradients(h, w, b, y, up, new(dh, dw), up)).ParamName);
+        Assert.Equal("losses", Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LossPerRow(h, w, b, y, db.AsSpan(0, n), db.AsSpan(1, n))).ParamName);
+        Assert.Equal("entropy", Assert.Throws<ArgumentException>(() => LinearCrossEntropy.LogProbabilities(h, w, b, y, dh.AsSpan(0, n), default, h.AsSpan(2, n))).ParamName);
+        var hb = h.Select(x => (BFloat16)x).ToArray();
+        var wb = w.Select(x => (BFloat16)x).ToArray();
+        Assert.Equal("dHidden", Assert.Throws<ArgumentException>(() => LinearCrossEntropy.Gradients(hb, wb, b, y, up,
+            new(MemoryMarshal.Cast<BFloat16, float>(hb.AsSpan()), dw))).ParamName);
+        Assert.Equal(hCopy, h);
+        Assert.Equal(wCopy, w);
+        Assert.Equal(bCopy, b);
+        Assert.Equal(upCopy, up);
+        Assert.All(dh.Concat(dw).Concat(db).Concat(both), x => Assert.Equal(7f, x));
     }
 
     private static void CheckAgainstReference(Random rng, int n, int d, int v, CrossEntropyOptions o, bool withBias, float scaleLogits)
