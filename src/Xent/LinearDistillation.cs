@@ -104,6 +104,16 @@ public static unsafe class LinearDistillation
 
         if (rows == 0)
         {
+            // D and D_t are unknown without rows: every per-row input must be empty. The gradient of no rows is 0, and
+            // dW_s is overwritten (as LinearCrossEntropy's is); dh has no rows.
+            NoRows(studentHidden, nameof(studentHidden));
+            NoRows(teacherHidden, nameof(teacherHidden));
+            NoRows(teacherLogits, nameof(teacherLogits));
+            if (withGradients)
+            {
+                weightGradient.Clear();
+            }
+
             return o.Reduction == Reduction.Sum || !reduce ? 0f : float.NaN;
         }
 
@@ -154,6 +164,14 @@ public static unsafe class LinearDistillation
                 HiddenGradient = withGradients ? dh : null,
                 WeightGradient = withGradients ? dw : null,
             });
+        }
+    }
+
+    private static void NoRows(ReadOnlySpan<float> values, string name)
+    {
+        if (!values.IsEmpty)
+        {
+            throw new ArgumentException($"There are no targets but {name} has {values.Length} elements; with N = 0 it must be empty.", name);
         }
     }
 

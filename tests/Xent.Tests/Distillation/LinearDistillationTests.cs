@@ -325,6 +325,26 @@ public class LinearDistillationTests
     }
 
     [Fact]
+    public void NoRows_ZeroTheOverwrittenWeightGradient_AndTakeNoHiddenStates()
+    {
+        // With N = 0 the call returned before anything was checked or written: dW_s kept whatever it held (the
+        // gradient of an empty batch is 0, and LinearCrossEntropy writes it), and hidden states for no rows were accepted.
+        var x = new DistillationData(4, 30, 3, 2, seed: 1);
+        var dw = Enumerable.Repeat(1f, 90).ToArray();
+        var sum = new DistillationOptions { Reduction = Reduction.Sum };
+        Assert.Equal(0f, LinearDistillation.LossAndGradients([], x.StudentWeight, [], x.TeacherWeight, [], [], dw, sum));
+        Assert.All(dw, g => Assert.Equal(0f, g));
+        dw.AsSpan().Fill(1);
+        Assert.Equal(0f, LinearDistillation.LossAndGradients([], x.StudentWeight, [], [], [], dw, sum));
+        Assert.All(dw, g => Assert.Equal(0f, g));
+        dw.AsSpan().Fill(1);
+        Assert.Equal("studentHidden", Assert.Throws<ArgumentException>(() => LinearDistillation.LossAndGradients(x.StudentHidden, x.StudentWeight, [], x.TeacherWeight, [], [], dw, sum)).ParamName);
+        Assert.Equal("teacherHidden", Assert.Throws<ArgumentException>(() => LinearDistillation.Loss([], x.StudentWeight, x.TeacherHidden, x.TeacherWeight, [], sum)).ParamName);
+        Assert.Equal("teacherLogits", Assert.Throws<ArgumentException>(() => LinearDistillation.LossPerRow([], x.StudentWeight, x.TeacherLogits, [], [], options: sum)).ParamName);
+        Assert.All(dw, g => Assert.Equal(1f, g));
+    }
+
+    [Fact]
     public void BadInputThrowsBeforeWriting()
     {
         var x = new DistillationData(4, 30, 3, 2, seed: 1);
