@@ -193,6 +193,11 @@ public static unsafe class LinearDistillation
             throw new ArgumentException("Reduction.None has no single loss: call LossPerRow.", "options");
         }
 
+        if (o.Reduction is not (Reduction.None or Reduction.Mean or Reduction.Sum))
+        {
+            throw new ArgumentOutOfRangeException("options", o.Reduction, "Reduction must be None, Mean or Sum.");
+        }
+
         if (!(o.Beta >= 0 && o.Beta <= 1))
         {
             throw new ArgumentOutOfRangeException("options", o.Beta, "Beta must be in [0, 1].");

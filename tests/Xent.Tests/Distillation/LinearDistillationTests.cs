@@ -361,7 +361,7 @@ public class LinearDistillationTests
         Throws<ArgumentException>(() => LinearDistillation.LossAndGradients(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, dh, new float[89]), "weightGradient");
         Throws<ArgumentException>(() => LinearDistillation.LossPerRow(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, new float[3]), "losses");
         Throws<ArgumentException>(() => LinearDistillation.Loss(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, new DistillationOptions { Reduction = Reduction.None }), "options");
-        foreach (var bad in new DistillationOptions[] { new() { Beta = 1.5f }, new() { Beta = float.NaN }, new() { Temperature = 0f }, new() { Temperature = float.PositiveInfinity }, new() { HardLossWeight = float.NaN }, new() { MaxDegreeOfParallelism = 0 } })
+        foreach (var bad in new DistillationOptions[] { new() { Beta = 1.5f }, new() { Beta = float.NaN }, new() { Temperature = 0f }, new() { Temperature = float.PositiveInfinity }, new() { HardLossWeight = float.NaN }, new() { MaxDegreeOfParallelism = 0 }, new() { Reduction = (Reduction)7 } })
         {
             Throws<ArgumentOutOfRangeException>(() => LinearDistillation.LossAndGradients(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, dh, dw, bad), "options");
         }
