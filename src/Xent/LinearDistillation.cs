@@ -16,7 +16,8 @@ namespace Xent;
 /// whatever N and V. Results are
 /// bitwise the same for any thread count, and each row's loss (and, with <see cref="Reduction.Sum"/>, its dh) is
 /// bitwise the same whether the row is alone or in a batch, at any position.
-/// Bad input throws <see cref="ArgumentException"/> before anything is written.
+/// Bad input (an output overlapping an input or another output included) throws <see cref="ArgumentException"/> before
+/// anything is written.
 /// </remarks>
 public static unsafe class LinearDistillation
 {
@@ -147,6 +148,27 @@ public static unsafe class LinearDistillation
         fixed (int* y = targets)
         fixed (float* r = losses, dh = hiddenGradient, dw = weightGradient)
         {
+            // An output over an input or another output gave wrong numbers silently (dW_s over W_s is read by later
+            // sweeps and blocks): refused, as LinearCrossEntropy and CrossEntropy refuse it.
+            long lossBytes = reduce ? 0 : (long)rows * sizeof(float);
+            long dhBytes = withGradients ? (long)rows * d * sizeof(float) : 0, dwBytes = withGradients ? (long)v * d * sizeof(float) : 0;
+            ReadOnlySpan<Region> inputs =
+            [
+                new(hs, (long)studentHidden.Length * sizeof(float), nameof(studentHidden)),
+                new(ws, (long)studentWeight.Length * sizeof(float), nameof(studentWeight)),
+                new(ht, (long)teacherHidden.Length * sizeof(float), nameof(teacherHidden)),
+                new(wt, (long)teacherWeight.Length * sizeof(float), nameof(teacherWeight)),
+                new(tl, (long)teacherLogits.Length * sizeof(float), nameof(teacherLogits)),
+                new(y, (long)rows * sizeof(int), nameof(targets)),
+            ];
+            foreach (var input in inputs)
+            {
+                CrossEntropyChecks.Disjoint(r, lossBytes, nameof(losses), input.Start, input.Bytes, input.Name);
+                CrossEntropyChecks.Disjoint(dh, dhBytes, nameof(hiddenGradient), input.Start, input.Bytes, input.Name);
+                CrossEntropyChecks.Disjoint(dw, dwBytes, nameof(weightGradient), input.Start, input.Bytes, input.Name);
+            }
+
+            CrossEntropyChecks.Disjoint(dh, dhBytes, nameof(hiddenGradient), dw, dwBytes, nameof(weightGradient));
             return (float)DistillationKernel.Run(new DistillationProblem
             {
                 Rows = rows,

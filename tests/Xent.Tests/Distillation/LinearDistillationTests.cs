@@ -345,6 +345,22 @@ public class LinearDistillationTests
     }
 
     [Fact]
+    public void OutputsOverlappingAnInputOrEachOtherThrowBeforeWriting()
+    {
+        // Each was accepted (found by an API sweep): dW_s over W_s gave wrong numbers, dh and dW_s in one buffer too.
+        var x = new DistillationData(4, 30, 3, 2, seed: 1);
+        var weight = (float[])x.StudentWeight.Clone();
+        var dh = new float[12];
+        var both = new float[90];
+        var losses = Enumerable.Repeat(7f, 4).ToArray();
+        Assert.Equal("weightGradient", Assert.Throws<ArgumentException>(() => LinearDistillation.LossAndGradients(x.StudentHidden, weight, x.TeacherHidden, x.TeacherWeight, x.Targets, dh, weight)).ParamName);
+        Assert.Equal("hiddenGradient", Assert.Throws<ArgumentException>(() => LinearDistillation.LossAndGradients(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, both.AsSpan(0, 12), both)).ParamName);
+        Assert.Equal("losses", Assert.Throws<ArgumentException>(() => LinearDistillation.LossPerRow(x.StudentHidden, x.StudentWeight, x.TeacherLogits, x.Targets, x.TeacherLogits.AsSpan(4, 4))).ParamName);
+        Assert.Equal(x.StudentWeight, weight);
+        Assert.All(dh.Concat(both), g => Assert.Equal(0f, g));
+    }
+
+    [Fact]
     public void BadInputThrowsBeforeWriting()
     {
         var x = new DistillationData(4, 30, 3, 2, seed: 1);
