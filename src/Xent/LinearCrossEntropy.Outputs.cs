@@ -85,7 +85,8 @@ public static unsafe partial class LinearCrossEntropy
         Span<float> logSumExp, Span<float> entropy, CrossEntropyOptions? options)
     {
         CheckLogProbabilityOptions(options ?? CrossEntropyOptions.Default);
-        LinearCrossEntropyCall.Run(x, bias, tokens, CallKind.PerRow, options, default, 1f, [], logProbabilities, logSumExp, [], entropy, [], out _);
+        LinearCrossEntropyCall.Run(x, bias, tokens, CallKind.PerRow, options, default, 1f, [], logProbabilities, logSumExp, [], entropy, [], out _,
+            nameof(logProbabilities));
         Negate(logProbabilities);
     }
 
@@ -106,7 +107,7 @@ public static unsafe partial class LinearCrossEntropy
             }
 
             LinearCrossEntropyCall.Run(x, bias, tokens, CallKind.Backward, o, gradients, 1f, negated, logProbabilities, logSumExp, [], entropy,
-                entropyGradient, out _);
+                entropyGradient, out _, nameof(logProbabilities));
         }
         finally
         {

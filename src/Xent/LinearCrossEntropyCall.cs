@@ -40,7 +40,7 @@ internal static unsafe class LinearCrossEntropyCall
     public static double Run(scoped in LinearOperands x, ReadOnlySpan<float> bias,
         ReadOnlySpan<int> targets, CallKind kind, LinearCrossEntropyOptions? options, scoped in LinearCrossEntropyGradients gradients,
         float upstream, ReadOnlySpan<float> rowUpstream, Span<float> losses, Span<float> logSumExp, ReadOnlySpan<float> logSumExpUpstream,
-        Span<float> entropy, ReadOnlySpan<float> entropyUpstream, out LossParts parts)
+        Span<float> entropy, ReadOnlySpan<float> entropyUpstream, out LossParts parts, string lossesName = "losses")
     {
         parts = default;
         var o = options ?? LinearCrossEntropyOptions.Default;
@@ -76,7 +76,7 @@ internal static unsafe class LinearCrossEntropyCall
 
         if (kind == CallKind.PerRow)
         {
-            CrossEntropyChecks.Destination(losses.Length, n, nameof(losses));
+            CrossEntropyChecks.Destination(losses.Length, n, lossesName);
         }
 
         if (!logSumExpUpstream.IsEmpty && (!backward || logSumExpUpstream.Length != n))
@@ -93,11 +93,11 @@ internal static unsafe class LinearCrossEntropyCall
                 : $"entropyGradient has {entropyUpstream.Length} entries but there are N = {n} rows.", "entropyGradient");
         }
 
-        OptionalDestination(losses.Length, n, nameof(losses));
+        OptionalDestination(losses.Length, n, lossesName);
         OptionalDestination(logSumExp.Length, n, nameof(logSumExp));
         OptionalDestination(entropy.Length, n, nameof(entropy));
         NoOverlaps(x, n, d, v, bias, targets, ce, gradients, backward, kind == CallKind.Backward ? rowUpstream : [], losses, logSumExp, logSumExpUpstream,
-            entropy, entropyUpstream);
+            entropy, entropyUpstream, lossesName);
         if (d == 0)
         {
             double empty = EmptyBatch(gradients, ce, o, backward);
@@ -228,7 +228,7 @@ internal static unsafe class LinearCrossEntropyCall
     /// </summary>
     private static void NoOverlaps(scoped in LinearOperands x, int n, int d, int v, ReadOnlySpan<float> bias, ReadOnlySpan<int> targets,
         CrossEntropyOptions ce, scoped in LinearCrossEntropyGradients gradients, bool backward, ReadOnlySpan<float> rowUpstream, Span<float> losses,
-        Span<float> logSumExp, ReadOnlySpan<float> logSumExpUpstream, Span<float> entropy, ReadOnlySpan<float> entropyUpstream)
+        Span<float> logSumExp, ReadOnlySpan<float> logSumExpUpstream, Span<float> entropy, ReadOnlySpan<float> entropyUpstream, string lossesName)
     {
         using var weights = ce.ClassWeights.Pin();
         fixed (float* h = x.Hidden, b = bias, dh = gradients.Hidden, dw = &gradients.Weight, db = gradients.Bias, rl = losses, ls = logSumExp, ent = entropy)
@@ -254,7 +254,7 @@ internal static unsafe class LinearCrossEntropyCall
                 new(dh, backward ? (long)n * d * sizeof(float) : 0, "dHidden"),
                 new(dw, backward ? (d == 0 ? gradients.WeightLength : (long)v * d) * sizeof(float) : 0, "dWeight"),
                 new(db, backward ? (long)(d == 0 ? gradients.Bias.Length : Math.Min(v, gradients.Bias.Length)) * sizeof(float) : 0, "dBias"),
-                new(rl, losses.IsEmpty ? 0 : rowBytes, nameof(losses)),
+                new(rl, losses.IsEmpty ? 0 : rowBytes, lossesName),
                 new(ls, logSumExp.IsEmpty ? 0 : rowBytes, nameof(logSumExp)),
                 new(ent, entropy.IsEmpty ? 0 : rowBytes, nameof(entropy)),
             ];

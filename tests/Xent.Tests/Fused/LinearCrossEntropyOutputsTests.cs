@@ -356,6 +356,11 @@ public class LinearCrossEntropyOutputsTests
                 options: new CrossEntropyOptions { ZLoss = 1e-4f })).ParamName);
         Assert.Equal("entropy", Assert.Throws<ArgumentException>(() =>
             LinearCrossEntropy.LogProbabilities(h, w, [], y, logp, entropy: new float[n - 1])).ParamName);
+        Assert.Equal("logProbabilities", Assert.Throws<ArgumentException>(() =>
+            LinearCrossEntropy.LogProbabilities(h, w, [], y, new float[n - 1])).ParamName);
+        Assert.Equal("logProbabilities", Assert.Throws<ArgumentException>(() =>
+            LinearCrossEntropy.LogProbabilityGradients(h, w, [], y, new float[n], new(new float[n * d], new float[v * d]),
+                logProbabilities: new float[n - 1])).ParamName);
         Assert.Equal("logSumExpGradient", Assert.Throws<ArgumentException>(() =>
             LinearCrossEntropy.Gradients(h, w, [], y, new float[n], new(new float[n * d], new float[v * d]), logSumExpGradient: new float[n - 1])).ParamName);
         Assert.Equal("entropyGradient", Assert.Throws<ArgumentException>(() =>
