@@ -69,4 +69,17 @@ internal static class LayerChecks
             throw new ArgumentOutOfRangeException(name, value, positive ? "Must be at least 1." : "Must be at least 0.");
         }
     }
+
+    /// <summary>
+    /// Throws when <paramref name="output"/> (the elements the call writes) shares memory with
+    /// <paramref name="other"/> (elements it reads or writes elsewhere): the call would read what it has already
+    /// written, or one output would overwrite another (as <see cref="CrossEntropyChecks.Disjoint"/>).
+    /// </summary>
+    public static void Disjoint(ReadOnlySpan<float> output, string outputName, ReadOnlySpan<float> other, string otherName)
+    {
+        if (output.Overlaps(other))
+        {
+            throw new ArgumentException($"{outputName} overlaps {otherName}: pass memory of its own.", outputName);
+        }
+    }
 }

@@ -38,11 +38,12 @@ public static unsafe partial class MatMul
     /// <param name="b">B as stored.</param>
     /// <param name="ldb">Row stride of B as stored.</param>
     /// <param name="beta">Scale of C before adding.</param>
-    /// <param name="c">C [M, N] with row stride ldc.</param>
+    /// <param name="c">C [M, N] with row stride ldc; must not overlap A or B (unless they are not read).</param>
     /// <param name="ldc">Row stride of C (&gt;= N).</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores. The result does not depend on it.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is negative, a stride too small, or maxDegreeOfParallelism is 0 or below -1.</exception>
-    /// <exception cref="ArgumentException">A span is shorter than its sizes and stride require.</exception>
+    /// <exception cref="ArgumentException">A span is shorter than its sizes and stride require, or C overlaps A or B
+    /// where they are read.</exception>
     public static void Gemm(bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc,
         int maxDegreeOfParallelism = -1)
@@ -58,6 +59,14 @@ public static unsafe partial class MatMul
         if (m == 0 || n == 0)
         {
             return;
+        }
+
+        if (readsAB)
+        {
+            // C is written while A and B are still read (packed block by block, or read in place).
+            var written = c.Slice(0, Extent(m, n, ldc));
+            Layers.LayerChecks.Disjoint(written, nameof(c), a.Slice(0, transposeA ? Extent(k, m, lda) : Extent(m, k, lda)), nameof(a));
+            Layers.LayerChecks.Disjoint(written, nameof(c), b.Slice(0, transposeB ? Extent(n, k, ldb) : Extent(k, n, ldb)), nameof(b));
         }
 
         fixed (float* pa = a, pb = b, pc = c)
@@ -146,6 +155,9 @@ public static unsafe partial class MatMul
             throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism, "Must be -1 (all cores) or positive.");
         }
     }
+
+    /// <summary>The elements a checked matrix [rows, cols] with row stride ld spans (both sizes at least 1).</summary>
+    private static int Extent(int rows, int cols, int ld) => (int)(((long)(rows - 1) * ld) + cols);
 
     private static void CheckMatrix(int length, int rows, int cols, int ld, bool read, string name, string ldName)
     {
