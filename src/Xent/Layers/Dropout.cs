@@ -57,12 +57,15 @@ public static unsafe class Dropout
     /// <param name="mask">A mask from <see cref="FillMask"/> [N].</param>
     /// <param name="branch">The branch's output [N], overwritten with the sum.</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
-    /// <exception cref="ArgumentException">mask's length differs from residual's, or branch is shorter.</exception>
+    /// <exception cref="ArgumentException">mask's length differs from residual's, or branch is shorter, or partly
+    /// overlaps either.</exception>
     public static void AddMasked(ReadOnlySpan<float> residual, ReadOnlySpan<float> mask, Span<float> branch, int maxDegreeOfParallelism = -1)
     {
         LayerChecks.Exactly(mask.Length, residual.Length, nameof(mask), "[N]");
         LayerChecks.AtLeast(branch.Length, residual.Length, nameof(branch), "[N]");
         LayerChecks.Parallelism(maxDegreeOfParallelism);
+        LayerChecks.InPlaceOrDisjoint(branch.Slice(0, residual.Length), nameof(branch), residual, nameof(residual));
+        LayerChecks.InPlaceOrDisjoint(branch.Slice(0, residual.Length), nameof(branch), mask, nameof(mask));
         fixed (float* pOutput = branch, pResidual = residual, pMask = mask)
         {
             AddMasked(pOutput, pResidual, pMask, residual.Length, maxDegreeOfParallelism);
@@ -74,12 +77,15 @@ public static unsafe class Dropout
     /// <param name="mask">A mask from <see cref="FillMask"/> [N].</param>
     /// <param name="destination">Output [N]; may be x itself.</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
-    /// <exception cref="ArgumentException">mask's length differs from x's, or destination is shorter.</exception>
+    /// <exception cref="ArgumentException">mask's length differs from x's, or destination is shorter, or partly
+    /// overlaps either.</exception>
     public static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> mask, Span<float> destination, int maxDegreeOfParallelism = -1)
     {
         LayerChecks.Exactly(mask.Length, x.Length, nameof(mask), "[N]");
         LayerChecks.AtLeast(destination.Length, x.Length, nameof(destination), "[N]");
         LayerChecks.Parallelism(maxDegreeOfParallelism);
+        LayerChecks.InPlaceOrDisjoint(destination.Slice(0, x.Length), nameof(destination), x, nameof(x));
+        LayerChecks.InPlaceOrDisjoint(destination.Slice(0, x.Length), nameof(destination), mask, nameof(mask));
         fixed (float* pDestination = destination, pSource = x, pMask = mask)
         {
             Multiply(pDestination, pSource, pMask, x.Length, maxDegreeOfParallelism);

@@ -21,11 +21,12 @@ public static unsafe class Gelu
     /// <param name="x">Input [N].</param>
     /// <param name="destination">Output [N]: its first N elements are written; may be x itself.</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
-    /// <exception cref="ArgumentException">destination is shorter than x.</exception>
+    /// <exception cref="ArgumentException">destination is shorter than x, or partly overlaps it.</exception>
     public static void Forward(ReadOnlySpan<float> x, Span<float> destination, int maxDegreeOfParallelism = -1)
     {
         LayerChecks.AtLeast(destination.Length, x.Length, nameof(destination), "[N]");
         LayerChecks.Parallelism(maxDegreeOfParallelism);
+        LayerChecks.InPlaceOrDisjoint(destination.Slice(0, x.Length), nameof(destination), x, nameof(x));
         fixed (float* px = x, pd = destination)
         {
             Run(pd, px, null, x.Length, maxDegreeOfParallelism);
@@ -40,13 +41,16 @@ public static unsafe class Gelu
     /// <param name="outputGradient">dL/d(output) [N].</param>
     /// <param name="inputGradient">dL/dx [N], overwritten; may be outputGradient itself.</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
-    /// <exception cref="ArgumentException">outputGradient's length differs from x's, or inputGradient is shorter.</exception>
+    /// <exception cref="ArgumentException">outputGradient's length differs from x's, or inputGradient is shorter, or
+    /// partly overlaps either.</exception>
     public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> outputGradient, Span<float> inputGradient,
         int maxDegreeOfParallelism = -1)
     {
         LayerChecks.Exactly(outputGradient.Length, x.Length, nameof(outputGradient), "[N]");
         LayerChecks.AtLeast(inputGradient.Length, x.Length, nameof(inputGradient), "[N]");
         LayerChecks.Parallelism(maxDegreeOfParallelism);
+        LayerChecks.InPlaceOrDisjoint(inputGradient.Slice(0, x.Length), nameof(inputGradient), x, nameof(x));
+        LayerChecks.InPlaceOrDisjoint(inputGradient.Slice(0, x.Length), nameof(inputGradient), outputGradient, nameof(outputGradient));
         fixed (float* px = x, pg = outputGradient, pd = inputGradient)
         {
             Run(pd, px, pg, x.Length, maxDegreeOfParallelism);

@@ -82,4 +82,16 @@ internal static class LayerChecks
             throw new ArgumentException($"{outputName} overlaps {otherName}: pass memory of its own.", outputName);
         }
     }
+
+    /// <summary>
+    /// Throws when an element-by-element <paramref name="output"/> partly overlaps <paramref name="input"/>: in
+    /// place (the same first element) is allowed; anything in between would read elements already overwritten.
+    /// </summary>
+    public static void InPlaceOrDisjoint(ReadOnlySpan<float> output, string outputName, ReadOnlySpan<float> input, string inputName)
+    {
+        if (output.Overlaps(input, out int offset) && offset != 0)
+        {
+            throw new ArgumentException($"{outputName} overlaps {inputName} without being its memory: pass {inputName} itself (in place) or memory of its own.", outputName);
+        }
+    }
 }

@@ -31,4 +31,27 @@ public class LayerOverlapTests
         // Where A and B are not read (alpha 0), C may lie over them.
         MatMul.Gemm(false, false, 3, 3, 4, 0, buffer.AsSpan(0, 12), 4, buffer.AsSpan(12, 12), 3, 2, buffer.AsSpan(6, 9), 3);
     }
+
+    [Fact]
+    public void ElementWise_OutputsPartlyOverAnInput_Throw_BeforeWriting()
+    {
+        float[] buffer = Ramp(300);
+        Span<float> S(int at) => buffer.AsSpan(at, 40);
+
+        Refused("destination", buffer, () => Gelu.Forward(S(0), S(1)));
+        Refused("destination", buffer, () => Gelu.Forward(S(1), S(0)));
+        Refused("inputGradient", buffer, () => Gelu.Backward(S(0), S(100), S(101)));
+        Refused("inputGradient", buffer, () => Gelu.Backward(S(0), S(100), S(3)));
+        Refused("destination", buffer, () => Dropout.Multiply(S(0), S(100), S(8)));
+        Refused("destination", buffer, () => Dropout.Multiply(S(0), S(100), S(108)));
+        Refused("branch", buffer, () => Dropout.AddMasked(S(0), S(100), S(9)));
+        Refused("branch", buffer, () => Dropout.AddMasked(S(0), S(100), S(99)));
+
+        // In place (the same first element) is allowed and gives the out-of-place numbers.
+        float[] x = Ramp(40, 2.1f), expected = new float[40];
+        Gelu.Forward(x, expected);
+        x.AsSpan().CopyTo(S(200));
+        Gelu.Forward(S(200), S(200));
+        Assert.Equal(expected, S(200).ToArray());
+    }
 }
