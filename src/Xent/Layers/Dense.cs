@@ -19,9 +19,10 @@ public static unsafe class Dense
     /// <param name="weight">W [OC, C], row-major; its length must be a multiple of OC.</param>
     /// <param name="bias">b [OC]; its length is OC (at least 1).</param>
     /// <param name="residual">[N, OC] added to the output, or empty for none.</param>
-    /// <param name="output">Destination [N, OC]; must not overlap the sources.</param>
+    /// <param name="output">Destination [N, OC]; must not overlap the sources, but may be residual itself.</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
-    /// <exception cref="ArgumentException">A length does not fit the shapes above.</exception>
+    /// <exception cref="ArgumentException">A length does not fit the shapes above, or output overlaps a source (other
+    /// than being residual itself).</exception>
     public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         ReadOnlySpan<float> residual, Span<float> output, int maxDegreeOfParallelism = -1)
     {
@@ -34,6 +35,11 @@ public static unsafe class Dense
 
         LayerChecks.AtLeast(output.Length, (long)rows * outDim, nameof(output), "[N, OC]");
         LayerChecks.Parallelism(maxDegreeOfParallelism);
+        var written = output.Slice(0, rows * outDim);
+        LayerChecks.Disjoint(written, nameof(output), input, nameof(input));
+        LayerChecks.Disjoint(written, nameof(output), weight, nameof(weight));
+        LayerChecks.Disjoint(written, nameof(output), bias, nameof(bias));
+        LayerChecks.InPlaceOrDisjoint(written, nameof(output), residual, nameof(residual));
         fixed (float* pOutput = output, pBias = bias, pResidual = residual)
         {
             AddBias(pOutput, pBias, residual.IsEmpty ? null : pResidual, rows, outDim, maxDegreeOfParallelism);
@@ -55,7 +61,8 @@ public static unsafe class Dense
     /// <param name="weightGradient">dL/dW [OC, C], overwritten.</param>
     /// <param name="biasGradient">dL/db [OC], overwritten; its length is OC (at least 1).</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
-    /// <exception cref="ArgumentException">A length does not fit the shapes above.</exception>
+    /// <exception cref="ArgumentException">A length does not fit the shapes above, or an output overlaps an input it
+    /// is written before or while reading, or another output.</exception>
     public static void Backward(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         bool accumulate, Span<float> inputGradient, Span<float> weightGradient, Span<float> biasGradient,
         int maxDegreeOfParallelism = -1)
@@ -66,6 +73,19 @@ public static unsafe class Dense
         LayerChecks.AtLeast(inputGradient.Length, input.Length, nameof(inputGradient), "[N, C]");
         LayerChecks.AtLeast(weightGradient.Length, weight.Length, nameof(weightGradient), "[OC, C]");
         LayerChecks.Parallelism(maxDegreeOfParallelism);
+
+        // dx is written while dout and W are read, and before x is read for dW; db is summed from dout last.
+        var dx = inputGradient.Slice(0, input.Length);
+        var dw = weightGradient.Slice(0, weight.Length);
+        LayerChecks.Disjoint(dx, nameof(inputGradient), outputGradient, nameof(outputGradient));
+        LayerChecks.Disjoint(dx, nameof(inputGradient), input, nameof(input));
+        LayerChecks.Disjoint(dx, nameof(inputGradient), weight, nameof(weight));
+        LayerChecks.Disjoint(dw, nameof(weightGradient), outputGradient, nameof(outputGradient));
+        LayerChecks.Disjoint(dw, nameof(weightGradient), input, nameof(input));
+        LayerChecks.Disjoint(dw, nameof(weightGradient), dx, nameof(inputGradient));
+        LayerChecks.Disjoint(biasGradient, nameof(biasGradient), outputGradient, nameof(outputGradient));
+        LayerChecks.Disjoint(biasGradient, nameof(biasGradient), dx, nameof(inputGradient));
+        LayerChecks.Disjoint(biasGradient, nameof(biasGradient), dw, nameof(weightGradient));
         MatMul.Gemm(false, false, rows, inDim, outDim, 1, outputGradient, outDim, weight, inDim, accumulate ? 1 : 0,
             inputGradient, inDim, maxDegreeOfParallelism);
         MatMul.Gemm(true, false, outDim, inDim, rows, 1, outputGradient, outDim, input, inDim, 0, weightGradient, inDim, maxDegreeOfParallelism);

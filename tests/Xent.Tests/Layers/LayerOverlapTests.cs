@@ -54,4 +54,39 @@ public class LayerOverlapTests
         Gelu.Forward(S(200), S(200));
         Assert.Equal(expected, S(200).ToArray());
     }
+
+    [Fact]
+    public void Dense_OutputsOverAnInputOrEachOther_Throw_BeforeWriting()
+    {
+        const int Rows = 3, In = 4, Out = 5;
+        float[] buffer = Ramp(200);
+        Span<float> X(int at) => buffer.AsSpan(at, Rows * In);
+        Span<float> W(int at) => buffer.AsSpan(at, Out * In);
+        Span<float> B(int at) => buffer.AsSpan(at, Out);
+        Span<float> Y(int at) => buffer.AsSpan(at, Rows * Out);
+
+        // x at 0, W at 20, b at 40, residual at 50, output at 70 when apart.
+        Refused("output", buffer, () => Dense.Forward(X(0), W(20), B(40), default, Y(5)));
+        Refused("output", buffer, () => Dense.Forward(X(0), W(20), B(40), default, Y(30)));
+        Refused("output", buffer, () => Dense.Forward(X(0), W(20), B(40), default, Y(36)));
+        Refused("output", buffer, () => Dense.Forward(X(0), W(20), B(40), Y(50), Y(55)));
+
+        // The residual as the output itself (in place) is allowed, and gives the out-of-place numbers.
+        float[] residual = Ramp(Rows * Out, 0.11f), expected = new float[Rows * Out];
+        Dense.Forward(X(0), W(20), B(40), residual, expected);
+        residual.AsSpan().CopyTo(Y(70));
+        Dense.Forward(X(0), W(20), B(40), Y(70), Y(70));
+        Assert.Equal(expected, Y(70).ToArray());
+
+        // dout at 0, x at 20, W at 40; dx at 70, dW at 90, db at 120 when apart.
+        Refused("inputGradient", buffer, () => Dense.Backward(Y(0), X(20), W(40), false, X(5), W(90), B(120)));
+        Refused("inputGradient", buffer, () => Dense.Backward(Y(0), X(20), W(40), false, X(25), W(90), B(120)));
+        Refused("inputGradient", buffer, () => Dense.Backward(Y(0), X(20), W(40), true, X(50), W(90), B(120)));
+        Refused("weightGradient", buffer, () => Dense.Backward(Y(0), X(20), W(40), false, X(70), W(10), B(120)));
+        Refused("weightGradient", buffer, () => Dense.Backward(Y(0), X(20), W(40), false, X(70), W(30), B(120)));
+        Refused("weightGradient", buffer, () => Dense.Backward(Y(0), X(20), W(40), false, X(70), W(80), B(120)));
+        Refused("biasGradient", buffer, () => Dense.Backward(Y(0), X(20), W(40), false, X(70), W(90), B(3)));
+        Refused("biasGradient", buffer, () => Dense.Backward(Y(0), X(20), W(40), false, X(70), W(90), B(100)));
+        Refused("biasGradient", buffer, () => Dense.Backward(Y(0), X(20), W(40), false, X(70), W(90), B(75)));
+    }
 }
