@@ -27,7 +27,8 @@ public static unsafe class Attention
     /// <param name="probabilities">Destination [B, H, T, T], kept for the backward; or empty: not kept (each head's
     /// are then held only while it is computed, and the backward recomputes them from qkv, the same bits).</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
-    /// <exception cref="ArgumentException">A length does not fit the shapes above.</exception>
+    /// <exception cref="ArgumentException">A length does not fit the shapes above, or an output overlaps an input or
+    /// the other output.</exception>
     public static void Forward(ReadOnlySpan<float> qkv, int batch, int sequence, int heads, Span<float> output,
         Span<float> probabilities, int maxDegreeOfParallelism = -1)
     {
@@ -39,6 +40,15 @@ public static unsafe class Attention
         }
 
         LayerChecks.Parallelism(maxDegreeOfParallelism);
+        var y = output.Slice(0, batch * sequence * dim);
+        LayerChecks.Disjoint(y, nameof(output), qkv, nameof(qkv));
+        if (!probabilities.IsEmpty)
+        {
+            var att = probabilities.Slice(0, batch * heads * sequence * sequence);
+            LayerChecks.Disjoint(att, nameof(probabilities), qkv, nameof(qkv));
+            LayerChecks.Disjoint(att, nameof(probabilities), y, nameof(output));
+        }
+
         fixed (float* pOutput = output, pAtt = probabilities, pQkv = qkv)
         {
             Forward(pOutput, pAtt, pQkv, batch, sequence, dim, heads, maxDegreeOfParallelism);
@@ -60,7 +70,8 @@ public static unsafe class Attention
     /// <param name="position">t: the query attends to keys 0..t.</param>
     /// <param name="probabilities">Destination [T &gt; t], overwritten: the row's probabilities, 0 after t.</param>
     /// <param name="output">Destination [hs].</param>
-    /// <exception cref="ArgumentException">A length or stride does not fit the shapes above.</exception>
+    /// <exception cref="ArgumentException">A length or stride does not fit the shapes above, or probabilities overlap
+    /// an input or the output, or the output the values.</exception>
     public static void Row(ReadOnlySpan<float> query, ReadOnlySpan<float> keysTransposed, int keyStride, ReadOnlySpan<float> values,
         int valueStride, int position, Span<float> probabilities, Span<float> output)
     {
@@ -75,6 +86,15 @@ public static unsafe class Attention
         LayerChecks.AtLeast(values.Length, ((long)position * valueStride) + query.Length, nameof(values),
             $"[t + 1 = {position + 1}, hs = {query.Length}] with stride {valueStride}");
 
+        // The scores are written while the query and keys are read, the output while the probabilities and values are
+        // (the query and keys are read before the output is written: the output may lie over them).
+        var keys = keysTransposed.Slice(0, ((query.Length - 1) * keyStride) + probabilities.Length);
+        var valueRows = values.Slice(0, (position * valueStride) + query.Length);
+        LayerChecks.Disjoint(probabilities, nameof(probabilities), query, nameof(query));
+        LayerChecks.Disjoint(probabilities, nameof(probabilities), keys, nameof(keysTransposed));
+        LayerChecks.Disjoint(probabilities, nameof(probabilities), valueRows, nameof(values));
+        LayerChecks.Disjoint(output.Slice(0, query.Length), nameof(output), valueRows, nameof(values));
+        LayerChecks.Disjoint(output.Slice(0, query.Length), nameof(output), probabilities, nameof(probabilities));
         Row(output.Slice(0, query.Length), query, keysTransposed, keyStride, values, valueStride, probabilities, position,
             1 / MathF.Sqrt(query.Length), Simd.Width);
     }
@@ -92,7 +112,8 @@ public static unsafe class Attention
     /// <param name="key">k_s [hs], hs &gt;= 1.</param>
     /// <param name="position">s &gt;= 0.</param>
     /// <param name="keyTiles">The head's key tiles, at least [s / 32 + 1, hs, 32].</param>
-    /// <exception cref="ArgumentException">A length or the position does not fit the shapes above.</exception>
+    /// <exception cref="ArgumentException">A length or the position does not fit the shapes above, or the key lies in
+    /// the tile it is stored into.</exception>
     public static void StoreTiledKey(ReadOnlySpan<float> key, int position, Span<float> keyTiles)
     {
         int hs = key.Length;
@@ -100,6 +121,7 @@ public static unsafe class Attention
         LayerChecks.Size(position, nameof(position));
         LayerChecks.AtLeast(keyTiles.Length, ((long)(position / KeyTile) + 1) * KeyTile * hs, nameof(keyTiles), $"[s / {KeyTile} + 1, hs = {hs}, {KeyTile}]");
         var tile = keyTiles.Slice(position / KeyTile * KeyTile * hs, KeyTile * hs);
+        LayerChecks.Disjoint(tile, nameof(keyTiles), key, nameof(key));
         int lane = position % KeyTile;
         for (int i = 0; i < hs; i++)
         {
@@ -121,7 +143,8 @@ public static unsafe class Attention
     /// <param name="probabilities">Destination, at least [32 ceil((t + 1) / 32)], overwritten: the row's probabilities in
     /// 0..t, scores of whatever the tiles hold after t up to the tile's end.</param>
     /// <param name="output">Destination [hs].</param>
-    /// <exception cref="ArgumentException">A length or the position does not fit the shapes above.</exception>
+    /// <exception cref="ArgumentException">A length or the position does not fit the shapes above, or probabilities
+    /// overlap an input or the output, or the output the values.</exception>
     public static void TiledRow(ReadOnlySpan<float> query, ReadOnlySpan<float> keyTiles, ReadOnlySpan<float> values, int position,
         Span<float> probabilities, Span<float> output)
     {
@@ -133,6 +156,13 @@ public static unsafe class Attention
         LayerChecks.AtLeast(values.Length, ((long)position + 1) * hs, nameof(values), $"[t + 1 = {(long)position + 1}, hs = {hs}]");
         LayerChecks.AtLeast(probabilities.Length, whole, nameof(probabilities), $"[{KeyTile} ceil((t + 1) / {KeyTile})] for t = {position}");
         LayerChecks.AtLeast(output.Length, hs, nameof(output), "[hs]");
+        var scores = probabilities.Slice(0, (int)whole);
+        var valueRows = values.Slice(0, (position + 1) * hs);
+        LayerChecks.Disjoint(scores, nameof(probabilities), query, nameof(query));
+        LayerChecks.Disjoint(scores, nameof(probabilities), keyTiles.Slice(0, (int)whole * hs), nameof(keyTiles));
+        LayerChecks.Disjoint(scores, nameof(probabilities), valueRows, nameof(values));
+        LayerChecks.Disjoint(output.Slice(0, hs), nameof(output), valueRows, nameof(values));
+        LayerChecks.Disjoint(output.Slice(0, hs), nameof(output), scores, nameof(probabilities));
         var width = Simd.Width;
         SpanMath.RowTimesTiles(1 / MathF.Sqrt(hs), query, keyTiles, probabilities.Slice(0, (int)whole), width);
         var p = probabilities.Slice(0, position + 1);
@@ -156,7 +186,7 @@ public static unsafe class Attention
     /// <param name="heads">H &gt;= 1.</param>
     /// <param name="qkvGradient">dL/dqkv [B*T, 3D], overwritten.</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
-    /// <exception cref="ArgumentException">A length does not fit the shapes above.</exception>
+    /// <exception cref="ArgumentException">A length does not fit the shapes above, or qkvGradient overlaps an input.</exception>
     public static void Backward(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> qkv, ReadOnlySpan<float> probabilities,
         int batch, int sequence, int heads, Span<float> qkvGradient, int maxDegreeOfParallelism = -1)
     {
@@ -169,6 +199,10 @@ public static unsafe class Attention
 
         LayerChecks.AtLeast(qkvGradient.Length, qkv.Length, nameof(qkvGradient), "[B*T, 3D]");
         LayerChecks.Parallelism(maxDegreeOfParallelism);
+        var dqkv = qkvGradient.Slice(0, qkv.Length);
+        LayerChecks.Disjoint(dqkv, nameof(qkvGradient), outputGradient, nameof(outputGradient));
+        LayerChecks.Disjoint(dqkv, nameof(qkvGradient), qkv, nameof(qkv));
+        LayerChecks.Disjoint(dqkv, nameof(qkvGradient), probabilities, nameof(probabilities));
         fixed (float* pDqkv = qkvGradient, pDout = outputGradient, pQkv = qkv, pAtt = probabilities)
         {
             Backward(pDqkv, pDout, pQkv, pAtt, batch, sequence, dim, heads, maxDegreeOfParallelism);

@@ -89,4 +89,53 @@ public class LayerOverlapTests
         Refused("biasGradient", buffer, () => Dense.Backward(Y(0), X(20), W(40), false, X(70), W(90), B(100)));
         Refused("biasGradient", buffer, () => Dense.Backward(Y(0), X(20), W(40), false, X(70), W(90), B(75)));
     }
+
+    [Fact]
+    public void Attention_OutputsOverAnInputOrEachOther_Throw_BeforeWriting()
+    {
+        const int Batch = 1, Seq = 3, Heads = 1, Dim = 2;
+        int qkvLength = Batch * Seq * 3 * Dim, yLength = Batch * Seq * Dim, attLength = Batch * Heads * Seq * Seq;
+        float[] buffer = Ramp(200);
+        Span<float> Qkv(int at) => buffer.AsSpan(at, qkvLength);
+        Span<float> Out(int at) => buffer.AsSpan(at, yLength);
+        Span<float> Att(int at) => buffer.AsSpan(at, attLength);
+
+        // qkv at 0, output at 20, probabilities at 30 when apart.
+        Refused("output", buffer, () => Attention.Forward(Qkv(0), Batch, Seq, Heads, Out(10), Att(30)));
+        Refused("probabilities", buffer, () => Attention.Forward(Qkv(0), Batch, Seq, Heads, Out(20), Att(12)));
+        Refused("probabilities", buffer, () => Attention.Forward(Qkv(0), Batch, Seq, Heads, Out(20), Att(25)));
+
+        // dY at 0, qkv at 10, probabilities at 30; qkvGradient at 50 when apart.
+        Refused("qkvGradient", buffer, () => Attention.Backward(Out(0), Qkv(10), Att(30), Batch, Seq, Heads, Qkv(5)));
+        Refused("qkvGradient", buffer, () => Attention.Backward(Out(0), Qkv(10), Att(30), Batch, Seq, Heads, Qkv(10)));
+        Refused("qkvGradient", buffer, () => Attention.Backward(Out(0), Qkv(10), Att(30), Batch, Seq, Heads, Qkv(35)));
+        Refused("qkvGradient", buffer, () => Attention.Backward(Out(0), Qkv(10), default, Batch, Seq, Heads, Qkv(25)));
+
+        // One row, hs 2, t 2 of 3 keys: q at 0, keys transposed [2, 3] at 10, values [3, 2] at 20; p [3] at 30, y [2] at 40.
+        Span<float> Q(int at) => buffer.AsSpan(at, 2);
+        Span<float> K(int at) => buffer.AsSpan(at, 6);
+        Span<float> P(int at) => buffer.AsSpan(at, 3);
+        Refused("probabilities", buffer, () => Attention.Row(Q(0), K(10), 3, K(20), 2, 2, P(1), Q(40)));
+        Refused("probabilities", buffer, () => Attention.Row(Q(0), K(10), 3, K(20), 2, 2, P(14), Q(40)));
+        Refused("probabilities", buffer, () => Attention.Row(Q(0), K(10), 3, K(20), 2, 2, P(22), Q(40)));
+        Refused("output", buffer, () => Attention.Row(Q(0), K(10), 3, K(20), 2, 2, P(30), Q(21)));
+        Refused("output", buffer, () => Attention.Row(Q(0), K(10), 3, K(20), 2, 2, P(30), Q(31)));
+
+        // The output over the query is read before the output is written: allowed.
+        float[] expected = new float[2], probabilities = new float[3];
+        Attention.Row(Q(0), K(10), 3, K(20), 2, 2, probabilities, expected);
+        Q(0).CopyTo(Q(50));
+        Attention.Row(Q(50), K(10), 3, K(20), 2, 2, probabilities, Q(50));
+        Assert.Equal(expected, Q(50).ToArray());
+
+        // Tiled keys [1, 2, 32] at 0, q at 70, values [3, 2] at 80; p [32] at 100, y [2] at 140.
+        Span<float> T(int at) => buffer.AsSpan(at, 64);
+        Span<float> Tp(int at) => buffer.AsSpan(at, 32);
+        Refused("probabilities", buffer, () => Attention.TiledRow(Q(70), T(0), K(80), 2, Tp(60), Q(140)));
+        Refused("probabilities", buffer, () => Attention.TiledRow(Q(70), T(0), K(80), 2, Tp(40), Q(140)));
+        Refused("probabilities", buffer, () => Attention.TiledRow(Q(70), T(0), K(80), 2, Tp(84), Q(140)));
+        Refused("output", buffer, () => Attention.TiledRow(Q(70), T(0), K(80), 2, Tp(100), Q(84)));
+        Refused("output", buffer, () => Attention.TiledRow(Q(70), T(0), K(80), 2, Tp(100), Q(120)));
+        Refused("keyTiles", buffer, () => Attention.StoreTiledKey(Q(30), 1, T(0)));
+    }
 }
