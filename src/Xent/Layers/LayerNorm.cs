@@ -26,7 +26,8 @@ public static unsafe class LayerNorm
     /// <param name="mean">Destination [N]: each row's mean.</param>
     /// <param name="rstd">Destination [N]: each row's 1 / sqrt(var + eps).</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
-    /// <exception cref="ArgumentException">A length does not fit the shapes above (input's length must be a multiple of D).</exception>
+    /// <exception cref="ArgumentException">A length does not fit the shapes above (input's length must be a multiple of D),
+    /// or the output overlaps the weight or bias, or mean or rstd overlaps an input, the output or each other.</exception>
     public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         Span<float> output, Span<float> mean, Span<float> rstd, int maxDegreeOfParallelism = -1)
     {
@@ -36,6 +37,23 @@ public static unsafe class LayerNorm
         LayerChecks.AtLeast(mean.Length, rows, nameof(mean), "[N]");
         LayerChecks.AtLeast(rstd.Length, rows, nameof(rstd), "[N]");
         LayerChecks.Parallelism(maxDegreeOfParallelism);
+
+        // Row by row, the output and then the statistics are written while later rows, the weight and the bias are
+        // still to be read (the output over the input is handled: see Forward below).
+        var y = output.Slice(0, input.Length);
+        var mu = mean.Slice(0, rows);
+        var rs = rstd.Slice(0, rows);
+        LayerChecks.Disjoint(y, nameof(output), weight, nameof(weight));
+        LayerChecks.Disjoint(y, nameof(output), bias, nameof(bias));
+        LayerChecks.Disjoint(mu, nameof(mean), input, nameof(input));
+        LayerChecks.Disjoint(mu, nameof(mean), weight, nameof(weight));
+        LayerChecks.Disjoint(mu, nameof(mean), bias, nameof(bias));
+        LayerChecks.Disjoint(mu, nameof(mean), y, nameof(output));
+        LayerChecks.Disjoint(rs, nameof(rstd), input, nameof(input));
+        LayerChecks.Disjoint(rs, nameof(rstd), weight, nameof(weight));
+        LayerChecks.Disjoint(rs, nameof(rstd), bias, nameof(bias));
+        LayerChecks.Disjoint(rs, nameof(rstd), y, nameof(output));
+        LayerChecks.Disjoint(rs, nameof(rstd), mu, nameof(mean));
         fixed (float* pOutput = output, pMean = mean, pRstd = rstd, pInput = input, pWeight = weight, pBias = bias)
         {
             Forward(pOutput, pMean, pRstd, pInput, pWeight, pBias, rows, dim, maxDegreeOfParallelism);
@@ -58,7 +76,8 @@ public static unsafe class LayerNorm
     /// <param name="weightGradient">dL/dweight [D], overwritten.</param>
     /// <param name="biasGradient">dL/dbias [D], overwritten.</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
-    /// <exception cref="ArgumentException">A length does not fit the shapes above.</exception>
+    /// <exception cref="ArgumentException">A length does not fit the shapes above, or inputGradient overlaps the weight,
+    /// mean or rstd, or a parameter gradient overlaps inputGradient or the other.</exception>
     public static void Backward(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> inputGradient, Span<float> weightGradient,
         Span<float> biasGradient, int maxDegreeOfParallelism = -1) =>
@@ -80,6 +99,17 @@ public static unsafe class LayerNorm
         LayerChecks.AtLeast(weightGradient.Length, dim, nameof(weightGradient), "[D]");
         LayerChecks.AtLeast(biasGradient.Length, dim, nameof(biasGradient), "[D]");
         LayerChecks.Parallelism(maxDegreeOfParallelism);
+
+        // dx is written row by row while the weight and statistics are still read (over dout or the input it is
+        // handled: see Backward below); the parameter gradients are written last, one after the other.
+        var dx = inputGradient.Slice(0, input.Length);
+        var dw = weightGradient.Slice(0, dim);
+        LayerChecks.Disjoint(dx, nameof(inputGradient), weight, nameof(weight));
+        LayerChecks.Disjoint(dx, nameof(inputGradient), mean, nameof(mean));
+        LayerChecks.Disjoint(dx, nameof(inputGradient), rstd, nameof(rstd));
+        LayerChecks.Disjoint(dw, nameof(weightGradient), dx, nameof(inputGradient));
+        LayerChecks.Disjoint(biasGradient.Slice(0, dim), nameof(biasGradient), dx, nameof(inputGradient));
+        LayerChecks.Disjoint(biasGradient.Slice(0, dim), nameof(biasGradient), dw, nameof(weightGradient));
         fixed (float* pDinput = inputGradient, pDweight = weightGradient, pDbias = biasGradient, pDout = outputGradient,
             pInput = input, pWeight = weight, pMean = mean, pRstd = rstd)
         {

@@ -138,4 +138,27 @@ public class LayerOverlapTests
         Refused("output", buffer, () => Attention.TiledRow(Q(70), T(0), K(80), 2, Tp(100), Q(120)));
         Refused("keyTiles", buffer, () => Attention.StoreTiledKey(Q(30), 1, T(0)));
     }
+
+    [Fact]
+    public void LayerNorm_StatisticsAndParameterGradientsOverAnInputOrAnOutput_Throw_BeforeWriting()
+    {
+        float[] buffer = Ramp(200);
+        Span<float> X(int at) => buffer.AsSpan(at, 12);
+        Span<float> W(int at) => buffer.AsSpan(at, 4);
+        Span<float> M(int at) => buffer.AsSpan(at, 3);
+
+        // Three rows of four: x at 0, weight at 20, bias at 30; output at 40, mean at 60, rstd at 70 when apart.
+        Refused("output", buffer, () => LayerNorm.Forward(X(0), W(20), W(30), X(18), M(60), M(70)));
+        Refused("mean", buffer, () => LayerNorm.Forward(X(0), W(20), W(30), X(40), M(5), M(70)));
+        Refused("mean", buffer, () => LayerNorm.Forward(X(0), W(20), W(30), X(40), M(41), M(70)));
+        Refused("mean", buffer, () => LayerNorm.Forward(X(0), W(20), W(30), X(40), M(31), M(70)));
+        Refused("rstd", buffer, () => LayerNorm.Forward(X(0), W(20), W(30), X(40), M(60), M(61)));
+
+        // dout at 0, x at 20, weight at 40, mean at 50, rstd at 55; dx at 60, dweight at 80, dbias at 90 when apart.
+        Refused("inputGradient", buffer, () => LayerNorm.Backward(X(0), X(20), W(40), M(50), M(55), X(38), W(80), W(90)));
+        Refused("inputGradient", buffer, () => LayerNorm.Backward(X(0), X(20), W(40), M(50), M(55), X(45), W(80), W(90)));
+        Refused("weightGradient", buffer, () => LayerNorm.Backward(X(0), X(20), W(40), M(50), M(55), X(60), W(70), W(90)));
+        Refused("biasGradient", buffer, () => LayerNorm.Backward(X(0), X(20), W(40), M(50), M(55), X(60), W(80), W(82)));
+        Refused("biasGradient", buffer, () => LayerNorm.Backward(X(0), X(20), W(40), M(50), M(55), X(60), W(80), W(65)));
+    }
 }
