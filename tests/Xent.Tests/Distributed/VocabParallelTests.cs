@@ -205,4 +205,35 @@ public class VocabParallelTests
             Assert.Equal("options", linearNone.ParamName);
         });
     }
+
+    [Fact]
+    public void TargetsThatDifferBetweenRanks_ThrowOnEveryRank()
+    {
+        // Rank 0 holds classes [0, 5), rank 1 [5, 10). Both ranks holding "the" target (a loss of lse - z[2] - z[7]),
+        // neither (lse - 0), one slice with two targets, and a row ignored on one rank only (NaN there, a number on the
+        // other) were silently wrong; the same targets still agree with one process.
+        var logits = Enumerable.Range(0, 2 * 10).Select(i => MathF.Sin(i)).ToArray();
+        foreach (var (first, second) in new[] { (2, 7), (7, 2), (1, 2), (-100, 2) })
+        {
+            var messages = new string?[2];
+            InProcessGroup.Run(2, c =>
+            {
+                var s = VocabularySlice.For(10, c);
+                var shard = new float[2 * s.Width];
+                for (int n = 0; n < 2; n++)
+                {
+                    logits.AsSpan((n * 10) + s.Offset, s.Width).CopyTo(shard.AsSpan(n * s.Width));
+                }
+
+                int[] targets = [3, c.Rank == 0 ? first : second];
+                var e = Assert.Throws<ArgumentException>(() => VocabParallelCrossEntropy.Loss(c, shard, 10, targets));
+                Assert.Equal("targets", e.ParamName);
+                messages[c.Rank] = e.Message;
+                var linear = Assert.Throws<ArgumentException>(() => VocabParallelLinearCrossEntropy.LossPerRow(c, new float[2 * 3], new float[s.Width * 3], [], 10, targets, new float[2]));
+                Assert.Equal("targets", linear.ParamName);
+                Assert.Equal(CrossEntropy.Loss(logits, [3, 2]), VocabParallelCrossEntropy.Loss(c, shard, 10, [3, 2]), 1e-6f);
+            });
+            Assert.All(messages, m => Assert.Contains("different targets for row 1", m, StringComparison.Ordinal));
+        }
+    }
 }
