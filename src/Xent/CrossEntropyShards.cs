@@ -285,7 +285,9 @@ public static class CrossEntropyShards
     {
         if (rows == 0)
         {
-            return 0;
+            return length == 0
+                ? 0
+                : throw new ArgumentException($"There are no targets but the shard has {length} logits; with N = 0 rows the shard must be empty.", "logitsShard");
         }
 
         if (length % rows != 0)

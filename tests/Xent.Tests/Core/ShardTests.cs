@@ -224,4 +224,20 @@ public class ShardTests
             Assert.Equal(copy, buffer);
         }
     }
+
+    [Fact]
+    public void NoTargetsWithAShardOfLogitsThrows()
+    {
+        // N = 0 with logits (targets of the wrong length) was taken as no rows: Compute did nothing and Gradient left
+        // its destination as it was, where CrossEntropy throws for the same lengths.
+        var x = TestData.Logits(2, 10, 1);
+        var g = new float[x.Length];
+        Array.Fill(g, 7f);
+        Assert.Equal("logitsShard", Assert.Throws<ArgumentException>(() => CrossEntropyShards.Compute(x, 0, 10, [], [])).ParamName);
+        Assert.Equal("logitsShard", Assert.Throws<ArgumentException>(() => CrossEntropyShards.Gradient(x, 0, 10, [], [], g)).ParamName);
+        Assert.Equal("logitsShard", Assert.Throws<ArgumentException>(() => CrossEntropyShards.Gradient(x, 0, 10, [], [], [], g)).ParamName);
+        Assert.All(g, v => Assert.Equal(7f, v));
+        CrossEntropyShards.Compute([], 0, 10, [], []);
+        CrossEntropyShards.Gradient([], 0, 10, [], [], []);
+    }
 }
