@@ -24,6 +24,7 @@ internal sealed class InProcessCommunicator(InProcessGroup group, int rank) : IC
         var result = new T[receive.Length];
         group.Exchange(rank, send, all =>
         {
+            SameLengths(all);
             for (int r = 0; r < all.Length; r++)
             {
                 all[r].CopyTo(result, r * all[r].Length);
@@ -45,6 +46,7 @@ internal sealed class InProcessCommunicator(InProcessGroup group, int rank) : IC
         var result = rank == root ? new T[receive.Length] : null;
         group.Exchange(rank, send, all =>
         {
+            SameLengths(all);
             if (result != null)
             {
                 for (int r = 0; r < all.Length; r++)
@@ -71,7 +73,11 @@ internal sealed class InProcessCommunicator(InProcessGroup group, int rank) : IC
         ArgumentOutOfRangeException.ThrowIfNegative(root);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(root, Size);
         var result = new T[buffer.Length];
-        group.Exchange<T>(rank, buffer, all => all[root].CopyTo(result, 0));
+        group.Exchange<T>(rank, buffer, all =>
+        {
+            SameLengths(all);
+            all[root].CopyTo(result, 0);
+        });
         result.CopyTo(buffer);
     }
 
@@ -113,6 +119,17 @@ internal sealed class InProcessCommunicator(InProcessGroup group, int rank) : IC
             {
                 // T.Max propagates NaN, as a merge of shard states does.
                 result[i] = operation == ReduceOperation.Sum ? result[i] + v[i] : T.Max(result[i], v[i]);
+            }
+        }
+    }
+
+    private static void SameLengths<T>(T[][] all)
+    {
+        foreach (var values in all)
+        {
+            if (values.Length != all[0].Length)
+            {
+                throw new ArgumentException($"The ranks passed buffers of different lengths ({all[0].Length} and {values.Length}).");
             }
         }
     }

@@ -125,11 +125,16 @@ public sealed class InProcessGroup
         var all = new T[Size][];
         for (int r = 0; r < Size; r++)
         {
-            all[r] = (T[])slots[r]!;
+            // A rank in a barrier has no slot (each is cleared after its exchange), one in another exchange may have
+            // another element type: a clear error, not a NullReferenceException, an InvalidCastException, or an
+            // earlier collective's values.
+            all[r] = slots[r] as T[] ?? throw new InvalidOperationException(
+                $"rank {r} of {Size} is not in a collective of {typeof(T).Name} values with rank {rank}: the ranks did not make the same collective calls.");
         }
 
         read(all);
         Wait();
+        slots[rank] = null;
     }
 
     internal void Wait()

@@ -141,6 +141,66 @@ public class InProcessGroupTests
     }
 
     [Fact]
+    public void MismatchedCollectives_ThrowSayingSo()
+    {
+        // An all-reduce beside a barrier was a NullReferenceException, float beside double an InvalidCastException,
+        // and an all-reduce beside a barrier after an earlier all-reduce read that one's values; all-gather, gather
+        // and broadcast of different lengths said 'Destination array was not long enough' or gave zeros.
+        const string Message = "the ranks did not make the same collective calls";
+        var e = Assert.ThrowsAny<Exception>(() => InProcessGroup.Run(2, c =>
+        {
+            if (c.Rank == 0)
+            {
+                c.AllReduce<float>(new float[3], ReduceOperation.Sum);
+            }
+            else
+            {
+                c.Barrier();
+            }
+        }));
+        Assert.Contains(Message, e.Message, StringComparison.Ordinal);
+        e = Assert.ThrowsAny<Exception>(() => InProcessGroup.Run(2, c =>
+        {
+            if (c.Rank == 0)
+            {
+                c.AllReduce<float>(new float[3], ReduceOperation.Sum);
+            }
+            else
+            {
+                c.AllReduce<double>(new double[3], ReduceOperation.Sum);
+            }
+        }));
+        Assert.Contains(Message, e.Message, StringComparison.Ordinal);
+        float[]? second = null;
+        e = Assert.ThrowsAny<Exception>(() => InProcessGroup.Run(2, c =>
+        {
+            c.AllReduce<float>(new float[] { 1 }, ReduceOperation.Sum);
+            if (c.Rank == 0)
+            {
+                second = [1];
+                c.AllReduce<float>(second, ReduceOperation.Sum);
+            }
+            else
+            {
+                c.Barrier();
+                c.Barrier();
+            }
+        }));
+        Assert.Contains(Message, e.Message, StringComparison.Ordinal);
+        Assert.Equal(1f, Assert.Single(second!));
+        foreach (var collective in new Action<ICommunicator>[]
+        {
+            c => c.AllGather<float>(new float[c.Rank + 1], new float[2 * (c.Rank + 1)]),
+            c => c.Gather<float>(new float[c.Rank + 1], new float[2 * (c.Rank + 1)], 0),
+            c => c.Broadcast<float>(new float[c.Rank + 1], 0),
+        })
+        {
+            e = Assert.Throws<ArgumentException>(() => InProcessGroup.Run(2, collective));
+            Assert.Contains("The ranks passed buffers of different lengths (1 and 2)", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void World_WithoutMpirun_IsRankZeroOfOne()
     {
         Assert.False(Communicator.UnderMpirun, "the test process itself was started by mpirun");
