@@ -64,9 +64,8 @@ public static unsafe partial class MatMul
         if (readsAB)
         {
             // C is written while A and B are still read (packed block by block, or read in place).
-            var written = c.Slice(0, Extent(m, n, ldc));
-            Layers.LayerChecks.Disjoint(written, nameof(c), a.Slice(0, transposeA ? Extent(k, m, lda) : Extent(m, k, lda)), nameof(a));
-            Layers.LayerChecks.Disjoint(written, nameof(c), b.Slice(0, transposeB ? Extent(n, k, ldb) : Extent(k, n, ldb)), nameof(b));
+            Disjoint(c, m, n, ldc, a, transposeA ? k : m, transposeA ? m : k, lda, nameof(a));
+            Disjoint(c, m, n, ldc, b, transposeB ? n : k, transposeB ? k : n, ldb, nameof(b));
         }
 
         fixed (float* pa = a, pb = b, pc = c)
@@ -158,6 +157,42 @@ public static unsafe partial class MatMul
 
     /// <summary>The elements a checked matrix [rows, cols] with row stride ld spans (both sizes at least 1).</summary>
     private static int Extent(int rows, int cols, int ld) => (int)(((long)(rows - 1) * ld) + cols);
+
+    /// <summary>
+    /// Throws when an element of C [m, n] (row stride ldc) is also one of the stored matrix [rows, cols] (row stride
+    /// ld) named <paramref name="name"/>. Spans whose ranges overlap may still hold no common element: column blocks
+    /// of one buffer with one row stride (C = [X | X W] written beside X). Those are told apart exactly; matrices of
+    /// other strides whose ranges overlap are refused.
+    /// </summary>
+    private static void Disjoint(Span<float> c, int m, int n, int ldc, ReadOnlySpan<float> x, int rows, int cols, int ld, string name)
+    {
+        var written = c.Slice(0, Extent(m, n, ldc));
+        var read = x.Slice(0, Extent(rows, cols, ld));
+        if (!written.Overlaps(read))
+        {
+            return;
+        }
+
+        // d: where x starts, in elements from C's start (negative when C starts inside x).
+        long bytes = System.Runtime.CompilerServices.Unsafe.ByteOffset(
+            ref System.Runtime.InteropServices.MemoryMarshal.GetReference(written),
+            ref System.Runtime.InteropServices.MemoryMarshal.GetReference(read));
+        if (ld == ldc && bytes % sizeof(float) == 0)
+        {
+            // Rows i of C and i' of x meet when -cols < d + (i' - i) ld < n: is there such a t = i' - i?
+            long d = bytes / sizeof(float), lo = FloorDiv(-cols - d, ld) + 1, hi = CeilDiv(n - d, ld) - 1;
+            if (Math.Max(lo, -(m - 1)) > Math.Min(hi, rows - 1))
+            {
+                return;
+            }
+        }
+
+        throw new ArgumentException($"c overlaps {name}: pass memory of its own.", nameof(c));
+    }
+
+    private static long FloorDiv(long a, long b) => a >= 0 ? a / b : -((-a + b - 1) / b);
+
+    private static long CeilDiv(long a, long b) => -FloorDiv(-a, b);
 
     private static void CheckMatrix(int length, int rows, int cols, int ld, bool read, string name, string ldName)
     {

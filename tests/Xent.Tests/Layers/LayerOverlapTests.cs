@@ -1,5 +1,6 @@
 using Xent.Layers;
 using Xent.LinearAlgebra;
+using Xent.Tests.Core;
 
 namespace Xent.Tests.Layers;
 
@@ -30,6 +31,37 @@ public class LayerOverlapTests
 
         // Where A and B are not read (alpha 0), C may lie over them.
         MatMul.Gemm(false, false, 3, 3, 4, 0, buffer.AsSpan(0, 12), 4, buffer.AsSpan(12, 12), 3, 2, buffer.AsSpan(6, 9), 3);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void Gemm_CBesideAInOneBuffer_IsComputed_AndOneElementInCommonIsRefused(VectorWidth width)
+    {
+        // Rows of L = K + N + 3: X [M, K] in columns [0, K), C = X W^T [M, N] in columns [K, K + N), 3 columns left
+        // alone. The ranges overlap, no element does: computed as into a buffer of its own, X and the gap untouched.
+        const int M = 37, K = 19, N = 53, L = K + N + 3;
+        using var scope = Simd.Override(width);
+        float[] buffer = Ramp(M * L), w = Ramp(N * K, 0.11f), expected = new float[M * N];
+        float[] before = (float[])buffer.Clone();
+        MatMul.Gemm(false, true, M, N, K, 1, buffer, L, w, K, 0, expected, N);
+        MatMul.Gemm(false, true, M, N, K, 1, buffer, L, w, K, 0, buffer.AsSpan(K), L);
+        for (int i = 0; i < M; i++)
+        {
+            Assert.Equal(expected.AsSpan(i * N, N).ToArray(), buffer.AsSpan((i * L) + K, N).ToArray());
+            Assert.Equal(before.AsSpan(i * L, K).ToArray(), buffer.AsSpan(i * L, K).ToArray());
+            if (i < M - 1)
+            {
+                Assert.Equal(before.AsSpan((i * L) + K + N, 3).ToArray(), buffer.AsSpan((i * L) + K + N, 3).ToArray());
+            }
+        }
+
+        // One column further left, C's first column is X's last; one row's stride other than X's: refused.
+        Refused("c", buffer, () => MatMul.Gemm(false, true, M, N, K, 1, buffer, L, w, K, 0, buffer.AsSpan(K - 1), L));
+        Refused("c", buffer, () => MatMul.Gemm(false, true, M - 1, N, K, 1, buffer, L, w, K, 0, buffer.AsSpan(K), L + 1));
+
+        // X beside C the other way round (C first), and A transposed.
+        MatMul.Gemm(true, true, 4, 5, 6, 1, buffer.AsSpan(10), L, w, 6, 0, buffer, L);
+        Refused("c", buffer, () => MatMul.Gemm(true, true, 4, 5, 6, 1, buffer.AsSpan(4), L, w, 6, 0, buffer, L));
     }
 
     [Fact]
