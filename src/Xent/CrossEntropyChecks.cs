@@ -125,4 +125,35 @@ internal static class CrossEntropyChecks
             throw new ArgumentException($"{outputName} overlaps {otherName}: pass memory of its own.", outputName);
         }
     }
+
+    /// <summary>
+    /// <see cref="Disjoint(void*, long, string, void*, long, string)"/> for every output against every input and every
+    /// later output: the check of a call with many operands (the fused head, distillation).
+    /// </summary>
+    public static unsafe void Disjoint(ReadOnlySpan<Region> outputs, ReadOnlySpan<Region> inputs)
+    {
+        for (int i = 0; i < outputs.Length; i++)
+        {
+            var o = outputs[i];
+            foreach (var input in inputs)
+            {
+                Disjoint(o.Start, o.Bytes, o.Name, input.Start, input.Bytes, input.Name);
+            }
+
+            for (int k = i + 1; k < outputs.Length; k++)
+            {
+                Disjoint(o.Start, o.Bytes, o.Name, outputs[k].Start, outputs[k].Bytes, outputs[k].Name);
+            }
+        }
+    }
+}
+
+/// <summary>One input or output of a call: where it starts, how many bytes the call reads or writes there, its parameter name.</summary>
+internal readonly unsafe struct Region(void* start, long bytes, string name)
+{
+    public void* Start { get; } = start;
+
+    public long Bytes { get; } = bytes;
+
+    public string Name { get; } = name;
 }

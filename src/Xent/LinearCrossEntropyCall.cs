@@ -258,19 +258,7 @@ internal static unsafe class LinearCrossEntropyCall
                 new(ls, logSumExp.IsEmpty ? 0 : rowBytes, nameof(logSumExp)),
                 new(ent, entropy.IsEmpty ? 0 : rowBytes, nameof(entropy)),
             ];
-            for (int i = 0; i < outputs.Length; i++)
-            {
-                var o = outputs[i];
-                foreach (var other in inputs)
-                {
-                    CrossEntropyChecks.Disjoint(o.Start, o.Bytes, o.Name, other.Start, other.Bytes, other.Name);
-                }
-
-                for (int k = i + 1; k < outputs.Length; k++)
-                {
-                    CrossEntropyChecks.Disjoint(o.Start, o.Bytes, o.Name, outputs[k].Start, outputs[k].Bytes, outputs[k].Name);
-                }
-            }
+            CrossEntropyChecks.Disjoint(outputs, inputs);
         }
     }
 
@@ -338,14 +326,4 @@ internal readonly unsafe ref struct LinearOperands
     public bool IsBFloat16 { get; }
 
     public long HiddenLength => IsBFloat16 ? HiddenBFloat16.Length : Hidden.Length;
-}
-
-/// <summary>One input or output of a call: where it starts, how many bytes the call reads or writes there, its parameter name.</summary>
-internal readonly unsafe struct Region(void* start, long bytes, string name)
-{
-    public void* Start { get; } = start;
-
-    public long Bytes { get; } = bytes;
-
-    public string Name { get; } = name;
 }

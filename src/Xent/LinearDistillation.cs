@@ -161,14 +161,12 @@ public static unsafe class LinearDistillation
                 new(tl, (long)teacherLogits.Length * sizeof(float), nameof(teacherLogits)),
                 new(y, (long)rows * sizeof(int), nameof(targets)),
             ];
-            foreach (var input in inputs)
-            {
-                CrossEntropyChecks.Disjoint(r, lossBytes, nameof(losses), input.Start, input.Bytes, input.Name);
-                CrossEntropyChecks.Disjoint(dh, dhBytes, nameof(hiddenGradient), input.Start, input.Bytes, input.Name);
-                CrossEntropyChecks.Disjoint(dw, dwBytes, nameof(weightGradient), input.Start, input.Bytes, input.Name);
-            }
-
-            CrossEntropyChecks.Disjoint(dh, dhBytes, nameof(hiddenGradient), dw, dwBytes, nameof(weightGradient));
+            CrossEntropyChecks.Disjoint(
+            [
+                new(r, lossBytes, nameof(losses)),
+                new(dh, dhBytes, nameof(hiddenGradient)),
+                new(dw, dwBytes, nameof(weightGradient)),
+            ], inputs);
             return (float)DistillationKernel.Run(new DistillationProblem
             {
                 Rows = rows,

@@ -73,7 +73,7 @@ internal static class LayerChecks
     /// <summary>
     /// Throws when <paramref name="output"/> (the elements the call writes) shares memory with
     /// <paramref name="other"/> (elements it reads or writes elsewhere): the call would read what it has already
-    /// written, or one output would overwrite another (as <see cref="CrossEntropyChecks.Disjoint"/>).
+    /// written, or one output would overwrite another (as <see cref="CrossEntropyChecks.Disjoint(void*, long, string, void*, long, string)"/>).
     /// </summary>
     public static void Disjoint(ReadOnlySpan<float> output, string outputName, ReadOnlySpan<float> other, string otherName)
     {
