@@ -27,7 +27,8 @@ public static unsafe class LayerNorm
     /// <param name="rstd">Destination [N]: each row's 1 / sqrt(var + eps).</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
     /// <exception cref="ArgumentException">A length does not fit the shapes above (input's length must be a multiple of D),
-    /// or the output overlaps the weight or bias, or mean or rstd overlaps an input, the output or each other.</exception>
+    /// or the output partly overlaps the input (in place is allowed) or overlaps the weight or bias, or mean or rstd
+    /// overlaps an input, the output or each other.</exception>
     public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         Span<float> output, Span<float> mean, Span<float> rstd, int maxDegreeOfParallelism = -1)
     {
@@ -39,10 +40,12 @@ public static unsafe class LayerNorm
         LayerChecks.Parallelism(maxDegreeOfParallelism);
 
         // Row by row, the output and then the statistics are written while later rows, the weight and the bias are
-        // still to be read (the output over the input is handled: see Forward below).
+        // still to be read. An output shifted over the input would overwrite elements of its own or a later row before
+        // they are read (off by up to 40 when this was allowed).
         var y = output.Slice(0, input.Length);
         var mu = mean.Slice(0, rows);
         var rs = rstd.Slice(0, rows);
+        LayerChecks.InPlaceOrDisjoint(y, nameof(output), input, nameof(input));
         LayerChecks.Disjoint(y, nameof(output), weight, nameof(weight));
         LayerChecks.Disjoint(y, nameof(output), bias, nameof(bias));
         LayerChecks.Disjoint(mu, nameof(mean), input, nameof(input));
@@ -76,8 +79,9 @@ public static unsafe class LayerNorm
     /// <param name="weightGradient">dL/dweight [D], overwritten.</param>
     /// <param name="biasGradient">dL/dbias [D], overwritten.</param>
     /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores.</param>
-    /// <exception cref="ArgumentException">A length does not fit the shapes above, or inputGradient overlaps the weight,
-    /// mean or rstd, or a parameter gradient overlaps inputGradient or the other.</exception>
+    /// <exception cref="ArgumentException">A length does not fit the shapes above, or inputGradient partly overlaps
+    /// outputGradient or the input (either itself is allowed) or overlaps the weight, mean or rstd, or a parameter gradient
+    /// overlaps inputGradient or the other.</exception>
     public static void Backward(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> inputGradient, Span<float> weightGradient,
         Span<float> biasGradient, int maxDegreeOfParallelism = -1) =>
@@ -100,10 +104,13 @@ public static unsafe class LayerNorm
         LayerChecks.AtLeast(biasGradient.Length, dim, nameof(biasGradient), "[D]");
         LayerChecks.Parallelism(maxDegreeOfParallelism);
 
-        // dx is written row by row while the weight and statistics are still read (over dout or the input it is
-        // handled: see Backward below); the parameter gradients are written last, one after the other.
+        // dx is written row by row while the weight and statistics are still read, and each row of dout and the input
+        // is read before that row of dx is written (so dx may be either); shifted over them, it would overwrite rows
+        // before they are read. The parameter gradients are written last, one after the other.
         var dx = inputGradient.Slice(0, input.Length);
         var dw = weightGradient.Slice(0, dim);
+        LayerChecks.InPlaceOrDisjoint(dx, nameof(inputGradient), outputGradient, nameof(outputGradient));
+        LayerChecks.InPlaceOrDisjoint(dx, nameof(inputGradient), input, nameof(input));
         LayerChecks.Disjoint(dx, nameof(inputGradient), weight, nameof(weight));
         LayerChecks.Disjoint(dx, nameof(inputGradient), mean, nameof(mean));
         LayerChecks.Disjoint(dx, nameof(inputGradient), rstd, nameof(rstd));
@@ -121,8 +128,7 @@ public static unsafe class LayerNorm
         int rows, int dim, int maxDegreeOfParallelism)
     {
         var width = Simd.Width;
-        long length = (long)rows * dim;
-        var four = output == input || !Overlap(output, input, length) ? LayerNormRows.For(width, dim) : VectorWidth.Scalar;
+        var four = LayerNormRows.For(width, dim);
         ParallelWork.ForRanges(rows, ParallelWork.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             int n = start;
@@ -152,9 +158,7 @@ public static unsafe class LayerNorm
         float* weight, float* mean, float* rstd, int rows, int dim, int maxDegreeOfParallelism, bool clearInputGradient)
     {
         var width = Simd.Width;
-        long length = (long)rows * dim;
-        var four = !Overlap(dinput, input, length) && (dinput == dout || !Overlap(dinput, dout, length))
-            ? LayerNormRows.For(width, dim) : VectorWidth.Scalar;
+        var four = dinput != input ? LayerNormRows.For(width, dim) : VectorWidth.Scalar;
         // Rows start .. end - 1: their terms of the parameter gradients added to the partial sums dw [D] and db [D] in row
         // order, each row's read before its input gradient is written (dx may be dout itself), then the input gradients.
         [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
@@ -210,10 +214,7 @@ public static unsafe class LayerNorm
         float* pw = (float*)ScratchMemory.Allocate(Math.Max(1, 2L * ranges * dim * sizeof(float))), pb = pw + ((long)ranges * dim);
         try
         {
-            // Only an input gradient overlapping dout or the input without being it could clobber another range's
-            // rows before that range reads them: in that case one thread, in order.
-            bool partly = (dinput != dout && Overlap(dinput, dout, length)) || (dinput != input && Overlap(dinput, input, length));
-            ParallelWork.For(ranges, partly ? 1 : maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (r) =>
+            ParallelWork.For(ranges, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (r) =>
             {
                 int start = r * rowGrain;
                 float* dw = pw + ((long)r * dim), db = pb + ((long)r * dim);
@@ -240,8 +241,6 @@ public static unsafe class LayerNorm
             Elementwise.Add(total, new ReadOnlySpan<float>(partials + ((long)r * dim), dim), total);
         }
     }
-
-    private static bool Overlap(float* a, float* b, long length) => a < b + length && b < a + length;
 
     /// <summary>A [D] buffer owned by the calling thread.</summary>
     private static Span<float> RowScratch(int dim) => Workspace.Current.Get<float>(WorkspaceSlot.ModelRows, dim);

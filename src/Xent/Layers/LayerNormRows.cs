@@ -13,8 +13,8 @@ namespace Xent.Layers;
 /// the same; tests/Xent.Tests/Layers/LayerNormTests.cs compares the two bit for bit.
 /// </summary>
 /// <remarks>
-/// Taken only where D is a whole number of vectors of the width (the rows then have no scalar tail) and the
-/// destination does not partly overlap what is read; rows, D and widths elsewhere go row by row.
+/// Taken only where D is a whole number of vectors of the width (the rows then have no scalar tail) and, in the
+/// backward, the input gradient is not the input itself; rows, D and widths elsewhere go row by row.
 /// </remarks>
 internal static unsafe class LayerNormRows
 {

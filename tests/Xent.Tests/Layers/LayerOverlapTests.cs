@@ -193,4 +193,39 @@ public class LayerOverlapTests
         Refused("biasGradient", buffer, () => LayerNorm.Backward(X(0), X(20), W(40), M(50), M(55), X(60), W(80), W(82)));
         Refused("biasGradient", buffer, () => LayerNorm.Backward(X(0), X(20), W(40), M(50), M(55), X(60), W(80), W(65)));
     }
+
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void LayerNorm_OutputShiftedOverItsInput_Throws_BeforeWriting_AndInPlaceKeepsTheBits(VectorWidth width)
+    {
+        // Rows of D 16 (whole vectors: the four-row kernels) and D 19 (row by row), 8 rows; x at 40 of the buffer, the
+        // output or dx shifted by whole or part rows either way (a forward shift was off by up to 40 when allowed).
+        using var scope = Simd.Override(width);
+        foreach (int dim in new[] { 16, 19 })
+        {
+            int rows = 8, length = rows * dim;
+            float[] buffer = Ramp(length + 80);
+            float[] weight = Ramp(dim, 0.11f), bias = Ramp(dim, 0.05f), other = Ramp(length, 0.21f);
+            var mean = new float[rows];
+            var rstd = new float[rows];
+            foreach (int shift in new[] { -dim - 1, -5, -1, 1, 5, dim, dim + 1 })
+            {
+                Refused("output", buffer, () => LayerNorm.Forward(buffer.AsSpan(40, length), weight, bias, buffer.AsSpan(40 + shift, length), mean, rstd));
+                Refused("inputGradient", buffer, () => LayerNorm.Backward(buffer.AsSpan(40, length), other, weight, mean, rstd, buffer.AsSpan(40 + shift, length), new float[dim], new float[dim]));
+                Refused("inputGradient", buffer, () => LayerNorm.Backward(other, buffer.AsSpan(40, length), weight, mean, rstd, buffer.AsSpan(40 + shift, length), new float[dim], new float[dim]));
+            }
+
+            // In place: the bits of the disjoint call.
+            float[] x = Ramp(length, 0.29f), apart = new float[length], inPlace = (float[])x.Clone();
+            LayerNorm.Forward(x, weight, bias, apart, mean, rstd, 2);
+            LayerNorm.Forward(inPlace, weight, bias, inPlace, mean, rstd, 2);
+            Assert.Equal(apart, inPlace);
+
+            // dx over x itself (dx starts as x's values, and x is read before each row of dx is written).
+            float[] dxApart = (float[])x.Clone(), dxOverX = (float[])x.Clone();
+            LayerNorm.Backward(other, x, weight, mean, rstd, dxApart, new float[dim], new float[dim], 2);
+            LayerNorm.Backward(other, dxOverX, weight, mean, rstd, dxOverX, new float[dim], new float[dim], 2);
+            Assert.Equal(dxApart, dxOverX);
+        }
+    }
 }
