@@ -19,7 +19,7 @@ internal static class CpuCaches
     public const long DefaultL2Bytes = 1L << 20;
 
     /// <summary>One core's L2 cache, in bytes.</summary>
-    public static long L2Bytes { get; } = Parse(Environment.GetEnvironmentVariable(EnvironmentVariable)) ?? Detect() ?? DefaultL2Bytes;
+    public static long L2Bytes { get; } = EnvironmentSettings.L2Bytes ?? Detect() ?? DefaultL2Bytes;
 
     /// <summary>A size in KB as the environment variable gives it (null where unset); anything else throws.</summary>
     internal static long? Parse(string? kilobytes)

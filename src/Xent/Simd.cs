@@ -17,15 +17,24 @@ internal static class Simd
 
     private static readonly VectorWidth Hardware = Widest();
 
-    private static readonly VectorWidth FromEnvironment = Parse(Environment.GetEnvironmentVariable(EnvironmentVariable));
+    private static readonly VectorWidth FromEnvironment = EnvironmentSettings.VectorWidthCap;
+
+    private static readonly string? EnvironmentProblem = EnvironmentSettings.Problem;
 
     private static readonly AsyncOverride<VectorWidth> OverrideWidth = new();
 
     /// <summary>The width kernels should use now (read it once per call, on the calling thread).</summary>
+    /// <exception cref="InvalidOperationException">One of Xent's environment variables has a value it does not accept
+    /// (<see cref="EnvironmentSettings.Problem"/>).</exception>
     public static VectorWidth Width
     {
         get
         {
+            if (EnvironmentProblem is not null)
+            {
+                throw new InvalidOperationException(EnvironmentProblem);
+            }
+
             var w = OverrideWidth.Value ?? FromEnvironment;
             return w < Hardware ? w : Hardware;
         }
@@ -73,14 +82,4 @@ internal static class Simd
         Vector512.IsHardwareAccelerated ? VectorWidth.V512 :
         Vector256.IsHardwareAccelerated ? VectorWidth.V256 :
         Vector128.IsHardwareAccelerated ? VectorWidth.V128 : VectorWidth.Scalar;
-
-    private static VectorWidth Parse(string? s) => s?.Trim().ToUpperInvariant() switch
-    {
-        null or "" => VectorWidth.V512,
-        "512" or "V512" => VectorWidth.V512,
-        "256" or "V256" => VectorWidth.V256,
-        "128" or "V128" => VectorWidth.V128,
-        "0" or "SCALAR" or "NONE" => VectorWidth.Scalar,
-        _ => throw new InvalidOperationException($"{EnvironmentVariable}='{s}' is not one of 512, 256, 128, scalar."),
-    };
 }

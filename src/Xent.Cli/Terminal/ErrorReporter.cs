@@ -44,6 +44,8 @@ internal static class ErrorReporter
         // The library's own argument checks: the input broke the contract (spec: thrown before any output). One the
         // command's own code provoked from .NET (a JSON writer refusing infinity) is a bug in xent, below.
         ArgumentException e when FromLibrary(e) => (ExitCodes.BadInput, OneLine(e.Message)),
+        // One of the library's environment variables (XENT_VECTOR_WIDTH, XENT_L2_KB, ...) holds a value it does not take.
+        InvalidOperationException e when FromLibrary(e) && e.Message.StartsWith("XENT_", StringComparison.Ordinal) => (ExitCodes.BadInput, OneLine(e.Message)),
         IOException or UnauthorizedAccessException => (ExitCodes.BadInput, OneLine(exception.Message)),
         OutOfMemoryException => (ExitCodes.BadInput, "not enough memory for these arrays."),
         _ => (ExitCodes.InternalError, $"internal error ({exception.GetType().Name}): {OneLine(exception.Message)}. Please report this."),

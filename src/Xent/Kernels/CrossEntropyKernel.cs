@@ -103,23 +103,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <c>always</c> every one at any size, <c>off</c> none. Never a float gradient whose soft cap writes the capped
     /// logits into it (that write is in place), nor one that scales stored smoothed exponentials.
     /// </summary>
-    public const string StreamEnvironmentVariable = "XENT_STREAM_GRADIENT";
-
-    private enum StreamPolicy : byte
-    {
-        Auto,
-        On,
-        Always,
-        Off,
-    }
-
-    private static readonly StreamPolicy Streaming = Environment.GetEnvironmentVariable(StreamEnvironmentVariable)?.Trim().ToUpperInvariant() switch
-    {
-        "ON" or "1" => StreamPolicy.On,
-        "ALWAYS" => StreamPolicy.Always,
-        "OFF" or "0" => StreamPolicy.Off,
-        _ => StreamPolicy.Auto,
-    };
+    public const string StreamEnvironmentVariable = EnvironmentSettings.StreamGradientVariable;
 
     private static readonly AsyncOverride<long> StreamedBytesOverride = new();
 
@@ -134,7 +118,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             return bytes >= from;
         }
 
-        return Streaming switch
+        return EnvironmentSettings.StreamGradient switch
         {
             StreamPolicy.Always => true,
             StreamPolicy.On => bytes >= StreamedGradientBytes,

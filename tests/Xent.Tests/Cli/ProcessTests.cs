@@ -53,6 +53,31 @@ public sealed class ProcessTests : IDisposable
         Assert.EndsWith("xent: error: no command given: name one of the COMMANDS above (xent COMMAND --help for its options).", stderr.Trim(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void AnEnvironmentVariableOfXentWithAValueItDoesNotTake_IsBadInput_NamingIt_BeforeAnyOutput()
+    {
+        // Each threw in a static constructor: "internal error (TypeInitializationException) ... Please report this."
+        var l = TestNpy.F32(dir["l.npy"], [0f, 1f, 2f, 3f], 1, 4);
+        var t = TestNpy.I64(dir["t.npy"], [2L], 1);
+        foreach (var (name, value, expected) in new[]
+        {
+            ("XENT_VECTOR_WIDTH", "64", "XENT_VECTOR_WIDTH='64' is not one of 512, 256, 128, scalar."),
+            ("XENT_L2_KB", "lots", "XENT_L2_KB='lots': expected an L2 cache size in KB, 64 to 65536."),
+            ("XENT_STREAM_GRADIENT", "of", "XENT_STREAM_GRADIENT='of' is not one of auto, on, always, off."),
+        })
+        {
+            var (code, stdout, stderr) = RunWith([(name, value)], "loss", "--logits", l, "--targets", t, "--grad", dir["g.npy"]);
+            Assert.Equal(2, code);
+            Assert.Equal("", stdout);
+            Assert.Equal($"xent: error: {expected}", stderr.Trim());
+            Assert.False(File.Exists(dir["g.npy"]));
+        }
+
+        var (fine, output, error) = RunWith([("XENT_VECTOR_WIDTH", " scalar "), ("XENT_L2_KB", "512"), ("XENT_STREAM_GRADIENT", "AUTO")], "loss", "--logits", l, "--targets", t);
+        Assert.True(fine == 0, error);
+        Assert.StartsWith("loss: 1.4401", output, StringComparison.Ordinal);
+    }
+
     /// <summary>Xent.Cli.dll sits next to the test assembly (a project reference copies it with its runtimeconfig).</summary>
     private static string CliDll()
     {
@@ -61,7 +86,9 @@ public sealed class ProcessTests : IDisposable
         return dll;
     }
 
-    private static (int Code, string Out, string Error) Run(params string[] args)
+    private static (int Code, string Out, string Error) Run(params string[] args) => RunWith([], args);
+
+    private static (int Code, string Out, string Error) RunWith((string Name, string Value)[] environment, params string[] args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -69,6 +96,11 @@ public sealed class ProcessTests : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(CliDll());
         foreach (var a in args)
         {
