@@ -9,7 +9,7 @@ using Xent.Training.Sampling;
 
 namespace Xent.Cli.Commands;
 
-/// <summary><c>xent sample</c>: generates text from a checkpoint with temperature and top-k sampling.</summary>
+/// <summary><c>xent sample</c>: generates text from a checkpoint with temperature, top-k and top-p sampling.</summary>
 internal sealed class SampleCommand : Command<SampleSettings>
 {
     private readonly CliConsoles io;
@@ -18,8 +18,9 @@ internal sealed class SampleCommand : Command<SampleSettings>
 
     public static void Register(IConfigurator config) =>
         config.AddCommand<SampleCommand>("sample")
-            .WithDescription("Generate text from a checkpoint (temperature, top-k). Markov-corpus checkpoints print symbols.")
-            .WithExample("sample", "--checkpoint", "xent-run", "--tokens", "300", "--temperature", "0.8", "--top-k", "10");
+            .WithDescription("Generate text from a checkpoint (temperature, top-k, top-p). Markov-corpus checkpoints print symbols.")
+            .WithExample("sample", "--checkpoint", "xent-run", "--tokens", "300", "--temperature", "0.8", "--top-k", "10")
+            .WithExample("sample", "--checkpoint", "gpt2", "--tokens", "50", "--temperature", "0.8", "--top-p", "0.9");
 
     public override int Execute(CommandContext context, SampleSettings settings, CancellationToken cancellationToken)
     {
@@ -40,7 +41,8 @@ internal sealed class SampleCommand : Command<SampleSettings>
         {
             throw new XentCliException("The prompt has no tokens.");
         }
-        int[] tokens = TokenSampler.Generate(model, prompt, settings.Tokens, settings.Temperature, settings.TopK, settings.Seed, cancellationToken);
+        int[] tokens = TokenSampler.Generate(model, prompt, settings.Tokens, settings.Temperature, settings.TopK, settings.TopP, settings.Seed,
+            useCache: true, cancellationToken);
         io.WriteLine(tokenizer.Decode(tokens));
         return ExitCodes.Ok;
     }

@@ -31,6 +31,10 @@ internal sealed class SampleSettings : CommandSettings
     [Description("Sample among the K most likely tokens only; 0 for all. Default 0.")]
     public int TopK { get; init; }
 
+    [CommandOption("--top-p <P>")]
+    [Description("Nucleus sampling: only the fewest most likely tokens whose probabilities (after --temperature and --top-k) add up to P or more; in (0, 1]], 1 for all. Default 1.")]
+    public double TopP { get; init; } = 1.0;
+
     [CommandOption("--seed <S>")]
     [Description("Seed of the sampling. Default 0.")]
     public int Seed { get; init; }
@@ -55,6 +59,12 @@ internal sealed class SampleSettings : CommandSettings
         if (TopK < 0)
         {
             return ValidationResult.Error("--top-k must not be negative.");
+        }
+
+        // NaN fails both comparisons.
+        if (!(TopP > 0 && TopP <= 1))
+        {
+            return ValidationResult.Error("--top-p must be a number in (0, 1]; 1 for no top-p filtering.");
         }
 
         if (Prompt is { Length: 0 })

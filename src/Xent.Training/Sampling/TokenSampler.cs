@@ -4,20 +4,39 @@ using Xent.Training.Model;
 
 namespace Xent.Training.Sampling;
 
-/// <summary>Draws the next token from logits with a temperature and top-k filtering.</summary>
+/// <summary>Draws the next token from logits with a temperature, top-k and top-p (nucleus) filtering.</summary>
 public static class TokenSampler
 {
     /// <summary>
     /// Picks an id from <paramref name="logits"/> [V]: temperature 0 takes the arg max; otherwise softmax of
-    /// logits / temperature over the <paramref name="topK"/> largest (all when 0).
+    /// logits / temperature over the <paramref name="topK"/> largest (all when 0), without top-p filtering.
     /// </summary>
     /// <param name="logits">Logits [V].</param>
     /// <param name="temperature">Softmax temperature; 0 or less for the arg max.</param>
     /// <param name="topK">Only the K largest logits compete; 0 for all.</param>
     /// <param name="random">Source of the draw.</param>
     /// <exception cref="TrainingInputException">A logit is NaN or +infinity (a model with non-finite weights): there is no distribution to draw from.</exception>
-    public static int Sample(ReadOnlySpan<float> logits, double temperature, int topK, Random random)
+    public static int Sample(ReadOnlySpan<float> logits, double temperature, int topK, Random random) =>
+        Sample(logits, temperature, topK, 1.0, random);
+
+    /// <summary>
+    /// Picks an id from <paramref name="logits"/> [V] as Hugging Face's <c>generate</c> samples: temperature 0 takes
+    /// the arg max (the first of equal ones) and ignores top-k and top-p; otherwise the softmax of logits /
+    /// temperature, kept to the <paramref name="topK"/> largest logits (and every one equal to the K-th), then to the
+    /// nucleus: the fewest most likely tokens whose probability, in that distribution, adds up to
+    /// <paramref name="topP"/> or more (at least one token). Of equal probabilities the lower id counts as the more
+    /// likely. <paramref name="topP"/> 1 draws the same tokens for the same <paramref name="random"/> as no top-p.
+    /// </summary>
+    /// <param name="logits">Logits [V].</param>
+    /// <param name="temperature">Softmax temperature; 0 or less for the arg max.</param>
+    /// <param name="topK">Only the K largest logits compete; 0 for all.</param>
+    /// <param name="topP">The nucleus' probability, in (0, 1]; 1 for no top-p filtering.</param>
+    /// <param name="random">Source of the draw.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="topP"/> is not in (0, 1] (or is NaN).</exception>
+    /// <exception cref="TrainingInputException">A logit is NaN or +infinity (a model with non-finite weights): there is no distribution to draw from.</exception>
+    public static int Sample(ReadOnlySpan<float> logits, double temperature, int topK, double topP, Random random)
     {
+        CheckTopP(topP);
         int v = logits.Length;
         // NaN weights drew the last token every time, printed as text (PyTorch's multinomial refuses them too).
         foreach (float x in logits)
@@ -67,6 +86,10 @@ public static class TokenSampler
             weights[i] = Math.Exp((logits[i] - max) / temperature);
             sum += weights[i];
         }
+        if (topP < 1)
+        {
+            sum = TopP.Keep(weights, sum, topP);
+        }
         double u = random.NextDouble() * sum;
         int last = 0;
         for (int i = 0; i < v; i++)
@@ -87,23 +110,41 @@ public static class TokenSampler
     }
 
     /// <summary>
-    /// Extends <paramref name="prompt"/> by <paramref name="count"/> tokens drawn with <see cref="Sample"/>, with a
-    /// <see cref="KvCache"/>: see <see cref="Generate(GptModel, IReadOnlyList{int}, int, double, int, int, bool, CancellationToken)"/>.
+    /// Extends <paramref name="prompt"/> by <paramref name="count"/> tokens drawn without top-p filtering, with a
+    /// <see cref="KvCache"/>: see <see cref="Generate(GptModel, IReadOnlyList{int}, int, double, int, double, int, bool, CancellationToken)"/>.
     /// </summary>
     /// <param name="model">The model.</param>
     /// <param name="prompt">The first tokens (at least one).</param>
     /// <param name="count">Tokens to add.</param>
-    /// <param name="temperature">See <see cref="Sample"/>.</param>
-    /// <param name="topK">See <see cref="Sample"/>.</param>
+    /// <param name="temperature">See <see cref="Sample(ReadOnlySpan{float}, double, int, double, Random)"/>.</param>
+    /// <param name="topK">See <see cref="Sample(ReadOnlySpan{float}, double, int, double, Random)"/>.</param>
     /// <param name="seed">Seed of the draws.</param>
     /// <param name="cancellationToken">Ends the generation early (the tokens so far are returned).</param>
     /// <returns>The prompt followed by the generated tokens.</returns>
     public static int[] Generate(GptModel model, IReadOnlyList<int> prompt, int count, double temperature, int topK, int seed,
         CancellationToken cancellationToken = default) =>
-        Generate(model, prompt, count, temperature, topK, seed, useCache: true, cancellationToken);
+        Generate(model, prompt, count, temperature, topK, 1.0, seed, useCache: true, cancellationToken);
 
     /// <summary>
-    /// Extends <paramref name="prompt"/> by <paramref name="count"/> tokens drawn with <see cref="Sample"/>.
+    /// Extends <paramref name="prompt"/> by <paramref name="count"/> tokens drawn without top-p filtering: see
+    /// <see cref="Generate(GptModel, IReadOnlyList{int}, int, double, int, double, int, bool, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="prompt">The first tokens (at least one); only the last T are read.</param>
+    /// <param name="count">Tokens to add.</param>
+    /// <param name="temperature">See <see cref="Sample(ReadOnlySpan{float}, double, int, double, Random)"/>.</param>
+    /// <param name="topK">See <see cref="Sample(ReadOnlySpan{float}, double, int, double, Random)"/>.</param>
+    /// <param name="seed">Seed of the draws.</param>
+    /// <param name="useCache">Whether to decode incrementally with a <see cref="KvCache"/>.</param>
+    /// <param name="cancellationToken">Ends the generation early (the tokens so far are returned).</param>
+    /// <returns>The prompt followed by the generated tokens.</returns>
+    public static int[] Generate(GptModel model, IReadOnlyList<int> prompt, int count, double temperature, int topK, int seed,
+        bool useCache, CancellationToken cancellationToken = default) =>
+        Generate(model, prompt, count, temperature, topK, 1.0, seed, useCache, cancellationToken);
+
+    /// <summary>
+    /// Extends <paramref name="prompt"/> by <paramref name="count"/> tokens drawn with
+    /// <see cref="Sample(ReadOnlySpan{float}, double, int, double, Random)"/>.
     /// Without the cache every token recomputes the forward over the last ContextLength (T) tokens. With it
     /// (<see cref="GptModel.Append"/>) each token costs one row per layer and gives the same logits, hence the same
     /// tokens for a seed, while the sequence fits in T. When it no longer fits, the cache restarts from the last T/2
@@ -114,14 +155,16 @@ public static class TokenSampler
     /// <param name="model">The model.</param>
     /// <param name="prompt">The first tokens (at least one); only the last T are read.</param>
     /// <param name="count">Tokens to add.</param>
-    /// <param name="temperature">See <see cref="Sample"/>.</param>
-    /// <param name="topK">See <see cref="Sample"/>.</param>
+    /// <param name="temperature">See <see cref="Sample(ReadOnlySpan{float}, double, int, double, Random)"/>.</param>
+    /// <param name="topK">See <see cref="Sample(ReadOnlySpan{float}, double, int, double, Random)"/>.</param>
+    /// <param name="topP">See <see cref="Sample(ReadOnlySpan{float}, double, int, double, Random)"/>.</param>
     /// <param name="seed">Seed of the draws.</param>
     /// <param name="useCache">Whether to decode incrementally with a <see cref="KvCache"/>.</param>
     /// <param name="cancellationToken">Ends the generation early (the tokens so far are returned).</param>
     /// <returns>The prompt followed by the generated tokens.</returns>
-    public static int[] Generate(GptModel model, IReadOnlyList<int> prompt, int count, double temperature, int topK, int seed,
-        bool useCache, CancellationToken cancellationToken = default)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="topP"/> is not in (0, 1] (or is NaN).</exception>
+    public static int[] Generate(GptModel model, IReadOnlyList<int> prompt, int count, double temperature, int topK, double topP,
+        int seed, bool useCache, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(prompt);
@@ -129,6 +172,7 @@ public static class TokenSampler
         {
             throw new ArgumentException("The prompt has no tokens.", nameof(prompt));
         }
+        CheckTopP(topP);
         int context = model.Config.ContextLength;
         var tokens = new List<int>(prompt);
         var logits = new float[model.Config.VocabSize];
@@ -151,8 +195,17 @@ public static class TokenSampler
             {
                 model.Append(cache, all[^1..], logits);
             }
-            tokens.Add(Sample(logits, temperature, topK, random));
+            tokens.Add(Sample(logits, temperature, topK, topP, random));
         }
         return [.. tokens];
+    }
+
+    // NaN fails both comparisons.
+    private static void CheckTopP(double topP)
+    {
+        if (!(topP > 0 && topP <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(topP), topP, "top-p must be a number in (0, 1]; 1 for no top-p filtering.");
+        }
     }
 }

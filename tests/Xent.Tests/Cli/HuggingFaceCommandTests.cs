@@ -96,6 +96,44 @@ public sealed class HuggingFaceCommandTests : IDisposable
         CliRun.Run("sample", "--checkpoint", hf, "--prompt", "The fox").AssertBadInput("--prompt", "outside the checkpoint's vocabulary [0, 97)");
     }
 
+    [Fact]
+    public void SampleWithTopPOneIsWithoutTopP_AndATinyTopPIsGreedy()
+    {
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 50257 }, 6));
+        string[] line = ["sample", "--checkpoint", hf, "--prompt", "The fox", "--tokens", "8", "--seed", "3"];
+        var plain = CliRun.Run(line);
+        Assert.True(plain.ExitCode == 0, plain.Error);
+        Assert.Equal(plain.Out, CliRun.Run([.. line, "--top-p", "1"]).Out);
+
+        // The nucleus of a tiny p is the most likely token alone, whatever the seed and the temperature.
+        var greedy = CliRun.Run([.. line, "--temperature", "0"]);
+        var nucleus = CliRun.Run([.. line, "--top-p", "1e-9", "--temperature", "1.5"]);
+        Assert.True(nucleus.ExitCode == 0, nucleus.Error);
+        Assert.Equal(greedy.Out, nucleus.Out);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-0.5")]
+    [InlineData("1.5")]
+    [InlineData("NaN")]
+    [InlineData("Infinity")]
+    public void SampleRefusesATopPOutsideZeroToOne(string topP)
+    {
+        CliRun.Run("sample", "--checkpoint", dir["hf"], "--top-p", topP).AssertBadInput("--top-p", "must be a number in (0, 1]");
+    }
+
+    [Fact]
+    public void SampleHelpNamesTopP()
+    {
+        // Its range's ']' is markup to Spectre: unescaped, --help failed with an internal error.
+        var run = CliRun.Run("sample", "--help");
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains("--top-p <P>", run.Out, StringComparison.Ordinal);
+        Assert.Contains("in (0, 1], 1 for all", string.Join(' ', run.Out.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
