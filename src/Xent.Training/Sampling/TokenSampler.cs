@@ -64,9 +64,7 @@ public static class TokenSampler
         double cutoff = double.NegativeInfinity;
         if (topK > 0 && topK < v)
         {
-            float[] sorted = logits.ToArray();
-            Array.Sort(sorted);
-            cutoff = sorted[v - topK];
+            cutoff = TopK.Cutoff(logits, topK);
         }
         double max = double.NegativeInfinity;
         for (int i = 0; i < v; i++)
