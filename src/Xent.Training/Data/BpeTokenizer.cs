@@ -177,12 +177,14 @@ public sealed partial class BpeTokenizer : ITokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length);
+        BpeMerger? merger = null;
         foreach (ValueMatch m in Pieces().EnumerateMatches(PairsAsTheirClass(text)))
         {
             string piece = text.Substring(m.Index, m.Length);
             if (!cache.TryGetValue(piece, out int[]? encoded))
             {
-                encoded = cache.GetOrAdd(piece, EncodePiece(piece));
+                merger ??= Merger();
+                encoded = cache.GetOrAdd(piece, merger.Encode(Encoding.UTF8.GetBytes(piece)));
             }
 
             ids.AddRange(encoded);
@@ -211,9 +213,10 @@ public sealed partial class BpeTokenizer : ITokenizer
 
         var rng = SplitMix64.For(seed, 0x42504544, 0);
         var ids = new List<int>(text.Length);
+        var merger = Merger();
         foreach (ValueMatch m in Pieces().EnumerateMatches(PairsAsTheirClass(text)))
         {
-            ids.AddRange(EncodePiece(text.Substring(m.Index, m.Length), dropout, ref rng));
+            ids.AddRange(merger.Encode(Encoding.UTF8.GetBytes(text.Substring(m.Index, m.Length)), dropout, ref rng));
         }
 
         return [.. ids];
@@ -251,64 +254,8 @@ public sealed partial class BpeTokenizer : ITokenizer
         ? bytesOf[id]
         : throw new ArgumentOutOfRangeException(nameof(id), id, $"Token ids must be in [0, {VocabSize}).");
 
-    // The lowest-ranked pair present is merged everywhere in the piece, then the next, as the merges were learned.
-    private int[] EncodePiece(string piece)
-    {
-        int[] ids = [.. Encoding.UTF8.GetBytes(piece).Select(b => (int)b)];
-        int length = ids.Length;
-        while (length > 1)
-        {
-            int bestRank = int.MaxValue;
-            for (int i = 0; i + 1 < length; i++)
-            {
-                if (rank.TryGetValue(Key(ids[i], ids[i + 1]), out int r) && r < bestRank)
-                {
-                    bestRank = r;
-                }
-            }
-
-            if (bestRank == int.MaxValue)
-            {
-                break;
-            }
-
-            var (left, right) = merges[bestRank];
-            length = MergePair(ids.AsSpan(0, length), left, right, 256 + bestRank);
-        }
-
-        return ids[..length];
-    }
-
-    // BPE-dropout: at each step every mergeable position is dropped with probability p, the lowest-ranked merge left
-    // is applied at that position, and the piece ends when every candidate of a step is dropped.
-    private int[] EncodePiece(string piece, double dropout, ref SplitMix64 rng)
-    {
-        int[] ids = [.. Encoding.UTF8.GetBytes(piece).Select(b => (int)b)];
-        int length = ids.Length;
-        while (length > 1)
-        {
-            int bestRank = int.MaxValue, at = -1;
-            for (int i = 0; i + 1 < length; i++)
-            {
-                if (rank.TryGetValue(Key(ids[i], ids[i + 1]), out int r) && r < bestRank && rng.NextDouble() >= dropout)
-                {
-                    bestRank = r;
-                    at = i;
-                }
-            }
-
-            if (at < 0)
-            {
-                break;
-            }
-
-            ids[at] = 256 + bestRank;
-            Array.Copy(ids, at + 2, ids, at + 1, length - at - 2);
-            length--;
-        }
-
-        return ids[..length];
-    }
+    /// <summary>A merger of this tokenizer's merges, for one thread.</summary>
+    internal BpeMerger Merger() => new(rank);
 
     // Replaces each (left, right), left to right without overlap, by id in place; returns the new length.
     private static int MergePair(Span<int> ids, int left, int right, int id)
@@ -330,7 +277,7 @@ public sealed partial class BpeTokenizer : ITokenizer
         return n;
     }
 
-    private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
+    internal static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 
     /// <summary>
     /// <paramref name="text"/> with each character outside the BMP (a surrogate pair) written as two BMP characters
@@ -370,5 +317,5 @@ public sealed partial class BpeTokenizer : ITokenizer
 
     // GPT-2's pre-tokenization: contractions, a word or number or punctuation run with its leading space, white space.
     [GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")]
-    private static partial Regex Pieces();
+    internal static partial Regex Pieces();
 }
