@@ -13,7 +13,11 @@ internal sealed class InProcessCommunicator(InProcessGroup group, int rank) : IC
         where T : unmanaged, INumber<T>
     {
         var result = new T[buffer.Length];
-        group.Exchange<T>(rank, buffer, all => Fold(all, 0, result, operation));
+        group.Exchange<T>(rank, buffer, $"AllReduce ({operation})", all =>
+        {
+            SameLengths(all);
+            Fold(all, 0, result, operation);
+        });
         result.CopyTo(buffer);
     }
 
@@ -22,7 +26,7 @@ internal sealed class InProcessCommunicator(InProcessGroup group, int rank) : IC
     {
         CheckLength(receive.Length, (long)send.Length * Size, nameof(receive));
         var result = new T[receive.Length];
-        group.Exchange(rank, send, all =>
+        group.Exchange(rank, send, "AllGather", all =>
         {
             SameLengths(all);
             for (int r = 0; r < all.Length; r++)
@@ -44,7 +48,7 @@ internal sealed class InProcessCommunicator(InProcessGroup group, int rank) : IC
         }
 
         var result = rank == root ? new T[receive.Length] : null;
-        group.Exchange(rank, send, all =>
+        group.Exchange(rank, send, $"Gather (root {root})", all =>
         {
             SameLengths(all);
             if (result != null)
@@ -63,7 +67,11 @@ internal sealed class InProcessCommunicator(InProcessGroup group, int rank) : IC
     {
         CheckLength(send.Length, (long)receive.Length * Size, nameof(send));
         var result = new T[receive.Length];
-        group.Exchange(rank, send, all => Fold(all, rank * result.Length, result, ReduceOperation.Sum));
+        group.Exchange(rank, send, "ReduceScatter", all =>
+        {
+            SameLengths(all);
+            Fold(all, rank * result.Length, result, ReduceOperation.Sum);
+        });
         result.CopyTo(receive);
     }
 
@@ -73,7 +81,7 @@ internal sealed class InProcessCommunicator(InProcessGroup group, int rank) : IC
         ArgumentOutOfRangeException.ThrowIfNegative(root);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(root, Size);
         var result = new T[buffer.Length];
-        group.Exchange<T>(rank, buffer, all =>
+        group.Exchange<T>(rank, buffer, $"Broadcast (root {root})", all =>
         {
             SameLengths(all);
             all[root].CopyTo(result, 0);
@@ -103,14 +111,6 @@ internal sealed class InProcessCommunicator(InProcessGroup group, int rank) : IC
     private static void Fold<T>(T[][] all, int offset, T[] result, ReduceOperation operation)
         where T : unmanaged, INumber<T>
     {
-        foreach (var values in all)
-        {
-            if (values.Length < offset + result.Length)
-            {
-                throw new ArgumentException($"The ranks passed buffers of different lengths ({values.Length} and {offset + result.Length}).");
-            }
-        }
-
         Array.Copy(all[0], offset, result, 0, result.Length);
         for (int r = 1; r < all.Length; r++)
         {

@@ -11,6 +11,7 @@ public sealed class InProcessGroup
 {
     private readonly Barrier barrier;
     private readonly Array?[] slots;
+    private readonly string?[] calls;
     private readonly CancellationTokenSource failed = new();
     private readonly CancellationTokenSource departed = new();
     private readonly CancellationTokenSource failedOrDeparted;
@@ -26,6 +27,7 @@ public sealed class InProcessGroup
         Size = size;
         barrier = new Barrier(size);
         slots = new Array?[size];
+        calls = new string?[size];
         failedOrDeparted = CancellationTokenSource.CreateLinkedTokenSource(failed.Token, departed.Token);
     }
 
@@ -116,12 +118,15 @@ public sealed class InProcessGroup
     /// <summary>
     /// One collective: each rank deposits its values, waits for all, runs <paramref name="read"/> over every rank's
     /// deposit (in rank order), and waits again so that no deposit is replaced before everyone has read it.
+    /// <paramref name="call"/> names the collective and the arguments that must agree (its root, its operation).
     /// </summary>
-    internal void Exchange<T>(int rank, ReadOnlySpan<T> contribution, Action<T[][]> read)
+    internal void Exchange<T>(int rank, ReadOnlySpan<T> contribution, string call, Action<T[][]> read)
         where T : unmanaged
     {
         slots[rank] = contribution.ToArray();
+        calls[rank] = call;
         Wait();
+        SameCalls();
         var all = new T[Size][];
         for (int r = 0; r < Size; r++)
         {
@@ -135,6 +140,25 @@ public sealed class InProcessGroup
         read(all);
         Wait();
         slots[rank] = null;
+        calls[rank] = null;
+    }
+
+    // Every rank compares every rank's call with rank 0's, so all throw the same exception: an ArgumentException
+    // where only the arguments differ (a broadcast's root, an all-reduce's operation), as MPI would silently use each
+    // rank's own.
+    private void SameCalls()
+    {
+        for (int r = 1; r < Size; r++)
+        {
+            string? first = calls[0], other = calls[r];
+            if (first != other && first != null && other != null)
+            {
+                string message = $"rank 0 called {first}, rank {r} {other}: the ranks did not make the same collective calls.";
+                throw Kind(first) == Kind(other) ? new ArgumentException(message) : new InvalidOperationException(message);
+            }
+        }
+
+        static string Kind(string call) => call.Split(' ')[0];
     }
 
     internal void Wait()

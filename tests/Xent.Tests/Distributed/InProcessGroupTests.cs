@@ -201,6 +201,41 @@ public class InProcessGroupTests
     }
 
     [Fact]
+    public void DifferentRootsOperationsOrLengths_ThrowOnEveryRank()
+    {
+        // A broadcast or gather with different roots gave each rank another rank's buffer, an all-reduce with Sum on
+        // one rank and Max on the other gave each rank its own operation's result, and an all-reduce of different
+        // lengths threw on the longer ranks only (the shorter one went on with a prefix of the others' values).
+        var cases = new (Action<ICommunicator> Collective, string Message)[]
+        {
+            (c => c.Broadcast<float>(new float[2], c.Rank), "rank 0 called Broadcast (root 0), rank 1 Broadcast (root 1)"),
+            (c => c.Gather<float>(new float[1], new float[2], c.Rank), "rank 0 called Gather (root 0), rank 1 Gather (root 1)"),
+            (c => c.AllReduce<float>(new float[2], c.Rank == 0 ? ReduceOperation.Sum : ReduceOperation.Max), "rank 0 called AllReduce (Sum), rank 1 AllReduce (Max)"),
+            (c => c.AllReduce<float>(new float[2 - c.Rank], ReduceOperation.Sum), "The ranks passed buffers of different lengths (2 and 1)"),
+            (c => c.ReduceScatter<float>(new float[2 * (2 - c.Rank)], new float[2 - c.Rank]), "The ranks passed buffers of different lengths (4 and 2)"),
+        };
+        foreach (var (collective, message) in cases)
+        {
+            var errors = new Exception?[2];
+            void Body(ICommunicator c)
+            {
+                try
+                {
+                    collective(c);
+                }
+                catch (Exception e)
+                {
+                    errors[c.Rank] = e;
+                    throw;
+                }
+            }
+
+            Assert.Throws<ArgumentException>(() => InProcessGroup.Run(2, Body));
+            Assert.All(errors, e => Assert.Contains(message, Assert.IsType<ArgumentException>(e).Message, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public void World_WithoutMpirun_IsRankZeroOfOne()
     {
         Assert.False(Communicator.UnderMpirun, "the test process itself was started by mpirun");
