@@ -6,7 +6,8 @@ namespace Xent.Distributed.Vocabulary;
 /// every other rank. Each call exchanges the per-row states in one all-reduce Max and one all-reduce Sum, returns the
 /// loss of the whole vocabulary on every rank, and writes each rank's own slice of the gradient.
 /// Every option of <see cref="CrossEntropyOptions"/> means what it means in one process (ClassWeights has all V
-/// entries, on every rank). Every rank must make the same calls with the same N, targets and options.
+/// entries, on every rank). Every rank must make the same calls with the same V, N, targets, options and upstream
+/// gradients: a rank passing another throws an <see cref="ArgumentException"/> naming it, as every other rank does.
 /// </summary>
 public static class VocabParallelCrossEntropy
 {
@@ -20,12 +21,8 @@ public static class VocabParallelCrossEntropy
     public static void MergedStates(ICommunicator communicator, ReadOnlySpan<float> logitsShard, int classes, ReadOnlySpan<int> targets,
         Span<CrossEntropyShardState> states, CrossEntropyOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(communicator);
         var o = options ?? CrossEntropyOptions.Default;
-        var slice = VocabularySlice.For(classes, communicator);
-        CheckShard(logitsShard.Length, slice, targets.Length);
-        CrossEntropyShards.Compute(logitsShard, slice.Offset, classes, targets, states, o);
-        ShardStateExchange.Merge(communicator, states[..targets.Length], targets, o.IgnoreIndex);
+        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(classes, targets, o, reduced: false));
     }
 
     /// <summary>The reduced loss (Mean or Sum) of the whole vocabulary, the same on every rank.</summary>
@@ -39,7 +36,7 @@ public static class VocabParallelCrossEntropy
     {
         var o = Reduced(options);
         var states = new CrossEntropyShardState[targets.Length];
-        MergedStates(communicator, logitsShard, classes, targets, states, o);
+        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(classes, targets, o, reduced: true));
         return CrossEntropyShards.Loss(states, targets, classes, o);
     }
 
@@ -61,7 +58,7 @@ public static class VocabParallelCrossEntropy
         }
 
         var states = new CrossEntropyShardState[targets.Length];
-        MergedStates(communicator, logitsShard, classes, targets, states, o);
+        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(classes, targets, o, reduced: false));
         CrossEntropyShards.LossPerRow(states, targets, classes, losses, o);
         WriteLogSumExp(states, logSumExp);
     }
@@ -80,7 +77,7 @@ public static class VocabParallelCrossEntropy
     {
         var o = Reduced(options);
         var states = new CrossEntropyShardState[targets.Length];
-        MergedStates(communicator, logitsShard, classes, targets, states, o);
+        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(classes, targets, o, reduced: true).WithUpstream(upstream));
         float loss = CrossEntropyShards.Loss(states, targets, classes, o);
         CrossEntropyShards.Gradient(logitsShard, VocabularySlice.For(classes, communicator).Offset, classes, targets, states, gradientShard, upstream, o);
         return loss;
@@ -102,7 +99,7 @@ public static class VocabParallelCrossEntropy
     {
         var o = options ?? CrossEntropyOptions.Default;
         var states = new CrossEntropyShardState[targets.Length];
-        MergedStates(communicator, logitsShard, classes, targets, states, o);
+        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(classes, targets, o, reduced: false).WithUpstream(upstream));
         CrossEntropyShards.Gradient(logitsShard, VocabularySlice.For(classes, communicator).Offset, classes, targets, states, upstream, gradientShard, o);
     }
 
@@ -117,6 +114,19 @@ public static class VocabParallelCrossEntropy
         {
             logSumExp[n] = (float)states[n].LogSumExp;
         }
+    }
+
+    private static CallFingerprint Fingerprint(int classes, ReadOnlySpan<int> targets, CrossEntropyOptions o, bool reduced) =>
+        CallFingerprint.Of(VocabularyCall.CrossEntropy, classes, targets.Length, 0, o, reduced);
+
+    private static void Merged(ICommunicator communicator, ReadOnlySpan<float> logitsShard, int classes, ReadOnlySpan<int> targets,
+        Span<CrossEntropyShardState> states, CrossEntropyOptions o, CallFingerprint fingerprint)
+    {
+        ArgumentNullException.ThrowIfNull(communicator);
+        var slice = VocabularySlice.For(classes, communicator);
+        CheckShard(logitsShard.Length, slice, targets.Length);
+        CrossEntropyShards.Compute(logitsShard, slice.Offset, classes, targets, states, o);
+        ShardStateExchange.Merge(communicator, states[..targets.Length], targets, o.IgnoreIndex, fingerprint);
     }
 
     private static CrossEntropyOptions Reduced(CrossEntropyOptions? options)

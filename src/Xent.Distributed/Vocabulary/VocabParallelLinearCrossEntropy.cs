@@ -10,7 +10,9 @@ namespace Xent.Distributed.Vocabulary;
 /// every other rank. The logits are computed 128 tokens at a time ([128, V_r] tiles by <see cref="MatMul.Gemm"/>; the
 /// whole [N, V_r] is never held), folded into per-row states, merged across the ranks once per call (one all-reduce
 /// Max, one all-reduce Sum), and the backward recomputes the tiles: each rank writes its dW_r and db_r, and dh is
-/// all-reduced (one Sum). Every rank gets the same loss and dh. Every option means what it means in one process;
+/// all-reduced (one Sum). Every rank gets the same loss and dh. Every rank must make the same call with the same V,
+/// hidden states, targets, options and upstream gradients: a rank passing another throws an
+/// <see cref="ArgumentException"/> naming it, as every other rank does. Every option means what it means in one process;
 /// <see cref="LinearCrossEntropyOptions.FilterThreshold"/> is validated but nothing is filtered (the exact result is
 /// within any threshold's bound) and <see cref="LinearCrossEntropyOptions.CacheBytes"/> is validated but not used
 /// (tiles are always recomputed).
@@ -166,9 +168,21 @@ public static class VocabParallelLinearCrossEntropy
         shape.CheckOptional(rowLosses.Length, "losses");
         shape.CheckOptional(logSumExp.Length, nameof(logSumExp));
         int n = targets.Length;
+        var call = !backward ? VocabularyCall.LinearLoss : reduceHidden ? VocabularyCall.LinearGradients : VocabularyCall.LinearPartialGradients;
+        var fingerprint = CallFingerprint.Of(call, classes, n, shape.D, ce, reduced: true).WithHidden(hidden);
+        if (backward && ce.Reduction == Reduction.None)
+        {
+            fingerprint.WithUpstream(rowUpstream);
+        }
+        else if (backward)
+        {
+            fingerprint.WithUpstream(upstream);
+        }
+
         if (n == 0)
         {
-            // Every rank has the same N, so every rank skips the collectives.
+            // Only the fingerprint: the ranks still learn whether they agree.
+            ShardStateExchange.Merge(communicator, [], targets, ce.IgnoreIndex, fingerprint);
             if (backward && !o.Accumulate)
             {
                 dWeightShard.Clear();
@@ -189,7 +203,7 @@ public static class VocabParallelLinearCrossEntropy
                 CrossEntropyShards.Compute(z, slice.Offset, classes, targets.Slice(t0, rows), states.AsSpan(t0, rows), ce);
             }
 
-            ShardStateExchange.Merge(communicator, states, targets, ce.IgnoreIndex);
+            ShardStateExchange.Merge(communicator, states, targets, ce.IgnoreIndex, fingerprint);
             float loss = LossOf(states, targets, classes, ce, rowLosses);
             VocabParallelCrossEntropy.WriteLogSumExp(states, logSumExp);
             if (backward)

@@ -1,0 +1,156 @@
+using Xent.Distributed;
+using Xent.Distributed.InProcess;
+using Xent.Distributed.Vocabulary;
+
+namespace Xent.Tests.Distributed;
+
+/// <summary>
+/// Vocabulary-parallel calls whose ranks pass different V, N, D, options, upstream gradients, hidden states or calls:
+/// each was a silently different loss on each rank; now every rank throws the same ArgumentException naming it.
+/// </summary>
+public class VocabParallelArgumentsTests
+{
+    private const int V = 10, N = 3, D = 3;
+
+    private static readonly float[] Logits = [.. Enumerable.Range(0, N * 13).Select(i => MathF.Sin(i))];
+    private static readonly float[] Hidden = [.. Enumerable.Range(0, N * 4).Select(i => MathF.Cos(i))];
+    private static readonly float[] Weight = [.. Enumerable.Range(0, 13 * 4).Select(i => MathF.Sin(0.3f * i))];
+    private static readonly int[] Targets = [3, 8, 1];
+
+    // Each case: what rank `last` (the last rank) passes differently, the expected message and parameter name.
+    public static TheoryData<string, int> Cases()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (string name in Calls.Keys)
+        {
+            data.Add(name, 2);
+            data.Add(name, 3);
+        }
+
+        return data;
+    }
+
+    private static Dictionary<string, (Action<ICommunicator, bool> Call, string Message, string? Parameter)> Calls { get; } = new()
+    {
+        ["classes"] = ((c, odd) => Loss(c, odd ? 11 : V), "class counts V (one rank 10, another 11)", "classes"),
+        ["reduction"] = ((c, odd) => Loss(c, V, new() { Reduction = odd ? Reduction.Sum : Reduction.Mean }), "options.Reduction (one rank Mean, another Sum)", "options"),
+        ["ignore index"] = ((c, odd) => Loss(c, V, new() { IgnoreIndex = odd ? 8 : -100 }), "options.IgnoreIndex (one rank -100, another 8)", "options"),
+        ["label smoothing"] = ((c, odd) => Loss(c, V, new() { LabelSmoothing = odd ? 0.1f : 0f }), "options.LabelSmoothing (one rank 0, another 0.1)", "options"),
+        ["z-loss"] = ((c, odd) => Loss(c, V, new() { ZLoss = odd ? 1e-4f : 0f }), "options.ZLoss (one rank 0, another 0.0001)", "options"),
+        ["soft cap"] = ((c, odd) => Loss(c, V, new() { SoftCap = odd ? 30f : 0f }), "options.SoftCap (one rank 0, another 30)", "options"),
+        ["class weights"] = ((c, odd) => Loss(c, V, new() { ClassWeights = Weights(odd) }), "options.ClassWeights", "options"),
+        ["per-row losses' options"] = ((c, odd) => VocabParallelCrossEntropy.LossPerRow(c, Shard(c, V), V, Targets, new float[N], options: new() { ZLoss = odd ? 1e-4f : 0f }),
+            "options.ZLoss", "options"),
+        ["upstream"] = ((c, odd) => VocabParallelCrossEntropy.LossAndGradient(c, Shard(c, V), V, Targets, new float[N * VocabularySlice.For(V, c).Width], odd ? 2f : 1f),
+            "upstream gradients", "upstream"),
+        ["per-row upstream"] = ((c, odd) => VocabParallelCrossEntropy.Gradient(c, Shard(c, V), V, Targets, [1f, odd ? 2f : 1f, 1f], new float[N * VocabularySlice.For(V, c).Width]),
+            "upstream gradients", "upstream"),
+        ["hidden size"] = ((c, odd) => Linear(c, odd ? 4 : D), "hidden sizes D (one rank 3, another 4)", "hidden"),
+        ["hidden states"] = ((c, odd) => Linear(c, D, hidden: odd ? 1 : 0), "hidden states", "hidden"),
+        ["linear options"] = ((c, odd) => Linear(c, D, options: new() { LabelSmoothing = odd ? 0.1f : 0f, ClassWeights = Weights(false) }), "options.LabelSmoothing (one rank 0, another 0.1)", "options"),
+        ["linear upstream"] = ((c, odd) => Linear(c, D, upstream: odd ? 0.5f : 1f), "upstream gradients", "upstream"),
+        ["linear calls"] = ((c, odd) => Linear(c, D, gradients: odd), "calls (one rank VocabParallelLinearCrossEntropy without gradients", null),
+        ["partial gradients"] = ((c, odd) => LinearRows(c, partial: odd), "calls (one rank VocabParallelLinearCrossEntropy with gradients", null),
+        ["no rows"] = ((c, odd) => VocabParallelLinearCrossEntropy.Loss(c, [], new float[VocabularySlice.For(odd ? 11 : V, c).Width * D], [], odd ? 11 : V, []),
+            "class counts V (one rank 10, another 11)", "classes"),
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ADifferingArgument_ThrowsOnEveryRank_NamingIt(string name, int ranks)
+    {
+        var (call, message, parameter) = Calls[name];
+        var errors = RunOnRanks(ranks, c => call(c, c.Rank == c.Size - 1));
+        var first = Assert.IsType<ArgumentException>(errors[0]);
+        Assert.Contains($"The ranks passed different {message}", first.Message, StringComparison.Ordinal);
+        Assert.Equal(parameter, first.ParamName);
+        Assert.All(errors, e => Assert.Equal(first.Message, Assert.IsType<ArgumentException>(e).Message));
+
+        // The same call with the same arguments on every rank still runs.
+        Assert.All(RunOnRanks(ranks, c => call(c, false)), e => Assert.Null(e));
+    }
+
+    [Fact]
+    public void ADifferentN_ThrowsOnEveryRank()
+    {
+        // The collectives' lengths differ, which the in-process group refuses on every rank.
+        var errors = RunOnRanks(2, c => VocabParallelCrossEntropy.Loss(c, Shard(c, V, rows: c.Rank == 0 ? N : 2), V, Targets.AsSpan(0, c.Rank == 0 ? N : 2)));
+        Assert.All(errors, e => Assert.Contains("different lengths", Assert.IsType<ArgumentException>(e).Message, StringComparison.Ordinal));
+    }
+
+    // Runs body on every rank, each rank's exception (or null) out; a hang fails the test rather than the run.
+    private static Exception?[] RunOnRanks(int ranks, Action<ICommunicator> body)
+    {
+        var errors = new Exception?[ranks];
+        var run = Task.Run(() =>
+        {
+            try
+            {
+                InProcessGroup.Run(ranks, c =>
+                {
+                    try
+                    {
+                        body(c);
+                    }
+                    catch (Exception e)
+                    {
+                        errors[c.Rank] = e;
+                        throw;
+                    }
+                });
+            }
+            catch (ArgumentException)
+            {
+            }
+        });
+        Assert.True(run.Wait(TimeSpan.FromSeconds(60)), "a rank hung");
+        return errors;
+    }
+
+    private static float[] Weights(bool odd) => [.. Enumerable.Range(0, V).Select(i => odd && i == 7 ? 2f : 1f + (0.1f * i))];
+
+    private static float[] Shard(ICommunicator c, int classes, int rows = N)
+    {
+        var s = VocabularySlice.For(classes, c);
+        var shard = new float[rows * s.Width];
+        for (int n = 0; n < rows; n++)
+        {
+            Logits.AsSpan((n * classes) + s.Offset, s.Width).CopyTo(shard.AsSpan(n * s.Width));
+        }
+
+        return shard;
+    }
+
+    private static void Loss(ICommunicator c, int classes, CrossEntropyOptions? options = null) =>
+        VocabParallelCrossEntropy.Loss(c, Shard(c, classes), classes, Targets, options);
+
+    private static void Linear(ICommunicator c, int d, int hidden = 0, CrossEntropyOptions? options = null, float upstream = 1f, bool gradients = true)
+    {
+        var s = VocabularySlice.For(V, c);
+        var h = Hidden.AsSpan(hidden, N * d);
+        var w = Weight.AsSpan(s.Offset * d, s.Width * d);
+        if (gradients)
+        {
+            VocabParallelLinearCrossEntropy.LossAndGradients(c, h, w, [], V, Targets, new(new float[N * d], new float[s.Width * d]), upstream, options: options);
+        }
+        else
+        {
+            VocabParallelLinearCrossEntropy.Loss(c, h, w, [], V, Targets, options);
+        }
+    }
+
+    private static void LinearRows(ICommunicator c, bool partial)
+    {
+        var s = VocabularySlice.For(V, c);
+        var w = Weight.AsSpan(s.Offset * D, s.Width * D);
+        var gradients = new LinearCrossEntropyGradients(new float[N * D], new float[s.Width * D]);
+        if (partial)
+        {
+            VocabParallelLinearCrossEntropy.PartialGradients(c, Hidden.AsSpan(0, N * D), w, [], V, Targets, [1f, 1f, 1f], gradients);
+        }
+        else
+        {
+            VocabParallelLinearCrossEntropy.Gradients(c, Hidden.AsSpan(0, N * D), w, [], V, Targets, [1f, 1f, 1f], gradients);
+        }
+    }
+}
