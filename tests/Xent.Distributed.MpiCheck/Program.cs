@@ -4,6 +4,7 @@ using Xent.Distributed.MpiCheck;
 // The checks the test suite runs under mpirun (mpirun -np K dotnet Xent.Distributed.MpiCheck.dll [agree | fault R]):
 // "agree" checks the vocabulary-parallel loss against one process on every rank and exits 0 when all agree;
 // "fault R" makes rank R throw before a collective the others wait in, to show that the job ends, not hangs;
+// "differ" makes the last rank pass other options, V, hidden states or a call, which every rank must refuse alike;
 // "bench SHAPE MODE STEPS THREADS" times training steps (docs/distributed.md's table, see StepBench).
 string verb = args.Length > 0 ? args[0] : "agree";
 return DistributedJob.Run(world =>
@@ -11,6 +12,11 @@ return DistributedJob.Run(world =>
     if (verb == "bench")
     {
         return StepBench.Run(world, args);
+    }
+
+    if (verb == "differ")
+    {
+        return Differ.Run(world);
     }
 
     if (verb == "fault")

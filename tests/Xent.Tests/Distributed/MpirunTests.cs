@@ -18,6 +18,15 @@ public class MpirunTests
     }
 
     [MpirunFact]
+    public void ArgumentsThatDifferBetweenRanks_AreRefusedOnEveryRank()
+    {
+        var (code, stdout, stderr, _) = Mpirun.Run(3, 120, "differ");
+        Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
+        Assert.Contains("differ: label smoothing: every rank threw: The ranks passed different options.LabelSmoothing (one rank 0, another 0.1)", stdout, StringComparison.Ordinal);
+        Assert.Contains("differ: calls: every rank threw: The ranks passed different calls", stdout, StringComparison.Ordinal);
+    }
+
+    [MpirunFact]
     public void ARankThatThrows_EndsTheJob_NamingTheRankAndTheCause()
     {
         var (code, stdout, stderr, seconds) = Mpirun.Run(3, 120, "fault", "2");
