@@ -114,7 +114,8 @@ internal static class TrainPlanning
             throw new XentCliException($"--seq {seq} is longer than the --init checkpoint's context (n_positions {positions}).");
         }
 
-        var model = Gpt2Checkpoint.Load(dir, seq);
+        // --dropout, else the checkpoint's own resid_pdrop (GPT-2's 0.1), as transformers fine-tunes it.
+        var model = Gpt2Checkpoint.Load(dir, seq, (float?)s.Dropout);
         TokenDataset data = TokenDataset.FromTextFile(s.Text, TokenizerNames.Parse(s.Tokenizer ?? "gpt2"), seq);
         if (data.Tokenizer.VocabSize != model.Config.VocabSize)
         {

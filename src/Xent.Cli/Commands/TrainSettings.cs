@@ -58,7 +58,7 @@ internal sealed class TrainSettings : CommandSettings
     public int? EarlyStop { get; init; }
 
     [CommandOption("--dropout <P>")]
-    [Description("Dropout probability of the embedding and residual branches while training. Default 0 (built-in corpus); --text: 0.2, 0.1 for texts of 500 KB or more.")]
+    [Description("Dropout probability of the embedding and residual branches while training. Default 0 (built-in corpus); --text: 0.2, 0.1 for texts of 500 KB or more; --init: the checkpoint's resid_pdrop.")]
     public double? Dropout { get; init; }
 
     [CommandOption("--bpe-dropout <P>")]

@@ -164,6 +164,21 @@ public sealed class HuggingFaceCommandTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(null, 0.2f)]
+    [InlineData("0.05", 0.05f)]
+    public void TrainInitTakesTheCheckpointsDropoutUnlessDropoutIsGiven(string? dropout, float expected)
+    {
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 50257, Dropout = 0.2f }, 5));
+        File.WriteAllText(dir["t.txt"], string.Concat(Enumerable.Repeat(Text, 12)));
+        string[] given = dropout is null ? [] : ["--dropout", dropout];
+        var run = CliRun.Run(["train", "--init", hf, "--text", dir["t.txt"], "--out", dir["run"], "--steps", "1", "--batch", "1",
+            "--seq", "8", "--eval-every", "1", .. given]);
+        Assert.True(run.ExitCode == 0, run.Error + run.Out);
+        Assert.Equal(expected, ModelCheckpoint.Load(dir["run"]).Model.Config.Dropout);
+    }
+
     [Fact]
     public void TrainInitRefusesWhatTheCheckpointDecides()
     {
@@ -182,7 +197,7 @@ public sealed class HuggingFaceCommandTests : IDisposable
     public void ExportWritesAFolderThatReadsBackToTheSameBits()
     {
         string run = dir["run"];
-        Assert.Equal(0, TrainCommandTests.Train(run, "--steps", "2", "--eval-every", "10").ExitCode);
+        Assert.Equal(0, TrainCommandTests.Train(run, "--steps", "2", "--eval-every", "10", "--dropout", "0.15").ExitCode);
         var export = CliRun.Run("export", "--format", "hf", "--checkpoint", run, "--out", dir["hf"]);
         Assert.True(export.ExitCode == 0, export.Error);
         Assert.Contains($"tokenizer {CheckpointStore.LoadConfig(run).Tokenizer} (not GPT-2's", export.Out, StringComparison.Ordinal);

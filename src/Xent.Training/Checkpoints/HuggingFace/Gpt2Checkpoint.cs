@@ -51,8 +51,9 @@ public static class Gpt2Checkpoint
     /// Null: the checkpoint's n_positions. A smaller T keeps the first T rows of the position embedding wpe, for a
     /// model (fine-tuning, evaluation) that never sees longer sequences: the same function on them, less memory.
     /// </param>
+    /// <param name="dropout">Null: the checkpoint's resid_pdrop (see <see cref="Gpt2ConfigJson"/>); else the model's dropout in [0, 1), for training it.</param>
     /// <exception cref="TrainingInputException">A missing file, a bad config, or a tensor missing, unknown, of another shape or dtype: the message names the file and the tensor.</exception>
-    public static GptModel Load(string directory, int? contextLength = null)
+    public static GptModel Load(string directory, int? contextLength = null, float? dropout = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         string configPath = Path.Combine(directory, ConfigFile);
@@ -67,7 +68,7 @@ public static class Gpt2Checkpoint
             throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, $"The context length must be in [1, {stored.ContextLength}] (n_positions of {configPath}).");
         }
 
-        var config = stored with { ContextLength = contextLength ?? stored.ContextLength };
+        var config = stored with { ContextLength = contextLength ?? stored.ContextLength, Dropout = dropout ?? stored.Dropout };
         using var file = Gpt2TensorFile.Open(Path.Combine(directory, ModelFile));
         var names = CanonicalNames(file);
         // The model is allocated from config.json before any tensor is read: a config far larger than the tensors

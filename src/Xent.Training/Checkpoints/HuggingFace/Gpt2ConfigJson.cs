@@ -10,7 +10,9 @@ namespace Xent.Training.Checkpoints.HuggingFace;
 /// <summary>
 /// config.json of a Hugging Face GPT-2 checkpoint (<c>GPT2Config</c>) to and from <see cref="GptConfig"/>. Only the
 /// GPT-2 function Xent computes is accepted: LayerNorm eps 1e-5, the tanh GELU (<c>gelu_new</c>), attention scaled
-/// by 1/sqrt(head size) and an MLP of width 4D; any other value is an error naming the key.
+/// by 1/sqrt(head size) and an MLP of width 4D; any other value is an error naming the key. Xent's one dropout
+/// probability (<see cref="GptConfig.Dropout"/>) drops the embedding output and both residual branches, GPT-2's
+/// <c>embd_pdrop</c> and <c>resid_pdrop</c>, and never the attention probabilities (<c>attn_pdrop</c> 0).
 /// </summary>
 public static class Gpt2ConfigJson
 {
@@ -70,6 +72,7 @@ public static class Gpt2ConfigJson
             ContextLength = Int(o, "n_positions", path) ?? Int(o, "n_ctx", path) ?? throw Missing(path, "n_positions"),
             VocabSize = Int(o, "vocab_size", path) ?? throw Missing(path, "vocab_size"),
             TieEmbeddings = Bool(o, "tie_word_embeddings", path) ?? true,
+            Dropout = (float)Dropout(o, path),
         };
         double eps = Number(o, "layer_norm_epsilon", path) ?? LayerNormEpsilon;
         if ((float)eps != (float)LayerNormEpsilon)
@@ -129,9 +132,10 @@ public static class Gpt2ConfigJson
             ["activation_function"] = "gelu_new",
             ["layer_norm_epsilon"] = LayerNormEpsilon,
             ["initializer_range"] = 0.02,
-            ["resid_pdrop"] = 0.1,
-            ["embd_pdrop"] = 0.1,
-            ["attn_pdrop"] = 0.1,
+            // The run's own, where Xent's model drops: a fine-tune in transformers is regularised as xent train was.
+            ["resid_pdrop"] = Decimal(config.Dropout),
+            ["embd_pdrop"] = Decimal(config.Dropout),
+            ["attn_pdrop"] = 0.0,
             ["scale_attn_weights"] = true,
             ["scale_attn_by_inverse_layer_idx"] = false,
             ["reorder_and_upcast_attn"] = false,
@@ -147,6 +151,25 @@ public static class Gpt2ConfigJson
     // GPT-2's <|endoftext|>, where the vocabulary has it; written as null otherwise, since GPT2Config takes a missing
     // key for 50256, an id out of range for a vocabulary of xent's own (generate pads and stops with it).
     private static int? EndOfText(GptConfig config) => config.VocabSize > 50256 ? 50256 : null;
+
+    // resid_pdrop, GPT2Config's 0.1 when missing, is the model's one probability: the two residual branches of every
+    // block weigh more than the embedding's one site (embd_pdrop), and the attention has none (attn_pdrop).
+    private static double Dropout(JsonObject o, string path)
+    {
+        double p = Number(o, "resid_pdrop", path) ?? Gpt2DefaultDropout;
+        if (!(p >= 0 && p < 1))
+        {
+            throw new TrainingInputException($"{path}: resid_pdrop {p.ToString(CultureInfo.InvariantCulture)} is not a dropout probability in [0, 1).");
+        }
+
+        return p;
+    }
+
+    /// <summary>GPT2Config's resid_pdrop, embd_pdrop and attn_pdrop when config.json leaves them out.</summary>
+    public const double Gpt2DefaultDropout = 0.1;
+
+    // The float's shortest decimal form (0.2f is written 0.2, not 0.20000000298023224), as xent train's config.json has it.
+    private static double Decimal(float x) => double.Parse(x.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 
     private static TrainingInputException Missing(string path, string key) => new($"{path}: the key \"{key}\" is missing.");
 

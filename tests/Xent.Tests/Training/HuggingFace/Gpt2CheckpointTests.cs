@@ -74,6 +74,42 @@ public sealed class Gpt2CheckpointTests : IDisposable
         Assert.Equal(!tied, header.Contains("lm_head.weight", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(0.2f)]
+    public void TheExportCarriesTheRunsDropoutWhereTheModelAppliesItAndReadsItBack(float p)
+    {
+        // Xent drops the embedding output and both residual branches (GPT-2's embd_pdrop and resid_pdrop), never the
+        // attention probabilities (attn_pdrop): GPT2Config's 0.1 everywhere would regularise a fine-tune differently.
+        var source = TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { Dropout = p }, 8);
+        Gpt2Checkpoint.Save(dir.Path, source);
+        var config = JsonNode.Parse(File.ReadAllText(dir["config.json"]))!;
+        Assert.Equal(p, (double)config["resid_pdrop"]!, 1e-7);
+        Assert.Equal(p, (double)config["embd_pdrop"]!, 1e-7);
+        Assert.Equal(0.0, (double)config["attn_pdrop"]!);
+        Assert.Equal(source.Config, Gpt2Checkpoint.Load(dir.Path).Config);
+    }
+
+    [Fact]
+    public void AConfigWithoutDropoutKeysReadsGpt2ConfigsDefaultAndResidPdropIsTheModelsDropout()
+    {
+        var source = TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small, 8);
+        TestHfCheckpoint.Write(dir.Path, source, editConfig: c =>
+        {
+            c.Remove("resid_pdrop");
+            c.Remove("embd_pdrop");
+            c.Remove("attn_pdrop");
+        });
+        Assert.Equal(0.1f, Gpt2Checkpoint.Load(dir.Path).Config.Dropout);
+
+        TestHfCheckpoint.Write(dir.Path, source, editConfig: c => c["resid_pdrop"] = 0.3);
+        Assert.Equal(0.3f, Gpt2Checkpoint.Load(dir.Path).Config.Dropout);
+
+        TestHfCheckpoint.Write(dir.Path, source, editConfig: c => c["resid_pdrop"] = 1.0);
+        var e = Assert.Throws<TrainingInputException>(() => Gpt2Checkpoint.Load(dir.Path));
+        Assert.Contains("resid_pdrop", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void TheLoadedModelComputesGpt2AsTheFloat64ReferenceDoes()
     {

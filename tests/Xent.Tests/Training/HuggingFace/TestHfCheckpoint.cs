@@ -45,6 +45,9 @@ internal static class TestHfCheckpoint
             ["vocab_size"] = c.VocabSize,
             ["layer_norm_epsilon"] = 1e-5,
             ["activation_function"] = "gelu_new",
+            ["resid_pdrop"] = c.Dropout,
+            ["embd_pdrop"] = c.Dropout,
+            ["attn_pdrop"] = 0.0,
         };
         if (!c.TieEmbeddings)
         {
