@@ -52,7 +52,7 @@ public sealed class MetricsLog : IDisposable
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
     private readonly string path;
-    private readonly Stream stream;
+    private Stream stream;
     private readonly List<MetricRecord> records;
 
     private MetricsLog(string path, Stream stream, List<MetricRecord> records)
@@ -212,6 +212,32 @@ public sealed class MetricsLog : IDisposable
         }
 
         records.Add(record);
+    }
+
+    /// <summary>
+    /// Gives the last record, of <paramref name="step"/>, the validation loss its run could not measure (a resumed run
+    /// measures it again): the log is replaced whole, as <see cref="Open"/> replaces it, before anything is appended.
+    /// </summary>
+    /// <exception cref="TrainingInputException">The log could not be replaced (a full disk): it is as it was.</exception>
+    public void SetValidationLoss(long step, double valLoss)
+    {
+        if (records.Count == 0 || records[^1].Step != step)
+        {
+            throw new InvalidOperationException($"The last record is not of step {step}.");
+        }
+
+        stream.Dispose();
+        var measured = new List<MetricRecord>(records);
+        measured[^1] = measured[^1] with { ValLoss = valLoss };
+        try
+        {
+            Replace(path, measured, $"noting the validation loss of step {step.ToString(CultureInfo.InvariantCulture)}, measured again on resuming");
+            records[^1] = measured[^1];
+        }
+        finally
+        {
+            stream = CheckpointFiles.Current.Append(path);
+        }
     }
 
     /// <summary>Closes the file.</summary>

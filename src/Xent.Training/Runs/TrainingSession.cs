@@ -32,6 +32,7 @@ internal sealed class TrainingSession
     private bool stoppedEarly;
     private CancellationToken validationStop; // stops a validation in progress (one process only: see Run)
     private bool validationCut; // a validation was stopped before its end: the run ends interrupted
+    private readonly bool evaluationMissed; // the resumed checkpoint's step was due an evaluation that a stop cut
 
     public TrainingSession(TrainingPlan plan, MetricsLog? metrics, ITrainingProgress? progress, IGradientStep gradientStep)
     {
@@ -55,14 +56,17 @@ internal sealed class TrainingSession
             // The writer reads its folder's best checkpoint, and counts the evaluations since it in metrics.jsonl (cut
             // back to the checkpoint), so --early-stop's patience goes on where the run was stopped; every process takes
             // its word (they may not share the folder).
+            // Its last line, of the checkpoint's step, also says whether that step's evaluation was cut by a stop.
             double[] earlier = gradientStep.WritesOutputs && BestCheckpoint.Read(plan.OutDir) is { } e
-                ? [1, e.Step, e.ValLoss, metrics?.Records.Count(r => r.Step > e.Step && r.ValLoss is not null) ?? 0]
-                : [0, 0, 0, 0];
+                ? [1, e.Step, e.ValLoss, metrics?.Records.Count(r => r.Step > e.Step && r.ValLoss is not null) ?? 0, 0]
+                : [0, 0, 0, 0, 0];
+            earlier[4] = gradientStep.WritesOutputs && EvaluationCut(plan, metrics) ? 1 : 0;
             gradientStep.FromWriter(earlier);
             if (earlier[0] != 0)
             {
                 best.Resume((long)earlier[1], earlier[2], (int)earlier[3]);
             }
+            evaluationMissed = earlier[4] != 0;
         }
         start = trainer.Optimizer.StepCount;
         step = start;
@@ -72,6 +76,15 @@ internal sealed class TrainingSession
     }
 
     private int TokensPerStep => plan.Batch * plan.Seq;
+
+    // A step due an evaluation (this run's interval, or the last of the checkpoint's run) whose line has no loss: a stop
+    // cut it (docs/training.md), and the checkpoint holds that step's model unmeasured.
+    private static bool EvaluationCut(TrainingPlan plan, MetricsLog? metrics)
+    {
+        long at = plan.StartStep;
+        return metrics?.Records is [.., { ValLoss: null } last] && last.Step == at && at > 0
+            && (at % plan.EvalEvery == 0 || at == plan.Resume!.Value.Checkpoint.Config.Training.TotalSteps);
+    }
 
     public TrainingOutcome Run(CancellationToken cancellationToken)
     {
@@ -88,6 +101,17 @@ internal sealed class TrainingSession
         if (initial is { } i && !double.IsFinite(i))
         {
             StopNonFinite(start);
+        }
+        else if (evaluationMissed && initial is { } measured)
+        {
+            // The validation of the resumed model is the evaluation the stop cut: it counts as the uninterrupted run's.
+            metrics?.SetValidationLoss(start, measured);
+            Evaluated(measured);
+        }
+        else
+        {
+            // Killed (or stopped) after the checkpoint of the evaluation that spent the patience: the run ends there.
+            stoppedEarly = best.ShouldStop;
         }
         while (status == TrainingStatus.Completed && step < plan.TotalSteps && !stoppedEarly)
         {
@@ -141,13 +165,19 @@ internal sealed class TrainingSession
         });
         if (val is { } v)
         {
-            Save(best.Record(step, v) ? v : null);
-            Span<double> stop = [best.ShouldStop ? 1 : 0];
-            gradientStep.FromWriter(stop); // the writer decides for all
-            stoppedEarly = stop[0] != 0;
+            Evaluated(v);
         }
         progress?.OnStep(new StepReport(step, plan.TotalSteps, r.Loss, lastVal,
             (step - start) * (double)TokensPerStep / Math.Max(trainSeconds, 1e-9), val is not null));
+    }
+
+    /// <summary>The checkpoint of an evaluated step (and best/'s when it is the best), then whether the patience ran out.</summary>
+    private void Evaluated(double valLoss)
+    {
+        Save(best.Record(step, valLoss) ? valLoss : null);
+        Span<double> stop = [best.ShouldStop ? 1 : 0];
+        gradientStep.FromWriter(stop); // the writer decides for all
+        stoppedEarly = stop[0] != 0;
     }
 
     /// <summary>
@@ -199,7 +229,7 @@ internal sealed class TrainingSession
         {
             return null;
         }
-        if (checkpointStep == step && step != start)
+        if (checkpointStep == step)
         {
             return lastVal;
         }

@@ -90,6 +90,72 @@ public sealed class ValidationCancellationTests : IDisposable
         Assert.Null(outcome.FinalValLoss);
     }
 
+    private static TrainingPlan EarlyStopping(string outDir) => Tiny(outDir, 40, 1) with { EarlyStop = 3, LearningRate = 0.1 };
+
+    [Fact]
+    public void An_evaluation_cut_by_a_cancellation_is_redone_on_resume_and_early_stop_ends_as_the_uninterrupted_run()
+    {
+        string whole = temp["whole"];
+        var a = new TrainingLoop(EarlyStopping(whole)).Run();
+        Assert.True(a.StoppedEarly);
+        long bestStep = a.BestStep!.Value;
+        Assert.Equal(bestStep + 3, a.FinalStep);
+
+        // The evaluation cut: the best's, one without improvement, the one that stopped the uninterrupted run.
+        foreach (long cut in new[] { bestStep, bestStep + 1, a.FinalStep })
+        {
+            string split = temp[$"cut-{cut}"];
+            using var stop = new CancellationTokenSource();
+            var b = new TrainingLoop(EarlyStopping(split), new CancelInStep(cut, stop)).Run(null, stop.Token);
+            Assert.Equal((TrainingStatus.Interrupted, cut), (b.Status, b.CheckpointStep));
+            Assert.Null(MetricsLog.Read(Path.Combine(split, MetricsLog.FileName))[^1].ValLoss);
+
+            var c = new TrainingLoop(TrainingPlan.Resumed(split) with { EvalEvery = 1, EarlyStop = 3 }).Run();
+            Assert.True(c.StoppedEarly, $"cut at {cut}: not stopped early");
+            Assert.Equal((a.FinalStep, a.BestStep, a.BestValLoss, a.FinalValLoss), (c.FinalStep, c.BestStep, c.BestValLoss, c.FinalValLoss));
+            AssertSameRun(whole, split);
+        }
+    }
+
+    [Fact]
+    public void A_run_resumed_from_the_checkpoint_where_early_stop_triggered_ends_there()
+    {
+        // As a run killed right after that checkpoint was saved: the patience ran out there, so no step is trained.
+        string whole = temp["whole"], killed = temp["killed"];
+        var a = new TrainingLoop(EarlyStopping(whole)).Run();
+        Assert.True(a.StoppedEarly);
+        CopyFolder(whole, killed);
+        File.Delete(Path.Combine(killed, RunSummary.FileName));
+
+        var c = new TrainingLoop(TrainingPlan.Resumed(killed) with { EvalEvery = 1, EarlyStop = 3 }).Run();
+        Assert.True(c.StoppedEarly);
+        Assert.Equal((TrainingStatus.Completed, a.FinalStep, a.FinalStep), (c.Status, c.StartStep, c.FinalStep));
+        Assert.Equal((a.BestStep, a.FinalValLoss), (c.BestStep, c.FinalValLoss));
+        AssertSameRun(whole, killed);
+    }
+
+    // The same checkpoints (the last and best/) and the same validation losses in metrics.jsonl.
+    private static void AssertSameRun(string whole, string other)
+    {
+        foreach (string file in new[] { CheckpointStore.ModelFile, Path.Combine(BestCheckpoint.Folder, CheckpointStore.ModelFile), Path.Combine(BestCheckpoint.Folder, BestCheckpoint.InfoFile) })
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(whole, file)), File.ReadAllBytes(Path.Combine(other, file)));
+        }
+
+        static IEnumerable<(long, double?)> Losses(string dir) => MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName)).Select(r => (r.Step, r.ValLoss));
+        Assert.Equal(Losses(whole), Losses(other));
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
     /// <summary>One process's step that cancels <paramref name="stop"/> while it takes step <paramref name="step"/>.</summary>
     private sealed class CancelInStep(long step, CancellationTokenSource stop) : IGradientStep
     {
