@@ -50,19 +50,22 @@ internal static class TrainPlanning
     {
         int seq = s.Seq ?? TrainingDefaults.Seq;
         bool text = s.Text is not null;
-        long size = TextBytes(s.Text);
+
+        // Read once, and the defaults taken from the bytes read: a pipe's size on disk is 0, and it cannot be read again.
+        TextFile? file = s.Text is null ? null : TextFile.Read(s.Text);
+        long size = file?.Bytes ?? 0;
         TokenizerKind kind = s.Tokenizer is { } name ? TokenizerNames.Parse(name) : s.Vocab is not null ? TokenizerKind.Bpe : TextTrainingDefaults.Tokenizer(size);
         if (s.BpeDropout is not null && (s.Text is null || kind != TokenizerKind.Bpe))
         {
             throw new XentCliException("--bpe-dropout is for a learned encoding of a text (--text with --tokenizer bpe, the default from 100 KB).");
         }
 
-        TokenDataset data = s.Text is null
+        TokenDataset data = file is null
             ? TokenDataset.Markov()
             : kind is TokenizerKind.Bpe
-                ? TokenDataset.FromTextFileBpe(s.Text, s.Vocab ?? TextTrainingDefaults.VocabSize(size), seq,
+                ? TokenDataset.FromTextBpe(file, s.Vocab ?? TextTrainingDefaults.VocabSize(size), seq,
                     s.BpeDropout ?? TextTrainingDefaults.BpeDropout(size))
-                : TokenDataset.FromTextFile(s.Text, kind, seq);
+                : TokenDataset.FromText(file, kind, seq);
         var model = new GptConfig
         {
             VocabSize = data.Tokenizer.VocabSize,
@@ -75,9 +78,6 @@ internal static class TrainPlanning
         };
         return Scheduled(s, model, data);
     }
-
-    // The file's size on disk picks the text defaults; a missing file is reported when it is read.
-    private static long TextBytes(string? path) => path is not null && File.Exists(path) ? new FileInfo(path).Length : 0;
 
     /// <summary>
     /// --init HF_DIR: fine-tune a Hugging Face GPT-2 on --text (GPT-2 tokens unless --tokenizer says otherwise), its

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Xent.Training.Data;
 
 /// <summary>
@@ -79,8 +77,14 @@ public sealed class TokenDataset
     /// <param name="path">The file.</param>
     /// <param name="kind"><see cref="TokenizerKind.Bytes"/> or <see cref="TokenizerKind.Gpt2"/>.</param>
     /// <param name="seq">Window length T the model trains on.</param>
-    public static TokenDataset FromTextFile(string path, TokenizerKind kind, int seq) =>
-        kind == TokenizerKind.Bpe ? FromTextFileBpe(path, DefaultBpeVocabSize, seq) : FromTextFileFixed(path, kind, seq);
+    public static TokenDataset FromTextFile(string path, TokenizerKind kind, int seq) => FromText(TextFile.Read(path), kind, seq);
+
+    /// <summary>A text already read, as <see cref="FromTextFile"/> reads its file.</summary>
+    /// <param name="text">The text and the path it was read from.</param>
+    /// <param name="kind"><see cref="TokenizerKind.Bytes"/>, <see cref="TokenizerKind.Gpt2"/> or <see cref="TokenizerKind.Bpe"/> (of the default size).</param>
+    /// <param name="seq">Window length T the model trains on.</param>
+    public static TokenDataset FromText(TextFile text, TokenizerKind kind, int seq) =>
+        kind == TokenizerKind.Bpe ? FromTextBpe(text, DefaultBpeVocabSize, seq) : FromTextFixed(text, kind, seq);
 
     /// <summary>V of a learned encoding when none is given.</summary>
     public const int DefaultBpeVocabSize = 1024;
@@ -99,12 +103,19 @@ public sealed class TokenDataset
     /// BPE-dropout of the training windows in [0, 1): with p &gt; 0 they are drawn from the deterministic encoding
     /// and <see cref="BpeDropoutSegmentations"/> stochastic ones (<see cref="TrainSamples"/>).
     /// </param>
-    public static TokenDataset FromTextFileBpe(string path, int vocabSize, int seq, double bpeDropout = 0)
+    public static TokenDataset FromTextFileBpe(string path, int vocabSize, int seq, double bpeDropout = 0) =>
+        FromTextBpe(TextFile.Read(path), vocabSize, seq, bpeDropout);
+
+    /// <summary>A text already read, as <see cref="FromTextFileBpe(string, int, int, double)"/> reads its file.</summary>
+    /// <param name="text">The text and the path it was read from.</param>
+    /// <param name="vocabSize">V of the learned encoding (256 bytes plus merges), &gt;= 256.</param>
+    /// <param name="seq">Window length T the model trains on.</param>
+    /// <param name="bpeDropout">BPE-dropout of the training windows, as in <see cref="FromTextFileBpe(string, int, int, double)"/>.</param>
+    public static TokenDataset FromTextBpe(TextFile text, int vocabSize, int seq, double bpeDropout = 0)
     {
-        string text = ReadText(path);
-        string trainText = text[..TrainingCut(text)];
-        var tokenizer = BpeTokenizer.Learn(trainText, vocabSize);
-        return Split(path, text, tokenizer, seq, bpeDropout);
+        ArgumentNullException.ThrowIfNull(text);
+        var tokenizer = BpeTokenizer.Learn(text.Text[..TrainingCut(text.Text)], vocabSize);
+        return Split(text.Path, text.Text, tokenizer, seq, bpeDropout);
     }
 
     /// <summary>
@@ -175,9 +186,11 @@ public sealed class TokenDataset
         return new TokenDataset(tokenizer, train, validation, Path.GetFullPath(path), null, samples) { BpeDropout = bpeDropout };
     }
 
-    private static TokenDataset FromTextFileFixed(string path, TokenizerKind kind, int seq)
+    private static TokenDataset FromTextFixed(TextFile text, TokenizerKind kind, int seq)
     {
-        int[] tokens = TokenizeFile(path, kind, out ITokenizer tokenizer);
+        string path = text.Path;
+        ITokenizer tokenizer = CreateTextTokenizer(kind);
+        int[] tokens = tokenizer.Encode(text.Text);
         int validation = Math.Max(seq + 1, (int)(tokens.Length * ValidationFraction));
         int train = tokens.Length - validation;
         if (train < seq + 1)
@@ -211,52 +224,7 @@ public sealed class TokenDataset
         _ => throw new TrainingInputException($"Tokenizer '{kind}' is not for text files; use bytes or gpt2."),
     };
 
-    /// <summary>Reads a file as strict UTF-8 (a leading byte-order mark is dropped).</summary>
+    /// <summary>Reads a file as strict UTF-8 (a leading byte-order mark is dropped): <see cref="TextFile.Read"/>'s text.</summary>
     /// <param name="path">The file.</param>
-    public static string ReadText(string path)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        if (Directory.Exists(path))
-        {
-            throw new TrainingInputException($"'{path}' is a folder; give the path of a UTF-8 text file.");
-        }
-
-        if (!File.Exists(path))
-        {
-            throw new TrainingInputException($"The text file '{path}' does not exist.");
-        }
-
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (IOException e)
-        {
-            throw new TrainingInputException($"The text file '{path}' cannot be read: {e.Message}", e);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new TrainingInputException($"The text file '{path}' cannot be read: {e.Message}", e);
-        }
-        ReadOnlySpan<byte> span = bytes;
-        if (span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
-        {
-            span = span[3..];
-        }
-
-        if (span.IsEmpty)
-        {
-            throw new TrainingInputException($"The text file '{path}' is empty.");
-        }
-
-        try
-        {
-            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(span);
-        }
-        catch (DecoderFallbackException e)
-        {
-            throw new TrainingInputException($"The text file '{path}' is not valid UTF-8 ({e.Message}).", e);
-        }
-    }
+    public static string ReadText(string path) => TextFile.Read(path).Text;
 }

@@ -1,0 +1,63 @@
+using System.Text;
+
+namespace Xent.Training.Data;
+
+/// <summary>
+/// A UTF-8 text file read whole, once: a pipe or a FIFO (<c>--text &lt;(cat FILE)</c>, /dev/stdin) cannot be read
+/// again, nor its size asked beforehand (0 on disk), so what depends on the text is decided from this.
+/// </summary>
+/// <param name="Path">The path it was read from, as given.</param>
+/// <param name="Text">Its characters (a leading byte-order mark dropped).</param>
+/// <param name="Bytes">The bytes read, the byte-order mark included: a regular file's size.</param>
+public sealed record TextFile(string Path, string Text, long Bytes)
+{
+    /// <summary>Reads a file as strict UTF-8, with clear errors for a missing, empty or non-UTF-8 file.</summary>
+    /// <param name="path">The file.</param>
+    /// <exception cref="TrainingInputException">A folder, a missing, unreadable, empty or non-UTF-8 file.</exception>
+    public static TextFile Read(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path))
+        {
+            throw new TrainingInputException($"'{path}' is a folder; give the path of a UTF-8 text file.");
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new TrainingInputException($"The text file '{path}' does not exist.");
+        }
+
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (IOException e)
+        {
+            throw new TrainingInputException($"The text file '{path}' cannot be read: {e.Message}", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new TrainingInputException($"The text file '{path}' cannot be read: {e.Message}", e);
+        }
+        ReadOnlySpan<byte> span = bytes;
+        if (span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+        {
+            span = span[3..];
+        }
+
+        if (span.IsEmpty)
+        {
+            throw new TrainingInputException($"The text file '{path}' is empty.");
+        }
+
+        try
+        {
+            return new TextFile(path, new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(span), bytes.Length);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new TrainingInputException($"The text file '{path}' is not valid UTF-8 ({e.Message}).", e);
+        }
+    }
+}
