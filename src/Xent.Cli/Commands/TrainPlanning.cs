@@ -176,8 +176,7 @@ internal static class TrainPlanning
         {
             throw new XentCliException($"--untied conflicts with the checkpoint in '{dir}', whose embeddings are tied; leave it out when resuming.");
         }
-        CheckSameData(s, dir, c);
-        TrainingPlan plan = TrainingPlan.Resumed(model, checkpoint, dir);
+        TrainingPlan plan = TrainingPlan.Resumed(model, checkpoint, dir, CheckSameData(s, dir, c));
         int steps = s.Steps ?? plan.TotalSteps;
         if (s.Time is null && steps <= c.Step)
         {
@@ -208,8 +207,11 @@ internal static class TrainPlanning
         }
     }
 
-    /// <summary>--text and --tokenizer, when given with --resume, must name the checkpoint's own.</summary>
-    private static void CheckSameData(TrainSettings s, string dir, CheckpointConfig c)
+    /// <summary>
+    /// --text and --tokenizer, when given with --resume, must name the checkpoint's own: --text its text, from any path
+    /// where the checkpoint has its SHA-256 (checked when the data is read), else its path. Returns --text's text, read.
+    /// </summary>
+    private static TextFile? CheckSameData(TrainSettings s, string dir, CheckpointConfig c)
     {
         if (c.Data.Source == "markov")
         {
@@ -223,9 +225,9 @@ internal static class TrainPlanning
             {
                 throw new XentCliException($"--tokenizer {s.Tokenizer} conflicts with the checkpoint in '{dir}', trained on the built-in corpus (its own symbols); leave it out when resuming.");
             }
-            return;
+            return null;
         }
-        if (s.Text is not null && Path.GetFullPath(s.Text) != c.Data.Source)
+        if (s.Text is not null && c.Data.TextSha256 is null && Path.GetFullPath(s.Text) != c.Data.Source)
         {
             throw new XentCliException($"--text conflicts with the checkpoint in '{dir}', trained on '{c.Data.Source}'; leave it out when resuming.");
         }
@@ -233,5 +235,8 @@ internal static class TrainPlanning
         {
             throw new XentCliException($"--tokenizer {s.Tokenizer} conflicts with the checkpoint in '{dir}', which uses {c.Tokenizer}.");
         }
+
+        // Read here, once: the same path as the checkpoint's source may be a pipe again (--text <(cat FILE)).
+        return s.Text is null ? null : TextFile.Read(s.Text);
     }
 }

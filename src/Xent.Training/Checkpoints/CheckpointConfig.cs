@@ -91,6 +91,19 @@ public sealed record CheckpointData
     [JsonPropertyName("bpe_dropout")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public double BpeDropout { get; init; }
+
+    /// <summary>
+    /// SHA-256 of the text file's bytes (lower-case hex): a resumed run reads the same text, from whatever path; null
+    /// for the built-in corpus and in checkpoints written before it was kept.
+    /// </summary>
+    [JsonPropertyName("text_sha256")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TextSha256 { get; init; }
+
+    /// <summary>Whether the text came from a pipe (<see cref="Source"/> cannot give it again: a resume needs it given); false, and left out, otherwise.</summary>
+    [JsonPropertyName("piped")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Piped { get; init; }
 }
 
 /// <summary>Optimizer (AdamW) and schedule settings.</summary>

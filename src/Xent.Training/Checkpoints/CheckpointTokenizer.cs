@@ -22,15 +22,39 @@ public static class CheckpointTokenizer
     /// The training and validation tokens of <paramref name="config"/>'s run: the built-in corpus regenerated from
     /// its seed and sizes, or its text file tokenized again.
     /// </summary>
-    public static TokenDataset Dataset(CheckpointConfig config)
+    /// <param name="config">The checkpoint's config.</param>
+    /// <param name="text">
+    /// The text, read from another path than the checkpoint's source (a moved file, a pipe given again); null: read
+    /// from the source.
+    /// </param>
+    /// <exception cref="TrainingInputException">
+    /// The text is not the one the checkpoint was trained on (its SHA-256 differs: another text, or the file changed),
+    /// or it came from a pipe and none is given.
+    /// </exception>
+    public static TokenDataset Dataset(CheckpointConfig config, TextFile? text = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         CheckpointData d = config.Data;
-        return d.Source == "markov"
-            ? TokenDataset.Markov(d.CorpusSeed ?? TokenDataset.DefaultCorpusSeed, (int)d.TrainTokens, (int)d.ValidationTokens, config.Model.VocabSize)
-            : TokenizerNames.Parse(config.Tokenizer) == TokenizerKind.Bpe
-                ? TokenDataset.FromTextFileBpe(d.Source, Bpe(config), config.Model.ContextLength, d.BpeDropout)
-                : TokenDataset.FromTextFile(d.Source, TokenizerNames.Parse(config.Tokenizer), config.Model.ContextLength);
+        if (d.Source == "markov")
+        {
+            return TokenDataset.Markov(d.CorpusSeed ?? TokenDataset.DefaultCorpusSeed, (int)d.TrainTokens, (int)d.ValidationTokens, config.Model.VocabSize);
+        }
+
+        if (text is null && d.Piped)
+        {
+            throw new TrainingInputException($"The checkpoint's text was read from a pipe ('{d.Source}'), which cannot give it again: give the same text with --text (a file or a pipe).");
+        }
+
+        text ??= TextFile.Read(d.Source);
+        if (d.TextSha256 is { } sha && !string.Equals(sha, text.Sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new TrainingInputException(
+                $"'{text.Path}' is not the text the checkpoint was trained on (its SHA-256 {text.Sha256} is not the checkpoint's {sha}{(text.Path == d.Source ? ": the file changed since" : "")}); give that text with --text.");
+        }
+
+        return TokenizerNames.Parse(config.Tokenizer) == TokenizerKind.Bpe
+            ? TokenDataset.FromTextBpe(text, Bpe(config), config.Model.ContextLength, d.BpeDropout)
+            : TokenDataset.FromText(text, TokenizerNames.Parse(config.Tokenizer), config.Model.ContextLength);
     }
 
     // The learned encoding stored with the checkpoint (the text it was learned on may have moved or changed).

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 
 namespace Xent.Training.Data;
@@ -9,7 +10,9 @@ namespace Xent.Training.Data;
 /// <param name="Path">The path it was read from, as given.</param>
 /// <param name="Text">Its characters (a leading byte-order mark dropped).</param>
 /// <param name="Bytes">The bytes read, the byte-order mark included: a regular file's size.</param>
-public sealed record TextFile(string Path, string Text, long Bytes)
+/// <param name="Sha256">The SHA-256 of those bytes, in lower-case hex: the text's identity, whatever its path.</param>
+/// <param name="Piped">Whether it came from a pipe or a FIFO (not seekable), which its path cannot give again.</param>
+public sealed record TextFile(string Path, string Text, long Bytes, string Sha256, bool Piped)
 {
     /// <summary>Reads a file as strict UTF-8, with clear errors for a missing, empty or non-UTF-8 file.</summary>
     /// <param name="path">The file.</param>
@@ -28,9 +31,13 @@ public sealed record TextFile(string Path, string Text, long Bytes)
         }
 
         byte[] bytes;
+        bool piped;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            using var all = new MemoryStream();
+            stream.CopyTo(all);
+            (bytes, piped) = (all.ToArray(), !stream.CanSeek);
         }
         catch (IOException e)
         {
@@ -53,7 +60,8 @@ public sealed record TextFile(string Path, string Text, long Bytes)
 
         try
         {
-            return new TextFile(path, new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(span), bytes.Length);
+            return new TextFile(path, new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(span), bytes.Length,
+                Convert.ToHexStringLower(SHA256.HashData(bytes)), piped);
         }
         catch (DecoderFallbackException e)
         {

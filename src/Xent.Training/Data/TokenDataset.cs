@@ -47,6 +47,9 @@ public sealed class TokenDataset
     /// <summary>"markov" for the built-in corpus, otherwise the text file's full path.</summary>
     public string Source { get; }
 
+    /// <summary>The text read (its SHA-256, whether it came from a pipe); null for the built-in corpus.</summary>
+    public TextFile? Text { get; private init; }
+
     /// <summary>The source chain for the built-in corpus; null for a text file.</summary>
     public MarkovChain? Chain { get; }
 
@@ -115,7 +118,7 @@ public sealed class TokenDataset
     {
         ArgumentNullException.ThrowIfNull(text);
         var tokenizer = BpeTokenizer.Learn(text.Text[..TrainingCut(text.Text)], vocabSize);
-        return Split(text.Path, text.Text, tokenizer, seq, bpeDropout);
+        return Split(text, tokenizer, seq, bpeDropout);
     }
 
     /// <summary>
@@ -126,10 +129,19 @@ public sealed class TokenDataset
     /// <param name="tokenizer">The encoding.</param>
     /// <param name="seq">Window length T the model trains on.</param>
     /// <param name="bpeDropout">BPE-dropout of the training windows, as in <see cref="FromTextFileBpe(string, int, int, double)"/>.</param>
-    public static TokenDataset FromTextFileBpe(string path, BpeTokenizer tokenizer, int seq, double bpeDropout = 0)
+    public static TokenDataset FromTextFileBpe(string path, BpeTokenizer tokenizer, int seq, double bpeDropout = 0) =>
+        FromTextBpe(TextFile.Read(path), tokenizer, seq, bpeDropout);
+
+    /// <summary>A text already read, as <see cref="FromTextFileBpe(string, BpeTokenizer, int, double)"/> reads its file.</summary>
+    /// <param name="text">The text and the path it was read from.</param>
+    /// <param name="tokenizer">The encoding.</param>
+    /// <param name="seq">Window length T the model trains on.</param>
+    /// <param name="bpeDropout">BPE-dropout of the training windows, as in <see cref="FromTextFileBpe(string, int, int, double)"/>.</param>
+    public static TokenDataset FromTextBpe(TextFile text, BpeTokenizer tokenizer, int seq, double bpeDropout = 0)
     {
+        ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        return Split(path, ReadText(path), tokenizer, seq, bpeDropout);
+        return Split(text, tokenizer, seq, bpeDropout);
     }
 
     // Where the training text ends: at the first white space after 90% of the characters (a piece boundary), or at
@@ -152,8 +164,9 @@ public sealed class TokenDataset
         return cut;
     }
 
-    private static TokenDataset Split(string path, string text, BpeTokenizer tokenizer, int seq, double bpeDropout)
+    private static TokenDataset Split(TextFile file, BpeTokenizer tokenizer, int seq, double bpeDropout)
     {
+        (string path, string text) = (file.Path, file.Text);
         if (!(bpeDropout >= 0 && bpeDropout < 1))
         {
             throw new TrainingInputException($"The BPE dropout is {bpeDropout}; it must be in [0, 1).");
@@ -183,7 +196,7 @@ public sealed class TokenDataset
             samples = [.. all];
         }
 
-        return new TokenDataset(tokenizer, train, validation, Path.GetFullPath(path), null, samples) { BpeDropout = bpeDropout };
+        return new TokenDataset(tokenizer, train, validation, Path.GetFullPath(path), null, samples) { BpeDropout = bpeDropout, Text = file };
     }
 
     private static TokenDataset FromTextFixed(TextFile text, TokenizerKind kind, int seq)
@@ -201,7 +214,7 @@ public sealed class TokenDataset
                 "for validation). Use a longer text or a smaller --seq.");
         }
 
-        return new TokenDataset(tokenizer, tokens[..train], tokens[train..], Path.GetFullPath(path), null);
+        return new TokenDataset(tokenizer, tokens[..train], tokens[train..], Path.GetFullPath(path), null) { Text = text };
     }
 
     /// <summary>Tokenizes a whole UTF-8 file with clear errors for a missing, empty or non-UTF-8 file.</summary>

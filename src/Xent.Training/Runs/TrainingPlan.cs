@@ -97,13 +97,17 @@ public sealed record TrainingPlan
     /// <param name="model">The checkpoint's model.</param>
     /// <param name="checkpoint">The checkpoint (config and optimizer state).</param>
     /// <param name="directory">The checkpoint's folder, named in messages; the default output folder.</param>
-    public static TrainingPlan Resumed(GptModel model, Checkpoint checkpoint, string directory)
+    /// <param name="text">
+    /// The checkpoint's text read from another path (a moved file, a pipe again); null: read from its source. Checked
+    /// against the checkpoint's SHA-256 (see <see cref="CheckpointTokenizer.Dataset(CheckpointConfig, TextFile?)"/>).
+    /// </param>
+    public static TrainingPlan Resumed(GptModel model, Checkpoint checkpoint, string directory, TextFile? text = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(checkpoint);
         CheckpointConfig c = checkpoint.Config;
         ThrowIfNotFinite(checkpoint, directory);
-        TokenDataset data = CheckpointTokenizer.Dataset(c);
+        TokenDataset data = CheckpointTokenizer.Dataset(c, text);
         if (data.Tokenizer.VocabSize != model.Config.VocabSize)
         {
             throw new TrainingInputException(
@@ -229,6 +233,8 @@ public sealed record TrainingPlan
                 TrainTokens = Data.Train.Length,
                 ValidationTokens = Data.Validation.Length,
                 BpeDropout = Data.BpeDropout,
+                TextSha256 = Data.Text?.Sha256,
+                Piped = Data.Text?.Piped ?? false,
             },
             Training = new CheckpointTraining
             {

@@ -66,4 +66,48 @@ public sealed class TrainPipedTextTests : IDisposable
         Assert.Equal(fromFile.Data.TrainSamples, fromPipe.Data.TrainSamples);
         Assert.Equal(fromFile.Baseline, fromPipe.Baseline);
     }
+
+    [Fact]
+    public void A_run_on_a_pipe_resumes_from_the_same_text_given_again_and_refuses_another()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        string file = temp["t.txt"], other = temp["other.txt"], fifo = temp["fifo"], run = temp["run"];
+        File.WriteAllText(file, string.Concat(Enumerable.Range(0, 40).Select(i => $"the quick brown fox {i % 5} jumps over the lazy dog. ")));
+        File.WriteAllText(other, File.ReadAllText(file).Replace("fox", "cat", StringComparison.Ordinal));
+        using (var writer = Pipe(file, fifo))
+        {
+            var first = TrainCommandTests.Train(run, "--text", fifo, "--steps", "2", "--eval-every", "1");
+            Assert.True(first.ExitCode == 0, first.Error + first.Out);
+            writer.WaitForExit();
+        }
+
+        // The pipe is not read again by its path (another text may come through it, or none, and the run wait for it).
+        using (var again = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", "cat \"$0\" > \"$1\"", other, fifo]))!)
+        {
+            try
+            {
+                CliRun.Run("train", "--resume", run, "--steps", "3").AssertBadInput("--text", "read from a pipe");
+            }
+            finally
+            {
+                again.Kill();
+                again.WaitForExit();
+            }
+        }
+
+        // The same text from another path (the file itself, or a pipe again) continues the run; another text is refused.
+        CliRun.Run("train", "--resume", run, "--steps", "3", "--text", other).AssertBadInput(other, "not the text");
+        var resumed = CliRun.Run("train", "--resume", run, "--steps", "3", "--text", file);
+        Assert.True(resumed.ExitCode == 0, resumed.Error + resumed.Out);
+        Assert.Equal(3, Xent.Training.Checkpoints.CheckpointStore.LoadConfig(run).Step);
+        Assert.Equal(Path.GetFullPath(file), Xent.Training.Checkpoints.CheckpointStore.LoadConfig(run).Data.Source);
+
+        // A regular file changed since: refused by its content, not only by its path.
+        File.WriteAllText(file, File.ReadAllText(other));
+        CliRun.Run("train", "--resume", run, "--steps", "4").AssertBadInput(file, "not the text");
+    }
 }
