@@ -1,4 +1,5 @@
 using Xent.Kernels;
+using Xent.LinearAlgebra;
 
 namespace Xent;
 
@@ -32,7 +33,8 @@ public static class CrossEntropyShards
         var weights = o.ClassWeights.IsEmpty ? default : o.ClassWeights.Span.Slice(columnOffset, width);
         bool smoothing = o.LabelSmoothing > 0f;
         var widthNow = Simd.Width;
-        var scratch = o.SoftCap > 0f ? new float[Math.Min(width, CrossEntropyKernel.BlockColumns)] : null;
+        // The capped block: the thread's workspace, as the kernel's (an array per call was 64 KB of garbage a call).
+        var scratch = o.SoftCap > 0f ? Workspace.Current.Get<float>(WorkspaceSlot.LogitsBlock, Math.Min(width, CrossEntropyKernel.BlockColumns)) : default;
         for (int n = 0; n < rows; n++)
         {
             var row = logitsShard.Slice(n * width, width);
@@ -41,10 +43,10 @@ public static class CrossEntropyShards
             {
                 int length = Math.Min(CrossEntropyKernel.BlockColumns, width - column);
                 ReadOnlySpan<float> z = row.Slice(column, length);
-                if (scratch != null)
+                if (!scratch.IsEmpty)
                 {
-                    VectorMath.SoftCap(widthNow, z, scratch.AsSpan(0, length), o.SoftCap);
-                    z = scratch.AsSpan(0, length);
+                    VectorMath.SoftCap(widthNow, z, scratch[..length], o.SoftCap);
+                    z = scratch[..length];
                 }
 
                 state.Add(StatisticsKernel.Compute(widthNow, z, smoothing && !weights.IsEmpty ? weights.Slice(column, length) : default, default, smoothing));
