@@ -128,48 +128,7 @@ public sealed partial class BpeTokenizer : ITokenizer
             weights.Add(count);
         }
 
-        var lengths = words.Select(w => w.Length).ToArray();
-        var learned = new List<(int, int)>();
-        var pairs = new Dictionary<long, long>();
-        while (256 + learned.Count < vocabSize)
-        {
-            pairs.Clear();
-            for (int w = 0; w < words.Count; w++)
-            {
-                int[] ids = words[w];
-                for (int i = 0; i + 1 < lengths[w]; i++)
-                {
-                    long key = Key(ids[i], ids[i + 1]);
-                    pairs[key] = pairs.GetValueOrDefault(key) + weights[w];
-                }
-            }
-
-            long best = -1;
-            long bestCount = 1;
-            foreach (var (key, count) in pairs)
-            {
-                if (count > bestCount || (count == bestCount && best >= 0 && key < best))
-                {
-                    (best, bestCount) = (key, count);
-                }
-            }
-
-            if (best < 0)
-            {
-                break;
-            }
-
-            int left = (int)(best >> 32);
-            int right = (int)(best & 0xFFFF_FFFF);
-            int id = 256 + learned.Count;
-            learned.Add((left, right));
-            for (int w = 0; w < words.Count; w++)
-            {
-                lengths[w] = MergePair(words[w].AsSpan(0, lengths[w]), left, right, id);
-            }
-        }
-
-        return new BpeTokenizer(learned);
+        return new BpeTokenizer(BpeLearner.Learn(words, weights, vocabSize - 256));
     }
 
     /// <inheritdoc/>
@@ -256,26 +215,6 @@ public sealed partial class BpeTokenizer : ITokenizer
 
     /// <summary>A merger of this tokenizer's merges, for one thread.</summary>
     internal BpeMerger Merger() => new(rank);
-
-    // Replaces each (left, right), left to right without overlap, by id in place; returns the new length.
-    private static int MergePair(Span<int> ids, int left, int right, int id)
-    {
-        int n = 0;
-        for (int i = 0; i < ids.Length; i++)
-        {
-            if (i + 1 < ids.Length && ids[i] == left && ids[i + 1] == right)
-            {
-                ids[n++] = id;
-                i++;
-            }
-            else
-            {
-                ids[n++] = ids[i];
-            }
-        }
-
-        return n;
-    }
 
     internal static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 
