@@ -15,14 +15,23 @@ namespace Xent.Training.Data;
 /// </summary>
 public sealed partial class BpeTokenizer : ITokenizer
 {
+    /// <summary>The most pieces <see cref="Encode(string)"/> keeps the ids of.</summary>
+    internal const int MaxCachedPieces = 1 << 16;
+
+    /// <summary>The longest piece, in chars, whose ids <see cref="Encode(string)"/> keeps.</summary>
+    internal const int MaxCachedPieceLength = 64;
+
     private readonly (int Left, int Right)[] merges;
     private readonly Dictionary<long, int> rank = [];
     private readonly byte[][] bytesOf;
 
     // Pieces already encoded, filled by Encode: concurrent, as one tokenizer may encode on several threads at once (a
     // plain Dictionary there threw or returned another piece's ids). Two threads may both encode a new piece; either's
-    // ids, the same, are kept.
+    // ids, the same, are kept. Bounded, as entries live as long as the tokenizer (unbounded, every distinct piece of a
+    // 100 MB text stayed, a 200 000-char run of spaces as a key): at most MaxCachedPieces pieces, a few more when
+    // threads race, the first ones met (in a long text mostly its frequent words), of at most MaxCachedPieceLength chars.
     private readonly ConcurrentDictionary<string, int[]> cache = new(StringComparer.Ordinal);
+    private int cachedPieces;
 
     /// <summary>A tokenizer of the given merges (from <see cref="Learn"/> or a checkpoint).</summary>
     /// <param name="merges">Merge i joins (Left, Right) into id 256 + i; both ids below 256 + i.</param>
@@ -143,7 +152,12 @@ public sealed partial class BpeTokenizer : ITokenizer
             if (!cache.TryGetValue(piece, out int[]? encoded))
             {
                 merger ??= Merger();
-                encoded = cache.GetOrAdd(piece, merger.Encode(Encoding.UTF8.GetBytes(piece)));
+                encoded = merger.Encode(Encoding.UTF8.GetBytes(piece));
+                if (piece.Length <= MaxCachedPieceLength && Volatile.Read(ref cachedPieces) < MaxCachedPieces
+                    && cache.TryAdd(piece, encoded))
+                {
+                    Interlocked.Increment(ref cachedPieces);
+                }
             }
 
             ids.AddRange(encoded);
@@ -212,6 +226,9 @@ public sealed partial class BpeTokenizer : ITokenizer
     private byte[] BytesOf(int id) => (uint)id < (uint)bytesOf.Length
         ? bytesOf[id]
         : throw new ArgumentOutOfRangeException(nameof(id), id, $"Token ids must be in [0, {VocabSize}).");
+
+    /// <summary>How many pieces' ids <see cref="Encode(string)"/> keeps now.</summary>
+    internal int CachedPieces => cache.Count;
 
     /// <summary>A merger of this tokenizer's merges, for one thread.</summary>
     internal BpeMerger Merger() => new(rank);

@@ -69,6 +69,28 @@ public sealed class BpeTokenizerTests : IDisposable
     }
 
     [Fact]
+    public void Encoding_keeps_the_ids_of_a_bounded_number_of_short_pieces_and_encodes_as_each_piece_alone()
+    {
+        var bpe = BpeTokenizer.Learn(English + " 12 123 1234 aaaa aaaa", 330);
+
+        // More distinct pieces (" 0", " 1", ...) than are kept, and one far longer than is kept.
+        string text = string.Join(' ', Enumerable.Range(0, BpeTokenizer.MaxCachedPieces + 1000)) + " "
+            + new string('a', 200_000) + " " + English;
+        int[] first = bpe.Encode(text);
+        Assert.InRange(bpe.CachedPieces, 1, BpeTokenizer.MaxCachedPieces);
+        Assert.Equal(first, bpe.Encode(text));
+
+        var merger = bpe.Merger();
+        var alone = new List<int>();
+        foreach (var m in BpeTokenizer.Pieces().EnumerateMatches(text))
+        {
+            alone.AddRange(merger.Encode(Encoding.UTF8.GetBytes(text.Substring(m.Index, m.Length))));
+        }
+
+        Assert.Equal(alone, first);
+    }
+
+    [Fact]
     public void Characters_outside_the_bmp_are_cut_into_pieces_as_gpt2s_pattern_cuts_code_points()
     {
         // GPT-2's pattern (Python's regex, over code points) cuts "𝐀's" into "𝐀" and "'s", as "A's": the merge of
