@@ -13,7 +13,7 @@ internal sealed class BpeLearner
     private readonly int[] weights;
     private readonly Dictionary<long, long> counts = [];
 
-    // May also name words that no longer hold the pair (a later merge took it): those are skipped when met.
+    // May also name words that no longer hold the pair (a later merge took it): nothing changes in those.
     private readonly Dictionary<long, List<int>> wordsWith = [];
 
     // Stale entries (a pair whose count has changed since) are dropped when they reach the top: every change pushes
@@ -83,28 +83,40 @@ internal sealed class BpeLearner
         foreach (int w in wordsWith[pair])
         {
             Span<int> ids = words[w].AsSpan(0, lengths[w]);
-            if (!Holds(ids, left, right))
-            {
-                continue;
-            }
-
-            // The whole word's pairs out, then the merged word's in: overlaps ("aaa") come out as a rescan counts them.
+            // Only pairs touching a merged (left, right) change: those out, the merged word's pairs touching id in.
+            // Merges go left to right without overlap as MergePair does, so "aaaa" comes out as a rescan counts it;
+            // scanning, not recounting, keeps a long piece (a whole line of text) cheap.
             int weight = weights[w];
+            int lastMergeEnd = -1;
             for (int i = 0; i + 1 < ids.Length; i++)
             {
-                long key = BpeTokenizer.Key(ids[i], ids[i + 1]);
-                changes[key] = changes.GetValueOrDefault(key) - weight;
+                if (ids[i] != left || ids[i + 1] != right)
+                {
+                    continue;
+                }
+
+                if (i > 0 && lastMergeEnd != i - 1)
+                {
+                    Change(ids[i - 1], ids[i], -weight);
+                }
+
+                Change(ids[i], ids[i + 1], -weight);
+                if (i + 2 < ids.Length)
+                {
+                    Change(ids[i + 1], ids[i + 2], -weight);
+                }
+
+                lastMergeEnd = ++i;
             }
 
             lengths[w] = MergePair(ids, left, right, id);
             ids = ids[..lengths[w]];
             for (int i = 0; i + 1 < ids.Length; i++)
             {
-                long key = BpeTokenizer.Key(ids[i], ids[i + 1]);
-                changes[key] = changes.GetValueOrDefault(key) + weight;
                 if (ids[i] == id || ids[i + 1] == id)
                 {
-                    Index(key, w);
+                    Change(ids[i], ids[i + 1], weight);
+                    Index(BpeTokenizer.Key(ids[i], ids[i + 1]), w);
                 }
             }
         }
@@ -130,6 +142,12 @@ internal sealed class BpeLearner
         }
     }
 
+    private void Change(int left, int right, long change)
+    {
+        long key = BpeTokenizer.Key(left, right);
+        changes[key] = changes.GetValueOrDefault(key) + change;
+    }
+
     // Words are indexed in order, each pair's new words one after another, so the last one tells a repeat.
     private void Index(long key, int w)
     {
@@ -142,19 +160,6 @@ internal sealed class BpeLearner
         {
             list.Add(w);
         }
-    }
-
-    private static bool Holds(ReadOnlySpan<int> ids, int left, int right)
-    {
-        for (int i = 0; i + 1 < ids.Length; i++)
-        {
-            if (ids[i] == left && ids[i + 1] == right)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     // Replaces each (left, right), left to right without overlap, by id in place; returns the new length.

@@ -12,6 +12,7 @@ public sealed class BpeLearnTests
         { "a", 5000, 400 },
         { "ab ", 4000, 600 },
         { "ab", 3000, 256 },
+        { "ab", 4000, 600 },
         { "abc  ", 6000, 1000 },
         { "aab \n", 8000, 2000 },
         { "abcdefghij ", 10000, 2000 },
