@@ -35,9 +35,27 @@ public sealed record TextFile(string Path, string Text, long Bytes, string Sha25
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-            using var all = new MemoryStream();
-            stream.CopyTo(all);
-            (bytes, piped) = (all.ToArray(), !stream.CanSeek);
+            piped = !stream.CanSeek;
+            long length = piped ? 0 : stream.Length;
+            // A file of known size is read into one array of that size (as File.ReadAllBytes did): a growing buffer
+            // and its copy held up to three times a large text's bytes at once. A pipe's size is unknown, and files
+            // such as /proc's say 0.
+            if (length > Array.MaxLength)
+            {
+                throw new IOException($"it holds {length:N0} bytes, more than one array can ({Array.MaxLength:N0}).");
+            }
+
+            if (length > 0)
+            {
+                bytes = GC.AllocateUninitializedArray<byte>((int)length);
+                stream.ReadExactly(bytes);
+            }
+            else
+            {
+                using var all = new MemoryStream();
+                stream.CopyTo(all);
+                bytes = all.ToArray();
+            }
         }
         catch (IOException e)
         {
