@@ -128,7 +128,7 @@ public static unsafe class MemoryLimits
 
     /// <summary>Reads every float of <paramref name="source"/>.</summary>
     /// <param name="source">The buffer; its pages should be touched first (<see cref="Touched"/>).</param>
-    /// <param name="threads">Threads, each reading one contiguous part.</param>
+    /// <param name="threads">Threads, each reading one contiguous part; at most the core count run.</param>
     /// <param name="method">How to read.</param>
     /// <returns>The sum, so that the work cannot be optimised away.</returns>
     public static float Read(ReadOnlyMemory<float> source, int threads, ReadMethod method) =>
@@ -136,7 +136,7 @@ public static unsafe class MemoryLimits
 
     /// <summary>Reads every float of <paramref name="source"/>.</summary>
     /// <param name="source">The buffer; its pages should be touched first (<see cref="Touched"/>).</param>
-    /// <param name="threads">Threads.</param>
+    /// <param name="threads">Threads; at most the core count run.</param>
     /// <param name="method">How to read, prefetch and deal the buffer to the threads.</param>
     /// <returns>The sum (of the parts or chunks in order), so that the work cannot be optimised away.</returns>
     public static float Read(ReadOnlyMemory<float> source, int threads, MemoryMethod method)
@@ -144,6 +144,7 @@ public static unsafe class MemoryLimits
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(method.PrefetchBytes);
         ArgumentOutOfRangeException.ThrowIfNegative(method.ChunkBytes);
+        threads = Baselines.Parts.AtMostTheCores(threads);
         using var pin = source.Pin();
         float* p = (float*)pin.Pointer;
         int length = source.Length, parts = Parts(length, threads, method.ChunkBytes);
@@ -171,7 +172,7 @@ public static unsafe class MemoryLimits
     /// <summary>Copies <paramref name="source"/> into <paramref name="destination"/>.</summary>
     /// <param name="source">The buffer read.</param>
     /// <param name="destination">The buffer written, at least as long.</param>
-    /// <param name="threads">Threads, each copying one contiguous part.</param>
+    /// <param name="threads">Threads, each copying one contiguous part; at most the core count run.</param>
     /// <param name="method">How to copy.</param>
     public static void Copy(ReadOnlyMemory<float> source, Memory<float> destination, int threads, CopyMethod method) =>
         Copy(source, destination, threads, MemoryMethod.Copying(method));
@@ -182,7 +183,7 @@ public static unsafe class MemoryLimits
     /// </summary>
     /// <param name="source">The buffer read.</param>
     /// <param name="destination">The buffer written, at least as long.</param>
-    /// <param name="threads">Threads.</param>
+    /// <param name="threads">Threads; at most the core count run.</param>
     /// <param name="method">How to copy, prefetch and deal the buffer to the threads.</param>
     public static void Copy(ReadOnlyMemory<float> source, Memory<float> destination, int threads, MemoryMethod method)
     {
@@ -190,6 +191,7 @@ public static unsafe class MemoryLimits
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(method.PrefetchBytes);
         ArgumentOutOfRangeException.ThrowIfNegative(method.ChunkBytes);
+        threads = Baselines.Parts.AtMostTheCores(threads);
         using var pinSource = source.Pin();
         using var pinDestination = destination.Pin();
         float* s = (float*)pinSource.Pointer, d = (float*)pinDestination.Pointer;

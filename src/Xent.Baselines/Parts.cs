@@ -5,4 +5,10 @@ internal static class Parts
 {
     public static (int Start, int End) Range(int length, int parts, int p) =>
         ((int)((long)length * p / parts), (int)((long)length * (p + 1) / parts));
+
+    /// <summary>
+    /// At most the core count, as Xent caps its threads: a baseline dealt into one part per asked thread would time
+    /// the dealing of empty parts (minutes for 99999999 threads) against a kernel on every core.
+    /// </summary>
+    public static int AtMostTheCores(int threads) => Math.Min(threads, Environment.ProcessorCount);
 }

@@ -3,8 +3,8 @@ namespace Xent.Baselines;
 /// <summary>
 /// The plain float32 cross-entropy anyone would write first, the baseline Xent is measured against: per row a max
 /// pass, an exp-sum pass with <see cref="MathF.Exp"/>, and for the gradient a third pass; no vectors. Rows are split
-/// into contiguous parts over the same number of threads as the call it is compared with, so that a ratio compares
-/// code, not cores. Default options only (Mean reduction, no weights, no ignored rows).
+/// into contiguous parts over the same number of threads as the call it is compared with (at most the core count, as
+/// Xent caps them), so that a ratio compares code, not cores. Default options only (Mean reduction, no weights, no ignored rows).
 /// </summary>
 public static class ScalarCrossEntropy
 {
@@ -35,6 +35,7 @@ public static class ScalarCrossEntropy
     private static float Run(ReadOnlyMemory<float> logits, ReadOnlyMemory<int> targets, Memory<float> gradient, int threads)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        threads = Parts.AtMostTheCores(threads);
         int rows = targets.Length;
         if (rows == 0 || logits.Length % rows != 0)
         {

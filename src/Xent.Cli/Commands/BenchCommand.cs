@@ -31,6 +31,11 @@ internal sealed class BenchCommand : Command<BenchSettings>
     public override int Execute(CommandContext context, BenchSettings settings, CancellationToken cancellationToken)
     {
         int threads = settings.ThreadCount;
+        if (settings.ThreadsCapped)
+        {
+            io.Error.WriteLine($"xent bench: --threads {settings.Threads} is more than this machine's {threads} cores; timing on {threads}, as many as Xent would use.");
+        }
+
         var shapes = settings.Shapes;
         int largest = shapes.Max(s => s.Rows * s.Vocab);
 

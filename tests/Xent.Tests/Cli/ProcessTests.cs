@@ -78,6 +78,27 @@ public sealed class ProcessTests : IDisposable
         Assert.StartsWith("loss: 1.4401", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Bench_ThreadsAboveTheCoreCount_RunOnEveryCore_AndSaySo()
+    {
+        // The baselines once took the number as given (a part of the rows per asked thread, and as many memory-limit
+        // parts): --threads 99999999 spent minutes dealing out empty parts before the first case was timed.
+        var (code, stdout, stderr) = Run("bench", "--rows", "4", "--vocab", "8", "--iterations", "1", "--threads", "99999999", "--json");
+        Assert.True(code == 0, stderr);
+        int cores = Environment.ProcessorCount;
+        Assert.Contains($"--threads 99999999 is more than this machine's {cores} cores; timing on {cores}", stderr, StringComparison.Ordinal);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        foreach (string limit in new[] { "read_threads", "copy_threads", "in_place_threads" })
+        {
+            Assert.InRange(root.GetProperty(limit).GetInt32(), 1, cores);
+        }
+
+        foreach (var c in root.GetProperty("cases").EnumerateArray())
+        {
+            Assert.InRange(c.GetProperty("threads").GetInt32(), 1, cores);
+        }
+    }
+
     /// <summary>Xent.Cli.dll sits next to the test assembly (a project reference copies it with its runtimeconfig).</summary>
     private static string CliDll()
     {
@@ -110,7 +131,13 @@ public sealed class ProcessTests : IDisposable
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(60_000), "xent did not finish within 60 s");
+        if (!process.WaitForExit(60_000))
+        {
+            // Left running, a hung xent would outlive the test and load the machine for the rest of the suite.
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"xent {string.Join(' ', args)} did not finish within 60 s");
+        }
+
         return (process.ExitCode, stdout.Result, stderr.Result);
     }
 }

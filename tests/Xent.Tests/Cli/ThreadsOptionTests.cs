@@ -25,6 +25,15 @@ public sealed class ThreadsOptionTests : IDisposable
         Assert.Equal(Environment.ProcessorCount, bench.ThreadCount);
     }
 
+    [Fact]
+    public void Bench_caps_threads_at_the_core_count_as_the_library_does()
+    {
+        var bench = new BenchSettings { Threads = 99_999_999 };
+        Assert.True(bench.Validate().Successful);
+        Assert.Equal(Environment.ProcessorCount, bench.ThreadCount);
+        Assert.Equal(1, new BenchSettings { Threads = 1 }.ThreadCount);
+    }
+
     [Theory]
     [InlineData("train")]
     [InlineData("eval", "--checkpoint", "c", "--text", "t.txt")]
