@@ -29,7 +29,7 @@ public static class CheckpointTokenizer
     /// </param>
     /// <exception cref="TrainingInputException">
     /// The text is not the one the checkpoint was trained on (its SHA-256 differs: another text, or the file changed),
-    /// or it came from a pipe and none is given.
+    /// or it came from a pipe, or its path names a FIFO, a socket or a device now, and none is given.
     /// </exception>
     public static TokenDataset Dataset(CheckpointConfig config, TextFile? text = null)
     {
@@ -43,6 +43,13 @@ public static class CheckpointTokenizer
         if (text is null && d.Piped)
         {
             throw new TrainingInputException($"The checkpoint's text was read from a pipe ('{d.Source}'), which cannot give it again: give the same text with --text (a file or a pipe).");
+        }
+
+        // A checkpoint written before data.piped was kept records a pipe's path as any other, and a path may name a
+        // FIFO now: read by its path it would wait for a writer, perhaps for ever, or read another text.
+        if (text is null && FileType.IsSpecial(d.Source))
+        {
+            throw new TrainingInputException($"The checkpoint's text '{d.Source}' is not a regular file (a FIFO, a socket or a device), which cannot be read again by its path: give the same text with --text (a file or a pipe).");
         }
 
         text ??= TextFile.Read(d.Source);
