@@ -26,12 +26,17 @@ public sealed partial class BpeTokenizer : ITokenizer
     private readonly byte[][] bytesOf;
 
     // Pieces already encoded, filled by Encode: concurrent, as one tokenizer may encode on several threads at once (a
-    // plain Dictionary there threw or returned another piece's ids). Two threads may both encode a new piece; either's
-    // ids, the same, are kept. Bounded, as entries live as long as the tokenizer (unbounded, every distinct piece of a
-    // 100 MB text stayed, a 200 000-char run of spaces as a key): at most MaxCachedPieces pieces, a few more when
-    // threads race, the first ones met (in a long text mostly its frequent words), of at most MaxCachedPieceLength chars.
-    private readonly ConcurrentDictionary<string, int[]> cache = new(StringComparer.Ordinal);
-    private int cachedPieces;
+    // plain Dictionary there threw or returned another piece's ids); looking up takes no lock. Bounded, as entries
+    // live as long as the tokenizer (unbounded, every distinct piece of a 100 MB text stayed, a 200 000-char run of
+    // spaces as a key): at most MaxCachedPieces pieces of at most MaxCachedPieceLength chars. Which ones is decided by
+    // a CLOCK (second chance) over the slots in `clock`: a full cache gives the slot of the first piece the hand finds
+    // unused since it last passed to the new one. Keeping the first pieces met instead left a text whose first part
+    // had many rare words with no room for its frequent later ones, which were merged again at every use.
+    private readonly ConcurrentDictionary<string, CachedPiece> cache = new(StringComparer.Ordinal);
+    private readonly List<CachedPiece> clock = [];
+    private readonly Lock keeping = new();
+    private int hand;
+    private long cacheHits;
 
     /// <summary>A tokenizer of the given merges (from <see cref="Learn"/> or a checkpoint).</summary>
     /// <param name="merges">Merge i joins (Left, Right) into id 256 + i; both ids below 256 + i.</param>
@@ -146,24 +151,81 @@ public sealed partial class BpeTokenizer : ITokenizer
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length);
         BpeMerger? merger = null;
+        long hits = 0;
         foreach (ValueMatch m in Pieces().EnumerateMatches(PairsAsTheirClass(text)))
         {
             string piece = text.Substring(m.Index, m.Length);
-            if (!cache.TryGetValue(piece, out int[]? encoded))
+            int[] encoded;
+            if (cache.TryGetValue(piece, out var kept))
+            {
+                // Written only when it changes: a store into a shared line on every hit would slow other threads' hits.
+                if (!kept.Used)
+                {
+                    kept.Used = true;
+                }
+
+                encoded = kept.Ids;
+                hits++;
+            }
+            else
             {
                 merger ??= Merger();
                 encoded = merger.Encode(Encoding.UTF8.GetBytes(piece));
-                if (piece.Length <= MaxCachedPieceLength && Volatile.Read(ref cachedPieces) < MaxCachedPieces
-                    && cache.TryAdd(piece, encoded))
+                if (piece.Length <= MaxCachedPieceLength)
                 {
-                    Interlocked.Increment(ref cachedPieces);
+                    Keep(piece, encoded);
                 }
             }
 
             ids.AddRange(encoded);
         }
 
+        Interlocked.Add(ref cacheHits, hits);
         return [.. ids];
+    }
+
+    // The new piece takes a free slot, or the first one the hand finds unused since its last pass (clearing the marks
+    // it passes); after a whole turn of marks set again by other threads meanwhile, the one it is at.
+    private void Keep(string piece, int[] ids)
+    {
+        lock (keeping)
+        {
+            // Another thread may have kept it since it was looked up: its ids are the same.
+            if (cache.ContainsKey(piece))
+            {
+                return;
+            }
+
+            var added = new CachedPiece(piece, ids);
+            if (clock.Count < MaxCachedPieces)
+            {
+                clock.Add(added);
+            }
+            else
+            {
+                for (int passed = 0; clock[hand].Used && passed < MaxCachedPieces; passed++)
+                {
+                    clock[hand].Used = false;
+                    hand = (hand + 1) % MaxCachedPieces;
+                }
+
+                cache.TryRemove(clock[hand].Piece, out _);
+                clock[hand] = added;
+                hand = (hand + 1) % MaxCachedPieces;
+            }
+
+            cache[piece] = added;
+        }
+    }
+
+    /// <summary>A kept piece and its ids; <see cref="Used"/> when found since the clock's hand last passed it.</summary>
+    private sealed class CachedPiece(string piece, int[] ids)
+    {
+        public string Piece { get; } = piece;
+
+        public int[] Ids { get; } = ids;
+
+        public bool Used { get; set; }
     }
 
     /// <summary>
@@ -229,6 +291,9 @@ public sealed partial class BpeTokenizer : ITokenizer
 
     /// <summary>How many pieces' ids <see cref="Encode(string)"/> keeps now.</summary>
     internal int CachedPieces => cache.Count;
+
+    /// <summary>How many pieces <see cref="Encode(string)"/> has found kept, over the tokenizer's life.</summary>
+    internal long CacheHits => Interlocked.Read(ref cacheHits);
 
     /// <summary>A merger of this tokenizer's merges, for one thread.</summary>
     internal BpeMerger Merger() => new(rank);

@@ -91,6 +91,41 @@ public sealed class BpeTokenizerTests : IDisposable
     }
 
     [Fact]
+    public void The_cache_keeps_the_pieces_a_text_uses_often_not_only_the_first_ones_met()
+    {
+        var bpe = BpeTokenizer.Learn(English, 300);
+
+        // A first part of rare pieces (" 0", " 1", ...), each once and more than are kept, then a frequent word: it was
+        // never kept (the first pieces met filled the cache for good) and each use merged again.
+        string text = string.Join(' ', Enumerable.Range(0, BpeTokenizer.MaxCachedPieces + 1000))
+            + string.Concat(Enumerable.Repeat(" mat", 1000));
+        long before = bpe.CacheHits;
+        int[] ids = bpe.Encode(text);
+        Assert.Equal(999, bpe.CacheHits - before);
+        Assert.InRange(bpe.CachedPieces, 1, BpeTokenizer.MaxCachedPieces);
+
+        // A word used all along stays kept through a flood of rare pieces three times the cache's size.
+        string flood = string.Concat(Enumerable.Range(0, 3 * BpeTokenizer.MaxCachedPieces).Select(i => i % 64 == 0 ? " dog" : $" {i + 1_000_000}"));
+        before = bpe.CacheHits;
+        int[] flooded = bpe.Encode(flood);
+        Assert.Equal(3 * BpeTokenizer.MaxCachedPieces / 64 - 1, bpe.CacheHits - before);
+        Assert.InRange(bpe.CachedPieces, 1, BpeTokenizer.MaxCachedPieces);
+
+        // Kept or not, a piece's ids are its own merged alone.
+        var merger = bpe.Merger();
+        foreach (var (t, encoded) in new[] { (text, ids), (flood, flooded) })
+        {
+            var alone = new List<int>();
+            foreach (var m in BpeTokenizer.Pieces().EnumerateMatches(t))
+            {
+                alone.AddRange(merger.Encode(Encoding.UTF8.GetBytes(t.Substring(m.Index, m.Length))));
+            }
+
+            Assert.Equal(alone, encoded);
+        }
+    }
+
+    [Fact]
     public void Characters_outside_the_bmp_are_cut_into_pieces_as_gpt2s_pattern_cuts_code_points()
     {
         // GPT-2's pattern (Python's regex, over code points) cuts "𝐀's" into "𝐀" and "'s", as "A's": the merge of
