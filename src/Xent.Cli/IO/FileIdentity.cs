@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Xent.Training.Data;
 
 namespace Xent.Cli.IO;
 
@@ -7,25 +7,17 @@ namespace Xent.Cli.IO;
 /// links, hard links, "./a/../b" and bind mounts all compare equal; elsewhere (or for a file not yet created) the
 /// full path with every symbolic link along it resolved, which still catches symbolic links but not hard links.
 /// </summary>
-internal readonly partial record struct FileIdentity(bool HasInode, ulong Device, ulong Inode, string ResolvedPath, bool IsRegular = true)
+internal readonly record struct FileIdentity(bool HasInode, ulong Device, ulong Inode, string ResolvedPath, bool IsRegular = true)
 {
-    /// <summary>statx's mask bits asked for: the file type (STATX_TYPE), the mode and the inode number (STATX_INO).</summary>
-    private const uint StatxMask = 0x1 | 0x2 | StatxIno;
-
-    /// <summary>STATX_INO: set in the returned mask when the inode number is valid.</summary>
-    private const uint StatxIno = 0x100;
-
-    /// <summary>AT_FDCWD: relative paths are resolved from the working directory.</summary>
-    private const int AtFdCwd = -100;
-
     /// <summary>
     /// The identity of the file at <paramref name="path"/>; for a path where no file exists yet, only its resolved
     /// full path (two outputs that will be created are compared that way).
     /// </summary>
     public static FileIdentity Of(string path)
     {
-        bool hasInode = TryStat(path, out ulong device, out ulong inode, out bool regular);
-        return new FileIdentity(hasInode, device, inode, Resolve(path), !hasInode || regular);
+        return FileType.TryStat(path, out var status) && status.HasInode
+            ? new FileIdentity(true, status.Device, status.Inode, Resolve(path), status.IsRegular)
+            : new FileIdentity(false, 0, 0, Resolve(path));
     }
 
     /// <summary>Whether both name the same file: by inode when both have one, else by resolved path.</summary>
@@ -78,43 +70,5 @@ internal readonly partial record struct FileIdentity(bool HasInode, ulong Device
         {
             return here;
         }
-    }
-
-    private static unsafe bool TryStat(string path, out ulong device, out ulong inode, out bool regular)
-    {
-        device = 0;
-        inode = 0;
-        regular = true;
-        if (!OperatingSystem.IsLinux())
-        {
-            return false;
-        }
-
-        // struct statx has one layout on every Linux architecture: stx_ino at byte 32, stx_dev_major/minor at 136/140.
-        byte* buffer = stackalloc byte[256];
-        try
-        {
-            if (Native.Statx(AtFdCwd, path, 0, StatxMask, buffer) != 0 || (*(uint*)buffer & StatxIno) == 0)
-            {
-                return false;
-            }
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return false;
-        }
-
-        inode = *(ulong*)(buffer + 32);
-
-        // stx_mode at byte 28: S_IFREG (0x8000) in the S_IFMT bits (0xF000) for a regular file.
-        regular = (*(ushort*)(buffer + 28) & 0xF000) == 0x8000;
-        device = ((ulong)*(uint*)(buffer + 136) << 32) | *(uint*)(buffer + 140);
-        return true;
-    }
-
-    private static unsafe partial class Native
-    {
-        [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-        internal static partial int Statx(int directory, string path, int flags, uint mask, byte* buffer);
     }
 }
