@@ -67,7 +67,8 @@ public static class RunSummary
             ["seq"] = plan.Seq,
             ["learning_rate"] = plan.LearningRate,
             ["seed"] = plan.Seed,
-            ["threads"] = plan.Threads ?? Environment.ProcessorCount,
+            // The library runs at most one thread a core, whatever --threads asked for.
+            ["threads"] = Math.Min(plan.Threads ?? Environment.ProcessorCount, Environment.ProcessorCount),
             ["world_size"] = outcome.WorldSize,
             ["vocab_parallel"] = outcome.VocabParallel,
         };

@@ -34,6 +34,16 @@ public sealed class ThreadsOptionTests : IDisposable
         Assert.Equal(1, new BenchSettings { Threads = 1 }.ThreadCount);
     }
 
+    [Fact]
+    public void Train_summary_records_the_threads_the_run_had_not_more_than_the_cores()
+    {
+        string dir = temp["run"];
+        var trained = TrainCommandTests.Train(dir, "--steps", "1", "--threads", "99999999");
+        Assert.True(trained.ExitCode == 0, trained.Error + trained.Out);
+        var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement;
+        Assert.Equal(Environment.ProcessorCount, summary.GetProperty("threads").GetInt32());
+    }
+
     [Theory]
     [InlineData("train")]
     [InlineData("eval", "--checkpoint", "c", "--text", "t.txt")]
