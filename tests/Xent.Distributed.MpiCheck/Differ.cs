@@ -3,7 +3,7 @@ using Xent.Distributed.Vocabulary;
 namespace Xent.Distributed.MpiCheck;
 
 /// <summary>
-/// The last rank passes one argument unlike the others (an option, V, the hidden states, the call): every rank must
+/// The last rank passes one argument unlike the others (an option, V, N, the hidden states, the call): every rank must
 /// throw the same ArgumentException, and none may wait for the others. Exit 0 when every case was refused alike.
 /// </summary>
 public static class Differ
@@ -22,6 +22,7 @@ public static class Differ
         {
             ("label smoothing", c => VocabParallelCrossEntropy.Loss(c, Shard(c, V, N), V, targets, new() { LabelSmoothing = odd ? 0.1f : 0f })),
             ("classes", c => VocabParallelCrossEntropy.Loss(c, Shard(c, odd ? 11 : V, N), odd ? 11 : V, targets)),
+            ("rows", c => VocabParallelCrossEntropy.Loss(c, Shard(c, V, odd ? N - 1 : N), V, targets.AsSpan(0, odd ? N - 1 : N))),
             ("hidden states", c =>
             {
                 var s = VocabularySlice.For(V, c);

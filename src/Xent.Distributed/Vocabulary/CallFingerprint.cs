@@ -7,8 +7,10 @@ namespace Xent.Distributed.Vocabulary;
 /// <summary>
 /// What every rank of a vocabulary-parallel call must pass alike, the targets aside (they travel row by row): V, N,
 /// D, which call, the loss options, the upstream gradient and the hidden states. A rank passing another value
-/// computed another loss without a word. Their 53-bit hash travels in the all-reduce Max of the row maxima as h and
-/// -h (16 bytes a call), so every rank learns the largest and the smallest hash, equal only when all ranks agree.
+/// computed another loss without a word. Their 53-bit hash travels as h and -h in an all-reduce Max of its own (16
+/// bytes), so every rank learns the largest and the smallest hash, equal only when all ranks agree. It goes first, of
+/// a length that is the same on every rank: the row states' collectives have N's length, and under MPI collectives of
+/// different lengths are erroneous (a truncation error or a hang), so a different N must be refused before them.
 /// Only when they differ, one more all-reduce Max of the fields themselves (each as v and -v) names the first field
 /// that differs, with the same message on every rank. MaxDegreeOfParallelism is left out (results do not depend on
 /// it), and so are the linear options that touch only the rank's own buffers or nothing (Accumulate, CacheBytes,
@@ -16,9 +18,6 @@ namespace Xent.Distributed.Vocabulary;
 /// </summary>
 internal sealed class CallFingerprint
 {
-    /// <summary>Doubles the fingerprint takes in the all-reduce Max.</summary>
-    public const int Length = 2;
-
     private const ulong Seed = 0x58656E74_56504345; // "XentVPCE"
 
     private static readonly string[] CallNames =
@@ -88,8 +87,12 @@ internal sealed class CallFingerprint
         return this;
     }
 
-    /// <summary>Writes h and -h (<see cref="Length"/> doubles) for the all-reduce Max.</summary>
-    public void Write(Span<double> destination)
+    /// <summary>
+    /// Returns when every rank passed the same arguments, else throws on every rank naming the first that differs:
+    /// one all-reduce Max of 2 doubles, and one more of the fields only when they differ (every rank sees the same
+    /// verdict, so all make it).
+    /// </summary>
+    public void Agree(ICommunicator communicator)
     {
         ulong h = Seed;
         foreach (long v in fields)
@@ -98,16 +101,8 @@ internal sealed class CallFingerprint
         }
 
         double fingerprint = Finish(h);
-        destination[0] = fingerprint;
-        destination[1] = -fingerprint;
-    }
-
-    /// <summary>
-    /// After the all-reduce Max of what <see cref="Write"/> wrote: returns when every rank wrote the same, else makes
-    /// one more all-reduce (every rank sees the same verdict, so all make it) and throws naming what differs.
-    /// </summary>
-    public void Check(ReadOnlySpan<double> reduced, ICommunicator communicator)
-    {
+        var reduced = new[] { fingerprint, -fingerprint };
+        communicator.AllReduce<double>(reduced, ReduceOperation.Max);
         if (reduced[0] == -reduced[1])
         {
             return;

@@ -2,8 +2,9 @@ namespace Xent.Distributed.Vocabulary;
 
 /// <summary>
 /// Turns each rank's per-row <see cref="CrossEntropyShardState"/>s into the states of the whole vocabulary on every
-/// rank, in two collectives as Megatron's fused path: an all-reduce Max of the row maxima (and targets, and the
-/// call's <see cref="CallFingerprint"/>), then one all-reduce Sum of
+/// rank, in two collectives as Megatron's fused path, after the call's <see cref="CallFingerprint"/> has made sure
+/// that every rank passed the same arguments (N among them): an all-reduce Max of the row maxima (and targets), then
+/// one all-reduce Sum of
 /// everything else packed together (per row: the sum of exponentials rescaled to the global max, the target logit,
 /// which only its owner contributes, the weighted logit sum of label smoothing, and the target, whose sum and max
 /// tell every rank alike whether the ranks passed the same targets). Class weights, z-loss and the
@@ -23,12 +24,16 @@ internal static class ShardStateExchange
     public static void Merge(ICommunicator communicator, Span<CrossEntropyShardState> states, ReadOnlySpan<int> targets, int ignoreIndex,
         CallFingerprint fingerprint)
     {
+        fingerprint.Agree(communicator);
         int n = states.Length;
+        if (n == 0)
+        {
+            return;
+        }
 
         // Per row the max and the target: with the target's sum below, every rank sees the same sum and max, so
         // targets that differ between ranks (a wrong number, or a NaN on one rank only) are refused on all of them.
-        var max = new double[(n * 2) + CallFingerprint.Length];
-        fingerprint.Write(max.AsSpan(n * 2));
+        var max = new double[n * 2];
         for (int i = 0; i < n; i++)
         {
             max[i * 2] = states[i].Max;
@@ -36,7 +41,6 @@ internal static class ShardStateExchange
         }
 
         communicator.AllReduce<double>(max, ReduceOperation.Max);
-        fingerprint.Check(max.AsSpan(n * 2), communicator);
         var packed = new double[n * PackedPerRow];
         for (int i = 0; i < n; i++)
         {

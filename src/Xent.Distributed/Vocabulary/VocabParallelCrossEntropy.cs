@@ -3,15 +3,16 @@ namespace Xent.Distributed.Vocabulary;
 /// <summary>
 /// <see cref="CrossEntropy"/> over logits whose columns are split across the ranks (tensor parallel): rank r holds
 /// the columns of its <see cref="VocabularySlice.For(int, ICommunicator)"/>, logitsShard [N, V_r], and the same targets [N] as
-/// every other rank. Each call exchanges the per-row states in one all-reduce Max and one all-reduce Sum, returns the
-/// loss of the whole vocabulary on every rank, and writes each rank's own slice of the gradient.
+/// every other rank. Each call checks that the ranks passed the same arguments (an all-reduce Max of 16 bytes),
+/// exchanges the per-row states in one all-reduce Max and one all-reduce Sum, returns the loss of the whole vocabulary
+/// on every rank, and writes each rank's own slice of the gradient.
 /// Every option of <see cref="CrossEntropyOptions"/> means what it means in one process (ClassWeights has all V
 /// entries, on every rank). Every rank must make the same calls with the same V, N, targets, options and upstream
 /// gradients: a rank passing another throws an <see cref="ArgumentException"/> naming it, as every other rank does.
 /// </summary>
 public static class VocabParallelCrossEntropy
 {
-    /// <summary>The states of the whole vocabulary for every row, the same on every rank (two collectives).</summary>
+    /// <summary>The states of the whole vocabulary for every row, the same on every rank (three collectives).</summary>
     /// <param name="communicator">The group.</param>
     /// <param name="logitsShard">This rank's logits columns [N, V_r].</param>
     /// <param name="classes">V, the whole vocabulary.</param>
@@ -85,7 +86,7 @@ public static class VocabParallelCrossEntropy
 
     /// <summary>
     /// The backward of <see cref="LossPerRow"/> in a caller's graph: this rank's slice of d(sum_n g[n] r[n]) /
-    /// d(logits). Recomputes the merged states (two collectives).
+    /// d(logits). Recomputes the merged states (three collectives).
     /// </summary>
     /// <param name="communicator">The group.</param>
     /// <param name="logitsShard">This rank's logits columns [N, V_r].</param>

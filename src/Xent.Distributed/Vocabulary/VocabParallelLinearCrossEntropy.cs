@@ -8,11 +8,12 @@ namespace Xent.Distributed.Vocabulary;
 /// rank r holds its rows of W, weightShard [V_r, D] (and biasShard [V_r]) for the classes of its
 /// <see cref="VocabularySlice.For(int, ICommunicator)"/>, and the same hidden states h [N, D] and targets [N] as
 /// every other rank. The logits are computed 128 tokens at a time ([128, V_r] tiles by <see cref="MatMul.Gemm"/>; the
-/// whole [N, V_r] is never held), folded into per-row states, merged across the ranks once per call (one all-reduce
-/// Max, one all-reduce Sum), and the backward recomputes the tiles: each rank writes its dW_r and db_r, and dh is
-/// all-reduced (one Sum). Every rank gets the same loss and dh. Every rank must make the same call with the same V,
-/// hidden states, targets, options and upstream gradients: a rank passing another throws an
-/// <see cref="ArgumentException"/> naming it, as every other rank does. Every option means what it means in one process;
+/// whole [N, V_r] is never held), folded into per-row states, merged across the ranks once per call (an all-reduce
+/// Max of 16 bytes that checks the ranks' arguments, then one all-reduce Max and one Sum of the row states), and the
+/// backward recomputes the tiles: each rank writes its dW_r and db_r, and dh is all-reduced (one Sum). Every rank
+/// gets the same loss and dh. Every rank must make the same call with the same V, hidden states, targets, options and
+/// upstream gradients: a rank passing another throws an <see cref="ArgumentException"/> naming it, as every other
+/// rank does. Every option means what it means in one process;
 /// <see cref="LinearCrossEntropyOptions.FilterThreshold"/> is validated but nothing is filtered (the exact result is
 /// within any threshold's bound) and <see cref="LinearCrossEntropyOptions.CacheBytes"/> is validated but not used
 /// (tiles are always recomputed).
@@ -22,7 +23,7 @@ public static class VocabParallelLinearCrossEntropy
     /// <summary>Tokens per logits tile.</summary>
     public const int BlockTokens = 128;
 
-    /// <summary>The reduced loss (Mean or Sum) of logits h W^T + b over the whole vocabulary, the same on every rank (two collectives).</summary>
+    /// <summary>The reduced loss (Mean or Sum) of logits h W^T + b over the whole vocabulary, the same on every rank (three collectives).</summary>
     /// <param name="communicator">The group.</param>
     /// <param name="hidden">Hidden states h [N, D] (the same on every rank).</param>
     /// <param name="weightShard">This rank's rows of W, [V_r, D].</param>
@@ -181,8 +182,8 @@ public static class VocabParallelLinearCrossEntropy
 
         if (n == 0)
         {
-            // Only the fingerprint: the ranks still learn whether they agree.
-            ShardStateExchange.Merge(communicator, [], targets, ce.IgnoreIndex, fingerprint);
+            // No row states to exchange, but the ranks still learn whether they agree.
+            fingerprint.Agree(communicator);
             if (backward && !o.Accumulate)
             {
                 dWeightShard.Clear();

@@ -24,6 +24,7 @@ public class MpirunTests
         Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
         Assert.Contains("differ: label smoothing: every rank threw: The ranks passed different options.LabelSmoothing (one rank 0, another 0.1)", stdout, StringComparison.Ordinal);
         Assert.Contains("differ: calls: every rank threw: The ranks passed different calls", stdout, StringComparison.Ordinal);
+        Assert.Contains("differ: rows: every rank threw: The ranks passed different row counts N (one rank 2, another 3)", stdout, StringComparison.Ordinal);
     }
 
     [MpirunFact]

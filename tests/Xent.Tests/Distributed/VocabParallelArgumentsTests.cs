@@ -70,12 +70,38 @@ public class VocabParallelArgumentsTests
         Assert.All(RunOnRanks(ranks, c => call(c, false)), e => Assert.Null(e));
     }
 
-    [Fact]
-    public void ADifferentN_ThrowsOnEveryRank()
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ADifferentN_ThrowsOnEveryRank_NamingIt_BeforeAnyCollectiveOfItsLength(int ranks)
     {
-        // The collectives' lengths differ, which the in-process group refuses on every rank.
-        var errors = RunOnRanks(2, c => VocabParallelCrossEntropy.Loss(c, Shard(c, V, rows: c.Rank == 0 ? N : 2), V, Targets.AsSpan(0, c.Rank == 0 ? N : 2)));
-        Assert.All(errors, e => Assert.Contains("different lengths", Assert.IsType<ArgumentException>(e).Message, StringComparison.Ordinal));
+        // The collectives of the row states have N's length: under MPI, lengths that differ are erroneous (a hang or
+        // garbage), so N must be refused before them, with the same message on every rank.
+        static int Rows(ICommunicator c) => c.Rank == c.Size - 1 ? 2 : N;
+        var calls = new Action<ICommunicator>[]
+        {
+            c => VocabParallelCrossEntropy.Loss(c, Shard(c, V, Rows(c)), V, Targets.AsSpan(0, Rows(c))),
+            c =>
+            {
+                var s = VocabularySlice.For(V, c);
+                VocabParallelLinearCrossEntropy.Loss(c, Hidden.AsSpan(0, Rows(c) * D), Weight.AsSpan(s.Offset * D, s.Width * D), [], V, Targets.AsSpan(0, Rows(c)));
+            },
+            c =>
+            {
+                // No rows beside some: the rank with none makes no collective of the row states at all.
+                int rows = c.Rank == c.Size - 1 ? 0 : N;
+                var s = VocabularySlice.For(V, c);
+                VocabParallelLinearCrossEntropy.Loss(c, Hidden.AsSpan(0, rows * D), Weight.AsSpan(s.Offset * D, s.Width * D), [], V, Targets.AsSpan(0, rows));
+            },
+        };
+        foreach (var call in calls)
+        {
+            var errors = RunOnRanks(ranks, call);
+            var first = Assert.IsType<ArgumentException>(errors[0]);
+            Assert.StartsWith("The ranks passed different row counts N (one rank ", first.Message, StringComparison.Ordinal);
+            Assert.Equal("targets", first.ParamName);
+            Assert.All(errors, e => Assert.Equal(first.Message, Assert.IsType<ArgumentException>(e).Message));
+        }
     }
 
     // Runs body on every rank, each rank's exception (or null) out; a hang fails the test rather than the run.
