@@ -7,10 +7,13 @@ namespace Xent.Distributed.Vocabulary;
 /// <summary>
 /// What every rank of a vocabulary-parallel call must pass alike, the targets aside (they travel row by row): V, N,
 /// D, which call, the loss options, the upstream gradient and the hidden states. A rank passing another value
-/// computed another loss without a word. Their 53-bit hash travels as h and -h in an all-reduce Max of its own (16
-/// bytes), so every rank learns the largest and the smallest hash, equal only when all ranks agree. It goes first, of
-/// a length that is the same on every rank: the row states' collectives have N's length, and under MPI collectives of
+/// computed another loss without a word. Their 53-bit hash travels as h and -h in an all-reduce Max of its own, so
+/// every rank learns the largest and the smallest hash, equal only when all ranks agree. It goes first, of a length
+/// that is the same on every rank: the row states' collectives have N's length, and under MPI collectives of
 /// different lengths are erroneous (a truncation error or a hang), so a different N must be refused before them.
+/// The Reduction travels beside the hash as r and -r (32 bytes in all), and a call that reads none (LossPerRow,
+/// MergedStates) passes -inf twice: forward calls make the same collectives of the same merged states, each rank
+/// reading from them what it asked for, so Loss beside LossPerRow is no disagreement; Mean beside Sum is one.
 /// Only when they differ, one more all-reduce Max of the fields themselves (each as v and -v) names the first field
 /// that differs, with the same message on every rank. MaxDegreeOfParallelism is left out (results do not depend on
 /// it), and so are the linear options that touch only the rank's own buffers or nothing (Accumulate, CacheBytes,
@@ -22,7 +25,8 @@ internal sealed class CallFingerprint
 
     private static readonly string[] CallNames =
     [
-        "VocabParallelCrossEntropy",
+        "VocabParallelCrossEntropy without gradients (Loss, LossPerRow, MergedStates)",
+        "VocabParallelCrossEntropy with gradients (LossAndGradient, Gradient)",
         "VocabParallelLinearCrossEntropy without gradients (Loss, LossPerRow)",
         "VocabParallelLinearCrossEntropy with gradients (LossAndGradients, Gradients)",
         "VocabParallelLinearCrossEntropy.PartialGradients",
@@ -30,13 +34,15 @@ internal sealed class CallFingerprint
 
     private readonly long[] fields = new long[(int)Field.Count];
 
-    private CallFingerprint(VocabularyCall call, int classes, int rows, int hiddenSize, CrossEntropyOptions o, bool reduced)
+    private readonly Reduction? reduction;
+
+    private CallFingerprint(VocabularyCall call, int classes, int rows, int hiddenSize, CrossEntropyOptions o, Reduction? reduction)
     {
+        this.reduction = reduction;
         fields[(int)Field.Classes] = classes;
         fields[(int)Field.Rows] = rows;
         fields[(int)Field.HiddenSize] = hiddenSize;
         fields[(int)Field.Call] = (int)call;
-        fields[(int)Field.Reduction] = reduced ? (int)o.Reduction : -1;
         fields[(int)Field.IgnoreIndex] = o.IgnoreIndex;
         fields[(int)Field.LabelSmoothing] = BitConverter.SingleToUInt32Bits(o.LabelSmoothing);
         fields[(int)Field.ZLoss] = BitConverter.SingleToUInt32Bits(o.ZLoss);
@@ -62,9 +68,9 @@ internal sealed class CallFingerprint
         Count,
     }
 
-    /// <summary>The fingerprint of a call; <paramref name="reduced"/> when the call uses the options' Reduction.</summary>
-    public static CallFingerprint Of(VocabularyCall call, int classes, int rows, int hiddenSize, CrossEntropyOptions o, bool reduced) =>
-        new(call, classes, rows, hiddenSize, o, reduced);
+    /// <summary>The fingerprint of a call; <paramref name="reduction"/> the reduction it applies, null when it reads none.</summary>
+    public static CallFingerprint Of(VocabularyCall call, int classes, int rows, int hiddenSize, CrossEntropyOptions o, Reduction? reduction) =>
+        new(call, classes, rows, hiddenSize, o, reduction);
 
     /// <summary>Adds the upstream gradient of a reduced loss.</summary>
     public CallFingerprint WithUpstream(float upstream)
@@ -89,7 +95,7 @@ internal sealed class CallFingerprint
 
     /// <summary>
     /// Returns when every rank passed the same arguments, else throws on every rank naming the first that differs:
-    /// one all-reduce Max of 2 doubles, and one more of the fields only when they differ (every rank sees the same
+    /// one all-reduce Max of 4 doubles, and one more of the fields only when they differ (every rank sees the same
     /// verdict, so all make it).
     /// </summary>
     public void Agree(ICommunicator communicator)
@@ -101,9 +107,11 @@ internal sealed class CallFingerprint
         }
 
         double fingerprint = Finish(h);
-        var reduced = new[] { fingerprint, -fingerprint };
+        var reduced = new double[4];
+        Extremes(fingerprint, reduced);
+        Extremes(ReductionValue, reduced.AsSpan(2));
         communicator.AllReduce<double>(reduced, ReduceOperation.Max);
-        if (reduced[0] == -reduced[1])
+        if (Agrees(reduced) && Agrees(reduced.AsSpan(2)))
         {
             return;
         }
@@ -113,16 +121,15 @@ internal sealed class CallFingerprint
         for (int f = 0; f < count; f++)
         {
             // Every field is below 2^53 in magnitude: exact in a double.
-            extremes[2 * f] = fields[f];
-            extremes[(2 * f) + 1] = -fields[f];
+            Extremes(f == (int)Field.Reduction ? ReductionValue : fields[f], extremes.AsSpan(2 * f));
         }
 
         communicator.AllReduce<double>(extremes, ReduceOperation.Max);
         for (int f = 0; f < count; f++)
         {
-            long largest = (long)extremes[2 * f], smallest = (long)-extremes[(2 * f) + 1];
-            if (largest != smallest)
+            if (!Agrees(extremes.AsSpan(2 * f)))
             {
+                long largest = (long)extremes[2 * f], smallest = (long)-extremes[(2 * f) + 1];
                 var (what, parameter) = Describe((Field)f, smallest, largest);
                 throw new ArgumentException(
                     $"The ranks passed different {what}: every rank must pass the same V, N, D, options, upstream gradient, hidden states and targets, and make the same call.",
@@ -132,6 +139,19 @@ internal sealed class CallFingerprint
 
         throw new ArgumentException("The ranks' arguments differ: every rank must pass the same V, N, D, options, upstream gradient, hidden states and targets, and make the same call.");
     }
+
+    private double? ReductionValue => reduction is { } r ? (int)r : null;
+
+    // v and -v, whose maxima over the ranks are the largest and minus the smallest v; a rank with no v (null) adds
+    // -inf twice, which leaves both as the other ranks make them.
+    private static void Extremes(double? v, Span<double> destination)
+    {
+        destination[0] = v ?? double.NegativeInfinity;
+        destination[1] = v is { } x ? -x : double.NegativeInfinity;
+    }
+
+    // After the all-reduce Max of Extremes: every rank that had a value had the same (or none had one).
+    private static bool Agrees(ReadOnlySpan<double> extremes) => extremes[0] == -extremes[1] || double.IsNegativeInfinity(extremes[0]);
 
     // A 64-bit hash of the values' bits, order-sensitive; 53 bits of it are kept.
     private static long Hash(ReadOnlySpan<float> values)
@@ -170,7 +190,7 @@ internal sealed class CallFingerprint
         string Pair(Func<long, string> name) => $" (one rank {name(smallest)}, another {name(largest)})";
         static string Number(long v) => v.ToString(CultureInfo.InvariantCulture);
         static string Single(long v) => BitConverter.UInt32BitsToSingle((uint)v).ToString(CultureInfo.InvariantCulture);
-        static string ReductionName(long v) => v < 0 ? "none (LossPerRow or Gradient)" : ((Reduction)v).ToString();
+        static string ReductionName(long v) => (Reduction)v == Reduction.None ? "None (per-row upstream gradients: Gradient, Gradients)" : ((Reduction)v).ToString();
         return field switch
         {
             Field.Classes => ("class counts V" + Pair(Number), "classes"),

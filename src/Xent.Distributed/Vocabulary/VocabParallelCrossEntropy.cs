@@ -3,12 +3,13 @@ namespace Xent.Distributed.Vocabulary;
 /// <summary>
 /// <see cref="CrossEntropy"/> over logits whose columns are split across the ranks (tensor parallel): rank r holds
 /// the columns of its <see cref="VocabularySlice.For(int, ICommunicator)"/>, logitsShard [N, V_r], and the same targets [N] as
-/// every other rank. Each call checks that the ranks passed the same arguments (an all-reduce Max of 16 bytes),
+/// every other rank. Each call checks that the ranks passed the same arguments (an all-reduce Max of 32 bytes),
 /// exchanges the per-row states in one all-reduce Max and one all-reduce Sum, returns the loss of the whole vocabulary
 /// on every rank, and writes each rank's own slice of the gradient.
 /// Every option of <see cref="CrossEntropyOptions"/> means what it means in one process (ClassWeights has all V
 /// entries, on every rank). Every rank must make the same calls with the same V, N, targets, options and upstream
 /// gradients: a rank passing another throws an <see cref="ArgumentException"/> naming it, as every other rank does.
+/// Loss, LossPerRow and MergedStates may mix: they differ only in what each rank reads from the same merged states.
 /// </summary>
 public static class VocabParallelCrossEntropy
 {
@@ -23,7 +24,7 @@ public static class VocabParallelCrossEntropy
         Span<CrossEntropyShardState> states, CrossEntropyOptions? options = null)
     {
         var o = options ?? CrossEntropyOptions.Default;
-        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(classes, targets, o, reduced: false));
+        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(VocabularyCall.CrossEntropy, classes, targets, o, null));
     }
 
     /// <summary>The reduced loss (Mean or Sum) of the whole vocabulary, the same on every rank.</summary>
@@ -37,7 +38,7 @@ public static class VocabParallelCrossEntropy
     {
         var o = Reduced(options);
         var states = new CrossEntropyShardState[targets.Length];
-        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(classes, targets, o, reduced: true));
+        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(VocabularyCall.CrossEntropy, classes, targets, o, o.Reduction));
         return CrossEntropyShards.Loss(states, targets, classes, o);
     }
 
@@ -59,7 +60,7 @@ public static class VocabParallelCrossEntropy
         }
 
         var states = new CrossEntropyShardState[targets.Length];
-        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(classes, targets, o, reduced: false));
+        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(VocabularyCall.CrossEntropy, classes, targets, o, null));
         CrossEntropyShards.LossPerRow(states, targets, classes, losses, o);
         WriteLogSumExp(states, logSumExp);
     }
@@ -78,7 +79,7 @@ public static class VocabParallelCrossEntropy
     {
         var o = Reduced(options);
         var states = new CrossEntropyShardState[targets.Length];
-        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(classes, targets, o, reduced: true).WithUpstream(upstream));
+        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(VocabularyCall.CrossEntropyGradient, classes, targets, o, o.Reduction).WithUpstream(upstream));
         float loss = CrossEntropyShards.Loss(states, targets, classes, o);
         CrossEntropyShards.Gradient(logitsShard, VocabularySlice.For(classes, communicator).Offset, classes, targets, states, gradientShard, upstream, o);
         return loss;
@@ -100,7 +101,7 @@ public static class VocabParallelCrossEntropy
     {
         var o = options ?? CrossEntropyOptions.Default;
         var states = new CrossEntropyShardState[targets.Length];
-        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(classes, targets, o, reduced: false).WithUpstream(upstream));
+        Merged(communicator, logitsShard, classes, targets, states, o, Fingerprint(VocabularyCall.CrossEntropyGradient, classes, targets, o, Reduction.None).WithUpstream(upstream));
         CrossEntropyShards.Gradient(logitsShard, VocabularySlice.For(classes, communicator).Offset, classes, targets, states, upstream, gradientShard, o);
     }
 
@@ -117,8 +118,8 @@ public static class VocabParallelCrossEntropy
         }
     }
 
-    private static CallFingerprint Fingerprint(int classes, ReadOnlySpan<int> targets, CrossEntropyOptions o, bool reduced) =>
-        CallFingerprint.Of(VocabularyCall.CrossEntropy, classes, targets.Length, 0, o, reduced);
+    private static CallFingerprint Fingerprint(VocabularyCall call, int classes, ReadOnlySpan<int> targets, CrossEntropyOptions o, Reduction? reduction) =>
+        CallFingerprint.Of(call, classes, targets.Length, 0, o, reduction);
 
     private static void Merged(ICommunicator communicator, ReadOnlySpan<float> logitsShard, int classes, ReadOnlySpan<int> targets,
         Span<CrossEntropyShardState> states, CrossEntropyOptions o, CallFingerprint fingerprint)

@@ -9,11 +9,12 @@ namespace Xent.Distributed.Vocabulary;
 /// <see cref="VocabularySlice.For(int, ICommunicator)"/>, and the same hidden states h [N, D] and targets [N] as
 /// every other rank. The logits are computed 128 tokens at a time ([128, V_r] tiles by <see cref="MatMul.Gemm"/>; the
 /// whole [N, V_r] is never held), folded into per-row states, merged across the ranks once per call (an all-reduce
-/// Max of 16 bytes that checks the ranks' arguments, then one all-reduce Max and one Sum of the row states), and the
+/// Max of 32 bytes that checks the ranks' arguments, then one all-reduce Max and one Sum of the row states), and the
 /// backward recomputes the tiles: each rank writes its dW_r and db_r, and dh is all-reduced (one Sum). Every rank
 /// gets the same loss and dh. Every rank must make the same call with the same V, hidden states, targets, options and
 /// upstream gradients: a rank passing another throws an <see cref="ArgumentException"/> naming it, as every other
-/// rank does. Every option means what it means in one process;
+/// rank does (Loss beside LossPerRow is the same call: they differ only in what each rank reads from the merged
+/// states). Every option means what it means in one process;
 /// <see cref="LinearCrossEntropyOptions.FilterThreshold"/> is validated but nothing is filtered (the exact result is
 /// within any threshold's bound) and <see cref="LinearCrossEntropyOptions.CacheBytes"/> is validated but not used
 /// (tiles are always recomputed).
@@ -170,7 +171,9 @@ public static class VocabParallelLinearCrossEntropy
         shape.CheckOptional(logSumExp.Length, nameof(logSumExp));
         int n = targets.Length;
         var call = !backward ? VocabularyCall.LinearLoss : reduceHidden ? VocabularyCall.LinearGradients : VocabularyCall.LinearPartialGradients;
-        var fingerprint = CallFingerprint.Of(call, classes, n, shape.D, ce, reduced: true).WithHidden(hidden);
+        // LossPerRow (None without gradients) reads no Reduction; the gradients' scales, which dh sums, always do.
+        Reduction? reduction = call == VocabularyCall.LinearLoss && ce.Reduction == Reduction.None ? null : ce.Reduction;
+        var fingerprint = CallFingerprint.Of(call, classes, n, shape.D, ce, reduction).WithHidden(hidden);
         if (backward && ce.Reduction == Reduction.None)
         {
             fingerprint.WithUpstream(rowUpstream);

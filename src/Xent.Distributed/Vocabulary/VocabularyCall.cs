@@ -4,6 +4,7 @@ namespace Xent.Distributed.Vocabulary;
 internal enum VocabularyCall
 {
     CrossEntropy,
+    CrossEntropyGradient,
     LinearLoss,
     LinearGradients,
     LinearPartialGradients,

@@ -49,6 +49,29 @@ public class VocabParallelArgumentsTests
         ["hidden states"] = ((c, odd) => Linear(c, D, hidden: odd ? 1 : 0), "hidden states", "hidden"),
         ["linear options"] = ((c, odd) => Linear(c, D, options: new() { LabelSmoothing = odd ? 0.1f : 0f, ClassWeights = Weights(false) }), "options.LabelSmoothing (one rank 0, another 0.1)", "options"),
         ["linear upstream"] = ((c, odd) => Linear(c, D, upstream: odd ? 0.5f : 1f), "upstream gradients", "upstream"),
+        ["reduced beside per-row gradients"] = ((c, odd) =>
+        {
+            var g = new float[N * VocabularySlice.For(V, c).Width];
+            if (odd)
+            {
+                VocabParallelCrossEntropy.Gradient(c, Shard(c, V), V, Targets, [1f, 1f, 1f], g);
+            }
+            else
+            {
+                VocabParallelCrossEntropy.LossAndGradient(c, Shard(c, V), V, Targets, g);
+            }
+        }, "options.Reduction (one rank Mean, another None (per-row upstream gradients: Gradient, Gradients))", "options"),
+        ["loss beside its gradient"] = ((c, odd) =>
+        {
+            if (odd)
+            {
+                VocabParallelCrossEntropy.LossAndGradient(c, Shard(c, V), V, Targets, new float[N * VocabularySlice.For(V, c).Width]);
+            }
+            else
+            {
+                Loss(c, V);
+            }
+        }, "calls (one rank VocabParallelCrossEntropy without gradients (Loss, LossPerRow, MergedStates), another VocabParallelCrossEntropy with gradients", null),
         ["linear calls"] = ((c, odd) => Linear(c, D, gradients: odd), "calls (one rank VocabParallelLinearCrossEntropy without gradients", null),
         ["partial gradients"] = ((c, odd) => LinearRows(c, partial: odd), "calls (one rank VocabParallelLinearCrossEntropy with gradients", null),
         ["no rows"] = ((c, odd) => VocabParallelLinearCrossEntropy.Loss(c, [], new float[VocabularySlice.For(odd ? 11 : V, c).Width * D], [], odd ? 11 : V, []),
@@ -101,6 +124,63 @@ public class VocabParallelArgumentsTests
             Assert.StartsWith("The ranks passed different row counts N (one rank ", first.Message, StringComparison.Ordinal);
             Assert.Equal("targets", first.ParamName);
             Assert.All(errors, e => Assert.Equal(first.Message, Assert.IsType<ArgumentException>(e).Message));
+        }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ForwardCallsOfTheSameArguments_MixOnTheRanks_EachGettingWhatItAskedFor(int ranks)
+    {
+        // Loss, LossPerRow and MergedStates make the same collectives of the same merged states and differ only in
+        // what each rank reads from them; LossPerRow reads no Reduction, so Mean or Sum beside it was refused.
+        var loss = new CrossEntropyOptions { Reduction = Reduction.Sum, LabelSmoothing = 0.1f };
+        float[] alone = new float[2], rows = new float[N], linearRows = new float[N];
+        Assert.All(RunOnRanks(ranks, c =>
+        {
+            var s = VocabularySlice.For(V, c);
+            var w = Weight.AsSpan(s.Offset * D, s.Width * D);
+            alone[0] = VocabParallelCrossEntropy.Loss(c, Shard(c, V), V, Targets, loss);
+            alone[1] = VocabParallelLinearCrossEntropy.Loss(c, Hidden.AsSpan(0, N * D), w, [], V, Targets, loss);
+            VocabParallelCrossEntropy.LossPerRow(c, Shard(c, V), V, Targets, rows, options: loss);
+            VocabParallelLinearCrossEntropy.LossPerRow(c, Hidden.AsSpan(0, N * D), w, [], V, Targets, linearRows, options: loss);
+        }), e => Assert.Null(e));
+
+        var got = new float[ranks][];
+        Assert.All(RunOnRanks(ranks, c =>
+        {
+            var s = VocabularySlice.For(V, c);
+            var w = Weight.AsSpan(s.Offset * D, s.Width * D);
+            var h = Hidden.AsSpan(0, N * D);
+            float[] mine = new float[2 + (2 * N)];
+            var states = new CrossEntropyShardState[N];
+            switch (c.Rank % 3)
+            {
+                case 0:
+                    mine[0] = VocabParallelCrossEntropy.Loss(c, Shard(c, V), V, Targets, loss);
+                    mine[1] = VocabParallelLinearCrossEntropy.Loss(c, h, w, [], V, Targets, loss);
+                    break;
+                case 1:
+                    VocabParallelCrossEntropy.LossPerRow(c, Shard(c, V), V, Targets, mine.AsSpan(2, N), options: loss);
+                    VocabParallelLinearCrossEntropy.LossPerRow(c, h, w, [], V, Targets, mine.AsSpan(2 + N, N), options: loss);
+                    break;
+                default:
+                    VocabParallelCrossEntropy.MergedStates(c, Shard(c, V), V, Targets, states, loss with { Reduction = Reduction.Mean });
+                    VocabParallelLinearCrossEntropy.LossPerRow(c, h, w, [], V, Targets, mine.AsSpan(2 + N, N), options: loss with { Reduction = Reduction.None });
+                    break;
+            }
+
+            got[c.Rank] = mine;
+        }), e => Assert.Null(e));
+
+        // Bitwise what every rank gets when all make the same call.
+        Assert.Equal(BitConverter.SingleToInt32Bits(alone[0]), BitConverter.SingleToInt32Bits(got[0][0]));
+        Assert.Equal(BitConverter.SingleToInt32Bits(alone[1]), BitConverter.SingleToInt32Bits(got[0][1]));
+        Assert.Equal(rows, got[1].AsSpan(2, N).ToArray());
+        Assert.Equal(linearRows, got[1].AsSpan(2 + N, N).ToArray());
+        if (ranks > 2)
+        {
+            Assert.Equal(linearRows, got[2].AsSpan(2 + N, N).ToArray());
         }
     }
 
