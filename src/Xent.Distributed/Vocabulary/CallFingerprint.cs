@@ -47,7 +47,7 @@ internal sealed class CallFingerprint
         fields[(int)Field.LabelSmoothing] = BitConverter.SingleToUInt32Bits(o.LabelSmoothing);
         fields[(int)Field.ZLoss] = BitConverter.SingleToUInt32Bits(o.ZLoss);
         fields[(int)Field.SoftCap] = BitConverter.SingleToUInt32Bits(o.SoftCap);
-        fields[(int)Field.ClassWeights] = o.ClassWeights.IsEmpty ? 0 : Hash(o.ClassWeights.Span);
+        fields[(int)Field.ClassWeights] = NoWeights(o.ClassWeights.Span) ? 0 : Hash(o.ClassWeights.Span);
     }
 
     // Fields in the order the message looks for the first that differs.
@@ -141,6 +141,10 @@ internal sealed class CallFingerprint
     }
 
     private double? ReductionValue => reduction is { } r ? (int)r : null;
+
+    // Empty weights mean 1 for every class, so all ones beside none is no disagreement: the weights read by what every
+    // rank shares (w[y], sum_c w[c], the kept rows' weight) are the same exact values, and the merged states are summed.
+    private static bool NoWeights(ReadOnlySpan<float> weights) => weights.IndexOfAnyExcept(1f) < 0;
 
     // v and -v, whose maxima over the ranks are the largest and minus the smallest v; a rank with no v (null) adds
     // -inf twice, which leaves both as the other ranks make them.

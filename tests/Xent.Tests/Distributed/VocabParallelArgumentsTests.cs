@@ -39,6 +39,7 @@ public class VocabParallelArgumentsTests
         ["z-loss"] = ((c, odd) => Loss(c, V, new() { ZLoss = odd ? 1e-4f : 0f }), "options.ZLoss (one rank 0, another 0.0001)", "options"),
         ["soft cap"] = ((c, odd) => Loss(c, V, new() { SoftCap = odd ? 30f : 0f }), "options.SoftCap (one rank 0, another 30)", "options"),
         ["class weights"] = ((c, odd) => Loss(c, V, new() { ClassWeights = Weights(odd) }), "options.ClassWeights", "options"),
+        ["class weights beside none"] = ((c, odd) => Loss(c, V, new() { ClassWeights = odd ? Weights(true) : default }), "options.ClassWeights", "options"),
         ["per-row losses' options"] = ((c, odd) => VocabParallelCrossEntropy.LossPerRow(c, Shard(c, V), V, Targets, new float[N], options: new() { ZLoss = odd ? 1e-4f : 0f }),
             "options.ZLoss", "options"),
         ["upstream"] = ((c, odd) => VocabParallelCrossEntropy.LossAndGradient(c, Shard(c, V), V, Targets, new float[N * VocabularySlice.For(V, c).Width], odd ? 2f : 1f),
@@ -181,6 +182,39 @@ public class VocabParallelArgumentsTests
         if (ranks > 2)
         {
             Assert.Equal(linearRows, got[2].AsSpan(2 + N, N).ToArray());
+        }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void NoClassWeightsBesideAllOnes_AreComputed_TheSameLossAndDhOnEveryRank(int ranks)
+    {
+        // Empty weights mean 1 for every class: the same loss, so not a disagreement. With label smoothing the weighted
+        // kernels round otherwise than the unweighted ones (ulps of a gradient), so the results are compared with
+        // those of every rank passing empty weights to a tolerance, and with each other bitwise where they are shared.
+        float[] ones = [.. Enumerable.Repeat(1f, V)];
+        var results = new float[2][][];
+        for (int mixed = 0; mixed < 2; mixed++)
+        {
+            var got = results[mixed] = new float[ranks][];
+            Assert.All(RunOnRanks(ranks, c =>
+            {
+                var o = new CrossEntropyOptions { LabelSmoothing = 0.1f, ClassWeights = mixed == 1 && c.Rank == c.Size - 1 ? ones : default };
+                var s = VocabularySlice.For(V, c);
+                var w = Weight.AsSpan(s.Offset * D, s.Width * D);
+                var dh = new float[N * D];
+                float loss = VocabParallelCrossEntropy.LossAndGradient(c, Shard(c, V), V, Targets, new float[N * s.Width], options: o);
+                float linear = VocabParallelLinearCrossEntropy.LossAndGradients(c, Hidden.AsSpan(0, N * D), w, [], V, Targets, new(dh, new float[s.Width * D]), options: o);
+                got[c.Rank] = [loss, linear, .. dh];
+            }), e => Assert.Null(e));
+        }
+
+        var mix = results[1];
+        Assert.All(mix, r => Assert.Equal(mix[0].Select(BitConverter.SingleToInt32Bits), r.Select(BitConverter.SingleToInt32Bits)));
+        for (int i = 0; i < mix[0].Length; i++)
+        {
+            Assert.Equal(results[0][0][i], mix[0][i], 1e-6f);
         }
     }
 
