@@ -75,21 +75,21 @@ internal sealed class CallFingerprint
     /// <summary>Adds the upstream gradient of a reduced loss.</summary>
     public CallFingerprint WithUpstream(float upstream)
     {
-        fields[(int)Field.Upstream] = BitConverter.SingleToUInt32Bits(upstream);
+        fields[(int)Field.Upstream] = (long)SignlessZeros(BitConverter.SingleToUInt32Bits(upstream));
         return this;
     }
 
     /// <summary>Adds per-row upstream gradients [N].</summary>
     public CallFingerprint WithUpstream(ReadOnlySpan<float> upstream)
     {
-        fields[(int)Field.Upstream] = Hash(upstream);
+        fields[(int)Field.Upstream] = Hash(upstream, signlessZeros: true);
         return this;
     }
 
     /// <summary>Adds the hidden states [N, D] of the linear head.</summary>
     public CallFingerprint WithHidden(ReadOnlySpan<float> hidden)
     {
-        fields[(int)Field.Hidden] = Hash(hidden);
+        fields[(int)Field.Hidden] = Hash(hidden, signlessZeros: true);
         return this;
     }
 
@@ -157,21 +157,31 @@ internal sealed class CallFingerprint
     // After the all-reduce Max of Extremes: every rank that had a value had the same (or none had one).
     private static bool Agrees(ReadOnlySpan<double> extremes) => extremes[0] == -extremes[1] || double.IsNegativeInfinity(extremes[0]);
 
-    // A 64-bit hash of the values' bits, order-sensitive; 53 bits of it are kept.
-    private static long Hash(ReadOnlySpan<float> values)
+    // A 64-bit hash of the values' bits, order-sensitive; 53 bits of it are kept. With signlessZeros -0 hashes as +0:
+    // a hidden state or an upstream gradient of either sign gives every rank the same loss, probabilities and dh
+    // (only an exact 0 of the rank's own dW_r may take its sign). Not for class weights: w[y] = -0 makes a row's loss -0.
+    private static long Hash(ReadOnlySpan<float> values, bool signlessZeros = false)
     {
         ulong h = Mix(Seed, (ulong)values.Length);
         foreach (ulong pair in MemoryMarshal.Cast<float, ulong>(values))
         {
-            h = Mix(h, pair);
+            h = Mix(h, signlessZeros ? SignlessZeros(pair) : pair);
         }
 
         if ((values.Length & 1) != 0)
         {
-            h = Mix(h, BitConverter.SingleToUInt32Bits(values[^1]));
+            uint last = BitConverter.SingleToUInt32Bits(values[^1]);
+            h = Mix(h, signlessZeros ? SignlessZeros(last) : last);
         }
 
         return Finish(h);
+    }
+
+    // Both floats of a pair with -0 (only the sign bit set) made +0.
+    private static ulong SignlessZeros(ulong pair)
+    {
+        ulong low = (pair & 0x7FFFFFFFUL) == 0 ? 0x80000000UL : 0, high = (pair & 0x7FFFFFFF_00000000UL) == 0 ? 0x80000000_00000000UL : 0;
+        return pair & ~(low | high);
     }
 
     // Each step is a bijection of h, so one differing word always changes the hash; the rotation brings the

@@ -218,6 +218,41 @@ public class VocabParallelArgumentsTests
         }
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void HiddenStatesOrUpstreamGradientsDifferingOnlyInTheSignOfZeros_AreComputed_AsWhenAllAgree(int ranks)
+    {
+        // -0 and +0 are the same number: a logit or an upstream gradient of either sign gives the same probabilities,
+        // so loss and dh are bitwise those of every rank passing +0; only an entry of dW_r that is exactly 0 may
+        // carry the rank's sign.
+        var results = new float[2][][];
+        for (int mixed = 0; mixed < 2; mixed++)
+        {
+            var got = results[mixed] = new float[ranks][];
+            Assert.All(RunOnRanks(ranks, c =>
+            {
+                float zero = mixed == 1 && c.Rank == c.Size - 1 ? -0f : 0f;
+                var h = Hidden.AsSpan(0, N * D).ToArray();
+                h[1] = h[5] = zero;
+                var s = VocabularySlice.For(V, c);
+                var w = Weight.AsSpan(s.Offset * D, s.Width * D);
+                float[] dh = new float[N * D], dw = new float[s.Width * D], rows = new float[N];
+                float loss = VocabParallelLinearCrossEntropy.LossAndGradients(c, h, w, [], V, Targets, new(dh, dw));
+                VocabParallelLinearCrossEntropy.Gradients(c, h, w, [], V, Targets, [1f, zero, 0.5f], new(dh.AsSpan(), dw.AsSpan()), rows);
+                VocabParallelCrossEntropy.LossAndGradient(c, Shard(c, V), V, Targets, new float[N * s.Width], zero);
+                got[c.Rank] = [loss, .. rows, .. dh, .. dw];
+            }), e => Assert.Null(e));
+        }
+
+        for (int r = 0; r < ranks; r++)
+        {
+            int shared = 1 + N + (N * D);
+            Assert.Equal(results[0][r].Take(shared).Select(BitConverter.SingleToInt32Bits), results[1][r].Take(shared).Select(BitConverter.SingleToInt32Bits));
+            Assert.Equal(results[0][r], results[1][r]);
+        }
+    }
+
     // Runs body on every rank, each rank's exception (or null) out; a hang fails the test rather than the run.
     private static Exception?[] RunOnRanks(int ranks, Action<ICommunicator> body)
     {
