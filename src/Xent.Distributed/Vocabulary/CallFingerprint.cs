@@ -11,7 +11,8 @@ namespace Xent.Distributed.Vocabulary;
 /// every rank learns the largest and the smallest hash, equal only when all ranks agree. It goes first, of a length
 /// that is the same on every rank: the row states' collectives have N's length, and under MPI collectives of
 /// different lengths are erroneous (a truncation error or a hang), so a different N must be refused before them.
-/// The Reduction travels beside the hash as r and -r (32 bytes in all), and a call that reads none (LossPerRow,
+/// N travels beside it exactly, as N and -N, so that no hash collision lets a different N through to them. The
+/// Reduction travels beside the hash as r and -r (48 bytes in all), and a call that reads none (LossPerRow,
 /// MergedStates) passes -inf twice: forward calls make the same collectives of the same merged states, each rank
 /// reading from them what it asked for, so Loss beside LossPerRow is no disagreement; Mean beside Sum is one.
 /// Only when they differ, one more all-reduce Max of the fields themselves (each as v and -v) names the first field
@@ -95,7 +96,7 @@ internal sealed class CallFingerprint
 
     /// <summary>
     /// Returns when every rank passed the same arguments, else throws on every rank naming the first that differs:
-    /// one all-reduce Max of 4 doubles, and one more of the fields only when they differ (every rank sees the same
+    /// one all-reduce Max of 6 doubles, and one more of the fields only when they differ (every rank sees the same
     /// verdict, so all make it).
     /// </summary>
     public void Agree(ICommunicator communicator)
@@ -107,11 +108,12 @@ internal sealed class CallFingerprint
         }
 
         double fingerprint = Finish(h);
-        var reduced = new double[4];
+        var reduced = new double[6];
         Extremes(fingerprint, reduced);
         Extremes(ReductionValue, reduced.AsSpan(2));
+        Extremes(fields[(int)Field.Rows], reduced.AsSpan(4));
         communicator.AllReduce<double>(reduced, ReduceOperation.Max);
-        if (Agrees(reduced) && Agrees(reduced.AsSpan(2)))
+        if (Agrees(reduced) && Agrees(reduced.AsSpan(2)) && Agrees(reduced.AsSpan(4)))
         {
             return;
         }

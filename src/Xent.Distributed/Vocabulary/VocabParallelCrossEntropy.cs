@@ -3,7 +3,7 @@ namespace Xent.Distributed.Vocabulary;
 /// <summary>
 /// <see cref="CrossEntropy"/> over logits whose columns are split across the ranks (tensor parallel): rank r holds
 /// the columns of its <see cref="VocabularySlice.For(int, ICommunicator)"/>, logitsShard [N, V_r], and the same targets [N] as
-/// every other rank. Each call checks that the ranks passed the same arguments (an all-reduce Max of 32 bytes),
+/// every other rank. Each call checks that the ranks passed the same arguments (an all-reduce Max of 48 bytes),
 /// exchanges the per-row states in one all-reduce Max and one all-reduce Sum, returns the loss of the whole vocabulary
 /// on every rank, and writes each rank's own slice of the gradient.
 /// Every option of <see cref="CrossEntropyOptions"/> means what it means in one process (ClassWeights has all V

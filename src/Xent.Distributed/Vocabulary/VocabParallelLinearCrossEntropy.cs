@@ -9,7 +9,7 @@ namespace Xent.Distributed.Vocabulary;
 /// <see cref="VocabularySlice.For(int, ICommunicator)"/>, and the same hidden states h [N, D] and targets [N] as
 /// every other rank. The logits are computed 128 tokens at a time ([128, V_r] tiles by <see cref="MatMul.Gemm"/>; the
 /// whole [N, V_r] is never held), folded into per-row states, merged across the ranks once per call (an all-reduce
-/// Max of 32 bytes that checks the ranks' arguments, then one all-reduce Max and one Sum of the row states), and the
+/// Max of 48 bytes that checks the ranks' arguments, then one all-reduce Max and one Sum of the row states), and the
 /// backward recomputes the tiles: each rank writes its dW_r and db_r, and dh is all-reduced (one Sum). Every rank
 /// gets the same loss and dh. Every rank must make the same call with the same V, hidden states, targets, options and
 /// upstream gradients: a rank passing another throws an <see cref="ArgumentException"/> naming it, as every other
