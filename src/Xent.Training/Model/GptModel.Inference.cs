@@ -107,8 +107,12 @@ public sealed partial class GptModel
             cache.Probabilities.AsSpan(h * cache.TiledCapacity, cache.TiledCapacity), cache.AttentionOutput.AsSpan(h * hs, hs));
     }
 
-    // The heads on the workers: a method of its own, so that the closure is allocated only when they run there.
-    private void AttendHeads(KvCache cache, int l, int t, int dop) => ParallelWork.For(Config.Heads, dop, h => AttendHead(cache, l, t, h));
+    private void AttendHeads(KvCache cache, int l, int t, int dop) => ParallelWork.For(Config.Heads, dop, new Heads(this, cache, l, t));
+
+    private readonly struct Heads(GptModel model, KvCache cache, int layer, int position) : IWorkItems
+    {
+        public void Run(int item) => model.AttendHead(cache, layer, position, item);
+    }
 
     /// <summary>
     /// One token at position cache.Length through every block, each layer a row of the batched forward's kernels;

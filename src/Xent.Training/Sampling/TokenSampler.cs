@@ -34,7 +34,11 @@ public static class TokenSampler
     /// <param name="random">Source of the draw.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="topP"/> is not in (0, 1] (or is NaN).</exception>
     /// <exception cref="TrainingInputException">A logit is NaN or +infinity (a model with non-finite weights): there is no distribution to draw from.</exception>
-    public static int Sample(ReadOnlySpan<float> logits, double temperature, int topK, double topP, Random random)
+    public static int Sample(ReadOnlySpan<float> logits, double temperature, int topK, double topP, Random random) =>
+        Sample(logits, temperature, topK, topP, random, null);
+
+    // weights: [V] for the draw's weights, cleared here, or null for a new array (Generate keeps one for all its tokens).
+    private static int Sample(ReadOnlySpan<float> logits, double temperature, int topK, double topP, Random random, double[]? weights)
     {
         CheckTopP(topP);
         int v = logits.Length;
@@ -72,7 +76,15 @@ public static class TokenSampler
             max = Math.Max(max, logits[i]);
         }
 
-        var weights = new double[v];
+        if (weights is null)
+        {
+            weights = new double[v];
+        }
+        else
+        {
+            Array.Clear(weights);
+        }
+
         double sum = 0;
         for (int i = 0; i < v; i++)
         {
@@ -176,6 +188,7 @@ public static class TokenSampler
         var logits = new float[model.Config.VocabSize];
         var random = new Random(seed);
         var cache = useCache ? model.CreateCache() : null;
+        var weights = new double[model.Config.VocabSize];
         for (int i = 0; i < count && !cancellationToken.IsCancellationRequested; i++)
         {
             var all = CollectionsMarshal.AsSpan(tokens);
@@ -193,7 +206,7 @@ public static class TokenSampler
             {
                 model.Append(cache, all[^1..], logits);
             }
-            tokens.Add(Sample(logits, temperature, topK, topP, random));
+            tokens.Add(Sample(logits, temperature, topK, topP, random, weights));
         }
         return [.. tokens];
     }

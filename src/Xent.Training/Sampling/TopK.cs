@@ -12,8 +12,9 @@ internal static class TopK
     /// <param name="k">K, in [1, V].</param>
     public static float Cutoff(ReadOnlySpan<float> values, int k)
     {
-        // A min-heap: heap[0] is the smallest of the K largest seen.
-        var heap = new float[k];
+        // A min-heap: heap[0] is the smallest of the K largest seen; on the stack for the usual K (an array a token was
+        // garbage in the generation loop).
+        Span<float> heap = k <= 256 ? stackalloc float[k] : new float[k];
         for (int i = 0; i < k; i++)
         {
             heap[i] = values[i];
@@ -32,7 +33,7 @@ internal static class TopK
         return heap[0];
     }
 
-    private static void Up(float[] heap, int at)
+    private static void Up(Span<float> heap, int at)
     {
         while (at > 0)
         {
@@ -47,7 +48,7 @@ internal static class TopK
         }
     }
 
-    private static void Down(float[] heap)
+    private static void Down(Span<float> heap)
     {
         int at = 0;
         while (true)

@@ -8,7 +8,7 @@ namespace Xent.Kernels;
 /// <see cref="WorkerPool"/>'s persistent threads (the caller takes part), which cost far less to wake than a
 /// Parallel.For over the runtime's thread pool: the model's layers make a few hundred small parallel calls a step.
 /// </summary>
-internal static class ParallelWork
+internal static partial class ParallelWork
 {
     /// <summary>
     /// Runs body(0 .. count - 1), on the calling thread when there is one item, one thread allowed, or

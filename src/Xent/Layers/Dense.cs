@@ -96,10 +96,13 @@ public static unsafe class Dense
     }
 
     /// <summary>Each row of output [N, OC] = bias [OC], or residual + 1 * bias (the same as residual + bias, element by element).</summary>
-    private static void AddBias(float* output, float* bias, float* residual, int rows, int outDim, int maxDegreeOfParallelism)
+    private static void AddBias(float* output, float* bias, float* residual, int rows, int outDim, int maxDegreeOfParallelism) =>
+        ParallelWork.ForRanges(rows, ParallelWork.Grain(rows, 8), maxDegreeOfParallelism, new BiasRows(output, bias, residual, outDim, Simd.Width));
+
+    private readonly struct BiasRows(float* output, float* bias, float* residual, int outDim, VectorWidth width) : IWorkRanges
     {
-        var width = Simd.Width;
-        ParallelWork.ForRanges(rows, ParallelWork.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int start, int end)
         {
             var b = new ReadOnlySpan<float>(bias, outDim);
             for (int n = start; n < end; n++)
@@ -115,7 +118,7 @@ public static unsafe class Dense
                     SpanMath.Axpy(1, b, o, width);
                 }
             }
-        });
+        }
     }
 
     /// <summary>
@@ -123,11 +126,14 @@ public static unsafe class Dense
     /// registers over the rows and stored once (so even OC = 64 splits over threads, and no two threads store to
     /// one cache line row after row).
     /// </summary>
-    private static void ColumnSums(float* sums, float* matrix, int rows, int cols, int maxDegreeOfParallelism)
+    private static void ColumnSums(float* sums, float* matrix, int rows, int cols, int maxDegreeOfParallelism) =>
+        ParallelWork.ForRanges(cols, ParallelWork.Grain(cols, 16), maxDegreeOfParallelism, new ColumnRanges(sums, matrix, rows, cols, Simd.Width));
+
+    private readonly struct ColumnRanges(float* sums, float* matrix, int rows, int cols, VectorWidth width) : IWorkRanges
     {
-        var width = Simd.Width;
-        ParallelWork.ForRanges(cols, ParallelWork.Grain(cols, 16), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int start, int end) =>
             SpanMath.ColumnSums(new ReadOnlySpan<float>(matrix + start, rows == 0 ? 0 : ((rows - 1) * cols) + end - start), rows, cols,
-                new Span<float>(sums + start, end - start), width));
+                new Span<float>(sums + start, end - start), width);
     }
 }

@@ -58,10 +58,12 @@ public static unsafe class Gelu
     }
 
     // dout null: the forward; otherwise the backward.
-    private static void Run(float* result, float* input, float* dout, int count, int maxDegreeOfParallelism)
+    private static void Run(float* result, float* input, float* dout, int count, int maxDegreeOfParallelism) =>
+        ParallelWork.ForRanges(count, ParallelWork.Grain(count, 4096), maxDegreeOfParallelism, new Ranges(result, input, dout, Simd.Width));
+
+    private readonly struct Ranges(float* result, float* input, float* dout, VectorWidth width) : IWorkRanges
     {
-        var width = Simd.Width;
-        ParallelWork.ForRanges(count, ParallelWork.Grain(count, 4096), maxDegreeOfParallelism, (start, end) =>
+        public void Run(int start, int end)
         {
             switch (width)
             {
@@ -77,7 +79,7 @@ public static unsafe class Gelu
             }
 
             Range<ScalarOps, float>(result, input, dout, start, end);
-        });
+        }
     }
 
     // Whole vectors of [start, end); returns where they stopped (the scalar lanes finish the rest).

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Xent.Layers;
 
 /// <summary>
@@ -30,6 +32,16 @@ internal static class LayerChecks
         if (length < expected)
         {
             throw new ArgumentException($"{name} has {length} elements, too short for its shape {shape} of {expected}.", name);
+        }
+    }
+
+    /// <summary>As <see cref="AtLeast(int, long, string, string)"/>, with a shape formatted only when it is too short.</summary>
+    public static void AtLeast(int length, long expected, string name,
+        [InterpolatedStringHandlerArgument(nameof(length), nameof(expected))] ref ShapeText shape)
+    {
+        if (length < expected)
+        {
+            AtLeast(length, expected, name, shape.ToStringAndClear());
         }
     }
 

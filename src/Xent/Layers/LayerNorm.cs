@@ -125,11 +125,17 @@ public static unsafe class LayerNorm
     }
 
     private static void Forward(float* output, float* mean, float* rstd, float* input, float* weight, float* bias,
-        int rows, int dim, int maxDegreeOfParallelism)
+        int rows, int dim, int maxDegreeOfParallelism) =>
+        ParallelWork.ForRanges(rows, ParallelWork.Grain(rows, 8), maxDegreeOfParallelism,
+            new ForwardRows(output, mean, rstd, input, weight, bias, dim, Simd.Width));
+
+    private readonly struct ForwardRows(float* output, float* mean, float* rstd, float* input, float* weight, float* bias, int dim,
+        VectorWidth width) : IWorkRanges
     {
-        var width = Simd.Width;
-        var four = LayerNormRows.For(width, dim);
-        ParallelWork.ForRanges(rows, ParallelWork.Grain(rows, 8), maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        private readonly VectorWidth four = LayerNormRows.For(width, dim);
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int start, int end)
         {
             int n = start;
             if (four != VectorWidth.Scalar)
@@ -151,7 +157,7 @@ public static unsafe class LayerNorm
                 mean[n] = m;
                 rstd[n] = s;
             }
-        });
+        }
     }
 
     private static void Backward(float* dinput, float* dweight, float* dbias, float* dout, float* input,

@@ -56,15 +56,20 @@ internal static unsafe class Gemv
             a = x;
         }
 
-        nint ia = (nint)a, ib = (nint)b, ic = (nint)c;
         int threads = inline ? 1 : maxDegreeOfParallelism < 0 ? Environment.ProcessorCount : maxDegreeOfParallelism;
         int columns = Math.Clamp(n / (4 * threads) / (2 * Lanes) * (2 * Lanes), MinColumnsPerItem, MaxColumnsPerItem);
         int items = (n + columns - 1) / columns;
-        ParallelWork.For(items, maxDegreeOfParallelism, item =>
+        ParallelWork.For(items, maxDegreeOfParallelism, new ColumnItems(vector, transposeB, n, columns, k, a, b, ldb, beta, c), inline);
+    }
+
+    private readonly struct ColumnItems(bool vector, bool transposeB, int n, int columns, int k, float* a, float* b, nint ldb, float beta, float* c)
+        : IWorkItems
+    {
+        public void Run(int item)
         {
             int j0 = item * columns, j1 = Math.Min(n, j0 + columns);
-            Columns(vector, transposeB, j0, j1, k, (float*)ia, (float*)ib, ldb, beta, (float*)ic);
-        }, inline);
+            Columns(vector, transposeB, j0, j1, k, a, b, ldb, beta, c);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
