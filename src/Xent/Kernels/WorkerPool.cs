@@ -16,6 +16,11 @@ internal static class WorkerPool
     private static readonly SemaphoreSlim Wake = new(0);
     private static readonly object Gate = new();
     private static Job? current;
+
+    // The last job, for the next call (only the pool's holder touches it), and the workers that may hold a job they
+    // read from current: between that read and the end of their Join.
+    private static Job? spare;
+    private static int joining;
     private static int busy;
     private static int generation;
     private static int sleepers;
@@ -57,8 +62,11 @@ internal static class WorkerPool
             }
 
             EnsureWorkers(helpers);
-            // A fresh job each call: a worker late for an earlier job only ever touches that job's counters.
-            var job = new Job(body, count, helpers, ExecutionContext.Capture(), ends);
+            // A worker late for an earlier job only ever touches that job's counters: the last one is reused only when no
+            // worker could still hold it (it was garbage, about 430 bytes, on every parallel call of a layer).
+            var job = spare ?? new Job();
+            spare = null;
+            job.Reset(body, count, helpers, ExecutionContext.Capture(), ends);
             Volatile.Write(ref current, job);
             Interlocked.Increment(ref generation);
             int asleep = Volatile.Read(ref sleepers);
@@ -70,8 +78,17 @@ internal static class WorkerPool
             job.RunItems(front: true);
             job.WaitDone();
             job.Clear();
-            Volatile.Write(ref current, null);
-            if (job.Error is { } error)
+
+            // Dekker with the workers: they count themselves joining, then read current; the exchange fences ours.
+            Interlocked.Exchange(ref current, null);
+            var error = job.Error;
+            if (Volatile.Read(ref joining) == 0)
+            {
+                job.Reset(null, 0, 0, null, false);
+                spare = job;
+            }
+
+            if (error is not null)
             {
                 throw new AggregateException(error);
             }
@@ -137,19 +154,36 @@ internal static class WorkerPool
             }
 
             seen = now;
+            Interlocked.Increment(ref joining);
             Volatile.Read(ref current)?.Join();
+            Interlocked.Decrement(ref joining);
         }
     }
 
-    private sealed class Job(Action<int> body, int count, int seats, ExecutionContext? context, bool ends)
+    private sealed class Job
     {
         // The claim counter and the count of finished items on cache lines of their own: each thread claims items from
         // the first and adds to the second once per job (adding per item, both counters on one line with the job's
         // other fields, moved that line between the cores twice an item).
-        private Counters counters = new() { Seats = seats };
+        private Counters counters;
         private Exception? error;
+        private Action<int>? body;
+        private int count;
+        private ExecutionContext? context;
+        private bool ends;
 
         public Exception? Error => Volatile.Read(ref error);
+
+        /// <summary>Sets a job no thread holds (published after, with a fence); a null body drops the last call's.</summary>
+        public void Reset(Action<int>? body, int count, int seats, ExecutionContext? context, bool ends)
+        {
+            this.body = body;
+            this.count = count;
+            this.context = context;
+            this.ends = ends;
+            error = null;
+            counters = new() { Seats = seats };
+        }
 
         /// <summary>Closes the job to late workers.</summary>
         public void Clear() => Volatile.Write(ref counters.Seats, 0);
@@ -180,7 +214,7 @@ internal static class WorkerPool
             {
                 try
                 {
-                    body(i);
+                    body!(i);
                 }
                 catch (Exception e)
                 {
