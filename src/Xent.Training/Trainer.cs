@@ -13,6 +13,10 @@ public sealed class Trainer
     private readonly float[][] data;
     private readonly float[][] grads;
 
+    // GlobalNorm's items and their sums, the same every step.
+    private readonly (int Tensor, int Start, int Length)[] normItems;
+    private readonly double[] normSums;
+
     /// <summary>Creates a trainer with fresh optimizer state (step 0).</summary>
     /// <param name="model">The model to train (updated in place).</param>
     /// <param name="options">Hyper-parameters; null for the defaults.</param>
@@ -24,6 +28,8 @@ public sealed class Trainer
         var ps = model.Parameters;
         data = [.. ps.Select(p => p.Data)];
         grads = [.. ps.Select(p => p.Grad)];
+        normItems = GradientClipping.Chunks(grads);
+        normSums = new double[normItems.Length];
         Optimizer = new AdamW(Options.Optimizer, [.. ps.Select(p => p.Length)],
             [.. ps.Select(p => !Options.DecayMatricesOnly || p.Shape.Length == 2)]);
     }
@@ -62,7 +68,7 @@ public sealed class Trainer
     {
         int step = Optimizer.StepCount;
         float lr = Options.Schedule.LearningRate(step);
-        float norm = gradientNorm ?? GradientClipping.GlobalNorm(grads, Model.MaxDegreeOfParallelism);
+        float norm = gradientNorm ?? GradientClipping.GlobalNorm(grads, normItems, normSums, Model.MaxDegreeOfParallelism);
         if (!float.IsFinite(loss) || !float.IsFinite(norm))
         {
             return new TrainStepResult(step, loss, norm, lr, false);

@@ -17,13 +17,7 @@ internal static class Encoder
     public static void Forward(float[] output, int[] tokens, float[] wte, float[] wpe, int batch, int seq, int dim, int maxDegreeOfParallelism)
     {
         int n = batch * seq;
-        ParallelWork.ForRanges(n, ParallelWork.Grain(n, 8), (long)n * dim <= InlineElements ? 1 : maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
-        {
-            for (int i = start; i < end; i++)
-            {
-                Row(output.AsSpan(i * dim, dim), tokens[i], i % seq, wte, wpe, dim);
-            }
-        });
+        ParallelWork.ForRanges(n, ParallelWork.Grain(n, 8), (long)n * dim <= InlineElements ? 1 : maxDegreeOfParallelism, new Rows(output, tokens, wte, wpe, seq, dim));
     }
 
     /// <summary>output [D] = wte[token, :] + wpe[position, :] (one row: the forward's and the KV-cache step's).</summary>
@@ -51,6 +45,18 @@ internal static class Encoder
                 var p = dwpe.AsSpan(t * dim, dim);
                 Elementwise.Add(e, d, e);
                 Elementwise.Add(p, d, p);
+            }
+        }
+    }
+
+    private readonly struct Rows(float[] output, int[] tokens, float[] wte, float[] wpe, int seq, int dim) : IWorkRanges
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int start, int end)
+        {
+            for (int i = start; i < end; i++)
+            {
+                Row(output.AsSpan(i * dim, dim), tokens[i], i % seq, wte, wpe, dim);
             }
         }
     }

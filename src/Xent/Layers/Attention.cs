@@ -245,36 +245,7 @@ public static unsafe class Attention
         int hs = dim / heads, qkvDim = 3 * dim;
         float scale = 1 / MathF.Sqrt(hs);
         var width = Simd.Width;
-        ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
-        {
-            var qkv = new ReadOnlySpan<float>(pQkv, batch * seq * qkvDim);
-
-            // Per thread: K^T [hs, T], and the head's probabilities [T, T] where they are not kept.
-            float* buffer = Scratch((hs * seq) + (pAtt == null ? (long)seq * seq : 0));
-            var kt = new Span<float>(buffer, hs * seq);
-            ref float kt0 = ref *buffer;
-            float* own = buffer + (hs * seq);
-            for (int bh = start; bh < end; bh++)
-            {
-                int b = bh / heads, h = bh % heads;
-                int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs);
-                float* att = pAtt == null ? own : pAtt + ((long)bh * seq * seq);
-                Transpose(kt, qkv, headOffset + dim, qkvDim, seq, hs);
-                for (int t0 = 0; t0 < seq; t0 += 8)
-                {
-                    // Rows t0 .. t0 + 7, four at a time, then the probability-weighted sums of the value rows, eight
-                    // rows sharing each value row load.
-                    for (int t = t0; t < Math.Min(seq, t0 + 8); t += 4)
-                    {
-                        ProbabilityRows(att, pQkv + headOffset, qkvDim, hs, ref kt0, seq, t, scale, width);
-                    }
-
-                    int m = Math.Min(8, seq - t0);
-                    AttentionKernels.WeightedSums(ref att[(long)t0 * seq], seq, 1, ref pQkv[headOffset + (2 * dim)], qkvDim,
-                        ref pOutput[((long)(rowBase + t0) * dim) + (h * hs)], dim, hs, m, 0, 0, t0 + 1, 1, width);
-                }
-            }
-        });
+        ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, new ForwardHeads(pOutput, pAtt, pQkv, batch, seq, dim, heads, hs, qkvDim, scale, width));
     }
 
     /// <summary>
@@ -339,63 +310,7 @@ public static unsafe class Attention
         int hs = dim / heads, qkvDim = 3 * dim;
         float scale = 1 / MathF.Sqrt(hs);
         var width = Simd.Width;
-        ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
-        {
-            var qkv = new ReadOnlySpan<float>(pQkv, batch * seq * qkvDim);
-
-            // Per thread: V^T [hs, T] and dS [T, T]; where the probabilities were not kept, K^T [hs, T] and P [T, T].
-            long perHead = (hs * seq) + ((long)seq * seq);
-            float* buffer = Scratch(pAtt == null ? 2 * perHead : perHead);
-            var vt = new Span<float>(buffer, hs * seq);
-            ref float vt0 = ref *buffer;
-            ref float ds = ref buffer[hs * seq];
-            var kt = new Span<float>(buffer + perHead, pAtt == null ? hs * seq : 0);
-            ref float kt0 = ref buffer[perHead];
-            float* own = buffer + perHead + (hs * seq);
-            for (int bh = start; bh < end; bh++)
-            {
-                int b = bh / heads, h = bh % heads;
-                int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs), doutOffset = (rowBase * dim) + (h * hs);
-                float* p = pAtt == null ? own : pAtt + ((long)bh * seq * seq);
-                if (pAtt == null)
-                {
-                    Transpose(kt, qkv, headOffset + dim, qkvDim, seq, hs);
-                    for (int t = 0; t < seq; t += 4)
-                    {
-                        ProbabilityRows(p, pQkv + headOffset, qkvDim, hs, ref kt0, seq, t, scale, width);
-                    }
-                }
-
-                Transpose(vt, qkv, headOffset + (2 * dim), qkvDim, seq, hs);
-
-                // Query side, eight rows at a time: dP = dY V^T (V^T rows contiguous) and dS = scale P (dP - rowsum(P dP))
-                // four rows at a time, then dQ = dS K with eight rows sharing each key row load.
-                for (int t0 = 0; t0 < seq; t0 += 8)
-                {
-                    for (int t = t0; t < Math.Min(seq, t0 + 8); t += 4)
-                    {
-                        int m4 = Math.Min(4, seq - t);
-                        AttentionKernels.RowsTimesMatrix(1, ref pDout[doutOffset + ((long)t * dim)], dim, hs, ref vt0, seq,
-                            ref Unsafe.Add(ref ds, t * seq), seq, m4, t, seq, width);
-                        AttentionKernels.SoftmaxBackward(ref p[(long)t * seq], ref Unsafe.Add(ref ds, t * seq), seq, t, m4, scale, width);
-                    }
-
-                    AttentionKernels.WeightedSums(ref Unsafe.Add(ref ds, t0 * seq), seq, 1, ref pQkv[headOffset + dim], qkvDim,
-                        ref pDqkv[headOffset + ((long)t0 * qkvDim)], qkvDim, hs, Math.Min(8, seq - t0), 0, 0, t0 + 1, 1, width);
-                }
-
-                // Key side, eight columns at a time: dK_s = sum_{t >= s} dS[t, s] q_t, dV_s = sum_{t >= s} P[t, s] dy_t.
-                for (int s = 0; s < seq; s += 8)
-                {
-                    int m = Math.Min(8, seq - s);
-                    long keyRow = headOffset + ((long)s * qkvDim);
-                    AttentionKernels.WeightedSums(ref Unsafe.Add(ref ds, s), 1, seq, ref pQkv[headOffset], qkvDim,
-                        ref pDqkv[keyRow + dim], qkvDim, hs, m, s, 1, seq, 0, width);
-                    AttentionKernels.WeightedSums(ref p[s], 1, seq, ref pDout[doutOffset], dim,
-                        ref pDqkv[keyRow + (2 * dim)], qkvDim, hs, m, s, 1, seq, 0, width);
-                }
-            }
-        });
+        ParallelWork.ForRanges(batch * heads, 1, maxDegreeOfParallelism, new BackwardHeads(pDqkv, pDout, pQkv, pAtt, batch, seq, dim, heads, hs, qkvDim, scale, width));
     }
 
     /// <summary>t + 1 rounded up to whole vectors of the width, at most the row length.</summary>
@@ -460,6 +375,105 @@ public static unsafe class Attention
         if (!AttentionKernels.CausalSoftmax(ref start, t, row.Length, width))
         {
             AttentionKernels.CausalSoftmaxScalar(ref start, t, row.Length, width);
+        }
+    }
+
+    private readonly struct ForwardHeads(float* pOutput, float* pAtt, float* pQkv, int batch, int seq, int dim, int heads, int hs, int qkvDim,
+        float scale, VectorWidth width) : IWorkRanges
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int start, int end)
+        {
+            var qkv = new ReadOnlySpan<float>(pQkv, batch * seq * qkvDim);
+
+            // Per thread: K^T [hs, T], and the head's probabilities [T, T] where they are not kept.
+            float* buffer = Scratch((hs * seq) + (pAtt == null ? (long)seq * seq : 0));
+            var kt = new Span<float>(buffer, hs * seq);
+            ref float kt0 = ref *buffer;
+            float* own = buffer + (hs * seq);
+            for (int bh = start; bh < end; bh++)
+            {
+                int b = bh / heads, h = bh % heads;
+                int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs);
+                float* att = pAtt == null ? own : pAtt + ((long)bh * seq * seq);
+                Transpose(kt, qkv, headOffset + dim, qkvDim, seq, hs);
+                for (int t0 = 0; t0 < seq; t0 += 8)
+                {
+                    // Rows t0 .. t0 + 7, four at a time, then the probability-weighted sums of the value rows, eight
+                    // rows sharing each value row load.
+                    for (int t = t0; t < Math.Min(seq, t0 + 8); t += 4)
+                    {
+                        ProbabilityRows(att, pQkv + headOffset, qkvDim, hs, ref kt0, seq, t, scale, width);
+                    }
+
+                    int m = Math.Min(8, seq - t0);
+                    AttentionKernels.WeightedSums(ref att[(long)t0 * seq], seq, 1, ref pQkv[headOffset + (2 * dim)], qkvDim,
+                        ref pOutput[((long)(rowBase + t0) * dim) + (h * hs)], dim, hs, m, 0, 0, t0 + 1, 1, width);
+                }
+            }
+        }
+    }
+
+    private readonly struct BackwardHeads(float* pDqkv, float* pDout, float* pQkv, float* pAtt, int batch, int seq, int dim, int heads, int hs,
+        int qkvDim, float scale, VectorWidth width) : IWorkRanges
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int start, int end)
+        {
+            var qkv = new ReadOnlySpan<float>(pQkv, batch * seq * qkvDim);
+
+            // Per thread: V^T [hs, T] and dS [T, T]; where the probabilities were not kept, K^T [hs, T] and P [T, T].
+            long perHead = (hs * seq) + ((long)seq * seq);
+            float* buffer = Scratch(pAtt == null ? 2 * perHead : perHead);
+            var vt = new Span<float>(buffer, hs * seq);
+            ref float vt0 = ref *buffer;
+            ref float ds = ref buffer[hs * seq];
+            var kt = new Span<float>(buffer + perHead, pAtt == null ? hs * seq : 0);
+            ref float kt0 = ref buffer[perHead];
+            float* own = buffer + perHead + (hs * seq);
+            for (int bh = start; bh < end; bh++)
+            {
+                int b = bh / heads, h = bh % heads;
+                int rowBase = b * seq, headOffset = (rowBase * qkvDim) + (h * hs), doutOffset = (rowBase * dim) + (h * hs);
+                float* p = pAtt == null ? own : pAtt + ((long)bh * seq * seq);
+                if (pAtt == null)
+                {
+                    Transpose(kt, qkv, headOffset + dim, qkvDim, seq, hs);
+                    for (int t = 0; t < seq; t += 4)
+                    {
+                        ProbabilityRows(p, pQkv + headOffset, qkvDim, hs, ref kt0, seq, t, scale, width);
+                    }
+                }
+
+                Transpose(vt, qkv, headOffset + (2 * dim), qkvDim, seq, hs);
+
+                // Query side, eight rows at a time: dP = dY V^T (V^T rows contiguous) and dS = scale P (dP - rowsum(P dP))
+                // four rows at a time, then dQ = dS K with eight rows sharing each key row load.
+                for (int t0 = 0; t0 < seq; t0 += 8)
+                {
+                    for (int t = t0; t < Math.Min(seq, t0 + 8); t += 4)
+                    {
+                        int m4 = Math.Min(4, seq - t);
+                        AttentionKernels.RowsTimesMatrix(1, ref pDout[doutOffset + ((long)t * dim)], dim, hs, ref vt0, seq,
+                            ref Unsafe.Add(ref ds, t * seq), seq, m4, t, seq, width);
+                        AttentionKernels.SoftmaxBackward(ref p[(long)t * seq], ref Unsafe.Add(ref ds, t * seq), seq, t, m4, scale, width);
+                    }
+
+                    AttentionKernels.WeightedSums(ref Unsafe.Add(ref ds, t0 * seq), seq, 1, ref pQkv[headOffset + dim], qkvDim,
+                        ref pDqkv[headOffset + ((long)t0 * qkvDim)], qkvDim, hs, Math.Min(8, seq - t0), 0, 0, t0 + 1, 1, width);
+                }
+
+                // Key side, eight columns at a time: dK_s = sum_{t >= s} dS[t, s] q_t, dV_s = sum_{t >= s} P[t, s] dy_t.
+                for (int s = 0; s < seq; s += 8)
+                {
+                    int m = Math.Min(8, seq - s);
+                    long keyRow = headOffset + ((long)s * qkvDim);
+                    AttentionKernels.WeightedSums(ref Unsafe.Add(ref ds, s), 1, seq, ref pQkv[headOffset], qkvDim,
+                        ref pDqkv[keyRow + dim], qkvDim, hs, m, s, 1, seq, 0, width);
+                    AttentionKernels.WeightedSums(ref p[s], 1, seq, ref pDout[doutOffset], dim,
+                        ref pDqkv[keyRow + (2 * dim)], qkvDim, hs, m, s, 1, seq, 0, width);
+                }
+            }
         }
     }
 }

@@ -42,13 +42,7 @@ public static unsafe class Dropout
         {
             float* m = pMask;
             int count = mask.Length;
-            ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
-            {
-                for (int i = start; i < end; i++)
-                {
-                    m[i] = (Mix(key + (unchecked((ulong)(first + i)) * 0xD1B54A32D192ED03UL)) >> 40) >= threshold ? scale : 0f;
-                }
-            });
+            ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, new MaskRanges(m, key, first, threshold, scale));
         }
     }
 
@@ -95,25 +89,13 @@ public static unsafe class Dropout
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void AddMasked(float* output, float* residual, float* mask, int count, int maxDegreeOfParallelism)
     {
-        ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
-        {
-            for (int i = start; i < end; i++)
-            {
-                output[i] = residual[i] + (mask[i] * output[i]);
-            }
-        });
+        ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, new AddMaskedRanges(output, residual, mask));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void Multiply(float* destination, float* source, float* mask, int count, int maxDegreeOfParallelism)
     {
-        ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, (start, end) =>
-        {
-            for (int i = start; i < end; i++)
-            {
-                destination[i] = mask[i] * source[i];
-            }
-        });
+        ParallelWork.ForRanges(count, ParallelWork.Grain(count, 1024), maxDegreeOfParallelism, new MultiplyRanges(destination, source, mask));
     }
 
     /// <summary>SplitMix64's finaliser: a bijection of 64-bit values whose output bits all depend on every input bit.</summary>
@@ -125,6 +107,39 @@ public static unsafe class Dropout
             z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
             z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
             return z ^ (z >> 31);
+        }
+    }
+
+    private readonly struct MaskRanges(float* m, ulong key, long first, ulong threshold, float scale) : IWorkRanges
+    {
+        public void Run(int start, int end)
+        {
+            for (int i = start; i < end; i++)
+            {
+                m[i] = (Mix(key + (unchecked((ulong)(first + i)) * 0xD1B54A32D192ED03UL)) >> 40) >= threshold ? scale : 0f;
+            }
+        }
+    }
+
+    private readonly struct AddMaskedRanges(float* output, float* residual, float* mask) : IWorkRanges
+    {
+        public void Run(int start, int end)
+        {
+            for (int i = start; i < end; i++)
+            {
+                output[i] = residual[i] + (mask[i] * output[i]);
+            }
+        }
+    }
+
+    private readonly struct MultiplyRanges(float* destination, float* source, float* mask) : IWorkRanges
+    {
+        public void Run(int start, int end)
+        {
+            for (int i = start; i < end; i++)
+            {
+                destination[i] = mask[i] * source[i];
+            }
         }
     }
 }

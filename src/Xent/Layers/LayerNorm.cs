@@ -165,10 +165,58 @@ public static unsafe class LayerNorm
     {
         var width = Simd.Width;
         var four = dinput != input ? LayerNormRows.For(width, dim) : VectorWidth.Scalar;
+        // The parameter gradients sum in two levels: each range of rowGrain rows sums its rows, in row order, into a
+        // partial of its own as it computes their input gradients (each row read once, and before dx overwrites dout
+        // where the caller aliases them), and the partials are added in range order at the end. The ranges depend on
+        // N only: the same bits for any thread count. (One sum down all N rows, as before, was an item of its own that
+        // read every row a second time, half of them from the other core's cache: on 2 threads LayerNorm's backward
+        // took as long as on one.)
+        int rowGrain = ParallelWork.Grain(rows, 8), ranges = (rows + rowGrain - 1) / rowGrain;
+        // Each range's partial sums [D] of dw, then of db: native memory for the call.
+        float* pw = (float*)ScratchMemory.Allocate(Math.Max(1, 2L * ranges * dim * sizeof(float))), pb = pw + ((long)ranges * dim);
+        try
+        {
+            ParallelWork.For(ranges, maxDegreeOfParallelism, new BackwardRanges(dinput, dout, input, weight, mean, rstd, rows, dim, rowGrain, pw, pb, width, four, clearInputGradient), ends: ParallelWork.Ends);
+            AddInOrder(pw, ranges, dim, dweight);
+            AddInOrder(pb, ranges, dim, dbias);
+        }
+        finally
+        {
+            ScratchMemory.Free(pw);
+        }
+    }
+
+    /// <summary>sums [D] = the [ranges, D] partials added in range order from 0 (each element alone: any width, the same bits).</summary>
+    private static void AddInOrder(float* partials, int ranges, int dim, float* sums)
+    {
+        var total = new Span<float>(sums, dim);
+        total.Clear();
+        for (int r = 0; r < ranges; r++)
+        {
+            Elementwise.Add(total, new ReadOnlySpan<float>(partials + ((long)r * dim), dim), total);
+        }
+    }
+
+    /// <summary>A [D] buffer owned by the calling thread.</summary>
+    private static Span<float> RowScratch(int dim) => Workspace.Current.Get<float>(WorkspaceSlot.ModelRows, dim);
+
+    private readonly struct BackwardRanges(float* dinput, float* dout, float* input, float* weight, float* mean, float* rstd, int rows, int dim,
+        int rowGrain, float* pw, float* pb, VectorWidth width, VectorWidth four, bool clearInputGradient) : IWorkItems
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int r)
+        {
+            int start = r * rowGrain;
+            float* dw = pw + ((long)r * dim), db = pb + ((long)r * dim);
+            new Span<float>(dw, dim).Clear();
+            new Span<float>(db, dim).Clear();
+            InputRows(start, Math.Min(rows, start + rowGrain), dw, db);
+        }
+
         // Rows start .. end - 1: their terms of the parameter gradients added to the partial sums dw [D] and db [D] in row
         // order, each row's read before its input gradient is written (dx may be dout itself), then the input gradients.
         [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-        void InputRows(int start, int end, float* dw, float* db)
+        private void InputRows(int start, int end, float* dw, float* db)
         {
             int n = start;
             if (four != VectorWidth.Scalar)
@@ -208,46 +256,5 @@ public static unsafe class LayerNorm
                 RowOps.LayerNormInputGradient(g, x, m, s, sum / dim, centeredDot * s / dim, dx, width);
             }
         }
-
-        // The parameter gradients sum in two levels: each range of rowGrain rows sums its rows, in row order, into a
-        // partial of its own as it computes their input gradients (each row read once, and before dx overwrites dout
-        // where the caller aliases them), and the partials are added in range order at the end. The ranges depend on
-        // N only: the same bits for any thread count. (One sum down all N rows, as before, was an item of its own that
-        // read every row a second time, half of them from the other core's cache: on 2 threads LayerNorm's backward
-        // took as long as on one.)
-        int rowGrain = ParallelWork.Grain(rows, 8), ranges = (rows + rowGrain - 1) / rowGrain;
-        // Each range's partial sums [D] of dw, then of db: native memory for the call.
-        float* pw = (float*)ScratchMemory.Allocate(Math.Max(1, 2L * ranges * dim * sizeof(float))), pb = pw + ((long)ranges * dim);
-        try
-        {
-            ParallelWork.For(ranges, maxDegreeOfParallelism, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (r) =>
-            {
-                int start = r * rowGrain;
-                float* dw = pw + ((long)r * dim), db = pb + ((long)r * dim);
-                new Span<float>(dw, dim).Clear();
-                new Span<float>(db, dim).Clear();
-                InputRows(start, Math.Min(rows, start + rowGrain), dw, db);
-            }, ends: ParallelWork.Ends);
-            AddInOrder(pw, ranges, dim, dweight);
-            AddInOrder(pb, ranges, dim, dbias);
-        }
-        finally
-        {
-            ScratchMemory.Free(pw);
-        }
     }
-
-    /// <summary>sums [D] = the [ranges, D] partials added in range order from 0 (each element alone: any width, the same bits).</summary>
-    private static void AddInOrder(float* partials, int ranges, int dim, float* sums)
-    {
-        var total = new Span<float>(sums, dim);
-        total.Clear();
-        for (int r = 0; r < ranges; r++)
-        {
-            Elementwise.Add(total, new ReadOnlySpan<float>(partials + ((long)r * dim), dim), total);
-        }
-    }
-
-    /// <summary>A [D] buffer owned by the calling thread.</summary>
-    private static Span<float> RowScratch(int dim) => Workspace.Current.Get<float>(WorkspaceSlot.ModelRows, dim);
 }

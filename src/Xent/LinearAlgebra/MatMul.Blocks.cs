@@ -38,50 +38,8 @@ public static unsafe partial class MatMul
         for (int p0 = 0; p0 < p.K; p0 += kcStep)
         {
             int kc = Math.Min(kcStep, p.K - p0), k0 = p0;
-            ParallelWork.For(packItems, p.Threads, item =>
-            {
-                int j0 = item * stripsPerItem * nr;
-                Packing.PackB(p.TransposeB, p.B, p.Ldb, k0, kc, j0, Math.Min(stripsPerItem * nr, p.N - j0), nr, (float*)pbShared + ((nint)j0 * kc));
-            }, p.Inline);
-            ParallelWork.For(rowTasks * colTasks, p.Threads, t =>
-            {
-                // Row strips and column strips split as evenly as whole strips allow.
-                int r = t / colTasks, q = t % colTasks;
-                int i0 = (int)((long)r * rowStrips / rowTasks) * PanelKernels.Mr;
-                int i1 = Math.Min(p.M, (int)((long)(r + 1) * rowStrips / rowTasks) * PanelKernels.Mr);
-                int j0 = (int)((long)q * strips / colTasks) * nr;
-                int j1 = Math.Min(p.N, (int)((long)(q + 1) * strips / colTasks) * nr);
-                // The rows this thread likely takes next, here or in the next K block; their first A block is what Rows
-                // prefetches during this task's last. With 2 threads the tasks go from both ends (the caller's from the
-                // first, the worker's from the last: each thread's row blocks are about the rows it wrote in the per-row
-                // layers before), so the next task is the one after or before; otherwise the threads take them in turn.
-                int nt, nk0 = k0;
-                if (ends)
-                {
-                    bool front = t < half;
-                    nt = front ? t + 1 : t - 1;
-                    if (front ? nt >= half : nt < half)
-                    {
-                        nt = front ? 0 : rowTasks - 1;
-                        nk0 += kc;
-                    }
-                }
-                else
-                {
-                    nt = t + Workers(p);
-                    if (nt >= rowTasks)
-                    {
-                        nt -= rowTasks;
-                        nk0 += kc;
-                    }
-                }
-
-                int ni0 = (int)((long)nt * rowStrips / rowTasks) * PanelKernels.Mr;
-                int ni1 = Math.Min(p.M, (int)((long)(nt + 1) * rowStrips / rowTasks) * PanelKernels.Mr);
-                bool hint = PackPrefetchHint && colTasks == 1 && nt < rowTasks;
-                Rows(s, p, i0, i1 - i0, j0, j1 - j0, k0, kc, (float*)pbShared + ((nint)j0 * kc),
-                    hint ? ni0 : -1, ni1 - ni0, nk0);
-            }, p.Inline, ends);
+            ParallelWork.For(packItems, p.Threads, new SharedPackItems(p, stripsPerItem, nr, k0, kc, pbShared), p.Inline);
+            ParallelWork.For(rowTasks * colTasks, p.Threads, new SharedTasks(s, p, rowStrips, rowTasks, colTasks, strips, nr, k0, kc, ends, half, pbShared), p.Inline, ends);
         }
     }
 
@@ -108,7 +66,65 @@ public static unsafe partial class MatMul
         }
 
         int mBlocks = (p.M + mt - 1) / mt;
-        ParallelWork.For(mBlocks * nBlocks, p.Threads, task =>
+        ParallelWork.For(mBlocks * nBlocks, p.Threads, new ColumnBlockTasks(s, p, nBlocks, mt, nc, nr), p.Inline);
+    }
+
+    private readonly struct SharedPackItems(Problem p, int stripsPerItem, int nr, int k0, int kc, nint pbShared) : IWorkItems
+    {
+        public void Run(int item)
+        {
+            int j0 = item * stripsPerItem * nr;
+            Packing.PackB(p.TransposeB, p.B, p.Ldb, k0, kc, j0, Math.Min(stripsPerItem * nr, p.N - j0), nr, (float*)pbShared + ((nint)j0 * kc));
+        }
+    }
+
+    private readonly struct SharedTasks(PanelShape s, Problem p, int rowStrips, int rowTasks, int colTasks, int strips, int nr, int k0, int kc,
+        bool ends, int half, nint pbShared) : IWorkItems
+    {
+        public void Run(int t)
+        {
+            // Row strips and column strips split as evenly as whole strips allow.
+            int r = t / colTasks, q = t % colTasks;
+            int i0 = (int)((long)r * rowStrips / rowTasks) * PanelKernels.Mr;
+            int i1 = Math.Min(p.M, (int)((long)(r + 1) * rowStrips / rowTasks) * PanelKernels.Mr);
+            int j0 = (int)((long)q * strips / colTasks) * nr;
+            int j1 = Math.Min(p.N, (int)((long)(q + 1) * strips / colTasks) * nr);
+            // The rows this thread likely takes next, here or in the next K block; their first A block is what Rows
+            // prefetches during this task's last. With 2 threads the tasks go from both ends (the caller's from the
+            // first, the worker's from the last: each thread's row blocks are about the rows it wrote in the per-row
+            // layers before), so the next task is the one after or before; otherwise the threads take them in turn.
+            int nt, nk0 = k0;
+            if (ends)
+            {
+                bool front = t < half;
+                nt = front ? t + 1 : t - 1;
+                if (front ? nt >= half : nt < half)
+                {
+                    nt = front ? 0 : rowTasks - 1;
+                    nk0 += kc;
+                }
+            }
+            else
+            {
+                nt = t + Workers(p);
+                if (nt >= rowTasks)
+                {
+                    nt -= rowTasks;
+                    nk0 += kc;
+                }
+            }
+
+            int ni0 = (int)((long)nt * rowStrips / rowTasks) * PanelKernels.Mr;
+            int ni1 = Math.Min(p.M, (int)((long)(nt + 1) * rowStrips / rowTasks) * PanelKernels.Mr);
+            bool hint = PackPrefetchHint && colTasks == 1 && nt < rowTasks;
+            Rows(s, p, i0, i1 - i0, j0, j1 - j0, k0, kc, (float*)pbShared + ((nint)j0 * kc),
+                hint ? ni0 : -1, ni1 - ni0, nk0);
+        }
+    }
+
+    private readonly struct ColumnBlockTasks(PanelShape s, Problem p, int nBlocks, int mt, int nc, int nr) : IWorkItems
+    {
+        public void Run(int task)
         {
             int i0 = task / nBlocks * mt, j0 = task % nBlocks * nc;
             int rows = Math.Min(mt, p.M - i0), cols = Math.Min(nc, p.N - j0);
@@ -120,6 +136,6 @@ public static unsafe partial class MatMul
                 Packing.PackB(p.TransposeB, p.B, p.Ldb, p0, kc, j0, cols, nr, pb);
                 Rows(s, p, i0, rows, j0, cols, p0, kc, pb);
             }
-        }, p.Inline);
+        }
     }
 }

@@ -31,19 +31,29 @@ public static unsafe partial class MatMul
         int nr = s.Nr, blocks = (p.K + kcStep - 1) / kcStep;
         long size = (long)p.M * p.N;
         nint partials = (nint)Workspace.Current.Get(WorkspaceSlot.SharedPackedB, blocks * size);
-        ParallelWork.For(blocks, p.Threads, block =>
+        ParallelWork.For(blocks, p.Threads, new SplitBlocks(s, p, nr, size, partials), ends: ParallelWork.Ends);
+
+        // C's rows in ranges, each element's partials added in block order (element-wise: the same bits at any width).
+        int grain = Math.Max(1, (int)Math.Min(p.M, 4096 / Math.Max(1, p.N)));
+        ParallelWork.ForRanges(p.M, grain, p.Threads, new SplitSums(p, blocks, size, partials));
+    }
+
+    private readonly struct SplitBlocks(PanelShape s, Problem p, int nr, long size, nint partials) : IWorkItems
+    {
+        public void Run(int block)
         {
-            int p0 = block * kcStep, kc = Math.Min(kcStep, p.K - p0);
+            int p0 = block * PanelKernels.SumBlock, kc = Math.Min(PanelKernels.SumBlock, p.K - p0);
             float* pb = Workspace.Current.Get(WorkspaceSlot.PackedB, (long)RoundUp(p.N, nr) * kc);
             Packing.PackB(false, p.B, p.Ldb, p0, kc, 0, p.N, nr, pb);
             var part = new Problem(true, false, p.M, p.N, kc, p.Alpha, p.A + ((nint)p0 * p.Lda), p.Lda, p.B + ((nint)p0 * p.Ldb), p.Ldb,
                 0, (float*)partials + (block * size), p.N, 1, true);
             Rows(s, part, 0, p.M, 0, p.N, 0, kc, pb);
-        }, ends: ParallelWork.Ends);
+        }
+    }
 
-        // C's rows in ranges, each element's partials added in block order (element-wise: the same bits at any width).
-        int grain = Math.Max(1, (int)Math.Min(p.M, 4096 / Math.Max(1, p.N)));
-        ParallelWork.ForRanges(p.M, grain, p.Threads, (start, end) =>
+    private readonly struct SplitSums(Problem p, int blocks, long size, nint partials) : IWorkRanges
+    {
+        public void Run(int start, int end)
         {
             for (int i = start; i < end; i++)
             {
@@ -66,6 +76,6 @@ public static unsafe partial class MatMul
                     Elementwise.Add(c, new ReadOnlySpan<float>((float*)partials + (block * size) + ((long)i * p.N), p.N), c);
                 }
             }
-        });
+        }
     }
 }

@@ -75,85 +75,96 @@ public static unsafe partial class MatMul
         for (int c0 = 0; c0 < p.K; c0 += chunkK)
         {
             int ck = Math.Min(chunkK, p.K - c0), k0 = c0;
-            ParallelWork.For(inPlace ? 0 : packItems, p.Threads, item =>
-            {
-                int i0 = (int)((long)item * rowStrips / packItems) * mr;
-                int i1 = Math.Min(p.M, (int)((long)(item + 1) * rowStrips / packItems) * mr);
-                PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0, i1 - i0, k0, ck, p.Alpha, (float*)paShared + ((nint)i0 * ck));
-            }, p.Inline);
-            ParallelWork.For(tasks, p.Threads, t =>
-            {
-                int q0 = (int)((long)t * panels / tasks), q1 = (int)((long)(t + 1) * panels / tasks);
-                int rowBlocks = (p.M + StreamBlockRows - 1) / StreamBlockRows;
+            ParallelWork.For(inPlace ? 0 : packItems, p.Threads, new StreamPackItems(p, rowStrips, packItems, k0, ck, paShared), p.Inline);
+            ParallelWork.For(tasks, p.Threads, new StreamTasks(s, p, tasks, panels, nr, rowStrips, inPlace, fullRows, k0, ck, paShared, ars, aks), p.Inline);
+        }
+    }
 
-                // C is read and written once per K block; where the task's columns of it outgrow L2, the tiles ask for
-                // the next tile's rows of C ahead (gemm-ab XENT_AB=streamc, Zen 4, 2026-12-03, 11 rounds, 1 and 2
-                // threads, two processes: 0.92-0.97x the time at 256 x 3072 x 768 and 256 x 2304 x 768 'nn' at 512 bits,
-                // 0.92-0.99x with AVX2 only; 1.00-1.03x at 256 x 768 x 3072, whose C stays in L2, so not there).
-                bool prefetchC = StreamPrefetchC && (long)(q1 - q0) * nr * p.M * sizeof(float) > CpuCaches.L2Bytes;
-                float* pb = Workspace.Current.Get(WorkspaceSlot.PackedB, (long)kcStep * nr * (rowBlocks > 1 ? q1 - q0 : 1));
-                float* last = null;
-                if (inPlace && fullRows < p.M)
-                {
-                    // The last, partial row strip: packed with zero rows below (discarded rows of C), the whole depth.
-                    last = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)mr * p.K);
-                    PanelPacking.PackA(p.TransposeA, p.A, p.Lda, fullRows, p.M - fullRows, 0, p.K, 1, last);
-                }
+    private readonly struct StreamPackItems(Problem p, int rowStrips, int packItems, int k0, int ck, nint paShared) : IWorkItems
+    {
+        public void Run(int item)
+        {
+            int i0 = (int)((long)item * rowStrips / packItems) * PanelKernels.Mr;
+            int i1 = Math.Min(p.M, (int)((long)(item + 1) * rowStrips / packItems) * PanelKernels.Mr);
+            PanelPacking.PackA(p.TransposeA, p.A, p.Lda, i0, i1 - i0, k0, ck, p.Alpha, (float*)paShared + ((nint)i0 * ck));
+        }
+    }
 
-                for (int p0 = k0; p0 < k0 + ck; p0 += kcStep)
+    private readonly struct StreamTasks(PanelShape s, Problem p, int tasks, int panels, int nr, int rowStrips, bool inPlace, int fullRows, int k0, int ck,
+        nint paShared, nint ars, nint aks) : IWorkItems
+    {
+        public void Run(int t)
+        {
+            int q0 = (int)((long)t * panels / tasks), q1 = (int)((long)(t + 1) * panels / tasks);
+            int rowBlocks = (p.M + StreamBlockRows - 1) / StreamBlockRows;
+
+            // C is read and written once per K block; where the task's columns of it outgrow L2, the tiles ask for
+            // the next tile's rows of C ahead (gemm-ab XENT_AB=streamc, Zen 4, 2026-12-03, 11 rounds, 1 and 2
+            // threads, two processes: 0.92-0.97x the time at 256 x 3072 x 768 and 256 x 2304 x 768 'nn' at 512 bits,
+            // 0.92-0.99x with AVX2 only; 1.00-1.03x at 256 x 768 x 3072, whose C stays in L2, so not there).
+            bool prefetchC = StreamPrefetchC && (long)(q1 - q0) * nr * p.M * sizeof(float) > CpuCaches.L2Bytes;
+            float* pb = Workspace.Current.Get(WorkspaceSlot.PackedB, (long)PanelKernels.SumBlock * nr * (rowBlocks > 1 ? q1 - q0 : 1));
+            float* last = null;
+            if (inPlace && fullRows < p.M)
+            {
+                // The last, partial row strip: packed with zero rows below (discarded rows of C), the whole depth.
+                last = Workspace.Current.Get(WorkspaceSlot.PackedA, (long)PanelKernels.Mr * p.K);
+                PanelPacking.PackA(p.TransposeA, p.A, p.Lda, fullRows, p.M - fullRows, 0, p.K, 1, last);
+            }
+
+            for (int p0 = k0; p0 < k0 + ck; p0 += PanelKernels.SumBlock)
+            {
+                int kc = Math.Min(PanelKernels.SumBlock, p.K - p0);
+                float* pa = (float*)paShared + ((nint)(p0 - k0) * PanelKernels.Mr);
+                for (int rb = 0; rb < rowBlocks; rb++)
                 {
-                    int kc = Math.Min(kcStep, p.K - p0);
-                    float* pa = (float*)paShared + ((nint)(p0 - k0) * mr);
-                    for (int rb = 0; rb < rowBlocks; rb++)
+                    int s0 = (int)((long)rb * rowStrips / rowBlocks), s1 = (int)((long)(rb + 1) * rowStrips / rowBlocks);
+                    for (int q = q0; q < q1; q++)
                     {
-                        int s0 = (int)((long)rb * rowStrips / rowBlocks), s1 = (int)((long)(rb + 1) * rowStrips / rowBlocks);
-                        for (int q = q0; q < q1; q++)
+                        int j0 = q * nr, w = Math.Min(nr, p.N - j0);
+                        float* panel = pb + (rowBlocks > 1 ? (nint)(q - q0) * PanelKernels.SumBlock * nr : 0);
+                        int nextRows = 0, nj0 = 0;
+                        float* next = null;
+                        if (rb == 0)
                         {
-                            int j0 = q * nr, w = Math.Min(nr, p.N - j0);
-                            float* panel = pb + (rowBlocks > 1 ? (nint)(q - q0) * kcStep * nr : 0);
-                            int nextRows = 0, nj0 = 0;
-                            float* next = null;
-                            if (rb == 0)
-                            {
-                                Packing.PackB(false, p.B, p.Ldb, p0, kc, j0, w, nr, panel);
+                            Packing.PackB(false, p.B, p.Ldb, p0, kc, j0, w, nr, panel);
 
-                                // The task's next micro-panel: the next one in this K block, or its first in the next.
-                                int np0 = q + 1 < q1 ? p0 : p0 + kcStep;
-                                nj0 = (q + 1 < q1 ? q + 1 : q0) * nr;
-                                nextRows = np0 < p.K ? Math.Min(kcStep, p.K - np0) : 0;
-                                next = p.B + ((nint)np0 * p.Ldb) + nj0;
+                            // The task's next micro-panel: the next one in this K block, or its first in the next.
+                            int np0 = q + 1 < q1 ? p0 : p0 + PanelKernels.SumBlock;
+                            nj0 = (q + 1 < q1 ? q + 1 : q0) * nr;
+                            nextRows = np0 < p.K ? Math.Min(PanelKernels.SumBlock, p.K - np0) : 0;
+                            next = p.B + ((nint)np0 * p.Ldb) + nj0;
+                        }
+
+                        int rowsPerStrip = (nextRows + (s1 - s0) - 1) / (s1 - s0);
+                        for (int si = s0; si < s1; si++)
+                        {
+                            int ir = si * PanelKernels.Mr;
+                            PrefetchRows(next, p.Ldb, (si - s0) * rowsPerStrip, Math.Min(nextRows, (si - s0 + 1) * rowsPerStrip), Math.Min(nr, p.N - nj0));
+
+                            if (prefetchC && (p0 > 0 || p.Beta != 0))
+                            {
+                                // The next tile's rows of C: the next strip, else the first strip of the next micro-panel.
+                                int nir = si + 1 < s1 ? ir + PanelKernels.Mr : s0 * PanelKernels.Mr, nq = si + 1 < s1 ? q : q + 1;
+                                if (nq < q1)
+                                {
+                                    PrefetchRows(p.C + ((nint)nir * p.Ldc) + (nq * nr), p.Ldc, 0, Math.Min(PanelKernels.Mr, p.M - nir), Math.Min(nr, p.N - (nq * nr)));
+                                }
                             }
 
-                            int rowsPerStrip = (nextRows + (s1 - s0) - 1) / (s1 - s0);
-                            for (int si = s0; si < s1; si++)
+                            if (inPlace && ir < fullRows)
                             {
-                                int ir = si * mr;
-                                PrefetchRows(next, p.Ldb, (si - s0) * rowsPerStrip, Math.Min(nextRows, (si - s0 + 1) * rowsPerStrip), Math.Min(nr, p.N - nj0));
-
-                                if (prefetchC && (p0 > 0 || p.Beta != 0))
-                                {
-                                    // The next tile's rows of C: the next strip, else the first strip of the next micro-panel.
-                                    int nir = si + 1 < s1 ? ir + mr : s0 * mr, nq = si + 1 < s1 ? q : q + 1;
-                                    if (nq < q1)
-                                    {
-                                        PrefetchRows(p.C + ((nint)nir * p.Ldc) + (nq * nr), p.Ldc, 0, Math.Min(mr, p.M - nir), Math.Min(nr, p.N - (nq * nr)));
-                                    }
-                                }
-
-                                if (inPlace && ir < fullRows)
-                                {
-                                    StridedTile(s, w, kc, p.A + (ir * ars) + (p0 * aks), ars, aks, panel, p.C + (ir * p.Ldc) + j0, p.Ldc, p0 == 0, p.Beta);
-                                }
-                                else
-                                {
-                                    Tile(s, Math.Min(mr, p.M - ir), w, kc, inPlace ? last + ((nint)p0 * mr) : pa + ((nint)ir * ck), panel,
-                                        p.C + (ir * p.Ldc) + j0, p.Ldc, p0 == 0, p.Beta);
-                                }
+                                StridedTile(s, w, kc, p.A + (ir * ars) + (p0 * aks), ars, aks, panel, p.C + (ir * p.Ldc) + j0, p.Ldc, p0 == 0, p.Beta);
+                            }
+                            else
+                            {
+                                Tile(s, Math.Min(PanelKernels.Mr, p.M - ir), w, kc, inPlace ? last + ((nint)p0 * PanelKernels.Mr) : pa + ((nint)ir * ck), panel,
+                                    p.C + (ir * p.Ldc) + j0, p.Ldc, p0 == 0, p.Beta);
                             }
                         }
                     }
                 }
-            }, p.Inline);
+            }
         }
     }
 }

@@ -47,25 +47,8 @@ public static unsafe partial class MatMul
         int chunks = (p.N + SwapColumns - 1) / SwapColumns;
         int tasks = Math.Min(chunks, TargetTasks);
         nint paShared = (nint)Workspace.Current.Get(WorkspaceSlot.SharedPackedB, (long)panels * nr * kc);
-        ParallelWork.For(panels, p.Threads, q =>
-        {
-            int i0 = q * nr;
-            Packing.PackB(!p.TransposeA, p.A, p.Lda, 0, kc, i0, Math.Min(nr, p.M - i0), nr, (float*)paShared + ((nint)i0 * kc), p.Alpha);
-        }, p.Inline);
-        ParallelWork.For(tasks, p.Threads, t =>
-        {
-            int c0 = (int)((long)t * chunks / tasks), c1 = (int)((long)(t + 1) * chunks / tasks);
-            long stageFloats = (long)RoundUp(SwapColumns, PanelKernels.Mr) * panels * nr;
-            float* stages = Workspace.Current.Get(WorkspaceSlot.PackedB, 2 * stageFloats);
-            for (int chunk = c0; chunk <= c1; chunk++)
-            {
-                // Chunk c's tiles into one staging block while chunk c - 1's block, in the other, goes to C.
-                int j0 = chunk * SwapColumns, prev = j0 - SwapColumns;
-                SwappedColumns(s, p, j0, chunk < c1 ? Math.Min(SwapColumns, p.N - j0) : 0, (float*)paShared, kcStep,
-                    stages + ((chunk & 1) * stageFloats), prev, chunk > c0 ? Math.Min(SwapColumns, p.N - prev) : 0,
-                    stages + ((~chunk & 1) * stageFloats));
-            }
-        }, p.Inline);
+        ParallelWork.For(panels, p.Threads, new SwapPackItems(p, nr, kc, paShared), p.Inline);
+        ParallelWork.For(tasks, p.Threads, new SwapTasks(s, p, chunks, tasks, panels, nr, kcStep, paShared), p.Inline);
     }
 
     /// <summary>
@@ -184,6 +167,33 @@ public static unsafe partial class MatMul
             for (int j = i < r8 ? c8 : 0; j < cols; j++)
             {
                 dst[(j * ld) + i] = src[(i * ls) + j];
+            }
+        }
+    }
+
+    private readonly struct SwapPackItems(Problem p, int nr, int kc, nint paShared) : IWorkItems
+    {
+        public void Run(int q)
+        {
+            int i0 = q * nr;
+            Packing.PackB(!p.TransposeA, p.A, p.Lda, 0, kc, i0, Math.Min(nr, p.M - i0), nr, (float*)paShared + ((nint)i0 * kc), p.Alpha);
+        }
+    }
+
+    private readonly struct SwapTasks(PanelShape s, Problem p, int chunks, int tasks, int panels, int nr, int kcStep, nint paShared) : IWorkItems
+    {
+        public void Run(int t)
+        {
+            int c0 = (int)((long)t * chunks / tasks), c1 = (int)((long)(t + 1) * chunks / tasks);
+            long stageFloats = (long)RoundUp(SwapColumns, PanelKernels.Mr) * panels * nr;
+            float* stages = Workspace.Current.Get(WorkspaceSlot.PackedB, 2 * stageFloats);
+            for (int chunk = c0; chunk <= c1; chunk++)
+            {
+                // Chunk c's tiles into one staging block while chunk c - 1's block, in the other, goes to C.
+                int j0 = chunk * SwapColumns, prev = j0 - SwapColumns;
+                SwappedColumns(s, p, j0, chunk < c1 ? Math.Min(SwapColumns, p.N - j0) : 0, (float*)paShared, kcStep,
+                    stages + ((chunk & 1) * stageFloats), prev, chunk > c0 ? Math.Min(SwapColumns, p.N - prev) : 0,
+                    stages + ((~chunk & 1) * stageFloats));
             }
         }
     }

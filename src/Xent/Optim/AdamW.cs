@@ -129,14 +129,7 @@ public sealed class AdamW
         // The whole model in one parallel call, laid end to end and cut into items of equal size (element-wise: the same
         // bits for any split and thread count), dealt from both ends: with 2 threads each keeps the same moments in its
         // caches step after step.
-        ParallelWork.For(items.Length, Options.MaxDegreeOfParallelism, k =>
-        {
-            foreach (var (i, start, length) in items[k])
-            {
-                UpdateRange(parameters[i].AsSpan(start, length), gradients[i].AsSpan(start, length), m[i].AsSpan(start, length),
-                    v[i].AsSpan(start, length), decay[i] ? withDecay : noDecay, width);
-            }
-        }, ends: ParallelWork.Ends);
+        ParallelWork.For(items.Length, Options.MaxDegreeOfParallelism, new Items(items, parameters, gradients, m, v, decay, withDecay, noDecay, width), ends: ParallelWork.Ends);
         StepCount = t;
     }
 
@@ -292,5 +285,18 @@ public sealed class AdamW
         public float Correction2Sqrt { get; }
 
         public float DecayFactor { get; }
+    }
+
+    private readonly struct Items((int Tensor, int Start, int Length)[][] items, IReadOnlyList<float[]> parameters, IReadOnlyList<float[]> gradients,
+        float[][] m, float[][] v, bool[] decay, Coefficients withDecay, Coefficients noDecay, VectorWidth width) : IWorkItems
+    {
+        public void Run(int k)
+        {
+            foreach (var (i, start, length) in items[k])
+            {
+                UpdateRange(parameters[i].AsSpan(start, length), gradients[i].AsSpan(start, length), m[i].AsSpan(start, length),
+                    v[i].AsSpan(start, length), decay[i] ? withDecay : noDecay, width);
+            }
+        }
     }
 }

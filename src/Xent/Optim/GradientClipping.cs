@@ -24,15 +24,23 @@ public static class GradientClipping
             throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism, "Use -1 (all cores) or a positive count.");
         }
 
+        var items = Chunks(gradients);
+        return GlobalNorm(gradients, items, new double[items.Length], maxDegreeOfParallelism);
+    }
+
+    /// <summary>The work items of <see cref="GlobalNorm(IReadOnlyList{float[]}, int)"/> over tensors of these gradients' lengths.</summary>
+    internal static (int Tensor, int Start, int Length)[] Chunks(IReadOnlyList<float[]> gradients) =>
+        TensorChunks.Of([.. gradients.Select(g => g.Length)], Chunk);
+
+    /// <summary>
+    /// <see cref="GlobalNorm(IReadOnlyList{float[]}, int)"/> with its items (<see cref="Chunks"/> of the same lengths)
+    /// and a [items] buffer for their sums given: a trainer keeps both for all its steps.
+    /// </summary>
+    internal static float GlobalNorm(IReadOnlyList<float[]> gradients, (int Tensor, int Start, int Length)[] items, double[] partial,
+        int maxDegreeOfParallelism)
+    {
         // Every chunk of every tensor is a work item; their sums are added in tensor and chunk order.
-        var width = Simd.Width;
-        var items = TensorChunks.Of([.. gradients.Select(g => g.Length)], Chunk);
-        var partial = new double[items.Length];
-        ParallelWork.For(items.Length, maxDegreeOfParallelism, k =>
-        {
-            var (i, start, length) = items[k];
-            partial[k] = SumOfSquares(gradients[i].AsSpan(start, length), width);
-        }, ends: ParallelWork.Ends);
+        ParallelWork.For(items.Length, maxDegreeOfParallelism, new NormItems(gradients, items, partial, Simd.Width), ends: ParallelWork.Ends);
         double sum = 0;
         foreach (double p in partial)
         {
@@ -47,7 +55,7 @@ public static class GradientClipping
     /// PyTorch's <c>clip_grad_norm_</c> (so a norm just under maxNorm, within 1e-6, is scaled a little too); 1 for a
     /// non-finite norm (the caller should skip the step).
     /// </summary>
-    /// <param name="norm">Global norm, from <see cref="GlobalNorm"/>.</param>
+    /// <param name="norm">Global norm, from <see cref="GlobalNorm(IReadOnlyList{float[]}, int)"/>.</param>
     /// <param name="maxNorm">Largest allowed global norm, &gt; 0.</param>
     public static float ClipFactor(float norm, float maxNorm)
     {
@@ -134,5 +142,15 @@ public static class GradientClipping
         }
 
         return sum;
+    }
+
+    private readonly struct NormItems(IReadOnlyList<float[]> gradients, (int Tensor, int Start, int Length)[] items, double[] partial, VectorWidth width)
+        : IWorkItems
+    {
+        public void Run(int item)
+        {
+            var (i, start, length) = items[item];
+            partial[item] = SumOfSquares(gradients[i].AsSpan(start, length), width);
+        }
     }
 }
