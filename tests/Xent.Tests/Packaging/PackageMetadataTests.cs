@@ -37,7 +37,7 @@ public partial class PackageMetadataTests
     public void Package_SaysWhatItIs(string project)
     {
         var packed = ProjectEvaluation.Of(project,
-            ["IsPackable", "PackAsTool", "PackageId", "Description", "PackageLicenseExpression", "PackageReadmeFile", "GenerateDocumentationFile", "PackageVersion"],
+            ["IsPackable", "PackAsTool", "PackageId", "Description", "PackageLicenseExpression", "PackageReadmeFile", "GenerateDocumentationFile", "PackageVersion", "DebugType"],
             ["None"], ["_IsPacking=true"]);
         if (!packed.Is("IsPackable"))
         {
@@ -48,6 +48,9 @@ public partial class PackageMetadataTests
         Assert.False(string.IsNullOrWhiteSpace(packed.Property("Description")), $"{project}: no Description");
         Assert.Equal("MIT", packed.Property("PackageLicenseExpression"));
         Assert.Equal(RepositoryVersion(), packed.Property("PackageVersion"));
+
+        // A package without its symbols gives its users stack traces without file names or line numbers.
+        Assert.True(packed.Property("DebugType") == "embedded", $"{project}: its assemblies would carry no symbols (DebugType {packed.Property("DebugType")})");
         if (!packed.Is("PackAsTool"))
         {
             Assert.True(packed.Is("GenerateDocumentationFile"), $"{project}: its package would have no XML documentation");
