@@ -11,15 +11,15 @@ internal sealed class BpeLearner
     private readonly int[][] words;
     private readonly int[] lengths;
     private readonly int[] weights;
-    private readonly Dictionary<long, long> counts = [];
+    private readonly Dictionary<long, long> counts = new(PairKeyComparer.Instance);
 
     // May also name words that no longer hold the pair (a later merge took it): nothing changes in those.
-    private readonly Dictionary<long, List<int>> wordsWith = [];
+    private readonly Dictionary<long, List<int>> wordsWith = new(PairKeyComparer.Instance);
 
     // Stale entries (a pair whose count has changed since) are dropped when they reach the top: every change pushes
     // the pair again with its new count.
     private readonly PriorityQueue<long, (long Count, long Key)> heap = new(MostFrequentFirst.Instance);
-    private readonly Dictionary<long, long> changes = [];
+    private readonly Dictionary<long, long> changes = new(PairKeyComparer.Instance);
 
     private BpeLearner(IReadOnlyList<int[]> words, IReadOnlyList<int> weights)
     {
