@@ -22,7 +22,7 @@ public sealed partial class BpeTokenizer : ITokenizer
     internal const int MaxCachedPieceLength = 64;
 
     private readonly (int Left, int Right)[] merges;
-    private readonly Dictionary<long, int> rank = [];
+    private readonly Dictionary<long, int> rank = new(PairKeyComparer.Instance);
     private readonly byte[][] bytesOf;
 
     // Pieces already encoded, filled by Encode: concurrent, as one tokenizer may encode on several threads at once (a
