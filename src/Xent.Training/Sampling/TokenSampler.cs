@@ -37,8 +37,8 @@ public static class TokenSampler
     public static int Sample(ReadOnlySpan<float> logits, double temperature, int topK, double topP, Random random) =>
         Sample(logits, temperature, topK, topP, random, null);
 
-    // weights: [V] for the draw's weights, cleared here, or null for a new array (Generate keeps one for all its tokens).
-    private static int Sample(ReadOnlySpan<float> logits, double temperature, int topK, double topP, Random random, double[]? weights)
+    // buffers: Generate's for all its tokens, or null for arrays of this draw's own.
+    private static int Sample(ReadOnlySpan<float> logits, double temperature, int topK, double topP, Random random, DrawBuffers? buffers)
     {
         CheckTopP(topP);
         int v = logits.Length;
@@ -76,11 +76,8 @@ public static class TokenSampler
             max = Math.Max(max, logits[i]);
         }
 
-        if (weights is null)
-        {
-            weights = new double[v];
-        }
-        else
+        var weights = buffers?.Weights ?? new double[v];
+        if (buffers is not null)
         {
             Array.Clear(weights);
         }
@@ -98,7 +95,7 @@ public static class TokenSampler
         }
         if (topP < 1)
         {
-            sum = TopP.Keep(weights, sum, topP);
+            sum = TopP.Keep(weights, sum, topP, buffers?.Keys, buffers?.Ids);
         }
         double u = random.NextDouble() * sum;
         int last = 0;
@@ -188,7 +185,7 @@ public static class TokenSampler
         var logits = new float[model.Config.VocabSize];
         var random = new Random(seed);
         var cache = useCache ? model.CreateCache() : null;
-        var weights = new double[model.Config.VocabSize];
+        var buffers = new DrawBuffers(model.Config.VocabSize, topP < 1);
         for (int i = 0; i < count && !cancellationToken.IsCancellationRequested; i++)
         {
             var all = CollectionsMarshal.AsSpan(tokens);
@@ -206,7 +203,7 @@ public static class TokenSampler
             {
                 model.Append(cache, all[^1..], logits);
             }
-            tokens.Add(Sample(logits, temperature, topK, topP, random, weights));
+            tokens.Add(Sample(logits, temperature, topK, topP, random, buffers));
         }
         return [.. tokens];
     }
@@ -218,5 +215,15 @@ public static class TokenSampler
         {
             throw new ArgumentOutOfRangeException(nameof(topP), topP, "top-p must be a number in (0, 1]; 1 for no top-p filtering.");
         }
+    }
+
+    // A draw's arrays, [V] each, so that a generation allocates them once rather than once a token; top-p's only with top-p.
+    private sealed class DrawBuffers(int classes, bool topP)
+    {
+        public double[] Weights { get; } = new double[classes];
+
+        public double[]? Keys { get; } = topP ? new double[classes] : null;
+
+        public int[]? Ids { get; } = topP ? new int[classes] : null;
     }
 }

@@ -15,8 +15,10 @@ internal static class TopP
     /// <param name="weights">Unnormalised probabilities [V], zero for tokens already filtered out.</param>
     /// <param name="sum">Their sum.</param>
     /// <param name="topP">The nucleus' probability, in (0, 1).</param>
+    /// <param name="keys">Scratch of at least [V] weights, or null for arrays of this call's own.</param>
+    /// <param name="ids">Scratch of at least [V] ids, given with <paramref name="keys"/>.</param>
     /// <returns>The sum of the weights left.</returns>
-    public static double Keep(Span<double> weights, double sum, double topP)
+    public static double Keep(Span<double> weights, double sum, double topP, double[]? keys = null, int[]? ids = null)
     {
         int n = 0;
         foreach (double w in weights)
@@ -44,8 +46,9 @@ internal static class TopP
             }
         }
 
-        var keys = new double[candidates];
-        var ids = new int[candidates];
+        // A generation draws many tokens: two arrays a draw were most of its garbage.
+        keys ??= new double[candidates];
+        ids ??= new int[candidates];
         candidates = 0;
         for (int i = 0; i < weights.Length; i++)
         {
@@ -56,8 +59,8 @@ internal static class TopP
             }
         }
 
-        Array.Sort(keys, ids);
-        OrderTiesByDescendingId(keys, ids);
+        Array.Sort(keys, ids, 0, candidates);
+        OrderTiesByDescendingId(keys, ids, candidates);
 
         // The ascending sum of probabilities, not of weights against (1 - p) * sum, is Hugging Face's rounding.
         for (int j = 0; j < candidates - 1; j++)
@@ -81,19 +84,21 @@ internal static class TopP
     }
 
     // Array.Sort is not stable: in the ascending order the higher id of equal weights comes first (is dropped first).
-    private static void OrderTiesByDescendingId(double[] keys, int[] ids)
+    private static void OrderTiesByDescendingId(double[] keys, int[] ids, int count)
     {
-        for (int start = 0; start < keys.Length;)
+        for (int start = 0; start < count;)
         {
             int end = start + 1;
-            while (end < keys.Length && keys[end] == keys[start])
+            while (end < count && keys[end] == keys[start])
             {
                 end++;
             }
 
             if (end - start > 1)
             {
-                Array.Sort(ids, start, end - start, Comparer<int>.Create((a, b) => b.CompareTo(a)));
+                // The ids of a group are distinct, so ascending then reversed is descending, without a comparer's garbage.
+                Array.Sort(ids, start, end - start);
+                Array.Reverse(ids, start, end - start);
             }
 
             start = end;

@@ -46,20 +46,23 @@ public class GenerationAllocationTests
         Assert.True(perToken < Bound, $"{perToken} bytes a token");
     }
 
+    // Top-p's sort of the likely tokens took two arrays a draw, about 1 KB a token here.
     [Theory]
-    [InlineData(0)]
-    [InlineData(10)]
-    public void Generate_AllocatesNextToNothingPerToken(int topK)
+    [InlineData(0, 1.0)]
+    [InlineData(10, 1.0)]
+    [InlineData(0, 0.9)]
+    [InlineData(10, 0.5)]
+    public void Generate_AllocatesNextToNothingPerToken(int topK, double topP)
     {
         var model = new GptModel(new GptConfig { VocabSize = 256, ContextLength = 128 }, 1) { MaxDegreeOfParallelism = 1 };
-        TokenSampler.Generate(model, [1, 2, 3], 16, 1.0, topK, 1);
+        TokenSampler.Generate(model, [1, 2, 3], 16, 1.0, topK, topP, 1, useCache: true);
 
         // The difference of a long and a short generation: the cache, the logits and the prompt's forward cancel out.
         long before = GC.GetAllocatedBytesForCurrentThread();
-        TokenSampler.Generate(model, [1, 2, 3], 16, 1.0, topK, 1);
+        TokenSampler.Generate(model, [1, 2, 3], 16, 1.0, topK, topP, 1, useCache: true);
         long shortRun = GC.GetAllocatedBytesForCurrentThread() - before;
         before = GC.GetAllocatedBytesForCurrentThread();
-        TokenSampler.Generate(model, [1, 2, 3], 16 + Tokens, 1.0, topK, 1);
+        TokenSampler.Generate(model, [1, 2, 3], 16 + Tokens, 1.0, topK, topP, 1, useCache: true);
         long perToken = (GC.GetAllocatedBytesForCurrentThread() - before - shortRun) / Tokens;
         Assert.True(perToken < Bound, $"{perToken} bytes a token");
     }

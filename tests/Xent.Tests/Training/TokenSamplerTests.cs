@@ -1,3 +1,4 @@
+using Xent.Training.Model;
 using Xent.Training.Sampling;
 
 namespace Xent.Tests.Training;
@@ -170,6 +171,47 @@ public class TokenSamplerTests
         Assert.InRange(expected.Count(x => x > 0), 2, logits.Length - 1);
         Assert.Equal(Enumerable.Range(0, logits.Length).Where(i => expected[i] > 0), Enumerable.Range(0, logits.Length).Where(i => weights[i] > 0));
         Assert.Equal(weights.Sum(), kept, 12);
+    }
+
+    [Theory]
+    [InlineData(0, 0.9)]
+    [InlineData(5, 0.5)]
+    [InlineData(0, 0.3)]
+    public void Generate_with_top_p_draws_the_one_shot_samples_tokens(int topK, double topP)
+    {
+        // Generate reuses its draw's buffers from token to token; what one draw leaves in them must not reach the next.
+        var model = new GptModel(new GptConfig { VocabSize = 64, ContextLength = 16, Dim = 32 }, 3) { MaxDegreeOfParallelism = 1 };
+        int[] generated = TokenSampler.Generate(model, [1, 2], 24, 1.5, topK, topP, 7, useCache: false);
+
+        var tokens = new List<int> { 1, 2 };
+        var logits = new float[64];
+        var random = new Random(7);
+        for (int i = 0; i < 24; i++)
+        {
+            model.NextTokenLogits(tokens.Skip(Math.Max(0, tokens.Count - 16)).ToArray(), logits);
+            tokens.Add(TokenSampler.Sample(logits, 1.5, topK, topP, random));
+        }
+
+        Assert.Equal(tokens, generated);
+    }
+
+    [Fact]
+    public void The_nucleus_with_reused_scratch_is_the_nucleus_without()
+    {
+        // Ties (the lower id kept) and scratch longer than the candidates, left dirty by an earlier call.
+        var keys = new double[8];
+        int[] ids = new int[8];
+        foreach (double[] start in new double[][] { [1, 3, 3, 3, 0.5, 2, 3, 0.1], [2, 2, 2, 2, 2, 2, 2, 2], [5, 0, 1, 1, 0, 4, 4, 0.2] })
+        {
+            foreach (double topP in new[] { 0.2, 0.5, 0.8 })
+            {
+                double[] fresh = [.. start], reused = [.. start];
+                double expected = TopP.Keep(fresh, start.Sum(), topP);
+                double kept = TopP.Keep(reused, start.Sum(), topP, keys, ids);
+                Assert.Equal(fresh, reused);
+                Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(kept));
+            }
+        }
     }
 
     private static float[] Gpt2SizedLogits()
