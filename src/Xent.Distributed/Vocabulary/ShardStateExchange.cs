@@ -2,8 +2,8 @@ namespace Xent.Distributed.Vocabulary;
 
 /// <summary>
 /// Turns each rank's per-row <see cref="CrossEntropyShardState"/>s into the states of the whole vocabulary on every
-/// rank, in two collectives as Megatron's fused path, after the call's <see cref="CallFingerprint"/> has made sure
-/// that every rank passed the same arguments (N among them): an all-reduce Max of the row maxima (and targets), then
+/// rank, in two collectives as Megatron's fused path, once the caller's <see cref="CallFingerprint.Agree"/> has made
+/// sure that every rank passed the same arguments (N among them): an all-reduce Max of the row maxima (and targets), then
 /// one all-reduce Sum of
 /// everything else packed together (per row: the sum of exponentials rescaled to the global max, the target logit,
 /// which only its owner contributes, the weighted logit sum of label smoothing, and the target, whose sum and max
@@ -16,15 +16,12 @@ internal static class ShardStateExchange
     private const int PackedPerRow = 4;
 
     /// <summary>Replaces <paramref name="states"/> [N] (this rank's) by the merged states of every rank's slice.</summary>
-    /// <param name="communicator">The group; every rank calls this with the same N and targets.</param>
+    /// <param name="communicator">The group; every rank calls this with the same N and targets, after the call's fingerprint agreed.</param>
     /// <param name="states">This rank's states [N] in, the merged states out.</param>
     /// <param name="targets">Targets [N] (the same on every rank).</param>
     /// <param name="ignoreIndex">The ignore index: rows with it have no target logit.</param>
-    /// <param name="fingerprint">The call's other arguments that every rank must pass alike.</param>
-    public static void Merge(ICommunicator communicator, Span<CrossEntropyShardState> states, ReadOnlySpan<int> targets, int ignoreIndex,
-        CallFingerprint fingerprint)
+    public static void Merge(ICommunicator communicator, Span<CrossEntropyShardState> states, ReadOnlySpan<int> targets, int ignoreIndex)
     {
-        fingerprint.Agree(communicator);
         int n = states.Length;
         if (n == 0)
         {

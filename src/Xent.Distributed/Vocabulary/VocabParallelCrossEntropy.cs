@@ -127,8 +127,11 @@ public static class VocabParallelCrossEntropy
         ArgumentNullException.ThrowIfNull(communicator);
         var slice = VocabularySlice.For(classes, communicator);
         CheckShard(logitsShard.Length, slice, targets.Length);
+
+        // Before the states: a rank whose differing options make its own targets invalid would throw alone.
+        fingerprint.Agree(communicator);
         CrossEntropyShards.Compute(logitsShard, slice.Offset, classes, targets, states, o);
-        ShardStateExchange.Merge(communicator, states[..targets.Length], targets, o.IgnoreIndex, fingerprint);
+        ShardStateExchange.Merge(communicator, states[..targets.Length], targets, o.IgnoreIndex);
     }
 
     private static CrossEntropyOptions Reduced(CrossEntropyOptions? options)

@@ -8,8 +8,9 @@ namespace Xent.Distributed.Vocabulary;
 /// rank r holds its rows of W, weightShard [V_r, D] (and biasShard [V_r]) for the classes of its
 /// <see cref="VocabularySlice.For(int, ICommunicator)"/>, and the same hidden states h [N, D] and targets [N] as
 /// every other rank. The logits are computed 128 tokens at a time ([128, V_r] tiles by <see cref="MatMul.Gemm"/>; the
-/// whole [N, V_r] is never held), folded into per-row states, merged across the ranks once per call (an all-reduce
-/// Max of 48 bytes that checks the ranks' arguments, then one all-reduce Max and one Sum of the row states), and the
+/// whole [N, V_r] is never held), folded into per-row states, merged across the ranks once per call (one all-reduce
+/// Max and one Sum of the row states, after an all-reduce Max of 48 bytes, before the first tile, that checks the
+/// ranks' arguments), and the
 /// backward recomputes the tiles: each rank writes its dW_r and db_r, and dh is all-reduced (one Sum). Every rank
 /// gets the same loss and dh. Every rank must make the same call with the same V, hidden states, targets, options and
 /// upstream gradients: a rank passing another throws an <see cref="ArgumentException"/> naming it, as every other
@@ -183,10 +184,11 @@ public static class VocabParallelLinearCrossEntropy
             fingerprint.WithUpstream(upstream);
         }
 
+        // Before the tiles: a refused call need not pay the forward GEMM, and a rank whose differing options make its
+        // own targets invalid would throw alone at its first tile, the others waiting in a collective.
+        fingerprint.Agree(communicator);
         if (n == 0)
         {
-            // No row states to exchange, but the ranks still learn whether they agree.
-            fingerprint.Agree(communicator);
             if (backward && !o.Accumulate)
             {
                 dWeightShard.Clear();
@@ -207,7 +209,7 @@ public static class VocabParallelLinearCrossEntropy
                 CrossEntropyShards.Compute(z, slice.Offset, classes, targets.Slice(t0, rows), states.AsSpan(t0, rows), ce);
             }
 
-            ShardStateExchange.Merge(communicator, states, targets, ce.IgnoreIndex, fingerprint);
+            ShardStateExchange.Merge(communicator, states, targets, ce.IgnoreIndex);
             float loss = LossOf(states, targets, classes, ce, rowLosses);
             VocabParallelCrossEntropy.WriteLogSumExp(states, logSumExp);
             if (backward)

@@ -131,6 +131,44 @@ public class VocabParallelArgumentsTests
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
+    public void ADifferingArgument_IsRefusedBeforeAnyLogitTile(int ranks)
+    {
+        // Target -1 is the last rank's ignore index and out of range on the others, which see it when they fold their
+        // first tile: the check came after the tiles (the whole forward GEMM), so those ranks threw that and the last
+        // a RankFailedException (under MPI: hung), where every rank must refuse the differing ignore index alike.
+        int[] targets = [3, -1, 1];
+        static CrossEntropyOptions Options(ICommunicator c) => new() { IgnoreIndex = c.Rank == c.Size - 1 ? -1 : -100 };
+        var calls = new Action<ICommunicator>[]
+        {
+            c => VocabParallelCrossEntropy.Loss(c, Shard(c, V), V, targets, Options(c)),
+            c =>
+            {
+                var s = VocabularySlice.For(V, c);
+                VocabParallelLinearCrossEntropy.Loss(c, Hidden.AsSpan(0, N * D), Weight.AsSpan(s.Offset * D, s.Width * D), [], V, targets, Options(c));
+            },
+            c =>
+            {
+                var s = VocabularySlice.For(V, c);
+                var gradients = new LinearCrossEntropyGradients(new float[N * D], new float[s.Width * D]);
+                VocabParallelLinearCrossEntropy.Gradients(c, Hidden.AsSpan(0, N * D), Weight.AsSpan(s.Offset * D, s.Width * D), [], V, targets, [1f, 1f, 1f],
+                    gradients, options: Options(c));
+            },
+        };
+        foreach (var call in calls)
+        {
+            var errors = RunOnRanks(ranks, call);
+            Assert.All(errors, e =>
+            {
+                var error = Assert.IsType<ArgumentException>(e);
+                Assert.StartsWith("The ranks passed different options.IgnoreIndex (one rank -100, another -1)", error.Message, StringComparison.Ordinal);
+                Assert.Equal("options", error.ParamName);
+            });
+        }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
     public void ForwardCallsOfTheSameArguments_MixOnTheRanks_EachGettingWhatItAskedFor(int ranks)
     {
         // Loss, LossPerRow and MergedStates make the same collectives of the same merged states and differ only in
