@@ -104,21 +104,28 @@ internal static unsafe partial class FusedKernel
                 int offset = lanes.Length > count ? wave % 2 * count : 0;
                 int weightItems = due < 0 ? 0 : ThreadCount;
                 int first = start, previous = due, previousUsed = dueUsed;
-                ParallelWork.For(used + weightItems, threads, i =>
-                {
-                    if (i < used)
-                    {
-                        lanes[offset + i].RunBlock(first + (i * TB));
-                        return;
-                    }
-
-                    for (int j = previous; j < previous + previousUsed; j++)
-                    {
-                        lanes[j].AddPartials(i - used, weightItems);
-                    }
-                });
+                ParallelWork.For(used + weightItems, threads, new WaveItems(lanes, offset, used, first, previous, previousUsed, weightItems));
                 due = used > 0 && FinishWave(lanes, offset, used, ref main, ref zTerms) ? offset : -1;
                 dueUsed = used;
+            }
+        }
+
+        /// <summary>A wave's items: its blocks, one per lane, then the parts of the previous wave's partials.</summary>
+        private readonly struct WaveItems(Runner<TL, TV>[] lanes, int offset, int used, int first, int previous, int previousUsed, int weightItems)
+            : IWorkItems
+        {
+            public void Run(int item)
+            {
+                if (item < used)
+                {
+                    lanes[offset + item].RunBlock(first + (item * TB));
+                    return;
+                }
+
+                for (int j = previous; j < previous + previousUsed; j++)
+                {
+                    lanes[j].AddPartials(item - used, weightItems);
+                }
             }
         }
 

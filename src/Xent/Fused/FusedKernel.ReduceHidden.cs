@@ -14,15 +14,23 @@ internal static unsafe partial class FusedKernel
         private void ReduceHidden()
         {
             int chunks = (int)Math.Min(8, Math.Max(1, (long)tbn * p.D / 4096));
-            ParallelWork.For(chunks, threads, c =>
+            ParallelWork.For(chunks, threads, new HiddenChunks(this, chunks));
+        }
+
+        /// <summary>Chunk c of <paramref name="chunks"/> of the hidden units.</summary>
+        private void ReduceHiddenChunk(int c, int chunks)
+        {
+            int k0 = (int)((long)p.D * c / chunks), k1 = (int)((long)p.D * (c + 1) / chunks);
+            AddTransposedPartials(k0, k1);
+            if (dHiddenRows != null)
             {
-                int k0 = (int)((long)p.D * c / chunks), k1 = (int)((long)p.D * (c + 1) / chunks);
-                AddTransposedPartials(k0, k1);
-                if (dHiddenRows != null)
-                {
-                    AddRowPartials(k0, k1);
-                }
-            });
+                AddRowPartials(k0, k1);
+            }
+        }
+
+        private readonly struct HiddenChunks(Runner<TL, TV> runner, int chunks) : IWorkItems
+        {
+            public void Run(int item) => runner.ReduceHiddenChunk(item, chunks);
         }
 
         /// <summary>

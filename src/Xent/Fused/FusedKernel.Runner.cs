@@ -97,7 +97,7 @@ internal static unsafe partial class FusedKernel
             freshWeight = p.Backward && !p.Accumulate;
             if (freshWeight)
             {
-                ForGroups(ZeroGroupBias);
+                ForGroups(GroupStep.ZeroBias);
             }
 
             double main = 0, zTerms = 0;
@@ -109,7 +109,7 @@ internal static unsafe partial class FusedKernel
             if (freshWeight)
             {
                 // No token block ran the backward (no tokens, or every target ignored): dW is all zeros.
-                ForGroups(ZeroGroupWeight);
+                ForGroups(GroupStep.ZeroWeight);
             }
 
             p.CrossEntropyPart = kept.ReduceCrossEntropy(p.Reduction, main);
@@ -152,13 +152,13 @@ internal static unsafe partial class FusedKernel
 
             float* h = BlockHidden();
             Packing.PackB(true, h, p.D, 0, p.D, 0, tbn, shape.Nr, hT);
-            ForGroups(ForwardGroup);
+            ForGroups(GroupStep.Forward);
             blockKept = MergeBlock();
             if (p.Backward && blockKept)
             {
                 Coefficients();
                 Packing.PackB(false, h, p.D, 0, tbn, 0, p.D, shape.Nr, hN);
-                ForGroups(BackwardGroup);
+                ForGroups(GroupStep.Backward);
                 ReduceHidden();
                 freshWeight = false;
             }
@@ -236,7 +236,7 @@ internal static unsafe partial class FusedKernel
         private long LanePartialFloats => deferWeight ? LaneWeightFloats + ((p.V + 15) / 16 * 16) : 0;
 
         /// <summary>Runs body(g) for every vocabulary group.</summary>
-        private void ForGroups(Action<int> body) => ParallelWork.For(groups, threads, body);
+        private void ForGroups(GroupStep step) => ParallelWork.For(groups, threads, new GroupItems(this, step));
 
         private int GroupStart(int g) => FusedKernel.GroupStart(p.V, groups, g);
 
@@ -263,5 +263,38 @@ internal static unsafe partial class FusedKernel
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private bool Ignored(int t) => p.Targets[t0 + t] == p.IgnoreIndex;
+
+        // A struct body naming the step, not a method group: each conversion to a delegate was an allocation, every
+        // token block of every call.
+        private readonly struct GroupItems(Runner<TL, TV> runner, GroupStep step) : IWorkItems
+        {
+            public void Run(int item)
+            {
+                switch (step)
+                {
+                    case GroupStep.Forward:
+                        runner.ForwardGroup(item);
+                        break;
+                    case GroupStep.Backward:
+                        runner.BackwardGroup(item);
+                        break;
+                    case GroupStep.ZeroBias:
+                        runner.ZeroGroupBias(item);
+                        break;
+                    default:
+                        runner.ZeroGroupWeight(item);
+                        break;
+                }
+            }
+        }
+    }
+
+    /// <summary>The per-group steps of a runner (<c>Runner.ForGroups</c>).</summary>
+    private enum GroupStep : byte
+    {
+        Forward,
+        Backward,
+        ZeroBias,
+        ZeroWeight,
     }
 }
