@@ -17,7 +17,7 @@ internal interface IWorkRanges
 /// <summary>
 /// The fork/join calls with a struct body instead of a lambda: the layers make a few hundred parallel calls a training
 /// step and a few dozen a generated token, and each lambda's closure and delegate were garbage (6 KB a token of a
-/// small model). The items and ranges are those of the lambda overloads, so the results have the same bits.
+/// small model). The items are those of For's delegate overload, on the same threads: the results have the same bits.
 /// </summary>
 internal static partial class ParallelWork
 {
@@ -46,7 +46,15 @@ internal static partial class ParallelWork
         }
     }
 
-    /// <summary>As <see cref="ForRanges(int, int, int, Action{int, int})"/>, without allocating on the calling thread's next calls.</summary>
+    /// <summary>
+    /// Calls body(start, end) for consecutive ranges of <paramref name="grain"/> items covering [0, count). With 2
+    /// threads the caller takes ranges from the start and the worker from the end, so that layers over the same rows
+    /// give each thread about the same rows call after call (its caches hold what it wrote).
+    /// </summary>
+    /// <param name="count">Items in all.</param>
+    /// <param name="grain">Items per range (see <see cref="Grain"/>).</param>
+    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores. One thread gets [0, count) in one call.</param>
+    /// <param name="body">One range: a struct, so that a call allocates no closure.</param>
     public static void ForRanges<TBody>(int count, int grain, int maxDegreeOfParallelism, TBody body)
         where TBody : struct, IWorkRanges
     {

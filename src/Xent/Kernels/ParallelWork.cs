@@ -81,31 +81,6 @@ internal static partial class ParallelWork
     }
 
     /// <summary>
-    /// Calls body(start, end) for consecutive ranges of <paramref name="grain"/> items covering [0, count). With 2
-    /// threads the caller takes ranges from the start and the worker from the end, so that layers over the same rows
-    /// give each thread about the same rows call after call (its caches hold what it wrote).
-    /// </summary>
-    /// <param name="count">Items in all.</param>
-    /// <param name="grain">Items per range (see <see cref="Grain"/>).</param>
-    /// <param name="maxDegreeOfParallelism">Most threads; -1 for all cores. One thread gets [0, count) in one call.</param>
-    /// <param name="body">One range.</param>
-    public static void ForRanges(int count, int grain, int maxDegreeOfParallelism, Action<int, int> body)
-    {
-        if (count <= 0)
-        {
-            return;
-        }
-
-        if (maxDegreeOfParallelism == 1)
-        {
-            body(0, count);
-            return;
-        }
-
-        For((count + grain - 1) / grain, maxDegreeOfParallelism, c => body(c * grain, Math.Min(count, (c + 1) * grain)), ends: Ends);
-    }
-
-    /// <summary>
     /// A range size splitting <paramref name="count"/> items into about 16 ranges (at least
     /// <paramref name="minimum"/> items each, rounded up to a multiple of 16 so vector loops see the same
     /// element groups). It depends on the count only, never on the machine or the thread count.
