@@ -45,9 +45,9 @@ internal sealed class CallFingerprint
         fields[(int)Field.HiddenSize] = hiddenSize;
         fields[(int)Field.Call] = (int)call;
         fields[(int)Field.IgnoreIndex] = o.IgnoreIndex;
-        fields[(int)Field.LabelSmoothing] = BitConverter.SingleToUInt32Bits(o.LabelSmoothing);
-        fields[(int)Field.ZLoss] = BitConverter.SingleToUInt32Bits(o.ZLoss);
-        fields[(int)Field.SoftCap] = BitConverter.SingleToUInt32Bits(o.SoftCap);
+        fields[(int)Field.LabelSmoothing] = Scalar(o.LabelSmoothing);
+        fields[(int)Field.ZLoss] = Scalar(o.ZLoss);
+        fields[(int)Field.SoftCap] = Scalar(o.SoftCap);
         fields[(int)Field.ClassWeights] = NoWeights(o.ClassWeights.Span) ? 0 : Hash(o.ClassWeights.Span);
     }
 
@@ -141,6 +141,10 @@ internal sealed class CallFingerprint
 
         throw new ArgumentException("The ranks' arguments differ: every rank must pass the same V, N, D, options, upstream gradient, hidden states and targets, and make the same call.");
     }
+
+    // -0 switches a term off as +0 does (the options are checked as numbers, never by their bits), so the sign of a
+    // zero is no disagreement.
+    private static long Scalar(float value) => (long)SignlessZeros(BitConverter.SingleToUInt32Bits(value));
 
     private double? ReductionValue => reduction is { } r ? (int)r : null;
 

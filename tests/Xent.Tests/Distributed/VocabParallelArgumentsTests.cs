@@ -291,6 +291,36 @@ public class VocabParallelArgumentsTests
         }
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ScalarOptionsDifferingOnlyInTheSignOfZero_AreComputed_AsWhenAllAgree(int ranks)
+    {
+        // LabelSmoothing, ZLoss and SoftCap of -0 switch their term off as +0 does, so the results are those of every
+        // rank passing +0, bit for bit.
+        var results = new float[2][][];
+        for (int mixed = 0; mixed < 2; mixed++)
+        {
+            var got = results[mixed] = new float[ranks][];
+            Assert.All(RunOnRanks(ranks, c =>
+            {
+                float zero = mixed == 1 && c.Rank == c.Size - 1 ? -0f : 0f;
+                var o = new CrossEntropyOptions { LabelSmoothing = zero, ZLoss = zero, SoftCap = zero };
+                var s = VocabularySlice.For(V, c);
+                var w = Weight.AsSpan(s.Offset * D, s.Width * D);
+                float[] dh = new float[N * D], dw = new float[s.Width * D], dx = new float[N * s.Width];
+                float loss = VocabParallelCrossEntropy.LossAndGradient(c, Shard(c, V), V, Targets, dx, options: o);
+                float linear = VocabParallelLinearCrossEntropy.LossAndGradients(c, Hidden.AsSpan(0, N * D), w, [], V, Targets, new(dh, dw), options: o);
+                got[c.Rank] = [loss, linear, .. dh, .. dw, .. dx];
+            }), e => Assert.Null(e));
+        }
+
+        for (int r = 0; r < ranks; r++)
+        {
+            Assert.Equal(results[0][r].Select(BitConverter.SingleToInt32Bits), results[1][r].Select(BitConverter.SingleToInt32Bits));
+        }
+    }
+
     // Runs body on every rank, each rank's exception (or null) out; a hang fails the test rather than the run.
     private static Exception?[] RunOnRanks(int ranks, Action<ICommunicator> body)
     {
