@@ -239,7 +239,7 @@ public static unsafe class MemoryLimits
     /// </summary>
     /// <param name="source">The buffer read (touched).</param>
     /// <param name="destination">The buffer written (touched, at least as long).</param>
-    /// <param name="threadCounts">Thread counts to try.</param>
+    /// <param name="threadCounts">Thread counts to try; one above the cores runs (and is labelled) as the cores.</param>
     /// <param name="time">Times an action; returns the timings.</param>
     /// <param name="screen">A cheaper timer for every candidate, or null to time each by <paramref name="time"/>.</param>
     /// <param name="finalists">How many of the fastest screened reads (and copies) <paramref name="time"/> times again.</param>
@@ -259,7 +259,7 @@ public static unsafe class MemoryLimits
     /// <see cref="Ranked"/>'s reads alone, for a buffer too large to copy beside (a decoding step's weights).
     /// </summary>
     /// <param name="source">The buffer read (touched).</param>
-    /// <param name="threadCounts">Thread counts to try.</param>
+    /// <param name="threadCounts">Thread counts to try; one above the cores runs (and is labelled) as the cores.</param>
     /// <param name="time">Times an action; returns the timings.</param>
     /// <param name="screen">A cheaper timer for every candidate, or null to time each by <paramref name="time"/>.</param>
     /// <param name="finalists">How many of the fastest screened reads <paramref name="time"/> times again.</param>
@@ -276,7 +276,9 @@ public static unsafe class MemoryLimits
     private static int[] Counts(IEnumerable<int> threadCounts)
     {
         ArgumentNullException.ThrowIfNull(threadCounts);
-        var counts = threadCounts.Distinct().ToArray();
+        // Counts above the cores run on the cores (Read and Copy cap them): a limit is labelled with the threads that
+        // ran, and timed once for them.
+        var counts = threadCounts.Select(Baselines.Parts.AtMostTheCores).Distinct().ToArray();
         return counts.Length > 0 ? counts : throw new ArgumentException("No thread count given.", nameof(threadCounts));
     }
 
@@ -325,14 +327,14 @@ public static unsafe class MemoryLimits
     /// </summary>
     /// <param name="source">The buffer read (touched).</param>
     /// <param name="destination">The buffer written (touched, at least as long).</param>
-    /// <param name="threadCounts">Thread counts to try.</param>
+    /// <param name="threadCounts">Thread counts to try; one above the cores runs (and is labelled) as the cores.</param>
     /// <returns>Every read and every copy candidate, fastest first.</returns>
     public static (IReadOnlyList<MemoryLimit> Reads, IReadOnlyList<MemoryLimit> Copies) QuickRanked(ReadOnlyMemory<float> source, Memory<float> destination, IEnumerable<int> threadCounts) =>
         Ranked(source, destination, threadCounts, QuickTime, QuickScreen);
 
     /// <summary><see cref="QuickRanked"/>'s reads alone (<see cref="RankedReads"/>).</summary>
     /// <param name="source">The buffer read (touched).</param>
-    /// <param name="threadCounts">Thread counts to try.</param>
+    /// <param name="threadCounts">Thread counts to try; one above the cores runs (and is labelled) as the cores.</param>
     /// <returns>Every read candidate, fastest first.</returns>
     public static IReadOnlyList<MemoryLimit> QuickRankedReads(ReadOnlyMemory<float> source, IEnumerable<int> threadCounts) =>
         RankedReads(source, threadCounts, QuickTime, QuickScreen);

@@ -254,6 +254,26 @@ public sealed class BaselinesTests
     }
 
     [Fact]
+    public void MemoryLimits_Ranked_LabelsEachLimitWithTheThreadsThatRan_AndTimesEachCountOnce()
+    {
+        // Thread counts above the cores run on the cores: a limit labelled with the count asked for would claim
+        // threads that never ran, and two counts that both become the cores would be timed twice.
+        var source = MemoryLimits.Touched(4096);
+        var destination = MemoryLimits.Touched(4096);
+        int cores = Environment.ProcessorCount;
+        int timed = 0;
+        var (reads, copies) = MemoryLimits.Ranked(source, destination, [cores, cores + 1, 1 << 20], a =>
+        {
+            a();
+            return new Timing([0.001 * ++timed]);
+        });
+        Assert.All(reads.Concat(copies), l => Assert.Equal(cores, l.Threads));
+        Assert.Equal(reads.Count, reads.Select(l => l.How).Distinct().Count());
+        Assert.Equal(copies.Count, copies.Select(l => l.How).Distinct().Count());
+        Assert.All(MemoryLimits.RankedReads(source, [1 << 20], a => new Timing([1.0])), l => Assert.Equal(cores, l.Threads));
+    }
+
+    [Fact]
     public void MemoryLimits_RankedReads_TimesOnlyReads_AsRankedDoes()
     {
         var source = MemoryLimits.Touched(4096);
