@@ -29,7 +29,8 @@ internal static class CpuCaches
             return null;
         }
 
-        return long.TryParse(kilobytes.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long kb) && Plausible(kb << 10)
+        // Past 2^53 KB the shift to bytes wraps: 2^54 + 64 KB came out as a plausible 64 KB.
+        return long.TryParse(kilobytes.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long kb) && kb <= long.MaxValue >> 10 && Plausible(kb << 10)
             ? kb << 10
             : throw new ArgumentException($"{EnvironmentVariable}='{kilobytes}': expected an L2 cache size in KB, 64 to 65536");
     }

@@ -137,7 +137,8 @@ public class MatMulTests
         Assert.Equal(512L << 10, CpuCaches.Parse(" 512 "));
         Assert.Null(CpuCaches.Parse(null));
         Assert.Null(CpuCaches.Parse(""));
-        foreach (string bad in new[] { "1M", "-512", "32", "1048576", "0x200" })
+        // 2^54 + 64 KB is 2^64 + 64 KB in bytes: it wrapped to a plausible 64 KB.
+        foreach (string bad in new[] { "1M", "-512", "32", "1048576", "0x200", "18014398509482048", "9223372036854775807" })
         {
             var e = Assert.Throws<ArgumentException>(() => CpuCaches.Parse(bad));
             Assert.Contains(CpuCaches.EnvironmentVariable, e.Message, StringComparison.Ordinal);
