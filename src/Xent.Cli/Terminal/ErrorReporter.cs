@@ -39,7 +39,7 @@ internal static class ErrorReporter
         Xent.Training.Data.TrainingInputException e => (ExitCodes.BadInput, OneLine(e.Message)),
 
         // Parse and validation errors of the command line (unknown option, missing value, Validate() failure).
-        CommandParseException or CommandRuntimeException => (ExitCodes.BadInput, Spectre(exception.Message)),
+        CommandParseException or CommandRuntimeException => (ExitCodes.BadInput, Spectre(exception)),
 
         // The library's own argument checks: the input broke the contract (spec: thrown before any output). One the
         // command's own code provoked from .NET (a JSON writer refusing infinity) is a bug in xent, below.
@@ -84,9 +84,9 @@ internal static class ErrorReporter
     private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
 
     /// <summary>Spectre's parse messages, in the user's terms: "Failed to convert 'x' to Single." names a .NET type.</summary>
-    private static string Spectre(string message)
+    private static string Spectre(Exception exception)
     {
-        var text = OneLine(message);
+        var text = OneLine(exception.Message);
         if (text.Contains(MissingValue.Marker, StringComparison.Ordinal))
         {
             return "an option at the end of the command line has no value.";
@@ -101,6 +101,17 @@ internal static class ErrorReporter
         return text.Replace(" to Single.", " to a number.", StringComparison.Ordinal)
             .Replace(" to Double.", " to a number.", StringComparison.Ordinal)
             .Replace(" to Int32.", " to an integer.", StringComparison.Ordinal)
-            .Replace(" to Nullable`1.", " to an integer.", StringComparison.Ordinal);
+            .Replace(" to Nullable`1.", OptionalNumber(exception), StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// What an option that may be left out (int?, long?, double?) takes: Spectre names its type Nullable`1, and
+    /// --lr 0,001 was said not to be an integer. The converter underneath names the value's type ("0,001 is not a
+    /// valid value for Double.").
+    /// </summary>
+    private static string OptionalNumber(Exception exception) =>
+        exception.InnerException?.Message is { } inner
+        && (inner.Contains("for Double.", StringComparison.Ordinal) || inner.Contains("for Single.", StringComparison.Ordinal))
+            ? " to a number."
+            : " to an integer.";
 }
