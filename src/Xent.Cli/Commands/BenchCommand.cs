@@ -1,6 +1,7 @@
 using Spectre.Console.Cli;
 using Xent.Baselines;
 using Xent.Cli.Terminal;
+using Xent.Training;
 
 namespace Xent.Cli.Commands;
 
@@ -30,6 +31,7 @@ internal sealed class BenchCommand : Command<BenchSettings>
 
     public override int Execute(CommandContext context, BenchSettings settings, CancellationToken cancellationToken)
     {
+        KernelEnvironment.Check();
         int threads = settings.ThreadCount;
         if (settings.ThreadsCapped)
         {

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
+using Xent.Training;
 using Xent.Training.Checkpoints;
 using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
@@ -35,6 +36,7 @@ internal sealed class EvalCommand : Command<EvalSettings>
 
     private int Evaluate(EvalSettings settings)
     {
+        KernelEnvironment.Check();
         if (Gpt2Checkpoint.IsCheckpoint(settings.Checkpoint!))
         {
             return EvalHuggingFace.Run(io, settings);

@@ -1,5 +1,6 @@
 using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
+using Xent.Training;
 using Xent.Training.Checkpoints;
 using Xent.Training.Checkpoints.HuggingFace;
 using Xent.Training.Data;
@@ -36,6 +37,7 @@ internal sealed class SampleCommand : Command<SampleSettings>
 
     private int Sample(SampleSettings settings, CancellationToken cancellationToken)
     {
+        KernelEnvironment.Check();
         var (model, tokenizer, prompt) = Load(settings);
         if (prompt.Length == 0)
         {

@@ -5,6 +5,7 @@ using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
 using Xent.Distributed;
 using Xent.Distributed.Training;
+using Xent.Training;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
 using Xent.Training.Runs;
@@ -49,6 +50,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
 
     private int Execute(TrainSettings settings, TrainSignals signals)
     {
+        KernelEnvironment.Check();
         if (settings.Accumulate is null && !settings.VocabParallel && !Communicator.UnderMpirun)
         {
             RunFolderLock? folderLock = LockFolder(settings);

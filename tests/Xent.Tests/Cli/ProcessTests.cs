@@ -79,6 +79,30 @@ public sealed class ProcessTests : IDisposable
     }
 
     [Fact]
+    public void AnEnvironmentVariableOfXentWithAValueItDoesNotTake_IsRefusedBeforeAVerbPrepares()
+    {
+        // train found it at its first step: after the text was read, encoded and its baseline fitted, with the run
+        // folder made and an empty metrics.jsonl left in it; bench after seconds of memory timing; eval after the text.
+        (string, string)[] bad = [("XENT_VECTOR_WIDTH", "avx2")];
+        string line = "xent: error: XENT_VECTOR_WIDTH='avx2' is not one of 512, 256, 128, scalar.";
+        var run = dir["run"];
+        var train = RunWith(bad, "train", "--steps", "2", "--seq", "16", "--batch", "2", "--dim", "16", "--layers", "1", "--heads", "2", "--out", run);
+        Assert.Equal((2, "", line), (train.Code, train.Out, train.Error.Trim()));
+        Assert.False(Directory.Exists(run), "no run folder");
+
+        var bench = RunWith(bad, "bench", "--rows", "2", "--vocab", "8", "--iterations", "1");
+        Assert.Equal((2, "", line), (bench.Code, bench.Out, bench.Error.Trim()));
+
+        var trained = TrainCommandTests.Train(run, "--steps", "2");
+        Assert.True(trained.ExitCode == 0, trained.Error);
+        foreach (string[] verb in new[] { new[] { "eval", "--checkpoint", run, "--text", dir["missing.txt"] }, ["sample", "--checkpoint", run, "--tokens", "2"] })
+        {
+            var refused = RunWith(bad, verb);
+            Assert.Equal((2, "", line), (refused.Code, refused.Out, refused.Error.Trim()));
+        }
+    }
+
+    [Fact]
     public void Bench_ThreadsAboveTheCoreCount_RunOnEveryCore_AndSaySo()
     {
         // The baselines once took the number as given (a part of the rows per asked thread, and as many memory-limit
