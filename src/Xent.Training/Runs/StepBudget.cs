@@ -54,7 +54,8 @@ public static class StepBudget
 
     /// <summary>
     /// The seconds of a duration as <see cref="ParseDuration"/> reads it, however long (a caller can say a duration
-    /// is too long rather than not one); null for anything else or a duration that is not positive.
+    /// is too long rather than not one); null for anything else or a duration that is not positive (shorter than a
+    /// TimeSpan's tick, 100 ns, included).
     /// </summary>
     /// <param name="text">The text, e.g. a command-line value.</param>
     public static double? ParseSeconds(string? text)
@@ -67,7 +68,7 @@ public static class StepBudget
         string s = text.Trim().ToLowerInvariant();
         if (double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double bare))
         {
-            return bare > 0 && double.IsFinite(bare) ? bare : null;
+            return Positive(bare);
         }
 
         double seconds = 0;
@@ -97,6 +98,11 @@ public static class StepBudget
             i++;
         }
 
-        return seconds > 0 && double.IsFinite(seconds) ? seconds : null;
+        return Positive(seconds);
     }
+
+    // Under a tick (100 ns) a duration is a TimeSpan of 0, which TimeBudgetPlanner refuses as not positive: --time 1e-8
+    // passed the command line's check and met that refusal in .NET's words.
+    private static double? Positive(double seconds) =>
+        seconds > 0 && double.IsFinite(seconds) && (seconds >= 1 || TimeSpan.FromSeconds(seconds) > TimeSpan.Zero) ? seconds : null;
 }

@@ -25,6 +25,19 @@ public sealed class TrainTimeBudgetTests : IDisposable
         Assert.False(Directory.Exists(temp["run"]));
     }
 
+    [Theory]
+    [InlineData("1e-8")]
+    [InlineData("1e-300")]
+    [InlineData("0.00000001s")]
+    public void A_budget_under_a_tick_is_refused_as_not_positive(string time)
+    {
+        // It passed as positive, became a TimeSpan of 0 and reached the planner: "The time budget must be positive
+        // and at most 7.00:00:00. (Parameter 'budget') Actual value was 00:00:00."
+        var run = CliRun.Run("train", "--text", temp["t.txt"], "--time", time, "--out", temp["run"]);
+        run.AssertBadInput($"'{time}'", "--time must be a positive duration");
+        Assert.False(Directory.Exists(temp["run"]));
+    }
+
     [Fact]
     public void Durations_up_to_a_week_parse_and_longer_ones_are_told_apart_from_bad_ones()
     {

@@ -44,6 +44,8 @@ public class StepBudgetTests
     [InlineData("-5")]
     [InlineData("1e400")]
     [InlineData("..s")]
+    [InlineData("1e-8")]
+    [InlineData("1e-300")]
     [InlineData(null)]
     public void Anything_else_is_not_a_duration(string? text) => Assert.Null(StepBudget.ParseDuration(text));
 
