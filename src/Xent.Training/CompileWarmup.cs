@@ -22,8 +22,32 @@ public static class CompileWarmup
     /// <summary>Most bytes the copy may take in a <see cref="TrainingLoop"/>'s own warm-up.</summary>
     internal const long MaxBytes = 64L << 20;
 
-    /// <summary>Whether a <see cref="TrainingLoop"/> warms up; cleared by tests and, with XENT_WARMUP=0, by measurements of the first step without it.</summary>
-    internal static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("XENT_WARMUP") != "0";
+    /// <summary>The variable that turns a <see cref="TrainingLoop"/>'s warm-up off (0) for measurements of the first step without it.</summary>
+    internal const string EnvironmentVariable = "XENT_WARMUP";
+
+    /// <summary>Whether a <see cref="TrainingLoop"/> warms up; cleared by tests and by <see cref="EnvironmentVariable"/>.</summary>
+    internal static bool Enabled { get; set; } = ParseSwitch(Environment.GetEnvironmentVariable(EnvironmentVariable)) ?? true;
+
+    /// <summary>
+    /// What <see cref="EnvironmentVariable"/> should be where its value is not one it takes, else null: only an exact "0"
+    /// turned the warm-up off, so " 0", "off" or "false" left it on without a word.
+    /// </summary>
+    internal static string? EnvironmentProblem
+    {
+        get
+        {
+            string? value = Environment.GetEnvironmentVariable(EnvironmentVariable);
+            return ParseSwitch(value) is null ? $"{EnvironmentVariable}='{value}' is not one of 1, 0 (on, off)." : null;
+        }
+    }
+
+    /// <summary>On or off as a variable gives it (on where unset), null where it is neither.</summary>
+    internal static bool? ParseSwitch(string? value) => value?.Trim().ToUpperInvariant() switch
+    {
+        null or "" or "1" or "ON" or "TRUE" or "YES" => true,
+        "0" or "OFF" or "FALSE" or "NO" => false,
+        _ => null,
+    };
 
     /// <summary>Starts the warm-up of training steps of <paramref name="model"/>'s shape; the task fails if a step would.</summary>
     /// <param name="model">The model's shape (the copy has one layer of it).</param>

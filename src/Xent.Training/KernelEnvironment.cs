@@ -11,4 +11,15 @@ internal static class KernelEnvironment
     /// <summary>Throws what the kernels would throw at their first call.</summary>
     /// <exception cref="InvalidOperationException">A variable holds a value its setting does not take; the message names it.</exception>
     public static void Check() => _ = Simd.Width;
+
+    /// <summary><see cref="Check"/>, and the variable of the training loop's warm-up (XENT_WARMUP).</summary>
+    /// <exception cref="InvalidOperationException">A variable holds a value its setting does not take; the message names it.</exception>
+    public static void CheckTraining()
+    {
+        Check();
+        if (CompileWarmup.EnvironmentProblem is { } problem)
+        {
+            throw new InvalidOperationException(problem);
+        }
+    }
 }

@@ -50,7 +50,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
 
     private int Execute(TrainSettings settings, TrainSignals signals)
     {
-        KernelEnvironment.Check();
+        KernelEnvironment.CheckTraining();
         if (settings.Accumulate is null && !settings.VocabParallel && !Communicator.UnderMpirun)
         {
             RunFolderLock? folderLock = LockFolder(settings);

@@ -103,6 +103,27 @@ public sealed class ProcessTests : IDisposable
     }
 
     [Fact]
+    public void XentWarmup_TakesOnAndOffInTheUsualWords_AndRefusesAnythingElseBeforeTrainPrepares()
+    {
+        // Only an exact "0" turned the warm-up off: " 0", "off" or "false" left it on without a word.
+        foreach (string off in new[] { "0", " 0 ", "off", "OFF", "false", "no" })
+        {
+            Assert.False(Xent.Training.CompileWarmup.ParseSwitch(off), off);
+        }
+
+        foreach (string? on in new[] { null, "", "1", "on", "True", "yes" })
+        {
+            Assert.True(Xent.Training.CompileWarmup.ParseSwitch(on), on);
+        }
+
+        Assert.Null(Xent.Training.CompileWarmup.ParseSwitch("maybe"));
+        var run = dir["run"];
+        var train = RunWith([("XENT_WARMUP", "maybe")], "train", "--steps", "2", "--seq", "16", "--batch", "2", "--dim", "16", "--layers", "1", "--heads", "2", "--out", run);
+        Assert.Equal((2, "", "xent: error: XENT_WARMUP='maybe' is not one of 1, 0 (on, off)."), (train.Code, train.Out, train.Error.Trim()));
+        Assert.False(Directory.Exists(run), "no run folder");
+    }
+
+    [Fact]
     public void Bench_ThreadsAboveTheCoreCount_RunOnEveryCore_AndSaySo()
     {
         // The baselines once took the number as given (a part of the rows per asked thread, and as many memory-limit
