@@ -210,6 +210,11 @@ internal sealed class TrainSettings : CommandSettings
             return Error("--dropout must be in [0, 1).");
         }
 
+        if (BpeDropout is { } q && !(q >= 0 && q < 1))
+        {
+            return Error("--bpe-dropout must be in [0, 1).");
+        }
+
         if (WeightDecay is { } wd && (!double.IsFinite(wd) || wd < 0))
         {
             return Error("--weight-decay must be a number >= 0.");

@@ -232,6 +232,18 @@ public sealed class TrainTextTests : IDisposable
         Assert.Contains(option, run.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("1")]
+    [InlineData("NaN")]
+    [InlineData("-0.5")]
+    public void A_bpe_dropout_outside_its_range_is_refused_naming_the_option_before_the_text_is_read(string value)
+    {
+        // It was refused only once the text was read and encoded, as "The BPE dropout is NaN", naming no option.
+        var run = CliRun.Run("train", "--out", temp["r"], "--text", temp["missing.txt"], "--bpe-dropout", value);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--bpe-dropout must be in [0, 1)", run.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Time_and_steps_together_are_an_error()
     {
