@@ -52,11 +52,12 @@ def split(raw, mode, seq):
     if any(ord(c) > 0xFFFF for c in text):
         raise SystemExit('the text has characters past U+FFFF: the character cut would differ from .NET\'s')
     at = min(len(text), int(len(text) * (1 - VAL_FRACTION)))
+    last = at + (len(text) - at) // 2
     cut = at
-    while cut < len(text) and not dotnet_space(text[cut]):
+    while cut <= last and cut < len(text) and not dotnet_space(text[cut]):
         cut += 1
-    if cut == len(text) and 0 < at < len(text):
-        cut = at  # no white space in the last tenth: at 90% itself
+    if (cut > last or cut == len(text)) and 0 < at < len(text):
+        cut = at  # no white space in the first half of the last tenth: at 90% itself
     return mode, text[:cut].encode('utf-8'), text[cut:].encode('utf-8')
 
 

@@ -94,9 +94,9 @@ public sealed class TokenDataset
 
     /// <summary>
     /// A UTF-8 text file with a byte-pair encoding of <paramref name="vocabSize"/> tokens learned on its training
-    /// split: the text is cut at the first white space after 90% of its characters (at 90% when none follows), the
-    /// merges are learned on the part before (the validation text never influences them), and each part is tokenized
-    /// on its own.
+    /// split: the text is cut at the first white space after 90% of its characters (at 90% when none comes within the
+    /// next 5%), the merges are learned on the part before (the validation text never influences them), and each part
+    /// is tokenized on its own.
     /// Throws <see cref="TrainingInputException"/> as <see cref="FromTextFile"/> does.
     /// </summary>
     /// <param name="path">The file.</param>
@@ -144,19 +144,21 @@ public sealed class TokenDataset
         return Split(text, tokenizer, seq, bpeDropout);
     }
 
-    // Where the training text ends: at the first white space after 90% of the characters (a piece boundary), or at
-    // 90% itself (outside a surrogate pair) when none follows: a text without white space in its last tenth (Chinese
-    // or Japanese on one line) had no validation text and was called too short.
+    // Where the training text ends: at the first white space after 90% of the characters (a piece boundary) when it
+    // comes within the first half of the last tenth, else at 90% itself (outside a surrogate pair). A text without
+    // white space in its last tenth (Chinese or Japanese on one line) had no validation text and was called too
+    // short; one that ended in a new line, as most files do, or a short last word, kept just those few characters.
     private static int TrainingCut(string text)
     {
         int at = Math.Min(text.Length, (int)(text.Length * (1 - ValidationFraction)));
+        int last = at + ((text.Length - at) / 2);
         int cut = at;
-        while (cut < text.Length && !char.IsWhiteSpace(text[cut]))
+        while (cut <= last && cut < text.Length && !char.IsWhiteSpace(text[cut]))
         {
             cut++;
         }
 
-        if (cut == text.Length && at > 0 && at < text.Length)
+        if ((cut > last || cut == text.Length) && at > 0 && at < text.Length)
         {
             cut = char.IsLowSurrogate(text[at]) && char.IsHighSurrogate(text[at - 1]) ? at + 1 : at;
         }

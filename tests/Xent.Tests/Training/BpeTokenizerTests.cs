@@ -241,6 +241,24 @@ public sealed class BpeTokenizerTests : IDisposable
         Assert.InRange(bpe.Decode(data.Validation).Length, text.Length / 10, text.Length / 10 + 1);
     }
 
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n\r\n")]
+    [InlineData(" （完）\n")]
+    public void White_space_only_at_the_very_end_does_not_take_the_validation_part(string end)
+    {
+        // Chinese on one line, ending as most files do with a new line (or a short last word): the cut went to that
+        // first white space past 90%, leaving a validation part of one or two tokens, and the run was refused as too
+        // short although the text holds thousands.
+        string text = string.Concat(Enumerable.Range(0, 400).Select(i => $"第{i}天，我们去公园散步。天气很好！")) + end;
+        string path = Path.Combine(testDir, "zh.txt");
+        File.WriteAllText(path, text);
+        var data = TokenDataset.FromTextFileBpe(path, 300, 16);
+        var bpe = Assert.IsType<BpeTokenizer>(data.Tokenizer);
+        Assert.Equal(text, bpe.Decode(data.Train) + bpe.Decode(data.Validation));
+        Assert.InRange(bpe.Decode(data.Validation).Length, text.Length / 10, text.Length / 10 + 1);
+    }
+
     [Fact]
     public void Bpe_dropout_adds_stochastic_segmentations_of_the_training_text_only()
     {
