@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -66,11 +67,8 @@ public sealed record TextFile(string Path, string Text, long Bytes, string Sha25
             throw new TrainingInputException($"The text file '{path}' cannot be read: {e.Message}", e);
         }
         ReadOnlySpan<byte> span = bytes;
-        if (span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
-        {
-            span = span[3..];
-        }
-
+        int mark = span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
+        span = span[mark..];
         if (span.IsEmpty)
         {
             throw new TrainingInputException($"The text file '{path}' is empty.");
@@ -83,7 +81,21 @@ public sealed record TextFile(string Path, string Text, long Bytes, string Sha25
         }
         catch (DecoderFallbackException e)
         {
-            throw new TrainingInputException($"The text file '{path}' is not valid UTF-8 ({e.Message}).", e);
+            throw new TrainingInputException($"The text file '{path}' is not valid UTF-8: {Where(bytes, e, mark)}.", e);
         }
+    }
+
+    // The decoder's index counts from after the byte-order mark, and its message speaks of code pages; a file saved as
+    // UTF-16 (Windows' "Unicode") fails at its own byte-order mark, which says what it is.
+    private static string Where(byte[] bytes, DecoderFallbackException e, int mark)
+    {
+        if (bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]))
+        {
+            return "it starts with a UTF-16 byte-order mark (convert it, e.g. iconv -f UTF-16 -t UTF-8)";
+        }
+
+        byte[] unknown = e.BytesUnknown ?? [];
+        string hex = string.Join(' ', unknown.Select(b => b.ToString("X2", CultureInfo.InvariantCulture)));
+        return string.Create(CultureInfo.InvariantCulture, $"{(unknown.Length == 1 ? "byte" : "bytes")} {hex} at offset {mark + e.Index}");
     }
 }

@@ -173,4 +173,21 @@ public sealed class DataTests : IDisposable
             () => TokenDataset.FromTextFile(WriteFile("b.txt", [0x61, 0xFF, 0x62]), TokenizerKind.Bytes, 8));
         Assert.Contains("not valid UTF-8", bad.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(new byte[] { 0x61, 0xFF, 0x62 }, "byte FF at offset 1")]
+    [InlineData(new byte[] { 0xEF, 0xBB, 0xBF, 0x61, 0x62, 0xC0, 0xAF }, "byte C0 at offset 5")]
+    [InlineData(new byte[] { 0x61, 0xE6, 0xBC }, "bytes E6 BC at offset 1")]
+    [InlineData(new byte[] { 0xFF, 0xFE, 0x68, 0x00, 0x69, 0x00 }, "UTF-16")]
+    [InlineData(new byte[] { 0xFE, 0xFF, 0x00, 0x68, 0x00, 0x69 }, "UTF-16")]
+    public void A_file_that_is_not_utf8_is_refused_naming_where_in_the_file(byte[] bytes, string expected)
+    {
+        // The offset was the decoder's, counted after a byte-order mark it had not seen (2 for the C0 at byte 5), in
+        // .NET's words ("Unable to translate bytes [C0] at index 2 from specified code page to Unicode"); a UTF-16
+        // file was only "not valid UTF-8 ([FF] at index 0)".
+        var e = Assert.Throws<TrainingInputException>(() => TextFile.Read(WriteFile("bad.txt", bytes)));
+        Assert.Contains("not valid UTF-8", e.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("code page", e.Message, StringComparison.Ordinal);
+    }
 }
