@@ -1,3 +1,7 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+
 namespace Xent.Training.Data;
 
 /// <summary>Prints the Markov corpus's symbols as the characters of <see cref="MarkovChain.Alphabet"/>.</summary>
@@ -29,12 +33,26 @@ public sealed class MarkovTokenizer : ITokenizer
             if (id < 0 || id >= VocabSize)
             {
                 throw new TrainingInputException(
-                    $"'{text[i]}' is not a symbol of the Markov corpus (symbols: {MarkovChain.Alphabet[..VocabSize]}).");
+                    $"{Describe(text, i)} is not a symbol of the Markov corpus (symbols: {MarkovChain.Alphabet[..VocabSize]}).");
             }
 
             ids[i] = id;
         }
         return ids;
+    }
+
+    // The whole character at text[i] (one char was half of an emoji, printed as '?') with its code point; a control
+    // character or a lone surrogate by its code point alone, as printing it would break the line or the text.
+    private static string Describe(string text, int i)
+    {
+        if (Rune.DecodeFromUtf16(text.AsSpan(i), out Rune rune, out _) != OperationStatus.Done)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"U+{(int)text[i]:X4}");
+        }
+
+        return Rune.IsControl(rune)
+            ? string.Create(CultureInfo.InvariantCulture, $"U+{rune.Value:X4}")
+            : string.Create(CultureInfo.InvariantCulture, $"'{rune}' (U+{rune.Value:X4})");
     }
 
     /// <inheritdoc/>

@@ -140,6 +140,21 @@ public sealed class DataTests : IDisposable
     }
 
     [Theory]
+    [InlineData("ab😀", "'😀' (U+1F600) is not a symbol")]
+    [InlineData("a\\0b", "U+0000 is not a symbol")]
+    [InlineData("a\\nb", "U+000A is not a symbol")]
+    [InlineData("ab\\uD83D", "U+D83D is not a symbol")]
+    public void Markov_tokenizer_names_a_character_outside_its_symbols_whole_and_by_code_point(string text, string expected)
+    {
+        // The message showed the UTF-16 char: half of an emoji ('\uD83D', printed as '?'), or a raw NUL or new line.
+        text = System.Text.RegularExpressions.Regex.Unescape(text);
+        var e = Assert.Throws<TrainingInputException>(() => new MarkovTokenizer(32).Encode(text));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        Assert.Equal(e.Message, Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(e.Message))); // no half of a pair
+        Assert.DoesNotContain(e.Message, char.IsControl);
+    }
+
+    [Theory]
     [InlineData(TokenizerKind.Bytes)]
     [InlineData(TokenizerKind.Gpt2)]
     public void Text_file_splits_last_tenth_for_validation(TokenizerKind kind)
