@@ -239,8 +239,13 @@ public sealed partial class BpeTokenizer : ITokenizer
     public int[] Encode(string text, double dropout, long seed)
     {
         ArgumentNullException.ThrowIfNull(text);
-        ArgumentOutOfRangeException.ThrowIfNegative(dropout);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(dropout, 1.0);
+
+        // Not two checks: a NaN is neither negative nor >= 1 (unless its sign bit is set), and skipped every merge.
+        if (!(dropout >= 0 && dropout < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "The dropout must be in [0, 1).");
+        }
+
         if (dropout == 0)
         {
             return Encode(text);

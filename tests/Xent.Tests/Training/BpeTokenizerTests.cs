@@ -180,6 +180,20 @@ public sealed class BpeTokenizerTests : IDisposable
         Assert.Equal(Encoding.UTF8.GetByteCount(text), bytes.Length);
     }
 
+    [Theory]
+    [InlineData(0x7FF8_0000_0000_0000)] // a NaN with the sign bit clear
+    [InlineData(unchecked((long)0xFFF8_0000_0000_0000))] // double.NaN
+    [InlineData(0x3FF0_0000_0000_0000)] // 1
+    [InlineData(unchecked((long)0xBFF0_0000_0000_0000))] // -1
+    public void Bpe_dropout_outside_0_to_1_is_refused(long bits)
+    {
+        // A NaN whose sign bit is clear passed both checks (not negative, not >= 1) and every merge was skipped: the
+        // text came back as bytes.
+        var bpe = BpeTokenizer.Learn(English, 300);
+        double dropout = BitConverter.Int64BitsToDouble(bits);
+        Assert.Throws<ArgumentOutOfRangeException>(() => bpe.Encode(English, dropout, 1));
+    }
+
     [Fact]
     public void Merges_shorten_a_text_they_were_learned_on_and_no_token_spans_two_words()
     {
