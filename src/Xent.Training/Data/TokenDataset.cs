@@ -211,7 +211,7 @@ public sealed class TokenDataset
         if (train < seq + 1)
         {
             throw new TrainingInputException(
-                $"The text file '{path}' has {tokens.Length} tokens ({kind}), too short for training with context " +
+                $"The text file '{path}' has {tokens.Length} tokens ({TokenizerNames.Name(kind)}), too short for training with context " +
                 $"length {seq}: it needs at least {2 * (seq + 1)} tokens (one window of {seq + 1} for training and one " +
                 "for validation). Use a longer text or a smaller --seq.");
         }

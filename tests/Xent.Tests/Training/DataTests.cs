@@ -183,6 +183,7 @@ public sealed class DataTests : IDisposable
             () => TokenDataset.FromTextFile(WriteFile("s.txt", Encoding.UTF8.GetBytes("hello world")), TokenizerKind.Bytes, 8));
         Assert.Contains("too short", shortText.Message, StringComparison.Ordinal);
         Assert.Contains("18 tokens", shortText.Message, StringComparison.Ordinal);
+        Assert.Contains("11 tokens (bytes)", shortText.Message, StringComparison.Ordinal); // as --tokenizer names it
 
         var bad = Assert.Throws<TrainingInputException>(
             () => TokenDataset.FromTextFile(WriteFile("b.txt", [0x61, 0xFF, 0x62]), TokenizerKind.Bytes, 8));
