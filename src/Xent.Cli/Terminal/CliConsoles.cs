@@ -27,6 +27,7 @@ internal sealed class CliConsoles
     /// <summary>The process's own standard output and standard error.</summary>
     public static CliConsoles Standard()
     {
+        TakeStandardStreams();
         var console = AnsiConsole.Console;
         var error = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(System.Console.Error) });
 
@@ -42,6 +43,27 @@ internal sealed class CliConsoles
         }
 
         return new CliConsoles(console, System.Console.Error, error);
+    }
+
+    private static readonly Lock StreamsGate = new();
+    private static bool streamsTaken;
+
+    /// <summary>
+    /// Puts <see cref="StandardStreamWriter"/> in front of the process's standard error, once and before Spectre's
+    /// consoles are made: they tell a terminal by comparing their writer with <see cref="System.Console.Error"/>.
+    /// </summary>
+    private static void TakeStandardStreams()
+    {
+        lock (StreamsGate)
+        {
+            if (streamsTaken)
+            {
+                return;
+            }
+
+            System.Console.SetError(new StandardStreamWriter(System.Console.Error, diagnostics: true));
+            streamsTaken = true;
+        }
     }
 
     /// <summary>A console writing plain text (no colours, no ANSI codes) to <paramref name="out"/>; for tests.</summary>

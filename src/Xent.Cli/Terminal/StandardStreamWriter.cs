@@ -1,0 +1,127 @@
+using System.Text;
+using Xent.Training.Checkpoints;
+
+namespace Xent.Cli.Terminal;
+
+/// <summary>
+/// The process's standard output or standard error, deciding what a failed write (a closed descriptor, a full disk,
+/// <c>&gt; /dev/full</c>) does. .NET throws a bare IOException ("No space left on device") that names no stream, and
+/// one thrown while the error line itself is written escaped every handler and aborted the process (exit 134).
+/// A write to standard output that fails is bad output (<see cref="XentCliException"/>, exit 2: "cannot write to
+/// standard output: the disk is full."); one to standard error is dropped, since there is nowhere left to say it
+/// and the exit code still tells what happened. (.NET already drops writes to a closed pipe, as in
+/// <c>xent sample | head -c 10</c>.)
+/// </summary>
+internal sealed class StandardStreamWriter : TextWriter
+{
+    private readonly TextWriter inner;
+    private readonly bool diagnostics;
+
+    /// <param name="inner">The stream's writer.</param>
+    /// <param name="diagnostics">True for standard error: failed writes are dropped.</param>
+    public StandardStreamWriter(TextWriter inner, bool diagnostics)
+    {
+        this.inner = inner;
+        this.diagnostics = diagnostics;
+    }
+
+    public override Encoding Encoding => inner.Encoding;
+
+    public override IFormatProvider FormatProvider => inner.FormatProvider;
+
+    [System.Diagnostics.CodeAnalysis.AllowNull]
+    public override string NewLine
+    {
+        get => inner.NewLine;
+        set => inner.NewLine = value;
+    }
+
+    /// <summary>The exception for a write to standard output that failed with <paramref name="error"/>.</summary>
+    public static XentCliException OutputFailed(Exception error)
+    {
+        string problem = error is UnauthorizedAccessException
+            ? "it is closed or not open for writing"
+            : FileProblems.IsDiskFull(error) ? "the disk is full" : error.Message.TrimEnd('.');
+        return new XentCliException($"cannot write to standard output: {problem}.", error);
+    }
+
+    public override void Write(char value)
+    {
+        try
+        {
+            inner.Write(value);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Failed(e);
+        }
+    }
+
+    public override void Write(char[] buffer, int index, int count)
+    {
+        try
+        {
+            inner.Write(buffer, index, count);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Failed(e);
+        }
+    }
+
+    public override void Write(ReadOnlySpan<char> buffer)
+    {
+        try
+        {
+            inner.Write(buffer);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Failed(e);
+        }
+    }
+
+    public override void Write(string? value)
+    {
+        try
+        {
+            inner.Write(value);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Failed(e);
+        }
+    }
+
+    public override void WriteLine(string? value)
+    {
+        try
+        {
+            inner.WriteLine(value);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Failed(e);
+        }
+    }
+
+    public override void Flush()
+    {
+        try
+        {
+            inner.Flush();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Failed(e);
+        }
+    }
+
+    private void Failed(Exception error)
+    {
+        if (!diagnostics)
+        {
+            throw OutputFailed(error);
+        }
+    }
+}
