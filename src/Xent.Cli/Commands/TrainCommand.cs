@@ -227,7 +227,16 @@ internal sealed class TrainCommand : Command<TrainSettings>
             {
                 if (r.Evaluated)
                 {
-                    io.WriteLine(Line(plan, r));
+                    try
+                    {
+                        io.WriteLine(Line(plan, r));
+                    }
+                    catch (XentCliException e)
+                    {
+                        // Standard output failed (StandardStreamWriter): say where the run can go on from.
+                        throw new XentCliException(
+                            $"{e.Message} The run stopped at step {r.Step}, its checkpoint saved in '{plan.OutDir}'. Continue with: xent train --resume {plan.OutDir}", e);
+                    }
                 }
             }), stop);
         }

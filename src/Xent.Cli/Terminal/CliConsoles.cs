@@ -49,8 +49,9 @@ internal sealed class CliConsoles
     private static bool streamsTaken;
 
     /// <summary>
-    /// Puts <see cref="StandardStreamWriter"/> in front of the process's standard error, once and before Spectre's
-    /// consoles are made: they tell a terminal by comparing their writer with <see cref="System.Console.Error"/>.
+    /// Puts <see cref="StandardStreamWriter"/> in front of the process's standard output and error, once and before
+    /// Spectre's consoles are made: they tell a terminal by comparing their writer with <see cref="System.Console.Out"/>
+    /// (<see cref="System.Console.Error"/>).
     /// </summary>
     private static void TakeStandardStreams()
     {
@@ -61,6 +62,7 @@ internal sealed class CliConsoles
                 return;
             }
 
+            System.Console.SetOut(new StandardStreamWriter(System.Console.Out, diagnostics: false));
             System.Console.SetError(new StandardStreamWriter(System.Console.Error, diagnostics: true));
             streamsTaken = true;
         }

@@ -45,6 +45,60 @@ public sealed class StandardStreamTests : IDisposable
         Assert.Equal(3, Xent.Training.Checkpoints.CheckpointStore.LoadConfig(dir).Step);
     }
 
+    [Theory]
+    [InlineData(">/dev/full", "the disk is full")]
+    [InlineData(">&-", "it is closed or not open for writing")]
+    public void An_unwritable_standard_output_is_an_error_naming_it(string redirect, string problem)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // .NET's bare "No space left on device" (or "Access to the path is denied.") named no file.
+        string dir = temp["run"];
+        var (trained, _, error) = Shell(">/dev/null", ["train", "--out", dir, "--steps", "2", .. TrainCommandTests.Tiny]);
+        Assert.True(trained == ExitCodes.Ok, error);
+        var (code, stdout, stderr) = Shell(redirect, "sample", "--checkpoint", dir, "--tokens", "5");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("", stdout);
+        Assert.Equal($"xent: error: cannot write to standard output: {problem}.", stderr.Trim());
+    }
+
+    [Fact]
+    public void A_run_whose_standard_output_fails_stops_with_its_checkpoint_and_says_how_to_go_on()
+    {
+        string dir = temp["run"];
+        var stderr = new StringWriter();
+        var stdout = new StandardStreamWriter(new FullAt("step 10/"), diagnostics: false);
+        int code = Xent.Cli.XentApp.Create(CliConsoles.Plain(stdout, stderr))
+            .Run(["train", "--out", dir, "--steps", "20", "--eval-every", "5", .. TrainCommandTests.Tiny]);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal(
+            $"xent: error: cannot write to standard output: the disk is full. The run stopped at step 10, its checkpoint saved in '{dir}'. Continue with: xent train --resume {dir}",
+            stderr.ToString().Trim());
+        Assert.Equal(10, Xent.Training.Checkpoints.CheckpointStore.LoadConfig(dir).Step);
+
+        var resumed = CliRun.Run(["train", "--resume", dir, "--steps", "20", "--eval-every", "5", .. TrainCommandTests.Tiny]);
+        Assert.True(resumed.ExitCode == ExitCodes.Ok, resumed.Error);
+        Assert.Equal(20, Xent.Training.Checkpoints.CheckpointStore.LoadConfig(dir).Step);
+    }
+
+    /// <summary>A standard output on a disk that fills up when <paramref name="marker"/> is written (ENOSPC, as .NET throws it).</summary>
+    private sealed class FullAt(string marker) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            if (value?.Contains(marker, StringComparison.Ordinal) == true)
+            {
+                throw new IOException("No space left on device", 28);
+            }
+
+            base.WriteLine(value);
+        }
+    }
+
     /// <summary>Runs `dotnet Xent.Cli.dll ARGS REDIRECT` under sh, the shell applying <paramref name="redirect"/>.</summary>
     private static (int Code, string Out, string Error) Shell(string redirect, params string[] args)
     {
