@@ -92,6 +92,12 @@ internal static class ErrorReporter
             return "an option at the end of the command line has no value.";
         }
 
+        // A lone '-', which many tools read as standard input (--text -): Spectre takes it for a short option without a name.
+        if (text == "Option does not have a name.")
+        {
+            return "a lone '-' is neither an option nor a value: to read standard input give /dev/stdin (--text /dev/stdin), and for the value '-' itself write --option=-.";
+        }
+
         // A word like -Infinity that follows no option that takes a value: xent has no short options to mean.
         if (text.StartsWith("Short option does not have a valid name", StringComparison.Ordinal))
         {

@@ -63,4 +63,14 @@ public sealed class NegativeOptionValueTests
         CliRun.Run("explain", "-Infinity,1", "--target", "0")
             .AssertBadInput("xent has no short options", "a value that starts with '-' goes right after its option");
     }
+
+    [Theory]
+    [InlineData("train", "--text", "-")]
+    [InlineData("sample", "--prompt", "-")]
+    [InlineData("loss", "-")]
+    public void ALoneDashSaysHowToReadStandardInput(params string[] args)
+    {
+        // Spectre's own line was "Option does not have a name.", which names neither the word nor what to write.
+        CliRun.Run(args).AssertBadInput("a lone '-' is neither an option nor a value", "give /dev/stdin (--text /dev/stdin)");
+    }
 }
