@@ -58,6 +58,33 @@ public sealed class TrainSignalTests : IDisposable
         Assert.False(Directory.Exists(temp["new"]), "the folders the run created are gone again");
     }
 
+    [Fact]
+    public async Task Sighup_ends_the_run_at_once_and_the_next_one_resumes_from_its_last_checkpoint()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // docs/training.md: no checkpoint is saved on SIGHUP (a closed terminal), but the folder holds the last one
+        // whole, and no lock: the OS releases it with the process.
+        string dir = temp["run"];
+        using (var xent = Xent(["train", "--out", dir, "--steps", "1000000", "--eval-every", "5", .. TrainCommandTests.Tiny]))
+        {
+            string metrics = Path.Combine(dir, MetricsLog.FileName);
+            await xent.Until(() => File.Exists(metrics) && new FileInfo(metrics).Length > 3000);
+            await xent.Send("HUP");
+            Assert.Equal(128 + 1, xent.Process.ExitCode);
+        }
+
+        long saved = CheckpointStore.LoadConfig(dir).Step;
+        Assert.Equal(0, saved % 5);
+        var resumed = CliRun.Run(["train", "--resume", dir, "--steps", (saved + 2).ToString(CultureInfo.InvariantCulture), .. TrainCommandTests.Tiny]);
+        Assert.True(resumed.ExitCode == ExitCodes.Ok, resumed.Error);
+        Assert.Equal(saved + 2, CheckpointStore.LoadConfig(dir).Step);
+        Assert.Equal(Enumerable.Range(1, (int)saved + 2).Select(i => (long)i), MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName)).Select(r => r.Step));
+    }
+
     private static XentProcess Xent(string[] args) => new(args);
 
     /// <summary>xent in a process of its own, its output collected as it comes.</summary>
