@@ -56,10 +56,13 @@ internal static class OutputDestination
     {
         string full = Path.GetFullPath(path);
         string problem = FileProblems.IsDiskFull(e)
-            ? $"the disk is full: this output needs {GptMemory.Format(bytes)} ({bytes} bytes)"
+            ? $"the disk is full: this output needs {Size(bytes)}"
             : FileProblems.Describe(e, Path.GetDirectoryName(full) ?? full, at.Temporary, path);
         return XentCliException.InFile(path, $"{Step(at)}: {problem}. Nothing was written there (any earlier file is unchanged).", e);
     }
+
+    // Under 1 KiB the rounded size is the exact one already.
+    private static string Size(long bytes) => bytes < 1024 ? GptMemory.Format(bytes) : $"{GptMemory.Format(bytes)} ({bytes} bytes)";
 
     /// <summary>What failed, as the messages of every output say it.</summary>
     public static string Step(WholeFileFailure at) =>

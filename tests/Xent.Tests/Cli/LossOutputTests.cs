@@ -183,6 +183,20 @@ public sealed class LossOutputTests : IDisposable
     }
 
     [Fact]
+    public void A_full_disk_gives_a_small_outputs_size_once()
+    {
+        // It read "this output needs 160 bytes (160 bytes)": the exact count repeated what the rounded size said.
+        CliRun run;
+        using (OutputFiles.Use(new FailingFiles("create")))
+        {
+            run = CliRun.Run("loss", "--logits", logits, "--targets", targets, "--grad", dir["g.npy"]);
+        }
+
+        run.AssertBadInput(dir["g.npy"], "the disk is full: this output needs");
+        Assert.Matches(@"this output needs \d+ bytes\. Nothing was written there", run.Error);
+    }
+
+    [Fact]
     public void FullDisk_OnATinyTmpfs_IsExitCode2_LeavesNothing()
     {
         // Needs root and a sandbox that allows mount (true on the project machine and in .ci/run's container);
