@@ -360,6 +360,7 @@ internal sealed unsafe partial class DistillationKernel
                 Centre = centre,
                 CentreLow = centreLow,
                 SoftScale = (float)soft,
+                Soft = o.SoftLossWeight != 0f,
                 HardScale = (float)(scale * o.HardLossWeight),
             };
         }

@@ -64,6 +64,7 @@ internal static partial class DistillationRows
         public float K1, K2, K3, K4, K5; // the mixture's series of log(M/Q) in log(P/Q): the cumulants of Bernoulli(beta) over k! (MixtureLogs)
         public float Centre, CentreLow; // reverse KL: E_Q[(x - m) - (y - m_t)]; mixture: the row's mean; in two floats, Centre + CentreLow
         public float SoftScale, HardScale; // scale x SoftLossWeight / T, scale x HardLossWeight
+        public bool Soft; // SoftLossWeight != 0: with 0 the divergence's gradient is absent, not 0 x a NaN or infinite one
     }
 
     /// <summary>Maxima, then sums of exp(x - max) (and the KL weighted sum) of a tile row.</summary>
@@ -455,7 +456,7 @@ internal static partial class DistillationRows
                 g = TOps.Select(TOps.LessThan(zero, q), TOps.Multiply(q, inner), zero);
             }
 
-            g = TOps.Multiply(soft, g);
+            g = k.Soft ? TOps.Multiply(soft, g) : zero;
             if (hard)
             {
                 TV r = rawIsStudent ? q : TOps.Multiply(TOps.Exp(TOps.Subtract(TOps.Load(ref s, j), mr)), scaleR);
