@@ -17,7 +17,10 @@ public sealed record DistillationOptions
     /// </summary>
     public float Beta { get; init; } = 0.5f;
 
-    /// <summary>Temperature T &gt; 0: both softmaxes are of logits / T (the loss is not multiplied by T^2). Default 1.</summary>
+    /// <summary>
+    /// Temperature T &gt; 0, finite, with 1 / T a finite float (T at least about 2.9e-39): both softmaxes are of
+    /// logits / T (the loss is not multiplied by T^2). Default 1.
+    /// </summary>
     public float Temperature { get; init; } = 1f;
 
     /// <summary>Weight of the divergence in each row's loss. Default 1.</summary>

@@ -228,6 +228,13 @@ public static unsafe class LinearDistillation
             throw new ArgumentOutOfRangeException("options", o.Temperature, "Temperature must be positive and finite.");
         }
 
+        // The lanes temper by float(1 / T): below about 2.9e-39 (subnormal T) it is +inf, and every row's max term
+        // 0 x inf made the loss and gradients NaN.
+        if (float.IsInfinity((float)(1.0 / o.Temperature)))
+        {
+            throw new ArgumentOutOfRangeException("options", o.Temperature, "Temperature must be at least 1 / float.MaxValue (about 2.9e-39): 1 / T must be a finite float.");
+        }
+
         if (!float.IsFinite(o.SoftLossWeight) || !float.IsFinite(o.HardLossWeight) || !float.IsFinite(o.Upstream))
         {
             throw new ArgumentOutOfRangeException("options", "SoftLossWeight, HardLossWeight and Upstream must be finite.");
