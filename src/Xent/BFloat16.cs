@@ -116,13 +116,19 @@ public readonly struct BFloat16 : IEquatable<BFloat16>, IComparable<BFloat16>, I
 
     /// <summary>Widens every element (exact): float [i] = source [i].</summary>
     /// <param name="source">Values [n].</param>
-    /// <param name="destination">Destination [n] or longer.</param>
+    /// <param name="destination">Destination [n] or longer, not overlapping the source (<see cref="ArgumentException"/>).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void ConvertToSingle(ReadOnlySpan<BFloat16> source, Span<float> destination)
     {
         if (destination.Length < source.Length)
         {
             throw new ArgumentException($"Destination is too short: {destination.Length} elements, {source.Length} needed.", nameof(destination));
+        }
+
+        // Each float written covers two bfloat16 not yet read: any overlap would widen values already overwritten.
+        if (MemoryMarshal.AsBytes(source).Overlaps(MemoryMarshal.AsBytes(destination[..source.Length])))
+        {
+            throw new ArgumentException("The destination overlaps the source: widening in place would overwrite values not yet read; pass a separate buffer.", nameof(destination));
         }
 
         // A 16-bit shift into the high half of each 32-bit lane: widen the ushorts, shift, reinterpret.
@@ -157,13 +163,22 @@ public readonly struct BFloat16 : IEquatable<BFloat16>, IComparable<BFloat16>, I
 
     /// <summary>Rounds every element as the explicit conversion does (nearest, ties to even, NaN kept).</summary>
     /// <param name="source">Values [n].</param>
-    /// <param name="destination">Destination [n] or longer; may be the source's own memory only if it does not overlap otherwise.</param>
+    /// <param name="destination">Destination [n] or longer: the source's own memory from its first element (in place), or memory
+    /// not overlapping it (any other overlap throws <see cref="ArgumentException"/>).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     public static void ConvertToBFloat16(ReadOnlySpan<float> source, Span<BFloat16> destination)
     {
         if (destination.Length < source.Length)
         {
             throw new ArgumentException($"Destination is too short: {destination.Length} elements, {source.Length} needed.", nameof(destination));
+        }
+
+        // Written from the source's own first byte, each store lands on floats already read; a destination starting
+        // anywhere else inside the source would overwrite floats before they are read.
+        var written = MemoryMarshal.AsBytes(destination[..source.Length]);
+        if (MemoryMarshal.AsBytes(source).Overlaps(written) && !Unsafe.AreSame(ref MemoryMarshal.GetReference(written), ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(source))))
+        {
+            throw new ArgumentException("The destination overlaps the source without starting at its first element: pass the source's own memory (in place) or a separate buffer.", nameof(destination));
         }
 
         var bitsIn = MemoryMarshal.Cast<float, uint>(source);

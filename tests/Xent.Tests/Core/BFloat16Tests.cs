@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Xent.Tests.Core;
 
@@ -206,5 +207,47 @@ public class BFloat16Tests
 
         Assert.Throws<ArgumentException>(() => BFloat16.ConvertToSingle(new BFloat16[3], new float[2]));
         Assert.Throws<ArgumentException>(() => BFloat16.ConvertToBFloat16(new float[3], new BFloat16[2]));
+    }
+
+    [Fact]
+    public void SpanConversionsNarrowInPlace_AndRefuseOtherOverlaps()
+    {
+        // Narrowing over the source's own first bytes is safe (each write lands on floats already read) and gives the
+        // scalar conversions, at every length the vector loops see.
+        for (int length = 1; length <= 70; length++)
+        {
+            var floats = Enumerable.Range(0, length).Select(i => (i * 1.37f) - 20).ToArray();
+            var expected = floats.Select(x => ((BFloat16)x).Bits).ToArray();
+            var buffer = (float[])floats.Clone();
+            var narrowed = MemoryMarshal.Cast<float, BFloat16>(buffer.AsSpan())[..length];
+            BFloat16.ConvertToBFloat16(buffer, narrowed);
+            Assert.Equal(expected, narrowed.ToArray().Select(b => b.Bits).ToArray());
+        }
+
+        // Widening in place writes ahead of what it reads, and a narrowed copy that starts inside its source
+        // overwrites floats not yet read: both gave wrong values (from the 33rd element, 2 x 16 lanes at 512 bits)
+        // with no error. They throw, before anything is written.
+        var wide = new float[40];
+        var bits = MemoryMarshal.Cast<float, BFloat16>(wide.AsSpan());
+        for (int i = 0; i < 40; i++)
+        {
+            bits[i] = (BFloat16)(i + 0.5f);
+        }
+
+        var before = wide.ToArray();
+        var e = Assert.Throws<ArgumentException>(() => BFloat16.ConvertToSingle(MemoryMarshal.Cast<float, BFloat16>(wide.AsSpan())[..40], wide));
+        Assert.Equal("destination", e.ParamName);
+        Assert.Equal(before, wide);
+
+        var source = Enumerable.Range(0, 40).Select(i => i + 0.5f).ToArray();
+        before = source.ToArray();
+        e = Assert.Throws<ArgumentException>(() => BFloat16.ConvertToBFloat16(source.AsSpan(0, 20), MemoryMarshal.Cast<float, BFloat16>(source.AsSpan()).Slice(30, 20)));
+        Assert.Equal("destination", e.ParamName);
+        Assert.Equal(before, source);
+
+        // Disjoint parts of one buffer are fine.
+        var shared = Enumerable.Range(0, 40).Select(i => i + 0.5f).ToArray();
+        BFloat16.ConvertToBFloat16(shared.AsSpan(0, 20), MemoryMarshal.Cast<float, BFloat16>(shared.AsSpan(20)));
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => ((BFloat16)(i + 0.5f)).Bits), MemoryMarshal.Cast<float, BFloat16>(shared.AsSpan(20))[..20].ToArray().Select(b => b.Bits));
     }
 }
