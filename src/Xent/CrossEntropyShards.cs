@@ -17,7 +17,7 @@ public static class CrossEntropyShards
     /// <param name="columnOffset">c_k: the full-vocabulary index of the shard's first column.</param>
     /// <param name="classes">V, the full vocabulary size.</param>
     /// <param name="targets">Targets [N] over the full vocabulary (or the ignore index).</param>
-    /// <param name="states">Destination [N].</param>
+    /// <param name="states">Destination [N]; must not overlap an input.</param>
     /// <param name="options">Options (ClassWeights has all V entries); Reduction is not used here.</param>
     public static void Compute(ReadOnlySpan<float> logitsShard, int columnOffset, int classes, ReadOnlySpan<int> targets, Span<CrossEntropyShardState> states, CrossEntropyOptions? options = null)
     {
@@ -29,6 +29,7 @@ public static class CrossEntropyShards
         CrossEntropyChecks.Options(o, classes);
         CrossEntropyChecks.Targets(targets, classes, o.IgnoreIndex);
         CrossEntropyChecks.Destination(states.Length, rows, nameof(states));
+        CheckStatesDisjoint(states[..rows], logitsShard, targets, o.ClassWeights.Span);
 
         var weights = o.ClassWeights.IsEmpty ? default : o.ClassWeights.Span.Slice(columnOffset, width);
         bool smoothing = o.LabelSmoothing > 0f;
@@ -187,11 +188,17 @@ public static class CrossEntropyShards
         fixed (float* gs = gradientShard)
         fixed (float* up = rowUpstream)
         fixed (float* w = o.ClassWeights.Span)
+        fixed (int* y = targets)
+        fixed (CrossEntropyShardState* st = states)
         {
             long bytes = (long)logitsShard.Length * sizeof(float);
             CrossEntropyChecks.InPlaceOrDisjoint(x, gs, logitsShard.Length, sizeof(float));
             CrossEntropyChecks.Disjoint(gs, bytes, nameof(gradientShard), up, (long)rowUpstream.Length * sizeof(float), "upstream");
             CrossEntropyChecks.Disjoint(gs, bytes, nameof(gradientShard), w, (long)o.ClassWeights.Length * sizeof(float), "options.ClassWeights");
+
+            // Rows are written in turn: a later row's target or state under an earlier row's gradient was read overwritten.
+            CrossEntropyChecks.Disjoint(gs, bytes, nameof(gradientShard), y, (long)rows * sizeof(int), nameof(targets));
+            CrossEntropyChecks.Disjoint(gs, bytes, nameof(gradientShard), st, (long)rows * sizeof(CrossEntropyShardState), nameof(states));
         }
 
         var k = Constants(o, classes);
@@ -271,6 +278,21 @@ public static class CrossEntropyShards
             {
                 throw new ArgumentException($"The state of row {n} has no target logit: merge the states of every shard first.", nameof(states));
             }
+        }
+    }
+
+    // Row n's state written over a later row's logits or target was read overwritten.
+    private static unsafe void CheckStatesDisjoint(ReadOnlySpan<CrossEntropyShardState> states, ReadOnlySpan<float> logitsShard, ReadOnlySpan<int> targets, ReadOnlySpan<float> weights)
+    {
+        fixed (CrossEntropyShardState* st = states)
+        fixed (float* x = logitsShard)
+        fixed (int* y = targets)
+        fixed (float* w = weights)
+        {
+            long bytes = (long)states.Length * sizeof(CrossEntropyShardState);
+            CrossEntropyChecks.Disjoint(st, bytes, nameof(states), x, (long)logitsShard.Length * sizeof(float), nameof(logitsShard));
+            CrossEntropyChecks.Disjoint(st, bytes, nameof(states), y, (long)targets.Length * sizeof(int), nameof(targets));
+            CrossEntropyChecks.Disjoint(st, bytes, nameof(states), w, (long)weights.Length * sizeof(float), "options.ClassWeights");
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CsCheck;
 using Xent.Reference;
 
@@ -223,6 +224,38 @@ public class ShardTests
             Assert.Throws<ArgumentException>(() => CrossEntropyShards.Gradient(buffer.AsSpan(from, x.Length), 0, v, y, states, new float[] { 1, 1, 1, 1 }, buffer.AsSpan(from + shift, x.Length)));
             Assert.Equal(copy, buffer);
         }
+    }
+
+    [Fact]
+    public void ShardOutputsOverlappingAnInputThrow()
+    {
+        // The gradient written row by row over the targets or merged states of later rows: they were read after being
+        // overwritten, silently (wrong rows, or a garbage target), though the docs say the destination must not
+        // overlap any input. Refused before anything is written, as CrossEntropy refuses a gradient over its targets.
+        const int rows = 4, v = 40;
+        var x = TestData.Logits(rows, v, 5);
+        int[] y = [1, 2, 3, 4];
+        var merged = new CrossEntropyShardState[rows];
+        CrossEntropyShards.Compute(x, 0, v, y, merged);
+
+        var buffer = new float[rows * v];
+        var states = MemoryMarshal.Cast<float, CrossEntropyShardState>(buffer.AsSpan(2 * v));
+        merged.CopyTo(states);
+        var copy = (float[])buffer.Clone();
+        Assert.Equal("gradientShard", Assert.Throws<ArgumentException>(() => CrossEntropyShards.Gradient(x, 0, v, y, MemoryMarshal.Cast<float, CrossEntropyShardState>(buffer.AsSpan(2 * v))[..rows], buffer)).ParamName);
+        Assert.Equal("gradientShard", Assert.Throws<ArgumentException>(() => CrossEntropyShards.Gradient(x, 0, v, y, MemoryMarshal.Cast<float, CrossEntropyShardState>(buffer.AsSpan(2 * v))[..rows], [1f, 1f, 1f, 1f], buffer)).ParamName);
+        Assert.Equal(copy, buffer);
+
+        Array.Clear(buffer);
+        y.CopyTo(MemoryMarshal.Cast<float, int>(buffer.AsSpan(v + 3)));
+        copy = (float[])buffer.Clone();
+        Assert.Equal("gradientShard", Assert.Throws<ArgumentException>(() => CrossEntropyShards.Gradient(x, 0, v, MemoryMarshal.Cast<float, int>(buffer.AsSpan(v + 3))[..rows], merged, buffer)).ParamName);
+        Assert.Equal(copy, buffer);
+
+        // The states Compute writes over the shard's logits of later rows: the same.
+        var logits = (float[])x.Clone();
+        Assert.Equal("states", Assert.Throws<ArgumentException>(() => CrossEntropyShards.Compute(logits, 0, v, y, MemoryMarshal.Cast<float, CrossEntropyShardState>(logits.AsSpan(v))[..rows])).ParamName);
+        Assert.Equal(x, logits);
     }
 
     [Fact]
