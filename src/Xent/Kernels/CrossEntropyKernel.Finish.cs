@@ -138,7 +138,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
     }
 
-    /// <summary>z[n, y], soft-capped by the same formula as the vector lanes.</summary>
+    /// <summary>z[n, y], soft-capped bit for bit as its block's lanes cap it.</summary>
     private float TargetLogit(int n, int y)
     {
         nint at = RowOffset(n) + y;
@@ -148,7 +148,8 @@ internal sealed unsafe partial class CrossEntropyKernel
             ElementKind.BFloat16 => (float)((BFloat16*)request.Logits)[at],
             _ => ((float*)request.Logits)[at],
         };
-        return VectorMath.SoftCap(x, cap);
+        int column = y / BlockColumns * BlockColumns;
+        return VectorMath.SoftCap(request.Width, Math.Min(BlockColumns, classes - column), x, cap);
     }
 
     /// <summary>The spec's per-row gradient scales a (cross-entropy terms) and b (z-loss term).</summary>

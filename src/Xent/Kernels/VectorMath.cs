@@ -53,6 +53,27 @@ internal static class VectorMath
     public static float SoftCap(float x, float cap) => cap > 0f ? cap * Tanh(x * (1f / cap)) : x;
 
     /// <summary>
+    /// One logit of a block of <paramref name="blockLength"/> logits, capped bit for bit as that block's lanes cap it
+    /// at <paramref name="width"/>; x itself when s is 0 (off). Past x / s = 0.625 the tanh takes an exp, and each
+    /// width's exp rounds its own way (the scalar lanes' is MathF.Exp): a target capped by another formula than its
+    /// block's was an ulp of z off the row's max where it is the max, all of a confident row's small loss.
+    /// </summary>
+    public static float SoftCap(VectorWidth width, int blockLength, float x, float cap)
+    {
+        if (!(cap > 0f))
+        {
+            return x;
+        }
+
+        var fit = Widths.Fit(width, blockLength);
+        Span<float> lanes = stackalloc float[16];
+        lanes = lanes[..(fit == VectorWidth.Scalar ? 1 : (int)fit / 32)];
+        lanes.Fill(x);
+        SoftCap(fit, lanes, lanes, cap);
+        return lanes[0];
+    }
+
+    /// <summary>
     /// The soft cap's derivative at a capped logit z, lane-wise: dz/dx = 1 - tanh^2 = 1 - (z / s)^2, given 1 / s (the
     /// general gradient write and the stored exponentials round it alike).
     /// </summary>
