@@ -15,6 +15,7 @@ internal static class EvalHuggingFace
 {
     public static int Run(CliConsoles io, EvalSettings settings)
     {
+        Gpt2Checkpoint.CheckGpt2Tokenizer(settings.Checkpoint!);
         var model = Gpt2Checkpoint.Load(settings.Checkpoint!);
         if (settings.Threads is { } threads)
         {

@@ -54,6 +54,7 @@ internal sealed class SampleCommand : Command<SampleSettings>
     {
         if (Gpt2Checkpoint.IsCheckpoint(settings.Checkpoint!))
         {
+            Gpt2Checkpoint.CheckGpt2Tokenizer(settings.Checkpoint!);
             var hf = Gpt2Checkpoint.Load(settings.Checkpoint!);
             var gpt2 = Gpt2Tokenizer.Instance;
             int[] ids = settings.Prompt is { } words ? gpt2.Encode(words) : [Math.Min(50256, hf.Config.VocabSize - 1)];

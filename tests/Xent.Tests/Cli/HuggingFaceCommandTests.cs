@@ -212,4 +212,31 @@ public sealed class HuggingFaceCommandTests : IDisposable
         CliRun.Run("export", "--format", "onnx", "--checkpoint", run, "--out", dir["x"]).AssertBadInput("--format", "must be hf");
         CliRun.Run("export", "--checkpoint", dir["nothing"], "--out", dir["x"]).AssertBadInput(dir["nothing"], "does not exist");
     }
+
+    [Fact]
+    public void SampleAndEvalRefuseAnExportWhoseTokenizerIsNotGpt2s()
+    {
+        // They read a Hugging Face folder with GPT-2's tokenizer: an exported bytes, bpe or Markov run printed and
+        // scored other text without a word.
+        string run = dir["run"];
+        Assert.Equal(0, TrainCommandTests.Train(run, "--steps", "2", "--eval-every", "10").ExitCode);
+        string tokenizer = CheckpointStore.LoadConfig(run).Tokenizer;
+        Assert.NotEqual("gpt2", tokenizer);
+        var export = CliRun.Run("export", "--format", "hf", "--checkpoint", run, "--out", dir["hf"]);
+        Assert.True(export.ExitCode == 0, export.Error);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir["hf"], "config.json")))!;
+        Assert.Equal(tokenizer, (string?)config["xent_tokenizer"]);
+        File.WriteAllText(dir["t.txt"], "some text to score");
+        string refusal = $"exported by xent export from a run with the {tokenizer} tokenizer";
+        CliRun.Run("sample", "--checkpoint", dir["hf"], "--tokens", "4").AssertBadInput(dir["hf"], refusal);
+        CliRun.Run("eval", "--checkpoint", dir["hf"], "--text", dir["t.txt"]).AssertBadInput(dir["hf"], refusal);
+
+        // A GPT-2 run's export, and a folder of Hugging Face's own (no key), are read with GPT-2's tokenizer.
+        var model = Gpt2Checkpoint.Load(dir["hf"]);
+        Gpt2Checkpoint.Save(dir["gpt2"], model, "gpt2");
+        Gpt2Checkpoint.CheckGpt2Tokenizer(dir["gpt2"]);
+        Gpt2Checkpoint.Save(dir["plain"], model);
+        Gpt2Checkpoint.CheckGpt2Tokenizer(dir["plain"]);
+        Assert.DoesNotContain("xent_tokenizer", File.ReadAllText(Path.Combine(dir["plain"], "config.json")), StringComparison.Ordinal);
+    }
 }

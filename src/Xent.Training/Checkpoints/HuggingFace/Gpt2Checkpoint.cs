@@ -45,6 +45,22 @@ public static class Gpt2Checkpoint
         }
     }
 
+    /// <summary>
+    /// Throws where the folder was exported by xent from a run whose tokenizer is not GPT-2's: its ids mean other text,
+    /// so reading or writing text for it with GPT-2's tokenizer gives another text without a word.
+    /// </summary>
+    /// <param name="directory">A folder <see cref="IsCheckpoint"/> accepts.</param>
+    /// <exception cref="TrainingInputException">config.json names another tokenizer (or is unreadable).</exception>
+    public static void CheckGpt2Tokenizer(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        if (Gpt2ConfigJson.Tokenizer(Path.Combine(directory, ConfigFile)) is { } tokenizer && tokenizer != "gpt2")
+        {
+            throw new TrainingInputException(
+                $"{directory} was exported by xent export from a run with the {tokenizer} tokenizer: its token ids are not GPT-2's, which xent reads a Hugging Face folder with. Give --checkpoint the xent train folder it was exported from.");
+        }
+    }
+
     /// <summary>Reads the checkpoint into a new model.</summary>
     /// <param name="directory">The folder with config.json and model.safetensors.</param>
     /// <param name="contextLength">
@@ -146,7 +162,9 @@ public static class Gpt2Checkpoint
     /// </remarks>
     /// <param name="directory">Created if missing.</param>
     /// <param name="model">Any Xent model (its tokenizer is the caller's business: Hugging Face assumes GPT-2's for V = 50257).</param>
-    public static void Save(string directory, GptModel model)
+    /// <param name="tokenizer">The tokenizer of the run (xent train's name: bytes, bpe, gpt2, markov), written to config.json
+    /// as <see cref="Gpt2ConfigJson.TokenizerKey"/>; null to leave it out.</param>
+    public static void Save(string directory, GptModel model, string? tokenizer = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(model);
@@ -168,7 +186,7 @@ public static class Gpt2Checkpoint
         WholeFiles.WriteWordingLate(CheckpointFiles.Current,
         [
             new(modelPath, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" })),
-            new(configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config)))),
+            new(configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config, tokenizer)))),
         ],
         (e, at) => Failure(e, directory, at, created));
     }

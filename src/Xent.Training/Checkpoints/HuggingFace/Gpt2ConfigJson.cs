@@ -37,26 +37,17 @@ public static class Gpt2ConfigJson
         }
     }
 
+    /// <summary>The tokenizer config.json names (<see cref="TokenizerKey"/>), or null where it names none (a GPT-2 folder of Hugging Face's).</summary>
+    /// <param name="path">config.json's path, named in every error.</param>
+    /// <exception cref="TrainingInputException">Unreadable JSON, or a key that is not a string.</exception>
+    public static string? Tokenizer(string path) => String(Parse(path), TokenizerKey, path);
+
     /// <summary>The model shape config.json describes, and whether the embeddings are tied.</summary>
     /// <param name="path">config.json's path, named in every error.</param>
     /// <exception cref="TrainingInputException">Unreadable JSON, a missing or bad key, or a value Xent's model does not compute.</exception>
     public static GptConfig Read(string path)
     {
-        JsonObject o;
-        try
-        {
-            using var reader = new StreamReader(CheckpointFiles.Current.OpenRead(path));
-            o = JsonNode.Parse(reader.ReadToEnd()) as JsonObject ?? throw new TrainingInputException($"{path}: not a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new TrainingInputException($"{path}: not valid JSON ({e.Message}).", e);
-        }
-        catch (Exception e) when (FileProblems.IsReadFailure(e))
-        {
-            throw FileProblems.ReadFailure(e, path, "loading the checkpoint");
-        }
-
+        JsonObject o = Parse(path);
         string? modelType = String(o, "model_type", path);
         if (modelType is not null and not "gpt2")
         {
@@ -113,9 +104,17 @@ public static class Gpt2ConfigJson
         return config;
     }
 
+    /// <summary>
+    /// The key naming the tokenizer of the run a folder was exported from: Hugging Face keeps a key it does not know as
+    /// an attribute, and xent sample and xent eval, which read such a folder with GPT-2's tokenizer, refuse one whose
+    /// ids are another tokenizer's instead of printing other text.
+    /// </summary>
+    public const string TokenizerKey = "xent_tokenizer";
+
     /// <summary>config.json for <paramref name="config"/>, as <c>GPT2Config.save_pretrained</c> writes it.</summary>
     /// <param name="config">The model's shape.</param>
-    public static string Write(GptConfig config)
+    /// <param name="tokenizer">The tokenizer of the run (<see cref="TokenizerKey"/>), or null to leave it out.</param>
+    public static string Write(GptConfig config, string? tokenizer = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var o = new JsonObject
@@ -145,6 +144,11 @@ public static class Gpt2ConfigJson
             ["use_cache"] = true,
             ["torch_dtype"] = "float32",
         };
+        if (tokenizer is not null)
+        {
+            o[TokenizerKey] = tokenizer;
+        }
+
         return o.ToJsonString(Indented) + "\n";
     }
 
@@ -170,6 +174,23 @@ public static class Gpt2ConfigJson
 
     // The float's shortest decimal form (0.2f is written 0.2, not 0.20000000298023224), as xent train's config.json has it.
     private static double Decimal(float x) => double.Parse(x.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+
+    private static JsonObject Parse(string path)
+    {
+        try
+        {
+            using var reader = new StreamReader(CheckpointFiles.Current.OpenRead(path));
+            return JsonNode.Parse(reader.ReadToEnd()) as JsonObject ?? throw new TrainingInputException($"{path}: not a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            throw new TrainingInputException($"{path}: not valid JSON ({e.Message}).", e);
+        }
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
+        {
+            throw FileProblems.ReadFailure(e, path, "loading the checkpoint");
+        }
+    }
 
     private static TrainingInputException Missing(string path, string key) => new($"{path}: the key \"{key}\" is missing.");
 
