@@ -9,7 +9,12 @@ namespace Xent;
 /// </summary>
 public readonly record struct CrossEntropyShardState
 {
-    /// <summary>The state of no columns (an empty shard): merging it changes nothing.</summary>
+    /// <summary>
+    /// The state of no columns (an empty shard): merging it changes nothing. Start a fold of merges from it, not from
+    /// <c>default</c> (or a fresh array, which holds defaults): that is a state with Max 0, and merged with a row whose
+    /// logits all lie below about -745 its exponentials underflow against that 0, making the loss -inf or NaN; fill
+    /// the array first (<c>Array.Fill(states, CrossEntropyShardState.Empty)</c>).
+    /// </summary>
     public static CrossEntropyShardState Empty { get; } = new() { Max = float.NegativeInfinity };
 
     /// <summary>m: the max of the shard's (soft-capped) logits; -inf for an empty shard.</summary>
