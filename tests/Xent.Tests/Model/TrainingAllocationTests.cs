@@ -16,6 +16,8 @@ public class TrainingAllocationTests
 
     private const int Steps = 8;
 
+    private const int Rounds = 3;
+
     [Theory]
     [InlineData(0f)]
     [InlineData(0.1f)]
@@ -31,13 +33,22 @@ public class TrainingAllocationTests
             trainer.Step(tokens, targets, Batch, Seq);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < Steps; i++)
+        // The fewest of a few rounds: what every step allocates shows in each, while a round that met a call of another
+        // test (the fused head's process-wide scratch buffer taken, say) once went over the bound in a full run.
+        long perStep = long.MaxValue;
+        var rounds = new List<long>();
+        for (int round = 0; round < Rounds; round++)
         {
-            trainer.Step(tokens, targets, Batch, Seq);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < Steps; i++)
+            {
+                trainer.Step(tokens, targets, Batch, Seq);
+            }
+
+            rounds.Add((GC.GetAllocatedBytesForCurrentThread() - before) / Steps);
+            perStep = Math.Min(perStep, rounds[^1]);
         }
 
-        long perStep = (GC.GetAllocatedBytesForCurrentThread() - before) / Steps;
-        Assert.True(perStep < Bound, $"{perStep} bytes a step");
+        Assert.True(perStep < Bound, $"bytes a step in each round: {string.Join(", ", rounds)}");
     }
 }
