@@ -97,14 +97,15 @@ public sealed class TrainSignalTests : IDisposable
         {
             string cli = Path.Combine(AppContext.BaseDirectory, "Xent.Cli.dll");
 
-            // A shell running the tests in the background leaves SIGINT ignored for its children (see TrainInterruptTests).
+            // A shell running the tests in the background leaves SIGINT ignored for its children (see TrainInterruptTests),
+            // and nohup SIGHUP: both back to their default, as a terminal's job has them.
             var psi = new ProcessStartInfo("env")
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (string arg in (string[])["--default-signal=INT", "dotnet", cli, .. args])
+            foreach (string arg in (string[])["--default-signal=INT,HUP", "dotnet", cli, .. args])
             {
                 psi.ArgumentList.Add(arg);
             }
