@@ -25,7 +25,7 @@ internal static partial class ParallelWork
     public static void For<TBody>(int count, int maxDegreeOfParallelism, TBody body, bool inline = false, bool ends = false)
         where TBody : struct, IWorkItems
     {
-        if (Observer is null && (inline || count <= 1 || maxDegreeOfParallelism == 1))
+        if (Observer is null && (inline || Threads(count, maxDegreeOfParallelism) <= 1))
         {
             for (int i = 0; i < count; i++)
             {
@@ -63,7 +63,7 @@ internal static partial class ParallelWork
             return;
         }
 
-        if (maxDegreeOfParallelism == 1)
+        if (Threads(count, maxDegreeOfParallelism) <= 1)
         {
             body.Run(0, count);
             return;

@@ -69,17 +69,63 @@ public class WorkerPoolTests
     [Fact]
     public void AnItemsException_ReachesTheCaller_AndThePoolStaysUsable()
     {
-        var e = Assert.Throws<AggregateException>(() => ParallelWork.For(16, 2, i =>
+        // As itself whatever the thread count (it came wrapped in an AggregateException from 2 threads, bare from 1).
+        foreach (int threads in new[] { 1, 2, -1 })
         {
-            if (i == 11)
+            var e = Assert.Throws<InvalidOperationException>(() => ParallelWork.For(16, threads, i =>
             {
-                throw new InvalidOperationException("item 11");
+                if (i == 11)
+                {
+                    throw new InvalidOperationException("item 11");
+                }
+            }));
+            Assert.Equal("item 11", e.Message);
+            int count = 0;
+            ParallelWork.For(16, threads, _ => Interlocked.Increment(ref count));
+            Assert.Equal(16, count);
+        }
+    }
+
+    [Fact]
+    public void AllCores_OnAOneCoreMachine_RunsOnTheCallingThread()
+    {
+        // CI reruns this class under DOTNET_PROCESSOR_COUNT=1: there -1 went to the runtime's Parallel.For, which
+        // allocated on every call (about 1.6 KB a training step). Elsewhere the items still run once each.
+        int caller = Environment.CurrentManagedThreadId;
+        var on = new int[64];
+        ParallelWork.For(on.Length, -1, i => on[i] = Environment.CurrentManagedThreadId);
+        var ranges = new int[64];
+        ParallelWork.ForRanges(ranges.Length, 4, -1, new CountRanges(ranges));
+        Assert.All(ranges, r => Assert.Equal(1, r));
+        if (Environment.ProcessorCount == 1)
+        {
+            Assert.All(on, t => Assert.Equal(caller, t));
+            var body = new Tally(new int[64]);
+            ParallelWork.For(64, -1, body);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            ParallelWork.For(64, -1, body);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        else
+        {
+            Assert.All(on, t => Assert.NotEqual(0, t));
+        }
+    }
+
+    private readonly struct CountRanges(int[] counts) : IWorkRanges
+    {
+        public void Run(int start, int end)
+        {
+            for (int i = start; i < end; i++)
+            {
+                Interlocked.Increment(ref counts[i]);
             }
-        }));
-        Assert.Contains(e.InnerExceptions, x => x.Message == "item 11");
-        int count = 0;
-        ParallelWork.For(16, 2, _ => Interlocked.Increment(ref count));
-        Assert.Equal(16, count);
+        }
+    }
+
+    private readonly struct Tally(int[] counts) : IWorkItems
+    {
+        public void Run(int item) => Interlocked.Increment(ref counts[item]);
     }
 
     [Fact]
