@@ -134,11 +134,11 @@ public sealed partial class BpeTokenizer : ITokenizer
             counts[piece] = counts.GetValueOrDefault(piece) + 1;
         }
 
-        var words = new List<int[]>(counts.Count);
+        var words = new List<byte[]>(counts.Count);
         var weights = new List<int>(counts.Count);
         foreach (var (piece, count) in counts.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            words.Add([.. Encoding.UTF8.GetBytes(piece).Select(b => (int)b)]);
+            words.Add(Encoding.UTF8.GetBytes(piece));
             weights.Add(count);
         }
 

@@ -84,6 +84,71 @@ public sealed class BpeLearnTests
         Assert.Equal(Reference(text.ToString(), 2000), BpeTokenizer.Learn(text.ToString(), 2000).Merges);
     }
 
+    [Fact]
+    public void Many_small_random_texts_give_the_merges_of_a_rescan()
+    {
+        // Short texts over one to three letters, with and without spaces: runs ("aaaaaa") whose pairs overlap, one
+        // long piece or many short ones, ties everywhere, and learning that stops when no pair repeats.
+        string[] alphabets = ["a", "ab", "aab", "abc", "a ", "ab ", "aab  ", "aé", "東a"];
+        var random = new Random(11);
+        for (int t = 0; t < 3000; t++)
+        {
+            var letters = Letters(alphabets[t % alphabets.Length]);
+            var text = new StringBuilder();
+            int length = 1 + random.Next(80);
+            while (text.Length < length)
+            {
+                // Runs of one letter half the time, so that overlapping pairs are common.
+                string letter = letters[random.Next(letters.Length)];
+                text.Insert(text.Length, letter, random.Next(2) == 0 ? 1 : 1 + random.Next(8));
+            }
+
+            int vocabSize = 256 + random.Next(60);
+            Assert.Equal(Reference(text.ToString(), vocabSize), BpeTokenizer.Learn(text.ToString(), vocabSize).Merges);
+        }
+    }
+
+    [Fact]
+    public void Weighted_words_of_any_bytes_give_the_merges_of_a_rescan()
+    {
+        var random = new Random(12);
+        for (int t = 0; t < 1000; t++)
+        {
+            int alphabet = 1 + random.Next(4);
+            byte first = (byte)random.Next(256 - alphabet);
+            var words = new List<byte[]>();
+            var weights = new List<int>();
+            for (int w = random.Next(6); w >= 0; w--)
+            {
+                words.Add([.. Enumerable.Range(0, random.Next(40)).Select(_ => (byte)(first + random.Next(alphabet)))]);
+                weights.Add(1 + random.Next(random.Next(2) == 0 ? 3 : 1000));
+            }
+
+            int maxMerges = random.Next(50);
+            var expected = Reference(
+                [.. words.Select(w => w.Select(b => (int)b).ToList())], [.. weights], 256 + maxMerges);
+            Assert.Equal(expected, BpeLearner.Learn(words, weights, maxMerges));
+        }
+    }
+
+    [Theory]
+    [InlineData("a")]
+    [InlineData("ab")]
+    [InlineData("acgt")]
+    public void A_long_piece_takes_work_linear_in_its_length(string alphabet)
+    {
+        // A 1,000,000-byte line without white space is one piece: rescanning it for each of 500 merges read 5e8
+        // symbols (the 40 s of a 10 MB line). A merge reads only its own occurrences, each made by the initial text
+        // or by a merge beside it, so all merges together read at most 3 per byte. Work, not time.
+        const int N = 1_000_000;
+        var random = new Random(3);
+        byte[] line = [.. Enumerable.Range(0, N).Select(_ => (byte)alphabet[random.Next(alphabet.Length)])];
+        var learner = new BpeLearner([line], [1]);
+        var merges = learner.Learn(500);
+        Assert.True(learner.Visits <= 3L * N, $"{learner.Visits} occurrences read for {N} bytes");
+        Assert.True(merges.Count >= (alphabet.Length == 1 ? 19 : 500), $"{merges.Count} merges");
+    }
+
     private static string[] Letters(string alphabet)
     {
         var letters = new List<string>();
@@ -106,7 +171,11 @@ public sealed class BpeLearnTests
         }
 
         var words = counts.Select(p => Encoding.UTF8.GetBytes(p.Key).Select(b => (int)b).ToList()).ToList();
-        var weights = counts.Values.ToList();
+        return Reference(words, [.. counts.Values], vocabSize);
+    }
+
+    private static List<(int Left, int Right)> Reference(List<List<int>> words, List<int> weights, int vocabSize)
+    {
         var learned = new List<(int Left, int Right)>();
         while (256 + learned.Count < vocabSize)
         {
