@@ -34,6 +34,9 @@ public static class CheckpointStore
     private const string ConfigKey = "xent.config";
     private const string OptimizerStepKey = "adamw.step";
 
+    // The file's checksum (SafeTensorsChecksum); checkpoints saved before it have none and are read unchecked.
+    private const string ChecksumKey = "xent.xxh3";
+
     // What a read of the checkpoint's files is for, in a message of a read that failed.
     private const string Loading = "loading the checkpoint";
 
@@ -125,7 +128,7 @@ public static class CheckpointStore
         // this save created is removed again first, with what it had put there (worded once the temporaries are gone).
         WholeFiles.WriteWordingLate(CheckpointFiles.Current,
         [
-            new(Path.Combine(directory, ModelFile), stream => SafeTensorsWriter.Write(stream, tensors, metadata)),
+            new(Path.Combine(directory, ModelFile), stream => SafeTensorsWriter.Write(stream, tensors, metadata, ChecksumKey)),
             new(Path.Combine(directory, ConfigFile), stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(configJson + "\n"))),
         ],
         (e, at) => CheckpointSaveFailure.Of(e, at, directory, config.Step, created));
@@ -239,7 +242,7 @@ public static class CheckpointStore
         try
         {
             model!.Position = 0;
-            (tensors, metadata) = SafeTensorsReader.Read(model);
+            (tensors, metadata) = SafeTensorsReader.Read(model, ChecksumKey);
         }
         catch (Exception e) when (FileProblems.IsReadFailure(e))
         {

@@ -19,6 +19,9 @@ internal sealed record SafeTensorsHeader(IReadOnlyList<SafeTensorsEntry> Entries
     /// <summary>Largest header accepted (the reference implementation's limit as well).</summary>
     public const long MaxBytes = 100L << 20;
 
+    /// <summary>The header's JSON as read (its checksum is over these bytes: <see cref="SafeTensorsChecksum"/>).</summary>
+    public byte[] Json { get; init; } = [];
+
     /// <summary>Reads and checks the header from a seekable stream positioned at the file's start.</summary>
     /// <returns>Entries in header order; DataStart is the stream position of the first data byte.</returns>
     public static SafeTensorsHeader Read(Stream source)
@@ -104,7 +107,7 @@ internal sealed record SafeTensorsHeader(IReadOnlyList<SafeTensorsEntry> Entries
             }
 
             RefuseOverlaps(entries);
-            return new SafeTensorsHeader(entries, metadata, source.Position, dataLength);
+            return new SafeTensorsHeader(entries, metadata, source.Position, dataLength) { Json = json };
         }
     }
 

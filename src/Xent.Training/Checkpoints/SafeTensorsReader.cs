@@ -24,7 +24,16 @@ public static class SafeTensorsReader
 
     /// <summary>Reads from a seekable stream positioned at the file's start.</summary>
     /// <param name="source">The stream; its length bounds every offset.</param>
-    public static (IReadOnlyList<SafeTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Read(Stream source)
+    public static (IReadOnlyList<SafeTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Read(Stream source) =>
+        Read(source, checksumKey: null);
+
+    /// <summary>
+    /// As <see cref="Read(Stream)"/>, and when the metadata holds a checksum under <paramref name="checksumKey"/>
+    /// (<see cref="SafeTensorsChecksum"/>), checks the file against it as its bytes are read; a file without one is read
+    /// unchecked.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file does not hash to its checksum.</exception>
+    internal static (IReadOnlyList<SafeTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Read(Stream source, string? checksumKey)
     {
         ArgumentNullException.ThrowIfNull(source);
         if (!BitConverter.IsLittleEndian)
@@ -36,13 +45,30 @@ public static class SafeTensorsReader
         var shapes = header.Entries.Select(CheckedShape).ToArray();
         CheckRanges(header.Entries, header.DataLength);
 
+        // In file order (CheckRanges made the tensors the data section back to back), so the file is read once, front
+        // to back, and the checksum takes each tensor's bytes as they come.
+        var data = new float[shapes.Length][];
+        foreach (int i in Enumerable.Range(0, shapes.Length).OrderBy(i => header.Entries[i].Begin))
+        {
+            data[i] = new float[(header.Entries[i].End - header.Entries[i].Begin) / 4];
+            source.Position = header.DataStart + header.Entries[i].Begin;
+            source.ReadExactly(MemoryMarshal.AsBytes(data[i].AsSpan()));
+        }
+
+        if (checksumKey is not null && header.Metadata.TryGetValue(checksumKey, out string? stored)
+            && SafeTensorsChecksum.Mismatch(header.Json, checksumKey, stored,
+                Enumerable.Range(0, shapes.Length).OrderBy(i => header.Entries[i].Begin).Select(i => data[i])) is { } found)
+        {
+            throw new InvalidDataException(
+                $"its checksum does not match its bytes ({checksumKey} {stored}, the file hashes to {found}): it changed after it " +
+                "was saved (a disk error, a damaged or incomplete copy) and its weights cannot be trusted. Load an earlier " +
+                "checkpoint or a good copy of this one.");
+        }
+
         var tensors = new List<SafeTensor>(shapes.Length);
         for (int i = 0; i < shapes.Length; i++)
         {
-            var data = new float[(header.Entries[i].End - header.Entries[i].Begin) / 4];
-            source.Position = header.DataStart + header.Entries[i].Begin;
-            source.ReadExactly(MemoryMarshal.AsBytes(data.AsSpan()));
-            tensors.Add(new SafeTensor(header.Entries[i].Name, shapes[i], data));
+            tensors.Add(new SafeTensor(header.Entries[i].Name, shapes[i], data[i]));
         }
         return (tensors, header.Metadata);
     }

@@ -17,7 +17,14 @@ public static class SafeTensorsWriter
     /// <param name="tensors">Tensors with unique names, each holding exactly its shape's element count.</param>
     /// <param name="metadata">Optional string map stored as "__metadata__".</param>
     public static void Write(Stream destination, IReadOnlyList<SafeTensor> tensors,
-        IReadOnlyDictionary<string, string>? metadata = null)
+        IReadOnlyDictionary<string, string>? metadata = null) => Write(destination, tensors, metadata, checksumKey: null);
+
+    /// <summary>
+    /// As <see cref="Write(Stream, IReadOnlyList{SafeTensor}, IReadOnlyDictionary{string, string}?)"/>, with the file's
+    /// checksum (<see cref="SafeTensorsChecksum"/>) under <paramref name="checksumKey"/> in the metadata when it is given.
+    /// </summary>
+    internal static void Write(Stream destination, IReadOnlyList<SafeTensor> tensors,
+        IReadOnlyDictionary<string, string>? metadata, string? checksumKey)
     {
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -26,7 +33,14 @@ public static class SafeTensorsWriter
             throw new PlatformNotSupportedException("safetensors data is little-endian; this machine is not.");
         }
 
-        byte[] header = BuildHeader(tensors, metadata);
+        byte[] header = BuildHeader(tensors, checksumKey is null ? metadata : SafeTensorsChecksum.WithPlace(metadata, checksumKey));
+        if (checksumKey is not null)
+        {
+            // The header goes first, so the tensors are hashed where they are, in memory, before anything is written:
+            // the file is never read back, and the hash (XxHash3, many GB/s) costs little beside the write.
+            SafeTensorsChecksum.Fill(header, checksumKey, tensors.Select(t => t.Data));
+        }
+
         Span<byte> length = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
         destination.Write(length);
@@ -38,8 +52,8 @@ public static class SafeTensorsWriter
     }
 
     /// <summary>The whole file as bytes (for small files and tests).</summary>
-    /// <param name="tensors">As for <see cref="Write"/>.</param>
-    /// <param name="metadata">As for <see cref="Write"/>.</param>
+    /// <param name="tensors">As for <see cref="Write(Stream, IReadOnlyList{SafeTensor}, IReadOnlyDictionary{string, string}?)"/>.</param>
+    /// <param name="metadata">As for <see cref="Write(Stream, IReadOnlyList{SafeTensor}, IReadOnlyDictionary{string, string}?)"/>.</param>
     public static byte[] Serialize(IReadOnlyList<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         using var ms = new MemoryStream();

@@ -138,7 +138,9 @@ public sealed class TrainRefusalTests : IDisposable
         var (tensors, metadata) = SafeTensorsReader.ReadFile(Path.Combine(dir, CheckpointStore.ModelFile));
         tensors.First(t => t.Name == "wte").Data[0] = float.NaN;
         tensors.First(t => t.Name == "wte").Data.AsSpan().Fill(float.NaN);
-        File.WriteAllBytes(Path.Combine(dir, CheckpointStore.ModelFile), SafeTensorsWriter.Serialize(tensors, metadata));
+        // Without the checksum of the file as saved (which the NaNs no longer match), as a checkpoint from before checksums.
+        var withoutChecksum = metadata.Where(kv => kv.Key != "xent.xxh3").ToDictionary();
+        File.WriteAllBytes(Path.Combine(dir, CheckpointStore.ModelFile), SafeTensorsWriter.Serialize(tensors, withoutChecksum));
         var eval = CliRun.Run("eval", "--checkpoint", dir, "--text", textFile, "--json");
         Assert.True(eval.ExitCode == 0, eval.Error);
         Assert.Equal("NaN", JsonDocument.Parse(eval.Out).RootElement.GetProperty("cross_entropy").GetString());
