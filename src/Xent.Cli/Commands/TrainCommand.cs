@@ -238,7 +238,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
                             $"{e.Message} The run stopped at step {r.Step}, its checkpoint saved in '{plan.OutDir}'. Continue with: xent train --resume {plan.OutDir}", e);
                     }
                 }
-            }), stop);
+            }, io.Error), stop);
         }
 
         TrainingOutcome? outcome = null;
@@ -256,16 +256,22 @@ internal sealed class TrainCommand : Command<TrainSettings>
                     // Increment (not Value =) feeds Spectre's speed samples, from which the ETA column is computed.
                     task.Increment(r.Step - task.Value);
                     task.Description = Markup.Escape(Line(plan, r));
-                }), stop);
+                }, io.Error), stop);
                 task.StopTask();
             });
         return outcome!;
     }
 
-    /// <summary>Forwards each step's report to the display.</summary>
-    private sealed class StepLines(Action<StepReport> show) : ITrainingProgress
+    /// <summary>Forwards each step's report to the display, and the run's warnings to standard error.</summary>
+    private sealed class StepLines(Action<StepReport> show, TextWriter error) : ITrainingProgress
     {
         public void OnStep(StepReport report) => show(report);
+
+        public void OnWarning(string warning)
+        {
+            error.WriteLine($"xent: warning: {warning}");
+            error.Flush();
+        }
     }
 
     private static string Line(TrainingPlan plan, StepReport r) => string.Create(CultureInfo.InvariantCulture,

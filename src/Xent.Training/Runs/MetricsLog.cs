@@ -62,6 +62,13 @@ public sealed class MetricsLog : IDisposable
         this.records = records;
     }
 
+    /// <summary>
+    /// What <see cref="Open"/> dropped from the log it resumed that no kill leaves, for the user: lines of NUL bytes (the
+    /// end of a file not yet on disk at a power loss) or unreadable lines before the last, and the steps lost with them.
+    /// Null when nothing was, or only a last line cut short (what a kill mid-write leaves, dropped quietly).
+    /// </summary>
+    public string? Warning { get; private init; }
+
     /// <summary>Every record of the run so far, including those of earlier (resumed) runs.</summary>
     public IReadOnlyList<MetricRecord> Records => records;
 
@@ -87,9 +94,10 @@ public sealed class MetricsLog : IDisposable
         bool exists = File.Exists(path);
         List<MetricRecord> all;
         bool clean;
+        (int Lines, bool Nul) damaged = (0, false);
         try
         {
-            all = keepThroughStep > 0 && exists ? Read(path) : [];
+            all = keepThroughStep > 0 && exists ? Read(path, out damaged) : [];
             clean = keepThroughStep == 0 || !exists || EndsCleanly(path, all.Count);
         }
         catch (Exception e) when (FileProblems.IsReadFailure(e))
@@ -109,7 +117,10 @@ public sealed class MetricsLog : IDisposable
 
         try
         {
-            return new MetricsLog(path, CheckpointFiles.Current.Append(path), kept);
+            return new MetricsLog(path, CheckpointFiles.Current.Append(path), kept)
+            {
+                Warning = damaged.Lines > 0 ? Damage(path, damaged.Lines, damaged.Nul, kept, keepThroughStep) : null,
+            };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -164,11 +175,23 @@ public sealed class MetricsLog : IDisposable
 
     /// <summary>Parses a metrics file; lines that are not valid records are skipped.</summary>
     /// <exception cref="IOException">The file cannot be read (<see cref="Open"/> words it for a resume).</exception>
-    public static List<MetricRecord> Read(string path)
+    public static List<MetricRecord> Read(string path) => Read(path, out _);
+
+    // damaged: the unreadable lines a kill cannot leave (any holding a NUL byte, any but the last) and whether NULs were
+    // among them. A kill mid-write leaves at most the start of one last line, in text.
+    private static List<MetricRecord> Read(string path, out (int Lines, bool Nul) damaged)
     {
         var records = new List<MetricRecord>();
+        damaged = (0, false);
+        bool pending = false;
         foreach (string line in Lines(path))
         {
+            if (pending)
+            {
+                damaged.Lines++;
+                pending = false;
+            }
+
             if (string.IsNullOrWhiteSpace(line))
             {
                 continue;
@@ -183,10 +206,49 @@ public sealed class MetricsLog : IDisposable
             }
             catch (JsonException)
             {
-                // A line cut short by a crash: the rest of the log is still usable.
+                // The rest of the log is still usable; the line is counted as damage unless a kill could have cut it.
+                if (line.Contains('\0', StringComparison.Ordinal))
+                {
+                    damaged = (damaged.Lines + 1, true);
+                }
+                else
+                {
+                    pending = true;
+                }
             }
         }
         return records;
+    }
+
+    // The warning for lines dropped that no kill leaves, with the steps of the checkpoint the log no longer lists.
+    private static string Damage(string path, int lines, bool nul, List<MetricRecord> kept, long keepThroughStep)
+    {
+        string what = nul ? "NUL bytes, as a crash or power loss leaves the end of a file not yet written to disk" : "not a record of a step";
+        string count = lines == 1 ? "1 line was" : $"{lines.ToString(CultureInfo.InvariantCulture)} lines were";
+        var listed = kept.Select(r => r.Step).ToHashSet();
+        long from = kept.Count > 0 ? kept[0].Step : 1;
+        var gaps = new List<string>();
+        for (long step = from; step <= keepThroughStep; step++)
+        {
+            if (listed.Contains(step))
+            {
+                continue;
+            }
+
+            long end = step;
+            while (end < keepThroughStep && !listed.Contains(end + 1))
+            {
+                end++;
+            }
+
+            gaps.Add(end == step ? step.ToString(CultureInfo.InvariantCulture) : string.Create(CultureInfo.InvariantCulture, $"{step}-{end}"));
+            step = end;
+        }
+        string missing = gaps.Count == 0 ? ""
+            : $"; {(gaps.Count == 1 && !gaps[0].Contains('-', StringComparison.Ordinal) ? "step" : "steps")} {string.Join(", ", gaps)} " +
+              $"{(gaps.Count == 1 && !gaps[0].Contains('-', StringComparison.Ordinal) ? "is" : "are")} missing from it (trained, and in the checkpoint of step " +
+              $"{keepThroughStep.ToString(CultureInfo.InvariantCulture)}, but their lines are lost)";
+        return $"{path}: {count} unreadable ({what}) and dropped{missing}.";
     }
 
     /// <summary>Adds <paramref name="record"/>, written to the file at once (a line of its own).</summary>

@@ -101,6 +101,11 @@ public sealed class TrainingLoop
         TrainingOutcome outcome;
         using (var metrics = MetricsLog.Open(Plan.OutDir, Plan.StartStep))
         {
+            if (metrics.Warning is { } warning)
+            {
+                progress?.OnWarning(warning);
+            }
+
             outcome = new TrainingSession(Plan, metrics, progress, GradientStep).Run(cancellationToken) with { Metrics = metrics.Records };
         }
         RunSummary.Write(Plan.OutDir, RunSummary.Build(Plan, outcome));

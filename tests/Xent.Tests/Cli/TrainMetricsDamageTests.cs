@@ -1,0 +1,52 @@
+using System.Text;
+using Xent.Training.Runs;
+
+namespace Xent.Tests.Cli;
+
+/// <summary>
+/// A metrics.jsonl whose end turned to NUL bytes (a power loss before the file's last blocks reached the disk) is
+/// resumed with a warning saying how many lines were lost, not silently; a last line cut short by a kill stays the
+/// quiet case it was.
+/// </summary>
+public sealed class TrainMetricsDamageTests : IDisposable
+{
+    private readonly TempFolder temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    [Fact]
+    public void Lines_turned_to_nul_bytes_are_dropped_with_a_warning_naming_their_count()
+    {
+        string dir = temp["run"];
+        Assert.Equal(0, TrainCommandTests.Train(dir, "--steps", "10", "--eval-every", "5").ExitCode);
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        string[] lines = File.ReadAllLines(metrics);
+        // The last three lines, newlines included, zeroed in place: the file keeps its length, as after a power loss.
+        int keep = Encoding.UTF8.GetByteCount(string.Concat(lines[..7].Select(l => l + "\n")));
+        byte[] bytes = File.ReadAllBytes(metrics);
+        Array.Clear(bytes, keep, bytes.Length - keep);
+        File.WriteAllBytes(metrics, bytes);
+
+        var run = CliRun.Run(["train", "--resume", dir, "--steps", "12", "--eval-every", "5", .. TrainCommandTests.Tiny]);
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains($"xent: warning: {metrics}: 1 line was unreadable (NUL bytes", run.Error, StringComparison.Ordinal);
+        Assert.Contains("steps 8-10 are missing", run.Error, StringComparison.Ordinal);
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 11, 12], MetricsLog.Read(metrics).Select(r => (int)r.Step));
+    }
+
+    [Fact]
+    public void A_last_line_cut_short_by_a_kill_is_dropped_quietly()
+    {
+        string dir = temp["run"];
+        Assert.Equal(0, TrainCommandTests.Train(dir, "--steps", "10", "--eval-every", "5").ExitCode);
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        File.AppendAllText(metrics, "{\"step\":11,\"lo");
+
+        var run = CliRun.Run(["train", "--resume", dir, "--steps", "12", "--eval-every", "5", .. TrainCommandTests.Tiny]);
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.DoesNotContain("warning", run.Error, StringComparison.Ordinal);
+        Assert.Equal(Enumerable.Range(1, 12), MetricsLog.Read(metrics).Select(r => (int)r.Step));
+    }
+}
