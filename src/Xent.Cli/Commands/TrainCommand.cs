@@ -397,7 +397,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
                 io.Error.Flush();
                 return ExitCodes.NonFiniteLoss;
             case TrainingStatus.Interrupted:
-                string by = signals.StoppedBy is PosixSignal.SIGTERM ? "Stopped by SIGTERM" : "Interrupted";
+                string by = signals.StoppedBy is PosixSignal.SIGTERM or PosixSignal.SIGHUP ? $"Stopped by {signals.StoppedBy}" : "Interrupted";
                 io.WriteLine($"{by} at step {o.FinalStep}; checkpoint saved in '{dir}'. Continue with: xent train --resume {dir}");
                 return ExitCode(o.Status, signals);
             default:
@@ -409,7 +409,12 @@ internal sealed class TrainCommand : Command<TrainSettings>
     private static int ExitCode(TrainingStatus status, TrainSignals signals) => status switch
     {
         TrainingStatus.NonFinite => ExitCodes.NonFiniteLoss,
-        TrainingStatus.Interrupted => signals.StoppedBy is PosixSignal.SIGTERM ? ExitCodes.Terminated : ExitCodes.Interrupted,
+        TrainingStatus.Interrupted => signals.StoppedBy switch
+        {
+            PosixSignal.SIGTERM => ExitCodes.Terminated,
+            PosixSignal.SIGHUP => ExitCodes.HungUp,
+            _ => ExitCodes.Interrupted,
+        },
         _ => ExitCodes.Ok,
     };
 

@@ -5,7 +5,8 @@ using Xent.Training.Checkpoints;
 namespace Xent.Cli.Commands;
 
 /// <summary>
-/// Ctrl+C (SIGINT) and SIGTERM (a timeout, <c>docker stop</c>, systemd) during <c>xent train</c>, handled alike.
+/// Ctrl+C (SIGINT), SIGTERM (a timeout, <c>docker stop</c>, systemd) and SIGHUP (its terminal closed, an ssh session
+/// dropped) during <c>xent train</c>, handled alike: a run whose terminal went away keeps its last steps as one stopped.
 /// While the run is prepared (the text read and encoded, the baseline fitted, steps timed for --time) nothing has
 /// been written: the first signal releases the run folder as it was found (<see cref="RunFolderLock.Abandon"/>),
 /// says so, and lets the process end as the signal does. Once training has begun (<see cref="StartTraining"/>), the
@@ -26,7 +27,7 @@ internal sealed class TrainSignals : IDisposable
     {
         this.error = error;
         stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        foreach (var signal in (PosixSignal[])[PosixSignal.SIGINT, PosixSignal.SIGTERM])
+        foreach (var signal in (PosixSignal[])[PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP])
         {
             try
             {
@@ -54,12 +55,12 @@ internal sealed class TrainSignals : IDisposable
         }
     }
 
-    /// <summary>The signal that stopped the training (SIGINT or SIGTERM); null when none did.</summary>
+    /// <summary>The signal that stopped the training (SIGINT, SIGTERM or SIGHUP); null when none did.</summary>
     public PosixSignal? StoppedBy { get; private set; }
 
     /// <summary>
-    /// Under mpirun, once the training stopped: every rank takes the signal some rank saw (SIGTERM over SIGINT), so a
-    /// signal sent to one process only is named by rank 0 and every rank exits with its code (143 or 130), not 130
+    /// Under mpirun, once the training stopped: every rank takes the signal some rank saw (SIGHUP over SIGTERM over SIGINT),
+    /// so a signal sent to one process only is named by rank 0 and every rank exits with its code (129, 143 or 130), not 130
     /// from the ranks that saw none. A collective: every rank calls it.
     /// </summary>
     /// <param name="world">The ranks training together.</param>
@@ -68,13 +69,13 @@ internal sealed class TrainSignals : IDisposable
         Span<int> code = [0];
         lock (gate)
         {
-            code[0] = StoppedBy switch { PosixSignal.SIGTERM => 2, null => 0, _ => 1 };
+            code[0] = StoppedBy switch { PosixSignal.SIGHUP => 3, PosixSignal.SIGTERM => 2, null => 0, _ => 1 };
         }
 
         world.AllReduce<int>(code, ReduceOperation.Max);
         lock (gate)
         {
-            StoppedBy = code[0] switch { 2 => PosixSignal.SIGTERM, 1 => PosixSignal.SIGINT, _ => null };
+            StoppedBy = code[0] switch { 3 => PosixSignal.SIGHUP, 2 => PosixSignal.SIGTERM, 1 => PosixSignal.SIGINT, _ => null };
         }
     }
 
@@ -128,7 +129,7 @@ internal sealed class TrainSignals : IDisposable
                     error.Flush();
                 }
 
-                // Not cancelled: the process ends as the signal does (exit status 130 or 143).
+                // Not cancelled: the process ends as the signal does (exit status 130, 143 or 129).
                 return;
             }
 

@@ -15,6 +15,9 @@ internal static class ExitCodes
     /// <summary>Training stopped because the loss became non-finite; the last good checkpoint is kept.</summary>
     public const int NonFiniteLoss = 3;
 
+    /// <summary>Stopped by SIGHUP (its terminal closed) after saving a checkpoint, as shells report it (128 + 1).</summary>
+    public const int HungUp = 129;
+
     /// <summary>Stopped by Ctrl+C after saving a checkpoint, as shells report SIGINT (128 + 2).</summary>
     public const int Interrupted = 130;
 
