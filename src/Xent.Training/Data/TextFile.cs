@@ -31,6 +31,14 @@ public sealed record TextFile(string Path, string Text, long Bytes, string Sha25
             throw new TrainingInputException($"The text file '{path}' does not exist.");
         }
 
+        if (StandardInput.IsNamedBy(path) && StandardInput.WasClosed())
+        {
+            throw new TrainingInputException(
+                $"The text file '{path}' cannot be read: standard input is closed (xent was started with <&- or from a service " +
+                "without one), and what now has its number is a pipe of the runtime's own, which nothing writes to. Pipe the text " +
+                $"in (cat FILE | xent ... {path}) or give the file's path.");
+        }
+
         byte[] bytes;
         bool piped;
         try
