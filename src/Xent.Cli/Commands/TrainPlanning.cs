@@ -80,7 +80,7 @@ internal static class TrainPlanning
     }
 
     /// <summary>
-    /// --init HF_DIR: fine-tune a Hugging Face GPT-2 on --text (GPT-2 tokens unless --tokenizer says otherwise), its
+    /// --init HF_DIR: fine-tune a Hugging Face GPT-2 on --text (in the tokens of <see cref="InitTokenizer"/>), its
     /// shape and tied or untied head as the checkpoint has them, windows of --seq tokens (default: the usual T, at
     /// most n_positions; the position embedding keeps its first T rows).
     /// </summary>
@@ -98,7 +98,7 @@ internal static class TrainPlanning
 
         if (s.BpeDropout is not null)
         {
-            throw new XentCliException("--bpe-dropout is for a learned encoding of --text; --init fine-tunes in the checkpoint's GPT-2 tokens.");
+            throw new XentCliException("--bpe-dropout is for a learned encoding of --text; --init fine-tunes in the checkpoint's own tokens.");
         }
 
         string dir = s.Init!;
@@ -106,6 +106,8 @@ internal static class TrainPlanning
         {
             throw new XentCliException($"--init {dir}: not a Hugging Face GPT-2 folder (config.json with n_embd and model.safetensors); to continue a run of xent train use --resume.");
         }
+
+        TokenizerKind kind = InitTokenizer(s, dir);
 
         int positions = Gpt2ConfigJson.Read(Path.Combine(dir, Gpt2Checkpoint.ConfigFile)).ContextLength;
         int seq = s.Seq ?? Math.Min(TrainingDefaults.Seq, positions);
@@ -116,13 +118,49 @@ internal static class TrainPlanning
 
         // --dropout, else the checkpoint's own resid_pdrop (GPT-2's 0.1), as transformers fine-tunes it.
         var model = Gpt2Checkpoint.Load(dir, seq, (float?)s.Dropout);
-        TokenDataset data = TokenDataset.FromTextFile(s.Text, TokenizerNames.Parse(s.Tokenizer ?? "gpt2"), seq);
+        TokenDataset data = TokenDataset.FromTextFile(s.Text, kind, seq);
         if (data.Tokenizer.VocabSize != model.Config.VocabSize)
         {
-            throw new XentCliException($"--init {dir} has a vocabulary of {model.Config.VocabSize} tokens, but the {s.Tokenizer ?? "gpt2"} tokenizer has {data.Tokenizer.VocabSize}.");
+            throw new XentCliException($"--init {dir} has a vocabulary of {model.Config.VocabSize} tokens, but the {TokenizerNames.Name(kind)} tokenizer has {data.Tokenizer.VocabSize}.");
         }
 
         return Scheduled(s, model.Config, data) with { Init = model };
+    }
+
+    /// <summary>
+    /// The tokenizer --init fine-tunes in: the one an export of xent names in config.json (xent_tokenizer), which
+    /// --tokenizer may only repeat, else --tokenizer's (GPT-2's by default) for a folder of Hugging Face's own.
+    /// </summary>
+    /// <remarks>
+    /// Only the name is exported. Bytes and GPT-2 need nothing more; a learned BPE needs its merges, which a BPE
+    /// learned again from --text replaces with others (other text under the same ids: a wrong model that still
+    /// trains), and the built-in corpus's symbols are no encoding of a text at all.
+    /// </remarks>
+    private static TokenizerKind InitTokenizer(TrainSettings s, string dir)
+    {
+        string config = Path.Combine(dir, Gpt2Checkpoint.ConfigFile);
+        if (Gpt2ConfigJson.Tokenizer(config) is not { } exported)
+        {
+            return TokenizerNames.Parse(s.Tokenizer ?? "gpt2");
+        }
+
+        TokenizerKind kind = exported switch
+        {
+            "bytes" => TokenizerKind.Bytes,
+            "gpt2" => TokenizerKind.Gpt2,
+            "bpe" => throw new XentCliException(
+                $"--init {dir} was exported from a run with the bpe tokenizer, whose merges the folder does not hold: a BPE learned again from --text would give its ids to other text. Continue that run with xent train --resume on its own folder instead."),
+            "markov" => throw new XentCliException(
+                $"--init {dir} was exported from a run on the built-in Markov corpus: its ids are that corpus's symbols, which no --text encodes into."),
+            _ => throw new XentCliException(
+                $"--init {dir}: {config} names the tokenizer '{exported}' ({Gpt2ConfigJson.TokenizerKey}), which is not one of xent's (bytes, gpt2, bpe, markov)."),
+        };
+        if (s.Tokenizer is { } given && TokenizerNames.Parse(given) != kind)
+        {
+            throw new XentCliException($"--tokenizer {given} conflicts with --init {dir}, exported from a run with the {exported} tokenizer; leave --tokenizer out.");
+        }
+
+        return kind;
     }
 
     /// <summary>A fresh run's plan: the schedule and outputs from the options, else the defaults.</summary>

@@ -194,6 +194,43 @@ public sealed class HuggingFaceCommandTests : IDisposable
     }
 
     [Fact]
+    public void TrainInitFineTunesInTheExportsTokenizer_AndRefusesOneItCannotRebuild()
+    {
+        // --init ignored xent_tokenizer: a bpe run's export with --tokenizer bpe learned new merges from --text, other
+        // ids under the same V, and fine-tuned a wrong model without a word.
+        File.WriteAllText(dir["t.txt"], string.Concat(Enumerable.Repeat(Text, 12)));
+        string bpe = dir["bpe"];
+        int learned = TokenDataset.FromTextFile(dir["t.txt"], TokenizerKind.Bpe, 8).Tokenizer.VocabSize;
+        Gpt2Checkpoint.Save(bpe, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = learned }, 7), "bpe");
+        CliRun.Run("train", "--init", bpe, "--text", dir["t.txt"], "--tokenizer", "bpe", "--out", dir["bpe-run"], "--steps", "1", "--batch", "1", "--seq", "8")
+            .AssertBadInput(bpe, "merges");
+        CliRun.Run("train", "--init", bpe, "--text", dir["t.txt"]).AssertBadInput(bpe, "merges");
+        Assert.False(Directory.Exists(dir["bpe-run"]));
+
+        string markov = dir["markov"];
+        Gpt2Checkpoint.Save(markov, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 32 }, 7), "markov");
+        CliRun.Run("train", "--init", markov, "--text", dir["t.txt"]).AssertBadInput(markov, "Markov corpus");
+
+        // A bytes run's export needs nothing but the name: it is fine-tuned in bytes (GPT-2's, by default, was refused
+        // for its V), and another tokenizer is refused as a conflict, not for its size.
+        string bytes = dir["bytes"];
+        Gpt2Checkpoint.Save(bytes, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 256 }, 7), "bytes");
+        var run = CliRun.Run("train", "--init", bytes, "--text", dir["t.txt"], "--out", dir["run"], "--steps", "1", "--batch", "1",
+            "--seq", "8", "--eval-every", "1");
+        Assert.True(run.ExitCode == 0, run.Error + run.Out);
+        Assert.Equal("bytes", ModelCheckpoint.Load(dir["run"]).Checkpoint.Config.Tokenizer);
+        CliRun.Run("train", "--init", bytes, "--text", dir["t.txt"], "--tokenizer", "gpt2").AssertBadInput("--tokenizer gpt2", $"--init {bytes}, exported from a run with the bytes tokenizer");
+
+        string gpt2 = dir["gpt2"];
+        Gpt2Checkpoint.Save(gpt2, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 50257 }, 7), "gpt2");
+        CliRun.Run("train", "--init", gpt2, "--text", dir["t.txt"], "--tokenizer", "bpe").AssertBadInput("--tokenizer bpe", "with the gpt2 tokenizer");
+
+        string odd = dir["odd"];
+        Gpt2Checkpoint.Save(odd, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 256 }, 7), "sentencepiece");
+        CliRun.Run("train", "--init", odd, "--text", dir["t.txt"]).AssertBadInput(odd, "'sentencepiece'");
+    }
+
+    [Fact]
     public void ExportWritesAFolderThatReadsBackToTheSameBits()
     {
         string run = dir["run"];
