@@ -37,6 +37,14 @@ internal static class EvalHuggingFace
             throw XentCliException.InFile(source, $"token {tokens[bad]} at position {bad} is outside the checkpoint's vocabulary [0, {v}).");
         }
 
+        // A vocabulary padded past GPT-2's (50304) has ids that stand for no bytes: bits per byte would count them as 0.
+        int padded = Array.FindIndex(tokens, t => t >= tokenizer.VocabSize);
+        if (padded >= 0)
+        {
+            throw XentCliException.InFile(source,
+                $"token {tokens[padded]} at position {padded} is not a GPT-2 token (GPT-2's ids are [0, {tokenizer.VocabSize}); the checkpoint's vocabulary of {v} is padded past them), so it stands for no text.");
+        }
+
         int window = settings.Window ?? model.Config.ContextLength;
         if (window > model.Config.ContextLength)
         {

@@ -43,8 +43,9 @@ internal sealed class SampleCommand : Command<SampleSettings>
         {
             throw new XentCliException("The prompt has no tokens.");
         }
+        // A Hugging Face model's vocabulary may be padded past GPT-2's 50257 ids: the padding has no text to print.
         int[] tokens = TokenSampler.Generate(model, prompt, settings.Tokens, settings.Temperature, settings.TopK, settings.TopP, settings.Seed,
-            useCache: true, cancellationToken);
+            useCache: true, Math.Min(model.Config.VocabSize, tokenizer.VocabSize), cancellationToken);
         io.WriteLine(tokenizer.Decode(tokens));
         return ExitCodes.Ok;
     }

@@ -45,15 +45,22 @@ public sealed class Gpt2Tokenizer : ITokenizer
     }
 
     /// <inheritdoc/>
-    public string Decode(ReadOnlySpan<int> ids) => tokenizer.Decode(ids.ToArray()) ?? string.Empty;
+    /// <exception cref="ArgumentOutOfRangeException">An id is outside [0, 50257) (the library decoded it as nothing).</exception>
+    public string Decode(ReadOnlySpan<int> ids)
+    {
+        CheckIds(ids);
+        return tokenizer.Decode(ids.ToArray()) ?? string.Empty;
+    }
 
     /// <summary>
     /// The bytes each id stands for, summed (&lt;|endoftext|&gt; counts its 13 characters): the UTF-8 bytes of a whole
     /// text's tokens, and exact for a slice too, also one that starts or ends inside a multi-byte character (decoding
     /// the slice would count its broken characters as U+FFFD, 3 bytes each).
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An id is outside [0, 50257): it stands for no bytes (a padded vocabulary's).</exception>
     public long ByteCount(ReadOnlySpan<int> ids)
     {
+        CheckIds(ids);
         byte[] lengths = TokenLengths.Value;
         long total = 0;
         foreach (int id in ids)
@@ -62,6 +69,19 @@ public sealed class Gpt2Tokenizer : ITokenizer
         }
 
         return total;
+    }
+
+    // Ids past 50256 (a Hugging Face model padded to 50304) decoded to "" and counted 0 bytes: a sample lost them
+    // without a word, and bits per byte came out of too few bytes.
+    private void CheckIds(ReadOnlySpan<int> ids)
+    {
+        foreach (int id in ids)
+        {
+            if ((uint)id >= (uint)VocabSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ids), id, $"GPT-2's token ids are [0, {VocabSize}).");
+            }
+        }
     }
 
     private static readonly Lazy<byte[]> TokenLengths = new(ReadTokenLengths);

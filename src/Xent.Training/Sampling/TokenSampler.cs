@@ -174,7 +174,35 @@ public static class TokenSampler
         int seed, bool useCache, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
+        return Generate(model, prompt, count, temperature, topK, topP, seed, useCache, model.Config.VocabSize, cancellationToken);
+    }
+
+    /// <summary>
+    /// Extends <paramref name="prompt"/> as
+    /// <see cref="Generate(GptModel, IReadOnlyList{int}, int, double, int, double, int, bool, CancellationToken)"/>
+    /// does, drawing only ids below <paramref name="drawable"/>, as if the logits of the others were -infinity: a model
+    /// whose vocabulary is padded past its tokenizer's (GPT-2's 50257 to nanoGPT's 50304) has ids no text has, which
+    /// would print as nothing.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="prompt">The first tokens (at least one); only the last T are read.</param>
+    /// <param name="count">Tokens to add.</param>
+    /// <param name="temperature">See <see cref="Sample(ReadOnlySpan{float}, double, int, double, Random)"/>.</param>
+    /// <param name="topK">See <see cref="Sample(ReadOnlySpan{float}, double, int, double, Random)"/>.</param>
+    /// <param name="topP">See <see cref="Sample(ReadOnlySpan{float}, double, int, double, Random)"/>.</param>
+    /// <param name="seed">Seed of the draws.</param>
+    /// <param name="useCache">Whether to decode incrementally with a <see cref="KvCache"/>.</param>
+    /// <param name="drawable">How many of the first ids may be drawn, in [1, V]: the tokenizer's vocabulary size.</param>
+    /// <param name="cancellationToken">Ends the generation early (the tokens so far are returned).</param>
+    /// <returns>The prompt followed by the generated tokens.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="topP"/> is not in (0, 1] (or is NaN), or <paramref name="drawable"/> not in [1, V].</exception>
+    public static int[] Generate(GptModel model, IReadOnlyList<int> prompt, int count, double temperature, int topK, double topP,
+        int seed, bool useCache, int drawable, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentOutOfRangeException.ThrowIfLessThan(drawable, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(drawable, model.Config.VocabSize);
         if (prompt.Count == 0)
         {
             throw new ArgumentException("The prompt has no tokens.", nameof(prompt));
@@ -203,7 +231,7 @@ public static class TokenSampler
             {
                 model.Append(cache, all[^1..], logits);
             }
-            tokens.Add(Sample(logits, temperature, topK, topP, random, buffers));
+            tokens.Add(Sample(logits.AsSpan(0, drawable), temperature, topK, topP, random, buffers));
         }
         return [.. tokens];
     }

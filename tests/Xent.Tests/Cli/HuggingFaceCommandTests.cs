@@ -97,6 +97,32 @@ public sealed class HuggingFaceCommandTests : IDisposable
     }
 
     [Fact]
+    public void AModelPaddedPastGpt2sVocabularyNeverSamplesOrScoresTheBytesOfAPaddedId()
+    {
+        // nanoGPT pads V to 50304. The final hidden state is ln_f's bias whatever the input, and only the padded rows
+        // of the untied head see it: every padded logit is 64, every real one 0. Sampling drew a padded id and
+        // printed nothing for it; eval counted 0 bytes for one.
+        var model = TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = 50304, TieEmbeddings = false }, 8);
+        var p = model.Parameters.ToDictionary(x => x.Name);
+        Array.Clear(p["ln_f.weight"].Data);
+        Array.Fill(p["ln_f.bias"].Data, 1f);
+        Array.Clear(p["lm_head"].Data);
+        p["lm_head"].Data.AsSpan(50257 * 64).Fill(1f);
+        string hf = dir["hf"];
+        TestHfCheckpoint.Write(hf, model);
+
+        var greedy = CliRun.Run("sample", "--checkpoint", hf, "--tokens", "3", "--temperature", "0");
+        Assert.True(greedy.ExitCode == 0, greedy.Error);
+        Assert.Equal("<|endoftext|>!!!", greedy.Out.TrimEnd('\n'));
+        var drawn = CliRun.Run("sample", "--checkpoint", hf, "--tokens", "20", "--top-k", "100");
+        Assert.True(drawn.ExitCode == 0, drawn.Error);
+        Assert.True(drawn.Out.TrimEnd('\n').Length >= "<|endoftext|>".Length + 20, drawn.Out);
+
+        var ids = TestNpy.I64(dir["ids.npy"], [1L, 2, 50300, 3], 4);
+        CliRun.Run("eval", "--checkpoint", hf, "--tokens", ids).AssertBadInput(ids, "token 50300 at position 2 is not a GPT-2 token");
+    }
+
+    [Fact]
     public void SampleWithTopPOneIsWithoutTopP_AndATinyTopPIsGreedy()
     {
         string hf = dir["hf"];

@@ -25,6 +25,21 @@ public sealed class Gpt2TokenizerTests
         return vocabulary;
     });
 
+    [Theory]
+    [InlineData(50257)]
+    [InlineData(50303)]
+    [InlineData(-1)]
+    public void An_id_outside_the_vocabulary_is_refused_not_decoded_as_nothing(int id)
+    {
+        // A Hugging Face model padded to V = 50304 has ids GPT-2 has no bytes for: they decoded to "" and counted 0
+        // bytes, so bits per byte were computed on too few bytes.
+        var gpt2 = Gpt2Tokenizer.Instance;
+        Assert.Throws<ArgumentOutOfRangeException>(() => gpt2.Decode([11, id]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => gpt2.ByteCount([11, id]));
+        Assert.Equal("<|endoftext|>", gpt2.Decode([50256]));
+        Assert.Equal(13, gpt2.ByteCount([50256]));
+    }
+
     [Fact]
     public void Long_pieces_get_the_ids_of_the_classic_merge_loop()
     {
