@@ -58,10 +58,12 @@ internal static class EnvironmentSettings
     internal static VectorWidth? ParseWidth(string? s) => s?.Trim().ToUpperInvariant() switch
     {
         null or "" => VectorWidth.V512,
-        "512" or "V512" => VectorWidth.V512,
-        "256" or "V256" => VectorWidth.V256,
-        "128" or "V128" => VectorWidth.V128,
-        "0" or "SCALAR" or "NONE" => VectorWidth.Scalar,
+        // The four values the docs and the error name, no aliases: "0" and "none" forced the scalar path, where they
+        // read as "no cap".
+        "512" => VectorWidth.V512,
+        "256" => VectorWidth.V256,
+        "128" => VectorWidth.V128,
+        "SCALAR" => VectorWidth.Scalar,
         _ => null,
     };
 

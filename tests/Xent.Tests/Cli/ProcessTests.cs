@@ -62,6 +62,11 @@ public sealed class ProcessTests : IDisposable
         foreach (var (name, value, expected) in new[]
         {
             ("XENT_VECTOR_WIDTH", "64", "XENT_VECTOR_WIDTH='64' is not one of 512, 256, 128, scalar."),
+
+            // Undocumented aliases: 0 forced the scalar path, where it reads as "no cap".
+            ("XENT_VECTOR_WIDTH", "0", "XENT_VECTOR_WIDTH='0' is not one of 512, 256, 128, scalar."),
+            ("XENT_VECTOR_WIDTH", "none", "XENT_VECTOR_WIDTH='none' is not one of 512, 256, 128, scalar."),
+            ("XENT_VECTOR_WIDTH", "v256", "XENT_VECTOR_WIDTH='v256' is not one of 512, 256, 128, scalar."),
             ("XENT_L2_KB", "lots", "XENT_L2_KB='lots': expected an L2 cache size in KB, 64 to 65536."),
             ("XENT_STREAM_GRADIENT", "of", "XENT_STREAM_GRADIENT='of' is not one of auto, on, always, off."),
         })
