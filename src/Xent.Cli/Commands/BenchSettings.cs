@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Xent.Cli.Terminal;
 
 namespace Xent.Cli.Commands;
 
@@ -9,19 +10,23 @@ internal sealed class BenchSettings : CommandSettings
 {
     [CommandOption("--rows <N>")]
     [Description("Rows N (tokens). Giving --rows or --vocab benchmarks that one shape instead of the two defaults [[256, 50257]] and [[2048, 32000]].")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Rows { get; set; }
 
     [CommandOption("--vocab <V>")]
     [Description("Vocabulary V (classes). Default with --rows: 50257.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Vocab { get; set; }
 
     [CommandOption("--threads <T>")]
     [Description("Threads for Xent and the scalar baseline; -1 = every core (the default), and more than the cores is every core, as Xent itself runs. The memory limits try this and every core, and keep the faster.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Threads { get; set; }
 
     [CommandOption("--iterations <K>")]
     [Description("Timed runs per case, after warm-up runs until its time is steady (a case stops early, after at least 3 runs, once it has taken 3 s).")]
     [DefaultValue(7)]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int Iterations { get; set; } = 7;
 
     [CommandOption("--json")]

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Xent.Cli.Terminal;
 
 namespace Xent.Cli.Commands;
 
@@ -25,10 +26,12 @@ internal sealed class EvalSettings : CommandSettings
 
     [CommandOption("--window <T>")]
     [Description("Hugging Face checkpoints: tokens per window. Default: the checkpoint's context length (n_positions).")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Window { get; init; }
 
     [CommandOption("--stride <S>")]
     [Description("Hugging Face checkpoints: a window starts every S tokens and scores only tokens no earlier window scored (S < T gives each more context). Default: the window.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Stride { get; init; }
 
     [CommandOption("--logits-out <FILE>")]
@@ -41,6 +44,7 @@ internal sealed class EvalSettings : CommandSettings
 
     [CommandOption("--threads <N>")]
     [Description("Worker threads of the model; -1 = every core (the default).")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Threads { get; init; }
 
     public override ValidationResult Validate()

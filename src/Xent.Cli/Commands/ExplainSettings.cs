@@ -16,6 +16,7 @@ internal sealed class ExplainSettings : LossOptionSettings
 
     [CommandOption("--target <Y>")]
     [Description("The target class y of an inline row, in [[0, V) or the ignore index.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Target { get; set; }
 
     [CommandOption("--targets <FILE>")]
@@ -24,6 +25,7 @@ internal sealed class ExplainSettings : LossOptionSettings
 
     [CommandOption("--row <K>")]
     [Description("Which row of a logits file to explain (flat index over all axes but the last). Default 0.")]
+    [TypeConverter(typeof(DecimalConverter<long>))]
     public long? Row { get; set; }
 
     [CommandOption("--weights <VALUES|FILE>")]
@@ -33,6 +35,7 @@ internal sealed class ExplainSettings : LossOptionSettings
     [CommandOption("--top <K>")]
     [Description("Rows of the per-class table for a long row: the K most probable classes and the target. Default 20.")]
     [DefaultValue(DefaultTop)]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int Top { get; set; } = DefaultTop;
 
     [CommandOption("--plot <FILE.png>")]

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Xent.Cli.Terminal;
 
 namespace Xent.Cli.Commands;
 
@@ -13,6 +14,7 @@ internal abstract class LossOptionSettings : CommandSettings
     [CommandOption("--ignore-index <INDEX>")]
     [Description("Target value whose rows are ignored (loss and gradient 0; any int, also one in [[0, V)).")]
     [DefaultValue(-100)]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int IgnoreIndex { get; set; } = -100;
 
     [CommandOption("--label-smoothing <E>")]

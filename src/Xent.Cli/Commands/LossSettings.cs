@@ -40,6 +40,7 @@ internal sealed class LossSettings : LossOptionSettings
     [CommandOption("--threads <T>")]
     [Description("Most threads to use; -1 = every core. The result is bitwise the same for any value.")]
     [DefaultValue(-1)]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int Threads { get; set; } = -1;
 
     [CommandOption("--json")]

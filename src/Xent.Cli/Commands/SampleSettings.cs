@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Xent.Cli.Terminal;
 
 namespace Xent.Cli.Commands;
 
@@ -21,6 +22,7 @@ internal sealed class SampleSettings : CommandSettings
 
     [CommandOption("--tokens <N>")]
     [Description("Tokens to generate. Default 200.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int Tokens { get; init; } = 200;
 
     [CommandOption("--temperature <X>")]
@@ -29,6 +31,7 @@ internal sealed class SampleSettings : CommandSettings
 
     [CommandOption("--top-k <K>")]
     [Description("Sample among the K most likely tokens only; 0 for all. Default 0.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int TopK { get; init; }
 
     [CommandOption("--top-p <P>")]
@@ -37,6 +40,7 @@ internal sealed class SampleSettings : CommandSettings
 
     [CommandOption("--seed <S>")]
     [Description("Seed of the sampling. Default 0.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int Seed { get; init; }
 
     public override ValidationResult Validate()

@@ -19,30 +19,37 @@ internal sealed class TrainSettings : CommandSettings
 
     [CommandOption("--vocab <V>")]
     [Description("Vocabulary size of the byte-pair encoding learned on the training split (256 bytes plus merges); implies --tokenizer bpe for --text. Default 512, 2048 for texts of 500 KB or more.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Vocab { get; init; }
 
     [CommandOption("--steps <N>")]
     [Description("Total optimizer steps (a resumed run continues up to this step). Default 2400 (built-in corpus); --text: fitted to --time.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Steps { get; init; }
 
     [CommandOption("--batch <B>")]
     [Description("Sequences per step. Default 16.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Batch { get; init; }
 
     [CommandOption("--seq <T>")]
     [Description("Tokens per sequence (the model's context length). Default 128.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Seq { get; init; }
 
     [CommandOption("--layers <L>")]
     [Description("Transformer blocks. Default 2.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Layers { get; init; }
 
     [CommandOption("--dim <D>")]
     [Description("Model width. Default 64 (built-in corpus), 128 (--text).")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Dim { get; init; }
 
     [CommandOption("--heads <H>")]
     [Description("Attention heads (must divide --dim). Default 4.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Heads { get; init; }
 
     [CommandOption("--lr <X>")]
@@ -55,6 +62,7 @@ internal sealed class TrainSettings : CommandSettings
 
     [CommandOption("--early-stop <N>")]
     [Description("Stop when N evaluations in a row have not lowered the validation loss. Default: never. The best checkpoint is always kept in DIR/best.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? EarlyStop { get; init; }
 
     [CommandOption("--dropout <P>")]
@@ -71,10 +79,12 @@ internal sealed class TrainSettings : CommandSettings
 
     [CommandOption("--warmup <N>")]
     [Description("Linear warm-up steps. Default 5% of --steps.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Warmup { get; init; }
 
     [CommandOption("--seed <S>")]
     [Description("Seed of the model's initialisation and of the batches. Default 1.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Seed { get; init; }
 
     /// <summary>The output folder when neither --out nor --resume is given.</summary>
@@ -97,6 +107,7 @@ internal sealed class TrainSettings : CommandSettings
 
     [CommandOption("--eval-every <K>")]
     [Description("Measure the validation loss and save a checkpoint every K steps. Default 100 (built-in corpus), 200 (--text).")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? EvalEvery { get; init; }
 
     [CommandOption("--untied")]
@@ -105,6 +116,7 @@ internal sealed class TrainSettings : CommandSettings
 
     [CommandOption("--accumulate <N>")]
     [Description("Split each process's share of a batch into N micro-batches (gradient accumulation: the same step in less memory). Default 1.")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Accumulate { get; init; }
 
     [CommandOption("--vocab-parallel")]
@@ -113,6 +125,7 @@ internal sealed class TrainSettings : CommandSettings
 
     [CommandOption("--threads <N>")]
     [Description("Worker threads of the model; -1 = every core (the default).")]
+    [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Threads { get; init; }
 
     /// <summary>Worker threads of the model: null (every core) for -1 or when not given.</summary>
