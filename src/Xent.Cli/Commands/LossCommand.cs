@@ -38,8 +38,26 @@ internal sealed unsafe class LossCommand : Command<LossSettings>
         var result = Compute(settings, inputs, logits, options);
         double seconds = clock.Elapsed.TotalSeconds;
         LossReport.Warn(io, inputs, result, nonFinite);
-        LossReport.Write(io, settings, inputs, result, nonFinite, seconds);
+        try
+        {
+            LossReport.Write(io, settings, inputs, result, nonFinite, seconds);
+        }
+        catch (XentCliException e) when (e.InnerException is IOException or UnauthorizedAccessException && Written(settings) is { } files)
+        {
+            // Standard output failed (StandardStreamWriter) after the files were renamed into place: the exit code
+            // stays that of a failed output, but the line must not read as if they were lost too.
+            throw new XentCliException($"{e.Message} {files} whole; only the summary is lost.", e);
+        }
+
         return ExitCodes.Ok;
+    }
+
+    // "--grad G and --losses L were written", or null where the command writes no file.
+    private static string? Written(LossSettings settings)
+    {
+        (string Option, string? Path)[] outputs = [("--grad", settings.Grad), ("--losses", settings.Losses)];
+        string[] files = [.. outputs.Where(f => f.Path is not null).Select(f => $"{f.Option} {f.Path}")];
+        return files.Length == 0 ? null : $"{string.Join(" and ", files)} {(files.Length == 1 ? "was" : "were")} written";
     }
 
     /// <summary>Before any work: each output a writable file name, none the same file as an input or as the other output.</summary>

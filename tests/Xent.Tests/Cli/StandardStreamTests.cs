@@ -85,6 +85,38 @@ public sealed class StandardStreamTests : IDisposable
         Assert.Equal(20, Xent.Training.Checkpoints.CheckpointStore.LoadConfig(dir).Step);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_loss_whose_standard_output_fails_after_its_files_says_they_were_written_whole(bool json)
+    {
+        // Exit 2 and "cannot write to standard output" alone read as if nothing was written, though --grad and
+        // --losses were already renamed into place, whole.
+        string l = TestNpy.F32(temp["l.npy"], [0f, 1f, 2f, 3f], 1, 4);
+        string t = TestNpy.I64(temp["t.npy"], [2L], 1);
+        string grad = temp["g.npy"];
+        string losses = temp["r.npy"];
+        var stderr = new StringWriter();
+        var stdout = new StandardStreamWriter(new FullAt(json ? "{" : "loss: "), diagnostics: false);
+        string[] args = ["loss", "--logits", l, "--targets", t, "--grad", grad, "--losses", losses, .. json ? (string[])["--json"] : []];
+        int code = Xent.Cli.XentApp.Create(CliConsoles.Plain(stdout, stderr)).Run(args);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal(
+            $"xent: error: cannot write to standard output: the disk is full. --grad {grad} and --losses {losses} were written whole; only the summary is lost.",
+            stderr.ToString().Trim());
+        var whole = CliRun.Run(["loss", "--logits", l, "--targets", t, "--grad", temp["g2.npy"], "--losses", temp["r2.npy"]]);
+        Assert.True(whole.ExitCode == 0, whole.Error);
+        Assert.Equal(File.ReadAllBytes(temp["g2.npy"]), File.ReadAllBytes(grad));
+        Assert.Equal(File.ReadAllBytes(temp["r2.npy"]), File.ReadAllBytes(losses));
+
+        // Without an output file, there is nothing more to say.
+        var bare = new StringWriter();
+        Assert.Equal(ExitCodes.BadInput, Xent.Cli.XentApp.Create(CliConsoles.Plain(new StandardStreamWriter(new FullAt("loss: "), diagnostics: false), bare))
+            .Run(["loss", "--logits", l, "--targets", t]));
+        Assert.Equal("xent: error: cannot write to standard output: the disk is full.", bare.ToString().Trim());
+    }
+
     /// <summary>A standard output on a disk that fills up when <paramref name="marker"/> is written (ENOSPC, as .NET throws it).</summary>
     private sealed class FullAt(string marker) : StringWriter
     {
