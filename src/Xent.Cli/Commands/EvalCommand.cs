@@ -59,13 +59,7 @@ internal sealed class EvalCommand : Command<EvalSettings>
         }
 
         ITokenizer tokenizer = CheckpointTokenizer.For(checkpoint.Config);
-        string text = TokenDataset.ReadText(settings.Text!);
-        if (tokenizer.Kind == TokenizerKind.Markov)
-        {
-            text = string.Concat(text.Where(c => !char.IsWhiteSpace(c))); // symbols may be wrapped over lines
-        }
-
-        int[] tokens = tokenizer.Encode(text);
+        int[] tokens = CheckpointText.Encode(tokenizer, TokenDataset.ReadText(settings.Text!));
         int seq = model.Config.ContextLength;
         if (tokens.Length < seq + 1)
         {

@@ -72,6 +72,6 @@ internal sealed class SampleCommand : Command<SampleSettings>
 
         CheckpointConfig config = checkpoint.Config;
         ITokenizer tokenizer = CheckpointTokenizer.For(config);
-        return (model, tokenizer, settings.Prompt is { } text ? tokenizer.Encode(text) : CheckpointTokenizer.DefaultPrompt(config, tokenizer));
+        return (model, tokenizer, settings.Prompt is { } text ? CheckpointText.Encode(tokenizer, text) : CheckpointTokenizer.DefaultPrompt(config, tokenizer));
     }
 }

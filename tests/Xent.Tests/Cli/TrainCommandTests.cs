@@ -317,6 +317,13 @@ public sealed class TrainCommandTests : IDisposable
         Assert.StartsWith("abc", prompted.Out, StringComparison.Ordinal);
         Assert.Equal(8, prompted.Out.Trim().Length);
         CliRun.Run("sample", "--checkpoint", dir, "--prompt", "a!").AssertBadInput("'!'", "not a symbol");
+
+        // Symbols wrapped over lines or spaced, as xent eval reads a file of them (and prints a sample's), were refused
+        // as a prompt: "' ' (U+0020) is not a symbol".
+        var spaced = CliRun.Run("sample", "--checkpoint", dir, "--prompt", " a b\nc ", "--tokens", "5", "--temperature", "0");
+        Assert.True(spaced.ExitCode == 0, spaced.Error);
+        Assert.Equal(prompted.Out, spaced.Out);
+        CliRun.Run("sample", "--checkpoint", dir, "--prompt", " \n").AssertBadInput("prompt", "no tokens");
     }
 
     [Fact]
