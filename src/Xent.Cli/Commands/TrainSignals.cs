@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Xent.Cli.Terminal;
 using Xent.Distributed;
 using Xent.Training.Checkpoints;
 
@@ -117,6 +118,11 @@ internal sealed class TrainSignals : IDisposable
 
     private void Handle(PosixSignalContext context)
     {
+        if (context.Signal == PosixSignal.SIGHUP)
+        {
+            StandardStreamWriter.TerminalClosed();
+        }
+
         lock (gate)
         {
             if (!training)

@@ -16,6 +16,9 @@ internal sealed class StandardStreamWriter : TextWriter
 {
     private readonly TextWriter inner;
     private readonly bool diagnostics;
+    private const int InputOutputError = 5; // EIO
+
+    private volatile bool terminalClosed;
 
     /// <param name="inner">The stream's writer.</param>
     /// <param name="diagnostics">True for standard error: failed writes are dropped.</param>
@@ -35,6 +38,22 @@ internal sealed class StandardStreamWriter : TextWriter
         get => inner.NewLine;
         set => inner.NewLine = value;
     }
+
+    /// <summary>
+    /// The process's terminal went away (SIGHUP): from now on a failed write to standard output is dropped as one to
+    /// standard error is. A run stopping for a closed ssh session still has its last step and checkpoint to finish,
+    /// and every line it prints would fail (EIO) and end it with exit 2 before that, or after it, in place of 129.
+    /// </summary>
+    public static void TerminalClosed()
+    {
+        if (System.Console.Out is StandardStreamWriter output)
+        {
+            output.DropFailures();
+        }
+    }
+
+    /// <summary>Drops this writer's failed writes from now on (<see cref="TerminalClosed"/>).</summary>
+    public void DropFailures() => terminalClosed = true;
 
     /// <summary>The exception for a write to standard output that failed with <paramref name="error"/>.</summary>
     public static XentCliException OutputFailed(Exception error)
@@ -119,7 +138,9 @@ internal sealed class StandardStreamWriter : TextWriter
 
     private void Failed(Exception error)
     {
-        if (!diagnostics)
+        // EIO from a terminal: it has hung up, and SIGHUP is on its way (the kernel sends it as it hangs up), so this
+        // write may come before the signal's handler has run.
+        if (!diagnostics && !terminalClosed && !(error.HResult == InputOutputError && !System.Console.IsOutputRedirected))
         {
             throw OutputFailed(error);
         }

@@ -84,6 +84,33 @@ public sealed class TrainSignalTests : IDisposable
         Assert.Equal(Enumerable.Range(1, (int)saved + 2).Select(i => (long)i), MetricsLog.Read(metrics).Select(r => r.Step));
     }
 
+    [Fact]
+    public async Task A_hang_up_whose_terminal_is_gone_still_saves_and_exits_129()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // A real hang-up: standard output a terminal whose other end has gone, every write to it failing (EIO) from then
+        // on. The lines printed after SIGHUP failed, and the run ended with exit 2 ("cannot write to standard output").
+        using var terminal = PseudoTerminal.Open();
+        string dir = temp["run"];
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        using (var xent = new XentProcess(["train", "--out", dir, "--steps", "1000000", "--eval-every", "1000000", .. TrainCommandTests.Tiny], terminal.Path))
+        {
+            await xent.Until(() => File.Exists(metrics) && new FileInfo(metrics).Length > 300);
+            terminal.Close();
+
+            // Lines written between the hang-up and the signal fail too (in life the two come together).
+            await Task.Delay(500);
+            await xent.Send("HUP");
+            Assert.True(xent.Process.ExitCode == ExitCodes.HungUp, $"exit {xent.Process.ExitCode}\nstderr:\n{xent.Error}");
+        }
+
+        Assert.Equal(MetricsLog.Read(metrics)[^1].Step, CheckpointStore.LoadConfig(dir).Step);
+    }
+
     private static XentProcess Xent(string[] args) => new(args);
 
     /// <summary>xent in a process of its own, its output collected as it comes.</summary>
@@ -92,9 +119,14 @@ public sealed class TrainSignalTests : IDisposable
         private readonly StringBuilder output = new();
         private readonly StringBuilder error = new();
 
-        public XentProcess(string[] args)
+        /// <param name="args">xent's arguments.</param>
+        /// <param name="stdout">A file (a terminal) for its standard output; null to collect it.</param>
+        public XentProcess(string[] args, string? stdout = null)
         {
             string cli = Path.Combine(AppContext.BaseDirectory, "Xent.Cli.dll");
+            string[] command = stdout is null
+                ? ["dotnet", cli, .. args]
+                : ["sh", "-c", "exec \"$@\" > \"$0\"", stdout, "dotnet", cli, .. args];
 
             // A shell running the tests in the background leaves SIGINT ignored for its children (see TrainInterruptTests),
             // and nohup SIGHUP: both back to their default, as a terminal's job has them.
@@ -104,7 +136,7 @@ public sealed class TrainSignalTests : IDisposable
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (string arg in (string[])["--default-signal=INT,HUP", "dotnet", cli, .. args])
+            foreach (string arg in (string[])["--default-signal=INT,HUP", .. command])
             {
                 psi.ArgumentList.Add(arg);
             }
