@@ -1,3 +1,5 @@
+using Xent.Kernels;
+
 namespace Xent.Baselines;
 
 /// <summary>Splits a length into contiguous, nearly equal parts, one per thread.</summary>
@@ -10,5 +12,13 @@ internal static class Parts
     /// At most the core count, as Xent caps its threads: a baseline dealt into one part per asked thread would time
     /// the dealing of empty parts (minutes for 99999999 threads) against a kernel on every core.
     /// </summary>
-    public static int AtMostTheCores(int threads) => Math.Min(threads, Environment.ProcessorCount);
+    public static int AtMostTheCores(int threads) => Math.Min(threads, CoresOverride.Value ?? Environment.ProcessorCount);
+
+    private static readonly AsyncOverride<int> CoresOverride = new();
+
+    /// <summary>
+    /// For tests: the cores <see cref="AtMostTheCores"/> caps at, for the calling flow. A ranking's tests over 1 and 2
+    /// threads counted one thread count, not two, on a one-core machine.
+    /// </summary>
+    internal static AsyncOverride<int>.Scope OverrideCores(int cores) => CoresOverride.Set(cores);
 }
