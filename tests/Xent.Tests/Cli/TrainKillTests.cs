@@ -37,10 +37,14 @@ public sealed class TrainKillTests : IDisposable
             kills += KillWhen(args, () => metricLines < 0 || Lines(killed) >= metricLines) ? 1 : 0;
         }
         Assert.True(kills >= 3, $"only {kills} of the runs were still going when killed");
-        Assert.True(CheckpointStore.LoadConfig(killed).Step < Steps, "the last kill came after the run's end");
 
-        var last = CliRun.Run("train", "--resume", killed);
-        Assert.True(last.ExitCode == 0, last.Error);
+        // On a loaded machine the thread watching metrics.jsonl can go unscheduled while the last segment trains on to
+        // its end (its kill then finds it done): that segment was the resume that finished the run.
+        if (CheckpointStore.LoadConfig(killed).Step < Steps)
+        {
+            var last = CliRun.Run("train", "--resume", killed);
+            Assert.True(last.ExitCode == 0, last.Error);
+        }
 
         var (expected, _) = SafeTensorsReader.ReadFile(Path.Combine(whole, CheckpointStore.ModelFile));
         var (actual, _) = SafeTensorsReader.ReadFile(Path.Combine(killed, CheckpointStore.ModelFile));
