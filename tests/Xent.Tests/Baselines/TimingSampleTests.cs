@@ -20,7 +20,12 @@ public sealed class TimingSampleTests
 
         var t = Timing.Measure(Nothing, 5, 1, minSampleSeconds: 20e-6);
         Assert.Equal(5, t.Seconds.Length);
-        Assert.All(t.Seconds, s => Assert.True(s > 0 && s < 20e-6, $"{s} s"));
+        Assert.All(t.Seconds, s => Assert.True(s > 0, $"{s} s"));
+
+        // A run's time, not its batch's: the median, as one batch paused by the scheduler (10-200 ms on a loaded
+        // machine) may come out above the bound.
+        double median = t.Seconds.Order().ElementAt(2);
+        Assert.True(median < 20e-6, $"median {median} s of {string.Join(", ", t.Seconds)}");
 
         var interleaved = Timing.Interleaved([Nothing, () => calls += 2], 3, 1, minSampleSeconds: 20e-6);
         Assert.All(interleaved, x => Assert.All(x.Seconds, s => Assert.True(s > 0, $"{s} s")));
