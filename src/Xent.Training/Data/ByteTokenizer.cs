@@ -55,5 +55,16 @@ public sealed class ByteTokenizer : ITokenizer
     }
 
     /// <inheritdoc/>
-    public long ByteCount(ReadOnlySpan<int> ids) => ids.Length;
+    /// <exception cref="ArgumentOutOfRangeException">An id is outside [0, 256), as <see cref="Decode"/> refuses it.</exception>
+    public long ByteCount(ReadOnlySpan<int> ids)
+    {
+        // Counted one byte each without a look, an id no byte has gave bits per byte over bytes no text has.
+        foreach (int id in ids)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(id, nameof(ids));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(id, 255, nameof(ids));
+        }
+
+        return ids.Length;
+    }
 }

@@ -69,5 +69,15 @@ public sealed class MarkovTokenizer : ITokenizer
     }
 
     /// <summary>One byte per symbol (the alphabet is ASCII).</summary>
-    public long ByteCount(ReadOnlySpan<int> ids) => ids.Length;
+    /// <exception cref="ArgumentOutOfRangeException">An id is outside [0, V), as <see cref="Decode"/> refuses it.</exception>
+    public long ByteCount(ReadOnlySpan<int> ids)
+    {
+        foreach (int id in ids)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(id, nameof(ids));
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(id, VocabSize, nameof(ids));
+        }
+
+        return ids.Length;
+    }
 }
