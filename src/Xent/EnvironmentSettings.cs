@@ -48,7 +48,7 @@ internal static class EnvironmentSettings
         StreamGradient = ParseStream(stream) ?? StreamPolicy.Auto;
         if (ParseStream(stream) is null)
         {
-            problems.Add($"{StreamGradientVariable}='{stream}' is not one of auto, on, always, off");
+            problems.Add($"{StreamGradientVariable}='{stream}' is not one of auto, on (1), always, off (0)");
         }
 
         Problem = problems.Count == 0 ? null : string.Join("; ", problems) + ".";

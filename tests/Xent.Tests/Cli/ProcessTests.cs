@@ -68,7 +68,7 @@ public sealed class ProcessTests : IDisposable
             ("XENT_VECTOR_WIDTH", "none", "XENT_VECTOR_WIDTH='none' is not one of 512, 256, 128, scalar."),
             ("XENT_VECTOR_WIDTH", "v256", "XENT_VECTOR_WIDTH='v256' is not one of 512, 256, 128, scalar."),
             ("XENT_L2_KB", "lots", "XENT_L2_KB='lots': expected an L2 cache size in KB, 64 to 65536."),
-            ("XENT_STREAM_GRADIENT", "of", "XENT_STREAM_GRADIENT='of' is not one of auto, on, always, off."),
+            ("XENT_STREAM_GRADIENT", "of", "XENT_STREAM_GRADIENT='of' is not one of auto, on (1), always, off (0)."),
         })
         {
             var (code, stdout, stderr) = RunWith([(name, value)], "loss", "--logits", l, "--targets", t, "--grad", dir["g.npy"]);
