@@ -136,10 +136,11 @@ public static class CheckpointStore
 
     /// <summary>
     /// The config of the checkpoint in <paramref name="directory"/>: config.json when it belongs to
-    /// model.safetensors (same step), else the copy inside model.safetensors, with a note saying why.
+    /// model.safetensors (same step), else the copy inside model.safetensors, with a note saying why; a note too when
+    /// config.json, though of the same step, differs from that copy.
     /// </summary>
     /// <param name="directory">The checkpoint directory.</param>
-    /// <returns>The config, a note for the user when config.json was not used (null otherwise), and the file it came from.</returns>
+    /// <returns>The config, a note for the user when config.json was not used or differs from the model's copy (null otherwise), and the file it came from.</returns>
     public static (CheckpointConfig Config, string? Note, string Source) ResolveConfig(string directory) =>
         Resolve(directory, model: null);
 
@@ -186,7 +187,13 @@ public static class CheckpointStore
 
         if (problem is null)
         {
-            return (fromFile!, null, configPath);
+            // config.json is what a user edits, so it wins; but a change they did not make (bit rot keeping it valid
+            // JSON: a learning rate of 0.001 read as 0.003) was trained with silently, beside a copy inside the
+            // checksummed model file that said otherwise.
+            string? differs = embedded is not null && embedded.Step == step && !SameConfig(fromFile!, embedded)
+                ? $"{configPath} differs from the config saved inside {ModelFile} at step {step} (edited by hand, or damaged on disk): using {ConfigFile}."
+                : null;
+            return (fromFile!, differs, configPath);
         }
 
         if (embedded is null || embedded.Step != step)
@@ -203,6 +210,11 @@ public static class CheckpointStore
             "using the config saved inside it (a save interrupted between its two renames leaves config.json behind; the next save rewrites it).";
         return (embedded, note, modelPath);
     }
+
+    private static bool SameConfig(CheckpointConfig a, CheckpointConfig b) => string.Equals(
+        JsonSerializer.Serialize(a, TrainingJson.Default.CheckpointConfig),
+        JsonSerializer.Serialize(b, TrainingJson.Default.CheckpointConfig),
+        StringComparison.Ordinal);
 
     /// <summary>The checkpoint's config (see <see cref="ResolveConfig"/>), without its tensors.</summary>
     /// <param name="directory">The checkpoint directory.</param>

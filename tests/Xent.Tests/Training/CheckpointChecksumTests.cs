@@ -55,6 +55,27 @@ public sealed class CheckpointChecksumTests : IDisposable
     }
 
     [Fact]
+    public void A_config_json_that_differs_from_the_models_copy_is_used_with_a_note()
+    {
+        var c = Config(3) with { Training = Config(3).Training with { LearningRate = 0.001 } };
+        Save(c);
+        Assert.Null(CheckpointStore.ResolveConfig(testDir).Note);
+
+        // One bit of config.json flipped, still valid JSON of the same step: 0.001 -> 0.003. config.json is the copy
+        // users edit, so it is used, but not without a word.
+        string path = Path.Combine(testDir, CheckpointStore.ConfigFile);
+        string json = File.ReadAllText(path);
+        Assert.Contains("0.001", json, StringComparison.Ordinal);
+        File.WriteAllText(path, json.Replace("0.001", "0.003", StringComparison.Ordinal));
+
+        var (config, note, source) = CheckpointStore.ResolveConfig(testDir);
+        Assert.Equal(0.003, config.Training.LearningRate);
+        Assert.Equal(path, source);
+        Assert.NotNull(note);
+        Assert.Contains("differs from the config saved inside", note, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_checkpoint_saved_without_a_checksum_still_loads()
     {
         var c = Config(2);
