@@ -60,7 +60,7 @@ public static class CrossEntropyShards
                 Max = state.Max,
                 SumExp = state.Sum,
                 HasTarget = hasTarget,
-                TargetLogit = hasTarget ? TargetLogit(widthNow, row, local, o.SoftCap) : 0f,
+                TargetLogit = hasTarget ? CrossEntropyKernel.CappedAsItsBlock(widthNow, row.Length, local, row[local], o.SoftCap) : 0f,
                 WeightedLogitSum = state.WeightedLogits,
             };
         }
@@ -254,13 +254,6 @@ public static class CrossEntropyShards
                 g[local] = (float)terms.Target(states[n].TargetLogit);
             }
         }
-    }
-
-    // The target's capped logit as its block's lanes capped it (VectorMath.SoftCap), so that a target at the max is it.
-    private static float TargetLogit(VectorWidth width, ReadOnlySpan<float> row, int local, float cap)
-    {
-        int column = local / CrossEntropyKernel.BlockColumns * CrossEntropyKernel.BlockColumns;
-        return VectorMath.SoftCap(width, Math.Min(CrossEntropyKernel.BlockColumns, row.Length - column), row[local], cap);
     }
 
     private static RowLoss RowLossOf(in CrossEntropyShardState s, int y, CrossEntropyOptions o, in LossConstants k) =>

@@ -148,8 +148,18 @@ internal sealed unsafe partial class CrossEntropyKernel
             ElementKind.BFloat16 => (float)((BFloat16*)request.Logits)[at],
             _ => ((float*)request.Logits)[at],
         };
+        return CappedAsItsBlock(request.Width, classes, y, x, cap);
+    }
+
+    /// <summary>
+    /// Column <paramref name="y"/>'s logit <paramref name="x"/> of a row of <paramref name="classes"/> soft-capped bit for
+    /// bit as the lanes of its block cap it: the width those lanes take for the block's length decides the tanh's
+    /// rounding, and a target at the row's max must be that max.
+    /// </summary>
+    internal static float CappedAsItsBlock(VectorWidth width, int classes, int y, float x, float cap)
+    {
         int column = y / BlockColumns * BlockColumns;
-        return VectorMath.SoftCap(request.Width, Math.Min(BlockColumns, classes - column), x, cap);
+        return VectorMath.SoftCap(width, Math.Min(BlockColumns, classes - column), x, cap);
     }
 
     /// <summary>The spec's per-row gradient scales a (cross-entropy terms) and b (z-loss term).</summary>
