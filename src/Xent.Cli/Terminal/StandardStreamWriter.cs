@@ -48,12 +48,9 @@ internal sealed class StandardStreamWriter : TextWriter
     {
         if (System.Console.Out is StandardStreamWriter output)
         {
-            output.DropFailures();
+            output.terminalClosed = true;
         }
     }
-
-    /// <summary>Drops this writer's failed writes from now on (<see cref="TerminalClosed"/>).</summary>
-    public void DropFailures() => terminalClosed = true;
 
     /// <summary>The exception for a write to standard output that failed with <paramref name="error"/>.</summary>
     public static XentCliException OutputFailed(Exception error)

@@ -48,7 +48,8 @@ public static class SafeTensorsReader
         // In file order (CheckRanges made the tensors the data section back to back), so the file is read once, front
         // to back, and the checksum takes each tensor's bytes as they come.
         var data = new float[shapes.Length][];
-        foreach (int i in Enumerable.Range(0, shapes.Length).OrderBy(i => header.Entries[i].Begin))
+        int[] fileOrder = [.. Enumerable.Range(0, shapes.Length).OrderBy(i => header.Entries[i].Begin)];
+        foreach (int i in fileOrder)
         {
             data[i] = new float[(header.Entries[i].End - header.Entries[i].Begin) / 4];
             source.Position = header.DataStart + header.Entries[i].Begin;
@@ -56,8 +57,7 @@ public static class SafeTensorsReader
         }
 
         if (checksumKey is not null && header.Metadata.TryGetValue(checksumKey, out string? stored)
-            && SafeTensorsChecksum.Mismatch(header.Json, checksumKey, stored,
-                Enumerable.Range(0, shapes.Length).OrderBy(i => header.Entries[i].Begin).Select(i => data[i])) is { } found)
+            && SafeTensorsChecksum.Mismatch(header.Json, checksumKey, stored, fileOrder.Select(i => data[i])) is { } found)
         {
             throw new InvalidDataException(
                 $"its checksum does not match its bytes ({checksumKey} {stored}, the file hashes to {found}): it changed after it " +

@@ -244,9 +244,10 @@ public sealed class MetricsLog : IDisposable
             gaps.Add(end == step ? step.ToString(CultureInfo.InvariantCulture) : string.Create(CultureInfo.InvariantCulture, $"{step}-{end}"));
             step = end;
         }
+        bool one = gaps.Count == 1 && !gaps[0].Contains('-', StringComparison.Ordinal);
         string missing = gaps.Count == 0 ? ""
-            : $"; {(gaps.Count == 1 && !gaps[0].Contains('-', StringComparison.Ordinal) ? "step" : "steps")} {string.Join(", ", gaps)} " +
-              $"{(gaps.Count == 1 && !gaps[0].Contains('-', StringComparison.Ordinal) ? "is" : "are")} missing from it (trained, and in the checkpoint of step " +
+            : $"; {(one ? "step" : "steps")} {string.Join(", ", gaps)} " +
+              $"{(one ? "is" : "are")} missing from it (trained, and in the checkpoint of step " +
               $"{keepThroughStep.ToString(CultureInfo.InvariantCulture)}, but their lines are lost)";
         return $"{path}: {count} unreadable ({what}) and dropped{missing}.";
     }
