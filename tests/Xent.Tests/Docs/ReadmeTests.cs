@@ -24,6 +24,20 @@ public partial class ReadmeTests
         Assert.Equal(Normalize(fromTest), Normalize(block.Groups[1].Value));
     }
 
+    /// <summary>The library package's own readme (its page on a feed) shows the same example and the same output.</summary>
+    [Fact]
+    public void PackageReadme_ShowsTheReadmeExample()
+    {
+        string readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md"));
+        string package = File.ReadAllText(Path.Combine(RepositoryRoot(), "src", "Xent", "README.md"));
+        var block = CsharpBlock().Match(package);
+        Assert.True(block.Success, "src/Xent/README.md has no ```csharp block");
+        Assert.Equal(Normalize(CsharpBlock().Match(readme).Groups[1].Value), Normalize(block.Groups[1].Value));
+
+        var (_, _, output) = Example();
+        Assert.True(package.Contains(output, StringComparison.Ordinal), $"src/Xent/README.md does not show the line the example prints: {output}");
+    }
+
     [Fact]
     public void ReadmeExample_PrintsWhatTheReadmeSays()
     {

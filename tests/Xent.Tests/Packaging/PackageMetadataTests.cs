@@ -63,6 +63,29 @@ public partial class PackageMetadataTests
             && Path.GetFileName(i["FullPath"]) == readme && File.Exists(i["FullPath"]));
     }
 
+    /// <summary>
+    /// A package's page shows its readme alone: a link to a file beside it in the repository (relative) leads nowhere
+    /// there, and the repository has no public address to make it absolute.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Projects))]
+    public void PackageReadme_HasNoRelativeLinks(string project)
+    {
+        var packed = ProjectEvaluation.Of(project, ["IsPackable", "PackageReadmeFile"], ["None"], ["_IsPacking=true"]);
+        if (!packed.Is("IsPackable"))
+        {
+            return;
+        }
+
+        string readme = packed.Property("PackageReadmeFile");
+        string path = packed.Items("None").First(i => i.GetValueOrDefault("PackagePath") == "/" && Path.GetFileName(i["FullPath"]) == readme)["FullPath"];
+        var relative = MarkdownLink().Matches(File.ReadAllText(path))
+            .Select(m => m.Groups[1].Value)
+            .Where(target => !target.StartsWith('#') && !target.StartsWith("https://", StringComparison.Ordinal) && !target.StartsWith("http://", StringComparison.Ordinal))
+            .ToList();
+        Assert.True(relative.Count == 0, $"{project}'s package readme {path} links to {string.Join(", ", relative)}, which its package page cannot show");
+    }
+
     [Fact]
     public void CliDoc_StatesThePackageVersion()
     {
@@ -75,6 +98,9 @@ public partial class PackageMetadataTests
     /// <summary>The one place a version is set: Directory.Build.props.</summary>
     private static string RepositoryVersion() =>
         XDocument.Load(Path.Combine(ReadmeTests.RepositoryRoot(), "Directory.Build.props")).Descendants("Version").Single().Value;
+
+    [GeneratedRegex(@"\]\(([^)\s]+)\)")]
+    private static partial Regex MarkdownLink();
 
     [GeneratedRegex(@"package is `Xent\.Cli` \(version ([0-9][^,)\s]*)")]
     private static partial Regex StatedVersion();
