@@ -36,19 +36,25 @@ public sealed class CrossEntropyRowTrace
             Max = Math.Max(Max, Capped[c]); // Math.Max propagates NaN, as the spec asks.
         }
 
+        int top = Array.IndexOf(Capped, Max);
+        double rest = 0;
         for (int c = 0; c < v; c++)
         {
             Shifted[c] = Capped[c] - Max;
             Exponentials[c] = Math.Exp(Shifted[c]);
             SumExp += Exponentials[c];
+            rest += c == top ? 0 : Exponentials[c];
             NaiveExponentials[c] = Math.Exp(Capped[c]);
             NaiveSumExp += NaiveExponentials[c];
         }
 
+        // With a finite max, log s = log1p of the sum less the (first) max's term, exactly 1: a confident row's loss
+        // -log p[y] = log s is the small sum of the other terms, which 1 + (that sum) rounds away in double (logits
+        // [0, -40, -40]: 8.5e-18, not 0). An infinite or NaN max keeps log s, and its NaN, as the spec asks.
         // log p = (z - m) - log s, never z - lse: at |m| of about 1e12 and more, m + log s in double loses log s (a row
         // of -1e30 everywhere would have p = 1 in every column, not 1 / V, and a loss of 0, not ln V).
-        LogSumExp = Max + Math.Log(SumExp);
-        double logSum = Math.Log(SumExp);
+        double logSum = double.IsFinite(Max) ? Float64Math.LogP1(rest) : Math.Log(SumExp);
+        LogSumExp = Max + logSum;
         for (int c = 0; c < v; c++)
         {
             LogProbabilities[c] = Shifted[c] - logSum;
@@ -190,7 +196,8 @@ public sealed class CrossEntropyRowTrace
         for (int c = 0; c < v; c++)
         {
             double p = Probabilities[c];
-            double g = a * (1 - e) * weights[y] * (p - (c == y ? 1 : 0));
+            // p - 1 at the target is expm1(log p): a confident row keeps the small distance of p from 1.
+            double g = a * (1 - e) * weights[y] * (c == y ? Float64Math.ExpM1(LogProbabilities[c]) : p);
             if (e > 0)
             {
                 g += a * (e / v) * ((wSum * p) - weights[c]);

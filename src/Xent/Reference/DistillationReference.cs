@@ -197,7 +197,7 @@ public static class DistillationReference
                 // At the target, r_y - 1 as expm1(log r_y): where the target leads, r_y is near 1 and exp(log r_y) - 1
                 // keeps only an ulp of 1 of what is minus its tail (1.6e-13 at a lead of 40: 2e-4 off).
                 double logR = (s[c] - max) - logSum;
-                double hard = c != y ? Math.Exp(logR) : logR > -1 ? ExpM1(logR) : Math.Exp(logR) - 1;
+                double hard = c != y ? Math.Exp(logR) : logR > -1 ? Float64Math.ExpM1(logR) : Math.Exp(logR) - 1;
                 gradient[c] = (o.SoftLossWeight == 0 ? 0 : o.SoftLossWeight * soft) + (o.HardLossWeight == 0 ? 0 : o.HardLossWeight * hard);
             }
         }
@@ -266,22 +266,8 @@ public static class DistillationReference
 
         double u = logX - logY;
         return Math.Abs(u) < 1e-3 ? x * u * u * (0.5 - (u / 6) + (u * u / 24))
-            : Math.Abs(u) < 1 ? x * (u + ExpM1(-u))
+            : Math.Abs(u) < 1 ? x * (u + Float64Math.ExpM1(-u))
             : (x * (u - 1)) + y;
-    }
-
-    /// <summary>log(1 + x), to a few ulps for small x (Kahan): .NET's double.LogP1 is Log(x + 1), which loses x under 1e-16.</summary>
-    private static double LogP1(double x)
-    {
-        double u = 1 + x;
-        return u == 1 ? x : double.IsPositiveInfinity(u) ? u : Math.Log(u) * x / (u - 1);
-    }
-
-    /// <summary>exp(x) - 1, to a few ulps for small x (Kahan), for |x| &lt; 1: .NET's double.ExpM1 is Exp(x) - 1.</summary>
-    private static double ExpM1(double x)
-    {
-        double u = Math.Exp(x);
-        return u == 1 ? x : (u - 1) * x / Math.Log(u);
     }
 
     /// <summary>log softmax(z / T) as (z / T - m) - log sum, never z / T - lse (see <see cref="LogSumExpParts"/>).</summary>
@@ -327,6 +313,6 @@ public static class DistillationReference
             }
         }
 
-        return (max, double.IsFinite(max) ? LogP1(rest) : Math.Log(sum));
+        return (max, double.IsFinite(max) ? Float64Math.LogP1(rest) : Math.Log(sum));
     }
 }

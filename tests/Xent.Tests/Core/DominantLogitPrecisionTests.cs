@@ -23,7 +23,7 @@ public class DominantLogitPrecisionTests
     public void LossPerRowKeepsTheSmallLossAtEveryWidth()
     {
         var (x, targets) = Rows(seed: 1);
-        double[] expected = ReferenceLosses(x, targets);
+        double[] expected = CrossEntropyReference.RowLosses(x, targets);
         foreach (var width in Simd.Supported())
         {
             using var scope = Simd.Override(width);
@@ -43,7 +43,7 @@ public class DominantLogitPrecisionTests
     public void LossAndGradientKeepTheSmallLossAndTheTargetsGradient()
     {
         var (x, targets) = Rows(seed: 2);
-        double[] expected = ReferenceLosses(x, targets);
+        double[] expected = CrossEntropyReference.RowLosses(x, targets);
         int n = targets.Length;
         foreach (var width in Simd.Supported())
         {
@@ -72,7 +72,7 @@ public class DominantLogitPrecisionTests
         BFloat16.ConvertToBFloat16(x, b);
         var widened = new float[x.Length];
         BFloat16.ConvertToSingle(b, widened);
-        double[] expected = ReferenceLosses(widened, targets);
+        double[] expected = CrossEntropyReference.RowLosses(widened, targets);
         foreach (var width in Simd.Supported())
         {
             using var scope = Simd.Override(width);
@@ -104,7 +104,7 @@ public class DominantLogitPrecisionTests
             }
         }
 
-        double[] expected = ReferenceLosses(x, targets);
+        double[] expected = CrossEntropyReference.RowLosses(x, targets);
         foreach (var width in Simd.Supported())
         {
             using var scope = Simd.Override(width);
@@ -302,26 +302,5 @@ public class DominantLogitPrecisionTests
         }
 
         return (x, (int[])Targets.Clone());
-    }
-
-    // -log p[y] in double, as log(sum_c exp(z[c] - z[y])) with z[y] the max: no cancellation.
-    private static double[] ReferenceLosses(float[] x, int[] targets)
-    {
-        var losses = new double[targets.Length];
-        for (int r = 0; r < targets.Length; r++)
-        {
-            double top = x[(r * V) + targets[r]], tail = 0;
-            for (int c = 0; c < V; c++)
-            {
-                if (c != targets[r])
-                {
-                    tail += Math.Exp(x[(r * V) + c] - top);
-                }
-            }
-
-            losses[r] = double.LogP1(tail);
-        }
-
-        return losses;
     }
 }
