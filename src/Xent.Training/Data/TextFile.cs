@@ -15,7 +15,10 @@ namespace Xent.Training.Data;
 /// <param name="Piped">Whether it came from a pipe or a FIFO (not seekable), which its path cannot give again.</param>
 public sealed record TextFile(string Path, string Text, long Bytes, string Sha256, bool Piped)
 {
-    /// <summary>Reads a file as strict UTF-8, with clear errors for a missing, empty or non-UTF-8 file.</summary>
+    /// <summary>
+    /// Reads a file as strict UTF-8, with clear errors for a missing, empty or non-UTF-8 file (UTF-16 or UTF-32 without a
+    /// byte-order mark included, whose NUL bytes are valid UTF-8).
+    /// </summary>
     /// <param name="path">The file.</param>
     /// <exception cref="TrainingInputException">A folder, a missing, unreadable, empty or non-UTF-8 file.</exception>
     public static TextFile Read(string path)
@@ -80,6 +83,11 @@ public sealed record TextFile(string Path, string Text, long Bytes, string Sha25
         if (span.IsEmpty)
         {
             throw new TrainingInputException($"The text file '{path}' is empty.");
+        }
+
+        if (WideText.Problem(path, span) is { } wide)
+        {
+            throw new TrainingInputException(wide);
         }
 
         try
