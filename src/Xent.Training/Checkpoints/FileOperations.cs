@@ -43,6 +43,23 @@ internal interface IFileOperations
         Share = FileShare.Read,
         BufferSize = 0,
     });
+
+    /// <summary>
+    /// Flushes <paramref name="stream"/> through to the disk (fsync for a file): what was written survives a power
+    /// loss, as the files of a checkpoint saved after it do.
+    /// </summary>
+    /// <param name="stream">A stream this opened (<see cref="Create"/>, <see cref="Append"/>).</param>
+    void FlushToDisk(Stream stream)
+    {
+        if (stream is FileStream file)
+        {
+            file.Flush(flushToDisk: true);
+        }
+        else
+        {
+            stream.Flush();
+        }
+    }
 }
 
 /// <summary>The real file system.</summary>

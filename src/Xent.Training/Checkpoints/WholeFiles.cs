@@ -114,14 +114,7 @@ internal static class WholeFiles
     {
         using Stream stream = files.Create(temporary, output.Size);
         output.Write(stream);
-        if (stream is FileStream file)
-        {
-            file.Flush(flushToDisk: true);
-        }
-        else
-        {
-            stream.Flush();
-        }
+        files.FlushToDisk(stream);
     }
 
     private static void Attempt(Action step, WholeFileFailure at, Func<Exception, WholeFileFailure, Exception?>? failure)

@@ -36,7 +36,8 @@ public sealed record MetricRecord
 }
 
 /// <summary>
-/// metrics.jsonl: one JSON object per step, appended and flushed as training goes. Reopening for a resumed run
+/// metrics.jsonl: one JSON object per step, appended and flushed as training goes, and forced to disk before each
+/// checkpoint is saved (<see cref="FlushToDisk"/>). Reopening for a resumed run
 /// drops the lines past the checkpoint's step (by an atomic replacement, so a kill then loses nothing), so the
 /// file never lists a step twice. An I/O error opening the file or appending a line (a full disk, no permission) is
 /// a <see cref="TrainingInputException"/> naming the file and the steps it holds, the error its inner exception; a
@@ -275,6 +276,26 @@ public sealed class MetricsLog : IDisposable
         }
 
         records.Add(record);
+    }
+
+    /// <summary>
+    /// Forces the lines appended so far through to the disk (fsync). Append only flushes them to the operating system,
+    /// which a power loss can lose; a checkpoint's files are fsynced, so one saved after this is never ahead of the log.
+    /// </summary>
+    /// <param name="step">The step of the checkpoint about to be saved, for the message.</param>
+    /// <exception cref="TrainingInputException">The disk refused (an I/O error): the message names the file and the checkpoint not saved.</exception>
+    internal void FlushToDisk(long step)
+    {
+        try
+        {
+            CheckpointFiles.Current.FlushToDisk(stream);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string at = step.ToString(CultureInfo.InvariantCulture);
+            throw CheckpointSaveFailure.OfFile(e, path, null, $"writing its lines to disk before the checkpoint of step {at}",
+                $"{FileName} holds {Steps(records)}, which may not all be on disk; the checkpoint of step {at} was not saved.");
+        }
     }
 
     /// <summary>

@@ -192,12 +192,15 @@ internal sealed class TrainingSession
         }
         catch (TrainingInputException e)
         {
-            string kept = checkpointStep is { } c ? $"its last checkpoint (step {c}) in '{plan.OutDir}' is not affected"
-                : plan.Resume is not null ? $"the checkpoint it resumed from (step {start}) is not affected"
-                : "it saved no checkpoint before it";
-            throw CheckpointSaveFailure.Adding(e, $"The run stopped at step {step}: {kept}.");
+            throw CheckpointSaveFailure.Adding(e, $"The run stopped at step {step}: {Kept()}.");
         }
     }
+
+    // The checkpoint a run stopped by a failed write leaves, for its message.
+    private string Kept() =>
+        checkpointStep is { } c ? $"its last checkpoint (step {c}) in '{plan.OutDir}' is not affected"
+        : plan.Resume is not null ? $"the checkpoint it resumed from (step {start}) is not affected"
+        : "it saved no checkpoint before it";
 
     /// <summary>The validation loss every <see cref="TrainingPlan.EvalEvery"/> steps and after the last; null between, and when stopped.</summary>
     private double? ValidateIfDue()
@@ -294,6 +297,17 @@ internal sealed class TrainingSession
             {
                 throw new TrainingInputException(
                     $"cannot write '{Path.Combine(plan.OutDir, CheckpointStore.ModelFile)}', saving the checkpoint of step {step}: the run folder '{plan.OutDir}' was removed during the run, with its {MetricsLog.FileName} and lock. Nothing was written.");
+            }
+
+            // The checkpoint's files reach the disk before it counts as saved: the metrics through its step go first, so a
+            // power loss never leaves a checkpoint ahead of its metrics.jsonl.
+            try
+            {
+                metrics?.FlushToDisk(step);
+            }
+            catch (TrainingInputException e)
+            {
+                throw CheckpointSaveFailure.Adding(e, $"The run stopped at step {step}: {Kept()}.");
             }
 
             ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options) with { InitialValLoss = runInitialVal }, state);
