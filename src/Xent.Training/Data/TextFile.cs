@@ -102,12 +102,12 @@ public sealed record TextFile(string Path, string Text, long Bytes, string Sha25
     }
 
     // The decoder's index counts from after the byte-order mark, and its message speaks of code pages; a file saved as
-    // UTF-16 (Windows' "Unicode") fails at its own byte-order mark, which says what it is.
+    // UTF-16 (Windows' "Unicode") or UTF-32 fails at its own byte-order mark, which says what it is.
     private static string Where(byte[] bytes, DecoderFallbackException e, int mark)
     {
-        if (bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]))
+        if (WideText.MarkedEncoding(bytes) is { } encoding)
         {
-            return "it starts with a UTF-16 byte-order mark (convert it, e.g. iconv -f UTF-16 -t UTF-8)";
+            return $"it starts with a {encoding} byte-order mark (convert it, e.g. iconv -f {encoding} -t UTF-8)";
         }
 
         byte[] unknown = e.BytesUnknown ?? [];

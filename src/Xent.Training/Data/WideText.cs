@@ -17,8 +17,8 @@ internal static class WideText
     /// <param name="bytes">Its bytes.</param>
     public static string? Problem(string path, ReadOnlySpan<byte> bytes)
     {
-        // A UTF-16 byte-order mark is invalid UTF-8, which the decoder's refusal names.
-        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || bytes.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]))
+        // A UTF-16 or UTF-32 byte-order mark is invalid UTF-8, which the decoder's refusal names.
+        if (MarkedEncoding(bytes) is not null)
         {
             return null;
         }
@@ -38,6 +38,15 @@ internal static class WideText
             : $"The text file '{path}' is not UTF-8 text: {found}, as in UTF-16 or UTF-32 saved without a byte-order mark or in a " +
               "file that is not text. Convert it to UTF-8 (iconv -f ENCODING -t UTF-8) and give that file.";
     }
+
+    /// <summary>
+    /// The encoding whose byte-order mark starts <paramref name="bytes"/>, as iconv names the one that reads the mark
+    /// (UTF-16 or UTF-32), or null. UTF-32LE's mark begins with UTF-16LE's, so it is tested first.
+    /// </summary>
+    public static string? MarkedEncoding(ReadOnlySpan<byte> bytes) =>
+        bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE, 0x00, 0x00]) || bytes.StartsWith((ReadOnlySpan<byte>)[0x00, 0x00, 0xFE, 0xFF]) ? "UTF-32"
+        : bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || bytes.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) ? "UTF-16"
+        : null;
 
     // The encoding (as iconv names it) most of whose units hold a character below 256 beside NULs: 'a' is 61 00 in
     // UTF-16LE, 00 61 in UTF-16BE, 61 00 00 00 in UTF-32LE and 00 00 00 61 in UTF-32BE. UTF-32 first: its units are

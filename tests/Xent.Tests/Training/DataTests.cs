@@ -196,6 +196,8 @@ public sealed class DataTests : IDisposable
     [InlineData(new byte[] { 0x61, 0xE6, 0xBC }, "bytes E6 BC at offset 1")]
     [InlineData(new byte[] { 0xFF, 0xFE, 0x68, 0x00, 0x69, 0x00 }, "UTF-16")]
     [InlineData(new byte[] { 0xFE, 0xFF, 0x00, 0x68, 0x00, 0x69 }, "UTF-16")]
+    [InlineData(new byte[] { 0xFF, 0xFE, 0x00, 0x00, 0x68, 0x00, 0x00, 0x00, 0x69, 0x00, 0x00, 0x00 }, "a UTF-32 byte-order mark (convert it, e.g. iconv -f UTF-32 -t UTF-8)")]
+    [InlineData(new byte[] { 0x00, 0x00, 0xFE, 0xFF, 0x00, 0x00, 0x00, 0x68, 0x00, 0x00, 0x00, 0x69 }, "a UTF-32 byte-order mark (convert it, e.g. iconv -f UTF-32 -t UTF-8)")]
     public void A_file_that_is_not_utf8_is_refused_naming_where_in_the_file(byte[] bytes, string expected)
     {
         // The offset was the decoder's, counted after a byte-order mark it had not seen (2 for the C0 at byte 5), in
