@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Xent.Kernels;
 
 namespace Xent;
@@ -9,10 +8,13 @@ namespace Xent;
 /// </summary>
 internal static unsafe class ClassIndexCall
 {
+    // The options of the last LogSumExp call with a soft cap: immutable, so threads may share and replace them freely.
+    private static CrossEntropyOptions? lastLogSumExpOptions;
+
     public static double Run(void* logits, long logitsLength, ElementKinds elements, ReadOnlySpan<int> targets, CrossEntropyOptions? options, CallKind kind,
         Span<float> losses = default, bool lossesRequired = false, Span<float> logSumExp = default, bool logSumExpRequired = false,
         void* gradient = null, long gradientLength = 0, float upstream = 1f, ReadOnlySpan<float> rowUpstream = default,
-        ReadOnlySpan<float> logSumExpUpstream = default, StrongBox<LossParts>? parts = null)
+        ReadOnlySpan<float> logSumExpUpstream = default, LossParts* parts = null)
     {
         var o = options ?? CrossEntropyOptions.Default;
         bool reduce = kind is CallKind.Loss or CallKind.LossAndGradient;
@@ -99,10 +101,10 @@ internal static unsafe class ClassIndexCall
                 LogSumExpUpstream = withGradient && !logSumExpUpstream.IsEmpty ? lseUp : null,
                 Reduce = reduce,
             };
-            double loss = CrossEntropyKernel.Run(request);
+            double loss = CrossEntropyKernel.Run(request, out var lossParts);
             if (parts != null)
             {
-                parts.Value = request.Parts;
+                *parts = lossParts;
             }
 
             return loss;
@@ -114,7 +116,7 @@ internal static unsafe class ClassIndexCall
     {
         int rows = destination.Length;
         int classes = CrossEntropyChecks.VocabularySize(logitsLength, rows);
-        var o = new CrossEntropyOptions { SoftCap = softCap };
+        var o = LogSumExpOptions(softCap);
         CrossEntropyChecks.Options(o, classes);
         fixed (float* lse = destination)
         {
@@ -128,7 +130,24 @@ internal static unsafe class ClassIndexCall
                 Options = o,
                 Width = Simd.Width,
                 LogSumExp = lse,
-            });
+            }, out _);
         }
+    }
+
+    // Options with this soft cap, the last call's when it had the same cap: options made per call were garbage.
+    private static CrossEntropyOptions LogSumExpOptions(float softCap)
+    {
+        if (softCap == 0f)
+        {
+            return CrossEntropyOptions.Default;
+        }
+
+        var last = lastLogSumExpOptions;
+        if (last is null || !last.SoftCap.Equals(softCap))
+        {
+            last = lastLogSumExpOptions = new CrossEntropyOptions { SoftCap = softCap };
+        }
+
+        return last;
     }
 }

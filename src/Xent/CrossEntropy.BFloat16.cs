@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Xent.Kernels;
 
 namespace Xent;
@@ -34,13 +33,13 @@ public static partial class CrossEntropy
     /// <returns>The loss (bitwise as <c>Loss</c>) and its parts.</returns>
     public static unsafe LossParts LossWithParts(ReadOnlySpan<BFloat16> logits, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
     {
-        var parts = new StrongBox<LossParts>();
+        LossParts parts = default;
         fixed (BFloat16* x = logits)
         {
-            ClassIndexCall.Run(x, logits.Length, BFloat16Both, targets, options, CallKind.Loss, parts: parts);
+            ClassIndexCall.Run(x, logits.Length, BFloat16Both, targets, options, CallKind.Loss, parts: &parts);
         }
 
-        return parts.Value;
+        return parts;
     }
 
     /// <summary>Per-row losses r [N] (in float) of bfloat16 logits; 0 for ignored rows.</summary>

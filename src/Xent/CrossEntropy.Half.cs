@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Xent;
 
 /// <summary>
@@ -57,13 +55,13 @@ public static partial class CrossEntropy
     /// <returns>The loss (bitwise as <c>Loss</c>) and its parts.</returns>
     public static unsafe LossParts LossWithParts(ReadOnlySpan<Half> logits, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
     {
-        var parts = new StrongBox<LossParts>();
+        LossParts parts = default;
         fixed (Half* x = logits)
         {
-            ClassIndexCall.Run(x, logits.Length, true, targets, options, CallKind.Loss, parts: parts);
+            ClassIndexCall.Run(x, logits.Length, true, targets, options, CallKind.Loss, parts: &parts);
         }
 
-        return parts.Value;
+        return parts;
     }
 
     /// <summary>Per-row losses r [N] and log-sum-exp lse [N] (in float) of Half logits.</summary>

@@ -14,7 +14,7 @@ public static partial class CrossEntropy
     /// <param name="options">Options; Reduction.None throws.</param>
     public static unsafe float Loss(float* logits, long logitsLength, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
     {
-        CheckAddress(logits, logitsLength, nameof(logits));
+        CheckAddress(logits, logitsLength, nameof(logits), nameof(logitsLength));
         return (float)ClassIndexCall.Run(logits, logitsLength, false, targets, options, CallKind.Loss);
     }
 
@@ -26,7 +26,7 @@ public static partial class CrossEntropy
     /// <param name="options">Options; Reduction is not used.</param>
     public static unsafe void LossPerRow(float* logits, long logitsLength, ReadOnlySpan<int> targets, Span<float> losses, CrossEntropyOptions? options = null)
     {
-        CheckAddress(logits, logitsLength, nameof(logits));
+        CheckAddress(logits, logitsLength, nameof(logits), nameof(logitsLength));
         ClassIndexCall.Run(logits, logitsLength, false, targets, options, CallKind.PerRow, losses: losses, lossesRequired: true);
     }
 
@@ -39,8 +39,8 @@ public static partial class CrossEntropy
     /// <param name="options">Options; Reduction Mean or Sum.</param>
     public static unsafe float LossAndGradient(float* logits, long logitsLength, ReadOnlySpan<int> targets, float* gradient, long gradientLength, CrossEntropyOptions? options = null)
     {
-        CheckAddress(logits, logitsLength, nameof(logits));
-        CheckAddress(gradient, gradientLength, nameof(gradient));
+        CheckAddress(logits, logitsLength, nameof(logits), nameof(logitsLength));
+        CheckAddress(gradient, gradientLength, nameof(gradient), nameof(gradientLength));
 
         return (float)ClassIndexCall.Run(logits, logitsLength, false, targets, options, CallKind.LossAndGradient, gradient: gradient, gradientLength: gradientLength);
     }
@@ -53,10 +53,10 @@ public static partial class CrossEntropy
     /// <returns>The loss (bitwise as <c>Loss</c>) and its parts.</returns>
     public static unsafe LossParts LossWithParts(float* logits, long logitsLength, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
     {
-        CheckAddress(logits, logitsLength, nameof(logits));
-        var parts = new System.Runtime.CompilerServices.StrongBox<LossParts>();
-        ClassIndexCall.Run(logits, logitsLength, false, targets, options, CallKind.Loss, parts: parts);
-        return parts.Value;
+        CheckAddress(logits, logitsLength, nameof(logits), nameof(logitsLength));
+        LossParts parts = default;
+        ClassIndexCall.Run(logits, logitsLength, false, targets, options, CallKind.Loss, parts: &parts);
+        return parts;
     }
 
     /// <summary>Per-row losses r [N] and log-sum-exp lse [N] of logits at an address.</summary>
@@ -68,7 +68,7 @@ public static partial class CrossEntropy
     /// <param name="options">Options; Reduction is not used.</param>
     public static unsafe void LossPerRow(float* logits, long logitsLength, ReadOnlySpan<int> targets, Span<float> losses, Span<float> logSumExp, CrossEntropyOptions? options = null)
     {
-        CheckAddress(logits, logitsLength, nameof(logits));
+        CheckAddress(logits, logitsLength, nameof(logits), nameof(logitsLength));
         ClassIndexCall.Run(logits, logitsLength, false, targets, options, CallKind.PerRow, losses: losses, lossesRequired: true, logSumExp: logSumExp, logSumExpRequired: true);
     }
 
@@ -89,8 +89,8 @@ public static partial class CrossEntropy
     public static unsafe float LossAndGradient(float* logits, long logitsLength, ReadOnlySpan<int> targets, float* gradient, long gradientLength, float upstream,
         Span<float> logSumExp = default, CrossEntropyOptions? options = null, ReadOnlySpan<float> logSumExpGradient = default)
     {
-        CheckAddress(logits, logitsLength, nameof(logits));
-        CheckAddress(gradient, gradientLength, nameof(gradient));
+        CheckAddress(logits, logitsLength, nameof(logits), nameof(logitsLength));
+        CheckAddress(gradient, gradientLength, nameof(gradient), nameof(gradientLength));
         return (float)ClassIndexCall.Run(logits, logitsLength, false, targets, options, CallKind.LossAndGradient, logSumExp: logSumExp,
             gradient: gradient, gradientLength: gradientLength, upstream: upstream, logSumExpUpstream: logSumExpGradient);
     }
@@ -107,8 +107,8 @@ public static partial class CrossEntropy
     public static unsafe void Gradient(float* logits, long logitsLength, ReadOnlySpan<int> targets, ReadOnlySpan<float> upstream, float* gradient, long gradientLength,
         CrossEntropyOptions? options = null, ReadOnlySpan<float> logSumExpGradient = default)
     {
-        CheckAddress(logits, logitsLength, nameof(logits));
-        CheckAddress(gradient, gradientLength, nameof(gradient));
+        CheckAddress(logits, logitsLength, nameof(logits), nameof(logitsLength));
+        CheckAddress(gradient, gradientLength, nameof(gradient), nameof(gradientLength));
         ClassIndexCall.Run(logits, logitsLength, false, targets, options, CallKind.Backward, gradient: gradient, gradientLength: gradientLength,
             rowUpstream: upstream, logSumExpUpstream: logSumExpGradient);
     }
@@ -120,13 +120,14 @@ public static partial class CrossEntropy
     /// <param name="softCap">Soft cap s (0 = off).</param>
     public static unsafe void LogSumExp(float* logits, long logitsLength, Span<float> destination, float softCap = 0f)
     {
-        CheckAddress(logits, logitsLength, nameof(logits));
+        CheckAddress(logits, logitsLength, nameof(logits), nameof(logitsLength));
         ClassIndexCall.LogSumExp(logits, logitsLength, false, destination, softCap);
     }
 
-    private static unsafe void CheckAddress(float* address, long length, string name)
+    // The length's name is passed, not built: a name + "Length" was 48 bytes of garbage a call.
+    private static unsafe void CheckAddress(float* address, long length, string name, string lengthName)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(length, name + "Length");
+        ArgumentOutOfRangeException.ThrowIfNegative(length, lengthName);
         if (address == null && length > 0)
         {
             throw new ArgumentNullException(name, $"A null address with {length} elements.");

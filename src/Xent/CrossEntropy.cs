@@ -37,13 +37,13 @@ public static partial class CrossEntropy
     /// <returns>The loss (bitwise as <c>Loss</c>) and its parts.</returns>
     public static unsafe LossParts LossWithParts(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
     {
-        var parts = new System.Runtime.CompilerServices.StrongBox<LossParts>();
+        LossParts parts = default;
         fixed (float* x = logits)
         {
-            ClassIndexCall.Run(x, logits.Length, false, targets, options, CallKind.Loss, parts: parts);
+            ClassIndexCall.Run(x, logits.Length, false, targets, options, CallKind.Loss, parts: &parts);
         }
 
-        return parts.Value;
+        return parts;
     }
 
     /// <summary>Per-row losses r [N] (0 for ignored rows); options.Reduction is not used.</summary>

@@ -64,7 +64,7 @@ internal static unsafe class ProbabilityCall
                 Losses = kind == CallKind.PerRow ? r : null,
                 Gradient = withGradient ? gradient : null,
                 Reduce = reduce,
-            });
+            }, out _);
         }
     }
 }

@@ -26,36 +26,48 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// </summary>
     public const int BlockColumns = 16384;
 
-    private readonly KernelRequest request;
-    private readonly int rows;
-    private readonly int classes;
-    private readonly float smoothing;
-    private readonly float cap;
-    private readonly int ignoreIndex;
-    private readonly LossConstants constants;
-    private readonly KeptRows kept;
+    // The calling thread's kernel, reused by its next call (Run): a kernel and its request per call were all of a warm
+    // call's garbage (280 bytes, every training step). The fields below are the call's, set by Start.
+    [ThreadStatic]
+    private static CrossEntropyKernel? spareKernel;
+
+    private KernelRequest request;
+    private int rows;
+    private int classes;
+    private float smoothing;
+    private float cap;
+    private int ignoreIndex;
+    private LossConstants constants;
+    private KeptRows kept;
 
     // The rows' gradient scales (a, b) unless each row has its own upstream (GradientScaling.PerRow): the same two
     // divisions for every row, done once.
-    private readonly (double A, double B) callScales;
-    private readonly bool scratchNeeded;
-    private readonly bool storeExps;
-    private readonly bool capInGradient;
+    private (double A, double B) callScales;
+    private bool scratchNeeded;
+    private bool storeExps;
+    private bool capInGradient;
 
     // Out of place and larger than the caches would hold: the gradient is written with streaming stores (no read of
     // its lines before they are written), the same values. See StreamedGradientBytes.
-    private readonly bool streamGradient;
+    private bool streamGradient;
 
     // A streamed float gradient whose forward would store the exponentials (storeExps): the forward stores none and
     // the write pass recomputes them bitwise (GradientKernel.WriteShifted), so that no line of the gradient is read
     // for ownership and no scratch is written, and in place and out of place stay the same bits.
-    private readonly bool recomputeStored;
+    private bool recomputeStored;
 
     // The reduction's per-row terms: main [N], then z-loss [N]. A managed array: through a native pointer, 2048 rows of
     // 32 classes took 7-12% longer (likely the JIT then assumes the row loops' stores may change the kernel's fields);
     // the calling thread's spare (RentTerms), as an array per call was a gen0 collection every few ms of short calls and
     // ArrayPool<double> cost a process's first reduced call ~1.7 ms of JIT compilation.
     private double[]? rowTerms;
+
+    // The split rows' arrays (RunSplit), kept with the thread's kernel for its next call: rows are few there (fewer than
+    // twice the threads), so they are small; a call's own were its garbage.
+    private BlockStatistics[]? splitStatistics;
+    private float[]? splitTargetLogits;
+    private RowGradient[]? splitFinished;
+    private DominantColumn[]? splitDominants;
 
     // The calling thread's spare row terms, taken by a call and given back when it ends.
     [ThreadStatic]
@@ -71,7 +83,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     // so each entry is the float path's with stored exponentials rounded once, for any thread count. Where
     // StoresExponentials stores them for a 16-bit gradient (at 512 bits on a CPU with split units also under label
     // smoothing, where a float gradient recomputes them); elsewhere the general write rounds the recomputed float values.
-    private readonly bool exps16;
+    private bool exps16;
 
     // Whether those exponentials are kept for the whole row in the thread's scratch (V floats; one exp per element),
     // rather than recomputed block by block as the gradient is written. Set by Run: split rows cannot keep a row in
@@ -160,7 +172,11 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>For tests and benchmarks: store (or recompute) the gradient's exponentials at every width wherever <see cref="StoresExponentials"/> decides, for the calling flow.</summary>
     public static AsyncOverride<bool>.Scope OverrideStoredExponentials(bool store) => StoredExponentialsOverride.Set(store);
 
-    private CrossEntropyKernel(KernelRequest request)
+    private CrossEntropyKernel()
+    {
+    }
+
+    private void Start(in KernelRequest request)
     {
         this.request = request;
         var o = request.Options;
@@ -199,10 +215,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         constants = LossConstants.Of(smoothing, classes, WeightsAt(0, classes), o.ZLoss, cap);
         kept = CountKept();
         callScales = kept.Scales(o.Reduction, request.Upstream);
-        if (request.Reduce)
-        {
-            rowTerms = RentTerms(2 * rows);
-        }
+        rowTerms = request.Reduce ? RentTerms(2 * rows) : null;
+        rowExps = false;
     }
 
     private bool HasGradient => request.Gradient != null;
@@ -230,9 +244,14 @@ internal sealed unsafe partial class CrossEntropyKernel
     private bool SoftTargets => request.Probabilities != null;
 
     /// <summary>Runs the request; returns the reduced loss when <see cref="KernelRequest.Reduce"/>, else NaN.</summary>
-    public static double Run(KernelRequest request)
+    /// <param name="request">The call.</param>
+    /// <param name="parts">The returned loss's cross-entropy and z-loss parts (default when it does not reduce).</param>
+    public static double Run(in KernelRequest request, out LossParts parts)
     {
-        var kernel = new CrossEntropyKernel(request);
+        // A call nested in one of this thread's (none today) would find the spare taken and make its own.
+        var kernel = spareKernel ?? new CrossEntropyKernel();
+        spareKernel = null;
+        kernel.Start(request);
         try
         {
             if (request.Rows > 0)
@@ -250,7 +269,8 @@ internal sealed unsafe partial class CrossEntropyKernel
                 }
             }
 
-            return request.Reduce ? kernel.Reduce() : double.NaN;
+            parts = default;
+            return request.Reduce ? kernel.Reduce(out parts) : double.NaN;
         }
         finally
         {
@@ -258,6 +278,11 @@ internal sealed unsafe partial class CrossEntropyKernel
             {
                 spareTerms = terms;
             }
+
+            // Nothing of the call (its options, its arrays) is kept alive by the spare.
+            kernel.rowTerms = null;
+            kernel.request = default;
+            spareKernel = kernel;
         }
     }
 
@@ -287,7 +312,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool NeedsForward(int n) => Kept(n) || request.LogSumExp != null;
 
-    private double Reduce()
+    private double Reduce(out LossParts parts)
     {
         double main = 0, z = 0;
         for (int n = 0; n < rows; n++)
@@ -298,7 +323,7 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         var reduction = request.Options.Reduction;
         double loss = kept.Reduce(reduction, main, z, constants.ZLoss > 0);
-        request.Parts = new LossParts((float)loss, (float)kept.ReduceCrossEntropy(reduction, main),
+        parts = new LossParts((float)loss, (float)kept.ReduceCrossEntropy(reduction, main),
             constants.ZLoss > 0 ? (float)kept.ReduceZLoss(reduction, z) : 0f);
         return loss;
     }

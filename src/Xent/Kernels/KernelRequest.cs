@@ -37,10 +37,15 @@ internal enum GradientScaling
 /// <summary>
 /// Everything one call of the kernel reads and writes, as raw addresses: the public overloads pin their spans
 /// (or take pointers) and validate every argument before building this. Row offsets are nint, so logits of more
-/// than 2^31 elements work; each row (V &lt;= int.MaxValue) is a span.
+/// than 2^31 elements work; each row (V &lt;= int.MaxValue) is a span. A struct, which the kernel copies: a class was
+/// garbage on every call.
 /// </summary>
-internal sealed unsafe class KernelRequest
+internal readonly unsafe struct KernelRequest
 {
+    public KernelRequest()
+    {
+    }
+
     public required void* Logits { get; init; }
 
     /// <summary>How the logits are stored.</summary>
@@ -88,7 +93,4 @@ internal sealed unsafe class KernelRequest
 
     /// <summary>Whether the reduced loss is wanted (fills the per-row terms the reduction needs).</summary>
     public bool Reduce { get; init; }
-
-    /// <summary>Set by a reducing run: the returned loss's cross-entropy and z-loss parts.</summary>
-    public LossParts Parts { get; set; }
 }
