@@ -9,16 +9,25 @@ namespace Xent;
 /// </summary>
 public readonly record struct CrossEntropyShardState
 {
+    // Max is stored as its bits XOR those of -inf, so that default(CrossEntropyShardState), which every entry of a fresh
+    // array holds, is Empty. A default of max 0 was a state of no columns that still rescaled every sum merged into it
+    // against 0: rows whose logits all lie below about -745 underflowed to a loss of -inf or NaN.
+    private const int NegativeInfinityBits = unchecked((int)0xFF800000);
+
+    private readonly int maxKey;
+
     /// <summary>
-    /// The state of no columns (an empty shard): merging it changes nothing. Start a fold of merges from it, not from
-    /// <c>default</c> (or a fresh array, which holds defaults): that is a state with Max 0, and merged with a row whose
-    /// logits all lie below about -745 its exponentials underflow against that 0, making the loss -inf or NaN; fill
-    /// the array first (<c>Array.Fill(states, CrossEntropyShardState.Empty)</c>).
+    /// The state of no columns (an empty shard): merging it changes nothing. It is <c>default</c>, so a fresh array
+    /// holds empty states, ready to merge shards into.
     /// </summary>
-    public static CrossEntropyShardState Empty { get; } = new() { Max = float.NegativeInfinity };
+    public static CrossEntropyShardState Empty => default;
 
     /// <summary>m: the max of the shard's (soft-capped) logits; -inf for an empty shard.</summary>
-    public float Max { get; init; }
+    public float Max
+    {
+        get => BitConverter.Int32BitsToSingle(maxKey ^ NegativeInfinityBits);
+        init => maxKey = BitConverter.SingleToInt32Bits(value) ^ NegativeInfinityBits;
+    }
 
     /// <summary>s: sum over the shard of exp(z - Max).</summary>
     public double SumExp { get; init; }

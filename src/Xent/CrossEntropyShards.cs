@@ -68,7 +68,7 @@ public static class CrossEntropyShards
 
     /// <summary>accumulator[n] = Merge(accumulator[n], shard[n]) for every row.</summary>
     /// <param name="shard">Another shard's states [N].</param>
-    /// <param name="accumulator">States [N] merged so far; updated in place.</param>
+    /// <param name="accumulator">States [N] merged so far (a fresh array holds empty states); updated in place.</param>
     public static void Merge(ReadOnlySpan<CrossEntropyShardState> shard, Span<CrossEntropyShardState> accumulator)
     {
         if (shard.Length != accumulator.Length)
