@@ -24,7 +24,8 @@ public static unsafe partial class MatMul
 
     /// <summary>
     /// C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is [M, K], op(B) is [K, N], C is [M, N].
-    /// A is stored [M, K] (lda &gt;= K), or [K, M] when transposeA (lda &gt;= M); likewise B is [K, N] or [N, K].
+    /// A is stored [M, K] (lda &gt;= K), or [K, M] when transposeA (lda &gt;= M); likewise B is [K, N] or [N, K]. A
+    /// matrix with no elements (M, N or K is 0) may have any stride &gt;= 0.
     /// beta = 0 overwrites C without reading it (NaN in C does not leak); alpha = 0 or K = 0 does not read A or B.
     /// </summary>
     /// <param name="transposeA">Whether A is stored transposed ([K, M]).</param>
@@ -196,12 +197,19 @@ public static unsafe partial class MatMul
 
     private static void CheckMatrix(int length, int rows, int cols, int ld, bool read, string name, string ldName)
     {
-        if (ld < Math.Max(1, cols))
+        if (rows == 0 || cols == 0)
         {
-            throw new ArgumentOutOfRangeException(ldName, ld, $"The row stride must be at least max(1, {cols}) for {name} stored as [{rows}, {cols}].");
+            // No element is ever addressed, so no stride is wrong but a negative one (callers pass 0 for M = 0 or K = 0).
+            ArgumentOutOfRangeException.ThrowIfNegative(ld, ldName);
+            return;
         }
 
-        if (!read || rows == 0 || cols == 0)
+        if (ld < cols)
+        {
+            throw new ArgumentOutOfRangeException(ldName, ld, $"The row stride must be at least {cols} for {name} stored as [{rows}, {cols}].");
+        }
+
+        if (!read)
         {
             return;
         }
