@@ -8,21 +8,21 @@ using Xent.Training.Model;
 namespace Xent.Cli.Commands;
 
 /// <summary>
-/// <c>xent eval</c> of a Hugging Face GPT-2 folder: the GPT-2 tokenizer, sliding windows of the checkpoint's context
+/// <c>xent eval</c> of a Hugging Face GPT-2 folder: the GPT-2 tokenizer (or that of the run of xent train it was
+/// exported from, <see cref="Gpt2FolderTokenizer"/>), sliding windows of the checkpoint's context
 /// length (or --window) every --stride tokens, one window in memory at a time, the fused loss head.
 /// </summary>
 internal static class EvalHuggingFace
 {
     public static int Run(CliConsoles io, EvalSettings settings)
     {
-        Gpt2Checkpoint.CheckGpt2Tokenizer(settings.Checkpoint!);
+        ITokenizer tokenizer = Gpt2FolderTokenizer.For(settings.Checkpoint!);
         var model = Gpt2Checkpoint.Load(settings.Checkpoint!);
         if (settings.Threads is { } threads)
         {
             model.MaxDegreeOfParallelism = threads;
         }
 
-        var tokenizer = Gpt2Tokenizer.Instance;
         int[] tokens = settings.Tokens is { } path ? ReadTokens(path) : tokenizer.Encode(TokenDataset.ReadText(settings.Text!));
         string source = settings.Tokens ?? settings.Text!;
         if (tokens.Length < 2)
@@ -41,8 +41,9 @@ internal static class EvalHuggingFace
         int padded = Array.FindIndex(tokens, t => t >= tokenizer.VocabSize);
         if (padded >= 0)
         {
+            string name = tokenizer.Kind == TokenizerKind.Gpt2 ? "GPT-2" : TokenizerNames.Name(tokenizer.Kind);
             throw XentCliException.InFile(source,
-                $"token {tokens[padded]} at position {padded} is not a GPT-2 token (GPT-2's ids are [0, {tokenizer.VocabSize}); the checkpoint's vocabulary of {v} is padded past them), so it stands for no text.");
+                $"token {tokens[padded]} at position {padded} is not a {name} token ({name}'s ids are [0, {tokenizer.VocabSize}); the checkpoint's vocabulary of {v} is padded past them), so it stands for no text.");
         }
 
         int window = settings.Window ?? model.Config.ContextLength;
@@ -71,7 +72,7 @@ internal static class EvalHuggingFace
         var report = new EvalReport(predicted, bytes, nats, bytes > 0 ? Evaluation.BitsPerByte(nats, bytes) : double.NaN);
         report.Write(io, settings.Json, new JsonObject
         {
-            ["tokenizer"] = "gpt2",
+            ["tokenizer"] = TokenizerNames.Name(tokenizer.Kind),
             ["window"] = window,
             ["stride"] = stride,
             ["total_nats"] = nats,

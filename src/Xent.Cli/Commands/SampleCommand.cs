@@ -50,18 +50,20 @@ internal sealed class SampleCommand : Command<SampleSettings>
         return ExitCodes.Ok;
     }
 
-    // A Hugging Face GPT-2 folder (GPT-2's tokenizer, prompt <|endoftext|> by default) or a checkpoint of xent train.
+    // A Hugging Face GPT-2 folder (GPT-2's tokenizer, prompt <|endoftext|> by default, or those of the run it was
+    // exported from) or a checkpoint of xent train.
     private (GptModel Model, ITokenizer Tokenizer, int[] Prompt) Load(SampleSettings settings)
     {
         if (Gpt2Checkpoint.IsCheckpoint(settings.Checkpoint!))
         {
-            Gpt2Checkpoint.CheckGpt2Tokenizer(settings.Checkpoint!);
+            ITokenizer folderTokenizer = Gpt2FolderTokenizer.For(settings.Checkpoint!);
             var hf = Gpt2Checkpoint.Load(settings.Checkpoint!);
-            var gpt2 = Gpt2Tokenizer.Instance;
-            int[] ids = settings.Prompt is { } words ? gpt2.Encode(words) : [Math.Min(50256, hf.Config.VocabSize - 1)];
+            int[] ids = settings.Prompt is { } words ? folderTokenizer.Encode(words)
+                : folderTokenizer.Kind == TokenizerKind.Gpt2 ? [Math.Min(50256, hf.Config.VocabSize - 1)]
+                : folderTokenizer.Encode("\n");
             int bad = Array.FindIndex(ids, t => t >= hf.Config.VocabSize);
-            return bad < 0 ? (hf, gpt2, ids)
-                : throw new XentCliException($"--prompt: its GPT-2 token {ids[bad]} is outside the checkpoint's vocabulary [0, {hf.Config.VocabSize}).");
+            return bad < 0 ? (hf, folderTokenizer, ids)
+                : throw new XentCliException($"--prompt: its {TokenizerNames.Name(folderTokenizer.Kind)} token {ids[bad]} is outside the checkpoint's vocabulary [0, {hf.Config.VocabSize}).");
         }
 
         var (model, checkpoint) = ModelCheckpoint.Load(BestCheckpoint.Resolve(settings.Checkpoint!, settings.Last));

@@ -107,7 +107,7 @@ internal static class TrainPlanning
             throw new XentCliException($"--init {dir}: not a Hugging Face GPT-2 folder (config.json with n_embd and model.safetensors); to continue a run of xent train use --resume.");
         }
 
-        TokenizerKind kind = InitTokenizer(s, dir);
+        var (kind, merges) = InitTokenizer(s, dir);
 
         int positions = Gpt2ConfigJson.Read(Path.Combine(dir, Gpt2Checkpoint.ConfigFile)).ContextLength;
         int seq = s.Seq ?? Math.Min(TrainingDefaults.Seq, positions);
@@ -118,7 +118,8 @@ internal static class TrainPlanning
 
         // --dropout, else the checkpoint's own resid_pdrop (GPT-2's 0.1), as transformers fine-tunes it.
         var model = Gpt2Checkpoint.Load(dir, seq, (float?)s.Dropout);
-        TokenDataset data = TokenDataset.FromTextFile(s.Text, kind, seq);
+        TextFile text = TextFile.Read(s.Text);
+        TokenDataset data = merges is null ? TokenDataset.FromText(text, kind, seq) : TokenDataset.FromTextBpe(text, merges, seq);
         if (data.Tokenizer.VocabSize != model.Config.VocabSize)
         {
             throw new XentCliException($"--init {dir} has a vocabulary of {model.Config.VocabSize} tokens, but the {TokenizerNames.Name(kind)} tokenizer has {data.Tokenizer.VocabSize}.");
@@ -129,27 +130,27 @@ internal static class TrainPlanning
 
     /// <summary>
     /// The tokenizer --init fine-tunes in: the one an export of xent names in config.json (xent_tokenizer), which
-    /// --tokenizer may only repeat, else --tokenizer's (GPT-2's by default) for a folder of Hugging Face's own.
+    /// --tokenizer may only repeat, with a bpe run's merges from the folder; else --tokenizer's (GPT-2's by default)
+    /// for a folder of Hugging Face's own.
     /// </summary>
     /// <remarks>
-    /// Only the name is exported. Bytes and GPT-2 need nothing more; a learned BPE needs its merges, which a BPE
-    /// learned again from --text replaces with others (other text under the same ids: a wrong model that still
-    /// trains), and the built-in corpus's symbols are no encoding of a text at all.
+    /// A bpe export's merges are never learned again from --text when they are missing or damaged: other merges give
+    /// the model's ids to other text (a wrong model that still trains); and the built-in corpus's symbols are no
+    /// encoding of a text at all.
     /// </remarks>
-    private static TokenizerKind InitTokenizer(TrainSettings s, string dir)
+    private static (TokenizerKind Kind, BpeTokenizer? Merges) InitTokenizer(TrainSettings s, string dir)
     {
         string config = Path.Combine(dir, Gpt2Checkpoint.ConfigFile);
         if (Gpt2ConfigJson.Tokenizer(config) is not { } exported)
         {
-            return TokenizerNames.Parse(s.Tokenizer ?? "gpt2");
+            return (TokenizerNames.Parse(s.Tokenizer ?? "gpt2"), null);
         }
 
         TokenizerKind kind = exported switch
         {
             "bytes" => TokenizerKind.Bytes,
             "gpt2" => TokenizerKind.Gpt2,
-            "bpe" => throw new XentCliException(
-                $"--init {dir} was exported from a run with the bpe tokenizer, whose merges the folder does not hold: a BPE learned again from --text would give its ids to other text. Continue that run with xent train --resume on its own folder instead."),
+            "bpe" => TokenizerKind.Bpe,
             "markov" => throw new XentCliException(
                 $"--init {dir} was exported from a run on the built-in Markov corpus: its ids are that corpus's symbols, which no --text encodes into."),
             _ => throw new XentCliException(
@@ -160,7 +161,7 @@ internal static class TrainPlanning
             throw new XentCliException($"--tokenizer {given} conflicts with --init {dir}, exported from a run with the {exported} tokenizer; leave --tokenizer out.");
         }
 
-        return kind;
+        return (kind, kind == TokenizerKind.Bpe ? Gpt2FolderTokenizer.Merges(dir) : null);
     }
 
     /// <summary>A fresh run's plan: the schedule and outputs from the options, else the defaults.</summary>

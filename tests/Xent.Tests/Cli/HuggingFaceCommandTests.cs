@@ -223,14 +223,16 @@ public sealed class HuggingFaceCommandTests : IDisposable
     public void TrainInitFineTunesInTheExportsTokenizer_AndRefusesOneItCannotRebuild()
     {
         // --init ignored xent_tokenizer: a bpe run's export with --tokenizer bpe learned new merges from --text, other
-        // ids under the same V, and fine-tuned a wrong model without a word.
+        // ids under the same V, and fine-tuned a wrong model without a word. Without its merges file it is refused.
         File.WriteAllText(dir["t.txt"], string.Concat(Enumerable.Repeat(Text, 12)));
         string bpe = dir["bpe"];
-        int learned = TokenDataset.FromTextFile(dir["t.txt"], TokenizerKind.Bpe, 8).Tokenizer.VocabSize;
-        Gpt2Checkpoint.Save(bpe, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = learned }, 7), "bpe");
+        var learned = (BpeTokenizer)TokenDataset.FromTextFile(dir["t.txt"], TokenizerKind.Bpe, 8).Tokenizer;
+        Gpt2Checkpoint.Save(bpe, TestHfCheckpoint.RandomModel(TestHfCheckpoint.Small with { VocabSize = learned.VocabSize }, 7), "bpe", learned);
+        string merges = Path.Combine(bpe, Gpt2FolderTokenizer.MergesFile);
+        File.Delete(merges);
         CliRun.Run("train", "--init", bpe, "--text", dir["t.txt"], "--tokenizer", "bpe", "--out", dir["bpe-run"], "--steps", "1", "--batch", "1", "--seq", "8")
-            .AssertBadInput(bpe, "merges");
-        CliRun.Run("train", "--init", bpe, "--text", dir["t.txt"]).AssertBadInput(bpe, "merges");
+            .AssertBadInput(merges, "no such file");
+        CliRun.Run("train", "--init", bpe, "--text", dir["t.txt"]).AssertBadInput(merges, "no such file");
         Assert.False(Directory.Exists(dir["bpe-run"]));
 
         string markov = dir["markov"];
@@ -277,14 +279,15 @@ public sealed class HuggingFaceCommandTests : IDisposable
     }
 
     [Fact]
-    public void SampleAndEvalRefuseAnExportWhoseTokenizerIsNotGpt2s()
+    public void SampleAndEvalRefuseAnExportOfTheMarkovCorpus()
     {
         // They read a Hugging Face folder with GPT-2's tokenizer: an exported bytes, bpe or Markov run printed and
-        // scored other text without a word.
+        // scored other text without a word. Bytes and bpe exports are now read in their own tokens (BpeExportTests);
+        // the corpus's symbols are no text's.
         string run = dir["run"];
         Assert.Equal(0, TrainCommandTests.Train(run, "--steps", "2", "--eval-every", "10").ExitCode);
         string tokenizer = CheckpointStore.LoadConfig(run).Tokenizer;
-        Assert.NotEqual("gpt2", tokenizer);
+        Assert.Equal("markov", tokenizer);
         var export = CliRun.Run("export", "--format", "hf", "--checkpoint", run, "--out", dir["hf"]);
         Assert.True(export.ExitCode == 0, export.Error);
         var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir["hf"], "config.json")))!;
@@ -297,9 +300,9 @@ public sealed class HuggingFaceCommandTests : IDisposable
         // A GPT-2 run's export, and a folder of Hugging Face's own (no key), are read with GPT-2's tokenizer.
         var model = Gpt2Checkpoint.Load(dir["hf"]);
         Gpt2Checkpoint.Save(dir["gpt2"], model, "gpt2");
-        Gpt2Checkpoint.CheckGpt2Tokenizer(dir["gpt2"]);
+        Assert.Same(Gpt2Tokenizer.Instance, Gpt2FolderTokenizer.For(dir["gpt2"]));
         Gpt2Checkpoint.Save(dir["plain"], model);
-        Gpt2Checkpoint.CheckGpt2Tokenizer(dir["plain"]);
+        Assert.Same(Gpt2Tokenizer.Instance, Gpt2FolderTokenizer.For(dir["plain"]));
         Assert.DoesNotContain("xent_tokenizer", File.ReadAllText(Path.Combine(dir["plain"], "config.json")), StringComparison.Ordinal);
     }
 }

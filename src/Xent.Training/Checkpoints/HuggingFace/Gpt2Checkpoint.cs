@@ -45,22 +45,6 @@ public static class Gpt2Checkpoint
         }
     }
 
-    /// <summary>
-    /// Throws where the folder was exported by xent from a run whose tokenizer is not GPT-2's: its ids mean other text,
-    /// so reading or writing text for it with GPT-2's tokenizer gives another text without a word.
-    /// </summary>
-    /// <param name="directory">A folder <see cref="IsCheckpoint"/> accepts.</param>
-    /// <exception cref="TrainingInputException">config.json names another tokenizer (or is unreadable).</exception>
-    public static void CheckGpt2Tokenizer(string directory)
-    {
-        ArgumentNullException.ThrowIfNull(directory);
-        if (Gpt2ConfigJson.Tokenizer(Path.Combine(directory, ConfigFile)) is { } tokenizer && tokenizer != "gpt2")
-        {
-            throw new TrainingInputException(
-                $"{directory} was exported by xent export from a run with the {tokenizer} tokenizer: its token ids are not GPT-2's, which xent reads a Hugging Face folder with. Give --checkpoint the xent train folder it was exported from.");
-        }
-    }
-
     /// <summary>Reads the checkpoint into a new model.</summary>
     /// <param name="directory">The folder with config.json and model.safetensors.</param>
     /// <param name="contextLength">
@@ -148,26 +132,39 @@ public static class Gpt2Checkpoint
     /// <summary>
     /// Writes the model as a Hugging Face GPT-2 checkpoint that <c>GPT2LMHeadModel.from_pretrained(directory)</c>
     /// loads: config.json and model.safetensors (F32, "transformer."-prefixed names, Conv1D weights [in, out],
-    /// lm_head.weight only when untied, metadata format "pt"). Both files are written whole into temporary files
-    /// beside their names first, and only then renamed into place.
+    /// lm_head.weight only when untied, metadata format "pt"), and for a bpe run its merges
+    /// (<see cref="Gpt2FolderTokenizer.MergesFile"/>). All files are written whole into temporary files beside their
+    /// names first, and only then renamed into place, config.json last.
     /// </summary>
     /// <remarks>
     /// A failure while writing (a full disk, a kill) leaves the folder as it was: the earlier export whole, or no
     /// files; a folder the export created is removed again on a failure (a kill leaves it, empty but for temporary
     /// files the next writer removes), and one that existed is left with what it held. The one window left is
-    /// between the two renames: a kill there leaves the new model.safetensors beside the earlier config.json. Hugging Face's layout has no single file to commit both (its loader reads the config
+    /// between the renames: a kill there leaves the new model.safetensors (and merges) beside the earlier config.json. Hugging Face's layout has no single file to commit both (its loader reads the config
     /// from config.json only), so two renames are the least; the earlier config describes the same model unless the
-    /// architecture changed, and then loading fails on the tensors' shapes rather than computing something else.
+    /// architecture changed, and then loading fails on the tensors' shapes rather than computing something else. New
+    /// merges beside the earlier config.json are refused for its SHA-256 of the earlier ones.
     /// Two exports into one folder at once each write their own temporary files, but the last rename of each file wins.
     /// </remarks>
     /// <param name="directory">Created if missing.</param>
     /// <param name="model">Any Xent model (its tokenizer is the caller's business: Hugging Face assumes GPT-2's for V = 50257).</param>
     /// <param name="tokenizer">The tokenizer of the run (xent train's name: bytes, bpe, gpt2, markov), written to config.json
     /// as <see cref="Gpt2ConfigJson.TokenizerKey"/>; null to leave it out.</param>
-    public static void Save(string directory, GptModel model, string? tokenizer = null)
+    /// <param name="merges">The learned encoding of a bpe run (of the model's vocabulary), required for bpe; null for the others.</param>
+    public static void Save(string directory, GptModel model, string? tokenizer = null, BpeTokenizer? merges = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(model);
+        if ((tokenizer == "bpe") != (merges is not null))
+        {
+            throw new ArgumentException("The merges are given for the bpe tokenizer, and only for it.", nameof(merges));
+        }
+
+        if (merges is not null && merges.VocabSize != model.Config.VocabSize)
+        {
+            throw new ArgumentException($"The merges make a vocabulary of {merges.VocabSize} tokens, the model's has {model.Config.VocabSize}.", nameof(merges));
+        }
+
         IReadOnlyList<string> created = OutputFolder.Create(directory, CheckpointFiles.Current);
         var tensors = new List<SafeTensor>(model.Parameters.Count);
         foreach (var p in model.Parameters)
@@ -181,14 +178,16 @@ public static class Gpt2Checkpoint
 
         string modelPath = Path.Combine(directory, ModelFile);
         string configPath = Path.Combine(directory, ConfigFile);
-        // Both files whole on disk before anything of the earlier export is replaced (see remarks). The failure is
+        byte[]? mergesJson = merges is null ? null : Gpt2FolderTokenizer.MergesJson(merges);
+        (string, string)? mergesKeys = mergesJson is null ? null
+            : (Gpt2FolderTokenizer.MergesFile, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(mergesJson)));
+        List<WholeFile> files = mergesJson is null ? [] : [new(Path.Combine(directory, Gpt2FolderTokenizer.MergesFile), s => s.Write(mergesJson))];
+        files.Add(new(modelPath, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" })));
+        files.Add(new(configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config, tokenizer, mergesKeys)))));
+
+        // All files whole on disk before anything of the earlier export is replaced (see remarks). The failure is
         // worded once the temporary files are gone, so that a folder this export created can go too.
-        WholeFiles.WriteWordingLate(CheckpointFiles.Current,
-        [
-            new(modelPath, s => SafeTensorsWriter.Write(s, tensors, new Dictionary<string, string> { ["format"] = "pt" })),
-            new(configPath, s => s.Write(System.Text.Encoding.UTF8.GetBytes(Gpt2ConfigJson.Write(model.Config, tokenizer)))),
-        ],
-        (e, at) => Failure(e, directory, at, created));
+        WholeFiles.WriteWordingLate(CheckpointFiles.Current, files, (e, at) => Failure(e, directory, at, created));
     }
 
     // The values of GptModel's parameters (see GptModel.Parameters): wte and wpe, per block two layer norms (4D), c_attn

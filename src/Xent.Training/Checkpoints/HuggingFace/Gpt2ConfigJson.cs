@@ -42,6 +42,18 @@ public static class Gpt2ConfigJson
     /// <exception cref="TrainingInputException">Unreadable JSON, or a key that is not a string.</exception>
     public static string? Tokenizer(string path) => String(Parse(path), TokenizerKey, path);
 
+    /// <summary>
+    /// The merges file of a bpe run's export and its SHA-256 (<see cref="BpeMergesKey"/>, <see cref="BpeMergesSha256Key"/>),
+    /// each null where config.json has none.
+    /// </summary>
+    /// <param name="path">config.json's path, named in every error.</param>
+    /// <exception cref="TrainingInputException">Unreadable JSON, or a key that is not a string.</exception>
+    public static (string? File, string? Sha256) BpeMerges(string path)
+    {
+        JsonObject o = Parse(path);
+        return (String(o, BpeMergesKey, path), String(o, BpeMergesSha256Key, path));
+    }
+
     /// <summary>The model shape config.json describes, and whether the embeddings are tied.</summary>
     /// <param name="path">config.json's path, named in every error.</param>
     /// <exception cref="TrainingInputException">Unreadable JSON, a missing or bad key, or a value Xent's model does not compute.</exception>
@@ -111,10 +123,23 @@ public static class Gpt2ConfigJson
     /// </summary>
     public const string TokenizerKey = "xent_tokenizer";
 
+    /// <summary>The key naming the file of a bpe run's merges in the folder (<see cref="Gpt2FolderTokenizer"/>).</summary>
+    public const string BpeMergesKey = "xent_bpe_merges";
+
+    /// <summary>
+    /// The key holding the SHA-256 of the merges file: a damaged file that still parses (an id changed) would give other
+    /// text under the same ids, and a merges file left from another export beside this config is told from its own.
+    /// </summary>
+    public const string BpeMergesSha256Key = "xent_bpe_merges_sha256";
+
     /// <summary>config.json for <paramref name="config"/>, as <c>GPT2Config.save_pretrained</c> writes it.</summary>
     /// <param name="config">The model's shape.</param>
     /// <param name="tokenizer">The tokenizer of the run (<see cref="TokenizerKey"/>), or null to leave it out.</param>
-    public static string Write(GptConfig config, string? tokenizer = null)
+    /// <param name="bpeMerges">
+    /// A bpe run's merges file (its name in the folder) and the file's SHA-256, lowercase hex (<see cref="BpeMergesKey"/>,
+    /// <see cref="BpeMergesSha256Key"/>); null for another tokenizer.
+    /// </param>
+    public static string Write(GptConfig config, string? tokenizer = null, (string File, string Sha256)? bpeMerges = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var o = new JsonObject
@@ -147,6 +172,12 @@ public static class Gpt2ConfigJson
         if (tokenizer is not null)
         {
             o[TokenizerKey] = tokenizer;
+        }
+
+        if (bpeMerges is var (file, sha256))
+        {
+            o[BpeMergesKey] = file;
+            o[BpeMergesSha256Key] = sha256;
         }
 
         return o.ToJsonString(Indented) + "\n";
