@@ -108,8 +108,13 @@ internal static class TrainPlanning
         }
 
         var (kind, merges) = InitTokenizer(s, dir);
+        GptConfig stored = Gpt2ConfigJson.Read(Path.Combine(dir, Gpt2Checkpoint.ConfigFile));
+        if (kind == TokenizerKind.Bpe && stored.VocabSize < 256)
+        {
+            throw new XentCliException($"--init {dir} has a vocabulary of {stored.VocabSize} tokens, fewer than the 256 bytes a byte-pair encoding starts from.");
+        }
 
-        int positions = Gpt2ConfigJson.Read(Path.Combine(dir, Gpt2Checkpoint.ConfigFile)).ContextLength;
+        int positions = stored.ContextLength;
         int seq = s.Seq ?? Math.Min(TrainingDefaults.Seq, positions);
         if (seq > positions)
         {
@@ -119,10 +124,14 @@ internal static class TrainPlanning
         // --dropout, else the checkpoint's own resid_pdrop (GPT-2's 0.1), as transformers fine-tunes it.
         var model = Gpt2Checkpoint.Load(dir, seq, (float?)s.Dropout);
         TextFile text = TextFile.Read(s.Text);
-        TokenDataset data = merges is null ? TokenDataset.FromText(text, kind, seq) : TokenDataset.FromTextBpe(text, merges, seq);
+        // A BPE learned for a folder of Hugging Face's own is learned to its vocabulary, the one size that fits it.
+        TokenDataset data = merges is not null ? TokenDataset.FromTextBpe(text, merges, seq)
+            : kind == TokenizerKind.Bpe ? TokenDataset.FromTextBpe(text, stored.VocabSize, seq)
+            : TokenDataset.FromText(text, kind, seq);
         if (data.Tokenizer.VocabSize != model.Config.VocabSize)
         {
-            throw new XentCliException($"--init {dir} has a vocabulary of {model.Config.VocabSize} tokens, but the {TokenizerNames.Name(kind)} tokenizer has {data.Tokenizer.VocabSize}.");
+            string learned = merges is null && kind == TokenizerKind.Bpe ? " (learned on --text, where no more pairs repeat)" : string.Empty;
+            throw new XentCliException($"--init {dir} has a vocabulary of {model.Config.VocabSize} tokens, but the {TokenizerNames.Name(kind)} tokenizer has {data.Tokenizer.VocabSize}{learned}.");
         }
 
         return Scheduled(s, model.Config, data) with { Init = model };

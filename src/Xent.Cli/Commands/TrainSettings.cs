@@ -18,7 +18,7 @@ internal sealed class TrainSettings : CommandSettings
     public string? Tokenizer { get; init; }
 
     [CommandOption("--vocab <V>")]
-    [Description("Vocabulary size of the byte-pair encoding learned on the training split (256 bytes plus merges); implies --tokenizer bpe for --text. Default 512, 2048 for texts of 500 KB or more.")]
+    [Description("Vocabulary size of the byte-pair encoding learned on the training split (256 bytes plus merges); implies --tokenizer bpe for --text. Default 512, 2048 for texts of 500 KB or more. Not with --init: the checkpoint's vocab_size.")]
     [TypeConverter(typeof(DecimalConverter<int>))]
     public int? Vocab { get; init; }
 
@@ -102,7 +102,7 @@ internal sealed class TrainSettings : CommandSettings
     public string? Resume { get; init; }
 
     [CommandOption("--init <HF_DIR>")]
-    [Description("Fine-tune a Hugging Face GPT-2 folder (config.json + model.safetensors) on --text: its weights, shape and tied or untied head, GPT-2 tokens, a fresh optimizer.")]
+    [Description("Fine-tune a Hugging Face GPT-2 folder (config.json + model.safetensors) on --text: its weights, shape and tied or untied head, GPT-2 tokens (or those of the run an export of xent names), a fresh optimizer.")]
     public string? Init { get; init; }
 
     [CommandOption("--eval-every <K>")]
@@ -256,6 +256,13 @@ internal sealed class TrainSettings : CommandSettings
         if (Vocab is not null && (Vocab < 256 || Vocab > 65_536))
         {
             return Error($"--vocab must be from 256 to 65536, not {Vocab}.");
+        }
+
+        // A fine-tune's vocabulary is its checkpoint's vocab_size: a BPE learned for a Hugging Face folder of its own
+        // has that size, and an export's merges are its run's. A --vocab was ignored there.
+        if (Vocab is not null && Init is not null)
+        {
+            return Error($"--vocab comes from the --init checkpoint (its vocab_size; a bpe export's own merges, or for --tokenizer bpe on a folder of Hugging Face's a BPE learned to that size); leave it out.");
         }
 
         // --vocab without --tokenizer asks for the one tokenizer whose size is chosen: a learned BPE of the text.

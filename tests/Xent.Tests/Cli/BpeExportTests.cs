@@ -83,6 +83,26 @@ public sealed class BpeExportTests : IDisposable
         Assert.False(Directory.Exists(temp["ft"]));
     }
 
+    [Fact]
+    public void Vocab_with_init_is_refused_and_a_bpe_for_a_folder_of_hugging_faces_is_learned_to_its_vocab_size()
+    {
+        // --vocab was ignored: an export fine-tuned in its run's merges, and a folder of Hugging Face's own with
+        // --tokenizer bpe in a BPE of 1024 tokens learned on --text, whatever --vocab said.
+        var (run, hf, text) = ExportedBpeRun();
+        CliRun.Run("train", "--init", hf, "--text", text, "--vocab", "300", "--out", temp["ft"], "--steps", "1", "--batch", "1", "--seq", "8")
+            .AssertBadInput("--vocab", "comes from the --init checkpoint");
+        Assert.False(Directory.Exists(temp["ft"]));
+
+        string plain = temp["plain"];
+        Gpt2Checkpoint.Save(plain, Gpt2Checkpoint.Load(hf));
+        CliRun.Run("train", "--init", plain, "--text", text, "--tokenizer", "bpe", "--vocab", "280", "--out", temp["ft"], "--steps", "1", "--batch", "1", "--seq", "8")
+            .AssertBadInput("--vocab", "comes from the --init checkpoint");
+
+        // Learned on the same training split to the folder's 280 tokens: the merges of the run the folder came from.
+        TrainingPlan plan = TrainPlanning.From(new TrainSettings { Init = plain, Text = text, Tokenizer = "bpe", Steps = 1, Seq = 8, Out = temp["plan"] });
+        Assert.Equal(CheckpointStore.LoadConfig(run).BpeMerges, Assert.IsType<BpeTokenizer>(plan.Data.Tokenizer).MergeNames());
+    }
+
     private void AssertAllRefuse(string hf, string text, string file, string problem)
     {
         CliRun.Run("train", "--init", hf, "--text", text, "--out", temp["ft"], "--steps", "1", "--batch", "1", "--seq", "8").AssertBadInput(file, problem);
