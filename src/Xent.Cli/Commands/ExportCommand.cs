@@ -35,8 +35,8 @@ internal sealed class ExportCommand : Command<ExportSettings>
             string tokenizer = checkpoint.Config.Tokenizer;
             var merges = tokenizer == "bpe" ? (BpeTokenizer)CheckpointTokenizer.For(checkpoint.Config) : null;
             Gpt2Checkpoint.Save(settings.Out!, model, tokenizer, merges);
-            string written = merges is null ? $"and {Gpt2Checkpoint.ModelFile}" : $", {Gpt2Checkpoint.ModelFile} and {Gpt2FolderTokenizer.MergesFile}";
-            io.WriteLine($"wrote {Path.Combine(settings.Out!, Gpt2Checkpoint.ConfigFile)} {written} from step {checkpoint.Config.Step} of {folder}: {model.Config.Layers} layers, n_embd {model.Config.Dim}, vocab {model.Config.VocabSize}, {(model.Config.TieEmbeddings ? "tied" : "untied")} embeddings; tokenizer {tokenizer}{(tokenizer == "gpt2" ? string.Empty : " (not GPT-2's: feed Hugging Face the same token ids xent used)")}.");
+            string written = merges is null ? $" and {Gpt2Checkpoint.ModelFile}" : $", {Gpt2Checkpoint.ModelFile} and {Gpt2FolderTokenizer.MergesFile}";
+            io.WriteLine($"wrote {Path.Combine(settings.Out!, Gpt2Checkpoint.ConfigFile)}{written} from step {checkpoint.Config.Step} of {folder}: {model.Config.Layers} layers, n_embd {model.Config.Dim}, vocab {model.Config.VocabSize}, {(model.Config.TieEmbeddings ? "tied" : "untied")} embeddings; tokenizer {tokenizer}{(tokenizer == "gpt2" ? string.Empty : " (not GPT-2's: feed Hugging Face the same token ids xent used)")}.");
             return ExitCodes.Ok;
         }
         catch (TrainingInputException e)

@@ -121,6 +121,7 @@ public sealed class BpeExportTests : IDisposable
         string hf = temp["hf"];
         var export = CliRun.Run("export", "--format", "hf", "--checkpoint", run, "--out", hf);
         Assert.True(export.ExitCode == 0, export.Error);
+        Assert.Contains($"wrote {Path.Combine(hf, "config.json")}, model.safetensors and {MergesFile} from step", export.Out, StringComparison.Ordinal);
         return (run, hf, text);
     }
 }

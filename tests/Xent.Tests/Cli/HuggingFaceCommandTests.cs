@@ -279,6 +279,33 @@ public sealed class HuggingFaceCommandTests : IDisposable
     }
 
     [Fact]
+    public void SampleAndEvalReadABytesRunsExportInBytes()
+    {
+        // They refused it: a Hugging Face folder was read in GPT-2's tokens only.
+        File.WriteAllText(dir["t.txt"], string.Concat(Enumerable.Repeat(Text, 4)));
+        string run = dir["run"];
+        var train = TrainCommandTests.Train(run, "--steps", "2", "--eval-every", "2", "--text", dir["t.txt"], "--tokenizer", "bytes");
+        Assert.True(train.ExitCode == 0, train.Error + train.Out);
+        var export = CliRun.Run("export", "--format", "hf", "--checkpoint", run, "--out", dir["hf"]);
+        Assert.True(export.ExitCode == 0, export.Error);
+        Assert.Contains($"wrote {Path.Combine(dir["hf"], "config.json")} and model.safetensors from step", export.Out, StringComparison.Ordinal);
+
+        string[] greedy = ["--prompt", "The quick", "--tokens", "8", "--temperature", "0"];
+        var fromExport = CliRun.Run(["sample", "--checkpoint", dir["hf"], .. greedy]);
+        Assert.True(fromExport.ExitCode == 0, fromExport.Error);
+        Assert.Equal(CliRun.Run(["sample", "--checkpoint", run, .. greedy]).Out, fromExport.Out);
+
+        var eval = CliRun.Run("eval", "--checkpoint", dir["hf"], "--text", dir["t.txt"], "--json");
+        Assert.True(eval.ExitCode == 0, eval.Error);
+        var json = JsonDocument.Parse(eval.Out).RootElement;
+        int[] ids = [.. System.Text.Encoding.UTF8.GetBytes(File.ReadAllText(dir["t.txt"])).Select(b => (int)b)];
+        var (nats, predicted) = StridedEvaluation.Loss(Gpt2Checkpoint.Load(dir["hf"]), ids, 16, 16);
+        Assert.Equal(predicted, json.GetProperty("tokens").GetInt64());
+        Assert.Equal(nats / predicted, json.GetProperty("cross_entropy").GetDouble());
+        Assert.Equal("bytes", json.GetProperty("tokenizer").GetString());
+    }
+
+    [Fact]
     public void SampleAndEvalRefuseAnExportOfTheMarkovCorpus()
     {
         // They read a Hugging Face folder with GPT-2's tokenizer: an exported bytes, bpe or Markov run printed and
