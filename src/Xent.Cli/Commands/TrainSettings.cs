@@ -262,7 +262,7 @@ internal sealed class TrainSettings : CommandSettings
         // has that size, and an export's merges are its run's. A --vocab was ignored there.
         if (Vocab is not null && Init is not null)
         {
-            return Error($"--vocab comes from the --init checkpoint (its vocab_size; a bpe export's own merges, or for --tokenizer bpe on a folder of Hugging Face's a BPE learned to that size); leave it out.");
+            return Error("--vocab comes from the --init checkpoint (its vocab_size; a bpe export's own merges, or for --tokenizer bpe on a folder of Hugging Face's a BPE learned to that size); leave it out.");
         }
 
         // --vocab without --tokenizer asks for the one tokenizer whose size is chosen: a learned BPE of the text.
