@@ -1,3 +1,4 @@
+using Xent.Kernels;
 using Xent.Training.Model;
 using Xent.Training.Runs;
 
@@ -25,8 +26,21 @@ public static class CompileWarmup
     /// <summary>The variable that turns a <see cref="TrainingLoop"/>'s warm-up off (0) for measurements of the first step without it.</summary>
     internal const string EnvironmentVariable = "XENT_WARMUP";
 
-    /// <summary>Whether a <see cref="TrainingLoop"/> warms up; cleared by tests and by <see cref="EnvironmentVariable"/>.</summary>
-    internal static bool Enabled { get; set; } = ParseSwitch(Environment.GetEnvironmentVariable(EnvironmentVariable)) ?? true;
+    private static readonly bool EnabledByEnvironment = ParseSwitch(Environment.GetEnvironmentVariable(EnvironmentVariable)) ?? true;
+
+    // Tests set these for their own flow: a process-wide switch turned the warm-up off for every test running beside
+    // the one that set it (and left it on after it, whatever XENT_WARMUP said), and the memory left is the machine's.
+    private static readonly AsyncOverride<bool> EnabledOverride = new();
+    private static readonly AsyncOverride<long> AvailableOverride = new();
+
+    /// <summary>Whether a <see cref="TrainingLoop"/> warms up: <see cref="EnvironmentVariable"/>, unless overridden.</summary>
+    internal static bool Enabled => EnabledOverride.Value ?? EnabledByEnvironment;
+
+    /// <summary>Turns a <see cref="TrainingLoop"/>'s warm-up on or off for the calling async flow until disposed (tests).</summary>
+    internal static AsyncOverride<bool>.Scope Override(bool enabled) => EnabledOverride.Set(enabled);
+
+    /// <summary>Sets the memory left that a <see cref="TrainingLoop"/>'s warm-up is weighed against, for the calling async flow until disposed (tests).</summary>
+    internal static AsyncOverride<long>.Scope OverrideAvailableBytes(long bytes) => AvailableOverride.Set(bytes);
 
     /// <summary>
     /// What <see cref="EnvironmentVariable"/> should be where its value is not one it takes, else null: only an exact "0"
@@ -75,7 +89,7 @@ public static class CompileWarmup
     internal static Task? Start(TrainingPlan plan)
     {
         if (plan.TimeBudget is not null || !Enabled
-            || GptMemory.TrainingBytes(plan.Model with { Layers = 1 }, plan.Batch, plan.Seq, resuming: false) > Math.Min(MaxBytes, GptMemory.AvailableBytes() / 8))
+            || GptMemory.TrainingBytes(plan.Model with { Layers = 1 }, plan.Batch, plan.Seq, resuming: false) > Math.Min(MaxBytes, (AvailableOverride.Value ?? GptMemory.AvailableBytes()) / 8))
         {
             return null;
         }

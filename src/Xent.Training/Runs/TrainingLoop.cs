@@ -46,6 +46,9 @@ public sealed class TrainingLoop
     /// <summary>How each step is computed (<see cref="LocalGradientStep"/> for one process).</summary>
     public IGradientStep GradientStep { get; }
 
+    /// <summary>Whether the constructor started a compile warm-up (<see cref="CompileWarmup.Start(TrainingPlan)"/>).</summary>
+    internal bool WarmsUp => warmup is not null;
+
     /// <summary>
     /// Trains, writing the checkpoint, metrics.jsonl and summary.json into <see cref="TrainingPlan.OutDir"/>
     /// (created if missing; metrics of a resumed run past its checkpoint are dropped). The plan is checked by

@@ -179,23 +179,51 @@ public sealed class TrainingLoopTests : IDisposable
     {
         // Dropout draws masks and the second thread takes part, so the warm-up's copy would show in the bits if it shared any state.
         TrainingPlan Plan(string dir) => Tiny(dir, 4) with { Model = Tiny(dir, 4).Model with { Dropout = 0.1f }, Threads = 2 };
-        Task? probe = CompileWarmup.Start(Plan(temp["probe"]));
-        Assert.NotNull(probe);
-        CompileWarmup.Wait(probe);
-        Assert.Null(CompileWarmup.Start(Plan(temp["probe"]) with { TimeBudget = TimeSpan.FromMinutes(1) }));
-        Assert.Null(CompileWarmup.Start(Plan(temp["probe"]) with { Model = new GptConfig { VocabSize = 50257, Dim = 768, Heads = 12, Layers = 12 } }));
+
+        // The machine's memory left and XENT_WARMUP decide nothing here: both are set for this test's flow only.
+        TrainingPlan probed = Plan(temp["probe"]);
+        long copy = GptMemory.TrainingBytes(probed.Model with { Layers = 1 }, probed.Batch, probed.Seq, resuming: false);
+        using (CompileWarmup.OverrideAvailableBytes(1L << 40))
+        using (CompileWarmup.Override(true))
+        {
+            Task? probe = CompileWarmup.Start(probed);
+            Assert.NotNull(probe);
+            CompileWarmup.Wait(probe);
+            Assert.Null(CompileWarmup.Start(probed with { TimeBudget = TimeSpan.FromMinutes(1) }));
+            Assert.Null(CompileWarmup.Start(probed with { Model = new GptConfig { VocabSize = 50257, Dim = 768, Heads = 12, Layers = 12 } }));
+
+            // The copy may take an eighth of the memory left.
+            using (CompileWarmup.OverrideAvailableBytes(8 * copy))
+            {
+                CompileWarmup.Wait(CompileWarmup.Start(probed) ?? throw new InvalidOperationException("no warm-up with 8x its memory left"));
+            }
+
+            using (CompileWarmup.OverrideAvailableBytes((8 * copy) - 8))
+            {
+                Assert.Null(CompileWarmup.Start(probed));
+            }
+
+            using (CompileWarmup.Override(false))
+            {
+                Assert.Null(CompileWarmup.Start(probed));
+            }
+        }
 
         string warm = temp["warm"], cold = temp["cold"];
-        var a = Run(Plan(warm));
-        TrainingOutcome b;
-        CompileWarmup.Enabled = false;
-        try
+        TrainingOutcome a, b;
+        using (CompileWarmup.OverrideAvailableBytes(1L << 40))
+        using (CompileWarmup.Override(true))
         {
-            b = Run(Plan(cold));
+            var loop = new TrainingLoop(Plan(warm));
+            Assert.True(loop.WarmsUp);
+            a = loop.Run();
         }
-        finally
+
+        using (CompileWarmup.Override(false))
         {
-            CompileWarmup.Enabled = true;
+            var loop = new TrainingLoop(Plan(cold));
+            Assert.False(loop.WarmsUp);
+            b = loop.Run();
         }
 
         Assert.Equal(TrainingStatus.Completed, a.Status);
