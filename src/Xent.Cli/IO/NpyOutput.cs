@@ -114,7 +114,7 @@ internal sealed unsafe class NpyOutput : IDisposable
         }
 
         XentCliException failure = OutputDestination.Failure(output.path, e, at, output.FileBytes);
-        if (at.Replaced.Count == 0)
+        if (at.Replaced.Count == 0 || at.FlushingFolder)
         {
             return failure;
         }

@@ -58,7 +58,9 @@ internal static class OutputDestination
         string problem = FileProblems.IsDiskFull(e)
             ? $"the disk is full: this output needs {Size(bytes)}"
             : FileProblems.Describe(e, Path.GetDirectoryName(full) ?? full, at.Temporary, path);
-        return XentCliException.InFile(path, $"{Step(at)}: {problem}. Nothing was written there (any earlier file is unchanged).", e);
+        string left = at.FlushingFolder ? "The output was renamed into place, but it may not survive a power loss: check the disk."
+            : "Nothing was written there (any earlier file is unchanged).";
+        return XentCliException.InFile(path, $"{Step(at)}: {problem}. {left}", e);
     }
 
     // Under 1 KiB the rounded size is the exact one already.
@@ -66,5 +68,6 @@ internal static class OutputDestination
 
     /// <summary>What failed, as the messages of every output say it.</summary>
     public static string Step(WholeFileFailure at) =>
-        at.Renaming ? "cannot move the written output into place" : "cannot write the output";
+        at.FlushingFolder ? "cannot flush the output's folder to disk"
+        : at.Renaming ? "cannot move the written output into place" : "cannot write the output";
 }

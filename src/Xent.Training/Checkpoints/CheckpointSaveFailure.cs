@@ -57,7 +57,8 @@ internal static class CheckpointSaveFailure
     /// <param name="left">What the folder holds now, one or more sentences.</param>
     public static TrainingInputException OfFile(Exception error, WholeFileFailure at, string writer, string doing, string left)
     {
-        return error is FolderInTheWayException folder ? folder.Refusal(writer) : OfFile(error, at.Path, at.Temporary, doing, left);
+        return error is FolderInTheWayException folder ? folder.Refusal(writer)
+            : OfFile(error, at.Path, at.Temporary, doing, at.FlushingFolder ? NotDurable(at.Path) : left);
     }
 
     /// <summary>
@@ -100,8 +101,14 @@ internal static class CheckpointSaveFailure
 
         string directory = Path.GetDirectoryName(at.Path)!;
         string problem = FileProblems.Describe(error, Path.GetFullPath(directory), at.Temporary, at.Path);
-        return new($"cannot write '{at.Path}', {doing}: {problem}. {OutputFolder.RemoveCreated(directory, "this save", created, files)}", error);
+        IEnumerable<string> placed = at.FlushingFolder ? files.Concat(at.Replaced) : files;
+        return new($"cannot write '{at.Path}', {doing}: {problem}. {OutputFolder.RemoveCreated(directory, "this save", created, placed)}", error);
     }
+
+    /// <summary>What a write whose files were renamed into place, but whose folder could not be flushed to disk, left.</summary>
+    /// <param name="path">The (last) file written.</param>
+    public static string NotDurable(string path) =>
+        $"{Path.GetFileName(path)} was renamed into place, but it may not survive a power loss: check the disk.";
 
     /// <summary>
     /// <paramref name="failure"/> (a write's failure in the user's words) with <paramref name="sentence"/> after its
@@ -115,6 +122,11 @@ internal static class CheckpointSaveFailure
     private static string Left(WholeFileFailure at, string directory, long step)
     {
         string model = Path.Combine(directory, CheckpointStore.ModelFile);
+        if (at.FlushingFolder)
+        {
+            return $"Both files were renamed into place, so '{directory}' holds the checkpoint of step {step}, but it may not survive a power loss: check the disk.";
+        }
+
         if (at.Replaced.Contains(model))
         {
             return $"{CheckpointStore.ModelFile} was already replaced and holds step {step} whole, its config included, so the checkpoint of step {step} is saved; " +

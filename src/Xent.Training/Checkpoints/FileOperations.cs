@@ -60,6 +60,13 @@ internal interface IFileOperations
             stream.Flush();
         }
     }
+
+    /// <summary>
+    /// Flushes the entries of <paramref name="folder"/> through to the disk (fsync of the folder): the renames done in
+    /// it survive a power loss, as the renamed files' content does after <see cref="FlushToDisk"/>.
+    /// </summary>
+    /// <param name="folder">An existing folder.</param>
+    void FlushFolderToDisk(string folder) => FolderSync.Flush(folder);
 }
 
 /// <summary>The real file system.</summary>

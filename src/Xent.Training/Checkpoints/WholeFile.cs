@@ -15,4 +15,11 @@ internal readonly record struct WholeFile(string Path, Action<Stream> Write, lon
 /// The destinations already renamed into place when it failed, in order (the files before <paramref name="Index"/>
 /// once the renames began); empty when nothing was replaced, so the earlier files all are as they were.
 /// </param>
-internal readonly record struct WholeFileFailure(int Index, string Path, string Temporary, bool Renaming, IReadOnlyList<string> Replaced);
+internal readonly record struct WholeFileFailure(int Index, string Path, string Temporary, bool Renaming, IReadOnlyList<string> Replaced)
+{
+    /// <summary>
+    /// Whether every file was already renamed into place and flushing their folder to disk failed (<see cref="Path"/>
+    /// is then the last file, <see cref="Replaced"/> all of them): the files are there, but a power loss may undo it.
+    /// </summary>
+    public bool FlushingFolder { get; init; }
+}

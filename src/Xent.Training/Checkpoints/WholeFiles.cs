@@ -4,7 +4,8 @@ namespace Xent.Training.Checkpoints;
 
 /// <summary>
 /// Writes a set of files so that none is replaced before all are whole: each goes to its own temporary file beside
-/// it (<see cref="TemporaryFiles"/>), flushed to disk, and only then are they renamed into place, in order. A failure
+/// it (<see cref="TemporaryFiles"/>), flushed to disk, and only then are they renamed into place, in order, and their
+/// folder flushed to disk (a failure there, an I/O error, fails the write as a failed flush of a file does). A failure
 /// while writing leaves every earlier file as it was; the temporaries never outlive the call (a killed process's
 /// are removed by the next writer), and a failure to delete one never hides the error that stopped the write. A
 /// folder where a file goes is refused before anything is written and again before the first rename
@@ -55,6 +56,15 @@ internal static class WholeFiles
             {
                 Attempt(() => files.Move(temporaries[i], outputs[i].Path),
                     new(i, outputs[i].Path, temporaries[i], Renaming: true, Replaced: [.. outputs.Take(i).Select(o => o.Path)]), failure);
+            }
+
+            // A rename is durable only once its folder is flushed too (ext4 and XFS may otherwise lose it to a power
+            // loss, the earlier file or none back in place): once per folder, after all the renames of this write.
+            int last = outputs.Count - 1;
+            foreach (string folder in outputs.Select(o => Path.GetDirectoryName(Path.GetFullPath(o.Path))!).Distinct(StringComparer.Ordinal))
+            {
+                Attempt(() => files.FlushFolderToDisk(folder),
+                    new(last, outputs[last].Path, temporaries[last], Renaming: true, Replaced: [.. outputs.Select(o => o.Path)]) { FlushingFolder = true }, failure);
             }
         }
         finally

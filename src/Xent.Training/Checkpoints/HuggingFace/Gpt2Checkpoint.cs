@@ -282,6 +282,7 @@ public static class Gpt2Checkpoint
 
         string problem = FileProblems.Describe(e, directory, at.Temporary, at.Path);
         string left = created.Count > 0 ? OutputFolder.RemoveCreated(directory, "this export", created, at.Replaced)
+            : at.FlushingFolder ? "All of this export's files were renamed into place, but they may not survive a power loss: check the disk, then export again."
             : at.Replaced.Count == 0 ? "Nothing was replaced: an earlier export there is untouched."
             : $"{string.Join(" and ", at.Replaced.Select(Path.GetFileName))} {(at.Replaced.Count == 1 ? "was" : "were")} already replaced by this export's, " +
                 $"and {Path.GetFileName(at.Path)} is still the earlier one: the folder's files no longer belong together; export again once the problem is fixed.";
