@@ -103,6 +103,25 @@ public sealed class BpeExportTests : IDisposable
         Assert.Equal(CheckpointStore.LoadConfig(run).BpeMerges, Assert.IsType<BpeTokenizer>(plan.Data.Tokenizer).MergeNames());
     }
 
+    [Fact]
+    public void An_export_of_another_tokenizer_over_a_bpe_export_removes_its_merges_file()
+    {
+        // The earlier export's merges stayed beside a config.json that no longer named them.
+        var (_, hf, text) = ExportedBpeRun();
+        string other = Path.Combine(hf, MergesFile + ".mine");
+        File.WriteAllText(other, "kept");
+        string bytesRun = temp["bytes"];
+        var train = TrainCommandTests.Train(bytesRun, "--steps", "1", "--eval-every", "1", "--text", text, "--tokenizer", "bytes");
+        Assert.True(train.ExitCode == 0, train.Error + train.Out);
+
+        var export = CliRun.Run("export", "--format", "hf", "--checkpoint", bytesRun, "--out", hf);
+        Assert.True(export.ExitCode == 0, export.Error);
+        Assert.False(File.Exists(Path.Combine(hf, MergesFile)));
+        Assert.Equal("kept", File.ReadAllText(other));
+        Assert.Equal("bytes", (string?)JsonNode.Parse(File.ReadAllText(Path.Combine(hf, "config.json")))!["xent_tokenizer"]);
+        Assert.True(CliRun.Run("sample", "--checkpoint", hf, "--tokens", "3").ExitCode == 0);
+    }
+
     private void AssertAllRefuse(string hf, string text, string file, string problem)
     {
         CliRun.Run("train", "--init", hf, "--text", text, "--out", temp["ft"], "--steps", "1", "--batch", "1", "--seq", "8").AssertBadInput(file, problem);

@@ -134,7 +134,8 @@ public static class Gpt2Checkpoint
     /// loads: config.json and model.safetensors (F32, "transformer."-prefixed names, Conv1D weights [in, out],
     /// lm_head.weight only when untied, metadata format "pt"), and for a bpe run its merges
     /// (<see cref="Gpt2FolderTokenizer.MergesFile"/>). All files are written whole into temporary files beside their
-    /// names first, and only then renamed into place, config.json last.
+    /// names first, and only then renamed into place, config.json last. An earlier bpe export's merges file there is
+    /// removed when this export has none.
     /// </summary>
     /// <remarks>
     /// A failure while writing (a full disk, a kill) leaves the folder as it was: the earlier export whole, or no
@@ -188,6 +189,33 @@ public static class Gpt2Checkpoint
         // All files whole on disk before anything of the earlier export is replaced (see remarks). The failure is
         // worded once the temporary files are gone, so that a folder this export created can go too.
         WholeFiles.WriteWordingLate(CheckpointFiles.Current, files, (e, at) => Failure(e, directory, at, created));
+        if (mergesJson is null)
+        {
+            RemoveEarlierMerges(directory);
+        }
+    }
+
+    // An earlier bpe export's merges, which the config.json just written no longer names: left, they would pass for
+    // this model's tokenizer to whoever looks at the folder. Removed only once the new export is in place (the earlier
+    // one needs them until then), and only the one name xent writes.
+    private static void RemoveEarlierMerges(string directory)
+    {
+        string path = Path.Combine(directory, Gpt2FolderTokenizer.MergesFile);
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        try
+        {
+            CheckpointFiles.Current.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TrainingInputException(
+                $"cannot remove '{path}', the merges of an earlier bpe export: {FileProblems.Describe(e, directory)}. " +
+                $"The export itself is written whole ({ConfigFile} no longer names that file); remove it by hand.", e);
+        }
     }
 
     // The values of GptModel's parameters (see GptModel.Parameters): wte and wpe, per block two layer norms (4D), c_attn
