@@ -96,11 +96,6 @@ internal static class TrainPlanning
             throw new XentCliException("--init needs --text FILE: the text to fine-tune on.");
         }
 
-        if (s.BpeDropout is not null)
-        {
-            throw new XentCliException("--bpe-dropout is for a learned encoding of --text; --init fine-tunes in the checkpoint's own tokens.");
-        }
-
         string dir = s.Init!;
         if (!Gpt2Checkpoint.IsCheckpoint(dir))
         {
@@ -108,6 +103,14 @@ internal static class TrainPlanning
         }
 
         var (kind, merges) = InitTokenizer(s, dir);
+
+        // BPE-dropout only skips merges while encoding: a bpe export's fixed merges (or those learned for a folder of
+        // Hugging Face's own) take it as a run's learned ones do, in the same ids.
+        if (s.BpeDropout is not null && kind != TokenizerKind.Bpe)
+        {
+            throw new XentCliException($"--bpe-dropout skips merges of a byte-pair encoding; --init {dir} fine-tunes in the {TokenizerNames.Name(kind)} tokenizer, which has no merges to drop.");
+        }
+
         GptConfig stored = Gpt2ConfigJson.Read(Path.Combine(dir, Gpt2Checkpoint.ConfigFile));
         if (kind == TokenizerKind.Bpe && stored.VocabSize < 256)
         {
@@ -125,8 +128,9 @@ internal static class TrainPlanning
         var model = Gpt2Checkpoint.Load(dir, seq, (float?)s.Dropout);
         TextFile text = TextFile.Read(s.Text);
         // A BPE learned for a folder of Hugging Face's own is learned to its vocabulary, the one size that fits it.
-        TokenDataset data = merges is not null ? TokenDataset.FromTextBpe(text, merges, seq)
-            : kind == TokenizerKind.Bpe ? TokenDataset.FromTextBpe(text, stored.VocabSize, seq)
+        double bpeDropout = s.BpeDropout ?? 0;
+        TokenDataset data = merges is not null ? TokenDataset.FromTextBpe(text, merges, seq, bpeDropout)
+            : kind == TokenizerKind.Bpe ? TokenDataset.FromTextBpe(text, stored.VocabSize, seq, bpeDropout)
             : TokenDataset.FromText(text, kind, seq);
         if (data.Tokenizer.VocabSize != model.Config.VocabSize)
         {

@@ -70,7 +70,7 @@ internal sealed class TrainSettings : CommandSettings
     public double? Dropout { get; init; }
 
     [CommandOption("--bpe-dropout <P>")]
-    [Description("BPE-dropout (--tokenizer bpe): training windows are drawn from the text's encoding and 8 encodings that skip each merge with probability P; validation stays deterministic. Default 0.1 for a learned encoding of a text under 500 KB, else 0.")]
+    [Description("BPE-dropout (--tokenizer bpe, or --init of a bpe export): training windows are drawn from the text's encoding and 8 encodings that skip each merge with probability P; validation stays deterministic. Default 0.1 for a learned encoding of a text under 500 KB, else 0.")]
     public double? BpeDropout { get; init; }
 
     [CommandOption("--weight-decay <X>")]

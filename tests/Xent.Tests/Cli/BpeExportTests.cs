@@ -122,6 +122,31 @@ public sealed class BpeExportTests : IDisposable
         Assert.True(CliRun.Run("sample", "--checkpoint", hf, "--tokens", "3").ExitCode == 0);
     }
 
+    [Fact]
+    public void Bpe_dropout_with_init_of_a_bpe_export_drops_from_its_merges_and_is_refused_without_merges()
+    {
+        // --bpe-dropout was refused with --init whatever the folder held, though a bpe export's merges are fixed and
+        // dropout only skips some of them while encoding.
+        var (run, hf, text) = ExportedBpeRun();
+        var original = Assert.IsType<BpeTokenizer>(CheckpointTokenizer.For(CheckpointStore.LoadConfig(run)));
+        TrainingPlan plan = TrainPlanning.From(new TrainSettings { Init = hf, Text = text, BpeDropout = 0.3, Steps = 1, Seq = 8, Out = temp["plan"] });
+        var expected = TokenDataset.FromTextBpe(TextFile.Read(text), original, 8, 0.3);
+        Assert.Equal(0.3, plan.Data.BpeDropout);
+        Assert.Equal(expected.TrainSamples, plan.Data.TrainSamples);
+        Assert.NotEqual(plan.Data.Train.Length, plan.Data.TrainSamples.Length);
+        Assert.Equal(expected.Validation, plan.Data.Validation);
+
+        var tune = CliRun.Run("train", "--init", hf, "--text", text, "--bpe-dropout", "0.3", "--out", temp["ft"], "--steps", "1", "--batch", "1", "--seq", "8", "--eval-every", "1");
+        Assert.True(tune.ExitCode == 0, tune.Error + tune.Out);
+        Assert.Equal(0.3, CheckpointStore.LoadConfig(temp["ft"]).Data.BpeDropout);
+
+        // A folder in GPT-2's tokens has no merges of its own to drop from.
+        string plain = temp["plain"];
+        Gpt2Checkpoint.Save(plain, Gpt2Checkpoint.Load(hf));
+        CliRun.Run("train", "--init", plain, "--text", text, "--bpe-dropout", "0.1", "--out", temp["ft2"], "--steps", "1", "--batch", "1", "--seq", "8")
+            .AssertBadInput("--bpe-dropout", "the gpt2 tokenizer, which has no merges to drop");
+    }
+
     private void AssertAllRefuse(string hf, string text, string file, string problem)
     {
         CliRun.Run("train", "--init", hf, "--text", text, "--out", temp["ft"], "--steps", "1", "--batch", "1", "--seq", "8").AssertBadInput(file, problem);
