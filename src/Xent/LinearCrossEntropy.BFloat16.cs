@@ -30,8 +30,8 @@ public static unsafe partial class LinearCrossEntropy
     {
         fixed (BFloat16* w = weight)
         {
-            return (float)LinearCrossEntropyCall.Run(new LinearOperands(hidden, w, weight.Length, -1), bias, targets, CallKind.Loss, options, default, 1f,
-                [], [], [], [], [], [], out _);
+            return (float)LinearCrossEntropyCall.Run(new LinearOperands(hidden, w, weight.Length, -1), bias, targets, CallKind.Loss,
+                LinearCrossEntropyCall.ForwardOptions(options), default, 1f, [], [], [], [], [], [], out _);
         }
     }
 
@@ -64,8 +64,8 @@ public static unsafe partial class LinearCrossEntropy
     {
         fixed (BFloat16* w = weight)
         {
-            LinearCrossEntropyCall.Run(new LinearOperands(hidden, w, weight.Length, -1), bias, targets, CallKind.PerRow, options, default, 1f, [], losses,
-                logSumExp, [], [], [], out _);
+            LinearCrossEntropyCall.Run(new LinearOperands(hidden, w, weight.Length, -1), bias, targets, CallKind.PerRow,
+                LinearCrossEntropyCall.ForwardOptions(options), default, 1f, [], losses, logSumExp, [], [], [], out _);
         }
     }
 

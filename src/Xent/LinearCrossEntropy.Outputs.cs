@@ -77,7 +77,8 @@ public static unsafe partial class LinearCrossEntropy
 
     private static LossParts LossWithPartsOf(scoped in LinearOperands x, ReadOnlySpan<float> bias, ReadOnlySpan<int> targets, CrossEntropyOptions? options)
     {
-        LinearCrossEntropyCall.Run(x, bias, targets, CallKind.Loss, options, default, 1f, [], [], [], [], [], [], out var parts);
+        LinearCrossEntropyCall.Run(x, bias, targets, CallKind.Loss, LinearCrossEntropyCall.ForwardOptions(options), default, 1f, [], [], [], [], [], [],
+            out var parts);
         return parts;
     }
 
@@ -85,8 +86,8 @@ public static unsafe partial class LinearCrossEntropy
         Span<float> logSumExp, Span<float> entropy, CrossEntropyOptions? options)
     {
         CheckLogProbabilityOptions(options ?? CrossEntropyOptions.Default);
-        LinearCrossEntropyCall.Run(x, bias, tokens, CallKind.PerRow, options, default, 1f, [], logProbabilities, logSumExp, [], entropy, [], out _,
-            nameof(logProbabilities));
+        LinearCrossEntropyCall.Run(x, bias, tokens, CallKind.PerRow, LinearCrossEntropyCall.ForwardOptions(options),
+            default, 1f, [], logProbabilities, logSumExp, [], entropy, [], out _, nameof(logProbabilities));
         Negate(logProbabilities);
     }
 

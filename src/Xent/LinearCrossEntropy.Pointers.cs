@@ -20,8 +20,8 @@ public static unsafe partial class LinearCrossEntropy
         ReadOnlySpan<int> targets, CrossEntropyOptions? options = null)
     {
         CheckWeight(weight, classes, hiddenSize);
-        return (float)LinearCrossEntropyCall.Run(hidden, weight, (long)classes * hiddenSize, hiddenSize, bias, targets, CallKind.Loss, options,
-            default, 1f, [], [], []);
+        return (float)LinearCrossEntropyCall.Run(hidden, weight, (long)classes * hiddenSize, hiddenSize, bias, targets, CallKind.Loss,
+            LinearCrossEntropyCall.ForwardOptions(options), default, 1f, [], [], []);
     }
 
     /// <summary>Per-row losses r [N] and, on request, lse [N], W at an address.</summary>
@@ -38,8 +38,8 @@ public static unsafe partial class LinearCrossEntropy
         ReadOnlySpan<int> targets, Span<float> losses, Span<float> logSumExp = default, CrossEntropyOptions? options = null)
     {
         CheckWeight(weight, classes, hiddenSize);
-        LinearCrossEntropyCall.Run(hidden, weight, (long)classes * hiddenSize, hiddenSize, bias, targets, CallKind.PerRow, options,
-            default, 1f, [], losses, logSumExp);
+        LinearCrossEntropyCall.Run(hidden, weight, (long)classes * hiddenSize, hiddenSize, bias, targets, CallKind.PerRow,
+            LinearCrossEntropyCall.ForwardOptions(options), default, 1f, [], losses, logSumExp);
     }
 
     /// <summary>The reduced loss and upstream x its gradients, W at an address (dW through the gradients' pointer constructor).</summary>

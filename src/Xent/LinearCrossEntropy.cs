@@ -51,7 +51,8 @@ public static unsafe partial class LinearCrossEntropy
     {
         fixed (float* w = weight)
         {
-            return (float)LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, targets, CallKind.Loss, options, default, 1f, [], [], []);
+            return (float)LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, targets, CallKind.Loss,
+                LinearCrossEntropyCall.ForwardOptions(options), default, 1f, [], [], []);
         }
     }
 
@@ -68,7 +69,8 @@ public static unsafe partial class LinearCrossEntropy
     {
         fixed (float* w = weight)
         {
-            LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, targets, CallKind.PerRow, options, default, 1f, [], losses, logSumExp);
+            LinearCrossEntropyCall.Run(hidden, w, weight.Length, -1, bias, targets, CallKind.PerRow,
+                LinearCrossEntropyCall.ForwardOptions(options), default, 1f, [], losses, logSumExp);
         }
     }
 

@@ -9,6 +9,30 @@ namespace Xent;
 /// </summary>
 internal static unsafe class LinearCrossEntropyCall
 {
+    // The last loss options converted for the entry points that take them (ForwardOptions): immutable, so threads may
+    // share and replace them freely.
+    private static LinearCrossEntropyOptions? lastConverted;
+
+    /// <summary>
+    /// <paramref name="options"/> as the call's options (every other option at its default), the last call's when it
+    /// had the same ones: the implicit conversion made new options a call (40 bytes of garbage).
+    /// </summary>
+    public static LinearCrossEntropyOptions? ForwardOptions(CrossEntropyOptions? options)
+    {
+        if (options is null)
+        {
+            return null;
+        }
+
+        var last = lastConverted;
+        if (last is null || !ReferenceEquals(last.CrossEntropy, options))
+        {
+            last = lastConverted = LinearCrossEntropyOptions.FromCrossEntropyOptions(options);
+        }
+
+        return last;
+    }
+
     /// <summary>Runs one call; returns the reduced loss (for the per-row kinds, a value nobody reads).</summary>
     /// <param name="hidden">h [N, D].</param>
     /// <param name="weight">W [V, D] at an address.</param>
@@ -144,9 +168,7 @@ internal static unsafe class LinearCrossEntropyCall
                 Entropy = entropy.IsEmpty ? null : ent,
                 EntropyUpstream = entropyUpstream.IsEmpty ? null : entUp,
             };
-            double loss = FusedKernel.Run(problem);
-            parts = new LossParts((float)loss, (float)problem.CrossEntropyPart, (float)problem.ZLossPart);
-            return loss;
+            return FusedKernel.Run(problem, out parts);
         }
     }
 

@@ -13,18 +13,24 @@ internal static unsafe partial class FusedKernel
     {
         private const int TB = TokenBlock;
         private const long TileFloats = (long)VocabBlock * TB;
-        private readonly FusedProblem p;
-        private readonly PanelShape shape;
-        private readonly int groups;
-        private readonly LossConstants constants;
-        private readonly KeptRows kept;
+
+        // The calling thread's runner, reused by its next call (Run): a runner and its problem per call were all of a
+        // warm call's garbage (576 bytes, every training step). The fields below are the call's, set by Start.
+        [ThreadStatic]
+        private static Runner<TL, TV>? spareRunner;
+
+        private FusedProblem p;
+        private PanelShape shape;
+        private int groups;
+        private LossConstants constants;
+        private KeptRows kept;
 
         // The tokens' gradient scales (a, b) when they share the call's upstream (Mean or Sum): the same two divisions
         // for every token, done once.
-        private readonly (double A, double B) callScales;
+        private (double A, double B) callScales;
 
         // Most threads for this runner's own parallel calls: the call's, or 1 in a token lane (.Lanes.cs).
-        private readonly int threads;
+        private int threads;
 
         // Per-call buffers in one ScratchPool block (sizes independent of N and V); the per-token doubles first (in
         // the block, not arrays: a token lane's runner allocates nothing per call).
@@ -61,7 +67,7 @@ internal static unsafe partial class FusedKernel
 
         // dh is overwritten, not added to: each token block clears its rows of dh just before its backward adds to them
         // (in a token lane, on the lane's thread), instead of one pass over the whole of dh on the calling thread first.
-        private readonly bool clearHidden;
+        private bool clearHidden;
 
         // The block has a kept row: it ran the backward (when asked for).
         private bool blockKept;
@@ -70,10 +76,33 @@ internal static unsafe partial class FusedKernel
         private int tbn;
         private int tbnPad;
 
-        public Runner(FusedProblem p, PanelShape shape)
+        private Runner()
         {
-            this.p = p;
-            this.shape = shape;
+        }
+
+        /// <summary>Runs the call on the calling thread's runner; returns the reduced loss (the sum for Reduction.None).</summary>
+        public static double Run(in FusedProblem p, PanelShape shape, out LossParts parts)
+        {
+            // A call nested in one of this thread's (none today) would find the spare taken and make its own.
+            var runner = spareRunner ?? new Runner<TL, TV>();
+            spareRunner = null;
+            runner.Start(p, shape);
+            try
+            {
+                return runner.Run(out parts);
+            }
+            finally
+            {
+                runner.Clear();
+                spareRunner = runner;
+            }
+        }
+
+        /// <summary>The constructor's part of a call: a cleared runner (new, or after <see cref="Clear"/>) for <paramref name="problem"/>.</summary>
+        private void Start(in FusedProblem problem, PanelShape panelShape)
+        {
+            p = problem;
+            shape = panelShape;
             groups = GroupCount(p.V);
             var weights = p.ClassWeights == null ? default : new ReadOnlySpan<float>(p.ClassWeights, p.V);
             constants = LossConstants.Of(p.LabelSmoothing, p.V, weights, p.ZLoss, p.SoftCap);
@@ -81,6 +110,25 @@ internal static unsafe partial class FusedKernel
             callScales = kept.Scales(p.Reduction, p.Upstream);
             threads = p.MaxDegreeOfParallelism;
             clearHidden = p.Backward && !p.Accumulate;
+        }
+
+        /// <summary>
+        /// Every field as a new runner's, so that the spare starts its next call as a new runner would, with no address
+        /// of this call's left to read (a field added to the runner is cleared here too).
+        /// </summary>
+        private void Clear()
+        {
+            p = default;
+            shape = default;
+            groups = threads = subBlocks = cachedPerGroup = t0 = tbn = tbnPad = 0;
+            constants = default;
+            kept = default;
+            callScales = default;
+            rowMax = rowLogSum = rowMeanLogit = rowMain = rowZTerm = null;
+            hT = hN = states = zTarget = lse = coefP = coefS = mask = coefH = meanZ = coefP2 = null;
+            dHidden = dHiddenRows = tileMax = hBlock = cache = weightPartial = biasPartial = blockHidden = weightRows = null;
+            clearHidden = wideCoefP = freshWeight = blockKept = deferWeight = false;
+            weightBeta = 0;
         }
 
         private bool Filtering => p.FilterThreshold > 0;
@@ -92,7 +140,7 @@ internal static unsafe partial class FusedKernel
         private const int StateRows = 4;
 
         /// <summary>Runs the call; returns the reduced loss (the sum for Reduction.None).</summary>
-        public double Run()
+        private double Run(out LossParts parts)
         {
             freshWeight = p.Backward && !p.Accumulate;
             if (freshWeight)
@@ -112,9 +160,10 @@ internal static unsafe partial class FusedKernel
                 ForGroups(GroupStep.ZeroWeight);
             }
 
-            p.CrossEntropyPart = kept.ReduceCrossEntropy(p.Reduction, main);
-            p.ZLossPart = p.ZLoss > 0 ? kept.ReduceZLoss(p.Reduction, zTerms) : 0;
-            return kept.Reduce(p.Reduction, main, zTerms, p.ZLoss > 0);
+            double loss = kept.Reduce(p.Reduction, main, zTerms, p.ZLoss > 0);
+            parts = new LossParts((float)loss, (float)kept.ReduceCrossEntropy(p.Reduction, main),
+                (float)(p.ZLoss > 0 ? kept.ReduceZLoss(p.Reduction, zTerms) : 0));
+            return loss;
         }
 
         private void SweepTokenBlocks(ref double main, ref double zTerms)

@@ -42,16 +42,19 @@ internal static unsafe partial class FusedKernel
     // Tests shrink the cache to exercise the recomputing path.
     private static readonly AsyncOverride<long> CacheOverride = new();
 
-    public static double Run(FusedProblem p)
+    /// <summary>Runs the call; returns the reduced loss (the sum for Reduction.None).</summary>
+    /// <param name="p">The call.</param>
+    /// <param name="parts">The returned loss's cross-entropy and z-loss parts (Reduction as the call's).</param>
+    public static double Run(in FusedProblem p, out LossParts parts)
     {
         var width = Simd.Width;
         var shape = PanelShape.For(width);
         return width switch
         {
-            VectorWidth.V512 => new Runner<Vector512Ops, Vector512<float>>(p, shape).Run(),
-            VectorWidth.V256 => new Runner<Vector256Ops, Vector256<float>>(p, shape).Run(),
-            VectorWidth.V128 => new Runner<Vector128Ops, Vector128<float>>(p, shape).Run(),
-            _ => new Runner<ScalarOps, float>(p, shape).Run(),
+            VectorWidth.V512 => Runner<Vector512Ops, Vector512<float>>.Run(p, shape, out parts),
+            VectorWidth.V256 => Runner<Vector256Ops, Vector256<float>>.Run(p, shape, out parts),
+            VectorWidth.V128 => Runner<Vector128Ops, Vector128<float>>.Run(p, shape, out parts),
+            _ => Runner<ScalarOps, float>.Run(p, shape, out parts),
         };
     }
 

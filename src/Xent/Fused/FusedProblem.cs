@@ -2,57 +2,78 @@ namespace Xent.Fused;
 
 /// <summary>
 /// One fused linear cross-entropy call, checked and pinned: raw pointers (null = absent or not wanted) and sizes.
-/// Shapes: N tokens, D hidden, V classes; h [N, D], W [V, D], bias [V], y [N].
+/// Shapes: N tokens, D hidden, V classes; h [N, D], W [V, D], bias [V], y [N]. A struct, which the kernel copies: a
+/// class was garbage on every call.
 /// </summary>
-internal sealed unsafe class FusedProblem
+internal readonly unsafe struct FusedProblem
 {
-    public float* Hidden;
-    public float* Weight;
+    public FusedProblem()
+    {
+    }
+
+    public float* Hidden { get; init; }
+
+    public float* Weight { get; init; }
 
     /// <summary>h in bfloat16 instead of <see cref="Hidden"/> (then null): widened one token block at a time.</summary>
-    public BFloat16* HiddenBFloat16;
+    public BFloat16* HiddenBFloat16 { get; init; }
 
     /// <summary>W in bfloat16 instead of <see cref="Weight"/> (then null): widened one tile of class rows at a time.</summary>
-    public BFloat16* WeightBFloat16;
-    public float* Bias;
-    public int* Targets;
-    public int N;
-    public int D;
-    public int V;
+    public BFloat16* WeightBFloat16 { get; init; }
 
-    public int IgnoreIndex;
-    public float LabelSmoothing;
-    public float ZLoss;
-    public float SoftCap;
-    public float* ClassWeights;
-    public Reduction Reduction;
-    public float Upstream;
-    public float* RowUpstream;
+    public float* Bias { get; init; }
+
+    public int* Targets { get; init; }
+
+    public int N { get; init; }
+
+    public int D { get; init; }
+
+    public int V { get; init; }
+
+    public int IgnoreIndex { get; init; }
+
+    public float LabelSmoothing { get; init; }
+
+    public float ZLoss { get; init; }
+
+    public float SoftCap { get; init; }
+
+    public float* ClassWeights { get; init; }
+
+    public Reduction Reduction { get; init; }
+
+    public float Upstream { get; init; }
+
+    public float* RowUpstream { get; init; }
 
     /// <summary>The caller's dL/dlse [N] (added to each kept row's multiplier of p), or null.</summary>
-    public float* LogSumExpUpstream;
-    public float FilterThreshold;
-    public long CacheBytes;
-    public bool Accumulate;
-    public int MaxDegreeOfParallelism;
+    public float* LogSumExpUpstream { get; init; }
+
+    public float FilterThreshold { get; init; }
+
+    public long CacheBytes { get; init; }
+
+    public bool Accumulate { get; init; }
+
+    public int MaxDegreeOfParallelism { get; init; }
 
     /// <summary>Whether gradients are computed (a second, recomputing sweep per token block).</summary>
-    public bool Backward;
-    public float* DHidden;
-    public float* DWeight;
-    public float* DBias;
-    public float* RowLosses;
-    public float* LogSumExp;
+    public bool Backward { get; init; }
+
+    public float* DHidden { get; init; }
+
+    public float* DWeight { get; init; }
+
+    public float* DBias { get; init; }
+
+    public float* RowLosses { get; init; }
+
+    public float* LogSumExp { get; init; }
 
     /// <summary>Destination of each row's softmax entropy H = lse - sum_c p[c] z[c] [N], or null.</summary>
-    public float* Entropy;
+    public float* Entropy { get; init; }
 
     /// <summary>The caller's dL/dH [N] (each kept row's logits gradient gains -g_H p (z - sum p z)), or null.</summary>
-    public float* EntropyUpstream;
-
-    /// <summary>Set by the run: the reduced cross-entropy part of the returned loss (Reduction as the call's).</summary>
-    public double CrossEntropyPart;
-
-    /// <summary>Set by the run: the reduced z-loss part of the returned loss.</summary>
-    public double ZLossPart;
+    public float* EntropyUpstream { get; init; }
 }
