@@ -23,8 +23,12 @@ internal static unsafe partial class FusedKernel
         // A lane's dW beta for its current block: 0 for the call's first block that runs the backward (dW overwritten).
         private float weightBeta;
 
-        /// <summary>A token lane of <paramref name="call"/>: the same problem, its own buffers, run on one thread.</summary>
-        private Runner(Runner<TL, TV> call)
+        // The token lanes of this thread's calls, kept with its runner for the next call (one set of lane counts in a
+        // training loop): a call's own runners and their array were its garbage (1,144 bytes at 2 threads).
+        private Runner<TL, TV>[]? laneRunners;
+
+        /// <summary>A cleared runner made a token lane of <paramref name="call"/>: the same problem, its own buffers, run on one thread.</summary>
+        private void StartLane(Runner<TL, TV> call)
         {
             p = call.p;
             shape = call.shape;
@@ -56,11 +60,11 @@ internal static unsafe partial class FusedKernel
             // blocks run, which halves the calls (and their waits for the slowest item).
             int lanesCount = p.Backward ? 2 * count : count;
             long callBudget = CacheOverride.Value ?? p.CacheBytes, cacheBudget = callBudget / lanesCount;
-            var lanes = new Runner<TL, TV>[lanesCount];
+            var lanes = Lanes(lanesCount);
             long laneFloats = 0;
             for (int i = 0; i < lanesCount; i++)
             {
-                lanes[i] = new Runner<TL, TV>(this);
+                lanes[i].StartLane(this);
 
                 // Whole 64-byte lines per lane.
                 laneFloats = (lanes[i].PlanBuffers(cacheBudget) + 15) / 16 * 16;
@@ -89,6 +93,33 @@ internal static unsafe partial class FusedKernel
             }
 
             return true;
+        }
+
+        /// <summary>The kept lanes when there are <paramref name="count"/> of them, else new ones kept for the next call.</summary>
+        private Runner<TL, TV>[] Lanes(int count)
+        {
+            if (laneRunners == null || laneRunners.Length != count)
+            {
+                laneRunners = new Runner<TL, TV>[count];
+                for (int i = 0; i < count; i++)
+                {
+                    laneRunners[i] = new Runner<TL, TV>();
+                }
+            }
+
+            return laneRunners;
+        }
+
+        /// <summary>Clears the kept lanes (<see cref="Clear"/>): none keeps an address of the call that ran them.</summary>
+        private void ClearLanes()
+        {
+            if (laneRunners != null)
+            {
+                foreach (var lane in laneRunners)
+                {
+                    lane.Clear();
+                }
+            }
         }
 
         /// <summary>

@@ -113,11 +113,13 @@ internal static unsafe partial class FusedKernel
         }
 
         /// <summary>
-        /// Every field as a new runner's, so that the spare starts its next call as a new runner would, with no address
-        /// of this call's left to read (a field added to the runner is cleared here too).
+        /// Every field as a new runner's but the kept token lanes (cleared in turn), so that the spare starts its next
+        /// call as a new runner would, with no address of this call's left to read (a field added to the runner is
+        /// cleared here too).
         /// </summary>
         private void Clear()
         {
+            ClearLanes();
             p = default;
             shape = default;
             groups = threads = subBlocks = cachedPerGroup = t0 = tbn = tbnPad = 0;
