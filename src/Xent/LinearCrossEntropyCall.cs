@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Xent.Fused;
 
 namespace Xent;
@@ -9,29 +10,18 @@ namespace Xent;
 /// </summary>
 internal static unsafe class LinearCrossEntropyCall
 {
-    // The last loss options converted for the entry points that take them (ForwardOptions): immutable, so threads may
-    // share and replace them freely.
-    private static LinearCrossEntropyOptions? lastConverted;
+    // The loss options converted for the entry points that take them (ForwardOptions), each kept as long as the caller
+    // keeps its options and no longer (their class weights may be large).
+    private static readonly ConditionalWeakTable<CrossEntropyOptions, LinearCrossEntropyOptions> Converted = new();
+    private static readonly ConditionalWeakTable<CrossEntropyOptions, LinearCrossEntropyOptions>.CreateValueCallback ConvertOptions =
+        LinearCrossEntropyOptions.FromCrossEntropyOptions;
 
     /// <summary>
-    /// <paramref name="options"/> as the call's options (every other option at its default), the last call's when it
-    /// had the same ones: the implicit conversion made new options a call (40 bytes of garbage).
+    /// <paramref name="options"/> as the call's options (every other option at its default), converted once per
+    /// options object: the implicit conversion made new options a call (40 bytes of garbage).
     /// </summary>
-    public static LinearCrossEntropyOptions? ForwardOptions(CrossEntropyOptions? options)
-    {
-        if (options is null)
-        {
-            return null;
-        }
-
-        var last = lastConverted;
-        if (last is null || !ReferenceEquals(last.CrossEntropy, options))
-        {
-            last = lastConverted = LinearCrossEntropyOptions.FromCrossEntropyOptions(options);
-        }
-
-        return last;
-    }
+    public static LinearCrossEntropyOptions? ForwardOptions(CrossEntropyOptions? options) =>
+        options is null ? null : Converted.TryGetValue(options, out var known) ? known : Converted.GetValue(options, ConvertOptions);
 
     /// <summary>Runs one call; returns the reduced loss (for the per-row kinds, a value nobody reads).</summary>
     /// <param name="hidden">h [N, D].</param>
