@@ -167,7 +167,7 @@ public static unsafe class LinearDistillation
                 new(dh, dhBytes, nameof(hiddenGradient)),
                 new(dw, dwBytes, nameof(weightGradient)),
             ], inputs);
-            return (float)DistillationKernel.Run(new DistillationProblem
+            var problem = new DistillationProblem
             {
                 Rows = rows,
                 Classes = v,
@@ -183,7 +183,8 @@ public static unsafe class LinearDistillation
                 Losses = reduce ? null : r,
                 HiddenGradient = withGradients ? dh : null,
                 WeightGradient = withGradients ? dw : null,
-            });
+            };
+            return (float)DistillationKernel.Run(in problem);
         }
     }
 

@@ -34,69 +34,43 @@ internal sealed unsafe partial class DistillationKernel
     private const int MaxGroups = 8;
     private const int GroupColumns = 4096;
 
-    private readonly DistillationProblem p;
-    private readonly DistillationOptions o;
-    private readonly DivergenceKind kind;
-    private readonly VectorWidth width;
-    private readonly int rows, classes, d, teacherSize;
-    private readonly int[] groupStart;
-    private readonly Group[] groups;
-    private readonly ConcurrentBag<Tiles> tiles;
-    private readonly Buffers buffers;
+    // The calling thread's kernel, reused by its next call (Run): a kernel per call, with its per-token-block arrays,
+    // was about 70 KB of garbage every training step. The fields below are the call's, set by Start and cleared after.
+    [ThreadStatic]
+    private static DistillationKernel? spareKernel;
 
     // The last call's groups and tiles, for the next call with the same groups and D: a training loop makes the same
     // call every step, and fresh arrays each call (up to ScratchBytes, in the large object heap) grew a process's
     // committed memory by about 200 MB over 50 calls at 256 x 256 x 32000, every one of them garbage.
     private static Buffers? keptBuffers;
-    private readonly bool gradients, hard, raw;
-    private readonly double temperature;
-    private readonly float inverseTemperature;
-    private readonly int kept;
-    private readonly double scale;
-    private readonly int threads;
+
+    private DistillationProblem p;
+    private DistillationOptions o = DistillationOptions.Default;
+    private DivergenceKind kind;
+    private VectorWidth width;
+    private int rows, classes, d, teacherSize;
+    private Group[] groups = [];
+    private ConcurrentBag<Tiles>? tiles;
+    private Buffers? buffers;
+    private bool gradients, hard, raw;
+    private double temperature;
+    private float inverseTemperature;
+    private int kept;
+    private double scale;
+    private int threads;
+
+    // Group g's classes are groupStart[g] .. groupStart[g + 1] (the first groups.Length + 1 entries are the call's).
+    private readonly int[] groupStart = new int[MaxGroups + 1];
 
     // The current token block's merged row states and constants.
     private readonly RowConstants[] constants = new RowConstants[TokenBlock];
     private readonly double[] divergence = new double[TokenBlock];
     private readonly LogSumExpParts[] lseRaw = new LogSumExpParts[TokenBlock];
     private readonly float[] targetLogit = new float[TokenBlock];
-    private readonly float[] cumulants;
+    private readonly float[] cumulants = new float[5];
 
-    private DistillationKernel(DistillationProblem p)
+    private DistillationKernel()
     {
-        this.p = p;
-        o = p.Options;
-        rows = p.Rows;
-        classes = p.Classes;
-        d = p.StudentSize;
-        teacherSize = p.TeacherSize;
-        kind = o.Beta == 0 ? DivergenceKind.Forward : o.Beta == 1 ? DivergenceKind.Reverse : DivergenceKind.Mixture;
-        width = Simd.Width;
-        temperature = o.Temperature;
-        inverseTemperature = (float)(1.0 / temperature);
-        gradients = p.HiddenGradient != null;
-        hard = o.HardLossWeight != 0f;
-        raw = hard && inverseTemperature != 1f;
-        cumulants = Cumulants(o.Beta);
-        for (int n = 0; n < rows; n++)
-        {
-            kept += Kept(n) ? 1 : 0;
-        }
-
-        scale = o.Upstream / (o.Reduction == Reduction.Sum ? 1.0 : kept);
-        threads = o.MaxDegreeOfParallelism == -1 ? Environment.ProcessorCount : Math.Min(o.MaxDegreeOfParallelism, Environment.ProcessorCount);
-        int count = GroupCount(classes);
-        groupStart = new int[count + 1];
-        for (int g = 0; g <= count; g++)
-        {
-            groupStart[g] = g == count ? classes : (int)((long)classes * g / count / TileColumns * TileColumns);
-        }
-
-        int hiddenSize = gradients ? d : 0;
-        var last = Interlocked.Exchange(ref keptBuffers, null);
-        buffers = last != null && last.Groups.Length == count && last.HiddenSize == hiddenSize ? last : new Buffers(count, hiddenSize);
-        groups = buffers.Groups;
-        tiles = buffers.Tiles;
     }
 
     private enum Pass
@@ -120,11 +94,14 @@ internal sealed unsafe partial class DistillationKernel
     public static long ScratchBytes(int classes, int hiddenSize) =>
         GroupCount(classes) * ((2L * TokenBlock * TileColumns) + ((long)TokenBlock * hiddenSize)) * sizeof(float);
 
-    /// <summary>Runs the problem; returns the reduced loss (Mean over kept rows, or Sum).</summary>
+    /// <summary>Runs the problem on the calling thread's kernel; returns the reduced loss (Mean over kept rows, or Sum).</summary>
     /// <param name="problem">The validated call.</param>
-    public static double Run(DistillationProblem problem)
+    public static double Run(in DistillationProblem problem)
     {
-        var kernel = new DistillationKernel(problem);
+        // A call nested in one of this thread's (none today) would find the spare taken and make its own.
+        var kernel = spareKernel ?? new DistillationKernel();
+        spareKernel = null;
+        kernel.Start(problem);
         try
         {
             return kernel.Run();
@@ -136,7 +113,74 @@ internal sealed unsafe partial class DistillationKernel
             {
                 Volatile.Write(ref keptBuffers, kernel.buffers);
             }
+
+            kernel.Clear();
+            spareKernel = kernel;
         }
+    }
+
+    /// <summary>The constructor's part of a call: a cleared kernel (new, or after <see cref="Clear"/>) for <paramref name="problem"/>.</summary>
+    private void Start(in DistillationProblem problem)
+    {
+        p = problem;
+        o = p.Options;
+        rows = p.Rows;
+        classes = p.Classes;
+        d = p.StudentSize;
+        teacherSize = p.TeacherSize;
+        kind = o.Beta == 0 ? DivergenceKind.Forward : o.Beta == 1 ? DivergenceKind.Reverse : DivergenceKind.Mixture;
+        width = Simd.Width;
+        temperature = o.Temperature;
+        inverseTemperature = (float)(1.0 / temperature);
+        gradients = p.HiddenGradient != null;
+        hard = o.HardLossWeight != 0f;
+        raw = hard && inverseTemperature != 1f;
+        Cumulants(o.Beta, cumulants);
+        for (int n = 0; n < rows; n++)
+        {
+            kept += Kept(n) ? 1 : 0;
+        }
+
+        scale = o.Upstream / (o.Reduction == Reduction.Sum ? 1.0 : kept);
+        threads = o.MaxDegreeOfParallelism == -1 ? Environment.ProcessorCount : Math.Min(o.MaxDegreeOfParallelism, Environment.ProcessorCount);
+        int count = GroupCount(classes);
+        for (int g = 0; g <= count; g++)
+        {
+            groupStart[g] = g == count ? classes : (int)((long)classes * g / count / TileColumns * TileColumns);
+        }
+
+        int hiddenSize = gradients ? d : 0;
+        var last = Interlocked.Exchange(ref keptBuffers, null);
+        buffers = last != null && last.Groups.Length == count && last.HiddenSize == hiddenSize ? last : new Buffers(count, hiddenSize);
+        groups = buffers.Groups;
+        tiles = buffers.Tiles;
+    }
+
+    /// <summary>
+    /// Every field as a new kernel's, so that the spare starts its next call as a new kernel would, with no address or
+    /// row state of this call's left to read (a field added to the kernel is cleared here too).
+    /// </summary>
+    private void Clear()
+    {
+        int used = Math.Min(rows, TokenBlock);
+        Array.Clear(constants, 0, used);
+        Array.Clear(divergence, 0, used);
+        Array.Clear(lseRaw, 0, used);
+        Array.Clear(targetLogit, 0, used);
+        Array.Clear(leading, 0, used);
+        Array.Clear(groupStart);
+        Array.Clear(cumulants);
+        p = default;
+        o = DistillationOptions.Default;
+        kind = default;
+        width = default;
+        rows = classes = d = teacherSize = kept = threads = 0;
+        groups = [];
+        tiles = null;
+        buffers = null;
+        gradients = hard = raw = false;
+        temperature = scale = 0;
+        inverseTemperature = 0;
     }
 
     private double Run()
@@ -192,14 +236,19 @@ internal sealed unsafe partial class DistillationKernel
             return;
         }
 
-        Parallel.For(0, groups.Length, new ParallelOptions { MaxDegreeOfParallelism = threads }, g => RunGroup(g, n0, b, pass));
+        SweepInParallel(n0, b, pass);
     }
+
+    // Apart from Sweep: a lambda's captured parameters are allocated on entry to the method that holds it, one sweep at
+    // one thread included.
+    private void SweepInParallel(int n0, int b, Pass pass) =>
+        Parallel.For(0, groups.Length, new ParallelOptions { MaxDegreeOfParallelism = threads }, g => RunGroup(g, n0, b, pass));
 
     private void RunGroup(int g, int n0, int b, Pass pass)
     {
         var group = groups[g];
         group.Reset(b);
-        if (!tiles.TryTake(out var buffers))
+        if (!tiles!.TryTake(out var buffers))
         {
             buffers = new Tiles();
         }
@@ -368,12 +417,16 @@ internal sealed unsafe partial class DistillationKernel
 
     /// <summary>
     /// The series of log(1 - beta + beta e^u) = sum kappa_n u^n / n!, the cumulant generating function of Bernoulli(beta):
-    /// kappa_n / n! for n = 1 .. 5.
+    /// kappa_n / n! for n = 1 .. 5, into <paramref name="kappa"/>.
     /// </summary>
-    private static float[] Cumulants(double beta)
+    private static void Cumulants(double beta, Span<float> kappa)
     {
         double k2 = beta * (1 - beta), k3 = k2 * (1 - (2 * beta));
-        return [(float)beta, (float)(k2 / 2), (float)(k3 / 6), (float)(k2 * (1 - (6 * k2)) / 24), (float)(k3 * (1 - (12 * k2)) / 120)];
+        kappa[0] = (float)beta;
+        kappa[1] = (float)(k2 / 2);
+        kappa[2] = (float)(k3 / 6);
+        kappa[3] = (float)(k2 * (1 - (6 * k2)) / 24);
+        kappa[4] = (float)(k3 * (1 - (12 * k2)) / 120);
     }
 
     /// <summary>x as a float and the rest of it, x - float(x), as another: together they keep 48 bits of x.</summary>
