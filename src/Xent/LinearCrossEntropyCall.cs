@@ -21,7 +21,7 @@ internal static unsafe class LinearCrossEntropyCall
     /// options object: the implicit conversion made new options a call (40 bytes of garbage).
     /// </summary>
     public static LinearCrossEntropyOptions? ForwardOptions(CrossEntropyOptions? options) =>
-        options is null ? null : Converted.TryGetValue(options, out var known) ? known : Converted.GetValue(options, ConvertOptions);
+        options is null ? null : Converted.GetValue(options, ConvertOptions);
 
     /// <summary>Runs one call; returns the reduced loss (for the per-row kinds, a value nobody reads).</summary>
     /// <param name="hidden">h [N, D].</param>
