@@ -192,15 +192,18 @@ internal sealed class TrainingSession
         }
         catch (TrainingInputException e)
         {
-            throw CheckpointSaveFailure.Adding(e, $"The run stopped at step {step}: {Kept()}.");
+            throw RunStopped(e);
         }
     }
 
-    // The checkpoint a run stopped by a failed write leaves, for its message.
-    private string Kept() =>
-        checkpointStep is { } c ? $"its last checkpoint (step {c}) in '{plan.OutDir}' is not affected"
-        : plan.Resume is not null ? $"the checkpoint it resumed from (step {start}) is not affected"
-        : "it saved no checkpoint before it";
+    // A failed write that stops the run, its message saying which checkpoint the run leaves.
+    private TrainingInputException RunStopped(TrainingInputException e)
+    {
+        string kept = checkpointStep is { } c ? $"its last checkpoint (step {c}) in '{plan.OutDir}' is not affected"
+            : plan.Resume is not null ? $"the checkpoint it resumed from (step {start}) is not affected"
+            : "it saved no checkpoint before it";
+        return CheckpointSaveFailure.Adding(e, $"The run stopped at step {step}: {kept}.");
+    }
 
     /// <summary>The validation loss every <see cref="TrainingPlan.EvalEvery"/> steps and after the last; null between, and when stopped.</summary>
     private double? ValidateIfDue()
@@ -307,7 +310,7 @@ internal sealed class TrainingSession
             }
             catch (TrainingInputException e)
             {
-                throw CheckpointSaveFailure.Adding(e, $"The run stopped at step {step}: {Kept()}.");
+                throw RunStopped(e);
             }
 
             ModelCheckpoint.Save(plan.OutDir, plan.ToCheckpointConfig(step, trainer.Options) with { InitialValLoss = runInitialVal }, state);
