@@ -37,9 +37,9 @@ internal sealed class EvalCommand : Command<EvalSettings>
     private int Evaluate(EvalSettings settings)
     {
         KernelEnvironment.Check();
-        if (Gpt2Checkpoint.IsCheckpoint(settings.Checkpoint!))
+        if (Gpt2Folder.TryRead(settings.Checkpoint!) is { } folder)
         {
-            return EvalHuggingFace.Run(io, settings);
+            return EvalHuggingFace.Run(io, settings, folder);
         }
 
         if (settings.Text is null || settings.Window is not null || settings.Stride is not null || settings.LogitsOut is not null)

@@ -14,10 +14,13 @@ namespace Xent.Cli.Commands;
 /// </summary>
 internal static class EvalHuggingFace
 {
-    public static int Run(CliConsoles io, EvalSettings settings)
+    /// <param name="io">Where to print.</param>
+    /// <param name="settings">The options.</param>
+    /// <param name="folder">--checkpoint, its config.json read (the model and the tokenizer both come from that one reading).</param>
+    public static int Run(CliConsoles io, EvalSettings settings, Gpt2Folder folder)
     {
-        ITokenizer tokenizer = Gpt2FolderTokenizer.For(settings.Checkpoint!);
-        var model = Gpt2Checkpoint.Load(settings.Checkpoint!);
+        ITokenizer tokenizer = Gpt2FolderTokenizer.For(folder);
+        var model = Gpt2Checkpoint.Load(folder);
         if (settings.Threads is { } threads)
         {
             model.MaxDegreeOfParallelism = threads;

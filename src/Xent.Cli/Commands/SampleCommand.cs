@@ -54,10 +54,10 @@ internal sealed class SampleCommand : Command<SampleSettings>
     // exported from) or a checkpoint of xent train.
     private (GptModel Model, ITokenizer Tokenizer, int[] Prompt) Load(SampleSettings settings)
     {
-        if (Gpt2Checkpoint.IsCheckpoint(settings.Checkpoint!))
+        if (Gpt2Folder.TryRead(settings.Checkpoint!) is { } folder)
         {
-            ITokenizer folderTokenizer = Gpt2FolderTokenizer.For(settings.Checkpoint!);
-            var hf = Gpt2Checkpoint.Load(settings.Checkpoint!);
+            ITokenizer folderTokenizer = Gpt2FolderTokenizer.For(folder);
+            var hf = Gpt2Checkpoint.Load(folder);
             int[] ids = settings.Prompt is { } words ? folderTokenizer.Encode(words)
                 : folderTokenizer.Kind == TokenizerKind.Gpt2 ? [Math.Min(50256, hf.Config.VocabSize - 1)]
                 : folderTokenizer.Encode("\n");

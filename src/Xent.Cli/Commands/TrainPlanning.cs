@@ -97,12 +97,11 @@ internal static class TrainPlanning
         }
 
         string dir = s.Init!;
-        if (!Gpt2Checkpoint.IsCheckpoint(dir))
-        {
-            throw new XentCliException($"--init {dir}: not a Hugging Face GPT-2 folder (config.json with n_embd and model.safetensors); to continue a run of xent train use --resume.");
-        }
 
-        var (kind, merges) = InitTokenizer(s, dir);
+        // config.json read once: the model, its tokenizer and a bpe export's merges all from the one reading.
+        Gpt2Folder folder = Gpt2Folder.TryRead(dir) ?? throw new XentCliException(
+            $"--init {dir}: not a Hugging Face GPT-2 folder (config.json with n_embd and model.safetensors); to continue a run of xent train use --resume.");
+        var (kind, merges) = InitTokenizer(s, folder);
 
         // BPE-dropout only skips merges while encoding: a bpe export's fixed merges (or those learned for a folder of
         // Hugging Face's own) take it as a run's learned ones do, in the same ids.
@@ -111,7 +110,7 @@ internal static class TrainPlanning
             throw new XentCliException($"--bpe-dropout skips merges of a byte-pair encoding; --init {dir} fine-tunes in the {TokenizerNames.Name(kind)} tokenizer, which has no merges to drop.");
         }
 
-        GptConfig stored = Gpt2ConfigJson.Read(Path.Combine(dir, Gpt2Checkpoint.ConfigFile));
+        GptConfig stored = folder.Model;
         if (kind == TokenizerKind.Bpe && stored.VocabSize < 256)
         {
             throw new XentCliException($"--init {dir} has a vocabulary of {stored.VocabSize} tokens, fewer than the 256 bytes a byte-pair encoding starts from.");
@@ -125,7 +124,7 @@ internal static class TrainPlanning
         }
 
         // --dropout, else the checkpoint's own resid_pdrop (GPT-2's 0.1), as transformers fine-tunes it.
-        var model = Gpt2Checkpoint.Load(dir, seq, (float?)s.Dropout);
+        var model = Gpt2Checkpoint.Load(folder, seq, (float?)s.Dropout);
         TextFile text = TextFile.Read(s.Text);
         // A BPE learned for a folder of Hugging Face's own is learned to its vocabulary, the one size that fits it.
         double bpeDropout = s.BpeDropout ?? 0;
@@ -151,10 +150,11 @@ internal static class TrainPlanning
     /// the model's ids to other text (a wrong model that still trains); and the built-in corpus's symbols are no
     /// encoding of a text at all.
     /// </remarks>
-    private static (TokenizerKind Kind, BpeTokenizer? Merges) InitTokenizer(TrainSettings s, string dir)
+    private static (TokenizerKind Kind, BpeTokenizer? Merges) InitTokenizer(TrainSettings s, Gpt2Folder folder)
     {
-        string config = Path.Combine(dir, Gpt2Checkpoint.ConfigFile);
-        if (Gpt2ConfigJson.Tokenizer(config) is not { } exported)
+        string dir = folder.Directory;
+        string config = folder.ConfigPath;
+        if (folder.Tokenizer is not { } exported)
         {
             return (TokenizerNames.Parse(s.Tokenizer ?? "gpt2"), null);
         }
@@ -174,7 +174,7 @@ internal static class TrainPlanning
             throw new XentCliException($"--tokenizer {given} conflicts with --init {dir}, exported from a run with the {exported} tokenizer; leave --tokenizer out.");
         }
 
-        return (kind, kind == TokenizerKind.Bpe ? Gpt2FolderTokenizer.Merges(dir) : null);
+        return (kind, kind == TokenizerKind.Bpe ? Gpt2FolderTokenizer.Merges(folder) : null);
     }
 
     /// <summary>A fresh run's plan: the schedule and outputs from the options, else the defaults.</summary>

@@ -327,9 +327,9 @@ public sealed class HuggingFaceCommandTests : IDisposable
         // A GPT-2 run's export, and a folder of Hugging Face's own (no key), are read with GPT-2's tokenizer.
         var model = Gpt2Checkpoint.Load(dir["hf"]);
         Gpt2Checkpoint.Save(dir["gpt2"], model, "gpt2");
-        Assert.Same(Gpt2Tokenizer.Instance, Gpt2FolderTokenizer.For(dir["gpt2"]));
+        Assert.Same(Gpt2Tokenizer.Instance, Gpt2FolderTokenizer.For(Gpt2Folder.Read(dir["gpt2"])));
         Gpt2Checkpoint.Save(dir["plain"], model);
-        Assert.Same(Gpt2Tokenizer.Instance, Gpt2FolderTokenizer.For(dir["plain"]));
+        Assert.Same(Gpt2Tokenizer.Instance, Gpt2FolderTokenizer.For(Gpt2Folder.Read(dir["plain"])));
         Assert.DoesNotContain("xent_tokenizer", File.ReadAllText(Path.Combine(dir["plain"], "config.json")), StringComparison.Ordinal);
     }
 }

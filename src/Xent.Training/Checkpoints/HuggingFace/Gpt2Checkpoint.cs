@@ -21,55 +21,44 @@ public static class Gpt2Checkpoint
 
     private const string Prefix = "transformer.";
     private const string LmHead = "lm_head.weight";
-    private const string Loading = "loading the checkpoint";
 
     /// <summary>Whether <paramref name="directory"/> holds a Hugging Face GPT-2 checkpoint (its config.json is a GPT2Config).</summary>
     /// <param name="directory">A folder.</param>
+    /// <remarks>A command that goes on to read the folder takes <see cref="Gpt2Folder.TryRead"/>, which tells the same from the one reading it uses.</remarks>
     public static bool IsCheckpoint(string directory)
     {
         string config = Path.Combine(directory, ConfigFile);
-        if (!File.Exists(config) || !File.Exists(Path.Combine(directory, ModelFile)))
-        {
-            return false;
-        }
-
-        try
-        {
-            using var reader = new StreamReader(CheckpointFiles.Current.OpenRead(config));
-            return Gpt2ConfigJson.LooksLike(reader.ReadToEnd());
-        }
-        catch (Exception e) when (FileProblems.IsReadFailure(e))
-        {
-            // No permission: the one line says so and names the file, as for a checkpoint of xent train.
-            throw FileProblems.ReadFailure(e, config, Loading);
-        }
+        return File.Exists(config) && File.Exists(Path.Combine(directory, ModelFile)) && Gpt2ConfigJson.ReadIfGpt2(config) is not null;
     }
 
     /// <summary>Reads the checkpoint into a new model.</summary>
     /// <param name="directory">The folder with config.json and model.safetensors.</param>
+    /// <param name="contextLength">See <see cref="Load(Gpt2Folder, int?, float?)"/>.</param>
+    /// <param name="dropout">See <see cref="Load(Gpt2Folder, int?, float?)"/>.</param>
+    /// <exception cref="TrainingInputException">A missing file, a bad config, or a tensor missing, unknown, of another shape or dtype: the message names the file and the tensor.</exception>
+    public static GptModel Load(string directory, int? contextLength = null, float? dropout = null) =>
+        Load(Gpt2Folder.Read(directory), contextLength, dropout);
+
+    /// <summary>Reads the checkpoint into a new model of the config already read.</summary>
+    /// <param name="folder">The folder, its config.json read.</param>
     /// <param name="contextLength">
     /// Null: the checkpoint's n_positions. A smaller T keeps the first T rows of the position embedding wpe, for a
     /// model (fine-tuning, evaluation) that never sees longer sequences: the same function on them, less memory.
     /// </param>
     /// <param name="dropout">Null: the checkpoint's resid_pdrop (see <see cref="Gpt2ConfigJson"/>); else the model's dropout in [0, 1), for training it.</param>
-    /// <exception cref="TrainingInputException">A missing file, a bad config, or a tensor missing, unknown, of another shape or dtype: the message names the file and the tensor.</exception>
-    public static GptModel Load(string directory, int? contextLength = null, float? dropout = null)
+    /// <exception cref="TrainingInputException">A missing model.safetensors, or a tensor missing, unknown, of another shape or dtype: the message names the file and the tensor.</exception>
+    public static GptModel Load(Gpt2Folder folder, int? contextLength = null, float? dropout = null)
     {
-        ArgumentNullException.ThrowIfNull(directory);
-        string configPath = Path.Combine(directory, ConfigFile);
-        if (!File.Exists(configPath))
-        {
-            throw new TrainingInputException($"{configPath}: no such file ('{directory}' is not a Hugging Face checkpoint).");
-        }
-
-        var stored = Gpt2ConfigJson.Read(configPath);
+        ArgumentNullException.ThrowIfNull(folder);
+        string configPath = folder.ConfigPath;
+        GptConfig stored = folder.Model;
         if (contextLength is < 1 || contextLength > stored.ContextLength)
         {
             throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, $"The context length must be in [1, {stored.ContextLength}] (n_positions of {configPath}).");
         }
 
         var config = stored with { ContextLength = contextLength ?? stored.ContextLength, Dropout = dropout ?? stored.Dropout };
-        using var file = Gpt2TensorFile.Open(Path.Combine(directory, ModelFile));
+        using var file = Gpt2TensorFile.Open(Path.Combine(folder.Directory, ModelFile));
         var names = CanonicalNames(file);
         // The model is allocated from config.json before any tensor is read: a config far larger than the tensors
         // (n_layer 10^9) is refused here, before it allocates gigabytes for parameters the file cannot hold. One that

@@ -23,43 +23,32 @@ public static class Gpt2ConfigJson
 
     /// <summary>Whether the JSON text is a Hugging Face GPT-2 config (it has <c>n_embd</c>, or <c>model_type</c> "gpt2").</summary>
     /// <param name="json">config.json's text.</param>
-    public static bool LooksLike(string json)
-    {
-        try
-        {
-            // Any model_type says Hugging Face (xent train's config has none): Read then names a bad one, where the
-            // cast of a number or an object to string threw (an internal error).
-            return JsonNode.Parse(json) is JsonObject o && (o.ContainsKey("n_embd") || o.ContainsKey("model_type"));
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
+    public static bool LooksLike(string json) => ParseIfGpt2(json) is not null;
 
-    /// <summary>The tokenizer config.json names (<see cref="TokenizerKey"/>), or null where it names none (a GPT-2 folder of Hugging Face's).</summary>
+    /// <summary>config.json's object.</summary>
     /// <param name="path">config.json's path, named in every error.</param>
-    /// <exception cref="TrainingInputException">Unreadable JSON, or a key that is not a string.</exception>
-    public static string? Tokenizer(string path) => String(Parse(path), TokenizerKey, path);
+    /// <exception cref="TrainingInputException">An unreadable file, or one that is not a JSON object.</exception>
+    internal static JsonObject ReadObject(string path) => Parse(ReadText(path), path);
+
+    /// <summary>config.json's object where it is a Hugging Face GPT-2 config (see <see cref="LooksLike"/>), else null.</summary>
+    /// <param name="path">config.json's path, named in every error.</param>
+    /// <exception cref="TrainingInputException">An unreadable file.</exception>
+    internal static JsonObject? ReadIfGpt2(string path) => ParseIfGpt2(ReadText(path));
 
     /// <summary>
-    /// The merges file of a bpe run's export and its SHA-256 (<see cref="BpeMergesKey"/>, <see cref="BpeMergesSha256Key"/>),
-    /// each null where config.json has none.
+    /// The folder whose config.json is <paramref name="o"/>, checked: the model it describes, the tokenizer and a bpe
+    /// export's merges file it names (<see cref="TokenizerKey"/>, <see cref="BpeMergesKey"/>, <see cref="BpeMergesSha256Key"/>).
     /// </summary>
-    /// <param name="path">config.json's path, named in every error.</param>
-    /// <exception cref="TrainingInputException">Unreadable JSON, or a key that is not a string.</exception>
-    public static (string? File, string? Sha256) BpeMerges(string path)
-    {
-        JsonObject o = Parse(path);
-        return (String(o, BpeMergesKey, path), String(o, BpeMergesSha256Key, path));
-    }
+    /// <param name="directory">The folder, as the user named it.</param>
+    /// <param name="path">Its config.json, named in every error.</param>
+    /// <param name="o">config.json's object.</param>
+    /// <exception cref="TrainingInputException">A missing or bad key, or a value Xent's model does not compute.</exception>
+    internal static Gpt2Folder Folder(string directory, string path, JsonObject o) =>
+        new(directory, path, Model(o, path), String(o, TokenizerKey, path), String(o, BpeMergesKey, path), String(o, BpeMergesSha256Key, path));
 
-    /// <summary>The model shape config.json describes, and whether the embeddings are tied.</summary>
-    /// <param name="path">config.json's path, named in every error.</param>
-    /// <exception cref="TrainingInputException">Unreadable JSON, a missing or bad key, or a value Xent's model does not compute.</exception>
-    public static GptConfig Read(string path)
+    // The model shape config.json describes, and whether the embeddings are tied.
+    private static GptConfig Model(JsonObject o, string path)
     {
-        JsonObject o = Parse(path);
         string? modelType = String(o, "model_type", path);
         if (modelType is not null and not "gpt2")
         {
@@ -206,20 +195,42 @@ public static class Gpt2ConfigJson
     // The float's shortest decimal form (0.2f is written 0.2, not 0.20000000298023224), as xent train's config.json has it.
     private static double Decimal(float x) => double.Parse(x.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 
-    private static JsonObject Parse(string path)
+    private static string ReadText(string path)
     {
         try
         {
             using var reader = new StreamReader(CheckpointFiles.Current.OpenRead(path));
-            return JsonNode.Parse(reader.ReadToEnd()) as JsonObject ?? throw new TrainingInputException($"{path}: not a JSON object.");
+            return reader.ReadToEnd();
+        }
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
+        {
+            throw FileProblems.ReadFailure(e, path, "loading the checkpoint");
+        }
+    }
+
+    private static JsonObject Parse(string json, string path)
+    {
+        try
+        {
+            return JsonNode.Parse(json) as JsonObject ?? throw new TrainingInputException($"{path}: not a JSON object.");
         }
         catch (JsonException e)
         {
             throw new TrainingInputException($"{path}: not valid JSON ({e.Message}).", e);
         }
-        catch (Exception e) when (FileProblems.IsReadFailure(e))
+    }
+
+    // Any model_type says Hugging Face (xent train's config has none): Model then names a bad one, where the cast of a
+    // number or an object to string threw (an internal error).
+    private static JsonObject? ParseIfGpt2(string json)
+    {
+        try
         {
-            throw FileProblems.ReadFailure(e, path, "loading the checkpoint");
+            return JsonNode.Parse(json) is JsonObject o && (o.ContainsKey("n_embd") || o.ContainsKey("model_type")) ? o : null;
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 

@@ -24,40 +24,40 @@ public static class Gpt2FolderTokenizer
     /// The tokenizer the folder's ids are in: GPT-2's (no <see cref="Gpt2ConfigJson.TokenizerKey"/>, or gpt2), bytes,
     /// or a bpe run's merges (<see cref="Merges"/>).
     /// </summary>
-    /// <param name="directory">A folder <see cref="Gpt2Checkpoint.IsCheckpoint"/> accepts.</param>
+    /// <param name="folder">A folder, its config.json read.</param>
     /// <exception cref="TrainingInputException">
     /// The export of a run on the built-in Markov corpus (its ids are that corpus's symbols, which no text encodes into)
     /// or of an unknown tokenizer, or a bpe export whose merges file is missing or damaged.
     /// </exception>
-    public static ITokenizer For(string directory)
+    public static ITokenizer For(Gpt2Folder folder)
     {
-        ArgumentNullException.ThrowIfNull(directory);
-        string config = Path.Combine(directory, Gpt2Checkpoint.ConfigFile);
-        return Gpt2ConfigJson.Tokenizer(config) switch
+        ArgumentNullException.ThrowIfNull(folder);
+        string directory = folder.Directory;
+        return folder.Tokenizer switch
         {
             null or "gpt2" => Gpt2Tokenizer.Instance,
             "bytes" => ByteTokenizer.Instance,
-            "bpe" => Merges(directory),
+            "bpe" => Merges(folder),
             "markov" => throw new TrainingInputException(
                 $"{directory} was exported by xent export from a run with the markov tokenizer: its token ids are the built-in corpus's symbols, which no text encodes into. Give --checkpoint the xent train folder it was exported from."),
             var other => throw new TrainingInputException(
-                $"{directory}: {config} names the tokenizer '{other}' ({Gpt2ConfigJson.TokenizerKey}), which is not one of xent's (bytes, gpt2, bpe, markov)."),
+                $"{directory}: {folder.ConfigPath} names the tokenizer '{other}' ({Gpt2ConfigJson.TokenizerKey}), which is not one of xent's (bytes, gpt2, bpe, markov)."),
         };
     }
 
     /// <summary>The learned encoding of a bpe run's export, from its merges file.</summary>
-    /// <param name="directory">The export's folder.</param>
+    /// <param name="folder">The export's folder, its config.json read.</param>
     /// <exception cref="TrainingInputException">
     /// config.json names no merges file, or the file is missing, unreadable, not the one exported with config.json (its
     /// SHA-256 differs), malformed, or of another vocabulary than vocab_size: the message names the file. Merges are
     /// never learned again in its place: other merges give the model's ids to other text.
     /// </exception>
-    public static BpeTokenizer Merges(string directory)
+    public static BpeTokenizer Merges(Gpt2Folder folder)
     {
-        ArgumentNullException.ThrowIfNull(directory);
-        string config = Path.Combine(directory, Gpt2Checkpoint.ConfigFile);
+        ArgumentNullException.ThrowIfNull(folder);
+        string config = folder.ConfigPath;
         const string Again = "export the run again (xent export --format hf) to write them";
-        var (name, sha256) = Gpt2ConfigJson.BpeMerges(config);
+        var (name, sha256) = (folder.MergesFile, folder.MergesSha256);
         if (name is null || sha256 is null)
         {
             throw new TrainingInputException(
@@ -69,7 +69,7 @@ public static class Gpt2FolderTokenizer
             throw new TrainingInputException($"{config}: \"{Gpt2ConfigJson.BpeMergesKey}\" is '{name}', not the name of a file in the folder.");
         }
 
-        string path = Path.Combine(directory, name);
+        string path = Path.Combine(folder.Directory, name);
         if (!File.Exists(path))
         {
             throw new TrainingInputException($"{path}: no such file; it holds the merges of the bpe tokenizer {config} names, without which the ids mean no text: {Again}.");
@@ -84,7 +84,7 @@ public static class Gpt2FolderTokenizer
         }
 
         var tokenizer = BpeTokenizer.FromMergeNames(Names(path, bytes), path);
-        int vocab = Gpt2ConfigJson.Read(config).VocabSize;
+        int vocab = folder.Model.VocabSize;
         return tokenizer.VocabSize == vocab ? tokenizer
             : throw new TrainingInputException(
                 $"{path} holds {tokenizer.Merges.Count} merges, a vocabulary of {tokenizer.VocabSize} tokens, but {config} has vocab_size {vocab}.");
