@@ -153,25 +153,14 @@ internal static class TrainPlanning
     private static (TokenizerKind Kind, BpeTokenizer? Merges) InitTokenizer(TrainSettings s, Gpt2Folder folder)
     {
         string dir = folder.Directory;
-        string config = folder.ConfigPath;
-        if (folder.Tokenizer is not { } exported)
+        if (folder.ExportedTokenizer($"--init {dir}") is not { } kind)
         {
             return (TokenizerNames.Parse(s.Tokenizer ?? "gpt2"), null);
         }
 
-        TokenizerKind kind = exported switch
-        {
-            "bytes" => TokenizerKind.Bytes,
-            "gpt2" => TokenizerKind.Gpt2,
-            "bpe" => TokenizerKind.Bpe,
-            "markov" => throw new XentCliException(
-                $"--init {dir} was exported from a run on the built-in Markov corpus: its ids are that corpus's symbols, which no --text encodes into."),
-            _ => throw new XentCliException(
-                $"--init {dir}: {config} names the tokenizer '{exported}' ({Gpt2ConfigJson.TokenizerKey}), which is not one of xent's (bytes, gpt2, bpe, markov)."),
-        };
         if (s.Tokenizer is { } given && TokenizerNames.Parse(given) != kind)
         {
-            throw new XentCliException($"--tokenizer {given} conflicts with --init {dir}, exported from a run with the {exported} tokenizer; leave --tokenizer out.");
+            throw new XentCliException($"--tokenizer {given} conflicts with --init {dir}, exported from a run with the {TokenizerNames.Name(kind)} tokenizer; leave --tokenizer out.");
         }
 
         return (kind, kind == TokenizerKind.Bpe ? Gpt2FolderTokenizer.Merges(folder) : null);

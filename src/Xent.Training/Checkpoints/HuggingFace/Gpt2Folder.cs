@@ -40,6 +40,33 @@ public sealed class Gpt2Folder
     /// <summary>The SHA-256 config.json gives the merges file (<see cref="Gpt2ConfigJson.BpeMergesSha256Key"/>); null where it has none.</summary>
     public string? MergesSha256 { get; }
 
+    /// <summary>
+    /// The kind of the tokenizer config.json names (<see cref="Tokenizer"/>, read with <see cref="TokenizerNames"/>),
+    /// or null where it names none (a folder of Hugging Face's own, in GPT-2's tokens unless the caller says otherwise).
+    /// </summary>
+    /// <param name="named">The folder as the refusal names it: as given, with its option where it has one ("--init DIR").</param>
+    /// <param name="instead">A sentence for the Markov refusal saying what to give instead, or null for none.</param>
+    /// <exception cref="TrainingInputException">
+    /// The export of a run on the built-in Markov corpus (its ids are that corpus's symbols, which no text encodes into),
+    /// or a name that is none of xent's.
+    /// </exception>
+    public TokenizerKind? ExportedTokenizer(string named, string? instead = null)
+    {
+        if (Tokenizer is not { } name)
+        {
+            return null;
+        }
+
+        return TokenizerNames.Find(name) switch
+        {
+            TokenizerKind.Markov => throw new TrainingInputException(
+                $"{named} was exported by xent export from a run with the markov tokenizer: its token ids are the built-in Markov corpus's symbols, which no text encodes into.{(instead is null ? "" : " " + instead)}"),
+            { } kind => kind,
+            null => throw new TrainingInputException(
+                $"{named}: {ConfigPath} names the tokenizer '{name}' ({Gpt2ConfigJson.TokenizerKey}), which is not one of xent's ({TokenizerNames.All})."),
+        };
+    }
+
     /// <summary>Reads the folder's config.json.</summary>
     /// <param name="directory">The folder with config.json and model.safetensors.</param>
     /// <exception cref="TrainingInputException">No config.json, or an unreadable or bad one: the message names the file and the key.</exception>

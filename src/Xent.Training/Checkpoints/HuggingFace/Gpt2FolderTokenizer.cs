@@ -32,16 +32,12 @@ public static class Gpt2FolderTokenizer
     public static ITokenizer For(Gpt2Folder folder)
     {
         ArgumentNullException.ThrowIfNull(folder);
-        string directory = folder.Directory;
-        return folder.Tokenizer switch
+        return folder.ExportedTokenizer(folder.Directory, "Give --checkpoint the xent train folder it was exported from.") switch
         {
-            null or "gpt2" => Gpt2Tokenizer.Instance,
-            "bytes" => ByteTokenizer.Instance,
-            "bpe" => Merges(folder),
-            "markov" => throw new TrainingInputException(
-                $"{directory} was exported by xent export from a run with the markov tokenizer: its token ids are the built-in corpus's symbols, which no text encodes into. Give --checkpoint the xent train folder it was exported from."),
-            var other => throw new TrainingInputException(
-                $"{directory}: {folder.ConfigPath} names the tokenizer '{other}' ({Gpt2ConfigJson.TokenizerKey}), which is not one of xent's (bytes, gpt2, bpe, markov)."),
+            null or TokenizerKind.Gpt2 => Gpt2Tokenizer.Instance,
+            TokenizerKind.Bytes => ByteTokenizer.Instance,
+            TokenizerKind.Bpe => Merges(folder),
+            var refused => throw new InvalidOperationException($"The {refused} tokenizer reads no folder; ExportedTokenizer refuses it."),
         };
     }
 
