@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.IO.Hashing;
+using System.Text;
 using System.Text.Json.Nodes;
 using Xent.Training.Checkpoints;
 using Xent.Training.Data;
@@ -10,13 +12,21 @@ namespace Xent.Training.Runs;
 /// folder beside the last one, with <see cref="InfoFile"/> saying its step and loss (so a resumed run only replaces
 /// it with a better one). <c>xent eval</c>, <c>xent sample</c> and <c>xent export</c> read it by default.
 /// </summary>
+/// <remarks>
+/// The note carries a checksum of its step and loss, as the checkpoints carry one of their bytes: a resume trusts
+/// its loss to decide which later checkpoint replaces best/'s, so a note damaged on disk or edited by hand (a lower
+/// loss keeps a worse checkpoint there for good, a higher one lets a worse one in) is refused, not trained on.
+/// </remarks>
 public static class BestCheckpoint
 {
     /// <summary>The subfolder's name.</summary>
     public const string Folder = "best";
 
-    /// <summary>The file in the subfolder holding {"step", "val_loss"}.</summary>
+    /// <summary>The file in the subfolder holding {"step", "val_loss", "xxh3"}.</summary>
     public const string InfoFile = "best.json";
+
+    // The note's checksum of its step and loss (Checksum); notes written before it have none and are read unchecked.
+    private const string ChecksumKey = "xxh3";
 
     /// <summary>The folder to load from: the best checkpoint of <paramref name="directory"/> when it has one and <paramref name="last"/> is false, else the directory itself.</summary>
     /// <param name="directory">A run's folder (or any checkpoint folder).</param>
@@ -28,11 +38,14 @@ public static class BestCheckpoint
         return !last && CheckpointStore.Exists(best) ? best : directory;
     }
 
-    /// <summary>The step and validation loss of the best checkpoint in a run's folder; null when there is none or its note is not one.</summary>
+    /// <summary>The step and validation loss of the best checkpoint in a run's folder; null when there is none.</summary>
     /// <param name="directory">A run's folder.</param>
     /// <exception cref="TrainingInputException">
-    /// best.json exists but cannot be read (no permission, an I/O error): a run that went on without it would take its
-    /// next evaluation for the best and replace best/'s checkpoint, whatever its loss. The error is the inner exception.
+    /// best.json exists but cannot be read (no permission, an I/O error; the error is the inner exception), or is
+    /// damaged: not the note this program writes (cut short, not JSON), a checksum that does not match its step and
+    /// loss (a flipped byte, a hand edit), or a negative step or loss. A run that went on without it would take its
+    /// next evaluation for the best and replace best/'s checkpoint, whatever its loss. A note written before notes
+    /// carried a checksum is read unchecked.
     /// </exception>
     public static (long Step, double ValLoss)? Read(string directory)
     {
@@ -54,20 +67,55 @@ public static class BestCheckpoint
                 $"Nothing was written: {Folder}/ and the checkpoint are untouched, and the run did not start (without {InfoFile} its next evaluation would replace {Folder}/'s checkpoint whatever its loss).");
         }
 
+        return Parse(text, path);
+    }
+
+    // The note's step and loss, checked: it is written whole (WholeFiles), so a kill never leaves one cut short.
+    private static (long Step, double ValLoss) Parse(string text, string path)
+    {
+        long step;
+        double loss;
+        JsonNode? checksum;
         try
         {
-            if (JsonNode.Parse(text) is JsonObject o && o["step"]?.GetValue<long>() is { } step && o["val_loss"]?.GetValue<double>() is { } loss)
+            if (JsonNode.Parse(text) is not JsonObject note || note["step"] is not JsonValue s || note["val_loss"] is not JsonValue l)
             {
-                return (step, loss);
+                throw new TrainingInputException(Damaged(path, $"it is not the note xent writes, {{\"step\": ..., \"val_loss\": ..., \"{ChecksumKey}\": ...}}"));
             }
+
+            (step, loss, checksum) = (s.GetValue<long>(), l.GetValue<double>(), note[ChecksumKey]);
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException or ArgumentException)
         {
-            // Not a note this program wrote (it writes whole files only): the next evaluation's checkpoint becomes the best.
+            throw new TrainingInputException(Damaged(path, "it is not JSON of a whole step and a finite validation loss"), e);
         }
 
-        return null;
+        string lossText = loss.ToString("R", CultureInfo.InvariantCulture);
+        if (checksum is not null && !(checksum is JsonValue c && c.TryGetValue(out string? sum) && string.Equals(sum, Checksum(step, loss), StringComparison.Ordinal)))
+        {
+            throw new TrainingInputException(Damaged(path, $"its checksum does not match its step {step.ToString(CultureInfo.InvariantCulture)} and validation loss {lossText} (edited by hand, or damaged on disk)"));
+        }
+
+        if (step < 0 || loss < 0)
+        {
+            throw new TrainingInputException(Damaged(path, $"it gives step {step.ToString(CultureInfo.InvariantCulture)} and validation loss {lossText}, which no run measures"));
+        }
+
+        return (step, loss);
     }
+
+    // The message of a note that cannot be trusted.
+    private static string Damaged(string path, string why) =>
+        $"'{path}' is damaged: {why}. It gives the step and validation loss of the checkpoint in {Folder}/, the run's best so far, " +
+        "and without it the run's next evaluation would replace that checkpoint whatever its loss. Nothing was written and the run did not start: " +
+        $"copy {InfoFile} back from a backup, or delete it to resume with the next evaluation taken as the best.";
+
+    // The note without its checksum, as hashed: {"step":S,"val_loss":L}.
+    private static JsonObject Note(long step, double loss) => new() { ["step"] = step, ["val_loss"] = loss };
+
+    // The XxHash3 of the note without it (16 hex digits): any change of its step or loss, by a bit or by hand, is seen.
+    private static string Checksum(long step, double loss) =>
+        XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(Note(step, loss).ToJsonString())).ToString("x16", CultureInfo.InvariantCulture);
 
     /// <summary>
     /// Writes the checkpoint into the best subfolder (created if missing), then its note. Called just after the run's
@@ -99,14 +147,28 @@ public static class BestCheckpoint
         // The earlier note is read only where the write failed, which left it as it was.
         string path = Path.Combine(folder, InfoFile);
         string doing = $"noting the best checkpoint (step {step}, validation loss {valLoss.ToString("R", CultureInfo.InvariantCulture)})";
-        WholeFiles.WriteText(path, new JsonObject { ["step"] = config.Step, ["val_loss"] = valLoss }.ToJsonString() + "\n",
+        JsonObject note = Note(config.Step, valLoss);
+        note[ChecksumKey] = Checksum(config.Step, valLoss);
+        WholeFiles.WriteText(path, note.ToJsonString() + "\n",
             (e, at) => existed
                 ? CheckpointSaveFailure.OfFile(e, at, "the run", doing,
-                    $"The checkpoint of step {step} is saved in '{directory}' and in '{folder}'; {InfoFile} was not replaced: " +
-                    (Read(directory) is { } best
-                        ? $"it still gives the earlier best, step {best.Step.ToString(CultureInfo.InvariantCulture)}."
-                        : $"'{folder}' has none, so a resumed run takes its first evaluation as the best."))
+                    $"The checkpoint of step {step} is saved in '{directory}' and in '{folder}'; {InfoFile} was not replaced: {Earlier(directory, folder)}")
                 : CheckpointSaveFailure.Adding(CheckpointSaveFailure.OfFileRemovingFolder(e, at, "the run", doing, [Path.GetFullPath(folder)],
                     [Path.Combine(folder, CheckpointStore.ModelFile), Path.Combine(folder, CheckpointStore.ConfigFile)]), ownCheckpoint));
+    }
+
+    // What the note left in place by a failed write says, for its message (which an unusable note must not replace).
+    private static string Earlier(string directory, string folder)
+    {
+        try
+        {
+            return Read(directory) is { } best
+                ? $"it still gives the earlier best, step {best.Step.ToString(CultureInfo.InvariantCulture)}."
+                : $"'{folder}' has none, so a resumed run takes its first evaluation as the best.";
+        }
+        catch (TrainingInputException)
+        {
+            return "the earlier one there cannot be read or is damaged, and a resume refuses it until it is deleted.";
+        }
     }
 }

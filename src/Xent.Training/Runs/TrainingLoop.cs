@@ -55,7 +55,7 @@ public sealed class TrainingLoop
     /// <see cref="RunConfigValidator"/> first, and the folder is locked (<see cref="RunFolderLock"/>) for the run:
     /// a second run into it gets <see cref="RunFolderInUseException"/>. A plan resumed from the folder's own checkpoint
     /// gets <see cref="Data.TrainingInputException"/>, with nothing written, when another run saved into the folder
-    /// after the checkpoint was loaded.
+    /// after the checkpoint was loaded, or when a resumed plan's folder holds a damaged best/best.json (<see cref="BestCheckpoint.Read"/>).
     /// </summary>
     /// <param name="progress">Told of each step; null for none.</param>
     /// <param name="cancellationToken">
@@ -76,7 +76,7 @@ public sealed class TrainingLoop
         if (!GradientStep.WritesOutputs)
         {
             // A data-parallel rank other than 0 trains in step with the others and touches no file.
-            return new TrainingSession(Plan, null, progress, GradientStep).Run(cancellationToken);
+            return new TrainingSession(Plan, null, progress, GradientStep, earlierBest: null).Run(cancellationToken);
         }
 
         // One run per folder for the whole run: the OS drops the lock however the process ends.
@@ -101,6 +101,9 @@ public sealed class TrainingLoop
             }
         }
 
+        // A resume goes on from the folder's best checkpoint so far: its note is read (a damaged one refused) before
+        // anything is written, metrics.jsonl cut back included.
+        var earlierBest = Plan.Resume is not null ? BestCheckpoint.Read(Plan.OutDir) : null;
         TrainingOutcome outcome;
         using (var metrics = MetricsLog.Open(Plan.OutDir, Plan.StartStep))
         {
@@ -109,7 +112,7 @@ public sealed class TrainingLoop
                 progress?.OnWarning(warning);
             }
 
-            outcome = new TrainingSession(Plan, metrics, progress, GradientStep).Run(cancellationToken) with { Metrics = metrics.Records };
+            outcome = new TrainingSession(Plan, metrics, progress, GradientStep, earlierBest).Run(cancellationToken) with { Metrics = metrics.Records };
         }
         RunSummary.Write(Plan.OutDir, RunSummary.Build(Plan, outcome));
         return outcome;

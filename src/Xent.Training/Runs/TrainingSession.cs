@@ -34,7 +34,9 @@ internal sealed class TrainingSession
     private bool validationCut; // a validation was stopped before its end: the run ends interrupted
     private readonly bool evaluationMissed; // the resumed checkpoint's step was due an evaluation that a stop cut
 
-    public TrainingSession(TrainingPlan plan, MetricsLog? metrics, ITrainingProgress? progress, IGradientStep gradientStep)
+    // earlierBest: the step and loss of the best checkpoint in the writer's folder (BestCheckpoint.Read), read by the
+    // loop before it wrote anything; null for none, for a fresh run and on the other processes.
+    public TrainingSession(TrainingPlan plan, MetricsLog? metrics, ITrainingProgress? progress, IGradientStep gradientStep, (long Step, double ValLoss)? earlierBest)
     {
         this.gradientStep = gradientStep;
         this.plan = plan;
@@ -57,7 +59,7 @@ internal sealed class TrainingSession
             // back to the checkpoint), so --early-stop's patience goes on where the run was stopped; every process takes
             // its word (they may not share the folder).
             // Its last line, of the checkpoint's step, also says whether that step's evaluation was cut by a stop.
-            double[] earlier = gradientStep.WritesOutputs && BestCheckpoint.Read(plan.OutDir) is { } e
+            double[] earlier = gradientStep.WritesOutputs && earlierBest is { } e
                 ? [1, e.Step, e.ValLoss, metrics?.Records.Count(r => r.Step > e.Step && r.ValLoss is not null) ?? 0, 0]
                 : [0, 0, 0, 0, 0];
             earlier[4] = gradientStep.WritesOutputs && EvaluationCut(plan, metrics) ? 1 : 0;
