@@ -54,7 +54,12 @@ internal sealed class TrainCommand : Command<TrainSettings>
         if (settings.Accumulate is null && !settings.VocabParallel && !Communicator.UnderMpirun)
         {
             RunFolderLock? folderLock = LockFolder(settings);
-            return Holding(folderLock, signals, () => Train(new TrainingLoop(Plan(settings, 1, io.Error, signals.Token), folderLock: folderLock), signals));
+            return Holding(folderLock, signals, () =>
+            {
+                // Disposed however Train ends: a header that cannot be printed leaves no compile warm-up running.
+                using var loop = new TrainingLoop(Plan(settings, 1, io.Error, signals.Token), folderLock: folderLock);
+                return Train(loop, signals);
+            });
         }
 
         // Under mpirun -np K (or with --accumulate): every rank trains its slice of each batch; rank 0 writes and prints.
@@ -77,7 +82,8 @@ internal sealed class TrainCommand : Command<TrainSettings>
                     Span<int> steps = [plan.TotalSteps, plan.WarmupSteps];
                     world.Broadcast(steps, 0);
                     plan = plan with { TotalSteps = steps[0], WarmupSteps = steps[1] };
-                    return Train(new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1, settings.VocabParallel), folderLock), signals, world);
+                    using var loop = new TrainingLoop(plan, new DataParallelStep(world, settings.Accumulate ?? 1, settings.VocabParallel), folderLock);
+                    return Train(loop, signals, world);
                 });
             },
             ExitCodes.InternalError,

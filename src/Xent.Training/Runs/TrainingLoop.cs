@@ -8,9 +8,10 @@ namespace Xent.Training.Runs;
 /// <see cref="Trainer"/> steps, the validation loss and a checkpoint every <see cref="TrainingPlan.EvalEvery"/>
 /// steps and at the end, <see cref="MetricsLog.FileName"/> line by line and <see cref="RunSummary.FileName"/> when
 /// it ends. A cancellation ends it after the current step with a checkpoint; a non-finite loss ends it at once,
-/// keeping the last good checkpoint.
+/// keeping the last good checkpoint. Disposing it waits for its compile warm-up where <see cref="Run"/> did not (a caller
+/// that stops before the run, e.g. on a failed write of its own, leaves no work running behind it).
 /// </summary>
-public sealed class TrainingLoop
+public sealed class TrainingLoop : IDisposable
 {
     private readonly RunFolderLock? folderLock;
     private readonly Task? warmup;
@@ -117,6 +118,12 @@ public sealed class TrainingLoop
         RunSummary.Write(Plan.OutDir, RunSummary.Build(Plan, outcome));
         return outcome;
     }
+
+    /// <summary>
+    /// Waits for the compile warm-up the constructor started, where <see cref="Run"/> did not already (it waits first
+    /// thing): a loop given up before its run leaves no work running on another thread. Never throws.
+    /// </summary>
+    public void Dispose() => CompileWarmup.Wait(warmup);
 
     private static bool SameFolder(string a, string b) => string.Equals(
         Path.TrimEndingDirectorySeparator(Path.GetFullPath(a)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(b)),

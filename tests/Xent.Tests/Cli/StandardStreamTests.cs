@@ -85,6 +85,30 @@ public sealed class StandardStreamTests : IDisposable
         Assert.Equal(20, Xent.Training.Checkpoints.CheckpointStore.LoadConfig(dir).Step);
     }
 
+    [Fact]
+    public void A_run_whose_header_cannot_be_printed_waits_for_its_compile_warm_up_before_it_returns()
+    {
+        // The warm-up started with the loop was never waited for: its work went on running after the command had
+        // failed, beside whatever the process did next. Made to last half a second here, so its end shows.
+        string dir = temp["run"];
+        var stderr = new StringWriter();
+        var stdout = new StandardStreamWriter(new FullAt("Corpus:"), diagnostics: false);
+        Task? warmup = null;
+        int code;
+        using (Xent.Training.CompileWarmup.OverrideAvailableBytes(1L << 40))
+        using (Xent.Training.CompileWarmup.Override(true))
+        using (Xent.Training.CompileWarmup.Watch(started => warmup = Slow(started)))
+        {
+            code = Xent.Cli.XentApp.Create(CliConsoles.Plain(stdout, stderr)).Run(["train", "--out", dir, "--steps", "4", .. TrainCommandTests.Tiny]);
+        }
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("xent: error: cannot write to standard output: the disk is full.", stderr.ToString().Trim());
+        Assert.NotNull(warmup);
+        Assert.True(warmup.IsCompleted, "the command returned with its compile warm-up still running");
+        Assert.False(Directory.Exists(dir));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -116,6 +140,9 @@ public sealed class StandardStreamTests : IDisposable
             .Run(["loss", "--logits", l, "--targets", t]));
         Assert.Equal("xent: error: cannot write to standard output: the disk is full.", bare.ToString().Trim());
     }
+
+    // A warm-up made to end half a second after its work, so that a caller which did not wait for it shows.
+    private static Task Slow(Task warmup) => Task.WhenAll(warmup, Task.Delay(500));
 
     /// <summary>A standard output on a disk that fills up when <paramref name="marker"/> is written (ENOSPC, as .NET throws it).</summary>
     private sealed class FullAt(string marker) : StringWriter

@@ -232,6 +232,29 @@ public sealed class TrainingLoopTests : IDisposable
     }
 
     [Fact]
+    public void A_loop_disposed_before_its_run_waits_for_its_compile_warm_up()
+    {
+        // A caller that stopped before Run (a header it could not print) left the warm-up's work running.
+        Task? warmup = null;
+        using (CompileWarmup.OverrideAvailableBytes(1L << 40))
+        using (CompileWarmup.Override(true))
+        using (CompileWarmup.Watch(started => warmup = Slow(started)))
+        {
+            var loop = new TrainingLoop(Tiny(temp["run"], 2));
+            Assert.True(loop.WarmsUp);
+            Assert.NotNull(warmup);
+            loop.Dispose();
+            Assert.True(warmup.IsCompleted);
+            loop.Dispose();
+        }
+
+        Assert.False(Directory.Exists(temp["run"]));
+    }
+
+    // A warm-up made to end half a second after its work, so that a caller which did not wait for it shows.
+    private static Task Slow(Task warmup) => Task.WhenAll(warmup, Task.Delay(500));
+
+    [Fact]
     public async Task The_public_compile_warm_up_checks_its_shape_and_reports_a_failed_step()
     {
         var config = new GptConfig { VocabSize = 32, ContextLength = 16, Layers = 2, Dim = 16, Heads = 2 };
