@@ -102,7 +102,8 @@ internal sealed unsafe class NpyOutput : IDisposable
     /// <summary>
     /// The failure of <paramref name="at"/>'s output in the user's words: a folder in its place (made while the
     /// computation ran, after <see cref="OutputDestination.Check"/>) says that no output was replaced; a rename that
-    /// failed after earlier ones names the outputs already replaced.
+    /// failed after earlier ones names the outputs already replaced; a folder that could not be flushed to disk after
+    /// the renames names it and every output whose rename it leaves in doubt.
     /// </summary>
     private static XentCliException Failure(List<NpyOutput> present, Exception e, WholeFileFailure at)
     {
@@ -111,6 +112,17 @@ internal sealed unsafe class NpyOutput : IDisposable
         {
             string others = present.Count > 1 ? "; no output was replaced (any earlier files are unchanged)" : " (any earlier file is unchanged)";
             return XentCliException.InFile(output.path, $"{OutputDestination.Step(at)}: a folder of that name has appeared there since the run began. Nothing was written there{others}.", e);
+        }
+
+        if (at.FlushingFolder && present.Count > 1)
+        {
+            // Every output is in place, but those of the folder not flushed (and of any after it) may not survive:
+            // each is named, not only the last one written.
+            var unflushed = present.Where(o => at.Unflushed.Contains(o.full)).Select(o => o.path).ToList();
+            string problem = FileProblems.Describe(e, at.UnflushedFolder!, at.Temporary, at.Path);
+            return new XentCliException(
+                $"cannot flush the folder '{at.UnflushedFolder}' to disk: {problem}. {string.Join(" and ", unflushed)} " +
+                $"{(unflushed.Count == 1 ? "was renamed into place, but it" : "were renamed into place, but they")} may not survive a power loss: check the disk.", e);
         }
 
         XentCliException failure = OutputDestination.Failure(output.path, e, at, output.FileBytes);

@@ -21,5 +21,14 @@ internal readonly record struct WholeFileFailure(int Index, string Path, string 
     /// Whether every file was already renamed into place and flushing their folder to disk failed (<see cref="Path"/>
     /// is then the last file, <see cref="Replaced"/> all of them): the files are there, but a power loss may undo it.
     /// </summary>
-    public bool FlushingFolder { get; init; }
+    public bool FlushingFolder => UnflushedFolder is not null;
+
+    /// <summary>The folder whose flush to disk failed; null for a failure before (<see cref="FlushingFolder"/>).</summary>
+    public string? UnflushedFolder { get; init; }
+
+    /// <summary>
+    /// The files, in order, that a folder flush that failed leaves in doubt: those of <see cref="UnflushedFolder"/> and of
+    /// the folders after it, which were not flushed (a file in a folder flushed before is on disk); empty before.
+    /// </summary>
+    public IReadOnlyList<string> Unflushed { get; init; } = [];
 }

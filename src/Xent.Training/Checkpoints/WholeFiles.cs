@@ -59,12 +59,21 @@ internal static class WholeFiles
             }
 
             // A rename is durable only once its folder is flushed too (ext4 and XFS may otherwise lose it to a power
-            // loss, the earlier file or none back in place): once per folder, after all the renames of this write.
+            // loss, the earlier file or none back in place): once per folder, after all the renames of this write. A
+            // failure leaves the files of that folder and of those after it in doubt.
             int last = outputs.Count - 1;
-            foreach (string folder in outputs.Select(o => Path.GetDirectoryName(Path.GetFullPath(o.Path))!).Distinct(StringComparer.Ordinal))
+            string[] folders = [.. outputs.Select(o => Path.GetDirectoryName(Path.GetFullPath(o.Path))!)];
+            string[] order = [.. folders.Distinct(StringComparer.Ordinal)];
+            for (int f = 0; f < order.Length; f++)
             {
+                string folder = order[f];
+                var unflushed = order.Skip(f).ToHashSet(StringComparer.Ordinal);
                 Attempt(() => files.FlushFolderToDisk(folder),
-                    new(last, outputs[last].Path, temporaries[last], Renaming: true, Replaced: [.. outputs.Select(o => o.Path)]) { FlushingFolder = true }, failure);
+                    new(last, outputs[last].Path, temporaries[last], Renaming: true, Replaced: [.. outputs.Select(o => o.Path)])
+                    {
+                        UnflushedFolder = folder,
+                        Unflushed = [.. outputs.Where((_, i) => unflushed.Contains(folders[i])).Select(o => o.Path)],
+                    }, failure);
             }
         }
         finally

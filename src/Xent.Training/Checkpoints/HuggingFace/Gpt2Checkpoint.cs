@@ -298,8 +298,16 @@ public static class Gpt2Checkpoint
         }
 
         string problem = FileProblems.Describe(e, directory, at.Temporary, at.Path);
+        if (at.FlushingFolder)
+        {
+            // Every file was written and renamed into place: the folder's entries are what a power loss may undo, so the
+            // folder is named, with its files (not the last file, as if it had not been written).
+            string kept = created.Count > 0 ? OutputFolder.RemoveCreated(directory, "this export", created, at.Replaced)
+                : $"{string.Join(" and ", at.Unflushed.Select(Path.GetFileName))} were renamed into place, but they may not survive a power loss: check the disk, then export again.";
+            return new($"cannot flush the folder '{directory}' to disk: {problem}. {kept}", e);
+        }
+
         string left = created.Count > 0 ? OutputFolder.RemoveCreated(directory, "this export", created, at.Replaced)
-            : at.FlushingFolder ? "All of this export's files were renamed into place, but they may not survive a power loss: check the disk, then export again."
             : at.Replaced.Count == 0 ? "Nothing was replaced: an earlier export there is untouched."
             : $"{string.Join(" and ", at.Replaced.Select(Path.GetFileName))} {(at.Replaced.Count == 1 ? "was" : "were")} already replaced by this export's, " +
                 $"and {Path.GetFileName(at.Path)} is still the earlier one: the folder's files no longer belong together; export again once the problem is fixed.";
