@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Xent.Kernels;
 using Xent.LinearAlgebra;
 using static Xent.Distillation.DistillationRows;
@@ -50,7 +49,6 @@ internal sealed unsafe partial class DistillationKernel
     private VectorWidth width;
     private int rows, classes, d, teacherSize;
     private Group[] groups = [];
-    private ConcurrentBag<Tiles>? tiles;
     private Buffers? buffers;
     private bool gradients, hard, raw;
     private double temperature;
@@ -152,8 +150,8 @@ internal sealed unsafe partial class DistillationKernel
         int hiddenSize = gradients ? d : 0;
         var last = Interlocked.Exchange(ref keptBuffers, null);
         buffers = last != null && last.Groups.Length == count && last.HiddenSize == hiddenSize ? last : new Buffers(count, hiddenSize);
+        buffers.ReserveTiles(Math.Min(threads, count));
         groups = buffers.Groups;
-        tiles = buffers.Tiles;
     }
 
     /// <summary>
@@ -176,7 +174,6 @@ internal sealed unsafe partial class DistillationKernel
         width = default;
         rows = classes = d = teacherSize = kept = threads = 0;
         groups = [];
-        tiles = null;
         buffers = null;
         gradients = hard = raw = false;
         temperature = scale = 0;
@@ -224,43 +221,23 @@ internal sealed unsafe partial class DistillationKernel
 
     private bool Kept(int n) => p.Targets[n] != o.IgnoreIndex;
 
-    private void Sweep(int n0, int b, Pass pass)
-    {
-        if (threads == 1 || groups.Length == 1)
-        {
-            for (int g = 0; g < groups.Length; g++)
-            {
-                RunGroup(g, n0, b, pass);
-            }
-
-            return;
-        }
-
-        SweepInParallel(n0, b, pass);
-    }
-
-    // Apart from Sweep: a lambda's captured parameters are allocated on entry to the method that holds it, one sweep at
-    // one thread included.
-    private void SweepInParallel(int n0, int b, Pass pass) =>
-        Parallel.For(0, groups.Length, new ParallelOptions { MaxDegreeOfParallelism = threads }, g => RunGroup(g, n0, b, pass));
+    /// <summary>The groups of one pass over the block, in parallel on the pool's threads (inline at one thread or one group).</summary>
+    private void Sweep(int n0, int b, Pass pass) => ParallelWork.For(groups.Length, threads, new GroupItems(this, n0, b, pass));
 
     private void RunGroup(int g, int n0, int b, Pass pass)
     {
         var group = groups[g];
         group.Reset(b);
-        if (!tiles!.TryTake(out var buffers))
-        {
-            buffers = new Tiles();
-        }
+        var tiles = buffers!.TakeTiles();
 
         for (int c0 = groupStart[g]; c0 < groupStart[g + 1]; c0 += TileColumns)
         {
             int w = Math.Min(TileColumns, groupStart[g + 1] - c0);
-            ComputeTiles(buffers, n0, b, c0, w);
+            ComputeTiles(tiles, n0, b, c0, w);
             for (int r = 0; r < b; r++)
             {
-                var s = buffers.Student.AsSpan(r * w, w);
-                var t = buffers.Teacher.AsSpan(r * w, w);
+                var s = tiles.Student.AsSpan(r * w, w);
+                var t = tiles.Teacher.AsSpan(r * w, w);
                 if (!Kept(n0 + r))
                 {
                     s.Clear(); // a zero row of G: no gradient
@@ -298,11 +275,18 @@ internal sealed unsafe partial class DistillationKernel
 
             if (pass == Pass.Gradients)
             {
-                Products(group, buffers, n0, b, c0, w, first: c0 == groupStart[g]);
+                Products(group, tiles, n0, b, c0, w, first: c0 == groupStart[g]);
             }
         }
 
-        tiles.Add(buffers);
+        buffers.GiveBackTiles(tiles);
+    }
+
+    // A struct body on the pool's threads (ParallelWork), not Parallel.For with a lambda: its closure, delegate, options
+    // and the runtime's own objects were 3.5 KB of garbage a call at 2 threads (Loss of 8 rows x 8292 classes: two sweeps).
+    private readonly struct GroupItems(DistillationKernel kernel, int n0, int b, Pass pass) : IWorkItems
+    {
+        public void Run(int item) => kernel.RunGroup(item, n0, b, pass);
     }
 
     /// <summary>The block's student tile s [b, w] and teacher tile t [b, w] for classes c0 ..</summary>
@@ -565,6 +549,12 @@ internal sealed unsafe partial class DistillationKernel
     /// <summary>A call's groups and the tiles of its running tasks (none carries anything from one call to the next).</summary>
     private sealed class Buffers
     {
+        // A pair of tiles for each task that may run at once (never more than the groups), made before the call, taken by
+        // a task for its group and given back after. A ConcurrentBag that the tasks filled instead made a pair (2 MB)
+        // during a warm call whenever more tasks ran at once than ever before (the first call on more threads, or a
+        // worker that was late in all earlier calls), on whichever thread ran the task.
+        private readonly Tiles?[] tiles;
+
         public Buffers(int count, int hiddenSize)
         {
             HiddenSize = hiddenSize;
@@ -573,13 +563,58 @@ internal sealed unsafe partial class DistillationKernel
             {
                 Groups[g] = new Group(hiddenSize);
             }
+
+            tiles = new Tiles?[count];
         }
 
         public int HiddenSize { get; }
 
         public Group[] Groups { get; }
 
-        public ConcurrentBag<Tiles> Tiles { get; } = [];
+        /// <summary>Before a call (no task running): tiles for <paramref name="tasks"/> tasks at once, made now if there are fewer.</summary>
+        public void ReserveTiles(int tasks)
+        {
+            int have = 0;
+            foreach (var t in tiles)
+            {
+                have += t != null ? 1 : 0;
+            }
+
+            for (int i = 0; i < tiles.Length && have < tasks; i++)
+            {
+                if (tiles[i] == null)
+                {
+                    tiles[i] = new Tiles();
+                    have++;
+                }
+            }
+        }
+
+        /// <summary>A pair of tiles for a running task: one of those reserved.</summary>
+        public Tiles TakeTiles()
+        {
+            for (int i = 0; i < tiles.Length; i++)
+            {
+                if (Interlocked.Exchange(ref tiles[i], null) is { } taken)
+                {
+                    return taken;
+                }
+            }
+
+            return new Tiles(); // more tasks at once than reserved for: not expected, but not wrong
+        }
+
+        /// <summary>Gives a task's tiles back for the next task.</summary>
+        public void GiveBackTiles(Tiles given)
+        {
+            for (int i = 0; i < tiles.Length; i++)
+            {
+                if (Interlocked.CompareExchange(ref tiles[i], given, null) == null)
+                {
+                    return;
+                }
+            }
+        }
     }
 
     /// <summary>One running task's tiles (reused by the groups it runs; they carry nothing between groups).</summary>
