@@ -279,11 +279,26 @@ internal sealed unsafe partial class CrossEntropyKernel
                 spareTerms = terms;
             }
 
-            // Nothing of the call (its options, its arrays) is kept alive by the spare.
-            kernel.rowTerms = null;
-            kernel.request = default;
+            kernel.Clear();
             spareKernel = kernel;
         }
+    }
+
+    /// <summary>
+    /// Every field as a new kernel's but the split rows' arrays (the thread's scratch, cleared by the split call that
+    /// takes them), so that the spare keeps nothing of the call alive (its options, its arrays, their addresses) and
+    /// starts its next call as a new kernel would (a field added to the kernel is cleared here too).
+    /// </summary>
+    private void Clear()
+    {
+        request = default;
+        rows = classes = ignoreIndex = 0;
+        smoothing = cap = 0f;
+        constants = default;
+        kept = default;
+        callScales = default;
+        rowTerms = null;
+        scratchNeeded = storeExps = capInGradient = streamGradient = recomputeStored = exps16 = rowExps = false;
     }
 
     /// <summary>The threads a call with this MaxDegreeOfParallelism runs on.</summary>
