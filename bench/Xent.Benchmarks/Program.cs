@@ -35,6 +35,7 @@ internal static class Program
         ["stream-compare"] = StreamCompare.Run,
         ["recompute-compare"] = RecomputeCompare.Run,
         ["memory-methods"] = MemoryMethods.Run,
+        ["bpe-memory"] = BpeLearnMemory.Run,
         ["flop-limit"] = args =>
         {
             // Rounds: the first argument, default 5.
