@@ -1,13 +1,12 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 
 namespace Xent.Training.Data;
 
 /// <summary>
-/// A byte-level byte-pair encoding learned on a text (<see cref="Learn"/>): ids 0..255 are the bytes, id 256 + i
+/// A byte-level byte-pair encoding learned on a text (<see cref="Learn(string, int)"/>): ids 0..255 are the bytes, id 256 + i
 /// is merge i, the pair of ids (left, right) joined. Text is first cut into pieces with GPT-2's pattern (a word with
 /// its leading space, a number, a run of punctuation, white space), so no token spans two words; each piece's
 /// UTF-8 bytes are then merged in the order the merges were learned. Every text can be encoded (unseen pieces fall
@@ -39,7 +38,7 @@ public sealed partial class BpeTokenizer : ITokenizer
     private int hand;
     private long cacheHits;
 
-    /// <summary>A tokenizer of the given merges (from <see cref="Learn"/> or a checkpoint).</summary>
+    /// <summary>A tokenizer of the given merges (from <see cref="Learn(string, int)"/> or a checkpoint).</summary>
     /// <param name="merges">Merge i joins (Left, Right) into id 256 + i; both ids below 256 + i.</param>
     public BpeTokenizer(IReadOnlyList<(int Left, int Right)> merges)
     {
@@ -125,28 +124,20 @@ public sealed partial class BpeTokenizer : ITokenizer
     public static BpeTokenizer Learn(string text, int vocabSize)
     {
         ArgumentNullException.ThrowIfNull(text);
+        return Learn(text, text.Length, vocabSize);
+    }
+
+    /// <summary>
+    /// <see cref="Learn(string, int)"/> on <paramref name="text"/>[..<paramref name="length"/>], without a copy of it;
+    /// <paramref name="length"/> must not cut a surrogate pair.
+    /// </summary>
+    /// <param name="text">The text.</param>
+    /// <param name="length">How many of its chars to learn on.</param>
+    /// <param name="vocabSize">V &gt;= 256.</param>
+    internal static BpeTokenizer Learn(string text, int length, int vocabSize)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(vocabSize, 256);
-
-        // Each distinct piece once, with how often it occurs: merges are counted per piece, weighted by that. Looked up
-        // by span, so only a new piece becomes a string: a substring per piece made millions of short-lived strings
-        // on 10 MB of prose, nearly all of pieces already counted.
-        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        var lookup = counts.GetAlternateLookup<ReadOnlySpan<char>>();
-        foreach (ValueMatch m in Pieces().EnumerateMatches(PairsAsTheirClass(text)))
-        {
-            CollectionsMarshal.GetValueRefOrAddDefault(lookup, text.AsSpan(m.Index, m.Length), out _)++;
-        }
-
-        // The merges do not depend on the pieces' order: counts are sums, and each piece is merged on its own.
-        var words = new List<byte[]>(counts.Count);
-        var weights = new List<int>(counts.Count);
-        foreach (var (piece, count) in counts)
-        {
-            words.Add(Encoding.UTF8.GetBytes(piece));
-            weights.Add(count);
-        }
-
-        return new BpeTokenizer(BpeLearner.Learn(words, weights, vocabSize - 256));
+        return new BpeTokenizer(BpePieces.Learner(text, length, vocabSize - 256).Learn(vocabSize - 256));
     }
 
     /// <inheritdoc/>

@@ -117,7 +117,8 @@ public sealed class TokenDataset
     public static TokenDataset FromTextBpe(TextFile text, int vocabSize, int seq, double bpeDropout = 0)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var tokenizer = BpeTokenizer.Learn(text.Text[..TrainingCut(text.Text)], vocabSize);
+        // The training part is learned on in place: a copy of it held 2 bytes a char more while the merges were learned.
+        var tokenizer = BpeTokenizer.Learn(text.Text, TrainingCut(text.Text), vocabSize);
         return Split(text, tokenizer, seq, bpeDropout);
     }
 

@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text;
+using Xent.Training.Data;
+
+namespace Xent.Tests.Training;
+
+/// <summary>
+/// What learning a BPE holds per byte of a line without white space (one piece, the worst case: every byte is a
+/// symbol of its own). It held about 34 bytes per byte: a 1 GB text needed 34 GB.
+/// </summary>
+[Collection(nameof(BpeLearnMemoryTests))]
+public sealed class BpeLearnMemoryTests
+{
+    private const int N = 1_000_000;
+
+    [Fact]
+    public void The_learner_holds_at_most_ten_bytes_per_byte_while_it_learns()
+    {
+        // Measured with the learner alive after a full collection, between rounds of merges: its symbols (4 bytes a
+        // byte here, ints as it was made for any number of merges) and where each pair occurs (4 bytes an occurrence,
+        // stale ones dropped), not the line it was given. Pairs counted twice or more (60 bytes each, with their heap
+        // entries) grow to a few percent of the bytes as merges join whole words.
+        byte[] line = Encoding.UTF8.GetBytes(BpeLearnScaleTests.Text("line", N, new Random(2)));
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        var learner = new BpeLearner([line], [1]);
+        var held = new List<double> { GC.GetTotalMemory(forceFullCollection: true) - before };
+        int learned = 0;
+        foreach (int step in (int[])[10, 40, 150])
+        {
+            learned += learner.Learn(step).Count;
+            held.Add(GC.GetTotalMemory(forceFullCollection: true) - before);
+        }
+
+        GC.KeepAlive(learner);
+        GC.KeepAlive(line);
+        Assert.Equal(200, learned);
+        Assert.True(held.Max() <= 10.0 * N, $"bytes per byte held: {string.Join(", ", held.Select(h => (h / N).ToString("F1", CultureInfo.InvariantCulture)))}");
+    }
+
+    [Fact]
+    public void Learning_on_a_text_allocates_no_copy_of_its_pieces()
+    {
+        // The distinct pieces are found in the text itself and written once, as the learner's symbols: a copy of
+        // each piece as a string and as UTF-8 bytes took 3 bytes a byte more, all alive at once.
+        string text = BpeLearnScaleTests.Text("line", N, new Random(3));
+        _ = BpeTokenizer.Learn(text[..1000], 257);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var learned = BpeTokenizer.Learn(text, 257);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Single(learned.Merges);
+        Assert.True(allocated <= 10L * N, string.Create(CultureInfo.InvariantCulture, $"{allocated / (double)N:F1} bytes allocated per byte"));
+    }
+}
+
+/// <summary>Whole-process heap sizes: measured with no other test running.</summary>
+[CollectionDefinition(nameof(BpeLearnMemoryTests), DisableParallelization = true)]
+public class BpeLearnMemoryCollection
+{
+}
