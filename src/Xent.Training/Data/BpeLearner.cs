@@ -11,7 +11,7 @@ namespace Xent.Training.Data;
 /// twice is dropped with its occurrences, as no pair's count ever grows again (a merge only creates pairs holding its
 /// new id), and a list of occurrences is compacted once most of it is stale. Symbols of 4 bytes with their lengths
 /// in 4 more, growing lists and every pair kept took a peak of 39 bytes per byte of a 10 MB line without white space
-/// (the text aside); now 16 (bench/Xent.Benchmarks bpe-memory line 10).
+/// (the text aside); now 15 (bench/Xent.Benchmarks bpe-memory line 10).
 /// </summary>
 internal sealed class BpeLearner
 {

@@ -48,6 +48,13 @@ internal sealed class BpeMerging<T> : BpeMerging
 
     // The pairs the current merge changed, with their counts before it, so that the heap gets one entry a pair a merge.
     private readonly List<(long Key, long Before)> changed = [];
+
+    // The occurrences the current merge adds (the new pair's slot in `fresh`, high half; the position, low half), so
+    // that each new pair's list is made once at its size when the merge is done: lists grown by doubling left twice
+    // their size in garbage at every merge.
+    private readonly List<long> added = [];
+    private readonly List<int[]?> fresh = [];
+    private readonly List<int> filled = [];
     private int merges;
     private long visits;
 
@@ -249,8 +256,34 @@ internal sealed class BpeMerging<T> : BpeMerging
                 heap.Enqueue(key, (entry.Count, key));
             }
 
-            Tidy(ref entry, key);
+            if (entry.At is null)
+            {
+                entry.At = fresh[entry.Slot] = new int[entry.Used];
+            }
+            else
+            {
+                Tidy(ref entry, key);
+            }
         }
+
+        // Pairs dropped above have no list: their occurrences are not kept.
+        foreach (long occurrence in added)
+        {
+            int slot = (int)(occurrence >> 32);
+            if (fresh[slot] is int[] list)
+            {
+                list[filled[slot]++] = (int)occurrence;
+            }
+        }
+
+        if (added.Capacity > (4 * added.Count) + 65536)
+        {
+            added.Capacity = added.Count;
+        }
+
+        added.Clear();
+        fresh.Clear();
+        filled.Clear();
 
         if (heap.Count > (2 * pairs.Count) + 4096)
         {
@@ -276,23 +309,21 @@ internal sealed class BpeMerging<T> : BpeMerging
         }
     }
 
-    // Only pairs holding the merge's new id are counted: new pairs, whose lists are complete once the merge is.
+    // Only pairs holding the merge's new id are counted: new pairs, whose lists are made once the merge is done.
     private void Count(long key, int weight, int at)
     {
         ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(pairs, key, out _);
         Changed(ref entry, key);
         entry.Count += weight;
         entry.Live++;
-        if (entry.At is null)
+        if (entry.Used++ == 0)
         {
-            entry.At = new int[4];
-        }
-        else if (entry.Used == entry.At.Length)
-        {
-            Array.Resize(ref entry.At, 2 * entry.Used);
+            entry.Slot = fresh.Count;
+            fresh.Add(null);
+            filled.Add(0);
         }
 
-        entry.At[entry.Used++] = at;
+        added.Add(((long)entry.Slot << 32) | (uint)at);
     }
 
     private void Changed(ref Pair entry, long key)
@@ -304,9 +335,9 @@ internal sealed class BpeMerging<T> : BpeMerging
         }
     }
 
-    // Once most of a list is stale it keeps only the occurrences still there (each stale entry is dropped once, so
-    // this costs O(1) an occurrence over the whole learning), and a list is cut to its length once its merge is done:
-    // no list grows after the merge that made its pair.
+    // Once most of a list is stale it keeps only the occurrences still there, in an array of their number (each stale
+    // entry is dropped once, so this costs O(1) an occurrence over the whole learning). No list grows after the merge
+    // that made its pair.
     private void Tidy(ref Pair entry, long key)
     {
         int[] at = entry.At!;
@@ -358,6 +389,9 @@ internal sealed class BpeMerging<T> : BpeMerging
         public int[]? At;
         public int Used;
         public int Live;
+
+        // Its list's index in `fresh` while the merge that made it is under way.
+        public int Slot;
 
         // The last merge that changed the pair (its number), so that it is listed in `changed` once.
         public int Merge;
