@@ -365,13 +365,12 @@ internal sealed class BpeMerging<T> : BpeMerging
         }
     }
 
+    // In one go: an empty queue heapifies a range in O(pairs), where one pair at a time took O(pairs log pairs), and
+    // with pairs counted once dropped the heap is rebuilt more often.
     private void RebuildHeap()
     {
         heap.Clear();
-        foreach (var (key, pair) in pairs)
-        {
-            heap.Enqueue(key, (pair.Count, key));
-        }
+        heap.EnqueueRange(pairs.Select(p => (p.Key, (p.Value.Count, p.Key))));
     }
 
     private int WeightAt(int at)
