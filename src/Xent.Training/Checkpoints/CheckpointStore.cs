@@ -398,6 +398,10 @@ public static class CheckpointStore
         }
     }
 
+    /// <summary>The step recorded inside the model.safetensors of <paramref name="directory"/> (its header only).</summary>
+    /// <exception cref="TrainingInputException">The file cannot be read, is corrupt, or was not written by xent train.</exception>
+    internal static long ModelStep(string directory) => ReadModelMetadata(null, Path.Combine(directory, ModelFile)).Step;
+
     private static (long Step, CheckpointConfig? Config) ReadModelMetadata(Stream? model, string path)
     {
         IReadOnlyDictionary<string, string> metadata;

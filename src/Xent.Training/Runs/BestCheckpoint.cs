@@ -70,6 +70,67 @@ public static class BestCheckpoint
         return Parse(text, path);
     }
 
+    /// <summary>
+    /// The step and validation loss of the best checkpoint in a run's folder, for a resume: best.json's when it
+    /// notes the checkpoint in best/, else that checkpoint's step with its loss in metrics.jsonl. The checkpoint is
+    /// replaced before the note is, so a kill between them leaves the note one best behind (or missing, at the first
+    /// best), and its older, higher loss would let a worse checkpoint replace best/'s; such a note is rewritten for
+    /// the checkpoint. Null when there is no best.
+    /// </summary>
+    /// <param name="directory">A run's folder.</param>
+    /// <exception cref="TrainingInputException">
+    /// As <see cref="Read"/>; best/'s model.safetensors cannot be read or is corrupt; metrics.jsonl cannot be read; or
+    /// best.json is behind best/'s checkpoint and metrics.jsonl has no validation loss of its step, or cannot be
+    /// rewritten (a full disk, no permission).
+    /// </exception>
+    internal static (long Step, double ValLoss)? ReadForResume(string directory)
+    {
+        var note = Read(directory);
+        string folder = Path.Combine(directory, Folder);
+        if (!CheckpointStore.Exists(folder))
+        {
+            return note;
+        }
+
+        long step = CheckpointStore.ModelStep(folder);
+        if (note?.Step == step)
+        {
+            return note;
+        }
+
+        // metrics.jsonl is forced to disk before each checkpoint is saved, so it holds the loss of best/'s step.
+        string metrics = Path.Combine(directory, MetricsLog.FileName);
+        string stepText = step.ToString(CultureInfo.InvariantCulture);
+        double? loss;
+        try
+        {
+            loss = File.Exists(metrics) ? MetricsLog.Read(metrics).LastOrDefault(r => r.Step == step && r.ValLoss is not null)?.ValLoss : null;
+        }
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
+        {
+            throw FileProblems.ReadFailure(e, metrics, $"finding the validation loss of step {stepText}, the best checkpoint's",
+                $"Nothing was written: {Folder}/ and the checkpoint are untouched, and the run did not start.");
+        }
+
+        if (loss is { } l)
+        {
+            // Noted now, so best.json agrees with best/ even where the run never improves on it (or is stopped first).
+            string path = Path.Combine(folder, InfoFile);
+            WholeFiles.WriteText(path, NoteText(step, l),
+                (e, at) => CheckpointSaveFailure.OfFile(e, at, "the run", $"noting the checkpoint in {Folder}/ (step {stepText}), which {InfoFile} was behind",
+                    $"{InfoFile} is as it was, {Folder}/ and the checkpoint are untouched, and the run did not start."));
+            return (step, l);
+        }
+
+        // A note removed by hand (as a damaged one's message offers) with no loss to take: the next evaluation is the best.
+        return note is { } older
+            ? throw new TrainingInputException(
+                $"'{Path.Combine(folder, InfoFile)}' gives step {older.Step.ToString(CultureInfo.InvariantCulture)}, but the checkpoint in '{folder}' is of step {stepText} " +
+                $"(a run stopped between saving the one and noting it), and '{metrics}' has no validation loss of step {stepText} to note it with. " +
+                $"Nothing was written and the run did not start: delete {InfoFile} to resume with the next evaluation taken as the best.")
+            : null;
+    }
+
     // The note's step and loss, checked: it is written whole (WholeFiles), so a kill never leaves one cut short.
     private static (long Step, double ValLoss) Parse(string text, string path)
     {
@@ -108,10 +169,19 @@ public static class BestCheckpoint
     private static string Damaged(string path, string why) =>
         $"'{path}' is damaged: {why}. It gives the step and validation loss of the checkpoint in {Folder}/, the run's best so far, " +
         "and without it the run's next evaluation would replace that checkpoint whatever its loss. Nothing was written and the run did not start: " +
-        $"copy {InfoFile} back from a backup, or delete it to resume with the next evaluation taken as the best.";
+        $"copy {InfoFile} back from a backup, or delete it to resume with the validation loss {MetricsLog.FileName} gives for {Folder}/'s checkpoint " +
+        "(without one there, the next evaluation is taken as the best).";
 
     // The note without its checksum, as hashed: {"step":S,"val_loss":L}.
     private static JsonObject Note(long step, double loss) => new() { ["step"] = step, ["val_loss"] = loss };
+
+    // The note as written: {"step":S,"val_loss":L,"xxh3":"..."} and a newline.
+    private static string NoteText(long step, double loss)
+    {
+        JsonObject note = Note(step, loss);
+        note[ChecksumKey] = Checksum(step, loss);
+        return note.ToJsonString() + "\n";
+    }
 
     // The XxHash3 of the note without it (16 hex digits): any change of its step or loss, by a bit or by hand, is seen.
     private static string Checksum(long step, double loss) =>
@@ -147,9 +217,7 @@ public static class BestCheckpoint
         // The earlier note is read only where the write failed, which left it as it was.
         string path = Path.Combine(folder, InfoFile);
         string doing = $"noting the best checkpoint (step {step}, validation loss {valLoss.ToString("R", CultureInfo.InvariantCulture)})";
-        JsonObject note = Note(config.Step, valLoss);
-        note[ChecksumKey] = Checksum(config.Step, valLoss);
-        WholeFiles.WriteText(path, note.ToJsonString() + "\n",
+        WholeFiles.WriteText(path, NoteText(config.Step, valLoss),
             (e, at) => existed
                 ? CheckpointSaveFailure.OfFile(e, at, "the run", doing,
                     $"The checkpoint of step {step} is saved in '{directory}' and in '{folder}'; {InfoFile} was not replaced: {Earlier(directory, folder)}")

@@ -56,7 +56,7 @@ public sealed class TrainingLoop : IDisposable
     /// <see cref="RunConfigValidator"/> first, and the folder is locked (<see cref="RunFolderLock"/>) for the run:
     /// a second run into it gets <see cref="RunFolderInUseException"/>. A plan resumed from the folder's own checkpoint
     /// gets <see cref="Data.TrainingInputException"/>, with nothing written, when another run saved into the folder
-    /// after the checkpoint was loaded, or when a resumed plan's folder holds a damaged best/best.json (<see cref="BestCheckpoint.Read"/>).
+    /// after the checkpoint was loaded, or when a resumed plan's folder holds a damaged best/best.json (<see cref="BestCheckpoint.ReadForResume"/>).
     /// </summary>
     /// <param name="progress">Told of each step; null for none.</param>
     /// <param name="cancellationToken">
@@ -102,9 +102,9 @@ public sealed class TrainingLoop : IDisposable
             }
         }
 
-        // A resume goes on from the folder's best checkpoint so far: its note is read (a damaged one refused) before
-        // anything is written, metrics.jsonl cut back included.
-        var earlierBest = Plan.Resume is not null ? BestCheckpoint.Read(Plan.OutDir) : null;
+        // A resume goes on from the folder's best checkpoint so far: its note is read (a damaged one refused, one a kill
+        // left behind the checkpoint corrected) before anything is written, metrics.jsonl cut back included.
+        var earlierBest = Plan.Resume is not null ? BestCheckpoint.ReadForResume(Plan.OutDir) : null;
         TrainingOutcome outcome;
         using (var metrics = MetricsLog.Open(Plan.OutDir, Plan.StartStep))
         {
