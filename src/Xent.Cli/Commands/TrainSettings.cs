@@ -2,6 +2,7 @@ using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using Xent.Cli.Terminal;
+using Xent.Training.Data;
 using Xent.Training.Runs;
 
 namespace Xent.Cli.Commands;
@@ -248,7 +249,8 @@ internal sealed class TrainSettings : CommandSettings
             return Error("--accumulate must be at least 1.");
         }
 
-        if (Tokenizer is not null && Tokenizer is not ("bytes" or "gpt2" or "bpe"))
+        // The built-in corpus has its own tokens: markov is never a --text tokenizer.
+        if (Tokenizer is not null && TokenizerNames.Find(Tokenizer) is null or TokenizerKind.Markov)
         {
             return Error($"--tokenizer must be bytes, bpe or gpt2, not '{Tokenizer}'.");
         }

@@ -59,9 +59,10 @@ public static class CheckpointTokenizer
                 $"'{text.Path}' is not the text the checkpoint was trained on (its SHA-256 {text.Sha256} is not the checkpoint's {sha}{(text.Path == d.Source ? ": the file changed since" : "")}); give that text with --text.");
         }
 
-        return TokenizerNames.Parse(config.Tokenizer) == TokenizerKind.Bpe
+        TokenizerKind kind = TokenizerNames.Parse(config.Tokenizer);
+        return kind == TokenizerKind.Bpe
             ? TokenDataset.FromTextBpe(text, Bpe(config), config.Model.ContextLength, d.BpeDropout)
-            : TokenDataset.FromText(text, TokenizerNames.Parse(config.Tokenizer), config.Model.ContextLength);
+            : TokenDataset.FromText(text, kind, config.Model.ContextLength);
     }
 
     // The learned encoding stored with the checkpoint (the text it was learned on may have moved or changed).

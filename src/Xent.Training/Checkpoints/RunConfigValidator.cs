@@ -79,30 +79,29 @@ public static class RunConfigValidator
             throw Bad(name("model.heads"), $"is {m.Heads}, which does not divide the width {m.Dim}", $"a divisor of {m.Dim}");
         }
 
-        string[] tokenizers = ["markov", "bytes", "gpt2", "bpe"];
-        if (!tokenizers.Contains(config.Tokenizer, StringComparer.Ordinal))
+        if (TokenizerNames.Find(config.Tokenizer) is not { } kind)
         {
             throw Bad(name("tokenizer"), $"is '{config.Tokenizer}'", "markov, bytes, gpt2 or bpe");
         }
 
         bool markov = d.Source == "markov";
-        if (markov != (config.Tokenizer == "markov"))
+        if (markov != (kind == TokenizerKind.Markov))
         {
             throw Bad(name("tokenizer"), $"is '{config.Tokenizer}' for the data source '{d.Source}'",
                 markov ? "markov (the built-in corpus has its own symbols)" : "bytes, gpt2 or bpe (markov is the built-in corpus's)");
         }
 
-        if ((config.Tokenizer == "bpe") != (config.BpeMerges is not null))
+        if ((kind == TokenizerKind.Bpe) != (config.BpeMerges is not null))
         {
             throw Bad(name("bpe_merges"), config.BpeMerges is null ? "is missing" : $"is given for the {config.Tokenizer} tokenizer",
                 "the merges of a bpe tokenizer, and only of one");
         }
 
-        int? vocabulary = config.Tokenizer switch
+        int? vocabulary = kind switch
         {
-            "bytes" => ByteTokenizer.Instance.VocabSize,
-            "gpt2" => Gpt2Tokenizer.Instance.VocabSize,
-            "bpe" => 256 + config.BpeMerges!.Count,
+            TokenizerKind.Bytes => ByteTokenizer.Instance.VocabSize,
+            TokenizerKind.Gpt2 => Gpt2Tokenizer.Instance.VocabSize,
+            TokenizerKind.Bpe => 256 + config.BpeMerges!.Count,
             _ => null,
         };
         if (vocabulary is { } v && m.VocabSize != v)

@@ -219,6 +219,16 @@ public sealed class TrainTextTests : IDisposable
     }
 
     [Theory]
+    [InlineData("markov")] // the built-in corpus's tokens, a name of the table but never a --text tokenizer
+    [InlineData("GPT2")]
+    [InlineData("sentencepiece")]
+    public void Tokenizer_names_other_than_those_of_a_text_are_refused(string name)
+    {
+        CliRun.Run("train", "--out", temp["tok-" + name], "--text", Text(), "--tokenizer", name)
+            .AssertBadInput("--tokenizer must be bytes, bpe or gpt2", $"not '{name}'");
+    }
+
+    [Theory]
     [InlineData("--vocab", "100")]
     [InlineData("--time", "2x")]
     [InlineData("--time", "0s")]
