@@ -73,33 +73,65 @@ internal sealed unsafe partial class CrossEntropyKernel
         bool weightedLogits = smoothing > 0f;
         var weights = weightedLogits ? WeightsAt(0, classes) : default;
         bool logSumExpAsked = request.LogSumExp != null;
-        for (int n = start; n < end; n++)
+        Span<BlockStatistics> statistics = stackalloc BlockStatistics[ShortRowBlock];
+        Span<float> targetLogits = stackalloc float[ShortRowBlock];
+        int block = Math.Clamp(ShortRowBlockFloats / classes, 1, ShortRowBlock);
+        for (int first = start; first < end; first += block)
         {
-            int y = targets[n];
-            bool keptRow = y != ignoreIndex;
-            if (!keptRow && !logSumExpAsked)
+            int last = Math.Min(end, first + block);
+            for (int n = first; n < last; n++)
             {
-                FinishIgnored(n);
-                continue;
+                int y = targets[n];
+                bool keptRow = y != ignoreIndex;
+                if (!keptRow && !logSumExpAsked)
+                {
+                    continue;
+                }
+
+                nint at = RowOffset(n);
+                var z = new ReadOnlySpan<float>(logits + at, classes);
+
+                // Read before the statistics may store exponentials over it (in place). storeExps: a float gradient.
+                targetLogits[n - first] = keptRow ? z[y] : 0f;
+                var store = storeExps ? new Span<float>(gradient + at, classes) : default;
+                statistics[n - first] = StatisticsKernel.Compute<TOps, TV>(z, weights, default, weightedLogits, store, prefetchNext: true, inverseCap: 0f);
             }
 
-            nint at = RowOffset(n);
-            var z = new ReadOnlySpan<float>(logits + at, classes);
-
-            // Read before the statistics may store exponentials over it (in place). storeExps: a float gradient.
-            float targetLogit = keptRow ? z[y] : 0f;
-            var store = storeExps ? new Span<float>(gradient + at, classes) : default;
-            var statistics = StatisticsKernel.Compute<TOps, TV>(z, weights, default, weightedLogits, store, prefetchNext: true, inverseCap: 0f);
-            var state = RowAccumulator.Of(statistics);
-            if (!HasGradient)
+            for (int n = first; n < last; n++)
             {
-                FinishLoss(n, keptRow, state, targetLogit, out _, out _);
-                continue;
-            }
+                bool keptRow = targets[n] != ignoreIndex;
+                if (!keptRow && !logSumExpAsked)
+                {
+                    FinishIgnored(n);
+                    continue;
+                }
 
-            var row = FinishRow(n, state, targetLogit);
-            WriteRowGradient(n, row, 0, 1, default, new ReadOnlySpan<BlockStatistics>(in statistics), next: n + 1 < end ? n + 1 : -1);
-            FixTarget(n, row);
+                var state = RowAccumulator.Of(statistics[n - first]);
+                if (!HasGradient)
+                {
+                    FinishLoss(n, keptRow, state, targetLogits[n - first], out _, out _);
+                    continue;
+                }
+
+                var row = FinishRow(n, state, targetLogits[n - first]);
+                WriteRowGradient(n, row, 0, 1, default, statistics.Slice(n - first, 1), next: n + 1 < last ? n + 1 : -1);
+                FixTarget(n, row);
+            }
         }
     }
+
+    /// <summary>
+    /// Most rows per block of <see cref="ShortRows"/>, which takes every row's statistics first and then every row's
+    /// finish (its log-sum-exp, a libm log, its loss and its gradient): a row's max, sum, log and gradient follow one
+    /// another, and row after row the next row's statistics waited on them; in two passes the rows of a pass are
+    /// independent, and the core overlaps them. Each row's arithmetic is unchanged, and so are its bits. 2048 rows of
+    /// 10, 32 and 128 classes took 0.70-0.75x, 0.75-0.78x and 0.83-0.92x the time of <c>Loss</c> row by row, and
+    /// 0.70-0.74x, 0.67-0.71x and 0.73-0.79x that of <c>LossAndGradient</c> (one Zen 5 core, 512 bits; AVX2 only:
+    /// 0.71-0.73x, 0.60-0.87x, 0.84-0.89x and 0.74-0.81x, 0.65-0.79x, 0.81-0.88x).
+    /// </summary>
+    private const int ShortRowBlock = 32;
+
+    // At most this many logits a block (16 KB), so that the second pass finds them in L1: 32 rows of 1024 classes
+    // (128 KB, from L2) made LossAndGradient at 2048 x 1024 1.03-1.15x the time of the loop row by row.
+    private const int ShortRowBlockFloats = 4096;
 }
