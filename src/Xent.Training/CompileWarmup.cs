@@ -33,9 +33,8 @@ public static class CompileWarmup
     private static readonly AsyncOverride<bool> EnabledOverride = new();
     private static readonly AsyncOverride<long> AvailableOverride = new();
 
-    // A test's watch on the warm-ups TrainingLoop starts in its flow (Watch); read only once one was ever set.
-    private static readonly AsyncLocal<Func<Task, Task>?> Watcher = new();
-    private static volatile bool watched;
+    // A test's watch on the warm-ups TrainingLoop starts in its flow (Watch).
+    private static readonly AsyncOverride<Watcher> WatchOverride = new();
 
     /// <summary>Whether a <see cref="TrainingLoop"/> warms up: <see cref="EnvironmentVariable"/>, unless overridden.</summary>
     internal static bool Enabled => EnabledOverride.Value ?? EnabledByEnvironment;
@@ -48,13 +47,7 @@ public static class CompileWarmup
     /// returns the task the loop is to wait for in its place (the same, or one that ends later), until disposed (tests:
     /// whether every way out of a command waited for it).
     /// </summary>
-    internal static IDisposable Watch(Func<Task, Task> watch)
-    {
-        watched = true;
-        Func<Task, Task>? previous = Watcher.Value;
-        Watcher.Value = watch;
-        return new Unwatch(previous);
-    }
+    internal static AsyncOverride<Watcher>.Scope Watch(Func<Task, Task> watch) => WatchOverride.Set(new Watcher(watch));
 
     /// <summary>Sets the memory left that a <see cref="TrainingLoop"/>'s warm-up is weighed against, for the calling async flow until disposed (tests).</summary>
     internal static AsyncOverride<long>.Scope OverrideAvailableBytes(long bytes) => AvailableOverride.Set(bytes);
@@ -113,9 +106,9 @@ public static class CompileWarmup
 
         // The run's own calls report any error (with the run's context); a failed warm-up only leaves them the compilation.
         Task started = Start(plan.Model, plan.Batch, plan.Seq, plan.ToTrainerOptions(), plan.Threads);
-        if (watched && Watcher.Value is { } watch)
+        if (WatchOverride.Value is { } watcher)
         {
-            started = watch(started);
+            started = watcher.Watch(started);
         }
 
         return started.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -124,10 +117,8 @@ public static class CompileWarmup
     /// <summary>Waits for a warm-up that <see cref="TrainingLoop"/> started (null: none), never throwing.</summary>
     internal static void Wait(Task? warmup) => warmup?.GetAwaiter().GetResult();
 
-    private sealed class Unwatch(Func<Task, Task>? previous) : IDisposable
-    {
-        public void Dispose() => Watcher.Value = previous;
-    }
+    /// <summary>A <see cref="Watch"/>'s function, in the struct that <see cref="AsyncOverride{T}"/> holds.</summary>
+    internal readonly record struct Watcher(Func<Task, Task> Watch);
 
     private static void Run(GptConfig config, int batch, int seq, TrainerOptions? options, int? threads)
     {
