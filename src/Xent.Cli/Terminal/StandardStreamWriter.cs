@@ -61,71 +61,26 @@ internal sealed class StandardStreamWriter : TextWriter
         return new XentCliException($"cannot write to standard output: {problem}.", error);
     }
 
-    public override void Write(char value)
-    {
-        try
-        {
-            inner.Write(value);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Failed(e);
-        }
-    }
+    public override void Write(char value) => Guarded(value, static (writer, v) => writer.Write(v));
 
-    public override void Write(char[] buffer, int index, int count)
-    {
-        try
-        {
-            inner.Write(buffer, index, count);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Failed(e);
-        }
-    }
+    public override void Write(char[] buffer, int index, int count) =>
+        Guarded((buffer, index, count), static (writer, v) => writer.Write(v.buffer, v.index, v.count));
 
-    public override void Write(ReadOnlySpan<char> buffer)
-    {
-        try
-        {
-            inner.Write(buffer);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Failed(e);
-        }
-    }
+    public override void Write(ReadOnlySpan<char> buffer) => Guarded(buffer, static (writer, v) => writer.Write(v));
 
-    public override void Write(string? value)
-    {
-        try
-        {
-            inner.Write(value);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Failed(e);
-        }
-    }
+    public override void Write(string? value) => Guarded(value, static (writer, v) => writer.Write(v));
 
-    public override void WriteLine(string? value)
-    {
-        try
-        {
-            inner.WriteLine(value);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Failed(e);
-        }
-    }
+    public override void WriteLine(string? value) => Guarded(value, static (writer, v) => writer.WriteLine(v));
 
-    public override void Flush()
+    public override void Flush() => Guarded(0, static (writer, _) => writer.Flush());
+
+    // One write to the inner writer with its failure decided by Failed. The lambdas are static, so no call allocates.
+    private void Guarded<T>(T value, InnerWrite<T> write)
+        where T : allows ref struct
     {
         try
         {
-            inner.Flush();
+            write(inner, value);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -142,4 +97,7 @@ internal sealed class StandardStreamWriter : TextWriter
             throw OutputFailed(error);
         }
     }
+
+    private delegate void InnerWrite<T>(TextWriter writer, T value)
+        where T : allows ref struct;
 }
