@@ -78,12 +78,16 @@ public static class BestCheckpoint
     /// the checkpoint. Null when there is no best.
     /// </summary>
     /// <param name="directory">A run's folder.</param>
+    /// <param name="rewrite">
+    /// Whether a note behind is rewritten; false for a folder the run only reads (resumed into another,
+    /// <see cref="CopyForResume"/>), whose note is left as it is and the corrected step and loss only returned.
+    /// </param>
     /// <exception cref="TrainingInputException">
     /// As <see cref="Read"/>; best/'s model.safetensors cannot be read or is corrupt; metrics.jsonl cannot be read; or
     /// best.json is behind best/'s checkpoint and metrics.jsonl has no validation loss of its step, or cannot be
     /// rewritten (a full disk, no permission).
     /// </exception>
-    internal static (long Step, double ValLoss)? ReadForResume(string directory)
+    internal static (long Step, double ValLoss)? ReadForResume(string directory, bool rewrite = true)
     {
         var note = Read(directory);
         string folder = Path.Combine(directory, Folder);
@@ -114,6 +118,11 @@ public static class BestCheckpoint
 
         if (loss is { } l)
         {
+            if (!rewrite)
+            {
+                return (step, l);
+            }
+
             // Noted now, so best.json agrees with best/ even where the run never improves on it (or is stopped first).
             string path = Path.Combine(folder, InfoFile);
             WholeFiles.WriteText(path, NoteText(step, l),
@@ -129,6 +138,113 @@ public static class BestCheckpoint
                 $"(a run stopped between saving the one and noting it), and '{metrics}' has no validation loss of step {stepText} to note it with. " +
                 $"Nothing was written and the run did not start: delete {InfoFile} to resume with the next evaluation taken as the best.")
             : null;
+    }
+
+    /// <summary>
+    /// Starts the best/ of <paramref name="into"/>, a folder without one, as a copy of the best/ of
+    /// <paramref name="from"/>, for a run resumed from <paramref name="from"/>'s checkpoint into another folder: its
+    /// checkpoint and a note of the step and loss <see cref="ReadForResume"/> gives (<paramref name="from"/> is only
+    /// read, a note behind there corrected in the copy). The three files are renamed in together (<see cref="WholeFiles"/>),
+    /// and a best/ this created is removed again when that fails. Null when <paramref name="from"/> has no best.
+    /// </summary>
+    /// <exception cref="TrainingInputException">
+    /// As <see cref="ReadForResume"/>; best/'s files in <paramref name="from"/> cannot be read, or were replaced while
+    /// they were copied (a run saving into that folder); or the copy cannot be written (a full disk, no permission).
+    /// </exception>
+    internal static (long Step, double ValLoss)? CopyForResume(string from, string into)
+    {
+        var best = ReadForResume(from, rewrite: false);
+        string source = Path.Combine(from, Folder);
+        if (!CheckpointStore.Exists(source))
+        {
+            return best;
+        }
+
+        string folder = Path.Combine(into, Folder);
+        string untouched = $"'{from}' is untouched, and the run did not start.";
+        var files = new List<WholeFile>();
+        foreach (string name in new[] { CheckpointStore.ModelFile, CheckpointStore.ConfigFile })
+        {
+            string file = Path.Combine(source, name);
+            if (File.Exists(file))
+            {
+                files.Add(new WholeFile(Path.Combine(folder, name), stream => CopyFrom(file, stream, untouched)));
+            }
+        }
+
+        if (best is { } noted)
+        {
+            files.Add(new WholeFile(Path.Combine(folder, InfoFile), stream => stream.Write(Encoding.UTF8.GetBytes(NoteText(noted.Step, noted.ValLoss)))));
+        }
+
+        var created = OutputFolder.Create(folder, CheckpointFiles.Current);
+        string doing = $"copying the best checkpoint so far from '{source}'";
+        try
+        {
+            WholeFiles.WriteWordingLate(CheckpointFiles.Current, files,
+                (e, at) => CheckpointSaveFailure.OfFile(e, at, "the run", doing, $"{OutputFolder.RemoveCreated(folder, "the run", created, at.Replaced)} {untouched}"));
+        }
+        catch (TrainingInputException)
+        {
+            OutputFolder.RemoveEmpty(created); // a file of the other folder that could not be read: nothing was renamed in
+            throw;
+        }
+
+        // A run saving into the other folder meanwhile may have replaced its best/ between the note and the copy.
+        if (best is { } b && CheckpointStore.ModelStep(folder) != b.Step)
+        {
+            string left = OutputFolder.RemoveCreated(folder, "the run", created, files.Select(f => f.Path));
+            throw new TrainingInputException(
+                $"the best checkpoint in '{source}' was replaced while it was copied into '{folder}' (a run is saving into '{from}'). {left} {untouched} Run again.");
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// Removes what <see cref="CopyForResume"/> put in <paramref name="into"/> (best/'s checkpoint, note and the folder
+    /// once empty), for a resume that then did not start; what cannot be removed stays.
+    /// </summary>
+    internal static void RemoveCopy(string into)
+    {
+        string folder = Path.Combine(into, Folder);
+        if (!Directory.Exists(folder))
+        {
+            return;
+        }
+
+        foreach (string name in new[] { CheckpointStore.ModelFile, CheckpointStore.ConfigFile, InfoFile })
+        {
+            try
+            {
+                CheckpointFiles.Current.Delete(Path.Combine(folder, name));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return; // the folder stays with it
+            }
+        }
+
+        OutputFolder.RemoveEmpty([Path.GetFullPath(folder)]);
+    }
+
+    // The bytes of a file of the other folder's best/, read through CheckpointFiles (a test's failing disk).
+    private static void CopyFrom(string file, Stream into, string untouched)
+    {
+        try
+        {
+            // Read by Read, not FileStream.CopyTo (which goes past a test's stand-in stream to the file).
+            using var source = CheckpointFiles.Current.OpenRead(file);
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = source.Read(buffer, 0, buffer.Length)) > 0;)
+            {
+                into.Write(buffer, 0, n);
+            }
+        }
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
+        {
+            throw FileProblems.ReadFailure(e, file, "copying the best checkpoint so far into the resumed run's folder", $"Nothing was written: {untouched}");
+        }
     }
 
     // The note's step and loss, checked: it is written whole (WholeFiles), so a kill never leaves one cut short.

@@ -79,11 +79,17 @@ public sealed class MetricsLog : IDisposable
     /// back to its checkpoint, a fresh run, a last line cut short by a kill), the kept ones are written to a
     /// temporary file that replaces the log by one rename; otherwise the log is opened for appending.
     /// </summary>
+    /// <param name="directory">The run's folder.</param>
+    /// <param name="keepThroughStep">The resumed checkpoint's step; 0 for a fresh run.</param>
+    /// <param name="resumedFrom">
+    /// The folder of the resumed run when it is not <paramref name="directory"/> (a resume into another folder, which
+    /// holds no log): its records up to <paramref name="keepThroughStep"/> start this one, and its log is only read.
+    /// </param>
     /// <exception cref="TrainingInputException">
     /// The log could not be read (a resume), replaced or opened (a full disk, no permission, a failing disk): the
     /// message names it and says what it holds and that the run did not start; the I/O error is the inner exception.
     /// </exception>
-    public static MetricsLog Open(string directory, long keepThroughStep)
+    public static MetricsLog Open(string directory, long keepThroughStep, string? resumedFrom = null)
     {
         string path = Path.Combine(directory, FileName);
         if (Directory.Exists(path))
@@ -92,25 +98,27 @@ public sealed class MetricsLog : IDisposable
         }
 
         TemporaryFiles.RemoveStale(path);
-        bool exists = File.Exists(path);
+        string source = resumedFrom is null ? path : Path.Combine(resumedFrom, FileName);
+        bool exists = File.Exists(source);
         List<MetricRecord> all;
         bool clean;
         (int Lines, bool Nul) damaged = (0, false);
         try
         {
-            all = keepThroughStep > 0 && exists ? Read(path, out damaged) : [];
-            clean = keepThroughStep == 0 || !exists || EndsCleanly(path, all.Count);
+            all = keepThroughStep > 0 && exists ? Read(source, out damaged) : [];
+            clean = keepThroughStep == 0 || !exists || EndsCleanly(source, all.Count);
         }
         catch (Exception e) when (FileProblems.IsReadFailure(e))
         {
-            throw FileProblems.ReadFailure(e, path, $"resuming from the checkpoint of step {keepThroughStep.ToString(CultureInfo.InvariantCulture)}",
+            throw FileProblems.ReadFailure(e, source, $"resuming from the checkpoint of step {keepThroughStep.ToString(CultureInfo.InvariantCulture)}",
                 $"Nothing was written: {FileName} and the checkpoint are untouched, and the run did not start.");
         }
 
         var kept = all.Where(r => r.Step <= keepThroughStep).ToList();
-        if (exists && (kept.Count != all.Count || keepThroughStep == 0 || !clean))
+        if (exists && (kept.Count != all.Count || keepThroughStep == 0 || !clean || resumedFrom is not null))
         {
-            string doing = keepThroughStep == 0 ? "emptying it for a fresh run"
+            string doing = resumedFrom is not null ? $"copying the lines of '{source}' up to step {keepThroughStep.ToString(CultureInfo.InvariantCulture)} to resume from its checkpoint"
+                : keepThroughStep == 0 ? "emptying it for a fresh run"
                 : kept.Count != all.Count ? $"cutting it back to step {keepThroughStep.ToString(CultureInfo.InvariantCulture)} to resume from the checkpoint"
                 : "dropping a last line cut short";
             Replace(path, kept, doing);
@@ -120,7 +128,7 @@ public sealed class MetricsLog : IDisposable
         {
             return new MetricsLog(path, CheckpointFiles.Current.Append(path), kept)
             {
-                Warning = damaged.Lines > 0 ? Damage(path, damaged.Lines, damaged.Nul, kept, keepThroughStep) : null,
+                Warning = damaged.Lines > 0 ? Damage(source, damaged.Lines, damaged.Nul, kept, keepThroughStep) : null,
             };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -57,6 +57,8 @@ public sealed class TrainingLoop : IDisposable
     /// a second run into it gets <see cref="RunFolderInUseException"/>. A plan resumed from the folder's own checkpoint
     /// gets <see cref="Data.TrainingInputException"/>, with nothing written, when another run saved into the folder
     /// after the checkpoint was loaded, or when a resumed plan's folder holds a damaged best/best.json (<see cref="BestCheckpoint.ReadForResume"/>).
+    /// A plan resumed from the checkpoint of another folder starts its own as a copy of that run up to the checkpoint,
+    /// and is refused when its folder holds a run's files (<see cref="ResumeIntoOtherFolder"/>).
     /// </summary>
     /// <param name="progress">Told of each step; null for none.</param>
     /// <param name="cancellationToken">
@@ -102,11 +104,14 @@ public sealed class TrainingLoop : IDisposable
             }
         }
 
-        // A resume goes on from the folder's best checkpoint so far: its note is read (a damaged one refused, one a kill
-        // left behind the checkpoint corrected) before anything is written, metrics.jsonl cut back included.
-        var earlierBest = Plan.Resume is not null ? BestCheckpoint.ReadForResume(Plan.OutDir) : null;
+        // A resume goes on from the run's best checkpoint so far: its note is read (a damaged one refused, one a kill
+        // left behind the checkpoint corrected) before anything is written, metrics.jsonl cut back included. Resumed
+        // into another folder, the run's best/ and metrics.jsonl are copied there from the checkpoint's folder.
+        var (earlierBest, log) = ResumeIntoOtherFolder.Source(Plan) is { } from
+            ? ResumeIntoOtherFolder.Start(from, Plan.OutDir, Plan.StartStep)
+            : (Plan.Resume is not null ? BestCheckpoint.ReadForResume(Plan.OutDir) : null, MetricsLog.Open(Plan.OutDir, Plan.StartStep));
         TrainingOutcome outcome;
-        using (var metrics = MetricsLog.Open(Plan.OutDir, Plan.StartStep))
+        using (var metrics = log)
         {
             if (metrics.Warning is { } warning)
             {
@@ -125,7 +130,7 @@ public sealed class TrainingLoop : IDisposable
     /// </summary>
     public void Dispose() => CompileWarmup.Wait(warmup);
 
-    private static bool SameFolder(string a, string b) => string.Equals(
+    internal static bool SameFolder(string a, string b) => string.Equals(
         Path.TrimEndingDirectorySeparator(Path.GetFullPath(a)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(b)),
         OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
 }

@@ -123,7 +123,7 @@ public sealed class TrainReadErrorTests : IDisposable
     /// where <paramref name="permission"/> is false, its reads past the first half of the file fail as a failing disk's do;
     /// in <paramref name="folder"/> only, where given.
     /// </summary>
-    private sealed class ReadFails(string name, bool permission, string? folder = null) : IFileOperations
+    internal sealed class ReadFails(string name, bool permission, string? folder = null) : IFileOperations
     {
         public Exception? Thrown { get; set; }
 

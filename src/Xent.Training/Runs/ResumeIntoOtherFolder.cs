@@ -1,0 +1,60 @@
+using System.Globalization;
+using Xent.Training.Checkpoints;
+using Xent.Training.Data;
+
+namespace Xent.Training.Runs;
+
+/// <summary>
+/// A run resumed from the checkpoint of one folder into another (<c>xent train --resume A --out B</c>): B starts as a
+/// copy of A's run up to the checkpoint (its best/, and its metrics.jsonl lines through the checkpoint's step, which
+/// <see cref="MetricsLog.Open"/> copies), so best/, --early-stop, summary.json and loss.png go on as a resume in A
+/// would; A is only read. Without it B's best/ would start from B's next evaluation, however much worse than A's best,
+/// or from whatever best/ B held. A B that holds another run's files is refused before anything is written: the
+/// copy would mix them with A's, or replace them.
+/// </summary>
+internal static class ResumeIntoOtherFolder
+{
+    // What a run leaves in its folder (loss.png, the command line's, comes after metrics.jsonl).
+    private static readonly string[] RunFiles =
+        [CheckpointStore.ModelFile, CheckpointStore.ConfigFile, MetricsLog.FileName, RunSummary.FileName, BestCheckpoint.Folder];
+
+    /// <summary>
+    /// The folder of the resumed run when <paramref name="plan"/> writes into another; null for a fresh run, a resume
+    /// in place, or a checkpoint not loaded from a folder.
+    /// </summary>
+    public static string? Source(TrainingPlan plan) =>
+        plan.Resume?.Checkpoint.Origin is { } origin && !TrainingLoop.SameFolder(origin.Directory, plan.OutDir) ? origin.Directory : null;
+
+    /// <summary>
+    /// Refuses an <paramref name="into"/> holding a run's files, then copies <paramref name="from"/>'s best/ into it
+    /// and opens its metrics.jsonl with <paramref name="from"/>'s lines through <paramref name="step"/>. A failure of
+    /// the log removes the copy of best/ again, so a run that did not start leaves no run's files in the folder.
+    /// </summary>
+    /// <returns>The best checkpoint so far (<see cref="BestCheckpoint.CopyForResume"/>; null for none), and the log.</returns>
+    /// <exception cref="TrainingInputException">
+    /// <paramref name="into"/> holds a run's files; or as <see cref="BestCheckpoint.CopyForResume"/> and <see cref="MetricsLog.Open"/>.
+    /// </exception>
+    public static ((long Step, double ValLoss)? Best, MetricsLog Log) Start(string from, string into, long step)
+    {
+        string[] held = [.. RunFiles.Where(f => Path.Exists(Path.Combine(into, f))).Select(f => f == BestCheckpoint.Folder ? $"{f}/" : f)];
+        if (held.Length > 0)
+        {
+            string stepText = step.ToString(CultureInfo.InvariantCulture);
+            throw new TrainingInputException(
+                $"'{into}' holds another run's {string.Join(", ", held)}: a run resumed from the checkpoint in '{from}' into another folder starts it as a copy of that run up to step {stepText} " +
+                $"({BestCheckpoint.Folder}/ and {MetricsLog.FileName}), which would be mixed with these or replace them. Nothing was written and the run did not start: " +
+                $"give it a new or empty folder, or resume the run in '{into}' from its own checkpoint.");
+        }
+
+        var best = BestCheckpoint.CopyForResume(from, into);
+        try
+        {
+            return (best, MetricsLog.Open(into, step, from));
+        }
+        catch (TrainingInputException)
+        {
+            BestCheckpoint.RemoveCopy(into);
+            throw;
+        }
+    }
+}

@@ -1,0 +1,157 @@
+using System.Text.Json;
+using Xent.Training.Checkpoints;
+using Xent.Training.Runs;
+
+namespace Xent.Tests.Cli;
+
+/// <summary>
+/// `xent train --resume A --out B`. The resume read B's best/best.json and B's metrics.jsonl, not A's: a new B took its
+/// first evaluation for the best, however much worse than A's best (and --early-stop counted from it), and a B holding
+/// another run had that run's best/, metrics lines and checkpoint mixed into this one or replaced. B now starts as a
+/// copy of A's run up to the checkpoint (A only read), and a B holding another run's files is refused.
+/// </summary>
+public sealed class ResumeIntoOtherFolderTests : IDisposable
+{
+    private readonly TempFolder temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    [Fact]
+    public void Resumed_into_a_new_folder_the_run_goes_on_as_its_resume_in_place_does_and_its_folder_is_only_read()
+    {
+        string from = temp["from"], inPlace = temp["in-place"], into = temp["into"];
+        var trained = TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2", "--lr", "0.05", "--warmup", "0");
+        Assert.True(trained.ExitCode == 0, trained.Error);
+        CopyFolder(from, inPlace);
+        Directory.CreateDirectory(into);
+        File.WriteAllText(Path.Combine(into, "notes.txt"), "not a run's file");
+        var before = Snapshot(from);
+
+        // A learning rate far too high: the evaluations after step 2 are worse, so the best stays step 2's, and
+        // --early-stop 1 ends the run at the next one.
+        string[] resume = ["--steps", "6", "--eval-every", "2", "--lr", "100", "--early-stop", "1"];
+        var ran = CliRun.Run(["train", "--resume", inPlace, .. resume]);
+        Assert.True(ran.ExitCode == 0, ran.Error);
+        Assert.True(ValLosses(inPlace)[1].ValLoss > ValLosses(inPlace)[0].ValLoss, "the test needs a worse evaluation after step 2's");
+        var run = CliRun.Run(["train", "--resume", from, "--out", into, .. resume]);
+        Assert.True(run.ExitCode == 0, run.Error);
+
+        Assert.Equal(before, Snapshot(from));
+        foreach (string file in new[] { BestCheckpoint.InfoFile, CheckpointStore.ModelFile, CheckpointStore.ConfigFile })
+        {
+            Assert.Equal(Bytes(inPlace, BestCheckpoint.Folder, file), Bytes(into, BestCheckpoint.Folder, file));
+        }
+
+        Assert.Equal(Bytes(inPlace, CheckpointStore.ModelFile), Bytes(into, CheckpointStore.ModelFile));
+        Assert.Equal(ValLosses(inPlace), ValLosses(into));
+        Assert.Equal([1L, 2, 3, 4], MetricsLog.Read(Path.Combine(into, MetricsLog.FileName)).Select(r => r.Step));
+        foreach (string key in new[] { "best_step", "best_val_loss", "stopped_early", "steps", "initial_val_loss" })
+        {
+            Assert.Equal(Summary(inPlace).GetProperty(key).GetRawText(), Summary(into).GetProperty(key).GetRawText());
+        }
+
+        Assert.Equal("not a run's file", File.ReadAllText(Path.Combine(into, "notes.txt")));
+    }
+
+    [Theory]
+    [InlineData("model.safetensors")]
+    [InlineData("config.json")]
+    [InlineData("metrics.jsonl")]
+    [InlineData("summary.json")]
+    [InlineData("best")]
+    [InlineData("")]
+    public void A_folder_holding_another_runs_files_is_refused_and_nothing_is_written(string only)
+    {
+        string from = temp["from"], other = temp["other"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        Assert.Equal(0, TrainCommandTests.Train(other, "--steps", "4", "--eval-every", "2", "--seed", "9").ExitCode);
+        if (only.Length > 0)
+        {
+            // One of another run's files alone (a run stopped before its first checkpoint leaves metrics.jsonl).
+            CopyFolder(other, into, only);
+        }
+        else
+        {
+            into = other;
+        }
+
+        var (beforeFrom, beforeInto) = (Snapshot(from), Snapshot(into));
+        var run = CliRun.Run("train", "--resume", from, "--out", into, "--steps", "6", "--eval-every", "2");
+        run.AssertBadInput($"'{into}' holds another run's {only switch { "" => "model.safetensors, config.json, metrics.jsonl, summary.json, best/", "best" => "best/", _ => only }}", "Nothing was written and the run did not start");
+        Assert.Equal(beforeFrom, Snapshot(from));
+        Assert.Equal(beforeInto, Snapshot(into));
+    }
+
+    [Fact]
+    public void A_best_checkpoint_that_fails_to_read_while_copied_is_one_line_and_leaves_no_best_folder()
+    {
+        string from = temp["from"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        Directory.CreateDirectory(into);
+        var before = Snapshot(from);
+
+        // Its header reads (the note's step is checked against it), then the disk fails halfway through the copy.
+        var files = new TrainReadErrorTests.ReadFails(CheckpointStore.ModelFile, permission: false, Path.Combine(from, BestCheckpoint.Folder));
+        CliRun run;
+        using (CheckpointFiles.Use(files))
+        {
+            run = CliRun.Run("train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "2");
+        }
+
+        string path = Path.Combine(from, BestCheckpoint.Folder, CheckpointStore.ModelFile);
+        run.AssertBadInput($"cannot read '{path}', copying the best checkpoint so far into the resumed run's folder: an I/O error", $"Nothing was written: '{from}' is untouched, and the run did not start.");
+        Assert.NotNull(files.Thrown);
+        Assert.Equal(before, Snapshot(from));
+        Assert.Empty(Directory.GetFileSystemEntries(into));
+    }
+
+    [Fact]
+    public void A_metrics_jsonl_that_cannot_be_read_is_one_line_and_the_copy_of_best_goes_again()
+    {
+        string from = temp["from"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        Directory.CreateDirectory(into);
+        var before = Snapshot(from);
+
+        var files = new TrainReadErrorTests.ReadFails(MetricsLog.FileName, permission: true, from);
+        CliRun run;
+        using (CheckpointFiles.Use(files))
+        {
+            run = CliRun.Run("train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "2");
+        }
+
+        run.AssertBadInput($"cannot read '{Path.Combine(from, MetricsLog.FileName)}', resuming from the checkpoint of step 2: permission denied.", "the run did not start");
+        Assert.NotNull(files.Thrown);
+        Assert.Equal(before, Snapshot(from));
+        Assert.Empty(Directory.GetFileSystemEntries(into));
+    }
+
+    // The steps and validation losses of metrics.jsonl's evaluations.
+    private static List<(long Step, double? ValLoss)> ValLosses(string dir) =>
+        [.. MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName)).Where(r => r.ValLoss is not null).Select(r => (r.Step, r.ValLoss))];
+
+    private static string Bytes(params string[] path) => Convert.ToHexString(File.ReadAllBytes(Path.Combine(path)));
+
+    private static JsonElement Summary(string dir) =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, RunSummary.FileName))).RootElement;
+
+    // Every file of the folder with its bytes in hex.
+    private static Dictionary<string, string> Snapshot(string folder) =>
+        Directory.GetFiles(folder, "*", SearchOption.AllDirectories).ToDictionary(f => Path.GetRelativePath(folder, f), f => Convert.ToHexString(File.ReadAllBytes(f)));
+
+    // The files of a folder (or only those of the entry named), lock files left out.
+    private static void CopyFolder(string from, string to, string? only = null)
+    {
+        foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string relative = Path.GetRelativePath(from, file);
+            if (relative.StartsWith(".xent.lock", StringComparison.Ordinal) || (only is not null && relative.Split(Path.DirectorySeparatorChar)[0] != only))
+            {
+                continue;
+            }
+
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(to, relative))!);
+            File.Copy(file, Path.Combine(to, relative));
+        }
+    }
+}
