@@ -66,6 +66,29 @@ public sealed class BestNoteBehindTests : IDisposable
         Assert.Equal(before, Snapshot(dir));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_note_behind_whose_metrics_jsonl_cannot_be_read_is_one_line_and_nothing_is_written(bool permission)
+    {
+        var (dir, _, step) = KilledBeforeTheNote();
+        var before = Snapshot(dir);
+
+        // Read through the test's file layer: no permission, or a disk that fails halfway through the file.
+        var files = new TrainReadErrorTests.ReadFails(MetricsLog.FileName, permission);
+        CliRun run;
+        using (CheckpointFiles.Use(files))
+        {
+            run = CliRun.Run("train", "--resume", dir, "--steps", $"{step + 4}", "--eval-every", "2");
+        }
+
+        string problem = permission ? "permission denied" : "an I/O error (the disk or its file system failed to read it)";
+        run.AssertBadInput($"cannot read '{Path.Combine(dir, MetricsLog.FileName)}', finding the validation loss of step {step}, the best checkpoint's: {problem}. " +
+            "Nothing was written: best/ and the checkpoint are untouched, and the run did not start.", problem);
+        Assert.NotNull(files.Thrown);
+        Assert.Equal(before, Snapshot(dir));
+    }
+
     // A run whose best/ holds a later checkpoint (Step) beside best.json of step 2, as a kill between them leaves it.
     // The tiny model's loss is noisy: the run is resumed two steps at a time until an evaluation beats step 2's.
     private (string Dir, string OlderNote, long Step) KilledBeforeTheNote(string name = "run")
