@@ -55,11 +55,7 @@ public static unsafe class Dropout
     /// overlaps either.</exception>
     public static void AddMasked(ReadOnlySpan<float> residual, ReadOnlySpan<float> mask, Span<float> branch, int maxDegreeOfParallelism = -1)
     {
-        LayerChecks.Exactly(mask.Length, residual.Length, nameof(mask), "[N]");
-        LayerChecks.AtLeast(branch.Length, residual.Length, nameof(branch), "[N]");
-        LayerChecks.Parallelism(maxDegreeOfParallelism);
-        LayerChecks.InPlaceOrDisjoint(branch.Slice(0, residual.Length), nameof(branch), residual, nameof(residual));
-        LayerChecks.InPlaceOrDisjoint(branch.Slice(0, residual.Length), nameof(branch), mask, nameof(mask));
+        LayerChecks.Elementwise(residual, nameof(residual), mask, nameof(mask), branch, nameof(branch), maxDegreeOfParallelism);
         fixed (float* pOutput = branch, pResidual = residual, pMask = mask)
         {
             AddMasked(pOutput, pResidual, pMask, residual.Length, maxDegreeOfParallelism);
@@ -75,11 +71,7 @@ public static unsafe class Dropout
     /// overlaps either.</exception>
     public static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> mask, Span<float> destination, int maxDegreeOfParallelism = -1)
     {
-        LayerChecks.Exactly(mask.Length, x.Length, nameof(mask), "[N]");
-        LayerChecks.AtLeast(destination.Length, x.Length, nameof(destination), "[N]");
-        LayerChecks.Parallelism(maxDegreeOfParallelism);
-        LayerChecks.InPlaceOrDisjoint(destination.Slice(0, x.Length), nameof(destination), x, nameof(x));
-        LayerChecks.InPlaceOrDisjoint(destination.Slice(0, x.Length), nameof(destination), mask, nameof(mask));
+        LayerChecks.Elementwise(x, nameof(x), mask, nameof(mask), destination, nameof(destination), maxDegreeOfParallelism);
         fixed (float* pDestination = destination, pSource = x, pMask = mask)
         {
             Multiply(pDestination, pSource, pMask, x.Length, maxDegreeOfParallelism);

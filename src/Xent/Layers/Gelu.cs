@@ -46,11 +46,7 @@ public static unsafe class Gelu
     public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> outputGradient, Span<float> inputGradient,
         int maxDegreeOfParallelism = -1)
     {
-        LayerChecks.Exactly(outputGradient.Length, x.Length, nameof(outputGradient), "[N]");
-        LayerChecks.AtLeast(inputGradient.Length, x.Length, nameof(inputGradient), "[N]");
-        LayerChecks.Parallelism(maxDegreeOfParallelism);
-        LayerChecks.InPlaceOrDisjoint(inputGradient.Slice(0, x.Length), nameof(inputGradient), x, nameof(x));
-        LayerChecks.InPlaceOrDisjoint(inputGradient.Slice(0, x.Length), nameof(inputGradient), outputGradient, nameof(outputGradient));
+        LayerChecks.Elementwise(x, nameof(x), outputGradient, nameof(outputGradient), inputGradient, nameof(inputGradient), maxDegreeOfParallelism);
         fixed (float* px = x, pg = outputGradient, pd = inputGradient)
         {
             Run(pd, px, pg, x.Length, maxDegreeOfParallelism);

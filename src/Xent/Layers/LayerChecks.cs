@@ -96,6 +96,21 @@ internal static class LayerChecks
     }
 
     /// <summary>
+    /// The checks of an element-by-element call out = f(a, b) over [N]: <paramref name="b"/> as long as
+    /// <paramref name="a"/>, <paramref name="output"/> at least as long, a valid thread count, and the output in place
+    /// of either input or apart from both (<see cref="InPlaceOrDisjoint"/>).
+    /// </summary>
+    public static void Elementwise(ReadOnlySpan<float> a, string aName, ReadOnlySpan<float> b, string bName,
+        ReadOnlySpan<float> output, string outputName, int maxDegreeOfParallelism)
+    {
+        Exactly(b.Length, a.Length, bName, "[N]");
+        AtLeast(output.Length, a.Length, outputName, "[N]");
+        Parallelism(maxDegreeOfParallelism);
+        InPlaceOrDisjoint(output.Slice(0, a.Length), outputName, a, aName);
+        InPlaceOrDisjoint(output.Slice(0, a.Length), outputName, b, bName);
+    }
+
+    /// <summary>
     /// Throws when an element-by-element <paramref name="output"/> partly overlaps <paramref name="input"/>: in
     /// place (the same first element) is allowed; anything in between would read elements already overwritten.
     /// </summary>

@@ -22,6 +22,10 @@ public class LayerArgumentTests
         Throws("mask", () => Dropout.Multiply(x, short7, x));
         Throws("destination", () => Dropout.Multiply(x, x, short7));
         Throws("branch", () => Dropout.AddMasked(x, x, short7));
+        Throws("mask", () => Dropout.AddMasked(x, short7, x));
+        Throws("maxDegreeOfParallelism", () => Gelu.Backward(x, x, x, -2));
+        Throws("maxDegreeOfParallelism", () => Dropout.Multiply(x, x, x, 0));
+        Throws("maxDegreeOfParallelism", () => Dropout.AddMasked(x, x, x, 0));
         Throws("p", () => Dropout.FillMask(-0.1f, 1, 2, 3, x));
     }
 
