@@ -36,9 +36,9 @@ internal static partial class AttentionKernels
     }
 
     /// <summary>
-    /// Softmax of row[0..t] in place, entries after t set to 0, in one call: the same operations and bits as
-    /// <see cref="Attention"/>'s row by row SpanMath passes (max and exp over t + 1 rounded up to whole vectors with
-    /// -inf after t, the sum's tail in a -inf-padded vector, the scale), for rows of at least one vector.
+    /// Softmax of row[0..t] in place, entries after t set to 0, in one call: <see cref="SpanMath.Softmax{TOps, TV}"/>
+    /// at the width over t + 1 rounded up to whole vectors with -inf after t, so the same operations and bits as
+    /// <see cref="CausalSoftmaxScalar"/>'s SpanMath passes, for rows of at least one vector.
     /// </summary>
     /// <returns>False (nothing done) when the row is shorter than one vector of the width.</returns>
     public static bool CausalSoftmax(ref float row, int t, int seq, VectorWidth width)
@@ -182,68 +182,7 @@ internal static partial class AttentionKernels
             Unsafe.Add(ref row, i) = float.NegativeInfinity;
         }
 
-        // Max: whole vectors, then the scalar lanes.
-        TV acc = TOps.Create(float.NegativeInfinity);
-        int j = 0;
-        for (; j + TOps.Count <= length; j += TOps.Count)
-        {
-            acc = TOps.Max(acc, TOps.Load(ref row, j));
-        }
-
-        float max = MathF.Max(float.NegativeInfinity, TOps.MaxAcross(acc));
-        if (j < length)
-        {
-            float tail = float.NegativeInfinity;
-            for (int i = j; i < length; i++)
-            {
-                tail = ScalarOps.Max(tail, Unsafe.Add(ref row, i));
-            }
-
-            max = MathF.Max(max, tail);
-        }
-
-        // exp(x - max) and its sum: whole vectors, then the rest in one vector padded with -inf.
-        TV shift = TOps.Create(max), sum = TOps.Create(0f);
-        for (j = 0; j + TOps.Count <= length; j += TOps.Count)
-        {
-            TV e = TOps.Exp(TOps.Subtract(TOps.Load(ref row, j), shift));
-            TOps.Store(e, ref row, j);
-            sum = TOps.Add(sum, e);
-        }
-
-        int rest = length - j;
-        if (rest > 0)
-        {
-            Span<float> padded = stackalloc float[TOps.Count];
-            padded.Fill(float.NegativeInfinity);
-            for (int i = 0; i < rest; i++)
-            {
-                padded[i] = Unsafe.Add(ref row, j + i);
-            }
-
-            ref float p0 = ref padded[0];
-            TV e = TOps.Exp(TOps.Subtract(TOps.Load(ref p0, 0), shift));
-            TOps.Store(e, ref p0, 0);
-            for (int i = 0; i < rest; i++)
-            {
-                Unsafe.Add(ref row, j + i) = padded[i];
-            }
-
-            sum = TOps.Add(sum, e);
-        }
-
-        float scale = 1 / TOps.Sum(sum);
-        TV a = TOps.Create(scale);
-        for (j = 0; j + TOps.Count <= length; j += TOps.Count)
-        {
-            TOps.Store(TOps.Multiply(TOps.Load(ref row, j), a), ref row, j);
-        }
-
-        for (; j < length; j++)
-        {
-            Unsafe.Add(ref row, j) *= scale;
-        }
-
+        SpanMath.Softmax<TOps, TV>(MemoryMarshal.CreateSpan(ref row, length));
         MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, length), seq - length).Clear();
     }
 

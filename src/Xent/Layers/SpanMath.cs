@@ -104,6 +104,39 @@ internal static class SpanMath
         RowLoop.Run(ref loop, width);
     }
 
+    /// <summary>
+    /// x[i] = exp(x[i] - max_j x[j]) / sum_j exp(x[j] - max) in place, at one width: <see cref="Max"/>,
+    /// <see cref="ExpSubtractAndSum"/> and <see cref="Scale"/>'s loops, each at the lanes of TOps and then the scalar
+    /// lanes, with no width dispatch between them (the attention's row by row softmax). For x at least one vector of
+    /// TOps long, the same bits as those three calls at that width.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Softmax<TOps, TV>(Span<float> x)
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        var max = new MaxLoop(x);
+        RunAt<MaxLoop, TOps, TV>(ref max, x.Length);
+        var exp = new ExpLoop(x, max.Max);
+        RunAt<ExpLoop, TOps, TV>(ref exp, x.Length);
+        var scale = new ScaleLoop(1 / exp.Sum, x);
+        RunAt<ScaleLoop, TOps, TV>(ref scale, x.Length);
+    }
+
+    // A loop at the lanes of TOps, then the scalar lanes over what is left of n elements.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RunAt<TLoop, TOps, TV>(ref TLoop loop, int n)
+        where TLoop : IRowLoop, allows ref struct
+        where TOps : IVectorOps<TV>
+        where TV : struct
+    {
+        int i = loop.Run<TOps, TV>(0);
+        if (i < n)
+        {
+            loop.Run<ScalarOps, float>(i);
+        }
+    }
+
     // The loops read the strided matrix without bounds checks: its last row must hold y.Length elements.
     private static void CheckStrided(int count, int stride, int width, int length, string name)
     {
@@ -190,24 +223,32 @@ internal static class SpanMath
                 acc = TOps.Add(acc, e);
             }
 
-            int rest = n - i;
-            if (rest > 0)
+            if (i < n)
             {
-                // The last elements keep their lanes (element i in lane i mod Count, as in a longer row) in one
-                // vector padded with -inf, whose exp is 0: the sum then has the same bits as that of a longer row
-                // whose extra elements are -inf (the causal softmax's rows of any length, the KV-cache step's too).
-                Span<float> padded = stackalloc float[TOps.Count];
-                padded.Fill(float.NegativeInfinity);
-                x.Slice(i).CopyTo(padded);
-                ref float p0 = ref MemoryMarshal.GetReference(padded);
-                TV e = TOps.Exp(TOps.Subtract(TOps.Load(ref p0, 0), s));
-                TOps.Store(e, ref p0, 0);
-                padded.Slice(0, rest).CopyTo(x.Slice(i));
-                acc = TOps.Add(acc, e);
+                acc = TOps.Add(acc, Tail<TOps, TV>(x.Slice(i), s));
             }
 
             Sum = TOps.Sum(acc);
             return n;
+        }
+
+        // The last elements keep their lanes (element i in lane i mod Count, as in a longer row) in one vector padded
+        // with -inf, whose exp is 0: the sum then has the same bits as that of a longer row whose extra elements are
+        // -inf (the causal softmax's rows of any length, the KV-cache step's too). Out of line, as the kernels
+        // (straight to optimised code): its stackalloc kept the whole loop from being inlined (a call a row).
+        [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+        private static TV Tail<TOps, TV>(Span<float> rest, TV shift)
+            where TOps : IVectorOps<TV>
+            where TV : struct
+        {
+            Span<float> padded = stackalloc float[TOps.Count];
+            padded.Fill(float.NegativeInfinity);
+            rest.CopyTo(padded);
+            ref float p0 = ref MemoryMarshal.GetReference(padded);
+            TV e = TOps.Exp(TOps.Subtract(TOps.Load(ref p0, 0), shift));
+            TOps.Store(e, ref p0, 0);
+            padded.Slice(0, rest.Length).CopyTo(rest);
+            return e;
         }
     }
 

@@ -92,4 +92,56 @@ public class AttentionKernelsTests
             }
         }
     }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void CausalSoftmax_rows_and_blocks_give_the_bits_of_the_SpanMath_passes(VectorWidth width)
+    {
+        // Rows of T = 37 and 40 (ending inside and at the end of a vector, so the max's scalar lanes and the exp's
+        // padded vector both run), one at a time and four at a time, against CausalSoftmaxScalar's Max, ExpSubtractAndSum
+        // and Scale calls. Scores up to 30 apart, each row's largest on the diagonal, in the row's last elements.
+        var random = new Random(7);
+        foreach (int seq in new[] { 37, 40 })
+        {
+            float[] scores = [.. RandomArray(random, seq * seq).Select((v, i) => i / seq == i % seq ? 15 + v : 15 * v)];
+            var expected = (float[])scores.Clone();
+            for (int t = 0; t < seq; t++)
+            {
+                AttentionKernels.CausalSoftmaxScalar(ref expected[t * seq], t, seq, width);
+            }
+
+            var rows = (float[])scores.Clone();
+            var blocks = (float[])scores.Clone();
+            for (int t = 0; t < seq; t++)
+            {
+                Row(rows, t, seq, width);
+            }
+
+            // As the attention forward: four rows at a time, the last rows of T one at a time.
+            for (int t = 0; t < seq; t += t + 4 <= seq ? 4 : 1)
+            {
+                if (t + 4 <= seq)
+                {
+                    AttentionKernels.CausalSoftmax4(ref blocks[t * seq], t, seq, width);
+                }
+                else
+                {
+                    Row(blocks, t, seq, width);
+                }
+            }
+
+            BatchInvariance.BatchTrials.SameBits(expected, rows, $"rows one at a time, T {seq}, {width}");
+            BatchInvariance.BatchTrials.SameBits(expected, blocks, $"rows four at a time, T {seq}, {width}");
+        }
+    }
+
+    public static TheoryData<VectorWidth> Widths() => [.. Simd.Supported()];
+
+    private static void Row(float[] scores, int t, int seq, VectorWidth width)
+    {
+        if (!AttentionKernels.CausalSoftmax(ref scores[t * seq], t, seq, width))
+        {
+            AttentionKernels.CausalSoftmaxScalar(ref scores[t * seq], t, seq, width);
+        }
+    }
 }
