@@ -164,6 +164,12 @@ public sealed class AdamW
         }
 
         CheckLearningRate(learningRate);
+        if (options.MaxDegreeOfParallelism is 0 or < -1)
+        {
+            // Checked here, not only by the runtime's Parallel.For that this call once used (and then only for large tensors).
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxDegreeOfParallelism, "MaxDegreeOfParallelism must be -1 (all cores) or a positive count.");
+        }
+
         var c = new Coefficients(options, step, learningRate, gradientScale);
         var width = Simd.Width;
         if (n < ParallelChunk || options.MaxDegreeOfParallelism == 1)
@@ -172,19 +178,13 @@ public sealed class AdamW
             return;
         }
 
-        // Element-wise and chunked at fixed multiples of 16: the result is the same for any thread count.
+        // Element-wise and chunked at fixed multiples of 16: the result is the same for any thread count. On the worker
+        // pool with a struct body: a Parallel.For with a lambda was garbage on every call.
         unsafe
         {
             fixed (float* pp = parameter, pg = gradient, pm = firstMoment, pv = secondMoment)
             {
-                nint ap = (nint)pp, ag = (nint)pg, am = (nint)pm, av = (nint)pv;
-                int chunks = (n + ParallelChunk - 1) / ParallelChunk;
-                Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism }, k =>
-                {
-                    int start = k * ParallelChunk, length = Math.Min(ParallelChunk, n - start);
-                    UpdateRange(new Span<float>((float*)ap + start, length), new ReadOnlySpan<float>((float*)ag + start, length),
-                        new Span<float>((float*)am + start, length), new Span<float>((float*)av + start, length), c, width);
-                });
+                ParallelWork.For((n + ParallelChunk - 1) / ParallelChunk, options.MaxDegreeOfParallelism, new Chunks(pp, pg, pm, pv, n, c, width));
             }
         }
     }
@@ -297,6 +297,17 @@ public sealed class AdamW
                 UpdateRange(parameters[i].AsSpan(start, length), gradients[i].AsSpan(start, length), m[i].AsSpan(start, length),
                     v[i].AsSpan(start, length), decay[i] ? withDecay : noDecay, width);
             }
+        }
+    }
+
+    /// <summary>Update's chunks of ParallelChunk elements (the last shorter) over the four arrays, fixed by the caller.</summary>
+    private readonly unsafe struct Chunks(float* p, float* g, float* m, float* v, int n, Coefficients c, VectorWidth width) : IWorkItems
+    {
+        public void Run(int k)
+        {
+            int start = k * ParallelChunk, length = Math.Min(ParallelChunk, n - start);
+            UpdateRange(new Span<float>(p + start, length), new ReadOnlySpan<float>(g + start, length), new Span<float>(m + start, length),
+                new Span<float>(v + start, length), c, width);
         }
     }
 }

@@ -123,6 +123,20 @@ public class AdamWTests
     }
 
     [Theory]
+    [InlineData(0, 1)]
+    [InlineData(-2, 1)]
+    [InlineData(0, (1 << 16) + 1)]
+    public void UpdateRefusesABadThreadCount_BeforeAnyWrite(int threads, int length)
+    {
+        // Refused for any length: only a large tensor's Parallel.For (ParallelOptions) once refused it.
+        float[] p = [.. Enumerable.Repeat(1f, length)];
+        var options = new AdamWOptions { MaxDegreeOfParallelism = threads };
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => AdamW.Update(p, new float[length], new float[length], new float[length], 1, 0.1f, options));
+        Assert.Contains("MaxDegreeOfParallelism", e.Message, StringComparison.Ordinal);
+        Assert.All(p, x => Assert.Equal(1f, x));
+    }
+
+    [Theory]
     [InlineData(float.NaN)]
     [InlineData(-1e-3f)]
     [InlineData(float.PositiveInfinity)]
@@ -172,6 +186,8 @@ public class AdamWVectorTests
         var scalar = Run(VectorWidth.Scalar, 1);
         Assert.Equal(scalar, Run(width, 1));
         Assert.Equal(scalar, Run(width, 2));
+        Assert.Equal(scalar, Run(width, 3));
+        Assert.Equal(scalar, Run(width, -1));
         Assert.NotEqual(p0, scalar);
     }
 
