@@ -250,9 +250,9 @@ internal sealed class TrainSettings : CommandSettings
         }
 
         // The built-in corpus has its own tokens: markov is never a --text tokenizer.
-        if (Tokenizer is not null && TokenizerNames.Find(Tokenizer) is null or TokenizerKind.Markov)
+        if (Tokenizer is not null && (TokenizerNames.Find(Tokenizer) is not { } kind || !TokenizerNames.IsText(kind)))
         {
-            return Error($"--tokenizer must be bytes, bpe or gpt2, not '{Tokenizer}'.");
+            return Error($"--tokenizer must be {TokenizerNames.TextChoices}, not '{Tokenizer}'.");
         }
 
         if (Vocab is not null && (Vocab < 256 || Vocab > 65_536))

@@ -81,14 +81,14 @@ public static class RunConfigValidator
 
         if (TokenizerNames.Find(config.Tokenizer) is not { } kind)
         {
-            throw Bad(name("tokenizer"), $"is '{config.Tokenizer}'", "markov, bytes, gpt2 or bpe");
+            throw Bad(name("tokenizer"), $"is '{config.Tokenizer}'", TokenizerNames.Choices);
         }
 
         bool markov = d.Source == "markov";
         if (markov != (kind == TokenizerKind.Markov))
         {
             throw Bad(name("tokenizer"), $"is '{config.Tokenizer}' for the data source '{d.Source}'",
-                markov ? "markov (the built-in corpus has its own symbols)" : "bytes, gpt2 or bpe (markov is the built-in corpus's)");
+                markov ? "markov (the built-in corpus has its own symbols)" : $"{TokenizerNames.TextChoices} (markov is the built-in corpus's)");
         }
 
         if ((kind == TokenizerKind.Bpe) != (config.BpeMerges is not null))

@@ -13,7 +13,7 @@ public sealed class ExportTokenizerRefusalTests : IDisposable
 
     [Theory]
     [InlineData("markov", "was exported by xent export from a run with the markov tokenizer: its token ids are the built-in Markov corpus's symbols, which no text encodes into.")]
-    [InlineData("sentencepiece", "names the tokenizer 'sentencepiece' (xent_tokenizer), which is not one of xent's (bytes, gpt2, bpe, markov).")]
+    [InlineData("sentencepiece", "names the tokenizer 'sentencepiece' (xent_tokenizer), which is not one of xent's (bytes, bpe, gpt2, markov).")]
     public void Init_sample_and_eval_refuse_an_exports_tokenizer_for_the_same_reason(string tokenizer, string reason)
     {
         // Three maps of the names each worded the refusal their own way: --init said a Markov export's ids were "that

@@ -30,7 +30,7 @@ public sealed class TrainRefusalTests : IDisposable
     public static TheoryData<string, string, string> BadConfigs => new()
     {
         { "model.layers", "1000000", "\"model.layers\" is 1000000; it must be between 1 and 4096" },
-        { "tokenizer", "\"bogus\"", "\"tokenizer\" is 'bogus'; it must be markov, bytes, gpt2 or bpe" },
+        { "tokenizer", "\"bogus\"", "\"tokenizer\" is 'bogus'; it must be bytes, bpe, gpt2 or markov" },
         { "data.train_tokens", "1000000000000", "\"data.train_tokens\" is 1000000000000" },
         { "training.batch", "0", "\"training.batch\" is 0; it must be between 1 and 65536" },
         { "model.context_length", "100000", "\"model.context_length\" is 100000" },

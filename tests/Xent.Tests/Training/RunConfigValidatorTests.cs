@@ -9,7 +9,7 @@ namespace Xent.Tests.Training;
 /// <summary>The one validator of run configs: every field's range, array limits and memory, with messages naming the field as its source spells it.</summary>
 public sealed class RunConfigValidatorTests
 {
-    private static CheckpointConfig Valid() => new()
+    internal static CheckpointConfig Valid() => new()
     {
         Model = new CheckpointModel { VocabSize = 32, ContextLength = 16, Layers = 2, Heads = 2, Dim = 8 },
         Tokenizer = "markov",
@@ -43,7 +43,7 @@ public sealed class RunConfigValidatorTests
         { "model.heads", "3", "\"model.heads\" is 3, which does not divide the width 8" },
         { "model.context_length", "1", "\"model.context_length\" is 1" },
         { "model.vocab_size", "1", "\"model.vocab_size\" is 1" },
-        { "tokenizer", "\"bogus\"", "\"tokenizer\" is 'bogus'; it must be markov, bytes, gpt2 or bpe" },
+        { "tokenizer", "\"bogus\"", "\"tokenizer\" is 'bogus'; it must be bytes, bpe, gpt2 or markov" },
         { "tokenizer", "\"bytes\"", "\"tokenizer\" is 'bytes' for the data source 'markov'" },
         { "data.train_tokens", "1e12", "\"data.train_tokens\" is 1000000000000; it must be between 17 and 1073741824" },
         { "data.validation_tokens", "3", "\"data.validation_tokens\" is 3" },
