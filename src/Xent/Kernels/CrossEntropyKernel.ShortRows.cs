@@ -1,14 +1,20 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Xent.LinearAlgebra;
 
 namespace Xent.Kernels;
 
 /// <summary>
-/// Short rows of float logits with class-index targets and no soft cap (loss, per-row losses, log-sum-exp and a float
-/// gradient): each row is one block, so the same statistics, fold, finish and gradient write as <see cref="ProcessRow"/>
-/// give the same bits, with the decisions that row after row would take again (element kind, soft cap, scratch,
-/// probability targets) taken once per call. At a classifier's 10 or 32 classes those per-row decisions
-/// cost about as much as the row's arithmetic.
+/// Short rows with class-index targets and no soft cap (loss, per-row losses, log-sum-exp and a gradient): each row is
+/// one block, so the same statistics, fold, finish and gradient write as <see cref="ProcessRow"/> give the same bits,
+/// with the decisions that row after row would take again (element kind, soft cap, scratch, probability targets)
+/// taken once per call. At a classifier's 10 or 32 classes those per-row decisions cost about as much as the row's
+/// arithmetic. Half and bfloat16 logits are widened a block of rows at a time into the thread's scratch, and the
+/// float loop runs over that: the statistics of 16-bit logits are the float statistics of their widened values, bit
+/// for bit (<see cref="StatisticsKernel"/>), and a 16-bit gradient's exponentials are stored over the widened row as
+/// <see cref="BlockExponentials"/> stores them. Row by row, a 16-bit row's widening, statistics, write and narrowing
+/// were calls of their own: bfloat16 <c>Loss</c> of 2048 x 10, 32 and 128 took 0.31, 0.37 and 0.62x that time here,
+/// <c>LossAndGradient</c> in place 0.65, 0.62 and 0.77x (one Zen 5 core, 512 bits; docs/benchmarks.md).
 /// </summary>
 internal sealed unsafe partial class CrossEntropyKernel
 {
@@ -23,9 +29,12 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>For tests: short rows through <see cref="ShortRows"/> or not, for the calling flow (the bits are the same).</summary>
     public static AsyncOverride<bool>.Scope OverrideShortRows(bool on) => ShortRowsOverride.Set(on);
 
-    // No scratch (float logits without a soft cap); a gradient in float, written with ordinary stores.
-    private bool ShortRowsApply => (ShortRowsOverride.Value ?? ShortRowsEnabled) && classes <= ShortRowClasses && !scratchNeeded
-        && !SoftTargets && request.Targets != null && (!HasGradient || (request.GradientElement == ElementKind.Single && !streamGradient));
+    // No soft cap (its capped logits go to the gradient or scratch by block length), and a gradient written with
+    // ordinary stores (a streamed one recomputes its exponentials, and fences); float logits only with a float
+    // gradient (their 16-bit gradient would narrow through scratch, which float logits do not take).
+    private bool ShortRowsApply => (ShortRowsOverride.Value ?? ShortRowsEnabled) && classes <= ShortRowClasses && cap == 0f
+        && !SoftTargets && request.Targets != null
+        && (!HasGradient || (!streamGradient && (request.GradientElement == ElementKind.Single || request.Element != ElementKind.Single)));
 
     /// <summary>
     /// Rows [start, end) as <see cref="ProcessRow"/> runs them. Every row has the same length, so the statistics' width
@@ -34,41 +43,63 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// </summary>
     private void ShortRows(int start, int end)
     {
+        if (request.Element == ElementKind.Single)
+        {
+            ShortRows<No>(start, end);
+        }
+        else
+        {
+            ShortRows<Yes>(start, end);
+        }
+    }
+
+    // TWidened: 16-bit logits, whose block of rows is widened into scratch, one row after the other as in the logits,
+    // and read there. A type, so that the float loop compiles without the widening's branches.
+    private void ShortRows<TWidened>(int start, int end)
+        where TWidened : struct, IConstant
+    {
         switch (Widths.Fit(request.Width, classes))
         {
             case VectorWidth.V512:
-                ShortRows512(start, end);
+                ShortRows512<TWidened>(start, end);
                 break;
             case VectorWidth.V256:
-                ShortRows256(start, end);
+                ShortRows256<TWidened>(start, end);
                 break;
             case VectorWidth.V128:
-                ShortRows128(start, end);
+                ShortRows128<TWidened>(start, end);
                 break;
             default:
-                ShortRowsScalar(start, end);
+                ShortRowsScalar<TWidened>(start, end);
                 break;
         }
     }
 
-    // One plain method per width, as StatisticsKernel.Compute has: only the width used is compiled.
+    // One method per width, as StatisticsKernel.Compute has: only the width used (and the element) is compiled.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ShortRows512(int start, int end) => ShortRows<Vector512Ops, Vector512<float>>(start, end);
+    private void ShortRows512<TWidened>(int start, int end)
+        where TWidened : struct, IConstant => ShortRows<Vector512Ops, Vector512<float>, TWidened>(start, end);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ShortRows256(int start, int end) => ShortRows<Vector256Ops, Vector256<float>>(start, end);
+    private void ShortRows256<TWidened>(int start, int end)
+        where TWidened : struct, IConstant => ShortRows<Vector256Ops, Vector256<float>, TWidened>(start, end);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ShortRows128(int start, int end) => ShortRows<Vector128Ops, Vector128<float>>(start, end);
+    private void ShortRows128<TWidened>(int start, int end)
+        where TWidened : struct, IConstant => ShortRows<Vector128Ops, Vector128<float>, TWidened>(start, end);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ShortRowsScalar(int start, int end) => ShortRows<ScalarOps, float>(start, end);
+    private void ShortRowsScalar<TWidened>(int start, int end)
+        where TWidened : struct, IConstant => ShortRows<ScalarOps, float, TWidened>(start, end);
 
-    private void ShortRows<TOps, TV>(int start, int end)
+    private void ShortRows<TOps, TV, TWidened>(int start, int end)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TWidened : struct, IConstant
     {
-        float* logits = (float*)request.Logits, gradient = (float*)request.Gradient;
+        bool widened = TWidened.Value;
+        float* rowsWidened = widened ? Workspace.Current.Get(WorkspaceSlot.LogitsBlock, ShortRowBlockFloats) : null;
+        float* gradient = (float*)request.Gradient;
         int* targets = request.Targets;
         bool weightedLogits = smoothing > 0f;
         var weights = weightedLogits ? WeightsAt(0, classes) : default;
@@ -79,6 +110,13 @@ internal sealed unsafe partial class CrossEntropyKernel
         for (int first = start; first < end; first += block)
         {
             int last = Math.Min(end, first + block);
+            float* logits = (float*)request.Logits + RowOffset(first);
+            if (widened)
+            {
+                logits = rowsWidened;
+                Widen(request.Element, (ushort*)request.Logits + RowOffset(first), new Span<float>(logits, (last - first) * classes));
+            }
+
             for (int n = first; n < last; n++)
             {
                 int y = targets[n];
@@ -88,13 +126,13 @@ internal sealed unsafe partial class CrossEntropyKernel
                     continue;
                 }
 
-                nint at = RowOffset(n);
-                var z = new ReadOnlySpan<float>(logits + at, classes);
+                var z = new ReadOnlySpan<float>(logits + RowOffset(n - first), classes);
 
-                // Read before the statistics may store exponentials over it (in place). storeExps: a float gradient.
+                // Read before the statistics may store exponentials over it (in place). storeExps: a float gradient;
+                // exps16: a 16-bit one, whose exponentials go over the widened row.
                 targetLogits[n - first] = keptRow ? z[y] : 0f;
-                var store = storeExps ? new Span<float>(gradient + at, classes) : default;
-                statistics[n - first] = StatisticsKernel.Compute<TOps, TV>(z, weights, default, weightedLogits, store, prefetchNext: true, inverseCap: 0f);
+                var store = storeExps ? new Span<float>(gradient + RowOffset(n), classes) : widened && exps16 ? new Span<float>(logits + RowOffset(n - first), classes) : default;
+                statistics[n - first] = StatisticsKernel.Compute<TOps, TV>(z, weights, default, weightedLogits, store, prefetchNext: !widened, inverseCap: 0f);
             }
 
             for (int n = first; n < last; n++)
@@ -113,8 +151,11 @@ internal sealed unsafe partial class CrossEntropyKernel
                     continue;
                 }
 
+                // A 16-bit gradient's exponentials (rowExps), or the room its general write narrows from, is the row's
+                // widened copy.
+                var rowScratch = widened ? new Span<float>(logits + RowOffset(n - first), classes) : default;
                 var row = FinishRow(n, state, targetLogits[n - first]);
-                WriteRowGradient(n, row, 0, 1, default, statistics.Slice(n - first, 1), next: n + 1 < last ? n + 1 : -1);
+                WriteRowGradient(n, row, 0, 1, rowScratch, statistics.Slice(n - first, 1), next: n + 1 < last ? n + 1 : -1);
                 FixTarget(n, row);
             }
         }
