@@ -5,7 +5,7 @@ using Xent.LinearAlgebra;
 namespace Xent.Kernels;
 
 /// <summary>
-/// Short rows with class-index targets and no soft cap (loss, per-row losses, log-sum-exp and a gradient): each row is
+/// Short rows with class-index targets (loss, per-row losses, log-sum-exp and a gradient): each row is
 /// one block, so the same statistics, fold, finish and gradient write as <see cref="ProcessRow"/> give the same bits,
 /// with the decisions that row after row would take again (element kind, soft cap, scratch, probability targets)
 /// taken once per call. At a classifier's 10 or 32 classes those per-row decisions cost about as much as the row's
@@ -14,7 +14,8 @@ namespace Xent.Kernels;
 /// for bit (<see cref="StatisticsKernel"/>), and a 16-bit gradient's exponentials are stored over the widened row as
 /// <see cref="BlockExponentials"/> stores them. Row by row, a 16-bit row's widening, statistics, write and narrowing
 /// were calls of their own: bfloat16 <c>Loss</c> of 2048 x 10, 32 and 128 took 0.31, 0.37 and 0.62x that time here,
-/// <c>LossAndGradient</c> in place 0.65, 0.62 and 0.77x (one Zen 5 core, 512 bits; docs/benchmarks.md).
+/// <c>LossAndGradient</c> in place 0.65, 0.62 and 0.77x (one Zen 5 core, 512 bits; docs/benchmarks.md). Soft-capped
+/// rows take the row loop's statistics in the same two passes (<see cref="ShortRowsCapped"/>).
 /// </summary>
 internal sealed unsafe partial class CrossEntropyKernel
 {
@@ -29,10 +30,10 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>For tests: short rows through <see cref="ShortRows"/> or not, for the calling flow (the bits are the same).</summary>
     public static AsyncOverride<bool>.Scope OverrideShortRows(bool on) => ShortRowsOverride.Set(on);
 
-    // No soft cap (its capped logits go to the gradient or scratch by block length), and a gradient written with
-    // ordinary stores (a streamed one recomputes its exponentials, and fences); float logits only with a float
-    // gradient (their 16-bit gradient would narrow through scratch, which float logits do not take).
-    private bool ShortRowsApply => (ShortRowsOverride.Value ?? ShortRowsEnabled) && classes <= ShortRowClasses && cap == 0f
+    // A gradient written with ordinary stores (a streamed one recomputes its exponentials, and fences); float logits
+    // only with a float gradient (their 16-bit gradient would narrow through scratch, which uncapped float logits do
+    // not take).
+    private bool ShortRowsApply => (ShortRowsOverride.Value ?? ShortRowsEnabled) && classes <= ShortRowClasses
         && !SoftTargets && request.Targets != null
         && (!HasGradient || (!streamGradient && (request.GradientElement == ElementKind.Single || request.Element != ElementKind.Single)));
 
@@ -43,7 +44,11 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// </summary>
     private void ShortRows(int start, int end)
     {
-        if (request.Element == ElementKind.Single)
+        if (cap > 0f)
+        {
+            ShortRowsCapped(start, end);
+        }
+        else if (request.Element == ElementKind.Single)
         {
             ShortRows<No>(start, end);
         }
@@ -135,29 +140,76 @@ internal sealed unsafe partial class CrossEntropyKernel
                 statistics[n - first] = StatisticsKernel.Compute<TOps, TV>(z, weights, default, weightedLogits, store, prefetchNext: !widened, inverseCap: 0f);
             }
 
+            FinishShortRows(first, last, statistics, targetLogits, rowsWidened);
+        }
+    }
+
+    /// <summary>
+    /// Soft-capped short rows: each row's statistics are the row loop's own (<see cref="Statistics"/>: widened, capped
+    /// into scratch or the gradient, exponentials stored), the row's place in a block of scratch its scratch; the
+    /// finish pass is the uncapped loop's. The two passes gave 2048 x 10, 32, 128 float <c>Loss</c> 0.85, 0.76, 0.86x
+    /// the time row by row and <c>LossAndGradient</c> 0.79, 0.79, 0.86x (one Zen 5 core, 512 bits; docs/benchmarks.md).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ShortRowsCapped(int start, int end)
+    {
+        float* rowsScratch = Workspace.Current.Get(WorkspaceSlot.LogitsBlock, ShortRowBlockFloats);
+        int* targets = request.Targets;
+        bool logSumExpAsked = request.LogSumExp != null;
+        Span<BlockStatistics> statistics = stackalloc BlockStatistics[ShortRowBlock];
+        Span<float> targetLogits = stackalloc float[ShortRowBlock];
+        int block = Math.Clamp(ShortRowBlockFloats / classes, 1, ShortRowBlock);
+        for (int first = start; first < end; first += block)
+        {
+            int last = Math.Min(end, first + block);
             for (int n = first; n < last; n++)
             {
-                bool keptRow = targets[n] != ignoreIndex;
+                int y = targets[n];
+                bool keptRow = y != ignoreIndex;
                 if (!keptRow && !logSumExpAsked)
                 {
-                    FinishIgnored(n);
                     continue;
                 }
 
-                var state = RowAccumulator.Of(statistics[n - first]);
-                if (!HasGradient)
-                {
-                    FinishLoss(n, keptRow, state, targetLogits[n - first], out _, out _);
-                    continue;
-                }
-
-                // A 16-bit gradient's exponentials (rowExps), or the room its general write narrows from, is the row's
-                // widened copy.
-                var rowScratch = widened ? new Span<float>(logits + RowOffset(n - first), classes) : default;
-                var row = FinishRow(n, state, targetLogits[n - first]);
-                WriteRowGradient(n, row, 0, 1, rowScratch, statistics.Slice(n - first, 1), next: n + 1 < last ? n + 1 : -1);
-                FixTarget(n, row);
+                // Capped as its block's lanes cap it, read before the statistics may write over the row (in place).
+                targetLogits[n - first] = keptRow ? TargetLogit(n, y) : 0f;
+                statistics[n - first] = Statistics(n, 0, new Span<float>(rowsScratch + RowOffset(n - first), classes));
             }
+
+            FinishShortRows(first, last, statistics, targetLogits, rowsScratch);
+        }
+    }
+
+    /// <summary>
+    /// The second pass over a block of short rows [first, last): each row's log-sum-exp, loss and gradient from its
+    /// statistics. <paramref name="rowsScratch"/>: the block's rows widened (or capped) in scratch, one after the other,
+    /// or null; a 16-bit gradient's exponentials (<see cref="rowExps"/>) or the room its general write narrows from.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void FinishShortRows(int first, int last, ReadOnlySpan<BlockStatistics> statistics, ReadOnlySpan<float> targetLogits, float* rowsScratch)
+    {
+        int* targets = request.Targets;
+        bool logSumExpAsked = request.LogSumExp != null;
+        for (int n = first; n < last; n++)
+        {
+            bool keptRow = targets[n] != ignoreIndex;
+            if (!keptRow && !logSumExpAsked)
+            {
+                FinishIgnored(n);
+                continue;
+            }
+
+            var state = RowAccumulator.Of(statistics[n - first]);
+            if (!HasGradient)
+            {
+                FinishLoss(n, keptRow, state, targetLogits[n - first], out _, out _);
+                continue;
+            }
+
+            var rowScratch = rowsScratch != null ? new Span<float>(rowsScratch + RowOffset(n - first), classes) : default;
+            var row = FinishRow(n, state, targetLogits[n - first]);
+            WriteRowGradient(n, row, 0, 1, rowScratch, statistics.Slice(n - first, 1), next: n + 1 < last ? n + 1 : -1);
+            FixTarget(n, row);
         }
     }
 

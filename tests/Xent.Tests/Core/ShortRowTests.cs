@@ -6,7 +6,7 @@ namespace Xent.Tests.Core;
 /// Short rows take their own loop (<see cref="CrossEntropyKernel.OverrideShortRows"/>): the same statistics, fold,
 /// finish and gradient write as the general row loop, so bit for bit the same loss, per-row losses, log-sum-exp and
 /// gradient (in place and out of place, exponentials stored or recomputed), at every width and thread count, with
-/// every option a class-index call takes, and ignored rows.
+/// every option a class-index call takes (a soft cap too, alone and with label smoothing), and ignored rows.
 /// </summary>
 public class ShortRowTests
 {
@@ -37,6 +37,7 @@ public class ShortRowTests
             {
                 new CrossEntropyOptions(), new CrossEntropyOptions { Reduction = Reduction.Sum },
                 new CrossEntropyOptions { LabelSmoothing = 0.1f, ClassWeights = weights }, new CrossEntropyOptions { ZLoss = 1e-4f },
+                new CrossEntropyOptions { SoftCap = 5f }, new CrossEntropyOptions { SoftCap = 5f, LabelSmoothing = 0.1f, ClassWeights = weights },
             };
             foreach (var o in options)
             {
@@ -68,6 +69,7 @@ public class ShortRowTests
             {
                 new CrossEntropyOptions(), new CrossEntropyOptions { Reduction = Reduction.Sum, ClassWeights = weights },
                 new CrossEntropyOptions { LabelSmoothing = 0.1f, ClassWeights = weights }, new CrossEntropyOptions { ZLoss = 1e-4f },
+                new CrossEntropyOptions { SoftCap = 5f }, new CrossEntropyOptions { SoftCap = 5f, LabelSmoothing = 0.1f, ClassWeights = weights },
             };
             foreach (var o in options)
             {
