@@ -83,7 +83,8 @@ public sealed class MetricsLog : IDisposable
     /// <param name="keepThroughStep">The resumed checkpoint's step; 0 for a fresh run.</param>
     /// <param name="resumedFrom">
     /// The folder of the resumed run when it is not <paramref name="directory"/> (a resume into another folder, which
-    /// holds no log): its records up to <paramref name="keepThroughStep"/> start this one, and its log is only read.
+    /// holds no log but one an unfinished copy of this resume left, replaced): its records up to
+    /// <paramref name="keepThroughStep"/> start this one, and its log is only read.
     /// </param>
     /// <exception cref="TrainingInputException">
     /// The log could not be read (a resume), replaced or opened (a full disk, no permission, a failing disk): the
@@ -115,7 +116,8 @@ public sealed class MetricsLog : IDisposable
         }
 
         var kept = all.Where(r => r.Step <= keepThroughStep).ToList();
-        if (exists && (kept.Count != all.Count || keepThroughStep == 0 || !clean || resumedFrom is not null))
+        // Resumed into another folder, its log (an unfinished copy's) is replaced too where the other has none.
+        if (resumedFrom is not null ? exists || File.Exists(path) : exists && (kept.Count != all.Count || keepThroughStep == 0 || !clean))
         {
             string doing = resumedFrom is not null ? $"copying the lines of '{source}' up to step {keepThroughStep.ToString(CultureInfo.InvariantCulture)} to resume from its checkpoint"
                 : keepThroughStep == 0 ? "emptying it for a fresh run"

@@ -10,7 +10,8 @@ namespace Xent.Training.Runs;
 /// <see cref="MetricsLog.Open"/> copies), so best/, --early-stop, summary.json and loss.png go on as a resume in A
 /// would; A is only read. Without it B's best/ would start from B's next evaluation, however much worse than A's best,
 /// or from whatever best/ B held. A B that holds another run's files is refused before anything is written: the
-/// copy would mix them with A's, or replace them.
+/// copy would mix them with A's, or replace them. What this same resume left in B when it was stopped before B's first
+/// checkpoint (<see cref="UnfinishedResumeCopy"/>) is not another run's: the copy is done again over it.
 /// </summary>
 internal static class ResumeIntoOtherFolder
 {
@@ -26,7 +27,8 @@ internal static class ResumeIntoOtherFolder
         plan.Resume?.Checkpoint.Origin is { } origin && !TrainingLoop.SameFolder(origin.Directory, plan.OutDir) ? origin.Directory : null;
 
     /// <summary>
-    /// Refuses an <paramref name="into"/> holding a run's files, then copies <paramref name="from"/>'s best/ into it
+    /// Refuses an <paramref name="into"/> holding a run's files (but for an unfinished copy of this resume, which is
+    /// redone), then copies <paramref name="from"/>'s best/ into it
     /// and opens its metrics.jsonl with <paramref name="from"/>'s lines through <paramref name="step"/>. A failure of
     /// the log removes the copy of best/ again, so a run that did not start leaves no run's files in the folder.
     /// </summary>
@@ -37,7 +39,7 @@ internal static class ResumeIntoOtherFolder
     public static ((long Step, double ValLoss)? Best, MetricsLog Log) Start(string from, string into, long step)
     {
         string[] held = [.. RunFiles.Where(f => Path.Exists(Path.Combine(into, f))).Select(f => f == BestCheckpoint.Folder ? $"{f}/" : f)];
-        if (held.Length > 0)
+        if (held.Length > 0 && !UnfinishedResumeCopy.Holds(from, into, step))
         {
             string stepText = step.ToString(CultureInfo.InvariantCulture);
             throw new TrainingInputException(
@@ -46,6 +48,8 @@ internal static class ResumeIntoOtherFolder
                 $"give it a new or empty folder, or resume the run in '{into}' from its own checkpoint.");
         }
 
+        // An unfinished copy's best/ goes first: where the other folder has no best now, none is copied over it.
+        BestCheckpoint.RemoveCopy(into);
         var best = BestCheckpoint.CopyForResume(from, into);
         try
         {

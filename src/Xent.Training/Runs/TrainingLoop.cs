@@ -58,7 +58,8 @@ public sealed class TrainingLoop : IDisposable
     /// gets <see cref="Data.TrainingInputException"/>, with nothing written, when another run saved into the folder
     /// after the checkpoint was loaded, or when a resumed plan's folder holds a damaged best/best.json (<see cref="BestCheckpoint.ReadForResume"/>).
     /// A plan resumed from the checkpoint of another folder starts its own as a copy of that run up to the checkpoint,
-    /// and is refused when its folder holds a run's files (<see cref="ResumeIntoOtherFolder"/>).
+    /// and is refused when its folder holds a run's files, but for what the same resume left there when stopped before its
+    /// first checkpoint, which is copied again (<see cref="ResumeIntoOtherFolder"/>).
     /// </summary>
     /// <param name="progress">Told of each step; null for none.</param>
     /// <param name="cancellationToken">

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Xent.Tests.Training;
 using Xent.Training.Checkpoints;
 using Xent.Training.Runs;
 
@@ -82,6 +83,97 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         Assert.Equal(beforeInto, Snapshot(into));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_resume_stopped_before_its_first_checkpoint_in_the_new_folder_runs_again_with_the_same_command(bool fromHasMetrics)
+    {
+        string from = temp["from"], whole = temp["whole"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2", "--lr", "0.05", "--warmup", "0").ExitCode);
+        if (!fromHasMetrics)
+        {
+            // A checkpoint folder copied without its log: the second try's log must not go on after the first's lines.
+            File.Delete(Path.Combine(from, MetricsLog.FileName));
+        }
+
+        string[] resume = ["train", "--resume", from, "--out", into, "--steps", "8", "--eval-every", "4"];
+        var uninterrupted = CliRun.Run([.. resume[..4], whole, .. resume[5..]]);
+        Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Error);
+
+        // The first try stops at its first checkpoint (step 4: the disk fills as model.safetensors is written, the
+        // second one created after best/'s copy), leaving the copies, the lines of steps 3 and 4 and no checkpoint.
+        CliRun failed;
+        using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
+        {
+            failed = CliRun.Run(resume);
+        }
+
+        failed.AssertBadInput(Path.Combine(into, CheckpointStore.ModelFile), "saving the checkpoint of step 4");
+        Assert.False(CheckpointStore.Exists(into));
+        Assert.Equal(2, CheckpointStore.ModelStep(Path.Combine(into, BestCheckpoint.Folder)));
+        Assert.Equal(fromHasMetrics ? [1L, 2, 3, 4] : [3L, 4], MetricsLog.Read(Path.Combine(into, MetricsLog.FileName)).Select(r => r.Step));
+
+        var again = CliRun.Run(resume);
+        Assert.True(again.ExitCode == 0, again.Error);
+        AssertSameRun(whole, into);
+    }
+
+    [Fact]
+    public void A_killed_resume_left_before_its_first_checkpoint_in_the_new_folder_runs_again_with_the_same_command()
+    {
+        string from = temp["from"], whole = temp["whole"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        string[] resume = ["train", "--resume", from, "--out", into, "--steps", "6000", "--eval-every", "6000"];
+        var uninterrupted = CliRun.Run([.. resume[..4], whole, .. resume[5..]]);
+        Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Error);
+
+        // SIGKILL once a few of the resumed steps are in metrics.jsonl, long before the first checkpoint (step 6000).
+        string metrics = Path.Combine(into, MetricsLog.FileName);
+        Assert.True(TrainKillTests.KillWhen(resume, () => Steps(metrics) >= 6), "the run ended before it was killed");
+        Assert.False(CheckpointStore.Exists(into));
+
+        var again = CliRun.Run(resume);
+        Assert.True(again.ExitCode == 0, again.Error);
+        AssertSameRun(whole, into);
+    }
+
+    [Theory]
+    [InlineData("step")]
+    [InlineData("line")]
+    [InlineData("best")]
+    public void A_copy_that_is_not_this_resumes_is_still_refused(string change)
+    {
+        string from = temp["from"], other = temp["other"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        Assert.Equal(0, TrainCommandTests.Train(other, "--steps", "2", "--eval-every", "2", "--seed", "9").ExitCode);
+        string[] resume = ["train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4"];
+        CliRun failed;
+        using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
+        {
+            failed = CliRun.Run(resume);
+        }
+
+        Assert.Equal(2, failed.ExitCode);
+        string metrics = Path.Combine(into, MetricsLog.FileName);
+        switch (change)
+        {
+            case "step": // a line past the copy that is not the next step
+                File.AppendAllText(metrics, File.ReadLines(metrics).Last().Replace("\"step\":4", "\"step\":9", StringComparison.Ordinal) + "\n");
+                break;
+            case "line": // a copied line that is not the other folder's
+                File.WriteAllLines(metrics, File.ReadLines(metrics).Select((l, i) => i == 0 ? l.Replace("\"loss\":", "\"loss\":1", StringComparison.Ordinal) : l));
+                break;
+            default: // another run's best checkpoint of the same step
+                File.Copy(Path.Combine(other, BestCheckpoint.Folder, CheckpointStore.ModelFile), Path.Combine(into, BestCheckpoint.Folder, CheckpointStore.ModelFile), overwrite: true);
+                break;
+        }
+
+        var before = Snapshot(into);
+        var run = CliRun.Run(resume);
+        run.AssertBadInput($"'{into}' holds another run's metrics.jsonl, best/", "Nothing was written and the run did not start");
+        Assert.Equal(before, Snapshot(into));
+    }
+
     [Fact]
     public void A_best_checkpoint_that_fails_to_read_while_copied_is_one_line_and_leaves_no_best_folder()
     {
@@ -124,6 +216,38 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         Assert.NotNull(files.Thrown);
         Assert.Equal(before, Snapshot(from));
         Assert.Empty(Directory.GetFileSystemEntries(into));
+    }
+
+    // The resumed run in `into` ended as the one in `whole`: checkpoint, best/, metrics.jsonl's steps, losses and
+    // evaluations, and summary.json.
+    private static void AssertSameRun(string whole, string into)
+    {
+        Assert.Equal(Bytes(whole, CheckpointStore.ModelFile), Bytes(into, CheckpointStore.ModelFile));
+        foreach (string file in new[] { BestCheckpoint.InfoFile, CheckpointStore.ModelFile, CheckpointStore.ConfigFile })
+        {
+            Assert.Equal(Bytes(whole, BestCheckpoint.Folder, file), Bytes(into, BestCheckpoint.Folder, file));
+        }
+
+        var expected = MetricsLog.Read(Path.Combine(whole, MetricsLog.FileName));
+        var actual = MetricsLog.Read(Path.Combine(into, MetricsLog.FileName));
+        Assert.Equal(expected.Select(r => (r.Step, r.Loss, r.ValLoss, r.GradNorm)), actual.Select(r => (r.Step, r.Loss, r.ValLoss, r.GradNorm)));
+        foreach (string key in new[] { "best_step", "best_val_loss", "final_val_loss", "stopped_early", "steps", "start_step", "initial_val_loss", "tokens_trained" })
+        {
+            Assert.Equal(Summary(whole).GetProperty(key).GetRawText(), Summary(into).GetProperty(key).GetRawText());
+        }
+    }
+
+    // How many steps metrics.jsonl lists; 0 while it is missing or being replaced.
+    private static int Steps(string metrics)
+    {
+        try
+        {
+            return File.Exists(metrics) ? MetricsLog.Read(metrics).Count : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
 
     // The steps and validation losses of metrics.jsonl's evaluations.

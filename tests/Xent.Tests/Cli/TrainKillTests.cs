@@ -94,7 +94,7 @@ public sealed class TrainKillTests : IDisposable
     }
 
     /// <summary>Starts xent with <paramref name="args"/> and kills it (SIGKILL) once <paramref name="when"/> holds; false if it had ended first.</summary>
-    private static bool KillWhen(string[] args, Func<bool> when)
+    internal static bool KillWhen(string[] args, Func<bool> when)
     {
         using var process = Start(args);
         var deadline = DateTime.UtcNow.AddSeconds(60);

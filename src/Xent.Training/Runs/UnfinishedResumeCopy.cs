@@ -1,0 +1,128 @@
+using Xent.Training.Checkpoints;
+using Xent.Training.Data;
+
+namespace Xent.Training.Runs;
+
+/// <summary>
+/// What a resume into another folder (<see cref="ResumeIntoOtherFolder"/>) leaves there when it is killed or fails
+/// after copying the run up to the checkpoint but before its own first checkpoint: the copies of best/ and
+/// metrics.jsonl (with the lines of the steps it trained since), and no checkpoint. The same resume run again redoes
+/// the copy over them; without this the folder was refused as holding another run, and had to be removed by hand.
+/// </summary>
+internal static class UnfinishedResumeCopy
+{
+    // Files a run writes only with or after its first checkpoint: a folder holding one is a run of its own.
+    private static readonly string[] OwnRunFiles = [CheckpointStore.ModelFile, CheckpointStore.ConfigFile, RunSummary.FileName];
+
+    // best/'s files a copy renames in (BestCheckpoint.CopyForResume).
+    private static readonly string[] BestFiles = [CheckpointStore.ModelFile, CheckpointStore.ConfigFile, BestCheckpoint.InfoFile];
+
+    /// <summary>
+    /// Whether <paramref name="into"/> holds nothing but what an unfinished resume from the checkpoint of step
+    /// <paramref name="step"/> in <paramref name="from"/> leaves: no checkpoint, summary.json or config.json; best/
+    /// absent, or holding the same bytes and note as <paramref name="from"/>'s best/ (or only a killed copy's temporary
+    /// files); metrics.jsonl absent, or <paramref name="from"/>'s lines through <paramref name="step"/> followed by
+    /// those of steps <paramref name="step"/> + 1, + 2, ... (trained, but saved in no checkpoint). Anything that cannot
+    /// be read or does not match is not such a copy: the folder is refused as before.
+    /// </summary>
+    public static bool Holds(string from, string into, long step)
+    {
+        if (OwnRunFiles.Any(f => Path.Exists(Path.Combine(into, f))))
+        {
+            return false;
+        }
+
+        try
+        {
+            return BestIsCopy(from, into) && MetricsAreCopy(from, into, step);
+        }
+        catch (Exception e) when (e is TrainingInputException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static bool BestIsCopy(string from, string into)
+    {
+        string mine = Path.Combine(into, BestCheckpoint.Folder), theirs = Path.Combine(from, BestCheckpoint.Folder);
+        if (!Path.Exists(mine))
+        {
+            return true;
+        }
+
+        if (!Directory.Exists(mine) || Directory.EnumerateFileSystemEntries(mine).Select(Path.GetFileName)
+                .Any(name => !BestFiles.Contains(name) && !TemporaryFiles.IsTemporary(name!)))
+        {
+            return false;
+        }
+
+        // The copy takes best/'s files only where the other folder has a best checkpoint (else it leaves best/ out).
+        bool copied = CheckpointStore.Exists(theirs);
+        foreach (string name in (string[])[CheckpointStore.ModelFile, CheckpointStore.ConfigFile])
+        {
+            string file = Path.Combine(mine, name);
+            if (File.Exists(file) && !(copied && SameBytes(file, Path.Combine(theirs, name))))
+            {
+                return false;
+            }
+        }
+
+        return !File.Exists(Path.Combine(mine, BestCheckpoint.InfoFile))
+            || (copied && BestCheckpoint.Read(into) == BestCheckpoint.ReadForResume(from, rewrite: false));
+    }
+
+    private static bool MetricsAreCopy(string from, string into, long step)
+    {
+        string mine = Path.Combine(into, MetricsLog.FileName), theirs = Path.Combine(from, MetricsLog.FileName);
+        if (!Path.Exists(mine))
+        {
+            return true;
+        }
+
+        if (!File.Exists(mine))
+        {
+            return false;
+        }
+
+        var records = MetricsLog.Read(mine);
+        var copied = File.Exists(theirs) ? MetricsLog.Read(theirs).Where(r => r.Step <= step).ToList() : [];
+        if (records.Count < copied.Count)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < copied.Count; i++)
+        {
+            // The resumed run measures again an evaluation its checkpoint's step missed (stopped by Ctrl+C), into its copy.
+            bool measuredAgain = i == copied.Count - 1 && copied[i].ValLoss is null && records[i] with { ValLoss = null } == copied[i];
+            if (records[i] != copied[i] && !measuredAgain)
+            {
+                return false;
+            }
+        }
+
+        return records.Skip(copied.Count).Select((r, i) => r.Step == step + 1 + i).All(next => next);
+    }
+
+    // Whether two files hold the same bytes (a copy renamed in whole, or not at all).
+    private static bool SameBytes(string a, string b)
+    {
+        if (!File.Exists(b) || new FileInfo(a).Length != new FileInfo(b).Length)
+        {
+            return false;
+        }
+
+        using var x = CheckpointFiles.Current.OpenRead(a);
+        using var y = CheckpointFiles.Current.OpenRead(b);
+        byte[] bx = new byte[1 << 16], by = new byte[1 << 16];
+        for (int n; (n = x.ReadAtLeast(bx, bx.Length, throwOnEndOfStream: false)) > 0;)
+        {
+            if (y.ReadAtLeast(by, n, throwOnEndOfStream: false) != n || !bx.AsSpan(0, n).SequenceEqual(by.AsSpan(0, n)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
