@@ -85,6 +85,33 @@ public sealed class TrainSignalTests : IDisposable
     }
 
     [Fact]
+    public async Task Ctrl_c_before_the_first_checkpoint_of_a_resume_into_another_folder_saves_one_there()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // The copy of the run up to its checkpoint is made once training has begun, so Ctrl+C there (or in the first
+        // steps) stops the run with a checkpoint of its own in the new folder, not with the copies alone.
+        string from = temp["from"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        string metrics = Path.Combine(into, MetricsLog.FileName);
+        using (var xent = Xent(["train", "--resume", from, "--out", into, "--steps", "1000000", "--eval-every", "1000000"]))
+        {
+            await xent.Until(() => File.Exists(metrics) && new FileInfo(metrics).Length > 1000);
+            await xent.Send("INT");
+            Assert.True(xent.Process.ExitCode == ExitCodes.Interrupted, $"exit {xent.Process.ExitCode}\nstderr:\n{xent.Error}");
+        }
+
+        long saved = CheckpointStore.LoadConfig(into).Step;
+        Assert.True(saved > 2, $"saved step {saved}");
+        Assert.Equal(MetricsLog.Read(metrics)[^1].Step, saved);
+        var resumed = CliRun.Run("train", "--resume", into, "--steps", $"{saved + 1}");
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+    }
+
+    [Fact]
     public async Task A_hang_up_whose_terminal_is_gone_still_saves_and_exits_129()
     {
         if (!OperatingSystem.IsLinux())
