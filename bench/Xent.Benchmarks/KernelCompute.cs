@@ -7,7 +7,7 @@ namespace Xent.Benchmarks;
 /// What the cross-entropy kernels cost in arithmetic alone: one thread, a batch small enough to stay in L2
 /// (default 2 x 32000: 256 KB of float logits), the fastest of many calls in ns per element, for float, bfloat16
 /// and Half Loss, float LossAndGradient (also with a soft cap of 30, and in place, beside the copy that each in-place case
-/// takes to restore its logits) and bfloat16 LossAndGradient in place. Memory plays no part, and the
+/// takes to restore its logits) and bfloat16 LossAndGradient, out of place and in place. Memory plays no part, and the
 /// minimum leaves out most of what other programs on a shared machine take, so two builds compare by these numbers
 /// even on a busy machine. XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- kernel-compute [rows] [classes] [rounds]
@@ -31,6 +31,7 @@ internal static class KernelCompute
         var half = new Half[logits.Length];
         System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(logits, half);
         var gradient = new float[logits.Length];
+        var bf16Gradient = new BFloat16[bf16.Length];
         var bf16Work = (BFloat16[])bf16.Clone();
         var floatWork = (float[])logits.Clone();
         var halfWork = (Half[])half.Clone();
@@ -52,6 +53,7 @@ internal static class KernelCompute
                 logits.AsSpan().CopyTo(floatWork);
                 CrossEntropy.LossAndGradient(floatWork, targets, floatWork, options);
             }),
+            ("bf16 LossAndGradient", () => CrossEntropy.LossAndGradient(bf16, targets, bf16Gradient, options)),
             ("bf16 LossAndGradient in place", () =>
             {
                 bf16.AsSpan().CopyTo(bf16Work);
