@@ -85,7 +85,7 @@ public static partial class CrossEntropy
         TCalls.LossAndGradient(logits, targets, gradient, reduced);
 
         // A gradient of 16 MB or more may be written with streaming stores (the kernels' own choice): those too.
-        if (Streams(options, sixteenBit: typeof(T) != typeof(float)))
+        if (Streams(options, classes, sixteenBit: typeof(T) != typeof(float)))
         {
             using (CrossEntropyKernel.OverrideStreamedBytes(0))
             {
@@ -101,11 +101,12 @@ public static partial class CrossEntropy
 
     // Whether a large out-of-place gradient of this kind may be streamed (CrossEntropyKernel.StreamsGradient): not a
     // float one whose soft cap writes the capped logits into it, nor one whose stored exponentials are smoothed, and a
-    // 16-bit one where its forward does not store them (which a soft cap with label smoothing never does).
-    private static bool Streams(CrossEntropyOptions options, bool sixteenBit)
+    // 16-bit one where its forward does not store them (which a soft cap with label smoothing never does). The forward's
+    // choice is the call's, at the width its rows of this many classes run at.
+    private static bool Streams(CrossEntropyOptions options, int classes, bool sixteenBit)
     {
         bool capped = options.SoftCap > 0f, smoothed = options.LabelSmoothing > 0f;
-        bool stores = CrossEntropyKernel.StoresExponentials(Simd.Width, capped, sixteenBit, smoothed) && (!smoothed || !capped);
+        bool stores = CrossEntropyKernel.StoresExponentials(Simd.Width, classes, capped, sixteenBit, smoothed) && (!smoothed || !capped);
         if (!sixteenBit && (capped || (stores && smoothed)))
         {
             return false;
@@ -171,7 +172,7 @@ public static partial class CrossEntropy
         {
             var gradient = new float[logits.Length];
             CrossEntropy.LossAndGradient(logits, targets, gradient, options: reduced);
-            if (Streams(options, sixteenBit: false))
+            if (Streams(options, logits.Length / targets.Length, sixteenBit: false))
             {
                 using (CrossEntropyKernel.OverrideStreamedBytes(0))
                 {

@@ -169,7 +169,23 @@ internal sealed unsafe partial class CrossEntropyKernel
     internal static bool StoresExponentials(VectorWidth width, bool capped, bool sixteenBit, bool smoothed) =>
         StoredExponentialsOverride.Value ?? (capped || width != VectorWidth.V512 || (VectorUnits.SplitsVector512 && (sixteenBit || !smoothed)));
 
-    /// <summary>For tests and benchmarks: store (or recompute) the gradient's exponentials at every width wherever <see cref="StoresExponentials"/> decides, for the calling flow.</summary>
+    /// <summary>
+    /// <see cref="StoresExponentials(VectorWidth, bool, bool, bool)"/> at the width a call's rows run at: the call's,
+    /// narrowed to fit rows shorter than one vector (<see cref="Widths.Fit"/>), as their statistics and write run. At 512
+    /// bits rows of fewer than 16 classes run in 256-bit lanes (or narrower), and there the stored exponentials pay as
+    /// they do in a 256-bit call: on the Zen 5 of docs/benchmarks.md (one thread's CPU time, <c>recompute-compare</c>,
+    /// 2048 x 10, 2026-12-07) a bfloat16 gradient took 1.40x the time recomputing them, a float one 1.01-1.02x. One
+    /// choice per call (every row has the same length), so a row's bits do not depend on the batch or the threads.
+    /// </summary>
+    /// <param name="width">The call's vector width.</param>
+    /// <param name="classes">The rows' length.</param>
+    /// <param name="capped">Whether a soft cap is on.</param>
+    /// <param name="sixteenBit">Whether the gradient is bfloat16 or Half (of logits of its own type).</param>
+    /// <param name="smoothed">Whether label smoothing is on.</param>
+    internal static bool StoresExponentials(VectorWidth width, int classes, bool capped, bool sixteenBit, bool smoothed) =>
+        StoresExponentials(Widths.Fit(width, classes), capped, sixteenBit, smoothed);
+
+    /// <summary>For tests and benchmarks: store (or recompute) the gradient's exponentials at every width wherever <see cref="StoresExponentials(VectorWidth, bool, bool, bool)"/> decides, for the calling flow.</summary>
     public static AsyncOverride<bool>.Scope OverrideStoredExponentials(bool store) => StoredExponentialsOverride.Set(store);
 
     private CrossEntropyKernel()
@@ -193,8 +209,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         // them, one exp per element instead of two (see StoresExponentials). Label smoothing's forward gathers its sum
         // w z in the same pass (smoothed LossAndGradient, one Zen 4 core, 2 x 50257: AVX2 only 0.55-0.56 -> 0.34-0.35 ns
         // per logit, 256 bits 0.38 -> 0.30, with w z summed by a max pass then; see docs/benchmarks.md for the single pass).
-        storeExps = StoresExponentials(request.Width, cap > 0f, sixteenBit: false, smoothing > 0f) && request.Gradient != null && request.GradientElement == ElementKind.Single && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
-        exps16 = StoresExponentials(request.Width, cap > 0f, sixteenBit: true, smoothing > 0f) && request.Gradient != null && request.Element != ElementKind.Single && request.GradientElement == request.Element
+        storeExps = StoresExponentials(request.Width, classes, cap > 0f, sixteenBit: false, smoothing > 0f) && request.Gradient != null && request.GradientElement == ElementKind.Single && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
+        exps16 = StoresExponentials(request.Width, classes, cap > 0f, sixteenBit: true, smoothing > 0f) && request.Gradient != null && request.Element != ElementKind.Single && request.GradientElement == request.Element
             && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
 
         // With a soft cap and a float gradient the forward writes the capped logits into the gradient's block (not a

@@ -51,6 +51,55 @@ public class ExponentialPolicyTests
     }
 
     /// <summary>
+    /// Rows shorter than one vector of the call's width run in narrower lanes (<see cref="Widths.Fit"/>), and the
+    /// exponentials are stored or recomputed as at the width the rows run at: at 512 bits, rows of fewer than 16 classes
+    /// store them as a call at 256 bits does, on any CPU (float, bfloat16 and Half gradients, plain and smoothed), and
+    /// rows of 16 classes or more keep the 512-bit choice.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void RowsNarrowerThanTheCallsWidth_ChooseByTheirLanes(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        foreach (int v in new[] { 2, 5, 10, 15, 16, 33 })
+        {
+            var x = TestData.Logits(40, v, v, scale: 6f);
+            var bf = x.Select(b => (BFloat16)b).ToArray();
+            var half = x.Select(b => (Half)b).ToArray();
+            var y = TestData.Targets(40, v, v, ignoreEvery: 5);
+            foreach (var o in new[] { new CrossEntropyOptions(), new CrossEntropyOptions { LabelSmoothing = 0.1f } })
+            {
+                string what = $"{v} classes {width} smoothing {o.LabelSmoothing}";
+                bool smoothed = o.LabelSmoothing > 0f;
+                var lanes = Widths.Fit(width, v);
+                var g = new float[x.Length];
+                var gb = new BFloat16[x.Length];
+                var gh = new Half[x.Length];
+                CrossEntropy.LossAndGradient(x, y, g, o);
+                CrossEntropy.LossAndGradient(bf, y, gb, o);
+                CrossEntropy.LossAndGradient(half, y, gh, o);
+                var expected = new float[x.Length];
+                var expectedB = new BFloat16[x.Length];
+                var expectedH = new Half[x.Length];
+                using (CrossEntropyKernel.OverrideStoredExponentials(CrossEntropyKernel.StoresExponentials(lanes, capped: false, sixteenBit: false, smoothed)))
+                {
+                    CrossEntropy.LossAndGradient(x, y, expected, o);
+                }
+
+                using (CrossEntropyKernel.OverrideStoredExponentials(CrossEntropyKernel.StoresExponentials(lanes, capped: false, sixteenBit: true, smoothed)))
+                {
+                    CrossEntropy.LossAndGradient(bf, y, expectedB, o);
+                    CrossEntropy.LossAndGradient(half, y, expectedH, o);
+                }
+
+                Assert.True(expected.AsSpan().SequenceEqual(g), $"{what}: float");
+                Assert.Equal(expectedB.Select(b => b.Bits), gb.Select(b => b.Bits));
+                Assert.Equal(expectedH.Select(BitConverter.HalfToUInt16Bits), gh.Select(BitConverter.HalfToUInt16Bits));
+            }
+        }
+    }
+
+    /// <summary>
     /// The stored exponentials' single pass (one shift for the whole block: the first chunk's max) hands the logits not
     /// yet stored to the two-pass loop where a later chunk rises far above that shift: a ramp over the row, a spike in
     /// the middle and in the last element (the shifted-back last vector), a first chunk of -inf (in rows of more than

@@ -28,7 +28,7 @@ public class VectorUnitsTests
     }
 
     [Fact]
-    public void ExponentialsPolicy_StoresBelow512_UnderACap_AndAt512OnSplitUnitsButSmoothedFloat()
+    public void ExponentialsPolicy_StoresBelow512_UnderACap_AndAt512OnSplitUnitsButSmoothedFloat_ByTheRowsLanes()
     {
         foreach (var width in new[] { VectorWidth.V256, VectorWidth.V128, VectorWidth.Scalar })
         {
@@ -41,6 +41,17 @@ public class VectorUnitsTests
         Assert.False(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: false, smoothed: true));
         Assert.Equal(VectorUnits.SplitsVector512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: true, smoothed: false));
         Assert.Equal(VectorUnits.SplitsVector512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: true, smoothed: true));
+        // Rows shorter than one 512-bit vector choose as the narrower lanes they run in; 16 classes and more as 512 bits.
+        foreach (bool sixteenBit in new[] { false, true })
+        {
+            foreach (bool smoothed in new[] { false, true })
+            {
+                Assert.True(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 15, capped: false, sixteenBit, smoothed));
+                Assert.True(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 3, capped: false, sixteenBit, smoothed));
+                Assert.Equal(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit, smoothed), CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 16, capped: false, sixteenBit, smoothed));
+            }
+        }
+
         using (CrossEntropyKernel.OverrideStoredExponentials(false))
         {
             Assert.False(CrossEntropyKernel.StoresExponentials(VectorWidth.V256, capped: true, sixteenBit: true, smoothed: false));
