@@ -143,7 +143,8 @@ public sealed class AdamW
     /// <param name="secondMoment">Second moment v [P], updated in place (zero before step 1).</param>
     /// <param name="step">Step number t &gt;= 1, used for the bias corrections 1 - beta^t.</param>
     /// <param name="learningRate">Learning rate lr.</param>
-    /// <param name="options">Betas, epsilon and weight decay (its LearningRate is not used).</param>
+    /// <param name="options">Betas, epsilon, weight decay and thread count; all validated, as by
+    /// <see cref="AdamWOptions.Validate"/>, before anything is written (its LearningRate is not used, but must be valid too).</param>
     /// <param name="gradientScale">Factor applied to each gradient element as it is read (g = scale * gradient[i];
     /// multiplying by 1 is exact). Must be finite. Default 1.</param>
     public static void Update(Span<float> parameter, ReadOnlySpan<float> gradient, Span<float> firstMoment,
@@ -164,11 +165,10 @@ public sealed class AdamW
         }
 
         CheckLearningRate(learningRate);
-        if (options.MaxDegreeOfParallelism is 0 or < -1)
-        {
-            // Checked here, not only by the runtime's Parallel.For that this call once used (and then only for large tensors).
-            throw new ArgumentOutOfRangeException(nameof(options), options.MaxDegreeOfParallelism, "MaxDegreeOfParallelism must be -1 (all cores) or a positive count.");
-        }
+
+        // The options are an init-only record that nothing checked on the way here: a beta of 1 or a NaN epsilon would
+        // write NaN into every element, a bad thread count was once refused only for large tensors.
+        options.Validate();
 
         var c = new Coefficients(options, step, learningRate, gradientScale);
         var width = Simd.Width;

@@ -136,6 +136,42 @@ public class AdamWTests
         Assert.All(p, x => Assert.Equal(1f, x));
     }
 
+    // What torch.optim.AdamW refuses (lr, eps, weight_decay < 0; betas outside [0, 1)), and NaN and infinities, which it
+    // lets through to NaN weights. Update took its options unchecked but for the thread count.
+    [Theory]
+    [InlineData("Beta1", 1f)]
+    [InlineData("Beta1", -0.1f)]
+    [InlineData("Beta1", float.NaN)]
+    [InlineData("Beta2", 1f)]
+    [InlineData("Beta2", 1.5f)]
+    [InlineData("Beta2", float.NaN)]
+    [InlineData("Epsilon", -1e-8f)]
+    [InlineData("Epsilon", float.NaN)]
+    [InlineData("Epsilon", float.PositiveInfinity)]
+    [InlineData("WeightDecay", -0.01f)]
+    [InlineData("WeightDecay", float.NaN)]
+    [InlineData("WeightDecay", float.PositiveInfinity)]
+    [InlineData("LearningRate", float.NaN)]
+    public void UpdateRefusesBadOptions_NamingThem_BeforeAnyWrite(string option, float value)
+    {
+        var options = option switch
+        {
+            "Beta1" => new AdamWOptions { Beta1 = value },
+            "Beta2" => new AdamWOptions { Beta2 = value },
+            "Epsilon" => new AdamWOptions { Epsilon = value },
+            "WeightDecay" => new AdamWOptions { WeightDecay = value },
+            _ => new AdamWOptions { LearningRate = value },
+        };
+        float[] p = [1, -2, 3], g = [0.5f, 0.5f, -1], m = [0.1f, 0.2f, 0.3f], v = [0.4f, 0.5f, 0.6f];
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => AdamW.Update(p, g, m, v, 2, 0.1f, options));
+        Assert.Equal(option, e.ParamName);
+        Assert.Equal(value, (float)e.ActualValue!);
+        Assert.Equal([1f, -2f, 3f], p);
+        Assert.Equal([0.1f, 0.2f, 0.3f], m);
+        Assert.Equal([0.4f, 0.5f, 0.6f], v);
+        Assert.Equal(option, Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(options, [3])).ParamName);
+    }
+
     [Theory]
     [InlineData(float.NaN)]
     [InlineData(-1e-3f)]
