@@ -86,7 +86,8 @@ public sealed class AdamW
 
     /// <summary>
     /// One optimizer step over every tensor: increments <see cref="StepCount"/>, then updates each parameter in
-    /// place from its gradient. Lengths are checked for all tensors before anything is written.
+    /// place from its gradient. Lengths, the learning rate, the gradient scale and the step count (below
+    /// <see cref="int.MaxValue"/>) are checked before anything is written.
     /// </summary>
     /// <param name="parameters">Parameter tensors, same order and lengths as given to the constructor.</param>
     /// <param name="gradients">Gradients, same shapes as <paramref name="parameters"/>.</param>
@@ -121,6 +122,12 @@ public sealed class AdamW
 
         float lr = learningRate ?? Options.LearningRate;
         CheckLearningRate(lr);
+        if (StepCount == int.MaxValue)
+        {
+            // The next t would wrap to int.MinValue: bias corrections of beta^-2147483648, then the count refused, after the writes.
+            throw new InvalidOperationException($"The optimizer has taken {int.MaxValue} steps, the most its step count holds.");
+        }
+
         int t = StepCount + 1;
         var withDecay = new Coefficients(Options, t, lr, gradientScale);
         var noDecay = new Coefficients(withoutDecay, t, lr, gradientScale);

@@ -136,6 +136,18 @@ public class AdamWTests
         Assert.All(p, x => Assert.Equal(1f, x));
     }
 
+    [Fact]
+    public void AStepPastTheLastStepCountThrowsBeforeAnyWrite()
+    {
+        // A restored count of int.MaxValue: the next t would wrap to int.MinValue, bias corrections of beta^-2147483648.
+        var optimizer = new AdamW(new AdamWOptions(), [2]) { StepCount = int.MaxValue };
+        float[] p = [1, 2];
+        Assert.Throws<InvalidOperationException>(() => optimizer.Step([p], [[1, 1]]));
+        Assert.Equal([1f, 2f], p);
+        Assert.Equal([0f, 0f], optimizer.FirstMoments[0]);
+        Assert.Equal(int.MaxValue, optimizer.StepCount);
+    }
+
     // What torch.optim.AdamW refuses (lr, eps, weight_decay < 0; betas outside [0, 1)), and NaN and infinities, which it
     // lets through to NaN weights. Update took its options unchecked but for the thread count.
     [Theory]
