@@ -19,12 +19,15 @@ public sealed class Trainer
 
     /// <summary>Creates a trainer with fresh optimizer state (step 0).</summary>
     /// <param name="model">The model to train (updated in place).</param>
-    /// <param name="options">Hyper-parameters; null for the defaults.</param>
+    /// <param name="options">Hyper-parameters, validated here (<see cref="TrainerOptions.Validate"/>); null for the defaults.</param>
     public Trainer(GptModel model, TrainerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         Model = model;
         Options = options ?? new TrainerOptions();
+
+        // Here rather than at the first step, after its forward and backward passes (or never, for a NaN clip norm).
+        Options.Validate();
         var ps = model.Parameters;
         data = [.. ps.Select(p => p.Data)];
         grads = [.. ps.Select(p => p.Grad)];

@@ -26,6 +26,25 @@ public sealed record TrainerOptions
     public bool DecayMatricesOnly { get; init; } = true;
 
     /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> naming the first bad setting: the optimizer's
+    /// (<see cref="AdamWOptions.Validate"/>), the schedule's (<see cref="CosineSchedule.Validate"/>) or a NaN
+    /// <see cref="MaxGradientNorm"/>. A <see cref="Trainer"/> calls it when it is made.
+    /// </summary>
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Optimizer);
+        ArgumentNullException.ThrowIfNull(Schedule);
+        Optimizer.Validate();
+        Schedule.Validate();
+
+        // NaN is neither above 0 (clip) nor 0 or less (no clipping): it would have trained unclipped.
+        if (float.IsNaN(MaxGradientNorm))
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxGradientNorm), MaxGradientNorm, "MaxGradientNorm must be a number (0 or less: no clipping).");
+        }
+    }
+
+    /// <summary>
     /// The default schedule's shape for a run: warm-up <paramref name="warmupSteps"/> (default
     /// <see cref="TrainingDefaults.Warmup"/>), cosine from <paramref name="learningRate"/> down to
     /// <see cref="TrainingDefaults.MinLearningRateRatio"/> of it at <paramref name="totalSteps"/>.

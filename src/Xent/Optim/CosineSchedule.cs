@@ -28,11 +28,7 @@ public sealed record CosineSchedule
     public float LearningRate(int step)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(step);
-        ArgumentOutOfRangeException.ThrowIfNegative(WarmupSteps);
-        ArgumentOutOfRangeException.ThrowIfNegative(TotalSteps);
-        CheckRate(MaxLearningRate, nameof(MaxLearningRate));
-        CheckRate(MinLearningRate, nameof(MinLearningRate));
-
+        Validate();
         if (step < WarmupSteps)
         {
             return (float)((double)MaxLearningRate * (step + 1) / WarmupSteps);
@@ -46,6 +42,18 @@ public sealed record CosineSchedule
         double ratio = (double)(step - WarmupSteps) / (TotalSteps - WarmupSteps);
         double coefficient = 0.5 * (1 + Math.Cos(Math.PI * ratio));
         return (float)(MinLearningRate + (coefficient * (MaxLearningRate - MinLearningRate)));
+    }
+
+    /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> naming the first bad setting: negative step counts, or a
+    /// rate that is negative, NaN or infinite. <see cref="LearningRate"/> calls it.
+    /// </summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(WarmupSteps);
+        ArgumentOutOfRangeException.ThrowIfNegative(TotalSteps);
+        CheckRate(MaxLearningRate, nameof(MaxLearningRate));
+        CheckRate(MinLearningRate, nameof(MinLearningRate));
     }
 
     private static void CheckRate(float rate, string name)

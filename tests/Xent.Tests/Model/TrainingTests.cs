@@ -118,6 +118,29 @@ public class TrainingTests
         }
     }
 
+    // Refused when the trainer is made, not at the first step after a forward and backward pass (the schedule), or
+    // never: a NaN clip norm failed the test "> 0" and trained unclipped.
+    [Theory]
+    [InlineData("MaxGradientNorm")]
+    [InlineData("MaxLearningRate")]
+    [InlineData("MinLearningRate")]
+    [InlineData("Beta2")]
+    public void BadTrainerOptions_AreRefusedByTheConstructor_NamingTheSetting(string setting)
+    {
+        var defaults = new TrainerOptions();
+        var options = setting switch
+        {
+            "MaxGradientNorm" => defaults with { MaxGradientNorm = float.NaN },
+            "MaxLearningRate" => defaults with { Schedule = defaults.Schedule with { MaxLearningRate = float.NaN } },
+            "MinLearningRate" => defaults with { Schedule = defaults.Schedule with { MinLearningRate = -1e-4f } },
+            _ => defaults with { Optimizer = defaults.Optimizer with { Beta2 = 1f } },
+        };
+        var model = new GptModel(new GptConfig { VocabSize = 8, ContextLength = 4, Layers = 1, Heads = 1, Dim = 4 }, seed: 1);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Trainer(model, options));
+        Assert.Equal(setting, e.ParamName);
+        Assert.Equal(setting, Assert.Throws<ArgumentOutOfRangeException>(options.Validate).ParamName);
+    }
+
     [Fact]
     public void BadInput_ThrowsClearly()
     {
