@@ -50,6 +50,7 @@ public static class RunConfigValidator
         "training.total_steps" => "--steps",
         "training.warmup_steps" => "--warmup",
         "training.learning_rate" => "--lr",
+        "training.weight_decay" => "--weight-decay",
         "seed" => "--seed",
         "tokenizer" => "--tokenizer",
         "data.train_tokens" => "the training split's token count",
@@ -139,7 +140,13 @@ public static class RunConfigValidator
         Between(name("training.total_steps"), t.TotalSteps, 1, int.MaxValue);
         Between(name("training.warmup_steps"), t.WarmupSteps, 0, t.TotalSteps);
         Between(name("step"), config.Step, 0, t.TotalSteps);
-        Positive(name("training.learning_rate"), t.LearningRate);
+        // AdamW and its schedule take the rate as a float: 1e39 would be infinity there, 1e-50 a rate of 0.
+        if (!(t.LearningRate >= float.Epsilon && t.LearningRate <= float.MaxValue))
+        {
+            throw Bad(name("training.learning_rate"), string.Create(CultureInfo.InvariantCulture, $"is {t.LearningRate}"),
+                "a finite number above 0 that a float holds, from 1.4E-45 to 3.4E+38");
+        }
+
         Between(name("training.min_learning_rate"), t.MinLearningRate, 0, t.LearningRate);
         Between(name("training.weight_decay"), t.WeightDecay, 0, 1e6);
         Between(name("training.beta1"), t.Beta1, 0, Math.BitDecrement(1.0));

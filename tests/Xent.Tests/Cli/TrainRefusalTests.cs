@@ -34,6 +34,7 @@ public sealed class TrainRefusalTests : IDisposable
         { "data.train_tokens", "1000000000000", "\"data.train_tokens\" is 1000000000000" },
         { "training.batch", "0", "\"training.batch\" is 0; it must be between 1 and 65536" },
         { "model.context_length", "100000", "\"model.context_length\" is 100000" },
+        { "training.learning_rate", "1e39", "\"training.learning_rate\" is 1E+39" },
     };
 
     [Theory]
