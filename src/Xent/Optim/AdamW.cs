@@ -108,6 +108,11 @@ public sealed class AdamW
 
         for (int i = 0; i < m.Length; i++)
         {
+            if (parameters[i] is null || gradients[i] is null)
+            {
+                throw new ArgumentNullException(parameters[i] is null ? nameof(parameters) : nameof(gradients), $"Tensor {i} is null.");
+            }
+
             if (parameters[i].Length != m[i].Length || gradients[i].Length != m[i].Length)
             {
                 throw new ArgumentException(

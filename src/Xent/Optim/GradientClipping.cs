@@ -19,6 +19,14 @@ public static class GradientClipping
     public static float GlobalNorm(IReadOnlyList<float[]> gradients, int maxDegreeOfParallelism = -1)
     {
         ArgumentNullException.ThrowIfNull(gradients);
+        for (int i = 0; i < gradients.Count; i++)
+        {
+            if (gradients[i] is null)
+            {
+                throw new ArgumentNullException(nameof(gradients), $"Tensor {i} is null.");
+            }
+        }
+
         if (maxDegreeOfParallelism == 0 || maxDegreeOfParallelism < -1)
         {
             throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism, "Use -1 (all cores) or a positive count.");

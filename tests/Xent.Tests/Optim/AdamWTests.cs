@@ -137,6 +137,22 @@ public class AdamWTests
     }
 
     [Fact]
+    public void AMissingTensorIsNamed_NotANullReference()
+    {
+        var optimizer = new AdamW(new AdamWOptions(), [2, 1]);
+        float[] p0 = [1, 2], g0 = [1, 1];
+        var e = Assert.Throws<ArgumentNullException>(() => optimizer.Step([p0, null!], [g0, [1f]]));
+        Assert.Equal("parameters", e.ParamName);
+        Assert.Contains("Tensor 1", e.Message, StringComparison.Ordinal);
+        Assert.Equal("gradients", Assert.Throws<ArgumentNullException>(() => optimizer.Step([p0, [1f]], [null!, [1f]])).ParamName);
+        Assert.Equal([1f, 2f], p0);
+        Assert.Equal(0, optimizer.StepCount);
+        Assert.Equal("gradients", Assert.Throws<ArgumentNullException>(() => GradientClipping.GlobalNorm([g0, null!])).ParamName);
+        Assert.Equal("gradients", Assert.Throws<ArgumentNullException>(() => GradientClipping.ClipByGlobalNorm([null!, g0], 0.1f)).ParamName);
+        Assert.Equal([1f, 1f], g0);
+    }
+
+    [Fact]
     public void AStepPastTheLastStepCountThrowsBeforeAnyWrite()
     {
         // A restored count of int.MaxValue: the next t would wrap to int.MinValue, bias corrections of beta^-2147483648.
