@@ -8,7 +8,7 @@ namespace Xent.Kernels;
 /// call made while the pool is busy (another caller, or a call nested inside an item) returns false and the caller
 /// falls back. Which thread runs an item never changes its arithmetic.
 /// </summary>
-internal static class WorkerPool
+internal static partial class WorkerPool
 {
     // How long a worker polls for the next job before sleeping.
     private static readonly long IdleTicks = System.Diagnostics.Stopwatch.Frequency / 20000;
@@ -209,6 +209,7 @@ internal static class WorkerPool
         public void RunItems(bool front)
         {
             int i, ran = 0;
+            long before = !front && CountWorkerBytes ? GC.GetAllocatedBytesForCurrentThread() : -1;
             front |= !ends;
             while ((i = front ? ClaimFront() : ClaimBack()) >= 0)
             {
@@ -226,6 +227,11 @@ internal static class WorkerPool
 
             if (ran > 0)
             {
+                if (before >= 0)
+                {
+                    Counted(before, ran);
+                }
+
                 Interlocked.Add(ref counters.Done, ran);
             }
         }

@@ -2,10 +2,11 @@ namespace Xent.Tests.Core;
 
 /// <summary>
 /// Cross-entropy calls on every core allocate nothing once warm, on any thread: the rows dealt out to the pool's
-/// workers, and few long rows split into block ranges (whose per-call arrays were garbage too). Every thread's bytes
-/// are counted, the pool's workers too (the calling thread's alone missed what an item run by a worker allocated);
-/// alone in the run (<see cref="WorkerPoolAllocationCollection"/>): a test holding the pool makes a call fall back to
-/// the runtime's.
+/// workers, and few long rows split into block ranges (whose per-call arrays were garbage too). The caller's bytes and
+/// those of the items the pool's workers run are counted, in calls where a worker ran an item (the calling thread's
+/// alone missed what a worker's item allocated; every thread's, in calls whose items a sleeping worker left all to the
+/// caller, too); alone in the run (<see cref="WorkerPoolAllocationCollection"/>): a test holding the pool makes a call
+/// fall back to the runtime's.
 /// </summary>
 [Collection(nameof(WorkerPoolAllocationTests))]
 public class ParallelCrossEntropyAllocationTests
@@ -27,5 +28,5 @@ public class ParallelCrossEntropyAllocationTests
         Check(() => CrossEntropy.LossAndGradient(logits, probabilities, classes, gradient), "Probabilities LossAndGradient");
     }
 
-    private static void Check(Action call, string name) => AllocationCalls.AssertAllocatesNothing(call, name, attempts: 200, anyThread: true);
+    private static void Check(Action call, string name) => AllocationCalls.AssertAllocatesNothing(call, name, attempts: 200, workers: true);
 }

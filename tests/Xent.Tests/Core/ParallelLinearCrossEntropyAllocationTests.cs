@@ -1,11 +1,12 @@
 namespace Xent.Tests.Core;
 
 /// <summary>
-/// Linear cross-entropy calls on every core allocate nothing once warm, on any thread: vocabulary groups dealt out,
-/// and a small vocabulary's token blocks run in token lanes (whose runners and their array were per-call garbage).
-/// Every thread's bytes are counted, the pool's workers too (the calling thread's alone missed what an item run by a
-/// worker allocated); alone in the run (<see cref="WorkerPoolAllocationCollection"/>): a test holding the pool makes a
-/// call fall back to the runtime's.
+/// Linear cross-entropy calls on every core allocate nothing once warm, on any thread: vocabulary groups dealt out, and
+/// a small vocabulary's token blocks run in token lanes (whose runners and their array were per-call garbage). The
+/// caller's bytes and those of the items the pool's workers run are counted, in calls where a worker ran an item (the
+/// calling thread's alone missed what a worker's item allocated; every thread's, in calls whose items a sleeping worker
+/// left all to the caller, too); alone in the run (<see cref="WorkerPoolAllocationCollection"/>): a test holding the
+/// pool makes a call fall back to the runtime's.
 /// </summary>
 [Collection(nameof(WorkerPoolAllocationTests))]
 public class ParallelLinearCrossEntropyAllocationTests
@@ -24,5 +25,5 @@ public class ParallelLinearCrossEntropyAllocationTests
         Check(() => LinearCrossEntropy.LossAndGradients(hidden, weight, targets, new(dHidden, dWeight)), "LossAndGradients");
     }
 
-    private static void Check(Action call, string name) => AllocationCalls.AssertAllocatesNothing(call, name, attempts: 200, anyThread: true);
+    private static void Check(Action call, string name) => AllocationCalls.AssertAllocatesNothing(call, name, attempts: 200, workers: true);
 }

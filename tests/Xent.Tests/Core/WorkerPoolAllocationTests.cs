@@ -4,7 +4,10 @@ using Xent.Kernels;
 
 namespace Xent.Tests.Core;
 
-/// <summary>A parallel call's job is reused for the next call once no worker can hold it.</summary>
+/// <summary>
+/// A parallel call's job is reused for the next call once no worker can hold it, and the workers count exactly what
+/// their items allocate for the allocation tests (<see cref="AllocationCalls"/>).
+/// </summary>
 [Collection(nameof(WorkerPoolAllocationTests))]
 public class WorkerPoolAllocationTests
 {
@@ -38,6 +41,42 @@ public class WorkerPoolAllocationTests
 
         Assert.True(ran > 0, "The pool was busy for 30 s.");
         Assert.Equal(0, fewest);
+    }
+
+    [Fact]
+    public void WorkersCountTheirItemsBytes()
+    {
+        if (Environment.ProcessorCount < 2)
+        {
+            return; // no worker: the caller runs every item
+        }
+
+        long one = GC.GetAllocatedBytesForCurrentThread();
+        GC.KeepAlive(new object());
+        one = GC.GetAllocatedBytesForCurrentThread() - one;
+        Action<int> body = static _ => GC.KeepAlive(new object());
+
+        // Until a worker takes part (on a loaded machine one may sleep through many calls).
+        long items = 0, bytes = 0;
+        var elapsed = Stopwatch.StartNew();
+        WorkerPool.CountWorkerBytes = true;
+        try
+        {
+            while (items == 0 && elapsed.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                long itemsBefore = WorkerPool.WorkerItems, bytesBefore = WorkerPool.WorkerBytes;
+                WorkerPool.TryRun(64, 2, body);
+                items = WorkerPool.WorkerItems - itemsBefore;
+                bytes = WorkerPool.WorkerBytes - bytesBefore;
+            }
+        }
+        finally
+        {
+            WorkerPool.CountWorkerBytes = false;
+        }
+
+        Assert.True(items > 0, "No worker ran an item for 30 s.");
+        Assert.Equal(items * one, bytes);
     }
 }
 

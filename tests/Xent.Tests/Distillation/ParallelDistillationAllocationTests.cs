@@ -5,8 +5,10 @@ namespace Xent.Tests.Distillation;
 /// <summary>
 /// Linear distillation calls on every core allocate nothing once warm, on any thread: the vocabulary groups dealt out
 /// to the pool's workers. Each sweep's Parallel.For (its closure, options and the runtime's own objects) was garbage at
-/// 2 threads or more. Every thread's bytes are counted, the pool's workers too; alone in the run
-/// (<see cref="WorkerPoolAllocationCollection"/>): a test holding the pool makes a call fall back to the runtime's.
+/// 2 threads or more. The caller's bytes and those of the items the pool's workers run are counted, in calls where a
+/// worker ran an item (the calling thread's alone missed what a worker's item allocated; every thread's, in calls whose
+/// items a sleeping worker left all to the caller, too); alone in the run (<see
+/// cref="WorkerPoolAllocationCollection"/>): a test holding the pool makes a call fall back to the runtime's.
 /// </summary>
 [Collection(nameof(WorkerPoolAllocationTests))]
 public class ParallelDistillationAllocationTests
@@ -45,5 +47,5 @@ public class ParallelDistillationAllocationTests
             $"LossAndGradients logits ({divergence})");
     }
 
-    private static void Check(Action call, string name) => AllocationCalls.AssertAllocatesNothing(call, name, attempts: 200, anyThread: true);
+    private static void Check(Action call, string name) => AllocationCalls.AssertAllocatesNothing(call, name, attempts: 200, workers: true);
 }

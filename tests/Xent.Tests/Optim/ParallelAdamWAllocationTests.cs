@@ -5,9 +5,11 @@ namespace Xent.Tests.Optim;
 
 /// <summary>
 /// AdamW on every core allocates nothing once warm, on any thread: Update's chunks of a large tensor (its Parallel.For,
-/// a closure, a delegate, options and the runtime's own objects, was garbage on every call) and Step's items. Every
-/// thread's bytes are counted, the pool's workers too; alone in the run (<see cref="WorkerPoolAllocationCollection"/>): a
-/// test holding the pool makes a call fall back to the runtime's.
+/// a closure, a delegate, options and the runtime's own objects, was garbage on every call) and Step's items. The
+/// caller's bytes and those of the items the pool's workers run are counted, in calls where a worker ran an item (the
+/// calling thread's alone missed what a worker's item allocated; every thread's, in calls whose items a sleeping worker
+/// left all to the caller, too); alone in the run (<see cref="WorkerPoolAllocationCollection"/>): a test holding the
+/// pool makes a call fall back to the runtime's.
 /// </summary>
 [Collection(nameof(WorkerPoolAllocationTests))]
 public class ParallelAdamWAllocationTests
@@ -21,7 +23,7 @@ public class ParallelAdamWAllocationTests
     public void UpdateAllocatesNothing()
     {
         float[] p = AllocationCalls.Fill(Length, 1), g = AllocationCalls.Fill(Length, 2), m = new float[Length], v = new float[Length];
-        AllocationCalls.AssertAllocatesNothing(() => AdamW.Update(p, g, m, v, 1, 0.01f, AllCores), "Update", attempts: 200, anyThread: true);
+        AllocationCalls.AssertAllocatesNothing(() => AdamW.Update(p, g, m, v, 1, 0.01f, AllCores), "Update", attempts: 200, workers: true);
     }
 
     [Fact]
@@ -30,6 +32,6 @@ public class ParallelAdamWAllocationTests
         int[] lengths = [Length, 64, 4_096 + 3];
         float[][] p = [.. lengths.Select((n, i) => AllocationCalls.Fill(n, i))], g = [.. lengths.Select((n, i) => AllocationCalls.Fill(n, 10 + i))];
         var adam = new AdamW(AllCores, lengths);
-        AllocationCalls.AssertAllocatesNothing(() => adam.Step(p, g), "Step", attempts: 200, anyThread: true);
+        AllocationCalls.AssertAllocatesNothing(() => adam.Step(p, g), "Step", attempts: 200, workers: true);
     }
 }
