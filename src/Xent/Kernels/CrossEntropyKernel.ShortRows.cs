@@ -12,7 +12,8 @@ namespace Xent.Kernels;
 /// arithmetic. Half and bfloat16 logits are widened a block of rows at a time into the thread's scratch, and the
 /// float loop runs over that: the statistics of 16-bit logits are the float statistics of their widened values, bit
 /// for bit (<see cref="StatisticsKernel"/>), and a 16-bit gradient's exponentials are stored over the widened row as
-/// <see cref="BlockExponentials"/> stores them. Row by row, a 16-bit row's widening, statistics, write and narrowing
+/// <see cref="BlockExponentials"/> stores them (a recomputing one is written from the widened row:
+/// <see cref="WriteFromWidened"/>). Row by row, a 16-bit row's widening, statistics, write and narrowing
 /// were calls of their own: bfloat16 <c>Loss</c> of 2048 x 10, 32 and 128 took 0.31, 0.37 and 0.62x that time here,
 /// <c>LossAndGradient</c> in place 0.65, 0.62 and 0.77x (one Zen 5 core, 512 bits; docs/benchmarks.md). Soft-capped
 /// rows take the row loop's statistics in the same two passes (<see cref="ShortRowsCapped"/>).
@@ -208,8 +209,41 @@ internal sealed unsafe partial class CrossEntropyKernel
 
             var rowScratch = rowsScratch != null ? new Span<float>(rowsScratch + RowOffset(n - first), classes) : default;
             var row = FinishRow(n, state, targetLogits[n - first]);
-            WriteRowGradient(n, row, 0, 1, rowScratch, statistics.Slice(n - first, 1), next: n + 1 < last ? n + 1 : -1);
+            if (row.Kept && WritesFromWidened)
+            {
+                WriteFromWidened(n, row, rowScratch);
+            }
+            else
+            {
+                WriteRowGradient(n, row, 0, 1, rowScratch, statistics.Slice(n - first, 1), next: n + 1 < last ? n + 1 : -1);
+            }
+
             FixTarget(n, row);
+        }
+    }
+
+    // Uncapped 16-bit logits whose gradient recomputes its exponentials: the block's widened row is still intact in
+    // scratch (nothing was stored over it), the same floats the general write would widen again. Writing from it took
+    // bfloat16 LossAndGradient of 2048 x 32 and 128 0.93 and 0.97x the time (one Zen 5 core, 512 bits; docs/benchmarks.md).
+    private bool WritesFromWidened => cap == 0f && request.Element != ElementKind.Single && !exps16 && !storeExps;
+
+    /// <summary>
+    /// A kept row's gradient from its logits widened in the block's scratch, which <see cref="WriteRowGradient"/>'s
+    /// general write would widen again from the 16-bit logits: the same float values, so the same bits (a 16-bit
+    /// gradient written over the widened row and narrowed, a float one written straight).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteFromWidened(int n, in RowGradient row, Span<float> z)
+    {
+        var weights = SmoothingWeights(row, 0, classes);
+        if (request.GradientElement != ElementKind.Single)
+        {
+            GradientKernel.Write(request.Width, z, z, row.Coefficients, weights, default);
+            Narrow(request.GradientElement, z, (ushort*)request.Gradient + RowOffset(n));
+        }
+        else
+        {
+            GradientKernel.Write(request.Width, z, new Span<float>((float*)request.Gradient + RowOffset(n), classes), row.Coefficients, weights, default);
         }
     }
 
