@@ -22,9 +22,13 @@ internal static class UnfinishedResumeCopy
     /// <paramref name="step"/> in <paramref name="from"/> leaves: no checkpoint, summary.json or config.json; best/
     /// absent, or holding the same bytes and note as <paramref name="from"/>'s best/ (or only a killed copy's temporary
     /// files); metrics.jsonl absent, or <paramref name="from"/>'s lines through <paramref name="step"/> followed by
-    /// those of steps <paramref name="step"/> + 1, + 2, ... (trained, but saved in no checkpoint). Anything that cannot
-    /// be read or does not match is not such a copy: the folder is refused as before.
+    /// those of steps <paramref name="step"/> + 1, + 2, ... (trained, but saved in no checkpoint). Anything that does
+    /// not match (or cannot be parsed) is not such a copy: the folder is refused as before.
     /// </summary>
+    /// <exception cref="TrainingInputException">
+    /// A file of either folder cannot be read (no permission, a failing disk): it may well be this resume's copy, so
+    /// the read failure names the file (<see cref="FileProblems.ReadFailure"/>) rather than calling it another run's.
+    /// </exception>
     public static bool Holds(string from, string into, long step)
     {
         if (OwnRunFiles.Any(f => Path.Exists(Path.Combine(into, f))))
@@ -36,9 +40,23 @@ internal static class UnfinishedResumeCopy
         {
             return BestIsCopy(from, into) && MetricsAreCopy(from, into, step);
         }
-        catch (Exception e) when (e is TrainingInputException or IOException or UnauthorizedAccessException)
+        catch (TrainingInputException e) when (e.InnerException is not { } cause || !FileProblems.IsReadFailure(cause))
         {
             return false;
+        }
+    }
+
+    // A read of one of the files compared, its failure worded as every read failure of a run is.
+    private static T Reading<T>(string path, string into, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (FileProblems.IsReadFailure(e))
+        {
+            throw FileProblems.ReadFailure(e, path, $"checking whether '{into}' holds what this resume left there when it was stopped",
+                "Nothing was written and the run did not start.");
         }
     }
 
@@ -50,7 +68,7 @@ internal static class UnfinishedResumeCopy
             return true;
         }
 
-        if (!Directory.Exists(mine) || Directory.EnumerateFileSystemEntries(mine).Select(Path.GetFileName)
+        if (!Directory.Exists(mine) || Reading(mine, into, () => Directory.GetFileSystemEntries(mine)).Select(Path.GetFileName)
                 .Any(name => !BestFiles.Contains(name) && !TemporaryFiles.IsTemporary(name!)))
         {
             return false;
@@ -61,7 +79,7 @@ internal static class UnfinishedResumeCopy
         foreach (string name in (string[])[CheckpointStore.ModelFile, CheckpointStore.ConfigFile])
         {
             string file = Path.Combine(mine, name);
-            if (File.Exists(file) && !(copied && SameBytes(file, Path.Combine(theirs, name))))
+            if (File.Exists(file) && !(copied && SameBytes(file, Path.Combine(theirs, name), into)))
             {
                 return false;
             }
@@ -84,8 +102,8 @@ internal static class UnfinishedResumeCopy
             return false;
         }
 
-        var records = MetricsLog.Read(mine);
-        var copied = File.Exists(theirs) ? MetricsLog.Read(theirs).Where(r => r.Step <= step).ToList() : [];
+        var records = Reading(mine, into, () => MetricsLog.Read(mine));
+        var copied = File.Exists(theirs) ? Reading(theirs, into, () => MetricsLog.Read(theirs)).Where(r => r.Step <= step).ToList() : [];
         if (records.Count < copied.Count)
         {
             return false;
@@ -105,19 +123,19 @@ internal static class UnfinishedResumeCopy
     }
 
     // Whether two files hold the same bytes (a copy renamed in whole, or not at all).
-    private static bool SameBytes(string a, string b)
+    private static bool SameBytes(string a, string b, string into)
     {
         if (!File.Exists(b) || new FileInfo(a).Length != new FileInfo(b).Length)
         {
             return false;
         }
 
-        using var x = CheckpointFiles.Current.OpenRead(a);
-        using var y = CheckpointFiles.Current.OpenRead(b);
+        using var x = Reading(a, into, () => CheckpointFiles.Current.OpenRead(a));
+        using var y = Reading(b, into, () => CheckpointFiles.Current.OpenRead(b));
         byte[] bx = new byte[1 << 16], by = new byte[1 << 16];
-        for (int n; (n = x.ReadAtLeast(bx, bx.Length, throwOnEndOfStream: false)) > 0;)
+        for (int n; (n = Reading(a, into, () => x.ReadAtLeast(bx, bx.Length, throwOnEndOfStream: false))) > 0;)
         {
-            if (y.ReadAtLeast(by, n, throwOnEndOfStream: false) != n || !bx.AsSpan(0, n).SequenceEqual(by.AsSpan(0, n)))
+            if (Reading(b, into, () => y.ReadAtLeast(by, n, throwOnEndOfStream: false)) != n || !bx.AsSpan(0, n).SequenceEqual(by.AsSpan(0, n)))
             {
                 return false;
             }

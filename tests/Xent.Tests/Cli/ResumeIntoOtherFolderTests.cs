@@ -174,6 +174,38 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         Assert.Equal(before, Snapshot(into));
     }
 
+    [Theory]
+    [InlineData("metrics.jsonl", true)]
+    [InlineData("best", false)]
+    public void An_unfinished_copy_that_cannot_be_read_is_the_read_error_naming_the_file_not_another_run(string unreadable, bool permission)
+    {
+        string from = temp["from"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        string[] resume = ["train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4"];
+        using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
+        {
+            Assert.Equal(2, CliRun.Run(resume).ExitCode);
+        }
+
+        // The copy left in `into` is this resume's (the same command would redo it), but one of its files cannot be read.
+        var files = unreadable == "best"
+            ? new TrainReadErrorTests.ReadFails(CheckpointStore.ModelFile, permission, Path.Combine(into, BestCheckpoint.Folder))
+            : new TrainReadErrorTests.ReadFails(unreadable, permission, into);
+        string path = unreadable == "best" ? Path.Combine(into, BestCheckpoint.Folder, CheckpointStore.ModelFile) : Path.Combine(into, unreadable);
+        var (beforeFrom, beforeInto) = (Snapshot(from), Snapshot(into));
+        CliRun run;
+        using (CheckpointFiles.Use(files))
+        {
+            run = CliRun.Run(resume);
+        }
+
+        run.AssertBadInput($"cannot read '{path}'", "Nothing was written and the run did not start");
+        Assert.NotNull(files.Thrown);
+        Assert.DoesNotContain("holds another run", run.Error, StringComparison.Ordinal);
+        Assert.Equal(beforeFrom, Snapshot(from));
+        Assert.Equal(beforeInto, Snapshot(into));
+    }
+
     [Fact]
     public void A_best_checkpoint_that_fails_to_read_while_copied_is_one_line_and_leaves_no_best_folder()
     {
