@@ -121,18 +121,28 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
     [Fact]
     public void A_killed_resume_left_before_its_first_checkpoint_in_the_new_folder_runs_again_with_the_same_command()
     {
-        string from = temp["from"], whole = temp["whole"], into = temp["into"];
+        string from = temp["from"], whole = temp["whole"];
         Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
-        string[] resume = ["train", "--resume", from, "--out", into, "--steps", "6000", "--eval-every", "6000"];
-        var uninterrupted = CliRun.Run([.. resume[..4], whole, .. resume[5..]]);
+        string[] Resume(string into) => ["train", "--resume", from, "--out", into, "--steps", "6000", "--eval-every", "6000"];
+        var uninterrupted = CliRun.Run(Resume(whole));
         Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Error);
 
-        // SIGKILL once a few of the resumed steps are in metrics.jsonl, long before the first checkpoint (step 6000).
-        string metrics = Path.Combine(into, MetricsLog.FileName);
-        Assert.True(TrainKillTests.KillWhen(resume, () => Steps(metrics) >= 6), "the run ended before it was killed");
+        // SIGKILL once a few of the resumed steps are in metrics.jsonl, long before the first checkpoint (step 6000). On
+        // a loaded machine the thread watching the log can go unscheduled until the run's end: the kill then found it
+        // done, and the try is made again in a new folder.
+        string into = "";
+        bool killed = false;
+        for (int attempt = 1; attempt <= 3 && !killed; attempt++)
+        {
+            into = temp[$"into-{attempt}"];
+            string metrics = Path.Combine(into, MetricsLog.FileName);
+            killed = TrainKillTests.KillWhen(Resume(into), () => Steps(metrics) >= 6);
+        }
+
+        Assert.True(killed, "in each of 3 tries the run ended before it was killed");
         Assert.False(CheckpointStore.Exists(into));
 
-        var again = CliRun.Run(resume);
+        var again = CliRun.Run(Resume(into));
         Assert.True(again.ExitCode == 0, again.Error);
         AssertSameRun(whole, into);
     }
