@@ -5,7 +5,8 @@ namespace Xent.Training.Checkpoints;
 /// later save into the folder shows as another write time or length at the same path.
 /// </summary>
 /// <param name="Directory">The checkpoint's folder, as a full path.</param>
+/// <param name="Given">The same folder as the caller named it (relative, say), for messages.</param>
 /// <param name="Step">The step it was saved at.</param>
 /// <param name="ModelWriteTimeUtc">The last write time of the model.safetensors that was read, from its open handle.</param>
 /// <param name="ModelLength">That file's length in bytes.</param>
-internal sealed record CheckpointOrigin(string Directory, long Step, DateTime ModelWriteTimeUtc, long ModelLength);
+internal sealed record CheckpointOrigin(string Directory, string Given, long Step, DateTime ModelWriteTimeUtc, long ModelLength);

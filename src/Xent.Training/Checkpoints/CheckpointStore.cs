@@ -301,7 +301,7 @@ public static class CheckpointStore
                 $"Checkpoint file '{path}' does not match its config: unexpected tensor(s) {string.Join(", ", byName.Keys.Take(5).Select(k => $"'{k}'"))}.");
         }
 
-        var origin = new CheckpointOrigin(Path.GetFullPath(directory), step, File.GetLastWriteTimeUtc(model.SafeFileHandle), model.Length);
+        var origin = new CheckpointOrigin(Path.GetFullPath(directory), directory, step, File.GetLastWriteTimeUtc(model.SafeFileHandle), model.Length);
         return new Checkpoint(config, weights, m, v, optimizerStep) { Note = note, Origin = origin };
     }
 

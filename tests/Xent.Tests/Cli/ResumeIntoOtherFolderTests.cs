@@ -83,6 +83,19 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         Assert.Equal(beforeInto, Snapshot(into));
     }
 
+    [Fact]
+    public void Its_messages_name_the_other_folder_as_given_not_as_a_full_path()
+    {
+        string from = temp["from"], other = temp["other"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        Assert.Equal(0, TrainCommandTests.Train(other, "--steps", "2", "--eval-every", "2", "--seed", "9").ExitCode);
+        string given = Path.GetRelativePath(Environment.CurrentDirectory, from);
+        Assert.NotEqual(Path.GetFullPath(given), given);
+
+        var run = CliRun.Run("train", "--resume", given, "--out", other, "--steps", "4", "--eval-every", "2");
+        run.AssertBadInput($"a run resumed from the checkpoint in '{given}' into another folder", "Nothing was written and the run did not start");
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
