@@ -25,7 +25,7 @@ internal static class TrainPlanning
             TrainingPlan plan = (s.Resume is not null ? Resumed(s) : s.Init is not null ? FineTune(s) : Fresh(s)).WithBaseline();
 
             // The same validator as eval and sample, on what this run would do (flags included), before the model exists.
-            RunConfigValidator.CheckTraining(plan.ToCheckpointConfig(plan.StartStep, plan.ToTrainerOptions()),
+            RunConfigValidator.CheckTraining(plan.ToCheckpointConfig(plan.StartStep),
                 s.Resume is null ? RunConfigValidator.Flags : RunConfigValidator.InFile(Path.Combine(s.Resume, CheckpointStore.ConfigFile)), resuming: false);
             TimeSpan? budget = StepBudget.ParseDuration(s.Time)
                 ?? (s.Resume is null && s.Text is not null && s.Steps is null ? TextTrainingDefaults.TimeBudget : null);

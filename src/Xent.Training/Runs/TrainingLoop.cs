@@ -74,7 +74,7 @@ public sealed class TrainingLoop : IDisposable
         CompileWarmup.Wait(warmup);
 
         // Ranges and memory before the model is allocated (a resumed model is already in memory: not counted twice).
-        RunConfigValidator.CheckTraining(Plan.ToCheckpointConfig(Plan.StartStep, Plan.ToTrainerOptions()),
+        RunConfigValidator.CheckTraining(Plan.ToCheckpointConfig(Plan.StartStep),
             RunConfigValidator.InFile(Path.Combine(Plan.OutDir, CheckpointStore.ConfigFile)), resuming: false);
 
         if (!GradientStep.WritesOutputs)

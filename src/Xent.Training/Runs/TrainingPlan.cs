@@ -253,6 +253,18 @@ public sealed record TrainingPlan
         };
     }
 
+    /// <summary>
+    /// The config of a run of this plan at <paramref name="step"/> with its settings as given, before AdamW rounds them
+    /// to float: what <see cref="RunConfigValidator"/> checks, so that a refusal reports the value given (a weight decay
+    /// of 1e39, not the infinity its float is).
+    /// </summary>
+    /// <param name="step">Optimizer steps done.</param>
+    public CheckpointConfig ToCheckpointConfig(long step)
+    {
+        CheckpointConfig used = ToCheckpointConfig(step, ToTrainerOptions());
+        return used with { Training = used.Training with { WeightDecay = WeightDecay, GradClip = GradClip } };
+    }
+
     // The float's shortest decimal form (0.9f is written 0.9, not 0.8999999761581421): config.json is read by people.
     private static double Decimal(float x) => double.Parse(x.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 }

@@ -3,7 +3,8 @@ namespace Xent.Tests.Cli;
 /// <summary>
 /// xent train's optimizer flags are read as doubles but AdamW runs in float: a value a float does not hold (1e39 is
 /// infinity, 1e-50 is 0) was refused by the library at the first step in its own words (MaxLearningRate), or
-/// trained at a learning rate of 0. Refused up front, naming the flag, with exit 2, as --lr -1 and --lr nan are.
+/// trained at a learning rate of 0. Refused up front, naming the flag, with exit 2, as --lr -1 and --lr nan are; the
+/// value reported is the one given, not the float AdamW would have rounded it to (--weight-decay 1e39 was "Infinity").
 /// </summary>
 public sealed class TrainOptimizerFlagTests : IDisposable
 {
@@ -18,7 +19,7 @@ public sealed class TrainOptimizerFlagTests : IDisposable
     [InlineData("--lr", "1e-50", "--lr is 1E-50")]
     [InlineData("--weight-decay", "-1", ">= 0")]
     [InlineData("--weight-decay", "nan", ">= 0")]
-    [InlineData("--weight-decay", "1e39", "between 0 and 1000000")]
+    [InlineData("--weight-decay", "1e39", "--weight-decay is 1E+39; it must be a number between 0 and 1000000")]
     [InlineData("--weight-decay", "2e6", "--weight-decay is 2000000")]
     public void A_value_AdamW_cannot_use_is_refused_naming_the_flag(string flag, string value, string problem)
     {
