@@ -143,16 +143,24 @@ public static class RunConfigValidator
         // AdamW and its schedule take the rate as a float: 1e39 would be infinity there, 1e-50 a rate of 0.
         if (!(t.LearningRate >= float.Epsilon && t.LearningRate <= float.MaxValue))
         {
-            throw Bad(name("training.learning_rate"), string.Create(CultureInfo.InvariantCulture, $"is {t.LearningRate}"),
-                "a finite number above 0 that a float holds, from 1.4E-45 to 3.4E+38");
+            throw Bad(name("training.learning_rate"), string.Create(CultureInfo.InvariantCulture, $"is {t.LearningRate}"), FloatRange);
         }
 
         Between(name("training.min_learning_rate"), t.MinLearningRate, 0, t.LearningRate);
         Between(name("training.weight_decay"), t.WeightDecay, 0, 1e6);
-        Between(name("training.beta1"), t.Beta1, 0, Math.BitDecrement(1.0));
-        Between(name("training.beta2"), t.Beta2, 0, Math.BitDecrement(1.0));
-        Positive(name("training.epsilon"), t.Epsilon);
-        Between(name("training.grad_clip"), t.GradClip, 0, double.MaxValue);
+        // AdamW runs in float, so the float is checked: a beta of 1 - 1e-11 is 1f, and Adam would divide by 1 - beta^t = 0;
+        // an epsilon or clip of 1e-50 is 0f (a clip of 0 is none), 1e39 infinity.
+        BetaBelowOne(name("training.beta1"), t.Beta1);
+        BetaBelowOne(name("training.beta2"), t.Beta2);
+        if (!PositiveFloat(t.Epsilon))
+        {
+            throw Bad(name("training.epsilon"), string.Create(CultureInfo.InvariantCulture, $"is {t.Epsilon}"), FloatRange);
+        }
+
+        if (t.GradClip != 0 && !PositiveFloat(t.GradClip))
+        {
+            throw Bad(name("training.grad_clip"), string.Create(CultureInfo.InvariantCulture, $"is {t.GradClip}"), $"0 (no clipping) or {FloatRange}");
+        }
 
         // Single arrays: each must fit .NET's array limit, whatever the memory.
         GptConfig gpt = ModelCheckpoint.ToGptConfig(m);
@@ -232,11 +240,16 @@ public static class RunConfigValidator
         }
     }
 
-    private static void Positive(string field, double value)
+    private const string FloatRange = "a finite number above 0 that a float holds, from 1.4E-45 to 3.4E+38";
+
+    private static bool PositiveFloat(double value) => (float)value > 0 && float.IsFinite((float)value);
+
+    private static void BetaBelowOne(string field, double value)
     {
-        if (!(value > 0 && double.IsFinite(value)))
+        if (!(value >= 0 && (float)value < 1))
         {
-            throw Bad(field, string.Create(CultureInfo.InvariantCulture, $"is {value}"), "a finite number above 0");
+            throw Bad(field, string.Create(CultureInfo.InvariantCulture, $"is {value}"),
+                string.Create(CultureInfo.InvariantCulture, $"a number from 0 to below 1 that stays below 1 as a float (at most {MathF.BitDecrement(1f)})"));
         }
     }
 

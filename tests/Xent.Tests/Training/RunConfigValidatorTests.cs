@@ -55,6 +55,15 @@ public sealed class RunConfigValidatorTests
         { "training.beta2", "1", "\"training.beta2\" is 1" },
         { "training.epsilon", "0", "\"training.epsilon\" is 0" },
         { "training.grad_clip", "-1", "\"training.grad_clip\" is -1" },
+
+        // AdamW and the clip run in float: a value whose float is out of range (1 - 1e-11 is 1f: Adam would divide by
+        // 1 - beta^t = 0; 1e-50 is 0f, 1e39 infinity) is refused as the value given.
+        { "training.beta1", "0.99999999999", "\"training.beta1\" is 0.99999999999; it must be a number from 0 to below 1 that stays below 1 as a float (at most 0.99999994)" },
+        { "training.beta2", "0.99999999999", "\"training.beta2\" is 0.99999999999; it must be a number from 0 to below 1" },
+        { "training.epsilon", "1e-50", "\"training.epsilon\" is 1E-50; it must be a finite number above 0 that a float holds" },
+        { "training.epsilon", "1e39", "\"training.epsilon\" is 1E+39; it must be a finite number above 0 that a float holds" },
+        { "training.grad_clip", "1e39", "\"training.grad_clip\" is 1E+39; it must be 0 (no clipping) or a finite number above 0 that a float holds" },
+        { "training.grad_clip", "1e-50", "\"training.grad_clip\" is 1E-50; it must be 0 (no clipping) or" },
         { "step", "11", "\"step\" is 11; it must be between 0 and 10" },
         { "seed", "99999999999", "\"seed\" is 99999999999" },
     };
