@@ -78,6 +78,22 @@ internal sealed class TrainSettings : CommandSettings
     [Description("AdamW's decoupled weight decay of matrices and embeddings. Default 0 (built-in corpus), 0.1 (--text).")]
     public double? WeightDecay { get; init; }
 
+    [CommandOption("--beta1 <X>")]
+    [Description("AdamW's beta1, the decay of the gradient's running mean, in [0, 1). Default 0.9.")]
+    public double? Beta1 { get; init; }
+
+    [CommandOption("--beta2 <X>")]
+    [Description("AdamW's beta2, the decay of the squared gradient's running mean, in [0, 1). Default 0.999.")]
+    public double? Beta2 { get; init; }
+
+    [CommandOption("--eps <X>")]
+    [Description("AdamW's epsilon, added to the root of the second moment (PyTorch's eps). Default 1e-8.")]
+    public double? Epsilon { get; init; }
+
+    [CommandOption("--grad-clip <X>")]
+    [Description("Clip the gradients to this global L2 norm; 0 turns clipping off. Default 1.")]
+    public double? GradClip { get; init; }
+
     [CommandOption("--warmup <N>")]
     [Description("Linear warm-up steps. Default 5% of --steps.")]
     [TypeConverter(typeof(DecimalConverter<int>))]
@@ -232,6 +248,25 @@ internal sealed class TrainSettings : CommandSettings
         if (WeightDecay is { } wd && (!double.IsFinite(wd) || wd < 0))
         {
             return Error("--weight-decay must be a number >= 0.");
+        }
+
+        // Ranges here; the float each becomes (0.99999999999 is 1f) is checked with the run's config (RunConfigValidator).
+        foreach (var (option, beta) in (ReadOnlySpan<(string, double?)>)[("--beta1", Beta1), ("--beta2", Beta2)])
+        {
+            if (beta is { } b && !(b >= 0 && b < 1))
+            {
+                return Error($"{option} must be in [0, 1).");
+            }
+        }
+
+        if (Epsilon is { } eps && (!double.IsFinite(eps) || eps <= 0))
+        {
+            return Error("--eps must be a positive number.");
+        }
+
+        if (GradClip is { } clip && (!double.IsFinite(clip) || clip < 0))
+        {
+            return Error("--grad-clip must be a number >= 0 (0: no clipping).");
         }
 
         if (EvalEvery is < 1)

@@ -46,8 +46,17 @@ public static class TrainingDefaults
     /// <summary>AdamW's decoupled weight decay.</summary>
     public const double WeightDecay = 0.0;
 
-    /// <summary>Largest global gradient norm (clipped above it).</summary>
+    /// <summary>Largest global gradient norm (clipped above it; 0: no clipping).</summary>
     public const double GradClip = 1.0;
+
+    /// <summary>AdamW's beta1: PyTorch's default, as <see cref="Optim.AdamWOptions"/>' (0.9f is its float).</summary>
+    public const double Beta1 = 0.9;
+
+    /// <summary>AdamW's beta2: PyTorch's default, as <see cref="Optim.AdamWOptions"/>'.</summary>
+    public const double Beta2 = 0.999;
+
+    /// <summary>AdamW's epsilon: PyTorch's default, as <see cref="Optim.AdamWOptions"/>'.</summary>
+    public const double Epsilon = 1e-8;
 
     /// <summary>Validation tokens per measurement: enough that its noise (about 0.01 nats) is small against the gaps reported.</summary>
     public const int ValidationTokens = 16_384;

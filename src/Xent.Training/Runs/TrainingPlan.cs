@@ -37,8 +37,17 @@ public sealed record TrainingPlan
     /// <summary>AdamW's decoupled weight decay.</summary>
     public double WeightDecay { get; init; } = TrainingDefaults.WeightDecay;
 
-    /// <summary>Largest global gradient norm (clipped above it).</summary>
+    /// <summary>Largest global gradient norm (clipped above it; 0: no clipping).</summary>
     public double GradClip { get; init; } = TrainingDefaults.GradClip;
+
+    /// <summary>AdamW's beta1, the decay of its first moment.</summary>
+    public double Beta1 { get; init; } = TrainingDefaults.Beta1;
+
+    /// <summary>AdamW's beta2, the decay of its second moment.</summary>
+    public double Beta2 { get; init; } = TrainingDefaults.Beta2;
+
+    /// <summary>AdamW's epsilon, added to the root of its second moment.</summary>
+    public double Epsilon { get; init; } = TrainingDefaults.Epsilon;
 
     /// <summary>Steps between validation measurements, each followed by a checkpoint.</summary>
     public int EvalEvery { get; init; } = TrainingDefaults.EvalEvery;
@@ -123,6 +132,10 @@ public sealed record TrainingPlan
             WarmupSteps = (int)c.Training.WarmupSteps,
             LearningRate = c.Training.LearningRate,
             WeightDecay = c.Training.WeightDecay,
+            Beta1 = c.Training.Beta1,
+            Beta2 = c.Training.Beta2,
+            Epsilon = c.Training.Epsilon,
+            GradClip = c.Training.GradClip,
             OutDir = directory,
             Resume = (model, checkpoint),
         };
@@ -146,7 +159,8 @@ public sealed record TrainingPlan
     /// <summary>
     /// The settings of the resumed checkpoint that this plan changes, each as (setting, the checkpoint's value, this
     /// plan's): a resumed run may be given other total steps (its schedule then ends there), a warm-up, batch, peak
-    /// learning rate or weight decay of its own. Empty for a fresh plan or one that changes none.
+    /// learning rate, weight decay, AdamW betas or epsilon, or gradient clip of its own. Empty for a fresh plan or one
+    /// that changes none.
     /// </summary>
     public IReadOnlyList<(string Setting, double Saved, double Now)> ResumeChanges()
     {
@@ -161,8 +175,21 @@ public sealed record TrainingPlan
         Add("warm-up steps", saved.WarmupSteps, WarmupSteps);
         Add("batch", saved.Batch, Batch);
         Add("peak learning rate", saved.LearningRate, LearningRate);
-        Add("weight decay", saved.WeightDecay, WeightDecay);
+        // These run as floats and are saved as the float's decimal: a repeat of a value given before is no change.
+        AddFloat("weight decay", saved.WeightDecay, WeightDecay);
+        AddFloat("beta1", saved.Beta1, Beta1);
+        AddFloat("beta2", saved.Beta2, Beta2);
+        AddFloat("epsilon", saved.Epsilon, Epsilon);
+        AddFloat("gradient clip", saved.GradClip, GradClip);
         return changes;
+
+        void AddFloat(string setting, double was, double now)
+        {
+            if ((float)was != (float)now)
+            {
+                changes.Add((setting, was, now));
+            }
+        }
 
         void Add(string setting, double was, double now)
         {
@@ -208,7 +235,14 @@ public sealed record TrainingPlan
     /// <summary>The trainer's hyper-parameters for this plan.</summary>
     public TrainerOptions ToTrainerOptions() => new()
     {
-        Optimizer = new Optim.AdamWOptions { WeightDecay = (float)WeightDecay, MaxDegreeOfParallelism = Threads ?? -1 },
+        Optimizer = new Optim.AdamWOptions
+        {
+            WeightDecay = (float)WeightDecay,
+            Beta1 = (float)Beta1,
+            Beta2 = (float)Beta2,
+            Epsilon = (float)Epsilon,
+            MaxDegreeOfParallelism = Threads ?? -1,
+        },
         Schedule = TrainerOptions.ScheduleFor(TotalSteps, LearningRate, WarmupSteps),
         MaxGradientNorm = (float)GradClip,
     };
@@ -256,13 +290,16 @@ public sealed record TrainingPlan
     /// <summary>
     /// The config of a run of this plan at <paramref name="step"/> with its settings as given, before AdamW rounds them
     /// to float: what <see cref="RunConfigValidator"/> checks, so that a refusal reports the value given (a weight decay
-    /// of 1e39, not the infinity its float is).
+    /// of 1e39, not the infinity its float is; a beta of 0.99999999999, not the 1 its float is).
     /// </summary>
     /// <param name="step">Optimizer steps done.</param>
     public CheckpointConfig ToCheckpointConfig(long step)
     {
         CheckpointConfig used = ToCheckpointConfig(step, ToTrainerOptions());
-        return used with { Training = used.Training with { WeightDecay = WeightDecay, GradClip = GradClip } };
+        return used with
+        {
+            Training = used.Training with { WeightDecay = WeightDecay, Beta1 = Beta1, Beta2 = Beta2, Epsilon = Epsilon, GradClip = GradClip },
+        };
     }
 
     // The float's shortest decimal form (0.9f is written 0.9, not 0.8999999761581421): config.json is read by people.

@@ -29,6 +29,10 @@ public sealed class TrainDefaultsDocTests
         { "--lr", E(TrainingDefaults.LearningRate), E(TextTrainingDefaults.LearningRate) },
         { "--weight-decay", G(TrainingDefaults.WeightDecay), G(TextTrainingDefaults.WeightDecay) },
         { "--eval-every", G(TrainingDefaults.EvalEvery), G(TextTrainingDefaults.EvalEvery) },
+        { "--beta1", G(TrainingDefaults.Beta1), null },
+        { "--beta2", G(TrainingDefaults.Beta2), null },
+        { "--eps", E(TrainingDefaults.Epsilon), null },
+        { "--grad-clip", G(TrainingDefaults.GradClip), null },
     };
 
     [Theory]
