@@ -131,6 +131,35 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         AssertSameRun(whole, into);
     }
 
+    /// <summary>
+    /// The first try left only a copy of A's run and the lines of steps it trained, saved in no checkpoint; the copy is
+    /// done again, so a second try with other options is a resume of A with those: nothing of the first try's remains.
+    /// </summary>
+    [Fact]
+    public void A_resume_run_again_with_other_options_after_stopping_before_its_first_checkpoint_trains_with_the_new_ones()
+    {
+        string from = temp["from"], whole = temp["whole"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2", "--warmup", "0").ExitCode);
+        string[] resume = ["train", "--resume", from, "--out", into, "--steps", "8", "--eval-every", "4"];
+        string[] other = ["--lr", "0.01", "--beta2", "0.99", "--grad-clip", "0.5"];
+        CliRun failed;
+        using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
+        {
+            failed = CliRun.Run(resume);
+        }
+
+        failed.AssertBadInput(Path.Combine(into, CheckpointStore.ModelFile), "saving the checkpoint of step 4");
+        Assert.Equal([1L, 2, 3, 4], MetricsLog.Read(Path.Combine(into, MetricsLog.FileName)).Select(r => r.Step));
+
+        var uninterrupted = CliRun.Run([.. resume[..4], whole, .. resume[5..], .. other]);
+        Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Error);
+        var again = CliRun.Run([.. resume, .. other]);
+        Assert.True(again.ExitCode == 0, again.Error);
+        AssertSameRun(whole, into);
+        CheckpointTraining t = CheckpointStore.LoadConfig(into).Training;
+        Assert.Equal((0.01, 0.99, 0.5), (t.LearningRate, t.Beta2, t.GradClip));
+    }
+
     [Fact]
     public void A_killed_resume_left_before_its_first_checkpoint_in_the_new_folder_runs_again_with_the_same_command()
     {
