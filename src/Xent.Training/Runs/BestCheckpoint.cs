@@ -47,7 +47,14 @@ public static class BestCheckpoint
     /// next evaluation for the best and replace best/'s checkpoint, whatever its loss. A note written before notes
     /// carried a checksum is read unchecked.
     /// </exception>
-    public static (long Step, double ValLoss)? Read(string directory)
+    public static (long Step, double ValLoss)? Read(string directory) => Read(directory, "resuming with the run's best checkpoint so far",
+        $"Nothing was written: {Folder}/ and the checkpoint are untouched, and the run did not start (without {InfoFile} its next evaluation would replace {Folder}/'s checkpoint whatever its loss).");
+
+    /// <summary>As <see cref="Read(string)"/>, a failure to read the note worded for what it was read for.</summary>
+    /// <param name="directory">A run's folder.</param>
+    /// <param name="doing">What the read was for (<see cref="FileProblems.ReadFailure"/>).</param>
+    /// <param name="left">What is on disk after the failure, one or more sentences.</param>
+    internal static (long Step, double ValLoss)? Read(string directory, string doing, string left)
     {
         string path = Path.Combine(directory, Folder, InfoFile);
         if (!File.Exists(path))
@@ -63,8 +70,7 @@ public static class BestCheckpoint
         }
         catch (Exception e) when (FileProblems.IsReadFailure(e))
         {
-            throw FileProblems.ReadFailure(e, path, "resuming with the run's best checkpoint so far",
-                $"Nothing was written: {Folder}/ and the checkpoint are untouched, and the run did not start (without {InfoFile} its next evaluation would replace {Folder}/'s checkpoint whatever its loss).");
+            throw FileProblems.ReadFailure(e, path, doing, left);
         }
 
         return Parse(text, path);
@@ -83,7 +89,7 @@ public static class BestCheckpoint
     /// <see cref="CopyForResume"/>), whose note is left as it is and the corrected step and loss only returned.
     /// </param>
     /// <exception cref="TrainingInputException">
-    /// As <see cref="Read"/>; best/'s model.safetensors cannot be read or is corrupt; metrics.jsonl cannot be read; or
+    /// As <see cref="Read(string)"/>; best/'s model.safetensors cannot be read or is corrupt; metrics.jsonl cannot be read; or
     /// best.json is behind best/'s checkpoint and metrics.jsonl has no validation loss of its step, or cannot be
     /// rewritten (a full disk, no permission).
     /// </exception>

@@ -46,6 +46,11 @@ internal static class UnfinishedResumeCopy
         }
     }
 
+    // What a failed read of one of the files compared says it was for, and what it left.
+    private const string Left = "Nothing was written and the run did not start.";
+
+    private static string Checking(string into) => $"checking whether '{into}' holds what this resume left there when it was stopped";
+
     // A read of one of the files compared, its failure worded as every read failure of a run is.
     private static T Reading<T>(string path, string into, Func<T> read)
     {
@@ -55,8 +60,7 @@ internal static class UnfinishedResumeCopy
         }
         catch (Exception e) when (FileProblems.IsReadFailure(e))
         {
-            throw FileProblems.ReadFailure(e, path, $"checking whether '{into}' holds what this resume left there when it was stopped",
-                "Nothing was written and the run did not start.");
+            throw FileProblems.ReadFailure(e, path, Checking(into), Left);
         }
     }
 
@@ -86,7 +90,7 @@ internal static class UnfinishedResumeCopy
         }
 
         return !File.Exists(Path.Combine(mine, BestCheckpoint.InfoFile))
-            || (copied && BestCheckpoint.Read(into) == BestCheckpoint.ReadForResume(from, rewrite: false));
+            || (copied && BestCheckpoint.Read(into, Checking(into), Left) == BestCheckpoint.ReadForResume(from, rewrite: false));
     }
 
     private static bool MetricsAreCopy(string from, string into, long step)

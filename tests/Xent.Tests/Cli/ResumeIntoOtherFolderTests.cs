@@ -229,6 +229,7 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
     [Theory]
     [InlineData("metrics.jsonl", true)]
     [InlineData("best", false)]
+    [InlineData("best.json", true)]
     public void An_unfinished_copy_that_cannot_be_read_is_the_read_error_naming_the_file_not_another_run(string unreadable, bool permission)
     {
         string from = temp["from"], into = temp["into"];
@@ -240,10 +241,11 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         }
 
         // The copy left in `into` is this resume's (the same command would redo it), but one of its files cannot be read.
-        var files = unreadable == "best"
-            ? new TrainReadErrorTests.ReadFails(CheckpointStore.ModelFile, permission, Path.Combine(into, BestCheckpoint.Folder))
-            : new TrainReadErrorTests.ReadFails(unreadable, permission, into);
-        string path = unreadable == "best" ? Path.Combine(into, BestCheckpoint.Folder, CheckpointStore.ModelFile) : Path.Combine(into, unreadable);
+        // best.json is read as a resume in place reads it: its failure was worded for one (the checkpoint "untouched").
+        string file = unreadable == "best" ? CheckpointStore.ModelFile : unreadable;
+        string folder = unreadable == MetricsLog.FileName ? into : Path.Combine(into, BestCheckpoint.Folder);
+        var files = new TrainReadErrorTests.ReadFails(file, permission, folder);
+        string path = Path.Combine(folder, file);
         var (beforeFrom, beforeInto) = (Snapshot(from), Snapshot(into));
         CliRun run;
         using (CheckpointFiles.Use(files))
@@ -251,7 +253,8 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
             run = CliRun.Run(resume);
         }
 
-        run.AssertBadInput($"cannot read '{path}'", "Nothing was written and the run did not start");
+        run.AssertBadInput($"cannot read '{path}', checking whether '{into}' holds what this resume left there when it was stopped: ",
+            "Nothing was written and the run did not start.");
         Assert.NotNull(files.Thrown);
         Assert.DoesNotContain("holds another run", run.Error, StringComparison.Ordinal);
         Assert.Equal(beforeFrom, Snapshot(from));
