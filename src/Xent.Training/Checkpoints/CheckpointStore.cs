@@ -310,7 +310,9 @@ public static class CheckpointStore
     /// <paramref name="origin"/> was read from: another run saved into the folder (or removed the checkpoint) after
     /// it was loaded. A run resuming it would rewind that run's later steps; called with the folder locked.
     /// </summary>
-    internal static void ThrowIfReplaced(CheckpointOrigin origin)
+    /// <param name="origin">Where the checkpoint was loaded from.</param>
+    /// <param name="shown">The folder as the message names it (as the user gave it, where that still leads there).</param>
+    internal static void ThrowIfReplaced(CheckpointOrigin origin, string shown)
     {
         var file = new FileInfo(Path.Combine(origin.Directory, ModelFile));
         if (file.Exists && file.LastWriteTimeUtc == origin.ModelWriteTimeUtc && file.Length == origin.ModelLength)
@@ -329,7 +331,7 @@ public static class CheckpointStore
         }
 
         throw new TrainingInputException(
-            $"The checkpoint in '{origin.Directory}' changed after it was loaded at step {origin.Step}: {now} (another run saved into the folder). " +
+            $"The checkpoint in '{shown}' changed after it was loaded at step {origin.Step}: {now} (another run saved into the folder). " +
             "Nothing was written; load it again to continue from there.");
     }
 

@@ -22,11 +22,10 @@ internal static class ResumeIntoOtherFolder
     /// <summary>
     /// The folder of the resumed run when <paramref name="plan"/> writes into another; null for a fresh run, a resume
     /// in place, or a checkpoint not loaded from a folder. It is named as the caller named it, so messages show it as
-    /// `train` shows --out (a full path only where the current folder changed since the checkpoint was loaded).
+    /// `train` shows --out (<see cref="TrainingLoop.Shown"/>).
     /// </summary>
     public static string? Source(TrainingPlan plan) =>
-        plan.Resume?.Checkpoint.Origin is not { } origin || TrainingLoop.SameFolder(origin.Directory, plan.OutDir) ? null
-        : TrainingLoop.SameFolder(origin.Given, origin.Directory) ? origin.Given : origin.Directory;
+        plan.Resume?.Checkpoint.Origin is not { } origin || TrainingLoop.SameFolder(origin.Directory, plan.OutDir) ? null : TrainingLoop.Shown(origin);
 
     /// <summary>
     /// Refuses an <paramref name="into"/> holding a run's files (but for an unfinished copy of this resume, which is

@@ -92,7 +92,7 @@ public sealed class TrainingLoop : IDisposable
         // may have saved into the folder between the load and the lock), or this run would rewind that one's later steps.
         if (Plan.Resume?.Checkpoint.Origin is { } origin && SameFolder(origin.Directory, Plan.OutDir))
         {
-            CheckpointStore.ThrowIfReplaced(origin);
+            CheckpointStore.ThrowIfReplaced(origin, Shown(origin));
         }
 
         // A folder where the run saves a file fails that save only, after the steps it would have kept.
@@ -130,6 +130,12 @@ public sealed class TrainingLoop : IDisposable
     /// thing): a loop given up before its run leaves no work running on another thread. Never throws.
     /// </summary>
     public void Dispose() => CompileWarmup.Wait(warmup);
+
+    /// <summary>
+    /// The folder a checkpoint was loaded from, for messages: as the caller named it (relative, say), as `train` shows
+    /// --out; in full only where the current folder changed since, so that the name no longer leads there.
+    /// </summary>
+    internal static string Shown(CheckpointOrigin origin) => SameFolder(origin.Given, origin.Directory) ? origin.Given : origin.Directory;
 
     internal static bool SameFolder(string a, string b) => string.Equals(
         Path.TrimEndingDirectorySeparator(Path.GetFullPath(a)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(b)),

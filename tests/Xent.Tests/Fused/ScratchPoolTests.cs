@@ -30,6 +30,37 @@ public class ScratchPoolTests
         ScratchPool.Return(e);
         ScratchPool.Release();
     }
+
+    [Fact]
+    public void ConcurrentCallsAllocateNothingOnceWarm()
+    {
+        // Two threads calling the fused loss at once, started together each time: the second took no kept buffer
+        // and allocated its own (a 32-byte object, each call that overlapped another).
+        const int rows = 256, hidden = 64, classes = 8192, calls = 40;
+        float[] h = Core.AllocationCalls.Fill(rows * hidden, 1), w = Core.AllocationCalls.Fill(classes * hidden, 2);
+        int[] targets = [.. Enumerable.Range(0, rows).Select(n => (n * 37) % classes)];
+        var oneThread = new CrossEntropyOptions { MaxDegreeOfParallelism = 1 };
+        using var start = new Barrier(2);
+        long[] bytes = new long[2];
+        void Calls(int thread)
+        {
+            for (int i = 0; i < 20 + calls; i++)
+            {
+                start.SignalAndWait();
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                LinearCrossEntropy.Loss(h, w, targets, oneThread);
+                bytes[thread] += i < 20 ? 0 : GC.GetAllocatedBytesForCurrentThread() - before; // after 20 warm calls
+            }
+        }
+
+        ScratchPool.Release();
+        var other = new Thread(() => Calls(1));
+        other.Start();
+        Calls(0);
+        other.Join();
+        ScratchPool.Release();
+        Assert.Equal((0L, 0L), (bytes[0], bytes[1]));
+    }
 }
 
 /// <summary>The pool is process-wide: its test runs with no other test running (a fused call would take the kept buffer).</summary>

@@ -93,14 +93,17 @@ public sealed class TrainingLoopTests : IDisposable
         string dir = temp["raced"];
         Assert.Equal(2, Run(Tiny(dir, 6), stopAfter: 2).CheckpointStep);
 
-        // Loaded without the folder's lock; then another run resumes the same checkpoint and saves at step 4.
-        TrainingPlan stale = TrainingPlan.Resumed(dir) with { EvalEvery = 100 };
+        // Loaded without the folder's lock (named relative, as a user types it); then another run resumes the same
+        // checkpoint and saves at step 4.
+        string given = Path.GetRelativePath(Environment.CurrentDirectory, dir);
+        Assert.NotEqual(Path.GetFullPath(given), given);
+        TrainingPlan stale = TrainingPlan.Resumed(given) with { EvalEvery = 100 };
         Assert.Equal(4, Run(TrainingPlan.Resumed(dir) with { EvalEvery = 100 }, stopAfter: 4).CheckpointStep);
         string[] files = [CheckpointStore.ModelFile, CheckpointStore.ConfigFile, MetricsLog.FileName, RunSummary.FileName];
         byte[][] before = [.. files.Select(f => File.ReadAllBytes(Path.Combine(dir, f)))];
 
         var e = Assert.Throws<TrainingInputException>(() => Run(stale));
-        Assert.Contains("changed after it was loaded at step 2: it is now at step 4", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"The checkpoint in '{given}' changed after it was loaded at step 2: it is now at step 4", e.Message, StringComparison.Ordinal);
         for (int i = 0; i < files.Length; i++)
         {
             Assert.True(before[i].AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(dir, files[i]))), files[i]);
