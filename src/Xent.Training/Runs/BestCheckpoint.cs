@@ -239,13 +239,11 @@ public static class BestCheckpoint
     {
         try
         {
-            // Read by Read, not FileStream.CopyTo (which goes past a test's stand-in stream to the file).
-            using var source = CheckpointFiles.Current.OpenRead(file);
-            byte[] buffer = new byte[1 << 16];
-            for (int n; (n = source.Read(buffer, 0, buffer.Length)) > 0;)
+            CheckpointFiles.ReadChunks(file, bytes =>
             {
-                into.Write(buffer, 0, n);
-            }
+                into.Write(bytes);
+                return true;
+            });
         }
         catch (Exception e) when (FileProblems.IsReadFailure(e))
         {

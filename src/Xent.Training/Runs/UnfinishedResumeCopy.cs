@@ -134,17 +134,13 @@ internal static class UnfinishedResumeCopy
             return false;
         }
 
-        using var x = Reading(a, into, () => CheckpointFiles.Current.OpenRead(a));
+        // b's failures are worded inside the chunk (a TrainingInputException, which Reading(a) passes on as it is).
         using var y = Reading(b, into, () => CheckpointFiles.Current.OpenRead(b));
-        byte[] bx = new byte[1 << 16], by = new byte[1 << 16];
-        for (int n; (n = Reading(a, into, () => x.ReadAtLeast(bx, bx.Length, throwOnEndOfStream: false))) > 0;)
+        byte[] other = new byte[1 << 16];
+        return Reading(a, into, () => CheckpointFiles.ReadChunks(a, bytes =>
         {
-            if (Reading(b, into, () => y.ReadAtLeast(by, n, throwOnEndOfStream: false)) != n || !bx.AsSpan(0, n).SequenceEqual(by.AsSpan(0, n)))
-            {
-                return false;
-            }
-        }
-
-        return true;
+            int n = bytes.Length;
+            return Reading(b, into, () => y.ReadAtLeast(other.AsSpan(0, n), n, throwOnEndOfStream: false)) == n && bytes.SequenceEqual(other.AsSpan(0, n));
+        }));
     }
 }
