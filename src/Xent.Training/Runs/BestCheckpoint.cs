@@ -149,21 +149,21 @@ public static class BestCheckpoint
     /// <summary>
     /// Starts the best/ of <paramref name="into"/>, a folder without one, as a copy of the best/ of
     /// <paramref name="from"/>, for a run resumed from <paramref name="from"/>'s checkpoint into another folder: its
-    /// checkpoint and a note of the step and loss <see cref="ReadForResume"/> gives (<paramref name="from"/> is only
-    /// read, a note behind there corrected in the copy). The three files are renamed in together (<see cref="WholeFiles"/>),
-    /// and a best/ this created is removed again when that fails. Null when <paramref name="from"/> has no best.
+    /// checkpoint and a note of <paramref name="best"/>, the step and loss <see cref="ReadForResume"/> gave for
+    /// <paramref name="from"/> (which is only read, a note behind there corrected in the copy). The three files are
+    /// renamed in together (<see cref="WholeFiles"/>), and a best/ this created is removed again when that fails.
+    /// Nothing is written when <paramref name="from"/> has no best checkpoint.
     /// </summary>
     /// <exception cref="TrainingInputException">
-    /// As <see cref="ReadForResume"/>; best/'s files in <paramref name="from"/> cannot be read, or were replaced while
-    /// they were copied (a run saving into that folder); or the copy cannot be written (a full disk, no permission).
+    /// best/'s files in <paramref name="from"/> cannot be read, or were replaced while they were copied (a run saving
+    /// into that folder); or the copy cannot be written (a full disk, no permission).
     /// </exception>
-    internal static (long Step, double ValLoss)? CopyForResume(string from, string into)
+    internal static void CopyForResume(string from, string into, (long Step, double ValLoss)? best)
     {
-        var best = ReadForResume(from, rewrite: false);
         string source = Path.Combine(from, Folder);
         if (!CheckpointStore.Exists(source))
         {
-            return best;
+            return;
         }
 
         string folder = Path.Combine(into, Folder);
@@ -203,8 +203,6 @@ public static class BestCheckpoint
             throw new TrainingInputException(
                 $"the best checkpoint in '{source}' was replaced while it was copied into '{folder}' (a run is saving into '{from}'). {left} {untouched} Run again.");
         }
-
-        return best;
     }
 
     /// <summary>

@@ -33,14 +33,17 @@ internal static class ResumeIntoOtherFolder
     /// and opens its metrics.jsonl with <paramref name="from"/>'s lines through <paramref name="step"/>. A failure of
     /// the log removes the copy of best/ again, so a run that did not start leaves no run's files in the folder.
     /// </summary>
-    /// <returns>The best checkpoint so far (<see cref="BestCheckpoint.CopyForResume"/>; null for none), and the log.</returns>
+    /// <returns>The best checkpoint so far (<see cref="BestCheckpoint.ReadForResume"/>; null for none), and the log.</returns>
     /// <exception cref="TrainingInputException">
-    /// <paramref name="into"/> holds a run's files; or as <see cref="BestCheckpoint.CopyForResume"/> and <see cref="MetricsLog.Open"/>.
+    /// <paramref name="into"/> holds a run's files; or as <see cref="BestCheckpoint.ReadForResume"/>, <see cref="BestCheckpoint.CopyForResume"/> and <see cref="MetricsLog.Open"/>.
     /// </exception>
     public static ((long Step, double ValLoss)? Best, MetricsLog Log) Start(string from, string into, long step)
     {
+        // Read once, for the check of an unfinished copy and for the copy.
+        var best = BestCheckpoint.ReadForResume(from, rewrite: false);
+        bool wholeBest = false;
         string[] held = [.. RunFiles.Where(f => Path.Exists(Path.Combine(into, f))).Select(f => f == BestCheckpoint.Folder ? $"{f}/" : f)];
-        if (held.Length > 0 && !UnfinishedResumeCopy.Holds(from, into, step))
+        if (held.Length > 0 && !UnfinishedResumeCopy.Holds(from, into, step, best, out wholeBest))
         {
             string stepText = step.ToString(CultureInfo.InvariantCulture);
             throw new TrainingInputException(
@@ -49,9 +52,14 @@ internal static class ResumeIntoOtherFolder
                 $"give it a new or empty folder, or resume the run in '{into}' from its own checkpoint.");
         }
 
-        // An unfinished copy's best/ goes first: where the other folder has no best now, none is copied over it.
-        BestCheckpoint.RemoveCopy(into);
-        var best = BestCheckpoint.CopyForResume(from, into);
+        // An unfinished copy's best/ goes first (where the other folder has no best now, none is copied over it), but
+        // for a whole one, which is kept.
+        if (!wholeBest)
+        {
+            BestCheckpoint.RemoveCopy(into);
+            BestCheckpoint.CopyForResume(from, into, best);
+        }
+
         try
         {
             return (best, MetricsLog.Open(into, step, from));

@@ -29,8 +29,17 @@ internal static class UnfinishedResumeCopy
     /// A file of either folder cannot be read (no permission, a failing disk): it may well be this resume's copy, so
     /// the read failure names the file (<see cref="FileProblems.ReadFailure"/>) rather than calling it another run's.
     /// </exception>
-    public static bool Holds(string from, string into, long step)
+    /// <param name="from">The folder of the checkpoint resumed.</param>
+    /// <param name="into">The folder resumed into.</param>
+    /// <param name="step">The checkpoint's step.</param>
+    /// <param name="best">The best checkpoint of <paramref name="from"/> (<see cref="BestCheckpoint.ReadForResume"/>, read once by the caller).</param>
+    /// <param name="wholeBest">
+    /// Whether <paramref name="into"/>'s best/ is the whole copy (every file the copy writes, no temporary one), which
+    /// the run then keeps rather than reading <paramref name="from"/>'s best/ again to copy it over itself.
+    /// </param>
+    public static bool Holds(string from, string into, long step, (long Step, double ValLoss)? best, out bool wholeBest)
     {
+        wholeBest = false;
         if (OwnRunFiles.Any(f => Path.Exists(Path.Combine(into, f))))
         {
             return false;
@@ -38,12 +47,23 @@ internal static class UnfinishedResumeCopy
 
         try
         {
-            return BestIsCopy(from, into) && MetricsAreCopy(from, into, step);
+            var copy = BestCopy(from, into, best);
+            wholeBest = copy == Copy.Whole;
+            return copy != Copy.None && MetricsAreCopy(from, into, step);
         }
         catch (TrainingInputException e) when (e.InnerException is not { } cause || !FileProblems.IsReadFailure(cause))
         {
+            wholeBest = false;
             return false;
         }
+    }
+
+    // What into's best/ holds of the copy: none of it (another run's), a part (or nothing yet), or all of it.
+    private enum Copy
+    {
+        None,
+        Part,
+        Whole,
     }
 
     // What a failed read of one of the files compared says it was for, and what it left.
@@ -64,33 +84,41 @@ internal static class UnfinishedResumeCopy
         }
     }
 
-    private static bool BestIsCopy(string from, string into)
+    private static Copy BestCopy(string from, string into, (long Step, double ValLoss)? best)
     {
         string mine = Path.Combine(into, BestCheckpoint.Folder), theirs = Path.Combine(from, BestCheckpoint.Folder);
         if (!Path.Exists(mine))
         {
-            return true;
+            return Copy.Part;
         }
 
-        if (!Directory.Exists(mine) || Reading(mine, into, () => Directory.GetFileSystemEntries(mine)).Select(Path.GetFileName)
-                .Any(name => !BestFiles.Contains(name) && !TemporaryFiles.IsTemporary(name!)))
+        string[] names = Directory.Exists(mine) ? [.. Reading(mine, into, () => Directory.GetFileSystemEntries(mine)).Select(Path.GetFileName)!] : [];
+        if (!Directory.Exists(mine) || names.Any(name => !BestFiles.Contains(name) && !TemporaryFiles.IsTemporary(name)))
         {
-            return false;
+            return Copy.None;
         }
 
-        // The copy takes best/'s files only where the other folder has a best checkpoint (else it leaves best/ out).
-        bool copied = CheckpointStore.Exists(theirs);
+        // The copy takes best/'s files only where the other folder has a best checkpoint (else it leaves best/ out),
+        // and a note only where that has a step and loss.
+        bool copied = CheckpointStore.Exists(theirs), whole = copied && names.All(BestFiles.Contains);
         foreach (string name in (string[])[CheckpointStore.ModelFile, CheckpointStore.ConfigFile])
         {
             string file = Path.Combine(mine, name);
             if (File.Exists(file) && !(copied && SameBytes(file, Path.Combine(theirs, name), into)))
             {
-                return false;
+                return Copy.None;
             }
+
+            whole &= File.Exists(file) == File.Exists(Path.Combine(theirs, name));
         }
 
-        return !File.Exists(Path.Combine(mine, BestCheckpoint.InfoFile))
-            || (copied && BestCheckpoint.Read(into, Checking(into), Left) == BestCheckpoint.ReadForResume(from, rewrite: false));
+        bool noted = File.Exists(Path.Combine(mine, BestCheckpoint.InfoFile));
+        if (noted && !(copied && BestCheckpoint.Read(into, Checking(into), Left) == best))
+        {
+            return Copy.None;
+        }
+
+        return whole && noted == best.HasValue ? Copy.Whole : Copy.Part;
     }
 
     private static bool MetricsAreCopy(string from, string into, long step)

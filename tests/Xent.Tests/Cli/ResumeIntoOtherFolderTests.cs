@@ -126,8 +126,19 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         Assert.Equal(2, CheckpointStore.ModelStep(Path.Combine(into, BestCheckpoint.Folder)));
         Assert.Equal(fromHasMetrics ? [1L, 2, 3, 4] : [3L, 4], MetricsLog.Read(Path.Combine(into, MetricsLog.FileName)).Select(r => r.Step));
 
-        var again = CliRun.Run(resume);
+        // The copy of best/ left there is whole: the run goes on with it, reading the other folder's note once (it
+        // read it twice, and its best/ in full twice: once to compare, once to copy it again).
+        var files = new CountedReads();
+        CliRun again;
+        using (CheckpointFiles.Use(files))
+        {
+            again = CliRun.Run(resume);
+        }
+
         Assert.True(again.ExitCode == 0, again.Error);
+        Assert.Equal(1, files.Opened(Path.Combine(from, BestCheckpoint.Folder, BestCheckpoint.InfoFile)));
+        string[] folders = [.. files.Created.Select(f => Path.GetDirectoryName(Path.GetFullPath(f))!)];
+        Assert.DoesNotContain(Path.GetFullPath(Path.Combine(into, BestCheckpoint.Folder)), folders.TakeWhile(f => f != Path.GetFullPath(into))); // before the run's own files
         AssertSameRun(whole, into);
     }
 
@@ -303,6 +314,32 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         Assert.NotNull(files.Thrown);
         Assert.Equal(before, Snapshot(from));
         Assert.Empty(Directory.GetFileSystemEntries(into));
+    }
+
+    /// <summary>The real file system, counting the opens of each file read and listing the files created.</summary>
+    private sealed class CountedReads : IFileOperations
+    {
+        private readonly Dictionary<string, int> opened = [];
+
+        public List<string> Created { get; } = [];
+
+        public int Opened(string path) => opened.GetValueOrDefault(Path.GetFullPath(path));
+
+        public FileStream OpenRead(string path)
+        {
+            opened[Path.GetFullPath(path)] = Opened(path) + 1;
+            return FileOperations.Real.OpenRead(path);
+        }
+
+        public Stream Create(string path, long size)
+        {
+            Created.Add(path);
+            return FileOperations.Real.Create(path, size);
+        }
+
+        public void Move(string from, string to) => FileOperations.Real.Move(from, to);
+
+        public void Delete(string path) => FileOperations.Real.Delete(path);
     }
 
     // The resumed run in `into` ended as the one in `whole`: checkpoint, best/, metrics.jsonl's steps, losses and
