@@ -23,9 +23,9 @@ namespace Xent;
 public static unsafe partial class LinearCrossEntropy
 {
     /// <summary>
-    /// Frees the buffer the fused kernel keeps between calls (sized by the largest call so far: about 52 MB, more
-    /// when D is above about 5,700 at 9 KB per hidden unit; never more than 96 MB is kept): a training loop reuses
-    /// it every step instead of paying for fresh pages.
+    /// Frees the buffers the fused kernel keeps between calls (one per call that ran at the same time as others, up
+    /// to four; each sized by the largest call so far: about 52 MB, more when D is above about 5,700 at 9 KB per
+    /// hidden unit; never more than 96 MB each): a training loop reuses them every step instead of paying for fresh pages.
     /// The next call allocates a new one. Buffers of calls still running are freed when those calls end.
     /// </summary>
     public static void ReleaseScratchMemory() => ScratchPool.Release();

@@ -57,7 +57,8 @@ internal enum WorkspaceSlot
 /// matrix products' packed panels and edge tiles, the fused kernel's uncached tile, the cross-entropy kernel's
 /// converted blocks and block statistics, the layers' (Xent.Layers) row buffers.</item>
 /// <item><see cref="Xent.Fused.ScratchPool"/>: the fused kernel's one large per-call buffer (tile cache, partial
-/// sums: up to about 52 MB), shared by its threads and kept for the next call of the process, because a fresh
+/// sums: up to about 52 MB), shared by its threads and kept for the next call of the process (one for each call
+/// running at once, up to four), because a fresh
 /// buffer of that size costs a page fault per 4 KB page on first touch, about 10-12 ms a call (measured when it
 /// was added, see its remarks). Thread-sized buffers do not need this: they are reused by their thread.</item>
 /// <item>Outputs and state that outlive one call (the model's activations and gradient buffers, Xent.Training's

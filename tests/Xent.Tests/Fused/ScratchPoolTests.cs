@@ -2,12 +2,15 @@ using Xent.Fused;
 
 namespace Xent.Tests.Fused;
 
-/// <summary>The fused kernel's kept buffer: reused when big enough, replaced by a larger one, never kept when huge.</summary>
+/// <summary>
+/// The fused kernel's kept buffers: reused when big enough, one per call running at once, a larger one in place of a
+/// smaller one when all are kept, never kept when huge.
+/// </summary>
 [Collection(nameof(ScratchPoolTests))]
 public class ScratchPoolTests
 {
     [Fact]
-    public void KeepsOneBuffer_ReusesIt_AndFreesWhatIsTooLarge()
+    public void KeepsABufferPerConcurrentCall_ReusesThem_AndFreesWhatIsTooLarge()
     {
         ScratchPool.Release();
         var a = ScratchPool.Rent(1000);
@@ -17,17 +20,33 @@ public class ScratchPoolTests
         var c = ScratchPool.Rent(2000); // taken: a fresh one
         Assert.NotSame(b, c);
         ScratchPool.Return(b);
-        ScratchPool.Return(c); // the larger replaces the smaller, which is freed
-        Assert.Same(c, ScratchPool.Rent(1500));
+        ScratchPool.Return(c); // both kept, for two calls at once
+        Assert.Same(c, ScratchPool.Rent(1500)); // the one big enough
+        Assert.Same(b, ScratchPool.Rent(10));
+        ScratchPool.Return(b);
         ScratchPool.Return(c);
 
         long huge = (ScratchPool.MaxKeptBytes / sizeof(float)) + 1;
-        var d = ScratchPool.Rent(huge); // the kept one is too small: freed, and a fresh one comes
+        var d = ScratchPool.Rent(huge); // none big enough: a fresh one (and one too small is freed)
         ScratchPool.Return(d); // too large to keep
         var e = ScratchPool.Rent(10);
         Assert.NotSame(d, e);
-        Assert.NotSame(c, e);
         ScratchPool.Return(e);
+        ScratchPool.Release();
+
+        // Every slot kept: a larger one given back takes a smaller one's place, a smaller one is freed.
+        var small = Enumerable.Range(0, ScratchPool.Slots).Select(_ => ScratchPool.Rent(100)).ToList();
+        var large = ScratchPool.Rent(3000);
+        var smaller = ScratchPool.Rent(50);
+        small.ForEach(s => ScratchPool.Return(s));
+        ScratchPool.Return(large);
+        ScratchPool.Return(smaller);
+        Assert.Same(large, ScratchPool.Rent(3000));
+        ScratchPool.Return(large);
+        var kept = Enumerable.Range(0, ScratchPool.Slots).Select(_ => ScratchPool.Rent(10)).ToList();
+        Assert.DoesNotContain(smaller, kept);
+        Assert.Contains(large, kept);
+        kept.ForEach(s => ScratchPool.Return(s));
         ScratchPool.Release();
     }
 
