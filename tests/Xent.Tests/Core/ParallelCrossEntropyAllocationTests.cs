@@ -5,10 +5,10 @@ namespace Xent.Tests.Core;
 /// workers, and few long rows split into block ranges (whose per-call arrays were garbage too). The caller's bytes and
 /// those of the items the pool's workers run are counted, in calls where a worker ran an item (the calling thread's
 /// alone missed what a worker's item allocated; every thread's, in calls whose items a sleeping worker left all to the
-/// caller, too); alone in the run (<see cref="WorkerPoolAllocationCollection"/>): a test holding the pool makes a call
+/// caller, too); alone in the run (<see cref="RunsAloneCollection"/>): a test holding the pool makes a call
 /// fall back to the runtime's.
 /// </summary>
-[Collection(nameof(WorkerPoolAllocationTests))]
+[Collection(nameof(RunsAloneCollection))]
 public class ParallelCrossEntropyAllocationTests
 {
     [Theory]

@@ -8,7 +8,7 @@ namespace Xent.Tests.Core;
 /// A parallel call's job is reused for the next call once no worker can hold it, and the workers count exactly what
 /// their items allocate for the allocation tests (<see cref="AllocationCalls"/>).
 /// </summary>
-[Collection(nameof(WorkerPoolAllocationTests))]
+[Collection(nameof(RunsAloneCollection))]
 public class WorkerPoolAllocationTests
 {
     [Fact]
@@ -17,7 +17,7 @@ public class WorkerPoolAllocationTests
         int sum = 0;
         Action<int> body = i => Interlocked.Add(ref sum, i);
 
-        // Alone in the run (the collection below), but the pool may still be held: by a compile warm-up an earlier test
+        // Alone in the run (RunsAloneCollection), but the pool may still be held: by a compile warm-up an earlier test
         // left running (MatMul.WarmupAsync holds it for each of its products; 1000 calls in a row, under a millisecond,
         // all fell inside one), and a worker late to leave the last job makes the next call make a new one (on a loaded
         // machine, a worker not scheduled for a while was late for all 1000 calls in a row). One call of the many that
@@ -79,7 +79,3 @@ public class WorkerPoolAllocationTests
         Assert.Equal(items * one, bytes);
     }
 }
-
-/// <summary>Runs <see cref="WorkerPoolAllocationTests"/> alone: a test holding the pool makes its calls fall back.</summary>
-[CollectionDefinition(nameof(WorkerPoolAllocationTests), DisableParallelization = true)]
-public sealed class WorkerPoolAllocationCollection;

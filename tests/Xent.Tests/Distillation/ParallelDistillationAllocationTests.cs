@@ -8,9 +8,9 @@ namespace Xent.Tests.Distillation;
 /// 2 threads or more. The caller's bytes and those of the items the pool's workers run are counted, in calls where a
 /// worker ran an item (the calling thread's alone missed what a worker's item allocated; every thread's, in calls whose
 /// items a sleeping worker left all to the caller, too); alone in the run (<see
-/// cref="WorkerPoolAllocationCollection"/>): a test holding the pool makes a call fall back to the runtime's.
+/// cref="RunsAloneCollection"/>): a test holding the pool makes a call fall back to the runtime's.
 /// </summary>
-[Collection(nameof(WorkerPoolAllocationTests))]
+[Collection(nameof(RunsAloneCollection))]
 public class ParallelDistillationAllocationTests
 {
     // Three vocabulary groups (DistillationKernel.GroupCount: one per 4096 classes), the sweeps' parallel tasks.

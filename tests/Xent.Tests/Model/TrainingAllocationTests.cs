@@ -7,11 +7,11 @@ namespace Xent.Tests.Model;
 /// <summary>
 /// A training step allocates nothing once its buffers are sized: the layers, the optimizer and the fused loss head
 /// alike. One thread (the model's and the optimizer's), so that all the work runs on the calling thread, whose
-/// allocations alone are counted; alone in the run (<see cref="WorkerPoolAllocationCollection"/>): a fused head call
+/// allocations alone are counted; alone in the run (<see cref="RunsAloneCollection"/>): a fused head call
 /// that finds the process-wide scratch buffer taken by another test's call makes its own (32 bytes), and beside the
 /// linear cross-entropy tests every one of five rounds of 8 steps met that.
 /// </summary>
-[Collection(nameof(WorkerPoolAllocationTests))]
+[Collection(nameof(RunsAloneCollection))]
 public class TrainingAllocationTests
 {
     private const int Steps = 8;

@@ -8,10 +8,10 @@ namespace Xent.Tests.Optim;
 /// a closure, a delegate, options and the runtime's own objects, was garbage on every call) and Step's items. The
 /// caller's bytes and those of the items the pool's workers run are counted, in calls where a worker ran an item (the
 /// calling thread's alone missed what a worker's item allocated; every thread's, in calls whose items a sleeping worker
-/// left all to the caller, too); alone in the run (<see cref="WorkerPoolAllocationCollection"/>): a test holding the
+/// left all to the caller, too); alone in the run (<see cref="RunsAloneCollection"/>): a test holding the
 /// pool makes a call fall back to the runtime's.
 /// </summary>
-[Collection(nameof(WorkerPoolAllocationTests))]
+[Collection(nameof(RunsAloneCollection))]
 public class ParallelAdamWAllocationTests
 {
     // Three of Update's chunks (65,536 elements each) and a tail.
