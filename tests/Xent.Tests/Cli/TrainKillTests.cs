@@ -33,15 +33,18 @@ public sealed class TrainKillTests : IDisposable
         // machine the thread watching metrics.jsonl went unscheduled for up to 30 steps past its mark, so a segment
         // could train on to the run's end before its kill (with 40 steps, the last one mostly did). 80 steps leave the
         // last kill 53 steps; a try with fewer than three kills still proves less, so it is made again in a new folder.
+        // Of those kills, two must be of resumed runs: the kill after the first one used to come before the first
+        // checkpoint, so that only the last segment was a resume.
         string killed = "";
-        int kills = 0;
-        for (int attempt = 1; attempt <= Attempts && kills < 3; attempt++)
+        var (kills, resumes) = (0, 0);
+        for (int attempt = 1; attempt <= Attempts && (kills < 3 || resumes < 2); attempt++)
         {
             killed = temp[$"killed-{attempt}"];
-            kills = KillAndResume(killed);
+            (kills, resumes) = KillAndResume(killed);
         }
 
         Assert.True(kills >= 3, $"in each of {Attempts} tries, only {kills} of the runs were still going when killed");
+        Assert.True(resumes >= 2, $"in each of {Attempts} tries, only {resumes} of the runs killed were resumed from a checkpoint");
 
         // The try's last segment may have been the resume that finished the run (its kill came after the end).
         if (CheckpointStore.LoadConfig(killed).Step < Steps)
@@ -97,11 +100,12 @@ public sealed class TrainKillTests : IDisposable
         Assert.True(after.ExitCode == 0, after.Error);
     }
 
-    // Killed while the corpus is generated (no checkpoint yet), then after several steps of each resumed segment; how
-    // many of these four runs were still going when killed.
-    private static int KillAndResume(string killed)
+    // Killed while the corpus is generated (no checkpoint yet); then once the first checkpoint is saved (step 6, so
+    // that the next runs resume: killed at 3 steps, before it, the next run started afresh), then after several steps
+    // of each resumed segment. How many of these four runs were still going when killed, and how many of those resumed.
+    private static (int Kills, int Resumes) KillAndResume(string killed)
     {
-        int kills = 0;
+        var (kills, resumes) = (0, 0);
         foreach (int metricLines in new[] { -1, 3, 14, 27 })
         {
             bool resume = CheckpointStore.Exists(killed);
@@ -109,10 +113,14 @@ public sealed class TrainKillTests : IDisposable
 
             // Lines the last kill left past its checkpoint are in the log until the resume cuts them: not its progress.
             int lines = Math.Max(metricLines, Lines(killed) + 1);
-            kills += KillWhen(args, () => metricLines < 0 || Lines(killed) >= lines) ? 1 : 0;
+            if (KillWhen(args, () => metricLines < 0 || (CheckpointStore.Exists(killed) && Lines(killed) >= lines)))
+            {
+                kills++;
+                resumes += resume ? 1 : 0;
+            }
         }
 
-        return kills;
+        return (kills, resumes);
     }
 
     /// <summary>Starts xent with <paramref name="args"/> and kills it (SIGKILL) once <paramref name="when"/> holds; false if it had ended first.</summary>
