@@ -112,7 +112,7 @@ public static partial class CrossEntropy
             return false;
         }
 
-        return CrossEntropyKernel.StreamsGradient(long.MaxValue, Simd.Width, sixteenBit && stores);
+        return CrossEntropyKernel.StreamsGradient(long.MaxValue, classes, Simd.Width, sixteenBit && stores);
     }
 
     /// <summary>The calls a warm-up makes for logits of type <typeparamref name="T"/>: the public entry points of that type.</summary>

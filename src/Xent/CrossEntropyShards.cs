@@ -209,9 +209,10 @@ public static class CrossEntropyShards
         var widthNow = Simd.Width;
 
         // Out of place, large and without a soft cap (whose write is in place over the destination): streaming
-        // stores, as the kernel's (CrossEntropyKernel.StreamsGradient); the same values.
+        // stores, as the kernel's (CrossEntropyKernel.StreamsGradient, by the shard's row length: a store fence ends
+        // each row here as in the kernel's row loop); the same values.
         bool stream = o.SoftCap == 0 && !logitsShard.Overlaps(gradientShard)
-            && CrossEntropyKernel.StreamsGradient((long)logitsShard.Length * sizeof(float), widthNow, storesExponentials: false);
+            && CrossEntropyKernel.StreamsGradient((long)logitsShard.Length * sizeof(float), width, widthNow, storesExponentials: false);
         for (int n = 0; n < rows; n++)
         {
             var g = gradientShard.Slice(n * width, width);

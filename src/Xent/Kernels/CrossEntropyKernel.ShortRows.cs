@@ -21,7 +21,7 @@ namespace Xent.Kernels;
 internal sealed unsafe partial class CrossEntropyKernel
 {
     /// <summary>Longest row that takes <see cref="ShortRows"/>: beyond it the row's own arithmetic dominates.</summary>
-    private const int ShortRowClasses = 1024;
+    internal const int ShortRowClasses = 1024;
 
     // Off for benchmarks (XENT_AB=noshort), to time the general loop.
     private static readonly bool ShortRowsEnabled = Environment.GetEnvironmentVariable("XENT_AB") != "noshort";

@@ -110,7 +110,11 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// there. A 16-bit gradient whose exponentials are stored streams from a whole row of them in scratch: at 512 bits
     /// on split units (where they are stored) streamed / ordinary measured 0.79-0.96 on two threads and 0.96-0.99 in one
     /// thread's CPU (bfloat16, 2048 x 50257 and 8192 x 32000, Zen 4, 2026-12-05), so there it streams; with AVX2 only
-    /// 0.90-1.00, and a float gradient from such a row 0.91-1.18 on two threads (Zen 5): not there. <c>on</c> streams
+    /// 0.90-1.00, and a float gradient from such a row 0.91-1.18 on two threads (Zen 5): not there. Nor rows of up to
+    /// <see cref="ShortRowClasses"/> classes, which a streamed gradient takes out of <see cref="ShortRows"/> into the
+    /// row loop, a store fence after every row: on the Zen 5 of docs/benchmarks.md (<c>stream-compare</c>, 512 bits,
+    /// 2026-12-07) streamed / ordinary measured 2.24, 2.60, 1.82, 1.74, 5.25 and 1.28 in one thread's CPU at 10, 15, 16,
+    /// 32, 128 and 1024 classes (16-32 MB), 2.21, 4.46 and 1.61 on two threads at 10, 128 and 1024. <c>on</c> streams
     /// every such gradient from <see cref="StreamedGradientBytes"/> on at any width,
     /// <c>always</c> every one at any size, <c>off</c> none. Never a float gradient whose soft cap writes the capped
     /// logits into it (that write is in place), nor one that scales stored smoothed exponentials.
@@ -121,9 +125,10 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>Whether an out-of-place gradient of this many bytes is written with streaming stores.</summary>
     /// <param name="bytes">The gradient's size.</param>
+    /// <param name="classes">The rows' length.</param>
     /// <param name="width">The width the call runs at.</param>
     /// <param name="storesExponentials">Whether the write pass scales exponentials the forward stored (a 16-bit gradient's; a streamed float one recomputes them).</param>
-    public static bool StreamsGradient(long bytes, VectorWidth width, bool storesExponentials)
+    public static bool StreamsGradient(long bytes, int classes, VectorWidth width, bool storesExponentials)
     {
         if (StreamedBytesOverride.Value is long from)
         {
@@ -134,7 +139,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         {
             StreamPolicy.Always => true,
             StreamPolicy.On => bytes >= StreamedGradientBytes,
-            StreamPolicy.Auto => bytes >= StreamedGradientBytes && width == VectorWidth.V512 && (!storesExponentials || VectorUnits.SplitsVector512),
+            StreamPolicy.Auto => bytes >= StreamedGradientBytes && classes > ShortRowClasses && width == VectorWidth.V512 && (!storesExponentials || VectorUnits.SplitsVector512),
             _ => false,
         };
     }
@@ -226,7 +231,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         // 2026-12-05: 1.05-1.26x with AVX2 only). Not with the capped logits in the gradient (that write is in place), nor for stored
         // smoothed exponentials (the two-pass loop's, which the write pass does not recompute).
         streamGradient = request.Gradient != null && request.Gradient != request.Logits && !capInGradient && !(storeExps && smoothing > 0f)
-            && StreamsGradient((long)request.Rows * request.Classes * (request.GradientElement == ElementKind.Single ? sizeof(float) : sizeof(ushort)), request.Width, exps16);
+            && StreamsGradient((long)request.Rows * request.Classes * (request.GradientElement == ElementKind.Single ? sizeof(float) : sizeof(ushort)), classes, request.Width, exps16);
         recomputeStored = storeExps && streamGradient;
         constants = LossConstants.Of(smoothing, classes, WeightsAt(0, classes), o.ZLoss, cap);
         kept = CountKept();
