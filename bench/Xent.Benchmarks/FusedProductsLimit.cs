@@ -16,7 +16,7 @@ internal static unsafe class FusedProductsLimit
     {
         int rounds = args.Length > 0 ? int.Parse(args[0]) : 5;
         const int d = 768, tb = 128, vb = 252, tiles = 100;
-        var shape = PanelShape.For(Simd.Width);
+        var shape = PanelShape.For(Simd.Width, wide: false); // the fused head's tile, not Gemm's
         int nr = shape.Nr;
         var rng = new Random(1);
         float[] Rand(long n) => [.. Enumerable.Range(0, checked((int)n)).Select(_ => (float)rng.NextDouble() - 0.5f)];

@@ -48,7 +48,7 @@ internal static unsafe partial class FusedKernel
     public static double Run(in FusedProblem p, out LossParts parts)
     {
         var width = Simd.Width;
-        var shape = PanelShape.For(width);
+        var shape = PanelShape.For(width, wide: false);
         return width switch
         {
             VectorWidth.V512 => Runner<Vector512Ops, Vector512<float>>.Run(p, shape, out parts),

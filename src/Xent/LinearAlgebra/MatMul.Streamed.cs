@@ -38,8 +38,8 @@ public static unsafe partial class MatMul
     /// MLP's dW 'tn' 768 x 3072): B, the larger operand, is read once from memory, so packing it whole before any tile
     /// runs (<see cref="RunSharedB"/>) left the FMA units idle for a sixth of the time (16-19% at 256 x 768 x 3072 and
     /// 256 x 3072 x 768, Zen 5, 512 bits). Here op(A) is packed first (at most <see cref="StreamChunkFloats"/> at a
-    /// time), then tasks take column ranges of C and pack their B micro-panels one at a time, 256 k deep (32 KB at 512
-    /// bits: it stays in L1 while the row strips of A pass it), each just before its tiles run, while those tiles
+    /// time), then tasks take column ranges of C and pack their B micro-panels one at a time, 256 k deep (32 KB at 256
+    /// bits: it stays in L1 while the row strips of A pass it; 64 KB in the wider tile at 512 bits), each just before its tiles run, while those tiles
     /// prefetch the rows of the task's next micro-panel (B's rows are a row of B apart, which the hardware prefetchers do
     /// not follow). Over 256 rows, the rows go in blocks of at most <see cref="StreamBlockRows"/> (a K block of them
     /// stays in L2): the first block packs the task's micro-panels, each into its own place, and the later ones reuse
@@ -59,7 +59,7 @@ public static unsafe partial class MatMul
         // half the work or less, so the strided reads cost more than the packing saves: with AVX2 only (Zen 4,
         // gemm-ab XENT_AB=inplace, 15 rounds, 1 and 2 threads, two processes) in place took 1.03-1.16x the packed
         // time at 256 x 768 x 3072 and 256 x 2304 x 3072 'nn' (1.01-1.02x at 128 rows); there at 512 bits 0.96-1.02x.
-        bool inPlace = StreamInPlaceA && s.Nr == 2 * Vector512<float>.Count && !p.TransposeA && p.Alpha == 1 && p.K > StreamPackedDepth;
+        bool inPlace = StreamInPlaceA && s.Nr >= 2 * Vector512<float>.Count && !p.TransposeA && p.Alpha == 1 && p.K > StreamPackedDepth;
         nint ars = p.TransposeA ? 1 : p.Lda, aks = p.TransposeA ? p.Lda : 1;
         int chunkMax = inPlace ? RoundUp(p.K, kcStep) : Math.Max(kcStep, StreamChunkFloats / (rowStrips * mr) / kcStep * kcStep);
         int chunks = (p.K + chunkMax - 1) / chunkMax, chunkK = RoundUp((p.K + chunks - 1) / chunks, kcStep);

@@ -3,8 +3,8 @@ namespace Xent.LinearAlgebra;
 /// <summary>
 /// Single-precision matrix products, row-major, in the BLAS sgemm form: packed micro-panels (packing vectorised),
 /// cache blocking (K in blocks of up to 1024, so that most products write C once; A in Mc-row blocks kept in L2) and
-/// a register-blocked 6 x (2 vectors) FMA micro-kernel for the widest vectors <see cref="Simd"/> allows (512, 256,
-/// 128 bits or scalar). Both cores work on row blocks of C over a B packed once (or, when B is large, on column
+/// a register-blocked 6 x (2 vectors, 4 at 512 bits) FMA micro-kernel for the widest vectors <see cref="Simd"/> allows
+/// (512, 256, 128 bits or scalar). Both cores work on row blocks of C over a B packed once (or, when B is large, on column
 /// blocks that pack their own B panel), so no two threads write the same packed data.
 /// </summary>
 /// <remarks>

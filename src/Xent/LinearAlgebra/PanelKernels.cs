@@ -4,8 +4,9 @@ using Xent.Kernels;
 namespace Xent.LinearAlgebra;
 
 /// <summary>
-/// The micro-kernel of <see cref="MatMul.Gemm"/>: one 6 x (2 vectors) tile of C from a packed A micro-panel (6 rows
-/// of op(A), the 6 values of one k contiguous) and a packed B micro-panel (2 vectors of op(B) per k, contiguous).
+/// The micro-kernel of <see cref="MatMul.Gemm"/> and the fused head: one 6 x (2 vectors) tile of C from a packed A
+/// micro-panel (6 rows of op(A), the 6 values of one k contiguous) and a packed B micro-panel (2 vectors of op(B) per
+/// k, contiguous); <c>.Wide.cs</c> holds the 4-vector tile of Gemm at 512 bits.
 /// Both operands advance by a constant, so the loop is two vector loads, six broadcasts and twelve FMAs per k with
 /// nothing else to compute (12 accumulators cover the FMA latency on every x64 core, and leave room for the loads
 /// in the 16 registers of AVX2).
@@ -16,7 +17,7 @@ namespace Xent.LinearAlgebra;
 /// C + s2, ... in order. The cache blocking, the tile, the thread and the width (the scalar path runs the same
 /// chain one lane wide) never change that, so neither do the result's bits.
 /// </remarks>
-internal static unsafe class PanelKernels
+internal static unsafe partial class PanelKernels
 {
     /// <summary>Rows of a tile.</summary>
     public const int Mr = 6;

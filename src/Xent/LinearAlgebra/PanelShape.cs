@@ -39,7 +39,7 @@ internal readonly unsafe struct PanelShape
         StridedKernel = stridedKernel;
     }
 
-    /// <summary>Columns of C per tile (two vectors).</summary>
+    /// <summary>Columns of C per tile: two vectors, four in <see cref="MatMul.Gemm"/>'s 512-bit tile (<see cref="For"/>).</summary>
     public int Nr { get; }
 
     /// <summary>M block: rows of A packed together and reused across the task's B panel (<see cref="McFor"/>).</summary>
@@ -54,8 +54,16 @@ internal readonly unsafe struct PanelShape
     /// <summary>The tile kernel with A read in place: (kc, a, a row stride, a k stride, packed b, c, ldc, first K block, beta).</summary>
     public delegate*<int, float*, nint, nint, float*, float*, nint, bool, float, void> StridedKernel { get; }
 
-    public static PanelShape For(VectorWidth width) => width switch
+    /// <summary>
+    /// The shape of <paramref name="width"/>. At 512 bits <paramref name="wide"/> picks the 6 x (4 vectors) tile, which
+    /// reached 1.00-1.06x the share of the FMA limit of the 2-vector one in <see cref="MatMul.Gemm"/> (medians per
+    /// product; each B load feeds twice the FMAs). The fused head keeps the narrow tile, whose B micro-panel (a sum
+    /// block by 32 columns, 32 KB) stays in L1 while W's strips pass it: wide (64 KB), its gradients took 1.08-1.25x
+    /// the time (docs/benchmarks.md, "Tried and dropped").
+    /// </summary>
+    public static PanelShape For(VectorWidth width, bool wide = true) => width switch
     {
+        VectorWidth.V512 when wide => For512Wide(),
         VectorWidth.V512 => For512(),
         VectorWidth.V256 => For256(),
         VectorWidth.V128 => For128(),
@@ -65,6 +73,10 @@ internal readonly unsafe struct PanelShape
     // One method per width, as StatisticsKernel.Compute512: For itself names no generic instantiation, so its
     // compilation on a process's first product (unoptimised: its ReadyToRun code is rejected on a machine with
     // AVX-512, as any that asks about Vector512) no longer resolves the kernels of all four widths, only the one used.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static PanelShape For512Wide() => new(4 * Vector512<float>.Count, &PanelKernels.KernelWide<Vector512Ops, Vector512<float>>,
+        &PanelKernels.KernelStridedWide<Vector512Ops, Vector512<float>>);
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static PanelShape For512() => new(2 * Vector512<float>.Count, &PanelKernels.Kernel<Vector512Ops, Vector512<float>>,
         &PanelKernels.KernelStrided<Vector512Ops, Vector512<float>>);
