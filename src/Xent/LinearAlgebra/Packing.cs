@@ -10,8 +10,10 @@ namespace Xent.LinearAlgebra;
 /// </summary>
 internal static unsafe class Packing
 {
-    // Whether PackRows copies a lone 512-bit micro-panel with 512-bit loads (cleared only by the gemm-ab benchmark,
-    // XENT_AB=fastrows or all).
+    // Whether PackRows copies a lone 2-vector 512-bit micro-panel with 512-bit loads (cleared only by the gemm-ab
+    // benchmark, XENT_AB=fastrows or all). Gemm's 512-bit panels are 4 vectors wide (PanelShape), so only the fused
+    // head's 2-vector panels can take it; a 4-vector copy measured 0.98-1.02x the general loop (Zen 5, 2026-12-07):
+    // packing is 2-3% of those products.
     internal static bool FastRows { get; set; } = true;
 
     /// <summary>
@@ -84,8 +86,7 @@ internal static unsafe class Packing
     {
         if (cols == nr && nr == 2 * Vector512<float>.Count && Vector512.IsHardwareAccelerated && FastRows)
         {
-            // One whole 512-bit micro-panel (the streamed products pack one per tile sweep): two 64-byte copies a row,
-            // pointers stepped.
+            // One whole 2-vector 512-bit micro-panel: two 64-byte copies a row, pointers stepped.
             float* src = b + (p0 * ldb) + j0, end = dst + ((nint)kc * nr);
             for (float* d = dst; d < end; d += nr, src += ldb)
             {
