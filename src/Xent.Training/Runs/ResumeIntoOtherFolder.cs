@@ -43,13 +43,9 @@ internal static class ResumeIntoOtherFolder
         var best = BestCheckpoint.ReadForResume(from, rewrite: false);
         bool wholeBest = false;
         string[] held = [.. RunFiles.Where(f => Path.Exists(Path.Combine(into, f))).Select(f => f == BestCheckpoint.Folder ? $"{f}/" : f)];
-        if (held.Length > 0 && !UnfinishedResumeCopy.Holds(from, into, step, best, out wholeBest))
+        if (held.Length > 0 && !UnfinishedResumeCopy.Holds(from, into, step, best, out wholeBest, out string? damaged))
         {
-            string stepText = step.ToString(CultureInfo.InvariantCulture);
-            throw new TrainingInputException(
-                $"'{into}' holds another run's {string.Join(", ", held)}: a run resumed from the checkpoint in '{from}' into another folder starts it as a copy of that run up to step {stepText} " +
-                $"({BestCheckpoint.Folder}/ and {MetricsLog.FileName}), which would be mixed with these or replace them. Nothing was written and the run did not start: " +
-                $"give it a new or empty folder, or resume the run in '{into}' from its own checkpoint.");
+            throw new TrainingInputException(Refusal(from, into, step, held, damaged));
         }
 
         // An unfinished copy's best/ goes first (where the other folder has no best now, none is copied over it), but
@@ -69,5 +65,27 @@ internal static class ResumeIntoOtherFolder
             BestCheckpoint.RemoveCopy(into);
             throw;
         }
+    }
+
+    // Why the folder is refused, and what can be done: a folder without a checkpoint has no run to resume in it, and one
+    // whose file could not be parsed is not known to be another run's, only not this resume's copy.
+    private static string Refusal(string from, string into, long step, string[] held, string? damaged)
+    {
+        string files = string.Join(", ", held), stepText = step.ToString(CultureInfo.InvariantCulture);
+        string holds = damaged is null
+            ? $"'{into}' holds another run's {files}"
+            : $"'{into}' holds {files}, not taken for what this resume left there when it was stopped ({FirstSentence(damaged)})";
+        string advice = CheckpointStore.Exists(into)
+            ? $"give it a new or empty folder, or resume the run in '{into}' from its own checkpoint."
+            : "give it a new or empty folder.";
+        return $"{holds}: a run resumed from the checkpoint in '{from}' into another folder starts it as a copy of that run up to step {stepText} " +
+            $"({BestCheckpoint.Folder}/ and {MetricsLog.FileName}), which would be mixed with these or replace them. Nothing was written and the run did not start: {advice}";
+    }
+
+    // A failure's first sentence (what is wrong with the file), without the advice that follows it, which is a resume in place's.
+    private static string FirstSentence(string message)
+    {
+        int end = message.IndexOf(". ", StringComparison.Ordinal);
+        return end < 0 ? message.TrimEnd('.') : message[..end];
     }
 }

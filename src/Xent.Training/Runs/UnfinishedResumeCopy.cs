@@ -37,9 +37,14 @@ internal static class UnfinishedResumeCopy
     /// Whether <paramref name="into"/>'s best/ is the whole copy (every file the copy writes, no temporary one), which
     /// the run then keeps rather than reading <paramref name="from"/>'s best/ again to copy it over itself.
     /// </param>
-    public static bool Holds(string from, string into, long step, (long Step, double ValLoss)? best, out bool wholeBest)
+    /// <param name="damaged">
+    /// Where a file of <paramref name="into"/> compared could not be parsed (a damaged best/best.json), the message
+    /// naming it: the folder is then not taken for such a copy, and the refusal says why. Null otherwise.
+    /// </param>
+    public static bool Holds(string from, string into, long step, (long Step, double ValLoss)? best, out bool wholeBest, out string? damaged)
     {
         wholeBest = false;
+        damaged = null;
         if (OwnRunFiles.Any(f => Path.Exists(Path.Combine(into, f))))
         {
             return false;
@@ -54,6 +59,7 @@ internal static class UnfinishedResumeCopy
         catch (TrainingInputException e) when (e.InnerException is not { } cause || !FileProblems.IsReadFailure(cause))
         {
             wholeBest = false;
+            damaged = e.Message;
             return false;
         }
     }

@@ -237,6 +237,52 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         Assert.Equal(before, Snapshot(into));
     }
 
+    /// <summary>
+    /// A best/best.json that cannot be parsed was refused as another run's best/ with the advice to resume the run in
+    /// the folder from its own checkpoint, which it does not have: the message now says why best/ was not taken for
+    /// this resume's copy, and gives only advice that can be followed.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_damaged_best_note_in_the_folder_is_named_and_no_checkpoint_of_its_own_is_suggested(bool unfinishedCopy)
+    {
+        string from = temp["from"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        string[] resume = ["train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4"];
+        if (unfinishedCopy)
+        {
+            using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
+            {
+                Assert.Equal(2, CliRun.Run(resume).ExitCode);
+            }
+        }
+        else
+        {
+            CopyFolder(from, into, BestCheckpoint.Folder);
+        }
+
+        string note = Path.Combine(into, BestCheckpoint.Folder, BestCheckpoint.InfoFile);
+        File.WriteAllText(note, "{\"step\": 2, \"val_lo");
+        var before = Snapshot(into);
+        var run = CliRun.Run(resume);
+
+        run.AssertBadInput($"'{note}' is damaged", "Nothing was written and the run did not start: give it a new or empty folder.");
+        Assert.DoesNotContain("from its own checkpoint", run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("another run's", run.Error, StringComparison.Ordinal);
+        Assert.Equal(before, Snapshot(into));
+    }
+
+    [Fact]
+    public void A_folder_with_a_checkpoint_of_its_own_is_told_to_resume_from_it()
+    {
+        string from = temp["from"], other = temp["other"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        Assert.Equal(0, TrainCommandTests.Train(other, "--steps", "2", "--eval-every", "2", "--seed", "9").ExitCode);
+        var run = CliRun.Run("train", "--resume", from, "--out", other, "--steps", "4", "--eval-every", "2");
+        run.AssertBadInput($"'{other}' holds another run's", $"or resume the run in '{other}' from its own checkpoint.");
+    }
+
     [Theory]
     [InlineData("metrics.jsonl", true)]
     [InlineData("best", false)]
