@@ -6,10 +6,16 @@ namespace Xent.Training.Checkpoints;
 /// The config.json written beside a checkpoint's model.safetensors: everything needed to rebuild the model,
 /// its data and its optimizer schedule, and to resume training at <see cref="Step"/>.
 /// </summary>
+/// <remarks>
+/// The fields every config.json has held since the first format are required (<c>required</c> or
+/// <see cref="JsonRequiredAttribute"/>): one left out was read as 0 (a beta1 of 0, no gradient clipping), which the
+/// range check accepts, and a resume trained with other settings than the run's. Fields added later are optional,
+/// read as their documented default where older files leave them out.
+/// </remarks>
 public sealed record CheckpointConfig
 {
     /// <summary>Version of this layout; a reader rejects versions it does not know.</summary>
-    [JsonPropertyName("format_version")] public int FormatVersion { get; init; } = CheckpointStore.FormatVersion;
+    [JsonPropertyName("format_version")][JsonRequired] public int FormatVersion { get; init; } = CheckpointStore.FormatVersion;
 
     /// <summary>The model's hyper-parameters.</summary>
     [JsonPropertyName("model")] public required CheckpointModel Model { get; init; }
@@ -26,10 +32,10 @@ public sealed record CheckpointConfig
     public IReadOnlyList<string>? BpeMerges { get; init; }
 
     /// <summary>Seed of the model's initialisation and of the batch positions.</summary>
-    [JsonPropertyName("seed")] public long Seed { get; init; }
+    [JsonPropertyName("seed")][JsonRequired] public long Seed { get; init; }
 
     /// <summary>Optimizer steps taken so far.</summary>
-    [JsonPropertyName("step")] public long Step { get; init; }
+    [JsonPropertyName("step")][JsonRequired] public long Step { get; init; }
 
     /// <summary>
     /// The validation loss before the run's first step (step 0), carried from checkpoint to checkpoint so that a
@@ -48,22 +54,22 @@ public sealed record CheckpointConfig
 public sealed record CheckpointModel
 {
     /// <summary>V.</summary>
-    [JsonPropertyName("vocab_size")] public int VocabSize { get; init; }
+    [JsonPropertyName("vocab_size")][JsonRequired] public int VocabSize { get; init; }
 
     /// <summary>Longest sequence T the position embedding covers.</summary>
-    [JsonPropertyName("context_length")] public int ContextLength { get; init; }
+    [JsonPropertyName("context_length")][JsonRequired] public int ContextLength { get; init; }
 
     /// <summary>Number of Transformer blocks.</summary>
-    [JsonPropertyName("layers")] public int Layers { get; init; }
+    [JsonPropertyName("layers")][JsonRequired] public int Layers { get; init; }
 
     /// <summary>Attention heads per block.</summary>
-    [JsonPropertyName("heads")] public int Heads { get; init; }
+    [JsonPropertyName("heads")][JsonRequired] public int Heads { get; init; }
 
     /// <summary>D, the hidden width.</summary>
-    [JsonPropertyName("dim")] public int Dim { get; init; }
+    [JsonPropertyName("dim")][JsonRequired] public int Dim { get; init; }
 
     /// <summary>Whether the unembedding is the token embedding.</summary>
-    [JsonPropertyName("tie_embeddings")] public bool TieEmbeddings { get; init; } = true;
+    [JsonPropertyName("tie_embeddings")][JsonRequired] public bool TieEmbeddings { get; init; } = true;
 
     /// <summary>Dropout probability of training (0, the value read from checkpoints written before it existed: none).</summary>
     [JsonPropertyName("dropout")] public double Dropout { get; init; }
@@ -76,13 +82,13 @@ public sealed record CheckpointData
     [JsonPropertyName("source")] public required string Source { get; init; }
 
     /// <summary>Seed of the Markov corpus (null for a text file).</summary>
-    [JsonPropertyName("corpus_seed")] public long? CorpusSeed { get; init; }
+    [JsonPropertyName("corpus_seed")][JsonRequired] public long? CorpusSeed { get; init; }
 
     /// <summary>Training tokens of the corpus.</summary>
-    [JsonPropertyName("train_tokens")] public long TrainTokens { get; init; }
+    [JsonPropertyName("train_tokens")][JsonRequired] public long TrainTokens { get; init; }
 
     /// <summary>Validation tokens of the corpus.</summary>
-    [JsonPropertyName("validation_tokens")] public long ValidationTokens { get; init; }
+    [JsonPropertyName("validation_tokens")][JsonRequired] public long ValidationTokens { get; init; }
 
     /// <summary>
     /// BPE-dropout of the training windows of a "bpe" run (<see cref="Data.TokenDataset.TrainSamples"/>); 0, and
@@ -110,35 +116,35 @@ public sealed record CheckpointData
 public sealed record CheckpointTraining
 {
     /// <summary>B.</summary>
-    [JsonPropertyName("batch")] public int Batch { get; init; }
+    [JsonPropertyName("batch")][JsonRequired] public int Batch { get; init; }
 
     /// <summary>T of the training windows.</summary>
-    [JsonPropertyName("seq")] public int Seq { get; init; }
+    [JsonPropertyName("seq")][JsonRequired] public int Seq { get; init; }
 
     /// <summary>Total steps the schedule was planned for.</summary>
-    [JsonPropertyName("total_steps")] public long TotalSteps { get; init; }
+    [JsonPropertyName("total_steps")][JsonRequired] public long TotalSteps { get; init; }
 
     /// <summary>Linear warm-up steps of the cosine schedule.</summary>
-    [JsonPropertyName("warmup_steps")] public long WarmupSteps { get; init; }
+    [JsonPropertyName("warmup_steps")][JsonRequired] public long WarmupSteps { get; init; }
 
     /// <summary>Peak learning rate.</summary>
-    [JsonPropertyName("learning_rate")] public double LearningRate { get; init; }
+    [JsonPropertyName("learning_rate")][JsonRequired] public double LearningRate { get; init; }
 
     /// <summary>Learning rate at the end of the cosine decay.</summary>
-    [JsonPropertyName("min_learning_rate")] public double MinLearningRate { get; init; }
+    [JsonPropertyName("min_learning_rate")][JsonRequired] public double MinLearningRate { get; init; }
 
     /// <summary>Decoupled weight decay.</summary>
-    [JsonPropertyName("weight_decay")] public double WeightDecay { get; init; }
+    [JsonPropertyName("weight_decay")][JsonRequired] public double WeightDecay { get; init; }
 
     /// <summary>Adam's beta1.</summary>
-    [JsonPropertyName("beta1")] public double Beta1 { get; init; }
+    [JsonPropertyName("beta1")][JsonRequired] public double Beta1 { get; init; }
 
     /// <summary>Adam's beta2.</summary>
-    [JsonPropertyName("beta2")] public double Beta2 { get; init; }
+    [JsonPropertyName("beta2")][JsonRequired] public double Beta2 { get; init; }
 
     /// <summary>Adam's epsilon.</summary>
-    [JsonPropertyName("epsilon")] public double Epsilon { get; init; }
+    [JsonPropertyName("epsilon")][JsonRequired] public double Epsilon { get; init; }
 
     /// <summary>Global gradient-norm clip (0: none).</summary>
-    [JsonPropertyName("grad_clip")] public double GradClip { get; init; }
+    [JsonPropertyName("grad_clip")][JsonRequired] public double GradClip { get; init; }
 }

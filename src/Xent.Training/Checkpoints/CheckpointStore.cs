@@ -359,6 +359,11 @@ public static class CheckpointStore
         {
             config = JsonSerializer.Deserialize(json, TrainingJson.Default.CheckpointConfig);
         }
+        catch (JsonException e) when (ConfigFields.Missing(json) is { } field)
+        {
+            throw new TrainingInputException(
+                $"Checkpoint config '{path}' is not valid: \"{field}\" is missing; every {ConfigFile} xent writes has it, and a run read without it would train with other settings than it was saved with.", e);
+        }
         catch (JsonException e)
         {
             // .NET's message names .NET types ("System.Int64"); say where, in the file's terms.
