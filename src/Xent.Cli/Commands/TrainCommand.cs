@@ -322,11 +322,11 @@ internal sealed class TrainCommand : Command<TrainSettings>
         }
 
         io.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Model: {m.Layers} layers, D = {m.Dim}, {m.Heads} heads, T = {m.ContextLength}, {(m.TieEmbeddings ? "tied" : "untied")} embeddings{Regularisation(plan)}; batch {plan.Batch}, {plan.TotalSteps} steps{Budget(plan)}, peak lr {plan.LearningRate.ToString("G4", CultureInfo.InvariantCulture)}{resumed}. Output: {plan.OutDir}"));
+            $"Model: {m.Layers} layers, D = {m.Dim}, {m.Heads} heads, T = {m.ContextLength}, {(m.TieEmbeddings ? "tied" : "untied")} embeddings{Regularisation(plan)}{TrainSettingText.Optimizer(plan)}; batch {plan.Batch}, {plan.TotalSteps} steps{Budget(plan)}, peak lr {TrainSettingText.Number(plan.LearningRate)}{resumed}. Output: {plan.OutDir}"));
         if (plan.ResumeChanges() is { Count: > 0 } changes)
         {
             io.WriteLine("Changed from the checkpoint's settings: " + string.Join(", ", changes.Select(c =>
-                string.Create(CultureInfo.InvariantCulture, $"{c.Setting} {c.Saved:G4} -> {c.Now:G4}"))) + ".");
+                $"{c.Setting} {TrainSettingText.Number(c.Saved)} -> {TrainSettingText.Number(c.Now)}")) + ".");
         }
 
         if (plan.WarmupOutlastsRun)
@@ -348,7 +348,7 @@ internal sealed class TrainCommand : Command<TrainSettings>
 
     private static string Regularisation(TrainingPlan plan) => plan.Model.Dropout == 0 && plan.WeightDecay == 0
         ? ""
-        : string.Create(CultureInfo.InvariantCulture, $", dropout {plan.Model.Dropout:G4}, weight decay {plan.WeightDecay:G4}");
+        : $", dropout {TrainSettingText.Number(plan.Model.Dropout)}, weight decay {TrainSettingText.Number(plan.WeightDecay)}";
 
     private static string Budget(TrainingPlan plan) => plan.TimeBudget is { } t
         ? string.Create(CultureInfo.InvariantCulture, $" (fitted to --time {t.TotalSeconds:0} s)")

@@ -60,6 +60,30 @@ public sealed class TrainAdamSettingsTests : IDisposable
         Assert.Equal((0.8, 0.99, 1e-6, 0.0), (t.Beta1, t.Beta2, t.Epsilon, t.GradClip));
     }
 
+    /// <summary>
+    /// The model line listed dropout and weight decay but not the betas, epsilon or clip a run was given, and the
+    /// changes of a resume printed small values in .NET's G4 ("epsilon 1E-06 -> 1E-05"), large step counts in
+    /// exponents ("total steps 1.234E+04") and a beta2 of 0.99999 as 1: non-default optimizer settings now follow the
+    /// weight decay on the model line, and numbers print as people write them.
+    /// </summary>
+    [Fact]
+    public void The_model_line_shows_non_default_optimizer_settings_and_changes_print_readably()
+    {
+        var given = TrainCommandTests.Train(temp["given"], ["--steps", "2", "--eval-every", "2", .. Given]);
+        Assert.True(given.ExitCode == 0, given.Error + given.Out);
+        Assert.Contains("tied embeddings, beta1 0.8, beta2 0.95, epsilon 1e-06, gradient clip 0.5; batch ", given.Out, StringComparison.Ordinal);
+
+        var plain = TrainCommandTests.Train(temp["plain"], "--steps", "2", "--eval-every", "2", "--beta2", "0.999", "--grad-clip", "0");
+        Assert.True(plain.ExitCode == 0, plain.Error + plain.Out);
+        Assert.Contains("tied embeddings, no gradient clipping; batch ", plain.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("beta", plain.Out, StringComparison.Ordinal);
+
+        // Stopped as Ctrl+C stops it, before the many steps: the lines come first.
+        var resumed = CliRun.Run(new CancellationToken(canceled: true), "train", "--resume", temp["given"], "--steps", "12345", "--eps", "1e-5", "--weight-decay", "2e-5", "--beta2", "0.99999");
+        Assert.Contains("total steps 2 -> 12345, weight decay 0 -> 2e-05, beta2 0.95 -> 0.99999, epsilon 1e-06 -> 1e-05.", resumed.Out, StringComparison.Ordinal);
+        Assert.Contains("weight decay 2e-05, beta1 0.8, beta2 0.99999, epsilon 1e-05, gradient clip 0.5; batch ", resumed.Out, StringComparison.Ordinal);
+    }
+
     private string Trained(string name, params string[] flags)
     {
         string dir = temp[name];
