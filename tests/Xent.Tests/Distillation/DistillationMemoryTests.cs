@@ -4,10 +4,10 @@ namespace Xent.Tests.Distillation;
 
 /// <summary>
 /// What one call allocates, measured: no N x V (or N x tile-of-V-per-row) buffer, only the per-group tiles the
-/// kernel's <see cref="DistillationKernel.ScratchBytes"/> names. Alone in its collection, so that no other test's
-/// allocations are counted.
+/// kernel's <see cref="DistillationKernel.ScratchBytes"/> names. Alone in the run (<see cref="RunsAloneCollection"/>),
+/// so that no other test's allocations are counted.
 /// </summary>
-[Collection(nameof(DistillationMemoryTests))]
+[Collection(nameof(RunsAloneCollection))]
 public class DistillationMemoryTests
 {
     [Fact]
@@ -50,9 +50,4 @@ public class DistillationMemoryTests
         long allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / 4;
         Assert.True(allocated < 64 << 10, $"allocated {allocated} bytes a call; scratch {DistillationKernel.ScratchBytes(x.V, x.D)}");
     }
-}
-
-[CollectionDefinition(nameof(DistillationMemoryTests), DisableParallelization = true)]
-public class DistillationMemoryCollection
-{
 }

@@ -5,8 +5,10 @@ namespace Xent.Tests.Fused;
 /// <summary>
 /// The fused kernel's kept buffers: reused when big enough, one per call running at once, a larger one in place of a
 /// smaller one when all are kept, never kept when huge.
+/// The pool is process-wide: its test runs with no other test running (<see cref="RunsAloneCollection"/>; a fused
+/// call would take the kept buffer).
 /// </summary>
-[Collection(nameof(ScratchPoolTests))]
+[Collection(nameof(RunsAloneCollection))]
 public class ScratchPoolTests
 {
     [Fact]
@@ -80,10 +82,4 @@ public class ScratchPoolTests
         ScratchPool.Release();
         Assert.Equal((0L, 0L), (bytes[0], bytes[1]));
     }
-}
-
-/// <summary>The pool is process-wide: its test runs with no other test running (a fused call would take the kept buffer).</summary>
-[CollectionDefinition(nameof(ScratchPoolTests), DisableParallelization = true)]
-public class ScratchPoolCollection
-{
 }

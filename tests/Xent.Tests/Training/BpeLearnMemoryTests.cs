@@ -7,8 +7,9 @@ namespace Xent.Tests.Training;
 /// <summary>
 /// What learning a BPE holds per byte of a line without white space (one piece, the worst case: every byte is a
 /// symbol of its own). It held about 34 bytes per byte: a 1 GB text needed 34 GB.
+/// Whole-process heap sizes: measured with no other test running (<see cref="RunsAloneCollection"/>).
 /// </summary>
-[Collection(nameof(BpeLearnMemoryTests))]
+[Collection(nameof(RunsAloneCollection))]
 public sealed class BpeLearnMemoryTests
 {
     private const int N = 1_000_000;
@@ -67,10 +68,4 @@ public sealed class BpeLearnMemoryTests
         Assert.Equal(300, learned.Merges.Count);
         Assert.True(allocated <= 28L * N, string.Create(CultureInfo.InvariantCulture, $"{allocated / (double)N:F1} bytes allocated per byte"));
     }
-}
-
-/// <summary>Whole-process heap sizes: measured with no other test running.</summary>
-[CollectionDefinition(nameof(BpeLearnMemoryTests), DisableParallelization = true)]
-public class BpeLearnMemoryCollection
-{
 }
