@@ -7,7 +7,8 @@ namespace Xent.Benchmarks;
 /// What the cross-entropy kernels cost in arithmetic alone: one thread, a batch small enough to stay in L2
 /// (default 2 x 32000: 256 KB of float logits), the fastest of many calls in ns per element, for float, bfloat16
 /// and Half Loss, float LossAndGradient (also with a soft cap of 30, and in place, beside the copy that each in-place case
-/// takes to restore its logits) and bfloat16 LossAndGradient, out of place and in place. Memory plays no part, and the
+/// takes to restore its logits) and bfloat16 LossAndGradient, out of place and in place (bfloat16 and Half also with a
+/// soft cap of 30 and label smoothing of 0.1, a 16-bit gradient that keeps no exponentials). Memory plays no part, and the
 /// minimum leaves out most of what other programs on a shared machine take, so two builds compare by these numbers
 /// even on a busy machine. XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- kernel-compute [rows] [classes] [rounds]
@@ -35,10 +36,12 @@ internal static class KernelCompute
         var bf16Work = (BFloat16[])bf16.Clone();
         var floatWork = (float[])logits.Clone();
         var halfWork = (Half[])half.Clone();
+        var halfGradient = new Half[half.Length];
         var targets = Enumerable.Range(0, rows).Select(_ => random.Next(classes)).ToArray();
         var options = new CrossEntropyOptions { MaxDegreeOfParallelism = 1 };
         var capped = options with { SoftCap = 30f };
         var smoothed = options with { LabelSmoothing = 0.1f };
+        var cappedSmoothed = capped with { LabelSmoothing = 0.1f };
         var cases = new (string Name, Action Call)[]
         {
             ("float Loss", () => CrossEntropy.Loss(logits, targets, options)),
@@ -70,6 +73,18 @@ internal static class KernelCompute
                 CrossEntropy.LossAndGradient(bf16Work, targets, bf16Work, capped);
             }),
             ("float LossAndGradient, label smoothing 0.1", () => CrossEntropy.LossAndGradient(logits, targets, gradient, smoothed)),
+            ("bf16 LossAndGradient, soft cap 30, label smoothing 0.1", () => CrossEntropy.LossAndGradient(bf16, targets, bf16Gradient, cappedSmoothed)),
+            ("bf16 LossAndGradient in place, soft cap 30, label smoothing 0.1", () =>
+            {
+                bf16.AsSpan().CopyTo(bf16Work);
+                CrossEntropy.LossAndGradient(bf16Work, targets, bf16Work, cappedSmoothed);
+            }),
+            ("Half LossAndGradient, soft cap 30, label smoothing 0.1", () => CrossEntropy.LossAndGradient(half, targets, halfGradient, cappedSmoothed)),
+            ("Half LossAndGradient in place, soft cap 30, label smoothing 0.1", () =>
+            {
+                half.AsSpan().CopyTo(halfWork);
+                CrossEntropy.LossAndGradient(halfWork, targets, halfWork, cappedSmoothed);
+            }),
         };
 
         TierUp.Warm([.. cases.Select(c => c.Call)]);

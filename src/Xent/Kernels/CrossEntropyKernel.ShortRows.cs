@@ -265,14 +265,18 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
     }
 
-    // Uncapped 16-bit logits whose gradient recomputes its exponentials: the block's widened row is still intact in
-    // scratch (nothing was stored over it), the same floats the general write would widen again. Writing from it took
-    // bfloat16 LossAndGradient of 2048 x 32 and 128 0.93 and 0.97x the time (one Zen 5 core, 512 bits; docs/benchmarks.md).
-    private bool WritesFromWidened => cap == 0f && request.Element != ElementKind.Single && !exps16 && !storeExps;
+    // 16-bit logits whose gradient recomputes its exponentials: the block's widened row is still intact in scratch
+    // (nothing was stored over it), the same floats the general write would widen again. Writing from it took bfloat16
+    // LossAndGradient of 2048 x 32 and 128 0.93 and 0.97x the time (one Zen 5 core, 512 bits; docs/benchmarks.md).
+    // Capped, with a 16-bit gradient (its exponentials not kept: label smoothing, or recomputed), the scratch holds the
+    // row capped by CapShortBlock, what the general write would widen and cap again: bfloat16 and Half with soft cap 30
+    // and smoothing 0.1, 2048 x 10, 32, 128, took 0.84-0.87x, 0.87-0.94x and 0.85-0.94x the time (512 bits and AVX2 only).
+    // Not capped with a float gradient: the capped row is in the gradient there (capInGradient), the scratch's only widened.
+    private bool WritesFromWidened => request.Element != ElementKind.Single && !exps16 && !storeExps && (cap == 0f || request.GradientElement != ElementKind.Single);
 
     /// <summary>
-    /// A kept row's gradient from its logits widened in the block's scratch, which <see cref="WriteRowGradient"/>'s
-    /// general write would widen again from the 16-bit logits: the same float values, so the same bits (a plain
+    /// A kept row's gradient from its logits widened (and capped) in the block's scratch, which <see cref="WriteRowGradient"/>'s
+    /// general write would widen (and cap) again from the 16-bit logits: the same float values, so the same bits (a plain
     /// bfloat16 gradient rounded as each vector is stored, another 16-bit one written over the widened row and narrowed,
     /// a float one written straight).
     /// </summary>
