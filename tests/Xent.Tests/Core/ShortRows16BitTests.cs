@@ -5,7 +5,7 @@ namespace Xent.Tests.Core;
 
 /// <summary>
 /// Short rows of bfloat16 and Half logits take the short-row loop too (<see cref="CrossEntropyKernel.OverrideShortRows"/>),
-/// widened a block of rows at a time (under a soft cap, row by row as the row loop widens and caps them): bit for bit the row loop's loss, per-row losses, log-sum-exp and gradient (16-bit
+/// widened a block of rows at a time (under a soft cap, capped a block at a time too, each row at the width the row loop would cap it): bit for bit the row loop's loss, per-row losses, log-sum-exp and gradient (16-bit
 /// in place and out of place, float out of place; exponentials stored or recomputed), at every width and thread count,
 /// for row counts around the loop's block of rows and class counts around its widths and its longest row.
 /// </summary>
