@@ -44,7 +44,7 @@ public class ShortRowTests
                 foreach (int threads in TestData.ThreadCounts)
                 {
                     var ot = o with { MaxDegreeOfParallelism = threads };
-                    string what = $"{rows} x {v} {width} {threads} threads";
+                    string what = $"{rows} x {v} {width} {threads} threads, {TestData.Describe(ot)}";
                     var (loss, losses, lse) = Forward(x, y, ot, shortRows: true);
                     var (general, generalLosses, generalLse) = Forward(x, y, ot, shortRows: false);
                     Assert.True(BitConverter.SingleToInt32Bits(general) == BitConverter.SingleToInt32Bits(loss), what);
@@ -81,7 +81,7 @@ public class ShortRowTests
                         var ot = o with { MaxDegreeOfParallelism = threads };
                         foreach (bool inPlace in new[] { false, true })
                         {
-                            string what = $"{rows} x {v} {width} {threads} threads, stored {store}, in place {inPlace}";
+                            string what = $"{rows} x {v} {width} {threads} threads, {TestData.Describe(ot)}, stored {store}, in place {inPlace}";
                             var fast = Backward(x, y, ot, upstream, lseGradient, inPlace, shortRows: true);
                             var general = Backward(x, y, ot, upstream, lseGradient, inPlace, shortRows: false);
                             Assert.True(BitConverter.SingleToInt32Bits(general.Loss) == BitConverter.SingleToInt32Bits(fast.Loss), what);

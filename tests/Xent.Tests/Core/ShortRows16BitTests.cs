@@ -49,7 +49,7 @@ public class ShortRows16BitTests
                     foreach (int threads in TestData.ThreadCounts)
                     {
                         var ot = o with { MaxDegreeOfParallelism = threads, ClassWeights = o.LabelSmoothing > 0 ? weights : null };
-                        string what = $"{typeof(T).Name} {rows} x {v} {width} {threads} threads, smoothing {o.LabelSmoothing}, z-loss {o.ZLoss}";
+                        string what = $"{typeof(T).Name} {rows} x {v} {width} {threads} threads, {TestData.Describe(ot)}";
                         Same(Forward(x, y, ot, shortRows: false), Forward(x, y, ot, shortRows: true), what);
                         foreach (bool store in new[] { false, true })
                         {

@@ -71,4 +71,9 @@ internal static class TestData
     }
 
     public static IEnumerable<int> ThreadCounts => [1, 2, 7];
+
+    /// <summary>Every option that picks a case's arithmetic, for failure messages, so a failing case can be found among its option sets.</summary>
+    public static string Describe(CrossEntropyOptions o) =>
+        $"reduction {o.Reduction}, smoothing {o.LabelSmoothing}, z-loss {o.ZLoss}, soft cap {o.SoftCap}, "
+        + $"{(o.ClassWeights.IsEmpty ? "no class weights" : "class weights")}, ignore index {o.IgnoreIndex}";
 }
