@@ -53,6 +53,32 @@ public class ScratchPoolTests
     }
 
     [Fact]
+    public void LargeBuffersOfConcurrentCalls_AreKeptWithinTheTotal()
+    {
+        // Every slot's call at once, each buffer over half the largest kept: no more than the total is kept after.
+        ScratchPool.Release();
+        long floats = (ScratchPool.MaxKeptBytes * 3 / 4) / sizeof(float);
+        var taken = Enumerable.Range(0, ScratchPool.Slots).Select(_ => ScratchPool.Rent(floats)).ToList();
+        taken.ForEach(s => ScratchPool.Return(s));
+        long kept = ScratchPool.KeptBytes;
+        Assert.InRange(kept, floats * sizeof(float), ScratchPool.MaxKeptTotalBytes);
+
+        // The larger buffers are the ones kept, a lone caller's among them.
+        var large = ScratchPool.Rent(2 * floats / 3);
+        Assert.Contains(large, taken);
+        ScratchPool.Return(large);
+        Assert.Equal(kept, ScratchPool.KeptBytes);
+
+        // A caller whose budget is larger keeps one buffer of that size, as before.
+        ScratchPool.Release();
+        var big = ScratchPool.Rent(2 * floats);
+        ScratchPool.Return(big, budgetBytes: 2 * floats * sizeof(float));
+        Assert.Equal(2 * floats * sizeof(float), ScratchPool.KeptBytes);
+        ScratchPool.Release();
+        Assert.Equal(0, ScratchPool.KeptBytes);
+    }
+
+    [Fact]
     public void ConcurrentCallsAllocateNothingOnceWarm()
     {
         // Two threads calling the fused loss at once, started together each time: the second took no kept buffer
