@@ -186,7 +186,19 @@ public sealed class MetricsLog : IDisposable
 
     /// <summary>Parses a metrics file; lines that are not valid records are skipped.</summary>
     /// <exception cref="IOException">The file cannot be read (<see cref="Open"/> words it for a resume).</exception>
-    public static List<MetricRecord> Read(string path) => Read(path, out _);
+    public static List<MetricRecord> Read(string path) => Read(path, out (int, bool) _);
+
+    /// <summary>
+    /// Parses a metrics file as <see cref="Read(string)"/> does, and says whether it holds lines no run leaves, not even
+    /// one killed: a line that is not a record anywhere but last, or no record at all but such lines.
+    /// </summary>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static List<MetricRecord> Read(string path, out bool damaged)
+    {
+        var records = Read(path, out (int Lines, bool Nul) bad);
+        damaged = bad.Lines > 0 || (records.Count == 0 && Lines(path).Any(l => !string.IsNullOrWhiteSpace(l)));
+        return records;
+    }
 
     // damaged: the unreadable lines a kill cannot leave (any holding a NUL byte, any but the last) and whether NULs were
     // among them. A kill mid-write leaves at most the start of one last line, in text.

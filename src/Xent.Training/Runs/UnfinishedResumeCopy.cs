@@ -38,7 +38,7 @@ internal static class UnfinishedResumeCopy
     /// the run then keeps rather than reading <paramref name="from"/>'s best/ again to copy it over itself.
     /// </param>
     /// <param name="damaged">
-    /// Where a file of <paramref name="into"/> compared could not be parsed (a damaged best/best.json), the message
+    /// Where a file of <paramref name="into"/> compared could not be parsed (a damaged best/best.json or metrics.jsonl), the message
     /// naming it: the folder is then not taken for such a copy, and the refusal says why. Null otherwise.
     /// </param>
     public static bool Holds(string from, string into, long step, (long Step, double ValLoss)? best, out bool wholeBest, out string? damaged)
@@ -140,8 +140,21 @@ internal static class UnfinishedResumeCopy
             return false;
         }
 
-        var records = Reading(mine, into, () => MetricsLog.Read(mine));
+        bool damaged = false;
+        var records = Reading(mine, into, () => MetricsLog.Read(mine, out damaged));
         var copied = File.Exists(theirs) ? Reading(theirs, into, () => MetricsLog.Read(theirs)).Where(r => r.Step <= step).ToList() : [];
+        if (IsCopy(records, copied, step))
+        {
+            return true;
+        }
+
+        // Not known to be another run's, as no run writes such lines: possibly this resume's copy, damaged.
+        return damaged ? throw new TrainingInputException($"'{mine}' is damaged: it holds lines that are not records of a step, which no run writes") : false;
+    }
+
+    // Whether the records are the copied ones, then those of the steps trained since.
+    private static bool IsCopy(List<MetricRecord> records, List<MetricRecord> copied, long step)
+    {
         if (records.Count < copied.Count)
         {
             return false;

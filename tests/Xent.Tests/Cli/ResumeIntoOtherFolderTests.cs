@@ -273,6 +273,41 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         Assert.Equal(before, Snapshot(into));
     }
 
+    /// <summary>
+    /// A metrics.jsonl in the folder with lines that are not records (no run writes them, nor a resume stopped before
+    /// its first checkpoint there) was refused as "another run's metrics.jsonl", though it may be this resume's own
+    /// copy, damaged: the message now names the damaged file and gives only advice that can be followed.
+    /// </summary>
+    [Theory]
+    [InlineData(true, "not a record\n")]
+    [InlineData(false, "not a record\n")]
+    [InlineData(true, "\0\0\0\0\n{\"step\": 3}\n")]
+    [InlineData(false, "{\"step\": 1, \"loss\": 1}\nnot a record\n{\"step\": 2, \"loss\": 1}\n")]
+    public void A_damaged_metrics_log_in_the_folder_is_named_not_called_another_runs(bool unfinishedCopy, string text)
+    {
+        string from = temp["from"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        string[] resume = ["train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4"];
+        if (unfinishedCopy)
+        {
+            using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
+            {
+                Assert.Equal(2, CliRun.Run(resume).ExitCode);
+            }
+        }
+
+        Directory.CreateDirectory(into);
+        string metrics = Path.Combine(into, MetricsLog.FileName);
+        File.WriteAllText(metrics, text);
+        var before = Snapshot(into);
+        var run = CliRun.Run(resume);
+
+        run.AssertBadInput($"'{metrics}' is damaged", "Nothing was written and the run did not start: give it a new or empty folder.");
+        Assert.DoesNotContain("from its own checkpoint", run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("another run's", run.Error, StringComparison.Ordinal);
+        Assert.Equal(before, Snapshot(into));
+    }
+
     [Fact]
     public void A_folder_with_a_checkpoint_of_its_own_is_told_to_resume_from_it()
     {
