@@ -343,6 +343,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                 if (exps16)
                 {
                     // Not kept: the same exponentials again (the block is not written yet), bitwise as the forward's.
+                    // Recomputed only for split rows and rows over RowExpsMaxClasses: short rows keep theirs (rowExps).
                     var e = ExpsScratch(column, length, scratch);
                     if (!rowExps)
                     {
