@@ -68,7 +68,7 @@ internal static unsafe class ScratchPool
     /// <param name="budgetBytes">What the call was allowed to use: a buffer within it (or within MaxKeptBytes) is kept.</param>
     public static void Return(Scratch s, long budgetBytes = 0)
     {
-        long limit = Math.Max(MaxKeptBytes, budgetBytes), bytes = Bytes(s);
+        long limit = Math.Max(MaxKeptBytes, budgetBytes), total = Math.Max(MaxKeptTotalBytes, 2 * budgetBytes), bytes = Bytes(s);
         if (bytes > limit)
         {
             s.Free();
@@ -78,7 +78,7 @@ internal static unsafe class ScratchPool
         // A larger buffer serves every call a smaller one does, so smaller ones go first when there is no room.
         do
         {
-            if (Reserve(bytes, 2 * limit))
+            if (Reserve(bytes, total))
             {
                 for (int i = 0; i < Slots; i++)
                 {
