@@ -16,7 +16,9 @@ namespace Xent.Benchmarks;
 /// With XENT_AB=rowsc the old path's Rows does not prefetch the next tile's rows of C (<see cref="MatMul.RowsPrefetchC"/>),
 /// with XENT_AB=swapc the swapped path does not prefetch the rows of C its next slice goes to
 /// (<see cref="MatMul.SwapPrefetchC"/>), with XENT_AB=new neither. With XENT_AB=splitk the old path does not split
-/// weight gradients by their sum blocks (<see cref="MatMul.DisableSplitK"/>).
+/// weight gradients by their sum blocks (<see cref="MatMul.DisableSplitK"/>). Any other value is refused (exit code 2):
+/// both paths would be the same code. So is XENT_AB=fastrows: <see cref="Packing.FastRows"/> serves only the fused
+/// head's 2-vector 512-bit panels, which no Gemm path packs.
 /// </summary>
 internal static class GemmAb
 {
@@ -28,6 +30,13 @@ internal static class GemmAb
         int threads = int.Parse(args[0], CultureInfo.InvariantCulture);
         // Which switch: the few-rows paths (default) or, with "stream", the streamed-B path (MatMul.DisableStream).
         string which = Environment.GetEnvironmentVariable("XENT_AB") ?? "swap";
+        if (Refusal(which) is { } refusal)
+        {
+            Console.Error.WriteLine($"gemm-ab: XENT_AB={which}: {refusal}");
+            Environment.ExitCode = 2;
+            return;
+        }
+
         foreach (string spec in args[1..])
         {
             string[] parts = spec.Split(':');
@@ -88,6 +97,20 @@ internal static class GemmAb
         }
     }
 
+    // The switches SetOld turns; with any other value both paths would be the same code, a ratio of noise.
+    private static readonly string[] Switches =
+        ["swap", "rowsinplace", "stream", "hint", "swappf", "all", "rowsc", "swapc", "new", "inplace", "streamc", "splitk", "nosplitk", "packpf"];
+
+    // Why a value cannot be timed here, or null. Packing.FastRows (once XENT_AB=fastrows) only changes the packing of
+    // a lone 2-vector 512-bit B micro-panel, and no Gemm path packs one at any width (4-vector panels at 512 bits,
+    // 2-vector ones of 256 or 128 bits below): only the fused head's do (LinearCrossEntropy).
+    private static string? Refusal(string which) =>
+        which == "fastrows"
+            ? "Packing.FastRows only changes how a lone 2-vector 512-bit B micro-panel is packed, which MatMul.Gemm never packs at any width (its panels are 4 vectors wide at 512 bits, 2 vectors of 256 or 128 bits below); only the fused head (LinearCrossEntropy) packs them, and gemm-ab does not run it."
+            : Array.IndexOf(Switches, which) < 0
+            ? $"not a switch of gemm-ab, so both paths would be the same code; one of: {string.Join(", ", Switches)}."
+            : null;
+
     private static void SetOld(string which, bool old)
     {
         MatMul.DisableSwap = old && which == "swap";
@@ -95,7 +118,6 @@ internal static class GemmAb
         MatMul.DisableStream = old && which == "stream";
         MatMul.PackPrefetchHint = !old || which != "hint";
         MatMul.SwapPrefetch = !old || (which != "swappf" && which != "all");
-        Packing.FastRows = !old || (which != "fastrows" && which != "all");
         MatMul.PanelPrefetch = !old || which != "all";
         MatMul.RowsPrefetchC = !old || (which != "rowsc" && which != "new");
         MatMul.SwapPrefetchC = !old || (which != "swapc" && which != "new");

@@ -10,9 +10,11 @@ namespace Xent.LinearAlgebra;
 /// </summary>
 internal static unsafe class Packing
 {
-    // Whether PackRows copies a lone 2-vector 512-bit micro-panel with 512-bit loads (cleared only by the gemm-ab
-    // benchmark, XENT_AB=fastrows or all). Gemm's 512-bit panels are 4 vectors wide (PanelShape), so only the fused
-    // head's 2-vector panels can take it; a 4-vector copy measured 0.98-1.02x the general loop (Zen 5, 2026-12-07):
+    // Whether PackRows copies a lone 2-vector 512-bit micro-panel with 512-bit loads; cleared only by tests, which
+    // check both copies. Only the fused head's narrow 512-bit tile (PanelShape.For, wide: false) packs such a panel:
+    // its hidden rows at D = 32, its gradient rows for a token block of at most 32 tokens. MatMul.Gemm never does, at
+    // any width (4-vector panels at 512 bits, 2-vector ones of 256 or 128 bits below), so gemm-ab cannot time it and
+    // refuses XENT_AB=fastrows. A 4-vector copy for Gemm measured 0.98-1.02x the general loop (Zen 5, 2026-12-07):
     // packing is 2-3% of those products.
     internal static bool FastRows { get; set; } = true;
 
