@@ -145,11 +145,24 @@ internal sealed unsafe partial class CrossEntropyKernel
             return Statistics16(n, column, length, weightedLogits, scratch);
         }
 
-        var z = LoadBlock(n, column, length, scratch);
         bool weighted = weightedLogits || SoftTargets;
-        var store = !storeExps || recomputeStored ? default : new Span<float>((float*)request.Gradient + RowOffset(n) + column, length);
-        return StatisticsKernel.Compute(request.Width, z, weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length), weightedLogits, store,
-            prefetchNext: !scratchNeeded, inverseCap: InverseSoftCap, storedStatistics: storeExps);
+        return FloatStatistics(n, column, LoadBlock(n, column, length, scratch), weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length),
+            prefetchNext: !scratchNeeded, recompute: recomputeStored);
+    }
+
+    /// <summary>
+    /// The statistics of float block <paramref name="z"/> (loaded, widened or capped) of row <paramref name="n"/> from
+    /// <paramref name="column"/>, with the block's class weights and target probabilities (or empty): its exponentials
+    /// (products under a soft cap) stored into the gradient's block when the forward stores them and the write pass
+    /// does not <paramref name="recompute"/> them. Serves the row loop (<see cref="Statistics"/>) and soft-capped short
+    /// rows (<see cref="ShortRowsCapped"/>: no prefetch, as the block is in scratch; never recomputed, no
+    /// probabilities), so that the two make the same call and give the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private BlockStatistics FloatStatistics(int n, int column, ReadOnlySpan<float> z, ReadOnlySpan<float> weights, ReadOnlySpan<float> probabilities, bool prefetchNext, bool recompute)
+    {
+        var store = !storeExps || recompute ? default : new Span<float>((float*)request.Gradient + RowOffset(n) + column, z.Length);
+        return StatisticsKernel.Compute(request.Width, z, weights, probabilities, smoothing > 0f, store, prefetchNext, InverseSoftCap, storedStatistics: storeExps);
     }
 
     /// <summary>The plain statistics of a block of 16-bit logits read in place (apart, as <see cref="Widen"/>, so that float logits compile without it).</summary>

@@ -147,8 +147,9 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>
     /// Soft-capped short rows: each row's statistics are the row loop's own (<see cref="Statistics"/>: widened, capped
-    /// into scratch or the gradient, exponentials stored), the row's place in a block of scratch its scratch; the
-    /// finish pass is the uncapped loop's. The two passes gave 2048 x 10, 32, 128 float <c>Loss</c> 0.85, 0.76, 0.86x
+    /// into scratch or the gradient, exponentials stored; unless a 16-bit gradient keeps them, through the same call,
+    /// <see cref="FloatStatistics"/>), the row's place in a block of scratch its scratch; the finish pass is the
+    /// uncapped loop's. The two passes gave 2048 x 10, 32, 128 float <c>Loss</c> 0.85, 0.76, 0.86x
     /// the time row by row and <c>LossAndGradient</c> 0.79, 0.79, 0.86x (one Zen 5 core, 512 bits; docs/benchmarks.md).
     /// A block's rows are widened and capped in one call each (<see cref="CapShortBlock"/>), not one call a row: float
     /// <c>Loss</c> 0.68, 0.88, 0.79x the time, <c>LossAndGradient</c> 0.79, 0.92, 0.90x, bfloat16 in place 0.70, 0.85,
@@ -188,8 +189,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                 var scratchRow = new Span<float>(rowsScratch + RowOffset(n - first), classes);
                 statistics[n - first] = exps16
                     ? StatisticsKernel.Compute(request.Width, z, weights, default, weightedLogits, scratchRow, inverseCap: InverseSoftCap)
-                    : StatisticsKernel.Compute(request.Width, z, weights, default, weightedLogits, storeExps ? new Span<float>((float*)request.Gradient + RowOffset(n), classes) : default,
-                        prefetchNext: false, inverseCap: InverseSoftCap, storedStatistics: storeExps);
+                    : FloatStatistics(n, 0, z, weights, default, prefetchNext: false, recompute: false);
             }
 
             FinishShortRows(first, last, statistics, targetLogits, rowsScratch);
