@@ -99,7 +99,7 @@ internal static class GemmAb
 
     // The switches SetOld turns; with any other value both paths would be the same code, a ratio of noise.
     private static readonly string[] Switches =
-        ["swap", "rowsinplace", "stream", "hint", "swappf", "all", "rowsc", "swapc", "new", "inplace", "streamc", "splitk", "nosplitk", "packpf"];
+        ["swap", "rowsinplace", "stream", "hint", "swappf", "all", "rowsc", "swapc", "new", "inplace", "streamc", "splitk", "packpf"];
 
     // Why a value cannot be timed here, or null. Packing.FastRows (once XENT_AB=fastrows) only changes the packing of
     // a lone 2-vector 512-bit B micro-panel, and no Gemm path packs one at any width (4-vector panels at 512 bits,
@@ -107,6 +107,8 @@ internal static class GemmAb
     private static string? Refusal(string which) =>
         which == "fastrows"
             ? "Packing.FastRows only changes how a lone 2-vector 512-bit B micro-panel is packed, which MatMul.Gemm never packs at any width (its panels are 4 vectors wide at 512 bits, 2 vectors of 256 or 128 bits below); only the fused head (LinearCrossEntropy) packs them, and gemm-ab does not run it."
+            : which == "nosplitk"
+            ? "XENT_AB=nosplitk turns split-K off on both paths, so both would be the same code; XENT_AB=splitk times split-K against the paths it replaces (nosplitk is for the other benchmarks, which read it at start-up)."
             : Array.IndexOf(Switches, which) < 0
             ? $"not a switch of gemm-ab, so both paths would be the same code; one of: {string.Join(", ", Switches)}."
             : null;
@@ -123,7 +125,7 @@ internal static class GemmAb
         MatMul.SwapPrefetchC = !old || (which != "swapc" && which != "new");
         MatMul.StreamInPlaceA = !old || (which != "inplace" && which != "all");
         MatMul.StreamPrefetchC = !old || which != "streamc";
-        MatMul.DisableSplitK = (old && which == "splitk") || which == "nosplitk";
+        MatMul.DisableSplitK = old && which == "splitk";
         if (which == "packpf")
         {
             // XENT_PFP: the new setting's micro-panels (default 4); the old one is 0 (no prefetch).
