@@ -56,10 +56,32 @@ public static class BestCheckpoint
     /// <param name="left">What is on disk after the failure, one or more sentences.</param>
     internal static (long Step, double ValLoss)? Read(string directory, string doing, string left)
     {
+        var (note, path, why, cause) = ReadNote(directory, doing, left);
+        return why is null ? note
+            : throw (cause is null ? new TrainingInputException(Damaged(path, why)) : new TrainingInputException(Damaged(path, why), cause));
+    }
+
+    /// <summary>
+    /// As <see cref="Read(string, string, string)"/>, but a damaged note is not thrown: <paramref name="damage"/> says
+    /// which file and what is wrong with it ("'.../best.json' is damaged: ..."), for a caller that quotes it in a
+    /// message of its own, and null is returned. <paramref name="damage"/> is null for a note read whole, or none.
+    /// </summary>
+    /// <exception cref="TrainingInputException">The note cannot be read (no permission, an I/O error).</exception>
+    internal static (long Step, double ValLoss)? Read(string directory, string doing, string left, out string? damage)
+    {
+        var (note, path, why, _) = ReadNote(directory, doing, left);
+        damage = why is null ? null : Damage(path, why);
+        return why is null ? note : null;
+    }
+
+    // The note's step and loss (null where there is no note), or why it cannot be trusted and the parser's exception
+    // where one said so; a read failure is thrown, worded for `doing`.
+    private static ((long Step, double ValLoss)? Note, string Path, string? Why, Exception? Cause) ReadNote(string directory, string doing, string left)
+    {
         string path = Path.Combine(directory, Folder, InfoFile);
         if (!File.Exists(path))
         {
-            return null;
+            return (null, path, null, null);
         }
 
         string text;
@@ -73,7 +95,8 @@ public static class BestCheckpoint
             throw FileProblems.ReadFailure(e, path, doing, left);
         }
 
-        return Parse(text, path);
+        var (note, why, cause) = Parse(text);
+        return (why is null ? note : null, path, why, cause);
     }
 
     /// <summary>
@@ -249,8 +272,9 @@ public static class BestCheckpoint
         }
     }
 
-    // The note's step and loss, checked: it is written whole (WholeFiles), so a kill never leaves one cut short.
-    private static (long Step, double ValLoss) Parse(string text, string path)
+    // The note's step and loss, checked, or why it cannot be trusted (with the parser's exception where one said so):
+    // it is written whole (WholeFiles), so a kill never leaves one cut short.
+    private static ((long Step, double ValLoss) Note, string? Why, Exception? Cause) Parse(string text)
     {
         long step;
         double loss;
@@ -259,33 +283,36 @@ public static class BestCheckpoint
         {
             if (JsonNode.Parse(text) is not JsonObject note || note["step"] is not JsonValue s || note["val_loss"] is not JsonValue l)
             {
-                throw new TrainingInputException(Damaged(path, $"it is not the note xent writes, {{\"step\": ..., \"val_loss\": ..., \"{ChecksumKey}\": ...}}"));
+                return (default, $"it is not the note xent writes, {{\"step\": ..., \"val_loss\": ..., \"{ChecksumKey}\": ...}}", null);
             }
 
             (step, loss, checksum) = (s.GetValue<long>(), l.GetValue<double>(), note[ChecksumKey]);
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException or ArgumentException)
         {
-            throw new TrainingInputException(Damaged(path, "it is not JSON of a whole step and a finite validation loss"), e);
+            return (default, "it is not JSON of a whole step and a finite validation loss", e);
         }
 
         string lossText = loss.ToString("R", CultureInfo.InvariantCulture);
         if (checksum is not null && !(checksum is JsonValue c && c.TryGetValue(out string? sum) && string.Equals(sum, Checksum(step, loss), StringComparison.Ordinal)))
         {
-            throw new TrainingInputException(Damaged(path, $"its checksum does not match its step {step.ToString(CultureInfo.InvariantCulture)} and validation loss {lossText} (edited by hand, or damaged on disk)"));
+            return (default, $"its checksum does not match its step {step.ToString(CultureInfo.InvariantCulture)} and validation loss {lossText} (edited by hand, or damaged on disk)", null);
         }
 
         if (step < 0 || loss < 0)
         {
-            throw new TrainingInputException(Damaged(path, $"it gives step {step.ToString(CultureInfo.InvariantCulture)} and validation loss {lossText}, which no run measures"));
+            return (default, $"it gives step {step.ToString(CultureInfo.InvariantCulture)} and validation loss {lossText}, which no run measures", null);
         }
 
-        return (step, loss);
+        return ((step, loss), null, null);
     }
+
+    // Which note cannot be trusted and why: the start of its message, and what a refusal quoting it says.
+    private static string Damage(string path, string why) => $"'{path}' is damaged: {why}";
 
     // The message of a note that cannot be trusted.
     private static string Damaged(string path, string why) =>
-        $"'{path}' is damaged: {why}. It gives the step and validation loss of the checkpoint in {Folder}/, the run's best so far, " +
+        $"{Damage(path, why)}. It gives the step and validation loss of the checkpoint in {Folder}/, the run's best so far, " +
         "and without it the run's next evaluation would replace that checkpoint whatever its loss. Nothing was written and the run did not start: " +
         $"copy {InfoFile} back from a backup, or delete it to resume with the validation loss {MetricsLog.FileName} gives for {Folder}/'s checkpoint " +
         "(without one there, the next evaluation is taken as the best).";

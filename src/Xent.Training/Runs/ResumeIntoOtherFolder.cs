@@ -74,18 +74,11 @@ internal static class ResumeIntoOtherFolder
         string files = string.Join(", ", held), stepText = step.ToString(CultureInfo.InvariantCulture);
         string holds = damaged is null
             ? $"'{into}' holds another run's {files}"
-            : $"'{into}' holds {files}, not taken for what this resume left there when it was stopped ({FirstSentence(damaged)})";
+            : $"'{into}' holds {files}, not taken for what this resume left there when it was stopped ({damaged})";
         string advice = CheckpointStore.Exists(into)
             ? $"give it a new or empty folder, or resume the run in '{into}' from its own checkpoint."
             : "give it a new or empty folder.";
         return $"{holds}: a run resumed from the checkpoint in '{from}' into another folder starts it as a copy of that run up to step {stepText} " +
             $"({BestCheckpoint.Folder}/ and {MetricsLog.FileName}), which would be mixed with these or replace them. Nothing was written and the run did not start: {advice}";
-    }
-
-    // A failure's first sentence (what is wrong with the file), without the advice that follows it, which is a resume in place's.
-    private static string FirstSentence(string message)
-    {
-        int end = message.IndexOf(". ", StringComparison.Ordinal);
-        return end < 0 ? message.TrimEnd('.') : message[..end];
     }
 }

@@ -38,8 +38,9 @@ internal static class UnfinishedResumeCopy
     /// the run then keeps rather than reading <paramref name="from"/>'s best/ again to copy it over itself.
     /// </param>
     /// <param name="damaged">
-    /// Where a file of <paramref name="into"/> compared could not be parsed (a damaged best/best.json or metrics.jsonl), the message
-    /// naming it: the folder is then not taken for such a copy, and the refusal says why. Null otherwise.
+    /// Where a file of <paramref name="into"/> compared could not be parsed (a damaged best/best.json or metrics.jsonl),
+    /// which file and what is wrong with it ("'...' is damaged: ..."), built from those parts for the refusal to quote:
+    /// the folder is then not taken for such a copy. Null otherwise.
     /// </param>
     public static bool Holds(string from, string into, long step, (long Step, double ValLoss)? best, out bool wholeBest, out string? damaged)
     {
@@ -50,18 +51,9 @@ internal static class UnfinishedResumeCopy
             return false;
         }
 
-        try
-        {
-            var copy = BestCopy(from, into, best);
-            wholeBest = copy == Copy.Whole;
-            return copy != Copy.None && MetricsAreCopy(from, into, step);
-        }
-        catch (TrainingInputException e) when (e.InnerException is not { } cause || !FileProblems.IsReadFailure(cause))
-        {
-            wholeBest = false;
-            damaged = e.Message;
-            return false;
-        }
+        var copy = BestCopy(from, into, best, out damaged);
+        wholeBest = copy == Copy.Whole;
+        return copy != Copy.None && MetricsAreCopy(from, into, step, out damaged);
     }
 
     // What into's best/ holds of the copy: none of it (another run's), a part (or nothing yet), or all of it.
@@ -90,8 +82,9 @@ internal static class UnfinishedResumeCopy
         }
     }
 
-    private static Copy BestCopy(string from, string into, (long Step, double ValLoss)? best)
+    private static Copy BestCopy(string from, string into, (long Step, double ValLoss)? best, out string? damaged)
     {
+        damaged = null;
         string mine = Path.Combine(into, BestCheckpoint.Folder), theirs = Path.Combine(from, BestCheckpoint.Folder);
         if (!Path.Exists(mine))
         {
@@ -119,7 +112,7 @@ internal static class UnfinishedResumeCopy
         }
 
         bool noted = File.Exists(Path.Combine(mine, BestCheckpoint.InfoFile));
-        if (noted && !(copied && BestCheckpoint.Read(into, Checking(into), Left) == best))
+        if (noted && !(copied && BestCheckpoint.Read(into, Checking(into), Left, out damaged) == best && damaged is null))
         {
             return Copy.None;
         }
@@ -127,8 +120,9 @@ internal static class UnfinishedResumeCopy
         return whole && noted == best.HasValue ? Copy.Whole : Copy.Part;
     }
 
-    private static bool MetricsAreCopy(string from, string into, long step)
+    private static bool MetricsAreCopy(string from, string into, long step, out string? damaged)
     {
+        damaged = null;
         string mine = Path.Combine(into, MetricsLog.FileName), theirs = Path.Combine(from, MetricsLog.FileName);
         if (!Path.Exists(mine))
         {
@@ -140,8 +134,8 @@ internal static class UnfinishedResumeCopy
             return false;
         }
 
-        bool damaged = false;
-        var records = Reading(mine, into, () => MetricsLog.Read(mine, out damaged));
+        bool bad = false;
+        var records = Reading(mine, into, () => MetricsLog.Read(mine, out bad));
         var copied = File.Exists(theirs) ? Reading(theirs, into, () => MetricsLog.Read(theirs)).Where(r => r.Step <= step).ToList() : [];
         if (IsCopy(records, copied, step))
         {
@@ -149,7 +143,8 @@ internal static class UnfinishedResumeCopy
         }
 
         // Not known to be another run's, as no run writes such lines: possibly this resume's copy, damaged.
-        return damaged ? throw new TrainingInputException($"'{mine}' is damaged: it holds lines that are not records of a step, which no run writes") : false;
+        damaged = bad ? $"'{mine}' is damaged: it holds lines that are not records of a step, which no run writes" : null;
+        return false;
     }
 
     // Whether the records are the copied ones, then those of the steps trained since.

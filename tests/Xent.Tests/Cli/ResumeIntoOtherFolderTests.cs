@@ -308,6 +308,32 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         Assert.Equal(before, Snapshot(into));
     }
 
+    /// <summary>
+    /// The refusal quotes why a damaged file was not taken for this resume's copy: the message of the damaged file was
+    /// cut at its first ". ", which for a folder named "run. v2" fell inside the quoted path, so the user saw
+    /// "('/.../run)" and neither the file nor what is wrong with it.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_damaged_file_in_a_folder_whose_name_holds_a_full_stop_is_named_whole(bool note)
+    {
+        string from = temp["from"], into = temp["run. v2"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        string file = note ? Path.Combine(into, BestCheckpoint.Folder, BestCheckpoint.InfoFile) : Path.Combine(into, MetricsLog.FileName);
+        if (note)
+        {
+            CopyFolder(from, into, BestCheckpoint.Folder);
+        }
+
+        Directory.CreateDirectory(into);
+        File.WriteAllText(file, note ? "{\"step\": 2, \"val_lo" : "not a record\n");
+        var run = CliRun.Run("train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4");
+
+        string why = note ? "it is not JSON of a whole step and a finite validation loss" : "it holds lines that are not records of a step, which no run writes";
+        run.AssertBadInput($"not taken for what this resume left there when it was stopped ('{file}' is damaged: {why}): ", "Nothing was written and the run did not start: give it a new or empty folder.");
+    }
+
     [Fact]
     public void A_folder_with_a_checkpoint_of_its_own_is_told_to_resume_from_it()
     {
