@@ -38,8 +38,8 @@ internal static class UnfinishedResumeCopy
     /// the run then keeps rather than reading <paramref name="from"/>'s best/ again to copy it over itself.
     /// </param>
     /// <param name="damaged">
-    /// Where a file of <paramref name="into"/> compared could not be parsed (a damaged best/best.json or metrics.jsonl),
-    /// which file and what is wrong with it ("'...' is damaged: ..."), built from those parts for the refusal to quote:
+    /// Where a file compared could not be parsed (a damaged best/best.json of <paramref name="into"/>, or a damaged
+    /// metrics.jsonl of either folder), which file and what is wrong with it ("'...' is damaged: ..."), built from those parts for the refusal to quote:
     /// the folder is then not taken for such a copy. Null otherwise.
     /// </param>
     public static bool Holds(string from, string into, long step, (long Step, double ValLoss)? best, out bool wholeBest, out string? damaged)
@@ -134,16 +134,23 @@ internal static class UnfinishedResumeCopy
             return false;
         }
 
-        bool bad = false;
-        var records = Reading(mine, into, () => MetricsLog.Read(mine, out bad));
-        var copied = File.Exists(theirs) ? Reading(theirs, into, () => MetricsLog.Read(theirs)).Where(r => r.Step <= step).ToList() : [];
+        bool mineBad = false, theirsBad = false;
+        var records = Reading(mine, into, () => MetricsLog.Read(mine, out mineBad));
+        var copied = File.Exists(theirs) ? Reading(theirs, into, () => MetricsLog.Read(theirs, out theirsBad)).Where(r => r.Step <= step).ToList() : [];
         if (IsCopy(records, copied, step))
         {
             return true;
         }
 
-        // Not known to be another run's, as no run writes such lines: possibly this resume's copy, damaged.
-        damaged = bad ? $"'{mine}' is damaged: it holds lines that are not records of a step, which no run writes" : null;
+        // Not known to be another run's, as no run writes such lines: possibly this resume's copy, damaged, or a copy
+        // of the other folder's log before it was damaged.
+        string[] bad = [.. new[] { (mine, mineBad), (theirs, theirsBad) }.Where(f => f.Item2).Select(f => $"'{f.Item1}'")];
+        damaged = bad.Length switch
+        {
+            0 => null,
+            1 => $"{bad[0]} is damaged: it holds lines that are not records of a step, which no run writes",
+            _ => $"{string.Join(" and ", bad)} are damaged: they hold lines that are not records of a step, which no run writes",
+        };
         return false;
     }
 

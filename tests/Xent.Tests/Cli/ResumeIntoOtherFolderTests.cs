@@ -309,6 +309,42 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
     }
 
     /// <summary>
+    /// A's metrics.jsonl damaged after a resume into B stopped before its first checkpoint there: B's copy no longer
+    /// matched A's lines, and B was refused as holding "another run's metrics.jsonl", though it is this resume's copy
+    /// and the file at fault is A's. The refusal now names A's file as the damaged one, and B's only where it is too.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_damaged_metrics_log_in_the_folder_resumed_from_is_named_as_that_folders(bool intoDamagedToo)
+    {
+        string from = temp["from"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        string[] resume = ["train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4"];
+        using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
+        {
+            Assert.Equal(2, CliRun.Run(resume).ExitCode);
+        }
+
+        // A line turned into one no run writes: step 1's in A (and step 2's in B, so that the two still differ).
+        string theirs = Path.Combine(from, MetricsLog.FileName), mine = Path.Combine(into, MetricsLog.FileName);
+        foreach (var (metrics, line) in intoDamagedToo ? [(theirs, 0), (mine, 1)] : new[] { (theirs, 0) })
+        {
+            File.WriteAllLines(metrics, File.ReadAllLines(metrics).Select((l, i) => i == line ? "not a record" : l));
+        }
+
+        var (beforeFrom, beforeInto) = (Snapshot(from), Snapshot(into));
+        var run = CliRun.Run(resume);
+
+        string named = intoDamagedToo ? $"'{mine}' and '{theirs}' are damaged: they hold" : $"'{theirs}' is damaged: it holds";
+        run.AssertBadInput($"'{into}' holds metrics.jsonl, best/, not taken for what this resume left there when it was stopped ({named} lines that are not records of a step, which no run writes)",
+            "Nothing was written and the run did not start: give it a new or empty folder.");
+        Assert.DoesNotContain("another run's", run.Error, StringComparison.Ordinal);
+        Assert.Equal(beforeFrom, Snapshot(from));
+        Assert.Equal(beforeInto, Snapshot(into));
+    }
+
+    /// <summary>
     /// The refusal quotes why a damaged file was not taken for this resume's copy: the message of the damaged file was
     /// cut at its first ". ", which for a folder named "run. v2" fell inside the quoted path, so the user saw
     /// "('/.../run)" and neither the file nor what is wrong with it.
