@@ -101,13 +101,10 @@ public sealed class MetricsLog : IDisposable
         TemporaryFiles.RemoveStale(path);
         string source = resumedFrom is null ? path : Path.Combine(resumedFrom, FileName);
         bool exists = File.Exists(source);
-        List<MetricRecord> all;
-        bool clean;
-        (int Lines, bool Nul) damaged = (0, false);
+        Contents? contents;
         try
         {
-            all = keepThroughStep > 0 && exists ? Read(source, out damaged) : [];
-            clean = keepThroughStep == 0 || !exists || EndsCleanly(source, all.Count);
+            contents = keepThroughStep > 0 && exists ? Scan(source) : null;
         }
         catch (Exception e) when (FileProblems.IsReadFailure(e))
         {
@@ -115,6 +112,9 @@ public sealed class MetricsLog : IDisposable
                 $"Nothing was written: {FileName} and the checkpoint are untouched, and the run did not start.");
         }
 
+        List<MetricRecord> all = contents?.Records ?? [];
+        (int Lines, bool Nul) damaged = contents?.Damage ?? (0, false);
+        bool clean = contents?.EndsCleanly ?? true;
         var kept = all.Where(r => r.Step <= keepThroughStep).ToList();
         // Resumed into another folder, its log (an unfinished copy's) is replaced too where the other has none.
         if (resumedFrom is not null ? exists || File.Exists(path) : exists && (kept.Count != all.Count || keepThroughStep == 0 || !clean))
@@ -141,34 +141,6 @@ public sealed class MetricsLog : IDisposable
         }
     }
 
-    /// <summary>Whether every line of the file is a record (none cut short, none unreadable) and it ends with a newline.</summary>
-    private static bool EndsCleanly(string path, int records)
-    {
-        if (Lines(path).Count(l => !string.IsNullOrWhiteSpace(l)) != records)
-        {
-            return false;
-        }
-
-        using var stream = CheckpointFiles.Current.OpenRead(path);
-        if (stream.Length == 0)
-        {
-            return true;
-        }
-
-        stream.Position = stream.Length - 1;
-        return stream.ReadByte() == '\n';
-    }
-
-    // The file's lines, read through CheckpointFiles (a test's failing disk).
-    private static IEnumerable<string> Lines(string path)
-    {
-        using var reader = new StreamReader(CheckpointFiles.Current.OpenRead(path), Utf8);
-        while (reader.ReadLine() is { } line)
-        {
-            yield return line;
-        }
-    }
-
     // The kept records (in memory already) written whole beside the log, flushed to disk, then renamed over it, as
     // every whole file of a run is (WholeFiles): a failure leaves the log as it was and no temporary file, and the
     // clean-up of the temporary never hides the failure, which is worded as the checkpoint's are.
@@ -186,7 +158,7 @@ public sealed class MetricsLog : IDisposable
 
     /// <summary>Parses a metrics file; lines that are not valid records are skipped.</summary>
     /// <exception cref="IOException">The file cannot be read (<see cref="Open"/> words it for a resume).</exception>
-    public static List<MetricRecord> Read(string path) => Read(path, out (int, bool) _);
+    public static List<MetricRecord> Read(string path) => Scan(path).Records;
 
     /// <summary>
     /// Parses a metrics file as <see cref="Read(string)"/> does, and says whether it holds lines no run leaves, not even
@@ -195,19 +167,33 @@ public sealed class MetricsLog : IDisposable
     /// <exception cref="IOException">The file cannot be read.</exception>
     public static List<MetricRecord> Read(string path, out bool damaged)
     {
-        var records = Read(path, out (int Lines, bool Nul) bad);
-        damaged = bad.Lines > 0 || (records.Count == 0 && Lines(path).Any(l => !string.IsNullOrWhiteSpace(l)));
-        return records;
+        var contents = Scan(path);
+        damaged = contents.Damaged;
+        return contents.Records;
     }
 
-    // damaged: the unreadable lines a kill cannot leave (any holding a NUL byte, any but the last) and whether NULs were
-    // among them. A kill mid-write leaves at most the start of one last line, in text.
-    private static List<MetricRecord> Read(string path, out (int Lines, bool Nul) damaged)
+    // What one read of a metrics file gives. Damage: the unreadable lines a kill cannot leave (any holding a NUL byte,
+    // any but the last) and whether NULs were among them; a kill mid-write leaves at most the start of one last line, in
+    // text. TextLines: the lines that are not blank, records or not.
+    private readonly record struct Contents(List<MetricRecord> Records, (int Lines, bool Nul) Damage, int TextLines, bool EndsWithNewline)
+    {
+        // Lines no run leaves, not even one killed: a line that is not a record anywhere but last, or text but no record.
+        public bool Damaged => Damage.Lines > 0 || (Records.Count == 0 && TextLines > 0);
+
+        // Every line a record (none cut short, none unreadable), and a newline last (or no byte at all).
+        public bool EndsCleanly => TextLines == Records.Count && EndsWithNewline;
+    }
+
+    // The file read once, through CheckpointFiles (a test's failing disk): its lines, then its last byte.
+    private static Contents Scan(string path)
     {
         var records = new List<MetricRecord>();
-        damaged = (0, false);
+        (int Lines, bool Nul) damaged = (0, false);
+        int text = 0;
         bool pending = false;
-        foreach (string line in Lines(path))
+        using var stream = CheckpointFiles.Current.OpenRead(path);
+        using var reader = new StreamReader(stream, Utf8, detectEncodingFromByteOrderMarks: true, bufferSize: -1, leaveOpen: true);
+        while (reader.ReadLine() is { } line)
         {
             if (pending)
             {
@@ -220,6 +206,7 @@ public sealed class MetricsLog : IDisposable
                 continue;
             }
 
+            text++;
             try
             {
                 if (JsonSerializer.Deserialize(line, TrainingJson.Default.MetricRecord) is { } r)
@@ -240,7 +227,10 @@ public sealed class MetricsLog : IDisposable
                 }
             }
         }
-        return records;
+
+        // The reader left the stream at its end: only the last byte is read again (where it can be: not in a pipe).
+        bool newline = stream.CanSeek && (stream.Length == 0 || (stream.Seek(-1, SeekOrigin.End) >= 0 && stream.ReadByte() == '\n'));
+        return new(records, damaged, text, newline);
     }
 
     // The warning for lines dropped that no kill leaves, with the steps of the checkpoint the log no longer lists.

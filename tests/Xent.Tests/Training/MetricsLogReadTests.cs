@@ -1,0 +1,91 @@
+using Xent.Training.Checkpoints;
+using Xent.Training.Runs;
+
+namespace Xent.Tests.Training;
+
+/// <summary>
+/// What MetricsLog takes from a metrics.jsonl: its records, whether it holds lines no run leaves (damage), and whether
+/// it ends cleanly (every line a record, a newline last), which decides whether a resume replaces it or appends to it.
+/// <c>Read(path, out damaged)</c> read a file with no record a second time to see whether it held any text, and a
+/// resume's <c>Open</c> read the log three times (its records, its lines again, its last byte); each now reads it once.
+/// </summary>
+public sealed class MetricsLogReadTests : IDisposable
+{
+    private const string Step1 = "{\"step\":1,\"loss\":1}", Step2 = "{\"step\":2,\"loss\":2}";
+
+    private readonly string dir = Directory.CreateTempSubdirectory("xent-metrics-read-").FullName;
+
+    private string Metrics => Path.Combine(dir, MetricsLog.FileName);
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    public static TheoryData<string, int, bool, bool> Files => new()
+    {
+        // text, records, damaged, ends cleanly
+        { "", 0, false, true },
+        { "  \n\t\n", 0, false, true },
+        { "\n \n  ", 0, false, false },
+        { "{\"step\":1,\"lo", 0, true, false }, // its only line cut short: no record, but text
+        { $"{Step1}\n{Step2}\n", 2, false, true },
+        { $"{Step1}\n{Step2}", 2, false, false }, // no newline after the last record
+        { $"{Step1}\n{{\"st", 1, false, false }, // a last line cut short, as a kill leaves it
+        { $"not a record\n{Step1}\n", 1, true, false },
+        { $"{Step1}\nnull\n", 1, false, false }, // a line of JSON that is no record, and no damage either
+    };
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void Read_gives_the_records_and_damage_reading_the_file_once(string text, int records, bool damaged, bool clean)
+    {
+        _ = clean;
+        File.WriteAllText(Metrics, text);
+        var files = new CountedReads();
+        List<MetricRecord> read;
+        bool bad;
+        using (CheckpointFiles.Use(files))
+        {
+            read = MetricsLog.Read(Metrics, out bad);
+        }
+
+        Assert.Equal(records, read.Count);
+        Assert.Equal(damaged, bad);
+        Assert.Equal(1, files.Opened);
+    }
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void A_resume_keeps_a_log_that_ends_cleanly_and_replaces_any_other_reading_it_once(string text, int records, bool damaged, bool clean)
+    {
+        _ = damaged;
+        File.WriteAllText(Metrics, text);
+        var files = new CountedReads();
+        using (CheckpointFiles.Use(files))
+        {
+            using var log = MetricsLog.Open(dir, keepThroughStep: 5);
+            Assert.Equal(records, log.Records.Count);
+        }
+
+        // A log kept is appended to as it is; one replaced is written again from its records alone.
+        Assert.Equal(clean, File.ReadAllText(Metrics) == text);
+        Assert.Equal(records, MetricsLog.Read(Metrics).Count);
+        Assert.Equal(1, files.Opened);
+    }
+
+    /// <summary>The real file system, counting the opens for reading.</summary>
+    private sealed class CountedReads : IFileOperations
+    {
+        public int Opened { get; private set; }
+
+        public FileStream OpenRead(string path)
+        {
+            Opened++;
+            return FileOperations.Real.OpenRead(path);
+        }
+
+        public Stream Create(string path, long size) => FileOperations.Real.Create(path, size);
+
+        public void Move(string from, string to) => FileOperations.Real.Move(from, to);
+
+        public void Delete(string path) => FileOperations.Real.Delete(path);
+    }
+}
