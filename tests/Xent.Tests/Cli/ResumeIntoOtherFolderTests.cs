@@ -224,7 +224,10 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
                 File.AppendAllText(metrics, File.ReadLines(metrics).Last().Replace("\"step\":4", "\"step\":9", StringComparison.Ordinal) + "\n");
                 break;
             case "line": // a copied line that is not the other folder's
-                File.WriteAllLines(metrics, File.ReadLines(metrics).Select((l, i) => i == 0 ? l.Replace("\"loss\":", "\"loss\":1", StringComparison.Ordinal) : l));
+                // ReadAllLines, not ReadLines: WriteAllLines truncates the file before a lazy reader has read it.
+                string[] lines = File.ReadAllLines(metrics);
+                Assert.Contains("\"loss\":", lines[0], StringComparison.Ordinal);
+                File.WriteAllLines(metrics, lines.Select((l, i) => i == 0 ? l.Replace("\"loss\":", "\"loss\":1", StringComparison.Ordinal) : l));
                 break;
             default: // another run's best checkpoint of the same step
                 File.Copy(Path.Combine(other, BestCheckpoint.Folder, CheckpointStore.ModelFile), Path.Combine(into, BestCheckpoint.Folder, CheckpointStore.ModelFile), overwrite: true);
