@@ -11,7 +11,13 @@ namespace Xent.Benchmarks;
 /// Where a whole training step's time goes, phase by phase, at 1 and 2 threads: the default model's step
 /// (GptModel.ForwardBackward's layer calls, copied here in its order, on the model's own parameters, then the
 /// Trainer's norm and AdamW update) replayed with a timestamp and the process CPU time (CLOCK_PROCESS_CPUTIME_ID,
-/// every thread, spinning workers included) between phases, steps at 1 and at 2 threads alternating in one process.
+/// every thread, spinning workers included) between phases, steps at 1 and at 2 threads in one process, in interleaved
+/// blocks (so host noise hits both): each block of <see cref="Block"/> timed steps follows an untimed lead step at the
+/// same thread count, so that a timed step finds the pool's worker and the caches as a training run's step finds them
+/// after its previous step. Steps alternating one by one timed a cost back-to-back steps do not pay: the worker,
+/// asleep through the 1-thread step, woke up inside the 2-thread step's first parallel call (the first LayerNorm), and
+/// "ln forward" showed 2 threads slower than 1. The last line counts the worker's sleeps between 2-thread steps: a
+/// run whose steps lie more than the worker's spin (50 us, less the encoder's forward) apart pays one per step.
 /// The replay is checked bitwise against GptModel.ForwardBackward (loss and every gradient) before measuring.
 /// Per phase (summed over the blocks): wall and CPU at 1 and 2 threads, median and 10th percentile over the steps (on
 /// a shared machine the low percentile is the uncontended time), the 2-thread speed-up and the wall the phase loses
@@ -25,6 +31,9 @@ namespace Xent.Benchmarks;
 /// </summary>
 internal static class StepPhases
 {
+    /// <summary>Timed steps per block of a thread count.</summary>
+    private const int Block = 5;
+
     public static void Run(string[] args)
     {
         string shape = args.Length > 0 ? args[0] : "default";
@@ -67,55 +76,77 @@ internal static class StepPhases
         var stepWall = threadCounts.ToDictionary(t => t, _ => new List<double>());
         var stepCpu = threadCounts.ToDictionary(t => t, _ => new List<double>());
         var sleeps = new List<double>();
-        for (int k = 0; k < steps; k++)
+
+        // The worker's sleeps from the end of the last 2-thread step to the start of the next: each costs that step's
+        // first parallel call a wake-up.
+        var sleepsBetween = new List<double>();
+        long sleepsAfter = Xent.Kernels.WorkerPool.Sleeps;
+        for (int k = 0; k < steps; k += Block)
         {
             foreach (var rig in rigs)
             {
-                rig.Marks.Clear();
-                bool observe = trace && rig.Threads == 2;
-                if (observe)
-                {
-                    observer.Reset();
-                    Xent.Kernels.ParallelWork.Observer = observer;
-                }
-
-                long sleeps0 = Xent.Kernels.WorkerPool.Sleeps;
+                // The lead step, untimed: it finds the worker asleep and the caches holding the other rig's data.
                 rig.Step(tokens, targets);
-                Xent.Kernels.ParallelWork.Observer = null;
                 if (rig.Threads == 2)
                 {
-                    sleeps.Add(Xent.Kernels.WorkerPool.Sleeps - sleeps0);
+                    sleepsAfter = Xent.Kernels.WorkerPool.Sleeps;
                 }
 
-                var sums = new Dictionary<string, (double Wall, double Cpu)>();
-                for (int i = 1; i < rig.Marks.Count; i++)
+                for (int b = k; b < Math.Min(k + Block, steps); b++)
                 {
-                    var (name, w, c, _) = rig.Marks[i];
-                    var (_, w0, c0, _) = rig.Marks[i - 1];
-                    var s = sums.GetValueOrDefault(name);
-                    sums[name] = (s.Wall + Stopwatch.GetElapsedTime(w0, w).TotalMicroseconds, s.Cpu + ((c - c0) / 1e3));
+                    Timed(rig);
                 }
+            }
+        }
 
-                foreach (var (name, (w, c)) in sums)
-                {
-                    Add(wall, (name, rig.Threads), w);
-                    Add(cpu, (name, rig.Threads), c);
-                }
+        void Timed(Rig rig)
+        {
+            rig.Marks.Clear();
+            bool observe = trace && rig.Threads == 2;
+            if (observe)
+            {
+                observer.Reset();
+                Xent.Kernels.ParallelWork.Observer = observer;
+            }
 
-                stepWall[rig.Threads].Add(Stopwatch.GetElapsedTime(rig.Marks[0].Wall, rig.Marks[^1].Wall).TotalMicroseconds);
-                stepCpu[rig.Threads].Add((rig.Marks[^1].Cpu - rig.Marks[0].Cpu) / 1e3);
-                if (observe)
+            long sleeps0 = Xent.Kernels.WorkerPool.Sleeps;
+            rig.Step(tokens, targets);
+            Xent.Kernels.ParallelWork.Observer = null;
+            if (rig.Threads == 2)
+            {
+                sleepsBetween.Add(sleeps0 - sleepsAfter);
+                sleepsAfter = Xent.Kernels.WorkerPool.Sleeps;
+                sleeps.Add(sleepsAfter - sleeps0);
+            }
+
+            var sums = new Dictionary<string, (double Wall, double Cpu)>();
+            for (int i = 1; i < rig.Marks.Count; i++)
+            {
+                var (name, w, c, _) = rig.Marks[i];
+                var (_, w0, c0, _) = rig.Marks[i - 1];
+                var s = sums.GetValueOrDefault(name);
+                sums[name] = (s.Wall + Stopwatch.GetElapsedTime(w0, w).TotalMicroseconds, s.Cpu + ((c - c0) / 1e3));
+            }
+
+            foreach (var (name, (w, c)) in sums)
+            {
+                Add(wall, (name, rig.Threads), w);
+                Add(cpu, (name, rig.Threads), c);
+            }
+
+            stepWall[rig.Threads].Add(Stopwatch.GetElapsedTime(rig.Marks[0].Wall, rig.Marks[^1].Wall).TotalMicroseconds);
+            stepCpu[rig.Threads].Add((rig.Marks[^1].Cpu - rig.Marks[0].Cpu) / 1e3);
+            if (observe)
+            {
+                foreach (var (key, value) in observer.PerPhase(rig.Marks))
                 {
-                    foreach (var (key, value) in observer.PerPhase(rig.Marks))
-                    {
-                        Add(traced, key, value);
-                    }
+                    Add(traced, key, value);
                 }
             }
         }
 
         string jitLine = TierUp.CompiledSince(jit);
-        Console.WriteLine($"{shape}: B {batch}, T {seq}, D {config.Dim}, L {config.Layers}; {steps} steps per thread count, alternating; width {Simd.Width}" +
+        Console.WriteLine($"{shape}: B {batch}, T {seq}, D {config.Dim}, L {config.Layers}; {steps} steps per thread count, in interleaved blocks of {Block} after a lead step; width {Simd.Width}" +
             (trace ? " (traced: wall times include the tracing)" : string.Empty));
         Console.WriteLine("wall and CPU (all threads) per step in us, median / 10th percentile; x2 = 1T / 2T wall; lost = 2T - 1T / 2 wall (p10)");
         Console.WriteLine($"{"phase",-20} {"1T wall",13} {"2T wall",13} {"x2 med/p10",11} {"1T cpu",13} {"2T cpu",13} {"lost",6}");
@@ -132,8 +163,9 @@ internal static class StepPhases
         var ratios = stepWall[1].Zip(stepWall[2], (a, b) => a / b).ToList();
         Console.WriteLine($"{"step",-20} {Cell(stepWall[1]),13} {Cell(stepWall[2]),13} {$"{Median(stepWall[1]) / Median(stepWall[2]):F2} / {Low(stepWall[1]) / Low(stepWall[2]):F2}",11} " +
             $"{Cell(stepCpu[1]),13} {Cell(stepCpu[2]),13} {lostSum,6:F0}");
-        Console.WriteLine($"  2T / 1T speed-up of alternating steps: median {Median(ratios):F2}, p10 {Low(ratios):F2}, p90 {ratios.Order().ElementAt(ratios.Count * 9 / 10):F2}; " +
-            $"the worker fell asleep {Median(sleeps):F0} times per 2-thread step (median; max {sleeps.Max():F0})");
+        Console.WriteLine($"  2T / 1T speed-up of steps paired in order: median {Median(ratios):F2}, p10 {Low(ratios):F2}, p90 {ratios.Order().ElementAt(ratios.Count * 9 / 10):F2}; " +
+            $"the worker fell asleep {Median(sleeps):F0} times per 2-thread step (median; max {sleeps.Max():F0}) and " +
+            $"{Median(sleepsBetween):F0} times before it (median; max {sleepsBetween.Max():F0}), since the last 2-thread step");
         Console.WriteLine($"  {jitLine}");
         if (trace)
         {
