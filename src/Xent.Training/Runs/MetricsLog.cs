@@ -162,7 +162,9 @@ public sealed class MetricsLog : IDisposable
 
     /// <summary>
     /// Parses a metrics file as <see cref="Read(string)"/> does, and says whether it holds lines no run leaves, not even
-    /// one killed: a line that is not a record anywhere but last, or no record at all but such lines.
+    /// one killed: a line that is not a record anywhere but last, or no record at all but such lines. A file whose only
+    /// line is cut short (no newline after it) is not damaged: a kill while writing the first line leaves it, as a kill
+    /// while writing a later one leaves a last line cut short after records.
     /// </summary>
     /// <exception cref="IOException">The file cannot be read.</exception>
     public static List<MetricRecord> Read(string path, out bool damaged)
@@ -177,8 +179,9 @@ public sealed class MetricsLog : IDisposable
     // text. TextLines: the lines that are not blank, records or not.
     private readonly record struct Contents(List<MetricRecord> Records, (int Lines, bool Nul) Damage, int TextLines, bool EndsWithNewline)
     {
-        // Lines no run leaves, not even one killed: a line that is not a record anywhere but last, or text but no record.
-        public bool Damaged => Damage.Lines > 0 || (Records.Count == 0 && TextLines > 0);
+        // Lines no run leaves, not even one killed: a line that is not a record anywhere but last, or text but no record,
+        // other than a lone line cut short (no newline after it), which a kill writing a run's first line leaves.
+        public bool Damaged => Damage.Lines > 0 || (Records.Count == 0 && TextLines > 0 && !(TextLines == 1 && !EndsWithNewline));
 
         // Every line a record (none cut short, none unreadable), and a newline last (or no byte at all).
         public bool EndsCleanly => TextLines == Records.Count && EndsWithNewline;

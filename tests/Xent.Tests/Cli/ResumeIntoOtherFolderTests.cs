@@ -312,6 +312,40 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
     }
 
     /// <summary>
+    /// A metrics.jsonl whose only line is cut short is what a run killed while writing its first line leaves (in B, a
+    /// fresh run; in A, a resume of A after its log was removed), as a last line cut short after records is. It was
+    /// called damaged, "which no run writes", when B was refused; it is now taken as a kill leaves it, B's as
+    /// another run's log.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_metrics_log_whose_only_line_a_kill_cut_short_is_not_called_damaged(bool inFrom)
+    {
+        string from = temp["from"], other = temp["other"], into = temp["into"];
+        Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
+        const string cut = "{\"step\":3,\"loss\":2.5,\"val_lo";
+        Directory.CreateDirectory(into);
+        if (inFrom)
+        {
+            File.WriteAllText(Path.Combine(from, MetricsLog.FileName), cut);
+            Assert.Equal(0, TrainCommandTests.Train(other, "--steps", "4", "--eval-every", "2", "--seed", "9").ExitCode);
+            CopyFolder(other, into, MetricsLog.FileName);
+        }
+        else
+        {
+            File.WriteAllText(Path.Combine(into, MetricsLog.FileName), cut);
+        }
+
+        var before = Snapshot(into);
+        var run = CliRun.Run("train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4");
+
+        run.AssertBadInput($"'{into}' holds another run's metrics.jsonl", "Nothing was written and the run did not start: give it a new or empty folder.");
+        Assert.DoesNotContain("damaged", run.Error, StringComparison.Ordinal);
+        Assert.Equal(before, Snapshot(into));
+    }
+
+    /// <summary>
     /// A's metrics.jsonl damaged after a resume into B stopped before its first checkpoint there: B's copy no longer
     /// matched A's lines, and B was refused as holding "another run's metrics.jsonl", though it is this resume's copy
     /// and the file at fault is A's. The refusal now names A's file as the damaged one, and B's only where it is too.

@@ -25,7 +25,8 @@ public sealed class MetricsLogReadTests : IDisposable
         { "", 0, false, true },
         { "  \n\t\n", 0, false, true },
         { "\n \n  ", 0, false, false },
-        { "{\"step\":1,\"lo", 0, true, false }, // its only line cut short: no record, but text
+        { "{\"step\":1,\"lo", 0, false, false }, // its only line cut short, as a kill writing the first line leaves it
+        { "not a record\n", 0, true, false }, // no record, and its only line not cut short: no kill leaves it
         { $"{Step1}\n{Step2}\n", 2, false, true },
         { $"{Step1}\n{Step2}", 2, false, false }, // no newline after the last record
         { $"{Step1}\n{{\"st", 1, false, false }, // a last line cut short, as a kill leaves it
