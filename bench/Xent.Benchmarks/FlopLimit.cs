@@ -36,6 +36,17 @@ internal static class FlopLimit
     public static void Spend(double flop, int threads) =>
         RunOnThreads(threads, Math.Max(1, (long)(flop / (2.0 * Chains * Lanes * threads))));
 
+    /// <summary>
+    /// How many times <paramref name="flop"/> one <see cref="Spend"/> must do to time the FMA limit steadily (at least
+    /// <see cref="SteadyFlop"/>): spend <paramref name="flop"/> times this at once and divide its time by it. Each call
+    /// starts its threads afresh, a fixed cost that, timed with a small product's flops alone (64 x 256 x 64: 2 MFLOP,
+    /// some microseconds), made the "limit" slower than the product and printed shares of it of 1800%.
+    /// </summary>
+    public static double Calls(double flop) => Math.Max(1, Math.Ceiling(SteadyFlop / flop));
+
+    // About 20 ms of FMA chains on two cores: thread start-up (some tens of microseconds) is then under 0.5% of it.
+    private const double SteadyFlop = 4e9;
+
     private static void RunOnThreads(int threads, long iterations)
     {
         var workers = new Thread[threads];

@@ -66,7 +66,8 @@ internal static unsafe class FusedProductsLimit
                             }
                         }
                     });
-                    double l = Cpu(() => FlopLimit.Spend(flop, 1));
+                    double calls = FlopLimit.Calls(flop);
+                    double l = Cpu(() => FlopLimit.Spend(flop * calls, 1)) / calls;
                     string key = $"{names[q]} {(outer ? "strips first" : "panels first")}{(ab ? (pf ? " pf" : " nopf") : "")}";
                     if (r >= 0) { (res.TryGetValue(key, out var list) ? list : res[key] = []).Add(l / t); }
                 }

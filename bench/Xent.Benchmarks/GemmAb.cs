@@ -6,7 +6,8 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// <see cref="MatMul.Gemm"/>'s paths for few rows (the swapped path: op(A)^T packed, B stored [N, K] read in place; for
 /// B stored [K, N], one row block per thread) against the ones they replace (<see cref="MatMul.DisableSwap"/>), in one process, interleaved: per round, the old path's CPU time, the new path's and the
-/// same flops as bare FMA chains (<see cref="FlopLimit.Spend"/>), after a warm-up past tiered compilation. Prints per shape the median [4th lowest - 4th
+/// same flops as bare FMA chains (<see cref="FlopLimit.Spend"/>, spent at once for enough products to be steady, <see cref="FlopLimit.Calls"/>,
+/// and scaled to one), after a warm-up past tiered compilation. Prints per shape the median [4th lowest - 4th
 /// highest] over 15 rounds of the new/old time ratio and of each path's share of the FMA limit.
 /// Run: dotnet bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll gemm-ab threads MxNxK:layout ...
 /// With XENT_AB=stream the old path is <see cref="MatMul.DisableStream"/> (B packed whole before the tiles, for few rows
@@ -86,7 +87,9 @@ internal static class GemmAb
                     }
                 }
 
-                double lim = T(() => FlopLimit.Spend(flop, threads), reps);
+                // The limit's flops spent at once, enough to be steady, then scaled to one product's.
+                double calls = FlopLimit.Calls(flop);
+                double lim = T(() => FlopLimit.Spend(flop * calls, threads), 1) / calls;
                 ratio.Add(nw / old);
                 shareNew.Add(lim / nw);
                 shareOld.Add(lim / old);

@@ -157,9 +157,10 @@ internal static class GemmLimitMeasurement
             });
             gemm.Add(wall / reps);
             gemmCpu.Add(cpu / reps);
-            (wall, cpu) = Time(() => FlopLimit.Spend(Flop * reps, threads));
-            limit.Add(wall / reps);
-            limitCpu.Add(cpu / reps);
+            double calls = reps * FlopLimit.Calls(Flop * reps);
+            (wall, cpu) = Time(() => FlopLimit.Spend(Flop * calls, threads));
+            limit.Add(wall / calls);
+            limitCpu.Add(cpu / calls);
         }
 
         public string Summary()

@@ -80,6 +80,7 @@ internal static class GemmThreads
                 var parallelCpu = new List<double>();
                 long sleeps = 0;
                 const int batch = 5;
+                double calls = limit ? batch * FlopLimit.Calls(flop * batch) : batch;
                 for (int i = 0; i < 2 * batches; i++)
                 {
                     int threads = (i % 2) + 1;
@@ -89,8 +90,8 @@ internal static class GemmThreads
                     long t0 = Stopwatch.GetTimestamp();
                     if (limit)
                     {
-                        // One spend for the batch: fresh threads per call would time their creation.
-                        FlopLimit.Spend(flop * batch, threads);
+                        // One spend for the batch, of enough flops to be steady: fresh threads per call would time their creation.
+                        FlopLimit.Spend(flop * calls, threads);
                     }
                     else
                     {
@@ -100,8 +101,8 @@ internal static class GemmThreads
                         }
                     }
 
-                    double w = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / batch;
-                    double u = (Environment.CpuUsage.TotalTime - cpu0).TotalMicroseconds / batch;
+                    double w = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / calls;
+                    double u = (Environment.CpuUsage.TotalTime - cpu0).TotalMicroseconds / calls;
                     cpu[threads - 1].Add(u);
                     wall[threads - 1].Add(w);
                     if (threads == 2)

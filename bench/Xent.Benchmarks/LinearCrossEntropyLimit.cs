@@ -84,7 +84,9 @@ internal static class LinearCrossEntropyLimit
             {
                 var (w, c) = Time(() => methods[i].Call(n));
                 double fl = methods[i].Flop;
-                var (lw, lc) = Time(() => FlopLimit.Spend(fl, threads));
+                double calls = FlopLimit.Calls(fl);
+                var (lw, lc) = Time(() => FlopLimit.Spend(fl * calls, threads));
+                (lw, lc) = (lw / calls, lc / calls);
                 if (r >= 0)
                 {
                     wall[i].Add((w, lw));
