@@ -209,9 +209,19 @@ internal sealed unsafe partial class CrossEntropyKernel
             }
         }
 
-        bool weightedLogits = smoothing > 0f;
-        return StatisticsKernel.Compute(request.Width, z, weightedLogits ? WeightsAt(column, length) : default, default, weightedLogits, e, inverseCap: InverseSoftCap);
+        return ScratchStatistics(z, smoothing > 0f ? WeightsAt(column, length) : default, e);
     }
+
+    /// <summary>
+    /// The statistics of float block <paramref name="z"/> (widened, capped) of 16-bit logits whose gradient keeps their
+    /// exponentials (products under a soft cap) in scratch <paramref name="e"/>, with the block's class weights under
+    /// label smoothing (or empty). Serves the row loop (<see cref="BlockExponentials"/>) and soft-capped short rows
+    /// (<see cref="ShortRowsCapped"/>), so that the two make the same call and give the same bits, as
+    /// <see cref="FloatStatistics"/> does for a float gradient.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private BlockStatistics ScratchStatistics(ReadOnlySpan<float> z, ReadOnlySpan<float> weights, Span<float> e) =>
+        StatisticsKernel.Compute(request.Width, z, weights, default, smoothing > 0f, e, inverseCap: InverseSoftCap);
 
     /// <summary>Where a 16-bit block's exponentials go in the block scratch: at the block's place in a kept row, else at its start.</summary>
     private Span<float> ExpsScratch(int column, int length, Span<float> scratch) => scratch.Slice(rowExps ? column : 0, length);

@@ -147,8 +147,8 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     /// <summary>
     /// Soft-capped short rows: each row's statistics are the row loop's own (<see cref="Statistics"/>: widened, capped
-    /// into scratch or the gradient, exponentials stored; unless a 16-bit gradient keeps them, through the same call,
-    /// <see cref="FloatStatistics"/>), the row's place in a block of scratch its scratch; the finish pass is the
+    /// into scratch or the gradient, exponentials stored, through the same call: <see cref="FloatStatistics"/>, or
+    /// <see cref="ScratchStatistics"/> where a 16-bit gradient keeps them), the row's place in a block of scratch its scratch; the finish pass is the
     /// uncapped loop's. The two passes gave 2048 x 10, 32, 128 float <c>Loss</c> 0.85, 0.76, 0.86x
     /// the time row by row and <c>LossAndGradient</c> 0.79, 0.79, 0.86x (one Zen 5 core, 512 bits; docs/benchmarks.md).
     /// A block's rows are widened and capped in one call each (<see cref="CapShortBlock"/>), not one call a row: float
@@ -188,7 +188,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                 var z = new ReadOnlySpan<float>(capped + RowOffset(n - first), classes);
                 var scratchRow = new Span<float>(rowsScratch + RowOffset(n - first), classes);
                 statistics[n - first] = exps16
-                    ? StatisticsKernel.Compute(request.Width, z, weights, default, weightedLogits, scratchRow, inverseCap: InverseSoftCap)
+                    ? ScratchStatistics(z, weights, scratchRow)
                     : FloatStatistics(n, 0, z, weights, default, prefetchNext: false, recompute: false);
             }
 
