@@ -129,6 +129,9 @@ internal static class GemmThreads
     private static string Q(List<double> v)
     {
         var o = v.Order().ToList();
-        return string.Create(CultureInfo.InvariantCulture, $"{o[o.Count / 2]:F0} [{o[o.Count / 5]:F0}-{o[o.Count - 1 - (o.Count / 5)]:F0}]");
+        return $"{U(o[o.Count / 2])} [{U(o[o.Count / 5])}-{U(o[o.Count - 1 - (o.Count / 5)])}]";
     }
+
+    // Microseconds to three significant figures: a tiny product's call (or its FMA limit) is well under 1 us.
+    private static string U(double us) => us.ToString(us >= 100 ? "F0" : us >= 10 ? "F1" : us >= 1 ? "F2" : "F3", CultureInfo.InvariantCulture);
 }
