@@ -79,11 +79,11 @@ internal sealed class TrainSettings : CommandSettings
     public double? WeightDecay { get; init; }
 
     [CommandOption("--beta1 <X>")]
-    [Description("AdamW's beta1, the decay of the gradient's running mean, in [0, 1). Default 0.9.")]
+    [Description("AdamW's beta1, the decay of the gradient's running mean, in [[0, 1). Default 0.9.")]
     public double? Beta1 { get; init; }
 
     [CommandOption("--beta2 <X>")]
-    [Description("AdamW's beta2, the decay of the squared gradient's running mean, in [0, 1). Default 0.999.")]
+    [Description("AdamW's beta2, the decay of the squared gradient's running mean, in [[0, 1). Default 0.999.")]
     public double? Beta2 { get; init; }
 
     [CommandOption("--eps <X>")]
