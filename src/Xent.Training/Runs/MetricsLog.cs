@@ -65,8 +65,9 @@ public sealed class MetricsLog : IDisposable
 
     /// <summary>
     /// What <see cref="Open"/> dropped from the log it resumed that no kill leaves, for the user: lines of NUL bytes (the
-    /// end of a file not yet on disk at a power loss) or unreadable lines before the last, and the steps lost with them.
-    /// Null when nothing was, or only a last line cut short (what a kill mid-write leaves, dropped quietly).
+    /// end of a file not yet on disk at a power loss) or unreadable lines before the last or ending in a newline, and the
+    /// steps lost with them. Null when nothing was, or only a last line cut short, with no newline after it (what a kill
+    /// mid-write leaves, dropped quietly).
     /// </summary>
     public string? Warning { get; private init; }
 
@@ -162,9 +163,8 @@ public sealed class MetricsLog : IDisposable
 
     /// <summary>
     /// Parses a metrics file as <see cref="Read(string)"/> does, and says whether it holds lines no run leaves, not even
-    /// one killed: a line that is not a record anywhere but last, or no record at all but such lines. A file whose only
-    /// line is cut short (no newline after it) is not damaged: a kill while writing the first line leaves it, as a kill
-    /// while writing a later one leaves a last line cut short after records.
+    /// one killed: a line that is not a record, unless it is the last and no newline follows it. That one is a line cut
+    /// short, as a kill while writing it leaves it, the file's only line or after records.
     /// </summary>
     /// <exception cref="IOException">The file cannot be read.</exception>
     public static List<MetricRecord> Read(string path, out bool damaged)
@@ -175,12 +175,12 @@ public sealed class MetricsLog : IDisposable
     }
 
     // What one read of a metrics file gives. Damage: the unreadable lines a kill cannot leave (any holding a NUL byte,
-    // any but the last) and whether NULs were among them; a kill mid-write leaves at most the start of one last line, in
-    // text. TextLines: the lines that are not blank, records or not.
+    // any but the last, the last where a newline follows it) and whether NULs were among them. A line is appended with
+    // its newline in one write, so a kill mid-write leaves at most the start of one last line, in text, and no newline
+    // after it. TextLines: the lines that are not blank, records or not.
     private readonly record struct Contents(List<MetricRecord> Records, (int Lines, bool Nul) Damage, int TextLines, bool EndsWithNewline)
     {
-        // Lines no run leaves, not even one killed: a line that is not a record anywhere but last, or text but no record,
-        // other than a lone line cut short (no newline after it), which a kill writing a run's first line leaves.
+        // Lines no run leaves, as counted in Damage, or text but no record (lines of JSON that are not records).
         public bool Damaged => Damage.Lines > 0 || (Records.Count == 0 && TextLines > 0 && !(TextLines == 1 && !EndsWithNewline));
 
         // Every line a record (none cut short, none unreadable), and a newline last (or no byte at all).
@@ -233,6 +233,11 @@ public sealed class MetricsLog : IDisposable
 
         // The reader left the stream at its end: only the last byte is read again (where it can be: not in a pipe).
         bool newline = stream.CanSeek && (stream.Length == 0 || (stream.Seek(-1, SeekOrigin.End) >= 0 && stream.ReadByte() == '\n'));
+        if (pending && newline)
+        {
+            damaged.Lines++;
+        }
+
         return new(records, damaged, text, newline);
     }
 

@@ -6,7 +6,9 @@ namespace Xent.Tests.Cli;
 /// <summary>
 /// A metrics.jsonl whose end turned to NUL bytes (a power loss before the file's last blocks reached the disk) is
 /// resumed with a warning saying how many lines were lost, not silently; a last line cut short by a kill stays the
-/// quiet case it was.
+/// quiet case it was. A last unreadable line that ends in its newline was dropped without a word, as if a kill had cut it;
+/// no kill leaves it, as each line is written with its newline in one write, so it is damage, warned of as an
+/// unreadable line before the last is.
 /// </summary>
 public sealed class TrainMetricsDamageTests : IDisposable
 {
@@ -47,6 +49,25 @@ public sealed class TrainMetricsDamageTests : IDisposable
 
         Assert.True(run.ExitCode == 0, run.Error);
         Assert.DoesNotContain("warning", run.Error, StringComparison.Ordinal);
+        Assert.Equal(Enumerable.Range(1, 12), MetricsLog.Read(metrics).Select(r => (int)r.Step));
+    }
+
+    [Theory]
+    [InlineData(10, "not a record")] // the last line, its newline after it
+    [InlineData(5, "not a record")] // the case that was already warned of
+    public void A_line_no_kill_leaves_is_dropped_with_a_warning_wherever_it_is(int after, string line)
+    {
+        string dir = temp["run"];
+        Assert.Equal(0, TrainCommandTests.Train(dir, "--steps", "10", "--eval-every", "5").ExitCode);
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        var lines = File.ReadAllLines(metrics).ToList();
+        lines.Insert(after, line);
+        File.WriteAllText(metrics, string.Concat(lines.Select(l => l + "\n")));
+
+        var run = CliRun.Run(["train", "--resume", dir, "--steps", "12", "--eval-every", "5", .. TrainCommandTests.Tiny]);
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains($"xent: warning: {metrics}: 1 line was unreadable (not a record of a step) and dropped.", run.Error, StringComparison.Ordinal);
         Assert.Equal(Enumerable.Range(1, 12), MetricsLog.Read(metrics).Select(r => (int)r.Step));
     }
 }

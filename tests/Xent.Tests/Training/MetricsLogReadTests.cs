@@ -31,6 +31,8 @@ public sealed class MetricsLogReadTests : IDisposable
         { $"{Step1}\n{Step2}", 2, false, false }, // no newline after the last record
         { $"{Step1}\n{{\"st", 1, false, false }, // a last line cut short, as a kill leaves it
         { $"not a record\n{Step1}\n", 1, true, false },
+        { $"{Step1}\nnot a record\n", 1, true, false }, // a last line that ends in its newline: a kill leaves none
+        { $"{Step1}\nnot a record\n\n", 1, true, false },
         { $"{Step1}\nnull\n", 1, false, false }, // a line of JSON that is no record, and no damage either
     };
 
