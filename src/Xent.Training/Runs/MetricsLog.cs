@@ -180,8 +180,7 @@ public sealed class MetricsLog : IDisposable
     // after it. TextLines: the lines that are not blank, records or not.
     private readonly record struct Contents(List<MetricRecord> Records, (int Lines, bool Nul) Damage, int TextLines, bool EndsWithNewline)
     {
-        // Lines no run leaves, as counted in Damage, or text but no record (lines of JSON that are not records).
-        public bool Damaged => Damage.Lines > 0 || (Records.Count == 0 && TextLines > 0 && !(TextLines == 1 && !EndsWithNewline));
+        public bool Damaged => Damage.Lines > 0;
 
         // Every line a record (none cut short, none unreadable), and a newline last (or no byte at all).
         public bool EndsCleanly => TextLines == Records.Count && EndsWithNewline;
@@ -210,24 +209,18 @@ public sealed class MetricsLog : IDisposable
             }
 
             text++;
-            try
+            if (Record(line) is { } r)
             {
-                if (JsonSerializer.Deserialize(line, TrainingJson.Default.MetricRecord) is { } r)
-                {
-                    records.Add(r);
-                }
+                records.Add(r);
             }
-            catch (JsonException)
+            // The rest of the log is still usable; the line is counted as damage unless a kill could have cut it.
+            else if (line.Contains('\0', StringComparison.Ordinal))
             {
-                // The rest of the log is still usable; the line is counted as damage unless a kill could have cut it.
-                if (line.Contains('\0', StringComparison.Ordinal))
-                {
-                    damaged = (damaged.Lines + 1, true);
-                }
-                else
-                {
-                    pending = true;
-                }
+                damaged = (damaged.Lines + 1, true);
+            }
+            else
+            {
+                pending = true;
             }
         }
 
@@ -239,6 +232,19 @@ public sealed class MetricsLog : IDisposable
         }
 
         return new(records, damaged, text, newline);
+    }
+
+    // The record a line holds; null where it holds none: not JSON, or JSON of another shape, `null` among them.
+    private static MetricRecord? Record(string line)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(line, TrainingJson.Default.MetricRecord);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     // The warning for lines dropped that no kill leaves, with the steps of the checkpoint the log no longer lists.

@@ -6,9 +6,9 @@ namespace Xent.Tests.Cli;
 /// <summary>
 /// A metrics.jsonl whose end turned to NUL bytes (a power loss before the file's last blocks reached the disk) is
 /// resumed with a warning saying how many lines were lost, not silently; a last line cut short by a kill stays the
-/// quiet case it was. A last unreadable line that ends in its newline was dropped without a word, as if a kill had cut it;
-/// no kill leaves it, as each line is written with its newline in one write, so it is damage, warned of as an
-/// unreadable line before the last is.
+/// quiet case it was. A last unreadable line that ends in its newline was dropped as if a kill had cut it, and a line
+/// reading <c>null</c> (JSON, but no record) was skipped, both without a word; no kill leaves either, as each line is
+/// written with its newline in one write, so both are damage, warned of as an unreadable line before the last is.
 /// </summary>
 public sealed class TrainMetricsDamageTests : IDisposable
 {
@@ -54,6 +54,8 @@ public sealed class TrainMetricsDamageTests : IDisposable
 
     [Theory]
     [InlineData(10, "not a record")] // the last line, its newline after it
+    [InlineData(10, "null")]
+    [InlineData(5, "null")] // between the lines of steps 5 and 6
     [InlineData(5, "not a record")] // the case that was already warned of
     public void A_line_no_kill_leaves_is_dropped_with_a_warning_wherever_it_is(int after, string line)
     {

@@ -33,7 +33,10 @@ public sealed class MetricsLogReadTests : IDisposable
         { $"not a record\n{Step1}\n", 1, true, false },
         { $"{Step1}\nnot a record\n", 1, true, false }, // a last line that ends in its newline: a kill leaves none
         { $"{Step1}\nnot a record\n\n", 1, true, false },
-        { $"{Step1}\nnull\n", 1, false, false }, // a line of JSON that is no record, and no damage either
+        { "null\n", 0, true, false }, // a line of JSON that is no record, alone
+        { $"{Step1}\nnull\n", 1, true, false }, // a line of JSON that is no record, last
+        { $"{Step1}\nnull\n{Step2}\n", 2, true, false }, // and before the last
+        { $"{Step1}\nnull", 1, false, false }, // a last line cut short, whatever it reads
     };
 
     [Theory]
