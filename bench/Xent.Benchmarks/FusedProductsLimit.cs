@@ -16,7 +16,8 @@ internal static unsafe class FusedProductsLimit
     {
         int rounds = args.Length > 0 ? int.Parse(args[0]) : 5;
         const int d = 768, tb = 128, vb = 252, tiles = 100;
-        var shape = PanelShape.For(Simd.Width, wide: false); // the fused head's tile, not Gemm's
+        var shape = PanelShape.For(Simd.Width, wide: false); // the fused head's dW and dh tile, not Gemm's
+        var forwardShape = PanelShape.For(Simd.Width); // its logits tiles': Gemm's, in K parts
         int nr = shape.Nr;
         var rng = new Random(1);
         float[] Rand(long n) => [.. Enumerable.Range(0, checked((int)n)).Select(_ => (float)rng.NextDouble() - 0.5f)];
@@ -50,7 +51,7 @@ internal static unsafe class FusedProductsLimit
                                 float* wi = pw + ((nint)i * vb * d);
                                 if (q == 0)
                                 {
-                                    MatMul.Panels(shape, vb, tb, d, wi, d, 1, pht, (nint)d * nr, pt, tb, 0, outer);
+                                    MatMul.Panels(forwardShape, vb, tb, d, wi, d, 1, pht, (nint)d * forwardShape.Nr, pt, tb, 0, outer, kPart: Xent.Fused.FusedKernel.ForwardPart);
                                 }
 
                                 if (q == 1)

@@ -29,13 +29,13 @@ internal static unsafe partial class FusedKernel
             float* w = WeightRows(c0, vb);
             if (!MatMul.BlockedPanels)
             {
-                MatMul.Panels(shape, vb, tbnPad, d, w, d, 1, hT, (nint)d * shape.Nr, tile, TB, 0);
+                MatMul.Panels(tileShape, vb, tbnPad, d, w, d, 1, hT, (nint)d * tileShape.Nr, tile, TB, 0, kPart: ForwardPart);
                 return;
             }
 
             int next = Math.Min(VocabBlock, end - c0 - vb);
             float* nextW = next > 0 && p.WeightBFloat16 == null ? p.Weight + ((nint)(c0 + vb) * d) : null;
-            MatMul.PanelsBlocked(shape, vb, tbnPad, d, w, d, hT, (nint)d * shape.Nr, tile, TB, 0, nextW, next);
+            MatMul.PanelsBlocked(tileShape, vb, tbnPad, d, w, d, hT, (nint)d * tileShape.Nr, tile, TB, 0, nextW, next, ForwardPart);
         }
 
         private void ForwardGroup(int g)

@@ -32,6 +32,7 @@ internal static unsafe partial class FusedKernel
         {
             p = call.p;
             shape = call.shape;
+            forwardShape = call.forwardShape;
             groups = call.groups;
             constants = call.constants;
             kept = call.kept;

@@ -20,7 +20,9 @@ internal static unsafe partial class FusedKernel
         private static Runner<TL, TV>? spareRunner;
 
         private FusedProblem p;
-        private PanelShape shape;
+        private PanelShape shape;        // the backward's products (dW, dh): the 2-vector tile, whose B micro-panels stay in L1
+        private PanelShape forwardShape; // the logits tiles: Gemm's tile (4 vectors at 512 bits), run in K parts (ForwardPart)
+        private PanelShape tileShape;    // the current block's logits tiles: forwardShape, or shape for a block of one narrow micro-panel
         private int groups;
         private LossConstants constants;
         private KeptRows kept;
@@ -39,8 +41,8 @@ internal static unsafe partial class FusedKernel
         private double* rowMeanLogit; // [TB] E[z] = sum_c p[c] z[c] in double (entropy gradient only)
         private double* rowMain;      // [TB] kept rows' loss terms, added to the call's sums in token order (SumBlock)
         private double* rowZTerm;     // [TB] their z-loss terms
-        private float* hT;       // h block transposed, packed in Nr-column micro-panels (tokens): [D, TB]
-        private float* hN;       // h block packed in Nr-column micro-panels along D: [TB, D]
+        private float* hT;       // h block transposed, packed in tileShape's Nr-column micro-panels (tokens): [D, TB]
+        private float* hN;       // h block packed in shape's Nr-column micro-panels along D: [TB, D]
         private float* states;   // per group: max [TB], sum exp [TB], smoothing sum [TB], entropy sum [TB]
         private float* zTarget;  // [TB] target logit (after bias and cap)
         private float* lse;      // [TB] lse in float, for the tile epilogues
@@ -81,12 +83,12 @@ internal static unsafe partial class FusedKernel
         }
 
         /// <summary>Runs the call on the calling thread's runner; returns the reduced loss (the sum for Reduction.None).</summary>
-        public static double Run(in FusedProblem p, PanelShape shape, out LossParts parts)
+        public static double Run(in FusedProblem p, PanelShape shape, PanelShape forwardShape, out LossParts parts)
         {
             // A call nested in one of this thread's (none today) would find the spare taken and make its own.
             var runner = spareRunner ?? new Runner<TL, TV>();
             spareRunner = null;
-            runner.Start(p, shape);
+            runner.Start(p, shape, forwardShape);
             try
             {
                 return runner.Run(out parts);
@@ -99,10 +101,11 @@ internal static unsafe partial class FusedKernel
         }
 
         /// <summary>The constructor's part of a call: a cleared runner (new, or after <see cref="Clear"/>) for <paramref name="problem"/>.</summary>
-        private void Start(in FusedProblem problem, PanelShape panelShape)
+        private void Start(in FusedProblem problem, PanelShape panelShape, PanelShape forwardPanelShape)
         {
             p = problem;
             shape = panelShape;
+            forwardShape = forwardPanelShape;
             groups = GroupCount(p.V);
             var weights = p.ClassWeights == null ? default : new ReadOnlySpan<float>(p.ClassWeights, p.V);
             constants = LossConstants.Of(p.LabelSmoothing, p.V, weights, p.ZLoss, p.SoftCap);
@@ -122,6 +125,7 @@ internal static unsafe partial class FusedKernel
             ClearLanes();
             p = default;
             shape = default;
+            forwardShape = tileShape = default;
             groups = threads = subBlocks = cachedPerGroup = t0 = tbn = tbnPad = 0;
             constants = default;
             kept = default;
@@ -195,14 +199,17 @@ internal static unsafe partial class FusedKernel
         {
             t0 = start;
             tbn = Math.Min(TB, p.N - t0);
-            tbnPad = MatMul.RoundUp(tbn, shape.Nr);
+            // A block that fits one narrow micro-panel (the last of a call, or a short call) would pad the wide tile's
+            // tokens to twice its own. tbnPad: whole micro-panels of both tiles (Nr powers of two), padding zero.
+            tileShape = tbn > shape.Nr ? forwardShape : shape;
+            tbnPad = MatMul.RoundUp(tbn, Math.Max(shape.Nr, tileShape.Nr));
             if (clearHidden)
             {
                 new Span<float>(p.DHidden + ((nint)t0 * p.D), checked(tbn * p.D)).Clear();
             }
 
             float* h = BlockHidden();
-            Packing.PackB(true, h, p.D, 0, p.D, 0, tbn, shape.Nr, hT);
+            Packing.PackB(true, h, p.D, 0, p.D, 0, tbn, tileShape.Nr, hT);
             ForGroups(GroupStep.Forward);
             blockKept = MergeBlock();
             if (p.Backward && blockKept)

@@ -35,6 +35,13 @@ internal static unsafe partial class FusedKernel
     /// </summary>
     public const long OtherBytes = 20L << 20;
 
+    /// <summary>
+    /// K steps per part of a sum block in the logits tiles' 6 x (4 vectors) tile (512 bits): its B micro-panel part
+    /// (128 x 64 floats, 32 KB) stays in the 48 KB L1d of a Zen 5 while the strips pass it, where a whole sum block's
+    /// (64 KB) did not (docs/benchmarks.md, "Kept"). Other widths have no parts (<see cref="PanelShape.PartKernel"/>).
+    /// </summary>
+    internal const int ForwardPart = 128;
+
     private const int MaxGroups = 16;
     private const int RowsPerGroup = 512;
     private const int GroupAlign = 12;
@@ -49,12 +56,13 @@ internal static unsafe partial class FusedKernel
     {
         var width = Simd.Width;
         var shape = PanelShape.For(width, wide: false);
+        var forwardShape = PanelShape.For(width);
         return width switch
         {
-            VectorWidth.V512 => Runner<Vector512Ops, Vector512<float>>.Run(p, shape, out parts),
-            VectorWidth.V256 => Runner<Vector256Ops, Vector256<float>>.Run(p, shape, out parts),
-            VectorWidth.V128 => Runner<Vector128Ops, Vector128<float>>.Run(p, shape, out parts),
-            _ => Runner<ScalarOps, float>.Run(p, shape, out parts),
+            VectorWidth.V512 => Runner<Vector512Ops, Vector512<float>>.Run(p, shape, forwardShape, out parts),
+            VectorWidth.V256 => Runner<Vector256Ops, Vector256<float>>.Run(p, shape, forwardShape, out parts),
+            VectorWidth.V128 => Runner<Vector128Ops, Vector128<float>>.Run(p, shape, forwardShape, out parts),
+            _ => Runner<ScalarOps, float>.Run(p, shape, forwardShape, out parts),
         };
     }
 

@@ -24,11 +24,13 @@ public static unsafe partial class MatMul
     /// A(i, p) = a[i * ars + p * aks] read in place, B already packed in Nr-column micro-panels along its whole depth
     /// (panel q at b + q * bPanelStride, the Nr values of k at k * Nr, columns past cols zero), as the fused kernel
     /// packs a token block of h once for all its tiles. The sums are <see cref="Gemm"/>'s with alpha = 1 (see
-    /// <see cref="PanelKernels"/>): the same bits, whatever the order the tiles run in.
+    /// <see cref="PanelKernels"/>): the same bits, whatever the order the tiles run in. A positive <paramref name="kPart"/>
+    /// runs each sum block's full tiles in parts of that many k (a shape with a <see cref="PanelShape.PartKernel"/>,
+    /// panel first), each micro-panel's part across the strips before its next part, the sums kept between parts.
     /// </summary>
     /// <remarks>
     /// K goes in blocks of one sum block (256). By default each block is swept micro-panel by micro-panel of B (256 x
-    /// Nr, 32 KB at 512 bits, kept in L1 while every 6-row strip of A streams past it); with
+    /// Nr, 32 KB with the 2-vector tile at 512 bits, kept in L1 while every 6-row strip of A streams past it); with
     /// <paramref name="rowStripsOuter"/> 6-row strip by strip instead, each strip of A (in L1) running across every B
     /// micro-panel (in L2), which writes C a row strip at a time: better when C is wide and comes from memory (the
     /// fused dW rows: 96% of the FMA limit against 89-92% panel-first, one thread, Zen 5, 512 bits), worse for the
@@ -39,36 +41,57 @@ public static unsafe partial class MatMul
     /// panel-first order over blocks of that many strips (see <see cref="StripBlock"/>); no order changes the bits.
     /// </remarks>
     internal static void Panels(in PanelShape s, int rows, int cols, int k, float* a, nint ars, nint aks,
-        float* b, nint bPanelStride, float* c, nint ldc, float beta, bool rowStripsOuter = false, int stripBlock = 0)
+        float* b, nint bPanelStride, float* c, nint ldc, float beta, bool rowStripsOuter = false, int stripBlock = 0, int kPart = 0)
     {
         const int mr = PanelKernels.Mr, kcStep = PanelKernels.SumBlock;
         int nr = s.Nr;
         int strips = (rows + mr - 1) / mr, panels = (cols + nr - 1) / nr;
         int block = rowStripsOuter || stripBlock <= 0 ? strips : stripBlock;
         bool prefetch = PanelPrefetch && !rowStripsOuter && aks == 1;
+        bool parts = kPart > 0 && s.PartKernel != null && !rowStripsOuter;
+        float* sums = parts ? Workspace.Current.Get(WorkspaceSlot.PartialSums, (long)block * mr * nr) : null;
         for (int p0 = 0; p0 < k; p0 += kcStep)
         {
             int kc = Math.Min(kcStep, k - p0);
+            int part = parts ? kPart : kc;
             bool first = p0 == 0;
             for (int s0 = 0; s0 < strips; s0 += block)
             {
                 int s1 = Math.Min(strips, s0 + block);
                 for (int outer = 0; outer < (rowStripsOuter ? strips : panels); outer++)
                 {
-                    for (int inner = rowStripsOuter ? 0 : s0; inner < (rowStripsOuter ? panels : s1); inner++)
+                    for (int q0 = 0; q0 < kc; q0 += part)
                     {
-                        int ir = (rowStripsOuter ? outer : inner) * mr, jr = (rowStripsOuter ? inner : outer) * nr;
-                        float* ai = a + (ir * ars) + (p0 * aks);
-                        if (prefetch && outer == 0 && inner + 1 < s1)
+                        int qc = Math.Min(part, kc - q0);
+                        for (int inner = rowStripsOuter ? 0 : s0; inner < (rowStripsOuter ? panels : s1); inner++)
                         {
-                            // The first micro-panel's sweep reads the block's rows of A from memory: a strip's rows are
-                            // short streams (kc values each), which the hardware prefetchers barely start on, so each
-                            // tile asks for the next strip's rows.
-                            PrefetchRows(ai + (mr * ars), ars, 0, Math.Min(mr, rows - ir - mr), kc);
-                        }
+                            int ir = (rowStripsOuter ? outer : inner) * mr, jr = (rowStripsOuter ? inner : outer) * nr;
+                            float* ai = a + (ir * ars) + (p0 * aks);
+                            if (prefetch && outer == 0 && q0 == 0 && inner + 1 < s1)
+                            {
+                                // The first micro-panel's sweep reads the block's rows of A from memory: a strip's rows are
+                                // short streams (kc values each), which the hardware prefetchers barely start on, so each
+                                // tile asks for the next strip's rows.
+                                PrefetchRows(ai + (mr * ars), ars, 0, Math.Min(mr, rows - ir - mr), kc);
+                            }
 
-                        float* bs = b + ((nint)(jr / nr) * bPanelStride) + ((nint)p0 * nr);
-                        MicroTile(s, Math.Min(mr, rows - ir), Math.Min(nr, cols - jr), kc, ai, ars, aks, bs, c + (ir * ldc) + jr, ldc, first, beta);
+                            float* bs = b + ((nint)(jr / nr) * bPanelStride) + ((nint)p0 * nr);
+                            int h = Math.Min(mr, rows - ir), w = Math.Min(nr, cols - jr);
+                            if (qc == kc)
+                            {
+                                MicroTile(s, h, w, kc, ai, ars, aks, bs, c + (ir * ldc) + jr, ldc, first, beta);
+                            }
+                            else if (h == mr && w == nr)
+                            {
+                                s.PartKernel(qc, ai + (q0 * aks), ars, aks, bs + ((nint)q0 * nr), c + (ir * ldc) + jr, ldc, first, beta,
+                                    sums + ((nint)(inner - s0) * mr * nr), q0 > 0, q0 + qc < kc);
+                            }
+                            else if (q0 == 0)
+                            {
+                                // An edge tile takes its whole sum block at once (no order changes the bits).
+                                MicroTile(s, h, w, kc, ai, ars, aks, bs, c + (ir * ldc) + jr, ldc, first, beta);
+                            }
+                        }
                     }
                 }
             }
@@ -118,7 +141,7 @@ public static unsafe partial class MatMul
     /// pushing the current one out of L2. After the last block come the first rows of <paramref name="nextA"/> (the
     /// next tile's W, <paramref name="nextRows"/> rows, or null), whose 4 KB pages are touched (one load each) as
     /// the call starts: a software prefetch that misses the TLB does not fetch the line. The same sums and bits as
-    /// Panels (no order changes them).
+    /// Panels (no order changes them); <paramref name="kPart"/> as Panels'.
     /// </summary>
     /// <remarks>
     /// Panel-first over the whole tile, the first micro-panel of each K block read W's 252 rows from memory (only
@@ -126,11 +149,13 @@ public static unsafe partial class MatMul
     /// Measured: docs/benchmarks.md ("MatMul.Gemm").
     /// </remarks>
     internal static void PanelsBlocked(in PanelShape s, int rows, int cols, int k, float* a, nint ars,
-        float* b, nint bPanelStride, float* c, nint ldc, float beta, float* nextA, int nextRows)
+        float* b, nint bPanelStride, float* c, nint ldc, float beta, float* nextA, int nextRows, int kPart = 0)
     {
         const int mr = PanelKernels.Mr, kcStep = PanelKernels.SumBlock, sbs = BlockStrips;
         int nr = s.Nr;
         int strips = (rows + mr - 1) / mr, panels = (cols + nr - 1) / nr;
+        bool parts = kPart > 0 && s.PartKernel != null;
+        float* sums = parts ? Workspace.Current.Get(WorkspaceSlot.PartialSums, (long)sbs * mr * nr) : null;
         if (nextA != null)
         {
             TouchPages(nextA, nextRows, ars, k);
@@ -166,29 +191,47 @@ public static unsafe partial class MatMul
                     nkc = Math.Min(kcStep, k);
                 }
 
-                int tiles = (s1 - s0) * panels;
+                int part = parts ? kPart : kc;
+                int tiles = (s1 - s0) * panels * ((kc + part - 1) / part);
                 int perTile = (nRows + tiles - 1) / tiles, done = 0;
                 bool firstBlock = s0 == 0 && p0 == 0;
                 for (int jp = 0; jp < panels; jp++)
                 {
                     int jr = jp * nr;
-                    for (int si = s0; si < s1; si++)
+                    for (int q0 = 0; q0 < kc; q0 += part)
                     {
-                        int ir = si * mr;
-                        float* ai = a + (ir * ars) + p0;
-                        if (firstBlock && jp == 0 && si + 1 < s1)
+                        int qc = Math.Min(part, kc - q0);
+                        for (int si = s0; si < s1; si++)
                         {
-                            // The call's first block was not prefetched (a group's first tile): the next strip's rows.
-                            PrefetchRows(ai + (mr * ars), ars, 0, Math.Min(mr, rows - ir - mr), kc);
-                        }
+                            int ir = si * mr;
+                            float* ai = a + (ir * ars) + p0;
+                            if (firstBlock && jp == 0 && q0 == 0 && si + 1 < s1)
+                            {
+                                // The call's first block was not prefetched (a group's first tile): the next strip's rows.
+                                PrefetchRows(ai + (mr * ars), ars, 0, Math.Min(mr, rows - ir - mr), kc);
+                            }
 
-                        for (int e = Math.Min(nRows, done + perTile); done < e; done++)
-                        {
-                            Prefetch(na + (done * ars), nkc);
-                        }
+                            for (int e = Math.Min(nRows, done + perTile); done < e; done++)
+                            {
+                                Prefetch(na + (done * ars), nkc);
+                            }
 
-                        float* bs = b + ((nint)jp * bPanelStride) + ((nint)p0 * nr);
-                        MicroTile(s, Math.Min(mr, rows - ir), Math.Min(nr, cols - jr), kc, ai, ars, 1, bs, c + (ir * ldc) + jr, ldc, first, beta);
+                            float* bs = b + ((nint)jp * bPanelStride) + ((nint)p0 * nr);
+                            int h = Math.Min(mr, rows - ir), w = Math.Min(nr, cols - jr);
+                            if (qc == kc)
+                            {
+                                MicroTile(s, h, w, kc, ai, ars, 1, bs, c + (ir * ldc) + jr, ldc, first, beta);
+                            }
+                            else if (h == mr && w == nr)
+                            {
+                                s.PartKernel(qc, ai + q0, ars, 1, bs + ((nint)q0 * nr), c + (ir * ldc) + jr, ldc, first, beta,
+                                    sums + ((nint)(si - s0) * mr * nr), q0 > 0, q0 + qc < kc);
+                            }
+                            else if (q0 == 0)
+                            {
+                                MicroTile(s, h, w, kc, ai, ars, 1, bs, c + (ir * ldc) + jr, ldc, first, beta);
+                            }
+                        }
                     }
                 }
             }

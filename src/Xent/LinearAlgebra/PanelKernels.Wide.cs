@@ -17,8 +17,20 @@ internal static unsafe partial class PanelKernels
         KernelStridedWide<TOps, TV>(kc, a, 1, Mr, b, c, ldc, first, beta);
 
     /// <summary><see cref="KernelStrided"/> with a tile four vectors wide: b is [kc, 4 w] packed.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void KernelStridedWide<TOps, TV>(int kc, float* a, nint ars, nint aks, float* b, float* c, nint ldc, bool first, float beta)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct =>
+        KernelStridedWidePart<TOps, TV>(kc, a, ars, aks, b, c, ldc, first, beta, null, false, false);
+
+    /// <summary>
+    /// <see cref="KernelStridedWide"/> over part of one sum block, for K blocks shorter than a sum block (whose B
+    /// micro-panel fits L1): <paramref name="resume"/> starts the sums from the 24 vectors at <paramref name="acc"/>
+    /// (the part before, in k order), <paramref name="keep"/> stores them there instead of adding them to C. Stored
+    /// and reloaded floats are exact: the same chains, the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void KernelStridedWidePart<TOps, TV>(int kc, float* a, nint ars, nint aks, float* b, float* c, nint ldc, bool first, float beta,
+        float* acc, bool resume, bool keep)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -30,6 +42,16 @@ internal static unsafe partial class PanelKernels
             TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
             TV c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
             TV c40 = default, c41 = default, c42 = default, c43 = default, c50 = default, c51 = default, c52 = default, c53 = default;
+            if (resume)
+            {
+                Load4<TOps, TV>(acc, w, out c00, out c01, out c02, out c03);
+                Load4<TOps, TV>(acc + (4 * w), w, out c10, out c11, out c12, out c13);
+                Load4<TOps, TV>(acc + (8 * w), w, out c20, out c21, out c22, out c23);
+                Load4<TOps, TV>(acc + (12 * w), w, out c30, out c31, out c32, out c33);
+                Load4<TOps, TV>(acc + (16 * w), w, out c40, out c41, out c42, out c43);
+                Load4<TOps, TV>(acc + (20 * w), w, out c50, out c51, out c52, out c53);
+            }
+
             for (int p = q0; p < q1; p++)
             {
                 var b0 = TOps.Load(ref *b, 0);
@@ -70,6 +92,17 @@ internal static unsafe partial class PanelKernels
                 b += bStep;
             }
 
+            if (keep)
+            {
+                Store4<TOps, TV>(acc, w, c00, c01, c02, c03);
+                Store4<TOps, TV>(acc + (4 * w), w, c10, c11, c12, c13);
+                Store4<TOps, TV>(acc + (8 * w), w, c20, c21, c22, c23);
+                Store4<TOps, TV>(acc + (12 * w), w, c30, c31, c32, c33);
+                Store4<TOps, TV>(acc + (16 * w), w, c40, c41, c42, c43);
+                Store4<TOps, TV>(acc + (20 * w), w, c50, c51, c52, c53);
+                return;
+            }
+
             bool start = first && q0 == 0;
             bool read = !start || beta != 0;
             float scale = start ? beta : 1;
@@ -86,5 +119,27 @@ internal static unsafe partial class PanelKernels
             Finish<TOps, TV>(c50, c51, c + (5 * ldc), w, read, scale);
             Finish<TOps, TV>(c52, c53, c + (5 * ldc) + (2 * w), w, read, scale);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Load4<TOps, TV>(float* x, nint w, out TV v0, out TV v1, out TV v2, out TV v3)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        v0 = TOps.Load(ref *x, 0);
+        v1 = TOps.Load(ref *x, w);
+        v2 = TOps.Load(ref *x, 2 * w);
+        v3 = TOps.Load(ref *x, 3 * w);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store4<TOps, TV>(float* x, nint w, TV v0, TV v1, TV v2, TV v3)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        TOps.Store(v0, ref *x, 0);
+        TOps.Store(v1, ref *x, w);
+        TOps.Store(v2, ref *x, 2 * w);
+        TOps.Store(v3, ref *x, 3 * w);
     }
 }

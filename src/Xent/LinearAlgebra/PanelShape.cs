@@ -31,12 +31,14 @@ internal readonly unsafe struct PanelShape
     private static readonly int DefaultMc = McFor(CpuCaches.L2Bytes);
 
     private PanelShape(int nr, delegate*<int, float*, float*, float*, nint, bool, float, void> kernel,
-        delegate*<int, float*, nint, nint, float*, float*, nint, bool, float, void> stridedKernel)
+        delegate*<int, float*, nint, nint, float*, float*, nint, bool, float, void> stridedKernel,
+        delegate*<int, float*, nint, nint, float*, float*, nint, bool, float, float*, bool, bool, void> partKernel = null)
     {
         Mc = McOverride.Value ?? DefaultMc;
         Nr = nr;
         Kernel = kernel;
         StridedKernel = stridedKernel;
+        PartKernel = partKernel;
     }
 
     /// <summary>Columns of C per tile: two vectors, four in <see cref="MatMul.Gemm"/>'s 512-bit tile (<see cref="For"/>).</summary>
@@ -55,11 +57,18 @@ internal readonly unsafe struct PanelShape
     public delegate*<int, float*, nint, nint, float*, float*, nint, bool, float, void> StridedKernel { get; }
 
     /// <summary>
+    /// The strided kernel over part of a sum block, its sums kept in or resumed from a scratch tile (the 4-vector tile
+    /// only; null otherwise): (kc, a, a row stride, a k stride, packed b, c, ldc, first K block, beta, sums, resume, keep).
+    /// </summary>
+    public delegate*<int, float*, nint, nint, float*, float*, nint, bool, float, float*, bool, bool, void> PartKernel { get; }
+
+    /// <summary>
     /// The shape of <paramref name="width"/>. At 512 bits <paramref name="wide"/> picks the 6 x (4 vectors) tile, which
     /// reached 1.00-1.06x the share of the FMA limit of the 2-vector one in <see cref="MatMul.Gemm"/> (medians per
-    /// product; each B load feeds twice the FMAs). The fused head keeps the narrow tile, whose B micro-panel (a sum
-    /// block by 32 columns, 32 KB) stays in L1 while W's strips pass it: wide (64 KB), its gradients took 1.08-1.25x
-    /// the time (docs/benchmarks.md, "Tried and dropped").
+    /// product; each B load feeds twice the FMAs). The fused head's logits tiles take it in K parts of half a sum block
+    /// (<see cref="PartKernel"/>: a B micro-panel part of 32 KB stays in L1 while W's strips pass it; a whole sum
+    /// block's, 64 KB, made the head 1.13x slower); its dW and dh products keep the narrow tile, which they ran in
+    /// about 0.9x and 0.8x the time of the wide one (docs/benchmarks.md, "Kept" and "Tried and dropped").
     /// </summary>
     public static PanelShape For(VectorWidth width, bool wide = true) => width switch
     {
@@ -75,7 +84,7 @@ internal readonly unsafe struct PanelShape
     // AVX-512, as any that asks about Vector512) no longer resolves the kernels of all four widths, only the one used.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static PanelShape For512Wide() => new(4 * Vector512<float>.Count, &PanelKernels.KernelWide<Vector512Ops, Vector512<float>>,
-        &PanelKernels.KernelStridedWide<Vector512Ops, Vector512<float>>);
+        &PanelKernels.KernelStridedWide<Vector512Ops, Vector512<float>>, &PanelKernels.KernelStridedWidePart<Vector512Ops, Vector512<float>>);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static PanelShape For512() => new(2 * Vector512<float>.Count, &PanelKernels.Kernel<Vector512Ops, Vector512<float>>,

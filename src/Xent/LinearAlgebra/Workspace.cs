@@ -18,6 +18,9 @@ internal enum WorkspaceSlot
     /// <summary><see cref="MatMul"/>: an edge tile of C, computed full-size.</summary>
     EdgeTile,
 
+    /// <summary><see cref="MatMul.Panels"/>: the tiles' sums between the K parts of a sum block.</summary>
+    PartialSums,
+
     /// <summary>The fused kernel: a logits tile [VocabBlock, TokenBlock] that is not cached.</summary>
     FusedTile,
 

@@ -370,7 +370,7 @@ public class MatMulTests
     /// C = alpha op(A) op(B) + beta C summed as the kernels promise: per element, an fma chain (a multiply-add chain where FMA is not hardware, as ScalarOps.MultiplyAdd) over alpha A B per 256 k
     /// from 0, the first block giving C = s or fma(C, beta, s), the later ones added in order.
     /// </summary>
-    private static float[] BlockSums(bool ta, bool tb, int m, int n, int k, float alpha, float[] a, float[] b, float beta, float[] c)
+    internal static float[] BlockSums(bool ta, bool tb, int m, int n, int k, float alpha, float[] a, float[] b, float beta, float[] c)
     {
         var expected = new float[m * n];
         for (int i = 0; i < m; i++)
