@@ -7,26 +7,30 @@ using Xent.Training.Data;
 
 namespace Xent.Training.Runs;
 
-/// <summary>One line of metrics.jsonl: the state after a training step.</summary>
+/// <summary>
+/// One line of metrics.jsonl: the state after a training step. A line is read as one only with the fields every xent
+/// has written on every line (val_loss among them, null where none was measured); world_size and vocab_parallel came
+/// later, so a line without them (an older xent's) is still a record.
+/// </summary>
 public sealed record MetricRecord
 {
     /// <summary>Optimizer steps done (1 after the first step).</summary>
-    [JsonPropertyName("step")] public long Step { get; init; }
+    [JsonRequired, JsonPropertyName("step")] public long Step { get; init; }
 
     /// <summary>Training loss of the step's batch (nats/token, before the update).</summary>
-    [JsonPropertyName("loss")] public double Loss { get; init; }
+    [JsonRequired, JsonPropertyName("loss")] public double Loss { get; init; }
 
     /// <summary>Validation loss after the step; null where none was measured.</summary>
-    [JsonPropertyName("val_loss")] public double? ValLoss { get; init; }
+    [JsonRequired, JsonPropertyName("val_loss")] public double? ValLoss { get; init; }
 
     /// <summary>Learning rate of the step.</summary>
-    [JsonPropertyName("lr")] public double LearningRate { get; init; }
+    [JsonRequired, JsonPropertyName("lr")] public double LearningRate { get; init; }
 
     /// <summary>Training tokens per second of this step (forward, backward, update).</summary>
-    [JsonPropertyName("tokens_per_s")] public double TokensPerSecond { get; init; }
+    [JsonRequired, JsonPropertyName("tokens_per_s")] public double TokensPerSecond { get; init; }
 
     /// <summary>Global gradient norm before clipping.</summary>
-    [JsonPropertyName("grad_norm")] public double GradNorm { get; init; }
+    [JsonRequired, JsonPropertyName("grad_norm")] public double GradNorm { get; init; }
 
     /// <summary>Processes that trained the step together (data parallel); 1 for one process.</summary>
     [JsonPropertyName("world_size")] public int WorldSize { get; init; } = 1;
@@ -234,12 +238,13 @@ public sealed class MetricsLog : IDisposable
         return new(records, damaged, text, newline);
     }
 
-    // The record a line holds; null where it holds none: not JSON, or JSON of another shape, `null` among them.
+    // The record a line holds; null where it holds none: not JSON, JSON of another shape (`null`, `{}`, an object
+    // missing a field every line has), or a step before the first, which no run writes.
     private static MetricRecord? Record(string line)
     {
         try
         {
-            return JsonSerializer.Deserialize(line, TrainingJson.Default.MetricRecord);
+            return JsonSerializer.Deserialize(line, TrainingJson.Default.MetricRecord) is { Step: >= 1 } r ? r : null;
         }
         catch (JsonException)
         {

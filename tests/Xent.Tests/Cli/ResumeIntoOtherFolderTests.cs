@@ -286,6 +286,8 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
     [InlineData(false, "not a record\n")]
     [InlineData(true, "\0\0\0\0\n{\"step\": 3}\n")]
     [InlineData(false, "{\"step\": 1, \"loss\": 1}\nnot a record\n{\"step\": 2, \"loss\": 1}\n")]
+    [InlineData(true, "{}\n")] // JSON that was read as a record of step 0, not as damage
+    [InlineData(false, "{\"step\": 0}\n")]
     public void A_damaged_metrics_log_in_the_folder_is_named_not_called_another_runs(bool unfinishedCopy, string text)
     {
         string from = temp["from"], into = temp["into"];

@@ -9,6 +9,8 @@ namespace Xent.Tests.Cli;
 /// quiet case it was. A last unreadable line that ends in its newline was dropped as if a kill had cut it, and a line
 /// reading <c>null</c> (JSON, but no record) was skipped, both without a word; no kill leaves either, as each line is
 /// written with its newline in one write, so both are damage, warned of as an unreadable line before the last is.
+/// So are lines such as <c>{}</c>, <c>{"foo":1}</c> or <c>{"step":0}</c>, which were read as records of step 0 and loss
+/// 0 and kept without a word, the log then listing a step 0 that no run trains.
 /// </summary>
 public sealed class TrainMetricsDamageTests : IDisposable
 {
@@ -57,6 +59,10 @@ public sealed class TrainMetricsDamageTests : IDisposable
     [InlineData(10, "null")]
     [InlineData(5, "null")] // between the lines of steps 5 and 6
     [InlineData(5, "not a record")] // the case that was already warned of
+    [InlineData(5, "{}")] // JSON objects that read as a record of step 0, loss 0
+    [InlineData(5, "{\"foo\":1}")]
+    [InlineData(10, "{\"step\":0}")]
+    [InlineData(5, "{\"step\":6,\"loss\":1}")] // a step's line without the fields every line has
     public void A_line_no_kill_leaves_is_dropped_with_a_warning_wherever_it_is(int after, string line)
     {
         string dir = temp["run"];

@@ -11,7 +11,9 @@ namespace Xent.Tests.Training;
 /// </summary>
 public sealed class MetricsLogReadTests : IDisposable
 {
-    private const string Step1 = "{\"step\":1,\"loss\":1}", Step2 = "{\"step\":2,\"loss\":2}";
+    // Lines as the first xent wrote them, before world_size and vocab_parallel were added: still records.
+    private const string Step1 = "{\"step\":1,\"loss\":1,\"val_loss\":null,\"lr\":0.001,\"tokens_per_s\":10,\"grad_norm\":1}";
+    private const string Step2 = "{\"step\":2,\"loss\":2,\"val_loss\":1.5,\"lr\":0.001,\"tokens_per_s\":10,\"grad_norm\":1}";
 
     private readonly string dir = Directory.CreateTempSubdirectory("xent-metrics-read-").FullName;
 
@@ -37,6 +39,15 @@ public sealed class MetricsLogReadTests : IDisposable
         { $"{Step1}\nnull\n", 1, true, false }, // a line of JSON that is no record, last
         { $"{Step1}\nnull\n{Step2}\n", 2, true, false }, // and before the last
         { $"{Step1}\nnull", 1, false, false }, // a last line cut short, whatever it reads
+        // JSON objects that read as a record of step 0 and loss 0, or lack a field every line xent writes has.
+        { "{}\n", 0, true, false },
+        { $"{Step1}\n{{\"foo\":1}}\n{Step2}\n", 2, true, false },
+        { $"{Step1}\n{{\"step\":0}}\n", 1, true, false },
+        { $"{Step1.Replace("\"step\":1", "\"step\":0", StringComparison.Ordinal)}\n", 0, true, false },
+        { $"{Step1}\n{{\"step\":2,\"loss\":2}}\n", 1, true, false },
+        { $"{Step1}\n{Step2.Replace(",\"grad_norm\":1", "", StringComparison.Ordinal)}\n", 1, true, false },
+        { $"{Step1}\n{Step2.Replace("\"val_loss\":1.5,", "", StringComparison.Ordinal)}\n", 1, true, false },
+        { $"{Step1}\n{Step2.Replace("}", ",\"world_size\":2,\"vocab_parallel\":true}", StringComparison.Ordinal)}\n", 2, false, true },
     };
 
     [Theory]
