@@ -80,9 +80,10 @@ public sealed class MetricsLog : IDisposable
 
     /// <summary>
     /// Opens the log in <paramref name="directory"/>, keeping existing records up to <paramref name="keepThroughStep"/>
-    /// (0: a fresh run, an empty log). The file is never emptied in place: when records must go (a resumed run cut
-    /// back to its checkpoint, a fresh run, a last line cut short by a kill), the kept ones are written to a
-    /// temporary file that replaces the log by one rename; otherwise the log is opened for appending.
+    /// (0: a fresh run, an empty log). The file is never emptied in place: when records or lines must go (a resumed run
+    /// cut back to its checkpoint, a fresh run, unreadable lines, a last line cut short by a kill) or a last line lacks
+    /// its newline, the kept ones are written to a temporary file that replaces the log by one rename, a failure saying
+    /// which of these it was doing; otherwise the log is opened for appending.
     /// </summary>
     /// <param name="directory">The run's folder.</param>
     /// <param name="keepThroughStep">The resumed checkpoint's step; 0 for a fresh run.</param>
@@ -127,7 +128,7 @@ public sealed class MetricsLog : IDisposable
             string doing = resumedFrom is not null ? $"copying the lines of '{source}' up to step {keepThroughStep.ToString(CultureInfo.InvariantCulture)} to resume from its checkpoint"
                 : keepThroughStep == 0 ? "emptying it for a fresh run"
                 : kept.Count != all.Count ? $"cutting it back to step {keepThroughStep.ToString(CultureInfo.InvariantCulture)} to resume from the checkpoint"
-                : "dropping a last line cut short";
+                : contents!.Value.Mending;
             Replace(path, kept, doing);
         }
 
@@ -188,6 +189,24 @@ public sealed class MetricsLog : IDisposable
 
         // Every line a record (none cut short, none unreadable), and a newline last (or no byte at all).
         public bool EndsCleanly => TextLines == Records.Count && EndsWithNewline;
+
+        // What replacing a log that does not end cleanly, all its records kept, does to it, for a failure's message.
+        // Every line of text is a record, damage or the last line cut short, so that one is what the others leave.
+        public string Mending
+        {
+            get
+            {
+                bool cut = TextLines > Records.Count + Damage.Lines;
+                string lines = Damage.Lines == 1 ? "1 unreadable line" : $"{Damage.Lines.ToString(CultureInfo.InvariantCulture)} unreadable lines";
+                return (Damaged, cut) switch
+                {
+                    (true, true) => $"dropping {lines} and a last line cut short",
+                    (true, false) => $"dropping {lines}",
+                    (false, true) => "dropping a last line cut short",
+                    _ => "ending its last line with the newline it lacks",
+                };
+            }
+        }
     }
 
     // The file read once, through CheckpointFiles (a test's failing disk): its lines, then its last byte.

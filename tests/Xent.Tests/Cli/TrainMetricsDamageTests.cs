@@ -1,4 +1,6 @@
 using System.Text;
+using Xent.Tests.Training;
+using Xent.Training.Checkpoints;
 using Xent.Training.Runs;
 
 namespace Xent.Tests.Cli;
@@ -77,5 +79,31 @@ public sealed class TrainMetricsDamageTests : IDisposable
         Assert.True(run.ExitCode == 0, run.Error);
         Assert.Contains($"xent: warning: {metrics}: 1 line was unreadable (not a record of a step) and dropped.", run.Error, StringComparison.Ordinal);
         Assert.Equal(Enumerable.Range(1, 12), MetricsLog.Read(metrics).Select(r => (int)r.Step));
+    }
+
+    /// <summary>
+    /// A resume that could not write the log without its damaged line (a full disk) said it failed "dropping a last
+    /// line cut short", a line the log did not hold: it now says it was dropping an unreadable line.
+    /// </summary>
+    [Fact]
+    public void A_resume_that_cannot_drop_a_damaged_line_says_so()
+    {
+        string dir = temp["run"];
+        Assert.Equal(0, TrainCommandTests.Train(dir, "--steps", "10", "--eval-every", "5").ExitCode);
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        var lines = File.ReadAllLines(metrics).ToList();
+        lines.Insert(5, "not a record");
+        File.WriteAllText(metrics, string.Concat(lines.Select(l => l + "\n")));
+        var files = new CreateFails(MetricsLog.FileName, diskFull: true);
+
+        CliRun run;
+        using (CheckpointFiles.Use(files))
+        {
+            run = CliRun.Run(["train", "--resume", dir, "--steps", "12", "--eval-every", "5", .. TrainCommandTests.Tiny]);
+        }
+
+        run.AssertBadInput($"cannot write '{metrics}', dropping 1 unreadable line: the disk is full.", "Nothing was replaced");
+        Assert.NotNull(files.Thrown);
+        Assert.Equal(string.Concat(lines.Select(l => l + "\n")), File.ReadAllText(metrics));
     }
 }

@@ -71,6 +71,41 @@ public sealed class RunFileWriteFailureTests : IDisposable
         Assert.Empty(Temporaries(testDir));
     }
 
+    /// <summary>
+    /// A resume replaces a log that holds all the checkpoint's steps but does not end cleanly; where that failed, the
+    /// message said "dropping a last line cut short" whatever it was dropping: it now says what the log held.
+    /// </summary>
+    [Theory]
+    [InlineData("{0}\nnot a record\n{1}\n{2}\n", "dropping 1 unreadable line")]
+    [InlineData("{0}\n{1}\nnull\n{2}\n\0\0\0\n", "dropping 2 unreadable lines")]
+    [InlineData("{0}\n{1}\n{2}\n{{\"st", "dropping a last line cut short")]
+    [InlineData("{0}\nnull\n{1}\n{2}\n{{\"st", "dropping 1 unreadable line and a last line cut short")]
+    [InlineData("{0}\n{1}\n{2}", "ending its last line with the newline it lacks")]
+    public void A_metrics_log_that_cannot_be_replaced_on_resuming_says_what_it_was_dropping(string layout, string doing)
+    {
+        string path = Path.Combine(testDir, MetricsLog.FileName);
+        using (var log = MetricsLog.Open(testDir, keepThroughStep: 0))
+        {
+            for (int step = 1; step <= 3; step++)
+            {
+                log.Append(new MetricRecord { Step = step, Loss = 3.0 / step, LearningRate = 1e-3 });
+            }
+        }
+
+        string[] lines = File.ReadAllLines(path);
+        File.WriteAllText(path, string.Format(System.Globalization.CultureInfo.InvariantCulture, layout, lines[0], lines[1], lines[2]));
+        byte[] before = File.ReadAllBytes(path);
+        var files = new CreateFails(MetricsLog.FileName, diskFull: true);
+
+        var e = Failing(files, () => MetricsLog.Open(testDir, keepThroughStep: 3).Dispose());
+
+        Assert.Same(files.Thrown, e.InnerException);
+        Assert.Equal($"cannot write '{path}', {doing}: the disk is full. "
+            + "Nothing was replaced: metrics.jsonl is as it was and the checkpoint is untouched; the run did not start.", e.Message);
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Empty(Temporaries(testDir));
+    }
+
     public static TheoryData<bool, bool> DiskFullOrNoPermissionCutOrNot => new() { { true, false }, { false, false }, { true, true } };
 
     [Theory]
