@@ -115,11 +115,7 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
 
         // The first try stops at its first checkpoint (step 4: the disk fills as model.safetensors is written, the
         // second one created after best/'s copy), leaving the copies, the lines of steps 3 and 4 and no checkpoint.
-        CliRun failed;
-        using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
-        {
-            failed = CliRun.Run(resume);
-        }
+        var failed = WithCheckpointSaveFailing(resume);
 
         failed.AssertBadInput(Path.Combine(into, CheckpointStore.ModelFile), "saving the checkpoint of step 4");
         Assert.False(CheckpointStore.Exists(into));
@@ -153,11 +149,7 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2", "--warmup", "0").ExitCode);
         string[] resume = ["train", "--resume", from, "--out", into, "--steps", "8", "--eval-every", "4"];
         string[] other = ["--lr", "0.01", "--beta2", "0.99", "--grad-clip", "0.5"];
-        CliRun failed;
-        using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
-        {
-            failed = CliRun.Run(resume);
-        }
+        var failed = WithCheckpointSaveFailing(resume);
 
         failed.AssertBadInput(Path.Combine(into, CheckpointStore.ModelFile), "saving the checkpoint of step 4");
         Assert.Equal([1L, 2, 3, 4], MetricsLog.Read(Path.Combine(into, MetricsLog.FileName)).Select(r => r.Step));
@@ -210,11 +202,7 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
         Assert.Equal(0, TrainCommandTests.Train(other, "--steps", "2", "--eval-every", "2", "--seed", "9").ExitCode);
         string[] resume = ["train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4"];
-        CliRun failed;
-        using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
-        {
-            failed = CliRun.Run(resume);
-        }
+        var failed = WithCheckpointSaveFailing(resume);
 
         Assert.Equal(2, failed.ExitCode);
         string metrics = Path.Combine(into, MetricsLog.FileName);
@@ -255,10 +243,7 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         string[] resume = ["train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4"];
         if (unfinishedCopy)
         {
-            using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
-            {
-                Assert.Equal(2, CliRun.Run(resume).ExitCode);
-            }
+            Assert.Equal(2, WithCheckpointSaveFailing(resume).ExitCode);
         }
         else
         {
@@ -295,10 +280,7 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         string[] resume = ["train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4"];
         if (unfinishedCopy)
         {
-            using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
-            {
-                Assert.Equal(2, CliRun.Run(resume).ExitCode);
-            }
+            Assert.Equal(2, WithCheckpointSaveFailing(resume).ExitCode);
         }
 
         Directory.CreateDirectory(into);
@@ -360,10 +342,7 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         string from = temp["from"], into = temp["into"];
         Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
         string[] resume = ["train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4"];
-        using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
-        {
-            Assert.Equal(2, CliRun.Run(resume).ExitCode);
-        }
+        Assert.Equal(2, WithCheckpointSaveFailing(resume).ExitCode);
 
         // A line turned into one no run writes: step 1's in A (and step 2's in B, so that the two still differ).
         string theirs = Path.Combine(from, MetricsLog.FileName), mine = Path.Combine(into, MetricsLog.FileName);
@@ -428,10 +407,7 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         string from = temp["from"], into = temp["into"];
         Assert.Equal(0, TrainCommandTests.Train(from, "--steps", "2", "--eval-every", "2").ExitCode);
         string[] resume = ["train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4"];
-        using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
-        {
-            Assert.Equal(2, CliRun.Run(resume).ExitCode);
-        }
+        Assert.Equal(2, WithCheckpointSaveFailing(resume).ExitCode);
 
         // The copy left in `into` is this resume's (the same command would redo it), but one of its files cannot be read.
         // best.json is read as a resume in place reads it: its failure was worded for one (the checkpoint "untouched").
@@ -526,6 +502,15 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
 
     // The resumed run in `into` ended as the one in `whole`: checkpoint, best/, metrics.jsonl's steps, losses and
     // evaluations, and summary.json.
+    // The resume run with the disk full at the model file's second create: after the copy of the checkpoint it resumes from, as it saves its own.
+    private static CliRun WithCheckpointSaveFailing(string[] resume)
+    {
+        using (CheckpointFiles.Use(new CreateFails(CheckpointStore.ModelFile, diskFull: true, failingCreate: 2)))
+        {
+            return CliRun.Run(resume);
+        }
+    }
+
     private static void AssertSameRun(string whole, string into)
     {
         Assert.Equal(Bytes(whole, CheckpointStore.ModelFile), Bytes(into, CheckpointStore.ModelFile));
