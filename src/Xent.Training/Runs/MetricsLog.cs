@@ -69,8 +69,8 @@ public sealed class MetricsLog : IDisposable
 
     /// <summary>
     /// What <see cref="Open"/> dropped from the log it resumed that no kill leaves, for the user: lines of NUL bytes (the
-    /// end of a file not yet on disk at a power loss) or unreadable lines before the last or ending in a newline, and the
-    /// steps lost with them. Null when nothing was, or only a last line cut short, with no newline after it (what a kill
+    /// end of a file not yet on disk at a power loss) or unreadable lines before the last or ending in a newline, by
+    /// line number, and the steps lost with them. Null when nothing was, or only a last line cut short, with no newline after it (what a kill
     /// mid-write leaves, dropped quietly).
     /// </summary>
     public string? Warning { get; private init; }
@@ -119,7 +119,6 @@ public sealed class MetricsLog : IDisposable
         }
 
         List<MetricRecord> all = contents?.Records ?? [];
-        (int Lines, bool Nul) damaged = contents?.Damage ?? (0, false);
         bool clean = contents?.EndsCleanly ?? true;
         var kept = all.Where(r => r.Step <= keepThroughStep).ToList();
         // Resumed into another folder, its log (an unfinished copy's) is replaced too where the other has none.
@@ -136,7 +135,7 @@ public sealed class MetricsLog : IDisposable
         {
             return new MetricsLog(path, CheckpointFiles.Current.Append(path), kept)
             {
-                Warning = damaged.Lines > 0 ? Damage(source, damaged.Lines, damaged.Nul, kept, keepThroughStep) : null,
+                Warning = contents is { Damaged: true } c ? Damage(source, c.Unreadable, c.Nul, kept, keepThroughStep) : null,
             };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -179,13 +178,14 @@ public sealed class MetricsLog : IDisposable
         return contents.Records;
     }
 
-    // What one read of a metrics file gives. Damage: the unreadable lines a kill cannot leave (any holding a NUL byte,
-    // any but the last, the last where a newline follows it) and whether NULs were among them. A line is appended with
-    // its newline in one write, so a kill mid-write leaves at most the start of one last line, in text, and no newline
-    // after it. TextLines: the lines that are not blank, records or not.
-    private readonly record struct Contents(List<MetricRecord> Records, (int Lines, bool Nul) Damage, int TextLines, bool EndsWithNewline)
+    // What one read of a metrics file gives. Unreadable: the numbers of the lines (1 for the first, blank ones counted)
+    // that are not records and that a kill cannot leave (any holding a NUL byte, any but the last, the last where a
+    // newline follows it), and whether NULs were among them. A line is appended with its newline in one write, so a
+    // kill mid-write leaves at most the start of one last line, in text, and no newline after it. TextLines: the lines
+    // that are not blank, records or not.
+    private readonly record struct Contents(List<MetricRecord> Records, List<int> Unreadable, bool Nul, int TextLines, bool EndsWithNewline)
     {
-        public bool Damaged => Damage.Lines > 0;
+        public bool Damaged => Unreadable.Count > 0;
 
         // Every line a record (none cut short, none unreadable), and a newline last (or no byte at all).
         public bool EndsCleanly => TextLines == Records.Count && EndsWithNewline;
@@ -196,8 +196,8 @@ public sealed class MetricsLog : IDisposable
         {
             get
             {
-                bool cut = TextLines > Records.Count + Damage.Lines;
-                string lines = Damage.Lines == 1 ? "1 unreadable line" : $"{Damage.Lines.ToString(CultureInfo.InvariantCulture)} unreadable lines";
+                bool cut = TextLines > Records.Count + Unreadable.Count;
+                string lines = Unreadable.Count == 1 ? "1 unreadable line" : $"{Unreadable.Count.ToString(CultureInfo.InvariantCulture)} unreadable lines";
                 return (Damaged, cut) switch
                 {
                     (true, true) => $"dropping {lines} and a last line cut short",
@@ -213,17 +213,18 @@ public sealed class MetricsLog : IDisposable
     private static Contents Scan(string path)
     {
         var records = new List<MetricRecord>();
-        (int Lines, bool Nul) damaged = (0, false);
-        int text = 0;
-        bool pending = false;
+        var unreadable = new List<int>();
+        bool nul = false;
+        int text = 0, number = 0, pending = 0;
         using var stream = CheckpointFiles.Current.OpenRead(path);
         using var reader = new StreamReader(stream, Utf8, detectEncodingFromByteOrderMarks: true, bufferSize: -1, leaveOpen: true);
         while (reader.ReadLine() is { } line)
         {
-            if (pending)
+            number++;
+            if (pending > 0)
             {
-                damaged.Lines++;
-                pending = false;
+                unreadable.Add(pending);
+                pending = 0;
             }
 
             if (string.IsNullOrWhiteSpace(line))
@@ -239,22 +240,23 @@ public sealed class MetricsLog : IDisposable
             // The rest of the log is still usable; the line is counted as damage unless a kill could have cut it.
             else if (line.Contains('\0', StringComparison.Ordinal))
             {
-                damaged = (damaged.Lines + 1, true);
+                unreadable.Add(number);
+                nul = true;
             }
             else
             {
-                pending = true;
+                pending = number;
             }
         }
 
         // The reader left the stream at its end: only the last byte is read again (where it can be: not in a pipe).
         bool newline = stream.CanSeek && (stream.Length == 0 || (stream.Seek(-1, SeekOrigin.End) >= 0 && stream.ReadByte() == '\n'));
-        if (pending && newline)
+        if (pending > 0 && newline)
         {
-            damaged.Lines++;
+            unreadable.Add(pending);
         }
 
-        return new(records, damaged, text, newline);
+        return new(records, unreadable, nul, text, newline);
     }
 
     // The record a line holds; null where it holds none: not JSON, JSON of another shape (`null`, `{}`, an object
@@ -272,10 +274,10 @@ public sealed class MetricsLog : IDisposable
     }
 
     // The warning for lines dropped that no kill leaves, with the steps of the checkpoint the log no longer lists.
-    private static string Damage(string path, int lines, bool nul, List<MetricRecord> kept, long keepThroughStep)
+    private static string Damage(string path, List<int> lines, bool nul, List<MetricRecord> kept, long keepThroughStep)
     {
         string what = nul ? "NUL bytes, as a crash or power loss leaves the end of a file not yet written to disk" : "not a record of a step";
-        string count = lines == 1 ? "1 line was" : $"{lines.ToString(CultureInfo.InvariantCulture)} lines were";
+        string count = lines.Count == 1 ? $"line {lines[0].ToString(CultureInfo.InvariantCulture)} was" : $"lines {LineList(lines)} were";
         var listed = kept.Select(r => r.Step).ToHashSet();
         long from = kept.Count > 0 ? kept[0].Step : 1;
         var gaps = new List<string>();
@@ -301,6 +303,28 @@ public sealed class MetricsLog : IDisposable
               $"{(one ? "is" : "are")} missing from it (trained, and in the checkpoint of step " +
               $"{keepThroughStep.ToString(CultureInfo.InvariantCulture)}, but their lines are lost)";
         return $"{path}: {count} unreadable ({what}) and dropped{missing}.";
+    }
+
+    // Line numbers, in order, as ranges ("3, 8-10"); past the first few ranges only how many more lines there are, so a
+    // log of thousands of damaged lines is not a warning of thousands of numbers.
+    private static string LineList(List<int> lines)
+    {
+        const int Shown = 5;
+        var ranges = new List<string>();
+        int i = 0;
+        while (i < lines.Count && ranges.Count < Shown)
+        {
+            int end = i;
+            while (end + 1 < lines.Count && lines[end + 1] == lines[end] + 1)
+            {
+                end++;
+            }
+
+            ranges.Add(end == i ? lines[i].ToString(CultureInfo.InvariantCulture) : string.Create(CultureInfo.InvariantCulture, $"{lines[i]}-{lines[end]}"));
+            i = end + 1;
+        }
+
+        return i < lines.Count ? string.Create(CultureInfo.InvariantCulture, $"{string.Join(", ", ranges)} and {lines.Count - i} more") : string.Join(", ", ranges);
     }
 
     /// <summary>Adds <paramref name="record"/>, written to the file at once (a line of its own).</summary>

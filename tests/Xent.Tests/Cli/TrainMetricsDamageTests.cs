@@ -36,7 +36,7 @@ public sealed class TrainMetricsDamageTests : IDisposable
         var run = CliRun.Run(["train", "--resume", dir, "--steps", "12", "--eval-every", "5", .. TrainCommandTests.Tiny]);
 
         Assert.True(run.ExitCode == 0, run.Error);
-        Assert.Contains($"xent: warning: {metrics}: 1 line was unreadable (NUL bytes", run.Error, StringComparison.Ordinal);
+        Assert.Contains($"xent: warning: {metrics}: line 8 was unreadable (NUL bytes", run.Error, StringComparison.Ordinal);
         Assert.Contains("steps 8-10 are missing", run.Error, StringComparison.Ordinal);
         Assert.Equal([1, 2, 3, 4, 5, 6, 7, 11, 12], MetricsLog.Read(metrics).Select(r => (int)r.Step));
     }
@@ -77,7 +77,7 @@ public sealed class TrainMetricsDamageTests : IDisposable
         var run = CliRun.Run(["train", "--resume", dir, "--steps", "12", "--eval-every", "5", .. TrainCommandTests.Tiny]);
 
         Assert.True(run.ExitCode == 0, run.Error);
-        Assert.Contains($"xent: warning: {metrics}: 1 line was unreadable (not a record of a step) and dropped.", run.Error, StringComparison.Ordinal);
+        Assert.Contains($"xent: warning: {metrics}: line {after + 1} was unreadable (not a record of a step) and dropped.", run.Error, StringComparison.Ordinal);
         Assert.Equal(Enumerable.Range(1, 12), MetricsLog.Read(metrics).Select(r => (int)r.Step));
     }
 
