@@ -69,8 +69,8 @@ public sealed class MetricsLog : IDisposable
 
     /// <summary>
     /// What <see cref="Open"/> dropped from the log it resumed that no kill leaves, for the user: lines of NUL bytes (the
-    /// end of a file not yet on disk at a power loss) or unreadable lines before the last or ending in a newline, by
-    /// line number, and the steps lost with them. Null when nothing was, or only a last line cut short, with no newline after it (what a kill
+    /// end of a file not yet on disk at a power loss) or unreadable lines before the last or ending in a newline (or a
+    /// carriage return, which xent never writes), by line number, and the steps lost with them. Null when nothing was, or only a last line cut short, with no newline after it (what a kill
     /// mid-write leaves, dropped quietly).
     /// </summary>
     public string? Warning { get; private init; }
@@ -167,8 +167,8 @@ public sealed class MetricsLog : IDisposable
 
     /// <summary>
     /// Parses a metrics file as <see cref="Read(string)"/> does, and says whether it holds lines no run leaves, not even
-    /// one killed: a line that is not a record, unless it is the last and no newline follows it. That one is a line cut
-    /// short, as a kill while writing it leaves it, the file's only line or after records.
+    /// one killed: a line that is not a record, unless it is the last and nothing ends it (no newline, no carriage
+    /// return). That one is a line cut short, as a kill while writing it leaves it, the file's only line or after records.
     /// </summary>
     /// <exception cref="IOException">The file cannot be read.</exception>
     public static List<MetricRecord> Read(string path, out bool damaged)
@@ -180,7 +180,7 @@ public sealed class MetricsLog : IDisposable
 
     // What one read of a metrics file gives. Unreadable: the numbers of the lines (1 for the first, blank ones counted)
     // that are not records and that a kill cannot leave (any holding a NUL byte, any but the last, the last where a
-    // newline follows it), and whether NULs were among them. A line is appended with its newline in one write, so a
+    // newline or a carriage return ends it), and whether NULs were among them. A line is appended with its newline in one write, so a
     // kill mid-write leaves at most the start of one last line, in text, and no newline after it. TextLines: the lines
     // that are not blank, records or not.
     private readonly record struct Contents(List<MetricRecord> Records, List<int> Unreadable, bool Nul, int TextLines, bool EndsWithNewline)
@@ -250,8 +250,11 @@ public sealed class MetricsLog : IDisposable
         }
 
         // The reader left the stream at its end: only the last byte is read again (where it can be: not in a pipe).
-        bool newline = stream.CanSeek && (stream.Length == 0 || (stream.Seek(-1, SeekOrigin.End) >= 0 && stream.ReadByte() == '\n'));
-        if (pending > 0 && newline)
+        int last = stream.CanSeek && stream.Length > 0 && stream.Seek(-1, SeekOrigin.End) >= 0 ? stream.ReadByte() : -1;
+        bool newline = stream.CanSeek && (stream.Length == 0 || last == '\n');
+        // A line cut short by a kill has no end at all: the reader also ends a line at a carriage return, which xent
+        // never writes (a log edited on Windows ends its lines in CR LF, a newline last), so no kill leaves one.
+        if (pending > 0 && last is '\n' or '\r')
         {
             unreadable.Add(pending);
         }

@@ -56,6 +56,60 @@ public sealed class TrainMetricsDamageTests : IDisposable
         Assert.Equal(Enumerable.Range(1, 12), MetricsLog.Read(metrics).Select(r => (int)r.Step));
     }
 
+    /// <summary>
+    /// A last unreadable line ended by a carriage return, not a newline, was dropped without a word as if a kill had
+    /// cut it; xent never writes a carriage return, so no kill leaves one last, and it is damage, named by its line.
+    /// </summary>
+    [Theory]
+    [InlineData("{\"step\":11,\"lo\r")]
+    [InlineData("not a record\r")]
+    public void A_last_line_ended_by_a_carriage_return_is_dropped_with_a_warning(string last)
+    {
+        string dir = temp["run"];
+        Assert.Equal(0, TrainCommandTests.Train(dir, "--steps", "10", "--eval-every", "5").ExitCode);
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        File.AppendAllText(metrics, last);
+
+        var run = CliRun.Run(["train", "--resume", dir, "--steps", "12", "--eval-every", "5", .. TrainCommandTests.Tiny]);
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains($"xent: warning: {metrics}: line 11 was unreadable (not a record of a step) and dropped.", run.Error, StringComparison.Ordinal);
+        Assert.Equal(Enumerable.Range(1, 12), MetricsLog.Read(metrics).Select(r => (int)r.Step));
+    }
+
+    /// <summary>
+    /// A log edited on Windows, every line ended by CR LF, is resumed as any other: its records kept without a warning,
+    /// the resumed steps' lines added after them (ended by a newline, as xent writes every line); an unreadable line
+    /// in it is named by its line number, CR LF ending one line; and a last line cut short after it is dropped quietly.
+    /// </summary>
+    [Theory]
+    [InlineData("", null)]
+    [InlineData("not a record\r\n", "line 11 was unreadable (not a record of a step) and dropped.")]
+    [InlineData("{\"step\":11,\"lo", null)]
+    public void A_log_with_windows_line_ends_resumes_as_any_other(string last, string? warning)
+    {
+        string dir = temp["run"];
+        Assert.Equal(0, TrainCommandTests.Train(dir, "--steps", "10", "--eval-every", "5").ExitCode);
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        string[] lines = File.ReadAllLines(metrics);
+        File.WriteAllText(metrics, string.Concat(lines.Select(l => l + "\r\n")) + last);
+
+        var run = CliRun.Run(["train", "--resume", dir, "--steps", "12", "--eval-every", "5", .. TrainCommandTests.Tiny]);
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        if (warning is null)
+        {
+            Assert.DoesNotContain("warning", run.Error, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Contains($"xent: warning: {metrics}: {warning}", run.Error, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(Enumerable.Range(1, 12), MetricsLog.Read(metrics).Select(r => (int)r.Step));
+        Assert.Equal(lines, File.ReadAllLines(metrics)[..10]);
+    }
+
     [Theory]
     [InlineData(10, "not a record")] // the last line, its newline after it
     [InlineData(10, "null")]

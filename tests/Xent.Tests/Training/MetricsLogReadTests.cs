@@ -48,6 +48,15 @@ public sealed class MetricsLogReadTests : IDisposable
         { $"{Step1}\n{Step2.Replace(",\"grad_norm\":1", "", StringComparison.Ordinal)}\n", 1, true, false },
         { $"{Step1}\n{Step2.Replace("\"val_loss\":1.5,", "", StringComparison.Ordinal)}\n", 1, true, false },
         { $"{Step1}\n{Step2.Replace("}", ",\"world_size\":2,\"vocab_parallel\":true}", StringComparison.Ordinal)}\n", 2, false, true },
+        // A carriage return ends no line xent writes, so a kill cannot leave one last: what it ends is damage.
+        { $"{Step1}\n{{\"st\r", 1, true, false },
+        { "{\"st\r", 0, true, false },
+        { $"{Step1}\n{Step2}\r", 2, false, false }, // a record whatever ends it, rewritten with a newline
+        // A log edited on Windows, its lines ended by CR LF: records all the same, kept as it is, and what a kill
+        // leaves after it (no line end at all) still a line cut short.
+        { $"{Step1}\r\n{Step2}\r\n", 2, false, true },
+        { $"{Step1}\r\n{{\"st", 1, false, false },
+        { $"{Step1}\r\nnot a record\r\n{Step2}\r\n", 2, true, false },
     };
 
     [Theory]
