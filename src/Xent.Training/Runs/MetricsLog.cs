@@ -69,8 +69,9 @@ public sealed class MetricsLog : IDisposable
 
     /// <summary>
     /// What <see cref="Open"/> dropped from the log it resumed that no kill leaves, for the user: lines of NUL bytes (the
-    /// end of a file not yet on disk at a power loss) or unreadable lines before the last or ending in a newline (or a
-    /// carriage return, which xent never writes), by line number, and the steps lost with them. Null when nothing was, or only a last line cut short, with no newline after it (what a kill
+    /// end of a file not yet on disk at a power loss), unreadable lines before the last or ending in a newline (or a
+    /// carriage return, which xent never writes), or records whose step is not after the one before (two logs in one
+    /// file, an edit), by line number, and the steps lost with them. Null when nothing was, or only a last line cut short, with no newline after it (what a kill
     /// mid-write leaves, dropped quietly).
     /// </summary>
     public string? Warning { get; private init; }
@@ -135,7 +136,7 @@ public sealed class MetricsLog : IDisposable
         {
             return new MetricsLog(path, CheckpointFiles.Current.Append(path), kept)
             {
-                Warning = contents is { Damaged: true } c ? Damage(source, c.Unreadable, c.Nul, kept, keepThroughStep) : null,
+                Warning = contents is { Damaged: true } c ? Damage(source, c, kept, keepThroughStep) : null,
             };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -161,14 +162,16 @@ public sealed class MetricsLog : IDisposable
         (e, at) => CheckpointSaveFailure.OfFile(e, at, "the run", doing,
             $"Nothing was replaced: {FileName} is as it was and the checkpoint is untouched; the run did not start."));
 
-    /// <summary>Parses a metrics file; lines that are not valid records are skipped.</summary>
+    /// <summary>Parses a metrics file; lines that are not valid records, or whose step is not after the one before, are skipped.</summary>
     /// <exception cref="IOException">The file cannot be read (<see cref="Open"/> words it for a resume).</exception>
     public static List<MetricRecord> Read(string path) => Scan(path).Records;
 
     /// <summary>
     /// Parses a metrics file as <see cref="Read(string)"/> does, and says whether it holds lines no run leaves, not even
     /// one killed: a line that is not a record, unless it is the last and nothing ends it (no newline, no carriage
-    /// return). That one is a line cut short, as a kill while writing it leaves it, the file's only line or after records.
+    /// return), or a record whose step is not after the one before it (dropped from the records). A last line that is
+    /// not a record, with nothing ending it, is a line cut short, as a kill while writing it leaves it, the file's only
+    /// line or after records.
     /// </summary>
     /// <exception cref="IOException">The file cannot be read.</exception>
     public static List<MetricRecord> Read(string path, out bool damaged)
@@ -181,11 +184,14 @@ public sealed class MetricsLog : IDisposable
     // What one read of a metrics file gives. Unreadable: the numbers of the lines (1 for the first, blank ones counted)
     // that are not records and that a kill cannot leave (any holding a NUL byte, any but the last, the last where a
     // newline or a carriage return ends it), and whether NULs were among them. A line is appended with its newline in one write, so a
-    // kill mid-write leaves at most the start of one last line, in text, and no newline after it. TextLines: the lines
-    // that are not blank, records or not.
-    private readonly record struct Contents(List<MetricRecord> Records, List<int> Unreadable, bool Nul, int TextLines, bool EndsWithNewline)
+    // kill mid-write leaves at most the start of one last line, in text, and no newline after it. OutOfOrder: the
+    // records whose step is not after the one kept before them (two logs in one file, an edit), which one run never
+    // writes (a resume cuts the log back before it goes on), by line and step, with the step before; the first of each
+    // is kept. TextLines: the lines that are not blank, records or not.
+    private readonly record struct Contents(List<MetricRecord> Records, List<int> Unreadable, bool Nul, List<(int Line, long Step, long After)> OutOfOrder,
+        int TextLines, bool EndsWithNewline)
     {
-        public bool Damaged => Unreadable.Count > 0;
+        public bool Damaged => Unreadable.Count > 0 || OutOfOrder.Count > 0;
 
         // Every line a record (none cut short, none unreadable), and a newline last (or no byte at all).
         public bool EndsCleanly => TextLines == Records.Count && EndsWithNewline;
@@ -196,17 +202,24 @@ public sealed class MetricsLog : IDisposable
         {
             get
             {
-                bool cut = TextLines > Records.Count + Unreadable.Count;
-                string lines = Unreadable.Count == 1 ? "1 unreadable line" : $"{Unreadable.Count.ToString(CultureInfo.InvariantCulture)} unreadable lines";
-                return (Damaged, cut) switch
+                bool cut = TextLines > Records.Count + Unreadable.Count + OutOfOrder.Count;
+                string[] dropping =
+                [
+                    .. Count(Unreadable.Count, "unreadable line"),
+                    .. Count(OutOfOrder.Count, "line out of step order", "lines out of step order"),
+                    .. cut ? ["a last line cut short"] : Array.Empty<string>(),
+                ];
+                return dropping switch
                 {
-                    (true, true) => $"dropping {lines} and a last line cut short",
-                    (true, false) => $"dropping {lines}",
-                    (false, true) => "dropping a last line cut short",
-                    _ => "ending its last line with the newline it lacks",
+                    [] => "ending its last line with the newline it lacks",
+                    [var only] => $"dropping {only}",
+                    [.. var others, var last] => $"dropping {string.Join(", ", others)} and {last}",
                 };
             }
         }
+
+        private static string[] Count(int n, string one, string? many = null) =>
+            n == 0 ? [] : [n == 1 ? $"1 {one}" : $"{n.ToString(CultureInfo.InvariantCulture)} {many ?? one + "s"}"];
     }
 
     // The file read once, through CheckpointFiles (a test's failing disk): its lines, then its last byte.
@@ -214,6 +227,7 @@ public sealed class MetricsLog : IDisposable
     {
         var records = new List<MetricRecord>();
         var unreadable = new List<int>();
+        var outOfOrder = new List<(int, long, long)>();
         bool nul = false;
         int text = 0, number = 0, pending = 0;
         using var stream = CheckpointFiles.Current.OpenRead(path);
@@ -235,7 +249,14 @@ public sealed class MetricsLog : IDisposable
             text++;
             if (Record(line) is { } r)
             {
-                records.Add(r);
+                if (records.Count > 0 && r.Step <= records[^1].Step)
+                {
+                    outOfOrder.Add((number, r.Step, records[^1].Step));
+                }
+                else
+                {
+                    records.Add(r);
+                }
             }
             // The rest of the log is still usable; the line is counted as damage unless a kill could have cut it.
             else if (line.Contains('\0', StringComparison.Ordinal))
@@ -259,7 +280,7 @@ public sealed class MetricsLog : IDisposable
             unreadable.Add(pending);
         }
 
-        return new(records, unreadable, nul, text, newline);
+        return new(records, unreadable, nul, outOfOrder, text, newline);
     }
 
     // The record a line holds; null where it holds none: not JSON, JSON of another shape (`null`, `{}`, an object
@@ -277,10 +298,24 @@ public sealed class MetricsLog : IDisposable
     }
 
     // The warning for lines dropped that no kill leaves, with the steps of the checkpoint the log no longer lists.
-    private static string Damage(string path, List<int> lines, bool nul, List<MetricRecord> kept, long keepThroughStep)
+    private static string Damage(string path, Contents contents, List<MetricRecord> kept, long keepThroughStep)
     {
-        string what = nul ? "NUL bytes, as a crash or power loss leaves the end of a file not yet written to disk" : "not a record of a step";
-        string count = lines.Count == 1 ? $"line {lines[0].ToString(CultureInfo.InvariantCulture)} was" : $"lines {LineList(lines)} were";
+        var parts = new List<string>();
+        if (contents.Unreadable is { Count: > 0 } lines)
+        {
+            string what = contents.Nul ? "NUL bytes, as a crash or power loss leaves the end of a file not yet written to disk" : "not a record of a step";
+            parts.Add($"{Lines(lines)} unreadable ({what}) and dropped");
+        }
+
+        if (contents.OutOfOrder is [var first, ..] order)
+        {
+            string why = "and one run's steps only go up (two logs in one file, or edited by hand)";
+            parts.Add(order.Count == 1
+                ? string.Create(CultureInfo.InvariantCulture, $"{Lines([first.Line])} dropped: its step {first.Step} is not after step {first.After} before it, {why}")
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"{Lines([.. order.Select(o => o.Line)])} dropped: their steps are not after those before them (line {first.Line}: step {first.Step}, after step {first.After}), {why}"));
+        }
+
         var listed = kept.Select(r => r.Step).ToHashSet();
         long from = kept.Count > 0 ? kept[0].Step : 1;
         var gaps = new List<string>();
@@ -301,12 +336,19 @@ public sealed class MetricsLog : IDisposable
             step = end;
         }
         bool one = gaps.Count == 1 && !gaps[0].Contains('-', StringComparison.Ordinal);
-        string missing = gaps.Count == 0 ? ""
-            : $"; {(one ? "step" : "steps")} {string.Join(", ", gaps)} " +
-              $"{(one ? "is" : "are")} missing from it (trained, and in the checkpoint of step " +
-              $"{keepThroughStep.ToString(CultureInfo.InvariantCulture)}, but their lines are lost)";
-        return $"{path}: {count} unreadable ({what}) and dropped{missing}.";
+        if (gaps.Count > 0)
+        {
+            parts.Add($"{(one ? "step" : "steps")} {string.Join(", ", gaps)} " +
+                $"{(one ? "is" : "are")} missing from it (trained, and in the checkpoint of step " +
+                $"{keepThroughStep.ToString(CultureInfo.InvariantCulture)}, but their lines are lost)");
+        }
+
+        return $"{path}: {string.Join("; ", parts)}.";
     }
+
+    // "line 6 was", "lines 1, 4-6 were".
+    private static string Lines(List<int> lines) =>
+        lines.Count == 1 ? $"line {lines[0].ToString(CultureInfo.InvariantCulture)} was" : $"lines {LineList(lines)} were";
 
     // Line numbers, in order, as ranges ("3, 8-10"); past the first few ranges only how many more lines there are, so a
     // log of thousands of damaged lines is not a warning of thousands of numbers.

@@ -148,8 +148,8 @@ internal static class UnfinishedResumeCopy
         damaged = bad.Length switch
         {
             0 => null,
-            1 => $"{bad[0]} is damaged: it holds lines that are not records of a step, which no run writes",
-            _ => $"{string.Join(" and ", bad)} are damaged: they hold lines that are not records of a step, which no run writes",
+            1 => $"{bad[0]} is damaged: it holds lines that are not records of a step, or steps out of order, which no run writes",
+            _ => $"{string.Join(" and ", bad)} are damaged: they hold lines that are not records of a step, or steps out of order, which no run writes",
         };
         return false;
     }

@@ -355,7 +355,7 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         var run = CliRun.Run(resume);
 
         string named = intoDamagedToo ? $"'{mine}' and '{theirs}' are damaged: they hold" : $"'{theirs}' is damaged: it holds";
-        run.AssertBadInput($"'{into}' holds metrics.jsonl, best/, not taken for what this resume left there when it was stopped ({named} lines that are not records of a step, which no run writes)",
+        run.AssertBadInput($"'{into}' holds metrics.jsonl, best/, not taken for what this resume left there when it was stopped ({named} lines that are not records of a step, or steps out of order, which no run writes)",
             "Nothing was written and the run did not start: give it a new or empty folder.");
         Assert.DoesNotContain("another run's", run.Error, StringComparison.Ordinal);
         Assert.Equal(beforeFrom, Snapshot(from));
@@ -384,7 +384,7 @@ public sealed class ResumeIntoOtherFolderTests : IDisposable
         File.WriteAllText(file, note ? "{\"step\": 2, \"val_lo" : "not a record\n");
         var run = CliRun.Run("train", "--resume", from, "--out", into, "--steps", "4", "--eval-every", "4");
 
-        string why = note ? "it is not JSON of a whole step and a finite validation loss" : "it holds lines that are not records of a step, which no run writes";
+        string why = note ? "it is not JSON of a whole step and a finite validation loss" : "it holds lines that are not records of a step, or steps out of order, which no run writes";
         run.AssertBadInput($"not taken for what this resume left there when it was stopped ('{file}' is damaged: {why}): ", "Nothing was written and the run did not start: give it a new or empty folder.");
     }
 

@@ -110,6 +110,29 @@ public sealed class TrainMetricsDamageTests : IDisposable
         Assert.Equal(lines, File.ReadAllLines(metrics)[..10]);
     }
 
+    /// <summary>
+    /// Two runs' logs in one file (this run's lines twice, as a copy appended to itself leaves them): the resume kept
+    /// them all and went on after them without a word, so metrics.jsonl listed steps 1 to 10 twice and then 11 and 12.
+    /// The lines that repeat steps are now dropped with a warning naming them and the first one's step.
+    /// </summary>
+    [Fact]
+    public void Steps_listed_twice_are_dropped_with_a_warning_naming_the_line_and_step()
+    {
+        string dir = temp["run"];
+        Assert.Equal(0, TrainCommandTests.Train(dir, "--steps", "10", "--eval-every", "5").ExitCode);
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        string log = File.ReadAllText(metrics);
+        File.WriteAllText(metrics, log + log);
+
+        var run = CliRun.Run(["train", "--resume", dir, "--steps", "12", "--eval-every", "5", .. TrainCommandTests.Tiny]);
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains($"xent: warning: {metrics}: lines 11-20 were dropped: their steps are not after those before them (line 11: step 1, after step 10)",
+            run.Error, StringComparison.Ordinal);
+        Assert.Equal(Enumerable.Range(1, 12), MetricsLog.Read(metrics).Select(r => (int)r.Step));
+        Assert.StartsWith(log, File.ReadAllText(metrics), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(10, "not a record")] // the last line, its newline after it
     [InlineData(10, "null")]

@@ -48,6 +48,13 @@ public sealed class MetricsLogReadTests : IDisposable
         { $"{Step1}\n{Step2.Replace(",\"grad_norm\":1", "", StringComparison.Ordinal)}\n", 1, true, false },
         { $"{Step1}\n{Step2.Replace("\"val_loss\":1.5,", "", StringComparison.Ordinal)}\n", 1, true, false },
         { $"{Step1}\n{Step2.Replace("}", ",\"world_size\":2,\"vocab_parallel\":true}", StringComparison.Ordinal)}\n", 2, false, true },
+        // Steps that repeat or go back (two logs in one file, an edit): no run writes them, so the later line is
+        // damage; steps that skip some (lines lost to damage and dropped by an earlier resume) are a run's.
+        { $"{Step1}\n{Step2}\n{Step1}\n{Step2}\n", 2, true, false },
+        { $"{Step2}\n{Step1}\n", 1, true, false },
+        { $"{Step1}\n{Step1}\n", 1, true, false },
+        { $"{Step1}\n{Step2}\n{Step2}", 2, true, false }, // a whole record, no kill's, even last without its newline
+        { $"{Step1}\n{Step1.Replace("\"step\":1", "\"step\":5", StringComparison.Ordinal)}\n", 2, false, true },
         // A carriage return ends no line xent writes, so a kill cannot leave one last: what it ends is damage.
         { $"{Step1}\n{{\"st\r", 1, true, false },
         { "{\"st\r", 0, true, false },

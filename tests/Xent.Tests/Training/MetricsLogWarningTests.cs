@@ -1,3 +1,5 @@
+using Xent.Training.Checkpoints;
+using Xent.Training.Data;
 using Xent.Training.Runs;
 
 namespace Xent.Tests.Training;
@@ -44,6 +46,64 @@ public sealed class MetricsLogWarningTests : IDisposable
     {
         string metrics = Path.Combine(dir, MetricsLog.FileName);
         Assert.Equal($"{metrics}: lines 1, 4-6, 13 were unreadable (not a record of a step) and dropped.", Resume(0, 3, 4, 5, 12));
+    }
+
+    /// <summary>
+    /// A log whose steps repeat or go back (two runs' logs in one file, an edit) was kept whole on resume, lines past
+    /// the checkpoint's step cut, without a word: the run's log then listed steps twice, which loss.png drew as a curve
+    /// going back and --early-stop counted as evaluations twice. The lines whose step is not after the one before are
+    /// dropped, named with the first one's step.
+    /// </summary>
+    [Fact]
+    public void Steps_that_go_back_are_dropped_and_named()
+    {
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        string log = string.Concat(Enumerable.Range(1, 10).Concat(Enumerable.Range(1, 12)).Select(s => Line(s) + "\n"));
+        File.WriteAllText(metrics, log);
+
+        using (var log10 = MetricsLog.Open(dir, keepThroughStep: 10))
+        {
+            Assert.Equal(Enumerable.Range(1, 10), log10.Records.Select(r => (int)r.Step));
+            Assert.Equal($"{metrics}: lines 11-20 were dropped: their steps are not after those before them (line 11: step 1, after "
+                + "step 10), and one run's steps only go up (two logs in one file, or edited by hand).", log10.Warning);
+        }
+
+        Assert.Equal(Enumerable.Range(1, 10), MetricsLog.Read(metrics).Select(r => (int)r.Step));
+    }
+
+    [Fact]
+    public void A_step_repeated_is_dropped_and_named_with_the_steps_it_leaves_missing()
+    {
+        // Step 3's line moved after step 7's: the log goes 1, 2, 4, ..., 7, 3, 8, ...
+        var steps = new[] { 1, 2, 4, 5, 6, 7, 3, 8, 9, 10 };
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        File.WriteAllText(metrics, string.Concat(steps.Select(s => Line(s) + "\n")));
+
+        using var log = MetricsLog.Open(dir, keepThroughStep: 10);
+
+        Assert.Equal(steps.Where(s => s != 3), log.Records.Select(r => (int)r.Step));
+        Assert.Equal($"{metrics}: line 7 was dropped: its step 3 is not after step 7 before it, and one run's steps only go up "
+            + "(two logs in one file, or edited by hand); step 3 is missing from it (trained, and in the checkpoint of step 10, "
+            + "but their lines are lost).", log.Warning);
+    }
+
+    /// <summary>A resume that cannot write the log without such lines (a full disk) says it was dropping them.</summary>
+    [Fact]
+    public void A_resume_that_cannot_drop_steps_out_of_order_says_so()
+    {
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        string log = string.Concat(Enumerable.Range(1, 10).Concat(Enumerable.Range(1, 10)).Append(3).Select(s => Line(s) + "\n")) + "bad\n{\"st";
+        File.WriteAllText(metrics, log);
+
+        TrainingInputException e;
+        using (CheckpointFiles.Use(new CreateFails(MetricsLog.FileName, diskFull: true)))
+        {
+            e = Assert.Throws<TrainingInputException>(() => MetricsLog.Open(dir, keepThroughStep: 10));
+        }
+
+        Assert.StartsWith($"cannot write '{metrics}', dropping 1 unreadable line, 11 lines out of step order and a last line cut short: the disk is full.",
+            e.Message, StringComparison.Ordinal);
+        Assert.Equal(log, File.ReadAllText(metrics));
     }
 
     [Fact]
