@@ -14,6 +14,7 @@ internal static class Program
         ["lce-limit"] = LinearCrossEntropyLimit.Run,
         ["lce-hash"] = LinearCrossEntropyLimit.Hash,
         ["fused-products"] = FusedProductsLimit.Run,
+        ["lce-phases"] = LinearCrossEntropyPhases.Run,
         ["bf16-compare"] = BFloat16LossCompare.Run,
         ["distill-memory"] = DistillationMemory.Run,
         ["distill-compare"] = DistillationCompare.Run,
