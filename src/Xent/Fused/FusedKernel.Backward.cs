@@ -90,7 +90,10 @@ internal static unsafe partial class FusedKernel
 
                 float* tile = GradientTile(CachedTile(g, v0, c0), work, c0, vb, active);
                 int strips = ChooseStripModes(tile, vb, active, modes);
-                AddStrips(c0, vb, tile, modes, strips, dh, dhRows);
+                // The next cached tile (z, from memory: the cache is larger than L2), asked for during this tile's dh
+                // product, so that its epilogue reads L2, not memory.
+                float* next = c0 + VocabBlock < v1 ? CachedTile(g, v0, c0 + VocabBlock) : null;
+                AddStrips(c0, vb, tile, modes, strips, dh, dhRows, next, next == null ? 0 : Math.Min(VocabBlock, v1 - c0 - VocabBlock) * TB);
             }
         }
 
@@ -143,7 +146,8 @@ internal static unsafe partial class FusedKernel
         }
 
         /// <summary>Adds the tile's strips to dW and dh: runs of dense strips as products, sparse ones entry by entry.</summary>
-        private void AddStrips(int c0, int vb, float* tile, StripMode* modes, int strips, float* dh, float* dhRows)
+        /// <remarks>The last run of dense strips asks for <paramref name="nextFloats"/> floats at <paramref name="next"/>, read next.</remarks>
+        private void AddStrips(int c0, int vb, float* tile, StripMode* modes, int strips, float* dh, float* dhRows, float* next, int nextFloats)
         {
             const int mr = PanelKernels.Mr;
             for (int st = 0; st < strips;)
@@ -171,13 +175,14 @@ internal static unsafe partial class FusedKernel
                     end++;
                 }
 
-                DenseRows(c0, r0, Math.Min(vb, end * mr), tile, dh);
+                bool last = end == strips;
+                DenseRows(c0, r0, Math.Min(vb, end * mr), tile, dh, last ? next : null, last ? nextFloats : 0);
                 st = end;
             }
         }
 
         /// <summary>The products of class rows [r0, r1) of the tile.</summary>
-        private void DenseRows(int c0, int r0, int r1, float* tile, float* dh)
+        private void DenseRows(int c0, int r0, int r1, float* tile, float* dh, float* next, int nextFloats)
         {
             int d = p.D, rows = r1 - r0, nr = shape.Nr;
             float* gRows = tile + (r0 * TB);
@@ -193,7 +198,8 @@ internal static unsafe partial class FusedKernel
             // runs, CPU time, Zen 5, 2 threads, 512 bits; neutral at 256 bits).
             float* gPacked = Workspace.Current.Get(WorkspaceSlot.PanelB, (long)rows * tbnPad);
             Packing.PackB(false, gRows, TB, 0, rows, 0, tbnPad, nr, gPacked);
-            MatMul.Panels(shape, d, tbnPad, rows, wRows, 1, d, gPacked, (nint)rows * nr, dh, TB, 1, stripBlock: MatMul.StripBlock);
+            MatMul.Panels(shape, d, tbnPad, rows, wRows, 1, d, gPacked, (nint)rows * nr, dh, TB, 1, stripBlock: MatMul.StripBlock,
+                ahead: next, aheadFloats: nextFloats);
         }
 
         /// <summary>

@@ -27,6 +27,8 @@ public static unsafe partial class MatMul
     /// <see cref="PanelKernels"/>): the same bits, whatever the order the tiles run in. A positive <paramref name="kPart"/>
     /// runs each sum block's full tiles in parts of that many k (a shape with a <see cref="PanelShape.PartKernel"/>,
     /// panel first), each micro-panel's part across the strips before its next part, the sums kept between parts.
+    /// <paramref name="ahead"/> (or null): <paramref name="aheadFloats"/> floats the caller reads next, asked for a few
+    /// lines per tile during the last strip block (see <see cref="AheadLines"/>).
     /// </summary>
     /// <remarks>
     /// K goes in blocks of one sum block (256). By default each block is swept micro-panel by micro-panel of B (256 x
@@ -41,7 +43,8 @@ public static unsafe partial class MatMul
     /// panel-first order over blocks of that many strips (see <see cref="StripBlock"/>); no order changes the bits.
     /// </remarks>
     internal static void Panels(in PanelShape s, int rows, int cols, int k, float* a, nint ars, nint aks,
-        float* b, nint bPanelStride, float* c, nint ldc, float beta, bool rowStripsOuter = false, int stripBlock = 0, int kPart = 0)
+        float* b, nint bPanelStride, float* c, nint ldc, float beta, bool rowStripsOuter = false, int stripBlock = 0, int kPart = 0,
+        float* ahead = null, int aheadFloats = 0)
     {
         const int mr = PanelKernels.Mr, kcStep = PanelKernels.SumBlock;
         int nr = s.Nr;
@@ -58,6 +61,9 @@ public static unsafe partial class MatMul
             for (int s0 = 0; s0 < strips; s0 += block)
             {
                 int s1 = Math.Min(strips, s0 + block);
+                var next = ahead != null && p0 + kc >= k && s1 == strips
+                    ? new AheadLines(ahead, aheadFloats, (s1 - s0) * panels)
+                    : default;
                 for (int outer = 0; outer < (rowStripsOuter ? strips : panels); outer++)
                 {
                     for (int q0 = 0; q0 < kc; q0 += part)
@@ -73,6 +79,11 @@ public static unsafe partial class MatMul
                                 // short streams (kc values each), which the hardware prefetchers barely start on, so each
                                 // tile asks for the next strip's rows.
                                 PrefetchRows(ai + (mr * ars), ars, 0, Math.Min(mr, rows - ir - mr), kc);
+                            }
+
+                            if (q0 == 0)
+                            {
+                                next.Next();
                             }
 
                             float* bs = b + ((nint)(jr / nr) * bPanelStride) + ((nint)p0 * nr);
@@ -94,6 +105,30 @@ public static unsafe partial class MatMul
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// What a product's caller reads next (the fused backward: the next cached logits tile, from memory), asked for
+    /// a few cache lines per tile of the product's last strip block, so that it is in L2 when the product ends. A
+    /// default value asks for nothing.
+    /// </summary>
+    private struct AheadLines(float* start, int floats, int tiles)
+    {
+        private readonly float* end = start + floats;
+        private readonly nint perTile = tiles <= 0 ? 0 : ((((nint)floats * sizeof(float)) + 63) / 64 + tiles - 1) / tiles * 16; // floats: whole lines per tile
+        private float* next = start;
+
+        /// <summary>Asks for the next few lines.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Next()
+        {
+            if (next < end)
+            {
+                int count = (int)Math.Min(perTile, end - next);
+                Prefetch(next, count);
+                next += count;
             }
         }
     }

@@ -8,7 +8,8 @@ namespace Xent.Tests.LinearAlgebra;
 /// The fused logits tiles run the 512-bit 6 x (4 vectors) tile in K parts shorter than a sum block, the sums kept in
 /// scratch between parts (<see cref="PanelShape.PartKernel"/>): each element must still be one fma chain per 256 k
 /// from 0, bit for bit, whatever the part length, the edge tiles and the order (<see cref="MatMul.Panels"/>,
-/// <see cref="MatMul.PanelsBlocked"/>). At the other widths the parts are ignored, and the same holds.
+/// <see cref="MatMul.PanelsBlocked"/>), and whether or not Panels prefetches what its caller reads next. At the other
+/// widths the parts are ignored, and the same holds.
 /// </summary>
 public class PanelPartsTests
 {
@@ -33,15 +34,17 @@ public class PanelPartsTests
                     var c = Random(rng, m * n);
                     var expected = MatMulTests.BlockSums(ta, false, m, n, k, 1f, a, b, beta, c);
                     var packed = new float[(((n + nr - 1) / nr) * nr * k) + 16];
+                    var ahead = Random(rng, 1000);
                     foreach (int part in Parts)
                     {
                         foreach (int stripBlock in new[] { 0, 2 })
                         {
                             var result = (float[])c.Clone();
-                            fixed (float* pa = a, pb = b, pc = result, pp = packed)
+                            fixed (float* pa = a, pb = b, pc = result, pp = packed, pn = ahead)
                             {
                                 Packing.PackB(false, pb, n, 0, k, 0, n, nr, pp);
-                                MatMul.Panels(shape, m, n, k, pa, ta ? 1 : k, ta ? m : 1, pp, (nint)k * nr, pc, n, beta, stripBlock: stripBlock, kPart: part);
+                                MatMul.Panels(shape, m, n, k, pa, ta ? 1 : k, ta ? m : 1, pp, (nint)k * nr, pc, n, beta, stripBlock: stripBlock, kPart: part,
+                                    ahead: stripBlock > 0 ? pn : null, aheadFloats: ahead.Length);
                             }
 
                             Assert.True(expected.AsSpan().SequenceEqual(result), $"{m}x{n}x{k} ta={ta} beta={beta} part={part} stripBlock={stripBlock}");
