@@ -90,6 +90,34 @@ public static class LimitReruns
     }
 
     /// <summary>
+    /// Times <paramref name="kernel"/> interleaved round by round (<see cref="Timing.Interleaved"/>) with the fastest few
+    /// of <paramref name="limits"/> (<see cref="Leaders"/>), each run again by <paramref name="runs"/> on the kernel's
+    /// own buffers, and returns the kernel's timing and the limit (<see cref="Fastest"/>). The kernel's turn follows the
+    /// last limit's, which on one thread outlasts the pool worker's spin: <paramref name="kernelLead"/> (a
+    /// <see cref="PoolLead"/>) runs untimed before the kernel's turns only, never before a limit's, where a worker left
+    /// spinning would take a core from a one-thread limit and favour the kernel.
+    /// </summary>
+    /// <param name="kernel">The kernel, a pool user.</param>
+    /// <param name="limits">Limits, fastest first.</param>
+    /// <param name="runs">The leaders' runs (<see cref="Reads"/> or <see cref="Copies"/> on the kernel's buffers).</param>
+    /// <param name="bytes">Bytes each run moves.</param>
+    /// <param name="iterations">Rounds wanted.</param>
+    /// <param name="capSeconds">Time after which warm-up and timing stop early.</param>
+    /// <param name="minSampleSeconds">Shortest span of one timed sample (<see cref="Timing.Interleaved"/>).</param>
+    /// <param name="kernelLead">Run untimed before each of the kernel's turns, or null.</param>
+    /// <returns>The kernel's timing and the limit.</returns>
+    public static (Timing Kernel, MemoryLimit Limit) Beside(Action kernel, IReadOnlyList<MemoryLimit> limits, Func<IReadOnlyList<MemoryLimit>, Action[]> runs,
+        long bytes, int iterations, double capSeconds, double minSampleSeconds, Action? kernelLead)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(runs);
+        var leaders = Leaders(limits);
+        var timings = Timing.Interleaved([kernel, .. runs(leaders)], iterations, capSeconds, minSampleSeconds,
+            [kernelLead, .. leaders.Select(_ => (Action?)null)]);
+        return (timings[0], Fastest(limits, leaders, timings[1..], bytes));
+    }
+
+    /// <summary>
     /// <see cref="PerRound"/> for the leaders of <see cref="CopyAndInPlaceLeaders"/>: per round, the copy limit (the
     /// fastest copy between two buffers, for a kernel that writes a buffer of its own) and the in-place limit (the
     /// fastest of all, for a kernel that writes over its input).

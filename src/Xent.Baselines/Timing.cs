@@ -67,12 +67,23 @@ public sealed record Timing(double[] Seconds)
     /// Shortest span of one timed sample: a case whose run is shorter runs a batch of runs in its turn, its sample
     /// being the batch's mean (see <see cref="RunsPerSample"/>); 0 times each run alone.
     /// </param>
+    /// <param name="leads">
+    /// Per case, an action run untimed before each of its turns (and before it in the rounds that wait for the
+    /// compiler), or null for none; null runs no lead at all. A <see cref="PoolLead"/> before the cases that use the
+    /// pool's worker hands them the worker awake whatever ran before; never put one before a case on threads of its own
+    /// (a one-thread limit), where the worker left spinning would take a core from it.
+    /// </param>
     /// <returns>Each case's timed runs, in the order given.</returns>
-    public static Timing[] Interleaved(IReadOnlyList<Action> actions, int iterations, double capSeconds, double minSampleSeconds = 0)
+    public static Timing[] Interleaved(IReadOnlyList<Action> actions, int iterations, double capSeconds, double minSampleSeconds = 0, IReadOnlyList<Action?>? leads = null)
     {
         ArgumentNullException.ThrowIfNull(actions);
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(minSampleSeconds);
+        if (leads is not null && leads.Count != actions.Count)
+        {
+            throw new ArgumentException($"{leads.Count} leads for {actions.Count} cases.", nameof(leads));
+        }
+
         var total = Stopwatch.StartNew();
         foreach (var action in actions)
         {
@@ -87,9 +98,10 @@ public sealed record Timing(double[] Seconds)
         var jit = new JitWatch(started);
         while (jit.QuietFor < JitQuietSeconds && total.Elapsed.TotalSeconds < capSeconds / 2)
         {
-            foreach (var action in actions)
+            for (int a = 0; a < actions.Count; a++)
             {
-                action();
+                leads?[a]?.Invoke();
+                actions[a]();
             }
 
             jit.Update();
@@ -102,6 +114,7 @@ public sealed record Timing(double[] Seconds)
         {
             for (int a = 0; a < actions.Count; a++)
             {
+                leads?[a]?.Invoke();
                 times[a].Add(Time(actions[a], runs[a]));
             }
 

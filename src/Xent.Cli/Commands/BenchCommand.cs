@@ -125,15 +125,11 @@ internal sealed class BenchCommand : Command<BenchSettings>
     private static Timing Scaled(Timing timing, double factor) => new([.. timing.Seconds.Select(t => t * factor)]);
 
     /// <summary>
-    /// Times <paramref name="kernel"/> interleaved round by round with the fastest few of <paramref name="limits"/>
-    /// (<see cref="LimitReruns"/>), each run again on the case's own buffer; returns the kernel's timing and the limit.
+    /// The kernel beside the fastest few limits (<see cref="LimitReruns.Beside"/>), an untimed <see cref="PoolLead"/>
+    /// before the kernel's turns only.
     /// </summary>
-    private static (Timing Kernel, MemoryLimit Limit) Beside(Action kernel, IReadOnlyList<MemoryLimit> limits, Func<IReadOnlyList<MemoryLimit>, Action[]> runs, long bytes, BenchSettings settings)
-    {
-        var leaders = LimitReruns.Leaders(limits);
-        var timings = Timing.Interleaved([kernel, .. runs(leaders)], settings.Iterations, CapSeconds, MinSampleSeconds);
-        return (timings[0], LimitReruns.Fastest(limits, leaders, timings[1..], bytes));
-    }
+    private static (Timing Kernel, MemoryLimit Limit) Beside(Action kernel, IReadOnlyList<MemoryLimit> limits, Func<IReadOnlyList<MemoryLimit>, Action[]> runs, long bytes, BenchSettings settings) =>
+        LimitReruns.Beside(kernel, limits, runs, bytes, settings.Iterations, CapSeconds, MinSampleSeconds, PoolLead.Wake(settings.ThreadCount));
 
     /// <summary>
     /// A shape's read and copy candidates, fastest first: those measured on its own logits or on a larger buffer, never

@@ -359,6 +359,44 @@ public sealed class BaselinesTests
     }
 
     [Fact]
+    public void Timing_Interleaved_RunsEachCasesLeadUntimed_BeforeThatCaseOnly()
+    {
+        // Case 0 has a lead that spins 2 ms, case 1 none: a lead inside the timed span, or before the wrong case, shows.
+        var order = new List<int>();
+        void Lead()
+        {
+            order.Add(-1);
+            var spin = System.Diagnostics.Stopwatch.StartNew();
+            while (spin.Elapsed.TotalMilliseconds < 2)
+            {
+            }
+        }
+
+        var t = Timing.Interleaved([() => order.Add(0), () => order.Add(1)], 3, 10, leads: [Lead, null]);
+        Assert.Equal([-1, 0, 1, -1, 0, 1, -1, 0, 1], order.TakeLast(9).ToArray());
+        Assert.All(t, x => Assert.True(x.Max < 1e-3, $"a case timed {x.Max * 1e3:F2} ms: the lead counted"));
+        Assert.Throws<ArgumentException>(() => Timing.Interleaved([() => { }, () => { }], 1, 1, leads: [null]));
+    }
+
+    [Fact]
+    public void LimitReruns_Beside_LeadsTheKernelsTurnsOnly_NeverALimits()
+    {
+        // Three leaders, the first on one thread: the lead must come right before every kernel run and before no limit run.
+        static MemoryLimit Limit(int threads, int tag) =>
+            new("m", threads, new Timing([1.0, 1.0, 1.0]), 8, MemoryMethod.Reading(ReadMethod.EightWideSums, tag));
+        IReadOnlyList<MemoryLimit> limits = [Limit(1, 0), Limit(2, 1), Limit(2, 2), Limit(1, 3)];
+        var order = new List<string>();
+        var (kernel, limit) = LimitReruns.Beside(() => order.Add("kernel"), limits,
+            leaders => [.. leaders.Select((_, i) => (Action)(() => order.Add($"limit {i}")))], 8, 4, 10, 0, () => order.Add("lead"));
+        Assert.Equal(4, kernel.Seconds.Length);
+        string[] round = ["lead", "kernel", "limit 0", "limit 1", "limit 2"];
+        Assert.Equal([.. round, .. round, .. round, .. round], order.TakeLast(4 * round.Length).ToArray());
+        Assert.All(Enumerable.Range(0, order.Count).Where(i => order[i] == "lead"), i => Assert.Equal("kernel", order[i + 1]));
+        Assert.DoesNotContain("limit 3", order); // only the fastest three run again
+        Assert.True(limit.BytesPerSecond > 0);
+    }
+
+    [Fact]
     public void Timing_TimesAsManyRunsAsAsked_AfterWarmingUp()
     {
         int runs = 0;
