@@ -8,9 +8,10 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// Float LossAndGradient (bfloat16 -> bfloat16 with <c>bf16</c>, Half -> Half with <c>half</c>, label smoothing 0.1 with <c>smooth</c>) with the forward's exponentials stored and scaled
 /// against recomputed in the write pass, out of place and in place, in one process, alternating call by call, beside
-/// the copy limit of the same buffers (the fastest few copy methods, the fastest of them in each round:
-/// <see cref="LimitReruns"/>; in place, the fastest way to read and write them, <see cref="CopyMethod.InPlace"/> among
-/// them): thread CPU time on one thread, wall time on more. In place copies the logits back before each call, untimed.
+/// the copy limit of the same buffers (every copy method timed first, the fastest few again beside the calls, the limit
+/// the fastest median of all: <see cref="LimitReruns.FastestCopyAndInPlace"/>, as `xent bench` takes it; in place, the
+/// fastest way to read and write them, <see cref="CopyMethod.InPlace"/> among them): thread CPU time on one thread, wall
+/// time on more. In place copies the logits back before each call, untimed.
 /// XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- recompute-compare [rounds] [threads] [bf16|half|smooth] [NxV ...]
 /// </summary>
@@ -30,7 +31,8 @@ internal static class RecomputeCompare
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads, LabelSmoothing = smooth ? 0.1f : 0f };
             var gradient = new float[logits.Length];
             var work = new float[logits.Length];
-            var copies = LimitReruns.CopyAndInPlaceLeaders(MemoryLimits.QuickRanked(logits, gradient, threads == 1 ? [1] : [1, threads]).Copies);
+            var ranked = MemoryLimits.QuickRanked(logits, gradient, threads == 1 ? [1] : [1, threads]).Copies;
+            var copies = LimitReruns.CopyAndInPlaceLeaders(ranked);
             var logits16 = bf16 ? logits.Select(v => (BFloat16)v).ToArray() : [];
             var gradient16 = new BFloat16[logits16.Length];
             var work16 = new BFloat16[logits16.Length];
@@ -63,6 +65,7 @@ internal static class RecomputeCompare
                 .. LimitReruns.Copies(copies, logits, gradient).Select(a => ("copy limit", false, a, (Action)(() => { }))),
             ];
 
+            int xentCases = cases.Length - copies.Count;
             // The first shape warms every case past tiered compilation (40 calls or 1 s each, then a pause): with one
             // warm-up call the first shape's rounds ran code at tier 0 and compiled it.
             // The same code serves every shape: the later ones take one call each (their pages, the caches).
@@ -98,13 +101,15 @@ internal static class RecomputeCompare
             string jitLine = TierUp.CompiledSince(jit);
             double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
             // Out of place against the copies between two buffers, in place against every way to read and write.
-            var (copyTimes, inPlaceTimes) = LimitReruns.PerRoundCopyAndInPlace(copies, times[^copies.Count..]);
-            Console.WriteLine($"{shape}: copy limit {Median(copyTimes):F2} ({copyTimes.Min():F2}-{copyTimes.Max():F2}), in place {Median(inPlaceTimes):F2} ({inPlaceTimes.Min():F2}-{inPlaceTimes.Max():F2}); the fastest per round of {LimitReruns.Describe(copies)}");
-            for (int c = 0; c < cases.Length - copies.Count; c++)
+            var (copyLimit, inPlaceLimit) = LimitReruns.FastestCopyAndInPlace(ranked, copies,
+                [.. times[xentCases..].Select(t => new Timing([.. t.Select(ms => ms / 1e3)]))], logits.Length * 8L);
+            string Limit(MemoryLimit l) => $"{l.Timing.Median * 1e3:F2} ({l.Timing.Min * 1e3:F2}-{l.Timing.Max * 1e3:F2}), {l.Method} x{l.Threads}";
+            Console.WriteLine($"{shape}: copy limit {Limit(copyLimit)}, in place {Limit(inPlaceLimit)}; the fastest median of every method, {LimitReruns.Describe(copies)} again beside the calls");
+            for (int c = 0; c < xentCases; c++)
             {
                 var t = times[c];
                 bool inPlace = cases[c].InPlace;
-                Console.WriteLine($"  {cases[c].Name,-26} {Median(t),8:F2} ({t.Min():F2}-{t.Max():F2}) = {Median(t) / Median(inPlace ? inPlaceTimes : copyTimes):F2}x the {(inPlace ? "in-place" : "copy")} limit");
+                Console.WriteLine($"  {cases[c].Name,-26} {Median(t),8:F2} ({t.Min():F2}-{t.Max():F2}) = {Median(t) / ((inPlace ? inPlaceLimit : copyLimit).Timing.Median * 1e3):F2}x the {(inPlace ? "in-place" : "copy")} limit");
             }
 
             Console.WriteLine($"  recomputed / stored: out of place {Median(times[1]) / Median(times[0]):F3}, in place {Median(times[3]) / Median(times[2]):F3}");

@@ -8,10 +8,11 @@ namespace Xent.Benchmarks;
 /// <summary>
 /// Out-of-place float LossAndGradient with ordinary stores against streaming (non-temporal) stores for the gradient,
 /// and the same call in place (the gradient over the logits: the copy's traffic), in one process, alternating call by
-/// call, beside the copy limit of the same buffers (the fastest few copy methods, the fastest of them in each round:
-/// <see cref="LimitReruns"/>; in place, the fastest way to read and write them, <see cref="CopyMethod.InPlace"/> among
-/// them): wall time on the asked threads and, on one thread, the thread's CPU time (which the other programs of a
-/// shared machine disturb far less). XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
+/// call, beside the copy limit of the same buffers (every copy method timed first, the fastest few again beside the
+/// calls, the limit the fastest median of all: <see cref="LimitReruns.FastestCopyAndInPlace"/>, as `xent bench` takes
+/// it; in place, the fastest way to read and write them, <see cref="CopyMethod.InPlace"/> among them): wall time on the
+/// asked threads and, on one thread, the thread's CPU time (which the other programs of a shared machine disturb far
+/// less). XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- stream-compare [rounds] [threads] [NxV ...]
 /// </summary>
 internal static class StreamCompare
@@ -29,7 +30,8 @@ internal static class StreamCompare
             var inPlace = logits.ToArray(); // its values turn into gradients call by call: the same work for the kernel
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
             // The fastest copy methods (of fewer threads too when timing wall time; CPU time counts one thread).
-            var copies = LimitReruns.CopyAndInPlaceLeaders(MemoryLimits.QuickRanked(logits, gradient, threads == 1 ? [1] : [1, threads]).Copies);
+            var ranked = MemoryLimits.QuickRanked(logits, gradient, threads == 1 ? [1] : [1, threads]).Copies;
+            var copies = LimitReruns.CopyAndInPlaceLeaders(ranked);
             (string Name, Action Call)[] cases =
             [
                 ("ordinary", () =>
@@ -66,6 +68,7 @@ internal static class StreamCompare
                 .. LimitReruns.Copies(copies, logits, gradient).Select(a => ("copy limit", a)),
             ];
 
+            int xentCases = cases.Length - copies.Count;
             // The first shape warms every case past tiered compilation (40 calls or 1 s each, then a pause): with two
             // warm-up calls the first shape's rounds ran code at tier 0 and compiled it.
             // The same code serves every shape: the later ones take two calls each (their pages, the caches).
@@ -97,10 +100,12 @@ internal static class StreamCompare
             double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
             string Show(List<double> t) => $"{Median(t):F2} ({t.Min():F2}-{t.Max():F2})";
             // Out of place against the copies between two buffers, in place against every way to read and write.
-            var (copyTimes, inPlaceTimes) = LimitReruns.PerRoundCopyAndInPlace(copies, times[^copies.Count..]);
-            double limit = Median(copyTimes);
-            Console.WriteLine($"{shape}: ordinary {Show(times[0])} = {Median(times[0]) / limit:F2}x the copy limit; streamed {Show(times[1])} = {Median(times[1]) / limit:F2}x; copy limit {Show(copyTimes)} (fastest per round of {LimitReruns.Describe(copies)}); streamed / ordinary {Median(times[1]) / Median(times[0]):F2}");
-            Console.WriteLine($"{shape}: in place {Show(times[2])} = {Median(times[2]) / Median(inPlaceTimes):F2}x the in-place limit {Show(inPlaceTimes)}; in place / ordinary {Median(times[2]) / Median(times[0]):F2}");
+            var (copyLimit, inPlaceLimit) = LimitReruns.FastestCopyAndInPlace(ranked, copies,
+                [.. times[xentCases..].Select(t => new Timing([.. t.Select(ms => ms / 1e3)]))], logits.Length * 8L);
+            string Limit(MemoryLimit l) => $"{l.Timing.Median * 1e3:F2} ({l.Timing.Min * 1e3:F2}-{l.Timing.Max * 1e3:F2}), {l.Method} x{l.Threads}";
+            double limit = copyLimit.Timing.Median * 1e3, inPlaceMs = inPlaceLimit.Timing.Median * 1e3;
+            Console.WriteLine($"{shape}: ordinary {Show(times[0])} = {Median(times[0]) / limit:F2}x the copy limit; streamed {Show(times[1])} = {Median(times[1]) / limit:F2}x; copy limit {Limit(copyLimit)} (the fastest median of every method, {LimitReruns.Describe(copies)} again beside the calls); streamed / ordinary {Median(times[1]) / Median(times[0]):F2}");
+            Console.WriteLine($"{shape}: in place {Show(times[2])} = {Median(times[2]) / inPlaceMs:F2}x the in-place limit {Limit(inPlaceLimit)}; in place / ordinary {Median(times[2]) / Median(times[0]):F2}");
             Console.WriteLine($"{shape}: Loss, grouped rows / one row per item {Median(times[3]) / Median(times[4]):F3} ({Show(times[3])} / {Show(times[4])})");
             Console.WriteLine($"{shape}: grouped rows (next-row prefetch) / one row per item: streamed {Median(times[1]) / Median(times[5]):F3}, in place {Median(times[2]) / Median(times[6]):F3}");
             Console.WriteLine($"{shape}: {jitLine}");

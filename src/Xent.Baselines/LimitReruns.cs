@@ -118,18 +118,29 @@ public static class LimitReruns
     }
 
     /// <summary>
-    /// <see cref="PerRound"/> for the leaders of <see cref="CopyAndInPlaceLeaders"/>: per round, the copy limit (the
-    /// fastest copy between two buffers, for a kernel that writes a buffer of its own) and the in-place limit (the
-    /// fastest of all, for a kernel that writes over its input).
+    /// <see cref="Fastest"/> for the leaders of <see cref="CopyAndInPlaceLeaders"/>, as `xent bench` takes its limits: the
+    /// copy limit (the fastest copy between two buffers, for a kernel that writes a buffer of its own) and the in-place
+    /// limit (the fastest of every way to read and write the bytes, for a kernel that writes over its input), each the
+    /// fastest median of the ranking and of the reruns beside the kernels.
     /// </summary>
+    /// <param name="rankedCopies">The copy ranking the leaders came from, <see cref="CopyMethod.InPlace"/> among them.</param>
     /// <param name="leaders">The copy methods run again.</param>
-    /// <param name="reruns">Each one's times, one per round, in the leaders' order.</param>
-    /// <returns>One time per round of each limit.</returns>
-    public static (List<double> Copy, List<double> InPlace) PerRoundCopyAndInPlace(IReadOnlyList<MemoryLimit> leaders, IReadOnlyList<IReadOnlyList<double>> reruns)
+    /// <param name="reruns">Their timings beside the kernels, in the leaders' order.</param>
+    /// <param name="bytes">Bytes each rerun moved.</param>
+    /// <returns>The two limits.</returns>
+    public static (MemoryLimit Copy, MemoryLimit InPlace) FastestCopyAndInPlace(IReadOnlyList<MemoryLimit> rankedCopies, IReadOnlyList<MemoryLimit> leaders,
+        IReadOnlyList<Timing> reruns, long bytes)
     {
         ArgumentNullException.ThrowIfNull(leaders);
         ArgumentNullException.ThrowIfNull(reruns);
-        return (PerRound([.. reruns.Where((_, i) => leaders[i].How.Copy != CopyMethod.InPlace)]), PerRound(reruns));
+        if (reruns.Count != leaders.Count)
+        {
+            throw new ArgumentException($"{reruns.Count} timings for {leaders.Count} methods.", nameof(reruns));
+        }
+
+        var between = Enumerable.Range(0, leaders.Count).Where(i => leaders[i].How.Copy != CopyMethod.InPlace).ToList();
+        return (Fastest(MemoryLimits.OutOfPlace(rankedCopies), [.. between.Select(i => leaders[i])], [.. between.Select(i => reruns[i])], bytes),
+            Fastest(rankedCopies, leaders, reruns, bytes));
     }
 
     /// <summary>
