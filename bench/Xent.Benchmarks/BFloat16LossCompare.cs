@@ -9,7 +9,8 @@ namespace Xent.Benchmarks;
 /// fastest few read methods, the fastest of them in each round: <see cref="LimitReruns"/>), interleaved round by round
 /// (as <see cref="LinearCrossEntropyCompare"/>) so that a change in machine load hits every method alike. Values are uniform in [-4, 4) rounded to bfloat16, so every type holds the same numbers. Prints, per
 /// method, the median and range of the wall time per call and the median (range) of its per-round ratio to float Loss.
-/// Both cores (every thread the options allow); XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
+/// Both cores (every thread the options allow); XENT_VECTOR_WIDTH=256 runs the 256-bit paths. Each loss's sample comes
+/// right after an untimed <see cref="PoolLead"/>, the read limits' after none.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- bf16-compare [rounds] [NxV ...]
 /// </summary>
 internal static class BFloat16LossCompare
@@ -79,12 +80,21 @@ internal static class BFloat16LossCompare
         ];
 
         int reps = (int)Math.Max(1, (64L << 20) / bf16.Length);
-        TierUp.Warm([.. methods.Select(m => m.Call)], seconds: 0.5);
+        // A read limit on one thread outlasts the pool worker's spin: each loss (never a limit, which a spinning worker
+        // would slow) comes after an untimed lead that leaves the worker awake.
+        int kernels = methods.Length - floatReads.Count - bf16Reads.Count;
+        var lead = PoolLead.Wake(threads);
+        TierUp.Warm([.. methods.Select(m => m.Call), lead], seconds: 0.5);
         var times = methods.Select(_ => new List<double>()).ToArray();
         for (int r = -1; r < rounds; r++)
         {
             for (int i = 0; i < methods.Length; i++)
             {
+                if (i < kernels)
+                {
+                    lead();
+                }
+
                 var sw = Stopwatch.StartNew();
                 for (int k = 0; k < reps; k++)
                 {
@@ -100,7 +110,6 @@ internal static class BFloat16LossCompare
         }
 
         Console.WriteLine($"{rows} x {classes}, {rounds} interleaved rounds of {reps} call(s) each after warm-up past tier-up and one more round; ms per call, median (min-max), ratio to float Loss per round:");
-        int kernels = methods.Length - floatReads.Count - bf16Reads.Count;
         var lines = methods.Take(kernels).Select((m, i) => (m.Name, Times: times[i])).ToList();
         lines.Add(($"float read limit (fastest per round of {LimitReruns.Describe(floatReads)})", LimitReruns.PerRound(times[kernels..(kernels + floatReads.Count)])));
         lines.Add(($"bf16 read limit (fastest per round of {LimitReruns.Describe(bf16Reads)})", LimitReruns.PerRound(times[(kernels + floatReads.Count)..])));

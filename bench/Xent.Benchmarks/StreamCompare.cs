@@ -12,7 +12,8 @@ namespace Xent.Benchmarks;
 /// calls, the limit the fastest median of all: <see cref="LimitReruns.FastestCopyAndInPlace"/>, as `xent bench` takes
 /// it; in place, the fastest way to read and write them, <see cref="CopyMethod.InPlace"/> among them): wall time on the
 /// asked threads and, on one thread, the thread's CPU time (which the other programs of a shared machine disturb far
-/// less). XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
+/// less). Each Xent call comes right after an untimed <see cref="PoolLead"/>, the limits after none.
+/// XENT_VECTOR_WIDTH=256 runs the 256-bit paths.
 /// Run: dotnet run -c Release --project bench/Xent.Benchmarks -- stream-compare [rounds] [threads] [NxV ...]
 /// </summary>
 internal static class StreamCompare
@@ -68,13 +69,16 @@ internal static class StreamCompare
                 .. LimitReruns.Copies(copies, logits, gradient).Select(a => ("copy limit", a)),
             ];
 
+            // The last case of a round, a copy limit on one thread, outlasts the pool worker's spin: each Xent call (never a
+            // limit, which a spinning worker would slow) comes after an untimed lead that leaves the worker awake.
+            var lead = PoolLead.Wake(threads);
             int xentCases = cases.Length - copies.Count;
             // The first shape warms every case past tiered compilation (40 calls or 1 s each, then a pause): with two
             // warm-up calls the first shape's rounds ran code at tier 0 and compiled it.
             // The same code serves every shape: the later ones take two calls each (their pages, the caches).
             if (shape == shapes[0])
             {
-                TierUp.WarmCapped([.. cases.Select(c => c.Call)], capSeconds: 1);
+                TierUp.WarmCapped([.. cases.Select(c => c.Call), lead], capSeconds: 1);
             }
 
             foreach (var c in cases)
@@ -89,6 +93,11 @@ internal static class StreamCompare
             {
                 for (int c = 0; c < cases.Length; c++)
                 {
+                    if (c < xentCases)
+                    {
+                        lead();
+                    }
+
                     double cpu = CpuTime.ThreadMilliseconds();
                     var clock = Stopwatch.StartNew();
                     cases[c].Call();
