@@ -138,7 +138,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                 // exps16: a 16-bit one, whose exponentials go over the widened row.
                 targetLogits[n - first] = keptRow ? z[y] : 0f;
                 var store = storeExps ? new Span<float>(gradient + RowOffset(n), classes) : widened && exps16 ? new Span<float>(logits + RowOffset(n - first), classes) : default;
-                statistics[n - first] = StatisticsKernel.Compute<TOps, TV>(z, weights, default, weightedLogits, store, prefetchNext: !widened, inverseCap: 0f);
+                StatisticsKernel.Compute<TOps, TV>(ref statistics[n - first], z, weights, default, weightedLogits, store, prefetchNext: !widened, inverseCap: 0f);
             }
 
             FinishShortRows(first, last, statistics, targetLogits, rowsWidened);

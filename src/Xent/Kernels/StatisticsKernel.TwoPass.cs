@@ -72,6 +72,13 @@ internal static partial class StatisticsKernel
     private static float BlockMaxPinned<TOps, TV, TLanes>(ref byte x, int n, Span<float> widened)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
+        where TLanes : struct, ILogitLanes<TV> => BlockMaxLoop<TOps, TV, TLanes>(ref x, n, widened);
+
+    // BlockMaxPinned's loop, inlined there and into MaxExpSum (x pinned by the caller).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float BlockMaxLoop<TOps, TV, TLanes>(ref byte x, int n, Span<float> widened)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
         where TLanes : struct, ILogitLanes<TV>
     {
         int k = TOps.Count;
@@ -204,6 +211,35 @@ internal static partial class StatisticsKernel
     // exponentials stored) each stored value is the exponential times 1 - (z / s)^2.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static double ExpSum<TOps, TV, TCapped>(ReadOnlySpan<float> z, float shift, Span<float> exps, bool prefetch, float inverseCap)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TCapped : struct, IConstant => ExpSumLoop<TOps, TV, TCapped>(z, shift, exps, prefetch, inverseCap);
+
+    /// <summary>
+    /// A float block's max and then its sum of exp(z - shift) (exponentials stored where <paramref name="exps"/> is
+    /// not empty), uncapped: <see cref="BlockMax"/> and <see cref="ExpSum"/>'s loops, the same bits, in one call.
+    /// </summary>
+    // Short rows (under OnlineChunk vectors) take this pass for every row, and a row of 32 classes made three calls of
+    // it (BlockMax, BlockMaxPinned, ExpSum).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static unsafe double MaxExpSum<TOps, TV>(ReadOnlySpan<float> z, Span<float> exps, bool prefetch, out float max)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        ref byte x = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(z));
+        fixed (byte* pinned = &x)
+        {
+            max = BlockMaxLoop<TOps, TV, SingleLanes<TOps, TV>>(ref x, z.Length, default);
+        }
+
+        // As Compute shifts: a block of only -inf (and NaN) sums relative to 0.
+        float shift = max == float.NegativeInfinity ? 0f : max;
+        return ExpSumLoop<TOps, TV, No>(z, shift, exps, prefetch, 0f);
+    }
+
+    // ExpSum's loop, inlined there and into MaxExpSum.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double ExpSumLoop<TOps, TV, TCapped>(ReadOnlySpan<float> z, float shift, Span<float> exps, bool prefetch, float inverseCap)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TCapped : struct, IConstant
