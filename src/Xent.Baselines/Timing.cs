@@ -30,22 +30,26 @@ public sealed record Timing(double[] Seconds)
     /// batch's mean (see <see cref="RunsPerSample"/>); 0 times each run alone.
     /// </param>
     /// <returns>The timed runs.</returns>
-    public static Timing Measure(Action action, int iterations, double capSeconds, double minSampleSeconds = 0)
+    public static Timing Measure(Action action, int iterations, double capSeconds, double minSampleSeconds = 0) =>
+        MeasureOn(TimingSources.System, action, iterations, capSeconds, minSampleSeconds);
+
+    /// <summary><see cref="Measure(Action, int, double, double)"/> on the clock and compile count of <paramref name="sources"/>.</summary>
+    internal static Timing MeasureOn(TimingSources sources, Action action, int iterations, double capSeconds, double minSampleSeconds)
     {
         ArgumentNullException.ThrowIfNull(action);
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(minSampleSeconds);
-        var total = Stopwatch.StartNew();
-        WarmUp(action, total, capSeconds);
-        int runs = RunsPerSample(action, minSampleSeconds);
+        long total = sources.Timestamp();
+        WarmUp(action, sources, total, capSeconds);
+        int runs = RunsPerSampleOn(sources, action, minSampleSeconds);
         var times = new List<double>(iterations);
-        total.Restart();
+        total = sources.Timestamp();
         for (int i = 0; i < iterations; i++)
         {
-            times.Add(Time(action, runs));
+            times.Add(Time(action, runs, sources));
 
             // Slow cases (the scalar baseline on big shapes) stop early, but never below 3 runs.
-            if (times.Count >= 3 && total.Elapsed.TotalSeconds > capSeconds)
+            if (times.Count >= 3 && sources.SecondsSince(total) > capSeconds)
             {
                 break;
             }
@@ -74,7 +78,15 @@ public sealed record Timing(double[] Seconds)
     /// (a one-thread limit), where the worker left spinning would take a core from it.
     /// </param>
     /// <returns>Each case's timed runs, in the order given.</returns>
-    public static Timing[] Interleaved(IReadOnlyList<Action> actions, int iterations, double capSeconds, double minSampleSeconds = 0, IReadOnlyList<Action?>? leads = null)
+    public static Timing[] Interleaved(IReadOnlyList<Action> actions, int iterations, double capSeconds, double minSampleSeconds = 0, IReadOnlyList<Action?>? leads = null) =>
+        InterleavedOn(TimingSources.System, actions, iterations, capSeconds, minSampleSeconds, leads);
+
+    /// <summary>
+    /// <see cref="Interleaved(IReadOnlyList{Action}, int, double, double, IReadOnlyList{Action?}?)"/> on the clock and
+    /// compile count of <paramref name="sources"/>.
+    /// </summary>
+    internal static Timing[] InterleavedOn(TimingSources sources, IReadOnlyList<Action> actions, int iterations, double capSeconds, double minSampleSeconds,
+        IReadOnlyList<Action?>? leads)
     {
         ArgumentNullException.ThrowIfNull(actions);
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
@@ -84,19 +96,18 @@ public sealed record Timing(double[] Seconds)
             throw new ArgumentException($"{leads.Count} leads for {actions.Count} cases.", nameof(leads));
         }
 
-        var total = Stopwatch.StartNew();
+        long total = sources.Timestamp();
         foreach (var action in actions)
         {
-            WarmUp(action, total, capSeconds);
+            WarmUp(action, sources, total, capSeconds);
         }
 
         // Then all of them in turn until no method has been compiled for a while: a case warmed first can have methods
         // still counting their calls towards tier 1 while the next case warms, and they would tier up during the
         // timed rounds (xent bench, 2048 x 32 on 2 threads: some processes timed every Loss call at 0.3 ms against
         // 0.09 ms once its per-row code was optimised).
-        var started = Stopwatch.StartNew();
-        var jit = new JitWatch(started);
-        while (jit.QuietFor < JitQuietSeconds && total.Elapsed.TotalSeconds < capSeconds / 2)
+        var jit = new JitWatch(sources, sources.Timestamp());
+        while (jit.QuietFor < JitQuietSeconds && sources.SecondsSince(total) < capSeconds / 2)
         {
             for (int a = 0; a < actions.Count; a++)
             {
@@ -107,18 +118,18 @@ public sealed record Timing(double[] Seconds)
             jit.Update();
         }
 
-        int[] runs = [.. actions.Select(a => RunsPerSample(a, minSampleSeconds))];
+        int[] runs = [.. actions.Select(a => RunsPerSampleOn(sources, a, minSampleSeconds))];
         var times = actions.Select(_ => new List<double>(iterations)).ToArray();
-        total.Restart();
+        total = sources.Timestamp();
         for (int i = 0; i < iterations; i++)
         {
             for (int a = 0; a < actions.Count; a++)
             {
                 leads?[a]?.Invoke();
-                times[a].Add(Time(actions[a], runs[a]));
+                times[a].Add(Time(actions[a], runs[a], sources));
             }
 
-            if (i >= 2 && total.Elapsed.TotalSeconds > capSeconds)
+            if (i >= 2 && sources.SecondsSince(total) > capSeconds)
             {
                 break;
             }
@@ -128,38 +139,33 @@ public sealed record Timing(double[] Seconds)
     }
 
     /// <summary>
-    /// Runs the case at least 3 times, then until it is warm (<see cref="Warm"/>) or <paramref name="total"/> has
-    /// passed half of <paramref name="capSeconds"/>.
+    /// Runs the case at least 3 times, then until it is warm (<see cref="Warm"/>) or the time since
+    /// <paramref name="total"/> has passed half of <paramref name="capSeconds"/>.
     /// </summary>
-    private static void WarmUp(Action action, Stopwatch total, double capSeconds)
+    private static void WarmUp(Action action, TimingSources sources, long total, double capSeconds)
     {
         var warm = new List<double>();
-        var started = Stopwatch.StartNew();
-        var jit = new JitWatch(started);
-        while (warm.Count < 3 || (!Warm(warm, started, jit) && total.Elapsed.TotalSeconds < capSeconds / 2))
+        long started = sources.Timestamp();
+        var jit = new JitWatch(sources, started);
+        while (warm.Count < 3 || (!Warm(warm, sources.SecondsSince(started), jit) && sources.SecondsSince(total) < capSeconds / 2))
         {
-            warm.Add(Time(action));
+            warm.Add(Time(action, 1, sources));
             jit.Update();
         }
     }
 
-    private static double Time(Action action)
-    {
-        long start = Stopwatch.GetTimestamp();
-        action();
-        return Stopwatch.GetElapsedTime(start).TotalSeconds;
-    }
-
     // The mean of `runs` back-to-back runs.
-    private static double Time(Action action, int runs)
+    private static double Time(Action action, int runs, TimingSources sources)
     {
-        long start = Stopwatch.GetTimestamp();
+        long start = sources.Timestamp();
         for (int i = 0; i < runs; i++)
         {
             action();
         }
 
-        return Stopwatch.GetElapsedTime(start).TotalSeconds / runs;
+        // The end read before any other call: a first call of SecondsSince would time its own compilation.
+        long end = sources.Timestamp();
+        return Stopwatch.GetElapsedTime(start, end).TotalSeconds / runs;
     }
 
     /// <summary>Most runs in one sample: a case that stays below the shortest sample even so is timed as it is.</summary>
@@ -174,14 +180,16 @@ public sealed record Timing(double[] Seconds)
     /// <param name="action">The case, warm.</param>
     /// <param name="minSampleSeconds">Shortest span of a sample; 0 for one run per sample.</param>
     /// <returns>Runs per sample, at least 1.</returns>
-    public static int RunsPerSample(Action action, double minSampleSeconds)
+    public static int RunsPerSample(Action action, double minSampleSeconds) => RunsPerSampleOn(TimingSources.System, action, minSampleSeconds);
+
+    private static int RunsPerSampleOn(TimingSources sources, Action action, double minSampleSeconds)
     {
         ArgumentNullException.ThrowIfNull(action);
         ArgumentOutOfRangeException.ThrowIfNegative(minSampleSeconds);
         int runs = 1;
         while (minSampleSeconds > 0 && runs < MaxRunsPerSample)
         {
-            double span = Time(action, runs) * runs;
+            double span = Time(action, runs, sources) * runs;
             if (span >= minSampleSeconds)
             {
                 break;
@@ -226,26 +234,26 @@ public sealed record Timing(double[] Seconds)
     /// Past tier-up (<see cref="TierUpSeconds"/>, <see cref="JitQuietSeconds"/>) and steady over at least
     /// <see cref="TierUpRuns"/> runs, or unsteady after <see cref="MaxWarmRuns"/>.
     /// </summary>
-    private static bool Warm(List<double> times, Stopwatch elapsed, JitWatch jit) =>
-        elapsed.Elapsed.TotalSeconds >= TierUpSeconds && jit.QuietFor >= JitQuietSeconds
+    private static bool Warm(List<double> times, double elapsedSeconds, JitWatch jit) =>
+        elapsedSeconds >= TierUpSeconds && jit.QuietFor >= JitQuietSeconds
         && ((Steady(times) && times.Count >= TierUpRuns) || times.Count >= MaxWarmRuns);
 
     /// <summary>When the process's count of JIT-compiled methods last changed, on a warm-up's clock.</summary>
-    private sealed class JitWatch(Stopwatch clock)
+    private sealed class JitWatch(TimingSources sources, long start)
     {
-        private long count = System.Runtime.JitInfo.GetCompiledMethodCount();
+        private long count = sources.CompiledMethods();
         private double changedAt;
 
         /// <summary>Seconds since the last compilation seen.</summary>
-        public double QuietFor => clock.Elapsed.TotalSeconds - changedAt;
+        public double QuietFor => sources.SecondsSince(start) - changedAt;
 
         public void Update()
         {
-            long now = System.Runtime.JitInfo.GetCompiledMethodCount();
+            long now = sources.CompiledMethods();
             if (now != count)
             {
                 count = now;
-                changedAt = clock.Elapsed.TotalSeconds;
+                changedAt = sources.SecondsSince(start);
             }
         }
     }

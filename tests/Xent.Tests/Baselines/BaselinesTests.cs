@@ -367,20 +367,19 @@ public sealed class BaselinesTests
     [Fact]
     public void Timing_Interleaved_RunsEachCasesLeadUntimed_BeforeThatCaseOnly()
     {
-        // Case 0 has a lead that spins 2 ms, case 1 none: a lead inside the timed span, or before the wrong case, shows.
+        // Case 0 has a lead that takes 2 ms, the cases none (on a clock of the test's own, so that no pause of the
+        // test's thread counts): a lead inside the timed span, or before the wrong case, shows.
         var order = new List<int>();
+        var clock = new FakeClock();
         void Lead()
         {
             order.Add(-1);
-            var spin = System.Diagnostics.Stopwatch.StartNew();
-            while (spin.Elapsed.TotalMilliseconds < 2)
-            {
-            }
+            clock.Advance(2e-3);
         }
 
-        var t = Timing.Interleaved([() => order.Add(0), () => order.Add(1)], 3, 10, leads: [Lead, null]);
+        var t = Timing.InterleavedOn(clock.Sources, [() => order.Add(0), () => order.Add(1)], 3, 10, 0, [Lead, null]);
         Assert.Equal([-1, 0, 1, -1, 0, 1, -1, 0, 1], order.TakeLast(9).ToArray());
-        Assert.All(t, x => Assert.True(x.Max < 1e-3, $"a case timed {x.Max * 1e3:F2} ms: the lead counted"));
+        Assert.All(t, x => Assert.True(x.Max == 0, $"a case timed {x.Max * 1e3:F2} ms: the lead counted"));
         Assert.Throws<ArgumentException>(() => Timing.Interleaved([() => { }, () => { }], 1, 1, leads: [null]));
     }
 
@@ -416,59 +415,72 @@ public sealed class BaselinesTests
     public void Timing_WarmsAFastUnsteadyCase_PastTierUp_NotOnlyAHundredRuns()
     {
         // Runs that alternate between nothing and 40 us are never steady; each is far shorter than 3 ms, so a hundred
-        // of them end long before tiered compilation would have optimised a real case (0.3 s).
-        var calls = new List<long>();
+        // of them end long before tiered compilation would have optimised a real case (0.3 s). On a clock of the
+        // test's own: a pause of the test's thread between the clock's start and the first run cannot shorten it.
+        var clock = new FakeClock();
+        var calls = new List<double>();
         void Unsteady()
         {
-            calls.Add(System.Diagnostics.Stopwatch.GetTimestamp());
-            if (calls.Count % 2 == 0)
-            {
-                var spin = System.Diagnostics.Stopwatch.StartNew();
-                while (spin.Elapsed.TotalMicroseconds < 40)
-                {
-                }
-            }
+            calls.Add(clock.Seconds);
+            clock.Advance(calls.Count % 2 == 0 ? 40e-6 : 0);
         }
 
-        double WarmSeconds(int timed) => System.Diagnostics.Stopwatch.GetElapsedTime(calls[0], calls[^timed]).TotalSeconds;
+        double WarmSeconds(int timed) => calls[^timed] - calls[0];
 
-        var t = Timing.Measure(Unsteady, 3, 10);
+        var t = Timing.MeasureOn(clock.Sources, Unsteady, 3, 10, 0);
         Assert.Equal(3, t.Seconds.Length);
-        Assert.True(WarmSeconds(3) >= 0.29, $"warmed {WarmSeconds(3):F3} s in {calls.Count - 3} runs");
+        Assert.True(WarmSeconds(3) >= 0.3, $"warmed {WarmSeconds(3):F3} s in {calls.Count - 3} runs");
 
         calls.Clear();
-        Timing.Interleaved([Unsteady], 3, 10);
-        Assert.True(WarmSeconds(3) >= 0.29, $"interleaved: warmed {WarmSeconds(3):F3} s in {calls.Count - 3} runs");
+        Timing.InterleavedOn(clock.Sources, [Unsteady], 3, 10, 0, null);
+        Assert.True(WarmSeconds(3) >= 0.3, $"interleaved: warmed {WarmSeconds(3):F3} s in {calls.Count - 3} runs");
     }
 
     [Fact]
     public void Timing_TimesNoRunUntilTheJitHasBeenQuietForAWhile()
     {
-        // For its first 0.5 s the case compiles a new method every 50 calls (as tiered compilation promotes a real
-        // case's methods in batches) and is otherwise steady: timing must wait 0.2 s past the last compilation.
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        double lastCompile = 0;
-        var ends = new List<double>();
-        void Case()
+        // For its first 0.5 s the case compiles a method every 50 calls (as tiered compilation promotes a real case's
+        // methods in batches) and is otherwise steady, 1 ms a call: timing must wait 0.4 s past the last compilation.
+        // The clock and the compile count are the test's own: on the machine's, a loaded machine that paused the test
+        // for the case's first 0.5 s left it nothing to compile at all.
+        foreach (bool interleaved in new[] { false, true })
         {
-            if (clock.Elapsed.TotalSeconds < 0.5 && ends.Count % 50 == 0)
+            var clock = new FakeClock();
+            double lastCompile = -1;
+            var ends = new List<double>();
+            void Case()
             {
-                var m = new System.Reflection.Emit.DynamicMethod($"m{ends.Count}", typeof(int), Type.EmptyTypes);
-                var il = m.GetILGenerator();
-                il.Emit(System.Reflection.Emit.OpCodes.Ldc_I4, ends.Count);
-                il.Emit(System.Reflection.Emit.OpCodes.Ret);
-                _ = m.CreateDelegate<Func<int>>()();
-                lastCompile = clock.Elapsed.TotalSeconds;
+                if (clock.Seconds < 0.5 && ends.Count % 50 == 0)
+                {
+                    clock.Compiled++;
+                    lastCompile = clock.Seconds;
+                }
+
+                clock.Advance(1e-3);
+                ends.Add(clock.Seconds);
             }
 
-            Thread.SpinWait(200);
-            ends.Add(clock.Elapsed.TotalSeconds);
+            var t = interleaved ? Timing.InterleavedOn(clock.Sources, [Case], 5, 10, 0, null)[0] : Timing.MeasureOn(clock.Sources, Case, 5, 10, 0);
+            Assert.Equal(5, t.Seconds.Length);
+            double timedFrom = ends[^6]; // the last warm-up run's end
+            Assert.True(lastCompile >= 0.45, $"the case compiled until {lastCompile:F3} s");
+            Assert.True(timedFrom - lastCompile >= 0.4 - 1e-9, $"interleaved {interleaved}: timed from {timedFrom:F3} s, the last compilation at {lastCompile:F3} s");
         }
+    }
 
-        var t = Timing.Measure(Case, 5, 10);
-        Assert.Equal(5, t.Seconds.Length);
-        double timedFrom = ends[^6]; // the last warm-up run's end
-        Assert.True(lastCompile > 0.3, $"the case compiled until {lastCompile:F3} s");
-        Assert.True(timedFrom - lastCompile >= 0.19, $"timed from {timedFrom:F3} s, the last compilation at {lastCompile:F3} s");
+    /// <summary>A clock that moves only when told to, and a compile count, for <see cref="Timing"/>.</summary>
+    private sealed class FakeClock
+    {
+        private long ticks;
+
+        public FakeClock() => Sources = new(() => ticks, () => Compiled);
+
+        public TimingSources Sources { get; }
+
+        public long Compiled { get; set; }
+
+        public double Seconds => ticks / (double)System.Diagnostics.Stopwatch.Frequency;
+
+        public void Advance(double seconds) => ticks += (long)Math.Round(seconds * System.Diagnostics.Stopwatch.Frequency);
     }
 }
