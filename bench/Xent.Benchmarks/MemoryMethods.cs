@@ -28,19 +28,19 @@ internal static class MemoryMethods
             var gradient = MemoryLimits.Touched(logits.Length);
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
             var counts = new[] { 1, threads }.Distinct().ToArray();
-            var reads = new List<(string Name, bool InPlace, Action Call)> { ("Loss (kernel)", false, () => CrossEntropy.Loss(logits, targets, options)) };
+            var reads = new List<(string Name, bool InPlace, int Threads, Action Call)> { ("Loss (kernel)", false, threads, () => CrossEntropy.Loss(logits, targets, options)) };
             var inPlace = logits.ToArray(); // its values turn into gradients call by call: the same work for the kernel
-            var copies = new List<(string Name, bool InPlace, Action Call)>
+            var copies = new List<(string Name, bool InPlace, int Threads, Action Call)>
             {
-                ("LossAndGradient (kernel)", false, () => CrossEntropy.LossAndGradient(logits, targets, gradient, options)),
-                ("LossAndGradient in place (kernel)", true, () => CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options)),
+                ("LossAndGradient (kernel)", false, threads, () => CrossEntropy.LossAndGradient(logits, targets, gradient, options)),
+                ("LossAndGradient in place (kernel)", true, threads, () => CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options)),
             };
             foreach (int t in counts)
             {
                 reads.AddRange(MemoryLimits.ReadMethods.Where(m => t > 1 || m.ChunkBytes == 0)
-                    .Select(m => ($"{m.ReadName}, {t} thr", false, (Action)(() => MemoryLimits.Read(logits, t, m)))));
+                    .Select(m => ($"{m.ReadName}, {t} thr", false, t, (Action)(() => MemoryLimits.Read(logits, t, m)))));
                 copies.AddRange(MemoryLimits.CopyMethods.Where(m => t > 1 || m.ChunkBytes == 0)
-                    .Select(m => ($"{m.CopyName}, {t} thr", m.Copy == CopyMethod.InPlace, (Action)(() => MemoryLimits.Copy(logits, gradient, t, m)))));
+                    .Select(m => ($"{m.CopyName}, {t} thr", m.Copy == CopyMethod.InPlace, t, (Action)(() => MemoryLimits.Copy(logits, gradient, t, m)))));
             }
 
             Console.WriteLine($"{shape}:");
@@ -51,15 +51,21 @@ internal static class MemoryMethods
 
     /// <param name="cases">The kernels first, then the methods that bound them.</param>
     /// <param name="kernels">How many of the cases are kernels: Loss; or LossAndGradient out of place, then in place.</param>
-    private static void Report(List<(string Name, bool InPlace, Action Call)> cases, int kernels, int rounds, long bytes)
+    private static void Report(List<(string Name, bool InPlace, int Threads, Action Call)> cases, int kernels, int rounds, long bytes)
     {
         TierUp.Warm([.. cases.Select(c => c.Call)], seconds: 0.5);
+
+        // The first method on the pool's threads follows one on a single thread, which left the worker asleep: an
+        // untimed lead hands it the worker awake, as every other pool user finds it. None before a one-thread method,
+        // where the worker left spinning would take a core.
+        var leads = cases.Select(c => c.Threads != 1 ? PoolLead.Wake(c.Threads) : null).ToArray();
 
         var times = cases.Select(_ => new List<double>()).ToArray();
         for (int r = 0; r < rounds; r++)
         {
             for (int c = 0; c < cases.Count; c++)
             {
+                leads[c]?.Invoke();
                 var clock = Stopwatch.StartNew();
                 cases[c].Call();
                 times[c].Add(clock.Elapsed.TotalMilliseconds);
