@@ -94,8 +94,10 @@ public static class LimitReruns
     /// of <paramref name="limits"/> (<see cref="Leaders"/>), each run again by <paramref name="runs"/> on the kernel's
     /// own buffers, and returns the kernel's timing and the limit (<see cref="Fastest"/>). The kernel's turn follows the
     /// last limit's, which on one thread outlasts the pool worker's spin: <paramref name="kernelLead"/> (a
-    /// <see cref="PoolLead"/>) runs untimed before the kernel's turns only, never before a limit's, where a worker left
-    /// spinning would take a core from a one-thread limit and favour the kernel.
+    /// <see cref="PoolLead"/>) runs untimed before the kernel's turns. A limit on more than one thread that follows a
+    /// one-thread limit would pay the worker's wake-up alone and come out slower than it is (every share of the limit
+    /// flatter to the kernel): <paramref name="limitLead"/> runs untimed before its turns. No lead ever runs before a
+    /// one-thread limit, where a worker left spinning would take a core from it and favour the kernel.
     /// </summary>
     /// <param name="kernel">The kernel, a pool user.</param>
     /// <param name="limits">Limits, fastest first.</param>
@@ -105,15 +107,20 @@ public static class LimitReruns
     /// <param name="capSeconds">Time after which warm-up and timing stop early.</param>
     /// <param name="minSampleSeconds">Shortest span of one timed sample (<see cref="Timing.Interleaved"/>).</param>
     /// <param name="kernelLead">Run untimed before each of the kernel's turns, or null.</param>
+    /// <param name="limitLead">
+    /// The lead for a limit on that many threads (more than one), run untimed before its turns; null for
+    /// <see cref="PoolLead.Wake"/>.
+    /// </param>
     /// <returns>The kernel's timing and the limit.</returns>
     public static (Timing Kernel, MemoryLimit Limit) Beside(Action kernel, IReadOnlyList<MemoryLimit> limits, Func<IReadOnlyList<MemoryLimit>, Action[]> runs,
-        long bytes, int iterations, double capSeconds, double minSampleSeconds, Action? kernelLead)
+        long bytes, int iterations, double capSeconds, double minSampleSeconds, Action? kernelLead, Func<int, Action>? limitLead = null)
     {
         ArgumentNullException.ThrowIfNull(kernel);
         ArgumentNullException.ThrowIfNull(runs);
         var leaders = Leaders(limits);
+        limitLead ??= PoolLead.Wake;
         var timings = Timing.Interleaved([kernel, .. runs(leaders)], iterations, capSeconds, minSampleSeconds,
-            [kernelLead, .. leaders.Select(_ => (Action?)null)]);
+            [kernelLead, .. leaders.Select(l => l.Threads == 1 ? null : limitLead(l.Threads))]);
         return (timings[0], Fastest(limits, leaders, timings[1..], bytes));
     }
 

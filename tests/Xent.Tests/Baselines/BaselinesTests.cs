@@ -384,17 +384,20 @@ public sealed class BaselinesTests
     }
 
     [Fact]
-    public void LimitReruns_Beside_LeadsTheKernelsTurnsOnly_NeverALimits()
+    public void LimitReruns_Beside_LeadsTheKernelsTurnsAndThePoolLimits_NeverAOneThreadLimits()
     {
-        // Three leaders, the first on one thread: the lead must come right before every kernel run and before no limit run.
+        // Three leaders, the first on one thread: the kernel's lead must come right before every kernel run, a limit
+        // lead before each run of the limits on 2 threads (the first follows a one-thread limit, which left the pool's
+        // worker asleep), and no lead before the one-thread limit.
         static MemoryLimit Limit(int threads, int tag) =>
             new("m", threads, new Timing([1.0, 1.0, 1.0]), 8, MemoryMethod.Reading(ReadMethod.EightWideSums, tag));
         IReadOnlyList<MemoryLimit> limits = [Limit(1, 0), Limit(2, 1), Limit(2, 2), Limit(1, 3)];
         var order = new List<string>();
         var (kernel, limit) = LimitReruns.Beside(() => order.Add("kernel"), limits,
-            leaders => [.. leaders.Select((_, i) => (Action)(() => order.Add($"limit {i}")))], 8, 4, 10, 0, () => order.Add("lead"));
+            leaders => [.. leaders.Select((_, i) => (Action)(() => order.Add($"limit {i}")))], 8, 4, 10, 0, () => order.Add("lead"),
+            threads => () => order.Add($"limit lead x{threads}"));
         Assert.Equal(4, kernel.Seconds.Length);
-        string[] round = ["lead", "kernel", "limit 0", "limit 1", "limit 2"];
+        string[] round = ["lead", "kernel", "limit 0", "limit lead x2", "limit 1", "limit lead x2", "limit 2"];
         Assert.Equal([.. round, .. round, .. round, .. round], order.TakeLast(4 * round.Length).ToArray());
         Assert.All(Enumerable.Range(0, order.Count).Where(i => order[i] == "lead"), i => Assert.Equal("kernel", order[i + 1]));
         Assert.DoesNotContain("limit 3", order); // only the fastest three run again
