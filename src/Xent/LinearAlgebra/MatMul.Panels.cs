@@ -242,7 +242,8 @@ public static unsafe partial class MatMul
                             float* ai = a + (ir * ars) + p0;
                             if (firstBlock && jp == 0 && q0 == 0 && si + 1 < s1)
                             {
-                                // The call's first block was not prefetched (a group's first tile): the next strip's rows.
+                                // The next strip's rows of the call's first block: only a group's first tile needs it (the tile
+                                // before asked for the others' through nextA), but every call does it, a few loads.
                                 PrefetchRows(ai + (mr * ars), ars, 0, Math.Min(mr, rows - ir - mr), kc);
                             }
 
