@@ -207,13 +207,8 @@ internal static partial class StatisticsKernel
         }
         else if (!weightedLogits && probabilities.IsEmpty)
         {
-            bool capped = inverseCap != 0f && !exps.IsEmpty;
-            result.Sum = Dominated<TOps, TV>(
-                capped ? ExpSum<TOps, TV, Yes>(z, shift, exps, prefetchNext, inverseCap) : ExpSum<TOps, TV, No>(z, shift, exps, prefetchNext, 0f),
-                z,
-                result.Max,
-                exps,
-                capped);
+            // Only a soft cap with its exponentials stored comes here: the uncapped two passes took MaxExpSum above.
+            result.Sum = Dominated<TOps, TV>(ExpSum<TOps, TV, Yes>(z, shift, exps, prefetchNext, inverseCap), z, result.Max, exps, capped: true);
         }
         else
         {
