@@ -14,7 +14,8 @@ public sealed partial class MetricsLog
     /// <summary>
     /// Parses a metrics file as <see cref="Read(string)"/> does, and says whether it holds lines no run leaves, not even
     /// one killed: a line that is not a record, unless it is the last and nothing ends it (no newline, no carriage
-    /// return), or a record whose step is not after the one before it (dropped from the records). A last line that is
+    /// return), a line with a carriage return inside (a record too), or a record whose step is not after the one
+    /// before it (dropped from the records). Lines end at a newline (after a carriage return: CR LF) only. A last line that is
     /// not a record, with nothing ending it, is a line cut short, as a kill while writing it leaves it, the file's only
     /// line or after records.
     /// </summary>
@@ -26,14 +27,16 @@ public sealed partial class MetricsLog
         return contents.Records;
     }
 
-    // What one read of a metrics file gives. Unreadable: the numbers of the lines (1 for the first, blank ones counted)
-    // that are not records and that a kill cannot leave (any holding a NUL byte, any but the last, the last where a
-    // newline or a carriage return ends it), and whether NULs were among them. A line is appended with its newline in
-    // one write, so a kill mid-write leaves at most the start of one last line, in text, and no newline after it.
+    // What one read of a metrics file gives. Unreadable: the numbers of the lines (1 for the first, blank ones counted,
+    // a line ended by its newline alone) that are not records and that a kill cannot leave (any holding a NUL byte or a
+    // carriage return, record or not, any but the last, the last where a newline or a carriage return ends it), and
+    // what was among them (Why). A line is appended with its newline in one write, so a kill mid-write leaves at most
+    // the start of one last line, in text, and no newline after it; xent writes no carriage return, so a line holding
+    // one (not the CR of a CR LF, nor the file's last byte) is not what it wrote.
     // OutOfOrder: the records whose step is not after the one kept before them (two logs in one file, an edit), which
     // one run never writes (a resume cuts the log back before it goes on), by line and step, with the step before.
     // TextLines: the lines that are not blank, records or not.
-    private readonly record struct Contents(List<MetricRecord> Records, List<int> Unreadable, bool Nul, List<(int Line, long Step, long After)> OutOfOrder,
+    private readonly record struct Contents(List<MetricRecord> Records, List<int> Unreadable, Unreadability Why, List<(int Line, long Step, long After)> OutOfOrder,
         int TextLines, bool EndsWithNewline)
     {
         public bool Damaged => Unreadable.Count > 0 || OutOfOrder.Count > 0;
@@ -73,16 +76,18 @@ public sealed partial class MetricsLog
         var records = new List<MetricRecord>();
         var unreadable = new List<int>();
         var outOfOrder = new List<(int, long, long)>();
-        bool nul = false;
+        var why = Unreadability.None;
         int text = 0, number = 0, pending = 0;
         using var stream = CheckpointFiles.Current.OpenRead(path);
         using var reader = new StreamReader(stream, Utf8, detectEncodingFromByteOrderMarks: true, bufferSize: -1, leaveOpen: true);
-        while (reader.ReadLine() is { } line)
+        var lines = new NewlineReader(reader);
+        while (lines.ReadLine() is { } line)
         {
             number++;
             if (pending > 0)
             {
                 unreadable.Add(pending);
+                why |= Unreadability.NotARecord;
                 pending = 0;
             }
 
@@ -92,7 +97,13 @@ public sealed partial class MetricsLog
             }
 
             text++;
-            if (Record(line) is { } r)
+            // JSON reads a carriage return as blank space: a record with one inside is damage all the same.
+            if (line.Contains('\r', StringComparison.Ordinal) && !line.Contains('\0', StringComparison.Ordinal))
+            {
+                unreadable.Add(number);
+                why |= Unreadability.CarriageReturn;
+            }
+            else if (Record(line) is { } r)
             {
                 if (records.Count > 0 && r.Step <= records[^1].Step)
                 {
@@ -107,7 +118,7 @@ public sealed partial class MetricsLog
             else if (line.Contains('\0', StringComparison.Ordinal))
             {
                 unreadable.Add(number);
-                nul = true;
+                why |= Unreadability.Nul;
             }
             else
             {
@@ -118,14 +129,15 @@ public sealed partial class MetricsLog
         // The reader left the stream at its end: only the last byte is read again (where it can be: not in a pipe).
         int last = stream.CanSeek && stream.Length > 0 && stream.Seek(-1, SeekOrigin.End) >= 0 ? stream.ReadByte() : -1;
         bool newline = stream.CanSeek && (stream.Length == 0 || last == '\n');
-        // A line cut short by a kill has no end at all: the reader also ends a line at a carriage return, which xent
-        // never writes (a log edited on Windows ends its lines in CR LF, a newline last), so no kill leaves one.
+        // A line cut short by a kill has no end at all: a carriage return last ends the line as well, and xent never
+        // writes one (a log edited on Windows ends its lines in CR LF, a newline last), so no kill leaves one.
         if (pending > 0 && last is '\n' or '\r')
         {
             unreadable.Add(pending);
+            why |= Unreadability.NotARecord;
         }
 
-        return new(records, unreadable, nul, outOfOrder, text, newline);
+        return new(records, unreadable, why, outOfOrder, text, newline);
     }
 
     // The record a line holds; null where it holds none: not JSON, JSON of another shape (`null`, `{}`, an object
@@ -148,8 +160,7 @@ public sealed partial class MetricsLog
         var parts = new List<string>();
         if (contents.Unreadable is { Count: > 0 } lines)
         {
-            string what = contents.Nul ? "NUL bytes, as a crash or power loss leaves the end of a file not yet written to disk" : "not a record of a step";
-            parts.Add($"{Lines(lines)} unreadable ({what}) and dropped");
+            parts.Add($"{Lines(lines)} unreadable ({Held(contents.Why)}) and dropped");
         }
 
         if (contents.OutOfOrder is [var first, ..] order)
@@ -190,6 +201,26 @@ public sealed partial class MetricsLog
 
         return $"{path}: {string.Join("; ", parts)}.";
     }
+
+    // What the unreadable lines of a file held: a NUL byte (as a power loss leaves), a carriage return inside, or
+    // other text that is not a record.
+    [Flags]
+    private enum Unreadability
+    {
+        None = 0,
+        NotARecord = 1,
+        Nul = 2,
+        CarriageReturn = 4,
+    }
+
+    // What the unreadable lines held, for the warning; NUL bytes, where any line held them, for all.
+    private static string Held(Unreadability why) =>
+        why.HasFlag(Unreadability.Nul) ? "NUL bytes, as a crash or power loss leaves the end of a file not yet written to disk" : why switch
+        {
+            Unreadability.CarriageReturn => "a carriage return inside a line, which xent never writes",
+            Unreadability.CarriageReturn | Unreadability.NotARecord => "not a record of a step, or a carriage return inside a line, which xent never writes",
+            _ => "not a record of a step",
+        };
 
     // "line 6 was", "lines 1, 4-6 were".
     private static string Lines(List<int> lines) =>

@@ -37,8 +37,9 @@ public sealed partial class MetricsLog : IDisposable
     /// <summary>
     /// What <see cref="Open"/> dropped from the log it resumed that no kill leaves, for the user: lines of NUL bytes (the
     /// end of a file not yet on disk at a power loss), unreadable lines before the last or ending in a newline (or a
-    /// carriage return, which xent never writes), or records whose step is not after the one before (two logs in one
-    /// file, an edit), by line number, and the steps lost with them. Null when nothing was, or only a last line cut short, with no newline after it (what a kill
+    /// carriage return, which xent never writes), lines with a carriage return inside, or records whose step is not
+    /// after the one before (two logs in one file, an edit), by line number (lines ended by a newline), and the steps
+    /// lost with them. Null when nothing was, or only a last line cut short, with no newline after it (what a kill
     /// mid-write leaves, dropped quietly).
     /// </summary>
     public string? Warning { get; private init; }

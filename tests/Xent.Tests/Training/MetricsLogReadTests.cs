@@ -64,6 +64,14 @@ public sealed class MetricsLogReadTests : IDisposable
         { $"{Step1}\r\n{Step2}\r\n", 2, false, true },
         { $"{Step1}\r\n{{\"st", 1, false, false },
         { $"{Step1}\r\nnot a record\r\n{Step2}\r\n", 2, true, false },
+        // A carriage return inside a line (not before its newline, not the file's last byte): xent never writes one, so
+        // the line is damage, dropped whole (not read as two lines), even where JSON would take it for blank space.
+        { $"{Step1}\r{Step2}\n", 0, true, false },
+        { $"{Step1}\n{Step2}\r{Step2}\n", 1, true, false },
+        { $"{Step1}\r\r\n{Step2}\n", 1, true, false },
+        { $"{Step1}\n{Step2.Replace(",", ",\r", StringComparison.Ordinal)}\n", 1, true, false },
+        { $"{Step1}\n{Step2.Replace(",", ",\r", StringComparison.Ordinal)}", 1, true, false }, // no kill's cut: a kill leaves no carriage return
+        { $"{Step1}\r\n{Step2}\r\n\r\r\n", 2, false, true }, // blank, whatever its blank space
     };
 
     [Theory]

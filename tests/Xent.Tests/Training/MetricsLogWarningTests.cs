@@ -106,6 +106,45 @@ public sealed class MetricsLogWarningTests : IDisposable
         Assert.Equal(log, File.ReadAllText(metrics));
     }
 
+    /// <summary>
+    /// A carriage return inside a line (xent never writes one) ended a line for the reader: the line was read as two,
+    /// each dropped as unreadable or, where the halves were records, kept as two, and every later line was numbered one
+    /// past the line a user finds there. The line is dropped whole, for what it holds, numbered by its newlines.
+    /// </summary>
+    [Fact]
+    public void A_carriage_return_inside_a_line_drops_that_line_numbered_by_newlines()
+    {
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        var lines = Enumerable.Range(1, 10).Select(s => Line(s)).ToList();
+        lines.Insert(3, "bad\rbad");
+        lines.Insert(6, "bad");
+        File.WriteAllText(metrics, string.Concat(lines.Select(l => l + "\n")));
+
+        using var log = MetricsLog.Open(dir, keepThroughStep: 10);
+
+        Assert.Equal(Enumerable.Range(1, 10), log.Records.Select(r => (int)r.Step));
+        Assert.Equal($"{metrics}: lines 4, 7 were unreadable (not a record of a step, or a carriage return inside a line, which xent never writes) and dropped.",
+            log.Warning);
+    }
+
+    [Fact]
+    public void A_record_with_a_carriage_return_inside_is_dropped_and_its_step_named()
+    {
+        string metrics = Path.Combine(dir, MetricsLog.FileName);
+        var lines = Enumerable.Range(1, 10).Select(s => Line(s)).ToList();
+        lines[4] = lines[4].Replace(",", ",\r", StringComparison.Ordinal);
+        lines[7] = $"{Line(8)}\r{Line(9)}";
+        lines.RemoveAt(8);
+        File.WriteAllText(metrics, string.Concat(lines.Select(l => l + "\r\n")));
+
+        using var log = MetricsLog.Open(dir, keepThroughStep: 10);
+
+        Assert.Equal([1, 2, 3, 4, 6, 7, 10], log.Records.Select(r => (int)r.Step));
+        Assert.Equal($"{metrics}: lines 5, 8 were unreadable (a carriage return inside a line, which xent never writes) and dropped; "
+            + "steps 5, 8-9 are missing from it (trained, and in the checkpoint of step 10, but their lines are lost).", log.Warning);
+        Assert.Equal(log.Records, MetricsLog.Read(metrics));
+    }
+
     [Fact]
     public void Past_five_ranges_only_a_count_is_given()
     {
