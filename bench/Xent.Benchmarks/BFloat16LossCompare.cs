@@ -84,24 +84,34 @@ internal static class BFloat16LossCompare
         // would slow) comes after an untimed lead that leaves the worker awake.
         int kernels = methods.Length - floatReads.Count - bf16Reads.Count;
         var lead = PoolLead.Wake(threads);
-        TierUp.Warm([.. methods.Select(m => m.Call), lead], seconds: 0.5);
+        // One method's turn in a round: its lead, then its calls, timed (ms per call).
+        double Turn(int i)
+        {
+            if (i < kernels)
+            {
+                lead();
+            }
+
+            var sw = Stopwatch.StartNew();
+            for (int k = 0; k < reps; k++)
+            {
+                methods[i].Call();
+            }
+
+            return sw.Elapsed.TotalMilliseconds / reps;
+        }
+
+        // Each shape's turns warmed until steady (the timing code in them too): 40 rounds and 0.5 s left the first
+        // shape's rounds compiling 37 methods.
+        TierUp.UntilSteady([.. Enumerable.Range(0, methods.Length).Select(i => (Action)(() => Turn(i)))]);
         var times = methods.Select(_ => new List<double>()).ToArray();
+        var jit = TierUp.Compiled();
         for (int r = -1; r < rounds; r++)
         {
+            jit = r == 0 ? TierUp.Compiled() : jit;
             for (int i = 0; i < methods.Length; i++)
             {
-                if (i < kernels)
-                {
-                    lead();
-                }
-
-                var sw = Stopwatch.StartNew();
-                for (int k = 0; k < reps; k++)
-                {
-                    methods[i].Call();
-                }
-
-                double ms = sw.Elapsed.TotalMilliseconds / reps;
+                double ms = Turn(i);
                 if (r >= 0)
                 {
                     times[i].Add(ms);
@@ -109,6 +119,7 @@ internal static class BFloat16LossCompare
             }
         }
 
+        string jitLine = TierUp.CompiledSince(jit);
         Console.WriteLine($"{rows} x {classes}, {rounds} interleaved rounds of {reps} call(s) each after warm-up past tier-up and one more round; ms per call, median (min-max), ratio to float Loss per round:");
         var lines = methods.Take(kernels).Select((m, i) => (m.Name, Times: times[i])).ToList();
         lines.Add(($"float read limit (fastest per round of {LimitReruns.Describe(floatReads)})", LimitReruns.PerRound(times[kernels..(kernels + floatReads.Count)])));
@@ -118,6 +129,8 @@ internal static class BFloat16LossCompare
             var ratios = t.Select((x, r) => x / times[0][r]).ToList();
             Console.WriteLine($"| {name} | {Median(t):G3} ({t.Min():G3}-{t.Max():G3}) | {Median(ratios):F2} ({ratios.Min():F2}-{ratios.Max():F2}) |");
         }
+
+        Console.WriteLine(jitLine);
     }
 
     private static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "unknown";

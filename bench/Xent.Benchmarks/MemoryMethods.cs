@@ -53,25 +53,35 @@ internal static class MemoryMethods
     /// <param name="kernels">How many of the cases are kernels: Loss; or LossAndGradient out of place, then in place.</param>
     private static void Report(List<(string Name, bool InPlace, int Threads, Action Call)> cases, int kernels, int rounds, long bytes)
     {
-        TierUp.Warm([.. cases.Select(c => c.Call)], seconds: 0.5);
-
         // The first method on the pool's threads follows one on a single thread, which left the worker asleep: an
         // untimed lead hands it the worker awake, as every other pool user finds it. None before a one-thread method,
         // where the worker left spinning would take a core.
         var leads = cases.Select(c => c.Threads != 1 ? PoolLead.Wake(c.Threads) : null).ToArray();
 
+        // One case's turn in a round: its lead, then the call, timed.
+        double Turn(int c)
+        {
+            leads[c]?.Invoke();
+            var clock = Stopwatch.StartNew();
+            cases[c].Call();
+            return clock.Elapsed.TotalMilliseconds;
+        }
+
+        // The turns warmed until steady (the timing code in them too): 40 rounds and 0.5 s left every shape's rounds
+        // compiling 7-49 methods.
+        TierUp.UntilSteady([.. Enumerable.Range(0, cases.Count).Select(c => (Action)(() => Turn(c)))]);
+
         var times = cases.Select(_ => new List<double>()).ToArray();
+        var jit = TierUp.Compiled();
         for (int r = 0; r < rounds; r++)
         {
             for (int c = 0; c < cases.Count; c++)
             {
-                leads[c]?.Invoke();
-                var clock = Stopwatch.StartNew();
-                cases[c].Call();
-                times[c].Add(clock.Elapsed.TotalMilliseconds);
+                times[c].Add(Turn(c));
             }
         }
 
+        string jitLine = TierUp.CompiledSince(jit);
         double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
         var methods = Enumerable.Range(kernels, cases.Count - kernels).ToList();
 
@@ -88,5 +98,7 @@ internal static class MemoryMethods
                 : (c == best ? "  <- best copy" : "") + (c == bestInPlace ? "  <- best in place" : "");
             Console.WriteLine($"  {cases[c].Name,-50} {Median(times[c]),8:F2} ({times[c].Min():F2}-{times[c].Max():F2})  {bytes / Median(times[c]) / 1e6,6:F1}  {ratios}{mark}");
         }
+
+        Console.WriteLine($"  {jitLine}");
     }
 }

@@ -70,23 +70,24 @@ internal static class RecomputeCompare
             // (never a limit, which a spinning worker would slow) comes after an untimed lead that leaves the worker awake.
             var lead = PoolLead.Wake(threads);
             int xentCases = cases.Length - copies.Count;
-            // The first shape warms every case past tiered compilation (40 calls or 1 s each, then a pause): with one
-            // warm-up call the first shape's rounds ran code at tier 0 and compiled it.
-            // The same code serves every shape: the later ones take one call each (their pages, the caches).
-            if (shape == shapes[0])
+            // One case's turn in a round: the copy back, its lead, then the call, timed.
+            double Turn(int c)
             {
-                TierUp.WarmCapped([.. cases.Select(c => (Action)(() =>
+                cases[c].Reset();
+                if (c < xentCases)
                 {
-                    c.Reset();
-                    c.Call();
-                })), lead], capSeconds: 1);
+                    lead();
+                }
+
+                double cpu = CpuTime.ThreadMilliseconds();
+                var clock = Stopwatch.StartNew();
+                cases[c].Call();
+                return threads == 1 ? CpuTime.ThreadMilliseconds() - cpu : clock.Elapsed.TotalMilliseconds;
             }
 
-            foreach (var c in cases)
-            {
-                c.Reset();
-                c.Call();
-            }
+            // Each shape warms its turns until steady (the timing code in them too): warmed for the first shape only, a
+            // later shape's rounds compiled what only it reaches, and the clocks' code on its way to tier 1.
+            TierUp.UntilSteady([.. Enumerable.Range(0, cases.Length).Select(c => (Action)(() => Turn(c)))]);
 
             var times = cases.Select(_ => new List<double>()).ToArray();
             var jit = TierUp.Compiled();
@@ -94,16 +95,7 @@ internal static class RecomputeCompare
             {
                 for (int c = 0; c < cases.Length; c++)
                 {
-                    cases[c].Reset();
-                    if (c < xentCases)
-                    {
-                        lead();
-                    }
-
-                    double cpu = CpuTime.ThreadMilliseconds();
-                    var clock = Stopwatch.StartNew();
-                    cases[c].Call();
-                    times[c].Add(threads == 1 ? CpuTime.ThreadMilliseconds() - cpu : clock.Elapsed.TotalMilliseconds);
+                    times[c].Add(Turn(c));
                 }
             }
 

@@ -73,19 +73,23 @@ internal static class StreamCompare
             // limit, which a spinning worker would slow) comes after an untimed lead that leaves the worker awake.
             var lead = PoolLead.Wake(threads);
             int xentCases = cases.Length - copies.Count;
-            // The first shape warms every case past tiered compilation (40 calls or 1 s each, then a pause): with two
-            // warm-up calls the first shape's rounds ran code at tier 0 and compiled it.
-            // The same code serves every shape: the later ones take two calls each (their pages, the caches).
-            if (shape == shapes[0])
+            // One case's turn in a round: its lead, then the call, timed.
+            double Turn(int c)
             {
-                TierUp.WarmCapped([.. cases.Select(c => c.Call), lead], capSeconds: 1);
+                if (c < xentCases)
+                {
+                    lead();
+                }
+
+                double cpu = CpuTime.ThreadMilliseconds();
+                var clock = Stopwatch.StartNew();
+                cases[c].Call();
+                return threads == 1 ? CpuTime.ThreadMilliseconds() - cpu : clock.Elapsed.TotalMilliseconds;
             }
 
-            foreach (var c in cases)
-            {
-                c.Call();
-                c.Call();
-            }
+            // Each shape warms its turns until steady (the timing code in them too): warmed for the first shape only, a
+            // later shape's rounds compiled what only it reaches, and the clocks' code on its way to tier 1.
+            TierUp.UntilSteady([.. Enumerable.Range(0, cases.Length).Select(c => (Action)(() => Turn(c)))]);
 
             var times = cases.Select(_ => new List<double>()).ToArray();
             var jit = TierUp.Compiled();
@@ -93,15 +97,7 @@ internal static class StreamCompare
             {
                 for (int c = 0; c < cases.Length; c++)
                 {
-                    if (c < xentCases)
-                    {
-                        lead();
-                    }
-
-                    double cpu = CpuTime.ThreadMilliseconds();
-                    var clock = Stopwatch.StartNew();
-                    cases[c].Call();
-                    times[c].Add(threads == 1 ? CpuTime.ThreadMilliseconds() - cpu : clock.Elapsed.TotalMilliseconds);
+                    times[c].Add(Turn(c));
                 }
             }
 

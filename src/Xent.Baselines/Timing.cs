@@ -96,6 +96,62 @@ public sealed record Timing(double[] Seconds)
             throw new ArgumentException($"{leads.Count} leads for {actions.Count} cases.", nameof(leads));
         }
 
+        WarmSideBySide(sources, actions, capSeconds, leads);
+        int[] runs = [.. actions.Select(a => RunsPerSampleOn(sources, a, minSampleSeconds))];
+        var times = actions.Select(_ => new List<double>(iterations)).ToArray();
+        long total = sources.Timestamp();
+        for (int i = 0; i < iterations; i++)
+        {
+            for (int a = 0; a < actions.Count; a++)
+            {
+                leads?[a]?.Invoke();
+                times[a].Add(Time(actions[a], runs[a], sources));
+            }
+
+            if (i >= 2 && sources.SecondsSince(total) > capSeconds)
+            {
+                break;
+            }
+        }
+
+        return [.. times.Select(t => new Timing([.. t]))];
+    }
+
+    /// <summary>
+    /// Warms several cases as <see cref="Interleaved"/> does before its rounds, for a tool that times its rounds itself
+    /// (thread CPU time, its own order): each case until it is steady, then all of them in turn, each after its lead,
+    /// until no method has been compiled for a while. Code a shape reaches that another did not (other row counts,
+    /// other paths) starts at tier 0 too, so each shape is warmed before its rounds, not only the first.
+    /// </summary>
+    /// <param name="actions">The cases.</param>
+    /// <param name="maxSeconds">Time after which warm-up stops early (each case still runs at least 3 times).</param>
+    /// <param name="leads">Per case, an action run untimed before it in the rounds in turn, or null for none; null runs no lead at all.</param>
+    public static void WarmInterleaved(IReadOnlyList<Action> actions, double maxSeconds, IReadOnlyList<Action?>? leads = null) =>
+        WarmInterleavedOn(TimingSources.System, actions, maxSeconds, leads);
+
+    /// <summary>
+    /// <see cref="WarmInterleaved(IReadOnlyList{Action}, double, IReadOnlyList{Action?}?)"/> on the clock and compile
+    /// count of <paramref name="sources"/>.
+    /// </summary>
+    internal static void WarmInterleavedOn(TimingSources sources, IReadOnlyList<Action> actions, double maxSeconds, IReadOnlyList<Action?>? leads)
+    {
+        ArgumentNullException.ThrowIfNull(actions);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxSeconds);
+        if (leads is not null && leads.Count != actions.Count)
+        {
+            throw new ArgumentException($"{leads.Count} leads for {actions.Count} cases.", nameof(leads));
+        }
+
+        // Interleaved warms for half of its cap (the rest is its rounds'): the whole of maxSeconds here.
+        WarmSideBySide(sources, actions, 2 * maxSeconds, leads);
+    }
+
+    /// <summary>
+    /// Each case warmed up in turn, then all of them round by round until the JIT has been quiet for a while, or until
+    /// half of <paramref name="capSeconds"/> has passed since the start.
+    /// </summary>
+    private static void WarmSideBySide(TimingSources sources, IReadOnlyList<Action> actions, double capSeconds, IReadOnlyList<Action?>? leads)
+    {
         long total = sources.Timestamp();
         foreach (var action in actions)
         {
@@ -117,25 +173,6 @@ public sealed record Timing(double[] Seconds)
 
             jit.Update();
         }
-
-        int[] runs = [.. actions.Select(a => RunsPerSampleOn(sources, a, minSampleSeconds))];
-        var times = actions.Select(_ => new List<double>(iterations)).ToArray();
-        total = sources.Timestamp();
-        for (int i = 0; i < iterations; i++)
-        {
-            for (int a = 0; a < actions.Count; a++)
-            {
-                leads?[a]?.Invoke();
-                times[a].Add(Time(actions[a], runs[a], sources));
-            }
-
-            if (i >= 2 && sources.SecondsSince(total) > capSeconds)
-            {
-                break;
-            }
-        }
-
-        return [.. times.Select(t => new Timing([.. t]))];
     }
 
     /// <summary>

@@ -478,6 +478,46 @@ public sealed class BaselinesTests
         }
     }
 
+    /// <summary>
+    /// The bench tools that time rounds of their own (stream-compare, recompute-compare) warmed their cases for the
+    /// first shape only: a later shape's rounds ran code it reached first at tier 0 and compiled ~40 methods in them.
+    /// They warm each shape as Interleaved does: nothing returns until the JIT has been quiet for a while, each lead
+    /// before its case only, and no longer than asked where it never is.
+    /// </summary>
+    [Fact]
+    public void Timing_WarmInterleaved_ReturnsOnceTheJitHasBeenQuiet_LeadsBeforeTheirCase_WithinItsTime()
+    {
+        var clock = new FakeClock();
+        double lastCompile = -1;
+        var order = new List<int>();
+        Action Case(int tag, double compilingFor) => () =>
+        {
+            if (clock.Seconds < compilingFor && order.Count % 50 == 0)
+            {
+                clock.Compiled++;
+                lastCompile = clock.Seconds;
+            }
+
+            order.Add(tag);
+            clock.Advance(1e-3);
+        };
+        void Lead() => order.Add(-1);
+
+        Timing.WarmInterleavedOn(clock.Sources, [Case(0, 0.5), Case(1, 0.5)], 10, [null, Lead]);
+        Assert.True(lastCompile >= 0.45, $"the cases compiled until {lastCompile:F3} s");
+        Assert.True(clock.Seconds - lastCompile >= 0.4 - 1e-9, $"warm at {clock.Seconds:F3} s, the last compilation at {lastCompile:F3} s");
+        Assert.True(order.Count(t => t == 0) >= 40, "each case runs until steady");
+        Assert.Contains(-1, order);
+        Assert.All(Enumerable.Range(0, order.Count).Where(i => order[i] == -1), i => Assert.Equal(1, order[i + 1]));
+
+        // A case that never stops compiling is warmed for the time given, then left.
+        clock = new FakeClock();
+        order.Clear();
+        Timing.WarmInterleavedOn(clock.Sources, [Case(0, double.PositiveInfinity)], 2, null);
+        Assert.InRange(clock.Seconds, 2, 2.01);
+        Assert.Throws<ArgumentException>(() => Timing.WarmInterleaved([() => { }], 1, [null, null]));
+    }
+
     /// <summary>A clock that moves only when told to, and a compile count, for <see cref="Timing"/>.</summary>
     private sealed class FakeClock
     {
