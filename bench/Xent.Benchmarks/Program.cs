@@ -31,6 +31,7 @@ internal static class Program
         ["gemm-ab"] = GemmAb.Run,
         ["gemm-threads"] = GemmThreads.Run,
         ["kernel-compute"] = KernelCompute.Run,
+        ["ce-calls"] = CeCalls.Run,
         ["loss-read"] = LossRead.Run,
         ["kernel-limit"] = KernelLimit.Run,
         ["stream-compare"] = StreamCompare.Run,
