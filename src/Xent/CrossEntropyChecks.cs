@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Xent;
 
 /// <summary>
@@ -72,7 +74,21 @@ internal static class CrossEntropyChecks
     /// <summary>Throws for the first target that is neither the ignore index nor in [0, V).</summary>
     public static void Targets(ReadOnlySpan<int> targets, int classes, int ignoreIndex, string targetsName = "targets")
     {
-        for (int n = 0; n < targets.Length; n++)
+        // A vector of targets at a time until one is bad, then row by row from there for the first: the check runs before
+        // the call's first parallel region, and row by row it was long enough at 262144 rows for the pool's worker to fall asleep.
+        var limit = new Vector<uint>((uint)classes);
+        var index = new Vector<int>(ignoreIndex);
+        int start = 0;
+        for (; start <= targets.Length - Vector<int>.Count; start += Vector<int>.Count)
+        {
+            var y = new Vector<int>(targets.Slice(start, Vector<int>.Count));
+            if (!Vector.EqualsAll(Vector.AndNot(Vector.AsVectorInt32(Vector.GreaterThanOrEqual(Vector.AsVectorUInt32(y), limit)), Vector.Equals(y, index)), Vector<int>.Zero))
+            {
+                break;
+            }
+        }
+
+        for (int n = start; n < targets.Length; n++)
         {
             int y = targets[n];
             if (y != ignoreIndex && (uint)y >= (uint)classes)

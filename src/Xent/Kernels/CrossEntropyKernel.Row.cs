@@ -329,13 +329,10 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
     }
 
-    /// <summary>An ignored row without log-sum-exp output: loss 0, gradient 0.</summary>
+    /// <summary>An ignored row without log-sum-exp output: loss 0 (its row terms too), gradient 0.</summary>
     private void FinishIgnored(int n)
     {
-        if (request.Losses != null)
-        {
-            request.Losses[n] = 0f;
-        }
+        StoreLoss(n, default);
 
         if (HasGradient)
         {

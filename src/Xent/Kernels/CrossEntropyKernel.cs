@@ -248,7 +248,11 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>Row n's z-loss term.</summary>
     private ref double ZTerm(int n) => ref rowTerms![request.Rows + n];
 
-    /// <summary>count cleared row terms (an ignored row adds its 0): the thread's spare when it is long enough.</summary>
+    /// <summary>
+    /// Room for count row terms: the thread's spare when it is long enough. Not cleared: every row stores its terms, an
+    /// ignored one its zeros (<see cref="FinishIgnored"/>). Clearing them was 4 MB written before the first parallel
+    /// region at 262144 rows, long enough for the pool's worker to fall asleep.
+    /// </summary>
     private static double[] RentTerms(int count)
     {
         var terms = spareTerms;
@@ -258,7 +262,6 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
 
         spareTerms = null;
-        Array.Clear(terms, 0, count);
         return terms;
     }
 
@@ -350,17 +353,29 @@ internal sealed unsafe partial class CrossEntropyKernel
 
     private double Reduce(out LossParts parts)
     {
+        // Without z-loss the z terms are never read: their sum is not taken.
+        bool zLoss = constants.ZLoss > 0;
         double main = 0, z = 0;
-        for (int n = 0; n < rows; n++)
+        if (zLoss)
         {
-            main += MainTerm(n);
-            z += ZTerm(n);
+            for (int n = 0; n < rows; n++)
+            {
+                main += MainTerm(n);
+                z += ZTerm(n);
+            }
+        }
+        else
+        {
+            for (int n = 0; n < rows; n++)
+            {
+                main += MainTerm(n);
+            }
         }
 
         var reduction = request.Options.Reduction;
-        double loss = kept.Reduce(reduction, main, z, constants.ZLoss > 0);
+        double loss = kept.Reduce(reduction, main, z, zLoss);
         parts = new LossParts((float)loss, (float)kept.ReduceCrossEntropy(reduction, main),
-            constants.ZLoss > 0 ? (float)kept.ReduceZLoss(reduction, z) : 0f);
+            zLoss ? (float)kept.ReduceZLoss(reduction, z) : 0f);
         return loss;
     }
 }
