@@ -243,7 +243,9 @@ public static unsafe partial class MatMul
                             if (firstBlock && jp == 0 && q0 == 0 && si + 1 < s1)
                             {
                                 // The next strip's rows of the call's first block: only a group's first tile needs it (the tile
-                                // before asked for the others' through nextA), but every call does it, a few loads.
+                                // before asked for the others' through nextA), but every call does it, a few loads; skipping it
+                                // after a group's first tile, or doing it in every block, did not pay (docs/benchmarks.md,
+                                // "Tried and dropped").
                                 PrefetchRows(ai + (mr * ars), ars, 0, Math.Min(mr, rows - ir - mr), kc);
                             }
 
