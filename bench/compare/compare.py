@@ -4,8 +4,8 @@
 Cases: cross-entropy forward and forward+backward, the GEMMs of GPT-2 small (head and blocks), the unfused
 linear + cross-entropy (logits = h W^T, loss, dh, dW), the GPT-2-small training step (AdamW, clipping), and
 `xent bench`'s memory read limit beside PyTorch's own reading speed (x.sum() of the logits' size).
-Xent's side runs through its own entry points (`xent bench`, and the tools of bench/Xent.Benchmarks: gemm,
-lce-compare, training-step), each in a process of its own, right after PyTorch's run of the same case.
+Xent's side runs through its own entry points (`xent bench`, and the tools of bench/Xent.Benchmarks: ce-calls,
+gemm, lce-compare, training-step), each in a process of its own, right after PyTorch's run of the same case.
 Prints one table: median [min - max] per side, and the ratio Xent / PyTorch (below 1: Xent is faster).
 
 Run with Debian's interpreter, which has python3-torch: /usr/bin/python3 bench/compare/compare.py [--quick]
@@ -33,6 +33,8 @@ FULL = {
     # 0.1 ms, so many runs on both sides.
     "ce_small": [(2048, 10), (2048, 32), (2048, 128)],
     "small_runs": 200,
+    # Xent's side of those: rounds of `ce-calls` (about 20 ms of back-to-back calls each).
+    "small_rounds": 21,
     # (M, N, K, layout): the head h W^T ([N, D] x [V, D]^T) and the blocks' x W^T with W [3D, D], [4D, D], [D, 4D]
     # at N = B T = 2048 (nt: B stored transposed, as nn.Linear keeps W), their backward dX = dY W (nn) and
     # dW = dY^T X (tn), and the ends N = 256 and 8192.
@@ -49,6 +51,7 @@ QUICK = {
     "ce": [(64, 1000), (128, 3000)],
     "ce_small": [(256, 10)],
     "small_runs": 5,
+    "small_rounds": 3,
     "gemm": [(64, 1000, 64, "nt"), (128, 192, 64, "nn"), (96, 64, 128, "tn")],
     "lce": [(64, 64, 1000)],
     # The `xent train` default model: V 32, T 128, L 2, D 64, H 4, batch 16.
@@ -134,6 +137,25 @@ class Xent:
         cases = {c["case"]: c for c in report["cases"]}
         pick = lambda c: (c["median_ms"] / 1e3, c["min_ms"] / 1e3, c["max_ms"] / 1e3)
         return pick(cases["Xent Loss"]), pick(cases["Xent Loss+Grad"])
+
+    def cross_entropy_calls(self, n, v, rounds):
+        """(forward, forward+backward) seconds from `ce-calls`: calls back to back on the same logits, as PyTorch's side is
+        timed. Per round the mean call of about 20 ms of calls; median, min and max over rounds.
+
+        Not `xent bench` for few classes: its runs alternate with memory-limit copies into the gradient buffer, and a
+        call after them finds that buffer out of its cache (streaming stores) or in the other core's (one-thread copies):
+        2048 x 128 forward+backward took 149 us a call there against 91 back to back (Zen 5, 2 threads, 2026-12-07).
+        """
+        out = self.run(self.bench, "ce-calls", n, v, self.threads, rounds)
+        rows = {}
+        for line in out.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 3 and re.match(r"^[\d.]+ - [\d.]+$", cells[2]):
+                low, high = (float(x) for x in cells[2].split(" - "))
+                rows[cells[0]] = (float(cells[1]) / 1e6, low / 1e6, high / 1e6)
+        if set(rows) != {"Loss", "LossAndGradient"}:
+            sys.exit("could not read ce-calls' output:\n" + out)
+        return rows["Loss"], rows["LossAndGradient"]
 
     def read_limit(self, n, v):
         """(GB/s, method, threads) of the read limit `xent bench --json` measured at [n, v] (the limit of its Loss)."""
@@ -377,12 +399,15 @@ def main():
               f"{fmt(p[0])} [{fmt(p[1])} - {fmt(p[2])}] | {x[0] / p[0]:.2f} |", flush=True)
 
     runs = cfg["runs"]
-    ce_shapes = ([(shape, runs) for shape in cfg["ce"]] if "ce" in only else []) + \
-        ([(shape, cfg["small_runs"]) for shape in cfg["ce_small"]] if "ce-small" in only else [])
+    # Large shapes through `xent bench`, whose reruns of the memory limits cannot move logits that no cache holds;
+    # few classes through `ce-calls`, timed back to back as PyTorch is (Xent.cross_entropy_calls).
+    ce_shapes = ([(shape, runs, xent.cross_entropy) for shape in cfg["ce"]] if "ce" in only else []) + \
+        ([(shape, cfg["small_runs"], lambda n, v, _: xent.cross_entropy_calls(n, v, cfg["small_rounds"]))
+          for shape in cfg["ce_small"]] if "ce-small" in only else [])
     if ce_shapes:
-        for (n, v), ce_runs in ce_shapes:
+        for (n, v), ce_runs, xent_side in ce_shapes:
             pf, pb = peer.cross_entropy(n, v, ce_runs)
-            xf, xb = xent.cross_entropy(n, v, ce_runs)
+            xf, xb = xent_side(n, v, ce_runs)
             row("cross-entropy forward", f"[{n}, {v}]", xf, pf)
             row("cross-entropy forward+backward", f"[{n}, {v}]", xb, pb)
     if "gemm" in only:
