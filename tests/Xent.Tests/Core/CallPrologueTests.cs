@@ -90,9 +90,11 @@ public class CallPrologueTests
             CrossEntropy.Loss(x, all, sum); // leaves every row's terms in the thread's spare
             float loss = CrossEntropy.Loss(x, some, sum);
             Assert.Equal(expected, loss, 1e-3 * Math.Abs(expected));
+            // Within the same bound, not bitwise: LossAndGradient takes its exponentials in an order of its own, and its
+            // loss may differ from Loss's in the last bit (it does on Arm64). The last call's terms would add about half.
             CrossEntropy.Loss(x, all, sum);
             var g = new float[x.Length];
-            Assert.Equal(loss, CrossEntropy.LossAndGradient(x, some, g, sum));
+            Assert.Equal(expected, CrossEntropy.LossAndGradient(x, some, g, sum), 1e-3 * Math.Abs(expected));
         }
     }
 }
