@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Xent.Kernels;
 
 /// <summary>
@@ -19,7 +17,7 @@ internal readonly record struct KeptRows(int Count, double Weight)
             // Each kept row adds 1.0, which is exact in double up to 2^53 rows: the weight is the count, bit for bit. Added
             // row by row it was a chain of dependent additions, about 100 us before the first parallel region at 262144
             // rows, long enough for the pool's worker to fall asleep.
-            int kept = targets.Length - CountIgnored(targets, ignoreIndex);
+            int kept = targets.Length - targets.Count(ignoreIndex);
             return new KeptRows(kept, kept);
         }
 
@@ -35,26 +33,6 @@ internal readonly record struct KeptRows(int Count, double Weight)
         }
 
         return new KeptRows(count, weight);
-    }
-
-    /// <summary>How many of the targets are the ignore index, a vector of them at a time.</summary>
-    private static int CountIgnored(ReadOnlySpan<int> targets, int ignoreIndex)
-    {
-        var ignored = Vector<int>.Zero;
-        var index = new Vector<int>(ignoreIndex);
-        int n = 0;
-        for (; n <= targets.Length - Vector<int>.Count; n += Vector<int>.Count)
-        {
-            ignored -= Vector.Equals(new Vector<int>(targets.Slice(n, Vector<int>.Count)), index); // true is -1
-        }
-
-        int count = Vector.Sum(ignored);
-        for (; n < targets.Length; n++)
-        {
-            count += targets[n] == ignoreIndex ? 1 : 0;
-        }
-
-        return count;
     }
 
     /// <summary>Every row kept, each with weight 1 (probability targets: Mean divides by N).</summary>
