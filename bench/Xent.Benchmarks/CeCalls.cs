@@ -9,7 +9,8 @@ namespace Xent.Benchmarks;
 /// <c>Loss</c> and of <c>LossAndGradient</c> (out of place) over rounds, with the range, and how often the pool's worker
 /// went to sleep per call (a call that finds it asleep pays its wake-up). For per-call costs: 2048 x 1 is almost only
 /// the fixed cost of a call. Compare two builds by alternating their processes.
-/// Run: dotnet bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll ce-calls [rows] [classes] [threads] [rounds]
+/// Run: dotnet bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll ce-calls [rows] [classes] [threads] [rounds] [case]
+/// (case: Loss or LossAndGradient alone, for a profile of one of them).
 /// </summary>
 internal static class CeCalls
 {
@@ -34,11 +35,19 @@ internal static class CeCalls
             ("Loss", () => CrossEntropy.Loss(logits, targets, options)),
             ("LossAndGradient", () => CrossEntropy.LossAndGradient(logits, targets, gradient, options)),
         };
+        if (args.Length > 4)
+        {
+            cases = [.. cases.Where(c => c.Name == args[4])];
+            if (cases.Length == 0)
+            {
+                throw new ArgumentException($"No case {args[4]}: Loss or LossAndGradient.");
+            }
+        }
 
         TierUp.Warm([.. cases.Select(c => c.Call)]);
 
         // Each round about 20 ms of one case's calls.
-        int calls = Math.Max(10, (int)(20e-3 / Seconds(cases[1].Call, 10)));
+        int calls = Math.Max(10, (int)(20e-3 / Seconds(cases[^1].Call, 10)));
         var times = cases.Select(_ => new List<double>()).ToArray();
         var sleeps = new long[cases.Length];
         for (int r = 0; r < rounds; r++)

@@ -110,6 +110,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         bool weightedLogits = smoothing > 0f;
         var weights = weightedLogits ? WeightsAt(0, classes) : default;
         bool logSumExpAsked = request.LogSumExp != null;
+        bool pairs = StatisticsKernel.Pairs<TOps, TV>(classes, weightedLogits);
         Span<BlockStatistics> statistics = stackalloc BlockStatistics[ShortRowBlock];
         Span<float> targetLogits = stackalloc float[ShortRowBlock];
         int block = Math.Clamp(ShortRowBlockFloats / classes, 1, ShortRowBlock);
@@ -123,26 +124,57 @@ internal sealed unsafe partial class CrossEntropyKernel
                 Widen(request.Element, (ushort*)request.Logits + RowOffset(first), new Span<float>(logits, (last - first) * classes));
             }
 
-            for (int n = first; n < last; n++)
+            int n = first;
+            if (pairs)
             {
-                int y = targets[n];
-                bool keptRow = y != ignoreIndex;
-                if (!keptRow && !logSumExpAsked)
+                // Two rows at a time where both are computed (see StatisticsKernel.Pair), else each as below.
+                for (; n + 1 < last; n += 2)
                 {
-                    continue;
+                    int ya = targets[n], yb = targets[n + 1];
+                    if ((ya == ignoreIndex || yb == ignoreIndex) && !logSumExpAsked)
+                    {
+                        ShortRowStatistics<TOps, TV>(n, first, logits, gradient, weights, weightedLogits, widened, logSumExpAsked, statistics, targetLogits);
+                        ShortRowStatistics<TOps, TV>(n + 1, first, logits, gradient, weights, weightedLogits, widened, logSumExpAsked, statistics, targetLogits);
+                        continue;
+                    }
+
+                    float* za = logits + RowOffset(n - first), zb = za + classes;
+                    targetLogits[n - first] = ya != ignoreIndex ? za[ya] : 0f;
+                    targetLogits[n + 1 - first] = yb != ignoreIndex ? zb[yb] : 0f;
+                    float* ea = storeExps ? gradient + RowOffset(n) : widened && exps16 ? za : null;
+                    StatisticsKernel.Pair<TOps, TV>(za, zb, classes, ea, ea == null ? null : ea + classes, prefetch: !widened, ref statistics[n - first], ref statistics[n + 1 - first]);
                 }
+            }
 
-                var z = new ReadOnlySpan<float>(logits + RowOffset(n - first), classes);
-
-                // Read before the statistics may store exponentials over it (in place). storeExps: a float gradient;
-                // exps16: a 16-bit one, whose exponentials go over the widened row.
-                targetLogits[n - first] = keptRow ? z[y] : 0f;
-                var store = storeExps ? new Span<float>(gradient + RowOffset(n), classes) : widened && exps16 ? new Span<float>(logits + RowOffset(n - first), classes) : default;
-                StatisticsKernel.Compute<TOps, TV>(ref statistics[n - first], z, weights, default, weightedLogits, store, prefetchNext: !widened, inverseCap: 0f);
+            for (; n < last; n++)
+            {
+                ShortRowStatistics<TOps, TV>(n, first, logits, gradient, weights, weightedLogits, widened, logSumExpAsked, statistics, targetLogits);
             }
 
             FinishShortRows(first, last, statistics, targetLogits, rowsWidened);
         }
+    }
+
+    /// <summary>Row n's statistics in <see cref="ShortRows{TOps, TV, TWidened}"/>'s block from <paramref name="first"/>, unless it is ignored and they are not needed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ShortRowStatistics<TOps, TV>(int n, int first, float* logits, float* gradient, ReadOnlySpan<float> weights, bool weightedLogits, bool widened, bool logSumExpAsked, Span<BlockStatistics> statistics, Span<float> targetLogits)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        int y = request.Targets[n];
+        bool keptRow = y != ignoreIndex;
+        if (!keptRow && !logSumExpAsked)
+        {
+            return;
+        }
+
+        var z = new ReadOnlySpan<float>(logits + RowOffset(n - first), classes);
+
+        // Read before the statistics may store exponentials over it (in place). storeExps: a float gradient;
+        // exps16: a 16-bit one, whose exponentials go over the widened row.
+        targetLogits[n - first] = keptRow ? z[y] : 0f;
+        var store = storeExps ? new Span<float>(gradient + RowOffset(n), classes) : widened && exps16 ? new Span<float>(logits + RowOffset(n - first), classes) : default;
+        StatisticsKernel.Compute<TOps, TV>(ref statistics[n - first], z, weights, default, weightedLogits, store, prefetchNext: !widened, inverseCap: 0f);
     }
 
     /// <summary>

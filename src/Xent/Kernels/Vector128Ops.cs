@@ -115,7 +115,21 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>, IPolynomia
     public static double SumWide(Vector128<float> a, Vector128<float> b) =>
         Vector128.Sum((Vector128.WidenLower(a) + Vector128.WidenUpper(a)) + (Vector128.WidenLower(b) + Vector128.WidenUpper(b)));
 
+    /// <summary>
+    /// The lanes' max as <see cref="MathF.Max(float, float)"/> takes it lane after lane: the first NaN, and +0 over -0.
+    /// Without NaN, a max other than 0 is the same value and the same bits whatever the order, so two steps of lanes
+    /// against lanes give it; only a NaN or a max of 0 takes the lane-after-lane chain. A short row's statistics wait
+    /// on this max (its exponentials need it), and the chain of three scalar maxima was most of the wait.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector128<float> value)
+    {
+        var pairs = Vector128.MaxNative(value, Vector128.Shuffle(value, Vector128.Create(1, 0, 3, 2)));
+        float max = Vector128.MaxNative(pairs, Vector128.Shuffle(pairs, Vector128.Create(2, 3, 0, 1))).ToScalar();
+        return max != 0f && Vector128.EqualsAll(value, value) ? max : MaxAcrossInOrder(value);
+    }
+
+    private static float MaxAcrossInOrder(Vector128<float> value)
     {
         float m = value.GetElement(0);
         for (int i = 1; i < Vector128<float>.Count; i++)
