@@ -5,7 +5,15 @@ namespace Xent.Kernels;
 /// <summary>Turning a row's folded state into its loss, its outputs and its gradient coefficients.</summary>
 internal sealed unsafe partial class CrossEntropyKernel
 {
-    private RowGradient FinishRow(int n, in RowAccumulator state, float targetLogit)
+    private RowGradient FinishRow(int n, in RowAccumulator state, float targetLogit) => FinishRowInline(n, state, targetLogit);
+
+    /// <summary>
+    /// <see cref="FinishRow"/> inlined, for a loop that keeps each row's result in an array: returned from a call, the
+    /// result was written field by field and then copied with wider loads, which the core cannot forward from the
+    /// narrower stores just made (a stall of every row).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private RowGradient FinishRowInline(int n, in RowAccumulator state, float targetLogit)
     {
         if (SoftTargets)
         {

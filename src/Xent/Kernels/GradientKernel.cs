@@ -159,7 +159,7 @@ internal static partial class GradientKernel
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static unsafe void WritePlain<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, byte* ahead)
+    internal static unsafe void WritePlain<TOps, TV, TMode>(ReadOnlySpan<float> z, Span<float> gradient, in GradientCoefficients c, byte* ahead)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TMode : struct, IStoreMode =>
@@ -375,7 +375,7 @@ internal static partial class GradientKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void Scale<TOps, TV, TOut, TMode, TShifted>(ReadOnlySpan<float> exps, ref byte d, float scale, float offset, ReadOnlySpan<float> weights)
+    internal static void Scale<TOps, TV, TOut, TMode, TShifted>(ReadOnlySpan<float> exps, ref byte d, float scale, float offset, ReadOnlySpan<float> weights)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TOut : struct, IWritableLanes<TV>

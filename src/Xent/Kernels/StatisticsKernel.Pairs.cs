@@ -12,7 +12,8 @@ namespace Xent.Kernels;
 /// in double, about 130 cycles, with about 70 instructions of work. Row after row, the core held about two rows' chains
 /// in flight; two rows written side by side overlap within one call. Each row's operations are
 /// <see cref="BlockMaxLoop"/>'s and <see cref="ExpSumLoop"/>'s at those lengths, lane for lane and in the same order (the
-/// loops' adds to a zero sum left out: x + 0 is x for an exponential, never -0), so the bits are the same.
+/// loops' adds to a zero sum left out: x + 0 is x for an exponential, never -0; the last vector's exponentials not
+/// computed twice where it is the second whole vector), so the bits are the same.
 /// </remarks>
 internal static partial class StatisticsKernel
 {
@@ -51,12 +52,12 @@ internal static partial class StatisticsKernel
         // BlockMaxLoop: m0 from the shifted-back last vector, then each whole vector; m1 = m2 = m3 = that last vector.
         TV ta = TOps.Load(ref *za, n - k), tb = TOps.Load(ref *zb, n - k);
         TV a0 = TOps.Load(ref *za, 0), b0 = TOps.Load(ref *zb, 0);
-        TV a1 = whole ? TOps.Load(ref *za, k) : a0, b1 = whole ? TOps.Load(ref *zb, k) : b0;
         TV ma = TOps.Max(ta, a0), mb = TOps.Max(tb, b0);
         if (whole)
         {
-            ma = TOps.Max(ma, a1);
-            mb = TOps.Max(mb, b1);
+            // The second whole vector is the last one.
+            ma = TOps.Max(ma, ta);
+            mb = TOps.Max(mb, tb);
         }
 
         float maxA = TOps.MaxAcross(TOps.Max(TOps.Max(ma, ta), TOps.Max(ta, ta)));
@@ -67,28 +68,12 @@ internal static partial class StatisticsKernel
         TV sa = TOps.Create(maxA == float.NegativeInfinity ? 0f : maxA), sb = TOps.Create(maxB == float.NegativeInfinity ? 0f : maxB);
         TV xa = TOps.Exp(TOps.Subtract(ta, sa)), xb = TOps.Exp(TOps.Subtract(tb, sb));
         TV ea0 = TOps.Exp(TOps.Subtract(a0, sa)), eb0 = TOps.Exp(TOps.Subtract(b0, sb));
-        TV ea1, eb1;
-        if (whole)
-        {
-            ea1 = TOps.Exp(TOps.Subtract(a1, sa));
-            eb1 = TOps.Exp(TOps.Subtract(b1, sb));
-        }
-        else
-        {
-            ea1 = TOps.KeepFrom(xa, 2 * k - n);
-            eb1 = TOps.KeepFrom(xb, 2 * k - n);
-        }
+        TV ea1 = whole ? xa : TOps.KeepFrom(xa, 2 * k - n), eb1 = whole ? xb : TOps.KeepFrom(xb, 2 * k - n);
 
         if (ea != null)
         {
             TOps.Store(ea0, ref *ea, 0);
             TOps.Store(eb0, ref *eb, 0);
-            if (whole)
-            {
-                TOps.Store(ea1, ref *ea, k);
-                TOps.Store(eb1, ref *eb, k);
-            }
-
             TOps.Store(xa, ref *ea, n - k);
             TOps.Store(xb, ref *eb, n - k);
         }
