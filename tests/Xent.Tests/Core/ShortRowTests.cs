@@ -7,8 +7,9 @@ namespace Xent.Tests.Core;
 /// finish and gradient write as the general row loop, so bit for bit the same loss, per-row losses, log-sum-exp and
 /// gradient (in place and out of place, exponentials stored or recomputed), at every width and thread count, with
 /// every option a class-index call takes (a soft cap too, alone and with label smoothing), and ignored rows. Rows of one
-/// to two vectors (8 to 32 classes: 8 and 16 are one vector at 256 and 512 bits) take their statistics two rows at a time
-/// (<see cref="StatisticsKernel.Pair"/>), an odd last row and a pair with an ignored row one at a time.
+/// to eight vectors (8 to 127 classes at 512 bits: 8 and 16 are one vector at 256 and 512 bits; up to two written out,
+/// more in loops) take their statistics two rows at a time (<see cref="StatisticsKernel.Pair"/>), an odd last row and a
+/// pair with an ignored row one at a time.
 /// </summary>
 public class ShortRowTests
 {
@@ -26,7 +27,8 @@ public class ShortRowTests
     // Specials: rows of only -inf and rows with a NaN, in shapes of their own (their NaN loss would hide the others').
     private static readonly (int Rows, int Classes, bool Specials)[] Shapes =
         [(1, 1, false), (7, 3, false), (300, 10, false), (257, 32, false), (40, 33, false), (9, 1024, false), (24, 32, true), (12, 1024, true),
-         (11, 8, false), (33, 12, false), (17, 16, false), (20, 20, true), (9, 10, true)];
+         (11, 8, false), (33, 12, false), (17, 16, false), (20, 20, true), (9, 10, true),
+         (21, 48, false), (14, 64, true), (11, 127, false), (13, 100, true)];
 
     [Theory]
     [MemberData(nameof(Widths))]
