@@ -322,7 +322,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         // Recomputing the exponentials (512 bits, 16 classes and more): every row's outputs and coefficients first,
         // then every row's gradient. A row's log, coefficients, write and target fix follow one another, and one row's
         // took more instructions than the core looks ahead, so the next row's log waited for them; in two passes
-        // LossAndGradient of 2048 x 128 took 0.85x the time, of 2048 x 32 0.90x (one Zen 5 core). Where the statistics
+        // LossAndGradient of 2048 x 128 took 0.85x the time, of 2048 x 32 0.90x (ce-calls, one Zen 5 core). Where the statistics
         // stored the exponentials (a division and a scale a row) the two passes took 1.0-1.3x the time of one, and that
         // loop stays. FinishRow reads only the statistics and the target logit, not the row (which an in-place write
         // replaces).
