@@ -151,9 +151,9 @@ internal sealed unsafe partial class CrossEntropyKernel
                 ShortRowStatistics<TOps, TV>(n, first, logits, gradient, weights, weightedLogits, widened, logSumExpAsked, statistics, targetLogits);
             }
 
-            if (!widened && HasGradient && PlainShortGradient)
+            if (HasGradient && PlainShortGradient)
             {
-                FinishPlainShortRows<TOps, TV>(first, last, statistics, targetLogits);
+                FinishPlainShortRows<TOps, TV>(first, last, statistics, targetLogits, rowsWidened);
             }
             else
             {
@@ -304,15 +304,18 @@ internal sealed unsafe partial class CrossEntropyKernel
         }
     }
 
-    // Float logits and a float gradient of K p - onehot alone (no soft cap, no label smoothing's C1 w): see
+    // A gradient of K p - onehot alone (no soft cap, no label smoothing's C1 w), of float logits into a float gradient, or
+    // of bfloat16 logits into a bfloat16 gradient from the exponentials stored over the widened rows: see
     // FinishPlainShortRows.
-    private bool PlainShortGradient => request.Element == ElementKind.Single && request.GradientElement == ElementKind.Single && cap == 0f && smoothing == 0f;
+    private bool PlainShortGradient => cap == 0f && smoothing == 0f
+        && (request.Element == ElementKind.Single ? request.GradientElement == ElementKind.Single
+            : request.Element == ElementKind.BFloat16 && request.GradientElement == ElementKind.BFloat16 && exps16 && rowExps);
 
     /// <summary>
     /// <see cref="FinishShortRows"/> where <see cref="PlainShortGradient"/>, the row's gradient written straight by the
     /// kernel that <see cref="WriteRowGradient"/> comes to at the width the rows take (<see cref="WritePlainShortRow"/>).
     /// </summary>
-    private void FinishPlainShortRows<TOps, TV>(int first, int last, ReadOnlySpan<BlockStatistics> statistics, ReadOnlySpan<float> targetLogits)
+    private void FinishPlainShortRows<TOps, TV>(int first, int last, ReadOnlySpan<BlockStatistics> statistics, ReadOnlySpan<float> targetLogits, float* rowsWidened)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
@@ -326,7 +329,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         // stored the exponentials (a division and a scale a row) the two passes took 1.0-1.3x the time of one, and that
         // loop stays. FinishRow reads only the statistics and the target logit, not the row (which an in-place write
         // replaces).
-        if (!storeExps)
+        if (!storeExps && !exps16)
         {
             Span<RowGradient> finished = stackalloc RowGradient[ShortRowBlock];
             for (int n = first; n < last; n++)
@@ -344,7 +347,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             {
                 if (targets[n] != ignoreIndex || logSumExpAsked)
                 {
-                    WritePlainShortRow<TOps, TV>(n, finished[n - first], statistics.Slice(n - first, 1));
+                    WritePlainShortRow<TOps, TV>(n, finished[n - first], statistics.Slice(n - first, 1), null);
                 }
             }
 
@@ -360,7 +363,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             }
 
             var row = FinishRow(n, RowAccumulator.Of(statistics[n - first]), targetLogits[n - first]);
-            WritePlainShortRow<TOps, TV>(n, row, statistics.Slice(n - first, 1));
+            WritePlainShortRow<TOps, TV>(n, row, statistics.Slice(n - first, 1), rowsWidened == null ? null : rowsWidened + RowOffset(n - first));
         }
     }
 
@@ -368,21 +371,35 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// A short row's gradient and target fix where <see cref="PlainShortGradient"/>: its exponentials scaled where the
     /// statistics stored them (<see cref="BlockScale"/>'s scale; C1 is 0 without label smoothing), else K exp(z - lse)
     /// recomputed, by the kernels and with the arguments <see cref="WriteRowGradient"/> would pass them, so the same
-    /// bits; a scale or K beyond float's range takes <see cref="WriteRowGradient"/>.
+    /// bits; a scale or K beyond float's range takes <see cref="WriteRowGradient"/>. A bfloat16 row's exponentials are
+    /// at <paramref name="widenedExps"/> (over its widened logits in the block's scratch), else it is null.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void WritePlainShortRow<TOps, TV>(int n, in RowGradient row, ReadOnlySpan<BlockStatistics> statistics)
+    private void WritePlainShortRow<TOps, TV>(int n, in RowGradient row, ReadOnlySpan<BlockStatistics> statistics, float* widenedExps)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
     {
-        var g = new Span<float>((float*)request.Gradient + RowOffset(n), classes);
         if (!row.Kept)
         {
-            g.Clear();
+            ZeroGradient(n, 0, classes);
             return;
         }
 
-        if (storeExps)
+        var g = widenedExps != null ? default : new Span<float>((float*)request.Gradient + RowOffset(n), classes);
+        if (widenedExps != null)
+        {
+            // bfloat16: the exponentials stored over the widened row (rowExps), rounded to bfloat16 as they are scaled.
+            var scale = BlockScale(row, statistics[0], wholeRow: classes <= BlockColumns);
+            if (scale.Scale != 0f)
+            {
+                WriteRowGradient(n, row, 0, 1, new Span<float>(widenedExps, classes), statistics);
+            }
+            else
+            {
+                GradientKernel.ScaleToBFloat16<TOps, TV>(new ReadOnlySpan<float>(widenedExps, classes), ref *(byte*)((ushort*)request.Gradient + RowOffset(n)), scale.Value);
+            }
+        }
+        else if (storeExps)
         {
             var scale = BlockScale(row, statistics[0], wholeRow: classes <= BlockColumns);
             if (scale.Scale != 0f)

@@ -345,6 +345,34 @@ internal static partial class GradientKernel
         }
     }
 
+    /// <summary>
+    /// The bfloat16 <see cref="Scale(VectorWidth, ReadOnlySpan{float}, Span{BFloat16}, float, bool, float, ReadOnlySpan{float})"/>
+    /// without offset or weights, ordinary stores, at the width of <typeparamref name="TOps"/> (which must fit the
+    /// block), for a caller that chose the width once for many blocks: the same loop, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void ScaleToBFloat16<TOps, TV>(ReadOnlySpan<float> exps, ref byte d, float scale)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+    {
+        if (typeof(TOps) == typeof(Vector512Ops))
+        {
+            Scale<Vector512Ops, Vector512<float>, BFloat16Lanes512, OrdinaryStores, No>(exps, ref d, scale, 0f, default);
+        }
+        else if (typeof(TOps) == typeof(Vector256Ops))
+        {
+            Scale<Vector256Ops, Vector256<float>, BFloat16Lanes256, OrdinaryStores, No>(exps, ref d, scale, 0f, default);
+        }
+        else if (typeof(TOps) == typeof(Vector128Ops))
+        {
+            Scale<Vector128Ops, Vector128<float>, BFloat16Lanes128, OrdinaryStores, No>(exps, ref d, scale, 0f, default);
+        }
+        else
+        {
+            Scale<ScalarOps, float, BFloat16Lanes1, OrdinaryStores, No>(exps, ref d, scale, 0f, default);
+        }
+    }
+
     private static unsafe void Scale<TShifted>(VectorWidth width, ReadOnlySpan<float> exps, Span<BFloat16> gradient, float scale, float offset, ReadOnlySpan<float> weights, bool stream)
         where TShifted : struct, IConstant
     {
