@@ -141,7 +141,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                     float* za = logits + RowOffset(n - first), zb = za + classes;
                     targetLogits[n - first] = ya != ignoreIndex ? za[ya] : 0f;
                     targetLogits[n + 1 - first] = yb != ignoreIndex ? zb[yb] : 0f;
-                    float* ea = storeExps ? gradient + RowOffset(n) : widened && exps16 ? za : null;
+                    float* ea = ShortRowExps(n, first, logits, gradient, widened);
                     StatisticsKernel.Pair<TOps, TV>(za, zb, classes, ea, ea == null ? null : ea + classes, prefetch: !widened, ref statistics[n - first], ref statistics[n + 1 - first]);
                 }
             }
@@ -177,12 +177,21 @@ internal sealed unsafe partial class CrossEntropyKernel
 
         var z = new ReadOnlySpan<float>(logits + RowOffset(n - first), classes);
 
-        // Read before the statistics may store exponentials over it (in place). storeExps: a float gradient;
-        // exps16: a 16-bit one, whose exponentials go over the widened row.
+        // Read before the statistics may store exponentials over it (in place).
         targetLogits[n - first] = keptRow ? z[y] : 0f;
-        var store = storeExps ? new Span<float>(gradient + RowOffset(n), classes) : widened && exps16 ? new Span<float>(logits + RowOffset(n - first), classes) : default;
+        float* exps = ShortRowExps(n, first, logits, gradient, widened);
+        var store = exps == null ? default : new Span<float>(exps, classes);
         StatisticsKernel.Compute<TOps, TV>(ref statistics[n - first], z, weights, default, weightedLogits, store, prefetchNext: !widened, inverseCap: 0f);
     }
+
+    /// <summary>
+    /// Where row n's statistics store its exponentials in <see cref="ShortRows{TOps, TV, TWidened}"/>'s block from
+    /// <paramref name="first"/>: a float gradient's row (storeExps); with a 16-bit gradient (exps16), over the row widened
+    /// into <paramref name="logits"/>, the block's scratch; else nowhere (null).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private float* ShortRowExps(int n, int first, float* logits, float* gradient, bool widened) =>
+        storeExps ? gradient + RowOffset(n) : widened && exps16 ? logits + RowOffset(n - first) : null;
 
     /// <summary>
     /// Soft-capped short rows: each row's statistics are the row loop's own (<see cref="Statistics"/>: widened, capped
@@ -385,35 +394,29 @@ internal sealed unsafe partial class CrossEntropyKernel
             return;
         }
 
-        var g = widenedExps != null ? default : new Span<float>((float*)request.Gradient + RowOffset(n), classes);
-        if (widenedExps != null)
+        if (widenedExps != null || storeExps)
         {
-            // bfloat16: the exponentials stored over the widened row (rowExps), rounded to bfloat16 as they are scaled.
+            // The exponentials the statistics stored: in the gradient (float), or over the widened row (bfloat16, rowExps),
+            // rounded to bfloat16 as they are scaled.
             var scale = BlockScale(row, statistics[0], wholeRow: classes <= BlockColumns);
             if (scale.Scale != 0f)
             {
-                WriteRowGradient(n, row, 0, 1, new Span<float>(widenedExps, classes), statistics);
+                WriteRowGradient(n, row, 0, 1, widenedExps == null ? default : new Span<float>(widenedExps, classes), statistics);
             }
-            else
+            else if (widenedExps != null)
             {
                 GradientKernel.ScaleToBFloat16<TOps, TV>(new ReadOnlySpan<float>(widenedExps, classes), ref *(byte*)((ushort*)request.Gradient + RowOffset(n)), scale.Value);
             }
-        }
-        else if (storeExps)
-        {
-            var scale = BlockScale(row, statistics[0], wholeRow: classes <= BlockColumns);
-            if (scale.Scale != 0f)
-            {
-                WriteRowGradient(n, row, 0, 1, default, statistics);
-            }
             else
             {
+                var g = new Span<float>((float*)request.Gradient + RowOffset(n), classes);
                 GradientKernel.Scale<TOps, TV, SingleLanes<TOps, TV>, OrdinaryStores, No>(g, ref Unsafe.As<float, byte>(ref g[0]), scale.Value, 0f, default);
             }
         }
         else if (row.Coefficients.KScale == 0f)
         {
-            GradientKernel.WritePlain<TOps, TV, OrdinaryStores>(new ReadOnlySpan<float>((float*)request.Logits + RowOffset(n), classes), g, row.Coefficients, null);
+            GradientKernel.WritePlain<TOps, TV, OrdinaryStores>(new ReadOnlySpan<float>((float*)request.Logits + RowOffset(n), classes),
+                new Span<float>((float*)request.Gradient + RowOffset(n), classes), row.Coefficients, null);
         }
         else
         {
