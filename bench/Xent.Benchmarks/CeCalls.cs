@@ -10,7 +10,7 @@ namespace Xent.Benchmarks;
 /// went to sleep per call (a call that finds it asleep pays its wake-up). For per-call costs: 2048 x 1 is almost only
 /// the fixed cost of a call. Compare two builds by alternating their processes.
 /// Run: dotnet bench/Xent.Benchmarks/bin/Release/net10.0/Xent.Benchmarks.dll ce-calls [rows] [classes] [threads] [rounds] [case]
-/// (case: Loss or LossAndGradient alone, for a profile of one of them).
+/// (case: Loss or LossAndGradient alone, for a profile of one of them; "probabilities": both with probability targets).
 /// </summary>
 internal static class CeCalls
 {
@@ -35,12 +35,30 @@ internal static class CeCalls
             ("Loss", () => CrossEntropy.Loss(logits, targets, options)),
             ("LossAndGradient", () => CrossEntropy.LossAndGradient(logits, targets, gradient, options)),
         };
-        if (args.Length > 4)
+        if (args.Length > 4 && args[4] == "probabilities")
+        {
+            // Probability targets (one-hot smoothed a little, so that every class has weight), which take the row loop.
+            var probabilities = new float[logits.Length];
+            for (int n = 0; n < rows; n++)
+            {
+                for (int c = 0; c < classes; c++)
+                {
+                    probabilities[(n * classes) + c] = (c == targets[n] ? 0.9f : 0f) + (0.1f / classes);
+                }
+            }
+
+            cases =
+            [
+                ("Loss, probabilities", () => CrossEntropy.Loss(logits, probabilities, classes, options)),
+                ("LossAndGradient, probabilities", () => CrossEntropy.LossAndGradient(logits, probabilities, classes, gradient, options)),
+            ];
+        }
+        else if (args.Length > 4)
         {
             cases = [.. cases.Where(c => c.Name == args[4])];
             if (cases.Length == 0)
             {
-                throw new ArgumentException($"No case {args[4]}: Loss or LossAndGradient.");
+                throw new ArgumentException($"No case {args[4]}: Loss, LossAndGradient or probabilities.");
             }
         }
 
