@@ -33,7 +33,6 @@ internal static class RecomputeCompare
             var gradient = new float[logits.Length];
             var work = new float[logits.Length];
             var ranked = MemoryLimits.QuickRanked(logits, gradient, threads == 1 ? [1] : [1, threads]).Copies;
-            var copies = LimitReruns.CopyAndInPlaceLeaders(ranked);
             var logits16 = bf16 ? logits.Select(v => (BFloat16)v).ToArray() : [];
             var gradient16 = new BFloat16[logits16.Length];
             var work16 = new BFloat16[logits16.Length];
@@ -63,50 +62,13 @@ internal static class RecomputeCompare
                 ("out of place, recomputed", false, Case(false, false), Reset(false)),
                 ("in place, stored", true, Case(true, true), Reset(true)),
                 ("in place, recomputed", true, Case(false, true), Reset(true)),
-                .. LimitReruns.Copies(copies, logits, gradient).Select(a => ("copy limit", false, a, (Action)(() => { }))),
             ];
 
-            // A copy limit on one thread, and the in-place cases' copy back, outlast the pool worker's spin: each Xent call
-            // (never a limit, which a spinning worker would slow) comes after an untimed lead that leaves the worker awake.
-            var lead = PoolLead.Wake(threads);
-            int xentCases = cases.Length - copies.Count;
-            // One case's turn in a round: the copy back, its lead, then the call, timed.
-            double Turn(int c)
-            {
-                cases[c].Reset();
-                if (c < xentCases)
-                {
-                    lead();
-                }
-
-                double cpu = CpuTime.ThreadMilliseconds();
-                var clock = Stopwatch.StartNew();
-                cases[c].Call();
-                return threads == 1 ? CpuTime.ThreadMilliseconds() - cpu : clock.Elapsed.TotalMilliseconds;
-            }
-
-            // Each shape warms its turns until steady (the timing code in them too): warmed for the first shape only, a
-            // later shape's rounds compiled what only it reaches, and the clocks' code on its way to tier 1.
-            TierUp.UntilSteady([.. Enumerable.Range(0, cases.Length).Select(c => (Action)(() => Turn(c)))]);
-
-            var times = cases.Select(_ => new List<double>()).ToArray();
-            var jit = TierUp.Compiled();
-            for (int r = 0; r < rounds; r++)
-            {
-                for (int c = 0; c < cases.Length; c++)
-                {
-                    times[c].Add(Turn(c));
-                }
-            }
-
-            string jitLine = TierUp.CompiledSince(jit);
+            var (times, copyLimit, inPlaceLimit, leaders, jitLine) = CopyLimitRounds.Run([.. cases.Select(c => (c.Call, c.Reset))], logits, gradient, ranked, threads, rounds);
             double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
             // Out of place against the copies between two buffers, in place against every way to read and write.
-            var (copyLimit, inPlaceLimit) = LimitReruns.FastestCopyAndInPlace(ranked, copies,
-                [.. times[xentCases..].Select(t => new Timing([.. t.Select(ms => ms / 1e3)]))], logits.Length * 8L);
-            string Limit(MemoryLimit l) => $"{l.Timing.Median * 1e3:F2} ({l.Timing.Min * 1e3:F2}-{l.Timing.Max * 1e3:F2}), {l.Method} x{l.Threads}";
-            Console.WriteLine($"{shape}: copy limit {Limit(copyLimit)}, in place {Limit(inPlaceLimit)}; the fastest median of every method, {LimitReruns.Describe(copies)} again beside the calls");
-            for (int c = 0; c < xentCases; c++)
+            Console.WriteLine($"{shape}: copy limit {CopyLimitRounds.Show(copyLimit)}, in place {CopyLimitRounds.Show(inPlaceLimit)}; the fastest median of every method, {LimitReruns.Describe(leaders)} again beside the calls");
+            for (int c = 0; c < cases.Length; c++)
             {
                 var t = times[c];
                 bool inPlace = cases[c].InPlace;

@@ -32,7 +32,6 @@ internal static class StreamCompare
             var options = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
             // The fastest copy methods (of fewer threads too when timing wall time; CPU time counts one thread).
             var ranked = MemoryLimits.QuickRanked(logits, gradient, threads == 1 ? [1] : [1, threads]).Copies;
-            var copies = LimitReruns.CopyAndInPlaceLeaders(ranked);
             (string Name, Action Call)[] cases =
             [
                 ("ordinary", () =>
@@ -66,51 +65,15 @@ internal static class StreamCompare
                     CrossEntropy.LossAndGradient(inPlace, targets, inPlace, options);
                     CrossEntropyKernel.GroupedRows = true;
                 }),
-                .. LimitReruns.Copies(copies, logits, gradient).Select(a => ("copy limit", a)),
             ];
 
-            // The last case of a round, a copy limit on one thread, outlasts the pool worker's spin: each Xent call (never a
-            // limit, which a spinning worker would slow) comes after an untimed lead that leaves the worker awake.
-            var lead = PoolLead.Wake(threads);
-            int xentCases = cases.Length - copies.Count;
-            // One case's turn in a round: its lead, then the call, timed.
-            double Turn(int c)
-            {
-                if (c < xentCases)
-                {
-                    lead();
-                }
-
-                double cpu = CpuTime.ThreadMilliseconds();
-                var clock = Stopwatch.StartNew();
-                cases[c].Call();
-                return threads == 1 ? CpuTime.ThreadMilliseconds() - cpu : clock.Elapsed.TotalMilliseconds;
-            }
-
-            // Each shape warms its turns until steady (the timing code in them too): warmed for the first shape only, a
-            // later shape's rounds compiled what only it reaches, and the clocks' code on its way to tier 1.
-            TierUp.UntilSteady([.. Enumerable.Range(0, cases.Length).Select(c => (Action)(() => Turn(c)))]);
-
-            var times = cases.Select(_ => new List<double>()).ToArray();
-            var jit = TierUp.Compiled();
-            for (int r = 0; r < rounds; r++)
-            {
-                for (int c = 0; c < cases.Length; c++)
-                {
-                    times[c].Add(Turn(c));
-                }
-            }
-
-            string jitLine = TierUp.CompiledSince(jit);
+            var (times, copyLimit, inPlaceLimit, leaders, jitLine) = CopyLimitRounds.Run([.. cases.Select(c => (c.Call, (Action)(() => { })))], logits, gradient, ranked, threads, rounds);
             double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
             string Show(List<double> t) => $"{Median(t):F2} ({t.Min():F2}-{t.Max():F2})";
             // Out of place against the copies between two buffers, in place against every way to read and write.
-            var (copyLimit, inPlaceLimit) = LimitReruns.FastestCopyAndInPlace(ranked, copies,
-                [.. times[xentCases..].Select(t => new Timing([.. t.Select(ms => ms / 1e3)]))], logits.Length * 8L);
-            string Limit(MemoryLimit l) => $"{l.Timing.Median * 1e3:F2} ({l.Timing.Min * 1e3:F2}-{l.Timing.Max * 1e3:F2}), {l.Method} x{l.Threads}";
             double limit = copyLimit.Timing.Median * 1e3, inPlaceMs = inPlaceLimit.Timing.Median * 1e3;
-            Console.WriteLine($"{shape}: ordinary {Show(times[0])} = {Median(times[0]) / limit:F2}x the copy limit; streamed {Show(times[1])} = {Median(times[1]) / limit:F2}x; copy limit {Limit(copyLimit)} (the fastest median of every method, {LimitReruns.Describe(copies)} again beside the calls); streamed / ordinary {Median(times[1]) / Median(times[0]):F2}");
-            Console.WriteLine($"{shape}: in place {Show(times[2])} = {Median(times[2]) / inPlaceMs:F2}x the in-place limit {Limit(inPlaceLimit)}; in place / ordinary {Median(times[2]) / Median(times[0]):F2}");
+            Console.WriteLine($"{shape}: ordinary {Show(times[0])} = {Median(times[0]) / limit:F2}x the copy limit; streamed {Show(times[1])} = {Median(times[1]) / limit:F2}x; copy limit {CopyLimitRounds.Show(copyLimit)} (the fastest median of every method, {LimitReruns.Describe(leaders)} again beside the calls); streamed / ordinary {Median(times[1]) / Median(times[0]):F2}");
+            Console.WriteLine($"{shape}: in place {Show(times[2])} = {Median(times[2]) / inPlaceMs:F2}x the in-place limit {CopyLimitRounds.Show(inPlaceLimit)}; in place / ordinary {Median(times[2]) / Median(times[0]):F2}");
             Console.WriteLine($"{shape}: Loss, grouped rows / one row per item {Median(times[3]) / Median(times[4]):F3} ({Show(times[3])} / {Show(times[4])})");
             Console.WriteLine($"{shape}: grouped rows (next-row prefetch) / one row per item: streamed {Median(times[1]) / Median(times[5]):F3}, in place {Median(times[2]) / Median(times[6]):F3}");
             Console.WriteLine($"{shape}: {jitLine}");
