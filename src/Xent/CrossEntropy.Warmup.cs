@@ -85,7 +85,7 @@ public static partial class CrossEntropy
         TCalls.LossAndGradient(logits, targets, gradient, reduced);
 
         // A gradient of 16 MB or more may be written with streaming stores (the kernels' own choice): those too.
-        if (Streams(options, classes, sixteenBit: typeof(T) != typeof(float)))
+        if (Streams(options, classes, sixteenBit: typeof(T) != typeof(float), half: typeof(T) == typeof(Half)))
         {
             using (CrossEntropyKernel.OverrideStreamedBytes(0))
             {
@@ -103,10 +103,10 @@ public static partial class CrossEntropy
     // float one whose soft cap writes the capped logits into it, nor one whose stored exponentials are smoothed, and a
     // 16-bit one where its forward does not store them (which a soft cap with label smoothing never does). The forward's
     // choice is the call's, at the width its rows of this many classes run at.
-    private static bool Streams(CrossEntropyOptions options, int classes, bool sixteenBit)
+    private static bool Streams(CrossEntropyOptions options, int classes, bool sixteenBit, bool half)
     {
         bool capped = options.SoftCap > 0f, smoothed = options.LabelSmoothing > 0f;
-        bool stores = CrossEntropyKernel.StoresExponentials(Simd.Width, classes, capped, sixteenBit, smoothed) && (!smoothed || !capped);
+        bool stores = CrossEntropyKernel.StoresExponentials(Simd.Width, classes, capped, sixteenBit, smoothed, half) && (!smoothed || !capped);
         if (!sixteenBit && (capped || (stores && smoothed)))
         {
             return false;
@@ -172,7 +172,7 @@ public static partial class CrossEntropy
         {
             var gradient = new float[logits.Length];
             CrossEntropy.LossAndGradient(logits, targets, gradient, options: reduced);
-            if (Streams(options, logits.Length / targets.Length, sixteenBit: false))
+            if (Streams(options, logits.Length / targets.Length, sixteenBit: false, half: false))
             {
                 using (CrossEntropyKernel.OverrideStreamedBytes(0))
                 {

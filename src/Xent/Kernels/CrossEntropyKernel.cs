@@ -179,27 +179,30 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// narrowed to fit rows shorter than one vector (<see cref="Widths.Fit"/>), as their statistics and write run. At 512
     /// bits rows of fewer than 16 classes run in 256-bit lanes (or narrower), and there the stored exponentials pay as
     /// they do in a 256-bit call: on the Zen 5 of docs/benchmarks.md (one thread's CPU time, <c>recompute-compare</c>,
-    /// 2048 x 10, 2026-12-07) a bfloat16 gradient took 1.40x the time recomputing them, a float one 1.01-1.02x. A 16-bit
-    /// gradient without label smoothing stores them too in 512-bit rows of fewer than 8 vectors (under 128 classes:
-    /// short rows whose statistics are taken two rows at a time, <see cref="StatisticsKernel.Pairs{TOps, TV}"/>), where
-    /// recomputing took 1.17-1.37x the time for bfloat16 and 1.16-1.23x for Half at 32, 64, 96 and 120 classes, against
-    /// 0.75-0.96x at 128 and 256 (the same Zen 5, <c>recompute-compare 15 1 bf16|half</c>, 2026-12-07; float 0.76-1.01x
-    /// at 16-120 classes, so float keeps recomputing). One choice per call (every row has the same length), so a row's
-    /// bits do not depend on the batch or the threads.
+    /// 2048 x 10, 2026-12-07) a bfloat16 gradient took 1.40x the time recomputing them, a float one 1.01-1.02x. At 512
+    /// bits a 16-bit gradient without label smoothing stores them too: a bfloat16 one at every length, a Half one in rows
+    /// of fewer than 8 vectors (under 128 classes: short rows whose statistics are taken two rows at a time,
+    /// <see cref="StatisticsKernel.Pairs{TOps, TV}"/>). On the same Zen 5 (<c>recompute-compare</c>, 2026-12-07)
+    /// recomputing took, against storing, 1.17-1.37x the time for bfloat16 at 32-120 classes and 1.38-1.88x at 2048 x
+    /// 8192 and 256 x 50257 (one thread's CPU), 1.50-2.25x at 2048 x 50257 and 8192 x 32000 (2 threads; stored, it is not
+    /// streamed); for Half 1.16-1.23x at 32-120 classes but 0.75-0.95x from 128 classes on; for float 0.76-1.01x at
+    /// 16-120 classes and 1.01-1.03x at 2048 x 50257, so float keeps recomputing. One choice per call (every row has the
+    /// same length), so a row's bits do not depend on the batch or the threads.
     /// </summary>
     /// <param name="width">The call's vector width.</param>
     /// <param name="classes">The rows' length.</param>
     /// <param name="capped">Whether a soft cap is on.</param>
     /// <param name="sixteenBit">Whether the gradient is bfloat16 or Half (of logits of its own type).</param>
     /// <param name="smoothed">Whether label smoothing is on.</param>
-    internal static bool StoresExponentials(VectorWidth width, int classes, bool capped, bool sixteenBit, bool smoothed)
+    /// <param name="half">Whether that 16-bit gradient is Half.</param>
+    internal static bool StoresExponentials(VectorWidth width, int classes, bool capped, bool sixteenBit, bool smoothed, bool half)
     {
         var rowWidth = Widths.Fit(width, classes);
         return StoresExponentials(rowWidth, capped, sixteenBit, smoothed)
-            || (StoredExponentialsOverride.Value == null && sixteenBit && !smoothed && rowWidth == VectorWidth.V512 && classes < ShortStoredVectors * 16);
+            || (StoredExponentialsOverride.Value == null && sixteenBit && !smoothed && rowWidth == VectorWidth.V512 && (!half || classes < ShortStoredVectors * 16));
     }
 
-    /// <summary>Rows shorter than this many 512-bit vectors store a 16-bit gradient's exponentials (see above).</summary>
+    /// <summary>Rows shorter than this many 512-bit vectors store a Half gradient's exponentials (see above).</summary>
     internal const int ShortStoredVectors = 8;
 
     /// <summary>For tests and benchmarks: store (or recompute) the gradient's exponentials at every width wherever <see cref="StoresExponentials(VectorWidth, bool, bool, bool)"/> decides, for the calling flow.</summary>
@@ -226,8 +229,8 @@ internal sealed unsafe partial class CrossEntropyKernel
         // them, one exp per element instead of two (see StoresExponentials). Label smoothing's forward gathers its sum
         // w z in the same pass (smoothed LossAndGradient, one Zen 4 core, 2 x 50257: AVX2 only 0.55-0.56 -> 0.34-0.35 ns
         // per logit, 256 bits 0.38 -> 0.30, with w z summed by a max pass then; see docs/benchmarks.md for the single pass).
-        storeExps = StoresExponentials(request.Width, classes, cap > 0f, sixteenBit: false, smoothing > 0f) && request.Gradient != null && request.GradientElement == ElementKind.Single && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
-        exps16 = StoresExponentials(request.Width, classes, cap > 0f, sixteenBit: true, smoothing > 0f) && request.Gradient != null && request.Element != ElementKind.Single && request.GradientElement == request.Element
+        storeExps = StoresExponentials(request.Width, classes, cap > 0f, sixteenBit: false, smoothing > 0f, half: false) && request.Gradient != null && request.GradientElement == ElementKind.Single && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
+        exps16 = StoresExponentials(request.Width, classes, cap > 0f, sixteenBit: true, smoothing > 0f, half: request.Element == ElementKind.Half) && request.Gradient != null && request.Element != ElementKind.Single && request.GradientElement == request.Element
             && (smoothing == 0f || cap == 0f) && request.Probabilities == null;
 
         // With a soft cap and a float gradient the forward writes the capped logits into the gradient's block (not a

@@ -162,7 +162,7 @@ public class BFloat16CrossEntropyTests
                     // gradient there recomputes).
                     var gf = new float[bf.Length];
                     float lossFloat;
-                    using (CrossEntropyKernel.OverrideStoredExponentials(CrossEntropyKernel.StoresExponentials(width, v, capped: ot.SoftCap > 0f, sixteenBit: true, smoothed: ot.LabelSmoothing > 0f)))
+                    using (CrossEntropyKernel.OverrideStoredExponentials(CrossEntropyKernel.StoresExponentials(width, v, capped: ot.SoftCap > 0f, sixteenBit: true, smoothed: ot.LabelSmoothing > 0f, half: false)))
                     {
                         lossFloat = CrossEntropy.LossAndGradient(exact, y, gf, ot);
                     }

@@ -41,25 +41,30 @@ public class VectorUnitsTests
         Assert.False(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: false, smoothed: true));
         Assert.Equal(VectorUnits.SplitsVector512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: true, smoothed: false));
         Assert.Equal(VectorUnits.SplitsVector512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit: true, smoothed: true));
-        // Rows shorter than one 512-bit vector choose as the narrower lanes they run in; 16 classes and more as 512 bits.
+        // Rows shorter than one 512-bit vector choose as the narrower lanes they run in; 16 classes and more as 512 bits,
+        // but a 16-bit gradient without smoothing stores at 512 bits: bfloat16 at every length, Half under 128 classes.
         foreach (bool sixteenBit in new[] { false, true })
         {
-            foreach (bool smoothed in new[] { false, true })
+            foreach (bool half in sixteenBit ? new[] { false, true } : [false])
             {
-                Assert.True(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 15, capped: false, sixteenBit, smoothed));
-                Assert.True(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 3, capped: false, sixteenBit, smoothed));
-                // From 16 classes as 512 bits, but a 16-bit gradient without smoothing stores below 8 vectors (128 classes).
-                bool shortStores = sixteenBit && !smoothed;
-                Assert.Equal(shortStores || CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit, smoothed), CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 16, capped: false, sixteenBit, smoothed));
-                Assert.Equal(shortStores || CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit, smoothed), CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 127, capped: false, sixteenBit, smoothed));
-                Assert.Equal(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit, smoothed), CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 128, capped: false, sixteenBit, smoothed));
-                Assert.Equal(CrossEntropyKernel.StoresExponentials(VectorWidth.V256, capped: false, sixteenBit, smoothed), CrossEntropyKernel.StoresExponentials(VectorWidth.V256, 64, capped: false, sixteenBit, smoothed));
+                foreach (bool smoothed in new[] { false, true })
+                {
+                    bool at512 = CrossEntropyKernel.StoresExponentials(VectorWidth.V512, capped: false, sixteenBit, smoothed);
+                    bool shortStores = sixteenBit && !smoothed, longStores = shortStores && !half;
+                    Assert.True(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 15, capped: false, sixteenBit, smoothed, half));
+                    Assert.True(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 3, capped: false, sixteenBit, smoothed, half));
+                    Assert.Equal(shortStores || at512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 16, capped: false, sixteenBit, smoothed, half));
+                    Assert.Equal(shortStores || at512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 127, capped: false, sixteenBit, smoothed, half));
+                    Assert.Equal(longStores || at512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 128, capped: false, sixteenBit, smoothed, half));
+                    Assert.Equal(longStores || at512, CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 50257, capped: false, sixteenBit, smoothed, half));
+                    Assert.Equal(CrossEntropyKernel.StoresExponentials(VectorWidth.V256, capped: false, sixteenBit, smoothed), CrossEntropyKernel.StoresExponentials(VectorWidth.V256, 64, capped: false, sixteenBit, smoothed, half));
+                }
             }
         }
 
         using (CrossEntropyKernel.OverrideStoredExponentials(false))
         {
-            Assert.False(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 32, capped: false, sixteenBit: true, smoothed: false));
+            Assert.False(CrossEntropyKernel.StoresExponentials(VectorWidth.V512, 32, capped: false, sixteenBit: true, smoothed: false, half: false));
         }
 
         using (CrossEntropyKernel.OverrideStoredExponentials(false))
