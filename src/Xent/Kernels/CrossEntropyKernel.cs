@@ -81,8 +81,9 @@ internal sealed unsafe partial class CrossEntropyKernel
     // the widened block; under a cap, the block capped first and each exponential times the cap's derivative; under
     // label smoothing, sum w z gathered by the max pass), and the write pass scales them (less C1 w) and rounds them,
     // so each entry is the float path's with stored exponentials rounded once, for any thread count. Where
-    // StoresExponentials stores them for a 16-bit gradient (at 512 bits on a CPU with split units also under label
-    // smoothing, where a float gradient recomputes them); elsewhere the general write rounds the recomputed float values.
+    // StoresExponentials stores them for a 16-bit gradient (at 512 bits a bfloat16 one, and a Half one in short rows,
+    // where a float gradient recomputes them; on a CPU with split units also under label smoothing); elsewhere the
+    // general write rounds the recomputed float values.
     private bool exps16;
 
     // Whether those exponentials are kept for the whole row in the thread's scratch (V floats; one exp per element),
