@@ -173,7 +173,11 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <param name="sixteenBit">Whether the gradient is bfloat16 or Half (of logits of its own type).</param>
     /// <param name="smoothed">Whether label smoothing is on.</param>
     internal static bool StoresExponentials(VectorWidth width, bool capped, bool sixteenBit, bool smoothed) =>
-        StoredExponentialsOverride.Value ?? (capped || width != VectorWidth.V512 || (VectorUnits.SplitsVector512 && (sixteenBit || !smoothed)));
+        StoredExponentialsOverride.Value ?? StoresAtWidth(width, capped, sixteenBit, smoothed);
+
+    // The choice above without the override.
+    private static bool StoresAtWidth(VectorWidth width, bool capped, bool sixteenBit, bool smoothed) =>
+        capped || width != VectorWidth.V512 || (VectorUnits.SplitsVector512 && (sixteenBit || !smoothed));
 
     /// <summary>
     /// <see cref="StoresExponentials(VectorWidth, bool, bool, bool)"/> at the width a call's rows run at: the call's,
@@ -199,8 +203,8 @@ internal sealed unsafe partial class CrossEntropyKernel
     internal static bool StoresExponentials(VectorWidth width, int classes, bool capped, bool sixteenBit, bool smoothed, bool half)
     {
         var rowWidth = Widths.Fit(width, classes);
-        return StoresExponentials(rowWidth, capped, sixteenBit, smoothed)
-            || (StoredExponentialsOverride.Value == null && sixteenBit && !smoothed && rowWidth == VectorWidth.V512 && (!half || classes < ShortStoredVectors * 16));
+        return StoredExponentialsOverride.Value ?? (StoresAtWidth(rowWidth, capped, sixteenBit, smoothed)
+            || (sixteenBit && !smoothed && rowWidth == VectorWidth.V512 && (!half || classes < ShortStoredVectors * 16)));
     }
 
     /// <summary>Rows shorter than this many 512-bit vectors store a Half gradient's exponentials (see above).</summary>
