@@ -41,18 +41,7 @@ internal static class CopyLimitRounds
             return threads == 1 ? CpuTime.ThreadMilliseconds() - cpu : clock.Elapsed.TotalMilliseconds;
         }
 
-        TierUp.UntilSteady([.. Enumerable.Range(0, turns.Length).Select(c => (Action)(() => Turn(c)))]);
-        var times = turns.Select(_ => new List<double>()).ToArray();
-        var jit = TierUp.Compiled();
-        for (int r = 0; r < rounds; r++)
-        {
-            for (int c = 0; c < turns.Length; c++)
-            {
-                times[c].Add(Turn(c));
-            }
-        }
-
-        string jitLine = TierUp.CompiledSince(jit);
+        var (times, jitLine) = TierUp.Rounds(turns.Length, rounds, Turn);
         var (copy, inPlace) = LimitReruns.FastestCopyAndInPlace(rankedCopies, leaders,
             [.. times[cases.Count..].Select(t => new Timing([.. t.Select(ms => ms / 1e3)]))], logits.Length * 8L);
         return (times[..cases.Count], copy, inPlace, leaders, jitLine);

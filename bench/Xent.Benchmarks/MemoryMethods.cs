@@ -69,19 +69,7 @@ internal static class MemoryMethods
 
         // The turns warmed until steady (the timing code in them too): 40 rounds and 0.5 s left every shape's rounds
         // compiling 7-49 methods.
-        TierUp.UntilSteady([.. Enumerable.Range(0, cases.Count).Select(c => (Action)(() => Turn(c)))]);
-
-        var times = cases.Select(_ => new List<double>()).ToArray();
-        var jit = TierUp.Compiled();
-        for (int r = 0; r < rounds; r++)
-        {
-            for (int c = 0; c < cases.Count; c++)
-            {
-                times[c].Add(Turn(c));
-            }
-        }
-
-        string jitLine = TierUp.CompiledSince(jit);
+        var (times, jitLine) = TierUp.Rounds(cases.Count, rounds, Turn);
         double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
         var methods = Enumerable.Range(kernels, cases.Count - kernels).ToList();
 

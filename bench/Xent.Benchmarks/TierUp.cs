@@ -74,6 +74,29 @@ internal static class TierUp
     /// <param name="turns">Each case's turn in a round, as the rounds run it (its lead, its call and the clocks around it).</param>
     public static void UntilSteady(IReadOnlyList<Action> turns) => Timing.WarmInterleaved(turns, SecondsPerCase * turns.Count);
 
+    /// <summary>
+    /// The turns warmed until steady (<see cref="UntilSteady"/>), then <paramref name="rounds"/> rounds of every turn in
+    /// order: what each turn returned (its time), round by round, and the JIT's compilations during the rounds.
+    /// </summary>
+    /// <param name="count">How many turns a round has.</param>
+    /// <param name="rounds">Timed rounds.</param>
+    /// <param name="turn">Turn c of a round, timed by itself.</param>
+    public static (List<double>[] Times, string Jit) Rounds(int count, int rounds, Func<int, double> turn)
+    {
+        UntilSteady([.. Enumerable.Range(0, count).Select(c => (Action)(() => turn(c)))]);
+        var times = Enumerable.Range(0, count).Select(_ => new List<double>()).ToArray();
+        var jit = Compiled();
+        for (int r = 0; r < rounds; r++)
+        {
+            for (int c = 0; c < count; c++)
+            {
+                times[c].Add(turn(c));
+            }
+        }
+
+        return (times, CompiledSince(jit));
+    }
+
     /// <summary>Warm-up time a case may take on average before the rounds start anyway (a case stays unsteady).</summary>
     private const double SecondsPerCase = 2;
 
