@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using Xent.LinearAlgebra;
 
@@ -75,35 +74,22 @@ internal sealed unsafe partial class CrossEntropyKernel
         return z;
     }
 
-    /// <summary>
-    /// 16-bit logits widened to float, apart from <see cref="LoadBlock"/> so that compiling it for float logits (a
-    /// process's first call, unoptimised) does not load System.Numerics.Tensors for the Half conversion. Straight to
-    /// optimised code, as the kernels: with dynamic PGO, a process that converted both Half and bfloat16 blocks had
-    /// this method's Tier1 code take bfloat16 blocks 1.7-4x slower (bf16 LossAndGradient in place, 512 bits, one
-    /// core, Zen 4: 0.84-2.7 against 0.51 ns per logit).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static ReadOnlySpan<float> Widen(ElementKind element, ushort* logits, Span<float> s)
+    /// <summary>16-bit logits widened to float (<see cref="Widening"/>).</summary>
+    private ReadOnlySpan<float> Widen(ElementKind element, ushort* logits, Span<float> s)
     {
-        if (element == ElementKind.Half)
-        {
-            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(logits, s.Length), s);
-        }
-        else
-        {
-            BFloat16.ConvertToSingle(new ReadOnlySpan<BFloat16>(logits, s.Length), s);
-        }
-
+        Widening.Widen(request.Width, element, ref *(byte*)logits, s);
         return s;
     }
 
-    /// <summary>A float gradient block narrowed to 16 bits (apart and optimised, as <see cref="Widen"/>).</summary>
+    /// <summary>A float gradient block narrowed to 16 bits (apart and optimised, as the kernels).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Narrow(ElementKind element, ReadOnlySpan<float> s, ushort* gradient)
+    private void Narrow(ElementKind element, ReadOnlySpan<float> s, ushort* gradient)
     {
         if (element == ElementKind.Half)
         {
-            TensorPrimitives.ConvertToHalf(s, new Span<Half>(gradient, s.Length));
+            // Rounded in registers as the stored Half gradients are (HalfBits.Narrow): a product by 1 is exact, and the
+            // NaN it quiets narrows to the same bits (the conversion quiets them too).
+            GradientKernel.Scale(request.Width, s, new Span<Half>(gradient, s.Length), 1f);
         }
         else
         {
@@ -177,7 +163,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     }
 
     /// <summary>
-    /// A 16-bit block widened into scratch (at the block's place in a kept row, else at its start; plain bfloat16 by its
+    /// A 16-bit block widened into scratch (at the block's place in a kept row, else at its start; plain ones by the
     /// max pass), then its exponentials over it in place, as the float path stores them; returns its statistics. Under
     /// a soft cap the widened block is capped in place first and each exponential is stored times the cap's derivative,
     /// and under label smoothing the max pass also sums w z: the steps the float path takes over its gradient's block.
@@ -185,9 +171,9 @@ internal sealed unsafe partial class CrossEntropyKernel
     private BlockStatistics BlockExponentials(int n, int column, int length, Span<float> e)
     {
         ushort* logits = (ushort*)request.Logits + RowOffset(n) + column;
-        if (request.Element == ElementKind.BFloat16 && cap == 0f && smoothing == 0f)
+        if (cap == 0f && smoothing == 0f)
         {
-            return StatisticsKernel.ComputeWithExponentials(request.Width, new ReadOnlySpan<BFloat16>(logits, length), e);
+            return StatisticsKernel.ComputeWithExponentials(request.Width, request.Element, ref *(byte*)logits, length, e);
         }
 
         Widen(request.Element, logits, e);
@@ -385,9 +371,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                     }
                     else
                     {
-                        // Half: scaled in the scratch, then narrowed as the general write narrows.
-                        GradientKernel.Scale(request.Width, e, e, scale, offset: row.Coefficients.C1, weights: SmoothingWeights(row, column, length));
-                        Narrow(ElementKind.Half, e, at);
+                        GradientKernel.Scale(request.Width, e, new Span<Half>((Half*)at, length), scale, streamGradient && rowExps, row.Coefficients.C1, SmoothingWeights(row, column, length));
                     }
 
                     continue;
@@ -420,10 +404,14 @@ internal sealed unsafe partial class CrossEntropyKernel
             var weights = SmoothingWeights(row, column, length);
             if (request.GradientElement != ElementKind.Single)
             {
-                // z is already the scratch copy: write the float gradient over it, then narrow once.
-                var s = scratch.Slice(0, length);
-                GradientKernel.Write(request.Width, z, s, row.Coefficients, weights, ProbabilitiesAt(n, column, length));
-                Narrow(request.GradientElement, s, (ushort*)request.Gradient + at);
+                // A plain one rounded as each vector is stored; else z is already the scratch copy: the float gradient
+                // written over it, then narrowed once.
+                if (!weights.IsEmpty || SoftTargets || !GradientKernel.TryWritePlain(request.Width, z, request.GradientElement, (ushort*)request.Gradient + at, row.Coefficients))
+                {
+                    var s = scratch.Slice(0, length);
+                    GradientKernel.Write(request.Width, z, s, row.Coefficients, weights, ProbabilitiesAt(n, column, length));
+                    Narrow(request.GradientElement, s, (ushort*)request.Gradient + at);
+                }
             }
             else
             {

@@ -438,7 +438,7 @@ internal sealed unsafe partial class CrossEntropyKernel
     /// <summary>
     /// A kept row's gradient from its logits widened (and capped) in the block's scratch, which <see cref="WriteRowGradient"/>'s
     /// general write would widen (and cap) again from the 16-bit logits: the same float values, so the same bits (a plain
-    /// bfloat16 gradient rounded as each vector is stored, another 16-bit one written over the widened row and narrowed,
+    /// 16-bit gradient rounded as each vector is stored, another 16-bit one written over the widened row and narrowed,
     /// a float one written straight).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -446,15 +446,14 @@ internal sealed unsafe partial class CrossEntropyKernel
     {
         var weights = SmoothingWeights(row, 0, classes);
 
-        // A plain bfloat16 gradient is rounded as each vector is stored, not written as floats and narrowed after:
+        // A plain 16-bit gradient is rounded as each vector is stored, not written as floats and narrowed after:
         // bfloat16 LossAndGradient of 2048 x 32 and 128 took 0.94 and 0.92-0.94x the time (one Zen 5 core, 512 bits;
         // docs/benchmarks.md).
         if (request.GradientElement == ElementKind.Single)
         {
             GradientKernel.Write(request.Width, z, new Span<float>((float*)request.Gradient + RowOffset(n), classes), row.Coefficients, weights, default);
         }
-        else if (request.GradientElement != ElementKind.BFloat16 || !weights.IsEmpty
-            || !GradientKernel.TryWritePlain(request.Width, z, (BFloat16*)request.Gradient + RowOffset(n), row.Coefficients))
+        else if (!weights.IsEmpty || !GradientKernel.TryWritePlain(request.Width, z, request.GradientElement, (ushort*)request.Gradient + RowOffset(n), row.Coefficients))
         {
             GradientKernel.Write(request.Width, z, z, row.Coefficients, weights, default);
             Narrow(request.GradientElement, z, (ushort*)request.Gradient + RowOffset(n));

@@ -304,17 +304,12 @@ internal static partial class GradientKernel
     }
 
     /// <summary>As the float overload, the gradient rounded to bfloat16 as it is stored (exps must not overlap it).</summary>
-    public static void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<BFloat16> gradient, float scale, bool stream = false, float offset = 0f, ReadOnlySpan<float> weights = default)
-    {
-        if (offset == 0f && weights.IsEmpty)
-        {
-            Scale<No>(width, exps, gradient, scale, 0f, default, stream);
-        }
-        else
-        {
-            Scale<Yes>(width, exps, gradient, scale, offset, weights, stream);
-        }
-    }
+    public static void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<BFloat16> gradient, float scale, bool stream = false, float offset = 0f, ReadOnlySpan<float> weights = default) =>
+        Scale16<BFloat16Lanes512, BFloat16Lanes256, BFloat16Lanes128, BFloat16Lanes1>(width, exps, MemoryMarshal.AsBytes(gradient), scale, stream, offset, weights);
+
+    /// <summary>As the float overload, the gradient rounded to Half as it is stored (exps must not overlap it).</summary>
+    public static void Scale(VectorWidth width, ReadOnlySpan<float> exps, Span<Half> gradient, float scale, bool stream = false, float offset = 0f, ReadOnlySpan<float> weights = default) =>
+        Scale16<HalfLanes512, HalfLanes256, HalfLanes128, HalfLanes1>(width, exps, MemoryMarshal.AsBytes(gradient), scale, stream, offset, weights);
 
     private static unsafe void Scale<TShifted>(VectorWidth width, ReadOnlySpan<float> exps, Span<float> gradient, float scale, float offset, ReadOnlySpan<float> weights, bool stream)
         where TShifted : struct, IConstant
@@ -373,20 +368,40 @@ internal static partial class GradientKernel
         }
     }
 
-    private static unsafe void Scale<TShifted>(VectorWidth width, ReadOnlySpan<float> exps, Span<BFloat16> gradient, float scale, float offset, ReadOnlySpan<float> weights, bool stream)
+    private static void Scale16<T512, T256, T128, T1>(VectorWidth width, ReadOnlySpan<float> exps, Span<byte> gradient, float scale, bool stream, float offset, ReadOnlySpan<float> weights)
+        where T512 : struct, IWritableLanes<Vector512<float>>
+        where T256 : struct, IWritableLanes<Vector256<float>>
+        where T128 : struct, IWritableLanes<Vector128<float>>
+        where T1 : struct, IWritableLanes<float>
+    {
+        if (offset == 0f && weights.IsEmpty)
+        {
+            Scale16<T512, T256, T128, T1, No>(width, exps, gradient, scale, 0f, default, stream);
+        }
+        else
+        {
+            Scale16<T512, T256, T128, T1, Yes>(width, exps, gradient, scale, offset, weights, stream);
+        }
+    }
+
+    private static unsafe void Scale16<T512, T256, T128, T1, TShifted>(VectorWidth width, ReadOnlySpan<float> exps, Span<byte> gradient, float scale, float offset, ReadOnlySpan<float> weights, bool stream)
+        where T512 : struct, IWritableLanes<Vector512<float>>
+        where T256 : struct, IWritableLanes<Vector256<float>>
+        where T128 : struct, IWritableLanes<Vector128<float>>
+        where T1 : struct, IWritableLanes<float>
         where TShifted : struct, IConstant
     {
-        fixed (BFloat16* p = gradient)
+        fixed (byte* p = gradient)
         {
-            ref byte d = ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(gradient));
+            ref byte d = ref MemoryMarshal.GetReference(gradient);
             if (stream && StreamingStores.Usable(p, sizeof(ushort)))
             {
                 switch (Widths.Fit(width, exps.Length))
                 {
-                    case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, BFloat16Lanes512, StreamingStores, TShifted>(exps, ref d, scale, offset, weights); break;
-                    case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, BFloat16Lanes256, StreamingStores, TShifted>(exps, ref d, scale, offset, weights); break;
-                    case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, BFloat16Lanes128, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
-                    default: Scale<ScalarOps, float, BFloat16Lanes1, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                    case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, T512, StreamingStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                    case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, T256, StreamingStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                    case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, T128, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                    default: Scale<ScalarOps, float, T1, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
                 }
 
                 return;
@@ -394,10 +409,10 @@ internal static partial class GradientKernel
 
             switch (Widths.Fit(width, exps.Length))
             {
-                case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, BFloat16Lanes512, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
-                case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, BFloat16Lanes256, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
-                case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, BFloat16Lanes128, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
-                default: Scale<ScalarOps, float, BFloat16Lanes1, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                case VectorWidth.V512: Scale<Vector512Ops, Vector512<float>, T512, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                case VectorWidth.V256: Scale<Vector256Ops, Vector256<float>, T256, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                case VectorWidth.V128: Scale<Vector128Ops, Vector128<float>, T128, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
+                default: Scale<ScalarOps, float, T1, OrdinaryStores, TShifted>(exps, ref d, scale, offset, weights); break;
             }
         }
     }

@@ -83,21 +83,21 @@ internal static partial class StatisticsKernel
     }
 
     /// <summary>
-    /// As the float overload, for a block of bfloat16 logits widened as they are loaded, with its exponentials stored
+    /// As the float overload, for a block of n 16-bit logits widened as they are loaded, with its exponentials stored
     /// in <paramref name="exps"/> (scratch), bitwise the float path's for the widened block.
     /// </summary>
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static unsafe BlockStatistics OnlineMaxExpSumStore<TOps, TV, TLanes>(ReadOnlySpan<BFloat16> z, Span<float> exps)
+    private static unsafe BlockStatistics OnlineMaxExpSumStore<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TLanes : struct, ILogitLanes<TV>
     {
         // Pinned for the lanes' loads, which may take the address (see ILogitLanes.Load).
-        fixed (BFloat16* pinned = z)
+        fixed (byte* pinned = &x)
         {
-            return OnlineMaxExpSumStorePinned<TOps, TV, TLanes, Yes, No, No, No>(ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z)), z.Length, exps, prefetch: true, 0f, 0f);
+            return OnlineMaxExpSumStorePinned<TOps, TV, TLanes, Yes, No, No, No>(ref x, n, exps, prefetch: true, 0f, 0f);
         }
     }
 
@@ -330,7 +330,7 @@ internal static partial class StatisticsKernel
         where TV : struct =>
         (float)(TOps.SumWide(s, off));
 
-    /// <summary>The logits from <paramref name="done"/> on to <see cref="FinishInTwoPasses"/>: float ones where they are, bfloat16 ones widened over their exponentials' place first.</summary>
+    /// <summary>The logits from <paramref name="done"/> on to <see cref="FinishInTwoPasses"/>: float ones where they are, 16-bit ones widened over their exponentials' place first.</summary>
     private static unsafe BlockStatistics HandOver<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, int done, float doneMax, float m, float doneSum, double doneWeighted, bool weighted, bool prefetch, float inverseCap)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
@@ -341,7 +341,7 @@ internal static partial class StatisticsKernel
             return FinishInTwoPasses<TOps, TV>(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, float>(ref x), n), exps, done, doneMax, m, doneSum, doneWeighted, weighted, prefetch, inverseCap);
         }
 
-        BFloat16.ConvertToSingle(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<byte, BFloat16>(ref x), n).Slice(done), exps.Slice(done, n - done));
+        Widening.Widen<TOps, TV, TLanes>(ref Unsafe.Add(ref x, done * TLanes.ElementSize), exps.Slice(done, n - done));
         return FinishInTwoPasses<TOps, TV>(exps.Slice(0, n), exps, done, doneMax, m, doneSum, doneWeighted, weighted, prefetch: false, inverseCap);
     }
 

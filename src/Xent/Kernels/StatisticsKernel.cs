@@ -125,15 +125,7 @@ internal static partial class StatisticsKernel
                 return result;
             default:
                 var s = scratch.Slice(0, n);
-                if (half)
-                {
-                    System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<T, Half>(z), s);
-                }
-                else
-                {
-                    BFloat16.ConvertToSingle(MemoryMarshal.Cast<T, BFloat16>(z), s);
-                }
-
+                Widening.Widen(width, half ? ElementKind.Half : ElementKind.BFloat16, ref x, s);
                 return Compute(width, s, weights, default, weightedLogits);
         }
     }

@@ -5,31 +5,37 @@ using System.Runtime.Intrinsics;
 namespace Xent.Kernels;
 
 /// <content>
-/// The plain recomputing write of a bfloat16 gradient, rounded in registers as each vector is stored.
+/// The plain recomputing write of a 16-bit gradient, rounded in registers as each vector is stored.
 /// </content>
 internal static partial class GradientKernel
 {
     /// <summary>
-    /// Writes the plain gradient K exp(z - lse) - C1 of a block as bfloat16, each vector rounded to nearest even as it is
-    /// stored (<see cref="BFloat16.Round(Vector512{uint})"/>): the bits of <see cref="Write"/> into floats narrowed
-    /// after, the same vectors at the same indices, without the floats' store and reload. Returns false, writing
-    /// nothing, where the block is not plain (weights, probabilities, a soft cap, a K beyond float) or shorter than 4 lanes.
+    /// Writes the plain gradient K exp(z - lse) - C1 of a block as bfloat16 or Half, each vector rounded to nearest
+    /// even as it is stored (<see cref="BFloat16.Round(Vector512{uint})"/>, <see cref="HalfBits.Narrow(Vector512{float})"/>):
+    /// the bits of <see cref="Write"/> into floats narrowed after, the same vectors at the same indices, without the
+    /// floats' store and reload. Returns false, writing nothing, where the block is not plain (weights, probabilities,
+    /// a soft cap, a K beyond float) or shorter than 4 lanes.
     /// </summary>
     /// <param name="width">The call's vector width.</param>
     /// <param name="z">The block's float logits (not <paramref name="gradient"/>'s memory).</param>
-    /// <param name="gradient">The bfloat16 destination, z.Length elements.</param>
+    /// <param name="element">The gradient's element: <see cref="ElementKind.BFloat16"/> or <see cref="ElementKind.Half"/>.</param>
+    /// <param name="gradient">The 16-bit destination, z.Length elements.</param>
     /// <param name="c">The row's coefficients.</param>
-    public static unsafe bool TryWritePlain(VectorWidth width, ReadOnlySpan<float> z, BFloat16* gradient, in GradientCoefficients c)
+    public static unsafe bool TryWritePlain(VectorWidth width, ReadOnlySpan<float> z, ElementKind element, ushort* gradient, in GradientCoefficients c)
     {
         if (c.InverseCap != 0f || c.KScale != 0f)
         {
             return false;
         }
 
+        bool half = element == ElementKind.Half;
         switch (Widths.Fit(width, z.Length))
         {
+            case VectorWidth.V512 when half: WritePlain<Vector512Ops, Vector512<float>, HalfLanes512>(z, gradient, c); return true;
             case VectorWidth.V512: WritePlain<Vector512Ops, Vector512<float>, BFloat16Lanes512>(z, gradient, c); return true;
+            case VectorWidth.V256 when half: WritePlain<Vector256Ops, Vector256<float>, HalfLanes256>(z, gradient, c); return true;
             case VectorWidth.V256: WritePlain<Vector256Ops, Vector256<float>, BFloat16Lanes256>(z, gradient, c); return true;
+            case VectorWidth.V128 when half: WritePlain<Vector128Ops, Vector128<float>, HalfLanes128>(z, gradient, c); return true;
             case VectorWidth.V128: WritePlain<Vector128Ops, Vector128<float>, BFloat16Lanes128>(z, gradient, c); return true;
             default: return false;
         }
@@ -37,7 +43,7 @@ internal static partial class GradientKernel
 
     // As WriteElements, two vectors an iteration and the shifted-back last vector, each stored through TOut.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static unsafe void WritePlain<TOps, TV, TOut>(ReadOnlySpan<float> z, BFloat16* gradient, in GradientCoefficients c)
+    private static unsafe void WritePlain<TOps, TV, TOut>(ReadOnlySpan<float> z, ushort* gradient, in GradientCoefficients c)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TOut : struct, IWritableLanes<TV>
