@@ -44,11 +44,16 @@ internal static class BFloat16LossCompare
         BFloat16.ConvertToSingle(bf16, logits);
         var half = new Half[bf16.Length];
         System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(logits, half);
-        var floatWork = (float[])logits.Clone();
-        var bf16Work = (BFloat16[])bf16.Clone();
-        var halfWork = (Half[])half.Clone();
-        var floatCapWork = (float[])logits.Clone();
-        var bf16CapWork = (BFloat16[])bf16.Clone();
+        int reps = (int)Math.Max(1, (64L << 20) / bf16.Length);
+
+        // An in-place case writes its gradient over its logits: each call of a turn gets a fresh copy, put back after
+        // the turn (untimed). Run on their own gradients instead, the calls had read ever smaller values (Half ones
+        // subnormal, then zeros), and a Half gradient's time had moved by up to 1.6x with them.
+        var floatWork = new InPlaceCopies<float>(logits, reps);
+        var bf16Work = new InPlaceCopies<BFloat16>(bf16, reps);
+        var halfWork = new InPlaceCopies<Half>(half, reps);
+        var floatCapWork = new InPlaceCopies<float>(logits, reps);
+        var bf16CapWork = new InPlaceCopies<BFloat16>(bf16, reps);
         var capped = new CrossEntropyOptions { SoftCap = 30f };
         var gradient = MemoryLimits.Touched(logits.Length);
         var bf16Bytes = new float[(bf16.Length + 1) / 2]; // the bfloat16 logits' bytes, for their read limit
@@ -64,22 +69,21 @@ internal static class BFloat16LossCompare
         // each round's limit is the fastest of them (LimitReruns).
         var floatReads = LimitReruns.Leaders(MemoryLimits.QuickRanked(logits, gradient, [1, threads]).Reads);
         var bf16Reads = LimitReruns.Leaders(MemoryLimits.QuickRanked(bf16Bytes, gradient, [1, threads]).Reads);
-        (string Name, Action Call)[] methods =
+        (string Name, Action<int> Call, Action? Restore)[] methods =
         [
-            ("float Loss", () => CrossEntropy.Loss(logits, targets)),
-            ("bf16 Loss", () => CrossEntropy.Loss(bf16, targets)),
-            ("Half Loss", () => CrossEntropy.Loss(half, targets)),
-            ("float LossAndGradient in place", () => CrossEntropy.LossAndGradient(floatWork, targets, floatWork)),
-            ("bf16 LossAndGradient in place", () => CrossEntropy.LossAndGradient(bf16Work, targets, bf16Work)),
-            ("bf16 LossAndGradient, float gradient", () => CrossEntropy.LossAndGradient(bf16, targets, gradient)),
-            ("Half LossAndGradient in place", () => CrossEntropy.LossAndGradient(halfWork, targets, halfWork)),
-            ("float LossAndGradient in place, soft cap 30", () => CrossEntropy.LossAndGradient(floatCapWork, targets, floatCapWork, capped)),
-            ("bf16 LossAndGradient in place, soft cap 30", () => CrossEntropy.LossAndGradient(bf16CapWork, targets, bf16CapWork, capped)),
-            .. LimitReruns.Reads(floatReads, logits).Select(a => ("float read", a)),
-            .. LimitReruns.Reads(bf16Reads, bf16Bytes).Select(a => ("bf16 read", a)),
+            ("float Loss", _ => CrossEntropy.Loss(logits, targets), null),
+            ("bf16 Loss", _ => CrossEntropy.Loss(bf16, targets), null),
+            ("Half Loss", _ => CrossEntropy.Loss(half, targets), null),
+            ("float LossAndGradient in place", k => CrossEntropy.LossAndGradient(floatWork[k], targets, floatWork[k]), floatWork.Restore),
+            ("bf16 LossAndGradient in place", k => CrossEntropy.LossAndGradient(bf16Work[k], targets, bf16Work[k]), bf16Work.Restore),
+            ("bf16 LossAndGradient, float gradient", _ => CrossEntropy.LossAndGradient(bf16, targets, gradient), null),
+            ("Half LossAndGradient in place", k => CrossEntropy.LossAndGradient(halfWork[k], targets, halfWork[k]), halfWork.Restore),
+            ("float LossAndGradient in place, soft cap 30", k => CrossEntropy.LossAndGradient(floatCapWork[k], targets, floatCapWork[k], capped), floatCapWork.Restore),
+            ("bf16 LossAndGradient in place, soft cap 30", k => CrossEntropy.LossAndGradient(bf16CapWork[k], targets, bf16CapWork[k], capped), bf16CapWork.Restore),
+            .. LimitReruns.Reads(floatReads, logits).Select(a => ("float read", (Action<int>)(_ => a()), (Action?)null)),
+            .. LimitReruns.Reads(bf16Reads, bf16Bytes).Select(a => ("bf16 read", (Action<int>)(_ => a()), (Action?)null)),
         ];
 
-        int reps = (int)Math.Max(1, (64L << 20) / bf16.Length);
         // A read limit on one thread outlasts the pool worker's spin: each loss (never a limit, which a spinning worker
         // would slow) comes after an untimed lead that leaves the worker awake.
         int kernels = methods.Length - floatReads.Count - bf16Reads.Count;
@@ -95,10 +99,12 @@ internal static class BFloat16LossCompare
             var sw = Stopwatch.StartNew();
             for (int k = 0; k < reps; k++)
             {
-                methods[i].Call();
+                methods[i].Call(k);
             }
 
-            return sw.Elapsed.TotalMilliseconds / reps;
+            double ms = sw.Elapsed.TotalMilliseconds / reps;
+            methods[i].Restore?.Invoke();
+            return ms;
         }
 
         // Each shape's turns warmed until steady (the timing code in them too): 40 rounds and 0.5 s left the first

@@ -39,10 +39,11 @@ internal static class HalfBits
         var kept = Vector512.ShiftRightLogical(m, 13);
         var c = Vector512.Min(m, Vector512.Create(Overflow));
         var normal = Vector512.ShiftRightLogical(c + Vector512.Create(Rebias) + (kept & Vector512<int>.One), 13);
-        var subnormal = (m.AsSingle() + Vector512.Create(SubnormalStep)).AsInt32() - Vector512.Create(SubnormalBias);
+        var step = Vector512.Create(SubnormalStep);
+        var subnormal = (m.AsSingle() + step).AsInt32() - step.AsInt32();
         var finite = Vector512.ConditionalSelect(Vector512.LessThan(m, Vector512.Create(MinNormal)), subnormal, normal);
         var nan = Vector512.Create(QuietNaN) | (kept & Vector512.Create(Payload));
-        var sign = Vector512.ShiftRightLogical(bits, 16) & Vector512.Create(0x8000);
+        var sign = Vector512.ShiftRightLogical(bits ^ m, 16);
         return (Vector512.ConditionalSelect(Vector512.GreaterThan(m, Vector512.Create(FloatInfinity)), nan, finite) | sign).AsUInt32();
     }
 
@@ -55,10 +56,11 @@ internal static class HalfBits
         var kept = Vector256.ShiftRightLogical(m, 13);
         var c = Vector256.Min(m, Vector256.Create(Overflow));
         var normal = Vector256.ShiftRightLogical(c + Vector256.Create(Rebias) + (kept & Vector256<int>.One), 13);
-        var subnormal = (m.AsSingle() + Vector256.Create(SubnormalStep)).AsInt32() - Vector256.Create(SubnormalBias);
+        var step = Vector256.Create(SubnormalStep);
+        var subnormal = (m.AsSingle() + step).AsInt32() - step.AsInt32();
         var finite = Vector256.ConditionalSelect(Vector256.LessThan(m, Vector256.Create(MinNormal)), subnormal, normal);
         var nan = Vector256.Create(QuietNaN) | (kept & Vector256.Create(Payload));
-        var sign = Vector256.ShiftRightLogical(bits, 16) & Vector256.Create(0x8000);
+        var sign = Vector256.ShiftRightLogical(bits ^ m, 16);
         return (Vector256.ConditionalSelect(Vector256.GreaterThan(m, Vector256.Create(FloatInfinity)), nan, finite) | sign).AsUInt32();
     }
 
@@ -71,10 +73,11 @@ internal static class HalfBits
         var kept = Vector128.ShiftRightLogical(m, 13);
         var c = Vector128.Min(m, Vector128.Create(Overflow));
         var normal = Vector128.ShiftRightLogical(c + Vector128.Create(Rebias) + (kept & Vector128<int>.One), 13);
-        var subnormal = (m.AsSingle() + Vector128.Create(SubnormalStep)).AsInt32() - Vector128.Create(SubnormalBias);
+        var step = Vector128.Create(SubnormalStep);
+        var subnormal = (m.AsSingle() + step).AsInt32() - step.AsInt32();
         var finite = Vector128.ConditionalSelect(Vector128.LessThan(m, Vector128.Create(MinNormal)), subnormal, normal);
         var nan = Vector128.Create(QuietNaN) | (kept & Vector128.Create(Payload));
-        var sign = Vector128.ShiftRightLogical(bits, 16) & Vector128.Create(0x8000);
+        var sign = Vector128.ShiftRightLogical(bits ^ m, 16);
         return (Vector128.ConditionalSelect(Vector128.GreaterThan(m, Vector128.Create(FloatInfinity)), nan, finite) | sign).AsUInt32();
     }
 
@@ -83,8 +86,7 @@ internal static class HalfBits
     private const int Overflow = 0x4780_0000;              // 65536: every magnitude from here rounds to infinity (0x7C00)
     private const int Rebias = 0xFFF - 0x3800_0000;        // half an ulp less one, less (127 - 15) << 23
     private const int MinNormal = 0x3880_0000;             // 2^-14, the smallest normal half
-    private const float SubnormalStep = 0.5f;              // m + 0.5 rounds m to a multiple of 2^-24, the subnormal half's step
-    private const int SubnormalBias = 0x3F00_0000;         // 0.5's bits
+    private const float SubnormalStep = 0.5f;              // m + 0.5 rounds m to a multiple of 2^-24, the subnormal half's step, less 0.5's bits
     private const int FloatInfinity = 0x7F80_0000;
     private const int QuietNaN = 0x7E00;
     private const int Payload = 0x3FF;

@@ -12,27 +12,24 @@ namespace Xent.Kernels;
 internal static partial class StatisticsKernel
 {
     /// <summary>
-    /// The statistics of a block of 16-bit logits with its exponentials stored, exactly as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool, float, bool)"/>
+    /// The statistics of a block of bfloat16 logits with its exponentials stored, exactly as <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool, float, bool)"/>
     /// computes them for the widened block with <c>exps</c> (the float path of a float gradient): the max pass widens
     /// the block into <paramref name="exps"/> as it reads it, and the exp pass runs over that in place.
     /// </summary>
     /// <param name="width">Widest vector width allowed.</param>
-    /// <param name="element">The logits' element: <see cref="ElementKind.Half"/> or <see cref="ElementKind.BFloat16"/>.</param>
-    /// <param name="z">The block's first logit.</param>
-    /// <param name="n">The block's logits, at least one.</param>
-    /// <param name="exps">Where exp(z - shift) goes [n].</param>
-    public static BlockStatistics ComputeWithExponentials(VectorWidth width, ElementKind element, ref byte z, int n, Span<float> exps) =>
-        (Widths.Fit(width, n), element == ElementKind.Half) switch
+    /// <param name="z">The block's logits, at least one.</param>
+    /// <param name="exps">Where exp(z - shift) goes [z.Length].</param>
+    public static BlockStatistics ComputeWithExponentials(VectorWidth width, ReadOnlySpan<BFloat16> z, Span<float> exps)
+    {
+        ref byte x = ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z));
+        return Widths.Fit(width, z.Length) switch
         {
-            (VectorWidth.V512, true) => WithExponentials<Vector512Ops, Vector512<float>, HalfLanes512>(ref z, n, exps),
-            (VectorWidth.V512, false) => WithExponentials<Vector512Ops, Vector512<float>, BFloat16Lanes512>(ref z, n, exps),
-            (VectorWidth.V256, true) => WithExponentials<Vector256Ops, Vector256<float>, HalfLanes256>(ref z, n, exps),
-            (VectorWidth.V256, false) => WithExponentials<Vector256Ops, Vector256<float>, BFloat16Lanes256>(ref z, n, exps),
-            (VectorWidth.V128, true) => WithExponentials<Vector128Ops, Vector128<float>, HalfLanes128>(ref z, n, exps),
-            (VectorWidth.V128, false) => WithExponentials<Vector128Ops, Vector128<float>, BFloat16Lanes128>(ref z, n, exps),
-            (_, true) => WithExponentials<ScalarOps, float, HalfLanes1>(ref z, n, exps),
-            _ => WithExponentials<ScalarOps, float, BFloat16Lanes1>(ref z, n, exps),
+            VectorWidth.V512 => WithExponentials<Vector512Ops, Vector512<float>, BFloat16Lanes512>(ref x, z.Length, exps),
+            VectorWidth.V256 => WithExponentials<Vector256Ops, Vector256<float>, BFloat16Lanes256>(ref x, z.Length, exps),
+            VectorWidth.V128 => WithExponentials<Vector128Ops, Vector128<float>, BFloat16Lanes128>(ref x, z.Length, exps),
+            _ => WithExponentials<ScalarOps, float, BFloat16Lanes1>(ref x, z.Length, exps),
         };
+    }
 
     private static BlockStatistics WithExponentials<TOps, TV, TLanes>(ref byte z, int n, Span<float> exps)
         where TOps : struct, IVectorOps<TV>
