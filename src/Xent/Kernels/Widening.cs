@@ -7,8 +7,8 @@ namespace Xent.Kernels;
 /// <summary>
 /// 16-bit logits widened to floats through the lanes the kernels load them with: exactly Half's and BFloat16's
 /// conversions, in Xent's own loops, compiled optimised from the first call. TensorPrimitives' Half conversion ran
-/// its vector helpers unoptimised in a measuring process (`perf`: QuickJitted and instrumented code, 2026-12-07), and
-/// a Half block widened through it took the Half gradient most of the way to twice the bfloat16 one's time.
+/// its vector helpers unoptimised in a measuring process (`perf`: QuickJitted and instrumented code, 2026-12-07):
+/// Half LossAndGradient in place took 0.57 ns per logit through it, 0.47 through these (one Zen 4 core, 512 bits).
 /// </summary>
 internal static class Widening
 {
