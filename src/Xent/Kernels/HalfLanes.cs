@@ -41,10 +41,13 @@ internal static class HalfBits
         var normal = Vector512.ShiftRightLogical(c + Vector512.Create(Rebias) + (kept & Vector512<int>.One), 13);
         var step = Vector512.Create(SubnormalStep);
         var subnormal = (m.AsSingle() + step).AsInt32() - step.AsInt32();
-        var finite = Vector512.ConditionalSelect(Vector512.LessThan(m, Vector512.Create(MinNormal)), subnormal, normal);
-        var nan = Vector512.Create(QuietNaN) | (kept & Vector512.Create(Payload));
-        var sign = Vector512.ShiftRightLogical(bits ^ m, 16);
-        return (Vector512.ConditionalSelect(Vector512.GreaterThan(m, Vector512.Create(FloatInfinity)), nan, finite) | sign).AsUInt32();
+        var rounded = Vector512.ConditionalSelect(Vector512.LessThan(m, Vector512.Create(MinNormal)), subnormal, normal);
+        if (Vector512.GreaterThanAny(m, Vector512.Create(FloatInfinity)))
+        {
+            rounded = Vector512.ConditionalSelect(Vector512.GreaterThan(m, Vector512.Create(FloatInfinity)), Vector512.Create(QuietNaN) | (kept & Vector512.Create(Payload)), rounded);
+        }
+
+        return (rounded | Vector512.ShiftRightLogical(bits ^ m, 16)).AsUInt32();
     }
 
     /// <summary>As the 512-bit narrowing.</summary>
@@ -58,10 +61,13 @@ internal static class HalfBits
         var normal = Vector256.ShiftRightLogical(c + Vector256.Create(Rebias) + (kept & Vector256<int>.One), 13);
         var step = Vector256.Create(SubnormalStep);
         var subnormal = (m.AsSingle() + step).AsInt32() - step.AsInt32();
-        var finite = Vector256.ConditionalSelect(Vector256.LessThan(m, Vector256.Create(MinNormal)), subnormal, normal);
-        var nan = Vector256.Create(QuietNaN) | (kept & Vector256.Create(Payload));
-        var sign = Vector256.ShiftRightLogical(bits ^ m, 16);
-        return (Vector256.ConditionalSelect(Vector256.GreaterThan(m, Vector256.Create(FloatInfinity)), nan, finite) | sign).AsUInt32();
+        var rounded = Vector256.ConditionalSelect(Vector256.LessThan(m, Vector256.Create(MinNormal)), subnormal, normal);
+        if (Vector256.GreaterThanAny(m, Vector256.Create(FloatInfinity)))
+        {
+            rounded = Vector256.ConditionalSelect(Vector256.GreaterThan(m, Vector256.Create(FloatInfinity)), Vector256.Create(QuietNaN) | (kept & Vector256.Create(Payload)), rounded);
+        }
+
+        return (rounded | Vector256.ShiftRightLogical(bits ^ m, 16)).AsUInt32();
     }
 
     /// <summary>As the 512-bit narrowing.</summary>
@@ -75,10 +81,13 @@ internal static class HalfBits
         var normal = Vector128.ShiftRightLogical(c + Vector128.Create(Rebias) + (kept & Vector128<int>.One), 13);
         var step = Vector128.Create(SubnormalStep);
         var subnormal = (m.AsSingle() + step).AsInt32() - step.AsInt32();
-        var finite = Vector128.ConditionalSelect(Vector128.LessThan(m, Vector128.Create(MinNormal)), subnormal, normal);
-        var nan = Vector128.Create(QuietNaN) | (kept & Vector128.Create(Payload));
-        var sign = Vector128.ShiftRightLogical(bits ^ m, 16);
-        return (Vector128.ConditionalSelect(Vector128.GreaterThan(m, Vector128.Create(FloatInfinity)), nan, finite) | sign).AsUInt32();
+        var rounded = Vector128.ConditionalSelect(Vector128.LessThan(m, Vector128.Create(MinNormal)), subnormal, normal);
+        if (Vector128.GreaterThanAny(m, Vector128.Create(FloatInfinity)))
+        {
+            rounded = Vector128.ConditionalSelect(Vector128.GreaterThan(m, Vector128.Create(FloatInfinity)), Vector128.Create(QuietNaN) | (kept & Vector128.Create(Payload)), rounded);
+        }
+
+        return (rounded | Vector128.ShiftRightLogical(bits ^ m, 16)).AsUInt32();
     }
 
     // Narrowing (float -> half bits), on the float's magnitude bits m:
