@@ -40,7 +40,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         ReadOnlySpan<float> z;
         if (request.Element != ElementKind.Single)
         {
-            z = Widen(request.Element, (ushort*)request.Logits + at, scratch.Slice(0, length));
+            z = Widen((ushort*)request.Logits + at, scratch.Slice(0, length));
         }
         else
         {
@@ -74,18 +74,18 @@ internal sealed unsafe partial class CrossEntropyKernel
         return z;
     }
 
-    /// <summary>16-bit logits widened to float (<see cref="Widening"/>).</summary>
-    private ReadOnlySpan<float> Widen(ElementKind element, ushort* logits, Span<float> s)
+    /// <summary>The call's 16-bit logits widened to float (<see cref="Widening"/>).</summary>
+    private ReadOnlySpan<float> Widen(ushort* logits, Span<float> s)
     {
-        Widening.Widen(request.Width, element, ref *(byte*)logits, s);
+        Widening.Widen(request.Width, request.Element, ref *(byte*)logits, s);
         return s;
     }
 
-    /// <summary>A float gradient block narrowed to 16 bits (apart and optimised, as the kernels).</summary>
+    /// <summary>A float gradient block narrowed to the call's 16-bit gradient (apart and optimised, as the kernels).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private void Narrow(ElementKind element, ReadOnlySpan<float> s, ushort* gradient)
+    private void Narrow(ReadOnlySpan<float> s, ushort* gradient)
     {
-        if (element == ElementKind.Half)
+        if (request.GradientElement == ElementKind.Half)
         {
             // Rounded in registers as the stored Half gradients are (HalfBits.Narrow): a product by 1 is exact, and the
             // NaN it quiets narrows to the same bits (the conversion quiets them too).
@@ -179,7 +179,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             return StatisticsKernel.ComputeWithExponentials(request.Width, new ReadOnlySpan<BFloat16>(logits, length), e);
         }
 
-        Widen(request.Element, logits, e);
+        Widen(logits, e);
         ReadOnlySpan<float> z = e;
         if (cap > 0f)
         {
@@ -365,7 +365,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                         // Beyond float's range: scaled in the scratch, times the power of two, then narrowed.
                         GradientKernel.Scale(request.Width, e, e, scale);
                         ApplyPowerOfTwo(e, wide.Scale, row.Coefficients.C1, SmoothingWeights(row, column, length));
-                        Narrow(request.GradientElement, e, at);
+                        Narrow(e, at);
                     }
                     else if (request.GradientElement == ElementKind.BFloat16)
                     {
@@ -413,7 +413,7 @@ internal sealed unsafe partial class CrossEntropyKernel
                 {
                     var s = scratch.Slice(0, length);
                     GradientKernel.Write(request.Width, z, s, row.Coefficients, weights, ProbabilitiesAt(n, column, length));
-                    Narrow(request.GradientElement, s, (ushort*)request.Gradient + at);
+                    Narrow(s, (ushort*)request.Gradient + at);
                 }
             }
             else

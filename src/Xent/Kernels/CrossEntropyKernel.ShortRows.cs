@@ -121,7 +121,7 @@ internal sealed unsafe partial class CrossEntropyKernel
             if (widened)
             {
                 logits = rowsWidened;
-                Widen(request.Element, (ushort*)request.Logits + RowOffset(first), new Span<float>(logits, (last - first) * classes));
+                Widen((ushort*)request.Logits + RowOffset(first), new Span<float>(logits, (last - first) * classes));
             }
 
             int n = first;
@@ -261,7 +261,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         if (widened)
         {
             source = rowsScratch;
-            Widen(request.Element, (ushort*)request.Logits + at, new Span<float>(rowsScratch, length));
+            Widen((ushort*)request.Logits + at, new Span<float>(rowsScratch, length));
         }
 
         float* capped = exps16 ? Workspace.Current.Get(WorkspaceSlot.ExponentialsBlock, ShortRowBlockFloats)
@@ -456,7 +456,7 @@ internal sealed unsafe partial class CrossEntropyKernel
         else if (!weights.IsEmpty || !GradientKernel.TryWritePlain(request.Width, z, request.GradientElement, (ushort*)request.Gradient + RowOffset(n), row.Coefficients))
         {
             GradientKernel.Write(request.Width, z, z, row.Coefficients, weights, default);
-            Narrow(request.GradientElement, z, (ushort*)request.Gradient + RowOffset(n));
+            Narrow(z, (ushort*)request.Gradient + RowOffset(n));
         }
     }
 
