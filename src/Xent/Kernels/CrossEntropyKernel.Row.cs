@@ -131,9 +131,29 @@ internal sealed unsafe partial class CrossEntropyKernel
             return Statistics16(n, column, length, weightedLogits, scratch);
         }
 
+        if (request.Element == ElementKind.BFloat16 && storeExps && cap == 0f && smoothing == 0f && StoredStatistics16(n, column, length, scratch, out var stored))
+        {
+            return stored;
+        }
+
         bool weighted = weightedLogits || SoftTargets;
         return FloatStatistics(n, column, LoadBlock(n, column, length, scratch), weighted ? WeightsAt(column, length) : default, ProbabilitiesAt(n, column, length),
             prefetchNext: !scratchNeeded, recompute: recomputeStored);
+    }
+
+    /// <summary>
+    /// A plain float gradient's statistics of a block of bfloat16 logits, read in place by the single pass and widened
+    /// in registers, its exponentials stored into the gradient's block (or, streamed, none: the write pass recomputes
+    /// them), bitwise <see cref="FloatStatistics"/> of the widened block; false for a block the single pass does not
+    /// take, which is widened into scratch and goes there. Widened into scratch first, every block was read from memory
+    /// by a loop with nothing to compute and then again from scratch.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool StoredStatistics16(int n, int column, int length, Span<float> scratch, out BlockStatistics statistics)
+    {
+        nint at = RowOffset(n) + column;
+        var exps = recomputeStored ? default : new Span<float>((float*)request.Gradient + at, length);
+        return StatisticsKernel.TryComputeStored(request.Width, new ReadOnlySpan<BFloat16>((BFloat16*)request.Logits + at, length), exps, scratch, out statistics);
     }
 
     /// <summary>

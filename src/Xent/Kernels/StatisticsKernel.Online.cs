@@ -123,12 +123,13 @@ internal static partial class StatisticsKernel
                 ceiling = TOps.Add(m, headroom);
             }
 
-            TV e0 = TOps.Exp2(TermExponent<TOps, TV>(v0, log2e, minusM)), e1 = TOps.Exp2(TermExponent<TOps, TV>(v1, log2e, minusM));
-            TV e2 = TOps.Exp2(TermExponent<TOps, TV>(v2, log2e, minusM)), e3 = TOps.Exp2(TermExponent<TOps, TV>(v3, log2e, minusM));
-            TV e4 = TOps.Exp2(TermExponent<TOps, TV>(v4, log2e, minusM)), e5 = TOps.Exp2(TermExponent<TOps, TV>(v5, log2e, minusM));
-            TV e6 = TOps.Exp2(TermExponent<TOps, TV>(v6, log2e, minusM)), e7 = TOps.Exp2(TermExponent<TOps, TV>(v7, log2e, minusM));
-            TV chunk = TOps.Add(TOps.Add(TOps.Add(e0, e1), TOps.Add(e2, e3)), TOps.Add(TOps.Add(e4, e5), TOps.Add(e6, e7)));
-            s = TOps.Add(s, chunk);
+            // The chunk's terms summed as they come, in the tree ((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7)): summed
+            // at the end, the eight terms stayed live through the exps and spilled with AVX2's 16 registers.
+            TV e01 = TOps.Add(TOps.Exp2(TermExponent<TOps, TV>(v0, log2e, minusM)), TOps.Exp2(TermExponent<TOps, TV>(v1, log2e, minusM)));
+            TV e03 = TOps.Add(e01, TOps.Add(TOps.Exp2(TermExponent<TOps, TV>(v2, log2e, minusM)), TOps.Exp2(TermExponent<TOps, TV>(v3, log2e, minusM))));
+            TV e45 = TOps.Add(TOps.Exp2(TermExponent<TOps, TV>(v4, log2e, minusM)), TOps.Exp2(TermExponent<TOps, TV>(v5, log2e, minusM)));
+            TV e47 = TOps.Add(e45, TOps.Add(TOps.Exp2(TermExponent<TOps, TV>(v6, log2e, minusM)), TOps.Exp2(TermExponent<TOps, TV>(v7, log2e, minusM))));
+            s = TOps.Add(s, TOps.Add(e03, e47));
             if (weightedLogits)
             {
                 if (TOrigin.Value)

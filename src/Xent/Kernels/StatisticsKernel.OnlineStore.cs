@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Xent.Kernels;
 
@@ -84,12 +85,14 @@ internal static partial class StatisticsKernel
 
     /// <summary>
     /// As the float overload, for a block of n 16-bit logits widened as they are loaded, with its exponentials stored
-    /// in <paramref name="exps"/> (scratch), bitwise the float path's for the widened block.
+    /// in <paramref name="exps"/> (scratch, or a float gradient's block), bitwise the float path's for the widened block;
+    /// without <paramref name="store"/> only the statistics, as storing computes them, and <paramref name="exps"/> is room
+    /// for the widened rest of a block that hands over to the two-pass loop.
     /// </summary>
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static unsafe BlockStatistics OnlineMaxExpSumStore<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps)
+    private static unsafe BlockStatistics OnlineMaxExpSumStore<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, bool store = true)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TLanes : struct, ILogitLanes<TV>
@@ -97,7 +100,44 @@ internal static partial class StatisticsKernel
         // Pinned for the lanes' loads, which may take the address (see ILogitLanes.Load).
         fixed (byte* pinned = &x)
         {
-            return OnlineMaxExpSumStorePinned<TOps, TV, TLanes, Yes, No, No, No>(ref x, n, exps, prefetch: true, 0f, 0f);
+            return store
+                ? OnlineMaxExpSumStorePinned<TOps, TV, TLanes, Yes, No, No, No>(ref x, n, exps, prefetch: true, 0f, 0f)
+                : OnlineMaxExpSumStorePinned<TOps, TV, TLanes, No, No, No, No>(ref x, n, exps, prefetch: true, 0f, 0f);
+        }
+    }
+
+    /// <summary>
+    /// The plain statistics of a block of bfloat16 logits for a float gradient that takes the forward's exponentials,
+    /// read in place and widened in registers: bitwise what <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool, float, bool)"/>
+    /// computes for the widened block with <paramref name="exps"/> (or, empty, with <c>storedStatistics</c>, for a write
+    /// pass that recomputes them), where that takes the single pass; false, with nothing computed, for a block it does
+    /// not (shorter than a chunk of vectors, or no hardware FMA).
+    /// </summary>
+    /// <param name="width">Widest vector width allowed.</param>
+    /// <param name="z">The block's logits.</param>
+    /// <param name="exps">Where exp(z - shift) goes [z.Length], or empty for the statistics alone.</param>
+    /// <param name="scratch">Room for the widened block, at least z.Length (used only by a block that hands over without <paramref name="exps"/>).</param>
+    /// <param name="result">The block's statistics.</param>
+    public static bool TryComputeStored(VectorWidth width, ReadOnlySpan<BFloat16> z, Span<float> exps, Span<float> scratch, out BlockStatistics result)
+    {
+        ref byte x = ref Unsafe.As<BFloat16, byte>(ref MemoryMarshal.GetReference(z));
+        int n = z.Length;
+        bool store = !exps.IsEmpty;
+        var room = store ? exps.Slice(0, n) : scratch.Slice(0, n);
+        switch (Widths.Fit(width, n))
+        {
+            case VectorWidth.V512 when n >= OnlineChunk * Vector512<float>.Count && Simd.FusedMultiplyAddIsHardware:
+                result = OnlineMaxExpSumStore<Vector512Ops, Vector512<float>, BFloat16Lanes512>(ref x, n, room, store);
+                return true;
+            case VectorWidth.V256 when n >= OnlineChunk * Vector256<float>.Count && Simd.FusedMultiplyAddIsHardware:
+                result = OnlineMaxExpSumStore<Vector256Ops, Vector256<float>, BFloat16Lanes256>(ref x, n, room, store);
+                return true;
+            case VectorWidth.V128 when n >= OnlineChunk * Vector128<float>.Count && Simd.FusedMultiplyAddIsHardware:
+                result = OnlineMaxExpSumStore<Vector128Ops, Vector128<float>, BFloat16Lanes128>(ref x, n, room, store);
+                return true;
+            default:
+                result = default;
+                return false;
         }
     }
 

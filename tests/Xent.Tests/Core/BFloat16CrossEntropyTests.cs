@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Xent.Kernels;
 using Xent.Reference;
 
@@ -178,6 +179,58 @@ public class BFloat16CrossEntropyTests
                         {
                             Assert.True(((BFloat16)gf[i]).Bits == gb[i].Bits, $"{what}: element {i}");
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A float gradient of bfloat16 logits whose forward takes the single pass with stored exponentials reads the
+    /// bfloat16 lanes in place (StatisticsKernel.TryComputeStored): bitwise the float path's on the widened values,
+    /// loss, log-sum-exp and gradient, with the exponentials stored into the gradient and with the streamed write that
+    /// recomputes them, for blocks that take the single pass and blocks too short for it (a row's last block), rows
+    /// that hand over to the two-pass loop (a logit far above the first chunk's), rows one logit leads, masked, NaN and
+    /// +inf rows, at every width and thread count.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void FloatGradientOfStoredExponentialsEqualsTheFloatPathBitwise(VectorWidth width)
+    {
+        using var scope = Simd.Override(width);
+        foreach (int v in new[] { 63, 64, 129, 1000, 4097, CrossEntropyKernel.BlockColumns + 100, (2 * CrossEntropyKernel.BlockColumns) + 1000 })
+        {
+            const int rows = 6;
+            var x = TestData.Logits(rows, v, v, scale: 4f);
+            for (int c = 0; c < v; c++)
+            {
+                // Row 1 rises far above its first chunk (the single pass hands over); row 2 is led by one logit, half
+                // of it masked; row 3 holds a NaN, row 4 a +inf.
+                x[v + c] = c == v / 2 ? 150f : c == (v / 2) + 7 ? 90f : x[v + c];
+                x[(2 * v) + c] = c % 2 == 0 ? float.NegativeInfinity : c == v - 3 ? 40f : x[(2 * v) + c];
+            }
+
+            x[(3 * v) + (v / 3)] = float.NaN;
+            x[(4 * v) + (v / 5)] = float.PositiveInfinity;
+            var bf = Round(x);
+            var exact = Widen(bf);
+            var y = TestData.Targets(rows, v, v, ignoreEvery: 5);
+            foreach (bool store in new[] { true, false })
+            {
+                foreach (long streamedFrom in new[] { long.MaxValue, 0 })
+                {
+                    using var stored = CrossEntropyKernel.OverrideStoredExponentials(store);
+                    using var streamed = CrossEntropyKernel.OverrideStreamedBytes(streamedFrom);
+                    foreach (int threads in TestData.ThreadCounts)
+                    {
+                        var o = new CrossEntropyOptions { MaxDegreeOfParallelism = threads };
+                        string what = $"V = {v} {width} stored {store} streamed {streamedFrom == 0} {threads} threads";
+                        float[] g = new float[bf.Length], gf = new float[bf.Length], lse = new float[rows], lsef = new float[rows];
+                        float loss = CrossEntropy.LossAndGradient(bf, y, g, 0.5f, lse, o);
+                        float lossFloat = CrossEntropy.LossAndGradient(exact, y, gf, 0.5f, lsef, o);
+                        Assert.True(BitConverter.SingleToInt32Bits(lossFloat) == BitConverter.SingleToInt32Bits(loss), what + ": loss");
+                        Assert.True(lsef.AsSpan().SequenceEqual(lse), what + ": log-sum-exp");
+                        Assert.True(MemoryMarshal.Cast<float, int>(gf.AsSpan()).SequenceEqual(MemoryMarshal.Cast<float, int>(g.AsSpan())), what + ": gradient");
                     }
                 }
             }
