@@ -92,7 +92,7 @@ internal static partial class StatisticsKernel
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never
     // inlined (docs/benchmarks.md, How the kernels got here).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static unsafe BlockStatistics OnlineMaxExpSumStore<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, bool store = true)
+    private static unsafe BlockStatistics OnlineMaxExpSumStore<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, bool store)
         where TOps : struct, IVectorOps<TV>
         where TV : struct
         where TLanes : struct, ILogitLanes<TV>
@@ -126,19 +126,34 @@ internal static partial class StatisticsKernel
         var room = store ? exps.Slice(0, n) : scratch.Slice(0, n);
         switch (Widths.Fit(width, n))
         {
-            case VectorWidth.V512 when n >= OnlineChunk * Vector512<float>.Count && Simd.FusedMultiplyAddIsHardware:
-                result = OnlineMaxExpSumStore<Vector512Ops, Vector512<float>, BFloat16Lanes512>(ref x, n, room, store);
-                return true;
-            case VectorWidth.V256 when n >= OnlineChunk * Vector256<float>.Count && Simd.FusedMultiplyAddIsHardware:
-                result = OnlineMaxExpSumStore<Vector256Ops, Vector256<float>, BFloat16Lanes256>(ref x, n, room, store);
-                return true;
-            case VectorWidth.V128 when n >= OnlineChunk * Vector128<float>.Count && Simd.FusedMultiplyAddIsHardware:
-                result = OnlineMaxExpSumStore<Vector128Ops, Vector128<float>, BFloat16Lanes128>(ref x, n, room, store);
-                return true;
+            case VectorWidth.V512: return TrySinglePassStore<Vector512Ops, Vector512<float>, BFloat16Lanes512>(ref x, n, room, store, out result);
+            case VectorWidth.V256: return TrySinglePassStore<Vector256Ops, Vector256<float>, BFloat16Lanes256>(ref x, n, room, store, out result);
+            case VectorWidth.V128: return TrySinglePassStore<Vector128Ops, Vector128<float>, BFloat16Lanes128>(ref x, n, room, store, out result);
             default:
                 result = default;
                 return false;
         }
+    }
+
+    /// <summary>
+    /// The storing single pass over n 16-bit logits at the width <typeparamref name="TOps"/> (see
+    /// <see cref="OnlineMaxExpSumStore{TOps, TV, TLanes}"/>) where the float path's <see cref="Compute(VectorWidth, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, bool, Span{float}, bool, float, bool)"/>
+    /// takes it for the widened block (vectors, at least a chunk of them, hardware FMA); false, with nothing computed,
+    /// where it does not. The one test of that for the 16-bit callers, so that they stay bitwise the float path's.
+    /// </summary>
+    private static bool TrySinglePassStore<TOps, TV, TLanes>(ref byte x, int n, Span<float> exps, bool store, out BlockStatistics result)
+        where TOps : struct, IVectorOps<TV>
+        where TV : struct
+        where TLanes : struct, ILogitLanes<TV>
+    {
+        if (TOps.Count > 1 && n >= OnlineChunk * TOps.Count && Simd.FusedMultiplyAddIsHardware)
+        {
+            result = OnlineMaxExpSumStore<TOps, TV, TLanes>(ref x, n, exps, store);
+            return true;
+        }
+
+        result = default;
+        return false;
     }
 
     // Straight to optimised code (dynamic PGO was measured to make these loops ~2.5x slower), and never

@@ -37,10 +37,10 @@ internal static partial class StatisticsKernel
         where TLanes : struct, IWritableLanes<TV>
     {
         var e = exps.Slice(0, n);
-        if (TOps.Count > 1 && n >= OnlineChunk * TOps.Count && Simd.FusedMultiplyAddIsHardware)
+        if (TrySinglePassStore<TOps, TV, TLanes>(ref z, n, e, store: true, out var stored))
         {
             // As Compute stores a float block's: one pass, widened as loaded, bitwise the same exponentials and statistics.
-            return OnlineMaxExpSumStore<TOps, TV, TLanes>(ref z, n, e);
+            return stored;
         }
 
         var result = default(BlockStatistics);
